@@ -1,0 +1,220 @@
+/* ir.h - the graph IR: typed values with static shapes, ops, and `scan`
+ * for time.
+ *
+ * A module is one function.  Its arguments are the model's inputs, targets
+ * and parameters; its body is a block of ops in definition order (every
+ * operand is defined before use); its results are the named outputs and
+ * the loss.
+ *
+ * Shapes are static except for two kinds of symbolic size, both known when
+ * the program runs: the batch size B and the length of each input
+ * sequence.  A dimension >= 0 is a constant; a dimension < 0 names the
+ * module's size symbol number (-dim - 1), see ir_sym().  Symbol 0 is always
+ * the batch size B.  Each sequence length symbol carries a declared maximum.
+ *
+ * Time is the `scan` op.  Its operands are the initial carried values
+ * followed by the sequences it steps over ([T, ...] each); its body block's
+ * arguments are the carried values followed by one step of each sequence;
+ * the body yields the next carried values followed by this step's outputs;
+ * the scan's results are the final carried values followed by the stacked
+ * per-step outputs ([T, ...] each).  The body may use values defined
+ * outside the scan (weights, a context vector) directly.  With `reverse`
+ * the steps run from T-1 down to 0 and outputs are stored at their own
+ * step's index, as in a bidirectional layer's backward direction.  A scan
+ * with no sequence operand runs `steps` times (one-to-many generation).
+ *
+ * Everything of a module lives in its arena and is freed by ir_free(). */
+#ifndef RNNC_IR_H
+#define RNNC_IR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define IR_MAX_RANK 4
+#define IR_SYM_BATCH 0          /* symbol number of B                      */
+#define IR_DIM_B (-1)           /* the dimension value that means B        */
+#define IR_DIM_SYM(k) (-(k) - 1) /* the dimension value of symbol k         */
+
+typedef enum { IR_F32, IR_I64 } IrDType;
+
+typedef struct IrType {
+    IrDType dtype;
+    int     rank;                 /* 0 for a scalar (the loss)             */
+    int64_t dim[IR_MAX_RANK];
+} IrType;
+
+typedef enum {
+    /* leaves */
+    IR_CONST,        /* () -> T           fill every element with `f`        */
+    /* element-wise, numpy broadcasting over trailing dims, f32 only */
+    IR_ADD, IR_SUB, IR_MUL, IR_DIV,
+    IR_NEG, IR_SIGMOID, IR_TANH, IR_RELU, IR_EXP, IR_LOG,
+    /* linear algebra */
+    IR_LINEAR,       /* (x[..., K], W[N, K]) -> [..., N]     y = x W^T         */
+    /* shape */
+    IR_CONCAT,       /* (a[..., n0], b[..., n1], ...) -> [..., n0+n1+...]      */
+    IR_SLICE,        /* (x[..., n]) -> [..., len]  attrs start, len (last axis) */
+    IR_BROADCAST,    /* (x) -> result type; x's dims align to the trailing dims */
+    IR_STACK,        /* (a0[...], ..., ak[...]) -> [k+1, ...]  (final states)   */
+    IR_INDEX,        /* (x[n, ...]) -> [...]  attr index: x[index]             */
+    /* sequences: [T, B, ...] */
+    IR_SCAN,         /* see above                                              */
+    IR_SEQ_LAST,     /* (s[T, ...]) -> [...]    s[T-1]                         */
+    IR_SEQ_REVERSE,  /* (s[T, ...]) -> [T, ...] time reversed                  */
+    IR_SEQ_MEAN,     /* (s[T, ...]) -> [...]    mean over time                 */
+    /* neural-network ops */
+    IR_EMBEDDING,    /* (table[V, D], ids[...] i64) -> [..., D]                */
+    IR_SOFTMAX,      /* (x[..., C]) -> [..., C]  over the last axis            */
+    IR_CROSS_ENTROPY,/* (logits[..., C], ids[...] i64) -> scalar, mean over ids */
+    IR_MSE,          /* (y[...], t[...]) -> scalar, mean of squares            */
+    IR_NUM_OPS
+} IrOpKind;
+
+typedef struct IrOp    IrOp;
+typedef struct IrBlock IrBlock;
+
+typedef enum { IR_VAL_OP, IR_VAL_BLOCK_ARG, IR_VAL_INPUT, IR_VAL_TARGET, IR_VAL_PARAM } IrValueKind;
+
+typedef struct IrValue {
+    int         id;       /* unique in the module; printed %id            */
+    IrValueKind kind;
+    IrType      type;
+    const char *name;     /* source name hint for printing; may be NULL   */
+    IrOp       *def;      /* IR_VAL_OP: the op and which of its results    */
+    int         def_index;
+    IrBlock    *block;    /* IR_VAL_BLOCK_ARG: the block and arg index     */
+    int         arg_index;
+} IrValue;
+
+typedef struct IrAttrs {
+    double  f;            /* IR_CONST fill value                          */
+    int64_t start, len;   /* IR_SLICE                                     */
+    int64_t index;        /* IR_INDEX                                     */
+    int     n_carried;    /* IR_SCAN: carried values                      */
+    int     n_seq_in;     /* IR_SCAN: sequence operands                   */
+    int     n_seq_out;    /* IR_SCAN: stacked per-step outputs            */
+    int     reverse;      /* IR_SCAN                                      */
+    int64_t steps;        /* IR_SCAN with n_seq_in == 0: trip count       */
+} IrAttrs;
+
+struct IrOp {
+    IrOpKind  kind;
+    IrValue **operands;
+    int       noperands;
+    IrValue **results;
+    int       nresults;
+    IrAttrs   attrs;
+    IrBlock  *body;       /* IR_SCAN only                                 */
+    IrBlock  *parent;     /* the block this op is in                      */
+    const char *origin;   /* what source construct made it: "h: lstm layer 0", for dumps; may be NULL */
+};
+
+struct IrBlock {
+    IrValue **args;       /* scan bodies: carried then per-step inputs     */
+    int       nargs;
+    IrOp    **ops;
+    int       nops, capops;
+    IrValue **yields;     /* scan bodies: next carried then step outputs   */
+    int       nyields;
+    IrOp     *owner;      /* the scan op owning this block; NULL at top    */
+};
+
+/* How `rnnc init` fills a parameter. Bounds are resolved by the frontend so
+ * that the initializer needs no knowledge of layers. */
+typedef enum {
+    IR_INIT_ZERO,        /* 0                                              */
+    IR_INIT_ONE,         /* 1                                              */
+    IR_INIT_UNIFORM,     /* U(-a, a)                                       */
+    IR_INIT_NORMAL,      /* N(0, a^2)                                      */
+    IR_INIT_XAVIER,      /* U(-a, a), a = sqrt(6 / (fan_in + fan_out))     */
+    IR_INIT_ORTHOGONAL,  /* orthogonal rows/cols, gain a (default 1)       */
+    IR_INIT_CONST,       /* every element = a                              */
+} IrInitKind;
+
+typedef struct IrInit {
+    IrInitKind kind;
+    double     a;
+} IrInit;
+
+typedef struct IrSym {
+    const char *name;     /* "B", or "T_tokens" for input tokens           */
+    int64_t     max;      /* declared maximum; 0 for B (unbounded)         */
+} IrSym;
+
+typedef struct IrParam  { const char *name; IrValue *value; IrInit init; } IrParam;
+typedef struct IrInput  { const char *name; IrValue *value; } IrInput;   /* inputs and targets */
+typedef struct IrOutput { const char *name; IrValue *value; } IrOutput;
+
+typedef struct IrModule {
+    const char *name;
+    IrSym      *syms;     int nsyms;
+    IrInput    *inputs;   int ninputs;    /* kind IR_VAL_INPUT             */
+    IrInput    *targets;  int ntargets;   /* kind IR_VAL_TARGET            */
+    IrParam    *params;   int nparams;    /* in state_dict order           */
+    IrBlock    *body;
+    IrOutput   *outputs;  int noutputs;   /* `output` statements, in order */
+    IrValue    *loss;                     /* scalar, or NULL               */
+    int         next_id;
+    struct IrArena *arena;
+} IrModule;
+
+/* ---- building --------------------------------------------------------- */
+
+IrModule *ir_module_new(const char *name);
+void      ir_free(IrModule *m);
+void     *ir_alloc(IrModule *m, size_t n);          /* zeroed, arena      */
+const char *ir_strdup(IrModule *m, const char *s);
+
+int       ir_add_sym(IrModule *m, const char *name, int64_t max);  /* returns symbol number */
+IrValue  *ir_add_input(IrModule *m, const char *name, IrType t);
+IrValue  *ir_add_target(IrModule *m, const char *name, IrType t);
+IrValue  *ir_add_param(IrModule *m, const char *name, IrType t, IrInit init);
+void      ir_add_output(IrModule *m, const char *name, IrValue *v);
+
+/* Append an op to block b.  Result types are given by the caller (the
+ * frontend knows them; ir_infer_type() computes them for the simple ops). */
+IrOp     *ir_op(IrModule *m, IrBlock *b, IrOpKind k, IrValue **operands, int noperands,
+                const IrType *result_types, int nresults);
+/* One-result helpers; the result type is inferred with ir_infer_type(). */
+IrValue  *ir_op1(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a);
+IrValue  *ir_op2(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a, IrValue *c);
+IrValue  *ir_const(IrModule *m, IrBlock *b, double f, IrType t);
+IrValue  *ir_slice(IrModule *m, IrBlock *b, IrValue *x, int64_t start, int64_t len);
+
+/* A scan: create it with its operands, then fill the body (whose args
+ * exist already), then ir_scan_finish() with the yields, which makes the
+ * results. */
+IrOp     *ir_scan_begin(IrModule *m, IrBlock *b, IrValue **carried, int n_carried,
+                        IrValue **seqs, int n_seq, int reverse, int64_t steps);
+void      ir_scan_finish(IrModule *m, IrOp *scan, IrValue **yields, int n_carried, int n_seq_out);
+
+/* Result type of a non-scan op from its operands and attrs; returns 0 and
+ * writes a message into err if the operands do not fit. */
+int       ir_infer_type(const IrModule *m, IrOpKind k, IrValue **operands, int noperands,
+                        const IrAttrs *attrs, IrType *out, char *err, size_t errlen);
+
+/* ---- types ------------------------------------------------------------- */
+
+IrType    ir_type(IrDType dt, int rank, const int64_t *dims);
+int       ir_type_eq(IrType a, IrType b);
+/* Writes "f32[T_x, B, 64]" into buf. */
+const char *ir_type_str(const IrModule *m, IrType t, char *buf, size_t n);
+const char *ir_op_name(IrOpKind k);            /* "add", "scan", ...       */
+int       ir_op_is_elementwise(IrOpKind k);
+
+/* ---- checking and printing -------------------------------------------- */
+
+/* Checks definitions before uses, operand counts, every type against
+ * ir_infer_type(), scan structure.  Returns the number of problems, each
+ * printed as "ir verifier: <stage>: message" to `out`. */
+int       ir_verify(const IrModule *m, const char *stage, FILE *out);
+
+/* The text form, one op a line (docs/ir.md). */
+void      ir_print(const IrModule *m, FILE *out);
+/* Graphviz.  unroll_steps == 0 draws scans as clusters; N > 0 draws every
+ * scan unfolded over N steps, one copy of its body per step, with values
+ * defined outside (shared weights) drawn once. */
+void      ir_print_dot(const IrModule *m, int unroll_steps, FILE *out);
+
+#endif

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs what building and testing rnnc needs, with apt-get, when run as
+# root; otherwise says what is missing and how to install it.
+# Tools: a C compiler, make, flex, bison, cmocka, LLVM 14 (FileCheck for the
+# golden tests, llvm-config for the JIT).
+set -u
+missing=""
+need() { # need COMMAND-OR-FILE PACKAGE
+    case "$1" in
+        /*) [ -e "$1" ] || missing="$missing $2" ;;
+        *)  command -v "$1" >/dev/null 2>&1 || missing="$missing $2" ;;
+    esac
+}
+need cc gcc
+need make make
+need flex flex
+need bison bison
+need /usr/include/cmocka.h libcmocka-dev
+need /usr/lib/llvm-14/bin/FileCheck llvm-14-tools
+need /usr/bin/llvm-config-14 llvm-14-dev
+need clang clang
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "deps: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null || { echo "deps: apt-get update failed" >&2; exit 1; }
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+        { echo "deps: apt-get install$missing failed" >&2; exit 1; }
+else
+    echo "rnnc needs:$missing" >&2
+    echo "install them with: sudo apt-get install$missing" >&2
+    exit 1
+fi
