@@ -1,0 +1,33 @@
+#!/bin/sh
+# Every example model is checked, given fresh weights by `rnnc init`, and run
+# on the inputs its "# inputs:" comment names (small arrays shipped in
+# examples/data/).  The run must succeed and produce every output.
+set -u
+B=${1:-build}
+RNNC=$B/rnnc
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+for f in examples/*.rnn; do
+    [ -f "$f" ] || continue
+    name=$(basename "$f" .rnn)
+    inputs=$(sed -n 's/^# inputs: //p' "$f" | head -1)
+    if ! out=$("$RNNC" check "$f" 2>&1); then
+        fail=$((fail + 1)); echo "FAIL $name: check"; echo "$out"; continue
+    fi
+    if ! out=$("$RNNC" init "$f" -o "$tmp/$name.safetensors" --seed 1 2>&1); then
+        fail=$((fail + 1)); echo "FAIL $name: init"; echo "$out"; continue
+    fi
+    if [ -z "$inputs" ]; then
+        fail=$((fail + 1)); echo "FAIL $name: no '# inputs:' line"; continue
+    fi
+    # shellcheck disable=SC2086
+    if ! out=$("$RNNC" run "$f" -w "$tmp/$name.safetensors" $inputs 2>&1); then
+        fail=$((fail + 1)); echo "FAIL $name: run"; echo "$out"; continue
+    fi
+    if echo "$out" | grep -qwiE 'nan|-?inf'; then
+        fail=$((fail + 1)); echo "FAIL $name: non-finite output"; echo "$out"; continue
+    fi
+    pass=$((pass + 1)); echo "PASS $name"
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
