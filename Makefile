@@ -85,8 +85,11 @@ demo: deps
 	$(MAKE) all
 	sh examples/demo.sh $(BUILD)/rnnc
 
+# The tests run on the sanitizer build; the clang build proves the sources
+# are warning-free under both compilers.
 test: deps
 	$(MAKE) all tests
+	$(MAKE) BUILD=build-clang CC=clang CFLAGS="-O1 -Werror" all tests
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 tests
 	sh tests/run_all.sh build-san
 
@@ -95,6 +98,6 @@ install: $(BUILD)/rnnc
 	install -m 755 $(BUILD)/rnnc $(DESTDIR)$(PREFIX)/bin/rnnc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
