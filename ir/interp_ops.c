@@ -1,0 +1,518 @@
+/* interp_ops.c - the reference interpreter's kernel for every op but scan:
+ * plain loops over arrays of doubles, written to be checked by eye.
+ *
+ * Each kernel works out its result's shape from its operands' concrete
+ * shapes (never from the IR's type), so a wrong type from the builder or a
+ * pass shows up as a mismatch in interp.c instead of being trusted.
+ * Rounding to float32 is done by the caller, once per op. */
+#include "ir/interp_ops.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* The same for a mistake in the user's data rather than in the module. */
+static int user_fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int user_fail(char *err, size_t n, const char *fmt, ...)
+{
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return -2;
+}
+
+/* ---- values --------------------------------------------------------------- */
+
+int val_alloc(Val *v, int rank, const int64_t *shape, char *err, size_t errlen)
+{
+    int64_t n = 1;
+    if (rank < 0 || rank > IR_MAX_RANK) return fail(err, errlen, "rank %d is out of range", rank);
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] < 0) return fail(err, errlen, "negative dimension %lld", (long long)shape[i]);
+        if (shape[i] && n > INT64_MAX / (int64_t)sizeof(double) / shape[i])
+            return fail(err, errlen, "tensor too large");
+        n *= shape[i];
+    }
+    v->data = calloc(n ? (size_t)n : 1, sizeof(double));
+    if (!v->data) return fail(err, errlen, "out of memory for %lld values", (long long)n);
+    v->state = VAL_PRESENT;
+    v->rank = rank;
+    for (int i = 0; i < IR_MAX_RANK; i++) v->shape[i] = i < rank ? shape[i] : 0;
+    v->numel = n;
+    return 0;
+}
+
+void val_free(Val *v)
+{
+    free(v->data);
+    memset(v, 0, sizeof *v);
+}
+
+int val_copy(Val *dst, const Val *src, char *err, size_t errlen)
+{
+    if (val_alloc(dst, src->rank, src->shape, err, errlen)) return -1;
+    if (src->numel) memcpy(dst->data, src->data, (size_t)src->numel * sizeof(double));
+    return 0;
+}
+
+const char *val_shape_str(const Val *v, char *buf, size_t n)
+{
+    size_t k = 0;
+    if (n == 0) return buf;
+    k += (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < v->rank && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)v->shape[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
+int val_same_shape(const Val *a, const Val *b)
+{
+    if (a->rank != b->rank) return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+const char *interp_op_label(const IrOp *op, char *buf, size_t n)
+{
+    const IrValue *r = op->nresults ? op->results[0] : NULL;
+    if (r && r->name) snprintf(buf, n, "%s", r->name);
+    else if (op->origin) snprintf(buf, n, "%s", op->origin);
+    else if (r) snprintf(buf, n, "%%%d", r->id);
+    else snprintf(buf, n, "?");
+    return buf;
+}
+
+/* "[3, 1]": the multi-index of flat position i in a tensor of shape v. */
+static const char *pos_str(const Val *v, int64_t i, char *buf, size_t n)
+{
+    int64_t idx[IR_MAX_RANK];
+    for (int d = v->rank - 1; d >= 0; d--) {
+        idx[d] = v->shape[d] ? i % v->shape[d] : 0;
+        i = v->shape[d] ? i / v->shape[d] : 0;
+    }
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < v->rank && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? ", " : "", (long long)idx[d]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
+/* An id must be an integer in [0, n); ids are held as doubles, so check
+ * before any conversion to an integer type. */
+static int id_ok(double x, int64_t n)
+{
+    return x >= 0 && x < (double)n && x == floor(x);
+}
+
+/* The product of dims [from, to) of v: rows before the last axis, etc. */
+static int64_t prod(const Val *v, int from, int to)
+{
+    int64_t n = 1;
+    for (int i = from; i < to; i++) n *= v->shape[i];
+    return n;
+}
+
+/* ---- element-wise ------------------------------------------------------------ */
+
+static double sigmoid(double x)
+{
+    /* Two forms so that exp never overflows: exp(-x) for x >= 0, exp(x) below. */
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+static double unary(IrOpKind k, double x)
+{
+    switch (k) {
+    case IR_NEG:     return -x;
+    case IR_SIGMOID: return sigmoid(x);
+    case IR_TANH:    return tanh(x);
+    case IR_RELU:    return x > 0 ? x : 0.0;
+    case IR_EXP:     return exp(x);
+    case IR_LOG:     return log(x);
+    default:         return NAN;
+    }
+}
+
+static double binary(IrOpKind k, double a, double b)
+{
+    switch (k) {
+    case IR_ADD: return a + b;
+    case IR_SUB: return a - b;
+    case IR_MUL: return a * b;
+    case IR_DIV: return a / b;
+    default:     return NAN;
+    }
+}
+
+/* Strides of x when read at the indices of a result of rank r: x's dims are
+ * aligned to the result's trailing dims, and a dim of 1 (or a missing
+ * leading dim) is read with stride 0, which is numpy broadcasting. */
+static void bcast_strides(const Val *x, int r, int64_t *st)
+{
+    int64_t s = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        int xi = i - (r - x->rank);
+        if (xi < 0 || x->shape[xi] == 1) st[i] = 0;
+        else st[i] = s;
+        if (xi >= 0) s *= x->shape[xi];
+    }
+}
+
+/* Flat offset into x (strides st) of the result's flat index i. */
+static int64_t bcast_offset(const Val *out, const int64_t *st, int64_t i)
+{
+    int64_t off = 0;
+    for (int d = out->rank - 1; d >= 0; d--) {
+        off += (i % out->shape[d]) * st[d];
+        i /= out->shape[d];
+    }
+    return off;
+}
+
+static int k_binary(const IrOp *op, const Val *a, const Val *b, Val *out, char *err, size_t n)
+{
+    int r = a->rank > b->rank ? a->rank : b->rank;
+    int64_t shape[IR_MAX_RANK];
+    char sa[64], sb[64];
+    for (int i = 1; i <= r; i++) {
+        int64_t da = i <= a->rank ? a->shape[a->rank - i] : 1;
+        int64_t db = i <= b->rank ? b->shape[b->rank - i] : 1;
+        if (da != db && da != 1 && db != 1)
+            return fail(err, n, "%s: shapes %s and %s do not broadcast", ir_op_name(op->kind),
+                        val_shape_str(a, sa, sizeof sa), val_shape_str(b, sb, sizeof sb));
+        shape[r - i] = da == 1 ? db : da;
+    }
+    if (val_alloc(out, r, shape, err, n)) return -1;
+    int64_t sta[IR_MAX_RANK], stb[IR_MAX_RANK];
+    bcast_strides(a, r, sta);
+    bcast_strides(b, r, stb);
+    for (int64_t i = 0; i < out->numel; i++)
+        out->data[i] = binary(op->kind, a->data[bcast_offset(out, sta, i)],
+                              b->data[bcast_offset(out, stb, i)]);
+    return 0;
+}
+
+static int k_unary(const IrOp *op, const Val *x, Val *out, char *err, size_t n)
+{
+    if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
+    for (int64_t i = 0; i < x->numel; i++) out->data[i] = unary(op->kind, x->data[i]);
+    return 0;
+}
+
+/* ---- linear algebra and shapes ------------------------------------------------- */
+
+/* y[r, j] = sum_k x[r, k] * W[j, k]: x W^T over every leading row. */
+static int k_linear(const Val *x, const Val *w, Val *out, char *err, size_t n)
+{
+    char sx[64], sw[64];
+    if (w->rank != 2 || x->rank < 1 || x->shape[x->rank - 1] != w->shape[1])
+        return fail(err, n, "linear: x %s does not fit W %s", val_shape_str(x, sx, sizeof sx),
+                    val_shape_str(w, sw, sizeof sw));
+    int64_t K = w->shape[1], N = w->shape[0], rows = prod(x, 0, x->rank - 1);
+    int64_t shape[IR_MAX_RANK];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[x->rank - 1] = N;
+    if (val_alloc(out, x->rank, shape, err, n)) return -1;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++) s += x->data[r * K + k] * w->data[j * K + k];
+            out->data[r * N + j] = s;
+        }
+    return 0;
+}
+
+static int k_concat(const Val *const *in, int nin, Val *out, char *err, size_t n)
+{
+    char s0[64], s1[64];
+    const Val *a = in[0];
+    if (a->rank < 1) return fail(err, n, "concat of a scalar");
+    int64_t total = 0;
+    for (int i = 0; i < nin; i++) {
+        int ok = in[i]->rank == a->rank;
+        for (int d = 0; ok && d < a->rank - 1; d++) ok = in[i]->shape[d] == a->shape[d];
+        if (!ok)
+            return fail(err, n, "concat: cannot join %s and %s", val_shape_str(a, s0, sizeof s0),
+                        val_shape_str(in[i], s1, sizeof s1));
+        total += in[i]->shape[a->rank - 1];
+    }
+    int64_t shape[IR_MAX_RANK];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[a->rank - 1] = total;
+    if (val_alloc(out, a->rank, shape, err, n)) return -1;
+    int64_t rows = prod(a, 0, a->rank - 1), o = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int i = 0; i < nin; i++) {
+            int64_t w = in[i]->shape[a->rank - 1];
+            for (int64_t k = 0; k < w; k++) out->data[o++] = in[i]->data[r * w + k];
+        }
+    return 0;
+}
+
+static int k_slice(const IrOp *op, const Val *x, Val *out, char *err, size_t n)
+{
+    char sx[64];
+    int64_t start = op->attrs.start, len = op->attrs.len;
+    if (x->rank < 1) return fail(err, n, "slice of a scalar");
+    int64_t w = x->shape[x->rank - 1];
+    if (start < 0 || len < 0 || start > w || len > w - start)
+        return fail(err, n, "slice [%lld, +%lld) out of range of %s", (long long)start,
+                    (long long)len, val_shape_str(x, sx, sizeof sx));
+    int64_t shape[IR_MAX_RANK];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[x->rank - 1] = len;
+    if (val_alloc(out, x->rank, shape, err, n)) return -1;
+    int64_t rows = prod(x, 0, x->rank - 1);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < len; k++) out->data[r * len + k] = x->data[r * w + start + k];
+    return 0;
+}
+
+static int k_broadcast(const Val *x, const Val *want, Val *out, char *err, size_t n)
+{
+    char sx[64], sw[64];
+    int ok = x->rank <= want->rank;
+    for (int i = 1; ok && i <= x->rank; i++) {
+        int64_t dx = x->shape[x->rank - i], dw = want->shape[want->rank - i];
+        ok = dx == dw || dx == 1;
+    }
+    if (!ok)
+        return fail(err, n, "broadcast: %s does not broadcast to %s", val_shape_str(x, sx, sizeof sx),
+                    val_shape_str(want, sw, sizeof sw));
+    if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
+    int64_t st[IR_MAX_RANK];
+    bcast_strides(x, out->rank, st);
+    for (int64_t i = 0; i < out->numel; i++) out->data[i] = x->data[bcast_offset(out, st, i)];
+    return 0;
+}
+
+static int k_stack(const Val *const *in, int nin, Val *out, char *err, size_t n)
+{
+    char s0[64], s1[64];
+    const Val *a = in[0];
+    if (a->rank + 1 > IR_MAX_RANK) return fail(err, n, "stack: result above rank %d", IR_MAX_RANK);
+    for (int i = 1; i < nin; i++)
+        if (!val_same_shape(a, in[i]))
+            return fail(err, n, "stack: cannot stack %s and %s", val_shape_str(a, s0, sizeof s0),
+                        val_shape_str(in[i], s1, sizeof s1));
+    int64_t shape[IR_MAX_RANK] = { nin };
+    for (int d = 0; d < a->rank; d++) shape[d + 1] = a->shape[d];
+    if (val_alloc(out, a->rank + 1, shape, err, n)) return -1;
+    for (int i = 0; i < nin; i++)
+        if (a->numel) memcpy(out->data + i * a->numel, in[i]->data, (size_t)a->numel * sizeof(double));
+    return 0;
+}
+
+/* x[index] of the leading axis; seq_last is the same with index T-1. */
+static int take(const char *what, const Val *x, int64_t index, Val *out, char *err, size_t n)
+{
+    char sx[64];
+    if (x->rank < 1 || index < 0 || index >= x->shape[0])
+        return fail(err, n, "%s: index %lld out of range of %s", what, (long long)index,
+                    val_shape_str(x, sx, sizeof sx));
+    if (val_alloc(out, x->rank - 1, x->shape + 1, err, n)) return -1;
+    if (out->numel)
+        memcpy(out->data, x->data + index * out->numel, (size_t)out->numel * sizeof(double));
+    return 0;
+}
+
+static int k_seq_reverse(const Val *x, Val *out, char *err, size_t n)
+{
+    if (x->rank < 1) return fail(err, n, "seq_reverse of a scalar");
+    if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
+    int64_t T = x->shape[0], step = prod(x, 1, x->rank);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t k = 0; k < step; k++) out->data[t * step + k] = x->data[(T - 1 - t) * step + k];
+    return 0;
+}
+
+static int k_seq_mean(const Val *x, Val *out, char *err, size_t n)
+{
+    if (x->rank < 1 || x->shape[0] < 1) return fail(err, n, "seq_mean of an empty sequence");
+    if (val_alloc(out, x->rank - 1, x->shape + 1, err, n)) return -1;
+    int64_t T = x->shape[0], step = out->numel;
+    for (int64_t k = 0; k < step; k++) {
+        double s = 0;
+        for (int64_t t = 0; t < T; t++) s += x->data[t * step + k];
+        out->data[k] = s / (double)T;
+    }
+    return 0;
+}
+
+/* ---- neural-network ops ------------------------------------------------------------- */
+
+static int k_embedding(const IrOp *op, const Val *table, const Val *ids, Val *out, char *err,
+                       size_t n)
+{
+    char st[64], lab[64], pos[64];
+    if (table->rank != 2) return fail(err, n, "embedding: table %s is not a matrix", val_shape_str(table, st, sizeof st));
+    if (ids->rank + 1 > IR_MAX_RANK) return fail(err, n, "embedding: ids of too high a rank");
+    int64_t V = table->shape[0], D = table->shape[1];
+    for (int64_t i = 0; i < ids->numel; i++)
+        if (!id_ok(ids->data[i], V))
+            return user_fail(err, n, "token id %.17g at %s out of range [0, %lld) in embedding '%s'",
+                        ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)V,
+                        interp_op_label(op, lab, sizeof lab));
+    int64_t shape[IR_MAX_RANK];
+    for (int d = 0; d < ids->rank; d++) shape[d] = ids->shape[d];
+    shape[ids->rank] = D;
+    if (val_alloc(out, ids->rank + 1, shape, err, n)) return -1;
+    for (int64_t i = 0; i < ids->numel; i++) {
+        int64_t row = (int64_t)ids->data[i];
+        for (int64_t k = 0; k < D; k++) out->data[i * D + k] = table->data[row * D + k];
+    }
+    return 0;
+}
+
+/* Subtracting the row's maximum first keeps every exp() in (0, 1], so
+ * logits of 1000 neither overflow nor lose the distribution. */
+static int k_softmax(const Val *x, Val *out, char *err, size_t n)
+{
+    if (x->rank < 1) return fail(err, n, "softmax of a scalar");
+    if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
+    int64_t C = x->shape[x->rank - 1], rows = prod(x, 0, x->rank - 1);
+    for (int64_t r = 0; r < rows; r++) {
+        const double *xr = x->data + r * C;
+        double *yr = out->data + r * C, mx = -INFINITY, s = 0;
+        for (int64_t c = 0; c < C; c++) mx = xr[c] > mx ? xr[c] : mx;
+        for (int64_t c = 0; c < C; c++) s += yr[c] = exp(xr[c] - mx);
+        for (int64_t c = 0; c < C; c++) yr[c] /= s;
+    }
+    return 0;
+}
+
+/* mean over positions of -log softmax(logits)[t] = logsumexp(logits) - logits[t],
+ * with the logsumexp taken around the row's maximum (see softmax). */
+static int k_cross_entropy(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err,
+                           size_t n)
+{
+    char sl[64], si[64], lab[64], pos[64];
+    int ok = lg->rank == ids->rank + 1;
+    for (int d = 0; ok && d < ids->rank; d++) ok = lg->shape[d] == ids->shape[d];
+    if (!ok)
+        return fail(err, n, "cross_entropy: logits %s do not fit ids %s",
+                    val_shape_str(lg, sl, sizeof sl), val_shape_str(ids, si, sizeof si));
+    int64_t C = lg->shape[lg->rank - 1];
+    for (int64_t i = 0; i < ids->numel; i++)
+        if (!id_ok(ids->data[i], C))
+            return user_fail(err, n, "target id %.17g at %s out of range [0, %lld) in cross_entropy '%s'",
+                        ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)C,
+                        interp_op_label(op, lab, sizeof lab));
+    if (val_alloc(out, 0, NULL, err, n)) return -1;
+    double total = 0;
+    for (int64_t i = 0; i < ids->numel; i++) {
+        const double *row = lg->data + i * C;
+        double mx = -INFINITY, s = 0;
+        for (int64_t c = 0; c < C; c++) mx = row[c] > mx ? row[c] : mx;
+        for (int64_t c = 0; c < C; c++) s += exp(row[c] - mx);
+        total += mx + log(s) - row[(int64_t)ids->data[i]];
+    }
+    out->data[0] = total / (double)ids->numel;
+    return 0;
+}
+
+static int k_mse(const Val *y, const Val *t, Val *out, char *err, size_t n)
+{
+    char sy[64], st[64];
+    if (!val_same_shape(y, t))
+        return fail(err, n, "mse: shapes %s and %s differ", val_shape_str(y, sy, sizeof sy),
+                    val_shape_str(t, st, sizeof st));
+    if (val_alloc(out, 0, NULL, err, n)) return -1;
+    double s = 0;
+    for (int64_t i = 0; i < y->numel; i++) s += (y->data[i] - t->data[i]) * (y->data[i] - t->data[i]);
+    out->data[0] = s / (double)y->numel;
+    return 0;
+}
+
+/* ---- dispatch --------------------------------------------------------------------------- */
+
+static int want_operands(const IrOp *op, int lo, int hi, char *err, size_t n)
+{
+    if (op->noperands >= lo && op->noperands <= hi) return 0;
+    return fail(err, n, "%s: %d operands", ir_op_name(op->kind), op->noperands);
+}
+
+int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const Val *want,
+                  Val *out, char *err, size_t errlen)
+{
+    (void)m;
+    switch (op->kind) {
+    case IR_CONST:
+        if (want_operands(op, 0, 0, err, errlen) || val_alloc(out, want->rank, want->shape, err, errlen))
+            return -1;
+        for (int64_t i = 0; i < out->numel; i++) out->data[i] = op->attrs.f;
+        return 0;
+    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_binary(op, in[0], in[1], out, err, errlen);
+    case IR_NEG: case IR_SIGMOID: case IR_TANH: case IR_RELU: case IR_EXP: case IR_LOG:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_unary(op, in[0], out, err, errlen);
+    case IR_LINEAR:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_linear(in[0], in[1], out, err, errlen);
+    case IR_CONCAT:
+        if (want_operands(op, 1, 1 << 30, err, errlen)) return -1;
+        return k_concat(in, op->noperands, out, err, errlen);
+    case IR_SLICE:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_slice(op, in[0], out, err, errlen);
+    case IR_BROADCAST:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_broadcast(in[0], want, out, err, errlen);
+    case IR_STACK:
+        if (want_operands(op, 1, 1 << 30, err, errlen)) return -1;
+        return k_stack(in, op->noperands, out, err, errlen);
+    case IR_INDEX:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return take("index", in[0], op->attrs.index, out, err, errlen);
+    case IR_SEQ_LAST:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return take("seq_last", in[0], in[0]->rank ? in[0]->shape[0] - 1 : 0, out, err, errlen);
+    case IR_SEQ_REVERSE:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_seq_reverse(in[0], out, err, errlen);
+    case IR_SEQ_MEAN:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_seq_mean(in[0], out, err, errlen);
+    case IR_EMBEDDING:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_embedding(op, in[0], in[1], out, err, errlen);
+    case IR_SOFTMAX:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_softmax(in[0], out, err, errlen);
+    case IR_CROSS_ENTROPY:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_cross_entropy(op, in[0], in[1], out, err, errlen);
+    case IR_MSE:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_mse(in[0], in[1], out, err, errlen);
+    case IR_SCAN:
+    case IR_NUM_OPS:
+        break;
+    }
+    return fail(err, errlen, "no kernel for op %s", ir_op_name(op->kind));
+}
