@@ -12,11 +12,12 @@ trap 'rm -rf "$log"' EXIT
 
 suite() { # suite NAME COMMAND...
     name=$1; shift
-    if "$@" >"$log/$name.out" 2>&1; then
+    out="$log/$(echo "$name" | tr / _).out"
+    if "$@" >"$out" 2>&1; then
         passed=$((passed + 1)); echo "PASS  $name"
     else
         failed=$((failed + 1)); failures="$failures $name"; echo "FAIL  $name"
-        sed 's/^/      /' "$log/$name.out" | tail -n 40
+        sed 's/^/      /' "$out" | tail -n 40
     fi
 }
 
