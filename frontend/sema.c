@@ -1,0 +1,546 @@
+/* sema.c - semantic analysis entry points: the declarations of a file
+ * (names of models and cells, train blocks), the statements of a model,
+ * and the shared services of the sema_*.c files (memory, messages, names).
+ *
+ * A model is checked by building its IR: every statement is evaluated to a
+ * source-level description (SVal) and, when it is correct, to IR ops.  An
+ * error gives the value the error type SV_ERR, which stays silent in every
+ * later use, so each independent mistake is reported once. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/sema_int.h"
+
+/* ---- memory: a list of chunks freed with the Sema ---------------------- */
+
+typedef struct SemaMem {
+    struct SemaMem *next;
+    size_t used, cap;
+    max_align_t data[];
+} SemaMem;
+
+void *sema_alloc(Sema *s, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    if (!s->mem || s->mem->used + n > s->mem->cap) {
+        size_t cap = n > 65536 ? n : 65536;
+        SemaMem *c = malloc(sizeof *c + cap);
+        if (!c) { fprintf(stderr, "rnnc: out of memory\n"); exit(1); }
+        c->next = s->mem;
+        c->used = 0;
+        c->cap = cap;
+        s->mem = c;
+    }
+    char *p = (char *)s->mem->data + s->mem->used;
+    s->mem->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+static void sema_free_mem(Sema *s) {
+    while (s->mem) {
+        SemaMem *n = s->mem->next;
+        free(s->mem);
+        s->mem = n;
+    }
+    free(s->names);
+    s->names = NULL;
+}
+
+const char *sema_fmt(Sema *s, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(buf) + 1;
+    char *p = sema_alloc(s, n);
+    memcpy(p, buf, n);
+    return p;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+enum { MSG_ERROR, MSG_WARNING, MSG_NOTE };
+
+static void report(Sema *s, int kind, int print, SrcLoc loc, const char *fmt, va_list ap) {
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    if (kind == MSG_NOTE) {
+        if (s->last_printed) diag_note(s->d, loc, "%s", buf);
+        return;
+    }
+    /* a silenced warning leaves the last error's notes attached to it */
+    if (!print && kind == MSG_WARNING) return;
+    s->last_printed = print;
+    if (!print) return;
+    if (kind == MSG_ERROR) diag_error(s->d, loc, "%s", buf);
+    else diag_warning(s->d, loc, "%s", buf);
+}
+
+void sema_err(Sema *s, SrcLoc loc, const char *fmt, ...) {
+    va_list ap;
+    s->nerr++;
+    va_start(ap, fmt);
+    report(s, MSG_ERROR, !s->quiet_names, loc, fmt, ap);
+    va_end(ap);
+}
+
+/* Shape errors are not counted in a cell's generic check: its sizes are
+ * placeholders there, and the real sizes are checked at each use. */
+void sema_shape_err(Sema *s, SrcLoc loc, const char *fmt, ...) {
+    va_list ap;
+    if (!s->quiet_shape) s->nerr++;
+    va_start(ap, fmt);
+    report(s, MSG_ERROR, !s->quiet_shape, loc, fmt, ap);
+    va_end(ap);
+}
+
+void sema_warn(Sema *s, SrcLoc loc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    report(s, MSG_WARNING, !s->quiet_names, loc, fmt, ap);
+    va_end(ap);
+}
+
+void sema_note(Sema *s, SrcLoc loc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    report(s, MSG_NOTE, 1, loc, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+Name *sema_lookup(Sema *s, const char *name) {
+    for (int i = s->nnames - 1; i >= s->scope_base; i--)
+        if (strcmp(s->names[i]->name, name) == 0) return s->names[i];
+    return NULL;
+}
+
+Name *sema_define(Sema *s, const char *name, SrcLoc loc, NameKind k) {
+    Name *old = sema_lookup(s, name);
+    if (old) {
+        sema_err(s, loc, "redefinition of '%s'", name);
+        sema_note(s, old->loc, "previous definition of '%s' is here", name);
+        return NULL;
+    }
+    if (s->nnames == s->capnames) {
+        s->capnames = s->capnames ? 2 * s->capnames : 32;
+        Name **nn = realloc(s->names, (size_t)s->capnames * sizeof *nn);
+        if (!nn) { fprintf(stderr, "rnnc: out of memory\n"); exit(1); }
+        s->names = nn;
+    }
+    Name *n = sema_alloc(s, sizeof *n);
+    n->name = name;
+    n->loc = loc;
+    n->kind = k;
+    n->val = sema_err_val();
+    s->names[s->nnames++] = n;
+    return n;
+}
+
+const Decl *sema_find_cell(Sema *s, const char *name) {
+    for (int i = 0; i < s->p->ndecls; i++) {
+        const Decl *d = s->p->decls[i];
+        if (d->kind == DECL_CELL && d->name && strcmp(d->name, name) == 0) return d;
+    }
+    return NULL;
+}
+
+CellCheck *sema_cell_check_of(Sema *s, const Decl *c) {
+    for (int i = 0; i < s->ncells; i++)
+        if (s->cells[i].decl == c) return &s->cells[i];
+    return NULL;
+}
+
+void sema_materialize_target(Sema *s, Name *n, int have_len, int64_t len) {
+    const TypeExpr *t = n->type;
+    int64_t dims[IR_MAX_RANK];
+    int nd = 0;
+    n->pending = 0;
+    if (!sema_type_dims(s, t, NULL, dims, &nd)) return;   /* stays SV_ERR */
+    SVal v = sema_err_val();
+    switch (t->kind) {
+    case TY_VEC:     v = sema_vec(nd, dims, 1); break;
+    case TY_INT:     v.k = SV_INT; break;
+    case TY_SEQ_VEC: v = sema_vec(nd, dims, 0); v.k = SV_SEQ; break;
+    case TY_SEQ_INT: v.k = SV_SEQ_INT; break;
+    }
+    if (v.k == SV_SEQ || v.k == SV_SEQ_INT) {
+        if (have_len) v.t = len;
+        else {
+            int64_t max = 4096;
+            if (t->maxlen && (max = sema_eval_dim(s, t->maxlen, NULL)) <= 0) return;
+            v.t = IR_DIM_SYM(ir_add_sym(s->m, sema_fmt(s, "T_%s", n->name), max));
+        }
+    }
+    v.v = ir_add_target(s->m, n->name, sema_ir_type(&v));
+    n->val = v;
+}
+
+/* ---- models --------------------------------------------------------------- */
+
+static const char *stmt_keyword(StmtKind k) {
+    switch (k) {
+    case ST_INPUT: return "input";
+    case ST_TARGET: return "target";
+    case ST_ASSIGN: return "assignment";
+    case ST_OUTPUT: return "output";
+    case ST_LOSS: return "loss";
+    case ST_PARAM: return "param";
+    case ST_STATE: return "state";
+    case ST_OUT: return "out";
+    case ST_SETTING: return "setting";
+    }
+    return "?";
+}
+
+static void model_input(Sema *s, const Stmt *st) {
+    Name *n = sema_define(s, st->names[0], st->name_locs[0], st->kind == ST_INPUT ? N_INPUT : N_TARGET);
+    if (!n) return;
+    n->type = st->type;
+    if (st->kind == ST_TARGET) {
+        /* A target's IR value is made at its first use, which gives a
+         * sequence target the length of what the loss compares it with. */
+        n->pending = 1;
+        int64_t dims[IR_MAX_RANK];
+        int nd;
+        if (!sema_type_dims(s, st->type, NULL, dims, &nd)) { n->pending = 0; n->used = 1; }
+        return;
+    }
+    n->used = 1;   /* inputs need no warning: the caller feeds them anyway */
+    int64_t dims[IR_MAX_RANK];
+    int nd = 0;
+    if (!sema_type_dims(s, st->type, NULL, dims, &nd)) return;
+    SVal v = sema_vec(nd, dims, 1);
+    if (st->type->kind == TY_INT) v.k = SV_INT;
+    if (st->type->kind == TY_SEQ_VEC || st->type->kind == TY_SEQ_INT) {
+        int64_t max = 4096;
+        if (st->type->maxlen && (max = sema_eval_dim(s, st->type->maxlen, NULL)) <= 0) {
+            if (max == 0) sema_err(s, st->type->maxlen->loc, "a sequence needs at least one step");
+            return;
+        }
+        v.k = st->type->kind == TY_SEQ_VEC ? SV_SEQ : SV_SEQ_INT;
+        v.batched = 0;
+        v.t = IR_DIM_SYM(ir_add_sym(s->m, sema_fmt(s, "T_%s", n->name), max));
+    }
+    v.v = ir_add_input(s->m, n->name, sema_ir_type(&v));
+    n->val = v;
+}
+
+/* Gives an IR value its source name (for dumps) unless it has one. */
+static void name_value(Sema *s, IrValue *v, const char *name) {
+    if (v && !v->name) v->name = ir_strdup(s->m, name);
+}
+
+static void model_assign(Sema *s, const Stmt *st, int is_output) {
+    for (int i = 0; i < st->nnames; i++)
+        if (st->primed && st->primed[i]) {
+            sema_err(s, st->name_locs[i], "%s' is a next state value, which only a cell can have", st->names[i]);
+            return;
+        }
+    if (st->nnames > 1) {
+        SVal outs[16];
+        if (st->nnames > 16) {
+            sema_err(s, st->name_locs[16], "too many names on the left (at most 16)");
+            return;
+        }
+        sema_split_assign(s, st, outs);
+        for (int i = 0; i < st->nnames; i++) {
+            Name *n = sema_define(s, st->names[i], st->name_locs[i], N_VALUE);
+            if (!n) continue;
+            n->val = outs[i];
+            name_value(s, outs[i].v, n->name);
+        }
+        return;
+    }
+    s->origin = ir_strdup(s->m, st->names[0]);
+    Layer *layer = NULL;
+    SVal v = sema_rhs(s, st->value, st->names[0], st->name_locs[0], &layer);
+    s->origin = NULL;
+    Name *n = sema_define(s, st->names[0], st->name_locs[0], N_VALUE);
+    if (!n) return;
+    if (v.k == SV_NUM && is_output) {
+        sema_err(s, st->value->loc, "an output must be a tensor, found a number");
+        v = sema_err_val();
+    }
+    n->val = v;
+    n->layer = layer;
+    name_value(s, v.v, n->name);
+    if (is_output) {
+        n->used = 1;
+        if (v.k != SV_ERR) ir_add_output(s->m, n->name, v.v);
+    }
+}
+
+static void model_output(Sema *s, const Stmt *st, const char **outs, SrcLoc *out_locs, int *nouts) {
+    for (int i = 0; i < *nouts; i++)
+        if (strcmp(outs[i], st->names[0]) == 0) {
+            sema_err(s, st->name_locs[0], "'%s' is already an output", st->names[0]);
+            sema_note(s, out_locs[i], "first output here");
+            return;
+        }
+    outs[*nouts] = st->names[0];
+    out_locs[(*nouts)++] = st->name_locs[0];
+    if (st->value) { model_assign(s, st, 1); return; }
+    Name *n = sema_lookup(s, st->names[0]);
+    if (!n) {
+        sema_err(s, st->name_locs[0], "undefined name '%s'", st->names[0]);
+        return;
+    }
+    n->used = 1;
+    if (n->pending) sema_materialize_target(s, n, 0, 0);
+    if (n->val.k == SV_ERR) return;
+    ir_add_output(s->m, n->name, n->val.v);
+}
+
+static IrModule *build_model(Sema *s, const Decl *md) {
+    IrModule *m = ir_module_new(md->name);
+    const char *outs[256];
+    SrcLoc out_locs[256];
+    int nouts = 0, ninputs = 0;
+    SrcLoc loss_loc = {0, 0, 0};
+    int have_loss = 0;
+
+    s->m = m;
+    s->blk = m->body;
+    s->nnames = 0;
+    s->scope_base = 0;
+    s->in_cell = 0;
+    for (int i = 0; i < md->nbody; i++) {
+        const Stmt *st = md->body[i];
+        switch (st->kind) {
+        case ST_INPUT:
+            ninputs++;
+            model_input(s, st);
+            break;
+        case ST_TARGET:
+            model_input(s, st);
+            break;
+        case ST_ASSIGN:
+            model_assign(s, st, 0);
+            break;
+        case ST_OUTPUT:
+            if (nouts == 256) { sema_err(s, st->loc, "too many outputs"); break; }
+            model_output(s, st, outs, out_locs, &nouts);
+            break;
+        case ST_LOSS: {
+            if (have_loss) {
+                sema_err(s, st->loc, "the model has a loss already");
+                sema_note(s, loss_loc, "first loss here");
+            }
+            SVal v = sema_expr(s, st->value);
+            if (v.k != SV_ERR && v.k != SV_SCALAR) {
+                sema_shape_err(s, st->value->loc,
+                               "the loss must be a scalar such as cross_entropy(...) or mse(...), found %s",
+                               sema_val_str(s, &v));
+            } else if (v.k == SV_SCALAR && !have_loss) {
+                m->loss = v.v;
+                name_value(s, v.v, "loss");
+            }
+            if (!have_loss) loss_loc = st->loc;
+            have_loss = 1;
+            break;
+        }
+        default:
+            sema_err(s, st->loc, "'%s' is only allowed in a %s", stmt_keyword(st->kind),
+                     st->kind == ST_SETTING ? "train block" : "cell");
+        }
+    }
+    if (ninputs == 0) sema_err(s, md->name_loc, "model '%s' has no input", md->name);
+    for (int i = 0; i < s->nnames; i++) {
+        Name *n = s->names[i];
+        if (n->kind == N_TARGET && n->pending)
+            sema_err(s, n->loc, "target '%s' is never used (a target is what the loss compares with)", n->name);
+        else if (n->kind == N_VALUE && !n->used && !n->silent && n->name[0] != '_')
+            sema_warn(s, n->loc, "value '%s' is assigned but never used", n->name);
+    }
+    s->m = NULL;
+    s->blk = NULL;
+    return m;
+}
+
+/* ---- train blocks ----------------------------------------------------------- */
+
+static const char *const int_keys[] = {"seq_len", "tbptt", "batch", "epochs", "steps", "eval_every",
+                                       "checkpoint_every", "seed", "log_every"};
+
+static int num_value(const Expr *e, double *out) {
+    if (e->kind == EX_NUM) { *out = e->num; return 1; }
+    if (e->kind == EX_NEG && e->lhs && e->lhs->kind == EX_NUM) { *out = -e->lhs->num; return 1; }
+    return 0;
+}
+
+static void check_numeric_args(Sema *s, const Expr *call) {
+    for (int i = 0; i < call->nargs; i++) {
+        double v;
+        if (!num_value(call->args[i].value, &v))
+            sema_err(s, call->args[i].value->loc, "'%s' takes numbers as arguments", call->name);
+    }
+}
+
+static void check_setting(Sema *s, const char *key, SrcLoc kloc, const Expr *e) {
+    double v;
+    for (size_t i = 0; i < sizeof int_keys / sizeof *int_keys; i++) {
+        if (strcmp(key, int_keys[i]) != 0) continue;
+        int zero_ok = strcmp(key, "seed") == 0;
+        if (!num_value(e, &v) || v != floor(v) || v < (zero_ok ? 0 : 1) || (e->kind == EX_NUM && !e->is_int))
+            sema_err(s, e->loc, "'%s' must be a %s integer", key, zero_ok ? "non-negative" : "positive");
+        return;
+    }
+    if (strcmp(key, "lr") == 0) {
+        if (!num_value(e, &v) || v <= 0) sema_err(s, e->loc, "'lr' must be a positive number");
+    } else if (strcmp(key, "data") == 0 || strcmp(key, "eval") == 0) {
+        if (e->kind != EX_STR && e->kind != EX_CALL)
+            sema_err(s, e->loc, "'%s' must be a file name or a data source such as text(\"file.txt\")", key);
+    } else if (strcmp(key, "optimizer") == 0) {
+        const char *name = e->kind == EX_CALL || e->kind == EX_IDENT ? e->name : NULL;
+        if (!name || (strcmp(name, "sgd") != 0 && strcmp(name, "adam") != 0))
+            sema_err(s, e->loc, "unknown optimizer: expected sgd(...) or adam(...)");
+        else if (e->kind == EX_CALL)
+            check_numeric_args(s, e);
+    } else if (strcmp(key, "clip") == 0) {
+        if (num_value(e, &v)) {
+            if (v <= 0) sema_err(s, e->loc, "'clip' must be positive");
+        } else if (e->kind == EX_CALL && (strcmp(e->name, "norm") == 0 || strcmp(e->name, "value") == 0)) {
+            if (e->nargs != 1) sema_err(s, e->loc, "'%s' takes one number", e->name);
+            else check_numeric_args(s, e);
+        } else {
+            sema_err(s, e->loc, "'clip' must be norm(N), value(V) or a number");
+        }
+    } else {
+        sema_err(s, kloc, "unknown train setting '%s'", key);
+    }
+}
+
+static void check_train(Sema *s, const Decl *t, int index) {
+    const Decl *model = NULL;
+    for (int i = 0; i < s->p->ndecls; i++) {
+        const Decl *d = s->p->decls[i];
+        if (d->kind == DECL_MODEL && d->name && strcmp(d->name, t->name) == 0) model = d;
+    }
+    if (!model) {
+        sema_err(s, t->name_loc, "train block names no model: '%s' is not a model", t->name);
+    } else {
+        for (int i = 0; i < index; i++) {
+            const Decl *o = s->p->decls[i];
+            if (o->kind == DECL_TRAIN && o->name && strcmp(o->name, t->name) == 0) {
+                sema_err(s, t->name_loc, "second train block for model '%s'", t->name);
+                sema_note(s, o->name_loc, "first train block here");
+                break;
+            }
+        }
+    }
+    for (int i = 0; i < t->nbody; i++) {
+        const Stmt *st = t->body[i];
+        if (st->kind != ST_SETTING) {
+            sema_err(s, st->loc, "a train block holds only settings (key = value)");
+            continue;
+        }
+        int dup = 0;
+        for (int j = 0; j < i && !dup; j++) {
+            const Stmt *o = t->body[j];
+            if (o->kind == ST_SETTING && strcmp(o->names[0], st->names[0]) == 0) {
+                sema_err(s, st->name_locs[0], "setting '%s' is given twice", st->names[0]);
+                sema_note(s, o->name_locs[0], "first given here");
+                dup = 1;
+            }
+        }
+        if (!dup && st->value) check_setting(s, st->names[0], st->name_locs[0], st->value);
+    }
+}
+
+/* ---- declarations ------------------------------------------------------------ */
+
+static const char *const builtin_names[] = {
+    "rnn", "lstm", "gru", "dense", "embedding", "softmax", "sigmoid", "tanh", "relu", "exp", "log",
+    "concat", "split", "slice", "last", "mean", "reverse", "final", "cross_entropy", "mse", "generate"};
+
+static void check_decls(Sema *s) {
+    const Program *p = s->p;
+    s->cells = sema_alloc(s, sizeof(CellCheck) * (size_t)(p->ndecls + 1));
+    s->ncells = 0;
+    for (int i = 0; i < p->ndecls; i++) {
+        const Decl *d = p->decls[i];
+        if (!d->name || d->kind == DECL_TRAIN) continue;
+        for (int j = 0; j < i; j++) {
+            const Decl *o = p->decls[j];
+            if (o->name && o->kind != DECL_TRAIN && strcmp(o->name, d->name) == 0) {
+                sema_err(s, d->name_loc, "redefinition of %s '%s'", d->kind == DECL_CELL ? "cell" : "model", d->name);
+                sema_note(s, o->name_loc, "previous definition of '%s' is here", d->name);
+                break;
+            }
+        }
+        if (d->kind == DECL_CELL) {
+            for (size_t k = 0; k < sizeof builtin_names / sizeof *builtin_names; k++)
+                if (strcmp(d->name, builtin_names[k]) == 0)
+                    sema_err(s, d->name_loc, "cell '%s' has the name of a built-in function", d->name);
+            s->cells[s->ncells++].decl = d;
+        }
+    }
+    for (int i = 0; i < s->ncells; i++) sema_check_cell(s, &s->cells[i]);
+}
+
+static void sema_init(Sema *s, const Program *p, Diag *d) {
+    memset(s, 0, sizeof *s);
+    s->p = p;
+    s->d = d;
+}
+
+static void verify_debug(IrModule *m) {
+#ifndef NDEBUG
+    ir_verify(m, "sema", stderr);
+#else
+    (void)m;
+#endif
+}
+
+IrModule *sema_build(const Program *p, const char *model_name, Diag *d) {
+    Sema s;
+    if (!p) return NULL;
+    sema_init(&s, p, d);
+    check_decls(&s);
+    for (int i = 0; i < p->ndecls; i++)
+        if (p->decls[i]->kind == DECL_TRAIN && p->decls[i]->name) check_train(&s, p->decls[i], i);
+    const Decl *model = NULL;
+    for (int i = 0; i < p->ndecls && !model; i++) {
+        const Decl *dc = p->decls[i];
+        if (dc->kind == DECL_MODEL && dc->name && (!model_name || strcmp(dc->name, model_name) == 0)) model = dc;
+    }
+    IrModule *m = NULL;
+    if (!model) {
+        SrcLoc none = {0, 0, 1};
+        if (model_name) sema_err(&s, none, "no model named '%s' in the file", model_name);
+        else sema_err(&s, none, "the file has no model");
+    } else {
+        m = build_model(&s, model);
+    }
+    if (s.nerr && m) {
+        ir_free(m);
+        m = NULL;
+    }
+    if (m) verify_debug(m);
+    sema_free_mem(&s);
+    return m;
+}
+
+int sema_check(const Program *p, Diag *d) {
+    Sema s;
+    if (!p) return 0;
+    sema_init(&s, p, d);
+    check_decls(&s);
+    for (int i = 0; i < p->ndecls; i++) {
+        const Decl *dc = p->decls[i];
+        if (dc->kind == DECL_TRAIN && dc->name) check_train(&s, dc, i);
+        if (dc->kind != DECL_MODEL || !dc->name) continue;
+        int before = s.nerr;
+        IrModule *m = build_model(&s, dc);
+        if (s.nerr == before) verify_debug(m);
+        ir_free(m);
+    }
+    int n = s.nerr;
+    sema_free_mem(&s);
+    return n;
+}
