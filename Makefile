@@ -56,9 +56,12 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-sign-compare -MMD -MP -c -o $@ $<
 
-$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: frontend/parser.y
+# One rule makes both files (bison writes them together); the header
+# depends on the .c so that make -j never runs bison twice.
+$(BUILD)/gen/parser.c: frontend/parser.y
 	@mkdir -p $(BUILD)/gen
 	bison -Wall -o $(BUILD)/gen/parser.c --defines=$(BUILD)/gen/parser.h $<
+$(BUILD)/gen/parser.h: $(BUILD)/gen/parser.c
 
 $(BUILD)/gen/lexer.c: frontend/lexer.l $(BUILD)/gen/parser.h
 	@mkdir -p $(BUILD)/gen
