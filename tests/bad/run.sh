@@ -20,7 +20,7 @@ for f in tests/bad/syntax/*.rnn tests/bad/sema/*.rnn; do
     # Each expectation must appear in the output.
     exp=$(sed -n 's/^# EXPECT\(-WARNING\)\{0,1\}: //p' "$f")
     if [ -z "$exp" ]; then ok=0; why="no EXPECT line in the test file"; fi
-    echo "$exp" | while IFS= read -r line; do
+    printf "%s\n" "$exp" | while IFS= read -r line; do
         [ -z "$line" ] && continue
         case "$out" in *"$line"*) ;; *) echo "missing: $line"; exit 1 ;; esac
     done > "${TMPDIR:-/tmp}/rnnc_bad.$$" || { ok=0; why=$(cat "${TMPDIR:-/tmp}/rnnc_bad.$$"); }
