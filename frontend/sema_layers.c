@@ -261,21 +261,32 @@ static void builtin_step(Sema *s, int kind, int relu, const Weights *w, int64_t 
         f = sema_mk(s, IR_SIGMOID, &f, 1, th);
         gg = sema_mk(s, IR_TANH, &gg, 1, th);
         o = sema_mk(s, IR_SIGMOID, &o, 1, th);
-        IrValue *c = op2(s, IR_ADD, op2(s, IR_MUL, f, st[1], th), op2(s, IR_MUL, i, gg, th), th);
+        /* Temporaries, not nested calls: C leaves the order of argument
+         * evaluation open, and the order of ops must not depend on the compiler. */
+        IrValue *fc = op2(s, IR_MUL, f, st[1], th);
+        IrValue *ig = op2(s, IR_MUL, i, gg, th);
+        IrValue *c = op2(s, IR_ADD, fc, ig, th);
         IrValue *tc = sema_mk(s, IR_TANH, &c, 1, th);
         next[0] = op2(s, IR_MUL, o, tc, th);
         next[1] = c;
     } else {
-        IrValue *r = op2(s, IR_ADD, sl(s, gi, 0, H, th), sl(s, gh, 0, H, th), th);
-        IrValue *z = op2(s, IR_ADD, sl(s, gi, H, H, th), sl(s, gh, H, H, th), th);
+        /* One op a statement, so that the order of ops is the order written. */
+        IrValue *ir = sl(s, gi, 0, H, th), *hr = sl(s, gh, 0, H, th);
+        IrValue *r = op2(s, IR_ADD, ir, hr, th);
+        IrValue *iz = sl(s, gi, H, H, th), *hz = sl(s, gh, H, H, th);
+        IrValue *z = op2(s, IR_ADD, iz, hz, th);
         r = sema_mk(s, IR_SIGMOID, &r, 1, th);
         z = sema_mk(s, IR_SIGMOID, &z, 1, th);
-        IrValue *n = op2(s, IR_ADD, sl(s, gi, 2 * H, H, th), op2(s, IR_MUL, r, sl(s, gh, 2 * H, H, th), th), th);
+        IrValue *in = sl(s, gi, 2 * H, H, th), *hn = sl(s, gh, 2 * H, H, th);
+        IrValue *rhn = op2(s, IR_MUL, r, hn, th);
+        IrValue *n = op2(s, IR_ADD, in, rhn, th);
         n = sema_mk(s, IR_TANH, &n, 1, th);
         IrValue *one = ir_const(s->m, s->blk, 1.0, th);
         if (one->def) one->def->origin = s->origin;
-        IrValue *h = op2(s, IR_ADD, op2(s, IR_MUL, op2(s, IR_SUB, one, z, th), n, th), op2(s, IR_MUL, z, st[0], th), th);
-        next[0] = h;
+        IrValue *omz = op2(s, IR_SUB, one, z, th);
+        IrValue *keep_n = op2(s, IR_MUL, omz, n, th);
+        IrValue *keep_h = op2(s, IR_MUL, z, st[0], th);
+        next[0] = op2(s, IR_ADD, keep_n, keep_h, th);
     }
 }
 
