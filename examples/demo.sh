@@ -4,7 +4,8 @@ set -eu
 RNNC=${1:-build/rnnc}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 model=examples/many_to_many.rnn
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+if [ -t 1 ]; then b=$(printf "\033[1m"); n=$(printf "\033[0m"); else b=""; n=""; fi
+step() { printf "\n%s$ %s%s\n" "$b" "$*" "$n"; "$@"; }
 step "$RNNC" check $model
 step "$RNNC" dump --stage=ir $model
 step "$RNNC" init $model -o "$tmp/w.safetensors" --seed 42

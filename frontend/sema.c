@@ -304,6 +304,7 @@ static IrModule *build_model(Sema *s, const Decl *md) {
     SrcLoc loss_loc = {0, 0, 0};
     int have_loss = 0;
 
+    int errors_before = s->d->nerrors;
     s->m = m;
     s->blk = m->body;
     s->nnames = 0;
@@ -354,7 +355,9 @@ static IrModule *build_model(Sema *s, const Decl *md) {
         Name *n = s->names[i];
         if (n->kind == N_TARGET && n->pending)
             sema_err(s, n->loc, "target '%s' is never used (a target is what the loss compares with)", n->name);
-        else if (n->kind == N_VALUE && !n->used && !n->silent && n->name[0] != '_')
+        /* After an error a use may have gone unrecorded: no "unused" noise then. */
+        else if (n->kind == N_VALUE && !n->used && !n->silent && n->name[0] != '_' &&
+                 s->d->nerrors == errors_before)
             sema_warn(s, n->loc, "value '%s' is assigned but never used", n->name);
     }
     s->m = NULL;
