@@ -74,11 +74,11 @@ tests: $(TESTS) $(TOOLS) $(BUILD)/rnnc
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librnnc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librnnc.a -lcmocka $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/librnnc.a -lcmocka $(LDLIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/librnnc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librnnc.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/librnnc.a $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh
@@ -103,4 +103,4 @@ install: $(BUILD)/rnnc
 clean:
 	rm -rf build build-san build-clang
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

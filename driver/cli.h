@@ -42,7 +42,7 @@ typedef struct Command {
     int         (*run)(const CliArgs *a);
 } Command;
 
-extern const Command cmd_check, cmd_dump, cmd_init, cmd_run;
+extern const Command cmd_check, cmd_dump, cmd_init, cmd_run, cmd_grad;
 
 /* Parses argv (after the subcommand's name).  On a usage error prints
  * "rnnc CMD: message" and the usage line to stderr and returns EXIT_USAGE. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "driver/cli.h"
+#include "passes/autodiff.h"
 
 static int run(const CliArgs *a)
 {
@@ -30,21 +31,23 @@ static int run(const CliArgs *a)
         if (dot) return cli_usage_error(&cmd_dump, "the ast stage prints as text only");
         rc = source_parse(&s, a->pos[0]);
         if (!rc) ast_print(s.prog, stdout);
-    } else if (!strcmp(stage, "ir")) {
+    } else if (!strcmp(stage, "ir") || !strcmp(stage, "grad")) {
         rc = source_load(&s, a->pos[0], cli_get(a, "model"));
+        char err[512];
+        if (!rc && !strcmp(stage, "grad") && autodiff(s.ir, err, sizeof err)) rc = cli_error("%s", err);
         if (!rc) {
             if (dot) ir_print_dot(s.ir, (int)unroll, stdout);
             else ir_print(s.ir, stdout);
         }
     } else {
-        return cli_usage_error(&cmd_dump, "unknown stage '%s' (ast or ir)", stage);
+        return cli_usage_error(&cmd_dump, "unknown stage '%s' (ast, ir or grad)", stage);
     }
     source_free(&s);
     return rc;
 }
 
 static const CliOpt opts[] = {
-    { "stage", 0, 1, "ast|ir     the stage to print (default ir)" },
+    { "stage", 0, 1, "ast|ir|grad  the stage to print (default ir)" },
     { "format", 0, 1, "text|dot  text, or a Graphviz drawing (default text)" },
     { "unroll", 0, 2, "[=N]      draw every scan unfolded over N steps (default 4)" },
     { "model", 'm', 1, "NAME      the model to dump (default: the first)" },
@@ -52,10 +55,11 @@ static const CliOpt opts[] = {
 };
 
 const Command cmd_dump = {
-    .name = "dump", .synopsis = "[--stage=ast|ir] [--format=text|dot] [--unroll[=N]] FILE",
+    .name = "dump", .synopsis = "[--stage=ast|ir|grad] [--format=text|dot] [--unroll[=N]] FILE",
     .summary = "print the program after a stage, as text or Graphviz",
     .details = "Prints FILE after a stage of the compiler: 'ast' is the syntax tree as\n"
-               "parsed, 'ir' the graph IR that sema builds (docs/ir.md). With\n"
+               "parsed, 'ir' the graph IR that sema builds (docs/ir.md), 'grad' the IR\n"
+               "after autodiff (loss and every parameter's gradient). With\n"
                "--format=dot the IR is drawn for Graphviz (rnnc dump --format=dot m.rnn |\n"
                "dot -Tsvg > m.svg); --unroll=N draws each scan unfolded over N time steps,\n"
                "one copy of the cell per step, with shared weights drawn once.",

@@ -78,8 +78,12 @@ static int error_limit(const Diag *d)
     return d->max_errors > 0 ? d->max_errors : 100;
 }
 
+/* Prints one diagnostic, unless the error limit has been passed: then
+ * everything is hidden, warnings and the notes of hidden errors too. */
 static void vreport(Diag *d, SrcLoc loc, const char *kind, const char *fmt, va_list ap)
 {
+    if (d->nerrors > error_limit(d))
+        return;
     const char *file = d->filename ? d->filename : "<input>";
     if (loc.line > 0)
         fprintf(d->out, "%s:%d:%d: %s: ", file, loc.line, loc.col < 1 ? 1 : loc.col, kind);
@@ -94,14 +98,11 @@ static void vreport(Diag *d, SrcLoc loc, const char *kind, const char *fmt, va_l
 void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...)
 {
     d->nerrors++;
-    if (d->nerrors > error_limit(d)) {
-        /* Keep counting (the exit status depends on it) but say once that
-         * the rest are hidden. */
-        if (d->nerrors == error_limit(d) + 1)
-            fprintf(d->out, "%s: note: too many errors; the rest are not shown\n",
-                    d->filename ? d->filename : "<input>");
-        return;
-    }
+    /* Past the limit errors are still counted (the exit status depends on
+     * it), and the first hidden one says that the rest are hidden. */
+    if (d->nerrors == error_limit(d) + 1)
+        fprintf(d->out, "%s: note: too many errors; the rest are not shown\n",
+                d->filename ? d->filename : "<input>");
     va_list ap;
     va_start(ap, fmt);
     vreport(d, loc, "error", fmt, ap);
@@ -111,8 +112,6 @@ void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...)
 void diag_warning(Diag *d, SrcLoc loc, const char *fmt, ...)
 {
     d->nwarnings++;
-    if (d->nerrors > error_limit(d))
-        return;
     va_list ap;
     va_start(ap, fmt);
     vreport(d, loc, "warning", fmt, ap);
@@ -121,10 +120,6 @@ void diag_warning(Diag *d, SrcLoc loc, const char *fmt, ...)
 
 void diag_note(Diag *d, SrcLoc loc, const char *fmt, ...)
 {
-    /* A note belongs to the diagnostic before it; once errors are hidden
-     * their notes are too. */
-    if (d->nerrors > error_limit(d))
-        return;
     va_list ap;
     va_start(ap, fmt);
     vreport(d, loc, "note", fmt, ap);

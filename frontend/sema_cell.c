@@ -605,7 +605,7 @@ SVal sema_cell_call(Sema *s, const Decl *c, const Expr *e, const char *name, Lay
     IrOp *scan = ir_scan_begin(s->m, s->blk, init, ci->nstates, seqs, nseq, 0, 0);
     scan->origin = s->origin;
     for (int i = 0; i < ci->nstates; i++) /* dumps show %h, %c, not %17 */
-        scan->body->args[i]->name = ci->sst[i]->names[0];
+        scan->body->args[i]->name = ir_strdup(s->m, ci->sst[i]->names[0]);
     IrBlock *outer = s->blk;
     s->blk = scan->body;
     for (int i = 0, k = 0; i < n; i++)

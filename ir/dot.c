@@ -99,6 +99,21 @@ static void indent(const Dot *d) {
     fprintf(d->out, "%*s", 2 * (d->depth + 1), "");
 }
 
+/* Opens a cluster (a subgraph Graphviz draws boxed) one level deeper, and
+ * indents for its first line: the caller writes the label. */
+static void cluster_begin(Dot *d) {
+    indent(d);
+    fprintf(d->out, "subgraph \"cluster_%d\" {\n", d->nclusters++);
+    d->depth++;
+    indent(d);
+}
+
+static void cluster_end(Dot *d) {
+    d->depth--;
+    indent(d);
+    fputs("}\n", d->out);
+}
+
 /* One node: `"name" [label="line1\nline2" attrs];` */
 static void node(const Dot *d, const char *name, const char *line1, const char *line2, const char *attrs) {
     indent(d);
@@ -192,6 +207,16 @@ static void scan_title(const IrOp *op, char *buf, size_t n, const char *extra) {
              op->origin ? ": " : "", op->origin ? op->origin : "");
 }
 
+/* Opens the cluster of a whole scan, labelled with its title. */
+static void scan_cluster_begin(Dot *d, const IrOp *op, const char *extra) {
+    char title[256];
+    scan_title(op, title, sizeof title, extra);
+    cluster_begin(d);
+    fputs("label=\"", d->out);
+    put_escaped(d->out, title);
+    fputs("\"; style=\"rounded\"; color=gray40;\n", d->out);
+}
+
 /* The block args of a scan body, in the copy named by frame bf. `step`
  * is the unrolled step, or -1 when drawing the scan folded. */
 static void draw_body_args(Dot *d, const IrOp *op, const Frame *bf, int step) {
@@ -227,22 +252,13 @@ static const char *state_label(const IrOp *op, int i, char *buf, size_t n) {
 static void draw_scan_folded(Dot *d, const IrOp *op, const Frame *f) {
     const IrBlock *b = op->body;
     int nc = op->attrs.n_carried;
-    char title[256], name[NAME_LEN], lab[160];
-    scan_title(op, title, sizeof title, "");
-    indent(d);
-    fprintf(d->out, "subgraph \"cluster_%d\" {\n", d->nclusters++);
-    d->depth++;
-    indent(d);
-    fputs("label=\"", d->out);
-    put_escaped(d->out, title);
-    fputs("\"; style=\"rounded\"; color=gray40;\n", d->out);
+    char name[NAME_LEN], lab[160];
+    scan_cluster_begin(d, op, "");
 
     Frame bf = {.b = b, .suffix = f->suffix, .up = f};
     draw_body_args(d, op, &bf, -1);
     draw_block(d, b, &bf);
-    d->depth--;
-    indent(d);
-    fputs("}\n", d->out);
+    cluster_end(d);
     draw_scan_results(d, op, f);
 
     for (int i = 0; i < op->noperands; i++) {
@@ -267,17 +283,10 @@ static void draw_scan_folded(Dot *d, const IrOp *op, const Frame *f) {
 static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f) {
     const IrBlock *b = op->body;
     int nc = op->attrs.n_carried, N = d->unroll;
-    char title[256], extra[64], name[NAME_LEN], lab[160], nm[96], type[128];
+    char extra[64], name[NAME_LEN], lab[160], nm[96], type[128];
     snprintf(extra, sizeof extra, ", unrolled over %d steps", N);
-    scan_title(op, title, sizeof title, extra);
     draw_scan_results(d, op, f);
-    indent(d);
-    fprintf(d->out, "subgraph \"cluster_%d\" {\n", d->nclusters++);
-    d->depth++;
-    indent(d);
-    fputs("label=\"", d->out);
-    put_escaped(d->out, title);
-    fputs("\"; style=\"rounded\"; color=gray40;\n", d->out);
+    scan_cluster_begin(d, op, extra);
 
     char prev_suffix[256] = "";
     for (int s = 0; s < N; s++) {
@@ -287,10 +296,7 @@ static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f) {
         Frame bf = {.b = b, .suffix = suffix, .up = f};
         Frame pf = {.b = b, .suffix = prev_suffix, .up = f};
 
-        indent(d);
-        fprintf(d->out, "subgraph \"cluster_%d\" {\n", d->nclusters++);
-        d->depth++;
-        indent(d);
+        cluster_begin(d);
         fprintf(d->out, "label=\"t=%d\"; style=\"rounded,dashed\"; color=gray60;\n", k);
         draw_body_args(d, op, &bf, k);
         draw_block(d, b, &bf);
@@ -308,9 +314,7 @@ static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f) {
             node_of(r, f, to, sizeof to);
             fprintf(d->edges, "  \"%s\" -> \"%s\" [style=dotted];\n", name, to);
         }
-        d->depth--;
-        indent(d);
-        fputs("}\n", d->out);
+        cluster_end(d);
 
         for (int i = 0; i < op->noperands; i++) {
             if (!b->args[i])
@@ -328,9 +332,7 @@ static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f) {
         }
         snprintf(prev_suffix, sizeof prev_suffix, "%s", suffix);
     }
-    d->depth--;
-    indent(d);
-    fputs("}\n", d->out);
+    cluster_end(d);
 
     Frame lf = {.b = b, .suffix = prev_suffix, .up = f}; /* the last step drawn */
     for (int i = 0; i < nc; i++) {

@@ -447,6 +447,163 @@ static int k_mse(const Val *y, const Val *t, Val *out, char *err, size_t n)
     return 0;
 }
 
+/* ---- gradient ops (made by passes/autodiff.c) ------------------------------------------ */
+
+/* out[r, k] = sum_j g[r, j] W[j, k]: g W over every leading row. */
+static int k_matmul_nn(const Val *g, const Val *w, Val *out, char *err, size_t n)
+{
+    char sg[64], sw[64];
+    if (w->rank != 2 || g->rank < 1 || g->shape[g->rank - 1] != w->shape[0])
+        return fail(err, n, "matmul_nn: g %s does not fit W %s", val_shape_str(g, sg, sizeof sg),
+                    val_shape_str(w, sw, sizeof sw));
+    int64_t N = w->shape[0], K = w->shape[1], rows = prod(g, 0, g->rank - 1);
+    int64_t shape[IR_MAX_RANK];
+    memcpy(shape, g->shape, sizeof shape);
+    shape[g->rank - 1] = K;
+    if (val_alloc(out, g->rank, shape, err, n)) return -1;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < K; k++) {
+            double s = 0;
+            for (int64_t j = 0; j < N; j++) s += g->data[r * N + j] * w->data[j * K + k];
+            out->data[r * K + k] = s;
+        }
+    return 0;
+}
+
+/* out[j, k] = sum_r g[r, j] x[r, k]: the weight gradient of linear, summed
+ * over every leading row (batch, and time when hoisted). */
+static int k_linear_wgrad(const Val *g, const Val *x, Val *out, char *err, size_t n)
+{
+    char sg[64], sx[64];
+    int ok = g->rank >= 1 && g->rank == x->rank;
+    for (int d = 0; ok && d < g->rank - 1; d++) ok = g->shape[d] == x->shape[d];
+    if (!ok)
+        return fail(err, n, "linear_wgrad: g %s and x %s differ in their rows",
+                    val_shape_str(g, sg, sizeof sg), val_shape_str(x, sx, sizeof sx));
+    int64_t N = g->shape[g->rank - 1], K = x->shape[x->rank - 1], rows = prod(g, 0, g->rank - 1);
+    int64_t shape[2] = { N, K };
+    if (val_alloc(out, 2, shape, err, n)) return -1;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < N; j++) {
+            double gj = g->data[r * N + j];
+            for (int64_t k = 0; k < K; k++) out->data[j * K + k] += gj * x->data[r * K + k];
+        }
+    return 0;
+}
+
+/* The reverse of broadcast: every element of x is added into the element
+ * of the result that broadcasting would have read it from. */
+static int k_reduce_to(const Val *x, const Val *want, Val *out, char *err, size_t n)
+{
+    char sx[64], sw[64];
+    int ok = want->rank <= x->rank;
+    for (int i = 1; ok && i <= want->rank; i++) {
+        int64_t dw = want->shape[want->rank - i], dx = x->shape[x->rank - i];
+        ok = dw == dx || dw == 1;
+    }
+    if (!ok)
+        return fail(err, n, "reduce_to: %s does not reduce to %s", val_shape_str(x, sx, sizeof sx),
+                    val_shape_str(want, sw, sizeof sw));
+    if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
+    int64_t st[IR_MAX_RANK];
+    bcast_strides(out, x->rank, st);
+    for (int64_t i = 0; i < x->numel; i++) out->data[bcast_offset(x, st, i)] += x->data[i];
+    return 0;
+}
+
+static int k_relu_grad(const Val *g, const Val *x, Val *out, char *err, size_t n)
+{
+    char sg[64], sx[64];
+    if (!val_same_shape(g, x))
+        return fail(err, n, "relu_grad: shapes %s and %s differ", val_shape_str(g, sg, sizeof sg),
+                    val_shape_str(x, sx, sizeof sx));
+    if (val_alloc(out, g->rank, g->shape, err, n)) return -1;
+    for (int64_t i = 0; i < g->numel; i++) out->data[i] = x->data[i] > 0 ? g->data[i] : 0.0;
+    return 0;
+}
+
+/* (softmax(logits) - onehot(ids)) / numel(ids): the gradient of the mean
+ * cross entropy; the ids were checked by the forward op, but a pass may
+ * move things, so check again. */
+static int k_cross_entropy_grad(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err,
+                                size_t n)
+{
+    char sl[64], si[64], lab[64], pos[64];
+    int ok = lg->rank == ids->rank + 1;
+    for (int d = 0; ok && d < ids->rank; d++) ok = lg->shape[d] == ids->shape[d];
+    if (!ok)
+        return fail(err, n, "cross_entropy_grad: logits %s do not fit ids %s",
+                    val_shape_str(lg, sl, sizeof sl), val_shape_str(ids, si, sizeof si));
+    int64_t C = lg->shape[lg->rank - 1];
+    for (int64_t i = 0; i < ids->numel; i++)
+        if (!id_ok(ids->data[i], C))
+            return user_fail(err, n, "target id %.17g at %s out of range [0, %lld) in cross_entropy '%s'",
+                             ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)C,
+                             interp_op_label(op, lab, sizeof lab));
+    if (k_softmax(lg, out, err, n)) return -1;
+    double scale = ids->numel ? 1.0 / (double)ids->numel : 0.0;
+    for (int64_t i = 0; i < ids->numel; i++) {
+        double *row = out->data + i * C;
+        row[(int64_t)ids->data[i]] -= 1.0;
+        for (int64_t c = 0; c < C; c++) row[c] *= scale;
+    }
+    return 0;
+}
+
+static int k_mse_grad(const Val *y, const Val *t, Val *out, char *err, size_t n)
+{
+    char sy[64], st[64];
+    if (!val_same_shape(y, t))
+        return fail(err, n, "mse_grad: shapes %s and %s differ", val_shape_str(y, sy, sizeof sy),
+                    val_shape_str(t, st, sizeof st));
+    if (val_alloc(out, y->rank, y->shape, err, n)) return -1;
+    for (int64_t i = 0; i < y->numel; i++) out->data[i] = 2.0 * (y->data[i] - t->data[i]) / (double)y->numel;
+    return 0;
+}
+
+/* d table[id] += g row, for every position. */
+static int k_embedding_grad(const IrOp *op, const Val *table, const Val *ids, const Val *g, Val *out,
+                            char *err, size_t n)
+{
+    char st[64], sg[64], lab[64], pos[64];
+    if (table->rank != 2 || g->rank != ids->rank + 1 || g->shape[g->rank - 1] != table->shape[1] ||
+        g->numel != ids->numel * table->shape[1])
+        return fail(err, n, "embedding_grad: g %s does not fit table %s", val_shape_str(g, sg, sizeof sg),
+                    val_shape_str(table, st, sizeof st));
+    int64_t V = table->shape[0], D = table->shape[1];
+    for (int64_t i = 0; i < ids->numel; i++)
+        if (!id_ok(ids->data[i], V))
+            return user_fail(err, n, "token id %.17g at %s out of range [0, %lld) in embedding '%s'",
+                             ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)V,
+                             interp_op_label(op, lab, sizeof lab));
+    if (val_alloc(out, 2, table->shape, err, n)) return -1;
+    for (int64_t i = 0; i < ids->numel; i++) {
+        int64_t row = (int64_t)ids->data[i];
+        for (int64_t k = 0; k < D; k++) out->data[row * D + k] += g->data[i * D + k];
+    }
+    return 0;
+}
+
+/* The gradient of seq_last (only step T-1 gets g) or of seq_mean (every
+ * step gets g / T); s supplies the shape [T, ...]. */
+static int k_seq_grad(IrOpKind k, const Val *g, const Val *s, Val *out, char *err, size_t n)
+{
+    char sg[64], ss[64];
+    int ok = s->rank == g->rank + 1 && s->shape[0] >= 1;
+    for (int d = 0; ok && d < g->rank; d++) ok = s->shape[d + 1] == g->shape[d];
+    if (!ok)
+        return fail(err, n, "%s: g %s is not one step of %s", ir_op_name(k), val_shape_str(g, sg, sizeof sg),
+                    val_shape_str(s, ss, sizeof ss));
+    if (val_alloc(out, s->rank, s->shape, err, n)) return -1;
+    int64_t T = s->shape[0], step = g->numel;
+    for (int64_t t = 0; t < T; t++) {
+        if (k == IR_SEQ_LAST_GRAD && t != T - 1) continue;
+        double scale = k == IR_SEQ_MEAN_GRAD ? 1.0 / (double)T : 1.0;
+        for (int64_t i = 0; i < step; i++) out->data[t * step + i] = g->data[i] * scale;
+    }
+    return 0;
+}
+
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 static int want_operands(const IrOp *op, int lo, int hi, char *err, size_t n)
@@ -510,6 +667,30 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
     case IR_MSE:
         if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_mse(in[0], in[1], out, err, errlen);
+    case IR_MATMUL_NN:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_matmul_nn(in[0], in[1], out, err, errlen);
+    case IR_LINEAR_WGRAD:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_linear_wgrad(in[0], in[1], out, err, errlen);
+    case IR_REDUCE_TO:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_reduce_to(in[0], want, out, err, errlen);
+    case IR_RELU_GRAD:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_relu_grad(in[0], in[1], out, err, errlen);
+    case IR_CROSS_ENTROPY_GRAD:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_cross_entropy_grad(op, in[0], in[1], out, err, errlen);
+    case IR_MSE_GRAD:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_mse_grad(in[0], in[1], out, err, errlen);
+    case IR_EMBEDDING_GRAD:
+        if (want_operands(op, 3, 3, err, errlen)) return -1;
+        return k_embedding_grad(op, in[0], in[1], in[2], out, err, errlen);
+    case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD:
+        if (want_operands(op, 2, 2, err, errlen)) return -1;
+        return k_seq_grad(op->kind, in[0], in[1], out, err, errlen);
     case IR_SCAN:
     case IR_NUM_OPS:
         break;

@@ -330,6 +330,11 @@ static const char *const op_names[IR_NUM_OPS] = {
     [IR_SEQ_MEAN] = "seq_mean",
     [IR_EMBEDDING] = "embedding", [IR_SOFTMAX] = "softmax",
     [IR_CROSS_ENTROPY] = "cross_entropy", [IR_MSE] = "mse",
+    [IR_MATMUL_NN] = "matmul_nn", [IR_LINEAR_WGRAD] = "linear_wgrad",
+    [IR_REDUCE_TO] = "reduce_to", [IR_RELU_GRAD] = "relu_grad",
+    [IR_CROSS_ENTROPY_GRAD] = "cross_entropy_grad", [IR_MSE_GRAD] = "mse_grad",
+    [IR_EMBEDDING_GRAD] = "embedding_grad", [IR_SEQ_LAST_GRAD] = "seq_last_grad",
+    [IR_SEQ_MEAN_GRAD] = "seq_mean_grad",
 };
 
 const char *ir_op_name(IrOpKind k)
@@ -509,6 +514,67 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         if (!ok) return fail(err, n, "%s and %s do not match", ir_type_str(m, a, s1, sizeof s1),
                              ir_type_str(m, b, s2, sizeof s2));
         *out = (IrType){ .dtype = IR_F32, .rank = 0 };
+        return 1;
+    }
+    case IR_MATMUL_NN: {
+        if (no != 2) return fail(err, n, "expects 2 operands (g, W), got %d", no);
+        IrType g = o[0]->type, w = o[1]->type;
+        if (!want_f32(o[0], "g", err, n) || !want_f32(o[1], "W", err, n)) return 0;
+        if (w.rank != 2 || g.rank < 1 || g.dim[g.rank - 1] != w.dim[0])
+            return fail(err, n, "g %s does not fit W %s", ir_type_str(m, g, s1, sizeof s1),
+                        ir_type_str(m, w, s2, sizeof s2));
+        *out = g;
+        out->dim[g.rank - 1] = w.dim[1];
+        return 1;
+    }
+    case IR_LINEAR_WGRAD: {
+        if (no != 2) return fail(err, n, "expects 2 operands (g, x), got %d", no);
+        IrType g = o[0]->type, x = o[1]->type;
+        if (!want_f32(o[0], "g", err, n) || !want_f32(o[1], "x", err, n)) return 0;
+        int ok = g.rank >= 1 && g.rank == x.rank;
+        for (int d = 0; ok && d < g.rank - 1; d++) ok = g.dim[d] == x.dim[d];
+        if (!ok) return fail(err, n, "g %s and x %s differ in their rows", ir_type_str(m, g, s1, sizeof s1),
+                             ir_type_str(m, x, s2, sizeof s2));
+        int64_t d2[2] = { g.dim[g.rank - 1], x.dim[x.rank - 1] };
+        *out = ir_type(IR_F32, 2, d2);
+        return 1;
+    }
+    case IR_REDUCE_TO:
+        return fail(err, n, "reduce_to takes its result type from the builder");
+    case IR_RELU_GRAD: case IR_MSE_GRAD:
+        if (no != 2) return fail(err, n, "expects 2 operands, got %d", no);
+        if (!want_f32(o[0], "first operand", err, n) || !want_f32(o[1], "second operand", err, n)) return 0;
+        if (!ir_type_eq(o[0]->type, o[1]->type))
+            return fail(err, n, "%s and %s differ", ir_type_str(m, o[0]->type, s1, sizeof s1),
+                        ir_type_str(m, o[1]->type, s2, sizeof s2));
+        *out = o[0]->type;
+        return 1;
+    case IR_CROSS_ENTROPY_GRAD: {
+        IrType t;
+        if (!ir_infer_type(m, IR_CROSS_ENTROPY, o, no, attrs, &t, err, n)) return 0;
+        *out = o[0]->type;
+        return 1;
+    }
+    case IR_EMBEDDING_GRAD: {
+        if (no != 3) return fail(err, n, "expects 3 operands (table, ids, g), got %d", no);
+        IrType e;
+        if (!ir_infer_type(m, IR_EMBEDDING, o, 2, attrs, &e, err, n)) return 0;
+        if (!ir_type_eq(e, o[2]->type))
+            return fail(err, n, "g %s is not the embedding's type %s", ir_type_str(m, o[2]->type, s1, sizeof s1),
+                        ir_type_str(m, e, s2, sizeof s2));
+        *out = o[0]->type;
+        return 1;
+    }
+    case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD: {
+        if (no != 2) return fail(err, n, "expects 2 operands (g, s), got %d", no);
+        IrType g = o[0]->type, s = o[1]->type;
+        if (!want_f32(o[0], "g", err, n)) return 0;
+        int ok = s.rank == g.rank + 1;
+        for (int d = 0; ok && d < g.rank; d++) ok = s.dim[d + 1] == g.dim[d];
+        if (!ok) return fail(err, n, "g %s is not one step of %s", ir_type_str(m, g, s1, sizeof s1),
+                             ir_type_str(m, s, s2, sizeof s2));
+        *out = s;
+        out->dtype = IR_F32;
         return 1;
     }
     default:

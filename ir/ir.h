@@ -68,6 +68,20 @@ typedef enum {
     IR_SOFTMAX,      /* (x[..., C]) -> [..., C]  over the last axis            */
     IR_CROSS_ENTROPY,/* (logits[..., C], ids[...] i64) -> scalar, mean over ids */
     IR_MSE,          /* (y[...], t[...]) -> scalar, mean of squares            */
+    /* gradient ops, made by passes/autodiff.c (docs/ir.md) */
+    IR_MATMUL_NN,    /* (g[..., N], W[N, K]) -> [..., K]    g W: linear's x-gradient */
+    IR_LINEAR_WGRAD, /* (g[..., N], x[..., K]) -> [N, K]  sum over rows of g^T x   */
+    IR_REDUCE_TO,    /* (x) -> result type; sums x over the dims where the result
+                        is 1 or missing (the reverse of broadcast)                */
+    IR_RELU_GRAD,    /* (g, x) -> g * (x > 0), same type                       */
+    IR_CROSS_ENTROPY_GRAD, /* (logits[..., C], ids[...]) -> [..., C]
+                        (softmax(logits) - onehot(ids)) / numel(ids)           */
+    IR_MSE_GRAD,     /* (y, t) -> 2 (y - t) / numel(y)                         */
+    IR_EMBEDDING_GRAD, /* (table[V, D], ids[...], g[..., D]) -> [V, D]
+                        scatter-add of g's rows; table gives only the shape    */
+    IR_SEQ_LAST_GRAD,  /* (g[...], s[T, ...]) -> [T, ...] zeros but [T-1] = g;
+                        s gives only the shape                                  */
+    IR_SEQ_MEAN_GRAD,  /* (g[...], s[T, ...]) -> [T, ...] every step g / T      */
     IR_NUM_OPS
 } IrOpKind;
 

@@ -154,7 +154,12 @@ static void operand_range(IrOpKind k, int *lo, int *hi) {
         break;
     case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV:
     case IR_LINEAR: case IR_EMBEDDING: case IR_CROSS_ENTROPY: case IR_MSE:
+    case IR_MATMUL_NN: case IR_LINEAR_WGRAD: case IR_RELU_GRAD: case IR_CROSS_ENTROPY_GRAD:
+    case IR_MSE_GRAD: case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD:
         *lo = *hi = 2;
+        break;
+    case IR_EMBEDDING_GRAD:
+        *lo = *hi = 3;
         break;
     case IR_CONCAT: case IR_STACK:
         *lo = 1, *hi = INT_MAX;
@@ -211,6 +216,12 @@ static void check_plain_op(Verifier *vf, const IrOp *op, const char *od) {
     if (op->kind == IR_BROADCAST) {
         if (!broadcast_fits(op->operands[0]->type, res->type))
             report(vf, "%s: %s %s does not broadcast to %s", od, vstr(op->operands[0], b1, sizeof b1),
+                   tstr(m, op->operands[0]->type, b2, sizeof b2), tstr(m, res->type, b3, sizeof b3));
+        return;
+    }
+    if (op->kind == IR_REDUCE_TO) { /* the reverse of broadcast */
+        if (!broadcast_fits(res->type, op->operands[0]->type))
+            report(vf, "%s: %s %s does not reduce to %s", od, vstr(op->operands[0], b1, sizeof b1),
                    tstr(m, op->operands[0]->type, b2, sizeof b2), tstr(m, res->type, b3, sizeof b3));
         return;
     }

@@ -316,57 +316,74 @@ static int grow(JsonValue *v, int *cap, int with_keys) {
     return 0;
 }
 
-static int parse_array(Parser *ps, JsonValue *v, int depth) {
-    int cap = 0;
-    v->kind = JSON_ARRAY;
+/* Steps over an array's or object's opening bracket; 1 if the closing one
+ * follows at once (nothing inside), else 0. */
+static int open_empty(Parser *ps, int close) {
     ps->p++;
     skip_ws(ps);
-    if (peek(ps) == ']') {
+    if (peek(ps) == close) {
+        ps->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A new, zeroed last item of v (and a NULL key in an object), or NULL
+ * with an error.  It is counted before it is parsed so that json_free
+ * sees partial items. */
+static JsonValue *add_item(Parser *ps, JsonValue *v, int *cap, int with_keys) {
+    if (grow(v, cap, with_keys) != 0) {
+        fail(ps, "out of memory");
+        return NULL;
+    }
+    JsonValue *item = &v->items[v->count];
+    memset(item, 0, sizeof *item);
+    if (with_keys)
+        v->keys[v->count] = NULL;
+    v->count++;
+    return item;
+}
+
+/* After an item: 1 on ',' (another item follows), 0 on the closing
+ * bracket, -1 with an error on anything else. */
+static int after_item(Parser *ps, int close, const char *what) {
+    skip_ws(ps);
+    int c = peek(ps);
+    if (c == ',') {
+        ps->p++;
+        return 1;
+    }
+    if (c == close) {
         ps->p++;
         return 0;
     }
-    for (;;) {
-        if (grow(v, &cap, 0) != 0)
-            return fail(ps, "out of memory");
-        JsonValue *item = &v->items[v->count];
-        memset(item, 0, sizeof *item);
-        v->count++; /* counted before parsing so json_free sees partial items */
-        if (parse_value(ps, item, depth + 1) != 0)
+    return fail(ps, "expected ',' or '%c' in %s, found %s", close, what, describe(ps, c));
+}
+
+static int parse_array(Parser *ps, JsonValue *v, int depth) {
+    int cap = 0, more;
+    v->kind = JSON_ARRAY;
+    if (open_empty(ps, ']'))
+        return 0;
+    do {
+        JsonValue *item = add_item(ps, v, &cap, 0);
+        if (!item || parse_value(ps, item, depth + 1) != 0)
             return -1;
-        skip_ws(ps);
-        int c = peek(ps);
-        if (c == ',') {
-            ps->p++;
-            continue;
-        }
-        if (c == ']') {
-            ps->p++;
-            return 0;
-        }
-        return fail(ps, "expected ',' or ']' in array, found %s", describe(ps, c));
-    }
+    } while ((more = after_item(ps, ']', "array")) == 1);
+    return more;
 }
 
 static int parse_object(Parser *ps, JsonValue *v, int depth) {
-    int cap = 0;
+    int cap = 0, more;
     v->kind = JSON_OBJECT;
-    ps->p++;
-    skip_ws(ps);
-    if (peek(ps) == '}') {
-        ps->p++;
+    if (open_empty(ps, '}'))
         return 0;
-    }
-    for (;;) {
+    do {
         skip_ws(ps);
         if (peek(ps) != '"')
             return fail(ps, "expected a string key, found %s", describe(ps, peek(ps)));
-        if (grow(v, &cap, 1) != 0)
-            return fail(ps, "out of memory");
-        JsonValue *item = &v->items[v->count];
-        memset(item, 0, sizeof *item);
-        v->keys[v->count] = NULL;
-        v->count++;
-        if (parse_string(ps, &v->keys[v->count - 1]) != 0)
+        JsonValue *item = add_item(ps, v, &cap, 1);
+        if (!item || parse_string(ps, &v->keys[v->count - 1]) != 0)
             return -1;
         skip_ws(ps);
         if (peek(ps) != ':')
@@ -374,18 +391,8 @@ static int parse_object(Parser *ps, JsonValue *v, int depth) {
         ps->p++;
         if (parse_value(ps, item, depth + 1) != 0)
             return -1;
-        skip_ws(ps);
-        int c = peek(ps);
-        if (c == ',') {
-            ps->p++;
-            continue;
-        }
-        if (c == '}') {
-            ps->p++;
-            return 0;
-        }
-        return fail(ps, "expected ',' or '}' in object, found %s", describe(ps, c));
-    }
+    } while ((more = after_item(ps, '}', "object")) == 1);
+    return more;
 }
 
 static int parse_literal(Parser *ps, const char *word) {

@@ -260,19 +260,11 @@ static int parse_header(HeaderParser *hp, NpyHeader *h) {
 
 int rt_npy_read(const char *path, Tensor *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    if (!rt_host_is_little_endian()) {
-        rt_errf(err, errlen, path, "big-endian hosts are not supported");
-        return -1;
-    }
     unsigned char *buf;
     size_t len;
-    if (rt_read_whole_file(path, &buf, &len, err, errlen) != 0)
+    if (rt_read_tensor_file(path, &buf, &len, err, errlen) != 0)
         return -1;
     int rc = -1;
-    if (len == 0) {
-        rt_errf(err, errlen, path, "empty file");
-        goto done;
-    }
     if (len < 8 || memcmp(buf, NPY_MAGIC, sizeof NPY_MAGIC) != 0) {
         rt_errf(err, errlen, path, "not a .npy file (bad magic)");
         goto done;

@@ -251,23 +251,15 @@ static int check_duplicates(const char *path, const JsonValue *root, char *err, 
 
 int rt_st_read(const char *path, TensorMap *out, char *err, size_t errlen) {
     rt_map_init(out);
-    if (!rt_host_is_little_endian()) {
-        rt_errf(err, errlen, path, "big-endian hosts are not supported");
-        return -1;
-    }
     unsigned char *buf;
     size_t len;
-    if (rt_read_whole_file(path, &buf, &len, err, errlen) != 0)
+    if (rt_read_tensor_file(path, &buf, &len, err, errlen) != 0)
         return -1;
 
     int rc = -1;
     JsonValue root;
     Entry *es = NULL;
     memset(&root, 0, sizeof root);
-    if (len == 0) {
-        rt_errf(err, errlen, path, "empty file");
-        goto done;
-    }
     if (len < 8) {
         rt_errf(err, errlen, path, "truncated: %zu bytes is too short for the header length", len);
         goto done;

@@ -233,6 +233,25 @@ int rt_read_whole_file(const char *path, unsigned char **buf, size_t *len,
     return 0;
 }
 
+int rt_read_tensor_file(const char *path, unsigned char **buf, size_t *len,
+                        char *err, size_t errlen) {
+    *buf = NULL;
+    *len = 0;
+    if (!rt_host_is_little_endian()) {
+        rt_errf(err, errlen, path, "big-endian hosts are not supported");
+        return -1;
+    }
+    if (rt_read_whole_file(path, buf, len, err, errlen) != 0)
+        return -1;
+    if (*len == 0) {
+        rt_errf(err, errlen, path, "empty file");
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- atomic writes ---------------------------------------------------- */
 
 static int write_all(int fd, const unsigned char *p, size_t n) {

@@ -17,10 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "runtime/rng.h"
 #include "runtime/tensor.h"
+#include "test_util.h"
 
 static const char *corpus_dir = "tests/bad/tensors";
 
@@ -39,15 +39,33 @@ static void read_expect(const char *path, char *out, size_t n) {
     const char *dot = strrchr(path, '.');
     assert_non_null(dot);
     snprintf(epath, sizeof epath, "%.*s.expect", (int)(dot - path), path);
-    FILE *f = fopen(epath, "r");
-    if (!f)
+    size_t got;
+    char *text = (char *)tu_read_file(epath, &got);
+    if (!text)
         fail_msg("%s: missing sibling file %s", path, epath);
-    size_t got = fread(out, 1, n - 1, f);
-    fclose(f);
-    out[got] = '\0';
-    while (got > 0 && (out[got - 1] == '\n' || out[got - 1] == '\r'))
-        out[--got] = '\0';
+    while (got > 0 && (text[got - 1] == '\n' || text[got - 1] == '\r'))
+        got--;
     assert_true(got > 0);
+    snprintf(out, n, "%.*s", (int)got, text);
+    free(text);
+}
+
+/* Reads path with the reader for its kind and frees what it read; returns
+ * the reader's rc, its message in err. */
+static int read_tensor_file(const char *path, int npy, char *err, size_t errlen) {
+    int rc;
+    if (npy) {
+        Tensor t;
+        rc = rt_npy_read(path, &t, err, errlen);
+        if (rc == 0)
+            rt_tensor_free(&t);
+    } else {
+        TensorMap m;
+        rc = rt_st_read(path, &m, err, errlen);
+        if (rc == 0)
+            rt_map_free(&m);
+    }
+    return rc;
 }
 
 static void test_corpus_rejected(void **state) {
@@ -71,18 +89,7 @@ static void test_corpus_rejected(void **state) {
         snprintf(path, sizeof path, "%s/%s", corpus_dir, names[i]);
         read_expect(path, expect, sizeof expect);
         err[0] = '\0';
-        int rc;
-        if (ends_with(names[i], ".npy")) {
-            Tensor t;
-            rc = rt_npy_read(path, &t, err, sizeof err);
-            if (rc == 0)
-                rt_tensor_free(&t);
-        } else {
-            TensorMap m;
-            rc = rt_st_read(path, &m, err, sizeof err);
-            if (rc == 0)
-                rt_map_free(&m);
-        }
+        int rc = read_tensor_file(path, ends_with(names[i], ".npy"), err, sizeof err);
         if (rc != -1)
             fail_msg("%s: accepted, expected an error containing \"%s\"", path, expect);
         if (!strstr(err, path))
@@ -93,46 +100,15 @@ static void test_corpus_rejected(void **state) {
     }
 }
 
-/* Reads path as .npy or safetensors (by suffix); returns the reader's rc
- * and checks a failure names the file. */
+/* Reads path as .npy or safetensors; returns the reader's rc and checks a
+ * failure names the file. */
 static int read_any(const char *path, int npy) {
     char err[512] = "";
-    int rc;
-    if (npy) {
-        Tensor t;
-        rc = rt_npy_read(path, &t, err, sizeof err);
-        if (rc == 0)
-            rt_tensor_free(&t);
-    } else {
-        TensorMap m;
-        rc = rt_st_read(path, &m, err, sizeof err);
-        if (rc == 0)
-            rt_map_free(&m);
-    }
+    int rc = read_tensor_file(path, npy, err, sizeof err);
     assert_true(rc == 0 || rc == -1);
     if (rc != 0 && !strstr(err, path))
         fail_msg("%s: message does not name the file: \"%s\"", path, err);
     return rc;
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open fixture %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    *len = fread(p, 1, (size_t)n, f);
-    fclose(f);
-    return p;
-}
-
-static void spit(const char *path, const unsigned char *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
 }
 
 /* Damage valid files: every strict prefix must be rejected, and random
@@ -143,18 +119,18 @@ static void test_mutated_valid_files(void **state) {
     const char *fixtures[] = {"tests/data/tensors/f32_2x3.npy", "tests/data/tensors/i64_2x3x4.npy",
                               "tests/data/tensors/f64_scalar.npy", "tests/data/tensors/f32_v3.npy",
                               "tests/data/tensors/model.safetensors"};
-    char path[256];
-    const char *base = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/test_bad_tensors.%ld.bin", base && *base ? base : "/tmp",
-             (long)getpid());
+    char path[512];
+    tu_tmp_path(path, sizeof path, "damaged.bin");
     RtRng rng;
     rt_rng_seed(&rng, 2024);
     for (size_t f = 0; f < sizeof fixtures / sizeof fixtures[0]; f++) {
         int npy = ends_with(fixtures[f], ".npy");
         size_t len;
-        unsigned char *orig = slurp(fixtures[f], &len);
+        unsigned char *orig = tu_read_file(fixtures[f], &len);
+        if (!orig)
+            fail_msg("cannot open fixture %s", fixtures[f]);
         for (size_t cut = 0; cut < len; cut++) {
-            spit(path, orig, cut);
+            tu_write_file(path, orig, cut);
             if (read_any(path, npy) != -1)
                 fail_msg("%s cut to %zu bytes was accepted", fixtures[f], cut);
         }
@@ -170,13 +146,12 @@ static void test_mutated_valid_files(void **state) {
                               ? (unsigned char)rt_rng_u64(&rng)
                               : (unsigned char)special[rt_rng_u64(&rng) % (sizeof special - 1)];
             }
-            spit(path, buf, len);
+            tu_write_file(path, buf, len);
             read_any(path, npy);
         }
         free(buf);
         free(orig);
     }
-    remove(path);
 }
 
 int main(int argc, char **argv) {
@@ -186,5 +161,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_corpus_rejected),
         cmocka_unit_test(test_mutated_valid_files),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

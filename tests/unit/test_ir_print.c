@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
+#include "test_util.h"
 
 static IrType f32(int rank, int64_t d0, int64_t d1, int64_t d2) {
     int64_t d[3] = {d0, d1, d2};
@@ -51,34 +52,19 @@ static IrModule *tiny_rnn(int reverse) {
     return m;
 }
 
-/* Everything written to f since it was opened, as a string (caller frees).
- * A tmpfile rather than open_memstream: gcc's -Wdangling-pointer
- * misreads the latter's pointer-to-local. */
-static char *slurp(FILE *f) {
-    long n = ftell(f);
-    assert_true(n >= 0);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    rewind(f);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* Everything a print function writes, as one string (caller frees). */
 static char *capture_text(const IrModule *m) {
     FILE *f = tmpfile();
     assert_non_null(f);
     ir_print(m, f);
-    return slurp(f);
+    return tu_read_stream(f);
 }
 
 static char *capture_dot(const IrModule *m, int unroll) {
     FILE *f = tmpfile();
     assert_non_null(f);
     ir_print_dot(m, unroll, f);
-    return slurp(f);
+    return tu_read_stream(f);
 }
 
 static int count(const char *hay, const char *needle) {

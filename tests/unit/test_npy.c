@@ -20,58 +20,9 @@
 #include <unistd.h>
 
 #include "runtime/tensor.h"
+#include "test_util.h"
 
 #define FIX "tests/data/tensors/"
-
-static char tmpdir[256];
-
-static int setup(void **state) {
-    (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_npy.XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    DIR *d = opendir(tmpdir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-                remove(p);
-            }
-        closedir(d);
-    }
-    rmdir(tmpdir);
-    return 0;
-}
-
-static void tmp_path(char *buf, size_t n, const char *name) {
-    snprintf(buf, n, "%s/%s", tmpdir, name);
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    *len = fread(p, 1, (size_t)n, f);
-    fclose(f);
-    return p;
-}
-
-static void spit(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
 
 static int count_dir_entries(const char *dir) {
     DIR *d = opendir(dir);
@@ -109,7 +60,7 @@ static void test_round_trip_all_dtypes_and_ranks(void **state) {
             Tensor t, u;
             assert_int_equal(rt_tensor_alloc(&t, dts[d], rank, dims[rank]), 0);
             fill_pattern(&t);
-            tmp_path(path, sizeof path, "rt.npy");
+            tu_tmp_path(path, sizeof path, "rt.npy");
             assert_int_equal(rt_npy_write(path, &t, err, sizeof err), 0);
             if (rt_npy_read(path, &u, err, sizeof err) != 0)
                 fail_msg("%s", err);
@@ -129,7 +80,7 @@ static void test_empty_tensor_round_trip(void **state) {
     Tensor t, u;
     char path[512], err[512];
     assert_int_equal(rt_tensor_alloc(&t, RT_F32, 3, shape), 0);
-    tmp_path(path, sizeof path, "empty.npy");
+    tu_tmp_path(path, sizeof path, "empty.npy");
     assert_int_equal(rt_npy_write(path, &t, err, sizeof err), 0);
     assert_int_equal(rt_npy_read(path, &u, err, sizeof err), 0);
     assert_int_equal(u.rank, 3);
@@ -202,10 +153,10 @@ static void test_writer_matches_numpy_bytes(void **state) {
     for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
         Tensor t;
         assert_int_equal(rt_npy_read(fixtures[i], &t, err, sizeof err), 0);
-        tmp_path(path, sizeof path, "again.npy");
+        tu_tmp_path(path, sizeof path, "again.npy");
         assert_int_equal(rt_npy_write(path, &t, err, sizeof err), 0);
         size_t n1, n2;
-        unsigned char *a = slurp(fixtures[i], &n1), *b = slurp(path, &n2);
+        unsigned char *a = tu_read_file(fixtures[i], &n1), *b = tu_read_file(path, &n2);
         assert_non_null(a);
         assert_non_null(b);
         if (n1 != n2 || memcmp(a, b, n1) != 0)
@@ -233,8 +184,8 @@ static void test_native_byte_order_marks(void **state) {
         memcpy(buf + 10, hdr, 118);
         float v[2] = {1.5f, -2.0f};
         memcpy(buf + 128, v, 8);
-        tmp_path(path, sizeof path, "order.npy");
-        spit(path, buf, sizeof buf);
+        tu_tmp_path(path, sizeof path, "order.npy");
+        tu_write_file(path, buf, sizeof buf);
         Tensor t;
         if (rt_npy_read(path, &t, err, sizeof err) != 0)
             fail_msg("%s: %s", descrs[k], err);
@@ -248,11 +199,11 @@ static void test_missing_and_non_regular_files(void **state) {
     (void)state;
     Tensor t;
     char path[512], err[512];
-    tmp_path(path, sizeof path, "does_not_exist.npy");
+    tu_tmp_path(path, sizeof path, "does_not_exist.npy");
     assert_int_equal(rt_npy_read(path, &t, err, sizeof err), -1);
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "cannot open"));
-    assert_int_equal(rt_npy_read(tmpdir, &t, err, sizeof err), -1);
+    assert_int_equal(rt_npy_read(tu_tmpdir, &t, err, sizeof err), -1);
     assert_non_null(strstr(err, "not a regular file"));
 }
 
@@ -275,7 +226,7 @@ static void test_small_error_buffer(void **state) {
 static void test_atomic_write_missing_directory(void **state) {
     (void)state;
     char path[512], err[512];
-    snprintf(path, sizeof path, "%s/no/such/dir/x.npy", tmpdir);
+    snprintf(path, sizeof path, "%s/no/such/dir/x.npy", tu_tmpdir);
     const int64_t shape[1] = {4};
     Tensor t;
     assert_int_equal(rt_tensor_alloc(&t, RT_F32, 1, shape), 0);
@@ -289,10 +240,10 @@ static void test_atomic_write_missing_directory(void **state) {
 static void test_atomic_write_failure_keeps_old_file(void **state) {
     (void)state;
     char path[512], err[512];
-    tmp_path(path, sizeof path, "keep.bin");
+    tu_tmp_path(path, sizeof path, "keep.bin");
     const char old[] = "old contents";
-    spit(path, old, sizeof old);
-    int before = count_dir_entries(tmpdir);
+    tu_write_file(path, old, sizeof old);
+    int before = count_dir_entries(tu_tmpdir);
 
     struct rlimit saved, small;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
@@ -315,25 +266,25 @@ static void test_atomic_write_failure_keeps_old_file(void **state) {
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "write failed"));
     size_t n;
-    unsigned char *now = slurp(path, &n);
+    unsigned char *now = tu_read_file(path, &n);
     assert_int_equal(n, sizeof old);
     assert_memory_equal(now, old, sizeof old);
     free(now);
-    assert_int_equal(count_dir_entries(tmpdir), before);
+    assert_int_equal(count_dir_entries(tu_tmpdir), before);
 }
 
 /* rename() onto a directory fails: the directory stays, the temp goes. */
 static void test_atomic_write_rename_failure(void **state) {
     (void)state;
     char path[512], err[512];
-    tmp_path(path, sizeof path, "a_directory");
+    tu_tmp_path(path, sizeof path, "a_directory");
     assert_int_equal(mkdir(path, 0755), 0);
-    int before = count_dir_entries(tmpdir);
+    int before = count_dir_entries(tu_tmpdir);
     const void *parts[1] = {"abc"};
     size_t sizes[1] = {3};
     assert_int_equal(rt_write_file_atomic(path, parts, sizes, 1, err, sizeof err), -1);
     assert_non_null(strstr(err, "rename failed"));
-    assert_int_equal(count_dir_entries(tmpdir), before);
+    assert_int_equal(count_dir_entries(tu_tmpdir), before);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
@@ -347,7 +298,7 @@ static void test_atomic_write_readonly_directory(void **state) {
     if (geteuid() == 0)
         skip();
     char dir[512], path[600], err[512];
-    tmp_path(dir, sizeof dir, "ro");
+    tu_tmp_path(dir, sizeof dir, "ro");
     assert_int_equal(mkdir(dir, 0555), 0);
     snprintf(path, sizeof path, "%s/x.npy", dir);
     const void *parts[1] = {"abc"};
@@ -361,13 +312,13 @@ static void test_atomic_write_readonly_directory(void **state) {
 static void test_atomic_write_replaces(void **state) {
     (void)state;
     char path[512], err[512];
-    tmp_path(path, sizeof path, "replace.bin");
-    spit(path, "old", 3);
+    tu_tmp_path(path, sizeof path, "replace.bin");
+    tu_write_file(path, "old", 3);
     const void *parts[3] = {"new", "", "er"};
     size_t sizes[3] = {3, 0, 2};
     assert_int_equal(rt_write_file_atomic(path, parts, sizes, 3, err, sizeof err), 0);
     size_t n;
-    unsigned char *now = slurp(path, &n);
+    unsigned char *now = tu_read_file(path, &n);
     assert_int_equal(n, 5);
     assert_memory_equal(now, "newer", 5);
     free(now);
@@ -412,5 +363,5 @@ int main(void) {
         cmocka_unit_test(test_atomic_write_readonly_directory),
         cmocka_unit_test(test_atomic_write_replaces),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

@@ -14,6 +14,7 @@
 
 #include "frontend/ast.h"
 #include "parser.h"
+#include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -179,17 +180,7 @@ static const char *doc_example =
     "  optimizer = adam(lr=0.002)   clip = norm(5.0)   epochs = 10\n"
     "}\n"
     "\n"
-    "cell mygru(x: [I]) -> [H] {\n"
-    "  param Wx: [3H, I] init xavier     param Wh: [3H, H] init orthogonal\n"
-    "  param b:  [3H] init zero\n"
-    "  state h: [H] = 0\n"
-    "  xr, xz, xn = split(Wx @ x + b, 3)\n"
-    "  hr, hz, hn = split(Wh @ h, 3)\n"
-    "  r = sigmoid(xr + hr)   z = sigmoid(xz + hz)\n"
-    "  n = tanh(xn + r * hn)\n"
-    "  h' = (1 - z) * n + z * h\n"
-    "  out h'\n"
-    "}\n";
+    TU_MYGRU_SRC;
 
 static void test_doc_example_model(void **state)
 {

@@ -11,7 +11,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,45 +18,7 @@
 
 #include "runtime/json.h"
 #include "runtime/tensor.h"
-
-static char tmpdir[256];
-
-static int setup(void **state) {
-    (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_st.XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    DIR *d = opendir(tmpdir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-                remove(p);
-            }
-        closedir(d);
-    }
-    rmdir(tmpdir);
-    return 0;
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    *len = fread(p, 1, (size_t)n, f);
-    fclose(f);
-    return p;
-}
+#include "test_util.h"
 
 static void put_new(TensorMap *m, const char *name, RtDType dt, int rank, const int64_t *shape) {
     Tensor t;
@@ -131,7 +92,7 @@ static void test_round_trip_all_dtypes_and_ranks(void **state) {
     const int64_t empty[2] = {0, 4};
     put_new(&m, "empty", RT_F32, 2, empty);
 
-    snprintf(path, sizeof path, "%s/all.safetensors", tmpdir);
+    tu_tmp_path(path, sizeof path, "all.safetensors");
     if (rt_st_write(path, &m, err, sizeof err) != 0)
         fail_msg("%s", err);
     if (rt_st_read(path, &r, err, sizeof err) != 0)
@@ -149,7 +110,7 @@ static void test_round_trip_all_dtypes_and_ranks(void **state) {
 
     /* Header length is a multiple of 8, and the padding is spaces. */
     size_t n;
-    unsigned char *raw = slurp(path, &n);
+    unsigned char *raw = tu_read_file(path, &n);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | raw[i];
@@ -180,14 +141,14 @@ static void test_exact_bytes(void **state) {
     assert_int_equal(rt_tensor_alloc(&t, RT_I32, 0, NULL), 0);
     ((int32_t *)t.data)[0] = 7;
     assert_int_equal(rt_map_put(&m, "a", &t), 0);
-    snprintf(path, sizeof path, "%s/exact.safetensors", tmpdir);
+    tu_tmp_path(path, sizeof path, "exact.safetensors");
     assert_int_equal(rt_st_write(path, &m, err, sizeof err), 0);
 
     const char *json = "{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                        "\"a\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[8,12]}}";
     size_t jl = strlen(json), padded = (jl + 7) / 8 * 8;
     size_t n;
-    unsigned char *raw = slurp(path, &n);
+    unsigned char *raw = tu_read_file(path, &n);
     assert_int_equal(n, 8 + padded + 12);
     assert_int_equal(raw[0], padded);
     for (int i = 1; i < 8; i++)
@@ -208,10 +169,10 @@ static void test_empty_map(void **state) {
     TensorMap m, r;
     char path[512], err[512];
     rt_map_init(&m);
-    snprintf(path, sizeof path, "%s/empty.safetensors", tmpdir);
+    tu_tmp_path(path, sizeof path, "empty.safetensors");
     assert_int_equal(rt_st_write(path, &m, err, sizeof err), 0);
     size_t n;
-    unsigned char *raw = slurp(path, &n);
+    unsigned char *raw = tu_read_file(path, &n);
     assert_int_equal(n, 16);
     assert_memory_equal(raw + 8, "{}      ", 8);
     free(raw);
@@ -230,7 +191,7 @@ static void test_name_escaping(void **state) {
     rt_map_init(&m);
     for (int i = 0; i < 5; i++)
         put_new(&m, names[i], RT_F32, 1, s1);
-    snprintf(path, sizeof path, "%s/names.safetensors", tmpdir);
+    tu_tmp_path(path, sizeof path, "names.safetensors");
     assert_int_equal(rt_st_write(path, &m, err, sizeof err), 0);
     if (rt_st_read(path, &r, err, sizeof err) != 0)
         fail_msg("%s", err);
@@ -271,7 +232,7 @@ static void test_write_rejects_reserved_name(void **state) {
     const int64_t s1[1] = {1};
     rt_map_init(&m);
     put_new(&m, "__metadata__", RT_F32, 1, s1);
-    snprintf(path, sizeof path, "%s/reserved.safetensors", tmpdir);
+    tu_tmp_path(path, sizeof path, "reserved.safetensors");
     assert_int_equal(rt_st_write(path, &m, err, sizeof err), -1);
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "__metadata__"));
@@ -288,11 +249,11 @@ static void test_write_failure_and_replace(void **state) {
     const int64_t s2[1] = {2};
     rt_map_init(&m);
     put_new(&m, "w", RT_F32, 1, s2);
-    snprintf(bad, sizeof bad, "%s/missing/w.safetensors", tmpdir);
+    tu_tmp_path(bad, sizeof bad, "missing/w.safetensors");
     assert_int_equal(rt_st_write(bad, &m, err, sizeof err), -1);
     assert_non_null(strstr(err, bad));
 
-    snprintf(path, sizeof path, "%s/w.safetensors", tmpdir);
+    tu_tmp_path(path, sizeof path, "w.safetensors");
     assert_int_equal(rt_st_write(path, &m, err, sizeof err), 0);
     put_new(&m, "v", RT_F64, 1, s2);
     assert_int_equal(rt_st_write(path, &m, err, sizeof err), 0);
@@ -359,5 +320,5 @@ int main(void) {
         cmocka_unit_test(test_write_rejects_reserved_name),
         cmocka_unit_test(test_write_failure_and_replace),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

@@ -21,6 +21,7 @@
 #include "ir/interp.h"
 #include "ir/ir.h"
 #include "runtime/tensor.h"
+#include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -287,18 +288,7 @@ static void test_generate(void **state) {
 
 /* ---- user cells ------------------------------------------------------------------------------ */
 
-static const char *const mygru =
-    "cell mygru(x: [I]) -> [H] {\n"
-    "  param Wx: [3H, I] init xavier     param Wh: [3H, H] init orthogonal\n"
-    "  param b:  [3H] init zero\n"
-    "  state h: [H] = 0\n"
-    "  xr, xz, xn = split(Wx @ x + b, 3)\n"
-    "  hr, hz, hn = split(Wh @ h, 3)\n"
-    "  r = sigmoid(xr + hr)   z = sigmoid(xz + hz)\n"
-    "  n = tanh(xn + r * hn)\n"
-    "  h' = (1 - z) * n + z * h\n"
-    "  out h'\n"
-    "}\n";
+static const char *const mygru = TU_MYGRU_SRC;
 
 static void test_user_cell(void **state) {
     (void)state;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
+#include "test_util.h"
 
 static IrType f32(int rank, int64_t d0, int64_t d1, int64_t d2) {
     int64_t d[3] = {d0, d1, d2};
@@ -55,27 +56,12 @@ static Tiny tiny_rnn(void) {
     return t;
 }
 
-/* Everything written to f since it was opened, as a string (caller frees).
- * A tmpfile rather than open_memstream: gcc's -Wdangling-pointer
- * misreads the latter's pointer-to-local. */
-static char *slurp(FILE *f) {
-    long n = ftell(f);
-    assert_true(n >= 0);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    rewind(f);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* Runs the verifier; returns its messages (caller frees) and the count. */
 static char *verify(const IrModule *m, int *count) {
     FILE *f = tmpfile();
     assert_non_null(f);
     *count = ir_verify(m, "test", f);
-    return slurp(f);
+    return tu_read_stream(f);
 }
 
 /* The verifier reported `want` (a substring of one of its lines). */
