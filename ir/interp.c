@@ -151,10 +151,58 @@ static int load_tensor(Interp *I, const IrValue *v, const Tensor *t)
 
 static int run_block(Interp *I, const IrBlock *b);
 
+/* Rounds an f32 result as a float32 program would hold it. */
+static void round_result(Interp *I, const IrValue *v, Val *r)
+{
+    if (I->prec == IR_PREC_F32 && v->type.dtype == IR_F32)
+        for (int64_t i = 0; i < r->numel; i++) r->data[i] = round_f32(r->data[i]);
+}
+
+/* The multi-result update ops (sgd_update, adam_update): like run_simple,
+ * but every result is computed at once into a small array first, and
+ * stored only when all of them are right. */
+#define MAX_UPDATE_RESULTS 3
+
+static int run_update(Interp *I, const IrOp *op, const Val *const *in, int absent)
+{
+    char lab[64];
+    int nr = op->nresults, rc = -1;
+    if (nr < 1 || nr > MAX_UPDATE_RESULTS)
+        return fail(I, "internal error: %s has %d results", ir_op_name(op->kind), nr);
+    for (int r = 0; r < nr; r++)
+        if (!slot(I, op->results[r])) return fail(I, "internal error: result id out of range");
+    if (absent) {
+        for (int r = 0; r < nr; r++) set_absent(slot(I, op->results[r]));
+        return 0;
+    }
+    Val rs[MAX_UPDATE_RESULTS] = { { 0 } };
+    int krc = interp_kernel_update(I->m, op, in, rs, I->err, I->errlen);
+    if (krc) {
+        if (krc != -2)
+            append_err(I, " (%%%d = %s '%s')", op->results[0]->id, ir_op_name(op->kind),
+                       interp_op_label(op, lab, sizeof lab));
+        goto done;
+    }
+    for (int r = 0; r < nr; r++)
+        if (check_type(I, op->results[r], &rs[r], ir_op_name(op->kind))) goto done;
+    for (int r = 0; r < nr; r++) {
+        Val *out = slot(I, op->results[r]);
+        round_result(I, op->results[r], &rs[r]);
+        val_free(out);
+        *out = rs[r];
+        memset(&rs[r], 0, sizeof rs[r]);
+    }
+    rc = 0;
+done:
+    for (int r = 0; r < nr; r++) val_free(&rs[r]);
+    return rc;
+}
+
 static int run_simple(Interp *I, const IrOp *op)
 {
     char lab[64];
-    if (op->nresults != 1)
+    int multi = op->kind == IR_SGD_UPDATE || op->kind == IR_ADAM_UPDATE;
+    if (!multi && op->nresults != 1)
         return fail(I, "internal error: %s has %d results", ir_op_name(op->kind), op->nresults);
     Val *out = slot(I, op->results[0]);
     if (!out) return fail(I, "internal error: result id out of range");
@@ -166,6 +214,10 @@ static int run_simple(Interp *I, const IrOp *op)
     for (int i = 0; i < op->noperands; i++) {
         if (!(in[i] = get(I, op->operands[i]))) goto done;
         absent |= in[i]->state == VAL_ABSENT;
+    }
+    if (multi) {
+        rc = run_update(I, op, in, absent);
+        goto done;
     }
     if (absent) { /* depends on a target that was not given */
         set_absent(out);
@@ -188,8 +240,7 @@ static int run_simple(Interp *I, const IrOp *op)
         val_free(&r);
         goto done;
     }
-    if (I->prec == IR_PREC_F32 && op->results[0]->type.dtype == IR_F32)
-        for (int64_t i = 0; i < r.numel; i++) r.data[i] = round_f32(r.data[i]);
+    round_result(I, op->results[0], &r);
     val_free(out);
     *out = r;
     rc = 0;

@@ -152,6 +152,7 @@ static double unary(IrOpKind k, double x)
     case IR_RELU:    return x > 0 ? x : 0.0;
     case IR_EXP:     return exp(x);
     case IR_LOG:     return log(x);
+    case IR_SQRT:    return sqrt(x);
     default:         return NAN;
     }
 }
@@ -604,6 +605,124 @@ static int k_seq_grad(IrOpKind k, const Val *g, const Val *s, Val *out, char *er
     return 0;
 }
 
+/* ---- the training step (made by passes/train_step.c) ------------------------------------ */
+
+/* The sum of the squares of every element of every operand: the squared
+ * global gradient norm. */
+static int k_sumsq(const Val *const *in, int nin, Val *out, char *err, size_t n)
+{
+    if (val_alloc(out, 0, NULL, err, n)) return -1;
+    double s = 0;
+    for (int i = 0; i < nin; i++)
+        for (int64_t k = 0; k < in[i]->numel; k++) s += in[i]->data[k] * in[i]->data[k];
+    out->data[0] = s;
+    return 0;
+}
+
+/* torch.nn.utils.clip_grad_norm_: clip_coef = max_norm / (norm + 1e-6),
+ * clamped to at most 1, so gradients below the bound are left alone. */
+static int k_clip_scale(const IrOp *op, const Val *norm, Val *out, char *err, size_t n)
+{
+    if (norm->rank != 0) return fail(err, n, "clip_scale: the norm is not a scalar");
+    if (val_alloc(out, 0, NULL, err, n)) return -1;
+    double c = op->attrs.bound / (norm->data[0] + 1e-6);
+    out->data[0] = c < 1.0 ? c : 1.0;
+    return 0;
+}
+
+/* torch.nn.utils.clip_grad_value_: each element into [-bound, bound]. */
+static int k_clamp(const IrOp *op, const Val *x, Val *out, char *err, size_t n)
+{
+    double b = op->attrs.bound;
+    if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
+    for (int64_t i = 0; i < x->numel; i++) {
+        double v = x->data[i];
+        out->data[i] = v > b ? b : v < -b ? -b : v;
+    }
+    return 0;
+}
+
+/* torch.optim.SGD (dampening 0, no Nesterov), element by element:
+ *   d = g + wd * p;  with momentum: buf = mu * buf + d, d = buf;  p' = p - lr * d
+ * A zero buffer on the first step gives buf = d, as PyTorch's clone. */
+static int k_sgd_update(const IrOp *op, const Val *const *in, Val *outs, char *err, size_t n)
+{
+    const Val *p = in[0], *g = in[1], *mom = op->noperands == 3 ? in[2] : NULL;
+    double lr = op->attrs.lr, mu = op->attrs.momentum, wd = op->attrs.weight_decay;
+    if (val_alloc(&outs[0], p->rank, p->shape, err, n)) return -1;
+    if (mom && val_alloc(&outs[1], p->rank, p->shape, err, n)) return -1;
+    for (int64_t i = 0; i < p->numel; i++) {
+        double d = g->data[i] + wd * p->data[i];
+        if (mom) {
+            d = mu * mom->data[i] + d;
+            outs[1].data[i] = d;
+        }
+        outs[0].data[i] = p->data[i] - lr * d;
+    }
+    return 0;
+}
+
+/* torch.optim.Adam (amsgrad off), in PyTorch's own order of operations:
+ *   d = g + wd * p;  m' = b1 m + (1 - b1) d;  v' = b2 v + (1 - b2) d^2
+ *   p' = p - (lr / (1 - b1^t)) * m' / (sqrt(v') / sqrt(1 - b2^t) + eps)
+ * with t the step number, 1 on the first step. */
+static int k_adam_update(const IrOp *op, const Val *const *in, Val *outs, char *err, size_t n)
+{
+    const Val *p = in[0], *g = in[1], *m = in[2], *v = in[3], *step = in[4];
+    double lr = op->attrs.lr, b1 = op->attrs.beta1, b2 = op->attrs.beta2;
+    double eps = op->attrs.eps, wd = op->attrs.weight_decay;
+    if (step->rank != 0) return fail(err, n, "adam_update: the step is not a scalar");
+    double t = step->data[0];
+    if (!(t >= 1) || t != floor(t))
+        return user_fail(err, n, "adam_update: step %.17g is not a whole number >= 1", t);
+    double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+    double step_size = lr / bc1, bc2_sqrt = sqrt(bc2);
+    for (int r = 0; r < 3; r++)
+        if (val_alloc(&outs[r], p->rank, p->shape, err, n)) return -1;
+    for (int64_t i = 0; i < p->numel; i++) {
+        double d = g->data[i] + wd * p->data[i];
+        double mi = b1 * m->data[i] + (1.0 - b1) * d;
+        double vi = b2 * v->data[i] + (1.0 - b2) * d * d;
+        outs[1].data[i] = mi;
+        outs[2].data[i] = vi;
+        outs[0].data[i] = p->data[i] - step_size * mi / (sqrt(vi) / bc2_sqrt + eps);
+    }
+    return 0;
+}
+
+/* The operands of an update op all have the parameter's shape (but the step). */
+static int same_shapes(const IrOp *op, const Val *const *in, int nstate, char *err, size_t n)
+{
+    char s0[64], s1[64];
+    for (int i = 1; i <= nstate; i++)
+        if (!val_same_shape(in[0], in[i]))
+            return fail(err, n, "%s: operand %d %s is not the parameter's shape %s", ir_op_name(op->kind), i,
+                        val_shape_str(in[i], s1, sizeof s1), val_shape_str(in[0], s0, sizeof s0));
+    return 0;
+}
+
+int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in, Val *outs,
+                         char *err, size_t errlen)
+{
+    (void)m;
+    if (op->nresults != ir_op_nresults(op->kind, op->noperands))
+        return fail(err, errlen, "%s: %d results for %d operands", ir_op_name(op->kind), op->nresults,
+                    op->noperands);
+    switch (op->kind) {
+    case IR_SGD_UPDATE:
+        if (op->noperands < 2 || op->noperands > 3) break;
+        if (same_shapes(op, in, op->noperands - 1, err, errlen)) return -1;
+        return k_sgd_update(op, in, outs, err, errlen);
+    case IR_ADAM_UPDATE:
+        if (op->noperands != 5) break;
+        if (same_shapes(op, in, 3, err, errlen)) return -1;
+        return k_adam_update(op, in, outs, err, errlen);
+    default:
+        return fail(err, errlen, "no multi-result kernel for op %s", ir_op_name(op->kind));
+    }
+    return fail(err, errlen, "%s: %d operands", ir_op_name(op->kind), op->noperands);
+}
+
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 static int want_operands(const IrOp *op, int lo, int hi, char *err, size_t n)
@@ -626,6 +745,7 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
         if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_binary(op, in[0], in[1], out, err, errlen);
     case IR_NEG: case IR_SIGMOID: case IR_TANH: case IR_RELU: case IR_EXP: case IR_LOG:
+    case IR_SQRT:
         if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_unary(op, in[0], out, err, errlen);
     case IR_LINEAR:
@@ -691,6 +811,16 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
     case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD:
         if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_seq_grad(op->kind, in[0], in[1], out, err, errlen);
+    case IR_SUMSQ:
+        if (want_operands(op, 1, 1 << 30, err, errlen)) return -1;
+        return k_sumsq(in, op->noperands, out, err, errlen);
+    case IR_CLIP_SCALE:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_clip_scale(op, in[0], out, err, errlen);
+    case IR_CLAMP:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_clamp(op, in[0], out, err, errlen);
+    case IR_SGD_UPDATE: case IR_ADAM_UPDATE: /* interp_kernel_update() */
     case IR_SCAN:
     case IR_NUM_OPS:
         break;

@@ -44,4 +44,10 @@ const char *interp_op_label(const IrOp *op, char *buf, size_t n);
 int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const Val *want,
                   Val *out, char *err, size_t errlen);
 
+/* The same for the multi-result optimizer update ops (sgd_update,
+ * adam_update): computes outs[0..op->nresults), each UNSET on entry; on
+ * failure the caller frees whatever was allocated. */
+int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in, Val *outs,
+                         char *err, size_t errlen);
+
 #endif

@@ -335,6 +335,8 @@ static const char *const op_names[IR_NUM_OPS] = {
     [IR_CROSS_ENTROPY_GRAD] = "cross_entropy_grad", [IR_MSE_GRAD] = "mse_grad",
     [IR_EMBEDDING_GRAD] = "embedding_grad", [IR_SEQ_LAST_GRAD] = "seq_last_grad",
     [IR_SEQ_MEAN_GRAD] = "seq_mean_grad",
+    [IR_SUMSQ] = "sumsq", [IR_SQRT] = "sqrt", [IR_CLIP_SCALE] = "clip_scale",
+    [IR_CLAMP] = "clamp", [IR_SGD_UPDATE] = "sgd_update", [IR_ADAM_UPDATE] = "adam_update",
 };
 
 const char *ir_op_name(IrOpKind k)
@@ -344,7 +346,14 @@ const char *ir_op_name(IrOpKind k)
 
 int ir_op_is_elementwise(IrOpKind k)
 {
-    return (k >= IR_ADD && k <= IR_LOG);
+    return (k >= IR_ADD && k <= IR_LOG) || k == IR_SQRT;
+}
+
+int ir_op_nresults(IrOpKind k, int noperands)
+{
+    if (k == IR_SGD_UPDATE) return noperands == 3 ? 2 : 1;
+    if (k == IR_ADAM_UPDATE) return 3;
+    return 1;
 }
 
 /* ---- type rules ----------------------------------------------------------- */
@@ -575,6 +584,41 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
                              ir_type_str(m, s, s2, sizeof s2));
         *out = s;
         out->dtype = IR_F32;
+        return 1;
+    }
+    /* ---- the training step (passes/train_step.c) ---- */
+    case IR_SUMSQ:
+        if (no < 1) return fail(err, n, "sumsq needs operands");
+        for (int i = 0; i < no; i++)
+            if (!want_f32(o[i], "every operand", err, n)) return 0;
+        *out = (IrType){ .dtype = IR_F32, .rank = 0 };
+        return 1;
+    case IR_SQRT: case IR_CLAMP:
+        if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
+        if (!want_f32(o[0], "operand", err, n)) return 0;
+        *out = o[0]->type;
+        return 1;
+    case IR_CLIP_SCALE:
+        if (no != 1) return fail(err, n, "expects 1 operand (the norm), got %d", no);
+        if (o[0]->type.dtype != IR_F32 || o[0]->type.rank != 0)
+            return fail(err, n, "the norm must be f32[], got %s", ir_type_str(m, o[0]->type, s1, sizeof s1));
+        *out = o[0]->type;
+        return 1;
+    case IR_SGD_UPDATE: case IR_ADAM_UPDATE: {
+        /* p, g and the state slots all have p's type; Adam's step is f32[]. */
+        int adam = k == IR_ADAM_UPDATE;
+        if (adam ? no != 5 : (no != 2 && no != 3))
+            return fail(err, n, adam ? "expects 5 operands (p, g, m, v, step), got %d"
+                                     : "expects 2 or 3 operands (p, g[, mom]), got %d", no);
+        if (!want_f32(o[0], "the parameter", err, n)) return 0;
+        int nstate = adam ? 3 : no - 1;
+        for (int i = 1; i <= nstate; i++)
+            if (!ir_type_eq(o[i]->type, o[0]->type))
+                return fail(err, n, "operand %d %s is not the parameter's type %s", i,
+                            ir_type_str(m, o[i]->type, s1, sizeof s1), ir_type_str(m, o[0]->type, s2, sizeof s2));
+        if (adam && (o[4]->type.dtype != IR_F32 || o[4]->type.rank != 0))
+            return fail(err, n, "the step must be f32[], got %s", ir_type_str(m, o[4]->type, s1, sizeof s1));
+        *out = o[0]->type;
         return 1;
     }
     default:

@@ -82,6 +82,15 @@ typedef enum {
     IR_SEQ_LAST_GRAD,  /* (g[...], s[T, ...]) -> [T, ...] zeros but [T-1] = g;
                         s gives only the shape                                  */
     IR_SEQ_MEAN_GRAD,  /* (g[...], s[T, ...]) -> [T, ...] every step g / T      */
+    /* training-step ops, made by passes/train_step.c (docs/ir.md); never
+       differentiated.  Hyperparameters are in the attrs (see IrAttrs). */
+    IR_SUMSQ,        /* (x0, x1, ...) -> f32[]  sum of the squares of every element */
+    IR_SQRT,         /* (x) -> same type, element-wise square root             */
+    IR_CLIP_SCALE,   /* (norm f32[]) -> f32[]  min(1, bound / (norm + 1e-6))    */
+    IR_CLAMP,        /* (x) -> same type, each element clamped to [-bound, bound] */
+    IR_SGD_UPDATE,   /* (p, g) -> p'  or  (p, g, mom) -> (p', mom'); every result
+                        p's type (the only multi-result ops besides scan)       */
+    IR_ADAM_UPDATE,  /* (p, g, m, v, step f32[]) -> (p', m', v'), p's type      */
     IR_NUM_OPS
 } IrOpKind;
 
@@ -110,6 +119,13 @@ typedef struct IrAttrs {
     int     n_seq_out;    /* IR_SCAN: stacked per-step outputs            */
     int     reverse;      /* IR_SCAN                                      */
     int64_t steps;        /* IR_SCAN with n_seq_in == 0: trip count       */
+    /* training-step ops; PyTorch's names and meanings (docs/training.md) */
+    double  bound;        /* IR_CLIP_SCALE: max norm; IR_CLAMP: max |x|   */
+    double  lr;           /* IR_SGD_UPDATE, IR_ADAM_UPDATE                */
+    double  momentum;     /* IR_SGD_UPDATE                                */
+    double  weight_decay; /* IR_SGD_UPDATE, IR_ADAM_UPDATE: g += wd * p   */
+    double  beta1, beta2; /* IR_ADAM_UPDATE                               */
+    double  eps;          /* IR_ADAM_UPDATE                               */
 } IrAttrs;
 
 struct IrOp {
@@ -204,9 +220,13 @@ IrOp     *ir_scan_begin(IrModule *m, IrBlock *b, IrValue **carried, int n_carrie
 void      ir_scan_finish(IrModule *m, IrOp *scan, IrValue **yields, int n_carried, int n_seq_out);
 
 /* Result type of a non-scan op from its operands and attrs; returns 0 and
- * writes a message into err if the operands do not fit. */
+ * writes a message into err if the operands do not fit.  For the
+ * multi-result update ops it is the type of every result. */
 int       ir_infer_type(const IrModule *m, IrOpKind k, IrValue **operands, int noperands,
                         const IrAttrs *attrs, IrType *out, char *err, size_t errlen);
+/* How many results a non-scan op of kind k with noperands operands has:
+ * 1, but 2 for sgd_update with a momentum operand and 3 for adam_update. */
+int       ir_op_nresults(IrOpKind k, int noperands);
 
 /* ---- types ------------------------------------------------------------- */
 

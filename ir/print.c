@@ -279,6 +279,12 @@ static void put_number(Line *l, double f) {
     put(l, "%s", buf);
 }
 
+/* " name=value": a hyperparameter of a training-step op. */
+static void put_hp(Line *l, const char *name, double f) {
+    put(l, " %s=", name);
+    put_number(l, f);
+}
+
 static const char *op_name(IrOpKind k) {
     if ((int)k < 0 || k >= IR_NUM_OPS)
         return "<bad op>";
@@ -398,6 +404,21 @@ static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int dep
         break;
     case IR_INDEX:
         put(&l, " index=%lld", (long long)op->attrs.index);
+        break;
+    case IR_CLIP_SCALE: case IR_CLAMP:
+        put_hp(&l, "bound", op->attrs.bound);
+        break;
+    case IR_SGD_UPDATE:
+        put_hp(&l, "lr", op->attrs.lr);
+        put_hp(&l, "momentum", op->attrs.momentum);
+        put_hp(&l, "weight_decay", op->attrs.weight_decay);
+        break;
+    case IR_ADAM_UPDATE:
+        put_hp(&l, "lr", op->attrs.lr);
+        put_hp(&l, "beta1", op->attrs.beta1);
+        put_hp(&l, "beta2", op->attrs.beta2);
+        put_hp(&l, "eps", op->attrs.eps);
+        put_hp(&l, "weight_decay", op->attrs.weight_decay);
         break;
     default:
         break;

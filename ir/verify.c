@@ -161,8 +161,14 @@ static void operand_range(IrOpKind k, int *lo, int *hi) {
     case IR_EMBEDDING_GRAD:
         *lo = *hi = 3;
         break;
-    case IR_CONCAT: case IR_STACK:
+    case IR_CONCAT: case IR_STACK: case IR_SUMSQ:
         *lo = 1, *hi = INT_MAX;
+        break;
+    case IR_SGD_UPDATE: /* (p, g) or (p, g, mom) */
+        *lo = 2, *hi = 3;
+        break;
+    case IR_ADAM_UPDATE:
+        *lo = *hi = 5;
         break;
     default: /* the unary ops */
         *lo = *hi = 1;
@@ -196,8 +202,10 @@ static void check_plain_op(Verifier *vf, const IrOp *op, const char *od) {
             report(vf, "%s has %d operands, expected at least %d", od, op->noperands, lo);
         counts_ok = 0;
     }
-    if (op->nresults != 1) {
-        report(vf, "%s has %d results, expected 1", od, op->nresults);
+    /* Only the optimizer update ops have more than one result. */
+    int nres = ir_op_nresults(op->kind, op->noperands);
+    if (op->nresults != nres) {
+        report(vf, "%s has %d results, expected %d", od, op->nresults, nres);
         counts_ok = 0;
     }
     if (op->body)
@@ -231,9 +239,13 @@ static void check_plain_op(Verifier *vf, const IrOp *op, const char *od) {
         report(vf, "%s: operands do not fit: %s", od, err);
         return;
     }
-    if (!ir_type_eq(want, res->type))
-        report(vf, "%s: result %s has type %s but its operands give %s", od, vstr(res, b1, sizeof b1),
-               tstr(m, res->type, b2, sizeof b2), tstr(m, want, b3, sizeof b3));
+    /* Every result has the inferred type (the update ops: all p's type). */
+    for (int r = 0; r < op->nresults; r++) {
+        res = op->results[r];
+        if (res && type_ok(m, res->type) && !ir_type_eq(want, res->type))
+            report(vf, "%s: result %s has type %s but its operands give %s", od, vstr(res, b1, sizeof b1),
+                   tstr(m, res->type, b2, sizeof b2), tstr(m, want, b3, sizeof b3));
+    }
 }
 
 /* The type of one step of a sequence: t without dim 0. */
