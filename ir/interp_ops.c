@@ -327,6 +327,18 @@ static int k_stack(const Val *const *in, int nin, Val *out, char *err, size_t n)
     return 0;
 }
 
+/* The same elements in the same order under the declared shape. */
+static int k_reshape(const Val *x, const Val *want, Val *out, char *err, size_t n)
+{
+    char sx[64], sw[64];
+    if (x->numel != want->numel)
+        return fail(err, n, "reshape: %s has %lld elements, %s needs %lld", val_shape_str(x, sx, sizeof sx),
+                    (long long)x->numel, val_shape_str(want, sw, sizeof sw), (long long)want->numel);
+    if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
+    if (out->numel) memcpy(out->data, x->data, (size_t)out->numel * sizeof(double));
+    return 0;
+}
+
 /* x[index] of the leading axis; seq_last is the same with index T-1. */
 static int take(const char *what, const Val *x, int64_t index, Val *out, char *err, size_t n)
 {
@@ -820,6 +832,9 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
     case IR_CLAMP:
         if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_clamp(op, in[0], out, err, errlen);
+    case IR_RESHAPE:
+        if (want_operands(op, 1, 1, err, errlen)) return -1;
+        return k_reshape(in[0], want, out, err, errlen);
     case IR_SGD_UPDATE: case IR_ADAM_UPDATE: /* interp_kernel_update() */
     case IR_SCAN:
     case IR_NUM_OPS:

@@ -36,8 +36,8 @@ const char *interp_op_label(const IrOp *op, char *buf, size_t n);
 
 /* Computes the single result of a non-scan op into out (which must be
  * UNSET) from its present operands in[0..op->noperands).  want holds the
- * result's declared shape with every size resolved (no data): const and
- * broadcast take their shape from it, every other kernel computes its
+ * result's declared shape with every size resolved (no data): const,
+ * broadcast, reduce_to and reshape take their shape from it, every other kernel computes its
  * shape from the operands alone so that the caller can check the IR's type
  * against it.  Returns 0, -1 with a message about a malformed module, or
  * -2 with a message about the data (an id out of range). */

@@ -337,6 +337,7 @@ static const char *const op_names[IR_NUM_OPS] = {
     [IR_SEQ_MEAN_GRAD] = "seq_mean_grad",
     [IR_SUMSQ] = "sumsq", [IR_SQRT] = "sqrt", [IR_CLIP_SCALE] = "clip_scale",
     [IR_CLAMP] = "clamp", [IR_SGD_UPDATE] = "sgd_update", [IR_ADAM_UPDATE] = "adam_update",
+    [IR_RESHAPE] = "reshape",
 };
 
 const char *ir_op_name(IrOpKind k)
@@ -550,6 +551,8 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
     }
     case IR_REDUCE_TO:
         return fail(err, n, "reduce_to takes its result type from the builder");
+    case IR_RESHAPE:
+        return fail(err, n, "reshape takes its result type from the builder");
     case IR_RELU_GRAD: case IR_MSE_GRAD:
         if (no != 2) return fail(err, n, "expects 2 operands, got %d", no);
         if (!want_f32(o[0], "first operand", err, n) || !want_f32(o[1], "second operand", err, n)) return 0;

@@ -91,6 +91,9 @@ typedef enum {
     IR_SGD_UPDATE,   /* (p, g) -> p'  or  (p, g, mom) -> (p', mom'); every result
                         p's type (the only multi-result ops besides scan)       */
     IR_ADAM_UPDATE,  /* (p, g, m, v, step f32[]) -> (p', m', v'), p's type      */
+    /* made by passes/unroll.c */
+    IR_RESHAPE,      /* (x) -> result type, the same elements in the same (row-major)
+                        order; equal element counts (docs/ir.md)                */
     IR_NUM_OPS
 } IrOpKind;
 

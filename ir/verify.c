@@ -189,6 +189,42 @@ static int broadcast_fits(IrType x, IrType r) {
     return 1;
 }
 
+/* reshape: the same element type and the same element count, for every
+ * value of the size symbols: equal products of the constant dims and each
+ * symbol as often on both sides. */
+static int reshape_fits(IrType x, IrType r) {
+    if (x.dtype != r.dtype)
+        return 0;
+    int64_t px = 1, pr = 1;
+    for (int i = 0; i < x.rank; i++)
+        if (x.dim[i] >= 0)
+            px *= x.dim[i];
+    for (int i = 0; i < r.rank; i++)
+        if (r.dim[i] >= 0)
+            pr *= r.dim[i];
+    if (px != pr)
+        return 0;
+    for (int i = 0; i < x.rank; i++) {
+        if (x.dim[i] >= 0)
+            continue;
+        int cx = 0, cr = 0;
+        for (int j = 0; j < x.rank; j++)
+            cx += x.dim[j] == x.dim[i];
+        for (int j = 0; j < r.rank; j++)
+            cr += r.dim[j] == x.dim[i];
+        if (cx != cr)
+            return 0;
+    }
+    for (int i = 0; i < r.rank; i++) { /* a symbol only the result has */
+        int found = r.dim[i] >= 0;
+        for (int j = 0; !found && j < x.rank; j++)
+            found = x.dim[j] == r.dim[i];
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
 static void check_plain_op(Verifier *vf, const IrOp *op, const char *od) {
     const IrModule *m = vf->m;
     char b1[128], b2[128], b3[128];
@@ -225,6 +261,13 @@ static void check_plain_op(Verifier *vf, const IrOp *op, const char *od) {
         if (!broadcast_fits(op->operands[0]->type, res->type))
             report(vf, "%s: %s %s does not broadcast to %s", od, vstr(op->operands[0], b1, sizeof b1),
                    tstr(m, op->operands[0]->type, b2, sizeof b2), tstr(m, res->type, b3, sizeof b3));
+        return;
+    }
+    if (op->kind == IR_RESHAPE) {
+        if (!reshape_fits(op->operands[0]->type, res->type))
+            report(vf, "%s: %s %s does not reshape to %s (element counts differ)", od,
+                   vstr(op->operands[0], b1, sizeof b1), tstr(m, op->operands[0]->type, b2, sizeof b2),
+                   tstr(m, res->type, b3, sizeof b3));
         return;
     }
     if (op->kind == IR_REDUCE_TO) { /* the reverse of broadcast */

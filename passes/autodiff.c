@@ -34,6 +34,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One per-step state gradient (autodiff_with_state_grads()): the stacked
+ * result of a backward scan holding dL/d(carried value `carried` after
+ * each step) of forward scan F. */
+typedef struct StateGrad {
+    const IrOp *F;
+    int         carried;
+    IrValue    *v;
+} StateGrad;
+
 typedef struct AD {
     IrModule      *m;
     int            n0;      /* forward values have ids below n0       */
@@ -41,6 +50,9 @@ typedef struct AD {
     char          *err;
     size_t         errlen;
     int            failed;
+    int            state_grads; /* also emit per-step state gradients  */
+    StateGrad     *sg;
+    int            nsg, capsg;
 } AD;
 
 /* One reverse walk over a forward block. */
@@ -307,6 +319,11 @@ static void vjp(Sweep *S, const IrOp *op)
     case IR_BROADCAST:
         acc_ub(S, a, g);
         break;
+    case IR_RESHAPE: { /* the same elements: g in the operand's shape */
+        IrType t = a->type;
+        acc(S, a, ir_op(ad->m, S->blk, IR_RESHAPE, &g, 1, &t, 1)->results[0]);
+        break;
+    }
     case IR_STACK:
         for (int i = 0; i < op->noperands; i++) {
             if (!varies(ad, o[i])) continue;
@@ -526,8 +543,30 @@ static void scan_vjp(Sweep *S, IrOp *F)
             yields[ny++] = g ? g : zeros(&bs, body->args[nc + j]->type);
             nso++;
         }
+    /* autodiff_with_state_grads(): the whole gradient of each carried
+     * value after the step (the value the step yields), as one more step
+     * output.  After the reverse sweep its slot holds every contribution:
+     * the next step's (B's carried argument), this step's outputs' and
+     * those of body ops reading it. */
+    int nsg = 0;
+    if (ad->state_grads && S->blk == m->body)
+        for (int i = 0; i < nc; i++)
+            if (cv[i]) {
+                IrValue *g = bs.grad[body->yields[i]->id];
+                yields[ny++] = g ? g : zeros(&bs, body->args[i]->type);
+                nsg++;
+            }
     stamp(ad, bs.blk, body_from, label(F));
-    ir_scan_finish(m, B, yields, nbc, nso);
+    ir_scan_finish(m, B, yields, nbc, nso + nsg);
+    if (nsg && ad->nsg + nsg > ad->capsg) {
+        int cap = 2 * ad->capsg + nsg + 8;
+        StateGrad *p = realloc(ad->sg, (size_t)cap * sizeof *p);
+        if (!p) { ad_fail(ad, "out of memory"); free(cv); goto done; }
+        ad->sg = p;
+        ad->capsg = cap;
+    }
+    for (int i = 0, k = 0; i < nc && nsg; i++)
+        if (cv[i]) ad->sg[ad->nsg++] = (StateGrad){ F, i, B->results[nbc + nso + k++] };
 
     /* Hand the results back to the outer sweep. */
     for (int i = 0, ci = 0; i < nc; i++)
@@ -544,9 +583,27 @@ done:
 
 /* ---- the pass ------------------------------------------------------------------------- */
 
-int autodiff(IrModule *m, char *err, size_t errlen)
+/* The state gradients' outputs, in the forward scans' order (the sweep met
+ * them last to first), named "stategrad:<scan origin>: state <name or k>". */
+static void add_state_grad_outputs(AD *ad, int nfwd)
 {
-    AD ad = { .m = m, .n0 = m->next_id, .err = err, .errlen = errlen };
+    IrModule *m = ad->m;
+    for (int i = 0; i < nfwd; i++)
+        for (int k = 0; k < ad->nsg; k++) {
+            const StateGrad *sg = &ad->sg[k];
+            if (sg->F != m->body->ops[i]) continue;
+            const IrValue *arg = sg->F->body->args[sg->carried];
+            char name[512], idx[16];
+            snprintf(idx, sizeof idx, "%d", sg->carried);
+            snprintf(name, sizeof name, "%s%s: state %s", AUTODIFF_STATEGRAD_PREFIX, label(sg->F),
+                     arg->name ? arg->name : idx);
+            ir_add_output(m, name, sg->v);
+        }
+}
+
+static int autodiff_impl(IrModule *m, int state_grads, char *err, size_t errlen)
+{
+    AD ad = { .m = m, .n0 = m->next_id, .err = err, .errlen = errlen, .state_grads = state_grads };
     if (!m->loss) {
         ad_fail(&ad, "model '%s' has no loss to differentiate (add a 'loss = ...' statement)", m->name);
         return -1;
@@ -580,10 +637,19 @@ int autodiff(IrModule *m, char *err, size_t errlen)
         snprintf(name, sizeof name, "%s%s", AUTODIFF_GRAD_PREFIX, m->params[i].name);
         ir_add_output(m, name, g);
     }
+    if (!ad.failed) add_state_grad_outputs(&ad, nfwd);
     if (!ad.failed && ir_verify(m, "autodiff", stderr))
         ad_fail(&ad, "internal error: the differentiated module does not verify (see above)");
 done:
     free(ad.varies);
     free(S.grad);
+    free(ad.sg);
     return ad.failed ? -1 : 0;
+}
+
+int autodiff(IrModule *m, char *err, size_t errlen) { return autodiff_impl(m, 0, err, errlen); }
+
+int autodiff_with_state_grads(IrModule *m, char *err, size_t errlen)
+{
+    return autodiff_impl(m, 1, err, errlen);
 }

@@ -1,0 +1,106 @@
+/* segment.c - carries recurrent state across calls (see segment.h): the
+ * IR half of truncated BPTT and of streaming.
+ *
+ * Each top-level scan's initial carried value c0 becomes
+ *     reset * c0 + (1 - reset) * carry_k
+ * built from the ordinary mul/sub/add ops with the rank-0 input `reset`
+ * broadcast over c0's shape, and the scan's final carried value becomes an
+ * output.  With reset = 1 and a finite carry_k this is exactly c0 in float
+ * arithmetic (1 * c0 = c0, 0 * carry = 0, c0 + 0 = c0), so one segment
+ * with reset = 1 is the unsegmented program bit for bit; the driver feeds
+ * zeros as the carry of a first segment (a NaN carry would poison 0 * NaN).
+ *
+ * Because carry_k is an input, autodiff gives it no gradient and adds no
+ * path into the previous segment: the gradient is truncated at the
+ * segment's start.  A learned initial state c0 (a parameter) gets
+ * reset * (its gradient), i.e. its gradient only in segments that reset. */
+#include "passes/segment.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Appends op to b (an op moved, not made). */
+static void push_op(IrModule *m, IrBlock *b, IrOp *op)
+{
+    if (b->nops == b->capops) {
+        int cap = b->capops ? b->capops * 2 : 16;
+        IrOp **ops = ir_alloc(m, (size_t)cap * sizeof *ops);
+        if (b->nops) memcpy(ops, b->ops, (size_t)b->nops * sizeof *ops);
+        b->ops = ops;
+        b->capops = cap;
+    }
+    b->ops[b->nops++] = op;
+}
+
+static int has_name(const IrInput *list, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0) return 1;
+    return 0;
+}
+
+int segment_carry(IrModule *m, char *err, size_t errlen)
+{
+    IrBlock *top = m->body;
+    if (has_name(m->inputs, m->ninputs, SEGMENT_RESET_INPUT))
+        return fail(err, errlen, "segment: model '%s' already has an input '%s' (segmented twice?)",
+                    m->name, SEGMENT_RESET_INPUT);
+    for (int i = 0; i < top->nops; i++) {
+        const IrOp *F = top->ops[i];
+        if (F->kind != IR_SCAN) continue;
+        for (int k = 0; k < F->attrs.n_carried; k++)
+            if (F->operands[k]->type.dtype != IR_F32)
+                return fail(err, errlen, "segment: a scan of model '%s' carries a non-f32 value %d",
+                            m->name, k);
+    }
+
+    /* The reset flag is an input even with no scan, so that a driver can
+     * feed every model the same inputs. */
+    IrType scalar = { .dtype = IR_F32, .rank = 0 };
+    IrValue *reset = ir_add_input(m, SEGMENT_RESET_INPUT, scalar);
+    IrBlock *nb = ir_alloc(m, sizeof *nb);
+    IrValue *keep = NULL; /* 1 - reset, made before the first scan that needs it */
+    int n = 0;
+    char name[64];
+    for (int i = 0; i < top->nops; i++) {
+        IrOp *F = top->ops[i];
+        if (F->kind == IR_SCAN && F->attrs.n_carried > 0) {
+            int from = nb->nops;
+            if (!keep) keep = ir_op2(m, nb, IR_SUB, ir_const(m, nb, 1.0, scalar), reset);
+            for (int k = 0; k < F->attrs.n_carried; k++, n++) {
+                IrValue *c0 = F->operands[k];
+                snprintf(name, sizeof name, "%s%d", SEGMENT_CARRY_PREFIX, n);
+                IrValue *carry = ir_add_input(m, name, c0->type);
+                IrValue *mixed = ir_op2(m, nb, IR_ADD, ir_op2(m, nb, IR_MUL, reset, c0),
+                                        ir_op2(m, nb, IR_MUL, keep, carry));
+                mixed->name = c0->name;
+                F->operands[k] = mixed;
+                ir_add_output(m, name, F->results[k]);
+            }
+            for (int j = from; j < nb->nops; j++) nb->ops[j]->origin = "carry";
+        }
+        push_op(m, nb, F);
+    }
+    top->ops = nb->ops;
+    top->nops = nb->nops;
+    top->capops = nb->capops;
+    for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
+
+    if (ir_verify(m, "segment", stderr))
+        return fail(err, errlen, "internal error: the segmented module does not verify (see above)");
+    return n;
+}
