@@ -1,11 +1,14 @@
 /* cmd_grad.c - `rnnc grad`: differentiate a model (passes/autodiff.c), run
  * the forward and backward pass with the reference interpreter on data,
- * print the loss and write every parameter's gradient. */
+ * print the loss and write every parameter's gradient; with --per-step
+ * also the norm of the gradient reaching each recurrent state at each time
+ * step (driver/step_norms.c), as a table and optionally an SVG chart. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "driver/cli.h"
+#include "driver/step_norms.h"
 #include "ir/bind.h"
 #include "ir/interp.h"
 #include "passes/autodiff.h"
@@ -40,15 +43,21 @@ static int run(const CliArgs *a)
     else if (prec_s && strcmp(prec_s, "f32"))
         return cli_usage_error(&cmd_grad, "unknown precision '%s' (f32 or f64)", prec_s);
 
+    /* --per-step-svg implies --per-step: the chart needs the norms. */
+    const char *svg_path = cli_get(a, "per-step-svg");
+    int per_step = cli_has(a, "per-step") || svg_path;
+    if (svg_path && !*svg_path) return cli_usage_error(&cmd_grad, "option '--per-step-svg' needs a file name");
+
     Source s;
     TensorMap weights, inputs, outputs, grads;
+    StepNorms norms = { 0 };
     rt_map_init(&weights); rt_map_init(&inputs); rt_map_init(&outputs); rt_map_init(&grads);
     char err[512];
     int rc = source_load(&s, a->pos[0], cli_get(a, "model"));
     if (rc) goto done;
     rc = 1;
     IrModule *m = s.ir;
-    if (autodiff(m, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if ((per_step ? autodiff_with_state_grads : autodiff)(m, err, sizeof err)) { cli_error("%s", err); goto done; }
 
     const char *wpath = cli_get(a, "weights");
     if (wpath) {
@@ -104,14 +113,26 @@ static int run(const CliArgs *a)
     }
 
     printf("loss: %.9g\n", elem(loss, 0));
+    const char *lpath = cli_get(a, "loss-out");
+    if (lpath && rt_npy_write(lpath, loss, err, sizeof err)) { cli_error("%s", err); goto done; }
     const char *opath = cli_get(a, "output");
     if (opath) {
         if (rt_st_write(opath, &grads, err, sizeof err)) { cli_error("%s", err); goto done; }
-    } else {
+    } else if (!per_step) {
         print_grads(&grads);
+    }
+    if (per_step) {
+        if (step_norms_collect(&outputs, &norms, err, sizeof err)) { cli_error("%s", err); goto done; }
+        step_norms_print(&norms, stdout);
+        if (svg_path) {
+            char title[256];
+            snprintf(title, sizeof title, "%s: gradient reaching the recurrent state per step", m->name);
+            if (step_norms_svg(&norms, svg_path, title, err, sizeof err)) { cli_error("%s", err); goto done; }
+        }
     }
     rc = 0;
 done:
+    step_norms_free(&norms);
     rt_map_free(&weights); rt_map_free(&inputs); rt_map_free(&outputs); rt_map_free(&grads);
     source_free(&s);
     return rc;
@@ -121,19 +142,32 @@ static const CliOpt opts[] = {
     { "weights", 'w', 1, "W.safetensors  the model's parameters" },
     { "input", 'i', 1, "NAME=x.npy     an input or target (repeat for each; every target is needed)" },
     { "output", 'o', 1, "G.safetensors  write the gradients (default: print a summary)" },
+    { "loss-out", 0, 1, "L.npy          also write the loss, a 0-d array" },
+    { "per-step", 0, 0, "               print the state gradient norm at every time step" },
+    { "per-step-svg", 0, 1, "FILE.svg       and draw it (log scale); implies --per-step" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
     { "precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)" },
     { 0 },
 };
 
 const Command cmd_grad = {
-    .name = "grad", .synopsis = "FILE -w W.safetensors -i NAME=x.npy ... [-o G.safetensors]",
+    .name = "grad",
+    .synopsis = "FILE -w W.safetensors -i NAME=x.npy ... [-o G.safetensors] [--loss-out L.npy] "
+                "[--per-step] [--per-step-svg FILE.svg]",
     .summary = "compute the loss and its gradient for every parameter",
     .details = "Differentiates FILE's model (reverse mode, backpropagation through time)\n"
                "and runs it with the reference interpreter on the inputs and targets\n"
                "given by -i. Prints the loss; with -o writes d loss / d parameter for\n"
                "every parameter, under the parameter's name, as safetensors (written to\n"
                "a temporary name and renamed); without -o prints each gradient's shape,\n"
-               "norm and first values. The model must have a loss.",
+               "norm and first values. The model must have a loss. --loss-out writes\n"
+               "the loss as a 0-d .npy as well.\n"
+               "\n"
+               "--per-step prints, for every recurrent state of every layer (each\n"
+               "scan's carried value: h, and c for an lstm; each direction of a\n"
+               "bidirectional layer), the norm of d loss / d state after step t at\n"
+               "every step t, summed over the batch (Frobenius over [B, H]): how the\n"
+               "gradient vanishes or explodes going back in time. --per-step-svg\n"
+               "FILE.svg also draws it, one line a state, log scale.",
     .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
 };

@@ -29,4 +29,20 @@
 
 int autodiff(IrModule *m, char *err, size_t errlen);
 
+/* The prefix of the per-step state gradients' names. */
+#define AUTODIFF_STATEGRAD_PREFIX "stategrad:"
+
+/* autodiff(), and also, for `rnnc grad --per-step` (the vanishing/exploding
+ * gradient picture): for every carried value of every top-level scan that
+ * gets a gradient, one more output holding, at each step t, the gradient of
+ * the loss with respect to that value after step t (all of it: through the
+ * later steps and through step t's own outputs), stacked as [T, ...] in
+ * the forward scan's step order (a reverse scan's too).  The outputs come
+ * after the "grad:" ones, in the order of the forward scans, each named
+ * "stategrad:<scan origin>: state <carried name or index>", e.g.
+ * "stategrad:h: lstm l0: state 1" for layer 0's cell state.  They are extra
+ * step outputs of the backward scans; the gradients are the same as
+ * autodiff()'s. */
+int autodiff_with_state_grads(IrModule *m, char *err, size_t errlen);
+
 #endif

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""make_fixtures.py - PyTorch reference outputs for the forward-pass conformance suite.
+"""make_fixtures.py - PyTorch reference outputs for the conformance suite
+(forward pass, and gradients for the grad_* cases).
 
 For every case in CASES below this builds the torch.nn modules, draws random
 weights and inputs from a fixed seed, runs the forward pass and writes
@@ -11,6 +12,9 @@ tests/conformance/fixtures/CASE/:
     NAME.npy             every expected output (y, hn, cn, probs, loss, ...)
     case.txt             which of those files are inputs and which are outputs,
                          so run.sh (plain sh, no python) can stay generic
+    grads.safetensors    gradient cases only (kind grad_case): torch autograd's
+                         d loss / d parameter under the .rnn names, F32, for
+                         `rnnc grad` (case.txt then has a line "grad grads")
 
 Run with the Debian python that has torch:  /usr/bin/python3 tests/conformance/make_fixtures.py
 The output is deterministic for a given torch version (written to fixtures/VERSION).
@@ -211,6 +215,44 @@ def mse(name, T, B, I, H, K):
     return src, weights, {"x": x, "t": t}, {"loss": loss}
 
 
+def grad_case(name, cell, T, B, I, H, C, layers=1, bidir=False, head="ce"):
+    """Gradient case: x -> built-in recurrent layer -> dense (every step) ->
+    cross_entropy against int64 class ids [T, B] (head="ce") or mse against
+    a float target [T, B, C] (head="mse").  Besides the loss it returns
+    torch autograd's d loss / d parameter for every parameter (loss.backward()),
+    under the .rnn parameter names, for `rnnc grad`."""
+    m = cell_module(cell, I, H, layers, bidir, "tanh")
+    D = 2 if bidir else 1
+    dense = nn.Linear(D * H, C)
+    x = torch.randn(T, B, I)
+    if head == "ce":
+        tgt = torch.randint(0, C, (T, B), dtype=torch.int64)
+    else:
+        tgt = torch.randn(T, B, C)
+    hname = "logits" if head == "ce" else "p"
+    with torch.enable_grad():  # make_case runs the kinds under no_grad
+        y = m(x)[0]
+        out = dense(y)
+        if head == "ce":
+            loss = nn.CrossEntropyLoss()(out.reshape(T * B, C), tgt.reshape(T * B))
+        else:
+            loss = F.mse_loss(out, tgt)
+        loss.backward()
+    tname = "next" if head == "ce" else "t"
+    src = ["model %s {" % name,
+           "  input x : seq<[%d]>" % I,
+           ("  target next : seq<int>" if head == "ce" else "  target t : seq<[%d]>" % C),
+           "  h = %s" % cell_call(cell, "x", H, layers, bidir, "tanh"),
+           "  %s = dense(h, %d)" % (hname, C),
+           "  loss = %s(%s, %s)" % ("cross_entropy" if head == "ce" else "mse", hname, tname),
+           "}"]
+    weights = {**prefixed("h", m), **prefixed(hname, dense)}
+    params = {**{"h." + k: p for k, p in m.named_parameters()},
+              **{hname + "." + k: p for k, p in dense.named_parameters()}}
+    grads = {k: params[k].grad for k in weights}  # state_dict order, like rnnc grad
+    return src, weights, {"x": x, tname: tgt}, {"loss": loss}, grads
+
+
 # --------------------------------------------------------------------------
 # The cases. Sizes differ between I, H (and C) in every case so that a
 # transposed or mixed-up weight shows up as a shape error, not a silent pass.
@@ -234,6 +276,15 @@ CASES = [
     ("many_to_one",         many_to_one,    dict(T=6, B=3, I=5, H=7, C=3)),
     ("cross_entropy",       cross_entropy,  dict(T=5, B=3, I=4, H=6, C=5)),
     ("mse",                 mse,            dict(T=6, B=3, I=5, H=7, K=2)),
+    # gradient cases (BPTT): also grads.safetensors, checked with `rnnc grad`
+    ("grad_rnn_tanh",       grad_case,      dict(cell="rnn", T=8, B=3, I=4, H=6, C=5)),
+    ("grad_lstm",           grad_case,      dict(cell="lstm", T=7, B=3, I=5, H=6, C=4)),
+    ("grad_gru",            grad_case,      dict(cell="gru", T=8, B=3, I=4, H=7, C=5)),
+    ("grad_lstm_stacked",   grad_case,      dict(cell="lstm", T=6, B=3, I=4, H=7, C=5, layers=2)),
+    ("grad_gru_bidir",      grad_case,      dict(cell="gru", T=7, B=3, I=5, H=6, C=4, bidir=True)),
+    ("grad_lstm_stacked_bidir", grad_case,  dict(cell="lstm", T=6, B=3, I=4, H=6, C=5, layers=2, bidir=True)),
+    ("grad_rnn_tanh_mse",   grad_case,      dict(cell="rnn", T=8, B=3, I=5, H=7, C=3, head="mse")),
+    ("grad_gru_bidir_mse",  grad_case,      dict(cell="gru", T=6, B=3, I=4, H=6, C=2, bidir=True, head="mse")),
 ]
 
 
@@ -242,7 +293,7 @@ def make_case(name, kind, args):
     # the other fixtures byte-identical.
     torch.manual_seed(zlib.crc32(name.encode()))
     with torch.no_grad():
-        src, weights, inputs, outputs = kind(name, **args)
+        src, weights, inputs, outputs, *grads = kind(name, **args)
     d = os.path.join(FIXTURES, name)
     os.makedirs(d)
     with open(os.path.join(d, name + ".rnn"), "w") as f:
@@ -256,6 +307,9 @@ def make_case(name, kind, args):
     for n, t in outputs.items():
         np.save(os.path.join(d, n + ".npy"), to_np(t))
         lines.append("output %s" % n)
+    if grads:  # a gradient case: torch's d loss / d parameter, for `rnnc grad`
+        write_safetensors(os.path.join(d, "grads.safetensors"), grads[0])
+        lines.append("grad grads")
     with open(os.path.join(d, "case.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
