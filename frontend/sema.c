@@ -395,6 +395,9 @@ static void check_setting(Sema *s, const char *key, SrcLoc kloc, const Expr *e) 
     }
     if (strcmp(key, "lr") == 0) {
         if (!num_value(e, &v) || v <= 0) sema_err(s, e->loc, "'lr' must be a positive number");
+    } else if (strcmp(key, "eval") == 0 && num_value(e, &v)) {
+        /* eval = 0.1: the fraction of the data held out for evaluation. */
+        if (v < 0 || v >= 1) sema_err(s, e->loc, "'eval' must be a fraction in [0, 1) or a data source");
     } else if (strcmp(key, "data") == 0 || strcmp(key, "eval") == 0) {
         if (e->kind != EX_STR && e->kind != EX_CALL)
             sema_err(s, e->loc, "'%s' must be a file name or a data source such as text(\"file.txt\")", key);

@@ -29,6 +29,7 @@ suite golden      sh tests/golden/run.sh "$B"
 suite bad-input   sh tests/bad/run.sh "$B"
 suite conformance sh tests/conformance/run.sh "$B"
 suite examples    sh tests/examples/run.sh "$B"
+suite train       sh tests/train/run.sh "$B"
 
 echo
 [ -n "$failures" ] && echo "failed suites:$failures"

@@ -1,0 +1,157 @@
+/* checkpoint.c - writing and reading training checkpoints (checkpoint.h):
+ * the weights, optimizer state, carried state, counters, RNG state and
+ * vocabulary in one safetensors file.  Self-contained so that the unit
+ * tests can compile it on its own. */
+#include "driver/checkpoint.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "passes/segment.h"
+#include "passes/train_step.h"
+
+static int ckpt_fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int ckpt_fail(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void ckpt_init(TrainState *s)
+{
+    memset(s, 0, sizeof *s);
+    rt_map_init(&s->params);
+    rt_map_init(&s->opt);
+    rt_map_init(&s->carry);
+}
+
+void ckpt_free(TrainState *s)
+{
+    rt_map_free(&s->params);
+    rt_map_free(&s->opt);
+    rt_map_free(&s->carry);
+    memset(s, 0, sizeof *s);
+}
+
+int tensor_copy(Tensor *dst, const Tensor *src)
+{
+    if (rt_tensor_alloc(dst, src->dtype, src->rank, src->shape)) return -1;
+    memcpy(dst->data, src->data, (size_t)rt_numel(src) * rt_dtype_size(src->dtype));
+    return 0;
+}
+
+static int put_copy(TensorMap *m, const char *name, const Tensor *t)
+{
+    Tensor c;
+    if (tensor_copy(&c, t)) return -1;
+    if (rt_map_put(m, name, &c)) { rt_tensor_free(&c); return -1; }
+    return 0;
+}
+
+static int put_i64(TensorMap *m, const char *name, const int64_t *v, int64_t n)
+{
+    Tensor t;
+    if (rt_tensor_alloc(&t, RT_I64, 1, &n)) return -1;
+    memcpy(t.data, v, (size_t)n * sizeof *v);
+    if (rt_map_put(m, name, &t)) { rt_tensor_free(&t); return -1; }
+    return 0;
+}
+
+static int put_all(TensorMap *dst, const TensorMap *src)
+{
+    for (int i = 0; i < src->count; i++)
+        if (put_copy(dst, src->names[i], &src->tensors[i])) return -1;
+    return 0;
+}
+
+int ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen)
+{
+    TensorMap m;
+    rt_map_init(&m);
+    int64_t rng[RT_RNG_STATE_WORDS];
+    /* safetensors has no U64: the words are stored bit for bit as I64. */
+    memcpy(rng, s->rng, sizeof rng);
+    int bad = put_all(&m, &s->params) || put_all(&m, &s->opt) || put_all(&m, &s->carry) ||
+              put_i64(&m, "train:step", &s->step, 1) || put_i64(&m, "train:epoch", &s->epoch, 1) ||
+              put_i64(&m, "train:batch", &s->batch, 1) || put_i64(&m, "train:segment", &s->segment, 1) ||
+              put_i64(&m, "train:rng", rng, RT_RNG_STATE_WORDS);
+    if (!bad && s->nvocab > 0) {
+        Tensor v;
+        int64_t n = s->nvocab;
+        bad = rt_tensor_alloc(&v, RT_I32, 1, &n);
+        for (int i = 0; !bad && i < s->nvocab; i++) ((int32_t *)v.data)[i] = s->vocab[i];
+        if (!bad && rt_map_put(&m, CKPT_VOCAB, &v)) { rt_tensor_free(&v); bad = 1; }
+    }
+    int rc = bad ? ckpt_fail(err, errlen, "%s: out of memory", path) : rt_st_write(path, &m, err, errlen);
+    rt_map_free(&m);
+    return rc;
+}
+
+/* A one-element I64 counter; -1 if it is malformed. */
+static int get_counter(const char *path, const Tensor *t, const char *name, int64_t *out, char *err, size_t errlen)
+{
+    if (t->dtype != RT_I64 || rt_numel(t) != 1 || ((const int64_t *)t->data)[0] < 0)
+        return ckpt_fail(err, errlen, "%s: '%s' must be one non-negative I64", path, name);
+    *out = ((const int64_t *)t->data)[0];
+    return 0;
+}
+
+static int read_meta(const char *path, const char *name, const Tensor *t, TrainState *s, char *err, size_t errlen)
+{
+    if (!strcmp(name, "train:step")) return get_counter(path, t, name, &s->step, err, errlen);
+    if (!strcmp(name, "train:epoch")) return get_counter(path, t, name, &s->epoch, err, errlen);
+    if (!strcmp(name, "train:batch")) return get_counter(path, t, name, &s->batch, err, errlen);
+    if (!strcmp(name, "train:segment")) return get_counter(path, t, name, &s->segment, err, errlen);
+    if (!strcmp(name, "train:rng")) {
+        if (t->dtype != RT_I64 || rt_numel(t) != RT_RNG_STATE_WORDS)
+            return ckpt_fail(err, errlen, "%s: 'train:rng' must be %d I64 words", path, RT_RNG_STATE_WORDS);
+        memcpy(s->rng, t->data, sizeof s->rng);
+        return 0;
+    }
+    if (!strcmp(name, CKPT_VOCAB)) {
+        int64_t n = rt_numel(t);
+        if (t->dtype != RT_I32 || t->rank != 1 || n < 1 || n > 256)
+            return ckpt_fail(err, errlen, "%s: '%s' must be 1 to 256 I32 byte values", path, CKPT_VOCAB);
+        for (int64_t i = 0; i < n; i++) {
+            int32_t c = ((const int32_t *)t->data)[i];
+            if (c < 0 || c > 255 || (i > 0 && c <= ((const int32_t *)t->data)[i - 1]))
+                return ckpt_fail(err, errlen, "%s: '%s' must hold increasing byte values 0..255", path, CKPT_VOCAB);
+            s->vocab[i] = (unsigned char)c;
+        }
+        s->nvocab = (int)n;
+        return 0;
+    }
+    return ckpt_fail(err, errlen, "%s: unknown checkpoint entry '%s'", path, name);
+}
+
+int ckpt_read(const char *path, TrainState *s, int *has_meta, char *err, size_t errlen)
+{
+    TensorMap m;
+    rt_map_init(&m);
+    ckpt_init(s);
+    *has_meta = 0;
+    if (rt_st_read(path, &m, err, errlen)) return -1;
+    int rc = 0;
+    for (int i = 0; i < m.count && !rc; i++) {
+        const char *name = m.names[i];
+        Tensor *t = &m.tensors[i];
+        if (!strncmp(name, CKPT_META_PREFIX, strlen(CKPT_META_PREFIX))) {
+            *has_meta = 1;
+            rc = read_meta(path, name, t, s, err, errlen);
+            continue;
+        }
+        TensorMap *dst = !strncmp(name, TRAIN_OPT_PREFIX, strlen(TRAIN_OPT_PREFIX))         ? &s->opt
+                       : !strncmp(name, SEGMENT_CARRY_PREFIX, strlen(SEGMENT_CARRY_PREFIX)) ? &s->carry
+                                                                                          : &s->params;
+        Tensor moved = *t;
+        memset(t, 0, sizeof *t);
+        if (rt_map_put(dst, name, &moved)) { rt_tensor_free(&moved); rc = ckpt_fail(err, errlen, "%s: out of memory", path); }
+    }
+    rt_map_free(&m);
+    if (rc) ckpt_free(s);
+    return rc;
+}

@@ -1,0 +1,52 @@
+/* checkpoint.h - the training checkpoint: one safetensors file holding
+ * everything `rnnc train --resume` needs to continue bit for bit, and what
+ * `rnnc sample` needs to map ids back to characters.
+ *
+ * Tensor names in the file:
+ *   <param>              the weights, under the parameters' own names (so
+ *                        the file is also a weights file for run/grad
+ *                        after dropping the rest; rnnc sample reads it)
+ *   opt:<p>.<slot>       optimizer state (passes/train_step.h's names)
+ *   carry:<k>            the carried recurrent state, only mid-sequence
+ *   train:step           I64 [1]  optimizer updates done
+ *   train:epoch          I64 [1]  the current epoch (0-based)
+ *   train:batch          I64 [1]  the next batch of the epoch
+ *   train:segment        I64 [1]  the next TBPTT segment of that batch
+ *   train:rng            I64 [4]  RNG state at the start of the epoch
+ *                                 (xoshiro words bit-cast to int64)
+ *   train:vocab          I32 [V]  text data: the byte of each token id
+ * The file is written to a temporary name and renamed (rt_st_write). */
+#ifndef RNNC_CHECKPOINT_H
+#define RNNC_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/rng.h"
+#include "runtime/tensor.h"
+
+#define CKPT_META_PREFIX "train:"
+#define CKPT_VOCAB "train:vocab"
+
+typedef struct TrainState {
+    int64_t   step, epoch, batch, segment;
+    uint64_t  rng[RT_RNG_STATE_WORDS];
+    TensorMap params;         /* by parameter name                       */
+    TensorMap opt;            /* "opt:<p>.<slot>"                         */
+    TensorMap carry;          /* "carry:<k>"; empty at a sequence start    */
+    unsigned char vocab[256];
+    int       nvocab;         /* 0: no vocabulary (not text data)         */
+} TrainState;
+
+void ckpt_init(TrainState *s);
+void ckpt_free(TrainState *s);
+
+/* Deep copy of t. Returns 0, or -1 out of memory. */
+int  tensor_copy(Tensor *dst, const Tensor *src);
+
+int  ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen);
+/* Reads a checkpoint (or a plain weights file: then every counter is 0 and
+ * has_meta is 0).  Returns 0 or -1 with a message naming the file. */
+int  ckpt_read(const char *path, TrainState *s, int *has_meta, char *err, size_t errlen);
+
+#endif

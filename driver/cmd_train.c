@@ -1,0 +1,598 @@
+/* cmd_train.c - `rnnc train`: run a model's train block.
+ *
+ * The module that one step runs is built once:
+ *     sema -> segment_carry (with tbptt) -> autodiff -> train_step
+ * so a single run of it computes the loss, the gradients, clipping and
+ * the optimizer update ("new:<p>", "new:opt:<p>.<slot>") and the state to
+ * carry into the next segment ("carry:<k>").  The loop here only moves
+ * tensors: data in, new parameters and state back in for the next step.
+ * It runs the module through an Engine (engine.h), the interpreter today.
+ *
+ * Position in the data is (epoch, batch, segment).  Each epoch draws one
+ * permutation of the items from the RNG; the checkpoint stores the RNG
+ * state from before that draw, so a resumed run redraws the same
+ * permutation and continues bit for bit. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver/checkpoint.h"
+#include "driver/cli.h"
+#include "driver/engine.h"
+#include "driver/loss_log.h"
+#include "driver/progress.h"
+#include "driver/train_config.h"
+#include "driver/train_data.h"
+#include "frontend/sema.h"
+#include "ir/bind.h"
+#include "passes/autodiff.h"
+#include "passes/segment.h"
+#include "passes/train_step.h"
+#include "runtime/init.h"
+
+/* Set by Ctrl-C; the loop checks it between steps. */
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+
+typedef struct Trainer {
+    const Engine *engine;
+    IrModule     *m;         /* the training step                        */
+    IrModule     *fwd;       /* forward only (eval), same carries         */
+    TrainSettings ts;
+    Dataset       data;
+    DataSplit     train, eval;
+    int64_t       seg_len;   /* tbptt k                                   */
+    int64_t       nseg;      /* segments of one sequence                  */
+    int64_t       total;     /* steps of the whole run                    */
+    int           carrying;  /* segment_carry was applied                 */
+    TrainState    st;
+    RtRng         rng;
+    int64_t      *perm;
+    const char   *ckpt;      /* where checkpoints go                      */
+    FILE         *csv;
+    char          csv_path[700], svg_path[700];
+    Progress      prog;
+    int64_t       good_step; /* step of the last checkpoint written/read, -1: none */
+    const char   *good_path;
+    char          err[1024];
+} Trainer;
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static double scalar(const Tensor *t)
+{
+    return t->dtype == RT_F64 ? ((const double *)t->data)[0] : ((const float *)t->data)[0];
+}
+
+static int put_scalar(TensorMap *m, const char *name, float v)
+{
+    Tensor t;
+    if (rt_tensor_alloc(&t, RT_F32, 0, NULL)) return -1;
+    ((float *)t.data)[0] = v;
+    return rt_map_put(m, name, &t);
+}
+
+/* Zeros of an IR type with B = batch. */
+static int put_zeros(TensorMap *m, const IrModule *mod, const char *name, const IrType *ty, int64_t batch)
+{
+    int64_t shape[IR_MAX_RANK];
+    for (int i = 0; i < ty->rank; i++) {
+        if (ty->dim[i] == IR_DIM_B) shape[i] = batch;
+        else if (ty->dim[i] >= 0) shape[i] = ty->dim[i];
+        else return cli_error("internal error: state '%s' of model '%s' has a time-dependent size", name, mod->name);
+    }
+    Tensor t;
+    if (rt_tensor_alloc(&t, ty->dtype == IR_I64 ? RT_I64 : RT_F32, ty->rank, shape) || rt_map_put(m, name, &t))
+        return cli_error("out of memory");
+    return 0;
+}
+
+static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+static int has_input(const IrModule *m, const char *name)
+{
+    for (int i = 0; i < m->ninputs; i++)
+        if (!strcmp(m->inputs[i].name, name)) return 1;
+    return 0;
+}
+
+static int is_carry_input(const char *name)
+{
+    return has_prefix(name, SEGMENT_CARRY_PREFIX) && strcmp(name, SEGMENT_RESET_INPUT) != 0;
+}
+
+static int is_opt_input(const char *name)
+{
+    return has_prefix(name, TRAIN_OPT_PREFIX) && strcmp(name, TRAIN_STEP_INPUT) != 0;
+}
+
+/* Moves the output `name` of `out` into map `dst` under `as`. */
+static int take(TensorMap *out, const char *name, TensorMap *dst, const char *as)
+{
+    Tensor *t = rt_map_get(out, name);
+    if (!t) return cli_error("internal error: the training step computed no '%s'", name);
+    Tensor moved = *t;
+    memset(t, 0, sizeof *t);
+    if (rt_map_put(dst, as, &moved)) { rt_tensor_free(&moved); return cli_error("out of memory"); }
+    return 0;
+}
+
+static RtInitKind rt_kind(IrInitKind k)
+{
+    switch (k) {
+    case IR_INIT_ZERO: return RT_INIT_ZERO;
+    case IR_INIT_ONE: return RT_INIT_ONE;
+    case IR_INIT_UNIFORM: return RT_INIT_UNIFORM;
+    case IR_INIT_NORMAL: return RT_INIT_NORMAL;
+    case IR_INIT_XAVIER: return RT_INIT_XAVIER;
+    case IR_INIT_ORTHOGONAL: return RT_INIT_ORTHOGONAL;
+    case IR_INIT_CONST: return RT_INIT_CONST;
+    }
+    return RT_INIT_ZERO;
+}
+
+/* Fresh weights exactly as `rnnc init --seed N` makes them. */
+static int init_params(const IrModule *m, uint64_t seed, TensorMap *w)
+{
+    RtRng rng;
+    char err[512];
+    rt_rng_seed(&rng, seed);
+    for (int i = 0; i < m->nparams; i++) {
+        const IrParam *p = &m->params[i];
+        Tensor t;
+        if (rt_tensor_alloc(&t, RT_F32, p->value->type.rank, p->value->type.dim)) return cli_error("out of memory");
+        if (rt_init_fill(t.data, t.rank, t.shape, rt_kind(p->init.kind), p->init.a, &rng, err, sizeof err)) {
+            rt_tensor_free(&t);
+            return cli_error("parameter '%s': %s", p->name, err);
+        }
+        rt_map_put(w, p->name, &t);
+    }
+    return 0;
+}
+
+/* ---- setting up ------------------------------------------------------------- */
+
+static int load_data(Trainer *tr)
+{
+    TrainSettings *ts = &tr->ts;
+    int rc;
+    if (ts->data_kind == DATA_NPY) {
+        const char *names[DATA_MAX_ARRAYS], *paths[DATA_MAX_ARRAYS];
+        for (int i = 0; i < ts->ndata; i++) { names[i] = ts->data_names[i]; paths[i] = ts->data_paths[i]; }
+        rc = data_load_npy(&tr->data, names, paths, ts->ndata, tr->err, sizeof tr->err);
+    } else if (ts->data_kind == DATA_CSV) {
+        rc = data_load_csv(&tr->data, ts->data_path, tr->err, sizeof tr->err);
+    } else {
+        rc = data_load_text(&tr->data, ts->data_path, tr->err, sizeof tr->err);
+    }
+    if (rc || data_bind(&tr->data, tr->m, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+    if (!ts->seq_len) ts->seq_len = data_default_seq_len(&tr->data);
+    if (!ts->seq_len) ts->seq_len = 50;
+    if (ts->tbptt > ts->seq_len)
+        return cli_error("tbptt = %lld is longer than seq_len = %lld", (long long)ts->tbptt, (long long)ts->seq_len);
+    if (data_split(&tr->data, ts->eval, ts->batch, ts->seq_len, &tr->train, &tr->eval, tr->err, sizeof tr->err))
+        return cli_error("%s", tr->err);
+    tr->seg_len = ts->tbptt ? ts->tbptt : ts->seq_len;
+    tr->nseg = (ts->seq_len + tr->seg_len - 1) / tr->seg_len;
+    tr->total = ts->steps ? ts->steps : ts->epochs * tr->train.nbatches * tr->nseg;
+    return 0;
+}
+
+/* The training module and the eval module from the parsed program. */
+static int build_modules(Trainer *tr, Source *s, const char *model)
+{
+    char err[512];
+    /* Carry state across segments when a sequence is cut into several. */
+    tr->carrying = tr->nseg > 1;
+    if (tr->carrying && segment_carry(tr->m, err, sizeof err) < 0) return cli_error("%s", err);
+    if (autodiff(tr->m, err, sizeof err)) return cli_error("%s", err);
+    if (train_step(tr->m, &tr->ts.opt, err, sizeof err)) return cli_error("%s", err);
+    if (tr->eval.nbatches > 0) {
+        /* Its warnings were printed with the first build already. */
+        Diag quiet = s->diag;
+        FILE *sink = fopen("/dev/null", "w");
+        if (sink) quiet.out = sink;
+        tr->fwd = sema_build(s->prog, model, &quiet);
+        if (sink) fclose(sink);
+        if (!tr->fwd) return cli_error("internal error: the model did not build a second time");
+        if (tr->carrying && segment_carry(tr->fwd, err, sizeof err) < 0) return cli_error("%s", err);
+    }
+    return 0;
+}
+
+/* Weights from --resume, -w or a fresh initialization; optimizer state
+ * from the checkpoint or zeros. */
+static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64_t seed)
+{
+    TrainState *st = &tr->st;
+    const IrModule *m = tr->m;
+    int has_meta = 0;
+    if (resume || wpath) {
+        const char *path = resume ? resume : wpath;
+        if (ckpt_read(path, st, &has_meta, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+        if (resume && !has_meta)
+            return cli_error("%s: not a training checkpoint (no 'train:step'): give plain weights with -w instead", path);
+        if (!resume) { /* -w: only the weights count */
+            rt_map_free(&st->opt); rt_map_init(&st->opt);
+            rt_map_free(&st->carry); rt_map_init(&st->carry);
+            st->step = st->epoch = st->batch = st->segment = 0;
+            st->nvocab = 0;
+        }
+        if (ir_bind_params(m, &st->params, path, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+    } else {
+        ckpt_init(st);
+        if (init_params(m, seed, &st->params)) return 1;
+    }
+    if (resume) {
+        if (st->batch >= tr->train.nbatches || st->segment >= tr->nseg)
+            return cli_error("%s: the checkpoint stopped at batch %lld, segment %lld, which the data and settings "
+                             "(%lld batches of %lld segments) do not have: resume with the same data, batch, seq_len and tbptt",
+                             resume, (long long)st->batch, (long long)st->segment, (long long)tr->train.nbatches,
+                             (long long)tr->nseg);
+        if (rt_rng_set_state(&tr->rng, st->rng)) return cli_error("%s: invalid RNG state", resume);
+        if (tr->data.kind == DATA_TEXT &&
+            (st->nvocab != tr->data.nvocab || memcmp(st->vocab, tr->data.vocab, (size_t)st->nvocab)))
+            return cli_error("%s: the checkpoint's vocabulary differs from the one of %s", resume, tr->data.path);
+    } else {
+        /* The data order has its own stream, apart from the init's. */
+        rt_rng_seed(&tr->rng, seed ^ 0x9e3779b97f4a7c15ull);
+    }
+    if (tr->data.kind == DATA_TEXT) {
+        st->nvocab = tr->data.nvocab;
+        memcpy(st->vocab, tr->data.vocab, sizeof st->vocab);
+    }
+    /* Optimizer state: every "opt:<p>.<slot>" input, zeros when fresh. */
+    for (int i = 0; i < m->ninputs; i++) {
+        const IrInput *in = &m->inputs[i];
+        if (!is_opt_input(in->name)) continue;
+        const Tensor *t = rt_map_get(&st->opt, in->name);
+        if (resume && !t)
+            return cli_error("%s: no optimizer state '%s' (was it trained with another optimizer?)", resume, in->name);
+        if (t) {
+            int ok = t->rank == in->value->type.rank && t->dtype == RT_F32;
+            for (int k = 0; ok && k < t->rank; k++) ok = t->shape[k] == in->value->type.dim[k];
+            if (!ok) return cli_error("%s: optimizer state '%s' has the wrong shape or type", resume, in->name);
+        } else if (put_zeros(&st->opt, m, in->name, &in->value->type, 1)) {
+            return 1;
+        }
+    }
+    for (int i = 0; i < st->opt.count; i++)
+        if (!has_input(m, st->opt.names[i]))
+            return cli_error("%s: optimizer state '%s' does not fit this optimizer (resume with the optimizer "
+                             "the checkpoint was trained with)", resume, st->opt.names[i]);
+    if (resume && st->segment > 0)
+        for (int i = 0; i < m->ninputs; i++)
+            if (is_carry_input(m->inputs[i].name) && !rt_map_get(&st->carry, m->inputs[i].name))
+                return cli_error("%s: stopped mid-sequence but holds no carried state '%s'", resume, m->inputs[i].name);
+    tr->good_step = resume ? st->step : -1;
+    tr->good_path = resume;
+    return 0;
+}
+
+/* ---- one segment ------------------------------------------------------------- */
+
+/* The inputs of segment `seg` of batch j: data, carried state (zeros and
+ * reset = 1 at a sequence's start), optimizer state and step. */
+static int segment_inputs(Trainer *tr, const IrModule *m, const DataSplit *sp, const int64_t *perm, int64_t j,
+                          int64_t seg, const TensorMap *carry, int train, TensorMap *in)
+{
+    int64_t t0 = seg * tr->seg_len, len = tr->seg_len;
+    if (t0 + len > sp->seq_len) len = sp->seq_len - t0;
+    if (data_batch(&tr->data, sp, perm, j, t0, len, in, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+    if (tr->carrying) {
+        if (has_input(m, SEGMENT_RESET_INPUT) && put_scalar(in, SEGMENT_RESET_INPUT, seg == 0 ? 1.0f : 0.0f))
+            return cli_error("out of memory");
+        for (int i = 0; i < m->ninputs; i++) {
+            const IrInput *ci = &m->inputs[i];
+            if (!is_carry_input(ci->name)) continue;
+            const Tensor *c = seg > 0 ? rt_map_get(carry, ci->name) : NULL;
+            Tensor copy;
+            if (c) {
+                if (tensor_copy(&copy, c) || rt_map_put(in, ci->name, &copy)) return cli_error("out of memory");
+            } else if (put_zeros(in, m, ci->name, &ci->value->type, data_batch_size(sp, j))) {
+                return 1;
+            }
+        }
+    }
+    if (!train) return 0;
+    for (int i = 0; i < tr->st.opt.count; i++) {
+        Tensor copy;
+        if (tensor_copy(&copy, &tr->st.opt.tensors[i]) || rt_map_put(in, tr->st.opt.names[i], &copy))
+            return cli_error("out of memory");
+    }
+    if (has_input(m, TRAIN_STEP_INPUT) && put_scalar(in, TRAIN_STEP_INPUT, (float)(tr->st.step + 1)))
+        return cli_error("out of memory");
+    return 0;
+}
+
+/* Runs one training step; *loss and *gnorm receive its values.  The new
+ * parameters and state are moved into tr->st only if the loss is finite,
+ * so that a NaN leaves the last good state in place. */
+static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, double *gnorm)
+{
+    TensorMap in, out;
+    rt_map_init(&in);
+    rt_map_init(&out);
+    int rc = 1;
+    if (segment_inputs(tr, tr->m, &tr->train, tr->perm, j, seg, &tr->st.carry, 1, &in)) goto done;
+    if (tr->engine->run(tr->engine, tr->m, &tr->st.params, &in, &out, tr->err, sizeof tr->err)) {
+        cli_error("step %lld: %s", (long long)tr->st.step + 1, tr->err);
+        goto done;
+    }
+    const Tensor *l = rt_map_get(&out, "loss"), *g = rt_map_get(&out, TRAIN_GRAD_NORM);
+    if (!l || !g) { cli_error("internal error: the training step computed no loss or grad_norm"); goto done; }
+    *loss = scalar(l);
+    *gnorm = scalar(g);
+    if (!isfinite(*loss)) { rc = 2; goto done; }
+    char name[512];
+    for (int i = 0; i < tr->m->nparams; i++) {
+        const char *p = tr->m->params[i].name;
+        snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", p);
+        if (take(&out, name, &tr->st.params, p)) goto done;
+    }
+    for (int i = 0; i < tr->st.opt.count; i++) {
+        snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", tr->st.opt.names[i]);
+        if (take(&out, name, &tr->st.opt, tr->st.opt.names[i])) goto done;
+    }
+    /* The carried state matters only inside a sequence. */
+    rt_map_free(&tr->st.carry);
+    rt_map_init(&tr->st.carry);
+    if (tr->carrying && seg + 1 < tr->nseg)
+        for (int i = 0; i < tr->m->ninputs; i++)
+            if (is_carry_input(tr->m->inputs[i].name) &&
+                take(&out, tr->m->inputs[i].name, &tr->st.carry, tr->m->inputs[i].name))
+                goto done;
+    rc = 0;
+done:
+    rt_map_free(&in);
+    rt_map_free(&out);
+    return rc;
+}
+
+/* Mean loss over the eval part (weighted by positions, so it is the loss
+ * of the whole part), or NAN if there is none. */
+static int evaluate(Trainer *tr, double *mean)
+{
+    *mean = NAN;
+    if (!tr->fwd || tr->eval.nbatches == 0) return 0;
+    double sum = 0, weight = 0;
+    TensorMap carry;
+    rt_map_init(&carry);
+    int rc = 0;
+    for (int64_t j = 0; j < tr->eval.nbatches && !rc; j++) {
+        for (int64_t seg = 0; seg < tr->nseg && !rc; seg++) {
+            TensorMap in, out;
+            rt_map_init(&in);
+            rt_map_init(&out);
+            rc = segment_inputs(tr, tr->fwd, &tr->eval, NULL, j, seg, &carry, 0, &in);
+            if (!rc && tr->engine->run(tr->engine, tr->fwd, &tr->st.params, &in, &out, tr->err, sizeof tr->err))
+                rc = cli_error("eval: %s", tr->err);
+            const Tensor *l = rc ? NULL : rt_map_get(&out, "loss");
+            if (!rc && !l) rc = cli_error("internal error: eval computed no loss");
+            if (!rc) {
+                int64_t t0 = seg * tr->seg_len, len = tr->seg_len;
+                if (t0 + len > tr->eval.seq_len) len = tr->eval.seq_len - t0;
+                double w = (double)len * (double)data_batch_size(&tr->eval, j);
+                sum += scalar(l) * w;
+                weight += w;
+                rt_map_free(&carry);
+                rt_map_init(&carry);
+                for (int i = 0; i < tr->fwd->ninputs && !rc; i++)
+                    if (is_carry_input(tr->fwd->inputs[i].name))
+                        rc = take(&out, tr->fwd->inputs[i].name, &carry, tr->fwd->inputs[i].name);
+            }
+            rt_map_free(&in);
+            rt_map_free(&out);
+        }
+    }
+    rt_map_free(&carry);
+    if (!rc && weight > 0) *mean = sum / weight;
+    return rc;
+}
+
+/* The checkpoint, and the loss chart drawn from the CSV so far (a chart
+ * that cannot be written is only a warning: training goes on). */
+static int write_checkpoint(Trainer *tr)
+{
+    if (ckpt_write(tr->ckpt, &tr->st, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+    tr->good_step = tr->st.step;
+    tr->good_path = tr->ckpt;
+    if (loss_log_svg(tr->csv_path, tr->svg_path, tr->m->name, tr->err, sizeof tr->err))
+        progress_message(&tr->prog, "rnnc: warning: %s", tr->err);
+    return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+/* "epoch 3: train loss 1.23  eval loss 1.10"; no eval part, no eval loss. */
+static void epoch_summary(Trainer *tr, const char *part, double train_loss, double eval_loss)
+{
+    char ev[64] = "";
+    if (!isnan(eval_loss)) snprintf(ev, sizeof ev, "  eval loss %.6f", eval_loss);
+    progress_message(&tr->prog, "epoch %lld%s: train loss %.6f%s", (long long)tr->st.epoch + 1, part, train_loss, ev);
+}
+
+static int train_loop(Trainer *tr)
+{
+    TrainState *st = &tr->st;
+    double epoch_sum = 0;
+    int64_t epoch_n = 0;
+    int evaluated = 0;
+    while (st->step < tr->total) {
+        /* The epoch's permutation, drawn from the RNG state at its start
+         * (kept in st->rng: the checkpoint's copy). */
+        if (st->batch == 0 && st->segment == 0) rt_rng_get_state(&tr->rng, st->rng);
+        else if (rt_rng_set_state(&tr->rng, st->rng)) return cli_error("internal error: RNG state");
+        data_shuffle(tr->perm, tr->train.nitems, &tr->rng);
+        evaluated = 0;
+        while (st->batch < tr->train.nbatches && st->step < tr->total) {
+            if (interrupted) {
+                progress_message(&tr->prog, "interrupted at step %lld: writing the checkpoint %s",
+                                 (long long)st->step, tr->ckpt);
+                if (write_checkpoint(tr)) return 1;
+                progress_message(&tr->prog, "resume with: rnnc train ... --resume %s", tr->ckpt);
+                return 130;
+            }
+            double loss, gnorm;
+            int rc = train_segment(tr, st->batch, st->segment, &loss, &gnorm);
+            if (rc == 2) {
+                progress_end(&tr->prog);
+                if (tr->good_path)
+                    fprintf(stderr, "error: loss is %s at step %lld; the last good checkpoint is %s (step %lld)\n",
+                            isnan(loss) ? "NaN" : "Inf", (long long)st->step + 1, tr->good_path,
+                            (long long)tr->good_step);
+                else
+                    fprintf(stderr, "error: loss is %s at step %lld; no checkpoint was written before it "
+                                    "(set checkpoint_every)\n",
+                            isnan(loss) ? "NaN" : "Inf", (long long)st->step + 1);
+                return 1;
+            }
+            if (rc) return 1;
+            st->step++;
+            if (++st->segment == tr->nseg) { st->segment = 0; st->batch++; }
+            epoch_sum += loss;
+            epoch_n++;
+            loss_log_row(tr->csv, st->step, loss, gnorm);
+            progress_step(&tr->prog, st->step, loss, gnorm);
+            if (st->batch == tr->train.nbatches) {
+                /* Epoch done: the next one starts from the RNG as it is. */
+                double ev;
+                if (evaluate(tr, &ev)) return 1;
+                epoch_summary(tr, "", epoch_sum / (double)epoch_n, ev);
+                epoch_sum = 0;
+                epoch_n = 0;
+                evaluated = 1;
+                st->epoch++;
+                st->batch = 0;
+                rt_rng_get_state(&tr->rng, st->rng);
+            }
+            if (tr->ts.checkpoint_every && st->step % tr->ts.checkpoint_every == 0 && st->step < tr->total &&
+                write_checkpoint(tr))
+                return 1;
+            if (st->batch == 0 && st->segment == 0) break; /* a new epoch: draw its permutation */
+        }
+    }
+    if (!evaluated && epoch_n > 0) {
+        double ev;
+        if (evaluate(tr, &ev)) return 1;
+        epoch_summary(tr, " (part)", epoch_sum / (double)epoch_n, ev);
+    }
+    return 0;
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
+static const Decl *find_train_block(const Program *p, const char *model)
+{
+    for (int i = 0; i < p->ndecls; i++)
+        if (p->decls[i]->kind == DECL_TRAIN && p->decls[i]->name && !strcmp(p->decls[i]->name, model))
+            return p->decls[i];
+    return NULL;
+}
+
+static int run(const CliArgs *a)
+{
+    Trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.engine = &engine_interp;
+    ckpt_init(&tr.st);
+    train_settings_default(&tr.ts);
+    Source s;
+    const char *resume = cli_get(a, "resume"), *wpath = cli_get(a, "weights");
+    if (resume && wpath) return cli_usage_error(&cmd_train, "give --resume or -w, not both");
+    long long seed_opt = -1;
+    if (cli_has(a, "seed") && cli_int(&cmd_train, "seed", cli_get(a, "seed"), &seed_opt)) return EXIT_USAGE;
+    if (cli_has(a, "seed") && seed_opt < 0) return cli_usage_error(&cmd_train, "--seed must be non-negative");
+
+    int rc = source_load(&s, a->pos[0], cli_get(a, "model"));
+    if (rc) goto done;
+    rc = 1;
+    tr.m = s.ir;
+    const Decl *block = find_train_block(s.prog, tr.m->name);
+    if (train_settings_block(&tr.ts, block, a->pos[0], tr.err, sizeof tr.err)) { cli_error("%s", tr.err); goto done; }
+    for (int i = 0; i < a->nopts; i++)
+        if (!strcmp(a->opt[i]->name, "set") && train_settings_set(&tr.ts, a->val[i], tr.err, sizeof tr.err)) {
+            cli_error("%s", tr.err);
+            goto done;
+        }
+    if (seed_opt >= 0) tr.ts.seed = seed_opt;
+    if (train_settings_finish(&tr.ts, tr.err, sizeof tr.err)) {
+        cli_error("%s%s", tr.err, block ? "" : " (the model has no train block)");
+        goto done;
+    }
+    if (!tr.m->loss) { cli_error("model '%s' has no loss: there is nothing to train", tr.m->name); goto done; }
+    if (!tr.m->nparams) { cli_error("model '%s' has no parameters: there is nothing to train", tr.m->name); goto done; }
+    if (load_data(&tr)) goto done;
+    if (build_modules(&tr, &s, cli_get(a, "model"))) goto done;
+    if (init_state(&tr, resume, wpath, (uint64_t)tr.ts.seed)) goto done;
+    tr.perm = malloc((size_t)tr.train.nitems * sizeof *tr.perm);
+    if (!tr.perm) { cli_error("out of memory"); goto done; }
+
+    char def[600];
+    char *csvp = tr.csv_path;
+    tr.ckpt = cli_get(a, "output");
+    if (!tr.ckpt) tr.ckpt = resume;
+    if (!tr.ckpt) { snprintf(def, sizeof def, "%s.ckpt.safetensors", tr.m->name); tr.ckpt = def; }
+    loss_log_path(tr.ckpt, "loss.csv", csvp, sizeof tr.csv_path);
+    loss_log_path(tr.ckpt, "loss.svg", tr.svg_path, sizeof tr.svg_path);
+    char oldcsv[700];
+    if (resume) loss_log_path(resume, "loss.csv", oldcsv, sizeof oldcsv);
+    tr.csv = loss_log_open(csvp, resume ? oldcsv : NULL, tr.st.step, tr.err, sizeof tr.err);
+    if (!tr.csv) { cli_error("%s", tr.err); goto done; }
+
+    char tb[64] = "";
+    if (tr.nseg > 1) snprintf(tb, sizeof tb, " in %lld segments of <= %lld", (long long)tr.nseg, (long long)tr.seg_len);
+    fprintf(stderr, "training model '%s' on %s: %lld steps, %lld batches an epoch of %lld x %lld steps%s, %s lr %g\n",
+            tr.m->name, tr.data.path, (long long)tr.total, (long long)tr.train.nbatches, (long long)tr.ts.batch,
+            (long long)tr.ts.seq_len, tb, tr.ts.opt.opt == OPT_ADAM ? "adam" : "sgd", tr.ts.opt.lr);
+    if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)tr.st.step);
+
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old);
+    progress_start(&tr.prog, stderr, -1, tr.st.step, tr.total, tr.ts.log_every);
+    rc = train_loop(&tr);
+    progress_end(&tr.prog);
+    sigaction(SIGINT, &old, NULL);
+    if (rc) goto done;
+    rc = 1;
+    if (write_checkpoint(&tr)) goto done;
+    fprintf(stderr, "wrote %s (step %lld), %s and %s\n", tr.ckpt, (long long)tr.st.step, csvp, tr.svg_path);
+    rc = 0;
+done:
+    if (tr.csv) fclose(tr.csv);
+    free(tr.perm);
+    data_free(&tr.data);
+    ckpt_free(&tr.st);
+    if (tr.fwd) ir_free(tr.fwd);
+    source_free(&s);
+    return rc;
+}
+
+static const CliOpt opts[] = {
+    { "set", 0, 1, "KEY=VALUE      override a train setting (repeatable): --set lr=0.01" },
+    { "output", 'o', 1, "C.safetensors  the checkpoint (default: --resume's, else MODEL.ckpt.safetensors)" },
+    { "resume", 0, 1, "C.safetensors  continue a run from its checkpoint" },
+    { "weights", 'w', 1, "W.safetensors  start from these weights (default: fresh, as rnnc init)" },
+    { "seed", 0, 1, "N              the seed (overrides the train block's)" },
+    { "model", 'm', 1, "NAME           the model (default: the first)" },
+    { 0 },
+};
+
+const Command cmd_train = {
+    .name = "train", .synopsis = "FILE [--set KEY=VALUE ...] [-o C.safetensors] [--resume C.safetensors] [-w W.safetensors] [--seed N]",
+    .summary = "train a model as its train block says",
+    .details = "Runs the train block of FILE's model: loads the data, and runs one step of\n"
+               "training (forward, backpropagation through time, clipping, the optimizer)\n"
+               "for every batch, or every TBPTT segment of it, with the reference\n"
+               "interpreter. Shows progress, evaluates on the held-out part after every\n"
+               "epoch, writes the loss of every step to C.loss.csv, and a checkpoint (the\n"
+               "weights, optimizer state and position) every checkpoint_every steps, at\n"
+               "the end and on Ctrl-C. --resume continues exactly where it stopped.\n"
+               "docs/training.md describes the settings and the data formats.",
+    .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
+};

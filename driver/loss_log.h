@@ -1,0 +1,28 @@
+/* loss_log.h - the per-step loss CSV of `rnnc train` ("step,loss,grad_norm",
+ * one row an optimizer update), written next to the checkpoint, and its
+ * SVG chart.  A resumed run keeps the rows up to the step it resumes from
+ * and appends, so a run stopped and resumed writes the same file as one
+ * that never stopped. */
+#ifndef RNNC_LOSS_LOG_H
+#define RNNC_LOSS_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* "dir/ckpt.safetensors" -> "dir/ckpt.loss.csv" (suffix "loss.csv"). */
+void loss_log_path(const char *ckpt, const char *suffix, char *buf, size_t n);
+
+/* Opens the CSV `path` for writing.  With `from` (the log of the run being
+ * resumed, possibly `path` itself) the rows of `from` with step <=
+ * keep_upto come first; without, the file starts empty.  NULL with a
+ * message. */
+FILE *loss_log_open(const char *path, const char *from, int64_t keep_upto, char *err, size_t errlen);
+void  loss_log_row(FILE *f, int64_t step, double loss, double grad_norm);
+
+/* Draws the loss column of the CSV at csv_path as an SVG line chart
+ * (driver/svg_plot.h) at svg_path; `title` names the model.  Returns 0, or
+ * -1 with a message. */
+int   loss_log_svg(const char *csv_path, const char *svg_path, const char *title, char *err, size_t errlen);
+
+#endif

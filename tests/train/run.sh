@@ -1,0 +1,130 @@
+#!/bin/sh
+# End-to-end tests of `rnnc train` and `rnnc sample` on a tiny character
+# model (tests/train/charlm.rnn, examples/data/tiny.txt) and small csv/npy
+# data.  Runs in a few seconds.
+#   sh tests/train/run.sh BUILD_DIR
+# Prints one line a test and "N passed, M failed"; exits 1 on a failure.
+set -u
+B=${1:-build}
+cd "$(dirname "$0")/../.." || exit 2
+R=$B/rnnc
+CMP=$B/tools/npycmp
+M=tests/train/charlm.rnn
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -f "$tmp/err" ] && sed 's/^/    /' "$tmp/err" | tail -n 15; }
+
+# Mean of column 2 of a loss CSV over rows [from, to] (1-based data rows).
+mean_loss() { awk -F, -v a="$2" -v b="$3" 'NR > 1 && NR - 1 >= a && NR - 1 <= b { s += $2; n++ } END { printf "%.6f", s / n }' "$1"; }
+
+# 1. The loss falls: mean of the last 5 steps of 40 well below the first 5.
+if "$R" train $M -o "$tmp/a.safetensors" 2>"$tmp/err" &&
+   first=$(mean_loss "$tmp/a.loss.csv" 1 5) && last=$(mean_loss "$tmp/a.loss.csv" 36 40) &&
+   [ "$(wc -l < "$tmp/a.loss.csv")" -eq 41 ] &&
+   awk -v f="$first" -v l="$last" 'BEGIN { exit !(l < f - 0.5) }' &&
+   grep -q "eval loss" "$tmp/err" && grep -q "<polyline" "$tmp/a.loss.svg"; then
+    ok "loss falls ($first -> $last); eval loss reported; loss CSV and SVG written"
+else
+    bad "loss falls (${first:-?} -> ${last:-?})"
+fi
+
+# 2. Resume: 20 steps straight == 11 steps + resume to 20, bit for bit,
+#    whether the resumed run writes a new checkpoint (-o) or the same one.
+#    batch=16 makes an epoch 9 sequences x 2 TBPTT segments = 18 steps, so
+#    the stop at 11 is mid-sequence (carried state in the checkpoint) and
+#    the resumed run crosses an epoch boundary (a new shuffle).
+S="--set batch=16 --set checkpoint_every=4"
+if "$R" train $M $S --set steps=20 -o "$tmp/s.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $S --set steps=11 -o "$tmp/r.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $S --set steps=20 --resume "$tmp/r.safetensors" -o "$tmp/r2.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $S --set steps=20 --resume "$tmp/r.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/s.safetensors" "$tmp/r.safetensors" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/s.loss.csv" "$tmp/r.loss.csv" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/s.safetensors" "$tmp/r2.safetensors" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/s.loss.csv" "$tmp/r2.loss.csv" >"$tmp/err" 2>&1 &&
+   "$CMP" --rtol 0 --atol 0 "$tmp/r.safetensors" "$tmp/s.safetensors" >"$tmp/err" 2>&1; then
+    ok "resume mid-sequence and across an epoch is bit for bit"
+else
+    bad "resume"
+fi
+
+# 3. A NaN loss stops with the message and keeps the last good checkpoint.
+"$R" train $M --set 'optimizer=adam(lr=1e38)' --set clip=none --set checkpoint_every=1 \
+     -o "$tmp/n.safetensors" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] &&
+   grep -q "error: loss is NaN at step 2; the last good checkpoint is $tmp/n.safetensors (step 1)" "$tmp/err" &&
+   [ -f "$tmp/n.safetensors" ] && "$R" sample $M -w "$tmp/n.safetensors" --steps 1 >/dev/null 2>&1; then
+    ok "NaN loss stops training, keeps the step-1 checkpoint"
+else
+    bad "NaN loss (exit $rc)"
+fi
+
+# 4. sample: the prime, then N characters, all from the text's vocabulary.
+if "$R" sample $M -w "$tmp/a.safetensors" --prime "the " --steps 50 --seed 2 >"$tmp/out" 2>"$tmp/err" &&
+   [ "$(wc -c < "$tmp/out")" -eq 55 ] &&                 # 4 + 50 + the final newline
+   [ "$(head -c 4 "$tmp/out")" = "the " ] &&
+   [ -z "$(tr -d 'a-z .,;?\n' < "$tmp/out")" ] &&
+   "$R" sample $M -w "$tmp/a.safetensors" --prime "the " --steps 50 --seed 2 | cmp -s - "$tmp/out"; then
+    ok "sample prints the prime and 50 characters of the vocabulary, deterministically"
+else
+    bad "sample"
+fi
+"$R" init $M -o "$tmp/w.safetensors" >/dev/null
+if ! "$R" sample $M -w "$tmp/w.safetensors" 2>"$tmp/err" && grep -q "no vocabulary" "$tmp/err" &&
+   ! "$R" sample $M -w "$tmp/a.safetensors" --prime "THE" 2>"$tmp/err" && grep -q "not in the model's vocabulary" "$tmp/err"; then
+    ok "sample: a checkpoint without vocabulary, an unknown prime character"
+else
+    bad "sample errors"
+fi
+
+# 5. Bad data: a clear error naming the file, exit 1.
+printf '1,2\n3,oops\n' > "$tmp/bad.csv"
+"$R" train $M --set "data=text(\"$tmp/missing.txt\")" 2>"$tmp/err"; r1=$?
+grep -q "$tmp/missing.txt: No such file" "$tmp/err"; g1=$?
+"$R" train tests/train/series.rnn --set "data=csv(\"$tmp/bad.csv\")" 2>"$tmp/err"; r2=$?
+grep -q "$tmp/bad.csv:2: column 2: 'oops' is not a number" "$tmp/err"; g2=$?
+"$R" train $M --set batch=1000 2>"$tmp/err"; r3=$?
+grep -q "examples/data/tiny.txt: .* too few for batch = 1000" "$tmp/err"; g3=$?
+if [ $r1 -eq 1 ] && [ $g1 -eq 0 ] && [ $r2 -eq 1 ] && [ $g2 -eq 0 ] && [ $r3 -eq 1 ] && [ $g3 -eq 0 ]; then
+    ok "bad data files and too little data are named"
+else
+    bad "bad data ($r1 $g1 $r2 $g2 $r3 $g3)"
+fi
+
+# 6. csv and npy data train end to end.
+awk 'BEGIN { for (i = 0; i < 300; i++) printf "%.6f,%.6f\n", sin(i * 0.2), cos(i * 0.2) }' > "$tmp/wave.csv"
+if "$R" train tests/train/series.rnn --set "data=csv(\"$tmp/wave.csv\")" --set steps=30 -o "$tmp/c.safetensors" 2>"$tmp/err" &&
+   awk -v f="$(mean_loss "$tmp/c.loss.csv" 1 3)" -v l="$(mean_loss "$tmp/c.loss.csv" 28 30)" 'BEGIN { exit !(l < f) }'; then
+    ok "csv time series trains (loss falls)"
+else
+    bad "csv"
+fi
+if "$R" train examples/many_to_one.rnn \
+       --set 'data=npy(tokens="examples/data/chars_16x2.npy", label="examples/data/label_2.npy")' \
+       --set batch=2 --set steps=5 --set 'optimizer=sgd(lr=0.1, momentum=0.9)' -o "$tmp/m.safetensors" 2>"$tmp/err" &&
+   [ "$(wc -l < "$tmp/m.loss.csv")" -eq 6 ]; then
+    ok "npy data trains a many-to-one model"
+else
+    bad "npy"
+fi
+
+# 7. Ctrl-C writes a checkpoint and exits 130; the run resumes from it.
+"$R" train $M --set steps=1000000 -o "$tmp/i.safetensors" 2>"$tmp/err" &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid; rc=$?
+n=$(sed -n 's/.*interrupted at step \([0-9]*\).*/\1/p' "$tmp/err")
+if [ $rc -eq 130 ] && [ -n "$n" ] && [ -f "$tmp/i.safetensors" ] &&
+   "$R" train $M --resume "$tmp/i.safetensors" --set steps=$((n + 3)) 2>"$tmp/err" &&
+   [ "$(wc -l < "$tmp/i.loss.csv")" -eq $((n + 4)) ]; then
+    ok "Ctrl-C at step $n writes a checkpoint, exits 130; resuming continues"
+else
+    bad "Ctrl-C (exit $rc)"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

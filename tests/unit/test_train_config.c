@@ -1,0 +1,150 @@
+/* test_train_config.c - the settings of `rnnc train` (driver/train_config.c):
+ * a train block's settings, --set overrides parsed like the language, the
+ * defaults, and the messages for bad values; and that sema accepts
+ * `eval = 0.1` (a fraction) in a train block.  The driver file is not in
+ * librnnc.a, so it is compiled into this test directly. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "driver/train_config.c"
+#include "frontend/sema.h"
+
+static char err[1024];
+
+/* The settings of the train block of `src` (parsed and checked by sema).
+ * Returns the number of sema errors. */
+static int from_block(const char *src, TrainSettings *ts)
+{
+    Diag d;
+    FILE *sink = fopen("/dev/null", "w");
+    diag_init(&d, "t.rnn", src, sink);
+    Program *p = parse_program("t.rnn", src, &d);
+    assert_non_null(p);
+    IrModule *m = sema_build(p, NULL, &d);
+    int errors = diag_errors(&d);
+    train_settings_default(ts);
+    if (!errors) {
+        const Decl *t = NULL;
+        for (int i = 0; i < p->ndecls; i++)
+            if (p->decls[i]->kind == DECL_TRAIN) t = p->decls[i];
+        assert_int_equal(train_settings_block(ts, t, "t.rnn", err, sizeof err), 0);
+    }
+    if (m) ir_free(m);
+    ast_free(p);
+    fclose(sink);
+    return errors;
+}
+
+#define MODEL "model c {\n input x : seq<int>\n target y : seq<int>\n e = embedding(x, vocab=5, dim=2)\n" \
+              " z = dense(e, 5)\n loss = cross_entropy(z, y)\n}\n"
+
+static void test_block_settings(void **state)
+{
+    (void)state;
+    TrainSettings ts;
+    assert_int_equal(from_block(MODEL "train c {\n data = text(\"a.txt\")\n seq_len = 20 tbptt = 5 batch = 3\n"
+                                      " optimizer = sgd(lr=0.5, momentum=0.9) clip = value(2)\n"
+                                      " epochs = 4 eval = 0.25 seed = 7 checkpoint_every = 100\n}\n",
+                                &ts),
+                     0);
+    assert_int_equal(ts.data_kind, DATA_TEXT);
+    assert_string_equal(ts.data_path, "a.txt");
+    assert_int_equal(ts.seq_len, 20);
+    assert_int_equal(ts.tbptt, 5);
+    assert_int_equal(ts.batch, 3);
+    assert_int_equal(ts.epochs, 4);
+    assert_int_equal(ts.seed, 7);
+    assert_int_equal(ts.checkpoint_every, 100);
+    assert_int_equal(ts.opt.opt, OPT_SGD);
+    assert_true(ts.opt.lr == 0.5 && ts.opt.momentum == 0.9); /* exact: parsed decimal literals */
+    assert_int_equal(ts.opt.clip, CLIP_VALUE);
+    assert_true(ts.opt.clip_value == 2);
+    assert_true(ts.eval == 0.25);
+    assert_int_equal(train_settings_finish(&ts, err, sizeof err), 0);
+}
+
+static void test_sema_checks_eval_fraction(void **state)
+{
+    (void)state;
+    TrainSettings ts;
+    assert_int_equal(from_block(MODEL "train c { eval = 0.1 }\n", &ts), 0);
+    assert_int_equal(from_block(MODEL "train c { eval = 1.5 }\n", &ts), 1);
+}
+
+static void test_set_overrides(void **state)
+{
+    (void)state;
+    TrainSettings ts;
+    train_settings_default(&ts);
+    assert_int_equal(train_settings_set(&ts, "epochs=3", err, sizeof err), 0);
+    assert_int_equal(train_settings_set(&ts, "optimizer=adam(0.01, beta2=0.99)", err, sizeof err), 0);
+    assert_int_equal(train_settings_set(&ts, "data=npy(x=\"a.npy\", y=\"b.npy\")", err, sizeof err), 0);
+    assert_int_equal(train_settings_set(&ts, "clip=norm(1.5)", err, sizeof err), 0);
+    assert_int_equal(train_settings_set(&ts, "steps=10", err, sizeof err), 0); /* the last of steps/epochs wins */
+    assert_int_equal(ts.epochs, 0);
+    assert_int_equal(ts.steps, 10);
+    assert_int_equal(ts.opt.opt, OPT_ADAM);
+    assert_true(ts.opt.lr == 0.01 && ts.opt.beta2 == 0.99 && ts.opt.beta1 == 0.9);
+    assert_int_equal(ts.opt.clip, CLIP_NORM);
+    assert_int_equal(ts.data_kind, DATA_NPY);
+    assert_int_equal(ts.ndata, 2);
+    assert_string_equal(ts.data_names[1], "y");
+    assert_string_equal(ts.data_paths[1], "b.npy");
+    assert_int_equal(train_settings_set(&ts, "clip=none", err, sizeof err), 0);
+    assert_int_equal(ts.opt.clip, CLIP_NONE);
+    /* A top-level lr overrides the optimizer's. */
+    assert_int_equal(train_settings_set(&ts, "lr=0.5", err, sizeof err), 0);
+    assert_int_equal(train_settings_finish(&ts, err, sizeof err), 0);
+    assert_true(ts.opt.lr == 0.5);
+    /* A bare .csv file name is csv data. */
+    assert_int_equal(train_settings_set(&ts, "data=\"s.csv\"", err, sizeof err), 0);
+    assert_int_equal(ts.data_kind, DATA_CSV);
+}
+
+static void test_set_errors(void **state)
+{
+    (void)state;
+    TrainSettings ts;
+    train_settings_default(&ts);
+    static const struct { const char *kv, *msg; } cases[] = {
+        {"bogus=1", "--set bogus: unknown train setting 'bogus'"},
+        {"batch=0", "'batch' must be a positive integer"},
+        {"batch=2.5", "'batch' must be a positive integer"},
+        {"eval=1", "'eval' must be the fraction"},
+        {"optimizer=rmsprop(0.1)", "unknown optimizer"},
+        {"optimizer=sgd(lr=0.1, beta1=0.9)", "unknown argument 'beta1' of sgd(...)"},
+        {"optimizer=adam(lr=-1)", "lr must be positive"},
+        {"clip=norm(-1)", "'clip' must be positive"},
+        {"data=parquet(\"x\")", "unknown data source 'parquet'"},
+        {"noequals", "--set needs key=value"},
+        {"lr=(((", "cannot parse"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(train_settings_set(&ts, cases[i].kv, err, sizeof err), -1);
+        if (!strstr(err, cases[i].msg)) fail_msg("--set %s: got '%s', want '%s'", cases[i].kv, err, cases[i].msg);
+    }
+    /* No data at all, and tbptt longer than seq_len. */
+    train_settings_default(&ts);
+    assert_int_equal(train_settings_finish(&ts, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no training data"));
+    assert_int_equal(train_settings_set(&ts, "data=text(\"a\")", err, sizeof err), 0);
+    assert_int_equal(train_settings_set(&ts, "seq_len=4", err, sizeof err), 0);
+    assert_int_equal(train_settings_set(&ts, "tbptt=8", err, sizeof err), 0);
+    assert_int_equal(train_settings_finish(&ts, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tbptt = 8 is longer than seq_len = 4"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_block_settings),
+        cmocka_unit_test(test_sema_checks_eval_fraction),
+        cmocka_unit_test(test_set_overrides),
+        cmocka_unit_test(test_set_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
