@@ -28,13 +28,15 @@ GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
 DRV_SRCS := $(wildcard driver/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
+BENCH_SRCS := $(wildcard bench/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(GEN_SRCS:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 DRV_OBJS := $(DRV_SRCS:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS    := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib tests demo test check install clean deps
+.PHONY: all lib tests demo test check install clean deps bench
 all: $(BUILD)/rnnc
 
 lib: $(BUILD)/librnnc.a
@@ -49,6 +51,11 @@ $(BUILD)/librnnc.a: $(LIB_OBJS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The SIMD kernels alone are compiled for their instruction sets; cpu.c
+# decides at run time whether they may run, so the binary runs anywhere.
+$(BUILD)/obj/runtime/sgemm_avx2.o: ALL_CFLAGS += -mavx2 -mfma
+$(BUILD)/obj/runtime/sgemm_avx512.o: ALL_CFLAGS += -mavx512f
 
 # Generated code is compiled with the same warnings; flex/bison output that
 # trips -Wextra is silenced by %option and %define in the sources instead.
@@ -79,6 +86,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librnnc.a
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/librnnc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/librnnc.a $(LDLIBS)
+
+# Benchmarks print a table (docs/performance.md keeps the latest); they
+# never assert.  Always optimized, whatever OPT says.
+bench: $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/librnnc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O2 $(LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/librnnc.a $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh

@@ -1,0 +1,38 @@
+/* sgemm.h - the runtime's single-precision matrix multiply.
+ *
+ * Row-major with BLAS semantics:
+ *
+ *     C = alpha * op(A) * op(B) + beta * C
+ *
+ * op(A) is M x K: A itself (transa == 0, M rows of lda >= K floats) or the
+ * transpose of a K x M matrix (transa != 0, K rows of lda >= M floats).
+ * op(B) is K x N likewise (ldb >= N, or ldb >= K when transposed); C is M x N
+ * with ldc >= N.  beta == 0 means C is write-only: whatever it held (NaN
+ * included) is overwritten, never read.  alpha == 0 or K == 0 means A and B
+ * are not read.  Elements of C outside the M x N block are never touched.
+ *
+ * The kernel (portable, AVX2+FMA or AVX-512, see cpu.h) is chosen at run time.
+ * Single-threaded and reentrant: each call owns its packing buffers.  Invalid
+ * arguments (negative sizes, too-small leading dimensions) print a message to
+ * stderr and leave C unchanged. */
+#ifndef RNNC_SGEMM_H
+#define RNNC_SGEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+              float *C, int64_t ldc);
+
+/* The same with caller-provided packing space, for callers that multiply
+ * many times (one RNN step after another) and want no malloc per call.
+ * rt_sgemm_workspace_size gives the bytes needed for these sizes (any
+ * transposes); ws must hold that many and be 64-byte aligned.  Returns 0, or
+ * -1 on invalid arguments or too small a workspace (C unchanged). */
+size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K);
+int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+                const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                float *C, int64_t ldc, void *ws, size_t ws_bytes);
+
+#endif

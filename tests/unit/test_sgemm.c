@@ -1,0 +1,256 @@
+/* test_sgemm.c - rt_sgemm against a naive triple loop in double.
+ *
+ * Every path this CPU can run (scalar always, AVX2 and AVX-512 when present)
+ * on odd shapes that leave partial register tiles and cross the cache
+ * blocks, all four transpose combinations, alpha/beta variants (beta == 0
+ * with NaN in C), leading dimensions longer than the rows.  Matrices are
+ * allocated to their exact last element, so a kernel or a packing loop that
+ * reads past a matrix is caught by ASan; the gaps between rows hold NaN, so
+ * one that reads a gap poisons the result; C's gaps hold a sentinel that must
+ * survive.  Also: alpha == 0 and K == 0 read neither A nor B, invalid
+ * arguments leave C alone, the caller-workspace variant, and RNNC_CPU.
+ *
+ * Tolerance: the standard forward error bound for a dot product of length K
+ * computed in float32, |fl(a.b) - a.b| <= gamma_K * sum|a_i b_i| with
+ * gamma_K = K*u/(1 - K*u), u = 2^-24, plus two roundings for alpha and
+ * beta*C.  We allow (K + 2) * FLT_EPSILON * (|alpha| sum|a||b| + |beta c|):
+ * FLT_EPSILON = 2u, which covers the 1/(1 - K*u) factor for every K here. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/cpu.h"
+#include "runtime/rng.h"
+#include "runtime/sgemm.h"
+#include "runtime/sgemm_kernels.h"
+
+#define C_SENTINEL 12345.0f
+
+/* A rows x cols matrix with row stride ld, allocated to its exact last
+ * element; values uniform in [-1, 1), the gaps between rows NaN. */
+static float *make_matrix(RtRng *r, int64_t rows, int64_t cols, int64_t ld, float gap) {
+    size_t n = rows > 0 && cols > 0 ? (size_t)((rows - 1) * ld + cols) : 1;
+    float *m = malloc(n * sizeof(float));
+    assert_non_null(m);
+    for (size_t i = 0; i < n; i++)
+        m[i] = (int64_t)(i % (size_t)ld) < cols ? rt_rng_uniform_sym(r, 1.0f) : gap;
+    return m;
+}
+
+typedef struct Case {
+    int ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    int64_t pad; /* extra floats per row of A, B and C */
+} Case;
+
+/* Runs one case on one path and checks every element of C. */
+static void run_case(RtCpuPath path, const Case *c, RtRng *r) {
+    int64_t M = c->M, N = c->N, K = c->K;
+    int64_t arows = c->ta ? K : M, acols = c->ta ? M : K;
+    int64_t brows = c->tb ? N : K, bcols = c->tb ? K : N;
+    int64_t lda = acols + c->pad, ldb = bcols + c->pad, ldc = N + c->pad;
+    float *A = make_matrix(r, arows, acols, lda, NAN);
+    float *B = make_matrix(r, brows, bcols, ldb, NAN);
+    float *C = make_matrix(r, M, N, ldc, C_SENTINEL);
+    size_t nc = (size_t)((M - 1) * ldc + N);
+    float *C0 = malloc(nc * sizeof(float));
+    assert_non_null(C0);
+    if (c->beta == 0.0f) /* write-only: garbage must not leak into the result */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++)
+                C[i * ldc + j] = NAN;
+    memcpy(C0, C, nc * sizeof(float));
+
+    rt_sgemm_on(path, c->ta, c->tb, M, N, K, c->alpha, A, lda, B, ldb, c->beta, C, ldc);
+
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; j < N; j++) {
+            double dot = 0, mag = 0;
+            for (int64_t p = 0; p < K; p++) {
+                double a = c->ta ? A[p * lda + i] : A[i * lda + p];
+                double b = c->tb ? B[j * ldb + p] : B[p * ldb + j];
+                dot += a * b;
+                mag += fabs(a * b);
+            }
+            double c0 = c->beta == 0.0f ? 0.0 : C0[i * ldc + j];
+            double want = c->alpha * dot + c->beta * c0;
+            double tol = (double)(K + 2) * FLT_EPSILON *
+                         (fabs(c->alpha) * mag + fabs(c->beta * c0));
+            double got = C[i * ldc + j];
+            if (!(fabs(got - want) <= tol))
+                fail_msg("%s ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld: "
+                         "C[%lld][%lld] = %.9g, want %.9g (tol %.3g)",
+                         rt_cpu_path_name(path), c->ta, c->tb, (long long)M, (long long)N,
+                         (long long)K, c->alpha, c->beta, (long long)c->pad, (long long)i,
+                         (long long)j, got, want, tol);
+        }
+        for (int64_t j = N; i < M - 1 && j < ldc; j++)
+            assert_true(C[i * ldc + j] == C_SENTINEL); /* gaps of C untouched */
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+}
+
+/* Runs f(path) for every path this CPU supports. */
+#define FOR_EACH_PATH(p) \
+    for (RtCpuPath p = RT_CPU_SCALAR; p < RT_CPU_NPATHS; p = (RtCpuPath)(p + 1)) \
+        if (rt_cpu_path_supported(p))
+
+static const float alphas[] = {1.0f, -0.75f, 2.5f};
+static const float betas[] = {0.0f, 1.0f, -1.5f};
+
+/* Every combination of small odd sizes: partial tiles in every direction. */
+static void test_small_shapes(void **state) {
+    (void)state;
+    static const int64_t sizes[] = {1, 7, 17};
+    RtRng r;
+    rt_rng_seed(&r, 1);
+    FOR_EACH_PATH(path) {
+        int v = 0;
+        for (int t = 0; t < 4; t++)
+            for (int mi = 0; mi < 3; mi++)
+                for (int ni = 0; ni < 3; ni++)
+                    for (int ki = 0; ki < 3; ki++)
+                        for (int ab = 0; ab < 3; ab++, v++) {
+                            Case c = {t & 1, t >> 1, sizes[mi], sizes[ni], sizes[ki],
+                                      alphas[ab], betas[(ab + v) % 3], v % 2 ? 3 : 0};
+                            run_case(path, &c, &r);
+                        }
+    }
+}
+
+/* Bigger shapes that cross the cache blocks (mc = 128..144, kc = 192..256,
+ * nc = 2048) and the 255/1000 sizes, small elsewhere to keep the naive
+ * reference cheap. */
+static void test_large_shapes(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {
+        {255, 255, 255}, {1000, 7, 17}, {7, 1000, 17}, {17, 7, 1000}, {1, 1000, 255},
+        {255, 1, 1000},  {145, 33, 513}, {5, 2049, 300}, {1000, 17, 255},
+    };
+    RtRng r;
+    rt_rng_seed(&r, 2);
+    FOR_EACH_PATH(path) {
+        int v = 0;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 4; t++, v++) {
+                Case c = {t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                          alphas[v % 3], betas[(v / 3) % 3], v % 2 ? 5 : 0};
+                run_case(path, &c, &r);
+            }
+    }
+}
+
+/* alpha == 0 or K == 0: C = beta * C, and A and B (NaN here) are not read. */
+static void test_no_product(void **state) {
+    (void)state;
+    float A[6], B[6], C[4] = {1, 2, 3, 4};
+    for (int i = 0; i < 6; i++)
+        A[i] = B[i] = NAN;
+    FOR_EACH_PATH(path) {
+        float c[4];
+        memcpy(c, C, sizeof c);
+        rt_sgemm_on(path, 0, 0, 2, 2, 3, 0.0f, A, 3, B, 2, 2.0f, c, 2);
+        for (int i = 0; i < 4; i++)
+            assert_true(c[i] == 2.0f * C[i]); /* exact: one multiply by 2 */
+        for (int i = 0; i < 4; i++)
+            c[i] = NAN;
+        rt_sgemm_on(path, 1, 1, 2, 2, 0, 1.0f, A, 2, B, 1, 0.0f, c, 2);
+        for (int i = 0; i < 4; i++)
+            assert_true(c[i] == 0.0f);
+    }
+}
+
+/* Invalid arguments print a message and leave C unchanged. */
+static void test_bad_arguments(void **state) {
+    (void)state;
+    float A[4] = {1, 1, 1, 1}, B[4] = {1, 1, 1, 1}, C[4] = {7, 7, 7, 7};
+    rt_sgemm(0, 0, -1, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2);  /* negative M */
+    rt_sgemm(0, 0, 2, 2, 2, 1.0f, A, 1, B, 2, 0.0f, C, 2);   /* lda < K */
+    rt_sgemm(1, 0, 2, 2, 2, 1.0f, A, 2, B, 1, 0.0f, C, 2);   /* ldb < N */
+    rt_sgemm(0, 1, 2, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 1);   /* ldc < N */
+    rt_sgemm(0, 0, 2, 2, 2, 1.0f, NULL, 2, B, 2, 0.0f, C, 2); /* no A */
+    for (int i = 0; i < 4; i++)
+        assert_true(C[i] == 7.0f);
+    /* Sizes of 0 are valid and do nothing. */
+    rt_sgemm(0, 0, 0, 2, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2);
+    rt_sgemm(0, 0, 2, 0, 2, 1.0f, A, 2, B, 2, 0.0f, C, 2);
+    for (int i = 0; i < 4; i++)
+        assert_true(C[i] == 7.0f);
+}
+
+/* The caller-workspace variant computes what rt_sgemm computes (bit for
+ * bit: same kernel, same order) and refuses a workspace too small. */
+static void test_workspace(void **state) {
+    (void)state;
+    enum { M = 37, N = 70, K = 300 };
+    RtRng r;
+    rt_rng_seed(&r, 3);
+    float *A = make_matrix(&r, M, K, K, NAN), *B = make_matrix(&r, N, K, K, NAN);
+    float *C1 = calloc(M * N, sizeof(float)), *C2 = calloc(M * N, sizeof(float));
+    assert_non_null(C1);
+    assert_non_null(C2);
+    size_t bytes = rt_sgemm_workspace_size(M, N, K);
+    assert_true(bytes > 0);
+    void *ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    assert_non_null(ws);
+    rt_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
+    assert_int_equal(rt_sgemm_ws(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N, ws, bytes), 0);
+    assert_memory_equal(C1, C2, sizeof(float) * M * N);
+    C2[0] = 99.0f;
+    assert_int_equal(rt_sgemm_ws(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N, ws, bytes / 2), -1);
+    assert_true(C2[0] == 99.0f);
+    free(ws);
+    free(A);
+    free(B);
+    free(C1);
+    free(C2);
+}
+
+/* Detection and RNNC_CPU: every supported path has a compiled kernel (so
+ * the per-file ISA flags took effect and the tests above really ran it);
+ * an override picks the path, clamped to what the CPU has. */
+static void test_cpu_paths(void **state) {
+    (void)state;
+    RtCpuPath best = rt_cpu_best_path();
+    assert_true(rt_cpu_path_supported(RT_CPU_SCALAR));
+    assert_true(rt_cpu_path_supported(best));
+    FOR_EACH_PATH(p) {
+        const RtSgemmKernel *k = rt_sgemm_kernel_for(p);
+        assert_non_null(k);
+        assert_string_equal(k->name, rt_cpu_path_name(p));
+        assert_true(k->mc % k->mr == 0 && k->nc % k->nr == 0);
+    }
+    assert_int_equal(rt_cpu_path_for(NULL), best);
+    assert_int_equal(rt_cpu_path_for(""), best);
+    assert_int_equal(rt_cpu_path_for("scalar"), RT_CPU_SCALAR);
+    assert_int_equal(rt_cpu_path_for("avx2"),
+                     rt_cpu_path_supported(RT_CPU_AVX2) ? RT_CPU_AVX2 : best);
+    assert_int_equal(rt_cpu_path_for("avx512"),
+                     rt_cpu_path_supported(RT_CPU_AVX512) ? RT_CPU_AVX512 : best);
+    assert_int_equal(rt_cpu_path_for("sse9"), best);
+    /* AVX-512 implies AVX2 in our ordering. */
+    if (rt_cpu_path_supported(RT_CPU_AVX512))
+        assert_true(rt_cpu_path_supported(RT_CPU_AVX2));
+    assert_true(rt_cpu_path_supported(rt_cpu_path()));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpu_paths),     cmocka_unit_test(test_small_shapes),
+        cmocka_unit_test(test_large_shapes),  cmocka_unit_test(test_no_product),
+        cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_workspace),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
