@@ -4,22 +4,12 @@
  * tests can compile it on its own. */
 #include "driver/checkpoint.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ir/ir.h"
 #include "passes/segment.h"
 #include "passes/train_step.h"
-
-static int ckpt_fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int ckpt_fail(char *err, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 void ckpt_init(TrainState *s)
 {
@@ -86,7 +76,7 @@ int ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen)
         for (int i = 0; !bad && i < s->nvocab; i++) ((int32_t *)v.data)[i] = s->vocab[i];
         if (!bad && rt_map_put(&m, CKPT_VOCAB, &v)) { rt_tensor_free(&v); bad = 1; }
     }
-    int rc = bad ? ckpt_fail(err, errlen, "%s: out of memory", path) : rt_st_write(path, &m, err, errlen);
+    int rc = bad ? ir_errf(err, errlen, "%s: out of memory", path) : rt_st_write(path, &m, err, errlen);
     rt_map_free(&m);
     return rc;
 }
@@ -95,7 +85,7 @@ int ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen)
 static int get_counter(const char *path, const Tensor *t, const char *name, int64_t *out, char *err, size_t errlen)
 {
     if (t->dtype != RT_I64 || rt_numel(t) != 1 || ((const int64_t *)t->data)[0] < 0)
-        return ckpt_fail(err, errlen, "%s: '%s' must be one non-negative I64", path, name);
+        return ir_errf(err, errlen, "%s: '%s' must be one non-negative I64", path, name);
     *out = ((const int64_t *)t->data)[0];
     return 0;
 }
@@ -108,24 +98,24 @@ static int read_meta(const char *path, const char *name, const Tensor *t, TrainS
     if (!strcmp(name, "train:segment")) return get_counter(path, t, name, &s->segment, err, errlen);
     if (!strcmp(name, "train:rng")) {
         if (t->dtype != RT_I64 || rt_numel(t) != RT_RNG_STATE_WORDS)
-            return ckpt_fail(err, errlen, "%s: 'train:rng' must be %d I64 words", path, RT_RNG_STATE_WORDS);
+            return ir_errf(err, errlen, "%s: 'train:rng' must be %d I64 words", path, RT_RNG_STATE_WORDS);
         memcpy(s->rng, t->data, sizeof s->rng);
         return 0;
     }
     if (!strcmp(name, CKPT_VOCAB)) {
         int64_t n = rt_numel(t);
         if (t->dtype != RT_I32 || t->rank != 1 || n < 1 || n > 256)
-            return ckpt_fail(err, errlen, "%s: '%s' must be 1 to 256 I32 byte values", path, CKPT_VOCAB);
+            return ir_errf(err, errlen, "%s: '%s' must be 1 to 256 I32 byte values", path, CKPT_VOCAB);
         for (int64_t i = 0; i < n; i++) {
             int32_t c = ((const int32_t *)t->data)[i];
             if (c < 0 || c > 255 || (i > 0 && c <= ((const int32_t *)t->data)[i - 1]))
-                return ckpt_fail(err, errlen, "%s: '%s' must hold increasing byte values 0..255", path, CKPT_VOCAB);
+                return ir_errf(err, errlen, "%s: '%s' must hold increasing byte values 0..255", path, CKPT_VOCAB);
             s->vocab[i] = (unsigned char)c;
         }
         s->nvocab = (int)n;
         return 0;
     }
-    return ckpt_fail(err, errlen, "%s: unknown checkpoint entry '%s'", path, name);
+    return ir_errf(err, errlen, "%s: unknown checkpoint entry '%s'", path, name);
 }
 
 int ckpt_read(const char *path, TrainState *s, int *has_meta, char *err, size_t errlen)
@@ -149,7 +139,7 @@ int ckpt_read(const char *path, TrainState *s, int *has_meta, char *err, size_t 
                                                                                           : &s->params;
         Tensor moved = *t;
         memset(t, 0, sizeof *t);
-        if (rt_map_put(dst, name, &moved)) { rt_tensor_free(&moved); rc = ckpt_fail(err, errlen, "%s: out of memory", path); }
+        if (rt_map_put(dst, name, &moved)) { rt_tensor_free(&moved); rc = ir_errf(err, errlen, "%s: out of memory", path); }
     }
     rt_map_free(&m);
     if (rc) ckpt_free(s);

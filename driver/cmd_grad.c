@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "driver/cli.h"
+#include "driver/run_setup.h"
 #include "driver/step_norms.h"
-#include "ir/bind.h"
 #include "ir/interp.h"
 #include "passes/autodiff.h"
 #include "runtime/tensor.h"
@@ -37,11 +37,8 @@ static void print_grads(const TensorMap *g)
 
 static int run(const CliArgs *a)
 {
-    const char *prec_s = cli_get(a, "precision");
-    IrPrecision prec = IR_PREC_F32;
-    if (prec_s && !strcmp(prec_s, "f64")) prec = IR_PREC_F64;
-    else if (prec_s && strcmp(prec_s, "f32"))
-        return cli_usage_error(&cmd_grad, "unknown precision '%s' (f32 or f64)", prec_s);
+    IrPrecision prec;
+    if (run_precision(&cmd_grad, a, &prec)) return EXIT_USAGE;
 
     /* --per-step-svg implies --per-step: the chart needs the norms. */
     const char *svg_path = cli_get(a, "per-step-svg");
@@ -60,33 +57,14 @@ static int run(const CliArgs *a)
     if ((per_step ? autodiff_with_state_grads : autodiff)(m, err, sizeof err)) { cli_error("%s", err); goto done; }
 
     const char *wpath = cli_get(a, "weights");
-    if (wpath) {
-        if (rt_st_read(wpath, &weights, err, sizeof err)) { cli_error("%s", err); goto done; }
-    } else if (m->nparams) {
-        cli_error("model '%s' has %d parameters: give a weights file with -w (make one with 'rnnc init')",
-                  m->name, m->nparams);
-        goto done;
-    } else {
+    if (!wpath && !m->nparams) {
         cli_error("model '%s' has no parameters: there is nothing to differentiate", m->name);
         goto done;
     }
-    if (ir_bind_params(m, &weights, wpath, err, sizeof err)) { cli_error("%s", err); goto done; }
-
-    for (int i = 0; i < a->nopts; i++) {
-        if (strcmp(a->opt[i]->name, "input")) continue;
-        const char *v = a->val[i], *eq = strchr(v, '=');
-        char name[256];
-        if (!eq || eq == v || !eq[1] || (size_t)(eq - v) >= sizeof name) {
-            rc = cli_usage_error(&cmd_grad, "option '-i' needs NAME=FILE, got '%s'", v);
-            goto done;
-        }
-        memcpy(name, v, (size_t)(eq - v));
-        name[eq - v] = 0;
-        Tensor t;
-        if (rt_npy_read(eq + 1, &t, err, sizeof err)) { cli_error("%s", err); goto done; }
-        if (rt_map_get(&inputs, name)) { rt_tensor_free(&t); cli_error("input '%s' given twice", name); goto done; }
-        rt_map_put(&inputs, name, &t);
-    }
+    if (run_load_weights(m, wpath, &weights)) goto done;
+    rc = run_read_inputs(&cmd_grad, a, &inputs);
+    if (rc) goto done;
+    rc = 1;
     /* The loss needs every target; say which one is missing up front. */
     for (int i = 0; i < m->ntargets; i++)
         if (!rt_map_get(&inputs, m->targets[i].name)) {

@@ -3,24 +3,8 @@
 #include <string.h>
 
 #include "driver/cli.h"
-#include "runtime/init.h"
+#include "driver/run_setup.h"
 #include "runtime/tensor.h"
-
-/* IrInitKind and RtInitKind list the same initializers; the runtime keeps
- * its own enum so that it does not depend on the IR. */
-static RtInitKind rt_kind(IrInitKind k)
-{
-    switch (k) {
-    case IR_INIT_ZERO: return RT_INIT_ZERO;
-    case IR_INIT_ONE: return RT_INIT_ONE;
-    case IR_INIT_UNIFORM: return RT_INIT_UNIFORM;
-    case IR_INIT_NORMAL: return RT_INIT_NORMAL;
-    case IR_INIT_XAVIER: return RT_INIT_XAVIER;
-    case IR_INIT_ORTHOGONAL: return RT_INIT_ORTHOGONAL;
-    case IR_INIT_CONST: return RT_INIT_CONST;
-    }
-    return RT_INIT_ZERO;
-}
 
 static int run(const CliArgs *a)
 {
@@ -35,23 +19,8 @@ static int run(const CliArgs *a)
     rt_map_init(&w);
     if (rc) goto done;
     rc = 1;
-    RtRng rng;
-    rt_rng_seed(&rng, (uint64_t)seed);
+    if (run_init_weights(s.ir, (uint64_t)seed, &w)) goto done;
     char err[512];
-    for (int i = 0; i < s.ir->nparams; i++) {
-        const IrParam *p = &s.ir->params[i];
-        Tensor t;
-        if (rt_tensor_alloc(&t, RT_F32, p->value->type.rank, p->value->type.dim)) {
-            cli_error("parameter '%s': out of memory", p->name);
-            goto done;
-        }
-        if (rt_init_fill(t.data, t.rank, t.shape, rt_kind(p->init.kind), p->init.a, &rng, err, sizeof err)) {
-            rt_tensor_free(&t);
-            cli_error("parameter '%s': %s", p->name, err);
-            goto done;
-        }
-        rt_map_put(&w, p->name, &t);
-    }
     if (rt_st_write(out, &w, err, sizeof err)) { cli_error("%s", err); goto done; }
     printf("wrote %d parameters of model '%s' to %s\n", w.count, s.ir->name, out);
     rc = 0;

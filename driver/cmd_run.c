@@ -4,21 +4,9 @@
 #include <string.h>
 
 #include "driver/cli.h"
-#include "ir/bind.h"
+#include "driver/run_setup.h"
 #include "ir/interp.h"
 #include "runtime/tensor.h"
-
-/* Splits "NAME=path" of option -X; returns 0 or a usage error. */
-static int split_binding(const char *opt, const char *v, char *name, size_t n, const char **path)
-{
-    const char *eq = strchr(v, '=');
-    if (!eq || eq == v || !eq[1] || (size_t)(eq - v) >= n)
-        return cli_usage_error(&cmd_run, "option '%s' needs NAME=FILE, got '%s'", opt, v);
-    memcpy(name, v, (size_t)(eq - v));
-    name[eq - v] = 0;
-    *path = eq + 1;
-    return 0;
-}
 
 static int is_output(const IrModule *m, const char *name)
 {
@@ -54,11 +42,8 @@ static void print_outputs(const TensorMap *out)
 
 static int run(const CliArgs *a)
 {
-    const char *prec_s = cli_get(a, "precision");
-    IrPrecision prec = IR_PREC_F32;
-    if (prec_s && !strcmp(prec_s, "f64")) prec = IR_PREC_F64;
-    else if (prec_s && strcmp(prec_s, "f32"))
-        return cli_usage_error(&cmd_run, "unknown precision '%s' (f32 or f64)", prec_s);
+    IrPrecision prec;
+    if (run_precision(&cmd_run, a, &prec)) return EXIT_USAGE;
 
     Source s;
     TensorMap weights, inputs, outputs;
@@ -72,7 +57,7 @@ static int run(const CliArgs *a)
     /* Check every -o name before the (possibly long) run. */
     for (int i = 0; i < a->nopts; i++) {
         if (strcmp(a->opt[i]->name, "output")) continue;
-        if (split_binding("-o", a->val[i], name, sizeof name, &path)) { rc = EXIT_USAGE; goto done; }
+        if (run_binding(&cmd_run, "-o", a->val[i], name, sizeof name, &path)) { rc = EXIT_USAGE; goto done; }
         if (!is_output(s.ir, name)) {
             cli_error("'%s' is not an output of model '%s'", name, s.ir->name);
             list_outputs(s.ir);
@@ -80,27 +65,10 @@ static int run(const CliArgs *a)
         }
     }
 
-    const char *wpath = cli_get(a, "weights");
-    if (wpath) {
-        if (rt_st_read(wpath, &weights, err, sizeof err)) { cli_error("%s", err); goto done; }
-    } else if (s.ir->nparams) {
-        cli_error("model '%s' has %d parameters: give a weights file with -w (make one with 'rnnc init')",
-                  s.ir->name, s.ir->nparams);
-        goto done;
-    }
-    if (ir_bind_params(s.ir, &weights, wpath ? wpath : "(no weights)", err, sizeof err)) {
-        cli_error("%s", err);
-        goto done;
-    }
-
-    for (int i = 0; i < a->nopts; i++) {
-        if (strcmp(a->opt[i]->name, "input")) continue;
-        if (split_binding("-i", a->val[i], name, sizeof name, &path)) { rc = EXIT_USAGE; goto done; }
-        Tensor t;
-        if (rt_npy_read(path, &t, err, sizeof err)) { cli_error("%s", err); goto done; }
-        if (rt_map_get(&inputs, name)) { rt_tensor_free(&t); cli_error("input '%s' given twice", name); goto done; }
-        rt_map_put(&inputs, name, &t);
-    }
+    if (run_load_weights(s.ir, cli_get(a, "weights"), &weights)) goto done;
+    rc = run_read_inputs(&cmd_run, a, &inputs);
+    if (rc) goto done;
+    rc = 1;
 
     if (interp_run(s.ir, &weights, &inputs, &outputs, prec, err, sizeof err)) {
         cli_error("%s", err);
@@ -110,7 +78,7 @@ static int run(const CliArgs *a)
     int wrote = 0;
     for (int i = 0; i < a->nopts; i++) {
         if (strcmp(a->opt[i]->name, "output")) continue;
-        split_binding("-o", a->val[i], name, sizeof name, &path);
+        run_binding(&cmd_run, "-o", a->val[i], name, sizeof name, &path);
         const Tensor *t = rt_map_get(&outputs, name);
         if (!t) { cli_error("output '%s' was not computed (is every target given with -i?)", name); goto done; }
         if (rt_npy_write(path, t, err, sizeof err)) { cli_error("%s", err); goto done; }

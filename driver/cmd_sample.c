@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver/carry.h"
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
 #include "driver/engine.h"
@@ -65,31 +66,12 @@ static int feed(Sampler *sp, const int64_t *ids, int64_t n, int first, float *la
     rt_map_init(&in);
     rt_map_init(&out);
     int rc = 1;
-    Tensor x, r;
+    Tensor x;
     int64_t shape[2] = {n, 1};
     if (rt_tensor_alloc(&x, RT_I64, 2, shape)) { cli_error("out of memory"); goto done; }
     memcpy(x.data, ids, (size_t)n * sizeof *ids);
-    rt_map_put(&in, sp->input, &x);
-    for (int i = 0; i < sp->m->ninputs; i++) {
-        const IrInput *ci = &sp->m->inputs[i];
-        if (!strcmp(ci->name, SEGMENT_RESET_INPUT)) {
-            if (rt_tensor_alloc(&r, RT_F32, 0, NULL)) { cli_error("out of memory"); goto done; }
-            ((float *)r.data)[0] = first ? 1.0f : 0.0f;
-            rt_map_put(&in, SEGMENT_RESET_INPUT, &r);
-            continue;
-        }
-        if (strncmp(ci->name, SEGMENT_CARRY_PREFIX, strlen(SEGMENT_CARRY_PREFIX))) continue;
-        Tensor t, *c = rt_map_get(&sp->carry, ci->name);
-        if (c) {
-            if (tensor_copy(&t, c)) { cli_error("out of memory"); goto done; }
-        } else {
-            /* Before the first segment: zeros, ignored because reset = 1. */
-            int64_t s[IR_MAX_RANK];
-            for (int k = 0; k < ci->value->type.rank; k++) s[k] = ci->value->type.dim[k] < 0 ? 1 : ci->value->type.dim[k];
-            if (rt_tensor_alloc(&t, RT_F32, ci->value->type.rank, s)) { cli_error("out of memory"); goto done; }
-        }
-        rt_map_put(&in, ci->name, &t);
-    }
+    if (rt_map_put(&in, sp->input, &x)) { rt_tensor_free(&x); cli_error("out of memory"); goto done; }
+    if (carry_inputs(sp->m, first ? NULL : &sp->carry, 1, &in)) goto done;
     if (sp->engine->run(sp->engine, sp->m, sp->params, &in, &out, sp->err, sizeof sp->err)) {
         cli_error("%s", sp->err);
         goto done;
@@ -97,14 +79,7 @@ static int feed(Sampler *sp, const int64_t *ids, int64_t n, int first, float *la
     const Tensor *lg = rt_map_get(&out, LOGITS_OUTPUT);
     if (!lg || lg->dtype != RT_F32) { cli_error("internal error: no logits"); goto done; }
     memcpy(last, (const float *)lg->data + (n - 1) * sp->classes, (size_t)sp->classes * sizeof *last);
-    rt_map_free(&sp->carry);
-    rt_map_init(&sp->carry);
-    for (int i = 0; i < out.count; i++) {
-        if (strncmp(out.names[i], SEGMENT_CARRY_PREFIX, strlen(SEGMENT_CARRY_PREFIX))) continue;
-        Tensor moved = out.tensors[i];
-        memset(&out.tensors[i], 0, sizeof out.tensors[i]);
-        rt_map_put(&sp->carry, out.names[i], &moved);
-    }
+    if (carry_take(sp->m, &out, &sp->carry)) goto done;
     rc = 0;
 done:
     rt_map_free(&in);
@@ -152,7 +127,7 @@ static int run(const CliArgs *a)
         goto done;
     }
     if (m->ninputs != 1 || m->inputs[0].value->type.dtype != IR_I64 || m->inputs[0].value->type.rank != 2) {
-        cli_error("rnnc sample needs a character model with one seq<int> input; model '%s' has %d input%s",
+        cli_error("sample needs a character model with one seq<int> input; model '%s' has %d input%s",
                   m->name, m->ninputs, m->ninputs == 1 ? "" : "s");
         goto done;
     }

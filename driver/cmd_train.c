@@ -17,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver/carry.h"
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
 #include "driver/engine.h"
 #include "driver/loss_log.h"
 #include "driver/progress.h"
+#include "driver/run_setup.h"
 #include "driver/train_config.h"
 #include "driver/train_data.h"
 #include "frontend/sema.h"
@@ -29,7 +31,6 @@
 #include "passes/autodiff.h"
 #include "passes/segment.h"
 #include "passes/train_step.h"
-#include "runtime/init.h"
 
 /* Set by Ctrl-C; the loop checks it between steps. */
 static volatile sig_atomic_t interrupted;
@@ -45,7 +46,6 @@ typedef struct Trainer {
     int64_t       seg_len;   /* tbptt k                                   */
     int64_t       nseg;      /* segments of one sequence                  */
     int64_t       total;     /* steps of the whole run                    */
-    int           carrying;  /* segment_carry was applied                 */
     TrainState    st;
     RtRng         rng;
     int64_t      *perm;
@@ -70,21 +70,7 @@ static int put_scalar(TensorMap *m, const char *name, float v)
     Tensor t;
     if (rt_tensor_alloc(&t, RT_F32, 0, NULL)) return -1;
     ((float *)t.data)[0] = v;
-    return rt_map_put(m, name, &t);
-}
-
-/* Zeros of an IR type with B = batch. */
-static int put_zeros(TensorMap *m, const IrModule *mod, const char *name, const IrType *ty, int64_t batch)
-{
-    int64_t shape[IR_MAX_RANK];
-    for (int i = 0; i < ty->rank; i++) {
-        if (ty->dim[i] == IR_DIM_B) shape[i] = batch;
-        else if (ty->dim[i] >= 0) shape[i] = ty->dim[i];
-        else return cli_error("internal error: state '%s' of model '%s' has a time-dependent size", name, mod->name);
-    }
-    Tensor t;
-    if (rt_tensor_alloc(&t, ty->dtype == IR_I64 ? RT_I64 : RT_F32, ty->rank, shape) || rt_map_put(m, name, &t))
-        return cli_error("out of memory");
+    if (rt_map_put(m, name, &t)) { rt_tensor_free(&t); return -1; }
     return 0;
 }
 
@@ -95,11 +81,6 @@ static int has_input(const IrModule *m, const char *name)
     for (int i = 0; i < m->ninputs; i++)
         if (!strcmp(m->inputs[i].name, name)) return 1;
     return 0;
-}
-
-static int is_carry_input(const char *name)
-{
-    return has_prefix(name, SEGMENT_CARRY_PREFIX) && strcmp(name, SEGMENT_RESET_INPUT) != 0;
 }
 
 static int is_opt_input(const char *name)
@@ -115,39 +96,6 @@ static int take(TensorMap *out, const char *name, TensorMap *dst, const char *as
     Tensor moved = *t;
     memset(t, 0, sizeof *t);
     if (rt_map_put(dst, as, &moved)) { rt_tensor_free(&moved); return cli_error("out of memory"); }
-    return 0;
-}
-
-static RtInitKind rt_kind(IrInitKind k)
-{
-    switch (k) {
-    case IR_INIT_ZERO: return RT_INIT_ZERO;
-    case IR_INIT_ONE: return RT_INIT_ONE;
-    case IR_INIT_UNIFORM: return RT_INIT_UNIFORM;
-    case IR_INIT_NORMAL: return RT_INIT_NORMAL;
-    case IR_INIT_XAVIER: return RT_INIT_XAVIER;
-    case IR_INIT_ORTHOGONAL: return RT_INIT_ORTHOGONAL;
-    case IR_INIT_CONST: return RT_INIT_CONST;
-    }
-    return RT_INIT_ZERO;
-}
-
-/* Fresh weights exactly as `rnnc init --seed N` makes them. */
-static int init_params(const IrModule *m, uint64_t seed, TensorMap *w)
-{
-    RtRng rng;
-    char err[512];
-    rt_rng_seed(&rng, seed);
-    for (int i = 0; i < m->nparams; i++) {
-        const IrParam *p = &m->params[i];
-        Tensor t;
-        if (rt_tensor_alloc(&t, RT_F32, p->value->type.rank, p->value->type.dim)) return cli_error("out of memory");
-        if (rt_init_fill(t.data, t.rank, t.shape, rt_kind(p->init.kind), p->init.a, &rng, err, sizeof err)) {
-            rt_tensor_free(&t);
-            return cli_error("parameter '%s': %s", p->name, err);
-        }
-        rt_map_put(w, p->name, &t);
-    }
     return 0;
 }
 
@@ -184,8 +132,8 @@ static int build_modules(Trainer *tr, Source *s, const char *model)
 {
     char err[512];
     /* Carry state across segments when a sequence is cut into several. */
-    tr->carrying = tr->nseg > 1;
-    if (tr->carrying && segment_carry(tr->m, err, sizeof err) < 0) return cli_error("%s", err);
+    int carrying = tr->nseg > 1;
+    if (carrying && segment_carry(tr->m, err, sizeof err) < 0) return cli_error("%s", err);
     if (autodiff(tr->m, err, sizeof err)) return cli_error("%s", err);
     if (train_step(tr->m, &tr->ts.opt, err, sizeof err)) return cli_error("%s", err);
     if (tr->eval.nbatches > 0) {
@@ -196,7 +144,7 @@ static int build_modules(Trainer *tr, Source *s, const char *model)
         tr->fwd = sema_build(s->prog, model, &quiet);
         if (sink) fclose(sink);
         if (!tr->fwd) return cli_error("internal error: the model did not build a second time");
-        if (tr->carrying && segment_carry(tr->fwd, err, sizeof err) < 0) return cli_error("%s", err);
+        if (carrying && segment_carry(tr->fwd, err, sizeof err) < 0) return cli_error("%s", err);
     }
     return 0;
 }
@@ -222,7 +170,7 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
         if (ir_bind_params(m, &st->params, path, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
     } else {
         ckpt_init(st);
-        if (init_params(m, seed, &st->params)) return 1;
+        if (run_init_weights(m, seed, &st->params)) return 1;
     }
     if (resume) {
         if (st->batch >= tr->train.nbatches || st->segment >= tr->nseg)
@@ -253,7 +201,7 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
             int ok = t->rank == in->value->type.rank && t->dtype == RT_F32;
             for (int k = 0; ok && k < t->rank; k++) ok = t->shape[k] == in->value->type.dim[k];
             if (!ok) return cli_error("%s: optimizer state '%s' has the wrong shape or type", resume, in->name);
-        } else if (put_zeros(&st->opt, m, in->name, &in->value->type, 1)) {
+        } else if (carry_put_zeros(&st->opt, m, in->name, &in->value->type, 1)) {
             return 1;
         }
     }
@@ -263,7 +211,7 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
                              "the checkpoint was trained with)", resume, st->opt.names[i]);
     if (resume && st->segment > 0)
         for (int i = 0; i < m->ninputs; i++)
-            if (is_carry_input(m->inputs[i].name) && !rt_map_get(&st->carry, m->inputs[i].name))
+            if (carry_is_state(m->inputs[i].name) && !rt_map_get(&st->carry, m->inputs[i].name))
                 return cli_error("%s: stopped mid-sequence but holds no carried state '%s'", resume, m->inputs[i].name);
     tr->good_step = resume ? st->step : -1;
     tr->good_path = resume;
@@ -272,34 +220,25 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
 
 /* ---- one segment ------------------------------------------------------------- */
 
+/* Time steps of segment `seg` of part sp's sequences (the last may be short). */
+static int64_t seg_steps(const Trainer *tr, const DataSplit *sp, int64_t seg)
+{
+    int64_t t0 = seg * tr->seg_len;
+    return t0 + tr->seg_len > sp->seq_len ? sp->seq_len - t0 : tr->seg_len;
+}
+
 /* The inputs of segment `seg` of batch j: data, carried state (zeros and
  * reset = 1 at a sequence's start), optimizer state and step. */
 static int segment_inputs(Trainer *tr, const IrModule *m, const DataSplit *sp, const int64_t *perm, int64_t j,
                           int64_t seg, const TensorMap *carry, int train, TensorMap *in)
 {
-    int64_t t0 = seg * tr->seg_len, len = tr->seg_len;
-    if (t0 + len > sp->seq_len) len = sp->seq_len - t0;
-    if (data_batch(&tr->data, sp, perm, j, t0, len, in, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
-    if (tr->carrying) {
-        if (has_input(m, SEGMENT_RESET_INPUT) && put_scalar(in, SEGMENT_RESET_INPUT, seg == 0 ? 1.0f : 0.0f))
-            return cli_error("out of memory");
-        for (int i = 0; i < m->ninputs; i++) {
-            const IrInput *ci = &m->inputs[i];
-            if (!is_carry_input(ci->name)) continue;
-            const Tensor *c = seg > 0 ? rt_map_get(carry, ci->name) : NULL;
-            Tensor copy;
-            if (c) {
-                if (tensor_copy(&copy, c) || rt_map_put(in, ci->name, &copy)) return cli_error("out of memory");
-            } else if (put_zeros(in, m, ci->name, &ci->value->type, data_batch_size(sp, j))) {
-                return 1;
-            }
-        }
-    }
+    if (data_batch(&tr->data, sp, perm, j, seg * tr->seg_len, seg_steps(tr, sp, seg), in, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+    if (carry_inputs(m, seg > 0 ? carry : NULL, data_batch_size(sp, j), in)) return 1;
     if (!train) return 0;
     for (int i = 0; i < tr->st.opt.count; i++) {
         Tensor copy;
-        if (tensor_copy(&copy, &tr->st.opt.tensors[i]) || rt_map_put(in, tr->st.opt.names[i], &copy))
-            return cli_error("out of memory");
+        if (tensor_copy(&copy, &tr->st.opt.tensors[i])) return cli_error("out of memory");
+        if (rt_map_put(in, tr->st.opt.names[i], &copy)) { rt_tensor_free(&copy); return cli_error("out of memory"); }
     }
     if (has_input(m, TRAIN_STEP_INPUT) && put_scalar(in, TRAIN_STEP_INPUT, (float)(tr->st.step + 1)))
         return cli_error("out of memory");
@@ -336,13 +275,12 @@ static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doub
         if (take(&out, name, &tr->st.opt, tr->st.opt.names[i])) goto done;
     }
     /* The carried state matters only inside a sequence. */
-    rt_map_free(&tr->st.carry);
-    rt_map_init(&tr->st.carry);
-    if (tr->carrying && seg + 1 < tr->nseg)
-        for (int i = 0; i < tr->m->ninputs; i++)
-            if (is_carry_input(tr->m->inputs[i].name) &&
-                take(&out, tr->m->inputs[i].name, &tr->st.carry, tr->m->inputs[i].name))
-                goto done;
+    if (seg + 1 < tr->nseg) {
+        if (carry_take(tr->m, &out, &tr->st.carry)) goto done;
+    } else {
+        rt_map_free(&tr->st.carry);
+        rt_map_init(&tr->st.carry);
+    }
     rc = 0;
 done:
     rt_map_free(&in);
@@ -371,16 +309,10 @@ static int evaluate(Trainer *tr, double *mean)
             const Tensor *l = rc ? NULL : rt_map_get(&out, "loss");
             if (!rc && !l) rc = cli_error("internal error: eval computed no loss");
             if (!rc) {
-                int64_t t0 = seg * tr->seg_len, len = tr->seg_len;
-                if (t0 + len > tr->eval.seq_len) len = tr->eval.seq_len - t0;
-                double w = (double)len * (double)data_batch_size(&tr->eval, j);
+                double w = (double)seg_steps(tr, &tr->eval, seg) * (double)data_batch_size(&tr->eval, j);
                 sum += scalar(l) * w;
                 weight += w;
-                rt_map_free(&carry);
-                rt_map_init(&carry);
-                for (int i = 0; i < tr->fwd->ninputs && !rc; i++)
-                    if (is_carry_input(tr->fwd->inputs[i].name))
-                        rc = take(&out, tr->fwd->inputs[i].name, &carry, tr->fwd->inputs[i].name);
+                rc = carry_take(tr->fwd, &out, &carry);
             }
             rt_map_free(&in);
             rt_map_free(&out);
@@ -438,14 +370,15 @@ static int train_loop(Trainer *tr)
             int rc = train_segment(tr, st->batch, st->segment, &loss, &gnorm);
             if (rc == 2) {
                 progress_end(&tr->prog);
+                /* "error:" as well: the tests and docs/training.md look for it. */
                 if (tr->good_path)
-                    fprintf(stderr, "error: loss is %s at step %lld; the last good checkpoint is %s (step %lld)\n",
-                            isnan(loss) ? "NaN" : "Inf", (long long)st->step + 1, tr->good_path,
-                            (long long)tr->good_step);
+                    cli_error("error: loss is %s at step %lld; the last good checkpoint is %s (step %lld)",
+                              isnan(loss) ? "NaN" : "Inf", (long long)st->step + 1, tr->good_path,
+                              (long long)tr->good_step);
                 else
-                    fprintf(stderr, "error: loss is %s at step %lld; no checkpoint was written before it "
-                                    "(set checkpoint_every)\n",
-                            isnan(loss) ? "NaN" : "Inf", (long long)st->step + 1);
+                    cli_error("error: loss is %s at step %lld; no checkpoint was written before it "
+                              "(set checkpoint_every)",
+                              isnan(loss) ? "NaN" : "Inf", (long long)st->step + 1);
                 return 1;
             }
             if (rc) return 1;

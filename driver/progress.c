@@ -6,14 +6,16 @@
 #include <time.h>
 #include <unistd.h>
 
-double progress_now(void)
+/* Seconds on a monotonic clock. */
+static double progress_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-const char *progress_duration(double secs, char *buf, size_t n)
+/* "1h02m", "3m04s", "12s"; "?" when unknown. */
+static const char *progress_duration(double secs, char *buf, size_t n)
 {
     if (!(secs >= 0) || secs > 1e8) { snprintf(buf, n, "?"); return buf; }
     long s = (long)(secs + 0.5);

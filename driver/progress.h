@@ -27,9 +27,4 @@ void progress_step(Progress *p, int64_t step, double loss, double grad_norm);
 void progress_message(Progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void progress_end(Progress *p);
 
-/* Seconds on a monotonic clock. */
-double progress_now(void);
-/* "1h02m", "3m04s", "12s" */
-const char *progress_duration(double secs, char *buf, size_t n);
-
 #endif

@@ -5,23 +5,9 @@
  * tensors (from files) and must be able to tell which one is wrong. */
 #include "ir/bind.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 const char *ir_dims_str(const IrModule *m, const IrType *t, char *buf, size_t n)
 {
@@ -65,21 +51,21 @@ int ir_bind_params(const IrModule *m, const TensorMap *weights, const char *weig
         const IrParam *p = &m->params[i];
         const IrType *t = &p->value->type;
         const Tensor *w = rt_map_get(weights, p->name);
-        if (!w) return fail(err, errlen, "%s: missing parameter '%s'", file, p->name);
+        if (!w) return ir_errf(err, errlen, "%s: missing parameter '%s'", file, p->name);
         int ok = w->rank == t->rank;
         for (int d = 0; ok && d < t->rank; d++) ok = w->shape[d] == t->dim[d];
         if (!ok)
-            return fail(err, errlen, "%s: parameter '%s' has shape %s, the model needs %s", file,
-                        p->name, rt_shape_str(w, got, sizeof got),
-                        ir_dims_str(m, t, want, sizeof want));
+            return ir_errf(err, errlen, "%s: parameter '%s' has shape %s, the model needs %s", file,
+                           p->name, rt_shape_str(w, got, sizeof got),
+                           ir_dims_str(m, t, want, sizeof want));
         if (w->dtype != RT_F32 && w->dtype != RT_F64)
-            return fail(err, errlen, "%s: parameter '%s' has dtype %s, the model needs F32 or F64",
-                        file, p->name, rt_dtype_name(w->dtype));
+            return ir_errf(err, errlen, "%s: parameter '%s' has dtype %s, the model needs F32 or F64",
+                           file, p->name, rt_dtype_name(w->dtype));
     }
     for (int i = 0; i < weights->count; i++)
         if (!is_param(m, weights->names[i]))
-            return fail(err, errlen, "%s: unexpected tensor '%s' (not a parameter of model %s)",
-                        file, weights->names[i], m->name);
+            return ir_errf(err, errlen, "%s: unexpected tensor '%s' (not a parameter of model %s)",
+                           file, weights->names[i], m->name);
     return 0;
 }
 
@@ -99,41 +85,41 @@ static int bind_one(const IrModule *m, const char *role, const char *name, const
     char want[128], got[128];
     int is_ids = t->dtype == IR_I64;
     if (is_ids && x->dtype != RT_I32 && x->dtype != RT_I64)
-        return fail(err, errlen, "%s '%s': expected integer ids (I32 or I64), got %s", role, name,
-                    rt_dtype_name(x->dtype));
+        return ir_errf(err, errlen, "%s '%s': expected integer ids (I32 or I64), got %s", role, name,
+                       rt_dtype_name(x->dtype));
     if (!is_ids && x->dtype != RT_F32 && x->dtype != RT_F64)
-        return fail(err, errlen, "%s '%s': expected floats (F32 or F64), got %s", role, name,
-                    rt_dtype_name(x->dtype));
+        return ir_errf(err, errlen, "%s '%s': expected floats (F32 or F64), got %s", role, name,
+                       rt_dtype_name(x->dtype));
 
     int ok = x->rank == t->rank;
     for (int d = 0; ok && d < t->rank; d++) ok = t->dim[d] < 0 || x->shape[d] == t->dim[d];
     if (!ok)
-        return fail(err, errlen, "%s '%s': expected rank %d %s, got %s", role, name, t->rank,
-                    ir_dims_str(m, t, want, sizeof want), rt_shape_str(x, got, sizeof got));
+        return ir_errf(err, errlen, "%s '%s': expected rank %d %s, got %s", role, name, t->rank,
+                       ir_dims_str(m, t, want, sizeof want), rt_shape_str(x, got, sizeof got));
 
     for (int d = 0; d < t->rank; d++) {
         if (t->dim[d] >= 0) continue;
         int s = (int)(-t->dim[d] - 1);
         if (s >= m->nsyms)
-            return fail(err, errlen, "%s '%s': internal error: dimension %d names symbol %d of %d",
-                        role, name, d, s, m->nsyms);
+            return ir_errf(err, errlen, "%s '%s': internal error: dimension %d names symbol %d of %d",
+                           role, name, d, s, m->nsyms);
         const char *sn = m->syms[s].name;
         int64_t v = x->shape[d];
         if (sym[s] >= 0) {
             if (sym[s] != v)
-                return fail(err, errlen, "%s '%s': dimension %d (%s) is %lld, but %s = %lld from %s '%s'",
-                            role, name, d, sn, (long long)v, sn, (long long)sym[s], from[s].role,
-                            from[s].name);
+                return ir_errf(err, errlen, "%s '%s': dimension %d (%s) is %lld, but %s = %lld from %s '%s'",
+                               role, name, d, sn, (long long)v, sn, (long long)sym[s], from[s].role,
+                               from[s].name);
             continue;
         }
         /* A sequence of no steps or an empty batch has no meaning for any
          * model (the mean losses would divide by zero). */
         if (v < 1)
-            return fail(err, errlen, "%s '%s': %s = %lld, it must be at least 1", role, name, sn,
-                        (long long)v);
+            return ir_errf(err, errlen, "%s '%s': %s = %lld, it must be at least 1", role, name, sn,
+                           (long long)v);
         if (m->syms[s].max > 0 && v > m->syms[s].max)
-            return fail(err, errlen, "%s '%s': %s = %lld is above its declared maximum %lld", role,
-                        name, sn, (long long)v, (long long)m->syms[s].max);
+            return ir_errf(err, errlen, "%s '%s': %s = %lld is above its declared maximum %lld", role,
+                           name, sn, (long long)v, (long long)m->syms[s].max);
         sym[s] = v;
         from[s].role = role;
         from[s].name = name;
@@ -171,17 +157,17 @@ static int bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_
             char ins[256], tgs[256];
             list_names(m->inputs, m->ninputs, ins, sizeof ins);
             list_names(m->targets, m->ntargets, tgs, sizeof tgs);
-            return fail(err, errlen, "unknown input '%s': model %s has inputs %s and targets %s",
-                        name, m->name, ins, tgs);
+            return ir_errf(err, errlen, "unknown input '%s': model %s has inputs %s and targets %s",
+                           name, m->name, ins, tgs);
         }
     }
     for (int i = 0; i < m->ninputs; i++) {
         const IrInput *in = &m->inputs[i];
         const Tensor *x = rt_map_get(inputs, in->name);
         if (!x)
-            return fail(err, errlen, "missing input '%s' (%s %s)", in->name,
-                        in->value->type.dtype == IR_I64 ? "ids" : "floats",
-                        ir_dims_str(m, &in->value->type, want, sizeof want));
+            return ir_errf(err, errlen, "missing input '%s' (%s %s)", in->name,
+                           in->value->type.dtype == IR_I64 ? "ids" : "floats",
+                           ir_dims_str(m, &in->value->type, want, sizeof want));
         if (bind_one(m, "input", in->name, &in->value->type, x, sym_values, from, err, errlen))
             return -1;
     }
@@ -190,9 +176,9 @@ static int bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_
         const Tensor *x = rt_map_get(inputs, tg->name);
         if (!x) {
             if (!need_targets) continue;
-            return fail(err, errlen, "missing target '%s' (%s %s)", tg->name,
-                        tg->value->type.dtype == IR_I64 ? "ids" : "floats",
-                        ir_dims_str(m, &tg->value->type, want, sizeof want));
+            return ir_errf(err, errlen, "missing target '%s' (%s %s)", tg->name,
+                           tg->value->type.dtype == IR_I64 ? "ids" : "floats",
+                           ir_dims_str(m, &tg->value->type, want, sizeof want));
         }
         if (bind_one(m, "target", tg->name, &tg->value->type, x, sym_values, from, err, errlen))
             return -1;
@@ -204,7 +190,7 @@ int ir_bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_valu
                    int need_targets, char *err, size_t errlen)
 {
     Origin *from = calloc((size_t)(m->nsyms > 0 ? m->nsyms : 1), sizeof *from);
-    if (!from) return fail(err, errlen, "out of memory");
+    if (!from) return ir_errf(err, errlen, "out of memory");
     int rc = bind_inputs(m, inputs, sym_values, need_targets, from, err, errlen);
     free(from);
     return rc;

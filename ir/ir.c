@@ -146,7 +146,7 @@ void ir_add_output(IrModule *m, const char *name, IrValue *v)
 
 /* ---- ops ---------------------------------------------------------------- */
 
-static void append_op(IrModule *m, IrBlock *b, IrOp *op)
+void ir_block_append(IrModule *m, IrBlock *b, IrOp *op)
 {
     b->ops = grow(m, b->ops, b->nops, &b->capops, sizeof *b->ops);
     b->ops[b->nops++] = op;
@@ -176,7 +176,7 @@ IrOp *ir_op(IrModule *m, IrBlock *b, IrOpKind k, IrValue **operands, int noperan
             const IrType *result_types, int nresults)
 {
     IrOp *op = new_op(m, k, operands, noperands, result_types, nresults);
-    append_op(m, b, op);
+    ir_block_append(m, b, op);
     return op;
 }
 
@@ -250,7 +250,7 @@ IrOp *ir_scan_begin(IrModule *m, IrBlock *b, IrValue **carried, int n_carried,
         body->args[i] = v;
     }
     op->body = body;
-    append_op(m, b, op);
+    ir_block_append(m, b, op);
     return op;
 }
 
@@ -357,8 +357,22 @@ int ir_op_nresults(IrOpKind k, int noperands)
     return 1;
 }
 
+/* ---- errors ------------------------------------------------------------- */
+
+int ir_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
 /* ---- type rules ----------------------------------------------------------- */
 
+/* ir_errf() for the type rules, which return 0 on failure (1: it fits). */
 static int fail(char *err, size_t n, const char *fmt, ...)
 {
     va_list ap;

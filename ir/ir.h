@@ -209,6 +209,9 @@ void      ir_add_output(IrModule *m, const char *name, IrValue *v);
  * frontend knows them; ir_infer_type() computes them for the simple ops). */
 IrOp     *ir_op(IrModule *m, IrBlock *b, IrOpKind k, IrValue **operands, int noperands,
                 const IrType *result_types, int nresults);
+/* Appends an op that already exists (made by ir_op, moved from another
+ * block by a pass) to block b and makes b its parent. */
+void      ir_block_append(IrModule *m, IrBlock *b, IrOp *op);
 /* One-result helpers; the result type is inferred with ir_infer_type(). */
 IrValue  *ir_op1(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a);
 IrValue  *ir_op2(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a, IrValue *c);
@@ -239,6 +242,13 @@ int       ir_type_eq(IrType a, IrType b);
 const char *ir_type_str(const IrModule *m, IrType t, char *buf, size_t n);
 const char *ir_op_name(IrOpKind k);            /* "add", "scan", ...       */
 int       ir_op_is_elementwise(IrOpKind k);
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Formats a message into err (when err is not NULL and errlen > 0) and
+ * returns -1: the one way every function with an (err, errlen) pair and a
+ * 0 / -1 result reports a problem, `return ir_errf(err, errlen, ...)`. */
+int       ir_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- checking and printing -------------------------------------------- */
 

@@ -16,35 +16,8 @@
  * reset * (its gradient), i.e. its gradient only in segments that reset. */
 #include "passes/segment.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-/* Appends op to b (an op moved, not made). */
-static void push_op(IrModule *m, IrBlock *b, IrOp *op)
-{
-    if (b->nops == b->capops) {
-        int cap = b->capops ? b->capops * 2 : 16;
-        IrOp **ops = ir_alloc(m, (size_t)cap * sizeof *ops);
-        if (b->nops) memcpy(ops, b->ops, (size_t)b->nops * sizeof *ops);
-        b->ops = ops;
-        b->capops = cap;
-    }
-    b->ops[b->nops++] = op;
-}
 
 static int has_name(const IrInput *list, int n, const char *name)
 {
@@ -57,15 +30,15 @@ int segment_carry(IrModule *m, char *err, size_t errlen)
 {
     IrBlock *top = m->body;
     if (has_name(m->inputs, m->ninputs, SEGMENT_RESET_INPUT))
-        return fail(err, errlen, "segment: model '%s' already has an input '%s' (segmented twice?)",
-                    m->name, SEGMENT_RESET_INPUT);
+        return ir_errf(err, errlen, "segment: model '%s' already has an input '%s' (segmented twice?)",
+                       m->name, SEGMENT_RESET_INPUT);
     for (int i = 0; i < top->nops; i++) {
         const IrOp *F = top->ops[i];
         if (F->kind != IR_SCAN) continue;
         for (int k = 0; k < F->attrs.n_carried; k++)
             if (F->operands[k]->type.dtype != IR_F32)
-                return fail(err, errlen, "segment: a scan of model '%s' carries a non-f32 value %d",
-                            m->name, k);
+                return ir_errf(err, errlen, "segment: a scan of model '%s' carries a non-f32 value %d",
+                               m->name, k);
     }
 
     /* The reset flag is an input even with no scan, so that a driver can
@@ -93,7 +66,7 @@ int segment_carry(IrModule *m, char *err, size_t errlen)
             }
             for (int j = from; j < nb->nops; j++) nb->ops[j]->origin = "carry";
         }
-        push_op(m, nb, F);
+        ir_block_append(m, nb, F);
     }
     top->ops = nb->ops;
     top->nops = nb->nops;
@@ -101,6 +74,6 @@ int segment_carry(IrModule *m, char *err, size_t errlen)
     for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
 
     if (ir_verify(m, "segment", stderr))
-        return fail(err, errlen, "internal error: the segmented module does not verify (see above)");
+        return ir_errf(err, errlen, "internal error: the segmented module does not verify (see above)");
     return n;
 }

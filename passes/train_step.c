@@ -14,7 +14,6 @@
 #include "passes/train_step.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,46 +35,33 @@ TrainConfig train_config_default(void)
     return c;
 }
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* ---- checking the request ------------------------------------------------------- */
 
 /* The ranges PyTorch's optimizers accept (they raise ValueError outside
  * them); a NaN fails every comparison and so every check. */
 static int check_config(const TrainConfig *c, char *err, size_t n)
 {
-    if (c->opt != OPT_SGD && c->opt != OPT_ADAM) return fail(err, n, "unknown optimizer %d", (int)c->opt);
-    if (!(c->lr >= 0 && isfinite(c->lr))) return fail(err, n, "learning rate %g must be >= 0", c->lr);
+    if (c->opt != OPT_SGD && c->opt != OPT_ADAM) return ir_errf(err, n, "unknown optimizer %d", (int)c->opt);
+    if (!(c->lr >= 0 && isfinite(c->lr))) return ir_errf(err, n, "learning rate %g must be >= 0", c->lr);
     if (!(c->weight_decay >= 0 && isfinite(c->weight_decay)))
-        return fail(err, n, "weight decay %g must be >= 0", c->weight_decay);
+        return ir_errf(err, n, "weight decay %g must be >= 0", c->weight_decay);
     if (c->opt == OPT_SGD && !(c->momentum >= 0 && isfinite(c->momentum)))
-        return fail(err, n, "momentum %g must be >= 0", c->momentum);
+        return ir_errf(err, n, "momentum %g must be >= 0", c->momentum);
     if (c->opt == OPT_ADAM) {
-        if (!(c->beta1 >= 0 && c->beta1 < 1)) return fail(err, n, "beta1 %g must be in [0, 1)", c->beta1);
-        if (!(c->beta2 >= 0 && c->beta2 < 1)) return fail(err, n, "beta2 %g must be in [0, 1)", c->beta2);
-        if (!(c->eps >= 0 && isfinite(c->eps))) return fail(err, n, "eps %g must be >= 0", c->eps);
+        if (!(c->beta1 >= 0 && c->beta1 < 1)) return ir_errf(err, n, "beta1 %g must be in [0, 1)", c->beta1);
+        if (!(c->beta2 >= 0 && c->beta2 < 1)) return ir_errf(err, n, "beta2 %g must be in [0, 1)", c->beta2);
+        if (!(c->eps >= 0 && isfinite(c->eps))) return ir_errf(err, n, "eps %g must be >= 0", c->eps);
     }
     switch (c->clip) {
     case CLIP_NONE:
         break;
     case CLIP_NORM: case CLIP_VALUE:
         if (!(c->clip_value > 0 && isfinite(c->clip_value)))
-            return fail(err, n, "clip %s %g must be a positive number",
-                        c->clip == CLIP_NORM ? "norm" : "value", c->clip_value);
+            return ir_errf(err, n, "clip %s %g must be a positive number",
+                           c->clip == CLIP_NORM ? "norm" : "value", c->clip_value);
         break;
     default:
-        return fail(err, n, "unknown clipping mode %d", (int)c->clip);
+        return ir_errf(err, n, "unknown clipping mode %d", (int)c->clip);
     }
     return 0;
 }
@@ -165,7 +151,7 @@ static void update_param(IrModule *m, const TrainConfig *c, const IrParam *p, Ir
 int train_step(IrModule *m, const TrainConfig *cfg, char *err, size_t errlen)
 {
     if (check_config(cfg, err, errlen)) return -1;
-    if (m->nparams == 0) return fail(err, errlen, "train step: model %s has no parameters to train", m->name);
+    if (m->nparams == 0) return ir_errf(err, errlen, "train step: model %s has no parameters to train", m->name);
 
     /* One gradient per parameter, from autodiff; a module that already has
      * a train step would get a second set of same-named inputs. */
@@ -175,27 +161,27 @@ int train_step(IrModule *m, const TrainConfig *cfg, char *err, size_t errlen)
         snprintf(name, sizeof name, AUTODIFF_GRAD_PREFIX "%s", m->params[i].name);
         grads[i] = find_output(m, name);
         if (!grads[i])
-            return fail(err, errlen, "train step: no output '%s': run autodiff first", name);
+            return ir_errf(err, errlen, "train step: no output '%s': run autodiff first", name);
     }
     if (find_output(m, TRAIN_GRAD_NORM) || has_input(m, TRAIN_STEP_INPUT))
-        return fail(err, errlen, "train step: model %s already has a train step", m->name);
+        return ir_errf(err, errlen, "train step: model %s already has a train step", m->name);
     for (int i = 0; i < m->nparams; i++) {
         snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", m->params[i].name);
-        if (find_output(m, name)) return fail(err, errlen, "train step: model %s already has a train step", m->name);
+        if (find_output(m, name)) return ir_errf(err, errlen, "train step: model %s already has a train step", m->name);
     }
 
     /* The norm before clipping, as clip_grad_norm_ returns it. */
     IrAttrs none = { 0 };
     IrValue *sumsq = op_attrs(m, IR_SUMSQ, grads, m->nparams, &none);
     IrValue *norm = sumsq ? op_attrs(m, IR_SQRT, &sumsq, 1, &none) : NULL;
-    if (!norm) return fail(err, errlen, "train step: internal error building the gradient norm");
+    if (!norm) return ir_errf(err, errlen, "train step: internal error building the gradient norm");
     norm->name = ir_strdup(m, TRAIN_GRAD_NORM);
     ir_add_output(m, TRAIN_GRAD_NORM, norm);
 
     IrAttrs clip = { .bound = cfg->clip_value };
     IrValue *scale = NULL;
     if (cfg->clip == CLIP_NORM && !(scale = op_attrs(m, IR_CLIP_SCALE, &norm, 1, &clip)))
-        return fail(err, errlen, "train step: internal error building the clip");
+        return ir_errf(err, errlen, "train step: internal error building the clip");
     for (int i = 0; i < m->nparams; i++) {
         IrValue *g = grads[i];
         if (cfg->clip == CLIP_NORM) {
@@ -204,7 +190,7 @@ int train_step(IrModule *m, const TrainConfig *cfg, char *err, size_t errlen)
         } else if (cfg->clip == CLIP_VALUE) {
             g = op_attrs(m, IR_CLAMP, &g, 1, &clip);
         }
-        if (!g) return fail(err, errlen, "train step: internal error clipping '%s'", m->params[i].name);
+        if (!g) return ir_errf(err, errlen, "train step: internal error clipping '%s'", m->params[i].name);
         grads[i] = g;
     }
 
@@ -213,6 +199,6 @@ int train_step(IrModule *m, const TrainConfig *cfg, char *err, size_t errlen)
     for (int i = 0; i < m->nparams; i++) update_param(m, cfg, &m->params[i], grads[i], step);
 
     if (ir_verify(m, "train_step", stderr))
-        return fail(err, errlen, "train step: internal error: the module does not verify (see above)");
+        return ir_errf(err, errlen, "train step: internal error: the module does not verify (see above)");
     return 0;
 }

@@ -12,7 +12,6 @@
  * current copy; values from outside the scan (weights) map to themselves. */
 #include "passes/unroll.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,19 +24,6 @@ typedef struct Un {
     IrValue **map;      /* by original value id: its current copy, or NULL */
     int       nmap;
 } Un;
-
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* A name for a scan in messages: its origin ("h: lstm l0") or its first result. */
 static const char *scan_label(const IrOp *op)
@@ -67,12 +53,12 @@ static void fix_block(IrBlock *b, int64_t steps)
 
 int unroll_specialize(IrModule *m, int64_t steps, char *err, size_t errlen)
 {
-    if (steps < 1) return fail(err, errlen, "unroll: the number of steps must be at least 1, got %lld",
-                               (long long)steps);
+    if (steps < 1) return ir_errf(err, errlen, "unroll: the number of steps must be at least 1, got %lld",
+                                  (long long)steps);
     for (int s = 1; s < m->nsyms; s++)
         if (m->syms[s].max > 0 && steps > m->syms[s].max)
-            return fail(err, errlen, "unroll: %lld steps is above %s's declared maximum %lld",
-                        (long long)steps, m->syms[s].name, (long long)m->syms[s].max);
+            return ir_errf(err, errlen, "unroll: %lld steps is above %s's declared maximum %lld",
+                           (long long)steps, m->syms[s].name, (long long)m->syms[s].max);
     for (int i = 0; i < m->ninputs; i++) fix_type(&m->inputs[i].value->type, steps);
     for (int i = 0; i < m->ntargets; i++) fix_type(&m->targets[i].value->type, steps);
     for (int i = 0; i < m->nparams; i++) fix_type(&m->params[i].value->type, steps);
@@ -226,10 +212,10 @@ static int need_static(const IrModule *m, const IrOp *F, char *err, size_t errle
     if (trip_count(F) >= 1) return 0;
     char buf[96];
     const IrValue *s = F->attrs.n_seq_in ? F->operands[F->attrs.n_carried] : NULL;
-    return fail(err, errlen,
-                "unroll: scan '%s' runs over %s, whose length is only known at run time: "
-                "give the number of steps to unroll to",
-                scan_label(F), s ? ir_type_str(m, s->type, buf, sizeof buf) : "no sequence");
+    return ir_errf(err, errlen,
+                   "unroll: scan '%s' runs over %s, whose length is only known at run time: "
+                   "give the number of steps to unroll to",
+                   scan_label(F), s ? ir_type_str(m, s->type, buf, sizeof buf) : "no sequence");
 }
 
 /* Scan F as T straight-line steps in dst. */
@@ -320,19 +306,6 @@ static void unroll_scan_by(Un *U, IrBlock *dst, IrOp *F, int64_t f)
 
 /* ---- the passes ------------------------------------------------------------------------ */
 
-/* Appends op to b (an op moved, not made). */
-static void push_op(IrModule *m, IrBlock *b, IrOp *op)
-{
-    if (b->nops == b->capops) {
-        int cap = b->capops ? b->capops * 2 : 16;
-        IrOp **ops = ir_alloc(m, (size_t)cap * sizeof *ops);
-        if (b->nops) memcpy(ops, b->ops, (size_t)b->nops * sizeof *ops);
-        b->ops = ops;
-        b->capops = cap;
-    }
-    b->ops[b->nops++] = op;
-}
-
 /* Rebuilds the top block with each scan replaced: factor 0 unrolls fully. */
 static int rewrite(IrModule *m, int64_t factor, char *err, size_t errlen)
 {
@@ -344,33 +317,33 @@ static int rewrite(IrModule *m, int64_t factor, char *err, size_t errlen)
         int64_t T = trip_count(F);
         if (factor == 0 || factor >= T) {
             if (T > UNROLL_MAX_STEPS)
-                return fail(err, errlen, "unroll: scan '%s' runs %lld steps, more than %d to unroll fully",
-                            scan_label(F), (long long)T, UNROLL_MAX_STEPS);
+                return ir_errf(err, errlen, "unroll: scan '%s' runs %lld steps, more than %d to unroll fully",
+                               scan_label(F), (long long)T, UNROLL_MAX_STEPS);
             continue;
         }
         if (T % factor)
-            return fail(err, errlen, "unroll: scan '%s' runs %lld steps, not a multiple of the factor %lld",
-                        scan_label(F), (long long)T, (long long)factor);
+            return ir_errf(err, errlen, "unroll: scan '%s' runs %lld steps, not a multiple of the factor %lld",
+                           scan_label(F), (long long)T, (long long)factor);
         for (int j = 0; j < F->attrs.n_seq_in; j++)
             if (F->operands[F->attrs.n_carried + j]->type.rank + 1 > IR_MAX_RANK)
-                return fail(err, errlen, "unroll: scan '%s': a sequence of rank %d cannot be viewed as "
-                            "[T/%lld, %lld, ...] (rank above %d)", scan_label(F),
-                            F->operands[F->attrs.n_carried + j]->type.rank, (long long)factor,
-                            (long long)factor, IR_MAX_RANK);
+                return ir_errf(err, errlen, "unroll: scan '%s': a sequence of rank %d cannot be viewed as "
+                               "[T/%lld, %lld, ...] (rank above %d)", scan_label(F),
+                               F->operands[F->attrs.n_carried + j]->type.rank, (long long)factor,
+                               (long long)factor, IR_MAX_RANK);
         for (int k = 0; k < F->attrs.n_seq_out; k++)
             if (F->results[F->attrs.n_carried + k]->type.rank + 1 > IR_MAX_RANK)
-                return fail(err, errlen, "unroll: scan '%s': a step output of rank %d cannot be stacked "
-                            "per iteration (rank above %d)", scan_label(F),
-                            F->results[F->attrs.n_carried + k]->type.rank - 1, IR_MAX_RANK);
+                return ir_errf(err, errlen, "unroll: scan '%s': a step output of rank %d cannot be stacked "
+                               "per iteration (rank above %d)", scan_label(F),
+                               F->results[F->attrs.n_carried + k]->type.rank - 1, IR_MAX_RANK);
     }
 
     Un U = { .m = m, .nmap = m->next_id };
     U.map = calloc((size_t)(U.nmap ? U.nmap : 1), sizeof *U.map);
-    if (!U.map) return fail(err, errlen, "out of memory");
+    if (!U.map) return ir_errf(err, errlen, "out of memory");
     IrBlock *nb = ir_alloc(m, sizeof *nb);
     for (int i = 0; i < top->nops; i++) {
         IrOp *F = top->ops[i];
-        if (F->kind != IR_SCAN) { push_op(m, nb, F); continue; }
+        if (F->kind != IR_SCAN) { ir_block_append(m, nb, F); continue; }
         int64_t T = trip_count(F);
         if (factor == 0 || factor >= T) unroll_scan_full(&U, nb, F);
         else unroll_scan_by(&U, nb, F, factor);
@@ -382,22 +355,22 @@ static int rewrite(IrModule *m, int64_t factor, char *err, size_t errlen)
     for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
 
     if (ir_verify(m, "unroll", stderr))
-        return fail(err, errlen, "internal error: the unrolled module does not verify (see above)");
+        return ir_errf(err, errlen, "internal error: the unrolled module does not verify (see above)");
     return 0;
 }
 
 int unroll_full(IrModule *m, int64_t steps, char *err, size_t errlen)
 {
     if (steps > UNROLL_MAX_STEPS)
-        return fail(err, errlen, "unroll: %lld steps is more than %d to unroll fully", (long long)steps,
-                    UNROLL_MAX_STEPS);
+        return ir_errf(err, errlen, "unroll: %lld steps is more than %d to unroll fully", (long long)steps,
+                       UNROLL_MAX_STEPS);
     if (steps > 0 && unroll_specialize(m, steps, err, errlen)) return -1;
     return rewrite(m, 0, err, errlen);
 }
 
 int unroll_by(IrModule *m, int factor, char *err, size_t errlen)
 {
-    if (factor < 1) return fail(err, errlen, "unroll: the factor must be at least 1, got %d", factor);
+    if (factor < 1) return ir_errf(err, errlen, "unroll: the factor must be at least 1, got %d", factor);
     if (factor == 1) return 0;
     return rewrite(m, factor, err, errlen);
 }

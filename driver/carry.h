@@ -1,0 +1,33 @@
+/* carry.h - moving the recurrent state between the segments of a sequence
+ * for a module rewritten by segment_carry() (passes/segment.h): what
+ * `rnnc train` (TBPTT) and `rnnc sample` (one character at a time) do
+ * around every run.
+ *
+ * Every function prints its own message ("rnnc: ...") and returns 0 or 1. */
+#ifndef RNNC_CARRY_H
+#define RNNC_CARRY_H
+
+#include <stdint.h>
+
+#include "ir/ir.h"
+#include "runtime/tensor.h"
+
+/* Is `name` one of the "carry:<k>" state inputs/outputs (not the reset)? */
+int carry_is_state(const char *name);
+
+/* Puts into `in` the inputs that segment_carry() added to m: "carry:reset"
+ * (1 when carry is NULL: the start of a sequence; else 0) and every
+ * "carry:<k>", a copy of carry's tensor or, at the start (or if carry has
+ * none), zeros of its type with B = batch.  A module with no carried
+ * state gets nothing. */
+int carry_inputs(const IrModule *m, const TensorMap *carry, int64_t batch, TensorMap *in);
+
+/* Empties `carry` and moves every "carry:<k>" output of m from `out` into
+ * it, for the next segment. */
+int carry_take(const IrModule *m, TensorMap *out, TensorMap *carry);
+
+/* Puts zeros of IR type ty, with B = batch, into map under `name` (also
+ * the optimizer state before the first step). */
+int carry_put_zeros(TensorMap *map, const IrModule *m, const char *name, const IrType *ty, int64_t batch);
+
+#endif

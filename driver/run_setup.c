@@ -1,0 +1,94 @@
+/* run_setup.c - weights, inputs and precision of a run (run_setup.h),
+ * shared by init, run, grad and train so that they accept the same files
+ * and options with the same messages. */
+#include "driver/run_setup.h"
+
+#include <string.h>
+
+#include "ir/bind.h"
+#include "runtime/init.h"
+#include "runtime/rng.h"
+
+int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec)
+{
+    const char *s = cli_get(a, "precision");
+    *prec = IR_PREC_F32;
+    if (s && !strcmp(s, "f64")) *prec = IR_PREC_F64;
+    else if (s && strcmp(s, "f32")) return cli_usage_error(c, "unknown precision '%s' (f32 or f64)", s);
+    return 0;
+}
+
+int run_binding(const Command *c, const char *opt, const char *v, char *name, size_t n, const char **path)
+{
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1] || (size_t)(eq - v) >= n)
+        return cli_usage_error(c, "option '%s' needs NAME=FILE, got '%s'", opt, v);
+    memcpy(name, v, (size_t)(eq - v));
+    name[eq - v] = 0;
+    *path = eq + 1;
+    return 0;
+}
+
+int run_read_inputs(const Command *c, const CliArgs *a, TensorMap *inputs)
+{
+    char name[256], err[512];
+    const char *path;
+    for (int i = 0; i < a->nopts; i++) {
+        if (strcmp(a->opt[i]->name, "input")) continue;
+        int rc = run_binding(c, "-i", a->val[i], name, sizeof name, &path);
+        if (rc) return rc;
+        Tensor t;
+        if (rt_npy_read(path, &t, err, sizeof err)) return cli_error("%s", err);
+        if (rt_map_get(inputs, name)) { rt_tensor_free(&t); return cli_error("input '%s' given twice", name); }
+        if (rt_map_put(inputs, name, &t)) { rt_tensor_free(&t); return cli_error("out of memory"); }
+    }
+    return 0;
+}
+
+int run_load_weights(const IrModule *m, const char *path, TensorMap *w)
+{
+    char err[512];
+    if (path) {
+        if (rt_st_read(path, w, err, sizeof err)) return cli_error("%s", err);
+    } else if (m->nparams) {
+        return cli_error("model '%s' has %d parameters: give a weights file with -w (make one with 'rnnc init')",
+                         m->name, m->nparams);
+    }
+    if (ir_bind_params(m, w, path ? path : "(no weights)", err, sizeof err)) return cli_error("%s", err);
+    return 0;
+}
+
+/* IrInitKind and RtInitKind list the same initializers; the runtime keeps
+ * its own enum so that it does not depend on the IR. */
+static RtInitKind rt_kind(IrInitKind k)
+{
+    switch (k) {
+    case IR_INIT_ZERO: return RT_INIT_ZERO;
+    case IR_INIT_ONE: return RT_INIT_ONE;
+    case IR_INIT_UNIFORM: return RT_INIT_UNIFORM;
+    case IR_INIT_NORMAL: return RT_INIT_NORMAL;
+    case IR_INIT_XAVIER: return RT_INIT_XAVIER;
+    case IR_INIT_ORTHOGONAL: return RT_INIT_ORTHOGONAL;
+    case IR_INIT_CONST: return RT_INIT_CONST;
+    }
+    return RT_INIT_ZERO;
+}
+
+int run_init_weights(const IrModule *m, uint64_t seed, TensorMap *w)
+{
+    RtRng rng;
+    char err[512];
+    rt_rng_seed(&rng, seed);
+    for (int i = 0; i < m->nparams; i++) {
+        const IrParam *p = &m->params[i];
+        Tensor t;
+        if (rt_tensor_alloc(&t, RT_F32, p->value->type.rank, p->value->type.dim))
+            return cli_error("parameter '%s': out of memory", p->name);
+        if (rt_init_fill(t.data, t.rank, t.shape, rt_kind(p->init.kind), p->init.a, &rng, err, sizeof err)) {
+            rt_tensor_free(&t);
+            return cli_error("parameter '%s': %s", p->name, err);
+        }
+        if (rt_map_put(w, p->name, &t)) { rt_tensor_free(&t); return cli_error("out of memory"); }
+    }
+    return 0;
+}

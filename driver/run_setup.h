@@ -1,0 +1,36 @@
+/* run_setup.h - what the commands that run a module share to set the run
+ * up: the weights (from a file, or fresh as `rnnc init` makes them), the
+ * -i NAME=x.npy inputs and the --precision option.
+ *
+ * Every function prints its own message ("rnnc: ..." or a usage error)
+ * and returns 0, 1 (the user's input is wrong) or EXIT_USAGE, the
+ * command's exit status. */
+#ifndef RNNC_RUN_SETUP_H
+#define RNNC_RUN_SETUP_H
+
+#include <stdint.h>
+
+#include "driver/cli.h"
+#include "ir/interp.h"
+#include "runtime/tensor.h"
+
+/* --precision f32|f64 (default f32) into *prec. */
+int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec);
+
+/* Splits "NAME=path", the value of option `opt` ("-i", "-o"), into name
+ * (n bytes) and *path. */
+int run_binding(const Command *c, const char *opt, const char *v, char *name, size_t n, const char **path);
+
+/* Reads every -i NAME=x.npy into `inputs`; a name given twice is an error. */
+int run_read_inputs(const Command *c, const CliArgs *a, TensorMap *inputs);
+
+/* Reads the weights file `path` into w and checks it against m's
+ * parameters.  With no path, a model with parameters is an error that
+ * says how to make a weights file. */
+int run_load_weights(const IrModule *m, const char *path, TensorMap *w);
+
+/* Fresh weights for every parameter of m, exactly as `rnnc init --seed
+ * seed` makes them. */
+int run_init_weights(const IrModule *m, uint64_t seed, TensorMap *w);
+
+#endif
