@@ -2,7 +2,8 @@
  * from a .rnn file, and the usage/error conventions.
  *
  * Exit codes: 0 success, 1 an error in the user's input (model, data,
- * weights), 2 a usage error (unknown option, wrong arity). */
+ * weights), 2 a usage error (unknown option, wrong arity), 130 training
+ * stopped by Ctrl-C after writing its checkpoint (the shell's 128 + SIGINT). */
 #ifndef RNNC_CLI_H
 #define RNNC_CLI_H
 
