@@ -13,20 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-/* The same for a mistake in the user's data rather than in the module. */
+/* Like ir_errf (a mistake in the module: -1), for a mistake in the user's
+ * data rather than in the module: -2. */
 static int user_fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int user_fail(char *err, size_t n, const char *fmt, ...)
@@ -45,15 +33,15 @@ static int user_fail(char *err, size_t n, const char *fmt, ...)
 int val_alloc(Val *v, int rank, const int64_t *shape, char *err, size_t errlen)
 {
     int64_t n = 1;
-    if (rank < 0 || rank > IR_MAX_RANK) return fail(err, errlen, "rank %d is out of range", rank);
+    if (rank < 0 || rank > IR_MAX_RANK) return ir_errf(err, errlen, "rank %d is out of range", rank);
     for (int i = 0; i < rank; i++) {
-        if (shape[i] < 0) return fail(err, errlen, "negative dimension %lld", (long long)shape[i]);
+        if (shape[i] < 0) return ir_errf(err, errlen, "negative dimension %lld", (long long)shape[i]);
         if (shape[i] && n > INT64_MAX / (int64_t)sizeof(double) / shape[i])
-            return fail(err, errlen, "tensor too large");
+            return ir_errf(err, errlen, "tensor too large");
         n *= shape[i];
     }
     v->data = calloc(n ? (size_t)n : 1, sizeof(double));
-    if (!v->data) return fail(err, errlen, "out of memory for %lld values", (long long)n);
+    if (!v->data) return ir_errf(err, errlen, "out of memory for %lld values", (long long)n);
     v->state = VAL_PRESENT;
     v->rank = rank;
     for (int i = 0; i < IR_MAX_RANK; i++) v->shape[i] = i < rank ? shape[i] : 0;
@@ -182,6 +170,17 @@ static void bcast_strides(const Val *x, int r, int64_t *st)
     }
 }
 
+/* Whether x's shape is the trailing dims of out's (a bias [H] against
+ * [B, H], a scalar against anything): then the broadcast offset of out's
+ * flat index i is just i % numel(x), without bcast_offset's divisions. */
+static int is_suffix(const Val *x, const Val *out)
+{
+    if (x->rank > out->rank || x->numel == 0) return 0;
+    for (int i = 1; i <= x->rank; i++)
+        if (x->shape[x->rank - i] != out->shape[out->rank - i]) return 0;
+    return 1;
+}
+
 /* Flat offset into x (strides st) of the result's flat index i. */
 static int64_t bcast_offset(const Val *out, const int64_t *st, int64_t i)
 {
@@ -202,14 +201,26 @@ static int k_binary(const IrOp *op, const Val *a, const Val *b, Val *out, char *
         int64_t da = i <= a->rank ? a->shape[a->rank - i] : 1;
         int64_t db = i <= b->rank ? b->shape[b->rank - i] : 1;
         if (da != db && da != 1 && db != 1)
-            return fail(err, n, "%s: shapes %s and %s do not broadcast", ir_op_name(op->kind),
+            return ir_errf(err, n, "%s: shapes %s and %s do not broadcast", ir_op_name(op->kind),
                         val_shape_str(a, sa, sizeof sa), val_shape_str(b, sb, sizeof sb));
         shape[r - i] = da == 1 ? db : da;
     }
     if (val_alloc(out, r, shape, err, n)) return -1;
+    /* Operands of the result's own shape (most element-wise ops of a cell)
+     * read element i directly: the same numbers, without the index
+     * arithmetic of broadcasting, which dominated training's run time. */
+    if (val_same_shape(a, out) && val_same_shape(b, out)) {
+        for (int64_t i = 0; i < out->numel; i++) out->data[i] = binary(op->kind, a->data[i], b->data[i]);
+        return 0;
+    }
     int64_t sta[IR_MAX_RANK], stb[IR_MAX_RANK];
     bcast_strides(a, r, sta);
     bcast_strides(b, r, stb);
+    if (is_suffix(a, out) && is_suffix(b, out)) { /* e.g. x + bias, the same numbers faster */
+        for (int64_t i = 0; i < out->numel; i++)
+            out->data[i] = binary(op->kind, a->data[i % a->numel], b->data[i % b->numel]);
+        return 0;
+    }
     for (int64_t i = 0; i < out->numel; i++)
         out->data[i] = binary(op->kind, a->data[bcast_offset(out, sta, i)],
                               b->data[bcast_offset(out, stb, i)]);
@@ -230,7 +241,7 @@ static int k_linear(const Val *x, const Val *w, Val *out, char *err, size_t n)
 {
     char sx[64], sw[64];
     if (w->rank != 2 || x->rank < 1 || x->shape[x->rank - 1] != w->shape[1])
-        return fail(err, n, "linear: x %s does not fit W %s", val_shape_str(x, sx, sizeof sx),
+        return ir_errf(err, n, "linear: x %s does not fit W %s", val_shape_str(x, sx, sizeof sx),
                     val_shape_str(w, sw, sizeof sw));
     int64_t K = w->shape[1], N = w->shape[0], rows = prod(x, 0, x->rank - 1);
     int64_t shape[IR_MAX_RANK];
@@ -250,13 +261,13 @@ static int k_concat(const Val *const *in, int nin, Val *out, char *err, size_t n
 {
     char s0[64], s1[64];
     const Val *a = in[0];
-    if (a->rank < 1) return fail(err, n, "concat of a scalar");
+    if (a->rank < 1) return ir_errf(err, n, "concat of a scalar");
     int64_t total = 0;
     for (int i = 0; i < nin; i++) {
         int ok = in[i]->rank == a->rank;
         for (int d = 0; ok && d < a->rank - 1; d++) ok = in[i]->shape[d] == a->shape[d];
         if (!ok)
-            return fail(err, n, "concat: cannot join %s and %s", val_shape_str(a, s0, sizeof s0),
+            return ir_errf(err, n, "concat: cannot join %s and %s", val_shape_str(a, s0, sizeof s0),
                         val_shape_str(in[i], s1, sizeof s1));
         total += in[i]->shape[a->rank - 1];
     }
@@ -277,10 +288,10 @@ static int k_slice(const IrOp *op, const Val *x, Val *out, char *err, size_t n)
 {
     char sx[64];
     int64_t start = op->attrs.start, len = op->attrs.len;
-    if (x->rank < 1) return fail(err, n, "slice of a scalar");
+    if (x->rank < 1) return ir_errf(err, n, "slice of a scalar");
     int64_t w = x->shape[x->rank - 1];
     if (start < 0 || len < 0 || start > w || len > w - start)
-        return fail(err, n, "slice [%lld, +%lld) out of range of %s", (long long)start,
+        return ir_errf(err, n, "slice [%lld, +%lld) out of range of %s", (long long)start,
                     (long long)len, val_shape_str(x, sx, sizeof sx));
     int64_t shape[IR_MAX_RANK];
     memcpy(shape, x->shape, sizeof shape);
@@ -301,7 +312,7 @@ static int k_broadcast(const Val *x, const Val *want, Val *out, char *err, size_
         ok = dx == dw || dx == 1;
     }
     if (!ok)
-        return fail(err, n, "broadcast: %s does not broadcast to %s", val_shape_str(x, sx, sizeof sx),
+        return ir_errf(err, n, "broadcast: %s does not broadcast to %s", val_shape_str(x, sx, sizeof sx),
                     val_shape_str(want, sw, sizeof sw));
     if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
     int64_t st[IR_MAX_RANK];
@@ -314,10 +325,10 @@ static int k_stack(const Val *const *in, int nin, Val *out, char *err, size_t n)
 {
     char s0[64], s1[64];
     const Val *a = in[0];
-    if (a->rank + 1 > IR_MAX_RANK) return fail(err, n, "stack: result above rank %d", IR_MAX_RANK);
+    if (a->rank + 1 > IR_MAX_RANK) return ir_errf(err, n, "stack: result above rank %d", IR_MAX_RANK);
     for (int i = 1; i < nin; i++)
         if (!val_same_shape(a, in[i]))
-            return fail(err, n, "stack: cannot stack %s and %s", val_shape_str(a, s0, sizeof s0),
+            return ir_errf(err, n, "stack: cannot stack %s and %s", val_shape_str(a, s0, sizeof s0),
                         val_shape_str(in[i], s1, sizeof s1));
     int64_t shape[IR_MAX_RANK] = { nin };
     for (int d = 0; d < a->rank; d++) shape[d + 1] = a->shape[d];
@@ -332,7 +343,7 @@ static int k_reshape(const Val *x, const Val *want, Val *out, char *err, size_t 
 {
     char sx[64], sw[64];
     if (x->numel != want->numel)
-        return fail(err, n, "reshape: %s has %lld elements, %s needs %lld", val_shape_str(x, sx, sizeof sx),
+        return ir_errf(err, n, "reshape: %s has %lld elements, %s needs %lld", val_shape_str(x, sx, sizeof sx),
                     (long long)x->numel, val_shape_str(want, sw, sizeof sw), (long long)want->numel);
     if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
     if (out->numel) memcpy(out->data, x->data, (size_t)out->numel * sizeof(double));
@@ -344,7 +355,7 @@ static int take(const char *what, const Val *x, int64_t index, Val *out, char *e
 {
     char sx[64];
     if (x->rank < 1 || index < 0 || index >= x->shape[0])
-        return fail(err, n, "%s: index %lld out of range of %s", what, (long long)index,
+        return ir_errf(err, n, "%s: index %lld out of range of %s", what, (long long)index,
                     val_shape_str(x, sx, sizeof sx));
     if (val_alloc(out, x->rank - 1, x->shape + 1, err, n)) return -1;
     if (out->numel)
@@ -354,7 +365,7 @@ static int take(const char *what, const Val *x, int64_t index, Val *out, char *e
 
 static int k_seq_reverse(const Val *x, Val *out, char *err, size_t n)
 {
-    if (x->rank < 1) return fail(err, n, "seq_reverse of a scalar");
+    if (x->rank < 1) return ir_errf(err, n, "seq_reverse of a scalar");
     if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
     int64_t T = x->shape[0], step = prod(x, 1, x->rank);
     for (int64_t t = 0; t < T; t++)
@@ -364,7 +375,7 @@ static int k_seq_reverse(const Val *x, Val *out, char *err, size_t n)
 
 static int k_seq_mean(const Val *x, Val *out, char *err, size_t n)
 {
-    if (x->rank < 1 || x->shape[0] < 1) return fail(err, n, "seq_mean of an empty sequence");
+    if (x->rank < 1 || x->shape[0] < 1) return ir_errf(err, n, "seq_mean of an empty sequence");
     if (val_alloc(out, x->rank - 1, x->shape + 1, err, n)) return -1;
     int64_t T = x->shape[0], step = out->numel;
     for (int64_t k = 0; k < step; k++) {
@@ -381,8 +392,8 @@ static int k_embedding(const IrOp *op, const Val *table, const Val *ids, Val *ou
                        size_t n)
 {
     char st[64], lab[64], pos[64];
-    if (table->rank != 2) return fail(err, n, "embedding: table %s is not a matrix", val_shape_str(table, st, sizeof st));
-    if (ids->rank + 1 > IR_MAX_RANK) return fail(err, n, "embedding: ids of too high a rank");
+    if (table->rank != 2) return ir_errf(err, n, "embedding: table %s is not a matrix", val_shape_str(table, st, sizeof st));
+    if (ids->rank + 1 > IR_MAX_RANK) return ir_errf(err, n, "embedding: ids of too high a rank");
     int64_t V = table->shape[0], D = table->shape[1];
     for (int64_t i = 0; i < ids->numel; i++)
         if (!id_ok(ids->data[i], V))
@@ -404,7 +415,7 @@ static int k_embedding(const IrOp *op, const Val *table, const Val *ids, Val *ou
  * logits of 1000 neither overflow nor lose the distribution. */
 static int k_softmax(const Val *x, Val *out, char *err, size_t n)
 {
-    if (x->rank < 1) return fail(err, n, "softmax of a scalar");
+    if (x->rank < 1) return ir_errf(err, n, "softmax of a scalar");
     if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
     int64_t C = x->shape[x->rank - 1], rows = prod(x, 0, x->rank - 1);
     for (int64_t r = 0; r < rows; r++) {
@@ -426,7 +437,7 @@ static int k_cross_entropy(const IrOp *op, const Val *lg, const Val *ids, Val *o
     int ok = lg->rank == ids->rank + 1;
     for (int d = 0; ok && d < ids->rank; d++) ok = lg->shape[d] == ids->shape[d];
     if (!ok)
-        return fail(err, n, "cross_entropy: logits %s do not fit ids %s",
+        return ir_errf(err, n, "cross_entropy: logits %s do not fit ids %s",
                     val_shape_str(lg, sl, sizeof sl), val_shape_str(ids, si, sizeof si));
     int64_t C = lg->shape[lg->rank - 1];
     for (int64_t i = 0; i < ids->numel; i++)
@@ -451,7 +462,7 @@ static int k_mse(const Val *y, const Val *t, Val *out, char *err, size_t n)
 {
     char sy[64], st[64];
     if (!val_same_shape(y, t))
-        return fail(err, n, "mse: shapes %s and %s differ", val_shape_str(y, sy, sizeof sy),
+        return ir_errf(err, n, "mse: shapes %s and %s differ", val_shape_str(y, sy, sizeof sy),
                     val_shape_str(t, st, sizeof st));
     if (val_alloc(out, 0, NULL, err, n)) return -1;
     double s = 0;
@@ -467,18 +478,19 @@ static int k_matmul_nn(const Val *g, const Val *w, Val *out, char *err, size_t n
 {
     char sg[64], sw[64];
     if (w->rank != 2 || g->rank < 1 || g->shape[g->rank - 1] != w->shape[0])
-        return fail(err, n, "matmul_nn: g %s does not fit W %s", val_shape_str(g, sg, sizeof sg),
+        return ir_errf(err, n, "matmul_nn: g %s does not fit W %s", val_shape_str(g, sg, sizeof sg),
                     val_shape_str(w, sw, sizeof sw));
     int64_t N = w->shape[0], K = w->shape[1], rows = prod(g, 0, g->rank - 1);
     int64_t shape[IR_MAX_RANK];
     memcpy(shape, g->shape, sizeof shape);
     shape[g->rank - 1] = K;
     if (val_alloc(out, g->rank, shape, err, n)) return -1;
+    /* j outside k, so that W is read along its rows; each out[r, k] still
+     * adds its terms in the order j = 0, 1, ..., onto the zeros of val_alloc. */
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t k = 0; k < K; k++) {
-            double s = 0;
-            for (int64_t j = 0; j < N; j++) s += g->data[r * N + j] * w->data[j * K + k];
-            out->data[r * K + k] = s;
+        for (int64_t j = 0; j < N; j++) {
+            double gj = g->data[r * N + j];
+            for (int64_t k = 0; k < K; k++) out->data[r * K + k] += gj * w->data[j * K + k];
         }
     return 0;
 }
@@ -491,7 +503,7 @@ static int k_linear_wgrad(const Val *g, const Val *x, Val *out, char *err, size_
     int ok = g->rank >= 1 && g->rank == x->rank;
     for (int d = 0; ok && d < g->rank - 1; d++) ok = g->shape[d] == x->shape[d];
     if (!ok)
-        return fail(err, n, "linear_wgrad: g %s and x %s differ in their rows",
+        return ir_errf(err, n, "linear_wgrad: g %s and x %s differ in their rows",
                     val_shape_str(g, sg, sizeof sg), val_shape_str(x, sx, sizeof sx));
     int64_t N = g->shape[g->rank - 1], K = x->shape[x->rank - 1], rows = prod(g, 0, g->rank - 1);
     int64_t shape[2] = { N, K };
@@ -515,11 +527,15 @@ static int k_reduce_to(const Val *x, const Val *want, Val *out, char *err, size_
         ok = dw == dx || dw == 1;
     }
     if (!ok)
-        return fail(err, n, "reduce_to: %s does not reduce to %s", val_shape_str(x, sx, sizeof sx),
+        return ir_errf(err, n, "reduce_to: %s does not reduce to %s", val_shape_str(x, sx, sizeof sx),
                     val_shape_str(want, sw, sizeof sw));
     if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
     int64_t st[IR_MAX_RANK];
     bcast_strides(out, x->rank, st);
+    if (is_suffix(out, x)) { /* e.g. a bias gradient summed over the batch */
+        for (int64_t i = 0; i < x->numel; i++) out->data[i % out->numel] += x->data[i];
+        return 0;
+    }
     for (int64_t i = 0; i < x->numel; i++) out->data[bcast_offset(x, st, i)] += x->data[i];
     return 0;
 }
@@ -528,7 +544,7 @@ static int k_relu_grad(const Val *g, const Val *x, Val *out, char *err, size_t n
 {
     char sg[64], sx[64];
     if (!val_same_shape(g, x))
-        return fail(err, n, "relu_grad: shapes %s and %s differ", val_shape_str(g, sg, sizeof sg),
+        return ir_errf(err, n, "relu_grad: shapes %s and %s differ", val_shape_str(g, sg, sizeof sg),
                     val_shape_str(x, sx, sizeof sx));
     if (val_alloc(out, g->rank, g->shape, err, n)) return -1;
     for (int64_t i = 0; i < g->numel; i++) out->data[i] = x->data[i] > 0 ? g->data[i] : 0.0;
@@ -545,7 +561,7 @@ static int k_cross_entropy_grad(const IrOp *op, const Val *lg, const Val *ids, V
     int ok = lg->rank == ids->rank + 1;
     for (int d = 0; ok && d < ids->rank; d++) ok = lg->shape[d] == ids->shape[d];
     if (!ok)
-        return fail(err, n, "cross_entropy_grad: logits %s do not fit ids %s",
+        return ir_errf(err, n, "cross_entropy_grad: logits %s do not fit ids %s",
                     val_shape_str(lg, sl, sizeof sl), val_shape_str(ids, si, sizeof si));
     int64_t C = lg->shape[lg->rank - 1];
     for (int64_t i = 0; i < ids->numel; i++)
@@ -567,7 +583,7 @@ static int k_mse_grad(const Val *y, const Val *t, Val *out, char *err, size_t n)
 {
     char sy[64], st[64];
     if (!val_same_shape(y, t))
-        return fail(err, n, "mse_grad: shapes %s and %s differ", val_shape_str(y, sy, sizeof sy),
+        return ir_errf(err, n, "mse_grad: shapes %s and %s differ", val_shape_str(y, sy, sizeof sy),
                     val_shape_str(t, st, sizeof st));
     if (val_alloc(out, y->rank, y->shape, err, n)) return -1;
     for (int64_t i = 0; i < y->numel; i++) out->data[i] = 2.0 * (y->data[i] - t->data[i]) / (double)y->numel;
@@ -581,7 +597,7 @@ static int k_embedding_grad(const IrOp *op, const Val *table, const Val *ids, co
     char st[64], sg[64], lab[64], pos[64];
     if (table->rank != 2 || g->rank != ids->rank + 1 || g->shape[g->rank - 1] != table->shape[1] ||
         g->numel != ids->numel * table->shape[1])
-        return fail(err, n, "embedding_grad: g %s does not fit table %s", val_shape_str(g, sg, sizeof sg),
+        return ir_errf(err, n, "embedding_grad: g %s does not fit table %s", val_shape_str(g, sg, sizeof sg),
                     val_shape_str(table, st, sizeof st));
     int64_t V = table->shape[0], D = table->shape[1];
     for (int64_t i = 0; i < ids->numel; i++)
@@ -605,7 +621,7 @@ static int k_seq_grad(IrOpKind k, const Val *g, const Val *s, Val *out, char *er
     int ok = s->rank == g->rank + 1 && s->shape[0] >= 1;
     for (int d = 0; ok && d < g->rank; d++) ok = s->shape[d + 1] == g->shape[d];
     if (!ok)
-        return fail(err, n, "%s: g %s is not one step of %s", ir_op_name(k), val_shape_str(g, sg, sizeof sg),
+        return ir_errf(err, n, "%s: g %s is not one step of %s", ir_op_name(k), val_shape_str(g, sg, sizeof sg),
                     val_shape_str(s, ss, sizeof ss));
     if (val_alloc(out, s->rank, s->shape, err, n)) return -1;
     int64_t T = s->shape[0], step = g->numel;
@@ -635,7 +651,7 @@ static int k_sumsq(const Val *const *in, int nin, Val *out, char *err, size_t n)
  * clamped to at most 1, so gradients below the bound are left alone. */
 static int k_clip_scale(const IrOp *op, const Val *norm, Val *out, char *err, size_t n)
 {
-    if (norm->rank != 0) return fail(err, n, "clip_scale: the norm is not a scalar");
+    if (norm->rank != 0) return ir_errf(err, n, "clip_scale: the norm is not a scalar");
     if (val_alloc(out, 0, NULL, err, n)) return -1;
     double c = op->attrs.bound / (norm->data[0] + 1e-6);
     out->data[0] = c < 1.0 ? c : 1.0;
@@ -683,7 +699,7 @@ static int k_adam_update(const IrOp *op, const Val *const *in, Val *outs, char *
     const Val *p = in[0], *g = in[1], *m = in[2], *v = in[3], *step = in[4];
     double lr = op->attrs.lr, b1 = op->attrs.beta1, b2 = op->attrs.beta2;
     double eps = op->attrs.eps, wd = op->attrs.weight_decay;
-    if (step->rank != 0) return fail(err, n, "adam_update: the step is not a scalar");
+    if (step->rank != 0) return ir_errf(err, n, "adam_update: the step is not a scalar");
     double t = step->data[0];
     if (!(t >= 1) || t != floor(t))
         return user_fail(err, n, "adam_update: step %.17g is not a whole number >= 1", t);
@@ -708,7 +724,7 @@ static int same_shapes(const IrOp *op, const Val *const *in, int nstate, char *e
     char s0[64], s1[64];
     for (int i = 1; i <= nstate; i++)
         if (!val_same_shape(in[0], in[i]))
-            return fail(err, n, "%s: operand %d %s is not the parameter's shape %s", ir_op_name(op->kind), i,
+            return ir_errf(err, n, "%s: operand %d %s is not the parameter's shape %s", ir_op_name(op->kind), i,
                         val_shape_str(in[i], s1, sizeof s1), val_shape_str(in[0], s0, sizeof s0));
     return 0;
 }
@@ -718,7 +734,7 @@ int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in
 {
     (void)m;
     if (op->nresults != ir_op_nresults(op->kind, op->noperands))
-        return fail(err, errlen, "%s: %d results for %d operands", ir_op_name(op->kind), op->nresults,
+        return ir_errf(err, errlen, "%s: %d results for %d operands", ir_op_name(op->kind), op->nresults,
                     op->noperands);
     switch (op->kind) {
     case IR_SGD_UPDATE:
@@ -730,9 +746,9 @@ int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in
         if (same_shapes(op, in, 3, err, errlen)) return -1;
         return k_adam_update(op, in, outs, err, errlen);
     default:
-        return fail(err, errlen, "no multi-result kernel for op %s", ir_op_name(op->kind));
+        return ir_errf(err, errlen, "no multi-result kernel for op %s", ir_op_name(op->kind));
     }
-    return fail(err, errlen, "%s: %d operands", ir_op_name(op->kind), op->noperands);
+    return ir_errf(err, errlen, "%s: %d operands", ir_op_name(op->kind), op->noperands);
 }
 
 /* ---- dispatch --------------------------------------------------------------------------- */
@@ -740,7 +756,7 @@ int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in
 static int want_operands(const IrOp *op, int lo, int hi, char *err, size_t n)
 {
     if (op->noperands >= lo && op->noperands <= hi) return 0;
-    return fail(err, n, "%s: %d operands", ir_op_name(op->kind), op->noperands);
+    return ir_errf(err, n, "%s: %d operands", ir_op_name(op->kind), op->noperands);
 }
 
 int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const Val *want,
@@ -840,5 +856,5 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
     case IR_NUM_OPS:
         break;
     }
-    return fail(err, errlen, "no kernel for op %s", ir_op_name(op->kind));
+    return ir_errf(err, errlen, "no kernel for op %s", ir_op_name(op->kind));
 }

@@ -30,6 +30,7 @@ suite bad-input   sh tests/bad/run.sh "$B"
 suite conformance sh tests/conformance/run.sh "$B"
 suite examples    sh tests/examples/run.sh "$B"
 suite train       sh tests/train/run.sh "$B"
+suite e2e         sh tests/e2e/run.sh "$B"
 
 echo
 [ -n "$failures" ] && echo "failed suites:$failures"
