@@ -430,21 +430,31 @@ static int k_softmax(const Val *x, Val *out, char *err, size_t n)
 
 /* mean over positions of -log softmax(logits)[t] = logsumexp(logits) - logits[t],
  * with the logsumexp taken around the row's maximum (see softmax). */
-static int k_cross_entropy(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err,
-                           size_t n)
+/* Shared by cross_entropy and its gradient: logits [..., C] fit ids [...],
+ * and every id is a class in [0, C). */
+static int check_class_ids(const IrOp *op, const Val *lg, const Val *ids, char *err, size_t n)
 {
     char sl[64], si[64], lab[64], pos[64];
     int ok = lg->rank == ids->rank + 1;
     for (int d = 0; ok && d < ids->rank; d++) ok = lg->shape[d] == ids->shape[d];
     if (!ok)
-        return ir_errf(err, n, "cross_entropy: logits %s do not fit ids %s",
-                    val_shape_str(lg, sl, sizeof sl), val_shape_str(ids, si, sizeof si));
+        return ir_errf(err, n, "%s: logits %s do not fit ids %s", ir_op_name(op->kind),
+                       val_shape_str(lg, sl, sizeof sl), val_shape_str(ids, si, sizeof si));
     int64_t C = lg->shape[lg->rank - 1];
     for (int64_t i = 0; i < ids->numel; i++)
         if (!id_ok(ids->data[i], C))
             return user_fail(err, n, "target id %.17g at %s out of range [0, %lld) in cross_entropy '%s'",
-                        ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)C,
-                        interp_op_label(op, lab, sizeof lab));
+                             ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)C,
+                             interp_op_label(op, lab, sizeof lab));
+    return 0;
+}
+
+static int k_cross_entropy(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err,
+                           size_t n)
+{
+    int rc = check_class_ids(op, lg, ids, err, n);
+    if (rc) return rc;
+    int64_t C = lg->shape[lg->rank - 1];
     if (val_alloc(out, 0, NULL, err, n)) return -1;
     double total = 0;
     for (int64_t i = 0; i < ids->numel; i++) {
@@ -557,18 +567,9 @@ static int k_relu_grad(const Val *g, const Val *x, Val *out, char *err, size_t n
 static int k_cross_entropy_grad(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err,
                                 size_t n)
 {
-    char sl[64], si[64], lab[64], pos[64];
-    int ok = lg->rank == ids->rank + 1;
-    for (int d = 0; ok && d < ids->rank; d++) ok = lg->shape[d] == ids->shape[d];
-    if (!ok)
-        return ir_errf(err, n, "cross_entropy_grad: logits %s do not fit ids %s",
-                    val_shape_str(lg, sl, sizeof sl), val_shape_str(ids, si, sizeof si));
+    int rc = check_class_ids(op, lg, ids, err, n);
+    if (rc) return rc;
     int64_t C = lg->shape[lg->rank - 1];
-    for (int64_t i = 0; i < ids->numel; i++)
-        if (!id_ok(ids->data[i], C))
-            return user_fail(err, n, "target id %.17g at %s out of range [0, %lld) in cross_entropy '%s'",
-                             ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)C,
-                             interp_op_label(op, lab, sizeof lab));
     if (k_softmax(lg, out, err, n)) return -1;
     double scale = ids->numel ? 1.0 / (double)ids->numel : 0.0;
     for (int64_t i = 0; i < ids->numel; i++) {
