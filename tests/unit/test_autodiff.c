@@ -26,6 +26,7 @@
 #include "ir/ir.h"
 #include "passes/autodiff.h"
 #include "runtime/tensor.h"
+#include "tests/unit/test_util.h"
 
 #define EPS 1e-6
 
@@ -296,25 +297,11 @@ static void test_nn_ops(void **state)
 
 /* ---- whole models from source ----------------------------------------------------------- */
 
-/* The module may point into the syntax tree (a user cell's state names),
- * so the tree is kept until the module is freed, as the driver does. */
-static IrModule *build_src(const char *src, Program **prog)
-{
-    Diag d;
-    diag_init(&d, "t.rnn", src, stderr);
-    Program *p = parse_program("t.rnn", src, &d);
-    assert_non_null(p);
-    IrModule *m = sema_build(p, NULL, &d);
-    assert_non_null(m);
-    assert_int_equal(d.nerrors, 0);
-    *prog = p;
-    return m;
-}
 
 static void check_src(const char *src, int64_t idmax)
 {
     Program *p;
-    IrModule *m = build_src(src, &p);
+    IrModule *m = tu_build_src(src, &p);
     assert_true(check_grads(m, -0.6, 0.6, idmax) > 0);
     ir_free(m);
     ast_free(p);
@@ -399,7 +386,7 @@ static void test_no_loss(void **state)
 {
     (void)state;
     Program *p;
-    IrModule *m = build_src("model a {\n input x : seq<[2]>\n h = rnn(x, hidden=3)\n output h\n}\n", &p);
+    IrModule *m = tu_build_src("model a {\n input x : seq<[2]>\n h = rnn(x, hidden=3)\n output h\n}\n", &p);
     char err[256] = "";
     assert_int_equal(autodiff(m, err, sizeof err), -1);
     assert_non_null(strstr(err, "no loss"));
@@ -413,7 +400,7 @@ static void test_outputs(void **state)
 {
     (void)state;
     Program *p;
-    IrModule *m = build_src("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
+    IrModule *m = tu_build_src("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
                             " h = rnn(x, hidden=3)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n", &p);
     char err[256] = "";
     int nout = m->noutputs;

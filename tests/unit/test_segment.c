@@ -35,6 +35,7 @@
 #include "passes/autodiff.h"
 #include "passes/segment.h"
 #include "runtime/tensor.h"
+#include "tests/unit/test_util.h"
 
 static uint64_t rng_state = 777;
 
@@ -50,13 +51,8 @@ typedef struct { Program *prog; IrModule *m; } Built;
 
 static Built build_src(const char *src)
 {
-    Diag d;
-    diag_init(&d, "t.rnn", src, stderr);
-    Built b = { parse_program("t.rnn", src, &d), NULL };
-    assert_non_null(b.prog);
-    b.m = sema_build(b.prog, NULL, &d);
-    assert_non_null(b.m);
-    assert_int_equal(d.nerrors, 0);
+    Built b;
+    b.m = tu_build_src(src, &b.prog);
     return b;
 }
 

@@ -28,6 +28,7 @@
 #include "frontend/sema.h"
 #include "ir/interp.h"
 #include "passes/autodiff.h"
+#include "tests/unit/test_util.h"
 
 enum { T = 8, B = 2, I = 2, H = 4, K = 3 };
 
@@ -39,18 +40,6 @@ static double urand(double lo, double hi)
     return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
-static IrModule *build_src(const char *src, Program **prog)
-{
-    Diag d;
-    diag_init(&d, "t.rnn", src, stderr);
-    Program *p = parse_program("t.rnn", src, &d);
-    assert_non_null(p);
-    IrModule *m = sema_build(p, NULL, &d);
-    assert_non_null(m);
-    assert_int_equal(d.nerrors, 0);
-    *prog = p;
-    return m;
-}
 
 /* An F64 tensor of the given shape filled from fill(i), or uniform [lo, hi). */
 static void put(TensorMap *map, const char *name, int rank, const int64_t *shape, double lo, double hi)
@@ -84,7 +73,7 @@ static const char *rnn_src =
 static void rnn_norms(double a, StepNorms *sn, double *direct)
 {
     Program *prog;
-    IrModule *m = build_src(rnn_src, &prog);
+    IrModule *m = tu_build_src(rnn_src, &prog);
     char err[512] = "";
     assert_int_equal(autodiff_with_state_grads(m, err, sizeof err), 0);
 
@@ -158,7 +147,7 @@ static void test_exploding(void **state) { (void)state; check_geometric(1.5); }
 static void same_grads(const char *src, StepNorms *sn)
 {
     Program *p1, *p2;
-    IrModule *m1 = build_src(src, &p1), *m2 = build_src(src, &p2);
+    IrModule *m1 = tu_build_src(src, &p1), *m2 = tu_build_src(src, &p2);
     char err[512] = "";
     assert_int_equal(autodiff(m1, err, sizeof err), 0);
     assert_int_equal(autodiff_with_state_grads(m2, err, sizeof err), 0);

@@ -57,26 +57,12 @@ static double urand(double lo, double hi)
     return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
-/* The module may point into the syntax tree, so the tree is kept until the
- * module is freed, as the driver does. */
-static IrModule *build_src(const char *src, Program **prog)
-{
-    Diag d;
-    diag_init(&d, "t.rnn", src, stderr);
-    Program *p = parse_program("t.rnn", src, &d);
-    assert_non_null(p);
-    IrModule *m = sema_build(p, NULL, &d);
-    assert_non_null(m);
-    assert_int_equal(d.nerrors, 0);
-    *prog = p;
-    return m;
-}
 
 /* The model with autodiff and, if cfg, the train step. */
 static IrModule *build_model(const TrainConfig *cfg, Program **prog)
 {
     char err[512] = "";
-    IrModule *m = build_src(LSTM_SRC, prog);
+    IrModule *m = tu_build_src(LSTM_SRC, prog);
     if (autodiff(m, err, sizeof err)) fail_msg("autodiff: %s", err);
     if (cfg && train_step(m, cfg, err, sizeof err)) fail_msg("train_step: %s", err);
     return m;
@@ -458,7 +444,7 @@ static void check_torch(const char *cname, const TrainConfig *cfg)
     if (!src) fail_msg("cannot read %s (run the tests from the repository root)", path);
     Program *prog;
     char err[512] = "";
-    IrModule *m = build_src(src, &prog);
+    IrModule *m = tu_build_src(src, &prog);
     if (autodiff(m, err, sizeof err) || train_step(m, cfg, err, sizeof err)) fail_msg("%s", err);
 
     TensorMap params, inputs, out;
@@ -539,7 +525,7 @@ static void test_errors(void **state)
     (void)state;
     Program *p;
     TrainConfig c = train_config_default();
-    IrModule *m = build_src(LSTM_SRC, &p);
+    IrModule *m = tu_build_src(LSTM_SRC, &p);
     expect_error(m, &c, "run autodiff first");
     ir_free(m);
     ast_free(p);

@@ -115,4 +115,26 @@ static inline char *tu_read_stream(FILE *f) {
     "  out h'\n"                                                          \
     "}\n"
 
+/* ---- a model from source ------------------------------------------------------- */
+
+#include "frontend/ast.h"
+#include "frontend/sema.h"
+
+/* Parses and checks src (named "t.rnn") and builds its first model's IR,
+ * failing the test on any error.  The module may point into the syntax
+ * tree (a user cell's state names), so the tree is returned in *prog and
+ * must outlive the module, as in the driver: free the module, then the tree. */
+static inline IrModule *tu_build_src(const char *src, Program **prog)
+{
+    Diag d;
+    diag_init(&d, "t.rnn", src, stderr);
+    Program *p = parse_program("t.rnn", src, &d);
+    assert_non_null(p);
+    IrModule *m = sema_build(p, NULL, &d);
+    assert_non_null(m);
+    assert_int_equal(d.nerrors, 0);
+    *prog = p;
+    return m;
+}
+
 #endif
