@@ -4,6 +4,7 @@
 
 #include "driver/cli.h"
 #include "passes/autodiff.h"
+#include "passes/pipeline.h"
 #include "passes/unroll.h"
 
 static int run(const CliArgs *a)
@@ -33,10 +34,13 @@ static int run(const CliArgs *a)
         if (dot) return cli_usage_error(&cmd_dump, "the ast stage prints as text only");
         rc = source_parse(&s, a->pos[0]);
         if (!rc) ast_print(s.prog, stdout);
-    } else if (!strcmp(stage, "ir") || !strcmp(stage, "grad") || !strcmp(stage, "unroll")) {
+    } else if (!strcmp(stage, "ir") || !strcmp(stage, "grad") || !strcmp(stage, "unroll") ||
+               !strcmp(stage, "opt")) {
         rc = source_load(&s, a->pos[0], cli_get(a, "model"));
         char err[512];
         if (!rc && !strcmp(stage, "grad") && autodiff(s.ir, err, sizeof err)) rc = cli_error("%s", err);
+        /* opt: hoist, cse, dce (passes/pipeline.h) */
+        if (!rc && !strcmp(stage, "opt") && optimize(s.ir, err, sizeof err)) rc = cli_error("%s", err);
         /* unroll: every scan as straight-line steps, sequences fixed to --unroll steps (default 4) */
         int unrolled = !strcmp(stage, "unroll");
         if (!rc && unrolled && unroll_full(s.ir, unroll ? unroll : 4, err, sizeof err)) rc = cli_error("%s", err);
@@ -45,14 +49,14 @@ static int run(const CliArgs *a)
             else ir_print(s.ir, stdout);
         }
     } else {
-        return cli_usage_error(&cmd_dump, "unknown stage '%s' (ast, ir, grad or unroll)", stage);
+        return cli_usage_error(&cmd_dump, "unknown stage '%s' (ast, ir, grad, opt or unroll)", stage);
     }
     source_free(&s);
     return rc;
 }
 
 static const CliOpt opts[] = {
-    { "stage", 0, 1, "ast|ir|grad|unroll  the stage to print (default ir)" },
+    { "stage", 0, 1, "ast|ir|grad|opt|unroll  the stage to print (default ir)" },
     { "format", 0, 1, "text|dot  text, or a Graphviz drawing (default text)" },
     { "unroll", 0, 2, "[=N]      draw every scan unfolded over N steps; --stage=unroll: unroll to N (default 4)" },
     { "model", 'm', 1, "NAME      the model to dump (default: the first)" },
@@ -60,11 +64,12 @@ static const CliOpt opts[] = {
 };
 
 const Command cmd_dump = {
-    .name = "dump", .synopsis = "[--stage=ast|ir|grad|unroll] [--format=text|dot] [--unroll[=N]] FILE",
+    .name = "dump", .synopsis = "[--stage=ast|ir|grad|opt|unroll] [--format=text|dot] [--unroll[=N]] FILE",
     .summary = "print the program after a stage, as text or Graphviz",
     .details = "Prints FILE after a stage of the compiler: 'ast' is the syntax tree as\n"
                "parsed, 'ir' the graph IR that sema builds (docs/ir.md), 'grad' the IR\n"
-               "after autodiff (loss and every parameter's gradient), 'unroll' the IR with\n"
+               "after autodiff (loss and every parameter's gradient), 'opt' the IR after the\n"
+               "optimization passes (hoist, cse, dce), 'unroll' the IR with\n"
                "every scan unrolled into straight-line steps over T = --unroll (default 4). With\n"
                "--format=dot the IR is drawn for Graphviz (rnnc dump --format=dot m.rnn |\n"
                "dot -Tsvg > m.svg); --unroll=N draws each scan unfolded over N time steps,\n"
