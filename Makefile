@@ -16,8 +16,8 @@ OPT     ?= -O2
 
 WARN    := -Wall -Wextra
 CFLAGS  ?= $(OPT) -g
-ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -I. -I$(BUILD)/gen
-LDLIBS  := -lm
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -I. -I$(BUILD)/gen -pthread
+LDLIBS  := -lm -pthread
 ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS    += -fsanitize=address,undefined
@@ -56,6 +56,9 @@ $(BUILD)/obj/%.o: %.c
 # decides at run time whether they may run, so the binary runs anywhere.
 $(BUILD)/obj/runtime/sgemm_avx2.o: ALL_CFLAGS += -mavx2 -mfma
 $(BUILD)/obj/runtime/sgemm_avx512.o: ALL_CFLAGS += -mavx512f
+# No -mfma for vmath: without FMA instructions no compiler can fuse a
+# multiply-add, so the AVX2 path rounds exactly like the portable C one.
+$(BUILD)/obj/runtime/vmath_avx2.o: ALL_CFLAGS += -mavx2
 
 # Generated code is compiled with the same warnings; flex/bison output that
 # trips -Wextra is silenced by %option and %define in the sources instead.

@@ -1,0 +1,43 @@
+/* threadpool.h - a small fixed pool of worker threads for data-parallel
+ * loops (the batch or hidden dimension of an RNN step).
+ *
+ * The pool is an object: no global state, so a library user can run two
+ * models with two pools, or none.  rt_pool_parallel_for splits [0, n) into
+ * one contiguous chunk per thread, always the same way for the same n and
+ * pool size (chunk t is [t*n/T, (t+1)*n/T)); the calling thread runs chunk
+ * 0 itself and waits for the others.  fn must write disjoint outputs per
+ * index; then the results do not depend on the thread count.
+ *
+ * One parallel_for at a time per pool (concurrent callers are serialised);
+ * fn must not call rt_pool_parallel_for on the same pool. */
+#ifndef RNNC_THREADPOOL_H
+#define RNNC_THREADPOOL_H
+
+#include <stdint.h>
+
+typedef struct RtPool RtPool;
+
+/* Runs indices [begin, end) of the loop. */
+typedef void (*RtPoolFn)(void *ctx, int64_t begin, int64_t end);
+
+/* The thread count RNNC_THREADS=value asks for: a whole number 1..1024;
+ * NULL or "" means every online core (sysconf); anything else warns on
+ * stderr and also means every core. */
+int rt_pool_threads_for(const char *value);
+
+/* A pool of nthreads threads (counting the caller: nthreads - 1 workers
+ * are started); nthreads <= 0 means rt_pool_threads_for(getenv
+ * ("RNNC_THREADS")).  NULL, with a message on stderr, if threads cannot be
+ * created. */
+RtPool *rt_pool_new(int nthreads);
+
+/* Stops and joins the workers; NULL is a no-op. */
+void rt_pool_free(RtPool *pool);
+
+int rt_pool_size(const RtPool *pool);
+
+/* fn(ctx, begin, end) over the chunks of [0, n); returns when all are
+ * done.  n <= 0 does nothing. */
+void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx);
+
+#endif

@@ -1,0 +1,168 @@
+/* test_threadpool.c - rt_pool: RNNC_THREADS parsing, every index of a
+ * parallel_for run exactly once for pool sizes 1..7 and loop lengths
+ * around the pool size, the fixed chunking, many back-to-back loops (a
+ * lost wake-up or a double run shows up here), and the context pointer. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "runtime/threadpool.h"
+
+static void test_threads_for(void **state) {
+    (void)state;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int all = cores < 1 ? 1 : (int)cores;
+    assert_int_equal(rt_pool_threads_for("3"), 3);
+    assert_int_equal(rt_pool_threads_for("1"), 1);
+    assert_int_equal(rt_pool_threads_for("1024"), 1024);
+    assert_int_equal(rt_pool_threads_for(NULL), all);
+    assert_int_equal(rt_pool_threads_for(""), all);
+    /* Bad values warn and fall back to every core. */
+    assert_int_equal(rt_pool_threads_for("0"), all);
+    assert_int_equal(rt_pool_threads_for("-2"), all);
+    assert_int_equal(rt_pool_threads_for("4x"), all);
+    assert_int_equal(rt_pool_threads_for("1025"), all);
+    assert_int_equal(rt_pool_threads_for("99999999999999999999"), all);
+
+    setenv("RNNC_THREADS", "3", 1);
+    RtPool *p = rt_pool_new(0);
+    assert_non_null(p);
+    assert_int_equal(rt_pool_size(p), 3);
+    rt_pool_free(p);
+    unsetenv("RNNC_THREADS");
+    p = rt_pool_new(2); /* an explicit count wins */
+    assert_int_equal(rt_pool_size(p), 2);
+    rt_pool_free(p);
+    rt_pool_free(NULL);
+}
+
+/* Each index counts how often it ran (atomically: chunks are disjoint,
+ * but a bug could hand one index to two threads). */
+typedef struct Hits {
+    int64_t n;
+    int *count;
+    pthread_mutex_t mu;
+    int calls; /* fn invocations */
+    int bad;   /* a range outside [0, n): checked by the main thread, since
+                  a cmocka assertion must not fail on a worker thread */
+} Hits;
+
+static void hit(void *ctx, int64_t begin, int64_t end) {
+    Hits *h = ctx;
+    pthread_mutex_lock(&h->mu);
+    if (!(0 <= begin && begin < end && end <= h->n)) {
+        h->bad = 1;
+        pthread_mutex_unlock(&h->mu);
+        return;
+    }
+    for (int64_t i = begin; i < end; i++)
+        h->count[i]++;
+    h->calls++;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void test_every_index_once(void **state) {
+    (void)state;
+    for (int T = 1; T <= 7; T++) {
+        RtPool *p = rt_pool_new(T);
+        assert_non_null(p);
+        assert_int_equal(rt_pool_size(p), T);
+        const int64_t ns[] = {0, 1, 2, T - 1, T, T + 1, 3 * T + 2, 1000};
+        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+            int64_t n = ns[k];
+            Hits h = {.n = n, .count = calloc((size_t)(n ? n : 1), sizeof(int))};
+            assert_non_null(h.count);
+            pthread_mutex_init(&h.mu, NULL);
+            rt_pool_parallel_for(p, n, hit, &h);
+            assert_false(h.bad);
+            for (int64_t i = 0; i < n; i++)
+                assert_int_equal(h.count[i], 1);
+            /* One call per non-empty chunk: min(n, T) of them. */
+            assert_int_equal(h.calls, n < T ? (int)n : T);
+            pthread_mutex_destroy(&h.mu);
+            free(h.count);
+        }
+        rt_pool_free(p);
+    }
+}
+
+/* Chunk t is [t*n/T, (t+1)*n/T): record the chunks and compare. */
+typedef struct Chunks {
+    pthread_mutex_t mu;
+    int64_t begin[8], end[8];
+    int k;
+} Chunks;
+
+static void record(void *ctx, int64_t begin, int64_t end) {
+    Chunks *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    if (c->k < 8) { /* more than 8 calls fails the count check below */
+        c->begin[c->k] = begin;
+        c->end[c->k] = end;
+    }
+    c->k++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void test_chunks(void **state) {
+    (void)state;
+    RtPool *p = rt_pool_new(3);
+    Chunks c = {.k = 0};
+    pthread_mutex_init(&c.mu, NULL);
+    rt_pool_parallel_for(p, 10, record, &c); /* 10*t/3: 0, 3, 6, 10 */
+    assert_int_equal(c.k, 3);
+    int seen = 0;
+    for (int i = 0; i < 3; i++) {
+        int t = c.begin[i] == 0 ? 0 : c.begin[i] == 3 ? 1 : c.begin[i] == 6 ? 2 : -1;
+        assert_true(t >= 0);
+        static const int64_t ends[] = {3, 6, 10};
+        assert_int_equal(c.end[i], ends[t]);
+        seen |= 1 << t;
+    }
+    assert_int_equal(seen, 7);
+    pthread_mutex_destroy(&c.mu);
+    rt_pool_free(p);
+}
+
+/* Sums of squares into per-index slots, many loops back to back. */
+typedef struct Square {
+    const int64_t *in;
+    int64_t *out;
+} Square;
+
+static void square(void *ctx, int64_t begin, int64_t end) {
+    Square *s = ctx;
+    for (int64_t i = begin; i < end; i++)
+        s->out[i] += s->in[i] * s->in[i];
+}
+
+static void test_many_loops(void **state) {
+    (void)state;
+    enum { N = 257, LOOPS = 2000 };
+    int64_t in[N], out[N] = {0};
+    for (int i = 0; i < N; i++)
+        in[i] = i - 100;
+    RtPool *p = rt_pool_new(4);
+    Square s = {in, out};
+    for (int l = 0; l < LOOPS; l++)
+        rt_pool_parallel_for(p, N, square, &s);
+    for (int i = 0; i < N; i++)
+        assert_true(out[i] == (int64_t)LOOPS * in[i] * in[i]);
+    rt_pool_free(p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_threads_for),
+        cmocka_unit_test(test_every_index_once),
+        cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_many_loops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
