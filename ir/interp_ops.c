@@ -234,6 +234,16 @@ static int k_unary(const IrOp *op, const Val *x, Val *out, char *err, size_t n)
     return 0;
 }
 
+/* out gets like's shape with the last dimension replaced by `last`: the
+ * result of every op that works along rows (linear, concat, slice, ...). */
+static int alloc_last_dim(Val *out, const Val *like, int64_t last, char *err, size_t n)
+{
+    int64_t shape[IR_MAX_RANK];
+    memcpy(shape, like->shape, sizeof shape);
+    shape[like->rank - 1] = last;
+    return val_alloc(out, like->rank, shape, err, n);
+}
+
 /* ---- linear algebra and shapes ------------------------------------------------- */
 
 /* y[r, j] = sum_k x[r, k] * W[j, k]: x W^T over every leading row. */
@@ -244,10 +254,7 @@ static int k_linear(const Val *x, const Val *w, Val *out, char *err, size_t n)
         return ir_errf(err, n, "linear: x %s does not fit W %s", val_shape_str(x, sx, sizeof sx),
                     val_shape_str(w, sw, sizeof sw));
     int64_t K = w->shape[1], N = w->shape[0], rows = prod(x, 0, x->rank - 1);
-    int64_t shape[IR_MAX_RANK];
-    memcpy(shape, x->shape, sizeof shape);
-    shape[x->rank - 1] = N;
-    if (val_alloc(out, x->rank, shape, err, n)) return -1;
+    if (alloc_last_dim(out, x, N, err, n)) return -1;
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < N; j++) {
             double s = 0;
@@ -271,10 +278,7 @@ static int k_concat(const Val *const *in, int nin, Val *out, char *err, size_t n
                         val_shape_str(in[i], s1, sizeof s1));
         total += in[i]->shape[a->rank - 1];
     }
-    int64_t shape[IR_MAX_RANK];
-    memcpy(shape, a->shape, sizeof shape);
-    shape[a->rank - 1] = total;
-    if (val_alloc(out, a->rank, shape, err, n)) return -1;
+    if (alloc_last_dim(out, a, total, err, n)) return -1;
     int64_t rows = prod(a, 0, a->rank - 1), o = 0;
     for (int64_t r = 0; r < rows; r++)
         for (int i = 0; i < nin; i++) {
@@ -293,10 +297,7 @@ static int k_slice(const IrOp *op, const Val *x, Val *out, char *err, size_t n)
     if (start < 0 || len < 0 || start > w || len > w - start)
         return ir_errf(err, n, "slice [%lld, +%lld) out of range of %s", (long long)start,
                     (long long)len, val_shape_str(x, sx, sizeof sx));
-    int64_t shape[IR_MAX_RANK];
-    memcpy(shape, x->shape, sizeof shape);
-    shape[x->rank - 1] = len;
-    if (val_alloc(out, x->rank, shape, err, n)) return -1;
+    if (alloc_last_dim(out, x, len, err, n)) return -1;
     int64_t rows = prod(x, 0, x->rank - 1);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t k = 0; k < len; k++) out->data[r * len + k] = x->data[r * w + start + k];
@@ -491,10 +492,7 @@ static int k_matmul_nn(const Val *g, const Val *w, Val *out, char *err, size_t n
         return ir_errf(err, n, "matmul_nn: g %s does not fit W %s", val_shape_str(g, sg, sizeof sg),
                     val_shape_str(w, sw, sizeof sw));
     int64_t N = w->shape[0], K = w->shape[1], rows = prod(g, 0, g->rank - 1);
-    int64_t shape[IR_MAX_RANK];
-    memcpy(shape, g->shape, sizeof shape);
-    shape[g->rank - 1] = K;
-    if (val_alloc(out, g->rank, shape, err, n)) return -1;
+    if (alloc_last_dim(out, g, K, err, n)) return -1;
     /* j outside k, so that W is read along its rows; each out[r, k] still
      * adds its terms in the order j = 0, 1, ..., onto the zeros of val_alloc. */
     for (int64_t r = 0; r < rows; r++)

@@ -44,21 +44,6 @@ static double urand(double lo, double hi)
     return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
-typedef struct { Program *prog; IrModule *m; } Built;
-
-static Built build_src(const char *src)
-{
-    Built b;
-    b.m = tu_build_src(src, &b.prog);
-    return b;
-}
-
-static void built_free(Built *b)
-{
-    ir_free(b->m);
-    ast_free(b->prog);
-}
-
 /* A random F64 tensor of type t: B = 2, every other symbol T. */
 static void put_random(TensorMap *map, const char *name, IrType t, int64_t T, double lo, double hi, int64_t idmax)
 {
@@ -144,7 +129,7 @@ static int linears_in_loops(const IrBlock *top)
  * differentiated module keeps its outputs and gradients exactly. */
 static void check(const char *src, int64_t T, int64_t idmax)
 {
-    Built r = build_src(src), o = build_src(src);
+    TuBuilt r = tu_build(src), o = tu_build(src);
     char err[512] = "";
     int before = count_ops(o.m->body), seq_scans = 0;
     for (int i = 0; i < o.m->body->nops; i++)
@@ -183,7 +168,7 @@ static void check(const char *src, int64_t T, int64_t idmax)
 
     /* Optimizing the differentiated module (forward and backward scans)
      * keeps every output and gradient: the same ops on the same values. */
-    Built g = build_src(src);
+    TuBuilt g = tu_build(src);
     if (autodiff(g.m, err, sizeof err)) fail_msg("autodiff: %s", err);
     run(g.m, &params, &inputs, IR_PREC_F64, &a);
     if (optimize(g.m, err, sizeof err)) fail_msg("optimize grad: %s", err);
@@ -191,12 +176,12 @@ static void check(const char *src, int64_t T, int64_t idmax)
     compare(&a, &b, -1, "optimized gradient module");
     rt_map_free(&a);
     rt_map_free(&b);
-    built_free(&g);
+    tu_built_free(&g);
 
     rt_map_free(&params);
     rt_map_free(&inputs);
-    built_free(&r);
-    built_free(&o);
+    tu_built_free(&r);
+    tu_built_free(&o);
 }
 
 static void check_all(const char *src, int64_t idmax)
@@ -268,14 +253,14 @@ static void test_generate(void **state)
     check(src, 6, 1);
     /* no sequence operand: hoist adds none, and every linear of the loop
      * reads the carried state (the fed-back output), so all stay */
-    Built b = build_src(src);
+    TuBuilt b = tu_build(src);
     char err[256];
     int lin = linears_in_loops(b.m->body);
     assert_int_equal(hoist(b.m, err, sizeof err), 0);
     assert_int_equal(linears_in_loops(b.m->body), lin);
     for (int i = 0; i < b.m->body->nops; i++)
         if (b.m->body->ops[i]->kind == IR_SCAN) assert_int_equal(b.m->body->ops[i]->attrs.n_seq_in, 0);
-    built_free(&b);
+    tu_built_free(&b);
 }
 
 static void test_encoder_decoder(void **state)
@@ -294,7 +279,7 @@ static void test_hoist_structure(void **state)
 {
     (void)state;
     char err[256];
-    Built b = build_src(lstm_src);
+    TuBuilt b = tu_build(lstm_src);
     assert_int_equal(linears_in_loops(b.m->body), 2);
     assert_int_equal(hoist(b.m, err, sizeof err), 0);
     /* the loop keeps the recurrent linear only */
@@ -323,10 +308,10 @@ static void test_hoist_structure(void **state)
     int n = count_ops(b.m->body);
     assert_int_equal(hoist(b.m, err, sizeof err), 0);
     assert_int_equal(count_ops(b.m->body), n);
-    built_free(&b);
+    tu_built_free(&b);
 
     /* a reverse scan is hoisted the same way */
-    b = build_src("model a {\n input x : seq<[2]>\n target t : seq<[4]>\n"
+    b = tu_build("model a {\n input x : seq<[2]>\n target t : seq<[4]>\n"
                   " h = rnn(x, hidden=2, bidirectional)\n loss = mse(h, t)\n}\n");
     int scans = 0, rev = 0;
     assert_int_equal(hoist(b.m, err, sizeof err), 0);
@@ -339,7 +324,7 @@ static void test_hoist_structure(void **state)
     }
     assert_int_equal(scans, 2);
     assert_int_equal(rev, 1);
-    built_free(&b);
+    tu_built_free(&b);
 }
 
 /* A dead op (an unused tanh) is removed; outputs and the loss stay. */
@@ -347,7 +332,7 @@ static void test_dce(void **state)
 {
     (void)state;
     char err[256];
-    Built b = build_src(rnn_src);
+    TuBuilt b = tu_build(rnn_src);
     int n = count_ops(b.m->body);
     IrValue *x = b.m->outputs[0].value;
     ir_op1(b.m, b.m->body, IR_TANH, x);                /* dead */
@@ -373,7 +358,7 @@ static void test_dce(void **state)
     b.m->loss = NULL;
     assert_true(dce(b.m, err, sizeof err) > 1);
     assert_int_equal(b.m->body->nops, 0);
-    built_free(&b);
+    tu_built_free(&b);
 }
 
 /* A duplicate op is merged and its uses moved; different attrs are not. */
@@ -381,7 +366,7 @@ static void test_cse(void **state)
 {
     (void)state;
     char err[256];
-    Built b = build_src(rnn_src);
+    TuBuilt b = tu_build(rnn_src);
     IrValue *x = b.m->outputs[0].value;
     IrValue *a1 = ir_op1(b.m, b.m->body, IR_TANH, x);
     IrValue *a2 = ir_op1(b.m, b.m->body, IR_TANH, x); /* the same as a1 */
@@ -404,7 +389,7 @@ static void test_cse(void **state)
     rt_map_free(&after);
     rt_map_free(&params);
     rt_map_free(&inputs);
-    built_free(&b);
+    tu_built_free(&b);
 }
 
 int main(void)

@@ -47,21 +47,6 @@ static double urand(double lo, double hi)
 
 /* ---- building and data ------------------------------------------------------------- */
 
-typedef struct { Program *prog; IrModule *m; } Built;
-
-static Built build_src(const char *src)
-{
-    Built b;
-    b.m = tu_build_src(src, &b.prog);
-    return b;
-}
-
-static void built_free(Built *b)
-{
-    ir_free(b->m);
-    ast_free(b->prog);
-}
-
 static void segment(IrModule *m, int want_carried)
 {
     char err[512] = "";
@@ -156,7 +141,7 @@ static void same(const TensorMap *want, const TensorMap *got, const char *what)
 
 static void check_one_segment(const char *src, int carried)
 {
-    Built p = build_src(src), s = build_src(src);
+    TuBuilt p = tu_build(src), s = tu_build(src);
     segment(s.m, carried);
     TensorMap params, in, sin, a, b;
     make_data(p.m, 2, 5, &params, &in);
@@ -180,8 +165,8 @@ static void check_one_segment(const char *src, int carried)
     rt_map_free(&params);
     rt_map_free(&in);
     rt_map_free(&sin);
-    built_free(&p);
-    built_free(&s);
+    tu_built_free(&p);
+    tu_built_free(&s);
 }
 
 static void test_one_segment_is_plain(void **state)
@@ -222,7 +207,7 @@ static void put_copy(TensorMap *map, const char *name, const Tensor *x)
 
 static void check_two_segments(const char *src, int carried, int64_t T, int64_t k)
 {
-    Built p = build_src(src), s = build_src(src);
+    TuBuilt p = tu_build(src), s = tu_build(src);
     segment(s.m, carried);
     TensorMap params, in, full_in, full;
     make_data(p.m, 2, T, &params, &in);
@@ -280,8 +265,8 @@ static void check_two_segments(const char *src, int carried, int64_t T, int64_t 
 
     TensorMap *maps[] = { &params, &in, &full_in, &full, &in1, &out1, &in2, &out2, &in3, &out3 };
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) rt_map_free(maps[i]);
-    built_free(&p);
-    built_free(&s);
+    tu_built_free(&p);
+    tu_built_free(&s);
 }
 
 static void test_two_segments_are_one_run(void **state)
@@ -332,7 +317,7 @@ static void test_truncated_gradient_by_hand(void **state)
     const double wi = 0.7, wh = 0.9, bi = 0.1, bh = -0.05;
     const double x[4] = { 0.5, -0.3, 0.8, 0.2 }, y[4] = { 0.1, 0.2, -0.4, 0.3 };
 
-    Built s = build_src(scalar_src);
+    TuBuilt s = tu_build(scalar_src);
     segment(s.m, 1);
     char err[512] = "";
     if (autodiff(s.m, err, sizeof err)) fail_msg("autodiff: %s", err);
@@ -390,7 +375,7 @@ static void test_truncated_gradient_by_hand(void **state)
 
     TensorMap *maps[] = { &params, &in1, &out1, &in2, &out2 };
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) rt_map_free(maps[i]);
-    built_free(&s);
+    tu_built_free(&s);
 }
 
 /* ---- (d) a learned initial state learns only from resets -------------------------------- */
@@ -400,7 +385,7 @@ static void test_learned_init_only_through_reset(void **state)
     (void)state;
     const char *src = "model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
                       " h = rnn(x, hidden=3, init=learned)\n y = dense(h, 2)\n loss = mse(y, t)\n}\n";
-    Built p = build_src(src), s = build_src(src);
+    TuBuilt p = tu_build(src), s = tu_build(src);
     segment(s.m, 1);
     char err[512] = "";
     assert_int_equal(autodiff(p.m, err, sizeof err), 0);
@@ -434,8 +419,8 @@ static void test_learned_init_only_through_reset(void **state)
 
     TensorMap *maps[] = { &params, &in, &r1, &r0, &a, &b, &c };
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) rt_map_free(maps[i]);
-    built_free(&p);
-    built_free(&s);
+    tu_built_free(&p);
+    tu_built_free(&s);
 }
 
 /* ---- the contract ---------------------------------------------------------------------- */
@@ -443,7 +428,7 @@ static void test_learned_init_only_through_reset(void **state)
 static void test_names_and_types(void **state)
 {
     (void)state;
-    Built s = build_src("model a {\n input x : seq<[2]>\n"
+    TuBuilt s = tu_build("model a {\n input x : seq<[2]>\n"
                         " h = lstm(x, hidden=3)\n g = gru(h, hidden=4)\n output y = dense(g, 2)\n}\n");
     int nin = s.m->ninputs, nout = s.m->noutputs;
     segment(s.m, 3);
@@ -489,13 +474,13 @@ static void test_names_and_types(void **state)
     rt_map_free(&params);
     rt_map_free(&in);
     rt_map_free(&out);
-    built_free(&s);
+    tu_built_free(&s);
 
     /* no scan: no carried values, but the reset input all the same */
-    s = build_src("model d {\n input x : [2]\n output y = dense(x, 2)\n}\n");
+    s = tu_build("model d {\n input x : [2]\n output y = dense(x, 2)\n}\n");
     segment(s.m, 0);
     assert_string_equal(s.m->inputs[s.m->ninputs - 1].name, SEGMENT_RESET_INPUT);
-    built_free(&s);
+    tu_built_free(&s);
 }
 
 int main(void)

@@ -41,22 +41,6 @@ static double urand(double lo, double hi)
 
 /* ---- building and running ------------------------------------------------------- */
 
-/* The module may point into the syntax tree, so the tree lives as long. */
-typedef struct { Program *prog; IrModule *m; } Built;
-
-static Built build_src(const char *src)
-{
-    Built b;
-    b.m = tu_build_src(src, &b.prog);
-    return b;
-}
-
-static void built_free(Built *b)
-{
-    ir_free(b->m);
-    ast_free(b->prog);
-}
-
 /* A random F64 tensor of type t: B = 2, every other symbol T. */
 static void put_random(TensorMap *map, const char *name, IrType t, int64_t T, double lo, double hi,
                        int64_t idmax)
@@ -137,7 +121,7 @@ static void unroll(IrModule *m, int64_t T, int factor)
  * (exactly, F64 and F32) and in every gradient after autodiff. */
 static void check(const char *src, int64_t T, int factor, int64_t idmax)
 {
-    Built r = build_src(src), u = build_src(src);
+    TuBuilt r = tu_build(src), u = tu_build(src);
     int scans = count_scans(r.m->body);
     assert_true(scans > 0);
     unroll(u.m, T, factor);
@@ -172,8 +156,8 @@ static void check(const char *src, int64_t T, int factor, int64_t idmax)
     rt_map_free(&b);
     rt_map_free(&params);
     rt_map_free(&inputs);
-    built_free(&r);
-    built_free(&u);
+    tu_built_free(&r);
+    tu_built_free(&u);
 }
 
 /* Fully, and by factors 2 and 3 of T = 6, and a factor above T (full). */
@@ -274,7 +258,7 @@ static void test_structure(void **state)
     (void)state;
     char err[512] = "";
     /* full: T index ops of x, one stack of the outputs, the length fixed */
-    Built b = build_src(rnn_src);
+    TuBuilt b = tu_build(rnn_src);
     int tanh1 = count_kind(b.m->body, IR_TANH);
     assert_int_equal(unroll_full(b.m, 5, err, sizeof err), 0);
     assert_int_equal(count_kind(b.m->body, IR_INDEX), 5);
@@ -296,10 +280,10 @@ static void test_structure(void **state)
     rt_map_free(&params);
     rt_map_free(&inputs);
     rt_map_free(&out);
-    built_free(&b);
+    tu_built_free(&b);
 
     /* by 2 of 6: one scan of 3 iterations over x reshaped to [3, 2, B, 2] */
-    b = build_src(rnn_src);
+    b = tu_build(rnn_src);
     assert_int_equal(unroll_specialize(b.m, 6, err, sizeof err), 0);
     assert_int_equal(unroll_by(b.m, 2, err, sizeof err), 0);
     assert_int_equal(count_kind(b.m->body, IR_RESHAPE), 2);
@@ -316,7 +300,7 @@ static void test_structure(void **state)
     int nops = b.m->body->nops;
     assert_int_equal(unroll_by(b.m, 1, err, sizeof err), 0);
     assert_int_equal(b.m->body->nops, nops);
-    built_free(&b);
+    tu_built_free(&b);
 }
 
 static void test_errors(void **state)
@@ -324,7 +308,7 @@ static void test_errors(void **state)
     (void)state;
     char err[512] = "";
     /* a symbolic length and no steps given */
-    Built b = build_src(rnn_src);
+    TuBuilt b = tu_build(rnn_src);
     assert_int_equal(unroll_full(b.m, 0, err, sizeof err), -1);
     assert_non_null(strstr(err, "known at run time"));
     assert_int_equal(unroll_by(b.m, 2, err, sizeof err), -1);
@@ -336,17 +320,17 @@ static void test_errors(void **state)
     assert_int_equal(unroll_by(b.m, 0, err, sizeof err), -1);
     assert_non_null(strstr(err, "at least 1"));
     assert_int_equal(ir_verify(b.m, "test_unroll", stderr), 0); /* a refused rewrite leaves it intact */
-    built_free(&b);
+    tu_built_free(&b);
 
     /* above the declared maximum */
-    b = build_src(rnn_src);
+    b = tu_build(rnn_src);
     b.m->syms[1].max = 4;
     assert_int_equal(unroll_full(b.m, 5, err, sizeof err), -1);
     assert_non_null(strstr(err, "declared maximum 4"));
     assert_int_equal(unroll_full(b.m, 0 - 3, err, sizeof err), -1);
     assert_int_equal(unroll_full(b.m, 100000, err, sizeof err), -1);
     assert_non_null(strstr(err, "more than"));
-    built_free(&b);
+    tu_built_free(&b);
 }
 
 /* The reshape op on its own: verifier, interpreter, gradient. */

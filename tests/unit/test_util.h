@@ -137,4 +137,20 @@ static inline IrModule *tu_build_src(const char *src, Program **prog)
     return m;
 }
 
+/* A module and the syntax tree it may point into, freed together. */
+typedef struct { Program *prog; IrModule *m; } TuBuilt;
+
+static inline TuBuilt tu_build(const char *src)
+{
+    TuBuilt b;
+    b.m = tu_build_src(src, &b.prog);
+    return b;
+}
+
+static inline void tu_built_free(TuBuilt *b)
+{
+    ir_free(b->m);
+    ast_free(b->prog);
+}
+
 #endif
