@@ -8,11 +8,13 @@
 #include "passes/cse.h"
 #include "passes/dce.h"
 #include "passes/hoist.h"
+#include "passes/sink.h"
 
 int optimize(IrModule *m, char *err, size_t errlen)
 {
     if (hoist(m, err, errlen) < 0) return -1;
     if (ir_verify(m, "hoist", stderr)) return ir_errf(err, errlen, "internal error: hoist broke the module");
+    if (sink(m, err, errlen) < 0) return -1;
     if (cse(m, err, errlen) < 0) return -1;
     if (ir_verify(m, "cse", stderr)) return ir_errf(err, errlen, "internal error: cse broke the module");
     if (dce(m, err, errlen) < 0) return -1;

@@ -1,0 +1,31 @@
+/* emit_c.h - kernel IR as C.
+ *
+ * emit_c_func() writes one KFunc as one C function with the signature
+ * kir.h gives, named `name`:
+ *
+ *     int name(const int64_t *sym, const void *const *arg, void *const *res,
+ *              void *arena, char *err, size_t errlen)
+ *
+ * preceded by `static` when is_static.  The body names every buffer
+ * (`float *h_weight_hh_l0 = (float *)arg[3];`), writes each loop as a C
+ * loop and each map as a loop nest, and says in a comment which graph-IR
+ * op each statement came from.  The C it writes compiles with no warning
+ * under -std=c11 -Wall -Wextra -pedantic on gcc and clang, and calls only
+ * the runtime declared in runtime/rnnrt.h (SGEMM, nn_kernels.h).
+ *
+ * emit_c_arena_func() writes `size_t name(const int64_t *sym)` returning
+ * f->arena_bytes for those sizes.
+ *
+ * The file around them (runtime inline or #include "rnnrt.h", the model
+ * API) is written by backend/c_file.c. */
+#ifndef RNNC_EMIT_C_H
+#define RNNC_EMIT_C_H
+
+#include <stdio.h>
+
+#include "backend/kir.h"
+
+int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static);
+int emit_c_arena_func(FILE *out, const KFunc *f, const char *name, int is_static);
+
+#endif

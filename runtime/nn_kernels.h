@@ -1,0 +1,67 @@
+/* nn_kernels.h - the runtime kernels that compiled models call besides
+ * SGEMM: softmax, cross-entropy, embedding lookup and their gradients, the
+ * optimizer updates, and the scalar activations that element-wise loops
+ * inline.
+ *
+ * These are what the kernel IR's KS_CALL statements name (backend/kir.h,
+ * kir_call_name()), so the C emitter and the LLVM JIT call the same code.
+ * Every array is contiguous row-major float32 (ids: int64).  The fallible
+ * kernels return 0, or RT_ERR_ID_RANGE when an id is outside [0, limit)
+ * (nothing is written past the first bad id's row; the caller reports it).
+ *
+ * Numerics follow ir/interp_ops.c (the reference): softmax and
+ * cross-entropy subtract the row maximum before exp; every sum is
+ * accumulated in double and rounded once; the optimizer updates use
+ * PyTorch's equations (passes/train_step.h). */
+#ifndef RNNC_NN_KERNELS_H
+#define RNNC_NN_KERNELS_H
+
+#include <stdint.h>
+
+#define RT_ERR_ID_RANGE 2
+
+/* y[r] = softmax(x[r]) for each of `rows` rows of C; y may equal x. */
+void rt_softmax_rows(int64_t rows, int64_t C, const float *x, float *y);
+
+/* *out = mean over rows of -log softmax(logits[r])[ids[r]]. */
+int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *out);
+
+/* g[r] = (softmax(logits[r]) - onehot(ids[r])) / rows. */
+int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids,
+                          float *g);
+
+/* out[i] = table[ids[i]] (rows of D) for i < n; table has V rows. */
+int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids,
+                 float *out);
+
+/* out (V x D) = 0, then out[ids[i]] += g[i] for i < n, in order of i. */
+int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g,
+                      float *out);
+
+/* torch.optim.SGD on n elements (dampening 0, no Nesterov), as
+ * ir/interp_ops.c: d = g + wd p; with momentum (mom != NULL):
+ * mom' = momentum mom + d, d = mom' (the state starts at zero, so the first
+ * step gives mom' = d, as PyTorch's clone of the first gradient);
+ * p' = p - lr d.  out_mom is unused without momentum.
+ * out_p may equal p, out_mom may equal mom. */
+void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p,
+                   float *out_mom, float lr, float momentum, float weight_decay);
+
+/* torch.optim.Adam on n elements (amsgrad off), t = *step (1 for the
+ * first; a whole number >= 1, which the caller guarantees), in PyTorch's
+ * order of operations as ir/interp_ops.c:
+ * d = g + wd p; m' = b1 m + (1-b1) d; v' = b2 v + (1-b2) d^2;
+ * p' = p - (lr / (1-b1^t)) m' / (sqrt(v') / sqrt(1-b2^t) + eps).
+ * Outputs may equal their inputs. */
+void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v,
+                    const float *step, float *out_p, float *out_m, float *out_v, float lr,
+                    float beta1, float beta2, float eps, float weight_decay);
+
+/* The scalar activations that generated element-wise loops call: the same
+ * float operations as vmath.h's portable path, so a compiled loop gives
+ * the bits rt_vtanh etc. give. */
+float rt_expf(float x);
+float rt_tanhf(float x);
+float rt_sigmoidf(float x);
+
+#endif
