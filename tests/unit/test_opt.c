@@ -335,6 +335,30 @@ static void test_hoist_structure(void **state)
     tu_built_free(&b);
 }
 
+/* The LSTM's gate gradient, four zero-padded concats added up, folds into
+ * one concat of the four gate gradients, and cse and dce leave no other
+ * concat in the backward loop. */
+static void test_fold_gate_gradients(void **state)
+{
+    (void)state;
+    char err[256];
+    TuBuilt b = tu_build(lstm_src);
+    if (autodiff(b.m, err, sizeof err)) fail_msg("autodiff: %s", err);
+    const IrOp *rev = NULL;
+    for (int i = 0; i < b.m->body->nops; i++)
+        if (b.m->body->ops[i]->kind == IR_SCAN && b.m->body->ops[i]->attrs.reverse) rev = b.m->body->ops[i];
+    assert_non_null(rev);
+    assert_int_equal(count_kind(rev->body, IR_CONCAT), 4);
+    if (optimize(b.m, err, sizeof err)) fail_msg("optimize: %s", err);
+    assert_int_equal(count_kind(rev->body, IR_CONCAT), 1);
+    const IrOp *cat = NULL;
+    for (int i = 0; i < rev->body->nops; i++)
+        if (rev->body->ops[i]->kind == IR_CONCAT) cat = rev->body->ops[i];
+    assert_int_equal(cat->noperands, 4);
+    for (int i = 0; i < 4; i++) assert_int_not_equal(cat->operands[i]->def->kind, IR_CONST);
+    tu_built_free(&b);
+}
+
 /* A dead op (an unused tanh) is removed; outputs and the loss stay. */
 static void test_dce(void **state)
 {
@@ -411,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_generate),
         cmocka_unit_test(test_encoder_decoder),
         cmocka_unit_test(test_hoist_structure),
+        cmocka_unit_test(test_fold_gate_gradients),
         cmocka_unit_test(test_dce),
         cmocka_unit_test(test_cse),
     };
