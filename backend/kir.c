@@ -322,3 +322,14 @@ const char *kir_map_op_name(KMapOp op) {
     };
     return op >= 0 && op < KM_NUM_KINDS ? names[op] : "?";
 }
+
+int kir_map_op_arity(KMapOp op) {
+    switch (op) {
+    case KM_IN: case KM_CONST: case KM_EXPR:
+        return 0;
+    case KM_ADD: case KM_SUB: case KM_MUL: case KM_DIV: case KM_MIN: case KM_MAX: case KM_RELU_GRAD:
+        return 2;
+    default:
+        return 1;
+    }
+}

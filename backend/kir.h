@@ -223,6 +223,8 @@ KStmt       *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin)
 
 const char  *kir_call_name(KCallKind k);     /* "rt_softmax_rows", ...      */
 const char  *kir_map_op_name(KMapOp op);     /* "add", "tanh", ...          */
+/* How many node operands op reads: 0 (in, const, size), 1 or 2. */
+int          kir_map_op_arity(KMapOp op);
 
 /* The text form (`rnnc dump --stage=kernel`, docs/kernel-ir.md). */
 void         kfunc_print(const KFunc *f, FILE *out);

@@ -1,0 +1,263 @@
+/* test_kfuse.c - element-wise map fusion in kernel IR (backend/kfuse.h):
+ * which maps merge, which must not, dead stores, and that a fused program
+ * computes the same bits as the unfused one.
+ *
+ * Programs are built by hand: straight-line maps over a [3, 5] space on
+ * temporaries, evaluated by the small map interpreter below. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend/kfuse.h"
+#include "backend/kir.h"
+
+enum { R = 3, C = 5, N = R * C };
+
+/* ---- building ------------------------------------------------------------- */
+
+typedef struct Prog {
+    KFunc *f;
+    KBuf  *x, *y;         /* argument [R, C] and result [R, C]                 */
+} Prog;
+
+static Prog prog_new(void)
+{
+    Prog p;
+    p.f = kfunc_new("t", NULL);
+    p.x = kfunc_buf(p.f, "x", IR_F32, kexpr_const(p.f, N), KB_ARG);
+    p.y = kfunc_buf(p.f, "y", IR_F32, kexpr_const(p.f, N), KB_RESULT);
+    return p;
+}
+
+static KBuf *temp(Prog *p, const char *name, int64_t n)
+{
+    return kfunc_buf(p->f, name, IR_F32, kexpr_const(p->f, n), KB_TEMP);
+}
+
+/* A strided view of b at offset off with row stride rs and column stride cs. */
+static KStrided view(Prog *p, KBuf *b, int64_t off, int64_t rs, int64_t cs)
+{
+    KStrided s = { .v = { b, kexpr_const(p->f, off) } };
+    s.stride[0] = kexpr_const(p->f, rs);
+    s.stride[1] = kexpr_const(p->f, cs);
+    return s;
+}
+
+/* A map over [R, C]: out = op(in0[, in1]) (unary when in1 is NULL). */
+static KStmt *map(Prog *p, KMapOp op, KStrided in0, const KStrided *in1, KStrided out, int acc)
+{
+    KStmt *s = kblock_add(p->f, &p->f->body, KS_MAP, "test");
+    s->rank = 2;
+    s->dims[0] = kexpr_const(p->f, R);
+    s->dims[1] = kexpr_const(p->f, C);
+    s->nin = in1 ? 2 : 1;
+    s->in = kfunc_alloc(p->f, 2 * sizeof *s->in);
+    s->in[0] = in0;
+    if (in1) s->in[1] = *in1;
+    s->nnodes = s->nin + 1;
+    s->nodes = kfunc_alloc(p->f, 3 * sizeof *s->nodes);
+    s->nodes[0] = (KMapNode){ .op = KM_IN, .a = 0 };
+    if (in1) s->nodes[1] = (KMapNode){ .op = KM_IN, .a = 1 };
+    s->nodes[s->nin] = (KMapNode){ .op = op, .a = 0, .b = in1 ? 1 : 0 };
+    s->nout = 1;
+    s->out = kfunc_alloc(p->f, sizeof *s->out);
+    s->out[0] = (KMapOut){ .at = out, .node = s->nin, .accumulate = acc };
+    return s;
+}
+
+/* ---- evaluating ------------------------------------------------------------ */
+
+static float node_value(const KMapNode *n, const float *v, float in)
+{
+    switch (n->op) {
+    case KM_IN: return in;
+    case KM_CONST: return (float)n->f;
+    case KM_ADD: return v[n->a] + v[n->b];
+    case KM_MUL: return v[n->a] * v[n->b];
+    case KM_SUB: return v[n->a] - v[n->b];
+    case KM_TANH: return tanhf(v[n->a]);
+    case KM_EXP: return expf(v[n->a]);
+    case KM_NEG: return -v[n->a];
+    default: fail_msg("node kind %d not in this evaluator", n->op);
+    }
+    return 0;
+}
+
+/* Runs the straight-line maps of f; mem[b] is buffer b's storage. */
+static void eval(const KFunc *f, float **mem)
+{
+    for (int i = 0; i < f->body.n; i++) {
+        const KStmt *s = f->body.stmts[i];
+        assert_int_equal(s->kind, KS_MAP);
+        for (int64_t r = 0; r < kexpr_eval(s->dims[0], NULL, NULL); r++)
+            for (int64_t c = 0; c < kexpr_eval(s->dims[1], NULL, NULL); c++) {
+                float v[32];
+                assert_true(s->nnodes <= 32);
+                for (int k = 0; k < s->nnodes; k++) {
+                    float in = 0;
+                    if (s->nodes[k].op == KM_IN) {
+                        const KStrided *x = &s->in[s->nodes[k].a];
+                        in = mem[x->v.buf->id][kexpr_eval(x->v.off, NULL, NULL) + r * kexpr_eval(x->stride[0], NULL, NULL) +
+                                               c * kexpr_eval(x->stride[1], NULL, NULL)];
+                    }
+                    v[k] = node_value(&s->nodes[k], v, in);
+                }
+                for (int o = 0; o < s->nout; o++) {
+                    const KStrided *w = &s->out[o].at;
+                    float *d = &mem[w->v.buf->id][kexpr_eval(w->v.off, NULL, NULL) + r * kexpr_eval(w->stride[0], NULL, NULL) +
+                                                  c * kexpr_eval(w->stride[1], NULL, NULL)];
+                    *d = s->out[o].accumulate ? *d + v[s->out[o].node] : v[s->out[o].node];
+                }
+            }
+    }
+}
+
+/* Runs f with x = fixed data, every temp zeroed; returns y's storage (N). */
+static float *run(const Prog *p)
+{
+    float **mem = calloc((size_t)p->f->nbufs, sizeof *mem);
+    for (int b = 0; b < p->f->nbufs; b++) mem[b] = calloc(64, sizeof(float));
+    for (int i = 0; i < N; i++) mem[p->x->id][i] = 0.37f * (float)i - 2.1f;
+    eval(p->f, mem);
+    float *y = mem[p->y->id];
+    for (int b = 0; b < p->f->nbufs; b++)
+        if (b != p->y->id) free(mem[b]);
+    free(mem);
+    return y;
+}
+
+/* Runs p, fuses it, runs again: the same bits. Returns the merge count. */
+static int fuse_same_bits(Prog *p)
+{
+    float *before = run(p);
+    int merged = kfuse(p->f);
+    float *after = run(p);
+    for (int i = 0; i < N; i++) assert_memory_equal(&before[i], &after[i], sizeof(float));
+    free(before);
+    free(after);
+    return merged;
+}
+
+static int count_stores(const KFunc *f, const KBuf *b)
+{
+    int n = 0;
+    for (int i = 0; i < f->body.n; i++)
+        for (int o = 0; o < f->body.stmts[i]->nout; o++) n += f->body.stmts[i]->out[o].at.v.buf == b;
+    return n;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+/* y = tanh(x) * x + x: three maps through two temporaries fuse into one
+ * map that loads x once and stores only y. */
+static void test_chain_fuses(void **state)
+{
+    (void)state;
+    Prog p = prog_new();
+    KBuf *t1 = temp(&p, "t1", N), *t2 = temp(&p, "t2", N);
+    KStrided x = view(&p, p.x, 0, C, 1), a = view(&p, t1, 0, C, 1), b = view(&p, t2, 0, C, 1);
+    map(&p, KM_TANH, x, NULL, a, 0);
+    map(&p, KM_MUL, a, &x, b, 0);
+    map(&p, KM_ADD, b, &x, view(&p, p.y, 0, C, 1), 0);
+    assert_int_equal(fuse_same_bits(&p), 2);
+    assert_int_equal(p.f->body.n, 1);
+    const KStmt *s = p.f->body.stmts[0];
+    assert_int_equal(s->nin, 1);  /* x, loaded once */
+    assert_int_equal(s->nout, 1); /* y only: t1 and t2 are never stored */
+    assert_int_equal(count_stores(p.f, t1) + count_stores(p.f, t2), 0);
+    kfunc_free(p.f);
+}
+
+/* A temporary that a later, unfused statement reads keeps its store. */
+static void test_store_kept_when_read_later(void **state)
+{
+    (void)state;
+    Prog p = prog_new();
+    KBuf *t1 = temp(&p, "t1", N), *t2 = temp(&p, "t2", N);
+    KStrided x = view(&p, p.x, 0, C, 1), a = view(&p, t1, 0, C, 1);
+    map(&p, KM_TANH, x, NULL, a, 0);
+    map(&p, KM_NEG, a, NULL, view(&p, t2, 0, C, 1), 0);
+    /* reads t1 transposed: another element than t1's store, so it cannot
+     * join the map above, and t1 must stay in memory for it */
+    map(&p, KM_NEG, view(&p, t2, 0, C, 1), NULL, view(&p, p.y, 0, C, 1), 0);
+    KStmt *odd = map(&p, KM_TANH, view(&p, p.y, 0, C, 1), NULL, view(&p, p.y, 0, C, 1), 1);
+    odd->in[0] = view(&p, t1, 0, 1, R); /* y += tanh(t1 read column-major) */
+    fuse_same_bits(&p);
+    assert_int_equal(count_stores(p.f, t1), 1);
+    kfunc_free(p.f);
+}
+
+/* A reduction is complete only after its loop: the map that reads the sum
+ * stays apart. */
+static void test_reduction_not_fused_with_reader(void **state)
+{
+    (void)state;
+    Prog p = prog_new();
+    KBuf *sum = temp(&p, "sum", C);
+    KStrided x = view(&p, p.x, 0, C, 1);
+    map(&p, KM_TANH, x, NULL, view(&p, sum, 0, 0, 1), 1); /* sum[c] += tanh(x[r, c]) over rows r */
+    map(&p, KM_MUL, view(&p, sum, 0, 0, 1), &x, view(&p, p.y, 0, C, 1), 0);
+    fuse_same_bits(&p);
+    int readers = 0;
+    for (int i = 0; i < p.f->body.n; i++)
+        for (int k = 0; k < p.f->body.stmts[i]->nin; k++) readers += p.f->body.stmts[i]->in[k].v.buf == sum;
+    assert_int_equal(p.f->body.n, 2);
+    assert_int_equal(readers, 1); /* y still loads the finished sum */
+    kfunc_free(p.f);
+}
+
+/* Maps over different index spaces, or reading another element of what
+ * the earlier one wrote, do not merge. */
+static void test_misaligned_not_fused(void **state)
+{
+    (void)state;
+    Prog p = prog_new();
+    KBuf *t1 = temp(&p, "t1", N + 1);
+    map(&p, KM_TANH, view(&p, p.x, 0, C, 1), NULL, view(&p, t1, 1, C, 1), 0);
+    map(&p, KM_NEG, view(&p, t1, 0, C, 1), NULL, view(&p, p.y, 0, C, 1), 0); /* one element behind */
+    assert_int_equal(fuse_same_bits(&p), 0);
+    assert_int_equal(p.f->body.n, 2);
+    kfunc_free(p.f);
+
+    p = prog_new();
+    t1 = temp(&p, "t1", N);
+    map(&p, KM_TANH, view(&p, p.x, 0, C, 1), NULL, view(&p, t1, 0, C, 1), 0);
+    KStmt *s = map(&p, KM_NEG, view(&p, t1, 0, C, 1), NULL, view(&p, p.y, 0, C, 1), 0);
+    s->dims[1] = kexpr_const(p.f, C - 1); /* [3, 4]: another space */
+    assert_int_equal(kfuse(p.f), 0);
+    kfunc_free(p.f);
+}
+
+/* Writing what the earlier map reads, at another element, would change
+ * what it reads: not merged. */
+static void test_write_after_read_not_fused(void **state)
+{
+    (void)state;
+    Prog p = prog_new();
+    KBuf *t1 = temp(&p, "t1", N + 1);
+    map(&p, KM_TANH, view(&p, p.x, 0, C, 1), NULL, view(&p, t1, 0, C, 1), 0);
+    map(&p, KM_NEG, view(&p, t1, 0, C, 1), NULL, view(&p, p.y, 0, C, 1), 0);
+    map(&p, KM_EXP, view(&p, p.x, 0, C, 1), NULL, view(&p, t1, 1, C, 1), 0); /* shifted overwrite */
+    map(&p, KM_ADD, view(&p, t1, 0, C, 1), NULL, view(&p, p.y, 0, C, 1), 1);
+    fuse_same_bits(&p);
+    assert_true(p.f->body.n >= 2);
+    kfunc_free(p.f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chain_fuses),
+        cmocka_unit_test(test_store_kept_when_read_later),
+        cmocka_unit_test(test_reduction_not_fused_with_reader),
+        cmocka_unit_test(test_misaligned_not_fused),
+        cmocka_unit_test(test_write_after_read_not_fused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
