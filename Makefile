@@ -24,7 +24,7 @@ ifeq ($(SAN),1)
 endif
 
 LIB_SRCS := $(wildcard frontend/*.c ir/*.c passes/*.c backend/*.c runtime/*.c)
-GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
+GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/rt_source_text.c
 DRV_SRCS := $(wildcard driver/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -37,7 +37,7 @@ TOOLS    := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all lib tests demo test check install clean deps bench
-all: $(BUILD)/rnnc
+all: $(BUILD)/rnnc $(BUILD)/librnnrt.a
 
 lib: $(BUILD)/librnnc.a
 
@@ -48,17 +48,31 @@ $(BUILD)/librnnc.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The runtime alone, what a model emitted with --runtime=link links against
+# (with runtime/rnnrt.h).  RT_AMALG is the same code in the order the
+# amalgamation (--runtime=inline, backend/rt_source.h) pastes it: headers
+# in dependency order, then the sources.
+RT_SRCS  := runtime/cpu.c runtime/sgemm.c runtime/sgemm_scalar.c runtime/sgemm_avx2.c \
+            runtime/sgemm_avx512.c runtime/vmath.c runtime/vmath_avx2.c runtime/nn_kernels.c
+RT_AMALG := runtime/rnnrt.h runtime/cpu.h runtime/sgemm.h runtime/sgemm_kernels.h \
+            runtime/vmath.h runtime/vmath_kernels.h $(RT_SRCS)
+
+$(BUILD)/librnnrt.a: $(RT_SRCS:%.c=$(BUILD)/obj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/gen/rt_source_text.c: scripts/rt_source.sh $(RT_AMALG)
+	@mkdir -p $(BUILD)/gen
+	sh scripts/rt_source.sh $(RT_AMALG) > $@.tmp && mv $@.tmp $@
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# The SIMD kernels alone are compiled for their instruction sets; cpu.c
-# decides at run time whether they may run, so the binary runs anywhere.
-$(BUILD)/obj/runtime/sgemm_avx2.o: ALL_CFLAGS += -mavx2 -mfma
-$(BUILD)/obj/runtime/sgemm_avx512.o: ALL_CFLAGS += -mavx512f
-# No -mfma for vmath: without FMA instructions no compiler can fuse a
-# multiply-add, so the AVX2 path rounds exactly like the portable C one.
-$(BUILD)/obj/runtime/vmath_avx2.o: ALL_CFLAGS += -mavx2
+# The SIMD kernels need no -m flags: each kernel function names its
+# instruction set in a target attribute (runtime/cpu.h, RT_TARGET), so the
+# runtime also compiles as one file; cpu.c decides at run time whether they
+# may run, so the binary runs anywhere.
 
 # Generated code is compiled with the same warnings; flex/bison output that
 # trips -Wextra is silenced by %option and %define in the sources instead.
@@ -91,9 +105,17 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/librnnc.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/librnnc.a $(LDLIBS)
 
 # Benchmarks print a table (docs/performance.md keeps the latest); they
-# never assert.  Always optimized, whatever OPT says.
-bench: $(BENCHES)
-	@for b in $(BENCHES); do $$b || exit 1; done
+# never assert.  Always optimized, whatever OPT says.  bench/rnn_* are parts
+# of the RNN benchmark, which bench/rnn_bench.sh runs; the oneDNN baseline is
+# built only where libdnnl-dev is installed (scripts/bench_deps.sh).
+BENCH_ONEDNN := $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.hpp),$(BUILD)/bench/rnn_onednn)
+bench: $(BENCHES) $(BENCH_ONEDNN)
+	@for b in $(filter-out $(BUILD)/bench/rnn_%,$(BENCHES)); do $$b || exit 1; done
+	@sh bench/rnn_bench.sh $(BUILD)
+
+$(BUILD)/bench/rnn_onednn: bench/rnn_onednn.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -fopenmp -o $@ $< -ldnnl
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/librnnc.a
 	@mkdir -p $(dir $@)
@@ -115,9 +137,11 @@ test: deps
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 tests
 	sh tests/run_all.sh build-san
 
-install: $(BUILD)/rnnc
-	install -d $(DESTDIR)$(PREFIX)/bin
+install: $(BUILD)/rnnc $(BUILD)/librnnrt.a
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
 	install -m 755 $(BUILD)/rnnc $(DESTDIR)$(PREFIX)/bin/rnnc
+	install -m 644 runtime/rnnrt.h $(DESTDIR)$(PREFIX)/include/rnnrt.h
+	install -m 644 $(BUILD)/librnnrt.a $(DESTDIR)$(PREFIX)/lib/librnnrt.a
 
 clean:
 	rm -rf build build-san build-clang

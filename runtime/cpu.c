@@ -11,11 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if RT_X86
 #include <cpuid.h>
-#define RT_X86 1
-#else
-#define RT_X86 0
 #endif
 
 #if RT_X86
@@ -59,7 +56,7 @@ static RtCpuFeatures detect(void) {
 static atomic_int features_ready;
 static RtCpuFeatures features;
 
-const RtCpuFeatures *rt_cpu_features(void) {
+RT_API const RtCpuFeatures *rt_cpu_features(void) {
     if (!atomic_load_explicit(&features_ready, memory_order_acquire)) {
         /* Racing threads write identical bytes; the release store orders
          * them before the flag. */
@@ -76,7 +73,7 @@ const RtCpuFeatures *rt_cpu_features(void) {
     return &features;
 }
 
-bool rt_cpu_path_supported(RtCpuPath p) {
+RT_API bool rt_cpu_path_supported(RtCpuPath p) {
     const RtCpuFeatures *f = rt_cpu_features();
     switch (p) {
     case RT_CPU_SCALAR: return true;
@@ -86,14 +83,14 @@ bool rt_cpu_path_supported(RtCpuPath p) {
     }
 }
 
-RtCpuPath rt_cpu_best_path(void) {
+RT_API RtCpuPath rt_cpu_best_path(void) {
     for (int p = RT_CPU_NPATHS - 1; p > 0; p--)
         if (rt_cpu_path_supported((RtCpuPath)p))
             return (RtCpuPath)p;
     return RT_CPU_SCALAR;
 }
 
-const char *rt_cpu_path_name(RtCpuPath p) {
+RT_API const char *rt_cpu_path_name(RtCpuPath p) {
     switch (p) {
     case RT_CPU_SCALAR: return "scalar";
     case RT_CPU_AVX2:   return "avx2";
@@ -103,7 +100,7 @@ const char *rt_cpu_path_name(RtCpuPath p) {
 }
 
 /* The path RNNC_CPU asks for, clamped to what the CPU can run. */
-RtCpuPath rt_cpu_path_for(const char *env) {
+RT_API RtCpuPath rt_cpu_path_for(const char *env) {
     RtCpuPath best = rt_cpu_best_path();
     if (!env || !*env)
         return best;
@@ -126,7 +123,7 @@ RtCpuPath rt_cpu_path_for(const char *env) {
  * get the same answer, so the first store wins and nothing else matters. */
 static atomic_int chosen_path = -1;
 
-RtCpuPath rt_cpu_path(void) {
+RT_API RtCpuPath rt_cpu_path(void) {
     int p = atomic_load_explicit(&chosen_path, memory_order_acquire);
     if (p < 0) {
         int expected = -1;

@@ -14,6 +14,21 @@
 
 #include <stdbool.h>
 
+#include "runtime/rnnrt.h"
+
+/* Whether the x86 SIMD kernels are built: an x86 target and GNU C (gcc,
+ * clang), whose target attributes compile AVX2 and AVX-512 functions in a
+ * translation unit built for the baseline ISA.  That is what lets the
+ * whole runtime be one file (backend/rt_source.h) compiled with no -m
+ * flags; cpu.c makes sure those functions only run on a CPU that has the
+ * instructions. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define RT_X86 1
+#define RT_TARGET(isa) __attribute__((target(isa)))
+#else
+#define RT_X86 0
+#endif
+
 /* Ordered: a larger path needs everything a smaller one needs. */
 typedef enum RtCpuPath {
     RT_CPU_SCALAR = 0, /* portable C */
@@ -30,23 +45,23 @@ typedef struct RtCpuFeatures {
 } RtCpuFeatures;
 
 /* What this CPU and OS support (detected once; thread-safe). */
-const RtCpuFeatures *rt_cpu_features(void);
+RT_API const RtCpuFeatures *rt_cpu_features(void);
 
 /* The best path the CPU supports, ignoring RNNC_CPU. */
-RtCpuPath rt_cpu_best_path(void);
+RT_API RtCpuPath rt_cpu_best_path(void);
 
 /* The path the runtime uses: rt_cpu_best_path(), or RNNC_CPU if set (read
  * once, at the first call; later changes to the environment are ignored). */
-RtCpuPath rt_cpu_path(void);
+RT_API RtCpuPath rt_cpu_path(void);
 
 /* The path RNNC_CPU=value selects on this CPU (NULL or "" = the best);
  * warns on stderr about an unknown value or one the CPU lacks. */
-RtCpuPath rt_cpu_path_for(const char *value);
+RT_API RtCpuPath rt_cpu_path_for(const char *value);
 
 /* Whether this CPU can run path p. */
-bool rt_cpu_path_supported(RtCpuPath p);
+RT_API bool rt_cpu_path_supported(RtCpuPath p);
 
 /* "scalar", "avx2", "avx512". */
-const char *rt_cpu_path_name(RtCpuPath p);
+RT_API const char *rt_cpu_path_name(RtCpuPath p);
 
 #endif

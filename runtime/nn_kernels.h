@@ -45,7 +45,7 @@ int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const
  * p' = p - lr d.  out_mom is unused without momentum.
  * out_p may equal p, out_mom may equal mom. */
 void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p,
-                   float *out_mom, float lr, float momentum, float weight_decay);
+                   float *out_mom, double lr, double momentum, double weight_decay);
 
 /* torch.optim.Adam on n elements (amsgrad off), t = *step (1 for the
  * first; a whole number >= 1, which the caller guarantees), in PyTorch's
@@ -54,8 +54,8 @@ void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, 
  * p' = p - (lr / (1-b1^t)) m' / (sqrt(v') / sqrt(1-b2^t) + eps).
  * Outputs may equal their inputs. */
 void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v,
-                    const float *step, float *out_p, float *out_m, float *out_v, float lr,
-                    float beta1, float beta2, float eps, float weight_decay);
+                    const float *step, float *out_p, float *out_m, float *out_v, double lr,
+                    double beta1, double beta2, double eps, double weight_decay);
 
 /* The scalar activations that generated element-wise loops call: the same
  * float operations as vmath.h's portable path, so a compiled loop gives

@@ -76,7 +76,7 @@ static void pack_b(int transb, const float *B, int64_t ldb, int64_t p0, int64_t 
 
 /* ---- the tile store shared by the kernels ----------------------------------- */
 
-void rt_sgemm_store_tile(const float *t, int nr, float *C, int64_t ldc, int m, int n,
+RT_API void rt_sgemm_store_tile(const float *t, int nr, float *C, int64_t ldc, int m, int n,
                          float alpha, float beta) {
     for (int i = 0; i < m; i++) {
         float *c = C + i * ldc;
@@ -163,7 +163,7 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
             C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
 }
 
-const RtSgemmKernel *rt_sgemm_kernel_for(RtCpuPath path) {
+RT_API const RtSgemmKernel *rt_sgemm_kernel_for(RtCpuPath path) {
     const RtSgemmKernel *k = &rt_sgemm_kernel_scalar;
     if (path == RT_CPU_AVX2)
         k = &rt_sgemm_kernel_avx2;
@@ -210,14 +210,14 @@ static int sgemm_with(const RtSgemmKernel *k, int transa, int transb, int64_t M,
     return 0;
 }
 
-void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64_t N, int64_t K,
+RT_API void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64_t N, int64_t K,
                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                  float beta, float *C, int64_t ldc) {
     sgemm_with(kernel_or_scalar(path), transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C,
                ldc, NULL, 0);
 }
 
-void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc) {
     rt_sgemm_on(rt_cpu_path(), transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -225,7 +225,7 @@ void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alp
 
 /* The largest need over the kernels this CPU may use, so one workspace
  * serves whichever path rt_cpu_path picks. */
-size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K) {
+RT_API size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K) {
     if (M <= 0 || N <= 0 || K <= 0)
         return 0;
     size_t need = 0;
@@ -237,7 +237,7 @@ size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K) {
     return need;
 }
 
-int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                 int64_t ldc, void *ws, size_t ws_bytes) {
     if (!ws) {

@@ -21,7 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+#include "runtime/rnnrt.h" /* must agree with these declarations */
+
+RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
               float *C, int64_t ldc);
 
@@ -30,8 +32,8 @@ void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alp
  * rt_sgemm_workspace_size gives the bytes needed for these sizes (any
  * transposes); ws must hold that many and be 64-byte aligned.  Returns 0, or
  * -1 on invalid arguments or too small a workspace (C unchanged). */
-size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K);
-int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+RT_API size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K);
+RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                 float *C, int64_t ldc, void *ws, size_t ws_bytes);
 

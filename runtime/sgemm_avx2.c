@@ -1,7 +1,8 @@
 /* sgemm_avx2.c - the AVX2 + FMA SGEMM micro-kernel, 6 x 16.
  *
- * Built with -mavx2 -mfma (a per-file flag in the Makefile) and only ever
- * called after cpu.c has found AVX2, FMA and OS support for YMM state.
+ * Compiled for AVX2 + FMA by target attributes (no -m flags, so the
+ * runtime can be one translation unit) and only ever called after cpu.c
+ * has found AVX2, FMA and OS support for YMM state.
  *
  * Registers: 6 rows x 2 YMM = 12 accumulators, 2 for the B row, 1 for the
  * broadcast of an A element: 15 of the 16 YMM registers.  12 independent
@@ -13,10 +14,11 @@
  * 2 MiB, in L3. */
 #include "runtime/sgemm_kernels.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if RT_X86
 #include <immintrin.h>
 
-enum { MR = 6, NR = 16 };
+#define MR 6
+#define NR 16
 
 /* One row of the tile into C: alpha * acc (+ beta * C). */
 #define STORE_ROW(i, lo, hi)                                                         \
@@ -31,7 +33,7 @@ enum { MR = 6, NR = 16 };
         _mm256_storeu_ps(c_ + 8, h_);                                                \
     } while (0)
 
-static void ukr_avx2(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int m,
+RT_TARGET("avx2,fma") static void ukr_avx2(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int m,
                      int n, float alpha, float beta) {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -84,11 +86,14 @@ static void ukr_avx2(int64_t kc, const float *Ap, const float *Bp, float *C, int
     rt_sgemm_store_tile(t, NR, C, ldc, m, n, alpha, beta);
 }
 
-const RtSgemmKernel rt_sgemm_kernel_avx2 = {
+RT_API const RtSgemmKernel rt_sgemm_kernel_avx2 = {
     .name = "avx2", .mr = MR, .nr = NR, .mc = 144, .kc = 256, .nc = 2048, .ukr = ukr_avx2,
 };
+#undef MR
+#undef NR
+#undef STORE_ROW
 #else
-/* Built without -mavx2 -mfma (not x86, or the Makefile flag is missing):
- * no kernel, and rt_sgemm_kernel_for reports the path as unavailable. */
-const RtSgemmKernel rt_sgemm_kernel_avx2 = {.name = "avx2", .mr = 1, .nr = 1, .ukr = 0};
+/* Not x86 (or not GNU C): no kernel, and rt_sgemm_kernel_for reports the
+ * path as unavailable. */
+RT_API const RtSgemmKernel rt_sgemm_kernel_avx2 = {.name = "avx2", .mr = 1, .nr = 1, .ukr = 0};
 #endif

@@ -1,7 +1,7 @@
 /* sgemm_avx512.c - the AVX-512F SGEMM micro-kernel, 6 x 32.
  *
- * Built with -mavx512f (a per-file flag in the Makefile) and only ever
- * called after cpu.c has found AVX-512F and OS support for ZMM and opmask
+ * Compiled for AVX-512F by a target attribute (see sgemm_avx2.c) and only
+ * ever called after cpu.c has found AVX-512F and OS support for ZMM and opmask
  * state.  Only AVX-512F instructions are used (no VL/BW): partial tiles go
  * through the shared scalar store, so no masks are needed.
  *
@@ -17,10 +17,11 @@
  * the tests run it wherever the CPU has it. */
 #include "runtime/sgemm_kernels.h"
 
-#if defined(__AVX512F__)
+#if RT_X86
 #include <immintrin.h>
 
-enum { MR = 6, NR = 32 };
+#define MR 6
+#define NR 32
 
 #define STORE_ROW(i, lo, hi)                                                         \
     do {                                                                             \
@@ -34,7 +35,7 @@ enum { MR = 6, NR = 32 };
         _mm512_storeu_ps(c_ + 16, h_);                                               \
     } while (0)
 
-static void ukr_avx512(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
+RT_TARGET("avx512f") static void ukr_avx512(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
                        int m, int n, float alpha, float beta) {
     __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
     __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
@@ -86,10 +87,13 @@ static void ukr_avx512(int64_t kc, const float *Ap, const float *Bp, float *C, i
     rt_sgemm_store_tile(t, NR, C, ldc, m, n, alpha, beta);
 }
 
-const RtSgemmKernel rt_sgemm_kernel_avx512 = {
+RT_API const RtSgemmKernel rt_sgemm_kernel_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .mc = 144, .kc = 192, .nc = 2048, .ukr = ukr_avx512,
 };
+#undef MR
+#undef NR
+#undef STORE_ROW
 #else
-/* Built without -mavx512f: no kernel (see sgemm_avx2.c). */
-const RtSgemmKernel rt_sgemm_kernel_avx512 = {.name = "avx512", .mr = 1, .nr = 1, .ukr = 0};
+/* Not x86 (or not GNU C): no kernel (see sgemm_avx2.c). */
+RT_API const RtSgemmKernel rt_sgemm_kernel_avx512 = {.name = "avx512", .mr = 1, .nr = 1, .ukr = 0};
 #endif

@@ -34,23 +34,23 @@ typedef struct RtSgemmKernel {
     RtSgemmUkr ukr;       /* NULL if this build cannot compile the ISA */
 } RtSgemmKernel;
 
-extern const RtSgemmKernel rt_sgemm_kernel_scalar;
-extern const RtSgemmKernel rt_sgemm_kernel_avx2;
-extern const RtSgemmKernel rt_sgemm_kernel_avx512;
+RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_scalar;
+RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_avx2;
+RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_avx512;
 
 /* The kernel for a path (NULL if its ukr was not compiled in). */
-const RtSgemmKernel *rt_sgemm_kernel_for(RtCpuPath path);
+RT_API const RtSgemmKernel *rt_sgemm_kernel_for(RtCpuPath path);
 
 /* rt_sgemm on a forced path (the tests run every path the CPU has).  The
  * caller must check rt_cpu_path_supported(path) first; a path whose kernel
  * is missing falls back to scalar. */
-void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64_t N, int64_t K,
+RT_API void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64_t N, int64_t K,
                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                  float beta, float *C, int64_t ldc);
 
 /* The store of a partial tile: t is an MR x NR tile (row stride nr) of
  * alpha-free products; writes C[i][j] = alpha*t + beta*C for i < m, j < n. */
-void rt_sgemm_store_tile(const float *t, int nr, float *C, int64_t ldc, int m, int n,
+RT_API void rt_sgemm_store_tile(const float *t, int nr, float *C, int64_t ldc, int m, int n,
                          float alpha, float beta);
 
 #endif

@@ -7,7 +7,10 @@
  * 128 x 256 block of A is 128 KiB (L2); nc = 2048 keeps B's block at 2 MiB. */
 #include "runtime/sgemm_kernels.h"
 
-enum { MR = 4, NR = 8 };
+/* Macros, not an enum, so that each kernel file's MR and NR end with it
+ * (#undef below) when the runtime is one translation unit. */
+#define MR 4
+#define NR 8
 
 static void ukr_scalar(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
                        int m, int n, float alpha, float beta) {
@@ -21,6 +24,9 @@ static void ukr_scalar(int64_t kc, const float *Ap, const float *Bp, float *C, i
     rt_sgemm_store_tile(t, NR, C, ldc, m, n, alpha, beta);
 }
 
-const RtSgemmKernel rt_sgemm_kernel_scalar = {
+RT_API const RtSgemmKernel rt_sgemm_kernel_scalar = {
     .name = "scalar", .mr = MR, .nr = NR, .mc = 128, .kc = 256, .nc = 2048, .ukr = ukr_scalar,
 };
+
+#undef MR
+#undef NR

@@ -2,6 +2,11 @@
  * and the portable scalar kernels.  The algorithm and its constants are in
  * vmath_kernels.h; vmath_avx2.c runs the same steps 8 lanes at a time.
  *
+ * The scalar functions rt_expf, rt_tanhf, rt_sigmoidf (nn_kernels.h: what
+ * generated element-wise loops call) ARE the portable path: the array loops
+ * below call them, so there is one definition of each and a compiled loop
+ * gets exactly the bits rt_vtanh gives.
+ *
  * Each float operation below is its own statement on purpose: a compiler
  * may fuse a*b+c written in one expression into an FMA (clang does with
  * -ffp-contract=on on an FMA target), which would round differently from
@@ -10,7 +15,18 @@
 
 #include <string.h>
 
+#include "runtime/nn_kernels.h"
 #include "runtime/vmath_kernels.h"
+
+/* gcc in GNU mode (-std=gnu11, its default) fuses a*b + c into an FMA
+ * across statements whenever the target has FMA (-march=native), which
+ * would round differently on each path; contraction is off for this code
+ * whatever the flags.  (clang never contracts across statements, nor does
+ * gcc in ISO mode.)  Pushed and popped: the amalgamation is one file. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 static uint32_t bits_of(float f) {
     uint32_t u;
@@ -27,7 +43,7 @@ static float float_of(uint32_t u) {
 /* 2^k for -126 <= k <= 127, built from the exponent field. */
 static float pow2i(int32_t k) { return float_of((uint32_t)(k + 127) << 23); }
 
-static float exp1(float x) {
+RT_API float rt_expf(float x) {
     if (x != x)
         return x + x; /* NaN in, (quiet) NaN out */
     if (x > VM_EXP_HI)
@@ -65,7 +81,7 @@ static float exp1(float x) {
     return p;
 }
 
-static float tanh1(float x) {
+RT_API float rt_tanhf(float x) {
     uint32_t sign = bits_of(x) & 0x80000000u;
     float a = float_of(bits_of(x) & 0x7fffffffu);
     float r;
@@ -84,7 +100,7 @@ static float tanh1(float x) {
         p = p * a;
         r = p + a;
     } else {
-        float e = exp1(a + a); /* NaN stays NaN through here */
+        float e = rt_expf(a + a); /* NaN stays NaN through here */
         float d = e + 1.0f;
         float q = 2.0f / d;
         r = 1.0f - q;
@@ -92,9 +108,9 @@ static float tanh1(float x) {
     return float_of(bits_of(r) | sign);
 }
 
-static float sigmoid1(float x) {
+RT_API float rt_sigmoidf(float x) {
     float a = float_of(bits_of(x) & 0x7fffffffu);
-    float e = exp1(-a);
+    float e = rt_expf(-a);
     float d = 1.0f + e;
     float num = x >= 0.0f ? 1.0f : e;
     return num / d;
@@ -102,17 +118,17 @@ static float sigmoid1(float x) {
 
 static void vexp_scalar(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        y[i] = exp1(x[i]);
+        y[i] = rt_expf(x[i]);
 }
 
 static void vtanh_scalar(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        y[i] = tanh1(x[i]);
+        y[i] = rt_tanhf(x[i]);
 }
 
 static void vsigmoid_scalar(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        y[i] = sigmoid1(x[i]);
+        y[i] = rt_sigmoidf(x[i]);
 }
 
 static const RtVmathKernels scalar_kernels = {vexp_scalar, vtanh_scalar, vsigmoid_scalar};
@@ -125,21 +141,25 @@ static const RtVmathKernels *kernels_for(RtCpuPath path) {
     return &scalar_kernels;
 }
 
-void rt_vexp_on(RtCpuPath path, float *y, const float *x, int64_t n) {
+RT_API void rt_vexp_on(RtCpuPath path, float *y, const float *x, int64_t n) {
     if (n > 0)
         kernels_for(path)->exp(y, x, n);
 }
 
-void rt_vtanh_on(RtCpuPath path, float *y, const float *x, int64_t n) {
+RT_API void rt_vtanh_on(RtCpuPath path, float *y, const float *x, int64_t n) {
     if (n > 0)
         kernels_for(path)->tanh(y, x, n);
 }
 
-void rt_vsigmoid_on(RtCpuPath path, float *y, const float *x, int64_t n) {
+RT_API void rt_vsigmoid_on(RtCpuPath path, float *y, const float *x, int64_t n) {
     if (n > 0)
         kernels_for(path)->sigmoid(y, x, n);
 }
 
-void rt_vexp(float *y, const float *x, int64_t n) { rt_vexp_on(rt_cpu_path(), y, x, n); }
-void rt_vtanh(float *y, const float *x, int64_t n) { rt_vtanh_on(rt_cpu_path(), y, x, n); }
-void rt_vsigmoid(float *y, const float *x, int64_t n) { rt_vsigmoid_on(rt_cpu_path(), y, x, n); }
+RT_API void rt_vexp(float *y, const float *x, int64_t n) { rt_vexp_on(rt_cpu_path(), y, x, n); }
+RT_API void rt_vtanh(float *y, const float *x, int64_t n) { rt_vtanh_on(rt_cpu_path(), y, x, n); }
+RT_API void rt_vsigmoid(float *y, const float *x, int64_t n) { rt_vsigmoid_on(rt_cpu_path(), y, x, n); }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif

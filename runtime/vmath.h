@@ -39,15 +39,16 @@
 #include <stdint.h>
 
 #include "runtime/cpu.h"
+#include "runtime/rnnrt.h" /* must agree with these declarations */
 
-void rt_vexp(float *y, const float *x, int64_t n);
-void rt_vtanh(float *y, const float *x, int64_t n);
-void rt_vsigmoid(float *y, const float *x, int64_t n);
+RT_API void rt_vexp(float *y, const float *x, int64_t n);
+RT_API void rt_vtanh(float *y, const float *x, int64_t n);
+RT_API void rt_vsigmoid(float *y, const float *x, int64_t n);
 
 /* The same on a chosen path (tests use these to check every path); a path
  * this CPU or build cannot run falls back to the best one below it. */
-void rt_vexp_on(RtCpuPath path, float *y, const float *x, int64_t n);
-void rt_vtanh_on(RtCpuPath path, float *y, const float *x, int64_t n);
-void rt_vsigmoid_on(RtCpuPath path, float *y, const float *x, int64_t n);
+RT_API void rt_vexp_on(RtCpuPath path, float *y, const float *x, int64_t n);
+RT_API void rt_vtanh_on(RtCpuPath path, float *y, const float *x, int64_t n);
+RT_API void rt_vsigmoid_on(RtCpuPath path, float *y, const float *x, int64_t n);
 
 #endif

@@ -2,18 +2,31 @@
  * steps of vmath.c's scalar code, 8 lanes at a time, in the same order and
  * without FMA, so that both paths give bit-identical results.
  *
- * Built with -mavx2 -mfma (a per-file flag in the Makefile) and only ever
- * called after cpu.c has found AVX2 and OS support for YMM state.  Branches
- * of the scalar code become both-sides-then-blend. */
+ * Compiled for AVX2 alone by target attributes (never "fma": with FMA
+ * available a compiler may contract a multiply and an add, which would
+ * round differently from the scalar code) and only ever called after cpu.c
+ * has found AVX2 and OS support for YMM state.  Branches of the scalar
+ * code become both-sides-then-blend. */
+#include "runtime/cpu.h"
 #include "runtime/vmath_kernels.h"
 
-#if defined(__AVX2__)
+#if RT_X86
 #include <immintrin.h>
 #include <string.h>
 
+/* gcc in GNU mode (-std=gnu11, its default) fuses a*b + c into an FMA
+ * across statements whenever the target has FMA (-march=native), which
+ * would round differently from the scalar path; contraction is off for this code
+ * whatever the flags.  (clang never contracts across statements, nor does
+ * gcc in ISO mode.)  Pushed and popped: the amalgamation is one file. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #define SET(c) _mm256_set1_ps(c)
 
-static __m256 exp8(__m256 x) {
+RT_TARGET("avx2") static __m256 exp8(__m256 x) {
     __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
     /* max/min return their second operand for a NaN lane: a finite value,
      * replaced by x + x at the end. */
@@ -46,7 +59,7 @@ static __m256 exp8(__m256 x) {
     return _mm256_blendv_ps(p, _mm256_add_ps(x, x), nan);
 }
 
-static __m256 tanh8(__m256 x) {
+RT_TARGET("avx2") static __m256 tanh8(__m256 x) {
     __m256 signbit = SET(-0.0f);
     __m256 sign = _mm256_and_ps(x, signbit);
     __m256 a = _mm256_andnot_ps(signbit, x);
@@ -68,7 +81,7 @@ static __m256 tanh8(__m256 x) {
     return _mm256_or_ps(_mm256_blendv_ps(l, s, small), sign);
 }
 
-static __m256 sigmoid8(__m256 x) {
+RT_TARGET("avx2") static __m256 sigmoid8(__m256 x) {
     __m256 signbit = SET(-0.0f);
     __m256 na = _mm256_or_ps(x, signbit); /* -|x| */
     __m256 e = exp8(na);
@@ -80,27 +93,32 @@ static __m256 sigmoid8(__m256 x) {
 
 /* Whole vectors straight from x, the last n % 8 through a padded buffer
  * (no read or write past n). */
-#define ARRAY_KERNEL(name, f8)                                        \
-    static void name(float *y, const float *x, int64_t n) {           \
-        int64_t i = 0;                                                \
-        for (; i + 8 <= n; i += 8)                                    \
-            _mm256_storeu_ps(y + i, f8(_mm256_loadu_ps(x + i)));      \
-        if (i < n) {                                                  \
-            float buf[8] = {0};                                       \
-            size_t rest = (size_t)(n - i) * sizeof(float);            \
-            memcpy(buf, x + i, rest);                                 \
-            _mm256_storeu_ps(buf, f8(_mm256_loadu_ps(buf)));          \
-            memcpy(y + i, buf, rest);                                 \
-        }                                                             \
+#define ARRAY_KERNEL(name, f8)                                                \
+    RT_TARGET("avx2") static void name(float *y, const float *x, int64_t n) { \
+        int64_t i = 0;                                                        \
+        for (; i + 8 <= n; i += 8)                                            \
+            _mm256_storeu_ps(y + i, f8(_mm256_loadu_ps(x + i)));              \
+        if (i < n) {                                                          \
+            float buf[8] = {0};                                               \
+            size_t rest = (size_t)(n - i) * sizeof(float);                    \
+            memcpy(buf, x + i, rest);                                         \
+            _mm256_storeu_ps(buf, f8(_mm256_loadu_ps(buf)));                  \
+            memcpy(y + i, buf, rest);                                         \
+        }                                                                     \
     }
 
 ARRAY_KERNEL(vexp_avx2, exp8)
 ARRAY_KERNEL(vtanh_avx2, tanh8)
 ARRAY_KERNEL(vsigmoid_avx2, sigmoid8)
 
-const RtVmathKernels rt_vmath_avx2 = {vexp_avx2, vtanh_avx2, vsigmoid_avx2};
+RT_API const RtVmathKernels rt_vmath_avx2 = {vexp_avx2, vtanh_avx2, vsigmoid_avx2};
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+#undef SET
+#undef ARRAY_KERNEL
 #else
-/* Built without -mavx2 (not x86, or the Makefile flag is missing): no
- * kernels, and vmath.c runs the scalar path. */
-const RtVmathKernels rt_vmath_avx2 = {0, 0, 0};
+/* Not x86 (or not GNU C): no kernels, and vmath.c runs the scalar path. */
+RT_API const RtVmathKernels rt_vmath_avx2 = {0, 0, 0};
 #endif

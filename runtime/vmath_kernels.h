@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "runtime/rnnrt.h"
+
 /* exp: x is clamped to [VM_EXP_LO, VM_EXP_HI] (past those the result has
  * already rounded to 0 or overflowed to inf, and the clamp keeps n small);
  * n = round(x / ln 2); r = x - n ln 2 with ln 2 split in two (Cody-Waite:
@@ -50,6 +52,6 @@ typedef struct RtVmathKernels {
     RtVmathFn exp, tanh, sigmoid; /* NULL if this build lacks the path */
 } RtVmathKernels;
 
-extern const RtVmathKernels rt_vmath_avx2;
+RT_EXTERN const RtVmathKernels rt_vmath_avx2;
 
 #endif

@@ -1,0 +1,156 @@
+/* nn_kernels.c - softmax, cross-entropy, embedding lookup, their
+ * gradients and the SGD/Adam updates, as compiled models call them
+ * (nn_kernels.h; the scalar activations live with their array versions in
+ * vmath.c).
+ *
+ * Numerics follow the reference interpreter (ir/interp_ops.c), which works
+ * in double: here each output element is computed in double from the float
+ * inputs and rounded to float once, so a compiled model stays within about
+ * half an ulp of the interpreter wherever the interpreter's inputs were the
+ * same floats.  The one exception is rt_embedding_grad, which adds rows in
+ * float in order of i (a double accumulator would need V x D of scratch).
+ *
+ * Ids are checked before anything is written: a fallible kernel that
+ * returns RT_ERR_ID_RANGE has left every output as it was. */
+#include "runtime/nn_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "runtime/rnnrt.h" /* must agree with nn_kernels.h */
+
+/* 0 if every ids[i], i < n, is in [0, limit). */
+static int nn_check_ids(int64_t n, const int64_t *ids, int64_t limit) {
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= limit)
+            return RT_ERR_ID_RANGE;
+    return 0;
+}
+
+/* The largest element of a row (NaNs skipped, -inf for an empty row). */
+static double nn_row_max(int64_t C, const float *x) {
+    double mx = -INFINITY;
+    for (int64_t c = 0; c < C; c++)
+        if (x[c] > mx)
+            mx = x[c];
+    return mx;
+}
+
+/* sum_c exp(x[c] - mx), in double.  Subtracting the row maximum keeps
+ * every term in (0, 1]: logits of 1000 neither overflow nor lose the
+ * distribution. */
+static double nn_row_sumexp(int64_t C, const float *x, double mx) {
+    double s = 0.0;
+    for (int64_t c = 0; c < C; c++)
+        s += exp((double)x[c] - mx);
+    return s;
+}
+
+/* y[c] = (exp(x[c] - mx) / s - (c == hot)) * scale, rounded once; hot = -1
+ * for plain softmax.  exp is recomputed rather than kept in y: y may be x,
+ * and a float copy would round twice. */
+static void nn_row_softmax(int64_t C, const float *x, float *y, int64_t hot, double scale) {
+    double mx = nn_row_max(C, x);
+    double s = nn_row_sumexp(C, x, mx);
+    for (int64_t c = 0; c < C; c++) {
+        double p = exp((double)x[c] - mx) / s;
+        if (c == hot)
+            p -= 1.0;
+        y[c] = (float)(p * scale);
+    }
+}
+
+RT_API void rt_softmax_rows(int64_t rows, int64_t C, const float *x, float *y) {
+    for (int64_t r = 0; r < rows; r++)
+        nn_row_softmax(C, x + r * C, y + r * C, -1, 1.0);
+}
+
+/* -log softmax(row)[t] = logsumexp(row) - row[t], the logsumexp taken
+ * around the row maximum; the mean over rows (NaN for no rows, as the
+ * interpreter's 0/0). */
+RT_API int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t *ids,
+                            float *out) {
+    if (nn_check_ids(rows, ids, C))
+        return RT_ERR_ID_RANGE;
+    double total = 0.0;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = logits + r * C;
+        double mx = nn_row_max(C, row);
+        total += mx + log(nn_row_sumexp(C, row, mx)) - (double)row[ids[r]];
+    }
+    *out = rows > 0 ? (float)(total / (double)rows) : NAN;
+    return 0;
+}
+
+RT_API int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits,
+                                 const int64_t *ids, float *g) {
+    if (nn_check_ids(rows, ids, C))
+        return RT_ERR_ID_RANGE;
+    double scale = rows > 0 ? 1.0 / (double)rows : 0.0;
+    for (int64_t r = 0; r < rows; r++)
+        nn_row_softmax(C, logits + r * C, g + r * C, ids[r], scale);
+    return 0;
+}
+
+RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids,
+                        float *out) {
+    if (nn_check_ids(n, ids, V))
+        return RT_ERR_ID_RANGE;
+    if (D <= 0)
+        return 0;
+    for (int64_t i = 0; i < n; i++)
+        memcpy(out + i * D, table + ids[i] * D, (size_t)D * sizeof(float));
+    return 0;
+}
+
+RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g,
+                             float *out) {
+    if (nn_check_ids(n, ids, V))
+        return RT_ERR_ID_RANGE;
+    if (D <= 0 || V <= 0)
+        return 0;
+    memset(out, 0, (size_t)V * (size_t)D * sizeof(float));
+    for (int64_t i = 0; i < n; i++) {
+        float *o = out + ids[i] * D;
+        const float *gi = g + i * D;
+        for (int64_t k = 0; k < D; k++)
+            o[k] += gi[k];
+    }
+    return 0;
+}
+
+/* Each element reads all its inputs before writing, so outputs may alias
+ * their inputs. */
+RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom,
+                          float *out_p, float *out_mom, double lr, double momentum,
+                          double weight_decay) {
+    double lr_ = lr, mu = momentum, wd = weight_decay;
+    for (int64_t i = 0; i < n; i++) {
+        double pi = p[i];
+        double d = (double)g[i] + wd * pi;
+        if (mom) {
+            d = mu * (double)mom[i] + d;
+            out_mom[i] = (float)d;
+        }
+        out_p[i] = (float)(pi - lr_ * d);
+    }
+}
+
+RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m,
+                           const float *v, const float *step, float *out_p, float *out_m,
+                           float *out_v, double lr, double beta1, double beta2, double eps,
+                           double weight_decay) {
+    double b1 = beta1, b2 = beta2, e = eps, wd = weight_decay;
+    double t = *step;
+    double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+    double step_size = (double)lr / bc1, bc2_sqrt = sqrt(bc2);
+    for (int64_t i = 0; i < n; i++) {
+        double pi = p[i];
+        double d = (double)g[i] + wd * pi;
+        double mi = b1 * (double)m[i] + (1.0 - b1) * d;
+        double vi = b2 * (double)v[i] + (1.0 - b2) * d * d;
+        out_m[i] = (float)mi;
+        out_v[i] = (float)vi;
+        out_p[i] = (float)(pi - step_size * mi / (sqrt(vi) / bc2_sqrt + e));
+    }
+}

@@ -1,0 +1,78 @@
+/* rnnrt.h - the rnnc runtime as generated C code sees it: the one header a
+ * model emitted with --runtime=link includes, next to librnnrt.a.
+ *
+ * Self-contained on purpose (only <stddef.h> and <stdint.h>): it is
+ * installed alone to $(PREFIX)/include.  The runtime's own headers
+ * (sgemm.h, vmath.h, nn_kernels.h) repeat these declarations with their
+ * full documentation and include this file, so the compiler checks that
+ * the two agree.  In --runtime=inline mode this text is the first part of
+ * the amalgamation (backend/rt_source.h), where RT_API is `static`.
+ *
+ * Conventions: row-major float32 arrays, int64 ids; the fallible kernels
+ * return 0 or RT_ERR_ID_RANGE; nothing here keeps state between calls
+ * except the read-once CPU path choice (race-free), so all of it is
+ * reentrant. */
+#ifndef RNNC_RNNRT_H
+#define RNNC_RNNRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* RT_API marks every runtime function generated code may call; RT_EXTERN
+ * the runtime's declarations of its own internal tables.  A library build
+ * leaves them as ordinary external declarations; the amalgamation defines
+ * them first as `static`, so two models carrying the runtime link into one
+ * program without a clash. */
+#ifndef RT_API
+#define RT_API
+#endif
+#ifndef RT_EXTERN
+#define RT_EXTERN extern
+#endif
+
+#define RT_ERR_ID_RANGE 2
+
+/* ---- SGEMM (runtime/sgemm.h) ---------------------------------------------
+ * C = alpha op(A) op(B) + beta C, row-major, BLAS semantics; beta == 0
+ * never reads C.  Bad arguments print to stderr and leave C unchanged. */
+RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                     float *C, int64_t ldc);
+/* Bytes of 64-byte aligned workspace rt_sgemm_ws needs for these sizes. */
+RT_API size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K);
+/* rt_sgemm without malloc; 0, or -1 on bad arguments / too small a ws. */
+RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc, void *ws, size_t ws_bytes);
+
+/* ---- vector math (runtime/vmath.h) ---------------------------------------
+ * y[i] = f(x[i]) for i < n; y may equal x.  Bit-identical on every path. */
+RT_API void rt_vexp(float *y, const float *x, int64_t n);
+RT_API void rt_vtanh(float *y, const float *x, int64_t n);
+RT_API void rt_vsigmoid(float *y, const float *x, int64_t n);
+
+/* ---- neural-network kernels (runtime/nn_kernels.h) ----------------------- */
+RT_API void rt_softmax_rows(int64_t rows, int64_t C, const float *x, float *y);
+RT_API int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t *ids,
+                            float *out);
+RT_API int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits,
+                                 const int64_t *ids, float *g);
+RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids,
+                        float *out);
+RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g,
+                             float *out);
+RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom,
+                          float *out_p, float *out_mom, double lr, double momentum,
+                          double weight_decay);
+RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m,
+                           const float *v, const float *step, float *out_p, float *out_m,
+                           float *out_v, double lr, double beta1, double beta2, double eps,
+                           double weight_decay);
+
+/* The scalar activations of generated element-wise loops: the same bits
+ * as rt_vexp / rt_vtanh / rt_vsigmoid give for the same input. */
+RT_API float rt_expf(float x);
+RT_API float rt_tanhf(float x);
+RT_API float rt_sigmoidf(float x);
+
+#endif
