@@ -161,6 +161,8 @@ static void put(char *buf, size_t n, size_t *len, const char *s) {
     buf[*len < n ? *len : n - 1] = 0;
 }
 
+static int is_sum(const KExpr *e) { return e->kind == KE_ADD || e->kind == KE_SUB; }
+
 static void str_rec(const KFunc *f, const KExpr *e, char *buf, size_t n, size_t *len, int paren) {
     char tmp[48];
     switch (e->kind) {
@@ -190,15 +192,21 @@ static void str_rec(const KFunc *f, const KExpr *e, char *buf, size_t n, size_t 
     default:
         break;
     }
-    /* * and / bind tighter than + and -: parenthesize a sum inside a product */
-    int sum = e->kind == KE_ADD || e->kind == KE_SUB;
-    if (paren && sum)
+    /* Left to right with * and / binding tighter than + and -: a left
+     * operand needs brackets only when it is a sum inside a product; a
+     * right operand when it is a sum under - * /, or a product or
+     * quotient under / (and a quotient under *, since floor division does
+     * not associate with multiplication). */
+    int prod = !is_sum(e);
+    if (paren)
         put(buf, n, len, "(");
-    str_rec(f, e->a, buf, n, len, !sum);
+    str_rec(f, e->a, buf, n, len, prod && is_sum(e->a));
     put(buf, n, len, e->kind == KE_ADD ? " + " : e->kind == KE_SUB ? " - " : e->kind == KE_MUL ? " * " : " / ");
-    /* the right operand of - and / needs brackets around a sum; of / also around a product */
-    str_rec(f, e->b, buf, n, len, !sum || e->kind == KE_SUB);
-    if (paren && sum)
+    int rb = e->b->kind;
+    int right = (is_sum(e->b) && e->kind != KE_ADD) || (e->kind == KE_DIV && (rb == KE_MUL || rb == KE_DIV)) ||
+                (e->kind == KE_MUL && rb == KE_DIV);
+    str_rec(f, e->b, buf, n, len, right);
+    if (paren)
         put(buf, n, len, ")");
 }
 

@@ -1,0 +1,353 @@
+/* kir_eval.h - a test-only evaluator of kernel IR (backend/kir.h), for
+ * checking the lowering against the graph-IR interpreter before any
+ * emitter exists.
+ *
+ * It walks the statements as kir.h defines them: loops with their
+ * induction variables, maps node by node, GEMM by the definition, and the
+ * runtime calls written out naively here (so that the test depends on
+ * nothing but kir.h).  Each temporary gets its own malloc'd buffer (no
+ * memory plan), filled with NaN so that reading an element nobody wrote
+ * shows up in the results; every element access is bounds-checked against
+ * its buffer's size, and the first violation stops the run.
+ *
+ * Rounding: each map node is computed in double and rounded to float, so a
+ * one-node map gives what the interpreter's F32 mode gives for that op;
+ * accumulating outputs add in float (kir.h); GEMM and the calls sum in
+ * double and round once, as the interpreter does. */
+#ifndef RNNC_KIR_EVAL_H
+#define RNNC_KIR_EVAL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/kir.h"
+
+typedef struct KEval {
+    const KFunc   *f;
+    const int64_t *sym;
+    int64_t       *vars;
+    void         **mem;    /* by buffer id */
+    int64_t       *size;   /* by buffer id, elements */
+    char           err[256];
+} KEval;
+
+static inline int kev_fail(KEval *E, const char *what, const KBuf *b, int64_t i)
+{
+    if (!E->err[0])
+        snprintf(E->err, sizeof E->err, "%s: element %lld of %s (size %lld)", what, (long long)i, b->name,
+                 (long long)E->size[b->id]);
+    return -1;
+}
+
+static inline int64_t kev_x(const KEval *E, const KExpr *e) { return kexpr_eval(e, E->sym, E->vars); }
+
+/* Element i of b as a double; NAN (and an error) out of bounds. */
+static inline double kev_load(KEval *E, const KBuf *b, int64_t i)
+{
+    if (i < 0 || i >= E->size[b->id]) {
+        kev_fail(E, "load out of bounds", b, i);
+        return NAN;
+    }
+    return b->dtype == IR_I64 ? (double)((int64_t *)E->mem[b->id])[i] : ((float *)E->mem[b->id])[i];
+}
+
+static inline void kev_store(KEval *E, const KBuf *b, int64_t i, double v, int acc)
+{
+    if (i < 0 || i >= E->size[b->id]) {
+        kev_fail(E, "store out of bounds", b, i);
+        return;
+    }
+    if (b->dtype == IR_I64) ((int64_t *)E->mem[b->id])[i] = (int64_t)v;
+    else if (acc) ((float *)E->mem[b->id])[i] = ((float *)E->mem[b->id])[i] + (float)v;
+    else ((float *)E->mem[b->id])[i] = (float)v;
+}
+
+/* A pointer argument of n elements at view v, bounds-checked. */
+static inline void *kev_ptr(KEval *E, KView v, int64_t n)
+{
+    int64_t off = kev_x(E, v.off);
+    if (off < 0 || n < 0 || off + n > E->size[v.buf->id]) {
+        kev_fail(E, "call argument out of bounds", v.buf, off + n - 1);
+        return NULL;
+    }
+    return v.buf->dtype == IR_I64 ? (void *)((int64_t *)E->mem[v.buf->id] + off)
+                                  : (void *)((float *)E->mem[v.buf->id] + off);
+}
+
+static inline double kev_node(KMapOp op, double a, double b, double f, int64_t e)
+{
+    double r;
+    switch (op) {
+    case KM_CONST: r = f; break;
+    case KM_EXPR: r = (double)e; break;
+    case KM_ADD: r = a + b; break;
+    case KM_SUB: r = a - b; break;
+    case KM_MUL: r = a * b; break;
+    case KM_DIV: r = a / b; break;
+    case KM_MIN: r = a < b ? a : b; break;
+    case KM_MAX: r = a > b ? a : b; break;
+    case KM_NEG: r = -a; break;
+    case KM_EXP: r = exp(a); break;
+    case KM_LOG: r = log(a); break;
+    case KM_TANH: r = tanh(a); break;
+    case KM_SIGMOID: r = a >= 0 ? 1.0 / (1.0 + exp(-a)) : exp(a) / (1.0 + exp(a)); break;
+    case KM_RELU: r = a > 0 ? a : 0.0; break;
+    case KM_SQRT: r = sqrt(a); break;
+    case KM_RELU_GRAD: r = b > 0 ? a : 0.0; break;
+    default: r = NAN; break;
+    }
+    return (double)(float)r;
+}
+
+static inline int kev_map(KEval *E, const KStmt *s)
+{
+    int64_t dims[KIR_MAX_RANK], idx[KIR_MAX_RANK] = { 0 }, total = 1;
+    for (int d = 0; d < s->rank; d++) {
+        dims[d] = kev_x(E, s->dims[d]);
+        total *= dims[d];
+    }
+    /* fused maps (backend/kfuse.h) hold a whole cell's element-wise work */
+    int64_t inoff[128], instr[128][KIR_MAX_RANK], outoff[64], outstr[64][KIR_MAX_RANK];
+    if (s->nin > 128 || s->nout > 64 || s->nnodes > 512) {
+        snprintf(E->err, sizeof E->err, "map too large for the evaluator");
+        return -1;
+    }
+    for (int i = 0; i < s->nin; i++) {
+        inoff[i] = kev_x(E, s->in[i].v.off);
+        for (int d = 0; d < s->rank; d++) instr[i][d] = kev_x(E, s->in[i].stride[d]);
+    }
+    for (int o = 0; o < s->nout; o++) {
+        outoff[o] = kev_x(E, s->out[o].at.v.off);
+        for (int d = 0; d < s->rank; d++) outstr[o][d] = kev_x(E, s->out[o].at.stride[d]);
+    }
+    double val[512];
+    for (int64_t n = 0; n < total; n++) {
+        for (int k = 0; k < s->nnodes; k++) {
+            const KMapNode *nd = &s->nodes[k];
+            if (nd->op == KM_IN) {
+                int64_t at = inoff[nd->a];
+                for (int d = 0; d < s->rank; d++) at += idx[d] * instr[nd->a][d];
+                val[k] = kev_load(E, s->in[nd->a].v.buf, at);
+                continue;
+            }
+            int unary = nd->op >= KM_NEG && nd->op <= KM_SQRT;
+            int leaf = nd->op == KM_CONST || nd->op == KM_EXPR;
+            if (!leaf && (nd->a < 0 || nd->a >= k || (!unary && (nd->b < 0 || nd->b >= k)))) {
+                snprintf(E->err, sizeof E->err, "map node %d refers forward", k);
+                return -1;
+            }
+            val[k] = kev_node(nd->op, leaf ? 0 : val[nd->a], leaf || unary ? 0 : val[nd->b], nd->f,
+                              nd->op == KM_EXPR ? kev_x(E, nd->e) : 0);
+        }
+        for (int o = 0; o < s->nout; o++) {
+            int64_t at = outoff[o];
+            for (int d = 0; d < s->rank; d++) at += idx[d] * outstr[o][d];
+            kev_store(E, s->out[o].at.v.buf, at, val[s->out[o].node], s->out[o].accumulate);
+        }
+        if (E->err[0]) return -1;
+        for (int d = s->rank - 1; d >= 0; d--) {
+            if (++idx[d] < dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+static inline int kev_gemm(KEval *E, const KStmt *s)
+{
+    int64_t M = kev_x(E, s->M), N = kev_x(E, s->N), K = kev_x(E, s->K);
+    int64_t lda = kev_x(E, s->lda), ldb = kev_x(E, s->ldb), ldc = kev_x(E, s->ldc);
+    int64_t a0 = kev_x(E, s->A.off), b0 = kev_x(E, s->B.off), c0 = kev_x(E, s->C.off);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = kev_load(E, s->A.buf, a0 + (s->transa ? k * lda + i : i * lda + k));
+                double b = kev_load(E, s->B.buf, b0 + (s->transb ? j * ldb + k : k * ldb + j));
+                acc += a * b;
+            }
+            double c = s->beta != 0 ? s->beta * kev_load(E, s->C.buf, c0 + i * ldc + j) : 0;
+            kev_store(E, s->C.buf, c0 + i * ldc + j, (double)(float)(s->alpha * (double)(float)acc) + c, 0);
+            if (E->err[0]) return -1;
+        }
+    return 0;
+}
+
+/* softmax of one row of C into y, in double. */
+static inline void kev_softmax_row(const float *x, double *y, int64_t C)
+{
+    double mx = -INFINITY, s = 0;
+    for (int64_t c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    for (int64_t c = 0; c < C; c++) s += y[c] = exp(x[c] - mx);
+    for (int64_t c = 0; c < C; c++) y[c] /= s;
+}
+
+static inline int kev_call(KEval *E, const KStmt *s)
+{
+    int64_t a = s->ints[0] ? kev_x(E, s->ints[0]) : 0, b = s->ints[1] ? kev_x(E, s->ints[1]) : 0;
+    int64_t c = s->ints[2] ? kev_x(E, s->ints[2]) : 0;
+    switch (s->call) {
+    case KC_SOFTMAX: {
+        const float *x = kev_ptr(E, s->ptrs[0], a * b);
+        float *y = kev_ptr(E, s->ptrs[1], a * b);
+        double *row = malloc((size_t)(b ? b : 1) * sizeof *row);
+        for (int64_t r = 0; x && y && r < a; r++) {
+            kev_softmax_row(x + r * b, row, b);
+            for (int64_t k = 0; k < b; k++) y[r * b + k] = (float)row[k];
+        }
+        free(row);
+        return E->err[0] ? -1 : 0;
+    }
+    case KC_CROSS_ENTROPY: case KC_CROSS_ENTROPY_GRAD: {
+        const float *lg = kev_ptr(E, s->ptrs[0], a * b);
+        const int64_t *ids = kev_ptr(E, s->ptrs[1], a);
+        float *out = kev_ptr(E, s->ptrs[2], s->call == KC_CROSS_ENTROPY ? 1 : a * b);
+        if (!lg || !ids || !out) return -1;
+        double *row = malloc((size_t)(b ? b : 1) * sizeof *row), total = 0;
+        for (int64_t r = 0; r < a; r++) {
+            if (ids[r] < 0 || ids[r] >= b) {
+                free(row);
+                snprintf(E->err, sizeof E->err, "id %lld out of range", (long long)ids[r]);
+                return 2;
+            }
+            kev_softmax_row(lg + r * b, row, b);
+            total += -log(row[ids[r]]);
+            if (s->call == KC_CROSS_ENTROPY_GRAD) {
+                row[ids[r]] -= 1.0;
+                for (int64_t k = 0; k < b; k++) out[r * b + k] = (float)(row[k] / (double)a);
+            }
+        }
+        if (s->call == KC_CROSS_ENTROPY) *out = (float)(total / (double)a);
+        free(row);
+        return 0;
+    }
+    case KC_EMBEDDING: case KC_EMBEDDING_GRAD: {
+        int grad = s->call == KC_EMBEDDING_GRAD;
+        const float *table = grad ? NULL : kev_ptr(E, s->ptrs[0], c * b);
+        const int64_t *ids = kev_ptr(E, s->ptrs[grad ? 0 : 1], a);
+        const float *g = grad ? kev_ptr(E, s->ptrs[1], a * b) : NULL;
+        float *out = kev_ptr(E, s->ptrs[2], grad ? c * b : a * b);
+        if ((!grad && !table) || !ids || (grad && !g) || !out) return -1;
+        if (grad) memset(out, 0, (size_t)(c * b) * sizeof *out);
+        for (int64_t i = 0; i < a; i++) {
+            if (ids[i] < 0 || ids[i] >= c) {
+                snprintf(E->err, sizeof E->err, "id %lld out of range", (long long)ids[i]);
+                return 2;
+            }
+            for (int64_t k = 0; k < b; k++) {
+                if (grad) out[ids[i] * b + k] += g[i * b + k];
+                else out[i * b + k] = table[ids[i] * b + k];
+            }
+        }
+        return 0;
+    }
+    case KC_SGD: {
+        int mom = s->nptrs == 5;
+        const float *p = kev_ptr(E, s->ptrs[0], a), *g = kev_ptr(E, s->ptrs[1], a);
+        const float *m = mom ? kev_ptr(E, s->ptrs[2], a) : NULL;
+        float *op = kev_ptr(E, s->ptrs[mom ? 3 : 2], a), *om = mom ? kev_ptr(E, s->ptrs[4], a) : NULL;
+        double lr = s->hp[0], mu = mom ? s->hp[1] : 0, wd = s->hp[mom ? 2 : 1];
+        if (!p || !g || !op || (mom && (!m || !om))) return -1;
+        for (int64_t i = 0; i < a; i++) {
+            double d = g[i] + wd * p[i];
+            if (mom) {
+                d = mu * m[i] + d;
+                om[i] = (float)d;
+            }
+            op[i] = (float)(p[i] - lr * d);
+        }
+        return 0;
+    }
+    case KC_ADAM: {
+        const float *p = kev_ptr(E, s->ptrs[0], a), *g = kev_ptr(E, s->ptrs[1], a);
+        const float *m = kev_ptr(E, s->ptrs[2], a), *v = kev_ptr(E, s->ptrs[3], a);
+        const float *step = kev_ptr(E, s->ptrs[4], 1);
+        float *op = kev_ptr(E, s->ptrs[5], a), *om = kev_ptr(E, s->ptrs[6], a), *ov = kev_ptr(E, s->ptrs[7], a);
+        if (!p || !g || !m || !v || !step || !op || !om || !ov) return -1;
+        double lr = s->hp[0], b1 = s->hp[1], b2 = s->hp[2], eps = s->hp[3], wd = s->hp[4], t = *step;
+        double ss = lr / (1.0 - pow(b1, t)), bc2 = sqrt(1.0 - pow(b2, t));
+        for (int64_t i = 0; i < a; i++) {
+            double d = g[i] + wd * p[i];
+            double mi = b1 * m[i] + (1.0 - b1) * d, vi = b2 * v[i] + (1.0 - b2) * d * d;
+            om[i] = (float)mi;
+            ov[i] = (float)vi;
+            op[i] = (float)(p[i] - ss * mi / (sqrt(vi) / bc2 + eps));
+        }
+        return 0;
+    }
+    default:
+        snprintf(E->err, sizeof E->err, "unknown call %d", (int)s->call);
+        return -1;
+    }
+}
+
+static inline int kev_block(KEval *E, const KBlock *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        const KStmt *s = b->stmts[i];
+        int rc = 0;
+        switch (s->kind) {
+        case KS_LOOP: {
+            int64_t n = kev_x(E, s->count);
+            for (int64_t k = 0; k < n && !rc; k++) {
+                E->vars[s->var] = s->reverse ? n - 1 - k : k;
+                rc = kev_block(E, &s->body);
+            }
+            break;
+        }
+        case KS_GEMM: rc = kev_gemm(E, s); break;
+        case KS_MAP: rc = kev_map(E, s); break;
+        case KS_CALL: rc = kev_call(E, s); break;
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* Runs f as kir.h's calling convention describes.  With arena NULL every
+ * temporary gets memory of its own; otherwise temporaries live in arena
+ * at the offsets memplan() gave them (sharing memory as planned), which
+ * checks the plan.  Returns 0, or nonzero with a message in err. */
+static inline int kev_run_in(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res,
+                             void *arena, char *err, size_t errlen)
+{
+    KEval E = { .f = f, .sym = sym };
+    E.vars = calloc((size_t)f->nloops + 1, sizeof *E.vars);
+    E.mem = calloc((size_t)f->nbufs + 1, sizeof *E.mem);
+    E.size = calloc((size_t)f->nbufs + 1, sizeof *E.size);
+    int rc = -1;
+    for (int i = 0; i < f->nbufs; i++) {
+        const KBuf *b = f->bufs[i];
+        E.size[i] = kexpr_eval(b->size, sym, NULL);
+        if (b->kind == KB_ARG) E.mem[i] = arg[b->index];
+        else if (b->kind == KB_RESULT) E.mem[i] = res[b->index];
+        else if (arena) {
+            E.mem[i] = (char *)arena + kexpr_eval(b->offset, sym, NULL);
+        } else {
+            E.mem[i] = malloc((size_t)(E.size[i] ? E.size[i] : 1) * 8);
+            for (int64_t k = 0; k < E.size[i]; k++) {
+                if (b->dtype == IR_I64) ((int64_t *)E.mem[i])[k] = -1;
+                else ((float *)E.mem[i])[k] = NAN;
+            }
+        }
+    }
+    rc = kev_block(&E, &f->body);
+    if (rc && err && errlen) snprintf(err, errlen, "%s", E.err);
+    for (int i = 0; !arena && i < f->nbufs; i++)
+        if (f->bufs[i]->kind == KB_TEMP) free(E.mem[i]);
+    free(E.vars);
+    free(E.mem);
+    free(E.size);
+    return rc;
+}
+
+static inline int kev_run(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res, char *err,
+                          size_t errlen)
+{
+    return kev_run_in(f, sym, arg, res, NULL, err, errlen);
+}
+
+#endif
