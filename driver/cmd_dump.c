@@ -2,6 +2,8 @@
  * Graphviz drawing. */
 #include <string.h>
 
+#include "backend/kcompile.h"
+#include "backend/kir.h"
 #include "driver/cli.h"
 #include "passes/autodiff.h"
 #include "passes/pipeline.h"
@@ -28,6 +30,11 @@ static int run(const CliArgs *a)
             return cli_usage_error(&cmd_dump, "--unroll draws a graph: use it with --format=dot");
     }
 
+    /* --grad: the stages after autodiff show the differentiated module */
+    int grad = cli_has(a, "grad");
+    if (grad && strcmp(stage, "opt") && strcmp(stage, "kernel"))
+        return cli_usage_error(&cmd_dump, "--grad goes with --stage=opt or --stage=kernel ('grad' is the stage itself)");
+
     Source s;
     int rc;
     if (!strcmp(stage, "ast")) {
@@ -38,8 +45,8 @@ static int run(const CliArgs *a)
                !strcmp(stage, "opt")) {
         rc = source_load(&s, a->pos[0], cli_get(a, "model"));
         char err[512];
-        if (!rc && !strcmp(stage, "grad") && autodiff(s.ir, err, sizeof err)) rc = cli_error("%s", err);
-        /* opt: hoist, cse, dce (passes/pipeline.h) */
+        if (!rc && (grad || !strcmp(stage, "grad")) && autodiff(s.ir, err, sizeof err)) rc = cli_error("%s", err);
+        /* opt: hoist, sink, fold, cse, dce (passes/pipeline.h) */
         if (!rc && !strcmp(stage, "opt") && optimize(s.ir, err, sizeof err)) rc = cli_error("%s", err);
         /* unroll: every scan as straight-line steps, sequences fixed to --unroll steps (default 4) */
         int unrolled = !strcmp(stage, "unroll");
@@ -48,29 +55,44 @@ static int run(const CliArgs *a)
             if (dot) ir_print_dot(s.ir, unrolled ? 0 : (int)unroll, stdout);
             else ir_print(s.ir, stdout);
         }
+    } else if (!strcmp(stage, "kernel")) {
+        /* kernel: optimize, then lower, fuse and plan (backend/kcompile.h, docs/kernel-ir.md) */
+        if (dot) return cli_usage_error(&cmd_dump, "the kernel stage prints as text only");
+        rc = source_load(&s, a->pos[0], cli_get(a, "model"));
+        char err[512];
+        if (!rc && grad && autodiff(s.ir, err, sizeof err)) rc = cli_error("%s", err);
+        if (!rc && optimize(s.ir, err, sizeof err)) rc = cli_error("%s", err);
+        KFunc *f = NULL;
+        if (!rc && !(f = kcompile(s.ir, grad ? "gradient" : "forward", err, sizeof err))) rc = cli_error("%s", err);
+        if (!rc) kfunc_print(f, stdout);
+        kfunc_free(f);
     } else {
-        return cli_usage_error(&cmd_dump, "unknown stage '%s' (ast, ir, grad, opt or unroll)", stage);
+        return cli_usage_error(&cmd_dump, "unknown stage '%s' (ast, ir, grad, opt, unroll or kernel)", stage);
     }
     source_free(&s);
     return rc;
 }
 
 static const CliOpt opts[] = {
-    { "stage", 0, 1, "ast|ir|grad|opt|unroll  the stage to print (default ir)" },
+    { "stage", 0, 1, "ast|ir|grad|opt|unroll|kernel  the stage to print (default ir)" },
     { "format", 0, 1, "text|dot  text, or a Graphviz drawing (default text)" },
     { "unroll", 0, 2, "[=N]      draw every scan unfolded over N steps; --stage=unroll: unroll to N (default 4)" },
+    { "grad", 0, 0, "          with --stage=opt or kernel: the module after autodiff (forward and backward)" },
     { "model", 'm', 1, "NAME      the model to dump (default: the first)" },
     { 0 },
 };
 
 const Command cmd_dump = {
-    .name = "dump", .synopsis = "[--stage=ast|ir|grad|opt|unroll] [--format=text|dot] [--unroll[=N]] FILE",
+    .name = "dump", .synopsis = "[--stage=ast|ir|grad|opt|unroll|kernel] [--grad] [--format=text|dot] [--unroll[=N]] FILE",
     .summary = "print the program after a stage, as text or Graphviz",
     .details = "Prints FILE after a stage of the compiler: 'ast' is the syntax tree as\n"
                "parsed, 'ir' the graph IR that sema builds (docs/ir.md), 'grad' the IR\n"
                "after autodiff (loss and every parameter's gradient), 'opt' the IR after the\n"
-               "optimization passes (hoist, cse, dce), 'unroll' the IR with\n"
-               "every scan unrolled into straight-line steps over T = --unroll (default 4). With\n"
+               "optimization passes (hoist, sink, fold, cse, dce), 'unroll' the IR with\n"
+               "every scan unrolled into straight-line steps over T = --unroll (default 4),\n"
+               "'kernel' the kernel IR of the optimized model, its element-wise loops\n"
+               "fused, with its memory plan (docs/kernel-ir.md); with --grad, 'opt' and\n"
+               "'kernel' show the differentiated module (forward and backward). With\n"
                "--format=dot the IR is drawn for Graphviz (rnnc dump --format=dot m.rnn |\n"
                "dot -Tsvg > m.svg); --unroll=N draws each scan unfolded over N time steps,\n"
                "one copy of the cell per step, with shared weights drawn once.",
