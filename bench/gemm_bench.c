@@ -6,7 +6,13 @@
  * are 2*M*N*K per call.  Each configuration: warm-up, then the median of at
  * least 20 timed calls (more for tiny ones, up to ~50 ms), best median of 3
  * repetitions.  Uses rt_sgemm as callers do, so RNNC_CPU picks the path.
- * Prints; never asserts. */
+ *
+ * The recurrent-step table compares, for the same shapes, what a step can
+ * call: the blocked loops repacking W every call (the algorithm before the
+ * small-M path), rt_sgemm_ws (unpacked W, algorithm chosen by M) and
+ * rt_sgemm_ws_packed (W packed once).  `gemm_bench --sweep` times the small-M
+ * and blocked algorithms for M = 1..64, which is how the small_m_*
+ * thresholds in sgemm_*.c were chosen.  Prints; never asserts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +53,46 @@ static float *random_matrix(RtRng *r, int64_t n) {
     return m;
 }
 
-/* Median seconds per call: best of 3 medians of >= 20 calls. */
-static double time_shape(const Shape *s, const float *A, const float *B, float *C) {
+/* One call of the thing being timed. */
+typedef struct Call {
+    const Shape *s;
+    const float *A, *B;
+    float *C;
+    enum { PLAIN, WS_ALGO, PACKED_ALGO } kind;
+    RtSgemmAlgo algo;
+    const void *packed;
+    void *ws;
+    size_t ws_bytes;
+} Call;
+
+static void call_once(const Call *c) {
+    const Shape *s = c->s;
     int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    int rc = 0;
+    switch (c->kind) {
+    case PLAIN:
+        rt_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A, lda, c->B, ldb, 0.0f, c->C, s->N);
+        break;
+    case WS_ALGO:
+        rc = rt_sgemm_run(rt_cpu_path(), c->algo, s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A,
+                          lda, c->B, ldb, 0.0f, c->C, s->N, c->ws, c->ws_bytes);
+        break;
+    case PACKED_ALGO:
+        rc = rt_sgemm_packed_run(rt_cpu_path(), c->algo, s->ta, s->M, s->N, s->K, 1.0f, c->A,
+                                 lda, c->packed, 0.0f, c->C, s->N, c->ws, c->ws_bytes);
+        break;
+    }
+    if (rc) {
+        fprintf(stderr, "gemm_bench: sgemm failed\n");
+        exit(1);
+    }
+}
+
+/* Median seconds per call: best of 3 medians of >= 20 calls. */
+static double time_call(const Call *c) {
     double t0 = peak_now();
     for (int i = 0; i < 3; i++) /* warm-up */
-        rt_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
+        call_once(c);
     double one = (peak_now() - t0) / 3;
     int runs = 20;
     while (runs < 2000 && runs * one < 0.05)
@@ -63,7 +103,7 @@ static double time_shape(const Shape *s, const float *A, const float *B, float *
     for (int rep = 0; rep < 3; rep++) {
         for (int i = 0; i < runs; i++) {
             double a = peak_now();
-            rt_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
+            call_once(c);
             t[i] = peak_now() - a;
         }
         qsort(t, (size_t)runs, sizeof t[0], peak_cmp);
@@ -90,7 +130,97 @@ static void cpu_model(char *buf, size_t n) {
     fclose(f);
 }
 
-int main(void) {
+static double gflops_of(const Shape *s, double sec) {
+    return 2.0 * (double)s->M * (double)s->N * (double)s->K / sec * 1e-9;
+}
+
+static void *alloc64(size_t bytes) {
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) {
+        fprintf(stderr, "gemm_bench: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* The three ways a step can multiply by W, for one shape: seconds each. */
+static void time_step(const Shape *s, RtRng *r, double sec[4], RtSgemmAlgo small_vs_blocked) {
+    float *A = random_matrix(r, s->M * s->K);
+    float *B = random_matrix(r, s->K * s->N);
+    float *C = random_matrix(r, s->M * s->N);
+    size_t ws_bytes = rt_sgemm_workspace_size(s->M, s->N, s->K);
+    void *ws = alloc64(ws_bytes);
+    void *packed = alloc64(rt_sgemm_packed_b_bytes(s->N, s->K));
+    rt_sgemm_pack_b(s->tb, s->N, s->K, B, s->tb ? s->K : s->N, packed);
+    Call c = {.s = s, .A = A, .B = B, .C = C, .packed = packed, .ws = ws, .ws_bytes = ws_bytes};
+    if (small_vs_blocked == RT_SGEMM_AUTO) {
+        c.kind = WS_ALGO, c.algo = RT_SGEMM_BLOCKED;
+        sec[0] = time_call(&c);
+        c.algo = RT_SGEMM_AUTO;
+        sec[1] = time_call(&c);
+        c.kind = PACKED_ALGO;
+        sec[2] = time_call(&c);
+    } else { /* sweep: [unpacked small, unpacked blocked, packed small, packed blocked] */
+        c.kind = WS_ALGO, c.algo = RT_SGEMM_SMALL;
+        sec[0] = time_call(&c);
+        c.algo = RT_SGEMM_BLOCKED;
+        sec[1] = time_call(&c);
+        c.kind = PACKED_ALGO, c.algo = RT_SGEMM_SMALL;
+        sec[2] = time_call(&c);
+        c.algo = RT_SGEMM_BLOCKED;
+        sec[3] = time_call(&c);
+    }
+    free(packed);
+    free(ws);
+    free(A);
+    free(B);
+    free(C);
+}
+
+/* The recurrent step C[B, 4H] = h[B, H] W_hh^T, three ways. */
+static void step_table(RtRng *r, double peak) {
+    printf("\nrecurrent step C[B,4H] = h[B,H] * W[4H,H]^T (nt), GFLOP/s (%% of peak)\n");
+    printf("%-9s %5s %5s %5s | %9s %16s | %9s %16s | %9s %16s\n", "shape", "M", "N", "K",
+           "us", "blocked+repack", "us", "rt_sgemm_ws", "us", "ws_packed");
+    static const int64_t Hs[] = {256, 512}, Bs[] = {1, 32, 64};
+    for (int h = 0; h < 2; h++)
+        for (int b = 0; b < 3; b++) {
+            Shape s = {"step", 0, 1, Bs[b], 4 * Hs[h], Hs[h]};
+            double sec[4];
+            time_step(&s, r, sec, RT_SGEMM_AUTO);
+            char what[32];
+            snprintf(what, sizeof what, "H=%lld B=%lld", (long long)Hs[h], (long long)Bs[b]);
+            printf("%-9s %5lld %5lld %5lld", what, (long long)s.M, (long long)s.N,
+                   (long long)s.K);
+            for (int k = 0; k < 3; k++) {
+                double g = gflops_of(&s, sec[k]);
+                printf(" | %9.1f %8.1f (%4.1f%%)", sec[k] * 1e6, g,
+                       peak > 0 ? 100.0 * g / peak : 0.0);
+            }
+            printf("\n");
+        }
+}
+
+/* Small-M vs blocked for M = 1..64: the data behind the small_m_* thresholds. */
+static void sweep(RtRng *r, int tb) {
+    printf("\nsmall-M sweep, %s, microseconds per call: unpacked small / blocked, "
+           "packed small / blocked\n", tb ? "nt: W[4H,H]^T" : "nn: W[H,4H]");
+    static const int64_t Hs[] = {256, 512};
+    static const int64_t Ms[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 24, 32, 48, 64};
+    for (int h = 0; h < 2; h++)
+        for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
+            int64_t M = Ms[mi];
+            Shape s = {"sweep", 0, tb, M, 4 * Hs[h], Hs[h]};
+            double sec[4];
+            time_step(&s, r, sec, RT_SGEMM_SMALL);
+            printf("H=%-4lld M=%-3lld %9.1f %9.1f %s | %9.1f %9.1f %s\n", (long long)Hs[h],
+                   (long long)M, sec[0] * 1e6, sec[1] * 1e6, sec[0] <= sec[1] ? "small" : "blocked",
+                   sec[2] * 1e6, sec[3] * 1e6, sec[2] <= sec[3] ? "small" : "blocked");
+        }
+}
+
+int main(int argc, char **argv) {
+    int do_sweep = argc > 1 && !strcmp(argv[1], "--sweep");
     char model[256];
     cpu_model(model, sizeof model);
     const RtCpuFeatures *f = rt_cpu_features();
@@ -101,24 +231,32 @@ int main(void) {
     printf("flags: avx=%d avx2=%d fma=%d avx512f=%d avx512vl=%d avx512bw=%d os_ymm=%d "
            "os_zmm=%d\n",
            f->avx, f->avx2, f->fma, f->avx512f, f->avx512vl, f->avx512bw, f->os_ymm, f->os_zmm);
-    printf("path: %s (best %s), micro-kernel %dx%d, blocks mc=%lld kc=%lld nc=%lld\n",
+    printf("path: %s (best %s), micro-kernel %dx%d, blocks mc=%lld kc=%lld nc=%lld, "
+           "small_m nn %d nt %d packed %d\n",
            rt_cpu_path_name(path), rt_cpu_path_name(rt_cpu_best_path()), k ? k->mr : 0,
            k ? k->nr : 0, k ? (long long)k->mc : 0, k ? (long long)k->kc : 0,
-           k ? (long long)k->nc : 0);
+           k ? (long long)k->nc : 0, k ? k->small_m_nn : 0, k ? k->small_m_nt : 0,
+           k ? k->small_m_packed : 0);
+    RtRng r;
+    rt_rng_seed(&r, 7);
+    if (do_sweep) {
+        sweep(&r, 1);
+        sweep(&r, 0);
+        return 0;
+    }
     double peak = peak_gflops();
     printf("FP32 peak, 1 core (%s): %.1f GFLOP/s\n\n", peak_what(), peak);
 
     printf("%-9s %-2s %5s %5s %5s %10s %9s %7s\n", "shape", "op", "M", "N", "K", "time(us)",
            "GFLOP/s", "%peak");
-    RtRng r;
-    rt_rng_seed(&r, 7);
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const Shape *s = &shapes[i];
         float *A = random_matrix(&r, s->M * s->K);
         float *B = random_matrix(&r, s->K * s->N);
         float *C = random_matrix(&r, s->M * s->N);
-        double sec = time_shape(s, A, B, C);
-        double gflops = 2.0 * (double)s->M * (double)s->N * (double)s->K / sec * 1e-9;
+        Call c = {.s = s, .A = A, .B = B, .C = C, .kind = PLAIN};
+        double sec = time_call(&c);
+        double gflops = gflops_of(s, sec);
         printf("%-9s %c%c %5lld %5lld %5lld %10.1f %9.1f %6.1f%%\n", s->what, s->ta ? 't' : 'n',
                s->tb ? 't' : 'n', (long long)s->M, (long long)s->N, (long long)s->K, sec * 1e6,
                gflops, peak > 0 ? 100.0 * gflops / peak : 0.0);
@@ -126,6 +264,7 @@ int main(void) {
         free(B);
         free(C);
     }
+    step_table(&r, peak);
     printf("\nFLOPs = 2*M*N*K per call; median of >= 20 calls after warm-up, best of 3.\n");
     return 0;
 }

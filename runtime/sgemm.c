@@ -1,6 +1,8 @@
-/* sgemm.c - rt_sgemm: argument checks, packing, the blocked loops around the
- * micro-kernel, and the run-time choice of kernel (see sgemm_kernels.h for
- * the algorithm and sgemm_{scalar,avx2,avx512}.c for the kernels). */
+/* sgemm.c - rt_sgemm: argument checks, packing (per call, or once for
+ * rt_sgemm_pack_b), the blocked loops around the micro-kernel, the small-M
+ * loops around the rows/dots kernels, and the run-time choice of kernel and
+ * algorithm (see sgemm_kernels.h for the algorithms and
+ * sgemm_{scalar,avx2,avx512}.c for the kernels). */
 #include "runtime/sgemm.h"
 
 #include <stdio.h>
@@ -90,7 +92,7 @@ RT_API void rt_sgemm_store_tile(const float *t, int nr, float *C, int64_t ldc, i
     }
 }
 
-/* ---- the driver ------------------------------------------------------------- */
+/* ---- the blocked driver ----------------------------------------------------- */
 
 /* Floats of packing space for kernel k: one mc x kc block of A and one
  * kc x nc block of B, each rounded up to whole panels.  The A part is a
@@ -103,10 +105,13 @@ static size_t ws_floats(const RtSgemmKernel *k, int64_t M, int64_t N, int64_t K)
 }
 
 /* The loops of Goto's algorithm, outermost first: nc columns of C, kc of the
- * inner dimension (pack B), mc rows (pack A), then NR x MR tiles. */
+ * inner dimension (pack B), mc rows (pack A), then NR x MR tiles.  With Bpk
+ * (pre-packed panels of all K rows, see sgemm_kernels.h) B is not packed:
+ * the kernel reads its kc x NR piece of each panel in place. */
 static void blocked(const RtSgemmKernel *k, int transa, int transb, int64_t M, int64_t N,
                     int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                    int64_t ldb, float beta, float *C, int64_t ldc, float *ws) {
+                    int64_t ldb, const float *Bpk, float beta, float *C, int64_t ldc,
+                    float *ws) {
     float *Ap = ws;
     float *Bp = ws + a_floats(k, M, K);
     for (int64_t jc = 0; jc < N; jc += k->nc) {
@@ -115,16 +120,25 @@ static void blocked(const RtSgemmKernel *k, int transa, int transb, int64_t M, i
             int64_t kc = min64(k->kc, K - pc);
             /* After the first kc slice C holds a partial sum: accumulate. */
             float b = pc == 0 ? beta : 1.0f;
-            pack_b(transb, B, ldb, pc, jc, kc, nc, k->nr, Bp);
+            /* Panel r of this block starts at bblk + r * pstride. */
+            const float *bblk = Bp;
+            int64_t pstride = kc * k->nr;
+            if (Bpk) {
+                bblk = Bpk + jc / k->nr * K * k->nr + pc * k->nr; /* nc % nr == 0 */
+                pstride = K * k->nr;
+            } else {
+                pack_b(transb, B, ldb, pc, jc, kc, nc, k->nr, Bp);
+            }
             for (int64_t ic = 0; ic < M; ic += k->mc) {
                 int64_t mc = min64(k->mc, M - ic);
                 pack_a(transa, A, lda, ic, pc, mc, kc, k->mr, Ap);
                 for (int64_t jr = 0; jr < nc; jr += k->nr) {
                     int n = (int)min64(k->nr, nc - jr);
+                    const float *bpanel = bblk + jr / k->nr * pstride;
                     for (int64_t ir = 0; ir < mc; ir += k->mr) {
                         int m = (int)min64(k->mr, mc - ir);
-                        k->ukr(kc, Ap + ir * kc, Bp + jr * kc, C + (ic + ir) * ldc + jc + jr,
-                               ldc, m, n, alpha, b);
+                        k->ukr(kc, Ap + ir * kc, bpanel, C + (ic + ir) * ldc + jc + jr, ldc, m,
+                               n, alpha, b);
                     }
                 }
             }
@@ -132,15 +146,97 @@ static void blocked(const RtSgemmKernel *k, int transa, int transb, int64_t M, i
     }
 }
 
-/* Checks the arguments; 0 if rt_sgemm may proceed. */
+/* ---- the small-M driver ----------------------------------------------------- */
+
+/* Floats of workspace the small-M loops need: a copy of a transposed A's
+ * rows for the dot kernel, kc columns at a time (a_floats covers it). */
+static size_t small_ws_floats(const RtSgemmKernel *k, int transa, int transb, int64_t K) {
+    return transa && transb ? (size_t)(RT_SGEMM_SMALL_ROWS * min64(k->kc, K)) : 0;
+}
+
+/* C[0..m) x [0..n) for plain row-major B (transb = 0), n < NR columns left
+ * over by the rows kernel (which reads whole chunks): plain C. */
+static void rows_tail(int m, int64_t n, int64_t K, const float *A, int64_t ars, int64_t acs,
+                      const float *B, int64_t ldb, float *C, int64_t ldc, float alpha,
+                      float beta) {
+    for (int i = 0; i < m; i++) {
+        float s[64] = {0}; /* n < nr <= 64 */
+        for (int64_t p = 0; p < K; p++) {
+            float a = A[i * ars + p * acs];
+            for (int64_t j = 0; j < n; j++)
+                s[j] += a * B[p * ldb + j];
+        }
+        rt_sgemm_store_tile(s, 64, C + i * ldc, ldc, 1, (int)n, alpha, beta);
+    }
+}
+
+/* Small M, B unpacked: groups of up to RT_SGEMM_SMALL_ROWS rows, each
+ * streaming all of B once.  transb = 0 reads B's rows in nr-wide chunks
+ * (rows kernel), transb = 1 takes dot products along B's rows (dots
+ * kernel, which needs A's rows contiguous: a transposed A is copied into
+ * ws kc columns at a time, C accumulating over the slices). */
+static void small_unpacked(const RtSgemmKernel *k, int transa, int transb, int64_t M, int64_t N,
+                           int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                           int64_t ldb, float beta, float *C, int64_t ldc, float *ws) {
+    int64_t ars = transa ? 1 : lda, acs = transa ? lda : 1;
+    for (int64_t i0 = 0; i0 < M; i0 += RT_SGEMM_SMALL_ROWS) {
+        int m = (int)min64(RT_SGEMM_SMALL_ROWS, M - i0);
+        const float *a = A + i0 * ars;
+        float *c = C + i0 * ldc;
+        if (!transb) {
+            int64_t nfull = N / k->nr * k->nr;
+            if (nfull > 0)
+                k->rows(m, nfull, K, a, ars, acs, B, ldb, k->nr, c, ldc, alpha, beta);
+            if (nfull < N)
+                rows_tail(m, N - nfull, K, a, ars, acs, B + nfull, ldb, c + nfull, ldc, alpha,
+                          beta);
+        } else if (!transa) {
+            k->dots(m, N, K, a, lda, B, ldb, c, ldc, alpha, beta);
+        } else {
+            for (int64_t pc = 0; pc < K; pc += k->kc) {
+                int64_t kc = min64(k->kc, K - pc);
+                for (int i = 0; i < m; i++)
+                    for (int64_t p = 0; p < kc; p++)
+                        ws[i * kc + p] = a[(pc + p) * lda + i];
+                k->dots(m, N, kc, ws, kc, B + pc, ldb, c, ldc, alpha, pc == 0 ? beta : 1.0f);
+            }
+        }
+    }
+}
+
+/* Small M, B pre-packed: the rows kernel over whole panels. */
+static void small_packed(const RtSgemmKernel *k, int transa, int64_t M, int64_t N, int64_t K,
+                         float alpha, const float *A, int64_t lda, const float *Bpk,
+                         float beta, float *C, int64_t ldc) {
+    int64_t ars = transa ? 1 : lda, acs = transa ? lda : 1;
+    for (int64_t i0 = 0; i0 < M; i0 += RT_SGEMM_SMALL_ROWS) {
+        int m = (int)min64(RT_SGEMM_SMALL_ROWS, M - i0);
+        k->rows(m, N, K, A + i0 * ars, ars, acs, Bpk, k->nr, K * k->nr, C + i0 * ldc, ldc,
+                alpha, beta);
+    }
+}
+
+/* packed: B pre-packed; else transb says which small kernel would run. */
+static int use_small(const RtSgemmKernel *k, RtSgemmAlgo algo, int64_t M, int packed,
+                     int transb) {
+    if (algo != RT_SGEMM_AUTO)
+        return algo == RT_SGEMM_SMALL;
+    return M <= (packed ? k->small_m_packed : transb ? k->small_m_nt : k->small_m_nn);
+}
+
+/* ---- argument checks and entry points --------------------------------------- */
+
+/* Checks the arguments; 0 if rt_sgemm may proceed.  B is not checked when
+ * it is pre-packed (B == NULL, ldb == 0 from the packed entry). */
 static int check_args(int transa, int transb, int64_t M, int64_t N, int64_t K, const float *A,
-                      int64_t lda, const float *B, int64_t ldb, const float *C, int64_t ldc) {
+                      int64_t lda, const float *B, int64_t ldb, const float *C, int64_t ldc,
+                      int packed) {
     const char *bad = NULL;
     if (M < 0 || N < 0 || K < 0)
         bad = "negative size";
     else if (lda < 1 || lda < (transa ? M : K))
         bad = "lda smaller than a row of A";
-    else if (ldb < 1 || ldb < (transb ? K : N))
+    else if (!packed && (ldb < 1 || ldb < (transb ? K : N)))
         bad = "ldb smaller than a row of B";
     else if (ldc < 1 || ldc < N)
         bad = "ldc smaller than a row of C";
@@ -172,18 +268,42 @@ RT_API const RtSgemmKernel *rt_sgemm_kernel_for(RtCpuPath path) {
     return k->ukr ? k : NULL;
 }
 
-/* The kernel for a path, falling back to scalar if it was not compiled in. */
-static const RtSgemmKernel *kernel_or_scalar(RtCpuPath path) {
-    const RtSgemmKernel *k = rt_sgemm_kernel_for(path);
-    return k ? k : &rt_sgemm_kernel_scalar;
+/* The path whose kernel actually runs for `path`: itself, or scalar if its
+ * kernel was not compiled in. */
+static RtCpuPath effective_path(RtCpuPath path) {
+    return rt_sgemm_kernel_for(path) ? path : RT_CPU_SCALAR;
 }
 
-/* Everything after the choice of kernel; ws is NULL to allocate. */
-static int sgemm_with(const RtSgemmKernel *k, int transa, int transb, int64_t M, int64_t N,
-                      int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                      int64_t ldb, float beta, float *C, int64_t ldc, void *ws,
-                      size_t ws_bytes) {
-    if (check_args(transa, transb, M, N, K, A, lda, B, ldb, C, ldc))
+/* Points *w at `need` bytes: the caller's ws (checked), or allocated into
+ * *own (need == 0 and no ws: *w = NULL, nothing will be stored).  -1 on
+ * failure, with a message. */
+static int get_ws(size_t need, void *ws, size_t ws_bytes, float **w, void **own) {
+    *own = NULL;
+    *w = ws;
+    if (ws) {
+        if (ws_bytes < need || ((uintptr_t)ws & 63)) {
+            fprintf(stderr, "rt_sgemm: workspace of %zu bytes at %p: need %zu, 64-byte aligned\n",
+                    ws_bytes, ws, need);
+            return -1;
+        }
+        return 0;
+    }
+    if (need == 0)
+        return 0;
+    *own = *w = aligned_alloc(64, (size_t)round_up((int64_t)need, 64));
+    if (!*own) {
+        fprintf(stderr, "rt_sgemm: out of memory for %zu bytes of packing space\n", need);
+        return -1;
+    }
+    return 0;
+}
+
+RT_API int rt_sgemm_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int transb, int64_t M,
+                        int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                        void *ws, size_t ws_bytes) {
+    const RtSgemmKernel *k = rt_sgemm_kernel_for(effective_path(path));
+    if (check_args(transa, transb, M, N, K, A, lda, B, ldb, C, ldc, 0))
         return -1;
     if (M == 0 || N == 0)
         return 0;
@@ -191,21 +311,17 @@ static int sgemm_with(const RtSgemmKernel *k, int transa, int transb, int64_t M,
         scale_c(M, N, beta, C, ldc);
         return 0;
     }
-    size_t need = ws_floats(k, M, N, K) * sizeof(float);
-    void *own = NULL;
-    if (!ws) {
-        own = aligned_alloc(64, round_up((int64_t)need, 64));
-        if (!own) {
-            fprintf(stderr, "rt_sgemm: out of memory for %zu bytes of packing space\n", need);
-            return -1;
-        }
-        ws = own;
-    } else if (ws_bytes < need || ((uintptr_t)ws & 63)) {
-        fprintf(stderr, "rt_sgemm: workspace of %zu bytes at %p: need %zu, 64-byte aligned\n",
-                ws_bytes, ws, need);
+    int small = use_small(k, algo, M, 0, transb);
+    size_t need = (small ? small_ws_floats(k, transa, transb, K) : ws_floats(k, M, N, K)) *
+                  sizeof(float);
+    void *own;
+    float *w;
+    if (get_ws(need, ws, ws_bytes, &w, &own))
         return -1;
-    }
-    blocked(k, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws);
+    if (small)
+        small_unpacked(k, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, w);
+    else
+        blocked(k, transa, transb, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, w);
     free(own);
     return 0;
 }
@@ -213,8 +329,8 @@ static int sgemm_with(const RtSgemmKernel *k, int transa, int transb, int64_t M,
 RT_API void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64_t N, int64_t K,
                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                  float beta, float *C, int64_t ldc) {
-    sgemm_with(kernel_or_scalar(path), transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C,
-               ldc, NULL, 0);
+    rt_sgemm_run(path, RT_SGEMM_AUTO, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                 ldc, NULL, 0);
 }
 
 RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
@@ -224,7 +340,7 @@ RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, fl
 }
 
 /* The largest need over the kernels this CPU may use, so one workspace
- * serves whichever path rt_cpu_path picks. */
+ * serves whichever path rt_cpu_path picks (the small-M loops need less). */
 RT_API size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K) {
     if (M <= 0 || N <= 0 || K <= 0)
         return 0;
@@ -244,6 +360,117 @@ RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, 
         fprintf(stderr, "rt_sgemm_ws: NULL workspace\n");
         return -1;
     }
-    return sgemm_with(kernel_or_scalar(rt_cpu_path()), transa, transb, M, N, K, alpha, A, lda,
-                      B, ldb, beta, C, ldc, ws, ws_bytes);
+    return rt_sgemm_run(rt_cpu_path(), RT_SGEMM_AUTO, transa, transb, M, N, K, alpha, A, lda, B,
+                        ldb, beta, C, ldc, ws, ws_bytes);
+}
+
+/* ---- pre-packed B ----------------------------------------------------------- */
+
+/* The header in front of the panels: 64 bytes, so that 64-byte aligned
+ * storage gives 64-byte aligned panels.  Copied with memcpy: the caller
+ * only promises float alignment. */
+#define PACK_MAGIC 0x52534742u /* "BGSR" */
+#define PACK_HDR 64
+typedef struct PackHdr {
+    uint32_t magic;  /* PACK_MAGIC, or 0 for a failed pack */
+    int32_t path;    /* the effective RtCpuPath whose kernel it was made for */
+    int32_t nr;      /* panel width */
+    int32_t unused;
+    int64_t N, K;
+} PackHdr;
+
+static size_t pack_floats(const RtSgemmKernel *k, int64_t N, int64_t K) {
+    return (size_t)(round_up(N, k->nr) * K);
+}
+
+RT_API size_t rt_sgemm_packed_b_bytes_on(RtCpuPath path, int64_t N, int64_t K) {
+    const RtSgemmKernel *k = rt_sgemm_kernel_for(effective_path(path));
+    return PACK_HDR + (N > 0 && K > 0 ? pack_floats(k, N, K) * sizeof(float) : 0);
+}
+
+/* The most any compiled kernel needs, so a pack fits whatever path runs. */
+RT_API size_t rt_sgemm_packed_b_bytes(int64_t N, int64_t K) {
+    size_t most = 0;
+    for (int p = 0; p < RT_CPU_NPATHS; p++) {
+        size_t b = rt_sgemm_packed_b_bytes_on((RtCpuPath)p, N, K);
+        most = b > most ? b : most;
+    }
+    return most;
+}
+
+RT_API void rt_sgemm_pack_b_on(RtCpuPath path, int transb, int64_t N, int64_t K, const float *B,
+                               int64_t ldb, void *packed) {
+    if (!packed) {
+        fprintf(stderr, "rt_sgemm_pack_b: NULL destination\n");
+        return;
+    }
+    RtCpuPath eff = effective_path(path);
+    const RtSgemmKernel *k = rt_sgemm_kernel_for(eff);
+    PackHdr h = {0, (int32_t)eff, k->nr, 0, N, K};
+    if (N < 0 || K < 0 || (N > 0 && K > 0 && (!B || ldb < 1 || ldb < (transb ? K : N)))) {
+        fprintf(stderr, "rt_sgemm_pack_b: bad arguments (N=%lld K=%lld ldb=%lld)\n",
+                (long long)N, (long long)K, (long long)ldb);
+    } else {
+        h.magic = PACK_MAGIC;
+        if (N > 0 && K > 0)
+            pack_b(transb, B, ldb, 0, 0, K, N, k->nr, (float *)((char *)packed + PACK_HDR));
+    }
+    memcpy(packed, &h, sizeof h);
+}
+
+RT_API void rt_sgemm_pack_b(int transb, int64_t N, int64_t K, const float *B, int64_t ldb,
+                            void *packed) {
+    rt_sgemm_pack_b_on(rt_cpu_path(), transb, N, K, B, ldb, packed);
+}
+
+RT_API int rt_sgemm_packed_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int64_t M,
+                               int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                               const void *packed_b, float beta, float *C, int64_t ldc,
+                               void *ws, size_t ws_bytes) {
+    RtCpuPath eff = effective_path(path);
+    const RtSgemmKernel *k = rt_sgemm_kernel_for(eff);
+    const float *Bpk = packed_b ? (const float *)((const char *)packed_b + PACK_HDR) : NULL;
+    if (check_args(transa, 0, M, N, K, A, lda, Bpk, 0, C, ldc, 1))
+        return -1;
+    if (M == 0 || N == 0)
+        return 0;
+    if (alpha == 0.0f || K == 0) {
+        scale_c(M, N, beta, C, ldc);
+        return 0;
+    }
+    PackHdr h;
+    memcpy(&h, packed_b, sizeof h);
+    if (h.magic != PACK_MAGIC || h.path != (int32_t)eff || h.nr != k->nr || h.N != N ||
+        h.K != K) {
+        fprintf(stderr,
+                "rt_sgemm_ws_packed: the pack is for N=%lld K=%lld on path %s (nr %d)%s, "
+                "the call for N=%lld K=%lld on %s\n",
+                (long long)h.N, (long long)h.K, rt_cpu_path_name((RtCpuPath)h.path), h.nr,
+                h.magic == PACK_MAGIC ? "" : " and not valid", (long long)N, (long long)K,
+                rt_cpu_path_name(eff));
+        return -1;
+    }
+    int small = use_small(k, algo, M, 1, 0);
+    size_t need = small ? 0 : a_floats(k, M, K) * sizeof(float);
+    void *own;
+    float *w;
+    if (get_ws(need, ws, ws_bytes, &w, &own))
+        return -1;
+    if (small)
+        small_packed(k, transa, M, N, K, alpha, A, lda, Bpk, beta, C, ldc);
+    else
+        blocked(k, transa, 0, M, N, K, alpha, A, lda, NULL, 0, Bpk, beta, C, ldc, w);
+    free(own);
+    return 0;
+}
+
+RT_API int rt_sgemm_ws_packed(int transa, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *A, int64_t lda, const void *packed_b, float beta,
+                              float *C, int64_t ldc, void *ws, size_t ws_bytes) {
+    if (!ws) {
+        fprintf(stderr, "rt_sgemm_ws_packed: NULL workspace\n");
+        return -1;
+    }
+    return rt_sgemm_packed_run(rt_cpu_path(), RT_SGEMM_AUTO, transa, M, N, K, alpha, A, lda,
+                               packed_b, beta, C, ldc, ws, ws_bytes);
 }

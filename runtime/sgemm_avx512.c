@@ -13,6 +13,11 @@
  * Blocking: kc = 192 makes the 32-wide B panel 24 KiB of a 32-48 KiB L1;
  * mc = 144 makes A's block 108 KiB of L2; nc = 2048 makes B's block 1.5 MiB.
  *
+ * Small M (sgemm_kernels.h): the same rows and dots kernels as in
+ * sgemm_avx2.c with ZMM registers and 32-wide panels; with 32 registers
+ * there is room for more chains: rows np = 4, 3, 2, 2 for m = 1..4 (8, 12,
+ * 12, 16 accumulators), dots r = 8, 6, 4, 4 rows of B.
+ *
  * Not yet run on AVX-512 hardware (the development machine is AVX2-only);
  * the tests run it wherever the CPU has it. */
 #include "runtime/sgemm_kernels.h"
@@ -87,9 +92,143 @@ RT_TARGET("avx512f") static void ukr_avx512(int64_t kc, const float *Ap, const f
     rt_sgemm_store_tile(t, NR, C, ldc, m, n, alpha, beta);
 }
 
+/* ---- small M (see sgemm_avx2.c, of which this is the ZMM twin) -------------- */
+
+#define SMALL RT_SGEMM_SMALL_ROWS
+#define INLINE static inline __attribute__((always_inline))
+
+RT_TARGET("avx512f") INLINE void rows_tile_avx512(const int m, const int np, int64_t K,
+                                                  const float *A, int64_t ars, int64_t acs,
+                                                  const float *B, int64_t bs, int64_t ps,
+                                                  float *C, int64_t ldc, int64_t n, float alpha,
+                                                  float beta) {
+    __m512 acc[SMALL][8];
+    RT_UNROLL for (int i = 0; i < m; i++)
+        RT_UNROLL for (int v = 0; v < 2 * np; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < K; p++) {
+        __m512 b[8];
+        RT_UNROLL for (int q = 0; q < np; q++) {
+            b[2 * q] = _mm512_loadu_ps(B + q * ps + p * bs);
+            b[2 * q + 1] = _mm512_loadu_ps(B + q * ps + p * bs + 16);
+        }
+        RT_UNROLL for (int i = 0; i < m; i++) {
+            __m512 a = _mm512_set1_ps(A[i * ars + p * acs]);
+            RT_UNROLL for (int v = 0; v < 2 * np; v++)
+                acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    RT_UNROLL for (int q = 0; q < np; q++) {
+        float *cq = C + q * NR;
+        if (n - q * NR >= NR) {
+            RT_UNROLL for (int i = 0; i < m; i++) {
+                float *c = cq + i * ldc;
+                __m512 lo = _mm512_mul_ps(va, acc[i][2 * q]);
+                __m512 hi = _mm512_mul_ps(va, acc[i][2 * q + 1]);
+                if (beta != 0.0f) {
+                    lo = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c), lo);
+                    hi = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + 16), hi);
+                }
+                _mm512_storeu_ps(c, lo);
+                _mm512_storeu_ps(c + 16, hi);
+            }
+        } else { /* the last, partial panel */
+            float t[SMALL * NR];
+            RT_UNROLL for (int i = 0; i < m; i++) {
+                _mm512_storeu_ps(t + i * NR, acc[i][2 * q]);
+                _mm512_storeu_ps(t + i * NR + 16, acc[i][2 * q + 1]);
+            }
+            rt_sgemm_store_tile(t, NR, cq, ldc, m, (int)(n - q * NR), alpha, beta);
+        }
+    }
+}
+
+RT_TARGET("avx512f") static void rows_avx512(int m, int64_t n, int64_t K, const float *A,
+                                             int64_t ars, int64_t acs, const float *B,
+                                             int64_t bs, int64_t ps, float *C, int64_t ldc,
+                                             float alpha, float beta) {
+    int64_t j = 0;
+#define ROWS(m_, np_)                                                                         \
+    rows_tile_avx512(m_, np_, K, A, ars, acs, B + j / NR * ps, bs, ps, C + j, ldc, n - j, alpha, \
+                     beta)
+    switch (m) {
+    case 1: for (; j + 3 * NR < n; j += 4 * NR) ROWS(1, 4); break;
+    case 2: for (; j + 2 * NR < n; j += 3 * NR) ROWS(2, 3); break;
+    case 3: for (; j + NR < n; j += 2 * NR) ROWS(3, 2); break;
+    default: for (; j + NR < n; j += 2 * NR) ROWS(4, 2); break;
+    }
+    for (; j < n; j += NR) {
+        switch (m) {
+        case 1: ROWS(1, 1); break;
+        case 2: ROWS(2, 1); break;
+        case 3: ROWS(3, 1); break;
+        default: ROWS(4, 1); break;
+        }
+    }
+#undef ROWS
+}
+
+RT_TARGET("avx512f") INLINE void dots_tile_avx512(const int m, const int r, int64_t K,
+                                                  const float *A, int64_t lda, const float *B,
+                                                  int64_t ldb, float *C, int64_t ldc,
+                                                  float alpha, float beta) {
+    __m512 acc[SMALL][8];
+    RT_UNROLL for (int i = 0; i < m; i++)
+        RT_UNROLL for (int t = 0; t < r; t++)
+            acc[i][t] = _mm512_setzero_ps();
+    int64_t K16 = K / 16 * 16;
+    for (int64_t p = 0; p < K16; p += 16) {
+        __m512 a[SMALL];
+        RT_UNROLL for (int i = 0; i < m; i++)
+            a[i] = _mm512_loadu_ps(A + i * lda + p);
+        RT_UNROLL for (int t = 0; t < r; t++) {
+            __m512 w = _mm512_loadu_ps(B + t * ldb + p);
+            RT_UNROLL for (int i = 0; i < m; i++)
+                acc[i][t] = _mm512_fmadd_ps(a[i], w, acc[i][t]);
+        }
+    }
+    RT_UNROLL for (int i = 0; i < m; i++)
+        RT_UNROLL for (int t = 0; t < r; t++) {
+            float s = _mm512_reduce_add_ps(acc[i][t]);
+            for (int64_t p = K16; p < K; p++) /* the K % 16 tail */
+                s += A[i * lda + p] * B[t * ldb + p];
+            float *c = C + i * ldc + t;
+            *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+        }
+}
+
+RT_TARGET("avx512f") static void dots_avx512(int m, int64_t n, int64_t K, const float *A,
+                                             int64_t lda, const float *B, int64_t ldb, float *C,
+                                             int64_t ldc, float alpha, float beta) {
+    int64_t j = 0;
+#define DOTS(m_, r_) \
+    dots_tile_avx512(m_, r_, K, A, lda, B + j * ldb, ldb, C + j, ldc, alpha, beta)
+    switch (m) {
+    case 1: for (; j + 8 <= n; j += 8) DOTS(1, 8); break;
+    case 2: for (; j + 6 <= n; j += 6) DOTS(2, 6); break;
+    case 3: for (; j + 4 <= n; j += 4) DOTS(3, 4); break;
+    default: for (; j + 4 <= n; j += 4) DOTS(4, 4); break;
+    }
+    for (; j < n; j++) {
+        switch (m) {
+        case 1: DOTS(1, 1); break;
+        case 2: DOTS(2, 1); break;
+        case 3: DOTS(3, 1); break;
+        default: DOTS(4, 1); break;
+        }
+    }
+#undef DOTS
+}
+
+/* small_m_*: as measured for AVX2 (no AVX-512 machine to measure on yet). */
 RT_API const RtSgemmKernel rt_sgemm_kernel_avx512 = {
     .name = "avx512", .mr = MR, .nr = NR, .mc = 144, .kc = 192, .nc = 2048, .ukr = ukr_avx512,
+    .rows = rows_avx512, .dots = dots_avx512, .small_m_nn = 8, .small_m_nt = 32,
+    .small_m_packed = 16,
 };
+#undef SMALL
+#undef INLINE
 #undef MR
 #undef NR
 #undef STORE_ROW

@@ -13,10 +13,16 @@
  *         panel of the block streams past it;
  *   mc  - the mc x kc block of A stays in L2 (512 KiB per core here);
  *   nc  - the kc x nc block of B stays in L3.
- * mc is a multiple of MR and nc of NR. */
+ * mc is a multiple of MR and nc of NR.
+ *
+ * Pre-packed B (rt_sgemm_pack_b): a 64-byte header naming the path and NR
+ * it was made for, then all of op(B) as ceil(N/NR) column panels of K x NR
+ * (panel r at data + r*K*NR, zero-padded past N).  The blocked loops read
+ * their kc x NR pieces in place; the small-M kernels stream whole panels. */
 #ifndef RNNC_SGEMM_KERNELS_H
 #define RNNC_SGEMM_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime/cpu.h"
@@ -27,12 +33,52 @@
 typedef void (*RtSgemmUkr)(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
                            int m, int n, float alpha, float beta);
 
+/* The small-M kernels.  With a handful of rows of A the MR-row tile wastes
+ * most of its work and packing B costs more than the product, so for
+ * M <= small_m the driver calls these on groups of at most RT_SGEMM_SMALL_ROWS
+ * rows, each over all of K, with A read in place (no packing).
+ *
+ * rows: C[0..m) x [0..n) = alpha * A * B + beta * C, B read in nr-wide
+ * chunks: element (p, j) at B[p*bs + (j/nr)*ps + j%nr].  Pre-packed panels
+ * are bs = nr, ps = K*nr; a plain row-major B (transb = 0) is bs = ldb,
+ * ps = nr.  Every chunk is read whole, so the caller makes sure ceil(n/nr)
+ * chunks are readable (padded panels, or n a multiple of nr); only n
+ * columns of C are written.  A's element (i, p) is A[i*ars + p*acs].
+ *
+ * dots: C[0..m) x [0..n) = alpha * A * B^T + beta * C with A's rows
+ * contiguous (A[i*lda + p]) and B row-major n x K (B[j*ldb + p]): dot
+ * products along K, for transb = 1 without packing. */
+#define RT_SGEMM_SMALL_ROWS 4
+typedef void (*RtSgemmRows)(int m, int64_t n, int64_t K, const float *A, int64_t ars,
+                            int64_t acs, const float *B, int64_t bs, int64_t ps, float *C,
+                            int64_t ldc, float alpha, float beta);
+typedef void (*RtSgemmDots)(int m, int64_t n, int64_t K, const float *A, int64_t lda,
+                            const float *B, int64_t ldb, float *C, int64_t ldc, float alpha,
+                            float beta);
+
 typedef struct RtSgemmKernel {
     const char *name;
     int mr, nr;           /* register tile */
     int64_t mc, kc, nc;   /* cache blocks */
     RtSgemmUkr ukr;       /* NULL if this build cannot compile the ISA */
+    RtSgemmRows rows;     /* small M, see above */
+    RtSgemmDots dots;
+    /* M at or below which the small-M kernels beat the blocked loops (by
+     * measurement, bench/gemm_bench --sweep): B plain (rows kernel), B
+     * transposed (dots kernel), B pre-packed (rows kernel on panels). */
+    int small_m_nn, small_m_nt, small_m_packed;
 } RtSgemmKernel;
+
+/* Full unrolling of the short constant-count loops over a register tile,
+ * so that arrays of vector accumulators become registers (gcc and clang
+ * keep them in memory otherwise). */
+#if defined(__clang__)
+#define RT_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define RT_UNROLL _Pragma("GCC unroll 16")
+#else
+#define RT_UNROLL
+#endif
 
 RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_scalar;
 RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_avx2;
@@ -47,6 +93,26 @@ RT_API const RtSgemmKernel *rt_sgemm_kernel_for(RtCpuPath path);
 RT_API void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64_t N, int64_t K,
                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                  float beta, float *C, int64_t ldc);
+
+/* Which algorithm: the kernel's own choice by M, or forced (tests cover
+ * both on every shape; the benchmark finds the crossover). */
+typedef enum RtSgemmAlgo { RT_SGEMM_AUTO, RT_SGEMM_SMALL, RT_SGEMM_BLOCKED } RtSgemmAlgo;
+
+/* rt_sgemm_ws on a forced path and algorithm; ws NULL means allocate. */
+RT_API int rt_sgemm_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int transb, int64_t M,
+                        int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                        void *ws, size_t ws_bytes);
+
+/* rt_sgemm_pack_b and rt_sgemm_ws_packed on a forced path and algorithm
+ * (the packed-run rejects a pack made for another path). */
+RT_API void rt_sgemm_pack_b_on(RtCpuPath path, int transb, int64_t N, int64_t K, const float *B,
+                               int64_t ldb, void *packed);
+RT_API size_t rt_sgemm_packed_b_bytes_on(RtCpuPath path, int64_t N, int64_t K); /* exact */
+RT_API int rt_sgemm_packed_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int64_t M,
+                               int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                               const void *packed_b, float beta, float *C, int64_t ldc,
+                               void *ws, size_t ws_bytes);
 
 /* The store of a partial tile: t is an MR x NR tile (row stride nr) of
  * alpha-free products; writes C[i][j] = alpha*t + beta*C for i < m, j < n. */

@@ -10,6 +10,13 @@
  * survive.  Also: alpha == 0 and K == 0 read neither A nor B, invalid
  * arguments leave C alone, the caller-workspace variant, and RNNC_CPU.
  *
+ * Pre-packed B and the small-M algorithm: every path, both algorithms
+ * forced (small-M and blocked) and the automatic choice, on M in
+ * {1,2,3,4,5,7,17} x N, K in {1,7,17,255,1000}, both transposes of A and of
+ * the packed B, against the same double reference; packs and workspaces
+ * allocated to the exact size the path needs; a pack made on one path, or
+ * for other sizes, or by a failed rt_sgemm_pack_b is rejected.
+ *
  * Tolerance: the standard forward error bound for a dot product of length K
  * computed in float32, |fl(a.b) - a.b| <= gamma_K * sum|a_i b_i| with
  * gamma_K = K*u/(1 - K*u), u = 2^-24, plus two roundings for alpha and
@@ -28,6 +35,7 @@
 #include <string.h>
 
 #include "runtime/cpu.h"
+#include "runtime/rnnrt.h"
 #include "runtime/rng.h"
 #include "runtime/sgemm.h"
 #include "runtime/sgemm_kernels.h"
@@ -246,11 +254,252 @@ static void test_cpu_paths(void **state) {
     assert_true(rt_cpu_path_supported(rt_cpu_path()));
 }
 
+
+/* ---- pre-packed B and the small-M algorithm -------------------------------- */
+
+/* One problem with its double reference, checked against several runs. */
+typedef struct Problem {
+    Case c;
+    int64_t lda, ldb, ldc;
+    float *A, *B, *C0;   /* C0: C before the call */
+    double *want, *tol;  /* M x N */
+} Problem;
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    return p;
+}
+
+static void problem_init(Problem *pb, const Case *c, RtRng *r) {
+    int64_t M = c->M, N = c->N, K = c->K;
+    pb->c = *c;
+    int64_t arows = c->ta ? K : M, acols = c->ta ? M : K;
+    int64_t brows = c->tb ? N : K, bcols = c->tb ? K : N;
+    pb->lda = acols + c->pad, pb->ldb = bcols + c->pad, pb->ldc = N + c->pad;
+    pb->A = make_matrix(r, arows, acols, pb->lda, NAN);
+    pb->B = make_matrix(r, brows, bcols, pb->ldb, NAN);
+    pb->C0 = make_matrix(r, M, N, pb->ldc, C_SENTINEL);
+    if (c->beta == 0.0f)
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++)
+                pb->C0[i * pb->ldc + j] = NAN;
+    pb->want = xmalloc((size_t)(M * N) * sizeof(double));
+    pb->tol = xmalloc((size_t)(M * N) * sizeof(double));
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double dot = 0, mag = 0;
+            for (int64_t p = 0; p < K; p++) {
+                double a = c->ta ? pb->A[p * pb->lda + i] : pb->A[i * pb->lda + p];
+                double b = c->tb ? pb->B[j * pb->ldb + p] : pb->B[p * pb->ldb + j];
+                dot += a * b;
+                mag += fabs(a * b);
+            }
+            double c0 = c->beta == 0.0f ? 0.0 : pb->C0[i * pb->ldc + j];
+            pb->want[i * N + j] = c->alpha * dot + c->beta * c0;
+            /* The float dot-product bound of the file header: (K + 2) eps. */
+            pb->tol[i * N + j] =
+                (double)(K + 2) * FLT_EPSILON * (fabs(c->alpha) * mag + fabs(c->beta * c0));
+        }
+}
+
+static void problem_free(Problem *pb) {
+    free(pb->A);
+    free(pb->B);
+    free(pb->C0);
+    free(pb->want);
+    free(pb->tol);
+}
+
+static size_t c_floats(const Problem *pb) {
+    return (size_t)((pb->c.M - 1) * pb->ldc + pb->c.N);
+}
+
+/* Every element of C within tolerance, C's gaps untouched. */
+static void problem_check(const Problem *pb, const float *C, const char *what, RtCpuPath path) {
+    const Case *c = &pb->c;
+    for (int64_t i = 0; i < c->M; i++) {
+        for (int64_t j = 0; j < c->N; j++) {
+            double got = C[i * pb->ldc + j], want = pb->want[i * c->N + j];
+            if (!(fabs(got - want) <= pb->tol[i * c->N + j]))
+                fail_msg("%s %s ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld: "
+                         "C[%lld][%lld] = %.9g, want %.9g (tol %.3g)",
+                         what, rt_cpu_path_name(path), c->ta, c->tb, (long long)c->M,
+                         (long long)c->N, (long long)c->K, c->alpha, c->beta,
+                         (long long)c->pad, (long long)i, (long long)j, got, want,
+                         pb->tol[i * c->N + j]);
+        }
+        for (int64_t j = c->N; i < c->M - 1 && j < pb->ldc; j++)
+            assert_true(C[i * pb->ldc + j] == C_SENTINEL);
+    }
+}
+
+/* 64-byte aligned and exactly `bytes` long, so ASan sees any overrun. */
+static void *exact_aligned(size_t bytes) {
+    void *p = NULL;
+    assert_int_equal(posix_memalign(&p, 64, bytes ? bytes : 1), 0);
+    return p;
+}
+
+static const RtSgemmAlgo algos[] = {RT_SGEMM_AUTO, RT_SGEMM_SMALL, RT_SGEMM_BLOCKED};
+static const char *const algo_names[] = {"auto", "small", "blocked"};
+
+/* The problem on one path: unpacked (three algorithms, caller workspace of
+ * rt_sgemm_workspace_size), and packed (a pack of the path's exact size,
+ * three algorithms). */
+static void problem_run(const Problem *pb, RtCpuPath path) {
+    const Case *c = &pb->c;
+    size_t nc = c_floats(pb);
+    float *C = xmalloc(nc * sizeof(float));
+    size_t ws_bytes = rt_sgemm_workspace_size(c->M, c->N, c->K);
+    void *ws = exact_aligned(ws_bytes);
+    for (int a = 0; a < 3; a++) {
+        memcpy(C, pb->C0, nc * sizeof(float));
+        assert_int_equal(rt_sgemm_run(path, algos[a], c->ta, c->tb, c->M, c->N, c->K, c->alpha,
+                                      pb->A, pb->lda, pb->B, pb->ldb, c->beta, C, pb->ldc, ws,
+                                      ws_bytes),
+                         0);
+        problem_check(pb, C, algo_names[a], path);
+    }
+    size_t pk_bytes = rt_sgemm_packed_b_bytes_on(path, c->N, c->K);
+    assert_true(pk_bytes <= rt_sgemm_packed_b_bytes(c->N, c->K));
+    void *pk = xmalloc(pk_bytes);
+    rt_sgemm_pack_b_on(path, c->tb, c->N, c->K, pb->B, pb->ldb, pk);
+    for (int a = 0; a < 3; a++) {
+        memcpy(C, pb->C0, nc * sizeof(float));
+        assert_int_equal(rt_sgemm_packed_run(path, algos[a], c->ta, c->M, c->N, c->K, c->alpha,
+                                             pb->A, pb->lda, pk, c->beta, C, pb->ldc, ws,
+                                             ws_bytes),
+                         0);
+        problem_check(pb, C, algo_names[a], path);
+    }
+    free(pk);
+    free(ws);
+    free(C);
+}
+
+/* The recurrent-step shapes and odd ones around them. */
+static void test_packed_shapes(void **state) {
+    (void)state;
+    static const int64_t Ms[] = {1, 2, 3, 4, 5, 7, 17}, NKs[] = {1, 7, 17, 255, 1000};
+    RtRng r;
+    rt_rng_seed(&r, 4);
+    int v = 0;
+    for (int mi = 0; mi < 7; mi++)
+        for (int ni = 0; ni < 5; ni++)
+            for (int ki = 0; ki < 5; ki++)
+                for (int t = 0; t < 4; t++, v++) {
+                    Case c = {t & 1, t >> 1, Ms[mi], NKs[ni], NKs[ki], alphas[v % 3],
+                              betas[(v / 3) % 3], v % 5 == 0 ? 3 : 0};
+                    Problem pb;
+                    problem_init(&pb, &c, &r);
+                    FOR_EACH_PATH(path) problem_run(&pb, path);
+                    problem_free(&pb);
+                }
+}
+
+/* Small M with more rows than one group, over the cache blocks (kc) and the
+ * K % 8 / K % 16 tails of the dot kernels. */
+static void test_small_m_blocks(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {{9, 70, 513}, {6, 33, 300}, {13, 129, 31}, {3, 2049, 9}};
+    RtRng r;
+    rt_rng_seed(&r, 5);
+    int v = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++, v++) {
+            Case c = {t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], alphas[v % 3],
+                      betas[(v + 1) % 3], v % 2 ? 2 : 0};
+            Problem pb;
+            problem_init(&pb, &c, &r);
+            FOR_EACH_PATH(path) problem_run(&pb, path);
+            problem_free(&pb);
+        }
+}
+
+/* A pack is only used by the path, N and K it was made for; anything else
+ * is refused with C unchanged.  Also: the public entry points agree with
+ * each other (both follow RNNC_CPU), a failed pack is refused, too small a
+ * workspace is refused, and alpha == 0 reads neither A nor the pack. */
+static void test_packed_rejects(void **state) {
+    (void)state;
+    enum { M = 7, N = 20, K = 9 };
+    RtRng r;
+    rt_rng_seed(&r, 6);
+    float *A = make_matrix(&r, M, K, K, NAN), *B = make_matrix(&r, N, K, K, NAN);
+    float C[M * N], Cref[M * N];
+    for (int i = 0; i < M * N; i++)
+        C[i] = 7.0f;
+    size_t ws_bytes = rt_sgemm_workspace_size(M, N, K);
+    void *ws = exact_aligned(ws_bytes);
+    size_t pk_bytes = rt_sgemm_packed_b_bytes(N, K);
+    void *pk = xmalloc(pk_bytes);
+
+    /* Public API round trip, against rt_sgemm on the same path. */
+    rt_sgemm_pack_b(1, N, K, B, K, pk);
+    assert_int_equal(rt_sgemm_ws_packed(0, M, N, K, 1.0f, A, K, pk, 0.0f, C, N, ws, ws_bytes), 0);
+    rt_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, Cref, N);
+    for (int i = 0; i < M * N; i++) {
+        double mag = 0;
+        for (int p = 0; p < K; p++)
+            mag += fabs((double)A[i / N * K + p] * B[i % N * K + p]);
+        /* Two float dot products of length K, each within the (K + 2) eps
+         * bound of the header from the exact value. */
+        assert_true(fabs((double)C[i] - Cref[i]) <= 2.0 * (K + 2) * FLT_EPSILON * mag);
+    }
+
+    /* Other sizes: refused. */
+    memcpy(Cref, C, sizeof C);
+    assert_int_equal(rt_sgemm_ws_packed(0, M, N - 1, K, 1.0f, A, K, pk, 0.0f, C, N, ws, ws_bytes),
+                     -1);
+    assert_int_equal(rt_sgemm_ws_packed(0, M, N, K - 1, 1.0f, A, K, pk, 0.0f, C, N, ws, ws_bytes),
+                     -1);
+    /* Too small a workspace for the blocked loops: refused. */
+    assert_int_equal(rt_sgemm_packed_run(rt_cpu_path(), RT_SGEMM_BLOCKED, 0, M, N, K, 1.0f, A, K,
+                                         pk, 0.0f, C, N, ws, 64),
+                     -1);
+    /* No workspace: refused, as rt_sgemm_ws does. */
+    assert_int_equal(rt_sgemm_ws_packed(0, M, N, K, 1.0f, A, K, pk, 0.0f, C, N, NULL, 0), -1);
+    assert_memory_equal(C, Cref, sizeof C);
+
+    /* A pack made on one path, used on another: refused both ways. */
+    FOR_EACH_PATH(p1) FOR_EACH_PATH(p2) {
+        if (p1 == p2)
+            continue;
+        rt_sgemm_pack_b_on(p1, 1, N, K, B, K, pk);
+        for (int a = 0; a < 3; a++)
+            assert_int_equal(rt_sgemm_packed_run(p2, algos[a], 0, M, N, K, 1.0f, A, K, pk, 0.0f,
+                                                 C, N, ws, ws_bytes),
+                             -1);
+        assert_memory_equal(C, Cref, sizeof C);
+    }
+
+    /* A failed pack (ldb < K) leaves a header every path refuses. */
+    memset(pk, 0x5a, pk_bytes);
+    rt_sgemm_pack_b(1, N, K, B, K - 1, pk);
+    FOR_EACH_PATH(p)
+        assert_int_equal(rt_sgemm_packed_run(p, RT_SGEMM_AUTO, 0, M, N, K, 1.0f, A, K, pk, 0.0f,
+                                             C, N, ws, ws_bytes),
+                         -1);
+    assert_memory_equal(C, Cref, sizeof C);
+
+    /* alpha == 0: C = beta C, the (invalid) pack and A not read. */
+    assert_int_equal(rt_sgemm_ws_packed(0, M, N, K, 0.0f, A, K, pk, 2.0f, C, N, ws, ws_bytes), 0);
+    for (int i = 0; i < M * N; i++)
+        assert_true(C[i] == 2.0f * Cref[i]); /* exact: one multiply by 2 */
+    free(pk);
+    free(ws);
+    free(A);
+    free(B);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_paths),     cmocka_unit_test(test_small_shapes),
         cmocka_unit_test(test_large_shapes),  cmocka_unit_test(test_no_product),
         cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_workspace),
+        cmocka_unit_test(test_packed_shapes), cmocka_unit_test(test_small_m_blocks),
+        cmocka_unit_test(test_packed_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
