@@ -341,3 +341,12 @@ int kir_map_op_arity(KMapOp op) {
         return 1;
     }
 }
+
+/* rnnrt.h's bound on rt_sgemm_packed_b_bytes, in floats: a 64-byte header
+ * (16 floats) and K rows of N padded to the widest panel (RT_SGEMM_NR_MAX
+ * = 32, the AVX-512 kernel's nr).  tests/unit/test_sgemm.c checks the
+ * bound against the runtime. */
+const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K) {
+    const KExpr *padded = kexpr_bin(f, KE_ADD, N, kexpr_const(f, 32));
+    return kexpr_bin(f, KE_ADD, kexpr_bin(f, KE_MUL, padded, K), kexpr_const(f, 16));
+}

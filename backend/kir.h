@@ -99,6 +99,7 @@ typedef enum {
     KM_CONST,       /* f                                                    */
     KM_EXPR,        /* (float) of the integer expression e (a size: 1/T)   */
     KM_ADD, KM_SUB, KM_MUL, KM_DIV, KM_MIN, KM_MAX,      /* (a, b)          */
+                    /* min = a < b ? a : b, max = a > b ? a : b: b when either is NaN */
     KM_NEG, KM_EXP, KM_LOG, KM_TANH, KM_SIGMOID, KM_RELU, KM_SQRT,  /* (a)  */
     KM_RELU_GRAD,   /* (g=a, x=b): x > 0 ? g : 0                            */
     KM_NUM_KINDS
@@ -142,7 +143,7 @@ typedef enum {
 
 /* ---- statements --------------------------------------------------------- */
 
-typedef enum { KS_LOOP, KS_GEMM, KS_MAP, KS_CALL } KStmtKind;
+typedef enum { KS_LOOP, KS_GEMM, KS_MAP, KS_CALL, KS_PACK_B } KStmtKind;
 
 typedef struct KStmt KStmt;
 
@@ -161,8 +162,14 @@ struct KStmt {
     int          reverse;
     KBlock       body;
 
-    /* KS_GEMM: C = alpha op(A) op(B) + beta C, row-major, as rt_sgemm (sgemm.h) */
-    int          transa, transb;
+    /* KS_GEMM: C = alpha op(A) op(B) + beta C, row-major, as rt_sgemm (sgemm.h).
+     * packed_b: B views a buffer a KS_PACK_B filled for these N and K (the
+     * runtime's rt_sgemm_pack_b layout); transb and ldb are unused and the
+     * product is rt_sgemm_ws_packed.
+     * KS_PACK_B: rt_sgemm_pack_b(transb, N, K, B, ldb, C): op(B), K x N, is
+     * packed once into the buffer C views, of kexpr_packed_b_floats(N, K)
+     * floats (a weight used by every step of a scan, packed before it). */
+    int          transa, transb, packed_b;
     const KExpr *M, *N, *K;
     float        alpha, beta;
     KView        A, B, C;
@@ -210,6 +217,9 @@ const KExpr *kexpr_const(KFunc *f, int64_t v);
 const KExpr *kexpr_sym(KFunc *f, int sym);
 const KExpr *kexpr_var(KFunc *f, int loop);
 const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b);
+/* The size in floats of a KS_PACK_B destination for op(B) K x N: an upper
+ * bound of rt_sgemm_packed_b_bytes(N, K) / 4 on every CPU path. */
+const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K);
 /* The value of e with the given symbol values and loop variables (vars
  * may be NULL when e has none). */
 int64_t      kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars);

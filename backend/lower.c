@@ -21,8 +21,42 @@ static void count_uses(Lower *L, const IrBlock *b)
     for (int k = 0; k < b->nyields; k++) L->uses[b->yields[k]->id]++;
 }
 
+/* A concat's parts computed in this block for it alone are written
+ * straight into its columns: the concat's place is fixed before its parts
+ * are lowered and each part gets its column range as destination, so the
+ * concat itself copies only what came from elsewhere (a view, an
+ * argument, a scan's result).  The gate gradients of an LSTM are four
+ * such parts. */
+static void place_concat_parts(Lower *L, const IrBlock *b)
+{
+    for (int i = 0; i < b->nops; i++) {
+        const IrOp *op = b->ops[i];
+        if (op->kind != IR_CONCAT) continue;
+        int rr = op->results[0]->type.rank, direct = 0;
+        for (int k = 0; k < op->noperands; k++) {
+            const IrValue *a = op->operands[k];
+            direct += a->kind == IR_VAL_OP && a->def->parent == b && a->def->kind != IR_SCAN &&
+                      L->uses[a->id] == 1 && L->dest[a->id].kind == PL_NONE;
+        }
+        if (!direct) continue;
+        Place o = lw_out(L, op->results[0], lw_origin(L, op));
+        const KExpr *col = kexpr_const(L->f, 0);
+        for (int k = 0; k < op->noperands; k++) {
+            const IrValue *a = op->operands[k];
+            if (a->kind == IR_VAL_OP && a->def->parent == b && a->def->kind != IR_SCAN && L->uses[a->id] == 1 &&
+                L->dest[a->id].kind == PL_NONE) {
+                Place d = o;
+                d.v.off = kexpr_bin(L->f, KE_ADD, o.v.off, kexpr_bin(L->f, KE_MUL, col, o.st[rr - 1]));
+                L->dest[a->id] = d;
+            }
+            col = kexpr_bin(L->f, KE_ADD, col, lw_last(L, &a->type));
+        }
+    }
+}
+
 int lower_block(Lower *L, const IrBlock *b)
 {
+    place_concat_parts(L, b);
     for (int i = 0; i < b->nops; i++) {
         if (lower_op(L, b->ops[i])) return -1;
         if (L->bad) return ir_errf(L->err, L->errlen, "lower: internal error: %s at %s", L->bad, lw_origin(L, b->ops[i]));

@@ -112,14 +112,17 @@ static int formula(Lower *L, const IrOp *op, const char *org)
     mb_init(&mb, L, &r->type);
     int a = mb_in(&mb, P(L, x), &x->type), n;
     switch (op->kind) {
-    case IR_CLAMP:   /* min(max(x, -bound), bound) */
-        n = mb_op(&mb, KM_MAX, a, mb_const(&mb, -op->attrs.bound));
-        n = mb_op(&mb, KM_MIN, n, mb_const(&mb, op->attrs.bound));
+    /* KM_MIN/KM_MAX give their second operand when either is NaN (kir.h):
+     * the orders below keep the interpreter's NaN behaviour, a NaN x
+     * stays NaN in clamp and a NaN scale is NaN too (x < 1 ? x : 1). */
+    case IR_CLAMP:   /* max(-bound, min(bound, x)) */
+        n = mb_op(&mb, KM_MIN, mb_const(&mb, op->attrs.bound), a);
+        n = mb_op(&mb, KM_MAX, mb_const(&mb, -op->attrs.bound), n);
         break;
-    case IR_CLIP_SCALE: /* min(1, bound / (norm + 1e-6)) */
+    case IR_CLIP_SCALE: /* min(bound / (norm + 1e-6), 1) */
         n = mb_op(&mb, KM_ADD, a, mb_const(&mb, 1e-6));
         n = mb_op(&mb, KM_DIV, mb_const(&mb, op->attrs.bound), n);
-        n = mb_op(&mb, KM_MIN, mb_const(&mb, 1.0), n);
+        n = mb_op(&mb, KM_MIN, n, mb_const(&mb, 1.0));
         break;
     case IR_MSE_GRAD: { /* 2 (y - t) / numel(y) */
         int t = mb_in(&mb, P(L, op->operands[1]), &op->operands[1]->type);
@@ -273,7 +276,8 @@ static int lower_shape(Lower *L, const IrOp *op, const char *org)
         return 0;
     }
     case IR_CONCAT: case IR_STACK: {
-        Place o = lw_out(L, r, org);
+        /* a concat whose parts were placed in it (lower.c) has its place already */
+        Place o = op->kind == IR_CONCAT && L->pl[r->id].kind == PL_VIEW ? L->pl[r->id] : lw_out(L, r, org);
         const KExpr *col = kexpr_const(L->f, 0);
         for (int i = 0; i < op->noperands; i++) {
             const IrValue *a = op->operands[i];
@@ -283,6 +287,7 @@ static int lower_shape(Lower *L, const IrOp *op, const char *org)
             } else {
                 dst.v.off = kexpr_bin(L->f, KE_ADD, o.v.off, kexpr_bin(L->f, KE_MUL, col, o.st[rr - 1]));
                 col = kexpr_bin(L->f, KE_ADD, col, lw_last(L, &a->type));
+                if (L->dest_used[a->id] && lw_same_view(&dst, P(L, a), rr)) continue; /* written in place */
             }
             lw_copy(L, &dst, P(L, a), &a->type, org);
         }

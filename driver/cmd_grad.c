@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "driver/cli.h"
+#include "driver/engine.h"
 #include "driver/run_setup.h"
 #include "driver/step_norms.h"
 #include "ir/interp.h"
@@ -39,11 +40,16 @@ static int run(const CliArgs *a)
 {
     IrPrecision prec;
     if (run_precision(&cmd_grad, a, &prec)) return EXIT_USAGE;
+    Engine eng;
+    if (run_engine(&cmd_grad, a, prec, &eng)) return EXIT_USAGE;
 
     /* --per-step-svg implies --per-step: the chart needs the norms. */
     const char *svg_path = cli_get(a, "per-step-svg");
     int per_step = cli_has(a, "per-step") || svg_path;
-    if (svg_path && !*svg_path) return cli_usage_error(&cmd_grad, "option '--per-step-svg' needs a file name");
+    if (svg_path && !*svg_path) {
+        engine_close(&eng);
+        return cli_usage_error(&cmd_grad, "option '--per-step-svg' needs a file name");
+    }
 
     Source s;
     TensorMap weights, inputs, outputs, grads;
@@ -73,7 +79,12 @@ static int run(const CliArgs *a)
             goto done;
         }
 
-    if (interp_run(m, &weights, &inputs, &outputs, prec, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (engine_is_compiled(&eng) ? engine_prepare(&eng, m, 1, err, sizeof err) ||
+                                       eng.run(&eng, m, &weights, &inputs, &outputs, err, sizeof err)
+                                 : interp_run(m, &weights, &inputs, &outputs, prec, err, sizeof err)) {
+        cli_error("%s", err);
+        goto done;
+    }
     const Tensor *loss = rt_map_get(&outputs, "loss");
     if (!loss) { cli_error("internal error: the loss was not computed"); goto done; }
 
@@ -112,6 +123,7 @@ static int run(const CliArgs *a)
 done:
     step_norms_free(&norms);
     rt_map_free(&weights); rt_map_free(&inputs); rt_map_free(&outputs); rt_map_free(&grads);
+    engine_close(&eng);
     source_free(&s);
     return rc;
 }
@@ -125,6 +137,7 @@ static const CliOpt opts[] = {
     { "per-step-svg", 0, 1, "FILE.svg       and draw it (log scale); implies --per-step" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
     { "precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)" },
+    { "engine", 0, 1, "interp|c       run with the interpreter (default) or compiled C" },
     { 0 },
 };
 

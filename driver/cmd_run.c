@@ -1,9 +1,11 @@
 /* cmd_run.c - `rnnc run`: run a model's forward pass on data with the
- * reference interpreter and write or print its outputs. */
+ * reference interpreter (or --engine=c: compiled C) and write or print its
+ * outputs. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "driver/cli.h"
+#include "driver/engine.h"
 #include "driver/run_setup.h"
 #include "ir/interp.h"
 #include "runtime/tensor.h"
@@ -40,10 +42,29 @@ static void print_outputs(const TensorMap *out)
     }
 }
 
+/* Removes the targets from the inputs (for a compiled model that was
+ * readied without its loss, engine.h). */
+static int drop_targets(const IrModule *m, TensorMap *inputs)
+{
+    TensorMap keep;
+    rt_map_init(&keep);
+    for (int i = 0; i < inputs->count; i++) {
+        int target = 0;
+        for (int k = 0; k < m->ntargets; k++) target |= !strcmp(m->targets[k].name, inputs->names[i]);
+        if (target) continue;
+        if (rt_map_put(&keep, inputs->names[i], &inputs->tensors[i])) { rt_map_free(&keep); return cli_error("out of memory"); }
+    }
+    rt_map_free(inputs);
+    *inputs = keep;
+    return 0;
+}
+
 static int run(const CliArgs *a)
 {
     IrPrecision prec;
     if (run_precision(&cmd_run, a, &prec)) return EXIT_USAGE;
+    Engine eng;
+    if (run_engine(&cmd_run, a, prec, &eng)) return EXIT_USAGE;
 
     Source s;
     TensorMap weights, inputs, outputs;
@@ -70,7 +91,19 @@ static int run(const CliArgs *a)
     if (rc) goto done;
     rc = 1;
 
-    if (interp_run(s.ir, &weights, &inputs, &outputs, prec, err, sizeof err)) {
+    if (engine_is_compiled(&eng)) {
+        /* Compiled, the loss is computed only if the module keeps it: keep
+         * it when every target is given, as the interpreter computes it
+         * then. */
+        int all_targets = 1;
+        for (int i = 0; i < s.ir->ntargets; i++) all_targets &= rt_map_get(&inputs, s.ir->targets[i].name) != NULL;
+        if (!all_targets && drop_targets(s.ir, &inputs)) goto done;
+        if (engine_prepare(&eng, s.ir, all_targets, err, sizeof err) ||
+            eng.run(&eng, s.ir, &weights, &inputs, &outputs, err, sizeof err)) {
+            cli_error("%s", err);
+            goto done;
+        }
+    } else if (interp_run(s.ir, &weights, &inputs, &outputs, prec, err, sizeof err)) {
         cli_error("%s", err);
         goto done;
     }
@@ -88,6 +121,7 @@ static int run(const CliArgs *a)
     rc = 0;
 done:
     rt_map_free(&weights); rt_map_free(&inputs); rt_map_free(&outputs);
+    engine_close(&eng);
     source_free(&s);
     return rc;
 }
@@ -98,6 +132,7 @@ static const CliOpt opts[] = {
     { "output", 'o', 1, "NAME=y.npy     write an output, or the loss, to a file (repeatable)" },
     { "model", 'm', 1, "NAME           the model to run (default: the first)" },
     { "precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)" },
+    { "engine", 0, 1, "interp|c       run with the interpreter (default) or compiled C" },
     { 0 },
 };
 

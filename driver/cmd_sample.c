@@ -16,6 +16,7 @@
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
 #include "driver/engine.h"
+#include "driver/run_setup.h"
 #include "ir/bind.h"
 #include "passes/segment.h"
 
@@ -105,6 +106,8 @@ static int run(const CliArgs *a)
             return cli_usage_error(&cmd_sample, "--temperature needs a positive number, got '%s'", ts);
     }
     const char *prime = cli_get(a, "prime");
+    Engine eng;
+    if (run_engine(&cmd_sample, a, IR_PREC_F32, &eng)) return EXIT_USAGE;
 
     Source s;
     TrainState st;
@@ -140,7 +143,9 @@ static int run(const CliArgs *a)
     ir_add_output(m, LOGITS_OUTPUT, lv);
     if (segment_carry(m, err, sizeof err) < 0) { cli_error("%s", err); goto done; }
     if (ir_bind_params(m, &st.params, wpath, err, sizeof err)) { cli_error("%s", err); goto done; }
-    sp.engine = &engine_interp;
+    /* sampling gives no targets: a compiled module leaves the loss out */
+    if (engine_prepare(&eng, m, 0, err, sizeof err)) { cli_error("%s", err); goto done; }
+    sp.engine = &eng;
     sp.m = m;
     sp.input = m->inputs[0].name;
     sp.params = &st.params;
@@ -181,6 +186,7 @@ done:
     free(logits);
     rt_map_free(&sp.carry);
     ckpt_free(&st);
+    engine_close(&eng);
     source_free(&s);
     return rc;
 }
@@ -192,6 +198,7 @@ static const CliOpt opts[] = {
     { "prime", 'p', 1, "TEXT           text to start from (printed first)" },
     { "seed", 0, 1, "N              seed of the sampling (default 0)" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
+    { "engine", 0, 1, "interp|c       run with the interpreter (default) or compiled C" },
     { 0 },
 };
 

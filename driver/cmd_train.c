@@ -6,7 +6,8 @@
  * the optimizer update ("new:<p>", "new:opt:<p>.<slot>") and the state to
  * carry into the next segment ("carry:<k>").  The loop here only moves
  * tensors: data in, new parameters and state back in for the next step.
- * It runs the module through an Engine (engine.h), the interpreter today.
+ * It runs the module through an Engine (engine.h): the interpreter, or
+ * compiled C with --engine=c.
  *
  * Position in the data is (epoch, batch, segment).  Each epoch draws one
  * permutation of the items from the RNG; the checkpoint stores the RNG
@@ -428,7 +429,6 @@ static int run(const CliArgs *a)
 {
     Trainer tr;
     memset(&tr, 0, sizeof tr);
-    tr.engine = &engine_interp;
     ckpt_init(&tr.st);
     train_settings_default(&tr.ts);
     Source s;
@@ -437,6 +437,9 @@ static int run(const CliArgs *a)
     long long seed_opt = -1;
     if (cli_has(a, "seed") && cli_int(&cmd_train, "seed", cli_get(a, "seed"), &seed_opt)) return EXIT_USAGE;
     if (cli_has(a, "seed") && seed_opt < 0) return cli_usage_error(&cmd_train, "--seed must be non-negative");
+    Engine eng;
+    if (run_engine(&cmd_train, a, IR_PREC_F32, &eng)) return EXIT_USAGE;
+    tr.engine = &eng;
 
     int rc = source_load(&s, a->pos[0], cli_get(a, "model"));
     if (rc) goto done;
@@ -458,6 +461,11 @@ static int run(const CliArgs *a)
     if (!tr.m->nparams) { cli_error("model '%s' has no parameters: there is nothing to train", tr.m->name); goto done; }
     if (load_data(&tr)) goto done;
     if (build_modules(&tr, &s, cli_get(a, "model"))) goto done;
+    if (engine_prepare(&eng, tr.m, 1, tr.err, sizeof tr.err) ||
+        (tr.fwd && engine_prepare(&eng, tr.fwd, 1, tr.err, sizeof tr.err))) {
+        cli_error("%s", tr.err);
+        goto done;
+    }
     if (init_state(&tr, resume, wpath, (uint64_t)tr.ts.seed)) goto done;
     tr.perm = malloc((size_t)tr.train.nitems * sizeof *tr.perm);
     if (!tr.perm) { cli_error("out of memory"); goto done; }
@@ -501,6 +509,7 @@ done:
     free(tr.perm);
     data_free(&tr.data);
     ckpt_free(&tr.st);
+    engine_close(&eng); /* before the modules it compiled */
     if (tr.fwd) ir_free(tr.fwd);
     source_free(&s);
     return rc;
@@ -513,6 +522,7 @@ static const CliOpt opts[] = {
     { "weights", 'w', 1, "W.safetensors  start from these weights (default: fresh, as rnnc init)" },
     { "seed", 0, 1, "N              the seed (overrides the train block's)" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
+    { "engine", 0, 1, "interp|c       run with the interpreter (default) or compiled C" },
     { 0 },
 };
 

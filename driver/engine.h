@@ -22,4 +22,21 @@ typedef struct Engine {
 /* The reference interpreter in float32 (ir/interp.h). */
 extern const Engine engine_interp;
 
+/* The engine an --engine option names: "interp" (also for NULL) or "c",
+ * the module compiled to C by the system compiler (backend/cengine.h),
+ * each module once, on its first run.  Returns 0, or -1 with a message
+ * (an unknown name).  engine_close() frees what the engine compiled. */
+int  engine_open(const char *name, Engine *e, char *err, size_t errlen);
+void engine_close(Engine *e);
+int  engine_is_compiled(const Engine *e);
+
+/* Readies module m for engine e before its first run: for a compiled
+ * engine optimize() (passes/pipeline.h), which keeps every output and the
+ * loss.  A compiled module computes its loss on every run, so a caller
+ * that will run without the targets passes keep_loss = 0: the loss and
+ * the targets are dropped from m first (and the caller must not pass
+ * target tensors).  The interpreter needs nothing and m is left as it
+ * is.  Returns 0, or -1 with a message. */
+int  engine_prepare(const Engine *e, IrModule *m, int keep_loss, char *err, size_t errlen);
+
 #endif

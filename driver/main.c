@@ -6,7 +6,7 @@
 
 #define RNNC_VERSION "0.1.0"
 
-static const Command *const commands[] = { &cmd_check, &cmd_dump, &cmd_init, &cmd_run, &cmd_grad, &cmd_train, &cmd_sample };
+static const Command *const commands[] = { &cmd_check, &cmd_dump, &cmd_init, &cmd_run, &cmd_grad, &cmd_train, &cmd_sample, &cmd_compile };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 static const Command *find(const char *name)

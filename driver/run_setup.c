@@ -18,6 +18,18 @@ int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec)
     return 0;
 }
 
+int run_engine(const Command *c, const CliArgs *a, IrPrecision prec, Engine *e)
+{
+    const char *name = cli_get(a, "engine");
+    char err[256];
+    if (engine_open(name, e, err, sizeof err)) return cli_usage_error(c, "%s", err);
+    if (engine_is_compiled(e) && prec == IR_PREC_F64) {
+        engine_close(e);
+        return cli_usage_error(c, "--engine=%s computes in float32: --precision f64 needs the interpreter", name);
+    }
+    return 0;
+}
+
 int run_binding(const Command *c, const char *opt, const char *v, char *name, size_t n, const char **path)
 {
     const char *eq = strchr(v, '=');

@@ -11,11 +11,17 @@
 #include <stdint.h>
 
 #include "driver/cli.h"
+#include "driver/engine.h"
 #include "ir/interp.h"
 #include "runtime/tensor.h"
 
 /* --precision f32|f64 (default f32) into *prec. */
 int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec);
+
+/* --engine interp|c (default interp) into *e (engine.h; engine_close()
+ * it).  The compiled engine computes in float32 only: with --precision
+ * f64 it is a usage error. */
+int run_engine(const Command *c, const CliArgs *a, IrPrecision prec, Engine *e);
 
 /* Splits "NAME=path", the value of option `opt` ("-i", "-o"), into name
  * (n bytes) and *path. */

@@ -44,6 +44,18 @@ RT_API size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K);
 RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                        float *C, int64_t ldc, void *ws, size_t ws_bytes);
+/* B packed once (rt_sgemm_pack_b into rt_sgemm_packed_b_bytes(N, K) bytes)
+ * for many products: rt_sgemm_ws_packed is rt_sgemm_ws with that pack for
+ * op(B); -1 also for a pack of other N, K or CPU path. */
+/* At most 64 + 4 * (N + RT_SGEMM_NR_MAX) * K bytes: a 64-byte header and
+ * op(B) in panels of the widest path's nr (32, AVX-512) columns. */
+#define RT_SGEMM_NR_MAX 32
+RT_API size_t rt_sgemm_packed_b_bytes(int64_t N, int64_t K);
+RT_API void rt_sgemm_pack_b(int transb, int64_t N, int64_t K, const float *B, int64_t ldb,
+                            void *packed);
+RT_API int rt_sgemm_ws_packed(int transa, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *A, int64_t lda, const void *packed_b, float beta,
+                              float *C, int64_t ldc, void *ws, size_t ws_bytes);
 
 /* ---- vector math (runtime/vmath.h) ---------------------------------------
  * y[i] = f(x[i]) for i < n; y may equal x.  Bit-identical on every path. */

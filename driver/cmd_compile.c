@@ -1,0 +1,184 @@
+/* cmd_compile.c - `rnnc compile`: one .rnn model in, one C file out (and
+ * optionally its header), with the API of docs/c-api.md.
+ *
+ * The model is built by sema once for each variant the file holds
+ * (backend/c_variants.h): the forward pass, the streaming step when the
+ * model reads its sequences forwards, and with --train the training step
+ * configured by the model's train block.  backend/c_file.c writes them.
+ * Both files are written to temporary names and renamed, so a failure
+ * leaves no half-written file. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend/c_file.h"
+#include "backend/c_variants.h"
+#include "driver/cli.h"
+#include "driver/train_config.h"
+#include "frontend/sema.h"
+#include "runtime/tensor.h"
+
+static const Decl *find_train_block(const Program *p, const char *model)
+{
+    for (int i = 0; i < p->ndecls; i++)
+        if (p->decls[i]->kind == DECL_TRAIN && p->decls[i]->name && !strcmp(p->decls[i]->name, model))
+            return p->decls[i];
+    return NULL;
+}
+
+/* Another fresh module of the same model; its warnings were printed when
+ * the first was built. */
+static IrModule *rebuild(const Source *s, const char *model)
+{
+    Diag quiet = s->diag;
+    FILE *sink = fopen("/dev/null", "w");
+    if (sink) quiet.out = sink;
+    IrModule *m = sema_build(s->prog, model, &quiet);
+    if (sink) fclose(sink);
+    return m;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Writes to path.tmp; commit() renames it into place. */
+static FILE *open_tmp(const char *path, char *tmp, size_t n)
+{
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) cli_error("cannot write %s: %s", tmp, strerror(errno));
+    return f;
+}
+
+static int run(const CliArgs *a)
+{
+    const char *outp = cli_get(a, "output"), *hpath = cli_get(a, "header"), *wpath = cli_get(a, "weights");
+    const char *rt = cli_get(a, "runtime"), *model = cli_get(a, "model");
+    int embed = cli_has(a, "embed-weights"), train = cli_has(a, "train");
+    if (!outp) return cli_usage_error(&cmd_compile, "missing -o FILE.c");
+    if (rt && strcmp(rt, "inline") && strcmp(rt, "link"))
+        return cli_usage_error(&cmd_compile, "--runtime must be inline or link, not '%s'", rt);
+    if (embed != (wpath != NULL))
+        return cli_usage_error(&cmd_compile, "%s", embed ? "--embed-weights needs the weights: -w W.safetensors"
+                                                         : "-w is for --embed-weights (without it the program loads its weights at run time)");
+    const char *prefix = cli_get(a, "prefix");
+    if (prefix && !c_is_identifier(prefix))
+        return cli_usage_error(&cmd_compile, "--prefix '%s' is not a C identifier", prefix);
+
+    Source s;
+    TensorMap weights;
+    rt_map_init(&weights);
+    IrModule *step = NULL, *trainm = NULL;
+    FILE *c = NULL, *h = NULL;
+    char ctmp[1100] = "", htmp[1100] = "", err[1024];
+    int rc = source_load(&s, a->pos[0], model);
+    if (rc) goto done;
+    rc = 1;
+    IrModule *fwd = s.ir;
+    const char *name = fwd->name;
+    if (!prefix) prefix = name;
+    if (!c_is_identifier(prefix)) {
+        cli_error("model name '%s' is a C keyword: give another prefix with --prefix", name);
+        goto done;
+    }
+
+    CFileOptions o;
+    memset(&o, 0, sizeof o);
+    o.prefix = prefix;
+    o.source = a->pos[0];
+    o.header = hpath ? base_name(hpath) : NULL;
+    o.runtime_link = rt && !strcmp(rt, "link");
+    o.cfg = train_config_default();
+
+    /* The step and the training step start from modules of their own:
+     * every pass rewrites its module in place. */
+    const char *why;
+    if (cvar_can_step(fwd, &why)) {
+        if (!(step = rebuild(&s, model))) { cli_error("internal error: model '%s' did not build again", name); goto done; }
+        if (cvar_step(step, err, sizeof err)) { cli_error("%s", err); goto done; }
+    }
+    if (train) {
+        TrainSettings ts;
+        train_settings_default(&ts);
+        if (train_settings_block(&ts, find_train_block(s.prog, name), a->pos[0], err, sizeof err)) {
+            cli_error("%s", err);
+            goto done;
+        }
+        if (ts.lr > 0) ts.opt.lr = ts.lr;
+        o.cfg = ts.opt;
+        /* tbptt shorter than the sequences: the state flows from one call
+         * (one segment) to the next, as `rnnc train` carries it. */
+        o.tbptt = ts.tbptt > 0 && (!ts.seq_len || ts.tbptt < ts.seq_len);
+        if (!(trainm = rebuild(&s, model))) { cli_error("internal error: model '%s' did not build again", name); goto done; }
+        if (cvar_train(trainm, &o.cfg, o.tbptt, err, sizeof err)) { cli_error("%s", err); goto done; }
+    }
+    if (cvar_forward(fwd, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (wpath) {
+        if (rt_st_read(wpath, &weights, err, sizeof err)) { cli_error("%s", err); goto done; }
+        o.weights = &weights;
+    }
+
+    if (!(c = open_tmp(outp, ctmp, sizeof ctmp))) goto done;
+    if (hpath && !(h = open_tmp(hpath, htmp, sizeof htmp))) goto done;
+    if (c_file_write(c, h, fwd, step, trainm, &o, err, sizeof err)) { cli_error("%s", err); goto done; }
+    int bad = fclose(c);
+    c = NULL;
+    if (h) {
+        bad |= fclose(h);
+        h = NULL;
+    }
+    if (bad) { cli_error("cannot write %s: %s", outp, strerror(errno)); goto done; }
+    if (rename(ctmp, outp) || (hpath && rename(htmp, hpath))) {
+        cli_error("cannot rename %s: %s", ctmp, strerror(errno));
+        goto done;
+    }
+    ctmp[0] = htmp[0] = '\0';
+    rc = 0;
+done:
+    if (c) fclose(c);
+    if (h) fclose(h);
+    if (ctmp[0]) remove(ctmp);
+    if (htmp[0]) remove(htmp);
+    rt_map_free(&weights);
+    if (step) ir_free(step);
+    if (trainm) ir_free(trainm);
+    source_free(&s);
+    return rc;
+}
+
+static const CliOpt opts[] = {
+    { "output", 'o', 1, "FILE.c         the C file to write" },
+    { "header", 0, 1, "FILE.h         also write the API's declarations there (the .c includes it)" },
+    { "prefix", 0, 1, "NAME           start every API name with NAME_ (default: the model's name)" },
+    { "train", 0, 0, "               also compile the training step (the model's train block's settings)" },
+    { "weights", 'w', 1, "W.safetensors  the weights to embed (with --embed-weights)" },
+    { "embed-weights", 0, 0, "               put the weights into the file as static arrays" },
+    { "runtime", 0, 1, "inline|link    carry the runtime inside the file (default), or #include \"rnnrt.h\"\n"
+                      "                              and link with librnnrt.a" },
+    { "model", 'm', 1, "NAME           the model (default: the first)" },
+    { 0 },
+};
+
+const Command cmd_compile = {
+    .name = "compile",
+    .synopsis = "FILE -o model.c [--header model.h] [--prefix NAME] [--train] [-w W.safetensors --embed-weights] "
+                "[--runtime=inline|link]",
+    .summary = "compile a model to one C file with a small API (create, forward, step, train)",
+    .details = "Writes FILE's model as one C file that compiles alone with any C11\n"
+               "compiler (-std=c11 -Wall -Wextra -pedantic, no warning) and needs only\n"
+               "libc and libm: the runtime (SGEMM, vector math, kernels) is inside it,\n"
+               "or with --runtime=link comes from rnnrt.h and librnnrt.a (make install).\n"
+               "The API: NAME_create (sizes: maximum batch and sequence lengths),\n"
+               "NAME_load_weights (safetensors) or weights embedded with --embed-weights,\n"
+               "NAME_forward over T steps, NAME_step one time step with the recurrent\n"
+               "state kept in the model (for models that read their sequences forwards),\n"
+               "NAME_reset, NAME_save_weights and the weight getters, NAME_free; with\n"
+               "--train also NAME_train_step (loss, BPTT, clipping, the optimizer of the\n"
+               "model's train block; defaults: Adam, lr 1e-3). Every function returns a\n"
+               "status code, NAME_errmsg says what failed. No global state.\n"
+               "docs/c-api.md describes it all; examples/deploy/ is a program using it.",
+    .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
+};

@@ -1,0 +1,173 @@
+#!/bin/sh
+# tests/deploy/run.sh BUILD - `rnnc compile` end to end: the C files it
+# writes compile without a warning, run, and give the interpreter's numbers.
+#
+#  1. every examples/*.rnn (with --train) compiles under gcc and clang with
+#     -std=c11 -Wall -Wextra -pedantic -Werror; stacked.rnn also with
+#     --runtime=link against BUILD/librnnrt.a and runtime/rnnrt.h;
+#  2. examples/deploy builds and runs (its own checks: the streaming step
+#     equals the forward pass, training lowers the loss), and its outputs
+#     match `rnnc run` and its weights after 1 and after 40 training steps
+#     match `rnnc train` on the same data;
+#  3. two models with different prefixes in one program give the bytes each
+#     gives alone, with the runtime inline in both or linked for one; a
+#     model with --embed-weights gives the bytes of the same weights loaded;
+#  4. the API's failure paths, and the weights loader on every malformed
+#     file of tests/bad/tensors: status FORMAT and the message that
+#     runtime/safetensors.c gives (the .expect text), naming the file;
+#  5. the generated file has the same size for a maximum sequence length of
+#     10 and of 100000.
+#
+# Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the
+# compiled kernels and the interpreter do the same float32 operations, but
+# sums (GEMM, reductions) in another order: 1e-5 relative is ~100 ulp, and
+# 1e-6 absolute covers values near 0.  After training steps, Adam moves a
+# weight by about lr = 1e-3 a step with the ratio m / sqrt(v) of rounded
+# gradients, which amplifies their rounding where a gradient is tiny; the
+# same 1e-6 (a thousandth of a step) holds after 40 steps.
+set -u
+B=${1:-build}
+cd "$(dirname "$0")/../.." || exit 2
+ROOT=$PWD
+RNNC=$ROOT/$B/rnnc
+NPYCMP=$ROOT/$B/tools/npycmp
+FLAGS="-std=c11 -Wall -Wextra -pedantic -Werror"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+
+ok()   { pass=$((pass + 1)); echo "PASS $1"; }
+bad()  { fail=$((fail + 1)); echo "FAIL $1"; [ -f "$tmp/log" ] && sed 's/^/    /' "$tmp/log" | tail -n 25; }
+# check NAME COMMAND...: runs it with its output in $tmp/log.
+check() { name=$1; shift; if "$@" >"$tmp/log" 2>&1; then ok "$name"; else bad "$name"; fi; }
+
+[ -x "$NPYCMP" ] || { echo "FAIL $NPYCMP missing (make tests)"; exit 1; }
+compilers=""
+for cc in gcc clang; do command -v "$cc" >/dev/null 2>&1 && compilers="$compilers $cc"; done
+[ -n "$compilers" ] || { echo "FAIL no C compiler (gcc or clang)"; exit 1; }
+
+# ---- 1. every example compiles, warning-free ----------------------------------
+mkdir -p "$tmp/ex"
+for f in examples/*.rnn; do
+    n=$(basename "$f" .rnn)
+    if ! "$RNNC" compile "$f" --train -o "$tmp/ex/$n.c" --header "$tmp/ex/$n.h" >"$tmp/log" 2>&1; then
+        bad "compile $n"; continue
+    fi
+    for cc in $compilers; do
+        # gcc's flow warnings need the optimizer; clang warns the same at -O0.
+        opt=-O0; [ "$cc" = gcc ] && opt=-O2
+        check "$cc $n.c" "$cc" $FLAGS $opt -c "$tmp/ex/$n.c" -o "$tmp/ex/$n.o"
+    done
+done
+if [ -f "$B/librnnrt.a" ] && [ -f runtime/rnnrt.h ]; then
+    "$RNNC" compile examples/stacked.rnn --runtime=link -o "$tmp/ex/stacked_link.c" >"$tmp/log" 2>&1 || bad "compile --runtime=link"
+    for cc in $compilers; do
+        check "$cc stacked.rnn --runtime=link" "$cc" $FLAGS -O2 -Iruntime -c "$tmp/ex/stacked_link.c" -o "$tmp/ex/stacked_link.o"
+    done
+else
+    echo "SKIP --runtime=link: no $B/librnnrt.a"
+fi
+
+# ---- 2. the deploy example against the interpreter --------------------------------
+d=$tmp/deploy
+mkdir -p "$d"
+cc1=$(echo $compilers | cut -d' ' -f1)
+if make -s -C examples/deploy RNNC="$RNNC" OUT="$d" CC="$cc1" >"$tmp/log" 2>&1 &&
+   "$RNNC" init examples/stacked.rnn -o "$d/w.safetensors" --seed 1 >>"$tmp/log" 2>&1; then
+    ok "examples/deploy builds"
+    check "examples/deploy runs (step = forward, the loss falls)" "$d/forecast" "$d/w.safetensors" "$d"
+    cat "$tmp/log"
+    if "$RNNC" run examples/stacked.rnn -w "$d/w.safetensors" -i x="$d/x.npy" -i y="$d/y.npy" \
+         -o yhat="$d/ref_yhat.npy" -o hn="$d/ref_hn.npy" -o cn="$d/ref_cn.npy" -o loss="$d/ref_loss.npy" >"$tmp/log" 2>&1; then
+        for o in yhat hn cn; do
+            check "deploy $o = rnnc run" "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$d/$o.npy" "$d/ref_$o.npy"
+        done
+        check "deploy first training loss = rnnc run's loss" "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$d/loss0.npy" "$d/ref_loss.npy"
+    else
+        bad "rnnc run on the deploy inputs"
+    fi
+    for steps in 1 40; do
+        got=$d/trained.safetensors; [ "$steps" = 1 ] && got=$d/step1.safetensors
+        if "$RNNC" train examples/stacked.rnn -w "$d/w.safetensors" --set "data=npy(x=\"$d/x.npy\", y=\"$d/y.npy\")" \
+             --set batch=3 --set steps=$steps -o "$d/ck$steps.safetensors" >"$tmp/log" 2>&1; then
+            # want = the compiled model's weights; the checkpoint also has optimizer state.
+            check "deploy weights after $steps training steps = rnnc train's" \
+                "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$d/ck$steps.safetensors" "$got"
+        else
+            bad "rnnc train $steps steps"
+        fi
+    done
+else
+    bad "examples/deploy builds"
+fi
+
+# ---- 3. two models in one program ---------------------------------------------------
+t=$tmp/two
+mkdir -p "$t/both" "$t/a" "$t/b" "$t/link"
+if "$RNNC" compile examples/stacked.rnn --prefix fa -o "$t/fa.c" --header "$t/fa.h" >"$tmp/log" 2>&1 &&
+   "$RNNC" compile examples/many_to_one.rnn --prefix sb -o "$t/sb.c" --header "$t/sb.h" >>"$tmp/log" 2>&1 &&
+   "$RNNC" init examples/stacked.rnn -o "$t/wa.safetensors" --seed 2 >>"$tmp/log" 2>&1 &&
+   "$RNNC" init examples/many_to_one.rnn -o "$t/wb.safetensors" --seed 3 >>"$tmp/log" 2>&1; then
+    src=tests/deploy/two_models.c
+    check "two models: build both" "$cc1" $FLAGS -O2 -I"$t" -DWITH_A -DWITH_B -o "$t/both/p" $src "$t/fa.c" "$t/sb.c" -lm
+    check "two models: build A alone" "$cc1" $FLAGS -O2 -I"$t" -DWITH_A -o "$t/a/p" $src "$t/fa.c" -lm
+    check "two models: build B alone" "$cc1" $FLAGS -O2 -I"$t" -DWITH_B -o "$t/b/p" $src "$t/sb.c" -lm
+    for v in both a b; do check "two models: run $v" "$t/$v/p" "$t/wa.safetensors" "$t/wb.safetensors" "$t/$v"; done
+    check "two models: A in one program = A alone" sh -c "cmp '$t/both/a_yhat.bin' '$t/a/a_yhat.bin' && cmp '$t/both/a_hn.bin' '$t/a/a_hn.bin' && cmp '$t/both/a_cn.bin' '$t/a/a_cn.bin'"
+    check "two models: B in one program = B alone" cmp "$t/both/b_probs.bin" "$t/b/b_probs.bin"
+    if [ -f "$B/librnnrt.a" ]; then
+        # B with the runtime from librnnrt.a, A with its own inside.
+        if "$RNNC" compile examples/many_to_one.rnn --prefix sb --runtime=link -o "$t/sb_link.c" --header "$t/sb.h" >"$tmp/log" 2>&1; then
+            check "two models: build, one linked to librnnrt.a" "$cc1" $FLAGS -O2 -I"$t" -Iruntime -DWITH_A -DWITH_B -o "$t/link/p" \
+                $src "$t/fa.c" "$t/sb_link.c" "$B/librnnrt.a" -lm -pthread
+            check "two models: run, one linked" "$t/link/p" "$t/wa.safetensors" "$t/wb.safetensors" "$t/link"
+            check "two models: linked runtime = inline runtime" sh -c "cmp '$t/link/a_yhat.bin' '$t/a/a_yhat.bin' && cmp '$t/link/b_probs.bin' '$t/b/b_probs.bin'"
+        else
+            bad "compile many_to_one --runtime=link"
+        fi
+    fi
+
+    # Embedded weights: the same numbers as the same weights loaded.
+    mkdir -p "$t/emb"
+    if "$RNNC" compile examples/stacked.rnn --prefix fa -w "$t/wa.safetensors" --embed-weights \
+         -o "$t/emb/fa.c" --header "$t/emb/fa.h" >"$tmp/log" 2>&1 &&
+       "$cc1" $FLAGS -O2 -I"$t/emb" -o "$t/emb/p" tests/deploy/embedded.c "$t/emb/fa.c" -lm >>"$tmp/log" 2>&1; then
+        check "embedded weights: run, save, reload" "$t/emb/p" "$t/emb"
+        check "embedded weights = loaded weights" cmp "$t/emb/a_yhat.bin" "$t/a/a_yhat.bin"
+    else
+        bad "embedded weights: compile"
+    fi
+
+    # ---- 4. failure paths and malformed weights files ------------------------------------
+    if "$cc1" $FLAGS -O2 -I"$t" -o "$t/api_checks" tests/deploy/api_checks.c "$t/fa.c" -lm >"$tmp/log" 2>&1; then
+        "$t/api_checks" "$t/wa.safetensors" "$t/wb.safetensors" tests/bad/tensors/*.safetensors >"$t/api.out" 2>&1
+        rc=$?
+        cp "$t/api.out" "$tmp/log"
+        if [ $rc -eq 0 ]; then ok "api failure paths"; else bad "api failure paths"; fi
+        for f in tests/bad/tensors/*.safetensors; do
+            want=$(cat "${f%.safetensors}.expect")
+            line=$(grep -F " $f: " "$t/api.out" | head -n 1)
+            case "$line" in
+            "4 $f: "*"$want"*) ok "loader: $(basename "$f")" ;;
+            *) echo "got: $line" >"$tmp/log"; echo "want: 4 $f: ...$want..." >>"$tmp/log"; bad "loader: $(basename "$f")" ;;
+            esac
+        done
+    else
+        bad "api_checks builds"
+    fi
+else
+    bad "two models: compile and init"
+fi
+
+# ---- 5. the file does not grow with the sequence length ----------------------------------
+mkdir -p "$tmp/s10" "$tmp/s100000"
+for L in 10 100000; do
+    sed "s/seq<\[3\]>/seq<[3], $L>/; s/seq<\[1\]>/seq<[1], $L>/" examples/stacked.rnn >"$tmp/s$L/m.rnn"
+    (cd "$tmp/s$L" && "$RNNC" compile m.rnn --train -o m.c) >"$tmp/log" 2>&1 || bad "compile max length $L"
+done
+grep -q "seq<\[3\], 100000>" "$tmp/s100000/m.rnn" || bad "the length did not go into the model"
+s1=$(wc -c <"$tmp/s10/m.c"); s2=$(wc -c <"$tmp/s100000/m.c")
+echo "generated size: $s1 bytes (max length 10), $s2 bytes (max length 100000)" >"$tmp/log"
+if [ "$s1" -eq "$s2" ]; then ok "file size independent of the sequence length ($s1 bytes)"; else bad "file size depends on the sequence length"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

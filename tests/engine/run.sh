@@ -1,0 +1,142 @@
+#!/bin/sh
+# The compiled C engine (rnnc --engine=c, backend/cengine.c) against the
+# reference interpreter, on every example model with fresh weights and the
+# inputs its "# inputs:" line names:
+#   - `rnnc run`: every output and the loss;
+#   - `rnnc run` without the targets: the outputs (the loss is dropped);
+#   - `rnnc grad`: the loss and every parameter's gradient;
+# and that a missing C compiler is a clear error.
+#
+# Tolerance: |c - interp| <= 1e-6 + 1e-4 |interp|.  The interpreter rounds
+# each op's result to float32 but sums inside an op (a linear's dot
+# products, softmax) in double; the C code sums in float32 (SGEMM,
+# reductions in index order).  A float sum of K <= 256 terms is off by at
+# most K * 2^-24 ~ 1.5e-5 of the sum of the terms' magnitudes, and the
+# examples' recurrences (<= 20 steps through tanh/sigmoid, derivatives
+# <= 1, small initial weights) carry such errors without growth: 1e-4
+# relative.  The absolute 1e-6 is for values that cancel to near zero
+# (gradient entries of 1e-5 and less), whose errors scale with the
+# cancelled terms, themselves < 1e-2 here.  Measured: at most ~1e-6
+# relative on the outputs and 4e-8 absolute on the gradients.
+set -u
+B=${1:-build}
+RNNC=$B/rnnc
+CLOSE=$B/tools/tensors_close
+ATOL=1e-6
+RTOL=1e-4
+[ -x "$CLOSE" ] || { echo "missing $CLOSE (make tests BUILD=$B)"; exit 2; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "$2"; }
+
+# outputs NAME.rnn W INPUTS: the output names `rnnc run` prints (one a line)
+outputs() {
+    # shellcheck disable=SC2086
+    "$RNNC" run "$1" -w "$2" $3 | sed -n 's/^\([A-Za-z_][A-Za-z0-9_.:]*\): .*/\1/p'
+}
+
+for f in examples/*.rnn; do
+    [ -f "$f" ] || continue
+    name=$(basename "$f" .rnn)
+    inputs=$(sed -n 's/^# inputs: //p' "$f" | head -1)
+    w=$tmp/$name.safetensors
+    if ! out=$("$RNNC" init "$f" -o "$w" --seed 1 2>&1); then bad "$name: init" "$out"; continue; fi
+
+    # run, with every target: outputs and loss
+    names=$(outputs "$f" "$w" "$inputs")
+    [ -n "$names" ] || { bad "$name: no outputs"; continue; }
+    for eng in interp c; do
+        oargs=""
+        for o in $names; do oargs="$oargs -o $o=$tmp/$name.$eng.$o.npy"; done
+        # shellcheck disable=SC2086
+        if ! out=$("$RNNC" run "$f" -w "$w" $inputs --engine=$eng $oargs 2>&1); then
+            bad "$name: run --engine=$eng" "$out"; continue 2
+        fi
+    done
+    good=1
+    for o in $names; do
+        if ! out=$("$CLOSE" "$tmp/$name.c.$o.npy" "$tmp/$name.interp.$o.npy" $ATOL $RTOL); then
+            good=0; bad "$name: run: $o" "$out"
+        fi
+    done
+    [ $good = 1 ] && ok "$name: run ($(echo $names | tr '\n' ' '))"
+
+    # run with the inputs only (no target): the compiled module drops the loss
+    only=""
+    for tok in $inputs; do
+        case $tok in -i) ;; *) n=${tok%%=*}
+            if sed -n "s/^ *input  *$n *:.*/x/p" "$f" | grep -q x; then only="$only -i $tok"; fi ;;
+        esac
+    done
+    if [ -n "$only" ]; then
+        # shellcheck disable=SC2086
+        a=$("$RNNC" run "$f" -w "$w" $only 2>&1) && c=$("$RNNC" run "$f" -w "$w" $only --engine=c 2>&1)
+        if [ $? -ne 0 ]; then bad "$name: run without targets" "$a
+$c"
+        elif echo "$c" | grep -q '^loss:'; then bad "$name: run without targets printed a loss" "$c"
+        elif [ "$(echo "$a" | cut -d= -f1)" != "$(echo "$c" | cut -d= -f1)" ]; then
+            bad "$name: run without targets: different outputs" "$a
+$c"
+        else ok "$name: run without targets"
+        fi
+    fi
+
+    # grad: loss and every gradient
+    for eng in interp c; do
+        # shellcheck disable=SC2086
+        if ! out=$("$RNNC" grad "$f" -w "$w" $inputs --engine=$eng -o "$tmp/$name.$eng.g.safetensors" \
+                   --loss-out "$tmp/$name.$eng.loss.npy" 2>&1); then
+            bad "$name: grad --engine=$eng" "$out"; continue 2
+        fi
+    done
+    if out=$("$CLOSE" "$tmp/$name.c.g.safetensors" "$tmp/$name.interp.g.safetensors" $ATOL $RTOL) &&
+       out2=$("$CLOSE" "$tmp/$name.c.loss.npy" "$tmp/$name.interp.loss.npy" $ATOL $RTOL); then
+        ok "$name: grad ($(echo "$out" | wc -l) gradients)"
+    else
+        bad "$name: grad" "$out ${out2:-}"
+    fi
+done
+
+# train and sample: 40 training steps of the tiny character model give the
+# same losses (same tolerance: the data, shuffle and initial weights are
+# identical, only the float rounding differs) and the same sampled text
+# (a draw flips only if a uniform number lands within ~1e-7 of a
+# cumulative probability boundary).
+M=tests/train/charlm.rnn
+for eng in interp c; do
+    if ! out=$("$RNNC" train $M --engine=$eng -o "$tmp/t.$eng.safetensors" 2>&1); then
+        bad "train --engine=$eng" "$out"
+    fi
+done
+if [ -f "$tmp/t.c.loss.csv" ] && [ -f "$tmp/t.interp.loss.csv" ] &&
+   [ "$(wc -l < "$tmp/t.c.loss.csv")" -eq "$(wc -l < "$tmp/t.interp.loss.csv")" ] &&
+   worst=$(paste -d, "$tmp/t.c.loss.csv" "$tmp/t.interp.loss.csv" | awk -F, -v a=$ATOL -v r=$RTOL '
+        NR > 1 { d = $2 - $5; if (d < 0) d = -d; if (d > m) m = d; t = $5 < 0 ? -$5 : $5; if (d > a + r * t) bad = 1 }
+        END { printf "%.3g", m; exit bad }'); then
+    ok "train: $(($(wc -l < "$tmp/t.c.loss.csv") - 1)) steps, max loss difference $worst"
+else
+    bad "train: losses differ (max ${worst:-?})"
+fi
+a=$("$RNNC" sample $M -w "$tmp/t.interp.safetensors" -n 80 --seed 3 2>&1)
+c=$("$RNNC" sample $M -w "$tmp/t.interp.safetensors" -n 80 --seed 3 --engine=c 2>&1)
+[ -n "$a" ] && [ "$a" = "$c" ] && ok "sample: same text" || bad "sample: different text" "$a
+---
+$c"
+
+# No compiler: a clear message and exit status 1, no crash.
+f=examples/one_to_one.rnn
+inputs=$(sed -n 's/^# inputs: //p' "$f" | head -1)
+# shellcheck disable=SC2086
+out=$(RNNC_CC=/nonexistent/cc "$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=c 2>&1)
+st=$?
+if [ $st -eq 1 ] && echo "$out" | grep -q "needs a C compiler"; then ok "no compiler: $out"
+else bad "no compiler (exit $st)" "$out"; fi
+
+# --engine=c with --precision f64 is a usage error.
+# shellcheck disable=SC2086
+out=$("$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=c --precision f64 2>&1)
+[ $? -eq 2 ] && ok "--precision f64 with --engine=c refused" || bad "--precision f64 with --engine=c" "$out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

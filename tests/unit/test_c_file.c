@@ -1,0 +1,246 @@
+/* test_c_file.c - the pieces of `rnnc compile` that are checked without a
+ * C compiler (tests/deploy/run.sh compiles and runs the files):
+ *   - the module variants (backend/c_variants.c): the forward pass keeps
+ *     the outputs and drops the loss and the targets; the step has only B
+ *     as a size, the "carry:" state as inputs and outputs, and the model's
+ *     outputs; the training step keeps exactly the loss, the gradient norm,
+ *     the "new:" and "carry:" results; which models can step;
+ *   - the file (backend/c_file.c): the API names for the prefix, no step
+ *     or training functions where there are none, the header split, no
+ *     sequence maximum in the text, and the errors (a prefix that is not a
+ *     C identifier, embedded weights of the wrong shape). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/c_file.h"
+#include "backend/c_variants.h"
+#include "passes/segment.h"
+#include "passes/train_step.h"
+#include "runtime/tensor.h"
+#include "tests/unit/test_util.h"
+
+static const char *const LSTM_SRC =
+    "model m {\n"
+    "  input  x : seq<[3], 77777>\n"
+    "  target y : seq<[1]>\n"
+    "  h    = lstm(x, hidden=8, layers=2)\n"
+    "  yhat = dense(h, 1)\n"
+    "  output yhat\n"
+    "  output hn = final(h)\n"
+    "  loss = mse(yhat, y)\n"
+    "}\n";
+
+static const char *const BIDI_SRC =
+    "model b {\n"
+    "  input  w : seq<int>\n"
+    "  target t : seq<int>\n"
+    "  e = embedding(w, vocab=20, dim=4)\n"
+    "  h = gru(e, hidden=5, bidirectional)\n"
+    "  logits = dense(h, 3)\n"
+    "  output probs = softmax(logits)\n"
+    "  loss = cross_entropy(logits, t)\n"
+    "}\n";
+
+static int has_output(const IrModule *m, const char *name)
+{
+    for (int i = 0; i < m->noutputs; i++)
+        if (!strcmp(m->outputs[i].name, name)) return 1;
+    return 0;
+}
+
+static int has_input(const IrModule *m, const char *name)
+{
+    for (int i = 0; i < m->ninputs; i++)
+        if (!strcmp(m->inputs[i].name, name)) return 1;
+    return 0;
+}
+
+static void test_forward_variant(void **state)
+{
+    (void)state;
+    char err[512];
+    TuBuilt b = tu_build(LSTM_SRC);
+    assert_int_equal(cvar_forward(b.m, err, sizeof err), 0);
+    assert_null(b.m->loss);
+    assert_int_equal(b.m->ntargets, 0);
+    assert_int_equal(b.m->noutputs, 2);
+    assert_true(has_output(b.m, "yhat") && has_output(b.m, "hn"));
+    assert_int_equal(b.m->nsyms, 2);
+    assert_int_equal(ir_verify(b.m, "test", stderr), 0);
+    tu_built_free(&b);
+}
+
+static void test_step_variant(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *why;
+    TuBuilt b = tu_build(LSTM_SRC);
+    assert_true(cvar_can_step(b.m, &why));
+    assert_int_equal(cvar_step(b.m, err, sizeof err), 0);
+    assert_int_equal(b.m->nsyms, 1); /* only B: one step */
+    assert_true(has_input(b.m, SEGMENT_RESET_INPUT));
+    /* Two layers, h and c each: four carried values, in and out. */
+    char name[32];
+    for (int k = 0; k < 4; k++) {
+        snprintf(name, sizeof name, SEGMENT_CARRY_PREFIX "%d", k);
+        assert_true(has_input(b.m, name));
+        assert_true(has_output(b.m, name));
+    }
+    assert_true(has_output(b.m, "yhat"));
+    assert_null(b.m->loss);
+    assert_int_equal(b.m->inputs[0].value->type.dim[0], 1); /* x: [1, B, 3] */
+    assert_int_equal(ir_verify(b.m, "test", stderr), 0);
+    tu_built_free(&b);
+
+    b = tu_build(BIDI_SRC);
+    assert_false(cvar_can_step(b.m, &why));
+    assert_non_null(strstr(why, "reverse"));
+    assert_int_equal(cvar_step(b.m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no streaming step"));
+    tu_built_free(&b);
+
+    b = tu_build("model g {\n  input x0 : [1]\n  w = generate(gru, x0, steps=5, hidden=4, feedback)\n  output w\n}\n");
+    assert_false(cvar_can_step(b.m, &why)); /* generate reads no sequence */
+    assert_non_null(strstr(why, "no sequence input"));
+    tu_built_free(&b);
+}
+
+static void test_train_variant(void **state)
+{
+    (void)state;
+    char err[512];
+    TrainConfig cfg = train_config_default(); /* Adam */
+    TuBuilt b = tu_build(LSTM_SRC);
+    assert_int_equal(cvar_train(b.m, &cfg, 1, err, sizeof err), 0);
+    assert_non_null(b.m->loss);
+    int news = 0, carries = 0;
+    for (int i = 0; i < b.m->noutputs; i++) {
+        const char *n = b.m->outputs[i].name;
+        if (!strncmp(n, TRAIN_NEW_PREFIX, strlen(TRAIN_NEW_PREFIX))) news++;
+        else if (!strncmp(n, SEGMENT_CARRY_PREFIX, strlen(SEGMENT_CARRY_PREFIX))) carries++;
+        else assert_string_equal(n, TRAIN_GRAD_NORM);
+    }
+    /* Every parameter and its Adam m and v; four carried states. */
+    assert_int_equal(news, 3 * b.m->nparams);
+    assert_int_equal(carries, 4);
+    assert_true(has_input(b.m, TRAIN_STEP_INPUT));
+    assert_true(has_output(b.m, TRAIN_GRAD_NORM));
+    tu_built_free(&b);
+
+    /* Without tbptt there is no state to carry. */
+    b = tu_build(LSTM_SRC);
+    assert_int_equal(cvar_train(b.m, &cfg, 0, err, sizeof err), 0);
+    assert_false(has_input(b.m, SEGMENT_RESET_INPUT));
+    tu_built_free(&b);
+
+    b = tu_build("model n {\n  input x : [2]\n  y = dense(x, 2)\n  output y\n}\n");
+    assert_int_equal(cvar_train(b.m, &cfg, 0, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no loss"));
+    tu_built_free(&b);
+}
+
+/* Writes the C file of src with the options; returns its text (and the
+ * header's in *htext when wanted), or NULL with err set. */
+static char *write_file(const char *src, const CFileOptions *o, int step, int train, char **htext, char *err, size_t errlen)
+{
+    TuBuilt f = tu_build(src), s = tu_build(src), t = tu_build(src);
+    TrainConfig cfg = train_config_default();
+    assert_int_equal(cvar_forward(f.m, err, errlen), 0);
+    if (step) assert_int_equal(cvar_step(s.m, err, errlen), 0);
+    if (train) assert_int_equal(cvar_train(t.m, &cfg, 0, err, errlen), 0);
+    FILE *c = tmpfile(), *h = htext ? tmpfile() : NULL;
+    assert_non_null(c);
+    int rc = c_file_write(c, h, f.m, step ? s.m : NULL, train ? t.m : NULL, o, err, errlen);
+    char *text = tu_read_stream(c);
+    if (h) *htext = tu_read_stream(h);
+    tu_built_free(&f);
+    tu_built_free(&s);
+    tu_built_free(&t);
+    if (rc) {
+        free(text);
+        if (htext) free(*htext);
+        return NULL;
+    }
+    return text;
+}
+
+static void test_file_api(void **state)
+{
+    (void)state;
+    char err[512], *h = NULL;
+    CFileOptions o = { .prefix = "fc", .source = "t.rnn", .header = "fc.h" };
+    char *c = write_file(LSTM_SRC, &o, 1, 1, &h, err, sizeof err);
+    assert_non_null(c);
+    /* The declarations are in the header, the .c includes it. */
+    assert_non_null(strstr(c, "#include \"fc.h\""));
+    assert_non_null(strstr(h, "int fc_create(fc_model **model, const fc_sizes *max, char *err, size_t errlen);"));
+    assert_non_null(strstr(h, "int fc_step(fc_model *m, int64_t batch, const fc_inputs *in, fc_outputs *out);"));
+    assert_non_null(strstr(h, "int fc_train_step("));
+    assert_non_null(strstr(h, "int64_t T_x;"));
+    assert_null(strstr(c, "int fc_create(fc_model **model, const fc_sizes *max, char *err, size_t errlen);"));
+    assert_non_null(strstr(c, "int fc_create(fc_model **model, const fc_sizes *max, char *err, size_t errlen)\n{"));
+    assert_non_null(strstr(c, "static int fc_kernel_forward("));
+    assert_non_null(strstr(c, "static int fc_kernel_step("));
+    assert_non_null(strstr(c, "static int fc_kernel_train("));
+    assert_non_null(strstr(c, "static int st_load("));
+    /* The declared maximum length is nowhere: the caller's maxima size it. */
+    assert_null(strstr(c, "77777"));
+    assert_null(strstr(h, "77777"));
+    free(c);
+    free(h);
+
+    /* No step for a bidirectional model, no training without --train;
+     * without a header the declarations are in the .c. */
+    o = (CFileOptions){ .prefix = "bd", .source = "t.rnn" };
+    c = write_file(BIDI_SRC, &o, 0, 0, NULL, err, sizeof err);
+    assert_non_null(c);
+    assert_non_null(strstr(c, "int bd_forward(bd_model *m, const bd_sizes *n, const bd_inputs *in, bd_outputs *out);"));
+    assert_non_null(strstr(c, "const int64_t *w; /* i64[T_w, B] */"));
+    assert_null(strstr(c, "bd_step("));
+    assert_null(strstr(c, "bd_train_step("));
+    free(c);
+}
+
+static void test_file_errors(void **state)
+{
+    (void)state;
+    char err[512];
+    CFileOptions o = { .prefix = "int", .source = "t.rnn" };
+    assert_null(write_file(LSTM_SRC, &o, 0, 0, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "prefix 'int' is not a C identifier"));
+    assert_false(c_is_identifier("9lives"));
+    assert_false(c_is_identifier("a-b"));
+    assert_true(c_is_identifier("_model2"));
+
+    /* Embedded weights must be the model's: one of the wrong shape. */
+    TensorMap w;
+    rt_map_init(&w);
+    Tensor t;
+    int64_t shape[2] = { 2, 2 };
+    assert_int_equal(rt_tensor_alloc(&t, RT_F32, 2, shape), 0);
+    assert_int_equal(rt_map_put(&w, "h.weight_ih_l0", &t), 0);
+    o = (CFileOptions){ .prefix = "m", .source = "t.rnn", .weights = &w };
+    assert_null(write_file(LSTM_SRC, &o, 0, 0, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "h.weight_ih_l0"));
+    rt_map_free(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forward_variant),
+        cmocka_unit_test(test_step_variant),
+        cmocka_unit_test(test_train_variant),
+        cmocka_unit_test(test_file_api),
+        cmocka_unit_test(test_file_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
