@@ -13,7 +13,10 @@
  *            the innermost loop walks unit strides where the views do and
  *            gcc/clang vectorize it; each live node is a local
  *            `const float n3 = ...;`
- *   KS_GEMM  rt_sgemm_ws(..., arena workspace), its result checked
+ *   KS_GEMM  rt_sgemm_ws(..., arena workspace), its result checked; with
+ *            packed_b, rt_sgemm_ws_packed on the pack a KS_PACK_B made
+ *   KS_PACK_B  rt_sgemm_pack_b (a failed pack is reported by the packed
+ *            product that reads it)
  *   KS_CALL  the runtime kernel kir_call_name() names, fallible ones checked
  *
  * Only what is used is declared (no unused-variable warnings); the
@@ -229,11 +232,17 @@ static void use_block(Emit *e, const KBlock *b) {
             break;
         case KS_GEMM:
             use_expr(e, s->M); use_expr(e, s->N); use_expr(e, s->K);
-            use_expr(e, s->lda); use_expr(e, s->ldb); use_expr(e, s->ldc);
+            use_expr(e, s->lda); use_expr(e, s->ldc);
+            if (!s->packed_b)
+                use_expr(e, s->ldb);
             use_view(e, &s->A); use_view(e, &s->B); use_view(e, &s->C);
             use_expr(e, e->f->ws_offset); use_expr(e, e->f->ws_bytes);
             e->uses_err = 1;
             e->uses_ws = 1;
+            break;
+        case KS_PACK_B:
+            use_expr(e, s->N); use_expr(e, s->K); use_expr(e, s->ldb);
+            use_view(e, &s->B); use_view(e, &s->C);
             break;
         case KS_MAP: {
             unsigned char *live = live_nodes(s);
@@ -543,16 +552,24 @@ static void emit_gemm(Emit *e, const KStmt *s) {
     }
     comment_line(e, s->origin);
     indent(e);
-    fprintf(out, "if (rt_sgemm_ws(%d, %d, ", s->transa ? 1 : 0, s->transb ? 1 : 0);
+    if (s->packed_b)
+        fprintf(out, "if (rt_sgemm_ws_packed(%d, ", s->transa ? 1 : 0);
+    else
+        fprintf(out, "if (rt_sgemm_ws(%d, %d, ", s->transa ? 1 : 0, s->transb ? 1 : 0);
+    const char *cont = s->packed_b ? "                       " : "                ";
     put_expr(e, s->M); fputs(", ", out);
     put_expr(e, s->N); fputs(", ", out);
     put_expr(e, s->K); fputs(", ", out);
     put_float(out, s->alpha); fputs(",\n", out);
-    indent(e); fputs("                ", out);
+    indent(e); fputs(cont, out);
     put_ptr(e, &s->A); fputs(", ", out); put_expr(e, s->lda); fputs(", ", out);
-    put_ptr(e, &s->B); fputs(", ", out); put_expr(e, s->ldb); fputs(", ", out);
+    put_ptr(e, &s->B); fputs(", ", out);
+    if (!s->packed_b) {
+        put_expr(e, s->ldb);
+        fputs(", ", out);
+    }
     put_float(out, s->beta); fputs(",\n", out);
-    indent(e); fputs("                ", out);
+    indent(e); fputs(cont, out);
     put_ptr(e, &s->C); fputs(", ", out); put_expr(e, s->ldc);
     fputs(", (char *)arena + ", out);
     put_expr_rec(e, e->f->ws_offset, 0);
@@ -564,6 +581,18 @@ static void emit_gemm(Emit *e, const KStmt *s) {
     e->ind--;
     indent(e);
     fputs("}\n", out);
+}
+
+static void emit_pack_b(Emit *e, const KStmt *s) {
+    FILE *out = e->out;
+    comment_line(e, s->origin);
+    indent(e);
+    fprintf(out, "rt_sgemm_pack_b(%d, ", s->transb ? 1 : 0);
+    put_expr(e, s->N); fputs(", ", out);
+    put_expr(e, s->K); fputs(", ", out);
+    put_ptr(e, &s->B); fputs(", ", out);
+    put_expr(e, s->ldb); fputs(", ", out);
+    put_ptr(e, &s->C); fputs(");\n", out);
 }
 
 static void emit_call(Emit *e, const KStmt *s) {
@@ -800,6 +829,7 @@ static void emit_block(Emit *e, const KBlock *b) {
         switch (s->kind) {
         case KS_LOOP: emit_loop(e, s); break;
         case KS_GEMM: emit_gemm(e, s); break;
+        case KS_PACK_B: emit_pack_b(e, s); break;
         case KS_MAP: emit_map(e, s); break;
         case KS_CALL: emit_call(e, s); break;
         default: e->bad = 1; break;

@@ -161,6 +161,10 @@ static void count_reads(const KBlock *b, int *reads)
             for (int k = 0; k < s->nout; k++)
                 if (s->out[k].accumulate) reads[s->out[k].at.v.buf->id]++;
             break;
+        case KS_PACK_B: /* the pack counts as read, like a GEMM's C */
+            reads[s->B.buf->id]++;
+            reads[s->C.buf->id]++;
+            break;
         case KS_CALL: /* every pointer counts as read: conservative */
             for (int k = 0; k < s->nptrs; k++) reads[s->ptrs[k].buf->id]++;
             break;

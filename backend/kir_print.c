@@ -252,15 +252,37 @@ static void print_gemm(const KFunc *f, const KStmt *s, int depth, FILE *out) {
     put_expr(&l, f, s->lda);
     put(&l, "]%s B=", s->transa ? "^T" : "");
     put_view_open(&l, f, s->B);
-    put(&l, "; ld ");
-    put_expr(&l, f, s->ldb);
-    put(&l, "]%s (M=", s->transb ? "^T" : "");
+    if (s->packed_b) {
+        put(&l, "] packed (M=");
+    } else {
+        put(&l, "; ld ");
+        put_expr(&l, f, s->ldb);
+        put(&l, "]%s (M=", s->transb ? "^T" : "");
+    }
     put_expr(&l, f, s->M);
     put(&l, ", N=");
     put_expr(&l, f, s->N);
     put(&l, ", K=");
     put_expr(&l, f, s->K);
     put(&l, ") alpha=%.9g beta=%.9g", s->alpha, s->beta);
+    end_line(&l, s->origin, out);
+}
+
+/* pack_b C=W_pk[0] B=W[0; ld 4]^T (N=16, K=4) */
+static void print_pack_b(const KFunc *f, const KStmt *s, int depth, FILE *out) {
+    Line l = {.len = 0};
+    indent(&l, depth);
+    put(&l, "pack_b C=");
+    put_view_open(&l, f, s->C);
+    put(&l, "] B=");
+    put_view_open(&l, f, s->B);
+    put(&l, "; ld ");
+    put_expr(&l, f, s->ldb);
+    put(&l, "]%s (N=", s->transb ? "^T" : "");
+    put_expr(&l, f, s->N);
+    put(&l, ", K=");
+    put_expr(&l, f, s->K);
+    put(&l, ")");
     end_line(&l, s->origin, out);
 }
 
@@ -330,6 +352,7 @@ static void print_block(const KFunc *f, const KBlock *b, int depth, FILE *out) {
             end_line(&l, NULL, out);
             break;
         case KS_GEMM: print_gemm(f, s, depth, out); break;
+        case KS_PACK_B: print_pack_b(f, s, depth, out); break;
         case KS_MAP: print_map(f, s, depth, out); break;
         case KS_CALL: print_call(f, s, depth, out); break;
         default:

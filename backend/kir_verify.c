@@ -37,7 +37,8 @@ static void problem(Ctx *c, const KStmt *s, const char *fmt, ...) {
     fprintf(c->out, "kir verifier: ");
     if (s)
         fprintf(c->out, "%s '%s': ",
-                s->kind == KS_LOOP ? "loop" : s->kind == KS_GEMM ? "gemm" : s->kind == KS_MAP ? "map" : "call",
+                s->kind == KS_LOOP ? "loop" : s->kind == KS_GEMM ? "gemm" : s->kind == KS_MAP ? "map"
+                : s->kind == KS_PACK_B ? "pack_b" : "call",
                 s->origin ? s->origin : "");
     va_list ap;
     va_start(ap, fmt);
@@ -212,13 +213,55 @@ static void check_matrix(Ctx *c, const KStmt *s, KView v, int trans, int64_t row
     check_range(c, s, v, 0, (r - 1) * ld + k - 1, IR_F32, write, what);
 }
 
+/* The pack of op(B) (K x N) that v views: rt_sgemm_packed_b_bytes(N, K)
+ * bytes from v's offset, read or written. */
+static void check_pack_range(Ctx *c, const KStmt *s, KView v, int64_t N, int64_t K, int write,
+                             const char *what) {
+    int64_t floats = (int64_t)((rt_sgemm_packed_b_bytes(N, K) + 3) / 4);
+    check_range(c, s, v, 0, floats - 1, IR_F32, write, what);
+}
+
+/* Whether block b (recursively) has a KS_PACK_B filling buf for these N
+ * and K (the runtime rejects a pack of other sizes at run time; this says
+ * so before). */
+static int has_pack(Ctx *c, const KBlock *b, const KBuf *buf, int64_t N, int64_t K) {
+    for (int i = 0; i < b->n; i++) {
+        const KStmt *s = b->stmts[i];
+        if (!s)
+            continue;
+        if (s->kind == KS_LOOP && has_pack(c, &s->body, buf, N, K))
+            return 1;
+        if (s->kind == KS_PACK_B && s->C.buf == buf && expr_ok(c, s->N, 0) && expr_ok(c, s->K, 0) &&
+            kexpr_eval(s->N, c->sym, c->vars) == N && kexpr_eval(s->K, c->sym, c->vars) == K)
+            return 1;
+    }
+    return 0;
+}
+
+static void check_pack_b(Ctx *c, const KStmt *s) {
+    int64_t N, K;
+    if (!eval(c, s, s->N, "N", &N) || !eval(c, s, s->K, "K", &K))
+        return;
+    if (N > 0 && K > 0)
+        check_matrix(c, s, s->B, s->transb, K, N, s->ldb, 0, "B");
+    check_pack_range(c, s, s->C, N, K, 1, "the pack");
+}
+
 static void check_gemm(Ctx *c, const KStmt *s) {
     int64_t M, N, K;
     if (!eval(c, s, s->M, "M", &M) || !eval(c, s, s->N, "N", &N) || !eval(c, s, s->K, "K", &K))
         return;
+    if (s->packed_b) {
+        if (buf_ok(c, s->B.buf) && !has_pack(c, &c->f->body, s->B.buf, N, K))
+            problem(c, s, "B=%s is packed, but no pack_b fills it for N=%lld K=%lld", s->B.buf->name,
+                    (long long)N, (long long)K);
+        if (M > 0 && N > 0 && K > 0 && s->alpha != 0)
+            check_pack_range(c, s, s->B, N, K, 0, "B (packed)");
+    }
     if (s->alpha != 0 && K > 0) {
         check_matrix(c, s, s->A, s->transa, M, K, s->lda, 0, "A");
-        check_matrix(c, s, s->B, s->transb, K, N, s->ldb, 0, "B");
+        if (!s->packed_b)
+            check_matrix(c, s, s->B, s->transb, K, N, s->ldb, 0, "B");
     }
     check_matrix(c, s, s->C, 0, M, N, s->ldc, 1, "C");
     if (c->f->arena_bytes && M > 0 && N > 0 && K > 0) {
@@ -290,6 +333,7 @@ static void check_block(Ctx *c, const KBlock *b, int depth) {
         switch (s->kind) {
         case KS_LOOP: check_loop(c, s, depth); break;
         case KS_GEMM: check_gemm(c, s); break;
+        case KS_PACK_B: check_pack_b(c, s); break;
         case KS_MAP: check_map(c, s); break;
         case KS_CALL: check_call(c, s); break;
         default: problem(c, s, "statement kind %d", (int)s->kind); break;

@@ -2,7 +2,8 @@
  * results as buffers, the walk over the body, and the copies into result
  * buffers of outputs that were not computed in place.  The ops are in
  * lower_ops.c and lower_kernels.c, scans in lower_scan.c, places and maps
- * in lower_place.c. */
+ * in lower_place.c, the packing of loop-invariant GEMM operands (the last
+ * step) in lower_pack.c. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -119,6 +120,13 @@ static int lower_module(Lower *L)
 }
 
 KFunc *lower(const IrModule *m, const char *name, char *err, size_t errlen)
+{
+    KFunc *f = lower_unpacked(m, name, err, errlen);
+    if (f) lower_pack_b(f);
+    return f;
+}
+
+KFunc *lower_unpacked(const IrModule *m, const char *name, char *err, size_t errlen)
 {
     Lower L = { .m = m, .err = err, .errlen = errlen };
     L.f = kfunc_new(name, m);

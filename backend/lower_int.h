@@ -59,6 +59,11 @@ KBuf        *lw_temp(Lower *L, const IrValue *v, const IrType *t, const char *wh
 /* Where the op defining v writes it: its dest when it has one, else a new
  * temporary.  The result is also v's place. */
 Place        lw_out(Lower *L, const IrValue *v, const char *what);
+/* lw_out for a kernel that writes v as rows (a GEMM's C, *ld its row
+ * stride) or as one contiguous block (a runtime call): a dest of another
+ * layout is not used and v gets a contiguous temporary instead. */
+Place        lw_out_rows(Lower *L, const IrValue *v, const KExpr **ld, const char *what);
+Place        lw_out_contig(Lower *L, const IrValue *v, const char *what);
 /* v's place, with memory: a constant is filled into a temporary once, at
  * the front of the block it was defined in. */
 Place        lw_mem(Lower *L, const IrValue *v);

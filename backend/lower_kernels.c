@@ -29,32 +29,32 @@ static KStmt *gemm(Lower *L, const char *org, int ta, int tb, const KExpr *M, co
 }
 
 /* linear_wgrad g[..., N], x[..., K] -> C[N, K] = g^T x (+ C when beta is 1). */
-static void wgrad(Lower *L, const IrOp *op, const Place *C, float beta, const char *org)
+static void wgrad(Lower *L, const IrOp *op, const Place *C, const KExpr *ldc, float beta, const char *org)
 {
     const IrValue *g = op->operands[0], *x = op->operands[1];
     const KExpr *lda, *ldb;
     Place gp = lw_rows_of(L, g, &lda, org), xp = lw_rows_of(L, x, &ldb, org);
     gemm(L, org, 1, 0, lw_last(L, &g->type), lw_last(L, &x->type), lw_lead(L, &g->type), &gp, lda, &xp, ldb, C,
-         lw_last(L, &x->type), beta);
+         ldc, beta);
 }
 
 int lower_gemm(Lower *L, const IrOp *op, const char *org)
 {
     const IrValue *r = op->results[0], *a = op->operands[0], *w = op->operands[1];
-    const KExpr *lda, *ldb;
+    const KExpr *lda, *ldb, *ldc;
     if (op->kind == IR_LINEAR_WGRAD) {
-        Place o = lw_out(L, r, org);
-        wgrad(L, op, &o, 0.0f, org);
+        Place o = lw_out_rows(L, r, &ldc, org);
+        wgrad(L, op, &o, ldc, 0.0f, org);
         return 0;
     }
     Place ap = lw_rows_of(L, a, &lda, org), wp = lw_rows_of(L, w, &ldb, org);
-    Place o = lw_out(L, r, org);
+    Place o = lw_out_rows(L, r, &ldc, org);
     if (op->kind == IR_LINEAR) /* x[rows, K] W[N, K]^T */
         gemm(L, org, 0, 1, lw_lead(L, &a->type), lw_dim(L, w->type.dim[0]), lw_last(L, &a->type), &ap, lda,
-             &wp, ldb, &o, lw_last(L, &r->type), 0.0f);
+             &wp, ldb, &o, ldc, 0.0f);
     else /* matmul_nn: g[rows, N] W[N, K] */
         gemm(L, org, 0, 0, lw_lead(L, &a->type), lw_dim(L, w->type.dim[1]), lw_dim(L, w->type.dim[0]), &ap,
-             lda, &wp, ldb, &o, lw_last(L, &r->type), 0.0f);
+             lda, &wp, ldb, &o, ldc, 0.0f);
     return 0;
 }
 
@@ -86,7 +86,7 @@ int lower_fused_acc(Lower *L, const IrOp *add, const char *org)
     if (i < 0) return ir_errf(L->err, L->errlen, "lower: internal error: lost an accumulation");
     const IrOp *wop = w->def;
     const Place *C = &L->carry[i];
-    if (wop->kind == IR_LINEAR_WGRAD) wgrad(L, wop, C, 1.0f, org);
+    if (wop->kind == IR_LINEAR_WGRAD) wgrad(L, wop, C, lw_last(L, &w->type), 1.0f, org); /* carries are contiguous */
     else lw_accumulate(L, C, &w->type, wop->operands[0], 0, org);
     L->pl[add->results[0]->id] = *C;
     return 0;
@@ -110,7 +110,7 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
     KStmt *s;
     switch (op->kind) {
     case IR_SOFTMAX:
-        o = lw_out(L, r, org);
+        o = lw_out_contig(L, r, org);
         s = call(L, KC_SOFTMAX, org);
         s->ints[0] = lw_lead(L, &a->type);
         s->ints[1] = lw_last(L, &a->type);
@@ -119,7 +119,7 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         return 0;
     case IR_CROSS_ENTROPY: case IR_CROSS_ENTROPY_GRAD: {
         Place ids = lw_contig_of(L, op->operands[1], org);
-        o = lw_out(L, r, org);
+        o = lw_out_contig(L, r, org);
         s = call(L, op->kind == IR_CROSS_ENTROPY ? KC_CROSS_ENTROPY : KC_CROSS_ENTROPY_GRAD, org);
         s->ints[0] = lw_numel(L, &op->operands[1]->type);
         s->ints[1] = lw_last(L, &a->type);
@@ -134,7 +134,7 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         const IrValue *ids_v = op->operands[1];
         Place ids = lw_contig_of(L, ids_v, org), g = ids;
         if (op->kind == IR_EMBEDDING_GRAD) g = lw_contig_of(L, op->operands[2], org);
-        o = lw_out(L, r, org);
+        o = lw_out_contig(L, r, org);
         s = call(L, op->kind == IR_EMBEDDING ? KC_EMBEDDING : KC_EMBEDDING_GRAD, org);
         s->ints[0] = lw_numel(L, &ids_v->type);
         s->ints[1] = lw_dim(L, a->type.dim[1]);
@@ -150,7 +150,7 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         in[0] = x;
         for (int i = 1; i < op->noperands && i < 5; i++) in[i] = lw_contig_of(L, op->operands[i], org);
         Place outs[3];
-        for (int i = 0; i < op->nresults && i < 3; i++) outs[i] = lw_out(L, op->results[i], org);
+        for (int i = 0; i < op->nresults && i < 3; i++) outs[i] = lw_out_contig(L, op->results[i], org);
         s = call(L, op->kind == IR_SGD_UPDATE ? KC_SGD : KC_ADAM, org);
         s->ints[0] = lw_numel(L, &a->type);
         for (int i = 0; i < op->noperands && i < 5; i++) ptr(s, &in[i]);

@@ -173,6 +173,43 @@ Place lw_contig_of(Lower *L, const IrValue *v, const char *origin)
     return copy_to_temp(L, v, &p, origin);
 }
 
+/* Whether p holds a value of type t as rows (leading dims flatten, the
+ * last one contiguous, a nonzero row stride): what a GEMM's C can be. */
+static int as_rows(Lower *L, const Place *p, const IrType *t)
+{
+    int r = t->rank;
+    if (r < 2) return last_unit(p, t);
+    return last_unit(p, t) && !is_zero(p->st[r - 2]) && t->dim[r - 1] != 1 && flattens(L, p, t, 0, r - 1);
+}
+
+/* A dest a kernel cannot write (a concat's columns for a runtime call,
+ * say) is left unused: v gets a contiguous temporary, and whoever set the
+ * dest copies from it, seeing dest_used unset. */
+static Place out_if(Lower *L, const IrValue *v, int usable, const char *what)
+{
+    if (L->dest[v->id].kind == PL_VIEW && !usable) {
+        L->pl[v->id] = lw_contig(L, lw_temp(L, v, &v->type, what), kexpr_const(L->f, 0), &v->type);
+        return L->pl[v->id];
+    }
+    return lw_out(L, v, what);
+}
+
+Place lw_out_rows(Lower *L, const IrValue *v, const KExpr **ld, const char *what)
+{
+    const IrType *t = &v->type;
+    const Place *d = &L->dest[v->id];
+    Place o = out_if(L, v, d->kind != PL_VIEW || as_rows(L, d, t), what);
+    *ld = t->rank >= 2 ? o.st[t->rank - 2] : t->rank ? lw_dim(L, t->dim[0]) : kexpr_const(L->f, 1);
+    return o;
+}
+
+Place lw_out_contig(Lower *L, const IrValue *v, const char *what)
+{
+    const IrType *t = &v->type;
+    const Place *d = &L->dest[v->id];
+    return out_if(L, v, d->kind != PL_VIEW || (last_unit(d, t) && flattens(L, d, t, 0, t->rank)), what);
+}
+
 Place lw_rows_of(Lower *L, const IrValue *v, const KExpr **ld, const char *origin)
 {
     Place p = lw_mem(L, v);
@@ -185,7 +222,7 @@ Place lw_rows_of(Lower *L, const IrValue *v, const KExpr **ld, const char *origi
         return p;
     }
     /* A row stride of 0 (a broadcast row) is not a GEMM operand. */
-    if (last_unit(&p, t) && !is_zero(p.st[r - 2]) && t->dim[r - 1] != 1 && flattens(L, &p, t, 0, r - 1)) {
+    if (as_rows(L, &p, t)) {
         *ld = p.st[r - 2];
         return p;
     }

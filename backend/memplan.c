@@ -160,8 +160,14 @@ static void touch_stmt(Plan *p, const KStmt *s, int loop) {
         break;
     case KS_GEMM:
         touch(p, s->A.buf, 1, loop);
-        touch(p, s->B.buf, 1, loop);
+        touch(p, s->B.buf, 1, loop); /* or the pack it reads, live since its KS_PACK_B */
         touch(p, s->C.buf, s->beta != 0, loop);
+        break;
+    case KS_PACK_B: /* fills the pack (no `covers`: the runtime writes less
+                       than the bound it is sized by, so it stays live from
+                       here over every loop that reads it) */
+        touch(p, s->B.buf, 1, loop);
+        touch(p, s->C.buf, 0, loop);
         break;
     case KS_CALL: {
         int nints = 0, nhp;

@@ -13,7 +13,15 @@
  * Rounding: each map node is computed in double and rounded to float, so a
  * one-node map gives what the interpreter's F32 mode gives for that op;
  * accumulating outputs add in float (kir.h); GEMM and the calls sum in
- * double and round once, as the interpreter does. */
+ * double and round once, as the interpreter does.
+ *
+ * Packed B (KS_PACK_B, KS_GEMM.packed_b) is modelled, not run: the pack
+ * is a plain copy of op(B), element (p, j) at [KEV_PACK_HDR + p*N + j],
+ * after a header of KEV_PACK_HDR floats holding N and K (checked by the
+ * product that reads it).  That fits the buffer kexpr_packed_b_floats
+ * sizes, so bounds, data flow and the memory plan of the packed form are
+ * checked here; the runtime's own layout is tested in test_sgemm.c and,
+ * through emitted code, in test_emit_c.c. */
 #ifndef RNNC_KIR_EVAL_H
 #define RNNC_KIR_EVAL_H
 
@@ -156,17 +164,43 @@ static inline int kev_map(KEval *E, const KStmt *s)
     return 0;
 }
 
+#define KEV_PACK_HDR 16
+
+static inline int kev_pack_b(KEval *E, const KStmt *s)
+{
+    int64_t N = kev_x(E, s->N), K = kev_x(E, s->K), ldb = kev_x(E, s->ldb);
+    int64_t b0 = kev_x(E, s->B.off), c0 = kev_x(E, s->C.off);
+    kev_store(E, s->C.buf, c0, (double)N, 0);
+    kev_store(E, s->C.buf, c0 + 1, (double)K, 0);
+    for (int64_t p = 0; p < K; p++)
+        for (int64_t j = 0; j < N; j++)
+            kev_store(E, s->C.buf, c0 + KEV_PACK_HDR + p * N + j,
+                      kev_load(E, s->B.buf, b0 + (s->transb ? j * ldb + p : p * ldb + j)), 0);
+    return E->err[0] ? -1 : 0;
+}
+
 static inline int kev_gemm(KEval *E, const KStmt *s)
 {
     int64_t M = kev_x(E, s->M), N = kev_x(E, s->N), K = kev_x(E, s->K);
-    int64_t lda = kev_x(E, s->lda), ldb = kev_x(E, s->ldb), ldc = kev_x(E, s->ldc);
+    int64_t lda = kev_x(E, s->lda), ldb = s->packed_b ? N : kev_x(E, s->ldb), ldc = kev_x(E, s->ldc);
     int64_t a0 = kev_x(E, s->A.off), b0 = kev_x(E, s->B.off), c0 = kev_x(E, s->C.off);
+    int tb = s->transb;
+    if (s->packed_b) { /* the model's pack (see the top): op(B) row-major after the header */
+        if (kev_load(E, s->B.buf, b0) != (double)N || kev_load(E, s->B.buf, b0 + 1) != (double)K) {
+            if (!E->err[0])
+                snprintf(E->err, sizeof E->err, "gemm reads %s, not packed for N=%lld K=%lld", s->B.buf->name,
+                         (long long)N, (long long)K);
+            return -1;
+        }
+        b0 += KEV_PACK_HDR;
+        tb = 0;
+    }
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
             double acc = 0;
             for (int64_t k = 0; k < K; k++) {
                 double a = kev_load(E, s->A.buf, a0 + (s->transa ? k * lda + i : i * lda + k));
-                double b = kev_load(E, s->B.buf, b0 + (s->transb ? j * ldb + k : k * ldb + j));
+                double b = kev_load(E, s->B.buf, b0 + (tb ? j * ldb + k : k * ldb + j));
                 acc += a * b;
             }
             double c = s->beta != 0 ? s->beta * kev_load(E, s->C.buf, c0 + i * ldc + j) : 0;
@@ -299,6 +333,7 @@ static inline int kev_block(KEval *E, const KBlock *b)
             break;
         }
         case KS_GEMM: rc = kev_gemm(E, s); break;
+        case KS_PACK_B: rc = kev_pack_b(E, s); break;
         case KS_MAP: rc = kev_map(E, s); break;
         case KS_CALL: rc = kev_call(E, s); break;
         }

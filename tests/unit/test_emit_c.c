@@ -8,6 +8,7 @@
  * object, loads it and compares what it computes with the same arithmetic
  * written out in this file. */
 #include <dlfcn.h>
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,8 @@
 
 #include "backend/emit_c.h"
 #include "backend/kir.h"
+#include "backend/lower.h"
+#include "backend/memplan.h"
 #include "backend/rt_source.h"
 #include "runtime/nn_kernels.h"
 #include "runtime/sgemm.h"
@@ -666,8 +669,117 @@ static void test_unplanned(void **state) {
     ir_free(m);
 }
 
+/* ---- packed recurrent weights (lower_pack_b) ------------------------------------ */
+
+enum { PN = 70, PK = 45, PMAXB = 40, PMAXT = 3 };
+
+/* A loop over T steps with three products of the step's x[t] (B x PK):
+ * y[t] = x[t] W^T, then y[t] = 0.5 x[t] W^T + y[t] (the same W: one
+ * pack), and z[t] = x[t] V (V stored K x N: another pack).  Planned by
+ * memplan after lower_pack_b when `pack`. */
+static KFunc *packed_loop_func(IrModule *m, int pack) {
+    KFunc *f = kfunc_new("steps", m);
+    const KExpr *B = S(f, 0), *T = S(f, 1);
+    KBuf *x = arg(f, "x", IR_F32, MUL(f, T, MUL(f, B, C(f, PK))));
+    KBuf *w = arg(f, "w", IR_F32, C(f, PN * PK));
+    KBuf *v = arg(f, "v", IR_F32, C(f, PK * PN));
+    KBuf *y = result(f, "y", IR_F32, MUL(f, T, MUL(f, B, C(f, PN))));
+    KBuf *z = result(f, "z", IR_F32, MUL(f, T, MUL(f, B, C(f, PN))));
+    KStmt *loop = kblock_add(f, &f->body, KS_LOOP, "%5 = scan (h: test)");
+    loop->count = T;
+    const KExpr *t = V(f, loop->var);
+    static const struct { int use_v; float alpha, beta; } g[3] = {{0, 1, 0}, {0, 0.5f, 1}, {1, 1, 0}};
+    for (int k = 0; k < 3; k++) {
+        KStmt *s = kblock_add(f, &loop->body, KS_GEMM, "%6 = linear (h: test)");
+        s->transb = !g[k].use_v;
+        s->M = B; s->N = C(f, PN); s->K = C(f, PK);
+        s->alpha = g[k].alpha; s->beta = g[k].beta;
+        s->A = (KView){x, MUL(f, t, MUL(f, B, C(f, PK)))}; s->lda = C(f, PK);
+        s->B = (KView){g[k].use_v ? v : w, C(f, 0)}; s->ldb = C(f, g[k].use_v ? PN : PK);
+        s->C = (KView){g[k].use_v ? z : y, MUL(f, t, MUL(f, B, C(f, PN)))}; s->ldc = C(f, PN);
+    }
+    if (pack) lower_pack_b(f);
+    char err[256];
+    assert_int_equal(memplan(f, err, sizeof err), 0);
+    return f;
+}
+
+/* Runs one build at B, T; checks y and z against double sums within the
+ * float dot-product bound (test_sgemm.c): (K + 2) eps times the sum of
+ * the products' magnitudes, doubled for y's two accumulated products
+ * (so packed and plain differ by at most twice that). */
+static void run_packed_loop(const Built *b, int64_t Bn, int64_t Tn, float *yo, float *zo) {
+    int64_t sym[2] = {Bn, Tn};
+    static float xs[PMAXT * PMAXB * PK], ws_[PN * PK], vs[PK * PN];
+    unsigned seed = 11;
+    for (int64_t i = 0; i < Tn * Bn * PK; i++) xs[i] = frand(&seed);
+    for (int i = 0; i < PN * PK; i++) ws_[i] = frand(&seed), vs[i] = frand(&seed);
+    const void *args[3] = {xs, ws_, vs};
+    void *res[2] = {yo, zo};
+    void *arena = arena_for(b, sym);
+    char err[256] = "";
+    assert_int_equal(b->fn(sym, args, res, arena, err, sizeof err), 0);
+    free(arena);
+    for (int64_t r = 0; r < Tn * Bn; r++)
+        for (int j = 0; j < PN; j++) {
+            double sy = 0, my = 0, sz = 0, mz = 0;
+            for (int k = 0; k < PK; k++) {
+                double a = xs[r * PK + k], pw = a * ws_[j * PK + k], pv = a * vs[k * PN + j];
+                sy += pw, my += fabs(pw), sz += pv, mz += fabs(pv);
+            }
+            assert_true(fabs(yo[r * PN + j] - 1.5 * sy) <= 2.0 * (PK + 2) * FLT_EPSILON * 1.5 * my);
+            assert_true(fabs(zo[r * PN + j] - sz) <= (PK + 2) * FLT_EPSILON * mz);
+        }
+}
+
+static int count_stmts(const KBlock *b, KStmtKind k) {
+    int n = 0;
+    for (int i = 0; i < b->n; i++)
+        n += (b->stmts[i]->kind == k) + (b->stmts[i]->kind == KS_LOOP ? count_stmts(&b->stmts[i]->body, k) : 0);
+    return n;
+}
+
+/* lower_pack_b on a loop whose products read two invariant weights, three
+ * times: two packs before the loop (W^T shared by its two products), the
+ * products on rt_sgemm_ws_packed, the same numbers as the plain form.
+ * Not the same bits: the packed and plain products may take different
+ * algorithms for one M (thresholds small_m_packed vs small_m_nt, and the
+ * dots kernel sums along K in vector lanes where the rows kernel sums in
+ * order), so both are held to the dot-product bound, at B = 1 (small
+ * paths), 17 and 40 (past the AVX2 / AVX-512 packed thresholds: blocked). */
+static void test_packed_loop(void **state) {
+    (void)state;
+    IrModule *m = ir_module_new("steps");
+    ir_add_sym(m, "T_x", PMAXT);
+    KFunc *fp = packed_loop_func(m, 1), *fu = packed_loop_func(m, 0);
+    assert_int_equal(count_stmts(&fp->body, KS_PACK_B), 2);
+    assert_int_equal(count_stmts(&fu->body, KS_PACK_B), 0);
+    assert_int_equal(kfunc_verify(fp, (int64_t[2]){PMAXB, PMAXT}, stderr), 0);
+    static float y[PMAXT * PMAXB * PN], z[PMAXT * PMAXB * PN];
+    const char *cc[2];
+    for (int c = 0, nc = compilers(cc); c < nc; c++) {
+        Built bp, bu;
+        build(fp, cc[c], "packed", &bp);
+        build(fu, cc[c], "plain", &bu);
+        source_has(&bp, "rt_sgemm_pack_b(1, 70, 45, w, 45, w_pk);");
+        source_has(&bp, "rt_sgemm_pack_b(0, 70, 45, v, 70, v_pk);");
+        source_has(&bp, "if (rt_sgemm_ws_packed(0, B, 70, 45, 0.5f,");
+        static const int64_t Bs[] = {1, 17, PMAXB};
+        for (int i = 0; i < 3; i++) {
+            run_packed_loop(&bp, Bs[i], PMAXT, y, z);
+            run_packed_loop(&bu, Bs[i], PMAXT, y, z);
+        }
+        unload(&bp);
+        unload(&bu);
+    }
+    kfunc_free(fp);
+    kfunc_free(fu);
+    ir_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_packed_loop),
         cmocka_unit_test(test_loop_state),
         cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_reductions),

@@ -8,7 +8,8 @@
  * two sizes of B and T, since the symbols stay symbolic.  Also the shape
  * of what comes out: an LSTM's loop holds exactly one GEMM, its input
  * projection is one GEMM before the loop, and a scan's per-step input is a
- * view, not a copy. */
+ * view, not a copy; the recurrent weights are packed before their loops
+ * and the packed form gives the unpacked one's bits. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -382,6 +383,31 @@ static void test_odd_cell(void **state)
     print_message("odd cell: %d values, max scaled error %.3g\n", st.values, st.max_rel);
 }
 
+/* Results written straight into columns of a concat: a GEMM with its
+ * bias, a GEMM under a map, a runtime call (softmax) and a plain map each
+ * fill a strided part of one [B, n] buffer, so every one must be given the
+ * row stride of the whole (ldc), not its own width.  Before the fix these
+ * wrote contiguously and the model disagreed with the interpreter. */
+static const char *const CONCAT_SRC =
+    "cell cat(x: [I]) -> [2H + 6] {\n"
+    "  param W: [H, I] init xavier\n  param U: [H, 2H] init orthogonal\n"
+    "  param b: [H] init normal(0.2)\n  param V: [3, 2H]\n"
+    "  state h: [2H] = 0\n"
+    "  h' = tanh(concat((W @ x) + b, 0.75 - (U @ h)))\n"
+    "  out concat(softmax(V @ h'), h' * h, (V @ h) + 1)\n"
+    "}\n"
+    "model m {\n input x : seq<[4]>\n target y : [3]\n"
+    " o = cat(x, H=3)\n z = dense(last(o), 3)\n loss = mse(z, y)\n}\n";
+
+static void test_concat_columns(void **state)
+{
+    (void)state;
+    Stats st = { 0 };
+    check_src(CONCAT_SRC, "cat.rnn", STAGE_FWD, NULL, &st);
+    check_src(CONCAT_SRC, "cat.rnn", STAGE_GRAD, NULL, &st);
+    print_message("concat columns: %d values, max scaled error %.3g\n", st.values, st.max_rel);
+}
+
 /* Unrolled scans: reshape and index (unroll_by), stack and index of every
  * step (unroll_full), forward and gradient, at T = 4. */
 static void test_unrolled(void **state)
@@ -496,6 +522,132 @@ static void test_grad_accumulates_in_place(void **state)
     built_free(&b);
 }
 
+/* ---- packed recurrent weights (lower_pack.c) ------------------------------------------- */
+
+/* Runs f (planned when `plan`: kfuse and memplan, temporaries in one
+ * NaN-filled arena) on the tensors of `data` at B, T; returns the results,
+ * one malloc'd array per result. */
+static float **run_on(KFunc *f, const IrModule *m, const TensorMap *data, int64_t B, int64_t T, int plan)
+{
+    char err[512] = "";
+    int64_t sym[16];
+    assert_true(m->nsyms <= 16);
+    for (int s = 0; s < m->nsyms; s++) sym[s] = sym_value(m, s, B, T);
+    void **args = calloc((size_t)f->nargs + 1, sizeof *args);
+    float **res = calloc((size_t)f->nresults + 1, sizeof *res);
+    for (int i = 0; i < f->nargs; i++) {
+        const Tensor *t = rt_map_get(data, f->args[i]->ext_name);
+        assert_non_null(t);
+        args[i] = t->data;
+    }
+    for (int i = 0; i < f->nresults; i++) {
+        int64_t n = kexpr_eval(f->results[i]->size, sym, NULL);
+        res[i] = malloc((size_t)(n ? n : 1) * sizeof(float));
+    }
+    void *arena = NULL;
+    if (plan) {
+        kfuse(f);
+        if (memplan(f, err, sizeof err)) fail_msg("memplan %s: %s", m->name, err);
+        int64_t bytes = kexpr_eval(f->arena_bytes, sym, NULL);
+        arena = malloc((size_t)(bytes ? bytes : 1));
+        assert_non_null(arena);
+        for (int64_t k = 0; k < bytes / 4; k++) ((float *)arena)[k] = NAN;
+    }
+    if (kev_run_in(f, sym, args, (void *const *)res, arena, err, sizeof err))
+        fail_msg("%s (B=%lld T=%lld): %s", m->name, (long long)B, (long long)T, err);
+    free(arena);
+    free(args);
+    return res;
+}
+
+
+/* Checks the packing in f: every GEMM of a loop body reading an argument
+ * (a parameter: invariant) reads it packed, from a pack_b before the loop
+ * that reads that argument; GEMMs whose B is a view of a step are not
+ * packed (checked when packs_expected).  Returns the number of packed
+ * GEMMs. */
+static int check_packing(const KFunc *f, int packs_expected)
+{
+    int packed = 0;
+    for (int i = 0; i < f->body.n; i++) {
+        const KStmt *loop = f->body.stmts[i];
+        if (loop->kind != KS_LOOP) continue;
+        for (int k = 0; k < loop->body.n; k++) {
+            const KStmt *g = loop->body.stmts[k];
+            if (g->kind != KS_GEMM) continue;
+            if (!g->packed_b) { /* B changes over the loop: not an argument, or a step of one */
+                if (packs_expected) assert_true(g->B.buf->kind != KB_ARG || uses_var(g->B.off, loop->var));
+                continue;
+            }
+            const KStmt *pack = NULL;
+            for (int j = 0; j < i; j++)
+                if (f->body.stmts[j]->kind == KS_PACK_B && f->body.stmts[j]->C.buf == g->B.buf)
+                    pack = f->body.stmts[j];
+            assert_non_null(pack);
+            assert_int_equal(pack->B.buf->kind, KB_ARG);
+            assert_true(kexpr_eval(pack->N, (int64_t[16]){ 2, 3, 4, 5 }, NULL) ==
+                        kexpr_eval(g->N, (int64_t[16]){ 2, 3, 4, 5 }, NULL));
+            packed++;
+        }
+    }
+    return packed;
+}
+
+/* lower() packs the recurrent weights; lower_unpacked() does not.  Both
+ * forms give the same bits: the evaluator computes a GEMM from op(B)
+ * whether it reads B or its pack (a copy in the evaluator's model of the
+ * pack, kir_eval.h), in the same order, so any difference would be a
+ * wrong view, a wrong transpose or a pack the memory plan let something
+ * overwrite - hence exact equality, planned and unplanned.  Forward and
+ * gradient of an LSTM (W_hh^T forward, W_hh in the backward scan), the
+ * odd cell (two recurrent weights, one of them split) and the raw
+ * gradient of a 2-layer RNN (GEMMs inside the backward loop reading step
+ * views: not packed). */
+static void test_packed_weights(void **state)
+{
+    (void)state;
+    static const struct { const char *src; Stage stage; int min_packed; } cases[] = {
+        { LSTM_SRC, STAGE_FWD, 1 }, { LSTM_SRC, STAGE_GRAD, 2 }, { ODD_SRC, STAGE_FWD, 2 },
+        { ODD_SRC, STAGE_GRAD, 2 }, { RNN_SRC, STAGE_GRAD_RAW, 2 },
+    };
+    char err[512];
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        Built b = build(cases[c].src, "p.rnn", cases[c].stage, NULL);
+        const IrModule *m = b.m;
+        for (int plan = 0; plan < 2; plan++) {
+            KFunc *fp = lower(m, "packed", err, sizeof err), *fu = lower_unpacked(m, "plain", err, sizeof err);
+            if (!fp || !fu) fail_msg("lower: %s", err);
+            assert_true(check_packing(fp, 1) >= cases[c].min_packed);
+            assert_int_equal(check_packing(fu, 0), 0);
+            /* at most one pack per packed GEMM (sharing: test_emit_c.c) */
+            int packs = count_kind(&fp->body, KS_PACK_B), pgemms = check_packing(fp, 1);
+            assert_true(packs >= 1 && packs <= pgemms);
+            TensorMap data;
+            rt_map_init(&data);
+            for (int i = 0; i < m->nparams; i++) put_tensor(&data, m, m->params[i].name, m->params[i].value, 3, 4);
+            for (int i = 0; i < m->ninputs; i++) put_tensor(&data, m, m->inputs[i].name, m->inputs[i].value, 3, 4);
+            for (int i = 0; i < m->ntargets; i++)
+                put_tensor(&data, m, m->targets[i].name, m->targets[i].value, 3, 4);
+            float **rp = run_on(fp, m, &data, 3, 4, plan), **ru = run_on(fu, m, &data, 3, 4, plan);
+            int64_t sym[16];
+            for (int s = 0; s < m->nsyms; s++) sym[s] = sym_value(m, s, 3, 4);
+            assert_int_equal(fp->nresults, fu->nresults);
+            for (int i = 0; i < fp->nresults; i++) {
+                int64_t n = kexpr_eval(fp->results[i]->size, sym, NULL);
+                assert_memory_equal(rp[i], ru[i], (size_t)n * sizeof(float));
+                free(rp[i]);
+                free(ru[i]);
+            }
+            free(rp);
+            free(ru);
+            rt_map_free(&data);
+            kfunc_free(fp);
+            kfunc_free(fu);
+        }
+        built_free(&b);
+    }
+}
+
 /* A scan inside a scan is refused with a message naming it. */
 static void test_nested_scan_refused(void **state)
 {
@@ -529,12 +681,14 @@ int main(void)
         cmocka_unit_test(test_lstm_structure),
         cmocka_unit_test(test_grad_accumulates_in_place),
         cmocka_unit_test(test_nested_scan_refused),
+        cmocka_unit_test(test_packed_weights),
         cmocka_unit_test(test_examples_forward),
         cmocka_unit_test(test_rnn_grad),
         cmocka_unit_test(test_reverse_mean_grad),
         cmocka_unit_test(test_examples_grad),
         cmocka_unit_test(test_train_steps),
         cmocka_unit_test(test_odd_cell),
+        cmocka_unit_test(test_concat_columns),
         cmocka_unit_test(test_unrolled),
         cmocka_unit_test(test_examples_planned),
     };

@@ -172,6 +172,11 @@ static void sim_elem(Sim *m, const KBuf *b, int64_t i, int read, int write, int 
     }
 }
 
+/* Floats of a pack of a K x N op(B) on this CPU (rt_sgemm_packed_b_bytes). */
+static int64_t pack_floats(int64_t N, int64_t K) {
+    return (int64_t)((rt_sgemm_packed_b_bytes(N, K) + 3) / 4);
+}
+
 static void sim_stmt(Sim *m, const KStmt *s) {
     m->epoch++;
     m->ntouched = 0;
@@ -196,17 +201,31 @@ static void sim_stmt(Sim *m, const KStmt *s) {
             }
         } else if (s->kind == KS_GEMM) {
             int64_t M = ev(m, s->M), N = ev(m, s->N), Kd = ev(m, s->K);
-            int64_t lda = ev(m, s->lda), ldb = ev(m, s->ldb), ldc = ev(m, s->ldc);
+            int64_t lda = ev(m, s->lda), ldb = s->packed_b ? 0 : ev(m, s->ldb), ldc = ev(m, s->ldc);
             int64_t oa = ev(m, s->A.off), ob = ev(m, s->B.off), oc = ev(m, s->C.off);
             for (int64_t r = 0; r < M; r++)
                 for (int64_t k = 0; k < Kd; k++)
                     sim_elem(m, s->A.buf, oa + (s->transa ? k * lda + r : r * lda + k), 1, 0, pass);
-            for (int64_t k = 0; k < Kd; k++)
-                for (int64_t c = 0; c < N; c++)
-                    sim_elem(m, s->B.buf, ob + (s->transb ? c * ldb + k : k * ldb + c), 1, 0, pass);
+            if (s->packed_b) /* the whole pack (see KS_PACK_B below) */
+                for (int64_t e = 0; e < pack_floats(N, Kd); e++)
+                    sim_elem(m, s->B.buf, ob + e, 1, 0, pass);
+            else
+                for (int64_t k = 0; k < Kd; k++)
+                    for (int64_t c = 0; c < N; c++)
+                        sim_elem(m, s->B.buf, ob + (s->transb ? c * ldb + k : k * ldb + c), 1, 0, pass);
             for (int64_t r = 0; r < M; r++)
                 for (int64_t c = 0; c < N; c++)
                     sim_elem(m, s->C.buf, oc + r * ldc + c, s->beta != 0, 1, pass);
+        } else if (s->kind == KS_PACK_B) {
+            /* reads op(B), writes the pack: the runtime's size of it, all
+             * of which a packed GEMM may read */
+            int64_t N = ev(m, s->N), Kd = ev(m, s->K), ldb = ev(m, s->ldb);
+            int64_t ob = ev(m, s->B.off), oc = ev(m, s->C.off);
+            for (int64_t k = 0; k < Kd; k++)
+                for (int64_t c = 0; c < N; c++)
+                    sim_elem(m, s->B.buf, ob + (s->transb ? c * ldb + k : k * ldb + c), 1, 0, pass);
+            for (int64_t e = 0; e < pack_floats(N, Kd); e++)
+                sim_elem(m, s->C.buf, oc + e, 0, 1, pass);
         } else if (s->kind == KS_CALL) {
             int nints = 0, nhp;
             const KCallPtr *spec = NULL;
