@@ -12,7 +12,9 @@
  * small-M path), rt_sgemm_ws (unpacked W, algorithm chosen by M) and
  * rt_sgemm_ws_packed (W packed once).  `gemm_bench --sweep` times the small-M
  * and blocked algorithms for M = 1..64, which is how the small_m_*
- * thresholds in sgemm_*.c were chosen.  Prints; never asserts. */
+ * thresholds in sgemm_*.c were chosen.  `--threads N` runs rt_sgemm on N
+ * threads (sgemm_mt.c; default 1, 0 = RNNC_THREADS or every core); the
+ * peak stays one core's.  Prints; never asserts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,13 +222,25 @@ static void sweep(RtRng *r, int tb) {
 }
 
 int main(int argc, char **argv) {
-    int do_sweep = argc > 1 && !strcmp(argv[1], "--sweep");
+    int do_sweep = 0, threads = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--sweep"))
+            do_sweep = 1;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: gemm_bench [--sweep] [--threads N]\n");
+            return 2;
+        }
+    }
+    rt_sgemm_set_threads(threads); /* <= 0: RNNC_THREADS, default every core */
     char model[256];
     cpu_model(model, sizeof model);
     const RtCpuFeatures *f = rt_cpu_features();
     RtCpuPath path = rt_cpu_path();
     const RtSgemmKernel *k = rt_sgemm_kernel_for(path);
-    printf("rnnc SGEMM benchmark, single thread\n");
+    printf("rnnc SGEMM benchmark, %d thread%s\n", rt_sgemm_threads(),
+           rt_sgemm_threads() > 1 ? "s" : "");
     printf("cpu: %s\n", model);
     printf("flags: avx=%d avx2=%d fma=%d avx512f=%d avx512vl=%d avx512bw=%d os_ymm=%d "
            "os_zmm=%d\n",

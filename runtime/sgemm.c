@@ -1,8 +1,9 @@
 /* sgemm.c - rt_sgemm: argument checks, packing (per call, or once for
  * rt_sgemm_pack_b), the blocked loops around the micro-kernel, the small-M
  * loops around the rows/dots kernels, and the run-time choice of kernel and
- * algorithm (see sgemm_kernels.h for the algorithms and
- * sgemm_{scalar,avx2,avx512}.c for the kernels). */
+ * algorithm (see sgemm_kernels.h for the algorithms,
+ * sgemm_{scalar,avx2,avx512}.c for the kernels and sgemm_mt.c for the
+ * split of one product over threads). */
 #include "runtime/sgemm.h"
 
 #include <stdio.h>
@@ -298,6 +299,59 @@ static int get_ws(size_t need, void *ws, size_t ws_bytes, float **w, void **own)
     return 0;
 }
 
+/* ---- one product, whole or a strip of it (sgemm_mt.c runs strips on threads) -- */
+
+/* Rows [i0, i1) x columns [j0, j1) of the product j describes, with ws
+ * (the workspace of one single-threaded product of the whole).  A strip
+ * starting at a multiple of the kernel's nr (columns) or of mr and the
+ * small-M group (rows) computes every element exactly as the whole
+ * product does: the same kernel, the same tiles, the same order over K. */
+RT_API void rt_sgemm_strip(const RtSgemmJob *j, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+                           float *ws) {
+    const RtSgemmKernel *k = j->k;
+    int64_t M = i1 - i0, N = j1 - j0;
+    const float *A = j->A + (j->transa ? i0 : i0 * j->lda);
+    float *C = j->C + i0 * j->ldc + j0;
+    if (M <= 0 || N <= 0)
+        return;
+    if (j->Bpk) {
+        const float *Bpk = j->Bpk + j0 * j->K; /* j0 % nr == 0: panel j0 / nr */
+        if (j->small)
+            small_packed(k, j->transa, M, N, j->K, j->alpha, A, j->lda, Bpk, j->beta, C, j->ldc);
+        else
+            blocked(k, j->transa, 0, M, N, j->K, j->alpha, A, j->lda, NULL, 0, Bpk, j->beta, C,
+                    j->ldc, ws);
+        return;
+    }
+    const float *B = j->B + (j->transb ? j0 * j->ldb : j0);
+    if (j->small)
+        small_unpacked(k, j->transa, j->transb, M, N, j->K, j->alpha, A, j->lda, B, j->ldb,
+                       j->beta, C, j->ldc, ws);
+    else
+        blocked(k, j->transa, j->transb, M, N, j->K, j->alpha, A, j->lda, B, j->ldb, NULL,
+                j->beta, C, j->ldc, ws);
+}
+
+/* Floats of workspace one strip of j needs (at most the whole product's). */
+RT_API size_t rt_sgemm_job_ws_floats(const RtSgemmJob *j) {
+    if (j->Bpk)
+        return j->small ? 0 : a_floats(j->k, j->M, j->K);
+    return j->small ? small_ws_floats(j->k, j->transa, j->transb, j->K)
+                    : ws_floats(j->k, j->M, j->N, j->K);
+}
+
+/* Runs j with the caller's workspace (or one allocated here), on threads
+ * when it pays (sgemm_mt.c).  -1 if the workspace is bad. */
+static int run_job(const RtSgemmJob *j, void *ws, size_t ws_bytes) {
+    void *own;
+    float *w;
+    if (get_ws(rt_sgemm_job_ws_floats(j) * sizeof(float), ws, ws_bytes, &w, &own))
+        return -1;
+    rt_sgemm_mt(j, w);
+    free(own);
+    return 0;
+}
+
 RT_API int rt_sgemm_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int transb, int64_t M,
                         int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                         const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
@@ -311,19 +365,9 @@ RT_API int rt_sgemm_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int transb
         scale_c(M, N, beta, C, ldc);
         return 0;
     }
-    int small = use_small(k, algo, M, 0, transb);
-    size_t need = (small ? small_ws_floats(k, transa, transb, K) : ws_floats(k, M, N, K)) *
-                  sizeof(float);
-    void *own;
-    float *w;
-    if (get_ws(need, ws, ws_bytes, &w, &own))
-        return -1;
-    if (small)
-        small_unpacked(k, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, w);
-    else
-        blocked(k, transa, transb, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, w);
-    free(own);
-    return 0;
+    RtSgemmJob j = {k, use_small(k, algo, M, 0, transb), transa, transb, M, N, K, alpha,
+                    A, lda, B, ldb, NULL, beta, C, ldc};
+    return run_job(&j, ws, ws_bytes);
 }
 
 RT_API void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64_t N, int64_t K,
@@ -450,18 +494,9 @@ RT_API int rt_sgemm_packed_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int
                 rt_cpu_path_name(eff));
         return -1;
     }
-    int small = use_small(k, algo, M, 1, 0);
-    size_t need = small ? 0 : a_floats(k, M, K) * sizeof(float);
-    void *own;
-    float *w;
-    if (get_ws(need, ws, ws_bytes, &w, &own))
-        return -1;
-    if (small)
-        small_packed(k, transa, M, N, K, alpha, A, lda, Bpk, beta, C, ldc);
-    else
-        blocked(k, transa, 0, M, N, K, alpha, A, lda, NULL, 0, Bpk, beta, C, ldc, w);
-    free(own);
-    return 0;
+    RtSgemmJob j = {k, use_small(k, algo, M, 1, 0), transa, 0, M, N, K, alpha,
+                    A, lda, NULL, 0, Bpk, beta, C, ldc};
+    return run_job(&j, ws, ws_bytes);
 }
 
 RT_API int rt_sgemm_ws_packed(int transa, int64_t M, int64_t N, int64_t K, float alpha,

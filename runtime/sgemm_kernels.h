@@ -114,6 +114,52 @@ RT_API int rt_sgemm_packed_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int
                                const void *packed_b, float beta, float *C, int64_t ldc,
                                void *ws, size_t ws_bytes);
 
+/* ---- one product as data, for the split over threads (sgemm_mt.c) ---- */
+
+/* A checked product with its kernel and algorithm chosen: C = alpha op(A)
+ * op(B) + beta C, B either plain (B, ldb, transb) or pre-packed (Bpk:
+ * the panels, past the header). */
+typedef struct RtSgemmJob {
+    const RtSgemmKernel *k;
+    int small; /* the small-M algorithm, else the blocked loops */
+    int transa, transb;
+    int64_t M, N, K;
+    float alpha;
+    const float *A;
+    int64_t lda;
+    const float *B;
+    int64_t ldb;
+    const float *Bpk;
+    float beta;
+    float *C;
+    int64_t ldc;
+} RtSgemmJob;
+
+/* Rows [i0, i1) x columns [j0, j1) of j with workspace ws (sgemm.c); i0 a
+ * multiple of mr and of RT_SGEMM_SMALL_ROWS, j0 of nr, for the same bits
+ * as the whole product. */
+RT_API void rt_sgemm_strip(const RtSgemmJob *j, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+                           float *ws);
+/* Floats of workspace rt_sgemm_strip needs for any strip of j. */
+RT_API size_t rt_sgemm_job_ws_floats(const RtSgemmJob *j);
+
+/* Runs j, split into strips over the rt_sgemm threads when it is big
+ * enough to pay, else whole on the calling thread (ws: the caller's
+ * workspace, rt_sgemm_job_ws_floats(j) floats).  Bit-identical results
+ * for any thread count (sgemm_mt.c). */
+RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws);
+
+/* The threads rt_sgemm uses: RNNC_THREADS (threadpool.h), read at the
+ * first product big enough to split.  rt_sgemm_set_threads(n) changes it
+ * (n <= 0: back to RNNC_THREADS) for tests and benchmarks; it must not
+ * run while another thread is in rt_sgemm. */
+RT_API int rt_sgemm_threads(void);
+RT_API void rt_sgemm_set_threads(int n);
+/* The size from which a product is split and the least work per strip
+ * (FLOPs; <= 0: the measured defaults of sgemm_mt.c), so that tests can
+ * split small products; the same caveat. */
+RT_API void rt_sgemm_set_split_flops(double min_flops, double strip_flops);
+
 /* The store of a partial tile: t is an MR x NR tile (row stride nr) of
  * alpha-free products; writes C[i][j] = alpha*t + beta*C for i < m, j < n. */
 RT_API void rt_sgemm_store_tile(const float *t, int nr, float *C, int64_t ldc, int m, int n,

@@ -37,7 +37,7 @@ struct RtPool {
     void *ctx;
 };
 
-int rt_pool_threads_for(const char *value) {
+RT_API int rt_pool_threads_for(const char *value) {
     if (value && *value) {
         char *end;
         errno = 0;
@@ -89,7 +89,7 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-RtPool *rt_pool_new(int nthreads) {
+RT_API RtPool *rt_pool_new(int nthreads) {
     if (nthreads <= 0)
         nthreads = rt_pool_threads_for(getenv("RNNC_THREADS"));
     if (nthreads > MAX_THREADS)
@@ -127,7 +127,7 @@ RtPool *rt_pool_new(int nthreads) {
     return p;
 }
 
-void rt_pool_free(RtPool *pool) {
+RT_API void rt_pool_free(RtPool *pool) {
     if (!pool)
         return;
     pthread_mutex_lock(&pool->mu);
@@ -144,16 +144,11 @@ void rt_pool_free(RtPool *pool) {
     free(pool);
 }
 
-int rt_pool_size(const RtPool *pool) { return pool->size; }
+RT_API int rt_pool_size(const RtPool *pool) { return pool->size; }
 
-void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx) {
-    if (n <= 0)
-        return;
-    if (pool->size == 1 || n == 1) {
-        fn(ctx, 0, n); /* nothing to share: skip the hand-off */
-        return;
-    }
-    pthread_mutex_lock(&pool->call);
+/* Posts the loop to the workers, runs chunk 0, waits for the rest; the
+ * caller holds pool->call. */
+static void run_posted(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx) {
     pthread_mutex_lock(&pool->mu);
     pool->n = n;
     pool->fn = fn;
@@ -172,5 +167,30 @@ void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx) {
     while (pool->pending > 0)
         pthread_cond_wait(&pool->done, &pool->mu);
     pthread_mutex_unlock(&pool->mu);
+}
+
+RT_API void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx) {
+    if (n <= 0)
+        return;
+    if (pool->size == 1 || n == 1) {
+        fn(ctx, 0, n); /* nothing to share: skip the hand-off */
+        return;
+    }
+    pthread_mutex_lock(&pool->call);
+    run_posted(pool, n, fn, ctx);
     pthread_mutex_unlock(&pool->call);
+}
+
+RT_API int rt_pool_try_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx) {
+    if (n <= 0)
+        return 0;
+    if (pool->size == 1 || n == 1) {
+        fn(ctx, 0, n);
+        return 0;
+    }
+    if (pthread_mutex_trylock(&pool->call))
+        return -1;
+    run_posted(pool, n, fn, ctx);
+    pthread_mutex_unlock(&pool->call);
+    return 0;
 }

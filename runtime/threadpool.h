@@ -8,12 +8,18 @@
  * 0 itself and waits for the others.  fn must write disjoint outputs per
  * index; then the results do not depend on the thread count.
  *
- * One parallel_for at a time per pool (concurrent callers are serialised);
- * fn must not call rt_pool_parallel_for on the same pool. */
+ * One parallel_for at a time per pool (concurrent callers are serialised,
+ * or turned away by rt_pool_try_parallel_for); fn must not call
+ * rt_pool_parallel_for on the same pool.
+ *
+ * Part of the runtime that generated code carries (rt_sgemm's threads,
+ * sgemm_mt.c): POSIX threads, which glibc >= 2.34 has in libc itself. */
 #ifndef RNNC_THREADPOOL_H
 #define RNNC_THREADPOOL_H
 
 #include <stdint.h>
+
+#include "runtime/rnnrt.h" /* RT_API: static in the amalgamation */
 
 typedef struct RtPool RtPool;
 
@@ -23,21 +29,27 @@ typedef void (*RtPoolFn)(void *ctx, int64_t begin, int64_t end);
 /* The thread count RNNC_THREADS=value asks for: a whole number 1..1024;
  * NULL or "" means every online core (sysconf); anything else warns on
  * stderr and also means every core. */
-int rt_pool_threads_for(const char *value);
+RT_API int rt_pool_threads_for(const char *value);
 
 /* A pool of nthreads threads (counting the caller: nthreads - 1 workers
  * are started); nthreads <= 0 means rt_pool_threads_for(getenv
  * ("RNNC_THREADS")).  NULL, with a message on stderr, if threads cannot be
  * created. */
-RtPool *rt_pool_new(int nthreads);
+RT_API RtPool *rt_pool_new(int nthreads);
 
 /* Stops and joins the workers; NULL is a no-op. */
-void rt_pool_free(RtPool *pool);
+RT_API void rt_pool_free(RtPool *pool);
 
-int rt_pool_size(const RtPool *pool);
+RT_API int rt_pool_size(const RtPool *pool);
 
 /* fn(ctx, begin, end) over the chunks of [0, n); returns when all are
  * done.  n <= 0 does nothing. */
-void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx);
+RT_API void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx);
+
+/* The same, unless another caller's loop is running on the pool: then
+ * nothing runs and -1 is returned at once (the caller does the work on
+ * its own thread instead of queueing behind another model's).  0 when
+ * the loop ran. */
+RT_API int rt_pool_try_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx);
 
 #endif

@@ -17,6 +17,10 @@
  * allocated to the exact size the path needs; a pack made on one path, or
  * for other sizes, or by a failed rt_sgemm_pack_b is rejected.
  *
+ * Threads: products big enough to be split give one thread's bits on 2,
+ * 3 and 5 threads, and two threads calling rt_sgemm at once both get
+ * them too.
+ *
  * Tolerance: the standard forward error bound for a dot product of length K
  * computed in float32, |fl(a.b) - a.b| <= gamma_K * sum|a_i b_i| with
  * gamma_K = K*u/(1 - K*u), u = 2^-24, plus two roundings for alpha and
@@ -30,6 +34,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,10 +204,12 @@ static void test_bad_arguments(void **state) {
 }
 
 /* The caller-workspace variant computes what rt_sgemm computes (bit for
- * bit: same kernel, same order) and refuses a workspace too small. */
+ * bit: same kernel, same order) and refuses a workspace too small.  M is
+ * above every kernel's small-M thresholds, so the blocked loops run and
+ * need the workspace. */
 static void test_workspace(void **state) {
     (void)state;
-    enum { M = 37, N = 70, K = 300 };
+    enum { M = 97, N = 70, K = 300 };
     RtRng r;
     rt_rng_seed(&r, 3);
     float *A = make_matrix(&r, M, K, K, NAN), *B = make_matrix(&r, N, K, K, NAN);
@@ -493,8 +500,145 @@ static void test_packed_rejects(void **state) {
     free(B);
 }
 
+/* ---- threads (sgemm_mt.c) ---------------------------------------------------- */
+
+/* The problem's six runs on one path (unpacked and packed, each algorithm)
+ * into outs[0..5], each checked against the reference. */
+static void problem_runs(const Problem *pb, RtCpuPath path, float *const *outs) {
+    const Case *c = &pb->c;
+    size_t nc = c_floats(pb), ws_bytes = rt_sgemm_workspace_size(c->M, c->N, c->K);
+    void *ws = exact_aligned(ws_bytes);
+    void *pk = xmalloc(rt_sgemm_packed_b_bytes_on(path, c->N, c->K));
+    rt_sgemm_pack_b_on(path, c->tb, c->N, c->K, pb->B, pb->ldb, pk);
+    for (int r = 0; r < 6; r++) {
+        float *C = outs[r];
+        memcpy(C, pb->C0, nc * sizeof(float));
+        int rc = r < 3 ? rt_sgemm_run(path, algos[r], c->ta, c->tb, c->M, c->N, c->K, c->alpha,
+                                      pb->A, pb->lda, pb->B, pb->ldb, c->beta, C, pb->ldc, ws,
+                                      ws_bytes)
+                       : rt_sgemm_packed_run(path, algos[r - 3], c->ta, c->M, c->N, c->K,
+                                             c->alpha, pb->A, pb->lda, pk, c->beta, C, pb->ldc,
+                                             ws, ws_bytes);
+        assert_int_equal(rc, 0);
+        problem_check(pb, C, algo_names[r % 3], path);
+    }
+    free(pk);
+    free(ws);
+}
+
+/* Products that are split (the split thresholds lowered so that these
+ * small ones are cut up to 5 ways) give the same bits on 2, 3 and 5
+ * threads as on one (the split is over rows or columns at tile
+ * boundaries, never K: sgemm_mt.c): both algorithms, packed and not,
+ * every transpose, every path; shapes split by rows (M > N), by columns,
+ * and the recurrent step at B = 32 (small-M kernels, split by columns).
+ * Exact equality: no tolerance, since each element is the same sequence
+ * of float operations. */
+static void test_threads_same_bits(void **state) {
+    (void)state;
+    static const int64_t shapes[][3] = {{131, 67, 70}, {20, 401, 70}, {32, 300, 60}};
+    static const int threads[] = {2, 3, 5};
+    RtRng r;
+    rt_rng_seed(&r, 8);
+    rt_sgemm_set_split_flops(1e6, 1e5); /* split these small products 5 ways */
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            Case c = {t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], alphas[t % 3],
+                      betas[(t + s) % 3], t == 3 ? 1 : 0};
+            Problem pb;
+            problem_init(&pb, &c, &r);
+            size_t nc = c_floats(&pb);
+            float *one[6], *many[6];
+            for (int k = 0; k < 6; k++)
+                one[k] = xmalloc(nc * sizeof(float)), many[k] = xmalloc(nc * sizeof(float));
+            FOR_EACH_PATH(path) {
+                rt_sgemm_set_threads(1);
+                problem_runs(&pb, path, one);
+                for (int n = 0; n < 3; n++) {
+                    rt_sgemm_set_threads(threads[n]);
+                    assert_int_equal(rt_sgemm_threads(), threads[n]);
+                    problem_runs(&pb, path, many);
+                    for (int k = 0; k < 6; k++)
+                        assert_memory_equal(one[k], many[k], nc * sizeof(float));
+                }
+            }
+            for (int k = 0; k < 6; k++)
+                free(one[k]), free(many[k]);
+            problem_free(&pb);
+        }
+    rt_sgemm_set_threads(0);
+    rt_sgemm_set_split_flops(0, 0);
+}
+
+/* Two threads calling rt_sgemm at once (two models in one process): one
+ * gets the pool, the other runs its product whole on its own thread;
+ * both get the single-threaded bits. */
+typedef struct Concurrent {
+    const float *A, *B;
+    float *C;
+} Concurrent;
+
+enum { CM = 200, CN = 300, CK = 200, CREPS = 20 };
+
+static void *concurrent_main(void *arg) {
+    Concurrent *c = arg;
+    for (int i = 0; i < CREPS; i++)
+        rt_sgemm(0, 1, CM, CN, CK, 1.0f, c->A, CK, c->B, CK, 0.0f, c->C + (size_t)i * CM * CN, CN);
+    return NULL;
+}
+
+static void test_threads_concurrent_callers(void **state) {
+    (void)state;
+    RtRng r;
+    rt_rng_seed(&r, 9);
+    float *A = make_matrix(&r, CM, CK, CK, NAN), *B = make_matrix(&r, CN, CK, CK, NAN);
+    float *want = xmalloc(sizeof(float) * CM * CN);
+    rt_sgemm_set_split_flops(1e6, 1e5);
+    rt_sgemm_set_threads(1);
+    rt_sgemm(0, 1, CM, CN, CK, 1.0f, A, CK, B, CK, 0.0f, want, CN);
+    rt_sgemm_set_threads(2);
+    Concurrent c[2];
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++) {
+        c[k] = (Concurrent){A, B, xmalloc(sizeof(float) * CM * CN * CREPS)};
+        assert_int_equal(pthread_create(&th[k], NULL, concurrent_main, &c[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(th[k], NULL);
+        for (int i = 0; i < CREPS; i++)
+            assert_memory_equal(c[k].C + (size_t)i * CM * CN, want, sizeof(float) * CM * CN);
+        free(c[k].C);
+    }
+    rt_sgemm_set_threads(0);
+    rt_sgemm_set_split_flops(0, 0);
+    free(want);
+    free(A);
+    free(B);
+}
+
+/* The bound kexpr_packed_b_floats (backend/kir.c) sizes a KS_PACK_B buffer
+ * by, documented next to RT_SGEMM_NR_MAX in rnnrt.h: a 64-byte header and
+ * op(B) padded to whole panels of at most RT_SGEMM_NR_MAX columns.  Over
+ * odd and empty shapes, for the public size (the largest over the compiled
+ * paths) and for each path's exact size. */
+static void test_packed_bytes_bound(void **state) {
+    (void)state;
+    static const int64_t sizes[] = {0, 1, 2, 7, 15, 16, 17, 31, 32, 33, 63, 255, 1000, 1025, 4099};
+    enum { NS = sizeof sizes / sizeof sizes[0] };
+    for (int ni = 0; ni < NS; ni++)
+        for (int ki = 0; ki < NS; ki++) {
+            int64_t N = sizes[ni], K = sizes[ki];
+            uint64_t bound = 4u * (16u + (uint64_t)(N + RT_SGEMM_NR_MAX) * (uint64_t)K);
+            assert_true(rt_sgemm_packed_b_bytes(N, K) <= bound);
+            FOR_EACH_PATH(p) assert_true(rt_sgemm_packed_b_bytes_on(p, N, K) <= bound);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_packed_bytes_bound),
+        cmocka_unit_test(test_threads_same_bits),
+        cmocka_unit_test(test_threads_concurrent_callers),
         cmocka_unit_test(test_cpu_paths),     cmocka_unit_test(test_small_shapes),
         cmocka_unit_test(test_large_shapes),  cmocka_unit_test(test_no_product),
         cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_workspace),

@@ -1,0 +1,161 @@
+/* sgemm_mt.c - one rt_sgemm product split over threads.
+ *
+ * A product big enough to pay for waking the threads (the hoisted input
+ * projection over all T*B rows, the weight gradients after a backward
+ * scan, a recurrent step at a large batch) is cut into strips, one per
+ * thread: column strips at multiples of the kernel's nr, or row strips at
+ * multiples of its mr (blocked) or of RT_SGEMM_SMALL_ROWS (small M).
+ * Never K: every element is then computed by the same kernel, over the same
+ * tiles, summing K in the same order as on one thread, so the result has
+ * the same bits for any thread count (tests/unit/test_sgemm.c checks).
+ *
+ * Which dimension: the small-M kernels stream B once per group of rows,
+ * so they split columns (each thread streams only its part of W, which
+ * then stays in its own L2); the blocked loops split the dimension whose
+ * split repeats less packing - columns repeat the packing of A (M*K) in
+ * every thread, rows that of B (N*K), or nothing when B is pre-packed.
+ *
+ * The threads: one process-wide pool (threadpool.h) of RNNC_THREADS threads
+ * (default every core), made at the first product big enough to split,
+ * with one packing workspace per thread past the first, allocated with
+ * the pool: after that first product nothing is allocated.  The calling
+ * thread runs strip 0 in its own workspace.  A product arriving while
+ * another thread's product holds the pool (two models run concurrently)
+ * runs whole on its own thread rather than wait.  In the amalgamation each
+ * generated model has its own pool, stopped by a destructor when the
+ * model's shared object is unloaded. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "runtime/sgemm.h"
+#include "runtime/sgemm_kernels.h"
+#include "runtime/threadpool.h"
+
+/* Split only products of at least MT_MIN_FLOPS, into strips of at least
+ * MT_STRIP_FLOPS: waking a sleeping worker, waiting for it and the second
+ * core's cold caches cost tens of microseconds.  Measured on the 2-core
+ * AVX-512 VM (docs/performance.md, best of 30 batches), packed recurrent
+ * steps on 2 threads: H = 256, B = 32 (16.8 MFLOP) 103 -> 119 us, a loss;
+ * H = 256, B = 64 (33.6 MFLOP) 184 -> 160 us; H = 512, B = 32 (67 MFLOP)
+ * 466 -> 276 us; the input projection of 100 steps at B = 32, H = 256
+ * (1.7 GFLOP) 10.7 -> 5.6 ms. */
+#define MT_MIN_FLOPS 3e7
+#define MT_STRIP_FLOPS 1.5e7
+/* At most this many threads for one product (workspaces are ~2 MiB). */
+#define MT_MAX 64
+
+static pthread_mutex_t mt_mu = PTHREAD_MUTEX_INITIALIZER;
+static RtPool *mt_pool;              /* NULL: one thread */
+static float *mt_ws[MT_MAX];         /* workspace of strip t >= 1 */
+static atomic_int mt_threads;        /* 0: not decided yet */
+static double mt_min_flops = MT_MIN_FLOPS, mt_strip_flops = MT_STRIP_FLOPS;
+
+/* Stops the pool and frees the workspaces; under mt_mu or at unload. */
+static void mt_stop(void) {
+    rt_pool_free(mt_pool);
+    mt_pool = NULL;
+    for (int t = 0; t < MT_MAX; t++) {
+        free(mt_ws[t]);
+        mt_ws[t] = NULL;
+    }
+}
+
+#if defined(__GNUC__)
+/* The pool's threads must not outlive the code they run: a generated
+ * model's runtime is unloaded with its shared object. */
+__attribute__((destructor)) static void mt_unload(void) { mt_stop(); }
+#endif
+
+/* Makes the pool for n threads (n <= 0: RNNC_THREADS); under mt_mu.
+ * Falls back to one thread, with a message, if threads or memory fail. */
+static void mt_start(int n) {
+    if (n <= 0)
+        n = rt_pool_threads_for(getenv("RNNC_THREADS"));
+    if (n > MT_MAX)
+        n = MT_MAX;
+    if (n > 1) {
+        size_t bytes = rt_sgemm_workspace_size((int64_t)1 << 20, (int64_t)1 << 20,
+                                               (int64_t)1 << 20); /* any product's */
+        bytes = (bytes + 63) / 64 * 64;
+        mt_pool = rt_pool_new(n);
+        for (int t = 1; mt_pool && t < n; t++)
+            if (!(mt_ws[t] = aligned_alloc(64, bytes))) {
+                fprintf(stderr, "rt_sgemm: out of memory for thread workspaces; one thread\n");
+                mt_stop();
+            }
+        if (!mt_pool)
+            n = 1;
+    }
+    atomic_store_explicit(&mt_threads, n, memory_order_release);
+}
+
+RT_API int rt_sgemm_threads(void) {
+    int n = atomic_load_explicit(&mt_threads, memory_order_acquire);
+    if (n == 0) {
+        pthread_mutex_lock(&mt_mu);
+        if (atomic_load_explicit(&mt_threads, memory_order_relaxed) == 0)
+            mt_start(0);
+        n = atomic_load_explicit(&mt_threads, memory_order_relaxed);
+        pthread_mutex_unlock(&mt_mu);
+    }
+    return n;
+}
+
+RT_API void rt_sgemm_set_threads(int n) {
+    pthread_mutex_lock(&mt_mu);
+    mt_stop();
+    mt_start(n);
+    pthread_mutex_unlock(&mt_mu);
+}
+
+RT_API void rt_sgemm_set_split_flops(double min_flops, double strip_flops) {
+    mt_min_flops = min_flops > 0 ? min_flops : MT_MIN_FLOPS;
+    mt_strip_flops = strip_flops > 0 ? strip_flops : MT_STRIP_FLOPS;
+}
+
+/* One split product: `parts` strips of `units` units of `unit` rows
+ * (by_rows) or columns each, strip t in [t*units/parts, (t+1)*units/parts). */
+typedef struct Split {
+    const RtSgemmJob *j;
+    int by_rows;
+    int64_t unit, units, parts;
+    float *ws0; /* the caller's workspace, for strip 0 */
+} Split;
+
+static void run_strips(void *ctx, int64_t begin, int64_t end) {
+    const Split *s = ctx;
+    const RtSgemmJob *j = s->j;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t lo = t * s->units / s->parts * s->unit;
+        int64_t hi = (t + 1) * s->units / s->parts * s->unit;
+        float *ws = t == 0 ? s->ws0 : mt_ws[t];
+        if (s->by_rows)
+            rt_sgemm_strip(j, lo, hi < j->M ? hi : j->M, 0, j->N, ws);
+        else
+            rt_sgemm_strip(j, 0, j->M, lo, hi < j->N ? hi : j->N, ws);
+    }
+}
+
+RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws) {
+    double flops = 2.0 * (double)j->M * (double)j->N * (double)j->K;
+    int threads = flops >= mt_min_flops ? rt_sgemm_threads() : 1;
+    int64_t parts = (int64_t)(flops / mt_strip_flops);
+    parts = parts < threads ? parts : threads;
+    if (parts > 1) {
+        int64_t mu = j->small ? RT_SGEMM_SMALL_ROWS : j->k->mr, nu = j->k->nr;
+        int64_t mun = (j->M + mu - 1) / mu, nun = (j->N + nu - 1) / nu;
+        /* rows for the blocked loops when B is pre-packed (no packing is
+         * repeated) or A is the larger to pack; columns otherwise */
+        int by_rows = !j->small && (j->Bpk || j->M > j->N);
+        if ((by_rows ? mun : nun) < parts) /* too few units that way: the other */
+            by_rows = !by_rows;
+        Split s = {j, by_rows, by_rows ? mu : nu, by_rows ? mun : nun, parts, ws};
+        if (s.units < s.parts)
+            s.parts = s.units;
+        if (s.parts > 1 && mt_pool && rt_pool_try_parallel_for(mt_pool, s.parts, run_strips, &s) == 0)
+            return;
+    }
+    rt_sgemm_strip(j, 0, j->M, 0, j->N, ws);
+}
