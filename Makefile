@@ -18,6 +18,22 @@ WARN    := -Wall -Wextra
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -I. -I$(BUILD)/gen -pthread
 LDLIBS  := -lm -pthread
+
+# LLVM 14 (the JIT, backend/llvm_*.c), found with llvm-config.  Its
+# headers are system headers (-isystem: their warnings are not ours); only
+# the llvm_*.c objects get its other flags.
+LLVM_CONFIG ?= $(shell command -v llvm-config-14 || command -v llvm-config)
+ifeq ($(LLVM_CONFIG),)
+  ifeq ($(filter clean deps demo test,$(MAKECMDGOALS)),)
+    $(error llvm-config not found: the JIT needs LLVM 14 (make deps, or apt-get install llvm-14-dev; or set LLVM_CONFIG=/path/to/llvm-config))
+  endif
+endif
+LLVM_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(LLVM_CONFIG) --cflags 2>/dev/null))
+LLVM_LIBDIR := $(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
+ALL_CFLAGS  += -isystem $(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
+LDLIBS      := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes --system-libs 2>/dev/null) \
+               -Wl,-rpath,$(LLVM_LIBDIR) $(LDLIBS)
+$(BUILD)/obj/backend/llvm_%.o: ALL_CFLAGS += $(LLVM_CFLAGS)
 ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS    += -fsanitize=address,undefined
@@ -53,9 +69,10 @@ $(BUILD)/librnnc.a: $(LIB_OBJS)
 # amalgamation (--runtime=inline, backend/rt_source.h) pastes it: headers
 # in dependency order, then the sources.
 RT_SRCS  := runtime/cpu.c runtime/sgemm.c runtime/sgemm_scalar.c runtime/sgemm_avx2.c \
-            runtime/sgemm_avx512.c runtime/vmath.c runtime/vmath_avx2.c runtime/nn_kernels.c
+            runtime/sgemm_avx512.c runtime/vmath.c runtime/vmath_avx2.c runtime/nn_kernels.c \
+            runtime/threadpool.c runtime/sgemm_mt.c
 RT_AMALG := runtime/rnnrt.h runtime/cpu.h runtime/sgemm.h runtime/sgemm_kernels.h \
-            runtime/vmath.h runtime/vmath_kernels.h $(RT_SRCS)
+            runtime/vmath.h runtime/vmath_kernels.h runtime/threadpool.h $(RT_SRCS)
 
 $(BUILD)/librnnrt.a: $(RT_SRCS:%.c=$(BUILD)/obj/%.o)
 	@rm -f $@
@@ -116,6 +133,11 @@ bench: $(BENCHES) $(BENCH_ONEDNN)
 $(BUILD)/bench/rnn_onednn: bench/rnn_onednn.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -Wall -Wextra -fopenmp -o $@ $< -ldnnl
+
+# rnnc's own column runs its models through driver/engine.c (not in librnnc.a).
+$(BUILD)/bench/rnn_rnnc: bench/rnn_rnnc.c $(BUILD)/obj/driver/engine.o $(BUILD)/librnnc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O2 $(LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/obj/driver/engine.o $(BUILD)/librnnc.a $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/librnnc.a
 	@mkdir -p $(dir $@)

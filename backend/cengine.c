@@ -2,10 +2,8 @@
  *
  * Build: lower -> memplan -> one C file (runtime amalgamation + the
  * emitted function and its arena-size function) in a mkdtemp directory
- * -> $RNNC_CC (or cc) as a shared object -> dlopen.  Run: bind the tensors
- * as the interpreter does (ir/bind.h), convert the dtypes the kernel IR
- * does not take (F64 -> F32, I32 -> I64), size the arena with the
- * generated function and call. */
+ * -> $RNNC_CC (or cc) as a shared object -> dlopen.  Run: kfunc_run.h
+ * binds the tensors, sizes the arena and calls (shared with the JIT). */
 #include "backend/cengine.h"
 
 #include <dlfcn.h>
@@ -22,24 +20,17 @@
 #include "backend/emit_c.h"
 #include "backend/kir.h"
 #include "backend/kcompile.h"
+#include "backend/kfunc_run.h"
 #include "backend/rt_source.h"
-#include "ir/bind.h"
 
 extern char **environ;
-
-typedef int (*KFn)(const int64_t *sym, const void *const *arg, void *const *res, void *arena,
-                   char *err, size_t errlen);
-typedef size_t (*KArenaFn)(const int64_t *sym);
 
 struct CEngine {
     const IrModule *m;
     KFunc   *kf;
     char     dir[512], src[600], so[600], log[600];
     void    *dl;
-    KFn      fn;
-    KArenaFn arena_fn;
-    void    *arena;        /* 64-byte aligned, arena_cap bytes, grown on demand */
-    size_t   arena_cap;
+    KFuncRunner run;       /* the loaded function, its arena (kfunc_run.h) */
 };
 
 #define FN_NAME "rnnc_forward"
@@ -129,13 +120,12 @@ static int load(CEngine *e, char *err, size_t errlen) {
     e->dl = dlopen(e->so, RTLD_NOW | RTLD_LOCAL);
     if (!e->dl)
         return ir_errf(err, errlen, "--engine=c: cannot load %s: %s", e->so, dlerror());
-    void *f = dlsym(e->dl, FN_NAME), *a = dlsym(e->dl, ARENA_FN_NAME);
-    if (!f || !a)
-        return ir_errf(err, errlen, "--engine=c: %s lacks %s", e->so, f ? ARENA_FN_NAME : FN_NAME);
+    void *f = dlsym(e->dl, FN_NAME);
+    if (!f)
+        return ir_errf(err, errlen, "--engine=c: %s lacks %s", e->so, FN_NAME);
     /* POSIX guarantees a data pointer from dlsym converts to a function
      * pointer; memcpy says so without ISO C's cast warning */
-    memcpy(&e->fn, &f, sizeof e->fn);
-    memcpy(&e->arena_fn, &a, sizeof e->arena_fn);
+    memcpy(&e->run.fn, &f, sizeof e->run.fn);
     return 0;
 }
 
@@ -149,6 +139,9 @@ CEngine *cengine_build(const IrModule *m, char *err, size_t errlen) {
     e->kf = kcompile(m, "forward", err, errlen);
     if (!e->kf)
         goto fail;
+    e->run.engine = "c";
+    e->run.m = m;
+    e->run.kf = e->kf;
     const char *tmp = getenv("TMPDIR");
     snprintf(e->dir, sizeof e->dir, "%s/rnnc_c.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(e->dir)) {
@@ -185,181 +178,13 @@ void cengine_free(CEngine *e) {
         }
     }
     kfunc_free(e->kf);
-    free(e->arena);
+    kfunc_runner_release(&e->run);
     free(e);
 }
 
 /* ---- running ------------------------------------------------------------------- */
 
-/* The tensor bound to argument buffer i: the module lists inputs, targets
- * then parameters, as KFunc.args does. */
-static const Tensor *arg_tensor(const CEngine *e, int i, const TensorMap *params, const TensorMap *inputs,
-                                const char **name) {
-    const IrModule *m = e->m;
-    if (i < m->ninputs) {
-        *name = m->inputs[i].name;
-        return rt_map_get(inputs, *name);
-    }
-    i -= m->ninputs;
-    if (i < m->ntargets) {
-        *name = m->targets[i].name;
-        return rt_map_get(inputs, *name);
-    }
-    i -= m->ntargets;
-    *name = i < m->nparams ? m->params[i].name : "?";
-    return i < m->nparams ? rt_map_get(params, *name) : NULL;
-}
-
-/* A pointer the function may read for argument b: the tensor's own data,
- * or a converted copy in *copy (freed by the caller). */
-static const void *arg_data(const KBuf *b, const Tensor *t, void **copy) {
-    int64_t n = rt_numel(t);
-    *copy = NULL;
-    if (b->dtype == IR_F32 && t->dtype == RT_F32)
-        return t->data;
-    if (b->dtype == IR_I64 && t->dtype == RT_I64)
-        return t->data;
-    if (b->dtype == IR_F32 && t->dtype == RT_F64) {
-        float *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
-        if (d)
-            for (int64_t k = 0; k < n; k++)
-                d[k] = (float)((const double *)t->data)[k];
-        *copy = d;
-        return d;
-    }
-    if (b->dtype == IR_I64 && t->dtype == RT_I32) {
-        int64_t *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
-        if (d)
-            for (int64_t k = 0; k < n; k++)
-                d[k] = ((const int32_t *)t->data)[k];
-        *copy = d;
-        return d;
-    }
-    return NULL;
-}
-
-/* Allocates result r's tensor with the shape its module value has. */
-static int alloc_result(const CEngine *e, int r, const int64_t *sym, Tensor *t, const char **name,
-                        char *err, size_t errlen) {
-    const IrModule *m = e->m;
-    const IrValue *v = r < m->noutputs ? m->outputs[r].value : m->loss;
-    *name = r < m->noutputs ? m->outputs[r].name : "loss";
-    if (!v)
-        return ir_errf(err, errlen, "--engine=c: internal error: result %d of %d has no value", r,
-                       e->kf->nresults);
-    int64_t shape[IR_MAX_RANK];
-    for (int d = 0; d < v->type.rank; d++) {
-        int64_t x = v->type.dim[d];
-        if (x < 0) {
-            int s = -(int)x - 1;
-            x = s < m->nsyms ? sym[s] : -1;
-            if (x < 0)
-                return ir_errf(err, errlen, "output '%s': size %s is not known: no given input has it", *name,
-                               s < m->nsyms ? m->syms[s].name : "?");
-        }
-        shape[d] = x;
-    }
-    const KBuf *b = e->kf->results[r];
-    if (rt_tensor_alloc(t, b->dtype == IR_I64 ? RT_I64 : RT_F32, v->type.rank, shape))
-        return ir_errf(err, errlen, "out of memory for output '%s'", *name);
-    int64_t have = rt_numel(t), want = kexpr_eval(b->size, sym, NULL);
-    if (have != want) {
-        rt_tensor_free(t);
-        return ir_errf(err, errlen, "--engine=c: internal error: output '%s' has %lld elements, its buffer %lld",
-                       *name, (long long)have, (long long)want);
-    }
-    return 0;
-}
-
-static int grow_arena(CEngine *e, size_t need, char *err, size_t errlen) {
-    need = (need + 63) / 64 * 64;
-    if (need == 0)
-        need = 64;
-    if (need <= e->arena_cap)
-        return 0;
-    free(e->arena);
-    e->arena = NULL;
-    e->arena_cap = 0;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, need))
-        return ir_errf(err, errlen, "out of memory for the %zu-byte arena", need);
-    e->arena = p;
-    e->arena_cap = need;
-    return 0;
-}
-
 int cengine_run(CEngine *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
                 char *err, size_t errlen) {
-    const IrModule *m = e->m;
-    const KFunc *kf = e->kf;
-    int rc = -1;
-    int64_t *sym = calloc((size_t)m->nsyms + 1, sizeof *sym);
-    const void **args = calloc((size_t)kf->nargs + 1, sizeof *args);
-    void **copies = calloc((size_t)kf->nargs + 1, sizeof *copies);
-    void **res = calloc((size_t)kf->nresults + 1, sizeof *res);
-    Tensor *outs = calloc((size_t)kf->nresults + 1, sizeof *outs);
-    const char **onames = calloc((size_t)kf->nresults + 1, sizeof *onames);
-    if (!sym || !args || !copies || !res || !outs || !onames) {
-        ir_errf(err, errlen, "out of memory");
-        goto done;
-    }
-    if (ir_bind_params(m, params, "parameters", err, errlen) ||
-        ir_bind_inputs(m, inputs, sym, m->loss != NULL, err, errlen))
-        goto done;
-    /* A symbol no given tensor fixes sizes nothing that is computed (a
-     * result needing it is reported by alloc_result); 1 keeps every size
-     * expression of the function valid. */
-    for (int k = 0; k < m->nsyms; k++)
-        if (sym[k] < 0)
-            sym[k] = 1;
-
-    for (int i = 0; i < kf->nargs; i++) {
-        const char *name;
-        const KBuf *b = kf->args[i];
-        const Tensor *t = arg_tensor(e, b->index, params, inputs, &name);
-        if (!t) {
-            ir_errf(err, errlen, "--engine=c: internal error: no tensor for argument '%s'", name);
-            goto done;
-        }
-        if (rt_numel(t) != kexpr_eval(b->size, sym, NULL)) {
-            ir_errf(err, errlen, "--engine=c: internal error: '%s' has %lld elements, its buffer %lld", name,
-                    (long long)rt_numel(t), (long long)kexpr_eval(b->size, sym, NULL));
-            goto done;
-        }
-        args[b->index] = arg_data(b, t, &copies[i]);
-        if (!args[b->index]) {
-            ir_errf(err, errlen, "'%s': cannot convert %s for the compiled model", name, rt_dtype_name(t->dtype));
-            goto done;
-        }
-    }
-    for (int r = 0; r < kf->nresults; r++) {
-        if (alloc_result(e, r, sym, &outs[r], &onames[r], err, errlen))
-            goto done;
-        res[r] = outs[r].data;
-    }
-    if (grow_arena(e, e->arena_fn(sym), err, errlen))
-        goto done;
-    char msg[512] = "";
-    if (e->fn(sym, args, res, e->arena, msg, sizeof msg)) {
-        ir_errf(err, errlen, "%s", msg[0] ? msg : "the compiled model failed");
-        goto done;
-    }
-    for (int r = 0; r < kf->nresults; r++)
-        if (rt_map_put(outputs, onames[r], &outs[r])) {
-            ir_errf(err, errlen, "out of memory for output '%s'", onames[r]);
-            goto done;
-        }
-    rc = 0;
-done:
-    for (int i = 0; copies && i < kf->nargs; i++)
-        free(copies[i]);
-    for (int r = 0; outs && r < kf->nresults; r++)
-        rt_tensor_free(&outs[r]);
-    free(sym);
-    free(args);
-    free(copies);
-    free(res);
-    free(outs);
-    free(onames);
-    return rc;
+    return kfunc_run(&e->run, params, inputs, outputs, err, errlen);
 }

@@ -13,6 +13,7 @@
 
 #include "backend/c_file.h"
 #include "backend/c_variants.h"
+#include "backend/llvm_file.h"
 #include "driver/cli.h"
 #include "driver/train_config.h"
 #include "frontend/sema.h"
@@ -64,6 +65,13 @@ static int run(const CliArgs *a)
     if (embed != (wpath != NULL))
         return cli_usage_error(&cmd_compile, "%s", embed ? "--embed-weights needs the weights: -w W.safetensors"
                                                          : "-w is for --embed-weights (without it the program loads its weights at run time)");
+    const char *emit = cli_get(a, "emit"), *target = cli_get(a, "target");
+    int lk = -1; /* --emit=llvm|asm|obj: the kernels through LLVM (backend/llvm_file.h) */
+    if (emit && strcmp(emit, "c") && (lk = llvm_file_kind(emit)) < 0)
+        return cli_usage_error(&cmd_compile, "--emit must be c, llvm, asm or obj, not '%s'", emit);
+    if (target && lk < 0) return cli_usage_error(&cmd_compile, "--target is for --emit=llvm, asm or obj");
+    if (lk >= 0 && (hpath || wpath || embed || rt))
+        return cli_usage_error(&cmd_compile, "--header, -w, --embed-weights and --runtime are for --emit=c");
     const char *prefix = cli_get(a, "prefix");
     if (prefix && !c_is_identifier(prefix))
         return cli_usage_error(&cmd_compile, "--prefix '%s' is not a C identifier", prefix);
@@ -116,6 +124,17 @@ static int run(const CliArgs *a)
         if (cvar_train(trainm, &o.cfg, o.tbptt, err, sizeof err)) { cli_error("%s", err); goto done; }
     }
     if (cvar_forward(fwd, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (lk >= 0) {
+        snprintf(ctmp, sizeof ctmp, "%s.tmp", outp);
+        if (llvm_file_write(ctmp, (LlvmFileKind)lk, target, prefix, fwd, step, trainm, err, sizeof err)) {
+            cli_error("%s", err);
+            goto done;
+        }
+        if (rename(ctmp, outp)) { cli_error("cannot rename %s: %s", ctmp, strerror(errno)); goto done; }
+        ctmp[0] = '\0';
+        rc = 0;
+        goto done;
+    }
     if (wpath) {
         if (rt_st_read(wpath, &weights, err, sizeof err)) { cli_error("%s", err); goto done; }
         o.weights = &weights;
@@ -159,13 +178,16 @@ static const CliOpt opts[] = {
     { "runtime", 0, 1, "inline|link    carry the runtime inside the file (default), or #include \"rnnrt.h\"\n"
                       "                              and link with librnnrt.a" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
+    { "emit", 0, 1, "c|llvm|asm|obj write C (default), or only the kernel functions as LLVM IR,\n"
+                   "                              assembly or an object file (docs/jit.md)" },
+    { "target", 0, 1, "TRIPLE         with --emit=llvm|asm|obj: for this target (default: this machine)" },
     { 0 },
 };
 
 const Command cmd_compile = {
     .name = "compile",
     .synopsis = "FILE -o model.c [--header model.h] [--prefix NAME] [--train] [-w W.safetensors --embed-weights] "
-                "[--runtime=inline|link]",
+                "[--runtime=inline|link] [--emit=c|llvm|asm|obj] [--target TRIPLE]",
     .summary = "compile a model to one C file with a small API (create, forward, step, train)",
     .details = "Writes FILE's model as one C file that compiles alone with any C11\n"
                "compiler (-std=c11 -Wall -Wextra -pedantic, no warning) and needs only\n"

@@ -137,7 +137,7 @@ static const CliOpt opts[] = {
     { "per-step-svg", 0, 1, "FILE.svg       and draw it (log scale); implies --per-step" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
     { "precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)" },
-    { "engine", 0, 1, "interp|c       run with the interpreter (default) or compiled C" },
+    { "engine", 0, 1, "interp|c|jit   run with the interpreter (default), compiled C or LLVM JIT" },
     { 0 },
 };
 

@@ -132,7 +132,7 @@ static const CliOpt opts[] = {
     { "output", 'o', 1, "NAME=y.npy     write an output, or the loss, to a file (repeatable)" },
     { "model", 'm', 1, "NAME           the model to run (default: the first)" },
     { "precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)" },
-    { "engine", 0, 1, "interp|c       run with the interpreter (default) or compiled C" },
+    { "engine", 0, 1, "interp|c|jit   run with the interpreter (default), compiled C or LLVM JIT" },
     { 0 },
 };
 

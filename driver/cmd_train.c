@@ -522,7 +522,7 @@ static const CliOpt opts[] = {
     { "weights", 'w', 1, "W.safetensors  start from these weights (default: fresh, as rnnc init)" },
     { "seed", 0, 1, "N              the seed (overrides the train block's)" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
-    { "engine", 0, 1, "interp|c       run with the interpreter (default) or compiled C" },
+    { "engine", 0, 1, "interp|c|jit   run with the interpreter (default), compiled C or LLVM JIT" },
     { 0 },
 };
 

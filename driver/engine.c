@@ -1,12 +1,13 @@
 /* engine.c - the engines that `rnnc run`, `grad`, `train` and `sample` can
- * run a module with (engine.h): the reference interpreter, and compiled C
- * (backend/cengine.h). */
+ * run a module with (engine.h): the reference interpreter, compiled C
+ * (backend/cengine.h) and the LLVM JIT (backend/jitengine.h). */
 #include "driver/engine.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cengine.h"
+#include "backend/jitengine.h"
 #include "ir/interp.h"
 #include "passes/dce.h"
 #include "passes/pipeline.h"
@@ -20,31 +21,63 @@ static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap
 
 const Engine engine_interp = { "interp", interp_engine_run, NULL };
 
-/* The C engine's state: one compiled engine per module it has run (a
+/* A compiled engine's backend: the C compiler (cengine.h) or the LLVM JIT
+ * (jitengine.h), behind one interface. */
+typedef struct Backend {
+    const char *name;
+    void *(*build)(const IrModule *m, char *err, size_t errlen);
+    int   (*run)(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
+                 char *err, size_t errlen);
+    void  (*free)(void *eng);
+} Backend;
+
+static void *c_build(const IrModule *m, char *err, size_t errlen) { return cengine_build(m, err, errlen); }
+static int c_run(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
+                 size_t errlen)
+{
+    return cengine_run(eng, params, inputs, outputs, err, errlen);
+}
+static void c_free(void *eng) { cengine_free(eng); }
+
+static void *jit_build(const IrModule *m, char *err, size_t errlen) { return jitengine_build(m, NULL, err, errlen); }
+static int jit_run(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
+                   size_t errlen)
+{
+    return jitengine_run(eng, params, inputs, outputs, err, errlen);
+}
+static void jit_free(void *eng) { jitengine_free(eng); }
+
+static const Backend backends[] = {
+    { "c", c_build, c_run, c_free },
+    { "jit", jit_build, jit_run, jit_free },
+};
+
+/* A compiled engine's state: one compiled module per module it has run (a
  * command runs one or two: the training step and the eval forward pass).
  * Modules are told apart by address; each outlives the engine. */
 typedef struct CCache {
+    const Backend   *be;
     const IrModule **mods;
-    CEngine        **engs;
+    void           **engs;
     int              n;
 } CCache;
 
-static int c_engine_run(const Engine *e, const IrModule *m, const TensorMap *params,
-                        const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen)
+static int compiled_engine_run(const Engine *e, const IrModule *m, const TensorMap *params,
+                               const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen)
 {
     CCache *c = e->ctx;
     for (int i = 0; i < c->n; i++)
-        if (c->mods[i] == m) return cengine_run(c->engs[i], params, inputs, outputs, err, errlen);
+        if (c->mods[i] == m) return c->be->run(c->engs[i], params, inputs, outputs, err, errlen);
     const IrModule **mods = realloc(c->mods, (size_t)(c->n + 1) * sizeof *mods);
     if (mods) c->mods = mods;
-    CEngine **engs = realloc(c->engs, (size_t)(c->n + 1) * sizeof *engs);
+    void **engs = realloc(c->engs, (size_t)(c->n + 1) * sizeof *engs);
     if (engs) c->engs = engs;
     if (!mods || !engs) return ir_errf(err, errlen, "out of memory");
-    CEngine *ce = cengine_build(m, err, errlen);
+    void *ce = c->be->build(m, err, errlen);
     if (!ce) return -1;
     c->mods[c->n] = m;
     c->engs[c->n++] = ce;
-    return cengine_run(ce, params, inputs, outputs, err, errlen);
+    return c->be->run(ce, params, inputs, outputs, err, errlen);
 }
 
 int engine_open(const char *name, Engine *e, char *err, size_t errlen)
@@ -53,23 +86,26 @@ int engine_open(const char *name, Engine *e, char *err, size_t errlen)
         *e = engine_interp;
         return 0;
     }
-    if (strcmp(name, "c"))
-        return ir_errf(err, errlen, "unknown engine '%s' (use interp or c)", name);
+    const Backend *be = NULL;
+    for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
+        if (!strcmp(name, backends[i].name)) be = &backends[i];
+    if (!be) return ir_errf(err, errlen, "unknown engine '%s' (use interp, c or jit)", name);
     CCache *c = calloc(1, sizeof *c);
     if (!c) return ir_errf(err, errlen, "out of memory");
-    e->name = "c";
-    e->run = c_engine_run;
+    c->be = be;
+    e->name = be->name;
+    e->run = compiled_engine_run;
     e->ctx = c;
     return 0;
 }
 
-int engine_is_compiled(const Engine *e) { return e->run == c_engine_run; }
+int engine_is_compiled(const Engine *e) { return e->run == compiled_engine_run; }
 
 void engine_close(Engine *e)
 {
     if (!engine_is_compiled(e)) return;
     CCache *c = e->ctx;
-    for (int i = 0; c && i < c->n; i++) cengine_free(c->engs[i]);
+    for (int i = 0; c && i < c->n; i++) c->be->free(c->engs[i]);
     if (c) {
         free(c->mods);
         free(c->engs);

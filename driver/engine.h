@@ -22,10 +22,12 @@ typedef struct Engine {
 /* The reference interpreter in float32 (ir/interp.h). */
 extern const Engine engine_interp;
 
-/* The engine an --engine option names: "interp" (also for NULL) or "c",
- * the module compiled to C by the system compiler (backend/cengine.h),
- * each module once, on its first run.  Returns 0, or -1 with a message
- * (an unknown name).  engine_close() frees what the engine compiled. */
+/* The engine an --engine option names: "interp" (also for NULL), "c",
+ * the module compiled to C by the system compiler (backend/cengine.h), or
+ * "jit", compiled in-process by LLVM (backend/jitengine.h); a compiled
+ * engine compiles each module once, on its first run.  Returns 0, or -1
+ * with a message (an unknown name).  engine_close() frees what the engine
+ * compiled. */
 int  engine_open(const char *name, Engine *e, char *err, size_t errlen);
 void engine_close(Engine *e);
 int  engine_is_compiled(const Engine *e);

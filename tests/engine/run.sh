@@ -1,11 +1,14 @@
 #!/bin/sh
-# The compiled C engine (rnnc --engine=c, backend/cengine.c) against the
-# reference interpreter, on every example model with fresh weights and the
-# inputs its "# inputs:" line names:
+# The compiled engines - C (rnnc --engine=c, backend/cengine.c) and the
+# LLVM JIT (--engine=jit, backend/jitengine.c) - against the reference
+# interpreter, on every example model with fresh weights and the inputs
+# its "# inputs:" line names:
 #   - `rnnc run`: every output and the loss;
 #   - `rnnc run` without the targets: the outputs (the loss is dropped);
 #   - `rnnc grad`: the loss and every parameter's gradient;
-# and that a missing C compiler is a clear error.
+# and that a missing C compiler is a clear error.  The JIT must also give
+# exactly the C engine's bits (the same float operations in the same
+# order, the same runtime): checked with tolerance 0.
 #
 # Tolerance: |c - interp| <= 1e-6 + 1e-4 |interp|.  The interpreter rounds
 # each op's result to float32 but sums inside an op (a linear's dot
@@ -19,6 +22,7 @@
 # cancelled terms, themselves < 1e-2 here.  Measured: at most ~1e-6
 # relative on the outputs and 4e-8 absolute on the gradients.
 set -u
+ENGINES="c jit"
 B=${1:-build}
 RNNC=$B/rnnc
 CLOSE=$B/tools/tensors_close
@@ -46,7 +50,7 @@ for f in examples/*.rnn; do
     # run, with every target: outputs and loss
     names=$(outputs "$f" "$w" "$inputs")
     [ -n "$names" ] || { bad "$name: no outputs"; continue; }
-    for eng in interp c; do
+    for eng in interp $ENGINES; do
         oargs=""
         for o in $names; do oargs="$oargs -o $o=$tmp/$name.$eng.$o.npy"; done
         # shellcheck disable=SC2086
@@ -54,13 +58,22 @@ for f in examples/*.rnn; do
             bad "$name: run --engine=$eng" "$out"; continue 2
         fi
     done
+    for eng in $ENGINES; do
+        good=1
+        for o in $names; do
+            if ! out=$("$CLOSE" "$tmp/$name.$eng.$o.npy" "$tmp/$name.interp.$o.npy" $ATOL $RTOL); then
+                good=0; bad "$name: run --engine=$eng: $o" "$out"
+            fi
+        done
+        [ $good = 1 ] && ok "$name: run --engine=$eng ($(echo $names | tr '\n' ' '))"
+    done
     good=1
     for o in $names; do
-        if ! out=$("$CLOSE" "$tmp/$name.c.$o.npy" "$tmp/$name.interp.$o.npy" $ATOL $RTOL); then
-            good=0; bad "$name: run: $o" "$out"
+        if ! out=$("$CLOSE" "$tmp/$name.jit.$o.npy" "$tmp/$name.c.$o.npy" 0 0); then
+            good=0; bad "$name: run: jit and c differ: $o" "$out"
         fi
     done
-    [ $good = 1 ] && ok "$name: run ($(echo $names | tr '\n' ' '))"
+    [ $good = 1 ] && ok "$name: run: jit gives c's bits"
 
     # run with the inputs only (no target): the compiled module drops the loss
     only=""
@@ -70,31 +83,41 @@ for f in examples/*.rnn; do
         esac
     done
     if [ -n "$only" ]; then
-        # shellcheck disable=SC2086
-        a=$("$RNNC" run "$f" -w "$w" $only 2>&1) && c=$("$RNNC" run "$f" -w "$w" $only --engine=c 2>&1)
-        if [ $? -ne 0 ]; then bad "$name: run without targets" "$a
+        for eng in $ENGINES; do
+            # shellcheck disable=SC2086
+            a=$("$RNNC" run "$f" -w "$w" $only 2>&1) && c=$("$RNNC" run "$f" -w "$w" $only --engine=$eng 2>&1)
+            if [ $? -ne 0 ]; then bad "$name: run without targets --engine=$eng" "$a
 $c"
-        elif echo "$c" | grep -q '^loss:'; then bad "$name: run without targets printed a loss" "$c"
-        elif [ "$(echo "$a" | cut -d= -f1)" != "$(echo "$c" | cut -d= -f1)" ]; then
-            bad "$name: run without targets: different outputs" "$a
+            elif echo "$c" | grep -q '^loss:'; then bad "$name: run without targets --engine=$eng printed a loss" "$c"
+            elif [ "$(echo "$a" | cut -d= -f1)" != "$(echo "$c" | cut -d= -f1)" ]; then
+                bad "$name: run without targets --engine=$eng: different outputs" "$a
 $c"
-        else ok "$name: run without targets"
-        fi
+            else ok "$name: run without targets --engine=$eng"
+            fi
+        done
     fi
 
     # grad: loss and every gradient
-    for eng in interp c; do
+    for eng in interp $ENGINES; do
         # shellcheck disable=SC2086
         if ! out=$("$RNNC" grad "$f" -w "$w" $inputs --engine=$eng -o "$tmp/$name.$eng.g.safetensors" \
                    --loss-out "$tmp/$name.$eng.loss.npy" 2>&1); then
             bad "$name: grad --engine=$eng" "$out"; continue 2
         fi
     done
-    if out=$("$CLOSE" "$tmp/$name.c.g.safetensors" "$tmp/$name.interp.g.safetensors" $ATOL $RTOL) &&
-       out2=$("$CLOSE" "$tmp/$name.c.loss.npy" "$tmp/$name.interp.loss.npy" $ATOL $RTOL); then
-        ok "$name: grad ($(echo "$out" | wc -l) gradients)"
+    for eng in $ENGINES; do
+        if out=$("$CLOSE" "$tmp/$name.$eng.g.safetensors" "$tmp/$name.interp.g.safetensors" $ATOL $RTOL) &&
+           out2=$("$CLOSE" "$tmp/$name.$eng.loss.npy" "$tmp/$name.interp.loss.npy" $ATOL $RTOL); then
+            ok "$name: grad --engine=$eng ($(echo "$out" | wc -l) gradients)"
+        else
+            bad "$name: grad --engine=$eng" "$out ${out2:-}"
+        fi
+    done
+    if out=$("$CLOSE" "$tmp/$name.jit.g.safetensors" "$tmp/$name.c.g.safetensors" 0 0) &&
+       out2=$("$CLOSE" "$tmp/$name.jit.loss.npy" "$tmp/$name.c.loss.npy" 0 0); then
+        ok "$name: grad: jit gives c's bits"
     else
-        bad "$name: grad" "$out ${out2:-}"
+        bad "$name: grad: jit and c differ" "$out ${out2:-}"
     fi
 done
 
@@ -104,25 +127,29 @@ done
 # (a draw flips only if a uniform number lands within ~1e-7 of a
 # cumulative probability boundary).
 M=tests/train/charlm.rnn
-for eng in interp c; do
+for eng in interp $ENGINES; do
     if ! out=$("$RNNC" train $M --engine=$eng -o "$tmp/t.$eng.safetensors" 2>&1); then
         bad "train --engine=$eng" "$out"
     fi
 done
-if [ -f "$tmp/t.c.loss.csv" ] && [ -f "$tmp/t.interp.loss.csv" ] &&
-   [ "$(wc -l < "$tmp/t.c.loss.csv")" -eq "$(wc -l < "$tmp/t.interp.loss.csv")" ] &&
-   worst=$(paste -d, "$tmp/t.c.loss.csv" "$tmp/t.interp.loss.csv" | awk -F, -v a=$ATOL -v r=$RTOL '
-        NR > 1 { d = $2 - $5; if (d < 0) d = -d; if (d > m) m = d; t = $5 < 0 ? -$5 : $5; if (d > a + r * t) bad = 1 }
-        END { printf "%.3g", m; exit bad }'); then
-    ok "train: $(($(wc -l < "$tmp/t.c.loss.csv") - 1)) steps, max loss difference $worst"
-else
-    bad "train: losses differ (max ${worst:-?})"
-fi
+for eng in $ENGINES; do
+    if [ -f "$tmp/t.$eng.loss.csv" ] && [ -f "$tmp/t.interp.loss.csv" ] &&
+       [ "$(wc -l < "$tmp/t.$eng.loss.csv")" -eq "$(wc -l < "$tmp/t.interp.loss.csv")" ] &&
+       worst=$(paste -d, "$tmp/t.$eng.loss.csv" "$tmp/t.interp.loss.csv" | awk -F, -v a=$ATOL -v r=$RTOL '
+            NR > 1 { d = $2 - $5; if (d < 0) d = -d; if (d > m) m = d; t = $5 < 0 ? -$5 : $5; if (d > a + r * t) bad = 1 }
+            END { printf "%.3g", m; exit bad }'); then
+        ok "train --engine=$eng: $(($(wc -l < "$tmp/t.$eng.loss.csv") - 1)) steps, max loss difference $worst"
+    else
+        bad "train --engine=$eng: losses differ (max ${worst:-?})"
+    fi
+done
 a=$("$RNNC" sample $M -w "$tmp/t.interp.safetensors" -n 80 --seed 3 2>&1)
-c=$("$RNNC" sample $M -w "$tmp/t.interp.safetensors" -n 80 --seed 3 --engine=c 2>&1)
-[ -n "$a" ] && [ "$a" = "$c" ] && ok "sample: same text" || bad "sample: different text" "$a
+for eng in $ENGINES; do
+    c=$("$RNNC" sample $M -w "$tmp/t.interp.safetensors" -n 80 --seed 3 --engine=$eng 2>&1)
+    [ -n "$a" ] && [ "$a" = "$c" ] && ok "sample --engine=$eng: same text" || bad "sample --engine=$eng: different text" "$a
 ---
 $c"
+done
 
 # No compiler: a clear message and exit status 1, no crash.
 f=examples/one_to_one.rnn
@@ -133,10 +160,59 @@ st=$?
 if [ $st -eq 1 ] && echo "$out" | grep -q "needs a C compiler"; then ok "no compiler: $out"
 else bad "no compiler (exit $st)" "$out"; fi
 
-# --engine=c with --precision f64 is a usage error.
+# A compiled engine with --precision f64 is a usage error.
+for eng in $ENGINES; do
+    # shellcheck disable=SC2086
+    out=$("$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=$eng --precision f64 2>&1)
+    [ $? -eq 2 ] && ok "--precision f64 with --engine=$eng refused" || bad "--precision f64 with --engine=$eng" "$out"
+done
+
+# The JIT needs no C compiler.
 # shellcheck disable=SC2086
-out=$("$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=c --precision f64 2>&1)
-[ $? -eq 2 ] && ok "--precision f64 with --engine=c refused" || bad "--precision f64 with --engine=c" "$out"
+out=$(RNNC_CC=/nonexistent/cc "$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=jit 2>&1)
+[ $? -eq 0 ] && ok "--engine=jit without a C compiler" || bad "--engine=jit without a C compiler" "$out"
+
+# rnnc compile --emit=llvm|asm|obj: the kernel functions through LLVM.  The
+# IR must be accepted by llvm-as; the object must define the kernels, call
+# nothing but the runtime and libc, and link with the runtime into a
+# program whose arena function answers; --target makes another machine's
+# object.
+f=examples/stacked.rnn
+if out=$("$RNNC" compile $f --train --emit=llvm -o "$tmp/k.ll" 2>&1) && out=$(llvm-as-14 "$tmp/k.ll" -o "$tmp/k.bc" 2>&1)
+then ok "compile --emit=llvm: llvm-as accepts it"; else bad "compile --emit=llvm" "$out"; fi
+if out=$("$RNNC" compile $f --train --emit=asm -o "$tmp/k.s" 2>&1) && grep -q 'forecast_kernel_train:' "$tmp/k.s"
+then ok "compile --emit=asm"; else bad "compile --emit=asm" "$out"; fi
+if out=$("$RNNC" compile $f --train --emit=obj -o "$tmp/k.o" 2>&1); then
+    undef=$(nm -u "$tmp/k.o" | awk '{print $2}' | grep -v '^rt_\|^snprintf$\|^logf$\|^mem\(set\|cpy\|move\)$')
+    san=""
+    nm "$B/librnnc.a" 2>/dev/null | grep -q __asan_init && san="-fsanitize=address,undefined"
+    cat >"$tmp/main.c" <<'EOC'
+#include <stdint.h>
+#include <stdio.h>
+#include <stddef.h>
+int forecast_kernel_forward(const int64_t *, const void *const *, void *const *, void *, char *, size_t);
+int64_t forecast_kernel_forward_arena(const int64_t *);
+int64_t forecast_kernel_train_arena(const int64_t *);
+int main(void) {
+    int64_t sym[4] = {8, 20, 20, 20};
+    printf("%d %lld %lld\n", forecast_kernel_forward != NULL, (long long)forecast_kernel_forward_arena(sym),
+           (long long)forecast_kernel_train_arena(sym));
+    return 0;
+}
+EOC
+    # shellcheck disable=SC2086
+    if [ -z "$undef" ] && nm "$tmp/k.o" | grep -q ' T forecast_kernel_step$' &&
+       out=$(cc $san -o "$tmp/k.exe" "$tmp/main.c" "$tmp/k.o" "$B/librnnc.a" -lm -pthread 2>&1) &&
+       out=$("$tmp/k.exe") && echo "$out" | grep -q '^1 [1-9][0-9]* [1-9][0-9]*$'
+    then ok "compile --emit=obj: links with the runtime (arena bytes: ${out#1 })"
+    else bad "compile --emit=obj" "$undef $out"; fi
+else bad "compile --emit=obj" "$out"; fi
+if out=$("$RNNC" compile $f --emit=obj --target aarch64-linux-gnu -o "$tmp/a.o" 2>&1) &&
+   readelf -h "$tmp/a.o" | grep -q AArch64
+then ok "compile --emit=obj --target aarch64-linux-gnu"; else bad "compile --target aarch64" "$out"; fi
+out=$("$RNNC" compile $f --emit=obj --target nonsense-triple -o "$tmp/b.o" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "unknown target" && ok "compile --target nonsense: $out" ||
+    bad "compile --target nonsense" "$out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
