@@ -1,0 +1,452 @@
+/* rnn_rnnc.c - rnnc's own column of the RNN benchmark (bench/rnn_bench.sh):
+ * the time of a forward pass and of a training step of one RNN layer, as
+ * models written in the .rnn language and compiled by an rnnc engine
+ * (driver/engine.h: "c" by default, --engine NAME for another one), timed
+ * through the engine's run() as `rnnc run` and `rnnc train` call it.
+ *
+ * The work is the baselines' (bench/rnn_torch.py, bench/rnn_onednn.cpp):
+ * one layer, one direction, zero initial state, I = H, input [T, B, I].
+ *   forward:  model { input x : seq<[I]>  h = CELL(x, hidden=H)  output h }
+ *             The recurrent layer and nothing else; its output [T, B, H].
+ *   training: model { input tok : seq<int>  target y : seq<[H]>
+ *                     x = embedding(tok, vocab=16, dim=I)  h = CELL(x, hidden=H)
+ *                     loss = mse(h, y) }
+ *             through autodiff and train_step (SGD, lr 1e-3, no clipping):
+ *             one run is forward, MSE loss, BPTT, and the SGD update, as in
+ *             the baselines.  The baselines also compute the gradient with
+ *             respect to the layer's input x (bench/rnn_flops.h counts it);
+ *             rnnc differentiates only towards parameters, so the input
+ *             comes from a 16-row embedding, whose gradient needs exactly
+ *             that dx.  The embedding's own work (a gather and a
+ *             scatter-add of B*T*I floats, an update of 16*I weights) is
+ *             O(1/H) of the layer's and is left in.  The step also computes
+ *             what `rnnc train` gets from it: the gradients as outputs and
+ *             their global norm (O(parameters)).
+ * CELL is lstm, gru (PyTorch's form, oneDNN's lbr_gru) or rnn (tanh).
+ *
+ * Each timed call is engine->run() with the tensors already in memory: the
+ * engine's checks and its allocation of the result tensors are in the
+ * time, as they are in PyTorch's; compiling is not (done once before).
+ * The new parameters a training step returns are the next step's, as in
+ * `rnnc train`.
+ *
+ * Before timing, each configuration is checked once, untimed, against the
+ * reference interpreter (ir/interp.h) on the first CHECK_T steps of the same
+ * data, weights, batch and sizes: the forward output, the loss and every
+ * gradient (--no-check skips it; the interpreter is slow at these sizes).
+ *
+ * Timing (the same as the baselines'): 2 warm-up calls; 3 repetitions of R
+ * calls, R = 20, or fewer (at least 3) when 20 would take more than 0.7 s,
+ * or more (up to 200) to fill 0.3 s; the best of the 3 medians, and
+ * spread = (worst median - best median) / best.
+ *
+ * Output, one line per cell and shape (bench/rnn_bench.sh parses it):
+ *   rnnc CELL I H B T threads=N fwd_ms=X fwd_spread=P% train_ms=Y train_spread=Q%
+ * threads = RNNC_THREADS (the runtime's own default when unset).
+ *
+ *   rnn_rnnc [--engine NAME] [--no-check] [CELL I H B T] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/rnn_flops.h"
+#include "driver/engine.h"
+#include "frontend/ast.h"
+#include "frontend/diag.h"
+#include "frontend/sema.h"
+#include "passes/autodiff.h"
+#include "passes/train_step.h"
+#include "runtime/rng.h"
+#include "runtime/threadpool.h"
+
+#define VOCAB 16    /* rows of the embedding that feeds the training model */
+#define CHECK_T 3   /* steps of the untimed check against the interpreter */
+
+typedef struct Config {
+    const char *cell;
+    long i, h, b, t;
+} Config;
+
+/* The benchmark's shapes (I = H, B, T), as in the baselines. */
+static const long shapes[][3] = {{256, 1, 100}, {256, 32, 100}, {512, 64, 100}};
+static const char *const cells[] = {"lstm", "gru", "rnn"};
+
+/* ---- the models ------------------------------------------------------------------ */
+
+/* A program parsed from text, and its model's IR.  The IR may point into
+ * the program, so they are freed together. */
+typedef struct Model {
+    char    *text;
+    Program *prog;
+    IrModule *m;
+} Model;
+
+static void model_free(Model *md) {
+    if (md->m)
+        ir_free(md->m);
+    if (md->prog)
+        ast_free(md->prog);
+    free(md->text);
+    memset(md, 0, sizeof *md);
+}
+
+/* The .rnn text of the forward or the training model (see the top). */
+static char *model_text(const Config *c, int train) {
+    char *s = malloc(512);
+    if (!s)
+        return NULL;
+    if (train)
+        snprintf(s, 512,
+                 "model step {\n  input tok : seq<int>\n  target y : seq<[%ld]>\n"
+                 "  x = embedding(tok, vocab=%d, dim=%ld)\n  h = %s(x, hidden=%ld)\n"
+                 "  loss = mse(h, y)\n}\n",
+                 c->h, VOCAB, c->i, c->cell, c->h);
+    else
+        snprintf(s, 512, "model fwd {\n  input x : seq<[%ld]>\n  h = %s(x, hidden=%ld)\n  output h\n}\n",
+                 c->i, c->cell, c->h);
+    return s;
+}
+
+/* Parses and builds one model; for training also differentiates it and
+ * appends the SGD step.  Returns 0, or -1 with the messages printed. */
+static int model_build(Model *md, const Config *c, int train) {
+    memset(md, 0, sizeof *md);
+    md->text = model_text(c, train);
+    if (!md->text)
+        return -1;
+    Diag d;
+    diag_init(&d, train ? "<training model>" : "<forward model>", md->text, stderr);
+    md->prog = parse_program(d.filename, md->text, &d);
+    if (md->prog && !diag_errors(&d))
+        md->m = sema_build(md->prog, NULL, &d);
+    if (!md->m || diag_errors(&d))
+        return -1;
+    if (!train)
+        return 0;
+    char err[512];
+    TrainConfig tc = train_config_default();
+    tc.opt = OPT_SGD;
+    tc.lr = 1e-3;
+    if (autodiff(md->m, err, sizeof err) || train_step(md->m, &tc, err, sizeof err)) {
+        fprintf(stderr, "rnn_rnnc: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- tensors --------------------------------------------------------------------- */
+
+static void die_oom(void) {
+    fprintf(stderr, "rnn_rnnc: out of memory\n");
+    exit(1);
+}
+
+/* A new F32 tensor of the given shape, U(-a, a); put into map under name. */
+static void put_uniform(TensorMap *map, const char *name, int rank, const int64_t *shape, float a,
+                        RtRng *rng) {
+    Tensor t;
+    if (rt_tensor_alloc(&t, RT_F32, rank, shape))
+        die_oom();
+    float *p = t.data;
+    for (int64_t k = 0, n = rt_numel(&t); k < n; k++)
+        p[k] = rt_rng_uniform_sym(rng, a);
+    if (rt_map_put(map, name, &t))
+        die_oom();
+}
+
+/* Every parameter of m, U(-1/sqrt(H), 1/sqrt(H)) as PyTorch's and the
+ * oneDNN baseline's; the same values for the same names and seed. */
+static void init_params(const IrModule *m, long h, TensorMap *params) {
+    for (int k = 0; k < m->nparams; k++) {
+        const IrParam *p = &m->params[k];
+        RtRng rng;
+        uint64_t seed = 7;
+        for (const char *s = p->name; *s; s++) /* per name: both models agree */
+            seed = seed * 31 + (unsigned char)*s;
+        rt_rng_seed(&rng, seed);
+        put_uniform(params, p->name, p->value->type.rank, p->value->type.dim, 1.0f / sqrtf((float)h), &rng);
+    }
+}
+
+/* The inputs of config c over t steps: x [t, B, I] U(-1, 1) for the
+ * forward model, tok [t, B] in [0, VOCAB) and y [t, B, H] U(-1, 1) for the
+ * training one.  The first steps are the same for any t. */
+static void make_inputs(const Config *c, long t, TensorMap *fwd, TensorMap *train) {
+    RtRng rng;
+    rt_rng_seed(&rng, 11);
+    put_uniform(fwd, "x", 3, (int64_t[]){t, c->b, c->i}, 1.0f, &rng);
+    rt_rng_seed(&rng, 12);
+    put_uniform(train, "y", 3, (int64_t[]){t, c->b, c->h}, 1.0f, &rng);
+    Tensor tok;
+    if (rt_tensor_alloc(&tok, RT_I64, 2, (int64_t[]){t, c->b}))
+        die_oom();
+    for (int64_t k = 0; k < t * c->b; k++)
+        ((int64_t *)tok.data)[k] = (int64_t)(rt_rng_u64(&rng) % VOCAB);
+    if (rt_map_put(train, "tok", &tok))
+        die_oom();
+}
+
+/* ---- the check against the interpreter ---------------------------------------------- */
+
+/* The largest |a - b| / (atol + rtol |b|) over the tensor `name` of two
+ * output maps (b: the interpreter's); HUGE_VAL when it is missing or the
+ * shapes differ. */
+static double excess(const TensorMap *a, const TensorMap *b, const char *name, double rtol, double atol) {
+    const Tensor *x = rt_map_get(a, name), *y = rt_map_get(b, name);
+    if (!x || !y || x->dtype != RT_F32 || y->dtype != RT_F32 || rt_numel(x) != rt_numel(y))
+        return HUGE_VAL;
+    double worst = 0;
+    const float *p = x->data, *q = y->data;
+    for (int64_t k = 0, n = rt_numel(x); k < n; k++) {
+        double e = fabs((double)p[k] - q[k]) / (atol + rtol * fabs((double)q[k]));
+        if (!(e <= worst))
+            worst = isnan(e) ? HUGE_VAL : e;
+    }
+    return worst;
+}
+
+/* Runs mc with engine e and mi (the same model, not optimized) with the
+ * interpreter on the same tensors, and compares the forward output "h",
+ * the "loss" and every "grad:" output; *worst receives the largest
+ * error as a fraction of its tolerance.
+ * Tolerances (the differential tests', tests/diff/run.sh, with the
+ * absolute part raised for these larger sums): the engines sum the I + H
+ * products of a pre-activation in different orders (blocked, FMA) and
+ * evaluate tanh/sigmoid with runtime/vmath.h's polynomials, each a few ulp;
+ * over CHECK_T steps that stays ~1e-6 relative, so RTOL 1e-4 has a margin
+ * of ~100.  Elements that cancel to near 0 keep the absolute error of their
+ * largest terms: ~1e-6 for values (terms ~1), ~1e-7 for gradients (the
+ * MSE's 2/N scales them to ~1e-4 .. 1e-2): ATOL 1e-5 and 1e-6. */
+static int check_module(const Engine *e, const IrModule *mc, const IrModule *mi, const TensorMap *params,
+                        const TensorMap *inputs, const char *what, double *worst) {
+    TensorMap oc, oi;
+    rt_map_init(&oc);
+    rt_map_init(&oi);
+    char err[512];
+    int rc = -1;
+    if (e->run(e, mc, params, inputs, &oc, err, sizeof err) ||
+        engine_interp.run(&engine_interp, mi, params, inputs, &oi, err, sizeof err)) {
+        fprintf(stderr, "rnn_rnnc: %s: %s\n", what, err);
+        goto done;
+    }
+    for (int k = 0; k < oi.count; k++) {
+        const char *name = oi.names[k];
+        int grad = !strncmp(name, AUTODIFF_GRAD_PREFIX, strlen(AUTODIFF_GRAD_PREFIX));
+        if (!grad && strcmp(name, "loss") && strcmp(name, "h"))
+            continue; /* new parameters, the gradient norm: follow from these */
+        double x = excess(&oc, &oi, name, 1e-4, grad ? 1e-6 : 1e-5);
+        *worst = fmax(*worst, x);
+        if (!(x <= 1)) {
+            fprintf(stderr, "rnn_rnnc: %s: engine '%s' and the interpreter differ on '%s' (%.3g x the tolerance)\n",
+                    what, e->name, name, x);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    rt_map_free(&oc);
+    rt_map_free(&oi);
+    return rc;
+}
+
+/* ---- timing ------------------------------------------------------------------------- */
+
+typedef struct Timing {
+    double ms, spread_pct;
+} Timing;
+
+typedef int (*Op)(void *ctx);
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Best median of 3 repetitions, as described at the top.  A failed call
+ * ends the program (its message already printed). */
+static Timing time_op(Op op, void *ctx) {
+    if (op(ctx))
+        exit(1);
+    double t0 = now();
+    if (op(ctx))
+        exit(1);
+    double one = fmax(now() - t0, 1e-7);
+    int runs = 20;
+    if (runs * one > 0.7)
+        runs = (int)fmax(3, ceil(0.7 / one));
+    if (runs * one < 0.3)
+        runs = (int)fmin(200, ceil(0.3 / one));
+    double *t = malloc((size_t)runs * sizeof *t), best = HUGE_VAL, worst = 0;
+    if (!t)
+        die_oom();
+    for (int rep = 0; rep < 3; rep++) {
+        for (int k = 0; k < runs; k++) {
+            double a = now();
+            if (op(ctx))
+                exit(1);
+            t[k] = now() - a;
+        }
+        qsort(t, (size_t)runs, sizeof *t, cmp_double);
+        best = fmin(best, t[runs / 2]);
+        worst = fmax(worst, t[runs / 2]);
+    }
+    free(t);
+    return (Timing){best * 1e3, 100.0 * (worst - best) / best};
+}
+
+/* One timed call: a run of m on params and inputs; for a training step the
+ * "new:<p>" results replace the parameters, as `rnnc train` does. */
+typedef struct Call {
+    const Engine *e;
+    const IrModule *m;
+    TensorMap *params;
+    const TensorMap *inputs;
+    int train;
+} Call;
+
+static int run_call(void *ctx) {
+    Call *c = ctx;
+    TensorMap out;
+    rt_map_init(&out);
+    char err[512];
+    int rc = c->e->run(c->e, c->m, c->params, c->inputs, &out, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "rnn_rnnc: %s\n", err);
+    for (int k = 0; !rc && c->train && k < c->m->nparams; k++) {
+        const char *p = c->m->params[k].name;
+        char name[512];
+        snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", p);
+        Tensor *t = rt_map_get(&out, name);
+        if (!t || rt_map_put(c->params, p, t)) {
+            fprintf(stderr, "rnn_rnnc: the training step gave no '%s'\n", name);
+            rc = -1;
+        }
+    }
+    rt_map_free(&out);
+    return rc;
+}
+
+/* ---- one configuration -------------------------------------------------------------- */
+
+/* Builds, checks (unless !check) and times config c with the engine
+ * named `engine`; prints its line.  Returns 0 or -1 (messages printed). */
+static int bench(const char *engine, const Config *c, int threads, int check) {
+    Model fc = {0}, tc = {0}, fi = {0}, ti = {0}; /* compiled and interpreted copies */
+    TensorMap fparams, tparams, fin, tin, fin_chk, tin_chk;
+    TensorMap *maps[] = {&fparams, &tparams, &fin, &tin, &fin_chk, &tin_chk};
+    for (size_t k = 0; k < sizeof maps / sizeof *maps; k++)
+        rt_map_init(maps[k]);
+    char err[512];
+    int rc = -1;
+    /* An engine per configuration: the C engine caches its compiled code by
+     * module address, and a later module may get a freed one's address. */
+    Engine eng, *e = NULL;
+    if (engine_open(engine, &eng, err, sizeof err)) {
+        fprintf(stderr, "rnn_rnnc: %s\n", err);
+        goto done;
+    }
+    e = &eng;
+    if (model_build(&fc, c, 0) || model_build(&tc, c, 1) ||
+        (check && (model_build(&fi, c, 0) || model_build(&ti, c, 1))))
+        goto done;
+    if (engine_prepare(e, fc.m, 0, err, sizeof err) || engine_prepare(e, tc.m, 1, err, sizeof err)) {
+        fprintf(stderr, "rnn_rnnc: %s\n", err);
+        goto done;
+    }
+    init_params(fc.m, c->h, &fparams);
+    init_params(tc.m, c->h, &tparams);
+    make_inputs(c, c->t, &fin, &tin);
+    if (check) {
+        long steps = c->t < CHECK_T ? c->t : CHECK_T;
+        make_inputs(c, steps, &fin_chk, &tin_chk);
+        char what[128];
+        snprintf(what, sizeof what, "%s I=%ld H=%ld B=%ld T=%ld", c->cell, c->i, c->h, c->b, steps);
+        double worst = 0;
+        if (check_module(e, fc.m, fi.m, &fparams, &fin_chk, what, &worst) ||
+            check_module(e, tc.m, ti.m, &tparams, &tin_chk, what, &worst))
+            goto done;
+        printf("# rnnc %s: output, loss and gradients as the interpreter's within %.2g of the tolerance\n",
+               what, worst);
+    }
+    Call fwd = {e, fc.m, &fparams, &fin, 0}, train = {e, tc.m, &tparams, &tin, 1};
+    Timing tf = time_op(run_call, &fwd);
+    Timing tt = time_op(run_call, &train);
+    printf("rnnc %s %ld %ld %ld %ld threads=%d fwd_ms=%.4f fwd_spread=%.1f%% train_ms=%.4f "
+           "train_spread=%.1f%%\n",
+           c->cell, c->i, c->h, c->b, c->t, threads, tf.ms, tf.spread_pct, tt.ms, tt.spread_pct);
+    fflush(stdout);
+    rc = 0;
+done:
+    if (e)
+        engine_close(e); /* before the modules it compiled */
+    for (size_t k = 0; k < sizeof maps / sizeof *maps; k++)
+        rt_map_free(maps[k]);
+    Model *models[] = {&fc, &tc, &fi, &ti};
+    for (size_t k = 0; k < sizeof models / sizeof *models; k++)
+        model_free(models[k]);
+    return rc;
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: rnn_rnnc [--engine NAME] [--no-check] [lstm|gru|rnn I H B T]\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    const char *engine = "c";
+    int check = 1, a = 1;
+    for (; a < argc && argv[a][0] == '-'; a++) {
+        if (!strcmp(argv[a], "--engine") && a + 1 < argc)
+            engine = argv[++a];
+        else if (!strncmp(argv[a], "--engine=", 9))
+            engine = argv[a] + 9;
+        else if (!strcmp(argv[a], "--no-check"))
+            check = 0;
+        else
+            return usage();
+    }
+    Config configs[sizeof cells / sizeof *cells * sizeof shapes / sizeof *shapes];
+    int n = 0;
+    if (argc - a == 5) {
+        Config c = {argv[a], 0, 0, 0, 0};
+        long *v[] = {&c.i, &c.h, &c.b, &c.t};
+        for (int k = 0; k < 4; k++) {
+            char *end;
+            *v[k] = strtol(argv[a + 1 + k], &end, 10);
+            if (*end || *v[k] <= 0 || *v[k] > 1 << 20)
+                return usage();
+        }
+        if (!rnn_flops_gates(c.cell))
+            return usage();
+        configs[n++] = c;
+    } else if (argc == a) {
+        for (size_t ci = 0; ci < sizeof cells / sizeof *cells; ci++)
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+                configs[n++] = (Config){cells[ci], shapes[s][0], shapes[s][0], shapes[s][1], shapes[s][2]};
+    } else {
+        return usage();
+    }
+    Engine e; /* only to check the name before anything is built */
+    char err[512];
+    if (engine_open(engine, &e, err, sizeof err)) {
+        fprintf(stderr, "rnn_rnnc: %s\n", err);
+        return 2;
+    }
+    engine_close(&e);
+    int threads = rt_pool_threads_for(getenv("RNNC_THREADS"));
+    printf("# rnnc: engine %s; %s\n", engine,
+           check ? "each configuration checked against the interpreter first" : "not checked (--no-check)");
+    fflush(stdout);
+    int rc = 0;
+    for (int k = 0; k < n && !rc; k++)
+        rc = bench(engine, &configs[k], threads, check) ? 1 : 0;
+    return rc;
+}
