@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs every test suite against the binaries in BUILD_DIR (default build):
 # the cmocka unit tests, the golden dump tests (FileCheck), the bad-input
-# corpus, the PyTorch conformance suite and the examples.  Prints one line a
+# corpus, the PyTorch conformance suite, the examples, training, the
+# end-to-end checks and the differential tests (random models through two
+# engines, tests/diff/run.sh).  Prints one line a
 # suite and closes with "N passed, M failed" (suites); exits 1 if any failed.
 set -u
 B=${1:-build}
@@ -31,6 +33,9 @@ suite conformance sh tests/conformance/run.sh "$B"
 suite examples    sh tests/examples/run.sh "$B"
 suite train       sh tests/train/run.sh "$B"
 suite e2e         sh tests/e2e/run.sh "$B"
+suite deploy      sh tests/deploy/run.sh "$B"
+suite engine      sh tests/engine/run.sh "$B"
+suite diff        sh tests/diff/run.sh "$B"
 
 echo
 [ -n "$failures" ] && echo "failed suites:$failures"
