@@ -40,7 +40,8 @@ ifeq ($(SAN),1)
 endif
 
 LIB_SRCS := $(wildcard frontend/*.c ir/*.c passes/*.c backend/*.c runtime/*.c)
-GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/rt_source_text.c
+GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/rt_source_text.c \
+            $(BUILD)/gen/model_api_text.c $(BUILD)/gen/model_api_decls_text.c
 DRV_SRCS := $(wildcard driver/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -74,13 +75,28 @@ RT_SRCS  := runtime/cpu.c runtime/sgemm.c runtime/sgemm_scalar.c runtime/sgemm_a
 RT_AMALG := runtime/rnnrt.h runtime/cpu.h runtime/sgemm.h runtime/sgemm_kernels.h \
             runtime/vmath.h runtime/vmath_kernels.h runtime/threadpool.h $(RT_SRCS)
 
-$(BUILD)/librnnrt.a: $(RT_SRCS:%.c=$(BUILD)/obj/%.o)
+# The library also has the model API (runtime/model_api.h), which object
+# files of `rnnc compile --emit=obj` and C files of --runtime=link call; a
+# C file with the runtime inline carries it as text instead.
+RT_LIB_SRCS := $(RT_SRCS) runtime/model_api.c
+
+$(BUILD)/librnnrt.a: $(RT_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/gen/rt_source_text.c: scripts/rt_source.sh $(RT_AMALG)
 	@mkdir -p $(BUILD)/gen
 	sh scripts/rt_source.sh $(RT_AMALG) > $@.tmp && mv $@.tmp $@
+
+# The model API (runtime/model_api.h, .c with the safetensors code
+# runtime/st_loader.h): compiled into librnnrt.a, and carried as text by a
+# generated C file (backend/c_api.c).
+$(BUILD)/gen/model_api_decls_text.c: scripts/c_text.sh runtime/model_api.h
+	@mkdir -p $(BUILD)/gen
+	sh scripts/c_text.sh model_api_decls_text runtime/model_api.h > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/model_api_text.c: scripts/c_text.sh runtime/st_loader.h runtime/model_api.c
+	@mkdir -p $(BUILD)/gen
+	sh scripts/c_text.sh model_api_text runtime/st_loader.h runtime/model_api.c > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,22 +1,20 @@
 /* c_api.c - the model API of a generated C file (docs/c-api.md): the
- * declarations (the header's body) and the functions that move a caller's
- * pointers and the model's own state into the kernels' argument arrays.
+ * declarations (the header's body), the model's descriptor and the API
+ * functions.
  *
- * Every kernel takes its buffers as arrays in the order its module lists
- * them (backend/kir.h); which C expression fills each slot is decided here,
- * at generation time, from the buffer's name: a user input or output is a
- * field of the caller's struct, "carry:<k>" is recurrent state the model
- * keeps in two buffers (read one, write the other, swap the pointers after
- * a good call), "opt:..." is optimizer state kept the same way, "new:<p>"
- * the other buffer of parameter p. */
+ * The functions are model-independent code, runtime/model_api.c, which
+ * the file carries as text (or links from librnnrt.a); what is the
+ * model's is its descriptor (api_slots.h builds it: among others which
+ * buffer fills each argument slot of each kernel), written here as static
+ * data, and the NAME_* functions, which turn the caller's structs into
+ * arrays and call the runtime with it.  An object file of --emit=obj has
+ * the same descriptor and functions as LLVM IR (llvm_api.c). */
 #include <stdarg.h>
 #include <string.h>
 
+#include "backend/api_slots.h"
 #include "backend/c_gen.h"
-#include "passes/segment.h"
-#include "passes/train_step.h"
 
-static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 static int at_least_1(int n) { return n > 0 ? n : 1; }
 
 static void out(const CGen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -26,97 +24,6 @@ static void out(const CGen *g, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(g->c, fmt, ap);
     va_end(ap);
-}
-
-/* ---- the model's state slots ------------------------------------------------------ */
-
-static int is_carry(const char *name) { return has_prefix(name, SEGMENT_CARRY_PREFIX) && strcmp(name, SEGMENT_RESET_INPUT); }
-static int is_opt(const char *name) { return has_prefix(name, TRAIN_OPT_PREFIX) && strcmp(name, TRAIN_STEP_INPUT); }
-
-/* Position of input `name` among m's inputs that pass `pred`, or -1. */
-static int slot(const IrModule *m, int (*pred)(const char *), const char *name)
-{
-    int k = 0;
-    for (int i = 0; m && i < m->ninputs; i++) {
-        if (!pred(m->inputs[i].name)) continue;
-        if (!strcmp(m->inputs[i].name, name)) return k;
-        k++;
-    }
-    return -1;
-}
-
-static int count(const IrModule *m, int (*pred)(const char *))
-{
-    int k = 0;
-    for (int i = 0; m && i < m->ninputs; i++) k += pred(m->inputs[i].name);
-    return k;
-}
-
-static const IrInput *find_input(const IrModule *m, const char *name)
-{
-    for (int i = 0; m && i < m->ninputs; i++)
-        if (!strcmp(m->inputs[i].name, name)) return &m->inputs[i];
-    return NULL;
-}
-
-static int has_input(const IrModule *m, const char *name) { return find_input(m, name) != NULL; }
-
-static int param_index(const IrModule *m, const char *name)
-{
-    for (int i = 0; i < m->nparams; i++)
-        if (!strcmp(m->params[i].name, name)) return i;
-    return -1;
-}
-
-static int is_named(const IrInput *list, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(list[i].name, name)) return 1;
-    return 0;
-}
-
-static int is_output(const IrModule *m, const char *name)
-{
-    for (int i = 0; i < m->noutputs; i++)
-        if (!strcmp(m->outputs[i].name, name)) return 1;
-    return 0;
-}
-
-/* The C expression that fills the slot of buffer `name` of variant v. */
-static int bind(const CGen *g, const CVar *v, const char *name, int result, char *buf, size_t n, char *err, size_t errlen)
-{
-    const IrModule *m = v->m;
-    const char *state = v == &g->step ? "step" : "train";
-    char f[200];
-    int k;
-    if (!result && is_named(m->inputs, m->ninputs, name) && !has_prefix(name, SEGMENT_CARRY_PREFIX) && !has_prefix(name, TRAIN_OPT_PREFIX)) {
-        snprintf(buf, n, "in->%s", cg_field(name, f, sizeof f));
-    } else if (!result && is_named(m->targets, m->ntargets, name)) {
-        snprintf(buf, n, "tg->%s", cg_field(name, f, sizeof f));
-    } else if (!result && (k = param_index(g->base, name)) >= 0) {
-        snprintf(buf, n, "m->w[%d]", k);
-    } else if (!result && !strcmp(name, SEGMENT_RESET_INPUT)) {
-        snprintf(buf, n, "&m->%s_reset", state);
-    } else if (!result && !strcmp(name, TRAIN_STEP_INPUT)) {
-        snprintf(buf, n, "&m->step_number");
-    } else if ((k = slot(m, is_carry, name)) >= 0) {
-        snprintf(buf, n, "m->%s_state[%sm->%s_cur][%d]", state, result ? "1 - " : "", state, k);
-    } else if (!result && (k = slot(m, is_opt, name)) >= 0) {
-        snprintf(buf, n, "m->opt[m->cur][%d]", k);
-    } else if (result && has_prefix(name, TRAIN_NEW_PREFIX) && (k = slot(m, is_opt, name + strlen(TRAIN_NEW_PREFIX))) >= 0) {
-        snprintf(buf, n, "m->opt[1 - m->cur][%d]", k);
-    } else if (result && has_prefix(name, TRAIN_NEW_PREFIX) && (k = param_index(g->base, name + strlen(TRAIN_NEW_PREFIX))) >= 0) {
-        snprintf(buf, n, "m->own[1 - m->cur][%d]", k);
-    } else if (result && !strcmp(name, TRAIN_GRAD_NORM)) {
-        snprintf(buf, n, "&m->grad_norm");
-    } else if (result && !strcmp(name, "loss") && m->loss) {
-        snprintf(buf, n, "&m->loss");
-    } else if (result && is_output(g->base, name)) {
-        snprintf(buf, n, "out->%s", cg_field(name, f, sizeof f));
-    } else {
-        return ir_errf(err, errlen, "internal error: the %s function has a buffer '%s' the API does not know", v->f->name, name);
-    }
-    return 0;
 }
 
 /* ---- declarations ---------------------------------------------------------------- */
@@ -226,379 +133,195 @@ void cg_api_decls(const CGen *g, FILE *h)
             P, P, P, P, P, P, P, P);
 }
 
-/* ---- definitions ----------------------------------------------------------------- */
+/* ---- definitions: the descriptor and the functions -------------------------------- */
 
-static void state_fields(const CGen *g)
+static void i64_array(const CGen *g, const char *name, const int64_t *v, int n)
 {
-    const IrModule *b = g->base;
-    int np = at_least_1(b->nparams);
-    out(g, "\nstruct %s_model {\n"
-           "    %s_sizes max;                /* the maxima given to %s_create */\n"
-           "    char err[512];               /* the last error */\n"
-           "    unsigned char *arena_mem;    /* malloc'd; arena is it aligned to 64 bytes */\n"
-           "    void *arena;                 /* every kernel's temporaries */\n"
-           "    int have_weights;\n"
-           "    const float *w[%d];           /* the weights the kernels read */\n"
-           "    float *own[%d][%d];            /* the model's copies; with training two, used in turn */\n"
-           "    int cur;                     /* own[cur] holds the weights */\n",
-        g->P, g->P, g->P, np, g->train.m ? 2 : 1, np);
-    if (g->step.m)
-        out(g, "    /* step: the recurrent state, in two buffers each, read [step_cur] and write the other */\n"
-               "    float *step_state[2][%d];\n    int step_cur, step_fresh;\n    int64_t step_batch;\n    float step_reset;\n",
-            at_least_1(count(g->step.m, is_carry)));
-    if (g->train.m)
-        out(g, "    /* training: optimizer state (as the weights, [cur] current), carried state */\n"
-               "    float *opt[2][%d];\n    float *train_state[2][%d];\n    int train_cur, train_fresh;\n    int64_t train_batch;\n"
-               "    float train_reset, step_number, loss, grad_norm;\n    int64_t steps_done;\n",
-            at_least_1(count(g->train.m, is_opt)), at_least_1(count(g->train.m, is_carry)));
+    if (n <= 0) return;
+    out(g, "static const int64_t %s_desc_%s[%d] = {", g->P, name, n);
+    for (int i = 0; i < n; i++) out(g, "%s%lld", i ? ", " : "", (long long)v[i]);
     out(g, "};\n");
 }
 
-static void tables(const CGen *g)
+static void str_array(const CGen *g, const char *name, const char *const *v, int n)
 {
-    const IrModule *b = g->base;
-    int np = at_least_1(b->nparams);
-    out(g, "\n/* The parameters: names, shapes, sizes. */\nstatic const char *const %s_pnames[%d] = {", g->P, np);
-    for (int i = 0; i < b->nparams; i++) out(g, "%s\"%s\"", i ? ", " : "", b->params[i].name);
-    if (!b->nparams) out(g, "\"\"");
-    out(g, "};\nstatic const int %s_pranks[%d] = {", g->P, np);
-    for (int i = 0; i < b->nparams; i++) out(g, "%s%d", i ? ", " : "", b->params[i].value->type.rank);
-    if (!b->nparams) out(g, "0");
-    out(g, "};\nstatic const int64_t %s_pdims[%d][%d] = {", g->P, np, IR_MAX_RANK);
-    for (int i = 0; i < b->nparams; i++) {
-        const IrType *t = &b->params[i].value->type;
-        out(g, "%s{", i ? ", " : "");
-        for (int d = 0; d < IR_MAX_RANK; d++) out(g, "%s%lld", d ? ", " : "", (long long)(d < t->rank ? t->dim[d] : 0));
-        out(g, "}");
-    }
-    if (!b->nparams) out(g, "{0}");
-    out(g, "};\nstatic const int64_t %s_pnumel[%d] = {", g->P, np);
-    for (int i = 0; i < b->nparams; i++) out(g, "%s%lld", i ? ", " : "", (long long)cg_static_numel(&b->params[i].value->type));
-    if (!b->nparams) out(g, "0");
-    out(g, "};\nenum { %s_NPARAMS = %d };\n", g->P, b->nparams);
+    if (n <= 0) return;
+    out(g, "static const char *const %s_desc_%s[%d] = {", g->P, name, n);
+    for (int i = 0; i < n; i++) out(g, "%s\"%s\"", i ? ", " : "", v[i]);
+    out(g, "};\n");
 }
 
-static void helpers(const CGen *g)
+/* "P_desc_name", or "NULL" for an empty table. */
+static const char *ref(const CGen *g, const char *name, int n, char *buf, size_t len)
+{
+    if (n <= 0) return "NULL";
+    snprintf(buf, len, "%s_desc_%s", g->P, name);
+    return buf;
+}
+
+static void kernel_tables(const CGen *g, const ApiKernel *k, const char *kind)
+{
+    char name[64];
+    if (!k->m) return;
+    snprintf(name, sizeof name, "%s_sym", kind);
+    i64_array(g, name, k->sym, k->nsyms);
+    snprintf(name, sizeof name, "%s_args", kind);
+    i64_array(g, name, k->args, 2 * k->f->nargs);
+    snprintf(name, sizeof name, "%s_results", kind);
+    i64_array(g, name, k->results, 2 * k->f->nresults);
+    snprintf(name, sizeof name, "%s_carry", kind);
+    i64_array(g, name, k->carry, k->ncarry * RNNRT_SHAPE_WORDS);
+    /* The descriptor's arena function returns int64_t, as the LLVM one. */
+    out(g, "static int64_t %s_arena64(const int64_t *sym) { return (int64_t)%s(sym); }\n", k->fn, k->arena);
+}
+
+static void kernel_init(const CGen *g, const ApiKernel *k, const char *kind)
+{
+    char n[4][64], b[4][200];
+    if (!k->m) {
+        out(g, "    { NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0 },\n");
+        return;
+    }
+    snprintf(n[0], sizeof n[0], "%s_sym", kind);
+    snprintf(n[1], sizeof n[1], "%s_args", kind);
+    snprintf(n[2], sizeof n[2], "%s_results", kind);
+    snprintf(n[3], sizeof n[3], "%s_carry", kind);
+    out(g, "    { %s, %s_arena64, %d, %s, %d, %s, %d, %s, %d, %s, %d }, /* %s */\n", k->fn, k->fn, k->nsyms,
+        ref(g, n[0], k->nsyms, b[0], sizeof b[0]), k->f->nargs, ref(g, n[1], k->f->nargs, b[1], sizeof b[1]),
+        k->f->nresults, ref(g, n[2], k->f->nresults, b[2], sizeof b[2]), k->ncarry, ref(g, n[3], k->ncarry, b[3], sizeof b[3]),
+        k->has_reset, kind);
+}
+
+/* The descriptor as static data: what runtime/model_api.c reads. */
+static void descriptor(const CGen *g, const ApiDesc *d)
 {
     const char *P = g->P;
-    const IrModule *b = g->base;
-    out(g, "\nstatic int %s_fail(%s_model *m, int code, const char *fmt, ...)\n{\n"
-           "    va_list ap;\n    va_start(ap, fmt);\n    vsnprintf(m->err, sizeof m->err, fmt, ap);\n    va_end(ap);\n    return code;\n}\n",
-        P, P);
-    out(g, "\nstatic float *%s_falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }\n", P);
-    out(g, "\ntypedef int %s_kernel(const int64_t *, const void *const *, void *const *, void *, char *, size_t);\n", P);
-    out(g, "\n/* Runs a kernel; its only failure is bad data (a token id out of range). */\n"
-           "static int %s_call(%s_model *m, const char *fn, %s_kernel *k, const int64_t *sym, const void *const *arg, void *const *res)\n{\n"
-           "    char kerr[256] = \"\";\n"
-           "    if (k(sym, arg, res, m->arena, kerr, sizeof kerr)) return %s_fail(m, %s_ERR_DATA, \"%%s: %%s\", fn, kerr);\n"
-           "    m->err[0] = '\\0';\n    return %s_OK;\n}\n",
-        P, P, P, P, P, P);
-    /* The sizes of a call, within the maxima. */
-    out(g, "\nstatic int %s_check(%s_model *m, const char *fn, const %s_sizes *n)\n{\n"
-           "    if (!m->have_weights) return %s_fail(m, %s_ERR_STATE, \"%%s: the model has no weights: call %s_load_weights first\", fn);\n"
-           "    if (!n) return %s_fail(m, %s_ERR_ARG, \"%%s: the sizes are NULL\", fn);\n",
-        P, P, P, P, P, P, P, P);
-    for (int s = 0; s < b->nsyms; s++) {
-        const char *f = cg_sym_field(b, s);
-        out(g, "    if (n->%s < 1 || n->%s > m->max.%s)\n"
-               "        return %s_fail(m, %s_ERR_ARG, \"%%s: %s = %%lld is outside [1, %%lld], the maximum given to %s_create\", fn,\n"
-               "                       (long long)n->%s, (long long)m->max.%s);\n",
-            f, f, f, P, P, f, P, f, f);
+    static const char *const kinds[3] = { "forward", "step", "train" };
+    char b[9][200];
+    out(g, "\n/* The model's descriptor (runtime/model_api.h): sizes, inputs, outputs,\n"
+           " * targets, parameters; for each kernel its functions, the sizes it reads,\n"
+           " * what fills each argument and result slot ((kind, index) pairs, RNNRT_SLOT_*)\n"
+           " * and the shapes of its state (rank, dims; a size as -(field + 1)). */\n");
+    str_array(g, "size_names", d->size_names, d->nsizes);
+    str_array(g, "input_names", d->input_names, d->ninputs);
+    str_array(g, "output_names", d->output_names, d->noutputs);
+    str_array(g, "target_names", d->target_names, d->ntargets);
+    str_array(g, "param_names", d->param_names, d->nparams);
+    i64_array(g, "param_shapes", d->param_shapes, d->nparams * RNNRT_SHAPE_WORDS);
+    i64_array(g, "param_numel", d->param_numel, d->nparams);
+    i64_array(g, "opt_shapes", d->opt, d->nopt * RNNRT_SHAPE_WORDS);
+    if (g->embedded && d->nparams) {
+        out(g, "static const float *const %s_desc_embedded_weights[%d] = {", P, d->nparams);
+        for (int i = 0; i < d->nparams; i++) out(g, "%s%s_embedded_%d", i ? ", " : "", P, i);
+        out(g, "};\n");
     }
-    out(g, "    return %s_OK;\n}\n", P);
+    for (int v = 0; v < 3; v++) kernel_tables(g, &d->k[v], kinds[v]);
+    out(g, "static const rnnrt_model_desc %s_desc = {\n    RNNRT_MODEL_DESC_VERSION, \"%s\",\n", P, P);
+    out(g, "    %d, %s, %d, %s, %d, %s, %d, %s,\n", d->nsizes, ref(g, "size_names", d->nsizes, b[0], sizeof b[0]),
+        d->ninputs, ref(g, "input_names", d->ninputs, b[1], sizeof b[1]), d->noutputs,
+        ref(g, "output_names", d->noutputs, b[2], sizeof b[2]), d->ntargets, ref(g, "target_names", d->ntargets, b[3], sizeof b[3]));
+    out(g, "    %d, %s, %s, %s, %d, %s, %s,\n", d->nparams, ref(g, "param_names", d->nparams, b[4], sizeof b[4]),
+        ref(g, "param_shapes", d->nparams, b[5], sizeof b[5]), ref(g, "param_numel", d->nparams, b[6], sizeof b[6]), d->nopt,
+        ref(g, "opt_shapes", d->nopt, b[7], sizeof b[7]), g->embedded ? ref(g, "embedded_weights", d->nparams, b[8], sizeof b[8]) : "NULL");
+    for (int v = 0; v < 3; v++) kernel_init(g, &d->k[v], kinds[v]);
+    out(g, "};\n");
+}
+
+/* "const int64_t ns[N] = {n ? n->batch : 0, ...};" */
+static void sizes_array(const CGen *g, const char *var, const char *arg)
+{
+    const IrModule *b = g->base;
+    out(g, "    const int64_t %s[%d] = {", var, at_least_1(b->nsyms));
+    for (int s = 0; s < b->nsyms; s++) out(g, "%s%s ? %s->%s : 0", s ? ", " : "", arg, arg, cg_sym_field(b, s));
+    out(g, "};\n");
+}
+
+/* "const void *const ip[N] = {in ? in->x : NULL, ...};" for a struct of pointers. */
+static void ptr_array(const CGen *g, const char *decl, const char *var, const char *arg, const IrInput *list, int n)
+{
     char f[200];
-    out(g, "\nstatic int %s_check_in(%s_model *m, const char *fn, const %s_inputs *in)\n{\n"
-           "    if (!in) return %s_fail(m, %s_ERR_ARG, \"%%s: the inputs are NULL\", fn);\n",
-        P, P, P, P, P);
-    for (int i = 0; i < b->ninputs; i++)
-        out(g, "    if (!in->%s) return %s_fail(m, %s_ERR_ARG, \"%%s: input '%s' is NULL\", fn);\n", cg_field(b->inputs[i].name, f, sizeof f), P, P, b->inputs[i].name);
-    if (!b->ninputs) out(g, "    (void)fn;\n");
-    out(g, "    return %s_OK;\n}\n", P);
-    out(g, "\nstatic int %s_check_out(%s_model *m, const char *fn, const %s_outputs *out)\n{\n"
-           "    if (!out) return %s_fail(m, %s_ERR_ARG, \"%%s: the outputs are NULL\", fn);\n",
-        P, P, P, P, P);
-    for (int i = 0; i < b->noutputs; i++)
-        out(g, "    if (!out->%s) return %s_fail(m, %s_ERR_ARG, \"%%s: output '%s' is NULL\", fn);\n", cg_field(b->outputs[i].name, f, sizeof f), P, P, b->outputs[i].name);
-    if (!b->noutputs) out(g, "    (void)fn;\n");
-    out(g, "    return %s_OK;\n}\n", P);
-}
-
-/* `int64_t sym[] = {...}` of variant v with sizes read from `sizes`. */
-static void sym_array(const CGen *g, const CVar *v, const char *sizes, const char *name)
-{
-    out(g, "int64_t %s[%d] = {", name, at_least_1(v->m->nsyms));
-    for (int s = 0; s < v->m->nsyms; s++) out(g, "%s%s%s", s ? ", " : "", sizes, cg_sym_field(v->m, s));
+    out(g, "    %s%s[%d] = {", decl, var, at_least_1(n));
+    for (int i = 0; i < n; i++) out(g, "%s%s ? %s->%s : NULL", i ? ", " : "", arg, arg, cg_field(list[i].name, f, sizeof f));
+    if (!n) out(g, "NULL");
     out(g, "};\n");
 }
 
-/* Declares arg[] and res[] of variant v and fills them. */
-static int fill_slots(const CGen *g, const CVar *v, char *err, size_t errlen)
+static void out_array(const CGen *g)
 {
-    char e[300];
-    out(g, "    const void *arg[%d];\n    void *res[%d];\n", at_least_1(v->f->nargs), at_least_1(v->f->nresults));
-    for (int i = 0; i < v->f->nargs; i++) {
-        if (bind(g, v, v->f->args[i]->ext_name, 0, e, sizeof e, err, errlen)) return -1;
-        out(g, "    arg[%d] = %s; /* %s */\n", i, e, v->f->args[i]->ext_name);
-    }
-    for (int i = 0; i < v->f->nresults; i++) {
-        if (bind(g, v, v->f->results[i]->ext_name, 1, e, sizeof e, err, errlen)) return -1;
-        out(g, "    res[%d] = %s; /* %s */\n", i, e, v->f->results[i]->ext_name);
-    }
-    return 0;
+    const IrModule *b = g->base;
+    char f[200];
+    out(g, "    void *const op[%d] = {", at_least_1(b->noutputs));
+    for (int i = 0; i < b->noutputs; i++) out(g, "%sout ? out->%s : NULL", i ? ", " : "", cg_field(b->outputs[i].name, f, sizeof f));
+    if (!b->noutputs) out(g, "NULL");
+    out(g, "};\n");
 }
 
-static void create_fn(const CGen *g)
+static void functions(const CGen *g)
 {
     const char *P = g->P;
     const IrModule *b = g->base;
-    char sz[300];
-    out(g, "\nint %s_create(%s_model **model, const %s_sizes *max, char *err, size_t errlen)\n{\n"
-           "    %s_model *m;\n    size_t bytes = 0, a;\n", P, P, P, P);
-    out(g, "    if (model) *model = NULL;\n"
-           "    if (!model || !max) {\n        if (err && errlen) snprintf(err, errlen, \"%s_create: NULL argument\");\n        return %s_ERR_ARG;\n    }\n",
-        P, P);
-    for (int s = 0; s < b->nsyms; s++)
-        out(g, "    if (max->%s < 1) {\n        if (err && errlen) snprintf(err, errlen, \"%s_create: the maximum %s must be at least 1, not %%lld\", (long long)max->%s);\n"
-               "        return %s_ERR_ARG;\n    }\n",
-            cg_sym_field(b, s), P, cg_sym_field(b, s), cg_sym_field(b, s), P);
-    out(g, "    m = calloc(1, sizeof *m);\n    if (!m) goto nomem;\n    m->max = *max;\n");
-    out(g, "    /* One arena for every kernel: the most any of them needs at the maxima. */\n");
-    const CVar *vars[3] = { &g->fwd, &g->step, &g->train };
-    for (int k = 0; k < 3; k++) {
-        if (!vars[k]->m) continue;
-        out(g, "    {\n        ");
-        sym_array(g, vars[k], "max->", "sym");
-        out(g, "        a = %s(sym);\n        if (a > bytes) bytes = a;\n    }\n", vars[k]->arena);
-    }
-    out(g, "    if (bytes > (size_t)-1 - 64) goto nomem;\n"
-           "    m->arena_mem = malloc(bytes + 64);\n    if (!m->arena_mem) goto nomem;\n"
-           "    m->arena = m->arena_mem + (64 - (size_t)((uintptr_t)m->arena_mem %% 64)) %% 64;\n");
-    /* Weights: own copies unless they are embedded and never change. */
-    int sets = g->train.m ? 2 : 1;
-    if (g->embedded) {
-        out(g, "    /* The embedded weights%s. */\n", g->train.m ? ", copied: training changes them" : ", read in place");
-        for (int i = 0; i < b->nparams; i++) {
-            if (g->train.m)
-                out(g, "    if (!(m->own[0][%d] = %s_falloc(%lld))) goto nomem;\n"
-                       "    memcpy(m->own[0][%d], %s_embedded_%d, sizeof(float) * %lld);\n    m->w[%d] = m->own[0][%d];\n",
-                    i, P, (long long)cg_static_numel(&b->params[i].value->type), i, P, i,
-                    (long long)cg_static_numel(&b->params[i].value->type), i, i);
-            else
-                out(g, "    m->w[%d] = %s_embedded_%d;\n", i, P, i);
-        }
-        out(g, "    m->have_weights = 1;\n");
-    }
-    if (!g->embedded || g->train.m) {
-        out(g, "    for (int s = %d; s < %d; s++)\n        for (int i = 0; i < %s_NPARAMS; i++)\n"
-               "            if (!(m->own[s][i] = %s_falloc((size_t)%s_pnumel[i]))) goto nomem;\n",
-            g->embedded ? 1 : 0, sets, P, P, P);
-        if (!g->embedded) out(g, "    for (int i = 0; i < %s_NPARAMS; i++) m->w[i] = m->own[0][i];\n", P);
-    }
+    out(g, "\n/* The API: each function converts its arguments and calls runtime/model_api.c. */\n");
+    out(g, "int %s_create(%s_model **model, const %s_sizes *max, char *err, size_t errlen)\n{\n"
+           "    rnnrt_model *m = NULL;\n    int rc;\n", P, P, P);
+    sizes_array(g, "mx", "max");
+    out(g, "    rc = rnnrt_model_create(&%s_desc, model ? &m : NULL, max ? mx : NULL, err, errlen);\n"
+           "    if (model) *model = (%s_model *)m;\n    return rc;\n}\n", P, P);
+    out(g, "void %s_free(%s_model *m) { rnnrt_model_free((rnnrt_model *)m); }\n"
+           "const char *%s_errmsg(const %s_model *m) { return rnnrt_model_errmsg((const rnnrt_model *)m); }\n"
+           "int %s_load_weights(%s_model *m, const char *path) { return rnnrt_model_load_weights((rnnrt_model *)m, path); }\n"
+           "int %s_save_weights(%s_model *m, const char *path) { return rnnrt_model_save_weights((rnnrt_model *)m, path); }\n"
+           "void %s_reset(%s_model *m) { rnnrt_model_reset((rnnrt_model *)m); }\n",
+        P, P, P, P, P, P, P, P, P, P);
+    out(g, "\nint %s_forward(%s_model *m, const %s_sizes *n, const %s_inputs *in, %s_outputs *out)\n{\n", P, P, P, P, P);
+    sizes_array(g, "ns", "n");
+    ptr_array(g, "const void *const ", "ip", "in", b->inputs, b->ninputs);
+    out_array(g);
+    out(g, "    return rnnrt_model_forward((rnnrt_model *)m, n ? ns : NULL, in ? ip : NULL, out ? op : NULL);\n}\n");
     if (g->step.m) {
-        const IrModule *s = g->step.m;
-        out(g, "    /* The step's recurrent state, for max->batch sequences. */\n");
-        for (int i = 0; i < s->ninputs; i++) {
-            int k = slot(s, is_carry, s->inputs[i].name);
-            if (k < 0) continue;
-            cg_numel(s, &s->inputs[i].value->type, "max->", sz, sizeof sz);
-            out(g, "    if (!(m->step_state[0][%d] = %s_falloc(%s)) || !(m->step_state[1][%d] = %s_falloc(%s))) goto nomem;\n",
-                k, P, sz, k, P, sz);
-        }
-        out(g, "    m->step_fresh = 1;\n");
+        out(g, "\nint %s_step(%s_model *m, int64_t batch, const %s_inputs *in, %s_outputs *out)\n{\n", P, P, P, P);
+        ptr_array(g, "const void *const ", "ip", "in", b->inputs, b->ninputs);
+        out_array(g);
+        out(g, "    return rnnrt_model_step((rnnrt_model *)m, batch, in ? ip : NULL, out ? op : NULL);\n}\n");
     }
     if (g->train.m) {
         const IrModule *t = g->train.m;
-        out(g, "    /* Optimizer state (zeros before the first step) and the carried state. */\n");
-        for (int i = 0; i < t->ninputs; i++) {
-            const char *name = t->inputs[i].name;
-            int k = slot(t, is_opt, name), c = slot(t, is_carry, name);
-            if (k < 0 && c < 0) continue;
-            cg_numel(t, &t->inputs[i].value->type, "max->", sz, sizeof sz);
-            const char *arr = k >= 0 ? "opt" : "train_state";
-            out(g, "    if (!(m->%s[0][%d] = %s_falloc(%s)) || !(m->%s[1][%d] = %s_falloc(%s))) goto nomem; /* %s */\n",
-                arr, k >= 0 ? k : c, P, sz, arr, k >= 0 ? k : c, P, sz, name);
-        }
-        out(g, "    m->train_fresh = 1;\n");
+        out(g, "\nint %s_train_step(%s_model *m, const %s_sizes *n, const %s_inputs *in, const %s_targets *tg, float *loss)\n{\n",
+            P, P, P, P, P);
+        sizes_array(g, "ns", "n");
+        ptr_array(g, "const void *const ", "ip", "in", b->inputs, b->ninputs);
+        ptr_array(g, "const void *const ", "tp", "tg", t->targets, t->ntargets);
+        out(g, "    return rnnrt_model_train_step((rnnrt_model *)m, n ? ns : NULL, in ? ip : NULL, tg ? tp : NULL, loss);\n}\n");
+        out(g, "float %s_grad_norm(const %s_model *m) { return rnnrt_model_grad_norm((const rnnrt_model *)m); }\n"
+               "int64_t %s_steps_done(const %s_model *m) { return rnnrt_model_steps_done((const rnnrt_model *)m); }\n",
+            P, P, P, P);
     }
-    out(g, "    *model = m;\n    return %s_OK;\nnomem:\n    %s_free(m);\n"
-           "    if (err && errlen) snprintf(err, errlen, \"%s_create: out of memory\");\n    return %s_ERR_NOMEM;\n}\n",
-        P, P, P, P);
-
-    out(g, "\nvoid %s_free(%s_model *m)\n{\n    if (!m) return;\n    for (int s = 0; s < %d; s++)\n"
-           "        for (int i = 0; i < %s_NPARAMS; i++) free(m->own[s][i]);\n",
-        P, P, sets, P);
-    if (g->step.m)
-        out(g, "    for (int i = 0; i < %d; i++) {\n        free(m->step_state[0][i]);\n        free(m->step_state[1][i]);\n    }\n",
-            count(g->step.m, is_carry));
-    if (g->train.m)
-        out(g, "    for (int i = 0; i < %d; i++) {\n        free(m->opt[0][i]);\n        free(m->opt[1][i]);\n    }\n"
-               "    for (int i = 0; i < %d; i++) {\n        free(m->train_state[0][i]);\n        free(m->train_state[1][i]);\n    }\n",
-            count(g->train.m, is_opt), count(g->train.m, is_carry));
-    out(g, "    free(m->arena_mem);\n    free(m);\n}\n");
-    out(g, "\nconst char *%s_errmsg(const %s_model *m) { return m ? m->err : \"no model (NULL)\"; }\n", P, P);
-}
-
-static void weights_fns(const CGen *g)
-{
-    const char *P = g->P;
-    out(g, "\nint %s_load_weights(%s_model *m, const char *path)\n{\n"
-           "    st_want want[%d];\n    int rc, partial;\n"
-           "    if (!m) return %s_ERR_ARG;\n"
-           "    if (!path) return %s_fail(m, %s_ERR_ARG, \"%s_load_weights: the path is NULL\");\n",
-        P, P, at_least_1(g->base->nparams), P, P, P, P);
-    if (g->embedded && !g->train.m)
-        out(g, "    /* The weights were read in place from the embedded arrays: copies now. */\n"
-               "    for (int i = 0; i < %s_NPARAMS; i++)\n"
-               "        if (!m->own[0][i] && !(m->own[0][i] = %s_falloc((size_t)%s_pnumel[i])))\n"
-               "            return %s_fail(m, %s_ERR_NOMEM, \"%s_load_weights: out of memory\");\n",
-            P, P, P, P, P, P);
-    out(g, "    for (int i = 0; i < %s_NPARAMS; i++) {\n"
-           "        want[i].name = %s_pnames[i];\n        want[i].rank = %s_pranks[i];\n"
-           "        want[i].dims = %s_pdims[i];\n        want[i].data = m->own[m->cur][i];\n    }\n"
-           "    rc = st_load(path, want, %s_NPARAMS, &partial, m->err, sizeof m->err);\n"
-           "    if (rc) {\n        if (partial) m->have_weights = 0; /* half read: unusable */\n        return rc;\n    }\n"
-           "    for (int i = 0; i < %s_NPARAMS; i++) m->w[i] = m->own[m->cur][i];\n"
-           "    m->have_weights = 1;\n",
-        P, P, P, P, P, P);
-    if (g->train.m) {
-        out(g, "    /* New weights: the optimizer starts afresh. */\n");
-        const IrModule *t = g->train.m;
-        for (int i = 0; i < t->ninputs; i++) {
-            int k = slot(t, is_opt, t->inputs[i].name);
-            if (k >= 0)
-                out(g, "    memset(m->opt[m->cur][%d], 0, sizeof(float) * %lld);\n", k,
-                    (long long)cg_static_numel(&t->inputs[i].value->type));
-        }
-        out(g, "    m->steps_done = 0;\n");
-    }
-    out(g, "    %s_reset(m);\n    m->err[0] = '\\0';\n    return %s_OK;\n}\n", P, P);
-
-    out(g, "\nint %s_save_weights(%s_model *m, const char *path)\n{\n"
-           "    st_want have[%d];\n    char err[512];\n    int rc;\n"
-           "    if (!m) return %s_ERR_ARG;\n"
-           "    if (!path) return %s_fail(m, %s_ERR_ARG, \"%s_save_weights: the path is NULL\");\n"
-           "    if (!m->have_weights) return %s_fail(m, %s_ERR_STATE, \"%s_save_weights: the model has no weights\");\n"
-           "    for (int i = 0; i < %s_NPARAMS; i++) {\n"
-           "        have[i].name = %s_pnames[i];\n        have[i].rank = %s_pranks[i];\n"
-           "        have[i].dims = %s_pdims[i];\n        have[i].data = NULL;\n    }\n"
-           "    rc = st_save(path, have, m->w, %s_NPARAMS, err, sizeof err);\n"
-           "    if (rc) snprintf(m->err, sizeof m->err, \"%%s\", err);\n"
-           "    return rc;\n}\n",
-        P, P, at_least_1(g->base->nparams), P, P, P, P, P, P, P, P, P, P, P, P);
-
-    out(g, "\nint %s_num_params(void) { return %s_NPARAMS; }\n"
-           "const char *%s_param_name(int i) { return i >= 0 && i < %s_NPARAMS ? %s_pnames[i] : NULL; }\n"
-           "int %s_param_rank(int i) { return i >= 0 && i < %s_NPARAMS ? %s_pranks[i] : -1; }\n"
-           "const int64_t *%s_param_dims(int i) { return i >= 0 && i < %s_NPARAMS ? %s_pdims[i] : NULL; }\n"
-           "int64_t %s_param_numel(int i) { return i >= 0 && i < %s_NPARAMS ? %s_pnumel[i] : -1; }\n"
-           "const float *%s_param_data(const %s_model *m, int i)\n{\n"
-           "    return m && m->have_weights && i >= 0 && i < %s_NPARAMS ? m->w[i] : NULL;\n}\n",
-        P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P);
-}
-
-static int forward_fn(const CGen *g, char *err, size_t errlen)
-{
-    const char *P = g->P;
-    out(g, "\nint %s_forward(%s_model *m, const %s_sizes *n, const %s_inputs *in, %s_outputs *out)\n{\n"
-           "    int rc;\n    if (!m) return %s_ERR_ARG;\n"
-           "    if ((rc = %s_check(m, \"%s_forward\", n)) || (rc = %s_check_in(m, \"%s_forward\", in)) ||\n"
-           "        (rc = %s_check_out(m, \"%s_forward\", out)))\n        return rc;\n    ",
+    out(g, "\nint %s_num_params(void) { return rnnrt_model_num_params(&%s_desc); }\n"
+           "const char *%s_param_name(int i) { return rnnrt_model_param_name(&%s_desc, i); }\n"
+           "int %s_param_rank(int i) { return rnnrt_model_param_rank(&%s_desc, i); }\n"
+           "const int64_t *%s_param_dims(int i) { return rnnrt_model_param_dims(&%s_desc, i); }\n"
+           "int64_t %s_param_numel(int i) { return rnnrt_model_param_numel(&%s_desc, i); }\n"
+           "const float *%s_param_data(const %s_model *m, int i) { return rnnrt_model_param_data((const rnnrt_model *)m, i); }\n",
         P, P, P, P, P, P, P, P, P, P, P, P);
-    sym_array(g, &g->fwd, "n->", "sym");
-    if (fill_slots(g, &g->fwd, err, errlen)) return -1;
-    out(g, "    return %s_call(m, \"%s_forward\", %s, sym, arg, res);\n}\n", P, P, g->fwd.fn);
-    return 0;
-}
-
-/* Zeroes the state a call reads ([cur]) when it starts afresh: the reset
- * input multiplies it by 0, which would keep a NaN left from before. */
-static void zero_state(const CGen *g, const CVar *v, const char *state, const char *sizes)
-{
-    char sz[300];
-    for (int i = 0; i < v->m->ninputs; i++) {
-        int k = slot(v->m, is_carry, v->m->inputs[i].name);
-        if (k < 0) continue;
-        cg_numel(v->m, &v->m->inputs[i].value->type, sizes, sz, sizeof sz);
-        out(g, "        memset(m->%s_state[m->%s_cur][%d], 0, sizeof(float) * %s);\n", state, state, k, sz);
-    }
-}
-
-static int step_fn(const CGen *g, char *err, size_t errlen)
-{
-    const char *P = g->P;
-    out(g, "\nint %s_step(%s_model *m, int64_t batch, const %s_inputs *in, %s_outputs *out)\n{\n"
-           "    int rc;\n    %s_sizes n;\n    if (!m) return %s_ERR_ARG;\n"
-           "    n = m->max;\n    n.batch = batch;\n"
-           "    if ((rc = %s_check(m, \"%s_step\", &n)) || (rc = %s_check_in(m, \"%s_step\", in)) ||\n"
-           "        (rc = %s_check_out(m, \"%s_step\", out)))\n        return rc;\n"
-           "    if (m->step_fresh || batch != m->step_batch) {\n",
-        P, P, P, P, P, P, P, P, P, P, P, P);
-    zero_state(g, &g->step, "step", "n.");
-    out(g, "        m->step_reset = 1.0f;\n        m->step_batch = batch;\n    } else {\n        m->step_reset = 0.0f;\n    }\n    ");
-    sym_array(g, &g->step, "n.", "sym");
-    if (fill_slots(g, &g->step, err, errlen)) return -1;
-    out(g, "    if ((rc = %s_call(m, \"%s_step\", %s, sym, arg, res))) return rc;\n"
-           "    m->step_cur ^= 1;\n    m->step_fresh = 0;\n    return %s_OK;\n}\n",
-        P, P, g->step.fn, P);
-    return 0;
-}
-
-static int train_fn(const CGen *g, char *err, size_t errlen)
-{
-    const char *P = g->P;
-    const IrModule *t = g->train.m;
-    char f[200];
-    out(g, "\nint %s_train_step(%s_model *m, const %s_sizes *n, const %s_inputs *in, const %s_targets *tg, float *loss)\n{\n"
-           "    int rc;\n    if (!m) return %s_ERR_ARG;\n"
-           "    if ((rc = %s_check(m, \"%s_train_step\", n)) || (rc = %s_check_in(m, \"%s_train_step\", in))) return rc;\n"
-           "    if (!tg) return %s_fail(m, %s_ERR_ARG, \"%s_train_step: the targets are NULL\");\n",
-        P, P, P, P, P, P, P, P, P, P, P, P, P);
-    for (int i = 0; i < t->ntargets; i++)
-        out(g, "    if (!tg->%s) return %s_fail(m, %s_ERR_ARG, \"%s_train_step: target '%s' is NULL\");\n",
-            cg_field(t->targets[i].name, f, sizeof f), P, P, P, t->targets[i].name);
-    if (has_input(t, SEGMENT_RESET_INPUT)) {
-        out(g, "    /* Truncated BPTT: continue from the last call's state unless told otherwise. */\n"
-               "    if (m->train_fresh || n->batch != m->train_batch) {\n");
-        zero_state(g, &g->train, "train", "n->");
-        out(g, "        m->train_reset = 1.0f;\n        m->train_batch = n->batch;\n    } else {\n        m->train_reset = 0.0f;\n    }\n");
-    }
-    out(g, "    m->step_number = (float)(m->steps_done + 1); /* Adam's bias correction counts from 1 */\n    ");
-    sym_array(g, &g->train, "n->", "sym");
-    if (fill_slots(g, &g->train, err, errlen)) return -1;
-    out(g, "    if ((rc = %s_call(m, \"%s_train_step\", %s, sym, arg, res))) return rc;\n"
-           "    if (!isfinite(m->loss))\n"
-           "        return %s_fail(m, %s_ERR_NAN, \"%s_train_step: the loss is %%s at step %%lld: the weights stay as they were\",\n"
-           "                       isnan(m->loss) ? \"NaN\" : \"infinite\", (long long)m->steps_done + 1);\n"
-           "    /* The new weights and optimizer state were written to the other buffers. */\n"
-           "    m->cur ^= 1;\n    for (int i = 0; i < %s_NPARAMS; i++) m->w[i] = m->own[m->cur][i];\n",
-        P, P, g->train.fn, P, P, P, P);
-    if (has_input(t, SEGMENT_RESET_INPUT)) out(g, "    m->train_cur ^= 1;\n    m->train_fresh = 0;\n");
-    out(g, "    m->steps_done++;\n    if (loss) *loss = m->loss;\n    return %s_OK;\n}\n", P);
-    out(g, "\nfloat %s_grad_norm(const %s_model *m) { return m ? m->grad_norm : 0.0f; }\n"
-           "int64_t %s_steps_done(const %s_model *m) { return m ? m->steps_done : 0; }\n",
-        P, P, P, P);
-    return 0;
-}
-
-static void reset_fn(const CGen *g)
-{
-    out(g, "\nvoid %s_reset(%s_model *m)\n{\n    if (!m) return;\n", g->P, g->P);
-    if (g->step.m) out(g, "    m->step_fresh = 1;\n");
-    if (g->train.m && has_input(g->train.m, SEGMENT_RESET_INPUT)) out(g, "    m->train_fresh = 1;\n");
-    out(g, "}\n");
 }
 
 int cg_api_defs(const CGen *g, char *err, size_t errlen)
 {
-    out(g, "\n/* ==== the model API ==== */\n");
-    state_fields(g);
-    tables(g);
-    helpers(g);
-    create_fn(g);
-    reset_fn(g);
-    weights_fns(g);
-    if (forward_fn(g, err, errlen)) return -1;
-    if (g->step.m && step_fn(g, err, errlen)) return -1;
-    if (g->train.m && train_fn(g, err, errlen)) return -1;
-    return 0;
+    ApiKernel k[3];
+    ApiDesc d;
+    const CVar *v[3] = { &g->fwd, &g->step, &g->train };
+    memset(k, 0, sizeof k);
+    for (int i = 0; i < 3; i++) {
+        k[i].m = v[i]->m;
+        k[i].f = v[i]->f;
+        k[i].fn = v[i]->fn;
+        k[i].arena = v[i]->arena;
+    }
+    int rc = api_desc_build(&d, g->P, k, err, errlen);
+    if (!rc) {
+        out(g, "\n/* ==== the model API ==== */\n");
+        descriptor(g, &d);
+        functions(g);
+    }
+    api_desc_free(&d);
+    return rc;
 }

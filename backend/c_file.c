@@ -1,7 +1,8 @@
 /* c_file.c - writes a compiled model's C file (c_file.h): lowers each
  * variant (lower -> memplan -> emit_c_func), pastes the runtime and the
- * safetensors code, embeds the weights, and leaves the API around the
- * kernels to c_api.c. */
+ * runtime's model API code (with the safetensors code), embeds the
+ * weights, and leaves the model's descriptor and API functions to
+ * c_api.c. */
 #include "backend/c_file.h"
 
 #include <ctype.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 
 #include "backend/c_gen.h"
-#include "backend/c_loader.h"
 #include "backend/emit_c.h"
 #include "backend/kcompile.h"
 #include "backend/rt_source.h"
@@ -47,28 +47,6 @@ const char *cg_field(const char *name, char *buf, size_t n)
 const char *cg_ctype(IrDType dt) { return dt == IR_I64 ? "int64_t" : "float"; }
 
 const char *cg_sym_field(const IrModule *m, int s) { return s == IR_SYM_BATCH ? "batch" : m->syms[s].name; }
-
-const char *cg_numel(const IrModule *m, const IrType *t, const char *sizes, char *buf, size_t n)
-{
-    int64_t c = 1;
-    size_t len = (size_t)snprintf(buf, n, "(size_t)");
-    int any = 0;
-    for (int d = 0; d < t->rank; d++) {
-        if (t->dim[d] >= 0) { c *= t->dim[d]; continue; }
-        if (len < n) len += (size_t)snprintf(buf + len, n - len, "%s%s%s", any ? " * " : "", sizes, cg_sym_field(m, (int)(-t->dim[d] - 1)));
-        any = 1;
-    }
-    if (!any && len < n) snprintf(buf + len, n - len, "%lld", (long long)c);
-    else if (c != 1 && len < n) snprintf(buf + len, n - len, " * %lld", (long long)c);
-    return buf;
-}
-
-int64_t cg_static_numel(const IrType *t)
-{
-    int64_t c = 1;
-    for (int d = 0; d < t->rank; d++) c *= t->dim[d] < 0 ? 1 : t->dim[d];
-    return c;
-}
 
 /* ---- the kernels -------------------------------------------------------------- */
 
@@ -172,6 +150,23 @@ static void top_comment(const CGen *g)
             g->o->runtime_link ? " -I<dir of rnnrt.h>, link with librnnrt.a -lm" : ", link with -lm (the runtime is inside)");
 }
 
+int c_file_write_header(FILE *h, const IrModule *fwd, const IrModule *step, const IrModule *train,
+                        const CFileOptions *o, char *err, size_t errlen)
+{
+    if (!c_is_identifier(o->prefix))
+        return ir_errf(err, errlen, "prefix '%s' is not a C identifier", o->prefix ? o->prefix : "");
+    CGen g;
+    memset(&g, 0, sizeof g);
+    g.o = o;
+    g.P = o->prefix;
+    g.base = fwd;
+    g.fwd.m = fwd;
+    g.step.m = step;
+    g.train.m = train;
+    header_file(&g, h);
+    return 0;
+}
+
 int c_file_write(FILE *c, FILE *h, const IrModule *fwd, const IrModule *step, const IrModule *train,
                  const CFileOptions *o, char *err, size_t errlen)
 {
@@ -205,12 +200,18 @@ int c_file_write(FILE *c, FILE *h, const IrModule *fwd, const IrModule *step, co
     } else {
         fputs(rt_source_text(), c);
     }
+    /* The model API's code (runtime/model_api.c): from librnnrt.a, or here. */
+    fputs("\n/* ==== the model API of the runtime (runtime/model_api.h) ==== */\n", c);
+    if (!o->runtime_link) fputs("#define RNNRT_MODEL_API RT_API\n", c);
+    fputs(model_api_decls_text(), c);
+    if (!o->runtime_link) {
+        fputs("\n/* ==== runtime/st_loader.h, runtime/model_api.c ==== */\n", c);
+        fputs(model_api_text(), c);
+    }
     if (write_kernel(&g, &g.fwd, "the forward pass over T steps", err, errlen) ||
         write_kernel(&g, &g.step, "one time step, the recurrent state in and out", err, errlen) ||
         write_kernel(&g, &g.train, "one training step: loss, BPTT, clipping, the optimizer update", err, errlen))
         goto done;
-    fputc('\n', c);
-    c_loader_write(c);
     if (o->weights && write_weights(&g, o->weights, err, errlen)) goto done;
     if (cg_api_defs(&g, err, errlen)) goto done;
     rc = 0;

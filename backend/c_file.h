@@ -4,12 +4,14 @@
  * The file holds, in this order: the API declarations (or an #include of
  * the header written beside it), the runtime (its amalgamated source,
  * backend/rt_source.h, or `#include "rnnrt.h"` to link with librnnrt.a),
- * one kernel function for each variant (forward, and when given the
- * streaming step and the training step; see c_variants.h) as emit_c.h
- * writes them, the safetensors reader and writer (c_loader.h), the
- * embedded weights if any, and the API functions, which keep every piece
- * of state in the model object: weights, the arena, the recurrent state of
- * the step and of truncated BPTT, the optimizer state.  No global state.
+ * the runtime's model API (runtime/model_api.h; its code, with the
+ * safetensors reader and writer, inline or from librnnrt.a), one kernel
+ * function for each variant (forward, and when given the streaming step
+ * and the training step; see c_variants.h) as emit_c.h writes them, the
+ * embedded weights if any, the model's descriptor and the API functions
+ * (c_api.c), which call the runtime's: it keeps every piece of state in
+ * the model object: weights, the arena, the recurrent state of the step
+ * and of truncated BPTT, the optimizer state.  No global state.
  *
  * Nothing in the file depends on a sequence length: the lengths are
  * arguments of NAME_create (the maxima, which size the arena) and of each
@@ -43,6 +45,13 @@ typedef struct CFileOptions {
  * an op the backend cannot lower). */
 int c_file_write(FILE *c, FILE *h, const IrModule *fwd, const IrModule *step, const IrModule *train,
                  const CFileOptions *o, char *err, size_t errlen);
+
+/* Writes only the header: the same text c_file_write writes to h for the
+ * same modules and options (o->weights must be NULL).  The header of an
+ * object file of `rnnc compile --emit=obj` (llvm_file.h), whose API has
+ * the same functions. */
+int c_file_write_header(FILE *h, const IrModule *fwd, const IrModule *step, const IrModule *train,
+                        const CFileOptions *o, char *err, size_t errlen);
 
 /* Is s usable as a C identifier (and so as a prefix)? */
 int c_is_identifier(const char *s);

@@ -1,6 +1,7 @@
 /* c_gen.h - what the two halves of the C file writer share: c_file.c
  * (lowering the variants, the runtime, the kernels, the embedded weights)
- * and c_api.c (the API's declarations and functions around the kernels).
+ * and c_api.c (the API's declarations, the model's descriptor and the
+ * API functions).
  * Internal to backend/. */
 #ifndef RNNC_C_GEN_H
 #define RNNC_C_GEN_H
@@ -36,18 +37,11 @@ const char *cg_ctype(IrDType dt);
  * '_' when it is a C keyword. */
 const char *cg_field(const char *name, char *buf, size_t n);
 
-/* The element count of type t as a C expression of type size_t, the
- * symbols read from `sizes` followed by their field ("n->", "m->max."):
- * "(size_t)n->batch * 65".  Symbols are m's. */
-const char *cg_numel(const IrModule *m, const IrType *t, const char *sizes, char *buf, size_t n);
-
-/* Element count of a type with no symbolic dimension. */
-int64_t cg_static_numel(const IrType *t);
-
 /* The sizes field of symbol s of m: "batch" for B, else its name. */
 const char *cg_sym_field(const IrModule *m, int s);
 
-/* c_api.c: the declarations (the header's body) and the API functions. */
+/* c_api.c: the declarations (the header's body); the model's descriptor
+ * and the API functions, which call runtime/model_api.c. */
 void cg_api_decls(const CGen *g, FILE *out);
 int  cg_api_defs(const CGen *g, char *err, size_t errlen);
 

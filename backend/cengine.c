@@ -22,6 +22,7 @@
 #include "backend/kcompile.h"
 #include "backend/kfunc_run.h"
 #include "backend/rt_source.h"
+#include "ir/timing.h"
 
 extern char **environ;
 
@@ -152,7 +153,16 @@ CEngine *cengine_build(const IrModule *m, char *err, size_t errlen) {
     snprintf(e->src, sizeof e->src, "%s/model.c", e->dir);
     snprintf(e->so, sizeof e->so, "%s/model.so", e->dir);
     snprintf(e->log, sizeof e->log, "%s/cc.log", e->dir);
-    if (write_source(e, err, errlen) || compile(e, err, errlen) || load(e, err, errlen))
+    /* kcompile records lower, kfuse and memplan itself (ir/timing.h) */
+    TimingMark t = timing_start();
+    int bad = write_source(e, err, errlen);
+    timing_stop(&t, "C emit");
+    if (bad)
+        goto fail;
+    t = timing_start();
+    bad = compile(e, err, errlen) || load(e, err, errlen);
+    timing_stop(&t, "C compile");
+    if (bad)
         goto fail;
     return e;
 fail:

@@ -108,21 +108,6 @@ static char *xstrdup(const char *s) {
     return d;
 }
 
-/* s as an identifier: letters, digits, '_'; not starting with a digit. */
-static void ident(char *d, size_t n, const char *s) {
-    size_t j = 0;
-    if (!s || !*s)
-        s = "v";
-    if (*s >= '0' && *s <= '9' && j + 1 < n)
-        d[j++] = 'v';
-    for (; *s && j + 1 < n; s++) {
-        char c = *s;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-        d[j++] = ok ? c : '_';
-    }
-    d[j] = 0;
-}
-
 static int name_clash(char **names, int n, const char *s) {
     for (int i = 0; i < n; i++)
         if (names[i] && !strcmp(names[i], s))
@@ -142,7 +127,7 @@ static int make_names(Emit *e) {
     for (int k = 0; k < f->nsyms; k++) {
         const char *src = f->module && k < f->module->nsyms ? f->module->syms[k].name : NULL;
         if (src)
-            ident(base, sizeof base, src);
+            kir_ident(base, sizeof base, src);
         else
             snprintf(base, sizeof base, "sym%d_", k);
         snprintf(cand, sizeof cand, "%s", base);
@@ -155,7 +140,7 @@ static int make_names(Emit *e) {
             goto fail;
     }
     for (int b = 0; b < f->nbufs; b++) {
-        ident(base, sizeof base, f->bufs[b]->name);
+        kir_ident(base, sizeof base, f->bufs[b]->name);
         snprintf(cand, sizeof cand, "%s", base);
         if (is_reserved(cand))
             snprintf(cand, sizeof cand, "%s_buf", base);
@@ -215,11 +200,6 @@ static unsigned char *live_nodes(const KStmt *s) {
         }
     }
     return live;
-}
-
-static int is_unary(KMapOp op) {
-    return op == KM_NEG || op == KM_EXP || op == KM_LOG || op == KM_TANH || op == KM_SIGMOID ||
-           op == KM_RELU || op == KM_SQRT;
 }
 
 static void use_block(Emit *e, const KBlock *b) {
@@ -508,6 +488,22 @@ static void put_float(FILE *out, double v) {
         fprintf(out, "%sf", buf);
 }
 
+/* A double constant as a C literal that reads back as the same double:
+ * the optimizers' hyperparameters, which the runtime takes as doubles (the
+ * interpreter and the JIT pass the kernel IR's doubles; rounding them to
+ * float here would move a learning rate like 0.1 by half an ulp). */
+static void put_double(FILE *out, double v) {
+    if (isnan(v) || isinf(v)) { /* float's NAN and INFINITY convert exactly */
+        put_float(out, v);
+        return;
+    }
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    if (!strpbrk(buf, ".en"))
+        strcat(buf, ".0");
+    fprintf(out, buf[0] == '-' ? "(%s)" : "%s", buf);
+}
+
 static const char *ctype(IrDType dt) { return dt == IR_I64 ? "int64_t" : "float"; }
 
 /* ---- statements --------------------------------------------------------------- */
@@ -639,9 +635,9 @@ static void emit_call(Emit *e, const KStmt *s) {
         double lr = s->nhp > 0 ? s->hp[0] : 0;
         double momentum = mom && s->nhp > 1 ? s->hp[1] : 0;
         double wd = s->nhp > (mom ? 2 : 1) ? s->hp[mom ? 2 : 1] : 0;
-        fputs(", ", out); put_float(out, lr);
-        fputs(", ", out); put_float(out, momentum);
-        fputs(", ", out); put_float(out, wd);
+        fputs(", ", out); put_double(out, lr);
+        fputs(", ", out); put_double(out, momentum);
+        fputs(", ", out); put_double(out, wd);
     } else {
         for (int k = 0; k < nptrs; k++) {
             if (k) fputs(", ", out);
@@ -651,7 +647,7 @@ static void emit_call(Emit *e, const KStmt *s) {
             nhp = 5;
         for (int k = 0; k < nhp; k++) {
             fputs(", ", out);
-            put_float(out, k < s->nhp ? s->hp[k] : 0);
+            put_double(out, k < s->nhp ? s->hp[k] : 0);
         }
     }
     fputs(shape[s->call].fallible ? ")) {\n" : ");\n", out);
@@ -721,33 +717,9 @@ static void emit_node(Emit *e, const KStmt *s, int k) {
     fputs(";\n", out);
 }
 
-/* Checks a map's node and output references before anything is printed. */
-static int map_ok(const KStmt *s) {
-    if (s->rank < 0 || s->rank > KIR_MAX_RANK)
-        return 0;
-    for (int k = 0; k < s->nnodes; k++) {
-        const KMapNode *nd = &s->nodes[k];
-        if (nd->op < 0 || nd->op >= KM_NUM_KINDS)
-            return 0;
-        if (nd->op == KM_IN) {
-            if (nd->a < 0 || nd->a >= s->nin || !s->in[nd->a].v.buf)
-                return 0;
-        } else if (nd->op != KM_CONST && nd->op != KM_EXPR) {
-            if (nd->a < 0 || nd->a >= k)
-                return 0;
-            if (!is_unary(nd->op) && (nd->b < 0 || nd->b >= k))
-                return 0;
-        }
-    }
-    for (int o = 0; o < s->nout; o++)
-        if (s->out[o].node < 0 || s->out[o].node >= s->nnodes || !s->out[o].at.v.buf)
-            return 0;
-    return 1;
-}
-
 static void emit_map(Emit *e, const KStmt *s) {
     FILE *out = e->out;
-    if (!map_ok(s)) {
+    if (!kir_map_ok(s)) {
         e->bad = 1;
         return;
     }

@@ -8,6 +8,7 @@
 #include "backend/kcompile.h"
 #include "backend/kfunc_run.h"
 #include "backend/llvm_jit.h"
+#include "ir/timing.h"
 
 struct JitEngine {
     KFunc      *kf;
@@ -34,18 +35,25 @@ JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t
         goto fail;
     double t1 = now();
     t.lower = t1 - t0;
+    /* kcompile records lower, kfuse and memplan itself (ir/timing.h) */
+    TimingMark tm = timing_start();
     e->jit = llvm_jit_new(err, errlen);
     if (!e->jit || llvm_jit_build(e->jit, e->kf, err, errlen))
         goto fail;
+    timing_stop(&tm, "LLVM IR build");
     double t2 = now();
     t.build = t2 - t1;
+    tm = timing_start();
     if (llvm_jit_optimize(e->jit, err, errlen))
         goto fail;
+    timing_stop(&tm, "LLVM optimize");
     double t3 = now();
     t.optimize = t3 - t2;
+    tm = timing_start();
     e->run.fn = llvm_jit_codegen(e->jit, err, errlen);
     if (!e->run.fn)
         goto fail;
+    timing_stop(&tm, "LLVM codegen");
     t.codegen = now() - t3;
     e->run.engine = "jit";
     e->run.m = m;

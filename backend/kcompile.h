@@ -15,4 +15,11 @@
  * message in err. */
 KFunc *kcompile(const IrModule *m, const char *name, char *err, size_t errlen);
 
+/* Whether kcompile() refuses m for what it is, not for a fault: a scan
+ * inside a scan (lower runs nested time loops only once unrolled) or more
+ * size symbols than memplan() handles.  Returns 1 with the reason in why,
+ * else 0.  The driver runs such a module on the interpreter when the user
+ * did not choose the engine (driver/engine.h). */
+int kcompile_refuses(const IrModule *m, char *why, size_t whylen);
+
 #endif

@@ -3,10 +3,14 @@
  * and the JIT share it. */
 #include "backend/kfunc_run.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "ir/bind.h"
 
@@ -90,6 +94,26 @@ static int alloc_result(const KFuncRunner *e, int r, const int64_t *sym, Tensor 
     return 0;
 }
 
+/* Every call allocates its result tensors (the output sequence, the
+ * gradients, the new parameters: megabytes) and the caller frees them.
+ * With glibc's defaults blocks that large are fresh mmaps, and freeing one
+ * gives the pages back, so each call page-faults its results in again:
+ * at H = 256, B = 1 that was over half of a training step's time.  So the
+ * first call tells glibc to serve blocks up to 32 MiB (the most it allows)
+ * from the heap and to keep up to 256 MiB of freed memory: the next call
+ * reuses the same pages.  Left alone when the caller set either threshold
+ * itself (the MALLOC_*_THRESHOLD_ variables). */
+static void keep_freed_blocks(void) {
+#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+    if (getenv("MALLOC_MMAP_THRESHOLD_") || getenv("MALLOC_TRIM_THRESHOLD_"))
+        return;
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
+
+static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
+
 static int grow_arena(KFuncRunner *e, size_t need, char *err, size_t errlen) {
     need = (need + 63) / 64 * 64;
     if (need == 0)
@@ -112,6 +136,7 @@ int kfunc_run(KFuncRunner *e, const TensorMap *params, const TensorMap *inputs, 
     const IrModule *m = e->m;
     const KFunc *kf = e->kf;
     int rc = -1;
+    pthread_once(&keep_once, keep_freed_blocks);
     int64_t *sym = calloc((size_t)m->nsyms + 1, sizeof *sym);
     const void **args = calloc((size_t)kf->nargs + 1, sizeof *args);
     void **copies = calloc((size_t)kf->nargs + 1, sizeof *copies);

@@ -245,7 +245,7 @@ static int name_taken(const KFunc *f, const char *s) {
 
 /* Makes s a C identifier: letters, digits and '_', not starting with a
  * digit ("h.weight_ih_l0" -> "h_weight_ih_l0", "grad:h" -> "grad_h"). */
-static void ident(char *d, size_t n, const char *s) {
+void kir_ident(char *d, size_t n, const char *s) {
     size_t j = 0;
     if (!s || !*s)
         s = "t";
@@ -261,7 +261,7 @@ static void ident(char *d, size_t n, const char *s) {
 
 KBuf *kfunc_buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind) {
     char base[96], uniq[112];
-    ident(base, sizeof base, name);
+    kir_ident(base, sizeof base, name);
     snprintf(uniq, sizeof uniq, "%s", base);
     for (int k = 2; name_taken(f, uniq); k++)
         snprintf(uniq, sizeof uniq, "%s_%d", base, k);
@@ -349,4 +349,27 @@ int kir_map_op_arity(KMapOp op) {
 const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K) {
     const KExpr *padded = kexpr_bin(f, KE_ADD, N, kexpr_const(f, 32));
     return kexpr_bin(f, KE_ADD, kexpr_bin(f, KE_MUL, padded, K), kexpr_const(f, 16));
+}
+
+int kir_map_ok(const KStmt *s) {
+    if (s->rank < 0 || s->rank > KIR_MAX_RANK)
+        return 0;
+    for (int k = 0; k < s->nnodes; k++) {
+        const KMapNode *nd = &s->nodes[k];
+        if (nd->op < 0 || nd->op >= KM_NUM_KINDS)
+            return 0;
+        if (nd->op == KM_IN) {
+            if (nd->a < 0 || nd->a >= s->nin || !s->in[nd->a].v.buf)
+                return 0;
+        } else if (kir_map_op_arity(nd->op) > 0) {
+            if (nd->a < 0 || nd->a >= k)
+                return 0;
+            if (kir_map_op_arity(nd->op) == 2 && (nd->b < 0 || nd->b >= k))
+                return 0;
+        }
+    }
+    for (int o = 0; o < s->nout; o++)
+        if (s->out[o].node < 0 || s->out[o].node >= s->nnodes || !s->out[o].at.v.buf)
+            return 0;
+    return 1;
 }

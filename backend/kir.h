@@ -235,6 +235,12 @@ const char  *kir_call_name(KCallKind k);     /* "rt_softmax_rows", ...      */
 const char  *kir_map_op_name(KMapOp op);     /* "add", "tanh", ...          */
 /* How many node operands op reads: 0 (in, const, size), 1 or 2. */
 int          kir_map_op_arity(KMapOp op);
+/* A map's node and output references are in range: what an emitter
+ * checks before it builds anything from them. */
+int          kir_map_ok(const KStmt *s);
+/* s as an identifier: letters, digits and '_', not starting with a digit
+ * ("h.weight_ih_l0" -> "h_weight_ih_l0"), at most n - 1 characters. */
+void         kir_ident(char *d, size_t n, const char *s);
 
 /* The text form (`rnnc dump --stage=kernel`, docs/kernel-ir.md). */
 void         kfunc_print(const KFunc *f, FILE *out);

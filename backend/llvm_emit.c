@@ -535,30 +535,6 @@ static LLVMValueRef tag(LE *e, const MapAlias *ma, const KBuf *b, LLVMValueRef i
 
 static int is_unary(KMapOp op) { return kir_map_op_arity(op) == 1; }
 
-/* Node and output references are in range (checked before building). */
-static int map_ok(const KStmt *s) {
-    if (s->rank < 0 || s->rank > KIR_MAX_RANK)
-        return 0;
-    for (int k = 0; k < s->nnodes; k++) {
-        const KMapNode *nd = &s->nodes[k];
-        if (nd->op < 0 || nd->op >= KM_NUM_KINDS)
-            return 0;
-        if (nd->op == KM_IN) {
-            if (nd->a < 0 || nd->a >= s->nin || !s->in[nd->a].v.buf)
-                return 0;
-        } else if (kir_map_op_arity(nd->op) > 0) {
-            if (nd->a < 0 || nd->a >= k)
-                return 0;
-            if (!is_unary(nd->op) && (nd->b < 0 || nd->b >= k))
-                return 0;
-        }
-    }
-    for (int o = 0; o < s->nout; o++)
-        if (s->out[o].node < 0 || s->out[o].node >= s->nnodes || !s->out[o].at.v.buf)
-            return 0;
-    return 1;
-}
-
 /* Node k is live if an output stores it or a live node reads it: a dead
  * input is not loaded (its view need not be valid), as in emit_c.c. */
 static void live_nodes(const KStmt *s, unsigned char *live) {
@@ -659,7 +635,7 @@ static LLVMValueRef emit_node(LE *e, const KStmt *s, int k, LLVMValueRef *val, c
 }
 
 static void emit_map(LE *e, const KStmt *s) {
-    if (!map_ok(s)) {
+    if (!kir_map_ok(s)) {
         le_fail(e, "kernel IR: a malformed map in '%s'", s->origin);
         return;
     }

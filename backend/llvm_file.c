@@ -1,5 +1,5 @@
-/* llvm_file.c - kernel functions to an LLVM IR, assembly or object file
- * (llvm_file.h). */
+/* llvm_file.c - a model's kernel functions and its API to an LLVM IR,
+ * assembly or object file (llvm_file.h). */
 #include "backend/llvm_file.h"
 
 #include <llvm-c/Core.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/kcompile.h"
+#include "backend/llvm_api.h"
 #include "backend/llvm_emit.h"
 #include "backend/llvm_target.h"
 
@@ -19,24 +20,30 @@ int llvm_file_kind(const char *name) {
     return -1;
 }
 
-/* Adds the variant's kernel and arena functions to mod. */
-static int add_variant(LLVMModuleRef mod, const IrModule *m, const char *prefix, const char *kind, char *err,
-                       size_t errlen) {
+/* Compiles a variant and adds its kernel and arena functions to mod; k
+ * keeps what the API needs (k->f is freed by the caller). */
+static int add_variant(LLVMModuleRef mod, const IrModule *m, const char *prefix, const char *kind, ApiKernel *k,
+                       char *fn, char *arena, char *err, size_t errlen) {
+    memset(k, 0, sizeof *k);
     if (!m)
         return 0;
-    char e[512], fn[256], arena[300];
+    char e[512];
     KFunc *f = kcompile(m, kind, e, sizeof e);
     if (!f)
         return ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e);
-    snprintf(fn, sizeof fn, "%s_kernel_%s", prefix, kind);
-    snprintf(arena, sizeof arena, "%s_arena", fn);
+    snprintf(fn, 256, "%s_kernel_%s", prefix, kind);
+    snprintf(arena, 300, "%s_arena", fn);
+    k->m = m;
+    k->f = f;
+    k->fn = fn;
+    k->arena = arena;
     int rc = llvm_emit_func(mod, f, fn, e, sizeof e) || llvm_emit_arena_func(mod, f, arena, e, sizeof e);
-    kfunc_free(f);
     return rc ? ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e) : 0;
 }
 
 int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, const char *prefix,
-                    const IrModule *fwd, const IrModule *step, const IrModule *train, char *err, size_t errlen) {
+                    const IrModule *fwd, const IrModule *step, const IrModule *train, int api, char *err,
+                    size_t errlen) {
     LLVMTargetMachineRef tm = llvm_target_machine(triple, 1, err, errlen);
     if (!tm)
         return -1;
@@ -45,8 +52,16 @@ int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, con
     llvm_target_apply(mod, tm);
     int rc = -1;
     char *msg = NULL;
-    if (add_variant(mod, fwd, prefix, "forward", err, errlen) || add_variant(mod, step, prefix, "step", err, errlen) ||
-        add_variant(mod, train, prefix, "train", err, errlen) || llvm_emit_verify(mod, err, errlen) ||
+    char fn[3][256], arena[3][300];
+    ApiKernel k[3];
+    ApiDesc desc;
+    memset(k, 0, sizeof k);
+    memset(&desc, 0, sizeof desc);
+    if (add_variant(mod, fwd, prefix, "forward", &k[0], fn[0], arena[0], err, errlen) ||
+        add_variant(mod, step, prefix, "step", &k[1], fn[1], arena[1], err, errlen) ||
+        add_variant(mod, train, prefix, "train", &k[2], fn[2], arena[2], err, errlen) ||
+        (api && (api_desc_build(&desc, prefix, k, err, errlen) || llvm_api_emit(mod, &desc, err, errlen))) ||
+        llvm_emit_verify(mod, err, errlen) ||
         llvm_optimize(mod, tm, err, errlen))
         goto done;
     char file[4096]; /* LLVMTargetMachineEmitToFile takes a char * */
@@ -60,6 +75,10 @@ int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, con
     }
     rc = 0;
 done:
+    api_desc_free(&desc);
+    for (int i = 0; i < 3; i++)
+        if (k[i].f)
+            kfunc_free((KFunc *)k[i].f);
     LLVMDisposeMessage(msg);
     LLVMDisposeModule(mod);
     LLVMContextDispose(ctx);

@@ -126,4 +126,39 @@ static void pack_block(KFunc *f, KBlock *b)
     }
 }
 
-void lower_pack_b(KFunc *f) { pack_block(f, &f->body); }
+/* Top-level g W with W a plain (untransposed) argument: the input gradient
+ * of a linear over all steps, g [T*B, N] times W [N, K] (sink moves it out
+ * of the backward scan).  Packed just before it, so that the runtime can
+ * run its small-M kernels over the panels, which beat the blocked loops
+ * at these shapes (long K, runtime/sgemm.c use_small). */
+static void pack_top(KFunc *f)
+{
+    KBlock *b = &f->body;
+    for (int i = 0; i < b->n; i++) {
+        KStmt *g = b->stmts[i];
+        if (g->kind != KS_GEMM || g->packed_b || g->transb || g->transa || g->B.buf->kind != KB_ARG) continue;
+        char what[256], name[160];
+        snprintf(what, sizeof what, "%s packed for %s", g->B.buf->name, g->origin ? g->origin : "a gemm");
+        snprintf(name, sizeof name, "%s_pk", g->B.buf->name);
+        KBuf *pb = kfunc_buf(f, name, IR_F32, kexpr_packed_b_floats(f, g->N, g->K), KB_TEMP);
+        pb->what = kfunc_strdup(f, what);
+        KStmt *pack = kblock_add(f, b, KS_PACK_B, g->origin);
+        pack->transb = 0;
+        pack->N = g->N;
+        pack->K = g->K;
+        pack->B = g->B;
+        pack->ldb = g->ldb;
+        pack->C = (KView){ pb, kexpr_const(f, 0) };
+        move_last_to(b, i);
+        i++; /* g is now at i */
+        g->packed_b = 1;
+        g->B = pack->C;
+        g->ldb = kexpr_const(f, 0); /* unused with packed_b (kir.h) */
+    }
+}
+
+void lower_pack_b(KFunc *f)
+{
+    pack_block(f, &f->body);
+    pack_top(f);
+}

@@ -53,7 +53,7 @@ typedef struct Plan {
     Use    *use;          /* per buffer id */
     Loop   *loops;        /* per loop id   */
     int     pos;
-    int64_t ref[3][64];   /* symbol values at which "covers the buffer" is tested */
+    int64_t ref[3][MEMPLAN_MAX_SYMS];   /* symbol values at which "covers the buffer" is tested */
     int     nref;
 } Plan;
 
@@ -400,7 +400,7 @@ int memplan(KFunc *f, char *err, size_t errlen) {
      * taken to cover it for every symbol value. */
     static const int64_t primes[] = {3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59};
     p.nref = 3;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < MEMPLAN_MAX_SYMS; i++) {
         p.ref[0][i] = REF_SYM;
         p.ref[1][i] = primes[i % 16];
         p.ref[2][i] = i == 0 ? 97 : 2;
@@ -416,8 +416,8 @@ int memplan(KFunc *f, char *err, size_t errlen) {
             goto out;
         }
     }
-    if (f->nsyms > 64) {
-        ir_errf(err, errlen, "memplan: %d size symbols (at most 64)", f->nsyms);
+    if (f->nsyms > MEMPLAN_MAX_SYMS) {
+        ir_errf(err, errlen, "memplan: %d size symbols (at most %d)", f->nsyms, MEMPLAN_MAX_SYMS);
         goto out;
     }
     walk(&p, &f->body, -1);

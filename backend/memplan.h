@@ -22,4 +22,8 @@
 
 int memplan(KFunc *f, char *err, size_t errlen);
 
+/* The most size symbols a planned function may have (its liveness test
+ * evaluates sizes at fixed values of each). */
+#define MEMPLAN_MAX_SYMS 64
+
 #endif

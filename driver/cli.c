@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frontend/sema.h"
+#include "ir/timing.h"
 
 static const CliOpt *find_long(const Command *c, const char *name, size_t len)
 {
@@ -178,17 +179,21 @@ int source_parse(Source *s, const char *path)
     s->text = read_text(path);
     if (!s->text) return 1;
     diag_init(&s->diag, path, s->text, stderr);
+    TimingMark t = timing_start();
     s->prog = parse_program(path, s->text, &s->diag);
+    timing_stop(&t, "parse");
     return (!s->prog || diag_errors(&s->diag)) ? 1 : 0;
 }
 
 int source_load(Source *s, const char *path, const char *model)
 {
     if (source_parse(s, path)) return 1;
+    TimingMark t = timing_start();
     s->ir = sema_build(s->prog, model, &s->diag);
-    if (!s->ir || diag_errors(&s->diag)) return 1;
-    if (ir_verify(s->ir, "sema", stderr)) return cli_error("internal error: invalid IR after sema");
-    return 0;
+    int bad = !s->ir || diag_errors(&s->diag);
+    if (!bad && ir_verify(s->ir, "sema", stderr)) bad = cli_error("internal error: invalid IR after sema");
+    timing_stop(&t, "sema");
+    return bad;
 }
 
 void source_free(Source *s)

@@ -33,6 +33,11 @@ typedef struct CliArgs {
     const char  *pos[16];
 } CliArgs;
 
+/* -v / --time-passes, for the commands that compile: main.c switches the
+ * stage timer on (ir/timing.h) and prints its table after the command. */
+#define CLI_OPT_TIME_PASSES \
+    { "time-passes", 'v', 0, "               print the time of each compiler stage to stderr at the end" }
+
 typedef struct Command {
     const char   *name;
     const char   *synopsis;   /* "FILE -o W.safetensors [--seed N]"       */

@@ -1,5 +1,7 @@
 /* cmd_compile.c - `rnnc compile`: one .rnn model in, one C file out (and
- * optionally its header), with the API of docs/c-api.md.
+ * optionally its header), with the API of docs/c-api.md; or with
+ * --emit=llvm|asm|obj the same API as LLVM IR, assembly or an object file
+ * (backend/llvm_file.h) and the same header.
  *
  * The model is built by sema once for each variant the file holds
  * (backend/c_variants.h): the forward pass, the streaming step when the
@@ -70,8 +72,11 @@ static int run(const CliArgs *a)
     if (emit && strcmp(emit, "c") && (lk = llvm_file_kind(emit)) < 0)
         return cli_usage_error(&cmd_compile, "--emit must be c, llvm, asm or obj, not '%s'", emit);
     if (target && lk < 0) return cli_usage_error(&cmd_compile, "--target is for --emit=llvm, asm or obj");
-    if (lk >= 0 && (hpath || wpath || embed || rt))
-        return cli_usage_error(&cmd_compile, "--header, -w, --embed-weights and --runtime are for --emit=c");
+    int no_api = cli_has(a, "no-api");
+    if (lk >= 0 && (wpath || embed || rt))
+        return cli_usage_error(&cmd_compile, "-w, --embed-weights and --runtime are for --emit=c");
+    if (no_api && lk < 0) return cli_usage_error(&cmd_compile, "--no-api is for --emit=llvm, asm or obj");
+    if (no_api && hpath) return cli_usage_error(&cmd_compile, "--no-api writes no API: no --header");
     const char *prefix = cli_get(a, "prefix");
     if (prefix && !c_is_identifier(prefix))
         return cli_usage_error(&cmd_compile, "--prefix '%s' is not a C identifier", prefix);
@@ -125,13 +130,24 @@ static int run(const CliArgs *a)
     }
     if (cvar_forward(fwd, err, sizeof err)) { cli_error("%s", err); goto done; }
     if (lk >= 0) {
+        /* The kernels and the API through LLVM, with the C file's header. */
         snprintf(ctmp, sizeof ctmp, "%s.tmp", outp);
-        if (llvm_file_write(ctmp, (LlvmFileKind)lk, target, prefix, fwd, step, trainm, err, sizeof err)) {
+        if (llvm_file_write(ctmp, (LlvmFileKind)lk, target, prefix, fwd, step, trainm, !no_api, err, sizeof err)) {
             cli_error("%s", err);
             goto done;
         }
-        if (rename(ctmp, outp)) { cli_error("cannot rename %s: %s", ctmp, strerror(errno)); goto done; }
-        ctmp[0] = '\0';
+        if (hpath) {
+            if (!(h = open_tmp(hpath, htmp, sizeof htmp))) goto done;
+            if (c_file_write_header(h, fwd, step, trainm, &o, err, sizeof err)) { cli_error("%s", err); goto done; }
+            int bad = fclose(h);
+            h = NULL;
+            if (bad) { cli_error("cannot write %s: %s", hpath, strerror(errno)); goto done; }
+        }
+        if (rename(ctmp, outp) || (hpath && rename(htmp, hpath))) {
+            cli_error("cannot rename %s: %s", ctmp, strerror(errno));
+            goto done;
+        }
+        ctmp[0] = htmp[0] = '\0';
         rc = 0;
         goto done;
     }
@@ -178,16 +194,19 @@ static const CliOpt opts[] = {
     { "runtime", 0, 1, "inline|link    carry the runtime inside the file (default), or #include \"rnnrt.h\"\n"
                       "                              and link with librnnrt.a" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
-    { "emit", 0, 1, "c|llvm|asm|obj write C (default), or only the kernel functions as LLVM IR,\n"
-                   "                              assembly or an object file (docs/jit.md)" },
+    { "emit", 0, 1, "c|llvm|asm|obj write C (default), or the kernels and the API as LLVM IR,\n"
+                   "                              assembly or an object file to link with librnnrt.a\n"
+                   "                              (the same header; docs/jit.md)" },
     { "target", 0, 1, "TRIPLE         with --emit=llvm|asm|obj: for this target (default: this machine)" },
+    { "no-api", 0, 0, "               with --emit=llvm|asm|obj: only the kernel functions, no API" },
+    CLI_OPT_TIME_PASSES,
     { 0 },
 };
 
 const Command cmd_compile = {
     .name = "compile",
     .synopsis = "FILE -o model.c [--header model.h] [--prefix NAME] [--train] [-w W.safetensors --embed-weights] "
-                "[--runtime=inline|link] [--emit=c|llvm|asm|obj] [--target TRIPLE]",
+                "[--runtime=inline|link] [--emit=c|llvm|asm|obj] [--target TRIPLE] [--no-api]",
     .summary = "compile a model to one C file with a small API (create, forward, step, train)",
     .details = "Writes FILE's model as one C file that compiles alone with any C11\n"
                "compiler (-std=c11 -Wall -Wextra -pedantic, no warning) and needs only\n"
@@ -201,6 +220,9 @@ const Command cmd_compile = {
                "--train also NAME_train_step (loss, BPTT, clipping, the optimizer of the\n"
                "model's train block; defaults: Adam, lr 1e-3). Every function returns a\n"
                "status code, NAME_errmsg says what failed. No global state.\n"
-               "docs/c-api.md describes it all; examples/deploy/ is a program using it.",
+               "docs/c-api.md describes it all; examples/deploy/ is a program using it.\n"
+               "With --emit=obj (asm, llvm) the same API comes as an object file, built\n"
+               "by LLVM without a C compiler: link it with librnnrt.a -lm -lpthread and\n"
+               "use the header --header writes (docs/jit.md).",
     .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
 };

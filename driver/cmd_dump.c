@@ -79,6 +79,7 @@ static const CliOpt opts[] = {
     { "unroll", 0, 2, "[=N]      draw every scan unfolded over N steps; --stage=unroll: unroll to N (default 4)" },
     { "grad", 0, 0, "          with --stage=opt or kernel: the module after autodiff (forward and backward)" },
     { "model", 'm', 1, "NAME      the model to dump (default: the first)" },
+    CLI_OPT_TIME_PASSES,
     { 0 },
 };
 

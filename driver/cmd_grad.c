@@ -137,7 +137,8 @@ static const CliOpt opts[] = {
     { "per-step-svg", 0, 1, "FILE.svg       and draw it (log scale); implies --per-step" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
     { "precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)" },
-    { "engine", 0, 1, "interp|c|jit   run with the interpreter (default), compiled C or LLVM JIT" },
+    { "engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)" },
+    CLI_OPT_TIME_PASSES,
     { 0 },
 };
 
@@ -147,12 +148,12 @@ const Command cmd_grad = {
                 "[--per-step] [--per-step-svg FILE.svg]",
     .summary = "compute the loss and its gradient for every parameter",
     .details = "Differentiates FILE's model (reverse mode, backpropagation through time)\n"
-               "and runs it with the reference interpreter on the inputs and targets\n"
-               "given by -i. Prints the loss; with -o writes d loss / d parameter for\n"
-               "every parameter, under the parameter's name, as safetensors (written to\n"
-               "a temporary name and renamed); without -o prints each gradient's shape,\n"
-               "norm and first values. The model must have a loss. --loss-out writes\n"
-               "the loss as a 0-d .npy as well.\n"
+               "and runs it with the engine (default the LLVM JIT, see rnnc help run) on\n"
+               "the inputs and targets given by -i. Prints the loss; with -o writes\n"
+               "d loss / d parameter for every parameter, under the parameter's name, as\n"
+               "safetensors (written to a temporary name and renamed); without -o prints\n"
+               "each gradient's shape, norm and first values. The model must have a\n"
+               "loss. --loss-out writes the loss as a 0-d .npy as well.\n"
                "\n"
                "--per-step prints, for every recurrent state of every layer (each\n"
                "scan's carried value: h, and c for an lstm; each direction of a\n"

@@ -1,6 +1,6 @@
-/* cmd_run.c - `rnnc run`: run a model's forward pass on data with the
- * reference interpreter (or --engine=c: compiled C) and write or print its
- * outputs. */
+/* cmd_run.c - `rnnc run`: run a model's forward pass on data with an
+ * engine (engine.h: the LLVM JIT by default, compiled C, or the reference
+ * interpreter) and write or print its outputs. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,7 +132,8 @@ static const CliOpt opts[] = {
     { "output", 'o', 1, "NAME=y.npy     write an output, or the loss, to a file (repeatable)" },
     { "model", 'm', 1, "NAME           the model to run (default: the first)" },
     { "precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)" },
-    { "engine", 0, 1, "interp|c|jit   run with the interpreter (default), compiled C or LLVM JIT" },
+    { "engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)" },
+    CLI_OPT_TIME_PASSES,
     { 0 },
 };
 
@@ -143,6 +144,8 @@ const Command cmd_run = {
                "given by -i (time-major .npy arrays: [T, B, F] float32 or [T, B] int ids).\n"
                "Targets given with -i make the loss available as the output 'loss'.\n"
                "Each -o writes one output as .npy; with no -o, every output's shape and\n"
-               "first values are printed.",
+               "first values are printed. --engine picks what runs it: the LLVM JIT\n"
+               "(default; $RNNC_ENGINE changes the default), compiled C or the reference\n"
+               "interpreter (also the default with --precision f64).",
     .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
 };

@@ -198,7 +198,8 @@ static const CliOpt opts[] = {
     { "prime", 'p', 1, "TEXT           text to start from (printed first)" },
     { "seed", 0, 1, "N              seed of the sampling (default 0)" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
-    { "engine", 0, 1, "interp|c|jit   run with the interpreter (default), compiled C or LLVM JIT" },
+    { "engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)" },
+    CLI_OPT_TIME_PASSES,
     { 0 },
 };
 

@@ -6,8 +6,8 @@
  * the optimizer update ("new:<p>", "new:opt:<p>.<slot>") and the state to
  * carry into the next segment ("carry:<k>").  The loop here only moves
  * tensors: data in, new parameters and state back in for the next step.
- * It runs the module through an Engine (engine.h): the interpreter, or
- * compiled C with --engine=c.
+ * It runs the module through an Engine (engine.h): the LLVM JIT by
+ * default, compiled C, or the interpreter.
  *
  * Position in the data is (epoch, batch, segment).  Each epoch draws one
  * permutation of the items from the RNG; the checkpoint stores the RNG
@@ -522,7 +522,8 @@ static const CliOpt opts[] = {
     { "weights", 'w', 1, "W.safetensors  start from these weights (default: fresh, as rnnc init)" },
     { "seed", 0, 1, "N              the seed (overrides the train block's)" },
     { "model", 'm', 1, "NAME           the model (default: the first)" },
-    { "engine", 0, 1, "interp|c|jit   run with the interpreter (default), compiled C or LLVM JIT" },
+    { "engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)" },
+    CLI_OPT_TIME_PASSES,
     { 0 },
 };
 
@@ -531,8 +532,8 @@ const Command cmd_train = {
     .summary = "train a model as its train block says",
     .details = "Runs the train block of FILE's model: loads the data, and runs one step of\n"
                "training (forward, backpropagation through time, clipping, the optimizer)\n"
-               "for every batch, or every TBPTT segment of it, with the reference\n"
-               "interpreter. Shows progress, evaluates on the held-out part after every\n"
+               "for every batch, or every TBPTT segment of it, with the engine (default\n"
+               "the LLVM JIT, see rnnc help run). Shows progress, evaluates on the held-out part after every\n"
                "epoch, writes the loss of every step to C.loss.csv, and a checkpoint (the\n"
                "weights, optimizer state and position) every checkpoint_every steps, at\n"
                "the end and on Ctrl-C. --resume continues exactly where it stopped.\n"

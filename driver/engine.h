@@ -32,6 +32,17 @@ int  engine_open(const char *name, Engine *e, char *err, size_t errlen);
 void engine_close(Engine *e);
 int  engine_is_compiled(const Engine *e);
 
+/* The engine when --engine is not given: $RNNC_ENGINE if set and not
+ * empty, else "jit". */
+const char *engine_default_name(void);
+
+/* Marks compiled engine e as a default the user did not choose: a module
+ * the compiled engines refuse for what it is (kcompile_refuses(), e.g. a
+ * scan inside a scan) then runs on the interpreter, in float32, after a
+ * one-line note on stderr, instead of failing.  An engine the user chose
+ * keeps failing with the reason.  Nothing for the interpreter. */
+void engine_allow_fallback(Engine *e);
+
 /* Readies module m for engine e before its first run: for a compiled
  * engine optimize() (passes/pipeline.h), which keeps every output and the
  * loss.  A compiled module computes its loss on every run, so a caller

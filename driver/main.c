@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "driver/cli.h"
+#include "ir/timing.h"
 
 #define RNNC_VERSION "0.1.0"
 
@@ -56,5 +57,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { cli_help(c, stdout); return 0; }
     CliArgs a;
     if (cli_parse(c, argc - 2, argv + 2, &a)) return EXIT_USAGE;
-    return c->run(&a);
+    if (cli_has(&a, "time-passes")) timing_enable();
+    int rc = c->run(&a);
+    timing_report(stderr); /* nothing unless enabled */
+    return rc;
 }

@@ -21,12 +21,22 @@ int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec)
 int run_engine(const Command *c, const CliArgs *a, IrPrecision prec, Engine *e)
 {
     const char *name = cli_get(a, "engine");
+    int chosen = name != NULL;
     char err[256];
-    if (engine_open(name, e, err, sizeof err)) return cli_usage_error(c, "%s", err);
+    if (!chosen) {
+        name = engine_default_name();
+        /* float64 is the interpreter's alone: asking for it picks it. */
+        if (prec == IR_PREC_F64) name = "interp";
+    }
+    if (engine_open(name, e, err, sizeof err)) {
+        if (chosen) return cli_usage_error(c, "%s", err);
+        return cli_usage_error(c, "RNNC_ENGINE: %s", err);
+    }
     if (engine_is_compiled(e) && prec == IR_PREC_F64) {
         engine_close(e);
         return cli_usage_error(c, "--engine=%s computes in float32: --precision f64 needs the interpreter", name);
     }
+    if (!chosen) engine_allow_fallback(e);
     return 0;
 }
 

@@ -18,9 +18,12 @@
 /* --precision f32|f64 (default f32) into *prec. */
 int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec);
 
-/* --engine interp|c (default interp) into *e (engine.h; engine_close()
- * it).  The compiled engine computes in float32 only: with --precision
- * f64 it is a usage error. */
+/* --engine interp|c|jit into *e (engine.h; engine_close() it).  Without
+ * --engine: $RNNC_ENGINE, else jit (engine_default_name()), except that
+ * --precision f64 picks the interpreter; an engine not chosen with
+ * --engine falls back to the interpreter for a module it refuses
+ * (engine_allow_fallback()).  The compiled engines compute in float32
+ * only: --engine=c|jit with --precision f64 is a usage error. */
 int run_engine(const Command *c, const CliArgs *a, IrPrecision prec, Engine *e);
 
 /* Splits "NAME=path", the value of option `opt` ("-i", "-o"), into name

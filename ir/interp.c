@@ -15,6 +15,7 @@
 
 #include "ir/bind.h"
 #include "ir/interp_ops.h"
+#include "ir/timing.h"
 
 typedef struct Interp {
     const IrModule *m;
@@ -482,8 +483,10 @@ int interp_run(const IrModule *m, const TensorMap *params, const TensorMap *inpu
     I.sym = calloc((size_t)(m->nsyms ? m->nsyms : 1), sizeof *I.sym);
     I.vals = calloc((size_t)(m->next_id ? m->next_id : 1), sizeof *I.vals);
     int rc = -1;
+    TimingMark t = timing_start();
     if (!I.sym || !I.vals) fail(&I, "out of memory");
     else rc = run(&I, params, inputs, &res);
+    timing_stop(&t, "run (interp)");
 
     /* Outputs are handed over only when the whole run succeeded, so a
      * failed run leaves the caller's map as it was. */

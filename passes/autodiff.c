@@ -34,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/timing.h"
+
 /* One per-step state gradient (autodiff_with_state_grads()): the stacked
  * result of a backward scan holding dL/d(carried value `carried` after
  * each step) of forward scan F. */
@@ -647,9 +649,18 @@ done:
     return ad.failed ? -1 : 0;
 }
 
-int autodiff(IrModule *m, char *err, size_t errlen) { return autodiff_impl(m, 0, err, errlen); }
+/* Both entry points are one --time-passes row (ir/timing.h). */
+static int autodiff_timed(IrModule *m, int state_grads, char *err, size_t errlen)
+{
+    TimingMark t = timing_start();
+    int rc = autodiff_impl(m, state_grads, err, errlen);
+    timing_stop(&t, "autodiff");
+    return rc;
+}
+
+int autodiff(IrModule *m, char *err, size_t errlen) { return autodiff_timed(m, 0, err, errlen); }
 
 int autodiff_with_state_grads(IrModule *m, char *err, size_t errlen)
 {
-    return autodiff_impl(m, 1, err, errlen);
+    return autodiff_timed(m, 1, err, errlen);
 }

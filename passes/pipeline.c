@@ -1,27 +1,34 @@
 /* pipeline.c - runs the graph-IR optimization passes in order (see
  * pipeline.h).  Each pass verifies its own result; the pipeline verifies
- * again under the pass's stage name so that a failure names the stage. */
+ * again under the pass's stage name so that a failure names the stage.
+ * Each pass, with its verification, is one --time-passes row (ir/timing.h). */
 #include "passes/pipeline.h"
 
 #include <stdio.h>
 
+#include "ir/timing.h"
 #include "passes/cse.h"
 #include "passes/dce.h"
 #include "passes/fold.h"
 #include "passes/hoist.h"
 #include "passes/sink.h"
 
+static const struct {
+    const char *name;
+    int (*run)(IrModule *m, char *err, size_t errlen);
+} passes[] = {
+    { "hoist", hoist }, { "sink", sink }, { "fold", fold }, { "cse", cse }, { "dce", dce },
+};
+
 int optimize(IrModule *m, char *err, size_t errlen)
 {
-    if (hoist(m, err, errlen) < 0) return -1;
-    if (ir_verify(m, "hoist", stderr)) return ir_errf(err, errlen, "internal error: hoist broke the module");
-    if (sink(m, err, errlen) < 0) return -1;
-    if (ir_verify(m, "sink", stderr)) return ir_errf(err, errlen, "internal error: sink broke the module");
-    if (fold(m, err, errlen) < 0) return -1;
-    if (ir_verify(m, "fold", stderr)) return ir_errf(err, errlen, "internal error: fold broke the module");
-    if (cse(m, err, errlen) < 0) return -1;
-    if (ir_verify(m, "cse", stderr)) return ir_errf(err, errlen, "internal error: cse broke the module");
-    if (dce(m, err, errlen) < 0) return -1;
-    if (ir_verify(m, "dce", stderr)) return ir_errf(err, errlen, "internal error: dce broke the module");
+    for (size_t i = 0; i < sizeof passes / sizeof *passes; i++) {
+        TimingMark t = timing_start();
+        int rc = passes[i].run(m, err, errlen) < 0 ? -1 : 0;
+        if (!rc && ir_verify(m, passes[i].name, stderr))
+            rc = ir_errf(err, errlen, "internal error: %s broke the module", passes[i].name);
+        timing_stop(&t, passes[i].name);
+        if (rc) return -1;
+    }
     return 0;
 }

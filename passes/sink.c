@@ -139,6 +139,17 @@ static int sinkable(const IrBlock *body, const IrValue *term)
 
 #define SINK_MAX_TERMS 16
 
+/* Every use of old (in the top block, the ops after the scan, the
+ * module's outputs and loss) now reads nv. */
+static void replace_everywhere(IrModule *m, IrBlock *top, IrBlock *after, const IrValue *old, IrValue *nv)
+{
+    replace_in_block(top, old, nv);
+    replace_in_block(after, old, nv);
+    for (int i = 0; i < m->noutputs; i++)
+        if (m->outputs[i].value == old) m->outputs[i].value = nv;
+    if (m->loss == old) m->loss = nv;
+}
+
 /* Rewrites carried value k of S->F if it is an accumulator
  * acc' = acc + (sum of sinkable terms); the ops that compute its total go
  * to `after`.  Returns 1 if rewritten. */
@@ -188,13 +199,54 @@ static int sink_carried(Sink *S, int k, IrBlock *after, IrBlock *top)
     final->name = F->results[k]->name;
 
     /* Every reader of the scan's final value now reads the total. */
-    IrValue *old = F->results[k];
-    replace_in_block(top, old, final);
-    replace_in_block(after, old, final);
-    for (int i = 0; i < m->noutputs; i++)
-        if (m->outputs[i].value == old) m->outputs[i].value = final;
-    if (m->loss == old) m->loss = final;
+    replace_everywhere(m, top, after, F->results[k], final);
     body->yields[k] = acc; /* the carried value now passes through */
+    return 1;
+}
+
+/* Removes stacked output k of S->F (its yield and its result; nothing may
+ * read the result any more). */
+static void remove_stacked_output(Sink *S, int k)
+{
+    IrOp *F = S->F;
+    IrBlock *body = F->body;
+    int y = F->attrs.n_carried + k;
+    for (int i = y; i + 1 < body->nyields; i++) body->yields[i] = body->yields[i + 1];
+    body->nyields--;
+    for (int i = y; i + 1 < F->nresults; i++) {
+        F->results[i] = F->results[i + 1];
+        F->results[i]->def_index = i;
+    }
+    F->nresults--;
+    F->attrs.n_seq_out--;
+}
+
+/* Rewrites stacked output k of S->F if its step value is a product of a
+ * per-step value and a loop-invariant weight, read by nothing but the
+ * yield: y_t = matmul_nn(g_t, W) (the input gradient dx of a backward
+ * step) or linear(g_t, W).  g_t is stacked (or read from its sequence),
+ * the product of the whole [T, ...] sequence is computed once after the
+ * loop, and the scan loses the output.  Returns 1 if rewritten. */
+static int sink_product(Sink *S, int k, IrBlock *after, IrBlock *top)
+{
+    IrModule *m = S->m;
+    IrOp *F = S->F;
+    IrBlock *body = F->body;
+    IrValue *y = body->yields[F->attrs.n_carried + k];
+    IrOp *d = body_def(body, y);
+    if (!d || (d->kind != IR_MATMUL_NN && d->kind != IR_LINEAR) || d->noperands != 2) return 0;
+    IrValue *g = d->operands[0], *w = d->operands[1];
+    if (body_def(body, w) || (w->kind == IR_VAL_BLOCK_ARG && w->block == body)) return 0;
+    if (uses_in_block(body, y) != 1) return 0;
+    IrValue *G = sequence_of(S, g); /* NULL for a carried or outside value */
+    if (!G) return 0;
+    IrValue *old = F->results[F->attrs.n_carried + k];
+    IrValue *ops[2] = { G, w };
+    IrOp *r = ir_op(m, after, d->kind, ops, 2, &old->type, 1);
+    r->origin = d->origin;
+    r->results[0]->name = old->name;
+    replace_everywhere(m, top, after, old, r->results[0]);
+    remove_stacked_output(S, k);
     return 1;
 }
 
@@ -213,6 +265,9 @@ int sink(IrModule *m, char *err, size_t errlen)
         Sink S = { .m = m, .F = F, .T = ns ? F->operands[nc]->type.dim[0] : F->attrs.steps };
         IrBlock *after = ir_alloc(m, sizeof *after);
         for (int k = 0; k < nc; k++) count += sink_carried(&S, k, after, top);
+        /* last to first: stacking a value appends outputs, removing one
+         * shifts only those after it */
+        for (int k = F->attrs.n_seq_out - 1; k >= 0; k--) count += sink_product(&S, k, after, top);
         for (int j = 0; j < after->nops; j++) ir_block_append(m, nb, after->ops[j]);
     }
     top->ops = nb->ops;

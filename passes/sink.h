@@ -27,7 +27,14 @@
  * nothing but the yield; anything else is left as it is.  The sum is the
  * same sum in another order, so results agree with the unrewritten module
  * to rounding.  Returns the number of accumulators rewritten, or -1 with a
- * message in err (only if the result does not verify: a compiler bug). */
+ * message in err (only if the result does not verify: a compiler bug).
+ *
+ * Likewise a per-step product with a loop-invariant weight that is only
+ * stacked as a step output, y_t = matmul_nn(g_t, W) (the input gradient dx
+ * of a backward step, M = B rows a step) or linear(g_t, W): g_t is stacked
+ * (or read from its sequence) and matmul_nn(G, W) over all T*B rows runs
+ * once after the scan, which loses that output.  Every element is the same
+ * dot product as before; the count includes these rewrites. */
 #ifndef RNNC_SINK_H
 #define RNNC_SINK_H
 

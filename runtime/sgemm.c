@@ -217,11 +217,22 @@ static void small_packed(const RtSgemmKernel *k, int transa, int64_t M, int64_t 
     }
 }
 
-/* packed: B pre-packed; else transb says which small kernel would run. */
-static int use_small(const RtSgemmKernel *k, RtSgemmAlgo algo, int64_t M, int packed,
-                     int transb) {
+/* packed: B pre-packed; else transb says which small kernel would run.
+ * With B pre-packed, the small-M kernels also win at any M when the inner
+ * dimension is long (K >= 2 kc) and at least N: an input gradient g W of
+ * all steps at once (M = T*B, N = I, K = G*H).  There the blocked loops
+ * pack A and update all of C once per kc slice of K, while the rows kernel
+ * sums all of K in registers; measured on the AVX-512 EPYC (one thread,
+ * docs/performance.md): M = 3200, N = 256, K = 1024 193 vs 137 GFLOP/s,
+ * K = 768 185 vs 137; M = 6400, N = 512, K = 2048 159 vs 137; K = 512
+ * 170 vs 157.  (N = 1024, K = 256, a forward projection, stays blocked:
+ * 185 vs 173.) */
+static int use_small(const RtSgemmKernel *k, RtSgemmAlgo algo, int64_t M, int64_t N, int64_t K,
+                     int packed, int transb) {
     if (algo != RT_SGEMM_AUTO)
         return algo == RT_SGEMM_SMALL;
+    if (packed && K >= 2 * k->kc && K >= N)
+        return 1;
     return M <= (packed ? k->small_m_packed : transb ? k->small_m_nt : k->small_m_nn);
 }
 
@@ -365,7 +376,7 @@ RT_API int rt_sgemm_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int transb
         scale_c(M, N, beta, C, ldc);
         return 0;
     }
-    RtSgemmJob j = {k, use_small(k, algo, M, 0, transb), transa, transb, M, N, K, alpha,
+    RtSgemmJob j = {k, use_small(k, algo, M, N, K, 0, transb), transa, transb, M, N, K, alpha,
                     A, lda, B, ldb, NULL, beta, C, ldc};
     return run_job(&j, ws, ws_bytes);
 }
@@ -494,7 +505,7 @@ RT_API int rt_sgemm_packed_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int
                 rt_cpu_path_name(eff));
         return -1;
     }
-    RtSgemmJob j = {k, use_small(k, algo, M, 1, 0), transa, 0, M, N, K, alpha,
+    RtSgemmJob j = {k, use_small(k, algo, M, N, K, 1, 0), transa, 0, M, N, K, alpha,
                     A, lda, NULL, 0, Bpk, beta, C, ldc};
     return run_job(&j, ws, ws_bytes);
 }

@@ -35,6 +35,7 @@ suite train       sh tests/train/run.sh "$B"
 suite e2e         sh tests/e2e/run.sh "$B"
 suite deploy      sh tests/deploy/run.sh "$B"
 suite engine      sh tests/engine/run.sh "$B"
+suite engine-defaults sh tests/engine/defaults.sh "$B"
 suite diff        sh tests/diff/run.sh "$B"
 
 echo

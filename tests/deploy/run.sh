@@ -16,7 +16,11 @@
 #     file of tests/bad/tensors: status FORMAT and the message that
 #     runtime/safetensors.c gives (the .expect text), naming the file;
 #  5. the generated file has the same size for a maximum sequence length of
-#     10 and of 100000.
+#     10 and of 100000;
+#  6. `rnnc compile --emit=obj` with the same header: the object linked with
+#     librnnrt.a gives the C file's results, statuses and messages, byte for
+#     byte (why exactly: the section's comment); --emit=llvm through
+#     llvm-as-14, --emit=asm, --no-api.
 #
 # Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the
 # compiled kernels and the interpreter do the same float32 operations, but
@@ -76,7 +80,7 @@ if make -s -C examples/deploy RNNC="$RNNC" OUT="$d" CC="$cc1" >"$tmp/log" 2>&1 &
     ok "examples/deploy builds"
     check "examples/deploy runs (step = forward, the loss falls)" "$d/forecast" "$d/w.safetensors" "$d"
     cat "$tmp/log"
-    if "$RNNC" run examples/stacked.rnn -w "$d/w.safetensors" -i x="$d/x.npy" -i y="$d/y.npy" \
+    if "$RNNC" run examples/stacked.rnn --engine=interp -w "$d/w.safetensors" -i x="$d/x.npy" -i y="$d/y.npy" \
          -o yhat="$d/ref_yhat.npy" -o hn="$d/ref_hn.npy" -o cn="$d/ref_cn.npy" -o loss="$d/ref_loss.npy" >"$tmp/log" 2>&1; then
         for o in yhat hn cn; do
             check "deploy $o = rnnc run" "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$d/$o.npy" "$d/ref_$o.npy"
@@ -87,7 +91,7 @@ if make -s -C examples/deploy RNNC="$RNNC" OUT="$d" CC="$cc1" >"$tmp/log" 2>&1 &
     fi
     for steps in 1 40; do
         got=$d/trained.safetensors; [ "$steps" = 1 ] && got=$d/step1.safetensors
-        if "$RNNC" train examples/stacked.rnn -w "$d/w.safetensors" --set "data=npy(x=\"$d/x.npy\", y=\"$d/y.npy\")" \
+        if "$RNNC" train examples/stacked.rnn --engine=interp -w "$d/w.safetensors" --set "data=npy(x=\"$d/x.npy\", y=\"$d/y.npy\")" \
              --set batch=3 --set steps=$steps -o "$d/ck$steps.safetensors" >"$tmp/log" 2>&1; then
             # want = the compiled model's weights; the checkpoint also has optimizer state.
             check "deploy weights after $steps training steps = rnnc train's" \
@@ -168,6 +172,94 @@ grep -q "seq<\[3\], 100000>" "$tmp/s100000/m.rnn" || bad "the length did not go 
 s1=$(wc -c <"$tmp/s10/m.c"); s2=$(wc -c <"$tmp/s100000/m.c")
 echo "generated size: $s1 bytes (max length 10), $s2 bytes (max length 100000)" >"$tmp/log"
 if [ "$s1" -eq "$s2" ]; then ok "file size independent of the sequence length ($s1 bytes)"; else bad "file size depends on the sequence length"; fi
+
+# ---- 6. the same API as an object file: rnnc compile --emit=obj ----------------------
+# The object holds the kernels and the API (thin functions over
+# runtime/model_api.c in librnnrt.a, driven by the model's descriptor);
+# with the header `rnnc compile --header` writes for the C file (the same
+# bytes), a program links with it, librnnrt.a, -lm and -lpthread instead of
+# the C file, and gives the C file's results byte for byte.  Equality is
+# exact, not a tolerance: both files' kernels are written from the same
+# kernel IR (docs/kernel-ir.md) as the same float32 operations in the same
+# order - no fast-math, no FMA contraction (the C file turns it off, LLVM's
+# default fuses only what asks for it), sums in index order, exp/tanh/
+# sigmoid the runtime's algorithms - and both call the same runtime, whose
+# SGEMM picks the same CPU path in both programs; the JIT tests check the
+# same equality (tests/engine/run.sh, tests/unit/test_llvm_jit.c).  The
+# API around the kernels is one code in both (runtime/model_api.c, on the
+# model's descriptor, which the C file writes as C and the object as LLVM
+# constants); its state handling (weights, carries, optimizer state,
+# errors) is compared too: every status and message of api_checks.c, and
+# charlm_api.c's truncated-BPTT training, failed step, reset, streaming.
+if [ -f "$B/librnnrt.a" ]; then
+    o=$tmp/obj
+    mkdir -p "$o/c" "$o/o"
+    RTLIBS="$B/librnnrt.a -lm -lpthread"
+    # examples/deploy's `make obj`: the model as an object, the program on it.
+    if make -s -C examples/deploy obj RNNC="$RNNC" RNNRT="$ROOT/$B/librnnrt.a" OUT="$d" CC="$cc1" >"$tmp/log" 2>&1; then
+        ok "examples/deploy: make obj (the object of --emit=obj, librnnrt.a)"
+        check "--emit=obj header = the C file's header" cmp "$d/obj/forecast.h" "$d/forecast.h"
+        undef=$(nm -u "$d/obj/forecast.o" | awk '{print $2}' | grep -v '^rt_\|^rnnrt_model_\|^snprintf$\|^logf$\|^mem\(set\|cpy\|move\)$')
+        echo "$undef" >"$tmp/log"
+        if [ -z "$undef" ]; then ok "--emit=obj calls only the runtime and libc"; else bad "--emit=obj calls only the runtime and libc"; fi
+        check "examples/deploy runs on the object" "$d/forecast_obj" "$d/w.safetensors" "$o/o"
+        for f in yhat.npy hn.npy cn.npy loss0.npy step1.safetensors trained.safetensors; do
+            check "object = C file: $f" cmp "$o/o/$f" "$d/$f"
+        done
+    else
+        bad "examples/deploy: make obj"
+    fi
+    if "$RNNC" compile examples/stacked.rnn --prefix fa --emit=obj -o "$o/fa.o" --header "$o/fa.h" >"$tmp/log" 2>&1 &&
+       "$RNNC" compile examples/many_to_one.rnn --prefix sb --emit=obj -o "$o/sb.o" --header "$o/sb.h" >>"$tmp/log" 2>&1; then
+        # shellcheck disable=SC2086
+        if "$cc1" $FLAGS -O2 -I"$o" -o "$o/api_checks" tests/deploy/api_checks.c "$o/fa.o" $RTLIBS >"$tmp/log" 2>&1; then
+            "$o/api_checks" "$t/wa.safetensors" "$t/wb.safetensors" tests/bad/tensors/*.safetensors >"$o/api.out" 2>&1
+            rc=$?
+            cp "$o/api.out" "$tmp/log"
+            if [ $rc -eq 0 ]; then ok "object: api failure paths"; else bad "object: api failure paths"; fi
+            check "object: every status and message = the C file's" cmp "$o/api.out" "$t/api.out"
+        else
+            bad "object: api_checks builds"
+        fi
+        # shellcheck disable=SC2086
+        check "object: two models in one program build" "$cc1" $FLAGS -O2 -I"$o" -DWITH_A -DWITH_B -o "$o/two" \
+            tests/deploy/two_models.c "$o/fa.o" "$o/sb.o" $RTLIBS
+        mkdir -p "$o/two.out"
+        check "object: two models run" "$o/two" "$t/wa.safetensors" "$t/wb.safetensors" "$o/two.out"
+        check "object: two models = the C files" sh -c "cmp '$o/two.out/a_yhat.bin' '$t/both/a_yhat.bin' && cmp '$o/two.out/a_cn.bin' '$t/both/a_cn.bin' && cmp '$o/two.out/b_probs.bin' '$t/both/b_probs.bin'"
+    else
+        bad "compile fa, sb --emit=obj"
+    fi
+    m=examples/many_to_many.rnn
+    if "$RNNC" compile $m --train -o "$o/c/charlm.c" --header "$o/c/charlm.h" >"$tmp/log" 2>&1 &&
+       "$RNNC" compile $m --train --emit=obj -o "$o/charlm.o" --header "$o/charlm.h" >>"$tmp/log" 2>&1 &&
+       "$RNNC" init $m -o "$o/charlm_w.safetensors" --seed 4 >>"$tmp/log" 2>&1; then
+        check "charlm (tbptt): C program builds" "$cc1" $FLAGS -O2 -I"$o/c" -o "$o/c/p" tests/deploy/charlm_api.c "$o/c/charlm.c" -lm
+        # shellcheck disable=SC2086
+        check "charlm (tbptt): object program builds" "$cc1" $FLAGS -O2 -I"$o" -o "$o/o/p" tests/deploy/charlm_api.c "$o/charlm.o" $RTLIBS
+        check "charlm (tbptt): C program runs" "$o/c/p" "$o/charlm_w.safetensors" "$o/c"
+        check "charlm (tbptt): object program runs" "$o/o/p" "$o/charlm_w.safetensors" "$o/o"
+        check "charlm (tbptt): object = C file (training, errors, reset, step, forward)" \
+            sh -c "cmp '$o/o/charlm.bin' '$o/c/charlm.bin' && cmp '$o/o/charlm.safetensors' '$o/c/charlm.safetensors'"
+    else
+        bad "charlm: compile and init"
+    fi
+    # The other forms: LLVM IR that llvm-as accepts, assembly, and the kernels alone.
+    llvm_as=""
+    for x in llvm-as-14 /usr/lib/llvm-14/bin/llvm-as; do command -v "$x" >/dev/null 2>&1 && { llvm_as=$x; break; }; done
+    if [ -n "$llvm_as" ]; then
+        if "$RNNC" compile examples/stacked.rnn --train --emit=llvm -o "$o/m.ll" >"$tmp/log" 2>&1 &&
+           "$llvm_as" "$o/m.ll" -o "$o/m.bc" >>"$tmp/log" 2>&1 && grep -q '^define .*@forecast_train_step(' "$o/m.ll"
+        then ok "--emit=llvm with the API: $llvm_as accepts it"; else bad "--emit=llvm with the API"; fi
+    else
+        echo "SKIP --emit=llvm through llvm-as: no llvm-as-14"
+    fi
+    check "--emit=asm has the API" sh -c "'$RNNC' compile examples/stacked.rnn --emit=asm -o '$o/m.s' && grep -q '^forecast_create:' '$o/m.s'"
+    check "--emit=obj --no-api: the kernels alone" sh -c "'$RNNC' compile examples/stacked.rnn --emit=obj --no-api -o '$o/k.o' &&
+        nm '$o/k.o' | grep -q ' T forecast_kernel_forward\$' && ! nm '$o/k.o' | grep -q 'forecast_create\|rnnrt_model'"
+else
+    echo "SKIP --emit=obj: no $B/librnnrt.a"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

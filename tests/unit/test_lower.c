@@ -571,6 +571,13 @@ static int check_packing(const KFunc *f, int packs_expected)
     int packed = 0;
     for (int i = 0; i < f->body.n; i++) {
         const KStmt *loop = f->body.stmts[i];
+        if (loop->kind == KS_GEMM && loop->packed_b) { /* a top-level g W (lower_pack.c pack_top) */
+            assert_true(packs_expected);
+            assert_true(i > 0 && f->body.stmts[i - 1]->kind == KS_PACK_B && f->body.stmts[i - 1]->C.buf == loop->B.buf);
+            assert_int_equal(f->body.stmts[i - 1]->B.buf->kind, KB_ARG);
+            packed++;
+            continue;
+        }
         if (loop->kind != KS_LOOP) continue;
         for (int k = 0; k < loop->body.n; k++) {
             const KStmt *g = loop->body.stmts[k];

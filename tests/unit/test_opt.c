@@ -182,6 +182,19 @@ static void check(const char *src, int64_t T, int64_t idmax)
     for (int i = 0; i < g.m->body->nops; i++)
         if (g.m->body->ops[i]->kind == IR_SCAN && g.m->body->ops[i]->attrs.reverse)
             assert_int_equal(count_kind(g.m->body->ops[i]->body, IR_LINEAR_WGRAD), 0);
+    /* nor an input gradient g_t W: sink multiplies all steps after the loop */
+    for (int i = 0; i < g.m->body->nops; i++) {
+        const IrOp *F = g.m->body->ops[i];
+        if (F->kind != IR_SCAN) continue;
+        for (int k = F->attrs.n_carried; k < F->body->nyields; k++) {
+            const IrValue *y = F->body->yields[k];
+            int product = y->kind == IR_VAL_OP && y->def->parent == F->body &&
+                          (y->def->kind == IR_MATMUL_NN || y->def->kind == IR_LINEAR) &&
+                          !(y->def->operands[1]->kind == IR_VAL_OP && y->def->operands[1]->def->parent == F->body) &&
+                          !(y->def->operands[1]->kind == IR_VAL_BLOCK_ARG && y->def->operands[1]->block == F->body);
+            assert_false(product);
+        }
+    }
     rt_map_free(&a);
     rt_map_free(&b);
     tu_built_free(&g);

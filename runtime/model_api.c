@@ -1,0 +1,458 @@
+/* model_api.c - the model API of docs/c-api.md for any model, driven by
+ * its descriptor (model_api.h): what the NAME_* functions of a compiled
+ * model call, in a C file (which carries this text, or links librnnrt.a)
+ * and in an object file of `rnnc compile --emit=obj` (librnnrt.a).
+ *
+ * One arena for every kernel sized at create, weights
+ * (two sets with training, used in turn), the recurrent state of the step
+ * and of truncated BPTT in two buffers each (read one, write the other,
+ * swap after a good call), optimizer state the same way.  After create
+ * nothing allocates but loading and saving weights. */
+#include "runtime/model_api.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* st_load, st_save: the reader and writer a generated C file carries. */
+#include "runtime/st_loader.h"
+
+struct rnnrt_model {
+    const rnnrt_model_desc *d;
+    int64_t       *max;       /* the maxima given to create, one per size      */
+    int64_t       *n;         /* the sizes of a step call                      */
+    char           err[512];  /* the last error                                */
+    unsigned char *arena_mem; /* malloc'd; arena is it aligned to 64 bytes     */
+    void          *arena;
+    int            have_weights;
+    const float  **w;         /* the weights the kernels read                  */
+    float        **own[2];    /* the model's copies; with training two, in turn */
+    int            cur;       /* own[cur] holds the weights                    */
+    float        **step_state[2];
+    int            step_cur, step_fresh;
+    int64_t        step_batch;
+    float          step_reset;
+    float        **opt[2];
+    float        **train_state[2];
+    int            train_cur, train_fresh;
+    int64_t        train_batch;
+    float          train_reset, step_number, loss, grad_norm;
+    int64_t        steps_done;
+    st_want       *want;      /* scratch of load and save                      */
+    int64_t       *sym;       /* scratch of a call: the kernel's sizes ...     */
+    const void   **arg;       /* ... and slots                                 */
+    void         **res;
+};
+
+#if defined(__GNUC__)
+static int ma_fail(rnnrt_model *m, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#endif
+static int ma_fail(rnnrt_model *m, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->err, sizeof m->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Elements of a shape for the sizes in n (NULL: symbols count 1). */
+static size_t ma_numel(const int64_t *shape, const int64_t *n)
+{
+    size_t c = 1;
+    for (int64_t d = 0; d < shape[0]; d++) {
+        int64_t v = shape[1 + d];
+        c *= (size_t)(v >= 0 ? v : n ? n[-v - 1] : 1);
+    }
+    return c;
+}
+
+static float *ma_falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+
+static void *ma_zalloc(int64_t n, size_t size) { return calloc(n > 0 ? (size_t)n : 1, size); }
+
+static int ma_nsets(const rnnrt_model_desc *d) { return d->train.fn ? 2 : 1; }
+
+static void ma_kernel_sym(const rnnrt_kernel_desc *k, const int64_t *n, int64_t *sym)
+{
+    for (int64_t s = 0; s < k->nsyms; s++) sym[s] = n[k->sym[s]];
+}
+
+static void ma_free_sets(float **p[2], int64_t count)
+{
+    for (int s = 0; s < 2; s++) {
+        if (!p[s]) continue;
+        for (int64_t i = 0; i < count; i++) free(p[s][i]);
+        free(p[s]);
+    }
+}
+
+/* Two buffers for each of count shapes at the maxima. */
+static int ma_alloc_sets(float **p[2], int64_t count, const int64_t *shapes, const int64_t *max)
+{
+    for (int s = 0; s < 2; s++) {
+        if (!(p[s] = ma_zalloc(count, sizeof(float *)))) return -1;
+        for (int64_t i = 0; i < count; i++)
+            if (!(p[s][i] = ma_falloc(ma_numel(shapes + RNNRT_SHAPE_WORDS * i, max)))) return -1;
+    }
+    return 0;
+}
+
+RNNRT_MODEL_API void rnnrt_model_free(rnnrt_model *m)
+{
+    if (!m) return;
+    const rnnrt_model_desc *d = m->d;
+    for (int s = 0; s < 2; s++) {
+        if (!m->own[s]) continue;
+        for (int64_t i = 0; i < d->nparams; i++) free(m->own[s][i]);
+        free(m->own[s]);
+    }
+    ma_free_sets(m->step_state, d->step.ncarry);
+    ma_free_sets(m->opt, d->nopt);
+    ma_free_sets(m->train_state, d->train.ncarry);
+    free((void *)m->w);
+    free(m->max);
+    free(m->n);
+    free(m->want);
+    free(m->sym);
+    free((void *)m->arg);
+    free(m->res);
+    free(m->arena_mem);
+    free(m);
+}
+
+RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **model, const int64_t *max, char *err, size_t errlen)
+{
+    const char *P = d->prefix;
+    rnnrt_model *m;
+    size_t bytes = 0;
+    int64_t slots = 1;
+    if (model) *model = NULL;
+    if (!model || !max) {
+        if (err && errlen) snprintf(err, errlen, "%s_create: NULL argument", P);
+        return RNNRT_ERR_ARG;
+    }
+    if (d->version != RNNRT_MODEL_DESC_VERSION) {
+        if (err && errlen) snprintf(err, errlen, "%s_create: the model's descriptor is version %lld, the runtime's %d: "
+                                    "rebuild with this rnnc", P, (long long)d->version, RNNRT_MODEL_DESC_VERSION);
+        return RNNRT_ERR_ARG;
+    }
+    for (int64_t s = 0; s < d->nsizes; s++)
+        if (max[s] < 1) {
+            if (err && errlen)
+                snprintf(err, errlen, "%s_create: the maximum %s must be at least 1, not %lld", P, d->size_names[s],
+                         (long long)max[s]);
+            return RNNRT_ERR_ARG;
+        }
+    m = calloc(1, sizeof *m);
+    if (!m) goto nomem;
+    m->d = d;
+    if (!(m->max = ma_zalloc(d->nsizes, sizeof(int64_t))) || !(m->n = ma_zalloc(d->nsizes, sizeof(int64_t)))) goto nomem;
+    memcpy(m->max, max, sizeof(int64_t) * (size_t)d->nsizes);
+    /* One arena for every kernel: the most any of them needs at the maxima;
+     * call scratch for the largest. */
+    const rnnrt_kernel_desc *ks[3] = { &d->forward, &d->step, &d->train };
+    for (int k = 0; k < 3; k++) {
+        if (!ks[k]->fn) continue;
+        if (ks[k]->nsyms > slots) slots = ks[k]->nsyms;
+        if (ks[k]->nargs > slots) slots = ks[k]->nargs;
+        if (ks[k]->nresults > slots) slots = ks[k]->nresults;
+    }
+    if (!(m->sym = ma_zalloc(slots, sizeof(int64_t))) || !(m->arg = ma_zalloc(slots, sizeof(void *))) ||
+        !(m->res = ma_zalloc(slots, sizeof(void *))))
+        goto nomem;
+    for (int k = 0; k < 3; k++) {
+        if (!ks[k]->fn) continue;
+        ma_kernel_sym(ks[k], max, m->sym);
+        size_t a = (size_t)ks[k]->arena(m->sym);
+        if (a > bytes) bytes = a;
+    }
+    if (bytes > (size_t)-1 - 64) goto nomem;
+    m->arena_mem = malloc(bytes + 64);
+    if (!m->arena_mem) goto nomem;
+    m->arena = m->arena_mem + (64 - (size_t)((uintptr_t)m->arena_mem % 64)) % 64;
+    /* The weights: the model's own copies, unless they are embedded and
+     * never change (no training): then read in place. */
+    if (!(m->w = ma_zalloc(d->nparams, sizeof(float *))) || !(m->want = ma_zalloc(d->nparams, sizeof(st_want)))) goto nomem;
+    for (int s = 0; s < ma_nsets(d); s++) {
+        if (!(m->own[s] = ma_zalloc(d->nparams, sizeof(float *)))) goto nomem;
+        if (s == 0 && d->embedded && !d->train.fn) continue;
+        for (int64_t i = 0; i < d->nparams; i++)
+            if (!(m->own[s][i] = ma_falloc((size_t)d->param_numel[i]))) goto nomem;
+    }
+    for (int64_t i = 0; i < d->nparams; i++) {
+        if (d->embedded && d->train.fn) memcpy(m->own[0][i], d->embedded[i], sizeof(float) * (size_t)d->param_numel[i]);
+        m->w[i] = d->embedded && !d->train.fn ? d->embedded[i] : m->own[0][i];
+    }
+    m->have_weights = d->embedded != NULL;
+    /* The step's recurrent state for max->batch sequences, the optimizer
+     * state (zeros before the first step) and the carried state. */
+    if (d->step.fn) {
+        if (ma_alloc_sets(m->step_state, d->step.ncarry, d->step.carry, max)) goto nomem;
+        m->step_fresh = 1;
+    }
+    if (d->train.fn) {
+        if (ma_alloc_sets(m->opt, d->nopt, d->opt, max) || ma_alloc_sets(m->train_state, d->train.ncarry, d->train.carry, max))
+            goto nomem;
+        m->train_fresh = 1;
+    }
+    *model = m;
+    return RNNRT_OK;
+nomem:
+    rnnrt_model_free(m);
+    if (err && errlen) snprintf(err, errlen, "%s_create: out of memory", P);
+    return RNNRT_ERR_NOMEM;
+}
+
+RNNRT_MODEL_API const char *rnnrt_model_errmsg(const rnnrt_model *m) { return m ? m->err : "no model (NULL)"; }
+
+RNNRT_MODEL_API void rnnrt_model_reset(rnnrt_model *m)
+{
+    if (!m) return;
+    if (m->d->step.fn) m->step_fresh = 1;
+    if (m->d->train.fn && m->d->train.has_reset) m->train_fresh = 1;
+}
+
+static void ma_want_params(rnnrt_model *m, int with_data)
+{
+    const rnnrt_model_desc *d = m->d;
+    for (int64_t i = 0; i < d->nparams; i++) {
+        m->want[i].name = d->param_names[i];
+        m->want[i].rank = (int)d->param_shapes[RNNRT_SHAPE_WORDS * i];
+        m->want[i].dims = d->param_shapes + RNNRT_SHAPE_WORDS * i + 1;
+        m->want[i].data = with_data ? m->own[m->cur][i] : NULL;
+    }
+}
+
+RNNRT_MODEL_API int rnnrt_model_load_weights(rnnrt_model *m, const char *path)
+{
+    int rc, partial;
+    if (!m) return RNNRT_ERR_ARG;
+    const rnnrt_model_desc *d = m->d;
+    if (!path) return ma_fail(m, RNNRT_ERR_ARG, "%s_load_weights: the path is NULL", d->prefix);
+    /* The weights were read in place from the embedded arrays: copies now. */
+    for (int64_t i = 0; i < d->nparams; i++)
+        if (!m->own[0][i] && !(m->own[0][i] = ma_falloc((size_t)d->param_numel[i])))
+            return ma_fail(m, RNNRT_ERR_NOMEM, "%s_load_weights: out of memory", d->prefix);
+    ma_want_params(m, 1);
+    rc = st_load(path, m->want, (int)d->nparams, &partial, m->err, sizeof m->err);
+    if (rc) {
+        if (partial) m->have_weights = 0; /* half read: unusable */
+        return rc;
+    }
+    for (int64_t i = 0; i < d->nparams; i++) m->w[i] = m->own[m->cur][i];
+    m->have_weights = 1;
+    if (d->train.fn) { /* new weights: the optimizer starts afresh */
+        for (int64_t k = 0; k < d->nopt; k++)
+            memset(m->opt[m->cur][k], 0, sizeof(float) * ma_numel(d->opt + RNNRT_SHAPE_WORDS * k, NULL));
+        m->steps_done = 0;
+    }
+    rnnrt_model_reset(m);
+    m->err[0] = '\0';
+    return RNNRT_OK;
+}
+
+RNNRT_MODEL_API int rnnrt_model_save_weights(rnnrt_model *m, const char *path)
+{
+    char err[512];
+    int rc;
+    if (!m) return RNNRT_ERR_ARG;
+    const rnnrt_model_desc *d = m->d;
+    if (!path) return ma_fail(m, RNNRT_ERR_ARG, "%s_save_weights: the path is NULL", d->prefix);
+    if (!m->have_weights) return ma_fail(m, RNNRT_ERR_STATE, "%s_save_weights: the model has no weights", d->prefix);
+    ma_want_params(m, 0);
+    rc = st_save(path, m->want, m->w, (int)d->nparams, err, sizeof err);
+    if (rc) snprintf(m->err, sizeof m->err, "%s", err);
+    return rc;
+}
+
+RNNRT_MODEL_API int rnnrt_model_num_params(const rnnrt_model_desc *d) { return (int)d->nparams; }
+
+RNNRT_MODEL_API const char *rnnrt_model_param_name(const rnnrt_model_desc *d, int i)
+{
+    return i >= 0 && i < d->nparams ? d->param_names[i] : NULL;
+}
+
+RNNRT_MODEL_API int rnnrt_model_param_rank(const rnnrt_model_desc *d, int i)
+{
+    return i >= 0 && i < d->nparams ? (int)d->param_shapes[RNNRT_SHAPE_WORDS * i] : -1;
+}
+
+RNNRT_MODEL_API const int64_t *rnnrt_model_param_dims(const rnnrt_model_desc *d, int i)
+{
+    return i >= 0 && i < d->nparams ? d->param_shapes + RNNRT_SHAPE_WORDS * i + 1 : NULL;
+}
+
+RNNRT_MODEL_API int64_t rnnrt_model_param_numel(const rnnrt_model_desc *d, int i)
+{
+    return i >= 0 && i < d->nparams ? d->param_numel[i] : -1;
+}
+
+RNNRT_MODEL_API const float *rnnrt_model_param_data(const rnnrt_model *m, int i)
+{
+    return m && m->have_weights && i >= 0 && i < m->d->nparams ? m->w[i] : NULL;
+}
+
+RNNRT_MODEL_API float rnnrt_model_grad_norm(const rnnrt_model *m) { return m ? m->grad_norm : 0.0f; }
+
+RNNRT_MODEL_API int64_t rnnrt_model_steps_done(const rnnrt_model *m) { return m ? m->steps_done : 0; }
+
+/* ---- calls ---------------------------------------------------------------------- */
+
+/* The sizes of a call, within the maxima. */
+static int ma_check(rnnrt_model *m, const char *fn, const int64_t *n)
+{
+    const rnnrt_model_desc *d = m->d;
+    if (!m->have_weights)
+        return ma_fail(m, RNNRT_ERR_STATE, "%s: the model has no weights: call %s_load_weights first", fn, d->prefix);
+    if (!n) return ma_fail(m, RNNRT_ERR_ARG, "%s: the sizes are NULL", fn);
+    for (int64_t s = 0; s < d->nsizes; s++)
+        if (n[s] < 1 || n[s] > m->max[s])
+            return ma_fail(m, RNNRT_ERR_ARG, "%s: %s = %lld is outside [1, %lld], the maximum given to %s_create", fn,
+                        d->size_names[s], (long long)n[s], (long long)m->max[s], d->prefix);
+    return RNNRT_OK;
+}
+
+/* Every field of the caller's struct p is set. */
+static int ma_check_ptrs(rnnrt_model *m, const char *fn, const void *const *p, const char *what, int64_t count,
+                      const char *const *names)
+{
+    if (!p) return ma_fail(m, RNNRT_ERR_ARG, "%s: the %ss are NULL", fn, what);
+    for (int64_t i = 0; i < count; i++)
+        if (!p[i]) return ma_fail(m, RNNRT_ERR_ARG, "%s: %s '%s' is NULL", fn, what, names[i]);
+    return RNNRT_OK;
+}
+
+/* Zeroes the state a call reads ([cur]) when it starts afresh: the reset
+ * input multiplies it by 0, which would keep a NaN left from before. */
+static void ma_zero_state(float **state, const rnnrt_kernel_desc *k, const int64_t *n)
+{
+    for (int64_t i = 0; i < k->ncarry; i++)
+        memset(state[i], 0, sizeof(float) * ma_numel(k->carry + RNNRT_SHAPE_WORDS * i, n));
+}
+
+typedef struct ma_call_io {
+    const void *const *in, *const *tg;
+    void *const       *out;
+    float            **state[2]; /* the kernel's carries, [cur] then the other */
+    float             *reset;
+} ma_call_io;
+
+static void *ma_slot(rnnrt_model *m, const int64_t *ki, int result, const ma_call_io *io)
+{
+    int64_t i = ki[1];
+    switch (ki[0]) {
+    case RNNRT_SLOT_INPUT: return (void *)io->in[i];
+    case RNNRT_SLOT_TARGET: return (void *)io->tg[i];
+    case RNNRT_SLOT_OUTPUT: return io->out[i];
+    case RNNRT_SLOT_PARAM: return (void *)m->w[i];
+    case RNNRT_SLOT_PARAM_NEXT: return m->own[1 - m->cur][i];
+    case RNNRT_SLOT_CARRY: return io->state[result][i];
+    case RNNRT_SLOT_OPT: return m->opt[m->cur][i];
+    case RNNRT_SLOT_OPT_NEXT: return m->opt[1 - m->cur][i];
+    case RNNRT_SLOT_RESET: return io->reset;
+    case RNNRT_SLOT_STEP_NUMBER: return &m->step_number;
+    case RNNRT_SLOT_LOSS: return &m->loss;
+    case RNNRT_SLOT_GRAD_NORM: return &m->grad_norm;
+    default: return NULL;
+    }
+}
+
+/* Binds the slots of kernel k and runs it; its only failure is bad data
+ * (a token id out of range). */
+static int ma_call(rnnrt_model *m, const char *fn, const rnnrt_kernel_desc *k, const int64_t *n, const ma_call_io *io)
+{
+    char kerr[256] = "";
+    ma_kernel_sym(k, n, m->sym);
+    for (int64_t i = 0; i < k->nargs; i++) m->arg[i] = ma_slot(m, k->args + 2 * i, 0, io);
+    for (int64_t i = 0; i < k->nresults; i++) m->res[i] = ma_slot(m, k->results + 2 * i, 1, io);
+    if (k->fn(m->sym, m->arg, m->res, m->arena, kerr, sizeof kerr)) return ma_fail(m, RNNRT_ERR_DATA, "%s: %s", fn, kerr);
+    m->err[0] = '\0';
+    return RNNRT_OK;
+}
+
+RNNRT_MODEL_API int rnnrt_model_forward(rnnrt_model *m, const int64_t *n, const void *const *in, void *const *out)
+{
+    char fn[200];
+    int rc;
+    if (!m) return RNNRT_ERR_ARG;
+    const rnnrt_model_desc *d = m->d;
+    snprintf(fn, sizeof fn, "%s_forward", d->prefix);
+    if ((rc = ma_check(m, fn, n)) || (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names)) ||
+        (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names)))
+        return rc;
+    ma_call_io io = { .in = in, .out = out };
+    return ma_call(m, fn, &d->forward, n, &io);
+}
+
+RNNRT_MODEL_API int rnnrt_model_step(rnnrt_model *m, int64_t batch, const void *const *in, void *const *out)
+{
+    char fn[200];
+    int rc;
+    if (!m) return RNNRT_ERR_ARG;
+    const rnnrt_model_desc *d = m->d;
+    snprintf(fn, sizeof fn, "%s_step", d->prefix);
+    if (!d->step.fn) return ma_fail(m, RNNRT_ERR_STATE, "%s: the model has no step", fn);
+    memcpy(m->n, m->max, sizeof(int64_t) * (size_t)d->nsizes);
+    m->n[0] = batch;
+    if ((rc = ma_check(m, fn, m->n)) || (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names)) ||
+        (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names)))
+        return rc;
+    if (m->step_fresh || batch != m->step_batch) {
+        ma_zero_state(m->step_state[m->step_cur], &d->step, m->n);
+        m->step_reset = 1.0f;
+        m->step_batch = batch;
+    } else {
+        m->step_reset = 0.0f;
+    }
+    ma_call_io io = { .in = in, .out = out, .state = { m->step_state[m->step_cur], m->step_state[1 - m->step_cur] },
+                   .reset = &m->step_reset };
+    if ((rc = ma_call(m, fn, &d->step, m->n, &io))) return rc;
+    m->step_cur ^= 1;
+    m->step_fresh = 0;
+    return RNNRT_OK;
+}
+
+RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, const void *const *in, const void *const *tg, float *loss)
+{
+    char fn[200];
+    int rc;
+    if (!m) return RNNRT_ERR_ARG;
+    const rnnrt_model_desc *d = m->d;
+    snprintf(fn, sizeof fn, "%s_train_step", d->prefix);
+    if (!d->train.fn) return ma_fail(m, RNNRT_ERR_STATE, "%s: the model has no training step", fn);
+    if ((rc = ma_check(m, fn, n)) || (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names)) ||
+        (rc = ma_check_ptrs(m, fn, tg, "target", d->ntargets, d->target_names)))
+        return rc;
+    if (d->train.has_reset) { /* truncated BPTT: continue from the last call's state unless told otherwise */
+        if (m->train_fresh || n[0] != m->train_batch) {
+            ma_zero_state(m->train_state[m->train_cur], &d->train, n);
+            m->train_reset = 1.0f;
+            m->train_batch = n[0];
+        } else {
+            m->train_reset = 0.0f;
+        }
+    }
+    m->step_number = (float)(m->steps_done + 1); /* Adam's bias correction counts from 1 */
+    ma_call_io io = { .in = in, .tg = tg, .state = { m->train_state[m->train_cur], m->train_state[1 - m->train_cur] },
+                   .reset = &m->train_reset };
+    if ((rc = ma_call(m, fn, &d->train, n, &io))) return rc;
+    if (!isfinite(m->loss))
+        return ma_fail(m, RNNRT_ERR_NAN, "%s: the loss is %s at step %lld: the weights stay as they were", fn,
+                    isnan(m->loss) ? "NaN" : "infinite", (long long)m->steps_done + 1);
+    /* The new weights and optimizer state were written to the other buffers. */
+    m->cur ^= 1;
+    for (int64_t i = 0; i < d->nparams; i++) m->w[i] = m->own[m->cur][i];
+    if (d->train.has_reset) {
+        m->train_cur ^= 1;
+        m->train_fresh = 0;
+    }
+    m->steps_done++;
+    if (loss) *loss = m->loss;
+    return RNNRT_OK;
+}
