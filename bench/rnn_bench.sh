@@ -8,10 +8,15 @@
 #
 #   sh bench/rnn_bench.sh [BUILD]      (BUILD defaults to build)
 #
-# Environment: RNN_BENCH_IMPLS (default "rnnc torch onednn") and
+# Environment: RNN_BENCH_IMPLS (default "rnnc jit torch onednn") and
 # RNN_BENCH_THREADS (default "1 N", N = the online CPUs) select what runs;
-# RNN_BENCH_ENGINE (default c) is the rnnc engine that runs rnnc's models;
-# RNN_BENCH_CONFIGS (see CONFIGS) the shapes.
+# RNN_BENCH_ENGINE (default c) is the rnnc engine of the "rnnc" column
+# (the "jit" column is always the LLVM JIT); RNN_BENCH_CONFIGS (see
+# CONFIGS) the shapes.  "rnnc x" ratios are against the "rnnc" column, the
+# deployment path (`rnnc compile`'s C); "jit x" against the JIT's.
+#
+# Before the table, the JIT's compile time of a two-layer LSTM at H = 256
+# (forward and training step, stage by stage; rnn_rnnc --compile-time).
 #
 # Each implementation is a program printing one line per cell and shape
 # (all of the benchmark's, or the one given as CELL I H B T):
@@ -32,7 +37,7 @@ set -u
 BUILD=${1:-build}
 here=$(dirname "$0")
 NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-IMPLS=${RNN_BENCH_IMPLS:-"rnnc torch onednn"}
+IMPLS=${RNN_BENCH_IMPLS:-"rnnc jit torch onednn"}
 if [ "$NCPU" -gt 1 ]; then THREADS=${RNN_BENCH_THREADS:-"1 $NCPU"}; else THREADS=${RNN_BENCH_THREADS:-1}; fi
 # The benchmark's configurations, in table order: CELL I H B T, one a line
 # (RNN_BENCH_CONFIGS replaces them, for a quick look at one shape).
@@ -56,6 +61,11 @@ run_rnnc() { # run_rnnc THREADS CELL I H B T: rnnc's own compiled models
     [ -x "$BUILD/bench/rnn_rnnc" ] || return 127
     nthr=$1 && shift
     RNNC_THREADS=$nthr "$BUILD/bench/rnn_rnnc" --engine "${RNN_BENCH_ENGINE:-c}" "$@"
+}
+run_jit() { # run_jit THREADS CELL I H B T: the same models through the LLVM JIT
+    [ -x "$BUILD/bench/rnn_rnnc" ] || return 127
+    nthr=$1 && shift
+    RNNC_THREADS=$nthr "$BUILD/bench/rnn_rnnc" --engine jit --label jit "$@"
 }
 # PyTorch and oneDNN run on OpenMP.  On more than one thread they get
 # OMP_WAIT_POLICY=passive unless it is set: with libgomp's default, workers
@@ -92,6 +102,16 @@ if command -v update-alternatives >/dev/null 2>&1; then
 fi
 sed -n 's/^peak threads=\([0-9]*\) gflops=\(.*\)/FP32 FMA peak, \1 thread(s): \2 GFLOP\/s/p' "$tmp/peak"
 
+# The JIT's compile time, from .rnn text to machine code (the JIT issue's
+# target: a two-layer LSTM training step at H = 256 in under 300 ms).
+case " $IMPLS " in *" jit "*)
+    if [ -x "$BUILD/bench/rnn_rnnc" ]; then
+        echo "JIT compile time, 2-layer LSTM, I = H = 256, median of 7 compiles, ms (stages: front end,"
+        echo "optimization passes, lowering + fusion + memory plan, LLVM module build, LLVM optimization, codegen):"
+        "$BUILD/bench/rnn_rnnc" --compile-time </dev/null | sed 's/^/  /' || echo "  rnn_rnnc --compile-time failed"
+    fi ;;
+esac
+
 # Configuration by configuration, every implementation in turn on the same
 # threads: a busy spell on the shared machine then slows the columns of one
 # row alike instead of one implementation's whole column.  Notes ('#'
@@ -125,8 +145,8 @@ done
 awk '!seen[$0]++' "$tmp/notes"
 for impl in $IMPLS; do
     if grep -qx "$impl" "$tmp/absent"; then
-        if [ "$impl" = rnnc ]; then
-            echo "rnnc: n/a (no $BUILD/bench/rnn_rnnc)"
+        if [ "$impl" = rnnc ] || [ "$impl" = jit ]; then
+            echo "$impl: n/a (no $BUILD/bench/rnn_rnnc)"
         else
             echo "$impl: not installed"
             echo "# $impl not installed" >>"$tmp/results"
@@ -183,9 +203,9 @@ function ratio(base, r) { return (base == "" || r == "") ? "" : sprintf("%.2f", 
 END {
     n_impl = split(impls, im, " "); n_thr = split(threads, th, " ")
     n_cfg = split(configs, cl, "\n")
-    printf "%-4s %4s %3s %3s %3s  %-6s | %15s %7s %7s | %15s %7s %7s | %-11s\n",
+    printf "%-4s %4s %3s %3s %3s  %-6s | %15s %7s %7s | %15s %7s %7s | %-11s %-11s\n",
         "cell", "I=H", "B", "T", "thr", "impl", "fwd ms (spread)", "GFLOP/s", "%peak",
-        "train ms (spr.)", "GFLOP/s", "%peak", "rnnc x f/t"
+        "train ms (spr.)", "GFLOP/s", "%peak", "rnnc x f/t", "jit x f/t"
     for (c = 1; c <= n_cfg; c++) {
         split(cl[c], cf, " ")
         ck = cf[1] " " cf[2] " " cf[3] " " cf[4] " " cf[5]
@@ -195,20 +215,23 @@ END {
                 p = im[m]
                 f = fwd[p, k]; tt = trn[p, k]
                 gff = gf(fwdf[ck], f); gft = gf(trf[ck], tt)
-                rx = ""
+                rx = ""; jx = ""
                 if (p != "rnnc" && fwd["rnnc", k] != "" && f != "")
                     rx = ratio(f, fwd["rnnc", k]) "/" ratio(tt, trn["rnnc", k])
+                if (p != "rnnc" && p != "jit" && fwd["jit", k] != "" && f != "")
+                    jx = ratio(f, fwd["jit", k]) "/" ratio(tt, trn["jit", k])
                 lead = (n == 1 && m == 1) ? sprintf("%-4s %4s %3s %3s", cf[1], cf[2], cf[4], cf[5]) : sprintf("%-4s %4s %3s %3s", "", "", "", "")
-                printf "%s %3s  %-6s | %15s %7s %7s | %15s %7s %7s | %-11s\n", lead,
+                printf "%s %3s  %-6s | %15s %7s %7s | %15s %7s %7s | %-11s %-11s\n", lead,
                     (m == 1 ? th[n] : ""), p, ms(p, f, fsp[p, k]), num(gff), pct(gff, peak[th[n]]),
-                    ms(p, tt, tsp[p, k]), num(gft), pct(gft, peak[th[n]]), rx
+                    ms(p, tt, tsp[p, k]), num(gft), pct(gft, peak[th[n]]), rx, jx
             }
         }
     }
     print ""
     print "FLOPs: forward 2*G*H*(I+H)*B*T (G = 4 LSTM, 3 GRU, 1 RNN), training 3x forward (bench/rnn_flops.h);"
     print "element-wise work not counted.  ms: best of 3 medians; spread: worst median vs best."
-    print "%peak: of the FMA peak for that many threads, measured above.  rnnc x f/t: baseline time /"
-    print "rnnc time, forward/training (> 1: rnnc faster).  n/a: not measured."
+    print "%peak: of the FMA peak for that many threads, measured above.  rnnc x f/t: the row time /"
+    print "the rnnc (C engine) row time, forward/training (> 1: rnnc faster); jit x f/t: the same against the"
+    print "jit (LLVM JIT) row.  n/a: not measured."
     if (over) print "!: above the measured peak: a bug in that benchmark, not a result."
 }' "$tmp/peak" "$tmp/flops" "$tmp/results"

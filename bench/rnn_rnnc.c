@@ -41,16 +41,25 @@
  * spread = (worst median - best median) / best.
  *
  * Output, one line per cell and shape (bench/rnn_bench.sh parses it):
- *   rnnc CELL I H B T threads=N fwd_ms=X fwd_spread=P% train_ms=Y train_spread=Q%
- * threads = RNNC_THREADS (the runtime's own default when unset).
+ *   LABEL CELL I H B T threads=N fwd_ms=X fwd_spread=P% train_ms=Y train_spread=Q%
+ * LABEL is --label's ("rnnc" by default; the script runs the C engine as
+ * "rnnc" and the JIT as "jit"); threads = RNNC_THREADS (the runtime's own
+ * default when unset).
  *
- *   rnn_rnnc [--engine NAME] [--no-check] [CELL I H B T] */
+ * --compile-time instead prints how long the JIT takes to compile a model,
+ * from its text to machine code, stage by stage (compile_time() below):
+ *   compile CELL I H layers=L forward|train total_ms=X spread=P% front=..
+ * by default for the issue's case, a two-layer LSTM at H = 256.
+ *
+ *   rnn_rnnc [--engine NAME] [--label NAME] [--no-check] [CELL I H B T]
+ *   rnn_rnnc --compile-time [CELL H LAYERS] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "backend/jitengine.h"
 #include "bench/rnn_flops.h"
 #include "driver/engine.h"
 #include "frontend/ast.h"
@@ -67,6 +76,7 @@
 typedef struct Config {
     const char *cell;
     long i, h, b, t;
+    int layers;     /* stacked layers: 1 in the table, 2 for --compile-time */
 } Config;
 
 /* The benchmark's shapes (I = H, B, T), as in the baselines. */
@@ -100,12 +110,13 @@ static char *model_text(const Config *c, int train) {
     if (train)
         snprintf(s, 512,
                  "model step {\n  input tok : seq<int>\n  target y : seq<[%ld]>\n"
-                 "  x = embedding(tok, vocab=%d, dim=%ld)\n  h = %s(x, hidden=%ld)\n"
+                 "  x = embedding(tok, vocab=%d, dim=%ld)\n  h = %s(x, hidden=%ld, layers=%d)\n"
                  "  loss = mse(h, y)\n}\n",
-                 c->h, VOCAB, c->i, c->cell, c->h);
+                 c->h, VOCAB, c->i, c->cell, c->h, c->layers);
     else
-        snprintf(s, 512, "model fwd {\n  input x : seq<[%ld]>\n  h = %s(x, hidden=%ld)\n  output h\n}\n",
-                 c->i, c->cell, c->h);
+        snprintf(s, 512,
+                 "model fwd {\n  input x : seq<[%ld]>\n  h = %s(x, hidden=%ld, layers=%d)\n  output h\n}\n",
+                 c->i, c->cell, c->h, c->layers);
     return s;
 }
 
@@ -338,7 +349,7 @@ static int run_call(void *ctx) {
 
 /* Builds, checks (unless !check) and times config c with the engine
  * named `engine`; prints its line.  Returns 0 or -1 (messages printed). */
-static int bench(const char *engine, const Config *c, int threads, int check) {
+static int bench(const char *engine, const char *label, const Config *c, int threads, int check) {
     Model fc = {0}, tc = {0}, fi = {0}, ti = {0}; /* compiled and interpreted copies */
     TensorMap fparams, tparams, fin, tin, fin_chk, tin_chk;
     TensorMap *maps[] = {&fparams, &tparams, &fin, &tin, &fin_chk, &tin_chk};
@@ -373,15 +384,15 @@ static int bench(const char *engine, const Config *c, int threads, int check) {
         if (check_module(e, fc.m, fi.m, &fparams, &fin_chk, what, &worst) ||
             check_module(e, tc.m, ti.m, &tparams, &tin_chk, what, &worst))
             goto done;
-        printf("# rnnc %s: output, loss and gradients as the interpreter's within %.2g of the tolerance\n",
-               what, worst);
+        printf("# %s %s: output, loss and gradients as the interpreter's within %.2g of the tolerance\n",
+               label, what, worst);
     }
     Call fwd = {e, fc.m, &fparams, &fin, 0}, train = {e, tc.m, &tparams, &tin, 1};
     Timing tf = time_op(run_call, &fwd);
     Timing tt = time_op(run_call, &train);
-    printf("rnnc %s %ld %ld %ld %ld threads=%d fwd_ms=%.4f fwd_spread=%.1f%% train_ms=%.4f "
+    printf("%s %s %ld %ld %ld %ld threads=%d fwd_ms=%.4f fwd_spread=%.1f%% train_ms=%.4f "
            "train_spread=%.1f%%\n",
-           c->cell, c->i, c->h, c->b, c->t, threads, tf.ms, tf.spread_pct, tt.ms, tt.spread_pct);
+           label, c->cell, c->i, c->h, c->b, c->t, threads, tf.ms, tf.spread_pct, tt.ms, tt.spread_pct);
     fflush(stdout);
     rc = 0;
 done:
@@ -395,42 +406,153 @@ done:
     return rc;
 }
 
+/* ---- compile time (--compile-time) ------------------------------------------------- */
+
+#define COMPILE_REPS 7  /* fresh compiles; the median is reported */
+
+/* One compile of config c's training (train = 1) or forward model with the
+ * JIT, from the .rnn text to machine code, in ms per stage: [0] the front
+ * end (parse, sema; for training autodiff and the SGD step), [1] the
+ * optimization passes (engine_prepare), [2] lowering, kernel fusion and
+ * the memory plan, [3] building the LLVM module, [4] LLVM's optimization,
+ * [5] code generation.  Returns 0, or -1 (messages printed). */
+static int compile_once(const Engine *jit, const Config *c, int train, double ms[6]) {
+    Model md = {0};
+    char err[512];
+    int rc = -1;
+    double t0 = now();
+    if (model_build(&md, c, train))
+        goto done;
+    double t1 = now();
+    if (engine_prepare(jit, md.m, 1, err, sizeof err)) {
+        fprintf(stderr, "rnn_rnnc: %s\n", err);
+        goto done;
+    }
+    double t2 = now();
+    JitTimes jt;
+    JitEngine *je = jitengine_build(md.m, &jt, err, sizeof err);
+    if (!je) {
+        fprintf(stderr, "rnn_rnnc: %s\n", err);
+        goto done;
+    }
+    jitengine_free(je);
+    double stage[6] = {t1 - t0, t2 - t1, jt.lower, jt.build, jt.optimize, jt.codegen};
+    for (int k = 0; k < 6; k++)
+        ms[k] = 1e3 * stage[k];
+    rc = 0;
+done:
+    model_free(&md);
+    return rc;
+}
+
+/* Prints the JIT's compile time of config c's forward and training models:
+ * the median of COMPILE_REPS fresh compiles (after one untimed, which
+ * loads LLVM's code and data into the caches), its stages, and the spread
+ * (slowest - fastest) / median.  The issue's target: a two-layer LSTM
+ * training step at H = 256 in under 300 ms on the benchmark machine.
+ * Reported, never asserted.  Returns 0, or 1. */
+static int compile_time(const Config *c) {
+    static const char *const names[6] = {"front", "passes", "lower", "llvm_build", "llvm_opt", "codegen"};
+    Engine jit;
+    char err[512];
+    if (engine_open("jit", &jit, err, sizeof err)) {
+        fprintf(stderr, "rnn_rnnc: %s\n", err);
+        return 1;
+    }
+    int rc = 0;
+    for (int train = 0; train <= 1 && !rc; train++) {
+        double ms[COMPILE_REPS + 1][6], total[COMPILE_REPS + 1];
+        for (int r = 0; r <= COMPILE_REPS && !rc; r++) {
+            rc = compile_once(&jit, c, train, ms[r]);
+            total[r] = 0;
+            for (int k = 0; k < 6; k++)
+                total[r] += ms[r][k];
+        }
+        if (rc)
+            break;
+        /* the median run (of the timed ones: [1..REPS]) and its stages */
+        int order[COMPILE_REPS];
+        for (int r = 0; r < COMPILE_REPS; r++)
+            order[r] = r + 1;
+        for (int a = 1; a < COMPILE_REPS; a++) /* insertion sort by total */
+            for (int b = a; b > 0 && total[order[b]] < total[order[b - 1]]; b--) {
+                int x = order[b];
+                order[b] = order[b - 1];
+                order[b - 1] = x;
+            }
+        int med = order[COMPILE_REPS / 2];
+        double spread = (total[order[COMPILE_REPS - 1]] - total[order[0]]) / total[med];
+        printf("compile %s %ld %ld layers=%d %s total_ms=%.1f spread=%.0f%%", c->cell, c->i, c->h, c->layers,
+               train ? "train" : "forward", total[med], 100 * spread);
+        for (int k = 0; k < 6; k++)
+            printf(" %s=%.1f", names[k], ms[med][k]);
+        printf("\n");
+        fflush(stdout);
+    }
+    engine_close(&jit);
+    return rc;
+}
+
 static int usage(void) {
-    fprintf(stderr, "usage: rnn_rnnc [--engine NAME] [--no-check] [lstm|gru|rnn I H B T]\n");
+    fprintf(stderr, "usage: rnn_rnnc [--engine NAME] [--label NAME] [--no-check] [lstm|gru|rnn I H B T]\n"
+                    "       rnn_rnnc --compile-time [lstm|gru|rnn H LAYERS]\n");
     return 2;
 }
 
+/* Reads n positive integers (at most 1 << 20) from argv into v; 0 or -1. */
+static int read_sizes(char **argv, int n, long *const *v) {
+    for (int k = 0; k < n; k++) {
+        char *end;
+        *v[k] = strtol(argv[k], &end, 10);
+        if (*end || *v[k] <= 0 || *v[k] > 1 << 20)
+            return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    const char *engine = "c";
-    int check = 1, a = 1;
+    const char *engine = "c", *label = "rnnc";
+    int check = 1, compile = 0, a = 1;
     for (; a < argc && argv[a][0] == '-'; a++) {
         if (!strcmp(argv[a], "--engine") && a + 1 < argc)
             engine = argv[++a];
         else if (!strncmp(argv[a], "--engine=", 9))
             engine = argv[a] + 9;
+        else if (!strcmp(argv[a], "--label") && a + 1 < argc)
+            label = argv[++a];
         else if (!strcmp(argv[a], "--no-check"))
             check = 0;
+        else if (!strcmp(argv[a], "--compile-time"))
+            compile = 1;
         else
             return usage();
+    }
+    if (compile) { /* by default the case: a two-layer LSTM, H = 256 */
+        Config c = {"lstm", 256, 256, 1, 1, 2};
+        long layers = 2;
+        if (argc - a == 3) {
+            c.cell = argv[a];
+            if (read_sizes(argv + a + 1, 2, (long *const[]){&c.h, &layers}) || layers > 16 ||
+                !rnn_flops_gates(c.cell))
+                return usage();
+            c.i = c.h;
+            c.layers = (int)layers;
+        } else if (argc != a) {
+            return usage();
+        }
+        return compile_time(&c);
     }
     Config configs[sizeof cells / sizeof *cells * sizeof shapes / sizeof *shapes];
     int n = 0;
     if (argc - a == 5) {
-        Config c = {argv[a], 0, 0, 0, 0};
-        long *v[] = {&c.i, &c.h, &c.b, &c.t};
-        for (int k = 0; k < 4; k++) {
-            char *end;
-            *v[k] = strtol(argv[a + 1 + k], &end, 10);
-            if (*end || *v[k] <= 0 || *v[k] > 1 << 20)
-                return usage();
-        }
-        if (!rnn_flops_gates(c.cell))
+        Config c = {argv[a], 0, 0, 0, 0, 1};
+        if (read_sizes(argv + a + 1, 4, (long *const[]){&c.i, &c.h, &c.b, &c.t}) || !rnn_flops_gates(c.cell))
             return usage();
         configs[n++] = c;
     } else if (argc == a) {
         for (size_t ci = 0; ci < sizeof cells / sizeof *cells; ci++)
             for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-                configs[n++] = (Config){cells[ci], shapes[s][0], shapes[s][0], shapes[s][1], shapes[s][2]};
+                configs[n++] = (Config){cells[ci], shapes[s][0], shapes[s][0], shapes[s][1], shapes[s][2], 1};
     } else {
         return usage();
     }
@@ -442,11 +564,11 @@ int main(int argc, char **argv) {
     }
     engine_close(&e);
     int threads = rt_pool_threads_for(getenv("RNNC_THREADS"));
-    printf("# rnnc: engine %s; %s\n", engine,
+    printf("# %s: rnnc engine %s; %s\n", label, engine,
            check ? "each configuration checked against the interpreter first" : "not checked (--no-check)");
     fflush(stdout);
     int rc = 0;
     for (int k = 0; k < n && !rc; k++)
-        rc = bench(engine, &configs[k], threads, check) ? 1 : 0;
+        rc = bench(engine, label, &configs[k], threads, check) ? 1 : 0;
     return rc;
 }
