@@ -2,9 +2,11 @@
  * (api_slots.h). */
 #include "backend/api_slots.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/bind.h"
 #include "passes/segment.h"
 #include "passes/train_step.h"
 
@@ -191,6 +193,8 @@ void api_desc_free(ApiDesc *d)
     free(d->param_shapes);
     free(d->param_numel);
     free(d->opt);
+    for (int i = 0; d->embedded && i < d->nparams; i++) free(d->embedded[i]);
+    free(d->embedded);
     for (int v = 0; v < 3; v++) {
         free(d->k[v].sym);
         free(d->k[v].args);
@@ -198,4 +202,39 @@ void api_desc_free(ApiDesc *d)
         free(d->k[v].carry);
     }
     memset(d, 0, sizeof *d);
+}
+
+/* ---- embedded weights ------------------------------------------------------------ */
+
+float *api_param_floats(const IrModule *m, const TensorMap *w, int i, char *err, size_t errlen)
+{
+    const Tensor *t = rt_map_get(w, m->params[i].name);
+    int64_t n = t ? rt_numel(t) : 0;
+    float *f = malloc(sizeof *f * (size_t)(n > 0 ? n : 1));
+    if (!f) {
+        ir_errf(err, errlen, "out of memory for parameter '%s'", m->params[i].name);
+        return NULL;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        double x = t->dtype == RT_F64 ? ((const double *)t->data)[k] : ((const float *)t->data)[k];
+        f[k] = (float)x;
+        if (!isfinite(f[k])) {
+            ir_errf(err, errlen, "parameter '%s' holds %s at element %lld: cannot embed it", m->params[i].name,
+                    isnan(x) ? "NaN" : "an infinity", (long long)k);
+            free(f);
+            return NULL;
+        }
+    }
+    return f;
+}
+
+int api_desc_embed(ApiDesc *d, const TensorMap *w, char *err, size_t errlen)
+{
+    const IrModule *m = d->k[0].m;
+    if (ir_bind_params(m, w, "the embedded weights", err, errlen)) return -1;
+    if (!(d->embedded = calloc((size_t)m->nparams + 1, sizeof *d->embedded)))
+        return ir_errf(err, errlen, "out of memory");
+    for (int i = 0; i < m->nparams; i++)
+        if (!(d->embedded[i] = api_param_floats(m, w, i, err, errlen))) return -1;
+    return 0;
 }

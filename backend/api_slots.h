@@ -16,6 +16,7 @@
 #include "backend/kir.h"
 #include "ir/ir.h"
 #include "runtime/model_api.h"
+#include "runtime/tensor.h"
 
 typedef struct ApiSlot {
     int kind;  /* RNNRT_SLOT_*; 0: a buffer the API does not know   */
@@ -65,6 +66,7 @@ typedef struct ApiDesc {
     const char **size_names, **input_names, **output_names, **target_names, **param_names;
     int64_t     *param_shapes, *param_numel, *opt;
     ApiKernel    k[3];        /* forward (the base module), step, train        */
+    float      **embedded;    /* nparams arrays (--embed-weights), or NULL     */
 } ApiDesc;
 
 /* Fills d for the kernels in k[0..2] (m, f, fn and arena set by the
@@ -73,5 +75,17 @@ typedef struct ApiDesc {
  * and after use api_desc_free. */
 int  api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *err, size_t errlen);
 void api_desc_free(ApiDesc *d);
+
+/* ---- embedded weights (--embed-weights) ------------------------------------------
+ * Parameter i of m in w (F32 or F64 by name, already checked against m by
+ * ir_bind_params) as a new float array, as the file will hold it.  Returns
+ * NULL with a message naming the parameter and the element when a value
+ * is a NaN or does not fit a float (an infinity), or when out of memory. */
+float *api_param_floats(const IrModule *m, const TensorMap *w, int i, char *err, size_t errlen);
+
+/* Checks w against d's base module's parameters (ir_bind_params: names,
+ * shapes) and fills d->embedded, which api_desc_free frees.  Returns 0, or
+ * -1 with a message. */
+int api_desc_embed(ApiDesc *d, const TensorMap *w, char *err, size_t errlen);
 
 #endif

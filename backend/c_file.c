@@ -6,10 +6,11 @@
 #include "backend/c_file.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "backend/api_slots.h"
 #include "backend/c_gen.h"
 #include "backend/emit_c.h"
 #include "backend/kcompile.h"
@@ -88,21 +89,19 @@ static int write_weights(const CGen *g, const TensorMap *w, char *err, size_t er
     const IrModule *m = g->base;
     fprintf(g->c, "\n/* ==== embedded weights (rnnc compile --embed-weights) ==== */\n");
     for (int i = 0; i < m->nparams; i++) {
-        const Tensor *t = rt_map_get(w, m->params[i].name);
-        int64_t n = rt_numel(t);
+        float *f = api_param_floats(m, w, i, err, errlen);
+        if (!f) return -1;
+        int64_t n = rt_numel(rt_map_get(w, m->params[i].name));
         char ty[128];
         fprintf(g->c, "\n/* %s: %s */\nstatic const float %s_embedded_%d[%lld] = {", m->params[i].name,
                 ir_type_str(m, m->params[i].value->type, ty, sizeof ty), g->P, i, (long long)(n > 0 ? n : 1));
         for (int64_t k = 0; k < n; k++) {
-            double x = t->dtype == RT_F64 ? ((const double *)t->data)[k] : ((const float *)t->data)[k];
-            if (!isfinite((float)x))
-                return ir_errf(err, errlen, "parameter '%s' holds %s at element %lld: cannot embed it", m->params[i].name,
-                               isnan(x) ? "NaN" : "an infinity", (long long)k);
             fputs(k % 8 ? " " : "\n    ", g->c);
-            put_float(g->c, (float)x);
+            put_float(g->c, f[k]);
             if (k + 1 < n) fputc(',', g->c);
         }
         fputs(n > 0 ? "\n};\n" : "0};\n", g->c);
+        free(f);
     }
     return 0;
 }
@@ -160,6 +159,7 @@ int c_file_write_header(FILE *h, const IrModule *fwd, const IrModule *step, cons
     g.o = o;
     g.P = o->prefix;
     g.base = fwd;
+    g.embedded = o->weights != NULL;
     g.fwd.m = fwd;
     g.step.m = step;
     g.train.m = train;

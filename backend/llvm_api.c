@@ -10,6 +10,7 @@
 #include "backend/llvm_api.h"
 
 #include <llvm-c/Target.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,46 @@ static LLVMValueRef i64_table(LA *a, const int64_t *v, int n, const char *what)
     for (int i = 0; i < n; i++) p[i] = ci64(a, v[i]);
     LLVMValueRef r = private_const(a, LLVMConstArray(a->i64, p, (unsigned)n), a->pi64, what);
     if (p != vals) free(p);
+    return r;
+}
+
+/* Embedded weights (--embed-weights): each parameter's floats as one
+ * private constant of raw bytes in the target's byte order - a single
+ * data string is far smaller to build than an array of float constants -
+ * aligned to 64 bytes for the kernels' vector loads; then the table of
+ * pointers the descriptor holds.  NULL when there are none. */
+static LLVMValueRef embedded_table(LA *a, const ApiDesc *d)
+{
+    if (!d->embedded || d->nparams <= 0) return LLVMConstNull(a->pp8);
+    const uint32_t one = 1;
+    int swap = (*(const unsigned char *)&one == 1) != (LLVMByteOrder(LLVMGetModuleDataLayout(a->mod)) == LLVMLittleEndian);
+    LLVMValueRef *ptrs = malloc(sizeof *ptrs * (size_t)d->nparams);
+    if (!ptrs) return NULL;
+    for (int i = 0; i < d->nparams; i++) {
+        size_t n = (size_t)(d->param_numel[i] > 0 ? d->param_numel[i] : 1), bytes = n * sizeof(float);
+        unsigned char *b = calloc(bytes, 1);
+        if (!b) {
+            free(ptrs);
+            return NULL;
+        }
+        if (d->param_numel[i] > 0) memcpy(b, d->embedded[i], bytes);
+        for (size_t k = 0; swap && k < bytes; k += 4) {
+            unsigned char t0 = b[k], t1 = b[k + 1];
+            b[k] = b[k + 3], b[k + 1] = b[k + 2], b[k + 2] = t1, b[k + 3] = t0;
+        }
+        LLVMValueRef init = LLVMConstStringInContext(a->ctx, (const char *)b, (unsigned)bytes, 1);
+        free(b);
+        char name[300];
+        snprintf(name, sizeof name, "%s_embedded_%d", a->P, i);
+        LLVMValueRef g = LLVMAddGlobal(a->mod, LLVMTypeOf(init), name);
+        LLVMSetInitializer(g, init);
+        LLVMSetGlobalConstant(g, 1);
+        LLVMSetLinkage(g, LLVMPrivateLinkage);
+        LLVMSetAlignment(g, 64);
+        ptrs[i] = LLVMConstBitCast(g, a->p8);
+    }
+    LLVMValueRef r = private_const(a, LLVMConstArray(a->p8, ptrs, (unsigned)d->nparams), a->pp8, "embedded");
+    free(ptrs);
     return r;
 }
 
@@ -169,11 +210,16 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
     tab[6] = i64_table(&a, d->param_shapes, d->nparams * RNNRT_SHAPE_WORDS, "pshape");
     tab[7] = i64_table(&a, d->param_numel, d->nparams, "pnumel");
     tab[8] = i64_table(&a, d->opt, d->nopt * RNNRT_SHAPE_WORDS, "opt");
+    LLVMValueRef emb = embedded_table(&a, d);
+    if (!emb) {
+        snprintf(err, errlen, "out of memory for the embedded weights");
+        return -1;
+    }
     LLVMValueRef f[] = {
         ci64(&a, RNNRT_MODEL_DESC_VERSION), tab[0],
         ci64(&a, d->nsizes), tab[1], ci64(&a, d->ninputs), tab[2], ci64(&a, d->noutputs), tab[3],
         ci64(&a, d->ntargets), tab[4], ci64(&a, d->nparams), tab[5], tab[6], tab[7], ci64(&a, d->nopt), tab[8],
-        LLVMConstNull(a.pp8), /* embedded weights: the C file's */
+        emb,
         ks[0], ks[1], ks[2],
     };
     char name[300];

@@ -42,8 +42,8 @@ static int add_variant(LLVMModuleRef mod, const IrModule *m, const char *prefix,
 }
 
 int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, const char *prefix,
-                    const IrModule *fwd, const IrModule *step, const IrModule *train, int api, char *err,
-                    size_t errlen) {
+                    const IrModule *fwd, const IrModule *step, const IrModule *train, int api,
+                    const TensorMap *weights, char *err, size_t errlen) {
     LLVMTargetMachineRef tm = llvm_target_machine(triple, 1, err, errlen);
     if (!tm)
         return -1;
@@ -60,7 +60,8 @@ int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, con
     if (add_variant(mod, fwd, prefix, "forward", &k[0], fn[0], arena[0], err, errlen) ||
         add_variant(mod, step, prefix, "step", &k[1], fn[1], arena[1], err, errlen) ||
         add_variant(mod, train, prefix, "train", &k[2], fn[2], arena[2], err, errlen) ||
-        (api && (api_desc_build(&desc, prefix, k, err, errlen) || llvm_api_emit(mod, &desc, err, errlen))) ||
+        (api && (api_desc_build(&desc, prefix, k, err, errlen) ||
+                 (weights && api_desc_embed(&desc, weights, err, errlen)) || llvm_api_emit(mod, &desc, err, errlen))) ||
         llvm_emit_verify(mod, err, errlen) ||
         llvm_optimize(mod, tm, err, errlen))
         goto done;

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "ir/ir.h"
+#include "runtime/tensor.h"
 
 typedef enum { LLVM_FILE_IR, LLVM_FILE_ASM, LLVM_FILE_OBJ } LlvmFileKind;
 
@@ -31,9 +32,11 @@ typedef enum { LLVM_FILE_IR, LLVM_FILE_ASM, LLVM_FILE_OBJ } LlvmFileKind;
 int llvm_file_kind(const char *name);
 
 /* Writes path.  step and train may be NULL; triple NULL is the host; api:
- * also the model API.  Returns 0, or -1 with a message in err. */
+ * also the model API; weights (with api, else NULL): put into the file as
+ * the C file's --embed-weights does (F32 or F64 by parameter name).
+ * Returns 0, or -1 with a message in err. */
 int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, const char *prefix,
-                    const IrModule *fwd, const IrModule *step, const IrModule *train, int api, char *err,
-                    size_t errlen);
+                    const IrModule *fwd, const IrModule *step, const IrModule *train, int api,
+                    const TensorMap *weights, char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,7 @@
 #include "driver/cli.h"
 #include "driver/train_config.h"
 #include "frontend/sema.h"
+#include "ir/bind.h"
 #include "runtime/tensor.h"
 
 static const Decl *find_train_block(const Program *p, const char *model)
@@ -73,9 +74,9 @@ static int run(const CliArgs *a)
         return cli_usage_error(&cmd_compile, "--emit must be c, llvm, asm or obj, not '%s'", emit);
     if (target && lk < 0) return cli_usage_error(&cmd_compile, "--target is for --emit=llvm, asm or obj");
     int no_api = cli_has(a, "no-api");
-    if (lk >= 0 && (wpath || embed || rt))
-        return cli_usage_error(&cmd_compile, "-w, --embed-weights and --runtime are for --emit=c");
+    if (lk >= 0 && rt) return cli_usage_error(&cmd_compile, "--runtime is for --emit=c");
     if (no_api && lk < 0) return cli_usage_error(&cmd_compile, "--no-api is for --emit=llvm, asm or obj");
+    if (no_api && embed) return cli_usage_error(&cmd_compile, "--no-api writes no API: no --embed-weights");
     if (no_api && hpath) return cli_usage_error(&cmd_compile, "--no-api writes no API: no --header");
     const char *prefix = cli_get(a, "prefix");
     if (prefix && !c_is_identifier(prefix))
@@ -129,10 +130,19 @@ static int run(const CliArgs *a)
         if (cvar_train(trainm, &o.cfg, o.tbptt, err, sizeof err)) { cli_error("%s", err); goto done; }
     }
     if (cvar_forward(fwd, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (wpath) {
+        /* checked here against the model, so that a message names the file */
+        if (rt_st_read(wpath, &weights, err, sizeof err) || ir_bind_params(fwd, &weights, wpath, err, sizeof err)) {
+            cli_error("%s", err);
+            goto done;
+        }
+        o.weights = &weights;
+    }
     if (lk >= 0) {
         /* The kernels and the API through LLVM, with the C file's header. */
         snprintf(ctmp, sizeof ctmp, "%s.tmp", outp);
-        if (llvm_file_write(ctmp, (LlvmFileKind)lk, target, prefix, fwd, step, trainm, !no_api, err, sizeof err)) {
+        if (llvm_file_write(ctmp, (LlvmFileKind)lk, target, prefix, fwd, step, trainm, !no_api, o.weights, err,
+                            sizeof err)) {
             cli_error("%s", err);
             goto done;
         }
@@ -151,11 +161,6 @@ static int run(const CliArgs *a)
         rc = 0;
         goto done;
     }
-    if (wpath) {
-        if (rt_st_read(wpath, &weights, err, sizeof err)) { cli_error("%s", err); goto done; }
-        o.weights = &weights;
-    }
-
     if (!(c = open_tmp(outp, ctmp, sizeof ctmp))) goto done;
     if (hpath && !(h = open_tmp(hpath, htmp, sizeof htmp))) goto done;
     if (c_file_write(c, h, fwd, step, trainm, &o, err, sizeof err)) { cli_error("%s", err); goto done; }

@@ -19,8 +19,8 @@
 #     10 and of 100000;
 #  6. `rnnc compile --emit=obj` with the same header: the object linked with
 #     librnnrt.a gives the C file's results, statuses and messages, byte for
-#     byte (why exactly: the section's comment); --emit=llvm through
-#     llvm-as-14, --emit=asm, --no-api.
+#     byte (why exactly: the section's comment), with --embed-weights too;
+#     --emit=llvm through llvm-as-14, --emit=asm, --no-api.
 #
 # Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the
 # compiled kernels and the interpreter do the same float32 operations, but
@@ -140,6 +140,19 @@ if "$RNNC" compile examples/stacked.rnn --prefix fa -o "$t/fa.c" --header "$t/fa
     else
         bad "embedded weights: compile"
     fi
+    # Weights of another model: refused, naming the file; an existing output
+    # is left as it was (the file is written to a temporary name first).
+    for e in c obj; do
+        echo keep >"$t/emb/old.$e"
+        "$RNNC" compile examples/stacked.rnn -w "$t/wb.safetensors" --embed-weights --emit=$e -o "$t/emb/old.$e" >"$tmp/log" 2>&1
+        rc=$?
+        if [ $rc -eq 1 ] && grep -q "^rnnc: $t/wb.safetensors: parameter '.*' has shape" "$tmp/log" &&
+           [ "$(cat "$t/emb/old.$e")" = keep ]; then
+            ok "--emit=$e --embed-weights: another model's weights refused, naming the file"
+        else
+            bad "--emit=$e --embed-weights: another model's weights refused, naming the file"
+        fi
+    done
 
     # ---- 4. failure paths and malformed weights files ------------------------------------
     if "$cc1" $FLAGS -O2 -I"$t" -o "$t/api_checks" tests/deploy/api_checks.c "$t/fa.c" -lm >"$tmp/log" 2>&1; then
@@ -220,6 +233,18 @@ if [ -f "$B/librnnrt.a" ]; then
             check "object: every status and message = the C file's" cmp "$o/api.out" "$t/api.out"
         else
             bad "object: api_checks builds"
+        fi
+        # --embed-weights in the object: the C file's embedded numbers and header.
+        mkdir -p "$o/emb"
+        if "$RNNC" compile examples/stacked.rnn --prefix fa --emit=obj -w "$t/wa.safetensors" --embed-weights \
+             -o "$o/emb.o" --header "$o/emb/fa.h" >"$tmp/log" 2>&1; then
+            check "object, embedded weights: header = the C file's" cmp "$o/emb/fa.h" "$t/emb/fa.h"
+            # shellcheck disable=SC2086
+            check "object, embedded weights: builds" "$cc1" $FLAGS -O2 -I"$o/emb" -o "$o/emb/p" tests/deploy/embedded.c "$o/emb.o" $RTLIBS
+            check "object, embedded weights: run, save, reload" "$o/emb/p" "$o/emb"
+            check "object, embedded weights = the C file's" cmp "$o/emb/a_yhat.bin" "$t/emb/a_yhat.bin"
+        else
+            bad "compile --emit=obj --embed-weights"
         fi
         # shellcheck disable=SC2086
         check "object: two models in one program build" "$cc1" $FLAGS -O2 -I"$o" -DWITH_A -DWITH_B -o "$o/two" \
