@@ -11,6 +11,7 @@
 #include "backend/llvm_api.h"
 #include "backend/llvm_emit.h"
 #include "backend/llvm_target.h"
+#include "ir/timing.h"
 
 int llvm_file_kind(const char *name) {
     static const char *const names[3] = {"llvm", "asm", "obj"};
@@ -57,14 +58,21 @@ int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, con
     ApiDesc desc;
     memset(k, 0, sizeof k);
     memset(&desc, 0, sizeof desc);
+    /* the stages as the JIT's rows of -v (kcompile times its own) */
+    TimingMark t = timing_start();
     if (add_variant(mod, fwd, prefix, "forward", &k[0], fn[0], arena[0], err, errlen) ||
         add_variant(mod, step, prefix, "step", &k[1], fn[1], arena[1], err, errlen) ||
         add_variant(mod, train, prefix, "train", &k[2], fn[2], arena[2], err, errlen) ||
         (api && (api_desc_build(&desc, prefix, k, err, errlen) ||
                  (weights && api_desc_embed(&desc, weights, err, errlen)) || llvm_api_emit(mod, &desc, err, errlen))) ||
-        llvm_emit_verify(mod, err, errlen) ||
-        llvm_optimize(mod, tm, err, errlen))
+        llvm_emit_verify(mod, err, errlen))
         goto done;
+    timing_stop(&t, "LLVM IR build");
+    t = timing_start();
+    if (llvm_optimize(mod, tm, err, errlen))
+        goto done;
+    timing_stop(&t, "LLVM optimize");
+    t = timing_start();
     char file[4096]; /* LLVMTargetMachineEmitToFile takes a char * */
     snprintf(file, sizeof file, "%s", path);
     if (kind == LLVM_FILE_IR ? LLVMPrintModuleToFile(mod, file, &msg)
@@ -74,6 +82,7 @@ int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, con
         ir_errf(err, errlen, "cannot write %s: %s", path, msg ? msg : "?");
         goto done;
     }
+    timing_stop(&t, kind == LLVM_FILE_IR ? "LLVM IR write" : "LLVM codegen");
     rc = 0;
 done:
     api_desc_free(&desc);

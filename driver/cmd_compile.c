@@ -20,6 +20,7 @@
 #include "driver/train_config.h"
 #include "frontend/sema.h"
 #include "ir/bind.h"
+#include "ir/timing.h"
 #include "runtime/tensor.h"
 
 static const Decl *find_train_block(const Program *p, const char *model)
@@ -163,7 +164,9 @@ static int run(const CliArgs *a)
     }
     if (!(c = open_tmp(outp, ctmp, sizeof ctmp))) goto done;
     if (hpath && !(h = open_tmp(hpath, htmp, sizeof htmp))) goto done;
+    TimingMark t = timing_start();
     if (c_file_write(c, h, fwd, step, trainm, &o, err, sizeof err)) { cli_error("%s", err); goto done; }
+    timing_stop(&t, "C emit");
     int bad = fclose(c);
     c = NULL;
     if (h) {

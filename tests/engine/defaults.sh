@@ -9,8 +9,8 @@
 #     default with a one-line note, giving the interpreter's bits;
 #   - -v prints the stage table on stderr: parse, sema, lower, LLVM
 #     optimize, LLVM codegen for the JIT, autodiff for grad, C emit and C
-#     compile for the C engine, no LLVM row for the interpreter; nothing
-#     without -v.
+#     compile for the C engine, no LLVM row for the interpreter, the LLVM
+#     rows (or C emit) for `rnnc compile`; nothing without -v.
 #
 #   sh tests/engine/defaults.sh BUILD_DIR
 set -u
@@ -103,6 +103,14 @@ else ok "interp -v: no compiled stage"; fi
 # shellcheck disable=SC2086
 "$R" run "$f" -w "$w" $inputs --engine=c -v >/dev/null 2>"$tmp/vc.err" &&
     has "$tmp/vc.err" "run -v --engine=c" parse sema lower "C emit" "C compile" "run (c)"
+# compiled: COMMAND... fails the check WHAT instead of skipping it
+compiled() { what=$1; shift; "$@" || bad "$what: the command failed" "$*"; }
+compiled "compile --emit=obj -v" "$R" compile "$f" --train --emit=obj -o "$tmp/v.o" -v 2>"$tmp/vobj.err" &&
+    has "$tmp/vobj.err" "compile --emit=obj -v" parse sema autodiff lower memplan "LLVM IR build" "LLVM optimize" "LLVM codegen"
+compiled "compile --emit=llvm" "$R" compile "$f" --emit=llvm -o "$tmp/v.ll" --time-passes 2>"$tmp/vll.err" &&
+    has "$tmp/vll.err" "compile --emit=llvm --time-passes" lower "LLVM IR build" "LLVM optimize" "LLVM IR write"
+compiled "compile (C) -v" "$R" compile "$f" -o "$tmp/v.c" -v 2>"$tmp/vcf.err" &&
+    has "$tmp/vcf.err" "compile (C) -v" parse sema lower memplan "C emit"
 "$R" dump --stage=kernel "$f" -v >/dev/null 2>"$tmp/vdump.err" &&
     has "$tmp/vdump.err" "dump --stage=kernel -v" parse sema hoist lower memplan
 if [ ! -s "$tmp/jit.err" ]; then ok "no -v: no table"; else bad "no -v: stderr" "$(cat "$tmp/jit.err")"; fi
