@@ -154,13 +154,7 @@ static int run(const CliArgs *a)
             h = NULL;
             if (bad) { cli_error("cannot write %s: %s", hpath, strerror(errno)); goto done; }
         }
-        if (rename(ctmp, outp) || (hpath && rename(htmp, hpath))) {
-            cli_error("cannot rename %s: %s", ctmp, strerror(errno));
-            goto done;
-        }
-        ctmp[0] = htmp[0] = '\0';
-        rc = 0;
-        goto done;
+        goto commit;
     }
     if (!(c = open_tmp(outp, ctmp, sizeof ctmp))) goto done;
     if (hpath && !(h = open_tmp(hpath, htmp, sizeof htmp))) goto done;
@@ -174,6 +168,7 @@ static int run(const CliArgs *a)
         h = NULL;
     }
     if (bad) { cli_error("cannot write %s: %s", outp, strerror(errno)); goto done; }
+commit: /* every file written in full: now they replace the old ones */
     if (rename(ctmp, outp) || (hpath && rename(htmp, hpath))) {
         cli_error("cannot rename %s: %s", ctmp, strerror(errno));
         goto done;
