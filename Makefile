@@ -173,7 +173,7 @@ test: deps
 	$(MAKE) all tests
 	$(MAKE) BUILD=build-clang CC=clang CFLAGS="-O1 -Werror" all tests
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 tests
-	sh tests/run_all.sh build-san
+	RNNRT_LIB=$(CURDIR)/$(BUILD)/librnnrt.a sh tests/run_all.sh build-san
 
 install: $(BUILD)/rnnc $(BUILD)/librnnrt.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
