@@ -70,6 +70,34 @@ static int same_b(const KStmt *p, const KStmt *g)
            lw_same_expr(p->ldb, g->ldb) && lw_same_expr(p->N, g->N) && lw_same_expr(p->K, g->K);
 }
 
+/* A KS_PACK_B of GEMM g's op(B) into a new temporary (described by
+ * `what`), inserted into b at position pos. */
+static KStmt *add_pack(KFunc *f, KBlock *b, int pos, const KStmt *g, const char *what)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s_pk", g->B.buf->name);
+    KBuf *pb = kfunc_buf(f, name, IR_F32, kexpr_packed_b_floats(f, g->N, g->K), KB_TEMP);
+    pb->what = kfunc_strdup(f, what);
+    KStmt *pack = kblock_add(f, b, KS_PACK_B, g->origin);
+    pack->transb = g->transb;
+    pack->N = g->N;
+    pack->K = g->K;
+    pack->B = g->B;
+    pack->ldb = g->ldb;
+    pack->C = (KView){ pb, kexpr_const(f, 0) };
+    move_last_to(b, pos);
+    return pack;
+}
+
+/* GEMM g now reads its B from pack. */
+static void read_pack(KFunc *f, KStmt *g, const KStmt *pack)
+{
+    g->packed_b = 1;
+    g->B = pack->C;
+    g->transb = 0;
+    g->ldb = kexpr_const(f, 0); /* unused with packed_b (kir.h) */
+}
+
 /* Packs the invariant B operands of the GEMMs directly in loop's body; the
  * packs go into `outer` before position *pos (the loop's), which moves. */
 static void pack_loop(KFunc *f, KBlock *outer, int *pos, KStmt *loop)
@@ -92,24 +120,9 @@ static void pack_loop(KFunc *f, KBlock *outer, int *pos, KStmt *loop)
             char what[256];
             snprintf(what, sizeof what, "%s%s packed for the gemms of %s", g->B.buf->name,
                      g->transb ? "^T" : "", loop->origin ? loop->origin : "a loop");
-            char name[160];
-            snprintf(name, sizeof name, "%s_pk", g->B.buf->name);
-            KBuf *pb = kfunc_buf(f, name, IR_F32, kexpr_packed_b_floats(f, g->N, g->K), KB_TEMP);
-            pb->what = kfunc_strdup(f, what);
-            pack = kblock_add(f, outer, KS_PACK_B, g->origin);
-            pack->transb = g->transb;
-            pack->N = g->N;
-            pack->K = g->K;
-            pack->B = g->B;
-            pack->ldb = g->ldb;
-            pack->C = (KView){ pb, kexpr_const(f, 0) };
-            move_last_to(outer, *pos);
-            (*pos)++;
+            pack = add_pack(f, outer, (*pos)++, g, what);
         }
-        g->packed_b = 1;
-        g->B = pack->C;
-        g->transb = 0;
-        g->ldb = kexpr_const(f, 0); /* unused with packed_b (kir.h) */
+        read_pack(f, g, pack);
     }
 done:
     free(inner);
@@ -137,23 +150,9 @@ static void pack_top(KFunc *f)
     for (int i = 0; i < b->n; i++) {
         KStmt *g = b->stmts[i];
         if (g->kind != KS_GEMM || g->packed_b || g->transb || g->transa || g->B.buf->kind != KB_ARG) continue;
-        char what[256], name[160];
+        char what[256];
         snprintf(what, sizeof what, "%s packed for %s", g->B.buf->name, g->origin ? g->origin : "a gemm");
-        snprintf(name, sizeof name, "%s_pk", g->B.buf->name);
-        KBuf *pb = kfunc_buf(f, name, IR_F32, kexpr_packed_b_floats(f, g->N, g->K), KB_TEMP);
-        pb->what = kfunc_strdup(f, what);
-        KStmt *pack = kblock_add(f, b, KS_PACK_B, g->origin);
-        pack->transb = 0;
-        pack->N = g->N;
-        pack->K = g->K;
-        pack->B = g->B;
-        pack->ldb = g->ldb;
-        pack->C = (KView){ pb, kexpr_const(f, 0) };
-        move_last_to(b, i);
-        i++; /* g is now at i */
-        g->packed_b = 1;
-        g->B = pack->C;
-        g->ldb = kexpr_const(f, 0); /* unused with packed_b (kir.h) */
+        read_pack(f, g, add_pack(f, b, i++, g, what)); /* g is now at i */
     }
 }
 
