@@ -28,8 +28,8 @@ typedef struct LA {
 
 static LLVMValueRef ci64(LA *a, int64_t v) { return LLVMConstInt(a->i64, (unsigned long long)v, 1); }
 
-/* A private constant global holding init; its address as type `as`. */
-static LLVMValueRef private_const(LA *a, LLVMValueRef init, LLVMTypeRef as, const char *what)
+/* A private constant global holding init. */
+static LLVMValueRef private_global(LA *a, LLVMValueRef init, const char *what)
 {
     char name[300];
     snprintf(name, sizeof name, "%s_api_%s.%d", a->P, what, a->nglobals++);
@@ -38,7 +38,13 @@ static LLVMValueRef private_const(LA *a, LLVMValueRef init, LLVMTypeRef as, cons
     LLVMSetGlobalConstant(g, 1);
     LLVMSetLinkage(g, LLVMPrivateLinkage);
     LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
-    return LLVMConstBitCast(g, as);
+    return g;
+}
+
+/* The same, its address as type `as`. */
+static LLVMValueRef private_const(LA *a, LLVMValueRef init, LLVMTypeRef as, const char *what)
+{
+    return LLVMConstBitCast(private_global(a, init, what), as);
 }
 
 static LLVMValueRef cstr(LA *a, const char *s)
@@ -84,12 +90,7 @@ static LLVMValueRef embedded_table(LA *a, const ApiDesc *d)
         }
         LLVMValueRef init = LLVMConstStringInContext(a->ctx, (const char *)b, (unsigned)bytes, 1);
         free(b);
-        char name[300];
-        snprintf(name, sizeof name, "%s_embedded_%d", a->P, i);
-        LLVMValueRef g = LLVMAddGlobal(a->mod, LLVMTypeOf(init), name);
-        LLVMSetInitializer(g, init);
-        LLVMSetGlobalConstant(g, 1);
-        LLVMSetLinkage(g, LLVMPrivateLinkage);
+        LLVMValueRef g = private_global(a, init, "weights");
         LLVMSetAlignment(g, 64);
         ptrs[i] = LLVMConstBitCast(g, a->p8);
     }
