@@ -22,15 +22,17 @@ LDLIBS  := -lm -pthread
 # LLVM 14 (the JIT, backend/llvm_*.c), found with llvm-config.  Its
 # headers are system headers (-isystem: their warnings are not ours); only
 # the llvm_*.c objects get its other flags.
+# A given LLVM_CONFIG that does not run is reported as missing too.
 LLVM_CONFIG ?= $(shell command -v llvm-config-14 || command -v llvm-config)
-ifeq ($(LLVM_CONFIG),)
+LLVM_INCDIR := $(if $(LLVM_CONFIG),$(shell $(LLVM_CONFIG) --includedir 2>/dev/null))
+ifeq ($(LLVM_INCDIR),)
   ifeq ($(filter clean deps demo test,$(MAKECMDGOALS)),)
-    $(error llvm-config not found: the JIT needs LLVM 14 (make deps, or apt-get install llvm-14-dev; or set LLVM_CONFIG=/path/to/llvm-config))
+    $(error llvm-config not found$(if $(LLVM_CONFIG), or not working ($(LLVM_CONFIG))): the JIT needs LLVM 14 (make deps, or apt-get install llvm-14-dev; or set LLVM_CONFIG=/path/to/llvm-config))
   endif
 endif
 LLVM_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(LLVM_CONFIG) --cflags 2>/dev/null))
 LLVM_LIBDIR := $(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
-ALL_CFLAGS  += -isystem $(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
+ALL_CFLAGS  += -isystem $(LLVM_INCDIR)
 LDLIBS      := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes --system-libs 2>/dev/null) \
                -Wl,-rpath,$(LLVM_LIBDIR) $(LDLIBS)
 $(BUILD)/obj/backend/llvm_%.o: ALL_CFLAGS += $(LLVM_CFLAGS)
