@@ -43,7 +43,8 @@ endif
 
 LIB_SRCS := $(wildcard frontend/*.c ir/*.c passes/*.c backend/*.c runtime/*.c)
 GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/rt_source_text.c \
-            $(BUILD)/gen/model_api_text.c $(BUILD)/gen/model_api_decls_text.c
+            $(BUILD)/gen/model_api_text.c $(BUILD)/gen/model_api_decls_text.c \
+            $(BUILD)/gen/vmath_inline_text.c
 DRV_SRCS := $(wildcard driver/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -74,7 +75,7 @@ $(BUILD)/librnnc.a: $(LIB_OBJS)
 RT_SRCS  := runtime/cpu.c runtime/sgemm.c runtime/sgemm_scalar.c runtime/sgemm_avx2.c \
             runtime/sgemm_avx512.c runtime/vmath.c runtime/vmath_avx2.c runtime/nn_kernels.c \
             runtime/threadpool.c runtime/sgemm_mt.c
-RT_AMALG := runtime/rnnrt.h runtime/cpu.h runtime/sgemm.h runtime/sgemm_kernels.h \
+RT_AMALG := runtime/rnnrt.h runtime/cpu.h runtime/sgemm.h runtime/sgemm_kernels.h runtime/vmath_inline.h \
             runtime/vmath.h runtime/vmath_kernels.h runtime/threadpool.h $(RT_SRCS)
 
 # The library also has the model API (runtime/model_api.h), which object
@@ -99,6 +100,13 @@ $(BUILD)/gen/model_api_decls_text.c: scripts/c_text.sh runtime/model_api.h
 $(BUILD)/gen/model_api_text.c: scripts/c_text.sh runtime/st_loader.h runtime/model_api.c
 	@mkdir -p $(BUILD)/gen
 	sh scripts/c_text.sh model_api_text runtime/st_loader.h runtime/model_api.c > $@.tmp && mv $@.tmp $@
+
+# The inline activations (runtime/vmath_inline.h): in the amalgamation,
+# and pasted alone after #include "rnnrt.h" by a --runtime=link C file,
+# whose element-wise loops call them.
+$(BUILD)/gen/vmath_inline_text.c: scripts/c_text.sh runtime/vmath_inline.h
+	@mkdir -p $(BUILD)/gen
+	sh scripts/c_text.sh vmath_inline_text runtime/vmath_inline.h > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

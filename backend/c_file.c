@@ -67,7 +67,7 @@ static int write_kernel(const CGen *g, const CVar *v, const char *what, char *er
 {
     if (!v->m) return 0;
     fprintf(g->c, "\n/* ==== kernel: %s ==== */\n\n", what);
-    int bad = emit_c_func(g->c, v->f, v->fn, 1);
+    int bad = emit_c_func(g->c, v->f, v->fn, 1, EMIT_C_ALL_PATHS);
     fputc('\n', g->c);
     bad |= emit_c_arena_func(g->c, v->f, v->arena, 1);
     if (bad) return ir_errf(err, errlen, "the C emitter cannot write the %s function of model '%s'", v->f->name, v->m->name);
@@ -197,6 +197,8 @@ int c_file_write(FILE *c, FILE *h, const IrModule *fwd, const IrModule *step, co
           "#include <string.h>\n\n", c);
     if (o->runtime_link) {
         fputs("/* The runtime: rnnrt.h and librnnrt.a, from `make install`. */\n#include \"rnnrt.h\"\n", c);
+        fputs("\n/* ==== runtime/vmath_inline.h: the activations the loops inline ==== */\n", c);
+        fputs(vmath_inline_text(), c);
     } else {
         fputs(rt_source_text(), c);
     }

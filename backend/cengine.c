@@ -48,7 +48,7 @@ static int write_source(CEngine *e, char *err, size_t errlen) {
     fputs("#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n\n", f);
     fputs(rt_source_text(), f);
     fputc('\n', f);
-    int bad = emit_c_func(f, e->kf, FN_NAME, 0);
+    int bad = emit_c_func(f, e->kf, FN_NAME, 0, 1u << rt_cpu_path());
     fputc('\n', f);
     bad |= emit_c_arena_func(f, e->kf, ARENA_FN_NAME, 0);
     if (fclose(f) || bad)

@@ -47,6 +47,11 @@ typedef struct Emit {
     char         **bname;     /* C name of each buffer, by id */
     char         **sname;     /* C name of each symbol */
     unsigned char *buf_used, *sym_used;
+    unsigned char *var_used;  /* loop variables a map reads (map_params) */
+    unsigned char *buf_written; /* buffers a map writes (map_params) */
+    FILE          *fn_out;    /* where the map functions go, before the body */
+    const char    *fname;     /* the function's name: maps are <fname>_map<k> */
+    int            nmaps;
     int            uses_err;  /* a fallible call or a gemm writes err */
     int            uses_ws;   /* a gemm uses the arena's workspace */
     int            ind;       /* indentation level */
@@ -164,6 +169,8 @@ static void use_expr(Emit *e, const KExpr *x) {
         return;
     if (x->kind == KE_SYM && x->index >= 0 && x->index < e->f->nsyms)
         e->sym_used[x->index] = 1;
+    if (x->kind == KE_VAR && e->var_used && x->index >= 0 && x->index < e->f->nloops)
+        e->var_used[x->index] = 1;
     use_expr(e, x->a);
     use_expr(e, x->b);
 }
@@ -202,6 +209,35 @@ static unsigned char *live_nodes(const KStmt *s) {
     return live;
 }
 
+/* Marks what map s reads and writes: its sizes, loop variables (when
+ * e->var_used is set) and buffers (written ones in e->buf_written, when
+ * set). */
+static void use_map(Emit *e, const KStmt *s) {
+    unsigned char *live = live_nodes(s);
+    for (int d = 0; d < s->rank; d++)
+        use_expr(e, s->dims[d]);
+    for (int k = 0; k < s->nnodes; k++) {
+        if (live && !live[k])
+            continue;
+        const KMapNode *nd = &s->nodes[k];
+        if (nd->op == KM_IN && nd->a >= 0 && nd->a < s->nin) {
+            use_view(e, &s->in[nd->a].v);
+            for (int d = 0; d < s->rank; d++)
+                use_expr(e, s->in[nd->a].stride[d]);
+        }
+        if (nd->op == KM_EXPR)
+            use_expr(e, nd->e);
+    }
+    for (int o = 0; o < s->nout; o++) {
+        use_view(e, &s->out[o].at.v);
+        if (e->buf_written && s->out[o].at.v.buf)
+            e->buf_written[s->out[o].at.v.buf->id] = 1;
+        for (int d = 0; d < s->rank; d++)
+            use_expr(e, s->out[o].at.stride[d]);
+    }
+    free(live);
+}
+
 static void use_block(Emit *e, const KBlock *b) {
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
@@ -224,30 +260,9 @@ static void use_block(Emit *e, const KBlock *b) {
             use_expr(e, s->N); use_expr(e, s->K); use_expr(e, s->ldb);
             use_view(e, &s->B); use_view(e, &s->C);
             break;
-        case KS_MAP: {
-            unsigned char *live = live_nodes(s);
-            for (int d = 0; d < s->rank; d++)
-                use_expr(e, s->dims[d]);
-            for (int k = 0; k < s->nnodes; k++) {
-                if (live && !live[k])
-                    continue;
-                const KMapNode *nd = &s->nodes[k];
-                if (nd->op == KM_IN && nd->a >= 0 && nd->a < s->nin) {
-                    use_view(e, &s->in[nd->a].v);
-                    for (int d = 0; d < s->rank; d++)
-                        use_expr(e, s->in[nd->a].stride[d]);
-                }
-                if (nd->op == KM_EXPR)
-                    use_expr(e, nd->e);
-            }
-            for (int o = 0; o < s->nout; o++) {
-                use_view(e, &s->out[o].at.v);
-                for (int d = 0; d < s->rank; d++)
-                    use_expr(e, s->out[o].at.stride[d]);
-            }
-            free(live);
+        case KS_MAP:
+            use_map(e, s);
             break;
-        }
         case KS_CALL:
             for (int k = 0; k < 4; k++)
                 use_expr(e, s->ints[k]);
@@ -705,10 +720,10 @@ static void emit_node(Emit *e, const KStmt *s, int k) {
     case KM_MIN: fprintf(out, "n%d < n%d ? n%d : n%d", nd->a, nd->b, nd->a, nd->b); break;
     case KM_MAX: fprintf(out, "n%d > n%d ? n%d : n%d", nd->a, nd->b, nd->a, nd->b); break;
     case KM_NEG: fprintf(out, "-n%d", nd->a); break;
-    case KM_EXP: fprintf(out, "rt_expf(n%d)", nd->a); break;
+    case KM_EXP: fprintf(out, "rt_inline_expf(n%d)", nd->a); break;
     case KM_LOG: fprintf(out, "logf(n%d)", nd->a); break;
-    case KM_TANH: fprintf(out, "rt_tanhf(n%d)", nd->a); break;
-    case KM_SIGMOID: fprintf(out, "rt_sigmoidf(n%d)", nd->a); break;
+    case KM_TANH: fprintf(out, "rt_inline_tanhf(n%d)", nd->a); break;
+    case KM_SIGMOID: fprintf(out, "rt_inline_sigmoidf(n%d)", nd->a); break;
     case KM_RELU: fprintf(out, "n%d > 0.0f ? n%d : 0.0f", nd->a, nd->a); break;
     case KM_SQRT: fprintf(out, "sqrtf(n%d)", nd->a); break;
     case KM_RELU_GRAD: fprintf(out, "n%d > 0.0f ? n%d : 0.0f", nd->b, nd->a); break;
@@ -717,12 +732,9 @@ static void emit_node(Emit *e, const KStmt *s, int k) {
     fputs(";\n", out);
 }
 
-static void emit_map(Emit *e, const KStmt *s) {
+/* The loop nest of map s, at e's indentation: a map function's body. */
+static void emit_map_loops(Emit *e, const KStmt *s) {
     FILE *out = e->out;
-    if (!kir_map_ok(s)) {
-        e->bad = 1;
-        return;
-    }
     unsigned char *live = live_nodes(s);
     int *red = calloc((size_t)s->nout + 1, sizeof *red); /* loop level of each local sum, -1: none */
     if (!live || !red) {
@@ -739,10 +751,6 @@ static void emit_map(Emit *e, const KStmt *s) {
                 red[o] = k;
         }
     }
-    comment_line(e, s->origin);
-    indent(e);
-    fputs("{\n", out);
-    e->ind++;
     for (int d = 0; d <= s->rank; d++) {
         /* local sums of the outputs reduced over dims d.. start here */
         for (int o = 0; o < s->nout; o++) {
@@ -788,11 +796,88 @@ static void emit_map(Emit *e, const KStmt *s) {
             fprintf(out, "] = acc%d;\n", o);
         }
     }
-    e->ind--;
-    indent(e);
-    fputs("}\n", out);
     free(live);
     free(red);
+}
+
+/* Prints the parameters (decl) or the arguments of a map function: the
+ * sizes, loop variables and buffers m (a map's own Emit) marked, in that
+ * order.  Every buffer is a restrict pointer: within one statement two
+ * buffers never overlap (arguments and results are the caller's separate
+ * tensors; memplan keeps the temporaries one statement touches apart), so
+ * the compiler need not check at run time before it vectorizes, and
+ * without restrict it gives up on a fused LSTM cell's dozen of pointers. */
+static void put_map_params(const Emit *m, int decl) {
+    FILE *out = m->out;
+    const char *sep = "";
+    for (int k = 0; k < m->f->nsyms; k++)
+        if (m->sym_used[k]) {
+            fprintf(out, "%s%s%s", sep, decl ? "const int64_t " : "", m->sname[k]);
+            sep = ", ";
+        }
+    for (int k = 0; k < m->f->nloops; k++)
+        if (m->var_used[k]) {
+            fprintf(out, "%s%st%d", sep, decl ? "const int64_t " : "", k);
+            sep = ", ";
+        }
+    for (int i = 0; i < m->f->nbufs; i++) {
+        if (!m->buf_used[i])
+            continue;
+        const KBuf *b = m->f->bufs[i];
+        if (decl)
+            fprintf(out, "%s%s%s *restrict %s", sep, m->buf_written[i] ? "" : "const ", ctype(b->dtype), m->bname[i]);
+        else
+            fprintf(out, "%s%s", sep, m->bname[i]);
+        sep = ", ";
+    }
+    if (!*sep && decl)
+        fputs("void", out);
+}
+
+/* A map becomes a function of its own, written to e->fn_out before the
+ * body, and a call of it here.  The function is always inlined: it exists
+ * for its restrict parameters (put_map_params), and so that each per-ISA
+ * copy of the body (emit_c_func) vectorizes it for that instruction set. */
+static void emit_map(Emit *e, const KStmt *s) {
+    if (!kir_map_ok(s)) {
+        e->bad = 1;
+        return;
+    }
+    Emit m = *e;
+    m.out = e->fn_out;
+    m.ind = 1;
+    m.nslots = 0; /* a KE_MAX in an index is written out in full */
+    m.buf_used = calloc((size_t)e->f->nbufs + 1, 1);
+    m.buf_written = calloc((size_t)e->f->nbufs + 1, 1);
+    m.sym_used = calloc((size_t)e->f->nsyms + 1, 1);
+    m.var_used = calloc((size_t)e->f->nloops + 1, 1);
+    if (!m.buf_used || !m.buf_written || !m.sym_used || !m.var_used) {
+        e->bad = 1;
+        goto done;
+    }
+    use_map(&m, s);
+    int k = e->nmaps++;
+    m.ind = 0;
+    comment_line(&m, s->origin);
+    m.ind = 1;
+    fprintf(m.out, "RT_ALWAYS_INLINE void %s_map%d(", e->fname, k);
+    put_map_params(&m, 1);
+    fputs(")\n{\n", m.out);
+    emit_map_loops(&m, s);
+    fputs("}\n\n", m.out);
+    e->bad |= m.bad;
+
+    comment_line(e, s->origin);
+    indent(e);
+    fprintf(e->out, "%s_map%d(", e->fname, k);
+    m.out = e->out;
+    put_map_params(&m, 0);
+    fputs(");\n", e->out);
+done:
+    free(m.buf_used);
+    free(m.buf_written);
+    free(m.sym_used);
+    free(m.var_used);
 }
 
 static void emit_block(Emit *e, const KBlock *b) {
@@ -879,9 +964,65 @@ static void declare_buf(Emit *e, const KBuf *b) {
     fputc('\n', out);
 }
 
-int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static) {
+/* The gcc options for a function's code, whatever the file's flags:
+ * contraction off (gcc in GNU mode fuses a*b + c across statements on an
+ * FMA target, which would round differently from the other engines; clang
+ * never contracts across statements), and the vectorizer's "dynamic" cost
+ * model, with which -O2 also vectorizes a loop whose length is not a
+ * multiple of the vector width (gcc 12's -O2 default, "very cheap", leaves
+ * those scalar; clang vectorizes them anyway). */
+static void put_gcc_options(FILE *out, int push) {
+    fputs("#if defined(__GNUC__) && !defined(__clang__)\n", out);
+    fputs(push ? "#pragma GCC push_options\n#pragma GCC optimize(\"fp-contract=off\", \"vect-cost-model=dynamic\")\n"
+               : "#pragma GCC pop_options\n",
+          out);
+    fputs("#endif\n", out);
+}
+
+static const char *const fn_params = "const int64_t *sym, const void *const *arg, void *const *res, void *arena, "
+                                     "char *err, size_t errlen";
+static const char *const fn_args = "sym, arg, res, arena, err, errlen";
+
+/* The body as NAME_body (always inlined), then NAME: on x86 with GNU C
+ * it runs a copy of the body compiled for AVX-512 or AVX2 when the
+ * runtime's CPU path (rt_cpu_path, RNNC_CPU) says so and the copy is in
+ * `paths`, else the body as the file's flags compile it.  The copies
+ * differ only in how wide the compiler vectorizes the maps: the same float
+ * operations, so the same bits on every path (no "fma" in the targets:
+ * nothing is contracted). */
+static void put_dispatch(FILE *out, const char *name, int is_static, unsigned paths) {
+    static const struct {
+        RtCpuPath path;
+        const char *target, *suffix, *label;
+    } isa[2] = {{RT_CPU_AVX512, "avx512f", "avx512", "RT_CPU_AVX512"}, {RT_CPU_AVX2, "avx2", "avx2", "RT_CPU_AVX2"}};
+    int n = 0;
+    for (int i = 0; i < 2; i++)
+        if (paths & (1u << isa[i].path)) {
+            fputs(n++ ? "\n" : "#if RT_X86\n", out);
+            fprintf(out, "RT_TARGET(\"%s\") static int %s_%s(%s)\n{\n    return %s_body(%s);\n}\n", isa[i].target,
+                    name, isa[i].suffix, fn_params, name, fn_args);
+        }
+    if (n)
+        fputs("#endif\n\n", out);
+    fprintf(out, "%sint %s(const int64_t *sym, const void *const *arg, void *const *res,\n", is_static ? "static " : "",
+            name);
+    fprintf(out, "%*svoid *arena, char *err, size_t errlen)\n{\n", (int)(strlen(name) + (is_static ? 12 : 5)), "");
+    if (n) {
+        fputs("#if RT_X86\n    switch (rt_cpu_path()) {\n", out);
+        for (int i = 0; i < 2; i++)
+            if (paths & (1u << isa[i].path))
+                fprintf(out, "    case %s:\n        return %s_%s(%s);\n", isa[i].label, name, isa[i].suffix, fn_args);
+        fputs("    default:\n        break;\n    }\n#endif\n", out);
+    }
+    fprintf(out, "    return %s_body(%s);\n}\n", name, fn_args);
+}
+
+int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsigned paths) {
     Emit e;
     int rc = -1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *body = NULL;
     if (emit_init(&e, out, f))
         goto done;
     use_block(&e, &f->body);
@@ -899,8 +1040,17 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static) {
 
     fprintf(out, "/* %s: kernel IR function '%s' of model '%s' */\n", name, f->name ? f->name : "?",
             f->module && f->module->name ? f->module->name : "?");
-    fprintf(out, "%sint %s(const int64_t *sym, const void *const *arg, void *const *res,\n", is_static ? "static " : "", name);
-    fprintf(out, "%*svoid *arena, char *err, size_t errlen)\n{\n", (int)(strlen(name) + (is_static ? 12 : 5)), "");
+    put_gcc_options(out, 1);
+    fputc('\n', out);
+    /* the maps' functions go straight to out while the body, which calls
+     * them, is printed to memory and follows them */
+    body = open_memstream(&text, &len);
+    if (!body)
+        goto done;
+    e.out = body;
+    e.fn_out = out;
+    e.fname = name;
+    fprintf(body, "RT_ALWAYS_INLINE int %s_body(%s)\n{\n", name, fn_params);
     e.ind = 1;
     int uses_arena = 0, uses_arg = 0, uses_res = 0;
     for (int i = 0; i < f->nbufs; i++) {
@@ -911,11 +1061,11 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static) {
     }
     uses_arena |= e.uses_ws; /* a gemm's packing workspace */
     /* parameters the body does not read */
-    if (!any(e.sym_used, f->nsyms)) fputs("    (void)sym;\n", out);
-    if (!uses_arg) fputs("    (void)arg;\n", out);
-    if (!uses_res) fputs("    (void)res;\n", out);
-    if (!uses_arena) fputs("    (void)arena;\n", out);
-    if (!e.uses_err) fputs("    (void)err;\n    (void)errlen;\n", out);
+    if (!any(e.sym_used, f->nsyms)) fputs("    (void)sym;\n", body);
+    if (!uses_arg) fputs("    (void)arg;\n", body);
+    if (!uses_res) fputs("    (void)res;\n", body);
+    if (!uses_arena) fputs("    (void)arena;\n", body);
+    if (!e.uses_err) fputs("    (void)err;\n    (void)errlen;\n", body);
     if (any(e.sym_used, f->nsyms)) {
         comment_line(&e, "sizes");
         declare_syms(&e);
@@ -935,11 +1085,21 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static) {
             declare_buf(&e, b);
         }
     }
-    fputc('\n', out);
+    fputc('\n', body);
     emit_block(&e, &f->body);
-    fputs("    return 0;\n}\n", out);
+    fputs("    return 0;\n}\n\n", body);
+    if (ferror(body))
+        e.bad = 1;
+    fclose(body);
+    body = NULL;
+    fwrite(text, 1, len, out);
+    put_dispatch(out, name, is_static, paths);
+    put_gcc_options(out, 0);
     rc = e.bad || ferror(out) ? -1 : 0;
 done:
+    if (body)
+        fclose(body);
+    free(text);
     emit_done(&e);
     return rc;
 }

@@ -8,10 +8,20 @@
  *
  * preceded by `static` when is_static.  The body names every buffer
  * (`float *h_weight_hh_l0 = (float *)arg[3];`), writes each loop as a C
- * loop and each map as a loop nest, and says in a comment which graph-IR
- * op each statement came from.  The C it writes compiles with no warning
- * under -std=c11 -Wall -Wextra -pedantic on gcc and clang, and calls only
- * the runtime declared in runtime/rnnrt.h (SGEMM, nn_kernels.h).
+ * loop and each map as a call of a function of its own (`name_map3`: the
+ * loop nest, its buffers restrict parameters, always inlined), and says in
+ * a comment which graph-IR op each statement came from.  The C it writes
+ * compiles with no warning under -std=c11 -Wall -Wextra -pedantic on gcc
+ * and clang, and calls only the runtime declared in runtime/rnnrt.h
+ * (SGEMM, nn_kernels.h) and the inline activations of vmath_inline.h.
+ *
+ * The body is `name_body`; `name` runs it, or on x86 a copy of it compiled
+ * for AVX2 or AVX-512 (target attributes; rt_cpu_path() chooses at run
+ * time), so that the compiler vectorizes the element-wise loops to the
+ * machine's width whatever flags the file is compiled with.  `paths` says
+ * which copies to write (bits 1 << RtCpuPath): EMIT_C_ALL_PATHS for a file
+ * that must run anywhere; the C engine, which knows the machine, writes
+ * only the one it will run, to save compile time.
  *
  * emit_c_arena_func() writes `size_t name(const int64_t *sym)` returning
  * f->arena_bytes for those sizes.
@@ -24,8 +34,11 @@
 #include <stdio.h>
 
 #include "backend/kir.h"
+#include "runtime/rnnrt.h"
 
-int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static);
+#define EMIT_C_ALL_PATHS ((1u << RT_CPU_AVX2) | (1u << RT_CPU_AVX512))
+
+int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsigned paths);
 int emit_c_arena_func(FILE *out, const KFunc *f, const char *name, int is_static);
 
 #endif

@@ -26,4 +26,9 @@ const char *rt_source_text(void);
 const char *model_api_decls_text(void);
 const char *model_api_text(void);
 
+/* runtime/vmath_inline.h, which the amalgamation already holds: a file
+ * with --runtime=link pastes it after #include "rnnrt.h", since its
+ * element-wise loops call the inline activations.  Never NULL. */
+const char *vmath_inline_text(void);
+
 #endif

@@ -16,26 +16,8 @@
 
 #include "runtime/rnnrt.h"
 
-/* Whether the x86 SIMD kernels are built: an x86 target and GNU C (gcc,
- * clang), whose target attributes compile AVX2 and AVX-512 functions in a
- * translation unit built for the baseline ISA.  That is what lets the
- * whole runtime be one file (backend/rt_source.h) compiled with no -m
- * flags; cpu.c makes sure those functions only run on a CPU that has the
- * instructions. */
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define RT_X86 1
-#define RT_TARGET(isa) __attribute__((target(isa)))
-#else
-#define RT_X86 0
-#endif
-
-/* Ordered: a larger path needs everything a smaller one needs. */
-typedef enum RtCpuPath {
-    RT_CPU_SCALAR = 0, /* portable C */
-    RT_CPU_AVX2   = 1, /* AVX2 + FMA3, OS saves YMM state */
-    RT_CPU_AVX512 = 2, /* AVX-512F, OS saves ZMM/opmask state */
-    RT_CPU_NPATHS = 3
-} RtCpuPath;
+/* RT_X86, RT_TARGET and RtCpuPath are in rnnrt.h: generated code uses them
+ * too. */
 
 typedef struct RtCpuFeatures {
     bool avx, avx2, fma;            /* CPUID bits */
@@ -49,10 +31,6 @@ RT_API const RtCpuFeatures *rt_cpu_features(void);
 
 /* The best path the CPU supports, ignoring RNNC_CPU. */
 RT_API RtCpuPath rt_cpu_best_path(void);
-
-/* The path the runtime uses: rt_cpu_best_path(), or RNNC_CPU if set (read
- * once, at the first call; later changes to the environment are ignored). */
-RT_API RtCpuPath rt_cpu_path(void);
 
 /* The path RNNC_CPU=value selects on this CPU (NULL or "" = the best);
  * warns on stderr about an unknown value or one the CPU lacks. */

@@ -32,6 +32,43 @@
 
 #define RT_ERR_ID_RANGE 2
 
+/* ---- the CPU path (runtime/cpu.h) ----------------------------------------
+ * Whether the x86 SIMD code is built: an x86 target and GNU C (gcc,
+ * clang), whose target attributes compile AVX2 and AVX-512 functions in a
+ * translation unit built for the baseline ISA.  That is what lets the
+ * whole runtime, and a generated model, be one file compiled with no -m
+ * flags; cpu.c makes sure those functions only run on a CPU that has the
+ * instructions. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define RT_X86 1
+#define RT_TARGET(isa) __attribute__((target(isa)))
+#else
+#define RT_X86 0
+#endif
+
+/* A function to inline wherever it is called, whatever the optimization
+ * level: the scalar activations (vmath_inline.h) and a generated model's
+ * element-wise loops and kernel body, which must be compiled inside each
+ * per-ISA copy of the body to be vectorized for it. */
+#if defined(__GNUC__)
+#define RT_ALWAYS_INLINE static inline __attribute__((always_inline, unused))
+#else
+#define RT_ALWAYS_INLINE static inline
+#endif
+
+/* Ordered: a larger path needs everything a smaller one needs. */
+typedef enum RtCpuPath {
+    RT_CPU_SCALAR = 0, /* portable C */
+    RT_CPU_AVX2   = 1, /* AVX2 + FMA3, OS saves YMM state */
+    RT_CPU_AVX512 = 2, /* AVX-512F, OS saves ZMM/opmask state */
+    RT_CPU_NPATHS = 3
+} RtCpuPath;
+
+/* The path the runtime uses: the best this CPU and OS support, or the one
+ * the environment variable RNNC_CPU=scalar|avx2|avx512 asks for (read once,
+ * at the first call; later changes to the environment are ignored). */
+RT_API RtCpuPath rt_cpu_path(void);
+
 /* ---- SGEMM (runtime/sgemm.h) ---------------------------------------------
  * C = alpha op(A) op(B) + beta C, row-major, BLAS semantics; beta == 0
  * never reads C.  Bad arguments print to stderr and leave C unchanged. */
@@ -81,8 +118,9 @@ RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const floa
                            float *out_v, double lr, double beta1, double beta2, double eps,
                            double weight_decay);
 
-/* The scalar activations of generated element-wise loops: the same bits
- * as rt_vexp / rt_vtanh / rt_vsigmoid give for the same input. */
+/* The scalar activations: the same bits as rt_vexp / rt_vtanh /
+ * rt_vsigmoid give for the same input.  Generated element-wise loops call
+ * their inline definitions (runtime/vmath_inline.h: rt_inline_expf, ...). */
 RT_API float rt_expf(float x);
 RT_API float rt_tanhf(float x);
 RT_API float rt_sigmoidf(float x);

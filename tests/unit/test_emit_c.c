@@ -14,6 +14,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "test_util.h"
@@ -127,7 +129,7 @@ static void build(const KFunc *f, const char *cc, const char *tag, Built *b) {
     assert_non_null(out);
     fputs("#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n", out);
     fputs(rt_source_text(), out);
-    assert_int_equal(emit_c_func(out, f, "model_fn", 0), 0);
+    assert_int_equal(emit_c_func(out, f, "model_fn", 0, EMIT_C_ALL_PATHS), 0);
     assert_int_equal(emit_c_arena_func(out, f, "model_arena", 0), 0);
     fclose(out);
     snprintf(cmd, sizeof cmd,
@@ -292,7 +294,7 @@ static void test_loop_state(void **state) {
         source_has(&b, "for (int64_t t0 = 0; t0 < T_x; t0++)");
         source_has(&b, "for (int64_t t1 = T_x - 1; t1 >= 0; t1--)");
         source_has(&b, "float *t0_buf = ");
-        source_has(&b, "rt_tanhf(");
+        source_has(&b, "rt_inline_tanhf(");
         source_has(&b, "/* %5 = scan (h: rnn) */");
         check_rnn(&b, 3, 4);
         check_rnn(&b, 2, 7); /* other sizes, same code */
@@ -663,7 +665,7 @@ static void test_unplanned(void **state) {
     g->C = (KView){y, C(f, 0)};
     FILE *out = tmpfile();
     assert_non_null(out);
-    assert_int_equal(emit_c_func(out, f, "fn", 1), -1);
+    assert_int_equal(emit_c_func(out, f, "fn", 1, EMIT_C_ALL_PATHS), -1);
     fclose(out);
     kfunc_free(f);
     ir_free(m);
@@ -777,6 +779,95 @@ static void test_packed_loop(void **state) {
     ir_free(m);
 }
 
+
+/* ---- the activations on every CPU path -------------------------------------------
+ * One map takes exp, tanh and sigmoid of NA inputs (the special values,
+ * then an even sweep of bit patterns).  The file has the body three times
+ * (as compiled, and with AVX2 and AVX-512 target attributes); RNNC_CPU
+ * picks which runs, read once by the file's own copy of the runtime, so
+ * each path gets an object of its own.  Every path must give the bits of
+ * the library's rt_expf / rt_tanhf / rt_sigmoidf: the vectorized loops do
+ * the scalar code's float operations, each rounded the same.  NA is not a
+ * multiple of any vector width, so the loop's scalar remainder runs too. */
+
+enum { NA = 4096 + 13 };
+
+static uint32_t bits_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float float_of(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static KFunc *activation_func(IrModule *m) {
+    KFunc *f = kfunc_new("act", m);
+    KBuf *x = arg(f, "x", IR_F32, C(f, NA));
+    KBuf *y = result(f, "y", IR_F32, C(f, 3 * NA));
+    f->arena_bytes = C(f, 0);
+    const KExpr *dims[1] = {C(f, NA)};
+    const int64_t unit[1] = {1};
+    KStmt *mp = map(f, &f->body, "%4 = exp, tanh, sigmoid", 1, dims, 1, 4, 3);
+    set_view(f, &mp->in[0], x, NULL, 1, unit);
+    node(mp, 0, KM_IN, 0, 0);
+    node(mp, 1, KM_EXP, 0, 0);
+    node(mp, 2, KM_TANH, 0, 0);
+    node(mp, 3, KM_SIGMOID, 0, 0);
+    for (int k = 0; k < 3; k++)
+        out(f, mp, k, y, C(f, k * NA), unit, 1 + k, 0);
+    return f;
+}
+
+static void test_activation_paths(void **state) {
+    (void)state;
+    static const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, FLT_MIN, -FLT_MIN, 1e-45f, -1e-45f,
+                                    FLT_MAX, -FLT_MAX, 0.625f, -0.625f, 0.62499994f, 88.7228394f, 88.7228470f,
+                                    89.0f, 89.5f, -103.972084f, -104.0f, -104.5f, -87.3365479f, 1.0f, -1.0f};
+    static float x[NA], y[3 * NA];
+    int ns = (int)(sizeof special / sizeof *special);
+    for (int i = 0; i < NA; i++)
+        x[i] = i < ns ? special[i] : float_of((uint32_t)((uint64_t)(i - ns) * 0xffffffffu / (NA - ns)));
+    IrModule *m = ir_module_new("act");
+    KFunc *f = activation_func(m);
+    static const char *const paths[] = {"scalar", "avx2", "avx512"};
+    const char *cc[2];
+    char *saved = getenv("RNNC_CPU") ? strdup(getenv("RNNC_CPU")) : NULL;
+    for (int c = 0, nc = compilers(cc); c < nc; c++)
+        for (int p = 0; p < 3; p++) {
+            char tag[64];
+            snprintf(tag, sizeof tag, "act_%s", paths[p]);
+            setenv("RNNC_CPU", paths[p], 1);
+            Built b;
+            build(f, cc[c], tag, &b);
+            source_has(&b, "RT_TARGET(\"avx2\") static int model_fn_avx2(");
+            source_has(&b, "RT_TARGET(\"avx512f\") static int model_fn_avx512(");
+            source_has(&b, "RT_ALWAYS_INLINE void model_fn_map0(const float *restrict x, float *restrict y)");
+            const void *args[1] = {x};
+            void *res[1] = {y};
+            char err[64];
+            assert_int_equal(b.fn(NULL, args, res, NULL, err, sizeof err), 0);
+            for (int i = 0; i < NA; i++) {
+                float want[3] = {rt_expf(x[i]), rt_tanhf(x[i]), rt_sigmoidf(x[i])};
+                for (int k = 0; k < 3; k++)
+                    if (bits_of(y[k * NA + i]) != bits_of(want[k]))
+                        fail_msg("%s, RNNC_CPU=%s: activation %d of %a = %a, the runtime's %a", cc[c], paths[p], k,
+                                 (double)x[i], (double)y[k * NA + i], (double)want[k]);
+            }
+            unload(&b);
+        }
+    if (saved)
+        setenv("RNNC_CPU", saved, 1);
+    else
+        unsetenv("RNNC_CPU");
+    free(saved);
+    kfunc_free(f);
+    ir_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_packed_loop),
@@ -786,6 +877,7 @@ int main(void) {
         cmocka_unit_test(test_calls),
         cmocka_unit_test(test_ops),
         cmocka_unit_test(test_unplanned),
+        cmocka_unit_test(test_activation_paths),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
