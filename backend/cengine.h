@@ -6,7 +6,11 @@
  * function (emit_c.h) - into a private temporary directory, compiles it
  * with the system C compiler as a shared object and loads it.  The file
  * carries its own runtime, so nothing from rnnc has to be exported to it
- * and the compiler can inline rt_tanhf and friends into the loops.
+ * and the compiler inlines the branch-free activations
+ * (runtime/vmath_inline.h) into the maps and vectorizes them.  Only the
+ * clone of the body for the CPU it runs on is emitted (emit_c.h: the
+ * AVX-512, AVX2 or portable one, as rt_cpu_path() picks), which keeps the
+ * compile to one copy of the code.
  *
  * The compiler is $RNNC_CC if set (it may carry flags: "clang -O3"),
  * else "cc".  It is run as

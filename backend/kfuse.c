@@ -119,6 +119,51 @@ static void merge(KFunc *f, KStmt *A, const KStmt *B, const int *subst)
     A->nout = no;
 }
 
+/* Whether statement s may read (write = 0) or write (write = 1) buf.
+ * Buffers are distinct memory until memplan, so identity is enough; a
+ * call or a loop counts as touching everything. */
+static int touches(const KStmt *s, const KBuf *buf, int write)
+{
+    switch (s->kind) {
+    case KS_GEMM: /* C counts as read: beta may be 1 */
+        return s->C.buf == buf || (!write && (s->A.buf == buf || s->B.buf == buf));
+    case KS_PACK_B:
+        return s->C.buf == buf || (!write && s->B.buf == buf);
+    case KS_MAP:
+        for (int k = 0; k < s->nout; k++)
+            if (s->out[k].at.v.buf == buf) return 1;
+        for (int k = 0; k < s->nin && !write; k++)
+            if (s->in[k].v.buf == buf) return 1;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* Whether map A may run after statement s instead of before it. */
+static int commutes(const KStmt *A, const KStmt *s)
+{
+    for (int k = 0; k < A->nin; k++)
+        if (touches(s, A->in[k].v.buf, 1)) return 0;
+    for (int k = 0; k < A->nout; k++)
+        if (touches(s, A->out[k].at.v.buf, 0)) return 0;
+    return 1;
+}
+
+/* The latest map among the kept statements stmts[0 .. k-1] that can be
+ * moved down to stmts[k-1], past the GEMMs and packs after it (an input
+ * projection's bias add ahead of the recurrent GEMM, which the step's
+ * map reads); -1 if none. */
+static int movable_map(const KBlock *b, int k)
+{
+    int j = k - 1;
+    while (j >= 0 && (b->stmts[j]->kind == KS_GEMM || b->stmts[j]->kind == KS_PACK_B)) j--;
+    if (j < 0 || b->stmts[j]->kind != KS_MAP) return -1;
+    for (int i = j + 1; i < k; i++)
+        if (!commutes(b->stmts[j], b->stmts[i])) return -1;
+    return j;
+}
+
 static int fuse_block(KFunc *f, KBlock *b)
 {
     int merged = 0;
@@ -126,12 +171,16 @@ static int fuse_block(KFunc *f, KBlock *b)
     for (int i = 0; i < b->n; i++) {
         KStmt *s = b->stmts[i];
         if (s->kind == KS_LOOP) merged += fuse_block(f, &s->body);
-        if (k > 0 && s->kind == KS_MAP && b->stmts[k - 1]->kind == KS_MAP) {
-            KStmt *A = b->stmts[k - 1];
+        int j = s->kind == KS_MAP ? movable_map(b, k) : -1;
+        if (j >= 0) {
+            KStmt *A = b->stmts[j];
             int *subst = calloc((size_t)(s->nin ? s->nin : 1), sizeof *subst);
             if (subst && can_merge(A, s, subst)) {
                 merge(f, A, s, subst);
                 free(subst);
+                /* A, now doing s's work too, runs where s did */
+                memmove(&b->stmts[j], &b->stmts[j + 1], (size_t)(k - 1 - j) * sizeof *b->stmts);
+                b->stmts[k - 1] = A;
                 merged++;
                 continue;
             }

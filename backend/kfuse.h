@@ -13,6 +13,10 @@
  *     later map reads or writes what the earlier one writes at other
  *     elements, or what it accumulates into (a reduction is only complete
  *     after its whole loop), or writes what the earlier map reads;
+ *   - a map may first move down past GEMMs and packs that neither write
+ *     what it reads nor touch what it writes, to merge with the map after
+ *     them (a step's b_ih add, ahead of the recurrent GEMM, joins the map
+ *     that reads the GEMM's result);
  *   - identical loads are made once;
  *   - afterwards, a store into a temporary that no statement of the
  *     function reads is removed (the buffer then needs no memory), and a

@@ -50,6 +50,17 @@ static IrType with_time(IrType t, int64_t T)
     return t;
 }
 
+static int elementwise(IrOpKind k)
+{
+    switch (k) {
+    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV:
+    case IR_NEG: case IR_SIGMOID: case IR_TANH: case IR_RELU: case IR_EXP: case IR_LOG:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Whether op (no VARY operand, at least one LIFT) means the same thing
  * with each LIFT operand replaced by its [T, ...] sequence.  Element-wise
  * ops broadcast over trailing dims, so a lifted operand must have the
@@ -59,15 +70,15 @@ static int liftable(const Hoist *H, const IrOp *op)
 {
     const IrType *rt = &op->results[0]->type;
     if (op->nresults != 1 || rt->rank + 1 > IR_MAX_RANK) return 0;
-    switch (op->kind) {
-    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV:
-    case IR_NEG: case IR_SIGMOID: case IR_TANH: case IR_RELU: case IR_EXP: case IR_LOG:
+    if (elementwise(op->kind)) {
         for (int i = 0; i < op->noperands; i++) {
             int lifted = state_of(H, op->operands[i]) == LIFT;
             if (lifted && op->operands[i]->type.rank != rt->rank) return 0;
             if (!lifted && op->operands[i]->type.rank > rt->rank) return 0;
         }
         return 1;
+    }
+    switch (op->kind) {
     case IR_LINEAR:    /* x[..., K] lifted, W from outside */
         return state_of(H, op->operands[0]) == LIFT && state_of(H, op->operands[1]) != LIFT;
     case IR_EMBEDDING: /* table from outside, ids lifted */
@@ -158,6 +169,44 @@ static IrValue *add_seq_operand(IrModule *m, IrOp *F, IrValue *s, const char *na
     return a;
 }
 
+/* Puts back into the loop each lifted element-wise op that no lifted op
+ * reads.  Lifted, it is a pass of its own over all T steps, writing a
+ * [T, ...] sequence that the loop then reads back (the bias add of the
+ * input projection: 2 x T*B*4H floats of memory traffic for LSTM); in the
+ * loop, the back end fuses it into the step's element-wise map, which
+ * reads the projection anyway.  What is worth lifting is the work that
+ * gets faster on all steps at once (linear: one big GEMM; embedding;
+ * softmax), and the element-wise ops that feed it.  Users come after
+ * their operands in the body, so one backward walk settles chains. */
+static void stay_elementwise(Hoist *H, IrBlock *dst, const IrBlock *body, unsigned char *fate)
+{
+    const IrOp **copies = ir_alloc(H->m, (size_t)(body->nops ? body->nops : 1) * sizeof *copies);
+    int ncopies = 0;
+    for (int i = body->nops - 1; i >= 0; i--) {
+        const IrOp *op = body->ops[i];
+        if (fate[i] != LIFT || !elementwise(op->kind)) continue;
+        int read = 0;
+        for (int j = i + 1; j < body->nops && !read; j++) {
+            if (fate[j] != LIFT) continue;
+            for (int k = 0; k < body->ops[j]->noperands; k++)
+                read |= body->ops[j]->operands[k] == op->results[0];
+        }
+        if (!read) {
+            fate[i] = VARY;
+            set_state(H, op->results[0], VARY);
+            copies[ncopies++] = H->seq[op->results[0]->id]->def;
+        }
+    }
+    /* the all-steps copies the walk built for them are read by nothing now */
+    int k = 0;
+    for (int i = 0; i < dst->nops; i++) {
+        int dead = 0;
+        for (int c = 0; c < ncopies && !dead; c++) dead = dst->ops[i] == copies[c];
+        if (!dead) dst->ops[k++] = dst->ops[i];
+    }
+    dst->nops = k;
+}
+
 /* Hoists what it can of scan F's body into dst (the block F is being
  * rebuilt into, F not yet appended); returns how many ops moved. */
 static int hoist_scan(Hoist *H, IrBlock *dst, IrOp *F)
@@ -174,6 +223,7 @@ static int hoist_scan(Hoist *H, IrBlock *dst, IrOp *F)
     int moved = 0, nlift = 0;
     IrOp **keep = ir_alloc(m, (size_t)(body->nops ? body->nops : 1) * sizeof *keep);
     IrOp **lifted = ir_alloc(m, (size_t)(body->nops ? body->nops : 1) * sizeof *lifted);
+    unsigned char *fate = ir_alloc(m, (size_t)(body->nops ? body->nops : 1));
     int nkeep = 0;
     for (int i = 0; i < body->nops; i++) {
         IrOp *op = body->ops[i];
@@ -188,16 +238,21 @@ static int hoist_scan(Hoist *H, IrBlock *dst, IrOp *F)
         if (!vary && !any_lift) { /* only outside values: move as it is */
             ir_block_append(m, dst, op);
             for (int r = 0; r < op->nresults; r++) set_state(H, op->results[r], INV);
-            moved++;
+            fate[i] = INV;
         } else if (all) {
             set_state(H, op->results[0], LIFT);
             if (op->results[0]->id < H->n) H->seq[op->results[0]->id] = all;
-            lifted[nlift++] = op;
-            moved++;
+            fate[i] = LIFT;
         } else {
-            keep[nkeep++] = op;
             for (int r = 0; r < op->nresults; r++) set_state(H, op->results[r], VARY);
+            fate[i] = VARY;
         }
+    }
+    stay_elementwise(H, dst, body, fate);
+    for (int i = 0; i < body->nops; i++) {
+        if (fate[i] == VARY) keep[nkeep++] = body->ops[i];
+        else if (fate[i] == LIFT) lifted[nlift++] = body->ops[i];
+        moved += fate[i] != VARY;
     }
     body->ops = keep;
     body->nops = nkeep;

@@ -10,8 +10,14 @@
  *    `linear` takes leading dims, element-wise ops broadcast over trailing
  *    dims.  If the loop still needs its value, that [T, ...] value becomes
  *    a new sequence operand of the scan and the step argument replaces the
- *    op inside.  The input projection W_ih x_t (+ b_ih) of every cell thus
- *    becomes one GEMM over all T*B rows before the loop.
+ *    op inside.  The input projection W_ih x_t of every cell thus becomes
+ *    one GEMM over all T*B rows before the loop.
+ *
+ * An element-wise op is lifted only when a lifted op reads it (a chain
+ * that ends in a linear, embedding or softmax): on its own it would be a
+ * pass over the whole [T, ...] sequence, storing what the loop loads back,
+ * while in the loop the back end fuses it into the step's map.  So b_ih is
+ * added to the projection's step inside the loop.
  *
  * A sequence operand's step t is at index t whichever way the scan runs,
  * so reverse scans need nothing special.  Only ops whose lifted form means

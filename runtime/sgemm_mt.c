@@ -148,7 +148,7 @@ RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws) {
         int64_t mun = (j->M + mu - 1) / mu, nun = (j->N + nu - 1) / nu;
         /* rows for the blocked loops when B is pre-packed (no packing is
          * repeated) or A is the larger to pack; columns otherwise */
-        int by_rows = !j->small && (j->Bpk || j->M > j->N);
+        int by_rows = !j->small && j->M > j->N;
         if ((by_rows ? mun : nun) < parts) /* too few units that way: the other */
             by_rows = !by_rows;
         Split s = {j, by_rows, by_rows ? mu : nu, by_rows ? mun : nun, parts, ws};
