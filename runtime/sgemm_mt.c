@@ -12,8 +12,11 @@
  * Which dimension: the small-M kernels stream B once per group of rows,
  * so they split columns (each thread streams only its part of W, which
  * then stays in its own L2); the blocked loops split the dimension whose
- * split repeats less packing - columns repeat the packing of A (M*K) in
- * every thread, rows that of B (N*K), or nothing when B is pre-packed.
+ * split repeats less work - columns repeat the packing of A (M*K) in
+ * every thread, rows that of B (N*K), or, when B is pre-packed, the
+ * streaming of all of it through every core: a recurrent step at
+ * H = 512, B = 64 (W packed, 4 MiB) took 600 us on 2 threads split by
+ * rows, 440 us by columns (733 us on one; docs/performance.md).
  *
  * The threads: one process-wide pool (threadpool.h) of RNNC_THREADS threads
  * (default every core), made at the first product big enough to split,
@@ -36,13 +39,14 @@
 /* Split only products of at least MT_MIN_FLOPS, into strips of at least
  * MT_STRIP_FLOPS: waking a sleeping worker, waiting for it and the second
  * core's cold caches cost tens of microseconds.  Measured on the 2-core
- * AVX-512 VM (docs/performance.md, best of 30 batches), packed recurrent
- * steps on 2 threads: H = 256, B = 32 (16.8 MFLOP) 103 -> 119 us, a loss;
- * H = 256, B = 64 (33.6 MFLOP) 184 -> 160 us; H = 512, B = 32 (67 MFLOP)
- * 466 -> 276 us; the input projection of 100 steps at B = 32, H = 256
- * (1.7 GFLOP) 10.7 -> 5.6 ms. */
-#define MT_MIN_FLOPS 3e7
-#define MT_STRIP_FLOPS 1.5e7
+ * AVX-512 VM (docs/performance.md), packed recurrent steps split by
+ * columns, 1 -> 2 threads: H = 256, B = 32 (16.8 MFLOP) 94 -> 66 us;
+ * H = 512, B = 64 (134 MFLOP) 733 -> 440 us; but a tanh RNN at H = 256,
+ * B = 32, whose steps are 4.2 MFLOP, ran its forward in 6.5 ms split
+ * against 4.2 whole.  (Split by rows, the earlier rule, H = 256, B = 32
+ * was a loss: 103 -> 119 us, hence a threshold of 3e7 until then.) */
+#define MT_MIN_FLOPS 1e7
+#define MT_STRIP_FLOPS 5e6
 /* At most this many threads for one product (workspaces are ~2 MiB). */
 #define MT_MAX 64
 
@@ -146,8 +150,8 @@ RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws) {
     if (parts > 1) {
         int64_t mu = j->small ? RT_SGEMM_SMALL_ROWS : j->k->mr, nu = j->k->nr;
         int64_t mun = (j->M + mu - 1) / mu, nun = (j->N + nu - 1) / nu;
-        /* rows for the blocked loops when B is pre-packed (no packing is
-         * repeated) or A is the larger to pack; columns otherwise */
+        /* rows for the blocked loops when A is the larger; columns
+         * otherwise, pre-packed B or not (see the top of the file) */
         int by_rows = !j->small && j->M > j->N;
         if ((by_rows ? mun : nun) < parts) /* too few units that way: the other */
             by_rows = !by_rows;
