@@ -27,6 +27,7 @@
 #include "backend/rt_source.h"
 #include "runtime/nn_kernels.h"
 #include "runtime/sgemm.h"
+#include "runtime/vmath_inline.h" /* rt_vm_bits, rt_vm_float */
 
 typedef int (*KFn)(const int64_t *sym, const void *const *arg, void *const *res, void *arena,
                    char *err, size_t errlen);
@@ -792,18 +793,6 @@ static void test_packed_loop(void **state) {
 
 enum { NA = 4096 + 13 };
 
-static uint32_t bits_of(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float float_of(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static KFunc *activation_func(IrModule *m) {
     KFunc *f = kfunc_new("act", m);
     KBuf *x = arg(f, "x", IR_F32, C(f, NA));
@@ -830,7 +819,7 @@ static void test_activation_paths(void **state) {
     static float x[NA], y[3 * NA];
     int ns = (int)(sizeof special / sizeof *special);
     for (int i = 0; i < NA; i++)
-        x[i] = i < ns ? special[i] : float_of((uint32_t)((uint64_t)(i - ns) * 0xffffffffu / (NA - ns)));
+        x[i] = i < ns ? special[i] : rt_vm_float((uint32_t)((uint64_t)(i - ns) * 0xffffffffu / (NA - ns)));
     IrModule *m = ir_module_new("act");
     KFunc *f = activation_func(m);
     static const char *const paths[] = {"scalar", "avx2", "avx512"};
@@ -853,7 +842,7 @@ static void test_activation_paths(void **state) {
             for (int i = 0; i < NA; i++) {
                 float want[3] = {rt_expf(x[i]), rt_tanhf(x[i]), rt_sigmoidf(x[i])};
                 for (int k = 0; k < 3; k++)
-                    if (bits_of(y[k * NA + i]) != bits_of(want[k]))
+                    if (rt_vm_bits(y[k * NA + i]) != rt_vm_bits(want[k]))
                         fail_msg("%s, RNNC_CPU=%s: activation %d of %a = %a, the runtime's %a", cc[c], paths[p], k,
                                  (double)x[i], (double)y[k * NA + i], (double)want[k]);
             }

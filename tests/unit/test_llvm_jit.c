@@ -40,6 +40,7 @@
 #include "runtime/nn_kernels.h"
 #include "runtime/sgemm.h"
 #include "runtime/tensor.h"
+#include "runtime/vmath_inline.h" /* rt_vm_bits, rt_vm_float */
 
 /* ---- building kernel IR ------------------------------------------------------- */
 
@@ -107,20 +108,8 @@ static void *arena_of(const KFunc *f, const int64_t *sym) {
     return p;
 }
 
-static uint32_t bits_of(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-static float float_of(uint32_t u) {
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
 /* Same bits, or both NaN (the NaN payload is the hardware's). */
-static int same(float a, float b) { return (isnan(a) && isnan(b)) || bits_of(a) == bits_of(b); }
+static int same(float a, float b) { return (isnan(a) && isnan(b)) || rt_vm_bits(a) == rt_vm_bits(b); }
 
 /* ---- activations ------------------------------------------------------------- */
 
@@ -166,7 +155,7 @@ static void test_activations_bitwise(void **state) {
     for (int64_t i = (int64_t)(sizeof special / sizeof *special); i < n; i++) {
         r = r * 1664525u + 1013904223u;
         /* half spread over [-120, 120], half random bit patterns */
-        in[i] = (i & 1) ? ((float)(r >> 8) / 16777216.0f - 0.5f) * 240.0f : float_of(r);
+        in[i] = (i & 1) ? ((float)(r >> 8) / 16777216.0f - 0.5f) * 240.0f : rt_vm_float(r);
     }
     int64_t sym[1] = {n};
     const void *args[1] = {in};

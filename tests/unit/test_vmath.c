@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "runtime/vmath.h"
+#include "runtime/vmath_inline.h" /* rt_vm_bits, rt_vm_float */
 
 /* The bounds documented in runtime/vmath.h.  The error is in ulps of the
  * float at the true value everywhere, near 0 too (tanh(x) ~ x and
@@ -50,18 +51,6 @@ enum { NFUNCS = 3 };
 #define FOR_EACH_PATH(p) \
     for (RtCpuPath p = RT_CPU_SCALAR; p < RT_CPU_NPATHS; p = (RtCpuPath)(p + 1)) \
         if (rt_cpu_path_supported(p))
-
-static float float_of(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t bits_of(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
 
 /* The error of y as an approximation of ref, in ulps of the float at ref.
  * An infinite y is right when ref rounds to infinity too; otherwise it
@@ -105,7 +94,7 @@ static void check_block(const Func *fn, RtCpuPath path, const float *x, float *y
             w->y = y[i];
         }
         if (path != RT_CPU_SCALAR && !(isnan(y[i]) && isnan(y0[i])) &&
-            bits_of(y[i]) != bits_of(y0[i])) {
+            rt_vm_bits(y[i]) != rt_vm_bits(y0[i])) {
             fprintf(stderr, "%s on %s: x = %a gives %a, scalar gives %a\n", fn->name,
                     rt_cpu_path_name(path), x[i], y[i], y0[i]);
             fail();
@@ -135,7 +124,7 @@ static void test_sweep(void **state) {
             while (u <= UINT32_MAX) {
                 int64_t n = 0;
                 for (; n < BLOCK && u <= UINT32_MAX; n++, u += STRIDE)
-                    x[n] = float_of((uint32_t)u);
+                    x[n] = rt_vm_float((uint32_t)u);
                 check_block(&funcs[f], path, x, y, y0, n, &w);
             }
             report(&funcs[f], path, &w);
@@ -212,11 +201,11 @@ static void test_lengths_and_in_place(void **state) {
                 for (int i = 0; i < n; i++) {
                     float one;
                     funcs[f].f(path, &one, &x[i], 1);
-                    assert_true(bits_of(one) == bits_of(y[i]));
+                    assert_true(rt_vm_bits(one) == rt_vm_bits(y[i]));
                 }
                 funcs[f].f(path, x, x, n); /* in place */
                 for (int i = 0; i < n; i++)
-                    assert_true(bits_of(x[i]) == bits_of(y[i]));
+                    assert_true(rt_vm_bits(x[i]) == rt_vm_bits(y[i]));
                 free(x);
                 free(y);
             }
