@@ -119,25 +119,16 @@ static void merge(KFunc *f, KStmt *A, const KStmt *B, const int *subst)
     A->nout = no;
 }
 
-/* Whether statement s may read (write = 0) or write (write = 1) buf.
- * Buffers are distinct memory until memplan, so identity is enough; a
- * call or a loop counts as touching everything. */
-static int touches(const KStmt *s, const KBuf *buf, int write)
+/* Whether statement s, a GEMM or a pack, writes buf (writes_only) or
+ * touches it at all.  Buffers are distinct memory until memplan, so
+ * identity is enough; any other statement counts as touching everything. */
+static int touches(const KStmt *s, const KBuf *buf, int writes_only)
 {
-    switch (s->kind) {
-    case KS_GEMM: /* C counts as read: beta may be 1 */
-        return s->C.buf == buf || (!write && (s->A.buf == buf || s->B.buf == buf));
-    case KS_PACK_B:
-        return s->C.buf == buf || (!write && s->B.buf == buf);
-    case KS_MAP:
-        for (int k = 0; k < s->nout; k++)
-            if (s->out[k].at.v.buf == buf) return 1;
-        for (int k = 0; k < s->nin && !write; k++)
-            if (s->in[k].v.buf == buf) return 1;
-        return 0;
-    default:
-        return 1;
-    }
+    if (s->kind == KS_GEMM)
+        return s->C.buf == buf || (!writes_only && (s->A.buf == buf || s->B.buf == buf));
+    if (s->kind == KS_PACK_B)
+        return s->C.buf == buf || (!writes_only && s->B.buf == buf);
+    return 1;
 }
 
 /* Whether map A may run after statement s instead of before it. */

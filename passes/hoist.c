@@ -50,17 +50,6 @@ static IrType with_time(IrType t, int64_t T)
     return t;
 }
 
-static int elementwise(IrOpKind k)
-{
-    switch (k) {
-    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV:
-    case IR_NEG: case IR_SIGMOID: case IR_TANH: case IR_RELU: case IR_EXP: case IR_LOG:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* Whether op (no VARY operand, at least one LIFT) means the same thing
  * with each LIFT operand replaced by its [T, ...] sequence.  Element-wise
  * ops broadcast over trailing dims, so a lifted operand must have the
@@ -70,7 +59,7 @@ static int liftable(const Hoist *H, const IrOp *op)
 {
     const IrType *rt = &op->results[0]->type;
     if (op->nresults != 1 || rt->rank + 1 > IR_MAX_RANK) return 0;
-    if (elementwise(op->kind)) {
+    if (ir_op_is_elementwise(op->kind)) {
         for (int i = 0; i < op->noperands; i++) {
             int lifted = state_of(H, op->operands[i]) == LIFT;
             if (lifted && op->operands[i]->type.rank != rt->rank) return 0;
@@ -184,7 +173,7 @@ static void stay_elementwise(Hoist *H, IrBlock *dst, const IrBlock *body, unsign
     int ncopies = 0;
     for (int i = body->nops - 1; i >= 0; i--) {
         const IrOp *op = body->ops[i];
-        if (fate[i] != LIFT || !elementwise(op->kind)) continue;
+        if (fate[i] != LIFT || !ir_op_is_elementwise(op->kind)) continue;
         int read = 0;
         for (int j = i + 1; j < body->nops && !read; j++) {
             if (fate[j] != LIFT) continue;

@@ -250,6 +250,74 @@ static void test_write_after_read_not_fused(void **state)
     kfunc_free(p.f);
 }
 
+/* A GEMM C = A B^T between two maps, on [R, C]-sized buffers. */
+static KStmt *gemm(Prog *p, KBuf *A, KBuf *B, KBuf *Cm)
+{
+    KStmt *s = kblock_add(p->f, &p->f->body, KS_GEMM, "test");
+    s->transb = 1;
+    s->M = kexpr_const(p->f, R);
+    s->N = s->K = kexpr_const(p->f, C);
+    s->alpha = 1;
+    s->A = (KView){ A, kexpr_const(p->f, 0) };
+    s->B = (KView){ B, kexpr_const(p->f, 0) };
+    s->C = (KView){ Cm, kexpr_const(p->f, 0) };
+    s->lda = s->ldb = s->ldc = kexpr_const(p->f, C);
+    return s;
+}
+
+/* map t1 = tanh x; gemm (reads ga, gb, writes gc); map y = t1 + g.  How
+ * many statements kfuse leaves. */
+static int fuse_around_gemm(KBuf *(*pick)(Prog *, KBuf *t1, KBuf *g, int which))
+{
+    Prog p = prog_new();
+    KBuf *t1 = temp(&p, "t1", N), *g = temp(&p, "g", N);
+    map(&p, KM_TANH, view(&p, p.x, 0, C, 1), NULL, view(&p, t1, 0, C, 1), 0);
+    gemm(&p, pick(&p, t1, g, 0), pick(&p, t1, g, 1), pick(&p, t1, g, 2));
+    KStrided gv = view(&p, g, 0, C, 1);
+    map(&p, KM_ADD, view(&p, t1, 0, C, 1), &gv, view(&p, p.y, 0, C, 1), 0);
+    kfuse(p.f);
+    int n = p.f->body.n;
+    if (n == 2) { /* merged: the gemm first, then the one map */
+        assert_int_equal(p.f->body.stmts[0]->kind, KS_GEMM);
+        assert_int_equal(p.f->body.stmts[1]->kind, KS_MAP);
+    }
+    kfunc_free(p.f);
+    return n;
+}
+
+static KBuf *independent(Prog *p, KBuf *t1, KBuf *g, int which)
+{
+    (void)t1;
+    return which == 2 ? g : temp(p, which ? "wb" : "wa", N);
+}
+static KBuf *reads_map_output(Prog *p, KBuf *t1, KBuf *g, int which)
+{
+    return which == 2 ? g : which == 0 ? t1 : temp(p, "wb", N);
+}
+static KBuf *writes_map_input(Prog *p, KBuf *t1, KBuf *g, int which)
+{
+    (void)t1;
+    (void)g;
+    return which == 2 ? p->x : temp(p, which ? "wb" : "wa", N);
+}
+static KBuf *writes_map_output(Prog *p, KBuf *t1, KBuf *g, int which)
+{
+    (void)g;
+    return which == 2 ? t1 : temp(p, which ? "wb" : "wa", N);
+}
+
+/* A map moves down past a GEMM that neither writes what it reads nor
+ * reads or writes what it writes, and merges with the map after it;
+ * otherwise all three statements stay, in order. */
+static void test_map_moves_past_gemm(void **state)
+{
+    (void)state;
+    assert_int_equal(fuse_around_gemm(independent), 2);
+    assert_int_equal(fuse_around_gemm(reads_map_output), 3);
+    assert_int_equal(fuse_around_gemm(writes_map_input), 3);
+    assert_int_equal(fuse_around_gemm(writes_map_output), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_reduction_not_fused_with_reader),
         cmocka_unit_test(test_misaligned_not_fused),
         cmocka_unit_test(test_write_after_read_not_fused),
+        cmocka_unit_test(test_map_moves_past_gemm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
