@@ -1,7 +1,9 @@
 #!/bin/sh
 # Every example model is checked, given fresh weights by `rnnc init`, and run
 # on the inputs its "# inputs:" comment names (small arrays shipped in
-# examples/data/).  The run must succeed and produce every output.
+# examples/data/).  The run must succeed and produce every output.  An
+# example with a train block must train on its own data as written (one
+# epoch, in the example's settings otherwise).
 set -u
 B=${1:-build}
 RNNC=$B/rnnc
@@ -26,6 +28,10 @@ for f in examples/*.rnn; do
     fi
     if echo "$out" | grep -qwiE 'nan|-?inf'; then
         fail=$((fail + 1)); echo "FAIL $name: non-finite output"; echo "$out"; continue
+    fi
+    if grep -q '^train ' "$f" &&
+        ! out=$("$RNNC" train "$f" -w "$tmp/$name.safetensors" --set epochs=1 -o "$tmp/$name.ckpt.safetensors" 2>&1); then
+        fail=$((fail + 1)); echo "FAIL $name: train"; echo "$out"; continue
     fi
     pass=$((pass + 1)); echo "PASS $name"
 done
