@@ -19,9 +19,9 @@ CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -I. -I$(BUILD)/gen -pthread
 LDLIBS  := -lm -pthread
 
-# LLVM 14 (the JIT, backend/llvm_*.c), found with llvm-config.  Its
+# LLVM 14 (the JIT, target/llvm/*.c), found with llvm-config.  Its
 # headers are system headers (-isystem: their warnings are not ours); only
-# the llvm_*.c objects get its other flags.
+# the target/llvm objects get its other flags.
 # A given LLVM_CONFIG that does not run is reported as missing too.
 LLVM_CONFIG ?= $(shell command -v llvm-config-14 || command -v llvm-config)
 LLVM_INCDIR := $(if $(LLVM_CONFIG),$(shell $(LLVM_CONFIG) --includedir 2>/dev/null))
@@ -35,13 +35,14 @@ LLVM_LIBDIR := $(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
 ALL_CFLAGS  += -isystem $(LLVM_INCDIR)
 LDLIBS      := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes --system-libs 2>/dev/null) \
                -Wl,-rpath,$(LLVM_LIBDIR) $(LDLIBS)
-$(BUILD)/obj/backend/llvm_%.o: ALL_CFLAGS += $(LLVM_CFLAGS)
+$(BUILD)/obj/target/llvm/%.o: ALL_CFLAGS += $(LLVM_CFLAGS)
 ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS    += -fsanitize=address,undefined
 endif
 
-LIB_SRCS := $(wildcard frontend/*.c ir/*.c passes/*.c backend/*.c runtime/*.c)
+LIB_SRCS := $(wildcard frontend/*.c ir/*.c passes/*.c kir/*.c lower/*.c target/*.c target/c/*.c \
+                      target/llvm/*.c exec/*.c io/*.c runtime/*.c)
 GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/rt_source_text.c \
             $(BUILD)/gen/model_api_text.c $(BUILD)/gen/model_api_decls_text.c \
             $(BUILD)/gen/vmath_inline_text.c
@@ -70,7 +71,7 @@ $(BUILD)/librnnc.a: $(LIB_OBJS)
 
 # The runtime alone, what a model emitted with --runtime=link links against
 # (with runtime/rnnrt.h).  RT_AMALG is the same code in the order the
-# amalgamation (--runtime=inline, backend/rt_source.h) pastes it: headers
+# amalgamation (--runtime=inline, target/c/rt_source.h) pastes it: headers
 # in dependency order, then the sources.
 RT_SRCS  := runtime/cpu.c runtime/sgemm.c runtime/sgemm_scalar.c runtime/sgemm_avx2.c \
             runtime/sgemm_avx512.c runtime/vmath.c runtime/vmath_avx2.c runtime/nn_kernels.c \
@@ -93,7 +94,7 @@ $(BUILD)/gen/rt_source_text.c: scripts/rt_source.sh $(RT_AMALG)
 
 # The model API (runtime/model_api.h, .c with the safetensors code
 # runtime/st_loader.h): compiled into librnnrt.a, and carried as text by a
-# generated C file (backend/c_api.c).
+# generated C file (target/c/c_api.c).
 $(BUILD)/gen/model_api_decls_text.c: scripts/c_text.sh runtime/model_api.h
 	@mkdir -p $(BUILD)/gen
 	sh scripts/c_text.sh model_api_decls_text runtime/model_api.h > $@.tmp && mv $@.tmp $@
@@ -159,11 +160,6 @@ bench: $(BENCHES) $(BENCH_ONEDNN)
 $(BUILD)/bench/rnn_onednn: bench/rnn_onednn.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -Wall -Wextra -fopenmp -o $@ $< -ldnnl
-
-# rnnc's own column runs its models through driver/engine.c (not in librnnc.a).
-$(BUILD)/bench/rnn_rnnc: bench/rnn_rnnc.c $(BUILD)/obj/driver/engine.o $(BUILD)/librnnc.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -O2 $(LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/obj/driver/engine.o $(BUILD)/librnnc.a $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/librnnc.a
 	@mkdir -p $(dir $@)

@@ -22,7 +22,7 @@
 
 #include "bench/peak.h"
 #include "runtime/cpu.h"
-#include "runtime/rng.h"
+#include "exec/rng.h"
 #include "runtime/sgemm.h"
 #include "runtime/sgemm_kernels.h"
 

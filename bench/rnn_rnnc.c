@@ -1,7 +1,7 @@
 /* rnn_rnnc.c - rnnc's own column of the RNN benchmark (bench/rnn_bench.sh):
  * the time of a forward pass and of a training step of one RNN layer, as
  * models written in the .rnn language and compiled by an rnnc engine
- * (driver/engine.h: "c" by default, --engine NAME for another one), timed
+ * (exec/engine.h: "c" by default, --engine NAME for another one), timed
  * through the engine's run() as `rnnc run` and `rnnc train` call it.
  *
  * The work is the baselines' (bench/rnn_torch.py, bench/rnn_onednn.cpp):
@@ -59,15 +59,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend/jitengine.h"
+#include "exec/jitengine.h"
 #include "bench/rnn_flops.h"
-#include "driver/engine.h"
+#include "exec/engine.h"
 #include "frontend/ast.h"
 #include "frontend/diag.h"
 #include "frontend/sema.h"
 #include "passes/autodiff.h"
 #include "passes/train_step.h"
-#include "runtime/rng.h"
+#include "exec/rng.h"
 #include "runtime/threadpool.h"
 
 #define VOCAB 16    /* rows of the embedding that feeds the training model */

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "ir/ir.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 /* Is `name` one of the "carry:<k>" state inputs/outputs (not the reset)? */
 int carry_is_state(const char *name);

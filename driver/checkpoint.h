@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/rng.h"
-#include "runtime/tensor.h"
+#include "exec/rng.h"
+#include "io/tensor.h"
 
 #define CKPT_META_PREFIX "train:"
 #define CKPT_VOCAB "train:vocab"

@@ -1,27 +1,27 @@
 /* cmd_compile.c - `rnnc compile`: one .rnn model in, one C file out (and
  * optionally its header), with the API of docs/c-api.md; or with
  * --emit=llvm|asm|obj the same API as LLVM IR, assembly or an object file
- * (backend/llvm_file.h) and the same header.
+ * (target/llvm/llvm_file.h) and the same header.
  *
  * The model is built by sema once for each variant the file holds
- * (backend/c_variants.h): the forward pass, the streaming step when the
+ * (target/c/c_variants.h): the forward pass, the streaming step when the
  * model reads its sequences forwards, and with --train the training step
- * configured by the model's train block.  backend/c_file.c writes them.
+ * configured by the model's train block.  target/c/c_file.c writes them.
  * Both files are written to temporary names and renamed, so a failure
  * leaves no half-written file. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "backend/c_file.h"
-#include "backend/c_variants.h"
-#include "backend/llvm_file.h"
+#include "target/c/c_file.h"
+#include "target/c/c_variants.h"
+#include "target/llvm/llvm_file.h"
 #include "driver/cli.h"
 #include "driver/train_config.h"
 #include "frontend/sema.h"
 #include "ir/bind.h"
 #include "ir/timing.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 static const Decl *find_train_block(const Program *p, const char *model)
 {
@@ -70,7 +70,7 @@ static int run(const CliArgs *a)
         return cli_usage_error(&cmd_compile, "%s", embed ? "--embed-weights needs the weights: -w W.safetensors"
                                                          : "-w is for --embed-weights (without it the program loads its weights at run time)");
     const char *emit = cli_get(a, "emit"), *target = cli_get(a, "target");
-    int lk = -1; /* --emit=llvm|asm|obj: the kernels through LLVM (backend/llvm_file.h) */
+    int lk = -1; /* --emit=llvm|asm|obj: the kernels through LLVM (target/llvm/llvm_file.h) */
     if (emit && strcmp(emit, "c") && (lk = llvm_file_kind(emit)) < 0)
         return cli_usage_error(&cmd_compile, "--emit must be c, llvm, asm or obj, not '%s'", emit);
     if (target && lk < 0) return cli_usage_error(&cmd_compile, "--target is for --emit=llvm, asm or obj");

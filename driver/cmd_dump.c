@@ -2,8 +2,8 @@
  * Graphviz drawing. */
 #include <string.h>
 
-#include "backend/kcompile.h"
-#include "backend/kir.h"
+#include "lower/kcompile.h"
+#include "kir/kir.h"
 #include "driver/cli.h"
 #include "passes/autodiff.h"
 #include "passes/pipeline.h"
@@ -56,7 +56,7 @@ static int run(const CliArgs *a)
             else ir_print(s.ir, stdout);
         }
     } else if (!strcmp(stage, "kernel")) {
-        /* kernel: optimize, then lower, fuse and plan (backend/kcompile.h, docs/kernel-ir.md) */
+        /* kernel: optimize, then lower, fuse and plan (lower/kcompile.h, docs/kernel-ir.md) */
         if (dot) return cli_usage_error(&cmd_dump, "the kernel stage prints as text only");
         rc = source_load(&s, a->pos[0], cli_get(a, "model"));
         char err[512];

@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "driver/cli.h"
-#include "driver/engine.h"
+#include "exec/engine.h"
 #include "driver/run_setup.h"
 #include "driver/step_norms.h"
 #include "ir/interp.h"
 #include "passes/autodiff.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 static double elem(const Tensor *t, int64_t i)
 {

@@ -4,7 +4,7 @@
 
 #include "driver/cli.h"
 #include "driver/run_setup.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 static int run(const CliArgs *a)
 {

@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "driver/cli.h"
-#include "driver/engine.h"
+#include "exec/engine.h"
 #include "driver/run_setup.h"
 #include "ir/interp.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 static int is_output(const IrModule *m, const char *name)
 {

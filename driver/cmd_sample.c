@@ -15,7 +15,7 @@
 #include "driver/carry.h"
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
-#include "driver/engine.h"
+#include "exec/engine.h"
 #include "driver/run_setup.h"
 #include "ir/bind.h"
 #include "passes/segment.h"

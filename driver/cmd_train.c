@@ -21,7 +21,7 @@
 #include "driver/carry.h"
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
-#include "driver/engine.h"
+#include "exec/engine.h"
 #include "driver/loss_log.h"
 #include "driver/progress.h"
 #include "driver/run_setup.h"

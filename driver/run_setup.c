@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "ir/bind.h"
-#include "runtime/init.h"
-#include "runtime/rng.h"
+#include "exec/init.h"
+#include "exec/rng.h"
 
 int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec)
 {

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 #include "driver/cli.h"
-#include "driver/engine.h"
+#include "exec/engine.h"
 #include "ir/interp.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 /* --precision f32|f64 (default f32) into *prec. */
 int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 /* One series a scan's carried value: norm[t] = ||dL/ds_t||_F, the
  * Frobenius norm over the batch and the state's units of the gradient of

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 /* ---- a growable string ------------------------------------------------------------ */
 

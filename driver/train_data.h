@@ -20,8 +20,8 @@
 #include <stdint.h>
 
 #include "ir/ir.h"
-#include "runtime/rng.h"
-#include "runtime/tensor.h"
+#include "exec/rng.h"
+#include "io/tensor.h"
 
 typedef enum { DATA_TEXT, DATA_CSV, DATA_NPY } DataKind;
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "ir/ir.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 /* Checks that `weights` holds exactly the parameters of m: each present,
  * F32 or F64, with exactly the parameter's shape, and no other tensor.

@@ -11,7 +11,7 @@
 #define RNNC_INTERP_H
 
 #include "ir/ir.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 typedef enum { IR_PREC_F32, IR_PREC_F64 } IrPrecision;
 

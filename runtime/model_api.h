@@ -4,11 +4,11 @@
  *
  * Both outputs of `rnnc compile` use it: a C file writes the descriptor
  * as static C data and NAME_create, NAME_forward, ... as thin functions
- * calling rnnrt_model_* with it (backend/c_api.c), carrying this code as
+ * calling rnnrt_model_* with it (target/c/c_api.c), carrying this code as
  * text (or, with --runtime=link, from librnnrt.a); an object file of
  * --emit=obj|asm|llvm writes the same as LLVM constants and functions
- * (backend/llvm_api.c) and links with librnnrt.a.  Both build the
- * descriptor from one description (backend/api_slots.c: among others what
+ * (target/llvm/llvm_api.c) and links with librnnrt.a.  Both build the
+ * descriptor from one description (target/api_slots.c: among others what
  * fills each argument slot of a kernel, as (kind, index) pairs).
  *
  * Layout: every field is an int64_t or a pointer, so the LLVM backend's

@@ -6,7 +6,7 @@
  * (sgemm.h, vmath.h, nn_kernels.h) repeat these declarations with their
  * full documentation and include this file, so the compiler checks that
  * the two agree.  In --runtime=inline mode this text is the first part of
- * the amalgamation (backend/rt_source.h), where RT_API is `static`.
+ * the amalgamation (target/c/rt_source.h), where RT_API is `static`.
  *
  * Conventions: row-major float32 arrays, int64 ids; the fallible kernels
  * return 0 or RT_ERR_ID_RANGE; nothing here keeps state between calls

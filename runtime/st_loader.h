@@ -1,7 +1,7 @@
 /* st_loader.h - the safetensors reader and writer of the model API:
  * static functions, included by runtime/model_api.c only (and pasted
  * before it into a generated C file with the runtime inline).  It checks
- * what runtime/safetensors.c checks, with the same messages
+ * what io/safetensors.c checks, with the same messages
  * (tests/deploy/run.sh runs it on tests/bad/tensors).  Needs <errno.h>,
  * <stdarg.h>, <stddef.h>, <stdint.h>, <stdio.h>, <stdlib.h> and
  * <string.h> before it. */

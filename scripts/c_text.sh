@@ -3,7 +3,7 @@
 # `const char *NAME(void)`, which returns the text of FILE... one after the
 # other, their #include "runtime/..." lines dropped (the text that needs
 # them pastes those files before it).  The Makefile uses it for the model
-# API a generated C file carries (backend/c_api.c): runtime/model_api.h,
+# API a generated C file carries (target/c/c_api.c): runtime/model_api.h,
 # and runtime/st_loader.h + runtime/model_api.c - the code librnnrt.a
 # compiles, one source for both.
 # Quoting as in rt_source.sh: backslashes, double quotes and every '?' (no

@@ -14,7 +14,7 @@
 #     model with --embed-weights gives the bytes of the same weights loaded;
 #  4. the API's failure paths, and the weights loader on every malformed
 #     file of tests/bad/tensors: status FORMAT and the message that
-#     runtime/safetensors.c gives (the .expect text), naming the file;
+#     io/safetensors.c gives (the .expect text), naming the file;
 #  5. the generated file has the same size for a maximum sequence length of
 #     10 and of 100000;
 #  6. `rnnc compile --emit=obj` with the same header: the object linked with

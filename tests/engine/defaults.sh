@@ -1,5 +1,5 @@
 #!/bin/sh
-# Which engine runs without --engine (driver/run_setup.c, driver/engine.c)
+# Which engine runs without --engine (driver/run_setup.c, exec/engine.c)
 # and the -v / --time-passes table (ir/timing.h):
 #   - no --engine is the JIT (the same bits as --engine=jit), RNNC_ENGINE
 #     changes that default, a bad RNNC_ENGINE is a usage error naming it;

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The compiled engines - C (rnnc --engine=c, backend/cengine.c) and the
-# LLVM JIT (--engine=jit, backend/jitengine.c) - against the reference
+# The compiled engines - C (rnnc --engine=c, exec/cengine.c) and the
+# LLVM JIT (--engine=jit, exec/jitengine.c) - against the reference
 # interpreter, on every example model with fresh weights and the inputs
 # its "# inputs:" line names:
 #   - `rnnc run`: every output and the loss;

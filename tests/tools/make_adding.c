@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 /* splitmix64: tiny, good enough for test data (as tests/tools/randnpy.c). */
 static uint64_t next(uint64_t *s)

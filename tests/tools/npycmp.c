@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 static void usage(void) {
     fprintf(stderr, "usage: npycmp [--rtol R] [--atol A] got.npy|got.safetensors "

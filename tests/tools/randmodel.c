@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rng.h"
-#include "runtime/tensor.h"
+#include "exec/rng.h"
+#include "io/tensor.h"
 
 /* ---------------------------------------------------------------- basics */
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 /* splitmix64: tiny, good enough for test data. */
 static uint64_t next(uint64_t *s)

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 static double elem(const Tensor *t, int64_t i)
 {

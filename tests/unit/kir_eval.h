@@ -1,4 +1,4 @@
-/* kir_eval.h - a test-only evaluator of kernel IR (backend/kir.h), for
+/* kir_eval.h - a test-only evaluator of kernel IR (kir/kir.h), for
  * checking the lowering against the graph-IR interpreter before any
  * emitter exists.
  *
@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/kir.h"
+#include "kir/kir.h"
 
 typedef struct KEval {
     const KFunc   *f;
@@ -117,7 +117,7 @@ static inline int kev_map(KEval *E, const KStmt *s)
         dims[d] = kev_x(E, s->dims[d]);
         total *= dims[d];
     }
-    /* fused maps (backend/kfuse.h) hold a whole cell's element-wise work */
+    /* fused maps (lower/kfuse.h) hold a whole cell's element-wise work */
     int64_t inoff[128], instr[128][KIR_MAX_RANK], outoff[64], outstr[64][KIR_MAX_RANK];
     if (s->nin > 128 || s->nout > 64 || s->nnodes > 512) {
         snprintf(E->err, sizeof E->err, "map too large for the evaluator");

@@ -25,7 +25,7 @@
 #include "ir/interp.h"
 #include "ir/ir.h"
 #include "passes/autodiff.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 #include "tests/unit/test_util.h"
 
 #define EPS 1e-6

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rng.h"
-#include "runtime/tensor.h"
+#include "exec/rng.h"
+#include "io/tensor.h"
 #include "test_util.h"
 
 static const char *corpus_dir = "tests/bad/tensors";

@@ -11,7 +11,7 @@
 
 #include "ir/bind.h"
 #include "ir/ir.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 #define DIMS(...) (int64_t[]){ __VA_ARGS__ }
 #define NDIMS(...) ((int)(sizeof(DIMS(__VA_ARGS__)) / sizeof(int64_t)))

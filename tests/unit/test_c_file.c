@@ -1,11 +1,11 @@
 /* test_c_file.c - the pieces of `rnnc compile` that are checked without a
  * C compiler (tests/deploy/run.sh compiles and runs the files):
- *   - the module variants (backend/c_variants.c): the forward pass keeps
+ *   - the module variants (target/c/c_variants.c): the forward pass keeps
  *     the outputs and drops the loss and the targets; the step has only B
  *     as a size, the "carry:" state as inputs and outputs, and the model's
  *     outputs; the training step keeps exactly the loss, the gradient norm,
  *     the "new:" and "carry:" results; which models can step;
- *   - the file (backend/c_file.c): the API names for the prefix, no step
+ *   - the file (target/c/c_file.c): the API names for the prefix, no step
  *     or training functions where there are none, the header split, no
  *     sequence maximum in the text, and the errors (a prefix that is not a
  *     C identifier, embedded weights of the wrong shape). */
@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/c_file.h"
-#include "backend/c_variants.h"
+#include "target/c/c_file.h"
+#include "target/c/c_variants.h"
 #include "passes/segment.h"
 #include "passes/train_step.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 #include "tests/unit/test_util.h"
 
 static const char *const LSTM_SRC =

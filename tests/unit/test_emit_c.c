@@ -1,9 +1,9 @@
-/* test_emit_c.c - the C emitter (backend/emit_c.h) on hand-built kernel IR.
+/* test_emit_c.c - the C emitter (target/c/emit_c.h) on hand-built kernel IR.
  *
  * Each test builds a KFunc by hand (a loop carrying state forward and one
  * running in reverse, GEMMs, reductions, runtime calls, broadcast strides,
  * NaN handling of min/max), emits it after the runtime amalgamation
- * (backend/rt_source.h), compiles the file with cc - and clang when it is
+ * (target/c/rt_source.h), compiles the file with cc - and clang when it is
  * installed - under -std=c11 -Wall -Wextra -pedantic -Werror as a shared
  * object, loads it and compares what it computes with the same arithmetic
  * written out in this file. */
@@ -20,11 +20,11 @@
 
 #include "test_util.h"
 
-#include "backend/emit_c.h"
-#include "backend/kir.h"
-#include "backend/lower.h"
-#include "backend/memplan.h"
-#include "backend/rt_source.h"
+#include "target/c/emit_c.h"
+#include "kir/kir.h"
+#include "lower/lower.h"
+#include "lower/memplan.h"
+#include "target/c/rt_source.h"
 #include "runtime/nn_kernels.h"
 #include "runtime/sgemm.h"
 #include "runtime/vmath_inline.h" /* rt_vm_bits, rt_vm_float */

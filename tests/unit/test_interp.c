@@ -15,7 +15,7 @@
 
 #include "ir/interp.h"
 #include "ir/ir.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-/* test_kfuse.c - element-wise map fusion in kernel IR (backend/kfuse.h):
+/* test_kfuse.c - element-wise map fusion in kernel IR (lower/kfuse.h):
  * which maps merge, which must not, dead stores, and that a fused program
  * computes the same bits as the unfused one.
  *
@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "backend/kfuse.h"
-#include "backend/kir.h"
+#include "lower/kfuse.h"
+#include "kir/kir.h"
 
 enum { R = 3, C = 5, N = R * C };
 

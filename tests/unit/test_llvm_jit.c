@@ -1,4 +1,4 @@
-/* test_llvm_jit.c - the LLVM JIT (backend/llvm_emit.h, llvm_jit.h,
+/* test_llvm_jit.c - the LLVM JIT (target/llvm/llvm_emit.h, llvm_jit.h,
  * jitengine.h).
  *
  * Hand-built kernel IR, run through the three stages and compared with
@@ -26,11 +26,11 @@
 
 #include "test_util.h"
 
-#include "backend/cengine.h"
-#include "backend/jitengine.h"
-#include "backend/kcompile.h"
-#include "backend/kir.h"
-#include "backend/llvm_jit.h"
+#include "exec/cengine.h"
+#include "exec/jitengine.h"
+#include "lower/kcompile.h"
+#include "kir/kir.h"
+#include "target/llvm/llvm_jit.h"
 #include "frontend/ast.h"
 #include "frontend/sema.h"
 #include "ir/interp.h"
@@ -39,7 +39,7 @@
 #include "passes/train_step.h"
 #include "runtime/nn_kernels.h"
 #include "runtime/sgemm.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 #include "runtime/vmath_inline.h" /* rt_vm_bits, rt_vm_float */
 
 /* ---- building kernel IR ------------------------------------------------------- */

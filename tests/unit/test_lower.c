@@ -1,4 +1,4 @@
-/* test_lower.c - lowering graph IR to kernel IR (backend/lower.c).
+/* test_lower.c - lowering graph IR to kernel IR (lower/lower.c).
  *
  * The kernel IR is run by a small evaluator (kir_eval.h) and compared
  * with the graph-IR interpreter in F32 mode on the same random data: every
@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/kir.h"
-#include "backend/lower.h"
-#include "backend/kfuse.h"
-#include "backend/memplan.h"
+#include "kir/kir.h"
+#include "lower/lower.h"
+#include "lower/kfuse.h"
+#include "lower/memplan.h"
 #include "frontend/ast.h"
 #include "frontend/sema.h"
 #include "ir/interp.h"
@@ -33,7 +33,7 @@
 #include "passes/pipeline.h"
 #include "passes/train_step.h"
 #include "passes/unroll.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 #include "test_util.h"
 #include "kir_eval.h"

@@ -1,4 +1,4 @@
-/* test_memplan.c - the memory plan (backend/memplan.c), the kernel-IR
+/* test_memplan.c - the memory plan (lower/memplan.c), the kernel-IR
  * verifier (kir_verify.c) and printer (kir_print.c).
  *
  * A plan is checked by running the function abstractly (check_plan): every
@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/kir.h"
-#include "backend/kfuse.h"
-#include "backend/kir_calls.h"
-#include "backend/lower.h"
-#include "backend/memplan.h"
+#include "kir/kir.h"
+#include "lower/kfuse.h"
+#include "kir/kir_calls.h"
+#include "lower/lower.h"
+#include "lower/memplan.h"
 #include "ir/ir.h"
 #include "passes/autodiff.h"
 #include "passes/pipeline.h"

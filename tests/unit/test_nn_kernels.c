@@ -29,7 +29,7 @@
 
 #include "runtime/nn_kernels.h"
 #include "runtime/rnnrt.h" /* the compiler checks it agrees with nn_kernels.h */
-#include "runtime/rng.h"
+#include "exec/rng.h"
 #include "runtime/vmath.h"
 
 #define ULP1(ref) (FLT_EPSILON * fabs(ref))

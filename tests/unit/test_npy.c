@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 #include "test_util.h"
 
 #define FIX "tests/data/tensors/"

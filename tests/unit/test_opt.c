@@ -33,7 +33,7 @@
 #include "passes/dce.h"
 #include "passes/hoist.h"
 #include "passes/pipeline.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 #include "tests/unit/test_util.h"
 
 static uint64_t rng_state = 4242;

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/init.h"
-#include "runtime/rng.h"
+#include "exec/init.h"
+#include "exec/rng.h"
 
 /* ---- RNG -------------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-/* test_rt_source.c - the runtime amalgamation (backend/rt_source.h) works
+/* test_rt_source.c - the runtime amalgamation (target/c/rt_source.h) works
  * as a generated model uses it: rt_source_text() pasted before a small
  * program that calls rt_sgemm, rt_sgemm_ws, rt_tanhf, rt_vtanh and
  * rt_cross_entropy compiles with gcc and with clang (a compiler that is not
@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/rt_source.h"
+#include "target/c/rt_source.h"
 #include "runtime/nn_kernels.h"
 #include "test_util.h"
 

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/json.h"
-#include "runtime/tensor.h"
+#include "io/json.h"
+#include "io/tensor.h"
 #include "test_util.h"
 
 static void put_new(TensorMap *m, const char *name, RtDType dt, int rank, const int64_t *shape) {

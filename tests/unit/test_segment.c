@@ -34,7 +34,7 @@
 #include "ir/ir.h"
 #include "passes/autodiff.h"
 #include "passes/segment.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 #include "tests/unit/test_util.h"
 
 static uint64_t rng_state = 777;

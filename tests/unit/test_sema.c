@@ -20,7 +20,7 @@
 #include "frontend/sema.h"
 #include "ir/interp.h"
 #include "ir/ir.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 #include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------------ */

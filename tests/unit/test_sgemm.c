@@ -41,7 +41,7 @@
 
 #include "runtime/cpu.h"
 #include "runtime/rnnrt.h"
-#include "runtime/rng.h"
+#include "exec/rng.h"
 #include "runtime/sgemm.h"
 #include "runtime/sgemm_kernels.h"
 
@@ -616,7 +616,7 @@ static void test_threads_concurrent_callers(void **state) {
     free(B);
 }
 
-/* The bound kexpr_packed_b_floats (backend/kir.c) sizes a KS_PACK_B buffer
+/* The bound kexpr_packed_b_floats (kir/kir.c) sizes a KS_PACK_B buffer
  * by, documented next to RT_SGEMM_NR_MAX in rnnrt.h: a 64-byte header and
  * op(B) padded to whole panels of at most RT_SGEMM_NR_MAX columns.  Over
  * odd and empty shapes, for the public size (the largest over the compiled

@@ -32,7 +32,7 @@
 #include "ir/ir.h"
 #include "passes/autodiff.h"
 #include "passes/train_step.h"
-#include "runtime/tensor.h"
+#include "io/tensor.h"
 
 #include "test_util.h"
 

@@ -1,0 +1,164 @@
+/* engine.c - the engines that `rnnc run`, `grad`, `train` and `sample` can
+ * run a module with (engine.h): the reference interpreter, compiled C
+ * (exec/cengine.h) and the LLVM JIT (exec/jitengine.h). */
+#include "exec/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/cengine.h"
+#include "exec/jitengine.h"
+#include "lower/kcompile.h"
+#include "ir/interp.h"
+#include "ir/timing.h"
+#include "passes/dce.h"
+#include "passes/pipeline.h"
+
+static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap *params,
+                             const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen)
+{
+    (void)e;
+    return interp_run(m, params, inputs, outputs, IR_PREC_F32, err, errlen);
+}
+
+const Engine engine_interp = { "interp", interp_engine_run, NULL };
+
+/* A compiled engine's backend: the C compiler (cengine.h) or the LLVM JIT
+ * (jitengine.h), behind one interface. */
+typedef struct Backend {
+    const char *name;
+    const char *run_stage;   /* its runs' row in the --time-passes table */
+    void *(*build)(const IrModule *m, char *err, size_t errlen);
+    int   (*run)(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
+                 char *err, size_t errlen);
+    void  (*free)(void *eng);
+} Backend;
+
+static void *c_build(const IrModule *m, char *err, size_t errlen) { return cengine_build(m, err, errlen); }
+static int c_run(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
+                 size_t errlen)
+{
+    return cengine_run(eng, params, inputs, outputs, err, errlen);
+}
+static void c_free(void *eng) { cengine_free(eng); }
+
+static void *jit_build(const IrModule *m, char *err, size_t errlen) { return jitengine_build(m, NULL, err, errlen); }
+static int jit_run(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
+                   size_t errlen)
+{
+    return jitengine_run(eng, params, inputs, outputs, err, errlen);
+}
+static void jit_free(void *eng) { jitengine_free(eng); }
+
+static const Backend backends[] = {
+    { "c", "run (c)", c_build, c_run, c_free },
+    { "jit", "run (jit)", jit_build, jit_run, jit_free },
+};
+
+/* A compiled engine's state: one compiled module per module it has run (a
+ * command runs one or two: the training step and the eval forward pass).
+ * Modules are told apart by address; each outlives the engine.  A module
+ * that fell back to the interpreter has no compiled engine (NULL). */
+typedef struct CCache {
+    const Backend   *be;
+    int              fallback;   /* engine_allow_fallback() */
+    const IrModule **mods;
+    void           **engs;
+    int              n;
+} CCache;
+
+static int run_compiled(const Backend *be, void *ce, const IrModule *m, const TensorMap *params,
+                        const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen)
+{
+    if (!ce) return interp_run(m, params, inputs, outputs, IR_PREC_F32, err, errlen);
+    TimingMark t = timing_start();
+    int rc = be->run(ce, params, inputs, outputs, err, errlen);
+    timing_stop(&t, be->run_stage);
+    return rc;
+}
+
+static int compiled_engine_run(const Engine *e, const IrModule *m, const TensorMap *params,
+                               const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen)
+{
+    CCache *c = e->ctx;
+    for (int i = 0; i < c->n; i++)
+        if (c->mods[i] == m) return run_compiled(c->be, c->engs[i], m, params, inputs, outputs, err, errlen);
+    const IrModule **mods = realloc(c->mods, (size_t)(c->n + 1) * sizeof *mods);
+    if (mods) c->mods = mods;
+    void **engs = realloc(c->engs, (size_t)(c->n + 1) * sizeof *engs);
+    if (engs) c->engs = engs;
+    if (!mods || !engs) return ir_errf(err, errlen, "out of memory");
+    void *ce = NULL;
+    char why[256];
+    if (c->fallback && kcompile_refuses(m, why, sizeof why)) {
+        /* The interpreter runs every module; the user did not ask for
+         * this engine, so say why it is not used rather than fail. */
+        fprintf(stderr, "rnnc: note: the %s engine cannot compile model '%s' (%s): running it with the interpreter\n",
+                c->be->name, m->name ? m->name : "?", why);
+    } else {
+        ce = c->be->build(m, err, errlen);
+        if (!ce) return -1;
+    }
+    c->mods[c->n] = m;
+    c->engs[c->n++] = ce;
+    return run_compiled(c->be, ce, m, params, inputs, outputs, err, errlen);
+}
+
+const char *engine_default_name(void)
+{
+    const char *env = getenv("RNNC_ENGINE");
+    return env && *env ? env : "jit";
+}
+
+void engine_allow_fallback(Engine *e)
+{
+    if (engine_is_compiled(e)) ((CCache *)e->ctx)->fallback = 1;
+}
+
+int engine_open(const char *name, Engine *e, char *err, size_t errlen)
+{
+    if (!name || !strcmp(name, "interp")) {
+        *e = engine_interp;
+        return 0;
+    }
+    const Backend *be = NULL;
+    for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
+        if (!strcmp(name, backends[i].name)) be = &backends[i];
+    if (!be) return ir_errf(err, errlen, "unknown engine '%s' (use interp, c or jit)", name);
+    CCache *c = calloc(1, sizeof *c);
+    if (!c) return ir_errf(err, errlen, "out of memory");
+    c->be = be;
+    e->name = be->name;
+    e->run = compiled_engine_run;
+    e->ctx = c;
+    return 0;
+}
+
+int engine_is_compiled(const Engine *e) { return e->run == compiled_engine_run; }
+
+void engine_close(Engine *e)
+{
+    if (!engine_is_compiled(e)) return;
+    CCache *c = e->ctx;
+    for (int i = 0; c && i < c->n; i++) c->be->free(c->engs[i]);
+    if (c) {
+        free(c->mods);
+        free(c->engs);
+    }
+    free(c);
+    e->ctx = NULL;
+}
+
+int engine_prepare(const Engine *e, IrModule *m, int keep_loss, char *err, size_t errlen)
+{
+    if (!engine_is_compiled(e)) return 0;
+    if (!keep_loss && m->loss) {
+        /* The ops only the loss needs go first (dce verifies the module with
+         * the targets still listed); then nothing uses the targets. */
+        m->loss = NULL;
+        if (dce(m, err, errlen) < 0) return -1;
+        m->ntargets = 0;
+    }
+    return optimize(m, err, errlen);
+}

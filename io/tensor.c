@@ -1,0 +1,335 @@
+/* tensor.c - host tensors, ordered tensor maps, and the atomic file writer
+ * shared by the .npy and safetensors writers.
+ *
+ * Also holds the small private helpers of tensor_io.h (error formatting,
+ * whole-file reads, overflow-checked sizes) so the two readers share one
+ * copy of each. */
+#include "io/tensor.h"
+#include "io/tensor_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- dtypes and shapes ------------------------------------------------ */
+
+size_t rt_dtype_size(RtDType dt) {
+    switch (dt) {
+    case RT_F32: return 4;
+    case RT_F64: return 8;
+    case RT_I32: return 4;
+    case RT_I64: return 8;
+    }
+    return 0;
+}
+
+const char *rt_dtype_name(RtDType dt) {
+    switch (dt) {
+    case RT_F32: return "F32";
+    case RT_F64: return "F64";
+    case RT_I32: return "I32";
+    case RT_I64: return "I64";
+    }
+    return "?";
+}
+
+int64_t rt_numel(const Tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->rank; i++)
+        n *= t->shape[i];
+    return n;
+}
+
+int rt_shape_bytes(RtDType dt, int rank, const int64_t *shape, uint64_t *bytes) {
+    uint64_t n = rt_dtype_size(dt);
+    if (n == 0 || rank < 0 || rank > RT_MAX_RANK)
+        return -1;
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] < 0)
+            return -1;
+        uint64_t d = (uint64_t)shape[i];
+        if (d != 0 && n > (uint64_t)INT64_MAX / d)
+            return -1;
+        n *= d;
+    }
+    /* A zero dimension makes the product 0 even after a huge one; it is
+     * still a legal (empty) tensor, as in numpy and safetensors. */
+    *bytes = n;
+    return 0;
+}
+
+int rt_tensor_alloc(Tensor *t, RtDType dt, int rank, const int64_t *shape) {
+    uint64_t bytes;
+    memset(t, 0, sizeof *t);
+    if (rt_shape_bytes(dt, rank, shape, &bytes) != 0 || bytes > (uint64_t)SIZE_MAX)
+        return -1;
+    /* calloc(0) may return NULL; keep data non-NULL for empty tensors so
+     * callers can tell "allocated" from "failed". */
+    void *p = calloc(bytes ? (size_t)bytes : 1, 1);
+    if (!p)
+        return -1;
+    t->dtype = dt;
+    t->rank = rank;
+    for (int i = 0; i < rank; i++)
+        t->shape[i] = shape[i];
+    t->data = p;
+    return 0;
+}
+
+void rt_tensor_free(Tensor *t) {
+    if (!t)
+        return;
+    free(t->data);
+    memset(t, 0, sizeof *t);
+}
+
+const char *rt_shape_str(const Tensor *t, char *buf, size_t n) {
+    size_t used = 0;
+    if (n == 0)
+        return buf;
+    buf[0] = '\0';
+    /* snprintf truncates safely; stop appending once the buffer is full. */
+    used += (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < t->rank && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "",
+                                 (long long)t->shape[i]);
+    if (used < n)
+        snprintf(buf + used, n - used, "]");
+    return buf;
+}
+
+/* ---- ordered maps ----------------------------------------------------- */
+
+void rt_map_init(TensorMap *m) {
+    memset(m, 0, sizeof *m);
+}
+
+void rt_map_free(TensorMap *m) {
+    for (int i = 0; i < m->count; i++) {
+        free(m->names[i]);
+        rt_tensor_free(&m->tensors[i]);
+    }
+    free(m->names);
+    free(m->tensors);
+    memset(m, 0, sizeof *m);
+}
+
+static int map_find(const TensorMap *m, const char *name) {
+    for (int i = 0; i < m->count; i++)
+        if (strcmp(m->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+Tensor *rt_map_get(const TensorMap *m, const char *name) {
+    int i = map_find(m, name);
+    return i < 0 ? NULL : &m->tensors[i];
+}
+
+/* On failure (out of memory) t keeps its data and the map is unchanged. */
+int rt_map_put(TensorMap *m, const char *name, Tensor *t) {
+    int i = map_find(m, name);
+    if (i >= 0) {
+        rt_tensor_free(&m->tensors[i]);
+        m->tensors[i] = *t;
+        memset(t, 0, sizeof *t);
+        return 0;
+    }
+    if (m->count == m->cap) {
+        int cap = m->cap ? m->cap * 2 : 8;
+        char **names = realloc(m->names, (size_t)cap * sizeof *names);
+        if (!names)
+            return -1;
+        m->names = names;
+        Tensor *ts = realloc(m->tensors, (size_t)cap * sizeof *ts);
+        if (!ts)
+            return -1;
+        m->tensors = ts;
+        m->cap = cap;
+    }
+    size_t len = strlen(name);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, name, len + 1);
+    m->names[m->count] = copy;
+    m->tensors[m->count] = *t;
+    m->count++;
+    memset(t, 0, sizeof *t);
+    return 0;
+}
+
+/* ---- private helpers (tensor_io.h) ------------------------------------ */
+
+void rt_errf(char *err, size_t errlen, const char *path, const char *fmt, ...) {
+    if (!err || errlen == 0)
+        return;
+    int n = snprintf(err, errlen, "%s: ", path);
+    if (n < 0 || (size_t)n >= errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+int rt_host_is_little_endian(void) {
+    uint32_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+int rt_read_whole_file(const char *path, unsigned char **buf, size_t *len,
+                       char *err, size_t errlen) {
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rt_errf(err, errlen, path, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        rt_errf(err, errlen, path, "cannot stat: %s", strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rt_errf(err, errlen, path, "not a regular file");
+        fclose(f);
+        return -1;
+    }
+    if ((uint64_t)st.st_size >= (uint64_t)SIZE_MAX) {
+        rt_errf(err, errlen, path, "file too large");
+        fclose(f);
+        return -1;
+    }
+    size_t size = (size_t)st.st_size;
+    unsigned char *p = malloc(size + 1);
+    if (!p) {
+        rt_errf(err, errlen, path, "out of memory reading %zu bytes", size);
+        fclose(f);
+        return -1;
+    }
+    size_t got = fread(p, 1, size, f);
+    int rd_err = ferror(f);
+    fclose(f);
+    if (rd_err || got != size) {
+        /* The file shrank under us, or a read error: never use a partial
+         * buffer, the sizes checked later would be wrong. */
+        rt_errf(err, errlen, path, "read error (got %zu of %zu bytes)", got, size);
+        free(p);
+        return -1;
+    }
+    p[size] = '\0';
+    *buf = p;
+    *len = size;
+    return 0;
+}
+
+int rt_read_tensor_file(const char *path, unsigned char **buf, size_t *len,
+                        char *err, size_t errlen) {
+    *buf = NULL;
+    *len = 0;
+    if (!rt_host_is_little_endian()) {
+        rt_errf(err, errlen, path, "big-endian hosts are not supported");
+        return -1;
+    }
+    if (rt_read_whole_file(path, buf, len, err, errlen) != 0)
+        return -1;
+    if (*len == 0) {
+        rt_errf(err, errlen, path, "empty file");
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- atomic writes ---------------------------------------------------- */
+
+static int write_all(int fd, const unsigned char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* After the rename, sync the directory so the new name itself is durable.
+ * Best effort: some file systems refuse fsync on directories. */
+static void sync_parent_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n == 0)
+            n = 1; /* "/file" lives in "/" */
+        if (n >= sizeof dir)
+            return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int rt_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
+                         int nparts, char *err, size_t errlen) {
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 32);
+    if (!tmp) {
+        rt_errf(err, errlen, path, "out of memory");
+        return -1;
+    }
+    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) {
+        rt_errf(err, errlen, path, "cannot create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    const char *what = NULL;
+    for (int i = 0; i < nparts && !what; i++)
+        if (sizes[i] && write_all(fd, parts[i], sizes[i]) != 0)
+            what = "write";
+    if (!what && fsync(fd) != 0)
+        what = "fsync";
+    int saved = errno;
+    if (close(fd) != 0 && !what) {
+        what = "close";
+        saved = errno;
+    }
+    if (!what && rename(tmp, path) != 0) {
+        what = "rename";
+        saved = errno;
+    }
+    if (what) {
+        /* The old file (if any) was never touched: only the temp file goes. */
+        unlink(tmp);
+        rt_errf(err, errlen, path, "%s failed: %s", what, strerror(saved));
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    sync_parent_dir(path);
+    return 0;
+}

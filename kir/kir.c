@@ -1,0 +1,375 @@
+/* kir.c - building kernel IR: the arena, integer expressions (folded as
+ * they are built), buffers and statements.  Printing and verifying are in
+ * kir_print.c and kir_verify.c. */
+#include "kir/kir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A chunked bump allocator, as the graph IR's (ir/ir.c). */
+typedef struct KChunk {
+    struct KChunk *next;
+    size_t used, cap;
+    max_align_t data[];
+} KChunk;
+
+struct KArena {
+    KChunk *head;
+};
+
+void *kfunc_alloc(KFunc *f, size_t n) {
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    KChunk *c = f->arena->head;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > 65536 ? n : 65536;
+        c = malloc(sizeof *c + cap);
+        if (!c) {
+            fprintf(stderr, "rnnc: out of memory\n");
+            abort();
+        }
+        c->next = f->arena->head;
+        c->used = 0;
+        c->cap = cap;
+        f->arena->head = c;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+const char *kfunc_strdup(KFunc *f, const char *s) {
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = kfunc_alloc(f, n);
+    memcpy(d, s, n);
+    return d;
+}
+
+KFunc *kfunc_new(const char *name, const IrModule *m) {
+    struct KArena *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    KFunc tmp = {.arena = a};
+    KFunc *f = kfunc_alloc(&tmp, sizeof *f);
+    f->arena = a;
+    f->name = kfunc_strdup(f, name);
+    f->module = m;
+    f->nsyms = m ? m->nsyms : 0;
+    return f;
+}
+
+void kfunc_free(KFunc *f) {
+    if (!f)
+        return;
+    free(f->bufs);
+    free(f->args);
+    free(f->results);
+    struct KArena *a = f->arena;
+    /* Blocks' statement arrays are malloc'd (they grow); free them first. */
+    for (int i = 0; i < f->nblocks; i++)
+        free(f->blocks[i]->stmts);
+    free(f->blocks);
+    for (KChunk *c = a->head, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    free(a);
+}
+
+/* ---- integer expressions ------------------------------------------------ */
+
+static const KExpr *mk(KFunc *f, KExprKind k, int64_t v, int index, const KExpr *a, const KExpr *b) {
+    KExpr *e = kfunc_alloc(f, sizeof *e);
+    e->kind = k;
+    e->value = v;
+    e->index = index;
+    e->a = a;
+    e->b = b;
+    return e;
+}
+
+const KExpr *kexpr_const(KFunc *f, int64_t v) { return mk(f, KE_CONST, v, 0, NULL, NULL); }
+const KExpr *kexpr_sym(KFunc *f, int sym) { return mk(f, KE_SYM, 0, sym, NULL, NULL); }
+const KExpr *kexpr_var(KFunc *f, int loop) { return mk(f, KE_VAR, 0, loop, NULL, NULL); }
+
+static int is_const(const KExpr *e, int64_t v) { return e->kind == KE_CONST && e->value == v; }
+
+const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b) {
+    if (a->kind == KE_CONST && b->kind == KE_CONST) {
+        int64_t x = a->value, y = b->value, r = 0;
+        switch (k) {
+        case KE_ADD: r = x + y; break;
+        case KE_SUB: r = x - y; break;
+        case KE_MUL: r = x * y; break;
+        case KE_DIV: r = y ? x / y : 0; break;
+        case KE_MAX: r = x > y ? x : y; break;
+        default: break;
+        }
+        return kexpr_const(f, r);
+    }
+    switch (k) {
+    case KE_ADD:
+        if (is_const(a, 0)) return b;
+        if (is_const(b, 0)) return a;
+        break;
+    case KE_SUB:
+        if (is_const(b, 0)) return a;
+        break;
+    case KE_MUL:
+        if (is_const(a, 0) || is_const(b, 0)) return kexpr_const(f, 0);
+        if (is_const(a, 1)) return b;
+        if (is_const(b, 1)) return a;
+        /* constants first: "64 * B" reads better and folds further */
+        if (b->kind == KE_CONST) { const KExpr *t = a; a = b; b = t; }
+        break;
+    case KE_DIV:
+        if (is_const(b, 1)) return a;
+        break;
+    case KE_MAX:
+        if (a == b) return a;
+        break;
+    default:
+        break;
+    }
+    return mk(f, k, 0, 0, a, b);
+}
+
+int64_t kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars) {
+    switch (e->kind) {
+    case KE_CONST: return e->value;
+    case KE_SYM: return sym[e->index];
+    case KE_VAR: return vars ? vars[e->index] : 0;
+    default: break;
+    }
+    int64_t x = kexpr_eval(e->a, sym, vars), y = kexpr_eval(e->b, sym, vars);
+    switch (e->kind) {
+    case KE_ADD: return x + y;
+    case KE_SUB: return x - y;
+    case KE_MUL: return x * y;
+    case KE_DIV: return y ? x / y : 0;
+    case KE_MAX: return x > y ? x : y;
+    default: return 0;
+    }
+}
+
+/* Appends to buf at *len, never past n - 1. */
+static void put(char *buf, size_t n, size_t *len, const char *s) {
+    while (*s && *len + 1 < n)
+        buf[(*len)++] = *s++;
+    buf[*len < n ? *len : n - 1] = 0;
+}
+
+static int is_sum(const KExpr *e) { return e->kind == KE_ADD || e->kind == KE_SUB; }
+
+static void str_rec(const KFunc *f, const KExpr *e, char *buf, size_t n, size_t *len, int paren) {
+    char tmp[48];
+    switch (e->kind) {
+    case KE_CONST:
+        snprintf(tmp, sizeof tmp, "%lld", (long long)e->value);
+        put(buf, n, len, tmp);
+        return;
+    case KE_SYM:
+        if (f && f->module && e->index < f->module->nsyms)
+            put(buf, n, len, f->module->syms[e->index].name);
+        else {
+            snprintf(tmp, sizeof tmp, "sym%d", e->index);
+            put(buf, n, len, tmp);
+        }
+        return;
+    case KE_VAR:
+        snprintf(tmp, sizeof tmp, "t%d", e->index);
+        put(buf, n, len, tmp);
+        return;
+    case KE_MAX:
+        put(buf, n, len, "max(");
+        str_rec(f, e->a, buf, n, len, 0);
+        put(buf, n, len, ", ");
+        str_rec(f, e->b, buf, n, len, 0);
+        put(buf, n, len, ")");
+        return;
+    default:
+        break;
+    }
+    /* Left to right with * and / binding tighter than + and -: a left
+     * operand needs brackets only when it is a sum inside a product; a
+     * right operand when it is a sum under - * /, or a product or
+     * quotient under / (and a quotient under *, since floor division does
+     * not associate with multiplication). */
+    int prod = !is_sum(e);
+    if (paren)
+        put(buf, n, len, "(");
+    str_rec(f, e->a, buf, n, len, prod && is_sum(e->a));
+    put(buf, n, len, e->kind == KE_ADD ? " + " : e->kind == KE_SUB ? " - " : e->kind == KE_MUL ? " * " : " / ");
+    int rb = e->b->kind;
+    int right = (is_sum(e->b) && e->kind != KE_ADD) || (e->kind == KE_DIV && (rb == KE_MUL || rb == KE_DIV)) ||
+                (e->kind == KE_MUL && rb == KE_DIV);
+    str_rec(f, e->b, buf, n, len, right);
+    if (paren)
+        put(buf, n, len, ")");
+}
+
+const char *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n) {
+    size_t len = 0;
+    if (n == 0)
+        return buf;
+    buf[0] = 0;
+    str_rec(f, e, buf, n, &len, 0);
+    return buf;
+}
+
+/* ---- buffers and statements --------------------------------------------- */
+
+static void *grow(void *p, int *cap, int need, size_t elem) {
+    if (need <= *cap)
+        return p;
+    int c = *cap ? *cap * 2 : 16;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(p, (size_t)c * elem);
+    if (!q) {
+        fprintf(stderr, "rnnc: out of memory\n");
+        abort();
+    }
+    *cap = c;
+    return q;
+}
+
+static int name_taken(const KFunc *f, const char *s) {
+    for (int i = 0; i < f->nbufs; i++)
+        if (!strcmp(f->bufs[i]->name, s))
+            return 1;
+    return 0;
+}
+
+/* Makes s a C identifier: letters, digits and '_', not starting with a
+ * digit ("h.weight_ih_l0" -> "h_weight_ih_l0", "grad:h" -> "grad_h"). */
+void kir_ident(char *d, size_t n, const char *s) {
+    size_t j = 0;
+    if (!s || !*s)
+        s = "t";
+    if (*s >= '0' && *s <= '9' && j + 1 < n)
+        d[j++] = 'v';
+    for (; *s && j + 1 < n; s++) {
+        char c = *s;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        d[j++] = ok ? c : '_';
+    }
+    d[j] = 0;
+}
+
+KBuf *kfunc_buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind) {
+    char base[96], uniq[112];
+    kir_ident(base, sizeof base, name);
+    snprintf(uniq, sizeof uniq, "%s", base);
+    for (int k = 2; name_taken(f, uniq); k++)
+        snprintf(uniq, sizeof uniq, "%s_%d", base, k);
+    KBuf *b = kfunc_alloc(f, sizeof *b);
+    b->id = f->nbufs;
+    b->name = kfunc_strdup(f, uniq);
+    b->dtype = dt;
+    b->size = size;
+    b->kind = kind;
+    b->index = -1;
+    f->bufs = grow(f->bufs, &f->capbufs, f->nbufs + 1, sizeof *f->bufs);
+    f->bufs[f->nbufs++] = b;
+    if (kind == KB_ARG || kind == KB_RESULT) {
+        KBuf ***list = kind == KB_ARG ? &f->args : &f->results;
+        int *cnt = kind == KB_ARG ? &f->nargs : &f->nresults;
+        KBuf **q = realloc(*list, (size_t)(*cnt + 1) * sizeof **list);
+        if (!q) {
+            fprintf(stderr, "rnnc: out of memory\n");
+            abort();
+        }
+        *list = q;
+        b->index = *cnt;
+        q[(*cnt)++] = b;
+    }
+    return b;
+}
+
+KStmt *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin) {
+    if (b->cap == 0) {
+        /* remember the block so that kfunc_free() frees its array */
+        int cap = f->capblocks;
+        f->blocks = grow(f->blocks, &cap, f->nblocks + 1, sizeof *f->blocks);
+        f->capblocks = cap;
+        f->blocks[f->nblocks++] = b;
+    }
+    b->stmts = grow(b->stmts, &b->cap, b->n + 1, sizeof *b->stmts);
+    KStmt *s = kfunc_alloc(f, sizeof *s);
+    s->kind = kind;
+    s->origin = kfunc_strdup(f, origin);
+    if (kind == KS_LOOP)
+        s->var = f->nloops++;
+    b->stmts[b->n++] = s;
+    return s;
+}
+
+const char *kir_call_name(KCallKind k) {
+    static const char *const names[KC_NUM_KINDS] = {
+        [KC_SOFTMAX] = "rt_softmax_rows",
+        [KC_CROSS_ENTROPY] = "rt_cross_entropy",
+        [KC_CROSS_ENTROPY_GRAD] = "rt_cross_entropy_grad",
+        [KC_EMBEDDING] = "rt_embedding",
+        [KC_EMBEDDING_GRAD] = "rt_embedding_grad",
+        [KC_SGD] = "rt_sgd_update",
+        [KC_ADAM] = "rt_adam_update",
+    };
+    return k >= 0 && k < KC_NUM_KINDS ? names[k] : "?";
+}
+
+const char *kir_map_op_name(KMapOp op) {
+    static const char *const names[KM_NUM_KINDS] = {
+        [KM_IN] = "in", [KM_CONST] = "const", [KM_EXPR] = "size",
+        [KM_ADD] = "add", [KM_SUB] = "sub", [KM_MUL] = "mul", [KM_DIV] = "div",
+        [KM_MIN] = "min", [KM_MAX] = "max", [KM_NEG] = "neg", [KM_EXP] = "exp",
+        [KM_LOG] = "log", [KM_TANH] = "tanh", [KM_SIGMOID] = "sigmoid", [KM_RELU] = "relu",
+        [KM_SQRT] = "sqrt", [KM_RELU_GRAD] = "relu_grad",
+    };
+    return op >= 0 && op < KM_NUM_KINDS ? names[op] : "?";
+}
+
+int kir_map_op_arity(KMapOp op) {
+    switch (op) {
+    case KM_IN: case KM_CONST: case KM_EXPR:
+        return 0;
+    case KM_ADD: case KM_SUB: case KM_MUL: case KM_DIV: case KM_MIN: case KM_MAX: case KM_RELU_GRAD:
+        return 2;
+    default:
+        return 1;
+    }
+}
+
+/* rnnrt.h's bound on rt_sgemm_packed_b_bytes, in floats: a 64-byte header
+ * (16 floats) and K rows of N padded to the widest panel (RT_SGEMM_NR_MAX
+ * = 32, the AVX-512 kernel's nr).  tests/unit/test_sgemm.c checks the
+ * bound against the runtime. */
+const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K) {
+    const KExpr *padded = kexpr_bin(f, KE_ADD, N, kexpr_const(f, 32));
+    return kexpr_bin(f, KE_ADD, kexpr_bin(f, KE_MUL, padded, K), kexpr_const(f, 16));
+}
+
+int kir_map_ok(const KStmt *s) {
+    if (s->rank < 0 || s->rank > KIR_MAX_RANK)
+        return 0;
+    for (int k = 0; k < s->nnodes; k++) {
+        const KMapNode *nd = &s->nodes[k];
+        if (nd->op < 0 || nd->op >= KM_NUM_KINDS)
+            return 0;
+        if (nd->op == KM_IN) {
+            if (nd->a < 0 || nd->a >= s->nin || !s->in[nd->a].v.buf)
+                return 0;
+        } else if (kir_map_op_arity(nd->op) > 0) {
+            if (nd->a < 0 || nd->a >= k)
+                return 0;
+            if (kir_map_op_arity(nd->op) == 2 && (nd->b < 0 || nd->b >= k))
+                return 0;
+        }
+    }
+    for (int o = 0; o < s->nout; o++)
+        if (s->out[o].node < 0 || s->out[o].node >= s->nnodes || !s->out[o].at.v.buf)
+            return 0;
+    return 1;
+}

@@ -1,0 +1,260 @@
+/* kir.h - the kernel IR: what a compiled module does, as buffers, loops
+ * and calls of runtime kernels.
+ *
+ * Lowering (lower.h) turns one optimized graph-IR module into one KFunc.
+ * Both emitters read it: the C emitter (emit_c.h) writes it as C, the
+ * LLVM backend builds it with the LLVM-C API.  So nothing here is C
+ * syntax: sizes are expression trees, loads and stores are strided views
+ * of buffers, and element-wise work is a small SSA expression per map.
+ *
+ * A KFunc runs in one call:
+ *
+ *     int f(const int64_t *sym, const void *const *arg, void *const *res,
+ *           void *arena, char *err, size_t errlen)
+ *
+ *   sym    the value of every size symbol of the module (sym[0] = B, then
+ *          each sequence length, in IrModule.syms order)
+ *   arg    one pointer per argument buffer (KFunc.args order: the module's
+ *          inputs, targets, then parameters, as IrModule lists them)
+ *   res    one pointer per result buffer (KFunc.results order: outputs in
+ *          IrModule.outputs order, then the loss if the module has one)
+ *   arena  KFunc.arena_bytes (evaluated with `sym`) bytes, 64-byte aligned:
+ *          every temporary buffer lives there at its planned offset, plus
+ *          the SGEMM packing workspace; the function allocates nothing
+ *   returns 0, or a nonzero error code with a message in err (a token id
+ *          out of range: the only failure the data can cause at run time)
+ *
+ * Element types: f32 and i64 (token ids), as IrDType.
+ *
+ * Integer expressions (KExpr) are trees over constants, the size symbols
+ * and the induction variables of the enclosing loops.  All are >= 0 in a
+ * valid program; DIV is floor division of non-negative values; MAX is used
+ * by the memory plan.  kexpr_* constructors fold constants and the
+ * identities x+0, x*1, x*0, so a fully static size is one KE_CONST.
+ *
+ * Everything lives in the KFunc's arena and is freed by kfunc_free(). */
+#ifndef RNNC_KIR_H
+#define RNNC_KIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ir/ir.h"
+
+#define KIR_MAX_RANK IR_MAX_RANK
+
+/* ---- integer expressions ------------------------------------------------ */
+
+typedef enum { KE_CONST, KE_SYM, KE_VAR, KE_ADD, KE_SUB, KE_MUL, KE_DIV, KE_MAX } KExprKind;
+
+typedef struct KExpr {
+    KExprKind kind;
+    int64_t   value;            /* KE_CONST                                  */
+    int       index;            /* KE_SYM: symbol number; KE_VAR: loop id    */
+    const struct KExpr *a, *b;  /* binary kinds                              */
+} KExpr;
+
+/* ---- buffers ------------------------------------------------------------ */
+
+typedef enum {
+    KB_ARG,        /* caller's memory, read only: arg[index]                   */
+    KB_RESULT,     /* caller's memory, written: res[index]                     */
+    KB_TEMP,       /* in the arena at `offset` (set by memplan)                */
+} KBufKind;
+
+typedef struct KBuf {
+    int          id;          /* index in KFunc.bufs                           */
+    const char  *name;        /* a C-identifier-safe name: "h_weight_hh_l0", "gates", "t12" */
+    const char  *what;        /* what it holds, for comments: "%13 = add (h: lstm l0)"; may be NULL */
+    IrDType      dtype;
+    const KExpr *size;        /* elements                                      */
+    KBufKind     kind;
+    int          index;       /* KB_ARG, KB_RESULT: position in arg[] / res[]  */
+    const char  *ext_name;    /* KB_ARG, KB_RESULT: the module's name for it ("x", "h.weight_ih_l0", "loss") */
+    const KExpr *offset;      /* KB_TEMP: byte offset in the arena (memplan)   */
+} KBuf;
+
+/* A place in a buffer: element `off` of `buf`.  Strides (in elements) are
+ * given where a view is used, per dimension of that use. */
+typedef struct KView {
+    KBuf        *buf;
+    const KExpr *off;
+} KView;
+
+/* ---- element-wise maps ---------------------------------------------------
+ * A map runs over the index space dims[0] x ... x dims[rank-1] (row-major,
+ * last dimension innermost).  Each input is a view plus one stride per
+ * dimension (0 broadcasts); input i at index (i0, ..., ir) is
+ * in[i].v.buf[off + sum_d i_d * stride_d].  The body is SSA: node k may use
+ * nodes < k.  Each output stores (or, with `accumulate`, adds) one node's
+ * value at its own strided view; an accumulating output with zero strides
+ * on some dimensions is a reduction, summed in float in index order
+ * (outputs are not zeroed by the map: a KS_MAP storing zeros comes first).
+ * Outputs of i64 buffers only ever store a KM_IN node of an i64 input
+ * (a copy); every other node is f32. */
+
+typedef enum {
+    KM_IN,          /* input[a]                                             */
+    KM_CONST,       /* f                                                    */
+    KM_EXPR,        /* (float) of the integer expression e (a size: 1/T)   */
+    KM_ADD, KM_SUB, KM_MUL, KM_DIV, KM_MIN, KM_MAX,      /* (a, b)          */
+                    /* min = a < b ? a : b, max = a > b ? a : b: b when either is NaN */
+    KM_NEG, KM_EXP, KM_LOG, KM_TANH, KM_SIGMOID, KM_RELU, KM_SQRT,  /* (a)  */
+    KM_RELU_GRAD,   /* (g=a, x=b): x > 0 ? g : 0                            */
+    KM_NUM_KINDS
+} KMapOp;
+
+typedef struct KMapNode {
+    KMapOp       op;
+    int          a, b;        /* node numbers (KM_IN: input number)            */
+    double       f;           /* KM_CONST                                      */
+    const KExpr *e;           /* KM_EXPR                                       */
+} KMapNode;
+
+typedef struct KStrided {
+    KView        v;
+    const KExpr *stride[KIR_MAX_RANK];
+} KStrided;
+
+typedef struct KMapOut {
+    KStrided     at;
+    int          node;
+    int          accumulate;  /* 0: store; 1: += (reduction)                   */
+} KMapOut;
+
+/* ---- runtime kernel calls ------------------------------------------------
+ * Rows are contiguous unless a stride says otherwise.  The C emitter calls
+ * the runtime function named in kir_call_name(); so does the JIT. */
+
+typedef enum {
+    KC_SOFTMAX,         /* (rows, C; x, y)               y = softmax of each row     */
+    KC_CROSS_ENTROPY,   /* (rows, C; logits, ids i64, out f32[1])  mean over rows;
+                           fallible: id out of [0, C)                            */
+    KC_CROSS_ENTROPY_GRAD, /* (rows, C; logits, ids, out)  (softmax - onehot) / rows; fallible */
+    KC_EMBEDDING,       /* (n, D, V; table, ids, out)  out[i] = table[ids[i]]; fallible */
+    KC_EMBEDDING_GRAD,  /* (n, D, V; ids, g, out)      out = 0, out[ids[i]] += g[i]; fallible */
+    KC_SGD,             /* (n; p, g, out_p) hp lr, weight_decay; or with momentum
+                           (n; p, g, mom, out_p, out_mom) hp lr, momentum, weight_decay */
+    KC_ADAM,            /* (n; p, g, m, v, step f32[1], out_p, out_m, out_v)
+                           hp lr, beta1, beta2, eps, weight_decay                */
+    KC_NUM_KINDS
+} KCallKind;
+
+/* ---- statements --------------------------------------------------------- */
+
+typedef enum { KS_LOOP, KS_GEMM, KS_MAP, KS_CALL, KS_PACK_B } KStmtKind;
+
+typedef struct KStmt KStmt;
+
+typedef struct KBlock {
+    KStmt **stmts;
+    int     n, cap;
+} KBlock;
+
+struct KStmt {
+    KStmtKind   kind;
+    const char *origin;       /* the graph-IR op it came from, for comments: "%36 = linear (h: lstm l0)" */
+
+    /* KS_LOOP: for var in 0 .. count-1 (reverse: count-1 down to 0) */
+    int          var;         /* loop id, referenced by KE_VAR               */
+    const KExpr *count;
+    int          reverse;
+    KBlock       body;
+
+    /* KS_GEMM: C = alpha op(A) op(B) + beta C, row-major, as rt_sgemm (sgemm.h).
+     * packed_b: B views a buffer a KS_PACK_B filled for these N and K (the
+     * runtime's rt_sgemm_pack_b layout); transb and ldb are unused and the
+     * product is rt_sgemm_ws_packed.
+     * KS_PACK_B: rt_sgemm_pack_b(transb, N, K, B, ldb, C): op(B), K x N, is
+     * packed once into the buffer C views, of kexpr_packed_b_floats(N, K)
+     * floats (a weight used by every step of a scan, packed before it). */
+    int          transa, transb, packed_b;
+    const KExpr *M, *N, *K;
+    float        alpha, beta;
+    KView        A, B, C;
+    const KExpr *lda, *ldb, *ldc;
+
+    /* KS_MAP */
+    int          rank;
+    const KExpr *dims[KIR_MAX_RANK];
+    KStrided    *in;   int nin;
+    KMapNode    *nodes; int nnodes;
+    KMapOut     *out;  int nout;
+
+    /* KS_CALL */
+    KCallKind    call;
+    const KExpr *ints[4];     /* rows/n, C/D, V as listed for the kind        */
+    KView        ptrs[8];     /* the pointer arguments in the listed order     */
+    int          nptrs;
+    double       hp[5];       /* hyperparameters in the listed order           */
+    int          nhp;
+};
+
+/* ---- functions ---------------------------------------------------------- */
+
+typedef struct KFunc {
+    const char  *name;        /* "forward", "train_step", ...                  */
+    const IrModule *module;   /* the module it was lowered from (symbol names and maxima) */
+    int          nsyms;
+    KBuf       **bufs;   int nbufs,  capbufs;
+    KBuf       **args;   int nargs;      /* kind KB_ARG, in arg[] order         */
+    KBuf       **results; int nresults;  /* kind KB_RESULT, in res[] order      */
+    KBlock       body;
+    int          nloops;              /* loop ids are 0 .. nloops-1            */
+    const KExpr *arena_bytes;         /* set by memplan                        */
+    const KExpr *ws_offset, *ws_bytes;/* SGEMM workspace in the arena (memplan) */
+    struct KBlock **blocks; int nblocks, capblocks;  /* every block with statements, for kfunc_free() */
+    struct KArena *arena;
+} KFunc;
+
+KFunc       *kfunc_new(const char *name, const IrModule *m);
+void         kfunc_free(KFunc *f);
+void        *kfunc_alloc(KFunc *f, size_t n);              /* zeroed, arena */
+const char  *kfunc_strdup(KFunc *f, const char *s);
+
+const KExpr *kexpr_const(KFunc *f, int64_t v);
+const KExpr *kexpr_sym(KFunc *f, int sym);
+const KExpr *kexpr_var(KFunc *f, int loop);
+const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b);
+/* The size in floats of a KS_PACK_B destination for op(B) K x N: an upper
+ * bound of rt_sgemm_packed_b_bytes(N, K) / 4 on every CPU path. */
+const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K);
+/* The value of e with the given symbol values and loop variables (vars
+ * may be NULL when e has none). */
+int64_t      kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars);
+/* Writes e as an infix string ("(B * 64)", "t0 * B * 16") with symbol
+ * names from f's module, for the printer and for comments. */
+const char  *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n);
+
+/* A new buffer; name is made unique within f (a suffix _2, _3 ...). */
+KBuf        *kfunc_buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind);
+KStmt       *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin);
+
+const char  *kir_call_name(KCallKind k);     /* "rt_softmax_rows", ...      */
+const char  *kir_map_op_name(KMapOp op);     /* "add", "tanh", ...          */
+/* How many node operands op reads: 0 (in, const, size), 1 or 2. */
+int          kir_map_op_arity(KMapOp op);
+/* A map's node and output references are in range: what an emitter
+ * checks before it builds anything from them. */
+int          kir_map_ok(const KStmt *s);
+/* s as an identifier: letters, digits and '_', not starting with a digit
+ * ("h.weight_ih_l0" -> "h_weight_ih_l0"), at most n - 1 characters. */
+void         kir_ident(char *d, size_t n, const char *s);
+
+/* The signature above, as a type: what an engine calls once a target has
+ * compiled the function. */
+typedef int (*KFuncFn)(const int64_t *sym, const void *const *arg, void *const *res, void *arena, char *err,
+                       size_t errlen);
+
+/* The text form (`rnnc dump --stage=kernel`, docs/kernel-ir.md). */
+void         kfunc_print(const KFunc *f, FILE *out);
+
+/* Checks that every view of every statement stays inside its buffer for
+ * the given symbol values (loops are walked with their induction variables
+ * at the first and last iteration), that map nodes refer backwards, and
+ * that temporaries have offsets inside the arena.  Returns the number of
+ * problems, each printed to `out`. */
+int          kfunc_verify(const KFunc *f, const int64_t *sym, FILE *out);
+
+#endif

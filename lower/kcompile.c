@@ -1,0 +1,54 @@
+/* kcompile.c - lower, fuse, plan (kcompile.h). */
+#include "lower/kcompile.h"
+
+#include "lower/kfuse.h"
+#include "lower/lower.h"
+#include "lower/memplan.h"
+#include "ir/timing.h"
+
+KFunc *kcompile(const IrModule *m, const char *name, char *err, size_t errlen)
+{
+    TimingMark t = timing_start();
+    KFunc *f = lower(m, name, err, errlen);
+    timing_stop(&t, "lower");
+    if (!f) return NULL;
+    t = timing_start();
+    kfuse(f);
+    timing_stop(&t, "kfuse");
+    t = timing_start();
+    int rc = memplan(f, err, errlen);
+    timing_stop(&t, "memplan");
+    if (rc) {
+        kfunc_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* A scan nested inside another scan of block b, or NULL; depth counts the
+ * scans around b. */
+static const IrOp *nested_scan(const IrBlock *b, int depth)
+{
+    for (int i = 0; b && i < b->nops; i++) {
+        const IrOp *op = b->ops[i];
+        if (op->kind != IR_SCAN) continue;
+        if (depth > 0) return op;
+        const IrOp *inner = nested_scan(op->body, depth + 1);
+        if (inner) return inner;
+    }
+    return NULL;
+}
+
+int kcompile_refuses(const IrModule *m, char *why, size_t whylen)
+{
+    const IrOp *op = nested_scan(m->body, 0);
+    if (op) {
+        ir_errf(why, whylen, "a scan inside a scan, which the compiled engines run only unrolled");
+        return 1;
+    }
+    if (m->nsyms > MEMPLAN_MAX_SYMS) {
+        ir_errf(why, whylen, "%d size symbols, more than the compiled engines' %d", m->nsyms, MEMPLAN_MAX_SYMS);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,341 @@
+/* lower_place.c - the lowering's bookkeeping of where values are: sizes as
+ * integer expressions, views and their strides, temporaries, copies, and
+ * the builder of one element-wise map (lower_int.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "lower/lower_int.h"
+
+const KExpr *lw_dim(Lower *L, int64_t d)
+{
+    return d >= 0 ? kexpr_const(L->f, d) : kexpr_sym(L->f, (int)(-d - 1));
+}
+
+const KExpr *lw_numel(Lower *L, const IrType *t)
+{
+    const KExpr *n = kexpr_const(L->f, 1);
+    for (int d = 0; d < t->rank; d++) n = kexpr_bin(L->f, KE_MUL, n, lw_dim(L, t->dim[d]));
+    return n;
+}
+
+const KExpr *lw_lead(Lower *L, const IrType *t)
+{
+    const KExpr *n = kexpr_const(L->f, 1);
+    for (int d = 0; d + 1 < t->rank; d++) n = kexpr_bin(L->f, KE_MUL, n, lw_dim(L, t->dim[d]));
+    return n;
+}
+
+const KExpr *lw_last(Lower *L, const IrType *t) { return lw_dim(L, t->dim[t->rank - 1]); }
+
+const char *lw_label(Lower *L, const IrValue *v)
+{
+    char buf[96];
+    if (v->name) snprintf(buf, sizeof buf, "%%%s", v->name);
+    else snprintf(buf, sizeof buf, "%%%d", v->id);
+    return kfunc_strdup(L->f, buf);
+}
+
+const char *lw_origin(Lower *L, const IrOp *op)
+{
+    char buf[192];
+    const char *lab = op->nresults ? lw_label(L, op->results[0]) : "?";
+    if (op->origin) snprintf(buf, sizeof buf, "%s = %s (%s)", lab, ir_op_name(op->kind), op->origin);
+    else snprintf(buf, sizeof buf, "%s = %s", lab, ir_op_name(op->kind));
+    return kfunc_strdup(L->f, buf);
+}
+
+Place lw_contig(Lower *L, KBuf *buf, const KExpr *off, const IrType *t)
+{
+    Place p = { .kind = PL_VIEW, .v = { buf, off } };
+    const KExpr *s = kexpr_const(L->f, 1);
+    for (int d = t->rank - 1; d >= 0; d--) {
+        p.st[d] = s;
+        s = kexpr_bin(L->f, KE_MUL, s, lw_dim(L, t->dim[d]));
+    }
+    return p;
+}
+
+KBuf *lw_temp(Lower *L, const IrValue *v, const IrType *t, const char *what)
+{
+    char name[64];
+    if (v && v->name) snprintf(name, sizeof name, "%s", v->name);
+    else if (v) snprintf(name, sizeof name, "t%d", v->id);
+    else snprintf(name, sizeof name, "tmp");
+    KBuf *b = kfunc_buf(L->f, name, t->dtype, lw_numel(L, t), KB_TEMP);
+    b->what = kfunc_strdup(L->f, what);
+    return b;
+}
+
+Place lw_out(Lower *L, const IrValue *v, const char *what)
+{
+    if (L->dest[v->id].kind == PL_VIEW) {
+        L->dest_used[v->id] = 1;
+        L->pl[v->id] = L->dest[v->id];
+    } else {
+        L->pl[v->id] = lw_contig(L, lw_temp(L, v, &v->type, what), kexpr_const(L->f, 0), &v->type);
+    }
+    return L->pl[v->id];
+}
+
+void lw_to_front(KBlock *b)
+{
+    KStmt *s = b->stmts[b->n - 1];
+    memmove(b->stmts + 1, b->stmts, (size_t)(b->n - 1) * sizeof *b->stmts);
+    b->stmts[0] = s;
+}
+
+Place lw_mem(Lower *L, const IrValue *v)
+{
+    Place p = L->pl[v->id];
+    if (p.kind != PL_CONST) return p;
+    if (L->mat[v->id].kind == PL_VIEW) return L->mat[v->id];
+    char what[128];
+    snprintf(what, sizeof what, "%s = const %g", lw_label(L, v), p.f);
+    Place m = lw_contig(L, lw_temp(L, v, &v->type, what), kexpr_const(L->f, 0), &v->type);
+    /* The fill goes to the front of the const's own block: it reads nothing,
+     * and so runs once however many consumers (or loop steps) need it. */
+    KBlock *save = L->cur;
+    L->cur = L->cblk[v->id] ? L->cblk[v->id] : save;
+    MapB mb;
+    mb_init(&mb, L, &v->type);
+    mb_out(&mb, &m, &v->type, mb_const(&mb, p.f), 0);
+    mb_emit(&mb, what);
+    lw_to_front(L->cur);
+    L->cur = save;
+    L->mat[v->id] = m;
+    return m;
+}
+
+/* Two expressions equal as functions of the symbols and loop variables:
+ * the same tree, or the same value at three points far apart (sizes are
+ * polynomials in the symbols with small coefficients, so agreeing at
+ * three unrelated points of large primes does not happen by accident). */
+int lw_same_expr(const KExpr *a, const KExpr *b)
+{
+    if (a == b) return 1;
+    static const int64_t pts[3][8] = {
+        { 7919, 104729, 1299709, 15485863, 179424673, 7727, 4721, 3371 },
+        { 2741, 6133, 9973, 13499, 17393, 21011, 24749, 28657 },
+        { 101, 211, 307, 401, 503, 601, 701, 809 },
+    };
+    int64_t sym[64], vars[64];
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 64; i++) sym[i] = vars[i] = pts[k][i % 8] + i;
+        if (kexpr_eval(a, sym, vars) != kexpr_eval(b, sym, vars)) return 0;
+    }
+    return 1;
+}
+
+int lw_same_view(const Place *a, const Place *b, int rank)
+{
+    if (a->kind != PL_VIEW || b->kind != PL_VIEW || a->v.buf != b->v.buf) return 0;
+    if (!lw_same_expr(a->v.off, b->v.off)) return 0;
+    for (int d = 0; d < rank; d++)
+        if (!lw_same_expr(a->st[d], b->st[d])) return 0;
+    return 1;
+}
+
+static int is_zero(const KExpr *e) { return e->kind == KE_CONST && e->value == 0; }
+
+/* Whether dims [from, to) of p flatten: each stride is the next one times
+ * the next dim (a dim of 1 may have any stride). */
+static int flattens(Lower *L, const Place *p, const IrType *t, int from, int to)
+{
+    for (int d = from; d + 1 < to; d++) {
+        if (t->dim[d] == 1 || t->dim[d + 1] == 1) continue;   /* a stride that means nothing */
+        const KExpr *want = kexpr_bin(L->f, KE_MUL, p->st[d + 1], lw_dim(L, t->dim[d + 1]));
+        if (!lw_same_expr(p->st[d], want)) return 0;
+    }
+    return 1;
+}
+
+static Place copy_to_temp(Lower *L, const IrValue *v, const Place *src, const char *origin)
+{
+    char what[160];
+    snprintf(what, sizeof what, "contiguous copy of %s", lw_label(L, v));
+    Place t = lw_contig(L, lw_temp(L, v, &v->type, what), kexpr_const(L->f, 0), &v->type);
+    lw_copy(L, &t, src, &v->type, origin);
+    return t;
+}
+
+static int last_unit(const Place *p, const IrType *t)
+{
+    if (t->rank == 0) return 1;
+    const KExpr *s = p->st[t->rank - 1];
+    return t->dim[t->rank - 1] == 1 || (s->kind == KE_CONST && s->value == 1);
+}
+
+Place lw_contig_of(Lower *L, const IrValue *v, const char *origin)
+{
+    Place p = lw_mem(L, v);
+    const IrType *t = &v->type;
+    if (last_unit(&p, t) && flattens(L, &p, t, 0, t->rank)) return p;
+    return copy_to_temp(L, v, &p, origin);
+}
+
+/* Whether p holds a value of type t as rows (leading dims flatten, the
+ * last one contiguous, a nonzero row stride): what a GEMM's C can be. */
+static int as_rows(Lower *L, const Place *p, const IrType *t)
+{
+    int r = t->rank;
+    if (r < 2) return last_unit(p, t);
+    return last_unit(p, t) && !is_zero(p->st[r - 2]) && t->dim[r - 1] != 1 && flattens(L, p, t, 0, r - 1);
+}
+
+/* A dest a kernel cannot write (a concat's columns for a runtime call,
+ * say) is left unused: v gets a contiguous temporary, and whoever set the
+ * dest copies from it, seeing dest_used unset. */
+static Place out_if(Lower *L, const IrValue *v, int usable, const char *what)
+{
+    if (L->dest[v->id].kind == PL_VIEW && !usable) {
+        L->pl[v->id] = lw_contig(L, lw_temp(L, v, &v->type, what), kexpr_const(L->f, 0), &v->type);
+        return L->pl[v->id];
+    }
+    return lw_out(L, v, what);
+}
+
+Place lw_out_rows(Lower *L, const IrValue *v, const KExpr **ld, const char *what)
+{
+    const IrType *t = &v->type;
+    const Place *d = &L->dest[v->id];
+    Place o = out_if(L, v, d->kind != PL_VIEW || as_rows(L, d, t), what);
+    *ld = t->rank >= 2 ? o.st[t->rank - 2] : t->rank ? lw_dim(L, t->dim[0]) : kexpr_const(L->f, 1);
+    return o;
+}
+
+Place lw_out_contig(Lower *L, const IrValue *v, const char *what)
+{
+    const IrType *t = &v->type;
+    const Place *d = &L->dest[v->id];
+    return out_if(L, v, d->kind != PL_VIEW || (last_unit(d, t) && flattens(L, d, t, 0, t->rank)), what);
+}
+
+Place lw_rows_of(Lower *L, const IrValue *v, const KExpr **ld, const char *origin)
+{
+    Place p = lw_mem(L, v);
+    const IrType *t = &v->type;
+    int r = t->rank;
+    if (r < 2) {   /* one row */
+        *ld = r ? lw_dim(L, t->dim[0]) : kexpr_const(L->f, 1);
+        if (last_unit(&p, t)) return p;
+        p = copy_to_temp(L, v, &p, origin);
+        return p;
+    }
+    /* A row stride of 0 (a broadcast row) is not a GEMM operand. */
+    if (as_rows(L, &p, t)) {
+        *ld = p.st[r - 2];
+        return p;
+    }
+    p = copy_to_temp(L, v, &p, origin);
+    *ld = p.st[r - 2];
+    return p;
+}
+
+Place lw_row(Lower *L, const Place *p, const KExpr *i, int rank)
+{
+    if (p->kind != PL_VIEW) return *p;
+    Place r = *p;
+    r.v.off = kexpr_bin(L->f, KE_ADD, p->v.off, kexpr_bin(L->f, KE_MUL, i, p->st[0]));
+    for (int d = 0; d + 1 < rank; d++) r.st[d] = p->st[d + 1];
+    r.st[rank - 1] = NULL;
+    return r;
+}
+
+void lw_copy(Lower *L, const Place *dst, const Place *src, const IrType *t, const char *origin)
+{
+    MapB mb;
+    mb_init(&mb, L, t);
+    mb_out(&mb, dst, t, mb_in(&mb, src, t), 0);
+    mb_emit(&mb, origin);
+}
+
+/* ---- one map --------------------------------------------------------------------- */
+
+void mb_init(MapB *mb, Lower *L, const IrType *space)
+{
+    memset(mb, 0, sizeof *mb);
+    mb->L = L;
+    mb->rank = space->rank ? space->rank : 1;
+    if (!space->rank) mb->dims[0] = kexpr_const(L->f, 1);
+    for (int d = 0; d < space->rank; d++) mb->dims[d] = lw_dim(L, space->dim[d]);
+}
+
+/* p's strides aligned to the map's trailing dims. */
+static void align(MapB *mb, const Place *p, const IrType *vt, const KExpr **st)
+{
+    for (int i = 0; i < mb->rank; i++) {
+        int vi = i - (mb->rank - vt->rank);
+        st[i] = vi < 0 || vt->dim[vi] == 1 ? kexpr_const(mb->L->f, 0) : p->st[vi];
+    }
+    for (int i = mb->rank; i < KIR_MAX_RANK; i++) st[i] = NULL;
+}
+
+static int node(MapB *mb, KMapNode n)
+{
+    if (mb->nnodes >= MB_MAX_NODES) {
+        mb->L->bad = "map of too many nodes";
+        return 0;
+    }
+    mb->nodes[mb->nnodes] = n;
+    return mb->nnodes++;
+}
+
+int mb_in(MapB *mb, const Place *p, const IrType *vt)
+{
+    if (p->kind == PL_CONST) return mb_const(mb, p->f);
+    /* the same view read twice is one input */
+    KStrided s = { .v = p->v };
+    align(mb, p, vt, s.stride);
+    int k;
+    for (k = 0; k < mb->nin; k++) {
+        const KStrided *o = &mb->in[k];
+        int same = o->v.buf == s.v.buf && lw_same_expr(o->v.off, s.v.off);
+        for (int d = 0; same && d < mb->rank; d++) same = lw_same_expr(o->stride[d], s.stride[d]);
+        if (same) break;
+    }
+    if (k == mb->nin) {
+        if (mb->nin >= MB_MAX_IN) {
+            mb->L->bad = "map of too many inputs";
+            return 0;
+        }
+        mb->in[mb->nin++] = s;
+    }
+    for (int i = 0; i < mb->nnodes; i++)
+        if (mb->nodes[i].op == KM_IN && mb->nodes[i].a == k) return i;
+    return node(mb, (KMapNode){ .op = KM_IN, .a = k });
+}
+
+int mb_op(MapB *mb, KMapOp op, int a, int b) { return node(mb, (KMapNode){ .op = op, .a = a, .b = b }); }
+int mb_const(MapB *mb, double f) { return node(mb, (KMapNode){ .op = KM_CONST, .f = f }); }
+int mb_expr(MapB *mb, const KExpr *e) { return node(mb, (KMapNode){ .op = KM_EXPR, .e = e }); }
+
+void mb_out(MapB *mb, const Place *p, const IrType *vt, int n, int accumulate)
+{
+    if (mb->nout >= MB_MAX_OUT) {
+        mb->L->bad = "map of too many outputs";
+        return;
+    }
+    KMapOut *o = &mb->out[mb->nout++];
+    o->at.v = p->v;
+    align(mb, p, vt, o->at.stride);
+    o->node = n;
+    o->accumulate = accumulate;
+}
+
+KStmt *mb_emit(MapB *mb, const char *origin)
+{
+    Lower *L = mb->L;
+    KStmt *s = kblock_add(L->f, L->cur, KS_MAP, origin);
+    s->rank = mb->rank;
+    for (int d = 0; d < mb->rank; d++) s->dims[d] = mb->dims[d];
+    s->nin = mb->nin;
+    s->in = kfunc_alloc(L->f, (size_t)(mb->nin ? mb->nin : 1) * sizeof *s->in);
+    memcpy(s->in, mb->in, (size_t)mb->nin * sizeof *s->in);
+    s->nnodes = mb->nnodes;
+    s->nodes = kfunc_alloc(L->f, (size_t)(mb->nnodes ? mb->nnodes : 1) * sizeof *s->nodes);
+    memcpy(s->nodes, mb->nodes, (size_t)mb->nnodes * sizeof *s->nodes);
+    s->nout = mb->nout;
+    s->out = kfunc_alloc(L->f, (size_t)(mb->nout ? mb->nout : 1) * sizeof *s->out);
+    memcpy(s->out, mb->out, (size_t)mb->nout * sizeof *s->out);
+    return s;
+}

@@ -1,0 +1,835 @@
+/* llvm_emit.c - kernel IR to LLVM IR (llvm_emit.h).
+ *
+ * The function's entry block holds what depends only on the parameters:
+ * the size symbols (sym[k]), a typed pointer for every buffer (arg[i],
+ * res[i], arena + offset) and the accumulators' allocas (promoted to
+ * registers by SROA).  It branches to the body, which follows the
+ * statements in order.  Integer expressions are emitted where they are
+ * used; LLVM's LICM and GVN hoist and share them.  Index arithmetic is
+ * nsw and element addresses inbounds GEPs, as a C compiler makes them
+ * from the C emitter's int64_t expressions (a valid program never
+ * overflows them), which lets SCEV see unit strides. */
+#include "target/llvm/llvm_emit.h"
+
+#include <llvm-c/Analysis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kir/kir_calls.h"
+#include "runtime/vmath_kernels.h"
+
+const char *const llvm_emit_externals[] = {
+    "rt_sgemm_ws", "rt_sgemm_ws_packed", "rt_sgemm_pack_b", "rt_softmax_rows", "rt_cross_entropy",
+    "rt_cross_entropy_grad", "rt_embedding", "rt_embedding_grad", "rt_sgd_update", "rt_adam_update",
+    "snprintf", "logf", "memset", "memcpy", "memmove", NULL,
+};
+
+typedef struct LE {
+    LLVMContextRef    ctx;
+    LLVMModuleRef     mod;
+    LLVMBuilderRef    b;       /* the body */
+    LLVMBuilderRef    eb;      /* the entry block: parameters' uses, allocas */
+    const KFunc      *f;
+    LLVMValueRef      fn;
+    LLVMTypeRef       i1, i8, i32, i64, f32, f64, vd, p8, pf32, pi64;
+    LLVMValueRef      p_sym, p_arg, p_res, p_arena, p_err, p_errlen;
+    LLVMValueRef     *syms;    /* by symbol */
+    LLVMValueRef     *bufs;    /* typed pointer by buffer id, NULL: unusable */
+    LLVMValueRef     *vars;    /* current value of each loop variable */
+    LLVMValueRef      ws;      /* i8* SGEMM workspace, or NULL */
+    LLVMValueRef      ws_bytes;
+    LLVMMetadataRef   domain;  /* alias scopes: one per buffer (see map_alias) */
+    LLVMMetadataRef  *scope;   /* by buffer id, made on first use */
+    unsigned          md_scope, md_noalias;
+    char             *err;
+    size_t            errlen;
+    int               bad;
+} LE;
+
+static int le_fail(LE *e, const char *fmt, const char *what) {
+    if (!e->bad && e->err && e->errlen)
+        snprintf(e->err, e->errlen, fmt, what ? what : "?");
+    e->bad = 1;
+    return -1;
+}
+
+static void init_types(LE *e) {
+    LLVMContextRef c = e->ctx;
+    e->i1 = LLVMInt1TypeInContext(c);
+    e->i8 = LLVMInt8TypeInContext(c);
+    e->i32 = LLVMInt32TypeInContext(c);
+    e->i64 = LLVMInt64TypeInContext(c);
+    e->f32 = LLVMFloatTypeInContext(c);
+    e->f64 = LLVMDoubleTypeInContext(c);
+    e->vd = LLVMVoidTypeInContext(c);
+    e->p8 = LLVMPointerType(e->i8, 0);
+    e->pf32 = LLVMPointerType(e->f32, 0);
+    e->pi64 = LLVMPointerType(e->i64, 0);
+}
+
+static LLVMValueRef ci64(LE *e, int64_t v) { return LLVMConstInt(e->i64, (unsigned long long)v, 1); }
+static LLVMValueRef ci32(LE *e, int64_t v) { return LLVMConstInt(e->i32, (unsigned long long)v, 1); }
+static LLVMValueRef cf32(LE *e, double v) { return LLVMConstReal(e->f32, (double)(float)v); }
+
+static void add_attr(LE *e, LLVMValueRef fn, const char *name) {
+    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->ctx, kind, 0));
+}
+
+/* The declaration of an external function (added once). */
+static LLVMValueRef extern_fn(LE *e, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n,
+                              int vararg, LLVMTypeRef *type) {
+    *type = LLVMFunctionType(ret, params, n, vararg);
+    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, name);
+    if (!fn) {
+        fn = LLVMAddFunction(e->mod, name, *type);
+        add_attr(e, fn, "nounwind");
+    }
+    return fn;
+}
+
+/* ---- integer expressions ------------------------------------------------- */
+
+static int has_free(const KExpr *x) {
+    if (!x)
+        return 0;
+    if (x->kind == KE_SYM || x->kind == KE_VAR)
+        return 1;
+    return has_free(x->a) || has_free(x->b);
+}
+
+static int is_const(const KExpr *x, int64_t v) { return !x || (!has_free(x) && kexpr_eval(x, NULL, NULL) == v); }
+
+/* x as an i64 value in builder b (NULL: 0). */
+static LLVMValueRef expr_in(LE *e, LLVMBuilderRef b, const KExpr *x) {
+    if (!x || !has_free(x))
+        return ci64(e, x ? kexpr_eval(x, NULL, NULL) : 0);
+    switch (x->kind) {
+    case KE_SYM:
+        if (x->index < 0 || x->index >= e->f->nsyms) {
+            le_fail(e, "kernel IR: symbol out of range in %s", e->f->name);
+            return ci64(e, 0);
+        }
+        return e->syms[x->index];
+    case KE_VAR:
+        if (x->index < 0 || x->index >= e->f->nloops || !e->vars[x->index]) {
+            le_fail(e, "kernel IR: a loop variable used outside its loop in %s", e->f->name);
+            return ci64(e, 0);
+        }
+        return e->vars[x->index];
+    default:
+        break;
+    }
+    LLVMValueRef a = expr_in(e, b, x->a), c = expr_in(e, b, x->b);
+    switch (x->kind) {
+    case KE_ADD: return LLVMBuildNSWAdd(b, a, c, "");
+    case KE_SUB: return LLVMBuildNSWSub(b, a, c, "");
+    case KE_MUL: return LLVMBuildNSWMul(b, a, c, "");
+    case KE_DIV: return LLVMBuildSDiv(b, a, c, "");
+    case KE_MAX: return LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, a, c, ""), a, c, "");
+    default: le_fail(e, "kernel IR: unknown expression kind in %s", e->f->name); return ci64(e, 0);
+    }
+}
+
+static LLVMValueRef expr(LE *e, const KExpr *x) { return expr_in(e, e->b, x); }
+
+/* ---- buffers --------------------------------------------------------------- */
+
+static LLVMTypeRef elem_type(LE *e, const KBuf *b) { return b->dtype == IR_I64 ? e->i64 : e->f32; }
+
+/* In the entry block: sym[k] for every symbol, a typed pointer for every
+ * buffer, the SGEMM workspace. */
+static void entry_values(LE *e) {
+    const KFunc *f = e->f;
+    for (int k = 0; k < f->nsyms; k++) {
+        LLVMValueRef p = LLVMBuildGEP2(e->eb, e->i64, e->p_sym, (LLVMValueRef[]){ci64(e, k)}, 1, "");
+        char name[64];
+        const char *sn = f->module && k < f->module->nsyms ? f->module->syms[k].name : NULL;
+        snprintf(name, sizeof name, "%s", sn ? sn : "sym");
+        e->syms[k] = LLVMBuildLoad2(e->eb, e->i64, p, name);
+    }
+    for (int i = 0; i < f->nbufs; i++) {
+        const KBuf *b = f->bufs[i];
+        LLVMTypeRef pt = LLVMPointerType(elem_type(e, b), 0);
+        LLVMValueRef raw = NULL;
+        if (b->kind == KB_ARG || b->kind == KB_RESULT) {
+            LLVMValueRef base = b->kind == KB_ARG ? e->p_arg : e->p_res;
+            LLVMValueRef p = LLVMBuildGEP2(e->eb, e->p8, base, (LLVMValueRef[]){ci64(e, b->index)}, 1, "");
+            raw = LLVMBuildLoad2(e->eb, e->p8, p, "");
+        } else if (b->offset) {
+            raw = LLVMBuildInBoundsGEP2(e->eb, e->i8, e->p_arena, (LLVMValueRef[]){expr_in(e, e->eb, b->offset)},
+                                        1, "");
+        }
+        e->bufs[i] = raw ? LLVMBuildBitCast(e->eb, raw, pt, b->name) : NULL;
+    }
+    if (f->ws_offset && f->ws_bytes) {
+        e->ws = LLVMBuildInBoundsGEP2(e->eb, e->i8, e->p_arena, (LLVMValueRef[]){expr_in(e, e->eb, f->ws_offset)},
+                                      1, "ws");
+        e->ws_bytes = expr_in(e, e->eb, f->ws_bytes);
+    }
+}
+
+static LLVMValueRef buf_ptr(LE *e, const KBuf *b) {
+    if (!b || b->id < 0 || b->id >= e->f->nbufs || !e->bufs[b->id]) {
+        le_fail(e, "kernel IR: buffer '%s' has no memory (not planned by memplan?)", b ? b->name : NULL);
+        return LLVMConstNull(e->pf32);
+    }
+    return e->bufs[b->id];
+}
+
+/* The address of element idx of b. */
+static LLVMValueRef elem_ptr(LE *e, const KBuf *b, LLVMValueRef idx) {
+    return LLVMBuildInBoundsGEP2(e->b, elem_type(e, b), buf_ptr(e, b), &idx, 1, "");
+}
+
+/* A view as a pointer of type `to` (a call's argument). */
+static LLVMValueRef view_ptr(LE *e, const KView *v, LLVMTypeRef to) {
+    if (!v->buf)
+        return LLVMConstNull(to);
+    LLVMValueRef p = elem_ptr(e, v->buf, expr(e, v->off));
+    return LLVMTypeOf(p) == to ? p : LLVMBuildBitCast(e->b, p, to, "");
+}
+
+/* ---- control flow -------------------------------------------------------------- */
+
+typedef struct Loop {
+    LLVMBasicBlockRef head, exit;
+    LLVMValueRef      phi, count;
+    int               reverse;
+} Loop;
+
+static LLVMBasicBlockRef new_block(LE *e, const char *name) { return LLVMAppendBasicBlockInContext(e->ctx, e->fn, name); }
+
+/* for (i = 0; i < count; i++) or, reversed, from count - 1 down to 0;
+ * the body follows until loop_end.  Returns the induction variable. */
+static LLVMValueRef loop_begin(LE *e, Loop *L, LLVMValueRef count, int reverse, const char *name) {
+    L->count = count;
+    L->reverse = reverse;
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
+    LLVMValueRef start = reverse ? LLVMBuildNSWSub(e->b, count, ci64(e, 1), "") : ci64(e, 0);
+    L->head = new_block(e, name);
+    L->exit = new_block(e, "");
+    LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntSGT, count, ci64(e, 0), ""), L->head, L->exit);
+    LLVMPositionBuilderAtEnd(e->b, L->head);
+    L->phi = LLVMBuildPhi(e->b, e->i64, name);
+    LLVMAddIncoming(L->phi, &start, &pre, 1);
+    return L->phi;
+}
+
+static void loop_end(LE *e, Loop *L) {
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->b);
+    LLVMValueRef next, more;
+    if (L->reverse) {
+        next = LLVMBuildNSWSub(e->b, L->phi, ci64(e, 1), "");
+        more = LLVMBuildICmp(e->b, LLVMIntSGE, next, ci64(e, 0), "");
+    } else {
+        next = LLVMBuildNSWAdd(e->b, L->phi, ci64(e, 1), "");
+        more = LLVMBuildICmp(e->b, LLVMIntSLT, next, L->count, "");
+    }
+    LLVMBuildCondBr(e->b, more, L->head, L->exit);
+    LLVMAddIncoming(L->phi, &next, &latch, 1);
+    LLVMMoveBasicBlockAfter(L->exit, latch);
+    LLVMPositionBuilderAtEnd(e->b, L->exit);
+}
+
+/* if (rc != 0) { snprintf(err, errlen, "%s", "WHAT in ORIGIN"); return 1; } */
+static void check_rc(LE *e, LLVMValueRef rc, const char *what, const char *origin) {
+    LLVMBasicBlockRef fail = new_block(e, "fail"), ok = new_block(e, "");
+    LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntNE, rc, ci32(e, 0), ""), fail, ok);
+    LLVMPositionBuilderAtEnd(e->b, fail);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s in %s", what, origin ? origin : "?");
+    LLVMTypeRef ft, params[3] = {e->p8, e->i64, e->p8};
+    LLVMValueRef sn = extern_fn(e, "snprintf", e->i32, params, 3, 1, &ft);
+    LLVMValueRef args[4] = {e->p_err, e->p_errlen, LLVMBuildGlobalStringPtr(e->b, "%s", "fmt"),
+                            LLVMBuildGlobalStringPtr(e->b, msg, "msg")};
+    LLVMBuildCall2(e->b, ft, sn, args, 4, "");
+    LLVMBuildRet(e->b, ci32(e, 1));
+    LLVMMoveBasicBlockAfter(ok, fail);
+    LLVMPositionBuilderAtEnd(e->b, ok);
+}
+
+/* ---- runtime calls ------------------------------------------------------------ */
+
+static void emit_gemm(LE *e, const KStmt *s) {
+    if (!e->ws)
+        le_fail(e, "kernel IR function '%s' has a GEMM but no SGEMM workspace (not planned)", e->f->name);
+    LLVMTypeRef ft;
+    LLVMValueRef rc;
+    if (s->packed_b) {
+        LLVMTypeRef p[13] = {e->i32, e->i64, e->i64, e->i64, e->f32, e->pf32, e->i64,
+                             e->p8,  e->f32, e->pf32, e->i64, e->p8, e->i64};
+        LLVMValueRef fn = extern_fn(e, "rt_sgemm_ws_packed", e->i32, p, 13, 0, &ft);
+        LLVMValueRef a[13] = {ci32(e, !!s->transa), expr(e, s->M), expr(e, s->N), expr(e, s->K),
+                              cf32(e, s->alpha), view_ptr(e, &s->A, e->pf32), expr(e, s->lda),
+                              view_ptr(e, &s->B, e->p8), cf32(e, s->beta), view_ptr(e, &s->C, e->pf32),
+                              expr(e, s->ldc), e->ws ? e->ws : LLVMConstNull(e->p8),
+                              e->ws ? e->ws_bytes : ci64(e, 0)};
+        rc = LLVMBuildCall2(e->b, ft, fn, a, 13, "");
+    } else {
+        LLVMTypeRef p[15] = {e->i32, e->i32, e->i64, e->i64, e->i64, e->f32, e->pf32, e->i64,
+                             e->pf32, e->i64, e->f32, e->pf32, e->i64, e->p8, e->i64};
+        LLVMValueRef fn = extern_fn(e, "rt_sgemm_ws", e->i32, p, 15, 0, &ft);
+        LLVMValueRef a[15] = {ci32(e, !!s->transa), ci32(e, !!s->transb), expr(e, s->M), expr(e, s->N),
+                              expr(e, s->K), cf32(e, s->alpha), view_ptr(e, &s->A, e->pf32), expr(e, s->lda),
+                              view_ptr(e, &s->B, e->pf32), expr(e, s->ldb), cf32(e, s->beta),
+                              view_ptr(e, &s->C, e->pf32), expr(e, s->ldc),
+                              e->ws ? e->ws : LLVMConstNull(e->p8), e->ws ? e->ws_bytes : ci64(e, 0)};
+        rc = LLVMBuildCall2(e->b, ft, fn, a, 15, "");
+    }
+    check_rc(e, rc, "sgemm failed (bad sizes or too small a workspace)", s->origin);
+}
+
+static void emit_pack_b(LE *e, const KStmt *s) {
+    LLVMTypeRef ft, p[6] = {e->i32, e->i64, e->i64, e->pf32, e->i64, e->p8};
+    LLVMValueRef fn = extern_fn(e, "rt_sgemm_pack_b", e->vd, p, 6, 0, &ft);
+    LLVMValueRef a[6] = {ci32(e, !!s->transb), expr(e, s->N), expr(e, s->K), view_ptr(e, &s->B, e->pf32),
+                         expr(e, s->ldb), view_ptr(e, &s->C, e->p8)};
+    LLVMBuildCall2(e->b, ft, fn, a, 6, "");
+}
+
+/* The integer arguments, the pointers in the C prototype's order (SGD
+ * without momentum passes NULL for mom and out_mom), the hyperparameters
+ * as doubles (SGD without momentum: momentum 0). */
+static void emit_call(LE *e, const KStmt *s) {
+    int nints, nhp;
+    const KCallPtr *sig;
+    int nptrs = kir_call_sig(s->call, s->nptrs, &nints, &nhp, &sig);
+    if (nptrs < 0 || s->nptrs != nptrs || s->nhp < nhp) {
+        le_fail(e, "kernel IR: a call of the wrong shape in '%s'", s->origin);
+        return;
+    }
+    LLVMTypeRef pt[20];
+    LLVMValueRef av[20];
+    int n = 0;
+    for (int k = 0; k < nints; k++) {
+        pt[n] = e->i64;
+        av[n++] = expr(e, s->ints[k]);
+    }
+    int sgd_plain = s->call == KC_SGD && nptrs == 3;
+    for (int k = 0; k < nptrs; k++) {
+        if (sgd_plain && k == 2) { /* mom */
+            pt[n] = e->pf32;
+            av[n++] = LLVMConstNull(e->pf32);
+        }
+        pt[n] = sig[k].i64 ? e->pi64 : e->pf32;
+        av[n] = view_ptr(e, &s->ptrs[k], pt[n]);
+        n++;
+    }
+    if (sgd_plain) { /* out_mom */
+        pt[n] = e->pf32;
+        av[n++] = LLVMConstNull(e->pf32);
+    }
+    for (int k = 0; k < nhp; k++) {
+        if (sgd_plain && k == 1) { /* momentum */
+            pt[n] = e->f64;
+            av[n++] = LLVMConstReal(e->f64, 0.0);
+        }
+        pt[n] = e->f64;
+        av[n++] = LLVMConstReal(e->f64, s->hp[k]);
+    }
+    int fallible = s->call == KC_CROSS_ENTROPY || s->call == KC_CROSS_ENTROPY_GRAD || s->call == KC_EMBEDDING ||
+                   s->call == KC_EMBEDDING_GRAD;
+    LLVMTypeRef ft;
+    LLVMValueRef fn = extern_fn(e, kir_call_name(s->call), fallible ? e->i32 : e->vd, pt, (unsigned)n, 0, &ft);
+    LLVMValueRef rc = LLVMBuildCall2(e->b, ft, fn, av, (unsigned)n, "");
+    if (fallible)
+        check_rc(e, rc, "token id out of range", s->origin);
+}
+
+/* ---- activations: runtime/vmath.c's scalar algorithms ---------------------------
+ * Each is an internal always-inline function of the module, straight-line
+ * code whose float operations are vmath.c's, one for one and in its order;
+ * its branches are selects, computing both sides (no side has effects). */
+
+static LLVMValueRef bits(LE *e, LLVMBuilderRef b, LLVMValueRef f) { return LLVMBuildBitCast(b, f, e->i32, ""); }
+static LLVMValueRef flt(LE *e, LLVMBuilderRef b, LLVMValueRef u) { return LLVMBuildBitCast(b, u, e->f32, ""); }
+
+/* A new internal float(float) function and a builder at its start. */
+static LLVMValueRef helper_begin(LE *e, const char *name, LLVMBuilderRef *hb) {
+    LLVMTypeRef ft = LLVMFunctionType(e->f32, &e->f32, 1, 0);
+    LLVMValueRef fn = LLVMAddFunction(e->mod, name, ft);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    add_attr(e, fn, "alwaysinline");
+    add_attr(e, fn, "nounwind");
+    add_attr(e, fn, "readnone");
+    add_attr(e, fn, "willreturn");
+    *hb = LLVMCreateBuilderInContext(e->ctx);
+    LLVMPositionBuilderAtEnd(*hb, LLVMAppendBasicBlockInContext(e->ctx, fn, ""));
+    return fn;
+}
+
+/* rt_expf */
+static LLVMValueRef exp_fn(LE *e) {
+    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, "rnnc.expf");
+    if (fn)
+        return fn;
+    LLVMBuilderRef b;
+    fn = helper_begin(e, "rnnc.expf", &b);
+    LLVMValueRef x0 = LLVMGetParam(fn, 0);
+    LLVMValueRef x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x0, cf32(e, VM_EXP_HI), ""),
+                                     cf32(e, VM_EXP_HI), x0, "");
+    x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, cf32(e, VM_EXP_LO), ""), cf32(e, VM_EXP_LO), x, "");
+    LLVMValueRef n = LLVMBuildFMul(b, x, cf32(e, VM_LOG2E), "");
+    n = LLVMBuildFAdd(b, n, cf32(e, VM_ROUND_MAGIC), "");
+    n = LLVMBuildFSub(b, n, cf32(e, VM_ROUND_MAGIC), "");
+    LLVMValueRef t = LLVMBuildFMul(b, n, cf32(e, VM_LN2_HI), "");
+    LLVMValueRef r = LLVMBuildFSub(b, x, t, "");
+    t = LLVMBuildFMul(b, n, cf32(e, VM_LN2_LO), "");
+    r = LLVMBuildFSub(b, r, t, "");
+    LLVMValueRef r2 = LLVMBuildFMul(b, r, r, "");
+    static const float P[6] = {VM_EXP_P0, VM_EXP_P1, VM_EXP_P2, VM_EXP_P3, VM_EXP_P4, VM_EXP_P5};
+    LLVMValueRef p = cf32(e, P[0]);
+    for (int k = 1; k < 6; k++) {
+        p = LLVMBuildFMul(b, p, r, "");
+        p = LLVMBuildFAdd(b, p, cf32(e, P[k]), "");
+    }
+    p = LLVMBuildFMul(b, p, r2, "");
+    p = LLVMBuildFAdd(b, p, r, "");
+    p = LLVMBuildFAdd(b, p, cf32(e, 1.0), "");
+    /* k = (int32_t)n; 2^k in two factors (a NaN x makes k poison, but
+     * the result is then the select's other side) */
+    LLVMValueRef k = LLVMBuildFPToSI(b, n, e->i32, "");
+    LLVMValueRef k1 = LLVMBuildSDiv(b, k, ci32(e, 2), "");
+    LLVMValueRef k2 = LLVMBuildNSWSub(b, k, k1, "");
+    LLVMValueRef s1 = flt(e, b, LLVMBuildShl(b, LLVMBuildAdd(b, k1, ci32(e, 127), ""), ci32(e, 23), ""));
+    LLVMValueRef s2 = flt(e, b, LLVMBuildShl(b, LLVMBuildAdd(b, k2, ci32(e, 127), ""), ci32(e, 23), ""));
+    p = LLVMBuildFMul(b, p, s1, "");
+    p = LLVMBuildFMul(b, p, s2, "");
+    /* NaN in: x + x (a quiet NaN) */
+    LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, x0, x0, "");
+    LLVMBuildRet(b, LLVMBuildSelect(b, nan, LLVMBuildFAdd(b, x0, x0, ""), p, ""));
+    LLVMDisposeBuilder(b);
+    return fn;
+}
+
+static LLVMValueRef call1(LE *e, LLVMBuilderRef b, LLVMValueRef fn, LLVMValueRef x) {
+    return LLVMBuildCall2(b, LLVMFunctionType(e->f32, &e->f32, 1, 0), fn, &x, 1, "");
+}
+
+/* rt_tanhf */
+static LLVMValueRef tanh_fn(LE *e) {
+    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, "rnnc.tanhf");
+    if (fn)
+        return fn;
+    LLVMValueRef ex = exp_fn(e);
+    LLVMBuilderRef b;
+    fn = helper_begin(e, "rnnc.tanhf", &b);
+    LLVMValueRef xb = bits(e, b, LLVMGetParam(fn, 0));
+    LLVMValueRef sign = LLVMBuildAnd(b, xb, LLVMConstInt(e->i32, 0x80000000u, 0), "");
+    LLVMValueRef a = flt(e, b, LLVMBuildAnd(b, xb, LLVMConstInt(e->i32, 0x7fffffffu, 0), ""));
+    /* small: a + a^3 P(a^2) */
+    LLVMValueRef z = LLVMBuildFMul(b, a, a, "");
+    static const float P[5] = {VM_TANH_P0, VM_TANH_P1, VM_TANH_P2, VM_TANH_P3, VM_TANH_P4};
+    LLVMValueRef p = cf32(e, P[0]);
+    for (int k = 1; k < 5; k++) {
+        p = LLVMBuildFMul(b, p, z, "");
+        p = LLVMBuildFAdd(b, p, cf32(e, P[k]), "");
+    }
+    p = LLVMBuildFMul(b, p, z, "");
+    p = LLVMBuildFMul(b, p, a, "");
+    LLVMValueRef small = LLVMBuildFAdd(b, p, a, "");
+    /* large: 1 - 2 / (exp(2a) + 1) */
+    LLVMValueRef ea = call1(e, b, ex, LLVMBuildFAdd(b, a, a, ""));
+    LLVMValueRef d = LLVMBuildFAdd(b, ea, cf32(e, 1.0), "");
+    LLVMValueRef q = LLVMBuildFDiv(b, cf32(e, 2.0), d, "");
+    LLVMValueRef large = LLVMBuildFSub(b, cf32(e, 1.0), q, "");
+    LLVMValueRef r = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a, cf32(e, VM_TANH_SMALL), ""), small, large, "");
+    LLVMBuildRet(b, flt(e, b, LLVMBuildOr(b, bits(e, b, r), sign, "")));
+    LLVMDisposeBuilder(b);
+    return fn;
+}
+
+/* rt_sigmoidf */
+static LLVMValueRef sigmoid_fn(LE *e) {
+    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, "rnnc.sigmoidf");
+    if (fn)
+        return fn;
+    LLVMValueRef ex = exp_fn(e);
+    LLVMBuilderRef b;
+    fn = helper_begin(e, "rnnc.sigmoidf", &b);
+    LLVMValueRef x = LLVMGetParam(fn, 0);
+    LLVMValueRef a = flt(e, b, LLVMBuildAnd(b, bits(e, b, x), LLVMConstInt(e->i32, 0x7fffffffu, 0), ""));
+    LLVMValueRef ee = call1(e, b, ex, LLVMBuildFNeg(b, a, ""));
+    LLVMValueRef d = LLVMBuildFAdd(b, cf32(e, 1.0), ee, "");
+    LLVMValueRef num = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGE, x, cf32(e, 0.0), ""), cf32(e, 1.0), ee, "");
+    LLVMBuildRet(b, LLVMBuildFDiv(b, num, d, ""));
+    LLVMDisposeBuilder(b);
+    return fn;
+}
+
+/* llvm.<name>.f32 */
+static LLVMValueRef intrinsic_f32(LE *e, const char *name, LLVMValueRef x) {
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(e->mod, id, &e->f32, 1);
+    return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, &e->f32, 1), fn, &x, 1, "");
+}
+
+/* ---- alias scopes ------------------------------------------------------------------
+ * Within one statement, two different buffers never overlap: arguments and
+ * results are the caller's separate tensors, temporaries lie in the arena
+ * where memplan() keeps those one statement touches apart.  Each buffer is
+ * an alias scope, and every load and store of a map says which it
+ * accesses (!alias.scope) and that it touches none of the map's other
+ * buffers (!noalias).  Without this LLVM would have to compare every pair
+ * of pointers at run time before it vectorizes a loop, and gives up on a
+ * fused LSTM cell's dozen of them. */
+
+typedef struct MapAlias {
+    const KBuf     *buf[2 * 64];
+    LLVMValueRef    scope[2 * 64], noalias[2 * 64];
+    int             n;
+} MapAlias;
+
+static LLVMMetadataRef buf_scope(LE *e, const KBuf *b) {
+    if (!e->scope[b->id]) {
+        char name[64];
+        snprintf(name, sizeof name, "buf%d", b->id);
+        LLVMMetadataRef ops[2] = {LLVMMDStringInContext2(e->ctx, name, strlen(name)), e->domain};
+        e->scope[b->id] = LLVMMDNodeInContext2(e->ctx, ops, 2);
+    }
+    return e->scope[b->id];
+}
+
+static void alias_add(MapAlias *ma, const KBuf *b) {
+    for (int i = 0; i < ma->n; i++)
+        if (ma->buf[i] == b)
+            return;
+    if (ma->n < (int)(sizeof ma->buf / sizeof *ma->buf))
+        ma->buf[ma->n++] = b;
+}
+
+/* The scope lists of every buffer map s reads (live inputs) or writes. */
+static void map_alias(LE *e, const KStmt *s, const unsigned char *live, MapAlias *ma) {
+    ma->n = 0;
+    for (int k = 0; k < s->nnodes; k++)
+        if (live[k] && s->nodes[k].op == KM_IN)
+            alias_add(ma, s->in[s->nodes[k].a].v.buf);
+    for (int o = 0; o < s->nout; o++)
+        alias_add(ma, s->out[o].at.v.buf);
+    LLVMMetadataRef others[2 * 64];
+    for (int i = 0; i < ma->n; i++) {
+        int n = 0;
+        for (int j = 0; j < ma->n; j++)
+            if (j != i)
+                others[n++] = buf_scope(e, ma->buf[j]);
+        LLVMMetadataRef self = buf_scope(e, ma->buf[i]);
+        ma->scope[i] = LLVMMetadataAsValue(e->ctx, LLVMMDNodeInContext2(e->ctx, &self, 1));
+        ma->noalias[i] = n ? LLVMMetadataAsValue(e->ctx, LLVMMDNodeInContext2(e->ctx, others, (size_t)n)) : NULL;
+    }
+}
+
+/* Marks a load or store of buffer b. */
+static LLVMValueRef tag(LE *e, const MapAlias *ma, const KBuf *b, LLVMValueRef inst) {
+    for (int i = 0; i < ma->n; i++)
+        if (ma->buf[i] == b) {
+            LLVMSetMetadata(inst, e->md_scope, ma->scope[i]);
+            if (ma->noalias[i])
+                LLVMSetMetadata(inst, e->md_noalias, ma->noalias[i]);
+        }
+    return inst;
+}
+
+/* ---- maps ------------------------------------------------------------------------ */
+
+static int is_unary(KMapOp op) { return kir_map_op_arity(op) == 1; }
+
+/* Node k is live if an output stores it or a live node reads it: a dead
+ * input is not loaded (its view need not be valid), as in emit_c.c. */
+static void live_nodes(const KStmt *s, unsigned char *live) {
+    for (int o = 0; o < s->nout; o++)
+        live[s->out[o].node] = 1;
+    for (int k = s->nnodes - 1; k >= 0; k--) {
+        const KMapNode *nd = &s->nodes[k];
+        if (!live[k] || nd->op == KM_IN || kir_map_op_arity(nd->op) == 0)
+            continue;
+        live[nd->a] = 1;
+        if (!is_unary(nd->op))
+            live[nd->b] = 1;
+    }
+}
+
+/* The level of an accumulating output's local sum, as emit_c.c decides
+ * it: the first dimension from which all its strides are zero, if some
+ * inner dimension is reduced and nothing else in the map touches its
+ * buffer; else -1 (it adds into memory at every index). */
+static int reduce_level(const KStmt *s, int oi, const unsigned char *live) {
+    const KMapOut *mo = &s->out[oi];
+    if (!mo->accumulate)
+        return -1;
+    int k = s->rank;
+    while (k > 0 && is_const(mo->at.stride[k - 1], 0))
+        k--;
+    if (k == s->rank)
+        return -1;
+    for (int o = 0; o < s->nout; o++)
+        if (o != oi && s->out[o].at.v.buf == mo->at.v.buf)
+            return -1;
+    for (int n = 0; n < s->nnodes; n++)
+        if (live[n] && s->nodes[n].op == KM_IN && s->in[s->nodes[n].a].v.buf == mo->at.v.buf)
+            return -1;
+    return k;
+}
+
+/* The element index off + sum_{d < upto} i_d * stride_d of a view. */
+static LLVMValueRef strided_index(LE *e, const KStrided *v, const LLVMValueRef *idx, int upto) {
+    LLVMValueRef at = expr(e, v->v.off);
+    for (int d = 0; d < upto; d++) {
+        if (is_const(v->stride[d], 0))
+            continue;
+        LLVMValueRef term = is_const(v->stride[d], 1) ? idx[d] : LLVMBuildNSWMul(e->b, idx[d], expr(e, v->stride[d]), "");
+        at = LLVMBuildNSWAdd(e->b, at, term, "");
+    }
+    return at;
+}
+
+static LLVMValueRef to_float(LE *e, LLVMValueRef v) {
+    return LLVMTypeOf(v) == e->f32 ? v : LLVMBuildSIToFP(e->b, v, e->f32, "");
+}
+
+/* A value as the element type t of the buffer it is stored to. */
+static LLVMValueRef as_type(LE *e, LLVMValueRef v, LLVMTypeRef t) {
+    if (LLVMTypeOf(v) == t)
+        return v;
+    return t == e->f32 ? LLVMBuildSIToFP(e->b, v, t, "") : LLVMBuildFPToSI(e->b, v, t, "");
+}
+
+static LLVMValueRef add_of(LE *e, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMTypeOf(a) == e->f32 ? LLVMBuildFAdd(e->b, a, b, "") : LLVMBuildAdd(e->b, a, b, "");
+}
+
+static LLVMValueRef emit_node(LE *e, const KStmt *s, int k, LLVMValueRef *val, const LLVMValueRef *idx,
+                              const MapAlias *ma) {
+    const KMapNode *nd = &s->nodes[k];
+    LLVMBuilderRef b = e->b;
+    if (nd->op == KM_IN) {
+        const KStrided *in = &s->in[nd->a];
+        LLVMValueRef p = elem_ptr(e, in->v.buf, strided_index(e, in, idx, s->rank));
+        return tag(e, ma, in->v.buf, LLVMBuildLoad2(b, elem_type(e, in->v.buf), p, ""));
+    }
+    if (nd->op == KM_CONST)
+        return cf32(e, nd->f);
+    if (nd->op == KM_EXPR)
+        return LLVMBuildSIToFP(b, expr(e, nd->e), e->f32, "");
+    LLVMValueRef a = to_float(e, val[nd->a]);
+    LLVMValueRef c = is_unary(nd->op) ? NULL : to_float(e, val[nd->b]);
+    LLVMValueRef zero = cf32(e, 0.0);
+    switch (nd->op) {
+    case KM_ADD: return LLVMBuildFAdd(b, a, c, "");
+    case KM_SUB: return LLVMBuildFSub(b, a, c, "");
+    case KM_MUL: return LLVMBuildFMul(b, a, c, "");
+    case KM_DIV: return LLVMBuildFDiv(b, a, c, "");
+    case KM_MIN: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a, c, ""), a, c, "");
+    case KM_MAX: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, a, c, ""), a, c, "");
+    case KM_NEG: return LLVMBuildFNeg(b, a, "");
+    case KM_EXP: return call1(e, b, exp_fn(e), a);
+    case KM_LOG: return intrinsic_f32(e, "llvm.log", a);
+    case KM_TANH: return call1(e, b, tanh_fn(e), a);
+    case KM_SIGMOID: return call1(e, b, sigmoid_fn(e), a);
+    case KM_RELU: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, a, zero, ""), a, zero, "");
+    case KM_SQRT: return intrinsic_f32(e, "llvm.sqrt", a);
+    case KM_RELU_GRAD: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, c, zero, ""), a, zero, "");
+    default: le_fail(e, "kernel IR: unknown map op in '%s'", s->origin); return zero;
+    }
+}
+
+static void emit_map(LE *e, const KStmt *s) {
+    if (!kir_map_ok(s)) {
+        le_fail(e, "kernel IR: a malformed map in '%s'", s->origin);
+        return;
+    }
+    unsigned char *live = calloc((size_t)s->nnodes + 1, 1);
+    int *red = calloc((size_t)s->nout + 1, sizeof *red);
+    LLVMValueRef *acc = calloc((size_t)s->nout + 1, sizeof *acc);
+    LLVMValueRef *val = calloc((size_t)s->nnodes + 1, sizeof *val);
+    MapAlias *ma = malloc(sizeof *ma);
+    if (!live || !red || !acc || !val || !ma) {
+        le_fail(e, "out of memory emitting '%s'", s->origin);
+        goto done;
+    }
+    live_nodes(s, live);
+    map_alias(e, s, live, ma);
+    for (int o = 0; o < s->nout; o++) {
+        red[o] = reduce_level(s, o, live);
+        if (red[o] >= 0)
+            acc[o] = LLVMBuildAlloca(e->eb, elem_type(e, s->out[o].at.v.buf), "acc");
+    }
+    LLVMValueRef idx[KIR_MAX_RANK];
+    Loop L[KIR_MAX_RANK];
+    static const char *const iname[KIR_MAX_RANK > 8 ? KIR_MAX_RANK : 8] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
+    for (int d = 0; d <= s->rank; d++) {
+        /* local sums of the outputs reduced over dims d.. start from memory */
+        for (int o = 0; o < s->nout; o++) {
+            if (red[o] != d)
+                continue;
+            const KStrided *at = &s->out[o].at;
+            LLVMTypeRef t = elem_type(e, at->v.buf);
+            LLVMValueRef p = elem_ptr(e, at->v.buf, strided_index(e, at, idx, d));
+            LLVMBuildStore(e->b, tag(e, ma, at->v.buf, LLVMBuildLoad2(e->b, t, p, "")), acc[o]);
+        }
+        if (d == s->rank)
+            break;
+        idx[d] = loop_begin(e, &L[d], expr(e, s->dims[d]), 0, iname[d]);
+    }
+    for (int k = 0; k < s->nnodes; k++)
+        if (live[k])
+            val[k] = emit_node(e, s, k, val, idx, ma);
+    for (int o = 0; o < s->nout; o++) {
+        const KMapOut *mo = &s->out[o];
+        LLVMTypeRef t = elem_type(e, mo->at.v.buf);
+        LLVMValueRef v = as_type(e, val[mo->node], t);
+        if (red[o] >= 0) {
+            LLVMBuildStore(e->b, add_of(e, LLVMBuildLoad2(e->b, t, acc[o], ""), v), acc[o]);
+            continue;
+        }
+        LLVMValueRef p = elem_ptr(e, mo->at.v.buf, strided_index(e, &mo->at, idx, s->rank));
+        if (mo->accumulate)
+            v = add_of(e, tag(e, ma, mo->at.v.buf, LLVMBuildLoad2(e->b, t, p, "")), v);
+        tag(e, ma, mo->at.v.buf, LLVMBuildStore(e->b, v, p));
+    }
+    for (int d = s->rank - 1; d >= 0; d--) {
+        loop_end(e, &L[d]);
+        for (int o = 0; o < s->nout; o++) {
+            if (red[o] != d)
+                continue;
+            const KStrided *at = &s->out[o].at;
+            LLVMTypeRef t = elem_type(e, at->v.buf);
+            LLVMValueRef p = elem_ptr(e, at->v.buf, strided_index(e, at, idx, d));
+            tag(e, ma, at->v.buf, LLVMBuildStore(e->b, LLVMBuildLoad2(e->b, t, acc[o], ""), p));
+        }
+    }
+done:
+    free(live);
+    free(red);
+    free(acc);
+    free(val);
+    free(ma);
+}
+
+/* ---- statements and functions ----------------------------------------------------- */
+
+static void emit_block(LE *e, const KBlock *blk) {
+    for (int i = 0; i < blk->n && !e->bad; i++) {
+        const KStmt *s = blk->stmts[i];
+        switch (s->kind) {
+        case KS_LOOP: {
+            if (s->var < 0 || s->var >= e->f->nloops) {
+                le_fail(e, "kernel IR: a loop id out of range in '%s'", s->origin);
+                return;
+            }
+            Loop L;
+            char name[32];
+            snprintf(name, sizeof name, "t%d", s->var);
+            e->vars[s->var] = loop_begin(e, &L, expr(e, s->count), s->reverse, name);
+            emit_block(e, &s->body);
+            loop_end(e, &L);
+            e->vars[s->var] = NULL;
+            break;
+        }
+        case KS_GEMM: emit_gemm(e, s); break;
+        case KS_PACK_B: emit_pack_b(e, s); break;
+        case KS_MAP: emit_map(e, s); break;
+        case KS_CALL: emit_call(e, s); break;
+        default: le_fail(e, "kernel IR: a statement of unknown kind in '%s'", s->origin); break;
+        }
+    }
+}
+
+static int le_init(LE *e, LLVMModuleRef mod, const KFunc *f, char *err, size_t errlen) {
+    memset(e, 0, sizeof *e);
+    e->mod = mod;
+    e->ctx = LLVMGetModuleContext(mod);
+    e->f = f;
+    e->err = err;
+    e->errlen = errlen;
+    init_types(e);
+    e->syms = calloc((size_t)f->nsyms + 1, sizeof *e->syms);
+    e->bufs = calloc((size_t)f->nbufs + 1, sizeof *e->bufs);
+    e->vars = calloc((size_t)f->nloops + 1, sizeof *e->vars);
+    e->scope = calloc((size_t)f->nbufs + 1, sizeof *e->scope);
+    LLVMMetadataRef dname = LLVMMDStringInContext2(e->ctx, "rnnc buffers", 12);
+    e->domain = LLVMMDNodeInContext2(e->ctx, &dname, 1);
+    e->md_scope = LLVMGetMDKindIDInContext(e->ctx, "alias.scope", 11);
+    e->md_noalias = LLVMGetMDKindIDInContext(e->ctx, "noalias", 7);
+    e->b = LLVMCreateBuilderInContext(e->ctx);
+    e->eb = LLVMCreateBuilderInContext(e->ctx);
+    if (!e->syms || !e->bufs || !e->vars || !e->scope)
+        return le_fail(e, "out of memory emitting %s", f->name);
+    return 0;
+}
+
+static void le_done(LE *e) {
+    free(e->syms);
+    free(e->bufs);
+    free(e->vars);
+    free(e->scope);
+    if (e->b)
+        LLVMDisposeBuilder(e->b);
+    if (e->eb)
+        LLVMDisposeBuilder(e->eb);
+}
+
+/* On failure the half-built function is removed from the module. */
+static int le_finish(LE *e) {
+    int rc = e->bad ? -1 : 0;
+    if (rc && e->fn)
+        LLVMDeleteFunction(e->fn);
+    le_done(e);
+    return rc;
+}
+
+int llvm_emit_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *err, size_t errlen) {
+    LE e;
+    if (le_init(&e, mod, f, err, errlen))
+        return le_finish(&e);
+    if (LLVMGetNamedFunction(mod, name)) {
+        le_fail(&e, "the module already has a function %s", name);
+        return le_finish(&e);
+    }
+    LLVMTypeRef params[6] = {e.pi64, LLVMPointerType(e.p8, 0), LLVMPointerType(e.p8, 0), e.p8, e.p8, e.i64};
+    e.fn = LLVMAddFunction(mod, name, LLVMFunctionType(e.i32, params, 6, 0));
+    add_attr(&e, e.fn, "nounwind");
+    static const char *const pname[6] = {"sym", "arg", "res", "arena", "err", "errlen"};
+    LLVMValueRef *pv[6] = {&e.p_sym, &e.p_arg, &e.p_res, &e.p_arena, &e.p_err, &e.p_errlen};
+    for (int k = 0; k < 6; k++) {
+        *pv[k] = LLVMGetParam(e.fn, (unsigned)k);
+        LLVMSetValueName2(*pv[k], pname[k], strlen(pname[k]));
+    }
+    LLVMBasicBlockRef entry = new_block(&e, "entry"), body = new_block(&e, "body");
+    LLVMPositionBuilderAtEnd(e.eb, entry);
+    LLVMPositionBuilderAtEnd(e.b, body);
+    entry_values(&e);
+    emit_block(&e, &f->body);
+    LLVMBuildRet(e.b, ci32(&e, 0));
+    LLVMBuildBr(e.eb, body);
+    return le_finish(&e);
+}
+
+int llvm_emit_arena_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *err, size_t errlen) {
+    LE e;
+    if (le_init(&e, mod, f, err, errlen))
+        return le_finish(&e);
+    if (!f->arena_bytes || LLVMGetNamedFunction(mod, name)) {
+        le_fail(&e, "no arena size, or a second function %s", name);
+        return le_finish(&e);
+    }
+    e.fn = LLVMAddFunction(mod, name, LLVMFunctionType(e.i64, &e.pi64, 1, 0));
+    add_attr(&e, e.fn, "nounwind");
+    e.p_sym = LLVMGetParam(e.fn, 0);
+    LLVMSetValueName2(e.p_sym, "sym", 3);
+    LLVMPositionBuilderAtEnd(e.eb, new_block(&e, "entry"));
+    for (int k = 0; k < f->nsyms; k++)
+        e.syms[k] = LLVMBuildLoad2(e.eb, e.i64, LLVMBuildGEP2(e.eb, e.i64, e.p_sym, (LLVMValueRef[]){ci64(&e, k)}, 1, ""), "");
+    LLVMBuildRet(e.eb, expr_in(&e, e.eb, f->arena_bytes));
+    return le_finish(&e);
+}
+
+int llvm_emit_verify(LLVMModuleRef mod, char *err, size_t errlen) {
+    char *msg = NULL;
+    int bad = LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg);
+    if (bad && err && errlen)
+        snprintf(err, errlen, "LLVM module does not verify (a bug in rnnc): %s", msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return bad ? -1 : 0;
+}
