@@ -18,6 +18,9 @@ WARN    := -Wall -Wextra
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -I. -I$(BUILD)/gen -pthread
 LDLIBS  := -lm -pthread
+# Every program linked with librnnc.a exports the runtime's rt_* functions:
+# the C engine's compiled models call them (exec/cengine.h).
+RT_EXPORT := -Wl,--export-dynamic-symbol=rt_*
 
 # LLVM 14 (the JIT, target/llvm/*.c), found with llvm-config.  Its
 # headers are system headers (-isystem: their warnings are not ours); only
@@ -34,7 +37,7 @@ LLVM_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(LLVM_CONFIG) --cflags 2>/dev/
 LLVM_LIBDIR := $(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
 ALL_CFLAGS  += -isystem $(LLVM_INCDIR)
 LDLIBS      := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes --system-libs 2>/dev/null) \
-               -Wl,-rpath,$(LLVM_LIBDIR) $(LDLIBS)
+               -Wl,-rpath,$(LLVM_LIBDIR) $(LDLIBS) $(RT_EXPORT)
 $(BUILD)/obj/target/llvm/%.o: ALL_CFLAGS += $(LLVM_CFLAGS)
 ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -45,7 +48,7 @@ LIB_SRCS := $(wildcard frontend/*.c ir/*.c passes/*.c kir/*.c lower/*.c target/*
                       target/llvm/*.c exec/*.c io/*.c runtime/*.c)
 GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/rt_source_text.c \
             $(BUILD)/gen/model_api_text.c $(BUILD)/gen/model_api_decls_text.c \
-            $(BUILD)/gen/vmath_inline_text.c
+            $(BUILD)/gen/vmath_inline_text.c $(BUILD)/gen/rnnrt_h_text.c
 DRV_SRCS := $(wildcard driver/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -108,6 +111,10 @@ $(BUILD)/gen/model_api_text.c: scripts/c_text.sh runtime/st_loader.h runtime/mod
 $(BUILD)/gen/vmath_inline_text.c: scripts/c_text.sh runtime/vmath_inline.h
 	@mkdir -p $(BUILD)/gen
 	sh scripts/c_text.sh vmath_inline_text runtime/vmath_inline.h > $@.tmp && mv $@.tmp $@
+# rnnrt.h alone, which the C engine pastes before the kernels it compiles.
+$(BUILD)/gen/rnnrt_h_text.c: scripts/c_text.sh runtime/rnnrt.h
+	@mkdir -p $(BUILD)/gen
+	sh scripts/c_text.sh rnnrt_h_text runtime/rnnrt.h > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -174,11 +181,17 @@ demo: deps
 	sh examples/demo.sh $(BUILD)/rnnc
 
 # The tests run on the sanitizer build; the clang build proves the sources
-# are warning-free under both compilers.
+# are warning-free under both compilers.  Every build and the suites use
+# all the cores (tests/run_all.sh runs the suites side by side).
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps
-	$(MAKE) all tests
-	$(MAKE) BUILD=build-clang CC=clang CFLAGS="-O1 -Werror" all tests
-	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 tests
+	@echo "== the gcc build"
+	@$(MAKE) -s -j$(NPROC) all tests
+	@echo "== the clang build (-Werror)"
+	@$(MAKE) -s -j$(NPROC) BUILD=build-clang CC=clang CFLAGS="-O1 -Werror" all tests
+	@echo "== the sanitizer build (ASan + UBSan)"
+	@$(MAKE) -s -j$(NPROC) BUILD=build-san SAN=1 OPT=-O1 tests
+	@echo "== the suites, on the sanitizer build"
 	RNNRT_LIB=$(CURDIR)/$(BUILD)/librnnrt.a sh tests/run_all.sh build-san
 
 install: $(BUILD)/rnnc $(BUILD)/librnnrt.a

@@ -1,16 +1,19 @@
 /* cengine.h - running a module as compiled C: `rnnc run --engine=c`.
  *
  * cengine_build() lowers the module (lower/lower.h), plans its memory
- * (memplan.h), writes one C file - the runtime's amalgamated source
- * (target/c/rt_source.h, every function static) followed by the emitted
- * function (emit_c.h) - into a private temporary directory, compiles it
- * with the system C compiler as a shared object and loads it.  The file
- * carries its own runtime, so nothing from rnnc has to be exported to it
- * and the compiler inlines the branch-free activations
- * (runtime/vmath_inline.h) into the maps and vectorizes them.  Only the
- * clone of the body for the CPU it runs on is emitted (emit_c.h: the
- * AVX-512, AVX2 or portable one, as rt_cpu_path() picks), which keeps the
- * compile to one copy of the code.
+ * (memplan.h), writes one C file - the runtime's declarations (rnnrt.h),
+ * its inline activations (runtime/vmath_inline.h) and the emitted function
+ * (emit_c.h) - into a private temporary directory, compiles it with the
+ * system C compiler as a shared object and loads it.  The object's calls of
+ * the runtime (SGEMM, the NN kernels, rt_cpu_path) resolve at dlopen to the
+ * runtime linked into rnnc itself, which exports its rt_* symbols for that
+ * (the Makefile's RT_EXPORT): the same code the JIT and the interpreter
+ * call, and no second copy of the runtime to compile for every model (it
+ * was 90% of each compile).  The compiler inlines the branch-free
+ * activations into the maps and vectorizes them.  Only the clone of the
+ * body for the CPU it runs on is emitted (emit_c.h: the AVX-512, AVX2 or
+ * portable one, as rt_cpu_path() picks), which keeps the compile to one
+ * copy of the code.
  *
  * The compiler is $RNNC_CC if set (it may carry flags: "clang -O3"),
  * else "cc".  It is run as

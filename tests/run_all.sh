@@ -2,43 +2,89 @@
 # Runs every test suite against the binaries in BUILD_DIR (default build):
 # the cmocka unit tests, the golden dump tests (FileCheck), the bad-input
 # corpus, the PyTorch conformance suite, the examples, training, the
-# end-to-end checks and the differential tests (random models through two
-# engines, tests/diff/run.sh).  Prints one line a
-# suite and closes with "N passed, M failed" (suites); exits 1 if any failed.
+# end-to-end checks, the deployed C files and the differential tests
+# (random models through three engines, tests/diff/run.sh).
+#
+#   sh tests/run_all.sh [BUILD_DIR]
+#
+# Suites run TEST_JOBS at a time (default: the number of cores), the
+# longest first so that the short ones fill in around them; each prints
+# one line when it ends, with its wall and CPU seconds, and a failing
+# suite's last 40 lines of output.  Closes with "N passed, M failed" (suites), the failed
+# suites named; exits 1 if any failed.
 set -u
-B=${1:-build}
+self=$(cd "$(dirname "$0")" && pwd)/run_all.sh
 cd "$(dirname "$0")/.." || exit 2
-passed=0; failed=0; failures=""
+B=${1:-build}
+
+# one NAME LOGDIR: runs suite NAME, leaves LOGDIR/NAME.{out,rc} and prints
+# its line.  (Called by xargs below, in a shell of its own.)
+if [ "${RUN_ALL_ONE:-}" ]; then
+    name=$1 log=$2 B=$3
+    f="$log/$(echo "$name" | tr / _)"
+    start=$(date +%s)
+    case $name in
+        unit/*)          "$B/tests/${name#unit/}" ;;
+        golden)          sh tests/golden/run.sh "$B" ;;
+        bad-input)       sh tests/bad/run.sh "$B" ;;
+        conformance)     sh tests/conformance/run.sh "$B" ;;
+        examples)        sh tests/examples/run.sh "$B" ;;
+        train)           sh tests/train/run.sh "$B" ;;
+        e2e)             sh tests/e2e/run.sh "$B" ;;
+        deploy)          sh tests/deploy/run.sh "$B" ;;
+        engine)          sh tests/engine/run.sh "$B" ;;
+        engine-defaults) sh tests/engine/defaults.sh "$B" ;;
+        diff)            sh tests/diff/run.sh "$B" ;;
+        *)               echo "run_all: no suite $name"; false ;;
+    esac >"$f.out" 2>&1
+    rc=$?
+    secs=$(($(date +%s) - start))
+    # the CPU seconds of everything the suite ran (user + system): unlike
+    # its wall time, not inflated by the suites beside it
+    cpu=$(times | awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+    echo "$rc" >"$f.rc"
+    if [ "$rc" -eq 0 ]; then
+        echo "PASS  $name ($secs s, $cpu s CPU)"
+    else
+        printf 'FAIL  %s (%s s, %s s CPU)\n%s\n' "$name" "$secs" "$cpu" "$(sed 's/^/      /' "$f.out" | tail -n 40)"
+    fi
+    exit 0
+fi
+
+jobs=${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
-suite() { # suite NAME COMMAND...
-    name=$1; shift
-    out="$log/$(echo "$name" | tr / _).out"
-    if "$@" >"$out" 2>&1; then
-        passed=$((passed + 1)); echo "PASS  $name"
-    else
-        failed=$((failed + 1)); failures="$failures $name"; echo "FAIL  $name"
-        sed 's/^/      /' "$out" | tail -n 40
-    fi
-}
+# The longest suites first (seconds under the sanitizer build, 2 cores):
+# a long one started last would end the run alone on one core.
+{
+    for s in diff engine unit/test_llvm_jit deploy unit/test_sgemm e2e train unit/test_emit_c \
+             unit/test_rt_source examples conformance engine-defaults golden bad-input; do
+        echo "$s"
+    done
+    for t in "$B"/tests/test_*; do
+        [ -x "$t" ] || continue
+        case " diff engine unit/test_llvm_jit unit/test_sgemm unit/test_emit_c unit/test_rt_source " in
+            *" unit/$(basename "$t") "*) ;;
+            *) echo "unit/$(basename "$t")" ;;
+        esac
+    done
+} >"$log/suites"
 
-for t in "$B"/tests/test_*; do
-    [ -x "$t" ] || continue
-    suite "unit/$(basename "$t")" "$t"
-done
-suite golden      sh tests/golden/run.sh "$B"
-suite bad-input   sh tests/bad/run.sh "$B"
-suite conformance sh tests/conformance/run.sh "$B"
-suite examples    sh tests/examples/run.sh "$B"
-suite train       sh tests/train/run.sh "$B"
-suite e2e         sh tests/e2e/run.sh "$B"
-suite deploy      sh tests/deploy/run.sh "$B"
-suite engine      sh tests/engine/run.sh "$B"
-suite engine-defaults sh tests/engine/defaults.sh "$B"
-suite diff        sh tests/diff/run.sh "$B"
+start=$(date +%s)
+RUN_ALL_ONE=1 xargs -P "$jobs" -I{} sh "$self" {} "$log" "$B" <"$log/suites"
+passed=0 failed=0 failures=""
+while read -r name; do
+    f="$log/$(echo "$name" | tr / _)"
+    if [ "$(cat "$f.rc" 2>/dev/null)" = 0 ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1)); failures="$failures $name"
+    fi
+done <"$log/suites"
 
 echo
+echo "$(($(date +%s) - start)) s for every suite, $jobs at a time"
 [ -n "$failures" ] && echo "failed suites:$failures"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

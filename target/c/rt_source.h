@@ -31,4 +31,9 @@ const char *model_api_text(void);
  * element-wise loops call the inline activations.  Never NULL. */
 const char *vmath_inline_text(void);
 
+/* runtime/rnnrt.h alone: the C engine (exec/cengine.c) pastes it, with
+ * vmath_inline_text(), before the kernels it compiles, whose runtime calls
+ * then resolve to the runtime rnnc itself runs.  Never NULL. */
+const char *rnnrt_h_text(void);
+
 #endif
