@@ -41,7 +41,9 @@ if [ "${RUN_ALL_ONE:-}" ]; then
     secs=$(($(date +%s) - start))
     # the CPU seconds of everything the suite ran (user + system): unlike
     # its wall time, not inflated by the suites beside it
-    cpu=$(times | awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+    # (times itself, not in a $(...) subshell, which has no children)
+    times >"$f.times"
+    cpu=$(awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$f.times")
     echo "$rc" >"$f.rc"
     if [ "$rc" -eq 0 ]; then
         echo "PASS  $name ($secs s, $cpu s CPU)"
