@@ -15,34 +15,35 @@
 /* clang-format off */
 const TrainKey train_keys[TK_COUNT] = {
     {TK_DATA, "data", TV_DATA, 0, 0, 0, 0, 0, "required",
-     "`text(\"f.txt\")`, `csv(\"f.csv\")`, `npy(NAME=\"f.npy\", ...)`; a bare `\"f.csv\"` is csv, any other bare string text"},
-    {TK_SEQ_LEN, "seq_len", TV_INT, 1, BIG, 0, 0, 0, "npy: the arrays' T; else 50",
+     "`text(\"f.txt\")`, `csv(\"f.csv\")`, `npy(NAME=\"f.npy\", ...)` or a file name",
+     "the training data (see Data); a bare `\"f.csv\"` is csv, any other bare string text"},
+    {TK_SEQ_LEN, "seq_len", TV_INT, 1, BIG, 0, 0, 0, "npy: the arrays' T; else 50", NULL,
      "steps of one training sequence"},
-    {TK_TBPTT, "tbptt", TV_INT, 1, BIG, 0, 0, 0, "`seq_len` (no cutting)",
+    {TK_TBPTT, "tbptt", TV_INT, 1, BIG, 0, 0, 0, "`seq_len` (no cutting)", NULL,
      "cut each sequence into segments of this many steps (truncated BPTT, k1 = k2)"},
-    {TK_BATCH, "batch", TV_INT, 1, BIG, 0, 0, 1, NULL,
+    {TK_BATCH, "batch", TV_INT, 1, BIG, 0, 0, 1, NULL, NULL,
      "sequences per step (text/csv: parallel streams)"},
-    {TK_EPOCHS, "epochs", TV_INT, 1, BIG, 0, 0, 0, "1, unless `steps` is given",
+    {TK_EPOCHS, "epochs", TV_INT, 1, BIG, 0, 0, 0, "1, unless `steps` is given", NULL,
      "length of the run in whole epochs (of `epochs` and `steps`, the one given last counts)"},
-    {TK_STEPS, "steps", TV_INT, 1, BIG, 0, 0, 0, "—",
+    {TK_STEPS, "steps", TV_INT, 1, BIG, 0, 0, 0, "—", NULL,
      "length of the run in optimizer steps, which may end mid-epoch (of `epochs` and `steps`, the one given last counts)"},
     {TK_OPTIMIZER, "optimizer", TV_OPTIMIZER, 0, 0, 0, 0, 0, "`adam(lr=0.001)`",
-     "`adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0)` or `sgd(lr, momentum=0, weight_decay=0)`; "
-     "the first argument may be unnamed (`lr`)"},
-    {TK_LR, "lr", TV_NUMBER, 0, INFINITY, 1, 0, 0, "—",
+     "`adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0)` or `sgd(lr, momentum=0, weight_decay=0)`",
+     "the optimizer and its arguments (PyTorch's); the first argument may be unnamed (`lr`)"},
+    {TK_LR, "lr", TV_NUMBER, 0, INFINITY, 1, 0, 0, "—", NULL,
      "overrides the optimizer's `lr`"},
-    {TK_CLIP, "clip", TV_CLIP, 0, 0, 0, 0, 0, "none",
-     "`norm(N)` (or just `N`), `value(V)`, or `none` (`--set clip=none` turns a block's clipping off)"},
-    {TK_EVAL, "eval", TV_NUMBER, 0, 1, 0, 1, 0, NULL,
+    {TK_CLIP, "clip", TV_CLIP, 0, 0, 0, 0, 0, "none", "`norm(N)`, `N` (the same), `value(V)` or `none`",
+     "gradient clipping by global norm or by value; `--set clip=none` turns a block's off"},
+    {TK_EVAL, "eval", TV_NUMBER, 0, 1, 0, 1, 0, NULL, NULL,
      "fraction of the data held out for evaluation"},
-    {TK_EVAL_EVERY, "eval_every", TV_INT, 0, BIG, 0, 0, 0, NULL,
+    {TK_EVAL_EVERY, "eval_every", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,
      "evaluate on the held-out part every this many steps and at the end, instead of after every epoch "
      "(0: after every epoch); needs `eval`"},
-    {TK_SEED, "seed", TV_INT, 0, BIG, 0, 0, 0, NULL,
+    {TK_SEED, "seed", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,
      "seeds the initial weights (the same as `rnnc init --seed N`) and the data order; `--seed` overrides it"},
-    {TK_LOG_EVERY, "log_every", TV_INT, 1, BIG, 0, 0, 10, NULL,
+    {TK_LOG_EVERY, "log_every", TV_INT, 1, BIG, 0, 0, 10, NULL, NULL,
      "steps between log lines when stderr is not a terminal"},
-    {TK_CHECKPOINT_EVERY, "checkpoint_every", TV_INT, 0, BIG, 0, 0, 0, NULL,
+    {TK_CHECKPOINT_EVERY, "checkpoint_every", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,
      "steps between checkpoints (0: only at the end and on Ctrl-C)"},
 };
 
@@ -238,6 +239,7 @@ static int check_clip(const Expr *e, SrcLoc *at, char *msg, size_t n)
     if (e->kind == EX_CALL && (!strcmp(e->name, "norm") || !strcmp(e->name, "value"))) {
         if (e->nargs != 1 || e->args[0].name) return fail(e->loc, at, msg, n, "%s(...) takes one number", e->name);
         bound = e->args[0].value;
+        if (!train_value_number(bound, &v)) return fail(bound->loc, at, msg, n, "%s(...) takes one number", e->name);
     } else if (!train_value_number(e, &v)) {
         return fail(e->loc, at, msg, n, "'clip' must be norm(N), value(V), a number or none");
     }
@@ -262,4 +264,10 @@ void train_key_default_text(const TrainKey *k, char *buf, size_t n)
 {
     if (k->def_doc) snprintf(buf, n, "%s", k->def_doc);
     else snprintf(buf, n, "%g", k->def);
+}
+
+void train_key_value_text(const TrainKey *k, char *buf, size_t n)
+{
+    if (k->forms) snprintf(buf, n, "%s", k->forms);
+    else range_text(k->kind == TV_INT, k->min, k->max, k->min_open, k->max_open, buf, n);
 }

@@ -39,6 +39,8 @@ typedef struct TrainKey {
     double         def;               /* TV_INT, TV_NUMBER: the value a run
                                          starts from (0 may mean "not set")   */
     const char    *def_doc;           /* the default in words; NULL: `def`    */
+    const char    *forms;             /* TV_DATA, TV_OPTIMIZER, TV_CLIP: the
+                                         values (markdown); NULL for numbers  */
     const char    *doc;               /* one line (markdown), as in the docs  */
 } TrainKey;
 
@@ -85,5 +87,8 @@ int  train_key_check(const TrainKey *k, const Expr *e, SrcLoc *at, char *msg, si
 
 /* k's default as the docs show it ("1", "none", "`seq_len` (no cutting)"). */
 void train_key_default_text(const TrainKey *k, char *buf, size_t n);
+/* The values k takes, as the docs show them ("a positive integer",
+ * "a number in [0, 1)", k->forms). */
+void train_key_value_text(const TrainKey *k, char *buf, size_t n);
 
 #endif

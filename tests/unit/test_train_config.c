@@ -212,7 +212,7 @@ static void test_sema_and_set_agree(void **state)
         "clip = none", "clip = 5", "clip = norm(5.0)", "clip = value(0.5)", "clip = 0", "clip = off",
         "clip = value()", "clip = norm(-1)", "eval_every = 10", "eval_every = 0", "eval_every = 1.5",
         "eval = 0.5", "eval = 1", "eval = \"x.txt\"", "eval = text(\"x.txt\")", "epochs = 0",
-        "steps = 1e3", "seed = 0", "seed = -1", "batch = 9999999999999999", "checkpoint_every = 0",
+        "steps = 1e3", "seed = 0", "seed = -1", "batch = 2000000000000000", "checkpoint_every = 0",
         "log_every = 0", "lr = 1e-3", "lr = -1", "optimizer = adam", "optimizer = sgd(0.1)",
         "optimizer = sgd(lr=0.1, momentum=0.9, weight_decay=1e-4)", "optimizer = sgd(lr=0.1, eps=1)",
         "optimizer = adam(beta1=1)", "optimizer = adam(lr=\"x\")", "optimizer = adam(0.1, 0.2)",
