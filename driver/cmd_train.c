@@ -545,9 +545,10 @@ const Command cmd_train = {
     .details = "Runs the train block of FILE's model: loads the data, and runs one step of\n"
                "training (forward, backpropagation through time, clipping, the optimizer)\n"
                "for every batch, or every TBPTT segment of it, with the engine (default\n"
-               "the LLVM JIT, see rnnc help run). Shows progress, evaluates on the held-out part after every\n"
-               "epoch (or every eval_every steps), writes the loss of every step to C.loss.csv, and a checkpoint (the\n"
-               "weights, optimizer state and position) every checkpoint_every steps, at\n"
+               "the LLVM JIT, see rnnc help run). Shows progress, evaluates on the\n"
+               "held-out part after every epoch (or every eval_every steps), writes the\n"
+               "loss of every step to C.loss.csv, and a checkpoint (the weights,\n"
+               "optimizer state and position) every checkpoint_every steps, at\n"
                "the end and on Ctrl-C. --resume continues exactly where it stopped.\n"
                "docs/training.md describes the settings and the data formats.",
     .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
