@@ -338,7 +338,8 @@ static int write_checkpoint(Trainer *tr)
 
 /* ---- the loop ------------------------------------------------------------------ */
 
-/* "epoch 3: train loss 1.23  eval loss 1.10"; no eval part, no eval loss. */
+/* "epoch 3: train loss 1.23  eval loss 1.10"; no eval part (or eval_every,
+ * which evaluates on its own schedule), no eval loss. */
 static void epoch_summary(Trainer *tr, const char *part, double train_loss, double eval_loss)
 {
     char ev[64] = "";
@@ -346,9 +347,19 @@ static void epoch_summary(Trainer *tr, const char *part, double train_loss, doub
     progress_message(&tr->prog, "epoch %lld%s: train loss %.6f%s", (long long)tr->st.epoch + 1, part, train_loss, ev);
 }
 
+/* eval_every: "step 20: eval loss 1.10" after every eval_every-th step. */
+static int eval_at_step(Trainer *tr)
+{
+    double ev;
+    if (evaluate(tr, &ev)) return 1;
+    if (!isnan(ev)) progress_message(&tr->prog, "step %lld: eval loss %.6f", (long long)tr->st.step, ev);
+    return 0;
+}
+
 static int train_loop(Trainer *tr)
 {
     TrainState *st = &tr->st;
+    const int64_t eval_every = tr->ts.eval_every;
     double epoch_sum = 0;
     int64_t epoch_n = 0;
     int evaluated = 0;
@@ -389,10 +400,11 @@ static int train_loop(Trainer *tr)
             epoch_n++;
             loss_log_row(tr->csv, st->step, loss, gnorm);
             progress_step(&tr->prog, st->step, loss, gnorm);
+            if (eval_every && (st->step % eval_every == 0 || st->step == tr->total) && eval_at_step(tr)) return 1;
             if (st->batch == tr->train.nbatches) {
                 /* Epoch done: the next one starts from the RNG as it is. */
-                double ev;
-                if (evaluate(tr, &ev)) return 1;
+                double ev = NAN;
+                if (!eval_every && evaluate(tr, &ev)) return 1;
                 epoch_summary(tr, "", epoch_sum / (double)epoch_n, ev);
                 epoch_sum = 0;
                 epoch_n = 0;
@@ -408,8 +420,8 @@ static int train_loop(Trainer *tr)
         }
     }
     if (!evaluated && epoch_n > 0) {
-        double ev;
-        if (evaluate(tr, &ev)) return 1;
+        double ev = NAN;
+        if (!eval_every && evaluate(tr, &ev)) return 1;
         epoch_summary(tr, " (part)", epoch_sum / (double)epoch_n, ev);
     }
     return 0;
@@ -533,9 +545,10 @@ const Command cmd_train = {
     .details = "Runs the train block of FILE's model: loads the data, and runs one step of\n"
                "training (forward, backpropagation through time, clipping, the optimizer)\n"
                "for every batch, or every TBPTT segment of it, with the engine (default\n"
-               "the LLVM JIT, see rnnc help run). Shows progress, evaluates on the held-out part after every\n"
-               "epoch, writes the loss of every step to C.loss.csv, and a checkpoint (the\n"
-               "weights, optimizer state and position) every checkpoint_every steps, at\n"
+               "the LLVM JIT, see rnnc help run). Shows progress, evaluates on the\n"
+               "held-out part after every epoch (or every eval_every steps), writes the\n"
+               "loss of every step to C.loss.csv, and a checkpoint (the weights,\n"
+               "optimizer state and position) every checkpoint_every steps, at\n"
                "the end and on Ctrl-C. --resume continues exactly where it stopped.\n"
                "docs/training.md describes the settings and the data formats.",
     .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,

@@ -1,27 +1,72 @@
 /* train_config.c - the settings of `rnnc train` from a train block and
  * --set overrides (train_config.h).  Values are syntax trees (Expr): the
  * block's come from the parsed file, an override's from parsing
- * "train _ { key = value }" with the same parser, so both accept exactly
- * the same values. */
+ * "train _ { key = value }" with the same parser.  Every value is checked
+ * by frontend/train_keys.c, the checker sema uses, so the model and the
+ * command line accept exactly the same keys and values; this file only
+ * turns a checked value into fields. */
 #include "driver/train_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The field of an integer or number setting; NULL for the others.  A
+ * switch without default, so the compiler names a key added to the table
+ * but not here. */
+static int64_t *int_field(TrainSettings *ts, TrainKeyId id)
+{
+    switch (id) {
+    case TK_SEQ_LEN: return &ts->seq_len;
+    case TK_TBPTT: return &ts->tbptt;
+    case TK_BATCH: return &ts->batch;
+    case TK_EPOCHS: return &ts->epochs;
+    case TK_STEPS: return &ts->steps;
+    case TK_EVAL_EVERY: return &ts->eval_every;
+    case TK_SEED: return &ts->seed;
+    case TK_LOG_EVERY: return &ts->log_every;
+    case TK_CHECKPOINT_EVERY: return &ts->checkpoint_every;
+    case TK_DATA: case TK_OPTIMIZER: case TK_LR: case TK_CLIP: case TK_EVAL: case TK_COUNT: return NULL;
+    }
+    return NULL;
+}
+
+static double *number_field(TrainSettings *ts, TrainKeyId id)
+{
+    switch (id) {
+    case TK_LR: return &ts->lr;
+    case TK_EVAL: return &ts->eval;
+    case TK_DATA: case TK_SEQ_LEN: case TK_TBPTT: case TK_BATCH: case TK_EPOCHS: case TK_STEPS:
+    case TK_OPTIMIZER: case TK_CLIP: case TK_EVAL_EVERY: case TK_SEED: case TK_LOG_EVERY:
+    case TK_CHECKPOINT_EVERY: case TK_COUNT: return NULL;
+    }
+    return NULL;
+}
+
+static double *opt_field(TrainConfig *c, TrainOptArgId id)
+{
+    switch (id) {
+    case TOA_LR: return &c->lr;
+    case TOA_MOMENTUM: return &c->momentum;
+    case TOA_WEIGHT_DECAY: return &c->weight_decay;
+    case TOA_BETA1: return &c->beta1;
+    case TOA_BETA2: return &c->beta2;
+    case TOA_EPS: return &c->eps;
+    }
+    return NULL;
+}
+
 void train_settings_default(TrainSettings *ts)
 {
     memset(ts, 0, sizeof *ts);
-    ts->batch = 1;
-    ts->log_every = 10;
+    for (int i = 0; i < TK_COUNT; i++) {
+        const TrainKey *k = &train_keys[i];
+        int64_t *ip = int_field(ts, k->id);
+        double *dp = number_field(ts, k->id);
+        if (ip) *ip = (int64_t)k->def;
+        if (dp) *dp = k->def;
+    }
     ts->opt = train_config_default();
-}
-
-static int number(const Expr *e, double *v)
-{
-    if (e->kind == EX_NUM) { *v = e->num; return 1; }
-    if (e->kind == EX_NEG && e->lhs && e->lhs->kind == EX_NUM) { *v = -e->lhs->num; return 1; }
-    return 0;
 }
 
 static int set_path(char *dst, size_t n, const char *src, const char *where, char *err, size_t errlen)
@@ -37,6 +82,7 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
+/* e is a checked data value: "f", text("f"), csv("f") or npy(NAME="f", ...). */
 static int apply_data(TrainSettings *ts, const Expr *e, const char *where, char *err, size_t errlen)
 {
     ts->has_data = 1;
@@ -46,59 +92,32 @@ static int apply_data(TrainSettings *ts, const Expr *e, const char *where, char 
         ts->data_kind = ends_with(e->str, ".csv") ? DATA_CSV : DATA_TEXT;
         return set_path(ts->data_path, sizeof ts->data_path, e->str, where, err, errlen);
     }
-    if (e->kind != EX_CALL)
-        return ir_errf(err, errlen, "%s: 'data' must be text(\"file\"), csv(\"file\") or npy(NAME=\"file.npy\", ...)", where);
-    if (!strcmp(e->name, "text") || !strcmp(e->name, "csv")) {
-        if (e->nargs != 1 || e->args[0].name || e->args[0].value->kind != EX_STR)
-            return ir_errf(err, errlen, "%s: %s(...) takes one file name in quotes", where, e->name);
+    if (strcmp(e->name, "npy")) {
         ts->data_kind = e->name[0] == 't' ? DATA_TEXT : DATA_CSV;
         return set_path(ts->data_path, sizeof ts->data_path, e->args[0].value->str, where, err, errlen);
     }
-    if (!strcmp(e->name, "npy")) {
-        ts->data_kind = DATA_NPY;
-        if (e->nargs < 1 || e->nargs > DATA_MAX_ARRAYS)
-            return ir_errf(err, errlen, "%s: npy(...) takes NAME=\"file.npy\" for each input and target (1 to %d)", where, DATA_MAX_ARRAYS);
-        for (int i = 0; i < e->nargs; i++) {
-            const Arg *a = &e->args[i];
-            if (!a->name || a->value->kind != EX_STR)
-                return ir_errf(err, errlen, "%s: npy(...) takes NAME=\"file.npy\" arguments, one for each input and target", where);
-            if (strlen(a->name) >= sizeof ts->data_names[0]) return ir_errf(err, errlen, "%s: name too long", where);
-            snprintf(ts->data_names[i], sizeof ts->data_names[i], "%s", a->name);
-            if (set_path(ts->data_paths[i], sizeof ts->data_paths[i], a->value->str, where, err, errlen)) return -1;
-        }
-        ts->ndata = e->nargs;
-        return 0;
+    ts->data_kind = DATA_NPY;
+    for (int i = 0; i < e->nargs; i++) {
+        const Arg *a = &e->args[i];
+        if (strlen(a->name) >= sizeof ts->data_names[0]) return ir_errf(err, errlen, "%s: name too long", where);
+        snprintf(ts->data_names[i], sizeof ts->data_names[i], "%s", a->name);
+        if (set_path(ts->data_paths[i], sizeof ts->data_paths[i], a->value->str, where, err, errlen)) return -1;
     }
-    return ir_errf(err, errlen, "%s: unknown data source '%s': expected text(...), csv(...) or npy(...)", where, e->name);
+    ts->ndata = e->nargs;
+    return 0;
 }
 
-static int apply_optimizer(TrainSettings *ts, const Expr *e, const char *where, char *err, size_t errlen)
+/* e is a checked optimizer: adam, sgd or a call of one; arguments not
+ * given keep PyTorch's defaults (train_config_default). */
+static void apply_optimizer(TrainSettings *ts, const Expr *e)
 {
-    const char *name = (e->kind == EX_CALL || e->kind == EX_IDENT) ? e->name : NULL;
-    if (!name || (strcmp(name, "sgd") && strcmp(name, "adam")))
-        return ir_errf(err, errlen, "%s: unknown optimizer: expected sgd(...) or adam(...)", where);
+    const TrainOptimizer *o = train_optimizer_find(e->name);
     TrainConfig c = train_config_default();
-    double lr = c.lr;
-    c.opt = name[0] == 's' ? OPT_SGD : OPT_ADAM;
-    c.lr = lr;
+    c.opt = !strcmp(o->name, "sgd") ? OPT_SGD : OPT_ADAM;
     for (int i = 0; e->kind == EX_CALL && i < e->nargs; i++) {
         const Arg *a = &e->args[i];
-        double v;
-        if (!number(a->value, &v)) return ir_errf(err, errlen, "%s: %s(...) takes numbers as arguments", where, name);
-        const char *k = a->name ? a->name : (i == 0 ? "lr" : NULL);
-        if (!k) return ir_errf(err, errlen, "%s: only the first argument of %s(...) may be unnamed (lr)", where, name);
-        int adam = c.opt == OPT_ADAM;
-        if (!strcmp(k, "lr")) c.lr = v;
-        else if (!strcmp(k, "weight_decay")) c.weight_decay = v;
-        else if (!adam && !strcmp(k, "momentum")) c.momentum = v;
-        else if (adam && !strcmp(k, "beta1")) c.beta1 = v;
-        else if (adam && !strcmp(k, "beta2")) c.beta2 = v;
-        else if (adam && !strcmp(k, "eps")) c.eps = v;
-        else
-            return ir_errf(err, errlen, "%s: unknown argument '%s' of %s(...) (%s)", where, k, name,
-                        adam ? "lr, beta1, beta2, eps, weight_decay" : "lr, momentum, weight_decay");
-        if (!strcmp(k, "lr") ? v <= 0 : v < 0) return ir_errf(err, errlen, "%s: %s must be %s", where, k, strcmp(k, "lr") ? "non-negative" : "positive");
-        if ((!strcmp(k, "beta1") || !strcmp(k, "beta2")) && v >= 1) return ir_errf(err, errlen, "%s: %s must be below 1", where, k);
+        const TrainOptArg *oa = train_opt_arg_find(o, a->name ? a->name : o->args[0].name);
+        train_value_number(a->value, opt_field(&c, oa->id));
     }
     ts->opt.opt = c.opt;
     ts->opt.lr = c.lr;
@@ -107,66 +126,54 @@ static int apply_optimizer(TrainSettings *ts, const Expr *e, const char *where, 
     ts->opt.beta1 = c.beta1;
     ts->opt.beta2 = c.beta2;
     ts->opt.eps = c.eps;
-    return 0;
 }
 
-static int apply_clip(TrainSettings *ts, const Expr *e, const char *where, char *err, size_t errlen)
+/* e is a checked clip: none, N, norm(N) or value(V). */
+static void apply_clip(TrainSettings *ts, const Expr *e)
 {
-    double v;
-    if (e->kind == EX_IDENT && !strcmp(e->name, "none")) {
-        /* Only reachable from --set: it turns a block's clipping off. */
+    if (e->kind == EX_IDENT) {
         ts->opt.clip = CLIP_NONE;
         ts->opt.clip_value = 0;
-        return 0;
+        return;
     }
-    if (number(e, &v)) {
-        ts->opt.clip = CLIP_NORM;
-    } else if (e->kind == EX_CALL && (!strcmp(e->name, "norm") || !strcmp(e->name, "value")) && e->nargs == 1 &&
-               number(e->args[0].value, &v)) {
-        ts->opt.clip = e->name[0] == 'n' ? CLIP_NORM : CLIP_VALUE;
-    } else {
-        return ir_errf(err, errlen, "%s: 'clip' must be norm(N), value(V), a number or none", where);
-    }
-    if (!(v > 0)) return ir_errf(err, errlen, "%s: 'clip' must be positive", where);
-    ts->opt.clip_value = v;
-    return 0;
+    ts->opt.clip = e->kind == EX_CALL && !strcmp(e->name, "value") ? CLIP_VALUE : CLIP_NORM;
+    train_value_number(e->kind == EX_CALL ? e->args[0].value : e, &ts->opt.clip_value);
 }
 
-static int apply(TrainSettings *ts, const char *key, const Expr *e, const char *where, char *err, size_t errlen)
+/* Checks setting st with the table's checker, then applies it.  A
+ * message starts with "file:line:col" (a block of `file`) or with
+ * "--set key" (file NULL: an override). */
+static int apply(TrainSettings *ts, const Stmt *st, const char *file, char *err, size_t errlen)
 {
-    static const struct { const char *key; size_t off; int zero_ok; } ints[] = {
-        {"seq_len", offsetof(TrainSettings, seq_len), 0}, {"tbptt", offsetof(TrainSettings, tbptt), 0},
-        {"batch", offsetof(TrainSettings, batch), 0},     {"epochs", offsetof(TrainSettings, epochs), 0},
-        {"steps", offsetof(TrainSettings, steps), 0},     {"seed", offsetof(TrainSettings, seed), 1},
-        {"log_every", offsetof(TrainSettings, log_every), 0},
-        {"checkpoint_every", offsetof(TrainSettings, checkpoint_every), 0},
-    };
-    double v;
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-        if (strcmp(key, ints[i].key)) continue;
-        if (!number(e, &v) || (e->kind == EX_NUM && !e->is_int) || v < (ints[i].zero_ok ? 0 : 1) || v > 1e15)
-            return ir_errf(err, errlen, "%s: '%s' must be a %s integer", where, key, ints[i].zero_ok ? "non-negative" : "positive");
-        *(int64_t *)((char *)ts + ints[i].off) = (int64_t)v;
-        if (!strcmp(key, "steps")) ts->epochs = 0;   /* the last one given wins */
-        if (!strcmp(key, "epochs")) ts->steps = 0;
-        return 0;
+    char msg[512], where[600];
+    const char *key = st->names[0];
+    const Expr *e = st->value;
+    const TrainKey *k = train_key_find(key);
+    SrcLoc at = st->name_locs[0];
+    int bad = 0;
+    if (!k) {
+        train_key_unknown(key, msg, sizeof msg);
+        bad = 1;
+    } else {
+        bad = train_key_check(k, e, &at, msg, sizeof msg) != 0;
     }
-    if (!strcmp(key, "eval_every")) return 0; /* accepted by the language; evaluation runs every epoch */
-    if (!strcmp(key, "data")) return apply_data(ts, e, where, err, errlen);
-    if (!strcmp(key, "optimizer")) return apply_optimizer(ts, e, where, err, errlen);
-    if (!strcmp(key, "clip")) return apply_clip(ts, e, where, err, errlen);
-    if (!strcmp(key, "lr")) {
-        if (!number(e, &v) || !(v > 0)) return ir_errf(err, errlen, "%s: 'lr' must be a positive number", where);
-        ts->lr = v;
-        return 0;
+    if (file) snprintf(where, sizeof where, "%s:%d:%d", file, at.line, at.col);
+    else snprintf(where, sizeof where, "--set %.200s", key);
+    if (bad) return ir_errf(err, errlen, "%s: %s", where, msg);
+    int64_t *ip = int_field(ts, k->id);
+    double *dp = number_field(ts, k->id), v = 0;
+    train_value_number(e, &v);
+    if (ip) *ip = (int64_t)v;
+    if (dp) *dp = v;
+    switch (k->id) {
+    case TK_STEPS: ts->epochs = 0; break;   /* of steps and epochs, the last one given wins */
+    case TK_EPOCHS: ts->steps = 0; break;
+    case TK_DATA: return apply_data(ts, e, where, err, errlen);
+    case TK_OPTIMIZER: apply_optimizer(ts, e); break;
+    case TK_CLIP: apply_clip(ts, e); break;
+    default: break;
     }
-    if (!strcmp(key, "eval")) {
-        if (!number(e, &v) || v < 0 || v >= 1)
-            return ir_errf(err, errlen, "%s: 'eval' must be the fraction of the data held out, in [0, 1)", where);
-        ts->eval = v;
-        return 0;
-    }
-    return ir_errf(err, errlen, "%s: unknown train setting '%s'", where, key);
+    return 0;
 }
 
 int train_settings_block(TrainSettings *ts, const Decl *t, const char *file, char *err, size_t errlen)
@@ -174,9 +181,7 @@ int train_settings_block(TrainSettings *ts, const Decl *t, const char *file, cha
     for (int i = 0; t && i < t->nbody; i++) {
         const Stmt *st = t->body[i];
         if (st->kind != ST_SETTING || !st->value) continue;
-        char where[600];
-        snprintf(where, sizeof where, "%s:%d:%d", file, st->value->loc.line, st->value->loc.col);
-        if (apply(ts, st->names[0], st->value, where, err, errlen)) return -1;
+        if (apply(ts, st, file, err, errlen)) return -1;
     }
     return 0;
 }
@@ -201,8 +206,7 @@ int train_settings_set(TrainSettings *ts, const char *kv, char *err, size_t errl
         p->decls[0]->body[0]->kind != ST_SETTING || !p->decls[0]->body[0]->value) {
         rc = ir_errf(err, errlen, "%s: cannot parse '%s' (expected key=value, the value a number, \"string\" or call)", where, kv);
     } else {
-        const Stmt *st = p->decls[0]->body[0];
-        rc = apply(ts, st->names[0], st->value, where, err, errlen);
+        rc = apply(ts, p->decls[0]->body[0], NULL, err, errlen);
     }
     if (p) ast_free(p);
     if (sink) fclose(sink);
@@ -215,6 +219,9 @@ int train_settings_finish(TrainSettings *ts, char *err, size_t errlen)
     if (!ts->has_data) return ir_errf(err, errlen, "no training data: set data = text(\"file.txt\") in the train block or --set data=...");
     if (ts->lr > 0) ts->opt.lr = ts->lr;
     if (!ts->epochs && !ts->steps) ts->epochs = 1;
+    if (ts->eval_every && !(ts->eval > 0))
+        return ir_errf(err, errlen, "eval_every = %lld needs a held-out part to evaluate on: set eval = FRACTION",
+                       (long long)ts->eval_every);
     if (ts->seq_len && ts->tbptt > ts->seq_len)
         return ir_errf(err, errlen, "tbptt = %lld is longer than seq_len = %lld", (long long)ts->tbptt, (long long)ts->seq_len);
     return 0;

@@ -1,7 +1,8 @@
 /* train_config.h - the settings of a training run: a model's `train` block
  * with the command line's --set key=value overrides applied on top, turned
  * into plain values (and the optimizer part into passes/train_step.h's
- * TrainConfig).  The meaning of every key is in docs/training.md. */
+ * TrainConfig).  Which keys exist and what values they take is the table
+ * of frontend/train_keys.h; their meaning is in docs/training.md. */
 #ifndef RNNC_TRAIN_CONFIG_H
 #define RNNC_TRAIN_CONFIG_H
 
@@ -26,11 +27,13 @@ typedef struct TrainSettings {
     int64_t  seed;
     int64_t  log_every;
     int64_t  checkpoint_every; /* 0: only at the end (and on Ctrl-C)      */
+    int64_t  eval_every;       /* 0: evaluate after every epoch           */
     double   eval;             /* fraction held out                       */
     double   lr;               /* top-level lr = ...; 0: not set          */
     TrainConfig opt;
 } TrainSettings;
 
+/* The defaults of the table of train_keys.h. */
 void train_settings_default(TrainSettings *ts);
 
 /* Applies every setting of train block t (may be NULL).  `file` names the
@@ -42,7 +45,7 @@ int  train_settings_block(TrainSettings *ts, const Decl *t, const char *file, ch
 int  train_settings_set(TrainSettings *ts, const char *kv, char *err, size_t errlen);
 
 /* Final checks and defaults that depend on each other (lr into the
- * optimizer, tbptt <= seq_len).  Returns 0 or -1. */
+ * optimizer, tbptt <= seq_len, eval_every needs eval).  Returns 0 or -1. */
 int  train_settings_finish(TrainSettings *ts, char *err, size_t errlen);
 
 #endif

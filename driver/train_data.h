@@ -19,13 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "frontend/train_keys.h"
 #include "ir/ir.h"
 #include "exec/rng.h"
 #include "io/tensor.h"
 
 typedef enum { DATA_TEXT, DATA_CSV, DATA_NPY } DataKind;
 
-#define DATA_MAX_ARRAYS 16
+#define DATA_MAX_ARRAYS TRAIN_DATA_MAX_ARRAYS /* what npy(...) may name */
 
 typedef struct Dataset {
     DataKind kind;

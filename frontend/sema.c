@@ -6,12 +6,12 @@
  * source-level description (SVal) and, when it is correct, to IR ops.  An
  * error gives the value the error type SV_ERR, which stays silent in every
  * later use, so each independent mistake is reported once. */
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frontend/sema_int.h"
+#include "frontend/train_keys.h"
 
 /* ---- memory: a list of chunks freed with the Sema ---------------------- */
 
@@ -367,58 +367,18 @@ static IrModule *build_model(Sema *s, const Decl *md) {
 
 /* ---- train blocks ----------------------------------------------------------- */
 
-static const char *const int_keys[] = {"seq_len", "tbptt", "batch", "epochs", "steps", "eval_every",
-                                       "checkpoint_every", "seed", "log_every"};
-
-static int num_value(const Expr *e, double *out) {
-    if (e->kind == EX_NUM) { *out = e->num; return 1; }
-    if (e->kind == EX_NEG && e->lhs && e->lhs->kind == EX_NUM) { *out = -e->lhs->num; return 1; }
-    return 0;
-}
-
-static void check_numeric_args(Sema *s, const Expr *call) {
-    for (int i = 0; i < call->nargs; i++) {
-        double v;
-        if (!num_value(call->args[i].value, &v))
-            sema_err(s, call->args[i].value->loc, "'%s' takes numbers as arguments", call->name);
-    }
-}
-
+/* Every key and what its value may be are in the table of train_keys.h,
+ * which `rnnc train` checks --set overrides with too. */
 static void check_setting(Sema *s, const char *key, SrcLoc kloc, const Expr *e) {
-    double v;
-    for (size_t i = 0; i < sizeof int_keys / sizeof *int_keys; i++) {
-        if (strcmp(key, int_keys[i]) != 0) continue;
-        int zero_ok = strcmp(key, "seed") == 0;
-        if (!num_value(e, &v) || v != floor(v) || v < (zero_ok ? 0 : 1) || (e->kind == EX_NUM && !e->is_int))
-            sema_err(s, e->loc, "'%s' must be a %s integer", key, zero_ok ? "non-negative" : "positive");
+    char msg[512];
+    const TrainKey *k = train_key_find(key);
+    if (!k) {
+        train_key_unknown(key, msg, sizeof msg);
+        sema_err(s, kloc, "%s", msg);
         return;
     }
-    if (strcmp(key, "lr") == 0) {
-        if (!num_value(e, &v) || v <= 0) sema_err(s, e->loc, "'lr' must be a positive number");
-    } else if (strcmp(key, "eval") == 0 && num_value(e, &v)) {
-        /* eval = 0.1: the fraction of the data held out for evaluation. */
-        if (v < 0 || v >= 1) sema_err(s, e->loc, "'eval' must be a fraction in [0, 1) or a data source");
-    } else if (strcmp(key, "data") == 0 || strcmp(key, "eval") == 0) {
-        if (e->kind != EX_STR && e->kind != EX_CALL)
-            sema_err(s, e->loc, "'%s' must be a file name or a data source such as text(\"file.txt\")", key);
-    } else if (strcmp(key, "optimizer") == 0) {
-        const char *name = e->kind == EX_CALL || e->kind == EX_IDENT ? e->name : NULL;
-        if (!name || (strcmp(name, "sgd") != 0 && strcmp(name, "adam") != 0))
-            sema_err(s, e->loc, "unknown optimizer: expected sgd(...) or adam(...)");
-        else if (e->kind == EX_CALL)
-            check_numeric_args(s, e);
-    } else if (strcmp(key, "clip") == 0) {
-        if (num_value(e, &v)) {
-            if (v <= 0) sema_err(s, e->loc, "'clip' must be positive");
-        } else if (e->kind == EX_CALL && (strcmp(e->name, "norm") == 0 || strcmp(e->name, "value") == 0)) {
-            if (e->nargs != 1) sema_err(s, e->loc, "'%s' takes one number", e->name);
-            else check_numeric_args(s, e);
-        } else {
-            sema_err(s, e->loc, "'clip' must be norm(N), value(V) or a number");
-        }
-    } else {
-        sema_err(s, kloc, "unknown train setting '%s'", key);
-    }
+    SrcLoc at;
+    if (train_key_check(k, e, &at, msg, sizeof msg)) sema_err(s, at, "%s", msg);
 }
 
 static void check_train(Sema *s, const Decl *t, int index) {

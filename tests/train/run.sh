@@ -126,5 +126,40 @@ else
     bad "Ctrl-C (exit $rc)"
 fi
 
+# 8. eval_every: a block with clip = none and eval_every = 15 evaluates after
+#    steps 15, 30 and the last (40), not after the epoch; evaluating
+#    changes nothing, so the weights and losses equal those of a run
+#    without eval_every (--set eval_every=0 turns the block's off).
+sed -e 's/clip = norm(5.0)/clip = none/' -e 's/log_every = 10/log_every = 10  eval_every = 15/' $M > "$tmp/every.rnn"
+if "$R" check "$tmp/every.rnn" 2>"$tmp/err" &&
+   "$R" train "$tmp/every.rnn" -o "$tmp/e1.safetensors" 2>"$tmp/err" &&
+   [ "$(grep -c '^step [0-9]*: eval loss' "$tmp/err")" -eq 3 ] &&
+   grep -q '^step 15: eval loss' "$tmp/err" && grep -q '^step 30: eval loss' "$tmp/err" &&
+   grep -q '^step 40: eval loss' "$tmp/err" &&
+   grep '^epoch 1' "$tmp/err" | grep -qv 'eval loss' &&
+   "$R" train "$tmp/every.rnn" --set eval_every=0 -o "$tmp/e0.safetensors" 2>"$tmp/err" &&
+   grep -q '^epoch 1.*eval loss' "$tmp/err" && ! grep -q '^step [0-9]*: eval loss' "$tmp/err" &&
+   cmp "$tmp/e1.safetensors" "$tmp/e0.safetensors" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/e1.loss.csv" "$tmp/e0.loss.csv" >"$tmp/err" 2>&1; then
+    ok "eval_every evaluates at steps 15, 30, 40 and changes no weight; clip = none in a block"
+else
+    bad "eval_every"
+fi
+
+# 9. Every key works or is an error: a misspelt --set key is refused with
+#    the nearest key, a bad value with the key's name, eval_every without
+#    an eval part with what to set.
+"$R" train $M --set epoch=2 2>"$tmp/err"; r1=$?
+grep -q "^rnnc: --set epoch: unknown train setting 'epoch'; did you mean 'epochs'?" "$tmp/err"; g1=$?
+"$R" train $M --set 'optimizer=sgd(lr=0.1, beta1=0.9)' 2>"$tmp/err"; r2=$?
+grep -q "^rnnc: --set optimizer: unknown argument 'beta1' of sgd(...) (lr, momentum, weight_decay)" "$tmp/err"; g2=$?
+"$R" train $M --set eval=0 --set eval_every=5 2>"$tmp/err"; r3=$?
+grep -q "eval_every = 5 needs a held-out part to evaluate on: set eval = FRACTION" "$tmp/err"; g3=$?
+if [ $r1 -eq 1 ] && [ $g1 -eq 0 ] && [ $r2 -eq 1 ] && [ $g2 -eq 0 ] && [ $r3 -eq 1 ] && [ $g3 -eq 0 ]; then
+    ok "bad --set keys and values are refused with the key's name"
+else
+    bad "--set errors ($r1 $g1 $r2 $g2 $r3 $g3)"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
