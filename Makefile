@@ -36,9 +36,21 @@ endif
 LLVM_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(LLVM_CONFIG) --cflags 2>/dev/null))
 LLVM_LIBDIR := $(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
 ALL_CFLAGS  += -isystem $(LLVM_INCDIR)
-LDLIBS      := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes --system-libs 2>/dev/null) \
+LDLIBS      := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes bitreader linker --system-libs 2>/dev/null) \
                -Wl,-rpath,$(LLVM_LIBDIR) $(LDLIBS) $(RT_EXPORT)
 $(BUILD)/obj/target/llvm/%.o: ALL_CFLAGS += $(LLVM_CFLAGS)
+
+# clang of LLVM's own version compiles the JIT's math to bitcode
+# (target/llvm/bitcode/jit_math.c; see its rule below): LLVM reads bitcode
+# of its version or older only.  clang-14 when there is one, else clang,
+# whose version the rule checks.
+LLVM_MAJOR := $(firstword $(subst ., ,$(shell $(LLVM_CONFIG) --version 2>/dev/null)))
+CLANG_BC   ?= $(shell command -v clang-$(LLVM_MAJOR) || command -v clang)
+ifeq ($(CLANG_BC),)
+  ifeq ($(filter clean deps demo test,$(MAKECMDGOALS)),)
+    $(error clang not found: the JIT's math (runtime/vmath_inline.h) is compiled to LLVM bitcode by clang $(LLVM_MAJOR) (make deps, or apt-get install clang-$(LLVM_MAJOR); or set CLANG_BC=/path/to/clang))
+  endif
+endif
 ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS    += -fsanitize=address,undefined
@@ -48,7 +60,7 @@ LIB_SRCS := $(wildcard frontend/*.c ir/*.c passes/*.c kir/*.c lower/*.c target/*
                       target/llvm/*.c exec/*.c io/*.c runtime/*.c)
 GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/rt_source_text.c \
             $(BUILD)/gen/model_api_text.c $(BUILD)/gen/model_api_decls_text.c \
-            $(BUILD)/gen/vmath_inline_text.c $(BUILD)/gen/rnnrt_h_text.c
+            $(BUILD)/gen/vmath_inline_text.c $(BUILD)/gen/rnnrt_h_text.c $(BUILD)/gen/jit_math_bc.c
 DRV_SRCS := $(wildcard driver/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -115,6 +127,24 @@ $(BUILD)/gen/vmath_inline_text.c: scripts/c_text.sh runtime/vmath_inline.h
 $(BUILD)/gen/rnnrt_h_text.c: scripts/c_text.sh runtime/rnnrt.h
 	@mkdir -p $(BUILD)/gen
 	sh scripts/c_text.sh rnnrt_h_text runtime/rnnrt.h > $@.tmp && mv $@.tmp $@
+
+# The math of the LLVM target's maps (target/llvm/llvm_math.h): the C of
+# target/llvm/bitcode/jit_math.c, which includes runtime/vmath_inline.h,
+# compiled to LLVM bitcode and embedded in the library as bytes.  Not with
+# $(CC) nor its flags: LLVM's own clang, optimized (the functions arrive
+# as clean straight-line IR), no FMA contraction (-ffp-contract=off, as the
+# C engine), no -march (llvm_math.c removes the target attributes), no
+# sanitizers; and nothing that would become module flags or metadata of
+# every module it is linked into (no PIC/PIE level, unwind tables, ident).
+CLANG_BC_FLAGS := -std=c11 -O2 -ffp-contract=off -fno-pic -fno-asynchronous-unwind-tables \
+                  -fno-stack-protector -fno-ident -Wall -Wextra -Werror
+$(BUILD)/gen/jit_math.bc: target/llvm/bitcode/jit_math.c
+	@mkdir -p $(BUILD)/gen
+	@v=$$($(CLANG_BC) --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1); \
+	 [ "$$v" = "$(LLVM_MAJOR)" ] || { echo "$(CLANG_BC) is clang $${v:-?}, LLVM is $(LLVM_MAJOR): the JIT's math needs clang $(LLVM_MAJOR) (apt-get install clang-$(LLVM_MAJOR), or set CLANG_BC)" >&2; exit 1; }
+	$(CLANG_BC) $(CLANG_BC_FLAGS) -I. -MMD -MP -MF $@.d -emit-llvm -c -o $@ $<
+$(BUILD)/gen/jit_math_bc.c: scripts/c_bytes.sh $(BUILD)/gen/jit_math.bc
+	sh scripts/c_bytes.sh jit_math_bc $(BUILD)/gen/jit_math.bc > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

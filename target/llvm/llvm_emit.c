@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "kir/kir_calls.h"
-#include "runtime/vmath_kernels.h"
+#include "target/llvm/llvm_math.h"
 
 const char *const llvm_emit_externals[] = {
     "rt_sgemm_ws", "rt_sgemm_ws_packed", "rt_sgemm_pack_b", "rt_softmax_rows", "rt_cross_entropy",
@@ -338,125 +338,20 @@ static void emit_call(LE *e, const KStmt *s) {
         check_rc(e, rc, "token id out of range", s->origin);
 }
 
-/* ---- activations: runtime/vmath.c's scalar algorithms ---------------------------
- * Each is an internal always-inline function of the module, straight-line
- * code whose float operations are vmath.c's, one for one and in its order;
- * its branches are selects, computing both sides (no side has effects). */
+/* ---- activations: runtime/vmath_inline.h's C ------------------------------------
+ * exp, tanh and sigmoid are calls of the functions llvm_math.h links into
+ * the module from the bitcode of that C: internal and always-inline, so
+ * the O2 pipeline inlines them into the loop and vectorizes it. */
 
-static LLVMValueRef bits(LE *e, LLVMBuilderRef b, LLVMValueRef f) { return LLVMBuildBitCast(b, f, e->i32, ""); }
-static LLVMValueRef flt(LE *e, LLVMBuilderRef b, LLVMValueRef u) { return LLVMBuildBitCast(b, u, e->f32, ""); }
-
-/* A new internal float(float) function and a builder at its start. */
-static LLVMValueRef helper_begin(LE *e, const char *name, LLVMBuilderRef *hb) {
-    LLVMTypeRef ft = LLVMFunctionType(e->f32, &e->f32, 1, 0);
-    LLVMValueRef fn = LLVMAddFunction(e->mod, name, ft);
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    add_attr(e, fn, "alwaysinline");
-    add_attr(e, fn, "nounwind");
-    add_attr(e, fn, "readnone");
-    add_attr(e, fn, "willreturn");
-    *hb = LLVMCreateBuilderInContext(e->ctx);
-    LLVMPositionBuilderAtEnd(*hb, LLVMAppendBasicBlockInContext(e->ctx, fn, ""));
-    return fn;
-}
-
-/* rt_expf */
-static LLVMValueRef exp_fn(LE *e) {
-    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, "rnnc.expf");
-    if (fn)
-        return fn;
-    LLVMBuilderRef b;
-    fn = helper_begin(e, "rnnc.expf", &b);
-    LLVMValueRef x0 = LLVMGetParam(fn, 0);
-    LLVMValueRef x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x0, cf32(e, VM_EXP_HI), ""),
-                                     cf32(e, VM_EXP_HI), x0, "");
-    x = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, cf32(e, VM_EXP_LO), ""), cf32(e, VM_EXP_LO), x, "");
-    LLVMValueRef n = LLVMBuildFMul(b, x, cf32(e, VM_LOG2E), "");
-    n = LLVMBuildFAdd(b, n, cf32(e, VM_ROUND_MAGIC), "");
-    n = LLVMBuildFSub(b, n, cf32(e, VM_ROUND_MAGIC), "");
-    LLVMValueRef t = LLVMBuildFMul(b, n, cf32(e, VM_LN2_HI), "");
-    LLVMValueRef r = LLVMBuildFSub(b, x, t, "");
-    t = LLVMBuildFMul(b, n, cf32(e, VM_LN2_LO), "");
-    r = LLVMBuildFSub(b, r, t, "");
-    LLVMValueRef r2 = LLVMBuildFMul(b, r, r, "");
-    static const float P[6] = {VM_EXP_P0, VM_EXP_P1, VM_EXP_P2, VM_EXP_P3, VM_EXP_P4, VM_EXP_P5};
-    LLVMValueRef p = cf32(e, P[0]);
-    for (int k = 1; k < 6; k++) {
-        p = LLVMBuildFMul(b, p, r, "");
-        p = LLVMBuildFAdd(b, p, cf32(e, P[k]), "");
+/* rnnc_math_NAME(x), NAME as in target/llvm/bitcode/jit_math.c. */
+static LLVMValueRef math_call(LE *e, const char *name, LLVMValueRef x) {
+    char msg[256];
+    LLVMValueRef fn = llvm_math_fn(e->mod, name, msg, sizeof msg);
+    if (!fn) {
+        le_fail(e, "%s", msg);
+        return cf32(e, 0.0);
     }
-    p = LLVMBuildFMul(b, p, r2, "");
-    p = LLVMBuildFAdd(b, p, r, "");
-    p = LLVMBuildFAdd(b, p, cf32(e, 1.0), "");
-    /* k = (int32_t)n; 2^k in two factors (a NaN x makes k poison, but
-     * the result is then the select's other side) */
-    LLVMValueRef k = LLVMBuildFPToSI(b, n, e->i32, "");
-    LLVMValueRef k1 = LLVMBuildSDiv(b, k, ci32(e, 2), "");
-    LLVMValueRef k2 = LLVMBuildNSWSub(b, k, k1, "");
-    LLVMValueRef s1 = flt(e, b, LLVMBuildShl(b, LLVMBuildAdd(b, k1, ci32(e, 127), ""), ci32(e, 23), ""));
-    LLVMValueRef s2 = flt(e, b, LLVMBuildShl(b, LLVMBuildAdd(b, k2, ci32(e, 127), ""), ci32(e, 23), ""));
-    p = LLVMBuildFMul(b, p, s1, "");
-    p = LLVMBuildFMul(b, p, s2, "");
-    /* NaN in: x + x (a quiet NaN) */
-    LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, x0, x0, "");
-    LLVMBuildRet(b, LLVMBuildSelect(b, nan, LLVMBuildFAdd(b, x0, x0, ""), p, ""));
-    LLVMDisposeBuilder(b);
-    return fn;
-}
-
-static LLVMValueRef call1(LE *e, LLVMBuilderRef b, LLVMValueRef fn, LLVMValueRef x) {
-    return LLVMBuildCall2(b, LLVMFunctionType(e->f32, &e->f32, 1, 0), fn, &x, 1, "");
-}
-
-/* rt_tanhf */
-static LLVMValueRef tanh_fn(LE *e) {
-    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, "rnnc.tanhf");
-    if (fn)
-        return fn;
-    LLVMValueRef ex = exp_fn(e);
-    LLVMBuilderRef b;
-    fn = helper_begin(e, "rnnc.tanhf", &b);
-    LLVMValueRef xb = bits(e, b, LLVMGetParam(fn, 0));
-    LLVMValueRef sign = LLVMBuildAnd(b, xb, LLVMConstInt(e->i32, 0x80000000u, 0), "");
-    LLVMValueRef a = flt(e, b, LLVMBuildAnd(b, xb, LLVMConstInt(e->i32, 0x7fffffffu, 0), ""));
-    /* small: a + a^3 P(a^2) */
-    LLVMValueRef z = LLVMBuildFMul(b, a, a, "");
-    static const float P[5] = {VM_TANH_P0, VM_TANH_P1, VM_TANH_P2, VM_TANH_P3, VM_TANH_P4};
-    LLVMValueRef p = cf32(e, P[0]);
-    for (int k = 1; k < 5; k++) {
-        p = LLVMBuildFMul(b, p, z, "");
-        p = LLVMBuildFAdd(b, p, cf32(e, P[k]), "");
-    }
-    p = LLVMBuildFMul(b, p, z, "");
-    p = LLVMBuildFMul(b, p, a, "");
-    LLVMValueRef small = LLVMBuildFAdd(b, p, a, "");
-    /* large: 1 - 2 / (exp(2a) + 1) */
-    LLVMValueRef ea = call1(e, b, ex, LLVMBuildFAdd(b, a, a, ""));
-    LLVMValueRef d = LLVMBuildFAdd(b, ea, cf32(e, 1.0), "");
-    LLVMValueRef q = LLVMBuildFDiv(b, cf32(e, 2.0), d, "");
-    LLVMValueRef large = LLVMBuildFSub(b, cf32(e, 1.0), q, "");
-    LLVMValueRef r = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a, cf32(e, VM_TANH_SMALL), ""), small, large, "");
-    LLVMBuildRet(b, flt(e, b, LLVMBuildOr(b, bits(e, b, r), sign, "")));
-    LLVMDisposeBuilder(b);
-    return fn;
-}
-
-/* rt_sigmoidf */
-static LLVMValueRef sigmoid_fn(LE *e) {
-    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, "rnnc.sigmoidf");
-    if (fn)
-        return fn;
-    LLVMValueRef ex = exp_fn(e);
-    LLVMBuilderRef b;
-    fn = helper_begin(e, "rnnc.sigmoidf", &b);
-    LLVMValueRef x = LLVMGetParam(fn, 0);
-    LLVMValueRef a = flt(e, b, LLVMBuildAnd(b, bits(e, b, x), LLVMConstInt(e->i32, 0x7fffffffu, 0), ""));
-    LLVMValueRef ee = call1(e, b, ex, LLVMBuildFNeg(b, a, ""));
-    LLVMValueRef d = LLVMBuildFAdd(b, cf32(e, 1.0), ee, "");
-    LLVMValueRef num = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGE, x, cf32(e, 0.0), ""), cf32(e, 1.0), ee, "");
-    LLVMBuildRet(b, LLVMBuildFDiv(b, num, d, ""));
-    LLVMDisposeBuilder(b);
-    return fn;
+    return LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fn), fn, &x, 1, "");
 }
 
 /* llvm.<name>.f32 */
@@ -623,10 +518,10 @@ static LLVMValueRef emit_node(LE *e, const KStmt *s, int k, LLVMValueRef *val, c
     case KM_MIN: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, a, c, ""), a, c, "");
     case KM_MAX: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, a, c, ""), a, c, "");
     case KM_NEG: return LLVMBuildFNeg(b, a, "");
-    case KM_EXP: return call1(e, b, exp_fn(e), a);
+    case KM_EXP: return math_call(e, "expf", a);
     case KM_LOG: return intrinsic_f32(e, "llvm.log", a);
-    case KM_TANH: return call1(e, b, tanh_fn(e), a);
-    case KM_SIGMOID: return call1(e, b, sigmoid_fn(e), a);
+    case KM_TANH: return math_call(e, "tanhf", a);
+    case KM_SIGMOID: return math_call(e, "sigmoidf", a);
     case KM_RELU: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, a, zero, ""), a, zero, "");
     case KM_SQRT: return intrinsic_f32(e, "llvm.sqrt", a);
     case KM_RELU_GRAD: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, c, zero, ""), a, zero, "");

@@ -3,10 +3,13 @@
  *
  * Hand-built kernel IR, run through the three stages and compared with
  * what it must compute:
- *   - exp, tanh, sigmoid written out in IR give runtime/vmath.c's bits
- *     (rt_expf, rt_tanhf, rt_sigmoidf) on special values (NaN, infinities,
- *     zeros, denormals, the clamp and branch points) and a sweep of 200,000
- *     values, in a map LLVM vectorizes (the IR is checked for vector code);
+ *   - exp, tanh, sigmoid (vmath_inline.h's C, linked in as bitcode by
+ *     llvm_math.h) give runtime/vmath.c's bits (rt_expf, rt_tanhf,
+ *     rt_sigmoidf) on special values (NaN, infinities, zeros, denormals,
+ *     the clamp and branch points), test_emit_c.c's even sweep of bit
+ *     patterns and 200,000 others, in a map LLVM vectorizes (the IR is
+ *     checked for vector code and for no call left of the math's
+ *     functions);
  *   - min/max keep the C emitter's NaN rule, relu/relu_grad, a reduction
  *     adds in index order, ids are copied as i64, sizes convert to float,
  *     a reversed loop counts down;
@@ -139,22 +142,30 @@ static void test_activations_bitwise(void **state) {
     /* the map's loop was vectorized: the activations run on vectors */
     assert_non_null(ir);
     if (!strstr(ir, " x float>")) fail_msg("no vector code in the optimized IR:\n%s", ir);
+    /* ... inlined: no call of llvm_math.h's functions is left */
+    if (strstr(ir, "rnnc_math_")) fail_msg("the math was not inlined:\n%s", ir);
     free(ir);
 
     static const float special[] = {
         0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-45f, -1e-45f, 1.17549435e-38f, -1.17549435e-38f,
         88.7f, 89.0f, 89.5f, -103.9f, -104.0f, -105.0f, 0.625f, -0.625f, 0.62499994f, 0.62500006f,
         1e-8f, -1e-8f, 3.4028235e38f, -3.4028235e38f, 0.5f, -0.5f, 1.0f, -1.0f, 44.0f, -44.0f, 9.0f, -9.0f,
+        /* test_emit_c.c's test_activation_paths: exp's overflow and
+         * denormal edges */
+        88.7228394f, 88.7228470f, -103.972084f, -104.5f, -87.3365479f,
     };
-    enum { NSWEEP = 200000 };
-    int64_t n = (int64_t)(sizeof special / sizeof *special) + NSWEEP;
+    /* then test_activation_paths's even sweep of all bit patterns, then
+     * half spread over [-120, 120], half random bit patterns */
+    enum { NEVEN = 4096, NSWEEP = 200000 };
+    int64_t ns = (int64_t)(sizeof special / sizeof *special), n = ns + NEVEN + NSWEEP;
     float *in = malloc(sizeof(float) * (size_t)n), *oe = malloc(sizeof(float) * (size_t)n);
     float *ot = malloc(sizeof(float) * (size_t)n), *os = malloc(sizeof(float) * (size_t)n);
     memcpy(in, special, sizeof special);
+    for (int64_t i = 0; i < NEVEN; i++)
+        in[ns + i] = rt_vm_float((uint32_t)((uint64_t)i * 0xffffffffu / (NEVEN - 1)));
     uint32_t r = 12345;
-    for (int64_t i = (int64_t)(sizeof special / sizeof *special); i < n; i++) {
+    for (int64_t i = ns + NEVEN; i < n; i++) {
         r = r * 1664525u + 1013904223u;
-        /* half spread over [-120, 120], half random bit patterns */
         in[i] = (i & 1) ? ((float)(r >> 8) / 16777216.0f - 0.5f) * 240.0f : rt_vm_float(r);
     }
     int64_t sym[1] = {n};
