@@ -194,17 +194,9 @@ static unsigned char *live_nodes(const KStmt *s) {
         if (!live[k])
             continue;
         const KMapNode *nd = &s->nodes[k];
-        switch (nd->op) {
-        case KM_IN: case KM_CONST: case KM_EXPR:
-            break;
-        case KM_ADD: case KM_SUB: case KM_MUL: case KM_DIV: case KM_MIN: case KM_MAX:
-        case KM_RELU_GRAD:
-            if (nd->b >= 0 && nd->b < k) live[nd->b] = 1;
-            /* fall through */
-        default:
-            if (nd->a >= 0 && nd->a < k) live[nd->a] = 1;
-            break;
-        }
+        int arity = kir_map_op_arity(nd->op);
+        if (arity >= 2 && nd->b >= 0 && nd->b < k) live[nd->b] = 1;
+        if (arity >= 1 && nd->a >= 0 && nd->a < k) live[nd->a] = 1;
     }
     return live;
 }
