@@ -19,6 +19,15 @@ static inline double ir_sigmoid(double x)
     return e / (1.0 + e);
 }
 
+/* PyTorch's F.softplus with beta 1 and threshold 20, its formula as it
+ * writes it: x above the threshold, else log1p(exp(x)).  In double exp(x)
+ * cannot overflow for x <= 20 and log1p keeps exp(x)'s full accuracy when
+ * it is tiny (large negative x), so this is stable as it stands. */
+static inline double ir_softplus(double x)
+{
+    return x > 20 ? x : log1p(exp(x));
+}
+
 /* Unary ops read a, binary ops a and b; NaN for any other op. */
 static inline double ir_op_eval(IrOpKind k, double a, double b)
 {
@@ -33,6 +42,7 @@ static inline double ir_op_eval(IrOpKind k, double a, double b)
     case IR_RELU:     return a > 0 ? a : 0.0;
     case IR_EXP:      return exp(a);
     case IR_LOG:      return log(a);
+    case IR_SOFTPLUS: return ir_softplus(a);
     case IR_SQRT:     return sqrt(a);
     default:          return NAN;
     }

@@ -718,6 +718,7 @@ static void emit_node(Emit *e, const KStmt *s, int k) {
     case KM_SIGMOID: fprintf(out, "rt_inline_sigmoidf(n%d)", nd->a); break;
     case KM_RELU: fprintf(out, "n%d > 0.0f ? n%d : 0.0f", nd->a, nd->a); break;
     case KM_SQRT: fprintf(out, "sqrtf(n%d)", nd->a); break;
+    case KM_SOFTPLUS: fprintf(out, "rt_inline_softplusf(n%d)", nd->a); break;
     case KM_RELU_GRAD: fprintf(out, "n%d > 0.0f ? n%d : 0.0f", nd->b, nd->a); break;
     default: e->bad = 1; fputc('0', out); break;
     }

@@ -459,11 +459,41 @@ static LLVMValueRef sigmoid_fn(LE *e) {
     return fn;
 }
 
-/* llvm.<name>.f32 */
-static LLVMValueRef intrinsic_f32(LE *e, const char *name, LLVMValueRef x) {
+/* llvm.<name>.f32, built with b */
+static LLVMValueRef intrinsic_f32_at(LE *e, LLVMBuilderRef b, const char *name, LLVMValueRef x) {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     LLVMValueRef fn = LLVMGetIntrinsicDeclaration(e->mod, id, &e->f32, 1);
-    return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, &e->f32, 1), fn, &x, 1, "");
+    return LLVMBuildCall2(b, LLVMIntrinsicGetType(e->ctx, id, &e->f32, 1), fn, &x, 1, "");
+}
+
+static LLVMValueRef intrinsic_f32(LE *e, const char *name, LLVMValueRef x) {
+    return intrinsic_f32_at(e, e->b, name, x);
+}
+
+/* rt_inline_softplusf: max(x, 0) + log1p(exp(-|x|)), log1p by Goldberg's
+ * formula from llvm.log (logf, as KM_LOG); x itself past the threshold */
+static LLVMValueRef softplus_fn(LE *e) {
+    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, "rnnc.softplusf");
+    if (fn)
+        return fn;
+    LLVMValueRef ex = exp_fn(e);
+    LLVMBuilderRef b;
+    fn = helper_begin(e, "rnnc.softplusf", &b);
+    LLVMValueRef x = LLVMGetParam(fn, 0);
+    LLVMValueRef a = flt(e, b, LLVMBuildAnd(b, bits(e, b, x), LLVMConstInt(e->i32, 0x7fffffffu, 0), ""));
+    LLVMValueRef ee = call1(e, b, ex, LLVMBuildFNeg(b, a, ""));
+    LLVMValueRef u = LLVMBuildFAdd(b, cf32(e, 1.0), ee, "");
+    LLVMValueRef d = LLVMBuildFSub(b, u, cf32(e, 1.0), "");
+    LLVMValueRef l = intrinsic_f32_at(e, b, "llvm.log", u);
+    LLVMValueRef q = LLVMBuildFDiv(b, ee, d, "");
+    LLVMValueRef lq = LLVMBuildFMul(b, l, q, "");
+    LLVMValueRef r = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOEQ, d, cf32(e, 0.0), ""), ee, lq, "");
+    LLVMValueRef m = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, cf32(e, 0.0), ""), x, cf32(e, 0.0), "");
+    LLVMValueRef y = LLVMBuildFAdd(b, m, r, "");
+    LLVMValueRef big = LLVMBuildFCmp(b, LLVMRealOGT, x, cf32(e, VM_SOFTPLUS_THRESHOLD), "");
+    LLVMBuildRet(b, LLVMBuildSelect(b, big, x, y, ""));
+    LLVMDisposeBuilder(b);
+    return fn;
 }
 
 /* ---- alias scopes ------------------------------------------------------------------
@@ -629,6 +659,7 @@ static LLVMValueRef emit_node(LE *e, const KStmt *s, int k, LLVMValueRef *val, c
     case KM_SIGMOID: return call1(e, b, sigmoid_fn(e), a);
     case KM_RELU: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, a, zero, ""), a, zero, "");
     case KM_SQRT: return intrinsic_f32(e, "llvm.sqrt", a);
+    case KM_SOFTPLUS: return call1(e, b, softplus_fn(e), a);
     case KM_RELU_GRAD: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, c, zero, ""), a, zero, "");
     default: le_fail(e, "kernel IR: unknown map op in '%s'", s->origin); return zero;
     }

@@ -19,7 +19,9 @@
  *     algorithms written out in IR (straight-line, with selects for the
  *     branches, so they vectorize) and give rt_expf's, rt_tanhf's and
  *     rt_sigmoidf's bits; KM_LOG is llvm.log.f32 (the C library's logf, as
- *     in C) and KM_SQRT llvm.sqrt.f32;
+ *     in C) and KM_SQRT llvm.sqrt.f32; KM_SOFTPLUS is vmath_inline.h's
+ *     rt_inline_softplusf written out the same way, on rnnc.expf and
+ *     llvm.log.f32, and gives its bits;
  *   - GEMMs call rt_sgemm_ws with the arena's workspace (rt_sgemm_pack_b /
  *     rt_sgemm_ws_packed for packed weights), the other kernels the
  *     runtime function kir_call_name() names; a failing call writes the C
