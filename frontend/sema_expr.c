@@ -6,7 +6,6 @@
  *
  * Values are described by SVal; a correct operation also emits its IR op
  * into s->blk (the model body, or a scan body inside a cell). */
-#include <math.h>
 #include <string.h>
 
 #include "frontend/sema_int.h"

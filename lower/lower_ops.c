@@ -8,7 +8,6 @@
  * rounding of the activation functions; reductions (reduce_to, sumsq,
  * mse, seq_mean) accumulate in float (kir.h) where the interpreter sums in
  * double, which differs by the usual float summation error. */
-#include <math.h>
 #include <stdio.h>
 
 #include "ir/op_eval.h"
