@@ -133,10 +133,12 @@ $(BUILD)/gen/rnnrt_h_text.c: scripts/c_text.sh runtime/rnnrt.h
 # compiled to LLVM bitcode and embedded in the library as bytes.  Not with
 # $(CC) nor its flags: LLVM's own clang, optimized (the functions arrive
 # as clean straight-line IR), no FMA contraction (-ffp-contract=off, as the
-# C engine), no -march (llvm_math.c removes the target attributes), no
+# C engine), no errno from libm calls (-fno-math-errno: logf becomes
+# llvm.log.f32, the same libm call, which does not stop vectorization), no
+# -march (llvm_math.c removes the target attributes), no
 # sanitizers; and nothing that would become module flags or metadata of
 # every module it is linked into (no PIC/PIE level, unwind tables, ident).
-CLANG_BC_FLAGS := -std=c11 -O2 -ffp-contract=off -fno-pic -fno-asynchronous-unwind-tables \
+CLANG_BC_FLAGS := -std=c11 -O2 -ffp-contract=off -fno-math-errno -fno-pic -fno-asynchronous-unwind-tables \
                   -fno-stack-protector -fno-ident -Wall -Wextra -Werror
 $(BUILD)/gen/jit_math.bc: target/llvm/bitcode/jit_math.c
 	@mkdir -p $(BUILD)/gen

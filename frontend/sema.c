@@ -420,8 +420,9 @@ static void check_train(Sema *s, const Decl *t, int index) {
 
 /* ---- declarations ------------------------------------------------------------ */
 
+/* With the element-wise functions of ir/ops.def (ir_op_function). */
 static const char *const builtin_names[] = {
-    "rnn", "lstm", "gru", "dense", "embedding", "softmax", "sigmoid", "tanh", "relu", "exp", "log",
+    "rnn", "lstm", "gru", "dense", "embedding", "softmax",
     "concat", "split", "slice", "last", "mean", "reverse", "final", "cross_entropy", "mse", "generate"};
 
 static void check_decls(Sema *s) {
@@ -440,9 +441,10 @@ static void check_decls(Sema *s) {
             }
         }
         if (d->kind == DECL_CELL) {
+            int builtin = ir_op_function(d->name) != IR_NUM_OPS;
             for (size_t k = 0; k < sizeof builtin_names / sizeof *builtin_names; k++)
-                if (strcmp(d->name, builtin_names[k]) == 0)
-                    sema_err(s, d->name_loc, "cell '%s' has the name of a built-in function", d->name);
+                builtin |= strcmp(d->name, builtin_names[k]) == 0;
+            if (builtin) sema_err(s, d->name_loc, "cell '%s' has the name of a built-in function", d->name);
             s->cells[s->ncells++].decl = d;
         }
     }

@@ -6,10 +6,10 @@
  *
  * Values are described by SVal; a correct operation also emits its IR op
  * into s->blk (the model body, or a scan body inside a cell). */
-#include <math.h>
 #include <string.h>
 
 #include "frontend/sema_int.h"
+#include "ir/op_eval.h"
 
 static const char *const layer_names[] = {"rnn", "lstm", "gru", "dense", "embedding", "generate"};
 
@@ -151,8 +151,9 @@ SVal sema_binop(Sema *s, int op, SVal a, SVal b, SrcLoc loc, const Expr *le, con
 /* ---- names ------------------------------------------------------------------ */
 
 static int is_function_name(const char *n) {
-    static const char *const fns[] = {"softmax", "sigmoid", "tanh", "relu", "exp", "log", "concat", "split",
-                                      "slice", "last", "mean", "reverse", "final", "cross_entropy", "mse"};
+    static const char *const fns[] = {"softmax", "concat", "split", "slice", "last", "mean",
+                                      "reverse", "final", "cross_entropy", "mse"};
+    if (ir_op_function(n) != IR_NUM_OPS) return 1; /* sigmoid, tanh, ...: ir/ops.def */
     for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
         if (strcmp(n, fns[i]) == 0) return 1;
     for (size_t i = 0; i < sizeof layer_names / sizeof *layer_names; i++)
@@ -214,19 +215,11 @@ static SVal unary(Sema *s, const Expr *e, IrOpKind k) {
     if (!positional(s, e, 1, 1)) return sema_err_val();
     SVal a = sema_expr(s, e->args[0].value);
     if (a.k == SV_NUM && k != IR_SOFTMAX) {
-        double x = a.num;
-        switch (k) {
-        case IR_SIGMOID: a.num = 1 / (1 + exp(-x)); break;
-        case IR_TANH: a.num = tanh(x); break;
-        case IR_RELU: a.num = x > 0 ? x : 0; break;
-        case IR_EXP: a.num = exp(x); break;
-        default:
-            if (x <= 0) {
-                sema_shape_err(s, e->loc, "log of %g", x);
-                return sema_err_val();
-            }
-            a.num = log(x);
+        if (k == IR_LOG && a.num <= 0) {
+            sema_shape_err(s, e->loc, "log of %g", a.num);
+            return sema_err_val();
         }
+        a.num = ir_op_eval(k, a.num, 0); /* the interpreter's value */
         return a;
     }
     if (a.k == SV_SCALAR && k != IR_SOFTMAX) {
@@ -415,11 +408,9 @@ static SVal loss(Sema *s, const Expr *e, int ce) {
 }
 
 static SVal call(Sema *s, const Expr *e) {
-    static const struct { const char *name; IrOpKind k; } un[] = {
-        {"sigmoid", IR_SIGMOID}, {"tanh", IR_TANH}, {"relu", IR_RELU}, {"exp", IR_EXP},
-        {"log", IR_LOG}, {"softmax", IR_SOFTMAX}};
-    for (size_t i = 0; i < sizeof un / sizeof *un; i++)
-        if (strcmp(e->name, un[i].name) == 0) return unary(s, e, un[i].k);
+    IrOpKind fn = ir_op_function(e->name); /* sigmoid, tanh, ...: ir/ops.def */
+    if (fn != IR_NUM_OPS) return unary(s, e, fn);
+    if (strcmp(e->name, "softmax") == 0) return unary(s, e, IR_SOFTMAX);
     if (strcmp(e->name, "concat") == 0) return concat(s, e);
     if (strcmp(e->name, "slice") == 0) return slice(s, e);
     if (strcmp(e->name, "split") == 0) {

@@ -6,6 +6,7 @@
  * pass shows up as a mismatch in interp.c instead of being trusted.
  * Rounding to float32 is done by the caller, once per op. */
 #include "ir/interp_ops.h"
+#include "ir/op_eval.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -123,39 +124,6 @@ static int64_t prod(const Val *v, int from, int to)
 
 /* ---- element-wise ------------------------------------------------------------ */
 
-static double sigmoid(double x)
-{
-    /* Two forms so that exp never overflows: exp(-x) for x >= 0, exp(x) below. */
-    if (x >= 0) return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
-
-static double unary(IrOpKind k, double x)
-{
-    switch (k) {
-    case IR_NEG:     return -x;
-    case IR_SIGMOID: return sigmoid(x);
-    case IR_TANH:    return tanh(x);
-    case IR_RELU:    return x > 0 ? x : 0.0;
-    case IR_EXP:     return exp(x);
-    case IR_LOG:     return log(x);
-    case IR_SQRT:    return sqrt(x);
-    default:         return NAN;
-    }
-}
-
-static double binary(IrOpKind k, double a, double b)
-{
-    switch (k) {
-    case IR_ADD: return a + b;
-    case IR_SUB: return a - b;
-    case IR_MUL: return a * b;
-    case IR_DIV: return a / b;
-    default:     return NAN;
-    }
-}
-
 /* Strides of x when read at the indices of a result of rank r: x's dims are
  * aligned to the result's trailing dims, and a dim of 1 (or a missing
  * leading dim) is read with stride 0, which is numpy broadcasting. */
@@ -210,7 +178,7 @@ static int k_binary(const IrOp *op, const Val *a, const Val *b, Val *out, char *
      * read element i directly: the same numbers, without the index
      * arithmetic of broadcasting, which dominated training's run time. */
     if (val_same_shape(a, out) && val_same_shape(b, out)) {
-        for (int64_t i = 0; i < out->numel; i++) out->data[i] = binary(op->kind, a->data[i], b->data[i]);
+        for (int64_t i = 0; i < out->numel; i++) out->data[i] = ir_op_eval(op->kind, a->data[i], b->data[i]);
         return 0;
     }
     int64_t sta[IR_MAX_RANK], stb[IR_MAX_RANK];
@@ -218,19 +186,19 @@ static int k_binary(const IrOp *op, const Val *a, const Val *b, Val *out, char *
     bcast_strides(b, r, stb);
     if (is_suffix(a, out) && is_suffix(b, out)) { /* e.g. x + bias, the same numbers faster */
         for (int64_t i = 0; i < out->numel; i++)
-            out->data[i] = binary(op->kind, a->data[i % a->numel], b->data[i % b->numel]);
+            out->data[i] = ir_op_eval(op->kind, a->data[i % a->numel], b->data[i % b->numel]);
         return 0;
     }
     for (int64_t i = 0; i < out->numel; i++)
-        out->data[i] = binary(op->kind, a->data[bcast_offset(out, sta, i)],
-                              b->data[bcast_offset(out, stb, i)]);
+        out->data[i] = ir_op_eval(op->kind, a->data[bcast_offset(out, sta, i)],
+                                  b->data[bcast_offset(out, stb, i)]);
     return 0;
 }
 
 static int k_unary(const IrOp *op, const Val *x, Val *out, char *err, size_t n)
 {
     if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
-    for (int64_t i = 0; i < x->numel; i++) out->data[i] = unary(op->kind, x->data[i]);
+    for (int64_t i = 0; i < x->numel; i++) out->data[i] = ir_op_eval(op->kind, x->data[i], 0);
     return 0;
 }
 
@@ -752,8 +720,11 @@ int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in
 
 /* ---- dispatch --------------------------------------------------------------------------- */
 
-static int want_operands(const IrOp *op, int lo, int hi, char *err, size_t n)
+/* The operand count ir/ops.def allows op, checked once for every kernel. */
+static int want_operands(const IrOp *op, char *err, size_t n)
 {
+    int lo, hi;
+    ir_op_operand_range(op->kind, &lo, &hi);
     if (op->noperands >= lo && op->noperands <= hi) return 0;
     return ir_errf(err, n, "%s: %d operands", ir_op_name(op->kind), op->noperands);
 }
@@ -762,93 +733,69 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
                   Val *out, char *err, size_t errlen)
 {
     (void)m;
+    if (want_operands(op, err, errlen)) return -1;
     switch (op->kind) {
     case IR_CONST:
-        if (want_operands(op, 0, 0, err, errlen) || val_alloc(out, want->rank, want->shape, err, errlen))
-            return -1;
+        if (val_alloc(out, want->rank, want->shape, err, errlen)) return -1;
         for (int64_t i = 0; i < out->numel; i++) out->data[i] = op->attrs.f;
         return 0;
-    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
+#define IR_BINARY(NAME, name, kmap) case IR_##NAME:
+#define IR_OP(NAME, name, min, max, nres)
+#include "ir/ops.def"
         return k_binary(op, in[0], in[1], out, err, errlen);
-    case IR_NEG: case IR_SIGMOID: case IR_TANH: case IR_RELU: case IR_EXP: case IR_LOG:
-    case IR_SQRT:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
+#define IR_UNARY(NAME, name, fn, kmap) case IR_##NAME:
+#define IR_OP(NAME, name, min, max, nres)
+#include "ir/ops.def"
         return k_unary(op, in[0], out, err, errlen);
     case IR_LINEAR:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_linear(in[0], in[1], out, err, errlen);
     case IR_CONCAT:
-        if (want_operands(op, 1, 1 << 30, err, errlen)) return -1;
         return k_concat(in, op->noperands, out, err, errlen);
     case IR_SLICE:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_slice(op, in[0], out, err, errlen);
     case IR_BROADCAST:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_broadcast(in[0], want, out, err, errlen);
     case IR_STACK:
-        if (want_operands(op, 1, 1 << 30, err, errlen)) return -1;
         return k_stack(in, op->noperands, out, err, errlen);
     case IR_INDEX:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return take("index", in[0], op->attrs.index, out, err, errlen);
     case IR_SEQ_LAST:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return take("seq_last", in[0], in[0]->rank ? in[0]->shape[0] - 1 : 0, out, err, errlen);
     case IR_SEQ_REVERSE:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_seq_reverse(in[0], out, err, errlen);
     case IR_SEQ_MEAN:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_seq_mean(in[0], out, err, errlen);
     case IR_EMBEDDING:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_embedding(op, in[0], in[1], out, err, errlen);
     case IR_SOFTMAX:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_softmax(in[0], out, err, errlen);
     case IR_CROSS_ENTROPY:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_cross_entropy(op, in[0], in[1], out, err, errlen);
     case IR_MSE:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_mse(in[0], in[1], out, err, errlen);
     case IR_MATMUL_NN:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_matmul_nn(in[0], in[1], out, err, errlen);
     case IR_LINEAR_WGRAD:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_linear_wgrad(in[0], in[1], out, err, errlen);
     case IR_REDUCE_TO:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_reduce_to(in[0], want, out, err, errlen);
     case IR_RELU_GRAD:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_relu_grad(in[0], in[1], out, err, errlen);
     case IR_CROSS_ENTROPY_GRAD:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_cross_entropy_grad(op, in[0], in[1], out, err, errlen);
     case IR_MSE_GRAD:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_mse_grad(in[0], in[1], out, err, errlen);
     case IR_EMBEDDING_GRAD:
-        if (want_operands(op, 3, 3, err, errlen)) return -1;
         return k_embedding_grad(op, in[0], in[1], in[2], out, err, errlen);
     case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD:
-        if (want_operands(op, 2, 2, err, errlen)) return -1;
         return k_seq_grad(op->kind, in[0], in[1], out, err, errlen);
     case IR_SUMSQ:
-        if (want_operands(op, 1, 1 << 30, err, errlen)) return -1;
         return k_sumsq(in, op->noperands, out, err, errlen);
     case IR_CLIP_SCALE:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_clip_scale(op, in[0], out, err, errlen);
     case IR_CLAMP:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_clamp(op, in[0], out, err, errlen);
     case IR_RESHAPE:
-        if (want_operands(op, 1, 1, err, errlen)) return -1;
         return k_reshape(in[0], want, out, err, errlen);
     case IR_SGD_UPDATE: case IR_ADAM_UPDATE: /* interp_kernel_update() */
     case IR_SCAN:

@@ -318,45 +318,6 @@ const char *ir_type_str(const IrModule *m, IrType t, char *buf, size_t n)
     return buf;
 }
 
-static const char *const op_names[IR_NUM_OPS] = {
-    [IR_CONST] = "const",
-    [IR_ADD] = "add", [IR_SUB] = "sub", [IR_MUL] = "mul", [IR_DIV] = "div",
-    [IR_NEG] = "neg", [IR_SIGMOID] = "sigmoid", [IR_TANH] = "tanh", [IR_RELU] = "relu",
-    [IR_EXP] = "exp", [IR_LOG] = "log",
-    [IR_LINEAR] = "linear",
-    [IR_CONCAT] = "concat", [IR_SLICE] = "slice", [IR_BROADCAST] = "broadcast",
-    [IR_STACK] = "stack", [IR_INDEX] = "index",
-    [IR_SCAN] = "scan", [IR_SEQ_LAST] = "seq_last", [IR_SEQ_REVERSE] = "seq_reverse",
-    [IR_SEQ_MEAN] = "seq_mean",
-    [IR_EMBEDDING] = "embedding", [IR_SOFTMAX] = "softmax",
-    [IR_CROSS_ENTROPY] = "cross_entropy", [IR_MSE] = "mse",
-    [IR_MATMUL_NN] = "matmul_nn", [IR_LINEAR_WGRAD] = "linear_wgrad",
-    [IR_REDUCE_TO] = "reduce_to", [IR_RELU_GRAD] = "relu_grad",
-    [IR_CROSS_ENTROPY_GRAD] = "cross_entropy_grad", [IR_MSE_GRAD] = "mse_grad",
-    [IR_EMBEDDING_GRAD] = "embedding_grad", [IR_SEQ_LAST_GRAD] = "seq_last_grad",
-    [IR_SEQ_MEAN_GRAD] = "seq_mean_grad",
-    [IR_SUMSQ] = "sumsq", [IR_SQRT] = "sqrt", [IR_CLIP_SCALE] = "clip_scale",
-    [IR_CLAMP] = "clamp", [IR_SGD_UPDATE] = "sgd_update", [IR_ADAM_UPDATE] = "adam_update",
-    [IR_RESHAPE] = "reshape",
-};
-
-const char *ir_op_name(IrOpKind k)
-{
-    return (k >= 0 && k < IR_NUM_OPS && op_names[k]) ? op_names[k] : "?";
-}
-
-int ir_op_is_elementwise(IrOpKind k)
-{
-    return (k >= IR_ADD && k <= IR_LOG) || k == IR_SQRT;
-}
-
-int ir_op_nresults(IrOpKind k, int noperands)
-{
-    if (k == IR_SGD_UPDATE) return noperands == 3 ? 2 : 1;
-    if (k == IR_ADAM_UPDATE) return 3;
-    return 1;
-}
-
 /* ---- errors ------------------------------------------------------------- */
 
 int ir_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -420,11 +381,15 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
     switch (k) {
     case IR_CONST:
         return fail(err, n, "const has no operands to infer from");
-    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV:
+#define IR_BINARY(NAME, name, kmap) case IR_##NAME:
+#define IR_OP(NAME, name, min, max, nres)
+#include "ir/ops.def"
         if (no != 2) return fail(err, n, "expects 2 operands, got %d", no);
         if (!want_f32(o[0], "left operand", err, n) || !want_f32(o[1], "right operand", err, n)) return 0;
         return broadcast(m, o[0]->type, o[1]->type, out, err, n);
-    case IR_NEG: case IR_SIGMOID: case IR_TANH: case IR_RELU: case IR_EXP: case IR_LOG:
+#define IR_UNARY(NAME, name, fn, kmap) case IR_##NAME:
+#define IR_OP(NAME, name, min, max, nres)
+#include "ir/ops.def"
     case IR_SOFTMAX:
         if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
         if (!want_f32(o[0], "operand", err, n)) return 0;
@@ -610,7 +575,7 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
             if (!want_f32(o[i], "every operand", err, n)) return 0;
         *out = (IrType){ .dtype = IR_F32, .rank = 0 };
         return 1;
-    case IR_SQRT: case IR_CLAMP:
+    case IR_CLAMP: /* (sqrt is with the unary ops above) */
         if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
         if (!want_f32(o[0], "operand", err, n)) return 0;
         *out = o[0]->type;

@@ -44,56 +44,13 @@ typedef struct IrType {
     int64_t dim[IR_MAX_RANK];
 } IrType;
 
+/* The ops, from ir/ops.def: IR_CONST, IR_ADD, ..., IR_RESHAPE, in the
+ * table's order.  What each means is on its line there. */
+#define IR_ANY_NUMBER (1 << 30)  /* ops.def: no bound on the operand count  */
+#define IR_NRES_VARIES (-1)      /* ops.def: the result count depends on the operands */
 typedef enum {
-    /* leaves */
-    IR_CONST,        /* () -> T           fill every element with `f`        */
-    /* element-wise, numpy broadcasting over trailing dims, f32 only */
-    IR_ADD, IR_SUB, IR_MUL, IR_DIV,
-    IR_NEG, IR_SIGMOID, IR_TANH, IR_RELU, IR_EXP, IR_LOG,
-    /* linear algebra */
-    IR_LINEAR,       /* (x[..., K], W[N, K]) -> [..., N]     y = x W^T         */
-    /* shape */
-    IR_CONCAT,       /* (a[..., n0], b[..., n1], ...) -> [..., n0+n1+...]      */
-    IR_SLICE,        /* (x[..., n]) -> [..., len]  attrs start, len (last axis) */
-    IR_BROADCAST,    /* (x) -> result type; x's dims align to the trailing dims */
-    IR_STACK,        /* (a0[...], ..., ak[...]) -> [k+1, ...]  (final states)   */
-    IR_INDEX,        /* (x[n, ...]) -> [...]  attr index: x[index]             */
-    /* sequences: [T, B, ...] */
-    IR_SCAN,         /* see above                                              */
-    IR_SEQ_LAST,     /* (s[T, ...]) -> [...]    s[T-1]                         */
-    IR_SEQ_REVERSE,  /* (s[T, ...]) -> [T, ...] time reversed                  */
-    IR_SEQ_MEAN,     /* (s[T, ...]) -> [...]    mean over time                 */
-    /* neural-network ops */
-    IR_EMBEDDING,    /* (table[V, D], ids[...] i64) -> [..., D]                */
-    IR_SOFTMAX,      /* (x[..., C]) -> [..., C]  over the last axis            */
-    IR_CROSS_ENTROPY,/* (logits[..., C], ids[...] i64) -> scalar, mean over ids */
-    IR_MSE,          /* (y[...], t[...]) -> scalar, mean of squares            */
-    /* gradient ops, made by passes/autodiff.c (docs/ir.md) */
-    IR_MATMUL_NN,    /* (g[..., N], W[N, K]) -> [..., K]    g W: linear's x-gradient */
-    IR_LINEAR_WGRAD, /* (g[..., N], x[..., K]) -> [N, K]  sum over rows of g^T x   */
-    IR_REDUCE_TO,    /* (x) -> result type; sums x over the dims where the result
-                        is 1 or missing (the reverse of broadcast)                */
-    IR_RELU_GRAD,    /* (g, x) -> g * (x > 0), same type                       */
-    IR_CROSS_ENTROPY_GRAD, /* (logits[..., C], ids[...]) -> [..., C]
-                        (softmax(logits) - onehot(ids)) / numel(ids)           */
-    IR_MSE_GRAD,     /* (y, t) -> 2 (y - t) / numel(y)                         */
-    IR_EMBEDDING_GRAD, /* (table[V, D], ids[...], g[..., D]) -> [V, D]
-                        scatter-add of g's rows; table gives only the shape    */
-    IR_SEQ_LAST_GRAD,  /* (g[...], s[T, ...]) -> [T, ...] zeros but [T-1] = g;
-                        s gives only the shape                                  */
-    IR_SEQ_MEAN_GRAD,  /* (g[...], s[T, ...]) -> [T, ...] every step g / T      */
-    /* training-step ops, made by passes/train_step.c (docs/ir.md); never
-       differentiated.  Hyperparameters are in the attrs (see IrAttrs). */
-    IR_SUMSQ,        /* (x0, x1, ...) -> f32[]  sum of the squares of every element */
-    IR_SQRT,         /* (x) -> same type, element-wise square root             */
-    IR_CLIP_SCALE,   /* (norm f32[]) -> f32[]  min(1, bound / (norm + 1e-6))    */
-    IR_CLAMP,        /* (x) -> same type, each element clamped to [-bound, bound] */
-    IR_SGD_UPDATE,   /* (p, g) -> p'  or  (p, g, mom) -> (p', mom'); every result
-                        p's type (the only multi-result ops besides scan)       */
-    IR_ADAM_UPDATE,  /* (p, g, m, v, step f32[]) -> (p', m', v'), p's type      */
-    /* made by passes/unroll.c */
-    IR_RESHAPE,      /* (x) -> result type, the same elements in the same (row-major)
-                        order; equal element counts (docs/ir.md)                */
+#define IR_OP(NAME, name, min, max, nres) IR_##NAME,
+#include "ir/ops.def"
     IR_NUM_OPS
 } IrOpKind;
 
@@ -231,7 +188,8 @@ void      ir_scan_finish(IrModule *m, IrOp *scan, IrValue **yields, int n_carrie
 int       ir_infer_type(const IrModule *m, IrOpKind k, IrValue **operands, int noperands,
                         const IrAttrs *attrs, IrType *out, char *err, size_t errlen);
 /* How many results a non-scan op of kind k with noperands operands has:
- * 1, but 2 for sgd_update with a momentum operand and 3 for adam_update. */
+ * 1, but 2 for sgd_update with a momentum operand and 3 for adam_update
+ * (ir/ops.def). */
 int       ir_op_nresults(IrOpKind k, int noperands);
 
 /* ---- types ------------------------------------------------------------- */
@@ -240,8 +198,21 @@ IrType    ir_type(IrDType dt, int rank, const int64_t *dims);
 int       ir_type_eq(IrType a, IrType b);
 /* Writes "f32[T_x, B, 64]" into buf. */
 const char *ir_type_str(const IrModule *m, IrType t, char *buf, size_t n);
+
+/* ---- ops: what ir/ops.def says (ir/ops.c) ------------------------------ */
+
+typedef enum { IR_CLASS_UNARY, IR_CLASS_BINARY, IR_CLASS_OTHER } IrOpClass;
+
 const char *ir_op_name(IrOpKind k);            /* "add", "scan", ...       */
+IrOpClass ir_op_class(IrOpKind k);
+/* The element-wise ops: unary and binary (broadcasting) on f32. */
 int       ir_op_is_elementwise(IrOpKind k);
+/* The operand counts a non-scan op of kind k may have (max IR_ANY_NUMBER:
+ * no bound). */
+void      ir_op_operand_range(IrOpKind k, int *min, int *max);
+/* The unary element-wise op a cell may call by this name, or IR_NUM_OPS.
+ * (Their value on numbers: ir/op_eval.h.) */
+IrOpKind  ir_op_function(const char *name);
 
 /* ---- errors ------------------------------------------------------------ */
 

@@ -18,7 +18,6 @@
  * not followed. */
 #include "ir/ir.h"
 
-#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,35 +146,6 @@ static void set_visible(Verifier *vf, const IrValue *v, int on) {
 
 /* ---- ops --------------------------------------------------------------------- */
 
-static void operand_range(IrOpKind k, int *lo, int *hi) {
-    switch (k) {
-    case IR_CONST:
-        *lo = *hi = 0;
-        break;
-    case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV:
-    case IR_LINEAR: case IR_EMBEDDING: case IR_CROSS_ENTROPY: case IR_MSE:
-    case IR_MATMUL_NN: case IR_LINEAR_WGRAD: case IR_RELU_GRAD: case IR_CROSS_ENTROPY_GRAD:
-    case IR_MSE_GRAD: case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD:
-        *lo = *hi = 2;
-        break;
-    case IR_EMBEDDING_GRAD:
-        *lo = *hi = 3;
-        break;
-    case IR_CONCAT: case IR_STACK: case IR_SUMSQ:
-        *lo = 1, *hi = INT_MAX;
-        break;
-    case IR_SGD_UPDATE: /* (p, g) or (p, g, mom) */
-        *lo = 2, *hi = 3;
-        break;
-    case IR_ADAM_UPDATE:
-        *lo = *hi = 5;
-        break;
-    default: /* the unary ops */
-        *lo = *hi = 1;
-        break;
-    }
-}
-
 /* broadcast: x's dims align to the trailing dims of the result, each equal
  * or 1; the element type is kept. */
 static int broadcast_fits(IrType x, IrType r) {
@@ -229,7 +199,7 @@ static void check_plain_op(Verifier *vf, const IrOp *op, const char *od) {
     const IrModule *m = vf->m;
     char b1[128], b2[128], b3[128];
     int lo, hi;
-    operand_range(op->kind, &lo, &hi);
+    ir_op_operand_range(op->kind, &lo, &hi); /* ir/ops.def */
     int counts_ok = 1;
     if (op->noperands < lo || op->noperands > hi) {
         if (lo == hi)

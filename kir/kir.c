@@ -322,24 +322,18 @@ const char *kir_call_name(KCallKind k) {
 
 const char *kir_map_op_name(KMapOp op) {
     static const char *const names[KM_NUM_KINDS] = {
-        [KM_IN] = "in", [KM_CONST] = "const", [KM_EXPR] = "size",
-        [KM_ADD] = "add", [KM_SUB] = "sub", [KM_MUL] = "mul", [KM_DIV] = "div",
-        [KM_MIN] = "min", [KM_MAX] = "max", [KM_NEG] = "neg", [KM_EXP] = "exp",
-        [KM_LOG] = "log", [KM_TANH] = "tanh", [KM_SIGMOID] = "sigmoid", [KM_RELU] = "relu",
-        [KM_SQRT] = "sqrt", [KM_RELU_GRAD] = "relu_grad",
+#define KM_OP(NAME, name, arity) [KM_##NAME] = name,
+#include "kir/mapops.def"
     };
     return op >= 0 && op < KM_NUM_KINDS ? names[op] : "?";
 }
 
 int kir_map_op_arity(KMapOp op) {
-    switch (op) {
-    case KM_IN: case KM_CONST: case KM_EXPR:
-        return 0;
-    case KM_ADD: case KM_SUB: case KM_MUL: case KM_DIV: case KM_MIN: case KM_MAX: case KM_RELU_GRAD:
-        return 2;
-    default:
-        return 1;
-    }
+    static const int arity[KM_NUM_KINDS] = {
+#define KM_OP(NAME, name, arity) [KM_##NAME] = arity,
+#include "kir/mapops.def"
+    };
+    return op >= 0 && op < KM_NUM_KINDS ? arity[op] : 1;
 }
 
 /* rnnrt.h's bound on rt_sgemm_packed_b_bytes, in floats: a 64-byte header

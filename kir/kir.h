@@ -92,16 +92,12 @@ typedef struct KView {
  * on some dimensions is a reduction, summed in float in index order
  * (outputs are not zeroed by the map: a KS_MAP storing zeros comes first).
  * Outputs of i64 buffers only ever store a KM_IN node of an i64 input
- * (a copy); every other node is f32. */
+ * (a copy); every other node is f32.  The node ops, KM_IN ... KM_RELU_GRAD,
+ * and what each computes are kir/mapops.def's lines. */
 
 typedef enum {
-    KM_IN,          /* input[a]                                             */
-    KM_CONST,       /* f                                                    */
-    KM_EXPR,        /* (float) of the integer expression e (a size: 1/T)   */
-    KM_ADD, KM_SUB, KM_MUL, KM_DIV, KM_MIN, KM_MAX,      /* (a, b)          */
-                    /* min = a < b ? a : b, max = a > b ? a : b: b when either is NaN */
-    KM_NEG, KM_EXP, KM_LOG, KM_TANH, KM_SIGMOID, KM_RELU, KM_SQRT,  /* (a)  */
-    KM_RELU_GRAD,   /* (g=a, x=b): x > 0 ? g : 0                            */
+#define KM_OP(NAME, name, arity) KM_##NAME,
+#include "kir/mapops.def"
     KM_NUM_KINDS
 } KMapOp;
 

@@ -217,12 +217,11 @@ static void print_map(const KFunc *f, const KStmt *s, int depth, FILE *out) {
             put(&l, " ");
             put_expr(&l, f, n->e);
             break;
-        case KM_ADD: case KM_SUB: case KM_MUL: case KM_DIV: case KM_MIN: case KM_MAX:
-        case KM_RELU_GRAD:
-            put(&l, " n%d, n%d", n->a, n->b);
-            break;
         default:
-            put(&l, " n%d", n->a);
+            if (kir_map_op_arity(n->op) == 2)
+                put(&l, " n%d, n%d", n->a, n->b);
+            else
+                put(&l, " n%d", n->a);
             break;
         }
         end_line(&l, NULL, out);

@@ -154,14 +154,11 @@ static void check_map(Ctx *c, const KStmt *s) {
             eval(c, s, n->e, "a size node", &v);
             break;
         }
-        case KM_ADD: case KM_SUB: case KM_MUL: case KM_DIV: case KM_MIN: case KM_MAX: case KM_RELU_GRAD:
-            nargs = 2;
-            break;
-        case KM_NEG: case KM_EXP: case KM_LOG: case KM_TANH: case KM_SIGMOID: case KM_RELU: case KM_SQRT:
-            nargs = 1;
-            break;
-        default:
-            problem(c, s, "node n%d has op %d", k, (int)n->op);
+        default: /* the computing ops: their arity from kir/mapops.def */
+            if ((int)n->op < 0 || n->op >= KM_NUM_KINDS)
+                problem(c, s, "node n%d has op %d", k, (int)n->op);
+            else
+                nargs = kir_map_op_arity(n->op);
             break;
         }
         for (int j = 0; j < nargs; j++) {

@@ -8,9 +8,9 @@
  * rounding of the activation functions; reductions (reduce_to, sumsq,
  * mse, seq_mean) accumulate in float (kir.h) where the interpreter sums in
  * double, which differs by the usual float summation error. */
-#include <math.h>
 #include <stdio.h>
 
+#include "ir/op_eval.h"
 #include "lower/lower_int.h"
 
 static Place *P(Lower *L, const IrValue *v) { return &L->pl[v->id]; }
@@ -41,44 +41,24 @@ static void fill(Lower *L, const Place *o, const IrType *t, double f, const char
 
 /* ---- element-wise ------------------------------------------------------------ */
 
+/* The map op of an element-wise op (ir/ops.def's last column), or of
+ * relu_grad, the one other op that is a single map node. */
 static KMapOp map_op(IrOpKind k)
 {
-    switch (k) {
-    case IR_ADD: return KM_ADD;
-    case IR_SUB: return KM_SUB;
-    case IR_MUL: return KM_MUL;
-    case IR_DIV: return KM_DIV;
-    case IR_NEG: return KM_NEG;
-    case IR_SIGMOID: return KM_SIGMOID;
-    case IR_TANH: return KM_TANH;
-    case IR_RELU: return KM_RELU;
-    case IR_EXP: return KM_EXP;
-    case IR_LOG: return KM_LOG;
-    case IR_SQRT: return KM_SQRT;
-    case IR_RELU_GRAD: return KM_RELU_GRAD;
-    default: return KM_NUM_KINDS;
-    }
+    static const KMapOp map[IR_NUM_OPS] = {
+#define IR_UNARY(NAME, name, fn, kmap) [IR_##NAME] = KM_##kmap,
+#define IR_BINARY(NAME, name, kmap) [IR_##NAME] = KM_##kmap,
+#define IR_OP(NAME, name, min, max, nres)
+#include "ir/ops.def"
+    };
+    if (k == IR_RELU_GRAD) return KM_RELU_GRAD;
+    return ir_op_is_elementwise(k) ? map[k] : KM_NUM_KINDS;
 }
 
 /* The interpreter's value of an op on constants, rounded as it rounds. */
 static double fold(IrOpKind k, double a, double b)
 {
-    double r;
-    switch (k) {
-    case IR_ADD: r = a + b; break;
-    case IR_SUB: r = a - b; break;
-    case IR_MUL: r = a * b; break;
-    case IR_DIV: r = a / b; break;
-    case IR_NEG: r = -a; break;
-    case IR_SIGMOID: r = a >= 0 ? 1.0 / (1.0 + exp(-a)) : exp(a) / (1.0 + exp(a)); break;
-    case IR_TANH: r = tanh(a); break;
-    case IR_RELU: r = a > 0 ? a : 0.0; break;
-    case IR_EXP: r = exp(a); break;
-    case IR_LOG: r = log(a); break;
-    case IR_SQRT: r = sqrt(a); break;
-    case IR_RELU_GRAD: r = b > 0 ? a : 0.0; break;
-    default: r = NAN; break;
-    }
+    double r = k == IR_RELU_GRAD ? (b > 0 ? a : 0.0) : ir_op_eval(k, a, b);
     return (double)(float)r;
 }
 
@@ -315,12 +295,13 @@ int lower_op(Lower *L, const IrOp *op)
     case IR_CONST:
         set_const(L, op->results[0], op->attrs.f, org);
         return 0;
-    case IR_ADD:
-        if (L->deferred[op->operands[0]->id] || L->deferred[op->operands[1]->id]) return lower_fused_acc(L, op, org);
-        return elementwise(L, op, org);
-    case IR_SUB: case IR_MUL: case IR_DIV:
-    case IR_NEG: case IR_SIGMOID: case IR_TANH: case IR_RELU: case IR_EXP: case IR_LOG:
-    case IR_SQRT: case IR_RELU_GRAD:
+#define IR_BINARY(NAME, name, kmap) case IR_##NAME:
+#define IR_UNARY(NAME, name, fn, kmap) case IR_##NAME:
+#define IR_OP(NAME, name, min, max, nres)
+#include "ir/ops.def"
+    case IR_RELU_GRAD:
+        if (op->kind == IR_ADD && (L->deferred[op->operands[0]->id] || L->deferred[op->operands[1]->id]))
+            return lower_fused_acc(L, op, org);
         return elementwise(L, op, org);
     case IR_CLAMP: case IR_CLIP_SCALE: case IR_MSE_GRAD: case IR_SEQ_MEAN_GRAD:
         return formula(L, op, org);

@@ -227,7 +227,7 @@ static int tape_reads(const IrOp *op, IrValue **r)
         r[0] = op->operands[0];
         r[1] = op->operands[1];
         return 2;
-    case IR_RELU: case IR_LOG: case IR_SEQ_LAST: case IR_SEQ_MEAN:
+    case IR_RELU: case IR_LOG: case IR_SOFTPLUS: case IR_SEQ_LAST: case IR_SEQ_MEAN:
         r[0] = op->operands[0];
         return 1;
     case IR_SIGMOID: case IR_TANH: case IR_EXP: case IR_SOFTMAX:
@@ -290,6 +290,9 @@ static void vjp(Sweep *S, const IrOp *op)
         break;
     case IR_LOG:
         acc(S, a, op2(S, IR_DIV, g, fv(S, a)));
+        break;
+    case IR_SOFTPLUS: /* d log(1 + e^x) = e^x / (1 + e^x) = sigmoid(x) */
+        acc(S, a, op2(S, IR_MUL, g, op1(S, IR_SIGMOID, fv(S, a))));
         break;
     case IR_LINEAR: /* y = x W^T: dx = g W, dW = sum g^T x */
         if (varies(ad, a)) acc(S, a, op2(S, IR_MATMUL_NN, g, fv(S, b)));

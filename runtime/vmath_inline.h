@@ -1,7 +1,7 @@
-/* vmath_inline.h - the scalar exp, tanh and sigmoid as inline functions
- * with no branches, and the constants of their algorithm.
+/* vmath_inline.h - the scalar exp, tanh, sigmoid and softplus as inline
+ * functions with no branches, and the constants of their algorithm.
  *
- * These are the runtime's one definition of the three activations: vmath.c's
+ * These are the runtime's one definition of the activations: vmath.c's
  * rt_expf / rt_tanhf / rt_sigmoidf (and through them the portable array
  * kernels) return what these return, vmath_avx2.c runs the same steps 8
  * lanes at a time, and a generated C file's element-wise loops call these
@@ -18,12 +18,15 @@
  * a compiler picks for a loop calling these, gives the same bits.
  *
  * They are always inlined (RT_ALWAYS_INLINE): a call left in a loop would
- * stop it from being vectorized.  Needs only rnnrt.h, <stdint.h> and
- * <string.h>: a generated C file that links the runtime (--runtime=link)
- * pastes this text after its #include "rnnrt.h". */
+ * stop it from being vectorized.  (Softplus calls the C library's logf,
+ * so a loop of it is not vectorized; it is straight-line all the same.)
+ * Needs only rnnrt.h, <math.h>, <stdint.h> and <string.h>: a generated C
+ * file that links the runtime (--runtime=link) pastes this text after its
+ * #include "rnnrt.h". */
 #ifndef RNNC_VMATH_INLINE_H
 #define RNNC_VMATH_INLINE_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -65,6 +68,18 @@
 /* sigmoid: e = exp(-|x|) is in [0, 1], so never overflows; then
  * 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, one division either
  * way; the second keeps full relative accuracy down to denormal results. */
+
+/* softplus: PyTorch's F.softplus with beta 1 and threshold 20: x itself
+ * for x > VM_SOFTPLUS_THRESHOLD, else log(1 + exp(x)), here as
+ * max(x, 0) + log1p(exp(-|x|)): exp(-|x|) is in [0, 1], so never
+ * overflows, and no exp(-|x|) is lost in 1 + e.  log1p(e) is Goldberg's
+ * formula from a log ("What every computer scientist should know about
+ * floating-point arithmetic", theorem 4): with u = 1 + e rounded,
+ * log1p(e) = e when u == 1, else logf(u) * (e / (u - 1)); u - 1 is exact
+ * (Sterbenz) and e / (u - 1) undoes the rounding of 1 + e, so the result
+ * has logf's and exp's errors and a few roundings, not the cancellation
+ * of logf(1 + e) (which gives 0 for every e < 2^-24). */
+#define VM_SOFTPLUS_THRESHOLD 20.0f
 
 /* gcc in GNU mode (-std=gnu11, its default) fuses a*b + c into an FMA
  * across statements whenever the target has FMA, which would round
@@ -165,6 +180,20 @@ RT_ALWAYS_INLINE float rt_inline_sigmoidf(float x) {
     float d = 1.0f + e;
     float num = rt_vm_pick(x >= 0.0f, 1.0f, e);
     return num / d;
+}
+
+RT_ALWAYS_INLINE float rt_inline_softplusf(float x) {
+    float a = rt_vm_float(rt_vm_bits(x) & 0x7fffffffu);
+    float e = rt_inline_expf(-a);
+    float u = 1.0f + e;
+    float d = u - 1.0f;
+    float l = logf(u);
+    float q = e / d; /* inf or NaN when d == 0: then the pick takes e */
+    float lq = l * q;
+    float r = rt_vm_pick(d == 0.0f, e, lq);
+    float m = rt_vm_pick(x > 0.0f, x, 0.0f); /* a NaN x: 0, and r is NaN */
+    float y = m + r;
+    return rt_vm_pick(x > VM_SOFTPLUS_THRESHOLD, x, y);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

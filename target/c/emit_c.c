@@ -194,17 +194,9 @@ static unsigned char *live_nodes(const KStmt *s) {
         if (!live[k])
             continue;
         const KMapNode *nd = &s->nodes[k];
-        switch (nd->op) {
-        case KM_IN: case KM_CONST: case KM_EXPR:
-            break;
-        case KM_ADD: case KM_SUB: case KM_MUL: case KM_DIV: case KM_MIN: case KM_MAX:
-        case KM_RELU_GRAD:
-            if (nd->b >= 0 && nd->b < k) live[nd->b] = 1;
-            /* fall through */
-        default:
-            if (nd->a >= 0 && nd->a < k) live[nd->a] = 1;
-            break;
-        }
+        int arity = kir_map_op_arity(nd->op);
+        if (arity >= 2 && nd->b >= 0 && nd->b < k) live[nd->b] = 1;
+        if (arity >= 1 && nd->a >= 0 && nd->a < k) live[nd->a] = 1;
     }
     return live;
 }
@@ -726,6 +718,7 @@ static void emit_node(Emit *e, const KStmt *s, int k) {
     case KM_SIGMOID: fprintf(out, "rt_inline_sigmoidf(n%d)", nd->a); break;
     case KM_RELU: fprintf(out, "n%d > 0.0f ? n%d : 0.0f", nd->a, nd->a); break;
     case KM_SQRT: fprintf(out, "sqrtf(n%d)", nd->a); break;
+    case KM_SOFTPLUS: fprintf(out, "rt_inline_softplusf(n%d)", nd->a); break;
     case KM_RELU_GRAD: fprintf(out, "n%d > 0.0f ? n%d : 0.0f", nd->b, nd->a); break;
     default: e->bad = 1; fputc('0', out); break;
     }

@@ -354,11 +354,15 @@ static LLVMValueRef math_call(LE *e, const char *name, LLVMValueRef x) {
     return LLVMBuildCall2(e->b, LLVMGlobalGetValueType(fn), fn, &x, 1, "");
 }
 
-/* llvm.<name>.f32 */
-static LLVMValueRef intrinsic_f32(LE *e, const char *name, LLVMValueRef x) {
+/* llvm.<name>.f32, built with b */
+static LLVMValueRef intrinsic_f32_at(LE *e, LLVMBuilderRef b, const char *name, LLVMValueRef x) {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     LLVMValueRef fn = LLVMGetIntrinsicDeclaration(e->mod, id, &e->f32, 1);
-    return LLVMBuildCall2(e->b, LLVMIntrinsicGetType(e->ctx, id, &e->f32, 1), fn, &x, 1, "");
+    return LLVMBuildCall2(b, LLVMIntrinsicGetType(e->ctx, id, &e->f32, 1), fn, &x, 1, "");
+}
+
+static LLVMValueRef intrinsic_f32(LE *e, const char *name, LLVMValueRef x) {
+    return intrinsic_f32_at(e, e->b, name, x);
 }
 
 /* ---- alias scopes ------------------------------------------------------------------
@@ -524,6 +528,7 @@ static LLVMValueRef emit_node(LE *e, const KStmt *s, int k, LLVMValueRef *val, c
     case KM_SIGMOID: return math_call(e, "sigmoidf", a);
     case KM_RELU: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, a, zero, ""), a, zero, "");
     case KM_SQRT: return intrinsic_f32(e, "llvm.sqrt", a);
+    case KM_SOFTPLUS: return math_call(e, "softplusf", a);
     case KM_RELU_GRAD: return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, c, zero, ""), a, zero, "");
     default: le_fail(e, "kernel IR: unknown map op in '%s'", s->origin); return zero;
     }

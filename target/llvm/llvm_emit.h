@@ -15,11 +15,12 @@
  *     no a*b+c becomes an FMA (the C engine's -ffp-contract=off), so a
  *     reduction adds in index order;
  *   - KM_MIN / KM_MAX are `a < b ? a : b` / `a > b ? a : b` (b when either
- *     is NaN); KM_EXP, KM_TANH and KM_SIGMOID call runtime/vmath_inline.h's
- *     rt_inline_expf / _tanhf / _sigmoidf, linked into mod as bitcode
+ *     is NaN); KM_EXP, KM_TANH, KM_SIGMOID and KM_SOFTPLUS call
+ *     runtime/vmath_inline.h's rt_inline_expf / _tanhf / _sigmoidf /
+ *     _softplusf, linked into mod as bitcode
  *     compiled from that C (llvm_math.h; straight-line, so they vectorize
  *     once inlined), and give rt_expf's, rt_tanhf's and rt_sigmoidf's
- *     bits; KM_LOG is llvm.log.f32 (the C library's logf, as in C) and
+ *     bits (softplus rt_inline_softplusf's); KM_LOG is llvm.log.f32 (the C library's logf, as in C) and
  *     KM_SQRT llvm.sqrt.f32;
  *   - GEMMs call rt_sgemm_ws with the arena's workspace (rt_sgemm_pack_b /
  *     rt_sgemm_ws_packed for packed weights), the other kernels the

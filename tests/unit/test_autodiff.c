@@ -2,7 +2,7 @@
  * against finite differences: every op's vector-Jacobian rule on a small
  * module built by hand, and whole models parsed from .rnn sources (rnn,
  * lstm, gru, a bidirectional stacked lstm, a user cell with two states,
- * generate with feedback, embedding + cross_entropy, mse, mean/last/
+ * a user cell with softplus, generate with feedback, embedding + cross_entropy, mse, mean/last/
  * reverse, encoder-decoder).  Also the errors: no loss, and the module
  * after autodiff verifying.
  *
@@ -176,6 +176,11 @@ static void test_unary(void **state)
     check_unary(IR_RELU, -1, 1);   /* no element lands within eps of 0 with this seed */
     check_unary(IR_EXP, -1, 1);
     check_unary(IR_LOG, 0.5, 1.5);
+    check_unary(IR_SOFTPLUS, -4, 4);
+    /* Past the threshold softplus is x, of gradient 1; the rule's
+     * sigmoid(x) is 1 - e^-x there, within 2e-9 of it: inside the
+     * tolerance, and no element lands within eps of 20 with this seed. */
+    check_unary(IR_SOFTPLUS, 15, 25);
     check_unary(IR_SOFTMAX, -2, 2);
 }
 
@@ -353,6 +358,20 @@ static void test_user_cell_two_states(void **state)
               " y = two(x, H=3)\n loss = mse(y, t)\n}\n", 1);
 }
 
+/* softplus in a user cell, on the input's projection and on the state:
+ * its rule inside the scan (the operand on the tape) and outside. */
+static void test_user_cell_softplus(void **state)
+{
+    (void)state;
+    check_src("cell sp(x: [I]) -> [H] {\n"
+              "  param W: [H, I]  param U: [H, H]  param b: [H]\n"
+              "  state h: [H] = 0\n"
+              "  h' = tanh(softplus(W @ x + b) - softplus(U @ h))\n"
+              "  out h'\n}\n"
+              "model m {\n input x : seq<[2]>\n target t : seq<[3]>\n"
+              " y = sp(x, H=3)\n loss = mse(y, t)\n}\n", 1);
+}
+
 static void test_generate_feedback(void **state)
 {
     (void)state;
@@ -439,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_gru),
         cmocka_unit_test(test_bidirectional_stacked_lstm),
         cmocka_unit_test(test_user_cell_two_states),
+        cmocka_unit_test(test_user_cell_softplus),
         cmocka_unit_test(test_generate_feedback),
         cmocka_unit_test(test_embedding_cross_entropy),
         cmocka_unit_test(test_encoder_decoder),

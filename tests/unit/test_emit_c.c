@@ -782,12 +782,12 @@ static void test_packed_loop(void **state) {
 
 
 /* ---- the activations on every CPU path -------------------------------------------
- * One map takes exp, tanh and sigmoid of NA inputs (the special values,
+ * One map takes exp, tanh, sigmoid and softplus of NA inputs (the special values,
  * then an even sweep of bit patterns).  The file has the body three times
  * (as compiled, and with AVX2 and AVX-512 target attributes); RNNC_CPU
  * picks which runs, read once by the file's own copy of the runtime, so
  * each path gets an object of its own.  Every path must give the bits of
- * the library's rt_expf / rt_tanhf / rt_sigmoidf: the vectorized loops do
+ * the library's rt_expf / rt_tanhf / rt_sigmoidf / rt_inline_softplusf: the vectorized loops do
  * the scalar code's float operations, each rounded the same.  NA is not a
  * multiple of any vector width, so the loop's scalar remainder runs too. */
 
@@ -796,17 +796,18 @@ enum { NA = 4096 + 13 };
 static KFunc *activation_func(IrModule *m) {
     KFunc *f = kfunc_new("act", m);
     KBuf *x = arg(f, "x", IR_F32, C(f, NA));
-    KBuf *y = result(f, "y", IR_F32, C(f, 3 * NA));
+    KBuf *y = result(f, "y", IR_F32, C(f, 4 * NA));
     f->arena_bytes = C(f, 0);
     const KExpr *dims[1] = {C(f, NA)};
     const int64_t unit[1] = {1};
-    KStmt *mp = map(f, &f->body, "%4 = exp, tanh, sigmoid", 1, dims, 1, 4, 3);
+    KStmt *mp = map(f, &f->body, "%4 = exp, tanh, sigmoid, softplus", 1, dims, 1, 5, 4);
     set_view(f, &mp->in[0], x, NULL, 1, unit);
     node(mp, 0, KM_IN, 0, 0);
     node(mp, 1, KM_EXP, 0, 0);
     node(mp, 2, KM_TANH, 0, 0);
     node(mp, 3, KM_SIGMOID, 0, 0);
-    for (int k = 0; k < 3; k++)
+    node(mp, 4, KM_SOFTPLUS, 0, 0);
+    for (int k = 0; k < 4; k++)
         out(f, mp, k, y, C(f, k * NA), unit, 1 + k, 0);
     return f;
 }
@@ -816,7 +817,7 @@ static void test_activation_paths(void **state) {
     static const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, FLT_MIN, -FLT_MIN, 1e-45f, -1e-45f,
                                     FLT_MAX, -FLT_MAX, 0.625f, -0.625f, 0.62499994f, 88.7228394f, 88.7228470f,
                                     89.0f, 89.5f, -103.972084f, -104.0f, -104.5f, -87.3365479f, 1.0f, -1.0f};
-    static float x[NA], y[3 * NA];
+    static float x[NA], y[4 * NA];
     int ns = (int)(sizeof special / sizeof *special);
     for (int i = 0; i < NA; i++)
         x[i] = i < ns ? special[i] : rt_vm_float((uint32_t)((uint64_t)(i - ns) * 0xffffffffu / (NA - ns)));
@@ -840,8 +841,8 @@ static void test_activation_paths(void **state) {
             char err[64];
             assert_int_equal(b.fn(NULL, args, res, NULL, err, sizeof err), 0);
             for (int i = 0; i < NA; i++) {
-                float want[3] = {rt_expf(x[i]), rt_tanhf(x[i]), rt_sigmoidf(x[i])};
-                for (int k = 0; k < 3; k++)
+                float want[4] = {rt_expf(x[i]), rt_tanhf(x[i]), rt_sigmoidf(x[i]), rt_inline_softplusf(x[i])};
+                for (int k = 0; k < 4; k++)
                     if (rt_vm_bits(y[k * NA + i]) != rt_vm_bits(want[k]))
                         fail_msg("%s, RNNC_CPU=%s: activation %d of %a = %a, the runtime's %a", cc[c], paths[p], k,
                                  (double)x[i], (double)y[k * NA + i], (double)want[k]);

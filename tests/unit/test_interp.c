@@ -15,6 +15,7 @@
 
 #include "ir/interp.h"
 #include "ir/ir.h"
+#include "ir/op_eval.h"
 #include "io/tensor.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -234,6 +235,64 @@ static void test_unary(void **state)
     assert_out(&f, "exp", (double[]){ exp(0.5), exp(1), exp(3) }, 3, 0);  /* same libm call */
     assert_out(&f, "log", (double[]){ log(0.5), 0, log(3) }, 3, 0);       /* same libm call */
     fx_free(&f);
+}
+
+/* softplus: PyTorch's F.softplus (beta 1, threshold 20).  The wanted
+ * values are log(1 + e^x) to 40 digits (Python's decimal module), so the
+ * test does not share the interpreter's formula; the interpreter's
+ * log1p(exp(x)) in double is within a few ulps of them: tolerance 4 ulps
+ * of each value (2^-50 relative), and at -30, where log(1 + e^x) is
+ * e^x (1 - e^x / 2 + ...), the same relative bound.  Past the threshold
+ * the value is x itself, exactly (20.5 and 1000, where exp would
+ * overflow in float and nearly in double); -1000 gives 0 (e^-1000
+ * underflows double, and the true value is below every denormal). */
+static void test_softplus(void **state)
+{
+    (void)state;
+    Fx f;
+    fx_init(&f, "softplus");
+    double xv[] = { -1000, -30, -1, 0, 1, 5, 20, 20.5, 1000 };
+    IrValue *x = input_c(&f, "x", TF(9), xv);
+    ir_add_output(f.m, "y", ir_op1(f.m, f.m->body, IR_SOFTPLUS, x));
+    run_ok(&f, IR_PREC_F64);
+    static const double want[] = { 0, 9.357622968839736779377697401296450976662e-14,
+                                   0.3132616875182228340489954949678556419154,
+                                   0.6931471805599453094172321214581765680755,
+                                   1.313261687518222834048995494967855641915,
+                                   5.006715348489118068616416687732642075115,
+                                   20.00000000206115362031438070323898279888, 20.5, 1000 };
+    for (int i = 0; i < 9; i++) {
+        double got = out_at(&f, "y", i), tol = 4 * 0x1p-52 * fabs(want[i]);
+        if (!(fabs(got - want[i]) <= tol))
+            fail_msg("softplus(%g) = %.17g, want %.17g", xv[i], got, want[i]);
+    }
+    assert_true(out_at(&f, "y", 7) == 20.5); /* past the threshold: x, exactly */
+    assert_true(out_at(&f, "y", 8) == 1000);
+    fx_free(&f);
+}
+
+/* The op table (ir/ops.def): every element-wise op has a value in
+ * ir_op_eval (a line added there without one would give NaN), the
+ * functions a cell may call are found by name and no others are. */
+static void test_op_table(void **state)
+{
+    (void)state;
+    int n = 0;
+    for (int k = 0; k < IR_NUM_OPS; k++) {
+        if (!ir_op_is_elementwise((IrOpKind)k)) continue;
+        n++;
+        if (isnan(ir_op_eval((IrOpKind)k, 0.5, 0.25))) fail_msg("%s has no value in ir_op_eval", ir_op_name((IrOpKind)k));
+        int lo, hi;
+        ir_op_operand_range((IrOpKind)k, &lo, &hi);
+        assert_int_equal(lo, ir_op_class((IrOpKind)k) == IR_CLASS_UNARY ? 1 : 2);
+        assert_int_equal(hi, lo);
+    }
+    assert_int_equal(n, 12); /* add sub mul div neg sigmoid tanh relu exp log softplus sqrt */
+    static const char *const fns[] = { "sigmoid", "tanh", "relu", "exp", "log", "softplus" };
+    for (int i = 0; i < 6; i++) assert_string_equal(ir_op_name(ir_op_function(fns[i])), fns[i]);
+    static const char *const not_fns[] = { "neg", "sqrt", "add", "softmax", "linear", "" };
+    for (int i = 0; i < 6; i++) assert_int_equal(ir_op_function(not_fns[i]), IR_NUM_OPS);
+    assert_true(isnan(ir_op_eval(IR_LINEAR, 1, 1)));
 }
 
 /* ---- linear algebra and shapes -------------------------------------------------------------- */
@@ -886,6 +945,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binary_broadcast),
         cmocka_unit_test(test_unary),
+        cmocka_unit_test(test_softplus),
+        cmocka_unit_test(test_op_table),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_concat_slice),
         cmocka_unit_test(test_broadcast_stack_index),

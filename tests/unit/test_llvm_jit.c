@@ -9,14 +9,15 @@
  *     the clamp and branch points), test_emit_c.c's even sweep of bit
  *     patterns and 200,000 others, in a map LLVM vectorizes (the IR is
  *     checked for vector code and for no call left of the math's
- *     functions);
+ *     functions); softplus gives rt_inline_softplusf's bits the same way;
  *   - min/max keep the C emitter's NaN rule, relu/relu_grad, a reduction
  *     adds in index order, ids are copied as i64, sizes convert to float,
  *     a reversed loop counts down;
  *   - GEMMs plain and with a packed B give rt_sgemm's bits; a token id out
  *     of range returns 1 with the C engine's message.
  * Then every example model, forward, gradient (autodiff) and training step
- * (SGD with momentum and clipping, Adam), through the JIT engine:
+ * (SGD with momentum and clipping, Adam), and a user cell with softplus,
+ * through the JIT engine:
  *   - against the interpreter (F32), within the tolerance below;
  *   - against the C engine (cengine.h, when `cc` is installed) exactly.
  * Every module is verified (LLVMVerifyModule) in llvm_jit_build. */
@@ -180,6 +181,58 @@ static void test_activations_bitwise(void **state) {
             fail_msg("sigmoid(%a) = %a, rt_sigmoidf %a", (double)in[i], (double)os[i], (double)rt_sigmoidf(in[i]));
     }
     free(in); free(oe); free(ot); free(os);
+    llvm_jit_free(j);
+    kfunc_free(f);
+    ir_free(m);
+}
+
+/* softplus (rnnc.softplusf: rnnc.expf and llvm.log) gives the bits of
+ * vmath_inline.h's rt_inline_softplusf, which the C engine inlines: the
+ * edges of its exp, of 1 + e == 1 and of the threshold 20, and a sweep.
+ * Its own map: a loop calling logf need not vectorize. */
+static void test_softplus_bitwise(void **state) {
+    (void)state;
+    IrModule *m = ir_module_new("softplus");
+    ir_add_sym(m, "N", 0);
+    KFunc *f = kfunc_new("softplus", m);
+    const KExpr *N = kexpr_sym(f, 0);
+    KBuf *x = buf(f, "x", IR_F32, N, KB_ARG);
+    KBuf *y = buf(f, "y", IR_F32, N, KB_RESULT);
+    f->arena_bytes = C(f, 0);
+    KStmt *s = map1(f, &f->body, N, 1, 2, 1);
+    view(f, &s->in[0], x, 1);
+    node(s, 0, KM_IN, 0, 0);
+    node(s, 1, KM_SOFTPLUS, 0, 0);
+    output(f, s, 0, y, 1, 1, 0);
+    KFuncFn fn;
+    LlvmJit *j = jit(f, &fn, NULL);
+
+    static const float special[] = {
+        0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-45f, -1e-45f, 1e-8f, -1e-8f, 1.0f, -1.0f,
+        16.6f, -16.6f, 17.0f, -17.0f, 20.0f, -20.0f, 19.999998f, 20.000002f, 88.7f, -88.7f, 89.0f, -89.0f,
+        -103.9f, -104.0f, -105.0f, 3.4028235e38f, -3.4028235e38f,
+    };
+    enum { NSWEEP = 200000 };
+    int64_t n = (int64_t)(sizeof special / sizeof *special) + NSWEEP;
+    float *in = malloc(sizeof(float) * (size_t)n), *out = malloc(sizeof(float) * (size_t)n);
+    memcpy(in, special, sizeof special);
+    uint32_t r = 54321;
+    for (int64_t i = (int64_t)(sizeof special / sizeof *special); i < n; i++) {
+        r = r * 1664525u + 1013904223u;
+        /* half spread over [-40, 40] (both sides of the threshold), half random bit patterns */
+        in[i] = (i & 1) ? ((float)(r >> 8) / 16777216.0f - 0.5f) * 80.0f : rt_vm_float(r);
+    }
+    int64_t sym[1] = {n};
+    const void *args[1] = {in};
+    void *res[1] = {out};
+    char err[256] = "";
+    assert_int_equal(fn(sym, args, res, NULL, err, sizeof err), 0);
+    for (int64_t i = 0; i < n; i++)
+        if (!same(out[i], rt_inline_softplusf(in[i])))
+            fail_msg("softplus(%a) = %a, rt_inline_softplusf %a", (double)in[i], (double)out[i],
+                     (double)rt_inline_softplusf(in[i]));
+    free(in);
+    free(out);
     llvm_jit_free(j);
     kfunc_free(f);
     ir_free(m);
@@ -589,6 +642,36 @@ static void test_examples(void **state) {
                   st.values, st.worst, st.exact_vs_c, cc ? "" : " (no cc: not compared)");
 }
 
+/* softplus in a user cell (forward, gradient, an SGD step): the JIT
+ * against the interpreter within ATOL/RTOL and against the C engine
+ * exactly, as the examples' activations.  softplus adds at most
+ * 3.5 ulps (test_vmath) ~ 2e-7 relative per use to the float
+ * summation error the tolerance is made for; its derivative
+ * sigmoid(x) <= 1 does not amplify what comes in. */
+static const char SOFTPLUS_SRC[] =
+    "cell sp(x: [I]) -> [H] {\n"
+    "  param W: [H, I] init xavier  param U: [H, H] init orthogonal  param b: [H] init zero\n"
+    "  state h: [H] = 0\n"
+    "  h' = tanh(softplus(W @ x + b) - softplus(U @ h))\n"
+    "  out h'\n}\n"
+    "model m {\n input x : seq<[4]>\n target t : seq<[3]>\n"
+    " h = sp(x, H=5)\n y = dense(h, 3)\n output y\n loss = mse(y, t)\n}\n";
+
+static void test_softplus_model(void **state) {
+    (void)state;
+    Stats st = {0};
+    int cc = have_cc();
+    check_src(SOFTPLUS_SRC, "softplus.rnn", FWD, NULL, cc, &st);
+    check_src(SOFTPLUS_SRC, "softplus.rnn", GRAD, NULL, cc, &st);
+    TrainConfig sgd = train_config_default();
+    sgd.opt = OPT_SGD;
+    sgd.lr = 0.125;
+    check_src(SOFTPLUS_SRC, "softplus.rnn", TRAIN, &sgd, cc, &st);
+    print_message("softplus cell: %d values, worst %.3g of the tolerance; %d equal to the C engine%s\n", st.values,
+                  st.worst, st.exact_vs_c, cc ? "" : " (no cc: not compared)");
+    assert_true(st.values > 0);
+}
+
 /* The hyperparameters are exact in float: the JIT passes them to the
  * runtime as the doubles the kernel IR holds, the C emitter (today) as
  * float literals, so 0.1 would differ by an ulp of the update. */
@@ -652,12 +735,14 @@ static void test_compile_time(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activations_bitwise),
+        cmocka_unit_test(test_softplus_bitwise),
         cmocka_unit_test(test_map_semantics),
         cmocka_unit_test(test_reverse_loop),
         cmocka_unit_test(test_gemm_packed),
         cmocka_unit_test(test_call_error),
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_train_steps),
+        cmocka_unit_test(test_softplus_model),
         cmocka_unit_test(test_compile_time),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);

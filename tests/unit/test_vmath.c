@@ -1,4 +1,5 @@
-/* test_vmath.c - rt_vexp, rt_vtanh, rt_vsigmoid against double-precision
+/* test_vmath.c - rt_vexp, rt_vtanh, rt_vsigmoid (and the scalar
+ * rt_inline_softplusf) against double-precision
  * libm: the documented ulp bounds over a dense strided sweep of all 2^32
  * float bit patterns (every 1021st; 1021 is prime, so the sweep walks
  * through every exponent and many mantissa patterns) plus the special
@@ -183,6 +184,55 @@ static void test_special_values(void **state) {
     }
 }
 
+/* rt_inline_softplusf (vmath_inline.h) against PyTorch's definition in
+ * double, x > 20 ? x : log1p(exp(x)), over the sweep and the edges.  Its
+ * error adds up from exp's (EXP_BOUND, 1 ulp of e = exp(-|x|), which
+ * moves log1p(e) by at most as much, relatively), glibc logf's (0.82 ulp),
+ * and the roundings of e / (u - 1), the product and the final sum (half
+ * an ulp each of a value no larger than the result; u - 1 is exact and
+ * the rounding of 1 + e is undone by the ratio): 3.32 ulps at worst,
+ * SOFTPLUS_BOUND 3.5.  Measured 2.755 (printed).  Past 20 the result is
+ * x exactly; at the infinities and NaN what PyTorch gives. */
+#define SOFTPLUS_BOUND 3.5
+
+static double ref_softplus(double x) { return x > 20 ? x : log1p(exp(x)); }
+
+static void test_softplus(void **state) {
+    (void)state;
+    Worst w = {0};
+    for (uint64_t u = 0; u <= UINT32_MAX; u += STRIDE) {
+        float x = rt_vm_float((uint32_t)u), y = rt_inline_softplusf(x);
+        double e = ulp_error(y, ref_softplus((double)x));
+        if (e > w.err) {
+            w.err = e;
+            w.x = x;
+            w.y = y;
+        }
+    }
+    static const float edge[] = {0.0f, -0.0f, 1e-8f, -1e-8f, 1.0f, -1.0f, 15.0f, -15.0f, 16.6f, -16.6f,
+                                 17.0f, 20.0f, 20.000002f, 19.999998f, -20.0f, -87.0f, -88.0f, -100.0f,
+                                 -103.0f, -104.0f, -105.0f, 88.0f, 89.0f};
+    for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
+        float x = edge[i], y = rt_inline_softplusf(x);
+        double e = ulp_error(y, ref_softplus((double)x));
+        if (e > w.err) {
+            w.err = e;
+            w.x = x;
+            w.y = y;
+        }
+    }
+    printf("  softplus max %.3f ulp (x = %.9g, y = %.9g)\n", w.err, w.x, w.y);
+    assert_true(w.err <= SOFTPLUS_BOUND);
+    /* exact: past the threshold x itself; the infinities; NaN */
+    assert_true(rt_inline_softplusf(20.000002f) == 20.000002f);
+    assert_true(rt_inline_softplusf(1e30f) == 1e30f);
+    assert_true(rt_inline_softplusf(INFINITY) == INFINITY);
+    assert_true(rt_inline_softplusf(-INFINITY) == 0.0f);
+    assert_true(isnan(rt_inline_softplusf(NAN)));
+    /* a tiny exp(x) is kept, not lost in 1 + exp(x): softplus(-30) = e^-30 */
+    assert_true(fabs(rt_inline_softplusf(-30.0f) - exp(-30.0)) <= 2 * 0x1p-24 * exp(-30.0));
+}
+
 /* Every length 0..40 (whole vectors and every tail), out of place into an
  * exactly sized buffer (ASan catches a write past n) and in place; both
  * equal the one-element-at-a-time results. */
@@ -229,6 +279,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_special_values),
+        cmocka_unit_test(test_softplus),
         cmocka_unit_test(test_lengths_and_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,3 +21,4 @@
 RNNC_MATH(expf)
 RNNC_MATH(tanhf)
 RNNC_MATH(sigmoidf)
+RNNC_MATH(softplusf)
