@@ -2,7 +2,7 @@
  * matmul_nn and linear_wgrad as KS_GEMM (with the operands' rows as the
  * GEMM's leading dimensions, copied first only when they are not evenly
  * strided), and softmax, cross-entropy, embedding and the optimizer
- * updates as KS_CALL on contiguous operands (kir.h's argument orders). */
+ * updates as KS_CALL on contiguous operands (kir/calls.def's argument orders). */
 #include "lower/lower_int.h"
 
 /* ---- GEMM ------------------------------------------------------------------------- */
@@ -151,7 +151,7 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         for (int i = 1; i < op->noperands && i < 5; i++) in[i] = lw_contig_of(L, op->operands[i], org);
         Place outs[3];
         for (int i = 0; i < op->nresults && i < 3; i++) outs[i] = lw_out_contig(L, op->results[i], org);
-        s = call(L, op->kind == IR_SGD_UPDATE ? KC_SGD : KC_ADAM, org);
+        s = call(L, op->kind == IR_ADAM_UPDATE ? KC_ADAM : op->noperands == 3 ? KC_SGD_MOMENTUM : KC_SGD, org);
         s->ints[0] = lw_numel(L, &a->type);
         for (int i = 0; i < op->noperands && i < 5; i++) ptr(s, &in[i]);
         for (int i = 0; i < op->nresults && i < 3; i++) ptr(s, &outs[i]);

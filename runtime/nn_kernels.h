@@ -3,8 +3,8 @@
  * optimizer updates, and the scalar activations that element-wise loops
  * inline.
  *
- * These are what the kernel IR's KS_CALL statements name (kir/kir.h,
- * kir_call_name()), so the C emitter and the LLVM JIT call the same code.
+ * These are what the kernel IR's KS_CALL statements name (kir/calls.def,
+ * one line each), so the C emitter and the LLVM JIT call the same code.
  * Every array is contiguous row-major float32 (ids: int64).  The fallible
  * kernels return 0, or RT_ERR_ID_RANGE when an id is outside [0, limit)
  * (nothing is written past the first bad id's row; the caller reports it).
