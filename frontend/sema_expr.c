@@ -213,7 +213,8 @@ static int want_float(Sema *s, const SVal *v, SrcLoc loc, const char *fn) {
 static SVal unary(Sema *s, const Expr *e, IrOpKind k) {
     if (!positional(s, e, 1, 1)) return sema_err_val();
     SVal a = sema_expr(s, e->args[0].value);
-    if (a.k == SV_NUM && k != IR_SOFTMAX) {
+    int rowwise = k == IR_SOFTMAX || k == IR_LAYERNORM; /* over a vector's elements */
+    if (a.k == SV_NUM && !rowwise) {
         double x = a.num;
         switch (k) {
         case IR_SIGMOID: a.num = 1 / (1 + exp(-x)); break;
@@ -229,12 +230,14 @@ static SVal unary(Sema *s, const Expr *e, IrOpKind k) {
         }
         return a;
     }
-    if (a.k == SV_SCALAR && k != IR_SOFTMAX) {
+    if (a.k == SV_SCALAR && !rowwise) {
         a.v = sema_mk(s, k, &a.v, 1, sema_ir_type(&a));
         return a;
     }
     if (!want_float(s, &a, e->args[0].value->loc, e->name)) return sema_err_val();
     a.v = sema_mk(s, k, &a.v, 1, sema_ir_type(&a));
+    if (k == IR_LAYERNORM && a.v && a.v->def)
+        a.v->def->attrs.eps = 1e-5; /* F.layer_norm's default */
     return a;
 }
 
@@ -417,7 +420,7 @@ static SVal loss(Sema *s, const Expr *e, int ce) {
 static SVal call(Sema *s, const Expr *e) {
     static const struct { const char *name; IrOpKind k; } un[] = {
         {"sigmoid", IR_SIGMOID}, {"tanh", IR_TANH}, {"relu", IR_RELU}, {"exp", IR_EXP},
-        {"log", IR_LOG}, {"softmax", IR_SOFTMAX}};
+        {"log", IR_LOG}, {"softmax", IR_SOFTMAX}, {"layernorm", IR_LAYERNORM}};
     for (size_t i = 0; i < sizeof un / sizeof *un; i++)
         if (strcmp(e->name, un[i].name) == 0) return unary(s, e, un[i].k);
     if (strcmp(e->name, "concat") == 0) return concat(s, e);

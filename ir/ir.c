@@ -328,13 +328,13 @@ static const char *const op_names[IR_NUM_OPS] = {
     [IR_STACK] = "stack", [IR_INDEX] = "index",
     [IR_SCAN] = "scan", [IR_SEQ_LAST] = "seq_last", [IR_SEQ_REVERSE] = "seq_reverse",
     [IR_SEQ_MEAN] = "seq_mean",
-    [IR_EMBEDDING] = "embedding", [IR_SOFTMAX] = "softmax",
+    [IR_EMBEDDING] = "embedding", [IR_SOFTMAX] = "softmax", [IR_LAYERNORM] = "layernorm",
     [IR_CROSS_ENTROPY] = "cross_entropy", [IR_MSE] = "mse",
     [IR_MATMUL_NN] = "matmul_nn", [IR_LINEAR_WGRAD] = "linear_wgrad",
     [IR_REDUCE_TO] = "reduce_to", [IR_RELU_GRAD] = "relu_grad",
     [IR_CROSS_ENTROPY_GRAD] = "cross_entropy_grad", [IR_MSE_GRAD] = "mse_grad",
     [IR_EMBEDDING_GRAD] = "embedding_grad", [IR_SEQ_LAST_GRAD] = "seq_last_grad",
-    [IR_SEQ_MEAN_GRAD] = "seq_mean_grad",
+    [IR_SEQ_MEAN_GRAD] = "seq_mean_grad", [IR_LAYERNORM_GRAD] = "layernorm_grad",
     [IR_SUMSQ] = "sumsq", [IR_SQRT] = "sqrt", [IR_CLIP_SCALE] = "clip_scale",
     [IR_CLAMP] = "clamp", [IR_SGD_UPDATE] = "sgd_update", [IR_ADAM_UPDATE] = "adam_update",
     [IR_RESHAPE] = "reshape",
@@ -425,10 +425,11 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         if (!want_f32(o[0], "left operand", err, n) || !want_f32(o[1], "right operand", err, n)) return 0;
         return broadcast(m, o[0]->type, o[1]->type, out, err, n);
     case IR_NEG: case IR_SIGMOID: case IR_TANH: case IR_RELU: case IR_EXP: case IR_LOG:
-    case IR_SOFTMAX:
+    case IR_SOFTMAX: case IR_LAYERNORM:
         if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
         if (!want_f32(o[0], "operand", err, n)) return 0;
-        if (k == IR_SOFTMAX && o[0]->type.rank < 1) return fail(err, n, "softmax of a scalar");
+        if ((k == IR_SOFTMAX || k == IR_LAYERNORM) && o[0]->type.rank < 1)
+            return fail(err, n, "%s of a scalar", ir_op_name(k));
         *out = o[0]->type;
         return 1;
     case IR_LINEAR: {
@@ -567,8 +568,9 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         return fail(err, n, "reduce_to takes its result type from the builder");
     case IR_RESHAPE:
         return fail(err, n, "reshape takes its result type from the builder");
-    case IR_RELU_GRAD: case IR_MSE_GRAD:
+    case IR_RELU_GRAD: case IR_MSE_GRAD: case IR_LAYERNORM_GRAD:
         if (no != 2) return fail(err, n, "expects 2 operands, got %d", no);
+        if (k == IR_LAYERNORM_GRAD && o[1]->type.rank < 1) return fail(err, n, "layernorm_grad of a scalar");
         if (!want_f32(o[0], "first operand", err, n) || !want_f32(o[1], "second operand", err, n)) return 0;
         if (!ir_type_eq(o[0]->type, o[1]->type))
             return fail(err, n, "%s and %s differ", ir_type_str(m, o[0]->type, s1, sizeof s1),

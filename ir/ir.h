@@ -66,6 +66,9 @@ typedef enum {
     /* neural-network ops */
     IR_EMBEDDING,    /* (table[V, D], ids[...] i64) -> [..., D]                */
     IR_SOFTMAX,      /* (x[..., C]) -> [..., C]  over the last axis            */
+    IR_LAYERNORM,    /* (x[..., n]) -> [..., n]  over the last axis: (x - mean) /
+                        sqrt(var + eps), biased var (F.layer_norm without
+                        weight and bias); attr eps                             */
     IR_CROSS_ENTROPY,/* (logits[..., C], ids[...] i64) -> scalar, mean over ids */
     IR_MSE,          /* (y[...], t[...]) -> scalar, mean of squares            */
     /* gradient ops, made by passes/autodiff.c (docs/ir.md) */
@@ -82,6 +85,8 @@ typedef enum {
     IR_SEQ_LAST_GRAD,  /* (g[...], s[T, ...]) -> [T, ...] zeros but [T-1] = g;
                         s gives only the shape                                  */
     IR_SEQ_MEAN_GRAD,  /* (g[...], s[T, ...]) -> [T, ...] every step g / T      */
+    IR_LAYERNORM_GRAD, /* (g[..., n], x[..., n]) -> [..., n] layernorm's x-gradient
+                        at x; attr eps                                          */
     /* training-step ops, made by passes/train_step.c (docs/ir.md); never
        differentiated.  Hyperparameters are in the attrs (see IrAttrs). */
     IR_SUMSQ,        /* (x0, x1, ...) -> f32[]  sum of the squares of every element */
@@ -128,7 +133,7 @@ typedef struct IrAttrs {
     double  momentum;     /* IR_SGD_UPDATE                                */
     double  weight_decay; /* IR_SGD_UPDATE, IR_ADAM_UPDATE: g += wd * p   */
     double  beta1, beta2; /* IR_ADAM_UPDATE                               */
-    double  eps;          /* IR_ADAM_UPDATE                               */
+    double  eps;          /* IR_ADAM_UPDATE, IR_LAYERNORM(_GRAD)          */
 } IrAttrs;
 
 struct IrOp {

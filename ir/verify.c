@@ -155,7 +155,7 @@ static void operand_range(IrOpKind k, int *lo, int *hi) {
     case IR_ADD: case IR_SUB: case IR_MUL: case IR_DIV:
     case IR_LINEAR: case IR_EMBEDDING: case IR_CROSS_ENTROPY: case IR_MSE:
     case IR_MATMUL_NN: case IR_LINEAR_WGRAD: case IR_RELU_GRAD: case IR_CROSS_ENTROPY_GRAD:
-    case IR_MSE_GRAD: case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD:
+    case IR_MSE_GRAD: case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD: case IR_LAYERNORM_GRAD:
         *lo = *hi = 2;
         break;
     case IR_EMBEDDING_GRAD:
