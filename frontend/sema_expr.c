@@ -151,7 +151,7 @@ SVal sema_binop(Sema *s, int op, SVal a, SVal b, SrcLoc loc, const Expr *le, con
 /* ---- names ------------------------------------------------------------------ */
 
 static int is_function_name(const char *n) {
-    static const char *const fns[] = {"softmax", "concat", "split", "slice", "last", "mean",
+    static const char *const fns[] = {"softmax", "layernorm", "concat", "split", "slice", "last", "mean",
                                       "reverse", "final", "cross_entropy", "mse"};
     if (ir_op_function(n) != IR_NUM_OPS) return 1; /* sigmoid, tanh, ...: ir/ops.def */
     for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
@@ -214,7 +214,8 @@ static int want_float(Sema *s, const SVal *v, SrcLoc loc, const char *fn) {
 static SVal unary(Sema *s, const Expr *e, IrOpKind k) {
     if (!positional(s, e, 1, 1)) return sema_err_val();
     SVal a = sema_expr(s, e->args[0].value);
-    if (a.k == SV_NUM && k != IR_SOFTMAX) {
+    int rowwise = k == IR_SOFTMAX || k == IR_LAYERNORM; /* over a vector's elements */
+    if (a.k == SV_NUM && !rowwise) {
         if (k == IR_LOG && a.num <= 0) {
             sema_shape_err(s, e->loc, "log of %g", a.num);
             return sema_err_val();
@@ -222,12 +223,14 @@ static SVal unary(Sema *s, const Expr *e, IrOpKind k) {
         a.num = ir_op_eval(k, a.num, 0); /* the interpreter's value */
         return a;
     }
-    if (a.k == SV_SCALAR && k != IR_SOFTMAX) {
+    if (a.k == SV_SCALAR && !rowwise) {
         a.v = sema_mk(s, k, &a.v, 1, sema_ir_type(&a));
         return a;
     }
     if (!want_float(s, &a, e->args[0].value->loc, e->name)) return sema_err_val();
     a.v = sema_mk(s, k, &a.v, 1, sema_ir_type(&a));
+    if (k == IR_LAYERNORM && a.v && a.v->def)
+        a.v->def->attrs.eps = 1e-5; /* F.layer_norm's default */
     return a;
 }
 
@@ -411,6 +414,7 @@ static SVal call(Sema *s, const Expr *e) {
     IrOpKind fn = ir_op_function(e->name); /* sigmoid, tanh, ...: ir/ops.def */
     if (fn != IR_NUM_OPS) return unary(s, e, fn);
     if (strcmp(e->name, "softmax") == 0) return unary(s, e, IR_SOFTMAX);
+    if (strcmp(e->name, "layernorm") == 0) return unary(s, e, IR_LAYERNORM);
     if (strcmp(e->name, "concat") == 0) return concat(s, e);
     if (strcmp(e->name, "slice") == 0) return slice(s, e);
     if (strcmp(e->name, "split") == 0) {

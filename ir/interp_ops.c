@@ -397,6 +397,57 @@ static int k_softmax(const Val *x, Val *out, char *err, size_t n)
     return 0;
 }
 
+/* The mean and 1 / sqrt(biased variance + eps) of a row of n: two passes,
+ * as runtime/nn_kernels.c. */
+static void row_moments(const double *x, int64_t n, double eps, double *mean, double *rstd)
+{
+    double s = 0, q = 0;
+    for (int64_t c = 0; c < n; c++) s += x[c];
+    double mu = n ? s / (double)n : 0;
+    for (int64_t c = 0; c < n; c++) q += (x[c] - mu) * (x[c] - mu);
+    *mean = mu;
+    *rstd = 1.0 / sqrt((n ? q / (double)n : 0) + eps);
+}
+
+/* F.layer_norm over the last axis without weight and bias. */
+static int k_layernorm(const IrOp *op, const Val *x, Val *out, char *err, size_t n)
+{
+    if (x->rank < 1) return ir_errf(err, n, "layernorm of a scalar");
+    if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
+    int64_t C = x->shape[x->rank - 1], rows = prod(x, 0, x->rank - 1);
+    for (int64_t r = 0; r < rows; r++) {
+        const double *xr = x->data + r * C;
+        double mu, rs;
+        row_moments(xr, C, op->attrs.eps, &mu, &rs);
+        for (int64_t c = 0; c < C; c++) out->data[r * C + c] = (xr[c] - mu) * rs;
+    }
+    return 0;
+}
+
+/* dx = r (g - mean(g) - xh mean(g xh)) per row, xh = (x - mean) r: the
+ * vector-Jacobian product of layernorm, since dxh/dx = r (I - 1/n - xh xh^T / n). */
+static int k_layernorm_grad(const IrOp *op, const Val *g, const Val *x, Val *out, char *err, size_t n)
+{
+    char sg[64], sx[64];
+    if (!val_same_shape(g, x) || x->rank < 1)
+        return ir_errf(err, n, "layernorm_grad: shapes %s and %s", val_shape_str(g, sg, sizeof sg),
+                       val_shape_str(x, sx, sizeof sx));
+    if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
+    int64_t C = x->shape[x->rank - 1], rows = prod(x, 0, x->rank - 1);
+    for (int64_t r = 0; r < rows; r++) {
+        const double *xr = x->data + r * C, *gr = g->data + r * C;
+        double mu, rs, sgs = 0, sgx = 0;
+        row_moments(xr, C, op->attrs.eps, &mu, &rs);
+        for (int64_t c = 0; c < C; c++) {
+            sgs += gr[c];
+            sgx += gr[c] * (xr[c] - mu) * rs;
+        }
+        double mg = C ? sgs / (double)C : 0, mgx = C ? sgx / (double)C : 0;
+        for (int64_t c = 0; c < C; c++) out->data[r * C + c] = rs * (gr[c] - mg - (xr[c] - mu) * rs * mgx);
+    }
+    return 0;
+}
+
 /* mean over positions of -log softmax(logits)[t] = logsumexp(logits) - logits[t],
  * with the logsumexp taken around the row's maximum (see softmax). */
 /* Shared by cross_entropy and its gradient: logits [..., C] fit ids [...],
@@ -769,6 +820,8 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
         return k_embedding(op, in[0], in[1], out, err, errlen);
     case IR_SOFTMAX:
         return k_softmax(in[0], out, err, errlen);
+    case IR_LAYERNORM:
+        return k_layernorm(op, in[0], out, err, errlen);
     case IR_CROSS_ENTROPY:
         return k_cross_entropy(op, in[0], in[1], out, err, errlen);
     case IR_MSE:
@@ -787,6 +840,8 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
         return k_mse_grad(in[0], in[1], out, err, errlen);
     case IR_EMBEDDING_GRAD:
         return k_embedding_grad(op, in[0], in[1], in[2], out, err, errlen);
+    case IR_LAYERNORM_GRAD:
+        return k_layernorm_grad(op, in[0], in[1], out, err, errlen);
     case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD:
         return k_seq_grad(op->kind, in[0], in[1], out, err, errlen);
     case IR_SUMSQ:

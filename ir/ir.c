@@ -390,10 +390,11 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
 #define IR_UNARY(NAME, name, fn, kmap) case IR_##NAME:
 #define IR_OP(NAME, name, min, max, nres)
 #include "ir/ops.def"
-    case IR_SOFTMAX:
+    case IR_SOFTMAX: case IR_LAYERNORM:
         if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
         if (!want_f32(o[0], "operand", err, n)) return 0;
-        if (k == IR_SOFTMAX && o[0]->type.rank < 1) return fail(err, n, "softmax of a scalar");
+        if ((k == IR_SOFTMAX || k == IR_LAYERNORM) && o[0]->type.rank < 1)
+            return fail(err, n, "%s of a scalar", ir_op_name(k));
         *out = o[0]->type;
         return 1;
     case IR_LINEAR: {
@@ -532,8 +533,9 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         return fail(err, n, "reduce_to takes its result type from the builder");
     case IR_RESHAPE:
         return fail(err, n, "reshape takes its result type from the builder");
-    case IR_RELU_GRAD: case IR_MSE_GRAD:
+    case IR_RELU_GRAD: case IR_MSE_GRAD: case IR_LAYERNORM_GRAD:
         if (no != 2) return fail(err, n, "expects 2 operands, got %d", no);
+        if (k == IR_LAYERNORM_GRAD && o[1]->type.rank < 1) return fail(err, n, "layernorm_grad of a scalar");
         if (!want_f32(o[0], "first operand", err, n) || !want_f32(o[1], "second operand", err, n)) return 0;
         if (!ir_type_eq(o[0]->type, o[1]->type))
             return fail(err, n, "%s and %s differ", ir_type_str(m, o[0]->type, s1, sizeof s1),

@@ -85,7 +85,7 @@ typedef struct IrAttrs {
     double  momentum;     /* IR_SGD_UPDATE                                */
     double  weight_decay; /* IR_SGD_UPDATE, IR_ADAM_UPDATE: g += wd * p   */
     double  beta1, beta2; /* IR_ADAM_UPDATE                               */
-    double  eps;          /* IR_ADAM_UPDATE                               */
+    double  eps;          /* IR_ADAM_UPDATE, IR_LAYERNORM(_GRAD)          */
 } IrAttrs;
 
 struct IrOp {

@@ -413,6 +413,9 @@ static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int dep
         put_hp(&l, "momentum", op->attrs.momentum);
         put_hp(&l, "weight_decay", op->attrs.weight_decay);
         break;
+    case IR_LAYERNORM: case IR_LAYERNORM_GRAD:
+        put_hp(&l, "eps", op->attrs.eps);
+        break;
     case IR_ADAM_UPDATE:
         put_hp(&l, "lr", op->attrs.lr);
         put_hp(&l, "beta1", op->attrs.beta1);

@@ -307,19 +307,6 @@ KStmt *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin) {
     return s;
 }
 
-const char *kir_call_name(KCallKind k) {
-    static const char *const names[KC_NUM_KINDS] = {
-        [KC_SOFTMAX] = "rt_softmax_rows",
-        [KC_CROSS_ENTROPY] = "rt_cross_entropy",
-        [KC_CROSS_ENTROPY_GRAD] = "rt_cross_entropy_grad",
-        [KC_EMBEDDING] = "rt_embedding",
-        [KC_EMBEDDING_GRAD] = "rt_embedding_grad",
-        [KC_SGD] = "rt_sgd_update",
-        [KC_ADAM] = "rt_adam_update",
-    };
-    return k >= 0 && k < KC_NUM_KINDS ? names[k] : "?";
-}
-
 const char *kir_map_op_name(KMapOp op) {
     static const char *const names[KM_NUM_KINDS] = {
 #define KM_OP(NAME, name, arity) [KM_##NAME] = name,

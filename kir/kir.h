@@ -44,6 +44,12 @@
 
 #define KIR_MAX_RANK IR_MAX_RANK
 
+/* The most arguments of each sort a runtime call takes (kir_call_sig
+ * rejects a calls.def line with more). */
+#define KIR_CALL_MAX_INTS 4
+#define KIR_CALL_MAX_PTRS 8
+#define KIR_CALL_MAX_HP   5
+
 /* ---- integer expressions ------------------------------------------------ */
 
 typedef enum { KE_CONST, KE_SYM, KE_VAR, KE_ADD, KE_SUB, KE_MUL, KE_DIV, KE_MAX } KExprKind;
@@ -120,20 +126,13 @@ typedef struct KMapOut {
 } KMapOut;
 
 /* ---- runtime kernel calls ------------------------------------------------
- * Rows are contiguous unless a stride says otherwise.  The C emitter calls
- * the runtime function named in kir_call_name(); so does the JIT. */
+ * A KS_CALL runs one kernel of librnnrt on contiguous operands.  The kinds,
+ * their functions and their argument lists are the lines of kir/calls.def;
+ * kir_calls.h gives each as data (kir_call_sig). */
 
 typedef enum {
-    KC_SOFTMAX,         /* (rows, C; x, y)               y = softmax of each row     */
-    KC_CROSS_ENTROPY,   /* (rows, C; logits, ids i64, out f32[1])  mean over rows;
-                           fallible: id out of [0, C)                            */
-    KC_CROSS_ENTROPY_GRAD, /* (rows, C; logits, ids, out)  (softmax - onehot) / rows; fallible */
-    KC_EMBEDDING,       /* (n, D, V; table, ids, out)  out[i] = table[ids[i]]; fallible */
-    KC_EMBEDDING_GRAD,  /* (n, D, V; ids, g, out)      out = 0, out[ids[i]] += g[i]; fallible */
-    KC_SGD,             /* (n; p, g, out_p) hp lr, weight_decay; or with momentum
-                           (n; p, g, mom, out_p, out_mom) hp lr, momentum, weight_decay */
-    KC_ADAM,            /* (n; p, g, m, v, step f32[1], out_p, out_m, out_v)
-                           hp lr, beta1, beta2, eps, weight_decay                */
+#define KCALL(NAME, symbol, returns, args) KC_##NAME,
+#include "kir/calls.def"
     KC_NUM_KINDS
 } KCallKind;
 
@@ -178,12 +177,13 @@ struct KStmt {
     KMapNode    *nodes; int nnodes;
     KMapOut     *out;  int nout;
 
-    /* KS_CALL */
+    /* KS_CALL: the arguments in kir/calls.def's order, each kind of
+     * argument in its own array */
     KCallKind    call;
-    const KExpr *ints[4];     /* rows/n, C/D, V as listed for the kind        */
-    KView        ptrs[8];     /* the pointer arguments in the listed order     */
+    const KExpr *ints[KIR_CALL_MAX_INTS];  /* the integer arguments           */
+    KView        ptrs[KIR_CALL_MAX_PTRS];  /* the pointer arguments           */
     int          nptrs;
-    double       hp[5];       /* hyperparameters in the listed order           */
+    double       hp[KIR_CALL_MAX_HP];      /* the hyperparameters             */
     int          nhp;
 };
 
@@ -227,7 +227,7 @@ const char  *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n);
 KBuf        *kfunc_buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind);
 KStmt       *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin);
 
-const char  *kir_call_name(KCallKind k);     /* "rt_softmax_rows", ...      */
+const char  *kir_call_name(KCallKind k);     /* "rt_softmax_rows", ...: its symbol */
 const char  *kir_map_op_name(KMapOp op);     /* "add", "tanh", ...          */
 /* How many node operands op reads: 0 (in, const, size), 1 or 2. */
 int          kir_map_op_arity(KMapOp op);

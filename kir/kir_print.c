@@ -24,6 +24,7 @@
  * as <null>, a node or input number out of range as "?N", so a function the
  * verifier rejects can still be looked at. */
 #include "kir/kir.h"
+#include "kir/kir_calls.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -285,50 +286,32 @@ static void print_pack_b(const KFunc *f, const KStmt *s, int depth, FILE *out) {
     end_line(&l, s->origin, out);
 }
 
-/* The names of a call's integer arguments and hyperparameters, for the
- * reader; the order is kir.h's. */
-static const char *const call_ints[KC_NUM_KINDS][3] = {
-    [KC_SOFTMAX] = {"rows", "C"},           [KC_CROSS_ENTROPY] = {"rows", "C"},
-    [KC_CROSS_ENTROPY_GRAD] = {"rows", "C"}, [KC_EMBEDDING] = {"n", "D", "V"},
-    [KC_EMBEDDING_GRAD] = {"n", "D", "V"},  [KC_SGD] = {"n"},
-    [KC_ADAM] = {"n"},
-};
-
-static const char *hp_name(const KStmt *s, int i) {
-    static const char *const sgd[] = {"lr", "weight_decay"};
-    static const char *const sgdm[] = {"lr", "momentum", "weight_decay"};
-    static const char *const adam[] = {"lr", "beta1", "beta2", "eps", "weight_decay"};
-    if (s->call == KC_SGD && s->nhp == 2 && i < 2)
-        return sgd[i];
-    if (s->call == KC_SGD && s->nhp == 3 && i < 3)
-        return sgdm[i];
-    if (s->call == KC_ADAM && i < 5)
-        return adam[i];
-    return "hp";
-}
-
 static void print_call(const KFunc *f, const KStmt *s, int depth, FILE *out) {
     Line l = {.len = 0};
     indent(&l, depth);
+    /* integer arguments and hyperparameters by their names in calls.def;
+     * a kind outside the table prints without them */
+    KCallSig sig;
+    if (kir_call_sig(s->call, &sig))
+        sig.nints = sig.nhp = 0;
     put(&l, "call %s(", kir_call_name(s->call));
-    int known = s->call >= 0 && s->call < KC_NUM_KINDS;
-    for (int i = 0, n = 0; i < 4; i++) {
+    for (int i = 0, n = 0; i < KIR_CALL_MAX_INTS; i++) {
         if (!s->ints[i])
             continue;
-        const char *name = known && i < 3 ? call_ints[s->call][i] : NULL;
+        const char *name = i < sig.nints ? sig.int_arg[i]->name : NULL;
         put(&l, "%s%s%s", n++ ? ", " : "", name ? name : "", name ? "=" : "");
         put_expr(&l, f, s->ints[i]);
     }
     put(&l, ";");
-    for (int i = 0; i < s->nptrs && i < 8; i++) {
+    for (int i = 0; i < s->nptrs && i < KIR_CALL_MAX_PTRS; i++) {
         put(&l, i ? ", " : " ");
         put_view_open(&l, f, s->ptrs[i]);
         put(&l, "]");
     }
     if (s->nhp > 0) {
         put(&l, ";");
-        for (int i = 0; i < s->nhp && i < 5; i++)
-            put(&l, "%s%s=%.9g", i ? ", " : " ", hp_name(s, i), s->hp[i]);
+        for (int i = 0; i < s->nhp && i < KIR_CALL_MAX_HP; i++)
+            put(&l, "%s%s=%.9g", i ? ", " : " ", i < sig.nhp ? sig.hp_arg[i]->name : "hp", s->hp[i]);
     }
     put(&l, ")");
     end_line(&l, s->origin, out);

@@ -272,27 +272,25 @@ static void check_gemm(Ctx *c, const KStmt *s) {
 }
 
 static void check_call(Ctx *c, const KStmt *s) {
-    int nints = 0, nhp = 0;
-    const KCallPtr *spec = NULL;
-    int np = kir_call_sig(s->call, s->nptrs, &nints, &nhp, &spec);
-    if (np < 0) {
+    KCallSig sig;
+    if (kir_call_sig(s->call, &sig)) {
         problem(c, s, "unknown call kind %d", (int)s->call);
         return;
     }
-    if (s->nptrs != np || s->nhp != nhp) {
-        problem(c, s, "%s takes %d pointers and %d hyperparameters, has %d and %d", kir_call_name(s->call), np,
-                nhp, s->nptrs, s->nhp);
+    if (s->nptrs != sig.nptrs || s->nhp != sig.nhp) {
+        problem(c, s, "%s takes %d pointers and %d hyperparameters, has %d and %d", sig.symbol, sig.nptrs,
+                sig.nhp, s->nptrs, s->nhp);
         return;
     }
-    int64_t v[4];
-    for (int i = 0; i < nints; i++)
+    int64_t v[KIR_CALL_MAX_INTS];
+    for (int i = 0; i < sig.nints; i++)
         if (!eval(c, s, s->ints[i], "an integer argument", &v[i]))
             return;
-    for (int i = 0; i < np; i++) {
-        int64_t n = kir_call_ptr_len(&spec[i], v);
+    for (int i = 0; i < sig.nptrs; i++) {
+        const KCallArg *p = sig.ptr_arg[i];
         char what[32];
         snprintf(what, sizeof what, "pointer %d", i);
-        check_range(c, s, s->ptrs[i], 0, n - 1, spec[i].i64 ? IR_I64 : IR_F32, spec[i].write, what);
+        check_range(c, s, s->ptrs[i], 0, kir_call_ptr_len(p, v) - 1, p->dtype, p->write, what);
     }
 }
 

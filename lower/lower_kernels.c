@@ -1,8 +1,8 @@
 /* lower_kernels.c - the graph-IR ops that become kernels: linear,
  * matmul_nn and linear_wgrad as KS_GEMM (with the operands' rows as the
  * GEMM's leading dimensions, copied first only when they are not evenly
- * strided), and softmax, cross-entropy, embedding and the optimizer
- * updates as KS_CALL on contiguous operands (kir.h's argument orders). */
+ * strided), and softmax, layernorm, cross-entropy, embedding and the
+ * optimizer updates as KS_CALL on contiguous operands (kir/calls.def's argument orders). */
 #include "lower/lower_int.h"
 
 /* ---- GEMM ------------------------------------------------------------------------- */
@@ -117,6 +117,20 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         ptr(s, &x);
         ptr(s, &o);
         return 0;
+    case IR_LAYERNORM: case IR_LAYERNORM_GRAD: {
+        /* layernorm (x); layernorm_grad (g, x): x first, as calls.def */
+        Place g = x;
+        if (op->kind == IR_LAYERNORM_GRAD) x = lw_contig_of(L, op->operands[1], org);
+        o = lw_out_contig(L, r, org);
+        s = call(L, op->kind == IR_LAYERNORM ? KC_LAYERNORM : KC_LAYERNORM_GRAD, org);
+        s->ints[0] = lw_lead(L, &r->type);
+        s->ints[1] = lw_last(L, &r->type);
+        ptr(s, &x);
+        if (op->kind == IR_LAYERNORM_GRAD) ptr(s, &g);
+        ptr(s, &o);
+        s->hp[s->nhp++] = op->attrs.eps;
+        return 0;
+    }
     case IR_CROSS_ENTROPY: case IR_CROSS_ENTROPY_GRAD: {
         Place ids = lw_contig_of(L, op->operands[1], org);
         o = lw_out_contig(L, r, org);
@@ -151,7 +165,7 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         for (int i = 1; i < op->noperands && i < 5; i++) in[i] = lw_contig_of(L, op->operands[i], org);
         Place outs[3];
         for (int i = 0; i < op->nresults && i < 3; i++) outs[i] = lw_out_contig(L, op->results[i], org);
-        s = call(L, op->kind == IR_SGD_UPDATE ? KC_SGD : KC_ADAM, org);
+        s = call(L, op->kind == IR_ADAM_UPDATE ? KC_ADAM : op->noperands == 3 ? KC_SGD_MOMENTUM : KC_SGD, org);
         s->ints[0] = lw_numel(L, &a->type);
         for (int i = 0; i < op->noperands && i < 5; i++) ptr(s, &in[i]);
         for (int i = 0; i < op->nresults && i < 3; i++) ptr(s, &outs[i]);

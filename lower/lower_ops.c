@@ -321,8 +321,9 @@ int lower_op(Lower *L, const IrOp *op)
         return lower_gemm(L, op, org);
     case IR_LINEAR: case IR_MATMUL_NN:
         return lower_gemm(L, op, org);
-    case IR_SOFTMAX: case IR_CROSS_ENTROPY: case IR_CROSS_ENTROPY_GRAD: case IR_EMBEDDING:
-    case IR_EMBEDDING_GRAD: case IR_SGD_UPDATE: case IR_ADAM_UPDATE:
+    case IR_SOFTMAX: case IR_LAYERNORM: case IR_LAYERNORM_GRAD: case IR_CROSS_ENTROPY:
+    case IR_CROSS_ENTROPY_GRAD: case IR_EMBEDDING: case IR_EMBEDDING_GRAD: case IR_SGD_UPDATE:
+    case IR_ADAM_UPDATE:
         return lower_call(L, op, org);
     case IR_SLICE: case IR_INDEX: case IR_SEQ_LAST: case IR_BROADCAST: case IR_RESHAPE:
     case IR_SEQ_REVERSE: case IR_CONCAT: case IR_STACK: case IR_SEQ_LAST_GRAD:

@@ -117,15 +117,16 @@ static int covers(const Plan *p, const KStmt *s, const KBuf *b) {
                      (M <= 1 || evals_to(p, s->ldc, N, r, vars)) &&
                      M * N == kexpr_eval(b->size, p->ref[r], vars);
             } else if (s->kind == KS_CALL) {
-                int nints = 0, nhp;
-                const KCallPtr *spec = NULL;
-                int np = kir_call_sig(s->call, s->nptrs, &nints, &nhp, &spec);
-                int64_t ints[4] = {0};
-                for (int i = 0; i < nints && i < 4; i++)
+                KCallSig sig;
+                if (kir_call_sig(s->call, &sig))
+                    return 0;
+                int64_t ints[KIR_CALL_MAX_INTS] = {0};
+                for (int i = 0; i < sig.nints; i++)
                     ints[i] = s->ints[i] ? kexpr_eval(s->ints[i], p->ref[r], vars) : 0;
-                for (int i = 0; i < np && i < s->nptrs && !ok; i++)
-                    ok = spec[i].write && s->ptrs[i].buf == b && evals_to(p, s->ptrs[i].off, 0, r, vars) &&
-                         kir_call_ptr_len(&spec[i], ints) == kexpr_eval(b->size, p->ref[r], vars);
+                for (int i = 0; i < sig.nptrs && i < s->nptrs && !ok; i++)
+                    ok = sig.ptr_arg[i]->write && s->ptrs[i].buf == b &&
+                         evals_to(p, s->ptrs[i].off, 0, r, vars) &&
+                         kir_call_ptr_len(sig.ptr_arg[i], ints) == kexpr_eval(b->size, p->ref[r], vars);
             }
             if (!ok)
                 return 0;
@@ -170,11 +171,10 @@ static void touch_stmt(Plan *p, const KStmt *s, int loop) {
         touch(p, s->C.buf, 0, loop);
         break;
     case KS_CALL: {
-        int nints = 0, nhp;
-        const KCallPtr *spec = NULL;
-        int np = kir_call_sig(s->call, s->nptrs, &nints, &nhp, &spec);
-        for (int i = 0; i < s->nptrs && i < 8; i++)
-            touch(p, s->ptrs[i].buf, i >= np || !spec[i].write, loop);
+        KCallSig sig;
+        int np = kir_call_sig(s->call, &sig) ? 0 : sig.nptrs; /* unknown: every pointer read */
+        for (int i = 0; i < s->nptrs && i < KIR_CALL_MAX_PTRS; i++)
+            touch(p, s->ptrs[i].buf, i >= np || !sig.ptr_arg[i]->write, loop);
         break;
     }
     default:

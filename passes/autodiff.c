@@ -227,7 +227,7 @@ static int tape_reads(const IrOp *op, IrValue **r)
         r[0] = op->operands[0];
         r[1] = op->operands[1];
         return 2;
-    case IR_RELU: case IR_LOG: case IR_SOFTPLUS: case IR_SEQ_LAST: case IR_SEQ_MEAN:
+    case IR_RELU: case IR_LOG: case IR_SOFTPLUS: case IR_SEQ_LAST: case IR_SEQ_MEAN: case IR_LAYERNORM:
         r[0] = op->operands[0];
         return 1;
     case IR_SIGMOID: case IR_TANH: case IR_EXP: case IR_SOFTMAX:
@@ -366,6 +366,11 @@ static void vjp(Sweep *S, const IrOp *op)
         t.dim[t.rank - 1] = 1;
         IrValue *s = ir_op(ad->m, S->blk, IR_REDUCE_TO, &gy, 1, &t, 1)->results[0];
         acc(S, a, op2(S, IR_MUL, y, op2(S, IR_SUB, g, s)));
+        break;
+    }
+    case IR_LAYERNORM: { /* one op: the rule needs row sums (interp_ops.c) */
+        IrValue *e[2] = { g, fv(S, a) };
+        acc(S, a, build(S, IR_LAYERNORM_GRAD, e, 2, &op->attrs));
         break;
     }
     case IR_CROSS_ENTROPY:

@@ -72,7 +72,7 @@ static int liftable(const Hoist *H, const IrOp *op)
         return state_of(H, op->operands[0]) == LIFT && state_of(H, op->operands[1]) != LIFT;
     case IR_EMBEDDING: /* table from outside, ids lifted */
         return state_of(H, op->operands[0]) != LIFT && state_of(H, op->operands[1]) == LIFT;
-    case IR_SLICE: case IR_SOFTMAX: /* act on the last axis */
+    case IR_SLICE: case IR_SOFTMAX: case IR_LAYERNORM: /* act on the last axis */
         return 1;
     case IR_CONCAT:    /* every part must have the time dim */
         for (int i = 0; i < op->noperands; i++)

@@ -1,7 +1,7 @@
-/* nn_kernels.c - softmax, cross-entropy, embedding lookup, their
- * gradients and the SGD/Adam updates, as compiled models call them
- * (nn_kernels.h; the scalar activations live with their array versions in
- * vmath.c).
+/* nn_kernels.c - softmax, cross-entropy, embedding lookup, layer
+ * normalization, their gradients and the SGD/Adam updates, as compiled
+ * models call them (nn_kernels.h; the scalar activations live with their
+ * array versions in vmath.c).
  *
  * Numerics follow the reference interpreter (ir/interp_ops.c), which works
  * in double: here each output element is computed in double from the float
@@ -117,6 +117,58 @@ RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids
             o[k] += gi[k];
     }
     return 0;
+}
+
+/* The mean and 1 / sqrt(biased variance + eps) of a row of n, in double:
+ * two passes (the mean, then the squares around it), so a row far from 0
+ * loses nothing to cancellation.  An empty row gives 0 and 1/sqrt(eps). */
+static void nn_row_moments(int64_t n, const float *x, double eps, double *mean, double *rstd) {
+    double s = 0.0, q = 0.0;
+    for (int64_t c = 0; c < n; c++)
+        s += x[c];
+    double mu = n ? s / (double)n : 0.0;
+    for (int64_t c = 0; c < n; c++) {
+        double d = (double)x[c] - mu;
+        q += d * d;
+    }
+    *mean = mu;
+    *rstd = 1.0 / sqrt((n ? q / (double)n : 0.0) + eps);
+}
+
+/* Each row's moments are taken before any of it is written, and each
+ * element reads x[c] before writing y[c], so y may be x. */
+RT_API void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y, double eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        double mu, rs;
+        nn_row_moments(n, xr, eps, &mu, &rs);
+        for (int64_t c = 0; c < n; c++)
+            yr[c] = (float)(((double)xr[c] - mu) * rs);
+    }
+}
+
+/* From x rather than from a saved 1/sqrt(var + eps): the graph IR's op has
+ * one result, the recomputation is two passes over a row the gradient
+ * reads three times anyway, and it gives the forward's moments exactly
+ * (a saved float would be rounded).  Both sums come before any write. */
+RT_API void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float *dy,
+                                   float *dx, double eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n, *gr = dy + r * n;
+        float *dr = dx + r * n;
+        double mu, rs, sg = 0.0, sgx = 0.0;
+        nn_row_moments(n, xr, eps, &mu, &rs);
+        for (int64_t c = 0; c < n; c++) {
+            sg += gr[c];
+            sgx += (double)gr[c] * (((double)xr[c] - mu) * rs);
+        }
+        double mg = n ? sg / (double)n : 0.0, mgx = n ? sgx / (double)n : 0.0;
+        for (int64_t c = 0; c < n; c++) {
+            double xh = ((double)xr[c] - mu) * rs;
+            dr[c] = (float)(rs * ((double)gr[c] - mg - xh * mgx));
+        }
+    }
 }
 
 /* Each element reads all its inputs before writing, so outputs may alias

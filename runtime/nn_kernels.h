@@ -1,10 +1,10 @@
 /* nn_kernels.h - the runtime kernels that compiled models call besides
- * SGEMM: softmax, cross-entropy, embedding lookup and their gradients, the
- * optimizer updates, and the scalar activations that element-wise loops
- * inline.
+ * SGEMM: softmax, cross-entropy, embedding lookup, layer normalization
+ * and their gradients, the optimizer updates, and the scalar activations
+ * that element-wise loops inline.
  *
- * These are what the kernel IR's KS_CALL statements name (kir/kir.h,
- * kir_call_name()), so the C emitter and the LLVM JIT call the same code.
+ * These are what the kernel IR's KS_CALL statements name (kir/calls.def,
+ * one line each), so the C emitter and the LLVM JIT call the same code.
  * Every array is contiguous row-major float32 (ids: int64).  The fallible
  * kernels return 0, or RT_ERR_ID_RANGE when an id is outside [0, limit)
  * (nothing is written past the first bad id's row; the caller reports it).
@@ -37,6 +37,17 @@ int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int6
 /* out (V x D) = 0, then out[ids[i]] += g[i] for i < n, in order of i. */
 int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g,
                       float *out);
+
+/* y[r] = (x[r] - mean) / sqrt(var + eps) for each of `rows` rows of n,
+ * var the biased variance of the row: F.layer_norm(x, (n,), eps=eps)
+ * without weight and bias.  y may equal x. */
+void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y, double eps);
+
+/* The x-gradient of rt_layernorm_rows: with xh = (x - mean) r and
+ * r = 1 / sqrt(var + eps) recomputed from x, per row
+ * dx = r (dy - mean(dy) - xh mean(dy xh)).  dx may equal x or dy. */
+void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float *dy, float *dx,
+                            double eps);
 
 /* torch.optim.SGD on n elements (dampening 0, no Nesterov), as
  * ir/interp_ops.c: d = g + wd p; with momentum (mom != NULL):

@@ -110,6 +110,9 @@ RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, con
                         float *out);
 RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g,
                              float *out);
+RT_API void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y, double eps);
+RT_API void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float *dy,
+                                   float *dx, double eps);
 RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom,
                           float *out_p, float *out_mom, double lr, double momentum,
                           double weight_decay);

@@ -41,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kir/kir_calls.h"
+
 typedef struct Emit {
     FILE          *out;
     const KFunc   *f;
@@ -260,8 +262,8 @@ static void use_block(Emit *e, const KBlock *b) {
                 use_expr(e, s->ints[k]);
             for (int k = 0; k < s->nptrs; k++)
                 use_view(e, &s->ptrs[k]);
-            if (s->call == KC_CROSS_ENTROPY || s->call == KC_CROSS_ENTROPY_GRAD ||
-                s->call == KC_EMBEDDING || s->call == KC_EMBEDDING_GRAD)
+            KCallSig sig;
+            if (!kir_call_sig(s->call, &sig) && sig.fallible)
                 e->uses_err = 1;
             break;
         }
@@ -598,67 +600,34 @@ static void emit_pack_b(Emit *e, const KStmt *s) {
     put_ptr(e, &s->C); fputs(");\n", out);
 }
 
+/* The kernel calls.def names, its parameters in the prototype's order
+ * (a parameter the kernel IR leaves out as NULL or 0); a fallible one
+ * inside `if (...)` that fails the function. */
 static void emit_call(Emit *e, const KStmt *s) {
     FILE *out = e->out;
-    /* the integer arguments and pointer arguments each kind takes, kir.h */
-    static const struct { int nints, nptrs, fallible; } shape[KC_NUM_KINDS] = {
-        [KC_SOFTMAX] = {2, 2, 0},
-        [KC_CROSS_ENTROPY] = {2, 3, 1},
-        [KC_CROSS_ENTROPY_GRAD] = {2, 3, 1},
-        [KC_EMBEDDING] = {3, 3, 1},
-        [KC_EMBEDDING_GRAD] = {3, 3, 1},
-        [KC_SGD] = {1, 3, 0},
-        [KC_ADAM] = {1, 8, 0},
-    };
-    if (s->call < 0 || s->call >= KC_NUM_KINDS) {
-        e->bad = 1;
-        return;
-    }
-    int nptrs = shape[s->call].nptrs, nhp = 0;
-    if (s->call == KC_SGD && s->nptrs == 5)
-        nptrs = 5;
-    if (s->nptrs != nptrs) {
+    KCallSig sig;
+    if (kir_call_sig(s->call, &sig) || s->nptrs != sig.nptrs || s->nhp < sig.nhp) {
         e->bad = 1;
         return;
     }
     comment_line(e, s->origin);
     indent(e);
-    if (shape[s->call].fallible)
+    if (sig.fallible)
         fputs("if (", out);
-    fprintf(out, "%s(", kir_call_name(s->call));
-    for (int k = 0; k < shape[s->call].nints; k++) {
-        put_expr(e, s->ints[k]);
-        fputs(", ", out);
-    }
-    if (s->call == KC_SGD) {
-        /* (p, g, mom, out_p, out_mom, lr, momentum, weight_decay) */
-        int mom = s->nptrs == 5;
-        put_ptr(e, &s->ptrs[0]); fputs(", ", out);
-        put_ptr(e, &s->ptrs[1]); fputs(", ", out);
-        if (mom) put_ptr(e, &s->ptrs[2]); else fputs("NULL", out);
-        fputs(", ", out);
-        put_ptr(e, &s->ptrs[mom ? 3 : 2]); fputs(", ", out);
-        if (mom) put_ptr(e, &s->ptrs[4]); else fputs("NULL", out);
-        double lr = s->nhp > 0 ? s->hp[0] : 0;
-        double momentum = mom && s->nhp > 1 ? s->hp[1] : 0;
-        double wd = s->nhp > (mom ? 2 : 1) ? s->hp[mom ? 2 : 1] : 0;
-        fputs(", ", out); put_double(out, lr);
-        fputs(", ", out); put_double(out, momentum);
-        fputs(", ", out); put_double(out, wd);
-    } else {
-        for (int k = 0; k < nptrs; k++) {
-            if (k) fputs(", ", out);
-            put_ptr(e, &s->ptrs[k]);
-        }
-        if (s->call == KC_ADAM)
-            nhp = 5;
-        for (int k = 0; k < nhp; k++) {
+    fprintf(out, "%s(", sig.symbol);
+    for (int i = 0, ni = 0, np = 0, nh = 0; i < sig.nargs; i++) {
+        if (i)
             fputs(", ", out);
-            put_double(out, k < s->nhp ? s->hp[k] : 0);
+        switch (sig.args[i].kind) {
+        case KA_INT: put_expr(e, s->ints[ni++]); break;
+        case KA_PTR: put_ptr(e, &s->ptrs[np++]); break;
+        case KA_HP: put_double(out, s->hp[nh++]); break;
+        case KA_NULL: fputs("NULL", out); break;
+        case KA_ZERO: put_double(out, 0); break;
         }
     }
-    fputs(shape[s->call].fallible ? ")) {\n" : ");\n", out);
-    if (shape[s->call].fallible) {
+    fputs(sig.fallible ? ")) {\n" : ");\n", out);
+    if (sig.fallible) {
         e->ind++;
         emit_fail(e, "token id out of range", s->origin);
         e->ind--;

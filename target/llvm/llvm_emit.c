@@ -19,9 +19,12 @@
 #include "kir/kir_calls.h"
 #include "target/llvm/llvm_math.h"
 
+/* SGEMM, every kernel of calls.def (a symbol two kinds share is listed
+ * twice), and the C library functions the code calls. */
 const char *const llvm_emit_externals[] = {
-    "rt_sgemm_ws", "rt_sgemm_ws_packed", "rt_sgemm_pack_b", "rt_softmax_rows", "rt_cross_entropy",
-    "rt_cross_entropy_grad", "rt_embedding", "rt_embedding_grad", "rt_sgd_update", "rt_adam_update",
+    "rt_sgemm_ws", "rt_sgemm_ws_packed", "rt_sgemm_pack_b",
+#define KCALL(NAME, symbol, returns, args) #symbol,
+#include "kir/calls.def"
     "snprintf", "logf", "memset", "memcpy", "memmove", NULL,
 };
 
@@ -289,52 +292,48 @@ static void emit_pack_b(LE *e, const KStmt *s) {
     LLVMBuildCall2(e->b, ft, fn, a, 6, "");
 }
 
-/* The integer arguments, the pointers in the C prototype's order (SGD
- * without momentum passes NULL for mom and out_mom), the hyperparameters
- * as doubles (SGD without momentum: momentum 0). */
+/* The kernel calls.def names with its parameters in the prototype's
+ * order: integers as i64, pointers typed by their dtype, hyperparameters
+ * as doubles; a parameter the kernel IR leaves out as a null pointer or 0.
+ * A fallible kernel's nonzero return fails the function. */
 static void emit_call(LE *e, const KStmt *s) {
-    int nints, nhp;
-    const KCallPtr *sig;
-    int nptrs = kir_call_sig(s->call, s->nptrs, &nints, &nhp, &sig);
-    if (nptrs < 0 || s->nptrs != nptrs || s->nhp < nhp) {
+    KCallSig sig;
+    LLVMTypeRef pt[24];
+    LLVMValueRef av[24];
+    if (kir_call_sig(s->call, &sig) || s->nptrs != sig.nptrs || s->nhp < sig.nhp ||
+        sig.nargs > (int)(sizeof pt / sizeof *pt)) {
         le_fail(e, "kernel IR: a call of the wrong shape in '%s'", s->origin);
         return;
     }
-    LLVMTypeRef pt[20];
-    LLVMValueRef av[20];
-    int n = 0;
-    for (int k = 0; k < nints; k++) {
-        pt[n] = e->i64;
-        av[n++] = expr(e, s->ints[k]);
-    }
-    int sgd_plain = s->call == KC_SGD && nptrs == 3;
-    for (int k = 0; k < nptrs; k++) {
-        if (sgd_plain && k == 2) { /* mom */
-            pt[n] = e->pf32;
-            av[n++] = LLVMConstNull(e->pf32);
-        }
-        pt[n] = sig[k].i64 ? e->pi64 : e->pf32;
-        av[n] = view_ptr(e, &s->ptrs[k], pt[n]);
-        n++;
-    }
-    if (sgd_plain) { /* out_mom */
-        pt[n] = e->pf32;
-        av[n++] = LLVMConstNull(e->pf32);
-    }
-    for (int k = 0; k < nhp; k++) {
-        if (sgd_plain && k == 1) { /* momentum */
+    int ni = 0, np = 0, nh = 0, n = 0;
+    for (int i = 0; i < sig.nargs; i++, n++) {
+        switch (sig.args[i].kind) {
+        case KA_INT:
+            pt[n] = e->i64;
+            av[n] = expr(e, s->ints[ni++]);
+            break;
+        case KA_PTR:
+            pt[n] = sig.args[i].dtype == IR_I64 ? e->pi64 : e->pf32;
+            av[n] = view_ptr(e, &s->ptrs[np++], pt[n]);
+            break;
+        case KA_HP:
             pt[n] = e->f64;
-            av[n++] = LLVMConstReal(e->f64, 0.0);
+            av[n] = LLVMConstReal(e->f64, s->hp[nh++]);
+            break;
+        case KA_NULL:
+            pt[n] = e->pf32;
+            av[n] = LLVMConstNull(e->pf32);
+            break;
+        case KA_ZERO:
+            pt[n] = e->f64;
+            av[n] = LLVMConstReal(e->f64, 0.0);
+            break;
         }
-        pt[n] = e->f64;
-        av[n++] = LLVMConstReal(e->f64, s->hp[k]);
     }
-    int fallible = s->call == KC_CROSS_ENTROPY || s->call == KC_CROSS_ENTROPY_GRAD || s->call == KC_EMBEDDING ||
-                   s->call == KC_EMBEDDING_GRAD;
     LLVMTypeRef ft;
-    LLVMValueRef fn = extern_fn(e, kir_call_name(s->call), fallible ? e->i32 : e->vd, pt, (unsigned)n, 0, &ft);
+    LLVMValueRef fn = extern_fn(e, sig.symbol, sig.fallible ? e->i32 : e->vd, pt, (unsigned)n, 0, &ft);
     LLVMValueRef rc = LLVMBuildCall2(e->b, ft, fn, av, (unsigned)n, "");
-    if (fallible)
+    if (sig.fallible)
         check_rc(e, rc, "token id out of range", s->origin);
 }
 

@@ -40,28 +40,32 @@ typedef struct Extern {
 } Extern;
 
 /* Addresses of llvm_emit_externals in this program (a function pointer
- * converts to an integer: C11 6.3.2.3). */
+ * converts to an integer: C11 6.3.2.3), each name once: two kinds of
+ * calls.def may share a kernel, and the JIT takes one definition a name. */
 static size_t externals(Extern *x, size_t cap) {
     const Extern all[] = {
         {"rt_sgemm_ws", (uintptr_t)&rt_sgemm_ws},
         {"rt_sgemm_ws_packed", (uintptr_t)&rt_sgemm_ws_packed},
         {"rt_sgemm_pack_b", (uintptr_t)&rt_sgemm_pack_b},
-        {"rt_softmax_rows", (uintptr_t)&rt_softmax_rows},
-        {"rt_cross_entropy", (uintptr_t)&rt_cross_entropy},
-        {"rt_cross_entropy_grad", (uintptr_t)&rt_cross_entropy_grad},
-        {"rt_embedding", (uintptr_t)&rt_embedding},
-        {"rt_embedding_grad", (uintptr_t)&rt_embedding_grad},
-        {"rt_sgd_update", (uintptr_t)&rt_sgd_update},
-        {"rt_adam_update", (uintptr_t)&rt_adam_update},
+#define KCALL(NAME, symbol, returns, args) {#symbol, (uintptr_t)&symbol},
+#include "kir/calls.def"
         {"snprintf", (uintptr_t)&snprintf},
         {"logf", (uintptr_t)&logf},
         {"memset", (uintptr_t)&memset},
         {"memcpy", (uintptr_t)&memcpy},
         {"memmove", (uintptr_t)&memmove},
     };
-    size_t n = sizeof all / sizeof *all;
-    for (size_t i = 0; i < n && i < cap; i++)
-        x[i] = all[i];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        size_t k = 0;
+        while (k < n && k < cap && strcmp(x[k].name, all[i].name))
+            k++;
+        if (k < n)
+            continue;
+        if (n < cap)
+            x[n] = all[i];
+        n++;
+    }
     return n;
 }
 
@@ -71,6 +75,8 @@ static size_t externals(Extern *x, size_t cap) {
 static int define_runtime(LlvmJit *j, char *err, size_t errlen) {
     Extern x[32];
     size_t n = externals(x, 32);
+    if (n > 32)
+        return snprintf(err, errlen, "internal error: the JIT binds at most 32 runtime symbols"), -1;
     for (const char *const *p = llvm_emit_externals; *p; p++) {
         size_t i = 0;
         while (i < n && strcmp(x[i].name, *p))

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "kir/kir.h"
+#include "kir/kir_calls.h"
 
 typedef struct KEval {
     const KFunc   *f;
@@ -219,27 +220,45 @@ static inline void kev_softmax_row(const float *x, double *y, int64_t C)
     for (int64_t c = 0; c < C; c++) y[c] /= s;
 }
 
+/* A call: its integers and pointers bound from calls.def's signature
+ * (each pointer bounds-checked for the elements the kernel touches), then
+ * the kernel written out naively, in double.  A kind without a model here
+ * fails the run. */
 static inline int kev_call(KEval *E, const KStmt *s)
 {
-    int64_t a = s->ints[0] ? kev_x(E, s->ints[0]) : 0, b = s->ints[1] ? kev_x(E, s->ints[1]) : 0;
-    int64_t c = s->ints[2] ? kev_x(E, s->ints[2]) : 0;
+    KCallSig sig;
+    if (kir_call_sig(s->call, &sig) || s->nptrs != sig.nptrs || s->nhp != sig.nhp) {
+        snprintf(E->err, sizeof E->err, "call %d of the wrong shape", (int)s->call);
+        return -1;
+    }
+    int64_t I[KIR_CALL_MAX_INTS] = {0};
+    void *P[KIR_CALL_MAX_PTRS];
+    for (int k = 0; k < sig.nints; k++) I[k] = kev_x(E, s->ints[k]);
+    for (int k = 0; k < sig.nptrs; k++) {
+        if (s->ptrs[k].buf->dtype != sig.ptr_arg[k]->dtype) {
+            snprintf(E->err, sizeof E->err, "%s: pointer %d of the wrong type", sig.symbol, k);
+            return -1;
+        }
+        if (!(P[k] = kev_ptr(E, s->ptrs[k], kir_call_ptr_len(sig.ptr_arg[k], I)))) return -1;
+    }
+    const double *hp = s->hp;
+    int64_t a = I[0], b = I[1], c = I[2];
     switch (s->call) {
     case KC_SOFTMAX: {
-        const float *x = kev_ptr(E, s->ptrs[0], a * b);
-        float *y = kev_ptr(E, s->ptrs[1], a * b);
+        const float *x = P[0];
+        float *y = P[1];
         double *row = malloc((size_t)(b ? b : 1) * sizeof *row);
-        for (int64_t r = 0; x && y && r < a; r++) {
+        for (int64_t r = 0; r < a; r++) {
             kev_softmax_row(x + r * b, row, b);
             for (int64_t k = 0; k < b; k++) y[r * b + k] = (float)row[k];
         }
         free(row);
-        return E->err[0] ? -1 : 0;
+        return 0;
     }
     case KC_CROSS_ENTROPY: case KC_CROSS_ENTROPY_GRAD: {
-        const float *lg = kev_ptr(E, s->ptrs[0], a * b);
-        const int64_t *ids = kev_ptr(E, s->ptrs[1], a);
-        float *out = kev_ptr(E, s->ptrs[2], s->call == KC_CROSS_ENTROPY ? 1 : a * b);
-        if (!lg || !ids || !out) return -1;
+        const float *lg = P[0];
+        const int64_t *ids = P[1];
+        float *out = P[2];
         double *row = malloc((size_t)(b ? b : 1) * sizeof *row), total = 0;
         for (int64_t r = 0; r < a; r++) {
             if (ids[r] < 0 || ids[r] >= b) {
@@ -260,11 +279,9 @@ static inline int kev_call(KEval *E, const KStmt *s)
     }
     case KC_EMBEDDING: case KC_EMBEDDING_GRAD: {
         int grad = s->call == KC_EMBEDDING_GRAD;
-        const float *table = grad ? NULL : kev_ptr(E, s->ptrs[0], c * b);
-        const int64_t *ids = kev_ptr(E, s->ptrs[grad ? 0 : 1], a);
-        const float *g = grad ? kev_ptr(E, s->ptrs[1], a * b) : NULL;
-        float *out = kev_ptr(E, s->ptrs[2], grad ? c * b : a * b);
-        if ((!grad && !table) || !ids || (grad && !g) || !out) return -1;
+        const float *table = grad ? NULL : P[0], *g = grad ? P[1] : NULL;
+        const int64_t *ids = P[grad ? 0 : 1];
+        float *out = P[2];
         if (grad) memset(out, 0, (size_t)(c * b) * sizeof *out);
         for (int64_t i = 0; i < a; i++) {
             if (ids[i] < 0 || ids[i] >= c) {
@@ -278,13 +295,11 @@ static inline int kev_call(KEval *E, const KStmt *s)
         }
         return 0;
     }
-    case KC_SGD: {
-        int mom = s->nptrs == 5;
-        const float *p = kev_ptr(E, s->ptrs[0], a), *g = kev_ptr(E, s->ptrs[1], a);
-        const float *m = mom ? kev_ptr(E, s->ptrs[2], a) : NULL;
-        float *op = kev_ptr(E, s->ptrs[mom ? 3 : 2], a), *om = mom ? kev_ptr(E, s->ptrs[4], a) : NULL;
-        double lr = s->hp[0], mu = mom ? s->hp[1] : 0, wd = s->hp[mom ? 2 : 1];
-        if (!p || !g || !op || (mom && (!m || !om))) return -1;
+    case KC_SGD: case KC_SGD_MOMENTUM: {
+        int mom = s->call == KC_SGD_MOMENTUM;
+        const float *p = P[0], *g = P[1], *m = mom ? P[2] : NULL;
+        float *op = P[mom ? 3 : 2], *om = mom ? P[4] : NULL;
+        double lr = hp[0], mu = mom ? hp[1] : 0, wd = hp[mom ? 2 : 1];
         for (int64_t i = 0; i < a; i++) {
             double d = g[i] + wd * p[i];
             if (mom) {
@@ -296,12 +311,9 @@ static inline int kev_call(KEval *E, const KStmt *s)
         return 0;
     }
     case KC_ADAM: {
-        const float *p = kev_ptr(E, s->ptrs[0], a), *g = kev_ptr(E, s->ptrs[1], a);
-        const float *m = kev_ptr(E, s->ptrs[2], a), *v = kev_ptr(E, s->ptrs[3], a);
-        const float *step = kev_ptr(E, s->ptrs[4], 1);
-        float *op = kev_ptr(E, s->ptrs[5], a), *om = kev_ptr(E, s->ptrs[6], a), *ov = kev_ptr(E, s->ptrs[7], a);
-        if (!p || !g || !m || !v || !step || !op || !om || !ov) return -1;
-        double lr = s->hp[0], b1 = s->hp[1], b2 = s->hp[2], eps = s->hp[3], wd = s->hp[4], t = *step;
+        const float *p = P[0], *g = P[1], *m = P[2], *v = P[3], *step = P[4];
+        float *op = P[5], *om = P[6], *ov = P[7];
+        double lr = hp[0], b1 = hp[1], b2 = hp[2], eps = hp[3], wd = hp[4], t = *step;
         double ss = lr / (1.0 - pow(b1, t)), bc2 = sqrt(1.0 - pow(b2, t));
         for (int64_t i = 0; i < a; i++) {
             double d = g[i] + wd * p[i];
@@ -313,7 +325,7 @@ static inline int kev_call(KEval *E, const KStmt *s)
         return 0;
     }
     default:
-        snprintf(E->err, sizeof E->err, "unknown call %d", (int)s->call);
+        snprintf(E->err, sizeof E->err, "%s: no model in kir_eval.h", sig.symbol);
         return -1;
     }
 }

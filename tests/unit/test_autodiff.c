@@ -321,6 +321,27 @@ static void test_rnn(void **state)
               " h = rnn(x, hidden=3, act=relu)\n y = dense(h, 2)\n loss = mse(y, t)\n}\n", 1);
 }
 
+/* layernorm over rows of 5 (x[2, 3, 5]) and a user cell that normalizes
+ * inside its step, so the rule also runs through a scan's tape.  The
+ * default tolerance holds: the rows' spread in [-1, 1] keeps 1/sqrt(var +
+ * eps) below ~3, so the loss's third derivatives, which set the central
+ * difference's O(eps^2) error, stay small. */
+static void test_layernorm(void **state)
+{
+    (void)state;
+    IrModule *m = ir_module_new("ln");
+    IrValue *p = param(m, "p", ty(3, 2, 3, 5));
+    IrOp *ln = ir_op1(m, m->body, IR_LAYERNORM, p)->def;
+    ln->attrs.eps = 1e-5;
+    mse_loss(m, ir_op1(m, m->body, IR_TANH, ln->results[0]));
+    assert_int_equal(check_grads(m, -1, 1, 1), 30);
+    ir_free(m);
+    check_src("cell c(x: [I]) -> [H] {\n param W: [H, I]  param U: [H, H]\n state h: [H] = 0\n"
+              " h' = tanh(layernorm(W @ x) + U @ layernorm(h))\n out h'\n}\n"
+              "model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
+              " h = c(x, H=4)\n y = dense(layernorm(h), 2)\n loss = mse(y, t)\n}\n", 1);
+}
+
 static void test_lstm(void **state)
 {
     (void)state;
@@ -448,6 +469,7 @@ int main(void)
     rng_state = 12345;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unary),
+        cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_binary_broadcast),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_shape_ops),

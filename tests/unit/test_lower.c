@@ -677,9 +677,38 @@ static void test_nested_scan_refused(void **state)
     ir_free(m);
 }
 
+/* Every line of kir/calls.def makes a signature that fits a KStmt: a
+ * symbol of the runtime's, named integers and hyperparameters, pointer
+ * counts that name integers before them, and at least one output. */
+static void test_call_table(void **state) {
+    (void)state;
+    for (int k = 0; k < KC_NUM_KINDS; k++) {
+        KCallSig sig;
+        assert_int_equal(kir_call_sig((KCallKind)k, &sig), 0);
+        assert_string_equal(kir_call_name((KCallKind)k), sig.symbol);
+        assert_memory_equal(sig.symbol, "rt_", 3);
+        assert_true(sig.nints >= 1 && sig.nptrs >= 1);
+        assert_int_equal(sig.nints + sig.nptrs + sig.nhp <= sig.nargs, 1);
+        int outs = 0;
+        for (int i = 0; i < sig.nints; i++) assert_true(sig.int_arg[i]->name && sig.int_arg[i]->name[0]);
+        for (int i = 0; i < sig.nhp; i++) assert_true(sig.hp_arg[i]->name && sig.hp_arg[i]->name[0]);
+        for (int i = 0; i < sig.nptrs; i++) {
+            const KCallArg *p = sig.ptr_arg[i];
+            assert_true(p->f1 < sig.nints && p->f2 < sig.nints);
+            assert_true(p->dtype == IR_F32 || p->dtype == IR_I64);
+            outs += p->write;
+        }
+        assert_true(outs >= 1);
+    }
+    KCallSig sig;
+    assert_int_equal(kir_call_sig(KC_NUM_KINDS, &sig), -1);
+    assert_string_equal(kir_call_name(KC_NUM_KINDS), "?");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_table),
         cmocka_unit_test(test_lstm_structure),
         cmocka_unit_test(test_grad_accumulates_in_place),
         cmocka_unit_test(test_nested_scan_refused),

@@ -227,17 +227,17 @@ static void sim_stmt(Sim *m, const KStmt *s) {
             for (int64_t e = 0; e < pack_floats(N, Kd); e++)
                 sim_elem(m, s->C.buf, oc + e, 0, 1, pass);
         } else if (s->kind == KS_CALL) {
-            int nints = 0, nhp;
-            const KCallPtr *spec = NULL;
-            int np = kir_call_sig(s->call, s->nptrs, &nints, &nhp, &spec);
-            assert_true(np == s->nptrs);
-            int64_t ints[4];
-            for (int i = 0; i < nints; i++)
+            KCallSig sig;
+            assert_int_equal(kir_call_sig(s->call, &sig), 0);
+            assert_true(sig.nptrs == s->nptrs);
+            int64_t ints[KIR_CALL_MAX_INTS];
+            for (int i = 0; i < sig.nints; i++)
                 ints[i] = ev(m, s->ints[i]);
-            for (int i = 0; i < np; i++) {
-                int64_t o = ev(m, s->ptrs[i].off), len = kir_call_ptr_len(&spec[i], ints);
+            for (int i = 0; i < sig.nptrs; i++) {
+                const KCallArg *p = sig.ptr_arg[i];
+                int64_t o = ev(m, s->ptrs[i].off), len = kir_call_ptr_len(p, ints);
                 for (int64_t e = 0; e < len; e++)
-                    sim_elem(m, s->ptrs[i].buf, o + e, !spec[i].write, spec[i].write, pass);
+                    sim_elem(m, s->ptrs[i].buf, o + e, !p->write, p->write, pass);
             }
         }
     }

@@ -1,7 +1,8 @@
 /* test_nn_kernels.c - runtime/nn_kernels.c against double-precision
  * references and hand computation: softmax and cross-entropy (with logits
  * large enough to overflow a naive exp), their gradient, embedding lookup
- * and its gradient, ids out of range (RT_ERR_ID_RANGE, outputs untouched),
+ * and its gradient, layer normalization and its gradient (the Jacobian
+ * written out), ids out of range (RT_ERR_ID_RANGE, outputs untouched),
  * SGD and Adam on hand-worked numbers and against the interpreter's
  * equations, in-place use, and the scalar activations rt_expf / rt_tanhf /
  * rt_sigmoidf giving the bits of rt_vexp / rt_vtanh / rt_vsigmoid on every
@@ -92,6 +93,106 @@ static void test_softmax(void **state) {
     memcpy(z, x, sizeof z);
     rt_softmax_rows(ROWS, C, z, z);
     assert_memory_equal(z, y, sizeof y);
+}
+
+/* ---- layer normalization and its gradient --------------------------------- */
+
+enum { LN_ROWS = 4, LN_N = 37 };
+#define LN_EPS 1e-5
+
+/* Row 0, 1: uniform in [-2, 2]; row 2: 1000 + uniform in [-1, 1] (a mean
+ * far from 0, which a one-pass float variance would lose); row 3: one
+ * value repeated (variance 0: y = 0, and the gradient is scaled by
+ * 1/sqrt(eps)). */
+static void make_ln_input(float *x, float *dy) {
+    RtRng r;
+    rt_rng_seed(&r, 23);
+    fill(&r, x, LN_ROWS * LN_N, 2.0f);
+    for (int c = 0; c < LN_N; c++) {
+        x[2 * LN_N + c] = 1000.0f + x[2 * LN_N + c] / 2; /* floats 2^-14 apart: a spread of ~1 */
+        x[3 * LN_N + c] = 0.75f;
+    }
+    fill(&r, dy, LN_ROWS * LN_N, 1.0f);
+}
+
+/* The reference by another route: one pass of sums and sums of squares in
+ * long double around a known shift (the row's first value, exact), so
+ * mean and variance come out of E[d], E[d^2] - E[d]^2 rather than the
+ * kernel's two passes. */
+static void ref_ln_moments(const float *x, long double *mu, long double *rs) {
+    long double sh = x[0], s = 0, q = 0;
+    for (int c = 0; c < LN_N; c++) {
+        long double d = (long double)x[c] - sh;
+        s += d;
+        q += d * d;
+    }
+    long double m = s / LN_N;
+    *mu = sh + m;
+    *rs = 1.0L / sqrtl(q / LN_N - m * m + LN_EPS);
+}
+
+static void test_layernorm(void **state) {
+    (void)state;
+    float x[LN_ROWS * LN_N], dy[LN_ROWS * LN_N], y[LN_ROWS * LN_N], z[LN_ROWS * LN_N];
+    make_ln_input(x, dy);
+    rt_layernorm_rows(LN_ROWS, LN_N, x, y, LN_EPS);
+    for (int r = 0; r < LN_ROWS; r++) {
+        long double mu, rs;
+        ref_ln_moments(x + r * LN_N, &mu, &rs);
+        double mean = 0, var = 0;
+        for (int c = 0; c < LN_N; c++) {
+            double want = (double)(((long double)x[r * LN_N + c] - mu) * rs);
+            /* the kernel rounds a double value once; the two routes differ
+             * by ~n 2^-53 relative to the row's scale (the 1e-12 floor, for
+             * values near 0), far below a float ulp */
+            check_near("layernorm", r * LN_N + c, y[r * LN_N + c], want, ULP1(want) + 1e-12);
+            mean += y[r * LN_N + c];
+        }
+        mean /= LN_N;
+        for (int c = 0; c < LN_N; c++) var += (y[r * LN_N + c] - mean) * (y[r * LN_N + c] - mean);
+        var /= LN_N;
+        /* the definition: mean 0 and variance var / (var + eps), up to the
+         * float roundings of n outputs of magnitude <= 6 */
+        check_near("layernorm row mean", r, mean, 0.0, 6 * FLT_EPSILON);
+        double v = r == 3 ? 0.0 : 1.0 / (1.0 + LN_EPS * (double)(rs * rs));
+        check_near("layernorm row variance", r, var, v, 1e-5 * v + 1e-12);
+    }
+    for (int c = 0; c < LN_N; c++) /* variance 0: exactly 0 */
+        assert_true(y[3 * LN_N + c] == 0.0f);
+    memcpy(z, x, sizeof z); /* in place: the same bits */
+    rt_layernorm_rows(LN_ROWS, LN_N, z, z, LN_EPS);
+    assert_memory_equal(z, y, sizeof y);
+}
+
+/* The gradient against the Jacobian written out, dx_i = sum_j dy_j J_ji,
+ * J_ji = r (delta_ij - 1/n - xh_i xh_j / n), in long double: O(n^2), where
+ * the kernel uses the two row sums. */
+static void test_layernorm_grad(void **state) {
+    (void)state;
+    float x[LN_ROWS * LN_N], dy[LN_ROWS * LN_N], dx[LN_ROWS * LN_N], z[LN_ROWS * LN_N];
+    make_ln_input(x, dy);
+    rt_layernorm_grad_rows(LN_ROWS, LN_N, x, dy, dx, LN_EPS);
+    for (int r = 0; r < LN_ROWS; r++) {
+        const float *xr = x + r * LN_N, *gr = dy + r * LN_N;
+        long double mu, rs, xh[LN_N];
+        ref_ln_moments(xr, &mu, &rs);
+        for (int c = 0; c < LN_N; c++) xh[c] = ((long double)xr[c] - mu) * rs;
+        for (int i = 0; i < LN_N; i++) {
+            long double acc = 0;
+            for (int j = 0; j < LN_N; j++)
+                acc += gr[j] * rs * ((i == j) - 1.0L / LN_N - xh[i] * xh[j] / LN_N);
+            double want = (double)acc;
+            /* one rounding of a double value whose error is ~n 2^-53 of
+             * r max|dy| (r <= 1/sqrt(eps) ~ 316 on row 3): the floor */
+            check_near("layernorm_grad", r * LN_N + i, dx[r * LN_N + i], want, ULP1(want) + 1e-12 * (double)rs);
+        }
+    }
+    memcpy(z, dy, sizeof z); /* dx may be dy */
+    rt_layernorm_grad_rows(LN_ROWS, LN_N, x, z, z, LN_EPS);
+    assert_memory_equal(z, dx, sizeof dx);
+    memcpy(z, x, sizeof z); /* or x */
+    rt_layernorm_grad_rows(LN_ROWS, LN_N, z, dy, z, LN_EPS);
+    assert_memory_equal(z, dx, sizeof dx);
 }
 
 /* ---- cross-entropy and its gradient -------------------------------------- */
@@ -368,6 +469,8 @@ static void test_scalar_activations_bitwise(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_layernorm_grad),
         cmocka_unit_test(test_cross_entropy),
         cmocka_unit_test(test_cross_entropy_grad),
         cmocka_unit_test(test_embedding),
