@@ -1,7 +1,8 @@
 /* cmd_sample.c - `rnnc sample`: generate text from a character model
  * trained by `rnnc train` on text data.
  *
- * The module is the forward program with segment_carry() applied, so the
+ * The module is the forward program without its loss and with the state
+ * carried (pipeline_forward), so the
  * recurrent state flows from one call to the next: the prime text runs as
  * one segment, then every sampled character is fed back as a segment of
  * one step.  The logits are those the loss reads (the first operand of
@@ -18,7 +19,7 @@
 #include "exec/engine.h"
 #include "driver/run_setup.h"
 #include "ir/bind.h"
-#include "passes/segment.h"
+#include "passes/pipeline.h"
 
 #define LOGITS_OUTPUT "sample:logits"
 
@@ -141,10 +142,10 @@ static int run(const CliArgs *a)
         goto done;
     }
     ir_add_output(m, LOGITS_OUTPUT, lv);
-    if (segment_carry(m, err, sizeof err) < 0) { cli_error("%s", err); goto done; }
+    /* sampling gives no targets: the module leaves the loss out */
+    PipeOpts po = { .carry = 1, .optimize = engine_optimizes(&eng) };
+    if (pipeline_forward(m, 0, &po, err, sizeof err)) { cli_error("%s", err); goto done; }
     if (ir_bind_params(m, &st.params, wpath, err, sizeof err)) { cli_error("%s", err); goto done; }
-    /* sampling gives no targets: a compiled module leaves the loss out */
-    if (engine_prepare(&eng, m, 0, err, sizeof err)) { cli_error("%s", err); goto done; }
     sp.engine = &eng;
     sp.m = m;
     sp.input = m->inputs[0].name;
