@@ -110,7 +110,7 @@ static int run(const CliArgs *a)
         print_grads(&grads);
     }
     if (per_step) {
-        if (step_norms_collect(&outputs, &norms, err, sizeof err)) { cli_error("%s", err); goto done; }
+        if (step_norms_collect(m, &outputs, &norms, err, sizeof err)) { cli_error("%s", err); goto done; }
         step_norms_print(&norms, stdout);
         if (svg_path) {
             char title[256];

@@ -124,7 +124,9 @@ static int run(const CliArgs *a)
     IrModule *m = s.ir;
     char err[512];
     int has_meta;
-    if (ckpt_read(wpath, &st, &has_meta, err, sizeof err)) { cli_error("%s", err); goto done; }
+    /* the weights only: the trainer's optimizer state is no input here */
+    if (ckpt_read(wpath, m, &st, &has_meta, err, sizeof err)) { cli_error("%s", err); goto done; }
+    ckpt_keep_params(&st, m);
     if (st.nvocab == 0) {
         cli_error("%s: no vocabulary ('" CKPT_VOCAB "'): rnnc sample needs a checkpoint of a model trained by "
                   "rnnc train on text(...) data", wpath);

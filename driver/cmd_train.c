@@ -72,7 +72,12 @@ static int put_scalar(TensorMap *m, const char *name, float v)
     return 0;
 }
 
-static int has_input(const IrModule *m, const char *name) { return ir_input_index(m, name) >= 0; }
+static int is_param(const IrModule *m, const char *name)
+{
+    for (int i = 0; i < m->nparams; i++)
+        if (!strcmp(m->params[i].name, name)) return 1;
+    return 0;
+}
 
 /* The input with that role (the first), or NULL. */
 static const IrInput *role_input(const IrModule *m, IrRole role)
@@ -145,15 +150,23 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
     int has_meta = 0;
     if (resume || wpath) {
         const char *path = resume ? resume : wpath;
-        if (ckpt_read(path, st, &has_meta, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+        if (ckpt_read(path, m, st, &has_meta, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
         if (resume && !has_meta)
             return cli_error("%s: not a training checkpoint (no 'train:step'): give plain weights with -w instead", path);
         if (!resume) { /* -w: only the weights count */
             rt_map_free(&st->opt); rt_map_init(&st->opt);
             rt_map_free(&st->carry); rt_map_init(&st->carry);
+            if (has_meta) ckpt_keep_params(st, m); /* a checkpoint of another optimizer's run */
             st->step = st->epoch = st->batch = st->segment = 0;
             st->nvocab = 0;
         }
+        /* An entry the training step takes neither as a parameter nor as
+         * state: the state of another optimizer, or of another model. */
+        for (int i = 0; resume && i < st->params.count; i++)
+            if (!is_param(m, st->params.names[i]))
+                return cli_error("%s: '%s' is neither a parameter of model '%s' nor state of its training step "
+                                 "(resume with the optimizer the checkpoint was trained with)",
+                                 resume, st->params.names[i], m->name);
         if (ir_bind_params(m, &st->params, path, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
     } else {
         ckpt_init(st);
@@ -192,10 +205,6 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
             return 1;
         }
     }
-    for (int i = 0; i < st->opt.count; i++)
-        if (!has_input(m, st->opt.names[i]))
-            return cli_error("%s: optimizer state '%s' does not fit this optimizer (resume with the optimizer "
-                             "the checkpoint was trained with)", resume, st->opt.names[i]);
     if (resume && st->segment > 0)
         for (int i = 0; i < m->ninputs; i++)
             if (m->inputs[i].role == IR_ROLE_CARRY && !rt_map_get(&st->carry, m->inputs[i].name))

@@ -195,8 +195,8 @@ typedef enum IrRole {
 typedef struct IrParam  { const char *name; IrValue *value; IrInit init; } IrParam;
 typedef struct IrInput  { const char *name; IrValue *value; IrRole role; } IrInput;   /* inputs and targets */
 /* `of` names what the output is the next value or the gradient of: the
- * parameter (GRAD, NEW_PARAM) or the input (CARRY, NEW_OPT_STATE); NULL
- * for the others. */
+ * parameter (GRAD, NEW_PARAM), the input (CARRY, NEW_OPT_STATE) or the
+ * carried value (STATE_GRAD: "h: lstm l0: state 1"); NULL for the others. */
 typedef struct IrOutput { const char *name; IrValue *value; IrRole role; const char *of; } IrOutput;
 
 typedef struct IrModule {

@@ -595,11 +595,11 @@ static void add_state_grad_outputs(AD *ad, int nfwd)
             const StateGrad *sg = &ad->sg[k];
             if (sg->F != m->body->ops[i]) continue;
             const IrValue *arg = sg->F->body->args[sg->carried];
-            char name[512], idx[16];
+            char name[540], of[512], idx[16];
             snprintf(idx, sizeof idx, "%d", sg->carried);
-            snprintf(name, sizeof name, "%s%s: state %s", AUTODIFF_STATEGRAD_PREFIX, label(sg->F),
-                     arg->name ? arg->name : idx);
-            ir_add_role_output(m, name, sg->v, IR_ROLE_STATE_GRAD, NULL);
+            snprintf(of, sizeof of, "%s: state %s", label(sg->F), arg->name ? arg->name : idx);
+            snprintf(name, sizeof name, "%s%s", AUTODIFF_STATEGRAD_PREFIX, of);
+            ir_add_role_output(m, name, sg->v, IR_ROLE_STATE_GRAD, of);
         }
 }
 
