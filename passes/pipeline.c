@@ -185,3 +185,25 @@ int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char 
     if (keep_train_outputs(m, err, errlen)) return -1;
     return finish(m, "train", o, err, errlen);
 }
+
+/* The value whose softmax gives the next token's probabilities. */
+static IrValue *find_logits(const IrModule *m)
+{
+    for (int i = 0; i < m->body->nops; i++)
+        if (m->body->ops[i]->kind == IR_CROSS_ENTROPY) return m->body->ops[i]->operands[0];
+    for (int i = 0; i < m->noutputs; i++) {
+        IrValue *v = m->outputs[i].value;
+        if (v->type.dtype == IR_F32 && v->type.rank == 3)
+            return v->def && v->def->kind == IR_SOFTMAX ? v->def->operands[0] : v;
+    }
+    return NULL;
+}
+
+int pipeline_sample(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
+{
+    IrValue *lv = find_logits(m);
+    if (lv) ir_add_output(m, PIPELINE_LOGITS, lv);
+    PipeOpts carried = *o;
+    carried.carry = 1;
+    return pipeline_forward(m, 0, &carried, err, errlen);
+}

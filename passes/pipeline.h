@@ -13,6 +13,8 @@
  *   pipeline_grad     loss and every parameter's gradient: `rnnc grad`
  *   pipeline_train    one step of training: `rnnc train`, the compiled
  *                     train_step function
+ *   pipeline_sample   a character model's logits, one segment a call:
+ *                     `rnnc sample`
  *
  * Each rewrites its module IN PLACE (clone it first, ir_clone(), to derive
  * two modules from one) and leaves it verified, and optimized with
@@ -75,5 +77,16 @@ int pipeline_grad(IrModule *m, int per_step, const PipeOpts *o, char *err, size_
  * optimizer state, the carried state - so nothing computes the model's
  * own outputs or the gradients beyond what the update needs. */
 int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char *err, size_t errlen);
+
+/* The output of pipeline_sample() holding the logits. */
+#define PIPELINE_LOGITS "sample:logits"
+
+/* The sampling module: the values whose softmax gives the next token's
+ * probabilities - the logits the cross_entropy loss reads, else the first
+ * f32 [T, B, C] output (before its softmax, if it is one) - become the
+ * output PIPELINE_LOGITS (none if the model has no such value: the caller
+ * says what it needs); then pipeline_forward without the loss, the state
+ * carried (o->carry is implied). */
+int pipeline_sample(IrModule *m, const PipeOpts *o, char *err, size_t errlen);
 
 #endif

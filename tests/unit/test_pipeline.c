@@ -8,6 +8,8 @@
  *     the per-step state gradients with per_step;
  *   - train: exactly the loss, the gradient norm, the new parameters and
  *     optimizer state and the carried state, each with its role;
+ *   - sample: the logits the loss reads as an output, no loss, the state
+ *     carried; nothing for a model without logits;
  *   - a recipe run on ir_clone() of a module gives what it gives on a
  *     module sema builds afresh (what the driver relies on: it clones). */
 #include <stdarg.h>
@@ -222,6 +224,32 @@ static void test_train(void **state)
     tu_built_free(&b);
 }
 
+static void test_sample(void **state)
+{
+    (void)state;
+    char err[512];
+    TuBuilt b = tu_build("model c {\n  input tok : seq<int>\n  target nx : seq<int>\n"
+                         "  e = embedding(tok, vocab=10, dim=4)\n  h = gru(e, hidden=5)\n"
+                         "  logits = dense(h, 10)\n  output probs = softmax(logits)\n"
+                         "  loss = cross_entropy(logits, nx)\n}\n");
+    assert_int_equal(pipeline_sample(b.m, &OPTIMIZED, err, sizeof err), 0);
+    int k = ir_output_index(b.m, PIPELINE_LOGITS);
+    assert_true(k >= 0);
+    assert_int_equal(b.m->outputs[k].value->type.rank, 3);
+    assert_int_equal(b.m->outputs[k].value->type.dim[2], 10);
+    assert_true(b.m->outputs[k].value->def->kind != IR_SOFTMAX);
+    assert_null(b.m->loss);
+    assert_int_equal(b.m->ntargets, 0);
+    assert_int_equal(count_inputs(b.m, IR_ROLE_RESET), 1);
+    assert_int_equal(count_inputs(b.m, IR_ROLE_CARRY), 1);
+    tu_built_free(&b);
+
+    b = tu_build("model d {\n  input x : [2]\n  output y = dense(x, 2)\n}\n");
+    assert_int_equal(pipeline_sample(b.m, &OPTIMIZED, err, sizeof err), 0);
+    assert_int_equal(ir_output_index(b.m, PIPELINE_LOGITS), -1);
+    tu_built_free(&b);
+}
+
 /* Each recipe on a clone of sema's module, and on a module sema builds
  * again: the same text. */
 static void test_clone_is_a_rebuild(void **state)
@@ -262,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_step),
         cmocka_unit_test(test_grad),
         cmocka_unit_test(test_train),
+        cmocka_unit_test(test_sample),
         cmocka_unit_test(test_clone_is_a_rebuild),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
