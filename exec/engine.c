@@ -13,8 +13,8 @@
 #include "ir/interp.h"
 #include "ir/timing.h"
 
-/* The interpreter's ctx is its precision. */
-static const IrPrecision prec_f32 = IR_PREC_F32, prec_f64 = IR_PREC_F64;
+/* The interpreter's ctx is its precision (never written). */
+static IrPrecision prec_f32 = IR_PREC_F32, prec_f64 = IR_PREC_F64;
 
 static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap *params,
                              const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen)
@@ -22,8 +22,8 @@ static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap
     return interp_run(m, params, inputs, outputs, *(const IrPrecision *)e->ctx, err, errlen);
 }
 
-const Engine engine_interp = { "interp", interp_engine_run, (void *)&prec_f32 };
-const Engine engine_interp_f64 = { "interp", interp_engine_run, (void *)&prec_f64 };
+const Engine engine_interp = { "interp", interp_engine_run, &prec_f32 };
+const Engine engine_interp_f64 = { "interp", interp_engine_run, &prec_f64 };
 
 /* A compiled engine's backend: the C compiler (cengine.h) or the LLVM JIT
  * (jitengine.h), behind one interface. */
