@@ -11,7 +11,8 @@
  *   training: model { input tok : seq<int>  target y : seq<[H]>
  *                     x = embedding(tok, vocab=16, dim=I)  h = CELL(x, hidden=H)
  *                     loss = mse(h, y) }
- *             through autodiff and train_step (SGD, lr 1e-3, no clipping):
+ *             through the training recipe (passes/pipeline.h: autodiff and
+ *             train_step, SGD, lr 1e-3, no clipping), as `rnnc train` runs it:
  *             one run is forward, MSE loss, BPTT, and the SGD update, as in
  *             the baselines.  The baselines also compute the gradient with
  *             respect to the layer's input x (bench/rnn_flops.h counts it);
@@ -20,8 +21,8 @@
  *             that dx.  The embedding's own work (a gather and a
  *             scatter-add of B*T*I floats, an update of 16*I weights) is
  *             O(1/H) of the layer's and is left in.  The step also computes
- *             what `rnnc train` gets from it: the gradients as outputs and
- *             their global norm (O(parameters)).
+ *             what `rnnc train` gets from it: the gradients' global norm
+ *             (O(parameters)).
  * CELL is lstm, gru (PyTorch's form, oneDNN's lbr_gru) or rnn (tanh).
  *
  * Each timed call is engine->run() with the tensors already in memory: the
@@ -65,8 +66,7 @@
 #include "frontend/ast.h"
 #include "frontend/diag.h"
 #include "frontend/sema.h"
-#include "passes/autodiff.h"
-#include "passes/train_step.h"
+#include "passes/pipeline.h"
 #include "exec/rng.h"
 #include "runtime/threadpool.h"
 
@@ -120,10 +120,17 @@ static char *model_text(const Config *c, int train) {
     return s;
 }
 
-/* Parses and builds one model; for training also differentiates it and
- * appends the SGD step.  Returns 0, or -1 with the messages printed. */
-static int model_build(Model *md, const Config *c, int train) {
+/* What a model is built for: the recipe (passes/pipeline.h) it goes
+ * through after sema. */
+typedef enum { FORWARD, GRADIENT, TRAINING } Use;
+
+/* Parses and builds one model, and makes it the forward pass, the
+ * gradient (for the check) or the SGD training step; optimized with
+ * `optimize`, as the engine will run it.  Returns 0, or -1 with the
+ * messages printed. */
+static int model_build(Model *md, const Config *c, Use use, int optimize) {
     memset(md, 0, sizeof *md);
+    int train = use != FORWARD;
     md->text = model_text(c, train);
     if (!md->text)
         return -1;
@@ -134,13 +141,14 @@ static int model_build(Model *md, const Config *c, int train) {
         md->m = sema_build(md->prog, NULL, &d);
     if (!md->m || diag_errors(&d))
         return -1;
-    if (!train)
-        return 0;
     char err[512];
     TrainConfig tc = train_config_default();
     tc.opt = OPT_SGD;
     tc.lr = 1e-3;
-    if (autodiff(md->m, err, sizeof err) || train_step(md->m, &tc, err, sizeof err)) {
+    PipeOpts po = {.optimize = optimize};
+    if (use == FORWARD ? pipeline_forward(md->m, 0, &po, err, sizeof err)
+        : use == GRADIENT ? pipeline_grad(md->m, 0, &po, err, sizeof err)
+                          : pipeline_train(md->m, &tc, &po, err, sizeof err)) {
         fprintf(stderr, "rnn_rnnc: %s\n", err);
         return -1;
     }
@@ -242,11 +250,11 @@ static int check_module(const Engine *e, const IrModule *mc, const IrModule *mi,
         fprintf(stderr, "rnn_rnnc: %s: %s\n", what, err);
         goto done;
     }
-    for (int k = 0; k < oi.count; k++) {
-        const char *name = oi.names[k];
-        int grad = !strncmp(name, AUTODIFF_GRAD_PREFIX, strlen(AUTODIFF_GRAD_PREFIX));
-        if (!grad && strcmp(name, "loss") && strcmp(name, "h"))
-            continue; /* new parameters, the gradient norm: follow from these */
+    for (int k = -1; k < mi->noutputs; k++) {
+        if (k < 0 && !mi->loss)
+            continue;
+        const char *name = k < 0 ? "loss" : mi->outputs[k].name;
+        int grad = k >= 0 && mi->outputs[k].role == IR_ROLE_GRAD;
         double x = excess(&oc, &oi, name, 1e-4, grad ? 1e-6 : 1e-5);
         *worst = fmax(*worst, x);
         if (!(x <= 1)) {
@@ -331,13 +339,13 @@ static int run_call(void *ctx) {
     int rc = c->e->run(c->e, c->m, c->params, c->inputs, &out, err, sizeof err);
     if (rc)
         fprintf(stderr, "rnn_rnnc: %s\n", err);
-    for (int k = 0; !rc && c->train && k < c->m->nparams; k++) {
-        const char *p = c->m->params[k].name;
-        char name[512];
-        snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", p);
-        Tensor *t = rt_map_get(&out, name);
-        if (!t || rt_map_put(c->params, p, t)) {
-            fprintf(stderr, "rnn_rnnc: the training step gave no '%s'\n", name);
+    for (int k = 0; !rc && c->train && k < c->m->noutputs; k++) {
+        const IrOutput *o = &c->m->outputs[k];
+        if (o->role != IR_ROLE_NEW_PARAM)
+            continue;
+        Tensor *t = rt_map_get(&out, o->name);
+        if (!t || rt_map_put(c->params, o->of, t)) {
+            fprintf(stderr, "rnn_rnnc: the training step gave no '%s'\n", o->name);
             rc = -1;
         }
     }
@@ -350,7 +358,7 @@ static int run_call(void *ctx) {
 /* Builds, checks (unless !check) and times config c with the engine
  * named `engine`; prints its line.  Returns 0 or -1 (messages printed). */
 static int bench(const char *engine, const char *label, const Config *c, int threads, int check) {
-    Model fc = {0}, tc = {0}, fi = {0}, ti = {0}; /* compiled and interpreted copies */
+    Model fc = {0}, tc = {0}, fi = {0}, gc = {0}, gi = {0}; /* compiled and interpreted copies */
     TensorMap fparams, tparams, fin, tin, fin_chk, tin_chk;
     TensorMap *maps[] = {&fparams, &tparams, &fin, &tin, &fin_chk, &tin_chk};
     for (size_t k = 0; k < sizeof maps / sizeof *maps; k++)
@@ -365,13 +373,13 @@ static int bench(const char *engine, const char *label, const Config *c, int thr
         goto done;
     }
     e = &eng;
-    if (model_build(&fc, c, 0) || model_build(&tc, c, 1) ||
-        (check && (model_build(&fi, c, 0) || model_build(&ti, c, 1))))
+    /* The check compares the gradients (the training step's outputs are
+     * the updated parameters, which hide them behind lr). */
+    int opt = engine_optimizes(e);
+    if (model_build(&fc, c, FORWARD, opt) || model_build(&tc, c, TRAINING, opt) ||
+        (check && (model_build(&fi, c, FORWARD, 0) || model_build(&gc, c, GRADIENT, opt) ||
+                   model_build(&gi, c, GRADIENT, 0))))
         goto done;
-    if (engine_prepare(e, fc.m, 0, err, sizeof err) || engine_prepare(e, tc.m, 1, err, sizeof err)) {
-        fprintf(stderr, "rnn_rnnc: %s\n", err);
-        goto done;
-    }
     init_params(fc.m, c->h, &fparams);
     init_params(tc.m, c->h, &tparams);
     make_inputs(c, c->t, &fin, &tin);
@@ -382,7 +390,7 @@ static int bench(const char *engine, const char *label, const Config *c, int thr
         snprintf(what, sizeof what, "%s I=%ld H=%ld B=%ld T=%ld", c->cell, c->i, c->h, c->b, steps);
         double worst = 0;
         if (check_module(e, fc.m, fi.m, &fparams, &fin_chk, what, &worst) ||
-            check_module(e, tc.m, ti.m, &tparams, &tin_chk, what, &worst))
+            check_module(e, gc.m, gi.m, &tparams, &tin_chk, what, &worst))
             goto done;
         printf("# %s %s: output, loss and gradients as the interpreter's within %.2g of the tolerance\n",
                label, what, worst);
@@ -400,7 +408,7 @@ done:
         engine_close(e); /* before the modules it compiled */
     for (size_t k = 0; k < sizeof maps / sizeof *maps; k++)
         rt_map_free(maps[k]);
-    Model *models[] = {&fc, &tc, &fi, &ti};
+    Model *models[] = {&fc, &tc, &fi, &gc, &gi};
     for (size_t k = 0; k < sizeof models / sizeof *models; k++)
         model_free(models[k]);
     return rc;
@@ -413,7 +421,7 @@ done:
 /* One compile of config c's training (train = 1) or forward model with the
  * JIT, from the .rnn text to machine code, in ms per stage: [0] the front
  * end (parse, sema; for training autodiff and the SGD step), [1] the
- * optimization passes (engine_prepare), [2] lowering, kernel fusion and
+ * optimization passes (optimize), [2] lowering, kernel fusion and
  * the memory plan, [3] building the LLVM module, [4] LLVM's optimization,
  * [5] code generation.  Returns 0, or -1 (messages printed). */
 static int compile_once(const Engine *jit, const Config *c, int train, double ms[6]) {
@@ -421,10 +429,10 @@ static int compile_once(const Engine *jit, const Config *c, int train, double ms
     char err[512];
     int rc = -1;
     double t0 = now();
-    if (model_build(&md, c, train))
+    if (model_build(&md, c, train ? TRAINING : FORWARD, 0))
         goto done;
-    double t1 = now();
-    if (engine_prepare(jit, md.m, 1, err, sizeof err)) {
+    double t1 = now(); /* the recipe's last step, optimize(), timed alone */
+    if (engine_optimizes(jit) && optimize(md.m, err, sizeof err)) {
         fprintf(stderr, "rnn_rnnc: %s\n", err);
         goto done;
     }

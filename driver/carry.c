@@ -6,13 +6,6 @@
 
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
-#include "passes/segment.h"
-
-int carry_is_state(const char *name)
-{
-    return strncmp(name, SEGMENT_CARRY_PREFIX, strlen(SEGMENT_CARRY_PREFIX)) == 0 &&
-           strcmp(name, SEGMENT_RESET_INPUT) != 0;
-}
 
 int carry_put_zeros(TensorMap *map, const IrModule *m, const char *name, const IrType *ty, int64_t batch)
 {
@@ -33,10 +26,10 @@ int carry_inputs(const IrModule *m, const TensorMap *carry, int64_t batch, Tenso
     for (int i = 0; i < m->ninputs; i++) {
         const IrInput *ci = &m->inputs[i];
         Tensor t;
-        if (!strcmp(ci->name, SEGMENT_RESET_INPUT)) {
+        if (ci->role == IR_ROLE_RESET) {
             if (rt_tensor_alloc(&t, RT_F32, 0, NULL)) return cli_error("out of memory");
             ((float *)t.data)[0] = carry ? 0.0f : 1.0f;
-        } else if (carry_is_state(ci->name)) {
+        } else if (ci->role == IR_ROLE_CARRY) {
             const Tensor *c = carry ? rt_map_get(carry, ci->name) : NULL;
             /* At a start the zeros are ignored (reset = 1), but must be
              * finite: 0 * NaN would poison the state. */
@@ -59,7 +52,7 @@ int carry_take(const IrModule *m, TensorMap *out, TensorMap *carry)
     rt_map_init(carry);
     for (int i = 0; i < m->ninputs; i++) {
         const char *name = m->inputs[i].name;
-        if (!carry_is_state(name)) continue;
+        if (m->inputs[i].role != IR_ROLE_CARRY) continue;
         Tensor *t = rt_map_get(out, name);
         if (!t) return cli_error("internal error: the run computed no '%s'", name);
         Tensor moved = *t;

@@ -12,18 +12,15 @@
 #include "ir/ir.h"
 #include "io/tensor.h"
 
-/* Is `name` one of the "carry:<k>" state inputs/outputs (not the reset)? */
-int carry_is_state(const char *name);
-
-/* Puts into `in` the inputs that segment_carry() added to m: "carry:reset"
- * (1 when carry is NULL: the start of a sequence; else 0) and every
- * "carry:<k>", a copy of carry's tensor or, at the start (or if carry has
+/* Puts into `in` the inputs that segment_carry() added to m, by their
+ * roles (ir.h): the reset flag, "carry:reset" (1 when carry is NULL: the
+ * start of a sequence; else 0), and every carried state "carry:<k>", a copy of carry's tensor or, at the start (or if carry has
  * none), zeros of its type with B = batch.  A module with no carried
  * state gets nothing. */
 int carry_inputs(const IrModule *m, const TensorMap *carry, int64_t batch, TensorMap *in);
 
-/* Empties `carry` and moves every "carry:<k>" output of m from `out` into
- * it, for the next segment. */
+/* Empties `carry` and moves every carried-state output of m (those named
+ * as its IR_ROLE_CARRY inputs) from `out` into it, for the next segment. */
 int carry_take(const IrModule *m, TensorMap *out, TensorMap *carry);
 
 /* Puts zeros of IR type ty, with B = batch, into map under `name` (also

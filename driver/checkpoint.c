@@ -8,8 +8,6 @@
 #include <string.h>
 
 #include "ir/ir.h"
-#include "passes/segment.h"
-#include "passes/train_step.h"
 
 void ckpt_init(TrainState *s)
 {
@@ -118,30 +116,51 @@ static int read_meta(const char *path, const char *name, const Tensor *t, TrainS
     return ir_errf(err, errlen, "%s: unknown checkpoint entry '%s'", path, name);
 }
 
-int ckpt_read(const char *path, TrainState *s, int *has_meta, char *err, size_t errlen)
+/* Where entry `name` goes: by the role of m's input of that name. */
+static TensorMap *place(TrainState *s, const IrModule *m, const char *name)
 {
-    TensorMap m;
-    rt_map_init(&m);
+    int k = ir_input_index(m, name);
+    IrRole r = k >= 0 ? m->inputs[k].role : IR_ROLE_DATA;
+    return r == IR_ROLE_OPT_STATE ? &s->opt : r == IR_ROLE_CARRY ? &s->carry : &s->params;
+}
+
+void ckpt_keep_params(TrainState *s, const IrModule *m)
+{
+    TensorMap keep;
+    rt_map_init(&keep);
+    for (int i = 0; i < s->params.count; i++) {
+        int param = 0;
+        for (int k = 0; k < m->nparams && !param; k++) param = !strcmp(m->params[k].name, s->params.names[i]);
+        /* moved on success; out of memory, the entry is dropped with the
+         * rest below, and the binder names it as missing */
+        if (param) rt_map_put(&keep, s->params.names[i], &s->params.tensors[i]);
+    }
+    rt_map_free(&s->params);
+    s->params = keep;
+}
+
+int ckpt_read(const char *path, const IrModule *m, TrainState *s, int *has_meta, char *err, size_t errlen)
+{
+    TensorMap file;
+    rt_map_init(&file);
     ckpt_init(s);
     *has_meta = 0;
-    if (rt_st_read(path, &m, err, errlen)) return -1;
+    if (rt_st_read(path, &file, err, errlen)) return -1;
     int rc = 0;
-    for (int i = 0; i < m.count && !rc; i++) {
-        const char *name = m.names[i];
-        Tensor *t = &m.tensors[i];
+    for (int i = 0; i < file.count && !rc; i++) {
+        const char *name = file.names[i];
+        Tensor *t = &file.tensors[i];
         if (!strncmp(name, CKPT_META_PREFIX, strlen(CKPT_META_PREFIX))) {
             *has_meta = 1;
             rc = read_meta(path, name, t, s, err, errlen);
             continue;
         }
-        TensorMap *dst = !strncmp(name, TRAIN_OPT_PREFIX, strlen(TRAIN_OPT_PREFIX))         ? &s->opt
-                       : !strncmp(name, SEGMENT_CARRY_PREFIX, strlen(SEGMENT_CARRY_PREFIX)) ? &s->carry
-                                                                                          : &s->params;
+        TensorMap *dst = place(s, m, name);
         Tensor moved = *t;
         memset(t, 0, sizeof *t);
         if (rt_map_put(dst, name, &moved)) { rt_tensor_free(&moved); rc = ir_errf(err, errlen, "%s: out of memory", path); }
     }
-    rt_map_free(&m);
+    rt_map_free(&file);
     if (rc) ckpt_free(s);
     return rc;
 }

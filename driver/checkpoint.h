@@ -24,6 +24,7 @@
 
 #include "exec/rng.h"
 #include "io/tensor.h"
+#include "ir/ir.h"
 
 #define CKPT_META_PREFIX "train:"
 #define CKPT_VOCAB "train:vocab"
@@ -46,7 +47,16 @@ int  tensor_copy(Tensor *dst, const Tensor *src);
 
 int  ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen);
 /* Reads a checkpoint (or a plain weights file: then every counter is 0 and
- * has_meta is 0).  Returns 0 or -1 with a message naming the file. */
-int  ckpt_read(const char *path, TrainState *s, int *has_meta, char *err, size_t errlen);
+ * has_meta is 0) for module m, whose inputs' roles (ir.h) sort the
+ * entries: one named as an IR_ROLE_OPT_STATE input goes into s->opt, as
+ * an IR_ROLE_CARRY input into s->carry, any other into s->params (where
+ * ir_bind_params() says if it is no parameter of m).  Returns 0 or -1 with
+ * a message naming the file. */
+int  ckpt_read(const char *path, const IrModule *m, TrainState *s, int *has_meta, char *err, size_t errlen);
+
+/* Drops from s->params every entry that is not a parameter of m: for a
+ * caller that wants only the weights of a training checkpoint, whose
+ * optimizer or carried state m does not take. */
+void ckpt_keep_params(TrainState *s, const IrModule *m);
 
 #endif

@@ -3,10 +3,11 @@
  * --emit=llvm|asm|obj the same API as LLVM IR, assembly or an object file
  * (target/llvm/llvm_file.h) and the same header.
  *
- * The model is built by sema once for each variant the file holds
- * (target/c/c_variants.h): the forward pass, the streaming step when the
- * model reads its sequences forwards, and with --train the training step
- * configured by the model's train block.  target/c/c_file.c writes them.
+ * The model is built by sema once and cloned for each variant the file
+ * holds, made by its recipe (passes/pipeline.h): the forward pass, the
+ * streaming step when the model reads its sequences forwards, and with
+ * --train the training step configured by the model's train block.
+ * target/c/c_file.c writes them.
  * Both files are written to temporary names and renamed, so a failure
  * leaves no half-written file. */
 #include <errno.h>
@@ -14,14 +15,13 @@
 #include <string.h>
 
 #include "target/c/c_file.h"
-#include "target/c/c_variants.h"
 #include "target/llvm/llvm_file.h"
 #include "driver/cli.h"
 #include "driver/train_config.h"
-#include "frontend/sema.h"
 #include "ir/bind.h"
 #include "ir/timing.h"
 #include "io/tensor.h"
+#include "passes/pipeline.h"
 
 static const Decl *find_train_block(const Program *p, const char *model)
 {
@@ -29,18 +29,6 @@ static const Decl *find_train_block(const Program *p, const char *model)
         if (p->decls[i]->kind == DECL_TRAIN && p->decls[i]->name && !strcmp(p->decls[i]->name, model))
             return p->decls[i];
     return NULL;
-}
-
-/* Another fresh module of the same model; its warnings were printed when
- * the first was built. */
-static IrModule *rebuild(const Source *s, const char *model)
-{
-    Diag quiet = s->diag;
-    FILE *sink = fopen("/dev/null", "w");
-    if (sink) quiet.out = sink;
-    IrModule *m = sema_build(s->prog, model, &quiet);
-    if (sink) fclose(sink);
-    return m;
 }
 
 static const char *base_name(const char *path)
@@ -108,12 +96,14 @@ static int run(const CliArgs *a)
     o.runtime_link = rt && !strcmp(rt, "link");
     o.cfg = train_config_default();
 
-    /* The step and the training step start from modules of their own:
-     * every pass rewrites its module in place. */
+    /* The step and the training step start from copies of their own:
+     * every pass rewrites its module in place.  Compiled code runs the
+     * optimized modules. */
     const char *why;
-    if (cvar_can_step(fwd, &why)) {
-        if (!(step = rebuild(&s, model))) { cli_error("internal error: model '%s' did not build again", name); goto done; }
-        if (cvar_step(step, err, sizeof err)) { cli_error("%s", err); goto done; }
+    PipeOpts po = { .optimize = 1 };
+    if (pipeline_can_step(fwd, &why)) {
+        step = ir_clone(fwd);
+        if (pipeline_step(step, &po, err, sizeof err)) { cli_error("%s", err); goto done; }
     }
     if (train) {
         TrainSettings ts;
@@ -127,10 +117,12 @@ static int run(const CliArgs *a)
         /* tbptt shorter than the sequences: the state flows from one call
          * (one segment) to the next, as `rnnc train` carries it. */
         o.tbptt = ts.tbptt > 0 && (!ts.seq_len || ts.tbptt < ts.seq_len);
-        if (!(trainm = rebuild(&s, model))) { cli_error("internal error: model '%s' did not build again", name); goto done; }
-        if (cvar_train(trainm, &o.cfg, o.tbptt, err, sizeof err)) { cli_error("%s", err); goto done; }
+        trainm = ir_clone(fwd);
+        PipeOpts to = { .carry = o.tbptt, .optimize = 1 };
+        if (pipeline_train(trainm, &o.cfg, &to, err, sizeof err)) { cli_error("%s", err); goto done; }
     }
-    if (cvar_forward(fwd, err, sizeof err)) { cli_error("%s", err); goto done; }
+    /* The forward function takes no targets: the loss is left out. */
+    if (pipeline_forward(fwd, 0, &po, err, sizeof err)) { cli_error("%s", err); goto done; }
     if (wpath) {
         /* checked here against the model, so that a message names the file */
         if (rt_st_read(wpath, &weights, err, sizeof err) || ir_bind_params(fwd, &weights, wpath, err, sizeof err)) {

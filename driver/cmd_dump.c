@@ -56,12 +56,15 @@ static int run(const CliArgs *a)
             else ir_print(s.ir, stdout);
         }
     } else if (!strcmp(stage, "kernel")) {
-        /* kernel: optimize, then lower, fuse and plan (lower/kcompile.h, docs/kernel-ir.md) */
+        /* kernel: the module `rnnc run` (with targets) or `rnnc grad` compiles
+         * (passes/pipeline.h), then lowered, fused and planned
+         * (lower/kcompile.h, docs/kernel-ir.md) */
         if (dot) return cli_usage_error(&cmd_dump, "the kernel stage prints as text only");
         rc = source_load(&s, a->pos[0], cli_get(a, "model"));
         char err[512];
-        if (!rc && grad && autodiff(s.ir, err, sizeof err)) rc = cli_error("%s", err);
-        if (!rc && optimize(s.ir, err, sizeof err)) rc = cli_error("%s", err);
+        PipeOpts po = { .optimize = 1 };
+        if (!rc && (grad ? pipeline_grad(s.ir, 0, &po, err, sizeof err) : pipeline_forward(s.ir, 1, &po, err, sizeof err)))
+            rc = cli_error("%s", err);
         KFunc *f = NULL;
         if (!rc && !(f = kcompile(s.ir, grad ? "gradient" : "forward", err, sizeof err))) rc = cli_error("%s", err);
         if (!rc) kfunc_print(f, stdout);

@@ -1,5 +1,5 @@
-/* cmd_grad.c - `rnnc grad`: differentiate a model (passes/autodiff.c), run
- * the forward and backward pass with the reference interpreter on data,
+/* cmd_grad.c - `rnnc grad`: differentiate a model (pipeline_grad), run
+ * the forward and backward pass with the engine (engine.h) on data,
  * print the loss and write every parameter's gradient; with --per-step
  * also the norm of the gradient reaching each recurrent state at each time
  * step (driver/step_norms.c), as a table and optionally an SVG chart. */
@@ -11,9 +11,8 @@
 #include "exec/engine.h"
 #include "driver/run_setup.h"
 #include "driver/step_norms.h"
-#include "ir/interp.h"
-#include "passes/autodiff.h"
 #include "io/tensor.h"
+#include "passes/pipeline.h"
 
 static double elem(const Tensor *t, int64_t i)
 {
@@ -60,7 +59,8 @@ static int run(const CliArgs *a)
     if (rc) goto done;
     rc = 1;
     IrModule *m = s.ir;
-    if ((per_step ? autodiff_with_state_grads : autodiff)(m, err, sizeof err)) { cli_error("%s", err); goto done; }
+    PipeOpts po = { .optimize = engine_optimizes(&eng) };
+    if (pipeline_grad(m, per_step, &po, err, sizeof err)) { cli_error("%s", err); goto done; }
 
     const char *wpath = cli_get(a, "weights");
     if (!wpath && !m->nparams) {
@@ -79,9 +79,7 @@ static int run(const CliArgs *a)
             goto done;
         }
 
-    if (engine_is_compiled(&eng) ? engine_prepare(&eng, m, 1, err, sizeof err) ||
-                                       eng.run(&eng, m, &weights, &inputs, &outputs, err, sizeof err)
-                                 : interp_run(m, &weights, &inputs, &outputs, prec, err, sizeof err)) {
+    if (eng.run(&eng, m, &weights, &inputs, &outputs, err, sizeof err)) {
         cli_error("%s", err);
         goto done;
     }
@@ -89,12 +87,13 @@ static int run(const CliArgs *a)
     if (!loss) { cli_error("internal error: the loss was not computed"); goto done; }
 
     /* Gradients under the parameters' own names, in state_dict order. */
-    size_t plen = strlen(AUTODIFF_GRAD_PREFIX);
-    for (int i = 0; i < outputs.count; i++) {
-        if (strncmp(outputs.names[i], AUTODIFF_GRAD_PREFIX, plen)) continue;
-        Tensor t = outputs.tensors[i];
-        memset(&outputs.tensors[i], 0, sizeof outputs.tensors[i]); /* moved to grads */
-        if (rt_map_put(&grads, outputs.names[i] + plen, &t)) {
+    for (int i = 0; i < m->noutputs; i++) {
+        if (m->outputs[i].role != IR_ROLE_GRAD) continue;
+        Tensor *g = rt_map_get(&outputs, m->outputs[i].name);
+        if (!g) { cli_error("internal error: no gradient '%s' was computed", m->outputs[i].name); goto done; }
+        Tensor t = *g;
+        memset(g, 0, sizeof *g); /* moved to grads */
+        if (rt_map_put(&grads, m->outputs[i].of, &t)) {
             rt_tensor_free(&t);
             cli_error("out of memory");
             goto done;
@@ -111,7 +110,7 @@ static int run(const CliArgs *a)
         print_grads(&grads);
     }
     if (per_step) {
-        if (step_norms_collect(&outputs, &norms, err, sizeof err)) { cli_error("%s", err); goto done; }
+        if (step_norms_collect(m, &outputs, &norms, err, sizeof err)) { cli_error("%s", err); goto done; }
         step_norms_print(&norms, stdout);
         if (svg_path) {
             char title[256];

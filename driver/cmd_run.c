@@ -7,8 +7,8 @@
 #include "driver/cli.h"
 #include "exec/engine.h"
 #include "driver/run_setup.h"
-#include "ir/interp.h"
 #include "io/tensor.h"
+#include "passes/pipeline.h"
 
 static int is_output(const IrModule *m, const char *name)
 {
@@ -42,16 +42,22 @@ static void print_outputs(const TensorMap *out)
     }
 }
 
-/* Removes the targets from the inputs (for a compiled model that was
- * readied without its loss, engine.h). */
-static int drop_targets(const IrModule *m, TensorMap *inputs)
+static int named(const IrInput *list, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(list[i].name, name)) return 1;
+    return 0;
+}
+
+/* Removes from the inputs the targets of `was` (the module as sema built
+ * it) that m, derived without the loss, no longer takes. */
+static int drop_targets(const IrInput *was, int nwas, const IrModule *m, TensorMap *inputs)
 {
     TensorMap keep;
     rt_map_init(&keep);
     for (int i = 0; i < inputs->count; i++) {
-        int target = 0;
-        for (int k = 0; k < m->ntargets; k++) target |= !strcmp(m->targets[k].name, inputs->names[i]);
-        if (target) continue;
+        const char *name = inputs->names[i];
+        if (named(was, nwas, name) && !named(m->targets, m->ntargets, name)) continue;
         if (rt_map_put(&keep, inputs->names[i], &inputs->tensors[i])) { rt_map_free(&keep); return cli_error("out of memory"); }
     }
     rt_map_free(inputs);
@@ -91,19 +97,20 @@ static int run(const CliArgs *a)
     if (rc) goto done;
     rc = 1;
 
-    if (engine_is_compiled(&eng)) {
-        /* Compiled, the loss is computed only if the module keeps it: keep
-         * it when every target is given, as the interpreter computes it
-         * then. */
-        int all_targets = 1;
-        for (int i = 0; i < s.ir->ntargets; i++) all_targets &= rt_map_get(&inputs, s.ir->targets[i].name) != NULL;
-        if (!all_targets && drop_targets(s.ir, &inputs)) goto done;
-        if (engine_prepare(&eng, s.ir, all_targets, err, sizeof err) ||
-            eng.run(&eng, s.ir, &weights, &inputs, &outputs, err, sizeof err)) {
-            cli_error("%s", err);
-            goto done;
-        }
-    } else if (interp_run(s.ir, &weights, &inputs, &outputs, prec, err, sizeof err)) {
+    /* The loss when every target is given; else the module leaves it out
+     * and takes no target but those an output reads. */
+    int all_targets = 1;
+    for (int i = 0; i < s.ir->ntargets; i++) all_targets &= rt_map_get(&inputs, s.ir->targets[i].name) != NULL;
+    int nwas = s.ir->ntargets;
+    IrInput *was = malloc(sizeof *was * (size_t)(nwas ? nwas : 1));
+    if (!was) { cli_error("out of memory"); goto done; }
+    if (nwas) memcpy(was, s.ir->targets, sizeof *was * (size_t)nwas);
+    PipeOpts po = { .optimize = engine_optimizes(&eng) };
+    int bad = pipeline_forward(s.ir, all_targets, &po, err, sizeof err) ? cli_error("%s", err)
+              : drop_targets(was, nwas, s.ir, &inputs);
+    free(was);
+    if (bad) goto done;
+    if (eng.run(&eng, s.ir, &weights, &inputs, &outputs, err, sizeof err)) {
         cli_error("%s", err);
         goto done;
     }

@@ -1,11 +1,12 @@
 /* cmd_sample.c - `rnnc sample`: generate text from a character model
  * trained by `rnnc train` on text data.
  *
- * The module is the forward program with segment_carry() applied, so the
- * recurrent state flows from one call to the next: the prime text runs as
- * one segment, then every sampled character is fed back as a segment of
- * one step.  The logits are those the loss reads (the first operand of
- * the cross_entropy), exposed as an extra output; ids are drawn from
+ * The module is the sampling recipe's (pipeline_sample): the forward
+ * program without its loss, the state carried, so the recurrent state
+ * flows from one call to the next: the prime text runs as one segment,
+ * then every sampled character is fed back as a segment of one step.  The
+ * logits are those the loss reads (the first operand of the
+ * cross_entropy), exposed as an extra output; ids are drawn from
  * softmax(logits / temperature) over the checkpoint's vocabulary. */
 #include <errno.h>
 #include <math.h>
@@ -18,22 +19,8 @@
 #include "exec/engine.h"
 #include "driver/run_setup.h"
 #include "ir/bind.h"
-#include "passes/segment.h"
+#include "passes/pipeline.h"
 
-#define LOGITS_OUTPUT "sample:logits"
-
-/* The value whose softmax gives the next character's probabilities. */
-static IrValue *find_logits(const IrModule *m)
-{
-    for (int i = 0; i < m->body->nops; i++)
-        if (m->body->ops[i]->kind == IR_CROSS_ENTROPY) return m->body->ops[i]->operands[0];
-    for (int i = 0; i < m->noutputs; i++) {
-        IrValue *v = m->outputs[i].value;
-        if (v->type.dtype == IR_F32 && v->type.rank == 3)
-            return v->def && v->def->kind == IR_SOFTMAX ? v->def->operands[0] : v;
-    }
-    return NULL;
-}
 
 /* Draws an id from softmax(logits[0..n) / temp). */
 static int draw(const float *logits, int n, double temp, RtRng *rng)
@@ -77,7 +64,7 @@ static int feed(Sampler *sp, const int64_t *ids, int64_t n, int first, float *la
         cli_error("%s", sp->err);
         goto done;
     }
-    const Tensor *lg = rt_map_get(&out, LOGITS_OUTPUT);
+    const Tensor *lg = rt_map_get(&out, PIPELINE_LOGITS);
     if (!lg || lg->dtype != RT_F32) { cli_error("internal error: no logits"); goto done; }
     memcpy(last, (const float *)lg->data + (n - 1) * sp->classes, (size_t)sp->classes * sizeof *last);
     if (carry_take(sp->m, &out, &sp->carry)) goto done;
@@ -123,7 +110,9 @@ static int run(const CliArgs *a)
     IrModule *m = s.ir;
     char err[512];
     int has_meta;
-    if (ckpt_read(wpath, &st, &has_meta, err, sizeof err)) { cli_error("%s", err); goto done; }
+    /* the weights only: the trainer's optimizer state is no input here */
+    if (ckpt_read(wpath, m, &st, &has_meta, err, sizeof err)) { cli_error("%s", err); goto done; }
+    ckpt_keep_params(&st, m);
     if (st.nvocab == 0) {
         cli_error("%s: no vocabulary ('" CKPT_VOCAB "'): rnnc sample needs a checkpoint of a model trained by "
                   "rnnc train on text(...) data", wpath);
@@ -134,17 +123,17 @@ static int run(const CliArgs *a)
                   m->name, m->ninputs, m->ninputs == 1 ? "" : "s");
         goto done;
     }
-    IrValue *lv = find_logits(m);
+    /* sampling gives no targets: the module leaves the loss out */
+    PipeOpts po = { .optimize = engine_optimizes(&eng) };
+    if (pipeline_sample(m, &po, err, sizeof err)) { cli_error("%s", err); goto done; }
+    int lk = ir_output_index(m, PIPELINE_LOGITS);
+    const IrValue *lv = lk >= 0 ? m->outputs[lk].value : NULL;
     if (!lv || lv->type.rank != 3 || lv->type.dim[2] < st.nvocab) {
         cli_error("model '%s' has no logits over the %d characters of the vocabulary (a cross_entropy loss or "
                   "an output [T, B, C] with C >= %d)", m->name, st.nvocab, st.nvocab);
         goto done;
     }
-    ir_add_output(m, LOGITS_OUTPUT, lv);
-    if (segment_carry(m, err, sizeof err) < 0) { cli_error("%s", err); goto done; }
     if (ir_bind_params(m, &st.params, wpath, err, sizeof err)) { cli_error("%s", err); goto done; }
-    /* sampling gives no targets: a compiled module leaves the loss out */
-    if (engine_prepare(&eng, m, 0, err, sizeof err)) { cli_error("%s", err); goto done; }
     sp.engine = &eng;
     sp.m = m;
     sp.input = m->inputs[0].name;

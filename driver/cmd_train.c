@@ -1,8 +1,8 @@
 /* cmd_train.c - `rnnc train`: run a model's train block.
  *
- * The module that one step runs is built once:
- *     sema -> segment_carry (with tbptt) -> autodiff -> train_step
- * so a single run of it computes the loss, the gradients, clipping and
+ * The module that one step runs is built once by the training recipe
+ * (pipeline_train: segment_carry with tbptt, autodiff, train_step), so a
+ * single run of it computes the loss, the gradients, clipping and
  * the optimizer update ("new:<p>", "new:opt:<p>.<slot>") and the state to
  * carry into the next segment ("carry:<k>").  The loop here only moves
  * tensors: data in, new parameters and state back in for the next step.
@@ -27,11 +27,8 @@
 #include "driver/run_setup.h"
 #include "driver/train_config.h"
 #include "driver/train_data.h"
-#include "frontend/sema.h"
 #include "ir/bind.h"
-#include "passes/autodiff.h"
-#include "passes/segment.h"
-#include "passes/train_step.h"
+#include "passes/pipeline.h"
 
 /* Set by Ctrl-C; the loop checks it between steps. */
 static volatile sig_atomic_t interrupted;
@@ -75,18 +72,19 @@ static int put_scalar(TensorMap *m, const char *name, float v)
     return 0;
 }
 
-static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
-
-static int has_input(const IrModule *m, const char *name)
+static int is_param(const IrModule *m, const char *name)
 {
-    for (int i = 0; i < m->ninputs; i++)
-        if (!strcmp(m->inputs[i].name, name)) return 1;
+    for (int i = 0; i < m->nparams; i++)
+        if (!strcmp(m->params[i].name, name)) return 1;
     return 0;
 }
 
-static int is_opt_input(const char *name)
+/* The input with that role (the first), or NULL. */
+static const IrInput *role_input(const IrModule *m, IrRole role)
 {
-    return has_prefix(name, TRAIN_OPT_PREFIX) && strcmp(name, TRAIN_STEP_INPUT) != 0;
+    for (int i = 0; i < m->ninputs; i++)
+        if (m->inputs[i].role == role) return &m->inputs[i];
+    return NULL;
 }
 
 /* Moves the output `name` of `out` into map `dst` under `as`. */
@@ -128,25 +126,18 @@ static int load_data(Trainer *tr)
     return 0;
 }
 
-/* The training module and the eval module from the parsed program. */
-static int build_modules(Trainer *tr, Source *s, const char *model)
+/* The training step and the eval module (a copy made first: the recipes
+ * rewrite their module in place), both as the engine runs them. */
+static int build_modules(Trainer *tr)
 {
     char err[512];
     /* Carry state across segments when a sequence is cut into several. */
-    int carrying = tr->nseg > 1;
-    if (carrying && segment_carry(tr->m, err, sizeof err) < 0) return cli_error("%s", err);
-    if (autodiff(tr->m, err, sizeof err)) return cli_error("%s", err);
-    if (train_step(tr->m, &tr->ts.opt, err, sizeof err)) return cli_error("%s", err);
+    PipeOpts po = { .carry = tr->nseg > 1, .optimize = engine_optimizes(tr->engine) };
     if (tr->eval.nbatches > 0) {
-        /* Its warnings were printed with the first build already. */
-        Diag quiet = s->diag;
-        FILE *sink = fopen("/dev/null", "w");
-        if (sink) quiet.out = sink;
-        tr->fwd = sema_build(s->prog, model, &quiet);
-        if (sink) fclose(sink);
-        if (!tr->fwd) return cli_error("internal error: the model did not build a second time");
-        if (carrying && segment_carry(tr->fwd, err, sizeof err) < 0) return cli_error("%s", err);
+        tr->fwd = ir_clone(tr->m);
+        if (pipeline_forward(tr->fwd, 1, &po, err, sizeof err)) return cli_error("%s", err);
     }
+    if (pipeline_train(tr->m, &tr->ts.opt, &po, err, sizeof err)) return cli_error("%s", err);
     return 0;
 }
 
@@ -159,15 +150,23 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
     int has_meta = 0;
     if (resume || wpath) {
         const char *path = resume ? resume : wpath;
-        if (ckpt_read(path, st, &has_meta, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+        if (ckpt_read(path, m, st, &has_meta, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
         if (resume && !has_meta)
             return cli_error("%s: not a training checkpoint (no 'train:step'): give plain weights with -w instead", path);
         if (!resume) { /* -w: only the weights count */
             rt_map_free(&st->opt); rt_map_init(&st->opt);
             rt_map_free(&st->carry); rt_map_init(&st->carry);
+            if (has_meta) ckpt_keep_params(st, m); /* a checkpoint of another optimizer's run */
             st->step = st->epoch = st->batch = st->segment = 0;
             st->nvocab = 0;
         }
+        /* An entry the training step takes neither as a parameter nor as
+         * state: the state of another optimizer, or of another model. */
+        for (int i = 0; resume && i < st->params.count; i++)
+            if (!is_param(m, st->params.names[i]))
+                return cli_error("%s: '%s' is neither a parameter of model '%s' nor state of its training step "
+                                 "(resume with the optimizer the checkpoint was trained with)",
+                                 resume, st->params.names[i], m->name);
         if (ir_bind_params(m, &st->params, path, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
     } else {
         ckpt_init(st);
@@ -194,7 +193,7 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
     /* Optimizer state: every "opt:<p>.<slot>" input, zeros when fresh. */
     for (int i = 0; i < m->ninputs; i++) {
         const IrInput *in = &m->inputs[i];
-        if (!is_opt_input(in->name)) continue;
+        if (in->role != IR_ROLE_OPT_STATE) continue;
         const Tensor *t = rt_map_get(&st->opt, in->name);
         if (resume && !t)
             return cli_error("%s: no optimizer state '%s' (was it trained with another optimizer?)", resume, in->name);
@@ -206,13 +205,9 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
             return 1;
         }
     }
-    for (int i = 0; i < st->opt.count; i++)
-        if (!has_input(m, st->opt.names[i]))
-            return cli_error("%s: optimizer state '%s' does not fit this optimizer (resume with the optimizer "
-                             "the checkpoint was trained with)", resume, st->opt.names[i]);
     if (resume && st->segment > 0)
         for (int i = 0; i < m->ninputs; i++)
-            if (carry_is_state(m->inputs[i].name) && !rt_map_get(&st->carry, m->inputs[i].name))
+            if (m->inputs[i].role == IR_ROLE_CARRY && !rt_map_get(&st->carry, m->inputs[i].name))
                 return cli_error("%s: stopped mid-sequence but holds no carried state '%s'", resume, m->inputs[i].name);
     tr->good_step = resume ? st->step : -1;
     tr->good_path = resume;
@@ -241,8 +236,8 @@ static int segment_inputs(Trainer *tr, const IrModule *m, const DataSplit *sp, c
         if (tensor_copy(&copy, &tr->st.opt.tensors[i])) return cli_error("out of memory");
         if (rt_map_put(in, tr->st.opt.names[i], &copy)) { rt_tensor_free(&copy); return cli_error("out of memory"); }
     }
-    if (has_input(m, TRAIN_STEP_INPUT) && put_scalar(in, TRAIN_STEP_INPUT, (float)(tr->st.step + 1)))
-        return cli_error("out of memory");
+    const IrInput *step = role_input(m, IR_ROLE_OPT_STEP);
+    if (step && put_scalar(in, step->name, (float)(tr->st.step + 1))) return cli_error("out of memory");
     return 0;
 }
 
@@ -260,20 +255,19 @@ static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doub
         cli_error("step %lld: %s", (long long)tr->st.step + 1, tr->err);
         goto done;
     }
-    const Tensor *l = rt_map_get(&out, "loss"), *g = rt_map_get(&out, TRAIN_GRAD_NORM);
+    const Tensor *l = rt_map_get(&out, "loss"), *g = NULL;
+    for (int i = 0; i < tr->m->noutputs; i++)
+        if (tr->m->outputs[i].role == IR_ROLE_GRAD_NORM) g = rt_map_get(&out, tr->m->outputs[i].name);
     if (!l || !g) { cli_error("internal error: the training step computed no loss or grad_norm"); goto done; }
     *loss = scalar(l);
     *gnorm = scalar(g);
     if (!isfinite(*loss)) { rc = 2; goto done; }
-    char name[512];
-    for (int i = 0; i < tr->m->nparams; i++) {
-        const char *p = tr->m->params[i].name;
-        snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", p);
-        if (take(&out, name, &tr->st.params, p)) goto done;
-    }
-    for (int i = 0; i < tr->st.opt.count; i++) {
-        snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", tr->st.opt.names[i]);
-        if (take(&out, name, &tr->st.opt, tr->st.opt.names[i])) goto done;
+    /* The new parameters and optimizer state, under the names of what
+     * they replace. */
+    for (int i = 0; i < tr->m->noutputs; i++) {
+        const IrOutput *o = &tr->m->outputs[i];
+        if (o->role == IR_ROLE_NEW_PARAM && take(&out, o->name, &tr->st.params, o->of)) goto done;
+        if (o->role == IR_ROLE_NEW_OPT_STATE && take(&out, o->name, &tr->st.opt, o->of)) goto done;
     }
     /* The carried state matters only inside a sequence. */
     if (seg + 1 < tr->nseg) {
@@ -472,12 +466,7 @@ static int run(const CliArgs *a)
     if (!tr.m->loss) { cli_error("model '%s' has no loss: there is nothing to train", tr.m->name); goto done; }
     if (!tr.m->nparams) { cli_error("model '%s' has no parameters: there is nothing to train", tr.m->name); goto done; }
     if (load_data(&tr)) goto done;
-    if (build_modules(&tr, &s, cli_get(a, "model"))) goto done;
-    if (engine_prepare(&eng, tr.m, 1, tr.err, sizeof tr.err) ||
-        (tr.fwd && engine_prepare(&eng, tr.fwd, 1, tr.err, sizeof tr.err))) {
-        cli_error("%s", tr.err);
-        goto done;
-    }
+    if (build_modules(&tr)) goto done;
     if (init_state(&tr, resume, wpath, (uint64_t)tr.ts.seed)) goto done;
     tr.perm = malloc((size_t)tr.train.nitems * sizeof *tr.perm);
     if (!tr.perm) { cli_error("out of memory"); goto done; }

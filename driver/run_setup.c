@@ -36,6 +36,7 @@ int run_engine(const Command *c, const CliArgs *a, IrPrecision prec, Engine *e)
         engine_close(e);
         return cli_usage_error(c, "--engine=%s computes in float32: --precision f64 needs the interpreter", name);
     }
+    if (prec == IR_PREC_F64) *e = engine_interp_f64;
     if (!chosen) engine_allow_fallback(e);
     return 0;
 }

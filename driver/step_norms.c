@@ -7,33 +7,32 @@
 #include <string.h>
 
 #include "driver/svg_plot.h"
-#include "passes/autodiff.h"
 
 static double elem(const Tensor *t, int64_t i)
 {
     return t->dtype == RT_F64 ? ((const double *)t->data)[i] : ((const float *)t->data)[i];
 }
 
-int step_norms_collect(const TensorMap *outputs, StepNorms *out, char *err, size_t errlen)
+int step_norms_collect(const IrModule *m, const TensorMap *outputs, StepNorms *out, char *err, size_t errlen)
 {
-    size_t plen = strlen(AUTODIFF_STATEGRAD_PREFIX);
     memset(out, 0, sizeof *out);
     int n = 0;
-    for (int i = 0; i < outputs->count; i++) n += !strncmp(outputs->names[i], AUTODIFF_STATEGRAD_PREFIX, plen);
+    for (int i = 0; i < m->noutputs; i++) n += m->outputs[i].role == IR_ROLE_STATE_GRAD;
     if (!n) return 0;
     out->s = calloc((size_t)n, sizeof *out->s);
     if (!out->s) goto oom;
-    for (int i = 0; i < outputs->count; i++) {
-        const Tensor *t = &outputs->tensors[i];
-        if (strncmp(outputs->names[i], AUTODIFF_STATEGRAD_PREFIX, plen)) continue;
-        if (t->rank < 1 || (t->dtype != RT_F32 && t->dtype != RT_F64)) {
-            snprintf(err, errlen, "internal error: state gradient '%s' is not a float sequence", outputs->names[i]);
+    for (int i = 0; i < m->noutputs; i++) {
+        const IrOutput *o = &m->outputs[i];
+        if (o->role != IR_ROLE_STATE_GRAD) continue;
+        const Tensor *t = rt_map_get(outputs, o->name);
+        if (!t || t->rank < 1 || (t->dtype != RT_F32 && t->dtype != RT_F64)) {
+            snprintf(err, errlen, "internal error: state gradient '%s' is not a float sequence", o->name);
             step_norms_free(out);
             return -1;
         }
         StepSeries *s = &out->s[out->n++];
         s->T = t->shape[0];
-        s->name = strdup(outputs->names[i] + plen);
+        s->name = strdup(o->of);
         s->norm = calloc((size_t)(s->T ? s->T : 1), sizeof *s->norm);
         if (!s->name || !s->norm) goto oom;
         /* Sum of squares in double over each step's [B, ...] slice. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "io/tensor.h"
+#include "ir/ir.h"
 
 /* One series a scan's carried value: norm[t] = ||dL/ds_t||_F, the
  * Frobenius norm over the batch and the state's units of the gradient of
@@ -24,10 +25,11 @@ typedef struct StepNorms {
     int         n;
 } StepNorms;
 
-/* Collects every "stategrad:" tensor of outputs ([T, ...], F32 or F64).
- * Returns 0, or -1 with a message in err (out of memory, a tensor of rank
- * 0).  No such outputs gives n == 0. */
-int  step_norms_collect(const TensorMap *outputs, StepNorms *out, char *err, size_t errlen);
+/* Collects the tensor in outputs ([T, ...], F32 or F64) of every output
+ * of m with role IR_ROLE_STATE_GRAD, in m's order, each named by what it
+ * is the gradient of.  Returns 0, or -1 with a message in err (out of
+ * memory, a tensor missing or of rank 0).  No such outputs gives n == 0. */
+int  step_norms_collect(const IrModule *m, const TensorMap *outputs, StepNorms *out, char *err, size_t errlen);
 void step_norms_free(StepNorms *sn);
 
 /* The table: a legend "[k] name" a series, then one row a step with each

@@ -21,12 +21,12 @@
  * (-ffp-contract=off: no a*b+c becomes an FMA, so the loops round as the
  * interpreter in float32 mode does, op by op).
  *
- * The module should have been through optimize() (passes/pipeline.h);
- * cengine_build does not change it and keeps a pointer to it: it must
- * outlive the engine.  A module with a loss computes it on every run, so
+ * The module should have been through a recipe with optimize
+ * (passes/pipeline.h); cengine_build does not change it and keeps a
+ * pointer to it: it must outlive the engine.  A module with a loss computes it on every run, so
  * cengine_run then needs every target (a caller that wants the outputs
- * without targets drops the loss from the module first, see
- * exec/engine.c). */
+ * without targets derives the module without its loss:
+ * pipeline_forward(m, 0, ...), passes/pipeline.h). */
 #ifndef RNNC_CENGINE_H
 #define RNNC_CENGINE_H
 

@@ -12,17 +12,18 @@
 #include "lower/kcompile.h"
 #include "ir/interp.h"
 #include "ir/timing.h"
-#include "passes/dce.h"
-#include "passes/pipeline.h"
+
+/* The interpreter's ctx is its precision (never written). */
+static IrPrecision prec_f32 = IR_PREC_F32, prec_f64 = IR_PREC_F64;
 
 static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap *params,
                              const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen)
 {
-    (void)e;
-    return interp_run(m, params, inputs, outputs, IR_PREC_F32, err, errlen);
+    return interp_run(m, params, inputs, outputs, *(const IrPrecision *)e->ctx, err, errlen);
 }
 
-const Engine engine_interp = { "interp", interp_engine_run, NULL };
+const Engine engine_interp = { "interp", interp_engine_run, &prec_f32 };
+const Engine engine_interp_f64 = { "interp", interp_engine_run, &prec_f64 };
 
 /* A compiled engine's backend: the C compiler (cengine.h) or the LLVM JIT
  * (jitengine.h), behind one interface. */
@@ -150,15 +151,4 @@ void engine_close(Engine *e)
     e->ctx = NULL;
 }
 
-int engine_prepare(const Engine *e, IrModule *m, int keep_loss, char *err, size_t errlen)
-{
-    if (!engine_is_compiled(e)) return 0;
-    if (!keep_loss && m->loss) {
-        /* The ops only the loss needs go first (dce verifies the module with
-         * the targets still listed); then nothing uses the targets. */
-        m->loss = NULL;
-        if (dce(m, err, errlen) < 0) return -1;
-        m->ntargets = 0;
-    }
-    return optimize(m, err, errlen);
-}
+int engine_optimizes(const Engine *e) { return engine_is_compiled(e); }

@@ -1,7 +1,9 @@
-/* engine.h - what runs a module: the training and sampling loops call one
- * function through this struct, so that the reference interpreter can be
- * replaced by a compiled backend (the C emitter, the LLVM JIT) without
- * touching the loops. */
+/* engine.h - what runs a module: every command (run, grad, train, sample)
+ * calls one function through this struct, so that the reference
+ * interpreter and the compiled backends (the C emitter, the LLVM JIT) are
+ * interchangeable: a command derives its module with a recipe
+ * (passes/pipeline.h), optimized as engine_optimizes() says, and runs it
+ * with e->run, whichever engine e is. */
 #ifndef RNNC_ENGINE_H
 #define RNNC_ENGINE_H
 
@@ -19,8 +21,10 @@ typedef struct Engine {
     void *ctx;     /* the engine's own state (compiled code), or NULL */
 } Engine;
 
-/* The reference interpreter in float32 (ir/interp.h). */
+/* The reference interpreter (ir/interp.h), in float32 and in float64
+ * (`--precision f64`). */
 extern const Engine engine_interp;
+extern const Engine engine_interp_f64;
 
 /* The engine an --engine option names: "interp" (also for NULL), "c",
  * the module compiled to C by the system compiler (exec/cengine.h), or
@@ -43,13 +47,10 @@ const char *engine_default_name(void);
  * keeps failing with the reason.  Nothing for the interpreter. */
 void engine_allow_fallback(Engine *e);
 
-/* Readies module m for engine e before its first run: for a compiled
- * engine optimize() (passes/pipeline.h), which keeps every output and the
- * loss.  A compiled module computes its loss on every run, so a caller
- * that will run without the targets passes keep_loss = 0: the loss and
- * the targets are dropped from m first (and the caller must not pass
- * target tensors).  The interpreter needs nothing and m is left as it
- * is.  Returns 0, or -1 with a message. */
-int  engine_prepare(const Engine *e, IrModule *m, int keep_loss, char *err, size_t errlen);
+/* Whether e runs its modules optimized: the recipes' PipeOpts.optimize
+ * (passes/pipeline.h).  A compiled engine does; the interpreter, the
+ * oracle that the compiled code is tested against, runs a module as the
+ * passes made it. */
+int  engine_optimizes(const Engine *e);
 
 #endif

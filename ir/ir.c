@@ -120,6 +120,13 @@ IrValue *ir_add_input(IrModule *m, const char *name, IrType t)
     return add_named(m, &m->inputs, &m->ninputs, &caps_of(m)->inputs, IR_VAL_INPUT, name, t);
 }
 
+IrValue *ir_add_role_input(IrModule *m, const char *name, IrType t, IrRole role)
+{
+    IrValue *v = ir_add_input(m, name, t);
+    m->inputs[m->ninputs - 1].role = role;
+    return v;
+}
+
 IrValue *ir_add_target(IrModule *m, const char *name, IrType t)
 {
     return add_named(m, &m->targets, &m->ntargets, &caps_of(m)->targets, IR_VAL_TARGET, name, t);
@@ -142,6 +149,27 @@ void ir_add_output(IrModule *m, const char *name, IrValue *v)
     m->outputs[m->noutputs].name = ir_strdup(m, name);
     m->outputs[m->noutputs].value = v;
     m->noutputs++;
+}
+
+void ir_add_role_output(IrModule *m, const char *name, IrValue *v, IrRole role, const char *of)
+{
+    ir_add_output(m, name, v);
+    m->outputs[m->noutputs - 1].role = role;
+    m->outputs[m->noutputs - 1].of = ir_strdup(m, of);
+}
+
+int ir_input_index(const IrModule *m, const char *name)
+{
+    for (int i = 0; i < m->ninputs; i++)
+        if (!strcmp(m->inputs[i].name, name)) return i;
+    return -1;
+}
+
+int ir_output_index(const IrModule *m, const char *name)
+{
+    for (int i = 0; i < m->noutputs; i++)
+        if (!strcmp(m->outputs[i].name, name)) return i;
+    return -1;
 }
 
 /* ---- ops ---------------------------------------------------------------- */

@@ -132,9 +132,29 @@ typedef struct IrSym {
     int64_t     max;      /* declared maximum; 0 for B (unbounded)         */
 } IrSym;
 
+/* What an input or output is for: set by the pass that adds it, read by
+ * whoever feeds or collects it (the training loop, the model API), so that
+ * nothing learns a role from a name.  The names keep their prefixes
+ * ("carry:0", "new:W") as the tensor names users see (docs/ir.md). */
+typedef enum IrRole {
+    IR_ROLE_DATA,          /* an input or target the caller gives; an `output` */
+    IR_ROLE_RESET,         /* input "carry:reset": 1 starts the state afresh (segment.h) */
+    IR_ROLE_CARRY,         /* "carry:<k>": state from the last call (input), for the next (output) */
+    IR_ROLE_OPT_STATE,     /* input "opt:<p>.<slot>": optimizer state (train_step.h) */
+    IR_ROLE_OPT_STEP,      /* input "opt:step": the step number, from 1 */
+    IR_ROLE_GRAD,          /* output "grad:<p>": d loss / d p (autodiff.h) */
+    IR_ROLE_STATE_GRAD,    /* output "stategrad:...": per-step gradient of a carried value */
+    IR_ROLE_GRAD_NORM,     /* output "grad_norm": global norm before clipping */
+    IR_ROLE_NEW_PARAM,     /* output "new:<p>": parameter p after the update */
+    IR_ROLE_NEW_OPT_STATE, /* output "new:opt:<p>.<slot>": that input after the update */
+} IrRole;
+
 typedef struct IrParam  { const char *name; IrValue *value; IrInit init; } IrParam;
-typedef struct IrInput  { const char *name; IrValue *value; } IrInput;   /* inputs and targets */
-typedef struct IrOutput { const char *name; IrValue *value; } IrOutput;
+typedef struct IrInput  { const char *name; IrValue *value; IrRole role; } IrInput;   /* inputs and targets */
+/* `of` names what the output is the next value or the gradient of: the
+ * parameter (GRAD, NEW_PARAM), the input (CARRY, NEW_OPT_STATE) or the
+ * carried value (STATE_GRAD: "h: lstm l0: state 1"); NULL for the others. */
+typedef struct IrOutput { const char *name; IrValue *value; IrRole role; const char *of; } IrOutput;
 
 typedef struct IrModule {
     const char *name;
@@ -161,6 +181,18 @@ IrValue  *ir_add_input(IrModule *m, const char *name, IrType t);
 IrValue  *ir_add_target(IrModule *m, const char *name, IrType t);
 IrValue  *ir_add_param(IrModule *m, const char *name, IrType t, IrInit init);
 void      ir_add_output(IrModule *m, const char *name, IrValue *v);
+/* The same with a role (the ones above add IR_ROLE_DATA). */
+IrValue  *ir_add_role_input(IrModule *m, const char *name, IrType t, IrRole role);
+void      ir_add_role_output(IrModule *m, const char *name, IrValue *v, IrRole role, const char *of);
+/* Index of m's input / output of that name, or -1. */
+int       ir_input_index(const IrModule *m, const char *name);
+int       ir_output_index(const IrModule *m, const char *name);
+
+/* A deep copy of m in an arena of its own: symbols, lists (with their
+ * roles), every value (same ids and names), op, attribute and scan body.
+ * The copy prints as m does and shares nothing with it, so a recipe can
+ * derive a second module from the first without building it again. */
+IrModule *ir_clone(const IrModule *m);
 
 /* Append an op to block b.  Result types are given by the caller (the
  * frontend knows them; ir_infer_type() computes them for the simple ops). */

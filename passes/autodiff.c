@@ -603,11 +603,11 @@ static void add_state_grad_outputs(AD *ad, int nfwd)
             const StateGrad *sg = &ad->sg[k];
             if (sg->F != m->body->ops[i]) continue;
             const IrValue *arg = sg->F->body->args[sg->carried];
-            char name[512], idx[16];
+            char name[540], of[512], idx[16];
             snprintf(idx, sizeof idx, "%d", sg->carried);
-            snprintf(name, sizeof name, "%s%s: state %s", AUTODIFF_STATEGRAD_PREFIX, label(sg->F),
-                     arg->name ? arg->name : idx);
-            ir_add_output(m, name, sg->v);
+            snprintf(of, sizeof of, "%s: state %s", label(sg->F), arg->name ? arg->name : idx);
+            snprintf(name, sizeof name, "%s%s", AUTODIFF_STATEGRAD_PREFIX, of);
+            ir_add_role_output(m, name, sg->v, IR_ROLE_STATE_GRAD, of);
         }
 }
 
@@ -645,7 +645,7 @@ static int autodiff_impl(IrModule *m, int state_grads, char *err, size_t errlen)
         stamp(&ad, m->body, from, "unused parameter");
         char name[512];
         snprintf(name, sizeof name, "%s%s", AUTODIFF_GRAD_PREFIX, m->params[i].name);
-        ir_add_output(m, name, g);
+        ir_add_role_output(m, name, g, IR_ROLE_GRAD, m->params[i].name);
     }
     if (!ad.failed) add_state_grad_outputs(&ad, nfwd);
     if (!ad.failed && ir_verify(m, "autodiff", stderr))

@@ -40,7 +40,8 @@ int autodiff(IrModule *m, char *err, size_t errlen);
  * the forward scan's step order (a reverse scan's too).  The outputs come
  * after the "grad:" ones, in the order of the forward scans, each named
  * "stategrad:<scan origin>: state <carried name or index>", e.g.
- * "stategrad:h: lstm l0: state 1" for layer 0's cell state.  They are extra
+ * "stategrad:h: lstm l0: state 1" for layer 0's cell state, with role
+ * IR_ROLE_STATE_GRAD and `of` the name without the prefix.  They are extra
  * step outputs of the backward scans; the gradients are the same as
  * autodiff()'s. */
 int autodiff_with_state_grads(IrModule *m, char *err, size_t errlen);

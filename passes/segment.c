@@ -19,17 +19,17 @@
 #include <stdio.h>
 #include <string.h>
 
-static int has_name(const IrInput *list, int n, const char *name)
+static int has_role(const IrModule *m, IrRole role)
 {
-    for (int i = 0; i < n; i++)
-        if (strcmp(list[i].name, name) == 0) return 1;
+    for (int i = 0; i < m->ninputs; i++)
+        if (m->inputs[i].role == role) return 1;
     return 0;
 }
 
 int segment_carry(IrModule *m, char *err, size_t errlen)
 {
     IrBlock *top = m->body;
-    if (has_name(m->inputs, m->ninputs, SEGMENT_RESET_INPUT))
+    if (has_role(m, IR_ROLE_RESET))
         return ir_errf(err, errlen, "segment: model '%s' already has an input '%s' (segmented twice?)",
                        m->name, SEGMENT_RESET_INPUT);
     for (int i = 0; i < top->nops; i++) {
@@ -44,7 +44,7 @@ int segment_carry(IrModule *m, char *err, size_t errlen)
     /* The reset flag is an input even with no scan, so that a driver can
      * feed every model the same inputs. */
     IrType scalar = { .dtype = IR_F32, .rank = 0 };
-    IrValue *reset = ir_add_input(m, SEGMENT_RESET_INPUT, scalar);
+    IrValue *reset = ir_add_role_input(m, SEGMENT_RESET_INPUT, scalar, IR_ROLE_RESET);
     IrBlock *nb = ir_alloc(m, sizeof *nb);
     IrValue *keep = NULL; /* 1 - reset, made before the first scan that needs it */
     int n = 0;
@@ -57,12 +57,12 @@ int segment_carry(IrModule *m, char *err, size_t errlen)
             for (int k = 0; k < F->attrs.n_carried; k++, n++) {
                 IrValue *c0 = F->operands[k];
                 snprintf(name, sizeof name, "%s%d", SEGMENT_CARRY_PREFIX, n);
-                IrValue *carry = ir_add_input(m, name, c0->type);
+                IrValue *carry = ir_add_role_input(m, name, c0->type, IR_ROLE_CARRY);
                 IrValue *mixed = ir_op2(m, nb, IR_ADD, ir_op2(m, nb, IR_MUL, reset, c0),
                                         ir_op2(m, nb, IR_MUL, keep, carry));
                 mixed->name = c0->name;
                 F->operands[k] = mixed;
-                ir_add_output(m, name, F->results[k]);
+                ir_add_role_output(m, name, F->results[k], IR_ROLE_CARRY, name);
             }
             for (int j = from; j < nb->nops; j++) nb->ops[j]->origin = "carry";
         }

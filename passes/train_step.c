@@ -66,17 +66,21 @@ static int check_config(const TrainConfig *c, char *err, size_t n)
     return 0;
 }
 
-static IrValue *find_output(const IrModule *m, const char *name)
+/* The gradient autodiff made for parameter p, or NULL. */
+static IrValue *grad_of(const IrModule *m, const IrParam *p)
 {
     for (int i = 0; i < m->noutputs; i++)
-        if (m->outputs[i].name && strcmp(m->outputs[i].name, name) == 0) return m->outputs[i].value;
+        if (m->outputs[i].role == IR_ROLE_GRAD && !strcmp(m->outputs[i].of, p->name)) return m->outputs[i].value;
     return NULL;
 }
 
-static int has_input(const IrModule *m, const char *name)
+/* Does m have an input or output this pass adds? */
+static int has_train_step(const IrModule *m)
 {
     for (int i = 0; i < m->ninputs; i++)
-        if (m->inputs[i].name && strcmp(m->inputs[i].name, name) == 0) return 1;
+        if (m->inputs[i].role == IR_ROLE_OPT_STEP || m->inputs[i].role == IR_ROLE_OPT_STATE) return 1;
+    for (int i = 0; i < m->noutputs; i++)
+        if (m->outputs[i].role == IR_ROLE_GRAD_NORM || m->outputs[i].role == IR_ROLE_NEW_PARAM) return 1;
     return 0;
 }
 
@@ -103,14 +107,15 @@ static IrValue *state_input(IrModule *m, const IrParam *p, const char *slot)
 {
     char name[512];
     snprintf(name, sizeof name, TRAIN_OPT_PREFIX "%s.%s", p->name, slot);
-    return ir_add_input(m, name, p->value->type);
+    return ir_add_role_input(m, name, p->value->type, IR_ROLE_OPT_STATE);
 }
 
 static void state_output(IrModule *m, const IrParam *p, const char *slot, IrValue *v)
 {
-    char name[512];
-    snprintf(name, sizeof name, TRAIN_NEW_PREFIX TRAIN_OPT_PREFIX "%s.%s", p->name, slot);
-    ir_add_output(m, name, v);
+    char name[520], of[512];
+    snprintf(of, sizeof of, TRAIN_OPT_PREFIX "%s.%s", p->name, slot);
+    snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", of);
+    ir_add_role_output(m, name, v, IR_ROLE_NEW_OPT_STATE, of);
     v->name = ir_strdup(m, name);
 }
 
@@ -143,7 +148,7 @@ static void update_param(IrModule *m, const TrainConfig *c, const IrParam *p, Ir
 
     char name[512];
     snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", p->name);
-    ir_add_output(m, name, op->results[0]);
+    ir_add_role_output(m, name, op->results[0], IR_ROLE_NEW_PARAM, p->name);
     op->results[0]->name = ir_strdup(m, name);
     for (int s = 0; s < nslots; s++) state_output(m, p, slots[s], op->results[1 + s]);
 }
@@ -156,19 +161,13 @@ int train_step(IrModule *m, const TrainConfig *cfg, char *err, size_t errlen)
     /* One gradient per parameter, from autodiff; a module that already has
      * a train step would get a second set of same-named inputs. */
     IrValue **grads = ir_alloc(m, (size_t)m->nparams * sizeof *grads);
-    char name[512];
     for (int i = 0; i < m->nparams; i++) {
-        snprintf(name, sizeof name, AUTODIFF_GRAD_PREFIX "%s", m->params[i].name);
-        grads[i] = find_output(m, name);
+        grads[i] = grad_of(m, &m->params[i]);
         if (!grads[i])
-            return ir_errf(err, errlen, "train step: no output '%s': run autodiff first", name);
+            return ir_errf(err, errlen, "train step: no output '" AUTODIFF_GRAD_PREFIX "%s': run autodiff first",
+                           m->params[i].name);
     }
-    if (find_output(m, TRAIN_GRAD_NORM) || has_input(m, TRAIN_STEP_INPUT))
-        return ir_errf(err, errlen, "train step: model %s already has a train step", m->name);
-    for (int i = 0; i < m->nparams; i++) {
-        snprintf(name, sizeof name, TRAIN_NEW_PREFIX "%s", m->params[i].name);
-        if (find_output(m, name)) return ir_errf(err, errlen, "train step: model %s already has a train step", m->name);
-    }
+    if (has_train_step(m)) return ir_errf(err, errlen, "train step: model %s already has a train step", m->name);
 
     /* The norm before clipping, as clip_grad_norm_ returns it. */
     IrAttrs none = { 0 };
@@ -176,7 +175,7 @@ int train_step(IrModule *m, const TrainConfig *cfg, char *err, size_t errlen)
     IrValue *norm = sumsq ? op_attrs(m, IR_SQRT, &sumsq, 1, &none) : NULL;
     if (!norm) return ir_errf(err, errlen, "train step: internal error building the gradient norm");
     norm->name = ir_strdup(m, TRAIN_GRAD_NORM);
-    ir_add_output(m, TRAIN_GRAD_NORM, norm);
+    ir_add_role_output(m, TRAIN_GRAD_NORM, norm, IR_ROLE_GRAD_NORM, NULL);
 
     IrAttrs clip = { .bound = cfg->clip_value };
     IrValue *scale = NULL;
@@ -195,7 +194,7 @@ int train_step(IrModule *m, const TrainConfig *cfg, char *err, size_t errlen)
     }
 
     IrValue *step = NULL;
-    if (cfg->opt == OPT_ADAM) step = ir_add_input(m, TRAIN_STEP_INPUT, (IrType){ .dtype = IR_F32, .rank = 0 });
+    if (cfg->opt == OPT_ADAM) step = ir_add_role_input(m, TRAIN_STEP_INPUT, (IrType){ .dtype = IR_F32, .rank = 0 }, IR_ROLE_OPT_STEP);
     for (int i = 0; i < m->nparams; i++) update_param(m, cfg, &m->params[i], grads[i], step);
 
     if (ir_verify(m, "train_step", stderr))

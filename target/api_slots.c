@@ -7,29 +7,22 @@
 #include <string.h>
 
 #include "ir/bind.h"
-#include "passes/segment.h"
-#include "passes/train_step.h"
 
-static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
-
-int api_is_carry(const char *name) { return has_prefix(name, SEGMENT_CARRY_PREFIX) && strcmp(name, SEGMENT_RESET_INPUT); }
-int api_is_opt(const char *name) { return has_prefix(name, TRAIN_OPT_PREFIX) && strcmp(name, TRAIN_STEP_INPUT); }
-
-int api_index(const IrModule *m, int (*pred)(const char *), const char *name)
+int api_index(const IrModule *m, IrRole role, const char *name)
 {
     int k = 0;
     for (int i = 0; m && i < m->ninputs; i++) {
-        if (!pred(m->inputs[i].name)) continue;
+        if (m->inputs[i].role != role) continue;
         if (!strcmp(m->inputs[i].name, name)) return k;
         k++;
     }
     return -1;
 }
 
-int api_count(const IrModule *m, int (*pred)(const char *))
+int api_count(const IrModule *m, IrRole role)
 {
     int k = 0;
-    for (int i = 0; m && i < m->ninputs; i++) k += pred(m->inputs[i].name);
+    for (int i = 0; m && i < m->ninputs; i++) k += m->inputs[i].role == role;
     return k;
 }
 
@@ -40,7 +33,7 @@ static int named(const IrInput *list, int n, const char *name)
     return -1;
 }
 
-int api_has_reset(const IrModule *m) { return m && named(m->inputs, m->ninputs, SEGMENT_RESET_INPUT) >= 0; }
+int api_has_reset(const IrModule *m) { return api_count(m, IR_ROLE_RESET) > 0; }
 
 static int param_index(const IrModule *m, const char *name)
 {
@@ -49,36 +42,45 @@ static int param_index(const IrModule *m, const char *name)
     return -1;
 }
 
-static int output_index(const IrModule *m, const char *name)
+static ApiSlot mk(int kind, int index) { return (ApiSlot){ index >= 0 ? kind : 0, index }; }
+
+/* An argument: an input (by its role), a target or a parameter. */
+static ApiSlot arg_slot(const IrModule *base, const IrModule *m, const char *name)
 {
-    for (int i = 0; i < m->noutputs; i++)
-        if (!strcmp(m->outputs[i].name, name)) return i;
-    return -1;
+    int k = ir_input_index(m, name);
+    if (k >= 0) {
+        switch (m->inputs[k].role) {
+        case IR_ROLE_DATA: return mk(RNNRT_SLOT_INPUT, named(base->inputs, base->ninputs, name));
+        case IR_ROLE_RESET: return mk(RNNRT_SLOT_RESET, 0);
+        case IR_ROLE_OPT_STEP: return mk(RNNRT_SLOT_STEP_NUMBER, 0);
+        case IR_ROLE_CARRY: return mk(RNNRT_SLOT_CARRY, api_index(m, IR_ROLE_CARRY, name));
+        case IR_ROLE_OPT_STATE: return mk(RNNRT_SLOT_OPT, api_index(m, IR_ROLE_OPT_STATE, name));
+        default: return mk(0, 0);
+        }
+    }
+    if ((k = named(m->targets, m->ntargets, name)) >= 0) return mk(RNNRT_SLOT_TARGET, k);
+    return mk(RNNRT_SLOT_PARAM, param_index(base, name));
 }
 
-static ApiSlot mk(int kind, int index) { return (ApiSlot){ index >= 0 ? kind : 0, index }; }
+/* A result: the loss or an output (by its role). */
+static ApiSlot result_slot(const IrModule *base, const IrModule *m, const char *name)
+{
+    int k = ir_output_index(m, name);
+    if (k < 0) return mk(!strcmp(name, "loss") && m->loss ? RNNRT_SLOT_LOSS : 0, 0);
+    const IrOutput *o = &m->outputs[k];
+    switch (o->role) {
+    case IR_ROLE_DATA: return mk(RNNRT_SLOT_OUTPUT, ir_output_index(base, name));
+    case IR_ROLE_CARRY: return mk(RNNRT_SLOT_CARRY, api_index(m, IR_ROLE_CARRY, o->of));
+    case IR_ROLE_NEW_OPT_STATE: return mk(RNNRT_SLOT_OPT_NEXT, api_index(m, IR_ROLE_OPT_STATE, o->of));
+    case IR_ROLE_NEW_PARAM: return mk(RNNRT_SLOT_PARAM_NEXT, param_index(base, o->of));
+    case IR_ROLE_GRAD_NORM: return mk(RNNRT_SLOT_GRAD_NORM, 0);
+    default: return mk(0, 0); /* gradients are no result of the API's functions */
+    }
+}
 
 ApiSlot api_slot(const IrModule *base, const IrModule *m, const char *name, int result)
 {
-    int k;
-    size_t nn = strlen(TRAIN_NEW_PREFIX);
-    if (!result && named(m->inputs, m->ninputs, name) >= 0 && !has_prefix(name, SEGMENT_CARRY_PREFIX) &&
-        !has_prefix(name, TRAIN_OPT_PREFIX))
-        return mk(RNNRT_SLOT_INPUT, named(base->inputs, base->ninputs, name));
-    if (!result && (k = named(m->targets, m->ntargets, name)) >= 0) return mk(RNNRT_SLOT_TARGET, k);
-    if (!result && (k = param_index(base, name)) >= 0) return mk(RNNRT_SLOT_PARAM, k);
-    if (!result && !strcmp(name, SEGMENT_RESET_INPUT)) return mk(RNNRT_SLOT_RESET, 0);
-    if (!result && !strcmp(name, TRAIN_STEP_INPUT)) return mk(RNNRT_SLOT_STEP_NUMBER, 0);
-    if ((k = api_index(m, api_is_carry, name)) >= 0) return mk(RNNRT_SLOT_CARRY, k);
-    if (!result && (k = api_index(m, api_is_opt, name)) >= 0) return mk(RNNRT_SLOT_OPT, k);
-    if (result && has_prefix(name, TRAIN_NEW_PREFIX) && (k = api_index(m, api_is_opt, name + nn)) >= 0)
-        return mk(RNNRT_SLOT_OPT_NEXT, k);
-    if (result && has_prefix(name, TRAIN_NEW_PREFIX) && (k = param_index(base, name + nn)) >= 0)
-        return mk(RNNRT_SLOT_PARAM_NEXT, k);
-    if (result && !strcmp(name, TRAIN_GRAD_NORM)) return mk(RNNRT_SLOT_GRAD_NORM, 0);
-    if (result && !strcmp(name, "loss") && m->loss) return mk(RNNRT_SLOT_LOSS, 0);
-    if (result && (k = output_index(base, name)) >= 0) return mk(RNNRT_SLOT_OUTPUT, k);
-    return mk(0, 0);
+    return result ? result_slot(base, m, name) : arg_slot(base, m, name);
 }
 
 int api_size_field(const IrModule *base, const IrModule *m, int s)
@@ -104,12 +106,12 @@ static void shape_words(const IrModule *base, const IrModule *m, const IrType *t
 }
 
 /* The shapes of m's inputs that pass pred, in order. */
-static int64_t *state_shapes(const IrModule *base, const IrModule *m, int (*pred)(const char *), int *count)
+static int64_t *state_shapes(const IrModule *base, const IrModule *m, IrRole role, int *count)
 {
-    int n = api_count(m, pred), k = 0;
+    int n = api_count(m, role), k = 0;
     int64_t *w = zalloc(n * RNNRT_SHAPE_WORDS, sizeof *w);
     for (int i = 0; w && m && i < m->ninputs; i++)
-        if (pred(m->inputs[i].name)) shape_words(base, m, &m->inputs[i].value->type, w + RNNRT_SHAPE_WORDS * k++);
+        if (m->inputs[i].role == role) shape_words(base, m, &m->inputs[i].value->type, w + RNNRT_SHAPE_WORDS * k++);
     *count = n;
     return w;
 }
@@ -145,7 +147,7 @@ int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *e
     d->param_names = zalloc(d->nparams, sizeof(char *));
     d->param_shapes = zalloc(d->nparams * RNNRT_SHAPE_WORDS, sizeof(int64_t));
     d->param_numel = zalloc(d->nparams, sizeof(int64_t));
-    d->opt = state_shapes(b, t, api_is_opt, &d->nopt);
+    d->opt = state_shapes(b, t, IR_ROLE_OPT_STATE, &d->nopt);
     if (!d->size_names || !d->input_names || !d->output_names || !d->target_names || !d->param_names ||
         !d->param_shapes || !d->param_numel || !d->opt)
         return ir_errf(err, errlen, "out of memory");
@@ -169,7 +171,7 @@ int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *e
         o->sym = zalloc(o->nsyms, sizeof(int64_t));
         o->args = zalloc(2 * o->f->nargs, sizeof(int64_t));
         o->results = zalloc(2 * o->f->nresults, sizeof(int64_t));
-        o->carry = state_shapes(b, o->m, api_is_carry, &o->ncarry);
+        o->carry = state_shapes(b, o->m, IR_ROLE_CARRY, &o->ncarry);
         o->has_reset = api_has_reset(o->m);
         if (!o->sym || !o->args || !o->results || !o->carry) return ir_errf(err, errlen, "out of memory");
         for (int s = 0; s < o->nsyms; s++)

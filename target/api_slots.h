@@ -1,8 +1,9 @@
 /* api_slots.h - what fills each argument and result slot of a model's
  * kernels in the model API (docs/c-api.md): decided once here, from the
- * buffer's name, for both API writers - the C file's functions
- * (c_api.c, as C expressions) and an object file's descriptor
- * (llvm_api.c, as the (kind, index) pairs runtime/model_api.c reads).
+ * role (ir.h) of the input or output of the buffer's name, for both API
+ * writers - the C file's functions (c_api.c, as C expressions) and an
+ * object file's descriptor (llvm_api.c, as the (kind, index) pairs
+ * runtime/model_api.c reads).
  *
  * A user input or output is a field of the caller's struct, "carry:<k>"
  * recurrent state the model keeps in two buffers (read one, write the
@@ -28,13 +29,11 @@ typedef struct ApiSlot {
  * inputs, outputs and parameters the API's structs hold. */
 ApiSlot api_slot(const IrModule *base, const IrModule *m, const char *name, int result);
 
-int api_is_carry(const char *name); /* recurrent state carried between calls */
-int api_is_opt(const char *name);   /* optimizer state                        */
-
-/* Position of input `name` among m's inputs that pass pred, or -1; how
- * many pass. */
-int api_index(const IrModule *m, int (*pred)(const char *), const char *name);
-int api_count(const IrModule *m, int (*pred)(const char *));
+/* Position of input `name` among m's inputs of that role, or -1; how
+ * many there are (IR_ROLE_CARRY: recurrent state carried between calls,
+ * IR_ROLE_OPT_STATE: optimizer state). */
+int api_index(const IrModule *m, IrRole role, const char *name);
+int api_count(const IrModule *m, IrRole role);
 
 /* Does m read the "start afresh" input (its state carries over calls)? */
 int api_has_reset(const IrModule *m);

@@ -7,7 +7,7 @@
  * the runtime's model API (runtime/model_api.h; its code, with the
  * safetensors reader and writer, inline or from librnnrt.a), one kernel
  * function for each variant (forward, and when given the streaming step
- * and the training step; see c_variants.h) as emit_c.h writes them, the
+ * and the training step; see passes/pipeline.h) as emit_c.h writes them, the
  * embedded weights if any, the model's descriptor and the API functions
  * (c_api.c), which call the runtime's: it keeps every piece of state in
  * the model object: weights, the arena, the recurrent state of the step
@@ -39,7 +39,7 @@ typedef struct CFileOptions {
 } CFileOptions;
 
 /* Writes the C file to `c` and, when h is not NULL, the header to h.
- * fwd is the forward module (cvar_forward), step and train the other
+ * fwd is the forward module (pipeline_forward), step and train the other
  * variants or NULL; all built from the same model.  Returns 0, or -1 with
  * a message (a prefix that is not a C identifier, weights that do not fit,
  * an op the backend cannot lower). */

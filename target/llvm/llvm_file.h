@@ -1,7 +1,7 @@
 /* llvm_file.h - a model's kernel functions and its API as one LLVM IR,
  * assembly or object file: `rnnc compile --emit=llvm|asm|obj`.
  *
- * Each variant given (forward, step, train: c_variants.h) is compiled
+ * Each variant given (forward, step, train: passes/pipeline.h) is compiled
  * (kcompile.h) and emitted (llvm_emit.h) as two external functions with
  * the C file's names (c_file.c):
  *

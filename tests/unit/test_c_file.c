@@ -1,10 +1,6 @@
 /* test_c_file.c - the pieces of `rnnc compile` that are checked without a
  * C compiler (tests/deploy/run.sh compiles and runs the files):
- *   - the module variants (target/c/c_variants.c): the forward pass keeps
- *     the outputs and drops the loss and the targets; the step has only B
- *     as a size, the "carry:" state as inputs and outputs, and the model's
- *     outputs; the training step keeps exactly the loss, the gradient norm,
- *     the "new:" and "carry:" results; which models can step;
+ *   (the modules it holds are the recipes', tests/unit/test_pipeline.c)
  *   - the file (target/c/c_file.c): the API names for the prefix, no step
  *     or training functions where there are none, the header split, no
  *     sequence maximum in the text, and the errors (a prefix that is not a
@@ -20,9 +16,7 @@
 #include <string.h>
 
 #include "target/c/c_file.h"
-#include "target/c/c_variants.h"
-#include "passes/segment.h"
-#include "passes/train_step.h"
+#include "passes/pipeline.h"
 #include "io/tensor.h"
 #include "tests/unit/test_util.h"
 
@@ -48,114 +42,16 @@ static const char *const BIDI_SRC =
     "  loss = cross_entropy(logits, t)\n"
     "}\n";
 
-static int has_output(const IrModule *m, const char *name)
-{
-    for (int i = 0; i < m->noutputs; i++)
-        if (!strcmp(m->outputs[i].name, name)) return 1;
-    return 0;
-}
-
-static int has_input(const IrModule *m, const char *name)
-{
-    for (int i = 0; i < m->ninputs; i++)
-        if (!strcmp(m->inputs[i].name, name)) return 1;
-    return 0;
-}
-
-static void test_forward_variant(void **state)
-{
-    (void)state;
-    char err[512];
-    TuBuilt b = tu_build(LSTM_SRC);
-    assert_int_equal(cvar_forward(b.m, err, sizeof err), 0);
-    assert_null(b.m->loss);
-    assert_int_equal(b.m->ntargets, 0);
-    assert_int_equal(b.m->noutputs, 2);
-    assert_true(has_output(b.m, "yhat") && has_output(b.m, "hn"));
-    assert_int_equal(b.m->nsyms, 2);
-    assert_int_equal(ir_verify(b.m, "test", stderr), 0);
-    tu_built_free(&b);
-}
-
-static void test_step_variant(void **state)
-{
-    (void)state;
-    char err[512];
-    const char *why;
-    TuBuilt b = tu_build(LSTM_SRC);
-    assert_true(cvar_can_step(b.m, &why));
-    assert_int_equal(cvar_step(b.m, err, sizeof err), 0);
-    assert_int_equal(b.m->nsyms, 1); /* only B: one step */
-    assert_true(has_input(b.m, SEGMENT_RESET_INPUT));
-    /* Two layers, h and c each: four carried values, in and out. */
-    char name[32];
-    for (int k = 0; k < 4; k++) {
-        snprintf(name, sizeof name, SEGMENT_CARRY_PREFIX "%d", k);
-        assert_true(has_input(b.m, name));
-        assert_true(has_output(b.m, name));
-    }
-    assert_true(has_output(b.m, "yhat"));
-    assert_null(b.m->loss);
-    assert_int_equal(b.m->inputs[0].value->type.dim[0], 1); /* x: [1, B, 3] */
-    assert_int_equal(ir_verify(b.m, "test", stderr), 0);
-    tu_built_free(&b);
-
-    b = tu_build(BIDI_SRC);
-    assert_false(cvar_can_step(b.m, &why));
-    assert_non_null(strstr(why, "reverse"));
-    assert_int_equal(cvar_step(b.m, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no streaming step"));
-    tu_built_free(&b);
-
-    b = tu_build("model g {\n  input x0 : [1]\n  w = generate(gru, x0, steps=5, hidden=4, feedback)\n  output w\n}\n");
-    assert_false(cvar_can_step(b.m, &why)); /* generate reads no sequence */
-    assert_non_null(strstr(why, "no sequence input"));
-    tu_built_free(&b);
-}
-
-static void test_train_variant(void **state)
-{
-    (void)state;
-    char err[512];
-    TrainConfig cfg = train_config_default(); /* Adam */
-    TuBuilt b = tu_build(LSTM_SRC);
-    assert_int_equal(cvar_train(b.m, &cfg, 1, err, sizeof err), 0);
-    assert_non_null(b.m->loss);
-    int news = 0, carries = 0;
-    for (int i = 0; i < b.m->noutputs; i++) {
-        const char *n = b.m->outputs[i].name;
-        if (!strncmp(n, TRAIN_NEW_PREFIX, strlen(TRAIN_NEW_PREFIX))) news++;
-        else if (!strncmp(n, SEGMENT_CARRY_PREFIX, strlen(SEGMENT_CARRY_PREFIX))) carries++;
-        else assert_string_equal(n, TRAIN_GRAD_NORM);
-    }
-    /* Every parameter and its Adam m and v; four carried states. */
-    assert_int_equal(news, 3 * b.m->nparams);
-    assert_int_equal(carries, 4);
-    assert_true(has_input(b.m, TRAIN_STEP_INPUT));
-    assert_true(has_output(b.m, TRAIN_GRAD_NORM));
-    tu_built_free(&b);
-
-    /* Without tbptt there is no state to carry. */
-    b = tu_build(LSTM_SRC);
-    assert_int_equal(cvar_train(b.m, &cfg, 0, err, sizeof err), 0);
-    assert_false(has_input(b.m, SEGMENT_RESET_INPUT));
-    tu_built_free(&b);
-
-    b = tu_build("model n {\n  input x : [2]\n  y = dense(x, 2)\n  output y\n}\n");
-    assert_int_equal(cvar_train(b.m, &cfg, 0, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no loss"));
-    tu_built_free(&b);
-}
-
 /* Writes the C file of src with the options; returns its text (and the
  * header's in *htext when wanted), or NULL with err set. */
 static char *write_file(const char *src, const CFileOptions *o, int step, int train, char **htext, char *err, size_t errlen)
 {
     TuBuilt f = tu_build(src), s = tu_build(src), t = tu_build(src);
     TrainConfig cfg = train_config_default();
-    assert_int_equal(cvar_forward(f.m, err, errlen), 0);
-    if (step) assert_int_equal(cvar_step(s.m, err, errlen), 0);
-    if (train) assert_int_equal(cvar_train(t.m, &cfg, 0, err, errlen), 0);
+    PipeOpts po = { .optimize = 1 };
+    assert_int_equal(pipeline_forward(f.m, 0, &po, err, errlen), 0);
+    if (step) assert_int_equal(pipeline_step(s.m, &po, err, errlen), 0);
+    if (train) assert_int_equal(pipeline_train(t.m, &cfg, &po, err, errlen), 0);
     FILE *c = tmpfile(), *h = htext ? tmpfile() : NULL;
     assert_non_null(c);
     int rc = c_file_write(c, h, f.m, step ? s.m : NULL, train ? t.m : NULL, o, err, errlen);
@@ -236,9 +132,6 @@ static void test_file_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forward_variant),
-        cmocka_unit_test(test_step_variant),
-        cmocka_unit_test(test_train_variant),
         cmocka_unit_test(test_file_api),
         cmocka_unit_test(test_file_errors),
     };

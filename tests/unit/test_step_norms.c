@@ -112,7 +112,7 @@ static void rnn_norms(double a, StepNorms *sn, double *direct)
     }
     *direct = sqrt(ss);
 
-    assert_int_equal(step_norms_collect(&out, sn, err, sizeof err), 0);
+    assert_int_equal(step_norms_collect(m, &out, sn, err, sizeof err), 0);
     rt_map_free(&w); rt_map_free(&in); rt_map_free(&out);
     ir_free(m);
     ast_free(prog);
@@ -167,7 +167,7 @@ static void same_grads(const char *src, StepNorms *sn)
         assert_int_equal(rt_numel(a), rt_numel(b));
         assert_memory_equal(a->data, b->data, (size_t)rt_numel(a) * sizeof(double));
     }
-    assert_int_equal(step_norms_collect(&o2, sn, err, sizeof err), 0);
+    assert_int_equal(step_norms_collect(m2, &o2, sn, err, sizeof err), 0);
     assert_int_equal(o2.count, o1.count + sn->n);
     rt_map_free(&w); rt_map_free(&in); rt_map_free(&o1); rt_map_free(&o2);
     ir_free(m1); ir_free(m2);

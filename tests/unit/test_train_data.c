@@ -330,9 +330,22 @@ static void assert_maps_equal(const TensorMap *a, const TensorMap *b)
     }
 }
 
+/* The training step's view of the checkpoint above: its parameter, and
+ * its optimizer and carried state as inputs with those roles. */
+static IrModule *ckpt_module(void)
+{
+    IrModule *m = ir_module_new("ck");
+    int64_t six = 6, three = 3;
+    ir_add_param(m, "h.weight", ir_type(IR_F32, 1, &six), (IrInit){ IR_INIT_ZERO, 0 });
+    ir_add_role_input(m, "opt:h.weight.m", ir_type(IR_F32, 1, &six), IR_ROLE_OPT_STATE);
+    ir_add_role_input(m, "carry:0", ir_type(IR_F32, 1, &three), IR_ROLE_CARRY);
+    return m;
+}
+
 static void test_checkpoint_round_trip(void **state)
 {
     (void)state;
+    IrModule *cm = ckpt_module(), *bare = ir_module_new("bare");
     char path[512];
     tu_tmp_path(path, sizeof path, "ck.safetensors");
     TrainState s, r;
@@ -347,7 +360,7 @@ static void test_checkpoint_round_trip(void **state)
     s.nvocab = 5;
     assert_int_equal(ckpt_write(path, &s, err, sizeof err), 0);
     int meta;
-    assert_int_equal(ckpt_read(path, &r, &meta, err, sizeof err), 0);
+    assert_int_equal(ckpt_read(path, cm, &r, &meta, err, sizeof err), 0);
     assert_int_equal(meta, 1);
     assert_int_equal(r.step, 123);
     assert_int_equal(r.epoch, 4);
@@ -361,11 +374,28 @@ static void test_checkpoint_round_trip(void **state)
     assert_maps_equal(&s.carry, &r.carry);
     ckpt_free(&r);
 
+    /* The roles sort, not the names: for a module without that state
+     * everything is a would-be parameter, and ckpt_keep_params keeps only
+     * the parameters the module has (here none). */
+    assert_int_equal(ckpt_read(path, bare, &r, &meta, err, sizeof err), 0);
+    assert_int_equal(r.params.count, 3);
+    assert_int_equal(r.opt.count, 0);
+    assert_int_equal(r.carry.count, 0);
+    assert_non_null(rt_map_get(&r.params, "opt:h.weight.m"));
+    ckpt_keep_params(&r, bare);
+    assert_int_equal(r.params.count, 0);
+    ckpt_free(&r);
+    assert_int_equal(ckpt_read(path, cm, &r, &meta, err, sizeof err), 0);
+    ckpt_keep_params(&r, cm);
+    assert_maps_equal(&s.params, &r.params);
+    assert_int_equal(r.opt.count, 1);
+    ckpt_free(&r);
+
     /* A plain weights file reads as weights with no training state. */
     char wpath[512];
     tu_tmp_path(wpath, sizeof wpath, "w.safetensors");
     assert_int_equal(rt_st_write(wpath, &s.params, err, sizeof err), 0);
-    assert_int_equal(ckpt_read(wpath, &r, &meta, err, sizeof err), 0);
+    assert_int_equal(ckpt_read(wpath, cm, &r, &meta, err, sizeof err), 0);
     assert_int_equal(meta, 0);
     assert_int_equal(r.params.count, 1);
     assert_int_equal(r.nvocab, 0);
@@ -377,9 +407,11 @@ static void test_checkpoint_round_trip(void **state)
     assert_int_equal(rt_tensor_alloc(&bad, RT_F32, 1, &two), 0);
     rt_map_put(&s.params, "train:step", &bad);
     assert_int_equal(rt_st_write(wpath, &s.params, err, sizeof err), 0);
-    assert_int_equal(ckpt_read(wpath, &r, &meta, err, sizeof err), -1);
+    assert_int_equal(ckpt_read(wpath, cm, &r, &meta, err, sizeof err), -1);
     assert_non_null(strstr(err, "w.safetensors: 'train:step'"));
     ckpt_free(&s);
+    ir_free(cm);
+    ir_free(bare);
 }
 
 int main(void)
