@@ -136,6 +136,14 @@ const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b) {
     return mk(f, k, 0, 0, a, b);
 }
 
+int kexpr_has_free(const KExpr *e) {
+    if (!e)
+        return 0;
+    if (e->kind == KE_SYM || e->kind == KE_VAR)
+        return 1;
+    return kexpr_has_free(e->a) || kexpr_has_free(e->b);
+}
+
 int64_t kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars) {
     switch (e->kind) {
     case KE_CONST: return e->value;

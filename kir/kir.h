@@ -219,6 +219,9 @@ const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K);
 /* The value of e with the given symbol values and loop variables (vars
  * may be NULL when e has none). */
 int64_t      kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars);
+/* Whether e reads a symbol or a loop variable (else kexpr_eval(e, NULL,
+ * NULL) is its value, which the emitters write as a literal). */
+int          kexpr_has_free(const KExpr *e);
 /* Writes e as an infix string ("(B * 64)", "t0 * B * 16") with symbol
  * names from f's module, for the printer and for comments. */
 const char  *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n);

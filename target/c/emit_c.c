@@ -309,14 +309,6 @@ static void put_format_text(FILE *out, const char *s) {
     }
 }
 
-static int has_free(const KExpr *x) {
-    if (!x)
-        return 0;
-    if (x->kind == KE_SYM || x->kind == KE_VAR)
-        return 1;
-    return has_free(x->a) || has_free(x->b);
-}
-
 static void put_int(FILE *out, int64_t v) {
     /* int64_t arithmetic throughout: a constant beyond int gets LL */
     if (v > 2147483647 || v < -2147483647)
@@ -359,7 +351,7 @@ static int slot_of(const Emit *e, const KExpr *x) {
 
 /* Names every KE_MAX node under x, inner ones first. */
 static void collect_slots(Emit *e, const KExpr *x) {
-    if (!x || !has_free(x))
+    if (!x || !kexpr_has_free(x))
         return;
     collect_slots(e, x->a);
     collect_slots(e, x->b);
@@ -388,7 +380,7 @@ static void declare_slots(Emit *e) {
  * printed as their value. */
 static void put_expr_rec(const Emit *e, const KExpr *x, int top) {
     FILE *out = e->out;
-    if (!has_free(x)) {
+    if (!kexpr_has_free(x)) {
         int64_t v = kexpr_eval(x, NULL, NULL);
         if (v < 0 && !top)
             fputc('(', out);
@@ -436,8 +428,8 @@ static void put_expr(const Emit *e, const KExpr *x) {
         put_expr_rec(e, x, 1);
 }
 
-static int is_zero(const KExpr *x) { return !x || (!has_free(x) && kexpr_eval(x, NULL, NULL) == 0); }
-static int is_one(const KExpr *x) { return x && !has_free(x) && kexpr_eval(x, NULL, NULL) == 1; }
+static int is_zero(const KExpr *x) { return !x || (!kexpr_has_free(x) && kexpr_eval(x, NULL, NULL) == 0); }
+static int is_one(const KExpr *x) { return x && !kexpr_has_free(x) && kexpr_eval(x, NULL, NULL) == 1; }
 
 /* buf + off, or buf alone at offset 0 (a pointer argument). */
 static void put_ptr(const Emit *e, const KView *v) {

@@ -94,19 +94,11 @@ static LLVMValueRef extern_fn(LE *e, const char *name, LLVMTypeRef ret, LLVMType
 
 /* ---- integer expressions ------------------------------------------------- */
 
-static int has_free(const KExpr *x) {
-    if (!x)
-        return 0;
-    if (x->kind == KE_SYM || x->kind == KE_VAR)
-        return 1;
-    return has_free(x->a) || has_free(x->b);
-}
-
-static int is_const(const KExpr *x, int64_t v) { return !x || (!has_free(x) && kexpr_eval(x, NULL, NULL) == v); }
+static int is_const(const KExpr *x, int64_t v) { return !x || (!kexpr_has_free(x) && kexpr_eval(x, NULL, NULL) == v); }
 
 /* x as an i64 value in builder b (NULL: 0). */
 static LLVMValueRef expr_in(LE *e, LLVMBuilderRef b, const KExpr *x) {
-    if (!x || !has_free(x))
+    if (!x || !kexpr_has_free(x))
         return ci64(e, x ? kexpr_eval(x, NULL, NULL) : 0);
     switch (x->kind) {
     case KE_SYM:
