@@ -52,7 +52,7 @@ static int write_source(CEngine *e, char *err, size_t errlen) {
     fputs(rnnrt_h_text(), f);
     fputs(vmath_inline_text(), f);
     fputc('\n', f);
-    int bad = emit_c_func(f, e->kf, FN_NAME, 0, 1u << rt_cpu_path());
+    int bad = emit_c_func(f, e->kf, FN_NAME, 0, (1u << rt_cpu_path()) | EMIT_C_NO_FALLBACK);
     fputc('\n', f);
     bad |= emit_c_arena_func(f, e->kf, ARENA_FN_NAME, 0);
     if (fclose(f) || bad)

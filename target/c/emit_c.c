@@ -54,6 +54,7 @@ typedef struct Emit {
     FILE          *fn_out;    /* where the map functions go, before the body */
     const char    *fname;     /* the function's name: maps are <fname>_map<k> */
     int            nmaps;
+    const char    *map_decl;  /* what a map function is declared as */
     int            uses_err;  /* a fallible call or a gemm writes err */
     int            uses_ws;   /* a gemm uses the arena's workspace */
     int            ind;       /* indentation level */
@@ -791,7 +792,12 @@ static void put_map_params(const Emit *m, int decl) {
 /* A map becomes a function of its own, written to e->fn_out before the
  * body, and a call of it here.  The function is always inlined: it exists
  * for its restrict parameters (put_map_params), and so that each per-ISA
- * copy of the body (emit_c_func) vectorizes it for that instruction set. */
+ * copy of the body (emit_c_func) vectorizes it for that instruction set.
+ * With one path and no fallback (the C engine) it is instead a function
+ * compiled for that path and never inlined: the same loops, vectorized the
+ * same way, but the compiler optimizes many small functions instead of one
+ * body holding every map, which takes it a third of the time (measured on
+ * a 3-layer LSTM's training step, gcc 12 -O2: 1.7 s -> 0.6 s). */
 static void emit_map(Emit *e, const KStmt *s) {
     if (!kir_map_ok(s)) {
         e->bad = 1;
@@ -814,7 +820,7 @@ static void emit_map(Emit *e, const KStmt *s) {
     m.ind = 0;
     comment_line(&m, s->origin);
     m.ind = 1;
-    fprintf(m.out, "RT_ALWAYS_INLINE void %s_map%d(", e->fname, k);
+    fprintf(m.out, "%s void %s_map%d(", e->map_decl, e->fname, k);
     put_map_params(&m, 1);
     fputs(")\n{\n", m.out);
     emit_map_loops(&m, s);
@@ -944,11 +950,22 @@ static const char *const fn_args = "sym, arg, res, arena, err, errlen";
  * differ only in how wide the compiler vectorizes the maps: the same float
  * operations, so the same bits on every path (no "fma" in the targets:
  * nothing is contracted). */
+static const struct {
+    RtCpuPath path;
+    const char *target, *suffix, *label;
+} isa[2] = {{RT_CPU_AVX512, "avx512f", "avx512", "RT_CPU_AVX512"}, {RT_CPU_AVX2, "avx2", "avx2", "RT_CPU_AVX2"}};
+
+/* The index in isa[] of the one copy `paths` asks for with
+ * EMIT_C_NO_FALLBACK, or -1 (every copy, and the fallback). */
+static int only_path(unsigned paths) {
+    int k = -1, n = 0;
+    for (int i = 0; i < 2; i++)
+        if (paths & (1u << isa[i].path))
+            k = i, n++;
+    return n == 1 && (paths & EMIT_C_NO_FALLBACK) ? k : -1;
+}
+
 static void put_dispatch(FILE *out, const char *name, int is_static, unsigned paths) {
-    static const struct {
-        RtCpuPath path;
-        const char *target, *suffix, *label;
-    } isa[2] = {{RT_CPU_AVX512, "avx512f", "avx512", "RT_CPU_AVX512"}, {RT_CPU_AVX2, "avx2", "avx2", "RT_CPU_AVX2"}};
     int n = 0;
     for (int i = 0; i < 2; i++)
         if (paths & (1u << isa[i].path)) {
@@ -961,6 +978,14 @@ static void put_dispatch(FILE *out, const char *name, int is_static, unsigned pa
     fprintf(out, "%sint %s(const int64_t *sym, const void *const *arg, void *const *res,\n", is_static ? "static " : "",
             name);
     fprintf(out, "%*svoid *arena, char *err, size_t errlen)\n{\n", (int)(strlen(name) + (is_static ? 12 : 5)), "");
+    int k = only_path(paths);
+    if (k >= 0) {
+        /* the one copy the caller will run: the portable body is not
+         * compiled at all (on x86), which halves the C engine's compile */
+        fprintf(out, "#if RT_X86\n    return %s_%s(%s);\n#else\n    return %s_body(%s);\n#endif\n}\n", name,
+                isa[k].suffix, fn_args, name, fn_args);
+        return;
+    }
     if (n) {
         fputs("#if RT_X86\n    switch (rt_cpu_path()) {\n", out);
         for (int i = 0; i < 2; i++)
@@ -996,6 +1021,14 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsi
             f->module && f->module->name ? f->module->name : "?");
     put_gcc_options(out, 1);
     fputc('\n', out);
+    e.map_decl = "RT_ALWAYS_INLINE";
+    int k = only_path(paths);
+    if (k >= 0) {
+        fprintf(out, "#undef RNNC_MAP\n#if RT_X86\n#define RNNC_MAP RT_TARGET(\"%s\") __attribute__((noinline)) static\n"
+                     "#else\n#define RNNC_MAP static\n#endif\n\n",
+                isa[k].target);
+        e.map_decl = "RNNC_MAP";
+    }
     /* the maps' functions go straight to out while the body, which calls
      * them, is printed to memory and follows them */
     body = open_memstream(&text, &len);

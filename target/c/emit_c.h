@@ -21,7 +21,10 @@
  * machine's width whatever flags the file is compiled with.  `paths` says
  * which copies to write (bits 1 << RtCpuPath): EMIT_C_ALL_PATHS for a file
  * that must run anywhere; the C engine, which knows the machine, writes
- * only the one it will run, to save compile time.
+ * only the one it will run, to save compile time, and adds
+ * EMIT_C_NO_FALLBACK: then `name` calls that copy unconditionally and the
+ * portable body is never compiled on its own (half the compile time; the
+ * engine's process chose the path, and rt_cpu_path() never changes).
  *
  * emit_c_arena_func() writes `size_t name(const int64_t *sym)` returning
  * f->arena_bytes for those sizes.
@@ -37,6 +40,7 @@
 #include "runtime/rnnrt.h"
 
 #define EMIT_C_ALL_PATHS ((1u << RT_CPU_AVX2) | (1u << RT_CPU_AVX512))
+#define EMIT_C_NO_FALLBACK (1u << 31)
 
 int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsigned paths);
 int emit_c_arena_func(FILE *out, const KFunc *f, const char *name, int is_static);

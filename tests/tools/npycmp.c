@@ -1,6 +1,7 @@
 /* npycmp.c - compare tensor files elementwise with a tolerance.
  *
  *   npycmp [--rtol R] [--atol A] got.npy|got.safetensors want.npy|want.safetensors
+ *          [GOT WANT ...]
  *
  * Every tensor of `want` must be in `got` (safetensors: by name) with the
  * same shape, and every element must satisfy
@@ -8,7 +9,11 @@
  * (NaN matches only NaN; an infinity only the same infinity).  Values are
  * compared as doubles, so dtypes may differ (a note is printed).  Prints
  * the worst element (the one using the largest share of its tolerance).
- * Exit status: 0 within tolerance, 1 not, 2 on a usage or file error.
+ * More than one pair (GOT WANT GOT WANT ...) compares each pair the same
+ * way, under a line "== GOT vs WANT" each, in one process (the
+ * differential tests compare a model's every output so: a process of the
+ * sanitizer build costs ~0.15 s to start).
+ * Exit status: 0 all within tolerance, 1 not, 2 on a usage or file error.
  * Defaults: rtol 1e-5, atol 1e-6. */
 #include <math.h>
 #include <stdio.h>
@@ -19,7 +24,7 @@
 
 static void usage(void) {
     fprintf(stderr, "usage: npycmp [--rtol R] [--atol A] got.npy|got.safetensors "
-                    "want.npy|want.safetensors\n");
+                    "want.npy|want.safetensors [GOT WANT ...]\n");
     exit(2);
 }
 
@@ -95,31 +100,12 @@ static void describe(char *buf, size_t n, const char *name, const char *file, co
         snprintf(buf + used, n - (size_t)used, "]");
 }
 
-int main(int argc, char **argv) {
-    double rtol = 1e-5, atol = 1e-6;
-    const char *files[2];
-    int nfiles = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--rtol") == 0)
-            rtol = parse_tol("--rtol", ++i < argc ? argv[i] : NULL);
-        else if (strncmp(argv[i], "--rtol=", 7) == 0)
-            rtol = parse_tol("--rtol", argv[i] + 7);
-        else if (strcmp(argv[i], "--atol") == 0)
-            atol = parse_tol("--atol", ++i < argc ? argv[i] : NULL);
-        else if (strncmp(argv[i], "--atol=", 7) == 0)
-            atol = parse_tol("--atol", argv[i] + 7);
-        else if (argv[i][0] == '-' && argv[i][1])
-            usage();
-        else if (nfiles < 2)
-            files[nfiles++] = argv[i];
-        else
-            usage();
-    }
-    if (nfiles != 2)
-        usage();
+/* Compares files[0] (got) with files[1] (want), printing the worst element
+ * and a verdict; returns 1 if they are within tolerance. */
+static int compare(const char *const files[2], double rtol, double atol) {
     if (is_npy(files[0]) != is_npy(files[1])) {
         fprintf(stderr, "npycmp: cannot compare a .npy file with a safetensors file\n");
-        return 2;
+        exit(2);
     }
 
     TensorMap got, want;
@@ -194,5 +180,37 @@ int main(int argc, char **argv) {
                (long long)total, want.count, atol, rtol);
     rt_map_free(&got);
     rt_map_free(&want);
-    return ok ? 0 : 1;
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    double rtol = 1e-5, atol = 1e-6;
+    const char **files = calloc((size_t)argc, sizeof *files);
+    int nfiles = 0;
+    if (!files)
+        return 2;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rtol") == 0)
+            rtol = parse_tol("--rtol", ++i < argc ? argv[i] : NULL);
+        else if (strncmp(argv[i], "--rtol=", 7) == 0)
+            rtol = parse_tol("--rtol", argv[i] + 7);
+        else if (strcmp(argv[i], "--atol") == 0)
+            atol = parse_tol("--atol", ++i < argc ? argv[i] : NULL);
+        else if (strncmp(argv[i], "--atol=", 7) == 0)
+            atol = parse_tol("--atol", argv[i] + 7);
+        else if (argv[i][0] == '-' && argv[i][1])
+            usage();
+        else
+            files[nfiles++] = argv[i];
+    }
+    if (nfiles < 2 || nfiles % 2)
+        usage();
+    int all_ok = 1;
+    for (int p = 0; p < nfiles; p += 2) {
+        if (nfiles > 2)
+            printf("== %s vs %s\n", files[p], files[p + 1]);
+        all_ok &= compare(files + p, rtol, atol);
+    }
+    free(files);
+    return all_ok ? 0 : 1;
 }
