@@ -48,12 +48,16 @@
 
 /* A function to inline wherever it is called, whatever the optimization
  * level: the scalar activations (vmath_inline.h) and a generated model's
- * element-wise loops and kernel body, which must be compiled inside each
- * per-ISA copy of the body to be vectorized for it. */
+ * element-wise loops, which must be compiled inside each per-ISA wrapper
+ * of them to be vectorized for it.  RT_NOINLINE: those wrappers, kept
+ * apart so that the compiler optimizes many small functions rather than
+ * one huge one (target/c/emit_c.c). */
 #if defined(__GNUC__)
 #define RT_ALWAYS_INLINE static inline __attribute__((always_inline, unused))
+#define RT_NOINLINE __attribute__((noinline))
 #else
 #define RT_ALWAYS_INLINE static inline
+#define RT_NOINLINE
 #endif
 
 /* Ordered: a larger path needs everything a smaller one needs. */

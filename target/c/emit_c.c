@@ -54,7 +54,7 @@ typedef struct Emit {
     FILE          *fn_out;    /* where the map functions go, before the body */
     const char    *fname;     /* the function's name: maps are <fname>_map<k> */
     int            nmaps;
-    const char    *map_decl;  /* what a map function is declared as */
+    unsigned       paths;     /* emit_c_func's: which copies to write */
     int            uses_err;  /* a fallible call or a gemm writes err */
     int            uses_ws;   /* a gemm uses the arena's workspace */
     int            ind;       /* indentation level */
@@ -65,6 +65,47 @@ typedef struct Emit {
     char         **slot_text;
     int            nslots;
 } Emit;
+
+/* The copies of a function's body (and of its maps' wrappers): on x86
+ * with GNU C one compiled for AVX-512 and one for AVX2 when `paths` asks
+ * for them, and the portable one, compiled as the file's flags say.  NAME
+ * runs the copy the runtime's CPU path (rt_cpu_path, RNNC_CPU) names, else
+ * the portable one.  The copies differ only in how wide the compiler
+ * vectorizes the maps: the same float operations, so the same bits on
+ * every path (no "fma" in the targets: nothing is contracted).  With
+ * EMIT_C_NO_FALLBACK and one instruction set (the C engine, whose own
+ * process chose the path, which never changes) that copy is the only one
+ * and NAME calls it: the portable copy, which would never run, is not
+ * compiled at all. */
+typedef struct Copy {
+    RtCpuPath   path;
+    const char *target, *suffix, *label; /* target: NULL for the portable copy */
+} Copy;
+
+enum { NCOPIES = 3, COPY_MARK = '\001' };
+
+static const Copy copies[NCOPIES] = {
+    {RT_CPU_AVX512, "avx512f", "_avx512", "RT_CPU_AVX512"},
+    {RT_CPU_AVX2, "avx2", "_avx2", "RT_CPU_AVX2"},
+    {RT_CPU_SCALAR, NULL, "_portable", NULL},
+};
+
+static int isa_copies(unsigned paths) {
+    int n = 0;
+    for (int c = 0; c < NCOPIES; c++)
+        n += copies[c].target && (paths >> copies[c].path & 1);
+    return n;
+}
+
+static int only_isa_copy(unsigned paths) { return (paths & EMIT_C_NO_FALLBACK) && isa_copies(paths) == 1; }
+
+static int copy_wanted(unsigned paths, int c) {
+    return copies[c].target ? (int)(paths >> copies[c].path & 1) : !only_isa_copy(paths);
+}
+
+/* An instruction set's copy is written inside `#if RT_X86`, unless it is
+ * the only copy. */
+static int copy_guarded(unsigned paths, int c) { return copies[c].target && !only_isa_copy(paths); }
 
 /* ---- names ------------------------------------------------------------------ */
 
@@ -790,14 +831,15 @@ static void put_map_params(const Emit *m, int decl) {
 }
 
 /* A map becomes a function of its own, written to e->fn_out before the
- * body, and a call of it here.  The function is always inlined: it exists
- * for its restrict parameters (put_map_params), and so that each per-ISA
- * copy of the body (emit_c_func) vectorizes it for that instruction set.
- * With one path and no fallback (the C engine) it is instead a function
- * compiled for that path and never inlined: the same loops, vectorized the
- * same way, but the compiler optimizes many small functions instead of one
- * body holding every map, which takes it a third of the time (measured on
- * a 3-layer LSTM's training step, gcc 12 -O2: 1.7 s -> 0.6 s). */
+ * body, and a call of it here.  The function, always inlined, exists for
+ * its restrict parameters (put_map_params); each copy of the body
+ * (put_copies) calls a never-inlined wrapper of it compiled for that
+ * copy's instruction set, in which it is vectorized to that width.  Kept
+ * apart so, the compiler optimizes many small functions rather than one
+ * body holding every map, which takes it a third of the time (measured
+ * on a 3-layer LSTM's training step, gcc 12 -O2: 1.7 s -> 0.6 s); the
+ * float operations are the same.  The call is written with the byte
+ * COPY_MARK where the wrapper's suffix goes. */
 static void emit_map(Emit *e, const KStmt *s) {
     if (!kir_map_ok(s)) {
         e->bad = 1;
@@ -820,16 +862,33 @@ static void emit_map(Emit *e, const KStmt *s) {
     m.ind = 0;
     comment_line(&m, s->origin);
     m.ind = 1;
-    fprintf(m.out, "%s void %s_map%d(", e->map_decl, e->fname, k);
+    fprintf(m.out, "RT_ALWAYS_INLINE void %s_map%d(", e->fname, k);
     put_map_params(&m, 1);
     fputs(")\n{\n", m.out);
     emit_map_loops(&m, s);
-    fputs("}\n\n", m.out);
+    fputs("}\n", m.out);
+    int guarded = 0;
+    for (int c = 0; c < NCOPIES; c++) {
+        if (!copy_wanted(e->paths, c))
+            continue;
+        if (copy_guarded(e->paths, c) != guarded)
+            fputs((guarded = !guarded) ? "#if RT_X86\n" : "#endif\n", m.out);
+        if (copies[c].target)
+            fprintf(m.out, "RT_TARGET(\"%s\") ", copies[c].target);
+        fprintf(m.out, "RT_NOINLINE static void %s_map%d%s(", e->fname, k, copies[c].suffix);
+        put_map_params(&m, 1);
+        fprintf(m.out, ") { %s_map%d(", e->fname, k);
+        put_map_params(&m, 0);
+        fputs("); }\n", m.out);
+    }
+    if (guarded)
+        fputs("#endif\n", m.out);
+    fputc('\n', m.out);
     e->bad |= m.bad;
 
     comment_line(e, s->origin);
     indent(e);
-    fprintf(e->out, "%s_map%d(", e->fname, k);
+    fprintf(e->out, "%s_map%d%c(", e->fname, k, COPY_MARK);
     m.out = e->out;
     put_map_params(&m, 0);
     fputs(");\n", e->out);
@@ -943,57 +1002,43 @@ static const char *const fn_params = "const int64_t *sym, const void *const *arg
                                      "char *err, size_t errlen";
 static const char *const fn_args = "sym, arg, res, arena, err, errlen";
 
-/* The body as NAME_body (always inlined), then NAME: on x86 with GNU C
- * it runs a copy of the body compiled for AVX-512 or AVX2 when the
- * runtime's CPU path (rt_cpu_path, RNNC_CPU) says so and the copy is in
- * `paths`, else the body as the file's flags compile it.  The copies
- * differ only in how wide the compiler vectorizes the maps: the same float
- * operations, so the same bits on every path (no "fma" in the targets:
- * nothing is contracted). */
-static const struct {
-    RtCpuPath path;
-    const char *target, *suffix, *label;
-} isa[2] = {{RT_CPU_AVX512, "avx512f", "avx512", "RT_CPU_AVX512"}, {RT_CPU_AVX2, "avx2", "avx2", "RT_CPU_AVX2"}};
-
-/* The index in isa[] of the one copy `paths` asks for with
- * EMIT_C_NO_FALLBACK, or -1 (every copy, and the fallback). */
-static int only_path(unsigned paths) {
-    int k = -1, n = 0;
-    for (int i = 0; i < 2; i++)
-        if (paths & (1u << isa[i].path))
-            k = i, n++;
-    return n == 1 && (paths & EMIT_C_NO_FALLBACK) ? k : -1;
+/* Writes the body text once per copy, as NAME_<suffix>, with each
+ * COPY_MARK in it replaced by the copy's suffix. */
+static void put_copies(FILE *out, const char *name, const char *text, size_t len, unsigned paths) {
+    for (int c = 0; c < NCOPIES; c++) {
+        if (!copy_wanted(paths, c))
+            continue;
+        int guarded = copy_guarded(paths, c);
+        if (guarded)
+            fputs("#if RT_X86\n", out);
+        if (copies[c].target)
+            fprintf(out, "RT_TARGET(\"%s\") ", copies[c].target);
+        fprintf(out, "static int %s%s(%s)\n", name, copies[c].suffix, fn_params);
+        for (size_t i = 0; i < len; i++)
+            if (text[i] == COPY_MARK)
+                fputs(copies[c].suffix, out);
+            else
+                fputc(text[i], out);
+        if (guarded)
+            fputs("#endif\n", out);
+        fputc('\n', out);
+    }
 }
 
 static void put_dispatch(FILE *out, const char *name, int is_static, unsigned paths) {
-    int n = 0;
-    for (int i = 0; i < 2; i++)
-        if (paths & (1u << isa[i].path)) {
-            fputs(n++ ? "\n" : "#if RT_X86\n", out);
-            fprintf(out, "RT_TARGET(\"%s\") static int %s_%s(%s)\n{\n    return %s_body(%s);\n}\n", isa[i].target,
-                    name, isa[i].suffix, fn_params, name, fn_args);
-        }
-    if (n)
-        fputs("#endif\n\n", out);
     fprintf(out, "%sint %s(const int64_t *sym, const void *const *arg, void *const *res,\n", is_static ? "static " : "",
             name);
     fprintf(out, "%*svoid *arena, char *err, size_t errlen)\n{\n", (int)(strlen(name) + (is_static ? 12 : 5)), "");
-    int k = only_path(paths);
-    if (k >= 0) {
-        /* the one copy the caller will run: the portable body is not
-         * compiled at all (on x86), which halves the C engine's compile */
-        fprintf(out, "#if RT_X86\n    return %s_%s(%s);\n#else\n    return %s_body(%s);\n#endif\n}\n", name,
-                isa[k].suffix, fn_args, name, fn_args);
-        return;
-    }
-    if (n) {
+    if (isa_copies(paths) && !only_isa_copy(paths)) {
         fputs("#if RT_X86\n    switch (rt_cpu_path()) {\n", out);
-        for (int i = 0; i < 2; i++)
-            if (paths & (1u << isa[i].path))
-                fprintf(out, "    case %s:\n        return %s_%s(%s);\n", isa[i].label, name, isa[i].suffix, fn_args);
+        for (int c = 0; c < NCOPIES; c++)
+            if (copies[c].target && copy_wanted(paths, c))
+                fprintf(out, "    case %s:\n        return %s%s(%s);\n", copies[c].label, name, copies[c].suffix, fn_args);
         fputs("    default:\n        break;\n    }\n#endif\n", out);
     }
-    fprintf(out, "    return %s_body(%s);\n}\n", name, fn_args);
+    for (int c = 0; c < NCOPIES; c++)
+        if (copy_wanted(paths, c) && !copy_guarded(paths, c))
+            fprintf(out, "    return %s%s(%s);\n}\n", name, copies[c].suffix, fn_args);
 }
 
 int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsigned paths) {
@@ -1021,14 +1066,7 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsi
             f->module && f->module->name ? f->module->name : "?");
     put_gcc_options(out, 1);
     fputc('\n', out);
-    e.map_decl = "RT_ALWAYS_INLINE";
-    int k = only_path(paths);
-    if (k >= 0) {
-        fprintf(out, "#undef RNNC_MAP\n#if RT_X86\n#define RNNC_MAP RT_TARGET(\"%s\") __attribute__((noinline)) static\n"
-                     "#else\n#define RNNC_MAP static\n#endif\n\n",
-                isa[k].target);
-        e.map_decl = "RNNC_MAP";
-    }
+    e.paths = paths;
     /* the maps' functions go straight to out while the body, which calls
      * them, is printed to memory and follows them */
     body = open_memstream(&text, &len);
@@ -1037,7 +1075,7 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsi
     e.out = body;
     e.fn_out = out;
     e.fname = name;
-    fprintf(body, "RT_ALWAYS_INLINE int %s_body(%s)\n{\n", name, fn_params);
+    fputs("{\n", body);
     e.ind = 1;
     int uses_arena = 0, uses_arg = 0, uses_res = 0;
     for (int i = 0; i < f->nbufs; i++) {
@@ -1079,7 +1117,7 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsi
         e.bad = 1;
     fclose(body);
     body = NULL;
-    fwrite(text, 1, len, out);
+    put_copies(out, name, text, len, paths);
     put_dispatch(out, name, is_static, paths);
     put_gcc_options(out, 0);
     rc = e.bad || ferror(out) ? -1 : 0;

@@ -15,16 +15,18 @@
  * and clang, and calls only the runtime declared in runtime/rnnrt.h
  * (SGEMM, nn_kernels.h) and the inline activations of vmath_inline.h.
  *
- * The body is `name_body`; `name` runs it, or on x86 a copy of it compiled
- * for AVX2 or AVX-512 (target attributes; rt_cpu_path() chooses at run
- * time), so that the compiler vectorizes the element-wise loops to the
- * machine's width whatever flags the file is compiled with.  `paths` says
- * which copies to write (bits 1 << RtCpuPath): EMIT_C_ALL_PATHS for a file
- * that must run anywhere; the C engine, which knows the machine, writes
- * only the one it will run, to save compile time, and adds
- * EMIT_C_NO_FALLBACK: then `name` calls that copy unconditionally and the
- * portable body is never compiled on its own (half the compile time; the
- * engine's process chose the path, and rt_cpu_path() never changes).
+ * The body is written once per instruction set: `name_avx512`, `name_avx2`
+ * (on x86 with GNU C, target attributes) and `name_portable`, and `name`
+ * runs the one rt_cpu_path() names, so that the compiler vectorizes the
+ * element-wise loops to the machine's width whatever flags the file is
+ * compiled with.  Each map is an always-inlined function with one
+ * never-inlined wrapper per copy, compiled for its instruction set: many
+ * small functions compile much faster than one body holding every loop.
+ * `paths` says which copies to write (bits 1 << RtCpuPath):
+ * EMIT_C_ALL_PATHS for a file that must run anywhere; the C engine, which
+ * knows the machine, asks for the one it will run and adds
+ * EMIT_C_NO_FALLBACK: then that copy is the only one and `name` calls it
+ * (the portable copy, which would never run, is not compiled at all).
  *
  * emit_c_arena_func() writes `size_t name(const int64_t *sym)` returning
  * f->arena_bytes for those sizes.

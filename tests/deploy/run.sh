@@ -117,9 +117,13 @@ if "$RNNC" compile examples/stacked.rnn --prefix fa -o "$t/fa.c" --header "$t/fa
    "$RNNC" init examples/stacked.rnn -o "$t/wa.safetensors" --seed 2 >>"$tmp/log" 2>&1 &&
    "$RNNC" init examples/many_to_one.rnn -o "$t/wb.safetensors" --seed 3 >>"$tmp/log" 2>&1; then
     src=tests/deploy/two_models.c
-    check "two models: build both" "$cc1" $FLAGS -O2 -I"$t" -DWITH_A -DWITH_B -o "$t/both/p" $src "$t/fa.c" "$t/sb.c" -lm
-    check "two models: build A alone" "$cc1" $FLAGS -O2 -I"$t" -DWITH_A -o "$t/a/p" $src "$t/fa.c" -lm
-    check "two models: build B alone" "$cc1" $FLAGS -O2 -I"$t" -DWITH_B -o "$t/b/p" $src "$t/sb.c" -lm
+    # each model's file is compiled once and linked into every program that
+    # uses it (a file with the runtime inline takes seconds to compile)
+    check "two models: compile A" "$cc1" $FLAGS -O2 -I"$t" -c -o "$t/fa.o" "$t/fa.c"
+    check "two models: compile B" "$cc1" $FLAGS -O2 -I"$t" -c -o "$t/sb.o" "$t/sb.c"
+    check "two models: build both" "$cc1" $FLAGS -O2 -I"$t" -DWITH_A -DWITH_B -o "$t/both/p" $src "$t/fa.o" "$t/sb.o" -lm
+    check "two models: build A alone" "$cc1" $FLAGS -O2 -I"$t" -DWITH_A -o "$t/a/p" $src "$t/fa.o" -lm
+    check "two models: build B alone" "$cc1" $FLAGS -O2 -I"$t" -DWITH_B -o "$t/b/p" $src "$t/sb.o" -lm
     for v in both a b; do check "two models: run $v" "$t/$v/p" "$t/wa.safetensors" "$t/wb.safetensors" "$t/$v"; done
     check "two models: A in one program = A alone" sh -c "cmp '$t/both/a_yhat.bin' '$t/a/a_yhat.bin' && cmp '$t/both/a_hn.bin' '$t/a/a_hn.bin' && cmp '$t/both/a_cn.bin' '$t/a/a_cn.bin'"
     check "two models: B in one program = B alone" cmp "$t/both/b_probs.bin" "$t/b/b_probs.bin"
@@ -127,7 +131,7 @@ if "$RNNC" compile examples/stacked.rnn --prefix fa -o "$t/fa.c" --header "$t/fa
         # B with the runtime from librnnrt.a, A with its own inside.
         if "$RNNC" compile examples/many_to_one.rnn --prefix sb --runtime=link -o "$t/sb_link.c" --header "$t/sb.h" >"$tmp/log" 2>&1; then
             check "two models: build, one linked to librnnrt.a" "$cc1" $FLAGS -O2 -I"$t" -Iruntime -DWITH_A -DWITH_B -o "$t/link/p" \
-                $src "$t/fa.c" "$t/sb_link.c" "$RNNRT_LIB" -lm -pthread
+                $src "$t/fa.o" "$t/sb_link.c" "$RNNRT_LIB" -lm -pthread
             check "two models: run, one linked" "$t/link/p" "$t/wa.safetensors" "$t/wb.safetensors" "$t/link"
             check "two models: linked runtime = inline runtime" sh -c "cmp '$t/link/a_yhat.bin' '$t/a/a_yhat.bin' && cmp '$t/link/b_probs.bin' '$t/b/b_probs.bin'"
         else
@@ -160,7 +164,7 @@ if "$RNNC" compile examples/stacked.rnn --prefix fa -o "$t/fa.c" --header "$t/fa
     done
 
     # ---- 4. failure paths and malformed weights files ------------------------------------
-    if "$cc1" $FLAGS -O2 -I"$t" -o "$t/api_checks" tests/deploy/api_checks.c "$t/fa.c" -lm >"$tmp/log" 2>&1; then
+    if "$cc1" $FLAGS -O2 -I"$t" -o "$t/api_checks" tests/deploy/api_checks.c "$t/fa.o" -lm >"$tmp/log" 2>&1; then
         "$t/api_checks" "$t/wa.safetensors" "$t/wb.safetensors" tests/bad/tensors/*.safetensors >"$t/api.out" 2>&1
         rc=$?
         cp "$t/api.out" "$tmp/log"
