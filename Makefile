@@ -96,8 +96,11 @@ RT_AMALG := runtime/rnnrt.h runtime/cpu.h runtime/sgemm.h runtime/sgemm_kernels.
 
 # The library also has the model API (runtime/model_api.h), which object
 # files of `rnnc compile --emit=obj` and C files of --runtime=link call; a
-# C file with the runtime inline carries it as text instead.
-RT_LIB_SRCS := $(RT_SRCS) runtime/model_api.c
+# C file with the runtime inline carries it as text instead.  Its weights
+# files go through the safetensors reader and writer that rnnc uses too
+# (runtime/st_format.c, on the JSON scanner runtime/st_json.c).
+RT_ST_SRCS  := runtime/st_json.h runtime/st_json.c runtime/st_format.h runtime/st_format.c runtime/st_loader.h
+RT_LIB_SRCS := $(RT_SRCS) runtime/st_json.c runtime/st_format.c runtime/model_api.c
 
 $(BUILD)/librnnrt.a: $(RT_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@rm -f $@
@@ -108,14 +111,14 @@ $(BUILD)/gen/rt_source_text.c: scripts/rt_source.sh $(RT_AMALG)
 	sh scripts/rt_source.sh $(RT_AMALG) > $@.tmp && mv $@.tmp $@
 
 # The model API (runtime/model_api.h, .c with the safetensors code
-# runtime/st_loader.h): compiled into librnnrt.a, and carried as text by a
-# generated C file (target/c/c_api.c).
+# $(RT_ST_SRCS), in that order): compiled into librnnrt.a, and carried as
+# text by a generated C file (target/c/c_api.c).
 $(BUILD)/gen/model_api_decls_text.c: scripts/c_text.sh runtime/model_api.h
 	@mkdir -p $(BUILD)/gen
 	sh scripts/c_text.sh model_api_decls_text runtime/model_api.h > $@.tmp && mv $@.tmp $@
-$(BUILD)/gen/model_api_text.c: scripts/c_text.sh runtime/st_loader.h runtime/model_api.c
+$(BUILD)/gen/model_api_text.c: scripts/c_text.sh $(RT_ST_SRCS) runtime/model_api.c
 	@mkdir -p $(BUILD)/gen
-	sh scripts/c_text.sh model_api_text runtime/st_loader.h runtime/model_api.c > $@.tmp && mv $@.tmp $@
+	sh scripts/c_text.sh model_api_text $(RT_ST_SRCS) runtime/model_api.c > $@.tmp && mv $@.tmp $@
 
 # The inline activations (runtime/vmath_inline.h): in the amalgamation,
 # and pasted alone after #include "rnnrt.h" by a --runtime=link C file,

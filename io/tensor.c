@@ -3,9 +3,12 @@
  *
  * Also holds the small private helpers of tensor_io.h (error formatting,
  * whole-file reads, overflow-checked sizes) so the two readers share one
- * copy of each. */
+ * copy of each.  The dtypes, sizes and messages are the runtime's
+ * safetensors code's (runtime/st_format.h), so rnnc and compiled models
+ * agree on them. */
 #include "io/tensor.h"
 #include "io/tensor_io.h"
+#include "runtime/st_format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,23 +22,11 @@
 /* ---- dtypes and shapes ------------------------------------------------ */
 
 size_t rt_dtype_size(RtDType dt) {
-    switch (dt) {
-    case RT_F32: return 4;
-    case RT_F64: return 8;
-    case RT_I32: return 4;
-    case RT_I64: return 8;
-    }
-    return 0;
+    return rt_st_dtype_size((int)dt);
 }
 
 const char *rt_dtype_name(RtDType dt) {
-    switch (dt) {
-    case RT_F32: return "F32";
-    case RT_F64: return "F64";
-    case RT_I32: return "I32";
-    case RT_I64: return "I64";
-    }
-    return "?";
+    return rt_st_dtype_name((int)dt);
 }
 
 int64_t rt_numel(const Tensor *t) {
@@ -46,21 +37,9 @@ int64_t rt_numel(const Tensor *t) {
 }
 
 int rt_shape_bytes(RtDType dt, int rank, const int64_t *shape, uint64_t *bytes) {
-    uint64_t n = rt_dtype_size(dt);
-    if (n == 0 || rank < 0 || rank > RT_MAX_RANK)
+    if (rank > RT_MAX_RANK)
         return -1;
-    for (int i = 0; i < rank; i++) {
-        if (shape[i] < 0)
-            return -1;
-        uint64_t d = (uint64_t)shape[i];
-        if (d != 0 && n > (uint64_t)INT64_MAX / d)
-            return -1;
-        n *= d;
-    }
-    /* A zero dimension makes the product 0 even after a huge one; it is
-     * still a legal (empty) tensor, as in numpy and safetensors. */
-    *bytes = n;
-    return 0;
+    return rt_st_nbytes((int)dt, rank, shape, bytes);
 }
 
 int rt_tensor_alloc(Tensor *t, RtDType dt, int rank, const int64_t *shape) {
@@ -167,14 +146,9 @@ int rt_map_put(TensorMap *m, const char *name, Tensor *t) {
 /* ---- private helpers (tensor_io.h) ------------------------------------ */
 
 void rt_errf(char *err, size_t errlen, const char *path, const char *fmt, ...) {
-    if (!err || errlen == 0)
-        return;
-    int n = snprintf(err, errlen, "%s: ", path);
-    if (n < 0 || (size_t)n >= errlen)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    rt_st_verrf(-1, err, errlen, path, fmt, ap);
     va_end(ap);
 }
 

@@ -19,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* st_load, st_save: the reader and writer a generated C file carries. */
+/* st_load, st_save: the model's side of the safetensors reader and writer
+ * (runtime/st_format.c), which a generated C file carries too. */
 #include "runtime/st_loader.h"
 
 struct rnnrt_model {
@@ -43,7 +44,7 @@ struct rnnrt_model {
     int64_t        train_batch;
     float          train_reset, step_number, loss, grad_norm;
     int64_t        steps_done;
-    st_want       *want;      /* scratch of load and save                      */
+    rt_st_tensor  *want;      /* the parameters, for load and save             */
     int64_t       *sym;       /* scratch of a call: the kernel's sizes ...     */
     const void   **arg;       /* ... and slots                                 */
     void         **res;
@@ -178,7 +179,7 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
     m->arena = m->arena_mem + (64 - (size_t)((uintptr_t)m->arena_mem % 64)) % 64;
     /* The weights: the model's own copies, unless they are embedded and
      * never change (no training): then read in place. */
-    if (!(m->w = ma_zalloc(d->nparams, sizeof(float *))) || !(m->want = ma_zalloc(d->nparams, sizeof(st_want)))) goto nomem;
+    if (!(m->w = ma_zalloc(d->nparams, sizeof(float *))) || !(m->want = ma_zalloc(d->nparams, sizeof(rt_st_tensor)))) goto nomem;
     for (int s = 0; s < ma_nsets(d); s++) {
         if (!(m->own[s] = ma_zalloc(d->nparams, sizeof(float *)))) goto nomem;
         if (s == 0 && d->embedded && !d->train.fn) continue;
@@ -218,14 +219,14 @@ RNNRT_MODEL_API void rnnrt_model_reset(rnnrt_model *m)
     if (m->d->train.fn && m->d->train.has_reset) m->train_fresh = 1;
 }
 
-static void ma_want_params(rnnrt_model *m, int with_data)
+static void ma_want_params(rnnrt_model *m)
 {
     const rnnrt_model_desc *d = m->d;
     for (int64_t i = 0; i < d->nparams; i++) {
         m->want[i].name = d->param_names[i];
+        m->want[i].dtype = RT_ST_F32;
         m->want[i].rank = (int)d->param_shapes[RNNRT_SHAPE_WORDS * i];
         m->want[i].dims = d->param_shapes + RNNRT_SHAPE_WORDS * i + 1;
-        m->want[i].data = with_data ? m->own[m->cur][i] : NULL;
     }
 }
 
@@ -239,8 +240,8 @@ RNNRT_MODEL_API int rnnrt_model_load_weights(rnnrt_model *m, const char *path)
     for (int64_t i = 0; i < d->nparams; i++)
         if (!m->own[0][i] && !(m->own[0][i] = ma_falloc((size_t)d->param_numel[i])))
             return ma_fail(m, RNNRT_ERR_NOMEM, "%s_load_weights: out of memory", d->prefix);
-    ma_want_params(m, 1);
-    rc = st_load(path, m->want, (int)d->nparams, &partial, m->err, sizeof m->err);
+    ma_want_params(m);
+    rc = st_load(path, m->want, m->own[m->cur], (int)d->nparams, &partial, m->err, sizeof m->err);
     if (rc) {
         if (partial) m->have_weights = 0; /* half read: unusable */
         return rc;
@@ -265,7 +266,7 @@ RNNRT_MODEL_API int rnnrt_model_save_weights(rnnrt_model *m, const char *path)
     const rnnrt_model_desc *d = m->d;
     if (!path) return ma_fail(m, RNNRT_ERR_ARG, "%s_save_weights: the path is NULL", d->prefix);
     if (!m->have_weights) return ma_fail(m, RNNRT_ERR_STATE, "%s_save_weights: the model has no weights", d->prefix);
-    ma_want_params(m, 0);
+    ma_want_params(m);
     rc = st_save(path, m->want, m->w, (int)d->nparams, err, sizeof err);
     if (rc) snprintf(m->err, sizeof m->err, "%s", err);
     return rc;

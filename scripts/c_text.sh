@@ -4,8 +4,9 @@
 # other, their #include "runtime/..." lines dropped (the text that needs
 # them pastes those files before it).  The Makefile uses it for the model
 # API a generated C file carries (target/c/c_api.c): runtime/model_api.h,
-# and runtime/st_loader.h + runtime/model_api.c - the code librnnrt.a
-# compiles, one source for both.
+# and the safetensors reader and writer (runtime/st_json.*, st_format.*,
+# st_loader.h) + runtime/model_api.c - the code librnnrt.a compiles, one
+# source for both.
 # Quoting as in rt_source.sh: backslashes, double quotes and every '?' (no
 # trigraphs) are escaped; each line becomes one string literal piece.
 set -eu

@@ -207,7 +207,7 @@ int c_file_write(FILE *c, FILE *h, const IrModule *fwd, const IrModule *step, co
     if (!o->runtime_link) fputs("#define RNNRT_MODEL_API RT_API\n", c);
     fputs(model_api_decls_text(), c);
     if (!o->runtime_link) {
-        fputs("\n/* ==== runtime/st_loader.h, runtime/model_api.c ==== */\n", c);
+        fputs("\n/* ==== runtime/st_json.c, st_format.c, st_loader.h, model_api.c ==== */\n", c);
         fputs(model_api_text(), c);
     }
     if (write_kernel(&g, &g.fwd, "the forward pass over T steps", err, errlen) ||

@@ -13,8 +13,8 @@
 #     gives alone, with the runtime inline in both or linked for one; a
 #     model with --embed-weights gives the bytes of the same weights loaded;
 #  4. the API's failure paths, and the weights loader on every malformed
-#     file of tests/bad/tensors: status FORMAT and the message that
-#     io/safetensors.c gives (the .expect text), naming the file;
+#     file of tests/bad/tensors: status FORMAT and the message rnnc gives
+#     (the .expect text; one reader, runtime/st_format.c), naming the file;
 #  5. the generated file has the same size for a maximum sequence length of
 #     10 and of 100000;
 #  6. `rnnc compile --emit=obj` with the same header: the object linked with

@@ -4,7 +4,9 @@
  * (tests/data/tensors/model.safetensors, made by
  * tests/tools/make_tensor_fixtures.py), round trips every dtype and ranks
  * 0..4, checks the exact bytes of the header we write, name escaping, and
- * that a failed write keeps the old file.  Run from the repo root. */
+ * that a failed write keeps the old file; and the one safetensors reader
+ * under it (runtime/st_format.h, st_json.h), which compiled models load
+ * with too, on its own.  Run from the repo root. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,8 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/json.h"
 #include "io/tensor.h"
+#include "runtime/st_format.h"
+#include "runtime/st_json.h"
 #include "test_util.h"
 
 static void put_new(TensorMap *m, const char *name, RtDType dt, int rank, const int64_t *shape) {
@@ -263,54 +266,119 @@ static void test_write_failure_and_replace(void **state) {
     rt_map_free(&m);
 }
 
-/* The header's JSON reader on its own: what it accepts and refuses. */
-static void test_json_reader(void **state) {
+/* The header's JSON scanner on its own (runtime/st_json.h): what it
+ * accepts and refuses, and what the walkers read from accepted text. */
+static void test_json_scanner(void **state) {
     (void)state;
-    JsonValue v;
     char err[256];
-    const char *ok = " {\"a\\u00e9\\ud83d\\ude00\\n\": [0, -1, 2.5e3, 9007199254740993, true, null],"
-                     " \"b\": {}, \"c\": \"\\\"/\\\\\"} ";
-    if (json_parse(ok, strlen(ok), &v, err, sizeof err) != 0)
+    const char *ok = " {\"a\\u00e9\\ud83d\\ude00\\n\": [0, -1, 2.5e3, 9007199254740993, -9223372036854775808,"
+                     " 9223372036854775808, true, null], \"b\": {}, \"c\": \"\\\"/\\\\\"} ";
+    if (rt_json_check(ok, strlen(ok), err, sizeof err) != 0)
         fail_msg("%s", err);
-    assert_int_equal(v.kind, JSON_OBJECT);
-    assert_int_equal(v.count, 3);
-    assert_string_equal(v.keys[0], "a\xc3\xa9\xf0\x9f\x98\x80\n");
-    const JsonValue *a = json_get(&v, v.keys[0]);
-    assert_int_equal(a->count, 6);
-    assert_true(a->items[0].is_int && a->items[0].integer == 0);
-    assert_true(a->items[1].is_int && a->items[1].integer == -1);
-    assert_true(!a->items[2].is_int && a->items[2].number == 2500.0);
-    /* Integers are exact beyond 2^53, where a double would round. */
-    assert_true(a->items[3].is_int && a->items[3].integer == 9007199254740993LL);
-    assert_int_equal(a->items[4].kind, JSON_BOOL);
-    assert_int_equal(a->items[5].kind, JSON_NULL);
-    assert_string_equal(json_get(&v, "c")->string, "\"/\\");
-    json_free(&v);
+    rt_json js = rt_json_walk(ok, strlen(ok));
+    assert_string_equal(rt_json_kind(&js), "an object");
+    char *key;
+    assert_int_equal(rt_json_next_key(&js, &key), 1);
+    assert_string_equal(key, "a\xc3\xa9\xf0\x9f\x98\x80\n");
+    free(key);
+    /* Integers are exact beyond 2^53, where a double would round; a
+     * fraction, an exponent or a value past int64_t is no integer. */
+    const int want_int[8] = {1, 1, 0, 1, 1, 0, 0, 0};
+    const int64_t want_v[5] = {0, -1, 0, 9007199254740993LL, INT64_MIN};
+    int n = 0;
+    for (; rt_json_next_item(&js); n++) {
+        int64_t v = 0;
+        assert_true(n < 8);
+        assert_int_equal(rt_json_int(&js, &v), want_int[n]);
+        if (want_int[n] && n < 5)
+            assert_true(v == want_v[n]);
+    }
+    assert_int_equal(n, 8);
+    assert_int_equal(rt_json_next_key(&js, &key), 1);
+    assert_string_equal(key, "b");
+    free(key);
+    assert_string_equal(rt_json_kind(&js), "an object");
+    rt_json_skip(&js);
+    assert_int_equal(rt_json_next_key(&js, &key), 1);
+    free(key);
+    char *c;
+    assert_int_equal(rt_json_string(&js, &c), 0);
+    assert_string_equal(c, "\"/\\");
+    free(c);
+    assert_int_equal(rt_json_next_key(&js, &key), 0);
 
     const char *bad[] = {"", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "\"\\ud800\"",
                          "\"\\udc00\"", "\"\\x\"", "\"\\u12\"", "\"\\u0000\"", "{1:2}",
-                         "[1 2]", "\"\xc0\xaf\"", "1e", "nul", "{} {}", "\"abc"};
+                         "[1 2]", "\"\xc0\xaf\"", "\"\xf8\x80\x80\"", "\"\xed\xa0\x80\"", "1e", "nul",
+                         "{} {}", "\"abc", "\"a\tb\"",
+                         "1234567890123456789012345678901234567890123456789012345678901234"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
-        if (json_parse(bad[i], strlen(bad[i]), &v, err, sizeof err) != -1)
+        if (rt_json_check(bad[i], strlen(bad[i]), err, sizeof err) != -1)
             fail_msg("accepted bad JSON <%s>", bad[i]);
         assert_non_null(strstr(err, "at byte"));
     }
-    /* Depth: 64 nested arrays parse, 65 do not. */
+    /* Depth: 64 nested arrays are read, 65 are not. */
     char deep[200];
     for (int depth = 64; depth <= 65; depth++) {
         memset(deep, '[', (size_t)depth);
         memset(deep + depth, ']', (size_t)depth);
-        int rc = json_parse(deep, (size_t)(2 * depth), &v, err, sizeof err);
-        assert_int_equal(rc, depth == 64 ? 0 : -1);
-        if (rc == 0)
-            json_free(&v);
+        assert_int_equal(rt_json_check(deep, (size_t)(2 * depth), err, sizeof err), depth == 64 ? 0 : -1);
+    }
+}
+
+/* The header length: within the file and at most 100 MB (checked before
+ * anything is allocated for it), as rnnc and compiled models both read. */
+static void test_header_length_limits(void **state) {
+    (void)state;
+    char err[256];
+    uint64_t hlen = 0;
+    unsigned char len8[8] = {0};
+    uint64_t big = RT_ST_MAX_HEADER + 1ull;
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)(big >> 8 * i);
+    assert_int_equal(rt_st_header_len("f", big + 8, len8, &hlen, err, sizeof err), RT_ST_FORMAT);
+    assert_non_null(strstr(err, "f: header length 100000001 is over the limit of 100 MB"));
+    assert_int_equal(rt_st_header_len("f", big + 7, len8, &hlen, err, sizeof err), RT_ST_FORMAT);
+    assert_non_null(strstr(err, "exceeds file size"));
+    len8[0] = 8, len8[1] = len8[2] = len8[3] = 0;
+    assert_int_equal(rt_st_header_len("f", 16, len8, &hlen, err, sizeof err), 0);
+    assert_int_equal(hlen, 8);
+}
+
+/* A header with a fault the old host reader and the old model loader
+ * judged differently is refused, with the message naming the fault. */
+static void test_header_faults(void **state) {
+    (void)state;
+    static const struct { const char *json, *want; } cases[] = {
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4],\"x\":1,\"x\":2}}",
+         "tensor 'w': duplicate key 'x'"},
+        {"{\"w\":{\"dtype\":\"C64\",\"shape\":[],\"data_offsets\":[0,4]}}", "dtype C64 not supported"},
+        /* 2^63 bytes: past int64_t, not past uint64_t */
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952],\"data_offsets\":[0,4]}}",
+         "shape size overflows"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},\"__metadata__\":{\"k\":\"v\"},"
+         "\"__metadata__\":{}}",
+         "duplicate key '__metadata__' in header"},
+    };
+    char err[512];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rt_st_entry *es = NULL;
+        int n = -1;
+        const char *j = cases[i].json;
+        assert_int_equal(rt_st_parse("h", j, strlen(j), 4, &es, &n, err, sizeof err), RT_ST_FORMAT);
+        assert_null(es);
+        assert_int_equal(n, 0);
+        if (!strstr(err, cases[i].want))
+            fail_msg("<%s>: \"%s\" does not contain \"%s\"", j, err, cases[i].want);
     }
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_reader),
+        cmocka_unit_test(test_json_scanner),
+        cmocka_unit_test(test_header_length_limits),
+        cmocka_unit_test(test_header_faults),
         cmocka_unit_test(test_read_python_layout_fixture),
         cmocka_unit_test(test_round_trip_all_dtypes_and_ranks),
         cmocka_unit_test(test_exact_bytes),
