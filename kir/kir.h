@@ -222,6 +222,16 @@ int64_t      kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars)
 /* Whether e reads a symbol or a loop variable (else kexpr_eval(e, NULL,
  * NULL) is its value, which the emitters write as a literal). */
 int          kexpr_has_free(const KExpr *e);
+/* Whether a and b are the same tree (NULL equals only NULL): what the
+ * fusion asks of two views, and the memory plan of two terms it adds. */
+int          kexpr_equal(const KExpr *a, const KExpr *b);
+/* Whether a and b have the same value for all symbol and loop variable
+ * values: kexpr_equal, or the same value at three points far apart (sizes
+ * are polynomials in the symbols with small coefficients, so agreeing at
+ * three unrelated points of large primes does not happen by accident).
+ * The lowering asks it of sizes and strides it built by different routes
+ * ("2 * (4 * B)" and "8 * B"). */
+int          kexpr_same_value(const KExpr *a, const KExpr *b);
 /* Writes e as an infix string ("(B * 64)", "t0 * B * 16") with symbol
  * names from f's module, for the printer and for comments. */
 const char  *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n);

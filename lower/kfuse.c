@@ -5,17 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int kexpr_equal(const KExpr *a, const KExpr *b)
-{
-    if (a == b) return 1;
-    if (!a || !b || a->kind != b->kind) return 0;
-    switch (a->kind) {
-    case KE_CONST: return a->value == b->value;
-    case KE_SYM: case KE_VAR: return a->index == b->index;
-    default: return kexpr_equal(a->a, b->a) && kexpr_equal(a->b, b->b);
-    }
-}
-
 /* Same buffer, same element at every index of a rank-r space. */
 static int aligned(const KStrided *x, const KStrided *y, int rank)
 {

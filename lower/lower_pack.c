@@ -66,8 +66,8 @@ static void move_last_to(KBlock *b, int pos)
 /* Whether a pack made by p serves the GEMM g. */
 static int same_b(const KStmt *p, const KStmt *g)
 {
-    return p->B.buf == g->B.buf && p->transb == g->transb && lw_same_expr(p->B.off, g->B.off) &&
-           lw_same_expr(p->ldb, g->ldb) && lw_same_expr(p->N, g->N) && lw_same_expr(p->K, g->K);
+    return p->B.buf == g->B.buf && p->transb == g->transb && kexpr_same_value(p->B.off, g->B.off) &&
+           kexpr_same_value(p->ldb, g->ldb) && kexpr_same_value(p->N, g->N) && kexpr_same_value(p->K, g->K);
 }
 
 /* A KS_PACK_B of GEMM g's op(B) into a new temporary (described by

@@ -208,18 +208,6 @@ static void walk(Plan *p, const KBlock *b, int loop) {
 
 /* ---- expressions: linear combinations of terms ---------------------------- */
 
-static int kexpr_eq(const KExpr *a, const KExpr *b) {
-    if (a == b)
-        return 1;
-    if (!a || !b || a->kind != b->kind)
-        return 0;
-    switch (a->kind) {
-    case KE_CONST: return a->value == b->value;
-    case KE_SYM: case KE_VAR: return a->index == b->index;
-    default: return kexpr_eq(a->a, b->a) && kexpr_eq(a->b, b->b);
-    }
-}
-
 /* e as coef * term (term NULL: the constant coef). */
 static void split(const KExpr *e, int64_t *coef, const KExpr **term) {
     if (e->kind == KE_CONST) {
@@ -287,7 +275,7 @@ static const KExpr *terms_max(KFunc *f, const KExpr **sizes, int n, int64_t *coe
         const KExpr *t;
         split(sizes[i], &c, &t);
         int j = 0;
-        while (j < m && !(t ? term[j] && kexpr_eq(term[j], t) : !term[j]))
+        while (j < m && !(t ? term[j] && kexpr_equal(term[j], t) : !term[j]))
             j++;
         if (j == m) {
             coef[m] = c;
@@ -314,7 +302,7 @@ static void terms_add(Terms *s, const KExpr *e) {
     }
     split(e, &c, &t);
     for (int j = 0; j < s->n; j++)
-        if (t ? s->term[j] && kexpr_eq(s->term[j], t) : !s->term[j]) {
+        if (t ? s->term[j] && kexpr_equal(s->term[j], t) : !s->term[j]) {
             s->coef[j] += c;
             return;
         }
