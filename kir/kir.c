@@ -1,6 +1,7 @@
 /* kir.c - building kernel IR: the arena, integer expressions (folded as
- * they are built, compared, evaluated), buffers and statements.  Printing and verifying are in
- * kir_print.c and kir_verify.c. */
+ * they are built, compared, evaluated), buffers and statements.  Printing
+ * and verifying are in kir_print.c and kir_verify.c, what a map's body
+ * needs in kir_map.c. */
 #include "kir/kir.h"
 
 #include <stdlib.h>
@@ -368,27 +369,4 @@ int kir_map_op_arity(KMapOp op) {
 const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K) {
     const KExpr *padded = kexpr_bin(f, KE_ADD, N, kexpr_const(f, 32));
     return kexpr_bin(f, KE_ADD, kexpr_bin(f, KE_MUL, padded, K), kexpr_const(f, 16));
-}
-
-int kir_map_ok(const KStmt *s) {
-    if (s->rank < 0 || s->rank > KIR_MAX_RANK)
-        return 0;
-    for (int k = 0; k < s->nnodes; k++) {
-        const KMapNode *nd = &s->nodes[k];
-        if (nd->op < 0 || nd->op >= KM_NUM_KINDS)
-            return 0;
-        if (nd->op == KM_IN) {
-            if (nd->a < 0 || nd->a >= s->nin || !s->in[nd->a].v.buf)
-                return 0;
-        } else if (kir_map_op_arity(nd->op) > 0) {
-            if (nd->a < 0 || nd->a >= k)
-                return 0;
-            if (kir_map_op_arity(nd->op) == 2 && (nd->b < 0 || nd->b >= k))
-                return 0;
-        }
-    }
-    for (int o = 0; o < s->nout; o++)
-        if (s->out[o].node < 0 || s->out[o].node >= s->nnodes || !s->out[o].at.v.buf)
-            return 0;
-    return 1;
 }

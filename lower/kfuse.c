@@ -205,29 +205,22 @@ static void count_reads(const KBlock *b, int *reads)
 static void prune_map(KStmt *s)
 {
     int n = s->nnodes;
-    char *live = calloc((size_t)(n ? n : 1), 1);
+    unsigned char *live = calloc((size_t)(n ? n : 1), 1);
+    unsigned char *in_live = calloc((size_t)(s->nin ? s->nin : 1), 1);
     int *nmap = calloc((size_t)(n ? n : 1), sizeof *nmap);
     int *imap = calloc((size_t)(s->nin ? s->nin : 1), sizeof *imap);
-    if (!live || !nmap || !imap) {
-        free(live); free(nmap); free(imap);
+    if (!live || !in_live || !nmap || !imap) {
+        free(live); free(in_live); free(nmap); free(imap);
         return;
     }
-    for (int o = 0; o < s->nout; o++) live[s->out[o].node] = 1;
-    for (int k = n - 1; k >= 0; k--) {
-        if (!live[k]) continue;
-        KMapNode *d = &s->nodes[k];
-        if (kir_map_op_arity(d->op) >= 1) live[d->a] = 1;
-        if (kir_map_op_arity(d->op) == 2) live[d->b] = 1;
-    }
-    for (int i = 0; i < s->nin; i++) imap[i] = -1;
+    kir_map_live(s, live, in_live);
     int ni = 0;
-    for (int k = 0; k < n; k++)
-        if (live[k] && s->nodes[k].op == KM_IN && imap[s->nodes[k].a] < 0) imap[s->nodes[k].a] = 0;
-    for (int i = 0; i < s->nin; i++)
-        if (imap[i] == 0) {
-            s->in[ni] = s->in[i];
-            imap[i] = ni++;
-        }
+    for (int i = 0; i < s->nin; i++) {
+        imap[i] = -1;
+        if (!in_live[i]) continue;
+        s->in[ni] = s->in[i];
+        imap[i] = ni++;
+    }
     int nn = 0;
     for (int k = 0; k < n; k++) {
         if (!live[k]) continue;
@@ -242,6 +235,7 @@ static void prune_map(KStmt *s)
     s->nin = ni;
     s->nnodes = nn;
     free(live);
+    free(in_live);
     free(nmap);
     free(imap);
 }

@@ -184,43 +184,28 @@ static void use_view(Emit *e, const KView *v) {
     use_expr(e, v->off);
 }
 
-/* Map node k is live if an output stores it or a live node reads it. */
-static unsigned char *live_nodes(const KStmt *s) {
-    unsigned char *live = calloc((size_t)s->nnodes + 1, 1);
-    if (!live)
-        return NULL;
-    for (int o = 0; o < s->nout; o++)
-        if (s->out[o].node >= 0 && s->out[o].node < s->nnodes)
-            live[s->out[o].node] = 1;
-    for (int k = s->nnodes - 1; k >= 0; k--) {
-        if (!live[k])
-            continue;
-        const KMapNode *nd = &s->nodes[k];
-        int arity = kir_map_op_arity(nd->op);
-        if (arity >= 2 && nd->b >= 0 && nd->b < k) live[nd->b] = 1;
-        if (arity >= 1 && nd->a >= 0 && nd->a < k) live[nd->a] = 1;
-    }
-    return live;
-}
-
 /* Marks what map s reads and writes: its sizes, loop variables (when
  * e->var_used is set) and buffers (written ones in e->buf_written, when
- * set). */
+ * set).  An input no live node loads is not read, so not marked: it
+ * would be an unused parameter of the map's function. */
 static void use_map(Emit *e, const KStmt *s) {
-    unsigned char *live = live_nodes(s);
+    unsigned char *live = calloc((size_t)s->nnodes + 1, 1), *in_live = calloc((size_t)s->nin + 1, 1);
+    if (!live || !in_live) {
+        e->bad = 1;
+        goto done;
+    }
+    kir_map_live(s, live, in_live);
     for (int d = 0; d < s->rank; d++)
         use_expr(e, s->dims[d]);
-    for (int k = 0; k < s->nnodes; k++) {
-        if (live && !live[k])
+    for (int k = 0; k < s->nnodes; k++)
+        if (live[k] && s->nodes[k].op == KM_EXPR)
+            use_expr(e, s->nodes[k].e);
+    for (int i = 0; i < s->nin; i++) {
+        if (!in_live[i])
             continue;
-        const KMapNode *nd = &s->nodes[k];
-        if (nd->op == KM_IN && nd->a >= 0 && nd->a < s->nin) {
-            use_view(e, &s->in[nd->a].v);
-            for (int d = 0; d < s->rank; d++)
-                use_expr(e, s->in[nd->a].stride[d]);
-        }
-        if (nd->op == KM_EXPR)
-            use_expr(e, nd->e);
+        use_view(e, &s->in[i].v);
+        for (int d = 0; d < s->rank; d++)
+            use_expr(e, s->in[i].stride[d]);
     }
     for (int o = 0; o < s->nout; o++) {
         use_view(e, &s->out[o].at.v);
@@ -229,7 +214,9 @@ static void use_map(Emit *e, const KStmt *s) {
         for (int d = 0; d < s->rank; d++)
             use_expr(e, s->out[o].at.stride[d]);
     }
+done:
     free(live);
+    free(in_live);
 }
 
 static void use_block(Emit *e, const KBlock *b) {
@@ -628,29 +615,6 @@ static void emit_call(Emit *e, const KStmt *s) {
     }
 }
 
-/* The first dimension from which every stride of an accumulating output
- * is zero (rank if none): the loops inside it add into one element. */
-static int reduce_from(const KStmt *s, const KMapOut *o) {
-    int k = s->rank;
-    while (k > 0 && is_zero(o->at.stride[k - 1]))
-        k--;
-    return k;
-}
-
-/* An output may keep its sum in a local only if nothing else in the map
- * touches its buffer. */
-static int acc_private(const KStmt *s, int oi, const unsigned char *live) {
-    const KBuf *b = s->out[oi].at.v.buf;
-    for (int o = 0; o < s->nout; o++)
-        if (o != oi && s->out[o].at.v.buf == b)
-            return 0;
-    for (int k = 0; k < s->nnodes; k++)
-        if (live[k] && s->nodes[k].op == KM_IN && s->nodes[k].a >= 0 && s->nodes[k].a < s->nin &&
-            s->in[s->nodes[k].a].v.buf == b)
-            return 0;
-    return 1;
-}
-
 static void emit_node(Emit *e, const KStmt *s, int k) {
     FILE *out = e->out;
     const KMapNode *nd = &s->nodes[k];
@@ -689,22 +653,18 @@ static void emit_node(Emit *e, const KStmt *s, int k) {
 /* The loop nest of map s, at e's indentation: a map function's body. */
 static void emit_map_loops(Emit *e, const KStmt *s) {
     FILE *out = e->out;
-    unsigned char *live = live_nodes(s);
+    unsigned char *live = calloc((size_t)s->nnodes + 1, 1), *in_live = calloc((size_t)s->nin + 1, 1);
     int *red = calloc((size_t)s->nout + 1, sizeof *red); /* loop level of each local sum, -1: none */
-    if (!live || !red) {
+    if (!live || !in_live || !red) {
         free(live);
+        free(in_live);
         free(red);
         e->bad = 1;
         return;
     }
-    for (int o = 0; o < s->nout; o++) {
-        red[o] = -1;
-        if (s->out[o].accumulate && acc_private(s, o, live)) {
-            int k = reduce_from(s, &s->out[o]);
-            if (k < s->rank)
-                red[o] = k;
-        }
-    }
+    kir_map_live(s, live, in_live);
+    for (int o = 0; o < s->nout; o++)
+        red[o] = kir_map_reduce_level(s, o, in_live);
     for (int d = 0; d <= s->rank; d++) {
         /* local sums of the outputs reduced over dims d.. start here */
         for (int o = 0; o < s->nout; o++) {
@@ -751,6 +711,7 @@ static void emit_map_loops(Emit *e, const KStmt *s) {
         }
     }
     free(live);
+    free(in_live);
     free(red);
 }
 
