@@ -1,7 +1,7 @@
 /* kir.c - building kernel IR: the arena, integer expressions (folded as
  * they are built, compared, evaluated), buffers and statements.  Printing
- * and verifying are in kir_print.c and kir_verify.c, what a map's body
- * needs in kir_map.c. */
+ * and verifying are in kir_print.c and kir_verify.c, what a statement
+ * reads and writes in kir_walk.c, what a map's body needs in kir_map.c. */
 #include "kir/kir.h"
 
 #include <stdlib.h>

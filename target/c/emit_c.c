@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "kir/kir_calls.h"
+#include "kir/kir_walk.h"
 
 typedef struct Emit {
     FILE          *out;
@@ -177,11 +178,21 @@ static void use_expr(Emit *e, const KExpr *x) {
     use_expr(e, x->b);
 }
 
-static void use_view(Emit *e, const KView *v) {
-    if (!v->buf)
+/* Marks what access a names: its buffer, offset, extents and strides -
+ * all of which the statement prints (a map's indices and loop bounds, a
+ * GEMM's sizes and leading dimensions, a call's integers) - and, when
+ * e->buf_written is set, the buffer as written. */
+static void use_access(Emit *e, const KAccess *a) {
+    if (!a->buf)
         return;
-    e->buf_used[v->buf->id] = 1;
-    use_expr(e, v->off);
+    e->buf_used[a->buf->id] = 1;
+    if (e->buf_written && kacc_writes(a))
+        e->buf_written[a->buf->id] = 1;
+    use_expr(e, a->off);
+    for (int d = 0; d < a->rank; d++) {
+        use_expr(e, a->dim[d]);
+        use_expr(e, a->stride[d]);
+    }
 }
 
 /* Marks what map s reads and writes: its sizes, loop variables (when
@@ -200,20 +211,11 @@ static void use_map(Emit *e, const KStmt *s) {
     for (int k = 0; k < s->nnodes; k++)
         if (live[k] && s->nodes[k].op == KM_EXPR)
             use_expr(e, s->nodes[k].e);
-    for (int i = 0; i < s->nin; i++) {
-        if (!in_live[i])
-            continue;
-        use_view(e, &s->in[i].v);
-        for (int d = 0; d < s->rank; d++)
-            use_expr(e, s->in[i].stride[d]);
-    }
-    for (int o = 0; o < s->nout; o++) {
-        use_view(e, &s->out[o].at.v);
-        if (e->buf_written && s->out[o].at.v.buf)
-            e->buf_written[s->out[o].at.v.buf->id] = 1;
-        for (int d = 0; d < s->rank; d++)
-            use_expr(e, s->out[o].at.stride[d]);
-    }
+    KAccessIter it;
+    KAccess a;
+    for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
+        if (a.role != KACC_MAP_IN || in_live[a.index])
+            use_access(e, &a);
 done:
     free(live);
     free(in_live);
@@ -222,37 +224,30 @@ done:
 static void use_block(Emit *e, const KBlock *b) {
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
-        switch (s->kind) {
-        case KS_LOOP:
+        if (s->kind == KS_LOOP) {
             use_expr(e, s->count);
             use_block(e, &s->body);
-            break;
-        case KS_GEMM:
-            use_expr(e, s->M); use_expr(e, s->N); use_expr(e, s->K);
-            use_expr(e, s->lda); use_expr(e, s->ldc);
-            if (!s->packed_b)
-                use_expr(e, s->ldb);
-            use_view(e, &s->A); use_view(e, &s->B); use_view(e, &s->C);
-            use_expr(e, e->f->ws_offset); use_expr(e, e->f->ws_bytes);
+            continue;
+        }
+        if (s->kind == KS_MAP) {
+            use_map(e, s);
+            continue;
+        }
+        KAccessIter it;
+        KAccess a;
+        for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
+            use_access(e, &a);
+        if (s->kind == KS_GEMM) {
+            use_expr(e, e->f->ws_offset);
+            use_expr(e, e->f->ws_bytes);
             e->uses_err = 1;
             e->uses_ws = 1;
-            break;
-        case KS_PACK_B:
-            use_expr(e, s->N); use_expr(e, s->K); use_expr(e, s->ldb);
-            use_view(e, &s->B); use_view(e, &s->C);
-            break;
-        case KS_MAP:
-            use_map(e, s);
-            break;
-        case KS_CALL:
-            for (int k = 0; k < 4; k++)
+        } else if (s->kind == KS_CALL) {
+            for (int k = 0; k < KIR_CALL_MAX_INTS; k++) /* every integer is printed, named by a count or not */
                 use_expr(e, s->ints[k]);
-            for (int k = 0; k < s->nptrs; k++)
-                use_view(e, &s->ptrs[k]);
             KCallSig sig;
             if (!kir_call_sig(s->call, &sig) && sig.fallible)
                 e->uses_err = 1;
-            break;
         }
     }
 }
