@@ -1,6 +1,7 @@
 /* kir.c - building kernel IR: the arena, integer expressions (folded as
- * they are built), buffers and statements.  Printing and verifying are in
- * kir_print.c and kir_verify.c. */
+ * they are built, compared, evaluated), buffers and statements.  Printing
+ * and verifying are in kir_print.c and kir_verify.c, what a statement
+ * reads and writes in kir_walk.c, what a map's body needs in kir_map.c. */
 #include "kir/kir.h"
 
 #include <stdlib.h>
@@ -142,6 +143,36 @@ int kexpr_has_free(const KExpr *e) {
     if (e->kind == KE_SYM || e->kind == KE_VAR)
         return 1;
     return kexpr_has_free(e->a) || kexpr_has_free(e->b);
+}
+
+int kexpr_equal(const KExpr *a, const KExpr *b) {
+    if (a == b)
+        return 1;
+    if (!a || !b || a->kind != b->kind)
+        return 0;
+    switch (a->kind) {
+    case KE_CONST: return a->value == b->value;
+    case KE_SYM: case KE_VAR: return a->index == b->index;
+    default: return kexpr_equal(a->a, b->a) && kexpr_equal(a->b, b->b);
+    }
+}
+
+int kexpr_same_value(const KExpr *a, const KExpr *b) {
+    if (kexpr_equal(a, b))
+        return 1;
+    static const int64_t pts[3][8] = {
+        {7919, 104729, 1299709, 15485863, 179424673, 7727, 4721, 3371},
+        {2741, 6133, 9973, 13499, 17393, 21011, 24749, 28657},
+        {101, 211, 307, 401, 503, 601, 701, 809},
+    };
+    int64_t sym[64], vars[64];
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 64; i++)
+            sym[i] = vars[i] = pts[k][i % 8] + i;
+        if (kexpr_eval(a, sym, vars) != kexpr_eval(b, sym, vars))
+            return 0;
+    }
+    return 1;
 }
 
 int64_t kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars) {
@@ -338,27 +369,4 @@ int kir_map_op_arity(KMapOp op) {
 const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K) {
     const KExpr *padded = kexpr_bin(f, KE_ADD, N, kexpr_const(f, 32));
     return kexpr_bin(f, KE_ADD, kexpr_bin(f, KE_MUL, padded, K), kexpr_const(f, 16));
-}
-
-int kir_map_ok(const KStmt *s) {
-    if (s->rank < 0 || s->rank > KIR_MAX_RANK)
-        return 0;
-    for (int k = 0; k < s->nnodes; k++) {
-        const KMapNode *nd = &s->nodes[k];
-        if (nd->op < 0 || nd->op >= KM_NUM_KINDS)
-            return 0;
-        if (nd->op == KM_IN) {
-            if (nd->a < 0 || nd->a >= s->nin || !s->in[nd->a].v.buf)
-                return 0;
-        } else if (kir_map_op_arity(nd->op) > 0) {
-            if (nd->a < 0 || nd->a >= k)
-                return 0;
-            if (kir_map_op_arity(nd->op) == 2 && (nd->b < 0 || nd->b >= k))
-                return 0;
-        }
-    }
-    for (int o = 0; o < s->nout; o++)
-        if (s->out[o].node < 0 || s->out[o].node >= s->nnodes || !s->out[o].at.v.buf)
-            return 0;
-    return 1;
 }

@@ -222,6 +222,16 @@ int64_t      kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars)
 /* Whether e reads a symbol or a loop variable (else kexpr_eval(e, NULL,
  * NULL) is its value, which the emitters write as a literal). */
 int          kexpr_has_free(const KExpr *e);
+/* Whether a and b are the same tree (NULL equals only NULL): what the
+ * fusion asks of two views, and the memory plan of two terms it adds. */
+int          kexpr_equal(const KExpr *a, const KExpr *b);
+/* Whether a and b have the same value for all symbol and loop variable
+ * values: kexpr_equal, or the same value at three points far apart (sizes
+ * are polynomials in the symbols with small coefficients, so agreeing at
+ * three unrelated points of large primes does not happen by accident).
+ * The lowering asks it of sizes and strides it built by different routes
+ * ("2 * (4 * B)" and "8 * B"). */
+int          kexpr_same_value(const KExpr *a, const KExpr *b);
 /* Writes e as an infix string ("(B * 64)", "t0 * B * 16") with symbol
  * names from f's module, for the printer and for comments. */
 const char  *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n);
@@ -235,8 +245,24 @@ const char  *kir_map_op_name(KMapOp op);     /* "add", "tanh", ...          */
 /* How many node operands op reads: 0 (in, const, size), 1 or 2. */
 int          kir_map_op_arity(KMapOp op);
 /* A map's node and output references are in range: what an emitter
- * checks before it builds anything from them. */
+ * checks before it builds anything from them (kir_map.c, like the two
+ * below). */
 int          kir_map_ok(const KStmt *s);
+/* Which nodes and inputs of map s its outputs need: live[k] (s->nnodes
+ * entries) is 1 when an output stores node k or a live node uses it, and
+ * in_live[i] (s->nin entries; in_live may be NULL) when a live node loads
+ * input i.  Both arrays are overwritten.  What is not live is neither
+ * computed nor loaded (its view need not even be valid): the fusion drops
+ * it, the emitters skip it.  References out of range are ignored. */
+void         kir_map_live(const KStmt *s, unsigned char *live, unsigned char *in_live);
+/* For accumulating output oi of map s, with in_live from kir_map_live:
+ * the first dimension from which all its strides are zero, when some inner
+ * dimension is reduced and nothing else in the map (no other output, no
+ * live input) touches its buffer - the loops from there on add into one
+ * element, which an emitter sums in a local and stores once, the same
+ * additions in the same order; else -1 (it adds into memory at every
+ * index). */
+int          kir_map_reduce_level(const KStmt *s, int oi, const unsigned char *in_live);
 /* s as an identifier: letters, digits and '_', not starting with a digit
  * ("h.weight_ih_l0" -> "h_weight_ih_l0"), at most n - 1 characters. */
 void         kir_ident(char *d, size_t n, const char *s);

@@ -2,9 +2,10 @@
  * its function, whether it can fail, and its parameters in the prototype's
  * order, each an integer, a pointer (with how many elements the kernel
  * touches, their type and whether it writes them), a hyperparameter, or a
- * constant the kernel IR leaves out.  The verifier, the memory plan, the
- * printer, both emitters and the tests' evaluator read calls from here, so
- * that they agree on what a call passes, reads and writes. */
+ * constant the kernel IR leaves out.  The verifier, the walker over reads
+ * and writes (kir_walk.h), the printer, both emitters and the tests'
+ * evaluator read calls from here, so that they agree on what a call
+ * passes, reads and writes. */
 #ifndef RNNC_KIR_CALLS_H
 #define RNNC_KIR_CALLS_H
 

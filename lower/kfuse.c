@@ -5,16 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int kexpr_equal(const KExpr *a, const KExpr *b)
-{
-    if (a == b) return 1;
-    if (!a || !b || a->kind != b->kind) return 0;
-    switch (a->kind) {
-    case KE_CONST: return a->value == b->value;
-    case KE_SYM: case KE_VAR: return a->index == b->index;
-    default: return kexpr_equal(a->a, b->a) && kexpr_equal(a->b, b->b);
-    }
-}
+#include "kir/kir_walk.h"
 
 /* Same buffer, same element at every index of a rank-r space. */
 static int aligned(const KStrided *x, const KStrided *y, int rank)
@@ -119,16 +110,18 @@ static void merge(KFunc *f, KStmt *A, const KStmt *B, const int *subst)
     A->nout = no;
 }
 
-/* Whether statement s, a GEMM or a pack, writes buf (writes_only) or
- * touches it at all.  Buffers are distinct memory until memplan, so
- * identity is enough; any other statement counts as touching everything. */
+/* Whether statement s writes buf (writes_only) or touches it at all.
+ * Buffers are distinct memory until memplan, so identity is enough.  A
+ * loop counts as touching everything (movable_map never asks: it moves a
+ * map past GEMMs and packs only). */
 static int touches(const KStmt *s, const KBuf *buf, int writes_only)
 {
-    if (s->kind == KS_GEMM)
-        return s->C.buf == buf || (!writes_only && (s->A.buf == buf || s->B.buf == buf));
-    if (s->kind == KS_PACK_B)
-        return s->C.buf == buf || (!writes_only && s->B.buf == buf);
-    return 1;
+    if (s->kind == KS_LOOP) return 1;
+    KAccessIter it;
+    KAccess a;
+    for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
+        if (a.buf == buf && (!writes_only || kacc_writes(&a))) return 1;
+    return 0;
 }
 
 /* Whether map A may run after statement s instead of before it. */
@@ -185,30 +178,24 @@ static int fuse_block(KFunc *f, KBlock *b)
 
 /* ---- dead stores ----------------------------------------------------------- */
 
+/* Counts in reads[] the accesses that read each buffer.  A map's are
+ * exact (its inputs, its += outputs); every operand of a GEMM, pack or
+ * call counts, even one the statement only writes: conservative.  Exact
+ * reads (kacc_reads alone) would also drop a map's store into a buffer
+ * that only such a statement overwrites and nothing reads - a change of
+ * the generated code, to make on its own. */
 static void count_reads(const KBlock *b, int *reads)
 {
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
-        switch (s->kind) {
-        case KS_LOOP: count_reads(&s->body, reads); break;
-        case KS_GEMM: /* C counts as read: conservative, beta may be 1 */
-            reads[s->A.buf->id]++;
-            reads[s->B.buf->id]++;
-            reads[s->C.buf->id]++;
-            break;
-        case KS_MAP:
-            for (int k = 0; k < s->nin; k++) reads[s->in[k].v.buf->id]++;
-            for (int k = 0; k < s->nout; k++)
-                if (s->out[k].accumulate) reads[s->out[k].at.v.buf->id]++;
-            break;
-        case KS_PACK_B: /* the pack counts as read, like a GEMM's C */
-            reads[s->B.buf->id]++;
-            reads[s->C.buf->id]++;
-            break;
-        case KS_CALL: /* every pointer counts as read: conservative */
-            for (int k = 0; k < s->nptrs; k++) reads[s->ptrs[k].buf->id]++;
-            break;
+        if (s->kind == KS_LOOP) {
+            count_reads(&s->body, reads);
+            continue;
         }
+        KAccessIter it;
+        KAccess a;
+        for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
+            if (kacc_reads(&a) || s->kind != KS_MAP) reads[a.buf->id]++;
     }
 }
 
@@ -216,29 +203,22 @@ static void count_reads(const KBlock *b, int *reads)
 static void prune_map(KStmt *s)
 {
     int n = s->nnodes;
-    char *live = calloc((size_t)(n ? n : 1), 1);
+    unsigned char *live = calloc((size_t)(n ? n : 1), 1);
+    unsigned char *in_live = calloc((size_t)(s->nin ? s->nin : 1), 1);
     int *nmap = calloc((size_t)(n ? n : 1), sizeof *nmap);
     int *imap = calloc((size_t)(s->nin ? s->nin : 1), sizeof *imap);
-    if (!live || !nmap || !imap) {
-        free(live); free(nmap); free(imap);
+    if (!live || !in_live || !nmap || !imap) {
+        free(live); free(in_live); free(nmap); free(imap);
         return;
     }
-    for (int o = 0; o < s->nout; o++) live[s->out[o].node] = 1;
-    for (int k = n - 1; k >= 0; k--) {
-        if (!live[k]) continue;
-        KMapNode *d = &s->nodes[k];
-        if (kir_map_op_arity(d->op) >= 1) live[d->a] = 1;
-        if (kir_map_op_arity(d->op) == 2) live[d->b] = 1;
-    }
-    for (int i = 0; i < s->nin; i++) imap[i] = -1;
+    kir_map_live(s, live, in_live);
     int ni = 0;
-    for (int k = 0; k < n; k++)
-        if (live[k] && s->nodes[k].op == KM_IN && imap[s->nodes[k].a] < 0) imap[s->nodes[k].a] = 0;
-    for (int i = 0; i < s->nin; i++)
-        if (imap[i] == 0) {
-            s->in[ni] = s->in[i];
-            imap[i] = ni++;
-        }
+    for (int i = 0; i < s->nin; i++) {
+        imap[i] = -1;
+        if (!in_live[i]) continue;
+        s->in[ni] = s->in[i];
+        imap[i] = ni++;
+    }
     int nn = 0;
     for (int k = 0; k < n; k++) {
         if (!live[k]) continue;
@@ -253,6 +233,7 @@ static void prune_map(KStmt *s)
     s->nin = ni;
     s->nnodes = nn;
     free(live);
+    free(in_live);
     free(nmap);
     free(imap);
 }

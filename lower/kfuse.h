@@ -32,7 +32,4 @@
 
 int kfuse(KFunc *f);
 
-/* Whether a and b are the same expression (structurally). */
-int kexpr_equal(const KExpr *a, const KExpr *b);
-
 #endif

@@ -72,7 +72,6 @@ Place        lw_contig_of(Lower *L, const IrValue *v, const char *origin);
 /* v's place as rows: leading dims flatten to one row index with stride
  * *ld and the last dim is contiguous; copies first if not. */
 Place        lw_rows_of(Lower *L, const IrValue *v, const KExpr **ld, const char *origin);
-int          lw_same_expr(const KExpr *a, const KExpr *b);
 int          lw_same_view(const Place *a, const Place *b, int rank);
 /* Row i of p (a value of rank `rank`): p's first index fixed at i. */
 Place        lw_row(Lower *L, const Place *p, const KExpr *i, int rank);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kir/kir_walk.h"
 #include "lower/lower_int.h"
 
 /* Whether e uses the induction variable of a loop marked in inner. */
@@ -34,24 +35,23 @@ static int uses_inner_var(const KExpr *e, const unsigned char *inner)
 }
 
 /* Marks in `inner` the loops of b (recursively) and in `written` every
- * buffer a statement of b may write. */
+ * buffer a statement of b may write (kir_walk.h).  Every pointer of a call
+ * counts as written: conservative.  Counting only calls.def's OUT
+ * pointers would let a B that a call in the loop only reads be packed
+ * too: a change of the generated code, to make on its own. */
 static void scan_block(const KBlock *b, unsigned char *inner, unsigned char *written)
 {
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
-        switch (s->kind) {
-        case KS_LOOP:
+        if (s->kind == KS_LOOP) {
             inner[s->var] = 1;
             scan_block(&s->body, inner, written);
-            break;
-        case KS_GEMM: case KS_PACK_B: written[s->C.buf->id] = 1; break;
-        case KS_MAP:
-            for (int k = 0; k < s->nout; k++) written[s->out[k].at.v.buf->id] = 1;
-            break;
-        case KS_CALL: /* conservative: any pointer may be written */
-            for (int k = 0; k < s->nptrs; k++) written[s->ptrs[k].buf->id] = 1;
-            break;
+            continue;
         }
+        KAccessIter it;
+        KAccess a;
+        for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
+            if (kacc_writes(&a) || s->kind == KS_CALL) written[a.buf->id] = 1;
     }
 }
 
@@ -66,8 +66,8 @@ static void move_last_to(KBlock *b, int pos)
 /* Whether a pack made by p serves the GEMM g. */
 static int same_b(const KStmt *p, const KStmt *g)
 {
-    return p->B.buf == g->B.buf && p->transb == g->transb && lw_same_expr(p->B.off, g->B.off) &&
-           lw_same_expr(p->ldb, g->ldb) && lw_same_expr(p->N, g->N) && lw_same_expr(p->K, g->K);
+    return p->B.buf == g->B.buf && p->transb == g->transb && kexpr_same_value(p->B.off, g->B.off) &&
+           kexpr_same_value(p->ldb, g->ldb) && kexpr_same_value(p->N, g->N) && kexpr_same_value(p->K, g->K);
 }
 
 /* A KS_PACK_B of GEMM g's op(B) into a new temporary (described by

@@ -106,32 +106,12 @@ Place lw_mem(Lower *L, const IrValue *v)
     return m;
 }
 
-/* Two expressions equal as functions of the symbols and loop variables:
- * the same tree, or the same value at three points far apart (sizes are
- * polynomials in the symbols with small coefficients, so agreeing at
- * three unrelated points of large primes does not happen by accident). */
-int lw_same_expr(const KExpr *a, const KExpr *b)
-{
-    if (a == b) return 1;
-    static const int64_t pts[3][8] = {
-        { 7919, 104729, 1299709, 15485863, 179424673, 7727, 4721, 3371 },
-        { 2741, 6133, 9973, 13499, 17393, 21011, 24749, 28657 },
-        { 101, 211, 307, 401, 503, 601, 701, 809 },
-    };
-    int64_t sym[64], vars[64];
-    for (int k = 0; k < 3; k++) {
-        for (int i = 0; i < 64; i++) sym[i] = vars[i] = pts[k][i % 8] + i;
-        if (kexpr_eval(a, sym, vars) != kexpr_eval(b, sym, vars)) return 0;
-    }
-    return 1;
-}
-
 int lw_same_view(const Place *a, const Place *b, int rank)
 {
     if (a->kind != PL_VIEW || b->kind != PL_VIEW || a->v.buf != b->v.buf) return 0;
-    if (!lw_same_expr(a->v.off, b->v.off)) return 0;
+    if (!kexpr_same_value(a->v.off, b->v.off)) return 0;
     for (int d = 0; d < rank; d++)
-        if (!lw_same_expr(a->st[d], b->st[d])) return 0;
+        if (!kexpr_same_value(a->st[d], b->st[d])) return 0;
     return 1;
 }
 
@@ -144,7 +124,7 @@ static int flattens(Lower *L, const Place *p, const IrType *t, int from, int to)
     for (int d = from; d + 1 < to; d++) {
         if (t->dim[d] == 1 || t->dim[d + 1] == 1) continue;   /* a stride that means nothing */
         const KExpr *want = kexpr_bin(L->f, KE_MUL, p->st[d + 1], lw_dim(L, t->dim[d + 1]));
-        if (!lw_same_expr(p->st[d], want)) return 0;
+        if (!kexpr_same_value(p->st[d], want)) return 0;
     }
     return 1;
 }
@@ -289,8 +269,8 @@ int mb_in(MapB *mb, const Place *p, const IrType *vt)
     int k;
     for (k = 0; k < mb->nin; k++) {
         const KStrided *o = &mb->in[k];
-        int same = o->v.buf == s.v.buf && lw_same_expr(o->v.off, s.v.off);
-        for (int d = 0; same && d < mb->rank; d++) same = lw_same_expr(o->stride[d], s.stride[d]);
+        int same = o->v.buf == s.v.buf && kexpr_same_value(o->v.off, s.v.off);
+        for (int d = 0; same && d < mb->rank; d++) same = kexpr_same_value(o->stride[d], s.stride[d]);
         if (same) break;
     }
     if (k == mb->nin) {

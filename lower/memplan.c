@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kir/kir_calls.h"
+#include "kir/kir_walk.h"
 #include "runtime/sgemm.h"
 
 /* The symbol value at which sizes are compared to order the packing. */
@@ -63,21 +63,27 @@ static int evals_to(const Plan *p, const KExpr *e, int64_t want, int r, const in
     return e && kexpr_eval(e, p->ref[r], vars) == want;
 }
 
-/* Whether a map output view covers every element of its buffer exactly
- * once (offset 0, the dims laid out densely), with the loop variables at
- * vars: sort the dims by stride and check each stride is the product of the
- * smaller dims. */
-static int map_out_covers(const Plan *p, const KStmt *s, const KStrided *v, int r, const int64_t *vars) {
-    if (!evals_to(p, v->v.off, 0, r, vars))
+/* The value of e at reference point r (a missing expression counts as 0). */
+static int64_t ev(const Plan *p, const KExpr *e, int r, const int64_t *vars) {
+    return e ? kexpr_eval(e, p->ref[r], vars) : 0;
+}
+
+/* Whether access a covers every element of its buffer exactly once
+ * (offset 0, the dims laid out densely), with the loop variables at vars:
+ * sort the dims by stride and check each stride is the product of the
+ * smaller dims.  A map's output, a GEMM's C (M x N, row stride ldc) and a
+ * call's block (ints[f1] x ints[f2]) are all such extents (kir_walk.h). */
+static int access_covers(const Plan *p, const KAccess *a, int r, const int64_t *vars) {
+    if (!evals_to(p, a->off, 0, r, vars))
         return 0;
     int64_t dim[KIR_MAX_RANK], st[KIR_MAX_RANK];
     int n = 0;
-    for (int d = 0; d < s->rank; d++) {
-        int64_t k = kexpr_eval(s->dims[d], p->ref[r], vars);
+    for (int d = 0; d < a->rank; d++) {
+        int64_t k = ev(p, a->dim[d], r, vars);
         if (k == 1)
             continue;
         dim[n] = k;
-        st[n] = kexpr_eval(v->stride[d], p->ref[r], vars);
+        st[n] = ev(p, a->stride[d], r, vars);
         n++;
     }
     for (int i = 1; i < n; i++) /* insertion sort by stride */
@@ -91,12 +97,16 @@ static int map_out_covers(const Plan *p, const KStmt *s, const KStrided *v, int 
             return 0;
         want *= dim[i];
     }
-    return want == kexpr_eval(v->v.buf->size, p->ref[r], vars);
+    return want == kexpr_eval(a->buf->size, p->ref[r], vars);
 }
 
 /* Whether statement s, as a whole, overwrites every element of b (at
  * every reference point, with the loop variables at 0 and at 1: an offset
- * that moves with a variable does not cover). */
+ * that moves with a variable does not cover).  Only a write that reads
+ * nothing first counts, and never a pack: the runtime writes less than
+ * the bound it is sized by, so a pack stays live from its KS_PACK_B over
+ * every loop that reads it.  A call of an unknown kind writes nothing
+ * (kir_walk.h), so it covers nothing. */
 static int covers(const Plan *p, const KStmt *s, const KBuf *b) {
     static const int64_t zeros[64], ones[64] = {
         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -107,27 +117,10 @@ static int covers(const Plan *p, const KStmt *s, const KBuf *b) {
         for (int v = 0; v < 2; v++) {
             const int64_t *vars = v ? ones : zeros;
             int ok = 0;
-            if (s->kind == KS_MAP) {
-                for (int i = 0; i < s->nout && !ok; i++)
-                    ok = s->out[i].at.v.buf == b && !s->out[i].accumulate &&
-                         map_out_covers(p, s, &s->out[i].at, r, vars);
-            } else if (s->kind == KS_GEMM) {
-                int64_t M = kexpr_eval(s->M, p->ref[r], vars), N = kexpr_eval(s->N, p->ref[r], vars);
-                ok = s->C.buf == b && s->beta == 0 && evals_to(p, s->C.off, 0, r, vars) &&
-                     (M <= 1 || evals_to(p, s->ldc, N, r, vars)) &&
-                     M * N == kexpr_eval(b->size, p->ref[r], vars);
-            } else if (s->kind == KS_CALL) {
-                KCallSig sig;
-                if (kir_call_sig(s->call, &sig))
-                    return 0;
-                int64_t ints[KIR_CALL_MAX_INTS] = {0};
-                for (int i = 0; i < sig.nints; i++)
-                    ints[i] = s->ints[i] ? kexpr_eval(s->ints[i], p->ref[r], vars) : 0;
-                for (int i = 0; i < sig.nptrs && i < s->nptrs && !ok; i++)
-                    ok = sig.ptr_arg[i]->write && s->ptrs[i].buf == b &&
-                         evals_to(p, s->ptrs[i].off, 0, r, vars) &&
-                         kir_call_ptr_len(sig.ptr_arg[i], ints) == kexpr_eval(b->size, p->ref[r], vars);
-            }
+            KAccessIter it;
+            KAccess a;
+            for (kir_access_begin(&it, s); !ok && kir_access_next(&it, &a);)
+                ok = a.buf == b && a.mode == KACC_WRITE && !a.pack && access_covers(p, &a, r, vars);
             if (!ok)
                 return 0;
         }
@@ -150,36 +143,12 @@ static void touch(Plan *p, const KBuf *b, int read, int loop) {
     u->last = p->pos;
 }
 
-/* The views statement s reads and writes. */
+/* The views statement s reads and writes (kir_walk.h). */
 static void touch_stmt(Plan *p, const KStmt *s, int loop) {
-    switch (s->kind) {
-    case KS_MAP:
-        for (int i = 0; i < s->nin; i++)
-            touch(p, s->in[i].v.buf, 1, loop);
-        for (int i = 0; i < s->nout; i++)
-            touch(p, s->out[i].at.v.buf, s->out[i].accumulate, loop);
-        break;
-    case KS_GEMM:
-        touch(p, s->A.buf, 1, loop);
-        touch(p, s->B.buf, 1, loop); /* or the pack it reads, live since its KS_PACK_B */
-        touch(p, s->C.buf, s->beta != 0, loop);
-        break;
-    case KS_PACK_B: /* fills the pack (no `covers`: the runtime writes less
-                       than the bound it is sized by, so it stays live from
-                       here over every loop that reads it) */
-        touch(p, s->B.buf, 1, loop);
-        touch(p, s->C.buf, 0, loop);
-        break;
-    case KS_CALL: {
-        KCallSig sig;
-        int np = kir_call_sig(s->call, &sig) ? 0 : sig.nptrs; /* unknown: every pointer read */
-        for (int i = 0; i < s->nptrs && i < KIR_CALL_MAX_PTRS; i++)
-            touch(p, s->ptrs[i].buf, i >= np || !sig.ptr_arg[i]->write, loop);
-        break;
-    }
-    default:
-        break;
-    }
+    KAccessIter it;
+    KAccess a;
+    for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
+        touch(p, a.buf, kacc_reads(&a), loop);
     /* A buffer first accessed here by writes only: does s cover it? */
     for (int i = 0; i < p->f->nbufs; i++) {
         Use *u = &p->use[i];
@@ -207,18 +176,6 @@ static void walk(Plan *p, const KBlock *b, int loop) {
 }
 
 /* ---- expressions: linear combinations of terms ---------------------------- */
-
-static int kexpr_eq(const KExpr *a, const KExpr *b) {
-    if (a == b)
-        return 1;
-    if (!a || !b || a->kind != b->kind)
-        return 0;
-    switch (a->kind) {
-    case KE_CONST: return a->value == b->value;
-    case KE_SYM: case KE_VAR: return a->index == b->index;
-    default: return kexpr_eq(a->a, b->a) && kexpr_eq(a->b, b->b);
-    }
-}
 
 /* e as coef * term (term NULL: the constant coef). */
 static void split(const KExpr *e, int64_t *coef, const KExpr **term) {
@@ -287,7 +244,7 @@ static const KExpr *terms_max(KFunc *f, const KExpr **sizes, int n, int64_t *coe
         const KExpr *t;
         split(sizes[i], &c, &t);
         int j = 0;
-        while (j < m && !(t ? term[j] && kexpr_eq(term[j], t) : !term[j]))
+        while (j < m && !(t ? term[j] && kexpr_equal(term[j], t) : !term[j]))
             j++;
         if (j == m) {
             coef[m] = c;
@@ -314,7 +271,7 @@ static void terms_add(Terms *s, const KExpr *e) {
     }
     split(e, &c, &t);
     for (int j = 0; j < s->n; j++)
-        if (t ? s->term[j] && kexpr_eq(s->term[j], t) : !s->term[j]) {
+        if (t ? s->term[j] && kexpr_equal(s->term[j], t) : !s->term[j]) {
             s->coef[j] += c;
             return;
         }

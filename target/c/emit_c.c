@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "kir/kir_calls.h"
+#include "kir/kir_walk.h"
 
 typedef struct Emit {
     FILE          *out;
@@ -219,95 +220,76 @@ static void use_expr(Emit *e, const KExpr *x) {
     use_expr(e, x->b);
 }
 
-static void use_view(Emit *e, const KView *v) {
-    if (!v->buf)
+/* Marks what access a names: its buffer, offset, extents and strides -
+ * all of which the statement prints (a map's indices and loop bounds, a
+ * GEMM's sizes and leading dimensions, a call's integers) - and, when
+ * e->buf_written is set, the buffer as written. */
+static void use_access(Emit *e, const KAccess *a) {
+    if (!a->buf)
         return;
-    e->buf_used[v->buf->id] = 1;
-    use_expr(e, v->off);
-}
-
-/* Map node k is live if an output stores it or a live node reads it. */
-static unsigned char *live_nodes(const KStmt *s) {
-    unsigned char *live = calloc((size_t)s->nnodes + 1, 1);
-    if (!live)
-        return NULL;
-    for (int o = 0; o < s->nout; o++)
-        if (s->out[o].node >= 0 && s->out[o].node < s->nnodes)
-            live[s->out[o].node] = 1;
-    for (int k = s->nnodes - 1; k >= 0; k--) {
-        if (!live[k])
-            continue;
-        const KMapNode *nd = &s->nodes[k];
-        int arity = kir_map_op_arity(nd->op);
-        if (arity >= 2 && nd->b >= 0 && nd->b < k) live[nd->b] = 1;
-        if (arity >= 1 && nd->a >= 0 && nd->a < k) live[nd->a] = 1;
+    e->buf_used[a->buf->id] = 1;
+    if (e->buf_written && kacc_writes(a))
+        e->buf_written[a->buf->id] = 1;
+    use_expr(e, a->off);
+    for (int d = 0; d < a->rank; d++) {
+        use_expr(e, a->dim[d]);
+        use_expr(e, a->stride[d]);
     }
-    return live;
 }
 
 /* Marks what map s reads and writes: its sizes, loop variables (when
  * e->var_used is set) and buffers (written ones in e->buf_written, when
- * set). */
+ * set).  An input no live node loads is not read, so not marked: it
+ * would be an unused parameter of the map's function. */
 static void use_map(Emit *e, const KStmt *s) {
-    unsigned char *live = live_nodes(s);
+    unsigned char *live = calloc((size_t)s->nnodes + 1, 1), *in_live = calloc((size_t)s->nin + 1, 1);
+    if (!live || !in_live) {
+        e->bad = 1;
+        goto done;
+    }
+    kir_map_live(s, live, in_live);
     for (int d = 0; d < s->rank; d++)
         use_expr(e, s->dims[d]);
-    for (int k = 0; k < s->nnodes; k++) {
-        if (live && !live[k])
-            continue;
-        const KMapNode *nd = &s->nodes[k];
-        if (nd->op == KM_IN && nd->a >= 0 && nd->a < s->nin) {
-            use_view(e, &s->in[nd->a].v);
-            for (int d = 0; d < s->rank; d++)
-                use_expr(e, s->in[nd->a].stride[d]);
-        }
-        if (nd->op == KM_EXPR)
-            use_expr(e, nd->e);
-    }
-    for (int o = 0; o < s->nout; o++) {
-        use_view(e, &s->out[o].at.v);
-        if (e->buf_written && s->out[o].at.v.buf)
-            e->buf_written[s->out[o].at.v.buf->id] = 1;
-        for (int d = 0; d < s->rank; d++)
-            use_expr(e, s->out[o].at.stride[d]);
-    }
+    for (int k = 0; k < s->nnodes; k++)
+        if (live[k] && s->nodes[k].op == KM_EXPR)
+            use_expr(e, s->nodes[k].e);
+    KAccessIter it;
+    KAccess a;
+    for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
+        if (a.role != KACC_MAP_IN || in_live[a.index])
+            use_access(e, &a);
+done:
     free(live);
+    free(in_live);
 }
 
 static void use_block(Emit *e, const KBlock *b) {
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
-        switch (s->kind) {
-        case KS_LOOP:
+        if (s->kind == KS_LOOP) {
             use_expr(e, s->count);
             use_block(e, &s->body);
-            break;
-        case KS_GEMM:
-            use_expr(e, s->M); use_expr(e, s->N); use_expr(e, s->K);
-            use_expr(e, s->lda); use_expr(e, s->ldc);
-            if (!s->packed_b)
-                use_expr(e, s->ldb);
-            use_view(e, &s->A); use_view(e, &s->B); use_view(e, &s->C);
-            use_expr(e, e->f->ws_offset); use_expr(e, e->f->ws_bytes);
+            continue;
+        }
+        if (s->kind == KS_MAP) {
+            use_map(e, s);
+            continue;
+        }
+        KAccessIter it;
+        KAccess a;
+        for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
+            use_access(e, &a);
+        if (s->kind == KS_GEMM) {
+            use_expr(e, e->f->ws_offset);
+            use_expr(e, e->f->ws_bytes);
             e->uses_err = 1;
             e->uses_ws = 1;
-            break;
-        case KS_PACK_B:
-            use_expr(e, s->N); use_expr(e, s->K); use_expr(e, s->ldb);
-            use_view(e, &s->B); use_view(e, &s->C);
-            break;
-        case KS_MAP:
-            use_map(e, s);
-            break;
-        case KS_CALL:
-            for (int k = 0; k < 4; k++)
+        } else if (s->kind == KS_CALL) {
+            for (int k = 0; k < KIR_CALL_MAX_INTS; k++) /* every integer is printed, named by a count or not */
                 use_expr(e, s->ints[k]);
-            for (int k = 0; k < s->nptrs; k++)
-                use_view(e, &s->ptrs[k]);
             KCallSig sig;
             if (!kir_call_sig(s->call, &sig) && sig.fallible)
                 e->uses_err = 1;
-            break;
         }
     }
 }
@@ -670,29 +652,6 @@ static void emit_call(Emit *e, const KStmt *s) {
     }
 }
 
-/* The first dimension from which every stride of an accumulating output
- * is zero (rank if none): the loops inside it add into one element. */
-static int reduce_from(const KStmt *s, const KMapOut *o) {
-    int k = s->rank;
-    while (k > 0 && is_zero(o->at.stride[k - 1]))
-        k--;
-    return k;
-}
-
-/* An output may keep its sum in a local only if nothing else in the map
- * touches its buffer. */
-static int acc_private(const KStmt *s, int oi, const unsigned char *live) {
-    const KBuf *b = s->out[oi].at.v.buf;
-    for (int o = 0; o < s->nout; o++)
-        if (o != oi && s->out[o].at.v.buf == b)
-            return 0;
-    for (int k = 0; k < s->nnodes; k++)
-        if (live[k] && s->nodes[k].op == KM_IN && s->nodes[k].a >= 0 && s->nodes[k].a < s->nin &&
-            s->in[s->nodes[k].a].v.buf == b)
-            return 0;
-    return 1;
-}
-
 static void emit_node(Emit *e, const KStmt *s, int k) {
     FILE *out = e->out;
     const KMapNode *nd = &s->nodes[k];
@@ -731,22 +690,18 @@ static void emit_node(Emit *e, const KStmt *s, int k) {
 /* The loop nest of map s, at e's indentation: a map function's body. */
 static void emit_map_loops(Emit *e, const KStmt *s) {
     FILE *out = e->out;
-    unsigned char *live = live_nodes(s);
+    unsigned char *live = calloc((size_t)s->nnodes + 1, 1), *in_live = calloc((size_t)s->nin + 1, 1);
     int *red = calloc((size_t)s->nout + 1, sizeof *red); /* loop level of each local sum, -1: none */
-    if (!live || !red) {
+    if (!live || !in_live || !red) {
         free(live);
+        free(in_live);
         free(red);
         e->bad = 1;
         return;
     }
-    for (int o = 0; o < s->nout; o++) {
-        red[o] = -1;
-        if (s->out[o].accumulate && acc_private(s, o, live)) {
-            int k = reduce_from(s, &s->out[o]);
-            if (k < s->rank)
-                red[o] = k;
-        }
-    }
+    kir_map_live(s, live, in_live);
+    for (int o = 0; o < s->nout; o++)
+        red[o] = kir_map_reduce_level(s, o, in_live);
     for (int d = 0; d <= s->rank; d++) {
         /* local sums of the outputs reduced over dims d.. start here */
         for (int o = 0; o < s->nout; o++) {
@@ -793,6 +748,7 @@ static void emit_map_loops(Emit *e, const KStmt *s) {
         }
     }
     free(live);
+    free(in_live);
     free(red);
 }
 

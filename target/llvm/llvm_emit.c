@@ -425,43 +425,6 @@ static LLVMValueRef tag(LE *e, const MapAlias *ma, const KBuf *b, LLVMValueRef i
 
 static int is_unary(KMapOp op) { return kir_map_op_arity(op) == 1; }
 
-/* Node k is live if an output stores it or a live node reads it: a dead
- * input is not loaded (its view need not be valid), as in emit_c.c. */
-static void live_nodes(const KStmt *s, unsigned char *live) {
-    for (int o = 0; o < s->nout; o++)
-        live[s->out[o].node] = 1;
-    for (int k = s->nnodes - 1; k >= 0; k--) {
-        const KMapNode *nd = &s->nodes[k];
-        if (!live[k] || nd->op == KM_IN || kir_map_op_arity(nd->op) == 0)
-            continue;
-        live[nd->a] = 1;
-        if (!is_unary(nd->op))
-            live[nd->b] = 1;
-    }
-}
-
-/* The level of an accumulating output's local sum, as emit_c.c decides
- * it: the first dimension from which all its strides are zero, if some
- * inner dimension is reduced and nothing else in the map touches its
- * buffer; else -1 (it adds into memory at every index). */
-static int reduce_level(const KStmt *s, int oi, const unsigned char *live) {
-    const KMapOut *mo = &s->out[oi];
-    if (!mo->accumulate)
-        return -1;
-    int k = s->rank;
-    while (k > 0 && is_const(mo->at.stride[k - 1], 0))
-        k--;
-    if (k == s->rank)
-        return -1;
-    for (int o = 0; o < s->nout; o++)
-        if (o != oi && s->out[o].at.v.buf == mo->at.v.buf)
-            return -1;
-    for (int n = 0; n < s->nnodes; n++)
-        if (live[n] && s->nodes[n].op == KM_IN && s->in[s->nodes[n].a].v.buf == mo->at.v.buf)
-            return -1;
-    return k;
-}
-
 /* The element index off + sum_{d < upto} i_d * stride_d of a view. */
 static LLVMValueRef strided_index(LE *e, const KStrided *v, const LLVMValueRef *idx, int upto) {
     LLVMValueRef at = expr(e, v->v.off);
@@ -530,19 +493,22 @@ static void emit_map(LE *e, const KStmt *s) {
         le_fail(e, "kernel IR: a malformed map in '%s'", s->origin);
         return;
     }
-    unsigned char *live = calloc((size_t)s->nnodes + 1, 1);
+    /* a dead node is not computed, a dead input not loaded (its view need
+     * not be valid), and a reduction sums in a local as the C emitter's
+     * does: both ask kir_map_live and kir_map_reduce_level */
+    unsigned char *live = calloc((size_t)s->nnodes + 1, 1), *in_live = calloc((size_t)s->nin + 1, 1);
     int *red = calloc((size_t)s->nout + 1, sizeof *red);
     LLVMValueRef *acc = calloc((size_t)s->nout + 1, sizeof *acc);
     LLVMValueRef *val = calloc((size_t)s->nnodes + 1, sizeof *val);
     MapAlias *ma = malloc(sizeof *ma);
-    if (!live || !red || !acc || !val || !ma) {
+    if (!live || !in_live || !red || !acc || !val || !ma) {
         le_fail(e, "out of memory emitting '%s'", s->origin);
         goto done;
     }
-    live_nodes(s, live);
+    kir_map_live(s, live, in_live);
     map_alias(e, s, live, ma);
     for (int o = 0; o < s->nout; o++) {
-        red[o] = reduce_level(s, o, live);
+        red[o] = kir_map_reduce_level(s, o, in_live);
         if (red[o] >= 0)
             acc[o] = LLVMBuildAlloca(e->eb, elem_type(e, s->out[o].at.v.buf), "acc");
     }
@@ -592,6 +558,7 @@ static void emit_map(LE *e, const KStmt *s) {
     }
 done:
     free(live);
+    free(in_live);
     free(red);
     free(acc);
     free(val);
