@@ -69,6 +69,7 @@ typedef struct KEval {
     int64_t        epoch;  /* the statement being run, counted from 1        */
     int            uninit; /* reads of temporaries' elements never written    */
     int            touched[KEV_MAX_TOUCHED], ntouched; /* temporaries this statement touches */
+    int            shadow_off; /* inside a GEMM's product, whose reads were checked once up front */
 } KEval;
 
 static inline int kev_fail(KEval *E, const char *what, const KBuf *b, int64_t i)
@@ -89,7 +90,7 @@ static inline int kev_bytes_of(const KBuf *b) { return b->dtype == IR_I64 ? 8 : 
  * (a lowering bug, not a plan bug), not failed. */
 static inline void kev_shadow(KEval *E, const KBuf *b, int64_t i, int read, int write)
 {
-    if (!E->units || b->kind != KB_TEMP) return;
+    if (!E->units || E->shadow_off || b->kind != KB_TEMP) return;
     int t = 0;
     while (t < E->ntouched && E->touched[t] != b->id) t++;
     if (t == E->ntouched && t < KEV_MAX_TOUCHED) E->touched[E->ntouched++] = b->id;
@@ -262,14 +263,23 @@ static inline int kev_gemm(KEval *E, const KStmt *s)
         b0 += KEV_PACK_HDR;
         tb = 0;
     }
+    /* checking a plan, each element of A and op(B) is checked once here,
+     * not M N K times in the product */
+    for (int64_t i = 0; E->units && i < M; i++)
+        for (int64_t k = 0; k < K; k++) kev_load(E, s->A.buf, a0 + (s->transa ? k * lda + i : i * lda + k));
+    for (int64_t k = 0; E->units && !s->packed_b && k < K; k++)
+        for (int64_t j = 0; j < N; j++) kev_load(E, s->B.buf, b0 + (tb ? j * ldb + k : k * ldb + j));
+    if (E->err[0]) return -1;
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
             double acc = 0;
+            E->shadow_off = 1;
             for (int64_t k = 0; k < K; k++) {
                 double a = kev_load(E, s->A.buf, a0 + (s->transa ? k * lda + i : i * lda + k));
                 double b = kev_load(E, s->B.buf, b0 + (tb ? j * ldb + k : k * ldb + j));
                 acc += a * b;
             }
+            E->shadow_off = 0;
             double c = s->beta != 0 ? s->beta * kev_load(E, s->C.buf, c0 + i * ldc + j) : 0;
             kev_store(E, s->C.buf, c0 + i * ldc + j, (double)(float)(s->alpha * (double)(float)acc) + c, 0);
             if (E->err[0]) return -1;
@@ -459,8 +469,10 @@ static inline int kev_block(KEval *E, const KBlock *b)
 
 /* Runs f as kir.h's calling convention describes.  With arena NULL every
  * temporary gets memory of its own; otherwise temporaries live in arena
- * (arena_bytes of it) at the offsets memplan() gave them, sharing memory
- * as planned, and with `check` the plan is checked as the top says;
+ * at the offsets memplan() gave them, sharing memory as planned (arena
+ * reaches at least to the end of the last one; the SGEMM workspace after
+ * them is never touched), and with `check` the plan is checked as the top
+ * says;
  * *uninit, when given, counts the reads of elements never written.
  * Returns 0, or nonzero with a message in err. */
 static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res, void *arena,
@@ -478,11 +490,8 @@ static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg,
         ws_off = kexpr_eval(f->ws_offset, sym, NULL);
         ws_end = ws_off + kexpr_eval(f->ws_bytes, sym, NULL);
     }
-    if (arena && check) {
-        E.units = malloc(((size_t)arena_bytes / 4 + 1) * sizeof *E.units);
-        for (int64_t u = 0; u <= arena_bytes / 4; u++) E.units[u] = (KEvUnit){ -1, 0 };
-    }
     int rc = 0;
+    int64_t temps_end = 0; /* the shadow covers the temporaries, not the workspace after them */
     for (int i = 0; i < f->nbufs; i++) {
         const KBuf *b = f->bufs[i];
         E.size[i] = kexpr_eval(b->size, sym, NULL);
@@ -501,7 +510,8 @@ static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg,
             }
             E.toff[i] = off;
             E.mem[i] = (char *)arena + off;
-            if (E.units) E.last[i] = calloc((size_t)E.size[i] + 1, sizeof **E.last);
+            if (end > temps_end) temps_end = end;
+            if (check) E.last[i] = calloc((size_t)E.size[i] + 1, sizeof **E.last);
         } else {
             E.mem[i] = malloc((size_t)(E.size[i] ? E.size[i] : 1) * 8);
             for (int64_t k = 0; k < E.size[i]; k++) {
@@ -509,6 +519,10 @@ static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg,
                 else ((float *)E.mem[i])[k] = NAN;
             }
         }
+    }
+    if (arena && check) {
+        E.units = malloc(((size_t)temps_end / 4 + 1) * sizeof *E.units);
+        for (int64_t u = 0; u <= temps_end / 4; u++) E.units[u] = (KEvUnit){ -1, 0 };
     }
     if (!rc) rc = kev_block(&E, &f->body);
     if (rc && err && errlen) snprintf(err, errlen, "%s", E.err);
@@ -558,7 +572,15 @@ static inline int kev_check_plan(const KFunc *f, const int64_t *sym, int *uninit
         if (i < f->nargs) arg[i] = p;
         else res[i - f->nargs] = p;
     }
-    int64_t bytes = kexpr_eval(f->arena_bytes, sym, NULL);
+    /* memory for the temporaries only: nothing here touches the SGEMM
+     * workspace, which kev_exec checks no temporary meets */
+    int64_t bytes = 0;
+    for (int i = 0; i < f->nbufs; i++) {
+        const KBuf *b = f->bufs[i];
+        if (b->kind != KB_TEMP || !b->offset) continue;
+        int64_t end = kexpr_eval(b->offset, sym, NULL) + kexpr_eval(b->size, sym, NULL) * kev_bytes_of(b);
+        if (end > bytes) bytes = end;
+    }
     float *arena = malloc((size_t)bytes + 8);
     for (int64_t k = 0; k < bytes / 4; k++) arena[k] = NAN;
     char err[256] = "";
