@@ -1,13 +1,12 @@
 /* kir_parse.c - the text form of kernel IR read back (kir_parse.h): the
  * inverse of kir_print.c, line by line.
  *
- * The text is line-oriented, so the parser is too: each line is one
- * header entry, one statement's first line, one map node or output, or a
- * closing "}"; what follows a '#' outside a quoted string is the line's
- * comment, which is the origin of a statement and the `what` of a buffer.
- * Within a line a cursor reads tokens; the first error stops the parse
- * (longjmp to kfunc_parse, which frees what was built) with its line and
- * column.
+ * The text is line-oriented, so the parser is too (lines and tokens are
+ * kir_lex.c's): each line is one header entry, one statement's first
+ * line, one map node or output, or a closing "}"; the line's comment is
+ * the origin of a statement and the `what` of a buffer.  The first error
+ * stops the parse (longjmp to kfunc_parse, which frees what was built)
+ * with its line and column.
  *
  * Everything built lives in the KFunc's arena, so an error frees it all
  * with kfunc_free(); expressions are built node by node, not through
@@ -15,212 +14,18 @@
  * print differently. */
 #include "kir/kir_parse.h"
 
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kir/kir_calls.h"
+#include "kir/kir_lex.h"
 
-/* Loop nesting the parser follows (far beyond any lowering's two). */
-#define MAX_DEPTH 64
 /* Loop variables t0 .. t(MAX_VAR - 1). */
 #define MAX_VAR 100000
 
-typedef struct Parser {
-    const char *file;
-    const char *next;           /* the start of the line after this one      */
-    const char *line;           /* this line                                 */
-    const char *cur, *end;      /* the cursor; the end of the code (before the comment) */
-    const char *comment;        /* the comment's text after "# ", or NULL    */
-    size_t      commentlen;
-    int         lineno;
-    KFunc      *f;
-    IrModule   *m;
-    int         open[MAX_DEPTH], nopen;  /* the variables of the enclosing loops */
-    unsigned char *var_used;    /* by variable number: a loop has it         */
-    int         max_var;
-    char       *err;
-    size_t      errlen;
-    jmp_buf     fail;
-} Parser;
-
-static _Noreturn void fail_at(Parser *P, const char *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static _Noreturn void fail_at(Parser *P, const char *at, const char *fmt, ...) {
-    char msg[384];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    int col = at && P->line && at >= P->line ? (int)(at - P->line) + 1 : 1;
-    if (P->err && P->errlen)
-        snprintf(P->err, P->errlen, "%s:%d:%d: %s", P->file, P->lineno, col, msg);
-    longjmp(P->fail, 1);
-}
-
-/* ---- lines ---------------------------------------------------------------- */
-
-static int blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
-/* Moves to the next line with code on it, past blank lines and lines that
- * are only a comment (a test's CHECK lines).  Returns 0 at the end of the
- * text. */
-static int next_line(Parser *P) {
-    while (*P->next) {
-        const char *s = P->next, *e = strchr(s, '\n');
-        if (!e)
-            e = s + strlen(s);
-        P->next = *e ? e + 1 : e;
-        P->lineno++;
-        const char *q = s;
-        while (q < e && blank(*q))
-            q++;
-        if (q == e || *q == '#')
-            continue;
-        P->line = s;
-        P->cur = q;
-        /* the comment starts at the first '#' outside a quoted name */
-        const char *c = q;
-        for (int quoted = 0; c < e && (quoted || *c != '#'); c++)
-            if (*c == '"')
-                quoted = !quoted;
-        P->end = c;
-        while (P->end > q && blank(P->end[-1]))
-            P->end--;
-        P->comment = NULL;
-        if (c < e) {
-            c++;
-            if (c < e && *c == ' ')
-                c++;
-            const char *ce = e;
-            if (ce > c && ce[-1] == '\r')
-                ce--;
-            P->comment = c;
-            P->commentlen = (size_t)(ce - c);
-        }
-        return 1;
-    }
-    P->line = P->cur = P->end = P->next;
-    P->lineno++;
-    P->comment = NULL;
-    return 0;
-}
-
-/* The line's comment as a string of the function's, or NULL. */
-static const char *comment(Parser *P) {
-    if (!P->comment || !P->commentlen)
-        return NULL;
-    char *s = kfunc_alloc(P->f, P->commentlen + 1);
-    memcpy(s, P->comment, P->commentlen);
-    return s;
-}
-
-/* ---- tokens --------------------------------------------------------------- */
-
-static int ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static int ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
-
-static void skip(Parser *P) {
-    while (P->cur < P->end && blank(*P->cur))
-        P->cur++;
-}
-
-/* Whether the code at the cursor starts with lit; a literal ending in a
- * letter must end a word there ("packed", not "packedx"). */
-static int peek(Parser *P, const char *lit) {
-    skip(P);
-    size_t n = strlen(lit);
-    if ((size_t)(P->end - P->cur) < n || memcmp(P->cur, lit, n))
-        return 0;
-    return !(ident_char(lit[n - 1]) && P->cur + n < P->end && ident_char(P->cur[n]));
-}
-
-static int accept(Parser *P, const char *lit) {
-    if (!peek(P, lit))
-        return 0;
-    P->cur += strlen(lit);
-    return 1;
-}
-
-static void expect(Parser *P, const char *lit) {
-    if (!accept(P, lit))
-        fail_at(P, P->cur, "expected '%s'", lit);
-}
-
-static void end_of_line(Parser *P) {
-    skip(P);
-    if (P->cur < P->end)
-        fail_at(P, P->cur, "unexpected '%.*s' at the end of the line", (int)(P->end - P->cur > 20 ? 20 : P->end - P->cur),
-                P->cur);
-}
-
-/* An identifier, copied into buf (n bytes); `what` names it in the error. */
-static const char *ident(Parser *P, char *buf, size_t n, const char *what) {
-    skip(P);
-    const char *s = P->cur;
-    if (s >= P->end || !ident_start(*s))
-        fail_at(P, s, "expected %s", what);
-    while (P->cur < P->end && ident_char(*P->cur))
-        P->cur++;
-    if ((size_t)(P->cur - s) >= n)
-        fail_at(P, s, "%s too long", what);
-    memcpy(buf, s, (size_t)(P->cur - s));
-    buf[P->cur - s] = 0;
-    return buf;
-}
-
-/* A run of characters up to a blank or bracket: a function's or module's name. */
-static const char *word(Parser *P, char *buf, size_t n, const char *what) {
-    skip(P);
-    const char *s = P->cur;
-    while (P->cur < P->end && !blank(*P->cur) && !strchr("(){}", *P->cur))
-        P->cur++;
-    if (P->cur == s)
-        fail_at(P, s, "expected %s", what);
-    if ((size_t)(P->cur - s) >= n)
-        fail_at(P, s, "%s too long", what);
-    memcpy(buf, s, (size_t)(P->cur - s));
-    buf[P->cur - s] = 0;
-    return buf;
-}
-
-static int64_t integer(Parser *P, const char *what) {
-    skip(P);
-    const char *s = P->cur;
-    const char *d = s + (s < P->end && *s == '-');
-    if (d >= P->end || *d < '0' || *d > '9')
-        fail_at(P, s, "expected %s", what);
-    errno = 0;
-    char *e;
-    long long v = strtoll(s, &e, 10);
-    if (errno || e > P->end)
-        fail_at(P, s, "%s out of range", what);
-    P->cur = e;
-    return v;
-}
-
-/* A float as "%.9g" writes it, including inf and nan. */
-static double number(Parser *P, const char *what) {
-    skip(P);
-    const char *s = P->cur;
-    char buf[64];
-    size_t n = 0;
-    while (s + n < P->end && n < sizeof buf - 1 && (ident_char(s[n]) || strchr(".+-", s[n])))
-        n++;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    char *e;
-    double v = strtod(buf, &e);
-    if (n == 0 || e != buf + n)
-        fail_at(P, s, "expected %s (a number)", what);
-    P->cur = s + n;
-    return v;
-}
-
 /* ---- integer expressions ----------------------------------------------------- */
 
-static const KExpr *mk(Parser *P, KExprKind k, int64_t v, int index, const KExpr *a, const KExpr *b) {
+static const KExpr *mk(KParser *P, KExprKind k, int64_t v, int index, const KExpr *a, const KExpr *b) {
     KExpr *e = kfunc_alloc(P->f, sizeof *e);
     e->kind = k;
     e->value = v;
@@ -230,11 +35,11 @@ static const KExpr *mk(Parser *P, KExprKind k, int64_t v, int index, const KExpr
     return e;
 }
 
-static const KExpr *expr(Parser *P);
+static const KExpr *expr(KParser *P);
 
 /* A name in an expression: a size symbol, else tK, the variable of an
  * enclosing loop. */
-static const KExpr *name_expr(Parser *P, const char *at, const char *name) {
+static const KExpr *name_expr(KParser *P, const char *at, const char *name) {
     for (int i = 0; P->m && i < P->m->nsyms; i++)
         if (!strcmp(P->m->syms[i].name, name))
             return mk(P, KE_SYM, 0, i, NULL, NULL);
@@ -243,52 +48,52 @@ static const KExpr *name_expr(Parser *P, const char *at, const char *name) {
         for (int k = 0; k < P->nopen; k++)
             if (P->open[k] == v)
                 return mk(P, KE_VAR, 0, v, NULL, NULL);
-        fail_at(P, at, "%s is not the variable of an enclosing loop", name);
+        kp_fail_at(P, at, "%s is not the variable of an enclosing loop", name);
     }
-    fail_at(P, at, "unknown size symbol '%s'", name);
+    kp_fail_at(P, at, "unknown size symbol '%s'", name);
 }
 
-static const KExpr *atom(Parser *P) {
-    skip(P);
+static const KExpr *atom(KParser *P) {
+    kp_skip(P);
     const char *at = P->cur;
-    if (accept(P, "(")) {
+    if (kp_accept(P, "(")) {
         const KExpr *e = expr(P);
-        expect(P, ")");
+        kp_expect(P, ")");
         return e;
     }
     if (at < P->end && (*at == '-' || (*at >= '0' && *at <= '9')))
-        return mk(P, KE_CONST, integer(P, "an integer"), 0, NULL, NULL);
+        return mk(P, KE_CONST, kp_integer(P, "an integer"), 0, NULL, NULL);
     char name[128];
-    ident(P, name, sizeof name, "an expression");
-    if (!strcmp(name, "max") && accept(P, "(")) {
+    kp_ident(P, name, sizeof name, "an expression");
+    if (!strcmp(name, "max") && kp_accept(P, "(")) {
         const KExpr *a = expr(P);
-        expect(P, ",");
+        kp_expect(P, ",");
         const KExpr *b = expr(P);
-        expect(P, ")");
+        kp_expect(P, ")");
         return mk(P, KE_MAX, 0, 0, a, b);
     }
     return name_expr(P, at, name);
 }
 
 /* * and / group from the left, as the printer reads them. */
-static const KExpr *product(Parser *P) {
+static const KExpr *product(KParser *P) {
     const KExpr *e = atom(P);
     for (;;) {
-        if (accept(P, "*"))
+        if (kp_accept(P, "*"))
             e = mk(P, KE_MUL, 0, 0, e, atom(P));
-        else if (accept(P, "/"))
+        else if (kp_accept(P, "/"))
             e = mk(P, KE_DIV, 0, 0, e, atom(P));
         else
             return e;
     }
 }
 
-static const KExpr *expr(Parser *P) {
+static const KExpr *expr(KParser *P) {
     const KExpr *e = product(P);
     for (;;) {
-        if (accept(P, "+"))
+        if (kp_accept(P, "+"))
             e = mk(P, KE_ADD, 0, 0, e, product(P));
-        else if (accept(P, "-"))
+        else if (kp_accept(P, "-"))
             e = mk(P, KE_SUB, 0, 0, e, product(P));
         else
             return e;
@@ -305,109 +110,109 @@ static KBuf *find_buf(const KFunc *f, const char *name) {
 }
 
 /* "NAME[OFF": the caller reads what follows the offset. */
-static KView view_open(Parser *P) {
-    skip(P);
+static KView view_open(KParser *P) {
+    kp_skip(P);
     const char *at = P->cur;
     char name[256];
-    ident(P, name, sizeof name, "a buffer name");
+    kp_ident(P, name, sizeof name, "a buffer name");
     KView v = {find_buf(P->f, name), NULL};
     if (!v.buf)
-        fail_at(P, at, "unknown buffer '%s'", name);
-    expect(P, "[");
+        kp_fail_at(P, at, "unknown buffer '%s'", name);
+    kp_expect(P, "[");
     v.off = expr(P);
     return v;
 }
 
 /* "NAME[OFF; S0, ..., S(rank-1)]" ("NAME[OFF]" at rank 0). */
-static KStrided strided(Parser *P, int rank) {
+static KStrided strided(KParser *P, int rank) {
     KStrided s = {.v = view_open(P)};
     for (int d = 0; d < rank; d++) {
-        skip(P);
-        if (!accept(P, d ? "," : ";"))
-            fail_at(P, P->cur, "expected '%s': a view in a map of rank %d has %d strides", d ? "," : ";", rank, rank);
+        kp_skip(P);
+        if (!kp_accept(P, d ? "," : ";"))
+            kp_fail_at(P, P->cur, "expected '%s': a view in a map of rank %d has %d strides", d ? "," : ";", rank, rank);
         s.stride[d] = expr(P);
     }
-    skip(P);
-    if (!accept(P, "]"))
-        fail_at(P, P->cur, "expected ']': a view in a map of rank %d has %d strides", rank, rank);
+    kp_skip(P);
+    if (!kp_accept(P, "]"))
+        kp_fail_at(P, P->cur, "expected ']': a view in a map of rank %d has %d strides", rank, rank);
     return s;
 }
 
 /* "; ld EXPR]" after a GEMM operand's offset. */
-static const KExpr *leading_dim(Parser *P) {
-    expect(P, ";");
-    expect(P, "ld");
+static const KExpr *leading_dim(KParser *P) {
+    kp_expect(P, ";");
+    kp_expect(P, "ld");
     const KExpr *e = expr(P);
-    expect(P, "]");
+    kp_expect(P, "]");
     return e;
 }
 
-static IrDType dtype(Parser *P) {
-    skip(P);
+static IrDType dtype(KParser *P) {
+    kp_skip(P);
     const char *at = P->cur;
-    if (accept(P, "f32"))
+    if (kp_accept(P, "f32"))
         return IR_F32;
-    if (accept(P, "i64"))
+    if (kp_accept(P, "i64"))
         return IR_I64;
-    fail_at(P, at, "expected an element type (f32 or i64)");
+    kp_fail_at(P, at, "expected an element type (f32 or i64)");
 }
 
 /* "arg NAME : DT[SIZE]  arg[I] "EXT"", "result ... res[I] "EXT"",
  * "temp NAME : DT[SIZE] [@ OFFSET]"; the comment is what it holds. */
-static void buffer_line(Parser *P, KBufKind kind) {
-    skip(P);
+static void buffer_line(KParser *P, KBufKind kind) {
+    kp_skip(P);
     const char *at = P->cur;
     char name[256];
-    ident(P, name, sizeof name, "a buffer name");
+    kp_ident(P, name, sizeof name, "a buffer name");
     if (find_buf(P->f, name))
-        fail_at(P, at, "buffer '%s' defined twice", name);
-    expect(P, ":");
+        kp_fail_at(P, at, "buffer '%s' defined twice", name);
+    kp_expect(P, ":");
     IrDType dt = dtype(P);
-    expect(P, "[");
+    kp_expect(P, "[");
     const KExpr *size = expr(P);
-    expect(P, "]");
+    kp_expect(P, "]");
     KBuf *b = kfunc_buf(P->f, name, dt, size, kind);
     if (strcmp(b->name, name))
-        fail_at(P, at, "'%s' cannot be a buffer's name (it would be '%s')", name, b->name);
+        kp_fail_at(P, at, "'%s' cannot be a buffer's name (it would be '%s')", name, b->name);
     if (kind == KB_TEMP) {
-        if (accept(P, "@"))
+        if (kp_accept(P, "@"))
             b->offset = expr(P);
     } else {
-        expect(P, kind == KB_ARG ? "arg" : "res");
-        expect(P, "[");
-        skip(P);
+        kp_expect(P, kind == KB_ARG ? "arg" : "res");
+        kp_expect(P, "[");
+        kp_skip(P);
         const char *iat = P->cur;
-        int64_t index = integer(P, "an index");
+        int64_t index = kp_integer(P, "an index");
         if (index != b->index)
-            fail_at(P, iat, "%s[%lld] out of order: the %s buffers are numbered in their order, this is %s[%d]",
+            kp_fail_at(P, iat, "%s[%lld] out of order: the %s buffers are numbered in their order, this is %s[%d]",
                     kind == KB_ARG ? "arg" : "res", (long long)index, kind == KB_ARG ? "arg" : "result",
                     kind == KB_ARG ? "arg" : "res", b->index);
-        expect(P, "]");
-        expect(P, "\"");
+        kp_expect(P, "]");
+        kp_expect(P, "\"");
         const char *q = memchr(P->cur, '"', (size_t)(P->end - P->cur));
         if (!q)
-            fail_at(P, P->cur, "expected the closing '\"'");
+            kp_fail_at(P, P->cur, "expected the closing '\"'");
         char *ext = kfunc_alloc(P->f, (size_t)(q - P->cur) + 1);
         memcpy(ext, P->cur, (size_t)(q - P->cur));
         b->ext_name = ext;
         P->cur = q + 1;
     }
-    end_of_line(P);
-    b->what = comment(P);
+    kp_end_of_line(P);
+    b->what = kp_comment(P);
 }
 
 /* "sym NAME [<= MAX]": B comes with the module; the others in order. */
-static void sym_line(Parser *P) {
-    skip(P);
+static void sym_line(KParser *P) {
+    kp_skip(P);
     const char *at = P->cur;
     char name[128];
-    ident(P, name, sizeof name, "a symbol name");
+    kp_ident(P, name, sizeof name, "a symbol name");
     int64_t max = 0;
-    if (accept(P, "<="))
-        max = integer(P, "the symbol's maximum");
-    end_of_line(P);
+    if (kp_accept(P, "<="))
+        max = kp_integer(P, "the symbol's maximum");
+    kp_end_of_line(P);
     if (!P->m)
-        fail_at(P, at, "a size symbol needs a module: 'kfunc NAME (module M) {'");
+        kp_fail_at(P, at, "a size symbol needs a module: 'kfunc NAME (module M) {'");
     int first = P->f->nsyms == 0;
     for (int i = 0; i < P->m->nsyms; i++)
         if (!strcmp(P->m->syms[i].name, name)) {
@@ -415,50 +220,41 @@ static void sym_line(Parser *P) {
                 P->f->nsyms = 1;
                 return;
             }
-            fail_at(P, at, "symbol '%s' declared twice", name);
+            kp_fail_at(P, at, "symbol '%s' declared twice", name);
         }
     P->f->nsyms = ir_add_sym(P->m, name, max) + 1;
 }
 
-/* Whether [s, e) contains lit. */
-static int has(const char *s, const char *e, const char *lit) {
-    size_t n = strlen(lit);
-    for (; (size_t)(e - s) >= n; s++)
-        if (!memcmp(s, lit, n))
-            return 1;
-    return 0;
-}
-
 /* "arena EXPR bytes[; sgemm workspace @ OFF, N bytes]", "arena not
  * planned", or the derived "arena at ..." line, read over. */
-static void arena_line(Parser *P) {
-    if (accept(P, "not")) {
-        expect(P, "planned");
-        end_of_line(P);
+static void arena_line(KParser *P) {
+    if (kp_accept(P, "not")) {
+        kp_expect(P, "planned");
+        kp_end_of_line(P);
         return;
     }
-    if (peek(P, "at") && has(P->cur, P->end, "bytes for B=")) {
+    if (kp_peek(P, "at") && kp_has(P->cur, P->end, "bytes for B=")) {
         P->cur = P->end;
         return;
     }
     P->f->arena_bytes = expr(P);
-    expect(P, "bytes");
-    if (accept(P, ";")) {
-        expect(P, "sgemm");
-        expect(P, "workspace");
-        expect(P, "@");
+    kp_expect(P, "bytes");
+    if (kp_accept(P, ";")) {
+        kp_expect(P, "sgemm");
+        kp_expect(P, "workspace");
+        kp_expect(P, "@");
         P->f->ws_offset = expr(P);
-        expect(P, ",");
+        kp_expect(P, ",");
         P->f->ws_bytes = expr(P);
-        expect(P, "bytes");
+        kp_expect(P, "bytes");
     }
-    end_of_line(P);
+    kp_end_of_line(P);
 }
 
 /* ---- statements -------------------------------------------------------------- */
 
 /* A growable array in the function's arena (the old copy is left there). */
-static void *grow(Parser *P, void *p, int n, int *cap, size_t elem) {
+static void *grow(KParser *P, void *p, int n, int *cap, size_t elem) {
     if (n < *cap)
         return p;
     int c = *cap ? 2 * *cap : 8;
@@ -469,45 +265,45 @@ static void *grow(Parser *P, void *p, int n, int *cap, size_t elem) {
     return q;
 }
 
-static void block(Parser *P, KBlock *b);
+static void block(KParser *P, KBlock *b);
 
 /* "nK": the number K, or -1 when the cursor is not at one. */
-static long node_number(Parser *P) {
-    skip(P);
+static long node_number(KParser *P) {
+    kp_skip(P);
     const char *s = P->cur, *d = s + 1;
     if (s >= P->end || *s != 'n' || d >= P->end || *d < '0' || *d > '9')
         return -1;
     while (d < P->end && *d >= '0' && *d <= '9')
         d++;
-    if (d < P->end && ident_char(*d))
+    if (d < P->end && kp_ident_char(*d))
         return -1;
     P->cur = d;
     return d - s > 9 ? 1000000000L : strtol(s + 1, NULL, 10);
 }
 
 /* "nK" referring to a node below `limit`. */
-static int node_ref(Parser *P, int limit, const char *what) {
-    skip(P);
+static int node_ref(KParser *P, int limit, const char *what) {
+    kp_skip(P);
     const char *at = P->cur;
     long k = node_number(P);
     if (k < 0)
-        fail_at(P, at, "expected a node (nK)");
+        kp_fail_at(P, at, "expected a node (nK)");
     if (k >= limit && limit == 0)
-        fail_at(P, at, "%s n%ld is not an earlier node of the map (it has none yet)", what, k);
+        kp_fail_at(P, at, "%s n%ld is not an earlier node of the map (it has none yet)", what, k);
     if (k >= limit)
-        fail_at(P, at, "%s n%ld is not an earlier node of the map (n0 .. n%d)", what, k, limit - 1);
+        kp_fail_at(P, at, "%s n%ld is not an earlier node of the map (n0 .. n%d)", what, k, limit - 1);
     return (int)k;
 }
 
-static KMapOp map_op(Parser *P) {
-    skip(P);
+static KMapOp map_op(KParser *P) {
+    kp_skip(P);
     const char *at = P->cur;
     char name[64];
-    ident(P, name, sizeof name, "a map op");
+    kp_ident(P, name, sizeof name, "a map op");
     for (int op = 0; op < KM_NUM_KINDS; op++)
         if (!strcmp(kir_map_op_name((KMapOp)op), name))
             return (KMapOp)op;
-    fail_at(P, at, "unknown map op '%s'", name);
+    kp_fail_at(P, at, "unknown map op '%s'", name);
 }
 
 /* Whether a and b are the same expression, node by node. */
@@ -528,45 +324,45 @@ static int same_strided(const KStrided *a, const KStrided *b, int rank) {
 }
 
 /* "map [DIMS] {", its nodes and outputs one a line, "}". */
-static void map_stmt(Parser *P, KStmt *s) {
-    expect(P, "[");
-    if (!accept(P, "]")) {
+static void map_stmt(KParser *P, KStmt *s) {
+    kp_expect(P, "[");
+    if (!kp_accept(P, "]")) {
         do {
             if (s->rank == KIR_MAX_RANK)
-                fail_at(P, P->cur, "a map has at most %d dimensions", KIR_MAX_RANK);
+                kp_fail_at(P, P->cur, "a map has at most %d dimensions", KIR_MAX_RANK);
             s->dims[s->rank++] = expr(P);
-        } while (accept(P, ","));
-        expect(P, "]");
+        } while (kp_accept(P, ","));
+        kp_expect(P, "]");
     }
-    expect(P, "{");
-    end_of_line(P);
+    kp_expect(P, "{");
+    kp_end_of_line(P);
     int capin = 0, capnodes = 0, capout = 0;
     for (;;) {
-        if (!next_line(P))
-            fail_at(P, P->cur, "the map has no closing '}'");
-        if (accept(P, "}"))
+        if (!kp_next_line(P))
+            kp_fail_at(P, P->cur, "the map has no closing '}'");
+        if (kp_accept(P, "}"))
             break;
-        if (accept(P, "out")) {
+        if (kp_accept(P, "out")) {
             s->out = grow(P, s->out, s->nout, &capout, sizeof *s->out);
             KMapOut *o = &s->out[s->nout];
             o->at = strided(P, s->rank);
-            if (accept(P, "+="))
+            if (kp_accept(P, "+="))
                 o->accumulate = 1;
             else
-                expect(P, "=");
+                kp_expect(P, "=");
             o->node = node_ref(P, s->nnodes, "the output's");
             s->nout++;
-            end_of_line(P);
+            kp_end_of_line(P);
             continue;
         }
-        skip(P);
+        kp_skip(P);
         const char *at = P->cur;
         long k = node_number(P);
         if (k < 0)
-            fail_at(P, at, "expected a node 'nK = ...', an output 'out ...' or '}'");
+            kp_fail_at(P, at, "expected a node 'nK = ...', an output 'out ...' or '}'");
         if (k != s->nnodes)
-            fail_at(P, at, "expected node n%d: nodes are numbered in order", s->nnodes);
-        expect(P, "=");
+            kp_fail_at(P, at, "expected node n%d: nodes are numbered in order", s->nnodes);
+        kp_expect(P, "=");
         s->nodes = grow(P, s->nodes, s->nnodes, &capnodes, sizeof *s->nodes);
         KMapNode *n = &s->nodes[s->nnodes];
         n->op = map_op(P);
@@ -586,134 +382,134 @@ static void map_stmt(Parser *P, KStmt *s) {
             }
             break;
         }
-        case KM_CONST: n->f = number(P, "the constant"); break;
+        case KM_CONST: n->f = kp_number(P, "the constant"); break;
         case KM_EXPR: n->e = expr(P); break;
         default:
             n->a = node_ref(P, s->nnodes, "operand");
             if (kir_map_op_arity(n->op) == 2) {
-                expect(P, ",");
+                kp_expect(P, ",");
                 n->b = node_ref(P, s->nnodes, "operand");
             }
             break;
         }
         s->nnodes++;
-        end_of_line(P);
+        kp_end_of_line(P);
     }
-    end_of_line(P);
+    kp_end_of_line(P);
 }
 
 /* gemm C=V[OFF; ld E] A=V[OFF; ld E][^T] B=V[OFF; ld E][^T] (M=E, N=E, K=E) alpha=F beta=F,
  * or with B=V[OFF] packed */
-static void gemm_stmt(Parser *P, KStmt *s) {
-    expect(P, "C");
-    expect(P, "=");
+static void gemm_stmt(KParser *P, KStmt *s) {
+    kp_expect(P, "C");
+    kp_expect(P, "=");
     s->C = view_open(P);
     s->ldc = leading_dim(P);
-    expect(P, "A");
-    expect(P, "=");
+    kp_expect(P, "A");
+    kp_expect(P, "=");
     s->A = view_open(P);
     s->lda = leading_dim(P);
-    s->transa = accept(P, "^T");
-    expect(P, "B");
-    expect(P, "=");
+    s->transa = kp_accept(P, "^T");
+    kp_expect(P, "B");
+    kp_expect(P, "=");
     s->B = view_open(P);
-    if (accept(P, "]")) {
-        expect(P, "packed");
+    if (kp_accept(P, "]")) {
+        kp_expect(P, "packed");
         s->packed_b = 1;
     } else {
         s->ldb = leading_dim(P);
-        s->transb = accept(P, "^T");
+        s->transb = kp_accept(P, "^T");
     }
-    expect(P, "(");
-    expect(P, "M");
-    expect(P, "=");
+    kp_expect(P, "(");
+    kp_expect(P, "M");
+    kp_expect(P, "=");
     s->M = expr(P);
-    expect(P, ",");
-    expect(P, "N");
-    expect(P, "=");
+    kp_expect(P, ",");
+    kp_expect(P, "N");
+    kp_expect(P, "=");
     s->N = expr(P);
-    expect(P, ",");
-    expect(P, "K");
-    expect(P, "=");
+    kp_expect(P, ",");
+    kp_expect(P, "K");
+    kp_expect(P, "=");
     s->K = expr(P);
-    expect(P, ")");
-    expect(P, "alpha");
-    expect(P, "=");
-    s->alpha = (float)number(P, "alpha");
-    expect(P, "beta");
-    expect(P, "=");
-    s->beta = (float)number(P, "beta");
-    end_of_line(P);
+    kp_expect(P, ")");
+    kp_expect(P, "alpha");
+    kp_expect(P, "=");
+    s->alpha = (float)kp_number(P, "alpha");
+    kp_expect(P, "beta");
+    kp_expect(P, "=");
+    s->beta = (float)kp_number(P, "beta");
+    kp_end_of_line(P);
 }
 
 /* pack_b C=V[OFF] B=V[OFF; ld E][^T] (N=E, K=E) */
-static void pack_stmt(Parser *P, KStmt *s) {
-    expect(P, "C");
-    expect(P, "=");
+static void pack_stmt(KParser *P, KStmt *s) {
+    kp_expect(P, "C");
+    kp_expect(P, "=");
     s->C = view_open(P);
-    expect(P, "]");
-    expect(P, "B");
-    expect(P, "=");
+    kp_expect(P, "]");
+    kp_expect(P, "B");
+    kp_expect(P, "=");
     s->B = view_open(P);
     s->ldb = leading_dim(P);
-    s->transb = accept(P, "^T");
-    expect(P, "(");
-    expect(P, "N");
-    expect(P, "=");
+    s->transb = kp_accept(P, "^T");
+    kp_expect(P, "(");
+    kp_expect(P, "N");
+    kp_expect(P, "=");
     s->N = expr(P);
-    expect(P, ",");
-    expect(P, "K");
-    expect(P, "=");
+    kp_expect(P, ",");
+    kp_expect(P, "K");
+    kp_expect(P, "=");
     s->K = expr(P);
-    expect(P, ")");
-    end_of_line(P);
+    kp_expect(P, ")");
+    kp_end_of_line(P);
 }
 
 /* call SYMBOL(name=E, ...; V[OFF], ...[; hp=F, ...]).  Two kinds may share
  * a symbol (SGD with and without momentum): the kind is the one whose
  * signature has these integers, this many pointers and these
  * hyperparameters. */
-static void call_stmt(Parser *P, KStmt *s) {
-    skip(P);
+static void call_stmt(KParser *P, KStmt *s) {
+    kp_skip(P);
     const char *at = P->cur;
     char sym[128];
-    ident(P, sym, sizeof sym, "the runtime function");
-    expect(P, "(");
+    kp_ident(P, sym, sizeof sym, "the runtime function");
+    kp_expect(P, "(");
     char inames[KIR_CALL_MAX_INTS][64];
     const KExpr *ivals[KIR_CALL_MAX_INTS];
     int nints = 0;
-    if (!peek(P, ";")) {
+    if (!kp_peek(P, ";")) {
         do {
             if (nints == KIR_CALL_MAX_INTS)
-                fail_at(P, P->cur, "a call has at most %d integer arguments", KIR_CALL_MAX_INTS);
-            ident(P, inames[nints], sizeof inames[nints], "an integer argument's name");
-            expect(P, "=");
+                kp_fail_at(P, P->cur, "a call has at most %d integer arguments", KIR_CALL_MAX_INTS);
+            kp_ident(P, inames[nints], sizeof inames[nints], "an integer argument's name");
+            kp_expect(P, "=");
             ivals[nints++] = expr(P);
-        } while (accept(P, ","));
+        } while (kp_accept(P, ","));
     }
-    expect(P, ";");
-    if (!peek(P, ";") && !peek(P, ")")) {
+    kp_expect(P, ";");
+    if (!kp_peek(P, ";") && !kp_peek(P, ")")) {
         do {
             if (s->nptrs == KIR_CALL_MAX_PTRS)
-                fail_at(P, P->cur, "a call has at most %d pointer arguments", KIR_CALL_MAX_PTRS);
+                kp_fail_at(P, P->cur, "a call has at most %d pointer arguments", KIR_CALL_MAX_PTRS);
             s->ptrs[s->nptrs] = view_open(P);
-            expect(P, "]");
+            kp_expect(P, "]");
             s->nptrs++;
-        } while (accept(P, ","));
+        } while (kp_accept(P, ","));
     }
     char hnames[KIR_CALL_MAX_HP][64];
-    if (accept(P, ";")) {
+    if (kp_accept(P, ";")) {
         do {
             if (s->nhp == KIR_CALL_MAX_HP)
-                fail_at(P, P->cur, "a call has at most %d hyperparameters", KIR_CALL_MAX_HP);
-            ident(P, hnames[s->nhp], sizeof hnames[s->nhp], "a hyperparameter's name");
-            expect(P, "=");
-            s->hp[s->nhp] = number(P, "the hyperparameter");
+                kp_fail_at(P, P->cur, "a call has at most %d hyperparameters", KIR_CALL_MAX_HP);
+            kp_ident(P, hnames[s->nhp], sizeof hnames[s->nhp], "a hyperparameter's name");
+            kp_expect(P, "=");
+            s->hp[s->nhp] = kp_number(P, "the hyperparameter");
             s->nhp++;
-        } while (accept(P, ","));
+        } while (kp_accept(P, ","));
     }
-    expect(P, ")");
-    end_of_line(P);
+    kp_expect(P, ")");
+    kp_end_of_line(P);
     int known = 0;
     for (int k = 0; k < KC_NUM_KINDS; k++) {
         KCallSig sig;
@@ -741,56 +537,56 @@ static void call_stmt(Parser *P, KStmt *s) {
         memset(s->ints, 0, sizeof s->ints);
     }
     if (!known)
-        fail_at(P, at, "unknown runtime call '%s' (kir/calls.def)", sym);
-    fail_at(P, at, "no call of %s takes these arguments (kir/calls.def)", sym);
+        kp_fail_at(P, at, "unknown runtime call '%s' (kir/calls.def)", sym);
+    kp_fail_at(P, at, "no call of %s takes these arguments (kir/calls.def)", sym);
 }
 
 /* "for tK in 0 .. COUNT [reverse] {", its body, "}". */
-static void loop_stmt(Parser *P, KStmt *s) {
-    skip(P);
+static void loop_stmt(KParser *P, KStmt *s) {
+    kp_skip(P);
     const char *at = P->cur;
     char name[32];
-    ident(P, name, sizeof name, "the loop variable (tK)");
+    kp_ident(P, name, sizeof name, "the loop variable (tK)");
     char *e = NULL;
     long v = name[0] == 't' && name[1] >= '0' && name[1] <= '9' ? strtol(name + 1, &e, 10) : -1;
     if (v < 0 || *e)
-        fail_at(P, at, "expected the loop variable (tK)");
+        kp_fail_at(P, at, "expected the loop variable (tK)");
     if (v >= MAX_VAR)
-        fail_at(P, at, "loop variable %s: at most t%d", name, MAX_VAR - 1);
+        kp_fail_at(P, at, "loop variable %s: at most t%d", name, MAX_VAR - 1);
     if (!P->var_used)
         P->var_used = kfunc_alloc(P->f, MAX_VAR);
     if (P->var_used[v])
-        fail_at(P, at, "loop variable %s belongs to another loop: each loop has its own", name);
-    if (P->nopen == MAX_DEPTH)
-        fail_at(P, at, "loops nested deeper than %d", MAX_DEPTH);
+        kp_fail_at(P, at, "loop variable %s belongs to another loop: each loop has its own", name);
+    if (P->nopen == KP_MAX_DEPTH)
+        kp_fail_at(P, at, "loops nested deeper than %d", KP_MAX_DEPTH);
     P->var_used[v] = 1;
     if (v > P->max_var)
         P->max_var = (int)v;
     s->var = (int)v;
-    expect(P, "in");
-    expect(P, "0");
-    expect(P, "..");
+    kp_expect(P, "in");
+    kp_expect(P, "0");
+    kp_expect(P, "..");
     s->count = expr(P);
-    s->reverse = accept(P, "reverse");
-    expect(P, "{");
-    end_of_line(P);
+    s->reverse = kp_accept(P, "reverse");
+    kp_expect(P, "{");
+    kp_end_of_line(P);
     P->open[P->nopen++] = s->var;
     block(P, &s->body);
     P->nopen--;
 }
 
 /* The statement whose first line is the current one. */
-static void statement(Parser *P, KBlock *b) {
-    skip(P);
+static void statement(KParser *P, KBlock *b) {
+    kp_skip(P);
     const char *at = P->cur;
     static const struct {
         const char *word;
         KStmtKind   kind;
     } kinds[] = {{"for", KS_LOOP}, {"gemm", KS_GEMM}, {"pack_b", KS_PACK_B}, {"map", KS_MAP}, {"call", KS_CALL}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        if (!accept(P, kinds[i].word))
+        if (!kp_accept(P, kinds[i].word))
             continue;
-        KStmt *s = kblock_add(P->f, b, kinds[i].kind, comment(P));
+        KStmt *s = kblock_add(P->f, b, kinds[i].kind, kp_comment(P));
         switch (kinds[i].kind) {
         case KS_LOOP: loop_stmt(P, s); break;
         case KS_GEMM: gemm_stmt(P, s); break;
@@ -800,16 +596,16 @@ static void statement(Parser *P, KBlock *b) {
         }
         return;
     }
-    fail_at(P, at, "expected a statement (for, gemm, pack_b, map, call) or '}'");
+    kp_fail_at(P, at, "expected a statement (for, gemm, pack_b, map, call) or '}'");
 }
 
 /* Statements up to the line "}" that closes the block. */
-static void block(Parser *P, KBlock *b) {
+static void block(KParser *P, KBlock *b) {
     for (;;) {
-        if (!next_line(P))
-            fail_at(P, P->cur, "the text ends inside a block: a '}' is missing");
-        if (accept(P, "}")) {
-            end_of_line(P);
+        if (!kp_next_line(P))
+            kp_fail_at(P, P->cur, "the text ends inside a block: a '}' is missing");
+        if (kp_accept(P, "}")) {
+            kp_end_of_line(P);
             return;
         }
         statement(P, b);
@@ -818,50 +614,50 @@ static void block(Parser *P, KBlock *b) {
 
 /* ---- the function ------------------------------------------------------------------ */
 
-static void function(Parser *P) {
-    if (!next_line(P))
-        fail_at(P, P->cur, "expected 'kfunc NAME (module M) {'");
-    expect(P, "kfunc");
+static void function(KParser *P) {
+    if (!kp_next_line(P))
+        kp_fail_at(P, P->cur, "expected 'kfunc NAME (module M) {'");
+    kp_expect(P, "kfunc");
     char name[256], mod[256];
-    word(P, name, sizeof name, "the function's name");
-    if (accept(P, "(")) {
-        expect(P, "module");
-        word(P, mod, sizeof mod, "the module's name");
-        expect(P, ")");
+    kp_word(P, name, sizeof name, "the function's name");
+    if (kp_accept(P, "(")) {
+        kp_expect(P, "module");
+        kp_word(P, mod, sizeof mod, "the module's name");
+        kp_expect(P, ")");
         P->m = ir_module_new(mod);
     }
-    expect(P, "{");
-    end_of_line(P);
+    kp_expect(P, "{");
+    kp_end_of_line(P);
     P->f = kfunc_new(name, P->m);
     if (!P->f)
-        fail_at(P, P->cur, "out of memory");
+        kp_fail_at(P, P->cur, "out of memory");
     P->f->nsyms = 0; /* counted as the sym lines come */
     P->max_var = -1;
     /* the header, in its order: symbols, buffers, the plan; then statements */
     enum { SYMS, BUFS, ARENA, BODY } phase = SYMS;
     for (;;) {
-        if (!next_line(P))
-            fail_at(P, P->cur, "the text ends inside the function: a '}' is missing");
-        skip(P);
+        if (!kp_next_line(P))
+            kp_fail_at(P, P->cur, "the text ends inside the function: a '}' is missing");
+        kp_skip(P);
         const char *at = P->cur;
-        if (accept(P, "}")) {
-            end_of_line(P);
+        if (kp_accept(P, "}")) {
+            kp_end_of_line(P);
             break;
         }
-        if (phase <= BUFS && accept(P, "sym")) {
+        if (phase <= BUFS && kp_accept(P, "sym")) {
             if (phase > SYMS)
-                fail_at(P, at, "the symbols come before the buffers");
+                kp_fail_at(P, at, "the symbols come before the buffers");
             sym_line(P);
-        } else if (phase <= BUFS && accept(P, "arg")) {
+        } else if (phase <= BUFS && kp_accept(P, "arg")) {
             phase = BUFS;
             buffer_line(P, KB_ARG);
-        } else if (phase <= BUFS && accept(P, "result")) {
+        } else if (phase <= BUFS && kp_accept(P, "result")) {
             phase = BUFS;
             buffer_line(P, KB_RESULT);
-        } else if (phase <= BUFS && accept(P, "temp")) {
+        } else if (phase <= BUFS && kp_accept(P, "temp")) {
             phase = BUFS;
             buffer_line(P, KB_TEMP);
-        } else if (phase <= ARENA && accept(P, "arena")) {
+        } else if (phase <= ARENA && kp_accept(P, "arena")) {
             phase = ARENA;
             arena_line(P);
         } else {
@@ -873,14 +669,14 @@ static void function(Parser *P) {
     if (P->m && P->f->nsyms < P->m->nsyms)
         P->f->nsyms = P->m->nsyms;
     P->f->nloops = P->max_var + 1;
-    if (next_line(P))
-        fail_at(P, P->cur, "text after the function's closing '}'");
+    if (kp_next_line(P))
+        kp_fail_at(P, P->cur, "text after the function's closing '}'");
 }
 
 KFunc *kfunc_parse(const char *file, const char *text, IrModule **module, char *err, size_t errlen) {
     if (module)
         *module = NULL;
-    Parser *P = calloc(1, sizeof *P);
+    KParser *P = calloc(1, sizeof *P);
     if (!P) {
         if (err && errlen)
             snprintf(err, errlen, "%s: out of memory", file);
