@@ -1,6 +1,9 @@
-/* kcompile.c - lower, fuse, plan (kcompile.h). */
+/* kcompile.c - lower, fuse, plan (kcompile.h).  After each pass the
+ * function is verified when RNNC_VERIFY_KIR asks for it, as the test
+ * suites do (kir/kir_passcheck.h). */
 #include "lower/kcompile.h"
 
+#include "kir/kir_passcheck.h"
 #include "lower/kfuse.h"
 #include "lower/lower.h"
 #include "lower/memplan.h"
@@ -8,13 +11,21 @@
 
 KFunc *kcompile(const IrModule *m, const char *name, char *err, size_t errlen)
 {
+    /* lower() is lower_unpacked() then lower_pack_b(): called apart here,
+     * so that each half is checked on its own */
     TimingMark t = timing_start();
-    KFunc *f = lower(m, name, err, errlen);
+    KFunc *f = lower_unpacked(m, name, err, errlen);
+    if (f) {
+        kir_passcheck_or_abort(f, "lower");
+        lower_pack_b(f);
+    }
     timing_stop(&t, "lower");
     if (!f) return NULL;
+    kir_passcheck_or_abort(f, "pack");
     t = timing_start();
     kfuse(f);
     timing_stop(&t, "kfuse");
+    kir_passcheck_or_abort(f, "kfuse");
     t = timing_start();
     int rc = memplan(f, err, errlen);
     timing_stop(&t, "memplan");
@@ -22,6 +33,7 @@ KFunc *kcompile(const IrModule *m, const char *name, char *err, size_t errlen)
         kfunc_free(f);
         return NULL;
     }
+    kir_passcheck_or_abort(f, "memplan");
     return f;
 }
 

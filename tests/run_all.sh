@@ -16,6 +16,10 @@ set -u
 self=$(cd "$(dirname "$0")" && pwd)/run_all.sh
 cd "$(dirname "$0")/.." || exit 2
 B=${1:-build}
+# Every suite verifies the kernel IR after each pass of kcompile()
+# (kir/kir_passcheck.h): a pass that breaks it aborts where it broke it.
+RNNC_VERIFY_KIR=${RNNC_VERIFY_KIR:-1}
+export RNNC_VERIFY_KIR
 
 # one NAME LOGDIR: runs suite NAME, leaves LOGDIR/NAME.{out,rc} and prints
 # its line.  (Called by xargs below, in a shell of its own.)

@@ -9,6 +9,13 @@
 #     BUILD_DIR/rnnc <args> FILE | FileCheck FILE
 # prints PASS or FAIL for each file (with the reason when it fails), then
 # exactly "N passed, M failed", and exits non-zero if any failed.
+#
+# Each tests/golden/*.kir is kernel IR as text (docs/kernel-ir.md, "The
+# text form") with its RUN line naming the test tool kiropt instead:
+#     # RUN: kiropt -p kfuse
+# runs BUILD_DIR/tools/kiropt -p kfuse FILE | FileCheck FILE, one kernel-IR
+# pass on the text as LLVM's tests run `opt` (tests/tools/kiropt.c).  The
+# parser reads over the '#' lines, so the file is both input and checks.
 #   FILECHECK=/path/to/FileCheck overrides the FileCheck used.
 set -u
 
@@ -31,7 +38,8 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 pass=0
 fail=0
-for f in "$dir"/*.rnn; do
+kiropt=$build/tools/kiropt
+for f in "$dir"/*.rnn "$dir"/*.kir; do
     [ -e "$f" ] || continue
     name=$(basename "$f")
     args=$(sed -n '1s/^# RUN:[[:space:]]*//p' "$f")
@@ -40,14 +48,23 @@ for f in "$dir"/*.rnn; do
         fail=$((fail + 1))
         continue
     fi
+    prog=$rnnc
+    case $args in
+        kiropt|kiropt\ *) prog=$kiropt args=${args#kiropt} ;;
+    esac
+    if [ ! -x "$prog" ]; then
+        echo "FAIL $name: no $prog (build it: make BUILD=$build tests)"
+        fail=$((fail + 1))
+        continue
+    fi
     # The arguments are split on blanks on purpose; no globbing.
     set -f
     # shellcheck disable=SC2086
-    "$rnnc" $args "$f" >"$tmp/out" 2>"$tmp/err"
+    "$prog" $args "$f" >"$tmp/out" 2>"$tmp/err"
     rc=$?
     set +f
     if [ $rc -ne 0 ]; then
-        echo "FAIL $name: rnnc $args exited with status $rc"
+        echo "FAIL $name: $(basename "$prog") $args exited with status $rc"
         sed 's/^/    /' "$tmp/err" | head -20
         fail=$((fail + 1))
     elif ! "$filecheck" --input-file="$tmp/out" "$f" >"$tmp/check" 2>&1; then

@@ -21,7 +21,20 @@
  * product that reads it).  That fits the buffer kexpr_packed_b_floats
  * sizes, so bounds, data flow and the memory plan of the packed form are
  * checked here; the runtime's own layout is tested in test_sgemm.c and,
- * through emitted code, in test_emit_c.c. */
+ * through emitted code, in test_emit_c.c.  The model pack fills its
+ * buffer to the end (zeros after the data), since the runtime may write
+ * all of the bound the buffer is sized by, and a packed product reads all
+ * of it when checking a plan.
+ *
+ * One evaluator serves every kernel-IR test: the lowering's numbers
+ * (test_lower.c), a fusion's bits (test_kfuse.c) and the memory plan
+ * (test_memplan.c).  For the plan, kev_check_plan() runs the function in
+ * one arena at the planned offsets with shadow memory beside it: each
+ * 4-byte unit of the arena records which buffer's write it holds and
+ * when.  A read of a temporary must find its own last write still there,
+ * the temporaries one statement touches must not overlap, and none may
+ * meet the SGEMM workspace - "buffers live at the same time do not share
+ * memory", checked without trusting memplan's own liveness. */
 #ifndef RNNC_KIR_EVAL_H
 #define RNNC_KIR_EVAL_H
 
@@ -34,6 +47,14 @@
 #include "kir/kir.h"
 #include "kir/kir_calls.h"
 
+/* A 4-byte unit of the arena when checking a plan: the write it holds. */
+typedef struct KEvUnit {
+    int     buf;           /* buffer id, -1: never written                   */
+    int64_t epoch;         /* the statement that wrote it                    */
+} KEvUnit;
+
+#define KEV_MAX_TOUCHED 64
+
 typedef struct KEval {
     const KFunc   *f;
     const int64_t *sym;
@@ -41,6 +62,14 @@ typedef struct KEval {
     void         **mem;    /* by buffer id */
     int64_t       *size;   /* by buffer id, elements */
     char           err[256];
+    /* checking a plan (kev_check_plan); units is NULL otherwise */
+    KEvUnit       *units;  /* per 4-byte unit of the arena                   */
+    int64_t       *toff;   /* by buffer id: a temporary's byte offset        */
+    int64_t      **last;   /* by buffer id, per element: the epoch of its last write, 0 never */
+    int64_t        epoch;  /* the statement being run, counted from 1        */
+    int            uninit; /* reads of temporaries' elements never written    */
+    int            touched[KEV_MAX_TOUCHED], ntouched; /* temporaries this statement touches */
+    int            shadow_off; /* inside a GEMM's product, whose reads were checked once up front */
 } KEval;
 
 static inline int kev_fail(KEval *E, const char *what, const KBuf *b, int64_t i)
@@ -53,6 +82,36 @@ static inline int kev_fail(KEval *E, const char *what, const KBuf *b, int64_t i)
 
 static inline int64_t kev_x(const KEval *E, const KExpr *e) { return kexpr_eval(e, E->sym, E->vars); }
 
+static inline int kev_bytes_of(const KBuf *b) { return b->dtype == IR_I64 ? 8 : 4; }
+
+/* When checking a plan: an access to element i of b (in bounds).  A read
+ * must find b's own last write of that element in every unit it covers;
+ * a write records itself.  A read of an element never written is counted
+ * (a lowering bug, not a plan bug), not failed. */
+static inline void kev_shadow(KEval *E, const KBuf *b, int64_t i, int read, int write)
+{
+    if (!E->units || E->shadow_off || b->kind != KB_TEMP) return;
+    int t = 0;
+    while (t < E->ntouched && E->touched[t] != b->id) t++;
+    if (t == E->ntouched && t < KEV_MAX_TOUCHED) E->touched[E->ntouched++] = b->id;
+    int64_t es = kev_bytes_of(b), u0 = (E->toff[b->id] + i * es) / 4;
+    if (read && !E->last[b->id][i]) {
+        E->uninit++;
+    } else if (read) {
+        for (int64_t u = u0; u < u0 + es / 4; u++)
+            if (E->units[u].buf != b->id || E->units[u].epoch != E->last[b->id][i]) {
+                if (!E->err[0])
+                    snprintf(E->err, sizeof E->err, "%s[%lld] was overwritten by %s before this read", b->name,
+                             (long long)i, E->units[u].buf >= 0 ? E->f->bufs[E->units[u].buf]->name : "?");
+                return;
+            }
+    }
+    if (write) {
+        E->last[b->id][i] = E->epoch;
+        for (int64_t u = u0; u < u0 + es / 4; u++) E->units[u] = (KEvUnit){ b->id, E->epoch };
+    }
+}
+
 /* Element i of b as a double; NAN (and an error) out of bounds. */
 static inline double kev_load(KEval *E, const KBuf *b, int64_t i)
 {
@@ -60,6 +119,7 @@ static inline double kev_load(KEval *E, const KBuf *b, int64_t i)
         kev_fail(E, "load out of bounds", b, i);
         return NAN;
     }
+    kev_shadow(E, b, i, 1, 0);
     return b->dtype == IR_I64 ? (double)((int64_t *)E->mem[b->id])[i] : ((float *)E->mem[b->id])[i];
 }
 
@@ -69,6 +129,7 @@ static inline void kev_store(KEval *E, const KBuf *b, int64_t i, double v, int a
         kev_fail(E, "store out of bounds", b, i);
         return;
     }
+    kev_shadow(E, b, i, acc, 1);
     if (b->dtype == IR_I64) ((int64_t *)E->mem[b->id])[i] = (int64_t)v;
     else if (acc) ((float *)E->mem[b->id])[i] = ((float *)E->mem[b->id])[i] + (float)v;
     else ((float *)E->mem[b->id])[i] = (float)v;
@@ -177,6 +238,10 @@ static inline int kev_pack_b(KEval *E, const KStmt *s)
         for (int64_t j = 0; j < N; j++)
             kev_store(E, s->C.buf, c0 + KEV_PACK_HDR + p * N + j,
                       kev_load(E, s->B.buf, b0 + (s->transb ? j * ldb + p : p * ldb + j)), 0);
+    /* the runtime may write up to the buffer's bound: so does the model */
+    for (int64_t e = c0 + 2; e < c0 + KEV_PACK_HDR && !E->err[0]; e++) kev_store(E, s->C.buf, e, 0, 0);
+    for (int64_t e = c0 + KEV_PACK_HDR + N * K; e < E->size[s->C.buf->id] && !E->err[0]; e++)
+        kev_store(E, s->C.buf, e, 0, 0);
     return E->err[0] ? -1 : 0;
 }
 
@@ -193,17 +258,28 @@ static inline int kev_gemm(KEval *E, const KStmt *s)
                          (long long)N, (long long)K);
             return -1;
         }
+        /* checking a plan, the product reads all of the pack (see the top) */
+        for (int64_t e = b0; E->units && e < E->size[s->B.buf->id] && !E->err[0]; e++) kev_load(E, s->B.buf, e);
         b0 += KEV_PACK_HDR;
         tb = 0;
     }
+    /* checking a plan, each element of A and op(B) is checked once here,
+     * not M N K times in the product */
+    for (int64_t i = 0; E->units && i < M; i++)
+        for (int64_t k = 0; k < K; k++) kev_load(E, s->A.buf, a0 + (s->transa ? k * lda + i : i * lda + k));
+    for (int64_t k = 0; E->units && !s->packed_b && k < K; k++)
+        for (int64_t j = 0; j < N; j++) kev_load(E, s->B.buf, b0 + (tb ? j * ldb + k : k * ldb + j));
+    if (E->err[0]) return -1;
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
             double acc = 0;
+            E->shadow_off = 1;
             for (int64_t k = 0; k < K; k++) {
                 double a = kev_load(E, s->A.buf, a0 + (s->transa ? k * lda + i : i * lda + k));
                 double b = kev_load(E, s->B.buf, b0 + (tb ? j * ldb + k : k * ldb + j));
                 acc += a * b;
             }
+            E->shadow_off = 0;
             double c = s->beta != 0 ? s->beta * kev_load(E, s->C.buf, c0 + i * ldc + j) : 0;
             kev_store(E, s->C.buf, c0 + i * ldc + j, (double)(float)(s->alpha * (double)(float)acc) + c, 0);
             if (E->err[0]) return -1;
@@ -220,27 +296,11 @@ static inline void kev_softmax_row(const float *x, double *y, int64_t C)
     for (int64_t c = 0; c < C; c++) y[c] /= s;
 }
 
-/* A call: its integers and pointers bound from calls.def's signature
- * (each pointer bounds-checked for the elements the kernel touches), then
- * the kernel written out naively, in double.  A kind without a model here
- * fails the run. */
-static inline int kev_call(KEval *E, const KStmt *s)
+/* The kernel of call s written out naively, in double, on the bound
+ * integers I and pointers P.  A kind without a model here fails the run. */
+static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, const int64_t *I, void *const *P)
 {
-    KCallSig sig;
-    if (kir_call_sig(s->call, &sig) || s->nptrs != sig.nptrs || s->nhp != sig.nhp) {
-        snprintf(E->err, sizeof E->err, "call %d of the wrong shape", (int)s->call);
-        return -1;
-    }
-    int64_t I[KIR_CALL_MAX_INTS] = {0};
-    void *P[KIR_CALL_MAX_PTRS];
-    for (int k = 0; k < sig.nints; k++) I[k] = kev_x(E, s->ints[k]);
-    for (int k = 0; k < sig.nptrs; k++) {
-        if (s->ptrs[k].buf->dtype != sig.ptr_arg[k]->dtype) {
-            snprintf(E->err, sizeof E->err, "%s: pointer %d of the wrong type", sig.symbol, k);
-            return -1;
-        }
-        if (!(P[k] = kev_ptr(E, s->ptrs[k], kir_call_ptr_len(sig.ptr_arg[k], I)))) return -1;
-    }
+    KCallSig sig = *callsig;
     const double *hp = s->hp;
     int64_t a = I[0], b = I[1], c = I[2];
     switch (s->call) {
@@ -330,11 +390,63 @@ static inline int kev_call(KEval *E, const KStmt *s)
     }
 }
 
+/* A call: its integers and pointers bound from calls.def's signature
+ * (each pointer bounds-checked for the elements the kernel touches), then
+ * the kernel.  Checking a plan, the kernel reads every element of its
+ * input pointers and then writes every element of its outputs, as
+ * calls.def says. */
+static inline int kev_call(KEval *E, const KStmt *s)
+{
+    KCallSig sig;
+    if (kir_call_sig(s->call, &sig) || s->nptrs != sig.nptrs || s->nhp != sig.nhp) {
+        snprintf(E->err, sizeof E->err, "call %d of the wrong shape", (int)s->call);
+        return -1;
+    }
+    int64_t I[KIR_CALL_MAX_INTS] = {0}, len[KIR_CALL_MAX_PTRS], off[KIR_CALL_MAX_PTRS];
+    void *P[KIR_CALL_MAX_PTRS];
+    for (int k = 0; k < sig.nints; k++) I[k] = kev_x(E, s->ints[k]);
+    for (int k = 0; k < sig.nptrs; k++) {
+        if (s->ptrs[k].buf->dtype != sig.ptr_arg[k]->dtype) {
+            snprintf(E->err, sizeof E->err, "%s: pointer %d of the wrong type", sig.symbol, k);
+            return -1;
+        }
+        len[k] = kir_call_ptr_len(sig.ptr_arg[k], I);
+        off[k] = kev_x(E, s->ptrs[k].off);
+        if (!(P[k] = kev_ptr(E, s->ptrs[k], len[k]))) return -1;
+    }
+    for (int k = 0; k < sig.nptrs && E->units; k++)
+        for (int64_t e = 0; e < len[k] && !sig.ptr_arg[k]->write; e++) kev_shadow(E, s->ptrs[k].buf, off[k] + e, 1, 0);
+    int rc = kev_kernel(E, s, &sig, I, P);
+    for (int k = 0; k < sig.nptrs && E->units && !rc; k++)
+        for (int64_t e = 0; e < len[k] && sig.ptr_arg[k]->write; e++) kev_shadow(E, s->ptrs[k].buf, off[k] + e, 0, 1);
+    return rc ? rc : E->err[0] ? -1 : 0;
+}
+
+/* Checking a plan: the temporaries one statement touches are live at
+ * once, so their memory must not overlap. */
+static inline int kev_check_touched(KEval *E, const KStmt *s)
+{
+    for (int a = 0; a < E->ntouched; a++)
+        for (int b = a + 1; b < E->ntouched; b++) {
+            const KBuf *x = E->f->bufs[E->touched[a]], *y = E->f->bufs[E->touched[b]];
+            int64_t xe = E->toff[x->id] + E->size[x->id] * kev_bytes_of(x);
+            int64_t ye = E->toff[y->id] + E->size[y->id] * kev_bytes_of(y);
+            if (E->toff[x->id] < ye && E->toff[y->id] < xe) {
+                snprintf(E->err, sizeof E->err, "'%s' touches %s and %s, which overlap", s->origin ? s->origin : "",
+                         x->name, y->name);
+                return -1;
+            }
+        }
+    return 0;
+}
+
 static inline int kev_block(KEval *E, const KBlock *b)
 {
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
         int rc = 0;
+        E->epoch++;
+        E->ntouched = 0;
         switch (s->kind) {
         case KS_LOOP: {
             int64_t n = kev_x(E, s->count);
@@ -349,6 +461,7 @@ static inline int kev_block(KEval *E, const KBlock *b)
         case KS_MAP: rc = kev_map(E, s); break;
         case KS_CALL: rc = kev_call(E, s); break;
         }
+        if (!rc && E->units && s->kind != KS_LOOP) rc = kev_check_touched(E, s);
         if (rc) return rc;
     }
     return 0;
@@ -356,23 +469,49 @@ static inline int kev_block(KEval *E, const KBlock *b)
 
 /* Runs f as kir.h's calling convention describes.  With arena NULL every
  * temporary gets memory of its own; otherwise temporaries live in arena
- * at the offsets memplan() gave them (sharing memory as planned), which
- * checks the plan.  Returns 0, or nonzero with a message in err. */
-static inline int kev_run_in(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res,
-                             void *arena, char *err, size_t errlen)
+ * at the offsets memplan() gave them, sharing memory as planned (arena
+ * reaches at least to the end of the last one; the SGEMM workspace after
+ * them is never touched), and with `check` the plan is checked as the top
+ * says;
+ * *uninit, when given, counts the reads of elements never written.
+ * Returns 0, or nonzero with a message in err. */
+static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res, void *arena,
+                           int check, int *uninit, char *err, size_t errlen)
 {
     KEval E = { .f = f, .sym = sym };
     E.vars = calloc((size_t)f->nloops + 1, sizeof *E.vars);
     E.mem = calloc((size_t)f->nbufs + 1, sizeof *E.mem);
     E.size = calloc((size_t)f->nbufs + 1, sizeof *E.size);
-    int rc = -1;
+    E.toff = calloc((size_t)f->nbufs + 1, sizeof *E.toff);
+    E.last = calloc((size_t)f->nbufs + 1, sizeof *E.last);
+    int64_t arena_bytes = arena ? kexpr_eval(f->arena_bytes, sym, NULL) : 0;
+    int64_t ws_off = arena_bytes, ws_end = arena_bytes;
+    if (arena && f->ws_bytes) {
+        ws_off = kexpr_eval(f->ws_offset, sym, NULL);
+        ws_end = ws_off + kexpr_eval(f->ws_bytes, sym, NULL);
+    }
+    int rc = 0;
+    int64_t temps_end = 0; /* the shadow covers the temporaries, not the workspace after them */
     for (int i = 0; i < f->nbufs; i++) {
         const KBuf *b = f->bufs[i];
         E.size[i] = kexpr_eval(b->size, sym, NULL);
         if (b->kind == KB_ARG) E.mem[i] = arg[b->index];
         else if (b->kind == KB_RESULT) E.mem[i] = res[b->index];
         else if (arena) {
-            E.mem[i] = (char *)arena + kexpr_eval(b->offset, sym, NULL);
+            /* a plan puts every temporary inside the arena, clear of the workspace */
+            int64_t off = b->offset ? kexpr_eval(b->offset, sym, NULL) : -1, end = off + E.size[i] * kev_bytes_of(b);
+            if (!b->offset || off < 0 || end > arena_bytes || (end > off && off < ws_end && ws_off < end)) {
+                if (!E.err[0])
+                    snprintf(E.err, sizeof E.err, "%s (bytes %lld .. %lld) is outside the arena of %lld bytes or "
+                             "meets the SGEMM workspace", b->name, (long long)off, (long long)end,
+                             (long long)arena_bytes);
+                rc = -1;
+                continue;
+            }
+            E.toff[i] = off;
+            E.mem[i] = (char *)arena + off;
+            if (end > temps_end) temps_end = end;
+            if (check) E.last[i] = calloc((size_t)E.size[i] + 1, sizeof **E.last);
         } else {
             E.mem[i] = malloc((size_t)(E.size[i] ? E.size[i] : 1) * 8);
             for (int64_t k = 0; k < E.size[i]; k++) {
@@ -381,20 +520,78 @@ static inline int kev_run_in(const KFunc *f, const int64_t *sym, void *const *ar
             }
         }
     }
-    rc = kev_block(&E, &f->body);
+    if (arena && check) {
+        E.units = malloc(((size_t)temps_end / 4 + 1) * sizeof *E.units);
+        for (int64_t u = 0; u <= temps_end / 4; u++) E.units[u] = (KEvUnit){ -1, 0 };
+    }
+    if (!rc) rc = kev_block(&E, &f->body);
     if (rc && err && errlen) snprintf(err, errlen, "%s", E.err);
-    for (int i = 0; !arena && i < f->nbufs; i++)
-        if (f->bufs[i]->kind == KB_TEMP) free(E.mem[i]);
+    if (uninit) *uninit = E.uninit;
+    for (int i = 0; i < f->nbufs; i++) {
+        if (!arena && f->bufs[i]->kind == KB_TEMP) free(E.mem[i]);
+        free(E.last[i]);
+    }
     free(E.vars);
     free(E.mem);
     free(E.size);
+    free(E.toff);
+    free(E.last);
+    free(E.units);
     return rc;
+}
+
+static inline int kev_run_in(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res,
+                             void *arena, char *err, size_t errlen)
+{
+    return kev_exec(f, sym, arg, res, arena, 0, NULL, err, errlen);
 }
 
 static inline int kev_run(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res, char *err,
                           size_t errlen)
 {
-    return kev_run_in(f, sym, arg, res, NULL, err, errlen);
+    return kev_exec(f, sym, arg, res, NULL, 0, NULL, err, errlen);
+}
+
+/* Checks the memory plan of f (memplan() has run) at the symbol values
+ * sym by running it in one NaN-filled arena with shadow memory (see the
+ * top), on arguments of 0.25 (token ids 0: in range for any vocabulary).
+ * Returns the number of problems found (the run stops at the first),
+ * printed to stderr unless quiet; *uninit, when given, counts reads of
+ * temporaries' elements no statement wrote before. */
+static inline int kev_check_plan(const KFunc *f, const int64_t *sym, int *uninit, int quiet)
+{
+    void **arg = calloc((size_t)f->nargs + 1, sizeof *arg), **res = calloc((size_t)f->nresults + 1, sizeof *res);
+    for (int i = 0; i < f->nargs + f->nresults; i++) {
+        const KBuf *b = i < f->nargs ? f->args[i] : f->results[i - f->nargs];
+        int64_t n = kexpr_eval(b->size, sym, NULL);
+        void *p = malloc((size_t)(n ? n : 1) * 8);
+        for (int64_t k = 0; k < n; k++) {
+            if (b->dtype == IR_I64) ((int64_t *)p)[k] = 0;
+            else ((float *)p)[k] = i < f->nargs ? 0.25f : NAN;
+        }
+        if (i < f->nargs) arg[i] = p;
+        else res[i - f->nargs] = p;
+    }
+    /* memory for the temporaries only: nothing here touches the SGEMM
+     * workspace, which kev_exec checks no temporary meets */
+    int64_t bytes = 0;
+    for (int i = 0; i < f->nbufs; i++) {
+        const KBuf *b = f->bufs[i];
+        if (b->kind != KB_TEMP || !b->offset) continue;
+        int64_t end = kexpr_eval(b->offset, sym, NULL) + kexpr_eval(b->size, sym, NULL) * kev_bytes_of(b);
+        if (end > bytes) bytes = end;
+    }
+    float *arena = malloc((size_t)bytes + 8);
+    for (int64_t k = 0; k < bytes / 4; k++) arena[k] = NAN;
+    char err[256] = "";
+    int rc = kev_exec(f, sym, arg, res, arena, 1, uninit, err, sizeof err);
+    if (rc && !quiet) fprintf(stderr, "kev_check_plan: %s\n", err);
+    for (int i = 0; i < f->nargs; i++) free(arg[i]);
+    for (int i = 0; i < f->nresults; i++) free(res[i]);
+    free(arg);
+    free(res);
+    free(arena);
+    return rc ? 1 : 0;
 }
 
 #endif

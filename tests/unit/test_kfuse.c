@@ -3,7 +3,7 @@
  * computes the same bits as the unfused one.
  *
  * Programs are built by hand: straight-line maps over a [3, 5] space on
- * temporaries, evaluated by the small map interpreter below. */
+ * temporaries, run by the tests' kernel-IR evaluator (kir_eval.h). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 
 #include "lower/kfuse.h"
 #include "kir/kir.h"
+#include "kir_eval.h"
 
 enum { R = 3, C = 5, N = R * C };
 
@@ -71,64 +72,37 @@ static KStmt *map(Prog *p, KMapOp op, KStrided in0, const KStrided *in1, KStride
     return s;
 }
 
+/* b[0 .. n) = 0: a map over [n] (not [R, C]: it stays apart). */
+static void zero(Prog *p, KBuf *b, int64_t n)
+{
+    KStmt *s = kblock_add(p->f, &p->f->body, KS_MAP, "zero");
+    s->rank = 1;
+    s->dims[0] = kexpr_const(p->f, n);
+    s->nnodes = 1;
+    s->nodes = kfunc_alloc(p->f, sizeof *s->nodes);
+    s->nodes[0] = (KMapNode){ .op = KM_CONST, .f = 0 };
+    s->nout = 1;
+    s->out = kfunc_alloc(p->f, sizeof *s->out);
+    s->out[0] = (KMapOut){ .at = { .v = { b, kexpr_const(p->f, 0) } }, .node = 0 };
+    s->out[0].at.stride[0] = kexpr_const(p->f, 1);
+}
+
 /* ---- evaluating ------------------------------------------------------------ */
 
-static float node_value(const KMapNode *n, const float *v, float in)
-{
-    switch (n->op) {
-    case KM_IN: return in;
-    case KM_CONST: return (float)n->f;
-    case KM_ADD: return v[n->a] + v[n->b];
-    case KM_MUL: return v[n->a] * v[n->b];
-    case KM_SUB: return v[n->a] - v[n->b];
-    case KM_TANH: return tanhf(v[n->a]);
-    case KM_EXP: return expf(v[n->a]);
-    case KM_NEG: return -v[n->a];
-    default: fail_msg("node kind %d not in this evaluator", n->op);
-    }
-    return 0;
-}
-
-/* Runs the straight-line maps of f; mem[b] is buffer b's storage. */
-static void eval(const KFunc *f, float **mem)
-{
-    for (int i = 0; i < f->body.n; i++) {
-        const KStmt *s = f->body.stmts[i];
-        assert_int_equal(s->kind, KS_MAP);
-        for (int64_t r = 0; r < kexpr_eval(s->dims[0], NULL, NULL); r++)
-            for (int64_t c = 0; c < kexpr_eval(s->dims[1], NULL, NULL); c++) {
-                float v[32];
-                assert_true(s->nnodes <= 32);
-                for (int k = 0; k < s->nnodes; k++) {
-                    float in = 0;
-                    if (s->nodes[k].op == KM_IN) {
-                        const KStrided *x = &s->in[s->nodes[k].a];
-                        in = mem[x->v.buf->id][kexpr_eval(x->v.off, NULL, NULL) + r * kexpr_eval(x->stride[0], NULL, NULL) +
-                                               c * kexpr_eval(x->stride[1], NULL, NULL)];
-                    }
-                    v[k] = node_value(&s->nodes[k], v, in);
-                }
-                for (int o = 0; o < s->nout; o++) {
-                    const KStrided *w = &s->out[o].at;
-                    float *d = &mem[w->v.buf->id][kexpr_eval(w->v.off, NULL, NULL) + r * kexpr_eval(w->stride[0], NULL, NULL) +
-                                                  c * kexpr_eval(w->stride[1], NULL, NULL)];
-                    *d = s->out[o].accumulate ? *d + v[s->out[o].node] : v[s->out[o].node];
-                }
-            }
-    }
-}
-
-/* Runs f with x = fixed data, every temp zeroed; returns y's storage (N). */
+/* Runs f in the tests' evaluator (kir_eval.h) with x = fixed data; returns
+ * y (N floats).  Temporaries start as NaN, so a fused program that reads
+ * what it no longer stores shows. */
 static float *run(const Prog *p)
 {
-    float **mem = calloc((size_t)p->f->nbufs, sizeof *mem);
-    for (int b = 0; b < p->f->nbufs; b++) mem[b] = calloc(64, sizeof(float));
-    for (int i = 0; i < N; i++) mem[p->x->id][i] = 0.37f * (float)i - 2.1f;
-    eval(p->f, mem);
-    float *y = mem[p->y->id];
-    for (int b = 0; b < p->f->nbufs; b++)
-        if (b != p->y->id) free(mem[b]);
-    free(mem);
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    for (int i = 0; i < N; i++) {
+        x[i] = 0.37f * (float)i - 2.1f;
+        y[i] = 0;
+    }
+    void *args[1] = { x }, *res[1] = { y };
+    char err[256];
+    if (kev_run(p->f, NULL, args, res, err, sizeof err)) fail_msg("evaluating: %s", err);
+    free(x);
     return y;
 }
 
@@ -201,13 +175,14 @@ static void test_reduction_not_fused_with_reader(void **state)
     Prog p = prog_new();
     KBuf *sum = temp(&p, "sum", C);
     KStrided x = view(&p, p.x, 0, C, 1);
+    zero(&p, sum, C);
     map(&p, KM_TANH, x, NULL, view(&p, sum, 0, 0, 1), 1); /* sum[c] += tanh(x[r, c]) over rows r */
     map(&p, KM_MUL, view(&p, sum, 0, 0, 1), &x, view(&p, p.y, 0, C, 1), 0);
     fuse_same_bits(&p);
     int readers = 0;
     for (int i = 0; i < p.f->body.n; i++)
         for (int k = 0; k < p.f->body.stmts[i]->nin; k++) readers += p.f->body.stmts[i]->in[k].v.buf == sum;
-    assert_int_equal(p.f->body.n, 2);
+    assert_int_equal(p.f->body.n, 3); /* the zeros, the sum, y */
     assert_int_equal(readers, 1); /* y still loads the finished sum */
     kfunc_free(p.f);
 }

@@ -1,17 +1,18 @@
 /* test_memplan.c - the memory plan (lower/memplan.c), the kernel-IR
  * verifier (kir_verify.c) and printer (kir_print.c).
  *
- * A plan is checked by running the function abstractly (check_plan): every
- * statement is executed in order, loops for every iteration, over shadow
- * memory that records, for each 4-byte unit of the arena, which buffer's
- * write it holds.  A read of a temporary's element must find that element's
- * own last write still there; the temporaries one statement touches must
- * not overlap; none may meet the SGEMM workspace.  That is what "buffers
- * that are live at the same time do not overlap" means, checked without
- * trusting memplan's own liveness.  It runs on hand-built functions, on
- * random programs (maps over temporaries of random sizes, loops with
- * carried state, per-step slices, GEMMs, reductions, nested loops) at
- * several symbol values, and on every example model as lowered. */
+ * A plan is checked by running the function in the tests' evaluator
+ * (kir_eval.h, kev_check_plan) in one arena at the planned offsets, with
+ * shadow memory that records, for each 4-byte unit of the arena, which
+ * buffer's write it holds.  A read of a temporary's element must find that
+ * element's own last write still there; the temporaries one statement
+ * touches must not overlap; none may meet the SGEMM workspace.  That is
+ * what "buffers that are live at the same time do not overlap" means,
+ * checked without trusting memplan's own liveness.  It runs on hand-built
+ * functions, on random programs (maps over temporaries of random sizes,
+ * loops with carried state, per-step slices, GEMMs, reductions, nested
+ * loops) at several symbol values, and on every example model as
+ * lowered. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@
 #include "passes/autodiff.h"
 #include "passes/pipeline.h"
 #include "runtime/sgemm.h"
+#include "kir_eval.h"
 #include "test_util.h"
 
 /* ---- building kernel IR ----------------------------------------------------- */
@@ -105,211 +107,14 @@ static KStmt *ew(KFunc *f, KBlock *blk, const char *origin, int64_t w, KView out
     return s;
 }
 
-/* ---- running a function over shadow memory ------------------------------------ */
+/* ---- checking a plan ------------------------------------------------------------ */
 
-typedef struct Shadow {
-    int     buf;
-    int64_t epoch;
-} Shadow;
-
-typedef struct Sim {
-    const KFunc   *f;
-    const int64_t *sym;
-    int64_t        vars[64];
-    int64_t       *off, *bytes, *nelem;  /* per buffer (temps)           */
-    int64_t      **last;                 /* per buffer, per element: epoch of the last write, 0: never */
-    Shadow        *mem;                  /* per 4-byte unit below temps_end */
-    int64_t        temps_end, epoch;
-    int            failures, uninit;
-    int            quiet;                /* count failures without printing them */
-    /* the temporaries the current statement touches */
-    int            touched[64], ntouched;
-} Sim;
-
-static void sim_fail(Sim *m, const char *fmt, ...) {
-    if (m->failures++ < 5 && !m->quiet) {
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "check_plan: ");
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-    }
-}
-
-static int64_t ev(Sim *m, const KExpr *e) { return kexpr_eval(e, m->sym, m->vars); }
-
-/* One element access; pass 0 does the reads of a statement, pass 1 the writes. */
-static void sim_elem(Sim *m, const KBuf *b, int64_t i, int read, int write, int pass) {
-    if (b->kind != KB_TEMP)
-        return;
-    if (i < 0 || i >= m->nelem[b->id]) {
-        sim_fail(m, "%s[%lld] out of bounds", b->name, (long long)i);
-        return;
-    }
-    int t = 0;
-    while (t < m->ntouched && m->touched[t] != b->id)
-        t++;
-    if (t == m->ntouched && t < 64)
-        m->touched[m->ntouched++] = b->id;
-    int64_t es = b->dtype == IR_I64 ? 8 : 4, u0 = (m->off[b->id] + i * es) / 4;
-    if (pass == 0 && read) {
-        if (!m->last[b->id][i]) {
-            m->uninit++;
-            return;
-        }
-        for (int64_t u = u0; u < u0 + es / 4; u++)
-            if (m->mem[u].buf != b->id || m->mem[u].epoch != m->last[b->id][i]) {
-                sim_fail(m, "%s[%lld] was overwritten by %s before this read", b->name, (long long)i,
-                         m->mem[u].buf >= 0 ? m->f->bufs[m->mem[u].buf]->name : "?");
-                return;
-            }
-    }
-    if (pass == 1 && write) {
-        m->last[b->id][i] = m->epoch;
-        for (int64_t u = u0; u < u0 + es / 4; u++)
-            m->mem[u] = (Shadow){b->id, m->epoch};
-    }
-}
-
-/* Floats of a pack of a K x N op(B) on this CPU (rt_sgemm_packed_b_bytes). */
-static int64_t pack_floats(int64_t N, int64_t K) {
-    return (int64_t)((rt_sgemm_packed_b_bytes(N, K) + 3) / 4);
-}
-
-static void sim_stmt(Sim *m, const KStmt *s) {
-    m->epoch++;
-    m->ntouched = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        if (s->kind == KS_MAP) {
-            int64_t dims[KIR_MAX_RANK], n = 1, idx[KIR_MAX_RANK] = {0};
-            for (int d = 0; d < s->rank; d++)
-                n *= dims[d] = ev(m, s->dims[d]);
-            for (int64_t k = 0; k < n; k++) {
-                for (int64_t r = k, d = s->rank - 1; d >= 0; d--) {
-                    idx[d] = r % dims[d];
-                    r /= dims[d];
-                }
-                for (int j = 0; j < s->nin + s->nout; j++) {
-                    const KStrided *v = j < s->nin ? &s->in[j] : &s->out[j - s->nin].at;
-                    int64_t e = ev(m, v->v.off);
-                    for (int d = 0; d < s->rank; d++)
-                        e += idx[d] * ev(m, v->stride[d]);
-                    int isout = j >= s->nin, acc = isout && s->out[j - s->nin].accumulate;
-                    sim_elem(m, v->v.buf, e, !isout || acc, isout, pass);
-                }
-            }
-        } else if (s->kind == KS_GEMM) {
-            int64_t M = ev(m, s->M), N = ev(m, s->N), Kd = ev(m, s->K);
-            int64_t lda = ev(m, s->lda), ldb = s->packed_b ? 0 : ev(m, s->ldb), ldc = ev(m, s->ldc);
-            int64_t oa = ev(m, s->A.off), ob = ev(m, s->B.off), oc = ev(m, s->C.off);
-            for (int64_t r = 0; r < M; r++)
-                for (int64_t k = 0; k < Kd; k++)
-                    sim_elem(m, s->A.buf, oa + (s->transa ? k * lda + r : r * lda + k), 1, 0, pass);
-            if (s->packed_b) /* the whole pack (see KS_PACK_B below) */
-                for (int64_t e = 0; e < pack_floats(N, Kd); e++)
-                    sim_elem(m, s->B.buf, ob + e, 1, 0, pass);
-            else
-                for (int64_t k = 0; k < Kd; k++)
-                    for (int64_t c = 0; c < N; c++)
-                        sim_elem(m, s->B.buf, ob + (s->transb ? c * ldb + k : k * ldb + c), 1, 0, pass);
-            for (int64_t r = 0; r < M; r++)
-                for (int64_t c = 0; c < N; c++)
-                    sim_elem(m, s->C.buf, oc + r * ldc + c, s->beta != 0, 1, pass);
-        } else if (s->kind == KS_PACK_B) {
-            /* reads op(B), writes the pack: the runtime's size of it, all
-             * of which a packed GEMM may read */
-            int64_t N = ev(m, s->N), Kd = ev(m, s->K), ldb = ev(m, s->ldb);
-            int64_t ob = ev(m, s->B.off), oc = ev(m, s->C.off);
-            for (int64_t k = 0; k < Kd; k++)
-                for (int64_t c = 0; c < N; c++)
-                    sim_elem(m, s->B.buf, ob + (s->transb ? c * ldb + k : k * ldb + c), 1, 0, pass);
-            for (int64_t e = 0; e < pack_floats(N, Kd); e++)
-                sim_elem(m, s->C.buf, oc + e, 0, 1, pass);
-        } else if (s->kind == KS_CALL) {
-            KCallSig sig;
-            assert_int_equal(kir_call_sig(s->call, &sig), 0);
-            assert_true(sig.nptrs == s->nptrs);
-            int64_t ints[KIR_CALL_MAX_INTS];
-            for (int i = 0; i < sig.nints; i++)
-                ints[i] = ev(m, s->ints[i]);
-            for (int i = 0; i < sig.nptrs; i++) {
-                const KCallArg *p = sig.ptr_arg[i];
-                int64_t o = ev(m, s->ptrs[i].off), len = kir_call_ptr_len(p, ints);
-                for (int64_t e = 0; e < len; e++)
-                    sim_elem(m, s->ptrs[i].buf, o + e, !p->write, p->write, pass);
-            }
-        }
-    }
-    /* Everything one statement touches is live at once. */
-    for (int a = 0; a < m->ntouched; a++)
-        for (int b = a + 1; b < m->ntouched; b++) {
-            int x = m->touched[a], y = m->touched[b];
-            if (m->off[x] < m->off[y] + m->bytes[y] && m->off[y] < m->off[x] + m->bytes[x])
-                sim_fail(m, "'%s' touches %s and %s, which overlap", s->origin ? s->origin : "",
-                         m->f->bufs[x]->name, m->f->bufs[y]->name);
-        }
-}
-
-static void sim_block(Sim *m, const KBlock *b) {
-    for (int i = 0; i < b->n && m->failures < 5; i++) {
-        const KStmt *s = b->stmts[i];
-        if (s->kind != KS_LOOP) {
-            sim_stmt(m, s);
-            continue;
-        }
-        int64_t n = ev(m, s->count);
-        for (int64_t t = 0; t < n; t++) {
-            m->vars[s->var] = s->reverse ? n - 1 - t : t;
-            sim_block(m, &s->body);
-        }
-    }
-}
-
-/* Runs f (planned) over shadow memory with the symbol values sym.  Returns
- * the number of conflicts; *uninit counts reads of temporaries no statement
- * wrote before (a lowering bug, not a plan bug). */
+/* The plan of f at the symbol values sym, checked by running f in the
+ * tests' evaluator over shadow memory (kir_eval.h, kev_check_plan).
+ * Returns the number of conflicts; *uninit counts reads of temporaries no
+ * statement wrote before (a lowering bug, not a plan bug). */
 static int check_plan_q(const KFunc *f, const int64_t *sym, int *uninit, int quiet) {
-    Sim m = {.f = f, .sym = sym, .quiet = quiet};
-    assert_true(f->nloops <= 64);
-    int nb = f->nbufs;
-    m.off = calloc((size_t)nb + 1, sizeof *m.off);
-    m.bytes = calloc((size_t)nb + 1, sizeof *m.bytes);
-    m.nelem = calloc((size_t)nb + 1, sizeof *m.nelem);
-    m.last = calloc((size_t)nb + 1, sizeof *m.last);
-    assert_true(m.off && m.bytes && m.nelem && m.last);
-    int64_t arena = kexpr_eval(f->arena_bytes, sym, NULL);
-    int64_t ws_off = f->ws_bytes ? kexpr_eval(f->ws_offset, sym, NULL) : arena;
-    int64_t ws_end = f->ws_bytes ? ws_off + kexpr_eval(f->ws_bytes, sym, NULL) : arena;
-    for (int i = 0; i < nb; i++) {
-        const KBuf *b = f->bufs[i];
-        if (b->kind != KB_TEMP)
-            continue;
-        assert_non_null(b->offset);
-        m.nelem[i] = kexpr_eval(b->size, sym, NULL);
-        m.off[i] = kexpr_eval(b->offset, sym, NULL);
-        m.bytes[i] = m.nelem[i] * (b->dtype == IR_I64 ? 8 : 4);
-        if (m.off[i] < 0 || m.off[i] + m.bytes[i] > arena)
-            sim_fail(&m, "%s outside the arena", b->name);
-        if (m.bytes[i] && m.off[i] < ws_end && ws_off < m.off[i] + m.bytes[i])
-            sim_fail(&m, "%s meets the SGEMM workspace", b->name);
-        if (m.off[i] + m.bytes[i] > m.temps_end)
-            m.temps_end = m.off[i] + m.bytes[i];
-        m.last[i] = calloc((size_t)m.nelem[i] + 1, sizeof **m.last);
-        assert_non_null(m.last[i]);
-    }
-    m.mem = malloc(((size_t)m.temps_end / 4 + 1) * sizeof *m.mem);
-    assert_non_null(m.mem);
-    for (int64_t u = 0; u <= m.temps_end / 4; u++)
-        m.mem[u] = (Shadow){-1, 0};
-    if (!m.failures)
-        sim_block(&m, &f->body);
-    for (int i = 0; i < nb; i++)
-        free(m.last[i]);
-    free(m.last), free(m.off), free(m.bytes), free(m.nelem), free(m.mem);
-    if (uninit)
-        *uninit = m.uninit;
-    return m.failures;
+    return kev_check_plan(f, sym, uninit, quiet);
 }
 
 static int check_plan(const KFunc *f, const int64_t *sym, int *uninit) {
