@@ -306,19 +306,11 @@ static KMapOp map_op(KParser *P) {
     kp_fail_at(P, at, "unknown map op '%s'", name);
 }
 
-/* Whether a and b are the same expression, node by node. */
-static int same_expr(const KExpr *a, const KExpr *b) {
-    if (!a || !b)
-        return a == b;
-    return a->kind == b->kind && a->value == b->value && a->index == b->index && same_expr(a->a, b->a) &&
-           same_expr(a->b, b->b);
-}
-
 static int same_strided(const KStrided *a, const KStrided *b, int rank) {
-    if (a->v.buf != b->v.buf || !same_expr(a->v.off, b->v.off))
+    if (a->v.buf != b->v.buf || !kexpr_equal(a->v.off, b->v.off))
         return 0;
     for (int d = 0; d < rank; d++)
-        if (!same_expr(a->stride[d], b->stride[d]))
+        if (!kexpr_equal(a->stride[d], b->stride[d]))
             return 0;
     return 1;
 }
