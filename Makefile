@@ -72,7 +72,7 @@ TESTS    := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS    := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib tests demo test check install clean deps bench
+.PHONY: all lib tests demo test check install clean deps bench format
 all: $(BUILD)/rnnc $(BUILD)/librnnrt.a
 
 lib: $(BUILD)/librnnc.a
@@ -220,6 +220,8 @@ demo: deps
 # all the cores (tests/run_all.sh runs the suites side by side).
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps
+	@echo "== the format (.clang-format; make format fixes it)"
+	@sh scripts/format.sh --check
 	@echo "== the gcc build"
 	@$(MAKE) -s -j$(NPROC) all tests
 	@echo "== the clang build (-Werror)"
@@ -228,6 +230,10 @@ test: deps
 	@$(MAKE) -s -j$(NPROC) BUILD=build-san SAN=1 OPT=-O1 tests
 	@echo "== the suites, on the sanitizer build"
 	RNNRT_LIB=$(CURDIR)/$(BUILD)/librnnrt.a sh tests/run_all.sh build-san
+
+# Formats every C file as .clang-format says (clang-format 14).
+format: deps
+	@sh scripts/format.sh
 
 install: $(BUILD)/rnnc $(BUILD)/librnnrt.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib

@@ -33,25 +33,19 @@ typedef struct Shape {
 } Shape;
 
 static const Shape shapes[] = {
-    {"square", 0, 0, 256, 256, 256},
-    {"square", 0, 0, 512, 512, 512},
-    {"square", 0, 0, 1024, 1024, 1024},
-    {"rnn B=1", 0, 1, 1, 1024, 256},
-    {"rnn B=1", 0, 1, 1, 2048, 512},
-    {"rnn B=32", 0, 1, 32, 1024, 256},
-    {"rnn B=32", 0, 1, 32, 2048, 512},
-    {"rnn B=64", 0, 1, 64, 1024, 256},
-    {"rnn B=64", 0, 1, 64, 2048, 512},
+    {"square", 0, 0, 256, 256, 256},   {"square", 0, 0, 512, 512, 512},   {"square", 0, 0, 1024, 1024, 1024},
+    {"rnn B=1", 0, 1, 1, 1024, 256},   {"rnn B=1", 0, 1, 1, 2048, 512},   {"rnn B=32", 0, 1, 32, 1024, 256},
+    {"rnn B=32", 0, 1, 32, 2048, 512}, {"rnn B=64", 0, 1, 64, 1024, 256}, {"rnn B=64", 0, 1, 64, 2048, 512},
 };
 
-static float *random_matrix(RtRng *r, int64_t n) {
+static float *random_matrix(RtRng *r, int64_t n)
+{
     float *m = malloc((size_t)n * sizeof(float));
     if (!m) {
         fprintf(stderr, "gemm_bench: out of memory\n");
         exit(1);
     }
-    for (int64_t i = 0; i < n; i++)
-        m[i] = rt_rng_uniform_sym(r, 1.0f);
+    for (int64_t i = 0; i < n; i++) m[i] = rt_rng_uniform_sym(r, 1.0f);
     return m;
 }
 
@@ -67,21 +61,20 @@ typedef struct Call {
     size_t ws_bytes;
 } Call;
 
-static void call_once(const Call *c) {
+static void call_once(const Call *c)
+{
     const Shape *s = c->s;
     int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
     int rc = 0;
     switch (c->kind) {
-    case PLAIN:
-        rt_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A, lda, c->B, ldb, 0.0f, c->C, s->N);
-        break;
+    case PLAIN: rt_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A, lda, c->B, ldb, 0.0f, c->C, s->N); break;
     case WS_ALGO:
-        rc = rt_sgemm_run(rt_cpu_path(), c->algo, s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A,
-                          lda, c->B, ldb, 0.0f, c->C, s->N, c->ws, c->ws_bytes);
+        rc = rt_sgemm_run(rt_cpu_path(), c->algo, s->ta, s->tb, s->M, s->N, s->K, 1.0f, c->A, lda, c->B, ldb, 0.0f,
+                          c->C, s->N, c->ws, c->ws_bytes);
         break;
     case PACKED_ALGO:
-        rc = rt_sgemm_packed_run(rt_cpu_path(), c->algo, s->ta, s->M, s->N, s->K, 1.0f, c->A,
-                                 lda, c->packed, 0.0f, c->C, s->N, c->ws, c->ws_bytes);
+        rc = rt_sgemm_packed_run(rt_cpu_path(), c->algo, s->ta, s->M, s->N, s->K, 1.0f, c->A, lda, c->packed, 0.0f,
+                                 c->C, s->N, c->ws, c->ws_bytes);
         break;
     }
     if (rc) {
@@ -91,17 +84,16 @@ static void call_once(const Call *c) {
 }
 
 /* Median seconds per call: best of 3 medians of >= 20 calls. */
-static double time_call(const Call *c) {
+static double time_call(const Call *c)
+{
     double t0 = peak_now();
     for (int i = 0; i < 3; i++) /* warm-up */
         call_once(c);
     double one = (peak_now() - t0) / 3;
     int runs = 20;
-    while (runs < 2000 && runs * one < 0.05)
-        runs *= 2;
+    while (runs < 2000 && runs * one < 0.05) runs *= 2;
     double *t = malloc((size_t)runs * sizeof(double)), best = 1e30;
-    if (!t)
-        exit(1);
+    if (!t) exit(1);
     for (int rep = 0; rep < 3; rep++) {
         for (int i = 0; i < runs; i++) {
             double a = peak_now();
@@ -109,19 +101,18 @@ static double time_call(const Call *c) {
             t[i] = peak_now() - a;
         }
         qsort(t, (size_t)runs, sizeof t[0], peak_cmp);
-        if (t[runs / 2] < best)
-            best = t[runs / 2];
+        if (t[runs / 2] < best) best = t[runs / 2];
     }
     free(t);
     return best;
 }
 
 /* "model name" from /proc/cpuinfo, or "unknown". */
-static void cpu_model(char *buf, size_t n) {
+static void cpu_model(char *buf, size_t n)
+{
     snprintf(buf, n, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
+    if (!f) return;
     char line[512];
     while (fgets(line, sizeof line, f))
         if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
@@ -132,11 +123,13 @@ static void cpu_model(char *buf, size_t n) {
     fclose(f);
 }
 
-static double gflops_of(const Shape *s, double sec) {
+static double gflops_of(const Shape *s, double sec)
+{
     return 2.0 * (double)s->M * (double)s->N * (double)s->K / sec * 1e-9;
 }
 
-static void *alloc64(size_t bytes) {
+static void *alloc64(size_t bytes)
+{
     void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!p) {
         fprintf(stderr, "gemm_bench: out of memory\n");
@@ -146,7 +139,8 @@ static void *alloc64(size_t bytes) {
 }
 
 /* The three ways a step can multiply by W, for one shape: seconds each. */
-static void time_step(const Shape *s, RtRng *r, double sec[4], RtSgemmAlgo small_vs_blocked) {
+static void time_step(const Shape *s, RtRng *r, double sec[4], RtSgemmAlgo small_vs_blocked)
+{
     float *A = random_matrix(r, s->M * s->K);
     float *B = random_matrix(r, s->K * s->N);
     float *C = random_matrix(r, s->M * s->N);
@@ -180,10 +174,11 @@ static void time_step(const Shape *s, RtRng *r, double sec[4], RtSgemmAlgo small
 }
 
 /* The recurrent step C[B, 4H] = h[B, H] W_hh^T, three ways. */
-static void step_table(RtRng *r, double peak) {
+static void step_table(RtRng *r, double peak)
+{
     printf("\nrecurrent step C[B,4H] = h[B,H] * W[4H,H]^T (nt), GFLOP/s (%% of peak)\n");
-    printf("%-9s %5s %5s %5s | %9s %16s | %9s %16s | %9s %16s\n", "shape", "M", "N", "K",
-           "us", "blocked+repack", "us", "rt_sgemm_ws", "us", "ws_packed");
+    printf("%-9s %5s %5s %5s | %9s %16s | %9s %16s | %9s %16s\n", "shape", "M", "N", "K", "us", "blocked+repack", "us",
+           "rt_sgemm_ws", "us", "ws_packed");
     static const int64_t Hs[] = {256, 512}, Bs[] = {1, 32, 64};
     for (int h = 0; h < 2; h++)
         for (int b = 0; b < 3; b++) {
@@ -192,21 +187,21 @@ static void step_table(RtRng *r, double peak) {
             time_step(&s, r, sec, RT_SGEMM_AUTO);
             char what[32];
             snprintf(what, sizeof what, "H=%lld B=%lld", (long long)Hs[h], (long long)Bs[b]);
-            printf("%-9s %5lld %5lld %5lld", what, (long long)s.M, (long long)s.N,
-                   (long long)s.K);
+            printf("%-9s %5lld %5lld %5lld", what, (long long)s.M, (long long)s.N, (long long)s.K);
             for (int k = 0; k < 3; k++) {
                 double g = gflops_of(&s, sec[k]);
-                printf(" | %9.1f %8.1f (%4.1f%%)", sec[k] * 1e6, g,
-                       peak > 0 ? 100.0 * g / peak : 0.0);
+                printf(" | %9.1f %8.1f (%4.1f%%)", sec[k] * 1e6, g, peak > 0 ? 100.0 * g / peak : 0.0);
             }
             printf("\n");
         }
 }
 
 /* Small-M vs blocked for M = 1..64: the data behind the small_m_* thresholds. */
-static void sweep(RtRng *r, int tb) {
+static void sweep(RtRng *r, int tb)
+{
     printf("\nsmall-M sweep, %s, microseconds per call: unpacked small / blocked, "
-           "packed small / blocked\n", tb ? "nt: W[4H,H]^T" : "nn: W[H,4H]");
+           "packed small / blocked\n",
+           tb ? "nt: W[4H,H]^T" : "nn: W[H,4H]");
     static const int64_t Hs[] = {256, 512};
     static const int64_t Ms[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 24, 32, 48, 64};
     for (int h = 0; h < 2; h++)
@@ -215,13 +210,14 @@ static void sweep(RtRng *r, int tb) {
             Shape s = {"sweep", 0, tb, M, 4 * Hs[h], Hs[h]};
             double sec[4];
             time_step(&s, r, sec, RT_SGEMM_SMALL);
-            printf("H=%-4lld M=%-3lld %9.1f %9.1f %s | %9.1f %9.1f %s\n", (long long)Hs[h],
-                   (long long)M, sec[0] * 1e6, sec[1] * 1e6, sec[0] <= sec[1] ? "small" : "blocked",
-                   sec[2] * 1e6, sec[3] * 1e6, sec[2] <= sec[3] ? "small" : "blocked");
+            printf("H=%-4lld M=%-3lld %9.1f %9.1f %s | %9.1f %9.1f %s\n", (long long)Hs[h], (long long)M, sec[0] * 1e6,
+                   sec[1] * 1e6, sec[0] <= sec[1] ? "small" : "blocked", sec[2] * 1e6, sec[3] * 1e6,
+                   sec[2] <= sec[3] ? "small" : "blocked");
         }
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int do_sweep = 0, threads = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--sweep"))
@@ -239,18 +235,16 @@ int main(int argc, char **argv) {
     const RtCpuFeatures *f = rt_cpu_features();
     RtCpuPath path = rt_cpu_path();
     const RtSgemmKernel *k = rt_sgemm_kernel_for(path);
-    printf("rnnc SGEMM benchmark, %d thread%s\n", rt_sgemm_threads(),
-           rt_sgemm_threads() > 1 ? "s" : "");
+    printf("rnnc SGEMM benchmark, %d thread%s\n", rt_sgemm_threads(), rt_sgemm_threads() > 1 ? "s" : "");
     printf("cpu: %s\n", model);
     printf("flags: avx=%d avx2=%d fma=%d avx512f=%d avx512vl=%d avx512bw=%d os_ymm=%d "
            "os_zmm=%d\n",
            f->avx, f->avx2, f->fma, f->avx512f, f->avx512vl, f->avx512bw, f->os_ymm, f->os_zmm);
     printf("path: %s (best %s), micro-kernel %dx%d, blocks mc=%lld kc=%lld nc=%lld, "
            "small_m nn %d nt %d packed %d\n",
-           rt_cpu_path_name(path), rt_cpu_path_name(rt_cpu_best_path()), k ? k->mr : 0,
-           k ? k->nr : 0, k ? (long long)k->mc : 0, k ? (long long)k->kc : 0,
-           k ? (long long)k->nc : 0, k ? k->small_m_nn : 0, k ? k->small_m_nt : 0,
-           k ? k->small_m_packed : 0);
+           rt_cpu_path_name(path), rt_cpu_path_name(rt_cpu_best_path()), k ? k->mr : 0, k ? k->nr : 0,
+           k ? (long long)k->mc : 0, k ? (long long)k->kc : 0, k ? (long long)k->nc : 0, k ? k->small_m_nn : 0,
+           k ? k->small_m_nt : 0, k ? k->small_m_packed : 0);
     RtRng r;
     rt_rng_seed(&r, 7);
     if (do_sweep) {
@@ -261,8 +255,7 @@ int main(int argc, char **argv) {
     double peak = peak_gflops();
     printf("FP32 peak, 1 core (%s): %.1f GFLOP/s\n\n", peak_what(), peak);
 
-    printf("%-9s %-2s %5s %5s %5s %10s %9s %7s\n", "shape", "op", "M", "N", "K", "time(us)",
-           "GFLOP/s", "%peak");
+    printf("%-9s %-2s %5s %5s %5s %10s %9s %7s\n", "shape", "op", "M", "N", "K", "time(us)", "GFLOP/s", "%peak");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const Shape *s = &shapes[i];
         float *A = random_matrix(&r, s->M * s->K);
@@ -271,9 +264,9 @@ int main(int argc, char **argv) {
         Call c = {.s = s, .A = A, .B = B, .C = C, .kind = PLAIN};
         double sec = time_call(&c);
         double gflops = gflops_of(s, sec);
-        printf("%-9s %c%c %5lld %5lld %5lld %10.1f %9.1f %6.1f%%\n", s->what, s->ta ? 't' : 'n',
-               s->tb ? 't' : 'n', (long long)s->M, (long long)s->N, (long long)s->K, sec * 1e6,
-               gflops, peak > 0 ? 100.0 * gflops / peak : 0.0);
+        printf("%-9s %c%c %5lld %5lld %5lld %10.1f %9.1f %6.1f%%\n", s->what, s->ta ? 't' : 'n', s->tb ? 't' : 'n',
+               (long long)s->M, (long long)s->N, (long long)s->K, sec * 1e6, gflops,
+               peak > 0 ? 100.0 * gflops / peak : 0.0);
         free(A);
         free(B);
         free(C);

@@ -25,7 +25,8 @@
 #define PEAK_X86 0
 #endif
 
-static double peak_now(void) {
+static double peak_now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -39,7 +40,8 @@ static volatile float peak_sink;
 
 #if PEAK_X86
 /* FLOPs done: iters * 12 chains * 8 lanes * 2. */
-__attribute__((target("avx2,fma"))) static double peak_avx2_run(int64_t iters) {
+__attribute__((target("avx2,fma"))) static double peak_avx2_run(int64_t iters)
+{
     __m256 m = _mm256_set1_ps(peak_in_m), a = _mm256_set1_ps(peak_in_a);
     __m256 c0 = _mm256_set1_ps(peak_start(0)), c1 = _mm256_set1_ps(peak_start(1));
     __m256 c2 = _mm256_set1_ps(peak_start(2)), c3 = _mm256_set1_ps(peak_start(3));
@@ -74,13 +76,41 @@ __attribute__((target("avx2,fma"))) static double peak_avx2_run(int64_t iters) {
  * loop over an array: gcc -O2 keeps such an array in memory. */
 #define PEAK_Z(j) __m512 z##j = _mm512_set1_ps(peak_start(j))
 #define PEAK_F(j) z##j = _mm512_fmadd_ps(z##j, m, a)
-__attribute__((target("avx512f"))) static double peak_avx512_run(int64_t iters) {
+__attribute__((target("avx512f"))) static double peak_avx512_run(int64_t iters)
+{
     __m512 m = _mm512_set1_ps(peak_in_m), a = _mm512_set1_ps(peak_in_a);
-    PEAK_Z(0); PEAK_Z(1); PEAK_Z(2); PEAK_Z(3); PEAK_Z(4); PEAK_Z(5); PEAK_Z(6); PEAK_Z(7);
-    PEAK_Z(8); PEAK_Z(9); PEAK_Z(10); PEAK_Z(11); PEAK_Z(12); PEAK_Z(13); PEAK_Z(14); PEAK_Z(15);
+    PEAK_Z(0);
+    PEAK_Z(1);
+    PEAK_Z(2);
+    PEAK_Z(3);
+    PEAK_Z(4);
+    PEAK_Z(5);
+    PEAK_Z(6);
+    PEAK_Z(7);
+    PEAK_Z(8);
+    PEAK_Z(9);
+    PEAK_Z(10);
+    PEAK_Z(11);
+    PEAK_Z(12);
+    PEAK_Z(13);
+    PEAK_Z(14);
+    PEAK_Z(15);
     for (int64_t i = 0; i < iters; i++) {
-        PEAK_F(0); PEAK_F(1); PEAK_F(2); PEAK_F(3); PEAK_F(4); PEAK_F(5); PEAK_F(6); PEAK_F(7);
-        PEAK_F(8); PEAK_F(9); PEAK_F(10); PEAK_F(11); PEAK_F(12); PEAK_F(13); PEAK_F(14);
+        PEAK_F(0);
+        PEAK_F(1);
+        PEAK_F(2);
+        PEAK_F(3);
+        PEAK_F(4);
+        PEAK_F(5);
+        PEAK_F(6);
+        PEAK_F(7);
+        PEAK_F(8);
+        PEAK_F(9);
+        PEAK_F(10);
+        PEAK_F(11);
+        PEAK_F(12);
+        PEAK_F(13);
+        PEAK_F(14);
         PEAK_F(15);
     }
     __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(z0, z1), _mm512_add_ps(z2, z3)),
@@ -95,30 +125,30 @@ __attribute__((target("avx512f"))) static double peak_avx512_run(int64_t iters) 
 #endif
 
 /* Which FMA loop peak_gflops runs. */
-static const char *peak_what(void) {
-    if (rt_cpu_path_supported(RT_CPU_AVX512))
-        return "16 chains of 512-bit FMA";
-    if (rt_cpu_path_supported(RT_CPU_AVX2))
-        return "12 chains of 256-bit FMA";
+static const char *peak_what(void)
+{
+    if (rt_cpu_path_supported(RT_CPU_AVX512)) return "16 chains of 512-bit FMA";
+    if (rt_cpu_path_supported(RT_CPU_AVX2)) return "12 chains of 256-bit FMA";
     return "no FMA unit used (scalar CPU)";
 }
 
-static int peak_cmp(const void *a, const void *b) {
+static int peak_cmp(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 /* The single-core FP32 peak in GFLOP/s: the best of 3 medians of 21 timed
  * runs of about 10 ms each, after a warm-up (0 if the CPU has no FMA). */
-static double peak_gflops(void) {
+static double peak_gflops(void)
+{
 #if PEAK_X86
     double (*run)(int64_t) = NULL;
     if (rt_cpu_path_supported(RT_CPU_AVX512))
         run = peak_avx512_run;
     else if (rt_cpu_path_supported(RT_CPU_AVX2))
         run = peak_avx2_run;
-    if (!run)
-        return 0;
+    if (!run) return 0;
     int64_t iters = 1000000; /* ~10 ms at a few GHz */
     run(iters);              /* warm-up: clocks up, code in cache */
     double best = 0;
@@ -130,8 +160,7 @@ static double peak_gflops(void) {
             g[i] = flops / (peak_now() - t0) * 1e-9;
         }
         qsort(g, 21, sizeof g[0], peak_cmp);
-        if (g[10] > best)
-            best = g[10];
+        if (g[10] > best) best = g[10];
     }
     return best;
 #else

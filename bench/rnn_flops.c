@@ -11,7 +11,8 @@
 
 #include "bench/rnn_flops.h"
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 6 || !rnn_flops_gates(argv[1])) {
         fprintf(stderr, "usage: rnn_flops lstm|gru|rnn I H B T\n");
         return 2;

@@ -28,23 +28,23 @@
 
 /* Gate blocks of a cell named "lstm", "gru" or "rnn" (vanilla, tanh); 0 for
  * any other name. */
-static inline int rnn_flops_gates(const char *cell) {
-    if (!strcmp(cell, "lstm"))
-        return 4;
-    if (!strcmp(cell, "gru"))
-        return 3;
-    if (!strcmp(cell, "rnn"))
-        return 1;
+static inline int rnn_flops_gates(const char *cell)
+{
+    if (!strcmp(cell, "lstm")) return 4;
+    if (!strcmp(cell, "gru")) return 3;
+    if (!strcmp(cell, "rnn")) return 1;
     return 0;
 }
 
 /* FLOPs of one forward pass over the whole sequence (0 for an unknown cell). */
-static inline double rnn_flops_forward(const char *cell, long i, long h, long b, long t) {
+static inline double rnn_flops_forward(const char *cell, long i, long h, long b, long t)
+{
     return 2.0 * rnn_flops_gates(cell) * (double)h * (double)(i + h) * (double)b * (double)t;
 }
 
 /* FLOPs of one training step: forward and backward. */
-static inline double rnn_flops_train(const char *cell, long i, long h, long b, long t) {
+static inline double rnn_flops_train(const char *cell, long i, long h, long b, long t)
+{
     return 3.0 * rnn_flops_forward(cell, i, h, b, t);
 }
 

@@ -68,26 +68,22 @@ struct Config {
 const long kShapes[][3] = {{256, 1, 100}, {256, 32, 100}, {512, 64, 100}};
 const char *const kCells[] = {"lstm", "gru", "rnn"};
 
-double now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 struct Timing {
     double ms, spread_pct;
 };
 
 /* Best median of 3 repetitions, as described at the top of the file. */
-Timing time_op(const std::function<void()> &op) {
+Timing time_op(const std::function<void()> &op)
+{
     op();
     double t0 = now();
     op();
     double one = std::max(now() - t0, 1e-7);
     int runs = 20;
-    if (runs * one > 0.7)
-        runs = std::max(3, (int)std::ceil(0.7 / one));
-    if (runs * one < 0.3)
-        runs = std::min(200, (int)std::ceil(0.3 / one));
+    if (runs * one > 0.7) runs = std::max(3, (int)std::ceil(0.7 / one));
+    if (runs * one < 0.3) runs = std::min(200, (int)std::ceil(0.3 / one));
     double best = 1e30, worst = 0;
     std::vector<double> t((size_t)runs);
     for (int rep = 0; rep < 3; rep++) {
@@ -109,18 +105,18 @@ float *floats(const memory &m) { return static_cast<float *>(m.get_data_handle()
 
 size_t nfloats(const memory &m) { return m.get_desc().get_size() / sizeof(float); }
 
-void fill_uniform(const memory &m, std::mt19937 &rng, float scale) {
+void fill_uniform(const memory &m, std::mt19937 &rng, float scale)
+{
     std::uniform_real_distribution<float> u(-scale, scale);
     float *p = floats(m);
-    for (size_t k = 0; k < nfloats(m); k++)
-        p[k] = u(rng);
+    for (size_t k = 0; k < nfloats(m); k++) p[k] = u(rng);
 }
 
 /* Plain weights or bias in descriptor md: a new memory holding `from`,
  * reordered when md is another layout (a packed one included). */
-memory in_layout(const memory &from, const memory::desc &md, const engine &eng, stream &s) {
-    if (md == from.get_desc())
-        return from;
+memory in_layout(const memory &from, const memory::desc &md, const engine &eng, stream &s)
+{
+    if (md == from.get_desc()) return from;
     memory to(md, eng);
     reorder(from, to).execute(s, const_cast<memory &>(from), to);
     s.wait();
@@ -129,16 +125,15 @@ memory in_layout(const memory &from, const memory::desc &md, const engine &eng, 
 
 /* A memory descriptor of a plain (blocked, unpadded) layout: one that SGD
  * may update element by element. */
-bool is_plain(const memory::desc &md) {
-    return md.data.format_kind == dnnl_blocked && md.data.extra.flags == 0;
-}
+bool is_plain(const memory::desc &md) { return md.data.format_kind == dnnl_blocked && md.data.extra.flags == 0; }
 
 struct Prims {
     primitive_desc fwd_inf, fwd_train, bwd;
 };
 
 /* The three primitive descriptors of one cell.  All weights in format any. */
-Prims make_prims(const Config &c, const engine &eng) {
+Prims make_prims(const Config &c, const engine &eng)
+{
     const memory::dim G = c.cell == "lstm" ? 4 : c.cell == "gru" ? 3 : 1;
     const memory::dim Gb = c.cell == "gru" ? 4 : G; /* lbr_gru: a 4th bias block */
     memory::desc src({c.t, c.b, c.i}, dt::f32, tag::tnc);
@@ -152,58 +147,44 @@ Prims make_prims(const Config &c, const engine &eng) {
     Prims p;
     if (c.cell == "lstm") {
         lstm_forward::primitive_desc inf(
-            lstm_forward::desc(prop_kind::forward_inference, fwd, src, none, none, wl, wi, bias,
-                               dst, none, none),
-            eng);
+            lstm_forward::desc(prop_kind::forward_inference, fwd, src, none, none, wl, wi, bias, dst, none, none), eng);
         lstm_forward::primitive_desc tr(
-            lstm_forward::desc(prop_kind::forward_training, fwd, src, none, none, wl, wi, bias,
-                               dst, none, none),
-            eng);
-        lstm_backward::primitive_desc bw(
-            lstm_backward::desc(prop_kind::backward, fwd, src, none, none, wl, wi, bias, dst, none,
-                                none, dsrc, none, none, wl, wi, bias, dst, none, none),
-            eng, tr);
+            lstm_forward::desc(prop_kind::forward_training, fwd, src, none, none, wl, wi, bias, dst, none, none), eng);
+        lstm_backward::primitive_desc bw(lstm_backward::desc(prop_kind::backward, fwd, src, none, none, wl, wi, bias,
+                                                             dst, none, none, dsrc, none, none, wl, wi, bias, dst, none,
+                                                             none),
+                                         eng, tr);
         p = {inf, tr, bw};
     } else if (c.cell == "gru") {
         lbr_gru_forward::primitive_desc inf(
-            lbr_gru_forward::desc(prop_kind::forward_inference, fwd, src, none, wl, wi, bias, dst,
-                                  none),
-            eng);
+            lbr_gru_forward::desc(prop_kind::forward_inference, fwd, src, none, wl, wi, bias, dst, none), eng);
         lbr_gru_forward::primitive_desc tr(
-            lbr_gru_forward::desc(prop_kind::forward_training, fwd, src, none, wl, wi, bias, dst,
-                                  none),
-            eng);
-        lbr_gru_backward::primitive_desc bw(
-            lbr_gru_backward::desc(prop_kind::backward, fwd, src, none, wl, wi, bias, dst, none,
-                                   dsrc, none, wl, wi, bias, dst, none),
-            eng, tr);
+            lbr_gru_forward::desc(prop_kind::forward_training, fwd, src, none, wl, wi, bias, dst, none), eng);
+        lbr_gru_backward::primitive_desc bw(lbr_gru_backward::desc(prop_kind::backward, fwd, src, none, wl, wi, bias,
+                                                                   dst, none, dsrc, none, wl, wi, bias, dst, none),
+                                            eng, tr);
         p = {inf, tr, bw};
     } else {
         const auto act = algorithm::eltwise_tanh;
         vanilla_rnn_forward::primitive_desc inf(
-            vanilla_rnn_forward::desc(prop_kind::forward_inference, act, fwd, src, none, wl, wi,
-                                      bias, dst, none),
-            eng);
+            vanilla_rnn_forward::desc(prop_kind::forward_inference, act, fwd, src, none, wl, wi, bias, dst, none), eng);
         vanilla_rnn_forward::primitive_desc tr(
-            vanilla_rnn_forward::desc(prop_kind::forward_training, act, fwd, src, none, wl, wi,
-                                      bias, dst, none),
-            eng);
-        vanilla_rnn_backward::primitive_desc bw(
-            vanilla_rnn_backward::desc(prop_kind::backward, act, fwd, src, none, wl, wi, bias, dst,
-                                       none, dsrc, none, wl, wi, bias, dst, none),
-            eng, tr);
+            vanilla_rnn_forward::desc(prop_kind::forward_training, act, fwd, src, none, wl, wi, bias, dst, none), eng);
+        vanilla_rnn_backward::primitive_desc bw(vanilla_rnn_backward::desc(prop_kind::backward, act, fwd, src, none, wl,
+                                                                           wi, bias, dst, none, dsrc, none, wl, wi,
+                                                                           bias, dst, none),
+                                                eng, tr);
         p = {inf, tr, bw};
     }
     return p;
 }
 
-memory::desc arg_md(const primitive_desc &pd, int arg) {
-    return pd.query_md(query::exec_arg_md, arg);
-}
+memory::desc arg_md(const primitive_desc &pd, int arg) { return pd.query_md(query::exec_arg_md, arg); }
 
 /* Times one configuration and prints its line; returns 0, or 1 when the
  * guard on the inference output fails. */
-int bench(const Config &c, const engine &eng, stream &s) {
+int bench(const Config &c, const engine &eng, stream &s)
+{
     const memory::dim G = c.cell == "lstm" ? 4 : c.cell == "gru" ? 3 : 1;
     const memory::dim Gb = c.cell == "gru" ? 4 : G;
     Prims p = make_prims(c, eng);
@@ -268,12 +249,9 @@ int bench(const Config &c, const engine &eng, stream &s) {
         std::fprintf(stderr, "rnn_onednn: outputs not in the tnc layout asked for\n");
         return 1;
     }
-    std::unordered_map<int, memory> tr_args = {{DNNL_ARG_SRC_LAYER, x},
-                                               {DNNL_ARG_WEIGHTS_LAYER, wl},
-                                               {DNNL_ARG_WEIGHTS_ITER, wi},
-                                               {DNNL_ARG_BIAS, b},
-                                               {DNNL_ARG_DST_LAYER, y},
-                                               {DNNL_ARG_WORKSPACE, ws}};
+    std::unordered_map<int, memory> tr_args = {{DNNL_ARG_SRC_LAYER, x},     {DNNL_ARG_WEIGHTS_LAYER, wl},
+                                               {DNNL_ARG_WEIGHTS_ITER, wi}, {DNNL_ARG_BIAS, b},
+                                               {DNNL_ARG_DST_LAYER, y},     {DNNL_ARG_WORKSPACE, ws}};
     std::unordered_map<int, memory> bw_args = {{DNNL_ARG_SRC_LAYER, x},
                                                {DNNL_ARG_WEIGHTS_LAYER, wl_b},
                                                {DNNL_ARG_WEIGHTS_ITER, wi_b},
@@ -292,18 +270,15 @@ int bench(const Config &c, const engine &eng, stream &s) {
      * is ~100x the float rounding of such sums with |w| <= 1/sqrt(H), and
      * far below what computing on misread weights would give. */
     inf.execute(s, inf_args);
-    if (!(wl_b == wl))
-        reorder(wl, wl_b).execute(s, wl, wl_b);
-    if (!(wi_b == wi))
-        reorder(wi, wi_b).execute(s, wi, wi_b);
+    if (!(wl_b == wl)) reorder(wl, wl_b).execute(s, wl, wl_b);
+    if (!(wi_b == wi)) reorder(wi, wi_b).execute(s, wi, wi_b);
     tr.execute(s, tr_args);
     s.wait();
     double maxdiff = 0;
     for (size_t k = 0; k < nfloats(y); k++)
         maxdiff = std::max(maxdiff, (double)std::fabs(floats(y)[k] - floats(y_inf)[k]));
     if (!(maxdiff <= 1e-4)) {
-        std::fprintf(stderr, "rnn_onednn: %s: inference and training outputs differ by %g\n",
-                     c.cell.c_str(), maxdiff);
+        std::fprintf(stderr, "rnn_onednn: %s: inference and training outputs differ by %g\n", c.cell.c_str(), maxdiff);
         return 1;
     }
 
@@ -312,50 +287,43 @@ int bench(const Config &c, const engine &eng, stream &s) {
         tr.execute(s, tr_args);
         s.wait();
         float *py = floats(y), *pt = floats(target), *pd = floats(dy);
-        for (size_t k = 0, n = nfloats(y); k < n; k++)
-            pd[k] = gscale * (py[k] - pt[k]);
-        for (const memory &g : grads)
-            std::memset(g.get_data_handle(), 0, g.get_desc().get_size());
+        for (size_t k = 0, n = nfloats(y); k < n; k++) pd[k] = gscale * (py[k] - pt[k]);
+        for (const memory &g : grads) std::memset(g.get_data_handle(), 0, g.get_desc().get_size());
         bw.execute(s, bw_args);
         s.wait();
         for (int k = 0; k < 3; k++) {
             float *w = floats(params[k]);
             const float *g = floats(grads[k]);
-            for (size_t e = 0, n = nfloats(params[k]); e < n; e++)
-                w[e] -= lr * g[e];
+            for (size_t e = 0, n = nfloats(params[k]); e < n; e++) w[e] -= lr * g[e];
         }
-        if (!(wl_b == wl))
-            reorder(wl, wl_b).execute(s, wl, wl_b);
-        if (!(wi_b == wi))
-            reorder(wi, wi_b).execute(s, wi, wi_b);
+        if (!(wl_b == wl)) reorder(wl, wl_b).execute(s, wl, wl_b);
+        if (!(wi_b == wi)) reorder(wi, wi_b).execute(s, wi, wi_b);
         s.wait();
     });
 
     std::printf("onednn %s %ld %ld %ld %ld threads=%d fwd_ms=%.4f fwd_spread=%.1f%% "
                 "train_ms=%.4f train_spread=%.1f%%\n",
-                c.cell.c_str(), c.i, c.h, c.b, c.t, omp_get_max_threads(), fwd.ms,
-                fwd.spread_pct, train.ms, train.spread_pct);
+                c.cell.c_str(), c.i, c.h, c.b, c.t, omp_get_max_threads(), fwd.ms, fwd.spread_pct, train.ms,
+                train.spread_pct);
     std::fflush(stdout);
     return 0;
 }
 
 } // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     std::vector<Config> configs;
     if (argc == 6) {
-        Config c{argv[1], std::atol(argv[2]), std::atol(argv[3]), std::atol(argv[4]),
-                 std::atol(argv[5])};
-        if ((c.cell != "lstm" && c.cell != "gru" && c.cell != "rnn") || c.i <= 0 || c.h <= 0 ||
-            c.b <= 0 || c.t <= 0) {
+        Config c{argv[1], std::atol(argv[2]), std::atol(argv[3]), std::atol(argv[4]), std::atol(argv[5])};
+        if ((c.cell != "lstm" && c.cell != "gru" && c.cell != "rnn") || c.i <= 0 || c.h <= 0 || c.b <= 0 || c.t <= 0) {
             std::fprintf(stderr, "usage: rnn_onednn [lstm|gru|rnn I H B T]\n");
             return 2;
         }
         configs.push_back(c);
     } else if (argc == 1) {
         for (const char *cell : kCells)
-            for (const auto &sh : kShapes)
-                configs.push_back({cell, sh[0], sh[0], sh[1], sh[2]});
+            for (const auto &sh : kShapes) configs.push_back({cell, sh[0], sh[0], sh[1], sh[2]});
     } else {
         std::fprintf(stderr, "usage: rnn_onednn [lstm|gru|rnn I H B T]\n");
         return 2;
@@ -364,11 +332,9 @@ int main(int argc, char **argv) {
         engine eng(engine::kind::cpu, 0);
         stream s(eng);
         for (const Config &c : configs)
-            if (bench(c, eng, s))
-                return 1;
+            if (bench(c, eng, s)) return 1;
     } catch (const dnnl::error &e) {
-        std::fprintf(stderr, "rnn_onednn: oneDNN error: %s (status %d)\n", e.what(),
-                     (int)e.status);
+        std::fprintf(stderr, "rnn_onednn: oneDNN error: %s (status %d)\n", e.what(), (int)e.status);
         return 1;
     }
     return 0;

@@ -25,11 +25,11 @@
 #include "runtime/cpu.h"
 
 /* "model name" from /proc/cpuinfo, or "unknown". */
-static void cpu_model(char *buf, size_t n) {
+static void cpu_model(char *buf, size_t n)
+{
     snprintf(buf, n, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
+    if (!f) return;
     char line[512];
     while (fgets(line, sizeof line, f))
         if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
@@ -42,14 +42,13 @@ static void cpu_model(char *buf, size_t n) {
 
 /* The sum of peak_gflops() over n processes running at once; -1 on a
  * failed fork, pipe or child. */
-static double peak_parallel(int n) {
+static double peak_parallel(int n)
+{
     int fd[2];
-    if (pipe(fd))
-        return -1;
+    if (pipe(fd)) return -1;
     for (int k = 0; k < n; k++) {
         pid_t pid = fork();
-        if (pid < 0)
-            return -1;
+        if (pid < 0) return -1;
         if (pid == 0) {
             double g = peak_gflops();
             /* One write of 8 bytes to a pipe is atomic (< PIPE_BUF). */
@@ -66,12 +65,12 @@ static double peak_parallel(int n) {
     close(fd[0]);
     int ok = 1, status;
     for (int k = 0; k < n; k++)
-        if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-            ok = 0;
+        if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) ok = 0;
     return ok && got == n ? sum : -1;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     long n = argc > 1 ? strtol(argv[1], NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1 || n > 1024) {
         fprintf(stderr, "usage: rnn_peak [THREADS]\n");
@@ -81,8 +80,8 @@ int main(int argc, char **argv) {
     cpu_model(model, sizeof model);
     const RtCpuFeatures *f = rt_cpu_features();
     printf("cpu: %s\n", model);
-    printf("flags: avx=%d avx2=%d fma=%d avx512f=%d (peak loop: %s)\n", f->avx, f->avx2, f->fma,
-           f->avx512f, peak_what());
+    printf("flags: avx=%d avx2=%d fma=%d avx512f=%d (peak loop: %s)\n", f->avx, f->avx2, f->fma, f->avx512f,
+           peak_what());
     fflush(stdout); /* before fork: children must not print it again */
     printf("peak threads=1 gflops=%.1f\n", peak_gflops());
     fflush(stdout);

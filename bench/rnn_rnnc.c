@@ -70,13 +70,13 @@
 #include "exec/rng.h"
 #include "runtime/threadpool.h"
 
-#define VOCAB 16    /* rows of the embedding that feeds the training model */
-#define CHECK_T 3   /* steps of the untimed check against the interpreter */
+#define VOCAB   16 /* rows of the embedding that feeds the training model */
+#define CHECK_T 3  /* steps of the untimed check against the interpreter */
 
 typedef struct Config {
     const char *cell;
     long i, h, b, t;
-    int layers;     /* stacked layers: 1 in the table, 2 for --compile-time */
+    int layers; /* stacked layers: 1 in the table, 2 for --compile-time */
 } Config;
 
 /* The benchmark's shapes (I = H, B, T), as in the baselines. */
@@ -88,25 +88,24 @@ static const char *const cells[] = {"lstm", "gru", "rnn"};
 /* A program parsed from text, and its model's IR.  The IR may point into
  * the program, so they are freed together. */
 typedef struct Model {
-    char    *text;
+    char *text;
     Program *prog;
     IrModule *m;
 } Model;
 
-static void model_free(Model *md) {
-    if (md->m)
-        ir_free(md->m);
-    if (md->prog)
-        ast_free(md->prog);
+static void model_free(Model *md)
+{
+    if (md->m) ir_free(md->m);
+    if (md->prog) ast_free(md->prog);
     free(md->text);
     memset(md, 0, sizeof *md);
 }
 
 /* The .rnn text of the forward or the training model (see the top). */
-static char *model_text(const Config *c, int train) {
+static char *model_text(const Config *c, int train)
+{
     char *s = malloc(512);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     if (train)
         snprintf(s, 512,
                  "model step {\n  input tok : seq<int>\n  target y : seq<[%ld]>\n"
@@ -114,8 +113,7 @@ static char *model_text(const Config *c, int train) {
                  "  loss = mse(h, y)\n}\n",
                  c->h, VOCAB, c->i, c->cell, c->h, c->layers);
     else
-        snprintf(s, 512,
-                 "model fwd {\n  input x : seq<[%ld]>\n  h = %s(x, hidden=%ld, layers=%d)\n  output h\n}\n",
+        snprintf(s, 512, "model fwd {\n  input x : seq<[%ld]>\n  h = %s(x, hidden=%ld, layers=%d)\n  output h\n}\n",
                  c->i, c->cell, c->h, c->layers);
     return s;
 }
@@ -128,25 +126,23 @@ typedef enum { FORWARD, GRADIENT, TRAINING } Use;
  * gradient (for the check) or the SGD training step; optimized with
  * `optimize`, as the engine will run it.  Returns 0, or -1 with the
  * messages printed. */
-static int model_build(Model *md, const Config *c, Use use, int optimize) {
+static int model_build(Model *md, const Config *c, Use use, int optimize)
+{
     memset(md, 0, sizeof *md);
     int train = use != FORWARD;
     md->text = model_text(c, train);
-    if (!md->text)
-        return -1;
+    if (!md->text) return -1;
     Diag d;
     diag_init(&d, train ? "<training model>" : "<forward model>", md->text, stderr);
     md->prog = parse_program(d.filename, md->text, &d);
-    if (md->prog && !diag_errors(&d))
-        md->m = sema_build(md->prog, NULL, &d);
-    if (!md->m || diag_errors(&d))
-        return -1;
+    if (md->prog && !diag_errors(&d)) md->m = sema_build(md->prog, NULL, &d);
+    if (!md->m || diag_errors(&d)) return -1;
     char err[512];
     TrainConfig tc = train_config_default();
     tc.opt = OPT_SGD;
     tc.lr = 1e-3;
     PipeOpts po = {.optimize = optimize};
-    if (use == FORWARD ? pipeline_forward(md->m, 0, &po, err, sizeof err)
+    if (use == FORWARD    ? pipeline_forward(md->m, 0, &po, err, sizeof err)
         : use == GRADIENT ? pipeline_grad(md->m, 0, &po, err, sizeof err)
                           : pipeline_train(md->m, &tc, &po, err, sizeof err)) {
         fprintf(stderr, "rnn_rnnc: %s\n", err);
@@ -157,27 +153,26 @@ static int model_build(Model *md, const Config *c, Use use, int optimize) {
 
 /* ---- tensors --------------------------------------------------------------------- */
 
-static void die_oom(void) {
+static void die_oom(void)
+{
     fprintf(stderr, "rnn_rnnc: out of memory\n");
     exit(1);
 }
 
 /* A new F32 tensor of the given shape, U(-a, a); put into map under name. */
-static void put_uniform(TensorMap *map, const char *name, int rank, const int64_t *shape, float a,
-                        RtRng *rng) {
+static void put_uniform(TensorMap *map, const char *name, int rank, const int64_t *shape, float a, RtRng *rng)
+{
     Tensor t;
-    if (rt_tensor_alloc(&t, RT_F32, rank, shape))
-        die_oom();
+    if (rt_tensor_alloc(&t, RT_F32, rank, shape)) die_oom();
     float *p = t.data;
-    for (int64_t k = 0, n = rt_numel(&t); k < n; k++)
-        p[k] = rt_rng_uniform_sym(rng, a);
-    if (rt_map_put(map, name, &t))
-        die_oom();
+    for (int64_t k = 0, n = rt_numel(&t); k < n; k++) p[k] = rt_rng_uniform_sym(rng, a);
+    if (rt_map_put(map, name, &t)) die_oom();
 }
 
 /* Every parameter of m, U(-1/sqrt(H), 1/sqrt(H)) as PyTorch's and the
  * oneDNN baseline's; the same values for the same names and seed. */
-static void init_params(const IrModule *m, long h, TensorMap *params) {
+static void init_params(const IrModule *m, long h, TensorMap *params)
+{
     for (int k = 0; k < m->nparams; k++) {
         const IrParam *p = &m->params[k];
         RtRng rng;
@@ -192,19 +187,17 @@ static void init_params(const IrModule *m, long h, TensorMap *params) {
 /* The inputs of config c over t steps: x [t, B, I] U(-1, 1) for the
  * forward model, tok [t, B] in [0, VOCAB) and y [t, B, H] U(-1, 1) for the
  * training one.  The first steps are the same for any t. */
-static void make_inputs(const Config *c, long t, TensorMap *fwd, TensorMap *train) {
+static void make_inputs(const Config *c, long t, TensorMap *fwd, TensorMap *train)
+{
     RtRng rng;
     rt_rng_seed(&rng, 11);
     put_uniform(fwd, "x", 3, (int64_t[]){t, c->b, c->i}, 1.0f, &rng);
     rt_rng_seed(&rng, 12);
     put_uniform(train, "y", 3, (int64_t[]){t, c->b, c->h}, 1.0f, &rng);
     Tensor tok;
-    if (rt_tensor_alloc(&tok, RT_I64, 2, (int64_t[]){t, c->b}))
-        die_oom();
-    for (int64_t k = 0; k < t * c->b; k++)
-        ((int64_t *)tok.data)[k] = (int64_t)(rt_rng_u64(&rng) % VOCAB);
-    if (rt_map_put(train, "tok", &tok))
-        die_oom();
+    if (rt_tensor_alloc(&tok, RT_I64, 2, (int64_t[]){t, c->b})) die_oom();
+    for (int64_t k = 0; k < t * c->b; k++) ((int64_t *)tok.data)[k] = (int64_t)(rt_rng_u64(&rng) % VOCAB);
+    if (rt_map_put(train, "tok", &tok)) die_oom();
 }
 
 /* ---- the check against the interpreter ---------------------------------------------- */
@@ -212,16 +205,15 @@ static void make_inputs(const Config *c, long t, TensorMap *fwd, TensorMap *trai
 /* The largest |a - b| / (atol + rtol |b|) over the tensor `name` of two
  * output maps (b: the interpreter's); HUGE_VAL when it is missing or the
  * shapes differ. */
-static double excess(const TensorMap *a, const TensorMap *b, const char *name, double rtol, double atol) {
+static double excess(const TensorMap *a, const TensorMap *b, const char *name, double rtol, double atol)
+{
     const Tensor *x = rt_map_get(a, name), *y = rt_map_get(b, name);
-    if (!x || !y || x->dtype != RT_F32 || y->dtype != RT_F32 || rt_numel(x) != rt_numel(y))
-        return HUGE_VAL;
+    if (!x || !y || x->dtype != RT_F32 || y->dtype != RT_F32 || rt_numel(x) != rt_numel(y)) return HUGE_VAL;
     double worst = 0;
     const float *p = x->data, *q = y->data;
     for (int64_t k = 0, n = rt_numel(x); k < n; k++) {
         double e = fabs((double)p[k] - q[k]) / (atol + rtol * fabs((double)q[k]));
-        if (!(e <= worst))
-            worst = isnan(e) ? HUGE_VAL : e;
+        if (!(e <= worst)) worst = isnan(e) ? HUGE_VAL : e;
     }
     return worst;
 }
@@ -239,7 +231,8 @@ static double excess(const TensorMap *a, const TensorMap *b, const char *name, d
  * largest terms: ~1e-6 for values (terms ~1), ~1e-7 for gradients (the
  * MSE's 2/N scales them to ~1e-4 .. 1e-2): ATOL 1e-5 and 1e-6. */
 static int check_module(const Engine *e, const IrModule *mc, const IrModule *mi, const TensorMap *params,
-                        const TensorMap *inputs, const char *what, double *worst) {
+                        const TensorMap *inputs, const char *what, double *worst)
+{
     TensorMap oc, oi;
     rt_map_init(&oc);
     rt_map_init(&oi);
@@ -251,8 +244,7 @@ static int check_module(const Engine *e, const IrModule *mc, const IrModule *mi,
         goto done;
     }
     for (int k = -1; k < mi->noutputs; k++) {
-        if (k < 0 && !mi->loss)
-            continue;
+        if (k < 0 && !mi->loss) continue;
         const char *name = k < 0 ? "loss" : mi->outputs[k].name;
         int grad = k >= 0 && mi->outputs[k].role == IR_ROLE_GRAD;
         double x = excess(&oc, &oi, name, 1e-4, grad ? 1e-6 : 1e-5);
@@ -278,39 +270,36 @@ typedef struct Timing {
 
 typedef int (*Op)(void *ctx);
 
-static double now(void) {
+static double now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b) {
+static int cmp_double(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 /* Best median of 3 repetitions, as described at the top.  A failed call
  * ends the program (its message already printed). */
-static Timing time_op(Op op, void *ctx) {
-    if (op(ctx))
-        exit(1);
+static Timing time_op(Op op, void *ctx)
+{
+    if (op(ctx)) exit(1);
     double t0 = now();
-    if (op(ctx))
-        exit(1);
+    if (op(ctx)) exit(1);
     double one = fmax(now() - t0, 1e-7);
     int runs = 20;
-    if (runs * one > 0.7)
-        runs = (int)fmax(3, ceil(0.7 / one));
-    if (runs * one < 0.3)
-        runs = (int)fmin(200, ceil(0.3 / one));
+    if (runs * one > 0.7) runs = (int)fmax(3, ceil(0.7 / one));
+    if (runs * one < 0.3) runs = (int)fmin(200, ceil(0.3 / one));
     double *t = malloc((size_t)runs * sizeof *t), best = HUGE_VAL, worst = 0;
-    if (!t)
-        die_oom();
+    if (!t) die_oom();
     for (int rep = 0; rep < 3; rep++) {
         for (int k = 0; k < runs; k++) {
             double a = now();
-            if (op(ctx))
-                exit(1);
+            if (op(ctx)) exit(1);
             t[k] = now() - a;
         }
         qsort(t, (size_t)runs, sizeof *t, cmp_double);
@@ -331,18 +320,17 @@ typedef struct Call {
     int train;
 } Call;
 
-static int run_call(void *ctx) {
+static int run_call(void *ctx)
+{
     Call *c = ctx;
     TensorMap out;
     rt_map_init(&out);
     char err[512];
     int rc = c->e->run(c->e, c->m, c->params, c->inputs, &out, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "rnn_rnnc: %s\n", err);
+    if (rc) fprintf(stderr, "rnn_rnnc: %s\n", err);
     for (int k = 0; !rc && c->train && k < c->m->noutputs; k++) {
         const IrOutput *o = &c->m->outputs[k];
-        if (o->role != IR_ROLE_NEW_PARAM)
-            continue;
+        if (o->role != IR_ROLE_NEW_PARAM) continue;
         Tensor *t = rt_map_get(&out, o->name);
         if (!t || rt_map_put(c->params, o->of, t)) {
             fprintf(stderr, "rnn_rnnc: the training step gave no '%s'\n", o->name);
@@ -357,12 +345,12 @@ static int run_call(void *ctx) {
 
 /* Builds, checks (unless !check) and times config c with the engine
  * named `engine`; prints its line.  Returns 0 or -1 (messages printed). */
-static int bench(const char *engine, const char *label, const Config *c, int threads, int check) {
+static int bench(const char *engine, const char *label, const Config *c, int threads, int check)
+{
     Model fc = {0}, tc = {0}, fi = {0}, gc = {0}, gi = {0}; /* compiled and interpreted copies */
     TensorMap fparams, tparams, fin, tin, fin_chk, tin_chk;
     TensorMap *maps[] = {&fparams, &tparams, &fin, &tin, &fin_chk, &tin_chk};
-    for (size_t k = 0; k < sizeof maps / sizeof *maps; k++)
-        rt_map_init(maps[k]);
+    for (size_t k = 0; k < sizeof maps / sizeof *maps; k++) rt_map_init(maps[k]);
     char err[512];
     int rc = -1;
     /* An engine per configuration: the C engine caches its compiled code by
@@ -377,8 +365,8 @@ static int bench(const char *engine, const char *label, const Config *c, int thr
      * the updated parameters, which hide them behind lr). */
     int opt = engine_optimizes(e);
     if (model_build(&fc, c, FORWARD, opt) || model_build(&tc, c, TRAINING, opt) ||
-        (check && (model_build(&fi, c, FORWARD, 0) || model_build(&gc, c, GRADIENT, opt) ||
-                   model_build(&gi, c, GRADIENT, 0))))
+        (check &&
+         (model_build(&fi, c, FORWARD, 0) || model_build(&gc, c, GRADIENT, opt) || model_build(&gi, c, GRADIENT, 0))))
         goto done;
     init_params(fc.m, c->h, &fparams);
     init_params(tc.m, c->h, &tparams);
@@ -392,8 +380,8 @@ static int bench(const char *engine, const char *label, const Config *c, int thr
         if (check_module(e, fc.m, fi.m, &fparams, &fin_chk, what, &worst) ||
             check_module(e, gc.m, gi.m, &tparams, &tin_chk, what, &worst))
             goto done;
-        printf("# %s %s: output, loss and gradients as the interpreter's within %.2g of the tolerance\n",
-               label, what, worst);
+        printf("# %s %s: output, loss and gradients as the interpreter's within %.2g of the tolerance\n", label, what,
+               worst);
     }
     Call fwd = {e, fc.m, &fparams, &fin, 0}, train = {e, tc.m, &tparams, &tin, 1};
     Timing tf = time_op(run_call, &fwd);
@@ -404,19 +392,16 @@ static int bench(const char *engine, const char *label, const Config *c, int thr
     fflush(stdout);
     rc = 0;
 done:
-    if (e)
-        engine_close(e); /* before the modules it compiled */
-    for (size_t k = 0; k < sizeof maps / sizeof *maps; k++)
-        rt_map_free(maps[k]);
+    if (e) engine_close(e); /* before the modules it compiled */
+    for (size_t k = 0; k < sizeof maps / sizeof *maps; k++) rt_map_free(maps[k]);
     Model *models[] = {&fc, &tc, &fi, &gc, &gi};
-    for (size_t k = 0; k < sizeof models / sizeof *models; k++)
-        model_free(models[k]);
+    for (size_t k = 0; k < sizeof models / sizeof *models; k++) model_free(models[k]);
     return rc;
 }
 
 /* ---- compile time (--compile-time) ------------------------------------------------- */
 
-#define COMPILE_REPS 7  /* fresh compiles; the median is reported */
+#define COMPILE_REPS 7 /* fresh compiles; the median is reported */
 
 /* One compile of config c's training (train = 1) or forward model with the
  * JIT, from the .rnn text to machine code, in ms per stage: [0] the front
@@ -424,13 +409,13 @@ done:
  * optimization passes (optimize), [2] lowering, kernel fusion and
  * the memory plan, [3] building the LLVM module, [4] LLVM's optimization,
  * [5] code generation.  Returns 0, or -1 (messages printed). */
-static int compile_once(const Engine *jit, const Config *c, int train, double ms[6]) {
+static int compile_once(const Engine *jit, const Config *c, int train, double ms[6])
+{
     Model md = {0};
     char err[512];
     int rc = -1;
     double t0 = now();
-    if (model_build(&md, c, train ? TRAINING : FORWARD, 0))
-        goto done;
+    if (model_build(&md, c, train ? TRAINING : FORWARD, 0)) goto done;
     double t1 = now(); /* the recipe's last step, optimize(), timed alone */
     if (engine_optimizes(jit) && optimize(md.m, err, sizeof err)) {
         fprintf(stderr, "rnn_rnnc: %s\n", err);
@@ -445,8 +430,7 @@ static int compile_once(const Engine *jit, const Config *c, int train, double ms
     }
     jitengine_free(je);
     double stage[6] = {t1 - t0, t2 - t1, jt.lower, jt.build, jt.optimize, jt.codegen};
-    for (int k = 0; k < 6; k++)
-        ms[k] = 1e3 * stage[k];
+    for (int k = 0; k < 6; k++) ms[k] = 1e3 * stage[k];
     rc = 0;
 done:
     model_free(&md);
@@ -459,7 +443,8 @@ done:
  * (slowest - fastest) / median.  The issue's target: a two-layer LSTM
  * training step at H = 256 in under 300 ms on the benchmark machine.
  * Reported, never asserted.  Returns 0, or 1. */
-static int compile_time(const Config *c) {
+static int compile_time(const Config *c)
+{
     static const char *const names[6] = {"front", "passes", "lower", "llvm_build", "llvm_opt", "codegen"};
     Engine jit;
     char err[512];
@@ -473,15 +458,12 @@ static int compile_time(const Config *c) {
         for (int r = 0; r <= COMPILE_REPS && !rc; r++) {
             rc = compile_once(&jit, c, train, ms[r]);
             total[r] = 0;
-            for (int k = 0; k < 6; k++)
-                total[r] += ms[r][k];
+            for (int k = 0; k < 6; k++) total[r] += ms[r][k];
         }
-        if (rc)
-            break;
+        if (rc) break;
         /* the median run (of the timed ones: [1..REPS]) and its stages */
         int order[COMPILE_REPS];
-        for (int r = 0; r < COMPILE_REPS; r++)
-            order[r] = r + 1;
+        for (int r = 0; r < COMPILE_REPS; r++) order[r] = r + 1;
         for (int a = 1; a < COMPILE_REPS; a++) /* insertion sort by total */
             for (int b = a; b > 0 && total[order[b]] < total[order[b - 1]]; b--) {
                 int x = order[b];
@@ -492,8 +474,7 @@ static int compile_time(const Config *c) {
         double spread = (total[order[COMPILE_REPS - 1]] - total[order[0]]) / total[med];
         printf("compile %s %ld %ld layers=%d %s total_ms=%.1f spread=%.0f%%", c->cell, c->i, c->h, c->layers,
                train ? "train" : "forward", total[med], 100 * spread);
-        for (int k = 0; k < 6; k++)
-            printf(" %s=%.1f", names[k], ms[med][k]);
+        for (int k = 0; k < 6; k++) printf(" %s=%.1f", names[k], ms[med][k]);
         printf("\n");
         fflush(stdout);
     }
@@ -501,24 +482,26 @@ static int compile_time(const Config *c) {
     return rc;
 }
 
-static int usage(void) {
+static int usage(void)
+{
     fprintf(stderr, "usage: rnn_rnnc [--engine NAME] [--label NAME] [--no-check] [lstm|gru|rnn I H B T]\n"
                     "       rnn_rnnc --compile-time [lstm|gru|rnn H LAYERS]\n");
     return 2;
 }
 
 /* Reads n positive integers (at most 1 << 20) from argv into v; 0 or -1. */
-static int read_sizes(char **argv, int n, long *const *v) {
+static int read_sizes(char **argv, int n, long *const *v)
+{
     for (int k = 0; k < n; k++) {
         char *end;
         *v[k] = strtol(argv[k], &end, 10);
-        if (*end || *v[k] <= 0 || *v[k] > 1 << 20)
-            return -1;
+        if (*end || *v[k] <= 0 || *v[k] > 1 << 20) return -1;
     }
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *engine = "c", *label = "rnnc";
     int check = 1, compile = 0, a = 1;
     for (; a < argc && argv[a][0] == '-'; a++) {
@@ -540,8 +523,7 @@ int main(int argc, char **argv) {
         long layers = 2;
         if (argc - a == 3) {
             c.cell = argv[a];
-            if (read_sizes(argv + a + 1, 2, (long *const[]){&c.h, &layers}) || layers > 16 ||
-                !rnn_flops_gates(c.cell))
+            if (read_sizes(argv + a + 1, 2, (long *const[]){&c.h, &layers}) || layers > 16 || !rnn_flops_gates(c.cell))
                 return usage();
             c.i = c.h;
             c.layers = (int)layers;
@@ -576,7 +558,6 @@ int main(int argc, char **argv) {
            check ? "each configuration checked against the interpreter first" : "not checked (--no-check)");
     fflush(stdout);
     int rc = 0;
-    for (int k = 0; k < n && !rc; k++)
-        rc = bench(engine, label, &configs[k], threads, check) ? 1 : 0;
+    for (int k = 0; k < n && !rc; k++) rc = bench(engine, label, &configs[k], threads, check) ? 1 : 0;
     return rc;
 }

@@ -11,13 +11,19 @@ int carry_put_zeros(TensorMap *map, const IrModule *m, const char *name, const I
 {
     int64_t shape[IR_MAX_RANK];
     for (int i = 0; i < ty->rank; i++) {
-        if (ty->dim[i] == IR_DIM_B) shape[i] = batch;
-        else if (ty->dim[i] >= 0) shape[i] = ty->dim[i];
-        else return cli_error("internal error: state '%s' of model '%s' has a time-dependent size", name, m->name);
+        if (ty->dim[i] == IR_DIM_B)
+            shape[i] = batch;
+        else if (ty->dim[i] >= 0)
+            shape[i] = ty->dim[i];
+        else
+            return cli_error("internal error: state '%s' of model '%s' has a time-dependent size", name, m->name);
     }
     Tensor t;
     if (rt_tensor_alloc(&t, ty->dtype == IR_I64 ? RT_I64 : RT_F32, ty->rank, shape)) return cli_error("out of memory");
-    if (rt_map_put(map, name, &t)) { rt_tensor_free(&t); return cli_error("out of memory"); }
+    if (rt_map_put(map, name, &t)) {
+        rt_tensor_free(&t);
+        return cli_error("out of memory");
+    }
     return 0;
 }
 
@@ -41,7 +47,10 @@ int carry_inputs(const IrModule *m, const TensorMap *carry, int64_t batch, Tenso
         } else {
             continue;
         }
-        if (rt_map_put(in, ci->name, &t)) { rt_tensor_free(&t); return cli_error("out of memory"); }
+        if (rt_map_put(in, ci->name, &t)) {
+            rt_tensor_free(&t);
+            return cli_error("out of memory");
+        }
     }
     return 0;
 }
@@ -57,7 +66,10 @@ int carry_take(const IrModule *m, TensorMap *out, TensorMap *carry)
         if (!t) return cli_error("internal error: the run computed no '%s'", name);
         Tensor moved = *t;
         memset(t, 0, sizeof *t);
-        if (rt_map_put(carry, name, &moved)) { rt_tensor_free(&moved); return cli_error("out of memory"); }
+        if (rt_map_put(carry, name, &moved)) {
+            rt_tensor_free(&moved);
+            return cli_error("out of memory");
+        }
     }
     return 0;
 }

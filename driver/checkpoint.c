@@ -36,7 +36,10 @@ static int put_copy(TensorMap *m, const char *name, const Tensor *t)
 {
     Tensor c;
     if (tensor_copy(&c, t)) return -1;
-    if (rt_map_put(m, name, &c)) { rt_tensor_free(&c); return -1; }
+    if (rt_map_put(m, name, &c)) {
+        rt_tensor_free(&c);
+        return -1;
+    }
     return 0;
 }
 
@@ -45,7 +48,10 @@ static int put_i64(TensorMap *m, const char *name, const int64_t *v, int64_t n)
     Tensor t;
     if (rt_tensor_alloc(&t, RT_I64, 1, &n)) return -1;
     memcpy(t.data, v, (size_t)n * sizeof *v);
-    if (rt_map_put(m, name, &t)) { rt_tensor_free(&t); return -1; }
+    if (rt_map_put(m, name, &t)) {
+        rt_tensor_free(&t);
+        return -1;
+    }
     return 0;
 }
 
@@ -72,7 +78,10 @@ int ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen)
         int64_t n = s->nvocab;
         bad = rt_tensor_alloc(&v, RT_I32, 1, &n);
         for (int i = 0; !bad && i < s->nvocab; i++) ((int32_t *)v.data)[i] = s->vocab[i];
-        if (!bad && rt_map_put(&m, CKPT_VOCAB, &v)) { rt_tensor_free(&v); bad = 1; }
+        if (!bad && rt_map_put(&m, CKPT_VOCAB, &v)) {
+            rt_tensor_free(&v);
+            bad = 1;
+        }
     }
     int rc = bad ? ir_errf(err, errlen, "%s: out of memory", path) : rt_st_write(path, &m, err, errlen);
     rt_map_free(&m);
@@ -158,7 +167,10 @@ int ckpt_read(const char *path, const IrModule *m, TrainState *s, int *has_meta,
         TensorMap *dst = place(s, m, name);
         Tensor moved = *t;
         memset(t, 0, sizeof *t);
-        if (rt_map_put(dst, name, &moved)) { rt_tensor_free(&moved); rc = ir_errf(err, errlen, "%s: out of memory", path); }
+        if (rt_map_put(dst, name, &moved)) {
+            rt_tensor_free(&moved);
+            rc = ir_errf(err, errlen, "%s: out of memory", path);
+        }
     }
     rt_map_free(&file);
     if (rc) ckpt_free(s);

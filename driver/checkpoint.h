@@ -27,32 +27,32 @@
 #include "ir/ir.h"
 
 #define CKPT_META_PREFIX "train:"
-#define CKPT_VOCAB "train:vocab"
+#define CKPT_VOCAB       "train:vocab"
 
 typedef struct TrainState {
-    int64_t   step, epoch, batch, segment;
-    uint64_t  rng[RT_RNG_STATE_WORDS];
-    TensorMap params;         /* by parameter name                       */
-    TensorMap opt;            /* "opt:<p>.<slot>"                         */
-    TensorMap carry;          /* "carry:<k>"; empty at a sequence start    */
+    int64_t step, epoch, batch, segment;
+    uint64_t rng[RT_RNG_STATE_WORDS];
+    TensorMap params; /* by parameter name                       */
+    TensorMap opt;    /* "opt:<p>.<slot>"                         */
+    TensorMap carry;  /* "carry:<k>"; empty at a sequence start    */
     unsigned char vocab[256];
-    int       nvocab;         /* 0: no vocabulary (not text data)         */
+    int nvocab; /* 0: no vocabulary (not text data)         */
 } TrainState;
 
 void ckpt_init(TrainState *s);
 void ckpt_free(TrainState *s);
 
 /* Deep copy of t. Returns 0, or -1 out of memory. */
-int  tensor_copy(Tensor *dst, const Tensor *src);
+int tensor_copy(Tensor *dst, const Tensor *src);
 
-int  ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen);
+int ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen);
 /* Reads a checkpoint (or a plain weights file: then every counter is 0 and
  * has_meta is 0) for module m, whose inputs' roles (ir.h) sort the
  * entries: one named as an IR_ROLE_OPT_STATE input goes into s->opt, as
  * an IR_ROLE_CARRY input into s->carry, any other into s->params (where
  * ir_bind_params() says if it is no parameter of m).  Returns 0 or -1 with
  * a message naming the file. */
-int  ckpt_read(const char *path, const IrModule *m, TrainState *s, int *has_meta, char *err, size_t errlen);
+int ckpt_read(const char *path, const IrModule *m, TrainState *s, int *has_meta, char *err, size_t errlen);
 
 /* Drops from s->params every entry that is not a parameter of m: for a
  * caller that wants only the weights of a training checkpoint, whose

@@ -25,8 +25,7 @@ static const CliOpt *find_short(const Command *c, char ch)
 
 static int add_opt(const Command *c, CliArgs *out, const CliOpt *o, const char *val)
 {
-    if (out->nopts >= (int)(sizeof out->opt / sizeof out->opt[0]))
-        return cli_usage_error(c, "too many options");
+    if (out->nopts >= (int)(sizeof out->opt / sizeof out->opt[0])) return cli_usage_error(c, "too many options");
     out->opt[out->nopts] = o;
     out->val[out->nopts++] = val;
     return 0;
@@ -39,12 +38,14 @@ int cli_parse(const Command *c, int argc, char **argv, CliArgs *out)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (only_pos || a[0] != '-' || a[1] == 0) {
-            if (out->npos >= c->max_pos)
-                return cli_usage_error(c, "unexpected argument '%s'", a);
+            if (out->npos >= c->max_pos) return cli_usage_error(c, "unexpected argument '%s'", a);
             out->pos[out->npos++] = a;
             continue;
         }
-        if (strcmp(a, "--") == 0) { only_pos = 1; continue; }
+        if (strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
         const CliOpt *o;
         const char *val = NULL;
         if (a[1] == '-') {
@@ -74,9 +75,8 @@ int cli_parse(const Command *c, int argc, char **argv, CliArgs *out)
         if (add_opt(c, out, o, val)) return EXIT_USAGE;
     }
     if (out->npos < c->min_pos)
-        return cli_usage_error(c, "expected %s%d argument%s, got %d",
-                               c->min_pos == c->max_pos ? "" : "at least ", c->min_pos,
-                               c->min_pos == 1 ? "" : "s", out->npos);
+        return cli_usage_error(c, "expected %s%d argument%s, got %d", c->min_pos == c->max_pos ? "" : "at least ",
+                               c->min_pos, c->min_pos == 1 ? "" : "s", out->npos);
     return 0;
 }
 
@@ -95,10 +95,7 @@ int cli_has(const CliArgs *a, const char *name)
     return 0;
 }
 
-void cli_usage(const Command *c, FILE *out)
-{
-    fprintf(out, "usage: rnnc %s %s\n", c->name, c->synopsis);
-}
+void cli_usage(const Command *c, FILE *out) { fprintf(out, "usage: rnnc %s %s\n", c->name, c->synopsis); }
 
 void cli_help(const Command *c, FILE *out)
 {
@@ -107,8 +104,10 @@ void cli_help(const Command *c, FILE *out)
     if (c->opts && c->opts->name) fprintf(out, "\noptions:\n");
     for (const CliOpt *o = c->opts; o && o->name; o++) {
         char left[64];
-        if (o->shortc) snprintf(left, sizeof left, "-%c, --%s", o->shortc, o->name);
-        else snprintf(left, sizeof left, "    --%s", o->name);
+        if (o->shortc)
+            snprintf(left, sizeof left, "-%c, --%s", o->shortc, o->name);
+        else
+            snprintf(left, sizeof left, "    --%s", o->name);
         fprintf(out, "  %-22s %s\n", left, o->help);
     }
 }
@@ -153,11 +152,18 @@ int cli_int(const Command *c, const char *name, const char *s, long long *out)
 static char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) { cli_error("%s: %s", path, strerror(errno)); return NULL; }
+    if (!f) {
+        cli_error("%s: %s", path, strerror(errno));
+        return NULL;
+    }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     for (;;) {
-        if (!buf) { fclose(f); cli_error("%s: out of memory", path); return NULL; }
+        if (!buf) {
+            fclose(f);
+            cli_error("%s: out of memory", path);
+            return NULL;
+        }
         n += fread(buf + n, 1, cap - n - 1, f);
         if (n < cap - 1) break;
         cap *= 2;
@@ -167,9 +173,17 @@ static char *read_text(const char *path)
     }
     int bad = ferror(f);
     fclose(f);
-    if (bad) { free(buf); cli_error("%s: read error", path); return NULL; }
+    if (bad) {
+        free(buf);
+        cli_error("%s: read error", path);
+        return NULL;
+    }
     buf[n] = 0;
-    if (strlen(buf) != n) { free(buf); cli_error("%s: not a text file (contains a NUL byte)", path); return NULL; }
+    if (strlen(buf) != n) {
+        free(buf);
+        cli_error("%s: not a text file (contains a NUL byte)", path);
+        return NULL;
+    }
     return buf;
 }
 

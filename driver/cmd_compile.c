@@ -55,8 +55,10 @@ static int run(const CliArgs *a)
     if (rt && strcmp(rt, "inline") && strcmp(rt, "link"))
         return cli_usage_error(&cmd_compile, "--runtime must be inline or link, not '%s'", rt);
     if (embed != (wpath != NULL))
-        return cli_usage_error(&cmd_compile, "%s", embed ? "--embed-weights needs the weights: -w W.safetensors"
-                                                         : "-w is for --embed-weights (without it the program loads its weights at run time)");
+        return cli_usage_error(
+            &cmd_compile, "%s",
+            embed ? "--embed-weights needs the weights: -w W.safetensors"
+                  : "-w is for --embed-weights (without it the program loads its weights at run time)");
     const char *emit = cli_get(a, "emit"), *target = cli_get(a, "target");
     int lk = -1; /* --emit=llvm|asm|obj: the kernels through LLVM (target/llvm/llvm_file.h) */
     if (emit && strcmp(emit, "c") && (lk = llvm_file_kind(emit)) < 0)
@@ -100,10 +102,13 @@ static int run(const CliArgs *a)
      * every pass rewrites its module in place.  Compiled code runs the
      * optimized modules. */
     const char *why;
-    PipeOpts po = { .optimize = 1 };
+    PipeOpts po = {.optimize = 1};
     if (pipeline_can_step(fwd, &why)) {
         step = ir_clone(fwd);
-        if (pipeline_step(step, &po, err, sizeof err)) { cli_error("%s", err); goto done; }
+        if (pipeline_step(step, &po, err, sizeof err)) {
+            cli_error("%s", err);
+            goto done;
+        }
     }
     if (train) {
         TrainSettings ts;
@@ -118,11 +123,17 @@ static int run(const CliArgs *a)
          * (one segment) to the next, as `rnnc train` carries it. */
         o.tbptt = ts.tbptt > 0 && (!ts.seq_len || ts.tbptt < ts.seq_len);
         trainm = ir_clone(fwd);
-        PipeOpts to = { .carry = o.tbptt, .optimize = 1 };
-        if (pipeline_train(trainm, &o.cfg, &to, err, sizeof err)) { cli_error("%s", err); goto done; }
+        PipeOpts to = {.carry = o.tbptt, .optimize = 1};
+        if (pipeline_train(trainm, &o.cfg, &to, err, sizeof err)) {
+            cli_error("%s", err);
+            goto done;
+        }
     }
     /* The forward function takes no targets: the loss is left out. */
-    if (pipeline_forward(fwd, 0, &po, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (pipeline_forward(fwd, 0, &po, err, sizeof err)) {
+        cli_error("%s", err);
+        goto done;
+    }
     if (wpath) {
         /* checked here against the model, so that a message names the file */
         if (rt_st_read(wpath, &weights, err, sizeof err) || ir_bind_params(fwd, &weights, wpath, err, sizeof err)) {
@@ -141,17 +152,26 @@ static int run(const CliArgs *a)
         }
         if (hpath) {
             if (!(h = open_tmp(hpath, htmp, sizeof htmp))) goto done;
-            if (c_file_write_header(h, fwd, step, trainm, &o, err, sizeof err)) { cli_error("%s", err); goto done; }
+            if (c_file_write_header(h, fwd, step, trainm, &o, err, sizeof err)) {
+                cli_error("%s", err);
+                goto done;
+            }
             int bad = fclose(h);
             h = NULL;
-            if (bad) { cli_error("cannot write %s: %s", hpath, strerror(errno)); goto done; }
+            if (bad) {
+                cli_error("cannot write %s: %s", hpath, strerror(errno));
+                goto done;
+            }
         }
         goto commit;
     }
     if (!(c = open_tmp(outp, ctmp, sizeof ctmp))) goto done;
     if (hpath && !(h = open_tmp(hpath, htmp, sizeof htmp))) goto done;
     TimingMark t = timing_start();
-    if (c_file_write(c, h, fwd, step, trainm, &o, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (c_file_write(c, h, fwd, step, trainm, &o, err, sizeof err)) {
+        cli_error("%s", err);
+        goto done;
+    }
     timing_stop(&t, "C emit");
     int bad = fclose(c);
     c = NULL;
@@ -159,7 +179,10 @@ static int run(const CliArgs *a)
         bad |= fclose(h);
         h = NULL;
     }
-    if (bad) { cli_error("cannot write %s: %s", outp, strerror(errno)); goto done; }
+    if (bad) {
+        cli_error("cannot write %s: %s", outp, strerror(errno));
+        goto done;
+    }
 commit: /* every file written in full: now they replace the old ones */
     if (rename(ctmp, outp) || (hpath && rename(htmp, hpath))) {
         cli_error("cannot rename %s: %s", ctmp, strerror(errno));
@@ -180,22 +203,24 @@ done:
 }
 
 static const CliOpt opts[] = {
-    { "output", 'o', 1, "FILE.c         the C file to write" },
-    { "header", 0, 1, "FILE.h         also write the API's declarations there (the .c includes it)" },
-    { "prefix", 0, 1, "NAME           start every API name with NAME_ (default: the model's name)" },
-    { "train", 0, 0, "               also compile the training step (the model's train block's settings)" },
-    { "weights", 'w', 1, "W.safetensors  the weights to embed (with --embed-weights)" },
-    { "embed-weights", 0, 0, "               put the weights into the file as static arrays" },
-    { "runtime", 0, 1, "inline|link    carry the runtime inside the file (default), or #include \"rnnrt.h\"\n"
-                      "                              and link with librnnrt.a" },
-    { "model", 'm', 1, "NAME           the model (default: the first)" },
-    { "emit", 0, 1, "c|llvm|asm|obj write C (default), or the kernels and the API as LLVM IR,\n"
-                   "                              assembly or an object file to link with librnnrt.a\n"
-                   "                              (the same header; docs/jit.md)" },
-    { "target", 0, 1, "TRIPLE         with --emit=llvm|asm|obj: for this target (default: this machine)" },
-    { "no-api", 0, 0, "               with --emit=llvm|asm|obj: only the kernel functions, no API" },
+    {"output", 'o', 1, "FILE.c         the C file to write"},
+    {"header", 0, 1, "FILE.h         also write the API's declarations there (the .c includes it)"},
+    {"prefix", 0, 1, "NAME           start every API name with NAME_ (default: the model's name)"},
+    {"train", 0, 0, "               also compile the training step (the model's train block's settings)"},
+    {"weights", 'w', 1, "W.safetensors  the weights to embed (with --embed-weights)"},
+    {"embed-weights", 0, 0, "               put the weights into the file as static arrays"},
+    {"runtime", 0, 1,
+     "inline|link    carry the runtime inside the file (default), or #include \"rnnrt.h\"\n"
+     "                              and link with librnnrt.a"},
+    {"model", 'm', 1, "NAME           the model (default: the first)"},
+    {"emit", 0, 1,
+     "c|llvm|asm|obj write C (default), or the kernels and the API as LLVM IR,\n"
+     "                              assembly or an object file to link with librnnrt.a\n"
+     "                              (the same header; docs/jit.md)"},
+    {"target", 0, 1, "TRIPLE         with --emit=llvm|asm|obj: for this target (default: this machine)"},
+    {"no-api", 0, 0, "               with --emit=llvm|asm|obj: only the kernel functions, no API"},
     CLI_OPT_TIME_PASSES,
-    { 0 },
+    {0},
 };
 
 const Command cmd_compile = {
@@ -219,5 +244,8 @@ const Command cmd_compile = {
                "With --emit=obj (asm, llvm) the same API comes as an object file, built\n"
                "by LLVM without a C compiler: link it with librnnrt.a -lm -lpthread and\n"
                "use the header --header writes (docs/jit.md).",
-    .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run,
 };

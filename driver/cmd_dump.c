@@ -16,7 +16,8 @@ static int run(const CliArgs *a)
     if (!stage) stage = "ir";
     if (!format) format = "text";
     int dot = 0;
-    if (!strcmp(format, "dot")) dot = 1;
+    if (!strcmp(format, "dot"))
+        dot = 1;
     else if (strcmp(format, "text"))
         return cli_usage_error(&cmd_dump, "unknown format '%s' (text or dot)", format);
     long long unroll = 0;
@@ -24,8 +25,7 @@ static int run(const CliArgs *a)
         const char *v = cli_get(a, "unroll");
         unroll = 4;
         if (v && cli_int(&cmd_dump, "unroll", v, &unroll)) return EXIT_USAGE;
-        if (unroll < 1 || unroll > 64)
-            return cli_usage_error(&cmd_dump, "--unroll needs a step count from 1 to 64");
+        if (unroll < 1 || unroll > 64) return cli_usage_error(&cmd_dump, "--unroll needs a step count from 1 to 64");
         if (!dot && strcmp(stage, "unroll"))
             return cli_usage_error(&cmd_dump, "--unroll draws a graph: use it with --format=dot");
     }
@@ -33,7 +33,8 @@ static int run(const CliArgs *a)
     /* --grad: the stages after autodiff show the differentiated module */
     int grad = cli_has(a, "grad");
     if (grad && strcmp(stage, "opt") && strcmp(stage, "kernel"))
-        return cli_usage_error(&cmd_dump, "--grad goes with --stage=opt or --stage=kernel ('grad' is the stage itself)");
+        return cli_usage_error(&cmd_dump,
+                               "--grad goes with --stage=opt or --stage=kernel ('grad' is the stage itself)");
 
     Source s;
     int rc;
@@ -41,8 +42,7 @@ static int run(const CliArgs *a)
         if (dot) return cli_usage_error(&cmd_dump, "the ast stage prints as text only");
         rc = source_parse(&s, a->pos[0]);
         if (!rc) ast_print(s.prog, stdout);
-    } else if (!strcmp(stage, "ir") || !strcmp(stage, "grad") || !strcmp(stage, "unroll") ||
-               !strcmp(stage, "opt")) {
+    } else if (!strcmp(stage, "ir") || !strcmp(stage, "grad") || !strcmp(stage, "unroll") || !strcmp(stage, "opt")) {
         rc = source_load(&s, a->pos[0], cli_get(a, "model"));
         char err[512];
         if (!rc && (grad || !strcmp(stage, "grad")) && autodiff(s.ir, err, sizeof err)) rc = cli_error("%s", err);
@@ -52,8 +52,10 @@ static int run(const CliArgs *a)
         int unrolled = !strcmp(stage, "unroll");
         if (!rc && unrolled && unroll_full(s.ir, unroll ? unroll : 4, err, sizeof err)) rc = cli_error("%s", err);
         if (!rc) {
-            if (dot) ir_print_dot(s.ir, unrolled ? 0 : (int)unroll, stdout);
-            else ir_print(s.ir, stdout);
+            if (dot)
+                ir_print_dot(s.ir, unrolled ? 0 : (int)unroll, stdout);
+            else
+                ir_print(s.ir, stdout);
         }
     } else if (!strcmp(stage, "kernel")) {
         /* kernel: the module `rnnc run` (with targets) or `rnnc grad` compiles
@@ -62,8 +64,9 @@ static int run(const CliArgs *a)
         if (dot) return cli_usage_error(&cmd_dump, "the kernel stage prints as text only");
         rc = source_load(&s, a->pos[0], cli_get(a, "model"));
         char err[512];
-        PipeOpts po = { .optimize = 1 };
-        if (!rc && (grad ? pipeline_grad(s.ir, 0, &po, err, sizeof err) : pipeline_forward(s.ir, 1, &po, err, sizeof err)))
+        PipeOpts po = {.optimize = 1};
+        if (!rc &&
+            (grad ? pipeline_grad(s.ir, 0, &po, err, sizeof err) : pipeline_forward(s.ir, 1, &po, err, sizeof err)))
             rc = cli_error("%s", err);
         KFunc *f = NULL;
         if (!rc && !(f = kcompile(s.ir, grad ? "gradient" : "forward", err, sizeof err))) rc = cli_error("%s", err);
@@ -77,17 +80,18 @@ static int run(const CliArgs *a)
 }
 
 static const CliOpt opts[] = {
-    { "stage", 0, 1, "ast|ir|grad|opt|unroll|kernel  the stage to print (default ir)" },
-    { "format", 0, 1, "text|dot  text, or a Graphviz drawing (default text)" },
-    { "unroll", 0, 2, "[=N]      draw every scan unfolded over N steps; --stage=unroll: unroll to N (default 4)" },
-    { "grad", 0, 0, "          with --stage=opt or kernel: the module after autodiff (forward and backward)" },
-    { "model", 'm', 1, "NAME      the model to dump (default: the first)" },
+    {"stage", 0, 1, "ast|ir|grad|opt|unroll|kernel  the stage to print (default ir)"},
+    {"format", 0, 1, "text|dot  text, or a Graphviz drawing (default text)"},
+    {"unroll", 0, 2, "[=N]      draw every scan unfolded over N steps; --stage=unroll: unroll to N (default 4)"},
+    {"grad", 0, 0, "          with --stage=opt or kernel: the module after autodiff (forward and backward)"},
+    {"model", 'm', 1, "NAME      the model to dump (default: the first)"},
     CLI_OPT_TIME_PASSES,
-    { 0 },
+    {0},
 };
 
 const Command cmd_dump = {
-    .name = "dump", .synopsis = "[--stage=ast|ir|grad|opt|unroll|kernel] [--grad] [--format=text|dot] [--unroll[=N]] FILE",
+    .name = "dump",
+    .synopsis = "[--stage=ast|ir|grad|opt|unroll|kernel] [--grad] [--format=text|dot] [--unroll[=N]] FILE",
     .summary = "print the program after a stage, as text or Graphviz",
     .details = "Prints FILE after a stage of the compiler: 'ast' is the syntax tree as\n"
                "parsed, 'ir' the graph IR that sema builds (docs/ir.md), 'grad' the IR\n"
@@ -100,5 +104,8 @@ const Command cmd_dump = {
                "--format=dot the IR is drawn for Graphviz (rnnc dump --format=dot m.rnn |\n"
                "dot -Tsvg > m.svg); --unroll=N draws each scan unfolded over N time steps,\n"
                "one copy of the cell per step, with shared weights drawn once.",
-    .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run,
 };

@@ -28,8 +28,8 @@ static void print_grads(const TensorMap *g)
         int64_t n = rt_numel(t);
         double ss = 0;
         for (int64_t k = 0; k < n; k++) ss += elem(t, k) * elem(t, k);
-        printf("%s: %s %s norm %.6g =", g->names[i], rt_dtype_name(t->dtype),
-               rt_shape_str(t, shape, sizeof shape), sqrt(ss));
+        printf("%s: %s %s norm %.6g =", g->names[i], rt_dtype_name(t->dtype), rt_shape_str(t, shape, sizeof shape),
+               sqrt(ss));
         for (int64_t k = 0; k < n && k < 6; k++) printf(" %.6g", elem(t, k));
         printf("%s\n", n > 6 ? " ..." : "");
     }
@@ -52,15 +52,21 @@ static int run(const CliArgs *a)
 
     Source s;
     TensorMap weights, inputs, outputs, grads;
-    StepNorms norms = { 0 };
-    rt_map_init(&weights); rt_map_init(&inputs); rt_map_init(&outputs); rt_map_init(&grads);
+    StepNorms norms = {0};
+    rt_map_init(&weights);
+    rt_map_init(&inputs);
+    rt_map_init(&outputs);
+    rt_map_init(&grads);
     char err[512];
     int rc = source_load(&s, a->pos[0], cli_get(a, "model"));
     if (rc) goto done;
     rc = 1;
     IrModule *m = s.ir;
-    PipeOpts po = { .optimize = engine_optimizes(&eng) };
-    if (pipeline_grad(m, per_step, &po, err, sizeof err)) { cli_error("%s", err); goto done; }
+    PipeOpts po = {.optimize = engine_optimizes(&eng)};
+    if (pipeline_grad(m, per_step, &po, err, sizeof err)) {
+        cli_error("%s", err);
+        goto done;
+    }
 
     const char *wpath = cli_get(a, "weights");
     if (!wpath && !m->nparams) {
@@ -74,8 +80,8 @@ static int run(const CliArgs *a)
     /* The loss needs every target; say which one is missing up front. */
     for (int i = 0; i < m->ntargets; i++)
         if (!rt_map_get(&inputs, m->targets[i].name)) {
-            cli_error("the gradient needs the loss: give target '%s' with -i %s=FILE.npy",
-                      m->targets[i].name, m->targets[i].name);
+            cli_error("the gradient needs the loss: give target '%s' with -i %s=FILE.npy", m->targets[i].name,
+                      m->targets[i].name);
             goto done;
         }
 
@@ -84,13 +90,19 @@ static int run(const CliArgs *a)
         goto done;
     }
     const Tensor *loss = rt_map_get(&outputs, "loss");
-    if (!loss) { cli_error("internal error: the loss was not computed"); goto done; }
+    if (!loss) {
+        cli_error("internal error: the loss was not computed");
+        goto done;
+    }
 
     /* Gradients under the parameters' own names, in state_dict order. */
     for (int i = 0; i < m->noutputs; i++) {
         if (m->outputs[i].role != IR_ROLE_GRAD) continue;
         Tensor *g = rt_map_get(&outputs, m->outputs[i].name);
-        if (!g) { cli_error("internal error: no gradient '%s' was computed", m->outputs[i].name); goto done; }
+        if (!g) {
+            cli_error("internal error: no gradient '%s' was computed", m->outputs[i].name);
+            goto done;
+        }
         Tensor t = *g;
         memset(g, 0, sizeof *g); /* moved to grads */
         if (rt_map_put(&grads, m->outputs[i].of, &t)) {
@@ -102,43 +114,58 @@ static int run(const CliArgs *a)
 
     printf("loss: %.9g\n", elem(loss, 0));
     const char *lpath = cli_get(a, "loss-out");
-    if (lpath && rt_npy_write(lpath, loss, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (lpath && rt_npy_write(lpath, loss, err, sizeof err)) {
+        cli_error("%s", err);
+        goto done;
+    }
     const char *opath = cli_get(a, "output");
     if (opath) {
-        if (rt_st_write(opath, &grads, err, sizeof err)) { cli_error("%s", err); goto done; }
+        if (rt_st_write(opath, &grads, err, sizeof err)) {
+            cli_error("%s", err);
+            goto done;
+        }
     } else if (!per_step) {
         print_grads(&grads);
     }
     if (per_step) {
-        if (step_norms_collect(m, &outputs, &norms, err, sizeof err)) { cli_error("%s", err); goto done; }
+        if (step_norms_collect(m, &outputs, &norms, err, sizeof err)) {
+            cli_error("%s", err);
+            goto done;
+        }
         step_norms_print(&norms, stdout);
         if (svg_path) {
             char title[256];
             snprintf(title, sizeof title, "%s: gradient reaching the recurrent state per step", m->name);
-            if (step_norms_svg(&norms, svg_path, title, err, sizeof err)) { cli_error("%s", err); goto done; }
+            if (step_norms_svg(&norms, svg_path, title, err, sizeof err)) {
+                cli_error("%s", err);
+                goto done;
+            }
         }
     }
     rc = 0;
 done:
     step_norms_free(&norms);
-    rt_map_free(&weights); rt_map_free(&inputs); rt_map_free(&outputs); rt_map_free(&grads);
+    rt_map_free(&weights);
+    rt_map_free(&inputs);
+    rt_map_free(&outputs);
+    rt_map_free(&grads);
     engine_close(&eng);
     source_free(&s);
     return rc;
 }
 
 static const CliOpt opts[] = {
-    { "weights", 'w', 1, "W.safetensors  the model's parameters" },
-    { "input", 'i', 1, "NAME=x.npy     an input or target (repeat for each; every target is needed)" },
-    { "output", 'o', 1, "G.safetensors  write the gradients (default: print a summary)" },
-    { "loss-out", 0, 1, "L.npy          also write the loss, a 0-d array" },
-    { "per-step", 0, 0, "               print the state gradient norm at every time step" },
-    { "per-step-svg", 0, 1, "FILE.svg       and draw it (log scale); implies --per-step" },
-    { "model", 'm', 1, "NAME           the model (default: the first)" },
-    { "precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)" },
-    { "engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)" },
+    {"weights", 'w', 1, "W.safetensors  the model's parameters"},
+    {"input", 'i', 1, "NAME=x.npy     an input or target (repeat for each; every target is needed)"},
+    {"output", 'o', 1, "G.safetensors  write the gradients (default: print a summary)"},
+    {"loss-out", 0, 1, "L.npy          also write the loss, a 0-d array"},
+    {"per-step", 0, 0, "               print the state gradient norm at every time step"},
+    {"per-step-svg", 0, 1, "FILE.svg       and draw it (log scale); implies --per-step"},
+    {"model", 'm', 1, "NAME           the model (default: the first)"},
+    {"precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)"},
+    {"engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)"},
     CLI_OPT_TIME_PASSES,
-    { 0 },
+    {0},
 };
 
 const Command cmd_grad = {
@@ -160,5 +187,8 @@ const Command cmd_grad = {
                "every step t, summed over the batch (Frobenius over [B, H]): how the\n"
                "gradient vanishes or explodes going back in time. --per-step-svg\n"
                "FILE.svg also draws it, one line a state, log scale.",
-    .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run,
 };

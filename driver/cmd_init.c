@@ -21,7 +21,10 @@ static int run(const CliArgs *a)
     rc = 1;
     if (run_init_weights(s.ir, (uint64_t)seed, &w)) goto done;
     char err[512];
-    if (rt_st_write(out, &w, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (rt_st_write(out, &w, err, sizeof err)) {
+        cli_error("%s", err);
+        goto done;
+    }
     printf("wrote %d parameters of model '%s' to %s\n", w.count, s.ir->name, out);
     rc = 0;
 done:
@@ -31,17 +34,21 @@ done:
 }
 
 static const CliOpt opts[] = {
-    { "output", 'o', 1, "W.safetensors  where to write the weights" },
-    { "seed", 0, 1, "N              seed of the random initialization (default 0)" },
-    { "model", 'm', 1, "NAME           the model (default: the first)" },
-    { 0 },
+    {"output", 'o', 1, "W.safetensors  where to write the weights"},
+    {"seed", 0, 1, "N              seed of the random initialization (default 0)"},
+    {"model", 'm', 1, "NAME           the model (default: the first)"},
+    {0},
 };
 
 const Command cmd_init = {
-    .name = "init", .synopsis = "FILE -o W.safetensors [--seed N]",
+    .name = "init",
+    .synopsis = "FILE -o W.safetensors [--seed N]",
     .summary = "write freshly initialized weights for a model",
     .details = "Writes a safetensors file holding every parameter of FILE's model under\n"
                "its PyTorch state_dict name, initialized as PyTorch does for built-in\n"
                "layers and as declared ('init ...') for user cells' parameters.",
-    .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run,
 };

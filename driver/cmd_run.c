@@ -58,7 +58,10 @@ static int drop_targets(const IrInput *was, int nwas, const IrModule *m, TensorM
     for (int i = 0; i < inputs->count; i++) {
         const char *name = inputs->names[i];
         if (named(was, nwas, name) && !named(m->targets, m->ntargets, name)) continue;
-        if (rt_map_put(&keep, inputs->names[i], &inputs->tensors[i])) { rt_map_free(&keep); return cli_error("out of memory"); }
+        if (rt_map_put(&keep, inputs->names[i], &inputs->tensors[i])) {
+            rt_map_free(&keep);
+            return cli_error("out of memory");
+        }
     }
     rt_map_free(inputs);
     *inputs = keep;
@@ -74,7 +77,9 @@ static int run(const CliArgs *a)
 
     Source s;
     TensorMap weights, inputs, outputs;
-    rt_map_init(&weights); rt_map_init(&inputs); rt_map_init(&outputs);
+    rt_map_init(&weights);
+    rt_map_init(&inputs);
+    rt_map_init(&outputs);
     char err[512], name[256];
     const char *path;
     int rc = source_load(&s, a->pos[0], cli_get(a, "model"));
@@ -84,7 +89,10 @@ static int run(const CliArgs *a)
     /* Check every -o name before the (possibly long) run. */
     for (int i = 0; i < a->nopts; i++) {
         if (strcmp(a->opt[i]->name, "output")) continue;
-        if (run_binding(&cmd_run, "-o", a->val[i], name, sizeof name, &path)) { rc = EXIT_USAGE; goto done; }
+        if (run_binding(&cmd_run, "-o", a->val[i], name, sizeof name, &path)) {
+            rc = EXIT_USAGE;
+            goto done;
+        }
         if (!is_output(s.ir, name)) {
             cli_error("'%s' is not an output of model '%s'", name, s.ir->name);
             list_outputs(s.ir);
@@ -103,11 +111,14 @@ static int run(const CliArgs *a)
     for (int i = 0; i < s.ir->ntargets; i++) all_targets &= rt_map_get(&inputs, s.ir->targets[i].name) != NULL;
     int nwas = s.ir->ntargets;
     IrInput *was = malloc(sizeof *was * (size_t)(nwas ? nwas : 1));
-    if (!was) { cli_error("out of memory"); goto done; }
+    if (!was) {
+        cli_error("out of memory");
+        goto done;
+    }
     if (nwas) memcpy(was, s.ir->targets, sizeof *was * (size_t)nwas);
-    PipeOpts po = { .optimize = engine_optimizes(&eng) };
+    PipeOpts po = {.optimize = engine_optimizes(&eng)};
     int bad = pipeline_forward(s.ir, all_targets, &po, err, sizeof err) ? cli_error("%s", err)
-              : drop_targets(was, nwas, s.ir, &inputs);
+                                                                        : drop_targets(was, nwas, s.ir, &inputs);
     free(was);
     if (bad) goto done;
     if (eng.run(&eng, s.ir, &weights, &inputs, &outputs, err, sizeof err)) {
@@ -120,32 +131,41 @@ static int run(const CliArgs *a)
         if (strcmp(a->opt[i]->name, "output")) continue;
         run_binding(&cmd_run, "-o", a->val[i], name, sizeof name, &path);
         const Tensor *t = rt_map_get(&outputs, name);
-        if (!t) { cli_error("output '%s' was not computed (is every target given with -i?)", name); goto done; }
-        if (rt_npy_write(path, t, err, sizeof err)) { cli_error("%s", err); goto done; }
+        if (!t) {
+            cli_error("output '%s' was not computed (is every target given with -i?)", name);
+            goto done;
+        }
+        if (rt_npy_write(path, t, err, sizeof err)) {
+            cli_error("%s", err);
+            goto done;
+        }
         wrote = 1;
     }
     if (!wrote) print_outputs(&outputs);
     rc = 0;
 done:
-    rt_map_free(&weights); rt_map_free(&inputs); rt_map_free(&outputs);
+    rt_map_free(&weights);
+    rt_map_free(&inputs);
+    rt_map_free(&outputs);
     engine_close(&eng);
     source_free(&s);
     return rc;
 }
 
 static const CliOpt opts[] = {
-    { "weights", 'w', 1, "W.safetensors  the model's parameters" },
-    { "input", 'i', 1, "NAME=x.npy     an input or target (repeat for each)" },
-    { "output", 'o', 1, "NAME=y.npy     write an output, or the loss, to a file (repeatable)" },
-    { "model", 'm', 1, "NAME           the model to run (default: the first)" },
-    { "precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)" },
-    { "engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)" },
+    {"weights", 'w', 1, "W.safetensors  the model's parameters"},
+    {"input", 'i', 1, "NAME=x.npy     an input or target (repeat for each)"},
+    {"output", 'o', 1, "NAME=y.npy     write an output, or the loss, to a file (repeatable)"},
+    {"model", 'm', 1, "NAME           the model to run (default: the first)"},
+    {"precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)"},
+    {"engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)"},
     CLI_OPT_TIME_PASSES,
-    { 0 },
+    {0},
 };
 
 const Command cmd_run = {
-    .name = "run", .synopsis = "FILE -w W.safetensors -i NAME=x.npy ... [-o NAME=y.npy ...]",
+    .name = "run",
+    .synopsis = "FILE -w W.safetensors -i NAME=x.npy ... [-o NAME=y.npy ...]",
     .summary = "run a model on data and write or print its outputs",
     .details = "Runs the forward pass of FILE's model with the weights W on the inputs\n"
                "given by -i (time-major .npy arrays: [T, B, F] float32 or [T, B] int ids).\n"
@@ -154,5 +174,8 @@ const Command cmd_run = {
                "first values are printed. --engine picks what runs it: the LLVM JIT\n"
                "(default; $RNNC_ENGINE changes the default), compiled C or the reference\n"
                "interpreter (also the default with --precision f64).",
-    .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run,
 };

@@ -21,12 +21,12 @@
 #include "ir/bind.h"
 #include "passes/pipeline.h"
 
-
 /* Draws an id from softmax(logits[0..n) / temp). */
 static int draw(const float *logits, int n, double temp, RtRng *rng)
 {
     double mx = -INFINITY, sum = 0, p[256];
-    for (int i = 0; i < n; i++) if (logits[i] > mx) mx = logits[i];
+    for (int i = 0; i < n; i++)
+        if (logits[i] > mx) mx = logits[i];
     for (int i = 0; i < n; i++) sum += p[i] = exp(((double)logits[i] - mx) / temp);
     double u = rt_rng_uniform_f64(rng) * sum;
     for (int i = 0; i < n; i++) {
@@ -38,12 +38,12 @@ static int draw(const float *logits, int n, double temp, RtRng *rng)
 
 typedef struct Sampler {
     const Engine *engine;
-    IrModule     *m;
-    const char   *input;      /* the seq<int> input's name               */
-    TensorMap    *params;
-    TensorMap     carry;
-    int64_t       classes;    /* size of the logits' last axis           */
-    char          err[512];
+    IrModule *m;
+    const char *input; /* the seq<int> input's name               */
+    TensorMap *params;
+    TensorMap carry;
+    int64_t classes; /* size of the logits' last axis           */
+    char err[512];
 } Sampler;
 
 /* Runs ids[0..n) as one segment (reset = 1 if first); writes the logits
@@ -56,16 +56,26 @@ static int feed(Sampler *sp, const int64_t *ids, int64_t n, int first, float *la
     int rc = 1;
     Tensor x;
     int64_t shape[2] = {n, 1};
-    if (rt_tensor_alloc(&x, RT_I64, 2, shape)) { cli_error("out of memory"); goto done; }
+    if (rt_tensor_alloc(&x, RT_I64, 2, shape)) {
+        cli_error("out of memory");
+        goto done;
+    }
     memcpy(x.data, ids, (size_t)n * sizeof *ids);
-    if (rt_map_put(&in, sp->input, &x)) { rt_tensor_free(&x); cli_error("out of memory"); goto done; }
+    if (rt_map_put(&in, sp->input, &x)) {
+        rt_tensor_free(&x);
+        cli_error("out of memory");
+        goto done;
+    }
     if (carry_inputs(sp->m, first ? NULL : &sp->carry, 1, &in)) goto done;
     if (sp->engine->run(sp->engine, sp->m, sp->params, &in, &out, sp->err, sizeof sp->err)) {
         cli_error("%s", sp->err);
         goto done;
     }
     const Tensor *lg = rt_map_get(&out, PIPELINE_LOGITS);
-    if (!lg || lg->dtype != RT_F32) { cli_error("internal error: no logits"); goto done; }
+    if (!lg || lg->dtype != RT_F32) {
+        cli_error("internal error: no logits");
+        goto done;
+    }
     memcpy(last, (const float *)lg->data + (n - 1) * sp->classes, (size_t)sp->classes * sizeof *last);
     if (carry_take(sp->m, &out, &sp->carry)) goto done;
     rc = 0;
@@ -111,29 +121,40 @@ static int run(const CliArgs *a)
     char err[512];
     int has_meta;
     /* the weights only: the trainer's optimizer state is no input here */
-    if (ckpt_read(wpath, m, &st, &has_meta, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (ckpt_read(wpath, m, &st, &has_meta, err, sizeof err)) {
+        cli_error("%s", err);
+        goto done;
+    }
     ckpt_keep_params(&st, m);
     if (st.nvocab == 0) {
         cli_error("%s: no vocabulary ('" CKPT_VOCAB "'): rnnc sample needs a checkpoint of a model trained by "
-                  "rnnc train on text(...) data", wpath);
+                  "rnnc train on text(...) data",
+                  wpath);
         goto done;
     }
     if (m->ninputs != 1 || m->inputs[0].value->type.dtype != IR_I64 || m->inputs[0].value->type.rank != 2) {
-        cli_error("sample needs a character model with one seq<int> input; model '%s' has %d input%s",
-                  m->name, m->ninputs, m->ninputs == 1 ? "" : "s");
+        cli_error("sample needs a character model with one seq<int> input; model '%s' has %d input%s", m->name,
+                  m->ninputs, m->ninputs == 1 ? "" : "s");
         goto done;
     }
     /* sampling gives no targets: the module leaves the loss out */
-    PipeOpts po = { .optimize = engine_optimizes(&eng) };
-    if (pipeline_sample(m, &po, err, sizeof err)) { cli_error("%s", err); goto done; }
+    PipeOpts po = {.optimize = engine_optimizes(&eng)};
+    if (pipeline_sample(m, &po, err, sizeof err)) {
+        cli_error("%s", err);
+        goto done;
+    }
     int lk = ir_output_index(m, PIPELINE_LOGITS);
     const IrValue *lv = lk >= 0 ? m->outputs[lk].value : NULL;
     if (!lv || lv->type.rank != 3 || lv->type.dim[2] < st.nvocab) {
         cli_error("model '%s' has no logits over the %d characters of the vocabulary (a cross_entropy loss or "
-                  "an output [T, B, C] with C >= %d)", m->name, st.nvocab, st.nvocab);
+                  "an output [T, B, C] with C >= %d)",
+                  m->name, st.nvocab, st.nvocab);
         goto done;
     }
-    if (ir_bind_params(m, &st.params, wpath, err, sizeof err)) { cli_error("%s", err); goto done; }
+    if (ir_bind_params(m, &st.params, wpath, err, sizeof err)) {
+        cli_error("%s", err);
+        goto done;
+    }
     sp.engine = &eng;
     sp.m = m;
     sp.input = m->inputs[0].name;
@@ -148,11 +169,15 @@ static int run(const CliArgs *a)
     for (int i = 0; i < st.nvocab; i++) id_of[st.vocab[i]] = i;
     ids = malloc((plen ? plen : 1) * sizeof *ids);
     logits = malloc((size_t)sp.classes * sizeof *logits);
-    if (!ids || !logits) { cli_error("out of memory"); goto done; }
+    if (!ids || !logits) {
+        cli_error("out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < plen; i++) {
         int id = id_of[(unsigned char)prime[i]];
         if (id < 0) {
-            cli_error("--prime: character '%c' (byte %d) is not in the model's vocabulary", prime[i], (unsigned char)prime[i]);
+            cli_error("--prime: character '%c' (byte %d) is not in the model's vocabulary", prime[i],
+                      (unsigned char)prime[i]);
             goto done;
         }
         ids[i] = id;
@@ -181,24 +206,28 @@ done:
 }
 
 static const CliOpt opts[] = {
-    { "weights", 'w', 1, "C.safetensors  a checkpoint written by rnnc train on text data" },
-    { "steps", 'n', 1, "N              characters to generate (default 200)" },
-    { "temperature", 't', 1, "T              divide the logits by T before the softmax (default 1)" },
-    { "prime", 'p', 1, "TEXT           text to start from (printed first)" },
-    { "seed", 0, 1, "N              seed of the sampling (default 0)" },
-    { "model", 'm', 1, "NAME           the model (default: the first)" },
-    { "engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)" },
+    {"weights", 'w', 1, "C.safetensors  a checkpoint written by rnnc train on text data"},
+    {"steps", 'n', 1, "N              characters to generate (default 200)"},
+    {"temperature", 't', 1, "T              divide the logits by T before the softmax (default 1)"},
+    {"prime", 'p', 1, "TEXT           text to start from (printed first)"},
+    {"seed", 0, 1, "N              seed of the sampling (default 0)"},
+    {"model", 'm', 1, "NAME           the model (default: the first)"},
+    {"engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)"},
     CLI_OPT_TIME_PASSES,
-    { 0 },
+    {0},
 };
 
 const Command cmd_sample = {
-    .name = "sample", .synopsis = "FILE -w C.safetensors [--steps N] [--temperature T] [--prime TEXT] [--seed N]",
+    .name = "sample",
+    .synopsis = "FILE -w C.safetensors [--steps N] [--temperature T] [--prime TEXT] [--seed N]",
     .summary = "generate text from a character model trained with rnnc train",
     .details = "Feeds the prime text to FILE's model with the weights of checkpoint C, then\n"
                "draws each next character from softmax(logits / T) and feeds it back,\n"
                "carrying the recurrent state from step to step. The checkpoint must hold\n"
                "the vocabulary of the text the model was trained on. Prints the prime and\n"
                "the generated characters to stdout.",
-    .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run,
 };

@@ -32,28 +32,32 @@
 
 /* Set by Ctrl-C; the loop checks it between steps. */
 static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 
 typedef struct Trainer {
     const Engine *engine;
-    IrModule     *m;         /* the training step                        */
-    IrModule     *fwd;       /* forward only (eval), same carries         */
+    IrModule *m;   /* the training step                        */
+    IrModule *fwd; /* forward only (eval), same carries         */
     TrainSettings ts;
-    Dataset       data;
-    DataSplit     train, eval;
-    int64_t       seg_len;   /* tbptt k                                   */
-    int64_t       nseg;      /* segments of one sequence                  */
-    int64_t       total;     /* steps of the whole run                    */
-    TrainState    st;
-    RtRng         rng;
-    int64_t      *perm;
-    const char   *ckpt;      /* where checkpoints go                      */
-    FILE         *csv;
-    char          csv_path[700], svg_path[700];
-    Progress      prog;
-    int64_t       good_step; /* step of the last checkpoint written/read, -1: none */
-    const char   *good_path;
-    char          err[1024];
+    Dataset data;
+    DataSplit train, eval;
+    int64_t seg_len; /* tbptt k                                   */
+    int64_t nseg;    /* segments of one sequence                  */
+    int64_t total;   /* steps of the whole run                    */
+    TrainState st;
+    RtRng rng;
+    int64_t *perm;
+    const char *ckpt; /* where checkpoints go                      */
+    FILE *csv;
+    char csv_path[700], svg_path[700];
+    Progress prog;
+    int64_t good_step; /* step of the last checkpoint written/read, -1: none */
+    const char *good_path;
+    char err[1024];
 } Trainer;
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -68,7 +72,10 @@ static int put_scalar(TensorMap *m, const char *name, float v)
     Tensor t;
     if (rt_tensor_alloc(&t, RT_F32, 0, NULL)) return -1;
     ((float *)t.data)[0] = v;
-    if (rt_map_put(m, name, &t)) { rt_tensor_free(&t); return -1; }
+    if (rt_map_put(m, name, &t)) {
+        rt_tensor_free(&t);
+        return -1;
+    }
     return 0;
 }
 
@@ -94,7 +101,10 @@ static int take(TensorMap *out, const char *name, TensorMap *dst, const char *as
     if (!t) return cli_error("internal error: the training step computed no '%s'", name);
     Tensor moved = *t;
     memset(t, 0, sizeof *t);
-    if (rt_map_put(dst, as, &moved)) { rt_tensor_free(&moved); return cli_error("out of memory"); }
+    if (rt_map_put(dst, as, &moved)) {
+        rt_tensor_free(&moved);
+        return cli_error("out of memory");
+    }
     return 0;
 }
 
@@ -106,7 +116,10 @@ static int load_data(Trainer *tr)
     int rc;
     if (ts->data_kind == DATA_NPY) {
         const char *names[DATA_MAX_ARRAYS], *paths[DATA_MAX_ARRAYS];
-        for (int i = 0; i < ts->ndata; i++) { names[i] = ts->data_names[i]; paths[i] = ts->data_paths[i]; }
+        for (int i = 0; i < ts->ndata; i++) {
+            names[i] = ts->data_names[i];
+            paths[i] = ts->data_paths[i];
+        }
         rc = data_load_npy(&tr->data, names, paths, ts->ndata, tr->err, sizeof tr->err);
     } else if (ts->data_kind == DATA_CSV) {
         rc = data_load_csv(&tr->data, ts->data_path, tr->err, sizeof tr->err);
@@ -132,7 +145,7 @@ static int build_modules(Trainer *tr)
 {
     char err[512];
     /* Carry state across segments when a sequence is cut into several. */
-    PipeOpts po = { .carry = tr->nseg > 1, .optimize = engine_optimizes(tr->engine) };
+    PipeOpts po = {.carry = tr->nseg > 1, .optimize = engine_optimizes(tr->engine)};
     if (tr->eval.nbatches > 0) {
         tr->fwd = ir_clone(tr->m);
         if (pipeline_forward(tr->fwd, 1, &po, err, sizeof err)) return cli_error("%s", err);
@@ -152,10 +165,13 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
         const char *path = resume ? resume : wpath;
         if (ckpt_read(path, m, st, &has_meta, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
         if (resume && !has_meta)
-            return cli_error("%s: not a training checkpoint (no 'train:step'): give plain weights with -w instead", path);
+            return cli_error("%s: not a training checkpoint (no 'train:step'): give plain weights with -w instead",
+                             path);
         if (!resume) { /* -w: only the weights count */
-            rt_map_free(&st->opt); rt_map_init(&st->opt);
-            rt_map_free(&st->carry); rt_map_init(&st->carry);
+            rt_map_free(&st->opt);
+            rt_map_init(&st->opt);
+            rt_map_free(&st->carry);
+            rt_map_init(&st->carry);
             if (has_meta) ckpt_keep_params(st, m); /* a checkpoint of another optimizer's run */
             st->step = st->epoch = st->batch = st->segment = 0;
             st->nvocab = 0;
@@ -174,10 +190,11 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
     }
     if (resume) {
         if (st->batch >= tr->train.nbatches || st->segment >= tr->nseg)
-            return cli_error("%s: the checkpoint stopped at batch %lld, segment %lld, which the data and settings "
-                             "(%lld batches of %lld segments) do not have: resume with the same data, batch, seq_len and tbptt",
-                             resume, (long long)st->batch, (long long)st->segment, (long long)tr->train.nbatches,
-                             (long long)tr->nseg);
+            return cli_error(
+                "%s: the checkpoint stopped at batch %lld, segment %lld, which the data and settings "
+                "(%lld batches of %lld segments) do not have: resume with the same data, batch, seq_len and tbptt",
+                resume, (long long)st->batch, (long long)st->segment, (long long)tr->train.nbatches,
+                (long long)tr->nseg);
         if (rt_rng_set_state(&tr->rng, st->rng)) return cli_error("%s: invalid RNG state", resume);
         if (tr->data.kind == DATA_TEXT &&
             (st->nvocab != tr->data.nvocab || memcmp(st->vocab, tr->data.vocab, (size_t)st->nvocab)))
@@ -228,13 +245,17 @@ static int64_t seg_steps(const Trainer *tr, const DataSplit *sp, int64_t seg)
 static int segment_inputs(Trainer *tr, const IrModule *m, const DataSplit *sp, const int64_t *perm, int64_t j,
                           int64_t seg, const TensorMap *carry, int train, TensorMap *in)
 {
-    if (data_batch(&tr->data, sp, perm, j, seg * tr->seg_len, seg_steps(tr, sp, seg), in, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+    if (data_batch(&tr->data, sp, perm, j, seg * tr->seg_len, seg_steps(tr, sp, seg), in, tr->err, sizeof tr->err))
+        return cli_error("%s", tr->err);
     if (carry_inputs(m, seg > 0 ? carry : NULL, data_batch_size(sp, j), in)) return 1;
     if (!train) return 0;
     for (int i = 0; i < tr->st.opt.count; i++) {
         Tensor copy;
         if (tensor_copy(&copy, &tr->st.opt.tensors[i])) return cli_error("out of memory");
-        if (rt_map_put(in, tr->st.opt.names[i], &copy)) { rt_tensor_free(&copy); return cli_error("out of memory"); }
+        if (rt_map_put(in, tr->st.opt.names[i], &copy)) {
+            rt_tensor_free(&copy);
+            return cli_error("out of memory");
+        }
     }
     const IrInput *step = role_input(m, IR_ROLE_OPT_STEP);
     if (step && put_scalar(in, step->name, (float)(tr->st.step + 1))) return cli_error("out of memory");
@@ -258,10 +279,16 @@ static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doub
     const Tensor *l = rt_map_get(&out, "loss"), *g = NULL;
     for (int i = 0; i < tr->m->noutputs; i++)
         if (tr->m->outputs[i].role == IR_ROLE_GRAD_NORM) g = rt_map_get(&out, tr->m->outputs[i].name);
-    if (!l || !g) { cli_error("internal error: the training step computed no loss or grad_norm"); goto done; }
+    if (!l || !g) {
+        cli_error("internal error: the training step computed no loss or grad_norm");
+        goto done;
+    }
     *loss = scalar(l);
     *gnorm = scalar(g);
-    if (!isfinite(*loss)) { rc = 2; goto done; }
+    if (!isfinite(*loss)) {
+        rc = 2;
+        goto done;
+    }
     /* The new parameters and optimizer state, under the names of what
      * they replace. */
     for (int i = 0; i < tr->m->noutputs; i++) {
@@ -360,14 +387,16 @@ static int train_loop(Trainer *tr)
     while (st->step < tr->total) {
         /* The epoch's permutation, drawn from the RNG state at its start
          * (kept in st->rng: the checkpoint's copy). */
-        if (st->batch == 0 && st->segment == 0) rt_rng_get_state(&tr->rng, st->rng);
-        else if (rt_rng_set_state(&tr->rng, st->rng)) return cli_error("internal error: RNG state");
+        if (st->batch == 0 && st->segment == 0)
+            rt_rng_get_state(&tr->rng, st->rng);
+        else if (rt_rng_set_state(&tr->rng, st->rng))
+            return cli_error("internal error: RNG state");
         data_shuffle(tr->perm, tr->train.nitems, &tr->rng);
         evaluated = 0;
         while (st->batch < tr->train.nbatches && st->step < tr->total) {
             if (interrupted) {
-                progress_message(&tr->prog, "interrupted at step %lld: writing the checkpoint %s",
-                                 (long long)st->step, tr->ckpt);
+                progress_message(&tr->prog, "interrupted at step %lld: writing the checkpoint %s", (long long)st->step,
+                                 tr->ckpt);
                 if (write_checkpoint(tr)) return 1;
                 progress_message(&tr->prog, "resume with: rnnc train ... --resume %s", tr->ckpt);
                 return 130;
@@ -389,7 +418,10 @@ static int train_loop(Trainer *tr)
             }
             if (rc) return 1;
             st->step++;
-            if (++st->segment == tr->nseg) { st->segment = 0; st->batch++; }
+            if (++st->segment == tr->nseg) {
+                st->segment = 0;
+                st->batch++;
+            }
             epoch_sum += loss;
             epoch_n++;
             loss_log_row(tr->csv, st->step, loss, gnorm);
@@ -452,7 +484,10 @@ static int run(const CliArgs *a)
     rc = 1;
     tr.m = s.ir;
     const Decl *block = find_train_block(s.prog, tr.m->name);
-    if (train_settings_block(&tr.ts, block, a->pos[0], tr.err, sizeof tr.err)) { cli_error("%s", tr.err); goto done; }
+    if (train_settings_block(&tr.ts, block, a->pos[0], tr.err, sizeof tr.err)) {
+        cli_error("%s", tr.err);
+        goto done;
+    }
     for (int i = 0; i < a->nopts; i++)
         if (!strcmp(a->opt[i]->name, "set") && train_settings_set(&tr.ts, a->val[i], tr.err, sizeof tr.err)) {
             cli_error("%s", tr.err);
@@ -463,25 +498,40 @@ static int run(const CliArgs *a)
         cli_error("%s%s", tr.err, block ? "" : " (the model has no train block)");
         goto done;
     }
-    if (!tr.m->loss) { cli_error("model '%s' has no loss: there is nothing to train", tr.m->name); goto done; }
-    if (!tr.m->nparams) { cli_error("model '%s' has no parameters: there is nothing to train", tr.m->name); goto done; }
+    if (!tr.m->loss) {
+        cli_error("model '%s' has no loss: there is nothing to train", tr.m->name);
+        goto done;
+    }
+    if (!tr.m->nparams) {
+        cli_error("model '%s' has no parameters: there is nothing to train", tr.m->name);
+        goto done;
+    }
     if (load_data(&tr)) goto done;
     if (build_modules(&tr)) goto done;
     if (init_state(&tr, resume, wpath, (uint64_t)tr.ts.seed)) goto done;
     tr.perm = malloc((size_t)tr.train.nitems * sizeof *tr.perm);
-    if (!tr.perm) { cli_error("out of memory"); goto done; }
+    if (!tr.perm) {
+        cli_error("out of memory");
+        goto done;
+    }
 
     char def[600];
     char *csvp = tr.csv_path;
     tr.ckpt = cli_get(a, "output");
     if (!tr.ckpt) tr.ckpt = resume;
-    if (!tr.ckpt) { snprintf(def, sizeof def, "%s.ckpt.safetensors", tr.m->name); tr.ckpt = def; }
+    if (!tr.ckpt) {
+        snprintf(def, sizeof def, "%s.ckpt.safetensors", tr.m->name);
+        tr.ckpt = def;
+    }
     loss_log_path(tr.ckpt, "loss.csv", csvp, sizeof tr.csv_path);
     loss_log_path(tr.ckpt, "loss.svg", tr.svg_path, sizeof tr.svg_path);
     char oldcsv[700];
     if (resume) loss_log_path(resume, "loss.csv", oldcsv, sizeof oldcsv);
     tr.csv = loss_log_open(csvp, resume ? oldcsv : NULL, tr.st.step, tr.err, sizeof tr.err);
-    if (!tr.csv) { cli_error("%s", tr.err); goto done; }
+    if (!tr.csv) {
+        cli_error("%s", tr.err);
+        goto done;
+    }
 
     char tb[64] = "";
     if (tr.nseg > 1) snprintf(tb, sizeof tb, " in %lld segments of <= %lld", (long long)tr.nseg, (long long)tr.seg_len);
@@ -517,19 +567,20 @@ done:
 }
 
 static const CliOpt opts[] = {
-    { "set", 0, 1, "KEY=VALUE      override a train setting (repeatable): --set lr=0.01" },
-    { "output", 'o', 1, "C.safetensors  the checkpoint (default: --resume's, else MODEL.ckpt.safetensors)" },
-    { "resume", 0, 1, "C.safetensors  continue a run from its checkpoint" },
-    { "weights", 'w', 1, "W.safetensors  start from these weights (default: fresh, as rnnc init)" },
-    { "seed", 0, 1, "N              the seed (overrides the train block's)" },
-    { "model", 'm', 1, "NAME           the model (default: the first)" },
-    { "engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)" },
+    {"set", 0, 1, "KEY=VALUE      override a train setting (repeatable): --set lr=0.01"},
+    {"output", 'o', 1, "C.safetensors  the checkpoint (default: --resume's, else MODEL.ckpt.safetensors)"},
+    {"resume", 0, 1, "C.safetensors  continue a run from its checkpoint"},
+    {"weights", 'w', 1, "W.safetensors  start from these weights (default: fresh, as rnnc init)"},
+    {"seed", 0, 1, "N              the seed (overrides the train block's)"},
+    {"model", 'm', 1, "NAME           the model (default: the first)"},
+    {"engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)"},
     CLI_OPT_TIME_PASSES,
-    { 0 },
+    {0},
 };
 
 const Command cmd_train = {
-    .name = "train", .synopsis = "FILE [--set KEY=VALUE ...] [-o C.safetensors] [--resume C.safetensors] [-w W.safetensors] [--seed N]",
+    .name = "train",
+    .synopsis = "FILE [--set KEY=VALUE ...] [-o C.safetensors] [--resume C.safetensors] [-w W.safetensors] [--seed N]",
     .summary = "train a model as its train block says",
     .details = "Runs the train block of FILE's model: loads the data, and runs one step of\n"
                "training (forward, backpropagation through time, clipping, the optimizer)\n"
@@ -540,5 +591,8 @@ const Command cmd_train = {
                "optimizer state and position) every checkpoint_every steps, at\n"
                "the end and on Ctrl-C. --resume continues exactly where it stopped.\n"
                "docs/training.md describes the settings and the data formats.",
-    .opts = opts, .min_pos = 1, .max_pos = 1, .run = run,
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .run = run,
 };

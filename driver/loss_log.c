@@ -24,7 +24,10 @@ static char *kept_rows(const char *path, int64_t keep_upto)
     FILE *f = fopen(path, "r");
     size_t cap = 4096, n = 0;
     char *out = malloc(cap), line[512];
-    if (!out) { if (f) fclose(f); return NULL; }
+    if (!out) {
+        if (f) fclose(f);
+        return NULL;
+    }
     out[0] = 0;
     if (!f) return out;
     while (fgets(line, sizeof line, f)) {
@@ -35,7 +38,11 @@ static char *kept_rows(const char *path, int64_t keep_upto)
         if (n + l + 1 > cap) {
             cap = 2 * (n + l + 1);
             char *no = realloc(out, cap);
-            if (!no) { free(out); fclose(f); return NULL; }
+            if (!no) {
+                free(out);
+                fclose(f);
+                return NULL;
+            }
             out = no;
         }
         memcpy(out + n, line, l + 1);
@@ -49,7 +56,10 @@ FILE *loss_log_open(const char *path, const char *from, int64_t keep_upto, char 
 {
     /* Read before fopen(path, "w") truncates it: from may be path. */
     char *keep = from ? kept_rows(from, keep_upto) : NULL;
-    if (from && !keep) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
+    if (from && !keep) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
     FILE *f = fopen(path, "w");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -74,7 +84,10 @@ void loss_log_row(FILE *f, int64_t step, double loss, double grad_norm)
 int loss_log_svg(const char *csv_path, const char *svg_path, const char *title, char *err, size_t errlen)
 {
     FILE *f = fopen(csv_path, "r");
-    if (!f) { snprintf(err, errlen, "%s: %s", csv_path, strerror(errno)); return -1; }
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", csv_path, strerror(errno));
+        return -1;
+    }
     size_t cap = 1024;
     int n = 0;
     double *x = malloc(cap * sizeof *x), *y = malloc(cap * sizeof *y);
@@ -91,7 +104,10 @@ int loss_log_svg(const char *csv_path, const char *svg_path, const char *title, 
             double *nx = realloc(x, cap * sizeof *x), *ny = nx ? realloc(y, cap * sizeof *y) : NULL;
             if (nx) x = nx;
             if (ny) y = ny;
-            if (!nx || !ny) { oom = 1; break; }
+            if (!nx || !ny) {
+                oom = 1;
+                break;
+            }
         }
         x[n] = step;
         y[n++] = loss;
@@ -102,8 +118,8 @@ int loss_log_svg(const char *csv_path, const char *svg_path, const char *title, 
     } else {
         char t[300];
         snprintf(t, sizeof t, "training loss of %s", title);
-        SvgSeries sr = { "train loss", x, y, n };
-        SvgPlot p = { .title = t, .xlabel = "step", .ylabel = "loss" };
+        SvgSeries sr = {"train loss", x, y, n};
+        SvgPlot p = {.title = t, .xlabel = "step", .ylabel = "loss"};
         rc = svg_plot_write(svg_path, &p, &sr, 1, err, errlen);
     }
     free(x);

@@ -18,11 +18,11 @@ void loss_log_path(const char *ckpt, const char *suffix, char *buf, size_t n);
  * keep_upto come first; without, the file starts empty.  NULL with a
  * message. */
 FILE *loss_log_open(const char *path, const char *from, int64_t keep_upto, char *err, size_t errlen);
-void  loss_log_row(FILE *f, int64_t step, double loss, double grad_norm);
+void loss_log_row(FILE *f, int64_t step, double loss, double grad_norm);
 
 /* Draws the loss column of the CSV at csv_path as an SVG line chart
  * (driver/svg_plot.h) at svg_path; `title` names the model.  Returns 0, or
  * -1 with a message. */
-int   loss_log_svg(const char *csv_path, const char *svg_path, const char *title, char *err, size_t errlen);
+int loss_log_svg(const char *csv_path, const char *svg_path, const char *title, char *err, size_t errlen);
 
 #endif

@@ -7,7 +7,8 @@
 
 #define RNNC_VERSION "0.1.0"
 
-static const Command *const commands[] = { &cmd_check, &cmd_dump, &cmd_init, &cmd_run, &cmd_grad, &cmd_train, &cmd_sample, &cmd_compile };
+static const Command *const commands[] = {&cmd_check, &cmd_dump,  &cmd_init,   &cmd_run,
+                                          &cmd_grad,  &cmd_train, &cmd_sample, &cmd_compile};
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 static const Command *find(const char *name)
@@ -19,11 +20,9 @@ static const Command *find(const char *name)
 
 static void help(FILE *out)
 {
-    fprintf(out,
-            "rnnc - a compiler for recurrent neural networks\n\n"
-            "usage: rnnc COMMAND [options] FILE.rnn\n\ncommands:\n");
-    for (int i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "rnnc - a compiler for recurrent neural networks\n\n"
+                 "usage: rnnc COMMAND [options] FILE.rnn\n\ncommands:\n");
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out, "\n'rnnc help COMMAND' describes a command; 'rnnc --version' prints the version.\n"
                  "The language is described in docs/language.md, the commands in docs/cli.md.\n");
 }
@@ -35,10 +34,19 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[1];
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) { help(stdout); return 0; }
-    if (!strcmp(name, "--version")) { printf("rnnc %s\n", RNNC_VERSION); return 0; }
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+        help(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("rnnc %s\n", RNNC_VERSION);
+        return 0;
+    }
     if (!strcmp(name, "help")) {
-        if (argc == 2) { help(stdout); return 0; }
+        if (argc == 2) {
+            help(stdout);
+            return 0;
+        }
         const Command *c = find(argv[2]);
         if (!c || argc > 3) {
             fprintf(stderr, "rnnc help: %s\nusage: rnnc help [COMMAND]\n",
@@ -54,7 +62,10 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { cli_help(c, stdout); return 0; }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            cli_help(c, stdout);
+            return 0;
+        }
     CliArgs a;
     if (cli_parse(c, argc - 2, argv + 2, &a)) return EXIT_USAGE;
     if (cli_has(&a, "time-passes")) timing_enable();

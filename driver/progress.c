@@ -17,11 +17,17 @@ static double progress_now(void)
 /* "1h02m", "3m04s", "12s"; "?" when unknown. */
 static const char *progress_duration(double secs, char *buf, size_t n)
 {
-    if (!(secs >= 0) || secs > 1e8) { snprintf(buf, n, "?"); return buf; }
+    if (!(secs >= 0) || secs > 1e8) {
+        snprintf(buf, n, "?");
+        return buf;
+    }
     long s = (long)(secs + 0.5);
-    if (s >= 3600) snprintf(buf, n, "%ldh%02ldm", s / 3600, s / 60 % 60);
-    else if (s >= 60) snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
-    else snprintf(buf, n, "%lds", s);
+    if (s >= 3600)
+        snprintf(buf, n, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else if (s >= 60)
+        snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(buf, n, "%lds", s);
     return buf;
 }
 

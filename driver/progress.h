@@ -10,14 +10,14 @@
 #include <stdio.h>
 
 typedef struct Progress {
-    FILE   *out;
-    int     tty;          /* redraw one line instead of logging         */
-    int     drawn;        /* the bar is on screen (needs clearing)      */
-    int64_t total;        /* steps of the whole run                     */
-    int64_t first;        /* step the run (or resume) started at        */
+    FILE *out;
+    int tty;       /* redraw one line instead of logging         */
+    int drawn;     /* the bar is on screen (needs clearing)      */
+    int64_t total; /* steps of the whole run                     */
+    int64_t first; /* step the run (or resume) started at        */
     int64_t log_every;
-    double  t0;           /* monotonic seconds at the start             */
-    double  last_draw;
+    double t0; /* monotonic seconds at the start             */
+    double last_draw;
 } Progress;
 
 /* tty < 0: decide with isatty(fileno(out)). */

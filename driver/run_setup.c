@@ -13,8 +13,10 @@ int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec)
 {
     const char *s = cli_get(a, "precision");
     *prec = IR_PREC_F32;
-    if (s && !strcmp(s, "f64")) *prec = IR_PREC_F64;
-    else if (s && strcmp(s, "f32")) return cli_usage_error(c, "unknown precision '%s' (f32 or f64)", s);
+    if (s && !strcmp(s, "f64"))
+        *prec = IR_PREC_F64;
+    else if (s && strcmp(s, "f32"))
+        return cli_usage_error(c, "unknown precision '%s' (f32 or f64)", s);
     return 0;
 }
 
@@ -62,8 +64,14 @@ int run_read_inputs(const Command *c, const CliArgs *a, TensorMap *inputs)
         if (rc) return rc;
         Tensor t;
         if (rt_npy_read(path, &t, err, sizeof err)) return cli_error("%s", err);
-        if (rt_map_get(inputs, name)) { rt_tensor_free(&t); return cli_error("input '%s' given twice", name); }
-        if (rt_map_put(inputs, name, &t)) { rt_tensor_free(&t); return cli_error("out of memory"); }
+        if (rt_map_get(inputs, name)) {
+            rt_tensor_free(&t);
+            return cli_error("input '%s' given twice", name);
+        }
+        if (rt_map_put(inputs, name, &t)) {
+            rt_tensor_free(&t);
+            return cli_error("out of memory");
+        }
     }
     return 0;
 }
@@ -111,7 +119,10 @@ int run_init_weights(const IrModule *m, uint64_t seed, TensorMap *w)
             rt_tensor_free(&t);
             return cli_error("parameter '%s': %s", p->name, err);
         }
-        if (rt_map_put(w, p->name, &t)) { rt_tensor_free(&t); return cli_error("out of memory"); }
+        if (rt_map_put(w, p->name, &t)) {
+            rt_tensor_free(&t);
+            return cli_error("out of memory");
+        }
     }
     return 0;
 }

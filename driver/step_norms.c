@@ -85,8 +85,10 @@ void step_norms_print(const StepNorms *sn, FILE *out)
     for (int64_t t = 0; t < T; t++) {
         fprintf(out, "%4lld", (long long)t);
         for (int k = 0; k < sn->n; k++) {
-            if (t < sn->s[k].T) fprintf(out, " %13.6e", sn->s[k].norm[t]);
-            else fprintf(out, " %13s", "-");
+            if (t < sn->s[k].T)
+                fprintf(out, " %13.6e", sn->s[k].norm[t]);
+            else
+                fprintf(out, " %13s", "-");
         }
         fprintf(out, "\n");
     }
@@ -100,15 +102,14 @@ int step_norms_svg(const StepNorms *sn, const char *path, const char *title, cha
     double *x = malloc((size_t)(T ? T : 1) * sizeof *x);
     SvgSeries *ss = calloc((size_t)(sn->n ? sn->n : 1), sizeof *ss);
     if (!x || !ss) {
-        free(x); free(ss);
+        free(x);
+        free(ss);
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
     for (int64_t t = 0; t < T; t++) x[t] = (double)t;
-    for (int k = 0; k < sn->n; k++)
-        ss[k] = (SvgSeries){ sn->s[k].name, x, sn->s[k].norm, (int)sn->s[k].T };
-    SvgPlot p = { .title = title, .xlabel = "time step t",
-                  .ylabel = "||dL/ds_t|| (state gradient norm)", .log_y = 1 };
+    for (int k = 0; k < sn->n; k++) ss[k] = (SvgSeries){sn->s[k].name, x, sn->s[k].norm, (int)sn->s[k].T};
+    SvgPlot p = {.title = title, .xlabel = "time step t", .ylabel = "||dL/ds_t|| (state gradient norm)", .log_y = 1};
     int rc = svg_plot_write(path, &p, ss, sn->n, err, errlen);
     free(x);
     free(ss);

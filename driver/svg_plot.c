@@ -18,9 +18,9 @@
 /* ---- a growable string ------------------------------------------------------------ */
 
 typedef struct Buf {
-    char  *s;
+    char *s;
     size_t n, cap;
-    int    oom;
+    int oom;
 } Buf;
 
 static void bprintf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -33,11 +33,20 @@ static void bprintf(Buf *b, const char *fmt, ...)
         va_start(ap, fmt);
         int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
         va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->s && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
         size_t cap = 2 * b->cap + (size_t)k + 256;
         char *p = realloc(b->s, cap);
-        if (!p) { b->oom = 1; return; }
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
         b->s = p;
         b->cap = cap;
     }
@@ -52,7 +61,7 @@ static void bescape(Buf *b, const char *s)
         case '<': bprintf(b, "&lt;"); break;
         case '>': bprintf(b, "&gt;"); break;
         case '"': bprintf(b, "&quot;"); break;
-        default:  bprintf(b, "%c", *s); break;
+        default: bprintf(b, "%c", *s); break;
         }
     }
 }
@@ -67,8 +76,8 @@ static double nice_step(double span)
 }
 
 typedef struct Axis {
-    double lo, hi;        /* data range shown (log10 of it on a log axis) */
-    double p0, p1;        /* pixel positions of lo and hi                 */
+    double lo, hi; /* data range shown (log10 of it on a log axis) */
+    double p0, p1; /* pixel positions of lo and hi                 */
 } Axis;
 
 static double axis_px(const Axis *a, double v) { return a->p0 + (v - a->lo) / (a->hi - a->lo) * (a->p1 - a->p0); }
@@ -76,11 +85,17 @@ static double axis_px(const Axis *a, double v) { return a->p0 + (v - a->lo) / (a
 /* Widens a degenerate range so that the scale is defined. */
 static void axis_fix_range(Axis *a, int log_axis)
 {
-    if (!(a->lo <= a->hi)) { a->lo = 0; a->hi = 1; } /* no points at all */
+    if (!(a->lo <= a->hi)) {
+        a->lo = 0;
+        a->hi = 1;
+    }               /* no points at all */
     if (log_axis) { /* whole decades */
         a->lo = floor(a->lo);
         a->hi = ceil(a->hi);
-        if (a->hi - a->lo < 1) { a->lo -= 1; a->hi += 1; }
+        if (a->hi - a->lo < 1) {
+            a->lo -= 1;
+            a->hi += 1;
+        }
     } else if (a->hi - a->lo < 1e-12 * (fabs(a->lo) + fabs(a->hi)) || a->hi == a->lo) {
         double pad = a->lo != 0 ? fabs(a->lo) * 0.1 : 1;
         a->lo -= pad;
@@ -92,8 +107,10 @@ static void tick_label(char *buf, size_t n, double v, int log_axis)
 {
     if (log_axis) {
         int k = (int)lround(v);
-        if (k >= -3 && k <= 4) snprintf(buf, n, "%g", pow(10, k));
-        else snprintf(buf, n, "1e%d", k);
+        if (k >= -3 && k <= 4)
+            snprintf(buf, n, "%g", pow(10, k));
+        else
+            snprintf(buf, n, "1e%d", k);
     } else {
         snprintf(buf, n, "%g", v);
     }
@@ -112,12 +129,12 @@ static void draw_ticks(Buf *b, const Axis *a, const Axis *other, int vertical, i
         char lab[32];
         tick_label(lab, sizeof lab, v, log_axis);
         if (vertical) {
-            bprintf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n",
-                    other->p0, p, other->p1, p);
+            bprintf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n", other->p0, p,
+                    other->p1, p);
             bprintf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", other->p0 - 6, p + 4, lab);
         } else {
-            bprintf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n",
-                    p, other->p0, p, other->p1);
+            bprintf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n", p, other->p0, p,
+                    other->p1);
             bprintf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", p, other->p0 + 16, lab);
         }
     }
@@ -126,15 +143,11 @@ static void draw_ticks(Buf *b, const Axis *a, const Axis *other, int vertical, i
 /* ---- the chart --------------------------------------------------------------------- */
 
 static const char *const colors[] = {
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 };
 #define NCOLORS ((int)(sizeof colors / sizeof colors[0]))
 
-static int point_ok(const SvgPlot *p, double x, double y)
-{
-    return isfinite(x) && isfinite(y) && (!p->log_y || y > 0);
-}
+static int point_ok(const SvgPlot *p, double x, double y) { return isfinite(x) && isfinite(y) && (!p->log_y || y > 0); }
 
 char *svg_plot_render(const SvgPlot *p, const SvgSeries *s, int nseries, size_t *len)
 {
@@ -143,7 +156,7 @@ char *svg_plot_render(const SvgPlot *p, const SvgSeries *s, int nseries, size_t 
     for (int k = 0; k < nseries; k++) legend |= s[k].name != NULL;
 
     /* Data ranges over the points that can be drawn. */
-    Axis ax = { .lo = INFINITY, .hi = -INFINITY }, ay = { .lo = INFINITY, .hi = -INFINITY };
+    Axis ax = {.lo = INFINITY, .hi = -INFINITY}, ay = {.lo = INFINITY, .hi = -INFINITY};
     for (int k = 0; k < nseries; k++)
         for (int i = 0; i < s[k].n; i++) {
             double x = s[k].x[i], y = s[k].y[i];
@@ -167,10 +180,12 @@ char *svg_plot_render(const SvgPlot *p, const SvgSeries *s, int nseries, size_t 
     ay.p0 = H - 55; /* y grows downwards in SVG: lo is at the bottom */
     ay.p1 = 40;
 
-    Buf b = { 0 };
+    Buf b = {0};
     bprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    bprintf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
+    bprintf(&b,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n",
+            W, H, W, H);
     bprintf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
     if (p->title) {
         bprintf(&b, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", W / 2.0);
@@ -178,11 +193,11 @@ char *svg_plot_render(const SvgPlot *p, const SvgSeries *s, int nseries, size_t 
         bprintf(&b, "</text>\n");
     }
     /* A frame: the plot area's corners in pixels. */
-    Axis fx = { .p0 = ax.p0, .p1 = ax.p1 }, fy = { .p0 = ay.p0, .p1 = ay.p1 };
+    Axis fx = {.p0 = ax.p0, .p1 = ax.p1}, fy = {.p0 = ay.p0, .p1 = ay.p1};
     draw_ticks(&b, &ay, &fx, 1, p->log_y);
     draw_ticks(&b, &ax, &fy, 0, 0);
-    bprintf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n",
-            ax.p0, ay.p1, ax.p1 - ax.p0, ay.p0 - ay.p1);
+    bprintf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n", ax.p0,
+            ay.p1, ax.p1 - ax.p0, ay.p0 - ay.p1);
     if (p->xlabel) {
         bprintf(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", (ax.p0 + ax.p1) / 2, H - 14);
         bescape(&b, p->xlabel);
@@ -242,7 +257,7 @@ int svg_plot_write(const char *path, const SvgPlot *p, const SvgSeries *s, int n
         snprintf(err, errlen, "%s: out of memory drawing the chart", path);
         return -1;
     }
-    const void *parts[1] = { text };
+    const void *parts[1] = {text};
     int rc = rt_write_file_atomic(path, parts, &n, 1, err, errlen);
     free(text);
     return rc ? -1 : 0;

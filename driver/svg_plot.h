@@ -19,16 +19,16 @@
 #include <stddef.h>
 
 typedef struct SvgSeries {
-    const char   *name;   /* legend text; NULL for none                   */
-    const double *x, *y;  /* n points                                      */
-    int           n;
+    const char *name;    /* legend text; NULL for none                   */
+    const double *x, *y; /* n points                                      */
+    int n;
 } SvgSeries;
 
 typedef struct SvgPlot {
-    const char *title;    /* each may be NULL                              */
+    const char *title; /* each may be NULL                              */
     const char *xlabel, *ylabel;
-    int         log_y;    /* base-10 log scale for y                       */
-    int         width, height; /* pixels; 0 for the default 720 x 440      */
+    int log_y;         /* base-10 log scale for y                       */
+    int width, height; /* pixels; 0 for the default 720 x 440      */
 } SvgPlot;
 
 /* The chart as a NUL-terminated malloc'ed string (the caller frees it),
@@ -37,7 +37,6 @@ char *svg_plot_render(const SvgPlot *p, const SvgSeries *s, int nseries, size_t 
 
 /* Renders and writes to path atomically (a temporary file renamed).
  * Returns 0, or -1 with a message in err. */
-int svg_plot_write(const char *path, const SvgPlot *p, const SvgSeries *s, int nseries,
-                   char *err, size_t errlen);
+int svg_plot_write(const char *path, const SvgPlot *p, const SvgSeries *s, int nseries, char *err, size_t errlen);
 
 #endif

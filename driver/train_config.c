@@ -26,7 +26,12 @@ static int64_t *int_field(TrainSettings *ts, TrainKeyId id)
     case TK_SEED: return &ts->seed;
     case TK_LOG_EVERY: return &ts->log_every;
     case TK_CHECKPOINT_EVERY: return &ts->checkpoint_every;
-    case TK_DATA: case TK_OPTIMIZER: case TK_LR: case TK_CLIP: case TK_EVAL: case TK_COUNT: return NULL;
+    case TK_DATA:
+    case TK_OPTIMIZER:
+    case TK_LR:
+    case TK_CLIP:
+    case TK_EVAL:
+    case TK_COUNT: return NULL;
     }
     return NULL;
 }
@@ -36,9 +41,19 @@ static double *number_field(TrainSettings *ts, TrainKeyId id)
     switch (id) {
     case TK_LR: return &ts->lr;
     case TK_EVAL: return &ts->eval;
-    case TK_DATA: case TK_SEQ_LEN: case TK_TBPTT: case TK_BATCH: case TK_EPOCHS: case TK_STEPS:
-    case TK_OPTIMIZER: case TK_CLIP: case TK_EVAL_EVERY: case TK_SEED: case TK_LOG_EVERY:
-    case TK_CHECKPOINT_EVERY: case TK_COUNT: return NULL;
+    case TK_DATA:
+    case TK_SEQ_LEN:
+    case TK_TBPTT:
+    case TK_BATCH:
+    case TK_EPOCHS:
+    case TK_STEPS:
+    case TK_OPTIMIZER:
+    case TK_CLIP:
+    case TK_EVAL_EVERY:
+    case TK_SEED:
+    case TK_LOG_EVERY:
+    case TK_CHECKPOINT_EVERY:
+    case TK_COUNT: return NULL;
     }
     return NULL;
 }
@@ -157,8 +172,10 @@ static int apply(TrainSettings *ts, const Stmt *st, const char *file, char *err,
     } else {
         bad = train_key_check(k, e, &at, msg, sizeof msg) != 0;
     }
-    if (file) snprintf(where, sizeof where, "%s:%d:%d", file, at.line, at.col);
-    else snprintf(where, sizeof where, "--set %.200s", key);
+    if (file)
+        snprintf(where, sizeof where, "%s:%d:%d", file, at.line, at.col);
+    else
+        snprintf(where, sizeof where, "--set %.200s", key);
     if (bad) return ir_errf(err, errlen, "%s: %s", where, msg);
     int64_t *ip = int_field(ts, k->id);
     double *dp = number_field(ts, k->id), v = 0;
@@ -166,7 +183,7 @@ static int apply(TrainSettings *ts, const Stmt *st, const char *file, char *err,
     if (ip) *ip = (int64_t)v;
     if (dp) *dp = v;
     switch (k->id) {
-    case TK_STEPS: ts->epochs = 0; break;   /* of steps and epochs, the last one given wins */
+    case TK_STEPS: ts->epochs = 0; break; /* of steps and epochs, the last one given wins */
     case TK_EPOCHS: ts->steps = 0; break;
     case TK_DATA: return apply_data(ts, e, where, err, errlen);
     case TK_OPTIMIZER: apply_optimizer(ts, e); break;
@@ -204,7 +221,8 @@ int train_settings_set(TrainSettings *ts, const char *kv, char *err, size_t errl
     int rc;
     if (!p || diag_errors(&d) || p->ndecls != 1 || p->decls[0]->nbody != 1 ||
         p->decls[0]->body[0]->kind != ST_SETTING || !p->decls[0]->body[0]->value) {
-        rc = ir_errf(err, errlen, "%s: cannot parse '%s' (expected key=value, the value a number, \"string\" or call)", where, kv);
+        rc = ir_errf(err, errlen, "%s: cannot parse '%s' (expected key=value, the value a number, \"string\" or call)",
+                     where, kv);
     } else {
         rc = apply(ts, p->decls[0]->body[0], NULL, err, errlen);
     }
@@ -216,13 +234,16 @@ int train_settings_set(TrainSettings *ts, const char *kv, char *err, size_t errl
 
 int train_settings_finish(TrainSettings *ts, char *err, size_t errlen)
 {
-    if (!ts->has_data) return ir_errf(err, errlen, "no training data: set data = text(\"file.txt\") in the train block or --set data=...");
+    if (!ts->has_data)
+        return ir_errf(err, errlen,
+                       "no training data: set data = text(\"file.txt\") in the train block or --set data=...");
     if (ts->lr > 0) ts->opt.lr = ts->lr;
     if (!ts->epochs && !ts->steps) ts->epochs = 1;
     if (ts->eval_every && !(ts->eval > 0))
         return ir_errf(err, errlen, "eval_every = %lld needs a held-out part to evaluate on: set eval = FRACTION",
                        (long long)ts->eval_every);
     if (ts->seq_len && ts->tbptt > ts->seq_len)
-        return ir_errf(err, errlen, "tbptt = %lld is longer than seq_len = %lld", (long long)ts->tbptt, (long long)ts->seq_len);
+        return ir_errf(err, errlen, "tbptt = %lld is longer than seq_len = %lld", (long long)ts->tbptt,
+                       (long long)ts->seq_len);
     return 0;
 }

@@ -15,21 +15,21 @@
 
 typedef struct TrainSettings {
     DataKind data_kind;
-    int      has_data;
-    char     data_path[512];                        /* text, csv          */
-    int      ndata;                                 /* npy                */
-    char     data_names[DATA_MAX_ARRAYS][128];
-    char     data_paths[DATA_MAX_ARRAYS][512];
-    int64_t  seq_len;          /* 0: not set (npy: T)                     */
-    int64_t  tbptt;            /* 0: not set (= seq_len)                  */
-    int64_t  batch;
-    int64_t  epochs, steps;    /* steps > 0 wins; else epochs (default 1)  */
-    int64_t  seed;
-    int64_t  log_every;
-    int64_t  checkpoint_every; /* 0: only at the end (and on Ctrl-C)      */
-    int64_t  eval_every;       /* 0: evaluate after every epoch           */
-    double   eval;             /* fraction held out                       */
-    double   lr;               /* top-level lr = ...; 0: not set          */
+    int has_data;
+    char data_path[512]; /* text, csv          */
+    int ndata;           /* npy                */
+    char data_names[DATA_MAX_ARRAYS][128];
+    char data_paths[DATA_MAX_ARRAYS][512];
+    int64_t seq_len; /* 0: not set (npy: T)                     */
+    int64_t tbptt;   /* 0: not set (= seq_len)                  */
+    int64_t batch;
+    int64_t epochs, steps; /* steps > 0 wins; else epochs (default 1)  */
+    int64_t seed;
+    int64_t log_every;
+    int64_t checkpoint_every; /* 0: only at the end (and on Ctrl-C)      */
+    int64_t eval_every;       /* 0: evaluate after every epoch           */
+    double eval;              /* fraction held out                       */
+    double lr;                /* top-level lr = ...; 0: not set          */
     TrainConfig opt;
 } TrainSettings;
 
@@ -38,14 +38,14 @@ void train_settings_default(TrainSettings *ts);
 
 /* Applies every setting of train block t (may be NULL).  `file` names the
  * .rnn file in messages.  Returns 0, or -1 with "file:line:col: message". */
-int  train_settings_block(TrainSettings *ts, const Decl *t, const char *file, char *err, size_t errlen);
+int train_settings_block(TrainSettings *ts, const Decl *t, const char *file, char *err, size_t errlen);
 
 /* Applies one "key=value" override; the value is parsed as in the language
  * (a number, a string, a call such as adam(lr=0.01)). */
-int  train_settings_set(TrainSettings *ts, const char *kv, char *err, size_t errlen);
+int train_settings_set(TrainSettings *ts, const char *kv, char *err, size_t errlen);
 
 /* Final checks and defaults that depend on each other (lr into the
  * optimizer, tbptt <= seq_len, eval_every needs eval).  Returns 0 or -1. */
-int  train_settings_finish(TrainSettings *ts, char *err, size_t errlen);
+int train_settings_finish(TrainSettings *ts, char *err, size_t errlen);
 
 #endif

@@ -15,7 +15,10 @@
 static unsigned char *read_file(const char *path, int64_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) { ir_errf(err, errlen, "%s: %s", path, strerror(errno)); return NULL; }
+    if (!f) {
+        ir_errf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
     size_t cap = 1 << 16, n = 0;
     unsigned char *buf = malloc(cap);
     while (buf) {
@@ -28,17 +31,21 @@ static unsigned char *read_file(const char *path, int64_t *len, char *err, size_
     }
     int bad = ferror(f);
     fclose(f);
-    if (!buf) { ir_errf(err, errlen, "%s: out of memory", path); return NULL; }
-    if (bad) { free(buf); ir_errf(err, errlen, "%s: read error", path); return NULL; }
+    if (!buf) {
+        ir_errf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    if (bad) {
+        free(buf);
+        ir_errf(err, errlen, "%s: read error", path);
+        return NULL;
+    }
     buf[n] = 0;
     *len = (int64_t)n;
     return buf;
 }
 
-static void set_path(Dataset *d, const char *path)
-{
-    snprintf(d->path, sizeof d->path, "%s", path);
-}
+static void set_path(Dataset *d, const char *path) { snprintf(d->path, sizeof d->path, "%s", path); }
 
 /* ---- loading ------------------------------------------------------------ */
 
@@ -50,15 +57,25 @@ int data_load_text(Dataset *d, const char *path, char *err, size_t errlen)
     int64_t n;
     unsigned char *buf = read_file(path, &n, err, errlen);
     if (!buf) return -1;
-    if (n < 2) { free(buf); return ir_errf(err, errlen, "%s: a text data file needs at least 2 characters, it has %lld", path, (long long)n); }
+    if (n < 2) {
+        free(buf);
+        return ir_errf(err, errlen, "%s: a text data file needs at least 2 characters, it has %lld", path,
+                       (long long)n);
+    }
     /* The vocabulary is the sorted set of bytes present, so the same file
      * always gives the same ids. */
     int present[256] = {0}, id[256];
     for (int64_t i = 0; i < n; i++) present[buf[i]] = 1;
     for (int c = 0; c < 256; c++)
-        if (present[c]) { id[c] = d->nvocab; d->vocab[d->nvocab++] = (unsigned char)c; }
+        if (present[c]) {
+            id[c] = d->nvocab;
+            d->vocab[d->nvocab++] = (unsigned char)c;
+        }
     d->tokens = malloc((size_t)n * sizeof *d->tokens);
-    if (!d->tokens) { free(buf); return ir_errf(err, errlen, "%s: out of memory", path); }
+    if (!d->tokens) {
+        free(buf);
+        return ir_errf(err, errlen, "%s: out of memory", path);
+    }
     for (int64_t i = 0; i < n; i++) d->tokens[i] = id[buf[i]];
     d->ntokens = n;
     free(buf);
@@ -104,7 +121,10 @@ int data_load_csv(Dataset *d, const char *path, char *err, size_t errlen)
     int64_t n;
     char *buf = (char *)read_file(path, &n, err, errlen);
     if (!buf) return -1;
-    if ((int64_t)strlen(buf) != n) { free(buf); return ir_errf(err, errlen, "%s: not a csv file (contains a NUL byte)", path); }
+    if ((int64_t)strlen(buf) != n) {
+        free(buf);
+        return ir_errf(err, errlen, "%s: not a csv file (contains a NUL byte)", path);
+    }
     char *fields[CSV_MAX_COLS];
     int64_t cap = 0, line_no = 0;
     int rc = -1;
@@ -116,17 +136,24 @@ int data_load_csv(Dataset *d, const char *path, char *err, size_t errlen)
         if (nl) *nl = 0;
         size_t len = strlen(line);
         if (len && line[len - 1] == '\r') line[--len] = 0;
-        if (len == 0) continue;  /* blank lines, and the file's last newline */
+        if (len == 0) continue; /* blank lines, and the file's last newline */
         int nf = split_fields(line, fields, CSV_MAX_COLS);
-        if (nf > CSV_MAX_COLS) { ir_errf(err, errlen, "%s:%lld: more than %d columns", path, (long long)line_no, CSV_MAX_COLS); goto out; }
+        if (nf > CSV_MAX_COLS) {
+            ir_errf(err, errlen, "%s:%lld: more than %d columns", path, (long long)line_no, CSV_MAX_COLS);
+            goto out;
+        }
         float row[CSV_MAX_COLS];
         int bad = -1;
         for (int i = 0; i < nf && bad < 0; i++)
             if (!parse_number(fields[i], &row[i])) bad = i;
         if (bad >= 0) {
             /* A first line that is not all numbers is the header. */
-            if (d->nrows == 0 && d->ncols == 0) { d->ncols = nf; continue; }
-            ir_errf(err, errlen, "%s:%lld: column %d: '%s' is not a number", path, (long long)line_no, bad + 1, fields[bad]);
+            if (d->nrows == 0 && d->ncols == 0) {
+                d->ncols = nf;
+                continue;
+            }
+            ir_errf(err, errlen, "%s:%lld: column %d: '%s' is not a number", path, (long long)line_no, bad + 1,
+                    fields[bad]);
             goto out;
         }
         if (d->ncols == 0) d->ncols = nf;
@@ -137,13 +164,20 @@ int data_load_csv(Dataset *d, const char *path, char *err, size_t errlen)
         if (d->nrows == cap) {
             cap = cap ? 2 * cap : 256;
             float *nv = realloc(d->values, (size_t)cap * (size_t)d->ncols * sizeof *nv);
-            if (!nv) { ir_errf(err, errlen, "%s: out of memory", path); goto out; }
+            if (!nv) {
+                ir_errf(err, errlen, "%s: out of memory", path);
+                goto out;
+            }
             d->values = nv;
         }
         memcpy(d->values + d->nrows * d->ncols, row, (size_t)d->ncols * sizeof *row);
         d->nrows++;
     }
-    if (d->nrows < 2) { ir_errf(err, errlen, "%s: a csv time series needs at least 2 rows of numbers, it has %lld", path, (long long)d->nrows); goto out; }
+    if (d->nrows < 2) {
+        ir_errf(err, errlen, "%s: a csv time series needs at least 2 rows of numbers, it has %lld", path,
+                (long long)d->nrows);
+        goto out;
+    }
     rc = 0;
 out:
     free(buf);
@@ -151,8 +185,7 @@ out:
     return rc;
 }
 
-int data_load_npy(Dataset *d, const char *const *names, const char *const *paths, int n,
-                  char *err, size_t errlen)
+int data_load_npy(Dataset *d, const char *const *names, const char *const *paths, int n, char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
     d->kind = DATA_NPY;
@@ -161,12 +194,21 @@ int data_load_npy(Dataset *d, const char *const *names, const char *const *paths
     set_path(d, paths[0]);
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < i; k++)
-            if (!strcmp(names[k], names[i])) { data_free(d); return ir_errf(err, errlen, "npy(...): '%s' is given twice", names[i]); }
+            if (!strcmp(names[k], names[i])) {
+                data_free(d);
+                return ir_errf(err, errlen, "npy(...): '%s' is given twice", names[i]);
+            }
         d->names[i] = strdup(names[i]);
         d->paths[i] = strdup(paths[i]);
         d->narrays = i + 1;
-        if (!d->names[i] || !d->paths[i]) { data_free(d); return ir_errf(err, errlen, "out of memory"); }
-        if (rt_npy_read(paths[i], &d->arrays[i], err, errlen)) { data_free(d); return -1; }
+        if (!d->names[i] || !d->paths[i]) {
+            data_free(d);
+            return ir_errf(err, errlen, "out of memory");
+        }
+        if (rt_npy_read(paths[i], &d->arrays[i], err, errlen)) {
+            data_free(d);
+            return -1;
+        }
     }
     return 0;
 }
@@ -186,10 +228,7 @@ void data_free(Dataset *d)
 /* ---- binding to the model ------------------------------------------------ */
 
 /* A sequence value is [T, B, ...]: its first dim is a length symbol. */
-static int is_seq_type(const IrType *t)
-{
-    return t->rank >= 2 && t->dim[0] < 0 && t->dim[0] != IR_DIM_B;
-}
+static int is_seq_type(const IrType *t) { return t->rank >= 2 && t->dim[0] < 0 && t->dim[0] != IR_DIM_B; }
 
 /* The op of m's top-level body of kind k reading v as operand `idx`. */
 static const IrOp *find_use(const IrModule *m, IrOpKind k, const IrValue *v, int idx)
@@ -204,8 +243,11 @@ static const IrOp *find_use(const IrModule *m, IrOpKind k, const IrValue *v, int
 static int bind_text(Dataset *d, const IrModule *m, char *err, size_t errlen)
 {
     if (m->ninputs != 1 || m->ntargets != 1)
-        return ir_errf(err, errlen, "%s: text data needs a model with one input and one target (seq<int> each); model '%s' has %d input%s and %d target%s",
-                    d->path, m->name, m->ninputs, m->ninputs == 1 ? "" : "s", m->ntargets, m->ntargets == 1 ? "" : "s");
+        return ir_errf(err, errlen,
+                       "%s: text data needs a model with one input and one target (seq<int> each); model '%s' has %d "
+                       "input%s and %d target%s",
+                       d->path, m->name, m->ninputs, m->ninputs == 1 ? "" : "s", m->ntargets,
+                       m->ntargets == 1 ? "" : "s");
     const IrInput *in = &m->inputs[0], *tg = &m->targets[0];
     const IrType *ti = &in->value->type, *tt = &tg->value->type;
     if (ti->dtype != IR_I64 || ti->rank != 2 || !is_seq_type(ti))
@@ -214,14 +256,18 @@ static int bind_text(Dataset *d, const IrModule *m, char *err, size_t errlen)
         return ir_errf(err, errlen, "%s: text data needs the target '%s' to be seq<int>", d->path, tg->name);
     const IrOp *emb = find_use(m, IR_EMBEDDING, in->value, 1);
     if (emb && emb->operands[0]->type.dim[0] < d->nvocab)
-        return ir_errf(err, errlen, "%s: the text has %d distinct characters but the embedding of '%s' has vocab=%lld: set vocab >= %d",
-                    d->path, d->nvocab, in->name, (long long)emb->operands[0]->type.dim[0], d->nvocab);
+        return ir_errf(
+            err, errlen,
+            "%s: the text has %d distinct characters but the embedding of '%s' has vocab=%lld: set vocab >= %d",
+            d->path, d->nvocab, in->name, (long long)emb->operands[0]->type.dim[0], d->nvocab);
     const IrOp *ce = find_use(m, IR_CROSS_ENTROPY, tg->value, 1);
     if (ce) {
         const IrType *lt = &ce->operands[0]->type;
         if (lt->dim[lt->rank - 1] < d->nvocab)
-            return ir_errf(err, errlen, "%s: the text has %d distinct characters but the loss's logits have %lld classes: make them >= %d",
-                        d->path, d->nvocab, (long long)lt->dim[lt->rank - 1], d->nvocab);
+            return ir_errf(
+                err, errlen,
+                "%s: the text has %d distinct characters but the loss's logits have %lld classes: make them >= %d",
+                d->path, d->nvocab, (long long)lt->dim[lt->rank - 1], d->nvocab);
     }
     d->in_name = in->name;
     d->tgt_name = tg->name;
@@ -231,8 +277,11 @@ static int bind_text(Dataset *d, const IrModule *m, char *err, size_t errlen)
 static int bind_csv(Dataset *d, const IrModule *m, char *err, size_t errlen)
 {
     if (m->ninputs != 1 || m->ntargets != 1)
-        return ir_errf(err, errlen, "%s: csv data needs a model with one seq<[F]> input and one seq<[G]> target; model '%s' has %d input%s and %d target%s",
-                    d->path, m->name, m->ninputs, m->ninputs == 1 ? "" : "s", m->ntargets, m->ntargets == 1 ? "" : "s");
+        return ir_errf(err, errlen,
+                       "%s: csv data needs a model with one seq<[F]> input and one seq<[G]> target; model '%s' has %d "
+                       "input%s and %d target%s",
+                       d->path, m->name, m->ninputs, m->ninputs == 1 ? "" : "s", m->ntargets,
+                       m->ntargets == 1 ? "" : "s");
     const IrInput *in = &m->inputs[0], *tg = &m->targets[0];
     const IrType *ti = &in->value->type, *tt = &tg->value->type;
     if (ti->dtype != IR_F32 || ti->rank != 3 || !is_seq_type(ti) || ti->dim[2] < 1)
@@ -241,7 +290,7 @@ static int bind_csv(Dataset *d, const IrModule *m, char *err, size_t errlen)
         return ir_errf(err, errlen, "%s: csv data needs the target '%s' to be seq<[G]>", d->path, tg->name);
     if (ti->dim[2] > d->ncols || tt->dim[2] > d->ncols)
         return ir_errf(err, errlen, "%s: the file has %d columns, the input '%s' needs %lld and the target '%s' %lld",
-                    d->path, d->ncols, in->name, (long long)ti->dim[2], tg->name, (long long)tt->dim[2]);
+                       d->path, d->ncols, in->name, (long long)ti->dim[2], tg->name, (long long)tt->dim[2]);
     d->in_name = in->name;
     d->tgt_name = tg->name;
     d->in_feat = (int)ti->dim[2];
@@ -266,38 +315,41 @@ static int bind_npy(Dataset *d, const IrModule *m, char *err, size_t errlen)
         for (int k = 0; k < d->narrays; k++) found |= !strcmp(d->names[k], io->name);
         if (!found)
             return ir_errf(err, errlen, "npy(...) gives no array for the model's %s '%s': add %s=\"file.npy\"",
-                        i < m->ninputs ? "input" : "target", io->name, io->name);
+                           i < m->ninputs ? "input" : "target", io->name, io->name);
     }
     d->nexamples = -1;
     d->seq_T = 0;
     for (int k = 0; k < d->narrays; k++) {
         const IrInput *io = find_io(m, d->names[k]);
-        if (!io) return ir_errf(err, errlen, "%s: '%s' is not an input or target of model '%s'", d->paths[k], d->names[k], m->name);
+        if (!io)
+            return ir_errf(err, errlen, "%s: '%s' is not an input or target of model '%s'", d->paths[k], d->names[k],
+                           m->name);
         const IrType *t = &io->value->type;
         const Tensor *a = &d->arrays[k];
         char shape[128];
         rt_shape_str(a, shape, sizeof shape);
         if (a->rank != t->rank)
             return ir_errf(err, errlen, "%s: '%s' needs a rank-%d array (%s), got %s", d->paths[k], io->name, t->rank,
-                        is_seq_type(t) ? "[T, N, ...], time-major" : "[N, ...]", shape);
+                           is_seq_type(t) ? "[T, N, ...], time-major" : "[N, ...]", shape);
         int wants_int = t->dtype == IR_I64, is_int = a->dtype == RT_I32 || a->dtype == RT_I64;
         if (wants_int != is_int)
             return ir_errf(err, errlen, "%s: '%s' needs %s values, the file holds %s", d->paths[k], io->name,
-                        wants_int ? "integer" : "float", rt_dtype_name(a->dtype));
+                           wants_int ? "integer" : "float", rt_dtype_name(a->dtype));
         d->is_seq[k] = is_seq_type(t);
         int bdim = d->is_seq[k] ? 1 : 0;
         for (int j = 0; j < t->rank; j++)
             if (t->dim[j] >= 0 && t->dim[j] != a->shape[j])
                 return ir_errf(err, errlen, "%s: '%s' needs size %lld in dimension %d, got %s", d->paths[k], io->name,
-                            (long long)t->dim[j], j, shape);
+                               (long long)t->dim[j], j, shape);
         if (d->nexamples >= 0 && a->shape[bdim] != d->nexamples)
             return ir_errf(err, errlen, "%s: '%s' has %lld examples, the other arrays %lld", d->paths[k], io->name,
-                        (long long)a->shape[bdim], (long long)d->nexamples);
+                           (long long)a->shape[bdim], (long long)d->nexamples);
         d->nexamples = a->shape[bdim];
         if (d->is_seq[k]) {
             if (d->seq_T && a->shape[0] != d->seq_T)
-                return ir_errf(err, errlen, "%s: '%s' has %lld steps, the other sequences %lld (all must have the same T)",
-                            d->paths[k], io->name, (long long)a->shape[0], (long long)d->seq_T);
+                return ir_errf(err, errlen,
+                               "%s: '%s' has %lld steps, the other sequences %lld (all must have the same T)",
+                               d->paths[k], io->name, (long long)a->shape[0], (long long)d->seq_T);
             d->seq_T = a->shape[0];
         }
     }
@@ -315,17 +367,11 @@ int data_bind(Dataset *d, const IrModule *m, char *err, size_t errlen)
     return -1;
 }
 
-int64_t data_default_seq_len(const Dataset *d)
-{
-    return d->kind == DATA_NPY ? (d->seq_T ? d->seq_T : 1) : 0;
-}
+int64_t data_default_seq_len(const Dataset *d) { return d->kind == DATA_NPY ? (d->seq_T ? d->seq_T : 1) : 0; }
 
 /* ---- splitting and batching ------------------------------------------------ */
 
-static int64_t stream_length(const Dataset *d)
-{
-    return d->kind == DATA_TEXT ? d->ntokens : d->nrows;
-}
+static int64_t stream_length(const Dataset *d) { return d->kind == DATA_TEXT ? d->ntokens : d->nrows; }
 
 /* Streams: B streams of S = (len - 1) / B elements (the -1 leaves room for
  * the last target), nbatches = S / seq_len chunks each. */
@@ -340,37 +386,45 @@ static void cut_streams(DataSplit *sp, int64_t start, int64_t len, int64_t batch
     sp->nitems = sp->nbatches = sp->stream_len / seq_len;
 }
 
-int data_split(const Dataset *d, double eval_frac, int64_t batch, int64_t seq_len,
-               DataSplit *train, DataSplit *eval, char *err, size_t errlen)
+int data_split(const Dataset *d, double eval_frac, int64_t batch, int64_t seq_len, DataSplit *train, DataSplit *eval,
+               char *err, size_t errlen)
 {
-    if (!(eval_frac >= 0 && eval_frac < 1)) return ir_errf(err, errlen, "'eval' must be a fraction in [0, 1), got %g", eval_frac);
+    if (!(eval_frac >= 0 && eval_frac < 1))
+        return ir_errf(err, errlen, "'eval' must be a fraction in [0, 1), got %g", eval_frac);
     if (batch < 1 || seq_len < 1) return ir_errf(err, errlen, "'batch' and 'seq_len' must be positive");
     if (d->kind == DATA_NPY) {
         if (d->seq_T && seq_len != d->seq_T)
-            return ir_errf(err, errlen, "%s: the sequences have T = %lld steps; seq_len must be %lld (or not set) for npy data",
-                        d->path, (long long)d->seq_T, (long long)d->seq_T);
+            return ir_errf(err, errlen,
+                           "%s: the sequences have T = %lld steps; seq_len must be %lld (or not set) for npy data",
+                           d->path, (long long)d->seq_T, (long long)d->seq_T);
         int64_t n = d->nexamples, ne = (int64_t)((double)n * eval_frac);
         int64_t nt = n - ne;
         if (nt < batch)
             return ir_errf(err, errlen, "%s: %lld training examples%s are fewer than one batch of %lld", d->path,
-                        (long long)nt, ne ? " (after the eval split)" : "", (long long)batch);
+                           (long long)nt, ne ? " (after the eval split)" : "", (long long)batch);
         memset(train, 0, sizeof *train);
         memset(eval, 0, sizeof *eval);
-        *train = (DataSplit){ .start = 0, .len = nt, .batch = batch, .seq_len = seq_len,
-                              .nitems = nt, .nbatches = nt / batch };
+        *train = (DataSplit){
+            .start = 0, .len = nt, .batch = batch, .seq_len = seq_len, .nitems = nt, .nbatches = nt / batch};
         /* Eval uses every example: B is a run-time size, so the last
          * batch may be smaller. */
-        *eval = (DataSplit){ .start = nt, .len = ne, .batch = batch, .seq_len = seq_len,
-                             .nitems = ne, .nbatches = (ne + batch - 1) / batch, .partial = 1 };
+        *eval = (DataSplit){.start = nt,
+                            .len = ne,
+                            .batch = batch,
+                            .seq_len = seq_len,
+                            .nitems = ne,
+                            .nbatches = (ne + batch - 1) / batch,
+                            .partial = 1};
         return 0;
     }
     int64_t n = stream_length(d), ne = (int64_t)((double)n * eval_frac);
     cut_streams(train, 0, n - ne, batch, seq_len);
     if (train->nbatches < 1)
-        return ir_errf(err, errlen, "%s: %lld %s%s are too few for batch = %lld streams of seq_len = %lld (need at least %lld)",
-                    d->path, (long long)(n - ne), d->kind == DATA_TEXT ? "characters" : "rows",
-                    ne ? " (after the eval split)" : "", (long long)batch, (long long)seq_len,
-                    (long long)(batch * seq_len + 1));
+        return ir_errf(err, errlen,
+                       "%s: %lld %s%s are too few for batch = %lld streams of seq_len = %lld (need at least %lld)",
+                       d->path, (long long)(n - ne), d->kind == DATA_TEXT ? "characters" : "rows",
+                       ne ? " (after the eval split)" : "", (long long)batch, (long long)seq_len,
+                       (long long)(batch * seq_len + 1));
     /* The eval part is short: use as many streams as fit, up to B. */
     int64_t eb = ne > 1 ? (ne - 1) / seq_len : 0;
     if (eb > batch) eb = batch;
@@ -399,19 +453,25 @@ int64_t data_batch_size(const DataSplit *sp, int64_t j)
 
 static int put(TensorMap *out, const char *name, Tensor *t, char *err, size_t errlen)
 {
-    if (rt_map_put(out, name, t)) { rt_tensor_free(t); return ir_errf(err, errlen, "out of memory"); }
+    if (rt_map_put(out, name, t)) {
+        rt_tensor_free(t);
+        return ir_errf(err, errlen, "out of memory");
+    }
     return 0;
 }
 
-static int stream_batch(const Dataset *d, const DataSplit *sp, int64_t item, int64_t t0, int64_t tlen,
-                        TensorMap *out, char *err, size_t errlen)
+static int stream_batch(const Dataset *d, const DataSplit *sp, int64_t item, int64_t t0, int64_t tlen, TensorMap *out,
+                        char *err, size_t errlen)
 {
     int64_t B = sp->batch;
     Tensor x, y;
     int text = d->kind == DATA_TEXT;
     int64_t xs[3] = {tlen, B, d->in_feat}, ys[3] = {tlen, B, d->tgt_feat};
     if (rt_tensor_alloc(&x, text ? RT_I64 : RT_F32, text ? 2 : 3, xs)) return ir_errf(err, errlen, "out of memory");
-    if (rt_tensor_alloc(&y, text ? RT_I64 : RT_F32, text ? 2 : 3, ys)) { rt_tensor_free(&x); return ir_errf(err, errlen, "out of memory"); }
+    if (rt_tensor_alloc(&y, text ? RT_I64 : RT_F32, text ? 2 : 3, ys)) {
+        rt_tensor_free(&x);
+        return ir_errf(err, errlen, "out of memory");
+    }
     for (int64_t t = 0; t < tlen; t++)
         for (int64_t b = 0; b < B; b++) {
             int64_t pos = sp->start + b * sp->stream_len + item * sp->seq_len + t0 + t;
@@ -427,12 +487,15 @@ static int stream_batch(const Dataset *d, const DataSplit *sp, int64_t item, int
                        (size_t)d->tgt_feat * sizeof(float));
             }
         }
-    if (put(out, d->in_name, &x, err, errlen)) { rt_tensor_free(&y); return -1; }
+    if (put(out, d->in_name, &x, err, errlen)) {
+        rt_tensor_free(&y);
+        return -1;
+    }
     return put(out, d->tgt_name, &y, err, errlen);
 }
 
-static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j,
-                     int64_t t0, int64_t tlen, TensorMap *out, char *err, size_t errlen)
+static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen,
+                     TensorMap *out, char *err, size_t errlen)
 {
     int64_t nb = data_batch_size(sp, j);
     for (int k = 0; k < d->narrays; k++) {
@@ -441,7 +504,11 @@ static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm,
         Tensor t;
         int64_t shape[RT_MAX_RANK];
         memcpy(shape, a->shape, sizeof shape);
-        if (seq) { shape[0] = tlen; shape[1] = nb; } else shape[0] = nb;
+        if (seq) {
+            shape[0] = tlen;
+            shape[1] = nb;
+        } else
+            shape[0] = nb;
         if (rt_tensor_alloc(&t, a->dtype, a->rank, shape)) return ir_errf(err, errlen, "out of memory");
         size_t es = rt_dtype_size(a->dtype);
         int64_t inner = 1; /* elements of one example at one step */
@@ -463,12 +530,12 @@ static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm,
     return 0;
 }
 
-int data_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j,
-               int64_t t0, int64_t tlen, TensorMap *out, char *err, size_t errlen)
+int data_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen,
+               TensorMap *out, char *err, size_t errlen)
 {
     if (j < 0 || j >= sp->nbatches || t0 < 0 || tlen < 1 || t0 + tlen > sp->seq_len)
         return ir_errf(err, errlen, "internal error: batch %lld steps [%lld, %lld) out of range", (long long)j,
-                    (long long)t0, (long long)(t0 + tlen));
+                       (long long)t0, (long long)(t0 + tlen));
     if (d->kind == DATA_NPY) return npy_batch(d, sp, perm, j, t0, tlen, out, err, errlen);
     return stream_batch(d, sp, perm ? perm[j] : j, t0, tlen, out, err, errlen);
 }

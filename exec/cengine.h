@@ -48,8 +48,8 @@ CEngine *cengine_build(const IrModule *m, char *err, size_t errlen);
  * tensors.  The arena is kept between runs and grown when the sizes need
  * more.  Returns 0, or -1 with a message in err (a bad tensor, a token id
  * out of range). */
-int cengine_run(CEngine *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
-                char *err, size_t errlen);
+int cengine_run(CEngine *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
+                size_t errlen);
 
 /* The generated C file's path (for debugging; exists until cengine_free). */
 const char *cengine_source_path(const CEngine *e);

@@ -16,24 +16,24 @@
 /* The interpreter's ctx is its precision (never written). */
 static IrPrecision prec_f32 = IR_PREC_F32, prec_f64 = IR_PREC_F64;
 
-static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap *params,
-                             const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen)
+static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *inputs,
+                             TensorMap *outputs, char *err, size_t errlen)
 {
     return interp_run(m, params, inputs, outputs, *(const IrPrecision *)e->ctx, err, errlen);
 }
 
-const Engine engine_interp = { "interp", interp_engine_run, &prec_f32 };
-const Engine engine_interp_f64 = { "interp", interp_engine_run, &prec_f64 };
+const Engine engine_interp = {"interp", interp_engine_run, &prec_f32};
+const Engine engine_interp_f64 = {"interp", interp_engine_run, &prec_f64};
 
 /* A compiled engine's backend: the C compiler (cengine.h) or the LLVM JIT
  * (jitengine.h), behind one interface. */
 typedef struct Backend {
     const char *name;
-    const char *run_stage;   /* its runs' row in the --time-passes table */
+    const char *run_stage; /* its runs' row in the --time-passes table */
     void *(*build)(const IrModule *m, char *err, size_t errlen);
-    int   (*run)(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
-                 char *err, size_t errlen);
-    void  (*free)(void *eng);
+    int (*run)(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
+               size_t errlen);
+    void (*free)(void *eng);
 } Backend;
 
 static void *c_build(const IrModule *m, char *err, size_t errlen) { return cengine_build(m, err, errlen); }
@@ -53,8 +53,8 @@ static int jit_run(void *eng, const TensorMap *params, const TensorMap *inputs, 
 static void jit_free(void *eng) { jitengine_free(eng); }
 
 static const Backend backends[] = {
-    { "c", "run (c)", c_build, c_run, c_free },
-    { "jit", "run (jit)", jit_build, jit_run, jit_free },
+    {"c", "run (c)", c_build, c_run, c_free},
+    {"jit", "run (jit)", jit_build, jit_run, jit_free},
 };
 
 /* A compiled engine's state: one compiled module per module it has run (a
@@ -62,11 +62,11 @@ static const Backend backends[] = {
  * Modules are told apart by address; each outlives the engine.  A module
  * that fell back to the interpreter has no compiled engine (NULL). */
 typedef struct CCache {
-    const Backend   *be;
-    int              fallback;   /* engine_allow_fallback() */
+    const Backend *be;
+    int fallback; /* engine_allow_fallback() */
     const IrModule **mods;
-    void           **engs;
-    int              n;
+    void **engs;
+    int n;
 } CCache;
 
 static int run_compiled(const Backend *be, void *ce, const IrModule *m, const TensorMap *params,
@@ -79,8 +79,8 @@ static int run_compiled(const Backend *be, void *ce, const IrModule *m, const Te
     return rc;
 }
 
-static int compiled_engine_run(const Engine *e, const IrModule *m, const TensorMap *params,
-                               const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen)
+static int compiled_engine_run(const Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *inputs,
+                               TensorMap *outputs, char *err, size_t errlen)
 {
     CCache *c = e->ctx;
     for (int i = 0; i < c->n; i++)

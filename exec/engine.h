@@ -16,9 +16,9 @@ typedef struct Engine {
     const char *name;
     /* Runs m once: every output by name into `outputs` (cleared first by
      * the caller).  Returns 0, or -1 with a message. */
-    int (*run)(const struct Engine *e, const IrModule *m, const TensorMap *params,
-               const TensorMap *inputs, TensorMap *outputs, char *err, size_t errlen);
-    void *ctx;     /* the engine's own state (compiled code), or NULL */
+    int (*run)(const struct Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *inputs,
+               TensorMap *outputs, char *err, size_t errlen);
+    void *ctx; /* the engine's own state (compiled code), or NULL */
 } Engine;
 
 /* The reference interpreter (ir/interp.h), in float32 and in float64
@@ -32,9 +32,9 @@ extern const Engine engine_interp_f64;
  * engine compiles each module once, on its first run.  Returns 0, or -1
  * with a message (an unknown name).  engine_close() frees what the engine
  * compiled. */
-int  engine_open(const char *name, Engine *e, char *err, size_t errlen);
+int engine_open(const char *name, Engine *e, char *err, size_t errlen);
 void engine_close(Engine *e);
-int  engine_is_compiled(const Engine *e);
+int engine_is_compiled(const Engine *e);
 
 /* The engine when --engine is not given: $RNNC_ENGINE if set and not
  * empty, else "jit". */
@@ -51,6 +51,6 @@ void engine_allow_fallback(Engine *e);
  * (passes/pipeline.h).  A compiled engine does; the interpreter, the
  * oracle that the compiled code is tested against, runs a module as the
  * passes made it. */
-int  engine_optimizes(const Engine *e);
+int engine_optimizes(const Engine *e);
 
 #endif

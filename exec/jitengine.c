@@ -11,18 +11,20 @@
 #include "ir/timing.h"
 
 struct JitEngine {
-    KFunc      *kf;
-    LlvmJit    *jit;
+    KFunc *kf;
+    LlvmJit *jit;
     KFuncRunner run;
 };
 
-static double now(void) {
+static double now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t errlen) {
+JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t errlen)
+{
     JitTimes t = {0};
     JitEngine *e = calloc(1, sizeof *e);
     if (!e) {
@@ -31,49 +33,45 @@ JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t
     }
     double t0 = now();
     e->kf = kcompile(m, "forward", err, errlen);
-    if (!e->kf)
-        goto fail;
+    if (!e->kf) goto fail;
     double t1 = now();
     t.lower = t1 - t0;
     /* kcompile records lower, kfuse and memplan itself (ir/timing.h) */
     TimingMark tm = timing_start();
     e->jit = llvm_jit_new(err, errlen);
-    if (!e->jit || llvm_jit_build(e->jit, e->kf, err, errlen))
-        goto fail;
+    if (!e->jit || llvm_jit_build(e->jit, e->kf, err, errlen)) goto fail;
     timing_stop(&tm, "LLVM IR build");
     double t2 = now();
     t.build = t2 - t1;
     tm = timing_start();
-    if (llvm_jit_optimize(e->jit, err, errlen))
-        goto fail;
+    if (llvm_jit_optimize(e->jit, err, errlen)) goto fail;
     timing_stop(&tm, "LLVM optimize");
     double t3 = now();
     t.optimize = t3 - t2;
     tm = timing_start();
     e->run.fn = llvm_jit_codegen(e->jit, err, errlen);
-    if (!e->run.fn)
-        goto fail;
+    if (!e->run.fn) goto fail;
     timing_stop(&tm, "LLVM codegen");
     t.codegen = now() - t3;
     e->run.engine = "jit";
     e->run.m = m;
     e->run.kf = e->kf;
-    if (times)
-        *times = t;
+    if (times) *times = t;
     return e;
 fail:
     jitengine_free(e);
     return NULL;
 }
 
-int jitengine_run(JitEngine *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
-                  char *err, size_t errlen) {
+int jitengine_run(JitEngine *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
+                  size_t errlen)
+{
     return kfunc_run(&e->run, params, inputs, outputs, err, errlen);
 }
 
-void jitengine_free(JitEngine *e) {
-    if (!e)
-        return;
+void jitengine_free(JitEngine *e)
+{
+    if (!e) return;
     llvm_jit_free(e->jit);
     kfunc_free(e->kf);
     kfunc_runner_release(&e->run);

@@ -18,10 +18,10 @@ typedef struct JitEngine JitEngine;
 
 /* Seconds spent in each stage of building, for -v / --time-passes. */
 typedef struct JitTimes {
-    double lower;      /* kcompile: lower, kfuse, memplan */
-    double build;      /* the LLVM module */
-    double optimize;   /* default<O2> */
-    double codegen;    /* machine code */
+    double lower;    /* kcompile: lower, kfuse, memplan */
+    double build;    /* the LLVM module */
+    double optimize; /* default<O2> */
+    double codegen;  /* machine code */
 } JitTimes;
 
 /* Returns the compiled engine (times filled when not NULL), or NULL with a
@@ -29,8 +29,8 @@ typedef struct JitTimes {
 JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t errlen);
 
 /* As cengine_run. */
-int jitengine_run(JitEngine *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
-                  char *err, size_t errlen);
+int jitengine_run(JitEngine *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
+                  size_t errlen);
 
 /* Frees the code and everything the JIT made.  NULL is fine. */
 void jitengine_free(JitEngine *e);

@@ -17,7 +17,8 @@
 /* The tensor bound to argument buffer i: the module lists inputs, targets
  * then parameters, as KFunc.args does. */
 static const Tensor *arg_tensor(const KFuncRunner *e, int i, const TensorMap *params, const TensorMap *inputs,
-                                const char **name) {
+                                const char **name)
+{
     const IrModule *m = e->m;
     if (i < m->ninputs) {
         *name = m->inputs[i].name;
@@ -35,26 +36,23 @@ static const Tensor *arg_tensor(const KFuncRunner *e, int i, const TensorMap *pa
 
 /* A pointer the function may read for argument b: the tensor's own data,
  * or a converted copy in *copy (freed by the caller). */
-static const void *arg_data(const KBuf *b, const Tensor *t, void **copy) {
+static const void *arg_data(const KBuf *b, const Tensor *t, void **copy)
+{
     int64_t n = rt_numel(t);
     *copy = NULL;
-    if (b->dtype == IR_F32 && t->dtype == RT_F32)
-        return t->data;
-    if (b->dtype == IR_I64 && t->dtype == RT_I64)
-        return t->data;
+    if (b->dtype == IR_F32 && t->dtype == RT_F32) return t->data;
+    if (b->dtype == IR_I64 && t->dtype == RT_I64) return t->data;
     if (b->dtype == IR_F32 && t->dtype == RT_F64) {
         float *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
         if (d)
-            for (int64_t k = 0; k < n; k++)
-                d[k] = (float)((const double *)t->data)[k];
+            for (int64_t k = 0; k < n; k++) d[k] = (float)((const double *)t->data)[k];
         *copy = d;
         return d;
     }
     if (b->dtype == IR_I64 && t->dtype == RT_I32) {
         int64_t *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
         if (d)
-            for (int64_t k = 0; k < n; k++)
-                d[k] = ((const int32_t *)t->data)[k];
+            for (int64_t k = 0; k < n; k++) d[k] = ((const int32_t *)t->data)[k];
         *copy = d;
         return d;
     }
@@ -62,8 +60,9 @@ static const void *arg_data(const KBuf *b, const Tensor *t, void **copy) {
 }
 
 /* Allocates result r's tensor with the shape its module value has. */
-static int alloc_result(const KFuncRunner *e, int r, const int64_t *sym, Tensor *t, const char **name,
-                        char *err, size_t errlen) {
+static int alloc_result(const KFuncRunner *e, int r, const int64_t *sym, Tensor *t, const char **name, char *err,
+                        size_t errlen)
+{
     const IrModule *m = e->m;
     const IrValue *v = r < m->noutputs ? m->outputs[r].value : m->loss;
     *name = r < m->noutputs ? m->outputs[r].name : "loss";
@@ -103,10 +102,10 @@ static int alloc_result(const KFuncRunner *e, int r, const int64_t *sym, Tensor 
  * from the heap and to keep up to 256 MiB of freed memory: the next call
  * reuses the same pages.  Left alone when the caller set either threshold
  * itself (the MALLOC_*_THRESHOLD_ variables). */
-static void keep_freed_blocks(void) {
+static void keep_freed_blocks(void)
+{
 #if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
-    if (getenv("MALLOC_MMAP_THRESHOLD_") || getenv("MALLOC_TRIM_THRESHOLD_"))
-        return;
+    if (getenv("MALLOC_MMAP_THRESHOLD_") || getenv("MALLOC_TRIM_THRESHOLD_")) return;
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
@@ -114,25 +113,24 @@ static void keep_freed_blocks(void) {
 
 static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
 
-static int grow_arena(KFuncRunner *e, size_t need, char *err, size_t errlen) {
+static int grow_arena(KFuncRunner *e, size_t need, char *err, size_t errlen)
+{
     need = (need + 63) / 64 * 64;
-    if (need == 0)
-        need = 64;
-    if (need <= e->arena_cap)
-        return 0;
+    if (need == 0) need = 64;
+    if (need <= e->arena_cap) return 0;
     free(e->arena);
     e->arena = NULL;
     e->arena_cap = 0;
     void *p = NULL;
-    if (posix_memalign(&p, 64, need))
-        return ir_errf(err, errlen, "out of memory for the %zu-byte arena", need);
+    if (posix_memalign(&p, 64, need)) return ir_errf(err, errlen, "out of memory for the %zu-byte arena", need);
     e->arena = p;
     e->arena_cap = need;
     return 0;
 }
 
 int kfunc_run(KFuncRunner *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
-              size_t errlen) {
+              size_t errlen)
+{
     const IrModule *m = e->m;
     const KFunc *kf = e->kf;
     int rc = -1;
@@ -154,8 +152,7 @@ int kfunc_run(KFuncRunner *e, const TensorMap *params, const TensorMap *inputs, 
      * result needing it is reported by alloc_result); 1 keeps every size
      * expression of the function valid. */
     for (int k = 0; k < m->nsyms; k++)
-        if (sym[k] < 0)
-            sym[k] = 1;
+        if (sym[k] < 0) sym[k] = 1;
 
     for (int i = 0; i < kf->nargs; i++) {
         const char *name;
@@ -166,8 +163,8 @@ int kfunc_run(KFuncRunner *e, const TensorMap *params, const TensorMap *inputs, 
             goto done;
         }
         if (rt_numel(t) != kexpr_eval(b->size, sym, NULL)) {
-            ir_errf(err, errlen, "--engine=%s: internal error: '%s' has %lld elements, its buffer %lld", e->engine, name,
-                    (long long)rt_numel(t), (long long)kexpr_eval(b->size, sym, NULL));
+            ir_errf(err, errlen, "--engine=%s: internal error: '%s' has %lld elements, its buffer %lld", e->engine,
+                    name, (long long)rt_numel(t), (long long)kexpr_eval(b->size, sym, NULL));
             goto done;
         }
         args[b->index] = arg_data(b, t, &copies[i]);
@@ -177,16 +174,14 @@ int kfunc_run(KFuncRunner *e, const TensorMap *params, const TensorMap *inputs, 
         }
     }
     for (int r = 0; r < kf->nresults; r++) {
-        if (alloc_result(e, r, sym, &outs[r], &onames[r], err, errlen))
-            goto done;
+        if (alloc_result(e, r, sym, &outs[r], &onames[r], err, errlen)) goto done;
         res[r] = outs[r].data;
     }
     if (!kf->arena_bytes) {
         ir_errf(err, errlen, "--engine=%s: internal error: the function has no memory plan", e->engine);
         goto done;
     }
-    if (grow_arena(e, (size_t)kexpr_eval(kf->arena_bytes, sym, NULL), err, errlen))
-        goto done;
+    if (grow_arena(e, (size_t)kexpr_eval(kf->arena_bytes, sym, NULL), err, errlen)) goto done;
     char msg[512] = "";
     if (e->fn(sym, args, res, e->arena, msg, sizeof msg)) {
         ir_errf(err, errlen, "%s", msg[0] ? msg : "the compiled model failed");
@@ -199,10 +194,8 @@ int kfunc_run(KFuncRunner *e, const TensorMap *params, const TensorMap *inputs, 
         }
     rc = 0;
 done:
-    for (int i = 0; copies && i < kf->nargs; i++)
-        free(copies[i]);
-    for (int r = 0; outs && r < kf->nresults; r++)
-        rt_tensor_free(&outs[r]);
+    for (int i = 0; copies && i < kf->nargs; i++) free(copies[i]);
+    for (int r = 0; outs && r < kf->nresults; r++) rt_tensor_free(&outs[r]);
     free(sym);
     free(args);
     free(copies);
@@ -212,7 +205,8 @@ done:
     return rc;
 }
 
-void kfunc_runner_release(KFuncRunner *r) {
+void kfunc_runner_release(KFuncRunner *r)
+{
     free(r->arena);
     r->arena = NULL;
     r->arena_cap = 0;

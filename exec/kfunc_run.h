@@ -19,12 +19,12 @@
 #include "io/tensor.h"
 
 typedef struct KFuncRunner {
-    const char     *engine;     /* "c", "jit": named in internal-error messages */
-    const IrModule *m;          /* the module kf was lowered from */
-    const KFunc    *kf;         /* planned (memplan) */
-    KFuncFn         fn;         /* kf compiled */
-    void           *arena;      /* 64-byte aligned, arena_cap bytes */
-    size_t          arena_cap;
+    const char *engine; /* "c", "jit": named in internal-error messages */
+    const IrModule *m;  /* the module kf was lowered from */
+    const KFunc *kf;    /* planned (memplan) */
+    KFuncFn fn;         /* kf compiled */
+    void *arena;        /* 64-byte aligned, arena_cap bytes */
+    size_t arena_cap;
 } KFuncRunner;
 
 /* Runs the function once, as interp_run does (ir/interp.h): outputs

@@ -17,23 +17,23 @@ typedef struct RtRng {
 } RtRng;
 
 /* Any seed, including 0, gives a valid state. */
-void     rt_rng_seed(RtRng *r, uint64_t seed);
+void rt_rng_seed(RtRng *r, uint64_t seed);
 
 uint64_t rt_rng_u64(RtRng *r);
 /* Uniform in [0, 1): 24 random bits, so every value is exactly a float. */
-float    rt_rng_uniform(RtRng *r);
+float rt_rng_uniform(RtRng *r);
 /* Uniform in [0, 1) with 53 random bits. */
-double   rt_rng_uniform_f64(RtRng *r);
+double rt_rng_uniform_f64(RtRng *r);
 /* Uniform in [-a, a): |result| <= a always holds, even after rounding. */
-float    rt_rng_uniform_sym(RtRng *r, float a);
+float rt_rng_uniform_sym(RtRng *r, float a);
 /* Standard normal N(0, 1) by the Box-Muller transform, computed in double.
  * Each call consumes exactly two u64 draws (the second Box-Muller value is
  * not cached, so the state words alone capture everything). */
-float    rt_rng_normal(RtRng *r);
+float rt_rng_normal(RtRng *r);
 
-void     rt_rng_get_state(const RtRng *r, uint64_t out[RT_RNG_STATE_WORDS]);
+void rt_rng_get_state(const RtRng *r, uint64_t out[RT_RNG_STATE_WORDS]);
 /* Returns -1 (and leaves r unchanged) for the all-zero state, which
  * xoshiro can never leave; 0 otherwise. */
-int      rt_rng_set_state(RtRng *r, const uint64_t in[RT_RNG_STATE_WORDS]);
+int rt_rng_set_state(RtRng *r, const uint64_t in[RT_RNG_STATE_WORDS]);
 
 #endif

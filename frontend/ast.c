@@ -39,7 +39,7 @@
 
 typedef struct Chunk {
     struct Chunk *next;
-    size_t        size, used;
+    size_t size, used;
     _Alignas(16) unsigned char data[];
 } Chunk;
 
@@ -52,16 +52,12 @@ enum { CHUNK_SIZE = 64 * 1024, ALIGN = 16 };
 /* Not in ast.h: only the parser creates arenas (declared in parser.y). */
 struct AstArena *ast_arena_new(void);
 
-struct AstArena *ast_arena_new(void)
-{
-    return calloc(1, sizeof(struct AstArena));
-}
+struct AstArena *ast_arena_new(void) { return calloc(1, sizeof(struct AstArena)); }
 
 void *ast_alloc(struct AstArena *a, size_t n)
 {
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
-    if (n == 0)
-        n = ALIGN;
+    if (n == 0) n = ALIGN;
     Chunk *c = a->head;
     if (!c || c->size - c->used < n) {
         size_t size = n > CHUNK_SIZE ? n : CHUNK_SIZE;
@@ -95,8 +91,7 @@ void ast_arena_free(struct AstArena *a);
 
 void ast_arena_free(struct AstArena *a)
 {
-    if (!a)
-        return;
+    if (!a) return;
     Chunk *c = a->head;
     while (c) {
         Chunk *next = c->next;
@@ -108,16 +103,14 @@ void ast_arena_free(struct AstArena *a)
 
 void ast_free(Program *p)
 {
-    if (p)
-        ast_arena_free(p->arena);   /* p itself lives in the arena */
+    if (p) ast_arena_free(p->arena); /* p itself lives in the arena */
 }
 
 /* ---- printing ------------------------------------------------------------ */
 
 static void indent(FILE *out, int depth)
 {
-    for (int i = 0; i < depth; i++)
-        fputs("  ", out);
+    for (int i = 0; i < depth; i++) fputs("  ", out);
 }
 
 /* Shortest decimal text that reads back as the same double. */
@@ -129,11 +122,9 @@ static void print_num(FILE *out, double v, int is_int)
     }
     char buf[64];
     snprintf(buf, sizeof buf, "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, sizeof buf, "%.17g", v);
+    if (strtod(buf, NULL) != v) snprintf(buf, sizeof buf, "%.17g", v);
     /* 5.0 stays visibly a real number, as it was written. */
-    if (!strpbrk(buf, ".eEn"))
-        strcat(buf, ".0");
+    if (!strpbrk(buf, ".eEn")) strcat(buf, ".0");
     fputs(buf, out);
 }
 
@@ -141,8 +132,7 @@ static void print_str(FILE *out, const char *s)
 {
     fputc('"', out);
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', out);
+        if (*s == '"' || *s == '\\') fputc('\\', out);
         fputc(*s, out);
     }
     fputc('"', out);
@@ -153,13 +143,14 @@ static int prec(const Expr *e)
 {
     if (e->kind == EX_BINOP) {
         switch (e->op) {
-        case '+': case '-': return 1;
-        case '*': case '/': return 2;
-        default:            return 3;   /* '@' binds tighter than * and / */
+        case '+':
+        case '-': return 1;
+        case '*':
+        case '/': return 2;
+        default: return 3; /* '@' binds tighter than * and / */
         }
     }
-    if (e->kind == EX_NEG)
-        return 4;
+    if (e->kind == EX_NEG) return 4;
     return 5;
 }
 
@@ -171,8 +162,8 @@ static void print_infix(FILE *out, const Expr *e)
         return;
     }
     switch (e->kind) {
-    case EX_NUM:   print_num(out, e->num, e->is_int); break;
-    case EX_STR:   print_str(out, e->str); break;
+    case EX_NUM: print_num(out, e->num, e->is_int); break;
+    case EX_STR: print_str(out, e->str); break;
     case EX_IDENT: fputs(e->name, out); break;
     case EX_NEG: {
         fputc('-', out);
@@ -216,8 +207,7 @@ static void print_type(FILE *out, const TypeExpr *t)
         fputs("?", out);
         return;
     }
-    if (t->kind == TY_SEQ_VEC || t->kind == TY_SEQ_INT)
-        fputs("seq<", out);
+    if (t->kind == TY_SEQ_VEC || t->kind == TY_SEQ_INT) fputs("seq<", out);
     if (t->kind == TY_INT || t->kind == TY_SEQ_INT) {
         fputs("int", out);
     } else {
@@ -258,9 +248,7 @@ static void print_expr(FILE *out, const Expr *e, int depth, const char *prefix)
         print_str(out, e->str);
         fputc('\n', out);
         break;
-    case EX_IDENT:
-        fprintf(out, "ident %s\n", e->name);
-        break;
+    case EX_IDENT: fprintf(out, "ident %s\n", e->name); break;
     case EX_NEG:
         fputs("neg\n", out);
         print_expr(out, e->lhs, depth + 1, "");
@@ -286,17 +274,14 @@ static void print_expr(FILE *out, const Expr *e, int depth, const char *prefix)
     }
 }
 
-static void print_loc(FILE *out, SrcLoc loc)
-{
-    fprintf(out, " @%d:%d\n", loc.line, loc.col);
-}
+static void print_loc(FILE *out, SrcLoc loc) { fprintf(out, " @%d:%d\n", loc.line, loc.col); }
 
 static void print_stmt(FILE *out, const Stmt *s, int depth)
 {
     static const char *const kw[] = {
-        [ST_INPUT] = "input", [ST_TARGET] = "target", [ST_ASSIGN] = "assign",
-        [ST_OUTPUT] = "output", [ST_LOSS] = "loss", [ST_PARAM] = "param",
-        [ST_STATE] = "state", [ST_OUT] = "out", [ST_SETTING] = "setting",
+        [ST_INPUT] = "input",   [ST_TARGET] = "target", [ST_ASSIGN] = "assign",
+        [ST_OUTPUT] = "output", [ST_LOSS] = "loss",     [ST_PARAM] = "param",
+        [ST_STATE] = "state",   [ST_OUT] = "out",       [ST_SETTING] = "setting",
     };
     indent(out, depth);
     fputs(kw[s->kind], out);
@@ -308,19 +293,18 @@ static void print_stmt(FILE *out, const Stmt *s, int depth)
         print_type(out, s->type);
     }
     print_loc(out, s->loc);
-    if (s->init)
-        print_expr(out, s->init, depth + 1, "init ");
-    if (s->value)
-        print_expr(out, s->value, depth + 1, "");
+    if (s->init) print_expr(out, s->init, depth + 1, "init ");
+    if (s->value) print_expr(out, s->value, depth + 1, "");
 }
 
 void ast_print(const Program *p, FILE *out)
 {
     static const char *const kw[] = {
-        [DECL_MODEL] = "model", [DECL_CELL] = "cell", [DECL_TRAIN] = "train",
+        [DECL_MODEL] = "model",
+        [DECL_CELL] = "cell",
+        [DECL_TRAIN] = "train",
     };
-    if (!p)
-        return;
+    if (!p) return;
     for (int i = 0; i < p->ndecls; i++) {
         const Decl *d = p->decls[i];
         fprintf(out, "%s %s", kw[d->kind], d->name);
@@ -335,7 +319,6 @@ void ast_print(const Program *p, FILE *out)
             print_type(out, d->ret);
             fputc('\n', out);
         }
-        for (int j = 0; j < d->nbody; j++)
-            print_stmt(out, d->body[j], 1);
+        for (int j = 0; j < d->nbody; j++) print_stmt(out, d->body[j], 1);
     }
 }

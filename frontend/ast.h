@@ -17,33 +17,33 @@
 /* ---- expressions ------------------------------------------------------ */
 
 typedef enum {
-    EX_NUM,      /* 3, 0.5, 1e-3                    (num, is_int)           */
-    EX_STR,      /* "examples/data/x.txt"           (str)                   */
-    EX_IDENT,    /* h, tanh, concat                  (name)                 */
-    EX_BINOP,    /* lhs op rhs, op one of + - * / @  (op, lhs, rhs)         */
-    EX_NEG,      /* -lhs                                                   */
-    EX_CALL,     /* name(args)                       (name, args, nargs)    */
+    EX_NUM,   /* 3, 0.5, 1e-3                    (num, is_int)           */
+    EX_STR,   /* "examples/data/x.txt"           (str)                   */
+    EX_IDENT, /* h, tanh, concat                  (name)                 */
+    EX_BINOP, /* lhs op rhs, op one of + - * / @  (op, lhs, rhs)         */
+    EX_NEG,   /* -lhs                                                   */
+    EX_CALL,  /* name(args)                       (name, args, nargs)    */
 } ExprKind;
 
 typedef struct Expr Expr;
 
 typedef struct Arg {
-    const char *name;   /* NULL for a positional argument                 */
-    SrcLoc      loc;    /* of the name if named, else of the value        */
-    Expr       *value;
+    const char *name; /* NULL for a positional argument                 */
+    SrcLoc loc;       /* of the name if named, else of the value        */
+    Expr *value;
 } Arg;
 
 struct Expr {
-    ExprKind    kind;
-    SrcLoc      loc;     /* the operator for EX_BINOP/EX_NEG, else the token */
-    double      num;
-    int         is_int;  /* EX_NUM written without '.' or exponent           */
-    const char *str;     /* EX_STR, without quotes, escapes resolved         */
-    const char *name;    /* EX_IDENT, EX_CALL                                */
-    int         op;      /* EX_BINOP: '+', '-', '*', '/', '@'                */
-    Expr       *lhs, *rhs;
-    Arg        *args;    /* EX_CALL                                          */
-    int         nargs;
+    ExprKind kind;
+    SrcLoc loc; /* the operator for EX_BINOP/EX_NEG, else the token */
+    double num;
+    int is_int;       /* EX_NUM written without '.' or exponent           */
+    const char *str;  /* EX_STR, without quotes, escapes resolved         */
+    const char *name; /* EX_IDENT, EX_CALL                                */
+    int op;           /* EX_BINOP: '+', '-', '*', '/', '@'                */
+    Expr *lhs, *rhs;
+    Arg *args; /* EX_CALL                                          */
+    int nargs;
 };
 
 /* ---- types ------------------------------------------------------------ */
@@ -52,44 +52,44 @@ struct Expr {
  * 3*H), [2*H + 1] or [64]; sema evaluates them once the size names are
  * bound. */
 typedef enum {
-    TY_VEC,       /* [d0, d1, ...]      one value per batch element (or a matrix param) */
-    TY_INT,       /* int                one id per batch element            */
-    TY_SEQ_VEC,   /* seq<[d...]>        a vector per step and batch element */
-    TY_SEQ_INT,   /* seq<int>           an id per step and batch element    */
+    TY_VEC,     /* [d0, d1, ...]      one value per batch element (or a matrix param) */
+    TY_INT,     /* int                one id per batch element            */
+    TY_SEQ_VEC, /* seq<[d...]>        a vector per step and batch element */
+    TY_SEQ_INT, /* seq<int>           an id per step and batch element    */
 } TypeKind;
 
 typedef struct TypeExpr {
     TypeKind kind;
-    SrcLoc   loc;
-    Expr   **dims;
-    int      ndims;
-    Expr    *maxlen;   /* seq<..., N>: at most N steps; NULL if not given   */
+    SrcLoc loc;
+    Expr **dims;
+    int ndims;
+    Expr *maxlen; /* seq<..., N>: at most N steps; NULL if not given   */
 } TypeExpr;
 
 /* ---- statements ------------------------------------------------------- */
 
 typedef enum {
-    ST_INPUT,    /* input  NAME : TYPE                                     */
-    ST_TARGET,   /* target NAME : TYPE                                     */
-    ST_ASSIGN,   /* a, b' = EXPR     (names, primed, value)                 */
-    ST_OUTPUT,   /* output NAME = EXPR   or   output NAME   (value NULL)    */
-    ST_LOSS,     /* loss = EXPR                                            */
-    ST_PARAM,    /* param NAME : TYPE [init INIT]  (INIT: ident or call)    */
-    ST_STATE,    /* state NAME : TYPE = EXPR                               */
-    ST_OUT,      /* out EXPR            (the cell's per-step output)        */
-    ST_SETTING,  /* train block:  key = EXPR                               */
+    ST_INPUT,   /* input  NAME : TYPE                                     */
+    ST_TARGET,  /* target NAME : TYPE                                     */
+    ST_ASSIGN,  /* a, b' = EXPR     (names, primed, value)                 */
+    ST_OUTPUT,  /* output NAME = EXPR   or   output NAME   (value NULL)    */
+    ST_LOSS,    /* loss = EXPR                                            */
+    ST_PARAM,   /* param NAME : TYPE [init INIT]  (INIT: ident or call)    */
+    ST_STATE,   /* state NAME : TYPE = EXPR                               */
+    ST_OUT,     /* out EXPR            (the cell's per-step output)        */
+    ST_SETTING, /* train block:  key = EXPR                               */
 } StmtKind;
 
 typedef struct Stmt {
-    StmtKind    kind;
-    SrcLoc      loc;        /* the keyword, or the first name of an assign   */
-    const char **names;     /* left-hand side; one name for all but ST_ASSIGN */
-    SrcLoc      *name_locs;
-    int         *primed;    /* ST_ASSIGN: names[i] was written NAME'         */
-    int          nnames;
-    TypeExpr    *type;      /* ST_INPUT, ST_TARGET, ST_PARAM, ST_STATE       */
-    Expr        *value;     /* right-hand side, state init, out, setting     */
-    Expr        *init;      /* ST_PARAM: init xavier | uniform(0.1) | NULL   */
+    StmtKind kind;
+    SrcLoc loc;         /* the keyword, or the first name of an assign   */
+    const char **names; /* left-hand side; one name for all but ST_ASSIGN */
+    SrcLoc *name_locs;
+    int *primed; /* ST_ASSIGN: names[i] was written NAME'         */
+    int nnames;
+    TypeExpr *type; /* ST_INPUT, ST_TARGET, ST_PARAM, ST_STATE       */
+    Expr *value;    /* right-hand side, state init, out, setting     */
+    Expr *init;     /* ST_PARAM: init xavier | uniform(0.1) | NULL   */
 } Stmt;
 
 /* ---- declarations ----------------------------------------------------- */
@@ -98,26 +98,26 @@ typedef enum { DECL_MODEL, DECL_CELL, DECL_TRAIN } DeclKind;
 
 typedef struct CellInput {
     const char *name;
-    SrcLoc      loc;
-    TypeExpr   *type;
+    SrcLoc loc;
+    TypeExpr *type;
 } CellInput;
 
 typedef struct Decl {
-    DeclKind    kind;
-    SrcLoc      loc;        /* the keyword                                  */
+    DeclKind kind;
+    SrcLoc loc; /* the keyword                                  */
     const char *name;
-    SrcLoc      name_loc;
-    CellInput  *inputs;     /* DECL_CELL: cell NAME(x: [I], ...) -> [H]     */
-    int         ninputs;
-    TypeExpr   *ret;        /* DECL_CELL                                    */
-    Stmt      **body;
-    int         nbody;
+    SrcLoc name_loc;
+    CellInput *inputs; /* DECL_CELL: cell NAME(x: [I], ...) -> [H]     */
+    int ninputs;
+    TypeExpr *ret; /* DECL_CELL                                    */
+    Stmt **body;
+    int nbody;
 } Decl;
 
 typedef struct Program {
     const char *filename;
-    Decl      **decls;
-    int         ndecls;
+    Decl **decls;
+    int ndecls;
     struct AstArena *arena;
 } Program;
 
@@ -127,10 +127,10 @@ typedef struct Program {
  * program (possibly partial) or NULL if nothing could be built; callers
  * check diag_errors(d) before using it. */
 Program *parse_program(const char *filename, const char *source, Diag *d);
-void     ast_free(Program *p);
+void ast_free(Program *p);
 
 /* Allocation inside the program's arena (used by the parser). */
-void       *ast_alloc(struct AstArena *a, size_t n);
+void *ast_alloc(struct AstArena *a, size_t n);
 const char *ast_strdup(struct AstArena *a, const char *s, size_t n);
 
 /* `rnnc dump --stage=ast`: an indented, one-node-a-line tree. */

@@ -26,30 +26,25 @@ void diag_init(Diag *d, const char *filename, const char *source, FILE *out)
  * fewer lines.  Linear in the file size: diagnostics are rare. */
 static const char *find_line(const char *src, int line)
 {
-    if (!src || line < 1)
-        return NULL;
+    if (!src || line < 1) return NULL;
     const char *p = src;
     for (int l = 1; l < line; l++) {
         p = strchr(p, '\n');
-        if (!p)
-            return NULL;
+        if (!p) return NULL;
         p++;
     }
     /* A position on the empty "line" after a final newline has no text. */
-    if (*p == '\0' && line > 1)
-        return NULL;
+    if (*p == '\0' && line > 1) return NULL;
     return p;
 }
 
 static void print_source_line(const Diag *d, SrcLoc loc)
 {
     const char *line = find_line(d->source, loc.line);
-    if (!line)
-        return;
+    if (!line) return;
     int n = 0;
-    while (line[n] && line[n] != '\n')
-        n++;
-    if (n > 0 && line[n - 1] == '\r')   /* CRLF files */
+    while (line[n] && line[n] != '\n') n++;
+    if (n > 0 && line[n - 1] == '\r') /* CRLF files */
         n--;
     fprintf(d->out, "%.*s\n", n, line);
 
@@ -59,8 +54,7 @@ static void print_source_line(const Diag *d, SrcLoc loc)
     int col = loc.col < 1 ? 1 : loc.col;
     for (int i = 0; i < col - 1; i++) {
         unsigned char ch = i < n ? (unsigned char)line[i] : ' ';
-        if ((ch & 0xC0) == 0x80)
-            continue;
+        if ((ch & 0xC0) == 0x80) continue;
         fputc(ch == '\t' ? '\t' : ' ', d->out);
     }
     fputc('^', d->out);
@@ -68,22 +62,17 @@ static void print_source_line(const Diag *d, SrcLoc loc)
      * lines, but a caller's length might be generous. */
     int len = loc.len < 1 ? 1 : loc.len;
     for (int i = col; i < col - 1 + len && i < n; i++)
-        if (((unsigned char)line[i] & 0xC0) != 0x80)
-            fputc('~', d->out);
+        if (((unsigned char)line[i] & 0xC0) != 0x80) fputc('~', d->out);
     fputc('\n', d->out);
 }
 
-static int error_limit(const Diag *d)
-{
-    return d->max_errors > 0 ? d->max_errors : 100;
-}
+static int error_limit(const Diag *d) { return d->max_errors > 0 ? d->max_errors : 100; }
 
 /* Prints one diagnostic, unless the error limit has been passed: then
  * everything is hidden, warnings and the notes of hidden errors too. */
 static void vreport(Diag *d, SrcLoc loc, const char *kind, const char *fmt, va_list ap)
 {
-    if (d->nerrors > error_limit(d))
-        return;
+    if (d->nerrors > error_limit(d)) return;
     const char *file = d->filename ? d->filename : "<input>";
     if (loc.line > 0)
         fprintf(d->out, "%s:%d:%d: %s: ", file, loc.line, loc.col < 1 ? 1 : loc.col, kind);
@@ -91,8 +80,7 @@ static void vreport(Diag *d, SrcLoc loc, const char *kind, const char *fmt, va_l
         fprintf(d->out, "%s: %s: ", file, kind);
     vfprintf(d->out, fmt, ap);
     fputc('\n', d->out);
-    if (loc.line > 0)
-        print_source_line(d, loc);
+    if (loc.line > 0) print_source_line(d, loc);
 }
 
 void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...)
@@ -101,8 +89,7 @@ void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...)
     /* Past the limit errors are still counted (the exit status depends on
      * it), and the first hidden one says that the rest are hidden. */
     if (d->nerrors == error_limit(d) + 1)
-        fprintf(d->out, "%s: note: too many errors; the rest are not shown\n",
-                d->filename ? d->filename : "<input>");
+        fprintf(d->out, "%s: note: too many errors; the rest are not shown\n", d->filename ? d->filename : "<input>");
     va_list ap;
     va_start(ap, fmt);
     vreport(d, loc, "error", fmt, ap);

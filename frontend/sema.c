@@ -21,12 +21,16 @@ typedef struct SemaMem {
     max_align_t data[];
 } SemaMem;
 
-void *sema_alloc(Sema *s, size_t n) {
+void *sema_alloc(Sema *s, size_t n)
+{
     n = (n + 15) & ~(size_t)15;
     if (!s->mem || s->mem->used + n > s->mem->cap) {
         size_t cap = n > 65536 ? n : 65536;
         SemaMem *c = malloc(sizeof *c + cap);
-        if (!c) { fprintf(stderr, "rnnc: out of memory\n"); exit(1); }
+        if (!c) {
+            fprintf(stderr, "rnnc: out of memory\n");
+            exit(1);
+        }
         c->next = s->mem;
         c->used = 0;
         c->cap = cap;
@@ -38,7 +42,8 @@ void *sema_alloc(Sema *s, size_t n) {
     return p;
 }
 
-static void sema_free_mem(Sema *s) {
+static void sema_free_mem(Sema *s)
+{
     while (s->mem) {
         SemaMem *n = s->mem->next;
         free(s->mem);
@@ -48,7 +53,8 @@ static void sema_free_mem(Sema *s) {
     s->names = NULL;
 }
 
-const char *sema_fmt(Sema *s, const char *fmt, ...) {
+const char *sema_fmt(Sema *s, const char *fmt, ...)
+{
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -64,7 +70,8 @@ const char *sema_fmt(Sema *s, const char *fmt, ...) {
 
 enum { MSG_ERROR, MSG_WARNING, MSG_NOTE };
 
-static void report(Sema *s, int kind, int print, SrcLoc loc, const char *fmt, va_list ap) {
+static void report(Sema *s, int kind, int print, SrcLoc loc, const char *fmt, va_list ap)
+{
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
     if (kind == MSG_NOTE) {
@@ -75,11 +82,14 @@ static void report(Sema *s, int kind, int print, SrcLoc loc, const char *fmt, va
     if (!print && kind == MSG_WARNING) return;
     s->last_printed = print;
     if (!print) return;
-    if (kind == MSG_ERROR) diag_error(s->d, loc, "%s", buf);
-    else diag_warning(s->d, loc, "%s", buf);
+    if (kind == MSG_ERROR)
+        diag_error(s->d, loc, "%s", buf);
+    else
+        diag_warning(s->d, loc, "%s", buf);
 }
 
-void sema_err(Sema *s, SrcLoc loc, const char *fmt, ...) {
+void sema_err(Sema *s, SrcLoc loc, const char *fmt, ...)
+{
     va_list ap;
     s->nerr++;
     va_start(ap, fmt);
@@ -89,7 +99,8 @@ void sema_err(Sema *s, SrcLoc loc, const char *fmt, ...) {
 
 /* Shape errors are not counted in a cell's generic check: its sizes are
  * placeholders there, and the real sizes are checked at each use. */
-void sema_shape_err(Sema *s, SrcLoc loc, const char *fmt, ...) {
+void sema_shape_err(Sema *s, SrcLoc loc, const char *fmt, ...)
+{
     va_list ap;
     if (!s->quiet_shape) s->nerr++;
     va_start(ap, fmt);
@@ -97,14 +108,16 @@ void sema_shape_err(Sema *s, SrcLoc loc, const char *fmt, ...) {
     va_end(ap);
 }
 
-void sema_warn(Sema *s, SrcLoc loc, const char *fmt, ...) {
+void sema_warn(Sema *s, SrcLoc loc, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     report(s, MSG_WARNING, !s->quiet_names, loc, fmt, ap);
     va_end(ap);
 }
 
-void sema_note(Sema *s, SrcLoc loc, const char *fmt, ...) {
+void sema_note(Sema *s, SrcLoc loc, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     report(s, MSG_NOTE, 1, loc, fmt, ap);
@@ -113,13 +126,15 @@ void sema_note(Sema *s, SrcLoc loc, const char *fmt, ...) {
 
 /* ---- names ---------------------------------------------------------------- */
 
-Name *sema_lookup(Sema *s, const char *name) {
+Name *sema_lookup(Sema *s, const char *name)
+{
     for (int i = s->nnames - 1; i >= s->scope_base; i--)
         if (strcmp(s->names[i]->name, name) == 0) return s->names[i];
     return NULL;
 }
 
-Name *sema_define(Sema *s, const char *name, SrcLoc loc, NameKind k) {
+Name *sema_define(Sema *s, const char *name, SrcLoc loc, NameKind k)
+{
     Name *old = sema_lookup(s, name);
     if (old) {
         sema_err(s, loc, "redefinition of '%s'", name);
@@ -129,7 +144,10 @@ Name *sema_define(Sema *s, const char *name, SrcLoc loc, NameKind k) {
     if (s->nnames == s->capnames) {
         s->capnames = s->capnames ? 2 * s->capnames : 32;
         Name **nn = realloc(s->names, (size_t)s->capnames * sizeof *nn);
-        if (!nn) { fprintf(stderr, "rnnc: out of memory\n"); exit(1); }
+        if (!nn) {
+            fprintf(stderr, "rnnc: out of memory\n");
+            exit(1);
+        }
         s->names = nn;
     }
     Name *n = sema_alloc(s, sizeof *n);
@@ -141,7 +159,8 @@ Name *sema_define(Sema *s, const char *name, SrcLoc loc, NameKind k) {
     return n;
 }
 
-const Decl *sema_find_cell(Sema *s, const char *name) {
+const Decl *sema_find_cell(Sema *s, const char *name)
+{
     for (int i = 0; i < s->p->ndecls; i++) {
         const Decl *d = s->p->decls[i];
         if (d->kind == DECL_CELL && d->name && strcmp(d->name, name) == 0) return d;
@@ -149,27 +168,33 @@ const Decl *sema_find_cell(Sema *s, const char *name) {
     return NULL;
 }
 
-CellCheck *sema_cell_check_of(Sema *s, const Decl *c) {
+CellCheck *sema_cell_check_of(Sema *s, const Decl *c)
+{
     for (int i = 0; i < s->ncells; i++)
         if (s->cells[i].decl == c) return &s->cells[i];
     return NULL;
 }
 
-void sema_materialize_target(Sema *s, Name *n, int have_len, int64_t len) {
+void sema_materialize_target(Sema *s, Name *n, int have_len, int64_t len)
+{
     const TypeExpr *t = n->type;
     int64_t dims[IR_MAX_RANK];
     int nd = 0;
     n->pending = 0;
-    if (!sema_type_dims(s, t, NULL, dims, &nd)) return;   /* stays SV_ERR */
+    if (!sema_type_dims(s, t, NULL, dims, &nd)) return; /* stays SV_ERR */
     SVal v = sema_err_val();
     switch (t->kind) {
-    case TY_VEC:     v = sema_vec(nd, dims, 1); break;
-    case TY_INT:     v.k = SV_INT; break;
-    case TY_SEQ_VEC: v = sema_vec(nd, dims, 0); v.k = SV_SEQ; break;
+    case TY_VEC: v = sema_vec(nd, dims, 1); break;
+    case TY_INT: v.k = SV_INT; break;
+    case TY_SEQ_VEC:
+        v = sema_vec(nd, dims, 0);
+        v.k = SV_SEQ;
+        break;
     case TY_SEQ_INT: v.k = SV_SEQ_INT; break;
     }
     if (v.k == SV_SEQ || v.k == SV_SEQ_INT) {
-        if (have_len) v.t = len;
+        if (have_len)
+            v.t = len;
         else {
             int64_t max = 4096;
             if (t->maxlen && (max = sema_eval_dim(s, t->maxlen, NULL)) <= 0) return;
@@ -182,7 +207,8 @@ void sema_materialize_target(Sema *s, Name *n, int have_len, int64_t len) {
 
 /* ---- models --------------------------------------------------------------- */
 
-static const char *stmt_keyword(StmtKind k) {
+static const char *stmt_keyword(StmtKind k)
+{
     switch (k) {
     case ST_INPUT: return "input";
     case ST_TARGET: return "target";
@@ -197,7 +223,8 @@ static const char *stmt_keyword(StmtKind k) {
     return "?";
 }
 
-static void model_input(Sema *s, const Stmt *st) {
+static void model_input(Sema *s, const Stmt *st)
+{
     Name *n = sema_define(s, st->names[0], st->name_locs[0], st->kind == ST_INPUT ? N_INPUT : N_TARGET);
     if (!n) return;
     n->type = st->type;
@@ -207,10 +234,13 @@ static void model_input(Sema *s, const Stmt *st) {
         n->pending = 1;
         int64_t dims[IR_MAX_RANK];
         int nd;
-        if (!sema_type_dims(s, st->type, NULL, dims, &nd)) { n->pending = 0; n->used = 1; }
+        if (!sema_type_dims(s, st->type, NULL, dims, &nd)) {
+            n->pending = 0;
+            n->used = 1;
+        }
         return;
     }
-    n->used = 1;   /* inputs need no warning: the caller feeds them anyway */
+    n->used = 1; /* inputs need no warning: the caller feeds them anyway */
     int64_t dims[IR_MAX_RANK];
     int nd = 0;
     if (!sema_type_dims(s, st->type, NULL, dims, &nd)) return;
@@ -231,11 +261,13 @@ static void model_input(Sema *s, const Stmt *st) {
 }
 
 /* Gives an IR value its source name (for dumps) unless it has one. */
-static void name_value(Sema *s, IrValue *v, const char *name) {
+static void name_value(Sema *s, IrValue *v, const char *name)
+{
     if (v && !v->name) v->name = ir_strdup(s->m, name);
 }
 
-static void model_assign(Sema *s, const Stmt *st, int is_output) {
+static void model_assign(Sema *s, const Stmt *st, int is_output)
+{
     for (int i = 0; i < st->nnames; i++)
         if (st->primed && st->primed[i]) {
             sema_err(s, st->name_locs[i], "%s' is a next state value, which only a cell can have", st->names[i]);
@@ -275,7 +307,8 @@ static void model_assign(Sema *s, const Stmt *st, int is_output) {
     }
 }
 
-static void model_output(Sema *s, const Stmt *st, const char **outs, SrcLoc *out_locs, int *nouts) {
+static void model_output(Sema *s, const Stmt *st, const char **outs, SrcLoc *out_locs, int *nouts)
+{
     for (int i = 0; i < *nouts; i++)
         if (strcmp(outs[i], st->names[0]) == 0) {
             sema_err(s, st->name_locs[0], "'%s' is already an output", st->names[0]);
@@ -284,7 +317,10 @@ static void model_output(Sema *s, const Stmt *st, const char **outs, SrcLoc *out
         }
     outs[*nouts] = st->names[0];
     out_locs[(*nouts)++] = st->name_locs[0];
-    if (st->value) { model_assign(s, st, 1); return; }
+    if (st->value) {
+        model_assign(s, st, 1);
+        return;
+    }
     Name *n = sema_lookup(s, st->names[0]);
     if (!n) {
         sema_err(s, st->name_locs[0], "undefined name '%s'", st->names[0]);
@@ -296,7 +332,8 @@ static void model_output(Sema *s, const Stmt *st, const char **outs, SrcLoc *out
     ir_add_output(s->m, n->name, n->val.v);
 }
 
-static IrModule *build_model(Sema *s, const Decl *md) {
+static IrModule *build_model(Sema *s, const Decl *md)
+{
     IrModule *m = ir_module_new(md->name);
     const char *outs[256];
     SrcLoc out_locs[256];
@@ -317,14 +354,13 @@ static IrModule *build_model(Sema *s, const Decl *md) {
             ninputs++;
             model_input(s, st);
             break;
-        case ST_TARGET:
-            model_input(s, st);
-            break;
-        case ST_ASSIGN:
-            model_assign(s, st, 0);
-            break;
+        case ST_TARGET: model_input(s, st); break;
+        case ST_ASSIGN: model_assign(s, st, 0); break;
         case ST_OUTPUT:
-            if (nouts == 256) { sema_err(s, st->loc, "too many outputs"); break; }
+            if (nouts == 256) {
+                sema_err(s, st->loc, "too many outputs");
+                break;
+            }
             model_output(s, st, outs, out_locs, &nouts);
             break;
         case ST_LOSS: {
@@ -356,8 +392,7 @@ static IrModule *build_model(Sema *s, const Decl *md) {
         if (n->kind == N_TARGET && n->pending)
             sema_err(s, n->loc, "target '%s' is never used (a target is what the loss compares with)", n->name);
         /* After an error a use may have gone unrecorded: no "unused" noise then. */
-        else if (n->kind == N_VALUE && !n->used && !n->silent && n->name[0] != '_' &&
-                 s->d->nerrors == errors_before)
+        else if (n->kind == N_VALUE && !n->used && !n->silent && n->name[0] != '_' && s->d->nerrors == errors_before)
             sema_warn(s, n->loc, "value '%s' is assigned but never used", n->name);
     }
     s->m = NULL;
@@ -369,7 +404,8 @@ static IrModule *build_model(Sema *s, const Decl *md) {
 
 /* Every key and what its value may be are in the table of train_keys.h,
  * which `rnnc train` checks --set overrides with too. */
-static void check_setting(Sema *s, const char *key, SrcLoc kloc, const Expr *e) {
+static void check_setting(Sema *s, const char *key, SrcLoc kloc, const Expr *e)
+{
     char msg[512];
     const TrainKey *k = train_key_find(key);
     if (!k) {
@@ -381,7 +417,8 @@ static void check_setting(Sema *s, const char *key, SrcLoc kloc, const Expr *e) 
     if (train_key_check(k, e, &at, msg, sizeof msg)) sema_err(s, at, "%s", msg);
 }
 
-static void check_train(Sema *s, const Decl *t, int index) {
+static void check_train(Sema *s, const Decl *t, int index)
+{
     const Decl *model = NULL;
     for (int i = 0; i < s->p->ndecls; i++) {
         const Decl *d = s->p->decls[i];
@@ -421,11 +458,12 @@ static void check_train(Sema *s, const Decl *t, int index) {
 /* ---- declarations ------------------------------------------------------------ */
 
 /* With the element-wise functions of ir/ops.def (ir_op_function). */
-static const char *const builtin_names[] = {
-    "rnn", "lstm", "gru", "dense", "embedding", "softmax", "layernorm",
-    "concat", "split", "slice", "last", "mean", "reverse", "final", "cross_entropy", "mse", "generate"};
+static const char *const builtin_names[] = {"rnn",       "lstm",   "gru",           "dense", "embedding", "softmax",
+                                            "layernorm", "concat", "split",         "slice", "last",      "mean",
+                                            "reverse",   "final",  "cross_entropy", "mse",   "generate"};
 
-static void check_decls(Sema *s) {
+static void check_decls(Sema *s)
+{
     const Program *p = s->p;
     s->cells = sema_alloc(s, sizeof(CellCheck) * (size_t)(p->ndecls + 1));
     s->ncells = 0;
@@ -451,13 +489,15 @@ static void check_decls(Sema *s) {
     for (int i = 0; i < s->ncells; i++) sema_check_cell(s, &s->cells[i]);
 }
 
-static void sema_init(Sema *s, const Program *p, Diag *d) {
+static void sema_init(Sema *s, const Program *p, Diag *d)
+{
     memset(s, 0, sizeof *s);
     s->p = p;
     s->d = d;
 }
 
-static void verify_debug(IrModule *m) {
+static void verify_debug(IrModule *m)
+{
 #ifndef NDEBUG
     ir_verify(m, "sema", stderr);
 #else
@@ -465,7 +505,8 @@ static void verify_debug(IrModule *m) {
 #endif
 }
 
-IrModule *sema_build(const Program *p, const char *model_name, Diag *d) {
+IrModule *sema_build(const Program *p, const char *model_name, Diag *d)
+{
     Sema s;
     if (!p) return NULL;
     sema_init(&s, p, d);
@@ -480,8 +521,10 @@ IrModule *sema_build(const Program *p, const char *model_name, Diag *d) {
     IrModule *m = NULL;
     if (!model) {
         SrcLoc none = {0, 0, 1};
-        if (model_name) sema_err(&s, none, "no model named '%s' in the file", model_name);
-        else sema_err(&s, none, "the file has no model");
+        if (model_name)
+            sema_err(&s, none, "no model named '%s' in the file", model_name);
+        else
+            sema_err(&s, none, "the file has no model");
     } else {
         m = build_model(&s, model);
     }
@@ -494,7 +537,8 @@ IrModule *sema_build(const Program *p, const char *model_name, Diag *d) {
     return m;
 }
 
-int sema_check(const Program *p, Diag *d) {
+int sema_check(const Program *p, Diag *d)
+{
     Sema s;
     if (!p) return 0;
     sema_init(&s, p, d);

@@ -18,16 +18,16 @@
 #include "frontend/sema_int.h"
 
 struct CellInst {
-    const Decl  *decl;
-    const char  *layer;          /* the value's name: parameters are LAYER.NAME */
-    const Expr  *call;           /* NULL in the generic check               */
-    int          generic;
-    SizeEnv      env;
-    SVal         ret;            /* batched [dims]                          */
-    int          nparams, nstates;
-    const Stmt **pst, **sst;     /* declarations, in source order           */
-    SVal        *pval;           /* unbatched parameter values              */
-    SVal        *sval;           /* batched state descriptions              */
+    const Decl *decl;
+    const char *layer; /* the value's name: parameters are LAYER.NAME */
+    const Expr *call;  /* NULL in the generic check               */
+    int generic;
+    SizeEnv env;
+    SVal ret; /* batched [dims]                          */
+    int nparams, nstates;
+    const Stmt **pst, **sst; /* declarations, in source order           */
+    SVal *pval;              /* unbatched parameter values              */
+    SVal *sval;              /* batched state descriptions              */
 };
 
 int sema_cell_nstates(const CellInst *ci) { return ci->nstates; }
@@ -35,7 +35,8 @@ const SVal *sema_cell_ret(const CellInst *ci) { return &ci->ret; }
 
 /* ---- sizes ----------------------------------------------------------------------- */
 
-static void collect_sizes(const Expr *e, const char **names, int *n) {
+static void collect_sizes(const Expr *e, const char **names, int *n)
+{
     if (!e) return;
     if (e->kind == EX_IDENT) {
         for (int i = 0; i < *n; i++)
@@ -47,21 +48,25 @@ static void collect_sizes(const Expr *e, const char **names, int *n) {
     collect_sizes(e->rhs, names, n);
 }
 
-static void collect_type_sizes(const TypeExpr *t, const char **names, int *n) {
+static void collect_type_sizes(const TypeExpr *t, const char **names, int *n)
+{
     if (!t) return;
     for (int i = 0; i < t->ndims; i++) collect_sizes(t->dims[i], names, n);
 }
 
-static int cell_sizes(const Decl *c, const char **names) {
+static int cell_sizes(const Decl *c, const char **names)
+{
     int n = 0;
     for (int i = 0; i < c->ninputs; i++) collect_type_sizes(c->inputs[i].type, names, &n);
     collect_type_sizes(c->ret, names, &n);
     for (int i = 0; i < c->nbody; i++)
-        if (c->body[i]->kind == ST_PARAM || c->body[i]->kind == ST_STATE) collect_type_sizes(c->body[i]->type, names, &n);
+        if (c->body[i]->kind == ST_PARAM || c->body[i]->kind == ST_STATE)
+            collect_type_sizes(c->body[i]->type, names, &n);
     return n;
 }
 
-static const char *env_str(Sema *s, const SizeEnv *env) {
+static const char *env_str(Sema *s, const SizeEnv *env)
+{
     char buf[256] = "";
     for (int i = 0; i < env->n; i++) {
         size_t len = strlen(buf);
@@ -72,13 +77,21 @@ static const char *env_str(Sema *s, const SizeEnv *env) {
 
 /* ---- parameters ----------------------------------------------------------------------- */
 
-static int init_number(const Expr *e, double *out) {
-    if (e->kind == EX_NUM) { *out = e->num; return 1; }
-    if (e->kind == EX_NEG && e->lhs->kind == EX_NUM) { *out = -e->lhs->num; return 1; }
+static int init_number(const Expr *e, double *out)
+{
+    if (e->kind == EX_NUM) {
+        *out = e->num;
+        return 1;
+    }
+    if (e->kind == EX_NEG && e->lhs->kind == EX_NUM) {
+        *out = -e->lhs->num;
+        return 1;
+    }
     return 0;
 }
 
-static int param_init(Sema *s, const Stmt *st, const int64_t *d, int nd, IrInit *out) {
+static int param_init(Sema *s, const Stmt *st, const int64_t *d, int nd, IrInit *out)
+{
     const Expr *e = st->init;
     out->a = 0;
     if (!e) {
@@ -96,8 +109,8 @@ static int param_init(Sema *s, const Stmt *st, const int64_t *d, int nd, IrInit 
         }
         out->kind = IR_INIT_ORTHOGONAL;
         out->a = 1.0;
-    } else if (e->kind == EX_CALL && (strcmp(e->name, "uniform") == 0 || strcmp(e->name, "normal") == 0 ||
-                                      strcmp(e->name, "const") == 0)) {
+    } else if (e->kind == EX_CALL &&
+               (strcmp(e->name, "uniform") == 0 || strcmp(e->name, "normal") == 0 || strcmp(e->name, "const") == 0)) {
         double v;
         if (e->nargs != 1 || e->args[0].name || !init_number(e->args[0].value, &v)) {
             sema_err(s, e->loc, "%s(...) takes one number", e->name);
@@ -110,7 +123,8 @@ static int param_init(Sema *s, const Stmt *st, const int64_t *d, int nd, IrInit 
         out->kind = e->name[0] == 'u' ? IR_INIT_UNIFORM : e->name[0] == 'n' ? IR_INIT_NORMAL : IR_INIT_CONST;
         out->a = v;
     } else {
-        sema_err(s, e->loc, "unknown init: expected zero, one, xavier, orthogonal, uniform(a), normal(std) or const(v)");
+        sema_err(s, e->loc,
+                 "unknown init: expected zero, one, xavier, orthogonal, uniform(a), normal(std) or const(v)");
         return 0;
     }
     if (out->kind == IR_INIT_XAVIER) {
@@ -126,13 +140,15 @@ static int param_init(Sema *s, const Stmt *st, const int64_t *d, int nd, IrInit 
 
 /* ---- prepare: sizes, types, parameters ------------------------------------------------------ */
 
-static int is_reserved_arg(const char *name, int gen) {
+static int is_reserved_arg(const char *name, int gen)
+{
     if (strcmp(name, "init") == 0) return 1;
     return gen && (strcmp(name, "steps") == 0 || strcmp(name, "feedback") == 0);
 }
 
 /* Binds a dimension expression that is a bare name to the size found. */
-static void bind_dims(const TypeExpr *t, const SVal *v, SizeEnv *env) {
+static void bind_dims(const TypeExpr *t, const SVal *v, SizeEnv *env)
+{
     if (v->nd != t->ndims) return;
     for (int i = 0; i < t->ndims; i++) {
         int64_t old;
@@ -142,7 +158,8 @@ static void bind_dims(const TypeExpr *t, const SVal *v, SizeEnv *env) {
 }
 
 static CellInst *prepare(Sema *s, const Decl *c, const Expr *call, const char *name, const SVal *inputs,
-                         const SrcLoc *in_locs, int ninputs, int gen, int generic) {
+                         const SrcLoc *in_locs, int ninputs, int gen, int generic)
+{
     CellCheck *cc = sema_cell_check_of(s, c);
     if (!cc || cc->bad) return NULL;
     CellInst *ci = sema_alloc(s, sizeof *ci);
@@ -181,12 +198,14 @@ static CellInst *prepare(Sema *s, const Decl *c, const Expr *call, const char *n
             ok = 0;
         } else if (sema_pos_int_arg(s, a, &v)) {
             sema_size_env_set(&ci->env, a->name, v);
-        } else ok = 0;
+        } else
+            ok = 0;
     }
     for (int i = 0; i < ninputs; i++) {
         if (inputs[i].k != SV_VEC) {
             if (inputs[i].k != SV_ERR)
-                sema_shape_err(s, in_locs[i], "input '%s' of cell '%s' must be a vector or a sequence of vectors, found %s",
+                sema_shape_err(s, in_locs[i],
+                               "input '%s' of cell '%s' must be a vector or a sequence of vectors, found %s",
                                c->inputs[i].name, c->name, sema_val_str(s, &inputs[i]));
             ok = 0;
             continue;
@@ -225,53 +244,65 @@ static CellInst *prepare(Sema *s, const Decl *c, const Expr *call, const char *n
             ok = 0;
         } else if (sema_type_dims(s, c->ret, &ci->env, d, &nd)) {
             ci->ret = sema_vec(nd, d, 1);
-        } else ok = 0;
+        } else
+            ok = 0;
     }
     ci->pst = sema_alloc(s, sizeof(Stmt *) * (size_t)(c->nbody + 1));
     ci->sst = sema_alloc(s, sizeof(Stmt *) * (size_t)(c->nbody + 1));
     ci->pval = sema_alloc(s, sizeof(SVal) * (size_t)(c->nbody + 1));
     ci->sval = sema_alloc(s, sizeof(SVal) * (size_t)(c->nbody + 1));
-    int typed = ok;   /* report every bad param and state, but only once the sizes are known */
+    int typed = ok; /* report every bad param and state, but only once the sizes are known */
     for (int i = 0; i < c->nbody && typed; i++) {
         const Stmt *st = c->body[i];
         if (st->kind != ST_PARAM && st->kind != ST_STATE) continue;
         if (st->type->kind != TY_VEC) {
-            sema_err(s, st->type->loc, "a %s has a vector or matrix type [dims]", st->kind == ST_PARAM ? "param" : "state");
+            sema_err(s, st->type->loc, "a %s has a vector or matrix type [dims]",
+                     st->kind == ST_PARAM ? "param" : "state");
             ok = 0;
             continue;
         }
-        if (!sema_type_dims(s, st->type, &ci->env, d, &nd)) { ok = 0; continue; }
+        if (!sema_type_dims(s, st->type, &ci->env, d, &nd)) {
+            ok = 0;
+            continue;
+        }
         if (st->kind == ST_STATE) {
             ci->sst[ci->nstates] = st;
             ci->sval[ci->nstates++] = sema_vec(nd, d, 1);
             continue;
         }
         IrInit init;
-        if (!param_init(s, st, d, nd, &init)) { ok = 0; continue; }
+        if (!param_init(s, st, d, nd, &init)) {
+            ok = 0;
+            continue;
+        }
         SVal pv = sema_vec(nd, d, 0);
         int64_t pd[IR_MAX_RANK];
         for (int k = 0; k < nd; k++) pd[k] = d[k];
-        pv.v = ir_add_param(s->m, ir_strdup(s->m, sema_fmt(s, "%s.%s", name, st->names[0])), ir_type(IR_F32, nd, pd), init);
+        pv.v = ir_add_param(s->m, ir_strdup(s->m, sema_fmt(s, "%s.%s", name, st->names[0])), ir_type(IR_F32, nd, pd),
+                            init);
         ci->pst[ci->nparams] = st;
         ci->pval[ci->nparams++] = pv;
     }
     s->quiet_names = saved_quiet;
     if (!ok || s->nerr != before) {
         if (!generic && s->nerr != before)
-            sema_note(s, call_loc, "in cell '%s' used here%s%s", c->name, ci->env.n ? " with " : "", env_str(s, &ci->env));
+            sema_note(s, call_loc, "in cell '%s' used here%s%s", c->name, ci->env.n ? " with " : "",
+                      env_str(s, &ci->env));
         return NULL;
     }
     return ci;
 }
 
 CellInst *sema_cell_prepare(Sema *s, const Decl *c, const Expr *call, const char *name, const SVal *inputs,
-                            const SrcLoc *in_locs, int ninputs, int gen) {
+                            const SrcLoc *in_locs, int ninputs, int gen)
+{
     return prepare(s, c, call, name, inputs, in_locs, ninputs, gen, 0);
 }
 
 /* ---- initial states --------------------------------------------------------------------------- */
 
-static int declared_init(Sema *s, CellInst *ci, int i, IrValue **out) {
+static int declared_init(Sema *s, CellInst *ci, int i, IrValue **out)
+{
     const Stmt *st = ci->sst[i];
     const SVal *sv = &ci->sval[i];
     const Expr *e = st->value;
@@ -304,7 +335,8 @@ static int declared_init(Sema *s, CellInst *ci, int i, IrValue **out) {
     return 1;
 }
 
-int sema_cell_initial_states(Sema *s, CellInst *ci, const Expr *call, IrValue **init) {
+int sema_cell_initial_states(Sema *s, CellInst *ci, const Expr *call, IrValue **init)
+{
     const Decl *c = ci->decl;
     InitSpec in;
     memset(&in, 0, sizeof in);
@@ -353,12 +385,14 @@ int sema_cell_initial_states(Sema *s, CellInst *ci, const Expr *call, IrValue **
 
 /* ---- the body: one step --------------------------------------------------------------------------- */
 
-static Name *state_of(Sema *s, const char *name) {
+static Name *state_of(Sema *s, const char *name)
+{
     Name *n = sema_lookup(s, name);
     return n && n->kind == N_STATE ? n : NULL;
 }
 
-static void assign_next(Sema *s, const Stmt *st, int i, SVal v) {
+static void assign_next(Sema *s, const Stmt *st, int i, SVal v)
+{
     const char *nm = st->names[i];
     Name *sn = state_of(s, nm);
     if (!sn) {
@@ -384,8 +418,9 @@ static void assign_next(Sema *s, const Stmt *st, int i, SVal v) {
         v.batched = 1;
     }
     if (v.k != SV_VEC || !sema_dims_eq(&v, &sn->val)) {
-        sema_shape_err(s, st->value ? st->value->loc : st->loc, "the next value of state '%s' is %s but the state is %s",
-                       nm, sema_val_str(s, &v), sema_val_str(s, &sn->val));
+        sema_shape_err(s, st->value ? st->value->loc : st->loc,
+                       "the next value of state '%s' is %s but the state is %s", nm, sema_val_str(s, &v),
+                       sema_val_str(s, &sn->val));
         return;
     }
     v.v = sema_batched(s, &v);
@@ -393,15 +428,18 @@ static void assign_next(Sema *s, const Stmt *st, int i, SVal v) {
     n->val = v;
 }
 
-static void cell_assign(Sema *s, const Stmt *st) {
+static void cell_assign(Sema *s, const Stmt *st)
+{
     SVal vals[16];
     int nn = st->nnames;
     if (nn > 16) {
         sema_err(s, st->loc, "too many names on the left (at most 16)");
         return;
     }
-    if (nn > 1) sema_split_assign(s, st, vals);
-    else vals[0] = sema_expr(s, st->value);
+    if (nn > 1)
+        sema_split_assign(s, st, vals);
+    else
+        vals[0] = sema_expr(s, st->value);
     for (int i = 0; i < nn; i++) {
         if (st->primed && st->primed[i]) {
             assign_next(s, st, i, vals[i]);
@@ -413,7 +451,8 @@ static void cell_assign(Sema *s, const Stmt *st) {
     }
 }
 
-int sema_cell_step(Sema *s, CellInst *ci, const SVal *inputs, IrValue **states, IrValue **next, SVal *out) {
+int sema_cell_step(Sema *s, CellInst *ci, const SVal *inputs, IrValue **states, IrValue **next, SVal *out)
+{
     const Decl *c = ci->decl;
     int saved_n = s->nnames, saved_base = s->scope_base, saved_cell = s->in_cell, saved_quiet = s->quiet_names;
     int before = s->nerr, good = 1;
@@ -427,7 +466,10 @@ int sema_cell_step(Sema *s, CellInst *ci, const SVal *inputs, IrValue **states, 
     s->quiet_names = !ci->generic;
     for (int i = 0; i < c->ninputs; i++) {
         Name *n = sema_define(s, c->inputs[i].name, c->inputs[i].loc, N_VALUE);
-        if (n) { n->val = inputs[i]; n->used = 1; }
+        if (n) {
+            n->val = inputs[i];
+            n->used = 1;
+        }
     }
     int np = 0, nst = 0;
     for (int i = 0; i < c->nbody; i++) {
@@ -440,7 +482,8 @@ int sema_cell_step(Sema *s, CellInst *ci, const SVal *inputs, IrValue **states, 
             /* a param that gives a state its initial value is used */
             for (int k = 0; k < c->nbody; k++) {
                 const Stmt *o = c->body[k];
-                if (o->kind == ST_STATE && o->value && o->value->kind == EX_IDENT && strcmp(o->value->name, n->name) == 0)
+                if (o->kind == ST_STATE && o->value && o->value->kind == EX_IDENT &&
+                    strcmp(o->value->name, n->name) == 0)
                     n->used = 1;
             }
         } else {
@@ -452,11 +495,8 @@ int sema_cell_step(Sema *s, CellInst *ci, const SVal *inputs, IrValue **states, 
         const Stmt *st = c->body[i];
         switch (st->kind) {
         case ST_PARAM:
-        case ST_STATE:
-            break;
-        case ST_ASSIGN:
-            cell_assign(s, st);
-            break;
+        case ST_STATE: break;
+        case ST_ASSIGN: cell_assign(s, st); break;
         case ST_OUT:
             if (out_st) {
                 sema_err(s, st->loc, "a cell has one 'out'");
@@ -531,7 +571,8 @@ int sema_cell_step(Sema *s, CellInst *ci, const SVal *inputs, IrValue **states, 
     return good && outv.k != SV_ERR;
 }
 
-Layer *sema_cell_layer(Sema *s, CellInst *ci, IrValue **final) {
+Layer *sema_cell_layer(Sema *s, CellInst *ci, IrValue **final)
+{
     Layer *ly = sema_alloc(s, sizeof *ly);
     ly->name = ci->layer;
     ly->kind = ci->decl->name;
@@ -550,7 +591,8 @@ Layer *sema_cell_layer(Sema *s, CellInst *ci, IrValue **final) {
 
 /* ---- a use at the model level ------------------------------------------------------------------------- */
 
-SVal sema_cell_call(Sema *s, const Decl *c, const Expr *e, const char *name, Layer **layer_out) {
+SVal sema_cell_call(Sema *s, const Decl *c, const Expr *e, const char *name, Layer **layer_out)
+{
     SVal in[32], step[32];
     SrcLoc locs[32];
     int n = 0, bad = 0;
@@ -586,10 +628,16 @@ SVal sema_cell_call(Sema *s, const Decl *c, const Expr *e, const char *name, Lay
     s->origin = ir_strdup(s->m, sema_fmt(s, "%s: %s", name, c->name));
     IrValue **init = sema_alloc(s, sizeof(IrValue *) * (size_t)(ci->nstates + 1));
     IrValue **next = sema_alloc(s, sizeof(IrValue *) * (size_t)(ci->nstates + 2));
-    if (!sema_cell_initial_states(s, ci, e, init)) { s->origin = origin; return sema_err_val(); }
+    if (!sema_cell_initial_states(s, ci, e, init)) {
+        s->origin = origin;
+        return sema_err_val();
+    }
     SVal out, r;
     if (!have_seq) {
-        for (int i = 0; i < n; i++) { step[i].v = sema_batched(s, &step[i]); step[i].batched = 1; }
+        for (int i = 0; i < n; i++) {
+            step[i].v = sema_batched(s, &step[i]);
+            step[i].batched = 1;
+        }
         int good = sema_cell_step(s, ci, step, init, next, &out);
         s->origin = origin;
         if (!good) return sema_err_val();
@@ -599,8 +647,12 @@ SVal sema_cell_call(Sema *s, const Decl *c, const Expr *e, const char *name, Lay
     IrValue *seqs[32];
     int nseq = 0;
     for (int i = 0; i < n; i++) {
-        if (in[i].k == SV_SEQ) seqs[nseq++] = in[i].v;
-        else { step[i].v = sema_batched(s, &step[i]); step[i].batched = 1; }
+        if (in[i].k == SV_SEQ)
+            seqs[nseq++] = in[i].v;
+        else {
+            step[i].v = sema_batched(s, &step[i]);
+            step[i].batched = 1;
+        }
     }
     IrOp *scan = ir_scan_begin(s->m, s->blk, init, ci->nstates, seqs, nseq, 0, 0);
     scan->origin = s->origin;
@@ -627,7 +679,8 @@ SVal sema_cell_call(Sema *s, const Decl *c, const Expr *e, const char *name, Lay
 
 /* ---- the generic check of a declaration ------------------------------------------------------------------- */
 
-void sema_check_cell(Sema *s, CellCheck *cc) {
+void sema_check_cell(Sema *s, CellCheck *cc)
+{
     const Decl *c = cc->decl;
     IrModule *saved_m = s->m;
     IrBlock *saved_blk = s->blk;
@@ -655,7 +708,10 @@ void sema_check_cell(Sema *s, CellCheck *cc) {
             ok = 0;
             continue;
         }
-        if (!sema_type_dims(s, c->inputs[i].type, &env, d, &nd)) { ok = 0; continue; }
+        if (!sema_type_dims(s, c->inputs[i].type, &env, d, &nd)) {
+            ok = 0;
+            continue;
+        }
         in[i] = sema_vec(nd, d, 1);
         in[i].v = ir_add_input(m, "x", sema_ir_type(&in[i]));
     }
@@ -664,7 +720,7 @@ void sema_check_cell(Sema *s, CellCheck *cc) {
         ok = 0;
     }
     if (ok) {
-        cc->bad = 0;   /* prepare() refuses bad cells */
+        cc->bad = 0; /* prepare() refuses bad cells */
         CellInst *ci = prepare(s, c, NULL, c->name, in, locs, c->ninputs, 0, 1);
         IrValue **init = ci ? sema_alloc(s, sizeof(IrValue *) * (size_t)(ci->nstates + 1)) : NULL;
         IrValue **next = ci ? sema_alloc(s, sizeof(IrValue *) * (size_t)(ci->nstates + 1)) : NULL;

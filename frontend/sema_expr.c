@@ -13,39 +13,45 @@
 
 static const char *const layer_names[] = {"rnn", "lstm", "gru", "dense", "embedding", "generate"};
 
-int sema_is_layer_call(Sema *s, const Expr *e) {
+int sema_is_layer_call(Sema *s, const Expr *e)
+{
     if (!e || e->kind != EX_CALL) return 0;
     for (size_t i = 0; i < sizeof layer_names / sizeof *layer_names; i++)
         if (strcmp(e->name, layer_names[i]) == 0) return 1;
     return sema_find_cell(s, e->name) != NULL;
 }
 
-const Arg *sema_named_arg(const Expr *call, const char *name) {
+const Arg *sema_named_arg(const Expr *call, const char *name)
+{
     for (int i = 0; i < call->nargs; i++)
         if (call->args[i].name && strcmp(call->args[i].name, name) == 0) return &call->args[i];
     return NULL;
 }
 
-IrValue *sema_mk(Sema *s, IrOpKind k, IrValue **ops, int n, IrType t) {
+IrValue *sema_mk(Sema *s, IrOpKind k, IrValue **ops, int n, IrType t)
+{
     IrOp *op = ir_op(s->m, s->blk, k, ops, n, &t, 1);
     op->origin = s->origin;
     return op->results[0];
 }
 
-IrValue *sema_materialize(Sema *s, SVal num, const SVal *like) {
+IrValue *sema_materialize(Sema *s, SVal num, const SVal *like)
+{
     IrValue *v = ir_const(s->m, s->blk, num.num, sema_ir_type(like));
     if (v->def) v->def->origin = s->origin;
     return v;
 }
 
-IrValue *sema_batched(Sema *s, const SVal *v) {
+IrValue *sema_batched(Sema *s, const SVal *v)
+{
     if (v->k != SV_VEC || v->batched) return v->v;
     SVal b = *v;
     b.batched = 1;
     return sema_mk(s, IR_BROADCAST, (IrValue **)&v->v, 1, sema_ir_type(&b));
 }
 
-static const char *opname(int op) {
+static const char *opname(int op)
+{
     switch (op) {
     case '+': return "+";
     case '-': return "-";
@@ -55,12 +61,14 @@ static const char *opname(int op) {
     }
 }
 
-static const char *describe(Sema *s, const Expr *e, const char *fallback) {
+static const char *describe(Sema *s, const Expr *e, const char *fallback)
+{
     if (e && e->kind == EX_IDENT) return sema_fmt(s, "'%s'", e->name);
     return fallback;
 }
 
-static SVal matmul(Sema *s, SVal a, SVal b, SrcLoc loc, const Expr *le, const Expr *re) {
+static SVal matmul(Sema *s, SVal a, SVal b, SrcLoc loc, const Expr *le, const Expr *re)
+{
     if (a.k != SV_VEC || a.batched || a.nd != 2) {
         if (a.k == SV_NUM || a.k == SV_VEC || a.k == SV_SEQ)
             sema_shape_err(s, loc, "the left side of '@' must be a matrix parameter [M, N], found %s%s",
@@ -74,8 +82,8 @@ static SVal matmul(Sema *s, SVal a, SVal b, SrcLoc loc, const Expr *le, const Ex
         return sema_err_val();
     }
     if (a.d[1] != b.d[0]) {
-        sema_shape_err(s, loc, "matrix %s is %s but %s is %s", describe(s, le, "on the left"),
-                       sema_val_str(s, &a), describe(s, re, "the vector"), sema_val_str(s, &b));
+        sema_shape_err(s, loc, "matrix %s is %s but %s is %s", describe(s, le, "on the left"), sema_val_str(s, &a),
+                       describe(s, re, "the vector"), sema_val_str(s, &b));
         return sema_err_val();
     }
     SVal r = sema_vec(1, &a.d[0], b.batched);
@@ -84,7 +92,8 @@ static SVal matmul(Sema *s, SVal a, SVal b, SrcLoc loc, const Expr *le, const Ex
     return r;
 }
 
-static double fold(int op, double a, double b) {
+static double fold(int op, double a, double b)
+{
     switch (op) {
     case '+': return a + b;
     case '-': return a - b;
@@ -93,7 +102,8 @@ static double fold(int op, double a, double b) {
     }
 }
 
-static int arith_kind_ok(Sema *s, const SVal *v, int op, SrcLoc loc) {
+static int arith_kind_ok(Sema *s, const SVal *v, int op, SrcLoc loc)
+{
     if (v->k == SV_INT || v->k == SV_SEQ_INT) {
         sema_shape_err(s, loc, "'%s' on token ids (%s): embed them first", opname(op), sema_val_str(s, v));
         return 0;
@@ -106,7 +116,8 @@ static int arith_kind_ok(Sema *s, const SVal *v, int op, SrcLoc loc) {
     return 1;
 }
 
-SVal sema_binop(Sema *s, int op, SVal a, SVal b, SrcLoc loc, const Expr *le, const Expr *re) {
+SVal sema_binop(Sema *s, int op, SVal a, SVal b, SrcLoc loc, const Expr *le, const Expr *re)
+{
     if (a.k == SV_ERR || b.k == SV_ERR) return sema_err_val();
     if (op == '@') return matmul(s, a, b, loc, le, re);
     if (!arith_kind_ok(s, &a, op, loc) || !arith_kind_ok(s, &b, op, loc)) return sema_err_val();
@@ -121,8 +132,10 @@ SVal sema_binop(Sema *s, int op, SVal a, SVal b, SrcLoc loc, const Expr *le, con
     SVal r;
     if (a.k == SV_NUM || b.k == SV_NUM) {
         r = a.k == SV_NUM ? b : a;
-        if (a.k == SV_NUM) a.v = sema_materialize(s, a, &b);
-        else b.v = sema_materialize(s, b, &a);
+        if (a.k == SV_NUM)
+            a.v = sema_materialize(s, a, &b);
+        else
+            b.v = sema_materialize(s, b, &a);
     } else {
         if (a.k != b.k) {
             sema_shape_err(s, loc, "cannot combine %s and %s with '%s'", sema_val_str(s, &a), sema_val_str(s, &b),
@@ -130,8 +143,8 @@ SVal sema_binop(Sema *s, int op, SVal a, SVal b, SrcLoc loc, const Expr *le, con
             return sema_err_val();
         }
         if (!sema_dims_eq(&a, &b)) {
-            sema_shape_err(s, loc, "shape mismatch in '%s': %s vs %s", opname(op),
-                           sema_dims_str(s, a.d, a.nd), sema_dims_str(s, b.d, b.nd));
+            sema_shape_err(s, loc, "shape mismatch in '%s': %s vs %s", opname(op), sema_dims_str(s, a.d, a.nd),
+                           sema_dims_str(s, b.d, b.nd));
             return sema_err_val();
         }
         if (a.k == SV_SEQ && a.t != b.t) {
@@ -150,9 +163,10 @@ SVal sema_binop(Sema *s, int op, SVal a, SVal b, SrcLoc loc, const Expr *le, con
 
 /* ---- names ------------------------------------------------------------------ */
 
-static int is_function_name(const char *n) {
-    static const char *const fns[] = {"softmax", "layernorm", "concat", "split", "slice", "last", "mean",
-                                      "reverse", "final", "cross_entropy", "mse"};
+static int is_function_name(const char *n)
+{
+    static const char *const fns[] = {"softmax", "layernorm", "concat", "split",         "slice", "last",
+                                      "mean",    "reverse",   "final",  "cross_entropy", "mse"};
     if (ir_op_function(n) != IR_NUM_OPS) return 1; /* sigmoid, tanh, ...: ir/ops.def */
     for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
         if (strcmp(n, fns[i]) == 0) return 1;
@@ -161,13 +175,14 @@ static int is_function_name(const char *n) {
     return 0;
 }
 
-static SVal ident(Sema *s, const Expr *e) {
+static SVal ident(Sema *s, const Expr *e)
+{
     Name *n = sema_lookup(s, e->name);
     if (!n) {
         size_t len = strlen(e->name);
         if (len > 1 && e->name[len - 1] == '\'')
-            sema_err(s, e->loc, "%s is used before it is assigned (or '%.*s' is not a state)", e->name,
-                     (int)(len - 1), e->name);
+            sema_err(s, e->loc, "%s is used before it is assigned (or '%.*s' is not a state)", e->name, (int)(len - 1),
+                     e->name);
         else if (is_function_name(e->name) || sema_find_cell(s, e->name))
             sema_err(s, e->loc, "'%s' is a function: call it as %s(...)", e->name, e->name);
         else
@@ -183,7 +198,8 @@ static SVal ident(Sema *s, const Expr *e) {
 
 /* Checks that the call has between min and max positional arguments and no
  * named ones; reports the first problem. */
-static int positional(Sema *s, const Expr *e, int min, int max) {
+static int positional(Sema *s, const Expr *e, int min, int max)
+{
     int n = 0;
     for (int i = 0; i < e->nargs; i++) {
         if (e->args[i].name) {
@@ -204,14 +220,16 @@ static int positional(Sema *s, const Expr *e, int min, int max) {
     return 1;
 }
 
-static int want_float(Sema *s, const SVal *v, SrcLoc loc, const char *fn) {
+static int want_float(Sema *s, const SVal *v, SrcLoc loc, const char *fn)
+{
     if (v->k == SV_ERR) return 0;
     if (v->k == SV_VEC || v->k == SV_SEQ) return 1;
     sema_shape_err(s, loc, "'%s' needs a vector or a sequence of vectors, found %s", fn, sema_val_str(s, v));
     return 0;
 }
 
-static SVal unary(Sema *s, const Expr *e, IrOpKind k) {
+static SVal unary(Sema *s, const Expr *e, IrOpKind k)
+{
     if (!positional(s, e, 1, 1)) return sema_err_val();
     SVal a = sema_expr(s, e->args[0].value);
     int rowwise = k == IR_SOFTMAX || k == IR_LAYERNORM; /* over a vector's elements */
@@ -229,12 +247,12 @@ static SVal unary(Sema *s, const Expr *e, IrOpKind k) {
     }
     if (!want_float(s, &a, e->args[0].value->loc, e->name)) return sema_err_val();
     a.v = sema_mk(s, k, &a.v, 1, sema_ir_type(&a));
-    if (k == IR_LAYERNORM && a.v && a.v->def)
-        a.v->def->attrs.eps = 1e-5; /* F.layer_norm's default */
+    if (k == IR_LAYERNORM && a.v && a.v->def) a.v->def->attrs.eps = 1e-5; /* F.layer_norm's default */
     return a;
 }
 
-static SVal concat(Sema *s, const Expr *e) {
+static SVal concat(Sema *s, const Expr *e)
+{
     if (!positional(s, e, 2, 1 << 20)) return sema_err_val();
     SVal parts[64];
     IrValue *ops[64];
@@ -245,8 +263,10 @@ static SVal concat(Sema *s, const Expr *e) {
     int bad = 0, batched = 0;
     for (int i = 0; i < e->nargs; i++) {
         parts[i] = sema_expr(s, e->args[i].value);
-        if (parts[i].k == SV_ERR || !want_float(s, &parts[i], e->args[i].value->loc, "concat")) bad = 1;
-        else if (parts[i].batched) batched = 1;
+        if (parts[i].k == SV_ERR || !want_float(s, &parts[i], e->args[i].value->loc, "concat"))
+            bad = 1;
+        else if (parts[i].batched)
+            batched = 1;
     }
     if (bad) return sema_err_val();
     SVal r = parts[0];
@@ -269,7 +289,8 @@ static SVal concat(Sema *s, const Expr *e) {
     return r;
 }
 
-static SVal slice(Sema *s, const Expr *e) {
+static SVal slice(Sema *s, const Expr *e)
+{
     if (!positional(s, e, 3, 3)) return sema_err_val();
     SVal x = sema_expr(s, e->args[0].value);
     /* bounds are dimension expressions: numbers, or a cell's sizes (H, 2*H) */
@@ -295,7 +316,8 @@ static SVal slice(Sema *s, const Expr *e) {
     return r;
 }
 
-int sema_split_assign(Sema *s, const Stmt *st, SVal *outs) {
+int sema_split_assign(Sema *s, const Stmt *st, SVal *outs)
+{
     const Expr *e = st->value;
     for (int i = 0; i < st->nnames; i++) outs[i] = sema_err_val();
     if (!e || e->kind != EX_CALL || strcmp(e->name, "split") != 0) {
@@ -331,7 +353,8 @@ int sema_split_assign(Sema *s, const Stmt *st, SVal *outs) {
     return 1;
 }
 
-static SVal seq_fn(Sema *s, const Expr *e, IrOpKind k) {
+static SVal seq_fn(Sema *s, const Expr *e, IrOpKind k)
+{
     if (!positional(s, e, 1, 1)) return sema_err_val();
     SVal x = sema_expr(s, e->args[0].value);
     if (x.k == SV_ERR) return x;
@@ -350,7 +373,8 @@ static SVal seq_fn(Sema *s, const Expr *e, IrOpKind k) {
 
 /* Evaluates the two operands of a loss; a pending target takes the length
  * of the other operand. */
-static int loss_operands(Sema *s, const Expr *e, SVal *y, SVal *t) {
+static int loss_operands(Sema *s, const Expr *e, SVal *y, SVal *t)
+{
     if (!positional(s, e, 2, 2)) return 0;
     const Expr *ex[2] = {e->args[0].value, e->args[1].value};
     SVal v[2];
@@ -371,7 +395,8 @@ static int loss_operands(Sema *s, const Expr *e, SVal *y, SVal *t) {
     return y->k != SV_ERR && t->k != SV_ERR;
 }
 
-static SVal loss(Sema *s, const Expr *e, int ce) {
+static SVal loss(Sema *s, const Expr *e, int ce)
+{
     SVal y, t;
     if (!loss_operands(s, e, &y, &t)) return sema_err_val();
     SrcLoc yl = e->args[0].value->loc, tl = e->args[1].value->loc;
@@ -410,7 +435,8 @@ static SVal loss(Sema *s, const Expr *e, int ce) {
     return r;
 }
 
-static SVal call(Sema *s, const Expr *e) {
+static SVal call(Sema *s, const Expr *e)
+{
     IrOpKind fn = ir_op_function(e->name); /* sigmoid, tanh, ...: ir/ops.def */
     if (fn != IR_NUM_OPS) return unary(s, e, fn);
     if (strcmp(e->name, "softmax") == 0) return unary(s, e, IR_SOFTMAX);
@@ -441,7 +467,8 @@ static SVal call(Sema *s, const Expr *e) {
     return sema_err_val();
 }
 
-SVal sema_expr(Sema *s, const Expr *e) {
+SVal sema_expr(Sema *s, const Expr *e)
+{
     if (!e) return sema_err_val();
     SVal v;
     switch (e->kind) {
@@ -450,15 +477,15 @@ SVal sema_expr(Sema *s, const Expr *e) {
         v.k = SV_NUM;
         v.num = e->num;
         return v;
-    case EX_STR:
-        sema_err(s, e->loc, "a string is not a value here");
-        return sema_err_val();
-    case EX_IDENT:
-        return ident(s, e);
+    case EX_STR: sema_err(s, e->loc, "a string is not a value here"); return sema_err_val();
+    case EX_IDENT: return ident(s, e);
     case EX_NEG:
         v = sema_expr(s, e->lhs);
         if (v.k == SV_ERR) return v;
-        if (v.k == SV_NUM) { v.num = -v.num; return v; }
+        if (v.k == SV_NUM) {
+            v.num = -v.num;
+            return v;
+        }
         if (!arith_kind_ok(s, &v, '-', e->loc)) return sema_err_val();
         v.v = sema_mk(s, IR_NEG, &v.v, 1, sema_ir_type(&v));
         return v;
@@ -467,13 +494,13 @@ SVal sema_expr(Sema *s, const Expr *e) {
         SVal b = sema_expr(s, e->rhs);
         return sema_binop(s, e->op, a, b, e->loc, e->lhs, e->rhs);
     }
-    case EX_CALL:
-        return call(s, e);
+    case EX_CALL: return call(s, e);
     }
     return sema_err_val();
 }
 
-SVal sema_rhs(Sema *s, const Expr *e, const char *name, SrcLoc name_loc, Layer **layer_out) {
+SVal sema_rhs(Sema *s, const Expr *e, const char *name, SrcLoc name_loc, Layer **layer_out)
+{
     *layer_out = NULL;
     if (!s->in_cell && sema_is_layer_call(s, e)) return sema_layer_call(s, e, name, name_loc, layer_out);
     return sema_expr(s, e);

@@ -21,17 +21,20 @@ static const char *rk_name(int k) { return k == RK_RNN ? "rnn" : k == RK_LSTM ? 
 static int rk_gates(int k) { return k == RK_RNN ? 1 : k == RK_LSTM ? 4 : 3; }
 static int rk_states(int k) { return k == RK_LSTM ? 2 : 1; }
 
-static IrType ty_bn(int64_t n) {   /* f32[B, n] */
+static IrType ty_bn(int64_t n)
+{ /* f32[B, n] */
     int64_t d[2] = {IR_DIM_B, n};
     return ir_type(IR_F32, 2, d);
 }
 
-static IrValue *op2(Sema *s, IrOpKind k, IrValue *a, IrValue *b, IrType t) {
+static IrValue *op2(Sema *s, IrOpKind k, IrValue *a, IrValue *b, IrType t)
+{
     IrValue *ops[2] = {a, b};
     return sema_mk(s, k, ops, 2, t);
 }
 
-static IrValue *sl(Sema *s, IrValue *x, int64_t start, int64_t len, IrType t) {
+static IrValue *sl(Sema *s, IrValue *x, int64_t start, int64_t len, IrType t)
+{
     IrValue *v = sema_mk(s, IR_SLICE, &x, 1, t);
     v->def->attrs.start = start;
     v->def->attrs.len = len;
@@ -40,7 +43,8 @@ static IrValue *sl(Sema *s, IrValue *x, int64_t start, int64_t len, IrType t) {
 
 /* ---- arguments ------------------------------------------------------------------- */
 
-int sema_pos_int_arg(Sema *s, const Arg *a, int64_t *out) {
+int sema_pos_int_arg(Sema *s, const Arg *a, int64_t *out)
+{
     if (!sema_is_int_num(a->value, out) || *out <= 0) {
         sema_err(s, a->value->loc, "'%s' must be a positive whole number", a->name ? a->name : "size");
         return 0;
@@ -50,7 +54,8 @@ int sema_pos_int_arg(Sema *s, const Arg *a, int64_t *out) {
 
 /* Checks the named arguments against `allowed` (NULL-terminated) and that
  * none is given twice. */
-static int check_named(Sema *s, const Expr *e, const char *const *allowed) {
+static int check_named(Sema *s, const Expr *e, const char *const *allowed)
+{
     int ok = 1;
     for (int i = 0; i < e->nargs; i++) {
         const Arg *a = &e->args[i];
@@ -72,7 +77,8 @@ static int check_named(Sema *s, const Expr *e, const char *const *allowed) {
 }
 
 /* A flag given as a bare word (`bidirectional`) or as name=true/false. */
-static int flag_arg(Sema *s, const Expr *e, const char *name, int *out) {
+static int flag_arg(Sema *s, const Expr *e, const char *name, int *out)
+{
     *out = 0;
     for (int i = 0; i < e->nargs; i++) {
         const Arg *a = &e->args[i];
@@ -93,14 +99,14 @@ static int flag_arg(Sema *s, const Expr *e, const char *name, int *out) {
 }
 
 /* The positional arguments that are not flag words. */
-static int positional_values(const Expr *e, const char *const *flags, const Arg **out, int max) {
+static int positional_values(const Expr *e, const char *const *flags, const Arg **out, int max)
+{
     int n = 0;
     for (int i = 0; i < e->nargs; i++) {
         const Arg *a = &e->args[i];
         if (a->name) continue;
         int is_flag = 0;
-        for (int j = 0; flags[j]; j++)
-            is_flag |= a->value->kind == EX_IDENT && strcmp(a->value->name, flags[j]) == 0;
+        for (int j = 0; flags[j]; j++) is_flag |= a->value->kind == EX_IDENT && strcmp(a->value->name, flags[j]) == 0;
         if (is_flag) continue;
         if (n < max) out[n] = a;
         n++;
@@ -108,7 +114,8 @@ static int positional_values(const Expr *e, const char *const *flags, const Arg 
     return n;
 }
 
-static int word_arg(Sema *s, const Expr *e, const char *name, const char *const *words, int def) {
+static int word_arg(Sema *s, const Expr *e, const char *name, const char *const *words, int def)
+{
     const Arg *a = sema_named_arg(e, name);
     if (!a) return def;
     if (a->value->kind == EX_IDENT)
@@ -125,7 +132,8 @@ static int word_arg(Sema *s, const Expr *e, const char *name, const char *const 
 
 /* ---- init= --------------------------------------------------------------------------- */
 
-static Layer *layer_named(Sema *s, const Expr *e, const char *what) {
+static Layer *layer_named(Sema *s, const Expr *e, const char *what)
+{
     Name *n = sema_lookup(s, e->name);
     if (!n) {
         sema_err(s, e->loc, "undefined name '%s'", e->name);
@@ -134,14 +142,18 @@ static Layer *layer_named(Sema *s, const Expr *e, const char *what) {
     n->used = 1;
     if (!n->layer) {
         if (n->val.k != SV_ERR)
-            sema_err(s, e->loc, "%s needs a recurrent layer (rnn, lstm, gru, generate or a cell), but '%s' is %s",
-                     what, e->name, n->kind == N_INPUT ? "an input" : n->kind == N_TARGET ? "a target" : "not one");
+            sema_err(s, e->loc, "%s needs a recurrent layer (rnn, lstm, gru, generate or a cell), but '%s' is %s", what,
+                     e->name,
+                     n->kind == N_INPUT    ? "an input"
+                     : n->kind == N_TARGET ? "a target"
+                                           : "not one");
         return NULL;
     }
     return n->layer;
 }
 
-InitSpec sema_parse_init(Sema *s, const Expr *call) {
+InitSpec sema_parse_init(Sema *s, const Expr *call)
+{
     InitSpec in;
     memset(&in, 0, sizeof in);
     in.k = INIT_ZERO;
@@ -150,7 +162,10 @@ InitSpec sema_parse_init(Sema *s, const Expr *call) {
     const Expr *v = a->value;
     in.loc = v->loc;
     if (v->kind == EX_IDENT && strcmp(v->name, "zero") == 0) return in;
-    if (v->kind == EX_IDENT && strcmp(v->name, "learned") == 0) { in.k = INIT_LEARNED; return in; }
+    if (v->kind == EX_IDENT && strcmp(v->name, "learned") == 0) {
+        in.k = INIT_LEARNED;
+        return in;
+    }
     Name *n = v->kind == EX_IDENT ? sema_lookup(s, v->name) : NULL;
     if (n && n->layer) {
         n->used = 1;
@@ -171,7 +186,8 @@ InitSpec sema_parse_init(Sema *s, const Expr *call) {
     return in;
 }
 
-const char *sema_layer_desc(Sema *s, const Layer *l) {
+const char *sema_layer_desc(Sema *s, const Layer *l)
+{
     if (l->cell) return sema_fmt(s, "'%s' is a '%s' cell", l->name, l->kind);
     return sema_fmt(s, "'%s' is %s (%d layer%s, %d direction%s, hidden %lld)", l->name, l->kind, l->L,
                     l->L == 1 ? "" : "s", l->D, l->D == 1 ? "" : "s", (long long)l->H);
@@ -179,15 +195,16 @@ const char *sema_layer_desc(Sema *s, const Layer *l) {
 
 /* Initial states of a built-in: init[(l*D + dir)*ns + state]. */
 static int builtin_init(Sema *s, const InitSpec *in, int kind, const char *name, int L, int D, int64_t H,
-                        IrValue **init) {
+                        IrValue **init)
+{
     int ns = rk_states(kind), n = L * D;
     if (in->bad) return 0;
     if (in->k == INIT_LAYER) {
         const Layer *f = in->from;
         if (f->cell || strcmp(f->kind, rk_name(kind)) != 0 || f->L != L || f->D != D || f->H != H) {
-            sema_shape_err(s, in->loc, "init=%s: %s, but '%s' is %s (%d layer%s, %d direction%s, hidden %lld)",
-                           f->name, sema_layer_desc(s, f), name, rk_name(kind), L, L == 1 ? "" : "s", D,
-                           D == 1 ? "" : "s", (long long)H);
+            sema_shape_err(s, in->loc, "init=%s: %s, but '%s' is %s (%d layer%s, %d direction%s, hidden %lld)", f->name,
+                           sema_layer_desc(s, f), name, rk_name(kind), L, L == 1 ? "" : "s", D, D == 1 ? "" : "s",
+                           (long long)H);
             return 0;
         }
         for (int i = 0; i < n * ns; i++) init[i] = f->final[i];
@@ -213,8 +230,9 @@ static int builtin_init(Sema *s, const InitSpec *in, int kind, const char *name,
     if (in->k == INIT_VALUE) {
         const SVal *v = &in->val;
         if (L != 1 || D != 1) {
-            sema_shape_err(s, in->loc, "init= with a value needs one layer and one direction; use init=learned or "
-                                       "another layer's name");
+            sema_shape_err(s, in->loc,
+                           "init= with a value needs one layer and one direction; use init=learned or "
+                           "another layer's name");
             return 0;
         }
         if (v->k != SV_VEC || v->nd != 1 || v->d[0] != H) {
@@ -229,9 +247,12 @@ static int builtin_init(Sema *s, const InitSpec *in, int kind, const char *name,
 
 /* ---- the step of a built-in cell -------------------------------------------------------- */
 
-typedef struct Weights { IrValue *w_ih, *w_hh, *b_ih, *b_hh; } Weights;
+typedef struct Weights {
+    IrValue *w_ih, *w_hh, *b_ih, *b_hh;
+} Weights;
 
-static void add_weights(Sema *s, const char *name, int kind, int l, int dir, int64_t I, int64_t H, Weights *w) {
+static void add_weights(Sema *s, const char *name, int kind, int l, int dir, int64_t I, int64_t H, Weights *w)
+{
     int64_t G = rk_gates(kind) * H;
     const char *sfx = sema_fmt(s, "l%d%s", l, dir ? "_reverse" : "");
     IrInit u = {IR_INIT_UNIFORM, 1.0 / sqrt((double)H)};
@@ -245,7 +266,8 @@ static void add_weights(Sema *s, const char *name, int kind, int l, int dir, int
 
 /* One step in s->blk: x [B, I], st = {h} or {h, c}; writes the next states. */
 static void builtin_step(Sema *s, int kind, int relu, const Weights *w, int64_t H, IrValue *x, IrValue **st,
-                         IrValue **next) {
+                         IrValue **next)
+{
     int64_t G = rk_gates(kind) * H;
     IrType tg = ty_bn(G), th = ty_bn(H);
     IrValue *gi = op2(s, IR_ADD, op2(s, IR_LINEAR, x, w->w_ih, tg), w->b_ih, tg);
@@ -290,7 +312,8 @@ static void builtin_step(Sema *s, int kind, int relu, const Weights *w, int64_t 
     }
 }
 
-static Layer *new_layer(Sema *s, const char *name, int kind, int L, int D, int64_t H) {
+static Layer *new_layer(Sema *s, const char *name, int kind, int L, int D, int64_t H)
+{
     Layer *ly = sema_alloc(s, sizeof *ly);
     ly->name = name;
     ly->kind = rk_name(kind);
@@ -309,7 +332,8 @@ static Layer *new_layer(Sema *s, const char *name, int kind, int L, int D, int64
 
 /* ---- rnn / lstm / gru -------------------------------------------------------------------- */
 
-static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer **layer_out) {
+static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer **layer_out)
+{
     static const char *const named_rnn[] = {"hidden", "act", "layers", "bidirectional", "merge", "init", NULL};
     static const char *const named[] = {"hidden", "layers", "bidirectional", "merge", "init", NULL};
     static const char *const flags[] = {"bidirectional", NULL};
@@ -328,9 +352,13 @@ static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer 
     if (!ah) {
         sema_err(s, e->loc, "'%s' needs the hidden size: %s(x, hidden=N)", e->name, e->name);
         ok = 0;
-    } else if (!sema_pos_int_arg(s, ah, &H)) ok = 0;
+    } else if (!sema_pos_int_arg(s, ah, &H))
+        ok = 0;
     if (al && !sema_pos_int_arg(s, al, &L)) ok = 0;
-    if (L > 64) { sema_err(s, al->value->loc, "at most 64 layers"); ok = 0; }
+    if (L > 64) {
+        sema_err(s, al->value->loc, "at most 64 layers");
+        ok = 0;
+    }
     int bidi, relu = word_arg(s, e, "act", acts, 0), merge = word_arg(s, e, "merge", merges, 0);
     if (!flag_arg(s, e, "bidirectional", &bidi) || relu < 0 || merge < 0) ok = 0;
     InitSpec in = sema_parse_init(s, e);
@@ -355,7 +383,8 @@ static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer 
     for (int l = 0; l < L; l++) {
         for (int dir = 0; dir < D; dir++) {
             int idx = l * D + dir;
-            const char *org = ir_strdup(s->m, sema_fmt(s, "%s: %s l%d%s", name, rk_name(kind), l, dir ? " reverse" : ""));
+            const char *org =
+                ir_strdup(s->m, sema_fmt(s, "%s: %s l%d%s", name, rk_name(kind), l, dir ? " reverse" : ""));
             IrOp *scan = ir_scan_begin(s->m, s->blk, &init[idx * ns], ns, &inp, 1, dir, 0);
             scan->origin = org;
             IrBlock *outer = s->blk;
@@ -389,7 +418,8 @@ static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer 
 
 /* ---- dense, embedding ------------------------------------------------------------------------- */
 
-static SVal dense(Sema *s, const Expr *e, const char *name) {
+static SVal dense(Sema *s, const Expr *e, const char *name)
+{
     static const char *const named[] = {"bias", NULL};
     static const char *const none[] = {NULL};
     const Arg *pos[2];
@@ -415,8 +445,8 @@ static SVal dense(Sema *s, const Expr *e, const char *name) {
     int64_t F = x.d[x.nd - 1], wd[2] = {N, F};
     IrInit u = {IR_INIT_UNIFORM, 1.0 / sqrt((double)F)};
     IrValue *W = ir_add_param(s->m, ir_strdup(s->m, sema_fmt(s, "%s.weight", name)), ir_type(IR_F32, 2, wd), u);
-    IrValue *b = bias ? ir_add_param(s->m, ir_strdup(s->m, sema_fmt(s, "%s.bias", name)), ir_type(IR_F32, 1, &N), u)
-                      : NULL;
+    IrValue *b =
+        bias ? ir_add_param(s->m, ir_strdup(s->m, sema_fmt(s, "%s.bias", name)), ir_type(IR_F32, 1, &N), u) : NULL;
     const char *origin = s->origin;
     s->origin = ir_strdup(s->m, sema_fmt(s, "%s: dense", name));
     SVal r = x;
@@ -428,7 +458,8 @@ static SVal dense(Sema *s, const Expr *e, const char *name) {
     return r;
 }
 
-static SVal embedding(Sema *s, const Expr *e, const char *name) {
+static SVal embedding(Sema *s, const Expr *e, const char *name)
+{
     static const char *const named[] = {"vocab", "dim", NULL};
     static const char *const none[] = {NULL};
     const Arg *pos[1];
@@ -441,7 +472,9 @@ static SVal embedding(Sema *s, const Expr *e, const char *name) {
     const Arg *av = sema_named_arg(e, "vocab"), *ad = sema_named_arg(e, "dim");
     if (!av || !ad) {
         sema_err(s, e->loc, "'embedding' needs %s: embedding(ids, vocab=V, dim=D)",
-                 !av && !ad ? "vocab= and dim=" : !av ? "vocab=" : "dim=");
+                 !av && !ad ? "vocab= and dim="
+                 : !av      ? "vocab="
+                            : "dim=");
         ok = 0;
     }
     if (av && !sema_pos_int_arg(s, av, &V)) ok = 0;
@@ -470,7 +503,8 @@ static SVal embedding(Sema *s, const Expr *e, const char *name) {
 
 /* ---- generate ------------------------------------------------------------------------------------ */
 
-static SVal generate(Sema *s, const Expr *e, const char *name, Layer **layer_out) {
+static SVal generate(Sema *s, const Expr *e, const char *name, Layer **layer_out)
+{
     static const char *const named[] = {"steps", "hidden", "act", "layers", "init", "feedback", NULL};
     static const char *const flags[] = {"feedback", NULL};
     static const char *const acts[] = {"tanh", "relu", NULL};
@@ -482,8 +516,10 @@ static SVal generate(Sema *s, const Expr *e, const char *name, Layer **layer_out
     }
     const char *cname = pos[0]->value->name;
     const Decl *cell = sema_find_cell(s, cname);
-    int kind = strcmp(cname, "rnn") == 0 ? RK_RNN : strcmp(cname, "lstm") == 0 ? RK_LSTM
-             : strcmp(cname, "gru") == 0 ? RK_GRU : -1;
+    int kind = strcmp(cname, "rnn") == 0    ? RK_RNN
+               : strcmp(cname, "lstm") == 0 ? RK_LSTM
+               : strcmp(cname, "gru") == 0  ? RK_GRU
+                                            : -1;
     if (kind < 0 && !cell) {
         sema_err(s, pos[0]->value->loc, "generate needs a cell: rnn, lstm, gru or a cell name, found '%s'", cname);
         return sema_err_val();
@@ -496,16 +532,21 @@ static SVal generate(Sema *s, const Expr *e, const char *name, Layer **layer_out
     if (!as) {
         sema_err(s, e->loc, "generate needs the number of steps: steps=N");
         ok = 0;
-    } else if (!sema_pos_int_arg(s, as, &steps)) ok = 0;
+    } else if (!sema_pos_int_arg(s, as, &steps))
+        ok = 0;
     int relu = 0;
     if (!cell) {
         const Arg *ah = sema_named_arg(e, "hidden"), *al = sema_named_arg(e, "layers");
         if (!ah) {
             sema_err(s, e->loc, "generate(%s, ...) needs the hidden size: hidden=N", cname);
             ok = 0;
-        } else if (!sema_pos_int_arg(s, ah, &H)) ok = 0;
+        } else if (!sema_pos_int_arg(s, ah, &H))
+            ok = 0;
         if (al && !sema_pos_int_arg(s, al, &L)) ok = 0;
-        if (L > 64) { sema_err(s, al->value->loc, "at most 64 layers"); ok = 0; }
+        if (L > 64) {
+            sema_err(s, al->value->loc, "at most 64 layers");
+            ok = 0;
+        }
         if ((relu = word_arg(s, e, "act", acts, 0)) < 0) ok = 0;
         const Arg *aa = sema_named_arg(e, "act");
         if (aa && kind != RK_RNN) {
@@ -528,12 +569,15 @@ static SVal generate(Sema *s, const Expr *e, const char *name, Layer **layer_out
     /* the cell: its parameters, initial states and state types */
     CellInst *ci = NULL;
     Weights *w = NULL;
-    int ns, nst;           /* states per layer, all states */
+    int ns, nst; /* states per layer, all states */
     IrValue **init;
     int64_t out_dim;
     if (cell) {
         ci = sema_cell_prepare(s, cell, e, name, &x0, &pos[1]->value->loc, 1, 1);
-        if (!ci) { s->origin = origin; return sema_err_val(); }
+        if (!ci) {
+            s->origin = origin;
+            return sema_err_val();
+        }
         const SVal *ret = sema_cell_ret(ci);
         if (ret->nd != 1) {
             sema_shape_err(s, e->loc, "generate needs a cell that returns a vector, '%s' returns %s", cname,
@@ -559,10 +603,16 @@ static SVal generate(Sema *s, const Expr *e, const char *name, Layer **layer_out
     }
     init = sema_alloc(s, sizeof(IrValue *) * (size_t)(nst + 1));
     if (cell) {
-        if (!sema_cell_initial_states(s, ci, e, init)) { s->origin = origin; return sema_err_val(); }
+        if (!sema_cell_initial_states(s, ci, e, init)) {
+            s->origin = origin;
+            return sema_err_val();
+        }
     } else {
         InitSpec in = sema_parse_init(s, e);
-        if (!builtin_init(s, &in, kind, name, (int)L, 1, H, init)) { s->origin = origin; return sema_err_val(); }
+        if (!builtin_init(s, &in, kind, name, (int)L, 1, H, init)) {
+            s->origin = origin;
+            return sema_err_val();
+        }
     }
     int nc = nst + (feedback ? 1 : 0);
     if (feedback) init[nst] = x0.v;
@@ -614,7 +664,8 @@ static SVal generate(Sema *s, const Expr *e, const char *name, Layer **layer_out
     return r;
 }
 
-SVal sema_layer_call(Sema *s, const Expr *e, const char *name, SrcLoc name_loc, Layer **layer_out) {
+SVal sema_layer_call(Sema *s, const Expr *e, const char *name, SrcLoc name_loc, Layer **layer_out)
+{
     (void)name_loc;
     *layer_out = NULL;
     if (strcmp(e->name, "rnn") == 0) return recurrent(s, e, RK_RNN, name, layer_out);
@@ -628,7 +679,8 @@ SVal sema_layer_call(Sema *s, const Expr *e, const char *name, SrcLoc name_loc, 
 
 /* ---- final(layer [, state]) ------------------------------------------------------------------------ */
 
-SVal sema_final(Sema *s, const Expr *e) {
+SVal sema_final(Sema *s, const Expr *e)
+{
     int npos = 0;
     for (int i = 0; i < e->nargs; i++) {
         if (e->args[i].name) {

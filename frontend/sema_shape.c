@@ -6,31 +6,44 @@
 
 #include "frontend/sema_int.h"
 
-int sema_size_env_get(const SizeEnv *env, const char *name, int64_t *out) {
+int sema_size_env_get(const SizeEnv *env, const char *name, int64_t *out)
+{
     if (!env) return 0;
     for (int i = 0; i < env->n; i++)
-        if (strcmp(env->name[i], name) == 0) { *out = env->val[i]; return 1; }
+        if (strcmp(env->name[i], name) == 0) {
+            *out = env->val[i];
+            return 1;
+        }
     return 0;
 }
 
-void sema_size_env_set(SizeEnv *env, const char *name, int64_t v) {
+void sema_size_env_set(SizeEnv *env, const char *name, int64_t v)
+{
     for (int i = 0; i < env->n; i++)
-        if (strcmp(env->name[i], name) == 0) { env->val[i] = v; return; }
+        if (strcmp(env->name[i], name) == 0) {
+            env->val[i] = v;
+            return;
+        }
     if (env->n < SEMA_MAX_SIZES) {
         env->name[env->n] = name;
         env->val[env->n++] = v;
     }
 }
 
-int sema_is_int_num(const Expr *e, int64_t *out) {
-    if (e && e->kind == EX_NUM && e->is_int) { *out = (int64_t)e->num; return 1; }
+int sema_is_int_num(const Expr *e, int64_t *out)
+{
+    if (e && e->kind == EX_NUM && e->is_int) {
+        *out = (int64_t)e->num;
+        return 1;
+    }
     return 0;
 }
 
 /* Sizes stay far below this; it keeps products from overflowing. */
 #define DIM_LIMIT ((int64_t)1 << 40)
 
-int64_t sema_eval_dim(Sema *s, const Expr *e, const SizeEnv *env) {
+int64_t sema_eval_dim(Sema *s, const Expr *e, const SizeEnv *env)
+{
     int64_t a, b, v;
     switch (e->kind) {
     case EX_NUM:
@@ -43,9 +56,7 @@ int64_t sema_eval_dim(Sema *s, const Expr *e, const SizeEnv *env) {
         if (sema_size_env_get(env, e->name, &v)) return v;
         sema_shape_err(s, e->loc, "unknown size '%s'", e->name);
         return -1;
-    case EX_NEG:
-        sema_shape_err(s, e->loc, "a dimension cannot be negative");
-        return -1;
+    case EX_NEG: sema_shape_err(s, e->loc, "a dimension cannot be negative"); return -1;
     case EX_BINOP:
         if (e->op == '@') break;
         a = sema_eval_dim(s, e->lhs, env);
@@ -67,14 +78,14 @@ int64_t sema_eval_dim(Sema *s, const Expr *e, const SizeEnv *env) {
             return -1;
         }
         return v;
-    default:
-        break;
+    default: break;
     }
     sema_shape_err(s, e->loc, "a dimension must be a number, a size name or +, -, * of them");
     return -1;
 }
 
-int sema_type_dims(Sema *s, const TypeExpr *t, const SizeEnv *env, int64_t *dims, int *nd) {
+int sema_type_dims(Sema *s, const TypeExpr *t, const SizeEnv *env, int64_t *dims, int *nd)
+{
     int ok = 1;
     *nd = 0;
     if (t->ndims > IR_MAX_RANK - 1 || (t->kind == TY_SEQ_VEC && t->ndims > IR_MAX_RANK - 2)) {
@@ -84,7 +95,10 @@ int sema_type_dims(Sema *s, const TypeExpr *t, const SizeEnv *env, int64_t *dims
     }
     for (int i = 0; i < t->ndims; i++) {
         int64_t v = sema_eval_dim(s, t->dims[i], env);
-        if (v < 0) { ok = 0; continue; }
+        if (v < 0) {
+            ok = 0;
+            continue;
+        }
         if (v == 0) {
             sema_shape_err(s, t->dims[i]->loc, "a dimension must be positive, found 0");
             ok = 0;
@@ -95,14 +109,16 @@ int sema_type_dims(Sema *s, const TypeExpr *t, const SizeEnv *env, int64_t *dims
     return ok;
 }
 
-SVal sema_err_val(void) {
+SVal sema_err_val(void)
+{
     SVal v;
     memset(&v, 0, sizeof v);
     v.k = SV_ERR;
     return v;
 }
 
-SVal sema_vec(int nd, const int64_t *d, int batched) {
+SVal sema_vec(int nd, const int64_t *d, int batched)
+{
     SVal v = sema_err_val();
     v.k = SV_VEC;
     v.nd = nd;
@@ -111,40 +127,43 @@ SVal sema_vec(int nd, const int64_t *d, int batched) {
     return v;
 }
 
-int sema_dims_eq(const SVal *a, const SVal *b) {
+int sema_dims_eq(const SVal *a, const SVal *b)
+{
     if (a->nd != b->nd) return 0;
     for (int i = 0; i < a->nd; i++)
         if (a->d[i] != b->d[i]) return 0;
     return 1;
 }
 
-IrType sema_ir_type(const SVal *v) {
+IrType sema_ir_type(const SVal *v)
+{
     IrType t;
     memset(&t, 0, sizeof t);
     t.dtype = IR_F32;
     int r = 0;
     switch (v->k) {
-    case SV_SEQ: case SV_SEQ_INT: case SV_STATES:
+    case SV_SEQ:
+    case SV_SEQ_INT:
+    case SV_STATES:
         t.dim[r++] = v->t;
         t.dim[r++] = IR_DIM_B;
         break;
-    case SV_INT:
-        t.dim[r++] = IR_DIM_B;
-        break;
+    case SV_INT: t.dim[r++] = IR_DIM_B; break;
     case SV_VEC:
         if (v->batched) t.dim[r++] = IR_DIM_B;
         break;
-    default:
-        break;
+    default: break;
     }
-    if (v->k == SV_INT || v->k == SV_SEQ_INT) t.dtype = IR_I64;
+    if (v->k == SV_INT || v->k == SV_SEQ_INT)
+        t.dtype = IR_I64;
     else if (v->k != SV_SCALAR)
         for (int i = 0; i < v->nd && r < IR_MAX_RANK; i++) t.dim[r++] = v->d[i];
     t.rank = r;
     return t;
 }
 
-const char *sema_dims_str(Sema *s, const int64_t *d, int nd) {
+const char *sema_dims_str(Sema *s, const int64_t *d, int nd)
+{
     char buf[160];
     size_t n = 0;
     buf[n++] = '[';
@@ -155,24 +174,26 @@ const char *sema_dims_str(Sema *s, const int64_t *d, int nd) {
     return sema_fmt(s, "%s", buf);
 }
 
-const char *sema_len_str(Sema *s, int64_t t) {
+const char *sema_len_str(Sema *s, int64_t t)
+{
     if (t >= 0) return sema_fmt(s, "%lld", (long long)t);
     int k = (int)(-t - 1);
     if (s->m && k < s->m->nsyms && s->m->syms[k].name) return s->m->syms[k].name;
     return "?";
 }
 
-const char *sema_val_str(Sema *s, const SVal *v) {
+const char *sema_val_str(Sema *s, const SVal *v)
+{
     switch (v->k) {
-    case SV_ERR:     return "an erroneous value";
-    case SV_NUM:     return "a number";
-    case SV_VEC:     return sema_dims_str(s, v->d, v->nd);
-    case SV_INT:     return "int";
-    case SV_SEQ:     return sema_fmt(s, "seq<%s>", sema_dims_str(s, v->d, v->nd));
+    case SV_ERR: return "an erroneous value";
+    case SV_NUM: return "a number";
+    case SV_VEC: return sema_dims_str(s, v->d, v->nd);
+    case SV_INT: return "int";
+    case SV_SEQ: return sema_fmt(s, "seq<%s>", sema_dims_str(s, v->d, v->nd));
     case SV_SEQ_INT: return "seq<int>";
-    case SV_STATES:  return sema_fmt(s, "final states [%lld, B, %lld]", (long long)v->t,
-                                     (long long)(v->nd ? v->d[0] : 0));
-    case SV_SCALAR:  return "a loss";
+    case SV_STATES:
+        return sema_fmt(s, "final states [%lld, B, %lld]", (long long)v->t, (long long)(v->nd ? v->d[0] : 0));
+    case SV_SCALAR: return "a loss";
     }
     return "?";
 }

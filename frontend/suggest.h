@@ -16,8 +16,8 @@
 
 typedef struct Suggest {
     const char *word;
-    const char *best;   /* nearest candidate so far (the first of a tie) */
-    int         dist;   /* its distance                                  */
+    const char *best; /* nearest candidate so far (the first of a tie) */
+    int dist;         /* its distance                                  */
 } Suggest;
 
 /* The optimal-string-alignment distance of a and b: insertions,
@@ -25,7 +25,7 @@ typedef struct Suggest {
  * ("epoch" -> "epochs" 1, "tbtpt" -> "tbptt" 1).  Names longer than
  * SUGGEST_MAX_LEN bytes are "far from everything" (a large number). */
 #define SUGGEST_MAX_LEN 64
-int  edit_distance(const char *a, const char *b);
+int edit_distance(const char *a, const char *b);
 
 void suggest_init(Suggest *s, const char *word);
 void suggest_add(Suggest *s, const char *candidate);

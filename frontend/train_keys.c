@@ -117,8 +117,14 @@ void train_key_unknown(const char *name, char *msg, size_t n)
 
 int train_value_number(const Expr *e, double *v)
 {
-    if (e->kind == EX_NUM) { *v = e->num; return 1; }
-    if (e->kind == EX_NEG && e->lhs && e->lhs->kind == EX_NUM) { *v = -e->lhs->num; return 1; }
+    if (e->kind == EX_NUM) {
+        *v = e->num;
+        return 1;
+    }
+    if (e->kind == EX_NEG && e->lhs && e->lhs->kind == EX_NUM) {
+        *v = -e->lhs->num;
+        return 1;
+    }
     return 0;
 }
 
@@ -262,12 +268,16 @@ int train_key_check(const TrainKey *k, const Expr *e, SrcLoc *at, char *msg, siz
 
 void train_key_default_text(const TrainKey *k, char *buf, size_t n)
 {
-    if (k->def_doc) snprintf(buf, n, "%s", k->def_doc);
-    else snprintf(buf, n, "%g", k->def);
+    if (k->def_doc)
+        snprintf(buf, n, "%s", k->def_doc);
+    else
+        snprintf(buf, n, "%g", k->def);
 }
 
 void train_key_value_text(const TrainKey *k, char *buf, size_t n)
 {
-    if (k->forms) snprintf(buf, n, "%s", k->forms);
-    else range_text(k->kind == TV_INT, k->min, k->max, k->min_open, k->max_open, buf, n);
+    if (k->forms)
+        snprintf(buf, n, "%s", k->forms);
+    else
+        range_text(k->kind == TV_INT, k->min, k->max, k->min_open, k->max_open, buf, n);
 }

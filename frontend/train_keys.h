@@ -17,31 +17,43 @@
 #include "frontend/ast.h"
 
 typedef enum TrainKeyId {
-    TK_DATA, TK_SEQ_LEN, TK_TBPTT, TK_BATCH, TK_EPOCHS, TK_STEPS, TK_OPTIMIZER, TK_LR, TK_CLIP,
-    TK_EVAL, TK_EVAL_EVERY, TK_SEED, TK_LOG_EVERY, TK_CHECKPOINT_EVERY,
+    TK_DATA,
+    TK_SEQ_LEN,
+    TK_TBPTT,
+    TK_BATCH,
+    TK_EPOCHS,
+    TK_STEPS,
+    TK_OPTIMIZER,
+    TK_LR,
+    TK_CLIP,
+    TK_EVAL,
+    TK_EVAL_EVERY,
+    TK_SEED,
+    TK_LOG_EVERY,
+    TK_CHECKPOINT_EVERY,
     TK_COUNT
 } TrainKeyId;
 
 typedef enum TrainValueKind {
-    TV_INT,        /* an integer in [min, max]                                 */
-    TV_NUMBER,     /* a finite number in [min, max] (or open where *_open says) */
-    TV_DATA,       /* text("f") | csv("f") | npy(NAME="f", ...) | "f"           */
-    TV_OPTIMIZER,  /* adam(...) | sgd(...), arguments as train_optimizers says  */
-    TV_CLIP,       /* norm(N) | value(V) | N (a norm) | none                    */
+    TV_INT,       /* an integer in [min, max]                                 */
+    TV_NUMBER,    /* a finite number in [min, max] (or open where *_open says) */
+    TV_DATA,      /* text("f") | csv("f") | npy(NAME="f", ...) | "f"           */
+    TV_OPTIMIZER, /* adam(...) | sgd(...), arguments as train_optimizers says  */
+    TV_CLIP,      /* norm(N) | value(V) | N (a norm) | none                    */
 } TrainValueKind;
 
 typedef struct TrainKey {
-    TrainKeyId     id;
-    const char    *name;
+    TrainKeyId id;
+    const char *name;
     TrainValueKind kind;
-    double         min, max;          /* TV_INT, TV_NUMBER                    */
-    int            min_open, max_open;/* TV_NUMBER: bound excluded            */
-    double         def;               /* TV_INT, TV_NUMBER: the value a run
+    double min, max;        /* TV_INT, TV_NUMBER                    */
+    int min_open, max_open; /* TV_NUMBER: bound excluded            */
+    double def;             /* TV_INT, TV_NUMBER: the value a run
                                          starts from (0 may mean "not set")   */
-    const char    *def_doc;           /* the default in words; NULL: `def`    */
-    const char    *forms;             /* TV_DATA, TV_OPTIMIZER, TV_CLIP: the
+    const char *def_doc;    /* the default in words; NULL: `def`    */
+    const char *forms;      /* TV_DATA, TV_OPTIMIZER, TV_CLIP: the
                                          values (markdown); NULL for numbers  */
-    const char    *doc;               /* one line (markdown), as in the docs  */
+    const char *doc;        /* one line (markdown), as in the docs  */
 } TrainKey;
 
 /* The table, in the order the docs list it; train_keys[i].id == i. */
@@ -52,15 +64,15 @@ typedef enum TrainOptArgId { TOA_LR, TOA_MOMENTUM, TOA_WEIGHT_DECAY, TOA_BETA1, 
 
 typedef struct TrainOptArg {
     TrainOptArgId id;
-    const char   *name;
-    double        min, max;
-    int           min_open, max_open;
+    const char *name;
+    double min, max;
+    int min_open, max_open;
 } TrainOptArg;
 
 typedef struct TrainOptimizer {
-    const char        *name;     /* "adam", "sgd"                          */
-    const TrainOptArg *args;     /* args[0] is lr, which may be unnamed    */
-    int                nargs;
+    const char *name;        /* "adam", "sgd"                          */
+    const TrainOptArg *args; /* args[0] is lr, which may be unnamed    */
+    int nargs;
 } TrainOptimizer;
 
 extern const TrainOptimizer train_optimizers[2];
@@ -72,18 +84,18 @@ extern const TrainOptimizer train_optimizers[2];
 const TrainKey *train_key_find(const char *name);
 /* The optimizer called `name`, or NULL; an argument of it, or NULL. */
 const TrainOptimizer *train_optimizer_find(const char *name);
-const TrainOptArg    *train_opt_arg_find(const TrainOptimizer *o, const char *name);
+const TrainOptArg *train_opt_arg_find(const TrainOptimizer *o, const char *name);
 
 /* "unknown train setting 'epoch'; did you mean 'epochs'?", or when no key
  * is near, "...; the settings are data, seq_len, ...". */
 void train_key_unknown(const char *name, char *msg, size_t n);
 
 /* The number `e` stands for (a literal, or minus one), if it is one. */
-int  train_value_number(const Expr *e, double *v);
+int train_value_number(const Expr *e, double *v);
 
 /* Checks `e` as a value of key k.  Returns 0, or -1 with the message in
  * msg and in *at the place it is about (e or a part of it). */
-int  train_key_check(const TrainKey *k, const Expr *e, SrcLoc *at, char *msg, size_t n);
+int train_key_check(const TrainKey *k, const Expr *e, SrcLoc *at, char *msg, size_t n);
 
 /* k's default as the docs show it ("1", "none", "`seq_len` (no cutting)"). */
 void train_key_default_text(const TrainKey *k, char *buf, size_t n);

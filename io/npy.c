@@ -27,12 +27,13 @@ typedef struct {
     size_t errlen;
 } HeaderParser;
 
-static void skip_ws(HeaderParser *hp) {
-    while (hp->p < hp->end && (*hp->p == ' ' || *hp->p == '\t' || *hp->p == '\n' || *hp->p == '\r'))
-        hp->p++;
+static void skip_ws(HeaderParser *hp)
+{
+    while (hp->p < hp->end && (*hp->p == ' ' || *hp->p == '\t' || *hp->p == '\n' || *hp->p == '\r')) hp->p++;
 }
 
-static int expect_char(HeaderParser *hp, char c, const char *context) {
+static int expect_char(HeaderParser *hp, char c, const char *context)
+{
     skip_ws(hp);
     if (hp->p >= hp->end || *hp->p != c) {
         rt_errf(hp->err, hp->errlen, hp->path, "bad header: expected '%c' %s", c, context);
@@ -43,7 +44,8 @@ static int expect_char(HeaderParser *hp, char c, const char *context) {
 }
 
 /* A quoted Python string without escapes, copied into out (NUL-terminated). */
-static int parse_string(HeaderParser *hp, char *out, size_t outlen, const char *what) {
+static int parse_string(HeaderParser *hp, char *out, size_t outlen, const char *what)
+{
     skip_ws(hp);
     if (hp->p >= hp->end || (*hp->p != '\'' && *hp->p != '"')) {
         rt_errf(hp->err, hp->errlen, hp->path, "bad header: expected a quoted string for %s", what);
@@ -73,7 +75,8 @@ static int parse_string(HeaderParser *hp, char *out, size_t outlen, const char *
     return 0;
 }
 
-static int parse_bool(HeaderParser *hp, int *out) {
+static int parse_bool(HeaderParser *hp, int *out)
+{
     skip_ws(hp);
     size_t left = (size_t)(hp->end - hp->p);
     if (left >= 4 && memcmp(hp->p, "True", 4) == 0) {
@@ -91,9 +94,9 @@ static int parse_bool(HeaderParser *hp, int *out) {
 }
 
 /* "(2, 3)", "(5,)" or "()": a Python tuple of non-negative ints. */
-static int parse_shape(HeaderParser *hp, int *rank, int64_t *shape) {
-    if (expect_char(hp, '(', "to start the shape tuple") != 0)
-        return -1;
+static int parse_shape(HeaderParser *hp, int *rank, int64_t *shape)
+{
+    if (expect_char(hp, '(', "to start the shape tuple") != 0) return -1;
     int n = 0, trailing_comma = 0;
     for (;;) {
         skip_ws(hp);
@@ -122,8 +125,7 @@ static int parse_shape(HeaderParser *hp, int *rank, int64_t *shape) {
         if (hp->p < hp->end && *hp->p == 'L') /* Python 2 long literal */
             hp->p++;
         if (n == RT_MAX_RANK) {
-            rt_errf(hp->err, hp->errlen, hp->path, "bad shape: rank exceeds the maximum of %d",
-                    RT_MAX_RANK);
+            rt_errf(hp->err, hp->errlen, hp->path, "bad shape: rank exceeds the maximum of %d", RT_MAX_RANK);
             return -1;
         }
         shape[n++] = v;
@@ -143,19 +145,25 @@ static int parse_shape(HeaderParser *hp, int *rank, int64_t *shape) {
     }
     /* "(3)" is the int 3 in Python, not a tuple. */
     if (n == 1 && !trailing_comma) {
-        rt_errf(hp->err, hp->errlen, hp->path, "bad shape: '(%lld)' is not a tuple",
-                (long long)shape[0]);
+        rt_errf(hp->err, hp->errlen, hp->path, "bad shape: '(%lld)' is not a tuple", (long long)shape[0]);
         return -1;
     }
     *rank = n;
     return 0;
 }
 
-static int parse_descr(HeaderParser *hp, const char *descr, RtDType *dt) {
+static int parse_descr(HeaderParser *hp, const char *descr, RtDType *dt)
+{
     /* '<' little-endian; '=' native and '|' not-applicable both mean the
      * host order, which is little-endian (checked by the caller). */
-    static const struct { const char *code; RtDType dt; } known[] = {
-        {"f4", RT_F32}, {"f8", RT_F64}, {"i4", RT_I32}, {"i8", RT_I64},
+    static const struct {
+        const char *code;
+        RtDType dt;
+    } known[] = {
+        {"f4", RT_F32},
+        {"f8", RT_F64},
+        {"i4", RT_I32},
+        {"i8", RT_I64},
     };
     char order = descr[0];
     if (order == '<' || order == '=' || order == '|') {
@@ -168,8 +176,7 @@ static int parse_descr(HeaderParser *hp, const char *descr, RtDType *dt) {
     if (order == '>')
         rt_errf(hp->err, hp->errlen, hp->path, "unsupported dtype '%s' (big-endian data)", descr);
     else
-        rt_errf(hp->err, hp->errlen, hp->path,
-                "unsupported dtype '%s' (supported: '<f4', '<f8', '<i4', '<i8')", descr);
+        rt_errf(hp->err, hp->errlen, hp->path, "unsupported dtype '%s' (supported: '<f4', '<f8', '<i4', '<i8')", descr);
     return -1;
 }
 
@@ -179,10 +186,10 @@ typedef struct {
     int64_t shape[RT_MAX_RANK];
 } NpyHeader;
 
-static int parse_header(HeaderParser *hp, NpyHeader *h) {
+static int parse_header(HeaderParser *hp, NpyHeader *h)
+{
     int have_descr = 0, have_fortran = 0, have_shape = 0, fortran = 0;
-    if (expect_char(hp, '{', "at the start of the header dict") != 0)
-        return -1;
+    if (expect_char(hp, '{', "at the start of the header dict") != 0) return -1;
     for (;;) {
         skip_ws(hp);
         if (hp->p < hp->end && *hp->p == '}') {
@@ -190,10 +197,8 @@ static int parse_header(HeaderParser *hp, NpyHeader *h) {
             break;
         }
         char key[32];
-        if (parse_string(hp, key, sizeof key, "a key") != 0)
-            return -1;
-        if (expect_char(hp, ':', "after a key") != 0)
-            return -1;
+        if (parse_string(hp, key, sizeof key, "a key") != 0) return -1;
+        if (expect_char(hp, ':', "after a key") != 0) return -1;
         if (strcmp(key, "descr") == 0) {
             char descr[32];
             if (have_descr++) {
@@ -202,27 +207,23 @@ static int parse_header(HeaderParser *hp, NpyHeader *h) {
             }
             skip_ws(hp);
             if (hp->p < hp->end && *hp->p == '[') {
-                rt_errf(hp->err, hp->errlen, hp->path,
-                        "unsupported dtype (structured arrays are not supported)");
+                rt_errf(hp->err, hp->errlen, hp->path, "unsupported dtype (structured arrays are not supported)");
                 return -1;
             }
-            if (parse_string(hp, descr, sizeof descr, "descr") != 0 ||
-                parse_descr(hp, descr, &h->dtype) != 0)
+            if (parse_string(hp, descr, sizeof descr, "descr") != 0 || parse_descr(hp, descr, &h->dtype) != 0)
                 return -1;
         } else if (strcmp(key, "fortran_order") == 0) {
             if (have_fortran++) {
                 rt_errf(hp->err, hp->errlen, hp->path, "bad header: duplicate key 'fortran_order'");
                 return -1;
             }
-            if (parse_bool(hp, &fortran) != 0)
-                return -1;
+            if (parse_bool(hp, &fortran) != 0) return -1;
         } else if (strcmp(key, "shape") == 0) {
             if (have_shape++) {
                 rt_errf(hp->err, hp->errlen, hp->path, "bad header: duplicate key 'shape'");
                 return -1;
             }
-            if (parse_shape(hp, &h->rank, h->shape) != 0)
-                return -1;
+            if (parse_shape(hp, &h->rank, h->shape) != 0) return -1;
         } else {
             rt_errf(hp->err, hp->errlen, hp->path, "bad header: unexpected key '%s'", key);
             return -1;
@@ -246,7 +247,9 @@ static int parse_header(HeaderParser *hp, NpyHeader *h) {
     }
     if (!have_descr || !have_fortran || !have_shape) {
         rt_errf(hp->err, hp->errlen, hp->path, "bad header: missing key '%s'",
-                !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
+                !have_descr     ? "descr"
+                : !have_fortran ? "fortran_order"
+                                : "shape");
         return -1;
     }
     if (fortran) {
@@ -258,12 +261,12 @@ static int parse_header(HeaderParser *hp, NpyHeader *h) {
 
 /* ---- reader ----------------------------------------------------------- */
 
-int rt_npy_read(const char *path, Tensor *out, char *err, size_t errlen) {
+int rt_npy_read(const char *path, Tensor *out, char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
     unsigned char *buf;
     size_t len;
-    if (rt_read_tensor_file(path, &buf, &len, err, errlen) != 0)
-        return -1;
+    if (rt_read_tensor_file(path, &buf, &len, err, errlen) != 0) return -1;
     int rc = -1;
     if (len < 8 || memcmp(buf, NPY_MAGIC, sizeof NPY_MAGIC) != 0) {
         rt_errf(err, errlen, path, "not a .npy file (bad magic)");
@@ -279,20 +282,18 @@ int rt_npy_read(const char *path, Tensor *out, char *err, size_t errlen) {
         rt_errf(err, errlen, path, "truncated header: file has only %zu bytes", len);
         goto done;
     }
-    uint64_t hlen = major == 1 ? (uint64_t)buf[8] | (uint64_t)buf[9] << 8
-                               : (uint64_t)buf[8] | (uint64_t)buf[9] << 8 |
-                                     (uint64_t)buf[10] << 16 | (uint64_t)buf[11] << 24;
+    uint64_t hlen = major == 1
+                        ? (uint64_t)buf[8] | (uint64_t)buf[9] << 8
+                        : (uint64_t)buf[8] | (uint64_t)buf[9] << 8 | (uint64_t)buf[10] << 16 | (uint64_t)buf[11] << 24;
     if (hlen > len - prefix) {
         rt_errf(err, errlen, path, "truncated header: header length %llu exceeds file size %zu",
                 (unsigned long long)hlen, len);
         goto done;
     }
-    HeaderParser hp = {(const char *)buf + prefix, (const char *)buf + prefix + hlen, path, err,
-                       errlen};
+    HeaderParser hp = {(const char *)buf + prefix, (const char *)buf + prefix + hlen, path, err, errlen};
     NpyHeader h;
     memset(&h, 0, sizeof h);
-    if (parse_header(&hp, &h) != 0)
-        goto done;
+    if (parse_header(&hp, &h) != 0) goto done;
 
     uint64_t want;
     if (rt_shape_bytes(h.dtype, h.rank, h.shape, &want) != 0) {
@@ -301,16 +302,15 @@ int rt_npy_read(const char *path, Tensor *out, char *err, size_t errlen) {
     }
     size_t have = len - prefix - (size_t)hlen;
     if (want != have) {
-        rt_errf(err, errlen, path, "%s data: expected %llu bytes, found %zu",
-                have < want ? "truncated" : "trailing", (unsigned long long)want, have);
+        rt_errf(err, errlen, path, "%s data: expected %llu bytes, found %zu", have < want ? "truncated" : "trailing",
+                (unsigned long long)want, have);
         goto done;
     }
     if (rt_tensor_alloc(out, h.dtype, h.rank, h.shape) != 0) {
         rt_errf(err, errlen, path, "out of memory for %llu bytes", (unsigned long long)want);
         goto done;
     }
-    if (want)
-        memcpy(out->data, buf + prefix + hlen, (size_t)want);
+    if (want) memcpy(out->data, buf + prefix + hlen, (size_t)want);
     rc = 0;
 done:
     free(buf);
@@ -319,16 +319,15 @@ done:
 
 /* ---- writer ----------------------------------------------------------- */
 
-int rt_npy_write(const char *path, const Tensor *t, char *err, size_t errlen) {
-    static const char *descrs[] = {[RT_F32] = "<f4", [RT_F64] = "<f8", [RT_I32] = "<i4",
-                                   [RT_I64] = "<i8"};
+int rt_npy_write(const char *path, const Tensor *t, char *err, size_t errlen)
+{
+    static const char *descrs[] = {[RT_F32] = "<f4", [RT_F64] = "<f8", [RT_I32] = "<i4", [RT_I64] = "<i8"};
     uint64_t bytes;
     if (!rt_host_is_little_endian()) {
         rt_errf(err, errlen, path, "big-endian hosts are not supported");
         return -1;
     }
-    if ((unsigned)t->dtype > RT_I64 || rt_shape_bytes(t->dtype, t->rank, t->shape, &bytes) != 0 ||
-        bytes > SIZE_MAX) {
+    if ((unsigned)t->dtype > RT_I64 || rt_shape_bytes(t->dtype, t->rank, t->shape, &bytes) != 0 || bytes > SIZE_MAX) {
         rt_errf(err, errlen, path, "cannot write: invalid tensor dtype or shape");
         return -1;
     }
@@ -336,17 +335,14 @@ int rt_npy_write(const char *path, const Tensor *t, char *err, size_t errlen) {
     /* Same text as numpy: keys sorted, repr() of the shape tuple, then the
      * spare spaces numpy leaves for growing the first axis in place. */
     char dict[512];
-    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     descrs[t->dtype]);
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descrs[t->dtype]);
     for (int i = 0; i < t->rank; i++)
-        n += snprintf(dict + n, sizeof dict - (size_t)n, "%s%lld", i ? ", " : "",
-                      (long long)t->shape[i]);
+        n += snprintf(dict + n, sizeof dict - (size_t)n, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
     n += snprintf(dict + n, sizeof dict - (size_t)n, "%s), }", t->rank == 1 ? "," : "");
     if (t->rank > 0) {
         char first[32];
         int digits = snprintf(first, sizeof first, "%lld", (long long)t->shape[0]);
-        for (int i = digits; i < 21; i++)
-            dict[n++] = ' ';
+        for (int i = digits; i < 21; i++) dict[n++] = ' ';
     }
 
     /* Pad with spaces and a final newline so the data starts on a 64-byte

@@ -21,74 +21,65 @@
 
 /* ---- dtypes and shapes ------------------------------------------------ */
 
-size_t rt_dtype_size(RtDType dt) {
-    return rt_st_dtype_size((int)dt);
-}
+size_t rt_dtype_size(RtDType dt) { return rt_st_dtype_size((int)dt); }
 
-const char *rt_dtype_name(RtDType dt) {
-    return rt_st_dtype_name((int)dt);
-}
+const char *rt_dtype_name(RtDType dt) { return rt_st_dtype_name((int)dt); }
 
-int64_t rt_numel(const Tensor *t) {
+int64_t rt_numel(const Tensor *t)
+{
     int64_t n = 1;
-    for (int i = 0; i < t->rank; i++)
-        n *= t->shape[i];
+    for (int i = 0; i < t->rank; i++) n *= t->shape[i];
     return n;
 }
 
-int rt_shape_bytes(RtDType dt, int rank, const int64_t *shape, uint64_t *bytes) {
-    if (rank > RT_MAX_RANK)
-        return -1;
+int rt_shape_bytes(RtDType dt, int rank, const int64_t *shape, uint64_t *bytes)
+{
+    if (rank > RT_MAX_RANK) return -1;
     return rt_st_nbytes((int)dt, rank, shape, bytes);
 }
 
-int rt_tensor_alloc(Tensor *t, RtDType dt, int rank, const int64_t *shape) {
+int rt_tensor_alloc(Tensor *t, RtDType dt, int rank, const int64_t *shape)
+{
     uint64_t bytes;
     memset(t, 0, sizeof *t);
-    if (rt_shape_bytes(dt, rank, shape, &bytes) != 0 || bytes > (uint64_t)SIZE_MAX)
-        return -1;
+    if (rt_shape_bytes(dt, rank, shape, &bytes) != 0 || bytes > (uint64_t)SIZE_MAX) return -1;
     /* calloc(0) may return NULL; keep data non-NULL for empty tensors so
      * callers can tell "allocated" from "failed". */
     void *p = calloc(bytes ? (size_t)bytes : 1, 1);
-    if (!p)
-        return -1;
+    if (!p) return -1;
     t->dtype = dt;
     t->rank = rank;
-    for (int i = 0; i < rank; i++)
-        t->shape[i] = shape[i];
+    for (int i = 0; i < rank; i++) t->shape[i] = shape[i];
     t->data = p;
     return 0;
 }
 
-void rt_tensor_free(Tensor *t) {
-    if (!t)
-        return;
+void rt_tensor_free(Tensor *t)
+{
+    if (!t) return;
     free(t->data);
     memset(t, 0, sizeof *t);
 }
 
-const char *rt_shape_str(const Tensor *t, char *buf, size_t n) {
+const char *rt_shape_str(const Tensor *t, char *buf, size_t n)
+{
     size_t used = 0;
-    if (n == 0)
-        return buf;
+    if (n == 0) return buf;
     buf[0] = '\0';
     /* snprintf truncates safely; stop appending once the buffer is full. */
     used += (size_t)snprintf(buf, n, "[");
     for (int i = 0; i < t->rank && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "",
-                                 (long long)t->shape[i]);
-    if (used < n)
-        snprintf(buf + used, n - used, "]");
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    if (used < n) snprintf(buf + used, n - used, "]");
     return buf;
 }
 
 /* ---- ordered maps ----------------------------------------------------- */
 
-void rt_map_init(TensorMap *m) {
-    memset(m, 0, sizeof *m);
-}
+void rt_map_init(TensorMap *m) { memset(m, 0, sizeof *m); }
 
-void rt_map_free(TensorMap *m) {
+void rt_map_free(TensorMap *m)
+{
     for (int i = 0; i < m->count; i++) {
         free(m->names[i]);
         rt_tensor_free(&m->tensors[i]);
@@ -98,20 +89,22 @@ void rt_map_free(TensorMap *m) {
     memset(m, 0, sizeof *m);
 }
 
-static int map_find(const TensorMap *m, const char *name) {
+static int map_find(const TensorMap *m, const char *name)
+{
     for (int i = 0; i < m->count; i++)
-        if (strcmp(m->names[i], name) == 0)
-            return i;
+        if (strcmp(m->names[i], name) == 0) return i;
     return -1;
 }
 
-Tensor *rt_map_get(const TensorMap *m, const char *name) {
+Tensor *rt_map_get(const TensorMap *m, const char *name)
+{
     int i = map_find(m, name);
     return i < 0 ? NULL : &m->tensors[i];
 }
 
 /* On failure (out of memory) t keeps its data and the map is unchanged. */
-int rt_map_put(TensorMap *m, const char *name, Tensor *t) {
+int rt_map_put(TensorMap *m, const char *name, Tensor *t)
+{
     int i = map_find(m, name);
     if (i >= 0) {
         rt_tensor_free(&m->tensors[i]);
@@ -122,19 +115,16 @@ int rt_map_put(TensorMap *m, const char *name, Tensor *t) {
     if (m->count == m->cap) {
         int cap = m->cap ? m->cap * 2 : 8;
         char **names = realloc(m->names, (size_t)cap * sizeof *names);
-        if (!names)
-            return -1;
+        if (!names) return -1;
         m->names = names;
         Tensor *ts = realloc(m->tensors, (size_t)cap * sizeof *ts);
-        if (!ts)
-            return -1;
+        if (!ts) return -1;
         m->tensors = ts;
         m->cap = cap;
     }
     size_t len = strlen(name);
     char *copy = malloc(len + 1);
-    if (!copy)
-        return -1;
+    if (!copy) return -1;
     memcpy(copy, name, len + 1);
     m->names[m->count] = copy;
     m->tensors[m->count] = *t;
@@ -145,22 +135,24 @@ int rt_map_put(TensorMap *m, const char *name, Tensor *t) {
 
 /* ---- private helpers (tensor_io.h) ------------------------------------ */
 
-void rt_errf(char *err, size_t errlen, const char *path, const char *fmt, ...) {
+void rt_errf(char *err, size_t errlen, const char *path, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     rt_st_verrf(-1, err, errlen, path, fmt, ap);
     va_end(ap);
 }
 
-int rt_host_is_little_endian(void) {
+int rt_host_is_little_endian(void)
+{
     uint32_t one = 1;
     unsigned char b;
     memcpy(&b, &one, 1);
     return b == 1;
 }
 
-int rt_read_whole_file(const char *path, unsigned char **buf, size_t *len,
-                       char *err, size_t errlen) {
+int rt_read_whole_file(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen)
+{
     *buf = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
@@ -207,16 +199,15 @@ int rt_read_whole_file(const char *path, unsigned char **buf, size_t *len,
     return 0;
 }
 
-int rt_read_tensor_file(const char *path, unsigned char **buf, size_t *len,
-                        char *err, size_t errlen) {
+int rt_read_tensor_file(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen)
+{
     *buf = NULL;
     *len = 0;
     if (!rt_host_is_little_endian()) {
         rt_errf(err, errlen, path, "big-endian hosts are not supported");
         return -1;
     }
-    if (rt_read_whole_file(path, buf, len, err, errlen) != 0)
-        return -1;
+    if (rt_read_whole_file(path, buf, len, err, errlen) != 0) return -1;
     if (*len == 0) {
         rt_errf(err, errlen, path, "empty file");
         free(*buf);
@@ -228,12 +219,12 @@ int rt_read_tensor_file(const char *path, unsigned char **buf, size_t *len,
 
 /* ---- atomic writes ---------------------------------------------------- */
 
-static int write_all(int fd, const unsigned char *p, size_t n) {
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         p += w;
@@ -244,17 +235,16 @@ static int write_all(int fd, const unsigned char *p, size_t n) {
 
 /* After the rename, sync the directory so the new name itself is durable.
  * Best effort: some file systems refuse fsync on directories. */
-static void sync_parent_dir(const char *path) {
+static void sync_parent_dir(const char *path)
+{
     const char *slash = strrchr(path, '/');
     char dir[4096];
     if (!slash) {
         strcpy(dir, ".");
     } else {
         size_t n = (size_t)(slash - path);
-        if (n == 0)
-            n = 1; /* "/file" lives in "/" */
-        if (n >= sizeof dir)
-            return;
+        if (n == 0) n = 1; /* "/file" lives in "/" */
+        if (n >= sizeof dir) return;
         memcpy(dir, path, n);
         dir[n] = '\0';
     }
@@ -265,8 +255,9 @@ static void sync_parent_dir(const char *path) {
     }
 }
 
-int rt_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes,
-                         int nparts, char *err, size_t errlen) {
+int rt_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes, int nparts, char *err,
+                         size_t errlen)
+{
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
     if (!tmp) {
@@ -283,10 +274,8 @@ int rt_write_file_atomic(const char *path, const void *const *parts, const size_
     }
     const char *what = NULL;
     for (int i = 0; i < nparts && !what; i++)
-        if (sizes[i] && write_all(fd, parts[i], sizes[i]) != 0)
-            what = "write";
-    if (!what && fsync(fd) != 0)
-        what = "fsync";
+        if (sizes[i] && write_all(fd, parts[i], sizes[i]) != 0) what = "write";
+    if (!what && fsync(fd) != 0) what = "fsync";
     int saved = errno;
     if (close(fd) != 0 && !what) {
         what = "close";

@@ -19,14 +19,12 @@ void rt_errf(char *err, size_t errlen, const char *path, const char *fmt, ...);
 
 /* Reads the whole file into a malloc'd buffer (one spare NUL byte after the
  * end, so text parsers may peek).  Returns 0, or -1 with a message. */
-int rt_read_whole_file(const char *path, unsigned char **buf, size_t *len,
-                       char *err, size_t errlen);
+int rt_read_whole_file(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen);
 
 /* The start shared by the tensor file readers: refuses a big-endian host,
  * reads the whole file as rt_read_whole_file does, and refuses an empty
  * one.  Returns 0 with *buf to free, or -1 with a message. */
-int rt_read_tensor_file(const char *path, unsigned char **buf, size_t *len,
-                        char *err, size_t errlen);
+int rt_read_tensor_file(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen);
 
 /* Byte size of a tensor of this dtype and shape.  Returns 0, or -1 if a
  * dimension is negative or the size does not fit in int64 (so that a

@@ -21,8 +21,7 @@
  *   "w.safetensors: parameter 'h.weight_ih_l0' has shape [24, 5], the model needs [24, 4]"
  *   "w.safetensors: unexpected tensor 'foo' (not a parameter of model m)"
  * Returns 0, or -1 with the first problem in err. */
-int ir_bind_params(const IrModule *m, const TensorMap *weights, const char *weights_path,
-                   char *err, size_t errlen);
+int ir_bind_params(const IrModule *m, const TensorMap *weights, const char *weights_path, char *err, size_t errlen);
 
 /* Checks the inputs (and targets) of a run and resolves the module's size
  * symbols: sym_values[k] receives the value of symbol k (m->nsyms entries),
@@ -33,8 +32,8 @@ int ir_bind_params(const IrModule *m, const TensorMap *weights, const char *weig
  * 1, agree across tensors, and stay within its declared maximum.
  *   "input 'x': expected rank 3 [T_x, B, 4], got [5, 3, 5]"
  * Returns 0, or -1 with the first problem in err. */
-int ir_bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_values,
-                   int need_targets, char *err, size_t errlen);
+int ir_bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_values, int need_targets, char *err,
+                   size_t errlen);
 
 /* Writes a type's dims with symbol names, "[T_x, B, 4]", into buf. */
 const char *ir_dims_str(const IrModule *m, const IrType *t, char *buf, size_t n);

@@ -12,9 +12,9 @@
 #include "ir/ir.h"
 
 typedef struct Cloner {
-    IrModule *m;     /* the copy                                 */
-    IrValue **map;   /* original value id -> its copy            */
-    int       n;     /* the original's next_id                   */
+    IrModule *m;   /* the copy                                 */
+    IrValue **map; /* original value id -> its copy            */
+    int n;         /* the original's next_id                   */
 } Cloner;
 
 /* A clone of a verified module finds every value it uses defined before;
@@ -83,7 +83,8 @@ static void clone_inputs(Cloner *c, const IrInput *src, int n, int targets)
 {
     for (int i = 0; i < n; i++) {
         IrType t = src[i].value->type;
-        IrValue *v = targets ? ir_add_target(c->m, src[i].name, t) : ir_add_role_input(c->m, src[i].name, t, src[i].role);
+        IrValue *v =
+            targets ? ir_add_target(c->m, src[i].name, t) : ir_add_role_input(c->m, src[i].name, t, src[i].role);
         IrInput *dst = targets ? &c->m->targets[c->m->ntargets - 1] : &c->m->inputs[c->m->ninputs - 1];
         dst->name = ir_strdup(c->m, src[i].name);
         dst->role = src[i].role;
@@ -93,7 +94,7 @@ static void clone_inputs(Cloner *c, const IrInput *src, int n, int targets)
 
 IrModule *ir_clone(const IrModule *src)
 {
-    Cloner c = { ir_module_new(src->name), NULL, src->next_id };
+    Cloner c = {ir_module_new(src->name), NULL, src->next_id};
     c.map = calloc((size_t)(c.n > 0 ? c.n : 1), sizeof *c.map);
     if (!c.map) {
         fprintf(stderr, "rnnc: out of memory\n");

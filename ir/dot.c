@@ -22,32 +22,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH  32   /* a malformed body containing its own scan       */
-#define MAX_UNROLL 256  /* more copies than this no one can read anyway  */
-#define NAME_LEN   320  /* a node name: "v<id>" and up to MAX_DEPTH step suffixes */
+#define MAX_DEPTH  32  /* a malformed body containing its own scan       */
+#define MAX_UNROLL 256 /* more copies than this no one can read anyway  */
+#define NAME_LEN   320 /* a node name: "v<id>" and up to MAX_DEPTH step suffixes */
 
 /* The blocks being drawn, innermost first, and the node-name suffix of
  * the copy of each that is being drawn. */
 typedef struct Frame {
-    const IrBlock      *b;
-    const char         *suffix;
+    const IrBlock *b;
+    const char *suffix;
     const struct Frame *up;
 } Frame;
 
 typedef struct Dot {
     const IrModule *m;
-    FILE           *out;   /* nodes and clusters                         */
-    FILE           *edges; /* edges, written at the end                  */
-    int             unroll;
-    int             nclusters;
-    int             depth;
-    const IrOp     *active[MAX_DEPTH]; /* the scans being drawn           */
-    int             nactive;
+    FILE *out;   /* nodes and clusters                         */
+    FILE *edges; /* edges, written at the end                  */
+    int unroll;
+    int nclusters;
+    int depth;
+    const IrOp *active[MAX_DEPTH]; /* the scans being drawn           */
+    int nactive;
 } Dot;
 
 /* ---- names and labels -------------------------------------------------------- */
 
-static void node_of(const IrValue *v, const Frame *f, char *buf, size_t n) {
+static void node_of(const IrValue *v, const Frame *f, char *buf, size_t n)
+{
     const IrBlock *b = NULL;
     int id = v->id;
     if (v->kind == IR_VAL_OP && v->def) {
@@ -67,18 +68,18 @@ static void node_of(const IrValue *v, const Frame *f, char *buf, size_t n) {
 }
 
 /* Writes s as the inside of a quoted dot string. */
-static void put_escaped(FILE *out, const char *s) {
+static void put_escaped(FILE *out, const char *s)
+{
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', out);
+        if (*s == '"' || *s == '\\') fputc('\\', out);
         fputc(*s, out);
     }
 }
 
-static const char *type_str(const IrModule *m, IrType t, char *buf, size_t n) {
+static const char *type_str(const IrModule *m, IrType t, char *buf, size_t n)
+{
     int ok = (t.dtype == IR_F32 || t.dtype == IR_I64) && t.rank >= 0 && t.rank <= IR_MAX_RANK;
-    for (int i = 0; ok && i < t.rank; i++)
-        ok = t.dim[i] >= 0 || -t.dim[i] - 1 < m->nsyms;
+    for (int i = 0; ok && i < t.rank; i++) ok = t.dim[i] >= 0 || -t.dim[i] - 1 < m->nsyms;
     if (!ok) {
         snprintf(buf, n, "<bad type>");
         return buf;
@@ -87,7 +88,8 @@ static const char *type_str(const IrModule *m, IrType t, char *buf, size_t n) {
 }
 
 /* "h" or "%12": how a value is named in labels. */
-static const char *vname(const IrValue *v, char *buf, size_t n) {
+static const char *vname(const IrValue *v, char *buf, size_t n)
+{
     if (v->name)
         snprintf(buf, n, "%s", v->name);
     else
@@ -95,27 +97,28 @@ static const char *vname(const IrValue *v, char *buf, size_t n) {
     return buf;
 }
 
-static void indent(const Dot *d) {
-    fprintf(d->out, "%*s", 2 * (d->depth + 1), "");
-}
+static void indent(const Dot *d) { fprintf(d->out, "%*s", 2 * (d->depth + 1), ""); }
 
 /* Opens a cluster (a subgraph Graphviz draws boxed) one level deeper, and
  * indents for its first line: the caller writes the label. */
-static void cluster_begin(Dot *d) {
+static void cluster_begin(Dot *d)
+{
     indent(d);
     fprintf(d->out, "subgraph \"cluster_%d\" {\n", d->nclusters++);
     d->depth++;
     indent(d);
 }
 
-static void cluster_end(Dot *d) {
+static void cluster_end(Dot *d)
+{
     d->depth--;
     indent(d);
     fputs("}\n", d->out);
 }
 
 /* One node: `"name" [label="line1\nline2" attrs];` */
-static void node(const Dot *d, const char *name, const char *line1, const char *line2, const char *attrs) {
+static void node(const Dot *d, const char *name, const char *line1, const char *line2, const char *attrs)
+{
     indent(d);
     fprintf(d->out, "\"%s\" [label=\"", name);
     put_escaped(d->out, line1);
@@ -127,10 +130,9 @@ static void node(const Dot *d, const char *name, const char *line1, const char *
 }
 
 /* An edge from value v (named in frame f) to node `to`. */
-static void edge(const Dot *d, const IrValue *v, const Frame *f, const char *to, const char *label,
-                 const char *attrs) {
-    if (!v)
-        return;
+static void edge(const Dot *d, const IrValue *v, const Frame *f, const char *to, const char *label, const char *attrs)
+{
+    if (!v) return;
     char from[NAME_LEN];
     node_of(v, f, from, sizeof from);
     fprintf(d->edges, "  \"%s\" -> \"%s\"", from, to);
@@ -141,8 +143,7 @@ static void edge(const Dot *d, const IrValue *v, const Frame *f, const char *to,
             put_escaped(d->edges, label);
             fputc('"', d->edges);
         }
-        if (attrs)
-            fprintf(d->edges, "%s%s", label ? " " : "", attrs);
+        if (attrs) fprintf(d->edges, "%s%s", label ? " " : "", attrs);
         fputc(']', d->edges);
     }
     fputs(";\n", d->edges);
@@ -152,63 +153,60 @@ static void edge(const Dot *d, const IrValue *v, const Frame *f, const char *to,
 
 static void draw_block(Dot *d, const IrBlock *b, const Frame *f);
 
-static void draw_plain_op(Dot *d, const IrOp *op, const Frame *f) {
+static void draw_plain_op(Dot *d, const IrOp *op, const Frame *f)
+{
     char name[NAME_LEN], label[128], type[128];
     const IrValue *r0 = op->nresults > 0 && op->results ? op->results[0] : NULL;
-    if (!r0)
-        return; /* nothing can use it, so nothing to draw */
+    if (!r0) return; /* nothing can use it, so nothing to draw */
     node_of(r0, f, name, sizeof name);
     const char *kind = ((int)op->kind >= 0 && op->kind < IR_NUM_OPS) ? ir_op_name(op->kind) : "?";
     switch (op->kind) {
     case IR_CONST: snprintf(label, sizeof label, "const %g", op->attrs.f); break;
     case IR_SLICE:
-        snprintf(label, sizeof label, "slice [%lld, +%lld)", (long long)op->attrs.start,
-                 (long long)op->attrs.len);
+        snprintf(label, sizeof label, "slice [%lld, +%lld)", (long long)op->attrs.start, (long long)op->attrs.len);
         break;
     case IR_INDEX: snprintf(label, sizeof label, "index %lld", (long long)op->attrs.index); break;
     default: snprintf(label, sizeof label, "%s", kind); break;
     }
-    node(d, name, label, type_str(d->m, r0->type, type, sizeof type),
-         op->kind == IR_CONST ? "fillcolor=gray95" : NULL);
-    for (int i = 0; op->operands && i < op->noperands; i++)
-        edge(d, op->operands[i], f, name, NULL, NULL);
+    node(d, name, label, type_str(d->m, r0->type, type, sizeof type), op->kind == IR_CONST ? "fillcolor=gray95" : NULL);
+    for (int i = 0; op->operands && i < op->noperands; i++) edge(d, op->operands[i], f, name, NULL, NULL);
 }
 
 /* The nodes of the scan's results, drawn once outside the scan. */
-static void draw_scan_results(Dot *d, const IrOp *op, const Frame *f) {
+static void draw_scan_results(Dot *d, const IrOp *op, const Frame *f)
+{
     int nc = op->attrs.n_carried;
     for (int i = 0; op->results && i < op->nresults; i++) {
         const IrValue *r = op->results[i];
-        if (!r)
-            continue;
+        if (!r) continue;
         char name[NAME_LEN], l1[128], nm[96], type[128];
         node_of(r, f, name, sizeof name);
         snprintf(l1, sizeof l1, "%s %s", i < nc ? "final" : "stacked", vname(r, nm, sizeof nm));
-        node(d, name, l1, type_str(d->m, r->type, type, sizeof type),
-             "shape=ellipse fillcolor=gray90");
+        node(d, name, l1, type_str(d->m, r->type, type, sizeof type), "shape=ellipse fillcolor=gray90");
     }
 }
 
-static int scan_shape_ok(const IrOp *op) {
+static int scan_shape_ok(const IrOp *op)
+{
     const IrAttrs *a = &op->attrs;
     const IrBlock *b = op->body;
     return b && a->n_carried >= 0 && a->n_seq_in >= 0 && a->n_seq_out >= 0 &&
-           op->noperands == a->n_carried + a->n_seq_in && op->operands &&
-           b->nargs == op->noperands && (b->nargs == 0 || b->args) &&
-           b->nyields == a->n_carried + a->n_seq_out && (b->nyields == 0 || b->yields) &&
+           op->noperands == a->n_carried + a->n_seq_in && op->operands && b->nargs == op->noperands &&
+           (b->nargs == 0 || b->args) && b->nyields == a->n_carried + a->n_seq_out && (b->nyields == 0 || b->yields) &&
            op->nresults == b->nyields && (op->nresults == 0 || op->results);
 }
 
-static void scan_title(const IrOp *op, char *buf, size_t n, const char *extra) {
+static void scan_title(const IrOp *op, char *buf, size_t n, const char *extra)
+{
     char steps[64] = "";
-    if (op->attrs.n_seq_in == 0)
-        snprintf(steps, sizeof steps, " steps=%lld", (long long)op->attrs.steps);
-    snprintf(buf, n, "scan%s%s%s%s%s", steps, op->attrs.reverse ? " reverse" : "", extra,
-             op->origin ? ": " : "", op->origin ? op->origin : "");
+    if (op->attrs.n_seq_in == 0) snprintf(steps, sizeof steps, " steps=%lld", (long long)op->attrs.steps);
+    snprintf(buf, n, "scan%s%s%s%s%s", steps, op->attrs.reverse ? " reverse" : "", extra, op->origin ? ": " : "",
+             op->origin ? op->origin : "");
 }
 
 /* Opens the cluster of a whole scan, labelled with its title. */
-static void scan_cluster_begin(Dot *d, const IrOp *op, const char *extra) {
+static void scan_cluster_begin(Dot *d, const IrOp *op, const char *extra)
+{
     char title[256];
     scan_title(op, title, sizeof title, extra);
     cluster_begin(d);
@@ -219,12 +217,12 @@ static void scan_cluster_begin(Dot *d, const IrOp *op, const char *extra) {
 
 /* The block args of a scan body, in the copy named by frame bf. `step`
  * is the unrolled step, or -1 when drawing the scan folded. */
-static void draw_body_args(Dot *d, const IrOp *op, const Frame *bf, int step) {
+static void draw_body_args(Dot *d, const IrOp *op, const Frame *bf, int step)
+{
     int nc = op->attrs.n_carried;
     for (int i = 0; i < op->body->nargs; i++) {
         const IrValue *a = op->body->args[i];
-        if (!a)
-            continue;
+        if (!a) continue;
         char name[NAME_LEN], l1[128], nm[96], type[128];
         node_of(a, bf, name, sizeof name);
         vname(a, nm, sizeof nm);
@@ -240,7 +238,8 @@ static void draw_body_args(Dot *d, const IrOp *op, const Frame *bf, int step) {
 }
 
 /* A state's name for the label of its edges: the body argument's name. */
-static const char *state_label(const IrOp *op, int i, char *buf, size_t n) {
+static const char *state_label(const IrOp *op, int i, char *buf, size_t n)
+{
     const IrValue *a = op->body->args[i];
     if (a && a->name)
         snprintf(buf, n, "%s", a->name);
@@ -249,7 +248,8 @@ static const char *state_label(const IrOp *op, int i, char *buf, size_t n) {
     return buf;
 }
 
-static void draw_scan_folded(Dot *d, const IrOp *op, const Frame *f) {
+static void draw_scan_folded(Dot *d, const IrOp *op, const Frame *f)
+{
     const IrBlock *b = op->body;
     int nc = op->attrs.n_carried;
     char name[NAME_LEN], lab[160];
@@ -262,14 +262,12 @@ static void draw_scan_folded(Dot *d, const IrOp *op, const Frame *f) {
     draw_scan_results(d, op, f);
 
     for (int i = 0; i < op->noperands; i++) {
-        if (!b->args[i])
-            continue;
+        if (!b->args[i]) continue;
         node_of(b->args[i], &bf, name, sizeof name);
         edge(d, op->operands[i], f, name, i < nc ? "init" : "[t]", NULL);
     }
     for (int i = 0; i < b->nyields; i++) {
-        if (!op->results[i])
-            continue;
+        if (!op->results[i]) continue;
         if (i < nc && b->args[i]) { /* the back edge: next step's state */
             node_of(b->args[i], &bf, name, sizeof name);
             edge(d, b->yields[i], &bf, name, state_label(op, i, lab, sizeof lab),
@@ -280,7 +278,8 @@ static void draw_scan_folded(Dot *d, const IrOp *op, const Frame *f) {
     }
 }
 
-static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f) {
+static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f)
+{
     const IrBlock *b = op->body;
     int nc = op->attrs.n_carried, N = d->unroll;
     char extra[64], name[NAME_LEN], lab[160], nm[96], type[128];
@@ -303,12 +302,10 @@ static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f) {
         /* y[k]: this step's outputs. */
         for (int j = nc; j < b->nyields; j++) {
             const IrValue *y = b->yields[j], *r = op->results[j];
-            if (!y || !r)
-                continue;
+            if (!y || !r) continue;
             snprintf(name, sizeof name, "y%d%s", r->id, suffix);
             snprintf(lab, sizeof lab, "%s[%d]", vname(r, nm, sizeof nm), k);
-            node(d, name, lab, type_str(d->m, y->type, type, sizeof type),
-                 "shape=ellipse fillcolor=palegreen");
+            node(d, name, lab, type_str(d->m, y->type, type, sizeof type), "shape=ellipse fillcolor=palegreen");
             edge(d, y, &bf, name, NULL, NULL);
             char to[NAME_LEN];
             node_of(r, f, to, sizeof to);
@@ -317,8 +314,7 @@ static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f) {
         cluster_end(d);
 
         for (int i = 0; i < op->noperands; i++) {
-            if (!b->args[i])
-                continue;
+            if (!b->args[i]) continue;
             node_of(b->args[i], &bf, name, sizeof name);
             if (i >= nc) { /* x[k] taken from the whole sequence */
                 snprintf(lab, sizeof lab, "[%d]", k);
@@ -326,8 +322,7 @@ static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f) {
             } else if (s == 0) {
                 edge(d, op->operands[i], f, name, "init", NULL);
             } else { /* the state flows from the previous step */
-                edge(d, b->yields[i], &pf, name, state_label(op, i, lab, sizeof lab),
-                     "color=blue penwidth=2");
+                edge(d, b->yields[i], &pf, name, state_label(op, i, lab, sizeof lab), "color=blue penwidth=2");
             }
         }
         snprintf(prev_suffix, sizeof prev_suffix, "%s", suffix);
@@ -336,14 +331,14 @@ static void draw_scan_unrolled(Dot *d, const IrOp *op, const Frame *f) {
 
     Frame lf = {.b = b, .suffix = prev_suffix, .up = f}; /* the last step drawn */
     for (int i = 0; i < nc; i++) {
-        if (!op->results[i])
-            continue;
+        if (!op->results[i]) continue;
         node_of(op->results[i], f, name, sizeof name);
         edge(d, N > 0 ? b->yields[i] : op->operands[i], N > 0 ? &lf : f, name, "final", "style=dotted");
     }
 }
 
-static void draw_scan(Dot *d, const IrOp *op, const Frame *f) {
+static void draw_scan(Dot *d, const IrOp *op, const Frame *f)
+{
     if (!scan_shape_ok(op)) {
         char name[NAME_LEN];
         snprintf(name, sizeof name, "bad_scan_%d", d->nclusters++);
@@ -351,8 +346,7 @@ static void draw_scan(Dot *d, const IrOp *op, const Frame *f) {
         return;
     }
     int cycle = 0;
-    for (int i = 0; i < d->nactive; i++)
-        cycle |= d->active[i] == op;
+    for (int i = 0; i < d->nactive; i++) cycle |= d->active[i] == op;
     if (cycle || d->depth >= MAX_DEPTH || d->nactive >= MAX_DEPTH) {
         char name[NAME_LEN];
         snprintf(name, sizeof name, "deep_scan_%d", d->nclusters++);
@@ -367,11 +361,11 @@ static void draw_scan(Dot *d, const IrOp *op, const Frame *f) {
     d->nactive--;
 }
 
-static void draw_block(Dot *d, const IrBlock *b, const Frame *f) {
+static void draw_block(Dot *d, const IrBlock *b, const Frame *f)
+{
     for (int i = 0; b->ops && i < b->nops; i++) {
         const IrOp *op = b->ops[i];
-        if (!op)
-            continue;
+        if (!op) continue;
         if (op->kind == IR_SCAN)
             draw_scan(d, op, f);
         else
@@ -381,11 +375,11 @@ static void draw_block(Dot *d, const IrBlock *b, const Frame *f) {
 
 /* ---- the module ---------------------------------------------------------------- */
 
-static void draw_args(Dot *d, const IrInput *list, int n, const char *what, const char *attrs) {
+static void draw_args(Dot *d, const IrInput *list, int n, const char *what, const char *attrs)
+{
     for (int i = 0; list && i < n; i++) {
         const IrValue *v = list[i].value;
-        if (!v)
-            continue;
+        if (!v) continue;
         char name[NAME_LEN], l1[160], type[128];
         node_of(v, NULL, name, sizeof name);
         snprintf(l1, sizeof l1, "%s %s", what, list[i].name ? list[i].name : "?");
@@ -393,7 +387,8 @@ static void draw_args(Dot *d, const IrInput *list, int n, const char *what, cons
     }
 }
 
-void ir_print_dot(const IrModule *m, int unroll_steps, FILE *out) {
+void ir_print_dot(const IrModule *m, int unroll_steps, FILE *out)
+{
     if (!m) {
         fputs("digraph empty {}\n", out);
         return;
@@ -406,10 +401,8 @@ void ir_print_dot(const IrModule *m, int unroll_steps, FILE *out) {
         return;
     }
     Dot d = {.m = m, .out = out, .edges = edges, .unroll = unroll_steps};
-    if (d.unroll < 0)
-        d.unroll = 0;
-    if (d.unroll > MAX_UNROLL)
-        d.unroll = MAX_UNROLL;
+    if (d.unroll < 0) d.unroll = 0;
+    if (d.unroll > MAX_UNROLL) d.unroll = MAX_UNROLL;
 
     fputs("digraph \"", out);
     put_escaped(out, m->name ? m->name : "module");
@@ -423,17 +416,15 @@ void ir_print_dot(const IrModule *m, int unroll_steps, FILE *out) {
     draw_args(&d, m->targets, m->ntargets, "target", "shape=invhouse fillcolor=mistyrose");
     for (int i = 0; m->params && i < m->nparams; i++) {
         const IrValue *v = m->params[i].value;
-        if (!v)
-            continue;
+        if (!v) continue;
         char name[NAME_LEN], type[128];
         node_of(v, NULL, name, sizeof name);
-        node(&d, name, m->params[i].name ? m->params[i].name : "?",
-             type_str(m, v->type, type, sizeof type), "shape=cylinder fillcolor=lightyellow");
+        node(&d, name, m->params[i].name ? m->params[i].name : "?", type_str(m, v->type, type, sizeof type),
+             "shape=cylinder fillcolor=lightyellow");
     }
 
     Frame top = {.b = m->body, .suffix = "", .up = NULL};
-    if (m->body)
-        draw_block(&d, m->body, &top);
+    if (m->body) draw_block(&d, m->body, &top);
 
     for (int i = 0; m->outputs && i < m->noutputs; i++) {
         char name[64], l1[160];
@@ -448,8 +439,7 @@ void ir_print_dot(const IrModule *m, int unroll_steps, FILE *out) {
     }
 
     fclose(edges);
-    if (ebuf)
-        fwrite(ebuf, 1, elen, out);
+    if (ebuf) fwrite(ebuf, 1, elen, out);
     free(ebuf);
     fputs("}\n", out);
 }

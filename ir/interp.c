@@ -19,12 +19,12 @@
 
 typedef struct Interp {
     const IrModule *m;
-    IrPrecision     prec;
-    int64_t        *sym;    /* value of each size symbol, -1 if unknown */
-    Val            *vals;   /* by value id                               */
-    int             nvals;
-    char           *err;
-    size_t          errlen;
+    IrPrecision prec;
+    int64_t *sym; /* value of each size symbol, -1 if unknown */
+    Val *vals;    /* by value id                               */
+    int nvals;
+    char *err;
+    size_t errlen;
 } Interp;
 
 static int fail(Interp *I, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -100,8 +100,7 @@ static int resolve(Interp *I, const IrType *t, Val *shape)
             int s = (int)(-v - 1);
             if (s >= I->m->nsyms) return fail(I, "internal error: size symbol %d of %d", s, I->m->nsyms);
             v = I->sym[s];
-            if (v < 0)
-                return fail(I, "size %s is not known: no given input has it", I->m->syms[s].name);
+            if (v < 0) return fail(I, "size %s is not known: no given input has it", I->m->syms[s].name);
         }
         shape->shape[d] = v;
         shape->numel *= v;
@@ -129,7 +128,7 @@ static int load_tensor(Interp *I, const IrValue *v, const Tensor *t)
     Val *x = slot(I, v);
     if (!x) return fail(I, "internal error: value id %d out of range", v->id);
     val_free(x);
-    int64_t shape[IR_MAX_RANK] = { 0 };
+    int64_t shape[IR_MAX_RANK] = {0};
     if (t->rank > IR_MAX_RANK) return fail(I, "internal error: tensor of rank %d", t->rank);
     for (int d = 0; d < t->rank; d++) shape[d] = t->shape[d];
     if (val_alloc(x, t->rank, shape, I->err, I->errlen)) return -1;
@@ -176,7 +175,7 @@ static int run_update(Interp *I, const IrOp *op, const Val *const *in, int absen
         for (int r = 0; r < nr; r++) set_absent(slot(I, op->results[r]));
         return 0;
     }
-    Val rs[MAX_UPDATE_RESULTS] = { { 0 } };
+    Val rs[MAX_UPDATE_RESULTS] = {{0}};
     int krc = interp_kernel_update(I->m, op, in, rs, I->err, I->errlen);
     if (krc) {
         if (krc != -2)
@@ -225,7 +224,7 @@ static int run_simple(Interp *I, const IrOp *op)
         rc = 0;
         goto done;
     }
-    Val want, r = { 0 };
+    Val want, r = {0};
     if (resolve(I, &op->results[0]->type, &want)) goto done;
     int krc = interp_kernel(I->m, op, in, &want, &r, I->err, I->errlen);
     if (krc) {
@@ -300,10 +299,11 @@ static int run_scan(Interp *I, const IrOp *op)
     for (int j = 0; j < ns; j++) {
         const Val *x = get(I, op->operands[nc + j]);
         if (x->rank < 1) return fail(I, "internal error: scan '%s': sequence operand of rank 0", lab);
-        if (j == 0) T = x->shape[0];
+        if (j == 0)
+            T = x->shape[0];
         else if (x->shape[0] != T)
-            return fail(I, "scan '%s': its sequences have different lengths, %lld and %lld", lab,
-                        (long long)T, (long long)x->shape[0]);
+            return fail(I, "scan '%s': its sequences have different lengths, %lld and %lld", lab, (long long)T,
+                        (long long)x->shape[0]);
     }
     if (T < 0) return fail(I, "internal error: scan '%s' has no trip count", lab);
 
@@ -312,14 +312,17 @@ static int run_scan(Interp *I, const IrOp *op)
 
     /* Stacked outputs, allocated at the first step when their shape is known. */
     Val *stack = calloc((size_t)(no ? no : 1), sizeof *stack);
-    Val *next = calloc((size_t)(nc ? nc : 1), sizeof *next);   /* next carried values */
+    Val *next = calloc((size_t)(nc ? nc : 1), sizeof *next); /* next carried values */
     int rc = -1;
-    if (!stack || !next) { fail(I, "out of memory"); goto done; }
+    if (!stack || !next) {
+        fail(I, "out of memory");
+        goto done;
+    }
 
     for (int64_t s = 0; s < T; s++) {
         int64_t t = op->attrs.reverse ? T - 1 - s : s;
         for (int j = 0; j < ns; j++) {
-            Val x = { 0 };
+            Val x = {0};
             if (step_of(I, get(I, op->operands[nc + j]), t, &x)) goto done;
             Val *a = slot(I, body->args[nc + j]);
             val_free(a);
@@ -337,8 +340,11 @@ static int run_scan(Interp *I, const IrOp *op)
                 continue;
             }
             if (stack[k].state == VAL_UNSET) {
-                int64_t shape[IR_MAX_RANK] = { T };
-                if (y->rank + 1 > IR_MAX_RANK) { fail(I, "scan '%s': output above rank %d", lab, IR_MAX_RANK); goto done; }
+                int64_t shape[IR_MAX_RANK] = {T};
+                if (y->rank + 1 > IR_MAX_RANK) {
+                    fail(I, "scan '%s': output above rank %d", lab, IR_MAX_RANK);
+                    goto done;
+                }
                 for (int d = 0; d < y->rank; d++) shape[d + 1] = y->shape[d];
                 if (val_alloc(&stack[k], y->rank + 1, shape, I->err, I->errlen)) goto done;
             } else if (stack[k].numel != T * y->numel) {
@@ -356,12 +362,14 @@ static int run_scan(Interp *I, const IrOp *op)
             if (!y) goto done;
             const Val *a = slot(I, body->args[i]);
             if (y->state == VAL_PRESENT && a->state == VAL_PRESENT && !val_same_shape(y, a)) {
-                fail(I, "internal error: scan '%s': carried value %d changes shape from %s to %s", lab,
-                     i, val_shape_str(a, s1, sizeof s1), val_shape_str(y, s2, sizeof s2));
+                fail(I, "internal error: scan '%s': carried value %d changes shape from %s to %s", lab, i,
+                     val_shape_str(a, s1, sizeof s1), val_shape_str(y, s2, sizeof s2));
                 goto done;
             }
-            if (y->state == VAL_ABSENT) next[i].state = VAL_ABSENT;
-            else if (val_copy(&next[i], y, I->err, I->errlen)) goto done;
+            if (y->state == VAL_ABSENT)
+                next[i].state = VAL_ABSENT;
+            else if (val_copy(&next[i], y, I->err, I->errlen))
+                goto done;
         }
         for (int i = 0; i < nc; i++) {
             Val *a = slot(I, body->args[i]);
@@ -374,7 +382,10 @@ static int run_scan(Interp *I, const IrOp *op)
     for (int i = 0; i < nc; i++) {
         Val *r = slot(I, op->results[i]), *a = slot(I, body->args[i]);
         val_free(r);
-        if (a->state == VAL_ABSENT) { r->state = VAL_ABSENT; continue; }
+        if (a->state == VAL_ABSENT) {
+            r->state = VAL_ABSENT;
+            continue;
+        }
         if (val_copy(r, a, I->err, I->errlen)) goto done;
         if (check_type(I, op->results[i], r, "scan result")) goto done;
     }
@@ -432,8 +443,7 @@ static int put_result(Interp *I, TensorMap *res, const char *name, const IrValue
 {
     const Val *x = get(I, v);
     if (!x) return -1;
-    if (x->state == VAL_ABSENT)
-        return fail(I, "output '%s' depends on a target, and not every target was given", name);
+    if (x->state == VAL_ABSENT) return fail(I, "output '%s' depends on a target, and not every target was given", name);
     Tensor t;
     if (to_tensor(I, v, x, &t)) return -1;
     if (rt_map_put(res, name, &t)) {
@@ -474,18 +484,20 @@ static int run(Interp *I, const TensorMap *params, const TensorMap *inputs, Tens
     return 0;
 }
 
-int interp_run(const IrModule *m, const TensorMap *params, const TensorMap *inputs,
-               TensorMap *outputs, IrPrecision prec, char *err, size_t errlen)
+int interp_run(const IrModule *m, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
+               IrPrecision prec, char *err, size_t errlen)
 {
-    Interp I = { .m = m, .prec = prec, .nvals = m->next_id, .err = err, .errlen = errlen };
+    Interp I = {.m = m, .prec = prec, .nvals = m->next_id, .err = err, .errlen = errlen};
     TensorMap res;
     rt_map_init(&res);
     I.sym = calloc((size_t)(m->nsyms ? m->nsyms : 1), sizeof *I.sym);
     I.vals = calloc((size_t)(m->next_id ? m->next_id : 1), sizeof *I.vals);
     int rc = -1;
     TimingMark t = timing_start();
-    if (!I.sym || !I.vals) fail(&I, "out of memory");
-    else rc = run(&I, params, inputs, &res);
+    if (!I.sym || !I.vals)
+        fail(&I, "out of memory");
+    else
+        rc = run(&I, params, inputs, &res);
     timing_stop(&t, "run (interp)");
 
     /* Outputs are handed over only when the whole run succeeded, so a

@@ -26,7 +26,7 @@ typedef enum { IR_PREC_F32, IR_PREC_F64 } IrPrecision;
  *            in F64 mode.
  * Returns 0, or -1 with a message in err (a missing or mis-shaped tensor,
  * an id out of range, a length above its maximum). */
-int interp_run(const IrModule *m, const TensorMap *params, const TensorMap *inputs,
-               TensorMap *outputs, IrPrecision prec, char *err, size_t errlen);
+int interp_run(const IrModule *m, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
+               IrPrecision prec, char *err, size_t errlen);
 
 #endif

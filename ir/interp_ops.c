@@ -85,10 +85,14 @@ int val_same_shape(const Val *a, const Val *b)
 const char *interp_op_label(const IrOp *op, char *buf, size_t n)
 {
     const IrValue *r = op->nresults ? op->results[0] : NULL;
-    if (r && r->name) snprintf(buf, n, "%s", r->name);
-    else if (op->origin) snprintf(buf, n, "%s", op->origin);
-    else if (r) snprintf(buf, n, "%%%d", r->id);
-    else snprintf(buf, n, "?");
+    if (r && r->name)
+        snprintf(buf, n, "%s", r->name);
+    else if (op->origin)
+        snprintf(buf, n, "%s", op->origin);
+    else if (r)
+        snprintf(buf, n, "%%%d", r->id);
+    else
+        snprintf(buf, n, "?");
     return buf;
 }
 
@@ -109,10 +113,7 @@ static const char *pos_str(const Val *v, int64_t i, char *buf, size_t n)
 
 /* An id must be an integer in [0, n); ids are held as doubles, so check
  * before any conversion to an integer type. */
-static int id_ok(double x, int64_t n)
-{
-    return x >= 0 && x < (double)n && x == floor(x);
-}
+static int id_ok(double x, int64_t n) { return x >= 0 && x < (double)n && x == floor(x); }
 
 /* The product of dims [from, to) of v: rows before the last axis, etc. */
 static int64_t prod(const Val *v, int from, int to)
@@ -132,8 +133,10 @@ static void bcast_strides(const Val *x, int r, int64_t *st)
     int64_t s = 1;
     for (int i = r - 1; i >= 0; i--) {
         int xi = i - (r - x->rank);
-        if (xi < 0 || x->shape[xi] == 1) st[i] = 0;
-        else st[i] = s;
+        if (xi < 0 || x->shape[xi] == 1)
+            st[i] = 0;
+        else
+            st[i] = s;
         if (xi >= 0) s *= x->shape[xi];
     }
 }
@@ -170,7 +173,7 @@ static int k_binary(const IrOp *op, const Val *a, const Val *b, Val *out, char *
         int64_t db = i <= b->rank ? b->shape[b->rank - i] : 1;
         if (da != db && da != 1 && db != 1)
             return ir_errf(err, n, "%s: shapes %s and %s do not broadcast", ir_op_name(op->kind),
-                        val_shape_str(a, sa, sizeof sa), val_shape_str(b, sb, sizeof sb));
+                           val_shape_str(a, sa, sizeof sa), val_shape_str(b, sb, sizeof sb));
         shape[r - i] = da == 1 ? db : da;
     }
     if (val_alloc(out, r, shape, err, n)) return -1;
@@ -190,8 +193,7 @@ static int k_binary(const IrOp *op, const Val *a, const Val *b, Val *out, char *
         return 0;
     }
     for (int64_t i = 0; i < out->numel; i++)
-        out->data[i] = ir_op_eval(op->kind, a->data[bcast_offset(out, sta, i)],
-                                  b->data[bcast_offset(out, stb, i)]);
+        out->data[i] = ir_op_eval(op->kind, a->data[bcast_offset(out, sta, i)], b->data[bcast_offset(out, stb, i)]);
     return 0;
 }
 
@@ -220,7 +222,7 @@ static int k_linear(const Val *x, const Val *w, Val *out, char *err, size_t n)
     char sx[64], sw[64];
     if (w->rank != 2 || x->rank < 1 || x->shape[x->rank - 1] != w->shape[1])
         return ir_errf(err, n, "linear: x %s does not fit W %s", val_shape_str(x, sx, sizeof sx),
-                    val_shape_str(w, sw, sizeof sw));
+                       val_shape_str(w, sw, sizeof sw));
     int64_t K = w->shape[1], N = w->shape[0], rows = prod(x, 0, x->rank - 1);
     if (alloc_last_dim(out, x, N, err, n)) return -1;
     for (int64_t r = 0; r < rows; r++)
@@ -243,7 +245,7 @@ static int k_concat(const Val *const *in, int nin, Val *out, char *err, size_t n
         for (int d = 0; ok && d < a->rank - 1; d++) ok = in[i]->shape[d] == a->shape[d];
         if (!ok)
             return ir_errf(err, n, "concat: cannot join %s and %s", val_shape_str(a, s0, sizeof s0),
-                        val_shape_str(in[i], s1, sizeof s1));
+                           val_shape_str(in[i], s1, sizeof s1));
         total += in[i]->shape[a->rank - 1];
     }
     if (alloc_last_dim(out, a, total, err, n)) return -1;
@@ -263,8 +265,8 @@ static int k_slice(const IrOp *op, const Val *x, Val *out, char *err, size_t n)
     if (x->rank < 1) return ir_errf(err, n, "slice of a scalar");
     int64_t w = x->shape[x->rank - 1];
     if (start < 0 || len < 0 || start > w || len > w - start)
-        return ir_errf(err, n, "slice [%lld, +%lld) out of range of %s", (long long)start,
-                    (long long)len, val_shape_str(x, sx, sizeof sx));
+        return ir_errf(err, n, "slice [%lld, +%lld) out of range of %s", (long long)start, (long long)len,
+                       val_shape_str(x, sx, sizeof sx));
     if (alloc_last_dim(out, x, len, err, n)) return -1;
     int64_t rows = prod(x, 0, x->rank - 1);
     for (int64_t r = 0; r < rows; r++)
@@ -282,7 +284,7 @@ static int k_broadcast(const Val *x, const Val *want, Val *out, char *err, size_
     }
     if (!ok)
         return ir_errf(err, n, "broadcast: %s does not broadcast to %s", val_shape_str(x, sx, sizeof sx),
-                    val_shape_str(want, sw, sizeof sw));
+                       val_shape_str(want, sw, sizeof sw));
     if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
     int64_t st[IR_MAX_RANK];
     bcast_strides(x, out->rank, st);
@@ -298,8 +300,8 @@ static int k_stack(const Val *const *in, int nin, Val *out, char *err, size_t n)
     for (int i = 1; i < nin; i++)
         if (!val_same_shape(a, in[i]))
             return ir_errf(err, n, "stack: cannot stack %s and %s", val_shape_str(a, s0, sizeof s0),
-                        val_shape_str(in[i], s1, sizeof s1));
-    int64_t shape[IR_MAX_RANK] = { nin };
+                           val_shape_str(in[i], s1, sizeof s1));
+    int64_t shape[IR_MAX_RANK] = {nin};
     for (int d = 0; d < a->rank; d++) shape[d + 1] = a->shape[d];
     if (val_alloc(out, a->rank + 1, shape, err, n)) return -1;
     for (int i = 0; i < nin; i++)
@@ -313,7 +315,7 @@ static int k_reshape(const Val *x, const Val *want, Val *out, char *err, size_t 
     char sx[64], sw[64];
     if (x->numel != want->numel)
         return ir_errf(err, n, "reshape: %s has %lld elements, %s needs %lld", val_shape_str(x, sx, sizeof sx),
-                    (long long)x->numel, val_shape_str(want, sw, sizeof sw), (long long)want->numel);
+                       (long long)x->numel, val_shape_str(want, sw, sizeof sw), (long long)want->numel);
     if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
     if (out->numel) memcpy(out->data, x->data, (size_t)out->numel * sizeof(double));
     return 0;
@@ -325,10 +327,9 @@ static int take(const char *what, const Val *x, int64_t index, Val *out, char *e
     char sx[64];
     if (x->rank < 1 || index < 0 || index >= x->shape[0])
         return ir_errf(err, n, "%s: index %lld out of range of %s", what, (long long)index,
-                    val_shape_str(x, sx, sizeof sx));
+                       val_shape_str(x, sx, sizeof sx));
     if (val_alloc(out, x->rank - 1, x->shape + 1, err, n)) return -1;
-    if (out->numel)
-        memcpy(out->data, x->data + index * out->numel, (size_t)out->numel * sizeof(double));
+    if (out->numel) memcpy(out->data, x->data + index * out->numel, (size_t)out->numel * sizeof(double));
     return 0;
 }
 
@@ -357,18 +358,17 @@ static int k_seq_mean(const Val *x, Val *out, char *err, size_t n)
 
 /* ---- neural-network ops ------------------------------------------------------------- */
 
-static int k_embedding(const IrOp *op, const Val *table, const Val *ids, Val *out, char *err,
-                       size_t n)
+static int k_embedding(const IrOp *op, const Val *table, const Val *ids, Val *out, char *err, size_t n)
 {
     char st[64], lab[64], pos[64];
-    if (table->rank != 2) return ir_errf(err, n, "embedding: table %s is not a matrix", val_shape_str(table, st, sizeof st));
+    if (table->rank != 2)
+        return ir_errf(err, n, "embedding: table %s is not a matrix", val_shape_str(table, st, sizeof st));
     if (ids->rank + 1 > IR_MAX_RANK) return ir_errf(err, n, "embedding: ids of too high a rank");
     int64_t V = table->shape[0], D = table->shape[1];
     for (int64_t i = 0; i < ids->numel; i++)
         if (!id_ok(ids->data[i], V))
-            return user_fail(err, n, "token id %.17g at %s out of range [0, %lld) in embedding '%s'",
-                        ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)V,
-                        interp_op_label(op, lab, sizeof lab));
+            return user_fail(err, n, "token id %.17g at %s out of range [0, %lld) in embedding '%s'", ids->data[i],
+                             pos_str(ids, i, pos, sizeof pos), (long long)V, interp_op_label(op, lab, sizeof lab));
     int64_t shape[IR_MAX_RANK];
     for (int d = 0; d < ids->rank; d++) shape[d] = ids->shape[d];
     shape[ids->rank] = D;
@@ -463,14 +463,12 @@ static int check_class_ids(const IrOp *op, const Val *lg, const Val *ids, char *
     int64_t C = lg->shape[lg->rank - 1];
     for (int64_t i = 0; i < ids->numel; i++)
         if (!id_ok(ids->data[i], C))
-            return user_fail(err, n, "target id %.17g at %s out of range [0, %lld) in cross_entropy '%s'",
-                             ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)C,
-                             interp_op_label(op, lab, sizeof lab));
+            return user_fail(err, n, "target id %.17g at %s out of range [0, %lld) in cross_entropy '%s'", ids->data[i],
+                             pos_str(ids, i, pos, sizeof pos), (long long)C, interp_op_label(op, lab, sizeof lab));
     return 0;
 }
 
-static int k_cross_entropy(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err,
-                           size_t n)
+static int k_cross_entropy(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err, size_t n)
 {
     int rc = check_class_ids(op, lg, ids, err, n);
     if (rc) return rc;
@@ -493,7 +491,7 @@ static int k_mse(const Val *y, const Val *t, Val *out, char *err, size_t n)
     char sy[64], st[64];
     if (!val_same_shape(y, t))
         return ir_errf(err, n, "mse: shapes %s and %s differ", val_shape_str(y, sy, sizeof sy),
-                    val_shape_str(t, st, sizeof st));
+                       val_shape_str(t, st, sizeof st));
     if (val_alloc(out, 0, NULL, err, n)) return -1;
     double s = 0;
     for (int64_t i = 0; i < y->numel; i++) s += (y->data[i] - t->data[i]) * (y->data[i] - t->data[i]);
@@ -509,7 +507,7 @@ static int k_matmul_nn(const Val *g, const Val *w, Val *out, char *err, size_t n
     char sg[64], sw[64];
     if (w->rank != 2 || g->rank < 1 || g->shape[g->rank - 1] != w->shape[0])
         return ir_errf(err, n, "matmul_nn: g %s does not fit W %s", val_shape_str(g, sg, sizeof sg),
-                    val_shape_str(w, sw, sizeof sw));
+                       val_shape_str(w, sw, sizeof sw));
     int64_t N = w->shape[0], K = w->shape[1], rows = prod(g, 0, g->rank - 1);
     if (alloc_last_dim(out, g, K, err, n)) return -1;
     /* j outside k, so that W is read along its rows; each out[r, k] still
@@ -530,10 +528,10 @@ static int k_linear_wgrad(const Val *g, const Val *x, Val *out, char *err, size_
     int ok = g->rank >= 1 && g->rank == x->rank;
     for (int d = 0; ok && d < g->rank - 1; d++) ok = g->shape[d] == x->shape[d];
     if (!ok)
-        return ir_errf(err, n, "linear_wgrad: g %s and x %s differ in their rows",
-                    val_shape_str(g, sg, sizeof sg), val_shape_str(x, sx, sizeof sx));
+        return ir_errf(err, n, "linear_wgrad: g %s and x %s differ in their rows", val_shape_str(g, sg, sizeof sg),
+                       val_shape_str(x, sx, sizeof sx));
     int64_t N = g->shape[g->rank - 1], K = x->shape[x->rank - 1], rows = prod(g, 0, g->rank - 1);
-    int64_t shape[2] = { N, K };
+    int64_t shape[2] = {N, K};
     if (val_alloc(out, 2, shape, err, n)) return -1;
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < N; j++) {
@@ -555,7 +553,7 @@ static int k_reduce_to(const Val *x, const Val *want, Val *out, char *err, size_
     }
     if (!ok)
         return ir_errf(err, n, "reduce_to: %s does not reduce to %s", val_shape_str(x, sx, sizeof sx),
-                    val_shape_str(want, sw, sizeof sw));
+                       val_shape_str(want, sw, sizeof sw));
     if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
     int64_t st[IR_MAX_RANK];
     bcast_strides(out, x->rank, st);
@@ -572,7 +570,7 @@ static int k_relu_grad(const Val *g, const Val *x, Val *out, char *err, size_t n
     char sg[64], sx[64];
     if (!val_same_shape(g, x))
         return ir_errf(err, n, "relu_grad: shapes %s and %s differ", val_shape_str(g, sg, sizeof sg),
-                    val_shape_str(x, sx, sizeof sx));
+                       val_shape_str(x, sx, sizeof sx));
     if (val_alloc(out, g->rank, g->shape, err, n)) return -1;
     for (int64_t i = 0; i < g->numel; i++) out->data[i] = x->data[i] > 0 ? g->data[i] : 0.0;
     return 0;
@@ -581,8 +579,7 @@ static int k_relu_grad(const Val *g, const Val *x, Val *out, char *err, size_t n
 /* (softmax(logits) - onehot(ids)) / numel(ids): the gradient of the mean
  * cross entropy; the ids were checked by the forward op, but a pass may
  * move things, so check again. */
-static int k_cross_entropy_grad(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err,
-                                size_t n)
+static int k_cross_entropy_grad(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err, size_t n)
 {
     int rc = check_class_ids(op, lg, ids, err, n);
     if (rc) return rc;
@@ -602,27 +599,26 @@ static int k_mse_grad(const Val *y, const Val *t, Val *out, char *err, size_t n)
     char sy[64], st[64];
     if (!val_same_shape(y, t))
         return ir_errf(err, n, "mse_grad: shapes %s and %s differ", val_shape_str(y, sy, sizeof sy),
-                    val_shape_str(t, st, sizeof st));
+                       val_shape_str(t, st, sizeof st));
     if (val_alloc(out, y->rank, y->shape, err, n)) return -1;
     for (int64_t i = 0; i < y->numel; i++) out->data[i] = 2.0 * (y->data[i] - t->data[i]) / (double)y->numel;
     return 0;
 }
 
 /* d table[id] += g row, for every position. */
-static int k_embedding_grad(const IrOp *op, const Val *table, const Val *ids, const Val *g, Val *out,
-                            char *err, size_t n)
+static int k_embedding_grad(const IrOp *op, const Val *table, const Val *ids, const Val *g, Val *out, char *err,
+                            size_t n)
 {
     char st[64], sg[64], lab[64], pos[64];
     if (table->rank != 2 || g->rank != ids->rank + 1 || g->shape[g->rank - 1] != table->shape[1] ||
         g->numel != ids->numel * table->shape[1])
         return ir_errf(err, n, "embedding_grad: g %s does not fit table %s", val_shape_str(g, sg, sizeof sg),
-                    val_shape_str(table, st, sizeof st));
+                       val_shape_str(table, st, sizeof st));
     int64_t V = table->shape[0], D = table->shape[1];
     for (int64_t i = 0; i < ids->numel; i++)
         if (!id_ok(ids->data[i], V))
-            return user_fail(err, n, "token id %.17g at %s out of range [0, %lld) in embedding '%s'",
-                             ids->data[i], pos_str(ids, i, pos, sizeof pos), (long long)V,
-                             interp_op_label(op, lab, sizeof lab));
+            return user_fail(err, n, "token id %.17g at %s out of range [0, %lld) in embedding '%s'", ids->data[i],
+                             pos_str(ids, i, pos, sizeof pos), (long long)V, interp_op_label(op, lab, sizeof lab));
     if (val_alloc(out, 2, table->shape, err, n)) return -1;
     for (int64_t i = 0; i < ids->numel; i++) {
         int64_t row = (int64_t)ids->data[i];
@@ -640,7 +636,7 @@ static int k_seq_grad(IrOpKind k, const Val *g, const Val *s, Val *out, char *er
     for (int d = 0; ok && d < g->rank; d++) ok = s->shape[d + 1] == g->shape[d];
     if (!ok)
         return ir_errf(err, n, "%s: g %s is not one step of %s", ir_op_name(k), val_shape_str(g, sg, sizeof sg),
-                    val_shape_str(s, ss, sizeof ss));
+                       val_shape_str(s, ss, sizeof ss));
     if (val_alloc(out, s->rank, s->shape, err, n)) return -1;
     int64_t T = s->shape[0], step = g->numel;
     for (int64_t t = 0; t < T; t++) {
@@ -719,8 +715,7 @@ static int k_adam_update(const IrOp *op, const Val *const *in, Val *outs, char *
     double eps = op->attrs.eps, wd = op->attrs.weight_decay;
     if (step->rank != 0) return ir_errf(err, n, "adam_update: the step is not a scalar");
     double t = step->data[0];
-    if (!(t >= 1) || t != floor(t))
-        return user_fail(err, n, "adam_update: step %.17g is not a whole number >= 1", t);
+    if (!(t >= 1) || t != floor(t)) return user_fail(err, n, "adam_update: step %.17g is not a whole number >= 1", t);
     double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
     double step_size = lr / bc1, bc2_sqrt = sqrt(bc2);
     for (int r = 0; r < 3; r++)
@@ -743,17 +738,16 @@ static int same_shapes(const IrOp *op, const Val *const *in, int nstate, char *e
     for (int i = 1; i <= nstate; i++)
         if (!val_same_shape(in[0], in[i]))
             return ir_errf(err, n, "%s: operand %d %s is not the parameter's shape %s", ir_op_name(op->kind), i,
-                        val_shape_str(in[i], s1, sizeof s1), val_shape_str(in[0], s0, sizeof s0));
+                           val_shape_str(in[i], s1, sizeof s1), val_shape_str(in[0], s0, sizeof s0));
     return 0;
 }
 
-int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in, Val *outs,
-                         char *err, size_t errlen)
+int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in, Val *outs, char *err, size_t errlen)
 {
     (void)m;
     if (op->nresults != ir_op_nresults(op->kind, op->noperands))
         return ir_errf(err, errlen, "%s: %d results for %d operands", ir_op_name(op->kind), op->nresults,
-                    op->noperands);
+                       op->noperands);
     switch (op->kind) {
     case IR_SGD_UPDATE:
         if (op->noperands < 2 || op->noperands > 3) break;
@@ -763,8 +757,7 @@ int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in
         if (op->noperands != 5) break;
         if (same_shapes(op, in, 3, err, errlen)) return -1;
         return k_adam_update(op, in, outs, err, errlen);
-    default:
-        return ir_errf(err, errlen, "no multi-result kernel for op %s", ir_op_name(op->kind));
+    default: return ir_errf(err, errlen, "no multi-result kernel for op %s", ir_op_name(op->kind));
     }
     return ir_errf(err, errlen, "%s: %d operands", ir_op_name(op->kind), op->noperands);
 }
@@ -780,8 +773,8 @@ static int want_operands(const IrOp *op, char *err, size_t n)
     return ir_errf(err, n, "%s: %d operands", ir_op_name(op->kind), op->noperands);
 }
 
-int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const Val *want,
-                  Val *out, char *err, size_t errlen)
+int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const Val *want, Val *out, char *err,
+                  size_t errlen)
 {
     (void)m;
     if (want_operands(op, err, errlen)) return -1;
@@ -798,64 +791,38 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
 #define IR_OP(NAME, name, min, max, nres)
 #include "ir/ops.def"
         return k_unary(op, in[0], out, err, errlen);
-    case IR_LINEAR:
-        return k_linear(in[0], in[1], out, err, errlen);
-    case IR_CONCAT:
-        return k_concat(in, op->noperands, out, err, errlen);
-    case IR_SLICE:
-        return k_slice(op, in[0], out, err, errlen);
-    case IR_BROADCAST:
-        return k_broadcast(in[0], want, out, err, errlen);
-    case IR_STACK:
-        return k_stack(in, op->noperands, out, err, errlen);
-    case IR_INDEX:
-        return take("index", in[0], op->attrs.index, out, err, errlen);
-    case IR_SEQ_LAST:
-        return take("seq_last", in[0], in[0]->rank ? in[0]->shape[0] - 1 : 0, out, err, errlen);
-    case IR_SEQ_REVERSE:
-        return k_seq_reverse(in[0], out, err, errlen);
-    case IR_SEQ_MEAN:
-        return k_seq_mean(in[0], out, err, errlen);
-    case IR_EMBEDDING:
-        return k_embedding(op, in[0], in[1], out, err, errlen);
-    case IR_SOFTMAX:
-        return k_softmax(in[0], out, err, errlen);
-    case IR_LAYERNORM:
-        return k_layernorm(op, in[0], out, err, errlen);
-    case IR_CROSS_ENTROPY:
-        return k_cross_entropy(op, in[0], in[1], out, err, errlen);
-    case IR_MSE:
-        return k_mse(in[0], in[1], out, err, errlen);
-    case IR_MATMUL_NN:
-        return k_matmul_nn(in[0], in[1], out, err, errlen);
-    case IR_LINEAR_WGRAD:
-        return k_linear_wgrad(in[0], in[1], out, err, errlen);
-    case IR_REDUCE_TO:
-        return k_reduce_to(in[0], want, out, err, errlen);
-    case IR_RELU_GRAD:
-        return k_relu_grad(in[0], in[1], out, err, errlen);
-    case IR_CROSS_ENTROPY_GRAD:
-        return k_cross_entropy_grad(op, in[0], in[1], out, err, errlen);
-    case IR_MSE_GRAD:
-        return k_mse_grad(in[0], in[1], out, err, errlen);
-    case IR_EMBEDDING_GRAD:
-        return k_embedding_grad(op, in[0], in[1], in[2], out, err, errlen);
-    case IR_LAYERNORM_GRAD:
-        return k_layernorm_grad(op, in[0], in[1], out, err, errlen);
-    case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD:
-        return k_seq_grad(op->kind, in[0], in[1], out, err, errlen);
-    case IR_SUMSQ:
-        return k_sumsq(in, op->noperands, out, err, errlen);
-    case IR_CLIP_SCALE:
-        return k_clip_scale(op, in[0], out, err, errlen);
-    case IR_CLAMP:
-        return k_clamp(op, in[0], out, err, errlen);
-    case IR_RESHAPE:
-        return k_reshape(in[0], want, out, err, errlen);
-    case IR_SGD_UPDATE: case IR_ADAM_UPDATE: /* interp_kernel_update() */
+    case IR_LINEAR: return k_linear(in[0], in[1], out, err, errlen);
+    case IR_CONCAT: return k_concat(in, op->noperands, out, err, errlen);
+    case IR_SLICE: return k_slice(op, in[0], out, err, errlen);
+    case IR_BROADCAST: return k_broadcast(in[0], want, out, err, errlen);
+    case IR_STACK: return k_stack(in, op->noperands, out, err, errlen);
+    case IR_INDEX: return take("index", in[0], op->attrs.index, out, err, errlen);
+    case IR_SEQ_LAST: return take("seq_last", in[0], in[0]->rank ? in[0]->shape[0] - 1 : 0, out, err, errlen);
+    case IR_SEQ_REVERSE: return k_seq_reverse(in[0], out, err, errlen);
+    case IR_SEQ_MEAN: return k_seq_mean(in[0], out, err, errlen);
+    case IR_EMBEDDING: return k_embedding(op, in[0], in[1], out, err, errlen);
+    case IR_SOFTMAX: return k_softmax(in[0], out, err, errlen);
+    case IR_LAYERNORM: return k_layernorm(op, in[0], out, err, errlen);
+    case IR_CROSS_ENTROPY: return k_cross_entropy(op, in[0], in[1], out, err, errlen);
+    case IR_MSE: return k_mse(in[0], in[1], out, err, errlen);
+    case IR_MATMUL_NN: return k_matmul_nn(in[0], in[1], out, err, errlen);
+    case IR_LINEAR_WGRAD: return k_linear_wgrad(in[0], in[1], out, err, errlen);
+    case IR_REDUCE_TO: return k_reduce_to(in[0], want, out, err, errlen);
+    case IR_RELU_GRAD: return k_relu_grad(in[0], in[1], out, err, errlen);
+    case IR_CROSS_ENTROPY_GRAD: return k_cross_entropy_grad(op, in[0], in[1], out, err, errlen);
+    case IR_MSE_GRAD: return k_mse_grad(in[0], in[1], out, err, errlen);
+    case IR_EMBEDDING_GRAD: return k_embedding_grad(op, in[0], in[1], in[2], out, err, errlen);
+    case IR_LAYERNORM_GRAD: return k_layernorm_grad(op, in[0], in[1], out, err, errlen);
+    case IR_SEQ_LAST_GRAD:
+    case IR_SEQ_MEAN_GRAD: return k_seq_grad(op->kind, in[0], in[1], out, err, errlen);
+    case IR_SUMSQ: return k_sumsq(in, op->noperands, out, err, errlen);
+    case IR_CLIP_SCALE: return k_clip_scale(op, in[0], out, err, errlen);
+    case IR_CLAMP: return k_clamp(op, in[0], out, err, errlen);
+    case IR_RESHAPE: return k_reshape(in[0], want, out, err, errlen);
+    case IR_SGD_UPDATE:
+    case IR_ADAM_UPDATE: /* interp_kernel_update() */
     case IR_SCAN:
-    case IR_NUM_OPS:
-        break;
+    case IR_NUM_OPS: break;
     }
     return ir_errf(err, errlen, "no kernel for op %s", ir_op_name(op->kind));
 }

@@ -16,19 +16,19 @@ typedef enum { VAL_UNSET, VAL_PRESENT, VAL_ABSENT } ValState;
 
 typedef struct Val {
     ValState state;
-    int      rank;
-    int64_t  shape[IR_MAX_RANK];
-    int64_t  numel;
-    double  *data;       /* numel doubles, owned; ids are stored as doubles */
+    int rank;
+    int64_t shape[IR_MAX_RANK];
+    int64_t numel;
+    double *data; /* numel doubles, owned; ids are stored as doubles */
 } Val;
 
 /* Allocates zeroed data for the shape and marks v present.  Returns 0, or
  * -1 with a message (a size that overflows, out of memory). */
-int  val_alloc(Val *v, int rank, const int64_t *shape, char *err, size_t errlen);
-void val_free(Val *v);                                   /* back to UNSET   */
-int  val_copy(Val *dst, const Val *src, char *err, size_t errlen);
-const char *val_shape_str(const Val *v, char *buf, size_t n);   /* "[2, 3]" */
-int  val_same_shape(const Val *a, const Val *b);
+int val_alloc(Val *v, int rank, const int64_t *shape, char *err, size_t errlen);
+void val_free(Val *v); /* back to UNSET   */
+int val_copy(Val *dst, const Val *src, char *err, size_t errlen);
+const char *val_shape_str(const Val *v, char *buf, size_t n); /* "[2, 3]" */
+int val_same_shape(const Val *a, const Val *b);
 
 /* A name for op in messages: its result's source name, else its origin,
  * else "%id". */
@@ -41,13 +41,12 @@ const char *interp_op_label(const IrOp *op, char *buf, size_t n);
  * shape from the operands alone so that the caller can check the IR's type
  * against it.  Returns 0, -1 with a message about a malformed module, or
  * -2 with a message about the data (an id out of range). */
-int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const Val *want,
-                  Val *out, char *err, size_t errlen);
+int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const Val *want, Val *out, char *err,
+                  size_t errlen);
 
 /* The same for the multi-result optimizer update ops (sgd_update,
  * adam_update): computes outs[0..op->nresults), each UNSET on entry; on
  * failure the caller frees whatever was allocated. */
-int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in, Val *outs,
-                         char *err, size_t errlen);
+int interp_kernel_update(const IrModule *m, const IrOp *op, const Val *const *in, Val *outs, char *err, size_t errlen);
 
 #endif

@@ -19,9 +19,14 @@ typedef struct IrChunk {
 
 /* Capacities of the module's growable lists, kept in the private arena so
  * that the public IrModule stays plain data. */
-typedef struct { int syms, inputs, targets, params, outputs; } Caps;
+typedef struct {
+    int syms, inputs, targets, params, outputs;
+} Caps;
 
-struct IrArena { IrChunk *head; Caps caps; };
+struct IrArena {
+    IrChunk *head;
+    Caps caps;
+};
 
 static void *arena_alloc(struct IrArena *a, size_t n)
 {
@@ -29,8 +34,13 @@ static void *arena_alloc(struct IrArena *a, size_t n)
     if (!a->head || a->head->cap - a->head->used < n) {
         size_t cap = n > 65536 ? n : 65536;
         IrChunk *c = malloc(sizeof *c + cap);
-        if (!c) { fprintf(stderr, "rnnc: out of memory\n"); exit(70); }
-        c->next = a->head; c->used = 0; c->cap = cap;
+        if (!c) {
+            fprintf(stderr, "rnnc: out of memory\n");
+            exit(70);
+        }
+        c->next = a->head;
+        c->used = 0;
+        c->cap = cap;
         a->head = c;
     }
     void *p = (char *)a->head->data + a->head->used;
@@ -69,7 +79,10 @@ static Caps *caps_of(IrModule *m) { return &m->arena->caps; }
 IrModule *ir_module_new(const char *name)
 {
     struct IrArena *a = calloc(1, sizeof *a);
-    if (!a) { fprintf(stderr, "rnnc: out of memory\n"); exit(70); }
+    if (!a) {
+        fprintf(stderr, "rnnc: out of memory\n");
+        exit(70);
+    }
     IrModule *m = arena_alloc(a, sizeof *m);
     m->arena = a;
     m->name = ir_strdup(m, name ? name : "main");
@@ -82,7 +95,10 @@ void ir_free(IrModule *m)
 {
     if (!m) return;
     struct IrArena *a = m->arena;
-    for (IrChunk *c = a->head, *n; c; c = n) { n = c->next; free(c); }
+    for (IrChunk *c = a->head, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
     free(a);
 }
 
@@ -104,8 +120,7 @@ static IrValue *new_value(IrModule *m, IrValueKind kind, IrType t, const char *n
     return v;
 }
 
-static IrValue *add_named(IrModule *m, IrInput **list, int *n, int *cap,
-                          IrValueKind kind, const char *name, IrType t)
+static IrValue *add_named(IrModule *m, IrInput **list, int *n, int *cap, IrValueKind kind, const char *name, IrType t)
 {
     *list = grow(m, *list, *n, cap, sizeof **list);
     IrValue *v = new_value(m, kind, t, name);
@@ -181,8 +196,8 @@ void ir_block_append(IrModule *m, IrBlock *b, IrOp *op)
     op->parent = b;
 }
 
-static IrOp *new_op(IrModule *m, IrOpKind k, IrValue **operands, int noperands,
-                    const IrType *result_types, int nresults)
+static IrOp *new_op(IrModule *m, IrOpKind k, IrValue **operands, int noperands, const IrType *result_types,
+                    int nresults)
 {
     IrOp *op = ir_alloc(m, sizeof *op);
     op->kind = k;
@@ -200,8 +215,8 @@ static IrOp *new_op(IrModule *m, IrOpKind k, IrValue **operands, int noperands,
     return op;
 }
 
-IrOp *ir_op(IrModule *m, IrBlock *b, IrOpKind k, IrValue **operands, int noperands,
-            const IrType *result_types, int nresults)
+IrOp *ir_op(IrModule *m, IrBlock *b, IrOpKind k, IrValue **operands, int noperands, const IrType *result_types,
+            int nresults)
 {
     IrOp *op = new_op(m, k, operands, noperands, result_types, nresults);
     ir_block_append(m, b, op);
@@ -209,8 +224,7 @@ IrOp *ir_op(IrModule *m, IrBlock *b, IrOpKind k, IrValue **operands, int noperan
 }
 
 /* Builder misuse is a compiler bug, not a user error: say so and stop. */
-static IrValue *infer_and_build(IrModule *m, IrBlock *b, IrOpKind k, IrValue **ops, int n,
-                                const IrAttrs *attrs)
+static IrValue *infer_and_build(IrModule *m, IrBlock *b, IrOpKind k, IrValue **ops, int n, const IrAttrs *attrs)
 {
     IrType t;
     char err[256];
@@ -223,14 +237,11 @@ static IrValue *infer_and_build(IrModule *m, IrBlock *b, IrOpKind k, IrValue **o
     return op->results[0];
 }
 
-IrValue *ir_op1(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a)
-{
-    return infer_and_build(m, b, k, &a, 1, NULL);
-}
+IrValue *ir_op1(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a) { return infer_and_build(m, b, k, &a, 1, NULL); }
 
 IrValue *ir_op2(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a, IrValue *c)
 {
-    IrValue *ops[2] = { a, c };
+    IrValue *ops[2] = {a, c};
     return infer_and_build(m, b, k, ops, 2, NULL);
 }
 
@@ -243,14 +254,14 @@ IrValue *ir_const(IrModule *m, IrBlock *b, double f, IrType t)
 
 IrValue *ir_slice(IrModule *m, IrBlock *b, IrValue *x, int64_t start, int64_t len)
 {
-    IrAttrs a = { .start = start, .len = len };
+    IrAttrs a = {.start = start, .len = len};
     return infer_and_build(m, b, IR_SLICE, &x, 1, &a);
 }
 
 /* ---- scans -------------------------------------------------------------- */
 
-IrOp *ir_scan_begin(IrModule *m, IrBlock *b, IrValue **carried, int n_carried,
-                    IrValue **seqs, int n_seq, int reverse, int64_t steps)
+IrOp *ir_scan_begin(IrModule *m, IrBlock *b, IrValue **carried, int n_carried, IrValue **seqs, int n_seq, int reverse,
+                    int64_t steps)
 {
     int n = n_carried + n_seq;
     IrValue **ops = ir_alloc(m, (size_t)(n ? n : 1) * sizeof *ops);
@@ -292,8 +303,7 @@ void ir_scan_finish(IrModule *m, IrOp *scan, IrValue **yields, int n_carried, in
     scan->attrs.n_seq_out = n_seq_out;
 
     /* Time dim of stacked outputs: the sequences' own, or the constant trip count. */
-    int64_t tdim = scan->attrs.n_seq_in ? scan->operands[scan->attrs.n_carried]->type.dim[0]
-                                        : scan->attrs.steps;
+    int64_t tdim = scan->attrs.n_seq_in ? scan->operands[scan->attrs.n_carried]->type.dim[0] : scan->attrs.steps;
     scan->nresults = n;
     scan->results = ir_alloc(m, (size_t)(n ? n : 1) * sizeof *scan->results);
     for (int i = 0; i < n; i++) {
@@ -314,7 +324,7 @@ void ir_scan_finish(IrModule *m, IrOp *scan, IrValue **yields, int n_carried, in
 
 IrType ir_type(IrDType dt, int rank, const int64_t *dims)
 {
-    IrType t = { .dtype = dt, .rank = rank };
+    IrType t = {.dtype = dt, .rank = rank};
     for (int i = 0; i < rank && i < IR_MAX_RANK; i++) t.dim[i] = dims[i];
     return t;
 }
@@ -379,12 +389,14 @@ static int broadcast(const IrModule *m, IrType a, IrType b, IrType *out, char *e
     for (int i = 1; i <= a.rank && i <= b.rank; i++) {
         int64_t da = a.dim[a.rank - i], db = b.dim[b.rank - i];
         if (da == db) continue;
-        if (da == 1) r.dim[r.rank - i] = db;
-        else if (db == 1) r.dim[r.rank - i] = da;
+        if (da == 1)
+            r.dim[r.rank - i] = db;
+        else if (db == 1)
+            r.dim[r.rank - i] = da;
         else {
             char sa[96], sb[96];
-            return fail(err, n, "shapes %s and %s do not broadcast",
-                        ir_type_str(m, a, sa, sizeof sa), ir_type_str(m, b, sb, sizeof sb));
+            return fail(err, n, "shapes %s and %s do not broadcast", ir_type_str(m, a, sa, sizeof sa),
+                        ir_type_str(m, b, sb, sizeof sb));
         }
     }
     *out = r;
@@ -397,8 +409,8 @@ static int want_f32(IrValue *v, const char *what, char *err, size_t n)
     return 1;
 }
 
-int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
-                  const IrAttrs *attrs, IrType *out, char *err, size_t n)
+int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no, const IrAttrs *attrs, IrType *out, char *err,
+                  size_t n)
 {
     static const IrAttrs none;
     if (!attrs) attrs = &none;
@@ -407,8 +419,7 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
     char s1[96], s2[96];
 
     switch (k) {
-    case IR_CONST:
-        return fail(err, n, "const has no operands to infer from");
+    case IR_CONST: return fail(err, n, "const has no operands to infer from");
 #define IR_BINARY(NAME, name, kmap) case IR_##NAME:
 #define IR_OP(NAME, name, min, max, nres)
 #include "ir/ops.def"
@@ -418,7 +429,8 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
 #define IR_UNARY(NAME, name, fn, kmap) case IR_##NAME:
 #define IR_OP(NAME, name, min, max, nres)
 #include "ir/ops.def"
-    case IR_SOFTMAX: case IR_LAYERNORM:
+    case IR_SOFTMAX:
+    case IR_LAYERNORM:
         if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
         if (!want_f32(o[0], "operand", err, n)) return 0;
         if ((k == IR_SOFTMAX || k == IR_LAYERNORM) && o[0]->type.rank < 1)
@@ -465,8 +477,7 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         *out = t;
         return 1;
     }
-    case IR_BROADCAST:
-        return fail(err, n, "broadcast takes its result type from the builder");
+    case IR_BROADCAST: return fail(err, n, "broadcast takes its result type from the builder");
     case IR_STACK: {
         if (no < 1) return fail(err, n, "stack needs operands");
         IrType r = o[0]->type;
@@ -492,9 +503,10 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         *out = t;
         return 1;
     }
-    case IR_SCAN:
-        return fail(err, n, "scan types come from its body");
-    case IR_SEQ_LAST: case IR_SEQ_MEAN: case IR_SEQ_REVERSE: {
+    case IR_SCAN: return fail(err, n, "scan types come from its body");
+    case IR_SEQ_LAST:
+    case IR_SEQ_MEAN:
+    case IR_SEQ_REVERSE: {
         if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
         IrType t = o[0]->type;
         if (t.rank < 2) return fail(err, n, "expects a sequence, got %s", ir_type_str(m, t, s1, sizeof s1));
@@ -518,7 +530,8 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         *out = r;
         return 1;
     }
-    case IR_CROSS_ENTROPY: case IR_MSE: {
+    case IR_CROSS_ENTROPY:
+    case IR_MSE: {
         if (no != 2) return fail(err, n, "expects 2 operands, got %d", no);
         IrType a = o[0]->type, b = o[1]->type;
         if (!want_f32(o[0], "prediction", err, n)) return 0;
@@ -529,9 +542,10 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         } else {
             ok = ir_type_eq(a, b);
         }
-        if (!ok) return fail(err, n, "%s and %s do not match", ir_type_str(m, a, s1, sizeof s1),
-                             ir_type_str(m, b, s2, sizeof s2));
-        *out = (IrType){ .dtype = IR_F32, .rank = 0 };
+        if (!ok)
+            return fail(err, n, "%s and %s do not match", ir_type_str(m, a, s1, sizeof s1),
+                        ir_type_str(m, b, s2, sizeof s2));
+        *out = (IrType){.dtype = IR_F32, .rank = 0};
         return 1;
     }
     case IR_MATMUL_NN: {
@@ -551,17 +565,18 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         if (!want_f32(o[0], "g", err, n) || !want_f32(o[1], "x", err, n)) return 0;
         int ok = g.rank >= 1 && g.rank == x.rank;
         for (int d = 0; ok && d < g.rank - 1; d++) ok = g.dim[d] == x.dim[d];
-        if (!ok) return fail(err, n, "g %s and x %s differ in their rows", ir_type_str(m, g, s1, sizeof s1),
-                             ir_type_str(m, x, s2, sizeof s2));
-        int64_t d2[2] = { g.dim[g.rank - 1], x.dim[x.rank - 1] };
+        if (!ok)
+            return fail(err, n, "g %s and x %s differ in their rows", ir_type_str(m, g, s1, sizeof s1),
+                        ir_type_str(m, x, s2, sizeof s2));
+        int64_t d2[2] = {g.dim[g.rank - 1], x.dim[x.rank - 1]};
         *out = ir_type(IR_F32, 2, d2);
         return 1;
     }
-    case IR_REDUCE_TO:
-        return fail(err, n, "reduce_to takes its result type from the builder");
-    case IR_RESHAPE:
-        return fail(err, n, "reshape takes its result type from the builder");
-    case IR_RELU_GRAD: case IR_MSE_GRAD: case IR_LAYERNORM_GRAD:
+    case IR_REDUCE_TO: return fail(err, n, "reduce_to takes its result type from the builder");
+    case IR_RESHAPE: return fail(err, n, "reshape takes its result type from the builder");
+    case IR_RELU_GRAD:
+    case IR_MSE_GRAD:
+    case IR_LAYERNORM_GRAD:
         if (no != 2) return fail(err, n, "expects 2 operands, got %d", no);
         if (k == IR_LAYERNORM_GRAD && o[1]->type.rank < 1) return fail(err, n, "layernorm_grad of a scalar");
         if (!want_f32(o[0], "first operand", err, n) || !want_f32(o[1], "second operand", err, n)) return 0;
@@ -586,14 +601,16 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         *out = o[0]->type;
         return 1;
     }
-    case IR_SEQ_LAST_GRAD: case IR_SEQ_MEAN_GRAD: {
+    case IR_SEQ_LAST_GRAD:
+    case IR_SEQ_MEAN_GRAD: {
         if (no != 2) return fail(err, n, "expects 2 operands (g, s), got %d", no);
         IrType g = o[0]->type, s = o[1]->type;
         if (!want_f32(o[0], "g", err, n)) return 0;
         int ok = s.rank == g.rank + 1;
         for (int d = 0; ok && d < g.rank; d++) ok = s.dim[d + 1] == g.dim[d];
-        if (!ok) return fail(err, n, "g %s is not one step of %s", ir_type_str(m, g, s1, sizeof s1),
-                             ir_type_str(m, s, s2, sizeof s2));
+        if (!ok)
+            return fail(err, n, "g %s is not one step of %s", ir_type_str(m, g, s1, sizeof s1),
+                        ir_type_str(m, s, s2, sizeof s2));
         *out = s;
         out->dtype = IR_F32;
         return 1;
@@ -603,7 +620,7 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         if (no < 1) return fail(err, n, "sumsq needs operands");
         for (int i = 0; i < no; i++)
             if (!want_f32(o[i], "every operand", err, n)) return 0;
-        *out = (IrType){ .dtype = IR_F32, .rank = 0 };
+        *out = (IrType){.dtype = IR_F32, .rank = 0};
         return 1;
     case IR_CLAMP: /* (sqrt is with the unary ops above) */
         if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
@@ -616,12 +633,15 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
             return fail(err, n, "the norm must be f32[], got %s", ir_type_str(m, o[0]->type, s1, sizeof s1));
         *out = o[0]->type;
         return 1;
-    case IR_SGD_UPDATE: case IR_ADAM_UPDATE: {
+    case IR_SGD_UPDATE:
+    case IR_ADAM_UPDATE: {
         /* p, g and the state slots all have p's type; Adam's step is f32[]. */
         int adam = k == IR_ADAM_UPDATE;
         if (adam ? no != 5 : (no != 2 && no != 3))
-            return fail(err, n, adam ? "expects 5 operands (p, g, m, v, step), got %d"
-                                     : "expects 2 or 3 operands (p, g[, mom]), got %d", no);
+            return fail(err, n,
+                        adam ? "expects 5 operands (p, g, m, v, step), got %d"
+                             : "expects 2 or 3 operands (p, g[, mom]), got %d",
+                        no);
         if (!want_f32(o[0], "the parameter", err, n)) return 0;
         int nstate = adam ? 3 : no - 1;
         for (int i = 1; i <= nstate; i++)
@@ -633,7 +653,6 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no,
         *out = o[0]->type;
         return 1;
     }
-    default:
-        return fail(err, n, "unknown op kind %d", (int)k);
+    default: return fail(err, n, "unknown op kind %d", (int)k);
     }
 }

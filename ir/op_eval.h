@@ -23,28 +23,25 @@ static inline double ir_sigmoid(double x)
  * writes it: x above the threshold, else log1p(exp(x)).  In double exp(x)
  * cannot overflow for x <= 20 and log1p keeps exp(x)'s full accuracy when
  * it is tiny (large negative x), so this is stable as it stands. */
-static inline double ir_softplus(double x)
-{
-    return x > 20 ? x : log1p(exp(x));
-}
+static inline double ir_softplus(double x) { return x > 20 ? x : log1p(exp(x)); }
 
 /* Unary ops read a, binary ops a and b; NaN for any other op. */
 static inline double ir_op_eval(IrOpKind k, double a, double b)
 {
     switch (k) {
-    case IR_ADD:      return a + b;
-    case IR_SUB:      return a - b;
-    case IR_MUL:      return a * b;
-    case IR_DIV:      return a / b;
-    case IR_NEG:      return -a;
-    case IR_SIGMOID:  return ir_sigmoid(a);
-    case IR_TANH:     return tanh(a);
-    case IR_RELU:     return a > 0 ? a : 0.0;
-    case IR_EXP:      return exp(a);
-    case IR_LOG:      return log(a);
+    case IR_ADD: return a + b;
+    case IR_SUB: return a - b;
+    case IR_MUL: return a * b;
+    case IR_DIV: return a / b;
+    case IR_NEG: return -a;
+    case IR_SIGMOID: return ir_sigmoid(a);
+    case IR_TANH: return tanh(a);
+    case IR_RELU: return a > 0 ? a : 0.0;
+    case IR_EXP: return exp(a);
+    case IR_LOG: return log(a);
     case IR_SOFTPLUS: return ir_softplus(a);
-    case IR_SQRT:     return sqrt(a);
-    default:          return NAN;
+    case IR_SQRT: return sqrt(a);
+    default: return NAN;
     }
 }
 

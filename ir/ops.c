@@ -11,13 +11,15 @@ static const char *const op_names[IR_NUM_OPS] = {
 };
 
 static const IrOpClass op_classes[IR_NUM_OPS] = {
-#define IR_UNARY(NAME, name, fn, kmap) [IR_##NAME] = IR_CLASS_UNARY,
-#define IR_BINARY(NAME, name, kmap) [IR_##NAME] = IR_CLASS_BINARY,
+#define IR_UNARY(NAME, name, fn, kmap)    [IR_##NAME] = IR_CLASS_UNARY,
+#define IR_BINARY(NAME, name, kmap)       [IR_##NAME] = IR_CLASS_BINARY,
 #define IR_OP(NAME, name, min, max, nres) [IR_##NAME] = IR_CLASS_OTHER,
 #include "ir/ops.def"
 };
 
-static const struct { int min, max, nres; } op_counts[IR_NUM_OPS] = {
+static const struct {
+    int min, max, nres;
+} op_counts[IR_NUM_OPS] = {
 #define IR_OP(NAME, name, min, max, nres) [IR_##NAME] = {min, max, nres},
 #include "ir/ops.def"
 };
@@ -30,15 +32,9 @@ static const unsigned char op_is_function[IR_NUM_OPS] = {
 
 static int known(IrOpKind k) { return (int)k >= 0 && k < IR_NUM_OPS; }
 
-const char *ir_op_name(IrOpKind k)
-{
-    return known(k) ? op_names[k] : "?";
-}
+const char *ir_op_name(IrOpKind k) { return known(k) ? op_names[k] : "?"; }
 
-IrOpClass ir_op_class(IrOpKind k)
-{
-    return known(k) ? op_classes[k] : IR_CLASS_OTHER;
-}
+IrOpClass ir_op_class(IrOpKind k) { return known(k) ? op_classes[k] : IR_CLASS_OTHER; }
 
 int ir_op_is_elementwise(IrOpKind k)
 {

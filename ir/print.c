@@ -32,7 +32,7 @@
 #define ORIGIN_COL 64
 /* Scan bodies deeper than this are not printed (a malformed module could
  * make a body contain its own scan). */
-#define MAX_DEPTH 32
+#define MAX_DEPTH  32
 
 /* ---- printing names ------------------------------------------------------
  * Every value gets one display name, assigned in the order the printer
@@ -41,14 +41,15 @@
  * cannot collide with the ids of unnamed values. */
 
 typedef struct Names {
-    const IrValue **vals;  /* open-addressing table keyed by pointer      */
-    char          **vname; /* the name of vals[i]                         */
-    char          **used;  /* open-addressing set of names in use         */
-    size_t          cap;   /* size of both tables, a power of two         */
-    size_t          n;
+    const IrValue **vals; /* open-addressing table keyed by pointer      */
+    char **vname;         /* the name of vals[i]                         */
+    char **used;          /* open-addressing set of names in use         */
+    size_t cap;           /* size of both tables, a power of two         */
+    size_t n;
 } Names;
 
-static size_t hash_ptr(const void *p) {
+static size_t hash_ptr(const void *p)
+{
     uint64_t x = (uint64_t)(uintptr_t)p;
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
@@ -56,53 +57,47 @@ static size_t hash_ptr(const void *p) {
     return (size_t)x;
 }
 
-static size_t hash_str(const char *s) {
+static size_t hash_str(const char *s)
+{
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return (size_t)h;
 }
 
-static const char *names_find(const Names *ns, const IrValue *v) {
-    if (!ns->cap)
-        return NULL;
+static const char *names_find(const Names *ns, const IrValue *v)
+{
+    if (!ns->cap) return NULL;
     for (size_t i = hash_ptr(v) & (ns->cap - 1);; i = (i + 1) & (ns->cap - 1)) {
-        if (!ns->vals[i])
-            return NULL;
-        if (ns->vals[i] == v)
-            return ns->vname[i];
+        if (!ns->vals[i]) return NULL;
+        if (ns->vals[i] == v) return ns->vname[i];
     }
 }
 
-static int names_taken(const Names *ns, const char *s) {
-    if (!ns->cap)
-        return 0;
+static int names_taken(const Names *ns, const char *s)
+{
+    if (!ns->cap) return 0;
     for (size_t i = hash_str(s) & (ns->cap - 1);; i = (i + 1) & (ns->cap - 1)) {
-        if (!ns->used[i])
-            return 0;
-        if (strcmp(ns->used[i], s) == 0)
-            return 1;
+        if (!ns->used[i]) return 0;
+        if (strcmp(ns->used[i], s) == 0) return 1;
     }
 }
 
 /* Puts (v, name) into fresh tables; name is owned by the tables. */
-static void names_insert(const IrValue **vals, char **vname, char **used, size_t cap,
-                         const IrValue *v, char *name) {
+static void names_insert(const IrValue **vals, char **vname, char **used, size_t cap, const IrValue *v, char *name)
+{
     size_t i = hash_ptr(v) & (cap - 1);
-    while (vals[i])
-        i = (i + 1) & (cap - 1);
+    while (vals[i]) i = (i + 1) & (cap - 1);
     vals[i] = v;
     vname[i] = name;
     i = hash_str(name) & (cap - 1);
-    while (used[i])
-        i = (i + 1) & (cap - 1);
+    while (used[i]) i = (i + 1) & (cap - 1);
     used[i] = name;
 }
 
 /* Keeps the tables at most half full. */
-static int names_grow(Names *ns) {
-    if (2 * (ns->n + 1) <= ns->cap)
-        return 1;
+static int names_grow(Names *ns)
+{
+    if (2 * (ns->n + 1) <= ns->cap) return 1;
     size_t cap = ns->cap ? 2 * ns->cap : 256;
     const IrValue **vals = calloc(cap, sizeof *vals);
     char **vname = calloc(cap, sizeof *vname);
@@ -112,8 +107,7 @@ static int names_grow(Names *ns) {
         return 0;
     }
     for (size_t i = 0; i < ns->cap; i++)
-        if (ns->vals[i])
-            names_insert(vals, vname, used, cap, ns->vals[i], ns->vname[i]);
+        if (ns->vals[i]) names_insert(vals, vname, used, cap, ns->vals[i], ns->vname[i]);
     free(ns->vals), free(ns->vname), free(ns->used);
     ns->vals = vals, ns->vname = vname, ns->used = used, ns->cap = cap;
     return 1;
@@ -121,10 +115,10 @@ static int names_grow(Names *ns) {
 
 /* A source name made printable: letters, digits, '_', '.' and '\'' are
  * kept, anything else becomes '_'; a leading digit gets a 'v' in front. */
-static void sanitize(const char *src, char *dst, size_t n) {
+static void sanitize(const char *src, char *dst, size_t n)
+{
     size_t j = 0;
-    if (isdigit((unsigned char)src[0]) && j + 1 < n)
-        dst[j++] = 'v';
+    if (isdigit((unsigned char)src[0]) && j + 1 < n) dst[j++] = 'v';
     for (size_t i = 0; src[i] && j + 1 < n; i++) {
         unsigned char c = (unsigned char)src[i];
         dst[j++] = (isalnum(c) || c == '_' || c == '.' || c == '\'') ? (char)c : '_';
@@ -132,15 +126,14 @@ static void sanitize(const char *src, char *dst, size_t n) {
     dst[j] = '\0';
 }
 
-static void names_add(Names *ns, const IrValue *v, const char *hint) {
-    if (!v || names_find(ns, v))
-        return;
+static void names_add(Names *ns, const IrValue *v, const char *hint)
+{
+    if (!v || names_find(ns, v)) return;
     char base[128], cand[160];
     if (hint && hint[0]) {
         sanitize(hint, base, sizeof base);
         snprintf(cand, sizeof cand, "%s", base);
-        for (int k = 1; names_taken(ns, cand); k++)
-            snprintf(cand, sizeof cand, "%s.%d", base, k);
+        for (int k = 1; names_taken(ns, cand); k++) snprintf(cand, sizeof cand, "%s.%d", base, k);
     } else {
         snprintf(cand, sizeof cand, "%d", v->id);
     }
@@ -154,46 +147,42 @@ static void names_add(Names *ns, const IrValue *v, const char *hint) {
     ns->n++;
 }
 
-static void names_free(Names *ns) {
-    for (size_t i = 0; i < ns->cap; i++)
-        free(ns->vname[i]);
+static void names_free(Names *ns)
+{
+    for (size_t i = 0; i < ns->cap; i++) free(ns->vname[i]);
     free(ns->vals), free(ns->vname), free(ns->used);
 }
 
 /* Assigns names to everything in block b, in print order: each op's
  * results, then (for a scan) its body's arguments and ops. */
-static void name_block(Names *ns, const IrBlock *b, int depth) {
-    if (!b || depth > MAX_DEPTH)
-        return;
+static void name_block(Names *ns, const IrBlock *b, int depth)
+{
+    if (!b || depth > MAX_DEPTH) return;
     for (int i = 0; i < b->nops; i++) {
         const IrOp *op = b->ops ? b->ops[i] : NULL;
-        if (!op)
-            continue;
+        if (!op) continue;
         for (int r = 0; r < op->nresults && op->results; r++)
-            if (op->results[r])
-                names_add(ns, op->results[r], op->results[r]->name);
+            if (op->results[r]) names_add(ns, op->results[r], op->results[r]->name);
         if (op->kind == IR_SCAN && op->body) {
             for (int a = 0; a < op->body->nargs && op->body->args; a++)
-                if (op->body->args[a])
-                    names_add(ns, op->body->args[a], op->body->args[a]->name);
+                if (op->body->args[a]) names_add(ns, op->body->args[a], op->body->args[a]->name);
             name_block(ns, op->body, depth + 1);
         }
     }
 }
 
-static void name_module(Names *ns, const IrModule *m) {
+static void name_module(Names *ns, const IrModule *m)
+{
     for (int i = 0; i < m->ninputs && m->inputs; i++)
         if (m->inputs[i].value)
-            names_add(ns, m->inputs[i].value,
-                      m->inputs[i].value->name ? m->inputs[i].value->name : m->inputs[i].name);
+            names_add(ns, m->inputs[i].value, m->inputs[i].value->name ? m->inputs[i].value->name : m->inputs[i].name);
     for (int i = 0; i < m->ntargets && m->targets; i++)
         if (m->targets[i].value)
             names_add(ns, m->targets[i].value,
                       m->targets[i].value->name ? m->targets[i].value->name : m->targets[i].name);
     for (int i = 0; i < m->nparams && m->params; i++)
         if (m->params[i].value)
-            names_add(ns, m->params[i].value,
-                      m->params[i].value->name ? m->params[i].value->name : m->params[i].name);
+            names_add(ns, m->params[i].value, m->params[i].value->name ? m->params[i].value->name : m->params[i].name);
     name_block(ns, m->body, 0);
 }
 
@@ -202,25 +191,24 @@ static void name_module(Names *ns, const IrModule *m) {
  * aligned after it. */
 
 typedef struct Line {
-    char   buf[4096];
+    char buf[4096];
     size_t len;
 } Line;
 
 static void put(Line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(Line *l, const char *fmt, ...) {
-    if (l->len >= sizeof l->buf - 1)
-        return;
+static void put(Line *l, const char *fmt, ...)
+{
+    if (l->len >= sizeof l->buf - 1) return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(l->buf + l->len, sizeof l->buf - l->len, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        l->len += (size_t)n;
-    if (l->len > sizeof l->buf - 1)
-        l->len = sizeof l->buf - 1;
+    if (n > 0) l->len += (size_t)n;
+    if (l->len > sizeof l->buf - 1) l->len = sizeof l->buf - 1;
 }
 
-static void put_value(Line *l, const Names *ns, const IrValue *v) {
+static void put_value(Line *l, const Names *ns, const IrValue *v)
+{
     if (!v) {
         put(l, "<null>");
         return;
@@ -233,7 +221,8 @@ static void put_value(Line *l, const Names *ns, const IrValue *v) {
 }
 
 /* A type is only handed to ir_type_str() when it is well formed. */
-static void put_type(Line *l, const IrModule *m, IrType t) {
+static void put_type(Line *l, const IrModule *m, IrType t)
+{
     if (t.rank < 0 || t.rank > IR_MAX_RANK || (t.dtype != IR_F32 && t.dtype != IR_I64)) {
         put(l, "<bad type>");
         return;
@@ -247,14 +236,16 @@ static void put_type(Line *l, const IrModule *m, IrType t) {
     put(l, "%s", ir_type_str(m, t, buf, sizeof buf));
 }
 
-static void put_value_type(Line *l, const IrModule *m, const IrValue *v) {
+static void put_value_type(Line *l, const IrModule *m, const IrValue *v)
+{
     if (v)
         put_type(l, m, v->type);
     else
         put(l, "<null>");
 }
 
-static void end_line(Line *l, const char *origin, FILE *out) {
+static void end_line(Line *l, const char *origin, FILE *out)
+{
     fwrite(l->buf, 1, l->len, out);
     if (origin && origin[0]) {
         size_t col = l->len;
@@ -268,26 +259,26 @@ static void end_line(Line *l, const char *origin, FILE *out) {
     l->len = 0;
 }
 
-static void indent(Line *l, int depth) {
-    put(l, "%*s", 2 * (depth + 1), "");
-}
+static void indent(Line *l, int depth) { put(l, "%*s", 2 * (depth + 1), ""); }
 
 /* A number printed so that it reads back to the same double. */
-static void put_number(Line *l, double f) {
+static void put_number(Line *l, double f)
+{
     char buf[64];
     snprintf(buf, sizeof buf, "%.9g", f);
     put(l, "%s", buf);
 }
 
 /* " name=value": a hyperparameter of a training-step op. */
-static void put_hp(Line *l, const char *name, double f) {
+static void put_hp(Line *l, const char *name, double f)
+{
     put(l, " %s=", name);
     put_number(l, f);
 }
 
-static const char *op_name(IrOpKind k) {
-    if ((int)k < 0 || k >= IR_NUM_OPS)
-        return "<bad op>";
+static const char *op_name(IrOpKind k)
+{
+    if ((int)k < 0 || k >= IR_NUM_OPS) return "<bad op>";
     return ir_op_name(k);
 }
 
@@ -295,15 +286,16 @@ static const char *op_name(IrOpKind k) {
 
 static void print_block(const IrModule *m, const Names *ns, const IrBlock *b, int depth, FILE *out);
 
-static void put_operand_list(Line *l, const Names *ns, IrValue *const *vs, int from, int to) {
+static void put_operand_list(Line *l, const Names *ns, IrValue *const *vs, int from, int to)
+{
     for (int i = from; i < to; i++) {
-        if (i > from)
-            put(l, ", ");
+        if (i > from) put(l, ", ");
         put_value(l, ns, vs ? vs[i] : NULL);
     }
 }
 
-static void print_scan(const IrModule *m, const Names *ns, const IrOp *op, int depth, FILE *out) {
+static void print_scan(const IrModule *m, const Names *ns, const IrOp *op, int depth, FILE *out)
+{
     Line l = {.len = 0};
     const IrAttrs *a = &op->attrs;
     int nc = a->n_carried, ns_in = a->n_seq_in;
@@ -327,8 +319,7 @@ static void print_scan(const IrModule *m, const Names *ns, const IrOp *op, int d
     }
     if (ns_in == 0) /* with sequences the trip count is theirs */
         put(&l, " steps=%lld", (long long)a->steps);
-    if (a->reverse)
-        put(&l, " reverse");
+    if (a->reverse) put(&l, " reverse");
     put(&l, " :");
     for (int r = 0; r < op->nresults; r++) {
         put(&l, r ? ", " : " ");
@@ -350,8 +341,7 @@ static void print_scan(const IrModule *m, const Names *ns, const IrOp *op, int d
         indent(&l, depth);
         put(&l, "^body(");
         for (int i = 0; i < b->nargs; i++) {
-            if (i)
-                put(&l, ", ");
+            if (i) put(&l, ", ");
             const IrValue *v = b->args ? b->args[i] : NULL;
             put_value(&l, ns, v);
             put(&l, " : ");
@@ -364,13 +354,11 @@ static void print_scan(const IrModule *m, const Names *ns, const IrOp *op, int d
         indent(&l, depth + 1);
         put(&l, "yield ");
         int ny = b->nyields, split = nc;
-        if (split < 0 || split > ny)
-            split = ny;
+        if (split < 0 || split > ny) split = ny;
         put_operand_list(&l, ns, b->yields, 0, split);
         put(&l, split > 0 ? " ; " : "; ");
         put_operand_list(&l, ns, b->yields, split, ny);
-        while (l.len > 0 && l.buf[l.len - 1] == ' ')
-            l.len--; /* no trailing blank when there are no step outputs */
+        while (l.len > 0 && l.buf[l.len - 1] == ' ') l.len--; /* no trailing blank when there are no step outputs */
         end_line(&l, NULL, out);
     }
     indent(&l, depth);
@@ -378,7 +366,8 @@ static void print_scan(const IrModule *m, const Names *ns, const IrOp *op, int d
     end_line(&l, NULL, out);
 }
 
-static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int depth, FILE *out) {
+static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int depth, FILE *out)
+{
     if (op->kind == IR_SCAN) {
         print_scan(m, ns, op, depth, out);
         return;
@@ -399,23 +388,17 @@ static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int dep
         put(&l, " ");
         put_number(&l, op->attrs.f);
         break;
-    case IR_SLICE:
-        put(&l, " start=%lld len=%lld", (long long)op->attrs.start, (long long)op->attrs.len);
-        break;
-    case IR_INDEX:
-        put(&l, " index=%lld", (long long)op->attrs.index);
-        break;
-    case IR_CLIP_SCALE: case IR_CLAMP:
-        put_hp(&l, "bound", op->attrs.bound);
-        break;
+    case IR_SLICE: put(&l, " start=%lld len=%lld", (long long)op->attrs.start, (long long)op->attrs.len); break;
+    case IR_INDEX: put(&l, " index=%lld", (long long)op->attrs.index); break;
+    case IR_CLIP_SCALE:
+    case IR_CLAMP: put_hp(&l, "bound", op->attrs.bound); break;
     case IR_SGD_UPDATE:
         put_hp(&l, "lr", op->attrs.lr);
         put_hp(&l, "momentum", op->attrs.momentum);
         put_hp(&l, "weight_decay", op->attrs.weight_decay);
         break;
-    case IR_LAYERNORM: case IR_LAYERNORM_GRAD:
-        put_hp(&l, "eps", op->attrs.eps);
-        break;
+    case IR_LAYERNORM:
+    case IR_LAYERNORM_GRAD: put_hp(&l, "eps", op->attrs.eps); break;
     case IR_ADAM_UPDATE:
         put_hp(&l, "lr", op->attrs.lr);
         put_hp(&l, "beta1", op->attrs.beta1);
@@ -423,8 +406,7 @@ static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int dep
         put_hp(&l, "eps", op->attrs.eps);
         put_hp(&l, "weight_decay", op->attrs.weight_decay);
         break;
-    default:
-        break;
+    default: break;
     }
     if (op->nresults > 0) {
         put(&l, " :");
@@ -436,7 +418,8 @@ static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int dep
     end_line(&l, op->origin, out);
 }
 
-static void print_block(const IrModule *m, const Names *ns, const IrBlock *b, int depth, FILE *out) {
+static void print_block(const IrModule *m, const Names *ns, const IrBlock *b, int depth, FILE *out)
+{
     for (int i = 0; i < b->nops; i++) {
         const IrOp *op = b->ops ? b->ops[i] : NULL;
         if (!op) {
@@ -452,21 +435,39 @@ static void print_block(const IrModule *m, const Names *ns, const IrBlock *b, in
 
 /* ---- the module ----------------------------------------------------------- */
 
-static void put_init(Line *l, IrInit init) {
+static void put_init(Line *l, IrInit init)
+{
     switch (init.kind) {
-    case IR_INIT_ZERO:       put(l, "zero"); break;
-    case IR_INIT_ONE:        put(l, "one"); break;
-    case IR_INIT_UNIFORM:    put(l, "uniform("); put_number(l, init.a); put(l, ")"); break;
-    case IR_INIT_NORMAL:     put(l, "normal("); put_number(l, init.a); put(l, ")"); break;
-    case IR_INIT_XAVIER:     put(l, "xavier"); break;
-    case IR_INIT_ORTHOGONAL: put(l, "orthogonal("); put_number(l, init.a); put(l, ")"); break;
-    case IR_INIT_CONST:      put(l, "const("); put_number(l, init.a); put(l, ")"); break;
-    default:                 put(l, "<bad init>"); break;
+    case IR_INIT_ZERO: put(l, "zero"); break;
+    case IR_INIT_ONE: put(l, "one"); break;
+    case IR_INIT_UNIFORM:
+        put(l, "uniform(");
+        put_number(l, init.a);
+        put(l, ")");
+        break;
+    case IR_INIT_NORMAL:
+        put(l, "normal(");
+        put_number(l, init.a);
+        put(l, ")");
+        break;
+    case IR_INIT_XAVIER: put(l, "xavier"); break;
+    case IR_INIT_ORTHOGONAL:
+        put(l, "orthogonal(");
+        put_number(l, init.a);
+        put(l, ")");
+        break;
+    case IR_INIT_CONST:
+        put(l, "const(");
+        put_number(l, init.a);
+        put(l, ")");
+        break;
+    default: put(l, "<bad init>"); break;
     }
 }
 
-static void print_arg(const IrModule *m, const Names *ns, const char *what, const IrValue *v,
-                      const IrInit *init, FILE *out) {
+static void print_arg(const IrModule *m, const Names *ns, const char *what, const IrValue *v, const IrInit *init,
+                      FILE *out)
+{
     Line l = {.len = 0};
     indent(&l, 0);
     put(&l, "%-6s ", what);
@@ -480,7 +481,8 @@ static void print_arg(const IrModule *m, const Names *ns, const char *what, cons
     end_line(&l, NULL, out);
 }
 
-void ir_print(const IrModule *m, FILE *out) {
+void ir_print(const IrModule *m, FILE *out)
+{
     if (!m) {
         fprintf(out, "<null module>\n");
         return;
@@ -494,19 +496,15 @@ void ir_print(const IrModule *m, FILE *out) {
     for (int i = 0; i < m->nsyms && m->syms; i++) {
         indent(&l, 0);
         put(&l, "sym %s", m->syms[i].name ? m->syms[i].name : "<unnamed>");
-        if (m->syms[i].max > 0)
-            put(&l, " <= %lld", (long long)m->syms[i].max);
+        if (m->syms[i].max > 0) put(&l, " <= %lld", (long long)m->syms[i].max);
         end_line(&l, NULL, out);
     }
-    for (int i = 0; i < m->ninputs && m->inputs; i++)
-        print_arg(m, &ns, "input", m->inputs[i].value, NULL, out);
-    for (int i = 0; i < m->ntargets && m->targets; i++)
-        print_arg(m, &ns, "target", m->targets[i].value, NULL, out);
+    for (int i = 0; i < m->ninputs && m->inputs; i++) print_arg(m, &ns, "input", m->inputs[i].value, NULL, out);
+    for (int i = 0; i < m->ntargets && m->targets; i++) print_arg(m, &ns, "target", m->targets[i].value, NULL, out);
     for (int i = 0; i < m->nparams && m->params; i++)
         print_arg(m, &ns, "param", m->params[i].value, &m->params[i].init, out);
 
-    if (m->body)
-        print_block(m, &ns, m->body, 0, out);
+    if (m->body) print_block(m, &ns, m->body, 0, out);
 
     for (int i = 0; i < m->noutputs && m->outputs; i++) {
         indent(&l, 0);

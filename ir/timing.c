@@ -10,8 +10,8 @@
 
 typedef struct Row {
     const char *name;
-    double      seconds;
-    long        calls;
+    double seconds;
+    long calls;
 } Row;
 
 /* Set once by the driver before any stage runs (and before any thread
@@ -41,7 +41,7 @@ int timing_enabled(void) { return enabled; }
 
 TimingMark timing_start(void)
 {
-    TimingMark m = { 0, 0 };
+    TimingMark m = {0, 0};
     if (!enabled) return m;
     m.outer = children;
     children = 0;
@@ -59,7 +59,7 @@ void timing_stop(const TimingMark *m, const char *stage)
     pthread_mutex_lock(&lock);
     int i = 0;
     while (i < nrows && strcmp(rows[i].name, stage)) i++;
-    if (i == nrows && nrows < MAX_STAGES) rows[nrows++] = (Row){ stage, 0, 0 };
+    if (i == nrows && nrows < MAX_STAGES) rows[nrows++] = (Row){stage, 0, 0};
     if (i < nrows) {
         rows[i].seconds += self;
         rows[i].calls++;
@@ -82,7 +82,8 @@ void timing_report(FILE *out)
                 rows[i].name);
     double other = total > staged ? total - staged : 0;
     fprintf(out, "%11.3f %6.1f%% %6s  %s\n", 1e3 * other, pct * other, "", "other (files, set-up, between stages)");
-    fprintf(out, "%11.3f %6.1f%% %6s  %s\n", 1e3 * total, total > 0 ? 100.0 : 0.0, "", "total (the command, after start-up)");
+    fprintf(out, "%11.3f %6.1f%% %6s  %s\n", 1e3 * total, total > 0 ? 100.0 : 0.0, "",
+            "total (the command, after start-up)");
     nrows = 0;
     pthread_mutex_unlock(&lock);
 }

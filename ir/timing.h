@@ -29,16 +29,16 @@
 #include <stdio.h>
 
 typedef struct TimingMark {
-    double t0;      /* when the stage started; 0 when timing is off        */
-    double outer;   /* the enclosing stage's children's time so far         */
+    double t0;    /* when the stage started; 0 when timing is off        */
+    double outer; /* the enclosing stage's children's time so far         */
 } TimingMark;
 
 /* Starts recording (and the command's wall clock, the table's total). */
 void timing_enable(void);
-int  timing_enabled(void);
+int timing_enabled(void);
 
 TimingMark timing_start(void);
-void       timing_stop(const TimingMark *m, const char *stage);
+void timing_stop(const TimingMark *m, const char *stage);
 
 /* Prints the table (stage, ms, % of the command's wall time, calls), an
  * "other" row for the time outside every stage and the total, then

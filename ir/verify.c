@@ -27,18 +27,19 @@
 
 typedef struct Verifier {
     const IrModule *m;
-    const char     *stage;
-    FILE           *out;
-    int             nerrors;
-    const IrValue **byid;    /* the value that owns each id              */
-    unsigned char  *visible; /* 1 while the value with that id is in scope */
-    int             nids;
-    const IrOp     *active[MAX_DEPTH + 1]; /* the scans being walked      */
-    int             nactive;
+    const char *stage;
+    FILE *out;
+    int nerrors;
+    const IrValue **byid;   /* the value that owns each id              */
+    unsigned char *visible; /* 1 while the value with that id is in scope */
+    int nids;
+    const IrOp *active[MAX_DEPTH + 1]; /* the scans being walked      */
+    int nactive;
 } Verifier;
 
 static void report(Verifier *vf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(Verifier *vf, const char *fmt, ...) {
+static void report(Verifier *vf, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     if (vf->out) {
@@ -53,7 +54,8 @@ static void report(Verifier *vf, const char *fmt, ...) {
 /* ---- describing things in messages ---------------------------------------- */
 
 /* "%13" or "%13 (h)". */
-static const char *vstr(const IrValue *v, char *buf, size_t n) {
+static const char *vstr(const IrValue *v, char *buf, size_t n)
+{
     if (!v)
         snprintf(buf, n, "<null>");
     else if (v->name)
@@ -63,12 +65,11 @@ static const char *vstr(const IrValue *v, char *buf, size_t n) {
     return buf;
 }
 
-static const char *kind_str(IrOpKind k) {
-    return ((int)k >= 0 && k < IR_NUM_OPS) ? ir_op_name(k) : "<bad op kind>";
-}
+static const char *kind_str(IrOpKind k) { return ((int)k >= 0 && k < IR_NUM_OPS) ? ir_op_name(k) : "<bad op kind>"; }
 
 /* "'linear' defining %13" or "'linear' at index 4 of its block". */
-static const char *ostr(const IrOp *op, int index, char *buf, size_t n) {
+static const char *ostr(const IrOp *op, int index, char *buf, size_t n)
+{
     if (op->nresults > 0 && op->results && op->results[0]) {
         char v[96];
         snprintf(buf, n, "'%s' defining %s", kind_str(op->kind), vstr(op->results[0], v, sizeof v));
@@ -78,18 +79,17 @@ static const char *ostr(const IrOp *op, int index, char *buf, size_t n) {
     return buf;
 }
 
-static int type_ok(const IrModule *m, IrType t) {
-    if (t.dtype != IR_F32 && t.dtype != IR_I64)
-        return 0;
-    if (t.rank < 0 || t.rank > IR_MAX_RANK)
-        return 0;
+static int type_ok(const IrModule *m, IrType t)
+{
+    if (t.dtype != IR_F32 && t.dtype != IR_I64) return 0;
+    if (t.rank < 0 || t.rank > IR_MAX_RANK) return 0;
     for (int i = 0; i < t.rank; i++)
-        if (t.dim[i] < 0 && -t.dim[i] - 1 >= m->nsyms)
-            return 0;
+        if (t.dim[i] < 0 && -t.dim[i] - 1 >= m->nsyms) return 0;
     return 1;
 }
 
-static const char *tstr(const IrModule *m, IrType t, char *buf, size_t n) {
+static const char *tstr(const IrModule *m, IrType t, char *buf, size_t n)
+{
     if (!type_ok(m, t)) {
         snprintf(buf, n, "<malformed type>");
         return buf;
@@ -99,7 +99,8 @@ static const char *tstr(const IrModule *m, IrType t, char *buf, size_t n) {
 
 /* ---- pass 1: ids and types of every value ---------------------------------- */
 
-static void check_value(Verifier *vf, const IrValue *v, const char *where) {
+static void check_value(Verifier *vf, const IrValue *v, const char *where)
+{
     char b[128];
     if (!v) {
         report(vf, "%s is NULL", where);
@@ -117,44 +118,40 @@ static void check_value(Verifier *vf, const IrValue *v, const char *where) {
         report(vf, "%s %s has a malformed type (rank %d)", where, vstr(v, b, sizeof b), v->type.rank);
 }
 
-static void collect_block(Verifier *vf, const IrBlock *b, int depth) {
-    if (!b || depth > MAX_DEPTH)
-        return; /* reported by the scope walk */
-    for (int i = 0; b->args && i < b->nargs; i++)
-        check_value(vf, b->args[i], "block argument");
+static void collect_block(Verifier *vf, const IrBlock *b, int depth)
+{
+    if (!b || depth > MAX_DEPTH) return; /* reported by the scope walk */
+    for (int i = 0; b->args && i < b->nargs; i++) check_value(vf, b->args[i], "block argument");
     for (int i = 0; b->ops && i < b->nops; i++) {
         const IrOp *op = b->ops[i];
-        if (!op)
-            continue;
-        for (int r = 0; op->results && r < op->nresults; r++)
-            check_value(vf, op->results[r], "result");
-        if (op->kind == IR_SCAN)
-            collect_block(vf, op->body, depth + 1);
+        if (!op) continue;
+        for (int r = 0; op->results && r < op->nresults; r++) check_value(vf, op->results[r], "result");
+        if (op->kind == IR_SCAN) collect_block(vf, op->body, depth + 1);
     }
 }
 
 /* ---- scopes ------------------------------------------------------------------ */
 
-static int is_visible(const Verifier *vf, const IrValue *v) {
+static int is_visible(const Verifier *vf, const IrValue *v)
+{
     return v && v->id >= 0 && v->id < vf->nids && vf->byid[v->id] == v && vf->visible[v->id];
 }
 
-static void set_visible(Verifier *vf, const IrValue *v, int on) {
-    if (v && v->id >= 0 && v->id < vf->nids && vf->byid[v->id] == v)
-        vf->visible[v->id] = (unsigned char)on;
+static void set_visible(Verifier *vf, const IrValue *v, int on)
+{
+    if (v && v->id >= 0 && v->id < vf->nids && vf->byid[v->id] == v) vf->visible[v->id] = (unsigned char)on;
 }
 
 /* ---- ops --------------------------------------------------------------------- */
 
 /* broadcast: x's dims align to the trailing dims of the result, each equal
  * or 1; the element type is kept. */
-static int broadcast_fits(IrType x, IrType r) {
-    if (x.dtype != r.dtype || x.rank > r.rank)
-        return 0;
+static int broadcast_fits(IrType x, IrType r)
+{
+    if (x.dtype != r.dtype || x.rank > r.rank) return 0;
     for (int i = 1; i <= x.rank; i++) {
         int64_t dx = x.dim[x.rank - i], dr = r.dim[r.rank - i];
-        if (dx != dr && dx != 1)
-            return 0;
+        if (dx != dr && dx != 1) return 0;
     }
     return 1;
 }
@@ -162,40 +159,32 @@ static int broadcast_fits(IrType x, IrType r) {
 /* reshape: the same element type and the same element count, for every
  * value of the size symbols: equal products of the constant dims and each
  * symbol as often on both sides. */
-static int reshape_fits(IrType x, IrType r) {
-    if (x.dtype != r.dtype)
-        return 0;
+static int reshape_fits(IrType x, IrType r)
+{
+    if (x.dtype != r.dtype) return 0;
     int64_t px = 1, pr = 1;
     for (int i = 0; i < x.rank; i++)
-        if (x.dim[i] >= 0)
-            px *= x.dim[i];
+        if (x.dim[i] >= 0) px *= x.dim[i];
     for (int i = 0; i < r.rank; i++)
-        if (r.dim[i] >= 0)
-            pr *= r.dim[i];
-    if (px != pr)
-        return 0;
+        if (r.dim[i] >= 0) pr *= r.dim[i];
+    if (px != pr) return 0;
     for (int i = 0; i < x.rank; i++) {
-        if (x.dim[i] >= 0)
-            continue;
+        if (x.dim[i] >= 0) continue;
         int cx = 0, cr = 0;
-        for (int j = 0; j < x.rank; j++)
-            cx += x.dim[j] == x.dim[i];
-        for (int j = 0; j < r.rank; j++)
-            cr += r.dim[j] == x.dim[i];
-        if (cx != cr)
-            return 0;
+        for (int j = 0; j < x.rank; j++) cx += x.dim[j] == x.dim[i];
+        for (int j = 0; j < r.rank; j++) cr += r.dim[j] == x.dim[i];
+        if (cx != cr) return 0;
     }
     for (int i = 0; i < r.rank; i++) { /* a symbol only the result has */
         int found = r.dim[i] >= 0;
-        for (int j = 0; !found && j < x.rank; j++)
-            found = x.dim[j] == r.dim[i];
-        if (!found)
-            return 0;
+        for (int j = 0; !found && j < x.rank; j++) found = x.dim[j] == r.dim[i];
+        if (!found) return 0;
     }
     return 1;
 }
 
-static void check_plain_op(Verifier *vf, const IrOp *op, const char *od) {
+static void check_plain_op(Verifier *vf, const IrOp *op, const char *od)
+{
     const IrModule *m = vf->m;
     char b1[128], b2[128], b3[128];
     int lo, hi;
@@ -214,19 +203,15 @@ static void check_plain_op(Verifier *vf, const IrOp *op, const char *od) {
         report(vf, "%s has %d results, expected %d", od, op->nresults, nres);
         counts_ok = 0;
     }
-    if (op->body)
-        report(vf, "%s is not a scan but has a body", od);
-    if (!counts_ok || !op->results || !op->results[0] || (op->noperands && !op->operands))
-        return;
+    if (op->body) report(vf, "%s is not a scan but has a body", od);
+    if (!counts_ok || !op->results || !op->results[0] || (op->noperands && !op->operands)) return;
     for (int i = 0; i < op->noperands; i++)
         if (!op->operands[i] || !type_ok(m, op->operands[i]->type))
             return; /* already reported; inference would read garbage */
     const IrValue *res = op->results[0];
-    if (!type_ok(m, res->type))
-        return;
+    if (!type_ok(m, res->type)) return;
 
-    if (op->kind == IR_CONST)
-        return; /* its type is whatever the builder asked for */
+    if (op->kind == IR_CONST) return; /* its type is whatever the builder asked for */
     if (op->kind == IR_BROADCAST) {
         if (!broadcast_fits(op->operands[0]->type, res->type))
             report(vf, "%s: %s %s does not broadcast to %s", od, vstr(op->operands[0], b1, sizeof b1),
@@ -262,18 +247,18 @@ static void check_plain_op(Verifier *vf, const IrOp *op, const char *od) {
 }
 
 /* The type of one step of a sequence: t without dim 0. */
-static IrType drop_time(IrType t) {
-    for (int d = 1; d < t.rank; d++)
-        t.dim[d - 1] = t.dim[d];
+static IrType drop_time(IrType t)
+{
+    for (int d = 1; d < t.rank; d++) t.dim[d - 1] = t.dim[d];
     t.rank--;
     return t;
 }
 
-static void type_must_equal(Verifier *vf, const char *od, const char *what_a, const IrValue *a,
-                            const char *what_b, IrType bt) {
+static void type_must_equal(Verifier *vf, const char *od, const char *what_a, const IrValue *a, const char *what_b,
+                            IrType bt)
+{
     char b1[128], b2[128], b3[128];
-    if (!a || !type_ok(vf->m, a->type) || !type_ok(vf->m, bt))
-        return;
+    if (!a || !type_ok(vf->m, a->type) || !type_ok(vf->m, bt)) return;
     if (!ir_type_eq(a->type, bt))
         report(vf, "%s: %s %s has type %s but %s is %s", od, what_a, vstr(a, b1, sizeof b1),
                tstr(vf->m, a->type, b2, sizeof b2), what_b, tstr(vf->m, bt, b3, sizeof b3));
@@ -281,7 +266,8 @@ static void type_must_equal(Verifier *vf, const char *od, const char *what_a, co
 
 /* Everything about a scan except the body's own ops.  Returns 0 when the
  * structure is too broken to walk the body. */
-static int check_scan_structure(Verifier *vf, const IrOp *op, const char *od) {
+static int check_scan_structure(Verifier *vf, const IrOp *op, const char *od)
+{
     const IrModule *m = vf->m;
     const IrAttrs *a = &op->attrs;
     char b1[128], b2[128], b3[128];
@@ -296,8 +282,7 @@ static int check_scan_structure(Verifier *vf, const IrOp *op, const char *od) {
         report(vf, "%s has no body", od);
         return 0;
     }
-    if (body->owner != op)
-        report(vf, "%s: its body's owner is not the scan", od);
+    if (body->owner != op) report(vf, "%s: its body's owner is not the scan", od);
     int ok = 1;
     if (op->noperands != nc + nsi) {
         report(vf, "%s has %d operands but n_carried %d + n_seq_in %d", od, op->noperands, nc, nsi);
@@ -320,19 +305,17 @@ static int check_scan_structure(Verifier *vf, const IrOp *op, const char *od) {
         report(vf, "%s has a NULL operand, result, argument or yield list", od);
         return 0;
     }
-    if (!ok)
-        return 1; /* counts disagree: per-position checks would mislead */
+    if (!ok) return 1; /* counts disagree: per-position checks would mislead */
 
     /* The time dim T shared by every sequence operand, or the trip count. */
     int64_t T = 0;
     int have_T = 0;
     for (int j = 0; j < nsi; j++) {
         const IrValue *s = op->operands[nc + j];
-        if (!s || !type_ok(m, s->type))
-            continue;
+        if (!s || !type_ok(m, s->type)) continue;
         if (s->type.rank < 1 || s->type.dim[0] == IR_DIM_B) {
-            report(vf, "%s: sequence operand %s of type %s has no time dimension", od,
-                   vstr(s, b1, sizeof b1), tstr(m, s->type, b2, sizeof b2));
+            report(vf, "%s: sequence operand %s of type %s has no time dimension", od, vstr(s, b1, sizeof b1),
+                   tstr(m, s->type, b2, sizeof b2));
             continue;
         }
         if (!have_T) {
@@ -340,42 +323,36 @@ static int check_scan_structure(Verifier *vf, const IrOp *op, const char *od) {
         } else if (s->type.dim[0] != T) {
             IrType tt = {.dtype = IR_F32, .rank = 1, .dim = {T}};
             IrType st = {.dtype = IR_F32, .rank = 1, .dim = {s->type.dim[0]}};
-            report(vf, "%s: sequence operand %s has %s steps but the first sequence has %s", od,
-                   vstr(s, b1, sizeof b1), tstr(m, st, b2, sizeof b2), tstr(m, tt, b3, sizeof b3));
+            report(vf, "%s: sequence operand %s has %s steps but the first sequence has %s", od, vstr(s, b1, sizeof b1),
+                   tstr(m, st, b2, sizeof b2), tstr(m, tt, b3, sizeof b3));
         }
-        type_must_equal(vf, od, "step argument", body->args[nc + j], "one step of the sequence",
-                        drop_time(s->type));
+        type_must_equal(vf, od, "step argument", body->args[nc + j], "one step of the sequence", drop_time(s->type));
     }
     if (nsi == 0) {
         if (a->steps < 1)
-            report(vf, "%s has no sequence operand and steps = %lld (must be >= 1)", od,
-                   (long long)a->steps);
+            report(vf, "%s has no sequence operand and steps = %lld (must be >= 1)", od, (long long)a->steps);
         else
             T = a->steps, have_T = 1;
     }
 
     for (int i = 0; i < nc; i++) {
         const IrValue *init = op->operands[i];
-        if (!init || !type_ok(m, init->type))
-            continue;
+        if (!init || !type_ok(m, init->type)) continue;
         type_must_equal(vf, od, "carried argument", body->args[i], "its initial value", init->type);
         type_must_equal(vf, od, "carried yield", body->yields[i], "its initial value", init->type);
         type_must_equal(vf, od, "final carried result", op->results[i], "its initial value", init->type);
     }
     for (int j = 0; j < nso; j++) {
         const IrValue *y = body->yields[nc + j], *r = op->results[nc + j];
-        if (!y || !type_ok(m, y->type))
-            continue;
+        if (!y || !type_ok(m, y->type)) continue;
         if (y->type.rank >= IR_MAX_RANK) {
-            report(vf, "%s: step output %s of rank %d cannot be stacked over time", od,
-                   vstr(y, b1, sizeof b1), y->type.rank);
+            report(vf, "%s: step output %s of rank %d cannot be stacked over time", od, vstr(y, b1, sizeof b1),
+                   y->type.rank);
             continue;
         }
-        if (!have_T)
-            continue;
+        if (!have_T) continue;
         IrType want = y->type;
-        for (int d = want.rank; d > 0; d--)
-            want.dim[d] = want.dim[d - 1];
+        for (int d = want.rank; d > 0; d--) want.dim[d] = want.dim[d - 1];
         want.dim[0] = T;
         want.rank++;
         type_must_equal(vf, od, "stacked result", r, "[T, step output]", want);
@@ -387,15 +364,15 @@ static int check_scan_structure(Verifier *vf, const IrOp *op, const char *od) {
 
 static void walk_block(Verifier *vf, const IrBlock *b, int depth, int keep);
 
-static void check_op(Verifier *vf, const IrOp *op, const IrBlock *b, int index, int depth) {
+static void check_op(Verifier *vf, const IrOp *op, const IrBlock *b, int index, int depth)
+{
     char od[256], b1[128];
     ostr(op, index, od, sizeof od);
     if ((int)op->kind < 0 || op->kind >= IR_NUM_OPS) {
         report(vf, "op at index %d has unknown kind %d", index, (int)op->kind);
         return;
     }
-    if (op->parent != b)
-        report(vf, "%s: its parent is not the block it is in", od);
+    if (op->parent != b) report(vf, "%s: its parent is not the block it is in", od);
 
     /* Operands: defined and in scope. */
     if (op->noperands < 0 || (op->noperands > 0 && !op->operands)) {
@@ -420,8 +397,7 @@ static void check_op(Verifier *vf, const IrOp *op, const IrBlock *b, int index, 
         if (!v) {
             report(vf, "%s: result %d is NULL", od, r);
         } else if (v->kind != IR_VAL_OP || v->def != op || v->def_index != r) {
-            report(vf, "%s: result %d %s does not record this op as its definition", od, r,
-                   vstr(v, b1, sizeof b1));
+            report(vf, "%s: result %d %s does not record this op as its definition", od, r, vstr(v, b1, sizeof b1));
         } else if (is_visible(vf, v)) {
             report(vf, "%s: result %s is defined twice", od, vstr(v, b1, sizeof b1));
         }
@@ -429,8 +405,7 @@ static void check_op(Verifier *vf, const IrOp *op, const IrBlock *b, int index, 
 
     if (op->kind == IR_SCAN) {
         int cycle = 0;
-        for (int i = 0; i < vf->nactive; i++)
-            cycle |= vf->active[i] == op;
+        for (int i = 0; i < vf->nactive; i++) cycle |= vf->active[i] == op;
         if (cycle)
             report(vf, "%s is inside its own body", od);
         else if (check_scan_structure(vf, op, od)) {
@@ -447,13 +422,13 @@ static void check_op(Verifier *vf, const IrOp *op, const IrBlock *b, int index, 
     }
 
     /* Results come into scope after the op (and its body). */
-    for (int r = 0; r < op->nresults; r++)
-        set_visible(vf, op->results[r], 1);
+    for (int r = 0; r < op->nresults; r++) set_visible(vf, op->results[r], 1);
 }
 
 /* Walks block b: its args come into scope, then each op in order.  Unless
  * `keep`, everything the block defined leaves scope at its end. */
-static void walk_block(Verifier *vf, const IrBlock *b, int depth, int keep) {
+static void walk_block(Verifier *vf, const IrBlock *b, int depth, int keep)
+{
     char b1[128], od[256];
     const IrOp *owner = b->owner;
     if (owner)
@@ -468,8 +443,7 @@ static void walk_block(Verifier *vf, const IrBlock *b, int depth, int keep) {
             continue;
         }
         if (v->kind != IR_VAL_BLOCK_ARG || v->block != b || v->arg_index != i)
-            report(vf, "%s: body argument %d %s does not record this block and index", od, i,
-                   vstr(v, b1, sizeof b1));
+            report(vf, "%s: body argument %d %s does not record this block and index", od, i, vstr(v, b1, sizeof b1));
         set_visible(vf, v, 1);
     }
     if (b->nops < 0 || (b->nops > 0 && !b->ops)) {
@@ -487,13 +461,10 @@ static void walk_block(Verifier *vf, const IrBlock *b, int depth, int keep) {
         if (!v)
             report(vf, "%s: yield %d is NULL", od, i);
         else if (!is_visible(vf, v))
-            report(vf, "%s: yield %d %s is not defined in the body or before the scan", od, i,
-                   vstr(v, b1, sizeof b1));
+            report(vf, "%s: yield %d %s is not defined in the body or before the scan", od, i, vstr(v, b1, sizeof b1));
     }
-    if (keep)
-        return;
-    for (int i = 0; b->args && i < b->nargs; i++)
-        set_visible(vf, b->args[i], 0);
+    if (keep) return;
+    for (int i = 0; b->args && i < b->nargs; i++) set_visible(vf, b->args[i], 0);
     for (int i = 0; b->ops && i < b->nops; i++)
         for (int r = 0; b->ops[i] && b->ops[i]->results && r < b->ops[i]->nresults; r++)
             set_visible(vf, b->ops[i]->results[r], 0);
@@ -501,11 +472,14 @@ static void walk_block(Verifier *vf, const IrBlock *b, int depth, int keep) {
 
 /* ---- the module ---------------------------------------------------------------- */
 
-static void check_module_args(Verifier *vf) {
+static void check_module_args(Verifier *vf)
+{
     const IrModule *m = vf->m;
     char b1[128];
-    static const struct { const char *what; IrValueKind kind; } kinds[3] = {
-        {"input", IR_VAL_INPUT}, {"target", IR_VAL_TARGET}, {"param", IR_VAL_PARAM}};
+    static const struct {
+        const char *what;
+        IrValueKind kind;
+    } kinds[3] = {{"input", IR_VAL_INPUT}, {"target", IR_VAL_TARGET}, {"param", IR_VAL_PARAM}};
     for (int list = 0; list < 3; list++) {
         int n = list == 0 ? m->ninputs : list == 1 ? m->ntargets : m->nparams;
         if (n > 0 && ((list == 0 && !m->inputs) || (list == 1 && !m->targets) || (list == 2 && !m->params))) {
@@ -513,15 +487,12 @@ static void check_module_args(Verifier *vf) {
             continue;
         }
         for (int i = 0; i < n; i++) {
-            const IrValue *v = list == 0 ? m->inputs[i].value
-                             : list == 1 ? m->targets[i].value : m->params[i].value;
-            const char *name = list == 0 ? m->inputs[i].name
-                             : list == 1 ? m->targets[i].name : m->params[i].name;
+            const IrValue *v = list == 0 ? m->inputs[i].value : list == 1 ? m->targets[i].value : m->params[i].value;
+            const char *name = list == 0 ? m->inputs[i].name : list == 1 ? m->targets[i].name : m->params[i].name;
             char where[160];
             snprintf(where, sizeof where, "%s '%s'", kinds[list].what, name ? name : "<unnamed>");
             check_value(vf, v, where);
-            if (!v)
-                continue;
+            if (!v) continue;
             if (v->kind != kinds[list].kind)
                 report(vf, "%s %s is not of kind %s", where, vstr(v, b1, sizeof b1), kinds[list].what);
             set_visible(vf, v, 1);
@@ -529,7 +500,8 @@ static void check_module_args(Verifier *vf) {
     }
 }
 
-static void check_results(Verifier *vf) {
+static void check_results(Verifier *vf)
+{
     const IrModule *m = vf->m;
     char b1[128], b2[128];
     if (m->noutputs > 0 && !m->outputs) {
@@ -541,13 +513,11 @@ static void check_results(Verifier *vf) {
             if (!v)
                 report(vf, "output '%s' is NULL", name);
             else if (!is_visible(vf, v))
-                report(vf, "output '%s' = %s is not a value defined in the module body", name,
-                       vstr(v, b1, sizeof b1));
+                report(vf, "output '%s' = %s is not a value defined in the module body", name, vstr(v, b1, sizeof b1));
         }
     }
     const IrValue *loss = m->loss;
-    if (!loss)
-        return;
+    if (!loss) return;
     if (!is_visible(vf, loss))
         report(vf, "loss %s is not a value defined in the module body", vstr(loss, b1, sizeof b1));
     else if (loss->type.rank != 0 || loss->type.dtype != IR_F32)
@@ -555,7 +525,8 @@ static void check_results(Verifier *vf) {
                tstr(m, loss->type, b2, sizeof b2));
 }
 
-int ir_verify(const IrModule *m, const char *stage, FILE *out) {
+int ir_verify(const IrModule *m, const char *stage, FILE *out)
+{
     Verifier vf = {.m = m, .stage = stage, .out = out};
     if (!m) {
         report(&vf, "module is NULL");
@@ -582,11 +553,9 @@ int ir_verify(const IrModule *m, const char *stage, FILE *out) {
         return vf.nerrors;
     }
 
-    if (m->body->owner)
-        report(&vf, "module body has an owner op");
+    if (m->body->owner) report(&vf, "module body has an owner op");
     if (m->body->nargs != 0 || m->body->nyields != 0)
-        report(&vf, "module body has %d arguments and %d yields, expected none", m->body->nargs,
-               m->body->nyields);
+        report(&vf, "module body has %d arguments and %d yields, expected none", m->body->nargs, m->body->nyields);
 
     check_module_args(&vf); /* ids of the module's arguments first */
     collect_block(&vf, m->body, 0);

@@ -18,7 +18,8 @@ struct KArena {
     KChunk *head;
 };
 
-void *kfunc_alloc(KFunc *f, size_t n) {
+void *kfunc_alloc(KFunc *f, size_t n)
+{
     n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     KChunk *c = f->arena->head;
     if (!c || c->cap - c->used < n) {
@@ -39,19 +40,19 @@ void *kfunc_alloc(KFunc *f, size_t n) {
     return p;
 }
 
-const char *kfunc_strdup(KFunc *f, const char *s) {
-    if (!s)
-        return NULL;
+const char *kfunc_strdup(KFunc *f, const char *s)
+{
+    if (!s) return NULL;
     size_t n = strlen(s) + 1;
     char *d = kfunc_alloc(f, n);
     memcpy(d, s, n);
     return d;
 }
 
-KFunc *kfunc_new(const char *name, const IrModule *m) {
+KFunc *kfunc_new(const char *name, const IrModule *m)
+{
     struct KArena *a = calloc(1, sizeof *a);
-    if (!a)
-        return NULL;
+    if (!a) return NULL;
     KFunc tmp = {.arena = a};
     KFunc *f = kfunc_alloc(&tmp, sizeof *f);
     f->arena = a;
@@ -61,16 +62,15 @@ KFunc *kfunc_new(const char *name, const IrModule *m) {
     return f;
 }
 
-void kfunc_free(KFunc *f) {
-    if (!f)
-        return;
+void kfunc_free(KFunc *f)
+{
+    if (!f) return;
     free(f->bufs);
     free(f->args);
     free(f->results);
     struct KArena *a = f->arena;
     /* Blocks' statement arrays are malloc'd (they grow); free them first. */
-    for (int i = 0; i < f->nblocks; i++)
-        free(f->blocks[i]->stmts);
+    for (int i = 0; i < f->nblocks; i++) free(f->blocks[i]->stmts);
     free(f->blocks);
     for (KChunk *c = a->head, *n; c; c = n) {
         n = c->next;
@@ -81,7 +81,8 @@ void kfunc_free(KFunc *f) {
 
 /* ---- integer expressions ------------------------------------------------ */
 
-static const KExpr *mk(KFunc *f, KExprKind k, int64_t v, int index, const KExpr *a, const KExpr *b) {
+static const KExpr *mk(KFunc *f, KExprKind k, int64_t v, int index, const KExpr *a, const KExpr *b)
+{
     KExpr *e = kfunc_alloc(f, sizeof *e);
     e->kind = k;
     e->value = v;
@@ -97,7 +98,8 @@ const KExpr *kexpr_var(KFunc *f, int loop) { return mk(f, KE_VAR, 0, loop, NULL,
 
 static int is_const(const KExpr *e, int64_t v) { return e->kind == KE_CONST && e->value == v; }
 
-const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b) {
+const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b)
+{
     if (a->kind == KE_CONST && b->kind == KE_CONST) {
         int64_t x = a->value, y = b->value, r = 0;
         switch (k) {
@@ -123,7 +125,11 @@ const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b) {
         if (is_const(a, 1)) return b;
         if (is_const(b, 1)) return a;
         /* constants first: "64 * B" reads better and folds further */
-        if (b->kind == KE_CONST) { const KExpr *t = a; a = b; b = t; }
+        if (b->kind == KE_CONST) {
+            const KExpr *t = a;
+            a = b;
+            b = t;
+        }
         break;
     case KE_DIV:
         if (is_const(b, 1)) return a;
@@ -131,35 +137,33 @@ const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b) {
     case KE_MAX:
         if (a == b) return a;
         break;
-    default:
-        break;
+    default: break;
     }
     return mk(f, k, 0, 0, a, b);
 }
 
-int kexpr_has_free(const KExpr *e) {
-    if (!e)
-        return 0;
-    if (e->kind == KE_SYM || e->kind == KE_VAR)
-        return 1;
+int kexpr_has_free(const KExpr *e)
+{
+    if (!e) return 0;
+    if (e->kind == KE_SYM || e->kind == KE_VAR) return 1;
     return kexpr_has_free(e->a) || kexpr_has_free(e->b);
 }
 
-int kexpr_equal(const KExpr *a, const KExpr *b) {
-    if (a == b)
-        return 1;
-    if (!a || !b || a->kind != b->kind)
-        return 0;
+int kexpr_equal(const KExpr *a, const KExpr *b)
+{
+    if (a == b) return 1;
+    if (!a || !b || a->kind != b->kind) return 0;
     switch (a->kind) {
     case KE_CONST: return a->value == b->value;
-    case KE_SYM: case KE_VAR: return a->index == b->index;
+    case KE_SYM:
+    case KE_VAR: return a->index == b->index;
     default: return kexpr_equal(a->a, b->a) && kexpr_equal(a->b, b->b);
     }
 }
 
-int kexpr_same_value(const KExpr *a, const KExpr *b) {
-    if (kexpr_equal(a, b))
-        return 1;
+int kexpr_same_value(const KExpr *a, const KExpr *b)
+{
+    if (kexpr_equal(a, b)) return 1;
     static const int64_t pts[3][8] = {
         {7919, 104729, 1299709, 15485863, 179424673, 7727, 4721, 3371},
         {2741, 6133, 9973, 13499, 17393, 21011, 24749, 28657},
@@ -167,15 +171,14 @@ int kexpr_same_value(const KExpr *a, const KExpr *b) {
     };
     int64_t sym[64], vars[64];
     for (int k = 0; k < 3; k++) {
-        for (int i = 0; i < 64; i++)
-            sym[i] = vars[i] = pts[k][i % 8] + i;
-        if (kexpr_eval(a, sym, vars) != kexpr_eval(b, sym, vars))
-            return 0;
+        for (int i = 0; i < 64; i++) sym[i] = vars[i] = pts[k][i % 8] + i;
+        if (kexpr_eval(a, sym, vars) != kexpr_eval(b, sym, vars)) return 0;
     }
     return 1;
 }
 
-int64_t kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars) {
+int64_t kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars)
+{
     switch (e->kind) {
     case KE_CONST: return e->value;
     case KE_SYM: return sym[e->index];
@@ -194,15 +197,16 @@ int64_t kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars) {
 }
 
 /* Appends to buf at *len, never past n - 1. */
-static void put(char *buf, size_t n, size_t *len, const char *s) {
-    while (*s && *len + 1 < n)
-        buf[(*len)++] = *s++;
+static void put(char *buf, size_t n, size_t *len, const char *s)
+{
+    while (*s && *len + 1 < n) buf[(*len)++] = *s++;
     buf[*len < n ? *len : n - 1] = 0;
 }
 
 static int is_sum(const KExpr *e) { return e->kind == KE_ADD || e->kind == KE_SUB; }
 
-static void str_rec(const KFunc *f, const KExpr *e, char *buf, size_t n, size_t *len, int paren) {
+static void str_rec(const KFunc *f, const KExpr *e, char *buf, size_t n, size_t *len, int paren)
+{
     char tmp[48];
     switch (e->kind) {
     case KE_CONST:
@@ -228,8 +232,7 @@ static void str_rec(const KFunc *f, const KExpr *e, char *buf, size_t n, size_t 
         str_rec(f, e->b, buf, n, len, 0);
         put(buf, n, len, ")");
         return;
-    default:
-        break;
+    default: break;
     }
     /* Left to right with * and / binding tighter than + and -: a left
      * operand needs brackets only when it is a sum inside a product; a
@@ -237,22 +240,20 @@ static void str_rec(const KFunc *f, const KExpr *e, char *buf, size_t n, size_t 
      * quotient under / (and a quotient under *, since floor division does
      * not associate with multiplication). */
     int prod = !is_sum(e);
-    if (paren)
-        put(buf, n, len, "(");
+    if (paren) put(buf, n, len, "(");
     str_rec(f, e->a, buf, n, len, prod && is_sum(e->a));
     put(buf, n, len, e->kind == KE_ADD ? " + " : e->kind == KE_SUB ? " - " : e->kind == KE_MUL ? " * " : " / ");
     int rb = e->b->kind;
     int right = (is_sum(e->b) && e->kind != KE_ADD) || (e->kind == KE_DIV && (rb == KE_MUL || rb == KE_DIV)) ||
                 (e->kind == KE_MUL && rb == KE_DIV);
     str_rec(f, e->b, buf, n, len, right);
-    if (paren)
-        put(buf, n, len, ")");
+    if (paren) put(buf, n, len, ")");
 }
 
-const char *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n) {
+const char *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n)
+{
     size_t len = 0;
-    if (n == 0)
-        return buf;
+    if (n == 0) return buf;
     buf[0] = 0;
     str_rec(f, e, buf, n, &len, 0);
     return buf;
@@ -260,12 +261,11 @@ const char *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n) {
 
 /* ---- buffers and statements --------------------------------------------- */
 
-static void *grow(void *p, int *cap, int need, size_t elem) {
-    if (need <= *cap)
-        return p;
+static void *grow(void *p, int *cap, int need, size_t elem)
+{
+    if (need <= *cap) return p;
     int c = *cap ? *cap * 2 : 16;
-    while (c < need)
-        c *= 2;
+    while (c < need) c *= 2;
     void *q = realloc(p, (size_t)c * elem);
     if (!q) {
         fprintf(stderr, "rnnc: out of memory\n");
@@ -275,21 +275,20 @@ static void *grow(void *p, int *cap, int need, size_t elem) {
     return q;
 }
 
-static int name_taken(const KFunc *f, const char *s) {
+static int name_taken(const KFunc *f, const char *s)
+{
     for (int i = 0; i < f->nbufs; i++)
-        if (!strcmp(f->bufs[i]->name, s))
-            return 1;
+        if (!strcmp(f->bufs[i]->name, s)) return 1;
     return 0;
 }
 
 /* Makes s a C identifier: letters, digits and '_', not starting with a
  * digit ("h.weight_ih_l0" -> "h_weight_ih_l0", "grad:h" -> "grad_h"). */
-void kir_ident(char *d, size_t n, const char *s) {
+void kir_ident(char *d, size_t n, const char *s)
+{
     size_t j = 0;
-    if (!s || !*s)
-        s = "t";
-    if (*s >= '0' && *s <= '9' && j + 1 < n)
-        d[j++] = 'v';
+    if (!s || !*s) s = "t";
+    if (*s >= '0' && *s <= '9' && j + 1 < n) d[j++] = 'v';
     for (; *s && j + 1 < n; s++) {
         char c = *s;
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -298,12 +297,12 @@ void kir_ident(char *d, size_t n, const char *s) {
     d[j] = 0;
 }
 
-KBuf *kfunc_buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind) {
+KBuf *kfunc_buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind)
+{
     char base[96], uniq[112];
     kir_ident(base, sizeof base, name);
     snprintf(uniq, sizeof uniq, "%s", base);
-    for (int k = 2; name_taken(f, uniq); k++)
-        snprintf(uniq, sizeof uniq, "%s_%d", base, k);
+    for (int k = 2; name_taken(f, uniq); k++) snprintf(uniq, sizeof uniq, "%s_%d", base, k);
     KBuf *b = kfunc_alloc(f, sizeof *b);
     b->id = f->nbufs;
     b->name = kfunc_strdup(f, uniq);
@@ -328,7 +327,8 @@ KBuf *kfunc_buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufK
     return b;
 }
 
-KStmt *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin) {
+KStmt *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin)
+{
     if (b->cap == 0) {
         /* remember the block so that kfunc_free() frees its array */
         int cap = f->capblocks;
@@ -340,13 +340,13 @@ KStmt *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin) {
     KStmt *s = kfunc_alloc(f, sizeof *s);
     s->kind = kind;
     s->origin = kfunc_strdup(f, origin);
-    if (kind == KS_LOOP)
-        s->var = f->nloops++;
+    if (kind == KS_LOOP) s->var = f->nloops++;
     b->stmts[b->n++] = s;
     return s;
 }
 
-const char *kir_map_op_name(KMapOp op) {
+const char *kir_map_op_name(KMapOp op)
+{
     static const char *const names[KM_NUM_KINDS] = {
 #define KM_OP(NAME, name, arity) [KM_##NAME] = name,
 #include "kir/mapops.def"
@@ -354,7 +354,8 @@ const char *kir_map_op_name(KMapOp op) {
     return op >= 0 && op < KM_NUM_KINDS ? names[op] : "?";
 }
 
-int kir_map_op_arity(KMapOp op) {
+int kir_map_op_arity(KMapOp op)
+{
     static const int arity[KM_NUM_KINDS] = {
 #define KM_OP(NAME, name, arity) [KM_##NAME] = arity,
 #include "kir/mapops.def"
@@ -366,7 +367,8 @@ int kir_map_op_arity(KMapOp op) {
  * (16 floats) and K rows of N padded to the widest panel (RT_SGEMM_NR_MAX
  * = 32, the AVX-512 kernel's nr).  tests/unit/test_sgemm.c checks the
  * bound against the runtime. */
-const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K) {
+const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K)
+{
     const KExpr *padded = kexpr_bin(f, KE_ADD, N, kexpr_const(f, 32));
     return kexpr_bin(f, KE_ADD, kexpr_bin(f, KE_MUL, padded, K), kexpr_const(f, 16));
 }

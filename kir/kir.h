@@ -56,35 +56,35 @@ typedef enum { KE_CONST, KE_SYM, KE_VAR, KE_ADD, KE_SUB, KE_MUL, KE_DIV, KE_MAX 
 
 typedef struct KExpr {
     KExprKind kind;
-    int64_t   value;            /* KE_CONST                                  */
-    int       index;            /* KE_SYM: symbol number; KE_VAR: loop id    */
-    const struct KExpr *a, *b;  /* binary kinds                              */
+    int64_t value;             /* KE_CONST                                  */
+    int index;                 /* KE_SYM: symbol number; KE_VAR: loop id    */
+    const struct KExpr *a, *b; /* binary kinds                              */
 } KExpr;
 
 /* ---- buffers ------------------------------------------------------------ */
 
 typedef enum {
-    KB_ARG,        /* caller's memory, read only: arg[index]                   */
-    KB_RESULT,     /* caller's memory, written: res[index]                     */
-    KB_TEMP,       /* in the arena at `offset` (set by memplan)                */
+    KB_ARG,    /* caller's memory, read only: arg[index]                   */
+    KB_RESULT, /* caller's memory, written: res[index]                     */
+    KB_TEMP,   /* in the arena at `offset` (set by memplan)                */
 } KBufKind;
 
 typedef struct KBuf {
-    int          id;          /* index in KFunc.bufs                           */
-    const char  *name;        /* a C-identifier-safe name: "h_weight_hh_l0", "gates", "t12" */
-    const char  *what;        /* what it holds, for comments: "%13 = add (h: lstm l0)"; may be NULL */
-    IrDType      dtype;
-    const KExpr *size;        /* elements                                      */
-    KBufKind     kind;
-    int          index;       /* KB_ARG, KB_RESULT: position in arg[] / res[]  */
-    const char  *ext_name;    /* KB_ARG, KB_RESULT: the module's name for it ("x", "h.weight_ih_l0", "loss") */
-    const KExpr *offset;      /* KB_TEMP: byte offset in the arena (memplan)   */
+    int id;           /* index in KFunc.bufs                           */
+    const char *name; /* a C-identifier-safe name: "h_weight_hh_l0", "gates", "t12" */
+    const char *what; /* what it holds, for comments: "%13 = add (h: lstm l0)"; may be NULL */
+    IrDType dtype;
+    const KExpr *size; /* elements                                      */
+    KBufKind kind;
+    int index;            /* KB_ARG, KB_RESULT: position in arg[] / res[]  */
+    const char *ext_name; /* KB_ARG, KB_RESULT: the module's name for it ("x", "h.weight_ih_l0", "loss") */
+    const KExpr *offset;  /* KB_TEMP: byte offset in the arena (memplan)   */
 } KBuf;
 
 /* A place in a buffer: element `off` of `buf`.  Strides (in elements) are
  * given where a view is used, per dimension of that use. */
 typedef struct KView {
-    KBuf        *buf;
+    KBuf *buf;
     const KExpr *off;
 } KView;
 
@@ -108,21 +108,21 @@ typedef enum {
 } KMapOp;
 
 typedef struct KMapNode {
-    KMapOp       op;
-    int          a, b;        /* node numbers (KM_IN: input number)            */
-    double       f;           /* KM_CONST                                      */
-    const KExpr *e;           /* KM_EXPR                                       */
+    KMapOp op;
+    int a, b;       /* node numbers (KM_IN: input number)            */
+    double f;       /* KM_CONST                                      */
+    const KExpr *e; /* KM_EXPR                                       */
 } KMapNode;
 
 typedef struct KStrided {
-    KView        v;
+    KView v;
     const KExpr *stride[KIR_MAX_RANK];
 } KStrided;
 
 typedef struct KMapOut {
-    KStrided     at;
-    int          node;
-    int          accumulate;  /* 0: store; 1: += (reduction)                   */
+    KStrided at;
+    int node;
+    int accumulate; /* 0: store; 1: += (reduction)                   */
 } KMapOut;
 
 /* ---- runtime kernel calls ------------------------------------------------
@@ -144,18 +144,18 @@ typedef struct KStmt KStmt;
 
 typedef struct KBlock {
     KStmt **stmts;
-    int     n, cap;
+    int n, cap;
 } KBlock;
 
 struct KStmt {
-    KStmtKind   kind;
-    const char *origin;       /* the graph-IR op it came from, for comments: "%36 = linear (h: lstm l0)" */
+    KStmtKind kind;
+    const char *origin; /* the graph-IR op it came from, for comments: "%36 = linear (h: lstm l0)" */
 
     /* KS_LOOP: for var in 0 .. count-1 (reverse: count-1 down to 0) */
-    int          var;         /* loop id, referenced by KE_VAR               */
+    int var; /* loop id, referenced by KE_VAR               */
     const KExpr *count;
-    int          reverse;
-    KBlock       body;
+    int reverse;
+    KBlock body;
 
     /* KS_GEMM: C = alpha op(A) op(B) + beta C, row-major, as rt_sgemm (sgemm.h).
      * packed_b: B views a buffer a KS_PACK_B filled for these N and K (the
@@ -164,50 +164,57 @@ struct KStmt {
      * KS_PACK_B: rt_sgemm_pack_b(transb, N, K, B, ldb, C): op(B), K x N, is
      * packed once into the buffer C views, of kexpr_packed_b_floats(N, K)
      * floats (a weight used by every step of a scan, packed before it). */
-    int          transa, transb, packed_b;
+    int transa, transb, packed_b;
     const KExpr *M, *N, *K;
-    float        alpha, beta;
-    KView        A, B, C;
+    float alpha, beta;
+    KView A, B, C;
     const KExpr *lda, *ldb, *ldc;
 
     /* KS_MAP */
-    int          rank;
+    int rank;
     const KExpr *dims[KIR_MAX_RANK];
-    KStrided    *in;   int nin;
-    KMapNode    *nodes; int nnodes;
-    KMapOut     *out;  int nout;
+    KStrided *in;
+    int nin;
+    KMapNode *nodes;
+    int nnodes;
+    KMapOut *out;
+    int nout;
 
     /* KS_CALL: the arguments in kir/calls.def's order, each kind of
      * argument in its own array */
-    KCallKind    call;
-    const KExpr *ints[KIR_CALL_MAX_INTS];  /* the integer arguments           */
-    KView        ptrs[KIR_CALL_MAX_PTRS];  /* the pointer arguments           */
-    int          nptrs;
-    double       hp[KIR_CALL_MAX_HP];      /* the hyperparameters             */
-    int          nhp;
+    KCallKind call;
+    const KExpr *ints[KIR_CALL_MAX_INTS]; /* the integer arguments           */
+    KView ptrs[KIR_CALL_MAX_PTRS];        /* the pointer arguments           */
+    int nptrs;
+    double hp[KIR_CALL_MAX_HP]; /* the hyperparameters             */
+    int nhp;
 };
 
 /* ---- functions ---------------------------------------------------------- */
 
 typedef struct KFunc {
-    const char  *name;        /* "forward", "train_step", ...                  */
-    const IrModule *module;   /* the module it was lowered from (symbol names and maxima) */
-    int          nsyms;
-    KBuf       **bufs;   int nbufs,  capbufs;
-    KBuf       **args;   int nargs;      /* kind KB_ARG, in arg[] order         */
-    KBuf       **results; int nresults;  /* kind KB_RESULT, in res[] order      */
-    KBlock       body;
-    int          nloops;              /* loop ids are 0 .. nloops-1            */
-    const KExpr *arena_bytes;         /* set by memplan                        */
-    const KExpr *ws_offset, *ws_bytes;/* SGEMM workspace in the arena (memplan) */
-    struct KBlock **blocks; int nblocks, capblocks;  /* every block with statements, for kfunc_free() */
+    const char *name;       /* "forward", "train_step", ...                  */
+    const IrModule *module; /* the module it was lowered from (symbol names and maxima) */
+    int nsyms;
+    KBuf **bufs;
+    int nbufs, capbufs;
+    KBuf **args;
+    int nargs; /* kind KB_ARG, in arg[] order         */
+    KBuf **results;
+    int nresults; /* kind KB_RESULT, in res[] order      */
+    KBlock body;
+    int nloops;                        /* loop ids are 0 .. nloops-1            */
+    const KExpr *arena_bytes;          /* set by memplan                        */
+    const KExpr *ws_offset, *ws_bytes; /* SGEMM workspace in the arena (memplan) */
+    struct KBlock **blocks;
+    int nblocks, capblocks; /* every block with statements, for kfunc_free() */
     struct KArena *arena;
 } KFunc;
 
-KFunc       *kfunc_new(const char *name, const IrModule *m);
-void         kfunc_free(KFunc *f);
-void        *kfunc_alloc(KFunc *f, size_t n);              /* zeroed, arena */
-const char  *kfunc_strdup(KFunc *f, const char *s);
+KFunc *kfunc_new(const char *name, const IrModule *m);
+void kfunc_free(KFunc *f);
+void *kfunc_alloc(KFunc *f, size_t n); /* zeroed, arena */
+const char *kfunc_strdup(KFunc *f, const char *s);
 
 const KExpr *kexpr_const(KFunc *f, int64_t v);
 const KExpr *kexpr_sym(KFunc *f, int sym);
@@ -218,43 +225,43 @@ const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b);
 const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K);
 /* The value of e with the given symbol values and loop variables (vars
  * may be NULL when e has none). */
-int64_t      kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars);
+int64_t kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars);
 /* Whether e reads a symbol or a loop variable (else kexpr_eval(e, NULL,
  * NULL) is its value, which the emitters write as a literal). */
-int          kexpr_has_free(const KExpr *e);
+int kexpr_has_free(const KExpr *e);
 /* Whether a and b are the same tree (NULL equals only NULL): what the
  * fusion asks of two views, and the memory plan of two terms it adds. */
-int          kexpr_equal(const KExpr *a, const KExpr *b);
+int kexpr_equal(const KExpr *a, const KExpr *b);
 /* Whether a and b have the same value for all symbol and loop variable
  * values: kexpr_equal, or the same value at three points far apart (sizes
  * are polynomials in the symbols with small coefficients, so agreeing at
  * three unrelated points of large primes does not happen by accident).
  * The lowering asks it of sizes and strides it built by different routes
  * ("2 * (4 * B)" and "8 * B"). */
-int          kexpr_same_value(const KExpr *a, const KExpr *b);
+int kexpr_same_value(const KExpr *a, const KExpr *b);
 /* Writes e as an infix string ("(B * 64)", "t0 * B * 16") with symbol
  * names from f's module, for the printer and for comments. */
-const char  *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n);
+const char *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n);
 
 /* A new buffer; name is made unique within f (a suffix _2, _3 ...). */
-KBuf        *kfunc_buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind);
-KStmt       *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin);
+KBuf *kfunc_buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind);
+KStmt *kblock_add(KFunc *f, KBlock *b, KStmtKind kind, const char *origin);
 
-const char  *kir_call_name(KCallKind k);     /* "rt_softmax_rows", ...: its symbol */
-const char  *kir_map_op_name(KMapOp op);     /* "add", "tanh", ...          */
+const char *kir_call_name(KCallKind k); /* "rt_softmax_rows", ...: its symbol */
+const char *kir_map_op_name(KMapOp op); /* "add", "tanh", ...          */
 /* How many node operands op reads: 0 (in, const, size), 1 or 2. */
-int          kir_map_op_arity(KMapOp op);
+int kir_map_op_arity(KMapOp op);
 /* A map's node and output references are in range: what an emitter
  * checks before it builds anything from them (kir_map.c, like the two
  * below). */
-int          kir_map_ok(const KStmt *s);
+int kir_map_ok(const KStmt *s);
 /* Which nodes and inputs of map s its outputs need: live[k] (s->nnodes
  * entries) is 1 when an output stores node k or a live node uses it, and
  * in_live[i] (s->nin entries; in_live may be NULL) when a live node loads
  * input i.  Both arrays are overwritten.  What is not live is neither
  * computed nor loaded (its view need not even be valid): the fusion drops
  * it, the emitters skip it.  References out of range are ignored. */
-void         kir_map_live(const KStmt *s, unsigned char *live, unsigned char *in_live);
+void kir_map_live(const KStmt *s, unsigned char *live, unsigned char *in_live);
 /* For accumulating output oi of map s, with in_live from kir_map_live:
  * the first dimension from which all its strides are zero, when some inner
  * dimension is reduced and nothing else in the map (no other output, no
@@ -262,10 +269,10 @@ void         kir_map_live(const KStmt *s, unsigned char *live, unsigned char *in
  * element, which an emitter sums in a local and stores once, the same
  * additions in the same order; else -1 (it adds into memory at every
  * index). */
-int          kir_map_reduce_level(const KStmt *s, int oi, const unsigned char *in_live);
+int kir_map_reduce_level(const KStmt *s, int oi, const unsigned char *in_live);
 /* s as an identifier: letters, digits and '_', not starting with a digit
  * ("h.weight_ih_l0" -> "h_weight_ih_l0"), at most n - 1 characters. */
-void         kir_ident(char *d, size_t n, const char *s);
+void kir_ident(char *d, size_t n, const char *s);
 
 /* The signature above, as a type: what an engine calls once a target has
  * compiled the function. */
@@ -273,13 +280,13 @@ typedef int (*KFuncFn)(const int64_t *sym, const void *const *arg, void *const *
                        size_t errlen);
 
 /* The text form (`rnnc dump --stage=kernel`, docs/kernel-ir.md). */
-void         kfunc_print(const KFunc *f, FILE *out);
+void kfunc_print(const KFunc *f, FILE *out);
 
 /* Checks that every view of every statement stays inside its buffer for
  * the given symbol values (loops are walked with their induction variables
  * at the first and last iteration), that map nodes refer backwards, and
  * that temporaries have offsets inside the arena.  Returns the number of
  * problems, each printed to `out`. */
-int          kfunc_verify(const KFunc *f, const int64_t *sym, FILE *out);
+int kfunc_verify(const KFunc *f, const int64_t *sym, FILE *out);
 
 #endif

@@ -25,7 +25,8 @@
 
 /* ---- integer expressions ----------------------------------------------------- */
 
-static const KExpr *mk(KParser *P, KExprKind k, int64_t v, int index, const KExpr *a, const KExpr *b) {
+static const KExpr *mk(KParser *P, KExprKind k, int64_t v, int index, const KExpr *a, const KExpr *b)
+{
     KExpr *e = kfunc_alloc(P->f, sizeof *e);
     e->kind = k;
     e->value = v;
@@ -39,21 +40,21 @@ static const KExpr *expr(KParser *P);
 
 /* A name in an expression: a size symbol, else tK, the variable of an
  * enclosing loop. */
-static const KExpr *name_expr(KParser *P, const char *at, const char *name) {
+static const KExpr *name_expr(KParser *P, const char *at, const char *name)
+{
     for (int i = 0; P->m && i < P->m->nsyms; i++)
-        if (!strcmp(P->m->syms[i].name, name))
-            return mk(P, KE_SYM, 0, i, NULL, NULL);
+        if (!strcmp(P->m->syms[i].name, name)) return mk(P, KE_SYM, 0, i, NULL, NULL);
     if (name[0] == 't' && name[1] && strspn(name + 1, "0123456789") == strlen(name + 1) && strlen(name) < 8) {
         int v = atoi(name + 1);
         for (int k = 0; k < P->nopen; k++)
-            if (P->open[k] == v)
-                return mk(P, KE_VAR, 0, v, NULL, NULL);
+            if (P->open[k] == v) return mk(P, KE_VAR, 0, v, NULL, NULL);
         kp_fail_at(P, at, "%s is not the variable of an enclosing loop", name);
     }
     kp_fail_at(P, at, "unknown size symbol '%s'", name);
 }
 
-static const KExpr *atom(KParser *P) {
+static const KExpr *atom(KParser *P)
+{
     kp_skip(P);
     const char *at = P->cur;
     if (kp_accept(P, "(")) {
@@ -76,7 +77,8 @@ static const KExpr *atom(KParser *P) {
 }
 
 /* * and / group from the left, as the printer reads them. */
-static const KExpr *product(KParser *P) {
+static const KExpr *product(KParser *P)
+{
     const KExpr *e = atom(P);
     for (;;) {
         if (kp_accept(P, "*"))
@@ -88,7 +90,8 @@ static const KExpr *product(KParser *P) {
     }
 }
 
-static const KExpr *expr(KParser *P) {
+static const KExpr *expr(KParser *P)
+{
     const KExpr *e = product(P);
     for (;;) {
         if (kp_accept(P, "+"))
@@ -102,34 +105,36 @@ static const KExpr *expr(KParser *P) {
 
 /* ---- buffers and views -------------------------------------------------------- */
 
-static KBuf *find_buf(const KFunc *f, const char *name) {
+static KBuf *find_buf(const KFunc *f, const char *name)
+{
     for (int i = 0; i < f->nbufs; i++)
-        if (!strcmp(f->bufs[i]->name, name))
-            return f->bufs[i];
+        if (!strcmp(f->bufs[i]->name, name)) return f->bufs[i];
     return NULL;
 }
 
 /* "NAME[OFF": the caller reads what follows the offset. */
-static KView view_open(KParser *P) {
+static KView view_open(KParser *P)
+{
     kp_skip(P);
     const char *at = P->cur;
     char name[256];
     kp_ident(P, name, sizeof name, "a buffer name");
     KView v = {find_buf(P->f, name), NULL};
-    if (!v.buf)
-        kp_fail_at(P, at, "unknown buffer '%s'", name);
+    if (!v.buf) kp_fail_at(P, at, "unknown buffer '%s'", name);
     kp_expect(P, "[");
     v.off = expr(P);
     return v;
 }
 
 /* "NAME[OFF; S0, ..., S(rank-1)]" ("NAME[OFF]" at rank 0). */
-static KStrided strided(KParser *P, int rank) {
+static KStrided strided(KParser *P, int rank)
+{
     KStrided s = {.v = view_open(P)};
     for (int d = 0; d < rank; d++) {
         kp_skip(P);
         if (!kp_accept(P, d ? "," : ";"))
-            kp_fail_at(P, P->cur, "expected '%s': a view in a map of rank %d has %d strides", d ? "," : ";", rank, rank);
+            kp_fail_at(P, P->cur, "expected '%s': a view in a map of rank %d has %d strides", d ? "," : ";", rank,
+                       rank);
         s.stride[d] = expr(P);
     }
     kp_skip(P);
@@ -139,7 +144,8 @@ static KStrided strided(KParser *P, int rank) {
 }
 
 /* "; ld EXPR]" after a GEMM operand's offset. */
-static const KExpr *leading_dim(KParser *P) {
+static const KExpr *leading_dim(KParser *P)
+{
     kp_expect(P, ";");
     kp_expect(P, "ld");
     const KExpr *e = expr(P);
@@ -147,36 +153,33 @@ static const KExpr *leading_dim(KParser *P) {
     return e;
 }
 
-static IrDType dtype(KParser *P) {
+static IrDType dtype(KParser *P)
+{
     kp_skip(P);
     const char *at = P->cur;
-    if (kp_accept(P, "f32"))
-        return IR_F32;
-    if (kp_accept(P, "i64"))
-        return IR_I64;
+    if (kp_accept(P, "f32")) return IR_F32;
+    if (kp_accept(P, "i64")) return IR_I64;
     kp_fail_at(P, at, "expected an element type (f32 or i64)");
 }
 
 /* "arg NAME : DT[SIZE]  arg[I] "EXT"", "result ... res[I] "EXT"",
  * "temp NAME : DT[SIZE] [@ OFFSET]"; the comment is what it holds. */
-static void buffer_line(KParser *P, KBufKind kind) {
+static void buffer_line(KParser *P, KBufKind kind)
+{
     kp_skip(P);
     const char *at = P->cur;
     char name[256];
     kp_ident(P, name, sizeof name, "a buffer name");
-    if (find_buf(P->f, name))
-        kp_fail_at(P, at, "buffer '%s' defined twice", name);
+    if (find_buf(P->f, name)) kp_fail_at(P, at, "buffer '%s' defined twice", name);
     kp_expect(P, ":");
     IrDType dt = dtype(P);
     kp_expect(P, "[");
     const KExpr *size = expr(P);
     kp_expect(P, "]");
     KBuf *b = kfunc_buf(P->f, name, dt, size, kind);
-    if (strcmp(b->name, name))
-        kp_fail_at(P, at, "'%s' cannot be a buffer's name (it would be '%s')", name, b->name);
+    if (strcmp(b->name, name)) kp_fail_at(P, at, "'%s' cannot be a buffer's name (it would be '%s')", name, b->name);
     if (kind == KB_TEMP) {
-        if (kp_accept(P, "@"))
-            b->offset = expr(P);
+        if (kp_accept(P, "@")) b->offset = expr(P);
     } else {
         kp_expect(P, kind == KB_ARG ? "arg" : "res");
         kp_expect(P, "[");
@@ -185,13 +188,12 @@ static void buffer_line(KParser *P, KBufKind kind) {
         int64_t index = kp_integer(P, "an index");
         if (index != b->index)
             kp_fail_at(P, iat, "%s[%lld] out of order: the %s buffers are numbered in their order, this is %s[%d]",
-                    kind == KB_ARG ? "arg" : "res", (long long)index, kind == KB_ARG ? "arg" : "result",
-                    kind == KB_ARG ? "arg" : "res", b->index);
+                       kind == KB_ARG ? "arg" : "res", (long long)index, kind == KB_ARG ? "arg" : "result",
+                       kind == KB_ARG ? "arg" : "res", b->index);
         kp_expect(P, "]");
         kp_expect(P, "\"");
         const char *q = memchr(P->cur, '"', (size_t)(P->end - P->cur));
-        if (!q)
-            kp_fail_at(P, P->cur, "expected the closing '\"'");
+        if (!q) kp_fail_at(P, P->cur, "expected the closing '\"'");
         char *ext = kfunc_alloc(P->f, (size_t)(q - P->cur) + 1);
         memcpy(ext, P->cur, (size_t)(q - P->cur));
         b->ext_name = ext;
@@ -202,17 +204,16 @@ static void buffer_line(KParser *P, KBufKind kind) {
 }
 
 /* "sym NAME [<= MAX]": B comes with the module; the others in order. */
-static void sym_line(KParser *P) {
+static void sym_line(KParser *P)
+{
     kp_skip(P);
     const char *at = P->cur;
     char name[128];
     kp_ident(P, name, sizeof name, "a symbol name");
     int64_t max = 0;
-    if (kp_accept(P, "<="))
-        max = kp_integer(P, "the symbol's maximum");
+    if (kp_accept(P, "<=")) max = kp_integer(P, "the symbol's maximum");
     kp_end_of_line(P);
-    if (!P->m)
-        kp_fail_at(P, at, "a size symbol needs a module: 'kfunc NAME (module M) {'");
+    if (!P->m) kp_fail_at(P, at, "a size symbol needs a module: 'kfunc NAME (module M) {'");
     int first = P->f->nsyms == 0;
     for (int i = 0; i < P->m->nsyms; i++)
         if (!strcmp(P->m->syms[i].name, name)) {
@@ -227,7 +228,8 @@ static void sym_line(KParser *P) {
 
 /* "arena EXPR bytes[; sgemm workspace @ OFF, N bytes]", "arena not
  * planned", or the derived "arena at ..." line, read over. */
-static void arena_line(KParser *P) {
+static void arena_line(KParser *P)
+{
     if (kp_accept(P, "not")) {
         kp_expect(P, "planned");
         kp_end_of_line(P);
@@ -254,13 +256,12 @@ static void arena_line(KParser *P) {
 /* ---- statements -------------------------------------------------------------- */
 
 /* A growable array in the function's arena (the old copy is left there). */
-static void *grow(KParser *P, void *p, int n, int *cap, size_t elem) {
-    if (n < *cap)
-        return p;
+static void *grow(KParser *P, void *p, int n, int *cap, size_t elem)
+{
+    if (n < *cap) return p;
     int c = *cap ? 2 * *cap : 8;
     void *q = kfunc_alloc(P->f, (size_t)c * elem);
-    if (n)
-        memcpy(q, p, (size_t)n * elem);
+    if (n) memcpy(q, p, (size_t)n * elem);
     *cap = c;
     return q;
 }
@@ -268,60 +269,56 @@ static void *grow(KParser *P, void *p, int n, int *cap, size_t elem) {
 static void block(KParser *P, KBlock *b);
 
 /* "nK": the number K, or -1 when the cursor is not at one. */
-static long node_number(KParser *P) {
+static long node_number(KParser *P)
+{
     kp_skip(P);
     const char *s = P->cur, *d = s + 1;
-    if (s >= P->end || *s != 'n' || d >= P->end || *d < '0' || *d > '9')
-        return -1;
-    while (d < P->end && *d >= '0' && *d <= '9')
-        d++;
-    if (d < P->end && kp_ident_char(*d))
-        return -1;
+    if (s >= P->end || *s != 'n' || d >= P->end || *d < '0' || *d > '9') return -1;
+    while (d < P->end && *d >= '0' && *d <= '9') d++;
+    if (d < P->end && kp_ident_char(*d)) return -1;
     P->cur = d;
     return d - s > 9 ? 1000000000L : strtol(s + 1, NULL, 10);
 }
 
 /* "nK" referring to a node below `limit`. */
-static int node_ref(KParser *P, int limit, const char *what) {
+static int node_ref(KParser *P, int limit, const char *what)
+{
     kp_skip(P);
     const char *at = P->cur;
     long k = node_number(P);
-    if (k < 0)
-        kp_fail_at(P, at, "expected a node (nK)");
+    if (k < 0) kp_fail_at(P, at, "expected a node (nK)");
     if (k >= limit && limit == 0)
         kp_fail_at(P, at, "%s n%ld is not an earlier node of the map (it has none yet)", what, k);
-    if (k >= limit)
-        kp_fail_at(P, at, "%s n%ld is not an earlier node of the map (n0 .. n%d)", what, k, limit - 1);
+    if (k >= limit) kp_fail_at(P, at, "%s n%ld is not an earlier node of the map (n0 .. n%d)", what, k, limit - 1);
     return (int)k;
 }
 
-static KMapOp map_op(KParser *P) {
+static KMapOp map_op(KParser *P)
+{
     kp_skip(P);
     const char *at = P->cur;
     char name[64];
     kp_ident(P, name, sizeof name, "a map op");
     for (int op = 0; op < KM_NUM_KINDS; op++)
-        if (!strcmp(kir_map_op_name((KMapOp)op), name))
-            return (KMapOp)op;
+        if (!strcmp(kir_map_op_name((KMapOp)op), name)) return (KMapOp)op;
     kp_fail_at(P, at, "unknown map op '%s'", name);
 }
 
-static int same_strided(const KStrided *a, const KStrided *b, int rank) {
-    if (a->v.buf != b->v.buf || !kexpr_equal(a->v.off, b->v.off))
-        return 0;
+static int same_strided(const KStrided *a, const KStrided *b, int rank)
+{
+    if (a->v.buf != b->v.buf || !kexpr_equal(a->v.off, b->v.off)) return 0;
     for (int d = 0; d < rank; d++)
-        if (!kexpr_equal(a->stride[d], b->stride[d]))
-            return 0;
+        if (!kexpr_equal(a->stride[d], b->stride[d])) return 0;
     return 1;
 }
 
 /* "map [DIMS] {", its nodes and outputs one a line, "}". */
-static void map_stmt(KParser *P, KStmt *s) {
+static void map_stmt(KParser *P, KStmt *s)
+{
     kp_expect(P, "[");
     if (!kp_accept(P, "]")) {
         do {
-            if (s->rank == KIR_MAX_RANK)
-                kp_fail_at(P, P->cur, "a map has at most %d dimensions", KIR_MAX_RANK);
+            if (s->rank == KIR_MAX_RANK) kp_fail_at(P, P->cur, "a map has at most %d dimensions", KIR_MAX_RANK);
             s->dims[s->rank++] = expr(P);
         } while (kp_accept(P, ","));
         kp_expect(P, "]");
@@ -330,10 +327,8 @@ static void map_stmt(KParser *P, KStmt *s) {
     kp_end_of_line(P);
     int capin = 0, capnodes = 0, capout = 0;
     for (;;) {
-        if (!kp_next_line(P))
-            kp_fail_at(P, P->cur, "the map has no closing '}'");
-        if (kp_accept(P, "}"))
-            break;
+        if (!kp_next_line(P)) kp_fail_at(P, P->cur, "the map has no closing '}'");
+        if (kp_accept(P, "}")) break;
         if (kp_accept(P, "out")) {
             s->out = grow(P, s->out, s->nout, &capout, sizeof *s->out);
             KMapOut *o = &s->out[s->nout];
@@ -350,10 +345,8 @@ static void map_stmt(KParser *P, KStmt *s) {
         kp_skip(P);
         const char *at = P->cur;
         long k = node_number(P);
-        if (k < 0)
-            kp_fail_at(P, at, "expected a node 'nK = ...', an output 'out ...' or '}'");
-        if (k != s->nnodes)
-            kp_fail_at(P, at, "expected node n%d: nodes are numbered in order", s->nnodes);
+        if (k < 0) kp_fail_at(P, at, "expected a node 'nK = ...', an output 'out ...' or '}'");
+        if (k != s->nnodes) kp_fail_at(P, at, "expected node n%d: nodes are numbered in order", s->nnodes);
         kp_expect(P, "=");
         s->nodes = grow(P, s->nodes, s->nnodes, &capnodes, sizeof *s->nodes);
         KMapNode *n = &s->nodes[s->nnodes];
@@ -365,8 +358,7 @@ static void map_stmt(KParser *P, KStmt *s) {
             KStrided v = strided(P, s->rank);
             n->a = -1;
             for (int i = 0; i < s->nin && n->a < 0; i++)
-                if (same_strided(&s->in[i], &v, s->rank))
-                    n->a = i;
+                if (same_strided(&s->in[i], &v, s->rank)) n->a = i;
             if (n->a < 0) {
                 s->in = grow(P, s->in, s->nin, &capin, sizeof *s->in);
                 s->in[s->nin] = v;
@@ -392,7 +384,8 @@ static void map_stmt(KParser *P, KStmt *s) {
 
 /* gemm C=V[OFF; ld E] A=V[OFF; ld E][^T] B=V[OFF; ld E][^T] (M=E, N=E, K=E) alpha=F beta=F,
  * or with B=V[OFF] packed */
-static void gemm_stmt(KParser *P, KStmt *s) {
+static void gemm_stmt(KParser *P, KStmt *s)
+{
     kp_expect(P, "C");
     kp_expect(P, "=");
     s->C = view_open(P);
@@ -435,7 +428,8 @@ static void gemm_stmt(KParser *P, KStmt *s) {
 }
 
 /* pack_b C=V[OFF] B=V[OFF; ld E][^T] (N=E, K=E) */
-static void pack_stmt(KParser *P, KStmt *s) {
+static void pack_stmt(KParser *P, KStmt *s)
+{
     kp_expect(P, "C");
     kp_expect(P, "=");
     s->C = view_open(P);
@@ -461,7 +455,8 @@ static void pack_stmt(KParser *P, KStmt *s) {
  * a symbol (SGD with and without momentum): the kind is the one whose
  * signature has these integers, this many pointers and these
  * hyperparameters. */
-static void call_stmt(KParser *P, KStmt *s) {
+static void call_stmt(KParser *P, KStmt *s)
+{
     kp_skip(P);
     const char *at = P->cur;
     char sym[128];
@@ -505,17 +500,14 @@ static void call_stmt(KParser *P, KStmt *s) {
     int known = 0;
     for (int k = 0; k < KC_NUM_KINDS; k++) {
         KCallSig sig;
-        if (kir_call_sig((KCallKind)k, &sig) || strcmp(sig.symbol, sym))
-            continue;
+        if (kir_call_sig((KCallKind)k, &sig) || strcmp(sig.symbol, sym)) continue;
         known = 1;
         int fits = sig.nptrs == s->nptrs && sig.nhp == s->nhp && sig.nints == nints;
-        for (int i = 0; fits && i < s->nhp; i++)
-            fits = !strcmp(sig.hp_arg[i]->name, hnames[i]);
+        for (int i = 0; fits && i < s->nhp; i++) fits = !strcmp(sig.hp_arg[i]->name, hnames[i]);
         for (int i = 0; fits && i < nints; i++) {
             int slot = -1;
             for (int j = 0; j < sig.nints; j++)
-                if (!strcmp(sig.int_arg[j]->name, inames[i]))
-                    slot = j;
+                if (!strcmp(sig.int_arg[j]->name, inames[i])) slot = j;
             if (slot < 0 || s->ints[slot]) {
                 fits = 0;
                 break;
@@ -528,32 +520,26 @@ static void call_stmt(KParser *P, KStmt *s) {
         }
         memset(s->ints, 0, sizeof s->ints);
     }
-    if (!known)
-        kp_fail_at(P, at, "unknown runtime call '%s' (kir/calls.def)", sym);
+    if (!known) kp_fail_at(P, at, "unknown runtime call '%s' (kir/calls.def)", sym);
     kp_fail_at(P, at, "no call of %s takes these arguments (kir/calls.def)", sym);
 }
 
 /* "for tK in 0 .. COUNT [reverse] {", its body, "}". */
-static void loop_stmt(KParser *P, KStmt *s) {
+static void loop_stmt(KParser *P, KStmt *s)
+{
     kp_skip(P);
     const char *at = P->cur;
     char name[32];
     kp_ident(P, name, sizeof name, "the loop variable (tK)");
     char *e = NULL;
     long v = name[0] == 't' && name[1] >= '0' && name[1] <= '9' ? strtol(name + 1, &e, 10) : -1;
-    if (v < 0 || *e)
-        kp_fail_at(P, at, "expected the loop variable (tK)");
-    if (v >= MAX_VAR)
-        kp_fail_at(P, at, "loop variable %s: at most t%d", name, MAX_VAR - 1);
-    if (!P->var_used)
-        P->var_used = kfunc_alloc(P->f, MAX_VAR);
-    if (P->var_used[v])
-        kp_fail_at(P, at, "loop variable %s belongs to another loop: each loop has its own", name);
-    if (P->nopen == KP_MAX_DEPTH)
-        kp_fail_at(P, at, "loops nested deeper than %d", KP_MAX_DEPTH);
+    if (v < 0 || *e) kp_fail_at(P, at, "expected the loop variable (tK)");
+    if (v >= MAX_VAR) kp_fail_at(P, at, "loop variable %s: at most t%d", name, MAX_VAR - 1);
+    if (!P->var_used) P->var_used = kfunc_alloc(P->f, MAX_VAR);
+    if (P->var_used[v]) kp_fail_at(P, at, "loop variable %s belongs to another loop: each loop has its own", name);
+    if (P->nopen == KP_MAX_DEPTH) kp_fail_at(P, at, "loops nested deeper than %d", KP_MAX_DEPTH);
     P->var_used[v] = 1;
-    if (v > P->max_var)
-        P->max_var = (int)v;
+    if (v > P->max_var) P->max_var = (int)v;
     s->var = (int)v;
     kp_expect(P, "in");
     kp_expect(P, "0");
@@ -568,16 +554,16 @@ static void loop_stmt(KParser *P, KStmt *s) {
 }
 
 /* The statement whose first line is the current one. */
-static void statement(KParser *P, KBlock *b) {
+static void statement(KParser *P, KBlock *b)
+{
     kp_skip(P);
     const char *at = P->cur;
     static const struct {
         const char *word;
-        KStmtKind   kind;
+        KStmtKind kind;
     } kinds[] = {{"for", KS_LOOP}, {"gemm", KS_GEMM}, {"pack_b", KS_PACK_B}, {"map", KS_MAP}, {"call", KS_CALL}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        if (!kp_accept(P, kinds[i].word))
-            continue;
+        if (!kp_accept(P, kinds[i].word)) continue;
         KStmt *s = kblock_add(P->f, b, kinds[i].kind, kp_comment(P));
         switch (kinds[i].kind) {
         case KS_LOOP: loop_stmt(P, s); break;
@@ -592,10 +578,10 @@ static void statement(KParser *P, KBlock *b) {
 }
 
 /* Statements up to the line "}" that closes the block. */
-static void block(KParser *P, KBlock *b) {
+static void block(KParser *P, KBlock *b)
+{
     for (;;) {
-        if (!kp_next_line(P))
-            kp_fail_at(P, P->cur, "the text ends inside a block: a '}' is missing");
+        if (!kp_next_line(P)) kp_fail_at(P, P->cur, "the text ends inside a block: a '}' is missing");
         if (kp_accept(P, "}")) {
             kp_end_of_line(P);
             return;
@@ -606,9 +592,9 @@ static void block(KParser *P, KBlock *b) {
 
 /* ---- the function ------------------------------------------------------------------ */
 
-static void function(KParser *P) {
-    if (!kp_next_line(P))
-        kp_fail_at(P, P->cur, "expected 'kfunc NAME (module M) {'");
+static void function(KParser *P)
+{
+    if (!kp_next_line(P)) kp_fail_at(P, P->cur, "expected 'kfunc NAME (module M) {'");
     kp_expect(P, "kfunc");
     char name[256], mod[256];
     kp_word(P, name, sizeof name, "the function's name");
@@ -621,15 +607,13 @@ static void function(KParser *P) {
     kp_expect(P, "{");
     kp_end_of_line(P);
     P->f = kfunc_new(name, P->m);
-    if (!P->f)
-        kp_fail_at(P, P->cur, "out of memory");
+    if (!P->f) kp_fail_at(P, P->cur, "out of memory");
     P->f->nsyms = 0; /* counted as the sym lines come */
     P->max_var = -1;
     /* the header, in its order: symbols, buffers, the plan; then statements */
     enum { SYMS, BUFS, ARENA, BODY } phase = SYMS;
     for (;;) {
-        if (!kp_next_line(P))
-            kp_fail_at(P, P->cur, "the text ends inside the function: a '}' is missing");
+        if (!kp_next_line(P)) kp_fail_at(P, P->cur, "the text ends inside the function: a '}' is missing");
         kp_skip(P);
         const char *at = P->cur;
         if (kp_accept(P, "}")) {
@@ -637,8 +621,7 @@ static void function(KParser *P) {
             break;
         }
         if (phase <= BUFS && kp_accept(P, "sym")) {
-            if (phase > SYMS)
-                kp_fail_at(P, at, "the symbols come before the buffers");
+            if (phase > SYMS) kp_fail_at(P, at, "the symbols come before the buffers");
             sym_line(P);
         } else if (phase <= BUFS && kp_accept(P, "arg")) {
             phase = BUFS;
@@ -658,20 +641,17 @@ static void function(KParser *P) {
         }
     }
     /* Before the sym lines, B was the module's already (printed first). */
-    if (P->m && P->f->nsyms < P->m->nsyms)
-        P->f->nsyms = P->m->nsyms;
+    if (P->m && P->f->nsyms < P->m->nsyms) P->f->nsyms = P->m->nsyms;
     P->f->nloops = P->max_var + 1;
-    if (kp_next_line(P))
-        kp_fail_at(P, P->cur, "text after the function's closing '}'");
+    if (kp_next_line(P)) kp_fail_at(P, P->cur, "text after the function's closing '}'");
 }
 
-KFunc *kfunc_parse(const char *file, const char *text, IrModule **module, char *err, size_t errlen) {
-    if (module)
-        *module = NULL;
+KFunc *kfunc_parse(const char *file, const char *text, IrModule **module, char *err, size_t errlen)
+{
+    if (module) *module = NULL;
     KParser *P = calloc(1, sizeof *P);
     if (!P) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: out of memory", file);
+        if (err && errlen) snprintf(err, errlen, "%s: out of memory", file);
         return NULL;
     }
     P->file = file ? file : "<kir>";
@@ -686,8 +666,7 @@ KFunc *kfunc_parse(const char *file, const char *text, IrModule **module, char *
     }
     function(P);
     KFunc *f = P->f;
-    if (module)
-        *module = P->m;
+    if (module) *module = P->m;
     free(P);
     return f;
 }

@@ -30,34 +30,30 @@
 #include <string.h>
 
 /* Column of the trailing "# origin" comment, as in the graph-IR printer. */
-#define ORIGIN_COL 64
+#define ORIGIN_COL  64
 /* The reference batch sizes at which the header evaluates the arena. */
 #define REF_B_SMALL 1
 #define REF_B_LARGE 64
 
 typedef struct Line {
-    char   buf[8192];
+    char buf[8192];
     size_t len;
 } Line;
 
 static void put(Line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(Line *l, const char *fmt, ...) {
-    if (l->len >= sizeof l->buf - 1)
-        return;
+static void put(Line *l, const char *fmt, ...)
+{
+    if (l->len >= sizeof l->buf - 1) return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(l->buf + l->len, sizeof l->buf - l->len, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        l->len += (size_t)n;
-    if (l->len > sizeof l->buf - 1)
-        l->len = sizeof l->buf - 1;
+    if (n > 0) l->len += (size_t)n;
+    if (l->len > sizeof l->buf - 1) l->len = sizeof l->buf - 1;
 }
 
 /* Whether e prints with a '/' outside any bracket: "a / b", "a / b * c". */
-static int top_div(const KExpr *e) {
-    return e && (e->kind == KE_DIV || (e->kind == KE_MUL && top_div(e->a)));
-}
+static int top_div(const KExpr *e) { return e && (e->kind == KE_DIV || (e->kind == KE_MUL && top_div(e->a))); }
 
 /* An integer expression in infix, with the brackets it needs to read back
  * the same: * and / group left to right and / is floor division, so a
@@ -65,7 +61,8 @@ static int top_div(const KExpr *e) {
  * as is a product or quotient on the right of /, and a sum inside a
  * product or on the right of -.  (kexpr_str() leaves out the first kind,
  * which reads as a different value.) */
-static void put_expr_rec(Line *l, const KFunc *f, const KExpr *e, int depth) {
+static void put_expr_rec(Line *l, const KFunc *f, const KExpr *e, int depth)
+{
     if (!e || depth > 1000) {
         put(l, "<null>");
         return;
@@ -86,7 +83,10 @@ static void put_expr_rec(Line *l, const KFunc *f, const KExpr *e, int depth) {
         put_expr_rec(l, f, e->b, depth + 1);
         put(l, ")");
         return;
-    case KE_ADD: case KE_SUB: case KE_MUL: case KE_DIV: break;
+    case KE_ADD:
+    case KE_SUB:
+    case KE_MUL:
+    case KE_DIV: break;
     default: put(l, "<bad expr>"); return;
     }
     int prod = e->kind == KE_MUL || e->kind == KE_DIV;
@@ -94,22 +94,19 @@ static void put_expr_rec(Line *l, const KFunc *f, const KExpr *e, int depth) {
     int rk = e->b ? (int)e->b->kind : -1;
     int rpar = prod ? rk == KE_ADD || rk == KE_SUB || top_div(e->b) || (e->kind == KE_DIV && rk == KE_MUL)
                     : e->kind == KE_SUB && (rk == KE_ADD || rk == KE_SUB);
-    if (prod && lsum)
-        put(l, "(");
+    if (prod && lsum) put(l, "(");
     put_expr_rec(l, f, e->a, depth + 1);
-    if (prod && lsum)
-        put(l, ")");
+    if (prod && lsum) put(l, ")");
     put(l, "%s", e->kind == KE_ADD ? " + " : e->kind == KE_SUB ? " - " : e->kind == KE_MUL ? " * " : " / ");
-    if (rpar)
-        put(l, "(");
+    if (rpar) put(l, "(");
     put_expr_rec(l, f, e->b, depth + 1);
-    if (rpar)
-        put(l, ")");
+    if (rpar) put(l, ")");
 }
 
 static void put_expr(Line *l, const KFunc *f, const KExpr *e) { put_expr_rec(l, f, e, 0); }
 
-static void end_line(Line *l, const char *origin, FILE *out) {
+static void end_line(Line *l, const char *origin, FILE *out)
+{
     fwrite(l->buf, 1, l->len, out);
     if (origin && origin[0]) {
         size_t col = l->len;
@@ -128,12 +125,14 @@ static void indent(Line *l, int depth) { put(l, "%*s", 2 * (depth + 1), ""); }
 static const char *dtype_name(IrDType t) { return t == IR_F32 ? "f32" : t == IR_I64 ? "i64" : "?"; }
 
 /* "name[off" - the caller closes the bracket after any strides. */
-static void put_view_open(Line *l, const KFunc *f, KView v) {
+static void put_view_open(Line *l, const KFunc *f, KView v)
+{
     put(l, "%s[", v.buf && v.buf->name ? v.buf->name : "<null>");
     put_expr(l, f, v.off);
 }
 
-static void put_strided(Line *l, const KFunc *f, const KStrided *s, int rank) {
+static void put_strided(Line *l, const KFunc *f, const KStrided *s, int rank)
+{
     put_view_open(l, f, s->v);
     for (int d = 0; d < rank && d < KIR_MAX_RANK; d++) {
         put(l, d ? ", " : "; ");
@@ -144,7 +143,8 @@ static void put_strided(Line *l, const KFunc *f, const KStrided *s, int rank) {
 
 /* ---- header ------------------------------------------------------------- */
 
-static void print_buf(const KFunc *f, const KBuf *b, FILE *out) {
+static void print_buf(const KFunc *f, const KBuf *b, FILE *out)
+{
     Line l = {.len = 0};
     static const char *const kinds[] = {"arg   ", "result", "temp  "};
     indent(&l, 0);
@@ -163,7 +163,8 @@ static void print_buf(const KFunc *f, const KBuf *b, FILE *out) {
 
 /* The arena evaluated with every length symbol at its declared maximum,
  * for a small and a large batch: what a caller allocates once. */
-static void print_arena_at_max(const KFunc *f, FILE *out) {
+static void print_arena_at_max(const KFunc *f, FILE *out)
+{
     int64_t sym[64] = {0};
     int n = f->nsyms < 64 ? f->nsyms : 64;
     Line l = {.len = 0};
@@ -188,13 +189,13 @@ static void print_arena_at_max(const KFunc *f, FILE *out) {
 
 static void print_block(const KFunc *f, const KBlock *b, int depth, FILE *out);
 
-static void print_map(const KFunc *f, const KStmt *s, int depth, FILE *out) {
+static void print_map(const KFunc *f, const KStmt *s, int depth, FILE *out)
+{
     Line l = {.len = 0};
     indent(&l, depth);
     put(&l, "map [");
     for (int d = 0; d < s->rank && d < KIR_MAX_RANK; d++) {
-        if (d)
-            put(&l, ", ");
+        if (d) put(&l, ", ");
         put_expr(&l, f, s->dims[d]);
     }
     put(&l, "] {");
@@ -211,9 +212,7 @@ static void print_map(const KFunc *f, const KStmt *s, int depth, FILE *out) {
             } else
                 put(&l, " ?%d", n->a);
             break;
-        case KM_CONST:
-            put(&l, " %.9g", n->f);
-            break;
+        case KM_CONST: put(&l, " %.9g", n->f); break;
         case KM_EXPR:
             put(&l, " ");
             put_expr(&l, f, n->e);
@@ -239,7 +238,8 @@ static void print_map(const KFunc *f, const KStmt *s, int depth, FILE *out) {
     end_line(&l, NULL, out);
 }
 
-static void print_gemm(const KFunc *f, const KStmt *s, int depth, FILE *out) {
+static void print_gemm(const KFunc *f, const KStmt *s, int depth, FILE *out)
+{
     Line l = {.len = 0};
     indent(&l, depth);
     put(&l, "gemm C=");
@@ -269,7 +269,8 @@ static void print_gemm(const KFunc *f, const KStmt *s, int depth, FILE *out) {
 }
 
 /* pack_b C=W_pk[0] B=W[0; ld 4]^T (N=16, K=4) */
-static void print_pack_b(const KFunc *f, const KStmt *s, int depth, FILE *out) {
+static void print_pack_b(const KFunc *f, const KStmt *s, int depth, FILE *out)
+{
     Line l = {.len = 0};
     indent(&l, depth);
     put(&l, "pack_b C=");
@@ -286,18 +287,17 @@ static void print_pack_b(const KFunc *f, const KStmt *s, int depth, FILE *out) {
     end_line(&l, s->origin, out);
 }
 
-static void print_call(const KFunc *f, const KStmt *s, int depth, FILE *out) {
+static void print_call(const KFunc *f, const KStmt *s, int depth, FILE *out)
+{
     Line l = {.len = 0};
     indent(&l, depth);
     /* integer arguments and hyperparameters by their names in calls.def;
      * a kind outside the table prints without them */
     KCallSig sig;
-    if (kir_call_sig(s->call, &sig))
-        sig.nints = sig.nhp = 0;
+    if (kir_call_sig(s->call, &sig)) sig.nints = sig.nhp = 0;
     put(&l, "call %s(", kir_call_name(s->call));
     for (int i = 0, n = 0; i < KIR_CALL_MAX_INTS; i++) {
-        if (!s->ints[i])
-            continue;
+        if (!s->ints[i]) continue;
         const char *name = i < sig.nints ? sig.int_arg[i]->name : NULL;
         put(&l, "%s%s%s", n++ ? ", " : "", name ? name : "", name ? "=" : "");
         put_expr(&l, f, s->ints[i]);
@@ -317,7 +317,8 @@ static void print_call(const KFunc *f, const KStmt *s, int depth, FILE *out) {
     end_line(&l, s->origin, out);
 }
 
-static void print_block(const KFunc *f, const KBlock *b, int depth, FILE *out) {
+static void print_block(const KFunc *f, const KBlock *b, int depth, FILE *out)
+{
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
         Line l = {.len = 0};
@@ -346,25 +347,23 @@ static void print_block(const KFunc *f, const KBlock *b, int depth, FILE *out) {
     }
 }
 
-void kfunc_print(const KFunc *f, FILE *out) {
+void kfunc_print(const KFunc *f, FILE *out)
+{
     Line l = {.len = 0};
     put(&l, "kfunc %s", f->name ? f->name : "?");
-    if (f->module && f->module->name)
-        put(&l, " (module %s)", f->module->name);
+    if (f->module && f->module->name) put(&l, " (module %s)", f->module->name);
     put(&l, " {");
     end_line(&l, NULL, out);
     for (int i = 0; i < f->nsyms; i++) {
         indent(&l, 0);
         if (f->module && i < f->module->nsyms) {
             put(&l, "sym %s", f->module->syms[i].name);
-            if (f->module->syms[i].max > 0)
-                put(&l, " <= %lld", (long long)f->module->syms[i].max);
+            if (f->module->syms[i].max > 0) put(&l, " <= %lld", (long long)f->module->syms[i].max);
         } else
             put(&l, "sym sym%d", i);
         end_line(&l, NULL, out);
     }
-    for (int i = 0; i < f->nbufs; i++)
-        print_buf(f, f->bufs[i], out);
+    for (int i = 0; i < f->nbufs; i++) print_buf(f, f->bufs[i], out);
     indent(&l, 0);
     if (f->arena_bytes) {
         put(&l, "arena ");

@@ -21,24 +21,27 @@
 #include "runtime/sgemm.h"
 
 typedef struct Ctx {
-    const KFunc   *f;
+    const KFunc *f;
     const int64_t *sym;
-    FILE          *out;
-    int            nproblems;
-    int64_t       *vars;      /* value of each loop variable            */
-    unsigned char *bound;     /* 1 while the loop is being walked       */
+    FILE *out;
+    int nproblems;
+    int64_t *vars;        /* value of each loop variable            */
+    unsigned char *bound; /* 1 while the loop is being walked       */
 } Ctx;
 
 static void problem(Ctx *c, const KStmt *s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void problem(Ctx *c, const KStmt *s, const char *fmt, ...) {
+static void problem(Ctx *c, const KStmt *s, const char *fmt, ...)
+{
     c->nproblems++;
-    if (!c->out)
-        return;
+    if (!c->out) return;
     fprintf(c->out, "kir verifier: ");
     if (s)
         fprintf(c->out, "%s '%s': ",
-                s->kind == KS_LOOP ? "loop" : s->kind == KS_GEMM ? "gemm" : s->kind == KS_MAP ? "map"
-                : s->kind == KS_PACK_B ? "pack_b" : "call",
+                s->kind == KS_LOOP     ? "loop"
+                : s->kind == KS_GEMM   ? "gemm"
+                : s->kind == KS_MAP    ? "map"
+                : s->kind == KS_PACK_B ? "pack_b"
+                                       : "call",
                 s->origin ? s->origin : "");
     va_list ap;
     va_start(ap, fmt);
@@ -49,22 +52,26 @@ static void problem(Ctx *c, const KStmt *s, const char *fmt, ...) {
 
 /* An expression is usable when every symbol exists and every loop variable
  * belongs to a loop being walked; depth bounds a malformed (cyclic) tree. */
-static int expr_ok(const Ctx *c, const KExpr *e, int depth) {
-    if (!e || depth > 10000)
-        return 0;
+static int expr_ok(const Ctx *c, const KExpr *e, int depth)
+{
+    if (!e || depth > 10000) return 0;
     switch (e->kind) {
     case KE_CONST: return 1;
     case KE_SYM: return e->index >= 0 && e->index < c->f->nsyms;
     case KE_VAR: return e->index >= 0 && e->index < c->f->nloops && c->bound[e->index];
-    case KE_ADD: case KE_SUB: case KE_MUL: case KE_DIV: case KE_MAX:
-        return expr_ok(c, e->a, depth + 1) && expr_ok(c, e->b, depth + 1);
+    case KE_ADD:
+    case KE_SUB:
+    case KE_MUL:
+    case KE_DIV:
+    case KE_MAX: return expr_ok(c, e->a, depth + 1) && expr_ok(c, e->b, depth + 1);
     default: return 0;
     }
 }
 
 /* The value of e in *v; 0 (with a problem reported) when it cannot be
  * evaluated or is negative. */
-static int eval(Ctx *c, const KStmt *s, const KExpr *e, const char *what, int64_t *v) {
+static int eval(Ctx *c, const KStmt *s, const KExpr *e, const char *what, int64_t *v)
+{
     if (!expr_ok(c, e, 0)) {
         problem(c, s, "%s: a missing expression, an unknown symbol or a variable of no enclosing loop", what);
         return 0;
@@ -77,14 +84,16 @@ static int eval(Ctx *c, const KStmt *s, const KExpr *e, const char *what, int64_
     return 1;
 }
 
-static int buf_ok(const Ctx *c, const KBuf *b) {
+static int buf_ok(const Ctx *c, const KBuf *b)
+{
     return b && b->id >= 0 && b->id < c->f->nbufs && c->f->bufs[b->id] == b;
 }
 
 /* Elements [lo, hi] of v's buffer (offset added) must exist.  `write`
  * also rejects arguments, which are the caller's read-only memory. */
 static void check_range(Ctx *c, const KStmt *s, KView v, int64_t lo, int64_t hi, IrDType want, int write,
-                        const char *what) {
+                        const char *what)
+{
     if (!buf_ok(c, v.buf)) {
         problem(c, s, "%s: not a buffer of this function", what);
         return;
@@ -92,34 +101,31 @@ static void check_range(Ctx *c, const KStmt *s, KView v, int64_t lo, int64_t hi,
     if (v.buf->dtype != want)
         problem(c, s, "%s: %s is %s, expected %s", what, v.buf->name, v.buf->dtype == IR_I64 ? "i64" : "f32",
                 want == IR_I64 ? "i64" : "f32");
-    if (write && v.buf->kind == KB_ARG)
-        problem(c, s, "%s: writes the argument %s", what, v.buf->name);
+    if (write && v.buf->kind == KB_ARG) problem(c, s, "%s: writes the argument %s", what, v.buf->name);
     int64_t off, size;
-    if (!eval(c, s, v.off, what, &off) || !eval(c, s, v.buf->size, "buffer size", &size))
-        return;
-    if (hi < lo)
-        return; /* touches nothing */
+    if (!eval(c, s, v.off, what, &off) || !eval(c, s, v.buf->size, "buffer size", &size)) return;
+    if (hi < lo) return; /* touches nothing */
     if (off + lo < 0 || off + hi >= size)
         problem(c, s, "%s: elements %lld .. %lld of %s, which has %lld", what, (long long)(off + lo),
                 (long long)(off + hi), v.buf->name, (long long)size);
 }
 
 /* A strided view over dims: the lowest and highest element it reaches. */
-static void check_strided(Ctx *c, const KStmt *s, const KStrided *v, const int64_t *dims, IrDType want,
-                          int write, const char *what) {
+static void check_strided(Ctx *c, const KStmt *s, const KStrided *v, const int64_t *dims, IrDType want, int write,
+                          const char *what)
+{
     int64_t lo = 0, hi = 0;
     for (int d = 0; d < s->rank; d++) {
         int64_t st;
-        if (!eval(c, s, v->stride[d], "a stride", &st))
-            return;
-        if (dims[d] == 0)
-            return; /* an empty index space reads nothing */
+        if (!eval(c, s, v->stride[d], "a stride", &st)) return;
+        if (dims[d] == 0) return; /* an empty index space reads nothing */
         hi += (dims[d] - 1) * st;
     }
     check_range(c, s, v->v, lo, hi, want, write, what);
 }
 
-static void check_map(Ctx *c, const KStmt *s) {
+static void check_map(Ctx *c, const KStmt *s)
+{
     if (s->rank < 0 || s->rank > KIR_MAX_RANK) {
         problem(c, s, "rank %d", s->rank);
         return;
@@ -131,8 +137,7 @@ static void check_map(Ctx *c, const KStmt *s) {
     }
     int64_t dims[KIR_MAX_RANK];
     for (int d = 0; d < s->rank; d++)
-        if (!eval(c, s, s->dims[d], "a dimension", &dims[d]))
-            return;
+        if (!eval(c, s, s->dims[d], "a dimension", &dims[d])) return;
     char what[64];
     for (int i = 0; i < s->nin; i++) {
         snprintf(what, sizeof what, "input %d", i);
@@ -145,8 +150,7 @@ static void check_map(Ctx *c, const KStmt *s) {
         int nargs = 0;
         switch (n->op) {
         case KM_IN:
-            if (n->a < 0 || n->a >= s->nin)
-                problem(c, s, "node n%d reads input %d of %d", k, n->a, s->nin);
+            if (n->a < 0 || n->a >= s->nin) problem(c, s, "node n%d reads input %d of %d", k, n->a, s->nin);
             break;
         case KM_CONST: break;
         case KM_EXPR: {
@@ -197,23 +201,21 @@ static void check_map(Ctx *c, const KStmt *s) {
 
 /* op(X) is rows x cols; X is stored `trans ? cols x rows : rows x cols`
  * with leading dimension ld. */
-static void check_matrix(Ctx *c, const KStmt *s, KView v, int trans, int64_t rows, int64_t cols,
-                         const KExpr *lde, int write, const char *what) {
+static void check_matrix(Ctx *c, const KStmt *s, KView v, int trans, int64_t rows, int64_t cols, const KExpr *lde,
+                         int write, const char *what)
+{
     int64_t ld;
-    if (!eval(c, s, lde, what, &ld))
-        return;
+    if (!eval(c, s, lde, what, &ld)) return;
     int64_t r = trans ? cols : rows, k = trans ? rows : cols;
-    if (ld < k || ld < 1)
-        problem(c, s, "%s: leading dimension %lld < %lld", what, (long long)ld, (long long)k);
-    if (r == 0 || k == 0)
-        return;
+    if (ld < k || ld < 1) problem(c, s, "%s: leading dimension %lld < %lld", what, (long long)ld, (long long)k);
+    if (r == 0 || k == 0) return;
     check_range(c, s, v, 0, (r - 1) * ld + k - 1, IR_F32, write, what);
 }
 
 /* The pack of op(B) (K x N) that v views: rt_sgemm_packed_b_bytes(N, K)
  * bytes from v's offset, read or written. */
-static void check_pack_range(Ctx *c, const KStmt *s, KView v, int64_t N, int64_t K, int write,
-                             const char *what) {
+static void check_pack_range(Ctx *c, const KStmt *s, KView v, int64_t N, int64_t K, int write, const char *what)
+{
     int64_t floats = (int64_t)((rt_sgemm_packed_b_bytes(N, K) + 3) / 4);
     check_range(c, s, v, 0, floats - 1, IR_F32, write, what);
 }
@@ -221,13 +223,12 @@ static void check_pack_range(Ctx *c, const KStmt *s, KView v, int64_t N, int64_t
 /* Whether block b (recursively) has a KS_PACK_B filling buf for these N
  * and K (the runtime rejects a pack of other sizes at run time; this says
  * so before). */
-static int has_pack(Ctx *c, const KBlock *b, const KBuf *buf, int64_t N, int64_t K) {
+static int has_pack(Ctx *c, const KBlock *b, const KBuf *buf, int64_t N, int64_t K)
+{
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
-        if (!s)
-            continue;
-        if (s->kind == KS_LOOP && has_pack(c, &s->body, buf, N, K))
-            return 1;
+        if (!s) continue;
+        if (s->kind == KS_LOOP && has_pack(c, &s->body, buf, N, K)) return 1;
         if (s->kind == KS_PACK_B && s->C.buf == buf && expr_ok(c, s->N, 0) && expr_ok(c, s->K, 0) &&
             kexpr_eval(s->N, c->sym, c->vars) == N && kexpr_eval(s->K, c->sym, c->vars) == K)
             return 1;
@@ -235,30 +236,27 @@ static int has_pack(Ctx *c, const KBlock *b, const KBuf *buf, int64_t N, int64_t
     return 0;
 }
 
-static void check_pack_b(Ctx *c, const KStmt *s) {
+static void check_pack_b(Ctx *c, const KStmt *s)
+{
     int64_t N, K;
-    if (!eval(c, s, s->N, "N", &N) || !eval(c, s, s->K, "K", &K))
-        return;
-    if (N > 0 && K > 0)
-        check_matrix(c, s, s->B, s->transb, K, N, s->ldb, 0, "B");
+    if (!eval(c, s, s->N, "N", &N) || !eval(c, s, s->K, "K", &K)) return;
+    if (N > 0 && K > 0) check_matrix(c, s, s->B, s->transb, K, N, s->ldb, 0, "B");
     check_pack_range(c, s, s->C, N, K, 1, "the pack");
 }
 
-static void check_gemm(Ctx *c, const KStmt *s) {
+static void check_gemm(Ctx *c, const KStmt *s)
+{
     int64_t M, N, K;
-    if (!eval(c, s, s->M, "M", &M) || !eval(c, s, s->N, "N", &N) || !eval(c, s, s->K, "K", &K))
-        return;
+    if (!eval(c, s, s->M, "M", &M) || !eval(c, s, s->N, "N", &N) || !eval(c, s, s->K, "K", &K)) return;
     if (s->packed_b) {
         if (buf_ok(c, s->B.buf) && !has_pack(c, &c->f->body, s->B.buf, N, K))
-            problem(c, s, "B=%s is packed, but no pack_b fills it for N=%lld K=%lld", s->B.buf->name,
-                    (long long)N, (long long)K);
-        if (M > 0 && N > 0 && K > 0 && s->alpha != 0)
-            check_pack_range(c, s, s->B, N, K, 0, "B (packed)");
+            problem(c, s, "B=%s is packed, but no pack_b fills it for N=%lld K=%lld", s->B.buf->name, (long long)N,
+                    (long long)K);
+        if (M > 0 && N > 0 && K > 0 && s->alpha != 0) check_pack_range(c, s, s->B, N, K, 0, "B (packed)");
     }
     if (s->alpha != 0 && K > 0) {
         check_matrix(c, s, s->A, s->transa, M, K, s->lda, 0, "A");
-        if (!s->packed_b)
-            check_matrix(c, s, s->B, s->transb, K, N, s->ldb, 0, "B");
+        if (!s->packed_b) check_matrix(c, s, s->B, s->transb, K, N, s->ldb, 0, "B");
     }
     check_matrix(c, s, s->C, 0, M, N, s->ldc, 1, "C");
     if (c->f->arena_bytes && M > 0 && N > 0 && K > 0) {
@@ -271,21 +269,21 @@ static void check_gemm(Ctx *c, const KStmt *s) {
     }
 }
 
-static void check_call(Ctx *c, const KStmt *s) {
+static void check_call(Ctx *c, const KStmt *s)
+{
     KCallSig sig;
     if (kir_call_sig(s->call, &sig)) {
         problem(c, s, "unknown call kind %d", (int)s->call);
         return;
     }
     if (s->nptrs != sig.nptrs || s->nhp != sig.nhp) {
-        problem(c, s, "%s takes %d pointers and %d hyperparameters, has %d and %d", sig.symbol, sig.nptrs,
-                sig.nhp, s->nptrs, s->nhp);
+        problem(c, s, "%s takes %d pointers and %d hyperparameters, has %d and %d", sig.symbol, sig.nptrs, sig.nhp,
+                s->nptrs, s->nhp);
         return;
     }
     int64_t v[KIR_CALL_MAX_INTS];
     for (int i = 0; i < sig.nints; i++)
-        if (!eval(c, s, s->ints[i], "an integer argument", &v[i]))
-            return;
+        if (!eval(c, s, s->ints[i], "an integer argument", &v[i])) return;
     for (int i = 0; i < sig.nptrs; i++) {
         const KCallArg *p = sig.ptr_arg[i];
         char what[32];
@@ -296,14 +294,14 @@ static void check_call(Ctx *c, const KStmt *s) {
 
 static void check_block(Ctx *c, const KBlock *b, int depth);
 
-static void check_loop(Ctx *c, const KStmt *s, int depth) {
+static void check_loop(Ctx *c, const KStmt *s, int depth)
+{
     if (s->var < 0 || s->var >= c->f->nloops || c->bound[s->var]) {
         problem(c, s, "loop variable t%d is not a fresh loop id (%d loops)", s->var, c->f->nloops);
         return;
     }
     int64_t n;
-    if (!eval(c, s, s->count, "the trip count", &n) || n == 0)
-        return; /* a loop that never runs touches nothing */
+    if (!eval(c, s, s->count, "the trip count", &n) || n == 0) return; /* a loop that never runs touches nothing */
     int64_t at[2] = {0, n - 1};
     c->bound[s->var] = 1;
     for (int i = 0; i < (n > 1 ? 2 : 1); i++) {
@@ -314,7 +312,8 @@ static void check_loop(Ctx *c, const KStmt *s, int depth) {
     c->vars[s->var] = 0;
 }
 
-static void check_block(Ctx *c, const KBlock *b, int depth) {
+static void check_block(Ctx *c, const KBlock *b, int depth)
+{
     if (depth > 64) {
         problem(c, NULL, "loops nested deeper than 64");
         return;
@@ -340,7 +339,8 @@ static int elem_bytes(IrDType t) { return t == IR_I64 ? 8 : 4; }
 
 /* Buffers: the lists of arguments and results agree with the kinds, and
  * with a plan, temporaries and the workspace lie inside the arena. */
-static void check_bufs(Ctx *c) {
+static void check_bufs(Ctx *c)
+{
     const KFunc *f = c->f;
     for (int i = 0; i < f->nbufs; i++) {
         const KBuf *b = f->bufs[i];
@@ -349,8 +349,7 @@ static void check_bufs(Ctx *c) {
             continue;
         }
         int64_t size;
-        if (!eval(c, NULL, b->size, b->name, &size))
-            continue;
+        if (!eval(c, NULL, b->size, b->name, &size)) continue;
         if (b->kind == KB_ARG || b->kind == KB_RESULT) {
             KBuf *const *list = b->kind == KB_ARG ? f->args : f->results;
             int n = b->kind == KB_ARG ? f->nargs : f->nresults;
@@ -361,11 +360,10 @@ static void check_bufs(Ctx *c) {
             int64_t off, arena;
             if (!eval(c, NULL, b->offset, b->name, &off) || !eval(c, NULL, f->arena_bytes, "the arena", &arena))
                 continue;
-            if (off % 64)
-                problem(c, NULL, "%s is at byte %lld, not 64-byte aligned", b->name, (long long)off);
+            if (off % 64) problem(c, NULL, "%s is at byte %lld, not 64-byte aligned", b->name, (long long)off);
             if (off + size * elem_bytes(b->dtype) > arena)
-                problem(c, NULL, "%s (bytes %lld .. %lld) is outside the arena of %lld bytes", b->name,
-                        (long long)off, (long long)(off + size * elem_bytes(b->dtype)), (long long)arena);
+                problem(c, NULL, "%s (bytes %lld .. %lld) is outside the arena of %lld bytes", b->name, (long long)off,
+                        (long long)(off + size * elem_bytes(b->dtype)), (long long)arena);
         } else if (b->kind != KB_TEMP) {
             problem(c, NULL, "%s has kind %d", b->name, (int)b->kind);
         }
@@ -381,8 +379,7 @@ static void check_bufs(Ctx *c) {
         if (eval(c, NULL, f->ws_offset, "the workspace offset", &off) &&
             eval(c, NULL, f->ws_bytes, "the workspace size", &n) &&
             eval(c, NULL, f->arena_bytes, "the arena", &arena)) {
-            if (off % 64)
-                problem(c, NULL, "the SGEMM workspace is at byte %lld, not 64-byte aligned", (long long)off);
+            if (off % 64) problem(c, NULL, "the SGEMM workspace is at byte %lld, not 64-byte aligned", (long long)off);
             if (off + n > arena)
                 problem(c, NULL, "the SGEMM workspace (bytes %lld .. %lld) is outside the arena of %lld bytes",
                         (long long)off, (long long)(off + n), (long long)arena);
@@ -390,7 +387,8 @@ static void check_bufs(Ctx *c) {
     }
 }
 
-int kfunc_verify(const KFunc *f, const int64_t *sym, FILE *out) {
+int kfunc_verify(const KFunc *f, const int64_t *sym, FILE *out)
+{
     Ctx c = {.f = f, .sym = sym, .out = out};
     int n = f->nloops > 0 ? f->nloops : 1;
     int64_t vars_small[64];
@@ -399,8 +397,7 @@ int kfunc_verify(const KFunc *f, const int64_t *sym, FILE *out) {
     unsigned char *bound = n <= 64 ? bound_small : calloc((size_t)n, 1);
     if (!vars || !bound) {
         fprintf(out ? out : stderr, "kir verifier: out of memory\n");
-        if (n > 64)
-            free(vars), free(bound);
+        if (n > 64) free(vars), free(bound);
         return 1;
     }
     memset(vars, 0, (size_t)n * sizeof *vars);

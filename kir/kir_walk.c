@@ -9,14 +9,15 @@
  * in). */
 static const KExpr one = {.kind = KE_CONST, .value = 1};
 
-void kir_access_begin(KAccessIter *it, const KStmt *s) {
+void kir_access_begin(KAccessIter *it, const KStmt *s)
+{
     memset(it, 0, sizeof *it);
     it->s = s;
-    if (s->kind == KS_CALL)
-        it->sig_ok = !kir_call_sig(s->call, &it->sig);
+    if (s->kind == KS_CALL) it->sig_ok = !kir_call_sig(s->call, &it->sig);
 }
 
-static void strided(KAccess *a, const KStmt *s, const KStrided *v) {
+static void strided(KAccess *a, const KStmt *s, const KStrided *v)
+{
     a->buf = v->v.buf;
     a->off = v->v.off;
     a->rank = s->rank >= 0 && s->rank <= KIR_MAX_RANK ? s->rank : 0;
@@ -27,7 +28,8 @@ static void strided(KAccess *a, const KStmt *s, const KStrided *v) {
 }
 
 /* A row-major matrix of `rows` x `cols` with leading dimension ld. */
-static void matrix(KAccess *a, const KView *v, const KExpr *rows, const KExpr *cols, const KExpr *ld) {
+static void matrix(KAccess *a, const KView *v, const KExpr *rows, const KExpr *cols, const KExpr *ld)
+{
     a->buf = v->buf;
     a->off = v->off;
     a->rank = 2;
@@ -38,11 +40,13 @@ static void matrix(KAccess *a, const KView *v, const KExpr *rows, const KExpr *c
 }
 
 /* B of a gemm or a pack_b as stored: op(B) is K x N. */
-static void stored_b(KAccess *a, const KStmt *s) {
+static void stored_b(KAccess *a, const KStmt *s)
+{
     matrix(a, &s->B, s->transb ? s->N : s->K, s->transb ? s->K : s->N, s->ldb);
 }
 
-static void pack(KAccess *a, const KView *v) {
+static void pack(KAccess *a, const KView *v)
+{
     a->buf = v->buf;
     a->off = v->off;
     a->pack = 1;
@@ -50,7 +54,8 @@ static void pack(KAccess *a, const KView *v) {
 
 /* Call pointer i: its calls.def count as a contiguous ints[f1] x ints[f2]
  * block; a pointer the signature does not know is read, with no extent. */
-static void call_ptr(KAccess *a, const KAccessIter *it, int i) {
+static void call_ptr(KAccess *a, const KAccessIter *it, int i)
+{
     const KStmt *s = it->s;
     a->role = KACC_CALL_PTR;
     a->index = i;
@@ -58,8 +63,7 @@ static void call_ptr(KAccess *a, const KAccessIter *it, int i) {
     a->off = s->ptrs[i].off;
     a->arg = it->sig_ok && i < it->sig.nptrs ? it->sig.ptr_arg[i] : NULL;
     a->mode = a->arg && a->arg->write ? KACC_WRITE : KACC_READ;
-    if (!a->arg)
-        return;
+    if (!a->arg) return;
     const KExpr *n1 = a->arg->f1 >= 0 ? s->ints[(int)a->arg->f1] : &one;
     const KExpr *n2 = a->arg->f2 >= 0 ? s->ints[(int)a->arg->f2] : &one;
     a->rank = 2;
@@ -69,7 +73,8 @@ static void call_ptr(KAccess *a, const KAccessIter *it, int i) {
     a->stride[1] = &one;
 }
 
-int kir_access_next(KAccessIter *it, KAccess *a) {
+int kir_access_next(KAccessIter *it, KAccess *a)
+{
     const KStmt *s = it->s;
     int k = it->pos++;
     memset(a, 0, sizeof *a);
@@ -111,8 +116,7 @@ int kir_access_next(KAccessIter *it, KAccess *a) {
             a->mode = s->beta != 0 ? KACC_ACCUM : KACC_WRITE;
             matrix(a, &s->C, s->M, s->N, s->ldc);
             return 1;
-        default:
-            return 0;
+        default: return 0;
         }
     case KS_PACK_B:
         switch (k) {
@@ -126,16 +130,13 @@ int kir_access_next(KAccessIter *it, KAccess *a) {
             a->mode = KACC_WRITE;
             pack(a, &s->C);
             return 1;
-        default:
-            return 0;
+        default: return 0;
         }
     case KS_CALL:
-        if (k >= s->nptrs || k >= KIR_CALL_MAX_PTRS)
-            return 0;
+        if (k >= s->nptrs || k >= KIR_CALL_MAX_PTRS) return 0;
         call_ptr(a, it, k);
         return 1;
     case KS_LOOP:
-    default:
-        return 0;
+    default: return 0;
     }
 }

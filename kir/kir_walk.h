@@ -38,34 +38,34 @@
 #include "kir/kir_calls.h"
 
 typedef enum {
-    KACC_MAP_IN,      /* a map's input `index`                            */
-    KACC_MAP_OUT,     /* a map's output `index`                           */
+    KACC_MAP_IN,  /* a map's input `index`                            */
+    KACC_MAP_OUT, /* a map's output `index`                           */
     KACC_GEMM_A,
-    KACC_GEMM_B,      /* plain, or a pack (packed_b)                      */
+    KACC_GEMM_B, /* plain, or a pack (packed_b)                      */
     KACC_GEMM_C,
-    KACC_PACK_SRC,    /* the B a pack_b packs                             */
-    KACC_PACK_DST,    /* the pack it fills                                */
-    KACC_CALL_PTR,    /* a call's pointer `index`                         */
+    KACC_PACK_SRC, /* the B a pack_b packs                             */
+    KACC_PACK_DST, /* the pack it fills                                */
+    KACC_CALL_PTR, /* a call's pointer `index`                         */
 } KAccessRole;
 
 typedef enum {
-    KACC_READ,        /* reads the elements                               */
-    KACC_WRITE,       /* writes them without reading them first           */
-    KACC_ACCUM,       /* reads and writes them: a map's +=, a GEMM's C
+    KACC_READ,  /* reads the elements                               */
+    KACC_WRITE, /* writes them without reading them first           */
+    KACC_ACCUM, /* reads and writes them: a map's +=, a GEMM's C
                          with beta != 0                                   */
 } KAccessMode;
 
 typedef struct KAccess {
-    KAccessRole     role;
-    int             index;      /* map input or output, call pointer; else 0 */
-    KAccessMode     mode;
-    KBuf           *buf;
-    const KExpr    *off;        /* element offset                           */
-    int             rank;
-    const KExpr    *dim[KIR_MAX_RANK];
-    const KExpr    *stride[KIR_MAX_RANK];
-    int             pack;       /* the view is a pack (rank 0)              */
-    const KCallArg *arg;        /* a call pointer's parameter; NULL for a
+    KAccessRole role;
+    int index; /* map input or output, call pointer; else 0 */
+    KAccessMode mode;
+    KBuf *buf;
+    const KExpr *off; /* element offset                           */
+    int rank;
+    const KExpr *dim[KIR_MAX_RANK];
+    const KExpr *stride[KIR_MAX_RANK];
+    int pack;            /* the view is a pack (rank 0)              */
+    const KCallArg *arg; /* a call pointer's parameter; NULL for a
                                    call of an unknown kind (then read)      */
 } KAccess;
 
@@ -84,13 +84,13 @@ static inline int kacc_writes(const KAccess *a) { return a->mode != KACC_READ; }
  * KIR_CALL_MAX_PTRS). */
 typedef struct KAccessIter {
     const KStmt *s;
-    int          pos;
-    int          sig_ok;
-    KCallSig     sig;
+    int pos;
+    int sig_ok;
+    KCallSig sig;
 } KAccessIter;
 
 void kir_access_begin(KAccessIter *it, const KStmt *s);
 /* Fills *a with the next access and returns 1, or returns 0 at the end. */
-int  kir_access_next(KAccessIter *it, KAccess *a);
+int kir_access_next(KAccessIter *it, KAccess *a);
 
 #endif

@@ -57,8 +57,8 @@ static int can_merge(const KStmt *A, const KStmt *B, int *subst)
         for (int i = 0; i < A->nin; i++)
             if (A->in[i].v.buf == w->v.buf && (!aligned(&A->in[i], w, A->rank) || !injective(A, w))) return 0;
         for (int k = 0; k < A->nout; k++)
-            if (A->out[k].at.v.buf == w->v.buf &&
-                (A->out[k].accumulate || B->out[o].accumulate || !aligned(&A->out[k].at, w, A->rank) || !injective(A, w)))
+            if (A->out[k].at.v.buf == w->v.buf && (A->out[k].accumulate || B->out[o].accumulate ||
+                                                   !aligned(&A->out[k].at, w, A->rank) || !injective(A, w)))
                 return 0;
     }
     return 1;
@@ -208,7 +208,10 @@ static void prune_map(KStmt *s)
     int *nmap = calloc((size_t)(n ? n : 1), sizeof *nmap);
     int *imap = calloc((size_t)(s->nin ? s->nin : 1), sizeof *imap);
     if (!live || !in_live || !nmap || !imap) {
-        free(live); free(in_live); free(nmap); free(imap);
+        free(live);
+        free(in_live);
+        free(nmap);
+        free(imap);
         return;
     }
     kir_map_live(s, live, in_live);

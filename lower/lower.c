@@ -36,8 +36,8 @@ static void place_concat_parts(Lower *L, const IrBlock *b)
         int rr = op->results[0]->type.rank, direct = 0;
         for (int k = 0; k < op->noperands; k++) {
             const IrValue *a = op->operands[k];
-            direct += a->kind == IR_VAL_OP && a->def->parent == b && a->def->kind != IR_SCAN &&
-                      L->uses[a->id] == 1 && L->dest[a->id].kind == PL_NONE;
+            direct += a->kind == IR_VAL_OP && a->def->parent == b && a->def->kind != IR_SCAN && L->uses[a->id] == 1 &&
+                      L->dest[a->id].kind == PL_NONE;
         }
         if (!direct) continue;
         Place o = lw_out(L, op->results[0], lw_origin(L, op));
@@ -60,7 +60,8 @@ int lower_block(Lower *L, const IrBlock *b)
     place_concat_parts(L, b);
     for (int i = 0; i < b->nops; i++) {
         if (lower_op(L, b->ops[i])) return -1;
-        if (L->bad) return ir_errf(L->err, L->errlen, "lower: internal error: %s at %s", L->bad, lw_origin(L, b->ops[i]));
+        if (L->bad)
+            return ir_errf(L->err, L->errlen, "lower: internal error: %s at %s", L->bad, lw_origin(L, b->ops[i]));
     }
     return 0;
 }
@@ -128,7 +129,7 @@ KFunc *lower(const IrModule *m, const char *name, char *err, size_t errlen)
 
 KFunc *lower_unpacked(const IrModule *m, const char *name, char *err, size_t errlen)
 {
-    Lower L = { .m = m, .err = err, .errlen = errlen };
+    Lower L = {.m = m, .err = err, .errlen = errlen};
     L.f = kfunc_new(name, m);
     size_t n = (size_t)(m->next_id > 0 ? m->next_id : 1);
     L.pl = calloc(n, sizeof *L.pl);

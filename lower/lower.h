@@ -31,6 +31,6 @@ KFunc *lower(const IrModule *m, const char *name, char *err, size_t errlen);
  * recurrent weights) reads a pack of it (KS_GEMM.packed_b) that a
  * KS_PACK_B fills once before the loop (lower_pack.c). */
 KFunc *lower_unpacked(const IrModule *m, const char *name, char *err, size_t errlen);
-void   lower_pack_b(KFunc *f);
+void lower_pack_b(KFunc *f);
 
 #endif

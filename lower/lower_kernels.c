@@ -7,9 +7,9 @@
 
 /* ---- GEMM ------------------------------------------------------------------------- */
 
-static KStmt *gemm(Lower *L, const char *org, int ta, int tb, const KExpr *M, const KExpr *N,
-                   const KExpr *K, const Place *A, const KExpr *lda, const Place *B,
-                   const KExpr *ldb, const Place *C, const KExpr *ldc, float beta)
+static KStmt *gemm(Lower *L, const char *org, int ta, int tb, const KExpr *M, const KExpr *N, const KExpr *K,
+                   const Place *A, const KExpr *lda, const Place *B, const KExpr *ldb, const Place *C, const KExpr *ldc,
+                   float beta)
 {
     KStmt *s = kblock_add(L->f, L->cur, KS_GEMM, org);
     s->transa = ta;
@@ -34,8 +34,8 @@ static void wgrad(Lower *L, const IrOp *op, const Place *C, const KExpr *ldc, fl
     const IrValue *g = op->operands[0], *x = op->operands[1];
     const KExpr *lda, *ldb;
     Place gp = lw_rows_of(L, g, &lda, org), xp = lw_rows_of(L, x, &ldb, org);
-    gemm(L, org, 1, 0, lw_last(L, &g->type), lw_last(L, &x->type), lw_lead(L, &g->type), &gp, lda, &xp, ldb, C,
-         ldc, beta);
+    gemm(L, org, 1, 0, lw_last(L, &g->type), lw_last(L, &x->type), lw_lead(L, &g->type), &gp, lda, &xp, ldb, C, ldc,
+         beta);
 }
 
 int lower_gemm(Lower *L, const IrOp *op, const char *org)
@@ -50,11 +50,11 @@ int lower_gemm(Lower *L, const IrOp *op, const char *org)
     Place ap = lw_rows_of(L, a, &lda, org), wp = lw_rows_of(L, w, &ldb, org);
     Place o = lw_out_rows(L, r, &ldc, org);
     if (op->kind == IR_LINEAR) /* x[rows, K] W[N, K]^T */
-        gemm(L, org, 0, 1, lw_lead(L, &a->type), lw_dim(L, w->type.dim[0]), lw_last(L, &a->type), &ap, lda,
-             &wp, ldb, &o, ldc, 0.0f);
+        gemm(L, org, 0, 1, lw_lead(L, &a->type), lw_dim(L, w->type.dim[0]), lw_last(L, &a->type), &ap, lda, &wp, ldb,
+             &o, ldc, 0.0f);
     else /* matmul_nn: g[rows, N] W[N, K] */
-        gemm(L, org, 0, 0, lw_lead(L, &a->type), lw_dim(L, w->type.dim[1]), lw_dim(L, w->type.dim[0]), &ap,
-             lda, &wp, ldb, &o, ldc, 0.0f);
+        gemm(L, org, 0, 0, lw_lead(L, &a->type), lw_dim(L, w->type.dim[1]), lw_dim(L, w->type.dim[0]), &ap, lda, &wp,
+             ldb, &o, ldc, 0.0f);
     return 0;
 }
 
@@ -72,8 +72,8 @@ int lw_acc_carry(Lower *L, const IrValue *w)
     const IrValue *sum = add->results[0];
     if (add->parent != body || acc == w || acc->kind != IR_VAL_BLOCK_ARG || acc->block != body) return -1;
     int i = acc->arg_index;
-    if (i >= L->scan->attrs.n_carried || L->uses[acc->id] != 1 || L->uses[sum->id] != 1 ||
-        body->yields[i] != sum || !ir_type_eq(w->type, sum->type) || !ir_type_eq(acc->type, sum->type))
+    if (i >= L->scan->attrs.n_carried || L->uses[acc->id] != 1 || L->uses[sum->id] != 1 || body->yields[i] != sum ||
+        !ir_type_eq(w->type, sum->type) || !ir_type_eq(acc->type, sum->type))
         return -1;
     return i;
 }
@@ -86,8 +86,10 @@ int lower_fused_acc(Lower *L, const IrOp *add, const char *org)
     if (i < 0) return ir_errf(L->err, L->errlen, "lower: internal error: lost an accumulation");
     const IrOp *wop = w->def;
     const Place *C = &L->carry[i];
-    if (wop->kind == IR_LINEAR_WGRAD) wgrad(L, wop, C, lw_last(L, &w->type), 1.0f, org); /* carries are contiguous */
-    else lw_accumulate(L, C, &w->type, wop->operands[0], 0, org);
+    if (wop->kind == IR_LINEAR_WGRAD)
+        wgrad(L, wop, C, lw_last(L, &w->type), 1.0f, org); /* carries are contiguous */
+    else
+        lw_accumulate(L, C, &w->type, wop->operands[0], 0, org);
     L->pl[add->results[0]->id] = *C;
     return 0;
 }
@@ -117,7 +119,8 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         ptr(s, &x);
         ptr(s, &o);
         return 0;
-    case IR_LAYERNORM: case IR_LAYERNORM_GRAD: {
+    case IR_LAYERNORM:
+    case IR_LAYERNORM_GRAD: {
         /* layernorm (x); layernorm_grad (g, x): x first, as calls.def */
         Place g = x;
         if (op->kind == IR_LAYERNORM_GRAD) x = lw_contig_of(L, op->operands[1], org);
@@ -131,7 +134,8 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         s->hp[s->nhp++] = op->attrs.eps;
         return 0;
     }
-    case IR_CROSS_ENTROPY: case IR_CROSS_ENTROPY_GRAD: {
+    case IR_CROSS_ENTROPY:
+    case IR_CROSS_ENTROPY_GRAD: {
         Place ids = lw_contig_of(L, op->operands[1], org);
         o = lw_out_contig(L, r, org);
         s = call(L, op->kind == IR_CROSS_ENTROPY ? KC_CROSS_ENTROPY : KC_CROSS_ENTROPY_GRAD, org);
@@ -142,7 +146,8 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         ptr(s, &o);
         return 0;
     }
-    case IR_EMBEDDING: case IR_EMBEDDING_GRAD: {
+    case IR_EMBEDDING:
+    case IR_EMBEDDING_GRAD: {
         /* embedding (table, ids); embedding_grad (table, ids, g): the table
          * of the gradient gives only the shape, so x is not read then. */
         const IrValue *ids_v = op->operands[1];
@@ -159,7 +164,8 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         ptr(s, &o);
         return 0;
     }
-    case IR_SGD_UPDATE: case IR_ADAM_UPDATE: {
+    case IR_SGD_UPDATE:
+    case IR_ADAM_UPDATE: {
         Place in[5];
         in[0] = x;
         for (int i = 1; i < op->noperands && i < 5; i++) in[i] = lw_contig_of(L, op->operands[i], org);
@@ -171,7 +177,7 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         for (int i = 0; i < op->nresults && i < 3; i++) ptr(s, &outs[i]);
         const IrAttrs *at = &op->attrs;
         if (op->kind == IR_ADAM_UPDATE) {
-            double hp[5] = { at->lr, at->beta1, at->beta2, at->eps, at->weight_decay };
+            double hp[5] = {at->lr, at->beta1, at->beta2, at->eps, at->weight_decay};
             for (int i = 0; i < 5; i++) s->hp[i] = hp[i];
             s->nhp = 5;
         } else if (op->noperands == 3) {
@@ -183,7 +189,6 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         }
         return 0;
     }
-    default:
-        return ir_errf(L->err, L->errlen, "lower: internal error: %s is no call", ir_op_name(op->kind));
+    default: return ir_errf(L->err, L->errlen, "lower: internal error: %s is no call", ir_op_name(op->kind));
     }
 }

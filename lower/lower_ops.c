@@ -15,7 +15,6 @@
 
 static Place *P(Lower *L, const IrValue *v) { return &L->pl[v->id]; }
 
-
 /* A constant result: no memory, unless the value has a destination. */
 static void set_const(Lower *L, const IrValue *v, double f, const char *org)
 {
@@ -28,7 +27,7 @@ static void set_const(Lower *L, const IrValue *v, double f, const char *org)
         mb_emit(&mb, org);
         return;
     }
-    L->pl[v->id] = (Place){ .kind = PL_CONST, .f = f };
+    L->pl[v->id] = (Place){.kind = PL_CONST, .f = f};
 }
 
 static void fill(Lower *L, const Place *o, const IrType *t, double f, const char *org)
@@ -47,7 +46,7 @@ static KMapOp map_op(IrOpKind k)
 {
     static const KMapOp map[IR_NUM_OPS] = {
 #define IR_UNARY(NAME, name, fn, kmap) [IR_##NAME] = KM_##kmap,
-#define IR_BINARY(NAME, name, kmap) [IR_##NAME] = KM_##kmap,
+#define IR_BINARY(NAME, name, kmap)    [IR_##NAME] = KM_##kmap,
 #define IR_OP(NAME, name, min, max, nres)
 #include "ir/ops.def"
     };
@@ -95,7 +94,7 @@ static int formula(Lower *L, const IrOp *op, const char *org)
     /* KM_MIN/KM_MAX give their second operand when either is NaN (kir.h):
      * the orders below keep the interpreter's NaN behaviour, a NaN x
      * stays NaN in clamp and a NaN scale is NaN too (x < 1 ? x : 1). */
-    case IR_CLAMP:   /* max(-bound, min(bound, x)) */
+    case IR_CLAMP: /* max(-bound, min(bound, x)) */
         n = mb_op(&mb, KM_MIN, mb_const(&mb, op->attrs.bound), a);
         n = mb_op(&mb, KM_MAX, mb_const(&mb, -op->attrs.bound), n);
         break;
@@ -113,8 +112,7 @@ static int formula(Lower *L, const IrOp *op, const char *org)
     case IR_SEQ_MEAN_GRAD: /* g / T at every step; g aligns with the trailing dims */
         n = mb_op(&mb, KM_DIV, a, mb_expr(&mb, lw_dim(L, r->type.dim[0])));
         break;
-    default:
-        return ir_errf(L->err, L->errlen, "lower: internal error: no formula for %s", ir_op_name(op->kind));
+    default: return ir_errf(L->err, L->errlen, "lower: internal error: no formula for %s", ir_op_name(op->kind));
     }
     Place o = lw_out(L, r, org);
     mb_out(&mb, &o, &r->type, n, 0);
@@ -124,8 +122,7 @@ static int formula(Lower *L, const IrOp *op, const char *org)
 
 /* ---- reductions ----------------------------------------------------------------- */
 
-void lw_accumulate(Lower *L, const Place *o, const IrType *ot, const IrValue *x, int square,
-                       const char *org)
+void lw_accumulate(Lower *L, const Place *o, const IrType *ot, const IrValue *x, int square, const char *org)
 {
     MapB mb;
     mb_init(&mb, L, &x->type);
@@ -144,8 +141,7 @@ static Place sum_temp(Lower *L, const IrValue *r, const IrType *t)
 }
 
 /* o = s / n over type t. */
-static void scale(Lower *L, const Place *o, const Place *s, const IrType *t, const KExpr *n,
-                  const char *org)
+static void scale(Lower *L, const Place *o, const Place *s, const IrType *t, const KExpr *n, const char *org)
 {
     MapB mb;
     mb_init(&mb, L, t);
@@ -170,7 +166,7 @@ static int reduction(Lower *L, const IrOp *op, const char *org)
         for (int i = 0; i < op->noperands; i++) lw_accumulate(L, &o, &r->type, op->operands[i], 1, org);
         return 0;
     }
-    case IR_MSE: {  /* the sum of (y - t)^2, then / numel */
+    case IR_MSE: { /* the sum of (y - t)^2, then / numel */
         Place s = sum_temp(L, r, &r->type);
         fill(L, &s, &r->type, 0.0, org);
         MapB mb;
@@ -183,7 +179,7 @@ static int reduction(Lower *L, const IrOp *op, const char *org)
         scale(L, &o, &s, &r->type, lw_numel(L, &x->type), org);
         return 0;
     }
-    case IR_SEQ_MEAN: {  /* the sum over time (dim 0 is missing from the result), then / T */
+    case IR_SEQ_MEAN: { /* the sum over time (dim 0 is missing from the result), then / T */
         Place s = sum_temp(L, r, &r->type);
         fill(L, &s, &r->type, 0.0, org);
         lw_accumulate(L, &s, &r->type, x, 0, org);
@@ -191,8 +187,7 @@ static int reduction(Lower *L, const IrOp *op, const char *org)
         scale(L, &o, &s, &r->type, lw_dim(L, x->type.dim[0]), org);
         return 0;
     }
-    default:
-        return ir_errf(L->err, L->errlen, "lower: internal error: %s is no reduction", ir_op_name(op->kind));
+    default: return ir_errf(L->err, L->errlen, "lower: internal error: %s is no reduction", ir_op_name(op->kind));
     }
 }
 
@@ -210,9 +205,7 @@ static int lower_shape(Lower *L, const IrOp *op, const char *org)
             L->pl[r->id].v.off = kexpr_bin(L->f, KE_ADD, p->v.off,
                                            kexpr_bin(L->f, KE_MUL, kexpr_const(L->f, op->attrs.start), p->st[rx - 1]));
         return 0;
-    case IR_INDEX:
-        L->pl[r->id] = lw_row(L, p, kexpr_const(L->f, op->attrs.index), rx);
-        return 0;
+    case IR_INDEX: L->pl[r->id] = lw_row(L, p, kexpr_const(L->f, op->attrs.index), rx); return 0;
     case IR_SEQ_LAST:
         L->pl[r->id] = lw_row(L, p, kexpr_bin(L->f, KE_SUB, lw_dim(L, x->type.dim[0]), kexpr_const(L->f, 1)), rx);
         return 0;
@@ -255,7 +248,8 @@ static int lower_shape(Lower *L, const IrOp *op, const char *org)
         L->cur = save;
         return 0;
     }
-    case IR_CONCAT: case IR_STACK: {
+    case IR_CONCAT:
+    case IR_STACK: {
         /* a concat whose parts were placed in it (lower.c) has its place already */
         Place o = op->kind == IR_CONCAT && L->pl[r->id].kind == PL_VIEW ? L->pl[r->id] : lw_out(L, r, org);
         const KExpr *col = kexpr_const(L->f, 0);
@@ -273,7 +267,7 @@ static int lower_shape(Lower *L, const IrOp *op, const char *org)
         }
         return 0;
     }
-    case IR_SEQ_LAST_GRAD: {  /* zeros, and g at step T-1 */
+    case IR_SEQ_LAST_GRAD: { /* zeros, and g at step T-1 */
         Place o = lw_out(L, r, org);
         fill(L, &o, &r->type, 0.0, org);
         const KExpr *T1 = kexpr_bin(L->f, KE_SUB, lw_dim(L, r->type.dim[0]), kexpr_const(L->f, 1));
@@ -281,8 +275,7 @@ static int lower_shape(Lower *L, const IrOp *op, const char *org)
         lw_copy(L, &row, p, &x->type, org);
         return 0;
     }
-    default:
-        return ir_errf(L->err, L->errlen, "lower: internal error: %s is no shape op", ir_op_name(op->kind));
+    default: return ir_errf(L->err, L->errlen, "lower: internal error: %s is no shape op", ir_op_name(op->kind));
     }
 }
 
@@ -292,10 +285,8 @@ int lower_op(Lower *L, const IrOp *op)
 {
     const char *org = lw_origin(L, op);
     switch (op->kind) {
-    case IR_CONST:
-        set_const(L, op->results[0], op->attrs.f, org);
-        return 0;
-#define IR_BINARY(NAME, name, kmap) case IR_##NAME:
+    case IR_CONST: set_const(L, op->results[0], op->attrs.f, org); return 0;
+#define IR_BINARY(NAME, name, kmap)    case IR_##NAME:
 #define IR_UNARY(NAME, name, fn, kmap) case IR_##NAME:
 #define IR_OP(NAME, name, min, max, nres)
 #include "ir/ops.def"
@@ -303,35 +294,47 @@ int lower_op(Lower *L, const IrOp *op)
         if (op->kind == IR_ADD && (L->deferred[op->operands[0]->id] || L->deferred[op->operands[1]->id]))
             return lower_fused_acc(L, op, org);
         return elementwise(L, op, org);
-    case IR_CLAMP: case IR_CLIP_SCALE: case IR_MSE_GRAD: case IR_SEQ_MEAN_GRAD:
-        return formula(L, op, org);
+    case IR_CLAMP:
+    case IR_CLIP_SCALE:
+    case IR_MSE_GRAD:
+    case IR_SEQ_MEAN_GRAD: return formula(L, op, org);
     case IR_REDUCE_TO:
         if (lw_acc_carry(L, op->results[0]) >= 0) {
             L->deferred[op->results[0]->id] = 1;
             return 0;
         }
         return reduction(L, op, org);
-    case IR_SUMSQ: case IR_MSE: case IR_SEQ_MEAN:
-        return reduction(L, op, org);
+    case IR_SUMSQ:
+    case IR_MSE:
+    case IR_SEQ_MEAN: return reduction(L, op, org);
     case IR_LINEAR_WGRAD:
         if (lw_acc_carry(L, op->results[0]) >= 0) {
             L->deferred[op->results[0]->id] = 1;
             return 0;
         }
         return lower_gemm(L, op, org);
-    case IR_LINEAR: case IR_MATMUL_NN:
-        return lower_gemm(L, op, org);
-    case IR_SOFTMAX: case IR_LAYERNORM: case IR_LAYERNORM_GRAD: case IR_CROSS_ENTROPY:
-    case IR_CROSS_ENTROPY_GRAD: case IR_EMBEDDING: case IR_EMBEDDING_GRAD: case IR_SGD_UPDATE:
-    case IR_ADAM_UPDATE:
-        return lower_call(L, op, org);
-    case IR_SLICE: case IR_INDEX: case IR_SEQ_LAST: case IR_BROADCAST: case IR_RESHAPE:
-    case IR_SEQ_REVERSE: case IR_CONCAT: case IR_STACK: case IR_SEQ_LAST_GRAD:
-        return lower_shape(L, op, org);
-    case IR_SCAN:
-        return lower_scan(L, op);
-    case IR_NUM_OPS:
-        break;
+    case IR_LINEAR:
+    case IR_MATMUL_NN: return lower_gemm(L, op, org);
+    case IR_SOFTMAX:
+    case IR_LAYERNORM:
+    case IR_LAYERNORM_GRAD:
+    case IR_CROSS_ENTROPY:
+    case IR_CROSS_ENTROPY_GRAD:
+    case IR_EMBEDDING:
+    case IR_EMBEDDING_GRAD:
+    case IR_SGD_UPDATE:
+    case IR_ADAM_UPDATE: return lower_call(L, op, org);
+    case IR_SLICE:
+    case IR_INDEX:
+    case IR_SEQ_LAST:
+    case IR_BROADCAST:
+    case IR_RESHAPE:
+    case IR_SEQ_REVERSE:
+    case IR_CONCAT:
+    case IR_STACK:
+    case IR_SEQ_LAST_GRAD: return lower_shape(L, op, org);
+    case IR_SCAN: return lower_scan(L, op);
+    case IR_NUM_OPS: break;
     }
     return ir_errf(L->err, L->errlen, "lower: op %s is not lowered yet", ir_op_name(op->kind));
 }

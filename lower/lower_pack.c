@@ -84,7 +84,7 @@ static KStmt *add_pack(KFunc *f, KBlock *b, int pos, const KStmt *g, const char 
     pack->K = g->K;
     pack->B = g->B;
     pack->ldb = g->ldb;
-    pack->C = (KView){ pb, kexpr_const(f, 0) };
+    pack->C = (KView){pb, kexpr_const(f, 0)};
     move_last_to(b, pos);
     return pack;
 }
@@ -110,16 +110,16 @@ static void pack_loop(KFunc *f, KBlock *outer, int *pos, KStmt *loop)
     for (int i = 0; i < loop->body.n; i++) {
         KStmt *g = loop->body.stmts[i];
         if (g->kind != KS_GEMM || g->packed_b || (g->B.buf->kind != KB_ARG && written[g->B.buf->id]) ||
-            uses_inner_var(g->B.off, inner) || uses_inner_var(g->ldb, inner) ||
-            uses_inner_var(g->N, inner) || uses_inner_var(g->K, inner))
+            uses_inner_var(g->B.off, inner) || uses_inner_var(g->ldb, inner) || uses_inner_var(g->N, inner) ||
+            uses_inner_var(g->K, inner))
             continue;
         KStmt *pack = NULL;
         for (int k = first_pack; k < *pos && !pack; k++)
             if (same_b(outer->stmts[k], g)) pack = outer->stmts[k];
         if (!pack) {
             char what[256];
-            snprintf(what, sizeof what, "%s%s packed for the gemms of %s", g->B.buf->name,
-                     g->transb ? "^T" : "", loop->origin ? loop->origin : "a loop");
+            snprintf(what, sizeof what, "%s%s packed for the gemms of %s", g->B.buf->name, g->transb ? "^T" : "",
+                     loop->origin ? loop->origin : "a loop");
             pack = add_pack(f, outer, (*pos)++, g, what);
         }
         read_pack(f, g, pack);

@@ -6,10 +6,7 @@
 
 #include "lower/lower_int.h"
 
-const KExpr *lw_dim(Lower *L, int64_t d)
-{
-    return d >= 0 ? kexpr_const(L->f, d) : kexpr_sym(L->f, (int)(-d - 1));
-}
+const KExpr *lw_dim(Lower *L, int64_t d) { return d >= 0 ? kexpr_const(L->f, d) : kexpr_sym(L->f, (int)(-d - 1)); }
 
 const KExpr *lw_numel(Lower *L, const IrType *t)
 {
@@ -30,8 +27,10 @@ const KExpr *lw_last(Lower *L, const IrType *t) { return lw_dim(L, t->dim[t->ran
 const char *lw_label(Lower *L, const IrValue *v)
 {
     char buf[96];
-    if (v->name) snprintf(buf, sizeof buf, "%%%s", v->name);
-    else snprintf(buf, sizeof buf, "%%%d", v->id);
+    if (v->name)
+        snprintf(buf, sizeof buf, "%%%s", v->name);
+    else
+        snprintf(buf, sizeof buf, "%%%d", v->id);
     return kfunc_strdup(L->f, buf);
 }
 
@@ -39,14 +38,16 @@ const char *lw_origin(Lower *L, const IrOp *op)
 {
     char buf[192];
     const char *lab = op->nresults ? lw_label(L, op->results[0]) : "?";
-    if (op->origin) snprintf(buf, sizeof buf, "%s = %s (%s)", lab, ir_op_name(op->kind), op->origin);
-    else snprintf(buf, sizeof buf, "%s = %s", lab, ir_op_name(op->kind));
+    if (op->origin)
+        snprintf(buf, sizeof buf, "%s = %s (%s)", lab, ir_op_name(op->kind), op->origin);
+    else
+        snprintf(buf, sizeof buf, "%s = %s", lab, ir_op_name(op->kind));
     return kfunc_strdup(L->f, buf);
 }
 
 Place lw_contig(Lower *L, KBuf *buf, const KExpr *off, const IrType *t)
 {
-    Place p = { .kind = PL_VIEW, .v = { buf, off } };
+    Place p = {.kind = PL_VIEW, .v = {buf, off}};
     const KExpr *s = kexpr_const(L->f, 1);
     for (int d = t->rank - 1; d >= 0; d--) {
         p.st[d] = s;
@@ -58,9 +59,12 @@ Place lw_contig(Lower *L, KBuf *buf, const KExpr *off, const IrType *t)
 KBuf *lw_temp(Lower *L, const IrValue *v, const IrType *t, const char *what)
 {
     char name[64];
-    if (v && v->name) snprintf(name, sizeof name, "%s", v->name);
-    else if (v) snprintf(name, sizeof name, "t%d", v->id);
-    else snprintf(name, sizeof name, "tmp");
+    if (v && v->name)
+        snprintf(name, sizeof name, "%s", v->name);
+    else if (v)
+        snprintf(name, sizeof name, "t%d", v->id);
+    else
+        snprintf(name, sizeof name, "tmp");
     KBuf *b = kfunc_buf(L->f, name, t->dtype, lw_numel(L, t), KB_TEMP);
     b->what = kfunc_strdup(L->f, what);
     return b;
@@ -122,7 +126,7 @@ static int is_zero(const KExpr *e) { return e->kind == KE_CONST && e->value == 0
 static int flattens(Lower *L, const Place *p, const IrType *t, int from, int to)
 {
     for (int d = from; d + 1 < to; d++) {
-        if (t->dim[d] == 1 || t->dim[d + 1] == 1) continue;   /* a stride that means nothing */
+        if (t->dim[d] == 1 || t->dim[d + 1] == 1) continue; /* a stride that means nothing */
         const KExpr *want = kexpr_bin(L->f, KE_MUL, p->st[d + 1], lw_dim(L, t->dim[d + 1]));
         if (!kexpr_same_value(p->st[d], want)) return 0;
     }
@@ -195,7 +199,7 @@ Place lw_rows_of(Lower *L, const IrValue *v, const KExpr **ld, const char *origi
     Place p = lw_mem(L, v);
     const IrType *t = &v->type;
     int r = t->rank;
-    if (r < 2) {   /* one row */
+    if (r < 2) { /* one row */
         *ld = r ? lw_dim(L, t->dim[0]) : kexpr_const(L->f, 1);
         if (last_unit(&p, t)) return p;
         p = copy_to_temp(L, v, &p, origin);
@@ -264,7 +268,7 @@ int mb_in(MapB *mb, const Place *p, const IrType *vt)
 {
     if (p->kind == PL_CONST) return mb_const(mb, p->f);
     /* the same view read twice is one input */
-    KStrided s = { .v = p->v };
+    KStrided s = {.v = p->v};
     align(mb, p, vt, s.stride);
     int k;
     for (k = 0; k < mb->nin; k++) {
@@ -282,12 +286,12 @@ int mb_in(MapB *mb, const Place *p, const IrType *vt)
     }
     for (int i = 0; i < mb->nnodes; i++)
         if (mb->nodes[i].op == KM_IN && mb->nodes[i].a == k) return i;
-    return node(mb, (KMapNode){ .op = KM_IN, .a = k });
+    return node(mb, (KMapNode){.op = KM_IN, .a = k});
 }
 
-int mb_op(MapB *mb, KMapOp op, int a, int b) { return node(mb, (KMapNode){ .op = op, .a = a, .b = b }); }
-int mb_const(MapB *mb, double f) { return node(mb, (KMapNode){ .op = KM_CONST, .f = f }); }
-int mb_expr(MapB *mb, const KExpr *e) { return node(mb, (KMapNode){ .op = KM_EXPR, .e = e }); }
+int mb_op(MapB *mb, KMapOp op, int a, int b) { return node(mb, (KMapNode){.op = op, .a = a, .b = b}); }
+int mb_const(MapB *mb, double f) { return node(mb, (KMapNode){.op = KM_CONST, .f = f}); }
+int mb_expr(MapB *mb, const KExpr *e) { return node(mb, (KMapNode){.op = KM_EXPR, .e = e}); }
 
 void mb_out(MapB *mb, const Place *p, const IrType *vt, int n, int accumulate)
 {

@@ -21,7 +21,8 @@ int lower_scan(Lower *L, const IrOp *op)
     if (L->scan)
         return ir_errf(L->err, L->errlen,
                        "lower: a scan inside a scan (%s) is not supported: lower runs nested time loops "
-                       "only after they are unrolled", org);
+                       "only after they are unrolled",
+                       org);
     const KExpr *T = ns ? lw_dim(L, op->operands[nc]->type.dim[0]) : kexpr_const(L->f, op->attrs.steps);
 
     /* carry buffers, filled from the initial values */

@@ -36,35 +36,37 @@
 /* The largest sizes passed to rt_sgemm_workspace_size: the packing blocks
  * are bounded by the kernel's block sizes, so any larger call needs no
  * more (runtime/sgemm.c, ws_floats). */
-#define WS_DIM ((int64_t)1 << 20)
+#define WS_DIM  ((int64_t)1 << 20)
 
 typedef struct Loop {
-    int lo, hi;           /* positions of the header and of the last body statement */
+    int lo, hi; /* positions of the header and of the last body statement */
 } Loop;
 
 typedef struct Use {
-    int first, last;      /* positions of the first and last access; first < 0: never */
-    int first_loop;       /* innermost loop around the first access, -1: none */
-    int first_full;       /* the first access overwrites the buffer without reading it */
+    int first, last; /* positions of the first and last access; first < 0: never */
+    int first_loop;  /* innermost loop around the first access, -1: none */
+    int first_full;  /* the first access overwrites the buffer without reading it */
 } Use;
 
 typedef struct Plan {
-    KFunc  *f;
-    Use    *use;          /* per buffer id */
-    Loop   *loops;        /* per loop id   */
-    int     pos;
-    int64_t ref[3][MEMPLAN_MAX_SYMS];   /* symbol values at which "covers the buffer" is tested */
-    int     nref;
+    KFunc *f;
+    Use *use;    /* per buffer id */
+    Loop *loops; /* per loop id   */
+    int pos;
+    int64_t ref[3][MEMPLAN_MAX_SYMS]; /* symbol values at which "covers the buffer" is tested */
+    int nref;
 } Plan;
 
 /* ---- what a statement touches -------------------------------------------- */
 
-static int evals_to(const Plan *p, const KExpr *e, int64_t want, int r, const int64_t *vars) {
+static int evals_to(const Plan *p, const KExpr *e, int64_t want, int r, const int64_t *vars)
+{
     return e && kexpr_eval(e, p->ref[r], vars) == want;
 }
 
 /* The value of e at reference point r (a missing expression counts as 0). */
-static int64_t ev(const Plan *p, const KExpr *e, int r, const int64_t *vars) {
+static int64_t ev(const Plan *p, const KExpr *e, int r, const int64_t *vars)
+{
     return e ? kexpr_eval(e, p->ref[r], vars) : 0;
 }
 
@@ -73,28 +75,30 @@ static int64_t ev(const Plan *p, const KExpr *e, int r, const int64_t *vars) {
  * sort the dims by stride and check each stride is the product of the
  * smaller dims.  A map's output, a GEMM's C (M x N, row stride ldc) and a
  * call's block (ints[f1] x ints[f2]) are all such extents (kir_walk.h). */
-static int access_covers(const Plan *p, const KAccess *a, int r, const int64_t *vars) {
-    if (!evals_to(p, a->off, 0, r, vars))
-        return 0;
+static int access_covers(const Plan *p, const KAccess *a, int r, const int64_t *vars)
+{
+    if (!evals_to(p, a->off, 0, r, vars)) return 0;
     int64_t dim[KIR_MAX_RANK], st[KIR_MAX_RANK];
     int n = 0;
     for (int d = 0; d < a->rank; d++) {
         int64_t k = ev(p, a->dim[d], r, vars);
-        if (k == 1)
-            continue;
+        if (k == 1) continue;
         dim[n] = k;
         st[n] = ev(p, a->stride[d], r, vars);
         n++;
     }
     for (int i = 1; i < n; i++) /* insertion sort by stride */
         for (int j = i; j > 0 && st[j] < st[j - 1]; j--) {
-            int64_t t = st[j]; st[j] = st[j - 1]; st[j - 1] = t;
-            t = dim[j]; dim[j] = dim[j - 1]; dim[j - 1] = t;
+            int64_t t = st[j];
+            st[j] = st[j - 1];
+            st[j - 1] = t;
+            t = dim[j];
+            dim[j] = dim[j - 1];
+            dim[j - 1] = t;
         }
     int64_t want = 1;
     for (int i = 0; i < n; i++) {
-        if (st[i] != want)
-            return 0;
+        if (st[i] != want) return 0;
         want *= dim[i];
     }
     return want == kexpr_eval(a->buf->size, p->ref[r], vars);
@@ -107,12 +111,12 @@ static int access_covers(const Plan *p, const KAccess *a, int r, const int64_t *
  * the bound it is sized by, so a pack stays live from its KS_PACK_B over
  * every loop that reads it.  A call of an unknown kind writes nothing
  * (kir_walk.h), so it covers nothing. */
-static int covers(const Plan *p, const KStmt *s, const KBuf *b) {
-    static const int64_t zeros[64], ones[64] = {
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    if (p->f->nloops > 64)
-        return 0;
+static int covers(const Plan *p, const KStmt *s, const KBuf *b)
+{
+    static const int64_t zeros[64],
+        ones[64] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    if (p->f->nloops > 64) return 0;
     for (int r = 0; r < p->nref; r++)
         for (int v = 0; v < 2; v++) {
             const int64_t *vars = v ? ones : zeros;
@@ -121,43 +125,41 @@ static int covers(const Plan *p, const KStmt *s, const KBuf *b) {
             KAccess a;
             for (kir_access_begin(&it, s); !ok && kir_access_next(&it, &a);)
                 ok = a.buf == b && a.mode == KACC_WRITE && !a.pack && access_covers(p, &a, r, vars);
-            if (!ok)
-                return 0;
+            if (!ok) return 0;
         }
     return 1;
 }
 
 /* Records one access of b by the statement at the current position; `read`
  * says whether s reads b (an accumulating or beta != 0 write reads). */
-static void touch(Plan *p, const KBuf *b, int read, int loop) {
-    if (!b || b->kind != KB_TEMP || b->id < 0 || b->id >= p->f->nbufs)
-        return;
+static void touch(Plan *p, const KBuf *b, int read, int loop)
+{
+    if (!b || b->kind != KB_TEMP || b->id < 0 || b->id >= p->f->nbufs) return;
     Use *u = &p->use[b->id];
     if (u->first < 0) {
         u->first = p->pos;
         u->first_loop = loop;
         u->first_full = -1; /* decided once every view of s is seen */
     }
-    if (u->first == p->pos && read)
-        u->first_full = 0;
+    if (u->first == p->pos && read) u->first_full = 0;
     u->last = p->pos;
 }
 
 /* The views statement s reads and writes (kir_walk.h). */
-static void touch_stmt(Plan *p, const KStmt *s, int loop) {
+static void touch_stmt(Plan *p, const KStmt *s, int loop)
+{
     KAccessIter it;
     KAccess a;
-    for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
-        touch(p, a.buf, kacc_reads(&a), loop);
+    for (kir_access_begin(&it, s); kir_access_next(&it, &a);) touch(p, a.buf, kacc_reads(&a), loop);
     /* A buffer first accessed here by writes only: does s cover it? */
     for (int i = 0; i < p->f->nbufs; i++) {
         Use *u = &p->use[i];
-        if (u->first == p->pos && u->first_full < 0)
-            u->first_full = covers(p, s, p->f->bufs[i]);
+        if (u->first == p->pos && u->first_full < 0) u->first_full = covers(p, s, p->f->bufs[i]);
     }
 }
 
-static void walk(Plan *p, const KBlock *b, int loop) {
+static void walk(Plan *p, const KBlock *b, int loop)
+{
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
         p->pos++;
@@ -178,7 +180,8 @@ static void walk(Plan *p, const KBlock *b, int loop) {
 /* ---- expressions: linear combinations of terms ---------------------------- */
 
 /* e as coef * term (term NULL: the constant coef). */
-static void split(const KExpr *e, int64_t *coef, const KExpr **term) {
+static void split(const KExpr *e, int64_t *coef, const KExpr **term)
+{
     if (e->kind == KE_CONST) {
         *coef = e->value;
         *term = NULL;
@@ -191,7 +194,8 @@ static void split(const KExpr *e, int64_t *coef, const KExpr **term) {
     }
 }
 
-static const KExpr *mulc(KFunc *f, int64_t c, const KExpr *e) {
+static const KExpr *mulc(KFunc *f, int64_t c, const KExpr *e)
+{
     int64_t k;
     const KExpr *t;
     split(e, &k, &t);
@@ -199,21 +203,22 @@ static const KExpr *mulc(KFunc *f, int64_t c, const KExpr *e) {
 }
 
 /* The largest power of two up to 64 known to divide e's value. */
-static int64_t pow2_divisor(const KExpr *e) {
+static int64_t pow2_divisor(const KExpr *e)
+{
     switch (e->kind) {
     case KE_CONST: {
         int64_t v = e->value < 0 ? -e->value : e->value, d = 1;
-        if (v == 0)
-            return 64;
-        while (d < 64 && v % (2 * d) == 0)
-            d *= 2;
+        if (v == 0) return 64;
+        while (d < 64 && v % (2 * d) == 0) d *= 2;
         return d;
     }
     case KE_MUL: {
         int64_t d = pow2_divisor(e->a) * pow2_divisor(e->b);
         return d > 64 ? 64 : d;
     }
-    case KE_ADD: case KE_SUB: case KE_MAX: {
+    case KE_ADD:
+    case KE_SUB:
+    case KE_MAX: {
         int64_t x = pow2_divisor(e->a), y = pow2_divisor(e->b);
         return x < y ? x : y;
     }
@@ -221,9 +226,9 @@ static int64_t pow2_divisor(const KExpr *e) {
     }
 }
 
-static const KExpr *round64(KFunc *f, const KExpr *x) {
-    if (pow2_divisor(x) == 64)
-        return x;
+static const KExpr *round64(KFunc *f, const KExpr *x)
+{
+    if (pow2_divisor(x) == 64) return x;
     const KExpr *c63 = kexpr_const(f, 63), *c64 = kexpr_const(f, 64);
     return kexpr_bin(f, KE_MUL, kexpr_bin(f, KE_DIV, kexpr_bin(f, KE_ADD, x, c63), c64), c64);
 }
@@ -232,20 +237,20 @@ static const KExpr *round64(KFunc *f, const KExpr *x) {
  * is a multiple of the same term as another's (c1 * X, c2 * X, X >= 0) is
  * merged into it, so the KE_MAX lists only sizes of different shapes. */
 typedef struct Terms {
-    int64_t      *coef;
+    int64_t *coef;
     const KExpr **term;
-    int           n, cap;
+    int n, cap;
 } Terms;
 
-static const KExpr *terms_max(KFunc *f, const KExpr **sizes, int n, int64_t *coef, const KExpr **term) {
+static const KExpr *terms_max(KFunc *f, const KExpr **sizes, int n, int64_t *coef, const KExpr **term)
+{
     int m = 0;
     for (int i = 0; i < n; i++) {
         int64_t c;
         const KExpr *t;
         split(sizes[i], &c, &t);
         int j = 0;
-        while (j < m && !(t ? term[j] && kexpr_equal(term[j], t) : !term[j]))
-            j++;
+        while (j < m && !(t ? term[j] && kexpr_equal(term[j], t) : !term[j])) j++;
         if (j == m) {
             coef[m] = c;
             term[m++] = t;
@@ -261,7 +266,8 @@ static const KExpr *terms_max(KFunc *f, const KExpr **sizes, int n, int64_t *coe
 }
 
 /* Adds e to the sum, combining like terms. */
-static void terms_add(Terms *s, const KExpr *e) {
+static void terms_add(Terms *s, const KExpr *e)
+{
     int64_t c;
     const KExpr *t;
     if (e->kind == KE_ADD) {
@@ -278,11 +284,9 @@ static void terms_add(Terms *s, const KExpr *e) {
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 16;
         int64_t *nc = realloc(s->coef, (size_t)cap * sizeof *nc);
-        if (nc)
-            s->coef = nc;
+        if (nc) s->coef = nc;
         const KExpr **nt = realloc(s->term, (size_t)cap * sizeof *nt);
-        if (nt)
-            s->term = nt;
+        if (nt) s->term = nt;
         if (!nc || !nt) {
             fprintf(stderr, "rnnc: out of memory\n");
             abort();
@@ -293,7 +297,8 @@ static void terms_add(Terms *s, const KExpr *e) {
     s->term[s->n++] = t;
 }
 
-static const KExpr *terms_expr(KFunc *f, const Terms *s) {
+static const KExpr *terms_expr(KFunc *f, const Terms *s)
+{
     const KExpr *r = kexpr_const(f, 0), *k = kexpr_const(f, 0);
     for (int j = 0; j < s->n; j++) {
         if (s->term[j])
@@ -306,38 +311,38 @@ static const KExpr *terms_expr(KFunc *f, const Terms *s) {
 
 /* ---- the plan -------------------------------------------------------------- */
 
-static int has_var(const KExpr *e) {
-    if (!e)
-        return 0;
-    if (e->kind == KE_VAR)
-        return 1;
+static int has_var(const KExpr *e)
+{
+    if (!e) return 0;
+    if (e->kind == KE_VAR) return 1;
     return e->kind >= KE_ADD && (has_var(e->a) || has_var(e->b));
 }
 
-static int has_gemm(const KBlock *b) {
+static int has_gemm(const KBlock *b)
+{
     for (int i = 0; i < b->n; i++)
-        if (b->stmts[i]->kind == KS_GEMM || (b->stmts[i]->kind == KS_LOOP && has_gemm(&b->stmts[i]->body)))
-            return 1;
+        if (b->stmts[i]->kind == KS_GEMM || (b->stmts[i]->kind == KS_LOOP && has_gemm(&b->stmts[i]->body))) return 1;
     return 0;
 }
 
 static int elem_bytes(IrDType t) { return t == IR_I64 ? 8 : 4; }
 
 typedef struct Cand {
-    KBuf   *b;
+    KBuf *b;
     int64_t ref_bytes;
-    int     lo, hi;       /* live range; lo > hi: never accessed */
-    int     slot;
+    int lo, hi; /* live range; lo > hi: never accessed */
+    int slot;
 } Cand;
 
-static int by_size_desc(const void *x, const void *y) {
+static int by_size_desc(const void *x, const void *y)
+{
     const Cand *a = x, *b = y;
-    if (a->ref_bytes != b->ref_bytes)
-        return a->ref_bytes > b->ref_bytes ? -1 : 1;
+    if (a->ref_bytes != b->ref_bytes) return a->ref_bytes > b->ref_bytes ? -1 : 1;
     return a->b->id - b->b->id;
 }
 
-int memplan(KFunc *f, char *err, size_t errlen) {
+int memplan(KFunc *f, char *err, size_t errlen)
+{
     Plan p = {.f = f};
     int nb = f->nbufs, nl = f->nloops;
     p.use = calloc((size_t)(nb ? nb : 1), sizeof *p.use);
@@ -365,8 +370,7 @@ int memplan(KFunc *f, char *err, size_t errlen) {
     for (int i = 0; i < nb; i++) {
         KBuf *b = f->bufs[i];
         p.use[i].first = p.use[i].last = -1;
-        if (b->kind != KB_TEMP)
-            continue;
+        if (b->kind != KB_TEMP) continue;
         if (!b->size || has_var(b->size)) {
             ir_errf(err, errlen, "memplan: temporary %s has %s", b->name,
                     b->size ? "a size that depends on a loop variable" : "no size");
@@ -383,8 +387,7 @@ int memplan(KFunc *f, char *err, size_t errlen) {
     int nc = 0;
     for (int i = 0; i < nb; i++) {
         KBuf *b = f->bufs[i];
-        if (b->kind != KB_TEMP)
-            continue;
+        if (b->kind != KB_TEMP) continue;
         Use *u = &p.use[i];
         Cand *c = &cand[nc++];
         c->b = b;
@@ -398,8 +401,7 @@ int memplan(KFunc *f, char *err, size_t errlen) {
         for (int l = 0; l < nl; l++) {
             const Loop *L = &p.loops[l];
             int inside = u->last > L->lo && u->first <= L->hi; /* some access in the body */
-            if (!inside)
-                continue;
+            if (!inside) continue;
             /* The first access's loop must be L itself (not a loop inside it). */
             int private = u->first > L->lo && u->last <= L->hi && u->first_loop == l && u->first_full == 1;
             if (!private) {
@@ -423,12 +425,10 @@ int memplan(KFunc *f, char *err, size_t errlen) {
                 if (cand[j].slot == s && cand[i].lo <= cand[i].hi && cand[j].lo <= cand[j].hi &&
                     cand[i].lo <= cand[j].hi && cand[j].lo <= cand[i].hi)
                     free_slot = 0;
-            if (free_slot)
-                break;
+            if (free_slot) break;
         }
         cand[i].slot = s;
-        if (s == nslots)
-            nslots++;
+        if (s == nslots) nslots++;
     }
 
     /* Offsets: slot by slot, the running total as a sum of like terms. */

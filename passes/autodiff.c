@@ -41,36 +41,36 @@
  * each step) of forward scan F. */
 typedef struct StateGrad {
     const IrOp *F;
-    int         carried;
-    IrValue    *v;
+    int carried;
+    IrValue *v;
 } StateGrad;
 
 typedef struct AD {
-    IrModule      *m;
-    int            n0;      /* forward values have ids below n0       */
-    unsigned char *varies;  /* by forward id: depends on a parameter  */
-    char          *err;
-    size_t         errlen;
-    int            failed;
-    int            state_grads; /* also emit per-step state gradients  */
-    StateGrad     *sg;
-    int            nsg, capsg;
+    IrModule *m;
+    int n0;                /* forward values have ids below n0       */
+    unsigned char *varies; /* by forward id: depends on a parameter  */
+    char *err;
+    size_t errlen;
+    int failed;
+    int state_grads; /* also emit per-step state gradients  */
+    StateGrad *sg;
+    int nsg, capsg;
 } AD;
 
 /* One reverse walk over a forward block. */
 typedef struct Sweep {
-    AD             *ad;
-    IrBlock        *blk;    /* where the backward ops go                      */
-    IrValue       **grad;   /* by forward id: gradient so far, or NULL        */
-    IrValue       **map;    /* by forward id: what to read instead (a tape step) */
-    unsigned char  *local;  /* by forward id: defined in the scan body reversed */
+    AD *ad;
+    IrBlock *blk;         /* where the backward ops go                      */
+    IrValue **grad;       /* by forward id: gradient so far, or NULL        */
+    IrValue **map;        /* by forward id: what to read instead (a tape step) */
+    unsigned char *local; /* by forward id: defined in the scan body reversed */
 } Sweep;
 
 static void ad_fail(AD *ad, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void ad_fail(AD *ad, const char *fmt, ...)
 {
-    if (ad->failed) return;  /* keep the first message */
+    if (ad->failed) return; /* keep the first message */
     ad->failed = 1;
     if (ad->err && ad->errlen) {
         va_list ap;
@@ -82,10 +82,7 @@ static void ad_fail(AD *ad, const char *fmt, ...)
 
 static int fwd_id(const AD *ad, const IrValue *v) { return v && v->id >= 0 && v->id < ad->n0; }
 
-static int varies(const AD *ad, const IrValue *v)
-{
-    return fwd_id(ad, v) && ad->varies[v->id];
-}
+static int varies(const AD *ad, const IrValue *v) { return fwd_id(ad, v) && ad->varies[v->id]; }
 
 /* ---- which values vary ---------------------------------------------------------- */
 
@@ -152,7 +149,7 @@ static IrValue *op1(Sweep *S, IrOpKind k, IrValue *a) { return build(S, k, &a, 1
 
 static IrValue *op2(Sweep *S, IrOpKind k, IrValue *a, IrValue *b)
 {
-    IrValue *o[2] = { a, b };
+    IrValue *o[2] = {a, b};
     return build(S, k, o, 2, NULL);
 }
 
@@ -160,7 +157,7 @@ static IrValue *zeros(Sweep *S, IrType t) { return ir_const(S->ad->m, S->blk, 0.
 
 static IrValue *scalar(Sweep *S, double f)
 {
-    IrType t = { .dtype = IR_F32, .rank = 0 };
+    IrType t = {.dtype = IR_F32, .rank = 0};
     return ir_const(S->ad->m, S->blk, f, t);
 }
 
@@ -223,18 +220,26 @@ static const char *label(const IrOp *op)
 static int tape_reads(const IrOp *op, IrValue **r)
 {
     switch (op->kind) {
-    case IR_MUL: case IR_DIV: case IR_LINEAR: case IR_EMBEDDING: case IR_CROSS_ENTROPY: case IR_MSE:
+    case IR_MUL:
+    case IR_DIV:
+    case IR_LINEAR:
+    case IR_EMBEDDING:
+    case IR_CROSS_ENTROPY:
+    case IR_MSE:
         r[0] = op->operands[0];
         r[1] = op->operands[1];
         return 2;
-    case IR_RELU: case IR_LOG: case IR_SOFTPLUS: case IR_SEQ_LAST: case IR_SEQ_MEAN: case IR_LAYERNORM:
-        r[0] = op->operands[0];
-        return 1;
-    case IR_SIGMOID: case IR_TANH: case IR_EXP: case IR_SOFTMAX:
-        r[0] = op->results[0];
-        return 1;
-    default:
-        return 0;
+    case IR_RELU:
+    case IR_LOG:
+    case IR_SOFTPLUS:
+    case IR_SEQ_LAST:
+    case IR_SEQ_MEAN:
+    case IR_LAYERNORM: r[0] = op->operands[0]; return 1;
+    case IR_SIGMOID:
+    case IR_TANH:
+    case IR_EXP:
+    case IR_SOFTMAX: r[0] = op->results[0]; return 1;
+    default: return 0;
     }
 }
 
@@ -248,8 +253,7 @@ static void vjp(Sweep *S, const IrOp *op)
     IrValue *a = op->noperands > 0 ? o[0] : NULL, *b = op->noperands > 1 ? o[1] : NULL;
     AD *ad = S->ad;
     switch (op->kind) {
-    case IR_CONST:
-        break;
+    case IR_CONST: break;
     case IR_ADD:
         acc_ub(S, a, g);
         acc_ub(S, b, g);
@@ -269,9 +273,7 @@ static void vjp(Sweep *S, const IrOp *op)
             acc_ub(S, b, op1(S, IR_NEG, op2(S, IR_DIV, op2(S, IR_MUL, g, fv(S, a)), op2(S, IR_MUL, bv, bv))));
         break;
     }
-    case IR_NEG:
-        acc(S, a, op1(S, IR_NEG, g));
-        break;
+    case IR_NEG: acc(S, a, op1(S, IR_NEG, g)); break;
     case IR_SIGMOID: { /* y (1 - y) */
         IrValue *y = fv(S, op->results[0]);
         acc(S, a, op2(S, IR_MUL, op2(S, IR_MUL, g, y), op2(S, IR_SUB, scalar(S, 1), y)));
@@ -282,15 +284,9 @@ static void vjp(Sweep *S, const IrOp *op)
         acc(S, a, op2(S, IR_MUL, g, op2(S, IR_SUB, scalar(S, 1), op2(S, IR_MUL, y, y))));
         break;
     }
-    case IR_RELU:
-        acc(S, a, op2(S, IR_RELU_GRAD, g, fv(S, a)));
-        break;
-    case IR_EXP:
-        acc(S, a, op2(S, IR_MUL, g, fv(S, op->results[0])));
-        break;
-    case IR_LOG:
-        acc(S, a, op2(S, IR_DIV, g, fv(S, a)));
-        break;
+    case IR_RELU: acc(S, a, op2(S, IR_RELU_GRAD, g, fv(S, a))); break;
+    case IR_EXP: acc(S, a, op2(S, IR_MUL, g, fv(S, op->results[0]))); break;
+    case IR_LOG: acc(S, a, op2(S, IR_DIV, g, fv(S, a))); break;
     case IR_SOFTPLUS: /* d log(1 + e^x) = e^x / (1 + e^x) = sigmoid(x) */
         acc(S, a, op2(S, IR_MUL, g, op1(S, IR_SIGMOID, fv(S, a))));
         break;
@@ -315,15 +311,19 @@ static void vjp(Sweep *S, const IrOp *op)
         IrValue *parts[3];
         int np = 0;
         IrType zt = t;
-        if (start > 0) { zt.dim[last] = start; parts[np++] = zeros(S, zt); }
+        if (start > 0) {
+            zt.dim[last] = start;
+            parts[np++] = zeros(S, zt);
+        }
         parts[np++] = g;
-        if (n - start - len > 0) { zt.dim[last] = n - start - len; parts[np++] = zeros(S, zt); }
+        if (n - start - len > 0) {
+            zt.dim[last] = n - start - len;
+            parts[np++] = zeros(S, zt);
+        }
         acc(S, a, np == 1 ? g : build(S, IR_CONCAT, parts, np, NULL));
         break;
     }
-    case IR_BROADCAST:
-        acc_ub(S, a, g);
-        break;
+    case IR_BROADCAST: acc_ub(S, a, g); break;
     case IR_RESHAPE: { /* the same elements: g in the operand's shape */
         IrType t = a->type;
         acc(S, a, ir_op(ad->m, S->blk, IR_RESHAPE, &g, 1, &t, 1)->results[0]);
@@ -332,7 +332,7 @@ static void vjp(Sweep *S, const IrOp *op)
     case IR_STACK:
         for (int i = 0; i < op->noperands; i++) {
             if (!varies(ad, o[i])) continue;
-            IrAttrs at = { .index = i };
+            IrAttrs at = {.index = i};
             acc(S, o[i], build(S, IR_INDEX, &g, 1, &at));
         }
         break;
@@ -344,18 +344,12 @@ static void vjp(Sweep *S, const IrOp *op)
         acc(S, a, build(S, IR_STACK, parts, (int)n, NULL));
         break;
     }
-    case IR_SEQ_LAST:
-        acc(S, a, op2(S, IR_SEQ_LAST_GRAD, g, fv(S, a)));
-        break;
-    case IR_SEQ_REVERSE:
-        acc(S, a, op1(S, IR_SEQ_REVERSE, g));
-        break;
-    case IR_SEQ_MEAN:
-        acc(S, a, op2(S, IR_SEQ_MEAN_GRAD, g, fv(S, a)));
-        break;
+    case IR_SEQ_LAST: acc(S, a, op2(S, IR_SEQ_LAST_GRAD, g, fv(S, a))); break;
+    case IR_SEQ_REVERSE: acc(S, a, op1(S, IR_SEQ_REVERSE, g)); break;
+    case IR_SEQ_MEAN: acc(S, a, op2(S, IR_SEQ_MEAN_GRAD, g, fv(S, a))); break;
     case IR_EMBEDDING:
         if (varies(ad, a)) {
-            IrValue *e[3] = { fv(S, a), fv(S, b), g };
+            IrValue *e[3] = {fv(S, a), fv(S, b), g};
             acc(S, a, build(S, IR_EMBEDDING_GRAD, e, 3, NULL));
         }
         break;
@@ -369,13 +363,11 @@ static void vjp(Sweep *S, const IrOp *op)
         break;
     }
     case IR_LAYERNORM: { /* one op: the rule needs row sums (interp_ops.c) */
-        IrValue *e[2] = { g, fv(S, a) };
+        IrValue *e[2] = {g, fv(S, a)};
         acc(S, a, build(S, IR_LAYERNORM_GRAD, e, 2, &op->attrs));
         break;
     }
-    case IR_CROSS_ENTROPY:
-        acc(S, a, op2(S, IR_MUL, op2(S, IR_CROSS_ENTROPY_GRAD, fv(S, a), fv(S, b)), g));
-        break;
+    case IR_CROSS_ENTROPY: acc(S, a, op2(S, IR_MUL, op2(S, IR_CROSS_ENTROPY_GRAD, fv(S, a), fv(S, b)), g)); break;
     case IR_MSE: {
         IrValue *d = op2(S, IR_MUL, op2(S, IR_MSE_GRAD, fv(S, a), fv(S, b)), g);
         acc(S, a, d);
@@ -451,11 +443,11 @@ static void scan_vjp(Sweep *S, IrOp *F)
     IrValue **yields = calloc((size_t)cap, sizeof *yields);
     int *seq_of = calloc((size_t)(ns ? ns : 1), sizeof *seq_of);   /* F's sequence j -> B's seq index */
     int *gout_of = calloc((size_t)(no ? no : 1), sizeof *gout_of); /* F's output k -> B's seq index */
-    Sweep bs = { .ad = ad, .local = local };
+    Sweep bs = {.ad = ad, .local = local};
     bs.grad = calloc((size_t)ad->n0, sizeof *bs.grad);
     bs.map = calloc((size_t)ad->n0, sizeof *bs.map);
-    if (!local || !need || !outer || !tape || !carried || !seqs || !yields || !seq_of || !gout_of ||
-        !bs.grad || !bs.map) {
+    if (!local || !need || !outer || !tape || !carried || !seqs || !yields || !seq_of || !gout_of || !bs.grad ||
+        !bs.map) {
         ad_fail(ad, "out of memory");
         goto done;
     }
@@ -488,7 +480,10 @@ static void scan_vjp(Sweep *S, IrOp *F)
     /* B's operands: carried gradients, then accumulators; then sequences. */
     int nbc = 0, nbs = 0;
     int *cv = calloc((size_t)(nc ? nc : 1), sizeof *cv);
-    if (!cv) { ad_fail(ad, "out of memory"); goto done; }
+    if (!cv) {
+        ad_fail(ad, "out of memory");
+        goto done;
+    }
     for (int i = 0; i < nc; i++) {
         cv[i] = varies(ad, body->args[i]);
         if (!cv[i]) continue;
@@ -500,19 +495,28 @@ static void scan_vjp(Sweep *S, IrOp *F)
     for (int k = 0; k < no; k++) {
         IrValue *g = S->grad[F->results[nc + k]->id];
         gout_of[k] = -1;
-        if (g) { gout_of[k] = nbs; seqs[nbs++] = g; }
+        if (g) {
+            gout_of[k] = nbs;
+            seqs[nbs++] = g;
+        }
     }
     int tape0 = nbs;
     for (int t = 0; t < ntape; t++) {
         IrValue *r = NULL;
         for (int k = 0; k < no && !r; k++) /* already a step output: no second copy */
             if (body->yields[nc + k] == tape[t]) r = F->results[nc + k];
-        if (!r && !(r = scan_add_output(ad, F, tape[t]))) { free(cv); goto done; }
+        if (!r && !(r = scan_add_output(ad, F, tape[t]))) {
+            free(cv);
+            goto done;
+        }
         seqs[nbs++] = r;
     }
     for (int j = 0; j < ns; j++) {
         seq_of[j] = -1;
-        if (need[body->args[nc + j]->id]) { seq_of[j] = nbs; seqs[nbs++] = F->operands[nc + j]; }
+        if (need[body->args[nc + j]->id]) {
+            seq_of[j] = nbs;
+            seqs[nbs++] = F->operands[nc + j];
+        }
     }
     if (nbs == 0 && ns > 0) seqs[nbs++] = F->operands[nc]; /* only for the trip count */
 
@@ -571,12 +575,16 @@ static void scan_vjp(Sweep *S, IrOp *F)
     if (nsg && ad->nsg + nsg > ad->capsg) {
         int cap = 2 * ad->capsg + nsg + 8;
         StateGrad *p = realloc(ad->sg, (size_t)cap * sizeof *p);
-        if (!p) { ad_fail(ad, "out of memory"); free(cv); goto done; }
+        if (!p) {
+            ad_fail(ad, "out of memory");
+            free(cv);
+            goto done;
+        }
         ad->sg = p;
         ad->capsg = cap;
     }
     for (int i = 0, k = 0; i < nc && nsg; i++)
-        if (cv[i]) ad->sg[ad->nsg++] = (StateGrad){ F, i, B->results[nbc + nso + k++] };
+        if (cv[i]) ad->sg[ad->nsg++] = (StateGrad){F, i, B->results[nbc + nso + k++]};
 
     /* Hand the results back to the outer sweep. */
     for (int i = 0, ci = 0; i < nc; i++)
@@ -587,8 +595,17 @@ static void scan_vjp(Sweep *S, IrOp *F)
     stamp(ad, S->blk, top_from, label(F));
     free(cv);
 done:
-    free(local); free(need); free(outer); free(tape); free(carried); free(seqs); free(yields);
-    free(seq_of); free(gout_of); free(bs.grad); free(bs.map);
+    free(local);
+    free(need);
+    free(outer);
+    free(tape);
+    free(carried);
+    free(seqs);
+    free(yields);
+    free(seq_of);
+    free(gout_of);
+    free(bs.grad);
+    free(bs.map);
 }
 
 /* ---- the pass ------------------------------------------------------------------------- */
@@ -613,13 +630,13 @@ static void add_state_grad_outputs(AD *ad, int nfwd)
 
 static int autodiff_impl(IrModule *m, int state_grads, char *err, size_t errlen)
 {
-    AD ad = { .m = m, .n0 = m->next_id, .err = err, .errlen = errlen, .state_grads = state_grads };
+    AD ad = {.m = m, .n0 = m->next_id, .err = err, .errlen = errlen, .state_grads = state_grads};
     if (!m->loss) {
         ad_fail(&ad, "model '%s' has no loss to differentiate (add a 'loss = ...' statement)", m->name);
         return -1;
     }
     ad.varies = calloc((size_t)(ad.n0 ? ad.n0 : 1), 1);
-    Sweep S = { .ad = &ad, .blk = m->body };
+    Sweep S = {.ad = &ad, .blk = m->body};
     S.grad = calloc((size_t)(ad.n0 ? ad.n0 : 1), sizeof *S.grad);
     if (!ad.varies || !S.grad) {
         ad_fail(&ad, "out of memory");
@@ -634,8 +651,10 @@ static int autodiff_impl(IrModule *m, int state_grads, char *err, size_t errlen)
     for (int i = nfwd - 1; i >= 0 && !ad.failed; i--) {
         IrOp *op = m->body->ops[i];
         int from = m->body->nops;
-        if (op->kind == IR_SCAN) scan_vjp(&S, op);
-        else vjp(&S, op);
+        if (op->kind == IR_SCAN)
+            scan_vjp(&S, op);
+        else
+            vjp(&S, op);
         stamp(&ad, m->body, from, label(op));
     }
     for (int i = 0; i < m->nparams && !ad.failed; i++) {
@@ -668,7 +687,4 @@ static int autodiff_timed(IrModule *m, int state_grads, char *err, size_t errlen
 
 int autodiff(IrModule *m, char *err, size_t errlen) { return autodiff_timed(m, 0, err, errlen); }
 
-int autodiff_with_state_grads(IrModule *m, char *err, size_t errlen)
-{
-    return autodiff_timed(m, 1, err, errlen);
-}
+int autodiff_with_state_grads(IrModule *m, char *err, size_t errlen) { return autodiff_timed(m, 1, err, errlen); }

@@ -21,10 +21,7 @@ static void mark(Dce *D, const IrValue *v)
     if (v && v->id >= 0 && v->id < D->n) D->live[v->id] = 1;
 }
 
-static int is_live(const Dce *D, const IrValue *v)
-{
-    return v->id >= 0 && v->id < D->n && D->live[v->id];
-}
+static int is_live(const Dce *D, const IrValue *v) { return v->id >= 0 && v->id < D->n && D->live[v->id]; }
 
 static int dce_block(Dce *D, IrBlock *b)
 {
@@ -51,7 +48,7 @@ static int dce_block(Dce *D, IrBlock *b)
 
 int dce(IrModule *m, char *err, size_t errlen)
 {
-    Dce D = { .n = m->next_id };
+    Dce D = {.n = m->next_id};
     D.live = calloc((size_t)(D.n ? D.n : 1), 1);
     if (!D.live) return ir_errf(err, errlen, "out of memory");
     for (int i = 0; i < m->noutputs; i++) mark(&D, m->outputs[i].value);

@@ -7,8 +7,8 @@
 #define FOLD_MAX_PIECES 64
 
 typedef struct Piece {
-    int64_t  start, len;   /* columns of the last axis                  */
-    IrValue *v;            /* NULL: zeros                                */
+    int64_t start, len; /* columns of the last axis                  */
+    IrValue *v;         /* NULL: zeros                                */
 } Piece;
 
 static int is_zero(const IrValue *v)
@@ -24,7 +24,7 @@ static int pieces_of(const IrValue *v, Piece *p)
     int last = v->type.rank - 1;
     if (last < 0 || v->type.dim[last] < 0) return -1;
     if (is_zero(v)) {
-        p[0] = (Piece){ 0, v->type.dim[last], NULL };
+        p[0] = (Piece){0, v->type.dim[last], NULL};
         return 1;
     }
     if (v->kind != IR_VAL_OP || v->def->kind != IR_CONCAT || v->def->noperands > FOLD_MAX_PIECES) return -1;
@@ -32,7 +32,7 @@ static int pieces_of(const IrValue *v, Piece *p)
     for (int i = 0; i < v->def->noperands; i++) {
         IrValue *o = v->def->operands[i];
         if (o->type.rank != v->type.rank) return -1;
-        p[i] = (Piece){ at, o->type.dim[last], is_zero(o) ? NULL : o };
+        p[i] = (Piece){at, o->type.dim[last], is_zero(o) ? NULL : o};
         at += o->type.dim[last];
     }
     return v->def->noperands;

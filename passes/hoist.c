@@ -31,10 +31,7 @@ typedef struct Hoist {
     int n;
 } Hoist;
 
-static int state_of(const Hoist *H, const IrValue *v)
-{
-    return v->id >= 0 && v->id < H->n ? H->state[v->id] : OUTER;
-}
+static int state_of(const Hoist *H, const IrValue *v) { return v->id >= 0 && v->id < H->n ? H->state[v->id] : OUTER; }
 
 static void set_state(Hoist *H, const IrValue *v, int s)
 {
@@ -68,18 +65,18 @@ static int liftable(const Hoist *H, const IrOp *op)
         return 1;
     }
     switch (op->kind) {
-    case IR_LINEAR:    /* x[..., K] lifted, W from outside */
+    case IR_LINEAR: /* x[..., K] lifted, W from outside */
         return state_of(H, op->operands[0]) == LIFT && state_of(H, op->operands[1]) != LIFT;
     case IR_EMBEDDING: /* table from outside, ids lifted */
         return state_of(H, op->operands[0]) != LIFT && state_of(H, op->operands[1]) == LIFT;
-    case IR_SLICE: case IR_SOFTMAX: case IR_LAYERNORM: /* act on the last axis */
-        return 1;
-    case IR_CONCAT:    /* every part must have the time dim */
+    case IR_SLICE:
+    case IR_SOFTMAX:
+    case IR_LAYERNORM: /* act on the last axis */ return 1;
+    case IR_CONCAT: /* every part must have the time dim */
         for (int i = 0; i < op->noperands; i++)
             if (state_of(H, op->operands[i]) != LIFT) return 0;
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -177,8 +174,7 @@ static void stay_elementwise(Hoist *H, IrBlock *dst, const IrBlock *body, unsign
         int read = 0;
         for (int j = i + 1; j < body->nops && !read; j++) {
             if (fate[j] != LIFT) continue;
-            for (int k = 0; k < body->ops[j]->noperands; k++)
-                read |= body->ops[j]->operands[k] == op->results[0];
+            for (int k = 0; k < body->ops[j]->noperands; k++) read |= body->ops[j]->operands[k] == op->results[0];
         }
         if (!read) {
             fate[i] = VARY;
@@ -239,8 +235,10 @@ static int hoist_scan(Hoist *H, IrBlock *dst, IrOp *F)
     }
     stay_elementwise(H, dst, body, fate);
     for (int i = 0; i < body->nops; i++) {
-        if (fate[i] == VARY) keep[nkeep++] = body->ops[i];
-        else if (fate[i] == LIFT) lifted[nlift++] = body->ops[i];
+        if (fate[i] == VARY)
+            keep[nkeep++] = body->ops[i];
+        else if (fate[i] == LIFT)
+            lifted[nlift++] = body->ops[i];
         moved += fate[i] != VARY;
     }
     body->ops = keep;
@@ -259,7 +257,7 @@ static int hoist_scan(Hoist *H, IrBlock *dst, IrOp *F)
 int hoist(IrModule *m, char *err, size_t errlen)
 {
     IrBlock *top = m->body;
-    Hoist H = { .m = m, .n = m->next_id };
+    Hoist H = {.m = m, .n = m->next_id};
     H.state = calloc((size_t)(H.n ? H.n : 1), 1);
     H.seq = calloc((size_t)(H.n ? H.n : 1), sizeof *H.seq);
     if (!H.state || !H.seq) {

@@ -23,7 +23,7 @@ static const struct {
     const char *name;
     int (*run)(IrModule *m, char *err, size_t errlen);
 } passes[] = {
-    { "hoist", hoist }, { "sink", sink }, { "fold", fold }, { "cse", cse }, { "dce", dce },
+    {"hoist", hoist}, {"sink", sink}, {"fold", fold}, {"cse", cse}, {"dce", dce},
 };
 
 int optimize(IrModule *m, char *err, size_t errlen)
@@ -137,7 +137,8 @@ static const char *not_steppable(const IrBlock *b, int top)
     for (int i = 0; i < b->nops; i++) {
         const IrOp *op = b->ops[i];
         if (op->kind == IR_SEQ_REVERSE) return "reverse(...) reads its sequence from the end";
-        if (op->kind == IR_SCAN && top && op->attrs.reverse) return "a bidirectional or reverse layer reads its sequence from the end";
+        if (op->kind == IR_SCAN && top && op->attrs.reverse)
+            return "a bidirectional or reverse layer reads its sequence from the end";
         if (op->kind == IR_SCAN && top && op->attrs.n_seq_in == 0) return "generate(...) runs its steps on its own";
         if (op->body) {
             const char *why = not_steppable(op->body, 0);

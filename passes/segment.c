@@ -30,20 +30,19 @@ int segment_carry(IrModule *m, char *err, size_t errlen)
 {
     IrBlock *top = m->body;
     if (has_role(m, IR_ROLE_RESET))
-        return ir_errf(err, errlen, "segment: model '%s' already has an input '%s' (segmented twice?)",
-                       m->name, SEGMENT_RESET_INPUT);
+        return ir_errf(err, errlen, "segment: model '%s' already has an input '%s' (segmented twice?)", m->name,
+                       SEGMENT_RESET_INPUT);
     for (int i = 0; i < top->nops; i++) {
         const IrOp *F = top->ops[i];
         if (F->kind != IR_SCAN) continue;
         for (int k = 0; k < F->attrs.n_carried; k++)
             if (F->operands[k]->type.dtype != IR_F32)
-                return ir_errf(err, errlen, "segment: a scan of model '%s' carries a non-f32 value %d",
-                               m->name, k);
+                return ir_errf(err, errlen, "segment: a scan of model '%s' carries a non-f32 value %d", m->name, k);
     }
 
     /* The reset flag is an input even with no scan, so that a driver can
      * feed every model the same inputs. */
-    IrType scalar = { .dtype = IR_F32, .rank = 0 };
+    IrType scalar = {.dtype = IR_F32, .rank = 0};
     IrValue *reset = ir_add_role_input(m, SEGMENT_RESET_INPUT, scalar, IR_ROLE_RESET);
     IrBlock *nb = ir_alloc(m, sizeof *nb);
     IrValue *keep = NULL; /* 1 - reset, made before the first scan that needs it */
@@ -58,8 +57,8 @@ int segment_carry(IrModule *m, char *err, size_t errlen)
                 IrValue *c0 = F->operands[k];
                 snprintf(name, sizeof name, "%s%d", SEGMENT_CARRY_PREFIX, n);
                 IrValue *carry = ir_add_role_input(m, name, c0->type, IR_ROLE_CARRY);
-                IrValue *mixed = ir_op2(m, nb, IR_ADD, ir_op2(m, nb, IR_MUL, reset, c0),
-                                        ir_op2(m, nb, IR_MUL, keep, carry));
+                IrValue *mixed =
+                    ir_op2(m, nb, IR_ADD, ir_op2(m, nb, IR_MUL, reset, c0), ir_op2(m, nb, IR_MUL, keep, carry));
                 mixed->name = c0->name;
                 F->operands[k] = mixed;
                 ir_add_role_output(m, name, F->results[k], IR_ROLE_CARRY, name);

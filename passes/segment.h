@@ -24,7 +24,7 @@
 
 #include "ir/ir.h"
 
-#define SEGMENT_RESET_INPUT "carry:reset"
+#define SEGMENT_RESET_INPUT  "carry:reset"
 #define SEGMENT_CARRY_PREFIX "carry:"
 
 /* Returns the number of carried values (>= 0), or -1 with a message. */

@@ -37,11 +37,11 @@ static IrOp *body_def(const IrBlock *body, const IrValue *v)
 
 typedef struct Sink {
     IrModule *m;
-    IrOp     *F;
-    int64_t   T;        /* the scan's trip count (a dim value: may be a symbol) */
-    IrValue **from;     /* per-step values stacked so far ...                 */
-    IrValue **to;       /* ... and their [T, ...] sequences                   */
-    int       n, cap;
+    IrOp *F;
+    int64_t T;      /* the scan's trip count (a dim value: may be a symbol) */
+    IrValue **from; /* per-step values stacked so far ...                 */
+    IrValue **to;   /* ... and their [T, ...] sequences                   */
+    int n, cap;
 } Sink;
 
 /* Appends v as a new stacked per-step output of the scan; returns the
@@ -82,8 +82,7 @@ static IrValue *sequence_of(Sink *S, IrValue *v)
     IrOp *F = S->F;
     IrBlock *body = F->body;
     int nc = F->attrs.n_carried;
-    if (v->kind == IR_VAL_BLOCK_ARG && v->block == body)
-        return v->arg_index >= nc ? F->operands[v->arg_index] : NULL;
+    if (v->kind == IR_VAL_BLOCK_ARG && v->block == body) return v->arg_index >= nc ? F->operands[v->arg_index] : NULL;
     if (!body_def(body, v)) return NULL;
     for (int i = 0; i < S->n; i++)
         if (S->from[i] == v) return S->to[i];
@@ -241,7 +240,7 @@ static int sink_product(Sink *S, int k, IrBlock *after, IrBlock *top)
     IrValue *G = sequence_of(S, g); /* NULL for a carried or outside value */
     if (!G) return 0;
     IrValue *old = F->results[F->attrs.n_carried + k];
-    IrValue *ops[2] = { G, w };
+    IrValue *ops[2] = {G, w};
     IrOp *r = ir_op(m, after, d->kind, ops, 2, &old->type, 1);
     r->origin = d->origin;
     r->results[0]->name = old->name;
@@ -262,7 +261,7 @@ int sink(IrModule *m, char *err, size_t errlen)
         ir_block_append(m, nb, F);
         if (F->kind != IR_SCAN || F->attrs.n_carried == 0) continue;
         int nc = F->attrs.n_carried, ns = F->attrs.n_seq_in;
-        Sink S = { .m = m, .F = F, .T = ns ? F->operands[nc]->type.dim[0] : F->attrs.steps };
+        Sink S = {.m = m, .F = F, .T = ns ? F->operands[nc]->type.dim[0] : F->attrs.steps};
         IrBlock *after = ir_alloc(m, sizeof *after);
         for (int k = 0; k < nc; k++) count += sink_carried(&S, k, after, top);
         /* last to first: stacking a value appends outputs, removing one

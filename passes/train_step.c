@@ -53,15 +53,14 @@ static int check_config(const TrainConfig *c, char *err, size_t n)
         if (!(c->eps >= 0 && isfinite(c->eps))) return ir_errf(err, n, "eps %g must be >= 0", c->eps);
     }
     switch (c->clip) {
-    case CLIP_NONE:
-        break;
-    case CLIP_NORM: case CLIP_VALUE:
+    case CLIP_NONE: break;
+    case CLIP_NORM:
+    case CLIP_VALUE:
         if (!(c->clip_value > 0 && isfinite(c->clip_value)))
-            return ir_errf(err, n, "clip %s %g must be a positive number",
-                           c->clip == CLIP_NORM ? "norm" : "value", c->clip_value);
+            return ir_errf(err, n, "clip %s %g must be a positive number", c->clip == CLIP_NORM ? "norm" : "value",
+                           c->clip_value);
         break;
-    default:
-        return ir_errf(err, n, "unknown clipping mode %d", (int)c->clip);
+    default: return ir_errf(err, n, "unknown clipping mode %d", (int)c->clip);
     }
     return 0;
 }
@@ -122,8 +121,8 @@ static void state_output(IrModule *m, const IrParam *p, const char *slot, IrValu
 /* The update of parameter p with gradient g (already clipped). */
 static void update_param(IrModule *m, const TrainConfig *c, const IrParam *p, IrValue *g, IrValue *step)
 {
-    IrAttrs a = { .lr = c->lr, .weight_decay = c->weight_decay };
-    IrValue *ops[5] = { p->value, g };
+    IrAttrs a = {.lr = c->lr, .weight_decay = c->weight_decay};
+    IrValue *ops[5] = {p->value, g};
     int nops = 2;
     const char *slots[2];
     int nslots = 0;
@@ -141,7 +140,7 @@ static void update_param(IrModule *m, const TrainConfig *c, const IrParam *p, Ir
     for (int s = 0; s < nslots; s++) ops[nops++] = state_input(m, p, slots[s]);
     if (k == IR_ADAM_UPDATE) ops[nops++] = step;
 
-    IrType types[3] = { p->value->type, p->value->type, p->value->type };
+    IrType types[3] = {p->value->type, p->value->type, p->value->type};
     IrOp *op = ir_op(m, m->body, k, ops, nops, types, 1 + nslots);
     op->attrs = a;
     op->origin = "train step";
@@ -170,21 +169,21 @@ int train_step(IrModule *m, const TrainConfig *cfg, char *err, size_t errlen)
     if (has_train_step(m)) return ir_errf(err, errlen, "train step: model %s already has a train step", m->name);
 
     /* The norm before clipping, as clip_grad_norm_ returns it. */
-    IrAttrs none = { 0 };
+    IrAttrs none = {0};
     IrValue *sumsq = op_attrs(m, IR_SUMSQ, grads, m->nparams, &none);
     IrValue *norm = sumsq ? op_attrs(m, IR_SQRT, &sumsq, 1, &none) : NULL;
     if (!norm) return ir_errf(err, errlen, "train step: internal error building the gradient norm");
     norm->name = ir_strdup(m, TRAIN_GRAD_NORM);
     ir_add_role_output(m, TRAIN_GRAD_NORM, norm, IR_ROLE_GRAD_NORM, NULL);
 
-    IrAttrs clip = { .bound = cfg->clip_value };
+    IrAttrs clip = {.bound = cfg->clip_value};
     IrValue *scale = NULL;
     if (cfg->clip == CLIP_NORM && !(scale = op_attrs(m, IR_CLIP_SCALE, &norm, 1, &clip)))
         return ir_errf(err, errlen, "train step: internal error building the clip");
     for (int i = 0; i < m->nparams; i++) {
         IrValue *g = grads[i];
         if (cfg->clip == CLIP_NORM) {
-            IrValue *ops[2] = { g, scale };
+            IrValue *ops[2] = {g, scale};
             g = op_attrs(m, IR_MUL, ops, 2, &none);
         } else if (cfg->clip == CLIP_VALUE) {
             g = op_attrs(m, IR_CLAMP, &g, 1, &clip);
@@ -194,7 +193,8 @@ int train_step(IrModule *m, const TrainConfig *cfg, char *err, size_t errlen)
     }
 
     IrValue *step = NULL;
-    if (cfg->opt == OPT_ADAM) step = ir_add_role_input(m, TRAIN_STEP_INPUT, (IrType){ .dtype = IR_F32, .rank = 0 }, IR_ROLE_OPT_STEP);
+    if (cfg->opt == OPT_ADAM)
+        step = ir_add_role_input(m, TRAIN_STEP_INPUT, (IrType){.dtype = IR_F32, .rank = 0}, IR_ROLE_OPT_STEP);
     for (int i = 0; i < m->nparams; i++) update_param(m, cfg, &m->params[i], grads[i], step);
 
     if (ir_verify(m, "train_step", stderr))

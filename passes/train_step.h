@@ -26,8 +26,8 @@
 
 #include "ir/ir.h"
 
-#define TRAIN_NEW_PREFIX "new:"      /* "new:<p>", "new:opt:<p>.m"          */
-#define TRAIN_OPT_PREFIX "opt:"      /* "opt:<p>.m", "opt:<p>.v", "opt:<p>.mom" */
+#define TRAIN_NEW_PREFIX "new:" /* "new:<p>", "new:opt:<p>.m"          */
+#define TRAIN_OPT_PREFIX "opt:" /* "opt:<p>.m", "opt:<p>.v", "opt:<p>.mom" */
 #define TRAIN_STEP_INPUT "opt:step"
 #define TRAIN_GRAD_NORM  "grad_norm"
 
@@ -35,14 +35,14 @@ typedef enum { OPT_SGD, OPT_ADAM } OptKind;
 typedef enum { CLIP_NONE, CLIP_NORM, CLIP_VALUE } ClipKind;
 
 typedef struct TrainConfig {
-    OptKind  opt;
-    double   lr;            /* both                                         */
-    double   momentum;      /* SGD; 0: plain SGD, no "mom" slot              */
-    double   weight_decay;  /* both; 0: none                                */
-    double   beta1, beta2;  /* Adam; PyTorch defaults 0.9, 0.999            */
-    double   eps;           /* Adam; PyTorch default 1e-8                   */
+    OptKind opt;
+    double lr;           /* both                                         */
+    double momentum;     /* SGD; 0: plain SGD, no "mom" slot              */
+    double weight_decay; /* both; 0: none                                */
+    double beta1, beta2; /* Adam; PyTorch defaults 0.9, 0.999            */
+    double eps;          /* Adam; PyTorch default 1e-8                   */
     ClipKind clip;
-    double   clip_value;    /* max norm, or max |element|                   */
+    double clip_value; /* max norm, or max |element|                   */
 } TrainConfig;
 
 /* PyTorch's defaults: Adam(lr=1e-3), no clipping. */

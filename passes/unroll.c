@@ -21,8 +21,8 @@
 
 typedef struct Un {
     IrModule *m;
-    IrValue **map;      /* by original value id: its current copy, or NULL */
-    int       nmap;
+    IrValue **map; /* by original value id: its current copy, or NULL */
+    int nmap;
 } Un;
 
 /* A name for a scan in messages: its origin ("h: lstm l0") or its first result. */
@@ -53,12 +53,12 @@ static void fix_block(IrBlock *b, int64_t steps)
 
 int unroll_specialize(IrModule *m, int64_t steps, char *err, size_t errlen)
 {
-    if (steps < 1) return ir_errf(err, errlen, "unroll: the number of steps must be at least 1, got %lld",
-                                  (long long)steps);
+    if (steps < 1)
+        return ir_errf(err, errlen, "unroll: the number of steps must be at least 1, got %lld", (long long)steps);
     for (int s = 1; s < m->nsyms; s++)
         if (m->syms[s].max > 0 && steps > m->syms[s].max)
-            return ir_errf(err, errlen, "unroll: %lld steps is above %s's declared maximum %lld",
-                           (long long)steps, m->syms[s].name, (long long)m->syms[s].max);
+            return ir_errf(err, errlen, "unroll: %lld steps is above %s's declared maximum %lld", (long long)steps,
+                           m->syms[s].name, (long long)m->syms[s].max);
     for (int i = 0; i < m->ninputs; i++) fix_type(&m->inputs[i].value->type, steps);
     for (int i = 0; i < m->ntargets; i++) fix_type(&m->targets[i].value->type, steps);
     for (int i = 0; i < m->nparams; i++) fix_type(&m->params[i].value->type, steps);
@@ -326,27 +326,34 @@ static int rewrite(IrModule *m, int64_t factor, char *err, size_t errlen)
                            scan_label(F), (long long)T, (long long)factor);
         for (int j = 0; j < F->attrs.n_seq_in; j++)
             if (F->operands[F->attrs.n_carried + j]->type.rank + 1 > IR_MAX_RANK)
-                return ir_errf(err, errlen, "unroll: scan '%s': a sequence of rank %d cannot be viewed as "
-                               "[T/%lld, %lld, ...] (rank above %d)", scan_label(F),
-                               F->operands[F->attrs.n_carried + j]->type.rank, (long long)factor,
+                return ir_errf(err, errlen,
+                               "unroll: scan '%s': a sequence of rank %d cannot be viewed as "
+                               "[T/%lld, %lld, ...] (rank above %d)",
+                               scan_label(F), F->operands[F->attrs.n_carried + j]->type.rank, (long long)factor,
                                (long long)factor, IR_MAX_RANK);
         for (int k = 0; k < F->attrs.n_seq_out; k++)
             if (F->results[F->attrs.n_carried + k]->type.rank + 1 > IR_MAX_RANK)
-                return ir_errf(err, errlen, "unroll: scan '%s': a step output of rank %d cannot be stacked "
-                               "per iteration (rank above %d)", scan_label(F),
-                               F->results[F->attrs.n_carried + k]->type.rank - 1, IR_MAX_RANK);
+                return ir_errf(err, errlen,
+                               "unroll: scan '%s': a step output of rank %d cannot be stacked "
+                               "per iteration (rank above %d)",
+                               scan_label(F), F->results[F->attrs.n_carried + k]->type.rank - 1, IR_MAX_RANK);
     }
 
-    Un U = { .m = m, .nmap = m->next_id };
+    Un U = {.m = m, .nmap = m->next_id};
     U.map = calloc((size_t)(U.nmap ? U.nmap : 1), sizeof *U.map);
     if (!U.map) return ir_errf(err, errlen, "out of memory");
     IrBlock *nb = ir_alloc(m, sizeof *nb);
     for (int i = 0; i < top->nops; i++) {
         IrOp *F = top->ops[i];
-        if (F->kind != IR_SCAN) { ir_block_append(m, nb, F); continue; }
+        if (F->kind != IR_SCAN) {
+            ir_block_append(m, nb, F);
+            continue;
+        }
         int64_t T = trip_count(F);
-        if (factor == 0 || factor >= T) unroll_scan_full(&U, nb, F);
-        else unroll_scan_by(&U, nb, F, factor);
+        if (factor == 0 || factor >= T)
+            unroll_scan_full(&U, nb, F);
+        else
+            unroll_scan_by(&U, nb, F, factor);
     }
     free(U.map);
     top->ops = nb->ops;

@@ -17,23 +17,23 @@
 
 #if RT_X86
 /* XCR0, the OS-enabled register state; only valid when OSXSAVE is set. */
-static uint64_t read_xcr0(void) {
+static uint64_t read_xcr0(void)
+{
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return ((uint64_t)hi << 32) | lo;
 }
 #endif
 
-static RtCpuFeatures detect(void) {
+static RtCpuFeatures detect(void)
+{
     RtCpuFeatures f;
     memset(&f, 0, sizeof f);
 #if RT_X86
     unsigned a, b, c, d;
-    if (!__get_cpuid(0, &a, &b, &c, &d))
-        return f;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
     unsigned max_leaf = a;
-    if (!__get_cpuid(1, &a, &b, &c, &d))
-        return f;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
     bool osxsave = (c >> 27) & 1;
     f.avx = (c >> 28) & 1;
     f.fma = (c >> 12) & 1;
@@ -56,7 +56,8 @@ static RtCpuFeatures detect(void) {
 static atomic_int features_ready;
 static RtCpuFeatures features;
 
-RT_API const RtCpuFeatures *rt_cpu_features(void) {
+RT_API const RtCpuFeatures *rt_cpu_features(void)
+{
     if (!atomic_load_explicit(&features_ready, memory_order_acquire)) {
         /* Racing threads write identical bytes; the release store orders
          * them before the flag. */
@@ -73,49 +74,49 @@ RT_API const RtCpuFeatures *rt_cpu_features(void) {
     return &features;
 }
 
-RT_API bool rt_cpu_path_supported(RtCpuPath p) {
+RT_API bool rt_cpu_path_supported(RtCpuPath p)
+{
     const RtCpuFeatures *f = rt_cpu_features();
     switch (p) {
     case RT_CPU_SCALAR: return true;
-    case RT_CPU_AVX2:   return f->avx && f->avx2 && f->fma && f->os_ymm;
+    case RT_CPU_AVX2: return f->avx && f->avx2 && f->fma && f->os_ymm;
     case RT_CPU_AVX512: return rt_cpu_path_supported(RT_CPU_AVX2) && f->avx512f && f->os_zmm;
-    default:            return false;
+    default: return false;
     }
 }
 
-RT_API RtCpuPath rt_cpu_best_path(void) {
+RT_API RtCpuPath rt_cpu_best_path(void)
+{
     for (int p = RT_CPU_NPATHS - 1; p > 0; p--)
-        if (rt_cpu_path_supported((RtCpuPath)p))
-            return (RtCpuPath)p;
+        if (rt_cpu_path_supported((RtCpuPath)p)) return (RtCpuPath)p;
     return RT_CPU_SCALAR;
 }
 
-RT_API const char *rt_cpu_path_name(RtCpuPath p) {
+RT_API const char *rt_cpu_path_name(RtCpuPath p)
+{
     switch (p) {
     case RT_CPU_SCALAR: return "scalar";
-    case RT_CPU_AVX2:   return "avx2";
+    case RT_CPU_AVX2: return "avx2";
     case RT_CPU_AVX512: return "avx512";
-    default:            return "?";
+    default: return "?";
     }
 }
 
 /* The path RNNC_CPU asks for, clamped to what the CPU can run. */
-RT_API RtCpuPath rt_cpu_path_for(const char *env) {
+RT_API RtCpuPath rt_cpu_path_for(const char *env)
+{
     RtCpuPath best = rt_cpu_best_path();
-    if (!env || !*env)
-        return best;
+    if (!env || !*env) return best;
     for (int p = 0; p < RT_CPU_NPATHS; p++) {
-        if (strcmp(env, rt_cpu_path_name((RtCpuPath)p)) != 0)
-            continue;
+        if (strcmp(env, rt_cpu_path_name((RtCpuPath)p)) != 0) continue;
         if ((RtCpuPath)p > best) {
-            fprintf(stderr, "rnnc: RNNC_CPU=%s: this CPU lacks it, using %s\n", env,
-                    rt_cpu_path_name(best));
+            fprintf(stderr, "rnnc: RNNC_CPU=%s: this CPU lacks it, using %s\n", env, rt_cpu_path_name(best));
             return best;
         }
         return (RtCpuPath)p;
     }
-    fprintf(stderr, "rnnc: RNNC_CPU=%s: unknown (expected scalar, avx2 or avx512), using %s\n",
-            env, rt_cpu_path_name(best));
+    fprintf(stderr, "rnnc: RNNC_CPU=%s: unknown (expected scalar, avx2 or avx512), using %s\n", env,
+            rt_cpu_path_name(best));
     return best;
 }
 
@@ -123,13 +124,13 @@ RT_API RtCpuPath rt_cpu_path_for(const char *env) {
  * get the same answer, so the first store wins and nothing else matters. */
 static atomic_int chosen_path = -1;
 
-RT_API RtCpuPath rt_cpu_path(void) {
+RT_API RtCpuPath rt_cpu_path(void)
+{
     int p = atomic_load_explicit(&chosen_path, memory_order_acquire);
     if (p < 0) {
         int expected = -1;
         p = (int)rt_cpu_path_for(getenv("RNNC_CPU"));
-        if (!atomic_compare_exchange_strong(&chosen_path, &expected, p))
-            p = expected;
+        if (!atomic_compare_exchange_strong(&chosen_path, &expected, p)) p = expected;
     }
     return (RtCpuPath)p;
 }

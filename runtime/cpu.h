@@ -20,10 +20,10 @@
  * too. */
 
 typedef struct RtCpuFeatures {
-    bool avx, avx2, fma;            /* CPUID bits */
+    bool avx, avx2, fma; /* CPUID bits */
     bool avx512f, avx512vl, avx512bw;
-    bool os_ymm;                    /* XCR0 has SSE and AVX state */
-    bool os_zmm;                    /* XCR0 also has opmask, ZMM_Hi256, Hi16_ZMM */
+    bool os_ymm; /* XCR0 has SSE and AVX state */
+    bool os_zmm; /* XCR0 also has opmask, ZMM_Hi256, Hi16_ZMM */
 } RtCpuFeatures;
 
 /* What this CPU and OS support (detected once; thread-safe). */

@@ -25,29 +25,29 @@
 
 struct rnnrt_model {
     const rnnrt_model_desc *d;
-    int64_t       *max;       /* the maxima given to create, one per size      */
-    int64_t       *n;         /* the sizes of a step call                      */
-    char           err[512];  /* the last error                                */
+    int64_t *max;             /* the maxima given to create, one per size      */
+    int64_t *n;               /* the sizes of a step call                      */
+    char err[512];            /* the last error                                */
     unsigned char *arena_mem; /* malloc'd; arena is it aligned to 64 bytes     */
-    void          *arena;
-    int            have_weights;
-    const float  **w;         /* the weights the kernels read                  */
-    float        **own[2];    /* the model's copies; with training two, in turn */
-    int            cur;       /* own[cur] holds the weights                    */
-    float        **step_state[2];
-    int            step_cur, step_fresh;
-    int64_t        step_batch;
-    float          step_reset;
-    float        **opt[2];
-    float        **train_state[2];
-    int            train_cur, train_fresh;
-    int64_t        train_batch;
-    float          train_reset, step_number, loss, grad_norm;
-    int64_t        steps_done;
-    rt_st_tensor  *want;      /* the parameters, for load and save             */
-    int64_t       *sym;       /* scratch of a call: the kernel's sizes ...     */
-    const void   **arg;       /* ... and slots                                 */
-    void         **res;
+    void *arena;
+    int have_weights;
+    const float **w; /* the weights the kernels read                  */
+    float **own[2];  /* the model's copies; with training two, in turn */
+    int cur;         /* own[cur] holds the weights                    */
+    float **step_state[2];
+    int step_cur, step_fresh;
+    int64_t step_batch;
+    float step_reset;
+    float **opt[2];
+    float **train_state[2];
+    int train_cur, train_fresh;
+    int64_t train_batch;
+    float train_reset, step_number, loss, grad_norm;
+    int64_t steps_done;
+    rt_st_tensor *want; /* the parameters, for load and save             */
+    int64_t *sym;       /* scratch of a call: the kernel's sizes ...     */
+    const void **arg;   /* ... and slots                                 */
+    void **res;
 };
 
 #if defined(__GNUC__)
@@ -127,7 +127,8 @@ RNNRT_MODEL_API void rnnrt_model_free(rnnrt_model *m)
     free(m);
 }
 
-RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **model, const int64_t *max, char *err, size_t errlen)
+RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **model, const int64_t *max, char *err,
+                                       size_t errlen)
 {
     const char *P = d->prefix;
     rnnrt_model *m;
@@ -139,8 +140,11 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
         return RNNRT_ERR_ARG;
     }
     if (d->version != RNNRT_MODEL_DESC_VERSION) {
-        if (err && errlen) snprintf(err, errlen, "%s_create: the model's descriptor is version %lld, the runtime's %d: "
-                                    "rebuild with this rnnc", P, (long long)d->version, RNNRT_MODEL_DESC_VERSION);
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "%s_create: the model's descriptor is version %lld, the runtime's %d: "
+                     "rebuild with this rnnc",
+                     P, (long long)d->version, RNNRT_MODEL_DESC_VERSION);
         return RNNRT_ERR_ARG;
     }
     for (int64_t s = 0; s < d->nsizes; s++)
@@ -153,11 +157,12 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
     m = calloc(1, sizeof *m);
     if (!m) goto nomem;
     m->d = d;
-    if (!(m->max = ma_zalloc(d->nsizes, sizeof(int64_t))) || !(m->n = ma_zalloc(d->nsizes, sizeof(int64_t)))) goto nomem;
+    if (!(m->max = ma_zalloc(d->nsizes, sizeof(int64_t))) || !(m->n = ma_zalloc(d->nsizes, sizeof(int64_t))))
+        goto nomem;
     memcpy(m->max, max, sizeof(int64_t) * (size_t)d->nsizes);
     /* One arena for every kernel: the most any of them needs at the maxima;
      * call scratch for the largest. */
-    const rnnrt_kernel_desc *ks[3] = { &d->forward, &d->step, &d->train };
+    const rnnrt_kernel_desc *ks[3] = {&d->forward, &d->step, &d->train};
     for (int k = 0; k < 3; k++) {
         if (!ks[k]->fn) continue;
         if (ks[k]->nsyms > slots) slots = ks[k]->nsyms;
@@ -179,7 +184,8 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
     m->arena = m->arena_mem + (64 - (size_t)((uintptr_t)m->arena_mem % 64)) % 64;
     /* The weights: the model's own copies, unless they are embedded and
      * never change (no training): then read in place. */
-    if (!(m->w = ma_zalloc(d->nparams, sizeof(float *))) || !(m->want = ma_zalloc(d->nparams, sizeof(rt_st_tensor)))) goto nomem;
+    if (!(m->w = ma_zalloc(d->nparams, sizeof(float *))) || !(m->want = ma_zalloc(d->nparams, sizeof(rt_st_tensor))))
+        goto nomem;
     for (int s = 0; s < ma_nsets(d); s++) {
         if (!(m->own[s] = ma_zalloc(d->nparams, sizeof(float *)))) goto nomem;
         if (s == 0 && d->embedded && !d->train.fn) continue;
@@ -198,7 +204,8 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
         m->step_fresh = 1;
     }
     if (d->train.fn) {
-        if (ma_alloc_sets(m->opt, d->nopt, d->opt, max) || ma_alloc_sets(m->train_state, d->train.ncarry, d->train.carry, max))
+        if (ma_alloc_sets(m->opt, d->nopt, d->opt, max) ||
+            ma_alloc_sets(m->train_state, d->train.ncarry, d->train.carry, max))
             goto nomem;
         m->train_fresh = 1;
     }
@@ -315,13 +322,13 @@ static int ma_check(rnnrt_model *m, const char *fn, const int64_t *n)
     for (int64_t s = 0; s < d->nsizes; s++)
         if (n[s] < 1 || n[s] > m->max[s])
             return ma_fail(m, RNNRT_ERR_ARG, "%s: %s = %lld is outside [1, %lld], the maximum given to %s_create", fn,
-                        d->size_names[s], (long long)n[s], (long long)m->max[s], d->prefix);
+                           d->size_names[s], (long long)n[s], (long long)m->max[s], d->prefix);
     return RNNRT_OK;
 }
 
 /* Every field of the caller's struct p is set. */
 static int ma_check_ptrs(rnnrt_model *m, const char *fn, const void *const *p, const char *what, int64_t count,
-                      const char *const *names)
+                         const char *const *names)
 {
     if (!p) return ma_fail(m, RNNRT_ERR_ARG, "%s: the %ss are NULL", fn, what);
     for (int64_t i = 0; i < count; i++)
@@ -339,9 +346,9 @@ static void ma_zero_state(float **state, const rnnrt_kernel_desc *k, const int64
 
 typedef struct ma_call_io {
     const void *const *in, *const *tg;
-    void *const       *out;
-    float            **state[2]; /* the kernel's carries, [cur] then the other */
-    float             *reset;
+    void *const *out;
+    float **state[2]; /* the kernel's carries, [cur] then the other */
+    float *reset;
 } ma_call_io;
 
 static void *ma_slot(rnnrt_model *m, const int64_t *ki, int result, const ma_call_io *io)
@@ -372,7 +379,8 @@ static int ma_call(rnnrt_model *m, const char *fn, const rnnrt_kernel_desc *k, c
     ma_kernel_sym(k, n, m->sym);
     for (int64_t i = 0; i < k->nargs; i++) m->arg[i] = ma_slot(m, k->args + 2 * i, 0, io);
     for (int64_t i = 0; i < k->nresults; i++) m->res[i] = ma_slot(m, k->results + 2 * i, 1, io);
-    if (k->fn(m->sym, m->arg, m->res, m->arena, kerr, sizeof kerr)) return ma_fail(m, RNNRT_ERR_DATA, "%s: %s", fn, kerr);
+    if (k->fn(m->sym, m->arg, m->res, m->arena, kerr, sizeof kerr))
+        return ma_fail(m, RNNRT_ERR_DATA, "%s: %s", fn, kerr);
     m->err[0] = '\0';
     return RNNRT_OK;
 }
@@ -387,7 +395,7 @@ RNNRT_MODEL_API int rnnrt_model_forward(rnnrt_model *m, const int64_t *n, const 
     if ((rc = ma_check(m, fn, n)) || (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names)) ||
         (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names)))
         return rc;
-    ma_call_io io = { .in = in, .out = out };
+    ma_call_io io = {.in = in, .out = out};
     return ma_call(m, fn, &d->forward, n, &io);
 }
 
@@ -411,15 +419,18 @@ RNNRT_MODEL_API int rnnrt_model_step(rnnrt_model *m, int64_t batch, const void *
     } else {
         m->step_reset = 0.0f;
     }
-    ma_call_io io = { .in = in, .out = out, .state = { m->step_state[m->step_cur], m->step_state[1 - m->step_cur] },
-                   .reset = &m->step_reset };
+    ma_call_io io = {.in = in,
+                     .out = out,
+                     .state = {m->step_state[m->step_cur], m->step_state[1 - m->step_cur]},
+                     .reset = &m->step_reset};
     if ((rc = ma_call(m, fn, &d->step, m->n, &io))) return rc;
     m->step_cur ^= 1;
     m->step_fresh = 0;
     return RNNRT_OK;
 }
 
-RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, const void *const *in, const void *const *tg, float *loss)
+RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, const void *const *in,
+                                           const void *const *tg, float *loss)
 {
     char fn[200];
     int rc;
@@ -440,12 +451,14 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
         }
     }
     m->step_number = (float)(m->steps_done + 1); /* Adam's bias correction counts from 1 */
-    ma_call_io io = { .in = in, .tg = tg, .state = { m->train_state[m->train_cur], m->train_state[1 - m->train_cur] },
-                   .reset = &m->train_reset };
+    ma_call_io io = {.in = in,
+                     .tg = tg,
+                     .state = {m->train_state[m->train_cur], m->train_state[1 - m->train_cur]},
+                     .reset = &m->train_reset};
     if ((rc = ma_call(m, fn, &d->train, n, &io))) return rc;
     if (!isfinite(m->loss))
         return ma_fail(m, RNNRT_ERR_NAN, "%s: the loss is %s at step %lld: the weights stay as they were", fn,
-                    isnan(m->loss) ? "NaN" : "infinite", (long long)m->steps_done + 1);
+                       isnan(m->loss) ? "NaN" : "infinite", (long long)m->steps_done + 1);
     /* The new weights and optimizer state were written to the other buffers. */
     m->cur ^= 1;
     for (int64_t i = 0; i < d->nparams; i++) m->w[i] = m->own[m->cur][i];

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define RNNRT_MODEL_DESC_VERSION 1
-#define RNNRT_SHAPE_WORDS 5 /* rank, then 4 dims: >= 0 fixed, < 0 sizes field -d-1 */
+#define RNNRT_SHAPE_WORDS        5 /* rank, then 4 dims: >= 0 fixed, < 0 sizes field -d-1 */
 
 /* The status codes: NAME_OK, NAME_ERR_ARG, ... of the header. */
 enum {
@@ -61,37 +61,37 @@ typedef int64_t rnnrt_arena_fn(const int64_t *sym);
 /* One kernel (forward, step or train); fn NULL: the model has none. */
 typedef struct rnnrt_kernel_desc {
     rnnrt_kernel_fn *fn;
-    rnnrt_arena_fn  *arena;
-    int64_t          nsyms;    /* the kernel's symbols ...                                */
-    const int64_t   *sym;      /* ... as fields of the sizes (0 = batch)                  */
-    int64_t          nargs;
-    const int64_t   *args;     /* nargs (kind, index) pairs                              */
-    int64_t          nresults;
-    const int64_t   *results;  /* nresults (kind, index) pairs                           */
-    int64_t          ncarry;   /* recurrent state buffers (RNNRT_SLOT_CARRY) ...           */
-    const int64_t   *carry;    /* ... their shapes, RNNRT_SHAPE_WORDS each                */
-    int64_t          has_reset; /* an RNNRT_SLOT_RESET argument: state carries over calls */
+    rnnrt_arena_fn *arena;
+    int64_t nsyms;      /* the kernel's symbols ...                                */
+    const int64_t *sym; /* ... as fields of the sizes (0 = batch)                  */
+    int64_t nargs;
+    const int64_t *args; /* nargs (kind, index) pairs                              */
+    int64_t nresults;
+    const int64_t *results; /* nresults (kind, index) pairs                           */
+    int64_t ncarry;         /* recurrent state buffers (RNNRT_SLOT_CARRY) ...           */
+    const int64_t *carry;   /* ... their shapes, RNNRT_SHAPE_WORDS each                */
+    int64_t has_reset;      /* an RNNRT_SLOT_RESET argument: state carries over calls */
 } rnnrt_kernel_desc;
 
 typedef struct rnnrt_model_desc {
-    int64_t            version;      /* RNNRT_MODEL_DESC_VERSION                        */
-    const char        *prefix;       /* "forecast": starts every message                */
-    int64_t            nsizes;       /* fields of NAME_sizes                            */
-    const char *const *size_names;   /* "batch", "T_x"                                  */
-    int64_t            ninputs;
+    int64_t version;               /* RNNRT_MODEL_DESC_VERSION                        */
+    const char *prefix;            /* "forecast": starts every message                */
+    int64_t nsizes;                /* fields of NAME_sizes                            */
+    const char *const *size_names; /* "batch", "T_x"                                  */
+    int64_t ninputs;
     const char *const *input_names;
-    int64_t            noutputs;
+    int64_t noutputs;
     const char *const *output_names;
-    int64_t            ntargets;     /* train: the targets                              */
+    int64_t ntargets; /* train: the targets                              */
     const char *const *target_names;
-    int64_t            nparams;
-    const char *const *param_names;  /* state_dict names, in order                      */
-    const int64_t     *param_shapes; /* RNNRT_SHAPE_WORDS each, fixed dims              */
-    const int64_t     *param_numel;
-    int64_t            nopt;         /* train: optimizer state buffers ...              */
-    const int64_t     *opt;          /* ... their shapes                                */
-    const float *const *embedded;    /* the weights in the program, or NULL             */
-    rnnrt_kernel_desc  forward, step, train;
+    int64_t nparams;
+    const char *const *param_names; /* state_dict names, in order                      */
+    const int64_t *param_shapes;    /* RNNRT_SHAPE_WORDS each, fixed dims              */
+    const int64_t *param_numel;
+    int64_t nopt;                 /* train: optimizer state buffers ...              */
+    const int64_t *opt;           /* ... their shapes                                */
+    const float *const *embedded; /* the weights in the program, or NULL             */
+    rnnrt_kernel_desc forward, step, train;
 } rnnrt_model_desc;
 
 typedef struct rnnrt_model rnnrt_model;
@@ -104,7 +104,8 @@ typedef struct rnnrt_model rnnrt_model;
 
 /* The API of docs/c-api.md; d must outlive the model.  sizes, inputs,
  * outputs and targets are the caller's NAME_ structs. */
-RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **model, const int64_t *max, char *err, size_t errlen);
+RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **model, const int64_t *max, char *err,
+                                       size_t errlen);
 RNNRT_MODEL_API void rnnrt_model_free(rnnrt_model *m);
 RNNRT_MODEL_API const char *rnnrt_model_errmsg(const rnnrt_model *m);
 RNNRT_MODEL_API int rnnrt_model_load_weights(rnnrt_model *m, const char *path);
@@ -112,7 +113,8 @@ RNNRT_MODEL_API int rnnrt_model_save_weights(rnnrt_model *m, const char *path);
 RNNRT_MODEL_API int rnnrt_model_forward(rnnrt_model *m, const int64_t *n, const void *const *in, void *const *out);
 RNNRT_MODEL_API int rnnrt_model_step(rnnrt_model *m, int64_t batch, const void *const *in, void *const *out);
 RNNRT_MODEL_API void rnnrt_model_reset(rnnrt_model *m);
-RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, const void *const *in, const void *const *tg, float *loss);
+RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, const void *const *in,
+                                           const void *const *tg, float *loss);
 RNNRT_MODEL_API float rnnrt_model_grad_norm(const rnnrt_model *m);
 RNNRT_MODEL_API int64_t rnnrt_model_steps_done(const rnnrt_model *m);
 RNNRT_MODEL_API int rnnrt_model_num_params(const rnnrt_model_desc *d);

@@ -20,58 +20,57 @@
 #include "runtime/rnnrt.h" /* must agree with nn_kernels.h */
 
 /* 0 if every ids[i], i < n, is in [0, limit). */
-static int nn_check_ids(int64_t n, const int64_t *ids, int64_t limit) {
+static int nn_check_ids(int64_t n, const int64_t *ids, int64_t limit)
+{
     for (int64_t i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= limit)
-            return RT_ERR_ID_RANGE;
+        if (ids[i] < 0 || ids[i] >= limit) return RT_ERR_ID_RANGE;
     return 0;
 }
 
 /* The largest element of a row (NaNs skipped, -inf for an empty row). */
-static double nn_row_max(int64_t C, const float *x) {
+static double nn_row_max(int64_t C, const float *x)
+{
     double mx = -INFINITY;
     for (int64_t c = 0; c < C; c++)
-        if (x[c] > mx)
-            mx = x[c];
+        if (x[c] > mx) mx = x[c];
     return mx;
 }
 
 /* sum_c exp(x[c] - mx), in double.  Subtracting the row maximum keeps
  * every term in (0, 1]: logits of 1000 neither overflow nor lose the
  * distribution. */
-static double nn_row_sumexp(int64_t C, const float *x, double mx) {
+static double nn_row_sumexp(int64_t C, const float *x, double mx)
+{
     double s = 0.0;
-    for (int64_t c = 0; c < C; c++)
-        s += exp((double)x[c] - mx);
+    for (int64_t c = 0; c < C; c++) s += exp((double)x[c] - mx);
     return s;
 }
 
 /* y[c] = (exp(x[c] - mx) / s - (c == hot)) * scale, rounded once; hot = -1
  * for plain softmax.  exp is recomputed rather than kept in y: y may be x,
  * and a float copy would round twice. */
-static void nn_row_softmax(int64_t C, const float *x, float *y, int64_t hot, double scale) {
+static void nn_row_softmax(int64_t C, const float *x, float *y, int64_t hot, double scale)
+{
     double mx = nn_row_max(C, x);
     double s = nn_row_sumexp(C, x, mx);
     for (int64_t c = 0; c < C; c++) {
         double p = exp((double)x[c] - mx) / s;
-        if (c == hot)
-            p -= 1.0;
+        if (c == hot) p -= 1.0;
         y[c] = (float)(p * scale);
     }
 }
 
-RT_API void rt_softmax_rows(int64_t rows, int64_t C, const float *x, float *y) {
-    for (int64_t r = 0; r < rows; r++)
-        nn_row_softmax(C, x + r * C, y + r * C, -1, 1.0);
+RT_API void rt_softmax_rows(int64_t rows, int64_t C, const float *x, float *y)
+{
+    for (int64_t r = 0; r < rows; r++) nn_row_softmax(C, x + r * C, y + r * C, -1, 1.0);
 }
 
 /* -log softmax(row)[t] = logsumexp(row) - row[t], the logsumexp taken
  * around the row maximum; the mean over rows (NaN for no rows, as the
  * interpreter's 0/0). */
-RT_API int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t *ids,
-                            float *out) {
-    if (nn_check_ids(rows, ids, C))
-        return RT_ERR_ID_RANGE;
+RT_API int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *out)
+{
+    if (nn_check_ids(rows, ids, C)) return RT_ERR_ID_RANGE;
     double total = 0.0;
     for (int64_t r = 0; r < rows; r++) {
         const float *row = logits + r * C;
@@ -82,39 +81,31 @@ RT_API int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const 
     return 0;
 }
 
-RT_API int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits,
-                                 const int64_t *ids, float *g) {
-    if (nn_check_ids(rows, ids, C))
-        return RT_ERR_ID_RANGE;
+RT_API int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *g)
+{
+    if (nn_check_ids(rows, ids, C)) return RT_ERR_ID_RANGE;
     double scale = rows > 0 ? 1.0 / (double)rows : 0.0;
-    for (int64_t r = 0; r < rows; r++)
-        nn_row_softmax(C, logits + r * C, g + r * C, ids[r], scale);
+    for (int64_t r = 0; r < rows; r++) nn_row_softmax(C, logits + r * C, g + r * C, ids[r], scale);
     return 0;
 }
 
-RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids,
-                        float *out) {
-    if (nn_check_ids(n, ids, V))
-        return RT_ERR_ID_RANGE;
-    if (D <= 0)
-        return 0;
-    for (int64_t i = 0; i < n; i++)
-        memcpy(out + i * D, table + ids[i] * D, (size_t)D * sizeof(float));
+RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids, float *out)
+{
+    if (nn_check_ids(n, ids, V)) return RT_ERR_ID_RANGE;
+    if (D <= 0) return 0;
+    for (int64_t i = 0; i < n; i++) memcpy(out + i * D, table + ids[i] * D, (size_t)D * sizeof(float));
     return 0;
 }
 
-RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g,
-                             float *out) {
-    if (nn_check_ids(n, ids, V))
-        return RT_ERR_ID_RANGE;
-    if (D <= 0 || V <= 0)
-        return 0;
+RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g, float *out)
+{
+    if (nn_check_ids(n, ids, V)) return RT_ERR_ID_RANGE;
+    if (D <= 0 || V <= 0) return 0;
     memset(out, 0, (size_t)V * (size_t)D * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
         float *o = out + ids[i] * D;
         const float *gi = g + i * D;
-        for (int64_t k = 0; k < D; k++)
-            o[k] += gi[k];
+        for (int64_t k = 0; k < D; k++) o[k] += gi[k];
     }
     return 0;
 }
@@ -122,10 +113,10 @@ RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids
 /* The mean and 1 / sqrt(biased variance + eps) of a row of n, in double:
  * two passes (the mean, then the squares around it), so a row far from 0
  * loses nothing to cancellation.  An empty row gives 0 and 1/sqrt(eps). */
-static void nn_row_moments(int64_t n, const float *x, double eps, double *mean, double *rstd) {
+static void nn_row_moments(int64_t n, const float *x, double eps, double *mean, double *rstd)
+{
     double s = 0.0, q = 0.0;
-    for (int64_t c = 0; c < n; c++)
-        s += x[c];
+    for (int64_t c = 0; c < n; c++) s += x[c];
     double mu = n ? s / (double)n : 0.0;
     for (int64_t c = 0; c < n; c++) {
         double d = (double)x[c] - mu;
@@ -137,14 +128,14 @@ static void nn_row_moments(int64_t n, const float *x, double eps, double *mean, 
 
 /* Each row's moments are taken before any of it is written, and each
  * element reads x[c] before writing y[c], so y may be x. */
-RT_API void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y, double eps) {
+RT_API void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y, double eps)
+{
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
         float *yr = y + r * n;
         double mu, rs;
         nn_row_moments(n, xr, eps, &mu, &rs);
-        for (int64_t c = 0; c < n; c++)
-            yr[c] = (float)(((double)xr[c] - mu) * rs);
+        for (int64_t c = 0; c < n; c++) yr[c] = (float)(((double)xr[c] - mu) * rs);
     }
 }
 
@@ -152,8 +143,8 @@ RT_API void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y,
  * one result, the recomputation is two passes over a row the gradient
  * reads three times anyway, and it gives the forward's moments exactly
  * (a saved float would be rounded).  Both sums come before any write. */
-RT_API void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float *dy,
-                                   float *dx, double eps) {
+RT_API void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float *dy, float *dx, double eps)
+{
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * n, *gr = dy + r * n;
         float *dr = dx + r * n;
@@ -173,9 +164,9 @@ RT_API void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, cons
 
 /* Each element reads all its inputs before writing, so outputs may alias
  * their inputs. */
-RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom,
-                          float *out_p, float *out_mom, double lr, double momentum,
-                          double weight_decay) {
+RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom,
+                          double lr, double momentum, double weight_decay)
+{
     double lr_ = lr, mu = momentum, wd = weight_decay;
     for (int64_t i = 0; i < n; i++) {
         double pi = p[i];
@@ -188,10 +179,10 @@ RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float
     }
 }
 
-RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m,
-                           const float *v, const float *step, float *out_p, float *out_m,
-                           float *out_v, double lr, double beta1, double beta2, double eps,
-                           double weight_decay) {
+RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v, const float *step,
+                           float *out_p, float *out_m, float *out_v, double lr, double beta1, double beta2, double eps,
+                           double weight_decay)
+{
     double b1 = beta1, b2 = beta2, e = eps, wd = weight_decay;
     double t = *step;
     double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);

@@ -27,16 +27,13 @@ void rt_softmax_rows(int64_t rows, int64_t C, const float *x, float *y);
 int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *out);
 
 /* g[r] = (softmax(logits[r]) - onehot(ids[r])) / rows. */
-int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids,
-                          float *g);
+int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *g);
 
 /* out[i] = table[ids[i]] (rows of D) for i < n; table has V rows. */
-int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids,
-                 float *out);
+int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids, float *out);
 
 /* out (V x D) = 0, then out[ids[i]] += g[i] for i < n, in order of i. */
-int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g,
-                      float *out);
+int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g, float *out);
 
 /* y[r] = (x[r] - mean) / sqrt(var + eps) for each of `rows` rows of n,
  * var the biased variance of the row: F.layer_norm(x, (n,), eps=eps)
@@ -46,8 +43,7 @@ void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y, double
 /* The x-gradient of rt_layernorm_rows: with xh = (x - mean) r and
  * r = 1 / sqrt(var + eps) recomputed from x, per row
  * dx = r (dy - mean(dy) - xh mean(dy xh)).  dx may equal x or dy. */
-void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float *dy, float *dx,
-                            double eps);
+void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float *dy, float *dx, double eps);
 
 /* torch.optim.SGD on n elements (dampening 0, no Nesterov), as
  * ir/interp_ops.c: d = g + wd p; with momentum (mom != NULL):
@@ -55,8 +51,8 @@ void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float
  * step gives mom' = d, as PyTorch's clone of the first gradient);
  * p' = p - lr d.  out_mom is unused without momentum.
  * out_p may equal p, out_mom may equal mom. */
-void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p,
-                   float *out_mom, double lr, double momentum, double weight_decay);
+void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom, double lr,
+                   double momentum, double weight_decay);
 
 /* torch.optim.Adam on n elements (amsgrad off), t = *step (1 for the
  * first; a whole number >= 1, which the caller guarantees), in PyTorch's
@@ -64,9 +60,9 @@ void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, 
  * d = g + wd p; m' = b1 m + (1-b1) d; v' = b2 v + (1-b2) d^2;
  * p' = p - (lr / (1-b1^t)) m' / (sqrt(v') / sqrt(1-b2^t) + eps).
  * Outputs may equal their inputs. */
-void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v,
-                    const float *step, float *out_p, float *out_m, float *out_v, double lr,
-                    double beta1, double beta2, double eps, double weight_decay);
+void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v, const float *step,
+                    float *out_p, float *out_m, float *out_v, double lr, double beta1, double beta2, double eps,
+                    double weight_decay);
 
 /* The scalar activations that generated element-wise loops call: the same
  * float operations as vmath.h's portable path, so a compiled loop gives

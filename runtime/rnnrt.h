@@ -40,7 +40,7 @@
  * flags; cpu.c makes sure those functions only run on a CPU that has the
  * instructions. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define RT_X86 1
+#define RT_X86         1
 #define RT_TARGET(isa) __attribute__((target(isa)))
 #else
 #define RT_X86 0
@@ -54,7 +54,7 @@
  * one huge one (target/c/emit_c.c). */
 #if defined(__GNUC__)
 #define RT_ALWAYS_INLINE static inline __attribute__((always_inline, unused))
-#define RT_NOINLINE __attribute__((noinline))
+#define RT_NOINLINE      __attribute__((noinline))
 #else
 #define RT_ALWAYS_INLINE static inline
 #define RT_NOINLINE
@@ -63,7 +63,7 @@
 /* Ordered: a larger path needs everything a smaller one needs. */
 typedef enum RtCpuPath {
     RT_CPU_SCALAR = 0, /* portable C */
-    RT_CPU_AVX2   = 1, /* AVX2 + FMA3, OS saves YMM state */
+    RT_CPU_AVX2 = 1,   /* AVX2 + FMA3, OS saves YMM state */
     RT_CPU_AVX512 = 2, /* AVX-512F, OS saves ZMM/opmask state */
     RT_CPU_NPATHS = 3
 } RtCpuPath;
@@ -76,15 +76,14 @@ RT_API RtCpuPath rt_cpu_path(void);
 /* ---- SGEMM (runtime/sgemm.h) ---------------------------------------------
  * C = alpha op(A) op(B) + beta C, row-major, BLAS semantics; beta == 0
  * never reads C.  Bad arguments print to stderr and leave C unchanged. */
-RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
-                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                     float *C, int64_t ldc);
+RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 /* Bytes of 64-byte aligned workspace rt_sgemm_ws needs for these sizes. */
 RT_API size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K);
 /* rt_sgemm without malloc; 0, or -1 on bad arguments / too small a ws. */
-RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
-                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                       float *C, int64_t ldc, void *ws, size_t ws_bytes);
+RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                       int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *ws,
+                       size_t ws_bytes);
 /* B packed once (rt_sgemm_pack_b into rt_sgemm_packed_b_bytes(N, K) bytes)
  * for many products: rt_sgemm_ws_packed is rt_sgemm_ws with that pack for
  * op(B); -1 also for a pack of other N, K or CPU path. */
@@ -92,11 +91,9 @@ RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, 
  * op(B) in panels of the widest path's nr (32, AVX-512) columns. */
 #define RT_SGEMM_NR_MAX 32
 RT_API size_t rt_sgemm_packed_b_bytes(int64_t N, int64_t K);
-RT_API void rt_sgemm_pack_b(int transb, int64_t N, int64_t K, const float *B, int64_t ldb,
-                            void *packed);
-RT_API int rt_sgemm_ws_packed(int transa, int64_t M, int64_t N, int64_t K, float alpha,
-                              const float *A, int64_t lda, const void *packed_b, float beta,
-                              float *C, int64_t ldc, void *ws, size_t ws_bytes);
+RT_API void rt_sgemm_pack_b(int transb, int64_t N, int64_t K, const float *B, int64_t ldb, void *packed);
+RT_API int rt_sgemm_ws_packed(int transa, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                              const void *packed_b, float beta, float *C, int64_t ldc, void *ws, size_t ws_bytes);
 
 /* ---- vector math (runtime/vmath.h) ---------------------------------------
  * y[i] = f(x[i]) for i < n; y may equal x.  Bit-identical on every path. */
@@ -106,23 +103,16 @@ RT_API void rt_vsigmoid(float *y, const float *x, int64_t n);
 
 /* ---- neural-network kernels (runtime/nn_kernels.h) ----------------------- */
 RT_API void rt_softmax_rows(int64_t rows, int64_t C, const float *x, float *y);
-RT_API int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t *ids,
-                            float *out);
-RT_API int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits,
-                                 const int64_t *ids, float *g);
-RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids,
-                        float *out);
-RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g,
-                             float *out);
+RT_API int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *out);
+RT_API int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *g);
+RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids, float *out);
+RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g, float *out);
 RT_API void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y, double eps);
-RT_API void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float *dy,
-                                   float *dx, double eps);
-RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom,
-                          float *out_p, float *out_mom, double lr, double momentum,
-                          double weight_decay);
-RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m,
-                           const float *v, const float *step, float *out_p, float *out_m,
-                           float *out_v, double lr, double beta1, double beta2, double eps,
+RT_API void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float *dy, float *dx, double eps);
+RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom,
+                          double lr, double momentum, double weight_decay);
+RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v, const float *step,
+                           float *out_p, float *out_m, float *out_v, double lr, double beta1, double beta2, double eps,
                            double weight_decay);
 
 /* The scalar activations: the same bits as rt_vexp / rt_vtanh /

@@ -26,9 +26,8 @@
 
 #include "runtime/rnnrt.h" /* must agree with these declarations */
 
-RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
-              const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-              float *C, int64_t ldc);
+RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* The same with caller-provided packing space, for callers that multiply
  * many times (one RNN step after another) and want no malloc per call.
@@ -36,9 +35,9 @@ RT_API void rt_sgemm(int transa, int transb, int64_t M, int64_t N, int64_t K, fl
  * transposes); ws must hold that many and be 64-byte aligned.  Returns 0, or
  * -1 on invalid arguments or too small a workspace (C unchanged). */
 RT_API size_t rt_sgemm_workspace_size(int64_t M, int64_t N, int64_t K);
-RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
-                const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                float *C, int64_t ldc, void *ws, size_t ws_bytes);
+RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                       int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *ws,
+                       size_t ws_bytes);
 
 /* Pre-packed B, for a B used many times (the recurrent weights W_hh of
  * every step): rt_sgemm_pack_b stores op(B) (K x N, transb as above) in the
@@ -54,10 +53,8 @@ RT_API int rt_sgemm_ws(int transa, int transb, int64_t M, int64_t N, int64_t K, 
  * small a workspace, or a pack made for other N, K or another CPU path
  * (RNNC_CPU applies to both calls, so in one process they always agree). */
 RT_API size_t rt_sgemm_packed_b_bytes(int64_t N, int64_t K);
-RT_API void rt_sgemm_pack_b(int transb, int64_t N, int64_t K, const float *B, int64_t ldb,
-                            void *packed);
-RT_API int rt_sgemm_ws_packed(int transa, int64_t M, int64_t N, int64_t K, float alpha,
-                              const float *A, int64_t lda, const void *packed_b, float beta,
-                              float *C, int64_t ldc, void *ws, size_t ws_bytes);
+RT_API void rt_sgemm_pack_b(int transb, int64_t N, int64_t K, const float *B, int64_t ldb, void *packed);
+RT_API int rt_sgemm_ws_packed(int transa, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                              const void *packed_b, float beta, float *C, int64_t ldc, void *ws, size_t ws_bytes);
 
 #endif

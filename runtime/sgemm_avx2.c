@@ -29,20 +29,22 @@
 #define NR 16
 
 /* One row of the tile into C: alpha * acc (+ beta * C). */
-#define STORE_ROW(i, lo, hi)                                                         \
-    do {                                                                             \
-        float *c_ = C + (i) * ldc;                                                   \
-        __m256 l_ = _mm256_mul_ps(va, lo), h_ = _mm256_mul_ps(va, hi);               \
-        if (beta != 0.0f) {                                                          \
-            l_ = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c_), l_);                       \
-            h_ = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c_ + 8), h_);                   \
-        }                                                                            \
-        _mm256_storeu_ps(c_, l_);                                                    \
-        _mm256_storeu_ps(c_ + 8, h_);                                                \
+#define STORE_ROW(i, lo, hi)                                           \
+    do {                                                               \
+        float *c_ = C + (i)*ldc;                                       \
+        __m256 l_ = _mm256_mul_ps(va, lo), h_ = _mm256_mul_ps(va, hi); \
+        if (beta != 0.0f) {                                            \
+            l_ = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c_), l_);         \
+            h_ = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c_ + 8), h_);     \
+        }                                                              \
+        _mm256_storeu_ps(c_, l_);                                      \
+        _mm256_storeu_ps(c_ + 8, h_);                                  \
     } while (0)
 
-RT_TARGET("avx2,fma") static void ukr_avx2(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int m,
-                     int n, float alpha, float beta) {
+RT_TARGET("avx2,fma")
+static void ukr_avx2(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n, float alpha,
+                     float beta)
+{
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -96,37 +98,38 @@ RT_TARGET("avx2,fma") static void ukr_avx2(int64_t kc, const float *Ap, const fl
 
 /* ---- small M ---------------------------------------------------------------- */
 
-#define SMALL RT_SGEMM_SMALL_ROWS
+#define SMALL  RT_SGEMM_SMALL_ROWS
 #define INLINE static inline __attribute__((always_inline))
 
 /* C[0..m) x [0..min(n, np*NR)) from np panels at B, B + ps, ...; m and np
  * are constants after inlining, so acc and b are registers. */
-RT_TARGET("avx2,fma") INLINE void rows_tile_avx2(const int m, const int np, int64_t K,
-                                                 const float *A, int64_t ars, int64_t acs,
-                                                 const float *B, int64_t bs, int64_t ps,
-                                                 float *C, int64_t ldc, int64_t n, float alpha,
-                                                 float beta) {
+RT_TARGET("avx2,fma")
+INLINE
+void rows_tile_avx2(const int m, const int np, int64_t K, const float *A, int64_t ars, int64_t acs, const float *B,
+                    int64_t bs, int64_t ps, float *C, int64_t ldc, int64_t n, float alpha, float beta)
+{
     __m256 acc[SMALL][8];
-    RT_UNROLL for (int i = 0; i < m; i++)
-        RT_UNROLL for (int v = 0; v < 2 * np; v++)
-            acc[i][v] = _mm256_setzero_ps();
+    RT_UNROLL for (int i = 0; i < m; i++) RT_UNROLL for (int v = 0; v < 2 * np; v++) acc[i][v] = _mm256_setzero_ps();
     for (int64_t p = 0; p < K; p++) {
         __m256 b[8];
-        RT_UNROLL for (int q = 0; q < np; q++) {
+        RT_UNROLL for (int q = 0; q < np; q++)
+        {
             b[2 * q] = _mm256_loadu_ps(B + q * ps + p * bs);
             b[2 * q + 1] = _mm256_loadu_ps(B + q * ps + p * bs + 8);
         }
-        RT_UNROLL for (int i = 0; i < m; i++) {
+        RT_UNROLL for (int i = 0; i < m; i++)
+        {
             __m256 a = _mm256_broadcast_ss(A + i * ars + p * acs);
-            RT_UNROLL for (int v = 0; v < 2 * np; v++)
-                acc[i][v] = _mm256_fmadd_ps(a, b[v], acc[i][v]);
+            RT_UNROLL for (int v = 0; v < 2 * np; v++) acc[i][v] = _mm256_fmadd_ps(a, b[v], acc[i][v]);
         }
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    RT_UNROLL for (int q = 0; q < np; q++) {
+    RT_UNROLL for (int q = 0; q < np; q++)
+    {
         float *cq = C + q * NR;
         if (n - q * NR >= NR) {
-            RT_UNROLL for (int i = 0; i < m; i++) {
+            RT_UNROLL for (int i = 0; i < m; i++)
+            {
                 float *c = cq + i * ldc;
                 __m256 lo = _mm256_mul_ps(va, acc[i][2 * q]);
                 __m256 hi = _mm256_mul_ps(va, acc[i][2 * q + 1]);
@@ -139,7 +142,8 @@ RT_TARGET("avx2,fma") INLINE void rows_tile_avx2(const int m, const int np, int6
             }
         } else { /* the last, partial panel */
             float t[SMALL * NR];
-            RT_UNROLL for (int i = 0; i < m; i++) {
+            RT_UNROLL for (int i = 0; i < m; i++)
+            {
                 _mm256_storeu_ps(t + i * NR, acc[i][2 * q]);
                 _mm256_storeu_ps(t + i * NR + 8, acc[i][2 * q + 1]);
             }
@@ -148,19 +152,23 @@ RT_TARGET("avx2,fma") INLINE void rows_tile_avx2(const int m, const int np, int6
     }
 }
 
-RT_TARGET("avx2,fma") static void rows_avx2(int m, int64_t n, int64_t K, const float *A,
-                                            int64_t ars, int64_t acs, const float *B,
-                                            int64_t bs, int64_t ps, float *C, int64_t ldc,
-                                            float alpha, float beta) {
+RT_TARGET("avx2,fma")
+static void rows_avx2(int m, int64_t n, int64_t K, const float *A, int64_t ars, int64_t acs, const float *B, int64_t bs,
+                      int64_t ps, float *C, int64_t ldc, float alpha, float beta)
+{
     int64_t j = 0;
-#define ROWS(m_, np_)                                                                        \
-    rows_tile_avx2(m_, np_, K, A, ars, acs, B + j / NR * ps, bs, ps, C + j, ldc, n - j, alpha, \
-                   beta)
+#define ROWS(m_, np_) rows_tile_avx2(m_, np_, K, A, ars, acs, B + j / NR * ps, bs, ps, C + j, ldc, n - j, alpha, beta)
     /* Groups of np panels while all of them exist, then single panels. */
     switch (m) {
-    case 1: for (; j + 3 * NR < n; j += 4 * NR) ROWS(1, 4); break;
-    case 2: for (; j + NR < n; j += 2 * NR) ROWS(2, 2); break;
-    case 3: for (; j + NR < n; j += 2 * NR) ROWS(3, 2); break;
+    case 1:
+        for (; j + 3 * NR < n; j += 4 * NR) ROWS(1, 4);
+        break;
+    case 2:
+        for (; j + NR < n; j += 2 * NR) ROWS(2, 2);
+        break;
+    case 3:
+        for (; j + NR < n; j += 2 * NR) ROWS(3, 2);
+        break;
     default: break;
     }
     for (; j < n; j += NR) {
@@ -174,7 +182,8 @@ RT_TARGET("avx2,fma") static void rows_avx2(int m, int64_t n, int64_t K, const f
 #undef ROWS
 }
 
-RT_TARGET("avx2,fma") INLINE float hsum_avx2(__m256 v) {
+RT_TARGET("avx2,fma") INLINE float hsum_avx2(__m256 v)
+{
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -182,45 +191,51 @@ RT_TARGET("avx2,fma") INLINE float hsum_avx2(__m256 v) {
 }
 
 /* C[0..m) x [0..r) = dot products of m rows of A with r rows of B. */
-RT_TARGET("avx2,fma") INLINE void dots_tile_avx2(const int m, const int r, int64_t K,
-                                                 const float *A, int64_t lda, const float *B,
-                                                 int64_t ldb, float *C, int64_t ldc,
-                                                 float alpha, float beta) {
+RT_TARGET("avx2,fma")
+INLINE void dots_tile_avx2(const int m, const int r, int64_t K, const float *A, int64_t lda, const float *B,
+                           int64_t ldb, float *C, int64_t ldc, float alpha, float beta)
+{
     __m256 acc[SMALL][8];
-    RT_UNROLL for (int i = 0; i < m; i++)
-        RT_UNROLL for (int t = 0; t < r; t++)
-            acc[i][t] = _mm256_setzero_ps();
+    RT_UNROLL for (int i = 0; i < m; i++) RT_UNROLL for (int t = 0; t < r; t++) acc[i][t] = _mm256_setzero_ps();
     int64_t K8 = K / 8 * 8;
     for (int64_t p = 0; p < K8; p += 8) {
         __m256 a[SMALL];
-        RT_UNROLL for (int i = 0; i < m; i++)
-            a[i] = _mm256_loadu_ps(A + i * lda + p);
-        RT_UNROLL for (int t = 0; t < r; t++) {
+        RT_UNROLL for (int i = 0; i < m; i++) a[i] = _mm256_loadu_ps(A + i * lda + p);
+        RT_UNROLL for (int t = 0; t < r; t++)
+        {
             __m256 w = _mm256_loadu_ps(B + t * ldb + p);
-            RT_UNROLL for (int i = 0; i < m; i++)
-                acc[i][t] = _mm256_fmadd_ps(a[i], w, acc[i][t]);
+            RT_UNROLL for (int i = 0; i < m; i++) acc[i][t] = _mm256_fmadd_ps(a[i], w, acc[i][t]);
         }
     }
-    RT_UNROLL for (int i = 0; i < m; i++)
-        RT_UNROLL for (int t = 0; t < r; t++) {
-            float s = hsum_avx2(acc[i][t]);
-            for (int64_t p = K8; p < K; p++) /* the K % 8 tail */
-                s += A[i * lda + p] * B[t * ldb + p];
-            float *c = C + i * ldc + t;
-            *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
-        }
+    RT_UNROLL for (int i = 0; i < m; i++) RT_UNROLL for (int t = 0; t < r; t++)
+    {
+        float s = hsum_avx2(acc[i][t]);
+        for (int64_t p = K8; p < K; p++) /* the K % 8 tail */
+            s += A[i * lda + p] * B[t * ldb + p];
+        float *c = C + i * ldc + t;
+        *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+    }
 }
 
-RT_TARGET("avx2,fma") static void dots_avx2(int m, int64_t n, int64_t K, const float *A,
-                                            int64_t lda, const float *B, int64_t ldb, float *C,
-                                            int64_t ldc, float alpha, float beta) {
+RT_TARGET("avx2,fma")
+static void dots_avx2(int m, int64_t n, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                      int64_t ldc, float alpha, float beta)
+{
     int64_t j = 0;
 #define DOTS(m_, r_) dots_tile_avx2(m_, r_, K, A, lda, B + j * ldb, ldb, C + j, ldc, alpha, beta)
     switch (m) {
-    case 1: for (; j + 8 <= n; j += 8) DOTS(1, 8); break;
-    case 2: for (; j + 4 <= n; j += 4) DOTS(2, 4); break;
-    case 3: for (; j + 3 <= n; j += 3) DOTS(3, 3); break;
-    default: for (; j + 2 <= n; j += 2) DOTS(4, 2); break;
+    case 1:
+        for (; j + 8 <= n; j += 8) DOTS(1, 8);
+        break;
+    case 2:
+        for (; j + 4 <= n; j += 4) DOTS(2, 4);
+        break;
+    case 3:
+        for (; j + 3 <= n; j += 3) DOTS(3, 3);
+        break;
+    default:
+        for (; j + 2 <= n; j += 2) DOTS(4, 2);
+        break;
     }
     for (; j < n; j++) {
         switch (m) {
@@ -241,8 +256,17 @@ RT_TARGET("avx2,fma") static void dots_avx2(int m, int64_t n, int64_t K, const f
  * (transb) wins up to M = 32, the rows kernel reading B's rows with stride
  * ldb (transb = 0) up to M = 8. */
 RT_API const RtSgemmKernel rt_sgemm_kernel_avx2 = {
-    .name = "avx2", .mr = MR, .nr = NR, .mc = 144, .kc = 256, .nc = 2048, .ukr = ukr_avx2,
-    .rows = rows_avx2, .dots = dots_avx2, .small_m_nn = 8, .small_m_nt = 32,
+    .name = "avx2",
+    .mr = MR,
+    .nr = NR,
+    .mc = 144,
+    .kc = 256,
+    .nc = 2048,
+    .ukr = ukr_avx2,
+    .rows = rows_avx2,
+    .dots = dots_avx2,
+    .small_m_nn = 8,
+    .small_m_nt = 32,
     .small_m_packed = 16,
 };
 #undef SMALL

@@ -28,20 +28,22 @@
 #define MR 6
 #define NR 32
 
-#define STORE_ROW(i, lo, hi)                                                         \
-    do {                                                                             \
-        float *c_ = C + (i) * ldc;                                                   \
-        __m512 l_ = _mm512_mul_ps(va, lo), h_ = _mm512_mul_ps(va, hi);               \
-        if (beta != 0.0f) {                                                          \
-            l_ = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c_), l_);                       \
-            h_ = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c_ + 16), h_);                  \
-        }                                                                            \
-        _mm512_storeu_ps(c_, l_);                                                    \
-        _mm512_storeu_ps(c_ + 16, h_);                                               \
+#define STORE_ROW(i, lo, hi)                                           \
+    do {                                                               \
+        float *c_ = C + (i)*ldc;                                       \
+        __m512 l_ = _mm512_mul_ps(va, lo), h_ = _mm512_mul_ps(va, hi); \
+        if (beta != 0.0f) {                                            \
+            l_ = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c_), l_);         \
+            h_ = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c_ + 16), h_);    \
+        }                                                              \
+        _mm512_storeu_ps(c_, l_);                                      \
+        _mm512_storeu_ps(c_ + 16, h_);                                 \
     } while (0)
 
-RT_TARGET("avx512f") static void ukr_avx512(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
-                       int m, int n, float alpha, float beta) {
+RT_TARGET("avx512f")
+static void ukr_avx512(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n, float alpha,
+                       float beta)
+{
     __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
     __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
     __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
@@ -94,35 +96,36 @@ RT_TARGET("avx512f") static void ukr_avx512(int64_t kc, const float *Ap, const f
 
 /* ---- small M (see sgemm_avx2.c, of which this is the ZMM twin) -------------- */
 
-#define SMALL RT_SGEMM_SMALL_ROWS
+#define SMALL  RT_SGEMM_SMALL_ROWS
 #define INLINE static inline __attribute__((always_inline))
 
-RT_TARGET("avx512f") INLINE void rows_tile_avx512(const int m, const int np, int64_t K,
-                                                  const float *A, int64_t ars, int64_t acs,
-                                                  const float *B, int64_t bs, int64_t ps,
-                                                  float *C, int64_t ldc, int64_t n, float alpha,
-                                                  float beta) {
+RT_TARGET("avx512f")
+INLINE void rows_tile_avx512(const int m, const int np, int64_t K, const float *A, int64_t ars, int64_t acs,
+                             const float *B, int64_t bs, int64_t ps, float *C, int64_t ldc, int64_t n, float alpha,
+                             float beta)
+{
     __m512 acc[SMALL][8];
-    RT_UNROLL for (int i = 0; i < m; i++)
-        RT_UNROLL for (int v = 0; v < 2 * np; v++)
-            acc[i][v] = _mm512_setzero_ps();
+    RT_UNROLL for (int i = 0; i < m; i++) RT_UNROLL for (int v = 0; v < 2 * np; v++) acc[i][v] = _mm512_setzero_ps();
     for (int64_t p = 0; p < K; p++) {
         __m512 b[8];
-        RT_UNROLL for (int q = 0; q < np; q++) {
+        RT_UNROLL for (int q = 0; q < np; q++)
+        {
             b[2 * q] = _mm512_loadu_ps(B + q * ps + p * bs);
             b[2 * q + 1] = _mm512_loadu_ps(B + q * ps + p * bs + 16);
         }
-        RT_UNROLL for (int i = 0; i < m; i++) {
+        RT_UNROLL for (int i = 0; i < m; i++)
+        {
             __m512 a = _mm512_set1_ps(A[i * ars + p * acs]);
-            RT_UNROLL for (int v = 0; v < 2 * np; v++)
-                acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
+            RT_UNROLL for (int v = 0; v < 2 * np; v++) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
         }
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    RT_UNROLL for (int q = 0; q < np; q++) {
+    RT_UNROLL for (int q = 0; q < np; q++)
+    {
         float *cq = C + q * NR;
         if (n - q * NR >= NR) {
-            RT_UNROLL for (int i = 0; i < m; i++) {
+            RT_UNROLL for (int i = 0; i < m; i++)
+            {
                 float *c = cq + i * ldc;
                 __m512 lo = _mm512_mul_ps(va, acc[i][2 * q]);
                 __m512 hi = _mm512_mul_ps(va, acc[i][2 * q + 1]);
@@ -135,7 +138,8 @@ RT_TARGET("avx512f") INLINE void rows_tile_avx512(const int m, const int np, int
             }
         } else { /* the last, partial panel */
             float t[SMALL * NR];
-            RT_UNROLL for (int i = 0; i < m; i++) {
+            RT_UNROLL for (int i = 0; i < m; i++)
+            {
                 _mm512_storeu_ps(t + i * NR, acc[i][2 * q]);
                 _mm512_storeu_ps(t + i * NR + 16, acc[i][2 * q + 1]);
             }
@@ -144,19 +148,25 @@ RT_TARGET("avx512f") INLINE void rows_tile_avx512(const int m, const int np, int
     }
 }
 
-RT_TARGET("avx512f") static void rows_avx512(int m, int64_t n, int64_t K, const float *A,
-                                             int64_t ars, int64_t acs, const float *B,
-                                             int64_t bs, int64_t ps, float *C, int64_t ldc,
-                                             float alpha, float beta) {
+RT_TARGET("avx512f")
+static void rows_avx512(int m, int64_t n, int64_t K, const float *A, int64_t ars, int64_t acs, const float *B,
+                        int64_t bs, int64_t ps, float *C, int64_t ldc, float alpha, float beta)
+{
     int64_t j = 0;
-#define ROWS(m_, np_)                                                                         \
-    rows_tile_avx512(m_, np_, K, A, ars, acs, B + j / NR * ps, bs, ps, C + j, ldc, n - j, alpha, \
-                     beta)
+#define ROWS(m_, np_) rows_tile_avx512(m_, np_, K, A, ars, acs, B + j / NR * ps, bs, ps, C + j, ldc, n - j, alpha, beta)
     switch (m) {
-    case 1: for (; j + 3 * NR < n; j += 4 * NR) ROWS(1, 4); break;
-    case 2: for (; j + 2 * NR < n; j += 3 * NR) ROWS(2, 3); break;
-    case 3: for (; j + NR < n; j += 2 * NR) ROWS(3, 2); break;
-    default: for (; j + NR < n; j += 2 * NR) ROWS(4, 2); break;
+    case 1:
+        for (; j + 3 * NR < n; j += 4 * NR) ROWS(1, 4);
+        break;
+    case 2:
+        for (; j + 2 * NR < n; j += 3 * NR) ROWS(2, 3);
+        break;
+    case 3:
+        for (; j + NR < n; j += 2 * NR) ROWS(3, 2);
+        break;
+    default:
+        for (; j + NR < n; j += 2 * NR) ROWS(4, 2);
+        break;
     }
     for (; j < n; j += NR) {
         switch (m) {
@@ -169,46 +179,51 @@ RT_TARGET("avx512f") static void rows_avx512(int m, int64_t n, int64_t K, const 
 #undef ROWS
 }
 
-RT_TARGET("avx512f") INLINE void dots_tile_avx512(const int m, const int r, int64_t K,
-                                                  const float *A, int64_t lda, const float *B,
-                                                  int64_t ldb, float *C, int64_t ldc,
-                                                  float alpha, float beta) {
+RT_TARGET("avx512f")
+INLINE void dots_tile_avx512(const int m, const int r, int64_t K, const float *A, int64_t lda, const float *B,
+                             int64_t ldb, float *C, int64_t ldc, float alpha, float beta)
+{
     __m512 acc[SMALL][8];
-    RT_UNROLL for (int i = 0; i < m; i++)
-        RT_UNROLL for (int t = 0; t < r; t++)
-            acc[i][t] = _mm512_setzero_ps();
+    RT_UNROLL for (int i = 0; i < m; i++) RT_UNROLL for (int t = 0; t < r; t++) acc[i][t] = _mm512_setzero_ps();
     int64_t K16 = K / 16 * 16;
     for (int64_t p = 0; p < K16; p += 16) {
         __m512 a[SMALL];
-        RT_UNROLL for (int i = 0; i < m; i++)
-            a[i] = _mm512_loadu_ps(A + i * lda + p);
-        RT_UNROLL for (int t = 0; t < r; t++) {
+        RT_UNROLL for (int i = 0; i < m; i++) a[i] = _mm512_loadu_ps(A + i * lda + p);
+        RT_UNROLL for (int t = 0; t < r; t++)
+        {
             __m512 w = _mm512_loadu_ps(B + t * ldb + p);
-            RT_UNROLL for (int i = 0; i < m; i++)
-                acc[i][t] = _mm512_fmadd_ps(a[i], w, acc[i][t]);
+            RT_UNROLL for (int i = 0; i < m; i++) acc[i][t] = _mm512_fmadd_ps(a[i], w, acc[i][t]);
         }
     }
-    RT_UNROLL for (int i = 0; i < m; i++)
-        RT_UNROLL for (int t = 0; t < r; t++) {
-            float s = _mm512_reduce_add_ps(acc[i][t]);
-            for (int64_t p = K16; p < K; p++) /* the K % 16 tail */
-                s += A[i * lda + p] * B[t * ldb + p];
-            float *c = C + i * ldc + t;
-            *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
-        }
+    RT_UNROLL for (int i = 0; i < m; i++) RT_UNROLL for (int t = 0; t < r; t++)
+    {
+        float s = _mm512_reduce_add_ps(acc[i][t]);
+        for (int64_t p = K16; p < K; p++) /* the K % 16 tail */
+            s += A[i * lda + p] * B[t * ldb + p];
+        float *c = C + i * ldc + t;
+        *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+    }
 }
 
-RT_TARGET("avx512f") static void dots_avx512(int m, int64_t n, int64_t K, const float *A,
-                                             int64_t lda, const float *B, int64_t ldb, float *C,
-                                             int64_t ldc, float alpha, float beta) {
+RT_TARGET("avx512f")
+static void dots_avx512(int m, int64_t n, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                        int64_t ldc, float alpha, float beta)
+{
     int64_t j = 0;
-#define DOTS(m_, r_) \
-    dots_tile_avx512(m_, r_, K, A, lda, B + j * ldb, ldb, C + j, ldc, alpha, beta)
+#define DOTS(m_, r_) dots_tile_avx512(m_, r_, K, A, lda, B + j * ldb, ldb, C + j, ldc, alpha, beta)
     switch (m) {
-    case 1: for (; j + 8 <= n; j += 8) DOTS(1, 8); break;
-    case 2: for (; j + 6 <= n; j += 6) DOTS(2, 6); break;
-    case 3: for (; j + 4 <= n; j += 4) DOTS(3, 4); break;
-    default: for (; j + 4 <= n; j += 4) DOTS(4, 4); break;
+    case 1:
+        for (; j + 8 <= n; j += 8) DOTS(1, 8);
+        break;
+    case 2:
+        for (; j + 6 <= n; j += 6) DOTS(2, 6);
+        break;
+    case 3:
+        for (; j + 4 <= n; j += 4) DOTS(3, 4);
+        break;
+    default:
+        for (; j + 4 <= n; j += 4) DOTS(4, 4);
+        break;
     }
     for (; j < n; j++) {
         switch (m) {
@@ -229,8 +244,17 @@ RT_TARGET("avx512f") static void dots_avx512(int m, int64_t n, int64_t K, const 
  * 6-row tile fills exactly) and at H = 512 to M = 16, tying at 32; 32
  * keeps the batch-32 step (15% faster at H = 256) on the small path. */
 RT_API const RtSgemmKernel rt_sgemm_kernel_avx512 = {
-    .name = "avx512", .mr = MR, .nr = NR, .mc = 144, .kc = 192, .nc = 2048, .ukr = ukr_avx512,
-    .rows = rows_avx512, .dots = dots_avx512, .small_m_nn = 16, .small_m_nt = 64,
+    .name = "avx512",
+    .mr = MR,
+    .nr = NR,
+    .mc = 144,
+    .kc = 192,
+    .nc = 2048,
+    .ukr = ukr_avx512,
+    .rows = rows_avx512,
+    .dots = dots_avx512,
+    .small_m_nn = 16,
+    .small_m_nt = 64,
     .small_m_packed = 32,
 };
 #undef SMALL

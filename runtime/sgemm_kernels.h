@@ -30,8 +30,8 @@
 /* C[0..m) x [0..n) (m <= MR, n <= NR) = alpha * Ap * Bp + beta * C, where Ap
  * is a packed MR x kc panel (column p at Ap + p*MR) and Bp a packed kc x NR
  * panel (row p at Bp + p*NR).  beta == 0: C is not read. */
-typedef void (*RtSgemmUkr)(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
-                           int m, int n, float alpha, float beta);
+typedef void (*RtSgemmUkr)(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int m, int n,
+                           float alpha, float beta);
 
 /* The small-M kernels.  With a handful of rows of A the MR-row tile wastes
  * most of its work and packing B costs more than the product, so for
@@ -49,19 +49,17 @@ typedef void (*RtSgemmUkr)(int64_t kc, const float *Ap, const float *Bp, float *
  * contiguous (A[i*lda + p]) and B row-major n x K (B[j*ldb + p]): dot
  * products along K, for transb = 1 without packing. */
 #define RT_SGEMM_SMALL_ROWS 4
-typedef void (*RtSgemmRows)(int m, int64_t n, int64_t K, const float *A, int64_t ars,
-                            int64_t acs, const float *B, int64_t bs, int64_t ps, float *C,
-                            int64_t ldc, float alpha, float beta);
-typedef void (*RtSgemmDots)(int m, int64_t n, int64_t K, const float *A, int64_t lda,
-                            const float *B, int64_t ldb, float *C, int64_t ldc, float alpha,
-                            float beta);
+typedef void (*RtSgemmRows)(int m, int64_t n, int64_t K, const float *A, int64_t ars, int64_t acs, const float *B,
+                            int64_t bs, int64_t ps, float *C, int64_t ldc, float alpha, float beta);
+typedef void (*RtSgemmDots)(int m, int64_t n, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                            float *C, int64_t ldc, float alpha, float beta);
 
 typedef struct RtSgemmKernel {
     const char *name;
-    int mr, nr;           /* register tile */
-    int64_t mc, kc, nc;   /* cache blocks */
-    RtSgemmUkr ukr;       /* NULL if this build cannot compile the ISA */
-    RtSgemmRows rows;     /* small M, see above */
+    int mr, nr;         /* register tile */
+    int64_t mc, kc, nc; /* cache blocks */
+    RtSgemmUkr ukr;     /* NULL if this build cannot compile the ISA */
+    RtSgemmRows rows;   /* small M, see above */
     RtSgemmDots dots;
     /* M at or below which the small-M kernels beat the blocked loops (by
      * measurement, bench/gemm_bench --sweep): B plain (rows kernel), B
@@ -90,29 +88,26 @@ RT_API const RtSgemmKernel *rt_sgemm_kernel_for(RtCpuPath path);
 /* rt_sgemm on a forced path (the tests run every path the CPU has).  The
  * caller must check rt_cpu_path_supported(path) first; a path whose kernel
  * is missing falls back to scalar. */
-RT_API void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64_t N, int64_t K,
-                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                 float beta, float *C, int64_t ldc);
+RT_API void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* Which algorithm: the kernel's own choice by M, or forced (tests cover
  * both on every shape; the benchmark finds the crossover). */
 typedef enum RtSgemmAlgo { RT_SGEMM_AUTO, RT_SGEMM_SMALL, RT_SGEMM_BLOCKED } RtSgemmAlgo;
 
 /* rt_sgemm_ws on a forced path and algorithm; ws NULL means allocate. */
-RT_API int rt_sgemm_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int transb, int64_t M,
-                        int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                        const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                        void *ws, size_t ws_bytes);
+RT_API int rt_sgemm_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int transb, int64_t M, int64_t N, int64_t K,
+                        float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                        int64_t ldc, void *ws, size_t ws_bytes);
 
 /* rt_sgemm_pack_b and rt_sgemm_ws_packed on a forced path and algorithm
  * (the packed-run rejects a pack made for another path). */
-RT_API void rt_sgemm_pack_b_on(RtCpuPath path, int transb, int64_t N, int64_t K, const float *B,
-                               int64_t ldb, void *packed);
+RT_API void rt_sgemm_pack_b_on(RtCpuPath path, int transb, int64_t N, int64_t K, const float *B, int64_t ldb,
+                               void *packed);
 RT_API size_t rt_sgemm_packed_b_bytes_on(RtCpuPath path, int64_t N, int64_t K); /* exact */
-RT_API int rt_sgemm_packed_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int64_t M,
-                               int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                               const void *packed_b, float beta, float *C, int64_t ldc,
-                               void *ws, size_t ws_bytes);
+RT_API int rt_sgemm_packed_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int64_t M, int64_t N, int64_t K,
+                               float alpha, const float *A, int64_t lda, const void *packed_b, float beta, float *C,
+                               int64_t ldc, void *ws, size_t ws_bytes);
 
 /* ---- one product as data, for the split over threads (sgemm_mt.c) ---- */
 
@@ -138,8 +133,7 @@ typedef struct RtSgemmJob {
 /* Rows [i0, i1) x columns [j0, j1) of j with workspace ws (sgemm.c); i0 a
  * multiple of mr and of RT_SGEMM_SMALL_ROWS, j0 of nr, for the same bits
  * as the whole product. */
-RT_API void rt_sgemm_strip(const RtSgemmJob *j, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
-                           float *ws);
+RT_API void rt_sgemm_strip(const RtSgemmJob *j, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *ws);
 /* Floats of workspace rt_sgemm_strip needs for any strip of j. */
 RT_API size_t rt_sgemm_job_ws_floats(const RtSgemmJob *j);
 
@@ -162,7 +156,6 @@ RT_API void rt_sgemm_set_split_flops(double min_flops, double strip_flops);
 
 /* The store of a partial tile: t is an MR x NR tile (row stride nr) of
  * alpha-free products; writes C[i][j] = alpha*t + beta*C for i < m, j < n. */
-RT_API void rt_sgemm_store_tile(const float *t, int nr, float *C, int64_t ldc, int m, int n,
-                         float alpha, float beta);
+RT_API void rt_sgemm_store_tile(const float *t, int nr, float *C, int64_t ldc, int m, int n, float alpha, float beta);
 
 #endif

@@ -45,19 +45,20 @@
  * B = 32, whose steps are 4.2 MFLOP, ran its forward in 6.5 ms split
  * against 4.2 whole.  (Split by rows, the earlier rule, H = 256, B = 32
  * was a loss: 103 -> 119 us, hence a threshold of 3e7 until then.) */
-#define MT_MIN_FLOPS 1e7
+#define MT_MIN_FLOPS   1e7
 #define MT_STRIP_FLOPS 5e6
 /* At most this many threads for one product (workspaces are ~2 MiB). */
-#define MT_MAX 64
+#define MT_MAX         64
 
 static pthread_mutex_t mt_mu = PTHREAD_MUTEX_INITIALIZER;
-static RtPool *mt_pool;              /* NULL: one thread */
-static float *mt_ws[MT_MAX];         /* workspace of strip t >= 1 */
-static atomic_int mt_threads;        /* 0: not decided yet */
+static RtPool *mt_pool;       /* NULL: one thread */
+static float *mt_ws[MT_MAX];  /* workspace of strip t >= 1 */
+static atomic_int mt_threads; /* 0: not decided yet */
 static double mt_min_flops = MT_MIN_FLOPS, mt_strip_flops = MT_STRIP_FLOPS;
 
 /* Stops the pool and frees the workspaces; under mt_mu or at unload. */
-static void mt_stop(void) {
+static void mt_stop(void)
+{
     rt_pool_free(mt_pool);
     mt_pool = NULL;
     for (int t = 0; t < MT_MAX; t++) {
@@ -74,14 +75,13 @@ __attribute__((destructor)) static void mt_unload(void) { mt_stop(); }
 
 /* Makes the pool for n threads (n <= 0: RNNC_THREADS); under mt_mu.
  * Falls back to one thread, with a message, if threads or memory fail. */
-static void mt_start(int n) {
-    if (n <= 0)
-        n = rt_pool_threads_for(getenv("RNNC_THREADS"));
-    if (n > MT_MAX)
-        n = MT_MAX;
+static void mt_start(int n)
+{
+    if (n <= 0) n = rt_pool_threads_for(getenv("RNNC_THREADS"));
+    if (n > MT_MAX) n = MT_MAX;
     if (n > 1) {
-        size_t bytes = rt_sgemm_workspace_size((int64_t)1 << 20, (int64_t)1 << 20,
-                                               (int64_t)1 << 20); /* any product's */
+        size_t bytes =
+            rt_sgemm_workspace_size((int64_t)1 << 20, (int64_t)1 << 20, (int64_t)1 << 20); /* any product's */
         bytes = (bytes + 63) / 64 * 64;
         mt_pool = rt_pool_new(n);
         for (int t = 1; mt_pool && t < n; t++)
@@ -89,32 +89,33 @@ static void mt_start(int n) {
                 fprintf(stderr, "rt_sgemm: out of memory for thread workspaces; one thread\n");
                 mt_stop();
             }
-        if (!mt_pool)
-            n = 1;
+        if (!mt_pool) n = 1;
     }
     atomic_store_explicit(&mt_threads, n, memory_order_release);
 }
 
-RT_API int rt_sgemm_threads(void) {
+RT_API int rt_sgemm_threads(void)
+{
     int n = atomic_load_explicit(&mt_threads, memory_order_acquire);
     if (n == 0) {
         pthread_mutex_lock(&mt_mu);
-        if (atomic_load_explicit(&mt_threads, memory_order_relaxed) == 0)
-            mt_start(0);
+        if (atomic_load_explicit(&mt_threads, memory_order_relaxed) == 0) mt_start(0);
         n = atomic_load_explicit(&mt_threads, memory_order_relaxed);
         pthread_mutex_unlock(&mt_mu);
     }
     return n;
 }
 
-RT_API void rt_sgemm_set_threads(int n) {
+RT_API void rt_sgemm_set_threads(int n)
+{
     pthread_mutex_lock(&mt_mu);
     mt_stop();
     mt_start(n);
     pthread_mutex_unlock(&mt_mu);
 }
 
-RT_API void rt_sgemm_set_split_flops(double min_flops, double strip_flops) {
+RT_API void rt_sgemm_set_split_flops(double min_flops, double strip_flops)
+{
     mt_min_flops = min_flops > 0 ? min_flops : MT_MIN_FLOPS;
     mt_strip_flops = strip_flops > 0 ? strip_flops : MT_STRIP_FLOPS;
 }
@@ -128,7 +129,8 @@ typedef struct Split {
     float *ws0; /* the caller's workspace, for strip 0 */
 } Split;
 
-static void run_strips(void *ctx, int64_t begin, int64_t end) {
+static void run_strips(void *ctx, int64_t begin, int64_t end)
+{
     const Split *s = ctx;
     const RtSgemmJob *j = s->j;
     for (int64_t t = begin; t < end; t++) {
@@ -142,7 +144,8 @@ static void run_strips(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
-RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws) {
+RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws)
+{
     double flops = 2.0 * (double)j->M * (double)j->N * (double)j->K;
     int threads = flops >= mt_min_flops ? rt_sgemm_threads() : 1;
     int64_t parts = (int64_t)(flops / mt_strip_flops);
@@ -156,10 +159,8 @@ RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws) {
         if ((by_rows ? mun : nun) < parts) /* too few units that way: the other */
             by_rows = !by_rows;
         Split s = {j, by_rows, by_rows ? mu : nu, by_rows ? mun : nun, parts, ws};
-        if (s.units < s.parts)
-            s.parts = s.units;
-        if (s.parts > 1 && mt_pool && rt_pool_try_parallel_for(mt_pool, s.parts, run_strips, &s) == 0)
-            return;
+        if (s.units < s.parts) s.parts = s.units;
+        if (s.parts > 1 && mt_pool && rt_pool_try_parallel_for(mt_pool, s.parts, run_strips, &s) == 0) return;
     }
     rt_sgemm_strip(j, 0, j->M, 0, j->N, ws);
 }

@@ -21,13 +21,19 @@
 
 /* The dtypes of the format: the first RT_ST_NREAD are read (their sizes
  * given), the others are refused as not supported rather than unknown. */
-static const struct { const char *name; size_t size; } stf_dtypes[] = {
-    {"F32", 4}, {"F64", 8}, {"I32", 4}, {"I64", 8},
-    {"BOOL", 0}, {"U8", 0}, {"I8", 0}, {"U16", 0}, {"I16", 0}, {"F16", 0}, {"BF16", 0}, {"U32", 0}, {"U64", 0},
-    {"F8_E4M3", 0}, {"F8_E5M2", 0}, {"F8_E8M0", 0}, {"F4", 0}, {"F6_E2M3", 0}, {"F6_E3M2", 0}, {"C64", 0},
+static const struct {
+    const char *name;
+    size_t size;
+} stf_dtypes[] = {
+    {"F32", 4},     {"F64", 8},     {"I32", 4}, {"I64", 8},     {"BOOL", 0},    {"U8", 0},  {"I8", 0},
+    {"U16", 0},     {"I16", 0},     {"F16", 0}, {"BF16", 0},    {"U32", 0},     {"U64", 0}, {"F8_E4M3", 0},
+    {"F8_E5M2", 0}, {"F8_E8M0", 0}, {"F4", 0},  {"F6_E2M3", 0}, {"F6_E3M2", 0}, {"C64", 0},
 };
 
-RT_API const char *rt_st_dtype_name(int dtype) { return dtype >= 0 && dtype < RT_ST_NREAD ? stf_dtypes[dtype].name : "?"; }
+RT_API const char *rt_st_dtype_name(int dtype)
+{
+    return dtype >= 0 && dtype < RT_ST_NREAD ? stf_dtypes[dtype].name : "?";
+}
 
 RT_API size_t rt_st_dtype_size(int dtype) { return dtype >= 0 && dtype < RT_ST_NREAD ? stf_dtypes[dtype].size : 0; }
 
@@ -86,13 +92,13 @@ RT_API int rt_st_header_len(const char *path, uint64_t size, const unsigned char
 
 typedef struct stf_ctx {
     const char *path;
-    char       *err;
-    size_t      errlen;
-    rt_json     top; /* a walker of the whole header */
+    char *err;
+    size_t errlen;
+    rt_json top; /* a walker of the whole header */
 } stf_ctx;
 
 typedef struct stf_member {
-    char       *key;   /* decoded, malloc'd */
+    char *key;         /* decoded, malloc'd */
     const char *value; /* where its value starts */
 } stf_member;
 
@@ -201,7 +207,8 @@ static int stf_dtype(const stf_ctx *c, const char *name, rt_json *js, rt_st_entr
     if (rt_json_string(js, &s)) return stf_nomem(c);
     while (i < ndtypes && strcmp(s, stf_dtypes[i].name)) i++;
     e->dtype = i;
-    if (i == ndtypes) rc = stf_fail(c, RT_ST_FORMAT, "tensor '%s': unknown dtype '%s'", name, s);
+    if (i == ndtypes)
+        rc = stf_fail(c, RT_ST_FORMAT, "tensor '%s': unknown dtype '%s'", name, s);
     else if (i >= RT_ST_NREAD)
         rc = stf_fail(c, RT_ST_FORMAT, "tensor '%s': dtype %s not supported (F32, F64, I32, I64 are)", name, s);
     free(s);
@@ -243,12 +250,13 @@ static int stf_offsets(const stf_ctx *c, const char *name, rt_json *js, uint64_t
         return stf_fail(c, RT_ST_FORMAT, "tensor '%s': data_offsets begin %llu > end %llu", name,
                         (unsigned long long)e->begin, (unsigned long long)e->end);
     if (e->end > data_len)
-        return stf_fail(c, RT_ST_FORMAT, "tensor '%s': data_offsets [%llu, %llu] out of range (data region has %llu bytes)",
-                        name, (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)data_len);
+        return stf_fail(c, RT_ST_FORMAT,
+                        "tensor '%s': data_offsets [%llu, %llu] out of range (data region has %llu bytes)", name,
+                        (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)data_len);
     if (e->end - e->begin != bytes)
-        return stf_fail(c, RT_ST_FORMAT, "tensor '%s': size mismatch: shape needs %llu bytes of %s, data_offsets span %llu",
-                        name, (unsigned long long)bytes, stf_dtypes[e->dtype].name,
-                        (unsigned long long)(e->end - e->begin));
+        return stf_fail(c, RT_ST_FORMAT,
+                        "tensor '%s': size mismatch: shape needs %llu bytes of %s, data_offsets span %llu", name,
+                        (unsigned long long)bytes, stf_dtypes[e->dtype].name, (unsigned long long)(e->end - e->begin));
     return 0;
 }
 
@@ -287,7 +295,8 @@ static int stf_metadata(const stf_ctx *c, rt_json *js)
     while ((rc = rt_json_next_key(js, &key)) == 1) {
         rc = 0;
         if (*js->p != '"')
-            rc = stf_fail(c, RT_ST_FORMAT, "__metadata__ value of '%s' must be a string, not %s", key, rt_json_kind(js));
+            rc =
+                stf_fail(c, RT_ST_FORMAT, "__metadata__ value of '%s' must be a string, not %s", key, rt_json_kind(js));
         rt_json_skip(js);
         free(key);
         if (rc) return rc;
@@ -384,8 +393,10 @@ static char *stf_put_name(char *w, const char *name)
     *w++ = '"';
     for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
         if (*s == '"' || *s == '\\') *w++ = '\\';
-        if (*s < 0x20) w += sprintf(w, "\\u%04x", *s);
-        else *w++ = (char)*s;
+        if (*s < 0x20)
+            w += sprintf(w, "\\u%04x", *s);
+        else
+            *w++ = (char)*s;
     }
     *w++ = '"';
     return w;

@@ -34,25 +34,25 @@
 /* Failures, as the model API's statuses (RNNRT_ERR_*, model_api.h). */
 enum { RT_ST_NOMEM = 2, RT_ST_IO = 3, RT_ST_FORMAT = 4, RT_ST_WEIGHTS = 5 };
 
-#define RT_ST_MAX_RANK 8
+#define RT_ST_MAX_RANK   8
 #define RT_ST_MAX_HEADER 100000000u /* bytes: 100 MB */
 
 /* The dtypes read, in the order of io/tensor.h's RtDType. */
 enum { RT_ST_F32, RT_ST_F64, RT_ST_I32, RT_ST_I64, RT_ST_NREAD };
 
 typedef struct rt_st_entry { /* one tensor of a header */
-    char    *name;           /* decoded, malloc'd */
-    int      dtype;          /* RT_ST_F32 ... */
-    int      rank;
-    int64_t  shape[RT_ST_MAX_RANK];
-    uint64_t begin, end;     /* its bytes in the data region */
-    int      index;          /* its place in the header */
+    char *name;              /* decoded, malloc'd */
+    int dtype;               /* RT_ST_F32 ... */
+    int rank;
+    int64_t shape[RT_ST_MAX_RANK];
+    uint64_t begin, end; /* its bytes in the data region */
+    int index;           /* its place in the header */
 } rt_st_entry;
 
 typedef struct rt_st_tensor { /* one tensor to write */
-    const char    *name;
-    int            dtype;
-    int            rank;
+    const char *name;
+    int dtype;
+    int rank;
     const int64_t *dims;
 } rt_st_tensor;
 
@@ -78,15 +78,15 @@ RT_API int rt_st_errf(int code, char *err, size_t errlen, const char *path, cons
  * (read only when file_size >= 8): 0 with *hlen, or RT_ST_FORMAT when the
  * file is empty or too short, or the length is past its end or over
  * RT_ST_MAX_HEADER. */
-RT_API int rt_st_header_len(const char *path, uint64_t file_size, const unsigned char *len8, uint64_t *hlen,
-                            char *err, size_t errlen);
+RT_API int rt_st_header_len(const char *path, uint64_t file_size, const unsigned char *len8, uint64_t *hlen, char *err,
+                            size_t errlen);
 
 /* Checks the header head[0, hlen) of a file whose data region has
  * data_len bytes, all of it (above).  0 with the tensors in *es (in data
  * order: by offset, then header order), *n of them, for rt_st_free; or
  * RT_ST_FORMAT or RT_ST_NOMEM with the message. */
-RT_API int rt_st_parse(const char *path, const char *head, uint64_t hlen, uint64_t data_len, rt_st_entry **es,
-                       int *n, char *err, size_t errlen);
+RT_API int rt_st_parse(const char *path, const char *head, uint64_t hlen, uint64_t data_len, rt_st_entry **es, int *n,
+                       char *err, size_t errlen);
 RT_API void rt_st_free(rt_st_entry *es, int n);
 
 /* The first bytes of a file holding ts[0..n): the 8-byte length and the

@@ -45,8 +45,10 @@ static void js_ws(rt_json *js)
 static const char *js_describe(rt_json *js, int c)
 {
     if (c < 0) return "end of text";
-    if (c >= 0x20 && c < 0x7f) snprintf(js->desc, sizeof js->desc, "'%c'", c);
-    else snprintf(js->desc, sizeof js->desc, "byte 0x%02x", (unsigned)c & 0xffu);
+    if (c >= 0x20 && c < 0x7f)
+        snprintf(js->desc, sizeof js->desc, "'%c'", c);
+    else
+        snprintf(js->desc, sizeof js->desc, "byte 0x%02x", (unsigned)c & 0xffu);
     return js->desc;
 }
 
@@ -57,7 +59,10 @@ static int js_hex4(rt_json *js, unsigned *out)
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
         int c = js_peek(js);
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return js_fail(js, "bad \\u escape: expected a hex digit, found %s", js_describe(js, c));
         v = v << 4 | (unsigned)d;
         js->p++;
@@ -125,10 +130,20 @@ static int js_utf8_len(const unsigned char *p, const unsigned char *end)
     unsigned c = p[0], min, cp;
     int n;
     if (c < 0x80) return 1;
-    if ((c & 0xe0) == 0xc0) { n = 2; cp = c & 0x1f; min = 0x80; }
-    else if ((c & 0xf0) == 0xe0) { n = 3; cp = c & 0x0f; min = 0x800; }
-    else if ((c & 0xf8) == 0xf0) { n = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
+    if ((c & 0xe0) == 0xc0) {
+        n = 2;
+        cp = c & 0x1f;
+        min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 3;
+        cp = c & 0x0f;
+        min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 4;
+        cp = c & 0x07;
+        min = 0x10000;
+    } else
+        return 0;
     if (end - p < n) return 0;
     for (int i = 1; i < n; i++) {
         if ((p[i] & 0xc0) != 0x80) return 0;
@@ -183,18 +198,22 @@ static int js_number(rt_json *js, int *is_int, int64_t *v)
     if (!js_digit(js_peek(js))) return js_fail(js, "expected a digit, found %s", js_describe(js, js_peek(js)));
     while (js_digit(js_peek(js))) {
         unsigned d = (unsigned)(*js->p++ - '0');
-        if (mag > (lim - d) / 10) exact = 0;
-        else if (exact) mag = mag * 10 + d;
+        if (mag > (lim - d) / 10)
+            exact = 0;
+        else if (exact)
+            mag = mag * 10 + d;
     }
     if (js_peek(js) == '.') {
         js->p++, frac = 1;
-        if (!js_digit(js_peek(js))) return js_fail(js, "expected a digit after '.', found %s", js_describe(js, js_peek(js)));
+        if (!js_digit(js_peek(js)))
+            return js_fail(js, "expected a digit after '.', found %s", js_describe(js, js_peek(js)));
         while (js_digit(js_peek(js))) js->p++;
     }
     if (js_peek(js) == 'e' || js_peek(js) == 'E') {
         js->p++, frac = 1;
         if (js_peek(js) == '+' || js_peek(js) == '-') js->p++;
-        if (!js_digit(js_peek(js))) return js_fail(js, "expected a digit in the exponent, found %s", js_describe(js, js_peek(js)));
+        if (!js_digit(js_peek(js)))
+            return js_fail(js, "expected a digit in the exponent, found %s", js_describe(js, js_peek(js)));
         while (js_digit(js_peek(js))) js->p++;
     }
     /* A bound on what a header needs, which also bounds the work. */
@@ -222,7 +241,8 @@ static int js_container(rt_json *js, int close, int depth)
             if (js_peek(js) != '"') return js_fail(js, "expected a string key, found %s", js_describe(js, js_peek(js)));
             if (js_string(js, NULL, NULL)) return -1;
             js_ws(js);
-            if (js_peek(js) != ':') return js_fail(js, "expected ':' after key, found %s", js_describe(js, js_peek(js)));
+            if (js_peek(js) != ':')
+                return js_fail(js, "expected ':' after key, found %s", js_describe(js, js_peek(js)));
             js->p++;
         }
         if (js_value(js, depth + 1)) return -1;
@@ -284,7 +304,8 @@ RT_API const char *rt_json_kind(const rt_json *js)
     case '{': return "an object";
     case '[': return "an array";
     case '"': return "a string";
-    case 't': case 'f': return "a boolean";
+    case 't':
+    case 'f': return "a boolean";
     case 'n': return "null";
     default: return "a number";
     }
@@ -308,8 +329,10 @@ RT_API int rt_json_string(rt_json *js, char **out)
 RT_API int rt_json_int(rt_json *js, int64_t *v)
 {
     int c = js_peek(js), is_int = 0;
-    if (c == '-' || js_digit(c)) js_number(js, &is_int, v);
-    else rt_json_skip(js);
+    if (c == '-' || js_digit(c))
+        js_number(js, &is_int, v);
+    else
+        rt_json_skip(js);
     return is_int;
 }
 

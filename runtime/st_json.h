@@ -23,9 +23,9 @@
 
 typedef struct rt_json {
     const char *start, *p, *end;
-    char       *err;      /* rt_json_check's message; NULL when walking */
-    size_t      errlen;
-    char        desc[16]; /* scratch for the name of an unexpected byte */
+    char *err; /* rt_json_check's message; NULL when walking */
+    size_t errlen;
+    char desc[16]; /* scratch for the name of an unexpected byte */
 } rt_json;
 
 /* 0 if text[0, len) is one JSON value, else -1 with "at byte N: problem"

@@ -21,7 +21,8 @@ static const rt_st_entry *st_find(const rt_st_entry *es, int n, const char *name
 static const char *st_shape(int rank, const int64_t *dims, char *buf, size_t n)
 {
     size_t len = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < rank && len < n; i++) len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    for (int i = 0; i < rank && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)dims[i]);
     if (len < n) snprintf(buf + len, n - len, "]");
     return buf;
 }
@@ -62,15 +63,21 @@ static int st_load(const char *path, const rt_st_tensor *want, float *const *dat
     int n = 0, rc = 0;
     uint64_t hlen = 0;
     *partial = 0;
-    if (*(const unsigned char *)&one != 1) return rt_st_errf(RT_ST_FORMAT, err, errlen, path, "big-endian hosts are not supported");
+    if (*(const unsigned char *)&one != 1)
+        return rt_st_errf(RT_ST_FORMAT, err, errlen, path, "big-endian hosts are not supported");
     FILE *f = fopen(path, "rb");
     if (!f) return rt_st_errf(RT_ST_IO, err, errlen, path, "cannot open: %s", strerror(errno));
     long size = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET)) rc = rt_st_errf(RT_ST_IO, err, errlen, path, "cannot read: %s", strerror(errno));
-    else if (size >= 8 && fread(len8, 1, 8, f) != 8) rc = rt_st_errf(RT_ST_IO, err, errlen, path, "cannot read the header length");
-    else rc = rt_st_header_len(path, (uint64_t)size, len8, &hlen, err, errlen);
-    if (!rc && !(head = malloc((size_t)hlen + 1))) rc = rt_st_errf(RT_ST_NOMEM, err, errlen, path, "out of memory");
-    else if (!rc && fread(head, 1, (size_t)hlen, f) != (size_t)hlen) rc = rt_st_errf(RT_ST_IO, err, errlen, path, "cannot read the header");
+    if (size < 0 || fseek(f, 0, SEEK_SET))
+        rc = rt_st_errf(RT_ST_IO, err, errlen, path, "cannot read: %s", strerror(errno));
+    else if (size >= 8 && fread(len8, 1, 8, f) != 8)
+        rc = rt_st_errf(RT_ST_IO, err, errlen, path, "cannot read the header length");
+    else
+        rc = rt_st_header_len(path, (uint64_t)size, len8, &hlen, err, errlen);
+    if (!rc && !(head = malloc((size_t)hlen + 1)))
+        rc = rt_st_errf(RT_ST_NOMEM, err, errlen, path, "out of memory");
+    else if (!rc && fread(head, 1, (size_t)hlen, f) != (size_t)hlen)
+        rc = rt_st_errf(RT_ST_IO, err, errlen, path, "cannot read the header");
     if (!rc) rc = rt_st_parse(path, head, hlen, (uint64_t)size - 8 - hlen, &es, &n, err, errlen);
     if (!rc) rc = st_check_wanted(path, es, n, want, nwant, err, errlen);
     for (int w = 0; w < nwant && !rc; w++) {
@@ -88,11 +95,13 @@ static int st_load(const char *path, const rt_st_tensor *want, float *const *dat
 
 /* Writes data[i] as tensor have[i] (F32) of a safetensors file: to
  * path.tmp, then renamed. */
-static int st_save(const char *path, const rt_st_tensor *have, const float *const *data, int n, char *err, size_t errlen)
+static int st_save(const char *path, const rt_st_tensor *have, const float *const *data, int n, char *err,
+                   size_t errlen)
 {
     size_t hlen, tlen = strlen(path) + 5;
     char *h = NULL, *tmp = malloc(tlen);
-    int rc = tmp ? rt_st_header(path, have, n, &h, &hlen, err, errlen) : rt_st_errf(RT_ST_NOMEM, err, errlen, path, "out of memory");
+    int rc = tmp ? rt_st_header(path, have, n, &h, &hlen, err, errlen)
+                 : rt_st_errf(RT_ST_NOMEM, err, errlen, path, "out of memory");
     if (rc) {
         free(tmp);
         return rc;

@@ -37,39 +37,37 @@ struct RtPool {
     void *ctx;
 };
 
-RT_API int rt_pool_threads_for(const char *value) {
+RT_API int rt_pool_threads_for(const char *value)
+{
     if (value && *value) {
         char *end;
         errno = 0;
         long v = strtol(value, &end, 10);
-        if (!errno && *end == '\0' && v >= 1 && v <= MAX_THREADS)
-            return (int)v;
-        fprintf(stderr, "rnnc: RNNC_THREADS=%s is not a thread count 1..%d; using every core\n",
-                value, MAX_THREADS);
+        if (!errno && *end == '\0' && v >= 1 && v <= MAX_THREADS) return (int)v;
+        fprintf(stderr, "rnnc: RNNC_THREADS=%s is not a thread count 1..%d; using every core\n", value, MAX_THREADS);
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1)
-        return 1;
+    if (cores < 1) return 1;
     return cores > MAX_THREADS ? MAX_THREADS : (int)cores;
 }
 
 /* Chunk t of [0, n) split T ways; products fit: n < 2^53 in practice and
  * T <= 1024, but divide first for n that large. */
-static void chunk(int64_t n, int t, int T, int64_t *begin, int64_t *end) {
+static void chunk(int64_t n, int t, int T, int64_t *begin, int64_t *end)
+{
     *begin = n / T * t + n % T * t / T;
     *end = n / T * (t + 1) + n % T * (t + 1) / T;
 }
 
-static void *worker_main(void *arg) {
+static void *worker_main(void *arg)
+{
     Worker *w = arg;
     RtPool *p = w->pool;
     uint64_t seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (p->generation == seen && !p->stop)
-            pthread_cond_wait(&p->wake, &p->mu);
-        if (p->stop)
-            break;
+        while (p->generation == seen && !p->stop) pthread_cond_wait(&p->wake, &p->mu);
+        if (p->stop) break;
         seen = p->generation;
         int64_t n = p->n;
         RtPoolFn fn = p->fn;
@@ -78,22 +76,19 @@ static void *worker_main(void *arg) {
 
         int64_t b, e;
         chunk(n, w->id, p->size, &b, &e);
-        if (b < e)
-            fn(ctx, b, e);
+        if (b < e) fn(ctx, b, e);
 
         pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
-            pthread_cond_signal(&p->done);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
-RT_API RtPool *rt_pool_new(int nthreads) {
-    if (nthreads <= 0)
-        nthreads = rt_pool_threads_for(getenv("RNNC_THREADS"));
-    if (nthreads > MAX_THREADS)
-        nthreads = MAX_THREADS;
+RT_API RtPool *rt_pool_new(int nthreads)
+{
+    if (nthreads <= 0) nthreads = rt_pool_threads_for(getenv("RNNC_THREADS"));
+    if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
     RtPool *p = calloc(1, sizeof *p);
     if (!p) {
         fprintf(stderr, "rnnc: out of memory for a thread pool\n");
@@ -117,8 +112,7 @@ RT_API RtPool *rt_pool_new(int nthreads) {
         w->id = t;
         int err = pthread_create(&w->thread, NULL, worker_main, w);
         if (err) {
-            fprintf(stderr, "rnnc: cannot start thread %d of %d: %s\n", t, nthreads,
-                    strerror(err));
+            fprintf(stderr, "rnnc: cannot start thread %d of %d: %s\n", t, nthreads, strerror(err));
             p->size = t; /* rt_pool_free joins the t - 1 already running */
             rt_pool_free(p);
             return NULL;
@@ -127,15 +121,14 @@ RT_API RtPool *rt_pool_new(int nthreads) {
     return p;
 }
 
-RT_API void rt_pool_free(RtPool *pool) {
-    if (!pool)
-        return;
+RT_API void rt_pool_free(RtPool *pool)
+{
+    if (!pool) return;
     pthread_mutex_lock(&pool->mu);
     pool->stop = 1;
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
-    for (int t = 1; t < pool->size; t++)
-        pthread_join(pool->workers[t].thread, NULL);
+    for (int t = 1; t < pool->size; t++) pthread_join(pool->workers[t].thread, NULL);
     pthread_cond_destroy(&pool->done);
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->mu);
@@ -148,7 +141,8 @@ RT_API int rt_pool_size(const RtPool *pool) { return pool->size; }
 
 /* Posts the loop to the workers, runs chunk 0, waits for the rest; the
  * caller holds pool->call. */
-static void run_posted(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx) {
+static void run_posted(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx)
+{
     pthread_mutex_lock(&pool->mu);
     pool->n = n;
     pool->fn = fn;
@@ -160,18 +154,16 @@ static void run_posted(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx) {
 
     int64_t b, e;
     chunk(n, 0, pool->size, &b, &e);
-    if (b < e)
-        fn(ctx, b, e);
+    if (b < e) fn(ctx, b, e);
 
     pthread_mutex_lock(&pool->mu);
-    while (pool->pending > 0)
-        pthread_cond_wait(&pool->done, &pool->mu);
+    while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->mu);
     pthread_mutex_unlock(&pool->mu);
 }
 
-RT_API void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx) {
-    if (n <= 0)
-        return;
+RT_API void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx)
+{
+    if (n <= 0) return;
     if (pool->size == 1 || n == 1) {
         fn(ctx, 0, n); /* nothing to share: skip the hand-off */
         return;
@@ -181,15 +173,14 @@ RT_API void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx
     pthread_mutex_unlock(&pool->call);
 }
 
-RT_API int rt_pool_try_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx) {
-    if (n <= 0)
-        return 0;
+RT_API int rt_pool_try_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx)
+{
+    if (n <= 0) return 0;
     if (pool->size == 1 || n == 1) {
         fn(ctx, 0, n);
         return 0;
     }
-    if (pthread_mutex_trylock(&pool->call))
-        return -1;
+    if (pthread_mutex_trylock(&pool->call)) return -1;
     run_posted(pool, n, fn, ctx);
     pthread_mutex_unlock(&pool->call);
     return 0;

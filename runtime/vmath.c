@@ -26,44 +26,44 @@ RT_API float rt_expf(float x) { return rt_inline_expf(x); }
 RT_API float rt_tanhf(float x) { return rt_inline_tanhf(x); }
 RT_API float rt_sigmoidf(float x) { return rt_inline_sigmoidf(x); }
 
-static void vexp_scalar(float *y, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        y[i] = rt_expf(x[i]);
+static void vexp_scalar(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = rt_expf(x[i]);
 }
 
-static void vtanh_scalar(float *y, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        y[i] = rt_tanhf(x[i]);
+static void vtanh_scalar(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = rt_tanhf(x[i]);
 }
 
-static void vsigmoid_scalar(float *y, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        y[i] = rt_sigmoidf(x[i]);
+static void vsigmoid_scalar(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = rt_sigmoidf(x[i]);
 }
 
 static const RtVmathKernels scalar_kernels = {vexp_scalar, vtanh_scalar, vsigmoid_scalar};
 
 /* The kernels for path, or for the best path below it that this CPU and
  * build can run (there is no AVX-512 variant: AVX-512 CPUs run AVX2). */
-static const RtVmathKernels *kernels_for(RtCpuPath path) {
-    if (path >= RT_CPU_AVX2 && rt_cpu_path_supported(RT_CPU_AVX2) && rt_vmath_avx2.exp)
-        return &rt_vmath_avx2;
+static const RtVmathKernels *kernels_for(RtCpuPath path)
+{
+    if (path >= RT_CPU_AVX2 && rt_cpu_path_supported(RT_CPU_AVX2) && rt_vmath_avx2.exp) return &rt_vmath_avx2;
     return &scalar_kernels;
 }
 
-RT_API void rt_vexp_on(RtCpuPath path, float *y, const float *x, int64_t n) {
-    if (n > 0)
-        kernels_for(path)->exp(y, x, n);
+RT_API void rt_vexp_on(RtCpuPath path, float *y, const float *x, int64_t n)
+{
+    if (n > 0) kernels_for(path)->exp(y, x, n);
 }
 
-RT_API void rt_vtanh_on(RtCpuPath path, float *y, const float *x, int64_t n) {
-    if (n > 0)
-        kernels_for(path)->tanh(y, x, n);
+RT_API void rt_vtanh_on(RtCpuPath path, float *y, const float *x, int64_t n)
+{
+    if (n > 0) kernels_for(path)->tanh(y, x, n);
 }
 
-RT_API void rt_vsigmoid_on(RtCpuPath path, float *y, const float *x, int64_t n) {
-    if (n > 0)
-        kernels_for(path)->sigmoid(y, x, n);
+RT_API void rt_vsigmoid_on(RtCpuPath path, float *y, const float *x, int64_t n)
+{
+    if (n > 0) kernels_for(path)->sigmoid(y, x, n);
 }
 
 RT_API void rt_vexp(float *y, const float *x, int64_t n) { rt_vexp_on(rt_cpu_path(), y, x, n); }

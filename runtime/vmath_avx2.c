@@ -26,7 +26,8 @@
 
 #define SET(c) _mm256_set1_ps(c)
 
-RT_TARGET("avx2") static __m256 exp8(__m256 x) {
+RT_TARGET("avx2") static __m256 exp8(__m256 x)
+{
     __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
     /* max/min return their second operand for a NaN lane: a finite value,
      * replaced by x + x at the end. */
@@ -59,7 +60,8 @@ RT_TARGET("avx2") static __m256 exp8(__m256 x) {
     return _mm256_blendv_ps(p, _mm256_add_ps(x, x), nan);
 }
 
-RT_TARGET("avx2") static __m256 tanh8(__m256 x) {
+RT_TARGET("avx2") static __m256 tanh8(__m256 x)
+{
     __m256 signbit = SET(-0.0f);
     __m256 sign = _mm256_and_ps(x, signbit);
     __m256 a = _mm256_andnot_ps(signbit, x);
@@ -81,7 +83,8 @@ RT_TARGET("avx2") static __m256 tanh8(__m256 x) {
     return _mm256_or_ps(_mm256_blendv_ps(l, s, small), sign);
 }
 
-RT_TARGET("avx2") static __m256 sigmoid8(__m256 x) {
+RT_TARGET("avx2") static __m256 sigmoid8(__m256 x)
+{
     __m256 signbit = SET(-0.0f);
     __m256 na = _mm256_or_ps(x, signbit); /* -|x| */
     __m256 e = exp8(na);
@@ -93,18 +96,18 @@ RT_TARGET("avx2") static __m256 sigmoid8(__m256 x) {
 
 /* Whole vectors straight from x, the last n % 8 through a padded buffer
  * (no read or write past n). */
-#define ARRAY_KERNEL(name, f8)                                                \
-    RT_TARGET("avx2") static void name(float *y, const float *x, int64_t n) { \
-        int64_t i = 0;                                                        \
-        for (; i + 8 <= n; i += 8)                                            \
-            _mm256_storeu_ps(y + i, f8(_mm256_loadu_ps(x + i)));              \
-        if (i < n) {                                                          \
-            float buf[8] = {0};                                               \
-            size_t rest = (size_t)(n - i) * sizeof(float);                    \
-            memcpy(buf, x + i, rest);                                         \
-            _mm256_storeu_ps(buf, f8(_mm256_loadu_ps(buf)));                  \
-            memcpy(y + i, buf, rest);                                         \
-        }                                                                     \
+#define ARRAY_KERNEL(name, f8)                                                          \
+    RT_TARGET("avx2") static void name(float *y, const float *x, int64_t n)             \
+    {                                                                                   \
+        int64_t i = 0;                                                                  \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f8(_mm256_loadu_ps(x + i))); \
+        if (i < n) {                                                                    \
+            float buf[8] = {0};                                                         \
+            size_t rest = (size_t)(n - i) * sizeof(float);                              \
+            memcpy(buf, x + i, rest);                                                   \
+            _mm256_storeu_ps(buf, f8(_mm256_loadu_ps(buf)));                            \
+            memcpy(y + i, buf, rest);                                                   \
+        }                                                                               \
     }
 
 ARRAY_KERNEL(vexp_avx2, exp8)

@@ -39,31 +39,31 @@
  * 2^15 and r loses nothing); exp(r) by the Cephes expf polynomial on
  * |r| <= ln2/2; then times 2^n in two halves so that denormal results are
  * rounded once, at the last multiply. */
-#define VM_EXP_HI 89.0f
-#define VM_EXP_LO -104.0f
-#define VM_LOG2E 1.44269504088896341f
-#define VM_LN2_HI 0.693359375f
-#define VM_LN2_LO -2.12194440e-4f
+#define VM_EXP_HI      89.0f
+#define VM_EXP_LO      -104.0f
+#define VM_LOG2E       1.44269504088896341f
+#define VM_LN2_HI      0.693359375f
+#define VM_LN2_LO      -2.12194440e-4f
 /* Adding and subtracting 1.5 * 2^23 rounds |t| < 2^22 to the nearest
  * integer (ties to even), the same on every path. */
 #define VM_ROUND_MAGIC 12582912.0f
-#define VM_EXP_P0 1.9875691500e-4f
-#define VM_EXP_P1 1.3981999507e-3f
-#define VM_EXP_P2 8.3334519073e-3f
-#define VM_EXP_P3 4.1665795894e-2f
-#define VM_EXP_P4 1.6666665459e-1f
-#define VM_EXP_P5 5.0000001201e-1f
+#define VM_EXP_P0      1.9875691500e-4f
+#define VM_EXP_P1      1.3981999507e-3f
+#define VM_EXP_P2      8.3334519073e-3f
+#define VM_EXP_P3      4.1665795894e-2f
+#define VM_EXP_P4      1.6666665459e-1f
+#define VM_EXP_P5      5.0000001201e-1f
 
 /* tanh on a = |x|: below VM_TANH_SMALL the Cephes tanhf odd polynomial
  * a + a^3 P(a^2) (no cancellation near 0); above it 1 - 2 / (exp(2a) + 1),
  * which for large a is 1 - 2/inf = 1 with no overflow trouble.  The sign is
  * put back last, so tanh(-0) = -0. */
 #define VM_TANH_SMALL 0.625f
-#define VM_TANH_P0 -5.70498872745e-3f
-#define VM_TANH_P1 2.06390887954e-2f
-#define VM_TANH_P2 -5.37397155531e-2f
-#define VM_TANH_P3 1.33314422036e-1f
-#define VM_TANH_P4 -3.33332819422e-1f
+#define VM_TANH_P0    -5.70498872745e-3f
+#define VM_TANH_P1    2.06390887954e-2f
+#define VM_TANH_P2    -5.37397155531e-2f
+#define VM_TANH_P3    1.33314422036e-1f
+#define VM_TANH_P4    -3.33332819422e-1f
 
 /* sigmoid: e = exp(-|x|) is in [0, 1], so never overflows; then
  * 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, one division either
@@ -91,25 +91,29 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-RT_ALWAYS_INLINE uint32_t rt_vm_bits(float f) {
+RT_ALWAYS_INLINE uint32_t rt_vm_bits(float f)
+{
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
 }
 
-RT_ALWAYS_INLINE float rt_vm_float(uint32_t u) {
+RT_ALWAYS_INLINE float rt_vm_float(uint32_t u)
+{
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
 }
 
 /* c ? a : b, as bit operations on values both already computed. */
-RT_ALWAYS_INLINE float rt_vm_pick(int c, float a, float b) {
+RT_ALWAYS_INLINE float rt_vm_pick(int c, float a, float b)
+{
     uint32_t m = 0u - (uint32_t)(c != 0);
     return rt_vm_float((rt_vm_bits(a) & m) | (rt_vm_bits(b) & ~m));
 }
 
-RT_ALWAYS_INLINE float rt_inline_expf(float x0) {
+RT_ALWAYS_INLINE float rt_inline_expf(float x0)
+{
     /* the clamp as x >= LO first, so that a NaN becomes LO (a comparison
      * with NaN is false) and the integer conversion below stays defined;
      * the NaN is put back at the end */
@@ -148,7 +152,8 @@ RT_ALWAYS_INLINE float rt_inline_expf(float x0) {
     return rt_vm_pick(x0 != x0, nan, p);
 }
 
-RT_ALWAYS_INLINE float rt_inline_tanhf(float x) {
+RT_ALWAYS_INLINE float rt_inline_tanhf(float x)
+{
     uint32_t sign = rt_vm_bits(x) & 0x80000000u;
     float a = rt_vm_float(rt_vm_bits(x) & 0x7fffffffu);
     /* small |x|: the odd polynomial */
@@ -174,7 +179,8 @@ RT_ALWAYS_INLINE float rt_inline_tanhf(float x) {
     return rt_vm_float(rt_vm_bits(r) | sign);
 }
 
-RT_ALWAYS_INLINE float rt_inline_sigmoidf(float x) {
+RT_ALWAYS_INLINE float rt_inline_sigmoidf(float x)
+{
     float a = rt_vm_float(rt_vm_bits(x) & 0x7fffffffu);
     float e = rt_inline_expf(-a);
     float d = 1.0f + e;
@@ -182,7 +188,8 @@ RT_ALWAYS_INLINE float rt_inline_sigmoidf(float x) {
     return num / d;
 }
 
-RT_ALWAYS_INLINE float rt_inline_softplusf(float x) {
+RT_ALWAYS_INLINE float rt_inline_softplusf(float x)
+{
     float a = rt_vm_float(rt_vm_bits(x) & 0x7fffffffu);
     float e = rt_inline_expf(-a);
     float u = 1.0f + e;

@@ -3,7 +3,8 @@
 # root; otherwise says what is missing and how to install it.
 # Tools: a C compiler, make, flex, bison, cmocka, LLVM 14 (FileCheck for the
 # golden tests, llvm-config for the JIT), clang 14 (the JIT's math is C
-# compiled to LLVM 14 bitcode; `clang` is the clang build's compiler).
+# compiled to LLVM 14 bitcode; `clang` is the clang build's compiler),
+# clang-format 14 (`make test` checks the format, scripts/format.sh).
 set -u
 missing=""
 need() { # need COMMAND-OR-FILE PACKAGE
@@ -21,6 +22,7 @@ need /usr/lib/llvm-14/bin/FileCheck llvm-14-tools
 need /usr/bin/llvm-config-14 llvm-14-dev
 need clang clang
 need clang-14 clang-14
+need clang-format-14 clang-format-14
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "deps: installing$missing"

@@ -42,7 +42,7 @@ static int param_index(const IrModule *m, const char *name)
     return -1;
 }
 
-static ApiSlot mk(int kind, int index) { return (ApiSlot){ index >= 0 ? kind : 0, index }; }
+static ApiSlot mk(int kind, int index) { return (ApiSlot){index >= 0 ? kind : 0, index}; }
 
 /* An argument: an input (by its role), a target or a parameter. */
 static ApiSlot arg_slot(const IrModule *base, const IrModule *m, const char *name)
@@ -176,8 +176,8 @@ int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *e
         if (!o->sym || !o->args || !o->results || !o->carry) return ir_errf(err, errlen, "out of memory");
         for (int s = 0; s < o->nsyms; s++)
             if ((o->sym[s] = api_size_field(b, o->m, s)) < 0)
-                return ir_errf(err, errlen, "internal error: the %s function's size '%s' is not the model's", o->f->name,
-                               o->m->syms[s].name);
+                return ir_errf(err, errlen, "internal error: the %s function's size '%s' is not the model's",
+                               o->f->name, o->m->syms[s].name);
         if (slot_pairs(b, o, o->f->args, o->f->nargs, 0, o->args, err, errlen) ||
             slot_pairs(b, o, o->f->results, o->f->nresults, 1, o->results, err, errlen))
             return -1;

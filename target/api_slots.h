@@ -48,31 +48,31 @@ int api_size_field(const IrModule *base, const IrModule *m, int s);
  * file (llvm_api.c, LLVM constants).  Names point into the modules. */
 
 typedef struct ApiKernel {
-    const IrModule *m;        /* NULL: the model has no such kernel            */
-    const KFunc    *f;
-    const char     *fn, *arena; /* its two functions' names                    */
-    int             nsyms;
-    int64_t        *sym;      /* the sizes field of each symbol                */
-    int64_t        *args, *results; /* f->nargs, f->nresults (kind, index) pairs */
-    int             ncarry;
-    int64_t        *carry;    /* RNNRT_SHAPE_WORDS each                        */
-    int             has_reset;
+    const IrModule *m; /* NULL: the model has no such kernel            */
+    const KFunc *f;
+    const char *fn, *arena; /* its two functions' names                    */
+    int nsyms;
+    int64_t *sym;            /* the sizes field of each symbol                */
+    int64_t *args, *results; /* f->nargs, f->nresults (kind, index) pairs */
+    int ncarry;
+    int64_t *carry; /* RNNRT_SHAPE_WORDS each                        */
+    int has_reset;
 } ApiKernel;
 
 typedef struct ApiDesc {
-    const char  *prefix;
-    int          nsizes, ninputs, noutputs, ntargets, nparams, nopt;
+    const char *prefix;
+    int nsizes, ninputs, noutputs, ntargets, nparams, nopt;
     const char **size_names, **input_names, **output_names, **target_names, **param_names;
-    int64_t     *param_shapes, *param_numel, *opt;
-    ApiKernel    k[3];        /* forward (the base module), step, train        */
-    float      **embedded;    /* nparams arrays (--embed-weights), or NULL     */
+    int64_t *param_shapes, *param_numel, *opt;
+    ApiKernel k[3];   /* forward (the base module), step, train        */
+    float **embedded; /* nparams arrays (--embed-weights), or NULL     */
 } ApiDesc;
 
 /* Fills d for the kernels in k[0..2] (m, f, fn and arena set by the
  * caller; k[0] is the forward pass, whose module is the base).  Returns
  * 0, or -1 with a message (a buffer the API does not know: a bug); then
  * and after use api_desc_free. */
-int  api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *err, size_t errlen);
+int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *err, size_t errlen);
 void api_desc_free(ApiDesc *d);
 
 /* ---- embedded weights (--embed-weights) ------------------------------------------

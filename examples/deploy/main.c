@@ -39,7 +39,10 @@ static int write_npy(const char *dir, const char *name, const float *x, int rank
     char path[1024], hdr[128], dims[64] = "";
     size_t n = 1, len = 0;
     for (int i = 0; i < rank; i++) {
-        len += (size_t)snprintf(dims + len, sizeof dims - len, "%d%s", shape[i], rank == 1 ? "," : i + 1 < rank ? ", " : "");
+        len += (size_t)snprintf(dims + len, sizeof dims - len, "%d%s", shape[i],
+                                rank == 1      ? ","
+                                : i + 1 < rank ? ", "
+                                               : "");
         n *= (size_t)shape[i];
     }
     int h = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
@@ -84,7 +87,7 @@ int main(int argc, char **argv)
         }
 
     forecast_model *m;
-    forecast_sizes max = { .batch = 4, .T_x = 64 };
+    forecast_sizes max = {.batch = 4, .T_x = 64};
     if (forecast_create(&m, &max, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return 1;
@@ -96,9 +99,9 @@ int main(int argc, char **argv)
     }
 
     /* The forward pass over all 16 steps. */
-    forecast_sizes n = { .batch = B, .T_x = T };
-    forecast_inputs in = { .x = &x[0][0][0] };
-    forecast_outputs out = { .yhat = &yhat[0][0][0], .hn = &hn[0][0][0], .cn = &cn[0][0][0] };
+    forecast_sizes n = {.batch = B, .T_x = T};
+    forecast_inputs in = {.x = &x[0][0][0]};
+    forecast_outputs out = {.yhat = &yhat[0][0][0], .hn = &hn[0][0][0], .cn = &cn[0][0][0]};
     if (forecast_forward(m, &n, &in, &out)) {
         fprintf(stderr, "%s\n", forecast_errmsg(m));
         forecast_free(m);
@@ -108,8 +111,8 @@ int main(int argc, char **argv)
     /* The same, one step at a time: the state stays in the model. */
     forecast_reset(m);
     for (int t = 0; t < T; t++) {
-        forecast_inputs one = { .x = &x[t][0][0] };
-        forecast_outputs o1 = { .yhat = &ystep[t][0][0], .hn = &hstep[0][0][0], .cn = &cstep[0][0][0] };
+        forecast_inputs one = {.x = &x[t][0][0]};
+        forecast_outputs o1 = {.yhat = &ystep[t][0][0], .hn = &hstep[0][0][0], .cn = &cstep[0][0][0]};
         if (forecast_step(m, B, &one, &o1)) {
             fprintf(stderr, "%s\n", forecast_errmsg(m));
             forecast_free(m);
@@ -117,15 +120,17 @@ int main(int argc, char **argv)
         }
     }
     double dy = max_diff(&ystep[0][0][0], &yhat[0][0][0], T * B);
-    double dh = fmax(max_diff(&hstep[0][0][0], &hn[0][0][0], L * B * H), max_diff(&cstep[0][0][0], &cn[0][0][0], L * B * H));
-    printf("step vs forward over %d steps: max |diff| %.3g in yhat, %.3g in the final states (tolerance %g)\n", T, dy, dh, STEP_TOL);
+    double dh =
+        fmax(max_diff(&hstep[0][0][0], &hn[0][0][0], L * B * H), max_diff(&cstep[0][0][0], &cn[0][0][0], L * B * H));
+    printf("step vs forward over %d steps: max |diff| %.3g in yhat, %.3g in the final states (tolerance %g)\n", T, dy,
+           dh, STEP_TOL);
     if (!(dy <= STEP_TOL && dh <= STEP_TOL)) {
         printf("FAIL: the streaming step does not match the forward pass\n");
         ok = 0;
     }
 
     /* Training: Adam on the mean squared error of the next-value prediction. */
-    forecast_targets tg = { .y = &y[0][0][0] };
+    forecast_targets tg = {.y = &y[0][0][0]};
     float loss0 = 0, loss = 0;
     for (int s = 0; s < TRAIN_STEPS; s++) {
         if (forecast_train_step(m, &n, &in, &tg, &loss)) {
@@ -143,14 +148,16 @@ int main(int argc, char **argv)
             }
         }
         if (s % 10 == 0 || s + 1 == TRAIN_STEPS)
-            printf("train step %2lld: loss %.6f, gradient norm %.4f\n", (long long)forecast_steps_done(m), loss, forecast_grad_norm(m));
+            printf("train step %2lld: loss %.6f, gradient norm %.4f\n", (long long)forecast_steps_done(m), loss,
+                   forecast_grad_norm(m));
     }
     if (!(loss < 0.8f * loss0)) {
-        printf("FAIL: %d training steps did not bring the loss down by a fifth (%.6f -> %.6f)\n", TRAIN_STEPS, loss0, loss);
+        printf("FAIL: %d training steps did not bring the loss down by a fifth (%.6f -> %.6f)\n", TRAIN_STEPS, loss0,
+               loss);
         ok = 0;
     }
 
-    int shape_x[3] = { T, B, F }, shape_y[3] = { T, B, 1 }, shape_h[3] = { L, B, H };
+    int shape_x[3] = {T, B, F}, shape_y[3] = {T, B, 1}, shape_h[3] = {L, B, H};
     snprintf(path, sizeof path, "%s/trained.safetensors", dir);
     if (write_npy(dir, "x.npy", &x[0][0][0], 3, shape_x) || write_npy(dir, "yhat.npy", &yhat[0][0][0], 3, shape_y) ||
         write_npy(dir, "hn.npy", &hn[0][0][0], 3, shape_h) || write_npy(dir, "cn.npy", &cn[0][0][0], 3, shape_h) ||

@@ -39,31 +39,37 @@ void cg_api_decls(const CGen *g, FILE *h)
 {
     const char *P = g->P;
     const IrModule *b = g->base;
-    fprintf(h, "\n/* Every function that can fail returns one of these; %s_errmsg() says what\n"
-               " * went wrong, naming the function (and the file, for weights). */\n"
-               "enum {\n"
-               "    %s_OK = 0,\n"
-               "    %s_ERR_ARG = 1,     /* a NULL pointer, a size outside [1, maximum] */\n"
-               "    %s_ERR_NOMEM = 2,   /* out of memory */\n"
-               "    %s_ERR_IO = 3,      /* a file cannot be opened, read or written */\n"
-               "    %s_ERR_FORMAT = 4,  /* a malformed safetensors file */\n"
-               "    %s_ERR_WEIGHTS = 5, /* weights that do not fit: a missing tensor, another shape or dtype */\n"
-               "    %s_ERR_DATA = 6,    /* bad input data: a token id out of range */\n"
-               "    %s_ERR_NAN = 7,     /* training: the loss is not finite (the weights stay as they were) */\n"
-               "    %s_ERR_STATE = 8    /* no weights yet: call %s_load_weights first */\n"
-               "};\n",
+    fprintf(h,
+            "\n/* Every function that can fail returns one of these; %s_errmsg() says what\n"
+            " * went wrong, naming the function (and the file, for weights). */\n"
+            "enum {\n"
+            "    %s_OK = 0,\n"
+            "    %s_ERR_ARG = 1,     /* a NULL pointer, a size outside [1, maximum] */\n"
+            "    %s_ERR_NOMEM = 2,   /* out of memory */\n"
+            "    %s_ERR_IO = 3,      /* a file cannot be opened, read or written */\n"
+            "    %s_ERR_FORMAT = 4,  /* a malformed safetensors file */\n"
+            "    %s_ERR_WEIGHTS = 5, /* weights that do not fit: a missing tensor, another shape or dtype */\n"
+            "    %s_ERR_DATA = 6,    /* bad input data: a token id out of range */\n"
+            "    %s_ERR_NAN = 7,     /* training: the loss is not finite (the weights stay as they were) */\n"
+            "    %s_ERR_STATE = 8    /* no weights yet: call %s_load_weights first */\n"
+            "};\n",
             P, P, P, P, P, P, P, P, P, P, P);
-    fprintf(h, "\n/* One model: its weights, its working memory and its state.  Models are\n"
-               " * independent; one model must not be used by two threads at once. */\n"
-               "typedef struct %s_model %s_model;\n", P, P);
+    fprintf(h,
+            "\n/* One model: its weights, its working memory and its state.  Models are\n"
+            " * independent; one model must not be used by two threads at once. */\n"
+            "typedef struct %s_model %s_model;\n",
+            P, P);
 
-    fprintf(h, "\n/* Sizes: the batch and the length of each sequence.  Arrays are time-major\n"
-               " * and packed for the actual sizes: an input [T, B, F] holds T*B*F values. */\n"
-               "typedef struct %s_sizes {\n    int64_t batch; /* B */\n", P);
+    fprintf(h,
+            "\n/* Sizes: the batch and the length of each sequence.  Arrays are time-major\n"
+            " * and packed for the actual sizes: an input [T, B, F] holds T*B*F values. */\n"
+            "typedef struct %s_sizes {\n    int64_t batch; /* B */\n",
+            P);
     for (int s = 1; s < b->nsyms; s++) fprintf(h, "    int64_t %s; /* a sequence length */\n", b->syms[s].name);
     fprintf(h, "} %s_sizes;\n", P);
 
-    fprintf(h, "\n/* The inputs (%s_step: one time step, so T = 1 in every shape). */\ntypedef struct %s_inputs {\n", P, P);
+    fprintf(h, "\n/* The inputs (%s_step: one time step, so T = 1 in every shape). */\ntypedef struct %s_inputs {\n", P,
+            P);
     for (int i = 0; i < b->ninputs; i++) field_decl(b, h, b->inputs[i].name, &b->inputs[i].value->type, 1);
     if (!b->ninputs) fprintf(h, "    char none; /* the model has no input */\n");
     fprintf(h, "} %s_inputs;\n", P);
@@ -81,55 +87,64 @@ void cg_api_decls(const CGen *g, FILE *h)
         fprintf(h, "} %s_targets;\n", P);
     }
 
-    fprintf(h, "\n/* Makes a model for batches of up to max->batch and sequences of up to the\n"
-               " * lengths in *max, which size its working memory (all of it allocated here).\n"
-               " * %s.  On failure *model is NULL and\n"
-               " * err (if not NULL) receives the message. */\n"
-               "int %s_create(%s_model **model, const %s_sizes *max, char *err, size_t errlen);\n"
-               "void %s_free(%s_model *m);          /* NULL is fine */\n"
-               "const char *%s_errmsg(const %s_model *m); /* the last error's message, \"\" if none */\n",
-            g->embedded ? "The weights are the ones embedded in the file" : "Load the weights before running it",
-            P, P, P, P, P, P, P);
-    fprintf(h, "\n/* Reads the weights from a safetensors file (F32 tensors under the\n"
-               " * parameters' names, as `rnnc init` and `rnnc train` write them; other\n"
-               " * tensors are ignored).  The whole file is checked first: on an error\n"
-               " * the model keeps the weights it had.%s */\n"
-               "int %s_load_weights(%s_model *m, const char *path);\n"
-               "/* Writes the current weights as a safetensors file `rnnc run -w` reads. */\n"
-               "int %s_save_weights(%s_model *m, const char *path);\n",
+    fprintf(h,
+            "\n/* Makes a model for batches of up to max->batch and sequences of up to the\n"
+            " * lengths in *max, which size its working memory (all of it allocated here).\n"
+            " * %s.  On failure *model is NULL and\n"
+            " * err (if not NULL) receives the message. */\n"
+            "int %s_create(%s_model **model, const %s_sizes *max, char *err, size_t errlen);\n"
+            "void %s_free(%s_model *m);          /* NULL is fine */\n"
+            "const char *%s_errmsg(const %s_model *m); /* the last error's message, \"\" if none */\n",
+            g->embedded ? "The weights are the ones embedded in the file" : "Load the weights before running it", P, P,
+            P, P, P, P, P);
+    fprintf(h,
+            "\n/* Reads the weights from a safetensors file (F32 tensors under the\n"
+            " * parameters' names, as `rnnc init` and `rnnc train` write them; other\n"
+            " * tensors are ignored).  The whole file is checked first: on an error\n"
+            " * the model keeps the weights it had.%s */\n"
+            "int %s_load_weights(%s_model *m, const char *path);\n"
+            "/* Writes the current weights as a safetensors file `rnnc run -w` reads. */\n"
+            "int %s_save_weights(%s_model *m, const char *path);\n",
             g->train.m ? "  Loading resets the optimizer state and the step count." : "", P, P, P, P);
-    fprintf(h, "\n/* The forward pass over whole sequences, from the initial state: the\n"
-               " * sizes of this call (each within the maxima), the inputs, the outputs. */\n"
-               "int %s_forward(%s_model *m, const %s_sizes *n, const %s_inputs *in, %s_outputs *out);\n",
+    fprintf(h,
+            "\n/* The forward pass over whole sequences, from the initial state: the\n"
+            " * sizes of this call (each within the maxima), the inputs, the outputs. */\n"
+            "int %s_forward(%s_model *m, const %s_sizes *n, const %s_inputs *in, %s_outputs *out);\n",
             P, P, P, P, P);
     if (g->step.m)
-        fprintf(h, "\n/* One time step for a batch of `batch` sequences: reads one step of each\n"
-                   " * input ([B, ...]), writes one step of each output, and keeps the recurrent\n"
-                   " * state in the model for the next call.  Steps 0..T-1 give what %s_forward\n"
-                   " * gives over T steps.  A call with another batch size starts afresh. */\n"
-                   "int %s_step(%s_model *m, int64_t batch, const %s_inputs *in, %s_outputs *out);\n",
+        fprintf(h,
+                "\n/* One time step for a batch of `batch` sequences: reads one step of each\n"
+                " * input ([B, ...]), writes one step of each output, and keeps the recurrent\n"
+                " * state in the model for the next call.  Steps 0..T-1 give what %s_forward\n"
+                " * gives over T steps.  A call with another batch size starts afresh. */\n"
+                "int %s_step(%s_model *m, int64_t batch, const %s_inputs *in, %s_outputs *out);\n",
                 P, P, P, P, P);
-    fprintf(h, "/* Forgets the recurrent state%s: the next call starts from the model's\n"
-               " * initial state. */\nvoid %s_reset(%s_model *m);\n",
+    fprintf(h,
+            "/* Forgets the recurrent state%s: the next call starts from the model's\n"
+            " * initial state. */\nvoid %s_reset(%s_model *m);\n",
             g->step.m && g->train.m && g->o->tbptt ? " of %s_step and of %s_train_step" : "", P, P);
     if (g->train.m)
-        fprintf(h, "\n/* One training step on a batch: the loss, its gradient by backpropagation\n"
-                   " * through time, clipping and the optimizer update of the weights inside the\n"
-                   " * model (the settings are the model's train block's, see the .c file's\n"
-                   " * first comment).  *loss (if not NULL) receives the loss before the update.%s */\n"
-                   "int %s_train_step(%s_model *m, const %s_sizes *n, const %s_inputs *in, const %s_targets *tg, float *loss);\n"
-                   "float %s_grad_norm(const %s_model *m);    /* the last step's gradient norm, before clipping */\n"
-                   "int64_t %s_steps_done(const %s_model *m); /* updates since the weights were loaded */\n",
+        fprintf(h,
+                "\n/* One training step on a batch: the loss, its gradient by backpropagation\n"
+                " * through time, clipping and the optimizer update of the weights inside the\n"
+                " * model (the settings are the model's train block's, see the .c file's\n"
+                " * first comment).  *loss (if not NULL) receives the loss before the update.%s */\n"
+                "int %s_train_step(%s_model *m, const %s_sizes *n, const %s_inputs *in, const %s_targets *tg, float "
+                "*loss);\n"
+                "float %s_grad_norm(const %s_model *m);    /* the last step's gradient norm, before clipping */\n"
+                "int64_t %s_steps_done(const %s_model *m); /* updates since the weights were loaded */\n",
                 g->o->tbptt ? "\n * Truncated BPTT: the recurrent state carries over to the next call (its\n"
-                              " * sequences continue this call's) until %s_reset or another batch size." : "",
+                              " * sequences continue this call's) until %s_reset or another batch size."
+                            : "",
                 P, P, P, P, P, P, P, P, P);
-    fprintf(h, "\n/* The parameters, in state_dict order: i in [0, %s_num_params()). */\n"
-               "int %s_num_params(void);\n"
-               "const char *%s_param_name(int i);        /* \"h.weight_ih_l0\"; NULL out of range */\n"
-               "int %s_param_rank(int i);\n"
-               "const int64_t *%s_param_dims(int i);      /* rank values */\n"
-               "int64_t %s_param_numel(int i);\n"
-               "const float *%s_param_data(const %s_model *m, int i); /* the current values; NULL before weights */\n",
+    fprintf(h,
+            "\n/* The parameters, in state_dict order: i in [0, %s_num_params()). */\n"
+            "int %s_num_params(void);\n"
+            "const char *%s_param_name(int i);        /* \"h.weight_ih_l0\"; NULL out of range */\n"
+            "int %s_param_rank(int i);\n"
+            "const int64_t *%s_param_dims(int i);      /* rank values */\n"
+            "int64_t %s_param_numel(int i);\n"
+            "const float *%s_param_data(const %s_model *m, int i); /* the current values; NULL before weights */\n",
             P, P, P, P, P, P, P, P);
 }
 
@@ -188,15 +203,15 @@ static void kernel_init(const CGen *g, const ApiKernel *k, const char *kind)
     snprintf(n[3], sizeof n[3], "%s_carry", kind);
     out(g, "    { %s, %s_arena64, %d, %s, %d, %s, %d, %s, %d, %s, %d }, /* %s */\n", k->fn, k->fn, k->nsyms,
         ref(g, n[0], k->nsyms, b[0], sizeof b[0]), k->f->nargs, ref(g, n[1], k->f->nargs, b[1], sizeof b[1]),
-        k->f->nresults, ref(g, n[2], k->f->nresults, b[2], sizeof b[2]), k->ncarry, ref(g, n[3], k->ncarry, b[3], sizeof b[3]),
-        k->has_reset, kind);
+        k->f->nresults, ref(g, n[2], k->f->nresults, b[2], sizeof b[2]), k->ncarry,
+        ref(g, n[3], k->ncarry, b[3], sizeof b[3]), k->has_reset, kind);
 }
 
 /* The descriptor as static data: what runtime/model_api.c reads. */
 static void descriptor(const CGen *g, const ApiDesc *d)
 {
     const char *P = g->P;
-    static const char *const kinds[3] = { "forward", "step", "train" };
+    static const char *const kinds[3] = {"forward", "step", "train"};
     char b[9][200];
     out(g, "\n/* The model's descriptor (runtime/model_api.h): sizes, inputs, outputs,\n"
            " * targets, parameters; for each kernel its functions, the sizes it reads,\n"
@@ -219,10 +234,12 @@ static void descriptor(const CGen *g, const ApiDesc *d)
     out(g, "static const rnnrt_model_desc %s_desc = {\n    RNNRT_MODEL_DESC_VERSION, \"%s\",\n", P, P);
     out(g, "    %d, %s, %d, %s, %d, %s, %d, %s,\n", d->nsizes, ref(g, "size_names", d->nsizes, b[0], sizeof b[0]),
         d->ninputs, ref(g, "input_names", d->ninputs, b[1], sizeof b[1]), d->noutputs,
-        ref(g, "output_names", d->noutputs, b[2], sizeof b[2]), d->ntargets, ref(g, "target_names", d->ntargets, b[3], sizeof b[3]));
+        ref(g, "output_names", d->noutputs, b[2], sizeof b[2]), d->ntargets,
+        ref(g, "target_names", d->ntargets, b[3], sizeof b[3]));
     out(g, "    %d, %s, %s, %s, %d, %s, %s,\n", d->nparams, ref(g, "param_names", d->nparams, b[4], sizeof b[4]),
-        ref(g, "param_shapes", d->nparams, b[5], sizeof b[5]), ref(g, "param_numel", d->nparams, b[6], sizeof b[6]), d->nopt,
-        ref(g, "opt_shapes", d->nopt, b[7], sizeof b[7]), g->embedded ? ref(g, "embedded_weights", d->nparams, b[8], sizeof b[8]) : "NULL");
+        ref(g, "param_shapes", d->nparams, b[5], sizeof b[5]), ref(g, "param_numel", d->nparams, b[6], sizeof b[6]),
+        d->nopt, ref(g, "opt_shapes", d->nopt, b[7], sizeof b[7]),
+        g->embedded ? ref(g, "embedded_weights", d->nparams, b[8], sizeof b[8]) : "NULL");
     for (int v = 0; v < 3; v++) kernel_init(g, &d->k[v], kinds[v]);
     out(g, "};\n");
 }
@@ -241,7 +258,8 @@ static void ptr_array(const CGen *g, const char *decl, const char *var, const ch
 {
     char f[200];
     out(g, "    %s%s[%d] = {", decl, var, at_least_1(n));
-    for (int i = 0; i < n; i++) out(g, "%s%s ? %s->%s : NULL", i ? ", " : "", arg, arg, cg_field(list[i].name, f, sizeof f));
+    for (int i = 0; i < n; i++)
+        out(g, "%s%s ? %s->%s : NULL", i ? ", " : "", arg, arg, cg_field(list[i].name, f, sizeof f));
     if (!n) out(g, "NULL");
     out(g, "};\n");
 }
@@ -251,7 +269,8 @@ static void out_array(const CGen *g)
     const IrModule *b = g->base;
     char f[200];
     out(g, "    void *const op[%d] = {", at_least_1(b->noutputs));
-    for (int i = 0; i < b->noutputs; i++) out(g, "%sout ? out->%s : NULL", i ? ", " : "", cg_field(b->outputs[i].name, f, sizeof f));
+    for (int i = 0; i < b->noutputs; i++)
+        out(g, "%sout ? out->%s : NULL", i ? ", " : "", cg_field(b->outputs[i].name, f, sizeof f));
     if (!b->noutputs) out(g, "NULL");
     out(g, "};\n");
 }
@@ -261,18 +280,26 @@ static void functions(const CGen *g)
     const char *P = g->P;
     const IrModule *b = g->base;
     out(g, "\n/* The API: each function converts its arguments and calls runtime/model_api.c. */\n");
-    out(g, "int %s_create(%s_model **model, const %s_sizes *max, char *err, size_t errlen)\n{\n"
-           "    rnnrt_model *m = NULL;\n    int rc;\n", P, P, P);
+    out(g,
+        "int %s_create(%s_model **model, const %s_sizes *max, char *err, size_t errlen)\n{\n"
+        "    rnnrt_model *m = NULL;\n    int rc;\n",
+        P, P, P);
     sizes_array(g, "mx", "max");
-    out(g, "    rc = rnnrt_model_create(&%s_desc, model ? &m : NULL, max ? mx : NULL, err, errlen);\n"
-           "    if (model) *model = (%s_model *)m;\n    return rc;\n}\n", P, P);
-    out(g, "void %s_free(%s_model *m) { rnnrt_model_free((rnnrt_model *)m); }\n"
-           "const char *%s_errmsg(const %s_model *m) { return rnnrt_model_errmsg((const rnnrt_model *)m); }\n"
-           "int %s_load_weights(%s_model *m, const char *path) { return rnnrt_model_load_weights((rnnrt_model *)m, path); }\n"
-           "int %s_save_weights(%s_model *m, const char *path) { return rnnrt_model_save_weights((rnnrt_model *)m, path); }\n"
-           "void %s_reset(%s_model *m) { rnnrt_model_reset((rnnrt_model *)m); }\n",
+    out(g,
+        "    rc = rnnrt_model_create(&%s_desc, model ? &m : NULL, max ? mx : NULL, err, errlen);\n"
+        "    if (model) *model = (%s_model *)m;\n    return rc;\n}\n",
+        P, P);
+    out(g,
+        "void %s_free(%s_model *m) { rnnrt_model_free((rnnrt_model *)m); }\n"
+        "const char *%s_errmsg(const %s_model *m) { return rnnrt_model_errmsg((const rnnrt_model *)m); }\n"
+        "int %s_load_weights(%s_model *m, const char *path) { return rnnrt_model_load_weights((rnnrt_model *)m, path); "
+        "}\n"
+        "int %s_save_weights(%s_model *m, const char *path) { return rnnrt_model_save_weights((rnnrt_model *)m, path); "
+        "}\n"
+        "void %s_reset(%s_model *m) { rnnrt_model_reset((rnnrt_model *)m); }\n",
         P, P, P, P, P, P, P, P, P, P);
-    out(g, "\nint %s_forward(%s_model *m, const %s_sizes *n, const %s_inputs *in, %s_outputs *out)\n{\n", P, P, P, P, P);
+    out(g, "\nint %s_forward(%s_model *m, const %s_sizes *n, const %s_inputs *in, %s_outputs *out)\n{\n", P, P, P, P,
+        P);
     sizes_array(g, "ns", "n");
     ptr_array(g, "const void *const ", "ip", "in", b->inputs, b->ninputs);
     out_array(g);
@@ -285,22 +312,28 @@ static void functions(const CGen *g)
     }
     if (g->train.m) {
         const IrModule *t = g->train.m;
-        out(g, "\nint %s_train_step(%s_model *m, const %s_sizes *n, const %s_inputs *in, const %s_targets *tg, float *loss)\n{\n",
+        out(g,
+            "\nint %s_train_step(%s_model *m, const %s_sizes *n, const %s_inputs *in, const %s_targets *tg, float "
+            "*loss)\n{\n",
             P, P, P, P, P);
         sizes_array(g, "ns", "n");
         ptr_array(g, "const void *const ", "ip", "in", b->inputs, b->ninputs);
         ptr_array(g, "const void *const ", "tp", "tg", t->targets, t->ntargets);
-        out(g, "    return rnnrt_model_train_step((rnnrt_model *)m, n ? ns : NULL, in ? ip : NULL, tg ? tp : NULL, loss);\n}\n");
-        out(g, "float %s_grad_norm(const %s_model *m) { return rnnrt_model_grad_norm((const rnnrt_model *)m); }\n"
-               "int64_t %s_steps_done(const %s_model *m) { return rnnrt_model_steps_done((const rnnrt_model *)m); }\n",
+        out(g, "    return rnnrt_model_train_step((rnnrt_model *)m, n ? ns : NULL, in ? ip : NULL, tg ? tp : NULL, "
+               "loss);\n}\n");
+        out(g,
+            "float %s_grad_norm(const %s_model *m) { return rnnrt_model_grad_norm((const rnnrt_model *)m); }\n"
+            "int64_t %s_steps_done(const %s_model *m) { return rnnrt_model_steps_done((const rnnrt_model *)m); }\n",
             P, P, P, P);
     }
-    out(g, "\nint %s_num_params(void) { return rnnrt_model_num_params(&%s_desc); }\n"
-           "const char *%s_param_name(int i) { return rnnrt_model_param_name(&%s_desc, i); }\n"
-           "int %s_param_rank(int i) { return rnnrt_model_param_rank(&%s_desc, i); }\n"
-           "const int64_t *%s_param_dims(int i) { return rnnrt_model_param_dims(&%s_desc, i); }\n"
-           "int64_t %s_param_numel(int i) { return rnnrt_model_param_numel(&%s_desc, i); }\n"
-           "const float *%s_param_data(const %s_model *m, int i) { return rnnrt_model_param_data((const rnnrt_model *)m, i); }\n",
+    out(g,
+        "\nint %s_num_params(void) { return rnnrt_model_num_params(&%s_desc); }\n"
+        "const char *%s_param_name(int i) { return rnnrt_model_param_name(&%s_desc, i); }\n"
+        "int %s_param_rank(int i) { return rnnrt_model_param_rank(&%s_desc, i); }\n"
+        "const int64_t *%s_param_dims(int i) { return rnnrt_model_param_dims(&%s_desc, i); }\n"
+        "int64_t %s_param_numel(int i) { return rnnrt_model_param_numel(&%s_desc, i); }\n"
+        "const float *%s_param_data(const %s_model *m, int i) { return rnnrt_model_param_data((const rnnrt_model *)m, "
+        "i); }\n",
         P, P, P, P, P, P, P, P, P, P, P, P);
 }
 
@@ -308,7 +341,7 @@ int cg_api_defs(const CGen *g, char *err, size_t errlen)
 {
     ApiKernel k[3];
     ApiDesc d;
-    const CVar *v[3] = { &g->fwd, &g->step, &g->train };
+    const CVar *v[3] = {&g->fwd, &g->step, &g->train};
     memset(k, 0, sizeof k);
     for (int i = 0; i < 3; i++) {
         k[i].m = v[i]->m;

@@ -27,15 +27,15 @@
 #include "io/tensor.h"
 
 typedef struct CFileOptions {
-    const char      *prefix;       /* starts every name of the API: "charlm" -> charlm_create */
-    const char      *source;       /* the .rnn file, named in the top comment                */
-    const char      *header;       /* the header as the .c includes it ("model.h"); NULL:
+    const char *prefix;       /* starts every name of the API: "charlm" -> charlm_create */
+    const char *source;       /* the .rnn file, named in the top comment                */
+    const char *header;       /* the header as the .c includes it ("model.h"); NULL:
                                       the declarations are in the .c itself               */
-    int              runtime_link; /* 1: #include "rnnrt.h"; 0: the runtime inline             */
-    const TensorMap *weights;      /* embed these (F32 or F64, by parameter name); NULL: none  */
-    TrainConfig      cfg;          /* the training step's settings (train only), described
+    int runtime_link;         /* 1: #include "rnnrt.h"; 0: the runtime inline             */
+    const TensorMap *weights; /* embed these (F32 or F64, by parameter name); NULL: none  */
+    TrainConfig cfg;          /* the training step's settings (train only), described
                                       in the file's comments                                 */
-    int              tbptt;        /* train: carry the recurrent state across calls           */
+    int tbptt;                /* train: carry the recurrent state across calls           */
 } CFileOptions;
 
 /* Writes the C file to `c` and, when h is not NULL, the header to h.

@@ -15,19 +15,19 @@
 /* One kernel of the file: a variant's module, its kernel IR, and the
  * names of its two C functions. */
 typedef struct CVar {
-    const IrModule *m;          /* NULL: the file has no such variant      */
-    KFunc          *f;
-    char            fn[160];    /* "charlm_kernel_forward"                  */
-    char            arena[180]; /* "charlm_kernel_forward_arena"            */
+    const IrModule *m; /* NULL: the file has no such variant      */
+    KFunc *f;
+    char fn[160];    /* "charlm_kernel_forward"                  */
+    char arena[180]; /* "charlm_kernel_forward_arena"            */
 } CVar;
 
 typedef struct CGen {
-    FILE               *c;
+    FILE *c;
     const CFileOptions *o;
-    const char         *P;      /* the prefix                               */
-    const IrModule     *base;   /* the forward module: sizes, inputs, outputs, parameters */
-    CVar                fwd, step, train;
-    int                 embedded;
+    const char *P;        /* the prefix                               */
+    const IrModule *base; /* the forward module: sizes, inputs, outputs, parameters */
+    CVar fwd, step, train;
+    int embedded;
 } CGen;
 
 /* The C type of an element: "float", "int64_t". */
@@ -43,6 +43,6 @@ const char *cg_sym_field(const IrModule *m, int s);
 /* c_api.c: the declarations (the header's body); the model's descriptor
  * and the API functions, which call runtime/model_api.c. */
 void cg_api_decls(const CGen *g, FILE *out);
-int  cg_api_defs(const CGen *g, char *err, size_t errlen);
+int cg_api_defs(const CGen *g, char *err, size_t errlen);
 
 #endif

@@ -45,26 +45,26 @@
 #include "kir/kir_walk.h"
 
 typedef struct Emit {
-    FILE          *out;
-    const KFunc   *f;
-    char         **bname;     /* C name of each buffer, by id */
-    char         **sname;     /* C name of each symbol */
+    FILE *out;
+    const KFunc *f;
+    char **bname; /* C name of each buffer, by id */
+    char **sname; /* C name of each symbol */
     unsigned char *buf_used, *sym_used;
-    unsigned char *var_used;  /* loop variables a map reads (map_params) */
+    unsigned char *var_used;    /* loop variables a map reads (map_params) */
     unsigned char *buf_written; /* buffers a map writes (map_params) */
-    FILE          *fn_out;    /* where the map functions go, before the body */
-    const char    *fname;     /* the function's name: maps are <fname>_map<k> */
-    int            nmaps;
-    unsigned       paths;     /* emit_c_func's: which copies to write */
-    int            uses_err;  /* a fallible call or a gemm writes err */
-    int            uses_ws;   /* a gemm uses the arena's workspace */
-    int            ind;       /* indentation level */
-    int            bad;       /* an unknown kind was met */
+    FILE *fn_out;               /* where the map functions go, before the body */
+    const char *fname;          /* the function's name: maps are <fname>_map<k> */
+    int nmaps;
+    unsigned paths; /* emit_c_func's: which copies to write */
+    int uses_err;   /* a fallible call or a gemm writes err */
+    int uses_ws;    /* a gemm uses the arena's workspace */
+    int ind;        /* indentation level */
+    int bad;        /* an unknown kind was met */
     /* memplan's slot sizes (KE_MAX subexpressions of the arena offsets),
      * each declared once as `const int64_t slot<k> = ...;` and named in
      * the offsets, which would otherwise repeat them many times */
-    char         **slot_text;
-    int            nslots;
+    char **slot_text;
+    int nslots;
 } Emit;
 
 /* The copies of a function's body (and of its maps' wrappers): on x86
@@ -79,7 +79,7 @@ typedef struct Emit {
  * and NAME calls it: the portable copy, which would never run, is not
  * compiled at all. */
 typedef struct Copy {
-    RtCpuPath   path;
+    RtCpuPath path;
     const char *target, *suffix, *label; /* target: NULL for the portable copy */
 } Copy;
 
@@ -91,16 +91,17 @@ static const Copy copies[NCOPIES] = {
     {RT_CPU_SCALAR, NULL, "_portable", NULL},
 };
 
-static int isa_copies(unsigned paths) {
+static int isa_copies(unsigned paths)
+{
     int n = 0;
-    for (int c = 0; c < NCOPIES; c++)
-        n += copies[c].target && (paths >> copies[c].path & 1);
+    for (int c = 0; c < NCOPIES; c++) n += copies[c].target && (paths >> copies[c].path & 1);
     return n;
 }
 
 static int only_isa_copy(unsigned paths) { return (paths & EMIT_C_NO_FALLBACK) && isa_copies(paths) == 1; }
 
-static int copy_wanted(unsigned paths, int c) {
+static int copy_wanted(unsigned paths, int c)
+{
     return copies[c].target ? (int)(paths >> copies[c].path & 1) : !only_isa_copy(paths);
 }
 
@@ -112,20 +113,73 @@ static int copy_guarded(unsigned paths, int c) { return copies[c].target && !onl
 
 static const char *const reserved[] = {
     /* C11 keywords */
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
-    "typedef", "union", "unsigned", "void", "volatile", "while", "_Alignas", "_Alignof",
-    "_Atomic", "_Bool", "_Complex", "_Generic", "_Imaginary", "_Noreturn", "_Static_assert",
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    "_Alignas",
+    "_Alignof",
+    "_Atomic",
+    "_Bool",
+    "_Complex",
+    "_Generic",
+    "_Imaginary",
+    "_Noreturn",
+    "_Static_assert",
     "_Thread_local",
     /* the function's parameters and what the body calls or names */
-    "sym", "arg", "res", "arena", "err", "errlen", "rc", "logf", "sqrtf", "snprintf",
-    "int64_t", "size_t", "NULL", "INFINITY", "NAN", "main",
+    "sym",
+    "arg",
+    "res",
+    "arena",
+    "err",
+    "errlen",
+    "rc",
+    "logf",
+    "sqrtf",
+    "snprintf",
+    "int64_t",
+    "size_t",
+    "NULL",
+    "INFINITY",
+    "NAN",
+    "main",
 };
 
 /* Locals the emitter makes: t<k> loop variables, i<k> map indices, n<k>
  * map nodes, acc<k> reduction accumulators. */
-static int is_local_pattern(const char *s) {
+static int is_local_pattern(const char *s)
+{
     size_t p = 0;
     if (!strncmp(s, "acc", 3))
         p = 3;
@@ -133,46 +187,43 @@ static int is_local_pattern(const char *s) {
         p = 1;
     else
         return 0;
-    if (!s[p])
-        return 0;
+    if (!s[p]) return 0;
     for (; s[p]; p++)
-        if (s[p] < '0' || s[p] > '9')
-            return 0;
+        if (s[p] < '0' || s[p] > '9') return 0;
     return 1;
 }
 
-static int is_reserved(const char *s) {
-    if (!strncmp(s, "rt_", 3) || !strncmp(s, "__", 2) || is_local_pattern(s))
-        return 1;
+static int is_reserved(const char *s)
+{
+    if (!strncmp(s, "rt_", 3) || !strncmp(s, "__", 2) || is_local_pattern(s)) return 1;
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (!strcmp(reserved[i], s))
-            return 1;
+        if (!strcmp(reserved[i], s)) return 1;
     return 0;
 }
 
-static char *xstrdup(const char *s) {
+static char *xstrdup(const char *s)
+{
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
+    if (d) memcpy(d, s, n);
     return d;
 }
 
-static int name_clash(char **names, int n, const char *s) {
+static int name_clash(char **names, int n, const char *s)
+{
     for (int i = 0; i < n; i++)
-        if (names[i] && !strcmp(names[i], s))
-            return 1;
+        if (names[i] && !strcmp(names[i], s)) return 1;
     return 0;
 }
 
 /* Symbols first (their names are what a reader knows: B, T_x), then
  * buffers, each made unique against everything named before it. */
-static int make_names(Emit *e) {
+static int make_names(Emit *e)
+{
     const KFunc *f = e->f;
     int total = f->nsyms + f->nbufs;
     char **all = calloc((size_t)total + 1, sizeof *all);
-    if (!all)
-        return -1;
+    if (!all) return -1;
     char base[128], cand[160];
     for (int k = 0; k < f->nsyms; k++) {
         const char *src = f->module && k < f->module->nsyms ? f->module->syms[k].name : NULL;
@@ -181,24 +232,18 @@ static int make_names(Emit *e) {
         else
             snprintf(base, sizeof base, "sym%d_", k);
         snprintf(cand, sizeof cand, "%s", base);
-        if (is_reserved(cand))
-            snprintf(cand, sizeof cand, "%s_sym", base);
-        for (int j = 2; name_clash(all, k, cand); j++)
-            snprintf(cand, sizeof cand, "%s_sym%d", base, j);
+        if (is_reserved(cand)) snprintf(cand, sizeof cand, "%s_sym", base);
+        for (int j = 2; name_clash(all, k, cand); j++) snprintf(cand, sizeof cand, "%s_sym%d", base, j);
         e->sname[k] = all[k] = xstrdup(cand);
-        if (!all[k])
-            goto fail;
+        if (!all[k]) goto fail;
     }
     for (int b = 0; b < f->nbufs; b++) {
         kir_ident(base, sizeof base, f->bufs[b]->name);
         snprintf(cand, sizeof cand, "%s", base);
-        if (is_reserved(cand))
-            snprintf(cand, sizeof cand, "%s_buf", base);
-        for (int j = 2; name_clash(all, f->nsyms + b, cand); j++)
-            snprintf(cand, sizeof cand, "%s_buf%d", base, j);
+        if (is_reserved(cand)) snprintf(cand, sizeof cand, "%s_buf", base);
+        for (int j = 2; name_clash(all, f->nsyms + b, cand); j++) snprintf(cand, sizeof cand, "%s_buf%d", base, j);
         e->bname[b] = all[f->nsyms + b] = xstrdup(cand);
-        if (!all[f->nsyms + b])
-            goto fail;
+        if (!all[f->nsyms + b]) goto fail;
     }
     free(all);
     return 0;
@@ -209,13 +254,11 @@ fail:
 
 /* ---- what is used ------------------------------------------------------------- */
 
-static void use_expr(Emit *e, const KExpr *x) {
-    if (!x)
-        return;
-    if (x->kind == KE_SYM && x->index >= 0 && x->index < e->f->nsyms)
-        e->sym_used[x->index] = 1;
-    if (x->kind == KE_VAR && e->var_used && x->index >= 0 && x->index < e->f->nloops)
-        e->var_used[x->index] = 1;
+static void use_expr(Emit *e, const KExpr *x)
+{
+    if (!x) return;
+    if (x->kind == KE_SYM && x->index >= 0 && x->index < e->f->nsyms) e->sym_used[x->index] = 1;
+    if (x->kind == KE_VAR && e->var_used && x->index >= 0 && x->index < e->f->nloops) e->var_used[x->index] = 1;
     use_expr(e, x->a);
     use_expr(e, x->b);
 }
@@ -224,12 +267,11 @@ static void use_expr(Emit *e, const KExpr *x) {
  * all of which the statement prints (a map's indices and loop bounds, a
  * GEMM's sizes and leading dimensions, a call's integers) - and, when
  * e->buf_written is set, the buffer as written. */
-static void use_access(Emit *e, const KAccess *a) {
-    if (!a->buf)
-        return;
+static void use_access(Emit *e, const KAccess *a)
+{
+    if (!a->buf) return;
     e->buf_used[a->buf->id] = 1;
-    if (e->buf_written && kacc_writes(a))
-        e->buf_written[a->buf->id] = 1;
+    if (e->buf_written && kacc_writes(a)) e->buf_written[a->buf->id] = 1;
     use_expr(e, a->off);
     for (int d = 0; d < a->rank; d++) {
         use_expr(e, a->dim[d]);
@@ -241,29 +283,28 @@ static void use_access(Emit *e, const KAccess *a) {
  * e->var_used is set) and buffers (written ones in e->buf_written, when
  * set).  An input no live node loads is not read, so not marked: it
  * would be an unused parameter of the map's function. */
-static void use_map(Emit *e, const KStmt *s) {
+static void use_map(Emit *e, const KStmt *s)
+{
     unsigned char *live = calloc((size_t)s->nnodes + 1, 1), *in_live = calloc((size_t)s->nin + 1, 1);
     if (!live || !in_live) {
         e->bad = 1;
         goto done;
     }
     kir_map_live(s, live, in_live);
-    for (int d = 0; d < s->rank; d++)
-        use_expr(e, s->dims[d]);
+    for (int d = 0; d < s->rank; d++) use_expr(e, s->dims[d]);
     for (int k = 0; k < s->nnodes; k++)
-        if (live[k] && s->nodes[k].op == KM_EXPR)
-            use_expr(e, s->nodes[k].e);
+        if (live[k] && s->nodes[k].op == KM_EXPR) use_expr(e, s->nodes[k].e);
     KAccessIter it;
     KAccess a;
     for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
-        if (a.role != KACC_MAP_IN || in_live[a.index])
-            use_access(e, &a);
+        if (a.role != KACC_MAP_IN || in_live[a.index]) use_access(e, &a);
 done:
     free(live);
     free(in_live);
 }
 
-static void use_block(Emit *e, const KBlock *b) {
+static void use_block(Emit *e, const KBlock *b)
+{
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
         if (s->kind == KS_LOOP) {
@@ -277,8 +318,7 @@ static void use_block(Emit *e, const KBlock *b) {
         }
         KAccessIter it;
         KAccess a;
-        for (kir_access_begin(&it, s); kir_access_next(&it, &a);)
-            use_access(e, &a);
+        for (kir_access_begin(&it, s); kir_access_next(&it, &a);) use_access(e, &a);
         if (s->kind == KS_GEMM) {
             use_expr(e, e->f->ws_offset);
             use_expr(e, e->f->ws_bytes);
@@ -288,29 +328,29 @@ static void use_block(Emit *e, const KBlock *b) {
             for (int k = 0; k < KIR_CALL_MAX_INTS; k++) /* every integer is printed, named by a count or not */
                 use_expr(e, s->ints[k]);
             KCallSig sig;
-            if (!kir_call_sig(s->call, &sig) && sig.fallible)
-                e->uses_err = 1;
+            if (!kir_call_sig(s->call, &sig) && sig.fallible) e->uses_err = 1;
         }
     }
 }
 
 /* ---- printing pieces ---------------------------------------------------------- */
 
-static void indent(Emit *e) {
-    for (int i = 0; i < e->ind; i++)
-        fputs("    ", e->out);
+static void indent(Emit *e)
+{
+    for (int i = 0; i < e->ind; i++) fputs("    ", e->out);
 }
 
 /* Text for a comment: never closes it early, one line. */
-static void put_comment_text(FILE *out, const char *s) {
+static void put_comment_text(FILE *out, const char *s)
+{
     for (char prev = 0; s && *s; prev = *s++) {
-        if (*s == '/' && prev == '*')
-            fputc(' ', out);
+        if (*s == '/' && prev == '*') fputc(' ', out);
         fputc(*s == '\n' ? ' ' : *s, out);
     }
 }
 
-static void comment_line(Emit *e, const char *s) {
+static void comment_line(Emit *e, const char *s)
+{
     indent(e);
     fputs("/* ", e->out);
     put_comment_text(e->out, s ? s : "(no origin)");
@@ -319,7 +359,8 @@ static void comment_line(Emit *e, const char *s) {
 
 /* The text as the inside of a C string literal for a printf format (so
  * '%' is doubled too). */
-static void put_format_text(FILE *out, const char *s) {
+static void put_format_text(FILE *out, const char *s)
+{
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
@@ -333,7 +374,8 @@ static void put_format_text(FILE *out, const char *s) {
     }
 }
 
-static void put_int(FILE *out, int64_t v) {
+static void put_int(FILE *out, int64_t v)
+{
     /* int64_t arithmetic throughout: a constant beyond int gets LL */
     if (v > 2147483647 || v < -2147483647)
         fprintf(out, "%lldLL", (long long)v);
@@ -345,23 +387,30 @@ static void put_expr_rec(const Emit *e, const KExpr *x, int top);
 
 /* The C text of a KE_MAX node, its operands printed with the slots named
  * so far: what `slot<k>` stands for (a fresh string, or NULL). */
-static char *max_text(const Emit *e, const KExpr *x) {
+static char *max_text(const Emit *e, const KExpr *x)
+{
     char *t = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&t, &len);
-    if (!mem)
-        return NULL;
+    if (!mem) return NULL;
     Emit tmp = *e;
     tmp.out = mem;
-    fputc('(', mem); put_expr_rec(&tmp, x->a, 1); fputs(") > (", mem); put_expr_rec(&tmp, x->b, 1);
-    fputs(") ? (", mem); put_expr_rec(&tmp, x->a, 1); fputs(") : (", mem); put_expr_rec(&tmp, x->b, 1);
+    fputc('(', mem);
+    put_expr_rec(&tmp, x->a, 1);
+    fputs(") > (", mem);
+    put_expr_rec(&tmp, x->b, 1);
+    fputs(") ? (", mem);
+    put_expr_rec(&tmp, x->a, 1);
+    fputs(") : (", mem);
+    put_expr_rec(&tmp, x->b, 1);
     fputc(')', mem);
     fclose(mem);
     return t;
 }
 
 /* The slot number of a KE_MAX node, or -1. */
-static int slot_of(const Emit *e, const KExpr *x) {
+static int slot_of(const Emit *e, const KExpr *x)
+{
     char *t = max_text(e, x);
     int k = -1;
     for (int i = 0; t && i < e->nslots; i++)
@@ -374,13 +423,12 @@ static int slot_of(const Emit *e, const KExpr *x) {
 }
 
 /* Names every KE_MAX node under x, inner ones first. */
-static void collect_slots(Emit *e, const KExpr *x) {
-    if (!x || !kexpr_has_free(x))
-        return;
+static void collect_slots(Emit *e, const KExpr *x)
+{
+    if (!x || !kexpr_has_free(x)) return;
     collect_slots(e, x->a);
     collect_slots(e, x->b);
-    if (x->kind != KE_MAX || slot_of(e, x) >= 0)
-        return;
+    if (x->kind != KE_MAX || slot_of(e, x) >= 0) return;
     char *t = max_text(e, x);
     char **grown = t ? realloc(e->slot_text, (size_t)(e->nslots + 1) * sizeof *grown) : NULL;
     if (!grown) {
@@ -392,7 +440,8 @@ static void collect_slots(Emit *e, const KExpr *x) {
     e->slot_text[e->nslots++] = t;
 }
 
-static void declare_slots(Emit *e) {
+static void declare_slots(Emit *e)
+{
     for (int k = 0; k < e->nslots; k++) {
         indent(e);
         fprintf(e->out, "const int64_t slot%d = %s;\n", k, e->slot_text[k]);
@@ -402,24 +451,19 @@ static void declare_slots(Emit *e) {
 /* An integer expression in C, every binary operation in parentheses
  * except the outermost; subtrees without symbols or loop variables are
  * printed as their value. */
-static void put_expr_rec(const Emit *e, const KExpr *x, int top) {
+static void put_expr_rec(const Emit *e, const KExpr *x, int top)
+{
     FILE *out = e->out;
     if (!kexpr_has_free(x)) {
         int64_t v = kexpr_eval(x, NULL, NULL);
-        if (v < 0 && !top)
-            fputc('(', out);
+        if (v < 0 && !top) fputc('(', out);
         put_int(out, v);
-        if (v < 0 && !top)
-            fputc(')', out);
+        if (v < 0 && !top) fputc(')', out);
         return;
     }
     switch (x->kind) {
-    case KE_SYM:
-        fputs(x->index >= 0 && x->index < e->f->nsyms ? e->sname[x->index] : "0", out);
-        return;
-    case KE_VAR:
-        fprintf(out, "t%d", x->index);
-        return;
+    case KE_SYM: fputs(x->index >= 0 && x->index < e->f->nsyms ? e->sname[x->index] : "0", out); return;
+    case KE_VAR: fprintf(out, "t%d", x->index); return;
     case KE_MAX:
         if (e->nslots) {
             int k = slot_of(e, x);
@@ -429,13 +473,18 @@ static void put_expr_rec(const Emit *e, const KExpr *x, int top) {
             }
         }
         fputs(top ? "" : "(", out);
-        fputc('(', out); put_expr_rec(e, x->a, 1); fputs(") > (", out); put_expr_rec(e, x->b, 1);
-        fputs(") ? (", out); put_expr_rec(e, x->a, 1); fputs(") : (", out); put_expr_rec(e, x->b, 1);
+        fputc('(', out);
+        put_expr_rec(e, x->a, 1);
+        fputs(") > (", out);
+        put_expr_rec(e, x->b, 1);
+        fputs(") ? (", out);
+        put_expr_rec(e, x->a, 1);
+        fputs(") : (", out);
+        put_expr_rec(e, x->b, 1);
         fputc(')', out);
         fputs(top ? "" : ")", out);
         return;
-    default:
-        break;
+    default: break;
     }
     const char *op = x->kind == KE_ADD ? " + " : x->kind == KE_SUB ? " - " : x->kind == KE_MUL ? " * " : " / ";
     if (!top) fputc('(', out);
@@ -445,7 +494,8 @@ static void put_expr_rec(const Emit *e, const KExpr *x, int top) {
     if (!top) fputc(')', out);
 }
 
-static void put_expr(const Emit *e, const KExpr *x) {
+static void put_expr(const Emit *e, const KExpr *x)
+{
     if (!x)
         fputc('0', e->out);
     else
@@ -456,7 +506,8 @@ static int is_zero(const KExpr *x) { return !x || (!kexpr_has_free(x) && kexpr_e
 static int is_one(const KExpr *x) { return x && !kexpr_has_free(x) && kexpr_eval(x, NULL, NULL) == 1; }
 
 /* buf + off, or buf alone at offset 0 (a pointer argument). */
-static void put_ptr(const Emit *e, const KView *v) {
+static void put_ptr(const Emit *e, const KView *v)
+{
     if (!v->buf) {
         fputs("NULL", e->out);
         return;
@@ -470,17 +521,16 @@ static void put_ptr(const Emit *e, const KView *v) {
 
 /* The element index off + sum_d i_d * stride_d of a strided view in a map
  * (terms with stride 0 dropped, "* 1" not written). */
-static void put_index(const Emit *e, const KStrided *s, int rank) {
+static void put_index(const Emit *e, const KStrided *s, int rank)
+{
     int any = 0;
     if (!is_zero(s->v.off)) {
         put_expr_rec(e, s->v.off, 0);
         any = 1;
     }
     for (int d = 0; d < rank; d++) {
-        if (is_zero(s->stride[d]))
-            continue;
-        if (any)
-            fputs(" + ", e->out);
+        if (is_zero(s->stride[d])) continue;
+        if (any) fputs(" + ", e->out);
         fprintf(e->out, "i%d", d);
         if (!is_one(s->stride[d])) {
             fputs(" * ", e->out);
@@ -488,12 +538,12 @@ static void put_index(const Emit *e, const KStrided *s, int rank) {
         }
         any = 1;
     }
-    if (!any)
-        fputc('0', e->out);
+    if (!any) fputc('0', e->out);
 }
 
 /* A float constant as a C literal that reads back as the same float. */
-static void put_float(FILE *out, double v) {
+static void put_float(FILE *out, double v)
+{
     float fv = (float)v;
     if (isnan(fv)) {
         fputs("NAN", out);
@@ -505,8 +555,7 @@ static void put_float(FILE *out, double v) {
     }
     char buf[64];
     snprintf(buf, sizeof buf, "%.9g", (double)fv);
-    if (!strpbrk(buf, ".en"))
-        strcat(buf, ".0");
+    if (!strpbrk(buf, ".en")) strcat(buf, ".0");
     if (buf[0] == '-')
         fprintf(out, "(%sf)", buf);
     else
@@ -517,15 +566,15 @@ static void put_float(FILE *out, double v) {
  * the optimizers' hyperparameters, which the runtime takes as doubles (the
  * interpreter and the JIT pass the kernel IR's doubles; rounding them to
  * float here would move a learning rate like 0.1 by half an ulp). */
-static void put_double(FILE *out, double v) {
+static void put_double(FILE *out, double v)
+{
     if (isnan(v) || isinf(v)) { /* float's NAN and INFINITY convert exactly */
         put_float(out, v);
         return;
     }
     char buf[64];
     snprintf(buf, sizeof buf, "%.17g", v);
-    if (!strpbrk(buf, ".en"))
-        strcat(buf, ".0");
+    if (!strpbrk(buf, ".en")) strcat(buf, ".0");
     fprintf(out, buf[0] == '-' ? "(%s)" : "%s", buf);
 }
 
@@ -535,7 +584,8 @@ static const char *ctype(IrDType dt) { return dt == IR_I64 ? "int64_t" : "float"
 
 static void emit_block(Emit *e, const KBlock *b);
 
-static void emit_loop(Emit *e, const KStmt *s) {
+static void emit_loop(Emit *e, const KStmt *s)
+{
     comment_line(e, s->origin);
     indent(e);
     if (s->reverse) {
@@ -554,7 +604,8 @@ static void emit_loop(Emit *e, const KStmt *s) {
     fputs("}\n", e->out);
 }
 
-static void emit_fail(Emit *e, const char *what, const char *origin) {
+static void emit_fail(Emit *e, const char *what, const char *origin)
+{
     indent(e);
     fputs("snprintf(err, errlen, \"", e->out);
     put_format_text(e->out, what);
@@ -565,7 +616,8 @@ static void emit_fail(Emit *e, const char *what, const char *origin) {
     fputs("return 1;\n", e->out);
 }
 
-static void emit_gemm(Emit *e, const KStmt *s) {
+static void emit_gemm(Emit *e, const KStmt *s)
+{
     FILE *out = e->out;
     if (!e->f->ws_offset || !e->f->ws_bytes) { /* memplan() was not run */
         e->bad = 1;
@@ -578,20 +630,33 @@ static void emit_gemm(Emit *e, const KStmt *s) {
     else
         fprintf(out, "if (rt_sgemm_ws(%d, %d, ", s->transa ? 1 : 0, s->transb ? 1 : 0);
     const char *cont = s->packed_b ? "                       " : "                ";
-    put_expr(e, s->M); fputs(", ", out);
-    put_expr(e, s->N); fputs(", ", out);
-    put_expr(e, s->K); fputs(", ", out);
-    put_float(out, s->alpha); fputs(",\n", out);
-    indent(e); fputs(cont, out);
-    put_ptr(e, &s->A); fputs(", ", out); put_expr(e, s->lda); fputs(", ", out);
-    put_ptr(e, &s->B); fputs(", ", out);
+    put_expr(e, s->M);
+    fputs(", ", out);
+    put_expr(e, s->N);
+    fputs(", ", out);
+    put_expr(e, s->K);
+    fputs(", ", out);
+    put_float(out, s->alpha);
+    fputs(",\n", out);
+    indent(e);
+    fputs(cont, out);
+    put_ptr(e, &s->A);
+    fputs(", ", out);
+    put_expr(e, s->lda);
+    fputs(", ", out);
+    put_ptr(e, &s->B);
+    fputs(", ", out);
     if (!s->packed_b) {
         put_expr(e, s->ldb);
         fputs(", ", out);
     }
-    put_float(out, s->beta); fputs(",\n", out);
-    indent(e); fputs(cont, out);
-    put_ptr(e, &s->C); fputs(", ", out); put_expr(e, s->ldc);
+    put_float(out, s->beta);
+    fputs(",\n", out);
+    indent(e);
+    fputs(cont, out);
+    put_ptr(e, &s->C);
+    fputs(", ", out);
+    put_expr(e, s->ldc);
     fputs(", (char *)arena + ", out);
     put_expr_rec(e, e->f->ws_offset, 0);
     fputs(", (size_t)", out);
@@ -604,22 +669,29 @@ static void emit_gemm(Emit *e, const KStmt *s) {
     fputs("}\n", out);
 }
 
-static void emit_pack_b(Emit *e, const KStmt *s) {
+static void emit_pack_b(Emit *e, const KStmt *s)
+{
     FILE *out = e->out;
     comment_line(e, s->origin);
     indent(e);
     fprintf(out, "rt_sgemm_pack_b(%d, ", s->transb ? 1 : 0);
-    put_expr(e, s->N); fputs(", ", out);
-    put_expr(e, s->K); fputs(", ", out);
-    put_ptr(e, &s->B); fputs(", ", out);
-    put_expr(e, s->ldb); fputs(", ", out);
-    put_ptr(e, &s->C); fputs(");\n", out);
+    put_expr(e, s->N);
+    fputs(", ", out);
+    put_expr(e, s->K);
+    fputs(", ", out);
+    put_ptr(e, &s->B);
+    fputs(", ", out);
+    put_expr(e, s->ldb);
+    fputs(", ", out);
+    put_ptr(e, &s->C);
+    fputs(");\n", out);
 }
 
 /* The kernel calls.def names, its parameters in the prototype's order
  * (a parameter the kernel IR leaves out as NULL or 0); a fallible one
  * inside `if (...)` that fails the function. */
-static void emit_call(Emit *e, const KStmt *s) {
+static void emit_call(Emit *e, const KStmt *s)
+{
     FILE *out = e->out;
     KCallSig sig;
     if (kir_call_sig(s->call, &sig) || s->nptrs != sig.nptrs || s->nhp < sig.nhp) {
@@ -628,12 +700,10 @@ static void emit_call(Emit *e, const KStmt *s) {
     }
     comment_line(e, s->origin);
     indent(e);
-    if (sig.fallible)
-        fputs("if (", out);
+    if (sig.fallible) fputs("if (", out);
     fprintf(out, "%s(", sig.symbol);
     for (int i = 0, ni = 0, np = 0, nh = 0; i < sig.nargs; i++) {
-        if (i)
-            fputs(", ", out);
+        if (i) fputs(", ", out);
         switch (sig.args[i].kind) {
         case KA_INT: put_expr(e, s->ints[ni++]); break;
         case KA_PTR: put_ptr(e, &s->ptrs[np++]); break;
@@ -652,7 +722,8 @@ static void emit_call(Emit *e, const KStmt *s) {
     }
 }
 
-static void emit_node(Emit *e, const KStmt *s, int k) {
+static void emit_node(Emit *e, const KStmt *s, int k)
+{
     FILE *out = e->out;
     const KMapNode *nd = &s->nodes[k];
     indent(e);
@@ -666,7 +737,11 @@ static void emit_node(Emit *e, const KStmt *s, int k) {
     fprintf(out, "const float n%d = ", k);
     switch (nd->op) {
     case KM_CONST: put_float(out, nd->f); break;
-    case KM_EXPR: fputs("(float)(", out); put_expr(e, nd->e); fputc(')', out); break;
+    case KM_EXPR:
+        fputs("(float)(", out);
+        put_expr(e, nd->e);
+        fputc(')', out);
+        break;
     case KM_ADD: fprintf(out, "n%d + n%d", nd->a, nd->b); break;
     case KM_SUB: fprintf(out, "n%d - n%d", nd->a, nd->b); break;
     case KM_MUL: fprintf(out, "n%d * n%d", nd->a, nd->b); break;
@@ -682,13 +757,17 @@ static void emit_node(Emit *e, const KStmt *s, int k) {
     case KM_SQRT: fprintf(out, "sqrtf(n%d)", nd->a); break;
     case KM_SOFTPLUS: fprintf(out, "rt_inline_softplusf(n%d)", nd->a); break;
     case KM_RELU_GRAD: fprintf(out, "n%d > 0.0f ? n%d : 0.0f", nd->b, nd->a); break;
-    default: e->bad = 1; fputc('0', out); break;
+    default:
+        e->bad = 1;
+        fputc('0', out);
+        break;
     }
     fputs(";\n", out);
 }
 
 /* The loop nest of map s, at e's indentation: a map function's body. */
-static void emit_map_loops(Emit *e, const KStmt *s) {
+static void emit_map_loops(Emit *e, const KStmt *s)
+{
     FILE *out = e->out;
     unsigned char *live = calloc((size_t)s->nnodes + 1, 1), *in_live = calloc((size_t)s->nin + 1, 1);
     int *red = calloc((size_t)s->nout + 1, sizeof *red); /* loop level of each local sum, -1: none */
@@ -700,20 +779,17 @@ static void emit_map_loops(Emit *e, const KStmt *s) {
         return;
     }
     kir_map_live(s, live, in_live);
-    for (int o = 0; o < s->nout; o++)
-        red[o] = kir_map_reduce_level(s, o, in_live);
+    for (int o = 0; o < s->nout; o++) red[o] = kir_map_reduce_level(s, o, in_live);
     for (int d = 0; d <= s->rank; d++) {
         /* local sums of the outputs reduced over dims d.. start here */
         for (int o = 0; o < s->nout; o++) {
-            if (red[o] != d)
-                continue;
+            if (red[o] != d) continue;
             indent(e);
             fprintf(out, "float acc%d = %s[", o, e->bname[s->out[o].at.v.buf->id]);
             put_index(e, &s->out[o].at, s->rank);
             fputs("];\n", out);
         }
-        if (d == s->rank)
-            break;
+        if (d == s->rank) break;
         indent(e);
         fprintf(out, "for (int64_t i%d = 0; i%d < ", d, d);
         put_expr_rec(e, s->dims[d], 0);
@@ -721,8 +797,7 @@ static void emit_map_loops(Emit *e, const KStmt *s) {
         e->ind++;
     }
     for (int k = 0; k < s->nnodes; k++)
-        if (live[k])
-            emit_node(e, s, k);
+        if (live[k]) emit_node(e, s, k);
     for (int o = 0; o < s->nout; o++) {
         const KMapOut *mo = &s->out[o];
         indent(e);
@@ -739,8 +814,7 @@ static void emit_map_loops(Emit *e, const KStmt *s) {
         indent(e);
         fputs("}\n", out);
         for (int o = 0; o < s->nout; o++) {
-            if (red[o] != d)
-                continue;
+            if (red[o] != d) continue;
             indent(e);
             fprintf(out, "%s[", e->bname[s->out[o].at.v.buf->id]);
             put_index(e, &s->out[o].at, s->rank);
@@ -759,7 +833,8 @@ static void emit_map_loops(Emit *e, const KStmt *s) {
  * tensors; memplan keeps the temporaries one statement touches apart), so
  * the compiler need not check at run time before it vectorizes, and
  * without restrict it gives up on a fused LSTM cell's dozen of pointers. */
-static void put_map_params(const Emit *m, int decl) {
+static void put_map_params(const Emit *m, int decl)
+{
     FILE *out = m->out;
     const char *sep = "";
     for (int k = 0; k < m->f->nsyms; k++)
@@ -773,8 +848,7 @@ static void put_map_params(const Emit *m, int decl) {
             sep = ", ";
         }
     for (int i = 0; i < m->f->nbufs; i++) {
-        if (!m->buf_used[i])
-            continue;
+        if (!m->buf_used[i]) continue;
         const KBuf *b = m->f->bufs[i];
         if (decl)
             fprintf(out, "%s%s%s *restrict %s", sep, m->buf_written[i] ? "" : "const ", ctype(b->dtype), m->bname[i]);
@@ -782,8 +856,7 @@ static void put_map_params(const Emit *m, int decl) {
             fprintf(out, "%s%s", sep, m->bname[i]);
         sep = ", ";
     }
-    if (!*sep && decl)
-        fputs("void", out);
+    if (!*sep && decl) fputs("void", out);
 }
 
 /* A map becomes a function of its own, written to e->fn_out before the
@@ -796,7 +869,8 @@ static void put_map_params(const Emit *m, int decl) {
  * on a 3-layer LSTM's training step, gcc 12 -O2: 1.7 s -> 0.6 s); the
  * float operations are the same.  The call is written with the byte
  * COPY_MARK where the wrapper's suffix goes. */
-static void emit_map(Emit *e, const KStmt *s) {
+static void emit_map(Emit *e, const KStmt *s)
+{
     if (!kir_map_ok(s)) {
         e->bad = 1;
         return;
@@ -825,20 +899,16 @@ static void emit_map(Emit *e, const KStmt *s) {
     fputs("}\n", m.out);
     int guarded = 0;
     for (int c = 0; c < NCOPIES; c++) {
-        if (!copy_wanted(e->paths, c))
-            continue;
-        if (copy_guarded(e->paths, c) != guarded)
-            fputs((guarded = !guarded) ? "#if RT_X86\n" : "#endif\n", m.out);
-        if (copies[c].target)
-            fprintf(m.out, "RT_TARGET(\"%s\") ", copies[c].target);
+        if (!copy_wanted(e->paths, c)) continue;
+        if (copy_guarded(e->paths, c) != guarded) fputs((guarded = !guarded) ? "#if RT_X86\n" : "#endif\n", m.out);
+        if (copies[c].target) fprintf(m.out, "RT_TARGET(\"%s\") ", copies[c].target);
         fprintf(m.out, "RT_NOINLINE static void %s_map%d%s(", e->fname, k, copies[c].suffix);
         put_map_params(&m, 1);
         fprintf(m.out, ") { %s_map%d(", e->fname, k);
         put_map_params(&m, 0);
         fputs("); }\n", m.out);
     }
-    if (guarded)
-        fputs("#endif\n", m.out);
+    if (guarded) fputs("#endif\n", m.out);
     fputc('\n', m.out);
     e->bad |= m.bad;
 
@@ -855,7 +925,8 @@ done:
     free(m.var_used);
 }
 
-static void emit_block(Emit *e, const KBlock *b) {
+static void emit_block(Emit *e, const KBlock *b)
+{
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
         switch (s->kind) {
@@ -871,7 +942,8 @@ static void emit_block(Emit *e, const KBlock *b) {
 
 /* ---- functions ---------------------------------------------------------------- */
 
-static int emit_init(Emit *e, FILE *out, const KFunc *f) {
+static int emit_init(Emit *e, FILE *out, const KFunc *f)
+{
     memset(e, 0, sizeof *e);
     e->out = out;
     e->f = f;
@@ -879,26 +951,24 @@ static int emit_init(Emit *e, FILE *out, const KFunc *f) {
     e->sname = calloc((size_t)f->nsyms + 1, sizeof *e->sname);
     e->buf_used = calloc((size_t)f->nbufs + 1, 1);
     e->sym_used = calloc((size_t)f->nsyms + 1, 1);
-    if (!e->bname || !e->sname || !e->buf_used || !e->sym_used)
-        return -1;
+    if (!e->bname || !e->sname || !e->buf_used || !e->sym_used) return -1;
     return make_names(e);
 }
 
-static void emit_done(Emit *e) {
-    for (int i = 0; e->bname && i < e->f->nbufs; i++)
-        free(e->bname[i]);
-    for (int i = 0; e->sname && i < e->f->nsyms; i++)
-        free(e->sname[i]);
+static void emit_done(Emit *e)
+{
+    for (int i = 0; e->bname && i < e->f->nbufs; i++) free(e->bname[i]);
+    for (int i = 0; e->sname && i < e->f->nsyms; i++) free(e->sname[i]);
     free(e->bname);
     free(e->sname);
     free(e->buf_used);
     free(e->sym_used);
-    for (int k = 0; k < e->nslots; k++)
-        free(e->slot_text[k]);
+    for (int k = 0; k < e->nslots; k++) free(e->slot_text[k]);
     free(e->slot_text);
 }
 
-static void declare_syms(Emit *e) {
+static void declare_syms(Emit *e)
+{
     for (int k = 0; k < e->f->nsyms; k++)
         if (e->sym_used[k]) {
             indent(e);
@@ -906,24 +976,21 @@ static void declare_syms(Emit *e) {
         }
 }
 
-static int any(const unsigned char *used, int n) {
+static int any(const unsigned char *used, int n)
+{
     for (int i = 0; i < n; i++)
-        if (used[i])
-            return 1;
+        if (used[i]) return 1;
     return 0;
 }
 
-static void declare_buf(Emit *e, const KBuf *b) {
+static void declare_buf(Emit *e, const KBuf *b)
+{
     FILE *out = e->out;
     const char *t = ctype(b->dtype), *n = e->bname[b->id];
     indent(e);
     switch (b->kind) {
-    case KB_ARG:
-        fprintf(out, "const %s *%s = (const %s *)arg[%d];", t, n, t, b->index);
-        break;
-    case KB_RESULT:
-        fprintf(out, "%s *%s = (%s *)res[%d];", t, n, t, b->index);
-        break;
+    case KB_ARG: fprintf(out, "const %s *%s = (const %s *)arg[%d];", t, n, t, b->index); break;
+    case KB_RESULT: fprintf(out, "%s *%s = (%s *)res[%d];", t, n, t, b->index); break;
     case KB_TEMP:
         fprintf(out, "%s *%s = (%s *)(void *)((char *)arena + ", t, n, t);
         put_expr_rec(e, b->offset, 0);
@@ -946,7 +1013,8 @@ static void declare_buf(Emit *e, const KBuf *b) {
  * model, with which -O2 also vectorizes a loop whose length is not a
  * multiple of the vector width (gcc 12's -O2 default, "very cheap", leaves
  * those scalar; clang vectorizes them anyway). */
-static void put_gcc_options(FILE *out, int push) {
+static void put_gcc_options(FILE *out, int push)
+{
     fputs("#if defined(__GNUC__) && !defined(__clang__)\n", out);
     fputs(push ? "#pragma GCC push_options\n#pragma GCC optimize(\"fp-contract=off\", \"vect-cost-model=dynamic\")\n"
                : "#pragma GCC pop_options\n",
@@ -960,28 +1028,26 @@ static const char *const fn_args = "sym, arg, res, arena, err, errlen";
 
 /* Writes the body text once per copy, as NAME_<suffix>, with each
  * COPY_MARK in it replaced by the copy's suffix. */
-static void put_copies(FILE *out, const char *name, const char *text, size_t len, unsigned paths) {
+static void put_copies(FILE *out, const char *name, const char *text, size_t len, unsigned paths)
+{
     for (int c = 0; c < NCOPIES; c++) {
-        if (!copy_wanted(paths, c))
-            continue;
+        if (!copy_wanted(paths, c)) continue;
         int guarded = copy_guarded(paths, c);
-        if (guarded)
-            fputs("#if RT_X86\n", out);
-        if (copies[c].target)
-            fprintf(out, "RT_TARGET(\"%s\") ", copies[c].target);
+        if (guarded) fputs("#if RT_X86\n", out);
+        if (copies[c].target) fprintf(out, "RT_TARGET(\"%s\") ", copies[c].target);
         fprintf(out, "static int %s%s(%s)\n", name, copies[c].suffix, fn_params);
         for (size_t i = 0; i < len; i++)
             if (text[i] == COPY_MARK)
                 fputs(copies[c].suffix, out);
             else
                 fputc(text[i], out);
-        if (guarded)
-            fputs("#endif\n", out);
+        if (guarded) fputs("#endif\n", out);
         fputc('\n', out);
     }
 }
 
-static void put_dispatch(FILE *out, const char *name, int is_static, unsigned paths) {
+static void put_dispatch(FILE *out, const char *name, int is_static, unsigned paths)
+{
     fprintf(out, "%sint %s(const int64_t *sym, const void *const *arg, void *const *res,\n", is_static ? "static " : "",
             name);
     fprintf(out, "%*svoid *arena, char *err, size_t errlen)\n{\n", (int)(strlen(name) + (is_static ? 12 : 5)), "");
@@ -989,7 +1055,8 @@ static void put_dispatch(FILE *out, const char *name, int is_static, unsigned pa
         fputs("#if RT_X86\n    switch (rt_cpu_path()) {\n", out);
         for (int c = 0; c < NCOPIES; c++)
             if (copies[c].target && copy_wanted(paths, c))
-                fprintf(out, "    case %s:\n        return %s%s(%s);\n", copies[c].label, name, copies[c].suffix, fn_args);
+                fprintf(out, "    case %s:\n        return %s%s(%s);\n", copies[c].label, name, copies[c].suffix,
+                        fn_args);
         fputs("    default:\n        break;\n    }\n#endif\n", out);
     }
     for (int c = 0; c < NCOPIES; c++)
@@ -997,26 +1064,24 @@ static void put_dispatch(FILE *out, const char *name, int is_static, unsigned pa
             fprintf(out, "    return %s%s(%s);\n}\n", name, copies[c].suffix, fn_args);
 }
 
-int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsigned paths) {
+int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsigned paths)
+{
     Emit e;
     int rc = -1;
     char *text = NULL;
     size_t len = 0;
     FILE *body = NULL;
-    if (emit_init(&e, out, f))
-        goto done;
+    if (emit_init(&e, out, f)) goto done;
     use_block(&e, &f->body);
     /* a temporary without an offset has not been through memplan() */
     for (int i = 0; i < f->nbufs; i++)
-        if (e.buf_used[i] && f->bufs[i]->kind == KB_TEMP && !f->bufs[i]->offset)
-            goto done;
+        if (e.buf_used[i] && f->bufs[i]->kind == KB_TEMP && !f->bufs[i]->offset) goto done;
     for (int i = 0; i < f->nbufs; i++)
         if (e.buf_used[i] && f->bufs[i]->kind == KB_TEMP) {
             use_expr(&e, f->bufs[i]->offset);
             collect_slots(&e, f->bufs[i]->offset);
         }
-    if (e.uses_ws)
-        collect_slots(&e, f->ws_offset);
+    if (e.uses_ws) collect_slots(&e, f->ws_offset);
 
     fprintf(out, "/* %s: kernel IR function '%s' of model '%s' */\n", name, f->name ? f->name : "?",
             f->module && f->module->name ? f->module->name : "?");
@@ -1026,8 +1091,7 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsi
     /* the maps' functions go straight to out while the body, which calls
      * them, is printed to memory and follows them */
     body = open_memstream(&text, &len);
-    if (!body)
-        goto done;
+    if (!body) goto done;
     e.out = body;
     e.fn_out = out;
     e.fname = name;
@@ -1069,8 +1133,7 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsi
     fputc('\n', body);
     emit_block(&e, &f->body);
     fputs("    return 0;\n}\n\n", body);
-    if (ferror(body))
-        e.bad = 1;
+    if (ferror(body)) e.bad = 1;
     fclose(body);
     body = NULL;
     put_copies(out, name, text, len, paths);
@@ -1078,25 +1141,23 @@ int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsi
     put_gcc_options(out, 0);
     rc = e.bad || ferror(out) ? -1 : 0;
 done:
-    if (body)
-        fclose(body);
+    if (body) fclose(body);
     free(text);
     emit_done(&e);
     return rc;
 }
 
-int emit_c_arena_func(FILE *out, const KFunc *f, const char *name, int is_static) {
+int emit_c_arena_func(FILE *out, const KFunc *f, const char *name, int is_static)
+{
     Emit e;
     int rc = -1;
-    if (emit_init(&e, out, f))
-        goto done;
+    if (emit_init(&e, out, f)) goto done;
     use_expr(&e, f->arena_bytes);
     collect_slots(&e, f->arena_bytes);
     fprintf(out, "/* %s: the arena bytes '%s' needs for the sizes in sym */\n", name, f->name ? f->name : "?");
     fprintf(out, "%ssize_t %s(const int64_t *sym)\n{\n", is_static ? "static " : "", name);
     e.ind = 1;
-    if (!any(e.sym_used, f->nsyms))
-        fputs("    (void)sym;\n", out);
+    if (!any(e.sym_used, f->nsyms)) fputs("    (void)sym;\n", out);
     declare_syms(&e);
     declare_slots(&e);
     fputs("    return (size_t)(", out);

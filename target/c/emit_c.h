@@ -41,7 +41,7 @@
 #include "kir/kir.h"
 #include "runtime/rnnrt.h"
 
-#define EMIT_C_ALL_PATHS ((1u << RT_CPU_AVX2) | (1u << RT_CPU_AVX512))
+#define EMIT_C_ALL_PATHS   ((1u << RT_CPU_AVX2) | (1u << RT_CPU_AVX512))
 #define EMIT_C_NO_FALLBACK (1u << 31)
 
 int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsigned paths);

@@ -15,15 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 typedef struct LA {
     LLVMContextRef ctx;
-    LLVMModuleRef  mod;
-    const char    *P;
-    LLVMTypeRef    i32, i64, f32, vd, p8, pp8, pi64, size;
-    int            nglobals;
-    char          *err;
-    size_t         errlen;
+    LLVMModuleRef mod;
+    const char *P;
+    LLVMTypeRef i32, i64, f32, vd, p8, pp8, pi64, size;
+    int nglobals;
+    char *err;
+    size_t errlen;
 } LA;
 
 static LLVMValueRef ci64(LA *a, int64_t v) { return LLVMConstInt(a->i64, (unsigned long long)v, 1); }
@@ -73,7 +72,8 @@ static LLVMValueRef embedded_table(LA *a, const ApiDesc *d)
 {
     if (!d->embedded || d->nparams <= 0) return LLVMConstNull(a->pp8);
     const uint32_t one = 1;
-    int swap = (*(const unsigned char *)&one == 1) != (LLVMByteOrder(LLVMGetModuleDataLayout(a->mod)) == LLVMLittleEndian);
+    int swap =
+        (*(const unsigned char *)&one == 1) != (LLVMByteOrder(LLVMGetModuleDataLayout(a->mod)) == LLVMLittleEndian);
     LLVMValueRef *ptrs = malloc(sizeof *ptrs * (size_t)d->nparams);
     if (!ptrs) return NULL;
     for (int i = 0; i < d->nparams; i++) {
@@ -122,10 +122,10 @@ static int kernel_desc(LA *a, LLVMTypeRef ty, const ApiKernel *k, LLVMValueRef *
     if (!fn || !arena) return ir_errf(a->err, a->errlen, "internal error: no function %s in the module", k->fn);
     LLVMValueRef f[] = {
         LLVMConstBitCast(fn, a->p8), LLVMConstBitCast(arena, a->p8),
-        ci64(a, k->nsyms), i64_table(a, k->sym, k->nsyms, "sym"),
-        ci64(a, k->f->nargs), i64_table(a, k->args, 2 * k->f->nargs, "arg"),
-        ci64(a, k->f->nresults), i64_table(a, k->results, 2 * k->f->nresults, "res"),
-        ci64(a, k->ncarry), i64_table(a, k->carry, k->ncarry * RNNRT_SHAPE_WORDS, "carry"),
+        ci64(a, k->nsyms),           i64_table(a, k->sym, k->nsyms, "sym"),
+        ci64(a, k->f->nargs),        i64_table(a, k->args, 2 * k->f->nargs, "arg"),
+        ci64(a, k->f->nresults),     i64_table(a, k->results, 2 * k->f->nresults, "res"),
+        ci64(a, k->ncarry),          i64_table(a, k->carry, k->ncarry * RNNRT_SHAPE_WORDS, "carry"),
         ci64(a, k->has_reset),
     };
     *out = LLVMConstNamedStruct(ty, f, sizeof f / sizeof f[0]);
@@ -166,8 +166,10 @@ static void wrapper(LA *a, const char *name, const char *rt, const char *sig, LL
     if (d) args[0] = desc;
     for (int i = 0; i < n; i++) args[i + d] = LLVMGetParam(fn, (unsigned)i);
     LLVMValueRef r = LLVMBuildCall2(b, rty, callee, args, (unsigned)(n + d), "");
-    if (sig[0] == 'v') LLVMBuildRetVoid(b);
-    else LLVMBuildRet(b, r);
+    if (sig[0] == 'v')
+        LLVMBuildRetVoid(b);
+    else
+        LLVMBuildRet(b, r);
     LLVMDisposeBuilder(b);
 }
 
@@ -191,15 +193,15 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
 
     /* rnnrt_kernel_desc and rnnrt_model_desc (model_api.h), field by field. */
     LLVMTypeRef kty = LLVMStructCreateNamed(a.ctx, "rnnrt_kernel_desc");
-    LLVMTypeRef kf[] = { a.p8, a.p8, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64 };
+    LLVMTypeRef kf[] = {a.p8, a.p8, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64};
     LLVMStructSetBody(kty, kf, sizeof kf / sizeof kf[0], 0);
     LLVMTypeRef mty = LLVMStructCreateNamed(a.ctx, "rnnrt_model_desc");
-    LLVMTypeRef mf[] = { a.i64, a.p8, a.i64, a.pp8, a.i64, a.pp8, a.i64, a.pp8, a.i64, a.pp8, a.i64, a.pp8,
-                         a.pi64, a.pi64, a.i64, a.pi64, a.pp8, kty, kty, kty };
+    LLVMTypeRef mf[] = {a.i64, a.p8,  a.i64,  a.pp8,  a.i64, a.pp8,  a.i64, a.pp8, a.i64, a.pp8,
+                        a.i64, a.pp8, a.pi64, a.pi64, a.i64, a.pi64, a.pp8, kty,   kty,   kty};
     LLVMStructSetBody(mty, mf, sizeof mf / sizeof mf[0], 0);
 
     /* The tables, in a fixed order (their globals are numbered). */
-    LLVMValueRef ks[3] = { NULL, NULL, NULL }, tab[9];
+    LLVMValueRef ks[3] = {NULL, NULL, NULL}, tab[9];
     for (int v = 0; v < 3; v++)
         if (kernel_desc(&a, kty, &d->k[v], &ks[v])) return -1;
     tab[0] = cstr(&a, d->prefix);
@@ -217,11 +219,26 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
         return -1;
     }
     LLVMValueRef f[] = {
-        ci64(&a, RNNRT_MODEL_DESC_VERSION), tab[0],
-        ci64(&a, d->nsizes), tab[1], ci64(&a, d->ninputs), tab[2], ci64(&a, d->noutputs), tab[3],
-        ci64(&a, d->ntargets), tab[4], ci64(&a, d->nparams), tab[5], tab[6], tab[7], ci64(&a, d->nopt), tab[8],
+        ci64(&a, RNNRT_MODEL_DESC_VERSION),
+        tab[0],
+        ci64(&a, d->nsizes),
+        tab[1],
+        ci64(&a, d->ninputs),
+        tab[2],
+        ci64(&a, d->noutputs),
+        tab[3],
+        ci64(&a, d->ntargets),
+        tab[4],
+        ci64(&a, d->nparams),
+        tab[5],
+        tab[6],
+        tab[7],
+        ci64(&a, d->nopt),
+        tab[8],
         emb,
-        ks[0], ks[1], ks[2],
+        ks[0],
+        ks[1],
+        ks[2],
     };
     char name[300];
     snprintf(name, sizeof name, "%s_desc", d->prefix);

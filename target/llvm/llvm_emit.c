@@ -22,42 +22,46 @@
 /* SGEMM, every kernel of calls.def (a symbol two kinds share is listed
  * twice), and the C library functions the code calls. */
 const char *const llvm_emit_externals[] = {
-    "rt_sgemm_ws", "rt_sgemm_ws_packed", "rt_sgemm_pack_b",
+    "rt_sgemm_ws",     "rt_sgemm_ws_packed",
+    "rt_sgemm_pack_b",
 #define KCALL(NAME, symbol, returns, args) #symbol,
 #include "kir/calls.def"
-    "snprintf", "logf", "memset", "memcpy", "memmove", NULL,
+    "snprintf",        "logf",
+    "memset",          "memcpy",
+    "memmove",         NULL,
 };
 
 typedef struct LE {
-    LLVMContextRef    ctx;
-    LLVMModuleRef     mod;
-    LLVMBuilderRef    b;       /* the body */
-    LLVMBuilderRef    eb;      /* the entry block: parameters' uses, allocas */
-    const KFunc      *f;
-    LLVMValueRef      fn;
-    LLVMTypeRef       i1, i8, i32, i64, f32, f64, vd, p8, pf32, pi64;
-    LLVMValueRef      p_sym, p_arg, p_res, p_arena, p_err, p_errlen;
-    LLVMValueRef     *syms;    /* by symbol */
-    LLVMValueRef     *bufs;    /* typed pointer by buffer id, NULL: unusable */
-    LLVMValueRef     *vars;    /* current value of each loop variable */
-    LLVMValueRef      ws;      /* i8* SGEMM workspace, or NULL */
-    LLVMValueRef      ws_bytes;
-    LLVMMetadataRef   domain;  /* alias scopes: one per buffer (see map_alias) */
-    LLVMMetadataRef  *scope;   /* by buffer id, made on first use */
-    unsigned          md_scope, md_noalias;
-    char             *err;
-    size_t            errlen;
-    int               bad;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;  /* the body */
+    LLVMBuilderRef eb; /* the entry block: parameters' uses, allocas */
+    const KFunc *f;
+    LLVMValueRef fn;
+    LLVMTypeRef i1, i8, i32, i64, f32, f64, vd, p8, pf32, pi64;
+    LLVMValueRef p_sym, p_arg, p_res, p_arena, p_err, p_errlen;
+    LLVMValueRef *syms; /* by symbol */
+    LLVMValueRef *bufs; /* typed pointer by buffer id, NULL: unusable */
+    LLVMValueRef *vars; /* current value of each loop variable */
+    LLVMValueRef ws;    /* i8* SGEMM workspace, or NULL */
+    LLVMValueRef ws_bytes;
+    LLVMMetadataRef domain; /* alias scopes: one per buffer (see map_alias) */
+    LLVMMetadataRef *scope; /* by buffer id, made on first use */
+    unsigned md_scope, md_noalias;
+    char *err;
+    size_t errlen;
+    int bad;
 } LE;
 
-static int le_fail(LE *e, const char *fmt, const char *what) {
-    if (!e->bad && e->err && e->errlen)
-        snprintf(e->err, e->errlen, fmt, what ? what : "?");
+static int le_fail(LE *e, const char *fmt, const char *what)
+{
+    if (!e->bad && e->err && e->errlen) snprintf(e->err, e->errlen, fmt, what ? what : "?");
     e->bad = 1;
     return -1;
 }
 
-static void init_types(LE *e) {
+static void init_types(LE *e)
+{
     LLVMContextRef c = e->ctx;
     e->i1 = LLVMInt1TypeInContext(c);
     e->i8 = LLVMInt8TypeInContext(c);
@@ -75,14 +79,16 @@ static LLVMValueRef ci64(LE *e, int64_t v) { return LLVMConstInt(e->i64, (unsign
 static LLVMValueRef ci32(LE *e, int64_t v) { return LLVMConstInt(e->i32, (unsigned long long)v, 1); }
 static LLVMValueRef cf32(LE *e, double v) { return LLVMConstReal(e->f32, (double)(float)v); }
 
-static void add_attr(LE *e, LLVMValueRef fn, const char *name) {
+static void add_attr(LE *e, LLVMValueRef fn, const char *name)
+{
     unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->ctx, kind, 0));
 }
 
 /* The declaration of an external function (added once). */
-static LLVMValueRef extern_fn(LE *e, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n,
-                              int vararg, LLVMTypeRef *type) {
+static LLVMValueRef extern_fn(LE *e, const char *name, LLVMTypeRef ret, LLVMTypeRef *params, unsigned n, int vararg,
+                              LLVMTypeRef *type)
+{
     *type = LLVMFunctionType(ret, params, n, vararg);
     LLVMValueRef fn = LLVMGetNamedFunction(e->mod, name);
     if (!fn) {
@@ -97,9 +103,9 @@ static LLVMValueRef extern_fn(LE *e, const char *name, LLVMTypeRef ret, LLVMType
 static int is_const(const KExpr *x, int64_t v) { return !x || (!kexpr_has_free(x) && kexpr_eval(x, NULL, NULL) == v); }
 
 /* x as an i64 value in builder b (NULL: 0). */
-static LLVMValueRef expr_in(LE *e, LLVMBuilderRef b, const KExpr *x) {
-    if (!x || !kexpr_has_free(x))
-        return ci64(e, x ? kexpr_eval(x, NULL, NULL) : 0);
+static LLVMValueRef expr_in(LE *e, LLVMBuilderRef b, const KExpr *x)
+{
+    if (!x || !kexpr_has_free(x)) return ci64(e, x ? kexpr_eval(x, NULL, NULL) : 0);
     switch (x->kind) {
     case KE_SYM:
         if (x->index < 0 || x->index >= e->f->nsyms) {
@@ -113,8 +119,7 @@ static LLVMValueRef expr_in(LE *e, LLVMBuilderRef b, const KExpr *x) {
             return ci64(e, 0);
         }
         return e->vars[x->index];
-    default:
-        break;
+    default: break;
     }
     LLVMValueRef a = expr_in(e, b, x->a), c = expr_in(e, b, x->b);
     switch (x->kind) {
@@ -135,7 +140,8 @@ static LLVMTypeRef elem_type(LE *e, const KBuf *b) { return b->dtype == IR_I64 ?
 
 /* In the entry block: sym[k] for every symbol, a typed pointer for every
  * buffer, the SGEMM workspace. */
-static void entry_values(LE *e) {
+static void entry_values(LE *e)
+{
     const KFunc *f = e->f;
     for (int k = 0; k < f->nsyms; k++) {
         LLVMValueRef p = LLVMBuildGEP2(e->eb, e->i64, e->p_sym, (LLVMValueRef[]){ci64(e, k)}, 1, "");
@@ -153,19 +159,20 @@ static void entry_values(LE *e) {
             LLVMValueRef p = LLVMBuildGEP2(e->eb, e->p8, base, (LLVMValueRef[]){ci64(e, b->index)}, 1, "");
             raw = LLVMBuildLoad2(e->eb, e->p8, p, "");
         } else if (b->offset) {
-            raw = LLVMBuildInBoundsGEP2(e->eb, e->i8, e->p_arena, (LLVMValueRef[]){expr_in(e, e->eb, b->offset)},
-                                        1, "");
+            raw =
+                LLVMBuildInBoundsGEP2(e->eb, e->i8, e->p_arena, (LLVMValueRef[]){expr_in(e, e->eb, b->offset)}, 1, "");
         }
         e->bufs[i] = raw ? LLVMBuildBitCast(e->eb, raw, pt, b->name) : NULL;
     }
     if (f->ws_offset && f->ws_bytes) {
-        e->ws = LLVMBuildInBoundsGEP2(e->eb, e->i8, e->p_arena, (LLVMValueRef[]){expr_in(e, e->eb, f->ws_offset)},
-                                      1, "ws");
+        e->ws =
+            LLVMBuildInBoundsGEP2(e->eb, e->i8, e->p_arena, (LLVMValueRef[]){expr_in(e, e->eb, f->ws_offset)}, 1, "ws");
         e->ws_bytes = expr_in(e, e->eb, f->ws_bytes);
     }
 }
 
-static LLVMValueRef buf_ptr(LE *e, const KBuf *b) {
+static LLVMValueRef buf_ptr(LE *e, const KBuf *b)
+{
     if (!b || b->id < 0 || b->id >= e->f->nbufs || !e->bufs[b->id]) {
         le_fail(e, "kernel IR: buffer '%s' has no memory (not planned by memplan?)", b ? b->name : NULL);
         return LLVMConstNull(e->pf32);
@@ -174,14 +181,15 @@ static LLVMValueRef buf_ptr(LE *e, const KBuf *b) {
 }
 
 /* The address of element idx of b. */
-static LLVMValueRef elem_ptr(LE *e, const KBuf *b, LLVMValueRef idx) {
+static LLVMValueRef elem_ptr(LE *e, const KBuf *b, LLVMValueRef idx)
+{
     return LLVMBuildInBoundsGEP2(e->b, elem_type(e, b), buf_ptr(e, b), &idx, 1, "");
 }
 
 /* A view as a pointer of type `to` (a call's argument). */
-static LLVMValueRef view_ptr(LE *e, const KView *v, LLVMTypeRef to) {
-    if (!v->buf)
-        return LLVMConstNull(to);
+static LLVMValueRef view_ptr(LE *e, const KView *v, LLVMTypeRef to)
+{
+    if (!v->buf) return LLVMConstNull(to);
     LLVMValueRef p = elem_ptr(e, v->buf, expr(e, v->off));
     return LLVMTypeOf(p) == to ? p : LLVMBuildBitCast(e->b, p, to, "");
 }
@@ -190,15 +198,19 @@ static LLVMValueRef view_ptr(LE *e, const KView *v, LLVMTypeRef to) {
 
 typedef struct Loop {
     LLVMBasicBlockRef head, exit;
-    LLVMValueRef      phi, count;
-    int               reverse;
+    LLVMValueRef phi, count;
+    int reverse;
 } Loop;
 
-static LLVMBasicBlockRef new_block(LE *e, const char *name) { return LLVMAppendBasicBlockInContext(e->ctx, e->fn, name); }
+static LLVMBasicBlockRef new_block(LE *e, const char *name)
+{
+    return LLVMAppendBasicBlockInContext(e->ctx, e->fn, name);
+}
 
 /* for (i = 0; i < count; i++) or, reversed, from count - 1 down to 0;
  * the body follows until loop_end.  Returns the induction variable. */
-static LLVMValueRef loop_begin(LE *e, Loop *L, LLVMValueRef count, int reverse, const char *name) {
+static LLVMValueRef loop_begin(LE *e, Loop *L, LLVMValueRef count, int reverse, const char *name)
+{
     L->count = count;
     L->reverse = reverse;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->b);
@@ -212,7 +224,8 @@ static LLVMValueRef loop_begin(LE *e, Loop *L, LLVMValueRef count, int reverse, 
     return L->phi;
 }
 
-static void loop_end(LE *e, Loop *L) {
+static void loop_end(LE *e, Loop *L)
+{
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->b);
     LLVMValueRef next, more;
     if (L->reverse) {
@@ -229,7 +242,8 @@ static void loop_end(LE *e, Loop *L) {
 }
 
 /* if (rc != 0) { snprintf(err, errlen, "%s", "WHAT in ORIGIN"); return 1; } */
-static void check_rc(LE *e, LLVMValueRef rc, const char *what, const char *origin) {
+static void check_rc(LE *e, LLVMValueRef rc, const char *what, const char *origin)
+{
     LLVMBasicBlockRef fail = new_block(e, "fail"), ok = new_block(e, "");
     LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntNE, rc, ci32(e, 0), ""), fail, ok);
     LLVMPositionBuilderAtEnd(e->b, fail);
@@ -247,40 +261,59 @@ static void check_rc(LE *e, LLVMValueRef rc, const char *what, const char *origi
 
 /* ---- runtime calls ------------------------------------------------------------ */
 
-static void emit_gemm(LE *e, const KStmt *s) {
-    if (!e->ws)
-        le_fail(e, "kernel IR function '%s' has a GEMM but no SGEMM workspace (not planned)", e->f->name);
+static void emit_gemm(LE *e, const KStmt *s)
+{
+    if (!e->ws) le_fail(e, "kernel IR function '%s' has a GEMM but no SGEMM workspace (not planned)", e->f->name);
     LLVMTypeRef ft;
     LLVMValueRef rc;
     if (s->packed_b) {
-        LLVMTypeRef p[13] = {e->i32, e->i64, e->i64, e->i64, e->f32, e->pf32, e->i64,
-                             e->p8,  e->f32, e->pf32, e->i64, e->p8, e->i64};
+        LLVMTypeRef p[13] = {e->i32, e->i64, e->i64,  e->i64, e->f32, e->pf32, e->i64,
+                             e->p8,  e->f32, e->pf32, e->i64, e->p8,  e->i64};
         LLVMValueRef fn = extern_fn(e, "rt_sgemm_ws_packed", e->i32, p, 13, 0, &ft);
-        LLVMValueRef a[13] = {ci32(e, !!s->transa), expr(e, s->M), expr(e, s->N), expr(e, s->K),
-                              cf32(e, s->alpha), view_ptr(e, &s->A, e->pf32), expr(e, s->lda),
-                              view_ptr(e, &s->B, e->p8), cf32(e, s->beta), view_ptr(e, &s->C, e->pf32),
-                              expr(e, s->ldc), e->ws ? e->ws : LLVMConstNull(e->p8),
+        LLVMValueRef a[13] = {ci32(e, !!s->transa),
+                              expr(e, s->M),
+                              expr(e, s->N),
+                              expr(e, s->K),
+                              cf32(e, s->alpha),
+                              view_ptr(e, &s->A, e->pf32),
+                              expr(e, s->lda),
+                              view_ptr(e, &s->B, e->p8),
+                              cf32(e, s->beta),
+                              view_ptr(e, &s->C, e->pf32),
+                              expr(e, s->ldc),
+                              e->ws ? e->ws : LLVMConstNull(e->p8),
                               e->ws ? e->ws_bytes : ci64(e, 0)};
         rc = LLVMBuildCall2(e->b, ft, fn, a, 13, "");
     } else {
-        LLVMTypeRef p[15] = {e->i32, e->i32, e->i64, e->i64, e->i64, e->f32, e->pf32, e->i64,
-                             e->pf32, e->i64, e->f32, e->pf32, e->i64, e->p8, e->i64};
+        LLVMTypeRef p[15] = {e->i32,  e->i32, e->i64, e->i64,  e->i64, e->f32, e->pf32, e->i64,
+                             e->pf32, e->i64, e->f32, e->pf32, e->i64, e->p8,  e->i64};
         LLVMValueRef fn = extern_fn(e, "rt_sgemm_ws", e->i32, p, 15, 0, &ft);
-        LLVMValueRef a[15] = {ci32(e, !!s->transa), ci32(e, !!s->transb), expr(e, s->M), expr(e, s->N),
-                              expr(e, s->K), cf32(e, s->alpha), view_ptr(e, &s->A, e->pf32), expr(e, s->lda),
-                              view_ptr(e, &s->B, e->pf32), expr(e, s->ldb), cf32(e, s->beta),
-                              view_ptr(e, &s->C, e->pf32), expr(e, s->ldc),
-                              e->ws ? e->ws : LLVMConstNull(e->p8), e->ws ? e->ws_bytes : ci64(e, 0)};
+        LLVMValueRef a[15] = {ci32(e, !!s->transa),
+                              ci32(e, !!s->transb),
+                              expr(e, s->M),
+                              expr(e, s->N),
+                              expr(e, s->K),
+                              cf32(e, s->alpha),
+                              view_ptr(e, &s->A, e->pf32),
+                              expr(e, s->lda),
+                              view_ptr(e, &s->B, e->pf32),
+                              expr(e, s->ldb),
+                              cf32(e, s->beta),
+                              view_ptr(e, &s->C, e->pf32),
+                              expr(e, s->ldc),
+                              e->ws ? e->ws : LLVMConstNull(e->p8),
+                              e->ws ? e->ws_bytes : ci64(e, 0)};
         rc = LLVMBuildCall2(e->b, ft, fn, a, 15, "");
     }
     check_rc(e, rc, "sgemm failed (bad sizes or too small a workspace)", s->origin);
 }
 
-static void emit_pack_b(LE *e, const KStmt *s) {
+static void emit_pack_b(LE *e, const KStmt *s)
+{
     LLVMTypeRef ft, p[6] = {e->i32, e->i64, e->i64, e->pf32, e->i64, e->p8};
     LLVMValueRef fn = extern_fn(e, "rt_sgemm_pack_b", e->vd, p, 6, 0, &ft);
-    LLVMValueRef a[6] = {ci32(e, !!s->transb), expr(e, s->N), expr(e, s->K), view_ptr(e, &s->B, e->pf32),
-                         expr(e, s->ldb), view_ptr(e, &s->C, e->p8)};
+    LLVMValueRef a[6] = {ci32(e, !!s->transb),        expr(e, s->N),   expr(e, s->K),
+                         view_ptr(e, &s->B, e->pf32), expr(e, s->ldb), view_ptr(e, &s->C, e->p8)};
     LLVMBuildCall2(e->b, ft, fn, a, 6, "");
 }
 
@@ -288,7 +321,8 @@ static void emit_pack_b(LE *e, const KStmt *s) {
  * order: integers as i64, pointers typed by their dtype, hyperparameters
  * as doubles; a parameter the kernel IR leaves out as a null pointer or 0.
  * A fallible kernel's nonzero return fails the function. */
-static void emit_call(LE *e, const KStmt *s) {
+static void emit_call(LE *e, const KStmt *s)
+{
     KCallSig sig;
     LLVMTypeRef pt[24];
     LLVMValueRef av[24];
@@ -325,8 +359,7 @@ static void emit_call(LE *e, const KStmt *s) {
     LLVMTypeRef ft;
     LLVMValueRef fn = extern_fn(e, sig.symbol, sig.fallible ? e->i32 : e->vd, pt, (unsigned)n, 0, &ft);
     LLVMValueRef rc = LLVMBuildCall2(e->b, ft, fn, av, (unsigned)n, "");
-    if (sig.fallible)
-        check_rc(e, rc, "token id out of range", s->origin);
+    if (sig.fallible) check_rc(e, rc, "token id out of range", s->origin);
 }
 
 /* ---- activations: runtime/vmath_inline.h's C ------------------------------------
@@ -335,7 +368,8 @@ static void emit_call(LE *e, const KStmt *s) {
  * the O2 pipeline inlines them into the loop and vectorizes it. */
 
 /* rnnc_math_NAME(x), NAME as in target/llvm/bitcode/jit_math.c. */
-static LLVMValueRef math_call(LE *e, const char *name, LLVMValueRef x) {
+static LLVMValueRef math_call(LE *e, const char *name, LLVMValueRef x)
+{
     char msg[256];
     LLVMValueRef fn = llvm_math_fn(e->mod, name, msg, sizeof msg);
     if (!fn) {
@@ -346,13 +380,15 @@ static LLVMValueRef math_call(LE *e, const char *name, LLVMValueRef x) {
 }
 
 /* llvm.<name>.f32, built with b */
-static LLVMValueRef intrinsic_f32_at(LE *e, LLVMBuilderRef b, const char *name, LLVMValueRef x) {
+static LLVMValueRef intrinsic_f32_at(LE *e, LLVMBuilderRef b, const char *name, LLVMValueRef x)
+{
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     LLVMValueRef fn = LLVMGetIntrinsicDeclaration(e->mod, id, &e->f32, 1);
     return LLVMBuildCall2(b, LLVMIntrinsicGetType(e->ctx, id, &e->f32, 1), fn, &x, 1, "");
 }
 
-static LLVMValueRef intrinsic_f32(LE *e, const char *name, LLVMValueRef x) {
+static LLVMValueRef intrinsic_f32(LE *e, const char *name, LLVMValueRef x)
+{
     return intrinsic_f32_at(e, e->b, name, x);
 }
 
@@ -367,12 +403,13 @@ static LLVMValueRef intrinsic_f32(LE *e, const char *name, LLVMValueRef x) {
  * fused LSTM cell's dozen of them. */
 
 typedef struct MapAlias {
-    const KBuf     *buf[2 * 64];
-    LLVMValueRef    scope[2 * 64], noalias[2 * 64];
-    int             n;
+    const KBuf *buf[2 * 64];
+    LLVMValueRef scope[2 * 64], noalias[2 * 64];
+    int n;
 } MapAlias;
 
-static LLVMMetadataRef buf_scope(LE *e, const KBuf *b) {
+static LLVMMetadataRef buf_scope(LE *e, const KBuf *b)
+{
     if (!e->scope[b->id]) {
         char name[64];
         snprintf(name, sizeof name, "buf%d", b->id);
@@ -382,28 +419,25 @@ static LLVMMetadataRef buf_scope(LE *e, const KBuf *b) {
     return e->scope[b->id];
 }
 
-static void alias_add(MapAlias *ma, const KBuf *b) {
+static void alias_add(MapAlias *ma, const KBuf *b)
+{
     for (int i = 0; i < ma->n; i++)
-        if (ma->buf[i] == b)
-            return;
-    if (ma->n < (int)(sizeof ma->buf / sizeof *ma->buf))
-        ma->buf[ma->n++] = b;
+        if (ma->buf[i] == b) return;
+    if (ma->n < (int)(sizeof ma->buf / sizeof *ma->buf)) ma->buf[ma->n++] = b;
 }
 
 /* The scope lists of every buffer map s reads (live inputs) or writes. */
-static void map_alias(LE *e, const KStmt *s, const unsigned char *live, MapAlias *ma) {
+static void map_alias(LE *e, const KStmt *s, const unsigned char *live, MapAlias *ma)
+{
     ma->n = 0;
     for (int k = 0; k < s->nnodes; k++)
-        if (live[k] && s->nodes[k].op == KM_IN)
-            alias_add(ma, s->in[s->nodes[k].a].v.buf);
-    for (int o = 0; o < s->nout; o++)
-        alias_add(ma, s->out[o].at.v.buf);
+        if (live[k] && s->nodes[k].op == KM_IN) alias_add(ma, s->in[s->nodes[k].a].v.buf);
+    for (int o = 0; o < s->nout; o++) alias_add(ma, s->out[o].at.v.buf);
     LLVMMetadataRef others[2 * 64];
     for (int i = 0; i < ma->n; i++) {
         int n = 0;
         for (int j = 0; j < ma->n; j++)
-            if (j != i)
-                others[n++] = buf_scope(e, ma->buf[j]);
+            if (j != i) others[n++] = buf_scope(e, ma->buf[j]);
         LLVMMetadataRef self = buf_scope(e, ma->buf[i]);
         ma->scope[i] = LLVMMetadataAsValue(e->ctx, LLVMMDNodeInContext2(e->ctx, &self, 1));
         ma->noalias[i] = n ? LLVMMetadataAsValue(e->ctx, LLVMMDNodeInContext2(e->ctx, others, (size_t)n)) : NULL;
@@ -411,12 +445,12 @@ static void map_alias(LE *e, const KStmt *s, const unsigned char *live, MapAlias
 }
 
 /* Marks a load or store of buffer b. */
-static LLVMValueRef tag(LE *e, const MapAlias *ma, const KBuf *b, LLVMValueRef inst) {
+static LLVMValueRef tag(LE *e, const MapAlias *ma, const KBuf *b, LLVMValueRef inst)
+{
     for (int i = 0; i < ma->n; i++)
         if (ma->buf[i] == b) {
             LLVMSetMetadata(inst, e->md_scope, ma->scope[i]);
-            if (ma->noalias[i])
-                LLVMSetMetadata(inst, e->md_noalias, ma->noalias[i]);
+            if (ma->noalias[i]) LLVMSetMetadata(inst, e->md_noalias, ma->noalias[i]);
         }
     return inst;
 }
@@ -426,34 +460,38 @@ static LLVMValueRef tag(LE *e, const MapAlias *ma, const KBuf *b, LLVMValueRef i
 static int is_unary(KMapOp op) { return kir_map_op_arity(op) == 1; }
 
 /* The element index off + sum_{d < upto} i_d * stride_d of a view. */
-static LLVMValueRef strided_index(LE *e, const KStrided *v, const LLVMValueRef *idx, int upto) {
+static LLVMValueRef strided_index(LE *e, const KStrided *v, const LLVMValueRef *idx, int upto)
+{
     LLVMValueRef at = expr(e, v->v.off);
     for (int d = 0; d < upto; d++) {
-        if (is_const(v->stride[d], 0))
-            continue;
-        LLVMValueRef term = is_const(v->stride[d], 1) ? idx[d] : LLVMBuildNSWMul(e->b, idx[d], expr(e, v->stride[d]), "");
+        if (is_const(v->stride[d], 0)) continue;
+        LLVMValueRef term =
+            is_const(v->stride[d], 1) ? idx[d] : LLVMBuildNSWMul(e->b, idx[d], expr(e, v->stride[d]), "");
         at = LLVMBuildNSWAdd(e->b, at, term, "");
     }
     return at;
 }
 
-static LLVMValueRef to_float(LE *e, LLVMValueRef v) {
+static LLVMValueRef to_float(LE *e, LLVMValueRef v)
+{
     return LLVMTypeOf(v) == e->f32 ? v : LLVMBuildSIToFP(e->b, v, e->f32, "");
 }
 
 /* A value as the element type t of the buffer it is stored to. */
-static LLVMValueRef as_type(LE *e, LLVMValueRef v, LLVMTypeRef t) {
-    if (LLVMTypeOf(v) == t)
-        return v;
+static LLVMValueRef as_type(LE *e, LLVMValueRef v, LLVMTypeRef t)
+{
+    if (LLVMTypeOf(v) == t) return v;
     return t == e->f32 ? LLVMBuildSIToFP(e->b, v, t, "") : LLVMBuildFPToSI(e->b, v, t, "");
 }
 
-static LLVMValueRef add_of(LE *e, LLVMValueRef a, LLVMValueRef b) {
+static LLVMValueRef add_of(LE *e, LLVMValueRef a, LLVMValueRef b)
+{
     return LLVMTypeOf(a) == e->f32 ? LLVMBuildFAdd(e->b, a, b, "") : LLVMBuildAdd(e->b, a, b, "");
 }
 
 static LLVMValueRef emit_node(LE *e, const KStmt *s, int k, LLVMValueRef *val, const LLVMValueRef *idx,
-                              const MapAlias *ma) {
+                              const MapAlias *ma)
+{
     const KMapNode *nd = &s->nodes[k];
     LLVMBuilderRef b = e->b;
     if (nd->op == KM_IN) {
@@ -461,10 +499,8 @@ static LLVMValueRef emit_node(LE *e, const KStmt *s, int k, LLVMValueRef *val, c
         LLVMValueRef p = elem_ptr(e, in->v.buf, strided_index(e, in, idx, s->rank));
         return tag(e, ma, in->v.buf, LLVMBuildLoad2(b, elem_type(e, in->v.buf), p, ""));
     }
-    if (nd->op == KM_CONST)
-        return cf32(e, nd->f);
-    if (nd->op == KM_EXPR)
-        return LLVMBuildSIToFP(b, expr(e, nd->e), e->f32, "");
+    if (nd->op == KM_CONST) return cf32(e, nd->f);
+    if (nd->op == KM_EXPR) return LLVMBuildSIToFP(b, expr(e, nd->e), e->f32, "");
     LLVMValueRef a = to_float(e, val[nd->a]);
     LLVMValueRef c = is_unary(nd->op) ? NULL : to_float(e, val[nd->b]);
     LLVMValueRef zero = cf32(e, 0.0);
@@ -488,7 +524,8 @@ static LLVMValueRef emit_node(LE *e, const KStmt *s, int k, LLVMValueRef *val, c
     }
 }
 
-static void emit_map(LE *e, const KStmt *s) {
+static void emit_map(LE *e, const KStmt *s)
+{
     if (!kir_map_ok(s)) {
         le_fail(e, "kernel IR: a malformed map in '%s'", s->origin);
         return;
@@ -509,29 +546,26 @@ static void emit_map(LE *e, const KStmt *s) {
     map_alias(e, s, live, ma);
     for (int o = 0; o < s->nout; o++) {
         red[o] = kir_map_reduce_level(s, o, in_live);
-        if (red[o] >= 0)
-            acc[o] = LLVMBuildAlloca(e->eb, elem_type(e, s->out[o].at.v.buf), "acc");
+        if (red[o] >= 0) acc[o] = LLVMBuildAlloca(e->eb, elem_type(e, s->out[o].at.v.buf), "acc");
     }
     LLVMValueRef idx[KIR_MAX_RANK];
     Loop L[KIR_MAX_RANK];
-    static const char *const iname[KIR_MAX_RANK > 8 ? KIR_MAX_RANK : 8] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
+    static const char *const iname[KIR_MAX_RANK > 8 ? KIR_MAX_RANK : 8] = {"i0", "i1", "i2", "i3",
+                                                                           "i4", "i5", "i6", "i7"};
     for (int d = 0; d <= s->rank; d++) {
         /* local sums of the outputs reduced over dims d.. start from memory */
         for (int o = 0; o < s->nout; o++) {
-            if (red[o] != d)
-                continue;
+            if (red[o] != d) continue;
             const KStrided *at = &s->out[o].at;
             LLVMTypeRef t = elem_type(e, at->v.buf);
             LLVMValueRef p = elem_ptr(e, at->v.buf, strided_index(e, at, idx, d));
             LLVMBuildStore(e->b, tag(e, ma, at->v.buf, LLVMBuildLoad2(e->b, t, p, "")), acc[o]);
         }
-        if (d == s->rank)
-            break;
+        if (d == s->rank) break;
         idx[d] = loop_begin(e, &L[d], expr(e, s->dims[d]), 0, iname[d]);
     }
     for (int k = 0; k < s->nnodes; k++)
-        if (live[k])
-            val[k] = emit_node(e, s, k, val, idx, ma);
+        if (live[k]) val[k] = emit_node(e, s, k, val, idx, ma);
     for (int o = 0; o < s->nout; o++) {
         const KMapOut *mo = &s->out[o];
         LLVMTypeRef t = elem_type(e, mo->at.v.buf);
@@ -541,15 +575,13 @@ static void emit_map(LE *e, const KStmt *s) {
             continue;
         }
         LLVMValueRef p = elem_ptr(e, mo->at.v.buf, strided_index(e, &mo->at, idx, s->rank));
-        if (mo->accumulate)
-            v = add_of(e, tag(e, ma, mo->at.v.buf, LLVMBuildLoad2(e->b, t, p, "")), v);
+        if (mo->accumulate) v = add_of(e, tag(e, ma, mo->at.v.buf, LLVMBuildLoad2(e->b, t, p, "")), v);
         tag(e, ma, mo->at.v.buf, LLVMBuildStore(e->b, v, p));
     }
     for (int d = s->rank - 1; d >= 0; d--) {
         loop_end(e, &L[d]);
         for (int o = 0; o < s->nout; o++) {
-            if (red[o] != d)
-                continue;
+            if (red[o] != d) continue;
             const KStrided *at = &s->out[o].at;
             LLVMTypeRef t = elem_type(e, at->v.buf);
             LLVMValueRef p = elem_ptr(e, at->v.buf, strided_index(e, at, idx, d));
@@ -567,7 +599,8 @@ done:
 
 /* ---- statements and functions ----------------------------------------------------- */
 
-static void emit_block(LE *e, const KBlock *blk) {
+static void emit_block(LE *e, const KBlock *blk)
+{
     for (int i = 0; i < blk->n && !e->bad; i++) {
         const KStmt *s = blk->stmts[i];
         switch (s->kind) {
@@ -594,7 +627,8 @@ static void emit_block(LE *e, const KBlock *blk) {
     }
 }
 
-static int le_init(LE *e, LLVMModuleRef mod, const KFunc *f, char *err, size_t errlen) {
+static int le_init(LE *e, LLVMModuleRef mod, const KFunc *f, char *err, size_t errlen)
+{
     memset(e, 0, sizeof *e);
     e->mod = mod;
     e->ctx = LLVMGetModuleContext(mod);
@@ -612,35 +646,33 @@ static int le_init(LE *e, LLVMModuleRef mod, const KFunc *f, char *err, size_t e
     e->md_noalias = LLVMGetMDKindIDInContext(e->ctx, "noalias", 7);
     e->b = LLVMCreateBuilderInContext(e->ctx);
     e->eb = LLVMCreateBuilderInContext(e->ctx);
-    if (!e->syms || !e->bufs || !e->vars || !e->scope)
-        return le_fail(e, "out of memory emitting %s", f->name);
+    if (!e->syms || !e->bufs || !e->vars || !e->scope) return le_fail(e, "out of memory emitting %s", f->name);
     return 0;
 }
 
-static void le_done(LE *e) {
+static void le_done(LE *e)
+{
     free(e->syms);
     free(e->bufs);
     free(e->vars);
     free(e->scope);
-    if (e->b)
-        LLVMDisposeBuilder(e->b);
-    if (e->eb)
-        LLVMDisposeBuilder(e->eb);
+    if (e->b) LLVMDisposeBuilder(e->b);
+    if (e->eb) LLVMDisposeBuilder(e->eb);
 }
 
 /* On failure the half-built function is removed from the module. */
-static int le_finish(LE *e) {
+static int le_finish(LE *e)
+{
     int rc = e->bad ? -1 : 0;
-    if (rc && e->fn)
-        LLVMDeleteFunction(e->fn);
+    if (rc && e->fn) LLVMDeleteFunction(e->fn);
     le_done(e);
     return rc;
 }
 
-int llvm_emit_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *err, size_t errlen) {
+int llvm_emit_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *err, size_t errlen)
+{
     LE e;
-    if (le_init(&e, mod, f, err, errlen))
-        return le_finish(&e);
+    if (le_init(&e, mod, f, err, errlen)) return le_finish(&e);
     if (LLVMGetNamedFunction(mod, name)) {
         le_fail(&e, "the module already has a function %s", name);
         return le_finish(&e);
@@ -664,10 +696,10 @@ int llvm_emit_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *er
     return le_finish(&e);
 }
 
-int llvm_emit_arena_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *err, size_t errlen) {
+int llvm_emit_arena_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *err, size_t errlen)
+{
     LE e;
-    if (le_init(&e, mod, f, err, errlen))
-        return le_finish(&e);
+    if (le_init(&e, mod, f, err, errlen)) return le_finish(&e);
     if (!f->arena_bytes || LLVMGetNamedFunction(mod, name)) {
         le_fail(&e, "no arena size, or a second function %s", name);
         return le_finish(&e);
@@ -678,16 +710,17 @@ int llvm_emit_arena_func(LLVMModuleRef mod, const KFunc *f, const char *name, ch
     LLVMSetValueName2(e.p_sym, "sym", 3);
     LLVMPositionBuilderAtEnd(e.eb, new_block(&e, "entry"));
     for (int k = 0; k < f->nsyms; k++)
-        e.syms[k] = LLVMBuildLoad2(e.eb, e.i64, LLVMBuildGEP2(e.eb, e.i64, e.p_sym, (LLVMValueRef[]){ci64(&e, k)}, 1, ""), "");
+        e.syms[k] =
+            LLVMBuildLoad2(e.eb, e.i64, LLVMBuildGEP2(e.eb, e.i64, e.p_sym, (LLVMValueRef[]){ci64(&e, k)}, 1, ""), "");
     LLVMBuildRet(e.eb, expr_in(&e, e.eb, f->arena_bytes));
     return le_finish(&e);
 }
 
-int llvm_emit_verify(LLVMModuleRef mod, char *err, size_t errlen) {
+int llvm_emit_verify(LLVMModuleRef mod, char *err, size_t errlen)
+{
     char *msg = NULL;
     int bad = LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg);
-    if (bad && err && errlen)
-        snprintf(err, errlen, "LLVM module does not verify (a bug in rnnc): %s", msg ? msg : "");
+    if (bad && err && errlen) snprintf(err, errlen, "LLVM module does not verify (a bug in rnnc): %s", msg ? msg : "");
     LLVMDisposeMessage(msg);
     return bad ? -1 : 0;
 }

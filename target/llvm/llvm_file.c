@@ -13,25 +13,24 @@
 #include "target/llvm/llvm_target.h"
 #include "ir/timing.h"
 
-int llvm_file_kind(const char *name) {
+int llvm_file_kind(const char *name)
+{
     static const char *const names[3] = {"llvm", "asm", "obj"};
     for (int k = 0; k < 3; k++)
-        if (name && !strcmp(name, names[k]))
-            return k;
+        if (name && !strcmp(name, names[k])) return k;
     return -1;
 }
 
 /* Compiles a variant and adds its kernel and arena functions to mod; k
  * keeps what the API needs (k->f is freed by the caller). */
 static int add_variant(LLVMModuleRef mod, const IrModule *m, const char *prefix, const char *kind, ApiKernel *k,
-                       char *fn, char *arena, char *err, size_t errlen) {
+                       char *fn, char *arena, char *err, size_t errlen)
+{
     memset(k, 0, sizeof *k);
-    if (!m)
-        return 0;
+    if (!m) return 0;
     char e[512];
     KFunc *f = kcompile(m, kind, e, sizeof e);
-    if (!f)
-        return ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e);
+    if (!f) return ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e);
     snprintf(fn, 256, "%s_kernel_%s", prefix, kind);
     snprintf(arena, 300, "%s_arena", fn);
     k->m = m;
@@ -42,12 +41,12 @@ static int add_variant(LLVMModuleRef mod, const IrModule *m, const char *prefix,
     return rc ? ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e) : 0;
 }
 
-int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, const char *prefix,
-                    const IrModule *fwd, const IrModule *step, const IrModule *train, int api,
-                    const TensorMap *weights, char *err, size_t errlen) {
+int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, const char *prefix, const IrModule *fwd,
+                    const IrModule *step, const IrModule *train, int api, const TensorMap *weights, char *err,
+                    size_t errlen)
+{
     LLVMTargetMachineRef tm = llvm_target_machine(triple, 1, err, errlen);
-    if (!tm)
-        return -1;
+    if (!tm) return -1;
     LLVMContextRef ctx = LLVMContextCreate();
     LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(prefix, ctx);
     llvm_target_apply(mod, tm);
@@ -69,16 +68,14 @@ int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, con
         goto done;
     timing_stop(&t, "LLVM IR build");
     t = timing_start();
-    if (llvm_optimize(mod, tm, err, errlen))
-        goto done;
+    if (llvm_optimize(mod, tm, err, errlen)) goto done;
     timing_stop(&t, "LLVM optimize");
     t = timing_start();
     char file[4096]; /* LLVMTargetMachineEmitToFile takes a char * */
     snprintf(file, sizeof file, "%s", path);
     if (kind == LLVM_FILE_IR ? LLVMPrintModuleToFile(mod, file, &msg)
-                             : LLVMTargetMachineEmitToFile(tm, mod, file,
-                                                           kind == LLVM_FILE_ASM ? LLVMAssemblyFile : LLVMObjectFile,
-                                                           &msg)) {
+                             : LLVMTargetMachineEmitToFile(
+                                   tm, mod, file, kind == LLVM_FILE_ASM ? LLVMAssemblyFile : LLVMObjectFile, &msg)) {
         ir_errf(err, errlen, "cannot write %s: %s", path, msg ? msg : "?");
         goto done;
     }
@@ -87,8 +84,7 @@ int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, con
 done:
     api_desc_free(&desc);
     for (int i = 0; i < 3; i++)
-        if (k[i].f)
-            kfunc_free((KFunc *)k[i].f);
+        if (k[i].f) kfunc_free((KFunc *)k[i].f);
     LLVMDisposeMessage(msg);
     LLVMDisposeModule(mod);
     LLVMContextDispose(ctx);

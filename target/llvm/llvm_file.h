@@ -35,8 +35,8 @@ int llvm_file_kind(const char *name);
  * also the model API; weights (with api, else NULL): put into the file as
  * the C file's --embed-weights does (F32 or F64 by parameter name).
  * Returns 0, or -1 with a message in err. */
-int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, const char *prefix,
-                    const IrModule *fwd, const IrModule *step, const IrModule *train, int api,
-                    const TensorMap *weights, char *err, size_t errlen);
+int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, const char *prefix, const IrModule *fwd,
+                    const IrModule *step, const IrModule *train, int api, const TensorMap *weights, char *err,
+                    size_t errlen);
 
 #endif

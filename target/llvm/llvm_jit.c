@@ -25,24 +25,25 @@
 
 struct LlvmJit {
     LLVMOrcThreadSafeContextRef tsc;
-    LLVMContextRef              ctx;
-    LLVMTargetMachineRef        tm;    /* for the optimizer */
-    LLVMModuleRef               mod;   /* owned until codegen */
-    LLVMOrcLLJITRef             jit;
-    KFuncFn                     fn;
+    LLVMContextRef ctx;
+    LLVMTargetMachineRef tm; /* for the optimizer */
+    LLVMModuleRef mod;       /* owned until codegen */
+    LLVMOrcLLJITRef jit;
+    KFuncFn fn;
 };
 
 /* ---- the runtime, by address ------------------------------------------------- */
 
 typedef struct Extern {
     const char *name;
-    uintptr_t   addr;
+    uintptr_t addr;
 } Extern;
 
 /* Addresses of llvm_emit_externals in this program (a function pointer
  * converts to an integer: C11 6.3.2.3), each name once: two kinds of
  * calls.def may share a kernel, and the JIT takes one definition a name. */
-static size_t externals(Extern *x, size_t cap) {
+static size_t externals(Extern *x, size_t cap)
+{
     const Extern all[] = {
         {"rt_sgemm_ws", (uintptr_t)&rt_sgemm_ws},
         {"rt_sgemm_ws_packed", (uintptr_t)&rt_sgemm_ws_packed},
@@ -58,12 +59,9 @@ static size_t externals(Extern *x, size_t cap) {
     size_t n = 0;
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         size_t k = 0;
-        while (k < n && k < cap && strcmp(x[k].name, all[i].name))
-            k++;
-        if (k < n)
-            continue;
-        if (n < cap)
-            x[n] = all[i];
+        while (k < n && k < cap && strcmp(x[k].name, all[i].name)) k++;
+        if (k < n) continue;
+        if (n < cap) x[n] = all[i];
         n++;
     }
     return n;
@@ -72,17 +70,15 @@ static size_t externals(Extern *x, size_t cap) {
 /* Every name the emitter may call has an address here (checked once, so
  * that a name added to llvm_emit_externals without one is an error, not
  * an unresolved symbol at run time). */
-static int define_runtime(LlvmJit *j, char *err, size_t errlen) {
+static int define_runtime(LlvmJit *j, char *err, size_t errlen)
+{
     Extern x[32];
     size_t n = externals(x, 32);
-    if (n > 32)
-        return snprintf(err, errlen, "internal error: the JIT binds at most 32 runtime symbols"), -1;
+    if (n > 32) return snprintf(err, errlen, "internal error: the JIT binds at most 32 runtime symbols"), -1;
     for (const char *const *p = llvm_emit_externals; *p; p++) {
         size_t i = 0;
-        while (i < n && strcmp(x[i].name, *p))
-            i++;
-        if (i == n)
-            return snprintf(err, errlen, "internal error: the JIT has no address for %s", *p), -1;
+        while (i < n && strcmp(x[i].name, *p)) i++;
+        if (i == n) return snprintf(err, errlen, "internal error: the JIT has no address for %s", *p), -1;
     }
     LLVMJITCSymbolMapPair pairs[32];
     for (size_t i = 0; i < n; i++) {
@@ -102,7 +98,8 @@ static int define_runtime(LlvmJit *j, char *err, size_t errlen) {
 
 /* ---- stages ---------------------------------------------------------------------- */
 
-LlvmJit *llvm_jit_new(char *err, size_t errlen) {
+LlvmJit *llvm_jit_new(char *err, size_t errlen)
+{
     LlvmJit *j = calloc(1, sizeof *j);
     if (!j) {
         snprintf(err, errlen, "out of memory");
@@ -118,25 +115,24 @@ LlvmJit *llvm_jit_new(char *err, size_t errlen) {
     return j;
 }
 
-int llvm_jit_build(LlvmJit *j, const KFunc *f, char *err, size_t errlen) {
-    if (j->mod || j->jit)
-        return snprintf(err, errlen, "internal error: the JIT already holds a module"), -1;
+int llvm_jit_build(LlvmJit *j, const KFunc *f, char *err, size_t errlen)
+{
+    if (j->mod || j->jit) return snprintf(err, errlen, "internal error: the JIT already holds a module"), -1;
     j->mod = LLVMModuleCreateWithNameInContext(f->name ? f->name : "kernel", j->ctx);
     llvm_target_apply(j->mod, j->tm);
-    if (llvm_emit_func(j->mod, f, FN_NAME, err, errlen) || llvm_emit_verify(j->mod, err, errlen))
-        return -1;
+    if (llvm_emit_func(j->mod, f, FN_NAME, err, errlen) || llvm_emit_verify(j->mod, err, errlen)) return -1;
     return 0;
 }
 
-int llvm_jit_optimize(LlvmJit *j, char *err, size_t errlen) {
-    if (!j->mod)
-        return snprintf(err, errlen, "internal error: no module to optimize"), -1;
+int llvm_jit_optimize(LlvmJit *j, char *err, size_t errlen)
+{
+    if (!j->mod) return snprintf(err, errlen, "internal error: no module to optimize"), -1;
     return llvm_optimize(j->mod, j->tm, err, errlen);
 }
 
-KFuncFn llvm_jit_codegen(LlvmJit *j, char *err, size_t errlen) {
-    if (j->fn)
-        return j->fn;
+KFuncFn llvm_jit_codegen(LlvmJit *j, char *err, size_t errlen)
+{
+    if (j->fn) return j->fn;
     if (!j->mod) {
         snprintf(err, errlen, "internal error: no module to compile");
         return NULL;
@@ -145,8 +141,7 @@ KFuncFn llvm_jit_codegen(LlvmJit *j, char *err, size_t errlen) {
      * position-independent, since the JIT's memory may lie anywhere (a
      * static model addresses data with 32-bit absolute relocations). */
     LLVMTargetMachineRef tm = llvm_target_machine(NULL, 1, err, errlen);
-    if (!tm)
-        return NULL;
+    if (!tm) return NULL;
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
     LLVMErrorRef e = LLVMOrcCreateLLJIT(&j->jit, builder); /* takes the builder */
@@ -155,8 +150,7 @@ KFuncFn llvm_jit_codegen(LlvmJit *j, char *err, size_t errlen) {
         llvm_error(e, "JIT: cannot create LLJIT", err, errlen);
         return NULL;
     }
-    if (define_runtime(j, err, errlen))
-        return NULL;
+    if (define_runtime(j, err, errlen)) return NULL;
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(j->mod, j->tsc);
     j->mod = NULL; /* the thread-safe module owns it */
     e = LLVMOrcLLJITAddLLVMIRModule(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), tsm);
@@ -176,38 +170,33 @@ KFuncFn llvm_jit_codegen(LlvmJit *j, char *err, size_t errlen) {
     return j->fn;
 }
 
-char *llvm_jit_ir_text(const LlvmJit *j) {
-    if (!j->mod)
-        return NULL;
+char *llvm_jit_ir_text(const LlvmJit *j)
+{
+    if (!j->mod) return NULL;
     char *s = LLVMPrintModuleToString(j->mod);
     char *copy = s ? malloc(strlen(s) + 1) : NULL;
-    if (copy)
-        strcpy(copy, s);
+    if (copy) strcpy(copy, s);
     LLVMDisposeMessage(s);
     return copy;
 }
 
-void llvm_jit_free(LlvmJit *j) {
-    if (!j)
-        return;
-    if (j->mod)
-        LLVMDisposeModule(j->mod);
+void llvm_jit_free(LlvmJit *j)
+{
+    if (!j) return;
+    if (j->mod) LLVMDisposeModule(j->mod);
     if (j->jit) {
         LLVMErrorRef e = LLVMOrcDisposeLLJIT(j->jit);
-        if (e)
-            LLVMConsumeError(e);
+        if (e) LLVMConsumeError(e);
     }
-    if (j->tsc)
-        LLVMOrcDisposeThreadSafeContext(j->tsc);
-    if (j->tm)
-        LLVMDisposeTargetMachine(j->tm);
+    if (j->tsc) LLVMOrcDisposeThreadSafeContext(j->tsc);
+    if (j->tm) LLVMDisposeTargetMachine(j->tm);
     free(j);
 }
 
-LlvmJit *llvm_jit_compile(const KFunc *f, KFuncFn *fn, char *err, size_t errlen) {
+LlvmJit *llvm_jit_compile(const KFunc *f, KFuncFn *fn, char *err, size_t errlen)
+{
     LlvmJit *j = llvm_jit_new(err, errlen);
-    if (!j)
-        return NULL;
+    if (!j) return NULL;
     if (llvm_jit_build(j, f, err, errlen) || llvm_jit_optimize(j, err, errlen) ||
         !(*fn = llvm_jit_codegen(j, err, errlen))) {
         llvm_jit_free(j);

@@ -12,20 +12,22 @@
 extern const unsigned char jit_math_bc[];
 extern const size_t jit_math_bc_size;
 
-static int is_math(LLVMValueRef fn) {
+static int is_math(LLVMValueRef fn)
+{
     size_t len;
     const char *name = LLVMGetValueName2(fn, &len);
     return len > strlen(LLVM_MATH_PREFIX) && !strncmp(name, LLVM_MATH_PREFIX, strlen(LLVM_MATH_PREFIX));
 }
 
-static int linked(LLVMModuleRef mod) {
+static int linked(LLVMModuleRef mod)
+{
     for (LLVMValueRef fn = LLVMGetFirstFunction(mod); fn; fn = LLVMGetNextFunction(fn))
-        if (is_math(fn))
-            return 1;
+        if (is_math(fn)) return 1;
     return 0;
 }
 
-static void add_attr(LLVMContextRef ctx, LLVMValueRef fn, const char *name) {
+static void add_attr(LLVMContextRef ctx, LLVMValueRef fn, const char *name)
+{
     unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, kind, 0));
 }
@@ -36,16 +38,18 @@ static void add_attr(LLVMContextRef ctx, LLVMValueRef fn, const char *name) {
  * inliner refuses a callee whose features are not a subset of the
  * caller's.  Without them the functions take the module's target machine's
  * CPU and features, as the kernel functions do, and always inline. */
-static void make_target_neutral(LLVMValueRef fn) {
+static void make_target_neutral(LLVMValueRef fn)
+{
     static const char *const attrs[] = {"target-cpu", "target-features", "tune-cpu"};
     for (size_t i = 0; i < sizeof attrs / sizeof *attrs; i++)
         LLVMRemoveStringAttributeAtIndex(fn, LLVMAttributeFunctionIndex, attrs[i], (unsigned)strlen(attrs[i]));
 }
 
-static int link_math(LLVMModuleRef mod, char *err, size_t errlen) {
+static int link_math(LLVMModuleRef mod, char *err, size_t errlen)
+{
     LLVMContextRef ctx = LLVMGetModuleContext(mod);
-    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange((const char *)jit_math_bc, jit_math_bc_size,
-                                                                     "jit_math.bc", 0);
+    LLVMMemoryBufferRef buf =
+        LLVMCreateMemoryBufferWithMemoryRange((const char *)jit_math_bc, jit_math_bc_size, "jit_math.bc", 0);
     LLVMModuleRef src = NULL;
     int bad = LLVMParseBitcodeInContext2(ctx, buf, &src); /* does not take buf */
     LLVMDisposeMemoryBuffer(buf);
@@ -55,8 +59,7 @@ static int link_math(LLVMModuleRef mod, char *err, size_t errlen) {
     }
     LLVMSetTarget(src, LLVMGetTarget(mod));
     LLVMSetDataLayout(src, LLVMGetDataLayoutStr(mod));
-    for (LLVMValueRef fn = LLVMGetFirstFunction(src); fn; fn = LLVMGetNextFunction(fn))
-        make_target_neutral(fn);
+    for (LLVMValueRef fn = LLVMGetFirstFunction(src); fn; fn = LLVMGetNextFunction(fn)) make_target_neutral(fn);
     /* The functions are external in the bitcode (an internal one would be
      * linked only if mod already called it) and become internal after: no
      * symbol of an object file, and dropped once inlined. */
@@ -73,21 +76,23 @@ static int link_math(LLVMModuleRef mod, char *err, size_t errlen) {
     return 0;
 }
 
-LLVMValueRef llvm_math_fn(LLVMModuleRef mod, const char *name, char *err, size_t errlen) {
+LLVMValueRef llvm_math_fn(LLVMModuleRef mod, const char *name, char *err, size_t errlen)
+{
     char full[128];
     snprintf(full, sizeof full, "%s%s", LLVM_MATH_PREFIX, name);
     LLVMValueRef fn = LLVMGetNamedFunction(mod, full);
     if (!fn && !linked(mod)) {
-        if (link_math(mod, err, errlen))
-            return NULL;
+        if (link_math(mod, err, errlen)) return NULL;
         fn = LLVMGetNamedFunction(mod, full);
     }
     LLVMTypeRef f32 = LLVMFloatTypeInContext(LLVMGetModuleContext(mod));
     LLVMTypeRef t = fn ? LLVMGlobalGetValueType(fn) : NULL;
     if (!t || LLVMIsDeclaration(fn) || LLVMGetReturnType(t) != f32 || LLVMCountParamTypes(t) != 1 ||
         LLVMIsFunctionVarArg(t)) {
-        snprintf(err, errlen, "internal error: the JIT's math has no function float %s(float) "
-                              "(target/llvm/bitcode/jit_math.c)", full);
+        snprintf(err, errlen,
+                 "internal error: the JIT's math has no function float %s(float) "
+                 "(target/llvm/bitcode/jit_math.c)",
+                 full);
         return NULL;
     }
     LLVMTypeRef param;

@@ -17,15 +17,16 @@ static int native_failed;
  * in the loops with many strided views); x86's addressing modes do
  * without it.  LLVM's options are process-wide: set once, before any
  * target machine exists. */
-static void init_native(void) {
+static void init_native(void)
+{
     const char *argv[] = {"rnnc", "-disable-lsr"};
     LLVMParseCommandLineOptions(2, argv, NULL);
-    native_failed = LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter() ||
-                    LLVMInitializeNativeAsmParser();
+    native_failed = LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter() || LLVMInitializeNativeAsmParser();
 }
 
 /* Every target LLVM was built with, for --target. */
-static void init_all(void) {
+static void init_all(void)
+{
     LLVMInitializeAllTargetInfos();
     LLVMInitializeAllTargets();
     LLVMInitializeAllTargetMCs();
@@ -33,15 +34,16 @@ static void init_all(void) {
     LLVMInitializeAllAsmParsers();
 }
 
-int llvm_error(LLVMErrorRef e, const char *what, char *err, size_t errlen) {
+int llvm_error(LLVMErrorRef e, const char *what, char *err, size_t errlen)
+{
     char *msg = LLVMGetErrorMessage(e);
-    if (err && errlen)
-        snprintf(err, errlen, "%s: %s", what, msg ? msg : "?");
+    if (err && errlen) snprintf(err, errlen, "%s: %s", what, msg ? msg : "?");
     LLVMDisposeErrorMessage(msg);
     return -1;
 }
 
-LLVMTargetMachineRef llvm_target_machine(const char *triple, int pic, char *err, size_t errlen) {
+LLVMTargetMachineRef llvm_target_machine(const char *triple, int pic, char *err, size_t errlen)
+{
     pthread_once(&native_once, init_native);
     if (native_failed) {
         snprintf(err, errlen, "LLVM has no code generator for this machine");
@@ -67,8 +69,7 @@ LLVMTargetMachineRef llvm_target_machine(const char *triple, int pic, char *err,
         tm = LLVMCreateTargetMachine(target, tt, cpu ? cpu : "generic", features ? features : "",
                                      LLVMCodeGenLevelDefault, pic ? LLVMRelocPIC : LLVMRelocDefault,
                                      LLVMCodeModelDefault);
-    if (target && !tm && !msg)
-        snprintf(err, errlen, "LLVM cannot make a target machine for '%s'", tt);
+    if (target && !tm && !msg) snprintf(err, errlen, "LLVM cannot make a target machine for '%s'", tt);
     LLVMDisposeMessage(msg);
     LLVMDisposeMessage(tt);
     LLVMDisposeMessage(cpu);
@@ -76,7 +77,8 @@ LLVMTargetMachineRef llvm_target_machine(const char *triple, int pic, char *err,
     return tm;
 }
 
-void llvm_target_apply(LLVMModuleRef mod, LLVMTargetMachineRef tm) {
+void llvm_target_apply(LLVMModuleRef mod, LLVMTargetMachineRef tm)
+{
     char *tt = LLVMGetTargetMachineTriple(tm);
     LLVMSetTarget(mod, tt);
     LLVMDisposeMessage(tt);
@@ -85,7 +87,8 @@ void llvm_target_apply(LLVMModuleRef mod, LLVMTargetMachineRef tm) {
     LLVMDisposeTargetData(dl);
 }
 
-int llvm_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, char *err, size_t errlen) {
+int llvm_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, char *err, size_t errlen)
+{
     LLVMPassBuilderOptionsRef o = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(o, 1);
     LLVMPassBuilderOptionsSetSLPVectorization(o, 1);

@@ -36,29 +36,36 @@ int main(int argc, char **argv)
     for (int i = 0; i < T * B * 3; i++) x[i] = (float)(i % 7) / 7.0f;
 
     fa_model *m = NULL;
-    fa_sizes bad = { .batch = 0, .T_x = 8 }, max = { .batch = B, .T_x = T }, n = max;
+    fa_sizes bad = {.batch = 0, .T_x = 8}, max = {.batch = B, .T_x = T}, n = max;
     expect(fa_create(&m, &bad, err, sizeof err), fa_ERR_ARG, "create with batch 0", NULL);
-    if (m || !strstr(err, "batch")) { printf("FAIL create with batch 0: model %p, message '%s'\n", (void *)m, err); fails++; }
+    if (m || !strstr(err, "batch")) {
+        printf("FAIL create with batch 0: model %p, message '%s'\n", (void *)m, err);
+        fails++;
+    }
     expect(fa_create(&m, &max, err, sizeof err), fa_OK, "create", NULL);
     if (!m) return 1;
 
-    fa_inputs in = { .x = x };
-    fa_outputs out = { .yhat = yhat, .hn = hn, .cn = cn };
+    fa_inputs in = {.x = x};
+    fa_outputs out = {.yhat = yhat, .hn = hn, .cn = cn};
     expect(fa_forward(m, &n, &in, &out), fa_ERR_STATE, "forward before any weights", m);
     expect(fa_load_weights(m, "/nonexistent/w.safetensors"), fa_ERR_IO, "load a missing file", m);
     expect(fa_load_weights(m, argv[2]), fa_ERR_WEIGHTS, "load another model's weights", m);
     /* Its first parameter has the name of ours but another shape. */
-    if (!strstr(fa_errmsg(m), argv[2]) || !strstr(fa_errmsg(m), "parameter 'h.weight_ih_l0' has shape [192, 32], the model needs [128, 3]")) {
+    if (!strstr(fa_errmsg(m), argv[2]) ||
+        !strstr(fa_errmsg(m), "parameter 'h.weight_ih_l0' has shape [192, 32], the model needs [128, 3]")) {
         printf("FAIL another model's weights: message '%s'\n", fa_errmsg(m));
         fails++;
     }
     expect(fa_load_weights(m, argv[1]), fa_OK, "load", m);
     expect(fa_forward(m, &n, &in, &out), fa_OK, "forward", m);
 
-    fa_sizes longer = { .batch = B, .T_x = T + 1 };
+    fa_sizes longer = {.batch = B, .T_x = T + 1};
     expect(fa_forward(m, &longer, &in, &out), fa_ERR_ARG, "forward longer than the maximum", m);
-    if (!strstr(fa_errmsg(m), "T_x = 6")) { printf("FAIL longer: message '%s'\n", fa_errmsg(m)); fails++; }
-    fa_inputs none = { .x = NULL };
+    if (!strstr(fa_errmsg(m), "T_x = 6")) {
+        printf("FAIL longer: message '%s'\n", fa_errmsg(m));
+        fails++;
+    }
+    fa_inputs none = {.x = NULL};
     expect(fa_forward(m, &n, &none, &out), fa_ERR_ARG, "forward with a NULL input", m);
     expect(fa_step(m, B + 1, &in, &out), fa_ERR_ARG, "step with a batch above the maximum", m);
 
@@ -69,7 +76,10 @@ int main(int argc, char **argv)
     }
     out.yhat = yhat2;
     expect(fa_forward(m, &n, &in, &out), fa_OK, "forward after the malformed files", m);
-    if (memcmp(yhat, yhat2, sizeof yhat)) { printf("FAIL the malformed files changed the weights\n"); fails++; }
+    if (memcmp(yhat, yhat2, sizeof yhat)) {
+        printf("FAIL the malformed files changed the weights\n");
+        fails++;
+    }
     expect(fa_num_params(), 14, "number of parameters", m);
     if (strcmp(fa_param_name(0), "h.weight_ih_l0") || fa_param_rank(0) != 2 || fa_param_dims(0)[0] != 128 ||
         fa_param_numel(0) != 128 * 3 || !fa_param_data(m, 0) || fa_param_name(14)) {

@@ -44,17 +44,17 @@ int main(int argc, char **argv)
     }
     snprintf(path, sizeof path, "%s/charlm.bin", argv[2]);
     if (!(out = fopen(path, "wb"))) return 2;
-    charlm_sizes max = { .batch = B, .T_tokens = T };
+    charlm_sizes max = {.batch = B, .T_tokens = T};
     if (charlm_create(&m, &max, err, sizeof err)) {
         printf("FAIL create: %s\n", err);
         return 1;
     }
     expect(charlm_load_weights(m, argv[1]), charlm_OK, "load", m);
 
-    charlm_sizes n = { .batch = B, .T_tokens = T };
-    charlm_inputs in = { .tokens = tok };
-    charlm_targets tg = { .next = next };
-    charlm_outputs o = { .probs = probs };
+    charlm_sizes n = {.batch = B, .T_tokens = T};
+    charlm_inputs in = {.tokens = tok};
+    charlm_targets tg = {.next = next};
+    charlm_outputs o = {.probs = probs};
     for (int s = 0; s < 4; s++) {
         for (int i = 0; i < T * B; i++) {
             tok[i] = (i * 7 + s * 13) % V;
@@ -76,15 +76,16 @@ int main(int argc, char **argv)
     }
     /* Streaming: one step at a time, then another batch size. */
     for (int t = 0; t < T; t++) {
-        expect(charlm_step(m, B, &in, &(charlm_outputs){ .probs = sprobs }), charlm_OK, "step", m);
+        expect(charlm_step(m, B, &in, &(charlm_outputs){.probs = sprobs}), charlm_OK, "step", m);
         put(sprobs, sizeof(float) * B * V);
     }
-    expect(charlm_step(m, 1, &in, &(charlm_outputs){ .probs = sprobs }), charlm_OK, "step, batch 1", m);
+    expect(charlm_step(m, 1, &in, &(charlm_outputs){.probs = sprobs}), charlm_OK, "step, batch 1", m);
     put(sprobs, sizeof(float) * V);
     n.T_tokens = T - 1;
     expect(charlm_forward(m, &n, &in, &o), charlm_OK, "forward", m);
     put(probs, sizeof(float) * (T - 1) * B * V);
-    for (int i = 0; i < charlm_num_params(); i++) put(charlm_param_data(m, i), sizeof(float) * (size_t)charlm_param_numel(i));
+    for (int i = 0; i < charlm_num_params(); i++)
+        put(charlm_param_data(m, i), sizeof(float) * (size_t)charlm_param_numel(i));
     snprintf(path, sizeof path, "%s/charlm.safetensors", argv[2]);
     expect(charlm_save_weights(m, path), charlm_OK, "save", m);
     charlm_free(m);

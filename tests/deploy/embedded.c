@@ -21,10 +21,13 @@ int main(int argc, char **argv)
     if (argc != 2) return 2;
     for (int i = 0; i < T * B * 3; i++) x[i] = (float)sin(0.37 * i);
     fa_model *m;
-    fa_sizes max = { .batch = B, .T_x = T };
-    if (fa_create(&m, &max, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
-    fa_inputs in = { .x = x };
-    fa_outputs out = { .yhat = yhat, .hn = hn, .cn = cn };
+    fa_sizes max = {.batch = B, .T_x = T};
+    if (fa_create(&m, &max, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    fa_inputs in = {.x = x};
+    fa_outputs out = {.yhat = yhat, .hn = hn, .cn = cn};
     snprintf(path, sizeof path, "%s/saved.safetensors", argv[1]);
     if (fa_forward(m, &max, &in, &out) || fa_save_weights(m, path) || fa_load_weights(m, path)) {
         fprintf(stderr, "%s\n", fa_errmsg(m));

@@ -33,12 +33,12 @@ static int save(const char *dir, const char *name, const float *x, size_t n)
     return fclose(f);
 }
 
-#define CHECK(call, errmsg, m)                                  \
-    do {                                                        \
-        if (call) {                                             \
-            fprintf(stderr, "%s: %s\n", #call, errmsg(m));      \
-            return 1;                                           \
-        }                                                       \
+#define CHECK(call, errmsg, m)                             \
+    do {                                                   \
+        if (call) {                                        \
+            fprintf(stderr, "%s: %s\n", #call, errmsg(m)); \
+            return 1;                                      \
+        }                                                  \
     } while (0)
 
 int main(int argc, char **argv)
@@ -56,11 +56,14 @@ int main(int argc, char **argv)
     static float x[TA * BA * 3], yhat[TA * BA], hn[3 * BA * 32], cn[3 * BA * 32], yhat2[TA * BA];
     for (int i = 0; i < TA * BA * 3; i++) x[i] = (float)sin(0.37 * i);
     fa_model *a;
-    fa_sizes amax = { .batch = BA, .T_x = TA }, an = { .batch = BA, .T_x = TA };
-    if (fa_create(&a, &amax, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    fa_sizes amax = {.batch = BA, .T_x = TA}, an = {.batch = BA, .T_x = TA};
+    if (fa_create(&a, &amax, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     CHECK(fa_load_weights(a, argv[1]), fa_errmsg, a);
-    fa_inputs ain = { .x = x };
-    fa_outputs aout = { .yhat = yhat, .hn = hn, .cn = cn };
+    fa_inputs ain = {.x = x};
+    fa_outputs aout = {.yhat = yhat, .hn = hn, .cn = cn};
     CHECK(fa_forward(a, &an, &ain, &aout), fa_errmsg, a);
 #endif
 #ifdef WITH_B
@@ -69,24 +72,28 @@ int main(int argc, char **argv)
     static float probs[BB * 2], sprobs[BB * 2];
     for (int i = 0; i < TB * BB; i++) tok[i] = (i * 37 + 11) % 1000;
     sb_model *b;
-    sb_sizes bmax = { .batch = 4, .T_tokens = 50 }, bn = { .batch = BB, .T_tokens = TB };
-    if (sb_create(&b, &bmax, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    sb_sizes bmax = {.batch = 4, .T_tokens = 50}, bn = {.batch = BB, .T_tokens = TB};
+    if (sb_create(&b, &bmax, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     CHECK(sb_load_weights(b, argv[2]), sb_errmsg, b);
-    sb_inputs bin = { .tokens = tok };
-    sb_outputs bout = { .probs = probs };
+    sb_inputs bin = {.tokens = tok};
+    sb_outputs bout = {.probs = probs};
     CHECK(sb_forward(b, &bn, &bin, &bout), sb_errmsg, b);
     /* Streaming: after the last step, last(h) is the forward pass's. */
     sb_reset(b);
     for (int t = 0; t < TB; t++) {
-        sb_inputs one = { .tokens = tok + t * BB };
-        sb_outputs o1 = { .probs = sprobs };
+        sb_inputs one = {.tokens = tok + t * BB};
+        sb_outputs o1 = {.probs = sprobs};
         CHECK(sb_step(b, BB, &one, &o1), sb_errmsg, b);
     }
     for (int i = 0; i < BB * 2; i++)
         /* The same operations in another grouping (one GEMM for all steps'
          * inputs vs one a step): rounding of probabilities in [0, 1]. */
         if (fabs(sprobs[i] - probs[i]) > 1e-6) {
-            fprintf(stderr, "sb_step: probability %d is %g after the last step, the forward pass gave %g\n", i, sprobs[i], probs[i]);
+            fprintf(stderr, "sb_step: probability %d is %g after the last step, the forward pass gave %g\n", i,
+                    sprobs[i], probs[i]);
             ok = 0;
         }
     tok[5] = 1000; /* vocab = 1000: out of range */
@@ -105,7 +112,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "fa_forward gave other numbers the second time\n");
         ok = 0;
     }
-    if (save(dir, "a_yhat.bin", yhat, TA * BA) || save(dir, "a_hn.bin", hn, 3 * BA * 32) || save(dir, "a_cn.bin", cn, 3 * BA * 32)) ok = 0;
+    if (save(dir, "a_yhat.bin", yhat, TA * BA) || save(dir, "a_hn.bin", hn, 3 * BA * 32) ||
+        save(dir, "a_cn.bin", cn, 3 * BA * 32))
+        ok = 0;
     fa_free(a);
 #endif
 #ifdef WITH_B

@@ -30,30 +30,31 @@
 
 #define MAX_PASSES 16
 
-static void usage(void) {
+static void usage(void)
+{
     fprintf(stderr, "usage: kiropt [-p pack|kfuse|memplan|verify]... FILE|-\n");
     exit(2);
 }
 
-static char *read_all(FILE *in) {
+static char *read_all(FILE *in)
+{
     size_t n = 0, cap = 1 << 16;
     char *s = malloc(cap);
     for (size_t r; s && (r = fread(s + n, 1, cap - n - 1, in)) > 0;) {
         n += r;
         if (cap - n < 2) {
             char *t = realloc(s, cap *= 2);
-            if (!t)
-                free(s);
+            if (!t) free(s);
             s = t;
         }
     }
-    if (s)
-        s[n] = 0;
+    if (s) s[n] = 0;
     return s;
 }
 
 /* Runs pass `name` on f; returns 0, or -1 with a message printed. */
-static int run_pass(KFunc *f, const char *name) {
+static int run_pass(KFunc *f, const char *name)
+{
     char err[512];
     if (!strcmp(name, "pack"))
         lower_pack_b(f);
@@ -71,18 +72,17 @@ static int run_pass(KFunc *f, const char *name) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *passes[MAX_PASSES], *path = NULL;
     int npasses = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-p") && i + 1 < argc) {
-            if (npasses == MAX_PASSES)
-                usage();
+            if (npasses == MAX_PASSES) usage();
             passes[npasses++] = argv[++i];
         } else if (!strncmp(a, "--pass=", 7)) {
-            if (npasses == MAX_PASSES)
-                usage();
+            if (npasses == MAX_PASSES) usage();
             passes[npasses++] = a + 7;
         } else if (a[0] == '-' && a[1]) {
             usage();
@@ -92,16 +92,14 @@ int main(int argc, char **argv) {
             usage();
         }
     }
-    if (!path)
-        usage();
+    if (!path) usage();
     FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!in) {
         perror(path);
         return 1;
     }
     char *text = read_all(in);
-    if (in != stdin)
-        fclose(in);
+    if (in != stdin) fclose(in);
     if (!text) {
         fprintf(stderr, "kiropt: cannot read %s\n", path);
         return 1;
@@ -116,10 +114,8 @@ int main(int argc, char **argv) {
     }
     int rc = 0;
     for (int i = 0; i < npasses && !rc; i++)
-        if (run_pass(f, passes[i]) || kir_passcheck(f, passes[i], stderr))
-            rc = 1;
-    if (!rc)
-        kfunc_print(f, stdout);
+        if (run_pass(f, passes[i]) || kir_passcheck(f, passes[i], stderr)) rc = 1;
+    if (!rc) kfunc_print(f, stdout);
     kfunc_free(f);
     ir_free(m);
     return rc;

@@ -18,13 +18,16 @@
 static int read_log(const char *path, double **xs, double **ys, int *n)
 {
     FILE *f = fopen(path, "r");
-    if (!f) { perror(path); return -1; }
+    if (!f) {
+        perror(path);
+        return -1;
+    }
     char line[512];
     int cap = 0, rows = 0, lineno = 0;
     double *x = NULL, *y = NULL;
     while (fgets(line, sizeof line, f)) {
         lineno++;
-        if (lineno == 1) continue;                   /* the header */
+        if (lineno == 1) continue; /* the header */
         double s, l;
         if (sscanf(line, "%lf,%lf", &s, &l) != 2) {
             fprintf(stderr, "%s:%d: not a 'step,loss' row\n", path, lineno);
@@ -35,7 +38,10 @@ static int read_log(const char *path, double **xs, double **ys, int *n)
             double *nx = realloc(x, (size_t)cap * sizeof *x), *ny = nx ? realloc(y, (size_t)cap * sizeof *y) : NULL;
             if (nx) x = nx;
             if (ny) y = ny;
-            if (!nx || !ny) { fprintf(stderr, "loss_plot: out of memory\n"); goto bad; }
+            if (!nx || !ny) {
+                fprintf(stderr, "loss_plot: out of memory\n");
+                goto bad;
+            }
         }
         x[rows] = s;
         y[rows] = l;
@@ -61,17 +67,22 @@ int main(int argc, char **argv)
     int ns = 0, rc = 1;
     for (int i = 3; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
-        if (!eq || eq == argv[i]) { fprintf(stderr, "loss_plot: '%s' is not NAME=FILE\n", argv[i]); goto done; }
+        if (!eq || eq == argv[i]) {
+            fprintf(stderr, "loss_plot: '%s' is not NAME=FILE\n", argv[i]);
+            goto done;
+        }
         *eq = '\0';
         double *x, *y;
         int n;
         if (read_log(eq + 1, &x, &y, &n)) goto done;
-        s[ns++] = (SvgSeries){ argv[i], x, y, n };
+        s[ns++] = (SvgSeries){argv[i], x, y, n};
     }
-    SvgPlot p = { .title = argv[2], .xlabel = "step", .ylabel = "training loss", .log_y = 1 };
+    SvgPlot p = {.title = argv[2], .xlabel = "step", .ylabel = "training loss", .log_y = 1};
     char err[512];
-    if (svg_plot_write(argv[1], &p, s, ns, err, sizeof err)) fprintf(stderr, "loss_plot: %s\n", err);
-    else rc = 0;
+    if (svg_plot_write(argv[1], &p, s, ns, err, sizeof err))
+        fprintf(stderr, "loss_plot: %s\n", err);
+    else
+        rc = 0;
 done:
     for (int i = 0; i < ns; i++) {
         free((double *)s[i].x);

@@ -45,16 +45,22 @@ static int parse_count(const char *s, long long min, long long *out)
 int main(int argc, char **argv)
 {
     long long T, N, seed_ll;
-    if (argc != 6 || parse_count(argv[1], 2, &T) || parse_count(argv[2], 1, &N) ||
-        parse_count(argv[3], 0, &seed_ll)) {
+    if (argc != 6 || parse_count(argv[1], 2, &T) || parse_count(argv[2], 1, &N) || parse_count(argv[3], 0, &seed_ll)) {
         fprintf(stderr, "usage: make_adding T N SEED X.npy Y.npy   (T >= 2, N >= 1, SEED >= 0)\n");
         return 2;
     }
     uint64_t seed = (uint64_t)seed_ll;
     Tensor x, y;
-    int64_t xs[3] = { T, N, 2 }, ys[2] = { N, 1 };
-    if (rt_tensor_alloc(&x, RT_F32, 3, xs)) { fprintf(stderr, "make_adding: out of memory\n"); return 1; }
-    if (rt_tensor_alloc(&y, RT_F32, 2, ys)) { rt_tensor_free(&x); fprintf(stderr, "make_adding: out of memory\n"); return 1; }
+    int64_t xs[3] = {T, N, 2}, ys[2] = {N, 1};
+    if (rt_tensor_alloc(&x, RT_F32, 3, xs)) {
+        fprintf(stderr, "make_adding: out of memory\n");
+        return 1;
+    }
+    if (rt_tensor_alloc(&y, RT_F32, 2, ys)) {
+        rt_tensor_free(&x);
+        fprintf(stderr, "make_adding: out of memory\n");
+        return 1;
+    }
     float *xd = x.data, *yd = y.data;
     for (int64_t n = 0; n < N; n++) {
         /* One example at a time, so example n does not depend on N. */
@@ -66,7 +72,7 @@ int main(int argc, char **argv)
             int marked = t == a || t == b;
             xd[(t * N + n) * 2 + 0] = (float)u;
             xd[(t * N + n) * 2 + 1] = marked ? 1.0f : 0.0f;
-            if (marked) sum += (float)u;     /* the target from the stored values */
+            if (marked) sum += (float)u; /* the target from the stored values */
         }
         yd[n] = (float)sum;
     }

@@ -22,35 +22,36 @@
 
 #include "io/tensor.h"
 
-static void usage(void) {
+static void usage(void)
+{
     fprintf(stderr, "usage: npycmp [--rtol R] [--atol A] got.npy|got.safetensors "
                     "want.npy|want.safetensors [GOT WANT ...]\n");
     exit(2);
 }
 
-static int ends_with(const char *s, const char *suffix) {
+static int ends_with(const char *s, const char *suffix)
+{
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 /* .npy by extension, else by magic; anything else is read as safetensors. */
-static int is_npy(const char *path) {
-    if (ends_with(path, ".npy"))
-        return 1;
-    if (ends_with(path, ".safetensors"))
-        return 0;
+static int is_npy(const char *path)
+{
+    if (ends_with(path, ".npy")) return 1;
+    if (ends_with(path, ".safetensors")) return 0;
     FILE *f = fopen(path, "rb");
     char magic[6] = {0};
     if (f) {
-        if (fread(magic, 1, sizeof magic, f) != sizeof magic)
-            magic[0] = 0;
+        if (fread(magic, 1, sizeof magic, f) != sizeof magic) magic[0] = 0;
         fclose(f);
     }
     return memcmp(magic, "\x93NUMPY", 6) == 0;
 }
 
 /* Loads either format into a map; a .npy becomes one tensor named "". */
-static void load(const char *path, TensorMap *m) {
+static void load(const char *path, TensorMap *m)
+{
     char err[1024];
     if (is_npy(path)) {
         Tensor t;
@@ -65,7 +66,8 @@ static void load(const char *path, TensorMap *m) {
     }
 }
 
-static double get(const Tensor *t, int64_t i) {
+static double get(const Tensor *t, int64_t i)
+{
     switch (t->dtype) {
     case RT_F32: return ((const float *)t->data)[i];
     case RT_F64: return ((const double *)t->data)[i];
@@ -75,7 +77,8 @@ static double get(const Tensor *t, int64_t i) {
     return NAN;
 }
 
-static double parse_tol(const char *opt, const char *s) {
+static double parse_tol(const char *opt, const char *s)
+{
     char *end;
     double v = s ? strtod(s, &end) : -1;
     if (!s || end == s || *end || !(v >= 0) || isinf(v)) {
@@ -86,8 +89,8 @@ static double parse_tol(const char *opt, const char *s) {
 }
 
 /* "name[1, 2]" for flat index i of t; a .npy tensor is shown as its file. */
-static void describe(char *buf, size_t n, const char *name, const char *file, const Tensor *t,
-                     int64_t i) {
+static void describe(char *buf, size_t n, const char *name, const char *file, const Tensor *t, int64_t i)
+{
     int64_t idx[RT_MAX_RANK];
     for (int d = t->rank - 1; d >= 0; d--) {
         idx[d] = t->shape[d] ? i % t->shape[d] : 0;
@@ -96,13 +99,13 @@ static void describe(char *buf, size_t n, const char *name, const char *file, co
     int used = snprintf(buf, n, "%s[", *name ? name : file);
     for (int d = 0; d < t->rank && used > 0 && (size_t)used < n; d++)
         used += snprintf(buf + used, n - (size_t)used, "%s%lld", d ? ", " : "", (long long)idx[d]);
-    if (used > 0 && (size_t)used < n)
-        snprintf(buf + used, n - (size_t)used, "]");
+    if (used > 0 && (size_t)used < n) snprintf(buf + used, n - (size_t)used, "]");
 }
 
 /* Compares files[0] (got) with files[1] (want), printing the worst element
  * and a verdict; returns 1 if they are within tolerance. */
-static int compare(const char *const files[2], double rtol, double atol) {
+static int compare(const char *const files[2], double rtol, double atol)
+{
     if (is_npy(files[0]) != is_npy(files[1])) {
         fprintf(stderr, "npycmp: cannot compare a .npy file with a safetensors file\n");
         exit(2);
@@ -126,12 +129,10 @@ static int compare(const char *const files[2], double rtol, double atol) {
             continue;
         }
         int same = g->rank == w->rank;
-        for (int d = 0; same && d < w->rank; d++)
-            same = g->shape[d] == w->shape[d];
+        for (int d = 0; same && d < w->rank; d++) same = g->shape[d] == w->shape[d];
         if (!same) {
-            printf("shape: %s is %s in %s but %s in %s\n", *name ? name : "array",
-                   rt_shape_str(g, s1, sizeof s1), files[0], rt_shape_str(w, s2, sizeof s2),
-                   files[1]);
+            printf("shape: %s is %s in %s but %s in %s\n", *name ? name : "array", rt_shape_str(g, s1, sizeof s1),
+                   files[0], rt_shape_str(w, s2, sizeof s2), files[1]);
             bad_struct = 1;
             continue;
         }
@@ -160,35 +161,34 @@ static int compare(const char *const files[2], double rtol, double atol) {
         }
     }
     for (int k = 0; k < got.count; k++)
-        if (!rt_map_get(&want, got.names[k]))
-            printf("note: extra tensor '%s' in %s\n", got.names[k], files[0]);
+        if (!rt_map_get(&want, got.names[k])) printf("note: extra tensor '%s' in %s\n", got.names[k], files[0]);
 
     if (worst_ratio >= 0) {
         double abs_err = fabs(worst_got - worst_want);
         double rel_err = worst_want != 0 ? abs_err / fabs(worst_want) : (abs_err ? INFINITY : 0);
-        printf("worst: %s got %.9g want %.9g abs err %.3g rel err %.3g\n", worst_where, worst_got,
-               worst_want, abs_err, rel_err);
+        printf("worst: %s got %.9g want %.9g abs err %.3g rel err %.3g\n", worst_where, worst_got, worst_want, abs_err,
+               rel_err);
     }
     int ok = !bad_struct && over == 0;
     if (over)
-        printf("FAIL: %lld of %lld elements exceed atol %g + rtol %g * |want|\n", (long long)over,
-               (long long)total, atol, rtol);
+        printf("FAIL: %lld of %lld elements exceed atol %g + rtol %g * |want|\n", (long long)over, (long long)total,
+               atol, rtol);
     else if (bad_struct)
         printf("FAIL: tensors differ in names or shapes\n");
     else
-        printf("OK: %lld elements in %d tensors within atol %g + rtol %g * |want|\n",
-               (long long)total, want.count, atol, rtol);
+        printf("OK: %lld elements in %d tensors within atol %g + rtol %g * |want|\n", (long long)total, want.count,
+               atol, rtol);
     rt_map_free(&got);
     rt_map_free(&want);
     return ok;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     double rtol = 1e-5, atol = 1e-6;
     const char **files = calloc((size_t)argc, sizeof *files);
     int nfiles = 0;
-    if (!files)
-        return 2;
+    if (!files) return 2;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--rtol") == 0)
             rtol = parse_tol("--rtol", ++i < argc ? argv[i] : NULL);
@@ -203,12 +203,10 @@ int main(int argc, char **argv) {
         else
             files[nfiles++] = argv[i];
     }
-    if (nfiles < 2 || nfiles % 2)
-        usage();
+    if (nfiles < 2 || nfiles % 2) usage();
     int all_ok = 1;
     for (int p = 0; p < nfiles; p += 2) {
-        if (nfiles > 2)
-            printf("== %s vs %s\n", files[p], files[p + 1]);
+        if (nfiles > 2) printf("== %s vs %s\n", files[p], files[p + 1]);
         all_ok &= compare(files + p, rtol, atol);
     }
     free(files);

@@ -41,7 +41,8 @@ static int chance(int pct) { return rnd(100) < pct; }
 static char arena[1 << 22];
 static size_t arena_used;
 
-static const char *fmt(const char *f, ...) {
+static const char *fmt(const char *f, ...)
+{
     va_list ap;
     va_start(ap, f);
     int n = vsnprintf(arena + arena_used, sizeof arena - arena_used, f, ap);
@@ -61,7 +62,8 @@ typedef struct {
     size_t n;
 } Buf;
 
-static void put(Buf *b, const char *f, ...) {
+static void put(Buf *b, const char *f, ...)
+{
     va_list ap;
     va_start(ap, f);
     int n = vsnprintf(b->s + b->n, sizeof b->s - b->n, f, ap);
@@ -74,7 +76,8 @@ static void put(Buf *b, const char *f, ...) {
 }
 
 /* A small positive number, written in the lexer's various forms. */
-static const char *number(void) {
+static const char *number(void)
+{
     static const char *nums[] = {"0.5", "2", ".25", "1.5", "1e-1", "0.75", "3", "1"};
     return nums[rnd(8)];
 }
@@ -82,14 +85,16 @@ static const char *number(void) {
 /* A factor: at most 1.  A larger one inside a cell raises the gain of its
  * recurrence above 1 and turns rounding differences into large gradient
  * differences over a few steps. */
-static const char *factor(void) {
+static const char *factor(void)
+{
     static const char *nums[] = {"0.5", ".25", "0.75", "1", "1e-1", "0.9"};
     return nums[rnd(6)];
 }
 
 /* A divisor: at least 1, so a division never blows a value up (a model
  * whose values grow large makes float32 rounding look like a bug). */
-static const char *divisor(void) {
+static const char *divisor(void)
+{
     static const char *nums[] = {"2", "1.5", "4", "1e0", "3"};
     return nums[rnd(5)];
 }
@@ -102,25 +107,24 @@ typedef struct {
 } Dim;
 
 static Dim dim(int h, int i, int k, int m, int c) { return (Dim){h, i, k, m, c}; }
-static int dim_eq(Dim a, Dim b) {
-    return a.h == b.h && a.i == b.i && a.k == b.k && a.m == b.m && a.c == b.c;
-}
+static int dim_eq(Dim a, Dim b) { return a.h == b.h && a.i == b.i && a.k == b.k && a.m == b.m && a.c == b.c; }
 static Dim dim_add(Dim a, Dim b) { return dim(a.h + b.h, a.i + b.i, a.k + b.k, a.m + b.m, a.c + b.c); }
 static int dim_units(Dim a) { return a.h + a.i + a.k + a.m + a.c; }
 
 /* In a type, 2H may be written so; in an expression (slice bounds) only 2*H. */
-static const char *dim_text(Dim d, int in_type) {
+static const char *dim_text(Dim d, int in_type)
+{
     const char *s = "";
     const int co[4] = {d.h, d.i, d.k, d.m};
     const char *nm[4] = {"H", "I", "K", "M"};
     for (int j = 0; j < 4; j++) {
-        if (!co[j])
-            continue;
-        const char *term = co[j] == 1 ? nm[j] : in_type && chance(50) ? fmt("%d%s", co[j], nm[j]) : fmt("%d*%s", co[j], nm[j]);
+        if (!co[j]) continue;
+        const char *term = co[j] == 1              ? nm[j]
+                           : in_type && chance(50) ? fmt("%d%s", co[j], nm[j])
+                                                   : fmt("%d*%s", co[j], nm[j]);
         s = *s ? fmt("%s + %s", s, term) : term;
     }
-    if (d.c || !*s)
-        s = *s ? fmt("%s + %d", s, d.c) : fmt("%d", d.c);
+    if (d.c || !*s) s = *s ? fmt("%s + %d", s, d.c) : fmt("%d", d.c);
     return s;
 }
 
@@ -133,12 +137,12 @@ typedef struct {
 static int dim_eval(Dim d, Sizes z) { return d.h * z.H + d.i * z.I + d.k * z.K + d.m * z.M + d.c; }
 
 /* A random part p of d with 0 < p < d, so that d = p + (d - p). */
-static Dim dim_part(Dim d) {
+static Dim dim_part(Dim d)
+{
     for (;;) {
         Dim p = dim(rnd(d.h + 1), rnd(d.i + 1), rnd(d.k + 1), rnd(d.m + 1), rnd(d.c + 1));
         int u = dim_units(p);
-        if (u > 0 && u < dim_units(d))
-            return p;
+        if (u > 0 && u < dim_units(d)) return p;
     }
 }
 
@@ -156,7 +160,7 @@ typedef struct {
 
 typedef struct {
     char name[16];
-    int has_k, has_m;         /* a second input v: [K]; an inner size M */
+    int has_k, has_m; /* a second input v: [K]; an inner size M */
     int nstates;
     const char *state[MAX_STATES];
     Dim state_dim[MAX_STATES];
@@ -171,38 +175,37 @@ typedef struct {
 static Cell cells[8];
 static int ncells;
 
-static void cvar_add(CellGen *g, const char *name, Dim d) {
-    if (g->nvars < 128)
-        g->vars[g->nvars++] = (CVar){name, d, 0};
+static void cvar_add(CellGen *g, const char *name, Dim d)
+{
+    if (g->nvars < 128) g->vars[g->nvars++] = (CVar){name, d, 0};
 }
 
 /* A variable of dimension d, preferring the least used; NULL if none. */
-static const char *cvar_pick(CellGen *g, Dim d) {
+static const char *cvar_pick(CellGen *g, Dim d)
+{
     int best = -1, n = 0;
     for (int j = 0; j < g->nvars; j++) {
-        if (!dim_eq(g->vars[j].d, d))
-            continue;
+        if (!dim_eq(g->vars[j].d, d)) continue;
         n++;
-        if (best < 0 || (chance(70) ? g->vars[j].uses < g->vars[best].uses : chance(50)))
-            best = j;
+        if (best < 0 || (chance(70) ? g->vars[j].uses < g->vars[best].uses : chance(50))) best = j;
     }
-    if (!n)
-        return NULL;
+    if (!n) return NULL;
     g->vars[best].uses++;
     return g->vars[best].name;
 }
 
-static const char *new_param(CellGen *g, Dim rows, const Dim *cols) {
+static const char *new_param(CellGen *g, Dim rows, const Dim *cols)
+{
     const char *name = fmt("%s%d", cols ? "W" : "b", g->nparams++);
     const char *init = "";
     if (cols) {
-        static const char *mi[] = {"", " init xavier", " init orthogonal", " init uniform(0.4)",
-                                   " init normal(0.3)", ""};
+        static const char *mi[] = {"", " init xavier", " init orthogonal", " init uniform(0.4)", " init normal(0.3)",
+                                   ""};
         init = mi[rnd(6)];
         put(&g->params, "  param %s: [%s, %s]%s\n", name, dim_str(rows), dim_str(*cols), init);
     } else {
-        static const char *vi[] = {"", " init zero", " init one", " init uniform(0.5)",
-                                   " init normal(0.2)", " init const(0.3)"};
+        static const char *vi[] = {
+            "", " init zero", " init one", " init uniform(0.5)", " init normal(0.2)", " init const(0.3)"};
         init = vi[rnd(6)];
         put(&g->params, "  param %s: [%s]%s\n", name, dim_str(rows), init);
     }
@@ -212,7 +215,8 @@ static const char *new_param(CellGen *g, Dim rows, const Dim *cols) {
 static const char *cexpr(CellGen *g, Dim t, int depth);
 
 /* W @ src (+ b): the cell's way to change width and mix features. */
-static const char *cmatmul(CellGen *g, Dim t, int depth) {
+static const char *cmatmul(CellGen *g, Dim t, int depth)
+{
     const char *src;
     Dim sd;
     int r = rnd(100);
@@ -235,22 +239,21 @@ static const char *cmatmul(CellGen *g, Dim t, int depth) {
     if (chance(6)) /* an expression of parameters on the left */
         left = fmt("(%s + %s)", w, new_param(g, t, &sd));
     const char *e = fmt("(%s @ %s)", left, src);
-    if (chance(40))
-        e = fmt("(%s + %s)", e, new_param(g, t, NULL));
+    if (chance(40)) e = fmt("(%s + %s)", e, new_param(g, t, NULL));
     return e;
 }
 
-static const char *cleaf(CellGen *g, Dim t) {
+static const char *cleaf(CellGen *g, Dim t)
+{
     const char *v = chance(65) ? cvar_pick(g, t) : NULL;
     return v ? v : cmatmul(g, t, 0);
 }
 
-static const char *cexpr(CellGen *g, Dim t, int depth) {
-    if (depth <= 0)
-        return cleaf(g, t);
+static const char *cexpr(CellGen *g, Dim t, int depth)
+{
+    if (depth <= 0) return cleaf(g, t);
     int r = rnd(100);
-    if (r < 20)
-        return cleaf(g, t);
+    if (r < 20) return cleaf(g, t);
     if (r < 40) {
         const char *a = cexpr(g, t, depth - 1);
         switch (rnd(8)) {
@@ -281,8 +284,7 @@ static const char *cexpr(CellGen *g, Dim t, int depth) {
         Dim extra = chance(60) ? dim(0, 0, 0, 0, range(1, 3)) : chance(50) ? dim(1, 0, 0, 0, 0) : dim(0, 1, 0, 0, 0);
         const char *big = cexpr(g, dim_add(t, extra), depth - 1);
         Dim off = chance(50) ? dim(0, 0, 0, 0, 0) : extra;
-        if (extra.c > 1 && chance(30))
-            off = dim(0, 0, 0, 0, rnd(extra.c + 1));
+        if (extra.c > 1 && chance(30)) off = dim(0, 0, 0, 0, rnd(extra.c + 1));
         return fmt("slice(%s, %s, %s)", big, dim_text(off, 0), dim_text(t, 0));
     }
     if (r < 87 && dim_units(t) >= 2) {
@@ -294,17 +296,17 @@ static const char *cexpr(CellGen *g, Dim t, int depth) {
 
 /* A pre-activation for state s: usually reads the inputs and the state
  * through one matrix, so the recurrence is real, plus more terms. */
-static const char *cpre(CellGen *g, Dim t, const char *src, Dim sd) {
+static const char *cpre(CellGen *g, Dim t, const char *src, Dim sd)
+{
     const char *w = new_param(g, t, &sd);
     const char *e = fmt("(%s @ %s)", w, src);
-    if (chance(70))
-        e = fmt("(%s + %s)", e, cexpr(g, t, range(0, 2)));
+    if (chance(70)) e = fmt("(%s + %s)", e, cexpr(g, t, range(0, 2)));
     return e;
 }
 
-static Dim state_dim(const Cell *c, int first) {
-    if (first && chance(80))
-        return dim(1, 0, 0, 0, 0);
+static Dim state_dim(const Cell *c, int first)
+{
+    if (first && chance(80)) return dim(1, 0, 0, 0, 0);
     switch (rnd(6)) {
     case 0: return dim(2, 0, 0, 0, 0);
     case 1: return c->has_m ? dim(0, 0, 0, 1, 0) : dim(1, 0, 0, 0, 0);
@@ -316,7 +318,8 @@ static Dim state_dim(const Cell *c, int first) {
 
 /* Writes a new cell into `out` and returns its index. `single` asks for
  * one input (generate() feeds a cell one input). */
-static int gen_cell(Buf *out, int single) {
+static int gen_cell(Buf *out, int single)
+{
     Cell *c = &cells[ncells];
     snprintf(c->name, sizeof c->name, "cell%d", ncells);
     c->has_k = !single && chance(30);
@@ -331,8 +334,7 @@ static int gen_cell(Buf *out, int single) {
     static CellGen g;
     memset(&g, 0, sizeof g);
     cvar_add(&g, "x", dim(0, 1, 0, 0, 0));
-    if (c->has_k)
-        cvar_add(&g, "v", dim(0, 0, 1, 0, 0));
+    if (c->has_k) cvar_add(&g, "v", dim(0, 0, 1, 0, 0));
     Buf states = {.n = 0};
     for (int j = 0; j < c->nstates; j++) {
         const char *init = "0";
@@ -353,21 +355,19 @@ static int gen_cell(Buf *out, int single) {
         cvar_add(&g, u, dim(0, 0, 0, 1, 0));
     }
     for (int n = rnd(3); n > 0; n--) { /* intermediate values */
-        Dim cand[] = {dim(1, 0, 0, 0, 0), dim(0, 1, 0, 0, 0), dim(2, 0, 0, 0, 0), dim(1, 1, 0, 0, 0),
+        Dim cand[] = {dim(1, 0, 0, 0, 0),           dim(0, 1, 0, 0, 0),
+                      dim(2, 0, 0, 0, 0),           dim(1, 1, 0, 0, 0),
                       dim(0, 0, 0, 0, range(1, 4)), c->has_m ? dim(0, 0, 0, 1, 0) : dim(1, 0, 0, 0, 1)};
         Dim d = cand[rnd(6)];
         if (chance(35)) {
             int k = range(2, 4);
             Dim whole = dim(k * d.h, k * d.i, k * d.k, k * d.m, k * d.c);
             const char *names[4];
-            for (int j = 0; j < k; j++)
-                names[j] = fmt("p%d", g.ntmp++);
+            for (int j = 0; j < k; j++) names[j] = fmt("p%d", g.ntmp++);
             put(&g.body, "  %s", names[0]);
-            for (int j = 1; j < k; j++)
-                put(&g.body, ", %s", names[j]);
+            for (int j = 1; j < k; j++) put(&g.body, ", %s", names[j]);
             put(&g.body, " = split(%s, %d)\n", cexpr(&g, whole, 2), k);
-            for (int j = 0; j < k; j++)
-                cvar_add(&g, names[j], d);
+            for (int j = 0; j < k; j++) cvar_add(&g, names[j], d);
         } else {
             const char *t = fmt("t%d", g.ntmp++);
             put(&g.body, "  %s = %s\n", t, cexpr(&g, d, 2));
@@ -386,17 +386,21 @@ static int gen_cell(Buf *out, int single) {
         }
         const char *e;
         switch (rnd(10)) {
-        case 0: case 1: case 2: e = fmt("tanh(%s)", cpre(&g, d, src, sd)); break;
+        case 0:
+        case 1:
+        case 2: e = fmt("tanh(%s)", cpre(&g, d, src, sd)); break;
         case 3: e = fmt("sigmoid(%s)", cpre(&g, d, src, sd)); break;
-        case 4: case 5: {
+        case 4:
+        case 5: {
             const char *z = fmt("z%d", g.ntmp++);
             put(&g.body, "  %s = sigmoid(%s)\n", z, cpre(&g, d, src, sd));
             e = fmt("%s * %s + (1 - %s) * tanh(%s)", z, s, z, cexpr(&g, d, 2));
             break;
         }
-        case 6: case 7:
-            e = fmt("sigmoid(%s) * %s + sigmoid(%s) * tanh(%s)", cpre(&g, d, src, sd), s,
-                    cexpr(&g, d, 1), cexpr(&g, d, 2));
+        case 6:
+        case 7:
+            e = fmt("sigmoid(%s) * %s + sigmoid(%s) * tanh(%s)", cpre(&g, d, src, sd), s, cexpr(&g, d, 1),
+                    cexpr(&g, d, 2));
             break;
         case 8: e = fmt("relu(tanh(%s))", cpre(&g, d, src, sd)); break; /* bounded */
         default: e = fmt("0.5 * %s + 0.5 * tanh(%s)", s, cpre(&g, d, src, sd)); break;
@@ -407,27 +411,22 @@ static int gen_cell(Buf *out, int single) {
     const char *o = NULL;
     if (chance(55))
         for (int j = 0; j < c->nstates && !o; j++)
-            if (dim_eq(c->state_dim[j], dim(1, 0, 0, 0, 0)))
-                o = fmt("%s'", c->state[j]);
-    if (!o)
-        o = chance(50) ? fmt("tanh(%s)", cexpr(&g, dim(1, 0, 0, 0, 0), 2)) : cexpr(&g, dim(1, 0, 0, 0, 0), 2);
+            if (dim_eq(c->state_dim[j], dim(1, 0, 0, 0, 0))) o = fmt("%s'", c->state[j]);
+    if (!o) o = chance(50) ? fmt("tanh(%s)", cexpr(&g, dim(1, 0, 0, 0, 0), 2)) : cexpr(&g, dim(1, 0, 0, 0, 0), 2);
     /* Intermediates nothing read yet feed the output, so every value and
      * parameter matters for the loss (and check gives no warning); a tanh
      * around the sum keeps the output of order 1. */
     const char *extra = "";
     for (int j = 0; j < g.nvars; j++)
-        if (!g.vars[j].uses && g.vars[j].name[strlen(g.vars[j].name) - 1] != '\'' &&
-            strcmp(g.vars[j].name, "x") && strcmp(g.vars[j].name, "v")) {
+        if (!g.vars[j].uses && g.vars[j].name[strlen(g.vars[j].name) - 1] != '\'' && strcmp(g.vars[j].name, "x") &&
+            strcmp(g.vars[j].name, "v")) {
             int isstate = 0;
-            for (int k = 0; k < c->nstates; k++)
-                isstate |= !strcmp(g.vars[j].name, c->state[k]);
-            if (isstate)
-                continue;
+            for (int k = 0; k < c->nstates; k++) isstate |= !strcmp(g.vars[j].name, c->state[k]);
+            if (isstate) continue;
             Dim hd = dim(1, 0, 0, 0, 0);
             extra = fmt("%s + (%s @ %s)", extra, new_param(&g, hd, &g.vars[j].d), g.vars[j].name);
         }
-    if (*extra)
-        o = fmt("tanh(%s%s)", o, extra);
+    if (*extra) o = fmt("tanh(%s%s)", o, extra);
     put(&g.body, "  out %s\n", o);
 
     put(out, "cell %s(x: [I]%s) -> [H] {\n", c->name, c->has_k ? ", v: [K]" : "");
@@ -474,17 +473,19 @@ static int nnames;
 
 static const char *new_name(const char *prefix) { return fmt("%s%d", prefix, nnames++); }
 static Ty ty(int kind, int f, int grp) { return (Ty){kind, f, grp}; }
-static int ty_eq(Ty a, Ty b) {
+static int ty_eq(Ty a, Ty b)
+{
     return a.kind == b.kind && a.f == b.f && (a.kind == VEC || a.kind == INT || a.grp == b.grp);
 }
-static int new_grp(int t) {
+static int new_grp(int t)
+{
     steps[ngrp] = t;
     return ngrp++;
 }
 
-static void output(const char *name, const char *expr) {
-    if (noutputs >= 15)
-        return;
+static void output(const char *name, const char *expr)
+{
+    if (noutputs >= 15) return;
     if (expr)
         put(&model, "  output %s = %s\n", name, expr);
     else
@@ -492,7 +493,8 @@ static void output(const char *name, const char *expr) {
     outputs[noutputs++] = name;
 }
 
-static const char *declare(const char *kw, const char *prefix, Ty t, int maxid) {
+static const char *declare(const char *kw, const char *prefix, Ty t, int maxid)
+{
     const char *name = new_name(prefix);
     const char *type;
     int bound = chance(20) ? 9 : 0;
@@ -508,7 +510,8 @@ static const char *declare(const char *kw, const char *prefix, Ty t, int maxid) 
 }
 
 /* A sequence to read: float features, or token ids through an embedding. */
-static Val seq_source(void) {
+static Val seq_source(void)
+{
     int grp = new_grp(range(1, 9));
     if (chance(70)) {
         int f = range(1, 12);
@@ -521,7 +524,8 @@ static Val seq_source(void) {
     return (Val){e, ty(SEQ, d, grp)};
 }
 
-static Val vec_source(void) {
+static Val vec_source(void)
+{
     if (chance(75)) {
         int f = range(1, 12);
         return (Val){declare("input", "x", ty(VEC, f, 0), 0), ty(VEC, f, 0)};
@@ -533,7 +537,8 @@ static Val vec_source(void) {
     return (Val){e, ty(VEC, d, 0)};
 }
 
-static const char *act_of(const char *x) {
+static const char *act_of(const char *x)
+{
     static const char *a[] = {"tanh", "sigmoid", "relu", "softmax"};
     int r = rnd(5);
     return r == 4 ? fmt("exp(tanh(%s))", x) : fmt("%s(%s)", a[r], x);
@@ -541,59 +546,57 @@ static const char *act_of(const char *x) {
 
 /* A [n] vector computed from `from` (a vector or a sequence) by a dense
  * layer: for init= values. */
-static Val vec_of_width(Val from, int n) {
+static Val vec_of_width(Val from, int n)
+{
     const char *src = from.text;
-    if (from.ty.kind == SEQ)
-        src = fmt(chance(50) ? "last(%s)" : "mean(%s)", from.text);
+    if (from.ty.kind == SEQ) src = fmt(chance(50) ? "last(%s)" : "mean(%s)", from.text);
     const char *z = new_name("z");
     put(&model, "  %s = dense(%s, %d)\n", z, src, n);
     return (Val){chance(50) ? fmt("tanh(%s)", z) : z, ty(VEC, n, 0)};
 }
 
-static Sizes user_sizes(const Cell *c, int I, int K) {
+static Sizes user_sizes(const Cell *c, int I, int K)
+{
     Sizes z = {range(1, 24), I, K, c->has_m ? range(1, 12) : 0};
     return z;
 }
 
-static const char *sizes_args(const Cell *c, Sizes z) {
+static const char *sizes_args(const Cell *c, Sizes z)
+{
     return c->has_m ? fmt("H=%d, M=%d", z.H, z.M) : fmt("H=%d", z.H);
 }
 
 /* An existing cell to reuse (40%) or a new one. */
-static int pick_cell(Buf *cellsrc, int single) {
+static int pick_cell(Buf *cellsrc, int single)
+{
     if (ncells && chance(40)) {
         int j = rnd(ncells);
-        if (!single || !cells[j].has_k)
-            return j;
+        if (!single || !cells[j].has_k) return j;
     }
     if (ncells >= 8)
         for (int j = 0; j < ncells; j++)
-            if (!single || !cells[j].has_k)
-                return j;
+            if (!single || !cells[j].has_k) return j;
     return gen_cell(cellsrc, single);
 }
 
 /* init= for a built-in layer: an encoder's final state (from), a [H]
  * value computed from `ctx` (one layer and direction only), or
  * zero/learned/nothing. */
-static const char *builtin_init(Val src, int L, int D, int H, const Layer *from, const Val *ctx) {
-    if (from)
-        return fmt(", init=%s", chance(50) ? from->name : fmt("final(%s)", from->name));
-    if (ctx && L == 1 && D == 1)
-        return fmt(", init=%s", vec_of_width(*ctx, H).text);
+static const char *builtin_init(Val src, int L, int D, int H, const Layer *from, const Val *ctx)
+{
+    if (from) return fmt(", init=%s", chance(50) ? from->name : fmt("final(%s)", from->name));
+    if (ctx && L == 1 && D == 1) return fmt(", init=%s", vec_of_width(*ctx, H).text);
     int r = rnd(10);
-    if (r < 2)
-        return ", init=learned";
-    if (r < 3)
-        return ", init=zero";
-    if (r < 5 && L == 1 && D == 1)
-        return fmt(", init=%s", vec_of_width(src, H).text);
+    if (r < 2) return ", init=learned";
+    if (r < 3) return ", init=zero";
+    if (r < 5 && L == 1 && D == 1) return fmt(", init=%s", vec_of_width(src, H).text);
     return "";
 }
 
 /* A built-in recurrent layer over src; `like` copies kind/layers/dirs/
  * hidden from an encoder and starts from its final state. */
-static Val builtin_layer(Val src, const Layer *like, const Val *ctx) {
+static Val builtin_layer(Val src, const Layer *like, const Val *ctx)
+{
     int kind = like ? like->kind : rnd(3);
     int H = like ? like->hidden : range(1, 24);
     int L = like ? like->layers : ctx || chance(60) ? 1 : range(2, 3);
@@ -601,10 +604,8 @@ static Val builtin_layer(Val src, const Layer *like, const Val *ctx) {
     static const char *kinds[] = {"rnn", "lstm", "gru"};
     const char *name = new_name("h");
     const char *opts = "";
-    if (kind == 0 && chance(60))
-        opts = fmt(", act=%s", chance(50) ? "tanh" : "relu");
-    if (L > 1 || chance(20))
-        opts = fmt("%s, layers=%d", opts, L);
+    if (kind == 0 && chance(60)) opts = fmt(", act=%s", chance(50) ? "tanh" : "relu");
+    if (L > 1 || chance(20)) opts = fmt("%s, layers=%d", opts, L);
     int width = H;
     if (D == 2) {
         opts = fmt("%s, %s", opts, chance(50) ? "bidirectional" : "bidirectional=true");
@@ -623,16 +624,17 @@ static Val builtin_layer(Val src, const Layer *like, const Val *ctx) {
 
 /* A context argument for a cell's second input v: [K]: a vector, or a
  * sequence of the same length as x (stepped with it). */
-static Val cell_context(Val x) {
+static Val cell_context(Val x)
+{
     if (x.ty.kind == SEQ && chance(40))
         return (Val){chance(50) ? fmt("tanh(%s)", x.text) : fmt("reverse(%s)", x.text), x.ty};
-    if (x.ty.kind == SEQ && chance(50))
-        return (Val){fmt("mean(%s)", x.text), ty(VEC, x.ty.f, 0)};
+    if (x.ty.kind == SEQ && chance(50)) return (Val){fmt("mean(%s)", x.text), ty(VEC, x.ty.f, 0)};
     return vec_source();
 }
 
 /* A user-cell layer over src (a sequence, or a vector for one step). */
-static Val user_layer(Buf *cellsrc, Val src, const Layer *like) {
+static Val user_layer(Buf *cellsrc, Val src, const Layer *like)
+{
     int ci = like ? like->cell : pick_cell(cellsrc, 0);
     const Cell *c = &cells[ci];
     const char *args = src.text;
@@ -658,22 +660,23 @@ static Val user_layer(Buf *cellsrc, Val src, const Layer *like) {
     return (Val){name, src.ty.kind == SEQ ? ty(SEQ, z.H, src.ty.grp) : ty(VEC, z.H, 0)};
 }
 
-static Val recurrent(Buf *cellsrc, Val src) {
+static Val recurrent(Buf *cellsrc, Val src)
+{
     return chance(55) ? builtin_layer(src, NULL, NULL) : user_layer(cellsrc, src, NULL);
 }
 
 /* One per-step transformation of v (a sequence or a vector). */
-static Val transform(Val v, Val *others, int nothers) {
+static Val transform(Val v, Val *others, int nothers)
+{
     const char *name = new_name("a");
     switch (rnd(8)) {
-    case 0: case 1: {
+    case 0:
+    case 1: {
         int n = range(1, 12);
         put(&model, "  %s = dense(%s, %d%s)\n", name, v.text, n, chance(20) ? ", bias=false" : "");
         return (Val){name, ty(v.ty.kind, n, v.ty.grp)};
     }
-    case 2:
-        put(&model, "  %s = %s\n", name, act_of(v.text));
-        return (Val){name, v.ty};
+    case 2: put(&model, "  %s = %s\n", name, act_of(v.text)); return (Val){name, v.ty};
     case 3:
         if (v.ty.kind == SEQ) {
             put(&model, "  %s = reverse(%s)\n", name, v.text);
@@ -711,8 +714,7 @@ static Val transform(Val v, Val *others, int nothers) {
                 return (Val){name, v.ty};
             }
         break;
-    default:
-        break;
+    default: break;
     }
     put(&model, "  %s = %s * %s + %s\n", name, v.text, number(), number());
     return (Val){name, v.ty};
@@ -720,13 +722,13 @@ static Val transform(Val v, Val *others, int nothers) {
 
 /* A loss on v against a new target (cross_entropy after a dense, or mse),
  * with the usual outputs. Returns the loss expression. */
-static const char *head(Val v, int want_output) {
+static const char *head(Val v, int want_output)
+{
     if (chance(55)) {
         int C = range(2, 10);
         const char *logits = new_name("logits");
         put(&model, "  %s = dense(%s, %d)\n", logits, v.text, C);
-        if (want_output)
-            output(new_name("probs"), fmt("softmax(%s)", logits));
+        if (want_output) output(new_name("probs"), fmt("softmax(%s)", logits));
         const char *t = declare("target", "y", ty(v.ty.kind == SEQ ? SEQINT : INT, 1, v.ty.grp), C);
         return fmt("cross_entropy(%s, %s)", logits, t);
     }
@@ -745,10 +747,10 @@ static const char *head(Val v, int want_output) {
     return fmt("mse(%s, %s)", y.text, t);
 }
 
-static void final_outputs(void) {
+static void final_outputs(void)
+{
     for (int j = 0; j < nlayers; j++) {
-        if (!chance(30))
-            continue;
+        if (!chance(30)) continue;
         const Layer *l = &layers[j];
         if (l->kind == 1 && chance(50))
             output(new_name("fc"), fmt("final(%s, c)", l->name));
@@ -761,26 +763,25 @@ static void final_outputs(void) {
 
 /* The trunk of a sequence model: 1..3 recurrent layers with optional
  * per-step transformations between them. */
-static Val trunk(Buf *cellsrc, Val x) {
+static Val trunk(Buf *cellsrc, Val x)
+{
     Val seen[8];
     int nseen = 0;
     seen[nseen++] = x;
     Val v = x;
     int n = range(1, 3);
     for (int j = 0; j < n; j++) {
-        if (chance(35))
-            v = transform(v, seen, nseen);
+        if (chance(35)) v = transform(v, seen, nseen);
         v = recurrent(cellsrc, v);
-        if (nseen < 8)
-            seen[nseen++] = v;
+        if (nseen < 8) seen[nseen++] = v;
     }
-    if (chance(30))
-        v = transform(v, seen, nseen);
+    if (chance(30)) v = transform(v, seen, nseen);
     return v;
 }
 
 /* The many-to-one reductions of a sequence value. */
-static Val pool(Val h) {
+static Val pool(Val h)
+{
     const Layer *l = nlayers ? &layers[nlayers - 1] : NULL;
     if (l && l->kind == 3 && strcmp(l->name, h.text) == 0 && chance(40)) {
         const Cell *c = &cells[l->cell];
@@ -791,7 +792,8 @@ static Val pool(Val h) {
     return (Val){fmt(chance(50) ? "last(%s)" : "mean(%s)", h.text), ty(VEC, h.ty.f, 0)};
 }
 
-static void gen_model(Buf *cellsrc, int topo) {
+static void gen_model(Buf *cellsrc, int topo)
+{
     const char *loss = NULL;
     int with_loss = chance(92);
     switch (topo) {
@@ -827,12 +829,9 @@ static void gen_model(Buf *cellsrc, int topo) {
             int kind = rnd(3), H = range(1, 24), L = chance(70) ? 1 : range(2, 3);
             static const char *kinds[] = {"rnn", "lstm", "gru"};
             const char *opts = "";
-            if (kind == 0 && chance(50))
-                opts = ", act=relu";
-            if (L > 1)
-                opts = fmt("%s, layers=%d", opts, L);
-            if (fb)
-                opts = fmt("%s, feedback", opts);
+            if (kind == 0 && chance(50)) opts = ", act=relu";
+            if (L > 1) opts = fmt("%s, layers=%d", opts, L);
+            if (fb) opts = fmt("%s, feedback", opts);
             int r = rnd(10);
             if (r < 2)
                 opts = fmt("%s, init=learned", opts);
@@ -846,14 +845,13 @@ static void gen_model(Buf *cellsrc, int topo) {
             const Cell *c = &cells[ci];
             Sizes z = user_sizes(c, x0.ty.f, 0);
             const char *init = chance(20) ? fmt(", init=%s", vec_of_width(x0, dim_eval(c->state_dim[0], z)).text) : "";
-            put(&model, "  %s = generate(%s, %s, steps=%d, %s%s%s)\n", name, c->name, x0.text, N,
-                sizes_args(c, z), fb ? ", feedback" : "", init);
+            put(&model, "  %s = generate(%s, %s, steps=%d, %s%s%s)\n", name, c->name, x0.text, N, sizes_args(c, z),
+                fb ? ", feedback" : "", init);
             layers[nlayers++] = (Layer){name, 3, ci, 1, 1, z.H, z};
             width = fb ? x0.ty.f : z.H;
         }
         Val y = {name, ty(SEQ, width, grp)};
-        if (chance(30))
-            y = transform(y, NULL, 0);
+        if (chance(30)) y = transform(y, NULL, 0);
         output(name, NULL);
         if (with_loss)
             loss = head(y, 1);
@@ -879,10 +877,8 @@ static void gen_model(Buf *cellsrc, int topo) {
                     v = (Val){a, v.ty};
                 }
             }
-            if (j < 3)
-                seen[j + 1] = v;
-            if (chance(25))
-                v = transform(v, seen, j + 2);
+            if (j < 3) seen[j + 1] = v;
+            if (chance(25)) v = transform(v, seen, j + 2);
         }
         if (with_loss)
             loss = head(v, 1);
@@ -892,8 +888,7 @@ static void gen_model(Buf *cellsrc, int topo) {
     }
     default: { /* encoder-decoder */
         Val src = seq_source();
-        if (chance(30))
-            src = (Val){fmt("reverse(%s)", src.text), src.ty};
+        if (chance(30)) src = (Val){fmt("reverse(%s)", src.text), src.ty};
         Val enc = recurrent(cellsrc, src);
         const Layer el = layers[nlayers - 1];
         Val tgt = seq_source();
@@ -904,25 +899,23 @@ static void gen_model(Buf *cellsrc, int topo) {
             dec = builtin_layer(tgt, NULL, &enc); /* init= an expression of the encoder's output */
         else
             dec = builtin_layer(tgt, &el, NULL);
-        if (chance(30))
-            dec = transform(dec, &enc, 1);
+        if (chance(30)) dec = transform(dec, &enc, 1);
         if (with_loss) {
             loss = head(dec, 1);
-            if (chance(20))
-                loss = fmt("%s + %s", loss, head(pool(enc), 0));
+            if (chance(20)) loss = fmt("%s + %s", loss, head(pool(enc), 0));
         } else
             output(dec.text, NULL);
         break;
     }
     }
     final_outputs();
-    if (loss)
-        put(&model, "  loss = %s\n", loss);
+    if (loss) put(&model, "  loss = %s\n", loss);
 }
 
 /* ----------------------------------------------------------------- data */
 
-static int write_data(const char *dir) {
+static int write_data(const char *dir)
+{
     char path[4096], err[512];
     FILE *args = fopen(fmt("%s/args", dir), "w");
     if (!args) {
@@ -933,11 +926,9 @@ static int write_data(const char *dir) {
         const Data *d = &data[j];
         int64_t shape[3];
         int rank = 0;
-        if (d->ty.kind == SEQ || d->ty.kind == SEQINT)
-            shape[rank++] = steps[d->ty.grp];
+        if (d->ty.kind == SEQ || d->ty.kind == SEQINT) shape[rank++] = steps[d->ty.grp];
         shape[rank++] = B;
-        if (d->ty.kind == SEQ || d->ty.kind == VEC)
-            shape[rank++] = d->ty.f;
+        if (d->ty.kind == SEQ || d->ty.kind == VEC) shape[rank++] = d->ty.f;
         int is_int = d->ty.kind == INT || d->ty.kind == SEQINT;
         Tensor t;
         if (rt_tensor_alloc(&t, is_int ? RT_I64 : RT_F32, rank, shape)) {
@@ -964,7 +955,8 @@ static int write_data(const char *dir) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 3) {
         fprintf(stderr, "usage: randmodel SEED OUTDIR\n");
         return 2;
@@ -981,8 +973,7 @@ int main(int argc, char **argv) {
     static Buf cellsrc;
     B = range(1, 4);
     int topo = rnd(5);
-    static const char *topos[] = {"many-to-many", "many-to-one", "one-to-many", "one-to-one",
-                                  "encoder-decoder"};
+    static const char *topos[] = {"many-to-many", "many-to-one", "one-to-many", "one-to-one", "encoder-decoder"};
     gen_model(&cellsrc, topo);
 
     FILE *f = fopen(fmt("%s/model.rnn", dir), "w");
@@ -990,20 +981,16 @@ int main(int argc, char **argv) {
         perror(fmt("%s/model.rnn", dir));
         return 1;
     }
-    fprintf(f, "# randmodel %llu: %s, batch %d\n\n%smodel m {\n%s}\n", seed, topos[topo], B, cellsrc.s,
-            model.s);
+    fprintf(f, "# randmodel %llu: %s, batch %d\n\n%smodel m {\n%s}\n", seed, topos[topo], B, cellsrc.s, model.s);
     fclose(f);
-    if (write_data(dir))
-        return 1;
+    if (write_data(dir)) return 1;
     f = fopen(fmt("%s/outputs", dir), "w");
     if (!f) {
         perror(fmt("%s/outputs", dir));
         return 1;
     }
-    for (int j = 0; j < noutputs; j++)
-        fprintf(f, "%s\n", outputs[j]);
-    if (strstr(model.s, "  loss = "))
-        fprintf(f, "loss\n");
+    for (int j = 0; j < noutputs; j++) fprintf(f, "%s\n", outputs[j]);
+    if (strstr(model.s, "  loss = ")) fprintf(f, "loss\n");
     fclose(f);
     return 0;
 }

@@ -30,21 +30,32 @@ int main(int argc, char **argv)
     for (char *p = argv[2]; *p && rank < RT_MAX_RANK;) {
         char *end;
         shape[rank++] = strtoll(p, &end, 10);
-        if (end == p || shape[rank - 1] < 0) { fprintf(stderr, "randnpy: bad shape '%s'\n", argv[2]); return 2; }
+        if (end == p || shape[rank - 1] < 0) {
+            fprintf(stderr, "randnpy: bad shape '%s'\n", argv[2]);
+            return 2;
+        }
         p = *end == 'x' ? end + 1 : end;
-        if (*end && *end != 'x') { fprintf(stderr, "randnpy: bad shape '%s'\n", argv[2]); return 2; }
+        if (*end && *end != 'x') {
+            fprintf(stderr, "randnpy: bad shape '%s'\n", argv[2]);
+            return 2;
+        }
     }
     uint64_t seed = argc > 4 ? strtoull(argv[4], NULL, 10) : 1;
     long long max = argc > 5 ? atoll(argv[5]) : 10;
     if (max < 1) max = 1;
     int is_int = !strcmp(argv[1], "i64");
     Tensor t;
-    if (rt_tensor_alloc(&t, is_int ? RT_I64 : RT_F32, rank, shape)) { fprintf(stderr, "randnpy: out of memory\n"); return 1; }
+    if (rt_tensor_alloc(&t, is_int ? RT_I64 : RT_F32, rank, shape)) {
+        fprintf(stderr, "randnpy: out of memory\n");
+        return 1;
+    }
     int64_t n = rt_numel(&t);
     for (int64_t i = 0; i < n; i++) {
         uint64_t r = next(&seed);
-        if (is_int) ((int64_t *)t.data)[i] = (int64_t)(r % (uint64_t)max);
-        else ((float *)t.data)[i] = (float)((double)(r >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+        if (is_int)
+            ((int64_t *)t.data)[i] = (int64_t)(r % (uint64_t)max);
+        else
+            ((float *)t.data)[i] = (float)((double)(r >> 11) / 9007199254740992.0 * 2.0 - 1.0);
     }
     char err[512];
     int rc = rt_npy_write(argv[3], &t, err, sizeof err);

@@ -42,12 +42,18 @@ static int close_enough(const char *name, const Tensor *a, const Tensor *b, doub
     for (int64_t i = 0; i < n; i++) {
         double x = elem(a, i), y = elem(b, i);
         if (isnan(x) || isnan(y)) {
-            if (isnan(x) != isnan(y) && at < 0) { at = i; excess = INFINITY; }
+            if (isnan(x) != isnan(y) && at < 0) {
+                at = i;
+                excess = INFINITY;
+            }
             continue;
         }
         double d = fabs(x - y), over = d - (atol + rtol * fabs(y));
         if (d > worst) worst = d;
-        if (over > excess) { excess = over; at = i; }
+        if (over > excess) {
+            excess = over;
+            at = i;
+        }
     }
     printf("%s: %lld elements, max |a - b| = %.3g", name, (long long)n, worst);
     if (at >= 0) printf(", NOT CLOSE at element %lld: %.9g vs %.9g", (long long)at, elem(a, at), elem(b, at));
@@ -80,10 +86,22 @@ int main(int argc, char **argv)
         }
     } else {
         Tensor ta, tb;
-        if (rt_npy_read(argv[1], &ta, err, sizeof err)) { fprintf(stderr, "%s\n", err); goto done; }
-        if (rt_map_put(&a, "array", &ta)) { rt_tensor_free(&ta); goto done; }
-        if (rt_npy_read(argv[2], &tb, err, sizeof err)) { fprintf(stderr, "%s\n", err); goto done; }
-        if (rt_map_put(&b, "array", &tb)) { rt_tensor_free(&tb); goto done; }
+        if (rt_npy_read(argv[1], &ta, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            goto done;
+        }
+        if (rt_map_put(&a, "array", &ta)) {
+            rt_tensor_free(&ta);
+            goto done;
+        }
+        if (rt_npy_read(argv[2], &tb, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            goto done;
+        }
+        if (rt_map_put(&b, "array", &tb)) {
+            rt_tensor_free(&tb);
+            goto done;
+        }
     }
     rc = 0;
     if (a.count != b.count) {

@@ -49,27 +49,27 @@
 
 /* A 4-byte unit of the arena when checking a plan: the write it holds. */
 typedef struct KEvUnit {
-    int     buf;           /* buffer id, -1: never written                   */
-    int64_t epoch;         /* the statement that wrote it                    */
+    int buf;       /* buffer id, -1: never written                   */
+    int64_t epoch; /* the statement that wrote it                    */
 } KEvUnit;
 
 #define KEV_MAX_TOUCHED 64
 
 typedef struct KEval {
-    const KFunc   *f;
+    const KFunc *f;
     const int64_t *sym;
-    int64_t       *vars;
-    void         **mem;    /* by buffer id */
-    int64_t       *size;   /* by buffer id, elements */
-    char           err[256];
+    int64_t *vars;
+    void **mem;    /* by buffer id */
+    int64_t *size; /* by buffer id, elements */
+    char err[256];
     /* checking a plan (kev_check_plan); units is NULL otherwise */
-    KEvUnit       *units;  /* per 4-byte unit of the arena                   */
-    int64_t       *toff;   /* by buffer id: a temporary's byte offset        */
-    int64_t      **last;   /* by buffer id, per element: the epoch of its last write, 0 never */
-    int64_t        epoch;  /* the statement being run, counted from 1        */
-    int            uninit; /* reads of temporaries' elements never written    */
-    int            touched[KEV_MAX_TOUCHED], ntouched; /* temporaries this statement touches */
-    int            shadow_off; /* inside a GEMM's product, whose reads were checked once up front */
+    KEvUnit *units;                         /* per 4-byte unit of the arena                   */
+    int64_t *toff;                          /* by buffer id: a temporary's byte offset        */
+    int64_t **last;                         /* by buffer id, per element: the epoch of its last write, 0 never */
+    int64_t epoch;                          /* the statement being run, counted from 1        */
+    int uninit;                             /* reads of temporaries' elements never written    */
+    int touched[KEV_MAX_TOUCHED], ntouched; /* temporaries this statement touches */
+    int shadow_off;                         /* inside a GEMM's product, whose reads were checked once up front */
 } KEval;
 
 static inline int kev_fail(KEval *E, const char *what, const KBuf *b, int64_t i)
@@ -108,7 +108,7 @@ static inline void kev_shadow(KEval *E, const KBuf *b, int64_t i, int read, int 
     }
     if (write) {
         E->last[b->id][i] = E->epoch;
-        for (int64_t u = u0; u < u0 + es / 4; u++) E->units[u] = (KEvUnit){ b->id, E->epoch };
+        for (int64_t u = u0; u < u0 + es / 4; u++) E->units[u] = (KEvUnit){b->id, E->epoch};
     }
 }
 
@@ -130,9 +130,12 @@ static inline void kev_store(KEval *E, const KBuf *b, int64_t i, double v, int a
         return;
     }
     kev_shadow(E, b, i, acc, 1);
-    if (b->dtype == IR_I64) ((int64_t *)E->mem[b->id])[i] = (int64_t)v;
-    else if (acc) ((float *)E->mem[b->id])[i] = ((float *)E->mem[b->id])[i] + (float)v;
-    else ((float *)E->mem[b->id])[i] = (float)v;
+    if (b->dtype == IR_I64)
+        ((int64_t *)E->mem[b->id])[i] = (int64_t)v;
+    else if (acc)
+        ((float *)E->mem[b->id])[i] = ((float *)E->mem[b->id])[i] + (float)v;
+    else
+        ((float *)E->mem[b->id])[i] = (float)v;
 }
 
 /* A pointer argument of n elements at view v, bounds-checked. */
@@ -174,7 +177,7 @@ static inline double kev_node(KMapOp op, double a, double b, double f, int64_t e
 
 static inline int kev_map(KEval *E, const KStmt *s)
 {
-    int64_t dims[KIR_MAX_RANK], idx[KIR_MAX_RANK] = { 0 }, total = 1;
+    int64_t dims[KIR_MAX_RANK], idx[KIR_MAX_RANK] = {0}, total = 1;
     for (int d = 0; d < s->rank; d++) {
         dims[d] = kev_x(E, s->dims[d]);
         total *= dims[d];
@@ -315,7 +318,8 @@ static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, 
         free(row);
         return 0;
     }
-    case KC_CROSS_ENTROPY: case KC_CROSS_ENTROPY_GRAD: {
+    case KC_CROSS_ENTROPY:
+    case KC_CROSS_ENTROPY_GRAD: {
         const float *lg = P[0];
         const int64_t *ids = P[1];
         float *out = P[2];
@@ -337,7 +341,8 @@ static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, 
         free(row);
         return 0;
     }
-    case KC_EMBEDDING: case KC_EMBEDDING_GRAD: {
+    case KC_EMBEDDING:
+    case KC_EMBEDDING_GRAD: {
         int grad = s->call == KC_EMBEDDING_GRAD;
         const float *table = grad ? NULL : P[0], *g = grad ? P[1] : NULL;
         const int64_t *ids = P[grad ? 0 : 1];
@@ -349,13 +354,16 @@ static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, 
                 return 2;
             }
             for (int64_t k = 0; k < b; k++) {
-                if (grad) out[ids[i] * b + k] += g[i * b + k];
-                else out[i * b + k] = table[ids[i] * b + k];
+                if (grad)
+                    out[ids[i] * b + k] += g[i * b + k];
+                else
+                    out[i * b + k] = table[ids[i] * b + k];
             }
         }
         return 0;
     }
-    case KC_SGD: case KC_SGD_MOMENTUM: {
+    case KC_SGD:
+    case KC_SGD_MOMENTUM: {
         int mom = s->call == KC_SGD_MOMENTUM;
         const float *p = P[0], *g = P[1], *m = mom ? P[2] : NULL;
         float *op = P[mom ? 3 : 2], *om = mom ? P[4] : NULL;
@@ -384,9 +392,7 @@ static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, 
         }
         return 0;
     }
-    default:
-        snprintf(E->err, sizeof E->err, "%s: no model in kir_eval.h", sig.symbol);
-        return -1;
+    default: snprintf(E->err, sizeof E->err, "%s: no model in kir_eval.h", sig.symbol); return -1;
     }
 }
 
@@ -478,7 +484,7 @@ static inline int kev_block(KEval *E, const KBlock *b)
 static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res, void *arena,
                            int check, int *uninit, char *err, size_t errlen)
 {
-    KEval E = { .f = f, .sym = sym };
+    KEval E = {.f = f, .sym = sym};
     E.vars = calloc((size_t)f->nloops + 1, sizeof *E.vars);
     E.mem = calloc((size_t)f->nbufs + 1, sizeof *E.mem);
     E.size = calloc((size_t)f->nbufs + 1, sizeof *E.size);
@@ -495,16 +501,19 @@ static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg,
     for (int i = 0; i < f->nbufs; i++) {
         const KBuf *b = f->bufs[i];
         E.size[i] = kexpr_eval(b->size, sym, NULL);
-        if (b->kind == KB_ARG) E.mem[i] = arg[b->index];
-        else if (b->kind == KB_RESULT) E.mem[i] = res[b->index];
+        if (b->kind == KB_ARG)
+            E.mem[i] = arg[b->index];
+        else if (b->kind == KB_RESULT)
+            E.mem[i] = res[b->index];
         else if (arena) {
             /* a plan puts every temporary inside the arena, clear of the workspace */
             int64_t off = b->offset ? kexpr_eval(b->offset, sym, NULL) : -1, end = off + E.size[i] * kev_bytes_of(b);
             if (!b->offset || off < 0 || end > arena_bytes || (end > off && off < ws_end && ws_off < end)) {
                 if (!E.err[0])
-                    snprintf(E.err, sizeof E.err, "%s (bytes %lld .. %lld) is outside the arena of %lld bytes or "
-                             "meets the SGEMM workspace", b->name, (long long)off, (long long)end,
-                             (long long)arena_bytes);
+                    snprintf(E.err, sizeof E.err,
+                             "%s (bytes %lld .. %lld) is outside the arena of %lld bytes or "
+                             "meets the SGEMM workspace",
+                             b->name, (long long)off, (long long)end, (long long)arena_bytes);
                 rc = -1;
                 continue;
             }
@@ -515,14 +524,16 @@ static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg,
         } else {
             E.mem[i] = malloc((size_t)(E.size[i] ? E.size[i] : 1) * 8);
             for (int64_t k = 0; k < E.size[i]; k++) {
-                if (b->dtype == IR_I64) ((int64_t *)E.mem[i])[k] = -1;
-                else ((float *)E.mem[i])[k] = NAN;
+                if (b->dtype == IR_I64)
+                    ((int64_t *)E.mem[i])[k] = -1;
+                else
+                    ((float *)E.mem[i])[k] = NAN;
             }
         }
     }
     if (arena && check) {
         E.units = malloc(((size_t)temps_end / 4 + 1) * sizeof *E.units);
-        for (int64_t u = 0; u <= temps_end / 4; u++) E.units[u] = (KEvUnit){ -1, 0 };
+        for (int64_t u = 0; u <= temps_end / 4; u++) E.units[u] = (KEvUnit){-1, 0};
     }
     if (!rc) rc = kev_block(&E, &f->body);
     if (rc && err && errlen) snprintf(err, errlen, "%s", E.err);
@@ -540,8 +551,8 @@ static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg,
     return rc;
 }
 
-static inline int kev_run_in(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res,
-                             void *arena, char *err, size_t errlen)
+static inline int kev_run_in(const KFunc *f, const int64_t *sym, void *const *arg, void *const *res, void *arena,
+                             char *err, size_t errlen)
 {
     return kev_exec(f, sym, arg, res, arena, 0, NULL, err, errlen);
 }
@@ -566,11 +577,15 @@ static inline int kev_check_plan(const KFunc *f, const int64_t *sym, int *uninit
         int64_t n = kexpr_eval(b->size, sym, NULL);
         void *p = malloc((size_t)(n ? n : 1) * 8);
         for (int64_t k = 0; k < n; k++) {
-            if (b->dtype == IR_I64) ((int64_t *)p)[k] = 0;
-            else ((float *)p)[k] = i < f->nargs ? 0.25f : NAN;
+            if (b->dtype == IR_I64)
+                ((int64_t *)p)[k] = 0;
+            else
+                ((float *)p)[k] = i < f->nargs ? 0.25f : NAN;
         }
-        if (i < f->nargs) arg[i] = p;
-        else res[i - f->nargs] = p;
+        if (i < f->nargs)
+            arg[i] = p;
+        else
+            res[i - f->nargs] = p;
     }
     /* memory for the temporaries only: nothing here touches the SGEMM
      * workspace, which kev_exec checks no temporary meets */

@@ -47,14 +47,15 @@ static void make_tensor(IrType t, int64_t nb, int64_t nt, double lo, double hi, 
     for (int d = 0; d < t.rank; d++) shape[d] = t.dim[d] >= 0 ? t.dim[d] : t.dim[d] == IR_DIM_B ? nb : nt;
     assert_int_equal(rt_tensor_alloc(out, t.dtype == IR_I64 ? RT_I64 : RT_F64, t.rank, shape), 0);
     for (int64_t i = 0; i < rt_numel(out); i++) {
-        if (t.dtype == IR_I64) ((int64_t *)out->data)[i] = (int64_t)urand(0, (double)idmax);
-        else ((double *)out->data)[i] = urand(lo, hi);
+        if (t.dtype == IR_I64)
+            ((int64_t *)out->data)[i] = (int64_t)urand(0, (double)idmax);
+        else
+            ((double *)out->data)[i] = urand(lo, hi);
     }
 }
 
 /* Random F64 parameters in [lo, hi), and inputs/targets (ids in [0, idmax)). */
-static void make_data(const IrModule *m, double lo, double hi, int64_t idmax, TensorMap *params,
-                      TensorMap *inputs)
+static void make_data(const IrModule *m, double lo, double hi, int64_t idmax, TensorMap *params, TensorMap *inputs)
 {
     Tensor t;
     rt_map_init(params);
@@ -125,8 +126,7 @@ static int check_grads(IrModule *m, double lo, double hi, int64_t idmax)
              * wrong rule (off by a factor, a sign, a step) is far outside. */
             double tol = 1e-6 * fabs(an) + 1e-8;
             if (fabs(fd - an) > tol)
-                fail_msg("%s[%lld]: autodiff %.12g, finite difference %.12g", m->params[i].name,
-                         (long long)k, an, fd);
+                fail_msg("%s[%lld]: autodiff %.12g, finite difference %.12g", m->params[i].name, (long long)k, an, fd);
             if (fabs(fd - an) > worst) worst = fabs(fd - an);
             checked++;
         }
@@ -141,13 +141,13 @@ static int check_grads(IrModule *m, double lo, double hi, int64_t idmax)
 
 static IrType ty(int rank, int64_t a, int64_t b, int64_t c)
 {
-    int64_t d[3] = { a, b, c };
+    int64_t d[3] = {a, b, c};
     return ir_type(IR_F32, rank, d);
 }
 
 static IrValue *param(IrModule *m, const char *name, IrType t)
 {
-    IrInit init = { IR_INIT_ZERO, 0 };
+    IrInit init = {IR_INIT_ZERO, 0};
     return ir_add_param(m, name, t, init);
 }
 
@@ -173,7 +173,7 @@ static void test_unary(void **state)
     check_unary(IR_NEG, -1, 1);
     check_unary(IR_SIGMOID, -2, 2);
     check_unary(IR_TANH, -2, 2);
-    check_unary(IR_RELU, -1, 1);   /* no element lands within eps of 0 with this seed */
+    check_unary(IR_RELU, -1, 1); /* no element lands within eps of 0 with this seed */
     check_unary(IR_EXP, -1, 1);
     check_unary(IR_LOG, 0.5, 1.5);
     check_unary(IR_SOFTPLUS, -4, 4);
@@ -190,7 +190,7 @@ static void check_binary(IrOpKind k, IrType bt)
     IrModule *m = ir_module_new("b");
     IrValue *a = param(m, "a", ty(2, 2, 3, 0)), *b = param(m, "b", bt);
     IrValue *y = ir_op2(m, m->body, k, a, b);
-    mse_loss(m, ir_op1(m, m->body, IR_TANH, y));  /* tanh: a non-trivial upstream gradient */
+    mse_loss(m, ir_op1(m, m->body, IR_TANH, y)); /* tanh: a non-trivial upstream gradient */
     check_grads(m, 0.5, 1.5, 1);
     ir_free(m);
 }
@@ -198,7 +198,7 @@ static void check_binary(IrOpKind k, IrType bt)
 static void test_binary_broadcast(void **state)
 {
     (void)state;
-    IrOpKind ks[4] = { IR_ADD, IR_SUB, IR_MUL, IR_DIV };
+    IrOpKind ks[4] = {IR_ADD, IR_SUB, IR_MUL, IR_DIV};
     for (int i = 0; i < 4; i++) {
         check_binary(ks[i], ty(2, 2, 3, 0));
         check_binary(ks[i], ty(1, 3, 0, 0));
@@ -246,7 +246,7 @@ static void test_shape_ops(void **state)
     /* stack and index */
     m = ir_module_new("si");
     IrValue *u = param(m, "u", ty(1, 3, 0, 0)), *v = param(m, "v", ty(1, 3, 0, 0));
-    IrValue *uv[2] = { u, v };
+    IrValue *uv[2] = {u, v};
     IrType st = ty(2, 2, 3, 0);
     IrValue *stk = ir_op(m, m->body, IR_STACK, uv, 2, &st, 1)->results[0];
     IrType it = ty(1, 3, 0, 0);
@@ -260,7 +260,7 @@ static void test_shape_ops(void **state)
 static void test_seq_ops(void **state)
 {
     (void)state;
-    IrOpKind ks[3] = { IR_SEQ_LAST, IR_SEQ_REVERSE, IR_SEQ_MEAN };
+    IrOpKind ks[3] = {IR_SEQ_LAST, IR_SEQ_REVERSE, IR_SEQ_MEAN};
     for (int i = 0; i < 3; i++) {
         IrModule *m = ir_module_new("seq");
         IrValue *p = param(m, "p", ty(3, 3, 2, 2));
@@ -277,7 +277,7 @@ static void test_nn_ops(void **state)
      * (5 ids drawn from 3 rows) */
     IrModule *m = ir_module_new("emb");
     IrValue *tab = param(m, "table", ty(2, 3, 2, 0));
-    int64_t idd[1] = { 5 };
+    int64_t idd[1] = {5};
     IrValue *ids = ir_add_input(m, "ids", ir_type(IR_I64, 1, idd));
     mse_loss(m, ir_op2(m, m->body, IR_EMBEDDING, tab, ids));
     check_grads(m, -1, 1, 3);
@@ -286,7 +286,7 @@ static void test_nn_ops(void **state)
     /* cross entropy of computed logits */
     m = ir_module_new("ce");
     IrValue *lg = param(m, "logits", ty(2, 3, 4, 0));
-    int64_t td[1] = { 3 };
+    int64_t td[1] = {3};
     IrValue *t = ir_add_target(m, "t", ir_type(IR_I64, 1, td));
     m->loss = ir_op2(m, m->body, IR_CROSS_ENTROPY, ir_op1(m, m->body, IR_TANH, lg), t);
     check_grads(m, -2, 2, 4);
@@ -302,7 +302,6 @@ static void test_nn_ops(void **state)
 
 /* ---- whole models from source ----------------------------------------------------------- */
 
-
 static void check_src(const char *src, int64_t idmax)
 {
     Program *p;
@@ -316,9 +315,11 @@ static void test_rnn(void **state)
 {
     (void)state;
     check_src("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
-              " h = rnn(x, hidden=3)\n y = dense(h, 2)\n loss = mse(y, t)\n}\n", 1);
+              " h = rnn(x, hidden=3)\n y = dense(h, 2)\n loss = mse(y, t)\n}\n",
+              1);
     check_src("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
-              " h = rnn(x, hidden=3, act=relu)\n y = dense(h, 2)\n loss = mse(y, t)\n}\n", 1);
+              " h = rnn(x, hidden=3, act=relu)\n y = dense(h, 2)\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 /* layernorm over rows of 5 (x[2, 3, 5]) and a user cell that normalizes
@@ -339,21 +340,24 @@ static void test_layernorm(void **state)
     check_src("cell c(x: [I]) -> [H] {\n param W: [H, I]  param U: [H, H]\n state h: [H] = 0\n"
               " h' = tanh(layernorm(W @ x) + U @ layernorm(h))\n out h'\n}\n"
               "model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
-              " h = c(x, H=4)\n y = dense(layernorm(h), 2)\n loss = mse(y, t)\n}\n", 1);
+              " h = c(x, H=4)\n y = dense(layernorm(h), 2)\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_lstm(void **state)
 {
     (void)state;
     check_src("model a {\n input x : seq<[2]>\n target t : [2]\n"
-              " h = lstm(x, hidden=3)\n y = dense(last(h), 2)\n loss = mse(y, t)\n}\n", 1);
+              " h = lstm(x, hidden=3)\n y = dense(last(h), 2)\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_gru(void **state)
 {
     (void)state;
     check_src("model a {\n input x : seq<[2]>\n target t : [2]\n"
-              " h = gru(x, hidden=3)\n y = dense(mean(h), 2)\n loss = mse(y, t)\n}\n", 1);
+              " h = gru(x, hidden=3)\n y = dense(mean(h), 2)\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_bidirectional_stacked_lstm(void **state)
@@ -361,10 +365,12 @@ static void test_bidirectional_stacked_lstm(void **state)
     (void)state;
     check_src("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
               " h = lstm(x, hidden=2, layers=2, bidirectional)\n y = dense(h, 2)\n"
-              " loss = mse(y, t)\n}\n", 1);
+              " loss = mse(y, t)\n}\n",
+              1);
     check_src("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
               " h = gru(reverse(x), hidden=2, bidirectional, merge=sum, init=learned)\n"
-              " y = dense(h, 2)\n loss = mse(y, t)\n}\n", 1);
+              " y = dense(h, 2)\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_user_cell_two_states(void **state)
@@ -376,7 +382,8 @@ static void test_user_cell_two_states(void **state)
               "  h' = tanh(W @ x + U @ h + b)\n  s' = s * sigmoid(h') + h' / (1 + exp(s))\n"
               "  out s'\n}\n"
               "model m {\n input x : seq<[2]>\n target t : seq<[3]>\n"
-              " y = two(x, H=3)\n loss = mse(y, t)\n}\n", 1);
+              " y = two(x, H=3)\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 /* softplus in a user cell, on the input's projection and on the state:
@@ -390,16 +397,19 @@ static void test_user_cell_softplus(void **state)
               "  h' = tanh(softplus(W @ x + b) - softplus(U @ h))\n"
               "  out h'\n}\n"
               "model m {\n input x : seq<[2]>\n target t : seq<[3]>\n"
-              " y = sp(x, H=3)\n loss = mse(y, t)\n}\n", 1);
+              " y = sp(x, H=3)\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_generate_feedback(void **state)
 {
     (void)state;
     check_src("model g {\n input x0 : [2]\n target c : seq<[2]>\n"
-              " y = generate(gru, x0, steps=4, hidden=3, feedback)\n loss = mse(y, c)\n}\n", 1);
+              " y = generate(gru, x0, steps=4, hidden=3, feedback)\n loss = mse(y, c)\n}\n",
+              1);
     check_src("model g {\n input x0 : [2]\n target c : seq<[3]>\n"
-              " y = generate(lstm, x0, steps=3, hidden=3, init=learned)\n loss = mse(y, c)\n}\n", 1);
+              " y = generate(lstm, x0, steps=3, hidden=3, init=learned)\n loss = mse(y, c)\n}\n",
+              1);
 }
 
 static void test_embedding_cross_entropy(void **state)
@@ -408,7 +418,8 @@ static void test_embedding_cross_entropy(void **state)
     check_src("model lm {\n input tok : seq<int>\n target nxt : seq<int>\n"
               " e = embedding(tok, vocab=4, dim=3)\n h = rnn(e, hidden=3)\n"
               " logits = dense(h, 4)\n output p = softmax(logits)\n"
-              " loss = cross_entropy(logits, nxt)\n}\n", 4);
+              " loss = cross_entropy(logits, nxt)\n}\n",
+              4);
 }
 
 static void test_encoder_decoder(void **state)
@@ -417,7 +428,8 @@ static void test_encoder_decoder(void **state)
     check_src("model ed {\n input src : seq<int>\n input tin : seq<int>\n target tout : seq<int>\n"
               " se = embedding(src, vocab=3, dim=2)\n enc = gru(se, hidden=3)\n"
               " te = embedding(tin, vocab=3, dim=2)\n dec = gru(te, hidden=3, init=enc)\n"
-              " logits = dense(dec, 3)\n loss = cross_entropy(logits, tout)\n}\n", 3);
+              " logits = dense(dec, 3)\n loss = cross_entropy(logits, tout)\n}\n",
+              3);
 }
 
 /* ---- errors and structure ------------------------------------------------------------------ */
@@ -441,7 +453,8 @@ static void test_outputs(void **state)
     (void)state;
     Program *p;
     IrModule *m = tu_build_src("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
-                            " h = rnn(x, hidden=3)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n", &p);
+                               " h = rnn(x, hidden=3)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n",
+                               &p);
     char err[256] = "";
     int nout = m->noutputs;
     assert_int_equal(autodiff(m, err, sizeof err), 0);
@@ -455,8 +468,10 @@ static void test_outputs(void **state)
     int fwd = 0, bwd = 0;
     for (int i = 0; i < m->body->nops; i++)
         if (m->body->ops[i]->kind == IR_SCAN) {
-            if (m->body->ops[i]->attrs.reverse) bwd++;
-            else fwd++;
+            if (m->body->ops[i]->attrs.reverse)
+                bwd++;
+            else
+                fwd++;
         }
     assert_int_equal(fwd, 1);
     assert_int_equal(bwd, 1);

@@ -13,10 +13,11 @@
 #include "ir/ir.h"
 #include "io/tensor.h"
 
-#define DIMS(...) (int64_t[]){ __VA_ARGS__ }
+#define DIMS(...) \
+    (int64_t[]) { __VA_ARGS__ }
 #define NDIMS(...) ((int)(sizeof(DIMS(__VA_ARGS__)) / sizeof(int64_t)))
-#define TF(...) ir_type(IR_F32, NDIMS(__VA_ARGS__), DIMS(__VA_ARGS__))
-#define TI(...) ir_type(IR_I64, NDIMS(__VA_ARGS__), DIMS(__VA_ARGS__))
+#define TF(...)    ir_type(IR_F32, NDIMS(__VA_ARGS__), DIMS(__VA_ARGS__))
+#define TI(...)    ir_type(IR_I64, NDIMS(__VA_ARGS__), DIMS(__VA_ARGS__))
 
 /* A zeroed tensor; the binder only looks at dtypes and shapes. */
 static void put(TensorMap *tm, const char *name, RtDType dt, int rank, const int64_t *shape)
@@ -30,7 +31,7 @@ static void put(TensorMap *tm, const char *name, RtDType dt, int rank, const int
 static IrModule *params_model(void)
 {
     IrModule *m = ir_module_new("m");
-    IrInit z = { IR_INIT_ZERO, 0 };
+    IrInit z = {IR_INIT_ZERO, 0};
     ir_add_param(m, "h.weight_ih_l0", TF(24, 4), z);
     ir_add_param(m, "logits.bias", TF(5), z);
     return m;
@@ -43,7 +44,7 @@ static void test_params_ok(void **state)
     TensorMap w;
     char err[256] = "";
     rt_map_init(&w);
-    put(&w, "logits.bias", RT_F64, 1, DIMS(5));   /* any order, F32 or F64 */
+    put(&w, "logits.bias", RT_F64, 1, DIMS(5)); /* any order, F32 or F64 */
     put(&w, "h.weight_ih_l0", RT_F32, 2, DIMS(24, 4));
     assert_int_equal(ir_bind_params(m, &w, "w.safetensors", err, sizeof err), 0);
     rt_map_free(&w);
@@ -97,7 +98,10 @@ static void test_params_errors(void **state)
 
 /* An encoder-decoder shape: src [T_src, B, 4], tgt ids [T_tgt, B], and a
  * target [T_tgt, B] sharing the decoder's length. */
-typedef struct { IrModule *m; int tsrc, ttgt; } Ed;
+typedef struct {
+    IrModule *m;
+    int tsrc, ttgt;
+} Ed;
 
 static Ed ed_model(int64_t max)
 {
@@ -171,7 +175,7 @@ static void test_inputs_errors(void **state)
     assert_string_equal(err, "input 'src': T_src = 0, it must be at least 1");
 
     put(&in, "src", RT_F64, 3, DIMS(6, 2, 4));
-    assert_int_equal(ir_bind_inputs(e.m, &in, sym, 0, err, sizeof err), 0);   /* at the maximum: fine */
+    assert_int_equal(ir_bind_inputs(e.m, &in, sym, 0, err, sizeof err), 0); /* at the maximum: fine */
 
     put(&in, "source", RT_F64, 3, DIMS(6, 2, 4));
     assert_int_equal(ir_bind_inputs(e.m, &in, sym, 0, err, sizeof err), -1);

@@ -21,14 +21,14 @@
 #include "tests/unit/test_models.h"
 #include "tests/unit/test_util.h"
 
-
 /* Writes the C file of src with the options; returns its text (and the
  * header's in *htext when wanted), or NULL with err set. */
-static char *write_file(const char *src, const CFileOptions *o, int step, int train, char **htext, char *err, size_t errlen)
+static char *write_file(const char *src, const CFileOptions *o, int step, int train, char **htext, char *err,
+                        size_t errlen)
 {
     TuBuilt f = tu_build(src), s = tu_build(src), t = tu_build(src);
     TrainConfig cfg = train_config_default();
-    PipeOpts po = { .optimize = 1 };
+    PipeOpts po = {.optimize = 1};
     assert_int_equal(pipeline_forward(f.m, 0, &po, err, errlen), 0);
     if (step) assert_int_equal(pipeline_step(s.m, &po, err, errlen), 0);
     if (train) assert_int_equal(pipeline_train(t.m, &cfg, &po, err, errlen), 0);
@@ -52,7 +52,7 @@ static void test_file_api(void **state)
 {
     (void)state;
     char err[512], *h = NULL;
-    CFileOptions o = { .prefix = "fc", .source = "t.rnn", .header = "fc.h" };
+    CFileOptions o = {.prefix = "fc", .source = "t.rnn", .header = "fc.h"};
     char *c = write_file(LSTM_SRC, &o, 1, 1, &h, err, sizeof err);
     assert_non_null(c);
     /* The declarations are in the header, the .c includes it. */
@@ -75,7 +75,7 @@ static void test_file_api(void **state)
 
     /* No step for a bidirectional model, no training without --train;
      * without a header the declarations are in the .c. */
-    o = (CFileOptions){ .prefix = "bd", .source = "t.rnn" };
+    o = (CFileOptions){.prefix = "bd", .source = "t.rnn"};
     c = write_file(BIDI_SRC, &o, 0, 0, NULL, err, sizeof err);
     assert_non_null(c);
     assert_non_null(strstr(c, "int bd_forward(bd_model *m, const bd_sizes *n, const bd_inputs *in, bd_outputs *out);"));
@@ -89,7 +89,7 @@ static void test_file_errors(void **state)
 {
     (void)state;
     char err[512];
-    CFileOptions o = { .prefix = "int", .source = "t.rnn" };
+    CFileOptions o = {.prefix = "int", .source = "t.rnn"};
     assert_null(write_file(LSTM_SRC, &o, 0, 0, NULL, err, sizeof err));
     assert_non_null(strstr(err, "prefix 'int' is not a C identifier"));
     assert_false(c_is_identifier("9lives"));
@@ -100,10 +100,10 @@ static void test_file_errors(void **state)
     TensorMap w;
     rt_map_init(&w);
     Tensor t;
-    int64_t shape[2] = { 2, 2 };
+    int64_t shape[2] = {2, 2};
     assert_int_equal(rt_tensor_alloc(&t, RT_F32, 2, shape), 0);
     assert_int_equal(rt_map_put(&w, "h.weight_ih_l0", &t), 0);
-    o = (CFileOptions){ .prefix = "m", .source = "t.rnn", .weights = &w };
+    o = (CFileOptions){.prefix = "m", .source = "t.rnn", .weights = &w};
     assert_null(write_file(LSTM_SRC, &o, 0, 0, NULL, err, sizeof err));
     assert_non_null(strstr(err, "h.weight_ih_l0"));
     rt_map_free(&w);

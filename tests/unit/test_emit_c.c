@@ -29,8 +29,7 @@
 #include "runtime/sgemm.h"
 #include "runtime/vmath_inline.h" /* rt_vm_bits, rt_vm_float */
 
-typedef int (*KFn)(const int64_t *sym, const void *const *arg, void *const *res, void *arena,
-                   char *err, size_t errlen);
+typedef int (*KFn)(const int64_t *sym, const void *const *arg, void *const *res, void *arena, char *err, size_t errlen);
 typedef size_t (*KArenaFn)(const int64_t *sym);
 
 /* ---- building kernel IR --------------------------------------------------------- */
@@ -41,31 +40,34 @@ static const KExpr *V(KFunc *f, int loop) { return kexpr_var(f, loop); }
 static const KExpr *MUL(KFunc *f, const KExpr *a, const KExpr *b) { return kexpr_bin(f, KE_MUL, a, b); }
 static const KExpr *ADD(KFunc *f, const KExpr *a, const KExpr *b) { return kexpr_bin(f, KE_ADD, a, b); }
 
-static KBuf *arg(KFunc *f, const char *name, IrDType dt, const KExpr *size) {
+static KBuf *arg(KFunc *f, const char *name, IrDType dt, const KExpr *size)
+{
     KBuf *b = kfunc_buf(f, name, dt, size, KB_ARG);
     b->ext_name = name;
     return b;
 }
 
-static KBuf *result(KFunc *f, const char *name, IrDType dt, const KExpr *size) {
+static KBuf *result(KFunc *f, const char *name, IrDType dt, const KExpr *size)
+{
     KBuf *b = kfunc_buf(f, name, dt, size, KB_RESULT);
     b->ext_name = name;
     return b;
 }
 
-static KBuf *temp(KFunc *f, const char *name, const KExpr *size, int64_t offset) {
+static KBuf *temp(KFunc *f, const char *name, const KExpr *size, int64_t offset)
+{
     KBuf *b = kfunc_buf(f, name, IR_F32, size, KB_TEMP);
     b->offset = C(f, offset);
     b->what = "a temporary";
     return b;
 }
 
-static KStmt *map(KFunc *f, KBlock *blk, const char *origin, int rank, const KExpr *const *dims, int nin,
-                  int nnodes, int nout) {
+static KStmt *map(KFunc *f, KBlock *blk, const char *origin, int rank, const KExpr *const *dims, int nin, int nnodes,
+                  int nout)
+{
     KStmt *s = kblock_add(f, blk, KS_MAP, origin);
     s->rank = rank;
-    for (int d = 0; d < rank; d++)
-        s->dims[d] = dims[d];
+    for (int d = 0; d < rank; d++) s->dims[d] = dims[d];
     s->in = kfunc_alloc(f, (size_t)(nin + 1) * sizeof *s->in);
     s->nodes = kfunc_alloc(f, (size_t)(nnodes + 1) * sizeof *s->nodes);
     s->out = kfunc_alloc(f, (size_t)(nout + 1) * sizeof *s->out);
@@ -76,32 +78,36 @@ static KStmt *map(KFunc *f, KBlock *blk, const char *origin, int rank, const KEx
 }
 
 /* Strided view: buf at off with the given strides (rank of them). */
-static void set_view(KFunc *f, KStrided *st, KBuf *b, const KExpr *off, int rank, const int64_t *strides) {
+static void set_view(KFunc *f, KStrided *st, KBuf *b, const KExpr *off, int rank, const int64_t *strides)
+{
     st->v.buf = b;
     st->v.off = off ? off : C(f, 0);
-    for (int d = 0; d < rank; d++)
-        st->stride[d] = C(f, strides[d]);
+    for (int d = 0; d < rank; d++) st->stride[d] = C(f, strides[d]);
 }
 
-static void node(KStmt *s, int k, KMapOp op, int a, int b) {
+static void node(KStmt *s, int k, KMapOp op, int a, int b)
+{
     s->nodes[k].op = op;
     s->nodes[k].a = a;
     s->nodes[k].b = b;
 }
 
-static void node_const(KStmt *s, int k, double v) {
+static void node_const(KStmt *s, int k, double v)
+{
     s->nodes[k].op = KM_CONST;
     s->nodes[k].f = v;
 }
 
-static void out(KFunc *f, KStmt *s, int o, KBuf *b, const KExpr *off, const int64_t *strides, int nd, int acc) {
+static void out(KFunc *f, KStmt *s, int o, KBuf *b, const KExpr *off, const int64_t *strides, int nd, int acc)
+{
     set_view(f, &s->out[o].at, b, off, s->rank, strides);
     s->out[o].node = nd;
     s->out[o].accumulate = acc;
 }
 
 /* out[...] = 0 over dims (contiguous) */
-static void zero(KFunc *f, KBlock *blk, KBuf *b, int rank, const KExpr *const *dims, const int64_t *strides) {
+static void zero(KFunc *f, KBlock *blk, KBuf *b, int rank, const KExpr *const *dims, const int64_t *strides)
+{
     KStmt *s = map(f, blk, "zero", rank, dims, 0, 1, 1);
     node_const(s, 0, 0.0);
     out(f, s, 0, b, NULL, strides, 0, 0);
@@ -110,17 +116,18 @@ static void zero(KFunc *f, KBlock *blk, KBuf *b, int rank, const KExpr *const *d
 /* ---- emitting, compiling, loading ----------------------------------------------- */
 
 typedef struct Built {
-    void    *dl;
-    KFn      fn;
+    void *dl;
+    KFn fn;
     KArenaFn arena;
-    char     src[512];
+    char src[512];
 } Built;
 
 static int have_clang(void) { return system("clang --version >/dev/null 2>&1") == 0; }
 
 /* Emits f after the runtime, compiles it with `cc` (strict flags) and loads
  * it; fails the test with the compiler's output on any warning. */
-static void build(const KFunc *f, const char *cc, const char *tag, Built *b) {
+static void build(const KFunc *f, const char *cc, const char *tag, Built *b)
+{
     char so[600], logp[600], cmd[2048];
     tu_tmp_path(b->src, sizeof b->src, tag);
     strcat(b->src, ".c");
@@ -135,7 +142,8 @@ static void build(const KFunc *f, const char *cc, const char *tag, Built *b) {
     fclose(out);
     snprintf(cmd, sizeof cmd,
              "%s -std=c11 -Wall -Wextra -pedantic -Werror -O2 -fPIC -shared -ffp-contract=off "
-             "-o %s %s -lm >%s 2>&1", cc, so, b->src, logp);
+             "-o %s %s -lm >%s 2>&1",
+             cc, so, b->src, logp);
     if (system(cmd) != 0) {
         size_t n;
         unsigned char *log = tu_read_file(logp, &n);
@@ -154,12 +162,11 @@ static void build(const KFunc *f, const char *cc, const char *tag, Built *b) {
     remove(logp);
 }
 
-static void unload(Built *b) {
-    dlclose(b->dl);
-}
+static void unload(Built *b) { dlclose(b->dl); }
 
 /* The emitted text contains s. */
-static void source_has(const Built *b, const char *s) {
+static void source_has(const Built *b, const char *s)
+{
     size_t n;
     char *text = (char *)tu_read_file(b->src, &n);
     assert_non_null(text);
@@ -171,7 +178,8 @@ static void source_has(const Built *b, const char *s) {
     free(text);
 }
 
-static void *arena_for(const Built *b, const int64_t *sym) {
+static void *arena_for(const Built *b, const int64_t *sym)
+{
     size_t n = b->arena(sym);
     void *p = NULL;
     assert_int_equal(posix_memalign(&p, 64, n ? n : 64), 0);
@@ -179,17 +187,18 @@ static void *arena_for(const Built *b, const int64_t *sym) {
     return p;
 }
 
-static float frand(unsigned *s) {
+static float frand(unsigned *s)
+{
     *s = *s * 1103515245u + 12345u;
     return (float)((*s >> 8) & 0xffff) / 65536.0f * 2.0f - 1.0f;
 }
 
 /* Compilers to try: cc always, clang when installed. */
-static int compilers(const char **cc) {
+static int compilers(const char **cc)
+{
     int n = 0;
     cc[n++] = "cc";
-    if (have_clang())
-        cc[n++] = "clang";
+    if (have_clang()) cc[n++] = "clang";
     return n;
 }
 
@@ -197,7 +206,8 @@ static int compilers(const char **cc) {
 
 enum { H = 5 };
 
-static KFunc *rnn_func(IrModule *m) {
+static KFunc *rnn_func(IrModule *m)
+{
     KFunc *f = kfunc_new("rnn", m);
     const KExpr *B = S(f, 0), *T = S(f, 1), *BH = MUL(f, B, C(f, H));
     KBuf *x = arg(f, "x", IR_F32, MUL(f, T, BH));
@@ -246,7 +256,8 @@ static KFunc *rnn_func(IrModule *m) {
     return f;
 }
 
-static void check_rnn(const Built *b, int64_t Bn, int64_t Tn) {
+static void check_rnn(const Built *b, int64_t Bn, int64_t Tn)
+{
     int64_t sym[2] = {Bn, Tn};
     int64_t n = Bn * H;
     float *x = malloc(sizeof(float) * (size_t)(Tn * n)), w[H];
@@ -277,10 +288,16 @@ static void check_rnn(const Built *b, int64_t Bn, int64_t Tn) {
     for (int64_t i = 0; i < n; i++) assert_true(h[i] == eh[i]);
     for (int64_t i = 0; i < Tn * n; i++) assert_true(ys[i] == eys[i]);
     free(arena);
-    free(x); free(h); free(ys); free(eh); free(es); free(eys);
+    free(x);
+    free(h);
+    free(ys);
+    free(eh);
+    free(es);
+    free(eys);
 }
 
-static void test_loop_state(void **state) {
+static void test_loop_state(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("rnn");
     ir_add_sym(m, "T_x", 50);
@@ -309,7 +326,8 @@ static void test_loop_state(void **state) {
 
 enum { GN = 7, GK = 9, GMAXB = 16 };
 
-static void test_gemm(void **state) {
+static void test_gemm(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("lin");
     KFunc *f = kfunc_new("lin", m);
@@ -330,12 +348,19 @@ static void test_gemm(void **state) {
 
     /* y = x W^T */
     KStmt *g = kblock_add(f, &f->body, KS_GEMM, "%3 = linear (logits: dense)");
-    g->transa = 0; g->transb = 1;
-    g->M = B; g->N = C(f, GN); g->K = C(f, GK);
-    g->alpha = 1; g->beta = 0;
-    g->A = (KView){x, C(f, 0)}; g->lda = C(f, GK);
-    g->B = (KView){w, C(f, 0)}; g->ldb = C(f, GK);
-    g->C = (KView){y, C(f, 0)}; g->ldc = C(f, GN);
+    g->transa = 0;
+    g->transb = 1;
+    g->M = B;
+    g->N = C(f, GN);
+    g->K = C(f, GK);
+    g->alpha = 1;
+    g->beta = 0;
+    g->A = (KView){x, C(f, 0)};
+    g->lda = C(f, GK);
+    g->B = (KView){w, C(f, 0)};
+    g->ldb = C(f, GK);
+    g->C = (KView){y, C(f, 0)};
+    g->ldc = C(f, GN);
     /* yout = relu(y + bias) */
     const KExpr *dims[2] = {B, C(f, GN)};
     const int64_t rowmaj[2] = {GN, 1}, bcast[2] = {0, 1};
@@ -354,12 +379,19 @@ static void test_gemm(void **state) {
     node_const(one, 0, 1.0);
     out(f, one, 0, dw, NULL, wrow, 0, 0);
     KStmt *g2 = kblock_add(f, &f->body, KS_GEMM, "%9 = linear_wgrad (logits: dense)");
-    g2->transa = 1; g2->transb = 0;
-    g2->M = C(f, GN); g2->N = C(f, GK); g2->K = B;
-    g2->alpha = 0.5f; g2->beta = 1;
-    g2->A = (KView){y, C(f, 0)}; g2->lda = C(f, GN);
-    g2->B = (KView){x, C(f, 0)}; g2->ldb = C(f, GK);
-    g2->C = (KView){dw, C(f, 0)}; g2->ldc = C(f, GK);
+    g2->transa = 1;
+    g2->transb = 0;
+    g2->M = C(f, GN);
+    g2->N = C(f, GK);
+    g2->K = B;
+    g2->alpha = 0.5f;
+    g2->beta = 1;
+    g2->A = (KView){y, C(f, 0)};
+    g2->lda = C(f, GN);
+    g2->B = (KView){x, C(f, 0)};
+    g2->ldb = C(f, GK);
+    g2->C = (KView){dw, C(f, 0)};
+    g2->ldc = C(f, GK);
 
     const char *cc[2];
     for (int c = 0, nc = compilers(cc); c < nc; c++) {
@@ -407,7 +439,8 @@ static void test_gemm(void **state) {
 
 enum { RR = 4, RC = 6 };
 
-static void test_reductions(void **state) {
+static void test_reductions(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("red");
     KFunc *f = kfunc_new("red", m);
@@ -482,7 +515,8 @@ static void test_reductions(void **state) {
 
 enum { SC = 5, EV = 4, ED = 3 };
 
-static void test_calls(void **state) {
+static void test_calls(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("calls");
     KFunc *f = kfunc_new("calls", m);
@@ -498,7 +532,8 @@ static void test_calls(void **state) {
 
     KStmt *sm = kblock_add(f, &f->body, KS_CALL, "%3 = softmax (probs)");
     sm->call = KC_SOFTMAX;
-    sm->ints[0] = B; sm->ints[1] = C(f, SC);
+    sm->ints[0] = B;
+    sm->ints[1] = C(f, SC);
     sm->ptrs[0] = (KView){logits, C(f, 0)};
     sm->ptrs[1] = (KView){p, C(f, 0)};
     sm->nptrs = 2;
@@ -510,7 +545,9 @@ static void test_calls(void **state) {
     out(f, cp, 0, probs, NULL, unit, 0, 0);
     KStmt *em = kblock_add(f, &f->body, KS_CALL, "%9 = embedding (e: embedding \"100%\")");
     em->call = KC_EMBEDDING;
-    em->ints[0] = B; em->ints[1] = C(f, ED); em->ints[2] = C(f, EV);
+    em->ints[0] = B;
+    em->ints[1] = C(f, ED);
+    em->ints[2] = C(f, EV);
     em->ptrs[0] = (KView){table, C(f, 0)};
     em->ptrs[1] = (KView){ids, C(f, 0)};
     em->ptrs[2] = (KView){emb, C(f, 0)};
@@ -541,8 +578,7 @@ static void test_calls(void **state) {
             double mx = lg[r * SC], s = 0;
             for (int k = 1; k < SC; k++) mx = fmax(mx, lg[r * SC + k]);
             for (int k = 0; k < SC; k++) s += exp(lg[r * SC + k] - mx);
-            for (int k = 0; k < SC; k++)
-                /* rt_expf is within a few float ulps of exp; probabilities are <= 1 */
+            for (int k = 0; k < SC; k++) /* rt_expf is within a few float ulps of exp; probabilities are <= 1 */
                 assert_true(fabs(pr[r * SC + k] - exp(lg[r * SC + k] - mx) / s) < 1e-6);
             for (int k = 0; k < ED; k++) assert_true(eo[r * ED + k] == tb[iv[r] * ED + k]);
             assert_true(io[r] == iv[r]);
@@ -561,7 +597,8 @@ static void test_calls(void **state) {
 
 enum { OR = 3, OC = 4 };
 
-static void test_ops(void **state) {
+static void test_ops(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("ops");
     KFunc *f = kfunc_new("ops", m);
@@ -582,7 +619,7 @@ static void test_ops(void **state) {
     node(mp, 2, KM_SUB, 0, 1);
     node_const(mp, 3, 0.5);
     node_const(mp, 4, -0.5);
-    node(mp, 5, KM_MIN, 3, 2);  /* clamp as max(-k, min(k, x)) */
+    node(mp, 5, KM_MIN, 3, 2); /* clamp as max(-k, min(k, x)) */
     node(mp, 6, KM_MAX, 4, 5);
     node(mp, 7, KM_RELU, 2, 0);
     node(mp, 8, KM_RELU_GRAD, 0, 1);
@@ -606,8 +643,7 @@ static void test_ops(void **state) {
     node(nm, 3, KM_MIN, 1, 0);
     node(nm, 4, KM_MAX, 0, 1);
     node(nm, 5, KM_MAX, 1, 0);
-    for (int k = 0; k < 4; k++)
-        out(f, nm, k, r, C(f, 2 * k), unit, 2 + k, 0);
+    for (int k = 0; k < 4; k++) out(f, nm, k, r, C(f, 2 * k), unit, 2 + k, 0);
 
     const char *cc[2];
     for (int c = 0, nc = compilers(cc); c < nc; c++) {
@@ -637,14 +673,14 @@ static void test_ops(void **state) {
                 assert_true(v2[i * OC + j] == ng / e);
             }
         /* min(a, b) = a < b ? a : b: a NaN on either side gives b */
-        assert_true(rv[0] == 1.0f);         /* min(NaN, 1) */
-        assert_true(rv[1] == 1.0f);         /* min(2, 1)   */
-        assert_true(isnan(rv[2]));          /* min(1, NaN) */
-        assert_true(rv[3] == 1.0f);         /* min(1, 2)   */
-        assert_true(rv[4] == 1.0f);         /* max(NaN, 1) */
-        assert_true(rv[5] == 2.0f);         /* max(2, 1)   */
-        assert_true(isnan(rv[6]));          /* max(1, NaN) */
-        assert_true(rv[7] == 2.0f);         /* max(1, 2)   */
+        assert_true(rv[0] == 1.0f); /* min(NaN, 1) */
+        assert_true(rv[1] == 1.0f); /* min(2, 1)   */
+        assert_true(isnan(rv[2]));  /* min(1, NaN) */
+        assert_true(rv[3] == 1.0f); /* min(1, 2)   */
+        assert_true(rv[4] == 1.0f); /* max(NaN, 1) */
+        assert_true(rv[5] == 2.0f); /* max(2, 1)   */
+        assert_true(isnan(rv[6]));  /* max(1, NaN) */
+        assert_true(rv[7] == 2.0f); /* max(1, 2)   */
         unload(&b);
     }
     kfunc_free(f);
@@ -652,7 +688,8 @@ static void test_ops(void **state) {
 }
 
 /* A gemm before memplan (no workspace) cannot be emitted: an error, not bad C. */
-static void test_unplanned(void **state) {
+static void test_unplanned(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("u");
     KFunc *f = kfunc_new("u", m);
@@ -680,7 +717,8 @@ enum { PN = 70, PK = 45, PMAXB = 40, PMAXT = 3 };
  * y[t] = x[t] W^T, then y[t] = 0.5 x[t] W^T + y[t] (the same W: one
  * pack), and z[t] = x[t] V (V stored K x N: another pack).  Planned by
  * memplan after lower_pack_b when `pack`. */
-static KFunc *packed_loop_func(IrModule *m, int pack) {
+static KFunc *packed_loop_func(IrModule *m, int pack)
+{
     KFunc *f = kfunc_new("steps", m);
     const KExpr *B = S(f, 0), *T = S(f, 1);
     KBuf *x = arg(f, "x", IR_F32, MUL(f, T, MUL(f, B, C(f, PK))));
@@ -691,15 +729,24 @@ static KFunc *packed_loop_func(IrModule *m, int pack) {
     KStmt *loop = kblock_add(f, &f->body, KS_LOOP, "%5 = scan (h: test)");
     loop->count = T;
     const KExpr *t = V(f, loop->var);
-    static const struct { int use_v; float alpha, beta; } g[3] = {{0, 1, 0}, {0, 0.5f, 1}, {1, 1, 0}};
+    static const struct {
+        int use_v;
+        float alpha, beta;
+    } g[3] = {{0, 1, 0}, {0, 0.5f, 1}, {1, 1, 0}};
     for (int k = 0; k < 3; k++) {
         KStmt *s = kblock_add(f, &loop->body, KS_GEMM, "%6 = linear (h: test)");
         s->transb = !g[k].use_v;
-        s->M = B; s->N = C(f, PN); s->K = C(f, PK);
-        s->alpha = g[k].alpha; s->beta = g[k].beta;
-        s->A = (KView){x, MUL(f, t, MUL(f, B, C(f, PK)))}; s->lda = C(f, PK);
-        s->B = (KView){g[k].use_v ? v : w, C(f, 0)}; s->ldb = C(f, g[k].use_v ? PN : PK);
-        s->C = (KView){g[k].use_v ? z : y, MUL(f, t, MUL(f, B, C(f, PN)))}; s->ldc = C(f, PN);
+        s->M = B;
+        s->N = C(f, PN);
+        s->K = C(f, PK);
+        s->alpha = g[k].alpha;
+        s->beta = g[k].beta;
+        s->A = (KView){x, MUL(f, t, MUL(f, B, C(f, PK)))};
+        s->lda = C(f, PK);
+        s->B = (KView){g[k].use_v ? v : w, C(f, 0)};
+        s->ldb = C(f, g[k].use_v ? PN : PK);
+        s->C = (KView){g[k].use_v ? z : y, MUL(f, t, MUL(f, B, C(f, PN)))};
+        s->ldc = C(f, PN);
     }
     if (pack) lower_pack_b(f);
     char err[256];
@@ -711,7 +758,8 @@ static KFunc *packed_loop_func(IrModule *m, int pack) {
  * float dot-product bound (test_sgemm.c): (K + 2) eps times the sum of
  * the products' magnitudes, doubled for y's two accumulated products
  * (so packed and plain differ by at most twice that). */
-static void run_packed_loop(const Built *b, int64_t Bn, int64_t Tn, float *yo, float *zo) {
+static void run_packed_loop(const Built *b, int64_t Bn, int64_t Tn, float *yo, float *zo)
+{
     int64_t sym[2] = {Bn, Tn};
     static float xs[PMAXT * PMAXB * PK], ws_[PN * PK], vs[PK * PN];
     unsigned seed = 11;
@@ -735,7 +783,8 @@ static void run_packed_loop(const Built *b, int64_t Bn, int64_t Tn, float *yo, f
         }
 }
 
-static int count_stmts(const KBlock *b, KStmtKind k) {
+static int count_stmts(const KBlock *b, KStmtKind k)
+{
     int n = 0;
     for (int i = 0; i < b->n; i++)
         n += (b->stmts[i]->kind == k) + (b->stmts[i]->kind == KS_LOOP ? count_stmts(&b->stmts[i]->body, k) : 0);
@@ -750,7 +799,8 @@ static int count_stmts(const KBlock *b, KStmtKind k) {
  * dots kernel sums along K in vector lanes where the rows kernel sums in
  * order), so both are held to the dot-product bound, at B = 1 (small
  * paths), 17 and 40 (past the AVX2 / AVX-512 packed thresholds: blocked). */
-static void test_packed_loop(void **state) {
+static void test_packed_loop(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("steps");
     ir_add_sym(m, "T_x", PMAXT);
@@ -780,7 +830,6 @@ static void test_packed_loop(void **state) {
     ir_free(m);
 }
 
-
 /* ---- the activations on every CPU path -------------------------------------------
  * One map takes exp, tanh, sigmoid and softplus of NA inputs (the special values,
  * then an even sweep of bit patterns).  The file has the body three times
@@ -793,7 +842,8 @@ static void test_packed_loop(void **state) {
 
 enum { NA = 4096 + 13 };
 
-static KFunc *activation_func(IrModule *m) {
+static KFunc *activation_func(IrModule *m)
+{
     KFunc *f = kfunc_new("act", m);
     KBuf *x = arg(f, "x", IR_F32, C(f, NA));
     KBuf *y = result(f, "y", IR_F32, C(f, 4 * NA));
@@ -807,16 +857,17 @@ static KFunc *activation_func(IrModule *m) {
     node(mp, 2, KM_TANH, 0, 0);
     node(mp, 3, KM_SIGMOID, 0, 0);
     node(mp, 4, KM_SOFTPLUS, 0, 0);
-    for (int k = 0; k < 4; k++)
-        out(f, mp, k, y, C(f, k * NA), unit, 1 + k, 0);
+    for (int k = 0; k < 4; k++) out(f, mp, k, y, C(f, k * NA), unit, 1 + k, 0);
     return f;
 }
 
-static void test_activation_paths(void **state) {
+static void test_activation_paths(void **state)
+{
     (void)state;
-    static const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, FLT_MIN, -FLT_MIN, 1e-45f, -1e-45f,
-                                    FLT_MAX, -FLT_MAX, 0.625f, -0.625f, 0.62499994f, 88.7228394f, 88.7228470f,
-                                    89.0f, 89.5f, -103.972084f, -104.0f, -104.5f, -87.3365479f, 1.0f, -1.0f};
+    static const float special[] = {0.0f,        -0.0f,        INFINITY,    -INFINITY, NAN,      -NAN,         FLT_MIN,
+                                    -FLT_MIN,    1e-45f,       -1e-45f,     FLT_MAX,   -FLT_MAX, 0.625f,       -0.625f,
+                                    0.62499994f, 88.7228394f,  88.7228470f, 89.0f,     89.5f,    -103.972084f, -104.0f,
+                                    -104.5f,     -87.3365479f, 1.0f,        -1.0f};
     static float x[NA], y[4 * NA];
     int ns = (int)(sizeof special / sizeof *special);
     for (int i = 0; i < NA; i++)
@@ -858,16 +909,13 @@ static void test_activation_paths(void **state) {
     ir_free(m);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_packed_loop),
-        cmocka_unit_test(test_loop_state),
-        cmocka_unit_test(test_gemm),
-        cmocka_unit_test(test_reductions),
-        cmocka_unit_test(test_calls),
-        cmocka_unit_test(test_ops),
-        cmocka_unit_test(test_unplanned),
-        cmocka_unit_test(test_activation_paths),
+        cmocka_unit_test(test_packed_loop), cmocka_unit_test(test_loop_state),
+        cmocka_unit_test(test_gemm),        cmocka_unit_test(test_reductions),
+        cmocka_unit_test(test_calls),       cmocka_unit_test(test_ops),
+        cmocka_unit_test(test_unplanned),   cmocka_unit_test(test_activation_paths),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

@@ -21,15 +21,14 @@
 
 /* Two layers of a user cell (a scan whose body has its own names), a
  * bidirectional layer (reverse scans) and a loss. */
-static const char *src = TU_MYGRU_SRC
-    "model c {\n"
-    "  input  x : seq<[3]>\n"
-    "  target t : seq<[2]>\n"
-    "  h = mygru(x, H=4)\n"
-    "  g = gru(h, hidden=3, bidirectional=true)\n"
-    "  output y = dense(g, 2)\n"
-    "  loss = mse(y, t)\n"
-    "}\n";
+static const char *src = TU_MYGRU_SRC "model c {\n"
+                                      "  input  x : seq<[3]>\n"
+                                      "  target t : seq<[2]>\n"
+                                      "  h = mygru(x, H=4)\n"
+                                      "  g = gru(h, hidden=3, bidirectional=true)\n"
+                                      "  output y = dense(g, 2)\n"
+                                      "  loss = mse(y, t)\n"
+                                      "}\n";
 
 static char *text_of(const IrModule *m)
 {
@@ -53,8 +52,10 @@ static void check_clone_of(TuBuilt *b)
     for (int i = 0; i < c->ninputs; i++) assert_int_equal(c->inputs[i].role, b->m->inputs[i].role);
     for (int i = 0; i < c->noutputs; i++) {
         assert_int_equal(c->outputs[i].role, b->m->outputs[i].role);
-        if (b->m->outputs[i].of) assert_string_equal(c->outputs[i].of, b->m->outputs[i].of);
-        else assert_null(c->outputs[i].of);
+        if (b->m->outputs[i].of)
+            assert_string_equal(c->outputs[i].of, b->m->outputs[i].of);
+        else
+            assert_null(c->outputs[i].of);
     }
     tu_built_free(b);
     free(got);
@@ -117,7 +118,7 @@ static void test_clone_keeps_roles(void **state)
         }
     }
     assert_int_equal(reset, 1);
-    assert_true(carry >= 3); /* mygru's h, both directions of the gru */
+    assert_true(carry >= 3);               /* mygru's h, both directions of the gru */
     assert_int_equal(opt, 2 * c->nparams); /* adam: m and v */
     assert_int_equal(step, 1);
     assert_int_equal(grads, c->nparams);
@@ -143,7 +144,7 @@ static void test_clone_is_independent(void **state)
         IrOp *op = c->body->ops[i];
         if (op->kind == IR_SCAN) {
             op->attrs.reverse = !op->attrs.reverse;
-            op->body->nops--;       /* an op dropped from a body */
+            op->body->nops--; /* an op dropped from a body */
         }
         if (op->kind == IR_CONST) op->attrs.f = 42;
     }

@@ -13,14 +13,16 @@
 #include "ir/ir.h"
 #include "test_util.h"
 
-static IrType f32(int rank, int64_t d0, int64_t d1, int64_t d2) {
+static IrType f32(int rank, int64_t d0, int64_t d1, int64_t d2)
+{
     int64_t d[3] = {d0, d1, d2};
     return ir_type(IR_F32, rank, d);
 }
 
 /* A one-layer tanh RNN over x with a dense head and an mse loss:
  *   h_t = tanh(x_t W_ih^T + h_{t-1} W_hh^T),  out = h W_o^T. */
-static IrModule *tiny_rnn(int reverse) {
+static IrModule *tiny_rnn(int reverse)
+{
     IrModule *m = ir_module_new("tiny");
     int tx = ir_add_sym(m, "T_x", 16);
     IrValue *x = ir_add_input(m, "x", f32(3, IR_DIM_SYM(tx), IR_DIM_B, 3));
@@ -53,64 +55,66 @@ static IrModule *tiny_rnn(int reverse) {
 }
 
 /* Everything a print function writes, as one string (caller frees). */
-static char *capture_text(const IrModule *m) {
+static char *capture_text(const IrModule *m)
+{
     FILE *f = tmpfile();
     assert_non_null(f);
     ir_print(m, f);
     return tu_read_stream(f);
 }
 
-static char *capture_dot(const IrModule *m, int unroll) {
+static char *capture_dot(const IrModule *m, int unroll)
+{
     FILE *f = tmpfile();
     assert_non_null(f);
     ir_print_dot(m, unroll, f);
     return tu_read_stream(f);
 }
 
-static int count(const char *hay, const char *needle) {
+static int count(const char *hay, const char *needle)
+{
     int n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-        n++;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
     return n;
 }
 
-static void test_print_tiny_module_exactly(void **state) {
+static void test_print_tiny_module_exactly(void **state)
+{
     (void)state;
     IrModule *m = tiny_rnn(0);
     assert_int_equal(ir_verify(m, "test", stderr), 0);
     char *text = capture_text(m);
-    const char *want =
-        "module tiny {\n"
-        "  sym B\n"
-        "  sym T_x <= 16\n"
-        "  input  %x : f32[T_x, B, 3]\n"
-        "  target %y : f32[T_x, B, 2]\n"
-        "  param  %h.weight_ih_l0 : f32[4, 3] init uniform(0.5)\n"
-        "  param  %h.weight_hh_l0 : f32[4, 4] init uniform(0.5)\n"
-        "  param  %out.weight : f32[2, 4] init xavier\n"
-        "  %h = const 0 : f32[B, 4]                                      # h: initial state\n"
-        "  %h.1, %h' = scan init(%h) over(%x) : f32[B, 4], f32[T_x, B, 4] {  # h: rnn layer 0\n"
-        "  ^body(%h.2 : f32[B, 4], %x.1 : f32[B, 3]):\n"
-        "    %8 = linear %x.1, %h.weight_ih_l0 : f32[B, 4]\n"
-        "    %9 = linear %h.2, %h.weight_hh_l0 : f32[B, 4]\n"
-        "    %10 = add %8, %9 : f32[B, 4]\n"
-        "    %h'.1 = tanh %10 : f32[B, 4]\n"
-        "    yield %h'.1 ; %h'.1\n"
-        "  }\n"
-        "  %out = linear %h', %out.weight : f32[T_x, B, 2]               # out: dense\n"
-        "  %15 = mse %out, %y : f32[]\n"
-        "  output out = %out\n"
-        "  loss = %15\n"
-        "}\n";
-    if (strcmp(text, want) != 0)
-        fprintf(stderr, "got:\n%s", text);
+    const char *want = "module tiny {\n"
+                       "  sym B\n"
+                       "  sym T_x <= 16\n"
+                       "  input  %x : f32[T_x, B, 3]\n"
+                       "  target %y : f32[T_x, B, 2]\n"
+                       "  param  %h.weight_ih_l0 : f32[4, 3] init uniform(0.5)\n"
+                       "  param  %h.weight_hh_l0 : f32[4, 4] init uniform(0.5)\n"
+                       "  param  %out.weight : f32[2, 4] init xavier\n"
+                       "  %h = const 0 : f32[B, 4]                                      # h: initial state\n"
+                       "  %h.1, %h' = scan init(%h) over(%x) : f32[B, 4], f32[T_x, B, 4] {  # h: rnn layer 0\n"
+                       "  ^body(%h.2 : f32[B, 4], %x.1 : f32[B, 3]):\n"
+                       "    %8 = linear %x.1, %h.weight_ih_l0 : f32[B, 4]\n"
+                       "    %9 = linear %h.2, %h.weight_hh_l0 : f32[B, 4]\n"
+                       "    %10 = add %8, %9 : f32[B, 4]\n"
+                       "    %h'.1 = tanh %10 : f32[B, 4]\n"
+                       "    yield %h'.1 ; %h'.1\n"
+                       "  }\n"
+                       "  %out = linear %h', %out.weight : f32[T_x, B, 2]               # out: dense\n"
+                       "  %15 = mse %out, %y : f32[]\n"
+                       "  output out = %out\n"
+                       "  loss = %15\n"
+                       "}\n";
+    if (strcmp(text, want) != 0) fprintf(stderr, "got:\n%s", text);
     assert_string_equal(text, want);
     free(text);
     ir_free(m);
 }
 
 /* Attributes of slice, index, steps and reverse appear in the text. */
-static void test_print_attributes(void **state) {
+static void test_print_attributes(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("attrs");
     IrValue *x = ir_add_input(m, "x", f32(2, IR_DIM_B, 8, 0));
@@ -142,7 +146,8 @@ static void test_print_attributes(void **state) {
 }
 
 /* A module the verifier rejects still prints, with <null> in the holes. */
-static void test_print_malformed_does_not_crash(void **state) {
+static void test_print_malformed_does_not_crash(void **state)
+{
     (void)state;
     IrModule *m = tiny_rnn(0);
     IrOp *scan = m->body->ops[1];
@@ -174,7 +179,8 @@ static void test_print_malformed_does_not_crash(void **state) {
 
 /* Folded drawing: each op a node, edges from operands, a cluster for the
  * scan with a dashed back edge labelled with the state. */
-static void test_dot_folded(void **state) {
+static void test_dot_folded(void **state)
+{
     (void)state;
     IrModule *m = tiny_rnn(0);
     char *dot = capture_dot(m, 0);
@@ -202,7 +208,8 @@ static void test_dot_folded(void **state) {
 
 /* Unrolled over 3 steps: 3 copies of the body, weights drawn once with an
  * edge into each copy, state flowing t -> t+1, x[t] and y[t] per step. */
-static void test_dot_unrolled(void **state) {
+static void test_dot_unrolled(void **state)
+{
     (void)state;
     IrModule *m = tiny_rnn(0);
     char *dot = capture_dot(m, 3);
@@ -228,7 +235,8 @@ static void test_dot_unrolled(void **state) {
 }
 
 /* A reverse scan runs from N-1 down: init feeds the last step. */
-static void test_dot_unrolled_reverse(void **state) {
+static void test_dot_unrolled_reverse(void **state)
+{
     (void)state;
     IrModule *m = tiny_rnn(1);
     char *dot = capture_dot(m, 3);
@@ -242,7 +250,8 @@ static void test_dot_unrolled_reverse(void **state) {
     ir_free(m);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_print_tiny_module_exactly),
         cmocka_unit_test(test_print_attributes),

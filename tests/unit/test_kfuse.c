@@ -24,7 +24,7 @@ enum { R = 3, C = 5, N = R * C };
 
 typedef struct Prog {
     KFunc *f;
-    KBuf  *x, *y;         /* argument [R, C] and result [R, C]                 */
+    KBuf *x, *y; /* argument [R, C] and result [R, C]                 */
 } Prog;
 
 static Prog prog_new(void)
@@ -44,7 +44,7 @@ static KBuf *temp(Prog *p, const char *name, int64_t n)
 /* A strided view of b at offset off with row stride rs and column stride cs. */
 static KStrided view(Prog *p, KBuf *b, int64_t off, int64_t rs, int64_t cs)
 {
-    KStrided s = { .v = { b, kexpr_const(p->f, off) } };
+    KStrided s = {.v = {b, kexpr_const(p->f, off)}};
     s.stride[0] = kexpr_const(p->f, rs);
     s.stride[1] = kexpr_const(p->f, cs);
     return s;
@@ -63,12 +63,12 @@ static KStmt *map(Prog *p, KMapOp op, KStrided in0, const KStrided *in1, KStride
     if (in1) s->in[1] = *in1;
     s->nnodes = s->nin + 1;
     s->nodes = kfunc_alloc(p->f, 3 * sizeof *s->nodes);
-    s->nodes[0] = (KMapNode){ .op = KM_IN, .a = 0 };
-    if (in1) s->nodes[1] = (KMapNode){ .op = KM_IN, .a = 1 };
-    s->nodes[s->nin] = (KMapNode){ .op = op, .a = 0, .b = in1 ? 1 : 0 };
+    s->nodes[0] = (KMapNode){.op = KM_IN, .a = 0};
+    if (in1) s->nodes[1] = (KMapNode){.op = KM_IN, .a = 1};
+    s->nodes[s->nin] = (KMapNode){.op = op, .a = 0, .b = in1 ? 1 : 0};
     s->nout = 1;
     s->out = kfunc_alloc(p->f, sizeof *s->out);
-    s->out[0] = (KMapOut){ .at = out, .node = s->nin, .accumulate = acc };
+    s->out[0] = (KMapOut){.at = out, .node = s->nin, .accumulate = acc};
     return s;
 }
 
@@ -80,10 +80,10 @@ static void zero(Prog *p, KBuf *b, int64_t n)
     s->dims[0] = kexpr_const(p->f, n);
     s->nnodes = 1;
     s->nodes = kfunc_alloc(p->f, sizeof *s->nodes);
-    s->nodes[0] = (KMapNode){ .op = KM_CONST, .f = 0 };
+    s->nodes[0] = (KMapNode){.op = KM_CONST, .f = 0};
     s->nout = 1;
     s->out = kfunc_alloc(p->f, sizeof *s->out);
-    s->out[0] = (KMapOut){ .at = { .v = { b, kexpr_const(p->f, 0) } }, .node = 0 };
+    s->out[0] = (KMapOut){.at = {.v = {b, kexpr_const(p->f, 0)}}, .node = 0};
     s->out[0].at.stride[0] = kexpr_const(p->f, 1);
 }
 
@@ -99,7 +99,7 @@ static float *run(const Prog *p)
         x[i] = 0.37f * (float)i - 2.1f;
         y[i] = 0;
     }
-    void *args[1] = { x }, *res[1] = { y };
+    void *args[1] = {x}, *res[1] = {y};
     char err[256];
     if (kev_run(p->f, NULL, args, res, err, sizeof err)) fail_msg("evaluating: %s", err);
     free(x);
@@ -183,7 +183,7 @@ static void test_reduction_not_fused_with_reader(void **state)
     for (int i = 0; i < p.f->body.n; i++)
         for (int k = 0; k < p.f->body.stmts[i]->nin; k++) readers += p.f->body.stmts[i]->in[k].v.buf == sum;
     assert_int_equal(p.f->body.n, 3); /* the zeros, the sum, y */
-    assert_int_equal(readers, 1); /* y still loads the finished sum */
+    assert_int_equal(readers, 1);     /* y still loads the finished sum */
     kfunc_free(p.f);
 }
 
@@ -233,9 +233,9 @@ static KStmt *gemm(Prog *p, KBuf *A, KBuf *B, KBuf *Cm)
     s->M = kexpr_const(p->f, R);
     s->N = s->K = kexpr_const(p->f, C);
     s->alpha = 1;
-    s->A = (KView){ A, kexpr_const(p->f, 0) };
-    s->B = (KView){ B, kexpr_const(p->f, 0) };
-    s->C = (KView){ Cm, kexpr_const(p->f, 0) };
+    s->A = (KView){A, kexpr_const(p->f, 0)};
+    s->B = (KView){B, kexpr_const(p->f, 0)};
+    s->C = (KView){Cm, kexpr_const(p->f, 0)};
     s->lda = s->ldb = s->ldc = kexpr_const(p->f, C);
     return s;
 }

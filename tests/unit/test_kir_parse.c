@@ -29,7 +29,8 @@
 #include "kir_eval.h"
 #include "test_util.h"
 
-static char *print_str(const KFunc *f) {
+static char *print_str(const KFunc *f)
+{
     FILE *o = tmpfile();
     assert_non_null(o);
     kfunc_print(f, o);
@@ -38,7 +39,8 @@ static char *print_str(const KFunc *f) {
 
 /* Parses text, which must print back as itself; returns the function
  * (and its module in *m). */
-static KFunc *round_trip(const char *what, const char *text, IrModule **m) {
+static KFunc *round_trip(const char *what, const char *text, IrModule **m)
+{
     char err[512];
     KFunc *g = kfunc_parse(what, text, m, err, sizeof err);
     if (!g) {
@@ -56,8 +58,8 @@ static KFunc *round_trip(const char *what, const char *text, IrModule **m) {
         }
         while (a > text && a[-1] != '\n') a--;
         while (b > again && b[-1] != '\n') b--;
-        fprintf(stderr, "%s: line %d differs:\n  printed: %.*s\n  re-read: %.*s\n", what, line,
-                (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
+        fprintf(stderr, "%s: line %d differs:\n  printed: %.*s\n  re-read: %.*s\n", what, line, (int)strcspn(a, "\n"),
+                a, (int)strcspn(b, "\n"), b);
         fail();
     }
     free(again);
@@ -65,7 +67,8 @@ static KFunc *round_trip(const char *what, const char *text, IrModule **m) {
 }
 
 /* Symbol values for running: B = 2, each length 3 (or its maximum). */
-static void sym_values(const KFunc *f, int64_t *sym) {
+static void sym_values(const KFunc *f, int64_t *sym)
+{
     for (int i = 0; i < f->nsyms; i++) {
         int64_t max = f->module->syms[i].max;
         sym[i] = i == 0 ? 2 : max > 0 && max < 3 ? max : 3;
@@ -74,7 +77,8 @@ static void sym_values(const KFunc *f, int64_t *sym) {
 
 /* f and g (parsed from f's text) compute the same bits on the same data:
  * what the text holds is all a function does. */
-static void same_results(const KFunc *f, const KFunc *g, const char *what) {
+static void same_results(const KFunc *f, const KFunc *g, const char *what)
+{
     int64_t sym[64];
     assert_true(f->nsyms <= 64);
     sym_values(f, sym);
@@ -87,8 +91,10 @@ static void same_results(const KFunc *f, const KFunc *g, const char *what) {
         int64_t n = kexpr_eval(f->args[i]->size, sym, NULL);
         arg[i] = malloc((size_t)(n ? n : 1) * 8);
         for (int64_t k = 0; k < n; k++) {
-            if (f->args[i]->dtype == IR_I64) ((int64_t *)arg[i])[k] = k % 2;
-            else ((float *)arg[i])[k] = 0.25f + 0.125f * (float)(k % 7);
+            if (f->args[i]->dtype == IR_I64)
+                ((int64_t *)arg[i])[k] = k % 2;
+            else
+                ((float *)arg[i])[k] = 0.25f + 0.125f * (float)(k % 7);
         }
     }
     for (int i = 0; i < f->nresults; i++) {
@@ -113,7 +119,8 @@ static void same_results(const KFunc *f, const KFunc *g, const char *what) {
 }
 
 /* print(parse(print(f))) == print(f), and the parsed function runs alike. */
-static void check_function(KFunc *f, const char *what) {
+static void check_function(KFunc *f, const char *what)
+{
     char *text = print_str(f);
     IrModule *m = NULL;
     KFunc *g = round_trip(what, text, &m);
@@ -125,13 +132,14 @@ static void check_function(KFunc *f, const char *what) {
 
 enum { FORWARD, GRAD, TRAIN_ADAM, TRAIN_SGD, NKINDS };
 /* the functions' names: the printer writes them as they are */
-static const char *const KIND_NAMES[NKINDS] = { "forward", "gradient", "train_adam", "train_sgd" };
+static const char *const KIND_NAMES[NKINDS] = {"forward", "gradient", "train_adam", "train_sgd"};
 
 /* The module of kind k from src, or NULL when the model has no loss to
  * differentiate. */
-static IrModule *module_of(const char *src, int k, Program **prog) {
+static IrModule *module_of(const char *src, int k, Program **prog)
+{
     IrModule *m = tu_build_src(src, prog);
-    PipeOpts po = { .optimize = 1 };
+    PipeOpts po = {.optimize = 1};
     char err[512];
     int rc = 0;
     if (k != FORWARD && !m->loss) {
@@ -139,8 +147,10 @@ static IrModule *module_of(const char *src, int k, Program **prog) {
         ast_free(*prog);
         return NULL;
     }
-    if (k == FORWARD) rc = pipeline_forward(m, 1, &po, err, sizeof err);
-    else if (k == GRAD) rc = pipeline_grad(m, 0, &po, err, sizeof err);
+    if (k == FORWARD)
+        rc = pipeline_forward(m, 1, &po, err, sizeof err);
+    else if (k == GRAD)
+        rc = pipeline_grad(m, 0, &po, err, sizeof err);
     else {
         TrainConfig cfg = train_config_default();
         if (k == TRAIN_SGD) {
@@ -156,7 +166,8 @@ static IrModule *module_of(const char *src, int k, Program **prog) {
 
 /* Every example model, each kind: as kcompile() leaves it (lowered,
  * packed, fused, planned), and as lower() leaves it (not planned). */
-static void test_examples(void **state) {
+static void test_examples(void **state)
+{
     (void)state;
     DIR *d = opendir("examples");
     assert_non_null(d);
@@ -197,56 +208,56 @@ static void test_examples(void **state) {
 
 /* Written by hand: what the lowering seldom or never makes.  Printed once
  * to get the printer's spacing, then it must read back as that. */
-static const char HAND[] =
-    "# a comment line, as a test's CHECK lines\n"
-    "kfunc hand {\n"
-    "  arg    x : f32[12]  arg[0] \"x\"\n"
-    "  arg    ids : i64[3]  arg[1] \"the ids\"\n"
-    "  arg    w : f32[16]  arg[2] \"w\"   # a parameter\n"
-    "  result y : f32[12]  res[0] \"y\"\n"
-    "  result s : f32[1]  res[1] \"s\"\n"
-    "  result yi : i64[3]  res[2] \"yi\"\n"
-    "  temp   acc : f32[1]\n"
-    "  temp   h : f32[4]   # carried h\n"
-    "  temp   pk : f32[16 + (4 + 32) * 4]\n"
-    "  arena not planned\n"
-    "  map [] {   # zero\n"
-    "    n0 = const -0\n"
-    "    out acc[0] = n0\n"
-    "  }\n"
-    "  map [4] {\n"
-    "    n0 = const 0.100000001\n"
-    "    out h[0; 1] = n0\n"
-    "  }\n"
-    "  map [3] {\n"
-    "    n0 = in ids[0; 1]\n"
-    "    out yi[0; 1] = n0\n"
-    "  }\n"
-    "  pack_b C=pk[0] B=w[0; ld 4]^T (N=4, K=4)   # pack\n"
-    "  for t3 in 0 .. 3 reverse {     # outer\n"
-    "    for t0 in 0 .. 2 {\n"
-    "      gemm C=y[t3 * 4; ld 4] A=h[0; ld 4] B=pk[0] packed (M=1, N=4, K=4) alpha=1 beta=0\n"
-    "      map [2, 2] {\n"
-    "        n0 = in y[t3 * 4 + t0 * 2; 0, 1]\n"
-    "        n1 = in x[(t3 + 1) * 4 - t0 - 2 + 0; 0, 1]\n"
-    "        n2 = relu_grad n0, n1\n"
-    "        n3 = size max(3 - t0, 12 / (2 * 3)) * 1\n"
-    "        n4 = div n2, n3\n"
-    "        out acc[0; 0, 0] += n4\n"
-    "      }\n"
-    "    }\n"
-    "  }\n"
-    "  call rt_softmax_rows(rows=3, C=4; y[0], y[0])   # softmax\n"
-    "  map [1] {\n"
-    "    n0 = in acc[0; 0]\n"
-    "    n1 = in acc[0; 0]\n"
-    "    n2 = add n0, n1\n"
-    "    out s[0; 1] = n2\n"
-    "  }\n"
-    "}\n"
-    "# CHECK: trailing comments too\n";
+static const char HAND[] = "# a comment line, as a test's CHECK lines\n"
+                           "kfunc hand {\n"
+                           "  arg    x : f32[12]  arg[0] \"x\"\n"
+                           "  arg    ids : i64[3]  arg[1] \"the ids\"\n"
+                           "  arg    w : f32[16]  arg[2] \"w\"   # a parameter\n"
+                           "  result y : f32[12]  res[0] \"y\"\n"
+                           "  result s : f32[1]  res[1] \"s\"\n"
+                           "  result yi : i64[3]  res[2] \"yi\"\n"
+                           "  temp   acc : f32[1]\n"
+                           "  temp   h : f32[4]   # carried h\n"
+                           "  temp   pk : f32[16 + (4 + 32) * 4]\n"
+                           "  arena not planned\n"
+                           "  map [] {   # zero\n"
+                           "    n0 = const -0\n"
+                           "    out acc[0] = n0\n"
+                           "  }\n"
+                           "  map [4] {\n"
+                           "    n0 = const 0.100000001\n"
+                           "    out h[0; 1] = n0\n"
+                           "  }\n"
+                           "  map [3] {\n"
+                           "    n0 = in ids[0; 1]\n"
+                           "    out yi[0; 1] = n0\n"
+                           "  }\n"
+                           "  pack_b C=pk[0] B=w[0; ld 4]^T (N=4, K=4)   # pack\n"
+                           "  for t3 in 0 .. 3 reverse {     # outer\n"
+                           "    for t0 in 0 .. 2 {\n"
+                           "      gemm C=y[t3 * 4; ld 4] A=h[0; ld 4] B=pk[0] packed (M=1, N=4, K=4) alpha=1 beta=0\n"
+                           "      map [2, 2] {\n"
+                           "        n0 = in y[t3 * 4 + t0 * 2; 0, 1]\n"
+                           "        n1 = in x[(t3 + 1) * 4 - t0 - 2 + 0; 0, 1]\n"
+                           "        n2 = relu_grad n0, n1\n"
+                           "        n3 = size max(3 - t0, 12 / (2 * 3)) * 1\n"
+                           "        n4 = div n2, n3\n"
+                           "        out acc[0; 0, 0] += n4\n"
+                           "      }\n"
+                           "    }\n"
+                           "  }\n"
+                           "  call rt_softmax_rows(rows=3, C=4; y[0], y[0])   # softmax\n"
+                           "  map [1] {\n"
+                           "    n0 = in acc[0; 0]\n"
+                           "    n1 = in acc[0; 0]\n"
+                           "    n2 = add n0, n1\n"
+                           "    out s[0; 1] = n2\n"
+                           "  }\n"
+                           "}\n"
+                           "# CHECK: trailing comments too\n";
 
-static void test_hand_written(void **state) {
+static void test_hand_written(void **state)
+{
     (void)state;
     char err[512];
     IrModule *m = NULL;
@@ -273,11 +284,11 @@ static void test_hand_written(void **state) {
     assert_int_equal(f->body.stmts[6]->nodes[1].a, 0);
     assert_int_equal(mp->nodes[2].op, KM_RELU_GRAD);
     assert_true(mp->out[0].accumulate);
-    int64_t vars[4] = { 1, 0, 0, 2 };
+    int64_t vars[4] = {1, 0, 0, 2};
     assert_int_equal(kexpr_eval(mp->in[1].v.off, NULL, vars), 9); /* (2 + 1) * 4 - 1 - 2 + 0 */
-    assert_int_equal(kexpr_eval(mp->nodes[3].e, NULL, vars), 2);    /* max(2, 2) */
+    assert_int_equal(kexpr_eval(mp->nodes[3].e, NULL, vars), 2);  /* max(2, 2) */
     assert_int_equal(f->body.stmts[5]->call, KC_SOFTMAX);
-    int64_t nosym[1] = { 0 };
+    int64_t nosym[1] = {0};
     assert_int_equal(kfunc_verify(f, nosym, stderr), 0);
     /* the canonical text reads back as itself */
     char *text = print_str(f);
@@ -290,7 +301,8 @@ static void test_hand_written(void **state) {
 
 /* A module's symbols: B implied, the lengths with their maxima; SGD
  * without and with momentum share a symbol, told apart by arguments. */
-static void test_symbols_and_calls(void **state) {
+static void test_symbols_and_calls(void **state)
+{
     (void)state;
     static const char text[] =
         "kfunc step (module tiny) {\n"
@@ -319,44 +331,45 @@ static void test_symbols_and_calls(void **state) {
     assert_int_equal(f->body.stmts[1]->call, KC_SGD_MOMENTUM);
     assert_int_equal(f->body.stmts[1]->nhp, 3);
     assert_true(f->body.stmts[1]->hp[1] == 0.875);
-    int64_t sym[3] = { 1, 2, 5 };
+    int64_t sym[3] = {1, 2, 5};
     assert_int_equal(kfunc_verify(f, sym, stderr), 0);
     kfunc_free(f);
     ir_free(m);
 }
 
 /* Bad text: the first error, at its line and column. */
-static void test_errors(void **state) {
+static void test_errors(void **state)
+{
     (void)state;
     static const char head[] = "kfunc f (module m) {\n  sym T <= 4\n  arg    x : f32[4 * T]  arg[0] \"x\"\n"
                                "  temp   t : f32[4]\n";
     static const struct {
         const char *body, *want;
     } cases[] = {
-        { "  map [4] {\n    n0 = in x[0; 1]\n    out t[0; 1] = n1\n  }\n}\n",
-          "e.kir:7:19: the output's n1 is not an earlier node of the map (n0 .. n0)" },
-        { "  map [4] {\n    n0 = in q[0; 1]\n  }\n}\n", "e.kir:6:13: unknown buffer 'q'" },
-        { "  map [4] {\n    n0 = in x[0; 1, 1]\n  }\n}\n",
-          "e.kir:6:19: expected ']': a view in a map of rank 1 has 1 strides" },
-        { "  map [4] {\n    n0 = cosh n0\n  }\n}\n", "e.kir:6:10: unknown map op 'cosh'" },
-        { "  map [4] {\n    n1 = const 1\n  }\n}\n", "e.kir:6:5: expected node n0: nodes are numbered in order" },
-        { "  map [U] {\n  }\n}\n", "e.kir:5:8: unknown size symbol 'U'" },
-        { "  map [t0] {\n  }\n}\n", "e.kir:5:8: t0 is not the variable of an enclosing loop" },
-        { "  for t0 in 0 .. T {\n    for t0 in 0 .. 2 {\n    }\n  }\n}\n",
-          "e.kir:6:9: loop variable t0 belongs to another loop" },
-        { "  for t0 in 0 .. T {\n", "e.kir:6:1: the text ends inside a block: a '}' is missing" },
-        { "  gemm C=t[0; ld 4] A=x[0; ld 4] (M=1, N=4, K=4) alpha=1 beta=0\n}\n", "e.kir:5:34: expected 'B'" },
-        { "  call rt_nothing(n=1; t[0])\n}\n", "e.kir:5:8: unknown runtime call 'rt_nothing'" },
-        { "  call rt_sgd_update(n=4; x[0], x[0], t[0]; lr=1)\n}\n",
-          "e.kir:5:8: no call of rt_sgd_update takes these arguments" },
-        { "  temp   u : f32[4]\n}\n", "" }, /* fine: a buffer after a buffer */
-        { "  sym U\n}\n", "e.kir:5:3: the symbols come before the buffers" },
-        { "  temp   t : f32[4]\n}\n", "e.kir:5:10: buffer 't' defined twice" },
-        { "  map [4 +] {\n  }\n}\n", "e.kir:5:11: expected an expression" },
-        { "  map [4] {\n  }\n}\nkfunc g {\n}\n", "e.kir:8:1: text after the function's closing '}'" },
-        { "  map [4] {\n    n0 = const x1\n  }\n}\n", "e.kir:6:16: expected the constant (a number)" },
-        { "  result y : f32[4]  res[1] \"y\"\n}\n",
-          "e.kir:5:26: res[1] out of order: the result buffers are numbered in their order, this is res[0]" },
+        {"  map [4] {\n    n0 = in x[0; 1]\n    out t[0; 1] = n1\n  }\n}\n",
+         "e.kir:7:19: the output's n1 is not an earlier node of the map (n0 .. n0)"},
+        {"  map [4] {\n    n0 = in q[0; 1]\n  }\n}\n", "e.kir:6:13: unknown buffer 'q'"},
+        {"  map [4] {\n    n0 = in x[0; 1, 1]\n  }\n}\n",
+         "e.kir:6:19: expected ']': a view in a map of rank 1 has 1 strides"},
+        {"  map [4] {\n    n0 = cosh n0\n  }\n}\n", "e.kir:6:10: unknown map op 'cosh'"},
+        {"  map [4] {\n    n1 = const 1\n  }\n}\n", "e.kir:6:5: expected node n0: nodes are numbered in order"},
+        {"  map [U] {\n  }\n}\n", "e.kir:5:8: unknown size symbol 'U'"},
+        {"  map [t0] {\n  }\n}\n", "e.kir:5:8: t0 is not the variable of an enclosing loop"},
+        {"  for t0 in 0 .. T {\n    for t0 in 0 .. 2 {\n    }\n  }\n}\n",
+         "e.kir:6:9: loop variable t0 belongs to another loop"},
+        {"  for t0 in 0 .. T {\n", "e.kir:6:1: the text ends inside a block: a '}' is missing"},
+        {"  gemm C=t[0; ld 4] A=x[0; ld 4] (M=1, N=4, K=4) alpha=1 beta=0\n}\n", "e.kir:5:34: expected 'B'"},
+        {"  call rt_nothing(n=1; t[0])\n}\n", "e.kir:5:8: unknown runtime call 'rt_nothing'"},
+        {"  call rt_sgd_update(n=4; x[0], x[0], t[0]; lr=1)\n}\n",
+         "e.kir:5:8: no call of rt_sgd_update takes these arguments"},
+        {"  temp   u : f32[4]\n}\n", ""}, /* fine: a buffer after a buffer */
+        {"  sym U\n}\n", "e.kir:5:3: the symbols come before the buffers"},
+        {"  temp   t : f32[4]\n}\n", "e.kir:5:10: buffer 't' defined twice"},
+        {"  map [4 +] {\n  }\n}\n", "e.kir:5:11: expected an expression"},
+        {"  map [4] {\n  }\n}\nkfunc g {\n}\n", "e.kir:8:1: text after the function's closing '}'"},
+        {"  map [4] {\n    n0 = const x1\n  }\n}\n", "e.kir:6:16: expected the constant (a number)"},
+        {"  result y : f32[4]  res[1] \"y\"\n}\n",
+         "e.kir:5:26: res[1] out of order: the result buffers are numbered in their order, this is res[0]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[1024], err[512] = "";
@@ -380,7 +393,8 @@ static void test_errors(void **state) {
     assert_string_equal(err, "e.kir:2:7: a size symbol needs a module: 'kfunc NAME (module M) {'");
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_written),
         cmocka_unit_test(test_symbols_and_calls),

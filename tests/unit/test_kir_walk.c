@@ -16,7 +16,7 @@
 
 typedef struct T {
     KFunc *f;
-    KBuf  *x, *y, *t;     /* an argument, a result, a temporary: 64 f32 each */
+    KBuf *x, *y, *t; /* an argument, a result, a temporary: 64 f32 each */
 } T;
 
 static T t_new(void)
@@ -50,7 +50,7 @@ static int accesses(const KStmt *s, KAccess *a)
 
 static KStrided strided(T *t, KBuf *b, int64_t off, int64_t s0, int64_t s1)
 {
-    KStrided v = { .v = { b, c(t, off) } };
+    KStrided v = {.v = {b, c(t, off)}};
     v.stride[0] = c(t, s0);
     v.stride[1] = c(t, s1);
     return v;
@@ -71,15 +71,15 @@ static KStmt *map(T *t)
     s->in[1] = strided(t, t->t, 32, 0, 1);
     s->nnodes = 5;
     s->nodes = kfunc_alloc(t->f, 5 * sizeof *s->nodes);
-    s->nodes[0] = (KMapNode){ .op = KM_IN, .a = 0 };
-    s->nodes[1] = (KMapNode){ .op = KM_IN, .a = 1 };
-    s->nodes[2] = (KMapNode){ .op = KM_CONST, .f = 2 };
-    s->nodes[3] = (KMapNode){ .op = KM_ADD, .a = 0, .b = 2 };
-    s->nodes[4] = (KMapNode){ .op = KM_EXP, .a = 1 };
+    s->nodes[0] = (KMapNode){.op = KM_IN, .a = 0};
+    s->nodes[1] = (KMapNode){.op = KM_IN, .a = 1};
+    s->nodes[2] = (KMapNode){.op = KM_CONST, .f = 2};
+    s->nodes[3] = (KMapNode){.op = KM_ADD, .a = 0, .b = 2};
+    s->nodes[4] = (KMapNode){.op = KM_EXP, .a = 1};
     s->nout = 2;
     s->out = kfunc_alloc(t->f, 2 * sizeof *s->out);
-    s->out[0] = (KMapOut){ .at = strided(t, t->y, 0, 8, 1), .node = 3 };
-    s->out[1] = (KMapOut){ .at = strided(t, t->t, 0, 1, 0), .node = 3, .accumulate = 1 };
+    s->out[0] = (KMapOut){.at = strided(t, t->y, 0, 8, 1), .node = 3};
+    s->out[1] = (KMapOut){.at = strided(t, t->t, 0, 1, 0), .node = 3, .accumulate = 1};
     return s;
 }
 
@@ -90,11 +90,11 @@ static void test_map_accesses(void **state)
     KStmt *s = map(&t);
     KAccess a[8];
     assert_int_equal(accesses(s, a), 4);
-    static const KAccessRole role[4] = { KACC_MAP_IN, KACC_MAP_IN, KACC_MAP_OUT, KACC_MAP_OUT };
-    static const KAccessMode mode[4] = { KACC_READ, KACC_READ, KACC_WRITE, KACC_ACCUM };
-    static const int index[4] = { 0, 1, 0, 1 };
-    KBuf *buf[4] = { t.x, t.t, t.y, t.t };
-    const KStrided *view[4] = { &s->in[0], &s->in[1], &s->out[0].at, &s->out[1].at };
+    static const KAccessRole role[4] = {KACC_MAP_IN, KACC_MAP_IN, KACC_MAP_OUT, KACC_MAP_OUT};
+    static const KAccessMode mode[4] = {KACC_READ, KACC_READ, KACC_WRITE, KACC_ACCUM};
+    static const int index[4] = {0, 1, 0, 1};
+    KBuf *buf[4] = {t.x, t.t, t.y, t.t};
+    const KStrided *view[4] = {&s->in[0], &s->in[1], &s->out[0].at, &s->out[1].at};
     for (int i = 0; i < 4; i++) {
         assert_int_equal(a[i].role, role[i]);
         assert_int_equal(a[i].mode, mode[i]);
@@ -123,9 +123,9 @@ static KStmt *gemm(T *t, int transa, int transb, float beta)
     s->M = c(t, 2);
     s->N = c(t, 3);
     s->K = c(t, 5);
-    s->A = (KView){ t->x, c(t, 0) };
-    s->B = (KView){ t->t, c(t, 1) };
-    s->C = (KView){ t->y, c(t, 4) };
+    s->A = (KView){t->x, c(t, 0)};
+    s->B = (KView){t->t, c(t, 1)};
+    s->C = (KView){t->y, c(t, 4)};
     s->lda = c(t, 7);
     s->ldb = c(t, 9);
     s->ldc = c(t, 11);
@@ -201,8 +201,8 @@ static void test_call_accesses(void **state)
     s->call = KC_SOFTMAX;
     s->ints[0] = c(&t, 4);
     s->ints[1] = c(&t, 16);
-    s->ptrs[0] = (KView){ t.x, c(&t, 0) };
-    s->ptrs[1] = (KView){ t.t, c(&t, 0) };
+    s->ptrs[0] = (KView){t.x, c(&t, 0)};
+    s->ptrs[1] = (KView){t.t, c(&t, 0)};
     s->nptrs = 2;
     assert_int_equal(accesses(s, a), 2);
     for (int i = 0; i < 2; i++) {
@@ -221,7 +221,7 @@ static void test_call_accesses(void **state)
     assert_int_equal(a[1].mode, KACC_WRITE);
     /* rt_cross_entropy's loss is one element: both factors 1 */
     s->call = KC_CROSS_ENTROPY;
-    s->ptrs[2] = (KView){ t.y, c(&t, 0) };
+    s->ptrs[2] = (KView){t.y, c(&t, 0)};
     s->nptrs = 3;
     assert_int_equal(accesses(s, a), 3);
     assert_string_equal(a[2].arg->name, "out");
@@ -247,26 +247,26 @@ static void test_map_live(void **state)
     T t = t_new();
     KStmt *s = map(&t);
     unsigned char live[5], in_live[2];
-    memset(live, 7, sizeof live);   /* overwritten, not added to */
+    memset(live, 7, sizeof live); /* overwritten, not added to */
     memset(in_live, 7, sizeof in_live);
     kir_map_live(s, live, in_live);
-    static const unsigned char want[5] = { 1, 0, 1, 1, 0 };
+    static const unsigned char want[5] = {1, 0, 1, 1, 0};
     assert_memory_equal(live, want, 5);
     assert_int_equal(in_live[0], 1);
     assert_int_equal(in_live[1], 0);
-    kir_map_live(s, live, NULL);  /* in_live is optional */
+    kir_map_live(s, live, NULL); /* in_live is optional */
     assert_memory_equal(live, want, 5);
     /* storing n4 makes n1 and input 1 live too */
     s->out[0].node = 4;
     kir_map_live(s, live, in_live);
-    static const unsigned char all[5] = { 1, 1, 1, 1, 1 };
+    static const unsigned char all[5] = {1, 1, 1, 1, 1};
     assert_memory_equal(live, all, 5);
     assert_int_equal(in_live[1], 1);
     /* a reference out of range is ignored, not followed */
     s->nodes[3].b = 9;
     s->out[0].node = 17;
     kir_map_live(s, live, in_live);
-    static const unsigned char some[5] = { 1, 0, 0, 1, 0 };
+    static const unsigned char some[5] = {1, 0, 0, 1, 0};
     assert_memory_equal(live, some, 5);
     kfunc_free(t.f);
 }
@@ -278,13 +278,13 @@ static void test_map_reduce_level(void **state)
     KStmt *s = map(&t);
     unsigned char live[5], in_live[2];
     kir_map_live(s, live, in_live);
-    assert_int_equal(kir_map_reduce_level(s, 0, in_live), -1);   /* a store */
-    assert_int_equal(kir_map_reduce_level(s, 1, in_live), 1);    /* += over the last dim */
+    assert_int_equal(kir_map_reduce_level(s, 0, in_live), -1); /* a store */
+    assert_int_equal(kir_map_reduce_level(s, 1, in_live), 1);  /* += over the last dim */
     s->out[1].at.stride[0] = c(&t, 0);
-    assert_int_equal(kir_map_reduce_level(s, 1, in_live), 0);    /* a sum of everything */
+    assert_int_equal(kir_map_reduce_level(s, 1, in_live), 0); /* a sum of everything */
     s->out[1].at.stride[0] = c(&t, 1);
     s->out[1].at.stride[1] = c(&t, 8);
-    assert_int_equal(kir_map_reduce_level(s, 1, in_live), -1);   /* no dim reduced */
+    assert_int_equal(kir_map_reduce_level(s, 1, in_live), -1); /* no dim reduced */
     s->out[1].at.stride[1] = c(&t, 0);
     /* a live input of the same buffer must see memory */
     s->out[0].node = 4;
@@ -306,11 +306,11 @@ static void test_expr_equality(void **state)
     const KExpr *four_b = kexpr_bin(f, KE_MUL, kexpr_const(f, 4), B);
     const KExpr *a = kexpr_bin(f, KE_ADD, four_b, kexpr_var(f, 0));
     const KExpr *b = kexpr_bin(f, KE_ADD, kexpr_bin(f, KE_MUL, kexpr_const(f, 4), kexpr_sym(f, 0)), kexpr_var(f, 0));
-    assert_true(kexpr_equal(a, b));                  /* same tree, other nodes */
+    assert_true(kexpr_equal(a, b)); /* same tree, other nodes */
     assert_true(kexpr_equal(NULL, NULL));
     assert_false(kexpr_equal(a, NULL));
-    assert_false(kexpr_equal(B, Tx));                 /* other symbol */
-    assert_false(kexpr_equal(B, kexpr_var(f, 0)));   /* a symbol is not loop variable 0 */
+    assert_false(kexpr_equal(B, Tx));              /* other symbol */
+    assert_false(kexpr_equal(B, kexpr_var(f, 0))); /* a symbol is not loop variable 0 */
     assert_false(kexpr_equal(kexpr_const(f, 2), kexpr_const(f, 3)));
     /* 2 * (4 * B) and 8 * B: the same value, not the same tree */
     const KExpr *x = kexpr_bin(f, KE_MUL, kexpr_const(f, 2), four_b);
@@ -327,12 +327,9 @@ static void test_expr_equality(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_map_accesses),
-        cmocka_unit_test(test_gemm_and_pack_accesses),
-        cmocka_unit_test(test_call_accesses),
-        cmocka_unit_test(test_map_live),
-        cmocka_unit_test(test_map_reduce_level),
-        cmocka_unit_test(test_expr_equality),
+        cmocka_unit_test(test_map_accesses),     cmocka_unit_test(test_gemm_and_pack_accesses),
+        cmocka_unit_test(test_call_accesses),    cmocka_unit_test(test_map_live),
+        cmocka_unit_test(test_map_reduce_level), cmocka_unit_test(test_expr_equality),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

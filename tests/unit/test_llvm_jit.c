@@ -52,7 +52,8 @@
 static const KExpr *C(KFunc *f, int64_t v) { return kexpr_const(f, v); }
 static const KExpr *MUL(KFunc *f, const KExpr *a, const KExpr *b) { return kexpr_bin(f, KE_MUL, a, b); }
 
-static KBuf *buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind) {
+static KBuf *buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBufKind kind)
+{
     KBuf *b = kfunc_buf(f, name, dt, size, kind);
     b->ext_name = name;
     return b;
@@ -60,7 +61,8 @@ static KBuf *buf(KFunc *f, const char *name, IrDType dt, const KExpr *size, KBuf
 
 /* A map of rank 1 over n elements with nin inputs, nnodes nodes, nout
  * outputs, all views at offset 0. */
-static KStmt *map1(KFunc *f, KBlock *blk, const KExpr *n, int nin, int nnodes, int nout) {
+static KStmt *map1(KFunc *f, KBlock *blk, const KExpr *n, int nin, int nnodes, int nout)
+{
     KStmt *s = kblock_add(f, blk, KS_MAP, "test map");
     s->rank = 1;
     s->dims[0] = n;
@@ -73,19 +75,22 @@ static KStmt *map1(KFunc *f, KBlock *blk, const KExpr *n, int nin, int nnodes, i
     return s;
 }
 
-static void view(KFunc *f, KStrided *st, KBuf *b, int64_t stride) {
+static void view(KFunc *f, KStrided *st, KBuf *b, int64_t stride)
+{
     st->v.buf = b;
     st->v.off = C(f, 0);
     st->stride[0] = C(f, stride);
 }
 
-static void node(KStmt *s, int k, KMapOp op, int a, int b) {
+static void node(KStmt *s, int k, KMapOp op, int a, int b)
+{
     s->nodes[k].op = op;
     s->nodes[k].a = a;
     s->nodes[k].b = b;
 }
 
-static void output(KFunc *f, KStmt *s, int o, KBuf *b, int64_t stride, int nd, int acc) {
+static void output(KFunc *f, KStmt *s, int o, KBuf *b, int64_t stride, int nd, int acc)
+{
     view(f, &s->out[o].at, b, stride);
     s->out[o].node = nd;
     s->out[o].accumulate = acc;
@@ -93,7 +98,8 @@ static void output(KFunc *f, KStmt *s, int o, KBuf *b, int64_t stride, int nd, i
 
 /* The three stages; with ir != NULL the optimized IR text is returned in
  * it (free() it). */
-static LlvmJit *jit(const KFunc *f, KFuncFn *fn, char **ir) {
+static LlvmJit *jit(const KFunc *f, KFuncFn *fn, char **ir)
+{
     char err[1024] = "";
     LlvmJit *j = llvm_jit_new(err, sizeof err);
     if (!j) fail_msg("llvm_jit_new: %s", err);
@@ -105,7 +111,8 @@ static LlvmJit *jit(const KFunc *f, KFuncFn *fn, char **ir) {
     return j;
 }
 
-static void *arena_of(const KFunc *f, const int64_t *sym) {
+static void *arena_of(const KFunc *f, const int64_t *sym)
+{
     int64_t n = kexpr_eval(f->arena_bytes, sym, NULL);
     void *p = NULL;
     assert_int_equal(posix_memalign(&p, 64, (size_t)(n > 0 ? n : 64)), 0);
@@ -118,7 +125,8 @@ static int same(float a, float b) { return (isnan(a) && isnan(b)) || rt_vm_bits(
 
 /* ---- activations ------------------------------------------------------------- */
 
-static void test_activations_bitwise(void **state) {
+static void test_activations_bitwise(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("act");
     ir_add_sym(m, "N", 0);
@@ -149,12 +157,45 @@ static void test_activations_bitwise(void **state) {
     free(ir);
 
     static const float special[] = {
-        0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-45f, -1e-45f, 1.17549435e-38f, -1.17549435e-38f,
-        88.7f, 89.0f, 89.5f, -103.9f, -104.0f, -105.0f, 0.625f, -0.625f, 0.62499994f, 0.62500006f,
-        1e-8f, -1e-8f, 3.4028235e38f, -3.4028235e38f, 0.5f, -0.5f, 1.0f, -1.0f, 44.0f, -44.0f, 9.0f, -9.0f,
+        0.0f,
+        -0.0f,
+        INFINITY,
+        -INFINITY,
+        NAN,
+        -NAN,
+        1e-45f,
+        -1e-45f,
+        1.17549435e-38f,
+        -1.17549435e-38f,
+        88.7f,
+        89.0f,
+        89.5f,
+        -103.9f,
+        -104.0f,
+        -105.0f,
+        0.625f,
+        -0.625f,
+        0.62499994f,
+        0.62500006f,
+        1e-8f,
+        -1e-8f,
+        3.4028235e38f,
+        -3.4028235e38f,
+        0.5f,
+        -0.5f,
+        1.0f,
+        -1.0f,
+        44.0f,
+        -44.0f,
+        9.0f,
+        -9.0f,
         /* test_emit_c.c's test_activation_paths: exp's overflow and
          * denormal edges */
-        88.7228394f, 88.7228470f, -103.972084f, -104.5f, -87.3365479f,
+        88.7228394f,
+        88.7228470f,
+        -103.972084f,
+        -104.5f,
+        -87.3365479f,
     };
     /* then test_activation_paths's even sweep of all bit patterns, then
      * half spread over [-120, 120], half random bit patterns */
@@ -163,8 +204,7 @@ static void test_activations_bitwise(void **state) {
     float *in = malloc(sizeof(float) * (size_t)n), *oe = malloc(sizeof(float) * (size_t)n);
     float *ot = malloc(sizeof(float) * (size_t)n), *os = malloc(sizeof(float) * (size_t)n);
     memcpy(in, special, sizeof special);
-    for (int64_t i = 0; i < NEVEN; i++)
-        in[ns + i] = rt_vm_float((uint32_t)((uint64_t)i * 0xffffffffu / (NEVEN - 1)));
+    for (int64_t i = 0; i < NEVEN; i++) in[ns + i] = rt_vm_float((uint32_t)((uint64_t)i * 0xffffffffu / (NEVEN - 1)));
     uint32_t r = 12345;
     for (int64_t i = ns + NEVEN; i < n; i++) {
         r = r * 1664525u + 1013904223u;
@@ -176,12 +216,17 @@ static void test_activations_bitwise(void **state) {
     char err[256] = "";
     assert_int_equal(fn(sym, args, res, NULL, err, sizeof err), 0);
     for (int64_t i = 0; i < n; i++) {
-        if (!same(oe[i], rt_expf(in[i]))) fail_msg("exp(%a) = %a, rt_expf %a", (double)in[i], (double)oe[i], (double)rt_expf(in[i]));
-        if (!same(ot[i], rt_tanhf(in[i]))) fail_msg("tanh(%a) = %a, rt_tanhf %a", (double)in[i], (double)ot[i], (double)rt_tanhf(in[i]));
+        if (!same(oe[i], rt_expf(in[i])))
+            fail_msg("exp(%a) = %a, rt_expf %a", (double)in[i], (double)oe[i], (double)rt_expf(in[i]));
+        if (!same(ot[i], rt_tanhf(in[i])))
+            fail_msg("tanh(%a) = %a, rt_tanhf %a", (double)in[i], (double)ot[i], (double)rt_tanhf(in[i]));
         if (!same(os[i], rt_sigmoidf(in[i])))
             fail_msg("sigmoid(%a) = %a, rt_sigmoidf %a", (double)in[i], (double)os[i], (double)rt_sigmoidf(in[i]));
     }
-    free(in); free(oe); free(ot); free(os);
+    free(in);
+    free(oe);
+    free(ot);
+    free(os);
     llvm_jit_free(j);
     kfunc_free(f);
     ir_free(m);
@@ -191,7 +236,8 @@ static void test_activations_bitwise(void **state) {
  * vmath_inline.h's rt_inline_softplusf, which the C engine inlines: the
  * edges of its exp, of 1 + e == 1 and of the threshold 20, and a sweep.
  * Its own map: a loop calling logf need not vectorize. */
-static void test_softplus_bitwise(void **state) {
+static void test_softplus_bitwise(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("softplus");
     ir_add_sym(m, "N", 0);
@@ -209,9 +255,9 @@ static void test_softplus_bitwise(void **state) {
     LlvmJit *j = jit(f, &fn, NULL);
 
     static const float special[] = {
-        0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-45f, -1e-45f, 1e-8f, -1e-8f, 1.0f, -1.0f,
-        16.6f, -16.6f, 17.0f, -17.0f, 20.0f, -20.0f, 19.999998f, 20.000002f, 88.7f, -88.7f, 89.0f, -89.0f,
-        -103.9f, -104.0f, -105.0f, 3.4028235e38f, -3.4028235e38f,
+        0.0f,  -0.0f,  INFINITY, -INFINITY, NAN,     -NAN,    1e-45f,  -1e-45f,       1e-8f,          -1e-8f,
+        1.0f,  -1.0f,  16.6f,    -16.6f,    17.0f,   -17.0f,  20.0f,   -20.0f,        19.999998f,     20.000002f,
+        88.7f, -88.7f, 89.0f,    -89.0f,    -103.9f, -104.0f, -105.0f, 3.4028235e38f, -3.4028235e38f,
     };
     enum { NSWEEP = 200000 };
     int64_t n = (int64_t)(sizeof special / sizeof *special) + NSWEEP;
@@ -242,7 +288,8 @@ static void test_softplus_bitwise(void **state) {
 /* ---- element-wise semantics ---------------------------------------------------- */
 
 /* min/max with NaN, relu, relu_grad, a size as float, an i64 copy, a sum. */
-static void test_map_semantics(void **state) {
+static void test_map_semantics(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("sem");
     ir_add_sym(m, "N", 0);
@@ -321,7 +368,8 @@ static void test_map_semantics(void **state) {
 
 /* A reversed loop writes y[t] = t + x[t] + y[t + 1] from the end, with a
  * temporary in the arena carrying the sum. */
-static void test_reverse_loop(void **state) {
+static void test_reverse_loop(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("rev");
     ir_add_sym(m, "T", 0);
@@ -382,7 +430,8 @@ enum { GM = 13, GN = 21, GK = 17 };
 /* C1 = x W^T (plain), C2 = x W^T with W packed first: the bits the
  * runtime gives called directly (the packed path need not round like the
  * plain one for every size). */
-static void test_gemm_packed(void **state) {
+static void test_gemm_packed(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("gemm");
     KFunc *f = kfunc_new("gemm", m);
@@ -398,15 +447,23 @@ static void test_gemm_packed(void **state) {
     f->arena_bytes = C(f, pbytes + (int64_t)ws);
     KStmt *g = kblock_add(f, &f->body, KS_GEMM, "plain");
     g->transb = 1;
-    g->M = C(f, GM); g->N = C(f, GN); g->K = C(f, GK);
-    g->alpha = 1; g->beta = 0;
-    g->A = (KView){x, C(f, 0)}; g->lda = C(f, GK);
-    g->B = (KView){w, C(f, 0)}; g->ldb = C(f, GK);
-    g->C = (KView){c1, C(f, 0)}; g->ldc = C(f, GN);
+    g->M = C(f, GM);
+    g->N = C(f, GN);
+    g->K = C(f, GK);
+    g->alpha = 1;
+    g->beta = 0;
+    g->A = (KView){x, C(f, 0)};
+    g->lda = C(f, GK);
+    g->B = (KView){w, C(f, 0)};
+    g->ldb = C(f, GK);
+    g->C = (KView){c1, C(f, 0)};
+    g->ldc = C(f, GN);
     KStmt *p = kblock_add(f, &f->body, KS_PACK_B, "pack");
     p->transb = 1;
-    p->N = C(f, GN); p->K = C(f, GK);
-    p->B = (KView){w, C(f, 0)}; p->ldb = C(f, GK);
+    p->N = C(f, GN);
+    p->K = C(f, GK);
+    p->B = (KView){w, C(f, 0)};
+    p->ldb = C(f, GK);
     p->C = (KView){pk, C(f, 0)};
     KStmt *g2 = kblock_add(f, &f->body, KS_GEMM, "packed");
     *g2 = *g;
@@ -441,7 +498,8 @@ static void test_gemm_packed(void **state) {
 }
 
 /* An id out of range: the function returns 1 with the C engine's message. */
-static void test_call_error(void **state) {
+static void test_call_error(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("emb");
     KFunc *f = kfunc_new("emb", m);
@@ -491,7 +549,8 @@ static void test_call_error(void **state) {
 
 static uint64_t rng = 88172645463325252ULL;
 
-static double urand(double lo, double hi) {
+static double urand(double lo, double hi)
+{
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
@@ -500,7 +559,8 @@ static double urand(double lo, double hi) {
 
 /* The smallest class count or vocabulary an id value meets (ids stay
  * below it), as test_lower.c finds it. */
-static int64_t id_limit(const IrBlock *b, const IrValue *v, int64_t lim) {
+static int64_t id_limit(const IrBlock *b, const IrValue *v, int64_t lim)
+{
     for (int i = 0; i < b->nops; i++) {
         const IrOp *op = b->ops[i];
         if (op->kind == IR_SCAN) lim = id_limit(op->body, v, lim);
@@ -516,7 +576,8 @@ static int64_t id_limit(const IrBlock *b, const IrValue *v, int64_t lim) {
     return lim;
 }
 
-static void put_tensor(TensorMap *map, const IrModule *m, const char *name, const IrValue *v, int64_t B, int64_t T) {
+static void put_tensor(TensorMap *map, const IrModule *m, const char *name, const IrValue *v, int64_t B, int64_t T)
+{
     int64_t shape[IR_MAX_RANK];
     for (int d = 0; d < v->type.rank; d++) {
         int64_t x = v->type.dim[d];
@@ -529,22 +590,27 @@ static void put_tensor(TensorMap *map, const IrModule *m, const char *name, cons
     int64_t lim = ids ? id_limit(m->body, v, -1) : 0;
     if (lim <= 0) lim = 2;
     for (int64_t i = 0; i < rt_numel(&t); i++) {
-        if (ids) ((int64_t *)t.data)[i] = (int64_t)urand(0, (double)lim) % lim;
-        else if (!strcmp(name, TRAIN_STEP_INPUT)) ((float *)t.data)[i] = 3.0f;
-        else if (!strncmp(name, TRAIN_OPT_PREFIX, strlen(TRAIN_OPT_PREFIX))) ((float *)t.data)[i] = (float)urand(0.0, 0.1);
-        else ((float *)t.data)[i] = (float)urand(-0.5, 0.5);
+        if (ids)
+            ((int64_t *)t.data)[i] = (int64_t)urand(0, (double)lim) % lim;
+        else if (!strcmp(name, TRAIN_STEP_INPUT))
+            ((float *)t.data)[i] = 3.0f;
+        else if (!strncmp(name, TRAIN_OPT_PREFIX, strlen(TRAIN_OPT_PREFIX)))
+            ((float *)t.data)[i] = (float)urand(0.0, 0.1);
+        else
+            ((float *)t.data)[i] = (float)urand(-0.5, 0.5);
     }
     assert_int_equal(rt_map_put(map, name, &t), 0);
 }
 
 typedef struct Stats {
-    double worst;      /* the largest |jit - interp| / (ATOL + RTOL |interp|) */
-    int    values, exact_vs_c;
+    double worst; /* the largest |jit - interp| / (ATOL + RTOL |interp|) */
+    int values, exact_vs_c;
 } Stats;
 
 static int have_cc(void) { return system("cc --version >/dev/null 2>&1") == 0; }
 
-static void check_module(const IrModule *m, int64_t B, int64_t T, int with_c, Stats *st) {
+static void check_module(const IrModule *m, int64_t B, int64_t T, int with_c, Stats *st)
+{
     char err[1024] = "";
     TensorMap params, inputs, want, got, cgot;
     rt_map_init(&params);
@@ -575,8 +641,8 @@ static void check_module(const IrModule *m, int64_t B, int64_t T, int with_c, St
             double a = ((const float *)g->data)[k], b = ((const float *)w->data)[k];
             double r = fabs(a - b) / (ATOL + RTOL * fabs(b));
             if (!(r <= 1.0))
-                fail_msg("%s (B=%lld T=%lld): %s[%lld] = %.9g, interpreter %.9g", m->name, (long long)B,
-                         (long long)T, name, (long long)k, a, b);
+                fail_msg("%s (B=%lld T=%lld): %s[%lld] = %.9g, interpreter %.9g", m->name, (long long)B, (long long)T,
+                         name, (long long)k, a, b);
             if (r > st->worst) st->worst = r;
             st->values++;
             if (c) {
@@ -598,7 +664,8 @@ static void check_module(const IrModule *m, int64_t B, int64_t T, int with_c, St
 
 typedef enum { FWD, GRAD, TRAIN } Stage;
 
-static void check_src(const char *src, const char *file, Stage stage, const TrainConfig *cfg, int with_c, Stats *st) {
+static void check_src(const char *src, const char *file, Stage stage, const TrainConfig *cfg, int with_c, Stats *st)
+{
     char err[512] = "";
     Diag d;
     diag_init(&d, file, src, stderr);
@@ -615,7 +682,8 @@ static void check_src(const char *src, const char *file, Stage stage, const Trai
     ast_free(prog);
 }
 
-static char *read_example(const char *name) {
+static char *read_example(const char *name)
+{
     char path[256];
     size_t len;
     snprintf(path, sizeof path, "examples/%s", name);
@@ -625,11 +693,12 @@ static char *read_example(const char *name) {
 }
 
 static const char *const EXAMPLES[] = {
-    "one_to_one.rnn", "one_to_many.rnn", "many_to_one.rnn", "many_to_many.rnn",
-    "stacked.rnn", "bidirectional.rnn", "encoder_decoder.rnn", "user_cell.rnn",
+    "one_to_one.rnn", "one_to_many.rnn",   "many_to_one.rnn",     "many_to_many.rnn",
+    "stacked.rnn",    "bidirectional.rnn", "encoder_decoder.rnn", "user_cell.rnn",
 };
 
-static void test_examples(void **state) {
+static void test_examples(void **state)
+{
     (void)state;
     Stats st = {0};
     int cc = have_cc();
@@ -658,7 +727,8 @@ static const char SOFTPLUS_SRC[] =
     "model m {\n input x : seq<[4]>\n target t : seq<[3]>\n"
     " h = sp(x, H=5)\n y = dense(h, 3)\n output y\n loss = mse(y, t)\n}\n";
 
-static void test_softplus_model(void **state) {
+static void test_softplus_model(void **state)
+{
     (void)state;
     Stats st = {0};
     int cc = have_cc();
@@ -676,7 +746,8 @@ static void test_softplus_model(void **state) {
 /* The hyperparameters are exact in float: the JIT passes them to the
  * runtime as the doubles the kernel IR holds, the C emitter (today) as
  * float literals, so 0.1 would differ by an ulp of the update. */
-static void test_train_steps(void **state) {
+static void test_train_steps(void **state)
+{
     (void)state;
     Stats st = {0};
     int cc = have_cc();
@@ -714,7 +785,8 @@ static void test_train_steps(void **state) {
  * random weights whose spread is of the order of their values, so nothing
  * is amplified beyond the other ops' O(1).  Measured: 0.04 of the
  * tolerance at worst. */
-static void test_layernorm_cell(void **state) {
+static void test_layernorm_cell(void **state)
+{
     (void)state;
     static const char src[] =
         "cell lngru(x: [I]) -> [H] {\n"
@@ -745,11 +817,11 @@ static void test_layernorm_cell(void **state) {
 /* A two-layer LSTM (H = 256) training step: the time of each stage,
  * printed (the issue's target is under 300 ms in an optimized build; this
  * test runs under the sanitizers too, so nothing is asserted). */
-static void test_compile_time(void **state) {
+static void test_compile_time(void **state)
+{
     (void)state;
-    static const char src[] =
-        "model lm {\n input x : seq<[64]>\n target t : seq<[64]>\n"
-        " h = lstm(x, hidden=256, layers=2)\n y = dense(h, 64)\n loss = mse(y, t)\n}\n";
+    static const char src[] = "model lm {\n input x : seq<[64]>\n target t : seq<[64]>\n"
+                              " h = lstm(x, hidden=256, layers=2)\n y = dense(h, 64)\n loss = mse(y, t)\n}\n";
     char err[512] = "";
     Diag d;
     diag_init(&d, "lm.rnn", src, stderr);
@@ -764,14 +836,16 @@ static void test_compile_time(void **state) {
     JitEngine *je = jitengine_build(m, &t, err, sizeof err);
     if (!je) fail_msg("%s", err);
     print_message("2-layer LSTM H=256 training step: lower %.1f ms, LLVM module %.1f ms, optimize %.1f ms, "
-                  "codegen %.1f ms, total %.1f ms\n", 1e3 * t.lower, 1e3 * t.build, 1e3 * t.optimize,
-                  1e3 * t.codegen, 1e3 * (t.lower + t.build + t.optimize + t.codegen));
+                  "codegen %.1f ms, total %.1f ms\n",
+                  1e3 * t.lower, 1e3 * t.build, 1e3 * t.optimize, 1e3 * t.codegen,
+                  1e3 * (t.lower + t.build + t.optimize + t.codegen));
     jitengine_free(je);
     ir_free(m);
     ast_free(prog);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activations_bitwise),
         cmocka_unit_test(test_softplus_bitwise),

@@ -28,18 +28,20 @@
 #include "target/llvm/llvm_math.h"
 #include "target/llvm/llvm_target.h"
 
-static int count_functions(LLVMModuleRef mod) {
+static int count_functions(LLVMModuleRef mod)
+{
     int n = 0;
-    for (LLVMValueRef fn = LLVMGetFirstFunction(mod); fn; fn = LLVMGetNextFunction(fn))
-        n++;
+    for (LLVMValueRef fn = LLVMGetFirstFunction(mod); fn; fn = LLVMGetNextFunction(fn)) n++;
     return n;
 }
 
-static int has_fn_attr(LLVMValueRef fn, const char *name) {
+static int has_fn_attr(LLVMValueRef fn, const char *name)
+{
     return LLVMGetStringAttributeAtIndex(fn, LLVMAttributeFunctionIndex, name, (unsigned)strlen(name)) != NULL;
 }
 
-static void test_link_once(void **state) {
+static void test_link_once(void **state)
+{
     (void)state;
     char err[512] = "";
     LLVMTargetMachineRef tm = llvm_target_machine(NULL, 1, err, sizeof err);
@@ -89,7 +91,8 @@ static void test_link_once(void **state) {
 /* y_k = f_k(x) for exp, tanh, sigmoid over n elements, for an AArch64
  * module: the calls must be gone from the optimized IR (inlined) and the
  * loop vectorized (NEON: 4 floats). */
-static void test_inlined_for_another_target(void **state) {
+static void test_inlined_for_another_target(void **state)
+{
     (void)state;
     char err[512] = "";
     LLVMTargetMachineRef tm = llvm_target_machine("aarch64-unknown-linux-gnu", 1, err, sizeof err);
@@ -147,7 +150,8 @@ static void test_inlined_for_another_target(void **state) {
     ir_free(m);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_link_once),
         cmocka_unit_test(test_inlined_for_another_target),

@@ -67,7 +67,7 @@ static double urand(double lo, double hi)
 typedef enum { STAGE_FWD, STAGE_GRAD, STAGE_GRAD_RAW, STAGE_TRAIN } Stage;
 
 typedef struct Built {
-    Program  *prog;
+    Program *prog;
     IrModule *m;
 } Built;
 
@@ -76,7 +76,7 @@ static Built build(const char *src, const char *file, Stage stage, const TrainCo
     char err[512] = "";
     Diag d;
     diag_init(&d, file, src, stderr);
-    Built b = { 0 };
+    Built b = {0};
     b.prog = parse_program(file, src, &d);
     assert_non_null(b.prog);
     b.m = sema_build(b.prog, NULL, &d);
@@ -127,11 +127,10 @@ static int64_t id_limit_block(const IrBlock *b, const IrValue *v, int64_t lim)
 static int64_t sym_value(const IrModule *m, int s, int64_t B, int64_t T)
 {
     (void)m;
-    return s == IR_SYM_BATCH ? B : T + s - 1;   /* each length its own value */
+    return s == IR_SYM_BATCH ? B : T + s - 1; /* each length its own value */
 }
 
-static void put_tensor(TensorMap *map, const IrModule *m, const char *name, const IrValue *v, int64_t B,
-                       int64_t T)
+static void put_tensor(TensorMap *map, const IrModule *m, const char *name, const IrValue *v, int64_t B, int64_t T)
 {
     int64_t shape[IR_MAX_RANK];
     for (int d = 0; d < v->type.rank; d++) {
@@ -144,11 +143,14 @@ static void put_tensor(TensorMap *map, const IrModule *m, const char *name, cons
     int64_t lim = ids ? id_limit_block(m->body, v, -1) : 0;
     if (lim <= 0) lim = 2;
     for (int64_t i = 0; i < rt_numel(&t); i++) {
-        if (ids) ((int64_t *)t.data)[i] = (int64_t)urand(0, (double)lim) % lim;
-        else if (!strcmp(name, TRAIN_STEP_INPUT)) ((float *)t.data)[i] = 3.0f;  /* a whole step number */
+        if (ids)
+            ((int64_t *)t.data)[i] = (int64_t)urand(0, (double)lim) % lim;
+        else if (!strcmp(name, TRAIN_STEP_INPUT))
+            ((float *)t.data)[i] = 3.0f; /* a whole step number */
         else if (!strncmp(name, TRAIN_OPT_PREFIX, strlen(TRAIN_OPT_PREFIX)))
-            ((float *)t.data)[i] = (float)urand(0.0, 0.1);  /* Adam's v must be >= 0 */
-        else ((float *)t.data)[i] = (float)urand(-0.5, 0.5);
+            ((float *)t.data)[i] = (float)urand(0.0, 0.1); /* Adam's v must be >= 0 */
+        else
+            ((float *)t.data)[i] = (float)urand(-0.5, 0.5);
     }
     assert_int_equal(rt_map_put(map, name, &t), 0);
 }
@@ -156,8 +158,8 @@ static void put_tensor(TensorMap *map, const IrModule *m, const char *name, cons
 /* ---- lower, evaluate, compare ------------------------------------------------------------ */
 
 typedef struct Stats {
-    double max_rel;   /* the largest |a - b| / (|b| + ABS_TOL / REL_TOL) seen */
-    int    values;
+    double max_rel; /* the largest |a - b| / (|b| + ABS_TOL / REL_TOL) seen */
+    int values;
 } Stats;
 
 /* With planned != 0 the temporaries live in one arena as memplan() lays
@@ -195,7 +197,7 @@ static void check_module(const IrModule *m, int64_t B, int64_t T, Stats *st)
     for (int i = 0; i < f->nresults; i++) {
         int64_t n = kexpr_eval(f->results[i]->size, sym, NULL);
         res[i] = malloc((size_t)(n ? n : 1) * sizeof(float));
-        for (int64_t k = 0; k < n; k++) ((float *)res[i])[k] = NAN;   /* unwritten shows */
+        for (int64_t k = 0; k < n; k++) ((float *)res[i])[k] = NAN; /* unwritten shows */
     }
     void *arena = NULL;
     if (planned) {
@@ -220,8 +222,8 @@ static void check_module(const IrModule *m, int64_t B, int64_t T, Stats *st)
             /* REL_TOL relative with an ABS_TOL floor: see the definitions above */
             double r = fabs(a - b) / (fabs(b) + ABS_TOL / REL_TOL);
             if (!(r <= REL_TOL))
-                fail_msg("%s (B=%lld T=%lld): %s[%lld] = %.9g, interpreter %.9g", m->name, (long long)B,
-                         (long long)T, f->results[i]->ext_name, (long long)k, a, b);
+                fail_msg("%s (B=%lld T=%lld): %s[%lld] = %.9g, interpreter %.9g", m->name, (long long)B, (long long)T,
+                         f->results[i]->ext_name, (long long)k, a, b);
             if (r > st->max_rel) st->max_rel = r;
             st->values++;
         }
@@ -244,14 +246,14 @@ static void check_src(const char *src, const char *file, Stage stage, const Trai
 }
 
 static const char *const EXAMPLES[] = {
-    "one_to_one.rnn", "one_to_many.rnn", "many_to_one.rnn", "many_to_many.rnn",
-    "stacked.rnn", "bidirectional.rnn", "encoder_decoder.rnn", "user_cell.rnn",
+    "one_to_one.rnn", "one_to_many.rnn",   "many_to_one.rnn",     "many_to_many.rnn",
+    "stacked.rnn",    "bidirectional.rnn", "encoder_decoder.rnn", "user_cell.rnn",
 };
 
 static void test_examples_forward(void **state)
 {
     (void)state;
-    Stats st = { 0 };
+    Stats st = {0};
     for (size_t i = 0; i < sizeof EXAMPLES / sizeof *EXAMPLES; i++) {
         char *src = read_example(EXAMPLES[i]);
         check_src(src, EXAMPLES[i], STAGE_FWD, NULL, &st);
@@ -263,7 +265,7 @@ static void test_examples_forward(void **state)
 static void test_examples_grad(void **state)
 {
     (void)state;
-    Stats st = { 0 };
+    Stats st = {0};
     /* LSTM (stacked, many-to-many), GRU (many-to-one, encoder-decoder),
      * the user cells, bidirectional, generation */
     for (size_t i = 0; i < sizeof EXAMPLES / sizeof *EXAMPLES; i++) {
@@ -280,7 +282,7 @@ static void test_examples_grad(void **state)
 static void test_examples_planned(void **state)
 {
     (void)state;
-    Stats st = { 0 };
+    Stats st = {0};
     planned = 1;
     for (size_t i = 0; i < sizeof EXAMPLES / sizeof *EXAMPLES; i++) {
         char *src = read_example(EXAMPLES[i]);
@@ -292,15 +294,14 @@ static void test_examples_planned(void **state)
     print_message("examples through memplan: %d values, max scaled error %.3g\n", st.values, st.max_rel);
 }
 
-static const char *const RNN_SRC =
-    "model r {\n input x : seq<[3]>\n target t : seq<[2]>\n"
-    " h = rnn(x, hidden=5, layers=2)\n d = dense(h, 4)\n y = dense(relu(d), 2)\n"
-    " loss = mse(y, t)\n}\n";
+static const char *const RNN_SRC = "model r {\n input x : seq<[3]>\n target t : seq<[2]>\n"
+                                   " h = rnn(x, hidden=5, layers=2)\n d = dense(h, 4)\n y = dense(relu(d), 2)\n"
+                                   " loss = mse(y, t)\n}\n";
 
 static void test_rnn_grad(void **state)
 {
     (void)state;
-    Stats st = { 0 };
+    Stats st = {0};
     check_src(RNN_SRC, "r.rnn", STAGE_GRAD, NULL, &st);
     /* unoptimized: accumulations in the loop (GEMM beta = 1, in-place sums) */
     check_src(RNN_SRC, "r.rnn", STAGE_GRAD_RAW, NULL, &st);
@@ -313,14 +314,13 @@ static void test_rnn_grad(void **state)
     print_message("rnn gradient: %d values, max scaled error %.3g\n", st.values, st.max_rel);
 }
 
-static const char *const REV_SRC =
-    "model v {\n input x : seq<[3]>\n target t : [2]\n"
-    " h = gru(reverse(x), hidden=4)\n y = dense(mean(h), 2)\n loss = mse(y, t)\n}\n";
+static const char *const REV_SRC = "model v {\n input x : seq<[3]>\n target t : [2]\n"
+                                   " h = gru(reverse(x), hidden=4)\n y = dense(mean(h), 2)\n loss = mse(y, t)\n}\n";
 
 static void test_reverse_mean_grad(void **state)
 {
     (void)state;
-    Stats st = { 0 };
+    Stats st = {0};
     check_src(REV_SRC, "v.rnn", STAGE_GRAD, NULL, &st);
     print_message("reverse/mean gradient: %d values, max scaled error %.3g\n", st.values, st.max_rel);
 }
@@ -328,7 +328,7 @@ static void test_reverse_mean_grad(void **state)
 static void test_train_steps(void **state)
 {
     (void)state;
-    Stats st = { 0 };
+    Stats st = {0};
     char *src = read_example("user_cell.rnn");
     TrainConfig sgd = train_config_default();
     sgd.opt = OPT_SGD;
@@ -355,28 +355,26 @@ static void test_train_steps(void **state)
     print_message("train steps: %d values, max scaled error %.3g\n", st.values, st.max_rel);
 }
 
-static const char *const LSTM_SRC =
-    "model a {\n input x : seq<[4]>\n target t : seq<[3]>\n"
-    " h = lstm(x, hidden=5)\n y = dense(h, 3)\n loss = mse(y, t)\n}\n";
+static const char *const LSTM_SRC = "model a {\n input x : seq<[4]>\n target t : seq<[3]>\n"
+                                    " h = lstm(x, hidden=5)\n y = dense(h, 3)\n loss = mse(y, t)\n}\n";
 
 /* A user cell whose step reads a strided slice through a GEMM (lda past
  * the row), takes softmax of a slice (copied to be contiguous), and
  * passes one state on as another (a yield that is a carried argument). */
-static const char *const ODD_SRC =
-    "cell odd(x: [I]) -> [H] {\n"
-    "  param W: [H, 2] init xavier\n  param U: [H, H] init orthogonal\n"
-    "  param V: [2H, H] init xavier\n"
-    "  state h: [H] = 0\n  state k: [H] = 0\n"
-    "  a, b = split(x, 2)\n  p, q = split(V @ h, 2)\n"
-    "  h' = tanh(W @ a + W @ b + U @ k + q)\n  k' = h\n"
-    "  out h' * softmax(p)\n}\n"
-    "model m {\n input x : seq<[4]>\n target y : [3]\n"
-    " o = odd(x, H=5)\n z = dense(last(o), 3)\n loss = mse(z, y)\n}\n";
+static const char *const ODD_SRC = "cell odd(x: [I]) -> [H] {\n"
+                                   "  param W: [H, 2] init xavier\n  param U: [H, H] init orthogonal\n"
+                                   "  param V: [2H, H] init xavier\n"
+                                   "  state h: [H] = 0\n  state k: [H] = 0\n"
+                                   "  a, b = split(x, 2)\n  p, q = split(V @ h, 2)\n"
+                                   "  h' = tanh(W @ a + W @ b + U @ k + q)\n  k' = h\n"
+                                   "  out h' * softmax(p)\n}\n"
+                                   "model m {\n input x : seq<[4]>\n target y : [3]\n"
+                                   " o = odd(x, H=5)\n z = dense(last(o), 3)\n loss = mse(z, y)\n}\n";
 
 static void test_odd_cell(void **state)
 {
     (void)state;
-    Stats st = { 0 };
+    Stats st = {0};
     check_src(ODD_SRC, "odd.rnn", STAGE_FWD, NULL, &st);
     check_src(ODD_SRC, "odd.rnn", STAGE_GRAD, NULL, &st);
     check_src(ODD_SRC, "odd.rnn", STAGE_GRAD_RAW, NULL, &st);
@@ -388,21 +386,20 @@ static void test_odd_cell(void **state)
  * fill a strided part of one [B, n] buffer, so every one must be given the
  * row stride of the whole (ldc), not its own width.  Before the fix these
  * wrote contiguously and the model disagreed with the interpreter. */
-static const char *const CONCAT_SRC =
-    "cell cat(x: [I]) -> [2H + 6] {\n"
-    "  param W: [H, I] init xavier\n  param U: [H, 2H] init orthogonal\n"
-    "  param b: [H] init normal(0.2)\n  param V: [3, 2H]\n"
-    "  state h: [2H] = 0\n"
-    "  h' = tanh(concat((W @ x) + b, 0.75 - (U @ h)))\n"
-    "  out concat(softmax(V @ h'), h' * h, (V @ h) + 1)\n"
-    "}\n"
-    "model m {\n input x : seq<[4]>\n target y : [3]\n"
-    " o = cat(x, H=3)\n z = dense(last(o), 3)\n loss = mse(z, y)\n}\n";
+static const char *const CONCAT_SRC = "cell cat(x: [I]) -> [2H + 6] {\n"
+                                      "  param W: [H, I] init xavier\n  param U: [H, 2H] init orthogonal\n"
+                                      "  param b: [H] init normal(0.2)\n  param V: [3, 2H]\n"
+                                      "  state h: [2H] = 0\n"
+                                      "  h' = tanh(concat((W @ x) + b, 0.75 - (U @ h)))\n"
+                                      "  out concat(softmax(V @ h'), h' * h, (V @ h) + 1)\n"
+                                      "}\n"
+                                      "model m {\n input x : seq<[4]>\n target y : [3]\n"
+                                      " o = cat(x, H=3)\n z = dense(last(o), 3)\n loss = mse(z, y)\n}\n";
 
 static void test_concat_columns(void **state)
 {
     (void)state;
-    Stats st = { 0 };
+    Stats st = {0};
     check_src(CONCAT_SRC, "cat.rnn", STAGE_FWD, NULL, &st);
     check_src(CONCAT_SRC, "cat.rnn", STAGE_GRAD, NULL, &st);
     print_message("concat columns: %d values, max scaled error %.3g\n", st.values, st.max_rel);
@@ -413,7 +410,7 @@ static void test_concat_columns(void **state)
 static void test_unrolled(void **state)
 {
     (void)state;
-    Stats st = { 0 };
+    Stats st = {0};
     char err[512] = "";
     for (int full = 0; full < 2; full++)
         for (int grad = 0; grad < 2; grad++) {
@@ -555,7 +552,6 @@ static float **run_on(KFunc *f, const IrModule *m, const TensorMap *data, int64_
     return res;
 }
 
-
 /* Checks the packing in f: every GEMM of a loop body reading an argument
  * (a parameter: invariant) reads it packed, from a pack_b before the loop
  * that reads that argument; GEMMs whose B is a view of a step are not
@@ -583,12 +579,11 @@ static int check_packing(const KFunc *f, int packs_expected)
             }
             const KStmt *pack = NULL;
             for (int j = 0; j < i; j++)
-                if (f->body.stmts[j]->kind == KS_PACK_B && f->body.stmts[j]->C.buf == g->B.buf)
-                    pack = f->body.stmts[j];
+                if (f->body.stmts[j]->kind == KS_PACK_B && f->body.stmts[j]->C.buf == g->B.buf) pack = f->body.stmts[j];
             assert_non_null(pack);
             assert_int_equal(pack->B.buf->kind, KB_ARG);
-            assert_true(kexpr_eval(pack->N, (int64_t[16]){ 2, 3, 4, 5 }, NULL) ==
-                        kexpr_eval(g->N, (int64_t[16]){ 2, 3, 4, 5 }, NULL));
+            assert_true(kexpr_eval(pack->N, (int64_t[16]){2, 3, 4, 5}, NULL) ==
+                        kexpr_eval(g->N, (int64_t[16]){2, 3, 4, 5}, NULL));
             packed++;
         }
     }
@@ -608,9 +603,13 @@ static int check_packing(const KFunc *f, int packs_expected)
 static void test_packed_weights(void **state)
 {
     (void)state;
-    static const struct { const char *src; Stage stage; int min_packed; } cases[] = {
-        { LSTM_SRC, STAGE_FWD, 1 }, { LSTM_SRC, STAGE_GRAD, 2 }, { ODD_SRC, STAGE_FWD, 2 },
-        { ODD_SRC, STAGE_GRAD, 2 }, { RNN_SRC, STAGE_GRAD_RAW, 2 },
+    static const struct {
+        const char *src;
+        Stage stage;
+        int min_packed;
+    } cases[] = {
+        {LSTM_SRC, STAGE_FWD, 1}, {LSTM_SRC, STAGE_GRAD, 2},    {ODD_SRC, STAGE_FWD, 2},
+        {ODD_SRC, STAGE_GRAD, 2}, {RNN_SRC, STAGE_GRAD_RAW, 2},
     };
     char err[512];
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
@@ -628,8 +627,7 @@ static void test_packed_weights(void **state)
             rt_map_init(&data);
             for (int i = 0; i < m->nparams; i++) put_tensor(&data, m, m->params[i].name, m->params[i].value, 3, 4);
             for (int i = 0; i < m->ninputs; i++) put_tensor(&data, m, m->inputs[i].name, m->inputs[i].value, 3, 4);
-            for (int i = 0; i < m->ntargets; i++)
-                put_tensor(&data, m, m->targets[i].name, m->targets[i].value, 3, 4);
+            for (int i = 0; i < m->ntargets; i++) put_tensor(&data, m, m->targets[i].name, m->targets[i].value, 3, 4);
             float **rp = run_on(fp, m, &data, 3, 4, plan), **ru = run_on(fu, m, &data, 3, 4, plan);
             int64_t sym[16];
             for (int s = 0; s < m->nsyms; s++) sym[s] = sym_value(m, s, 3, 4);
@@ -659,7 +657,7 @@ static void test_nested_scan_refused(void **state)
     int T = ir_add_sym(m, "B", 0);
     (void)T;
     int ts = ir_add_sym(m, "T_x", 8);
-    int64_t xd[3] = { IR_DIM_SYM(ts), IR_DIM_B, 2 }, hd[2] = { IR_DIM_B, 2 };
+    int64_t xd[3] = {IR_DIM_SYM(ts), IR_DIM_B, 2}, hd[2] = {IR_DIM_B, 2};
     IrValue *x = ir_add_input(m, "x", ir_type(IR_F32, 3, xd));
     IrValue *h0 = ir_const(m, m->body, 0.0, ir_type(IR_F32, 2, hd));
     IrOp *outer = ir_scan_begin(m, m->body, &h0, 1, &x, 1, 0, 0);
@@ -680,7 +678,8 @@ static void test_nested_scan_refused(void **state)
 /* Every line of kir/calls.def makes a signature that fits a KStmt: a
  * symbol of the runtime's, named integers and hyperparameters, pointer
  * counts that name integers before them, and at least one output. */
-static void test_call_table(void **state) {
+static void test_call_table(void **state)
+{
     (void)state;
     for (int k = 0; k < KC_NUM_KINDS; k++) {
         KCallSig sig;

@@ -37,9 +37,9 @@
 
 /* ---- building kernel IR ----------------------------------------------------- */
 
-#define MAXIN 16
+#define MAXIN    16
 #define MAXNODES 64
-#define MAXOUT 8
+#define MAXOUT   8
 
 static const KExpr *K(KFunc *f, int64_t v) { return kexpr_const(f, v); }
 static const KExpr *mul(KFunc *f, const KExpr *a, const KExpr *b) { return kexpr_bin(f, KE_MUL, a, b); }
@@ -47,11 +47,11 @@ static KView view(KBuf *b, const KExpr *off) { return (KView){b, off}; }
 
 /* A map over dims (rank given) with room for MAXIN inputs, MAXNODES nodes
  * and MAXOUT outputs. */
-static KStmt *map_new(KFunc *f, KBlock *blk, const char *origin, int rank, const KExpr *const *dims) {
+static KStmt *map_new(KFunc *f, KBlock *blk, const char *origin, int rank, const KExpr *const *dims)
+{
     KStmt *s = kblock_add(f, blk, KS_MAP, origin);
     s->rank = rank;
-    for (int d = 0; d < rank; d++)
-        s->dims[d] = dims[d];
+    for (int d = 0; d < rank; d++) s->dims[d] = dims[d];
     s->in = kfunc_alloc(f, MAXIN * sizeof *s->in);
     s->nodes = kfunc_alloc(f, MAXNODES * sizeof *s->nodes);
     s->out = kfunc_alloc(f, MAXOUT * sizeof *s->out);
@@ -60,41 +60,44 @@ static KStmt *map_new(KFunc *f, KBlock *blk, const char *origin, int rank, const
 
 /* Adds an input with the given strides and a KM_IN node reading it;
  * returns the node. */
-static int map_in(KStmt *s, KView v, const KExpr *const *st) {
+static int map_in(KStmt *s, KView v, const KExpr *const *st)
+{
     assert_true(s->nin < MAXIN && s->nnodes < MAXNODES);
     s->in[s->nin].v = v;
-    for (int d = 0; d < s->rank; d++)
-        s->in[s->nin].stride[d] = st[d];
+    for (int d = 0; d < s->rank; d++) s->in[s->nin].stride[d] = st[d];
     s->nodes[s->nnodes] = (KMapNode){.op = KM_IN, .a = s->nin++};
     return s->nnodes++;
 }
 
-static int map_node(KStmt *s, KMapOp op, int a, int b, double fv) {
+static int map_node(KStmt *s, KMapOp op, int a, int b, double fv)
+{
     assert_true(s->nnodes < MAXNODES);
     s->nodes[s->nnodes] = (KMapNode){.op = op, .a = a, .b = b, .f = fv};
     return s->nnodes++;
 }
 
-static void map_out(KStmt *s, KView v, const KExpr *const *st, int node, int acc) {
+static void map_out(KStmt *s, KView v, const KExpr *const *st, int node, int acc)
+{
     assert_true(s->nout < MAXOUT);
     s->out[s->nout].at.v = v;
-    for (int d = 0; d < s->rank; d++)
-        s->out[s->nout].at.stride[d] = st[d];
+    for (int d = 0; d < s->rank; d++) s->out[s->nout].at.stride[d] = st[d];
     s->out[s->nout].node = node;
     s->out[s->nout].accumulate = acc;
     s->nout++;
 }
 
 /* A module with B and T <= 8, for the symbol names. */
-static IrModule *sym_module(void) {
+static IrModule *sym_module(void)
+{
     IrModule *m = ir_module_new("hand");
     ir_add_sym(m, "T", 8);
     return m;
 }
 
 /* out[B, w] = op(a[B, w] (+ b[B, w])) as one map, contiguous views. */
-static KStmt *ew(KFunc *f, KBlock *blk, const char *origin, int64_t w, KView out, KMapOp op, KView a,
-                 const KBuf *bb, KView b) {
+static KStmt *ew(KFunc *f, KBlock *blk, const char *origin, int64_t w, KView out, KMapOp op, KView a, const KBuf *bb,
+                 KView b)
+{
     const KExpr *dims[2] = {kexpr_sym(f, 0), K(f, w)};
     const KExpr *st[2] = {K(f, w), K(f, 1)};
     KStmt *s = map_new(f, blk, origin, 2, dims);
@@ -113,16 +116,16 @@ static KStmt *ew(KFunc *f, KBlock *blk, const char *origin, int64_t w, KView out
  * tests' evaluator over shadow memory (kir_eval.h, kev_check_plan).
  * Returns the number of conflicts; *uninit counts reads of temporaries no
  * statement wrote before (a lowering bug, not a plan bug). */
-static int check_plan_q(const KFunc *f, const int64_t *sym, int *uninit, int quiet) {
+static int check_plan_q(const KFunc *f, const int64_t *sym, int *uninit, int quiet)
+{
     return kev_check_plan(f, sym, uninit, quiet);
 }
 
-static int check_plan(const KFunc *f, const int64_t *sym, int *uninit) {
-    return check_plan_q(f, sym, uninit, 0);
-}
+static int check_plan(const KFunc *f, const int64_t *sym, int *uninit) { return check_plan_q(f, sym, uninit, 0); }
 
 /* The sum of every temporary's bytes: what the arena would be without sharing. */
-static int64_t unshared_bytes(const KFunc *f, const int64_t *sym) {
+static int64_t unshared_bytes(const KFunc *f, const int64_t *sym)
+{
     int64_t n = 0;
     for (int i = 0; i < f->nbufs; i++)
         if (f->bufs[i]->kind == KB_TEMP)
@@ -130,7 +133,8 @@ static int64_t unshared_bytes(const KFunc *f, const int64_t *sym) {
     return n;
 }
 
-static int overlap(const KFunc *f, const KBuf *a, const KBuf *b, const int64_t *sym) {
+static int overlap(const KFunc *f, const KBuf *a, const KBuf *b, const int64_t *sym)
+{
     int64_t oa = kexpr_eval(a->offset, sym, NULL), ob = kexpr_eval(b->offset, sym, NULL);
     int64_t na = kexpr_eval(a->size, sym, NULL) * 4, nb = kexpr_eval(b->size, sym, NULL) * 4;
     (void)f;
@@ -141,7 +145,8 @@ static int overlap(const KFunc *f, const KBuf *a, const KBuf *b, const int64_t *
 static const int64_t SYMS[][2] = {{1, 1}, {2, 3}, {3, 8}, {5, 2}};
 #define NSYMS (sizeof SYMS / sizeof SYMS[0])
 
-static void plan_and_check(KFunc *f) {
+static void plan_and_check(KFunc *f)
+{
     char err[256];
     assert_int_equal(memplan(f, err, sizeof err), 0);
     for (size_t i = 0; i < NSYMS; i++) {
@@ -153,15 +158,15 @@ static void plan_and_check(KFunc *f) {
 /* ---- hand-built functions -------------------------------------------------------- */
 
 /* x -> a -> b -> c -> d -> result, each [B, 4]: a and c can share, b and d. */
-static void test_chain_shares(void **state) {
+static void test_chain_shares(void **state)
+{
     (void)state;
     IrModule *mod = sym_module();
     KFunc *f = kfunc_new("chain", mod);
     const KExpr *n = mul(f, K(f, 4), kexpr_sym(f, 0));
     KBuf *x = kfunc_buf(f, "x", IR_F32, n, KB_ARG);
     KBuf *t[4];
-    for (int i = 0; i < 4; i++)
-        t[i] = kfunc_buf(f, "t", IR_F32, n, KB_TEMP);
+    for (int i = 0; i < 4; i++) t[i] = kfunc_buf(f, "t", IR_F32, n, KB_TEMP);
     KBuf *r = kfunc_buf(f, "r", IR_F32, n, KB_RESULT);
     ew(f, &f->body, "a", 4, view(t[0], K(f, 0)), KM_TANH, view(x, K(f, 0)), NULL, (KView){0});
     for (int i = 1; i < 4; i++)
@@ -182,7 +187,8 @@ static void test_chain_shares(void **state) {
 }
 
 /* a and b both live at the sum: they must not share. */
-static void test_overlapping_do_not_share(void **state) {
+static void test_overlapping_do_not_share(void **state)
+{
     (void)state;
     IrModule *mod = sym_module();
     KFunc *f = kfunc_new("both", mod);
@@ -195,8 +201,7 @@ static void test_overlapping_do_not_share(void **state) {
     ew(f, &f->body, "b", 4, view(b, mul(f, K(f, 4), kexpr_sym(f, 0))), KM_EXP, view(x, K(f, 0)), NULL, (KView){0});
     ew(f, &f->body, "a+b", 4, view(r, K(f, 0)), KM_ADD, view(a, K(f, 0)), b, view(b, n));
     plan_and_check(f);
-    for (size_t i = 0; i < NSYMS; i++)
-        assert_false(overlap(f, a, b, SYMS[i]));
+    for (size_t i = 0; i < NSYMS; i++) assert_false(overlap(f, a, b, SYMS[i]));
     kfunc_free(f);
     ir_free(mod);
 }
@@ -206,7 +211,8 @@ static void test_overlapping_do_not_share(void **state) {
  * statement, h carries state; u and q are private to an iteration.  Without
  * the loop rule p's range would end at the loop's first statement and q
  * could take its memory, clobbering it for the next iteration. */
-static void test_loop_carried(void **state) {
+static void test_loop_carried(void **state)
+{
     (void)state;
     IrModule *mod = sym_module();
     KFunc *f = kfunc_new("loop", mod);
@@ -249,7 +255,8 @@ static void test_loop_carried(void **state) {
 }
 
 /* The checker can fail: the same loop with every temporary at offset 0. */
-static void test_checker_catches_clobbering(void **state) {
+static void test_checker_catches_clobbering(void **state)
+{
     (void)state;
     IrModule *mod = sym_module();
     KFunc *f = kfunc_new("bad", mod);
@@ -276,7 +283,8 @@ static void test_checker_catches_clobbering(void **state) {
 
 /* ---- the verifier ------------------------------------------------------------------ */
 
-static char *verify_text(const KFunc *f, const int64_t *sym, int *n) {
+static char *verify_text(const KFunc *f, const int64_t *sym, int *n)
+{
     FILE *o = tmpfile();
     assert_non_null(o);
     *n = kfunc_verify(f, sym, o);
@@ -285,7 +293,8 @@ static char *verify_text(const KFunc *f, const int64_t *sym, int *n) {
 
 /* A per-step store y[t] into a buffer one step short: in bounds at the
  * first iteration, out at the last. */
-static void test_verify_bounds(void **state) {
+static void test_verify_bounds(void **state)
+{
     (void)state;
     IrModule *mod = sym_module();
     KFunc *f = kfunc_new("oob", mod);
@@ -320,7 +329,8 @@ static void test_verify_bounds(void **state) {
     ir_free(mod);
 }
 
-static void test_verify_nodes(void **state) {
+static void test_verify_nodes(void **state)
+{
     (void)state;
     IrModule *mod = sym_module();
     KFunc *f = kfunc_new("nodes", mod);
@@ -373,7 +383,8 @@ static void test_verify_nodes(void **state) {
 }
 
 /* After the plan: a temporary moved past the arena's end is caught. */
-static void test_verify_arena(void **state) {
+static void test_verify_arena(void **state)
+{
     (void)state;
     IrModule *mod = sym_module();
     KFunc *f = kfunc_new("arena", mod);
@@ -399,7 +410,8 @@ static void test_verify_arena(void **state) {
 
 /* ---- the printer --------------------------------------------------------------------- */
 
-static void test_print(void **state) {
+static void test_print(void **state)
+{
     (void)state;
     IrModule *mod = sym_module();
     KFunc *f = kfunc_new("forward", mod);
@@ -443,9 +455,9 @@ static void test_print(void **state) {
     char arena_line[256], arena_at[128];
     snprintf(arena_line, sizeof arena_line,
              "  arena 128 * ((16 * B + 63) / 64) + %lld bytes; sgemm workspace @ 128 * ((16 * B + 63) / 64), "
-             "%lld bytes\n", ws, ws);
-    snprintf(arena_at, sizeof arena_at, "  arena at T=8: %lld bytes for B=1, %lld for B=64\n", 128 + ws,
-             128 * 16 + ws);
+             "%lld bytes\n",
+             ws, ws);
+    snprintf(arena_at, sizeof arena_at, "  arena at T=8: %lld bytes for B=1, %lld for B=64\n", 128 + ws, 128 * 16 + ws);
     const char *const want[] = {
         "kfunc forward (module hand) {\n  sym B\n  sym T <= 8\n",
         "  arg    x : f32[T * 4 * B]  arg[0] \"x\"\n",
@@ -456,7 +468,8 @@ static void test_print(void **state) {
         arena_line,
         arena_at,
         "  for t0 in 0 .. T reverse {                                    # h: rnn layer 0\n",
-        "    gemm C=g[0; ld 4] A=h[0; ld 4] B=h_weight_hh_l0[0; ld 4]^T (M=B, N=4, K=4) alpha=1 beta=0  # %9 = linear\n",
+        "    gemm C=g[0; ld 4] A=h[0; ld 4] B=h_weight_hh_l0[0; ld 4]^T (M=B, N=4, K=4) alpha=1 beta=0  # %9 = "
+        "linear\n",
         "    map [B, 4] {                                                # %10 = add\n"
         "      n0 = in g[0; 4, 1]\n"
         "      n1 = in x[t0 * 4 * B; 4, 1]\n"
@@ -479,56 +492,63 @@ static void test_print(void **state) {
 
 /* ---- random programs ------------------------------------------------------------------ */
 
-enum { FLAT, SEQ, VEC };   /* [B, w], [T, B, w], [w] */
+enum { FLAT, SEQ, VEC }; /* [B, w], [T, B, w], [w] */
 static const int WIDTHS[] = {2, 4, 6};
 
 typedef struct RBuf {
     KBuf *b;
-    int   w, shape;
-    int   ready;     /* every element written: may be read */
-    int   filling;   /* a SEQ the current loop writes one step a time */
+    int w, shape;
+    int ready;   /* every element written: may be read */
+    int filling; /* a SEQ the current loop writes one step a time */
 } RBuf;
 
 typedef struct Gen {
-    KFunc   *f;
+    KFunc *f;
     uint64_t rng;
-    RBuf     r[512];
-    int      n;
-    KBuf    *mat[7][7];   /* gemm weights [w2, w1] */
-    const KExpr *t;       /* the induction variable of the enclosing T loop */
-    int      depth;
+    RBuf r[512];
+    int n;
+    KBuf *mat[7][7]; /* gemm weights [w2, w1] */
+    const KExpr *t;  /* the induction variable of the enclosing T loop */
+    int depth;
 } Gen;
 
-static unsigned rnd(Gen *g, unsigned n) {
+static unsigned rnd(Gen *g, unsigned n)
+{
     g->rng = g->rng * 6364136223846793005ULL + 1442695040888963407ULL;
     return (unsigned)(g->rng >> 33) % n;
 }
 
-static const KExpr *shape_size(KFunc *f, int shape, int w) {
+static const KExpr *shape_size(KFunc *f, int shape, int w)
+{
     const KExpr *B = kexpr_sym(f, 0), *T = kexpr_sym(f, 1);
     return shape == VEC ? K(f, w) : shape == FLAT ? mul(f, K(f, w), B) : mul(f, mul(f, K(f, w), T), B);
 }
 
-static RBuf *gen_buf(Gen *g, int shape, int w, KBufKind kind) {
+static RBuf *gen_buf(Gen *g, int shape, int w, KBufKind kind)
+{
     assert_true(g->n < 512);
     RBuf *r = &g->r[g->n++];
-    *r = (RBuf){.b = kfunc_buf(g->f, kind == KB_ARG ? "arg" : kind == KB_RESULT ? "res" : "t", IR_F32,
-                               shape_size(g->f, shape, w), kind),
-                .w = w, .shape = shape, .ready = kind == KB_ARG};
+    *r = (RBuf){.b = kfunc_buf(g->f,
+                               kind == KB_ARG      ? "arg"
+                               : kind == KB_RESULT ? "res"
+                                                   : "t",
+                               IR_F32, shape_size(g->f, shape, w), kind),
+                .w = w,
+                .shape = shape,
+                .ready = kind == KB_ARG};
     return r;
 }
 
 /* A ready buffer of width w that a map over `space` (FLAT or SEQ) can read,
  * as an input view with its strides; temporaries are preferred. */
-static void gen_read(Gen *g, KStmt *s, int space, int w, int *node) {
+static void gen_read(Gen *g, KStmt *s, int space, int w, int *node)
+{
     int cand[512], n = 0;
     for (int i = 0; i < g->n; i++)
-        if (g->r[i].ready && g->r[i].w == w && g->r[i].b->kind != KB_RESULT)
-            cand[n++] = i;
+        if (g->r[i].ready && g->r[i].w == w && g->r[i].b->kind != KB_RESULT) cand[n++] = i;
     assert_true(n > 0); /* the arguments of every width are always ready */
     RBuf *r = &g->r[cand[rnd(g, n)]];
-    if (r->b->kind == KB_ARG && rnd(g, 2))
-        r = &g->r[cand[rnd(g, n)]];
+    if (r->b->kind == KB_ARG && rnd(g, 2)) r = &g->r[cand[rnd(g, n)]];
     KFunc *f = g->f;
     const KExpr *B = kexpr_sym(f, 0), *T = kexpr_sym(f, 1), *bw = mul(f, K(f, w), B);
     const KExpr *st[3], *off = K(f, 0);
@@ -548,7 +568,8 @@ static void gen_read(Gen *g, KStmt *s, int space, int w, int *node) {
 }
 
 /* Random arithmetic over the nodes so far; returns the last node. */
-static int gen_nodes(Gen *g, KStmt *s, int last) {
+static int gen_nodes(Gen *g, KStmt *s, int last)
+{
     static const KMapOp bin[] = {KM_ADD, KM_SUB, KM_MUL, KM_MAX, KM_MIN, KM_RELU_GRAD};
     static const KMapOp un[] = {KM_TANH, KM_SIGMOID, KM_NEG, KM_RELU};
     for (int k = (int)rnd(g, 4); k > 0; k--) {
@@ -563,7 +584,8 @@ static int gen_nodes(Gen *g, KStmt *s, int last) {
 }
 
 /* One map writing all of `out` (FLAT or SEQ), or step t of a filling SEQ. */
-static void gen_map_into(Gen *g, KBlock *blk, RBuf *out, int step) {
+static void gen_map_into(Gen *g, KBlock *blk, RBuf *out, int step)
+{
     KFunc *f = g->f;
     int w = out->w, space = out->shape == SEQ && !step ? SEQ : FLAT;
     const KExpr *B = kexpr_sym(f, 0), *T = kexpr_sym(f, 1);
@@ -574,8 +596,7 @@ static void gen_map_into(Gen *g, KBlock *blk, RBuf *out, int step) {
     }
     KStmt *s = map_new(f, blk, out->b->name, space == SEQ ? 3 : 2, dims);
     int node = 0;
-    for (int k = 1 + (int)rnd(g, 3); k > 0; k--)
-        gen_read(g, s, space, w, &node);
+    for (int k = 1 + (int)rnd(g, 3); k > 0; k--) gen_read(g, s, space, w, &node);
     node = gen_nodes(g, s, node);
     const KExpr *off = step ? mul(f, g->t, mul(f, K(f, w), B)) : K(f, 0);
     map_out(s, view(out->b, off), st, node, 0);
@@ -585,12 +606,12 @@ static void gen_map_into(Gen *g, KBlock *blk, RBuf *out, int step) {
         map_out(s, view(o2->b, K(f, 0)), st, (int)rnd(g, (unsigned)s->nnodes), 0);
         o2->ready = 1;
     }
-    if (!step)
-        out->ready = 1;
+    if (!step) out->ready = 1;
 }
 
 /* acc[w] += x[B, w] summed over B. */
-static void gen_accumulate(Gen *g, KBlock *blk, RBuf *acc) {
+static void gen_accumulate(Gen *g, KBlock *blk, RBuf *acc)
+{
     KFunc *f = g->f;
     const KExpr *dims[2] = {kexpr_sym(f, 0), K(f, acc->w)}, *st[2] = {K(f, 0), K(f, 1)};
     KStmt *s = map_new(f, blk, "acc", 2, dims);
@@ -599,7 +620,8 @@ static void gen_accumulate(Gen *g, KBlock *blk, RBuf *acc) {
     map_out(s, view(acc->b, K(f, 0)), st, gen_nodes(g, s, node), 1);
 }
 
-static RBuf *gen_zeroed_vec(Gen *g, KBlock *blk) {
+static RBuf *gen_zeroed_vec(Gen *g, KBlock *blk)
+{
     KFunc *f = g->f;
     RBuf *v = gen_buf(g, VEC, WIDTHS[rnd(g, 3)], KB_TEMP);
     const KExpr *dims[1] = {K(f, v->w)}, *st[1] = {K(f, 1)};
@@ -610,23 +632,21 @@ static RBuf *gen_zeroed_vec(Gen *g, KBlock *blk) {
 }
 
 /* C[B, w2] = A[B, w1] W[w2, w1]^T (beta 0: a fresh C; beta 1: onto a ready one). */
-static void gen_gemm(Gen *g, KBlock *blk) {
+static void gen_gemm(Gen *g, KBlock *blk)
+{
     KFunc *f = g->f;
     int w1 = WIDTHS[rnd(g, 3)], w2 = WIDTHS[rnd(g, 3)];
     KStmt *s = kblock_add(f, blk, KS_GEMM, "gemm");
     int a;
-    do
-        a = (int)rnd(g, (unsigned)g->n);
+    do a = (int)rnd(g, (unsigned)g->n);
     while (!(g->r[a].ready && g->r[a].shape == FLAT && g->r[a].w == w1 && g->r[a].b->kind != KB_RESULT));
-    if (!g->mat[w2][w1])
-        g->mat[w2][w1] = kfunc_buf(f, "W", IR_F32, K(f, w2 * w1), KB_ARG);
+    if (!g->mat[w2][w1]) g->mat[w2][w1] = kfunc_buf(f, "W", IR_F32, K(f, w2 * w1), KB_ARG);
     RBuf *c = NULL;
     for (int i = 0; i < g->n && !c; i++)
         if (rnd(g, 3) == 0 && g->r[i].ready && g->r[i].shape == FLAT && g->r[i].w == w2 && g->r[i].b->kind == KB_TEMP)
             c = &g->r[i];
     s->beta = c ? 1 : 0;
-    if (!c)
-        c = gen_buf(g, FLAT, w2, KB_TEMP);
+    if (!c) c = gen_buf(g, FLAT, w2, KB_TEMP);
     s->M = kexpr_sym(f, 0), s->N = K(f, w2), s->K = K(f, w1), s->alpha = 1, s->transb = 1;
     s->A = view(g->r[a].b, K(f, 0)), s->lda = K(f, w1);
     s->B = view(g->mat[w2][w1], K(f, 0)), s->ldb = K(f, w1);
@@ -636,30 +656,26 @@ static void gen_gemm(Gen *g, KBlock *blk) {
 
 static void gen_block(Gen *g, KBlock *blk, int items);
 
-static void gen_loop(Gen *g, KBlock *blk) {
+static void gen_loop(Gen *g, KBlock *blk)
+{
     KFunc *f = g->f;
     int outer = !g->t;
     /* state from before the loop, sequences it fills, an accumulator */
-    for (int k = (int)rnd(g, 3); k > 0; k--)
-        gen_map_into(g, blk, gen_buf(g, FLAT, WIDTHS[rnd(g, 3)], KB_TEMP), 0);
+    for (int k = (int)rnd(g, 3); k > 0; k--) gen_map_into(g, blk, gen_buf(g, FLAT, WIDTHS[rnd(g, 3)], KB_TEMP), 0);
     int fill0 = g->n;
     if (outer)
-        for (int k = (int)rnd(g, 3); k > 0; k--)
-            gen_buf(g, SEQ, WIDTHS[rnd(g, 3)], KB_TEMP)->filling = 1;
+        for (int k = (int)rnd(g, 3); k > 0; k--) gen_buf(g, SEQ, WIDTHS[rnd(g, 3)], KB_TEMP)->filling = 1;
     int fill1 = g->n;
     RBuf *acc = rnd(g, 2) ? gen_zeroed_vec(g, blk) : NULL;
     KStmt *L = kblock_add(f, blk, KS_LOOP, outer ? "scan" : "inner");
     L->count = outer ? kexpr_sym(f, 1) : K(f, 2 + rnd(g, 2));
     L->reverse = (int)rnd(g, 2);
     const KExpr *saved = g->t;
-    if (outer)
-        g->t = kexpr_var(f, L->var);
+    if (outer) g->t = kexpr_var(f, L->var);
     g->depth++;
     gen_block(g, &L->body, 2 + (int)rnd(g, 5));
-    if (acc)
-        gen_accumulate(g, &L->body, acc);
-    for (int i = fill0; i < fill1; i++)
-        gen_map_into(g, &L->body, &g->r[i], 1);
+    if (acc) gen_accumulate(g, &L->body, acc);
+    for (int i = fill0; i < fill1; i++) gen_map_into(g, &L->body, &g->r[i], 1);
     /* overwrite some state carried to the next iteration */
     for (int i = 0; i < g->n; i++)
         if (g->r[i].ready && g->r[i].shape == FLAT && g->r[i].b->kind == KB_TEMP && rnd(g, 4) == 0)
@@ -672,7 +688,8 @@ static void gen_loop(Gen *g, KBlock *blk) {
     }
 }
 
-static void gen_block(Gen *g, KBlock *blk, int items) {
+static void gen_block(Gen *g, KBlock *blk, int items)
+{
     for (int i = 0; i < items; i++) {
         unsigned c = rnd(g, 10);
         if (c < 5) {
@@ -698,7 +715,8 @@ static void gen_block(Gen *g, KBlock *blk, int items) {
     }
 }
 
-static KFunc *gen_program(IrModule *mod, uint64_t seed) {
+static KFunc *gen_program(IrModule *mod, uint64_t seed)
+{
     Gen *g = calloc(1, sizeof *g);
     assert_non_null(g);
     g->f = kfunc_new("random", mod);
@@ -715,7 +733,8 @@ static KFunc *gen_program(IrModule *mod, uint64_t seed) {
     return f;
 }
 
-static void test_random_programs(void **state) {
+static void test_random_programs(void **state)
+{
     (void)state;
     IrModule *mod = sym_module();
     int shared = 0, caught = 0, clobberable = 0, loops = 0;
@@ -752,8 +771,10 @@ static void test_random_programs(void **state) {
         }
         kfunc_free(f);
     }
-    fprintf(stderr, "random programs: %d, with loops %d; memory shared in %d; "
-                    "all-at-0 plans caught in %d of %d\n", N, loops, shared, caught, clobberable);
+    fprintf(stderr,
+            "random programs: %d, with loops %d; memory shared in %d; "
+            "all-at-0 plans caught in %d of %d\n",
+            N, loops, shared, caught, clobberable);
     assert_true(loops > N / 4);
     assert_true(shared > N / 2);
     assert_true(caught > clobberable * 9 / 10);
@@ -766,15 +787,15 @@ static void test_random_programs(void **state) {
  * with the loss; with `grad`, after autodiff too; with `fuse`, its maps
  * fused by kfuse() as the backends may do before planning): the plan verifies and
  * survives the shadow run at a few symbol values (B and every length). */
-static void check_examples(int grad, int fuse) {
+static void check_examples(int grad, int fuse)
+{
     DIR *d = opendir("examples");
     assert_non_null(d);
     struct dirent *e;
     int nmodels = 0;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".rnn"))
-            continue;
+        if (len < 5 || strcmp(e->d_name + len - 4, ".rnn")) continue;
         char path[512];
         snprintf(path, sizeof path, "examples/%s", e->d_name);
         size_t n;
@@ -783,15 +804,12 @@ static void check_examples(int grad, int fuse) {
         Program *prog;
         IrModule *m = tu_build_src(src, &prog);
         char err[512];
-        if (grad && m->loss)
-            assert_int_equal(autodiff(m, err, sizeof err), 0);
+        if (grad && m->loss) assert_int_equal(autodiff(m, err, sizeof err), 0);
         assert_int_equal(optimize(m, err, sizeof err), 0);
         KFunc *f = lower(m, grad ? "train" : "forward", err, sizeof err);
-        if (!f)
-            fprintf(stderr, "%s: %s\n", path, err);
+        if (!f) fprintf(stderr, "%s: %s\n", path, err);
         assert_non_null(f);
-        if (fuse)
-            kfuse(f);
+        if (fuse) kfuse(f);
         assert_int_equal(memplan(f, err, sizeof err), 0);
         static const int64_t bs[] = {1, 3}, ts[] = {1, 4};
         for (int i = 0; i < 2; i++) {
@@ -810,14 +828,15 @@ static void check_examples(int grad, int fuse) {
             assert_int_equal(uninit, 0);
         }
         int64_t sym[64] = {8};
-        for (int k = 1; k < f->nsyms; k++)
-            sym[k] = 4;
+        for (int k = 1; k < f->nsyms; k++) sym[k] = 4;
         int ntemps = 0;
-        for (int i = 0; i < f->nbufs; i++)
-            ntemps += f->bufs[i]->kind == KB_TEMP;
-        fprintf(stderr, "%-20s %-7s%s %3d temporaries, %8lld bytes unshared, %8lld planned (B=8, lengths 4, no workspace)\n",
-                e->d_name, grad ? "grad" : "forward", fuse ? " fused" : "      ", ntemps, (long long)unshared_bytes(f, sym),
-                (long long)(kexpr_eval(f->arena_bytes, sym, NULL) - (f->ws_bytes ? kexpr_eval(f->ws_bytes, sym, NULL) : 0)));
+        for (int i = 0; i < f->nbufs; i++) ntemps += f->bufs[i]->kind == KB_TEMP;
+        fprintf(stderr,
+                "%-20s %-7s%s %3d temporaries, %8lld bytes unshared, %8lld planned (B=8, lengths 4, no workspace)\n",
+                e->d_name, grad ? "grad" : "forward", fuse ? " fused" : "      ", ntemps,
+                (long long)unshared_bytes(f, sym),
+                (long long)(kexpr_eval(f->arena_bytes, sym, NULL) -
+                            (f->ws_bytes ? kexpr_eval(f->ws_bytes, sym, NULL) : 0)));
         kfunc_free(f);
         ir_free(m);
         ast_free(prog);
@@ -828,30 +847,28 @@ static void check_examples(int grad, int fuse) {
     assert_true(nmodels >= 7);
 }
 
-static void test_examples_forward(void **state) {
+static void test_examples_forward(void **state)
+{
     (void)state;
     check_examples(0, 0);
     check_examples(0, 1);
 }
 
-static void test_examples_grad(void **state) {
+static void test_examples_grad(void **state)
+{
     (void)state;
     check_examples(1, 0);
     check_examples(1, 1);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chain_shares),
-        cmocka_unit_test(test_overlapping_do_not_share),
-        cmocka_unit_test(test_loop_carried),
-        cmocka_unit_test(test_checker_catches_clobbering),
-        cmocka_unit_test(test_verify_bounds),
-        cmocka_unit_test(test_verify_nodes),
-        cmocka_unit_test(test_verify_arena),
-        cmocka_unit_test(test_print),
-        cmocka_unit_test(test_random_programs),
-        cmocka_unit_test(test_examples_forward),
+        cmocka_unit_test(test_chain_shares),    cmocka_unit_test(test_overlapping_do_not_share),
+        cmocka_unit_test(test_loop_carried),    cmocka_unit_test(test_checker_catches_clobbering),
+        cmocka_unit_test(test_verify_bounds),   cmocka_unit_test(test_verify_nodes),
+        cmocka_unit_test(test_verify_arena),    cmocka_unit_test(test_print),
+        cmocka_unit_test(test_random_programs), cmocka_unit_test(test_examples_forward),
         cmocka_unit_test(test_examples_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,17 +36,17 @@
 #define ULP1(ref) (FLT_EPSILON * fabs(ref))
 
 /* Asserts |got - want| <= tol, naming the value on failure. */
-static void check_near(const char *what, int64_t i, double got, double want, double tol) {
+static void check_near(const char *what, int64_t i, double got, double want, double tol)
+{
     if (!(fabs(got - want) <= tol)) {
-        fprintf(stderr, "%s[%lld]: got %.9g, want %.17g (tolerance %.3g)\n", what, (long long)i,
-                got, want, tol);
+        fprintf(stderr, "%s[%lld]: got %.9g, want %.17g (tolerance %.3g)\n", what, (long long)i, got, want, tol);
         fail();
     }
 }
 
-static void fill(RtRng *r, float *x, int64_t n, float scale) {
-    for (int64_t i = 0; i < n; i++)
-        x[i] = rt_rng_uniform_sym(r, scale);
+static void fill(RtRng *r, float *x, int64_t n, float scale)
+{
+    for (int64_t i = 0; i < n; i++) x[i] = rt_rng_uniform_sym(r, scale);
 }
 
 /* ---- softmax ------------------------------------------------------------ */
@@ -55,24 +55,25 @@ enum { ROWS = 6, C = 37 };
 
 /* Random logits in [-8, 8] (exp without a max shift is safe there, so the
  * reference takes the plain route), one row of huge logits. */
-static void make_logits(float *x) {
+static void make_logits(float *x)
+{
     RtRng r;
     rt_rng_seed(&r, 11);
     fill(&r, x, ROWS * C, 8.0f);
-    for (int c = 0; c < C; c++)
-        x[5 * C + c] = 1000.0f - (float)c; /* exp(1000) overflows any float and double */
+    for (int c = 0; c < C; c++) x[5 * C + c] = 1000.0f - (float)c; /* exp(1000) overflows any float and double */
 }
 
 /* softmax of row, in double, by the unshifted formula where it is safe and
  * around the known maximum for the huge row. */
-static double ref_softmax(const float *row, int c, int huge) {
+static double ref_softmax(const float *row, int c, int huge)
+{
     double shift = huge ? 1000.0 : 0.0, s = 0.0;
-    for (int k = 0; k < C; k++)
-        s += exp((double)row[k] - shift);
+    for (int k = 0; k < C; k++) s += exp((double)row[k] - shift);
     return exp((double)row[c] - shift) / s;
 }
 
-static void test_softmax(void **state) {
+static void test_softmax(void **state)
+{
     (void)state;
     float x[ROWS * C], y[ROWS * C], z[ROWS * C];
     make_logits(x);
@@ -104,7 +105,8 @@ enum { LN_ROWS = 4, LN_N = 37 };
  * far from 0, which a one-pass float variance would lose); row 3: one
  * value repeated (variance 0: y = 0, and the gradient is scaled by
  * 1/sqrt(eps)). */
-static void make_ln_input(float *x, float *dy) {
+static void make_ln_input(float *x, float *dy)
+{
     RtRng r;
     rt_rng_seed(&r, 23);
     fill(&r, x, LN_ROWS * LN_N, 2.0f);
@@ -119,7 +121,8 @@ static void make_ln_input(float *x, float *dy) {
  * long double around a known shift (the row's first value, exact), so
  * mean and variance come out of E[d], E[d^2] - E[d]^2 rather than the
  * kernel's two passes. */
-static void ref_ln_moments(const float *x, long double *mu, long double *rs) {
+static void ref_ln_moments(const float *x, long double *mu, long double *rs)
+{
     long double sh = x[0], s = 0, q = 0;
     for (int c = 0; c < LN_N; c++) {
         long double d = (long double)x[c] - sh;
@@ -131,7 +134,8 @@ static void ref_ln_moments(const float *x, long double *mu, long double *rs) {
     *rs = 1.0L / sqrtl(q / LN_N - m * m + LN_EPS);
 }
 
-static void test_layernorm(void **state) {
+static void test_layernorm(void **state)
+{
     (void)state;
     float x[LN_ROWS * LN_N], dy[LN_ROWS * LN_N], y[LN_ROWS * LN_N], z[LN_ROWS * LN_N];
     make_ln_input(x, dy);
@@ -167,7 +171,8 @@ static void test_layernorm(void **state) {
 /* The gradient against the Jacobian written out, dx_i = sum_j dy_j J_ji,
  * J_ji = r (delta_ij - 1/n - xh_i xh_j / n), in long double: O(n^2), where
  * the kernel uses the two row sums. */
-static void test_layernorm_grad(void **state) {
+static void test_layernorm_grad(void **state)
+{
     (void)state;
     float x[LN_ROWS * LN_N], dy[LN_ROWS * LN_N], dx[LN_ROWS * LN_N], z[LN_ROWS * LN_N];
     make_ln_input(x, dy);
@@ -179,8 +184,7 @@ static void test_layernorm_grad(void **state) {
         for (int c = 0; c < LN_N; c++) xh[c] = ((long double)xr[c] - mu) * rs;
         for (int i = 0; i < LN_N; i++) {
             long double acc = 0;
-            for (int j = 0; j < LN_N; j++)
-                acc += gr[j] * rs * ((i == j) - 1.0L / LN_N - xh[i] * xh[j] / LN_N);
+            for (int j = 0; j < LN_N; j++) acc += gr[j] * rs * ((i == j) - 1.0L / LN_N - xh[i] * xh[j] / LN_N);
             double want = (double)acc;
             /* one rounding of a double value whose error is ~n 2^-53 of
              * r max|dy| (r <= 1/sqrt(eps) ~ 316 on row 3): the floor */
@@ -197,7 +201,8 @@ static void test_layernorm_grad(void **state) {
 
 /* ---- cross-entropy and its gradient -------------------------------------- */
 
-static void test_cross_entropy(void **state) {
+static void test_cross_entropy(void **state)
+{
     (void)state;
     float x[ROWS * C];
     make_logits(x);
@@ -205,8 +210,7 @@ static void test_cross_entropy(void **state) {
     float out = -1.0f;
     assert_int_equal(rt_cross_entropy(ROWS, C, x, ids, &out), 0);
     double want = 0.0;
-    for (int r = 0; r < ROWS; r++)
-        want += -log(ref_softmax(x + r * C, (int)ids[r], r == 5));
+    for (int r = 0; r < ROWS; r++) want += -log(ref_softmax(x + r * C, (int)ids[r], r == 5));
     want /= ROWS;
     /* one rounding of the double mean */
     check_near("cross_entropy", 0, out, want, ULP1(want));
@@ -224,7 +228,8 @@ static void test_cross_entropy(void **state) {
     assert_true(isnan(out));
 }
 
-static void test_cross_entropy_grad(void **state) {
+static void test_cross_entropy_grad(void **state)
+{
     (void)state;
     float x[ROWS * C], g[ROWS * C];
     make_logits(x);
@@ -235,8 +240,7 @@ static void test_cross_entropy_grad(void **state) {
             double want = (ref_softmax(x + r * C, c, r == 5) - (c == ids[r])) / ROWS;
             /* one rounding; the floor covers the references' 2^-52-level
              * difference in p before p - 1 cancels (|p - 1| >= 1e-3 here) */
-            check_near("cross_entropy_grad", r * C + c, g[r * C + c], want,
-                       ULP1(want) + 1e-15);
+            check_near("cross_entropy_grad", r * C + c, g[r * C + c], want, ULP1(want) + 1e-15);
         }
     /* in place, as the emitter may reuse the logits' buffer */
     float z[ROWS * C];
@@ -249,46 +253,42 @@ static void test_cross_entropy_grad(void **state) {
 
 enum { V = 7, D = 5, N = 9 };
 
-static void test_embedding(void **state) {
+static void test_embedding(void **state)
+{
     (void)state;
     float table[V * D], out[N * D];
-    for (int i = 0; i < V * D; i++)
-        table[i] = (float)i;
+    for (int i = 0; i < V * D; i++) table[i] = (float)i;
     int64_t ids[N] = {6, 0, 3, 3, 1, 6, 2, 5, 4};
     assert_int_equal(rt_embedding(N, D, V, table, ids, out), 0);
     for (int i = 0; i < N; i++)
-        for (int k = 0; k < D; k++)
-            assert_true(out[i * D + k] == (float)(ids[i] * D + k)); /* a copy: exact */
+        for (int k = 0; k < D; k++) assert_true(out[i * D + k] == (float)(ids[i] * D + k)); /* a copy: exact */
 }
 
 /* Multiples of 1/4 below 2^10: every partial sum is exact in float, so
  * the expected gradient is exact whatever the order of addition. */
-static void test_embedding_grad(void **state) {
+static void test_embedding_grad(void **state)
+{
     (void)state;
     float g[N * D], out[V * D];
     double want[V * D] = {0};
     int64_t ids[N] = {2, 2, 0, 6, 2, 0, 5, 6, 2}; /* rows 1, 3, 4 never hit */
-    for (int i = 0; i < N * D; i++)
-        g[i] = (float)((i * 7) % 23 - 11) * 0.25f;
-    for (int i = 0; i < V * D; i++)
-        out[i] = NAN; /* must be overwritten with zeros */
+    for (int i = 0; i < N * D; i++) g[i] = (float)((i * 7) % 23 - 11) * 0.25f;
+    for (int i = 0; i < V * D; i++) out[i] = NAN; /* must be overwritten with zeros */
     for (int i = 0; i < N; i++)
-        for (int k = 0; k < D; k++)
-            want[ids[i] * D + k] += g[i * D + k];
+        for (int k = 0; k < D; k++) want[ids[i] * D + k] += g[i * D + k];
     assert_int_equal(rt_embedding_grad(N, D, V, ids, g, out), 0);
-    for (int i = 0; i < V * D; i++)
-        assert_true(out[i] == (float)want[i]);
+    for (int i = 0; i < V * D; i++) assert_true(out[i] == (float)want[i]);
 }
 
 /* ---- ids out of range ---------------------------------------------------- */
 
-static void test_ids_out_of_range(void **state) {
+static void test_ids_out_of_range(void **state)
+{
     (void)state;
     const int64_t bad_ids[] = {-1, V, INT64_MIN, INT64_MAX};
     float table[V * D] = {0}, g[N * D] = {0}, x[3 * V] = {0};
     float out[N * D], keep[N * D];
-    for (int i = 0; i < N * D; i++)
-        keep[i] = 42.0f + (float)i;
+    for (int i = 0; i < N * D; i++) keep[i] = 42.0f + (float)i;
     for (size_t b = 0; b < sizeof bad_ids / sizeof bad_ids[0]; b++) {
         /* the bad id last: nothing is written, not even the good rows */
         int64_t ids[3] = {1, 2, bad_ids[b]};
@@ -317,7 +317,8 @@ static void test_ids_out_of_range(void **state) {
  * Tolerance 2 ulps: the hyperparameters arrive as floats (0.1f, 0.9f, 0.2f
  * are within 2^-24 relative of the decimals, moving the result by well
  * under an ulp) plus the final rounding. */
-static void test_sgd_hand(void **state) {
+static void test_sgd_hand(void **state)
+{
     (void)state;
     float p = 1.0f, g = 0.5f, mom = 0.2f, op, om;
     rt_sgd_update(1, &p, &g, &mom, &op, &om, 0.1f, 0.9f, 0.1f);
@@ -351,7 +352,8 @@ static void test_sgd_hand(void **state) {
  * Tolerance 2 ulps: the inputs 0.99, -0.2, 0.01 arrive as floats (within
  * half an ulp of the decimals; m' cancels by a factor ~2.5, still under an
  * ulp), plus the final rounding. */
-static void test_adam_hand(void **state) {
+static void test_adam_hand(void **state)
+{
     (void)state;
     const float b1 = 0.875f, b2 = 0.998046875f;
     float p = 1.0f, g = 0.5f, m = 0.0f, v = 0.0f, step = 1.0f;
@@ -370,7 +372,8 @@ static void test_adam_hand(void **state) {
 /* Random arrays against ir/interp_ops.c's equations in double on the same
  * float inputs and float hyperparameters: the same arithmetic, rounded
  * once, so within one ulp (a floor of 1e-30 for outputs that are ~0). */
-static void test_optimizers_vs_reference(void **state) {
+static void test_optimizers_vs_reference(void **state)
+{
     (void)state;
     enum { n = 301 };
     static float p[n], g[n], mom[n], m[n], v[n], op[n], o1[n], o2[n];
@@ -380,8 +383,7 @@ static void test_optimizers_vs_reference(void **state) {
     fill(&r, g, n, 0.5f);
     fill(&r, mom, n, 0.3f);
     fill(&r, m, n, 0.1f);
-    for (int i = 0; i < n; i++)
-        v[i] = fabsf(rt_rng_uniform_sym(&r, 0.01f));
+    for (int i = 0; i < n; i++) v[i] = fabsf(rt_rng_uniform_sym(&r, 0.01f));
     const float lr = 0.003f, mu = 0.8f, wd = 0.02f, b1 = 0.85f, b2 = 0.99f, eps = 1e-6f;
 
     rt_sgd_update(n, p, g, mom, op, o1, lr, mu, wd);
@@ -409,7 +411,8 @@ static void test_optimizers_vs_reference(void **state) {
 
 /* ---- scalar activations --------------------------------------------------- */
 
-static uint32_t bits_of(float f) {
+static uint32_t bits_of(float f)
+{
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
@@ -419,7 +422,8 @@ static uint32_t bits_of(float f) {
  * NaNs and infinities included): the scalar function gives exactly the
  * array function's bits on every path this CPU runs.  NaN must map to NaN
  * (payload bits are not compared). */
-static void test_scalar_activations_bitwise(void **state) {
+static void test_scalar_activations_bitwise(void **state)
+{
     (void)state;
     enum { STRIDE = 4099, CHUNK = 4096 };
     typedef float (*SFn)(float);
@@ -428,8 +432,7 @@ static void test_scalar_activations_bitwise(void **state) {
         const char *name;
         SFn s;
         VFn v;
-    } fs[] = {{"exp", rt_expf, rt_vexp_on}, {"tanh", rt_tanhf, rt_vtanh_on},
-              {"sigmoid", rt_sigmoidf, rt_vsigmoid_on}};
+    } fs[] = {{"exp", rt_expf, rt_vexp_on}, {"tanh", rt_tanhf, rt_vtanh_on}, {"sigmoid", rt_sigmoidf, rt_vsigmoid_on}};
     static float x[CHUNK], y[CHUNK];
     uint64_t checked = 0;
     for (uint64_t u = 0; u <= UINT32_MAX;) {
@@ -440,17 +443,14 @@ static void test_scalar_activations_bitwise(void **state) {
         }
         for (int f = 0; f < 3; f++)
             for (RtCpuPath path = RT_CPU_SCALAR; path < RT_CPU_NPATHS; path = (RtCpuPath)(path + 1)) {
-                if (!rt_cpu_path_supported(path))
-                    continue;
+                if (!rt_cpu_path_supported(path)) continue;
                 fs[f].v(path, y, x, n);
                 for (int i = 0; i < n; i++) {
                     float s = fs[f].s(x[i]);
-                    if (isnan(s) && isnan(y[i]))
-                        continue;
+                    if (isnan(s) && isnan(y[i])) continue;
                     if (bits_of(s) != bits_of(y[i])) {
-                        fprintf(stderr, "rt_%sf(%a) = %a but rt_v%s on %s gives %a\n",
-                                fs[f].name, (double)x[i], (double)s, fs[f].name,
-                                rt_cpu_path_name(path), (double)y[i]);
+                        fprintf(stderr, "rt_%sf(%a) = %a but rt_v%s on %s gives %a\n", fs[f].name, (double)x[i],
+                                (double)s, fs[f].name, rt_cpu_path_name(path), (double)y[i]);
                         fail();
                     }
                 }
@@ -462,11 +462,11 @@ static void test_scalar_activations_bitwise(void **state) {
     const float some[5] = {-3.5f, -0.0f, 0.3f, 0.7f, 20.0f};
     float ty[5];
     rt_vtanh(ty, some, 5);
-    for (int i = 0; i < 5; i++)
-        assert_true(bits_of(ty[i]) == bits_of(rt_tanhf(some[i])));
+    for (int i = 0; i < 5; i++) assert_true(bits_of(ty[i]) == bits_of(rt_tanhf(some[i])));
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_layernorm),

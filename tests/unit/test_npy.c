@@ -24,21 +24,21 @@
 
 #define FIX "tests/data/tensors/"
 
-static int count_dir_entries(const char *dir) {
+static int count_dir_entries(const char *dir)
+{
     DIR *d = opendir(dir);
     int n = 0;
     struct dirent *e;
-    if (!d)
-        return -1;
+    if (!d) return -1;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            n++;
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
     closedir(d);
     return n;
 }
 
 /* Fill with values whose bytes differ per element and per dtype. */
-static void fill_pattern(Tensor *t) {
+static void fill_pattern(Tensor *t)
+{
     int64_t n = rt_numel(t);
     for (int64_t i = 0; i < n; i++) {
         switch (t->dtype) {
@@ -50,7 +50,8 @@ static void fill_pattern(Tensor *t) {
     }
 }
 
-static void test_round_trip_all_dtypes_and_ranks(void **state) {
+static void test_round_trip_all_dtypes_and_ranks(void **state)
+{
     (void)state;
     static const int64_t dims[5][4] = {{0}, {5}, {2, 3}, {2, 1, 3}, {2, 3, 1, 2}};
     const RtDType dts[] = {RT_F32, RT_F64, RT_I32, RT_I64};
@@ -62,19 +63,18 @@ static void test_round_trip_all_dtypes_and_ranks(void **state) {
             fill_pattern(&t);
             tu_tmp_path(path, sizeof path, "rt.npy");
             assert_int_equal(rt_npy_write(path, &t, err, sizeof err), 0);
-            if (rt_npy_read(path, &u, err, sizeof err) != 0)
-                fail_msg("%s", err);
+            if (rt_npy_read(path, &u, err, sizeof err) != 0) fail_msg("%s", err);
             assert_int_equal(u.dtype, t.dtype);
             assert_int_equal(u.rank, rank);
-            for (int i = 0; i < rank; i++)
-                assert_int_equal(u.shape[i], t.shape[i]);
+            for (int i = 0; i < rank; i++) assert_int_equal(u.shape[i], t.shape[i]);
             assert_memory_equal(u.data, t.data, (size_t)rt_numel(&t) * rt_dtype_size(t.dtype));
             rt_tensor_free(&t);
             rt_tensor_free(&u);
         }
 }
 
-static void test_empty_tensor_round_trip(void **state) {
+static void test_empty_tensor_round_trip(void **state)
+{
     (void)state;
     const int64_t shape[3] = {3, 0, 2};
     Tensor t, u;
@@ -90,7 +90,8 @@ static void test_empty_tensor_round_trip(void **state) {
     rt_tensor_free(&u);
 }
 
-static void test_read_numpy_fixtures(void **state) {
+static void test_read_numpy_fixtures(void **state)
+{
     (void)state;
     Tensor t;
     char err[512];
@@ -122,8 +123,7 @@ static void test_read_numpy_fixtures(void **state) {
     assert_int_equal(rt_npy_read(FIX "i64_2x3x4.npy", &t, err, sizeof err), 0);
     assert_int_equal(t.dtype, RT_I64);
     assert_int_equal(t.rank, 3);
-    for (int i = 0; i < 24; i++)
-        assert_int_equal(((int64_t *)t.data)[i], i - 5);
+    for (int i = 0; i < 24; i++) assert_int_equal(((int64_t *)t.data)[i], i - 5);
     rt_tensor_free(&t);
 
     assert_int_equal(rt_npy_read(FIX "f32_empty_0x3.npy", &t, err, sizeof err), 0);
@@ -134,21 +134,20 @@ static void test_read_numpy_fixtures(void **state) {
 
     const char *versions[] = {FIX "f32_v2.npy", FIX "f32_v3.npy"};
     for (int v = 0; v < 2; v++) {
-        if (rt_npy_read(versions[v], &t, err, sizeof err) != 0)
-            fail_msg("%s", err);
+        if (rt_npy_read(versions[v], &t, err, sizeof err) != 0) fail_msg("%s", err);
         assert_int_equal(t.rank, 1);
         assert_int_equal(t.shape[0], 5);
-        for (int i = 0; i < 5; i++)
-            assert_true(((float *)t.data)[i] == (float)i);
+        for (int i = 0; i < 5; i++) assert_true(((float *)t.data)[i] == (float)i);
         rt_tensor_free(&t);
     }
 }
 
 /* Our writer produces exactly numpy's bytes: header text, padding, data. */
-static void test_writer_matches_numpy_bytes(void **state) {
+static void test_writer_matches_numpy_bytes(void **state)
+{
     (void)state;
-    const char *fixtures[] = {FIX "f32_2x3.npy", FIX "f64_scalar.npy", FIX "i32_vec.npy",
-                              FIX "i64_2x3x4.npy", FIX "f32_empty_0x3.npy"};
+    const char *fixtures[] = {FIX "f32_2x3.npy", FIX "f64_scalar.npy", FIX "i32_vec.npy", FIX "i64_2x3x4.npy",
+                              FIX "f32_empty_0x3.npy"};
     char path[512], err[512];
     for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
         Tensor t;
@@ -159,8 +158,7 @@ static void test_writer_matches_numpy_bytes(void **state) {
         unsigned char *a = tu_read_file(fixtures[i], &n1), *b = tu_read_file(path, &n2);
         assert_non_null(a);
         assert_non_null(b);
-        if (n1 != n2 || memcmp(a, b, n1) != 0)
-            fail_msg("%s: rewritten file differs from numpy's", fixtures[i]);
+        if (n1 != n2 || memcmp(a, b, n1) != 0) fail_msg("%s: rewritten file differs from numpy's", fixtures[i]);
         free(a);
         free(b);
         rt_tensor_free(&t);
@@ -168,7 +166,8 @@ static void test_writer_matches_numpy_bytes(void **state) {
 }
 
 /* '=' (native) and '|' byte-order marks mean little-endian on this host. */
-static void test_native_byte_order_marks(void **state) {
+static void test_native_byte_order_marks(void **state)
+{
     (void)state;
     const char *descrs[] = {"=f4", "|f4", "<f4"};
     char path[512], err[512];
@@ -176,8 +175,7 @@ static void test_native_byte_order_marks(void **state) {
         /* 10-byte prefix + 118-byte header: data starts at byte 128. */
         unsigned char buf[128 + 8];
         char hdr[128];
-        int n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (2,)}",
-                         descrs[k]);
+        int n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (2,)}", descrs[k]);
         memset(hdr + n, ' ', sizeof hdr - (size_t)n);
         hdr[117] = '\n';
         memcpy(buf, "\x93NUMPY\x01\x00\x76\x00", 10);
@@ -187,15 +185,15 @@ static void test_native_byte_order_marks(void **state) {
         tu_tmp_path(path, sizeof path, "order.npy");
         tu_write_file(path, buf, sizeof buf);
         Tensor t;
-        if (rt_npy_read(path, &t, err, sizeof err) != 0)
-            fail_msg("%s: %s", descrs[k], err);
+        if (rt_npy_read(path, &t, err, sizeof err) != 0) fail_msg("%s: %s", descrs[k], err);
         assert_int_equal(t.rank, 1);
         assert_memory_equal(t.data, v, sizeof v);
         rt_tensor_free(&t);
     }
 }
 
-static void test_missing_and_non_regular_files(void **state) {
+static void test_missing_and_non_regular_files(void **state)
+{
     (void)state;
     Tensor t;
     char path[512], err[512];
@@ -209,7 +207,8 @@ static void test_missing_and_non_regular_files(void **state) {
 
 /* A tiny error buffer truncates the message but never overflows: the
  * buffer is exactly 4 bytes on the heap, so ASan sees any overrun. */
-static void test_small_error_buffer(void **state) {
+static void test_small_error_buffer(void **state)
+{
     (void)state;
     Tensor t;
     char *err = malloc(4);
@@ -223,7 +222,8 @@ static void test_small_error_buffer(void **state) {
 
 /* ---- atomic writes ---------------------------------------------------- */
 
-static void test_atomic_write_missing_directory(void **state) {
+static void test_atomic_write_missing_directory(void **state)
+{
     (void)state;
     char path[512], err[512];
     snprintf(path, sizeof path, "%s/no/such/dir/x.npy", tu_tmpdir);
@@ -237,7 +237,8 @@ static void test_atomic_write_missing_directory(void **state) {
 
 /* The write fails half way (file size limit): the old file is untouched
  * and no temp file is left behind. */
-static void test_atomic_write_failure_keeps_old_file(void **state) {
+static void test_atomic_write_failure_keeps_old_file(void **state)
+{
     (void)state;
     char path[512], err[512];
     tu_tmp_path(path, sizeof path, "keep.bin");
@@ -274,7 +275,8 @@ static void test_atomic_write_failure_keeps_old_file(void **state) {
 }
 
 /* rename() onto a directory fails: the directory stays, the temp goes. */
-static void test_atomic_write_rename_failure(void **state) {
+static void test_atomic_write_rename_failure(void **state)
+{
     (void)state;
     char path[512], err[512];
     tu_tmp_path(path, sizeof path, "a_directory");
@@ -293,10 +295,10 @@ static void test_atomic_write_rename_failure(void **state) {
 
 /* A read-only directory refuses the temp file (skipped as root, which
  * ignores permissions). */
-static void test_atomic_write_readonly_directory(void **state) {
+static void test_atomic_write_readonly_directory(void **state)
+{
     (void)state;
-    if (geteuid() == 0)
-        skip();
+    if (geteuid() == 0) skip();
     char dir[512], path[600], err[512];
     tu_tmp_path(dir, sizeof dir, "ro");
     assert_int_equal(mkdir(dir, 0555), 0);
@@ -309,7 +311,8 @@ static void test_atomic_write_readonly_directory(void **state) {
     rmdir(dir);
 }
 
-static void test_atomic_write_replaces(void **state) {
+static void test_atomic_write_replaces(void **state)
+{
     (void)state;
     char path[512], err[512];
     tu_tmp_path(path, sizeof path, "replace.bin");
@@ -324,7 +327,8 @@ static void test_atomic_write_replaces(void **state) {
     free(now);
 }
 
-static void test_tensor_helpers(void **state) {
+static void test_tensor_helpers(void **state)
+{
     (void)state;
     Tensor t;
     char buf[64];
@@ -347,7 +351,8 @@ static void test_tensor_helpers(void **state) {
     assert_int_equal(rt_dtype_size(RT_I32), 4);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tensor_helpers),
         cmocka_unit_test(test_round_trip_all_dtypes_and_ranks),

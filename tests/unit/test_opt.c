@@ -52,8 +52,10 @@ static void put_random(TensorMap *map, const char *name, IrType t, int64_t T, do
     Tensor x;
     assert_int_equal(rt_tensor_alloc(&x, t.dtype == IR_I64 ? RT_I64 : RT_F64, t.rank, shape), 0);
     for (int64_t i = 0; i < rt_numel(&x); i++) {
-        if (t.dtype == IR_I64) ((int64_t *)x.data)[i] = (int64_t)urand(0, (double)idmax);
-        else ((double *)x.data)[i] = urand(lo, hi);
+        if (t.dtype == IR_I64)
+            ((int64_t *)x.data)[i] = (int64_t)urand(0, (double)idmax);
+        else
+            ((double *)x.data)[i] = urand(lo, hi);
     }
     assert_int_equal(rt_map_put(map, name, &x), 0);
 }
@@ -62,9 +64,12 @@ static void make_data(const IrModule *m, int64_t T, int64_t idmax, TensorMap *pa
 {
     rt_map_init(params);
     rt_map_init(inputs);
-    for (int i = 0; i < m->nparams; i++) put_random(params, m->params[i].name, m->params[i].value->type, T, -0.6, 0.6, idmax);
-    for (int i = 0; i < m->ninputs; i++) put_random(inputs, m->inputs[i].name, m->inputs[i].value->type, T, -1, 1, idmax);
-    for (int i = 0; i < m->ntargets; i++) put_random(inputs, m->targets[i].name, m->targets[i].value->type, T, -1, 1, idmax);
+    for (int i = 0; i < m->nparams; i++)
+        put_random(params, m->params[i].name, m->params[i].value->type, T, -0.6, 0.6, idmax);
+    for (int i = 0; i < m->ninputs; i++)
+        put_random(inputs, m->inputs[i].name, m->inputs[i].value->type, T, -1, 1, idmax);
+    for (int i = 0; i < m->ntargets; i++)
+        put_random(inputs, m->targets[i].name, m->targets[i].value->type, T, -1, 1, idmax);
 }
 
 static void run(const IrModule *m, const TensorMap *params, const TensorMap *inputs, IrPrecision prec, TensorMap *out)
@@ -87,11 +92,19 @@ static void compare(const TensorMap *want, const TensorMap *got, double tol, con
         for (int d = 0; d < a->rank; d++) assert_int_equal(a->shape[d], b->shape[d]);
         for (int64_t k = 0; k < rt_numel(a); k++) {
             double x, y;
-            if (a->dtype == RT_F32) { x = ((float *)a->data)[k]; y = ((float *)b->data)[k]; }
-            else if (a->dtype == RT_F64) { x = ((double *)a->data)[k]; y = ((double *)b->data)[k]; }
-            else { x = (double)((int64_t *)a->data)[k]; y = (double)((int64_t *)b->data)[k]; }
+            if (a->dtype == RT_F32) {
+                x = ((float *)a->data)[k];
+                y = ((float *)b->data)[k];
+            } else if (a->dtype == RT_F64) {
+                x = ((double *)a->data)[k];
+                y = ((double *)b->data)[k];
+            } else {
+                x = (double)((int64_t *)a->data)[k];
+                y = (double)((int64_t *)b->data)[k];
+            }
             int ok = tol < 0 ? x == y : fabs(x - y) <= tol * fabs(x) + tol;
-            if (!ok) fail_msg("%s: %s[%lld]: original %.17g, optimized %.17g", what, want->names[i], (long long)k, x, y);
+            if (!ok)
+                fail_msg("%s: %s[%lld]: original %.17g, optimized %.17g", what, want->names[i], (long long)k, x, y);
         }
     }
 }
@@ -234,7 +247,8 @@ static void test_gru(void **state)
 {
     (void)state;
     check_all("model a {\n input x : seq<[2]>\n target t : [2]\n"
-              " h = gru(x, hidden=3, init=learned)\n y = dense(mean(h), 2)\n loss = mse(y, t)\n}\n", 1);
+              " h = gru(x, hidden=3, init=learned)\n y = dense(mean(h), 2)\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_bidirectional_stacked(void **state)
@@ -242,12 +256,15 @@ static void test_bidirectional_stacked(void **state)
     (void)state;
     check_all("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
               " h = lstm(x, hidden=2, layers=2, bidirectional)\n y = dense(h, 2)\n output y\n"
-              " loss = mse(y, t)\n}\n", 1);
+              " loss = mse(y, t)\n}\n",
+              1);
     check_all("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
               " h = gru(reverse(x), hidden=2, bidirectional, merge=sum)\n y = dense(h, 2)\n"
-              " loss = mse(y, t)\n}\n", 1);
+              " loss = mse(y, t)\n}\n",
+              1);
     check_all("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
-              " h = rnn(x, hidden=3, layers=3)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n", 1);
+              " h = rnn(x, hidden=3, layers=3)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_user_cell(void **state)
@@ -261,9 +278,11 @@ static void test_user_cell(void **state)
               "  h' = tanh(W @ x + U @ h + b)\n  s' = s * sigmoid(W @ x) + h' / (1 + exp(s)) + W @ x\n"
               "  out s'\n}\n"
               "model m {\n input x : seq<[2]>\n target t : seq<[3]>\n"
-              " y = two(x, H=3)\n output y\n loss = mse(y, t)\n}\n", 1);
+              " y = two(x, H=3)\n output y\n loss = mse(y, t)\n}\n",
+              1);
     check_all("model m {\n input x : seq<[2]>\n target t : [3]\n"
-              " y = mygru(x, H=3)\n output o = last(y)\n loss = mse(last(y), t)\n}\n" TU_MYGRU_SRC, 1);
+              " y = mygru(x, H=3)\n output o = last(y)\n loss = mse(last(y), t)\n}\n" TU_MYGRU_SRC,
+              1);
 }
 
 static void test_generate(void **state)
@@ -291,7 +310,8 @@ static void test_encoder_decoder(void **state)
               " se = embedding(src, vocab=3, dim=2)\n enc = gru(se, hidden=3)\n"
               " te = embedding(tin, vocab=3, dim=2)\n dec = gru(te, hidden=3, init=enc)\n"
               " logits = dense(dec, 3)\n output p = softmax(logits)\n"
-              " loss = cross_entropy(logits, tout)\n}\n", 3);
+              " loss = cross_entropy(logits, tout)\n}\n",
+              3);
 }
 
 /* ---- structure ---------------------------------------------------------------------- */
@@ -312,7 +332,10 @@ static void test_hoist_structure(void **state)
     const IrOp *scan = NULL;
     for (int i = 0; i < b.m->body->nops; i++) {
         const IrOp *op = b.m->body->ops[i];
-        if (op->kind == IR_SCAN) { seen_scan = 1; scan = op; }
+        if (op->kind == IR_SCAN) {
+            seen_scan = 1;
+            scan = op;
+        }
         if (op->kind == IR_LINEAR && op->operands[0]->kind == IR_VAL_INPUT) {
             assert_false(seen_scan);
             assert_int_equal(op->results[0]->type.rank, 3);
@@ -340,7 +363,7 @@ static void test_hoist_structure(void **state)
 
     /* a reverse scan is hoisted the same way */
     b = tu_build("model a {\n input x : seq<[2]>\n target t : seq<[4]>\n"
-                  " h = rnn(x, hidden=2, bidirectional)\n loss = mse(h, t)\n}\n");
+                 " h = rnn(x, hidden=2, bidirectional)\n loss = mse(h, t)\n}\n");
     int scans = 0, rev = 0;
     assert_int_equal(hoist(b.m, err, sizeof err), 0);
     for (int i = 0; i < b.m->body->nops; i++) {

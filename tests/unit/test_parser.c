@@ -30,8 +30,7 @@ static Program *parse(const char *src, int *nerr, char **msgs)
     diag_init(&d, "t.rnn", src, f);
     Program *p = parse_program("t.rnn", src, &d);
     fclose(f);
-    if (nerr)
-        *nerr = d.nerrors;
+    if (nerr) *nerr = d.nerrors;
     if (msgs)
         *msgs = buf;
     else
@@ -45,8 +44,7 @@ static Program *parse_ok(const char *src)
     char *msgs;
     int nerr;
     Program *p = parse(src, &nerr, &msgs);
-    if (nerr)
-        fprintf(stderr, "unexpected errors:\n%s", msgs);
+    if (nerr) fprintf(stderr, "unexpected errors:\n%s", msgs);
     assert_int_equal(nerr, 0);
     free(msgs);
     assert_non_null(p);
@@ -98,30 +96,27 @@ static void check_binop(const Expr *e, int op)
 static void test_lexer_tokens(void **state)
 {
     (void)state;
-    const char *src =
-        "model h' 3H 12 0.5 1e-3 .5 \"a\\\"b\\\\c\" -> # comment ( {\n"
-        "  init seq<int> @ ;";
+    const char *src = "model h' 3H 12 0.5 1e-3 .5 \"a\\\"b\\\\c\" -> # comment ( {\n"
+                      "  init seq<int> @ ;";
     LexTok t[32];
     Diag d;
     diag_init(&d, "t.rnn", src, stderr);
     int n = lex_tokens(src, &d, t, 32);
     assert_int_equal(d.nerrors, 0);
-    int want[] = { TOK_MODEL, TOK_PRIMED, TOK_NUMIDENT, TOK_NUM, TOK_NUM, TOK_NUM, TOK_NUM,
-                   TOK_STRING, TOK_ARROW, TOK_INIT, TOK_SEQ, '<', TOK_INT, '>', '@', ';',
-                   TOK_YYEOF };
+    int want[] = {TOK_MODEL, TOK_PRIMED, TOK_NUMIDENT, TOK_NUM, TOK_NUM, TOK_NUM, TOK_NUM, TOK_STRING, TOK_ARROW,
+                  TOK_INIT,  TOK_SEQ,    '<',          TOK_INT, '>',     '@',     ';',     TOK_YYEOF};
     assert_int_equal(n, (int)(sizeof want / sizeof want[0]));
-    for (int i = 0; i < n; i++)
-        assert_int_equal(t[i].kind, want[i]);
+    for (int i = 0; i < n; i++) assert_int_equal(t[i].kind, want[i]);
 
-    assert_string_equal(t[1].str, "h'");          /* the prime is part of the token */
+    assert_string_equal(t[1].str, "h'"); /* the prime is part of the token */
     check_loc(t[1].loc, 1, 7, 2);
-    assert_true(t[2].num == 3);                   /* 3H = 3 * H */
+    assert_true(t[2].num == 3); /* 3H = 3 * H */
     assert_string_equal(t[2].str, "H");
     assert_true(t[3].num == 12 && t[3].is_int);
     assert_true(t[4].num == 0.5 && !t[4].is_int);
     assert_true(t[5].num == 1e-3 && !t[5].is_int);
     assert_true(t[6].num == 0.5 && !t[6].is_int);
-    assert_string_equal(t[7].str, "a\"b\\c");     /* escapes resolved */
+    assert_string_equal(t[7].str, "a\"b\\c"); /* escapes resolved */
     check_loc(t[7].loc, 1, 28, 9);
     /* The comment hid "( {"; `init` starts line 2. */
     check_loc(t[9].loc, 2, 3, 4);
@@ -162,25 +157,23 @@ static void test_lexer_errors(void **state)
 /* ---- every construct -------------------------------------------------------- */
 
 /* The example programs of docs/language.md, together. */
-static const char *doc_example =
-    "# many-to-many: character language model\n"
-    "model charlm {\n"
-    "  input  tokens : seq<int>\n"
-    "  target next   : seq<int>\n"
-    "  e      = embedding(tokens, vocab=65, dim=64)\n"
-    "  h      = lstm(e, hidden=256, layers=2)\n"
-    "  logits = dense(h, 65)\n"
-    "  output probs = softmax(logits)\n"
-    "  loss   = cross_entropy(logits, next)\n"
-    "}\n"
-    "\n"
-    "train charlm {\n"
-    "  data = text(\"examples/data/shakespeare_tiny.txt\")\n"
-    "  seq_len = 100   tbptt = 50   batch = 32\n"
-    "  optimizer = adam(lr=0.002)   clip = norm(5.0)   epochs = 10\n"
-    "}\n"
-    "\n"
-    TU_MYGRU_SRC;
+static const char *doc_example = "# many-to-many: character language model\n"
+                                 "model charlm {\n"
+                                 "  input  tokens : seq<int>\n"
+                                 "  target next   : seq<int>\n"
+                                 "  e      = embedding(tokens, vocab=65, dim=64)\n"
+                                 "  h      = lstm(e, hidden=256, layers=2)\n"
+                                 "  logits = dense(h, 65)\n"
+                                 "  output probs = softmax(logits)\n"
+                                 "  loss   = cross_entropy(logits, next)\n"
+                                 "}\n"
+                                 "\n"
+                                 "train charlm {\n"
+                                 "  data = text(\"examples/data/shakespeare_tiny.txt\")\n"
+                                 "  seq_len = 100   tbptt = 50   batch = 32\n"
+                                 "  optimizer = adam(lr=0.002)   clip = norm(5.0)   epochs = 10\n"
+                                 "}\n"
+                                 "\n" TU_MYGRU_SRC;
 
 static void test_doc_example_model(void **state)
 {
@@ -210,7 +203,7 @@ static void test_doc_example_model(void **state)
     assert_int_equal(s->kind, ST_TARGET);
     assert_string_equal(s->names[0], "next");
 
-    s = m->body[2];   /* e = embedding(tokens, vocab=65, dim=64) */
+    s = m->body[2]; /* e = embedding(tokens, vocab=65, dim=64) */
     assert_int_equal(s->kind, ST_ASSIGN);
     assert_int_equal(s->nnames, 1);
     assert_string_equal(s->names[0], "e");
@@ -228,7 +221,7 @@ static void test_doc_example_model(void **state)
     assert_string_equal(c->args[2].name, "dim");
     check_num(c->args[2].value, 64, 1);
 
-    s = m->body[4];   /* logits = dense(h, 65) */
+    s = m->body[4]; /* logits = dense(h, 65) */
     assert_string_equal(s->value->name, "dense");
     assert_null(s->value->args[1].name);
     check_num(s->value->args[1].value, 65, 1);
@@ -254,7 +247,7 @@ static void test_doc_example_train(void **state)
     assert_int_equal(t->kind, DECL_TRAIN);
     assert_string_equal(t->name, "charlm");
     assert_int_equal(t->nbody, 7);
-    const char *keys[] = { "data", "seq_len", "tbptt", "batch", "optimizer", "clip", "epochs" };
+    const char *keys[] = {"data", "seq_len", "tbptt", "batch", "optimizer", "clip", "epochs"};
     for (int i = 0; i < 7; i++) {
         assert_int_equal(t->body[i]->kind, ST_SETTING);
         assert_string_equal(t->body[i]->names[0], keys[i]);
@@ -265,11 +258,11 @@ static void test_doc_example_train(void **state)
     assert_string_equal(v->args[0].value->str, "examples/data/shakespeare_tiny.txt");
     check_num(t->body[1]->value, 100, 1);
     check_loc(t->body[2]->loc, 14, 19, 5);
-    v = t->body[4]->value;   /* adam(lr=0.002) */
+    v = t->body[4]->value; /* adam(lr=0.002) */
     assert_string_equal(v->name, "adam");
     assert_string_equal(v->args[0].name, "lr");
     check_num(v->args[0].value, 0.002, 0);
-    check_num(t->body[5]->value->args[0].value, 5.0, 0);   /* norm(5.0) */
+    check_num(t->body[5]->value->args[0].value, 5.0, 0); /* norm(5.0) */
     ast_free(p);
 }
 
@@ -290,7 +283,7 @@ static void test_doc_example_cell(void **state)
     check_ident(c->ret->dims[0], "H");
     assert_int_equal(c->nbody, 11);
 
-    const Stmt *s = c->body[0];   /* param Wx: [3H, I] init xavier */
+    const Stmt *s = c->body[0]; /* param Wx: [3H, I] init xavier */
     assert_int_equal(s->kind, ST_PARAM);
     assert_string_equal(s->names[0], "Wx");
     assert_int_equal(s->type->ndims, 2);
@@ -305,24 +298,24 @@ static void test_doc_example_cell(void **state)
     check_ident(c->body[1]->init, "orthogonal");
     check_ident(c->body[2]->init, "zero");
 
-    s = c->body[3];   /* state h: [H] = 0 */
+    s = c->body[3]; /* state h: [H] = 0 */
     assert_int_equal(s->kind, ST_STATE);
     assert_string_equal(s->names[0], "h");
     check_num(s->value, 0, 1);
 
-    s = c->body[4];   /* xr, xz, xn = split(Wx @ x + b, 3) */
+    s = c->body[4]; /* xr, xz, xn = split(Wx @ x + b, 3) */
     assert_int_equal(s->kind, ST_ASSIGN);
     assert_int_equal(s->nnames, 3);
     assert_string_equal(s->names[2], "xn");
     check_loc(s->name_locs[2], 22, 11, 2);
     const Expr *a0 = s->value->args[0].value;
-    check_binop(a0, '+');             /* (Wx @ x) + b */
+    check_binop(a0, '+'); /* (Wx @ x) + b */
     check_binop(a0->lhs, '@');
     check_ident(a0->lhs->lhs, "Wx");
     check_ident(a0->rhs, "b");
-    check_loc(a0->loc, 22, 29, 1);    /* a binop is at its operator */
+    check_loc(a0->loc, 22, 29, 1); /* a binop is at its operator */
 
-    s = c->body[9];   /* h' = (1 - z) * n + z * h */
+    s = c->body[9]; /* h' = (1 - z) * n + z * h */
     assert_int_equal(s->kind, ST_ASSIGN);
     assert_string_equal(s->names[0], "h");
     assert_int_equal(s->primed[0], 1);
@@ -330,7 +323,7 @@ static void test_doc_example_cell(void **state)
     check_binop(s->value->lhs, '*');
     check_binop(s->value->lhs->lhs, '-');
 
-    s = c->body[10];  /* out h' */
+    s = c->body[10]; /* out h' */
     assert_int_equal(s->kind, ST_OUT);
     assert_int_equal(s->nnames, 0);
     check_ident(s->value, "h'");
@@ -340,11 +333,10 @@ static void test_doc_example_cell(void **state)
 static void test_types(void **state)
 {
     (void)state;
-    Program *p = parse_ok(
-        "model m {\n"
-        "  input a : seq<[2*H + 1, 4], 100>; input b : seq<int, 50>\n"
-        "  input c : int  input d : [(H - 1) / 2]\n"
-        "}\n");
+    Program *p = parse_ok("model m {\n"
+                          "  input a : seq<[2*H + 1, 4], 100>; input b : seq<int, 50>\n"
+                          "  input c : int  input d : [(H - 1) / 2]\n"
+                          "}\n");
     const Stmt **b = (const Stmt **)p->decls[0]->body;
     assert_int_equal(p->decls[0]->nbody, 4);
     const TypeExpr *t = b[0]->type;
@@ -368,28 +360,27 @@ static void test_types(void **state)
 static void test_expressions(void **state)
 {
     (void)state;
-    Program *p = parse_ok(
-        "cell c(x: [I], y: [I]) -> [H] {\n"
-        "  a = -x * 2 - -3\n"
-        "  b = k * W @ x / 2\n"
-        "  c = 1 - 2 - 3\n"
-        "  out a\n"
-        "}\n");
+    Program *p = parse_ok("cell c(x: [I], y: [I]) -> [H] {\n"
+                          "  a = -x * 2 - -3\n"
+                          "  b = k * W @ x / 2\n"
+                          "  c = 1 - 2 - 3\n"
+                          "  out a\n"
+                          "}\n");
     const Decl *d = p->decls[0];
     assert_int_equal(d->ninputs, 2);
     assert_string_equal(d->inputs[1].name, "y");
-    const Expr *e = d->body[0]->value;   /* ((-x) * 2) - (-3) */
+    const Expr *e = d->body[0]->value; /* ((-x) * 2) - (-3) */
     check_binop(e, '-');
     check_binop(e->lhs, '*');
     assert_int_equal(e->lhs->lhs->kind, EX_NEG);
     check_ident(e->lhs->lhs->lhs, "x");
     assert_int_equal(e->rhs->kind, EX_NEG);
     check_num(e->rhs->lhs, 3, 1);
-    e = d->body[1]->value;               /* (k * (W @ x)) / 2 */
+    e = d->body[1]->value; /* (k * (W @ x)) / 2 */
     check_binop(e, '/');
     check_binop(e->lhs, '*');
     check_binop(e->lhs->rhs, '@');
-    e = d->body[2]->value;               /* (1 - 2) - 3 */
+    e = d->body[2]->value; /* (1 - 2) - 3 */
     check_binop(e, '-');
     check_binop(e->lhs, '-');
     check_num(e->rhs, 3, 1);
@@ -399,21 +390,20 @@ static void test_expressions(void **state)
 static void test_calls_and_outputs(void **state)
 {
     (void)state;
-    Program *p = parse_ok(
-        "model m {\n"
-        "  input x : seq<[8]>\n"
-        "  h = gru(x, hidden=16, bidirectional, merge=sum, init=learned)\n"
-        "  g = generate(mygru, last(h), steps=5, hidden=16, feedback)\n"
-        "  output h\n"
-        "  output f = final(h, c); z = f()\n"
-        "}\n");
+    Program *p = parse_ok("model m {\n"
+                          "  input x : seq<[8]>\n"
+                          "  h = gru(x, hidden=16, bidirectional, merge=sum, init=learned)\n"
+                          "  g = generate(mygru, last(h), steps=5, hidden=16, feedback)\n"
+                          "  output h\n"
+                          "  output f = final(h, c); z = f()\n"
+                          "}\n");
     const Decl *d = p->decls[0];
     assert_int_equal(d->nbody, 6);
     const Expr *c = d->body[1]->value;
     assert_int_equal(c->nargs, 5);
     assert_null(c->args[2].name);
-    check_ident(c->args[2].value, "bidirectional");   /* sema's to interpret */
-    assert_string_equal(c->args[4].name, "init");    /* `init` the keyword, as a name */
+    check_ident(c->args[2].value, "bidirectional"); /* sema's to interpret */
+    assert_string_equal(c->args[4].name, "init");   /* `init` the keyword, as a name */
     check_ident(c->args[4].value, "learned");
     c = d->body[2]->value;
     check_ident(c->args[0].value, "mygru");
@@ -435,14 +425,13 @@ static void test_calls_and_outputs(void **state)
 static void test_param_init_call(void **state)
 {
     (void)state;
-    Program *p = parse_ok(
-        "cell c(x: [I]) -> [H] {\n"
-        "  param W: [H, I] init uniform(0.1)\n"
-        "  param v: [H]\n"
-        "  state s: [H] = v\n"
-        "  s' = W @ x + s\n"
-        "  out s'\n"
-        "}\n");
+    Program *p = parse_ok("cell c(x: [I]) -> [H] {\n"
+                          "  param W: [H, I] init uniform(0.1)\n"
+                          "  param v: [H]\n"
+                          "  state s: [H] = v\n"
+                          "  s' = W @ x + s\n"
+                          "  out s'\n"
+                          "}\n");
     const Stmt *s = p->decls[0]->body[0];
     assert_int_equal(s->init->kind, EX_CALL);
     assert_string_equal(s->init->name, "uniform");
@@ -472,44 +461,42 @@ static void test_empty_and_comments(void **state)
 static void test_ast_print(void **state)
 {
     (void)state;
-    Program *p = parse_ok(
-        "model charlm {\n"
-        "  input tokens : seq<int>\n"
-        "  e = embedding(tokens, vocab=65)\n"
-        "  y = -e * 2.5 + \"s\"\n"
-        "}\n"
-        "cell c(x: [3H, I]) -> [H] {\n"
-        "  param W: [H, I] init normal(0.01)\n"
-        "  a, b' = split(x, 2)\n"
-        "  out b'\n"
-        "}\n");
+    Program *p = parse_ok("model charlm {\n"
+                          "  input tokens : seq<int>\n"
+                          "  e = embedding(tokens, vocab=65)\n"
+                          "  y = -e * 2.5 + \"s\"\n"
+                          "}\n"
+                          "cell c(x: [3H, I]) -> [H] {\n"
+                          "  param W: [H, I] init normal(0.01)\n"
+                          "  a, b' = split(x, 2)\n"
+                          "  out b'\n"
+                          "}\n");
     char *text = print_tree(p);
-    assert_string_equal(text,
-        "model charlm @1:1\n"
-        "  input tokens : seq<int> @2:3\n"
-        "  assign e @3:3\n"
-        "    call embedding\n"
-        "      ident tokens\n"
-        "      arg vocab = num 65\n"
-        "  assign y @4:3\n"
-        "    binop +\n"
-        "      binop *\n"
-        "        neg\n"
-        "          ident e\n"
-        "        num 2.5\n"
-        "      str \"s\"\n"
-        "cell c @6:1\n"
-        "  input x : [3*H, I] @6:8\n"
-        "  returns [H]\n"
-        "  param W : [H, I] @7:3\n"
-        "    init call normal\n"
-        "      num 0.01\n"
-        "  assign a, b' @8:3\n"
-        "    call split\n"
-        "      ident x\n"
-        "      num 2\n"
-        "  out @9:3\n"
-        "    ident b'\n");
+    assert_string_equal(text, "model charlm @1:1\n"
+                              "  input tokens : seq<int> @2:3\n"
+                              "  assign e @3:3\n"
+                              "    call embedding\n"
+                              "      ident tokens\n"
+                              "      arg vocab = num 65\n"
+                              "  assign y @4:3\n"
+                              "    binop +\n"
+                              "      binop *\n"
+                              "        neg\n"
+                              "          ident e\n"
+                              "        num 2.5\n"
+                              "      str \"s\"\n"
+                              "cell c @6:1\n"
+                              "  input x : [3*H, I] @6:8\n"
+                              "  returns [H]\n"
+                              "  param W : [H, I] @7:3\n"
+                              "    init call normal\n"
+                              "      num 0.01\n"
+                              "  assign a, b' @8:3\n"
+                              "    call split\n"
+                              "      ident x\n"
+                              "      num 2\n"
+                              "  out @9:3\n"
+                              "    ident b'\n");
     free(text);
     ast_free(p);
 }
@@ -523,23 +510,23 @@ static void test_recovery_counts(void **state)
     (void)state;
     int nerr;
     char *msgs;
-    Program *p = parse(
-        "model m {\n"
-        "  input x : seq<[4]>\n"
-        "  h = lstm(x, hidden=8\n"
-        "  y = dense(h, 2)\n"
-        "  z = 3 +\n"
-        "  loss = mse(y, )\n"
-        "  w = y * 2\n"
-        "}\n"
-        "model n { input q : int }\n", &nerr, &msgs);
+    Program *p = parse("model m {\n"
+                       "  input x : seq<[4]>\n"
+                       "  h = lstm(x, hidden=8\n"
+                       "  y = dense(h, 2)\n"
+                       "  z = 3 +\n"
+                       "  loss = mse(y, )\n"
+                       "  w = y * 2\n"
+                       "}\n"
+                       "model n { input q : int }\n",
+                       &nerr, &msgs);
     assert_int_equal(nerr, 3);
     assert_non_null(strstr(msgs, "t.rnn:3:23: error: expected ')' after arguments of 'lstm'\n"));
     assert_non_null(strstr(msgs, "t.rnn:5:10: error: expected an expression after '+', found keyword 'loss'\n"));
     assert_non_null(strstr(msgs, "t.rnn:6:17: error: expected an argument after ',', found ')'\n"));
     assert_int_equal(p->ndecls, 2);
     const Decl *d = p->decls[0];
-    assert_int_equal(d->nbody, 3);               /* input x, y = ..., w = ... */
+    assert_int_equal(d->nbody, 3); /* input x, y = ..., w = ... */
     assert_string_equal(d->body[1]->names[0], "y");
     assert_string_equal(d->body[2]->names[0], "w");
     assert_string_equal(p->decls[1]->name, "n");
@@ -554,24 +541,23 @@ static void test_lexical_recovery(void **state)
     (void)state;
     int nerr;
     char *msgs;
-    Program *p = parse(
-        "model m {\n"
-        "  x = f(a b)\n"
-        "  y = $ + 2\n"
-        "  s = \"abc\n"
-        "  q = 1\n"
-        "}\n", &nerr, &msgs);
+    Program *p = parse("model m {\n"
+                       "  x = f(a b)\n"
+                       "  y = $ + 2\n"
+                       "  s = \"abc\n"
+                       "  q = 1\n"
+                       "}\n",
+                       &nerr, &msgs);
     assert_int_equal(nerr, 3);
-    assert_string_equal(msgs,
-        "t.rnn:2:11: error: expected ',' or ')' after argument of 'f', found 'b'\n"
-        "  x = f(a b)\n"
-        "          ^\n"
-        "t.rnn:3:7: error: invalid character '$'\n"
-        "  y = $ + 2\n"
-        "      ^\n"
-        "t.rnn:4:7: error: unterminated string (a string ends with '\"' on the same line)\n"
-        "  s = \"abc\n"
-        "      ^~~~\n");
+    assert_string_equal(msgs, "t.rnn:2:11: error: expected ',' or ')' after argument of 'f', found 'b'\n"
+                              "  x = f(a b)\n"
+                              "          ^\n"
+                              "t.rnn:3:7: error: invalid character '$'\n"
+                              "  y = $ + 2\n"
+                              "      ^\n"
+                              "t.rnn:4:7: error: unterminated string (a string ends with '\"' on the same line)\n"
+                              "  s = \"abc\n"
+                              "      ^~~~\n");
     assert_int_equal(p->decls[0]->nbody, 1);
     assert_string_equal(p->decls[0]->body[0]->names[0], "q");
     free(msgs);
@@ -585,18 +571,17 @@ static void test_missing_brace(void **state)
     (void)state;
     int nerr;
     char *msgs;
-    Program *p = parse(
-        "cell c(x: [I]) -> [H] {\n"
-        "  out x\n"
-        "model m { input x: int }\n", &nerr, &msgs);
+    Program *p = parse("cell c(x: [I]) -> [H] {\n"
+                       "  out x\n"
+                       "model m { input x: int }\n",
+                       &nerr, &msgs);
     assert_int_equal(nerr, 1);
-    assert_string_equal(msgs,
-        "t.rnn:3:1: error: unexpected 'model' inside cell 'c' (missing '}'?)\n"
-        "model m { input x: int }\n"
-        "^~~~~\n"
-        "t.rnn:1:23: note: the body that is not closed starts here\n"
-        "cell c(x: [I]) -> [H] {\n"
-        "                      ^\n");
+    assert_string_equal(msgs, "t.rnn:3:1: error: unexpected 'model' inside cell 'c' (missing '}'?)\n"
+                              "model m { input x: int }\n"
+                              "^~~~~\n"
+                              "t.rnn:1:23: note: the body that is not closed starts here\n"
+                              "cell c(x: [I]) -> [H] {\n"
+                              "                      ^\n");
     assert_int_equal(p->ndecls, 2);
     assert_int_equal(p->decls[0]->nbody, 1);
     assert_string_equal(p->decls[1]->name, "m");
@@ -616,10 +601,10 @@ static void test_misplaced_statements(void **state)
     (void)state;
     int nerr;
     char *msgs;
-    Program *p = parse(
-        "model m { input x : int  param W : [3]  h' = 2  out x }\n"
-        "cell c(x: [I]) -> [H] { input z : int  loss = 3  out x }\n"
-        "train m { input x: int  a, b = 3  lr = 0.1 }\n", &nerr, &msgs);
+    Program *p = parse("model m { input x : int  param W : [3]  h' = 2  out x }\n"
+                       "cell c(x: [I]) -> [H] { input z : int  loss = 3  out x }\n"
+                       "train m { input x: int  a, b = 3  lr = 0.1 }\n",
+                       &nerr, &msgs);
     assert_int_equal(nerr, 7);
     assert_non_null(strstr(msgs, "t.rnn:1:26: error: 'param' is only allowed inside a cell, not in model 'm'\n"));
     assert_non_null(strstr(msgs, "t.rnn:1:41: error: h' (a state's next value) is only meaningful inside a cell\n"));
@@ -638,17 +623,23 @@ static void test_misplaced_statements(void **state)
 static void test_messages(void **state)
 {
     (void)state;
-    static const struct { const char *src, *want; } cases[] = {
-        { "modle m { }", "t.rnn:1:1: error: expected 'model', 'cell' or 'train', found 'modle'\n" },
-        { "model { }", "t.rnn:1:7: error: expected a name after 'model', found '{'\n" },
-        { "model m { input x int }", "t.rnn:1:19: error: expected ':' and a type after 'x', found keyword 'int'\n" },
-        { "model m { input x : [ ] }", "t.rnn:1:23: error: expected a dimension after '[', found ']'\n" },
-        { "model m { y = 3x }", "t.rnn:1:15: error: '3x' (a number followed by a name) is only allowed in dimensions; write 3*x\n" },
-        { "model m { x = 1 2 }", "t.rnn:1:17: error: expected an operator or a new statement after '1', found number 2\n" },
-        { "model m { f(x) }", "t.rnn:1:12: error: expected '=' after 'f', found '(': a call must be assigned to a name\n" },
-        { "cell c(x: [I]) [H] { out x }", "t.rnn:1:16: error: expected '->' and the return type after the cell's inputs, found '['\n" },
-        { "train t { lr 3 }", "t.rnn:1:14: error: expected '=' after setting 'lr', found number 3\n" },
-        { "model m { input x : seq<int }", "t.rnn:1:29: error: expected '>' to close 'seq<', found '}'\n" },
+    static const struct {
+        const char *src, *want;
+    } cases[] = {
+        {"modle m { }", "t.rnn:1:1: error: expected 'model', 'cell' or 'train', found 'modle'\n"},
+        {"model { }", "t.rnn:1:7: error: expected a name after 'model', found '{'\n"},
+        {"model m { input x int }", "t.rnn:1:19: error: expected ':' and a type after 'x', found keyword 'int'\n"},
+        {"model m { input x : [ ] }", "t.rnn:1:23: error: expected a dimension after '[', found ']'\n"},
+        {"model m { y = 3x }",
+         "t.rnn:1:15: error: '3x' (a number followed by a name) is only allowed in dimensions; write 3*x\n"},
+        {"model m { x = 1 2 }",
+         "t.rnn:1:17: error: expected an operator or a new statement after '1', found number 2\n"},
+        {"model m { f(x) }",
+         "t.rnn:1:12: error: expected '=' after 'f', found '(': a call must be assigned to a name\n"},
+        {"cell c(x: [I]) [H] { out x }",
+         "t.rnn:1:16: error: expected '->' and the return type after the cell's inputs, found '['\n"},
+        {"train t { lr 3 }", "t.rnn:1:14: error: expected '=' after setting 'lr', found number 3\n"},
+        {"model m { input x : seq<int }", "t.rnn:1:29: error: expected '>' to close 'seq<', found '}'\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int nerr;
@@ -673,11 +664,9 @@ static void test_too_deep(void **state)
     char *src = malloc(2 * N + 64);
     strcpy(src, "model m { x = ");
     size_t k = strlen(src);
-    for (int i = 0; i < N; i++)
-        src[k++] = '(';
+    for (int i = 0; i < N; i++) src[k++] = '(';
     src[k++] = '1';
-    for (int i = 0; i < N; i++)
-        src[k++] = ')';
+    for (int i = 0; i < N; i++) src[k++] = ')';
     strcpy(src + k, " }");
     int nerr;
     char *msgs;
@@ -734,7 +723,7 @@ static void test_interleaved_scanners(void **state)
     check_loc(lb, 1, 7, 1);
     assert_int_equal(lexer_next(&ca, &v, &la), '{');
     assert_int_equal(lexer_next(&ca, &v, &la), TOK_IDENT);
-    check_loc(la, 2, 3, 1);            /* a's newline did not move b */
+    check_loc(la, 2, 3, 1); /* a's newline did not move b */
     assert_int_equal(lexer_next(&cb, &v, &lb), '(');
     check_loc(lb, 1, 8, 1);
     lexer_close(&ca);
@@ -746,8 +735,8 @@ static void test_interleaved_scanners(void **state)
 
 typedef struct {
     const char *src;
-    const char *want;   /* the tree printed by a lone parse */
-    int         ok;
+    const char *want; /* the tree printed by a lone parse */
+    int ok;
 } ParseJob;
 
 static void *parse_many(void *arg)
@@ -760,8 +749,7 @@ static void *parse_many(void *arg)
         diag_init(&d, "t.rnn", j->src, sink);
         Program *p = parse_program("t.rnn", j->src, &d);
         char *text = print_tree(p);
-        if (strcmp(text, j->want) != 0)
-            j->ok = 0;
+        if (strcmp(text, j->want) != 0) j->ok = 0;
         free(text);
         ast_free(p);
         fclose(sink);
@@ -775,15 +763,14 @@ static void test_parallel_parses(void **state)
 {
     (void)state;
     const char *other = "model m {\n  input x : seq<[4]>\n  h = rnn(x, hidden=3\n  output h\n}\n";
-    ParseJob jobs[2] = { { doc_example, NULL, 0 }, { other, NULL, 0 } };
+    ParseJob jobs[2] = {{doc_example, NULL, 0}, {other, NULL, 0}};
     for (int i = 0; i < 2; i++) {
         Program *p = parse(jobs[i].src, NULL, NULL);
         jobs[i].want = print_tree(p);
         ast_free(p);
     }
     pthread_t th[2];
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, parse_many, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, parse_many, &jobs[i]), 0);
     for (int i = 0; i < 2; i++) {
         pthread_join(th[i], NULL);
         assert_true(jobs[i].ok);

@@ -26,7 +26,7 @@
 #include "tests/unit/test_models.h"
 #include "tests/unit/test_util.h"
 
-static const PipeOpts OPTIMIZED = { .optimize = 1 };
+static const PipeOpts OPTIMIZED = {.optimize = 1};
 
 static int has_output(const IrModule *m, const char *name) { return ir_output_index(m, name) >= 0; }
 
@@ -69,7 +69,7 @@ static void test_forward(void **state)
     /* With the loss and without optimizing, the module is sema's. */
     b = tu_build(LSTM_SRC);
     char *want = text_of(b.m);
-    PipeOpts plain = { 0 };
+    PipeOpts plain = {0};
     assert_int_equal(pipeline_forward(b.m, 1, &plain, err, sizeof err), 0);
     char *got = text_of(b.m);
     assert_string_equal(got, want);
@@ -159,7 +159,7 @@ static void test_grad(void **state)
     tu_built_free(&b);
 
     b = tu_build(LSTM_SRC);
-    PipeOpts plain = { 0 };
+    PipeOpts plain = {0};
     assert_int_equal(pipeline_grad(b.m, 1, &plain, err, sizeof err), 0);
     assert_int_equal(count_outputs(b.m, IR_ROLE_STATE_GRAD), 4);
     tu_built_free(&b);
@@ -171,7 +171,7 @@ static void test_train(void **state)
     char err[512];
     TrainConfig cfg = train_config_default(); /* Adam */
     TuBuilt b = tu_build(LSTM_SRC);
-    PipeOpts carry = { .carry = 1, .optimize = 1 };
+    PipeOpts carry = {.carry = 1, .optimize = 1};
     assert_int_equal(pipeline_train(b.m, &cfg, &carry, err, sizeof err), 0);
     assert_non_null(b.m->loss);
     /* Every parameter and its Adam m and v; four carried states; the norm;
@@ -236,11 +236,11 @@ static void test_clone_is_a_rebuild(void **state)
     (void)state;
     char err[512];
     TrainConfig cfg = train_config_default();
-    PipeOpts carry = { .carry = 1, .optimize = 1 };
+    PipeOpts carry = {.carry = 1, .optimize = 1};
     for (int recipe = 0; recipe < 5; recipe++) {
         TuBuilt first = tu_build(LSTM_SRC), again = tu_build(LSTM_SRC);
         IrModule *c = ir_clone(first.m);
-        IrModule *ms[2] = { c, again.m };
+        IrModule *ms[2] = {c, again.m};
         char *text[2];
         for (int k = 0; k < 2; k++) {
             IrModule *m = ms[k];

@@ -22,7 +22,8 @@
 
 /* ---- RNG -------------------------------------------------------------- */
 
-static void test_known_answers(void **state) {
+static void test_known_answers(void **state)
+{
     (void)state;
     RtRng r;
     /* Reference xoshiro256** from state {1, 2, 3, 4}. */
@@ -40,7 +41,8 @@ static void test_known_answers(void **state) {
     assert_true(got[1] == 0x6e789e6aa1b965f4ULL);
 }
 
-static void test_same_seed_same_sequence(void **state) {
+static void test_same_seed_same_sequence(void **state)
+{
     (void)state;
     RtRng a, b, c;
     rt_rng_seed(&a, 42);
@@ -55,26 +57,24 @@ static void test_same_seed_same_sequence(void **state) {
     assert_true(differ > 990); /* another seed is another stream */
 }
 
-static void test_state_save_restore(void **state) {
+static void test_state_save_restore(void **state)
+{
     (void)state;
     RtRng r;
     uint64_t saved[RT_RNG_STATE_WORDS];
     float first[300];
     rt_rng_seed(&r, 7);
-    for (int i = 0; i < 17; i++)
-        rt_rng_normal(&r);
+    for (int i = 0; i < 17; i++) rt_rng_normal(&r);
     rt_rng_get_state(&r, saved);
     for (int i = 0; i < 300; i++)
-        first[i] = i % 3 == 0 ? rt_rng_uniform(&r)
-                 : i % 3 == 1 ? rt_rng_normal(&r) : rt_rng_uniform_sym(&r, 2.5f);
+        first[i] = i % 3 == 0 ? rt_rng_uniform(&r) : i % 3 == 1 ? rt_rng_normal(&r) : rt_rng_uniform_sym(&r, 2.5f);
 
     /* A fresh generator given the saved words continues identically. */
     RtRng s;
     rt_rng_seed(&s, 999);
     assert_int_equal(rt_rng_set_state(&s, saved), 0);
     for (int i = 0; i < 300; i++) {
-        float v = i % 3 == 0 ? rt_rng_uniform(&s)
-                : i % 3 == 1 ? rt_rng_normal(&s) : rt_rng_uniform_sym(&s, 2.5f);
+        float v = i % 3 == 0 ? rt_rng_uniform(&s) : i % 3 == 1 ? rt_rng_normal(&s) : rt_rng_uniform_sym(&s, 2.5f);
         assert_memory_equal(&v, &first[i], sizeof v); /* bit for bit */
     }
     uint64_t a[RT_RNG_STATE_WORDS], b[RT_RNG_STATE_WORDS];
@@ -90,7 +90,8 @@ static void test_state_save_restore(void **state) {
 
 enum { N = 200000 };
 
-static void test_uniform_distribution(void **state) {
+static void test_uniform_distribution(void **state)
+{
     (void)state;
     RtRng r;
     rt_rng_seed(&r, 1234);
@@ -118,7 +119,8 @@ static void test_uniform_distribution(void **state) {
     assert_true(lo < -0.99f * a && hi > 0.99f * a);
 }
 
-static void test_normal_distribution(void **state) {
+static void test_normal_distribution(void **state)
+{
     (void)state;
     RtRng r;
     rt_rng_seed(&r, 99);
@@ -143,7 +145,8 @@ static void test_normal_distribution(void **state) {
 
 /* ---- initializers ----------------------------------------------------- */
 
-static void test_constant_inits(void **state) {
+static void test_constant_inits(void **state)
+{
     (void)state;
     float x[6];
     const int64_t shape[2] = {2, 3};
@@ -151,23 +154,20 @@ static void test_constant_inits(void **state) {
     RtRng r;
     rt_rng_seed(&r, 1);
     assert_int_equal(rt_init_fill(x, 2, shape, RT_INIT_ONE, 0, &r, err, sizeof err), 0);
-    for (int i = 0; i < 6; i++)
-        assert_true(x[i] == 1.0f);
+    for (int i = 0; i < 6; i++) assert_true(x[i] == 1.0f);
     assert_int_equal(rt_init_fill(x, 2, shape, RT_INIT_ZERO, 0, &r, err, sizeof err), 0);
-    for (int i = 0; i < 6; i++)
-        assert_true(x[i] == 0.0f);
+    for (int i = 0; i < 6; i++) assert_true(x[i] == 0.0f);
     assert_int_equal(rt_init_fill(x, 2, shape, RT_INIT_CONST, -0.75, &r, err, sizeof err), 0);
-    for (int i = 0; i < 6; i++)
-        assert_true(x[i] == -0.75f);
+    for (int i = 0; i < 6; i++) assert_true(x[i] == -0.75f);
 }
 
-static void test_random_inits_deterministic(void **state) {
+static void test_random_inits_deterministic(void **state)
+{
     (void)state;
     const int64_t shape[2] = {8, 5};
     float a[40], b[40];
     char err[128];
-    const RtInitKind kinds[] = {RT_INIT_UNIFORM, RT_INIT_NORMAL, RT_INIT_XAVIER,
-                                RT_INIT_ORTHOGONAL};
+    const RtInitKind kinds[] = {RT_INIT_UNIFORM, RT_INIT_NORMAL, RT_INIT_XAVIER, RT_INIT_ORTHOGONAL};
     for (int k = 0; k < 4; k++) {
         RtRng r1, r2;
         rt_rng_seed(&r1, 5);
@@ -178,7 +178,8 @@ static void test_random_inits_deterministic(void **state) {
     }
 }
 
-static void test_normal_init_std(void **state) {
+static void test_normal_init_std(void **state)
+{
     (void)state;
     enum { M = 100000 };
     float *x = malloc(M * sizeof *x);
@@ -188,17 +189,16 @@ static void test_normal_init_std(void **state) {
     rt_rng_seed(&r, 3);
     assert_int_equal(rt_init_fill(x, 1, shape, RT_INIT_NORMAL, 0.1, &r, err, sizeof err), 0);
     double sum2 = 0;
-    for (int i = 0; i < M; i++)
-        sum2 += (double)x[i] * x[i];
+    for (int i = 0; i < M; i++) sum2 += (double)x[i] * x[i];
     /* var 0.01; sd of the estimate 0.01*sqrt(2/M) = 4.5e-5, 6 sd. */
     assert_true(fabs(sum2 / M - 0.01) < 6 * 0.01 * sqrt(2.0 / M));
     free(x);
 }
 
-static void check_xavier(int rank, const int64_t *shape, double want_bound) {
+static void check_xavier(int rank, const int64_t *shape, double want_bound)
+{
     int64_t n = 1;
-    for (int i = 0; i < rank; i++)
-        n *= shape[i];
+    for (int i = 0; i < rank; i++) n *= shape[i];
     float *x = malloc((size_t)n * sizeof *x);
     char err[128];
     RtRng r;
@@ -218,11 +218,12 @@ static void check_xavier(int rank, const int64_t *shape, double want_bound) {
     free(x);
 }
 
-static void test_xavier_bounds(void **state) {
+static void test_xavier_bounds(void **state)
+{
     (void)state;
-    const int64_t w[2] = {12, 5};          /* [3H, I]: fan_in 5, fan_out 12 */
-    const int64_t v[1] = {10};             /* 1-D: fan_in = fan_out = 10   */
-    const int64_t c[3] = {4, 3, 2};        /* fan_in 3*2, fan_out 4*2      */
+    const int64_t w[2] = {12, 5};   /* [3H, I]: fan_in 5, fan_out 12 */
+    const int64_t v[1] = {10};      /* 1-D: fan_in = fan_out = 10   */
+    const int64_t c[3] = {4, 3, 2}; /* fan_in 3*2, fan_out 4*2      */
     check_xavier(2, w, sqrt(6.0 / 17));
     check_xavier(1, v, sqrt(6.0 / 20));
     check_xavier(3, c, sqrt(6.0 / 14));
@@ -233,21 +234,19 @@ static void test_xavier_bounds(void **state) {
     RtRng r;
     rt_rng_seed(&r, 2);
     assert_int_equal(rt_init_fill(x, 2, w, RT_INIT_XAVIER, 0.01, &r, err, sizeof err), 0);
-    for (int i = 0; i < 60; i++)
-        assert_true(fabsf(x[i]) <= 0.01f);
+    for (int i = 0; i < 60; i++) assert_true(fabsf(x[i]) <= 0.01f);
 }
 
 /* Q Q^T (r <= c) or Q^T Q (r > c) equals gain^2 I. */
-static void check_orthogonal(int rank, const int64_t *shape, float gain) {
+static void check_orthogonal(int rank, const int64_t *shape, float gain)
+{
     int64_t rows = shape[0], cols = 1;
-    for (int i = 1; i < rank; i++)
-        cols *= shape[i];
+    for (int i = 1; i < rank; i++) cols *= shape[i];
     float *q = malloc((size_t)(rows * cols) * sizeof *q);
     char err[128];
     RtRng r;
     rt_rng_seed(&r, (uint64_t)(rows * 1000 + cols));
-    if (rt_init_orthogonal(q, rank, shape, gain, &r, err, sizeof err) != 0)
-        fail_msg("%s", err);
+    if (rt_init_orthogonal(q, rank, shape, gain, &r, err, sizeof err) != 0) fail_msg("%s", err);
     int by_rows = rows <= cols;
     int64_t k = by_rows ? rows : cols, len = by_rows ? cols : rows;
     double worst = 0;
@@ -265,22 +264,22 @@ static void check_orthogonal(int rank, const int64_t *shape, float gain) {
     /* Orthonormal in double, then rounded to float (rel 6e-8 per entry):
      * dot products are off by about len * 1e-7 at most. */
     if (worst > 1e-5 * gain * gain)
-        fail_msg("orthogonal [%lld, %lld]: max |QQ^T - I| = %g", (long long)rows,
-                 (long long)cols, worst);
+        fail_msg("orthogonal [%lld, %lld]: max |QQ^T - I| = %g", (long long)rows, (long long)cols, worst);
     free(q);
 }
 
-static void test_orthogonal(void **state) {
+static void test_orthogonal(void **state)
+{
     (void)state;
-    const int64_t sq[2] = {4, 4}, wide[2] = {3, 7}, tall[2] = {7, 3}, big[2] = {64, 64},
-                  gates[2] = {96, 32}, one[2] = {1, 5}, r3[3] = {2, 3, 4};
+    const int64_t sq[2] = {4, 4}, wide[2] = {3, 7}, tall[2] = {7, 3}, big[2] = {64, 64}, gates[2] = {96, 32},
+                  one[2] = {1, 5}, r3[3] = {2, 3, 4};
     check_orthogonal(2, sq, 1.0f);
     check_orthogonal(2, wide, 1.0f);
     check_orthogonal(2, tall, 1.0f);
     check_orthogonal(2, big, 1.0f);
     check_orthogonal(2, gates, 1.0f);
     check_orthogonal(2, one, 1.0f);
-    check_orthogonal(3, r3, 1.0f);   /* viewed as [2, 12] like PyTorch */
+    check_orthogonal(3, r3, 1.0f); /* viewed as [2, 12] like PyTorch */
     check_orthogonal(2, sq, 2.0f);
 
     float x[5];
@@ -292,7 +291,8 @@ static void test_orthogonal(void **state) {
     assert_non_null(strstr(err, "at least 2 dimensions"));
 }
 
-static void test_bad_arguments(void **state) {
+static void test_bad_arguments(void **state)
+{
     (void)state;
     float x[4];
     const int64_t s[1] = {4}, neg[1] = {-4};
@@ -307,7 +307,8 @@ static void test_bad_arguments(void **state) {
     assert_non_null(strstr(err, "shape"));
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_same_seed_same_sequence),

@@ -29,12 +29,12 @@
 /* Inputs of the tanh check: both branches of the algorithm (|x| < 0.625
  * and above), the boundary, tiny values, signed zeros, saturation and the
  * infinities. */
-static const float tanh_inputs[] = {-20.0f, -3.5f, -0.7f, -0.625f, -1e-3f, -0.0f, 0.0f,
-                                    1e-30f, 0.3f,  0.62499994f, 0.625f, 1.5f, 9.0f, 100.0f,
-                                    INFINITY, -INFINITY};
+static const float tanh_inputs[] = {-20.0f, -3.5f,       -0.7f,  -0.625f, -1e-3f, -0.0f,  0.0f,     1e-30f,
+                                    0.3f,   0.62499994f, 0.625f, 1.5f,    9.0f,   100.0f, INFINITY, -INFINITY};
 enum { NTANH = sizeof tanh_inputs / sizeof tanh_inputs[0] };
 
-static uint32_t bits_of(float f) {
+static uint32_t bits_of(float f)
+{
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
@@ -113,7 +113,8 @@ static const char check_src[] =
     "}\n";
 
 /* Writes the runtime, the tanh table and check_src, then `tail`. */
-static void write_program(const char *path, const char *tail) {
+static void write_program(const char *path, const char *tail)
+{
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(rt_source_text(), f);
@@ -126,37 +127,38 @@ static void write_program(const char *path, const char *tail) {
             fprintf(f, "%af, ", (double)tanh_inputs[i]);
     }
     fputs("};\nstatic const unsigned tanh_bits[NTANH] = {", f);
-    for (int i = 0; i < NTANH; i++)
-        fprintf(f, "0x%08lxu, ", (unsigned long)bits_of(rt_tanhf(tanh_inputs[i])));
+    for (int i = 0; i < NTANH; i++) fprintf(f, "0x%08lxu, ", (unsigned long)bits_of(rt_tanhf(tanh_inputs[i])));
     fputs("};\n", f);
     fputs(check_src, f);
     fputs(tail, f);
     assert_int_equal(fclose(f), 0);
 }
 
-static int have(const char *cc) {
+static int have(const char *cc)
+{
     char cmd[128];
     snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", cc);
     return system(cmd) == 0;
 }
 
 /* Runs a shell command; on failure prints it and its output. */
-static void run(const char *cmd) {
+static void run(const char *cmd)
+{
     char full[2048], log[600];
     tu_tmp_path(log, sizeof log, "log.txt");
     snprintf(full, sizeof full, "%s >%s 2>&1", cmd, log);
     if (system(full) != 0) {
         fprintf(stderr, "failed: %s\n", cmd);
         snprintf(full, sizeof full, "head -c 4000 %s >&2", log);
-        if (system(full) != 0)
-            fprintf(stderr, "(no log)\n");
+        if (system(full) != 0) fprintf(stderr, "(no log)\n");
         fail();
     }
 }
 
 #define STRICT "-std=c11 -Wall -Wextra -pedantic -Werror -O2 -fno-common"
 
-static void compile(const char *cc, const char *c_name, const char *o_name) {
+static void compile(const char *cc, const char *c_name, const char *o_name)
+{
     char c[600], o[600], cmd[1600];
     tu_tmp_path(c, sizeof c, c_name);
     tu_tmp_path(o, sizeof o, o_name);
@@ -166,12 +168,12 @@ static void compile(const char *cc, const char *c_name, const char *o_name) {
 
 /* Links objects (names in the scratch dir) into `exe` and runs it on the
  * default CPU path and on the portable one. */
-static void link_and_run(const char *cc, const char *exe, const char *o1, const char *o2) {
+static void link_and_run(const char *cc, const char *exe, const char *o1, const char *o2)
+{
     char e[600], a[600], b[600], cmd[2000];
     tu_tmp_path(e, sizeof e, exe);
     tu_tmp_path(a, sizeof a, o1);
-    if (o2)
-        tu_tmp_path(b, sizeof b, o2);
+    if (o2) tu_tmp_path(b, sizeof b, o2);
     snprintf(cmd, sizeof cmd, "%s -o %s %s %s -lm", cc, e, a, o2 ? b : "");
     run(cmd);
     snprintf(cmd, sizeof cmd, "%s", e);
@@ -180,7 +182,8 @@ static void link_and_run(const char *cc, const char *exe, const char *o1, const 
     run(cmd);
 }
 
-static void one_compiler(const char *cc) {
+static void one_compiler(const char *cc)
+{
     char path[600];
     /* one model */
     tu_tmp_path(path, sizeof path, "one.c");
@@ -198,24 +201,25 @@ static void one_compiler(const char *cc) {
     link_and_run(cc, "two", "model_a.o", "model_b.o");
 }
 
-static void test_gcc(void **state) {
+static void test_gcc(void **state)
+{
     (void)state;
-    if (!have("gcc"))
-        skip();
+    if (!have("gcc")) skip();
     one_compiler("gcc");
 }
 
-static void test_clang(void **state) {
+static void test_clang(void **state)
+{
     (void)state;
-    if (!have("clang"))
-        skip();
+    if (!have("clang")) skip();
     one_compiler("clang");
 }
 
 /* The text itself: the static preamble comes first, then rnnrt.h, and no
  * #include of a runtime header survives (the files it names are not next
  * to a generated model). */
-static void test_text_shape(void **state) {
+static void test_text_shape(void **state)
+{
     (void)state;
     const char *t = rt_source_text();
     assert_non_null(t);
@@ -226,8 +230,8 @@ static void test_text_shape(void **state) {
     assert_true(api < hdr);
     assert_null(strstr(t, "#include \"runtime/"));
     /* every part is there */
-    const char *parts[] = {"rt_cpu_path(void)", "ukr_avx2", "ukr_avx512", "ukr_scalar",
-                           "rt_vtanh_on", "vtanh_avx2", "rt_adam_update", "rt_embedding_grad"};
+    const char *parts[] = {"rt_cpu_path(void)", "ukr_avx2",   "ukr_avx512",     "ukr_scalar",
+                           "rt_vtanh_on",       "vtanh_avx2", "rt_adam_update", "rt_embedding_grad"};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if (!strstr(t, parts[i])) {
             fprintf(stderr, "missing %s\n", parts[i]);
@@ -235,7 +239,8 @@ static void test_text_shape(void **state) {
         }
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_shape),
         cmocka_unit_test(test_gcc),

@@ -23,28 +23,27 @@
 #include "runtime/st_json.h"
 #include "test_util.h"
 
-static void put_new(TensorMap *m, const char *name, RtDType dt, int rank, const int64_t *shape) {
+static void put_new(TensorMap *m, const char *name, RtDType dt, int rank, const int64_t *shape)
+{
     Tensor t;
     assert_int_equal(rt_tensor_alloc(&t, dt, rank, shape), 0);
     unsigned char *b = t.data;
     size_t n = (size_t)rt_numel(&t) * rt_dtype_size(dt);
-    for (size_t i = 0; i < n; i++)
-        b[i] = (unsigned char)(i * 37 + strlen(name) + (size_t)dt);
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)(i * 37 + strlen(name) + (size_t)dt);
     assert_int_equal(rt_map_put(m, name, &t), 0);
     assert_null(t.data); /* ownership moved into the map */
 }
 
-static void test_read_python_layout_fixture(void **state) {
+static void test_read_python_layout_fixture(void **state)
+{
     (void)state;
     TensorMap m;
     char err[512];
-    if (rt_st_read("tests/data/tensors/model.safetensors", &m, err, sizeof err) != 0)
-        fail_msg("%s", err);
+    if (rt_st_read("tests/data/tensors/model.safetensors", &m, err, sizeof err) != 0) fail_msg("%s", err);
     /* Tensors come out in file (data offset) order. */
     const char *order[] = {"scale", "ids", "h.bias_ih_l0", "h.weight_ih_l0", "count"};
     assert_int_equal(m.count, 5);
-    for (int i = 0; i < 5; i++)
-        assert_string_equal(m.names[i], order[i]);
+    for (int i = 0; i < 5; i++) assert_string_equal(m.names[i], order[i]);
 
     Tensor *w = rt_map_get(&m, "h.weight_ih_l0");
     assert_non_null(w);
@@ -57,8 +56,7 @@ static void test_read_python_layout_fixture(void **state) {
 
     Tensor *b = rt_map_get(&m, "h.bias_ih_l0");
     assert_non_null(b);
-    for (int i = 0; i < 4; i++)
-        assert_true(((float *)b->data)[i] == (float)(i + 1));
+    for (int i = 0; i < 4; i++) assert_true(((float *)b->data)[i] == (float)(i + 1));
 
     Tensor *ids = rt_map_get(&m, "ids");
     int64_t want_ids[4] = {7, -8, 9, 10};
@@ -79,7 +77,8 @@ static void test_read_python_layout_fixture(void **state) {
     rt_map_free(&m);
 }
 
-static void test_round_trip_all_dtypes_and_ranks(void **state) {
+static void test_round_trip_all_dtypes_and_ranks(void **state)
+{
     (void)state;
     static const int64_t dims[5][4] = {{0}, {5}, {2, 3}, {2, 1, 3}, {2, 3, 1, 2}};
     const RtDType dts[] = {RT_F32, RT_F64, RT_I32, RT_I64};
@@ -96,18 +95,15 @@ static void test_round_trip_all_dtypes_and_ranks(void **state) {
     put_new(&m, "empty", RT_F32, 2, empty);
 
     tu_tmp_path(path, sizeof path, "all.safetensors");
-    if (rt_st_write(path, &m, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    if (rt_st_read(path, &r, err, sizeof err) != 0)
-        fail_msg("%s", err);
+    if (rt_st_write(path, &m, err, sizeof err) != 0) fail_msg("%s", err);
+    if (rt_st_read(path, &r, err, sizeof err) != 0) fail_msg("%s", err);
     assert_int_equal(r.count, m.count);
     for (int i = 0; i < m.count; i++) {
         assert_string_equal(r.names[i], m.names[i]);
         const Tensor *a = &m.tensors[i], *b = &r.tensors[i];
         assert_int_equal(b->dtype, a->dtype);
         assert_int_equal(b->rank, a->rank);
-        for (int k = 0; k < a->rank; k++)
-            assert_int_equal(b->shape[k], a->shape[k]);
+        for (int k = 0; k < a->rank; k++) assert_int_equal(b->shape[k], a->shape[k]);
         assert_memory_equal(b->data, a->data, (size_t)rt_numel(a) * rt_dtype_size(a->dtype));
     }
 
@@ -115,14 +111,12 @@ static void test_round_trip_all_dtypes_and_ranks(void **state) {
     size_t n;
     unsigned char *raw = tu_read_file(path, &n);
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--)
-        hlen = hlen << 8 | raw[i];
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | raw[i];
     assert_int_equal(hlen % 8, 0);
     assert_true(hlen + 8 <= n);
     assert_int_equal(raw[8], '{');
     size_t end = 8 + (size_t)hlen;
-    while (raw[end - 1] == ' ')
-        end--;
+    while (raw[end - 1] == ' ') end--;
     assert_int_equal(raw[end - 1], '}');
     free(raw);
     rt_map_free(&m);
@@ -130,7 +124,8 @@ static void test_round_trip_all_dtypes_and_ranks(void **state) {
 }
 
 /* The exact bytes for a small map: compact JSON, spaces to a multiple of 8. */
-static void test_exact_bytes(void **state) {
+static void test_exact_bytes(void **state)
+{
     (void)state;
     TensorMap m;
     char path[512], err[512];
@@ -154,11 +149,9 @@ static void test_exact_bytes(void **state) {
     unsigned char *raw = tu_read_file(path, &n);
     assert_int_equal(n, 8 + padded + 12);
     assert_int_equal(raw[0], padded);
-    for (int i = 1; i < 8; i++)
-        assert_int_equal(raw[i], 0);
+    for (int i = 1; i < 8; i++) assert_int_equal(raw[i], 0);
     assert_memory_equal(raw + 8, json, jl);
-    for (size_t i = jl; i < padded; i++)
-        assert_int_equal(raw[8 + i], ' ');
+    for (size_t i = jl; i < padded; i++) assert_int_equal(raw[8 + i], ' ');
     float fv[2] = {1.0f, -2.0f};
     int32_t iv = 7;
     assert_memory_equal(raw + 8 + padded, fv, 8);
@@ -167,7 +160,8 @@ static void test_exact_bytes(void **state) {
     rt_map_free(&m);
 }
 
-static void test_empty_map(void **state) {
+static void test_empty_map(void **state)
+{
     (void)state;
     TensorMap m, r;
     char path[512], err[512];
@@ -185,27 +179,26 @@ static void test_empty_map(void **state) {
 }
 
 /* Names with JSON specials survive the round trip. */
-static void test_name_escaping(void **state) {
+static void test_name_escaping(void **state)
+{
     (void)state;
     const char *names[] = {"quo\"te", "back\\slash", "new\nline", "tab\t", "utf8 \xc3\xa9"};
     TensorMap m, r;
     char path[512], err[512];
     const int64_t s1[1] = {1};
     rt_map_init(&m);
-    for (int i = 0; i < 5; i++)
-        put_new(&m, names[i], RT_F32, 1, s1);
+    for (int i = 0; i < 5; i++) put_new(&m, names[i], RT_F32, 1, s1);
     tu_tmp_path(path, sizeof path, "names.safetensors");
     assert_int_equal(rt_st_write(path, &m, err, sizeof err), 0);
-    if (rt_st_read(path, &r, err, sizeof err) != 0)
-        fail_msg("%s", err);
+    if (rt_st_read(path, &r, err, sizeof err) != 0) fail_msg("%s", err);
     assert_int_equal(r.count, 5);
-    for (int i = 0; i < 5; i++)
-        assert_string_equal(r.names[i], names[i]);
+    for (int i = 0; i < 5; i++) assert_string_equal(r.names[i], names[i]);
     rt_map_free(&m);
     rt_map_free(&r);
 }
 
-static void test_map_put_replaces(void **state) {
+static void test_map_put_replaces(void **state)
+{
     (void)state;
     TensorMap m;
     const int64_t s1[1] = {1}, s3[1] = {3};
@@ -228,7 +221,8 @@ static void test_map_put_replaces(void **state) {
     assert_int_equal(m.count, 0);
 }
 
-static void test_write_rejects_reserved_name(void **state) {
+static void test_write_rejects_reserved_name(void **state)
+{
     (void)state;
     TensorMap m;
     char path[512], err[512];
@@ -245,7 +239,8 @@ static void test_write_rejects_reserved_name(void **state) {
 
 /* Writing to a missing directory fails cleanly and names the file; an
  * existing file is replaced only by a complete new one. */
-static void test_write_failure_and_replace(void **state) {
+static void test_write_failure_and_replace(void **state)
+{
     (void)state;
     TensorMap m, r;
     char path[512], bad[512], err[512];
@@ -268,13 +263,13 @@ static void test_write_failure_and_replace(void **state) {
 
 /* The header's JSON scanner on its own (runtime/st_json.h): what it
  * accepts and refuses, and what the walkers read from accepted text. */
-static void test_json_scanner(void **state) {
+static void test_json_scanner(void **state)
+{
     (void)state;
     char err[256];
     const char *ok = " {\"a\\u00e9\\ud83d\\ude00\\n\": [0, -1, 2.5e3, 9007199254740993, -9223372036854775808,"
                      " 9223372036854775808, true, null], \"b\": {}, \"c\": \"\\\"/\\\\\"} ";
-    if (rt_json_check(ok, strlen(ok), err, sizeof err) != 0)
-        fail_msg("%s", err);
+    if (rt_json_check(ok, strlen(ok), err, sizeof err) != 0) fail_msg("%s", err);
     rt_json js = rt_json_walk(ok, strlen(ok));
     assert_string_equal(rt_json_kind(&js), "an object");
     char *key;
@@ -290,8 +285,7 @@ static void test_json_scanner(void **state) {
         int64_t v = 0;
         assert_true(n < 8);
         assert_int_equal(rt_json_int(&js, &v), want_int[n]);
-        if (want_int[n] && n < 5)
-            assert_true(v == want_v[n]);
+        if (want_int[n] && n < 5) assert_true(v == want_v[n]);
     }
     assert_int_equal(n, 8);
     assert_int_equal(rt_json_next_key(&js, &key), 1);
@@ -307,15 +301,33 @@ static void test_json_scanner(void **state) {
     free(c);
     assert_int_equal(rt_json_next_key(&js, &key), 0);
 
-    const char *bad[] = {"", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "\"\\ud800\"",
-                         "\"\\udc00\"", "\"\\x\"", "\"\\u12\"", "\"\\u0000\"", "{1:2}",
-                         "[1 2]", "\"\xc0\xaf\"", "\"\xf8\x80\x80\"", "\"\xed\xa0\x80\"", "1e", "nul",
-                         "{} {}", "\"abc", "\"a\tb\"",
+    const char *bad[] = {"",
+                         "{",
+                         "[1,]",
+                         "{\"a\":1,}",
+                         "01",
+                         "1.",
+                         "-",
+                         "tru",
+                         "\"\\ud800\"",
+                         "\"\\udc00\"",
+                         "\"\\x\"",
+                         "\"\\u12\"",
+                         "\"\\u0000\"",
+                         "{1:2}",
+                         "[1 2]",
+                         "\"\xc0\xaf\"",
+                         "\"\xf8\x80\x80\"",
+                         "\"\xed\xa0\x80\"",
+                         "1e",
+                         "nul",
+                         "{} {}",
+                         "\"abc",
+                         "\"a\tb\"",
                          "1234567890123456789012345678901234567890123456789012345678901234"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
-        if (rt_json_check(bad[i], strlen(bad[i]), err, sizeof err) != -1)
-            fail_msg("accepted bad JSON <%s>", bad[i]);
+        if (rt_json_check(bad[i], strlen(bad[i]), err, sizeof err) != -1) fail_msg("accepted bad JSON <%s>", bad[i]);
         assert_non_null(strstr(err, "at byte"));
     }
     /* Depth: 64 nested arrays are read, 65 are not. */
@@ -329,14 +341,14 @@ static void test_json_scanner(void **state) {
 
 /* The header length: within the file and at most 100 MB (checked before
  * anything is allocated for it), as rnnc and compiled models both read. */
-static void test_header_length_limits(void **state) {
+static void test_header_length_limits(void **state)
+{
     (void)state;
     char err[256];
     uint64_t hlen = 0;
     unsigned char len8[8] = {0};
     uint64_t big = RT_ST_MAX_HEADER + 1ull;
-    for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)(big >> 8 * i);
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(big >> 8 * i);
     assert_int_equal(rt_st_header_len("f", big + 8, len8, &hlen, err, sizeof err), RT_ST_FORMAT);
     assert_non_null(strstr(err, "f: header length 100000001 is over the limit of 100 MB"));
     assert_int_equal(rt_st_header_len("f", big + 7, len8, &hlen, err, sizeof err), RT_ST_FORMAT);
@@ -348,15 +360,17 @@ static void test_header_length_limits(void **state) {
 
 /* A header with a fault the old host reader and the old model loader
  * judged differently is refused, with the message naming the fault. */
-static void test_header_faults(void **state) {
+static void test_header_faults(void **state)
+{
     (void)state;
-    static const struct { const char *json, *want; } cases[] = {
+    static const struct {
+        const char *json, *want;
+    } cases[] = {
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4],\"x\":1,\"x\":2}}",
          "tensor 'w': duplicate key 'x'"},
         {"{\"w\":{\"dtype\":\"C64\",\"shape\":[],\"data_offsets\":[0,4]}}", "dtype C64 not supported"},
         /* 2^63 bytes: past int64_t, not past uint64_t */
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952],\"data_offsets\":[0,4]}}",
-         "shape size overflows"},
+        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952],\"data_offsets\":[0,4]}}", "shape size overflows"},
         {"{\"w\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},\"__metadata__\":{\"k\":\"v\"},"
          "\"__metadata__\":{}}",
          "duplicate key '__metadata__' in header"},
@@ -369,12 +383,12 @@ static void test_header_faults(void **state) {
         assert_int_equal(rt_st_parse("h", j, strlen(j), 4, &es, &n, err, sizeof err), RT_ST_FORMAT);
         assert_null(es);
         assert_int_equal(n, 0);
-        if (!strstr(err, cases[i].want))
-            fail_msg("<%s>: \"%s\" does not contain \"%s\"", j, err, cases[i].want);
+        if (!strstr(err, cases[i].want)) fail_msg("<%s>: \"%s\" does not contain \"%s\"", j, err, cases[i].want);
     }
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_scanner),
         cmocka_unit_test(test_header_length_limits),

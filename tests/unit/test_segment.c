@@ -63,16 +63,17 @@ static void shape_of(IrType t, int64_t B, int64_t T, int64_t *shape)
 
 /* A tensor of type t (B, every other symbol T), every element `fill`, or
  * random in [lo, hi) when lo < hi. */
-static void put(TensorMap *map, const char *name, IrType t, int64_t B, int64_t T, double lo, double hi,
-                double fill)
+static void put(TensorMap *map, const char *name, IrType t, int64_t B, int64_t T, double lo, double hi, double fill)
 {
     int64_t shape[IR_MAX_RANK];
     shape_of(t, B, T, shape);
     Tensor x;
     assert_int_equal(rt_tensor_alloc(&x, t.dtype == IR_I64 ? RT_I64 : RT_F64, t.rank, shape), 0);
     for (int64_t i = 0; i < rt_numel(&x); i++) {
-        if (t.dtype == IR_I64) ((int64_t *)x.data)[i] = (int64_t)urand(0, 3);
-        else ((double *)x.data)[i] = lo < hi ? urand(lo, hi) : fill;
+        if (t.dtype == IR_I64)
+            ((int64_t *)x.data)[i] = (int64_t)urand(0, 3);
+        else
+            ((double *)x.data)[i] = lo < hi ? urand(lo, hi) : fill;
     }
     assert_int_equal(rt_map_put(map, name, &x), 0);
 }
@@ -102,7 +103,8 @@ static void with_carry(const IrModule *seg, const TensorMap *in, double reset, i
     }
     for (int i = 0; i < seg->ninputs; i++) {
         const char *name = seg->inputs[i].name;
-        if (!strcmp(name, SEGMENT_RESET_INPUT)) put(out, name, seg->inputs[i].value->type, B, 1, 0, 0, reset);
+        if (!strcmp(name, SEGMENT_RESET_INPUT))
+            put(out, name, seg->inputs[i].value->type, B, 1, 0, 0, reset);
         else if (!strncmp(name, SEGMENT_CARRY_PREFIX, strlen(SEGMENT_CARRY_PREFIX)))
             put(out, name, seg->inputs[i].value->type, B, 1, 0, 0, 0.0);
     }
@@ -173,12 +175,15 @@ static void test_one_segment_is_plain(void **state)
 {
     (void)state;
     check_one_segment("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
-                      " h = rnn(x, hidden=3)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n", 1);
+                      " h = rnn(x, hidden=3)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n",
+                      1);
     /* two layers of lstm: h and c per layer, in program order */
     check_one_segment("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
-                      " h = lstm(x, hidden=3, layers=2)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n", 4);
+                      " h = lstm(x, hidden=3, layers=2)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n",
+                      4);
     check_one_segment("model a {\n input x : seq<[2]>\n target t : [2]\n"
-                      " h = gru(x, hidden=3, init=learned)\n y = dense(last(h), 2)\n loss = mse(y, t)\n}\n", 1);
+                      " h = gru(x, hidden=3, init=learned)\n y = dense(last(h), 2)\n loss = mse(y, t)\n}\n",
+                      1);
 }
 
 /* ---- (b) two segments with the carry fed forward = one run ---------------------------- */
@@ -263,7 +268,7 @@ static void check_two_segments(const char *src, int carried, int64_t T, int64_t 
     run(s.m, &params, &in3, &out3);
     assert_true(fabs(f64(&out3, "y")[0] - y2[0]) > 1e-6);
 
-    TensorMap *maps[] = { &params, &in, &full_in, &full, &in1, &out1, &in2, &out2, &in3, &out3 };
+    TensorMap *maps[] = {&params, &in, &full_in, &full, &in1, &out1, &in2, &out2, &in3, &out3};
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) rt_map_free(maps[i]);
     tu_built_free(&p);
     tu_built_free(&s);
@@ -273,9 +278,11 @@ static void test_two_segments_are_one_run(void **state)
 {
     (void)state;
     check_two_segments("model a {\n input x : seq<[2]>\n"
-                       " h = gru(x, hidden=3)\n output y = dense(h, 2)\n}\n", 1, 5, 2);
+                       " h = gru(x, hidden=3)\n output y = dense(h, 2)\n}\n",
+                       1, 5, 2);
     check_two_segments("model a {\n input x : seq<[2]>\n"
-                       " h = lstm(x, hidden=3, layers=2)\n output y = dense(h, 2)\n}\n", 4, 6, 3);
+                       " h = lstm(x, hidden=3, layers=2)\n output y = dense(h, 2)\n}\n",
+                       4, 6, 3);
 }
 
 /* ---- (c) the gradient is cut at the segment's start: a hand-worked case --------------- */
@@ -287,7 +294,7 @@ static const char *scalar_src = "model s {\n input x : seq<[1]>\n target t : seq
 
 static void put_scalar_seq(TensorMap *map, const char *name, const double *v, int n)
 {
-    int64_t shape[3] = { n, 1, 1 };
+    int64_t shape[3] = {n, 1, 1};
     Tensor x;
     assert_int_equal(rt_tensor_alloc(&x, RT_F64, 3, shape), 0);
     memcpy(x.data, v, (size_t)n * sizeof *v);
@@ -297,7 +304,7 @@ static void put_scalar_seq(TensorMap *map, const char *name, const double *v, in
 /* A tensor of shape [1] * rank holding v (rank 0: a scalar). */
 static void put_param(TensorMap *map, const char *name, int rank, double v)
 {
-    int64_t shape[2] = { 1, 1 };
+    int64_t shape[2] = {1, 1};
     Tensor x;
     assert_int_equal(rt_tensor_alloc(&x, RT_F64, rank, shape), 0);
     ((double *)x.data)[0] = v;
@@ -315,7 +322,7 @@ static void test_truncated_gradient_by_hand(void **state)
 {
     (void)state;
     const double wi = 0.7, wh = 0.9, bi = 0.1, bh = -0.05;
-    const double x[4] = { 0.5, -0.3, 0.8, 0.2 }, y[4] = { 0.1, 0.2, -0.4, 0.3 };
+    const double x[4] = {0.5, -0.3, 0.8, 0.2}, y[4] = {0.1, 0.2, -0.4, 0.3};
 
     TuBuilt s = tu_build(scalar_src);
     segment(s.m, 1);
@@ -347,7 +354,7 @@ static void test_truncated_gradient_by_hand(void **state)
     run(s.m, &params, &in2, &out2);
 
     /* By hand.  Forward over all four steps. */
-    double h[5] = { 0 };
+    double h[5] = {0};
     for (int t = 1; t <= 4; t++) h[t] = tanh(wi * x[t - 1] + bi + wh * h[t - 1] + bh);
     near(c, h[2], "carry = h2");
     near(f64(&out2, "h")[1], h[4], "h4");
@@ -373,7 +380,7 @@ static void test_truncated_gradient_by_hand(void **state)
     near(f64(&out1, "grad:h.weight_hh_l0")[0], e2 * h[1] + e1 * h[0], "segment 1 d/d weight_hh");
     near(f64(&out1, "grad:h.weight_ih_l0")[0], e2 * x[1] + e1 * x[0], "segment 1 d/d weight_ih");
 
-    TensorMap *maps[] = { &params, &in1, &out1, &in2, &out2 };
+    TensorMap *maps[] = {&params, &in1, &out1, &in2, &out2};
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) rt_map_free(maps[i]);
     tu_built_free(&s);
 }
@@ -417,7 +424,7 @@ static void test_learned_init_only_through_reset(void **state)
     for (int k = 0; k < 9; k++) wn += fabs(gw[k]);
     assert_true(wn > 1e-6);
 
-    TensorMap *maps[] = { &params, &in, &r1, &r0, &a, &b, &c };
+    TensorMap *maps[] = {&params, &in, &r1, &r0, &a, &b, &c};
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) rt_map_free(maps[i]);
     tu_built_free(&p);
     tu_built_free(&s);
@@ -429,7 +436,7 @@ static void test_names_and_types(void **state)
 {
     (void)state;
     TuBuilt s = tu_build("model a {\n input x : seq<[2]>\n"
-                        " h = lstm(x, hidden=3)\n g = gru(h, hidden=4)\n output y = dense(g, 2)\n}\n");
+                         " h = lstm(x, hidden=3)\n g = gru(h, hidden=4)\n output y = dense(g, 2)\n}\n");
     int nin = s.m->ninputs, nout = s.m->noutputs;
     segment(s.m, 3);
     assert_int_equal(s.m->ninputs, nin + 1 + 3);
@@ -438,7 +445,7 @@ static void test_names_and_types(void **state)
     assert_string_equal(s.m->inputs[nin].name, "carry:reset");
     assert_int_equal(reset->type.rank, 0);
     assert_int_equal(reset->type.dtype, IR_F32);
-    int64_t widths[3] = { 3, 3, 4 }; /* lstm h, lstm c, gru h */
+    int64_t widths[3] = {3, 3, 4}; /* lstm h, lstm c, gru h */
     for (int k = 0; k < 3; k++) {
         char name[32];
         snprintf(name, sizeof name, "carry:%d", k);

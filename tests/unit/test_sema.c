@@ -26,15 +26,16 @@
 /* ---- helpers ------------------------------------------------------------------ */
 
 typedef struct Run {
-    Program  *p;
+    Program *p;
     IrModule *m;
-    Diag      d;
-    char     *msgs;     /* everything printed through the Diag */
-    size_t    msglen;
-    FILE     *out;
+    Diag d;
+    char *msgs; /* everything printed through the Diag */
+    size_t msglen;
+    FILE *out;
 } Run;
 
-static void run_free(Run *r) {
+static void run_free(Run *r)
+{
     ir_free(r->m);
     ast_free(r->p);
     free(r->msgs);
@@ -42,51 +43,58 @@ static void run_free(Run *r) {
 }
 
 /* Parses and builds `src`; messages are collected in r->msgs. */
-static void build(Run *r, const char *src, const char *model) {
+static void build(Run *r, const char *src, const char *model)
+{
     memset(r, 0, sizeof *r);
     r->out = open_memstream(&r->msgs, &r->msglen);
     assert_non_null(r->out);
     diag_init(&r->d, "t.rnn", src, r->out);
     r->p = parse_program("t.rnn", src, &r->d);
     assert_non_null(r->p);
-    assert_int_equal(r->d.nerrors, 0);   /* the sources here are syntactically valid */
+    assert_int_equal(r->d.nerrors, 0); /* the sources here are syntactically valid */
     r->m = sema_build(r->p, model, &r->d);
     fclose(r->out);
     if (r->m) assert_int_equal(ir_verify(r->m, "test_sema", stderr), 0);
 }
 
 /* Builds a source that must succeed without any message. */
-static void build_ok(Run *r, const char *src) {
+static void build_ok(Run *r, const char *src)
+{
     build(r, src, NULL);
     if (!r->m || r->d.nwarnings) fprintf(stderr, "%s", r->msgs ? r->msgs : "");
     assert_non_null(r->m);
     assert_int_equal(r->d.nwarnings, 0);
 }
 
-static const IrParam *param(const IrModule *m, const char *name) {
+static const IrParam *param(const IrModule *m, const char *name)
+{
     for (int i = 0; i < m->nparams; i++)
         if (strcmp(m->params[i].name, name) == 0) return &m->params[i];
     fail_msg("no parameter '%s'", name);
     return NULL;
 }
 
-static const IrOutput *output(const IrModule *m, const char *name) {
+static const IrOutput *output(const IrModule *m, const char *name)
+{
     for (int i = 0; i < m->noutputs; i++)
         if (strcmp(m->outputs[i].name, name) == 0) return &m->outputs[i];
     fail_msg("no output '%s'", name);
     return NULL;
 }
 
-static void assert_type(const IrModule *m, IrType t, const char *want) {
+static void assert_type(const IrModule *m, IrType t, const char *want)
+{
     char buf[128];
     assert_string_equal(ir_type_str(m, t, buf, sizeof buf), want);
 }
 
-static void assert_msg(const Run *r, const char *want) {
+static void assert_msg(const Run *r, const char *want)
+{
     if (!r->msgs || !strstr(r->msgs, want)) fail_msg("expected message '%s' in:\n%s", want, r->msgs ? r->msgs : "");
 }
 
-static int count_ops(const IrBlock *b, IrOpKind k) {
+static int count_ops(const IrBlock *b, IrOpKind k)
+{
     int n = 0;
     for (int i = 0; i < b->nops; i++) {
         if (b->ops[i]->kind == k) n++;
@@ -95,7 +103,8 @@ static int count_ops(const IrBlock *b, IrOpKind k) {
     return n;
 }
 
-static IrOp *nth_op(const IrBlock *b, IrOpKind k, int nth) {
+static IrOp *nth_op(const IrBlock *b, IrOpKind k, int nth)
+{
     for (int i = 0; i < b->nops; i++)
         if (b->ops[i]->kind == k && nth-- == 0) return b->ops[i];
     return NULL;
@@ -103,18 +112,19 @@ static IrOp *nth_op(const IrBlock *b, IrOpKind k, int nth) {
 
 /* ---- built-in recurrent layers ---------------------------------------------------- */
 
-static void test_lstm_bidirectional_stacked_params(void **state) {
+static void test_lstm_bidirectional_stacked_params(void **state)
+{
     (void)state;
     Run r;
     build_ok(&r, "model m {\n input x : seq<[4]>\n h = lstm(x, hidden=6, layers=2, bidirectional)\n output h\n}\n");
     /* exactly torch.nn.LSTM(4, 6, num_layers=2, bidirectional=True).state_dict() */
     static const char *const names[16] = {
-        "h.weight_ih_l0", "h.weight_hh_l0", "h.bias_ih_l0", "h.bias_hh_l0",
+        "h.weight_ih_l0",         "h.weight_hh_l0",         "h.bias_ih_l0",         "h.bias_hh_l0",
         "h.weight_ih_l0_reverse", "h.weight_hh_l0_reverse", "h.bias_ih_l0_reverse", "h.bias_hh_l0_reverse",
-        "h.weight_ih_l1", "h.weight_hh_l1", "h.bias_ih_l1", "h.bias_hh_l1",
+        "h.weight_ih_l1",         "h.weight_hh_l1",         "h.bias_ih_l1",         "h.bias_hh_l1",
         "h.weight_ih_l1_reverse", "h.weight_hh_l1_reverse", "h.bias_ih_l1_reverse", "h.bias_hh_l1_reverse"};
     static const char *const shapes[16] = {
-        "f32[24, 4]", "f32[24, 6]", "f32[24]", "f32[24]", "f32[24, 4]", "f32[24, 6]", "f32[24]", "f32[24]",
+        "f32[24, 4]",  "f32[24, 6]", "f32[24]", "f32[24]", "f32[24, 4]",  "f32[24, 6]", "f32[24]", "f32[24]",
         "f32[24, 12]", "f32[24, 6]", "f32[24]", "f32[24]", "f32[24, 12]", "f32[24, 6]", "f32[24]", "f32[24]"};
     assert_int_equal(r.m->nparams, 16);
     for (int i = 0; i < 16; i++) {
@@ -143,7 +153,8 @@ static void test_lstm_bidirectional_stacked_params(void **state) {
     run_free(&r);
 }
 
-static void test_gru_rnn_shapes(void **state) {
+static void test_gru_rnn_shapes(void **state)
+{
     (void)state;
     Run r;
     build_ok(&r, "model m {\n input x : seq<[3], 10>\n g = gru(x, hidden=8)\n"
@@ -162,7 +173,8 @@ static void test_gru_rnn_shapes(void **state) {
     run_free(&r);
 }
 
-static void test_merge_sum_and_final(void **state) {
+static void test_merge_sum_and_final(void **state)
+{
     (void)state;
     Run r;
     build_ok(&r, "model m {\n input x : seq<[4]>\n h = lstm(x, hidden=6, layers=2, bidirectional, merge=sum)\n"
@@ -179,7 +191,8 @@ static void test_merge_sum_and_final(void **state) {
     run_free(&r);
 }
 
-static void test_learned_init(void **state) {
+static void test_learned_init(void **state)
+{
     (void)state;
     Run r;
     build_ok(&r, "model m {\n input x : seq<[2]>\n h = lstm(x, hidden=3, init=learned)\n output h\n}\n");
@@ -194,25 +207,27 @@ static void test_learned_init(void **state) {
     run_free(&r);
 }
 
-static void test_charlm(void **state) {
+static void test_charlm(void **state)
+{
     (void)state;
     Run r;
-    build_ok(&r, "model charlm {\n  input  tokens : seq<int>\n  target next   : seq<int>\n"
-                 "  e      = embedding(tokens, vocab=65, dim=16)\n  h      = lstm(e, hidden=32, layers=2)\n"
-                 "  logits = dense(h, 65)\n  output probs = softmax(logits)\n  loss   = cross_entropy(logits, next)\n}\n"
-                 "train charlm {\n data = text(\"x.txt\")\n seq_len = 100 tbptt = 50 batch = 32\n"
-                 " optimizer = adam(lr=0.002) clip = norm(5.0) epochs = 10\n}\n");
+    build_ok(&r,
+             "model charlm {\n  input  tokens : seq<int>\n  target next   : seq<int>\n"
+             "  e      = embedding(tokens, vocab=65, dim=16)\n  h      = lstm(e, hidden=32, layers=2)\n"
+             "  logits = dense(h, 65)\n  output probs = softmax(logits)\n  loss   = cross_entropy(logits, next)\n}\n"
+             "train charlm {\n data = text(\"x.txt\")\n seq_len = 100 tbptt = 50 batch = 32\n"
+             " optimizer = adam(lr=0.002) clip = norm(5.0) epochs = 10\n}\n");
     assert_int_equal(r.m->nparams, 1 + 8 + 2);
     assert_string_equal(r.m->params[0].name, "e.weight");
     assert_int_equal(r.m->params[0].init.kind, IR_INIT_NORMAL);
     assert_string_equal(r.m->params[9].name, "logits.weight");
     assert_type(r.m, r.m->params[9].value->type, "f32[65, 32]");
     assert_string_equal(r.m->params[10].name, "logits.bias");
-    assert_true(fabs(r.m->params[10].init.a - 1 / sqrt(32.0)) < 1e-12);   /* 1/sqrt(in_features) */
+    assert_true(fabs(r.m->params[10].init.a - 1 / sqrt(32.0)) < 1e-12); /* 1/sqrt(in_features) */
     assert_int_equal(r.m->ninputs, 1);
     assert_type(r.m, r.m->inputs[0].value->type, "i64[T_tokens, B]");
     assert_int_equal(r.m->ntargets, 1);
-    assert_type(r.m, r.m->targets[0].value->type, "i64[T_tokens, B]");   /* the length of the logits */
+    assert_type(r.m, r.m->targets[0].value->type, "i64[T_tokens, B]"); /* the length of the logits */
     assert_type(r.m, output(r.m, "probs")->value->type, "f32[T_tokens, B, 65]");
     assert_non_null(r.m->loss);
     assert_int_equal(r.m->loss->def->kind, IR_CROSS_ENTROPY);
@@ -220,7 +235,8 @@ static void test_charlm(void **state) {
     run_free(&r);
 }
 
-static void test_many_to_one_and_one_to_one(void **state) {
+static void test_many_to_one_and_one_to_one(void **state)
+{
     (void)state;
     Run r;
     build_ok(&r, "model m {\n input t : seq<int, 200>\n target y : int\n e = embedding(t, vocab=10, dim=4)\n"
@@ -233,7 +249,7 @@ static void test_many_to_one_and_one_to_one(void **state) {
     run_free(&r);
     build_ok(&r, "model m {\n input x : [4]\n target y : [2]\n z = dense(x, 8, bias=false)\n"
                  " yh = dense(tanh(z) * 2, 2)\n output yh\n loss = mse(yh, y)\n}\n");
-    assert_int_equal(r.m->nparams, 3);   /* z.weight, yh.weight, yh.bias */
+    assert_int_equal(r.m->nparams, 3); /* z.weight, yh.weight, yh.bias */
     assert_int_equal(count_ops(r.m->body, IR_SCAN), 0);
     assert_int_equal(r.m->loss->def->kind, IR_MSE);
     run_free(&r);
@@ -241,7 +257,8 @@ static void test_many_to_one_and_one_to_one(void **state) {
 
 /* ---- encoder-decoder, generate ------------------------------------------------------------ */
 
-static void test_encoder_decoder(void **state) {
+static void test_encoder_decoder(void **state)
+{
     (void)state;
     Run r;
     build_ok(&r, "model m {\n input src : seq<int, 50>\n input tgt : seq<int, 40>\n target nxt : seq<int>\n"
@@ -261,7 +278,8 @@ static void test_encoder_decoder(void **state) {
     run_free(&r);
 }
 
-static void test_generate(void **state) {
+static void test_generate(void **state)
+{
     (void)state;
     Run r;
     build_ok(&r, "model m {\n input x0 : [2]\n target c : seq<[2]>\n"
@@ -273,7 +291,7 @@ static void test_generate(void **state) {
     IrOp *scan = nth_op(r.m->body, IR_SCAN, 0);
     assert_int_equal(scan->attrs.n_seq_in, 0);
     assert_int_equal(scan->attrs.steps, 20);
-    assert_int_equal(scan->attrs.n_carried, 2);   /* h and the fed-back input */
+    assert_int_equal(scan->attrs.n_carried, 2); /* h and the fed-back input */
     assert_type(r.m, output(r.m, "w")->value->type, "f32[20, B, 2]");
     assert_type(r.m, output(r.m, "s")->value->type, "f32[1, B, 16]");
     assert_type(r.m, r.m->targets[0].value->type, "f32[20, B, 2]");
@@ -290,31 +308,35 @@ static void test_generate(void **state) {
 
 static const char *const mygru = TU_MYGRU_SRC;
 
-static void test_user_cell(void **state) {
+static void test_user_cell(void **state)
+{
     (void)state;
     Run r;
     char src[2048];
-    snprintf(src, sizeof src, "%smodel m {\n input x : seq<[8]>\n g = mygru(x, H=16)\n output g\n"
-                              " output hf = final(g, h)\n}\n", mygru);
+    snprintf(src, sizeof src,
+             "%smodel m {\n input x : seq<[8]>\n g = mygru(x, H=16)\n output g\n"
+             " output hf = final(g, h)\n}\n",
+             mygru);
     build_ok(&r, src);
     assert_int_equal(r.m->nparams, 3);
     assert_string_equal(r.m->params[0].name, "g.Wx");
     assert_type(r.m, r.m->params[0].value->type, "f32[48, 8]");
     assert_int_equal(r.m->params[0].init.kind, IR_INIT_XAVIER);
-    assert_true(fabs(r.m->params[0].init.a - sqrt(6.0 / (48 + 8))) < 1e-12);  /* xavier bound, fan_in 8 fan_out 48 */
+    assert_true(fabs(r.m->params[0].init.a - sqrt(6.0 / (48 + 8))) < 1e-12); /* xavier bound, fan_in 8 fan_out 48 */
     assert_int_equal(r.m->params[1].init.kind, IR_INIT_ORTHOGONAL);
     assert_int_equal(r.m->params[2].init.kind, IR_INIT_ZERO);
     IrOp *scan = nth_op(r.m->body, IR_SCAN, 0);
     assert_int_equal(scan->attrs.n_carried, 1);
-    assert_int_equal(scan->operands[0]->def->kind, IR_CONST);   /* state h = 0 */
+    assert_int_equal(scan->operands[0]->def->kind, IR_CONST); /* state h = 0 */
     assert_type(r.m, scan->operands[0]->type, "f32[B, 16]");
-    assert_int_equal(count_ops(scan->body, IR_LINEAR), 2);        /* Wx @ x, Wh @ h */
+    assert_int_equal(count_ops(scan->body, IR_LINEAR), 2); /* Wx @ x, Wh @ h */
     assert_type(r.m, output(r.m, "g")->value->type, "f32[T_x, B, 16]");
     assert_ptr_equal(output(r.m, "hf")->value, scan->results[0]);
     run_free(&r);
 }
 
-static void test_user_cell_two_states_single_step(void **state) {
+static void test_user_cell_two_states_single_step(void **state)
+{
     (void)state;
     Run r;
     build_ok(&r, "cell mylstm(x: [I], ctx: [C]) -> [H] {\n"
@@ -331,8 +353,8 @@ static void test_user_cell_two_states_single_step(void **state) {
     assert_int_equal(r.m->params[4].init.kind, IR_INIT_UNIFORM);
     IrOp *scan = nth_op(r.m->body, IR_SCAN, 0);
     assert_int_equal(scan->attrs.n_carried, 2);
-    assert_int_equal(scan->attrs.n_seq_in, 1);   /* x is stepped over, v is read every step */
-    assert_int_equal(scan->operands[0]->def->kind, IR_BROADCAST);   /* h = h0 */
+    assert_int_equal(scan->attrs.n_seq_in, 1);                    /* x is stepped over, v is read every step */
+    assert_int_equal(scan->operands[0]->def->kind, IR_BROADCAST); /* h = h0 */
     assert_true(scan->operands[1]->def->kind == IR_CONST && scan->operands[1]->def->attrs.f == 0.5);
     /* b runs one step, from a's final states */
     assert_int_equal(count_ops(r.m->body, IR_SCAN), 1);
@@ -341,12 +363,15 @@ static void test_user_cell_two_states_single_step(void **state) {
     run_free(&r);
 }
 
-static void test_generate_user_cell(void **state) {
+static void test_generate_user_cell(void **state)
+{
     (void)state;
     Run r;
     char src[2048];
-    snprintf(src, sizeof src, "%smodel m {\n input x0 : [3]\n y = generate(mygru, x0, steps=7, H=5, feedback)\n"
-                              " output y\n}\n", mygru);
+    snprintf(src, sizeof src,
+             "%smodel m {\n input x0 : [3]\n y = generate(mygru, x0, steps=7, H=5, feedback)\n"
+             " output y\n}\n",
+             mygru);
     build_ok(&r, src);
     assert_int_equal(r.m->nparams, 5);
     assert_string_equal(r.m->params[3].name, "y.head.weight");
@@ -359,7 +384,8 @@ static void test_generate_user_cell(void **state) {
 
 static double sigm(double x) { return 1 / (1 + exp(-x)); }
 
-static void put(TensorMap *tm, const char *name, int rank, const int64_t *shape, const double *v) {
+static void put(TensorMap *tm, const char *name, int rank, const int64_t *shape, const double *v)
+{
     Tensor t;
     assert_int_equal(rt_tensor_alloc(&t, RT_F64, rank, shape), 0);
     memcpy(t.data, v, (size_t)rt_numel(&t) * sizeof(double));
@@ -368,21 +394,27 @@ static void put(TensorMap *tm, const char *name, int rank, const int64_t *shape,
 
 /* Runs a one-layer `kind` with I=2, H=2, T=2, B=1 on fixed weights and
  * compares the outputs with the PyTorch equations computed here. */
-static void check_cell_numbers(const char *kind) {
+static void check_cell_numbers(const char *kind)
+{
     enum { I = 2, H = 2, T = 2 };
     int G = strcmp(kind, "lstm") == 0 ? 4 : strcmp(kind, "gru") == 0 ? 3 : 1;
     char src[256];
-    snprintf(src, sizeof src, "model m {\n input x : seq<[2]>\n h = %s(x, hidden=2)\n output h\n output hn = final(h)\n}\n",
-             kind);
+    snprintf(src, sizeof src,
+             "model m {\n input x : seq<[2]>\n h = %s(x, hidden=2)\n output h\n output hn = final(h)\n}\n", kind);
     Run r;
     build_ok(&r, src);
     double wih[4 * H * I], whh[4 * H * H], bih[4 * H], bhh[4 * H], x[T * I];
     for (int i = 0; i < G * H * I; i++) wih[i] = 0.1 * ((i * 7) % 11) - 0.5;
     for (int i = 0; i < G * H * H; i++) whh[i] = 0.1 * ((i * 5) % 13) - 0.6;
-    for (int i = 0; i < G * H; i++) { bih[i] = 0.05 * i - 0.1; bhh[i] = 0.2 - 0.03 * i; }
+    for (int i = 0; i < G * H; i++) {
+        bih[i] = 0.05 * i - 0.1;
+        bhh[i] = 0.2 - 0.03 * i;
+    }
     for (int i = 0; i < T * I; i++) x[i] = 0.3 * i - 0.4;
     TensorMap params, in, out;
-    rt_map_init(&params); rt_map_init(&in); rt_map_init(&out);
+    rt_map_init(&params);
+    rt_map_init(&in);
+    rt_map_init(&out);
     put(&params, "h.weight_ih_l0", 2, (int64_t[]){G * H, I}, wih);
     put(&params, "h.weight_hh_l0", 2, (int64_t[]){G * H, H}, whh);
     put(&params, "h.bias_ih_l0", 1, (int64_t[]){G * H}, bih);
@@ -425,11 +457,14 @@ static void check_cell_numbers(const char *kind) {
     assert_non_null(hn);
     assert_int_equal(hn->rank, 3);
     for (int j = 0; j < H; j++) assert_true(fabs(((double *)hn->data)[j] - h[j]) < 1e-12);
-    rt_map_free(&params); rt_map_free(&in); rt_map_free(&out);
+    rt_map_free(&params);
+    rt_map_free(&in);
+    rt_map_free(&out);
     run_free(&r);
 }
 
-static void test_equations_match_pytorch(void **state) {
+static void test_equations_match_pytorch(void **state)
+{
     (void)state;
     check_cell_numbers("rnn");
     check_cell_numbers("lstm");
@@ -438,7 +473,8 @@ static void test_equations_match_pytorch(void **state) {
 
 /* ---- errors and warnings ---------------------------------------------------------------------- */
 
-static void test_error_shape_mismatch(void **state) {
+static void test_error_shape_mismatch(void **state)
+{
     (void)state;
     Run r;
     build(&r, "model m {\n input a : [6]\n input b : [8]\n output c = a + b\n}\n", NULL);
@@ -448,27 +484,34 @@ static void test_error_shape_mismatch(void **state) {
     run_free(&r);
 }
 
-static void test_error_matmul_in_cell(void **state) {
+static void test_error_matmul_in_cell(void **state)
+{
     (void)state;
     Run r;
     /* slice bounds may use the cell's sizes; K is none */
-    build(&r, "cell c(x: [I]) -> [H] {\n param Wx: [3H, I]\n state h: [H] = 0\n"
-              " h' = tanh(slice(Wx @ x, H, K))\n out h'\n}\n"
-              "model m {\n input x : seq<[5]>\n y = c(x, H=8)\n output y\n}\n", NULL);
+    build(&r,
+          "cell c(x: [I]) -> [H] {\n param Wx: [3H, I]\n state h: [H] = 0\n"
+          " h' = tanh(slice(Wx @ x, H, K))\n out h'\n}\n"
+          "model m {\n input x : seq<[5]>\n y = c(x, H=8)\n output y\n}\n",
+          NULL);
     assert_null(r.m);
     assert_msg(&r, "t.rnn:4:29: error: unknown size 'K'");
     run_free(&r);
-    build(&r, "cell c(x: [I]) -> [H] {\n param Wx: [3H, I]\n state h: [H] = 0\n"
-              " h' = tanh(slice(Wx @ x, 2*H, H)) + h\n out h'\n}\n"
-              "model m {\n input x : seq<[5]>\n y = c(x, H=8)\n output y\n}\n", NULL);
+    build(&r,
+          "cell c(x: [I]) -> [H] {\n param Wx: [3H, I]\n state h: [H] = 0\n"
+          " h' = tanh(slice(Wx @ x, 2*H, H)) + h\n out h'\n}\n"
+          "model m {\n input x : seq<[5]>\n y = c(x, H=8)\n output y\n}\n",
+          NULL);
     assert_non_null(r.m);
     IrOp *sl = nth_op(nth_op(r.m->body, IR_SCAN, 0)->body, IR_SLICE, 0);
     assert_int_equal(sl->attrs.start, 16);
     assert_int_equal(sl->attrs.len, 8);
     run_free(&r);
-    build(&r, "cell c(x: [I]) -> [H] {\n param Wx: [H, 4]\n state h: [H] = 0\n"
-              " h' = tanh(Wx @ x)\n out h'\n}\n"
-              "model m {\n input x : seq<[5]>\n y = c(x, H=8)\n output y\n}\n", NULL);
+    build(&r,
+          "cell c(x: [I]) -> [H] {\n param Wx: [H, 4]\n state h: [H] = 0\n"
+          " h' = tanh(Wx @ x)\n out h'\n}\n"
+          "model m {\n input x : seq<[5]>\n y = c(x, H=8)\n output y\n}\n",
+          NULL);
     assert_null(r.m);
     assert_int_equal(r.d.nerrors, 1);
     assert_msg(&r, "t.rnn:4:15: error: matrix 'Wx' is [8, 4] but 'x' is [5]");
@@ -476,11 +519,14 @@ static void test_error_matmul_in_cell(void **state) {
     run_free(&r);
 }
 
-static void test_error_independent_errors(void **state) {
+static void test_error_independent_errors(void **state)
+{
     (void)state;
     Run r;
-    build(&r, "model m {\n input x : seq<[4]>\n input x : [3]\n h = lstm(x, layers=2)\n"
-              " y = foo(x)\n z = undefined_thing + 1\n w = z * 2\n loss = mse(x, x)\n loss = mse(x, x)\n}\n", NULL);
+    build(&r,
+          "model m {\n input x : seq<[4]>\n input x : [3]\n h = lstm(x, layers=2)\n"
+          " y = foo(x)\n z = undefined_thing + 1\n w = z * 2\n loss = mse(x, x)\n loss = mse(x, x)\n}\n",
+          NULL);
     assert_null(r.m);
     assert_msg(&r, "t.rnn:3:8: error: redefinition of 'x'");
     assert_msg(&r, "t.rnn:2:8: note: previous definition of 'x' is here");
@@ -493,11 +539,14 @@ static void test_error_independent_errors(void **state) {
     run_free(&r);
 }
 
-static void test_error_unknown_size_and_targets(void **state) {
+static void test_error_unknown_size_and_targets(void **state)
+{
     (void)state;
     Run r;
-    build(&r, "cell c(x: [I]) -> [H] {\n state h: [H] = 0\n h' = h + x\n out h'\n}\n"
-              "model m {\n input x : seq<[5]>\n target t : int\n y = c(x)\n output y\n}\n", NULL);
+    build(&r,
+          "cell c(x: [I]) -> [H] {\n state h: [H] = 0\n h' = h + x\n out h'\n}\n"
+          "model m {\n input x : seq<[5]>\n target t : int\n y = c(x)\n output y\n}\n",
+          NULL);
     assert_null(r.m);
     assert_msg(&r, "t.rnn:1:20: error: unknown size 'H'");
     assert_msg(&r, "t.rnn:8:9: error: target 't' is never used");
@@ -507,13 +556,16 @@ static void test_error_unknown_size_and_targets(void **state) {
     run_free(&r);
 }
 
-static void test_warnings(void **state) {
+static void test_warnings(void **state)
+{
     (void)state;
     Run r;
-    build(&r, "cell c(x: [I]) -> [H] {\n param W: [H, I]\n param U: [H, H]\n state h: [H] = 0\n"
-              " state k: [H] = 0\n h' = tanh(W @ x + h + k)\n out h'\n}\n"
-              "model m {\n input x : seq<[5]>\n y = c(x, H=3)\n unused = y * 2\n output y\n}\n", NULL);
-    assert_non_null(r.m);   /* warnings only */
+    build(&r,
+          "cell c(x: [I]) -> [H] {\n param W: [H, I]\n param U: [H, H]\n state h: [H] = 0\n"
+          " state k: [H] = 0\n h' = tanh(W @ x + h + k)\n out h'\n}\n"
+          "model m {\n input x : seq<[5]>\n y = c(x, H=3)\n unused = y * 2\n output y\n}\n",
+          NULL);
+    assert_non_null(r.m); /* warnings only */
     assert_int_equal(r.d.nerrors, 0);
     assert_int_equal(r.d.nwarnings, 3);
     assert_msg(&r, "t.rnn:3:8: warning: parameter 'U' is never used");
@@ -522,7 +574,8 @@ static void test_warnings(void **state) {
     run_free(&r);
 }
 
-static void test_check_counts_all_models(void **state) {
+static void test_check_counts_all_models(void **state)
+{
     (void)state;
     const char *src2 = "model a {\n input x : [2]\n input z : [3]\n output y = x + z\n}\n"
                        "model b {\n input x : seq<[2]>\n output y = last(x) * x\n}\n"
@@ -547,7 +600,8 @@ static void test_check_counts_all_models(void **state) {
     free(msgs);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lstm_bidirectional_stacked_params),
         cmocka_unit_test(test_gru_rnn_shapes),

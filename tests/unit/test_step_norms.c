@@ -40,7 +40,6 @@ static double urand(double lo, double hi)
     return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
-
 /* An F64 tensor of the given shape filled from fill(i), or uniform [lo, hi). */
 static void put(TensorMap *map, const char *name, int rank, const int64_t *shape, double lo, double hi)
 {
@@ -58,15 +57,14 @@ static double *f64(const TensorMap *map, const char *name)
     return t->data;
 }
 
-static const char *rnn_src =
-    "model v {\n"
-    "  input x : seq<[2]>\n"
-    "  target t : [3]\n"
-    "  h = rnn(x, hidden=4)\n"
-    "  output hl = last(h)\n"
-    "  p = dense(hl, 3)\n"
-    "  loss = mse(p, t)\n"
-    "}\n";
+static const char *rnn_src = "model v {\n"
+                             "  input x : seq<[2]>\n"
+                             "  target t : [3]\n"
+                             "  h = rnn(x, hidden=4)\n"
+                             "  output hl = last(h)\n"
+                             "  p = dense(hl, 3)\n"
+                             "  loss = mse(p, t)\n"
+                             "}\n";
 
 /* Runs rnn_src with W_hh = a*I and returns the per-step norms; also
  * computes dL/dh_T by hand into *direct. */
@@ -78,19 +76,21 @@ static void rnn_norms(double a, StepNorms *sn, double *direct)
     assert_int_equal(autodiff_with_state_grads(m, err, sizeof err), 0);
 
     TensorMap w, in, out;
-    rt_map_init(&w); rt_map_init(&in); rt_map_init(&out);
-    put(&w, "h.weight_ih_l0", 2, (int64_t[]){ H, I }, -1, 1);
-    put(&w, "h.weight_hh_l0", 2, (int64_t[]){ H, H }, 0, 0);
-    put(&w, "h.bias_ih_l0", 1, (int64_t[]){ H }, 0, 0);
-    put(&w, "h.bias_hh_l0", 1, (int64_t[]){ H }, 0, 0);
-    put(&w, "p.weight", 2, (int64_t[]){ K, H }, -1, 1);
-    put(&w, "p.bias", 1, (int64_t[]){ K }, -1, 1);
+    rt_map_init(&w);
+    rt_map_init(&in);
+    rt_map_init(&out);
+    put(&w, "h.weight_ih_l0", 2, (int64_t[]){H, I}, -1, 1);
+    put(&w, "h.weight_hh_l0", 2, (int64_t[]){H, H}, 0, 0);
+    put(&w, "h.bias_ih_l0", 1, (int64_t[]){H}, 0, 0);
+    put(&w, "h.bias_hh_l0", 1, (int64_t[]){H}, 0, 0);
+    put(&w, "p.weight", 2, (int64_t[]){K, H}, -1, 1);
+    put(&w, "p.bias", 1, (int64_t[]){K}, -1, 1);
     double *whh = f64(&w, "h.weight_hh_l0");
     for (int i = 0; i < H; i++) whh[i * H + i] = a;
     /* |x| <= 1e-4 keeps |h| below ~1e-2 even when it grows by 1.5 a step,
      * so tanh' = 1 - h^2 differs from 1 by < 1e-4. */
-    put(&in, "x", 3, (int64_t[]){ T, B, I }, -1e-4, 1e-4);
-    put(&in, "t", 2, (int64_t[]){ B, K }, -1, 1);
+    put(&in, "x", 3, (int64_t[]){T, B, I}, -1e-4, 1e-4);
+    put(&in, "t", 2, (int64_t[]){B, K}, -1, 1);
     assert_int_equal(interp_run(m, &w, &in, &out, IR_PREC_F64, err, sizeof err), 0);
 
     /* dL/dh_T by hand: p = h_T W^T + b, L = sum (p - t)^2 / (B K), so
@@ -113,7 +113,9 @@ static void rnn_norms(double a, StepNorms *sn, double *direct)
     *direct = sqrt(ss);
 
     assert_int_equal(step_norms_collect(m, &out, sn, err, sizeof err), 0);
-    rt_map_free(&w); rt_map_free(&in); rt_map_free(&out);
+    rt_map_free(&w);
+    rt_map_free(&in);
+    rt_map_free(&out);
     ir_free(m);
     ast_free(prog);
 }
@@ -138,8 +140,16 @@ static void check_geometric(double a)
     step_norms_free(&sn);
 }
 
-static void test_vanishing(void **state) { (void)state; check_geometric(0.1); }
-static void test_exploding(void **state) { (void)state; check_geometric(1.5); }
+static void test_vanishing(void **state)
+{
+    (void)state;
+    check_geometric(0.1);
+}
+static void test_exploding(void **state)
+{
+    (void)state;
+    check_geometric(1.5);
+}
 
 /* The state gradients are extra outputs only: every output of
  * autodiff_with_state_grads() that autodiff() has is exactly the same (the
@@ -152,13 +162,16 @@ static void same_grads(const char *src, StepNorms *sn)
     assert_int_equal(autodiff(m1, err, sizeof err), 0);
     assert_int_equal(autodiff_with_state_grads(m2, err, sizeof err), 0);
     TensorMap w, in, o1, o2;
-    rt_map_init(&w); rt_map_init(&in); rt_map_init(&o1); rt_map_init(&o2);
+    rt_map_init(&w);
+    rt_map_init(&in);
+    rt_map_init(&o1);
+    rt_map_init(&o2);
     for (int i = 0; i < m1->nparams; i++) {
         const IrType *ty = &m1->params[i].value->type;
         put(&w, m1->params[i].name, ty->rank, ty->dim, -0.5, 0.5);
     }
-    put(&in, "x", 3, (int64_t[]){ 5, B, 2 }, -1, 1);
-    put(&in, "t", 2, (int64_t[]){ B, 3 }, -1, 1);
+    put(&in, "x", 3, (int64_t[]){5, B, 2}, -1, 1);
+    put(&in, "t", 2, (int64_t[]){B, 3}, -1, 1);
     assert_int_equal(interp_run(m1, &w, &in, &o1, IR_PREC_F64, err, sizeof err), 0);
     assert_int_equal(interp_run(m2, &w, &in, &o2, IR_PREC_F64, err, sizeof err), 0);
     for (int i = 0; i < o1.count; i++) {
@@ -169,9 +182,14 @@ static void same_grads(const char *src, StepNorms *sn)
     }
     assert_int_equal(step_norms_collect(m2, &o2, sn, err, sizeof err), 0);
     assert_int_equal(o2.count, o1.count + sn->n);
-    rt_map_free(&w); rt_map_free(&in); rt_map_free(&o1); rt_map_free(&o2);
-    ir_free(m1); ir_free(m2);
-    ast_free(p1); ast_free(p2);
+    rt_map_free(&w);
+    rt_map_free(&in);
+    rt_map_free(&o1);
+    rt_map_free(&o2);
+    ir_free(m1);
+    ir_free(m2);
+    ast_free(p1);
+    ast_free(p2);
 }
 
 /* A stacked bidirectional lstm: 2 layers x 2 directions x (h, c), in the
@@ -182,7 +200,8 @@ static void test_same_grads_lstm(void **state)
     StepNorms sn;
     same_grads("model s {\n  input x : seq<[2]>\n  target t : [3]\n"
                "  h = lstm(x, hidden=4, layers=2, bidirectional)\n"
-               "  p = dense(last(h), 3)\n  loss = mse(p, t)\n}\n", &sn);
+               "  p = dense(last(h), 3)\n  loss = mse(p, t)\n}\n",
+               &sn);
     assert_int_equal(sn.n, 8);
     assert_string_equal(sn.s[0].name, "h: lstm l0: state 0");
     assert_string_equal(sn.s[3].name, "h: lstm l0 reverse: state 1");
@@ -206,7 +225,8 @@ static void test_same_grads_user_cell(void **state)
                "  h' = tanh(W @ x + U @ h + b)\n  s' = s * sigmoid(h') + h' / (1 + exp(s))\n"
                "  out s'\n}\n"
                "model m {\n input x : seq<[2]>\n target t : [3]\n"
-               " y = two(x, H=4)\n p = dense(final(y, s), 3)\n loss = mse(p, t)\n}\n", &sn);
+               " y = two(x, H=4)\n p = dense(final(y, s), 3)\n loss = mse(p, t)\n}\n",
+               &sn);
     assert_int_equal(sn.n, 2);
     assert_string_equal(sn.s[0].name, "y: two: state h");
     assert_string_equal(sn.s[1].name, "y: two: state s");
@@ -226,9 +246,9 @@ static int count(const char *s, const char *what)
 static void test_svg_render(void **state)
 {
     (void)state;
-    double x[4] = { 0, 1, 2, 3 }, y1[4] = { 1e-3, 1e-2, 0, 1 }, y2[4] = { 5, NAN, 2, 1 };
-    SvgSeries s[2] = { { "a<b & \"c\"", x, y1, 4 }, { "second", x, y2, 4 } };
-    SvgPlot p = { .title = "t", .xlabel = "step", .ylabel = "norm", .log_y = 1 };
+    double x[4] = {0, 1, 2, 3}, y1[4] = {1e-3, 1e-2, 0, 1}, y2[4] = {5, NAN, 2, 1};
+    SvgSeries s[2] = {{"a<b & \"c\"", x, y1, 4}, {"second", x, y2, 4}};
+    SvgPlot p = {.title = "t", .xlabel = "step", .ylabel = "norm", .log_y = 1};
     size_t len;
     char *svg = svg_plot_render(&p, s, 2, &len);
     assert_non_null(svg);
@@ -246,8 +266,8 @@ static void test_svg_render(void **state)
     free(svg);
 
     /* No drawable points at all still gives a valid empty chart. */
-    double z[1] = { 0 };
-    SvgSeries e = { NULL, z, z, 1 };
+    double z[1] = {0};
+    SvgSeries e = {NULL, z, z, 1};
     svg = svg_plot_render(&p, &e, 1, &len);
     assert_non_null(svg);
     assert_int_equal(count(svg, "<polyline"), 1);
@@ -290,12 +310,9 @@ static void test_svg_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vanishing),
-        cmocka_unit_test(test_exploding),
-        cmocka_unit_test(test_same_grads_lstm),
-        cmocka_unit_test(test_same_grads_user_cell),
-        cmocka_unit_test(test_svg_render),
-        cmocka_unit_test(test_svg_file),
+        cmocka_unit_test(test_vanishing),       cmocka_unit_test(test_exploding),
+        cmocka_unit_test(test_same_grads_lstm), cmocka_unit_test(test_same_grads_user_cell),
+        cmocka_unit_test(test_svg_render),      cmocka_unit_test(test_svg_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,8 @@
 
 #include "runtime/threadpool.h"
 
-static void test_threads_for(void **state) {
+static void test_threads_for(void **state)
+{
     (void)state;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int all = cores < 1 ? 1 : (int)cores;
@@ -53,7 +54,8 @@ typedef struct Hits {
                   a cmocka assertion must not fail on a worker thread */
 } Hits;
 
-static void hit(void *ctx, int64_t begin, int64_t end) {
+static void hit(void *ctx, int64_t begin, int64_t end)
+{
     Hits *h = ctx;
     pthread_mutex_lock(&h->mu);
     if (!(0 <= begin && begin < end && end <= h->n)) {
@@ -61,13 +63,13 @@ static void hit(void *ctx, int64_t begin, int64_t end) {
         pthread_mutex_unlock(&h->mu);
         return;
     }
-    for (int64_t i = begin; i < end; i++)
-        h->count[i]++;
+    for (int64_t i = begin; i < end; i++) h->count[i]++;
     h->calls++;
     pthread_mutex_unlock(&h->mu);
 }
 
-static void test_every_index_once(void **state) {
+static void test_every_index_once(void **state)
+{
     (void)state;
     for (int T = 1; T <= 7; T++) {
         RtPool *p = rt_pool_new(T);
@@ -81,8 +83,7 @@ static void test_every_index_once(void **state) {
             pthread_mutex_init(&h.mu, NULL);
             rt_pool_parallel_for(p, n, hit, &h);
             assert_false(h.bad);
-            for (int64_t i = 0; i < n; i++)
-                assert_int_equal(h.count[i], 1);
+            for (int64_t i = 0; i < n; i++) assert_int_equal(h.count[i], 1);
             /* One call per non-empty chunk: min(n, T) of them. */
             assert_int_equal(h.calls, n < T ? (int)n : T);
             pthread_mutex_destroy(&h.mu);
@@ -99,7 +100,8 @@ typedef struct Chunks {
     int k;
 } Chunks;
 
-static void record(void *ctx, int64_t begin, int64_t end) {
+static void record(void *ctx, int64_t begin, int64_t end)
+{
     Chunks *c = ctx;
     pthread_mutex_lock(&c->mu);
     if (c->k < 8) { /* more than 8 calls fails the count check below */
@@ -110,7 +112,8 @@ static void record(void *ctx, int64_t begin, int64_t end) {
     pthread_mutex_unlock(&c->mu);
 }
 
-static void test_chunks(void **state) {
+static void test_chunks(void **state)
+{
     (void)state;
     RtPool *p = rt_pool_new(3);
     Chunks c = {.k = 0};
@@ -136,28 +139,27 @@ typedef struct Square {
     int64_t *out;
 } Square;
 
-static void square(void *ctx, int64_t begin, int64_t end) {
+static void square(void *ctx, int64_t begin, int64_t end)
+{
     Square *s = ctx;
-    for (int64_t i = begin; i < end; i++)
-        s->out[i] += s->in[i] * s->in[i];
+    for (int64_t i = begin; i < end; i++) s->out[i] += s->in[i] * s->in[i];
 }
 
-static void test_many_loops(void **state) {
+static void test_many_loops(void **state)
+{
     (void)state;
     enum { N = 257, LOOPS = 2000 };
     int64_t in[N], out[N] = {0};
-    for (int i = 0; i < N; i++)
-        in[i] = i - 100;
+    for (int i = 0; i < N; i++) in[i] = i - 100;
     RtPool *p = rt_pool_new(4);
     Square s = {in, out};
-    for (int l = 0; l < LOOPS; l++)
-        rt_pool_parallel_for(p, N, square, &s);
-    for (int i = 0; i < N; i++)
-        assert_true(out[i] == (int64_t)LOOPS * in[i] * in[i]);
+    for (int l = 0; l < LOOPS; l++) rt_pool_parallel_for(p, N, square, &s);
+    for (int i = 0; i < N; i++) assert_true(out[i] == (int64_t)LOOPS * in[i] * in[i]);
     rt_pool_free(p);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_for),
         cmocka_unit_test(test_every_index_once),

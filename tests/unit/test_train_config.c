@@ -39,8 +39,9 @@ static int from_block(const char *src, TrainSettings *ts)
     return errors;
 }
 
-#define MODEL "model c {\n input x : seq<int>\n target y : seq<int>\n e = embedding(x, vocab=5, dim=2)\n" \
-              " z = dense(e, 5)\n loss = cross_entropy(z, y)\n}\n"
+#define MODEL                                                                                   \
+    "model c {\n input x : seq<int>\n target y : seq<int>\n e = embedding(x, vocab=5, dim=2)\n" \
+    " z = dense(e, 5)\n loss = cross_entropy(z, y)\n}\n"
 
 static void test_block_settings(void **state)
 {
@@ -110,7 +111,9 @@ static void test_set_errors(void **state)
     (void)state;
     TrainSettings ts;
     train_settings_default(&ts);
-    static const struct { const char *kv, *msg; } cases[] = {
+    static const struct {
+        const char *kv, *msg;
+    } cases[] = {
         {"bogus=1", "--set bogus: unknown train setting 'bogus'; the settings are data, seq_len, tbptt,"},
         {"epoch=3", "--set epoch: unknown train setting 'epoch'; did you mean 'epochs'?"},
         {"eval_evry=3", "did you mean 'eval_every'?"},
@@ -186,7 +189,8 @@ static void test_block_clip_none_and_eval_every(void **state)
 {
     (void)state;
     TrainSettings ts;
-    assert_int_equal(from_block(MODEL "train c {\n data = \"a.txt\"\n clip = none\n eval = 0.1\n eval_every = 7\n}\n", &ts), 0);
+    assert_int_equal(
+        from_block(MODEL "train c {\n data = \"a.txt\"\n clip = none\n eval = 0.1\n eval_every = 7\n}\n", &ts), 0);
     assert_int_equal(ts.opt.clip, CLIP_NONE);
     assert_int_equal(ts.eval_every, 7);
     assert_int_equal(train_settings_finish(&ts, err, sizeof err), 0);
@@ -209,15 +213,46 @@ static void test_sema_and_set_agree(void **state)
 {
     (void)state;
     static const char *const kvs[] = {
-        "clip = none", "clip = 5", "clip = norm(5.0)", "clip = value(0.5)", "clip = 0", "clip = off",
-        "clip = value()", "clip = norm(-1)", "eval_every = 10", "eval_every = 0", "eval_every = 1.5",
-        "eval = 0.5", "eval = 1", "eval = \"x.txt\"", "eval = text(\"x.txt\")", "epochs = 0",
-        "steps = 1e3", "seed = 0", "seed = -1", "batch = 2000000000000000", "checkpoint_every = 0",
-        "log_every = 0", "lr = 1e-3", "lr = -1", "optimizer = adam", "optimizer = sgd(0.1)",
-        "optimizer = sgd(lr=0.1, momentum=0.9, weight_decay=1e-4)", "optimizer = sgd(lr=0.1, eps=1)",
-        "optimizer = adam(beta1=1)", "optimizer = adam(lr=\"x\")", "optimizer = adam(0.1, 0.2)",
-        "data = \"x.txt\"", "data = text(\"x.txt\")", "data = csv(1)", "data = parquet(\"x\")",
-        "data = npy(x=\"a.npy\")", "data = npy(\"a.npy\")", "data = 3", "epoch = 3", "tbptt = 8",
+        "clip = none",
+        "clip = 5",
+        "clip = norm(5.0)",
+        "clip = value(0.5)",
+        "clip = 0",
+        "clip = off",
+        "clip = value()",
+        "clip = norm(-1)",
+        "eval_every = 10",
+        "eval_every = 0",
+        "eval_every = 1.5",
+        "eval = 0.5",
+        "eval = 1",
+        "eval = \"x.txt\"",
+        "eval = text(\"x.txt\")",
+        "epochs = 0",
+        "steps = 1e3",
+        "seed = 0",
+        "seed = -1",
+        "batch = 2000000000000000",
+        "checkpoint_every = 0",
+        "log_every = 0",
+        "lr = 1e-3",
+        "lr = -1",
+        "optimizer = adam",
+        "optimizer = sgd(0.1)",
+        "optimizer = sgd(lr=0.1, momentum=0.9, weight_decay=1e-4)",
+        "optimizer = sgd(lr=0.1, eps=1)",
+        "optimizer = adam(beta1=1)",
+        "optimizer = adam(lr=\"x\")",
+        "optimizer = adam(0.1, 0.2)",
+        "data = \"x.txt\"",
+        "data = text(\"x.txt\")",
+        "data = csv(1)",
+        "data = parquet(\"x\")",
+        "data = npy(x=\"a.npy\")",
+        "data = npy(\"a.npy\")",
+        "data = 3",
+        "epoch = 3",
+        "tbptt = 8",
     };
     for (size_t i = 0; i < sizeof kvs / sizeof kvs[0]; i++) {
         char src[1024];
@@ -242,12 +277,9 @@ static void test_sema_and_set_agree(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_settings),
-        cmocka_unit_test(test_sema_checks_eval_fraction),
-        cmocka_unit_test(test_set_overrides),
-        cmocka_unit_test(test_set_errors),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_block_clip_none_and_eval_every),
+        cmocka_unit_test(test_block_settings),     cmocka_unit_test(test_sema_checks_eval_fraction),
+        cmocka_unit_test(test_set_overrides),      cmocka_unit_test(test_set_errors),
+        cmocka_unit_test(test_defaults),           cmocka_unit_test(test_block_clip_none_and_eval_every),
         cmocka_unit_test(test_sema_and_set_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,7 +23,11 @@ static void write_text(const char *name, const char *text, char *path, size_t n)
 }
 
 /* The IR of a model given as source text (kept alive with its program). */
-typedef struct Model { Program *p; IrModule *m; Diag d; } Model;
+typedef struct Model {
+    Program *p;
+    IrModule *m;
+    Diag d;
+} Model;
 
 static void model_build(Model *md, const char *src)
 {
@@ -52,8 +56,11 @@ static void charlm(Model *md, int vocab)
     const char *s = charlm_src;
     char *o = src;
     while (*s) {
-        if (!strncmp(s, "VOCAB", 5)) { o += sprintf(o, "%s", v); s += 5; }
-        else *o++ = *s++;
+        if (!strncmp(s, "VOCAB", 5)) {
+            o += sprintf(o, "%s", v);
+            s += 5;
+        } else
+            *o++ = *s++;
     }
     *o = 0;
     model_build(md, src);
@@ -69,8 +76,8 @@ static void test_text_vocab_and_tokens(void **state)
     Dataset d;
     assert_int_equal(data_load_text(&d, path, err, sizeof err), 0);
     assert_int_equal(d.nvocab, 3);
-    assert_memory_equal(d.vocab, "abc", 3);       /* sorted bytes */
-    int64_t want[4] = {1, 0, 2, 0};               /* b a c a      */
+    assert_memory_equal(d.vocab, "abc", 3); /* sorted bytes */
+    int64_t want[4] = {1, 0, 2, 0};         /* b a c a      */
     assert_int_equal(d.ntokens, 4);
     assert_memory_equal(d.tokens, want, sizeof want);
     data_free(&d);
@@ -336,7 +343,7 @@ static IrModule *ckpt_module(void)
 {
     IrModule *m = ir_module_new("ck");
     int64_t six = 6, three = 3;
-    ir_add_param(m, "h.weight", ir_type(IR_F32, 1, &six), (IrInit){ IR_INIT_ZERO, 0 });
+    ir_add_param(m, "h.weight", ir_type(IR_F32, 1, &six), (IrInit){IR_INIT_ZERO, 0});
     ir_add_role_input(m, "opt:h.weight.m", ir_type(IR_F32, 1, &six), IR_ROLE_OPT_STATE);
     ir_add_role_input(m, "carry:0", ir_type(IR_F32, 1, &three), IR_ROLE_CARRY);
     return m;
@@ -350,9 +357,15 @@ static void test_checkpoint_round_trip(void **state)
     tu_tmp_path(path, sizeof path, "ck.safetensors");
     TrainState s, r;
     ckpt_init(&s);
-    s.step = 123; s.epoch = 4; s.batch = 5; s.segment = 1;
+    s.step = 123;
+    s.epoch = 4;
+    s.batch = 5;
+    s.segment = 1;
     /* Words with the top bit set must survive the bit cast to I64. */
-    s.rng[0] = 0xffffffffffffffffull; s.rng[1] = 1; s.rng[2] = 0x8000000000000000ull; s.rng[3] = 42;
+    s.rng[0] = 0xffffffffffffffffull;
+    s.rng[1] = 1;
+    s.rng[2] = 0x8000000000000000ull;
+    s.rng[3] = 42;
     put_f32(&s.params, "h.weight", 6, 0.5f);
     put_f32(&s.opt, "opt:h.weight.m", 6, -1);
     put_f32(&s.carry, "carry:0", 3, 7);

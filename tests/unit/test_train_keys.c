@@ -21,18 +21,18 @@ static void test_edit_distance(void **state)
     (void)state;
     assert_int_equal(edit_distance("", ""), 0);
     assert_int_equal(edit_distance("epochs", "epochs"), 0);
-    assert_int_equal(edit_distance("epoch", "epochs"), 1);      /* insertion */
-    assert_int_equal(edit_distance("epochss", "epochs"), 1);    /* deletion */
-    assert_int_equal(edit_distance("batck", "batch"), 1);       /* substitution */
-    assert_int_equal(edit_distance("tbtpt", "tbptt"), 1);       /* two neighbours swapped */
+    assert_int_equal(edit_distance("epoch", "epochs"), 1);   /* insertion */
+    assert_int_equal(edit_distance("epochss", "epochs"), 1); /* deletion */
+    assert_int_equal(edit_distance("batck", "batch"), 1);    /* substitution */
+    assert_int_equal(edit_distance("tbtpt", "tbptt"), 1);    /* two neighbours swapped */
     assert_int_equal(edit_distance("kitten", "sitting"), 3);
     assert_int_equal(edit_distance("", "lr"), 2);
     assert_int_equal(edit_distance("abc", ""), 3);
-    assert_int_equal(edit_distance("ca", "abc"), 3);            /* OSA: no edit of a swapped pair */
+    assert_int_equal(edit_distance("ca", "abc"), 3); /* OSA: no edit of a swapped pair */
     char big[SUGGEST_MAX_LEN + 2];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = 0;
-    assert_true(edit_distance(big, "a") > 1000);                /* too long: far from everything */
+    assert_true(edit_distance(big, "a") > 1000); /* too long: far from everything */
 }
 
 static const char *nearest(const char *word)
@@ -51,9 +51,9 @@ static void test_suggest(void **state)
     assert_string_equal(nearest("seqlen"), "seq_len");
     assert_string_equal(nearest("eval_evry"), "eval_every");
     assert_string_equal(nearest("evl"), "eval");
-    assert_string_equal(nearest("lr"), "lr");                 /* exact */
+    assert_string_equal(nearest("lr"), "lr"); /* exact */
     assert_string_equal(nearest("step"), "steps");
-    assert_null(nearest("learning_rate"));                    /* nothing near: no guess */
+    assert_null(nearest("learning_rate")); /* nothing near: no guess */
     assert_null(nearest("xy"));
     assert_null(nearest(""));
     /* A tie goes to the first candidate offered. */
@@ -80,12 +80,12 @@ static void test_table_shape(void **state)
         assert_ptr_equal(train_key_find(k->name), k);
         for (int j = 0; j < i; j++) assert_string_not_equal(train_keys[j].name, k->name);
         if (k->kind == TV_INT || k->kind == TV_NUMBER) {
-            assert_null(k->forms);   /* the range says it */
+            assert_null(k->forms); /* the range says it */
             assert_true(k->min < k->max);
             /* A default that is a value must be a valid one (0 = "not set" aside). */
             if (!k->def_doc && k->def != 0) assert_true(k->def >= k->min && k->def <= k->max);
         } else {
-            assert_non_null(k->def_doc);   /* no number to show */
+            assert_non_null(k->def_doc); /* no number to show */
             assert_non_null(k->forms);
         }
     }
@@ -93,7 +93,7 @@ static void test_table_shape(void **state)
     for (size_t i = 0; i < sizeof train_optimizers / sizeof train_optimizers[0]; i++) {
         const TrainOptimizer *o = &train_optimizers[i];
         assert_ptr_equal(train_optimizer_find(o->name), o);
-        assert_int_equal(o->args[0].id, TOA_LR);   /* the one that may be unnamed */
+        assert_int_equal(o->args[0].id, TOA_LR); /* the one that may be unnamed */
         for (int j = 0; j < o->nargs; j++) assert_ptr_equal(train_opt_arg_find(o, o->args[j].name), &o->args[j]);
     }
     assert_null(train_optimizer_find("rmsprop"));
@@ -159,7 +159,10 @@ static int check(const char *setting, char *msg, size_t n, int *col)
 static void test_checker(void **state)
 {
     (void)state;
-    static const struct { const char *setting, *msg; int col; } cases[] = {
+    static const struct {
+        const char *setting, *msg;
+        int col;
+    } cases[] = {
         {"batch = 4", NULL, 0},
         {"seed = 0", NULL, 0},
         {"eval = 0", NULL, 0},
@@ -179,7 +182,8 @@ static void test_checker(void **state)
         {"clip = norm(x)", "norm(...) takes one number", 13},
         {"clip = -2", "'clip' must be positive", 8},
         {"clip = foo(1)", "'clip' must be norm(N), value(V), a number or none", 8},
-        {"optimizer = adam(lr=0.1, betas=0.9)", "unknown argument 'betas' of adam(...) (lr, beta1, beta2, eps, weight_decay)", 26},
+        {"optimizer = adam(lr=0.1, betas=0.9)",
+         "unknown argument 'betas' of adam(...) (lr, beta1, beta2, eps, weight_decay)", 26},
         {"optimizer = sgd(lr=\"fast\")", "sgd(...) takes numbers as arguments", 20},
         {"optimizer = sgd(momentum=-0.1)", "'momentum' of sgd(...) must be a non-negative number", 26},
         {"data = text(\"a\", \"b\")", "text(...) takes one file name in quotes", 8},
@@ -229,7 +233,8 @@ static void test_docs_list_every_key(void **state)
     for (char *line = strstr(sec, "\n| `"); line; line = strstr(line + 1, "\n| `")) {
         char name[64];
         if (sscanf(line, "\n| `%63[^`]`", name) != 1) continue;
-        if (!train_key_find(name)) fail_msg("docs/training.md, Settings: row for '%s', which is no train setting", name);
+        if (!train_key_find(name))
+            fail_msg("docs/training.md, Settings: row for '%s', which is no train setting", name);
     }
     free(md);
 }
@@ -237,12 +242,9 @@ static void test_docs_list_every_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_edit_distance),
-        cmocka_unit_test(test_suggest),
-        cmocka_unit_test(test_table_shape),
-        cmocka_unit_test(test_unknown_key_message),
-        cmocka_unit_test(test_checker),
-        cmocka_unit_test(test_docs_list_every_key),
+        cmocka_unit_test(test_edit_distance), cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_table_shape),   cmocka_unit_test(test_unknown_key_message),
+        cmocka_unit_test(test_checker),       cmocka_unit_test(test_docs_list_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,9 +43,8 @@
  * above 1e-5). */
 #define TOL 1e-12
 
-static const char *const LSTM_SRC =
-    "model a {\n input x : seq<[2]>\n target t : [2]\n"
-    " h = lstm(x, hidden=3)\n y = dense(last(h), 2)\n loss = mse(y, t)\n}\n";
+static const char *const LSTM_SRC = "model a {\n input x : seq<[2]>\n target t : [2]\n"
+                                    " h = lstm(x, hidden=3)\n y = dense(last(h), 2)\n loss = mse(y, t)\n}\n";
 
 /* ---- modules and data ------------------------------------------------------------- */
 
@@ -56,7 +55,6 @@ static double urand(double lo, double hi)
     rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
     return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
 }
-
 
 /* The model with autodiff and, if cfg, the train step. */
 static IrModule *build_model(const TrainConfig *cfg, Program **prog)
@@ -106,8 +104,7 @@ static const double *data_of(const TensorMap *map, const char *name)
     return t->data;
 }
 
-static void run(const IrModule *m, const TensorMap *params, const TensorMap *inputs, TensorMap *out,
-                IrPrecision prec)
+static void run(const IrModule *m, const TensorMap *params, const TensorMap *inputs, TensorMap *out, IrPrecision prec)
 {
     char err[512] = "";
     rt_map_init(out);
@@ -119,18 +116,18 @@ static void run(const IrModule *m, const TensorMap *params, const TensorMap *inp
 /* What the test tracks per parameter: its values and optimizer state. */
 typedef struct {
     const char *name;
-    int64_t     n;
-    double     *p, *mom, *m, *v;
+    int64_t n;
+    double *p, *mom, *m, *v;
 } Ref;
 
 /* The gradients of the reference module (autodiff only) at the reference
  * parameters, and their global norm. */
-static double ref_grads(const IrModule *ad, const Ref *r, int np, const TensorMap *inputs,
-                        TensorMap *params, double **g)
+static double ref_grads(const IrModule *ad, const Ref *r, int np, const TensorMap *inputs, TensorMap *params,
+                        double **g)
 {
     TensorMap out;
-    for (int i = 0; i < np; i++) memcpy(((Tensor *)rt_map_get(params, r[i].name))->data, r[i].p,
-                                        (size_t)r[i].n * sizeof(double));
+    for (int i = 0; i < np; i++)
+        memcpy(((Tensor *)rt_map_get(params, r[i].name))->data, r[i].p, (size_t)r[i].n * sizeof(double));
     run(ad, params, inputs, &out, IR_PREC_F64);
     double ss = 0;
     for (int i = 0; i < np; i++) {
@@ -192,7 +189,8 @@ static double check_training(const TrainConfig *cfg, int steps)
     rt_map_init(&params), rt_map_init(&tparams), rt_map_init(&inputs), rt_map_init(&tinputs);
     for (int i = 0; i < np; i++) put_tensor(&params, ad->params[i].name, ad->params[i].value->type, -0.6, 0.6, 0);
     for (int i = 0; i < ad->ninputs; i++) put_tensor(&inputs, ad->inputs[i].name, ad->inputs[i].value->type, -1, 1, 0);
-    for (int i = 0; i < ad->ntargets; i++) put_tensor(&inputs, ad->targets[i].name, ad->targets[i].value->type, -1, 1, 0);
+    for (int i = 0; i < ad->ntargets; i++)
+        put_tensor(&inputs, ad->targets[i].name, ad->targets[i].value->type, -1, 1, 0);
 
     /* The module's own inputs: the data, then zero state and the step. */
     for (int i = 0; i < params.count; i++) copy_tensor(&tparams, params.names[i], &params, params.names[i]);
@@ -234,8 +232,8 @@ static double check_training(const TrainConfig *cfg, int steps)
             snprintf(what, sizeof what, "step %d %s", s, name);
             expect_close(data_of(&out, name), r[i].p, r[i].n, TOL, what);
             copy_tensor(&tparams, r[i].name, &out, name);
-            const char *slots[2] = { NULL, NULL };
-            double *want[2] = { NULL, NULL };
+            const char *slots[2] = {NULL, NULL};
+            double *want[2] = {NULL, NULL};
             if (cfg->opt == OPT_SGD && cfg->momentum != 0) slots[0] = "mom", want[0] = r[i].mom;
             if (cfg->opt == OPT_ADAM) slots[0] = "m", want[0] = r[i].m, slots[1] = "v", want[1] = r[i].v;
             for (int k = 0; k < 2 && slots[k]; k++) {
@@ -285,8 +283,7 @@ static void test_sgd(void **state)
     /* Plain SGD keeps no state and needs no step number. */
     Program *p;
     IrModule *m = build_model(&c, &p);
-    for (int i = 0; i < m->ninputs; i++)
-        assert_int_not_equal(strncmp(m->inputs[i].name, "opt:", 4), 0);
+    for (int i = 0; i < m->ninputs; i++) assert_int_not_equal(strncmp(m->inputs[i].name, "opt:", 4), 0);
     ir_free(m);
     ast_free(p);
 }
@@ -580,19 +577,16 @@ static void test_bad_step(void **state)
 
 /* ---- the ops in the IR ----------------------------------------------------------------------- */
 
-static IrType vec(int64_t n)
-{
-    return ir_type(IR_F32, 1, &n);
-}
+static IrType vec(int64_t n) { return ir_type(IR_F32, 1, &n); }
 
 /* The training ops are not differentiable: autodiff says so. */
 static void test_autodiff_refuses(void **state)
 {
     (void)state;
     IrModule *m = ir_module_new("t");
-    IrValue *a = ir_add_param(m, "a", vec(3), (IrInit){ IR_INIT_ZERO, 0 });
+    IrValue *a = ir_add_param(m, "a", vec(3), (IrInit){IR_INIT_ZERO, 0});
     IrValue *ss;
-    IrType s = { .dtype = IR_F32, .rank = 0 };
+    IrType s = {.dtype = IR_F32, .rank = 0};
     ss = ir_op(m, m->body, IR_SUMSQ, &a, 1, &s, 1)->results[0];
     m->loss = ss;
     assert_int_equal(ir_verify(m, "test", stderr), 0);
@@ -609,10 +603,10 @@ static void test_verify_update_ops(void **state)
     FILE *null = fopen("/dev/null", "w");
     assert_non_null(null);
     IrModule *m = ir_module_new("t");
-    IrValue *p = ir_add_param(m, "p", vec(3), (IrInit){ IR_INIT_ZERO, 0 });
+    IrValue *p = ir_add_param(m, "p", vec(3), (IrInit){IR_INIT_ZERO, 0});
     IrValue *g = ir_const(m, m->body, 1, vec(3)), *g4 = ir_const(m, m->body, 1, vec(4));
-    IrType t3[3] = { vec(3), vec(3), vec(3) };
-    IrValue *ops[2] = { p, g };
+    IrType t3[3] = {vec(3), vec(3), vec(3)};
+    IrValue *ops[2] = {p, g};
     ir_op(m, m->body, IR_SGD_UPDATE, ops, 2, t3, 1);
     assert_int_equal(ir_verify(m, "test", stderr), 0);
     ir_op(m, m->body, IR_SGD_UPDATE, ops, 2, t3, 2); /* 2 results without a momentum operand */
@@ -620,18 +614,18 @@ static void test_verify_update_ops(void **state)
     ir_free(m);
 
     m = ir_module_new("t");
-    p = ir_add_param(m, "p", vec(3), (IrInit){ IR_INIT_ZERO, 0 });
+    p = ir_add_param(m, "p", vec(3), (IrInit){IR_INIT_ZERO, 0});
     g4 = ir_const(m, m->body, 1, vec(4));
-    IrValue *bad[2] = { p, g4 }; /* a gradient of another shape */
+    IrValue *bad[2] = {p, g4}; /* a gradient of another shape */
     ir_op(m, m->body, IR_SGD_UPDATE, bad, 2, t3, 1);
     assert_int_equal(ir_verify(m, "test", null), 1);
     ir_free(m);
 
     m = ir_module_new("t");
-    p = ir_add_param(m, "p", vec(3), (IrInit){ IR_INIT_ZERO, 0 });
+    p = ir_add_param(m, "p", vec(3), (IrInit){IR_INIT_ZERO, 0});
     g = ir_const(m, m->body, 1, vec(3));
     IrValue *step = ir_const(m, m->body, 1, vec(1)); /* must be f32[] */
-    IrValue *aops[5] = { p, g, g, g, step };
+    IrValue *aops[5] = {p, g, g, g, step};
     ir_op(m, m->body, IR_ADAM_UPDATE, aops, 5, t3, 3);
     assert_int_equal(ir_verify(m, "test", null), 1);
     ir_free(m);

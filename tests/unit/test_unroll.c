@@ -42,16 +42,17 @@ static double urand(double lo, double hi)
 /* ---- building and running ------------------------------------------------------- */
 
 /* A random F64 tensor of type t: B = 2, every other symbol T. */
-static void put_random(TensorMap *map, const char *name, IrType t, int64_t T, double lo, double hi,
-                       int64_t idmax)
+static void put_random(TensorMap *map, const char *name, IrType t, int64_t T, double lo, double hi, int64_t idmax)
 {
     int64_t shape[IR_MAX_RANK];
     for (int d = 0; d < t.rank; d++) shape[d] = t.dim[d] >= 0 ? t.dim[d] : t.dim[d] == IR_DIM_B ? 2 : T;
     Tensor x;
     assert_int_equal(rt_tensor_alloc(&x, t.dtype == IR_I64 ? RT_I64 : RT_F64, t.rank, shape), 0);
     for (int64_t i = 0; i < rt_numel(&x); i++) {
-        if (t.dtype == IR_I64) ((int64_t *)x.data)[i] = (int64_t)urand(0, (double)idmax);
-        else ((double *)x.data)[i] = urand(lo, hi);
+        if (t.dtype == IR_I64)
+            ((int64_t *)x.data)[i] = (int64_t)urand(0, (double)idmax);
+        else
+            ((double *)x.data)[i] = urand(lo, hi);
     }
     assert_int_equal(rt_map_put(map, name, &x), 0);
 }
@@ -60,13 +61,15 @@ static void make_data(const IrModule *m, int64_t T, int64_t idmax, TensorMap *pa
 {
     rt_map_init(params);
     rt_map_init(inputs);
-    for (int i = 0; i < m->nparams; i++) put_random(params, m->params[i].name, m->params[i].value->type, T, -0.6, 0.6, idmax);
-    for (int i = 0; i < m->ninputs; i++) put_random(inputs, m->inputs[i].name, m->inputs[i].value->type, T, -1, 1, idmax);
-    for (int i = 0; i < m->ntargets; i++) put_random(inputs, m->targets[i].name, m->targets[i].value->type, T, -1, 1, idmax);
+    for (int i = 0; i < m->nparams; i++)
+        put_random(params, m->params[i].name, m->params[i].value->type, T, -0.6, 0.6, idmax);
+    for (int i = 0; i < m->ninputs; i++)
+        put_random(inputs, m->inputs[i].name, m->inputs[i].value->type, T, -1, 1, idmax);
+    for (int i = 0; i < m->ntargets; i++)
+        put_random(inputs, m->targets[i].name, m->targets[i].value->type, T, -1, 1, idmax);
 }
 
-static void run(const IrModule *m, const TensorMap *params, const TensorMap *inputs, IrPrecision prec,
-                TensorMap *out)
+static void run(const IrModule *m, const TensorMap *params, const TensorMap *inputs, IrPrecision prec, TensorMap *out)
 {
     char err[512] = "";
     rt_map_init(out);
@@ -97,9 +100,16 @@ static void compare(const TensorMap *want, const TensorMap *got, double tol, con
         for (int d = 0; d < a->rank; d++) assert_int_equal(a->shape[d], b->shape[d]);
         for (int64_t k = 0; k < rt_numel(a); k++) {
             double x, y;
-            if (a->dtype == RT_F32) { x = ((float *)a->data)[k]; y = ((float *)b->data)[k]; }
-            else if (a->dtype == RT_F64) { x = ((double *)a->data)[k]; y = ((double *)b->data)[k]; }
-            else { x = (double)((int64_t *)a->data)[k]; y = (double)((int64_t *)b->data)[k]; }
+            if (a->dtype == RT_F32) {
+                x = ((float *)a->data)[k];
+                y = ((float *)b->data)[k];
+            } else if (a->dtype == RT_F64) {
+                x = ((double *)a->data)[k];
+                y = ((double *)b->data)[k];
+            } else {
+                x = (double)((int64_t *)a->data)[k];
+                y = (double)((int64_t *)b->data)[k];
+            }
             int ok = tol < 0 ? x == y : fabs(x - y) <= tol * fabs(x) + tol;
             if (!ok) fail_msg("%s: %s[%lld]: rolled %.17g, unrolled %.17g", what, want->names[i], (long long)k, x, y);
         }
@@ -125,8 +135,10 @@ static void check(const char *src, int64_t T, int factor, int64_t idmax)
     int scans = count_scans(r.m->body);
     assert_true(scans > 0);
     unroll(u.m, T, factor);
-    if (factor == 0 || factor >= T) assert_int_equal(count_scans(u.m->body), 0);
-    else assert_int_equal(count_scans(u.m->body), scans);
+    if (factor == 0 || factor >= T)
+        assert_int_equal(count_scans(u.m->body), 0);
+    else
+        assert_int_equal(count_scans(u.m->body), scans);
 
     TensorMap params, inputs, a, b;
     make_data(r.m, T, idmax, &params, &inputs);
@@ -176,21 +188,24 @@ static void test_rnn(void **state)
 {
     (void)state;
     check_all("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
-              " h = rnn(x, hidden=3)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n", 1);
+              " h = rnn(x, hidden=3)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_lstm(void **state)
 {
     (void)state;
     check_all("model a {\n input x : seq<[2]>\n target t : [2]\n"
-              " h = lstm(x, hidden=3)\n y = dense(last(h), 2)\n output y\n loss = mse(y, t)\n}\n", 1);
+              " h = lstm(x, hidden=3)\n y = dense(last(h), 2)\n output y\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_gru(void **state)
 {
     (void)state;
     check_all("model a {\n input x : seq<[2]>\n target t : [2]\n"
-              " h = gru(x, hidden=3, init=learned)\n y = dense(mean(h), 2)\n loss = mse(y, t)\n}\n", 1);
+              " h = gru(x, hidden=3, init=learned)\n y = dense(mean(h), 2)\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_bidirectional_stacked(void **state)
@@ -198,10 +213,12 @@ static void test_bidirectional_stacked(void **state)
     (void)state;
     check_all("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
               " h = lstm(x, hidden=2, layers=2, bidirectional)\n y = dense(h, 2)\n output y\n"
-              " loss = mse(y, t)\n}\n", 1);
+              " loss = mse(y, t)\n}\n",
+              1);
     check_all("model a {\n input x : seq<[2]>\n target t : seq<[2]>\n"
               " h = gru(reverse(x), hidden=2, bidirectional, merge=sum)\n y = dense(h, 2)\n"
-              " loss = mse(y, t)\n}\n", 1);
+              " loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_generate(void **state)
@@ -225,7 +242,8 @@ static void test_user_cell(void **state)
               "  h' = tanh(W @ x + U @ h + b)\n  s' = s * sigmoid(h') + h' / (1 + exp(s)) + W @ x\n"
               "  out s'\n}\n"
               "model m {\n input x : seq<[2]>\n target t : seq<[3]>\n"
-              " y = two(x, H=3)\n output y\n loss = mse(y, t)\n}\n", 1);
+              " y = two(x, H=3)\n output y\n loss = mse(y, t)\n}\n",
+              1);
 }
 
 static void test_encoder_decoder(void **state)
@@ -235,7 +253,8 @@ static void test_encoder_decoder(void **state)
               " se = embedding(src, vocab=3, dim=2)\n enc = gru(se, hidden=3)\n"
               " te = embedding(tin, vocab=3, dim=2)\n dec = gru(te, hidden=3, init=enc)\n"
               " logits = dense(dec, 3)\n output p = softmax(logits)\n"
-              " loss = cross_entropy(logits, tout)\n}\n", 3);
+              " loss = cross_entropy(logits, tout)\n}\n",
+              3);
 }
 
 /* ---- structure and errors ------------------------------------------------------------ */
@@ -340,8 +359,8 @@ static void test_reshape_op(void **state)
     FILE *null = tmpfile();
     assert_non_null(null);
     IrModule *m = ir_module_new("r");
-    int64_t d23[2] = { 2, 3 }, d32[2] = { 3, 2 }, d4[1] = { 4 };
-    IrInit zero = { IR_INIT_ZERO, 0 };
+    int64_t d23[2] = {2, 3}, d32[2] = {3, 2}, d4[1] = {4};
+    IrInit zero = {IR_INIT_ZERO, 0};
     IrValue *p = ir_add_param(m, "p", ir_type(IR_F32, 2, d23), zero);
     IrType t32 = ir_type(IR_F32, 2, d32);
     IrValue *r = ir_op(m, m->body, IR_RESHAPE, &p, 1, &t32, 1)->results[0];
@@ -353,7 +372,7 @@ static void test_reshape_op(void **state)
     IrType t4 = ir_type(IR_F32, 1, d4);
     IrOp *bad = ir_op(m, m->body, IR_RESHAPE, &p, 1, &t4, 1);
     assert_int_equal(ir_verify(m, "test", null), 1);
-    int64_t dsym[2] = { IR_DIM_B, 6 };
+    int64_t dsym[2] = {IR_DIM_B, 6};
     bad->results[0]->type = ir_type(IR_F32, 2, dsym);
     assert_int_equal(ir_verify(m, "test", null), 1);
     m->body->nops--; /* drop the bad op */

@@ -21,7 +21,8 @@ static char tu_tmpdir[256];
 
 /* A cmocka group setup: makes a fresh directory $TMPDIR/rnnc_test.XXXXXX
  * (/tmp without TMPDIR).  Returns 0, or -1 if it cannot. */
-static inline int tu_tmpdir_setup(void **state) {
+static inline int tu_tmpdir_setup(void **state)
+{
     (void)state;
     const char *base = getenv("TMPDIR");
     snprintf(tu_tmpdir, sizeof tu_tmpdir, "%s/rnnc_test.XXXXXX", base && *base ? base : "/tmp");
@@ -30,7 +31,8 @@ static inline int tu_tmpdir_setup(void **state) {
 
 /* The group teardown: removes the directory and what the tests left in it
  * (files and empty directories, one level deep: all the tests make). */
-static inline int tu_tmpdir_teardown(void **state) {
+static inline int tu_tmpdir_teardown(void **state)
+{
     (void)state;
     DIR *d = opendir(tu_tmpdir);
     if (d) {
@@ -48,19 +50,17 @@ static inline int tu_tmpdir_teardown(void **state) {
 }
 
 /* buf = "<scratch dir>/<name>". */
-static inline void tu_tmp_path(char *buf, size_t n, const char *name) {
-    snprintf(buf, n, "%s/%s", tu_tmpdir, name);
-}
+static inline void tu_tmp_path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", tu_tmpdir, name); }
 
 /* ---- whole files ------------------------------------------------------------ */
 
 /* The bytes of a file, with a NUL after them (caller frees), or NULL (and
  * *len 0) if it cannot be opened or read into memory. */
-static inline unsigned char *tu_read_file(const char *path, size_t *len) {
+static inline unsigned char *tu_read_file(const char *path, size_t *len)
+{
     *len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -76,7 +76,8 @@ static inline unsigned char *tu_read_file(const char *path, size_t *len) {
 }
 
 /* Writes exactly n bytes to path, replacing it. */
-static inline void tu_write_file(const char *path, const void *data, size_t n) {
+static inline void tu_write_file(const char *path, const void *data, size_t n)
+{
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, n, f), n);
@@ -86,7 +87,8 @@ static inline void tu_write_file(const char *path, const void *data, size_t n) {
 /* Everything written to f since it was opened, as a string (caller frees);
  * closes f.  Tests print into a tmpfile() rather than open_memstream where
  * gcc's -Wdangling-pointer misreads the latter's pointer-to-local. */
-static inline char *tu_read_stream(FILE *f) {
+static inline char *tu_read_stream(FILE *f)
+{
     long n = ftell(f);
     assert_true(n >= 0);
     char *buf = malloc((size_t)n + 1);
@@ -102,17 +104,17 @@ static inline char *tu_read_stream(FILE *f) {
 
 /* The user-defined GRU cell of docs/language.md, a string literal so that
  * a test can paste it into a longer program. */
-#define TU_MYGRU_SRC                                                      \
-    "cell mygru(x: [I]) -> [H] {\n"                                       \
+#define TU_MYGRU_SRC                                                          \
+    "cell mygru(x: [I]) -> [H] {\n"                                           \
     "  param Wx: [3H, I] init xavier     param Wh: [3H, H] init orthogonal\n" \
-    "  param b:  [3H] init zero\n"                                        \
-    "  state h: [H] = 0\n"                                                \
-    "  xr, xz, xn = split(Wx @ x + b, 3)\n"                               \
-    "  hr, hz, hn = split(Wh @ h, 3)\n"                                   \
-    "  r = sigmoid(xr + hr)   z = sigmoid(xz + hz)\n"                     \
-    "  n = tanh(xn + r * hn)\n"                                           \
-    "  h' = (1 - z) * n + z * h\n"                                        \
-    "  out h'\n"                                                          \
+    "  param b:  [3H] init zero\n"                                            \
+    "  state h: [H] = 0\n"                                                    \
+    "  xr, xz, xn = split(Wx @ x + b, 3)\n"                                   \
+    "  hr, hz, hn = split(Wh @ h, 3)\n"                                       \
+    "  r = sigmoid(xr + hr)   z = sigmoid(xz + hz)\n"                         \
+    "  n = tanh(xn + r * hn)\n"                                               \
+    "  h' = (1 - z) * n + z * h\n"                                            \
+    "  out h'\n"                                                              \
     "}\n"
 
 /* ---- a model from source ------------------------------------------------------- */
@@ -138,7 +140,10 @@ static inline IrModule *tu_build_src(const char *src, Program **prog)
 }
 
 /* A module and the syntax tree it may point into, freed together. */
-typedef struct { Program *prog; IrModule *m; } TuBuilt;
+typedef struct {
+    Program *prog;
+    IrModule *m;
+} TuBuilt;
 
 static inline TuBuilt tu_build(const char *src)
 {

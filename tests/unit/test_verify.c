@@ -14,7 +14,8 @@
 #include "ir/ir.h"
 #include "test_util.h"
 
-static IrType f32(int rank, int64_t d0, int64_t d1, int64_t d2) {
+static IrType f32(int rank, int64_t d0, int64_t d1, int64_t d2)
+{
     int64_t d[3] = {d0, d1, d2};
     return ir_type(IR_F32, rank, d);
 }
@@ -25,12 +26,13 @@ static IrType f32(int rank, int64_t d0, int64_t d1, int64_t d2) {
  *   12 final h, 13 stacked h, 14 out (linear), 15 loss (mse). */
 typedef struct Tiny {
     IrModule *m;
-    IrOp     *scan;
-    IrBlock  *body;
-    IrValue  *x, *h0, *add, *tanh_, *out, *loss;
+    IrOp *scan;
+    IrBlock *body;
+    IrValue *x, *h0, *add, *tanh_, *out, *loss;
 } Tiny;
 
-static Tiny tiny_rnn(void) {
+static Tiny tiny_rnn(void)
+{
     Tiny t;
     IrModule *m = ir_module_new("tiny");
     int tx = ir_add_sym(m, "T_x", 16);
@@ -57,7 +59,8 @@ static Tiny tiny_rnn(void) {
 }
 
 /* Runs the verifier; returns its messages (caller frees) and the count. */
-static char *verify(const IrModule *m, int *count) {
+static char *verify(const IrModule *m, int *count)
+{
     FILE *f = tmpfile();
     assert_non_null(f);
     *count = ir_verify(m, "test", f);
@@ -65,23 +68,23 @@ static char *verify(const IrModule *m, int *count) {
 }
 
 /* The verifier reported `want` (a substring of one of its lines). */
-static void expect_error(const IrModule *m, const char *want) {
+static void expect_error(const IrModule *m, const char *want)
+{
     int n;
     char *msg = verify(m, &n);
-    if (n == 0 || !strstr(msg, want))
-        fprintf(stderr, "expected \"%s\", got %d problem(s):\n%s", want, n, msg);
+    if (n == 0 || !strstr(msg, want)) fprintf(stderr, "expected \"%s\", got %d problem(s):\n%s", want, n, msg);
     assert_true(n > 0);
     assert_non_null(strstr(msg, want));
     /* every line is "ir verifier: test: ..." */
     for (const char *line = msg; *line; line = strchr(line, '\n') + 1) {
         assert_int_equal(strncmp(line, "ir verifier: test: ", 19), 0);
-        if (!strchr(line, '\n'))
-            break;
+        if (!strchr(line, '\n')) break;
     }
     free(msg);
 }
 
-static void test_good_module_passes(void **state) {
+static void test_good_module_passes(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     int n;
@@ -94,7 +97,8 @@ static void test_good_module_passes(void **state) {
 
 /* Scans may use outer values; a generation scan (no sequence) and nested
  * scans are fine; a broadcast to a larger shape is fine. */
-static void test_good_nested_and_generate(void **state) {
+static void test_good_nested_and_generate(void **state)
+{
     (void)state;
     IrModule *m = ir_module_new("gen");
     IrValue *x0 = ir_add_input(m, "x0", f32(2, IR_DIM_B, 3, 0));
@@ -117,14 +121,14 @@ static void test_good_nested_and_generate(void **state) {
     ir_add_output(m, "last", outer->results[0]);
     int n;
     char *msg = verify(m, &n);
-    if (n)
-        fprintf(stderr, "%s", msg);
+    if (n) fprintf(stderr, "%s", msg);
     assert_int_equal(n, 0);
     free(msg);
     ir_free(m);
 }
 
-static void test_use_before_def(void **state) {
+static void test_use_before_def(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.add->def->operands[1] = t.tanh_; /* %11 is defined after %10 */
@@ -133,7 +137,8 @@ static void test_use_before_def(void **state) {
 }
 
 /* A body value is out of scope after the scan. */
-static void test_body_value_used_outside(void **state) {
+static void test_body_value_used_outside(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.m->outputs[0].value = t.add;
@@ -146,7 +151,8 @@ static void test_body_value_used_outside(void **state) {
     ir_free(t.m);
 }
 
-static void test_wrong_result_type(void **state) {
+static void test_wrong_result_type(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.add->type.dim[1] = 5;
@@ -162,7 +168,8 @@ static void test_wrong_result_type(void **state) {
     ir_free(m);
 }
 
-static void test_operands_do_not_fit(void **state) {
+static void test_operands_do_not_fit(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.out->def->operands[1] = t.m->params[0].value; /* W_ih [4, 3] vs h [.., 4] */
@@ -170,7 +177,8 @@ static void test_operands_do_not_fit(void **state) {
     ir_free(t.m);
 }
 
-static void test_operand_count(void **state) {
+static void test_operand_count(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.add->def->noperands = 1;
@@ -183,7 +191,8 @@ static void test_operand_count(void **state) {
     ir_free(t.m);
 }
 
-static void test_bad_scan_counts(void **state) {
+static void test_bad_scan_counts(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.scan->attrs.n_carried = 2;
@@ -201,11 +210,13 @@ static void test_bad_scan_counts(void **state) {
     ir_free(t.m);
 }
 
-static void test_yield_mismatch(void **state) {
+static void test_yield_mismatch(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.body->yields[0] = t.body->args[1]; /* x_t [B, 3] as the next h [B, 4] */
-    expect_error(t.m, "'scan' defining %12: carried yield %7 (x) has type f32[B, 3] but its initial value is f32[B, 4]");
+    expect_error(t.m,
+                 "'scan' defining %12: carried yield %7 (x) has type f32[B, 3] but its initial value is f32[B, 4]");
     ir_free(t.m);
 
     /* the stacked result must be [T, step output] */
@@ -221,7 +232,8 @@ static void test_yield_mismatch(void **state) {
     ir_free(t.m);
 }
 
-static void test_scan_sequences(void **state) {
+static void test_scan_sequences(void **state)
+{
     (void)state;
     /* the step argument must be one step of the sequence */
     Tiny t = tiny_rnn();
@@ -256,7 +268,8 @@ static void test_scan_sequences(void **state) {
     ir_free(t.m);
 }
 
-static void test_loss_must_be_scalar(void **state) {
+static void test_loss_must_be_scalar(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.m->loss = ir_const(t.m, t.m->body, 1, f32(1, IR_DIM_B, 0, 0));
@@ -264,7 +277,8 @@ static void test_loss_must_be_scalar(void **state) {
     ir_free(t.m);
 }
 
-static void test_ids_and_links(void **state) {
+static void test_ids_and_links(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.add->id = 9;
@@ -293,7 +307,8 @@ static void test_ids_and_links(void **state) {
 }
 
 /* NULLs and garbage are reported, never followed. */
-static void test_malformed_does_not_crash(void **state) {
+static void test_malformed_does_not_crash(void **state)
+{
     (void)state;
     Tiny t = tiny_rnn();
     t.add->def->operands[0] = NULL;
@@ -341,7 +356,8 @@ static void test_malformed_does_not_crash(void **state) {
     assert_int_equal(ir_verify(NULL, "x", NULL), 1);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_module_passes),
         cmocka_unit_test(test_good_nested_and_generate),

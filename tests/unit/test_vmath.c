@@ -25,8 +25,8 @@
  * sigmoid(x) ~ 1/2 there, so a relative bound is no looser), with the
  * denormal spacing 2^-149 as the ulp below FLT_MIN: an absolute floor of
  * 2^-149 * bound, the finest a float result can resolve anyway. */
-#define EXP_BOUND 1.0
-#define TANH_BOUND 1.5
+#define EXP_BOUND     1.0
+#define TANH_BOUND    1.5
 #define SIGMOID_BOUND 2.5
 
 typedef void (*VFn)(RtCpuPath, float *, const float *, int64_t);
@@ -49,20 +49,18 @@ static const Func funcs[] = {
 };
 enum { NFUNCS = 3 };
 
-#define FOR_EACH_PATH(p) \
+#define FOR_EACH_PATH(p)                                                         \
     for (RtCpuPath p = RT_CPU_SCALAR; p < RT_CPU_NPATHS; p = (RtCpuPath)(p + 1)) \
         if (rt_cpu_path_supported(p))
 
 /* The error of y as an approximation of ref, in ulps of the float at ref.
  * An infinite y is right when ref rounds to infinity too; otherwise it
  * counts as +-2^128, the next binade past FLT_MAX.  NaN must match NaN. */
-static double ulp_error(float y, double ref) {
-    if (isnan(ref))
-        return isnan(y) ? 0.0 : INFINITY;
-    if (isnan(y))
-        return INFINITY;
-    if (isinf(y) && isinf((float)ref) && (y > 0) == (ref > 0))
-        return 0.0;
+static double ulp_error(float y, double ref)
+{
+    if (isnan(ref)) return isnan(y) ? 0.0 : INFINITY;
+    if (isnan(y)) return INFINITY;
+    if (isinf(y) && isinf((float)ref) && (y > 0) == (ref > 0)) return 0.0;
     double yv = isinf(y) ? copysign(0x1p128, y) : (double)y;
     double m = fabs(ref), ulp;
     if (m < FLT_MIN) {
@@ -82,11 +80,10 @@ typedef struct Worst {
 
 /* Checks f on path over x[0..n) and records the worst error; also that the
  * path gives the scalar path's bits. */
-static void check_block(const Func *fn, RtCpuPath path, const float *x, float *y, float *y0,
-                        int64_t n, Worst *w) {
+static void check_block(const Func *fn, RtCpuPath path, const float *x, float *y, float *y0, int64_t n, Worst *w)
+{
     fn->f(path, y, x, n);
-    if (path != RT_CPU_SCALAR)
-        fn->f(RT_CPU_SCALAR, y0, x, n);
+    if (path != RT_CPU_SCALAR) fn->f(RT_CPU_SCALAR, y0, x, n);
     for (int64_t i = 0; i < n; i++) {
         double e = ulp_error(y[i], fn->ref((double)x[i]));
         if (e > w->err) {
@@ -94,38 +91,37 @@ static void check_block(const Func *fn, RtCpuPath path, const float *x, float *y
             w->x = x[i];
             w->y = y[i];
         }
-        if (path != RT_CPU_SCALAR && !(isnan(y[i]) && isnan(y0[i])) &&
-            rt_vm_bits(y[i]) != rt_vm_bits(y0[i])) {
-            fprintf(stderr, "%s on %s: x = %a gives %a, scalar gives %a\n", fn->name,
-                    rt_cpu_path_name(path), x[i], y[i], y0[i]);
+        if (path != RT_CPU_SCALAR && !(isnan(y[i]) && isnan(y0[i])) && rt_vm_bits(y[i]) != rt_vm_bits(y0[i])) {
+            fprintf(stderr, "%s on %s: x = %a gives %a, scalar gives %a\n", fn->name, rt_cpu_path_name(path), x[i],
+                    y[i], y0[i]);
             fail();
         }
     }
 }
 
-static void report(const Func *fn, RtCpuPath path, const Worst *w) {
-    printf("  %-7s %-6s max %.3f ulp (x = %.9g, y = %.9g)\n", fn->name, rt_cpu_path_name(path),
-           w->err, w->x, w->y);
+static void report(const Func *fn, RtCpuPath path, const Worst *w)
+{
+    printf("  %-7s %-6s max %.3f ulp (x = %.9g, y = %.9g)\n", fn->name, rt_cpu_path_name(path), w->err, w->x, w->y);
     assert_true(w->err <= fn->bound);
 }
 
 enum { BLOCK = 4096, STRIDE = 1021 };
 
-static void test_sweep(void **state) {
+static void test_sweep(void **state)
+{
     (void)state;
-    float *x = malloc(BLOCK * sizeof *x), *y = malloc(BLOCK * sizeof *y),
-          *y0 = malloc(BLOCK * sizeof *y0);
+    float *x = malloc(BLOCK * sizeof *x), *y = malloc(BLOCK * sizeof *y), *y0 = malloc(BLOCK * sizeof *y0);
     assert_non_null(x);
     assert_non_null(y);
     assert_non_null(y0);
-    FOR_EACH_PATH(path) {
+    FOR_EACH_PATH(path)
+    {
         for (int f = 0; f < NFUNCS; f++) {
             Worst w = {0};
             uint64_t u = 0;
             while (u <= UINT32_MAX) {
                 int64_t n = 0;
-                for (; n < BLOCK && u <= UINT32_MAX; n++, u += STRIDE)
-                    x[n] = rt_vm_float((uint32_t)u);
+                for (; n < BLOCK && u <= UINT32_MAX; n++, u += STRIDE) x[n] = rt_vm_float((uint32_t)u);
                 check_block(&funcs[f], path, x, y, y0, n, &w);
             }
             report(&funcs[f], path, &w);
@@ -139,12 +135,13 @@ static void test_sweep(void **state) {
 /* The edges: zeros, infinities, NaNs, denormals, the overflow and
  * underflow thresholds of exp and the neighbourhood of the tanh branch,
  * each with its float neighbours. */
-static void test_special_values(void **state) {
+static void test_special_values(void **state)
+{
     (void)state;
     static const float base[] = {
-        0.0f, FLT_MIN, 0x1p-149f, 0x1p-140f, 0x1.fffffcp-127f, FLT_MAX, 1.0f, 0.5f,
-        88.7228394f, 88.72284f, 88.0f, 89.0f, 103.972084f, 103.97208f, 104.0f, 87.33654f,
-        0.625f, 9.01f, 7.9053111f, 16.6f, 1e-4f, 1e-8f, 0.693147182f, 1e10f, 1e30f,
+        0.0f,       FLT_MIN, 0x1p-149f, 0x1p-140f,   0x1.fffffcp-127f, FLT_MAX, 1.0f,      0.5f,   88.7228394f,
+        88.72284f,  88.0f,   89.0f,     103.972084f, 103.97208f,       104.0f,  87.33654f, 0.625f, 9.01f,
+        7.9053111f, 16.6f,   1e-4f,     1e-8f,       0.693147182f,     1e10f,   1e30f,
     };
     enum { NB = sizeof base / sizeof base[0] };
     float x[NB * 6 + 4];
@@ -161,7 +158,8 @@ static void test_special_values(void **state) {
     x[n++] = NAN;
     x[n++] = -NAN;
     float y[sizeof x / sizeof x[0]], y0[sizeof x / sizeof x[0]];
-    FOR_EACH_PATH(path) {
+    FOR_EACH_PATH(path)
+    {
         for (int f = 0; f < NFUNCS; f++) {
             Worst w = {0};
             check_block(&funcs[f], path, x, y, y0, n, &w);
@@ -197,7 +195,8 @@ static void test_special_values(void **state) {
 
 static double ref_softplus(double x) { return x > 20 ? x : log1p(exp(x)); }
 
-static void test_softplus(void **state) {
+static void test_softplus(void **state)
+{
     (void)state;
     Worst w = {0};
     for (uint64_t u = 0; u <= UINT32_MAX; u += STRIDE) {
@@ -209,9 +208,9 @@ static void test_softplus(void **state) {
             w.y = y;
         }
     }
-    static const float edge[] = {0.0f, -0.0f, 1e-8f, -1e-8f, 1.0f, -1.0f, 15.0f, -15.0f, 16.6f, -16.6f,
-                                 17.0f, 20.0f, 20.000002f, 19.999998f, -20.0f, -87.0f, -88.0f, -100.0f,
-                                 -103.0f, -104.0f, -105.0f, 88.0f, 89.0f};
+    static const float edge[] = {0.0f,   -0.0f,   1e-8f,   -1e-8f,  1.0f,       -1.0f,      15.0f,  -15.0f,
+                                 16.6f,  -16.6f,  17.0f,   20.0f,   20.000002f, 19.999998f, -20.0f, -87.0f,
+                                 -88.0f, -100.0f, -103.0f, -104.0f, -105.0f,    88.0f,      89.0f};
     for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
         float x = edge[i], y = rt_inline_softplusf(x);
         double e = ulp_error(y, ref_softplus((double)x));
@@ -236,17 +235,18 @@ static void test_softplus(void **state) {
 /* Every length 0..40 (whole vectors and every tail), out of place into an
  * exactly sized buffer (ASan catches a write past n) and in place; both
  * equal the one-element-at-a-time results. */
-static void test_lengths_and_in_place(void **state) {
+static void test_lengths_and_in_place(void **state)
+{
     (void)state;
-    FOR_EACH_PATH(path) {
+    FOR_EACH_PATH(path)
+    {
         for (int f = 0; f < NFUNCS; f++) {
             for (int n = 0; n <= 40; n++) {
                 float *x = malloc((size_t)(n ? n : 1) * sizeof *x);
                 float *y = malloc((size_t)(n ? n : 1) * sizeof *y);
                 assert_non_null(x);
                 assert_non_null(y);
-                for (int i = 0; i < n; i++)
-                    x[i] = (float)(i - 20) * 0.37f;
+                for (int i = 0; i < n; i++) x[i] = (float)(i - 20) * 0.37f;
                 funcs[f].f(path, y, x, n);
                 for (int i = 0; i < n; i++) {
                     float one;
@@ -254,8 +254,7 @@ static void test_lengths_and_in_place(void **state) {
                     assert_true(rt_vm_bits(one) == rt_vm_bits(y[i]));
                 }
                 funcs[f].f(path, x, x, n); /* in place */
-                for (int i = 0; i < n; i++)
-                    assert_true(rt_vm_bits(x[i]) == rt_vm_bits(y[i]));
+                for (int i = 0; i < n; i++) assert_true(rt_vm_bits(x[i]) == rt_vm_bits(y[i]));
                 free(x);
                 free(y);
             }
@@ -275,7 +274,8 @@ static void test_lengths_and_in_place(void **state) {
     assert_memory_equal(a, b, sizeof a);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_special_values),

@@ -14,8 +14,8 @@
  * then calls it by that name. */
 #include "runtime/vmath_inline.h"
 
-#define RNNC_MATH(name)                                                                                             \
-    float rnnc_math_##name(float x);                                                                                \
+#define RNNC_MATH(name)              \
+    float rnnc_math_##name(float x); \
     float rnnc_math_##name(float x) { return rt_inline_##name(x); }
 
 RNNC_MATH(expf)
