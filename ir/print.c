@@ -20,6 +20,7 @@
  * never trusts the module (it is also used to look at modules the verifier
  * rejected): NULL pointers and bad types print as <null> / <bad type>. */
 #include "ir/ir.h"
+#include "ir/text_line.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -27,12 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Column where the trailing "# origin" comment starts, when the op text is
- * shorter; it keeps origins in one readable column. */
-#define ORIGIN_COL 64
 /* Scan bodies deeper than this are not printed (a malformed module could
  * make a body contain its own scan). */
-#define MAX_DEPTH  32
+#define MAX_DEPTH 32
 
 /* ---- printing names ------------------------------------------------------
  * Every value gets one display name, assigned in the order the printer
@@ -190,89 +188,55 @@ static void name_module(Names *ns, const IrModule *m)
  * A line is built in a buffer first so that the origin comment can be
  * aligned after it. */
 
-typedef struct Line {
-    char buf[4096];
-    size_t len;
-} Line;
-
-static void put(Line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(Line *l, const char *fmt, ...)
-{
-    if (l->len >= sizeof l->buf - 1) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(l->buf + l->len, sizeof l->buf - l->len, fmt, ap);
-    va_end(ap);
-    if (n > 0) l->len += (size_t)n;
-    if (l->len > sizeof l->buf - 1) l->len = sizeof l->buf - 1;
-}
-
-static void put_value(Line *l, const Names *ns, const IrValue *v)
+static void put_value(TextLine *l, const Names *ns, const IrValue *v)
 {
     if (!v) {
-        put(l, "<null>");
+        line_put(l, "<null>");
         return;
     }
     const char *name = names_find(ns, v);
     if (name)
-        put(l, "%%%s", name);
+        line_put(l, "%%%s", name);
     else
-        put(l, "%%%d", v->id); /* a value the module does not define */
+        line_put(l, "%%%d", v->id); /* a value the module does not define */
 }
 
 /* A type is only handed to ir_type_str() when it is well formed. */
-static void put_type(Line *l, const IrModule *m, IrType t)
+static void put_type(TextLine *l, const IrModule *m, IrType t)
 {
     if (t.rank < 0 || t.rank > IR_MAX_RANK || (t.dtype != IR_F32 && t.dtype != IR_I64)) {
-        put(l, "<bad type>");
+        line_put(l, "<bad type>");
         return;
     }
     for (int i = 0; i < t.rank; i++)
         if (t.dim[i] < 0 && -t.dim[i] - 1 >= m->nsyms) {
-            put(l, "<bad type>");
+            line_put(l, "<bad type>");
             return;
         }
     char buf[256];
-    put(l, "%s", ir_type_str(m, t, buf, sizeof buf));
+    line_put(l, "%s", ir_type_str(m, t, buf, sizeof buf));
 }
 
-static void put_value_type(Line *l, const IrModule *m, const IrValue *v)
+static void put_value_type(TextLine *l, const IrModule *m, const IrValue *v)
 {
     if (v)
         put_type(l, m, v->type);
     else
-        put(l, "<null>");
+        line_put(l, "<null>");
 }
-
-static void end_line(Line *l, const char *origin, FILE *out)
-{
-    fwrite(l->buf, 1, l->len, out);
-    if (origin && origin[0]) {
-        size_t col = l->len;
-        do {
-            fputc(' ', out);
-            col++;
-        } while (col < ORIGIN_COL || col < l->len + 2);
-        fprintf(out, "# %s", origin);
-    }
-    fputc('\n', out);
-    l->len = 0;
-}
-
-static void indent(Line *l, int depth) { put(l, "%*s", 2 * (depth + 1), ""); }
 
 /* A number printed so that it reads back to the same double. */
-static void put_number(Line *l, double f)
+static void put_number(TextLine *l, double f)
 {
     char buf[64];
     snprintf(buf, sizeof buf, "%.9g", f);
-    put(l, "%s", buf);
+    line_put(l, "%s", buf);
 }
 
 /* " name=value": a hyperparameter of a training-step op. */
-static void put_hp(Line *l, const char *name, double f)
+static void put_hp(TextLine *l, const char *name, double f)
 {
-    put(l, " %s=", name);
+    line_put(l, " %s=", name);
     put_number(l, f);
 }
 
@@ -286,84 +250,84 @@ static const char *op_name(IrOpKind k)
 
 static void print_block(const IrModule *m, const Names *ns, const IrBlock *b, int depth, FILE *out);
 
-static void put_operand_list(Line *l, const Names *ns, IrValue *const *vs, int from, int to)
+static void put_operand_list(TextLine *l, const Names *ns, IrValue *const *vs, int from, int to)
 {
     for (int i = from; i < to; i++) {
-        if (i > from) put(l, ", ");
+        if (i > from) line_put(l, ", ");
         put_value(l, ns, vs ? vs[i] : NULL);
     }
 }
 
 static void print_scan(const IrModule *m, const Names *ns, const IrOp *op, int depth, FILE *out)
 {
-    Line l = {.len = 0};
+    TextLine l = {.len = 0};
     const IrAttrs *a = &op->attrs;
     int nc = a->n_carried, ns_in = a->n_seq_in;
-    indent(&l, depth);
+    line_indent(&l, depth);
     put_operand_list(&l, ns, op->results, 0, op->nresults);
-    put(&l, " = scan");
+    line_put(&l, " = scan");
     /* Operands split by the attrs; a malformed count prints them all. */
     if (nc >= 0 && ns_in >= 0 && nc + ns_in == op->noperands) {
-        put(&l, " init(");
+        line_put(&l, " init(");
         put_operand_list(&l, ns, op->operands, 0, nc);
-        put(&l, ")");
+        line_put(&l, ")");
         if (ns_in > 0) {
-            put(&l, " over(");
+            line_put(&l, " over(");
             put_operand_list(&l, ns, op->operands, nc, nc + ns_in);
-            put(&l, ")");
+            line_put(&l, ")");
         }
     } else {
-        put(&l, " operands(");
+        line_put(&l, " operands(");
         put_operand_list(&l, ns, op->operands, 0, op->noperands);
-        put(&l, ") carried=%d seq_in=%d", nc, ns_in);
+        line_put(&l, ") carried=%d seq_in=%d", nc, ns_in);
     }
     if (ns_in == 0) /* with sequences the trip count is theirs */
-        put(&l, " steps=%lld", (long long)a->steps);
-    if (a->reverse) put(&l, " reverse");
-    put(&l, " :");
+        line_put(&l, " steps=%lld", (long long)a->steps);
+    if (a->reverse) line_put(&l, " reverse");
+    line_put(&l, " :");
     for (int r = 0; r < op->nresults; r++) {
-        put(&l, r ? ", " : " ");
+        line_put(&l, r ? ", " : " ");
         put_value_type(&l, m, op->results ? op->results[r] : NULL);
     }
-    put(&l, " {");
-    end_line(&l, op->origin, out);
+    line_put(&l, " {");
+    line_end(&l, op->origin, out);
 
     const IrBlock *b = op->body;
     if (!b) {
-        indent(&l, depth + 1);
-        put(&l, "<no body>");
-        end_line(&l, NULL, out);
+        line_indent(&l, depth + 1);
+        line_put(&l, "<no body>");
+        line_end(&l, NULL, out);
     } else if (depth + 1 > MAX_DEPTH) {
-        indent(&l, depth + 1);
-        put(&l, "<scans nested too deeply>");
-        end_line(&l, NULL, out);
+        line_indent(&l, depth + 1);
+        line_put(&l, "<scans nested too deeply>");
+        line_end(&l, NULL, out);
     } else {
-        indent(&l, depth);
-        put(&l, "^body(");
+        line_indent(&l, depth);
+        line_put(&l, "^body(");
         for (int i = 0; i < b->nargs; i++) {
-            if (i) put(&l, ", ");
+            if (i) line_put(&l, ", ");
             const IrValue *v = b->args ? b->args[i] : NULL;
             put_value(&l, ns, v);
-            put(&l, " : ");
+            line_put(&l, " : ");
             put_value_type(&l, m, v);
         }
-        put(&l, "):");
-        end_line(&l, NULL, out);
+        line_put(&l, "):");
+        line_end(&l, NULL, out);
         print_block(m, ns, b, depth + 1, out);
         /* yield: next carried values ; this step's outputs */
-        indent(&l, depth + 1);
-        put(&l, "yield ");
+        line_indent(&l, depth + 1);
+        line_put(&l, "yield ");
         int ny = b->nyields, split = nc;
         if (split < 0 || split > ny) split = ny;
         put_operand_list(&l, ns, b->yields, 0, split);
-        put(&l, split > 0 ? " ; " : "; ");
+        line_put(&l, split > 0 ? " ; " : "; ");
         put_operand_list(&l, ns, b->yields, split, ny);
         while (l.len > 0 && l.buf[l.len - 1] == ' ') l.len--; /* no trailing blank when there are no step outputs */
-        end_line(&l, NULL, out);
+        line_end(&l, NULL, out);
     }
-    indent(&l, depth);
-    put(&l, "}");
-    end_line(&l, NULL, out);
+    line_indent(&l, depth);
+    line_put(&l, "}");
+    line_end(&l, NULL, out);
 }
 
 static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int depth, FILE *out)
@@ -372,24 +336,24 @@ static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int dep
         print_scan(m, ns, op, depth, out);
         return;
     }
-    Line l = {.len = 0};
-    indent(&l, depth);
+    TextLine l = {.len = 0};
+    line_indent(&l, depth);
     if (op->nresults > 0) {
         put_operand_list(&l, ns, op->results, 0, op->nresults);
-        put(&l, " = ");
+        line_put(&l, " = ");
     }
-    put(&l, "%s", op_name(op->kind));
+    line_put(&l, "%s", op_name(op->kind));
     if (op->noperands > 0) {
-        put(&l, " ");
+        line_put(&l, " ");
         put_operand_list(&l, ns, op->operands, 0, op->noperands);
     }
     switch (op->kind) {
     case IR_CONST:
-        put(&l, " ");
+        line_put(&l, " ");
         put_number(&l, op->attrs.f);
         break;
-    case IR_SLICE: put(&l, " start=%lld len=%lld", (long long)op->attrs.start, (long long)op->attrs.len); break;
-    case IR_INDEX: put(&l, " index=%lld", (long long)op->attrs.index); break;
+    case IR_SLICE: line_put(&l, " start=%lld len=%lld", (long long)op->attrs.start, (long long)op->attrs.len); break;
+    case IR_INDEX: line_put(&l, " index=%lld", (long long)op->attrs.index); break;
     case IR_CLIP_SCALE:
     case IR_CLAMP: put_hp(&l, "bound", op->attrs.bound); break;
     case IR_SGD_UPDATE:
@@ -409,13 +373,13 @@ static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int dep
     default: break;
     }
     if (op->nresults > 0) {
-        put(&l, " :");
+        line_put(&l, " :");
         for (int r = 0; r < op->nresults; r++) {
-            put(&l, r ? ", " : " ");
+            line_put(&l, r ? ", " : " ");
             put_value_type(&l, m, op->results ? op->results[r] : NULL);
         }
     }
-    end_line(&l, op->origin, out);
+    line_end(&l, op->origin, out);
 }
 
 static void print_block(const IrModule *m, const Names *ns, const IrBlock *b, int depth, FILE *out)
@@ -423,10 +387,10 @@ static void print_block(const IrModule *m, const Names *ns, const IrBlock *b, in
     for (int i = 0; i < b->nops; i++) {
         const IrOp *op = b->ops ? b->ops[i] : NULL;
         if (!op) {
-            Line l = {.len = 0};
-            indent(&l, depth);
-            put(&l, "<null op>");
-            end_line(&l, NULL, out);
+            TextLine l = {.len = 0};
+            line_indent(&l, depth);
+            line_put(&l, "<null op>");
+            line_end(&l, NULL, out);
             continue;
         }
         print_op(m, ns, op, depth, out);
@@ -435,50 +399,50 @@ static void print_block(const IrModule *m, const Names *ns, const IrBlock *b, in
 
 /* ---- the module ----------------------------------------------------------- */
 
-static void put_init(Line *l, IrInit init)
+static void put_init(TextLine *l, IrInit init)
 {
     switch (init.kind) {
-    case IR_INIT_ZERO: put(l, "zero"); break;
-    case IR_INIT_ONE: put(l, "one"); break;
+    case IR_INIT_ZERO: line_put(l, "zero"); break;
+    case IR_INIT_ONE: line_put(l, "one"); break;
     case IR_INIT_UNIFORM:
-        put(l, "uniform(");
+        line_put(l, "uniform(");
         put_number(l, init.a);
-        put(l, ")");
+        line_put(l, ")");
         break;
     case IR_INIT_NORMAL:
-        put(l, "normal(");
+        line_put(l, "normal(");
         put_number(l, init.a);
-        put(l, ")");
+        line_put(l, ")");
         break;
-    case IR_INIT_XAVIER: put(l, "xavier"); break;
+    case IR_INIT_XAVIER: line_put(l, "xavier"); break;
     case IR_INIT_ORTHOGONAL:
-        put(l, "orthogonal(");
+        line_put(l, "orthogonal(");
         put_number(l, init.a);
-        put(l, ")");
+        line_put(l, ")");
         break;
     case IR_INIT_CONST:
-        put(l, "const(");
+        line_put(l, "const(");
         put_number(l, init.a);
-        put(l, ")");
+        line_put(l, ")");
         break;
-    default: put(l, "<bad init>"); break;
+    default: line_put(l, "<bad init>"); break;
     }
 }
 
 static void print_arg(const IrModule *m, const Names *ns, const char *what, const IrValue *v, const IrInit *init,
                       FILE *out)
 {
-    Line l = {.len = 0};
-    indent(&l, 0);
-    put(&l, "%-6s ", what);
+    TextLine l = {.len = 0};
+    line_indent(&l, 0);
+    line_put(&l, "%-6s ", what);
     put_value(&l, ns, v);
-    put(&l, " : ");
+    line_put(&l, " : ");
     put_value_type(&l, m, v);
     if (init) {
-        put(&l, " init ");
+        line_put(&l, " init ");
         put_init(&l, *init);
     }
-    end_line(&l, NULL, out);
+    line_end(&l, NULL, out);
 }
 
 void ir_print(const IrModule *m, FILE *out)
@@ -489,15 +453,15 @@ void ir_print(const IrModule *m, FILE *out)
     }
     Names ns = {0};
     name_module(&ns, m);
-    Line l = {.len = 0};
+    TextLine l = {.len = 0};
 
-    put(&l, "module %s {", m->name ? m->name : "<unnamed>");
-    end_line(&l, NULL, out);
+    line_put(&l, "module %s {", m->name ? m->name : "<unnamed>");
+    line_end(&l, NULL, out);
     for (int i = 0; i < m->nsyms && m->syms; i++) {
-        indent(&l, 0);
-        put(&l, "sym %s", m->syms[i].name ? m->syms[i].name : "<unnamed>");
-        if (m->syms[i].max > 0) put(&l, " <= %lld", (long long)m->syms[i].max);
-        end_line(&l, NULL, out);
+        line_indent(&l, 0);
+        line_put(&l, "sym %s", m->syms[i].name ? m->syms[i].name : "<unnamed>");
+        if (m->syms[i].max > 0) line_put(&l, " <= %lld", (long long)m->syms[i].max);
+        line_end(&l, NULL, out);
     }
     for (int i = 0; i < m->ninputs && m->inputs; i++) print_arg(m, &ns, "input", m->inputs[i].value, NULL, out);
     for (int i = 0; i < m->ntargets && m->targets; i++) print_arg(m, &ns, "target", m->targets[i].value, NULL, out);
@@ -507,18 +471,18 @@ void ir_print(const IrModule *m, FILE *out)
     if (m->body) print_block(m, &ns, m->body, 0, out);
 
     for (int i = 0; i < m->noutputs && m->outputs; i++) {
-        indent(&l, 0);
-        put(&l, "output %s = ", m->outputs[i].name ? m->outputs[i].name : "<unnamed>");
+        line_indent(&l, 0);
+        line_put(&l, "output %s = ", m->outputs[i].name ? m->outputs[i].name : "<unnamed>");
         put_value(&l, &ns, m->outputs[i].value);
-        end_line(&l, NULL, out);
+        line_end(&l, NULL, out);
     }
     if (m->loss) {
-        indent(&l, 0);
-        put(&l, "loss = ");
+        line_indent(&l, 0);
+        line_put(&l, "loss = ");
         put_value(&l, &ns, m->loss);
-        end_line(&l, NULL, out);
+        line_end(&l, NULL, out);
     }
-    put(&l, "}");
-    end_line(&l, NULL, out);
+    line_put(&l, "}");
+    line_end(&l, NULL, out);
     names_free(&ns);
 }

@@ -25,32 +25,14 @@
  * verifier rejects can still be looked at. */
 #include "kir/kir.h"
 #include "kir/kir_calls.h"
+#include "ir/text_line.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-/* Column of the trailing "# origin" comment, as in the graph-IR printer. */
-#define ORIGIN_COL  64
 /* The reference batch sizes at which the header evaluates the arena. */
 #define REF_B_SMALL 1
 #define REF_B_LARGE 64
-
-typedef struct Line {
-    char buf[8192];
-    size_t len;
-} Line;
-
-static void put(Line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(Line *l, const char *fmt, ...)
-{
-    if (l->len >= sizeof l->buf - 1) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(l->buf + l->len, sizeof l->buf - l->len, fmt, ap);
-    va_end(ap);
-    if (n > 0) l->len += (size_t)n;
-    if (l->len > sizeof l->buf - 1) l->len = sizeof l->buf - 1;
-}
 
 /* Whether e prints with a '/' outside any bracket: "a / b", "a / b * c". */
 static int top_div(const KExpr *e) { return e && (e->kind == KE_DIV || (e->kind == KE_MUL && top_div(e->a))); }
@@ -61,104 +43,87 @@ static int top_div(const KExpr *e) { return e && (e->kind == KE_DIV || (e->kind 
  * as is a product or quotient on the right of /, and a sum inside a
  * product or on the right of -.  (kexpr_str() leaves out the first kind,
  * which reads as a different value.) */
-static void put_expr_rec(Line *l, const KFunc *f, const KExpr *e, int depth)
+static void put_expr_rec(TextLine *l, const KFunc *f, const KExpr *e, int depth)
 {
     if (!e || depth > 1000) {
-        put(l, "<null>");
+        line_put(l, "<null>");
         return;
     }
     switch (e->kind) {
-    case KE_CONST: put(l, "%lld", (long long)e->value); return;
+    case KE_CONST: line_put(l, "%lld", (long long)e->value); return;
     case KE_SYM:
         if (f->module && e->index >= 0 && e->index < f->module->nsyms)
-            put(l, "%s", f->module->syms[e->index].name);
+            line_put(l, "%s", f->module->syms[e->index].name);
         else
-            put(l, "sym%d", e->index);
+            line_put(l, "sym%d", e->index);
         return;
-    case KE_VAR: put(l, "t%d", e->index); return;
+    case KE_VAR: line_put(l, "t%d", e->index); return;
     case KE_MAX:
-        put(l, "max(");
+        line_put(l, "max(");
         put_expr_rec(l, f, e->a, depth + 1);
-        put(l, ", ");
+        line_put(l, ", ");
         put_expr_rec(l, f, e->b, depth + 1);
-        put(l, ")");
+        line_put(l, ")");
         return;
     case KE_ADD:
     case KE_SUB:
     case KE_MUL:
     case KE_DIV: break;
-    default: put(l, "<bad expr>"); return;
+    default: line_put(l, "<bad expr>"); return;
     }
     int prod = e->kind == KE_MUL || e->kind == KE_DIV;
     int lsum = e->a && (e->a->kind == KE_ADD || e->a->kind == KE_SUB);
     int rk = e->b ? (int)e->b->kind : -1;
     int rpar = prod ? rk == KE_ADD || rk == KE_SUB || top_div(e->b) || (e->kind == KE_DIV && rk == KE_MUL)
                     : e->kind == KE_SUB && (rk == KE_ADD || rk == KE_SUB);
-    if (prod && lsum) put(l, "(");
+    if (prod && lsum) line_put(l, "(");
     put_expr_rec(l, f, e->a, depth + 1);
-    if (prod && lsum) put(l, ")");
-    put(l, "%s", e->kind == KE_ADD ? " + " : e->kind == KE_SUB ? " - " : e->kind == KE_MUL ? " * " : " / ");
-    if (rpar) put(l, "(");
+    if (prod && lsum) line_put(l, ")");
+    line_put(l, "%s", e->kind == KE_ADD ? " + " : e->kind == KE_SUB ? " - " : e->kind == KE_MUL ? " * " : " / ");
+    if (rpar) line_put(l, "(");
     put_expr_rec(l, f, e->b, depth + 1);
-    if (rpar) put(l, ")");
+    if (rpar) line_put(l, ")");
 }
 
-static void put_expr(Line *l, const KFunc *f, const KExpr *e) { put_expr_rec(l, f, e, 0); }
-
-static void end_line(Line *l, const char *origin, FILE *out)
-{
-    fwrite(l->buf, 1, l->len, out);
-    if (origin && origin[0]) {
-        size_t col = l->len;
-        do {
-            fputc(' ', out);
-            col++;
-        } while (col < ORIGIN_COL || col < l->len + 2);
-        fprintf(out, "# %s", origin);
-    }
-    fputc('\n', out);
-    l->len = 0;
-}
-
-static void indent(Line *l, int depth) { put(l, "%*s", 2 * (depth + 1), ""); }
+static void put_expr(TextLine *l, const KFunc *f, const KExpr *e) { put_expr_rec(l, f, e, 0); }
 
 static const char *dtype_name(IrDType t) { return t == IR_F32 ? "f32" : t == IR_I64 ? "i64" : "?"; }
 
 /* "name[off" - the caller closes the bracket after any strides. */
-static void put_view_open(Line *l, const KFunc *f, KView v)
+static void put_view_open(TextLine *l, const KFunc *f, KView v)
 {
-    put(l, "%s[", v.buf && v.buf->name ? v.buf->name : "<null>");
+    line_put(l, "%s[", v.buf && v.buf->name ? v.buf->name : "<null>");
     put_expr(l, f, v.off);
 }
 
-static void put_strided(Line *l, const KFunc *f, const KStrided *s, int rank)
+static void put_strided(TextLine *l, const KFunc *f, const KStrided *s, int rank)
 {
     put_view_open(l, f, s->v);
     for (int d = 0; d < rank && d < KIR_MAX_RANK; d++) {
-        put(l, d ? ", " : "; ");
+        line_put(l, d ? ", " : "; ");
         put_expr(l, f, s->stride[d]);
     }
-    put(l, "]");
+    line_put(l, "]");
 }
 
 /* ---- header ------------------------------------------------------------- */
 
 static void print_buf(const KFunc *f, const KBuf *b, FILE *out)
 {
-    Line l = {.len = 0};
+    TextLine l = {.len = 0};
     static const char *const kinds[] = {"arg   ", "result", "temp  "};
-    indent(&l, 0);
-    put(&l, "%s %s : %s[", b->kind <= KB_TEMP ? kinds[b->kind] : "?     ", b->name ? b->name : "<null>",
-        dtype_name(b->dtype));
+    line_indent(&l, 0);
+    line_put(&l, "%s %s : %s[", b->kind <= KB_TEMP ? kinds[b->kind] : "?     ", b->name ? b->name : "<null>",
+             dtype_name(b->dtype));
     put_expr(&l, f, b->size);
-    put(&l, "]");
+    line_put(&l, "]");
     if (b->kind == KB_ARG || b->kind == KB_RESULT)
-        put(&l, "  %s[%d] \"%s\"", b->kind == KB_ARG ? "arg" : "res", b->index, b->ext_name ? b->ext_name : "");
+        line_put(&l, "  %s[%d] \"%s\"", b->kind == KB_ARG ? "arg" : "res", b->index, b->ext_name ? b->ext_name : "");
     else if (b->offset) {
-        put(&l, " @ ");
+        line_put(&l, " @ ");
         put_expr(&l, f, b->offset);
     }
-    end_line(&l, b->what, out);
+    line_end(&l, b->what, out);
 }
 
 /* The arena evaluated with every length symbol at its declared maximum,
@@ -167,22 +132,22 @@ static void print_arena_at_max(const KFunc *f, FILE *out)
 {
     int64_t sym[64] = {0};
     int n = f->nsyms < 64 ? f->nsyms : 64;
-    Line l = {.len = 0};
-    indent(&l, 0);
-    put(&l, "arena at");
+    TextLine l = {.len = 0};
+    line_indent(&l, 0);
+    line_put(&l, "arena at");
     int any = 0;
     for (int i = 1; i < n; i++) {
         sym[i] = f->module && i < f->module->nsyms && f->module->syms[i].max > 0 ? f->module->syms[i].max : 1;
         if (f->module && i < f->module->nsyms)
-            put(&l, "%s%s=%lld", any++ ? ", " : " ", f->module->syms[i].name, (long long)sym[i]);
+            line_put(&l, "%s%s=%lld", any++ ? ", " : " ", f->module->syms[i].name, (long long)sym[i]);
     }
-    put(&l, any ? ": " : " ");
+    line_put(&l, any ? ": " : " ");
     sym[0] = REF_B_SMALL;
     long long small = (long long)kexpr_eval(f->arena_bytes, sym, NULL);
     sym[0] = REF_B_LARGE;
     long long large = (long long)kexpr_eval(f->arena_bytes, sym, NULL);
-    put(&l, "%lld bytes for B=%d, %lld for B=%d", small, REF_B_SMALL, large, REF_B_LARGE);
-    end_line(&l, NULL, out);
+    line_put(&l, "%lld bytes for B=%d, %lld for B=%d", small, REF_B_SMALL, large, REF_B_LARGE);
+    line_end(&l, NULL, out);
 }
 
 /* ---- statements --------------------------------------------------------- */
@@ -191,157 +156,157 @@ static void print_block(const KFunc *f, const KBlock *b, int depth, FILE *out);
 
 static void print_map(const KFunc *f, const KStmt *s, int depth, FILE *out)
 {
-    Line l = {.len = 0};
-    indent(&l, depth);
-    put(&l, "map [");
+    TextLine l = {.len = 0};
+    line_indent(&l, depth);
+    line_put(&l, "map [");
     for (int d = 0; d < s->rank && d < KIR_MAX_RANK; d++) {
-        if (d) put(&l, ", ");
+        if (d) line_put(&l, ", ");
         put_expr(&l, f, s->dims[d]);
     }
-    put(&l, "] {");
-    end_line(&l, s->origin, out);
+    line_put(&l, "] {");
+    line_end(&l, s->origin, out);
     for (int k = 0; k < s->nnodes; k++) {
         const KMapNode *n = &s->nodes[k];
-        indent(&l, depth + 1);
-        put(&l, "n%d = %s", k, kir_map_op_name(n->op));
+        line_indent(&l, depth + 1);
+        line_put(&l, "n%d = %s", k, kir_map_op_name(n->op));
         switch (n->op) {
         case KM_IN:
             if (n->a >= 0 && n->a < s->nin) {
-                put(&l, " ");
+                line_put(&l, " ");
                 put_strided(&l, f, &s->in[n->a], s->rank);
             } else
-                put(&l, " ?%d", n->a);
+                line_put(&l, " ?%d", n->a);
             break;
-        case KM_CONST: put(&l, " %.9g", n->f); break;
+        case KM_CONST: line_put(&l, " %.9g", n->f); break;
         case KM_EXPR:
-            put(&l, " ");
+            line_put(&l, " ");
             put_expr(&l, f, n->e);
             break;
         default:
             if (kir_map_op_arity(n->op) == 2)
-                put(&l, " n%d, n%d", n->a, n->b);
+                line_put(&l, " n%d, n%d", n->a, n->b);
             else
-                put(&l, " n%d", n->a);
+                line_put(&l, " n%d", n->a);
             break;
         }
-        end_line(&l, NULL, out);
+        line_end(&l, NULL, out);
     }
     for (int k = 0; k < s->nout; k++) {
-        indent(&l, depth + 1);
-        put(&l, "out ");
+        line_indent(&l, depth + 1);
+        line_put(&l, "out ");
         put_strided(&l, f, &s->out[k].at, s->rank);
-        put(&l, " %s n%d", s->out[k].accumulate ? "+=" : "=", s->out[k].node);
-        end_line(&l, NULL, out);
+        line_put(&l, " %s n%d", s->out[k].accumulate ? "+=" : "=", s->out[k].node);
+        line_end(&l, NULL, out);
     }
-    indent(&l, depth);
-    put(&l, "}");
-    end_line(&l, NULL, out);
+    line_indent(&l, depth);
+    line_put(&l, "}");
+    line_end(&l, NULL, out);
 }
 
 static void print_gemm(const KFunc *f, const KStmt *s, int depth, FILE *out)
 {
-    Line l = {.len = 0};
-    indent(&l, depth);
-    put(&l, "gemm C=");
+    TextLine l = {.len = 0};
+    line_indent(&l, depth);
+    line_put(&l, "gemm C=");
     put_view_open(&l, f, s->C);
-    put(&l, "; ld ");
+    line_put(&l, "; ld ");
     put_expr(&l, f, s->ldc);
-    put(&l, "] A=");
+    line_put(&l, "] A=");
     put_view_open(&l, f, s->A);
-    put(&l, "; ld ");
+    line_put(&l, "; ld ");
     put_expr(&l, f, s->lda);
-    put(&l, "]%s B=", s->transa ? "^T" : "");
+    line_put(&l, "]%s B=", s->transa ? "^T" : "");
     put_view_open(&l, f, s->B);
     if (s->packed_b) {
-        put(&l, "] packed (M=");
+        line_put(&l, "] packed (M=");
     } else {
-        put(&l, "; ld ");
+        line_put(&l, "; ld ");
         put_expr(&l, f, s->ldb);
-        put(&l, "]%s (M=", s->transb ? "^T" : "");
+        line_put(&l, "]%s (M=", s->transb ? "^T" : "");
     }
     put_expr(&l, f, s->M);
-    put(&l, ", N=");
+    line_put(&l, ", N=");
     put_expr(&l, f, s->N);
-    put(&l, ", K=");
+    line_put(&l, ", K=");
     put_expr(&l, f, s->K);
-    put(&l, ") alpha=%.9g beta=%.9g", s->alpha, s->beta);
-    end_line(&l, s->origin, out);
+    line_put(&l, ") alpha=%.9g beta=%.9g", s->alpha, s->beta);
+    line_end(&l, s->origin, out);
 }
 
 /* pack_b C=W_pk[0] B=W[0; ld 4]^T (N=16, K=4) */
 static void print_pack_b(const KFunc *f, const KStmt *s, int depth, FILE *out)
 {
-    Line l = {.len = 0};
-    indent(&l, depth);
-    put(&l, "pack_b C=");
+    TextLine l = {.len = 0};
+    line_indent(&l, depth);
+    line_put(&l, "pack_b C=");
     put_view_open(&l, f, s->C);
-    put(&l, "] B=");
+    line_put(&l, "] B=");
     put_view_open(&l, f, s->B);
-    put(&l, "; ld ");
+    line_put(&l, "; ld ");
     put_expr(&l, f, s->ldb);
-    put(&l, "]%s (N=", s->transb ? "^T" : "");
+    line_put(&l, "]%s (N=", s->transb ? "^T" : "");
     put_expr(&l, f, s->N);
-    put(&l, ", K=");
+    line_put(&l, ", K=");
     put_expr(&l, f, s->K);
-    put(&l, ")");
-    end_line(&l, s->origin, out);
+    line_put(&l, ")");
+    line_end(&l, s->origin, out);
 }
 
 static void print_call(const KFunc *f, const KStmt *s, int depth, FILE *out)
 {
-    Line l = {.len = 0};
-    indent(&l, depth);
+    TextLine l = {.len = 0};
+    line_indent(&l, depth);
     /* integer arguments and hyperparameters by their names in calls.def;
      * a kind outside the table prints without them */
     KCallSig sig;
     if (kir_call_sig(s->call, &sig)) sig.nints = sig.nhp = 0;
-    put(&l, "call %s(", kir_call_name(s->call));
+    line_put(&l, "call %s(", kir_call_name(s->call));
     for (int i = 0, n = 0; i < KIR_CALL_MAX_INTS; i++) {
         if (!s->ints[i]) continue;
         const char *name = i < sig.nints ? sig.int_arg[i]->name : NULL;
-        put(&l, "%s%s%s", n++ ? ", " : "", name ? name : "", name ? "=" : "");
+        line_put(&l, "%s%s%s", n++ ? ", " : "", name ? name : "", name ? "=" : "");
         put_expr(&l, f, s->ints[i]);
     }
-    put(&l, ";");
+    line_put(&l, ";");
     for (int i = 0; i < s->nptrs && i < KIR_CALL_MAX_PTRS; i++) {
-        put(&l, i ? ", " : " ");
+        line_put(&l, i ? ", " : " ");
         put_view_open(&l, f, s->ptrs[i]);
-        put(&l, "]");
+        line_put(&l, "]");
     }
     if (s->nhp > 0) {
-        put(&l, ";");
+        line_put(&l, ";");
         for (int i = 0; i < s->nhp && i < KIR_CALL_MAX_HP; i++)
-            put(&l, "%s%s=%.9g", i ? ", " : " ", i < sig.nhp ? sig.hp_arg[i]->name : "hp", s->hp[i]);
+            line_put(&l, "%s%s=%.9g", i ? ", " : " ", i < sig.nhp ? sig.hp_arg[i]->name : "hp", s->hp[i]);
     }
-    put(&l, ")");
-    end_line(&l, s->origin, out);
+    line_put(&l, ")");
+    line_end(&l, s->origin, out);
 }
 
 static void print_block(const KFunc *f, const KBlock *b, int depth, FILE *out)
 {
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
-        Line l = {.len = 0};
+        TextLine l = {.len = 0};
         switch (s->kind) {
         case KS_LOOP:
-            indent(&l, depth);
-            put(&l, "for t%d in 0 .. ", s->var);
+            line_indent(&l, depth);
+            line_put(&l, "for t%d in 0 .. ", s->var);
             put_expr(&l, f, s->count);
-            put(&l, "%s {", s->reverse ? " reverse" : "");
-            end_line(&l, s->origin, out);
+            line_put(&l, "%s {", s->reverse ? " reverse" : "");
+            line_end(&l, s->origin, out);
             print_block(f, &s->body, depth + 1, out);
-            indent(&l, depth);
-            put(&l, "}");
-            end_line(&l, NULL, out);
+            line_indent(&l, depth);
+            line_put(&l, "}");
+            line_end(&l, NULL, out);
             break;
         case KS_GEMM: print_gemm(f, s, depth, out); break;
         case KS_PACK_B: print_pack_b(f, s, depth, out); break;
         case KS_MAP: print_map(f, s, depth, out); break;
         case KS_CALL: print_call(f, s, depth, out); break;
         default:
-            indent(&l, depth);
-            put(&l, "<bad statement kind %d>", (int)s->kind);
-            end_line(&l, s->origin, out);
+            line_indent(&l, depth);
+            line_put(&l, "<bad statement kind %d>", (int)s->kind);
+            line_end(&l, s->origin, out);
             break;
         }
     }
@@ -349,38 +314,38 @@ static void print_block(const KFunc *f, const KBlock *b, int depth, FILE *out)
 
 void kfunc_print(const KFunc *f, FILE *out)
 {
-    Line l = {.len = 0};
-    put(&l, "kfunc %s", f->name ? f->name : "?");
-    if (f->module && f->module->name) put(&l, " (module %s)", f->module->name);
-    put(&l, " {");
-    end_line(&l, NULL, out);
+    TextLine l = {.len = 0};
+    line_put(&l, "kfunc %s", f->name ? f->name : "?");
+    if (f->module && f->module->name) line_put(&l, " (module %s)", f->module->name);
+    line_put(&l, " {");
+    line_end(&l, NULL, out);
     for (int i = 0; i < f->nsyms; i++) {
-        indent(&l, 0);
+        line_indent(&l, 0);
         if (f->module && i < f->module->nsyms) {
-            put(&l, "sym %s", f->module->syms[i].name);
-            if (f->module->syms[i].max > 0) put(&l, " <= %lld", (long long)f->module->syms[i].max);
+            line_put(&l, "sym %s", f->module->syms[i].name);
+            if (f->module->syms[i].max > 0) line_put(&l, " <= %lld", (long long)f->module->syms[i].max);
         } else
-            put(&l, "sym sym%d", i);
-        end_line(&l, NULL, out);
+            line_put(&l, "sym sym%d", i);
+        line_end(&l, NULL, out);
     }
     for (int i = 0; i < f->nbufs; i++) print_buf(f, f->bufs[i], out);
-    indent(&l, 0);
+    line_indent(&l, 0);
     if (f->arena_bytes) {
-        put(&l, "arena ");
+        line_put(&l, "arena ");
         put_expr(&l, f, f->arena_bytes);
-        put(&l, " bytes");
+        line_put(&l, " bytes");
         if (f->ws_bytes) {
-            put(&l, "; sgemm workspace @ ");
+            line_put(&l, "; sgemm workspace @ ");
             put_expr(&l, f, f->ws_offset);
-            put(&l, ", ");
+            line_put(&l, ", ");
             put_expr(&l, f, f->ws_bytes);
-            put(&l, " bytes");
+            line_put(&l, " bytes");
         }
-        end_line(&l, NULL, out);
+        line_end(&l, NULL, out);
         print_arena_at_max(f, out);
     } else {
-        put(&l, "arena not planned");
-        end_line(&l, NULL, out);
+        line_put(&l, "arena not planned");
+        line_end(&l, NULL, out);
     }
     print_block(f, &f->body, 0, out);
     fputs("}\n", out);
