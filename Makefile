@@ -72,7 +72,7 @@ TESTS    := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS    := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib tests demo test check install clean deps bench format
+.PHONY: all lib tests demo test check install clean deps bench format diff-long
 all: $(BUILD)/rnnc $(BUILD)/librnnrt.a
 
 lib: $(BUILD)/librnnc.a
@@ -230,6 +230,14 @@ test: deps
 	@$(MAKE) -s -j$(NPROC) BUILD=build-san SAN=1 OPT=-O1 tests
 	@echo "== the suites, on the sanitizer build"
 	RNNRT_LIB=$(CURDIR)/$(BUILD)/librnnrt.a sh tests/run_all.sh build-san
+
+# The random-model tests at scale (issue 16): 10,000 models through the
+# three engines, forward and gradients, and 10,000 mutated models through
+# the checker, on the plain build (DIFF_LONG_N to change the count).
+DIFF_LONG_N ?= 10000
+diff-long: all tests
+	sh tests/diff/run.sh $(BUILD) $(DIFF_LONG_N)
+	sh tests/diff/mutate.sh $(BUILD) $(DIFF_LONG_N)
 
 # Formats every C file as .clang-format says (clang-format 14).
 format: deps

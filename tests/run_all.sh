@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs every test suite against the binaries in BUILD_DIR (default build):
 # the cmocka unit tests, the golden dump tests (FileCheck), the bad-input
-# corpus, the PyTorch conformance suite, the examples, training, the
-# end-to-end checks, the deployed C files and the differential tests
-# (random models through three engines, tests/diff/run.sh).
+# corpus, mutated random models (tests/diff/mutate.sh), the PyTorch
+# conformance suite, the examples, training, the end-to-end checks, the
+# deployed C files and the differential tests (random models through
+# three engines, tests/diff/run.sh).
 #
 #   sh tests/run_all.sh [BUILD_DIR]
 #
@@ -39,6 +40,7 @@ if [ "${RUN_ALL_ONE:-}" ]; then
         engine)          sh tests/engine/run.sh "$B" ;;
         engine-defaults) sh tests/engine/defaults.sh "$B" ;;
         diff)            sh tests/diff/run.sh "$B" ;;
+        mutate)          sh tests/diff/mutate.sh "$B" 100 ;;
         *)               echo "run_all: no suite $name"; false ;;
     esac >"$f.out" 2>&1
     rc=$?
@@ -65,7 +67,7 @@ trap 'rm -rf "$log"' EXIT
 # a long one started last would end the run alone on one core.
 {
     for s in diff engine unit/test_llvm_jit deploy unit/test_sgemm e2e train unit/test_emit_c \
-             unit/test_rt_source examples conformance engine-defaults golden bad-input; do
+             unit/test_rt_source examples conformance engine-defaults mutate golden bad-input; do
         echo "$s"
     done
     for t in "$B"/tests/test_*; do
