@@ -13,8 +13,10 @@
  * (activations, stacking, bidirectional with both merges, every init=),
  * user cells built from primitives with one or more states, and the
  * many-to-many, many-to-one, one-to-many, one-to-one and encoder-decoder
- * topologies with embeddings, dense layers, softmax, the two losses and
- * final().  Cells are written with symbolic sizes (I, H, K, M) and every
+ * topologies with embeddings, dense layers, softmax, softplus, the two
+ * losses and final().  (Not layernorm: of a vector whose elements are
+ * nearly equal it divides their rounding differences by sqrt(1e-5), which
+ * no tolerance between engines could state.)  Cells are written with symbolic sizes (I, H, K, M) and every
  * dimension is a sum of sizes and positive constants, so a cell is valid
  * for every size it is used with.  Values are kept bounded (state updates
  * go through tanh/sigmoid/gates, exp only of a tanh, log only of a
@@ -264,7 +266,7 @@ static const char *cexpr(CellGen *g, Dim t, int depth)
         case 4: return fmt("log(sigmoid(%s) + 1)", a);
         case 5: return fmt("log(%s * %s + 1)", a, a);
         case 6: return fmt("-%s", a);
-        default: return fmt("tanh(%s)", a);
+        default: return fmt("softplus(%s)", a);
         }
     }
     if (r < 65) {
