@@ -149,7 +149,9 @@ int cli_int(const Command *c, const char *name, const char *s, long long *out)
 
 /* ---- loading a model ----------------------------------------------------- */
 
-static char *read_text(const char *path)
+/* The file's bytes, NUL-terminated; *len their count (a NUL inside makes
+ * strlen() shorter, which source_parse reports at its position). */
+static char *read_text(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -179,20 +181,35 @@ static char *read_text(const char *path)
         return NULL;
     }
     buf[n] = 0;
-    if (strlen(buf) != n) {
-        free(buf);
-        cli_error("%s: not a text file (contains a NUL byte)", path);
-        return NULL;
-    }
+    *len = n;
     return buf;
+}
+
+/* Where byte k of text is, for a diagnostic. */
+static SrcLoc loc_of_byte(const char *text, size_t k)
+{
+    SrcLoc at = {1, 1, 1};
+    for (size_t i = 0; i < k; i++)
+        if (text[i] == '\n')
+            at.line++, at.col = 1;
+        else
+            at.col++;
+    return at;
 }
 
 int source_parse(Source *s, const char *path)
 {
     memset(s, 0, sizeof *s);
-    s->text = read_text(path);
+    size_t len = 0;
+    s->text = read_text(path, &len);
     if (!s->text) return 1;
     diag_init(&s->diag, path, s->text, stderr);
+    size_t nul = strlen(s->text);
+    if (nul != len) {
+        /* the diagnostic shows the line up to the byte */
+        diag_error(&s->diag, loc_of_byte(s->text, nul), "a NUL byte: the file is not text");
+        return 1;
+    }
     TimingMark t = timing_start();
     s->prog = parse_program(path, s->text, &s->diag);
     timing_stop(&t, "parse");

@@ -101,11 +101,11 @@ static int name_tok(const Tok *t) { return is_name(t->s[0]); }
 static int number_tok(const Tok *t) { return is_digit(t->s[0]); }
 static int newline_tok(const Tok *t) { return t->s[0] == '\n'; }
 
-static const char *const extremes[] = {"0",    "-1",  "4294967296", "9223372036854775807", "18446744073709551616",
-                                       "1e300", "1e-300", "0.0", "1099511627777", "3.5"};
-static const char *const words[] = {"cell",   "param", "state", "out",     "model", "train", "loss",  "seq",
-                                    "lstm",   "gru",   "rnn",   "dense",   "tanh",  "relu",  "sigmoid",
-                                    "softmax", "init", "hidden", "layers", "input", "output", "x", "h", "B"};
+static const char *const extremes[] = {"0",     "-1",     "4294967296", "9223372036854775807", "18446744073709551616",
+                                       "1e300", "1e-300", "0.0",        "1099511627777",       "3.5"};
+static const char *const words[] = {"cell", "param",  "state",  "out",   "model",  "train", "loss",    "seq",
+                                    "lstm", "gru",    "rnn",    "dense", "tanh",   "relu",  "sigmoid", "softmax",
+                                    "init", "hidden", "layers", "input", "output", "x",     "h",       "B"};
 static const char punct[] = "()[]{},:=@*+-/<>'\"#.;\n";
 
 /* Where line k (0-based among the newline tokens) starts and ends. */
@@ -199,9 +199,7 @@ static void mutate_once(Text *x, size_t *cut)
         i = pick(256);
         insert(x, pick(x->n + 1), bytes + i, 1);
         break;
-    default: /* cut the file */
-        *cut = pick(x->n);
-        break;
+    default: /* cut the file */ *cut = pick(x->n); break;
     }
 }
 
