@@ -5,6 +5,7 @@
  * tensors (from files) and must be able to tell which one is wrong. */
 #include "ir/bind.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,105 @@ static void list_names(const IrInput *list, int n, char *buf, size_t len)
     if (n == 0) snprintf(buf, len, "none");
 }
 
+/* ---- values ------------------------------------------------------------------ */
+
+static double elem(const Tensor *x, int64_t i)
+{
+    switch (x->dtype) {
+    case RT_F32: return ((const float *)x->data)[i];
+    case RT_F64: return ((const double *)x->data)[i];
+    case RT_I32: return ((const int32_t *)x->data)[i];
+    case RT_I64: return (double)((const int64_t *)x->data)[i];
+    }
+    return NAN;
+}
+
+/* "[5, 1]": the index of flat element i of x. */
+static const char *index_str(const Tensor *x, int64_t i, char *buf, size_t n)
+{
+    int64_t idx[RT_MAX_RANK];
+    for (int d = x->rank - 1; d >= 0; d--) {
+        idx[d] = x->shape[d] ? i % x->shape[d] : 0;
+        i = x->shape[d] ? i / x->shape[d] : 0;
+    }
+    size_t used = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < x->rank && used < n; d++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", d ? ", " : "", (long long)idx[d]);
+    if (used < n) snprintf(buf + used, n - used, "]");
+    return buf;
+}
+
+/* "step 5, batch 1 ([5, 1])" for element i of a sequence [T, B, ...],
+ * "batch 1 ([1])" for a batch [B, ...], else the index alone. */
+static const char *where_str(const IrModule *m, const IrValue *v, const Tensor *x, int64_t i, char *buf, size_t n)
+{
+    char at[64];
+    index_str(x, i, at, sizeof at);
+    const IrType *t = &v->type;
+    int64_t idx0 = 0, idx1 = 0, rest = i;
+    for (int d = x->rank - 1; d >= 0; d--) {
+        int64_t k = x->shape[d] ? rest % x->shape[d] : 0;
+        rest = x->shape[d] ? rest / x->shape[d] : 0;
+        if (d == 0) idx0 = k;
+        if (d == 1) idx1 = k;
+    }
+    const char *s0 = t->rank >= 1 && t->dim[0] < 0 ? m->syms[-t->dim[0] - 1].name : "";
+    const char *s1 = t->rank >= 2 && t->dim[1] < 0 ? m->syms[-t->dim[1] - 1].name : "";
+    if (s0[0] == 'T' && !strcmp(s1, "B"))
+        snprintf(buf, n, "step %lld, batch %lld %s", (long long)idx0, (long long)idx1, at);
+    else if (!strcmp(s0, "B"))
+        snprintf(buf, n, "batch %lld %s", (long long)idx0, at);
+    else
+        snprintf(buf, n, "%s", at);
+    return buf;
+}
+
+/* The ops of block b (and the scans inside it) that read v as ids: an
+ * embedding's ids (range: the table's rows) or a cross_entropy's targets
+ * (range: the classes).  Checks every id of x against each. */
+static int check_ids_in(const IrModule *m, const IrBlock *b, const char *role, const char *name, const IrValue *v,
+                        const Tensor *x, char *err, size_t errlen)
+{
+    for (int k = 0; k < b->nops; k++) {
+        const IrOp *op = b->ops[k];
+        if (op->body && check_ids_in(m, op->body, role, name, v, x, err, errlen)) return -1;
+        if ((op->kind != IR_EMBEDDING && op->kind != IR_CROSS_ENTROPY) || op->noperands < 2 || op->operands[1] != v)
+            continue;
+        const IrType *t = &op->operands[0]->type;
+        int64_t range = op->kind == IR_EMBEDDING ? t->dim[0] : t->dim[t->rank - 1];
+        if (range < 0) continue; /* a symbolic size: the engine checks */
+        for (int64_t i = 0; i < rt_numel(x); i++) {
+            double id = elem(x, i);
+            if (id >= 0 && id < (double)range) continue;
+            char at[128], label[64];
+            return ir_errf(err, errlen, "%s '%s': %s id %.17g at %s is out of range [0, %lld) in %s '%s'", role, name,
+                           op->kind == IR_EMBEDDING ? "token" : "target", id, where_str(m, v, x, i, at, sizeof at),
+                           (long long)range, ir_op_name(op->kind), ir_op_label(op, label, sizeof label));
+        }
+    }
+    return 0;
+}
+
+/* What no engine can compute with: a float that is not a finite number
+ * (a NaN or an infinity in an input makes every output after it NaN, so
+ * it is refused where it is, not found in the loss), or an id the model
+ * reads out of its range (named with its index, [step, batch] for a
+ * sequence, as the interpreter names it; the compiled engines could only
+ * say that some id was out of range). */
+static int check_values(const IrModule *m, const char *role, const char *name, const IrValue *v, const Tensor *x,
+                        char *err, size_t errlen)
+{
+    char at[128];
+    if (x->dtype == RT_F32 || x->dtype == RT_F64) {
+        for (int64_t i = 0; i < rt_numel(x); i++)
+            if (!isfinite(elem(x, i)))
+                return ir_errf(err, errlen, "%s '%s': the element at %s is %s; inputs must be finite numbers", role,
+                               name, where_str(m, v, x, i, at, sizeof at), isnan(elem(x, i)) ? "NaN" : "infinite");
+        return 0;
+    }
+    return m->body ? check_ids_in(m, m->body, role, name, v, x, err, errlen) : 0;
+}
+
 static int bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_values, int need_targets, Origin *from,
                        char *err, size_t errlen)
 {
@@ -163,6 +263,7 @@ static int bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_
                            in->value->type.dtype == IR_I64 ? "ids" : "floats",
                            ir_dims_str(m, &in->value->type, want, sizeof want));
         if (bind_one(m, "input", in->name, &in->value->type, x, sym_values, from, err, errlen)) return -1;
+        if (in->role == IR_ROLE_DATA && check_values(m, "input", in->name, in->value, x, err, errlen)) return -1;
     }
     for (int i = 0; i < m->ntargets; i++) {
         const IrInput *tg = &m->targets[i];
@@ -174,6 +275,7 @@ static int bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_
                            ir_dims_str(m, &tg->value->type, want, sizeof want));
         }
         if (bind_one(m, "target", tg->name, &tg->value->type, x, sym_values, from, err, errlen)) return -1;
+        if (tg->role == IR_ROLE_DATA && check_values(m, "target", tg->name, tg->value, x, err, errlen)) return -1;
     }
     return 0;
 }

@@ -180,7 +180,7 @@ static int run_update(Interp *I, const IrOp *op, const Val *const *in, int absen
     if (krc) {
         if (krc != -2)
             append_err(I, " (%%%d = %s '%s')", op->results[0]->id, ir_op_name(op->kind),
-                       interp_op_label(op, lab, sizeof lab));
+                       ir_op_label(op, lab, sizeof lab));
         goto done;
     }
     for (int r = 0; r < nr; r++)
@@ -232,7 +232,7 @@ static int run_simple(Interp *I, const IrOp *op)
          * complete; anything else is a malformed module, so say where. */
         if (krc != -2)
             append_err(I, " (%%%d = %s '%s')", op->results[0]->id, ir_op_name(op->kind),
-                       interp_op_label(op, lab, sizeof lab));
+                       ir_op_label(op, lab, sizeof lab));
         val_free(&r);
         goto done;
     }
@@ -279,7 +279,7 @@ static int run_scan(Interp *I, const IrOp *op)
     const IrBlock *body = op->body;
     int nc = op->attrs.n_carried, ns = op->attrs.n_seq_in, no = op->attrs.n_seq_out;
     char lab[64], s1[64], s2[64];
-    interp_op_label(op, lab, sizeof lab);
+    ir_op_label(op, lab, sizeof lab);
     if (!body || nc < 0 || ns < 0 || no < 0 || op->noperands != nc + ns || body->nargs != nc + ns ||
         body->nyields != nc + no || op->nresults != nc + no)
         return fail(I, "internal error: scan '%s' is malformed", lab);

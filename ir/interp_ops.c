@@ -82,20 +82,6 @@ int val_same_shape(const Val *a, const Val *b)
     return 1;
 }
 
-const char *interp_op_label(const IrOp *op, char *buf, size_t n)
-{
-    const IrValue *r = op->nresults ? op->results[0] : NULL;
-    if (r && r->name)
-        snprintf(buf, n, "%s", r->name);
-    else if (op->origin)
-        snprintf(buf, n, "%s", op->origin);
-    else if (r)
-        snprintf(buf, n, "%%%d", r->id);
-    else
-        snprintf(buf, n, "?");
-    return buf;
-}
-
 /* "[3, 1]": the multi-index of flat position i in a tensor of shape v. */
 static const char *pos_str(const Val *v, int64_t i, char *buf, size_t n)
 {
@@ -368,7 +354,7 @@ static int k_embedding(const IrOp *op, const Val *table, const Val *ids, Val *ou
     for (int64_t i = 0; i < ids->numel; i++)
         if (!id_ok(ids->data[i], V))
             return user_fail(err, n, "token id %.17g at %s out of range [0, %lld) in embedding '%s'", ids->data[i],
-                             pos_str(ids, i, pos, sizeof pos), (long long)V, interp_op_label(op, lab, sizeof lab));
+                             pos_str(ids, i, pos, sizeof pos), (long long)V, ir_op_label(op, lab, sizeof lab));
     int64_t shape[IR_MAX_RANK];
     for (int d = 0; d < ids->rank; d++) shape[d] = ids->shape[d];
     shape[ids->rank] = D;
@@ -464,7 +450,7 @@ static int check_class_ids(const IrOp *op, const Val *lg, const Val *ids, char *
     for (int64_t i = 0; i < ids->numel; i++)
         if (!id_ok(ids->data[i], C))
             return user_fail(err, n, "target id %.17g at %s out of range [0, %lld) in cross_entropy '%s'", ids->data[i],
-                             pos_str(ids, i, pos, sizeof pos), (long long)C, interp_op_label(op, lab, sizeof lab));
+                             pos_str(ids, i, pos, sizeof pos), (long long)C, ir_op_label(op, lab, sizeof lab));
     return 0;
 }
 
@@ -618,7 +604,7 @@ static int k_embedding_grad(const IrOp *op, const Val *table, const Val *ids, co
     for (int64_t i = 0; i < ids->numel; i++)
         if (!id_ok(ids->data[i], V))
             return user_fail(err, n, "token id %.17g at %s out of range [0, %lld) in embedding '%s'", ids->data[i],
-                             pos_str(ids, i, pos, sizeof pos), (long long)V, interp_op_label(op, lab, sizeof lab));
+                             pos_str(ids, i, pos, sizeof pos), (long long)V, ir_op_label(op, lab, sizeof lab));
     if (val_alloc(out, 2, table->shape, err, n)) return -1;
     for (int64_t i = 0; i < ids->numel; i++) {
         int64_t row = (int64_t)ids->data[i];

@@ -30,10 +30,6 @@ int val_copy(Val *dst, const Val *src, char *err, size_t errlen);
 const char *val_shape_str(const Val *v, char *buf, size_t n); /* "[2, 3]" */
 int val_same_shape(const Val *a, const Val *b);
 
-/* A name for op in messages: its result's source name, else its origin,
- * else "%id". */
-const char *interp_op_label(const IrOp *op, char *buf, size_t n);
-
 /* Computes the single result of a non-scan op into out (which must be
  * UNSET) from its present operands in[0..op->noperands).  want holds the
  * result's declared shape with every size resolved (no data): const,

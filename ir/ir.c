@@ -4,6 +4,7 @@
 #include "ir/ir.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -655,4 +656,18 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no, const IrAt
     }
     default: return fail(err, n, "unknown op kind %d", (int)k);
     }
+}
+
+const char *ir_op_label(const IrOp *op, char *buf, size_t n)
+{
+    const IrValue *r = op->nresults ? op->results[0] : NULL;
+    if (r && r->name)
+        snprintf(buf, n, "%s", r->name);
+    else if (op->origin)
+        snprintf(buf, n, "%s", op->origin);
+    else if (r)
+        snprintf(buf, n, "%%%d", r->id);
+    else
+        snprintf(buf, n, "?");
+    return buf;
 }

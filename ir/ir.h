@@ -220,6 +220,9 @@ IrOp *ir_op(IrModule *m, IrBlock *b, IrOpKind k, IrValue **operands, int noperan
  * block by a pass) to block b and makes b its parent. */
 void ir_block_append(IrModule *m, IrBlock *b, IrOp *op);
 /* One-result helpers; the result type is inferred with ir_infer_type(). */
+/* How messages name an op: its result's name ('e', 'loss'), else its
+ * origin ("h: lstm l0"), else its result's id ("%12"). */
+const char *ir_op_label(const IrOp *op, char *buf, size_t n);
 IrValue *ir_op1(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a);
 IrValue *ir_op2(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a, IrValue *c);
 IrValue *ir_const(IrModule *m, IrBlock *b, double f, IrType t);

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <string.h>
 
 #include "ir/bind.h"
@@ -184,6 +185,51 @@ static void test_inputs_errors(void **state)
     ir_free(e.m);
 }
 
+/* Values no engine can compute with: a NaN or infinite float, named at
+ * its step and batch, and an id out of the range of the op that reads it
+ * (an embedding's rows, a cross_entropy's classes). */
+static void test_input_values(void **state)
+{
+    (void)state;
+    IrModule *m = ir_module_new("v");
+    int t = ir_add_sym(m, "T_ids", 0);
+    IrInit z = {IR_INIT_ZERO, 0};
+    IrValue *table = ir_add_param(m, "e.weight", TF(10, 3), z);
+    IrValue *ids = ir_add_input(m, "ids", TI(IR_DIM_SYM(t), IR_DIM_B));
+    ir_add_input(m, "x", TF(IR_DIM_B, 2));
+    IrValue *e = ir_op2(m, m->body, IR_EMBEDDING, table, ids);
+    assert_non_null(e);
+    e->def->origin = "e: embedding";
+    TensorMap in;
+    int64_t sym[2];
+    char err[256] = "";
+    rt_map_init(&in);
+    put(&in, "ids", RT_I64, 2, DIMS(4, 2));
+    put(&in, "x", RT_F32, 2, DIMS(2, 2));
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), 0);
+
+    ((int64_t *)rt_map_get(&in, "ids")->data)[2 * 3 + 1] = 10; /* step 3, batch 1 */
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), -1);
+    assert_string_equal(err, "input 'ids': token id 10 at step 3, batch 1 [3, 1] is out of range [0, 10) in "
+                             "embedding 'e: embedding'");
+    ((int64_t *)rt_map_get(&in, "ids")->data)[2 * 3 + 1] = -1;
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), -1);
+    assert_non_null(strstr(err, "token id -1 at step 3, batch 1"));
+    ((int64_t *)rt_map_get(&in, "ids")->data)[2 * 3 + 1] = 9;
+
+    float *x = rt_map_get(&in, "x")->data;
+    x[3] = NAN;
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), -1);
+    assert_string_equal(err, "input 'x': the element at batch 1 [1, 1] is NaN; inputs must be finite numbers");
+    x[3] = -INFINITY;
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), -1);
+    assert_string_equal(err, "input 'x': the element at batch 1 [1, 1] is infinite; inputs must be finite numbers");
+    x[3] = 1e30f;
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), 0);
+    rt_map_free(&in);
+    ir_free(m);
+}
+
 static void test_dims_str(void **state)
 {
     (void)state;
@@ -205,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_params_errors),
         cmocka_unit_test(test_inputs_resolve_sizes),
         cmocka_unit_test(test_inputs_errors),
+        cmocka_unit_test(test_input_values),
         cmocka_unit_test(test_dims_str),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

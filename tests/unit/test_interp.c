@@ -852,7 +852,8 @@ static void test_error_messages(void **state)
     put(&f.in, "x", RT_F32, 3, DIMS(5, 2, 4), z);
     put(&f.in, "tokens", RT_I64, 2, DIMS(4, 2), ids);
     assert_int_equal(run_err(&f, IR_PREC_F32), -1);
-    assert_string_equal(f.err, "token id 70 at [3, 1] out of range [0, 65) in embedding 'e'");
+    assert_string_equal(f.err, "input 'tokens': token id 70 at step 3, batch 1 [3, 1] is out of range [0, 65) in "
+                               "embedding 'e'");
     assert_int_equal(f.out.count, 0);
     fx_free(&f);
 
@@ -862,7 +863,8 @@ static void test_error_messages(void **state)
     put(&f.in, "tokens", RT_I32, 2, DIMS(4, 2), ids);
     ids[7] = 0;
     assert_int_equal(run_err(&f, IR_PREC_F64), -1);
-    assert_string_equal(f.err, "token id -1 at [3, 1] out of range [0, 65) in embedding 'e'");
+    assert_string_equal(f.err, "input 'tokens': token id -1 at step 3, batch 1 [3, 1] is out of range [0, 65) in "
+                               "embedding 'e'");
     fx_free(&f);
 
     lm(&f, 4);
@@ -917,7 +919,8 @@ static void test_cross_entropy_id_out_of_range(void **state)
     f.m->loss = ir_op2(f.m, f.m->body, IR_CROSS_ENTROPY, lg, t);
     f.m->loss->name = ir_strdup(f.m, "loss");
     assert_int_equal(run_err(&f, IR_PREC_F32), -1);
-    assert_string_equal(f.err, "target id 3 at [1] out of range [0, 3) in cross_entropy 'loss'");
+    /* found when the target is bound, before any op runs */
+    assert_string_equal(f.err, "target 'next': target id 3 at [1] is out of range [0, 3) in cross_entropy 'loss'");
     fx_free(&f);
 }
 
