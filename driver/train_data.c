@@ -462,12 +462,19 @@ int data_split(const Dataset *d, double eval_frac, int64_t batch, int64_t seq_le
     }
     int64_t n = stream_length(d), ne = (int64_t)((double)n * eval_frac);
     cut_streams(train, 0, n - ne, batch, seq_len);
-    if (train->nbatches < 1)
+    if (train->nbatches < 1) {
+        /* batch * seq_len + 1, which may pass int64 (each is up to 10^15) */
+        char need[32];
+        int64_t k;
+        if (__builtin_mul_overflow(batch, seq_len, &k) || __builtin_add_overflow(k, 1, &k))
+            snprintf(need, sizeof need, "%.4g", (double)batch * (double)seq_len);
+        else
+            snprintf(need, sizeof need, "%lld", (long long)k);
         return ir_errf(err, errlen,
-                       "%s: %lld %s%s are too few for batch = %lld streams of seq_len = %lld (need at least %lld)",
+                       "%s: %lld %s%s are too few for batch = %lld streams of seq_len = %lld (need at least %s)",
                        d->path, (long long)(n - ne), d->kind == DATA_TEXT ? "characters" : "rows",
-                       ne ? " (after the eval split)" : "", (long long)batch, (long long)seq_len,
-                       (long long)(batch * seq_len + 1));
+                       ne ? " (after the eval split)" : "", (long long)batch, (long long)seq_len, need);
+    }
     /* The eval part is short: use as many streams as fit, up to B. */
     int64_t eb = ne > 1 ? (ne - 1) / seq_len : 0;
     if (eb > batch) eb = batch;

@@ -157,6 +157,12 @@ static void test_eval_split_and_too_little_data(void **state)
     assert_int_equal(ev.nbatches, 1);
     assert_int_equal(data_split(&d, 0, 20, 10, &tr, &ev, err, sizeof err), -1);
     assert_non_null(strstr(err, "e.txt"));
+    assert_non_null(strstr(err, "(need at least 201)"));
+    /* batch and seq_len at their limit, 10^15: the need (10^30 + 1) is
+     * past int64 and is said as such, not wrapped (it printed
+     * "need at least 5076944270305263617"). */
+    assert_int_equal(data_split(&d, 0, 1000000000000000, 1000000000000000, &tr, &ev, err, sizeof err), -1);
+    assert_non_null(strstr(err, "(need at least 1e+30)"));
     assert_int_equal(data_split(&d, 1.0, 2, 10, &tr, &ev, err, sizeof err), -1);
     data_free(&d);
     model_free(&md);
