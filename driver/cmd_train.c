@@ -135,7 +135,16 @@ static int load_data(Trainer *tr)
         return cli_error("%s", tr->err);
     tr->seg_len = ts->tbptt ? ts->tbptt : ts->seq_len;
     tr->nseg = (ts->seq_len + tr->seg_len - 1) / tr->seg_len;
-    tr->total = ts->steps ? ts->steps : ts->epochs * tr->train.nbatches * tr->nseg;
+    /* epochs x batches x segments, checked: a run has at most
+     * TRAIN_MAX_INT steps, as `steps` (docs/training.md, "Limits") */
+    int64_t per_epoch = 0, total = ts->steps;
+    if (!ts->steps && (__builtin_mul_overflow(tr->train.nbatches, tr->nseg, &per_epoch) ||
+                       __builtin_mul_overflow(ts->epochs, per_epoch, &total) || total > TRAIN_MAX_INT))
+        return cli_error("epochs = %lld is too many: %lld epochs of %lld batches x %lld segments are %.4g steps, "
+                         "more than a run may have (10^15)",
+                         (long long)ts->epochs, (long long)ts->epochs, (long long)tr->train.nbatches,
+                         (long long)tr->nseg, (double)ts->epochs * (double)tr->train.nbatches * (double)tr->nseg);
+    tr->total = total;
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "driver/train_data.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,31 @@ static int split_fields(char *line, char **fields, int max)
     return n;
 }
 
-static int parse_number(const char *s, float *out)
+/* Whether s (up to its trailing blanks) is a decimal number: [+-],
+ * digits with an optional '.' (at least one digit), an optional exponent
+ * [eE][+-]digits.  Not nan, inf or hex, which strtod also reads. */
+static int is_decimal(const char *s)
+{
+    int digits = 0;
+    if (*s == '+' || *s == '-') s++;
+    for (; *s >= '0' && *s <= '9'; s++) digits++;
+    if (*s == '.')
+        for (s++; *s >= '0' && *s <= '9'; s++) digits++;
+    if (!digits) return 0;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-') s++;
+        if (!(*s >= '0' && *s <= '9')) return 0;
+        while (*s >= '0' && *s <= '9') s++;
+    }
+    while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+    return *s == 0;
+}
+
+/* A field as a float: 1, or 0 when it is not a number (a header's word),
+ * or -1 when strtod reads it but it is not a decimal number finite in
+ * float32 (nan, inf, 0x10, 1e999), which *why says. */
+static int parse_number(const char *s, float *out, const char **why)
 {
     while (*s == ' ' || *s == '\t') s++;
     char *end;
@@ -107,7 +132,16 @@ static int parse_number(const char *s, float *out)
     if (end == s) return 0;
     while (*end == ' ' || *end == '\t' || *end == '\r') end++;
     if (*end) return 0;
-    *out = (float)v;
+    if (!is_decimal(s)) {
+        *why = "is not a decimal number (nan, inf and hex are not data)";
+        return -1;
+    }
+    float f = (float)v;
+    if (!isfinite(v) || !isfinite(f)) {
+        *why = "is out of the range of float32 (magnitude at most 3.4028235e38)";
+        return -1;
+    }
+    *out = f;
     return 1;
 }
 
@@ -144,8 +178,17 @@ int data_load_csv(Dataset *d, const char *path, char *err, size_t errlen)
         }
         float row[CSV_MAX_COLS];
         int bad = -1;
-        for (int i = 0; i < nf && bad < 0; i++)
-            if (!parse_number(fields[i], &row[i])) bad = i;
+        for (int i = 0; i < nf && bad < 0; i++) {
+            const char *why = NULL;
+            int r = parse_number(fields[i], &row[i], &why);
+            if (r < 0) {
+                const char *f = fields[i];
+                while (*f == ' ' || *f == '\t') f++;
+                ir_errf(err, errlen, "%s:%lld: column %d: '%s' %s", path, (long long)line_no, i + 1, f, why);
+                goto out;
+            }
+            if (!r) bad = i;
+        }
         if (bad >= 0) {
             /* A first line that is not all numbers is the header. */
             if (d->nrows == 0 && d->ncols == 0) {
@@ -419,12 +462,19 @@ int data_split(const Dataset *d, double eval_frac, int64_t batch, int64_t seq_le
     }
     int64_t n = stream_length(d), ne = (int64_t)((double)n * eval_frac);
     cut_streams(train, 0, n - ne, batch, seq_len);
-    if (train->nbatches < 1)
+    if (train->nbatches < 1) {
+        /* batch * seq_len + 1, which may pass int64 (each is up to 10^15) */
+        char need[32];
+        int64_t k;
+        if (__builtin_mul_overflow(batch, seq_len, &k) || __builtin_add_overflow(k, 1, &k))
+            snprintf(need, sizeof need, "%.4g", (double)batch * (double)seq_len);
+        else
+            snprintf(need, sizeof need, "%lld", (long long)k);
         return ir_errf(err, errlen,
-                       "%s: %lld %s%s are too few for batch = %lld streams of seq_len = %lld (need at least %lld)",
+                       "%s: %lld %s%s are too few for batch = %lld streams of seq_len = %lld (need at least %s)",
                        d->path, (long long)(n - ne), d->kind == DATA_TEXT ? "characters" : "rows",
-                       ne ? " (after the eval split)" : "", (long long)batch, (long long)seq_len,
-                       (long long)(batch * seq_len + 1));
+                       ne ? " (after the eval split)" : "", (long long)batch, (long long)seq_len, need);
+    }
     /* The eval part is short: use as many streams as fit, up to B. */
     int64_t eb = ne > 1 ? (ne - 1) / seq_len : 0;
     if (eb > batch) eb = batch;

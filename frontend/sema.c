@@ -332,6 +332,67 @@ static void model_output(Sema *s, const Stmt *st, const char **outs, SrcLoc *out
     ir_add_output(s->m, n->name, n->val.v);
 }
 
+/* ---- the limit of a tensor ------------------------------------------------- */
+
+/* The first value of block b from op `from` on (scan bodies included)
+ * with too many elements, or NULL. */
+static const IrValue *too_large_in(const IrBlock *b, int from)
+{
+    for (int i = from; b && i < b->nops; i++) {
+        const IrOp *op = b->ops[i];
+        for (int r = 0; r < op->nresults; r++) {
+            const IrType *t = &op->results[r]->type;
+            double n = 1;
+            for (int d = 0; d < t->rank; d++)
+                if (t->dim[d] >= 0) n *= (double)t->dim[d];
+            if (n >= (double)SEMA_SIZE_LIMIT) return op->results[r];
+        }
+        const IrValue *v = op->body ? too_large_in(op->body, 0) : NULL;
+        if (v) return v;
+    }
+    return NULL;
+}
+
+/* What the module had before a statement. */
+typedef struct Mark {
+    int nops, nparams, ninputs, ntargets, nerr;
+} Mark;
+
+static Mark mark(const Sema *s)
+{
+    Mark k = {s->m->body->nops, s->m->nparams, s->m->ninputs, s->m->ntargets, s->nerr};
+    return k;
+}
+
+/* The backstop of the limits: the sizes a statement gives are checked
+ * where they are written (sema_layers.c, sema_type_dims), but a value may
+ * still grow past the limit through the ops that make it (a matmul of two
+ * large parameters, a concat of concats, a cell's parameter).  So every
+ * value a statement made, with no error reported, is checked after it,
+ * and an error at the statement stops the module before the lowering
+ * could overflow. */
+static void check_made(Sema *s, const Mark *k, SrcLoc loc)
+{
+    if (s->nerr != k->nerr) return;
+    const IrModule *m = s->m;
+    const IrValue *v = too_large_in(m->body, k->nops);
+    const char *what = "a value";
+    for (int i = k->nparams; !v && i < m->nparams; i++)
+        if (!sema_check_numel(s, loc, NULL, sema_fmt(s, "parameter '%s'", m->params[i].name),
+                              m->params[i].value->type.dim, m->params[i].value->type.rank))
+            return;
+    for (int i = k->ninputs; !v && i < m->ninputs; i++)
+        if (!sema_check_numel(s, loc, NULL, sema_fmt(s, "input '%s'", m->inputs[i].name), m->inputs[i].value->type.dim,
+                              m->inputs[i].value->type.rank))
+            return;
+    for (int i = k->ntargets; !v && i < m->ntargets; i++)
+        if (!sema_check_numel(s, loc, NULL, sema_fmt(s, "target '%s'", m->targets[i].name),
+                              m->targets[i].value->type.dim, m->targets[i].value->type.rank))
+            return;
+    if (v && v->name) what = sema_fmt(s, "value '%s'", v->name);
+    if (v) sema_check_numel(s, loc, NULL, what, v->type.dim, v->type.rank);
+}
+
 static IrModule *build_model(Sema *s, const Decl *md)
 {
     IrModule *m = ir_module_new(md->name);
@@ -349,6 +410,7 @@ static IrModule *build_model(Sema *s, const Decl *md)
     s->in_cell = 0;
     for (int i = 0; i < md->nbody; i++) {
         const Stmt *st = md->body[i];
+        Mark k = mark(s);
         switch (st->kind) {
         case ST_INPUT:
             ninputs++;
@@ -385,6 +447,7 @@ static IrModule *build_model(Sema *s, const Decl *md)
             sema_err(s, st->loc, "'%s' is only allowed in a %s", stmt_keyword(st->kind),
                      st->kind == ST_SETTING ? "train block" : "cell");
         }
+        check_made(s, &k, st->value ? st->value->loc : st->loc);
     }
     if (ninputs == 0) sema_err(s, md->name_loc, "model '%s' has no input", md->name);
     for (int i = 0; i < s->nnames; i++) {

@@ -112,6 +112,16 @@ CellCheck *sema_cell_check_of(Sema *s, const Decl *c);
 void sema_materialize_target(Sema *s, Name *n, int have_len, int64_t len);
 
 /* sema_shape.c */
+/* The limits of docs/language.md, "Limits": every size (a dimension, a
+ * `hidden=`, a `dense` size, `vocab`, `dim`, a cell's size, `steps=`) is
+ * below 2^40, and so is every tensor's number of elements without its
+ * batch and time dimensions.  Their products then fit int64 with room to
+ * spare for B and T, and the lowering's sizes never wrap. */
+#define SEMA_SIZE_LIMIT ((int64_t)1 << 40)
+/* Whether the dims d (negative ones, B and T, not counted) have fewer
+ * elements than SEMA_SIZE_LIMIT; else a shape error at loc: "<cause>:
+ * <what> [d] has N elements, ..." (cause may be NULL). */
+int sema_check_numel(Sema *s, SrcLoc loc, const char *cause, const char *what, const int64_t *d, int nd);
 int64_t sema_eval_dim(Sema *s, const Expr *e, const SizeEnv *env); /* -1: error (reported) */
 int sema_type_dims(Sema *s, const TypeExpr *t, const SizeEnv *env, int64_t *dims, int *nd);
 int sema_size_env_get(const SizeEnv *env, const char *name, int64_t *out);

@@ -49,6 +49,11 @@ int sema_pos_int_arg(Sema *s, const Arg *a, int64_t *out)
         sema_err(s, a->value->loc, "'%s' must be a positive whole number", a->name ? a->name : "size");
         return 0;
     }
+    if (*out >= SEMA_SIZE_LIMIT) {
+        sema_err(s, a->value->loc, "'%s' is too large: %.17g (a size is at most 2^40 - 1)", a->name ? a->name : "size",
+                 a->value->num);
+        return 0;
+    }
     return 1;
 }
 
@@ -332,6 +337,18 @@ static Layer *new_layer(Sema *s, const char *name, int kind, int L, int D, int64
 
 /* ---- rnn / lstm / gru -------------------------------------------------------------------- */
 
+/* The weights of a built-in cell of hidden size H (given by `ah`) on
+ * inputs of I: each below the limit of a tensor, or an error at hidden=. */
+static int builtin_sizes_ok(Sema *s, const Arg *ah, const char *name, int kind, int64_t I, int64_t H, int L, int D)
+{
+    int64_t G = rk_gates(kind) * H, ih[2] = {G, I}, hh[2] = {G, H}, deep[2] = {G, D * H};
+    const char *cause = sema_fmt(s, "hidden=%lld", (long long)H);
+    return sema_check_numel(s, ah->value->loc, cause, sema_fmt(s, "parameter '%s.weight_ih_l0'", name), ih, 2) &&
+           sema_check_numel(s, ah->value->loc, cause, sema_fmt(s, "parameter '%s.weight_hh_l0'", name), hh, 2) &&
+           (L < 2 ||
+            sema_check_numel(s, ah->value->loc, cause, sema_fmt(s, "parameter '%s.weight_ih_l1'", name), deep, 2));
+}
+
 static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer **layer_out)
 {
     static const char *const named_rnn[] = {"hidden", "act", "layers", "bidirectional", "merge", "init", NULL};
@@ -369,6 +386,7 @@ static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer 
         return sema_err_val();
     }
     int D = bidi ? 2 : 1, ns = rk_states(kind), n = (int)L * D;
+    if (!builtin_sizes_ok(s, ah, name, kind, x.d[0], H, (int)L, D)) return sema_err_val();
     Weights *w = sema_alloc(s, sizeof(Weights) * (size_t)n);
     for (int l = 0; l < L; l++)
         for (int dir = 0; dir < D; dir++)
@@ -434,6 +452,10 @@ static SVal dense(Sema *s, const Expr *e, const char *name)
     if (!sema_is_int_num(pos[1]->value, &N) || N <= 0) {
         sema_err(s, pos[1]->value->loc, "the size of 'dense' must be a positive whole number");
         ok = 0;
+    } else if (N >= SEMA_SIZE_LIMIT) {
+        sema_err(s, pos[1]->value->loc, "the size of 'dense' is too large: %.17g (a size is at most 2^40 - 1)",
+                 pos[1]->value->num);
+        ok = 0;
     }
     SVal x = sema_expr(s, pos[0]->value);
     if (x.k == SV_ERR || !ok) return sema_err_val();
@@ -443,6 +465,9 @@ static SVal dense(Sema *s, const Expr *e, const char *name)
         return sema_err_val();
     }
     int64_t F = x.d[x.nd - 1], wd[2] = {N, F};
+    if (!sema_check_numel(s, pos[1]->value->loc, sema_fmt(s, "dense size %lld", (long long)N),
+                          sema_fmt(s, "parameter '%s.weight'", name), wd, 2))
+        return sema_err_val();
     IrInit u = {IR_INIT_UNIFORM, 1.0 / sqrt((double)F)};
     IrValue *W = ir_add_param(s->m, ir_strdup(s->m, sema_fmt(s, "%s.weight", name)), ir_type(IR_F32, 2, wd), u);
     IrValue *b =
@@ -486,6 +511,9 @@ static SVal embedding(Sema *s, const Expr *e, const char *name)
         return sema_err_val();
     }
     int64_t wd[2] = {V, D};
+    if (!sema_check_numel(s, av->value->loc, sema_fmt(s, "vocab=%lld, dim=%lld", (long long)V, (long long)D),
+                          sema_fmt(s, "parameter '%s.weight'", name), wd, 2))
+        return sema_err_val();
     IrInit nrm = {IR_INIT_NORMAL, 1.0};
     IrValue *W = ir_add_param(s->m, ir_strdup(s->m, sema_fmt(s, "%s.weight", name)), ir_type(IR_F32, 2, wd), nrm);
     SVal r = sema_vec(1, &D, 1);
@@ -563,6 +591,7 @@ static SVal generate(Sema *s, const Expr *e, const char *name, Layer **layer_out
     x0.v = sema_batched(s, &x0);
     x0.batched = 1;
     int64_t F = x0.d[0];
+    if (!cell && !builtin_sizes_ok(s, sema_named_arg(e, "hidden"), name, kind, F, H, (int)L, 1)) return sema_err_val();
     const char *origin = s->origin;
     s->origin = ir_strdup(s->m, sema_fmt(s, "%s: generate %s", name, cname));
 
@@ -593,6 +622,11 @@ static SVal generate(Sema *s, const Expr *e, const char *name, Layer **layer_out
         out_dim = H;
         ns = rk_states(kind);
         nst = (int)L * ns;
+    }
+    int64_t rd[3] = {steps, IR_DIM_B, feedback ? F : out_dim};
+    if (!sema_check_numel(s, as->value->loc, sema_fmt(s, "steps=%lld", (long long)steps), "the output", rd, 3)) {
+        s->origin = origin;
+        return sema_err_val();
     }
     IrValue *hw = NULL, *hb = NULL;
     if (feedback) {

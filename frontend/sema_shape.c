@@ -33,22 +33,49 @@ void sema_size_env_set(SizeEnv *env, const char *name, int64_t v)
 int sema_is_int_num(const Expr *e, int64_t *out)
 {
     if (e && e->kind == EX_NUM && e->is_int) {
-        *out = (int64_t)e->num;
+        /* a literal past int64 saturates (the cast would be undefined):
+         * the callers' limits reject it */
+        *out = e->num >= 0x1p63 ? INT64_MAX : e->num < -0x1p63 ? INT64_MIN : (int64_t)e->num;
         return 1;
     }
     return 0;
 }
 
-/* Sizes stay far below this; it keeps products from overflowing. */
-#define DIM_LIMIT ((int64_t)1 << 40)
+#define DIM_LIMIT SEMA_SIZE_LIMIT
+
+int sema_check_numel(Sema *s, SrcLoc loc, const char *cause, const char *what, const int64_t *d, int nd)
+{
+    /* in double: exact below 2^53, and it cannot wrap */
+    double n = 1;
+    for (int i = 0; i < nd; i++)
+        if (d[i] >= 0) n *= (double)d[i];
+    if (n < (double)SEMA_SIZE_LIMIT) return 1;
+    char buf[200];
+    size_t len = 0;
+    buf[len++] = '[';
+    for (int i = 0; i < nd && len < sizeof buf - 32; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "",
+                                d[i] == IR_DIM_B ? "B"
+                                : d[i] < 0       ? "T"
+                                                 : sema_fmt(s, "%lld", (long long)d[i]));
+    buf[len++] = ']';
+    buf[len] = 0;
+    sema_shape_err(s, loc, "%s%s%s %s has %.4g elements, more than a tensor may have (2^40 - 1)", cause ? cause : "",
+                   cause ? ": " : "", what, buf, n);
+    return 0;
+}
 
 int64_t sema_eval_dim(Sema *s, const Expr *e, const SizeEnv *env)
 {
     int64_t a, b, v;
     switch (e->kind) {
     case EX_NUM:
-        if (!e->is_int || e->num < 0 || e->num >= (double)DIM_LIMIT) {
+        if (!e->is_int || e->num < 0) {
             sema_shape_err(s, e->loc, "a dimension must be a whole number, found %g", e->num);
+            return -1;
+        }
+        if (e->num >= (double)DIM_LIMIT) {
+            sema_shape_err(s, e->loc, "dimension %.17g is too large (at most 2^40 - 1)", e->num);
             return -1;
         }
         return (int64_t)e->num;
@@ -106,6 +133,8 @@ int sema_type_dims(Sema *s, const TypeExpr *t, const SizeEnv *env, int64_t *dims
         }
         dims[(*nd)++] = v;
     }
+    /* A cell's generic check has placeholder sizes: its uses check theirs. */
+    if (ok && !s->quiet_shape && !sema_check_numel(s, t->loc, NULL, "type", dims, *nd)) ok = 0;
     return ok;
 }
 

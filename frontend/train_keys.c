@@ -10,7 +10,7 @@
 
 #include "frontend/suggest.h"
 
-#define BIG 1e15 /* integers up to here are exact in a double and fit int64 */
+#define BIG ((double)TRAIN_MAX_INT)
 
 /* clang-format off */
 const TrainKey train_keys[TK_COUNT] = {

@@ -13,8 +13,14 @@
 #define RNNC_TRAIN_KEYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "frontend/ast.h"
+
+/* The largest value of an integer setting, 10^15 (exact in a double, far
+ * inside int64), and so also the most steps a run may have, however
+ * `epochs` makes them (docs/training.md, "Limits"). */
+#define TRAIN_MAX_INT ((int64_t)1000000000000000)
 
 typedef enum TrainKeyId {
     TK_DATA,

@@ -102,13 +102,21 @@ const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b)
 {
     if (a->kind == KE_CONST && b->kind == KE_CONST) {
         int64_t x = a->value, y = b->value, r = 0;
+        int wrapped = 0;
         switch (k) {
-        case KE_ADD: r = x + y; break;
-        case KE_SUB: r = x - y; break;
-        case KE_MUL: r = x * y; break;
-        case KE_DIV: r = y ? x / y : 0; break;
+        case KE_ADD: wrapped = __builtin_add_overflow(x, y, &r); break;
+        case KE_SUB: wrapped = __builtin_sub_overflow(x, y, &r); break;
+        case KE_MUL: wrapped = __builtin_mul_overflow(x, y, &r); break;
+        case KE_DIV:
+            wrapped = x == INT64_MIN && y == -1;
+            r = y && !wrapped ? x / y : 0;
+            break;
         case KE_MAX: r = x > y ? x : y; break;
         default: break;
+        }
+        if (wrapped) {
+            f->overflow = 1;
+            r = INT64_MAX;
         }
         return kexpr_const(f, r);
     }

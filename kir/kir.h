@@ -209,6 +209,9 @@ typedef struct KFunc {
     struct KBlock **blocks;
     int nblocks, capblocks; /* every block with statements, for kfunc_free() */
     struct KArena *arena;
+    /* Set when kexpr_bin folded constants past int64: the sizes are
+     * wrong, and lower() and kcompile() fail. */
+    int overflow;
 } KFunc;
 
 KFunc *kfunc_new(const char *name, const IrModule *m);
@@ -219,6 +222,8 @@ const char *kfunc_strdup(KFunc *f, const char *s);
 const KExpr *kexpr_const(KFunc *f, int64_t v);
 const KExpr *kexpr_sym(KFunc *f, int sym);
 const KExpr *kexpr_var(KFunc *f, int loop);
+/* Folds two constants; one that overflows int64 sets f->overflow (and
+ * gives INT64_MAX) instead of wrapping. */
 const KExpr *kexpr_bin(KFunc *f, KExprKind k, const KExpr *a, const KExpr *b);
 /* The size in floats of a KS_PACK_B destination for op(B) K x N: an upper
  * bound of rt_sgemm_packed_b_bytes(N, K) / 4 on every CPU path. */

@@ -29,6 +29,8 @@ KFunc *kcompile(const IrModule *m, const char *name, char *err, size_t errlen)
     t = timing_start();
     int rc = memplan(f, err, errlen);
     timing_stop(&t, "memplan");
+    if (!rc && f->overflow) /* the packing or the plan wrapped a size */
+        rc = ir_errf(err, errlen, "lower: a size overflows 64-bit integers (a tensor is too large)");
     if (rc) {
         kfunc_free(f);
         return NULL;

@@ -101,6 +101,10 @@ static int lower_module(Lower *L)
     if (!res) return ir_errf(L->err, L->errlen, "out of memory");
     for (int k = 0; k < m->noutputs; k++) res[k] = add_result(L, m->outputs[k].name, m->outputs[k].value, "output");
     if (m->loss) res[m->noutputs] = add_result(L, "loss", m->loss, "loss");
+    if (L->bad) {
+        free(res);
+        return ir_errf(L->err, L->errlen, "lower: %s among the arguments and results", L->bad);
+    }
 
     L->cur = &L->f->body;
     int rc = lower_block(L, m->body);
@@ -124,6 +128,11 @@ KFunc *lower(const IrModule *m, const char *name, char *err, size_t errlen)
 {
     KFunc *f = lower_unpacked(m, name, err, errlen);
     if (f) lower_pack_b(f);
+    if (f && f->overflow) {
+        ir_errf(err, errlen, "lower: a size overflows 64-bit integers (a tensor is too large)");
+        kfunc_free(f);
+        return NULL;
+    }
     return f;
 }
 
@@ -148,6 +157,8 @@ KFunc *lower_unpacked(const IrModule *m, const char *name, char *err, size_t err
         for (int k = 0; k < m->noutputs; k++) L.uses[m->outputs[k].value->id]++;
         if (m->loss) L.uses[m->loss->id]++;
         rc = lower_module(&L);
+        if (rc == 0 && L.f->overflow)
+            rc = ir_errf(err, errlen, "lower: a size overflows 64-bit integers (a tensor is too large)");
     }
     free(L.pl);
     free(L.mat);

@@ -48,6 +48,8 @@ typedef struct Lower {
 /* ---- lower_place.c: places, sizes, temporaries, copies -------------------- */
 
 const KExpr *lw_dim(Lower *L, int64_t d);
+/* The elements of t; a count of LW_NUMEL_LIMIT or more sets L->bad. */
+#define LW_NUMEL_LIMIT ((int64_t)1 << 48)
 const KExpr *lw_numel(Lower *L, const IrType *t);
 const KExpr *lw_lead(Lower *L, const IrType *t);  /* product of all dims but the last */
 const KExpr *lw_last(Lower *L, const IrType *t);  /* the last dim */

@@ -10,6 +10,15 @@ const KExpr *lw_dim(Lower *L, int64_t d) { return d >= 0 ? kexpr_const(L->f, d) 
 
 const KExpr *lw_numel(Lower *L, const IrType *t)
 {
+    /* The static part of the count, checked: the frontend keeps it below
+     * 2^40 (docs/language.md, "Limits"); past LW_NUMEL_LIMIT its bytes and
+     * the memory plan's sums of them would wrap int64. */
+    int64_t c = 1;
+    for (int d = 0; d < t->rank; d++)
+        if (t->dim[d] >= 0 && (__builtin_mul_overflow(c, t->dim[d], &c) || c >= LW_NUMEL_LIMIT)) {
+            L->bad = "a tensor of 2^48 or more elements (the limit is 2^40)";
+            break;
+        }
     const KExpr *n = kexpr_const(L->f, 1);
     for (int d = 0; d < t->rank; d++) n = kexpr_bin(L->f, KE_MUL, n, lw_dim(L, t->dim[d]));
     return n;

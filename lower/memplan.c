@@ -199,7 +199,8 @@ static const KExpr *mulc(KFunc *f, int64_t c, const KExpr *e)
     int64_t k;
     const KExpr *t;
     split(e, &k, &t);
-    return t ? kexpr_bin(f, KE_MUL, kexpr_const(f, c * k), t) : kexpr_const(f, c * k);
+    const KExpr *ck = kexpr_bin(f, KE_MUL, kexpr_const(f, c), kexpr_const(f, k)); /* checked */
+    return t ? kexpr_bin(f, KE_MUL, ck, t) : ck;
 }
 
 /* The largest power of two up to 64 known to divide e's value. */
@@ -240,6 +241,7 @@ typedef struct Terms {
     int64_t *coef;
     const KExpr **term;
     int n, cap;
+    int wrapped; /* a sum of coefficients overflowed (terms_expr sets f->overflow) */
 } Terms;
 
 static const KExpr *terms_max(KFunc *f, const KExpr **sizes, int n, int64_t *coef, const KExpr **term)
@@ -278,7 +280,7 @@ static void terms_add(Terms *s, const KExpr *e)
     split(e, &c, &t);
     for (int j = 0; j < s->n; j++)
         if (t ? s->term[j] && kexpr_equal(s->term[j], t) : !s->term[j]) {
-            s->coef[j] += c;
+            s->wrapped |= __builtin_add_overflow(s->coef[j], c, &s->coef[j]);
             return;
         }
     if (s->n == s->cap) {
@@ -300,6 +302,7 @@ static void terms_add(Terms *s, const KExpr *e)
 static const KExpr *terms_expr(KFunc *f, const Terms *s)
 {
     const KExpr *r = kexpr_const(f, 0), *k = kexpr_const(f, 0);
+    if (s->wrapped) f->overflow = 1;
     for (int j = 0; j < s->n; j++) {
         if (s->term[j])
             r = kexpr_bin(f, KE_ADD, r, mulc(f, s->coef[j], s->term[j]));

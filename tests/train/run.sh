@@ -161,5 +161,28 @@ else
     bad "--set errors ($r1 $g1 $r2 $g2 $r3 $g3)"
 fi
 
+# 10. Limits, found by fuzzing: epochs that make more than 10^15 steps (they
+#     overflowed to a negative step count, a step-0 checkpoint was written,
+#     exit 0), batch and seq_len of 10^15 (a wrapped "need at least"), a
+#     csv value strtod reads but that is no decimal float32 (nan).  The
+#     text is 8 copies of tiny.txt, so that 5 x 10^14 epochs of its 19295
+#     one-step batches pass int64 (the fuzzer's case: the old code wrapped
+#     to a negative count), not only the limit.
+for i in 1 2 3 4 5 6 7 8; do cat examples/data/tiny.txt; done > "$tmp/big.txt"
+"$R" train $M --set "data=text(\"$tmp/big.txt\")" --set seq_len=1 --set tbptt=1 --set batch=1 \
+     --set epochs=500000000000000 -o "$tmp/big.safetensors" 2>"$tmp/err"; r1=$?
+grep -q "^rnnc: epochs = 500000000000000 is too many: .* steps, more than a run may have (10^15)" "$tmp/err"; g1=$?
+[ ! -e "$tmp/big.safetensors" ]; n1=$?
+"$R" train $M --set seq_len=1000000000000000 --set batch=1000000000000000 2>"$tmp/err"; r2=$?
+grep -q "need at least 1e+30)" "$tmp/err"; g2=$?
+printf '1,2\n3,4\n5,nan\n7,8\n' > "$tmp/nan.csv"
+"$R" train tests/train/series.rnn --set "data=csv(\"$tmp/nan.csv\")" 2>"$tmp/err"; r3=$?
+grep -q "$tmp/nan.csv:3: column 2: 'nan' is not a decimal number" "$tmp/err"; g3=$?
+if [ $r1 -eq 1 ] && [ $g1 -eq 0 ] && [ $n1 -eq 0 ] && [ $r2 -eq 1 ] && [ $g2 -eq 0 ] && [ $r3 -eq 1 ] && [ $g3 -eq 0 ]; then
+    ok "limits: too many epochs, huge batch x seq_len, nan in a csv"
+else
+    bad "limits ($r1 $g1 $n1 $r2 $g2 $r3 $g3)"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

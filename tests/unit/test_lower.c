@@ -675,6 +675,43 @@ static void test_nested_scan_refused(void **state)
     ir_free(m);
 }
 
+/* Sizes never wrap: a constant fold past int64 marks the function instead
+ * of wrapping, and a module too large for the frontend's limit (built by
+ * hand here, as sema refuses it) fails to lower with a message, where it
+ * used to lower with sizes wrapped modulo 2^64. */
+static void test_sizes_never_wrap(void **state)
+{
+    (void)state;
+    KFunc *f = kfunc_new("t", NULL);
+    const KExpr *big = kexpr_const(f, (int64_t)1 << 40);
+    const KExpr *ok = kexpr_bin(f, KE_MUL, big, kexpr_const(f, (int64_t)1 << 20));
+    assert_true(ok->value == (int64_t)1 << 60);
+    assert_int_equal(f->overflow, 0);
+    const KExpr *wrapped = kexpr_bin(f, KE_MUL, big, big);
+    assert_int_equal(f->overflow, 1);
+    assert_true(wrapped->value == INT64_MAX);
+    kfunc_free(f);
+    f = kfunc_new("t", NULL);
+    kexpr_bin(f, KE_ADD, kexpr_const(f, INT64_MAX), kexpr_const(f, 1));
+    assert_int_equal(f->overflow, 1);
+    kfunc_free(f);
+    f = kfunc_new("t", NULL);
+    kexpr_bin(f, KE_DIV, kexpr_const(f, INT64_MIN), kexpr_const(f, -1));
+    assert_int_equal(f->overflow, 1);
+    kfunc_free(f);
+
+    IrModule *m = ir_module_new("huge");
+    ir_add_sym(m, "B", 0);
+    int64_t wd[2] = {(int64_t)1 << 32, (int64_t)1 << 32};
+    IrInit zero = {IR_INIT_ZERO, 0};
+    IrValue *w = ir_add_param(m, "w", ir_type(IR_F32, 2, wd), zero);
+    ir_add_output(m, "y", ir_op2(m, m->body, IR_ADD, w, w));
+    char err[512] = "";
+    assert_null(lower(m, "forward", err, sizeof err));
+    assert_non_null(strstr(err, "2^48 or more elements"));
+    ir_free(m);
+}
+
 /* Every line of kir/calls.def makes a signature that fits a KStmt: a
  * symbol of the runtime's, named integers and hyperparameters, pointer
  * counts that name integers before them, and at least one output. */
@@ -719,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_train_steps),
         cmocka_unit_test(test_odd_cell),
         cmocka_unit_test(test_concat_columns),
+        cmocka_unit_test(test_sizes_never_wrap),
         cmocka_unit_test(test_unrolled),
         cmocka_unit_test(test_examples_planned),
     };

@@ -301,35 +301,30 @@ static void test_json_scanner(void **state)
     free(c);
     assert_int_equal(rt_json_next_key(&js, &key), 0);
 
-    const char *bad[] = {"",
-                         "{",
-                         "[1,]",
-                         "{\"a\":1,}",
-                         "01",
-                         "1.",
-                         "-",
-                         "tru",
-                         "\"\\ud800\"",
-                         "\"\\udc00\"",
-                         "\"\\x\"",
-                         "\"\\u12\"",
-                         "\"\\u0000\"",
-                         "{1:2}",
-                         "[1 2]",
-                         "\"\xc0\xaf\"",
-                         "\"\xf8\x80\x80\"",
-                         "\"\xed\xa0\x80\"",
-                         "1e",
-                         "nul",
-                         "{} {}",
-                         "\"abc",
-                         "\"a\tb\"",
-                         "1234567890123456789012345678901234567890123456789012345678901234"};
+    const char *bad[] = {
+        "", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "\"\\ud800\"", "\"\\udc00\"", "\"\\x\"", "\"\\u12\"",
+        "\"\\u0000\"", "{1:2}", "[1 2]", "\"\xc0\xaf\"", "\"\xf8\x80\x80\"", "\"\xed\xa0\x80\"",
+        /* UTF-8 as RFC 3629 has it (RFC 8259 asks for it): lead
+                          * bytes 0xf5-0xff are never valid, whatever follows
+                          * (st_loader.h once took 0xf5-0xff for 3-byte leads) */
+        "\"\xf5\x80\x80\x80\"", "\"\xf7\xbf\xbf\xbf\"", "\"\xfe\x80\x80\"", "\"\xff\"",
+        /* overlong: 0xc1, 3 and 4 bytes for what fits in fewer */
+        "\"\xc1\xbf\"", "\"\xe0\x9f\xbf\"", "\"\xf0\x8f\xbf\xbf\"",
+        /* past U+10FFFF, the last surrogate, a lone continuation, cut short */
+        "\"\xf4\x90\x80\x80\"", "\"\xed\xbf\xbf\"", "\"\x80\"", "\"\xe2\x82\"", "\"\xf0\x9f\x98", "1e", "nul", "{} {}",
+        "\"abc", "\"a\tb\"", "1234567890123456789012345678901234567890123456789012345678901234"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
         if (rt_json_check(bad[i], strlen(bad[i]), err, sizeof err) != -1) fail_msg("accepted bad JSON <%s>", bad[i]);
         assert_non_null(strstr(err, "at byte"));
     }
+    /* The edges of valid UTF-8: U+0080, U+07FF, U+0800, U+D7FF and U+E000
+     * around the surrogates, U+FFFF, U+10000, U+10FFFF. */
+    const char *edges[] = {"\"\xc2\x80\"",     "\"\xdf\xbf\"",     "\"\xe0\xa0\x80\"",     "\"\xed\x9f\xbf\"",
+                           "\"\xee\x80\x80\"", "\"\xef\xbf\xbf\"", "\"\xf0\x90\x80\x80\"", "\"\xf4\x8f\xbf\xbf\""};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+        if (rt_json_check(edges[i], strlen(edges[i]), err, sizeof err) != 0)
+            fail_msg("refused <%s>: %s", edges[i], err);
     /* Depth: 64 nested arrays are read, 65 are not. */
     char deep[200];
     for (int depth = 64; depth <= 65; depth++) {

@@ -157,6 +157,12 @@ static void test_eval_split_and_too_little_data(void **state)
     assert_int_equal(ev.nbatches, 1);
     assert_int_equal(data_split(&d, 0, 20, 10, &tr, &ev, err, sizeof err), -1);
     assert_non_null(strstr(err, "e.txt"));
+    assert_non_null(strstr(err, "(need at least 201)"));
+    /* batch and seq_len at their limit, 10^15: the need (10^30 + 1) is
+     * past int64 and is said as such, not wrapped (it printed
+     * "need at least 5076944270305263617"). */
+    assert_int_equal(data_split(&d, 0, 1000000000000000, 1000000000000000, &tr, &ev, err, sizeof err), -1);
+    assert_non_null(strstr(err, "(need at least 1e+30)"));
     assert_int_equal(data_split(&d, 1.0, 2, 10, &tr, &ev, err, sizeof err), -1);
     data_free(&d);
     model_free(&md);
@@ -218,6 +224,30 @@ static void test_csv_errors(void **state)
     write_text("b.csv", "1,2\n3,x\n", path, sizeof path);
     assert_int_equal(data_load_csv(&d, path, err, sizeof err), -1);
     assert_non_null(strstr(err, "b.csv:2: column 2: 'x' is not a number"));
+    /* Only decimal numbers finite in float32, though strtod reads more
+     * (docs/training.md); the first line too, which is no header then. */
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"1,2\n3,nan\n", "n1.csv:2: column 2: 'nan' is not a decimal number"},
+        {"1,2\n-inf,4\n", "n1.csv:2: column 1: '-inf' is not a decimal number"},
+        {"1,2\n3, infinity\n", "n1.csv:2: column 2: 'infinity' is not a decimal number"},
+        {"1,0x10\n3,4\n", "n1.csv:1: column 2: '0x10' is not a decimal number"},
+        {"1,2\n3,1e999\n", "n1.csv:2: column 2: '1e999' is out of the range of float32"},
+        {"1,2\n-3.5e38,4\n", "n1.csv:2: column 1: '-3.5e38' is out of the range of float32"},
+        {"1,2\n3,4e\n", "n1.csv:2: column 2: '4e' is not a number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text("n1.csv", bad[i].text, path, sizeof path);
+        assert_int_equal(data_load_csv(&d, path, err, sizeof err), -1);
+        if (!strstr(err, bad[i].msg)) fail_msg("%s: got <%s>, want <%s>", bad[i].text, err, bad[i].msg);
+    }
+    write_text("n2.csv", "+1.5,.25\n-2.,1e-3\n3E+2 , 3.4e38\n1e-999,-0\n", path, sizeof path);
+    assert_int_equal(data_load_csv(&d, path, err, sizeof err), 0);
+    float want[8] = {1.5f, 0.25f, -2.0f, 1e-3f, 300.0f, 3.4e38f, 0.0f, -0.0f};
+    assert_int_equal(d.nrows, 4);
+    assert_memory_equal(d.values, want, sizeof want);
+    data_free(&d);
     write_text("c.csv", "1,2\n3,4,5\n", path, sizeof path);
     assert_int_equal(data_load_csv(&d, path, err, sizeof err), -1);
     assert_non_null(strstr(err, "c.csv:2: expected 2 columns, got 3"));
