@@ -25,6 +25,10 @@
 #include "io/tensor.h"
 #include "test_util.h"
 
+/* The model API's writer (static functions), which follows the same rules
+ * without io/: st_save. */
+#include "runtime/st_loader.h"
+
 /* How many names in the scratch directory hold ".rnnc-tmp.". */
 static int count_tmp_files(void)
 {
@@ -330,6 +334,54 @@ static void test_missing_folder(void **state)
     assert_non_null(strstr(err, strerror(ENOENT)));
 }
 
+/* A compiled model's NAME_save_weights (st_save): /dev/null and a FIFO in
+ * place, a link's target replaced, the temporary name, errors name the
+ * file; what it writes reads back. */
+static void test_model_save_rules(void **state)
+{
+    (void)state;
+    const int64_t dims[1] = {3};
+    const rt_st_tensor have[1] = {{"w", RT_ST_F32, 1, dims}};
+    const float w[3] = {1, 2, 3};
+    const float *data[1] = {w};
+    char err[512], real[512], link[512], fifo[512], missing[600];
+    assert_int_equal(st_save("/dev/null", have, data, 1, err, sizeof err), 0);
+    struct stat st;
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+
+    tu_tmp_path(real, sizeof real, "model_real.safetensors");
+    tu_tmp_path(link, sizeof link, "model_link.safetensors");
+    tu_write_file(real, "old", 3);
+    assert_int_equal(symlink("model_real.safetensors", link), 0);
+    assert_int_equal(st_save(link, have, data, 1, err, sizeof err), 0);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    float back[3] = {0, 0, 0};
+    float *const into[1] = {back};
+    int partial;
+    assert_int_equal(st_load(real, have, into, 1, &partial, err, sizeof err), 0);
+    assert_memory_equal(back, w, sizeof w);
+    assert_int_equal(count_tmp_files(), 0);
+
+    tu_tmp_path(fifo, sizeof fifo, "model_fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(rd >= 0);
+    assert_int_equal(st_save(fifo, have, data, 1, err, sizeof err), 0);
+    unsigned char buf[256];
+    assert_true(read(rd, buf, sizeof buf) > 12);
+    close(rd);
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    unlink(fifo);
+
+    snprintf(missing, sizeof missing, "%s/no/such/m.safetensors", tu_tmpdir);
+    assert_int_not_equal(st_save(missing, have, data, 1, err, sizeof err), 0);
+    assert_non_null(strstr(err, missing));
+    assert_int_equal(count_tmp_files(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_own_handler_kept),
         cmocka_unit_test(test_size_limit_at_commit),
         cmocka_unit_test(test_missing_folder),
+        cmocka_unit_test(test_model_save_rules),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
