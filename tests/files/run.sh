@@ -54,6 +54,16 @@ else
     skip "mknod: not root"
 fi
 
+# /dev/stdout names the descriptor: into a pipe, and into a file the
+# shell opened (written through it, not renamed over).
+if run_s -o yhat=/dev/stdout 2>"$tmp/err" | cmp - "$tmp/ref.npy" >"$tmp/err" 2>&1 &&
+   run_s -o yhat=/dev/stdout >"$tmp/out.npy" 2>"$tmp/err" && cmp "$tmp/out.npy" "$tmp/ref.npy" >"$tmp/err" 2>&1 &&
+   no_tmp "$tmp"; then
+    ok "/dev/stdout output goes to a pipe and to a redirected file"
+else
+    bad "/dev/stdout output"
+fi
+
 # 2. A FIFO is written in place: a reader gets the same bytes as the file.
 mkfifo "$tmp/fifo"
 cat "$tmp/fifo" >"$tmp/from_fifo" &
