@@ -8,8 +8,9 @@
  * streaming step when the model reads its sequences forwards, and with
  * --train the training step configured by the model's train block.
  * target/c/c_file.c writes them.
- * Both files are written to temporary names and renamed, so a failure
- * leaves no half-written file. */
+ * Both files are written by io/outfile.h (temporary names renamed, or in
+ * place for special files) and committed only once both are written in
+ * full, so a failure leaves no half-written file. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "driver/train_config.h"
 #include "ir/bind.h"
 #include "ir/timing.h"
+#include "io/outfile.h"
 #include "io/tensor.h"
 #include "passes/pipeline.h"
 
@@ -37,13 +39,15 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* Writes to path.tmp; commit() renames it into place. */
-static FILE *open_tmp(const char *path, char *tmp, size_t n)
+/* Opens path by the rules of io/outfile.h; out_commit() puts it in place. */
+static FILE *open_out(OutFile *o, const char *path)
 {
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) cli_error("cannot write %s: %s", tmp, strerror(errno));
-    return f;
+    char err[1200];
+    if (out_open(o, path, err, sizeof err)) {
+        cli_error("%s", err);
+        return NULL;
+    }
+    return o->f;
 }
 
 static int run(const CliArgs *a)
@@ -78,7 +82,8 @@ static int run(const CliArgs *a)
     rt_map_init(&weights);
     IrModule *step = NULL, *trainm = NULL;
     FILE *c = NULL, *h = NULL;
-    char ctmp[1100] = "", htmp[1100] = "", err[1024];
+    OutFile co = {.slot = -1}, ho = {.slot = -1};
+    char err[1200];
     int rc = source_load(&s, a->pos[0], model);
     if (rc) goto done;
     rc = 1;
@@ -144,57 +149,38 @@ static int run(const CliArgs *a)
     }
     if (lk >= 0) {
         /* The kernels and the API through LLVM, with the C file's header. */
-        snprintf(ctmp, sizeof ctmp, "%s.tmp", outp);
-        if (llvm_file_write(ctmp, (LlvmFileKind)lk, target, prefix, fwd, step, trainm, !no_api, o.weights, err,
+        if (!(c = open_out(&co, outp))) goto done;
+        if (llvm_file_write(c, outp, (LlvmFileKind)lk, target, prefix, fwd, step, trainm, !no_api, o.weights, err,
                             sizeof err)) {
             cli_error("%s", err);
             goto done;
         }
         if (hpath) {
-            if (!(h = open_tmp(hpath, htmp, sizeof htmp))) goto done;
+            if (!(h = open_out(&ho, hpath))) goto done;
             if (c_file_write_header(h, fwd, step, trainm, &o, err, sizeof err)) {
                 cli_error("%s", err);
-                goto done;
-            }
-            int bad = fclose(h);
-            h = NULL;
-            if (bad) {
-                cli_error("cannot write %s: %s", hpath, strerror(errno));
                 goto done;
             }
         }
         goto commit;
     }
-    if (!(c = open_tmp(outp, ctmp, sizeof ctmp))) goto done;
-    if (hpath && !(h = open_tmp(hpath, htmp, sizeof htmp))) goto done;
+    if (!(c = open_out(&co, outp))) goto done;
+    if (hpath && !(h = open_out(&ho, hpath))) goto done;
     TimingMark t = timing_start();
     if (c_file_write(c, h, fwd, step, trainm, &o, err, sizeof err)) {
         cli_error("%s", err);
         goto done;
     }
     timing_stop(&t, "C emit");
-    int bad = fclose(c);
-    c = NULL;
-    if (h) {
-        bad |= fclose(h);
-        h = NULL;
-    }
-    if (bad) {
-        cli_error("cannot write %s: %s", outp, strerror(errno));
-        goto done;
-    }
 commit: /* every file written in full: now they replace the old ones */
-    if (rename(ctmp, outp) || (hpath && rename(htmp, hpath))) {
-        cli_error("cannot rename %s: %s", ctmp, strerror(errno));
+    if (out_commit(&co, err, sizeof err) || (hpath && out_commit(&ho, err, sizeof err))) {
+        cli_error("%s", err);
         goto done;
     }
-    ctmp[0] = htmp[0] = '\0';
     rc = 0;
 done:
-    if (c) fclose(c);
-    if (h) fclose(h);
-    if (ctmp[0]) remove(ctmp);
-    if (htmp[0]) remove(htmp);
+    out_abort(&co);
+    out_abort(&ho);
     rt_map_free(&weights);
     if (step) ir_free(step);
     if (trainm) ir_free(trainm);

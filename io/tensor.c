@@ -1,5 +1,5 @@
 /* tensor.c - host tensors, ordered tensor maps, and the atomic file writer
- * shared by the .npy and safetensors writers.
+ * shared by the .npy and safetensors writers (on io/outfile.c).
  *
  * Also holds the small private helpers of tensor_io.h (error formatting,
  * whole-file reads, overflow-checked sizes) so the two readers share one
@@ -8,6 +8,7 @@
  * agree on them. */
 #include "io/tensor.h"
 #include "io/tensor_io.h"
+#include "io/outfile.h"
 #include "runtime/st_format.h"
 
 #include <errno.h>
@@ -219,80 +220,11 @@ int rt_read_tensor_file(const char *path, unsigned char **buf, size_t *len, char
 
 /* ---- atomic writes ---------------------------------------------------- */
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* After the rename, sync the directory so the new name itself is durable.
- * Best effort: some file systems refuse fsync on directories. */
-static void sync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0) n = 1; /* "/file" lives in "/" */
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 int rt_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes, int nparts, char *err,
                          size_t errlen)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) {
-        rt_errf(err, errlen, path, "out of memory");
-        return -1;
-    }
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0) {
-        rt_errf(err, errlen, path, "cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    const char *what = NULL;
-    for (int i = 0; i < nparts && !what; i++)
-        if (sizes[i] && write_all(fd, parts[i], sizes[i]) != 0) what = "write";
-    if (!what && fsync(fd) != 0) what = "fsync";
-    int saved = errno;
-    if (close(fd) != 0 && !what) {
-        what = "close";
-        saved = errno;
-    }
-    if (!what && rename(tmp, path) != 0) {
-        what = "rename";
-        saved = errno;
-    }
-    if (what) {
-        /* The old file (if any) was never touched: only the temp file goes. */
-        unlink(tmp);
-        rt_errf(err, errlen, path, "%s failed: %s", what, strerror(saved));
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    sync_parent_dir(path);
-    return 0;
+    OutFile o;
+    if (out_open(&o, path, err, errlen)) return -1;
+    for (int i = 0; i < nparts; i++) out_write(&o, parts[i], sizes[i]);
+    return out_commit(&o, err, errlen);
 }

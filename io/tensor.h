@@ -7,8 +7,9 @@
  * Readers never trust a file: every size, offset and shape is checked
  * against the file's length before anything is read, and a failure returns
  * -1 with a message that names the file and the problem in `err`.
- * Writers write to "<path>.tmp.<pid>" and rename(), so an interrupted write
- * leaves the old file intact. */
+ * Writers go through io/outfile.h: a temporary file ".NAME.rnnc-tmp.PID"
+ * renamed over the path, so an interrupted write leaves the old file
+ * intact; special files (/dev/null, FIFOs) are written in place. */
 #ifndef RNNC_TENSOR_H
 #define RNNC_TENSOR_H
 
@@ -59,7 +60,8 @@ int rt_npy_write(const char *path, const Tensor *t, char *err, size_t errlen);
 int rt_st_read(const char *path, TensorMap *out, char *err, size_t errlen);
 int rt_st_write(const char *path, const TensorMap *m, char *err, size_t errlen);
 
-/* Shared by both writers: write n bytes to path atomically. */
+/* Shared by both writers: the parts, one after the other, to path by the
+ * rules of io/outfile.h. */
 int rt_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes, int nparts, char *err,
                          size_t errlen);
 

@@ -5,9 +5,11 @@
  * itself reads with (io/safetensors.c); what is here is the model's side:
  * the file read a piece at a time (the header, then each tensor wanted,
  * so a checkpoint's optimizer state is checked but never read), each
- * wanted tensor there as F32 with the model's shape, and the writing to
- * path.tmp then renamed, with stdio only.  Needs <errno.h>, <stdio.h>,
- * <stdlib.h> and <string.h> before it. */
+ * wanted tensor there as F32 with the model's shape, and the writing by
+ * rnnc's rules for files (io/outfile.h; no signal handlers, no removal of
+ * other processes' leftovers: a library leaves a process's signals alone),
+ * with stdio and, on POSIX systems, stat(), readlink() and getpid().
+ * Needs <errno.h>, <stdio.h>, <stdlib.h> and <string.h> before it. */
 #include "runtime/st_format.h"
 
 static const rt_st_entry *st_find(const rt_st_entry *es, int n, const char *name)
@@ -93,31 +95,102 @@ static int st_load(const char *path, const rt_st_tensor *want, float *const *dat
     return rc;
 }
 
-/* Writes data[i] as tensor have[i] (F32) of a safetensors file: to
- * path.tmp, then renamed. */
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/stat.h>
+#include <unistd.h>
+/* declared by <unistd.h> only under POSIX feature macros, which a file
+ * compiled with -std=c11 does not have */
+ssize_t readlink(const char *path, char *buf, size_t len);
+#define ST_POSIX 1
+#endif
+
+/* The file st_save replaces (malloc'd): path, or when path is a symbolic
+ * link, the file it names, each link followed in turn (to 40). */
+static char *st_target(const char *path)
+{
+    size_t n = strlen(path) + 1;
+    char *p = malloc(n);
+    if (!p) return NULL;
+    memcpy(p, path, n);
+#ifdef ST_POSIX
+    for (int hops = 0; hops < 40; hops++) {
+        char link[4096];
+        ssize_t len = readlink(p, link, sizeof link - 1);
+        if (len < 0) break; /* not a link */
+        link[len] = '\0';
+        const char *slash = strrchr(p, '/');
+        size_t dl = link[0] == '/' || !slash ? 0 : (size_t)(slash - p) + 1;
+        char *next = malloc(dl + (size_t)len + 1);
+        if (!next) {
+            free(p);
+            return NULL;
+        }
+        memcpy(next, p, dl);
+        memcpy(next + dl, link, (size_t)len + 1);
+        free(p);
+        p = next;
+    }
+#endif
+    return p;
+}
+
+/* A special file (a device such as /dev/null, a FIFO), or the name of an
+ * open descriptor (/dev/stdout, /dev/fd/N, /proc/...), is written in
+ * place, never replaced. */
+static int st_in_place(const char *path)
+{
+    if (!strncmp(path, "/proc/", 6) || !strncmp(path, "/dev/fd/", 8) || !strcmp(path, "/dev/stdout") ||
+        !strcmp(path, "/dev/stderr"))
+        return 1;
+#ifdef ST_POSIX
+    {
+        struct stat st;
+        return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+    }
+#else
+    return 0;
+#endif
+}
+
+/* Writes data[i] as tensor have[i] (F32) of a safetensors file, by rnnc's
+ * rules for its own files (io/outfile.h): to ".NAME.rnnc-tmp.PID" beside
+ * the file (a symbolic link's target), then renamed over it; the
+ * temporary file removed on failure; a special file written in place. */
 static int st_save(const char *path, const rt_st_tensor *have, const float *const *data, int n, char *err,
                    size_t errlen)
 {
-    size_t hlen, tlen = strlen(path) + 5;
-    char *h = NULL, *tmp = malloc(tlen);
-    int rc = tmp ? rt_st_header(path, have, n, &h, &hlen, err, errlen)
-                 : rt_st_errf(RT_ST_NOMEM, err, errlen, path, "out of memory");
-    if (rc) {
-        free(tmp);
-        return rc;
+    size_t hlen;
+    char *h = NULL, *target = st_target(path), *tmp = NULL;
+    int in_place = st_in_place(path), rc;
+    long pid = 0;
+#ifdef ST_POSIX
+    pid = (long)getpid();
+#endif
+    if (target && !in_place) {
+        const char *slash = strrchr(target, '/');
+        int dl = slash ? (int)(slash - target) + 1 : 0;
+        size_t tlen = strlen(target) + 40;
+        if ((tmp = malloc(tlen)) != NULL) snprintf(tmp, tlen, "%.*s.%.200s.rnnc-tmp.%ld", dl, target, target + dl, pid);
     }
-    snprintf(tmp, tlen, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(h, 1, hlen, f) == hlen;
-    for (int i = 0; ok && i < n; i++) {
-        size_t numel = 1;
-        for (int d = 0; d < have[i].rank; d++) numel *= (size_t)have[i].dims[d];
-        ok = fwrite(data[i], sizeof(float), numel, f) == numel;
+    rc = target && (in_place || tmp) ? rt_st_header(path, have, n, &h, &hlen, err, errlen)
+                                     : rt_st_errf(RT_ST_NOMEM, err, errlen, path, "out of memory");
+    if (!rc) {
+        FILE *f = fopen(in_place ? path : tmp, "wb");
+        int ok = f && fwrite(h, 1, hlen, f) == hlen;
+        for (int i = 0; ok && i < n; i++) {
+            size_t numel = 1;
+            for (int d = 0; d < have[i].rank; d++) numel *= (size_t)have[i].dims[d];
+            ok = fwrite(data[i], sizeof(float), numel, f) == numel;
+        }
+        if (f && fclose(f)) ok = 0;
+        if (ok && !in_place && rename(tmp, target)) ok = 0;
+        if (!ok) {
+            rc = rt_st_errf(RT_ST_IO, err, errlen, path, "cannot write: %s", strerror(errno));
+            if (tmp) remove(tmp);
+        }
     }
-    if (f && fclose(f)) ok = 0;
-    rc = ok && !rename(tmp, path) ? 0 : rt_st_errf(RT_ST_IO, err, errlen, path, "cannot write: %s", strerror(errno));
-    if (rc) remove(tmp);
     free(h);
     free(tmp);
+    free(target);
     return rc;
 }

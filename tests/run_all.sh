@@ -3,8 +3,9 @@
 # the cmocka unit tests, the golden dump tests (FileCheck), the bad-input
 # corpus, mutated random models (tests/diff/mutate.sh), the PyTorch
 # conformance suite, the examples, training, the end-to-end checks, the
-# deployed C files and the differential tests (random models through
-# three engines, tests/diff/run.sh).
+# files rnnc writes (tests/files), the deployed C files and the
+# differential tests (random models through three engines,
+# tests/diff/run.sh).
 #
 #   sh tests/run_all.sh [BUILD_DIR]
 #
@@ -36,6 +37,7 @@ if [ "${RUN_ALL_ONE:-}" ]; then
         examples)        sh tests/examples/run.sh "$B" ;;
         train)           sh tests/train/run.sh "$B" ;;
         e2e)             sh tests/e2e/run.sh "$B" ;;
+        files)           sh tests/files/run.sh "$B" ;;
         deploy)          sh tests/deploy/run.sh "$B" ;;
         engine)          sh tests/engine/run.sh "$B" ;;
         engine-defaults) sh tests/engine/defaults.sh "$B" ;;
@@ -67,7 +69,7 @@ trap 'rm -rf "$log"' EXIT
 # a long one started last would end the run alone on one core.
 {
     for s in diff engine unit/test_llvm_jit deploy unit/test_sgemm e2e train unit/test_emit_c \
-             unit/test_rt_source examples conformance engine-defaults mutate golden bad-input; do
+             unit/test_rt_source examples conformance engine-defaults files mutate golden bad-input; do
         echo "$s"
     done
     for t in "$B"/tests/test_*; do

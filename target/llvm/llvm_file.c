@@ -4,6 +4,7 @@
 
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,9 +42,9 @@ static int add_variant(LLVMModuleRef mod, const IrModule *m, const char *prefix,
     return rc ? ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e) : 0;
 }
 
-int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, const char *prefix, const IrModule *fwd,
-                    const IrModule *step, const IrModule *train, int api, const TensorMap *weights, char *err,
-                    size_t errlen)
+int llvm_file_write(FILE *out, const char *path, LlvmFileKind kind, const char *triple, const char *prefix,
+                    const IrModule *fwd, const IrModule *step, const IrModule *train, int api, const TensorMap *weights,
+                    char *err, size_t errlen)
 {
     LLVMTargetMachineRef tm = llvm_target_machine(triple, 1, err, errlen);
     if (!tm) return -1;
@@ -71,13 +72,31 @@ int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, con
     if (llvm_optimize(mod, tm, err, errlen)) goto done;
     timing_stop(&t, "LLVM optimize");
     t = timing_start();
-    char file[4096]; /* LLVMTargetMachineEmitToFile takes a char * */
-    snprintf(file, sizeof file, "%s", path);
-    if (kind == LLVM_FILE_IR ? LLVMPrintModuleToFile(mod, file, &msg)
-                             : LLVMTargetMachineEmitToFile(
-                                   tm, mod, file, kind == LLVM_FILE_ASM ? LLVMAssemblyFile : LLVMObjectFile, &msg)) {
-        ir_errf(err, errlen, "cannot write %s: %s", path, msg ? msg : "?");
-        goto done;
+    /* Made in memory, then written to out: out may be a FIFO or a
+     * temporary file of io/outfile.h, which only rnnc names. */
+    if (kind == LLVM_FILE_IR) {
+        char *text = LLVMPrintModuleToString(mod);
+        size_t n = strlen(text);
+        int short_write = fwrite(text, 1, n, out) != n;
+        LLVMDisposeMessage(text);
+        if (short_write) {
+            ir_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+            goto done;
+        }
+    } else {
+        LLVMMemoryBufferRef buf = NULL;
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, kind == LLVM_FILE_ASM ? LLVMAssemblyFile : LLVMObjectFile,
+                                                &msg, &buf)) {
+            ir_errf(err, errlen, "cannot write %s: %s", path, msg ? msg : "?");
+            goto done;
+        }
+        size_t n = LLVMGetBufferSize(buf);
+        int short_write = fwrite(LLVMGetBufferStart(buf), 1, n, out) != n;
+        LLVMDisposeMemoryBuffer(buf);
+        if (short_write) {
+            ir_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+            goto done;
+        }
     }
     timing_stop(&t, kind == LLVM_FILE_IR ? "LLVM IR write" : "LLVM codegen");
     rc = 0;

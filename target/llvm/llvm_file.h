@@ -22,6 +22,7 @@
 #define RNNC_LLVM_FILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ir/ir.h"
 #include "io/tensor.h"
@@ -31,12 +32,12 @@ typedef enum { LLVM_FILE_IR, LLVM_FILE_ASM, LLVM_FILE_OBJ } LlvmFileKind;
 /* "llvm", "asm", "obj" -> kind; -1 for another name. */
 int llvm_file_kind(const char *name);
 
-/* Writes path.  step and train may be NULL; triple NULL is the host; api:
+/* Writes the file to out (path: its name, for messages).  step and train may be NULL; triple NULL is the host; api:
  * also the model API; weights (with api, else NULL): put into the file as
  * the C file's --embed-weights does (F32 or F64 by parameter name).
  * Returns 0, or -1 with a message in err. */
-int llvm_file_write(const char *path, LlvmFileKind kind, const char *triple, const char *prefix, const IrModule *fwd,
-                    const IrModule *step, const IrModule *train, int api, const TensorMap *weights, char *err,
-                    size_t errlen);
+int llvm_file_write(FILE *out, const char *path, LlvmFileKind kind, const char *triple, const char *prefix,
+                    const IrModule *fwd, const IrModule *step, const IrModule *train, int api, const TensorMap *weights,
+                    char *err, size_t errlen);
 
 #endif
