@@ -153,27 +153,12 @@ static double elem(const Tensor *x, int64_t i)
     return NAN;
 }
 
-/* "[5, 1]": the index of flat element i of x. */
-static const char *index_str(const Tensor *x, int64_t i, char *buf, size_t n)
-{
-    int64_t idx[RT_MAX_RANK];
-    for (int d = x->rank - 1; d >= 0; d--) {
-        idx[d] = x->shape[d] ? i % x->shape[d] : 0;
-        i = x->shape[d] ? i / x->shape[d] : 0;
-    }
-    size_t used = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < x->rank && used < n; d++)
-        used += (size_t)snprintf(buf + used, n - used, "%s%lld", d ? ", " : "", (long long)idx[d]);
-    if (used < n) snprintf(buf + used, n - used, "]");
-    return buf;
-}
-
 /* "step 5, batch 1 ([5, 1])" for element i of a sequence [T, B, ...],
  * "batch 1 ([1])" for a batch [B, ...], else the index alone. */
 static const char *where_str(const IrModule *m, const IrValue *v, const Tensor *x, int64_t i, char *buf, size_t n)
 {
     char at[64];
-    index_str(x, i, at, sizeof at);
+    ir_index_str(x->rank, x->shape, i, at, sizeof at);
     const IrType *t = &v->type;
     int64_t idx0 = 0, idx1 = 0, rest = i;
     for (int d = x->rank - 1; d >= 0; d--) {

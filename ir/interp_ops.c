@@ -85,16 +85,7 @@ int val_same_shape(const Val *a, const Val *b)
 /* "[3, 1]": the multi-index of flat position i in a tensor of shape v. */
 static const char *pos_str(const Val *v, int64_t i, char *buf, size_t n)
 {
-    int64_t idx[IR_MAX_RANK];
-    for (int d = v->rank - 1; d >= 0; d--) {
-        idx[d] = v->shape[d] ? i % v->shape[d] : 0;
-        i = v->shape[d] ? i / v->shape[d] : 0;
-    }
-    size_t k = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < v->rank && k < n; d++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? ", " : "", (long long)idx[d]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
+    return ir_index_str(v->rank, v->shape, i, buf, n);
 }
 
 /* An id must be an integer in [0, n); ids are held as doubles, so check

@@ -671,3 +671,21 @@ const char *ir_op_label(const IrOp *op, char *buf, size_t n)
         snprintf(buf, n, "?");
     return buf;
 }
+
+const char *ir_index_str(int rank, const int64_t *shape, int64_t i, char *buf, size_t n)
+{
+    int64_t idx[16]; /* any tensor's rank (io/tensor.h's limit is 8) */
+    if (rank < 0 || rank > 16) {
+        snprintf(buf, n, "[?]");
+        return buf;
+    }
+    for (int d = rank - 1; d >= 0; d--) {
+        idx[d] = shape[d] ? i % shape[d] : 0;
+        i = shape[d] ? i / shape[d] : 0;
+    }
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < rank && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? ", " : "", (long long)idx[d]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}

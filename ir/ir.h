@@ -220,6 +220,9 @@ IrOp *ir_op(IrModule *m, IrBlock *b, IrOpKind k, IrValue **operands, int noperan
  * block by a pass) to block b and makes b its parent. */
 void ir_block_append(IrModule *m, IrBlock *b, IrOp *op);
 /* One-result helpers; the result type is inferred with ir_infer_type(). */
+/* "[3, 1]": the multi-index of flat element i of a row-major tensor of
+ * that shape, for messages. */
+const char *ir_index_str(int rank, const int64_t *shape, int64_t i, char *buf, size_t n);
 /* How messages name an op: its result's name ('e', 'loss'), else its
  * origin ("h: lstm l0"), else its result's id ("%12"). */
 const char *ir_op_label(const IrOp *op, char *buf, size_t n);
