@@ -130,16 +130,29 @@ int lw_same_view(const Place *a, const Place *b, int rank)
 
 static int is_zero(const KExpr *e) { return e->kind == KE_CONST && e->value == 0; }
 
-/* Whether dims [from, to) of p flatten: each stride is the next one times
- * the next dim (a dim of 1 may have any stride). */
-static int flattens(Lower *L, const Place *p, const IrType *t, int from, int to)
+/* Whether dims [from, to) of p flatten into one dim, and that dim's stride
+ * (*st, left NULL when every dim is 1): skipping the dims of 1, whose
+ * strides mean nothing, each dim's stride is the next one's times that
+ * one's extent.  ([B, 1] with strides [4, 1] flattens with stride 4: it is
+ * not dense, although its last stride is 1.) */
+static int flattens(Lower *L, const Place *p, const IrType *t, int from, int to, const KExpr **st)
 {
-    for (int d = from; d + 1 < to; d++) {
-        if (t->dim[d] == 1 || t->dim[d + 1] == 1) continue; /* a stride that means nothing */
-        const KExpr *want = kexpr_bin(L->f, KE_MUL, p->st[d + 1], lw_dim(L, t->dim[d + 1]));
-        if (!kexpr_same_value(p->st[d], want)) return 0;
+    const KExpr *want = NULL;
+    *st = NULL;
+    for (int d = to - 1; d >= from; d--) {
+        if (t->dim[d] == 1) continue;
+        if (want && !kexpr_same_value(p->st[d], want)) return 0;
+        if (!*st) *st = p->st[d];
+        want = kexpr_bin(L->f, KE_MUL, p->st[d], lw_dim(L, t->dim[d]));
     }
     return 1;
+}
+
+/* Whether p holds t densely: what a runtime call's operand can be. */
+static int dense(Lower *L, const Place *p, const IrType *t)
+{
+    const KExpr *st;
+    return flattens(L, p, t, 0, t->rank, &st) && (!st || (st->kind == KE_CONST && st->value == 1));
 }
 
 static Place copy_to_temp(Lower *L, const IrValue *v, const Place *src, const char *origin)
@@ -151,28 +164,26 @@ static Place copy_to_temp(Lower *L, const IrValue *v, const Place *src, const ch
     return t;
 }
 
-static int last_unit(const Place *p, const IrType *t)
-{
-    if (t->rank == 0) return 1;
-    const KExpr *s = p->st[t->rank - 1];
-    return t->dim[t->rank - 1] == 1 || (s->kind == KE_CONST && s->value == 1);
-}
-
 Place lw_contig_of(Lower *L, const IrValue *v, const char *origin)
 {
     Place p = lw_mem(L, v);
     const IrType *t = &v->type;
-    if (last_unit(&p, t) && flattens(L, &p, t, 0, t->rank)) return p;
+    if (dense(L, &p, t)) return p;
     return copy_to_temp(L, v, &p, origin);
 }
 
-/* Whether p holds a value of type t as rows (leading dims flatten, the
- * last one contiguous, a nonzero row stride): what a GEMM's C can be. */
-static int as_rows(Lower *L, const Place *p, const IrType *t)
+/* The leading dimension with which p holds a value of type t as rows
+ * (leading dims flatten with a nonzero stride, the last one dense), or
+ * NULL if it does not: what a GEMM operand can be. */
+static const KExpr *rows_ld(Lower *L, const Place *p, const IrType *t)
 {
     int r = t->rank;
-    if (r < 2) return last_unit(p, t);
-    return last_unit(p, t) && !is_zero(p->st[r - 2]) && t->dim[r - 1] != 1 && flattens(L, p, t, 0, r - 1);
+    if (r < 2) return dense(L, p, t) ? (r ? lw_dim(L, t->dim[0]) : kexpr_const(L->f, 1)) : NULL;
+    const KExpr *ld, *last = p->st[r - 1];
+    if (t->dim[r - 1] != 1 && !(last->kind == KE_CONST && last->value == 1)) return NULL;
+    if (!flattens(L, p, t, 0, r - 1, &ld)) return NULL;
+    if (!ld) return lw_dim(L, t->dim[r - 1]); /* one row */
+    return is_zero(ld) ? NULL : ld;           /* a broadcast row is not a GEMM operand */
 }
 
 /* A dest a kernel cannot write (a concat's columns for a runtime call,
@@ -191,8 +202,8 @@ Place lw_out_rows(Lower *L, const IrValue *v, const KExpr **ld, const char *what
 {
     const IrType *t = &v->type;
     const Place *d = &L->dest[v->id];
-    Place o = out_if(L, v, d->kind != PL_VIEW || as_rows(L, d, t), what);
-    *ld = t->rank >= 2 ? o.st[t->rank - 2] : t->rank ? lw_dim(L, t->dim[0]) : kexpr_const(L->f, 1);
+    Place o = out_if(L, v, d->kind != PL_VIEW || rows_ld(L, d, t), what);
+    *ld = o.kind == PL_VIEW ? rows_ld(L, &o, t) : NULL;
     return o;
 }
 
@@ -200,27 +211,15 @@ Place lw_out_contig(Lower *L, const IrValue *v, const char *what)
 {
     const IrType *t = &v->type;
     const Place *d = &L->dest[v->id];
-    return out_if(L, v, d->kind != PL_VIEW || (last_unit(d, t) && flattens(L, d, t, 0, t->rank)), what);
+    return out_if(L, v, d->kind != PL_VIEW || dense(L, d, t), what);
 }
 
 Place lw_rows_of(Lower *L, const IrValue *v, const KExpr **ld, const char *origin)
 {
     Place p = lw_mem(L, v);
-    const IrType *t = &v->type;
-    int r = t->rank;
-    if (r < 2) { /* one row */
-        *ld = r ? lw_dim(L, t->dim[0]) : kexpr_const(L->f, 1);
-        if (last_unit(&p, t)) return p;
-        p = copy_to_temp(L, v, &p, origin);
-        return p;
-    }
-    /* A row stride of 0 (a broadcast row) is not a GEMM operand. */
-    if (as_rows(L, &p, t)) {
-        *ld = p.st[r - 2];
-        return p;
-    }
+    if ((*ld = rows_ld(L, &p, &v->type))) return p;
     p = copy_to_temp(L, v, &p, origin);
-    *ld = p.st[r - 2];
+    *ld = rows_ld(L, &p, &v->type);
     return p;
 }
 

@@ -405,6 +405,32 @@ static void test_concat_columns(void **state)
     print_message("concat columns: %d values, max scaled error %.3g\n", st.values, st.max_rel);
 }
 
+/* Columns of width 1: an embedding of dim 1 is a [B, 1] column of a
+ * concat with row stride 4.  Its last stride is 1, but it is not dense:
+ * the runtime call (which writes rows of D = 1 contiguously) needs a
+ * temporary, and a GEMM writing such a column needs ldc = 4.  Before the
+ * fix (differential seed 504) the call wrote B contiguous floats at
+ * column 3, and rows >= 1 came out wrong in both compiled engines. */
+static const char *const NARROW_SRC = "cell c0(x: [I], v: [K]) -> [H] {\n"
+                                      "  param W2: [H, I + K] init normal(0.3)\n"
+                                      "  out tanh(W2 @ concat(x, v))\n}\n"
+                                      "cell c1(x: [I]) -> [H + 1] {\n"
+                                      "  param W: [1, I] init normal(0.5)\n  param U: [H, I] init normal(0.5)\n"
+                                      "  out concat(U @ x, W @ x)\n}\n"
+                                      "model m {\n input id0 : int\n e1 = embedding(id0, vocab=17, dim=3)\n"
+                                      " input id3 : int\n e4 = embedding(id3, vocab=16, dim=1)\n"
+                                      " g5 = c0(e1, e4, H=4)\n g6 = c1(g5, H=3)\n target y : [4]\n"
+                                      " loss = mse(g6, y)\n}\n";
+
+static void test_narrow_columns(void **state)
+{
+    (void)state;
+    Stats st = {0};
+    check_src(NARROW_SRC, "narrow.rnn", STAGE_FWD, NULL, &st);
+    check_src(NARROW_SRC, "narrow.rnn", STAGE_GRAD, NULL, &st);
+    print_message("narrow columns: %d values, max scaled error %.3g\n", st.values, st.max_rel);
+}
+
 /* Unrolled scans: reshape and index (unroll_by), stack and index of every
  * step (unroll_full), forward and gradient, at T = 4. */
 static void test_unrolled(void **state)
@@ -756,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_train_steps),
         cmocka_unit_test(test_odd_cell),
         cmocka_unit_test(test_concat_columns),
+        cmocka_unit_test(test_narrow_columns),
         cmocka_unit_test(test_sizes_never_wrap),
         cmocka_unit_test(test_unrolled),
         cmocka_unit_test(test_examples_planned),
