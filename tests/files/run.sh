@@ -189,28 +189,54 @@ rm -f "$tmp/.w.safetensors.rnnc-tmp.$$"
 #    that writes a checkpoint every step, resumed from its checkpoint each
 #    time: every checkpoint there loads, and the final weights equal an
 #    uninterrupted run's bit for bit; the leftovers of the killed runs are
-#    gone after the last write.
+#    gone after the last write.  The moments are drawn from the
+#    uninterrupted run's own timing (its start-up until the first
+#    checkpoint, and the time per step after it), so that the kills fall
+#    both in start-up and among the steps on a fast or a slow (sanitizer)
+#    build alike, and together cover the run.
 K=$tmp/kill
 mkdir "$K"
 T="--set steps=100 --set checkpoint_every=1 --set batch=16"
 kills=${FILES_KILLS:-20}
-if "$R" train $M $T -o "$K/straight.safetensors" 2>"$tmp/err"; then
-    good=1; i=0; done_early=""; left=0
+now() { date +%s.%N; }
+t0=$(now)
+"$R" train $M $T -o "$K/straight.safetensors" 2>"$tmp/err" &
+pid=$!
+first=""
+while kill -0 $pid 2>/dev/null; do
+    [ -z "$first" ] && [ -f "$K/straight.safetensors" ] && first=$(now)
+    sleep 0.01
+done
+if wait $pid; then
+    t1=$(now)
+    # start-up (to the first checkpoint) and the rest of the run, seconds
+    lead=$(awk -v a="$t0" -v b="${first:-$t1}" 'BEGIN { printf "%.3f", b - a }')
+    rest=$(awk -v a="${first:-$t1}" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    good=1; i=0; done_early=""; left=0; moved=0; before=""
     while [ $i -lt "$kills" ]; do
         i=$((i + 1))
         resume=""
         [ -f "$K/c.safetensors" ] && resume="--resume $K/c.safetensors"
         "$R" train $M $T $resume -o "$K/c.safetensors" 2>"$tmp/err" &
         pid=$!
-        sleep "$(awk -v s="$i" 'BEGIN { srand(s); printf "%.3f", 0.03 + rand() * 0.3 }')"
+        # a moment in [lead / 2, lead + rest / kills]: about a quarter of
+        # the kills in start-up, and at most 1/kills of the steps a run,
+        # so that the kills do not run out of steps on a loaded machine
+        sleep "$(awk -v s="$i" -v l="$lead" -v r="$rest" -v k="$kills" \
+            'BEGIN { srand(s); printf "%.3f", l / 2 + rand() * (l / 2 + r / k) }')"
         kill -KILL $pid 2>/dev/null
         wait $pid 2>/dev/null
         rc=$?
         if [ $rc -eq 0 ]; then done_early=1; break; fi
         if [ $rc -ne 137 ]; then echo "    kill $i: status $rc"; good=""; break; fi
         left=$((left + $(find "$K" -name '*.rnnc-tmp.*' | wc -l)))
-        if [ -f "$K/c.safetensors" ] && ! "$R" sample $M -w "$K/c.safetensors" --steps 1 >/dev/null 2>"$tmp/err"; then
-            echo "    kill $i: the checkpoint does not load"; good=""; break
+        if [ -f "$K/c.safetensors" ]; then
+            if ! "$R" sample $M -w "$K/c.safetensors" --steps 1 >/dev/null 2>"$tmp/err"; then
+                echo "    kill $i: the checkpoint does not load"; good=""; break
+            fi
+            sum=$(cksum <"$K/c.safetensors")
+            [ "$sum" != "$before" ] && moved=$((moved + 1))
+            before=$sum
         fi
     done
     if [ -n "$good" ] && [ -z "$done_early" ]; then
@@ -219,7 +245,7 @@ if "$R" train $M $T -o "$K/straight.safetensors" 2>"$tmp/err"; then
         "$R" train $M $T $resume -o "$K/c.safetensors" 2>"$tmp/err" || good=""
     fi
     if [ -n "$good" ] && cmp "$K/c.safetensors" "$K/straight.safetensors" >"$tmp/err" 2>&1 && no_tmp "$K"; then
-        ok "SIGKILL at $i moments, resumed each time: the same final weights; $left leftovers seen, all removed"
+        ok "SIGKILL at $i moments (start-up ${lead} s, steps ${rest} s), resumed each time: the same final weights; $moved of the kills came after new steps; $left leftovers seen, all removed"
     else
         bad "SIGKILL and resume ($i kills; left: $(ls -A "$K" | tr '\n' ' '))"
     fi
