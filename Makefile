@@ -99,8 +99,9 @@ RT_AMALG := runtime/rnnrt.h runtime/cpu.h runtime/sgemm.h runtime/sgemm_kernels.
 # C file with the runtime inline carries it as text instead.  Its weights
 # files go through the safetensors reader and writer that rnnc uses too
 # (runtime/st_format.c, on the JSON scanner runtime/st_json.c).
-RT_ST_SRCS  := runtime/st_json.h runtime/st_json.c runtime/st_format.h runtime/st_format.c runtime/st_loader.h
-RT_LIB_SRCS := $(RT_SRCS) runtime/st_json.c runtime/st_format.c runtime/model_api.c
+RT_ST_SRCS  := runtime/st_json.h runtime/st_json.c runtime/st_format.h runtime/st_format.c runtime/st_loader.h \
+               runtime/sizes.h runtime/sizes.c
+RT_LIB_SRCS := $(RT_SRCS) runtime/st_json.c runtime/st_format.c runtime/sizes.c runtime/model_api.c
 
 $(BUILD)/librnnrt.a: $(RT_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 	@rm -f $@

@@ -1,7 +1,7 @@
 /* cengine.c - compile a module to C, load it, run it (cengine.h).
  *
  * Build: lower -> memplan -> one C file (rnnrt.h's declarations, the
- * inline activations, the emitted function and its arena-size function)
+ * inline activations, the emitted function)
  * in a mkdtemp directory -> $RNNC_CC (or cc) as a shared object -> dlopen,
  * which resolves its rt_* calls to the runtime linked into rnnc.  Run:
  * kfunc_run.h binds the tensors, sizes the arena and calls (shared with
@@ -36,8 +36,7 @@ struct CEngine {
     KFuncRunner run; /* the loaded function, its arena (kfunc_run.h) */
 };
 
-#define FN_NAME       "rnnc_forward"
-#define ARENA_FN_NAME "rnnc_forward_arena_bytes"
+#define FN_NAME "rnnc_forward"
 
 /* ---- building ------------------------------------------------------------------ */
 
@@ -54,8 +53,6 @@ static int write_source(CEngine *e, char *err, size_t errlen)
     fputs(vmath_inline_text(), f);
     fputc('\n', f);
     int bad = emit_c_func(f, e->kf, FN_NAME, 0, (1u << rt_cpu_path()) | EMIT_C_NO_FALLBACK);
-    fputc('\n', f);
-    bad |= emit_c_arena_func(f, e->kf, ARENA_FN_NAME, 0);
     if (fclose(f) || bad)
         return ir_errf(err, errlen, "--engine=c: could not write the C code of model '%s' to %s%s", e->m->name, e->src,
                        bad ? " (the emitter met a statement it cannot write)" : "");

@@ -13,6 +13,7 @@
 #endif
 
 #include "ir/bind.h"
+#include "runtime/sizes.h"
 
 /* The tensor bound to argument buffer i: the module lists inputs, targets
  * then parameters, as KFunc.args does. */
@@ -57,6 +58,63 @@ static const void *arg_data(const KBuf *b, const Tensor *t, void **copy)
         return d;
     }
     return NULL;
+}
+
+/* The value of size expression x at the sizes sym, evaluated by the
+ * runtime's saturating evaluator (RT_SIZE_HUGE if it exceeds int64), the
+ * one NAME_create of a compiled C file uses; -1 on an internal error. */
+static int64_t size_at(const KExpr *x, const int64_t *sym)
+{
+    int n = x ? kexpr_to_words(x, NULL, 0) : -1;
+    int64_t *w = n > 0 ? malloc(sizeof *w * (size_t)n) : NULL;
+    int64_t v = w && kexpr_to_words(x, w, n) == n ? rt_size_eval(w, sym) : -1;
+    free(w);
+    return v;
+}
+
+/* Whether the arena and the results fit this machine at the sizes sym:
+ * checked before anything is allocated, so that a batch or a length too
+ * large is an error naming the sizes, not an out-of-memory kill; the
+ * arena's bytes in *arena. */
+static int check_memory(const KFuncRunner *e, const int64_t *sym, int64_t *arena, char *err, size_t errlen)
+{
+    const IrModule *m = e->m;
+    const KFunc *kf = e->kf;
+    int64_t total = *arena = size_at(kf->arena_bytes, sym);
+    for (int r = 0; r < kf->nresults && total >= 0; r++) {
+        int64_t n = size_at(kf->results[r]->size, sym);
+        int64_t bytes = n < 0                  ? -1
+                        : n > RT_SIZE_HUGE / 8 ? RT_SIZE_HUGE
+                                               : n * (kf->results[r]->dtype == IR_I64 ? 8 : 4);
+        total = bytes < 0 ? -1 : bytes > RT_SIZE_HUGE - total ? RT_SIZE_HUGE : total + bytes;
+    }
+    if (total < 0) return ir_errf(err, errlen, "--engine=%s: internal error: a size does not evaluate", e->engine);
+    char what[256];
+    int len = snprintf(what, sizeof what, "the model");
+    for (int k = 0; k < m->nsyms && len > 0 && (size_t)len < sizeof what; k++)
+        len += snprintf(what + len, sizeof what - (size_t)len, "%s%s=%lld", k ? ", " : " at ", m->syms[k].name,
+                        (long long)sym[k]);
+    /* RNNC_MEMORY_LIMIT (bytes, or with a suffix K, M, G: docs/cli.md)
+     * lowers the limit below the machine's memory */
+    uint64_t limit = 0;
+    const char *env = getenv("RNNC_MEMORY_LIMIT");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        double unit = *end == 'K' ? 1024.0 : *end == 'M' ? 1048576.0 : *end == 'G' ? 1073741824.0 : 1.0;
+        if (unit > 1) end++;
+        if (*end || !(v >= 1) || v * unit > 9e18)
+            return ir_errf(err, errlen, "RNNC_MEMORY_LIMIT=%s is not a number of bytes (such as 512M or 8G)", env);
+        limit = (uint64_t)(v * unit);
+    }
+    if (rt_size_check(total, limit, what, err, errlen)) {
+        if (limit) {
+            size_t len = strlen(err);
+            snprintf(err + len, errlen > len ? errlen - len : 0, " (RNNC_MEMORY_LIMIT)");
+        }
+        return -1;
+    }
+    return 0;
 }
 
 /* Allocates result r's tensor with the shape its module value has. */
@@ -173,15 +231,17 @@ int kfunc_run(KFuncRunner *e, const TensorMap *params, const TensorMap *inputs, 
             goto done;
         }
     }
-    for (int r = 0; r < kf->nresults; r++) {
-        if (alloc_result(e, r, sym, &outs[r], &onames[r], err, errlen)) goto done;
-        res[r] = outs[r].data;
-    }
     if (!kf->arena_bytes) {
         ir_errf(err, errlen, "--engine=%s: internal error: the function has no memory plan", e->engine);
         goto done;
     }
-    if (grow_arena(e, (size_t)kexpr_eval(kf->arena_bytes, sym, NULL), err, errlen)) goto done;
+    int64_t arena;
+    if (check_memory(e, sym, &arena, err, errlen)) goto done;
+    for (int r = 0; r < kf->nresults; r++) {
+        if (alloc_result(e, r, sym, &outs[r], &onames[r], err, errlen)) goto done;
+        res[r] = outs[r].data;
+    }
+    if (grow_arena(e, (size_t)arena, err, errlen)) goto done;
     char msg[512] = "";
     if (e->fn(sym, args, res, e->arena, msg, sizeof msg)) {
         ir_errf(err, errlen, "%s", msg[0] ? msg : "the compiled model failed");

@@ -4,6 +4,8 @@
  * reads and writes in kir_walk.c, what a map's body needs in kir_map.c. */
 #include "kir/kir.h"
 
+#include "runtime/sizes.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +204,36 @@ int64_t kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars)
     case KE_MAX: return x > y ? x : y;
     default: return 0;
     }
+}
+
+/* Postfix words of e from w[*n] on (written while *n < cap); returns the
+ * evaluation depth e needs, or -1 for a loop variable. */
+static int put_words(const KExpr *e, int64_t *w, int cap, int *n)
+{
+    static const int64_t op[] = {
+        [KE_ADD] = RT_SZ_ADD, [KE_SUB] = RT_SZ_SUB, [KE_MUL] = RT_SZ_MUL, [KE_DIV] = RT_SZ_DIV, [KE_MAX] = RT_SZ_MAX};
+    if (e->kind == KE_VAR) return -1;
+    if (e->kind == KE_CONST || e->kind == KE_SYM) {
+        if (*n < cap) w[*n] = e->kind == KE_CONST ? RT_SZ_CONST : RT_SZ_SYM;
+        if (*n + 1 < cap) w[*n + 1] = e->kind == KE_CONST ? e->value : e->index;
+        *n += 2;
+        return 1;
+    }
+    int da = put_words(e->a, w, cap, n);
+    int db = da < 0 ? -1 : put_words(e->b, w, cap, n);
+    if (db < 0) return -1;
+    if (*n < cap) w[*n] = op[e->kind];
+    ++*n;
+    return da > db + 1 ? da : db + 1;
+}
+
+int kexpr_to_words(const KExpr *e, int64_t *w, int cap)
+{
+    int n = 1;
+    int depth = put_words(e, w, cap, &n);
+    if (depth < 0 || depth > RT_SIZE_DEPTH) return -1;
+    if (cap > 0) w[0] = n - 1;
+    return n;
 }
 
 /* Appends to buf at *len, never past n - 1. */

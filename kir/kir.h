@@ -231,6 +231,13 @@ const KExpr *kexpr_packed_b_floats(KFunc *f, const KExpr *N, const KExpr *K);
 /* The value of e with the given symbol values and loop variables (vars
  * may be NULL when e has none). */
 int64_t kexpr_eval(const KExpr *e, const int64_t *sym, const int64_t *vars);
+/* e as words in postfix order (runtime/sizes.h: w[0] the count, then
+ * the terms), for rt_size_eval, which saturates instead of wrapping.
+ * Writes at most cap words and returns how many e needs (so a caller may
+ * size its array by asking with cap 0), or -1 when e reads a loop
+ * variable or its evaluation would need more than RT_SIZE_DEPTH values
+ * at once. */
+int kexpr_to_words(const KExpr *e, int64_t *w, int cap);
 /* Whether e reads a symbol or a loop variable (else kexpr_eval(e, NULL,
  * NULL) is its value, which the emitters write as a literal). */
 int kexpr_has_free(const KExpr *e);

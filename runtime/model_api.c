@@ -21,6 +21,7 @@
 
 /* st_load, st_save: the model's side of the safetensors reader and writer
  * (runtime/st_format.c), which a generated C file carries too. */
+#include "runtime/sizes.h"
 #include "runtime/st_loader.h"
 
 struct rnnrt_model {
@@ -172,11 +173,27 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
     if (!(m->sym = ma_zalloc(slots, sizeof(int64_t))) || !(m->arg = ma_zalloc(slots, sizeof(void *))) ||
         !(m->res = ma_zalloc(slots, sizeof(void *))))
         goto nomem;
+    /* Sizes saturate rather than wrap (runtime/sizes.h): maxima too large
+     * for this machine are an error here, before any allocation. */
     for (int k = 0; k < 3; k++) {
         if (!ks[k]->fn) continue;
         ma_kernel_sym(ks[k], max, m->sym);
-        size_t a = (size_t)ks[k]->arena(m->sym);
-        if (a > bytes) bytes = a;
+        int64_t a = rt_size_eval(ks[k]->arena, m->sym);
+        if (a < 0) {
+            if (err && errlen) snprintf(err, errlen, "%s_create: the model's arena size is malformed", P);
+            rnnrt_model_free(m);
+            return RNNRT_ERR_ARG;
+        }
+        if ((uint64_t)a > bytes) bytes = (size_t)a;
+    }
+    char what[300];
+    int len = snprintf(what, sizeof what, "%s_create: the model at the maxima", P);
+    for (int64_t s = 0; s < d->nsizes && len > 0 && (size_t)len < sizeof what; s++)
+        len += snprintf(what + len, sizeof what - (size_t)len, "%s%s=%lld", s ? ", " : " ", d->size_names[s],
+                        (long long)max[s]);
+    if (rt_size_check((int64_t)bytes, 0, what, err, errlen)) {
+        rnnrt_model_free(m);
+        return RNNRT_ERR_NOMEM;
     }
     if (bytes > (size_t)-1 - 64) goto nomem;
     m->arena_mem = malloc(bytes + 64);

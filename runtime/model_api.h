@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RNNRT_MODEL_DESC_VERSION 1
+#define RNNRT_MODEL_DESC_VERSION 2 /* 2: arena sizes as words (runtime/sizes.h) */
 #define RNNRT_SHAPE_WORDS        5 /* rank, then 4 dims: >= 0 fixed, < 0 sizes field -d-1 */
 
 /* The status codes: NAME_OK, NAME_ERR_ARG, ... of the header. */
@@ -56,14 +56,13 @@ enum {
 
 typedef int rnnrt_kernel_fn(const int64_t *sym, const void *const *arg, void *const *res, void *arena, char *err,
                             size_t errlen);
-typedef int64_t rnnrt_arena_fn(const int64_t *sym);
 
 /* One kernel (forward, step or train); fn NULL: the model has none. */
 typedef struct rnnrt_kernel_desc {
     rnnrt_kernel_fn *fn;
-    rnnrt_arena_fn *arena;
-    int64_t nsyms;      /* the kernel's symbols ...                                */
-    const int64_t *sym; /* ... as fields of the sizes (0 = batch)                  */
+    const int64_t *arena; /* its arena bytes as words of runtime/sizes.h        */
+    int64_t nsyms;        /* the kernel's symbols ...                                */
+    const int64_t *sym;   /* ... as fields of the sizes (0 = batch)                  */
     int64_t nargs;
     const int64_t *args; /* nargs (kind, index) pairs                              */
     int64_t nresults;

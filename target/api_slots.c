@@ -165,7 +165,7 @@ int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *e
     for (int v = 0; v < 3; v++) {
         ApiKernel *o = &d->k[v];
         *o = k[v];
-        o->sym = o->args = o->results = o->carry = NULL;
+        o->sym = o->args = o->results = o->carry = o->arena = NULL;
         if (!o->m) continue;
         o->nsyms = o->m->nsyms;
         o->sym = zalloc(o->nsyms, sizeof(int64_t));
@@ -173,7 +173,12 @@ int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *e
         o->results = zalloc(2 * o->f->nresults, sizeof(int64_t));
         o->carry = state_shapes(b, o->m, IR_ROLE_CARRY, &o->ncarry);
         o->has_reset = api_has_reset(o->m);
-        if (!o->sym || !o->args || !o->results || !o->carry) return ir_errf(err, errlen, "out of memory");
+        o->narena = kexpr_to_words(o->f->arena_bytes, NULL, 0);
+        if (o->narena < 2)
+            return ir_errf(err, errlen, "internal error: the %s function's arena size cannot be written", o->f->name);
+        o->arena = zalloc(o->narena, sizeof(int64_t));
+        if (!o->sym || !o->args || !o->results || !o->carry || !o->arena) return ir_errf(err, errlen, "out of memory");
+        kexpr_to_words(o->f->arena_bytes, o->arena, o->narena);
         for (int s = 0; s < o->nsyms; s++)
             if ((o->sym[s] = api_size_field(b, o->m, s)) < 0)
                 return ir_errf(err, errlen, "internal error: the %s function's size '%s' is not the model's",
@@ -202,6 +207,7 @@ void api_desc_free(ApiDesc *d)
         free(d->k[v].args);
         free(d->k[v].results);
         free(d->k[v].carry);
+        free(d->k[v].arena);
     }
     memset(d, 0, sizeof *d);
 }

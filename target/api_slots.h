@@ -50,13 +50,16 @@ int api_size_field(const IrModule *base, const IrModule *m, int s);
 typedef struct ApiKernel {
     const IrModule *m; /* NULL: the model has no such kernel            */
     const KFunc *f;
-    const char *fn, *arena; /* its two functions' names                    */
+    const char *fn;       /* its function's name                          */
+    const char *arena_fn; /* --emit=obj: its arena function's, NULL in C   */
     int nsyms;
     int64_t *sym;            /* the sizes field of each symbol                */
     int64_t *args, *results; /* f->nargs, f->nresults (kind, index) pairs */
     int ncarry;
     int64_t *carry; /* RNNRT_SHAPE_WORDS each                        */
     int has_reset;
+    int64_t *arena; /* f->arena_bytes as words (runtime/sizes.h)     */
+    int narena;
 } ApiKernel;
 
 typedef struct ApiDesc {
@@ -68,7 +71,7 @@ typedef struct ApiDesc {
     float **embedded; /* nparams arrays (--embed-weights), or NULL     */
 } ApiDesc;
 
-/* Fills d for the kernels in k[0..2] (m, f, fn and arena set by the
+/* Fills d for the kernels in k[0..2] (m, f and fn set by the
  * caller; k[0] is the forward pass, whose module is the base).  Returns
  * 0, or -1 with a message (a buffer the API does not know: a bug); then
  * and after use api_desc_free. */

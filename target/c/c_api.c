@@ -186,25 +186,26 @@ static void kernel_tables(const CGen *g, const ApiKernel *k, const char *kind)
     i64_array(g, name, k->results, 2 * k->f->nresults);
     snprintf(name, sizeof name, "%s_carry", kind);
     i64_array(g, name, k->carry, k->ncarry * RNNRT_SHAPE_WORDS);
-    /* The descriptor's arena function returns int64_t, as the LLVM one. */
-    out(g, "static int64_t %s_arena64(const int64_t *sym) { return (int64_t)%s(sym); }\n", k->fn, k->arena);
+    snprintf(name, sizeof name, "%s_arena", kind);
+    i64_array(g, name, k->arena, k->narena);
 }
 
 static void kernel_init(const CGen *g, const ApiKernel *k, const char *kind)
 {
-    char n[4][64], b[4][200];
+    char n[5][64], b[5][200];
     if (!k->m) {
         out(g, "    { NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0 },\n");
         return;
     }
+    snprintf(n[4], sizeof n[4], "%s_arena", kind);
     snprintf(n[0], sizeof n[0], "%s_sym", kind);
     snprintf(n[1], sizeof n[1], "%s_args", kind);
     snprintf(n[2], sizeof n[2], "%s_results", kind);
     snprintf(n[3], sizeof n[3], "%s_carry", kind);
-    out(g, "    { %s, %s_arena64, %d, %s, %d, %s, %d, %s, %d, %s, %d }, /* %s */\n", k->fn, k->fn, k->nsyms,
-        ref(g, n[0], k->nsyms, b[0], sizeof b[0]), k->f->nargs, ref(g, n[1], k->f->nargs, b[1], sizeof b[1]),
-        k->f->nresults, ref(g, n[2], k->f->nresults, b[2], sizeof b[2]), k->ncarry,
-        ref(g, n[3], k->ncarry, b[3], sizeof b[3]), k->has_reset, kind);
+    out(g, "    { %s, %s, %d, %s, %d, %s, %d, %s, %d, %s, %d }, /* %s */\n", k->fn,
+        ref(g, n[4], k->narena, b[4], sizeof b[4]), k->nsyms, ref(g, n[0], k->nsyms, b[0], sizeof b[0]), k->f->nargs,
+        ref(g, n[1], k->f->nargs, b[1], sizeof b[1]), k->f->nresults, ref(g, n[2], k->f->nresults, b[2], sizeof b[2]),
+        k->ncarry, ref(g, n[3], k->ncarry, b[3], sizeof b[3]), k->has_reset, kind);
 }
 
 /* The descriptor as static data: what runtime/model_api.c reads. */
@@ -347,7 +348,6 @@ int cg_api_defs(const CGen *g, char *err, size_t errlen)
         k[i].m = v[i]->m;
         k[i].f = v[i]->f;
         k[i].fn = v[i]->fn;
-        k[i].arena = v[i]->arena;
     }
     int rc = api_desc_build(&d, g->P, k, err, errlen);
     if (!rc) {

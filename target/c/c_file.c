@@ -57,7 +57,6 @@ static int lower_var(CVar *v, const IrModule *m, const char *P, const char *kind
     v->m = m;
     if (!m) return 0;
     snprintf(v->fn, sizeof v->fn, "%s_kernel_%s", P, kind);
-    snprintf(v->arena, sizeof v->arena, "%s_arena", v->fn);
     char e[400];
     v->f = kcompile(m, kind, e, sizeof e);
     if (!v->f) return ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e);
@@ -69,8 +68,6 @@ static int write_kernel(const CGen *g, const CVar *v, const char *what, char *er
     if (!v->m) return 0;
     fprintf(g->c, "\n/* ==== kernel: %s ==== */\n\n", what);
     int bad = emit_c_func(g->c, v->f, v->fn, 1, EMIT_C_ALL_PATHS);
-    fputc('\n', g->c);
-    bad |= emit_c_arena_func(g->c, v->f, v->arena, 1);
     if (bad)
         return ir_errf(err, errlen, "the C emitter cannot write the %s function of model '%s'", v->f->name, v->m->name);
     return 0;

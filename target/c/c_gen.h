@@ -17,8 +17,7 @@
 typedef struct CVar {
     const IrModule *m; /* NULL: the file has no such variant      */
     KFunc *f;
-    char fn[160];    /* "charlm_kernel_forward"                  */
-    char arena[180]; /* "charlm_kernel_forward_arena"            */
+    char fn[160]; /* "charlm_kernel_forward"                  */
 } CVar;
 
 typedef struct CGen {

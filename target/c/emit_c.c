@@ -1146,25 +1146,3 @@ done:
     emit_done(&e);
     return rc;
 }
-
-int emit_c_arena_func(FILE *out, const KFunc *f, const char *name, int is_static)
-{
-    Emit e;
-    int rc = -1;
-    if (emit_init(&e, out, f)) goto done;
-    use_expr(&e, f->arena_bytes);
-    collect_slots(&e, f->arena_bytes);
-    fprintf(out, "/* %s: the arena bytes '%s' needs for the sizes in sym */\n", name, f->name ? f->name : "?");
-    fprintf(out, "%ssize_t %s(const int64_t *sym)\n{\n", is_static ? "static " : "", name);
-    e.ind = 1;
-    if (!any(e.sym_used, f->nsyms)) fputs("    (void)sym;\n", out);
-    declare_syms(&e);
-    declare_slots(&e);
-    fputs("    return (size_t)(", out);
-    put_expr(&e, f->arena_bytes);
-    fputs(");\n}\n", out);
-    rc = ferror(out) ? -1 : 0;
-done:
-    emit_done(&e);
-    return rc;
-}

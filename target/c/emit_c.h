@@ -28,8 +28,8 @@
  * EMIT_C_NO_FALLBACK: then that copy is the only one and `name` calls it
  * (the portable copy, which would never run, is not compiled at all).
  *
- * emit_c_arena_func() writes `size_t name(const int64_t *sym)` returning
- * f->arena_bytes for those sizes.
+ * The arena's size is not code: kexpr_to_words writes f->arena_bytes as
+ * data that runtime/sizes.h evaluates without wrapping.
  *
  * The file around them (runtime inline or #include "rnnrt.h", the model
  * API) is written by target/c/c_file.c. */
@@ -45,6 +45,5 @@
 #define EMIT_C_NO_FALLBACK (1u << 31)
 
 int emit_c_func(FILE *out, const KFunc *f, const char *name, int is_static, unsigned paths);
-int emit_c_arena_func(FILE *out, const KFunc *f, const char *name, int is_static);
 
 #endif

@@ -118,10 +118,13 @@ static int kernel_desc(LA *a, LLVMTypeRef ty, const ApiKernel *k, LLVMValueRef *
         *out = LLVMConstNull(ty);
         return 0;
     }
-    LLVMValueRef fn = LLVMGetNamedFunction(a->mod, k->fn), arena = LLVMGetNamedFunction(a->mod, k->arena);
+    /* the words the arena function reads (llvm_emit_arena_func) */
+    char words[320];
+    snprintf(words, sizeof words, "%s_words", k->arena_fn ? k->arena_fn : "");
+    LLVMValueRef fn = LLVMGetNamedFunction(a->mod, k->fn), arena = LLVMGetNamedGlobal(a->mod, words);
     if (!fn || !arena) return ir_errf(a->err, a->errlen, "internal error: no function %s in the module", k->fn);
     LLVMValueRef f[] = {
-        LLVMConstBitCast(fn, a->p8), LLVMConstBitCast(arena, a->p8),
+        LLVMConstBitCast(fn, a->p8), LLVMConstBitCast(arena, a->pi64),
         ci64(a, k->nsyms),           i64_table(a, k->sym, k->nsyms, "sym"),
         ci64(a, k->f->nargs),        i64_table(a, k->args, 2 * k->f->nargs, "arg"),
         ci64(a, k->f->nresults),     i64_table(a, k->results, 2 * k->f->nresults, "res"),
@@ -193,7 +196,7 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
 
     /* rnnrt_kernel_desc and rnnrt_model_desc (model_api.h), field by field. */
     LLVMTypeRef kty = LLVMStructCreateNamed(a.ctx, "rnnrt_kernel_desc");
-    LLVMTypeRef kf[] = {a.p8, a.p8, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64};
+    LLVMTypeRef kf[] = {a.p8, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64};
     LLVMStructSetBody(kty, kf, sizeof kf / sizeof kf[0], 0);
     LLVMTypeRef mty = LLVMStructCreateNamed(a.ctx, "rnnrt_model_desc");
     LLVMTypeRef mf[] = {a.i64, a.p8,  a.i64,  a.pp8,  a.i64, a.pp8,  a.i64, a.pp8, a.i64, a.pp8,

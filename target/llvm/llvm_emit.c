@@ -23,7 +23,7 @@
  * twice), and the C library functions the code calls. */
 const char *const llvm_emit_externals[] = {
     "rt_sgemm_ws",     "rt_sgemm_ws_packed",
-    "rt_sgemm_pack_b",
+    "rt_sgemm_pack_b", "rt_size_eval",
 #define KCALL(NAME, symbol, returns, args) #symbol,
 #include "kir/calls.def"
     "snprintf",        "logf",
@@ -700,19 +700,32 @@ int llvm_emit_arena_func(LLVMModuleRef mod, const KFunc *f, const char *name, ch
 {
     LE e;
     if (le_init(&e, mod, f, err, errlen)) return le_finish(&e);
-    if (!f->arena_bytes || LLVMGetNamedFunction(mod, name)) {
-        le_fail(&e, "no arena size, or a second function %s", name);
-        return le_finish(&e);
+    int n = f->arena_bytes ? kexpr_to_words(f->arena_bytes, NULL, 0) : -1;
+    int64_t *w = n > 1 ? malloc(sizeof *w * (size_t)n) : NULL;
+    LLVMValueRef *c = n > 1 ? malloc(sizeof *c * (size_t)n) : NULL;
+    if (!w || !c || kexpr_to_words(f->arena_bytes, w, n) != n || LLVMGetNamedFunction(mod, name)) {
+        le_fail(&e, "the arena size cannot be written, or a second function %s", name);
+    } else {
+        /* the words, a constant global NAME_words, read by the API's
+         * descriptor too */
+        for (int i = 0; i < n; i++) c[i] = ci64(&e, w[i]);
+        char gname[320];
+        snprintf(gname, sizeof gname, "%s_words", name);
+        LLVMTypeRef aty = LLVMArrayType(e.i64, (unsigned)n);
+        LLVMValueRef g = LLVMAddGlobal(mod, aty, gname);
+        LLVMSetInitializer(g, LLVMConstArray(e.i64, c, (unsigned)n));
+        LLVMSetGlobalConstant(g, 1);
+        LLVMSetLinkage(g, LLVMPrivateLinkage);
+        e.fn = LLVMAddFunction(mod, name, LLVMFunctionType(e.i64, &e.pi64, 1, 0));
+        add_attr(&e, e.fn, "nounwind");
+        LLVMPositionBuilderAtEnd(e.eb, new_block(&e, "entry"));
+        LLVMTypeRef ft, p[2] = {e.pi64, e.pi64};
+        LLVMValueRef ev = extern_fn(&e, "rt_size_eval", e.i64, p, 2, 0, &ft);
+        LLVMValueRef args[2] = {LLVMBuildBitCast(e.eb, g, e.pi64, ""), LLVMGetParam(e.fn, 0)};
+        LLVMBuildRet(e.eb, LLVMBuildCall2(e.eb, ft, ev, args, 2, ""));
     }
-    e.fn = LLVMAddFunction(mod, name, LLVMFunctionType(e.i64, &e.pi64, 1, 0));
-    add_attr(&e, e.fn, "nounwind");
-    e.p_sym = LLVMGetParam(e.fn, 0);
-    LLVMSetValueName2(e.p_sym, "sym", 3);
-    LLVMPositionBuilderAtEnd(e.eb, new_block(&e, "entry"));
-    for (int k = 0; k < f->nsyms; k++)
-        e.syms[k] =
-            LLVMBuildLoad2(e.eb, e.i64, LLVMBuildGEP2(e.eb, e.i64, e.p_sym, (LLVMValueRef[]){ci64(&e, k)}, 1, ""), "");
-    LLVMBuildRet(e.eb, expr_in(&e, e.eb, f->arena_bytes));
+    free(w);
+    free(c);
     return le_finish(&e);
 }
 

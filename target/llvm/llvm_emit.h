@@ -46,10 +46,6 @@
  * temporary without an offset, a statement of an unknown kind). */
 int llvm_emit_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *err, size_t errlen);
 
-/* Adds `i64 name(i64* sym)`: f's arena bytes for the sizes in sym, as
- * emit_c_arena_func writes it. */
-int llvm_emit_arena_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *err, size_t errlen);
-
 /* The NULL-terminated names of every external function an emitted module
  * may call: the runtime's kernels, and what LLVM itself may call (logf for
  * llvm.log.f32, memset/memcpy/memmove for loops it recognizes, snprintf
@@ -57,6 +53,12 @@ int llvm_emit_arena_func(LLVMModuleRef mod, const KFunc *f, const char *name, ch
 extern const char *const llvm_emit_externals[];
 
 /* LLVMVerifyModule: 0, or -1 with LLVM's message in err. */
+/* Adds `i64 name(i64* sym)`, f's arena bytes for the sizes in sym: a call
+ * of the runtime's rt_size_eval (runtime/sizes.h: INT64_MAX when they
+ * exceed int64) on a constant global `name_words` holding f->arena_bytes
+ * as words (kexpr_to_words), which the model API's descriptor points to. */
+int llvm_emit_arena_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *err, size_t errlen);
+
 int llvm_emit_verify(LLVMModuleRef mod, char *err, size_t errlen);
 
 #endif

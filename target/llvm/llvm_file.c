@@ -37,7 +37,7 @@ static int add_variant(LLVMModuleRef mod, const IrModule *m, const char *prefix,
     k->m = m;
     k->f = f;
     k->fn = fn;
-    k->arena = arena;
+    k->arena_fn = arena;
     int rc = llvm_emit_func(mod, f, fn, e, sizeof e) || llvm_emit_arena_func(mod, f, arena, e, sizeof e);
     return rc ? ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e) : 0;
 }

@@ -20,6 +20,7 @@
 #include "target/llvm/llvm_emit.h"
 #include "target/llvm/llvm_target.h"
 #include "runtime/rnnrt.h"
+#include "runtime/sizes.h"
 
 #define FN_NAME "rnnc_kernel"
 
@@ -48,6 +49,7 @@ static size_t externals(Extern *x, size_t cap)
         {"rt_sgemm_ws", (uintptr_t)&rt_sgemm_ws},
         {"rt_sgemm_ws_packed", (uintptr_t)&rt_sgemm_ws_packed},
         {"rt_sgemm_pack_b", (uintptr_t)&rt_sgemm_pack_b},
+        {"rt_size_eval", (uintptr_t)&rt_size_eval},
 #define KCALL(NAME, symbol, returns, args) {#symbol, (uintptr_t)&symbol},
 #include "kir/calls.def"
         {"snprintf", (uintptr_t)&snprintf},

@@ -42,6 +42,21 @@ int main(int argc, char **argv)
         printf("FAIL create with batch 0: model %p, message '%s'\n", (void *)m, err);
         fails++;
     }
+    /* Maxima too large for any machine: refused before any allocation,
+     * whether the arena's size saturates int64 (2^40 x 2^40) or only
+     * exceeds the machine (2^24 x 2^24: about 2^57 bytes). */
+    fa_sizes huge = {.batch = (int64_t)1 << 40, .T_x = (int64_t)1 << 40};
+    fa_sizes big = {.batch = (int64_t)1 << 24, .T_x = (int64_t)1 << 24};
+    expect(fa_create(&m, &huge, err, sizeof err), fa_ERR_NOMEM, "create at 2^40 x 2^40", NULL);
+    if (m || !strstr(err, "batch=1099511627776, T_x=1099511627776 needs more than 8 EiB of memory")) {
+        printf("FAIL create at 2^40 x 2^40: model %p, message '%s'\n", (void *)m, err);
+        fails++;
+    }
+    expect(fa_create(&m, &big, err, sizeof err), fa_ERR_NOMEM, "create at 2^24 x 2^24", NULL);
+    if (m || !strstr(err, "PiB of memory, more than this machine's")) {
+        printf("FAIL create at 2^24 x 2^24: model %p, message '%s'\n", (void *)m, err);
+        fails++;
+    }
     expect(fa_create(&m, &max, err, sizeof err), fa_OK, "create", NULL);
     if (!m) return 1;
 

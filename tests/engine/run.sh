@@ -182,6 +182,19 @@ done
 out=$(RNNC_CC=/nonexistent/cc "$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=jit 2>&1)
 [ $? -eq 0 ] && ok "--engine=jit without a C compiler" || bad "--engine=jit without a C compiler" "$out"
 
+# Memory: sizes that need more than the machine (or RNNC_MEMORY_LIMIT)
+# are an error naming them, before anything is allocated.
+for eng in $ENGINES; do
+    # shellcheck disable=SC2086
+    out=$(RNNC_MEMORY_LIMIT=64K "$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=$eng 2>&1)
+    if [ $? -eq 1 ] && echo "$out" | grep -q "the model at B=[0-9]* needs .* of memory, more than the limit of 64.0 KiB (RNNC_MEMORY_LIMIT)"
+    then ok "--engine=$eng over RNNC_MEMORY_LIMIT: $out"; else bad "--engine=$eng over RNNC_MEMORY_LIMIT" "$out"; fi
+done
+# shellcheck disable=SC2086
+out=$(RNNC_MEMORY_LIMIT=lots "$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=c 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "RNNC_MEMORY_LIMIT=lots is not a number of bytes" && ok "RNNC_MEMORY_LIMIT=lots refused" ||
+    bad "RNNC_MEMORY_LIMIT=lots" "$out"
+
 # rnnc compile --emit=llvm|asm|obj: the kernel functions through LLVM.  The
 # IR must be accepted by llvm-as; the object must define the kernels, call
 # nothing but the runtime and libc, and link with the runtime into a
