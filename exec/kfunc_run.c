@@ -89,32 +89,7 @@ static int check_memory(const KFuncRunner *e, const int64_t *sym, int64_t *arena
         total = bytes < 0 ? -1 : bytes > RT_SIZE_HUGE - total ? RT_SIZE_HUGE : total + bytes;
     }
     if (total < 0) return ir_errf(err, errlen, "--engine=%s: internal error: a size does not evaluate", e->engine);
-    char what[256];
-    int len = snprintf(what, sizeof what, "the model");
-    for (int k = 0; k < m->nsyms && len > 0 && (size_t)len < sizeof what; k++)
-        len += snprintf(what + len, sizeof what - (size_t)len, "%s%s=%lld", k ? ", " : " at ", m->syms[k].name,
-                        (long long)sym[k]);
-    /* RNNC_MEMORY_LIMIT (bytes, or with a suffix K, M, G: docs/cli.md)
-     * lowers the limit below the machine's memory */
-    uint64_t limit = 0;
-    const char *env = getenv("RNNC_MEMORY_LIMIT");
-    if (env && *env) {
-        char *end;
-        double v = strtod(env, &end);
-        double unit = *end == 'K' ? 1024.0 : *end == 'M' ? 1048576.0 : *end == 'G' ? 1073741824.0 : 1.0;
-        if (unit > 1) end++;
-        if (*end || !(v >= 1) || v * unit > 9e18)
-            return ir_errf(err, errlen, "RNNC_MEMORY_LIMIT=%s is not a number of bytes (such as 512M or 8G)", env);
-        limit = (uint64_t)(v * unit);
-    }
-    if (rt_size_check(total, limit, what, err, errlen)) {
-        if (limit) {
-            size_t len = strlen(err);
-            snprintf(err + len, errlen > len ? errlen - len : 0, " (RNNC_MEMORY_LIMIT)");
-        }
-        return -1;
-    }
-    return 0;
+    return ir_check_memory(m, sym, total, err, errlen);
 }
 
 /* Allocates result r's tensor with the shape its module value has. */

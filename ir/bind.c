@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/sizes.h"
+
 const char *ir_dims_str(const IrModule *m, const IrType *t, char *buf, size_t n)
 {
     size_t k = 0;
@@ -273,4 +275,30 @@ int ir_bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_valu
     int rc = bind_inputs(m, inputs, sym_values, need_targets, from, err, errlen);
     free(from);
     return rc;
+}
+
+int ir_check_memory(const IrModule *m, const int64_t *sym, int64_t bytes, char *err, size_t errlen)
+{
+    uint64_t limit = 0;
+    const char *env = getenv("RNNC_MEMORY_LIMIT");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        double unit = *end == 'K' ? 1024.0 : *end == 'M' ? 1048576.0 : *end == 'G' ? 1073741824.0 : 1.0;
+        if (unit > 1) end++;
+        if (*end || !(v >= 1) || v * unit > 9e18)
+            return ir_errf(err, errlen, "RNNC_MEMORY_LIMIT=%s is not a number of bytes (such as 512M or 8G)", env);
+        limit = (uint64_t)(v * unit);
+    }
+    char what[256];
+    int len = snprintf(what, sizeof what, "the model");
+    for (int k = 0; k < m->nsyms && len > 0 && (size_t)len < sizeof what; k++)
+        len += snprintf(what + len, sizeof what - (size_t)len, "%s%s=%lld", k ? ", " : " at ", m->syms[k].name,
+                        (long long)sym[k]);
+    if (!rt_size_check(bytes, limit, what, err, errlen)) return 0;
+    if (limit) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen > n ? errlen - n : 0, " (RNNC_MEMORY_LIMIT)");
+    }
+    return -1;
 }

@@ -35,6 +35,15 @@ int ir_bind_params(const IrModule *m, const TensorMap *weights, const char *weig
 int ir_bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_values, int need_targets, char *err,
                    size_t errlen);
 
+/* Whether a run that needs `bytes` of memory at the sizes sym_values (as
+ * ir_bind_inputs resolved them; RT_SIZE_HUGE when the count saturated)
+ * fits this machine, or the limit RNNC_MEMORY_LIMIT sets (bytes, or with a
+ * suffix K, M, G).  Checked by the interpreter and the compiled engines
+ * before they allocate.  Returns 0, or -1 with a message naming the sizes:
+ *   "the model at B=64, T_x=100000 needs 1.2 TiB of memory, more than
+ *    this machine's 24.0 GiB" */
+int ir_check_memory(const IrModule *m, const int64_t *sym_values, int64_t bytes, char *err, size_t errlen);
+
 /* Writes a type's dims with symbol names, "[T_x, B, 4]", into buf. */
 const char *ir_dims_str(const IrModule *m, const IrType *t, char *buf, size_t n);
 

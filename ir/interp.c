@@ -16,6 +16,7 @@
 #include "ir/bind.h"
 #include "ir/interp_ops.h"
 #include "ir/timing.h"
+#include "runtime/sizes.h"
 
 typedef struct Interp {
     const IrModule *m;
@@ -453,11 +454,35 @@ static int put_result(Interp *I, TensorMap *res, const char *name, const IrValue
     return 0;
 }
 
+/* The bytes of the values of block b at the sizes sym, in doubles (the
+ * interpreter keeps every value of a run, 8 bytes an element), added to
+ * *sum; a scan's body is counted once, as its values are per step. */
+static void block_bytes(const IrBlock *b, const int64_t *sym, double *sum)
+{
+    for (int i = 0; b && i < b->nops; i++) {
+        const IrOp *op = b->ops[i];
+        for (int r = 0; r < op->nresults; r++) {
+            const IrType *t = &op->results[r]->type;
+            double n = 8;
+            for (int d = 0; d < t->rank; d++) n *= t->dim[d] >= 0 ? (double)t->dim[d] : (double)sym[-t->dim[d] - 1];
+            *sum += n;
+        }
+        block_bytes(op->body, sym, sum);
+    }
+}
+
 static int run(Interp *I, const TensorMap *params, const TensorMap *inputs, TensorMap *res)
 {
     const IrModule *m = I->m;
     if (ir_bind_params(m, params, "parameters", I->err, I->errlen)) return -1;
     if (ir_bind_inputs(m, inputs, I->sym, 0, I->err, I->errlen)) return -1;
+    /* what the run will hold, checked before it allocates: a length or a
+     * batch too large is an error, not an out-of-memory kill midway */
+    double need = 0;
+    for (int k = 0; k < m->nsyms; k++)
+        if (I->sym[k] < 0) I->sym[k] = 1; /* sizes no given tensor fixes: absent targets */
+    block_bytes(m->body, I->sym, &need);
+    if (ir_check_memory(m, I->sym, need >= 9.2e18 ? RT_SIZE_HUGE : (int64_t)need, I->err, I->errlen)) return -1;
 
     for (int i = 0; i < m->nparams; i++)
         if (load_tensor(I, m->params[i].value, rt_map_get(params, m->params[i].name))) return -1;
