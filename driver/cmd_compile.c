@@ -18,8 +18,8 @@
 #include "target/c/c_file.h"
 #include "target/llvm/llvm_file.h"
 #include "driver/cli.h"
+#include "driver/run_setup.h"
 #include "driver/train_config.h"
-#include "ir/bind.h"
 #include "ir/timing.h"
 #include "io/outfile.h"
 #include "io/tensor.h"
@@ -141,10 +141,7 @@ static int run(const CliArgs *a)
     }
     if (wpath) {
         /* checked here against the model, so that a message names the file */
-        if (rt_st_read(wpath, &weights, err, sizeof err) || ir_bind_params(fwd, &weights, wpath, err, sizeof err)) {
-            cli_error("%s", err);
-            goto done;
-        }
+        if (run_load_weights(fwd, wpath, &weights)) goto done;
         o.weights = &weights;
     }
     if (lk >= 0) {

@@ -184,5 +184,24 @@ else
     bad "limits ($r1 $g1 $n1 $r2 $g2 $r3 $g3)"
 fi
 
+# 11. The checkpoint of test 1 is a weights file for every command: run,
+#     grad and compile --embed-weights (C and object) skip its optimizer
+#     state and train:* entries, as NAME_load_weights does; the weights of
+#     another model are still refused.
+"$B/tools/randnpy" i64 6x2 "$tmp/x.npy" 1 32 && "$B/tools/randnpy" i64 6x2 "$tmp/y.npy" 2 32
+"$R" run $M -w "$tmp/w.safetensors" -i tokens="$tmp/x.npy" -o probs="$tmp/pw.npy" 2>"$tmp/err"
+if "$R" run $M -w "$tmp/a.safetensors" -i tokens="$tmp/x.npy" -o probs="$tmp/pa.npy" 2>"$tmp/err" &&
+   ! "$CMP" --rtol 0 --atol 0 "$tmp/pa.npy" "$tmp/pw.npy" >/dev/null 2>&1 &&
+   "$R" grad $M -w "$tmp/a.safetensors" -i tokens="$tmp/x.npy" -i next="$tmp/y.npy" >"$tmp/out" 2>"$tmp/err" &&
+   grep -q "^loss: " "$tmp/out" &&
+   "$R" compile $M -w "$tmp/a.safetensors" --embed-weights -o "$tmp/ck.c" 2>"$tmp/err" &&
+   "$R" compile $M -w "$tmp/a.safetensors" --embed-weights --emit=obj -o "$tmp/ck.o" 2>"$tmp/err" &&
+   ! "$R" run examples/many_to_one.rnn -w "$tmp/a.safetensors" -i tokens="$tmp/x.npy" 2>"$tmp/err" &&
+   grep -q "a.safetensors: parameter .e.weight. has shape \[40, 8\]" "$tmp/err"; then
+    ok "a training checkpoint is the weights of run, grad and compile --embed-weights"
+else
+    bad "checkpoint as weights"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
