@@ -130,7 +130,8 @@ fi
 #    steps 15, 30 and the last (40), not after the epoch; evaluating
 #    changes nothing, so the weights and losses equal those of a run
 #    without eval_every (--set eval_every=0 turns the block's off).
-sed -e 's/clip = norm(5.0)/clip = none/' -e 's/log_every = 10/log_every = 10  eval_every = 15/' $M > "$tmp/every.rnn"
+sed -e 's/clip = norm(5.0)/clip = none/' -e 's/log_every = 10/log_every = 10  eval_every = 15/' \
+    -e "s|\.\./\.\./examples|$PWD/examples|" $M > "$tmp/every.rnn"  # the copy's data, relative to $tmp
 if "$R" check "$tmp/every.rnn" 2>"$tmp/err" &&
    "$R" train "$tmp/every.rnn" -o "$tmp/e1.safetensors" 2>"$tmp/err" &&
    [ "$(grep -c '^step [0-9]*: eval loss' "$tmp/err")" -eq 3 ] &&
@@ -201,6 +202,24 @@ if "$R" run $M -w "$tmp/a.safetensors" -i tokens="$tmp/x.npy" -o probs="$tmp/pa.
     ok "a training checkpoint is the weights of run, grad and compile --embed-weights"
 else
     bad "checkpoint as weights"
+fi
+
+# 12. A train block's data file is relative to the model file's folder, so
+#     the model trains from any current directory; one that cannot be
+#     opened is named as tried, with why and what it was relative to.
+root=$PWD
+mkdir -p "$tmp/m"
+sed 's|data = text(.*)|data = text("nope.txt")|' $M >"$tmp/m/nope.rnn"
+if (cd "$tmp" && "$root/$R" train "$root/$M" --set steps=2 -o "$tmp/cwd.safetensors") 2>"$tmp/err" &&
+   (cd "$tmp" && ! "$root/$R" train m/nope.rnn 2>"$tmp/err") &&
+   grep -q "^rnnc: cannot open the data file m/nope.txt: No such file or directory" "$tmp/err" &&
+   grep -q "m/nope.rnn:14:3: a train block's file name is relative to the model file's folder, m)" "$tmp/err" &&
+   ! "$R" train $M --set 'data=text("nope.txt")' 2>"$tmp/err" &&
+   grep -q "^rnnc: cannot open the data file nope.txt: No such file or directory" "$tmp/err" &&
+   grep -q "(--set data: relative to the current directory)" "$tmp/err"; then
+    ok "data files: relative to the model file, from any folder; a missing one is named as tried"
+else
+    bad "data paths"
 fi
 
 echo "$pass passed, $fail failed"
