@@ -11,8 +11,7 @@
 
 #include "driver/cli_hint.c"
 
-static const CliOpt run_opts[] = {
-    {"weights", 'w', 1, ""}, {"input", 'i', 1, ""}, {"engine", 0, 1, ""}, {0}};
+static const CliOpt run_opts[] = {{"weights", 'w', 1, ""}, {"input", 'i', 1, ""}, {"engine", 0, 1, ""}, {0}};
 static const CliOpt no_opts[] = {{0}};
 static const Command run_cmd = {.name = "run", .opts = run_opts};
 static const Command train_cmd = {.name = "train", .opts = run_opts};
