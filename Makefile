@@ -218,7 +218,7 @@ demo:
 	@sh scripts/deps.sh demo
 	@echo "building $(BUILD)/rnnc with $(NPROC) jobs..."
 	@$(MAKE) -s -j$(NPROC) all
-	@sh examples/demo.sh $(BUILD)/rnnc
+	@sh examples/demo.sh $(BUILD)/rnnc $(BUILD)/demo
 
 # The tests run on the sanitizer build; the clang build proves the sources
 # are warning-free under both compilers.  Every build and the suites use

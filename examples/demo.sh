@@ -3,16 +3,17 @@
 # train a character LSTM, sample from it, compile it to one C file, build a
 # C program on that file and run it.  Under a minute on two cores.
 #
-#   sh examples/demo.sh [build/rnnc]
+#   sh examples/demo.sh [build/rnnc [WORKDIR]]
 #
-# Everything it makes is in build/demo/ (beside the rnnc it is given).
+# Everything it makes is in WORKDIR, default demo/ beside the rnnc it is
+# given (build/demo/).
 # The text is the quotations of Debian's fortunes-min package (fortune-mod,
 # BSD licence: /usr/share/doc/fortunes-min/copyright), which `make demo`
 # installs (scripts/deps.sh demo).
 set -eu
 RNNC=${1:-build/rnnc}
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(cd "$(dirname "$RNNC")" && pwd)/demo
+work=${2:-$(cd "$(dirname "$RNNC")" && pwd)/demo}
 RNNC=$(cd "$(dirname "$RNNC")" && pwd)/$(basename "$RNNC")
 CC=${CC:-cc}
 FORTUNES=${FORTUNES:-/usr/share/games/fortunes}
@@ -38,8 +39,9 @@ for f in fortunes literature riddles; do
         exit 1
     }
 done
-rm -rf "$work"
 mkdir -p "$work"
+# a fresh run: the files of the last one go (only those: $work may be shared)
+(cd "$work" && rm -f fortunes.txt fortunes.safetensors fortunes.loss.csv fortunes.loss.svg fortunes.c fortunes.h fortune)
 cp "$here/demo/fortunes.rnn" "$here/demo/fortune.c" "$work/"
 cd "$work"
 echo "rnnc demo: the commands run in $work (rnnc is $RNNC)"
@@ -71,6 +73,8 @@ run "$CC" -std=c11 -O2 -o fortune fortune.c fortunes.c -lm
 run ./fortune fortunes.txt 2
 
 echo
-echo "${b}demo done in $(($(date +%s) - start)) s.${n} Next: the loss curve is $work/fortunes.loss.svg;"
-echo "./fortune fortunes.txt 3 in $work prints three more; docs/language.md to write a model,"
-echo "docs/training.md for the train block, examples/ for every kind of RNN, 'rnnc --help'."
+echo "${b}demo done in $(($(date +%s) - start)) s${n}; what it made is in $work:"
+echo "  cd $work && ./fortune fortunes.txt 3     # three more fortunes"
+echo "  $work/fortunes.loss.svg                   # the loss curve of the training"
+echo "next: docs/language.md to write a model, docs/training.md for the train block,"
+echo "examples/ for every kind of RNN, docs/c-api.md for the C API, 'rnnc --help'."
