@@ -149,17 +149,23 @@ fi
 
 # 9. Every key works or is an error: a misspelt --set key is refused with
 #    the nearest key, a bad value with the key's name, eval_every without
-#    an eval part with what to set.
+#    an eval part with what to set; a setting given as an option points to
+#    --set, a misspelt option suggests the nearest.
 "$R" train $M --set epoch=2 2>"$tmp/err"; r1=$?
 grep -q "^rnnc: --set epoch: unknown train setting 'epoch'; did you mean 'epochs'?" "$tmp/err"; g1=$?
 "$R" train $M --set 'optimizer=sgd(lr=0.1, beta1=0.9)' 2>"$tmp/err"; r2=$?
 grep -q "^rnnc: --set optimizer: unknown argument 'beta1' of sgd(...) (lr, momentum, weight_decay)" "$tmp/err"; g2=$?
 "$R" train $M --set eval=0 --set eval_every=5 2>"$tmp/err"; r3=$?
 grep -q "eval_every = 5 needs a held-out part to evaluate on: set eval = FRACTION" "$tmp/err"; g3=$?
-if [ $r1 -eq 1 ] && [ $g1 -eq 0 ] && [ $r2 -eq 1 ] && [ $g2 -eq 0 ] && [ $r3 -eq 1 ] && [ $g3 -eq 0 ]; then
+"$R" train $M --epochs 3 2>"$tmp/err"; r4=$?
+grep -q "^rnnc train: unknown option '--epochs'; a train setting is given with --set: --set epochs=" "$tmp/err"; g4=$?
+"$R" train $M --reume x 2>"$tmp/err"; r5=$?
+grep -q "^rnnc train: unknown option '--reume'; did you mean '--resume'?" "$tmp/err"; g5=$?
+if [ $r1 -eq 1 ] && [ $g1 -eq 0 ] && [ $r2 -eq 1 ] && [ $g2 -eq 0 ] && [ $r3 -eq 1 ] && [ $g3 -eq 0 ] &&
+   [ $r4 -eq 2 ] && [ $g4 -eq 0 ] && [ $r5 -eq 2 ] && [ $g5 -eq 0 ]; then
     ok "bad --set keys and values are refused with the key's name"
 else
-    bad "--set errors ($r1 $g1 $r2 $g2 $r3 $g3)"
+    bad "--set errors ($r1 $g1 $r2 $g2 $r3 $g3 $r4 $g4 $r5 $g5)"
 fi
 
 # 10. Limits, found by fuzzing: epochs that make more than 10^15 steps (they
