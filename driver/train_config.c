@@ -7,6 +7,7 @@
  * turns a checked value into fields. */
 #include "driver/train_config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +86,9 @@ void train_settings_default(TrainSettings *ts)
 }
 
 /* A relative file name in a train block is relative to the folder of the
- * model file (dir, "" for the current directory), as an include's is to
- * its file, so that `rnnc train` of a model works from any folder; one of
- * --set is relative to the current directory, where it was typed. */
+ * model file (dir, "" for the current directory), as a C #include's is
+ * to its file, so that `rnnc train` of a model works from any folder; one
+ * of --set is relative to the current directory, where it was typed. */
 static int set_path(char *dst, size_t n, const char *src, const char *dir, const char *where, char *err, size_t errlen)
 {
     if (src[0] == '/') dir = "";
@@ -112,8 +113,9 @@ static int apply_data(TrainSettings *ts, const Expr *e, const char *file, const 
 {
     char dir[512] = "";
     const char *slash = file ? strrchr(file, '/') : NULL;
+    if (slash && slash - file >= (ptrdiff_t)sizeof dir) return ir_errf(err, errlen, "%s: file name too long", where);
     if (slash) snprintf(dir, sizeof dir, "%.*s", slash == file ? 1 : (int)(slash - file), file);
-    /* for the message of a file that cannot be opened (train_data_open_check) */
+    /* for the message of a file that cannot be opened (open_check, cmd_train.c) */
     if (file)
         snprintf(ts->data_note, sizeof ts->data_note,
                  "%s: a train block's file name is relative to the model file's folder, %s", where, dir[0] ? dir : ".");
