@@ -67,6 +67,19 @@ void cli_hint_short(const Command *c, char ch, char *buf, size_t n)
     list_options(c, buf, n);
 }
 
+void cli_hint_value(const char *word, const char *const *choices, char *buf, size_t n)
+{
+    char one[160];
+    buf[0] = '\0';
+    Suggest sg;
+    suggest_init(&sg, word);
+    for (int i = 0; choices[i]; i++) suggest_add(&sg, choices[i]);
+    const char *near = suggest_best(&sg);
+    if (!near) return;
+    snprintf(one, sizeof one, "; did you mean '%s'?", near);
+    append(buf, n, one);
+}
+
 void cli_hint_command(const char *name, const Command *const *cmds, int ncmds, char *buf, size_t n)
 {
     char one[96];

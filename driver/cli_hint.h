@@ -19,6 +19,11 @@ void cli_hint_long(const Command *c, const char *name, size_t len, char *buf, si
  * is too short to guess from). */
 void cli_hint_short(const Command *c, char ch, char *buf, size_t n);
 
+/* For the value `word` of an option that takes one of `choices` (NULL
+ * ended), all of which its message lists already: "; did you mean 'jit'?"
+ * for a near one, else "". */
+void cli_hint_value(const char *word, const char *const *choices, char *buf, size_t n);
+
 /* For the unknown command NAME among cmds: "did you mean 'train'? The
  * commands are check, dump, ..." (without a near name, "the commands
  * are ..."). */

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "driver/cli_hint.h"
 #include "ir/bind.h"
 #include "exec/init.h"
 #include "exec/rng.h"
@@ -15,8 +16,12 @@ int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec)
     *prec = IR_PREC_F32;
     if (s && !strcmp(s, "f64"))
         *prec = IR_PREC_F64;
-    else if (s && strcmp(s, "f32"))
-        return cli_usage_error(c, "unknown precision '%s' (f32 or f64)", s);
+    else if (s && strcmp(s, "f32")) {
+        static const char *const choices[] = {"f32", "f64", NULL};
+        char hint[128];
+        cli_hint_value(s, choices, hint, sizeof hint);
+        return cli_usage_error(c, "unknown precision '%s' (f32 or f64)%s", s, hint);
+    }
     return 0;
 }
 
@@ -31,8 +36,11 @@ int run_engine(const Command *c, const CliArgs *a, IrPrecision prec, Engine *e)
         if (prec == IR_PREC_F64) name = "interp";
     }
     if (engine_open(name, e, err, sizeof err)) {
-        if (chosen) return cli_usage_error(c, "%s", err);
-        return cli_usage_error(c, "RNNC_ENGINE: %s", err);
+        static const char *const choices[] = {"interp", "c", "jit", NULL};
+        char hint[128];
+        cli_hint_value(name, choices, hint, sizeof hint);
+        if (chosen) return cli_usage_error(c, "%s%s", err, hint);
+        return cli_usage_error(c, "RNNC_ENGINE: %s%s", err, hint);
     }
     if (engine_is_compiled(e) && prec == IR_PREC_F64) {
         engine_close(e);

@@ -1,7 +1,8 @@
 /* test_cli_hint.c - the hints of the command line's usage errors
  * (driver/cli_hint.c): a misspelt option or command suggests the nearest
  * name, a far one lists the valid names, a train setting written as an
- * option points to --set.  The driver file is not in librnnc.a, so it is
+ * option points to --set; a misspelt value of an option suggests the
+ * nearest of its values.  The driver file is not in librnnc.a, so it is
  * compiled into this test directly. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,11 +55,25 @@ static void test_short_options_and_commands(void **state)
     assert_int_equal(strlen(small), sizeof small - 1);
 }
 
+static void test_values(void **state)
+{
+    (void)state;
+    char buf[128];
+    static const char *const engines[] = {"interp", "c", "jit", NULL};
+    cli_hint_value("jitt", engines, buf, sizeof buf);
+    assert_string_equal(buf, "; did you mean 'jit'?");
+    cli_hint_value("intrp", engines, buf, sizeof buf);
+    assert_string_equal(buf, "; did you mean 'interp'?");
+    cli_hint_value("llvm", engines, buf, sizeof buf); /* the message lists them already */
+    assert_string_equal(buf, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_long_options),
         cmocka_unit_test(test_short_options_and_commands),
+        cmocka_unit_test(test_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
