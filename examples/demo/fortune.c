@@ -25,7 +25,7 @@
 
 #define VOCAB       96  /* the model's vocab = 96 */
 #define TEMPERATURE 0.7 /* below 1: likelier characters, fewer typos */
-#define MAX_CHARS   400 /* a fortune that never ends is cut here */
+#define MAX_CHARS   300 /* a fortune this long ends at its next line end */
 
 /* The vocabulary: chars[id] is the byte of id; returns how many. */
 static int read_vocab(const char *path, unsigned char chars[256])
@@ -122,8 +122,10 @@ int main(int argc, char **argv)
             }
             putchar(c);
             prev = c;
-            if (++len == MAX_CHARS) { /* no separator in sight: start afresh */
-                putchar('\n');
+            /* no separator in sight: end it with its line (or, with no
+             * line end either, anywhere), and start afresh */
+            if ((++len >= MAX_CHARS && c == '\n') || len == 3 * MAX_CHARS) {
+                if (c != '\n') putchar('\n');
                 fortunes_reset(m);
                 rc = feed(m, id_of['%'], probs) || feed(m, id_of['\n'], probs);
                 break;
