@@ -1,7 +1,8 @@
 # rnnc - build, test, install.
 #
 #   make               build/rnnc
-#   make demo          install missing tools (as root), build, run the demo
+#   make demo          install missing tools (as root), build, run the demo:
+#                      train, sample, compile to C, build and run a program
 #   make test          install missing tools, run every test under ASan+UBSan
 #   make install PREFIX=/usr/local
 #
@@ -211,10 +212,14 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/librnnc.a
 deps:
 	@sh scripts/deps.sh
 
-# The README's two commands.
-demo: deps
-	$(MAKE) all
-	sh examples/demo.sh $(BUILD)/rnnc
+# The README's two commands.  The demo's build is quiet (a line, then only
+# a compiler's warnings or errors) and uses every core; examples/demo.sh
+# says what each of its steps does.
+demo:
+	@sh scripts/deps.sh demo
+	@echo "building $(BUILD)/rnnc with $(NPROC) jobs..."
+	@$(MAKE) -s -j$(NPROC) all
+	@sh examples/demo.sh $(BUILD)/rnnc $(BUILD)/demo
 
 # The tests run on the sanitizer build; the clang build proves the sources
 # are warning-free under both compilers.  Every build and the suites use

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver/cli_hint.h"
 #include "frontend/sema.h"
 #include "ir/timing.h"
 
@@ -52,7 +53,11 @@ int cli_parse(const Command *c, int argc, char **argv, CliArgs *out)
             const char *eq = strchr(a + 2, '=');
             size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
             o = find_long(c, a + 2, len);
-            if (!o) return cli_usage_error(c, "unknown option '%.*s'", (int)len + 2, a);
+            if (!o) {
+                char hint[1024];
+                cli_hint_long(c, a + 2, len, hint, sizeof hint);
+                return cli_usage_error(c, "unknown option '%.*s'%s", (int)len + 2, a, hint);
+            }
             if (eq) {
                 if (o->arg == 0) return cli_usage_error(c, "option '--%s' takes no value", o->name);
                 val = eq + 1;
@@ -62,7 +67,11 @@ int cli_parse(const Command *c, int argc, char **argv, CliArgs *out)
             }
         } else {
             o = find_short(c, a[1]);
-            if (!o) return cli_usage_error(c, "unknown option '-%c'", a[1]);
+            if (!o) {
+                char hint[1024];
+                cli_hint_short(c, a[1], hint, sizeof hint);
+                return cli_usage_error(c, "unknown option '-%c'%s", a[1], hint);
+            }
             if (o->arg == 0) {
                 if (a[2]) return cli_usage_error(c, "option '-%c' takes no value", a[1]);
             } else if (a[2]) {

@@ -18,8 +18,9 @@
 #include "target/c/c_file.h"
 #include "target/llvm/llvm_file.h"
 #include "driver/cli.h"
+#include "driver/cli_hint.h"
+#include "driver/run_setup.h"
 #include "driver/train_config.h"
-#include "ir/bind.h"
 #include "ir/timing.h"
 #include "io/outfile.h"
 #include "io/tensor.h"
@@ -56,8 +57,12 @@ static int run(const CliArgs *a)
     const char *rt = cli_get(a, "runtime"), *model = cli_get(a, "model");
     int embed = cli_has(a, "embed-weights"), train = cli_has(a, "train");
     if (!outp) return cli_usage_error(&cmd_compile, "missing -o FILE.c");
-    if (rt && strcmp(rt, "inline") && strcmp(rt, "link"))
-        return cli_usage_error(&cmd_compile, "--runtime must be inline or link, not '%s'", rt);
+    char hint[128];
+    if (rt && strcmp(rt, "inline") && strcmp(rt, "link")) {
+        static const char *const choices[] = {"inline", "link", NULL};
+        cli_hint_value(rt, choices, hint, sizeof hint);
+        return cli_usage_error(&cmd_compile, "--runtime must be inline or link, not '%s'%s", rt, hint);
+    }
     if (embed != (wpath != NULL))
         return cli_usage_error(
             &cmd_compile, "%s",
@@ -65,8 +70,11 @@ static int run(const CliArgs *a)
                   : "-w is for --embed-weights (without it the program loads its weights at run time)");
     const char *emit = cli_get(a, "emit"), *target = cli_get(a, "target");
     int lk = -1; /* --emit=llvm|asm|obj: the kernels through LLVM (target/llvm/llvm_file.h) */
-    if (emit && strcmp(emit, "c") && (lk = llvm_file_kind(emit)) < 0)
-        return cli_usage_error(&cmd_compile, "--emit must be c, llvm, asm or obj, not '%s'", emit);
+    if (emit && strcmp(emit, "c") && (lk = llvm_file_kind(emit)) < 0) {
+        static const char *const choices[] = {"c", "llvm", "asm", "obj", NULL};
+        cli_hint_value(emit, choices, hint, sizeof hint);
+        return cli_usage_error(&cmd_compile, "--emit must be c, llvm, asm or obj, not '%s'%s", emit, hint);
+    }
     if (target && lk < 0) return cli_usage_error(&cmd_compile, "--target is for --emit=llvm, asm or obj");
     int no_api = cli_has(a, "no-api");
     if (lk >= 0 && rt) return cli_usage_error(&cmd_compile, "--runtime is for --emit=c");
@@ -141,10 +149,7 @@ static int run(const CliArgs *a)
     }
     if (wpath) {
         /* checked here against the model, so that a message names the file */
-        if (rt_st_read(wpath, &weights, err, sizeof err) || ir_bind_params(fwd, &weights, wpath, err, sizeof err)) {
-            cli_error("%s", err);
-            goto done;
-        }
+        if (run_load_weights(fwd, wpath, &weights)) goto done;
         o.weights = &weights;
     }
     if (lk >= 0) {

@@ -5,6 +5,7 @@
 #include "lower/kcompile.h"
 #include "kir/kir.h"
 #include "driver/cli.h"
+#include "driver/cli_hint.h"
 #include "passes/autodiff.h"
 #include "passes/pipeline.h"
 #include "passes/unroll.h"
@@ -16,10 +17,14 @@ static int run(const CliArgs *a)
     if (!stage) stage = "ir";
     if (!format) format = "text";
     int dot = 0;
-    if (!strcmp(format, "dot"))
+    if (!strcmp(format, "dot")) {
         dot = 1;
-    else if (strcmp(format, "text"))
-        return cli_usage_error(&cmd_dump, "unknown format '%s' (text or dot)", format);
+    } else if (strcmp(format, "text")) {
+        static const char *const choices[] = {"text", "dot", NULL};
+        char hint[128];
+        cli_hint_value(format, choices, hint, sizeof hint);
+        return cli_usage_error(&cmd_dump, "unknown format '%s' (text or dot)%s", format, hint);
+    }
     long long unroll = 0;
     if (cli_has(a, "unroll")) {
         const char *v = cli_get(a, "unroll");
@@ -73,7 +78,10 @@ static int run(const CliArgs *a)
         if (!rc) kfunc_print(f, stdout);
         kfunc_free(f);
     } else {
-        return cli_usage_error(&cmd_dump, "unknown stage '%s' (ast, ir, grad, opt, unroll or kernel)", stage);
+        static const char *const choices[] = {"ast", "ir", "grad", "opt", "unroll", "kernel", NULL};
+        char hint[128];
+        cli_hint_value(stage, choices, hint, sizeof hint);
+        return cli_usage_error(&cmd_dump, "unknown stage '%s' (ast, ir, grad, opt, unroll or kernel)%s", stage, hint);
     }
     source_free(&s);
     return rc;

@@ -13,8 +13,10 @@
  * permutation of the items from the RNG; the checkpoint stores the RNG
  * state from before that draw, so a resumed run redraws the same
  * permutation and continues bit for bit. */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,10 +112,26 @@ static int take(TensorMap *out, const char *name, TensorMap *dst, const char *as
 
 /* ---- setting up ------------------------------------------------------------- */
 
+/* A data file that cannot be opened is named as it was tried, with why,
+ * and with where its name came from and what it is relative to: a name
+ * in a train block is relative to the model file's folder, not to the
+ * current directory (docs/training.md). */
+static int open_check(const TrainSettings *ts, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fclose(f);
+        return 0;
+    }
+    return cli_error("cannot open the data file %s: %s\n  (%s)", path, strerror(errno), ts->data_note);
+}
+
 static int load_data(Trainer *tr)
 {
     TrainSettings *ts = &tr->ts;
     int rc;
+    for (int i = 0; i < (ts->data_kind == DATA_NPY ? ts->ndata : 1); i++)
+        if (open_check(ts, ts->data_kind == DATA_NPY ? ts->data_paths[i] : ts->data_path)) return 1;
     if (ts->data_kind == DATA_NPY) {
         const char *names[DATA_MAX_ARRAYS], *paths[DATA_MAX_ARRAYS];
         for (int i = 0; i < ts->ndata; i++) {

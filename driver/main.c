@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "driver/cli.h"
+#include "driver/cli_hint.h"
 #include "ir/timing.h"
 
 #define RNNC_VERSION "0.1.0"
@@ -49,8 +50,14 @@ int main(int argc, char **argv)
         }
         const Command *c = find(argv[2]);
         if (!c || argc > 3) {
-            fprintf(stderr, "rnnc help: %s\nusage: rnnc help [COMMAND]\n",
-                    c ? "too many arguments" : "unknown command");
+            char hint[512];
+            if (c)
+                fprintf(stderr, "rnnc help: too many arguments\n");
+            else {
+                cli_hint_command(argv[2], commands, NCOMMANDS, hint, sizeof hint);
+                fprintf(stderr, "rnnc help: unknown command '%s'; %s\n", argv[2], hint);
+            }
+            fprintf(stderr, "usage: rnnc help [COMMAND]\n");
             return EXIT_USAGE;
         }
         cli_help(c, stdout);
@@ -58,7 +65,9 @@ int main(int argc, char **argv)
     }
     const Command *c = find(name);
     if (!c) {
-        fprintf(stderr, "rnnc: unknown command '%s' (see 'rnnc --help')\n", name);
+        char hint[512];
+        cli_hint_command(name, commands, NCOMMANDS, hint, sizeof hint);
+        fprintf(stderr, "rnnc: unknown command '%s'; %s (see 'rnnc --help')\n", name, hint);
         return EXIT_USAGE;
     }
     for (int i = 2; i < argc; i++)

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "driver/cli_hint.h"
 #include "ir/bind.h"
 #include "exec/init.h"
 #include "exec/rng.h"
@@ -15,8 +16,12 @@ int run_precision(const Command *c, const CliArgs *a, IrPrecision *prec)
     *prec = IR_PREC_F32;
     if (s && !strcmp(s, "f64"))
         *prec = IR_PREC_F64;
-    else if (s && strcmp(s, "f32"))
-        return cli_usage_error(c, "unknown precision '%s' (f32 or f64)", s);
+    else if (s && strcmp(s, "f32")) {
+        static const char *const choices[] = {"f32", "f64", NULL};
+        char hint[128];
+        cli_hint_value(s, choices, hint, sizeof hint);
+        return cli_usage_error(c, "unknown precision '%s' (f32 or f64)%s", s, hint);
+    }
     return 0;
 }
 
@@ -31,8 +36,11 @@ int run_engine(const Command *c, const CliArgs *a, IrPrecision prec, Engine *e)
         if (prec == IR_PREC_F64) name = "interp";
     }
     if (engine_open(name, e, err, sizeof err)) {
-        if (chosen) return cli_usage_error(c, "%s", err);
-        return cli_usage_error(c, "RNNC_ENGINE: %s", err);
+        static const char *const choices[] = {"interp", "c", "jit", NULL};
+        char hint[128];
+        cli_hint_value(name, choices, hint, sizeof hint);
+        if (chosen) return cli_usage_error(c, "%s%s", err, hint);
+        return cli_usage_error(c, "RNNC_ENGINE: %s%s", err, hint);
     }
     if (engine_is_compiled(e) && prec == IR_PREC_F64) {
         engine_close(e);
@@ -76,11 +84,35 @@ int run_read_inputs(const Command *c, const CliArgs *a, TensorMap *inputs)
     return 0;
 }
 
+/* A checkpoint of `rnnc train` holds the weights and, under names no
+ * parameter can have (a name of the language has no ':'), the optimizer
+ * state (opt:P.m), the carried state (carry:K) and the run's position and
+ * vocabulary (train:*): docs/training.md, "Checkpoints".  A command that
+ * wants the weights alone takes a checkpoint as it is, as NAME_load_weights
+ * of a compiled model does; any other stray tensor is still an error. */
+static int is_train_state(const char *name)
+{
+    return !strncmp(name, "opt:", 4) || !strncmp(name, "carry:", 6) || !strncmp(name, "train:", 6);
+}
+
+void run_drop_train_state(TensorMap *w)
+{
+    TensorMap keep;
+    rt_map_init(&keep);
+    for (int i = 0; i < w->count; i++)
+        /* moved on success; out of memory, the entry is dropped with the
+         * rest below, and the binder names it as missing */
+        if (!is_train_state(w->names[i])) rt_map_put(&keep, w->names[i], &w->tensors[i]);
+    rt_map_free(w);
+    *w = keep;
+}
+
 int run_load_weights(const IrModule *m, const char *path, TensorMap *w)
 {
     char err[512];
     if (path) {
         if (rt_st_read(path, w, err, sizeof err)) return cli_error("%s", err);
+        run_drop_train_state(w);
     } else if (m->nparams) {
         return cli_error("model '%s' has %d parameters: give a weights file with -w (make one with 'rnnc init')",
                          m->name, m->nparams);

@@ -33,9 +33,13 @@ int run_binding(const Command *c, const char *opt, const char *v, char *name, si
 /* Reads every -i NAME=x.npy into `inputs`; a name given twice is an error. */
 int run_read_inputs(const Command *c, const CliArgs *a, TensorMap *inputs);
 
-/* Reads the weights file `path` into w and checks it against m's
- * parameters.  With no path, a model with parameters is an error that
- * says how to make a weights file. */
+/* Removes from w the training state of a checkpoint (opt:*, carry:*,
+ * train:*), leaving the weights. */
+void run_drop_train_state(TensorMap *w);
+
+/* Reads the weights file `path` into w, a checkpoint's training state
+ * dropped, and checks it against m's parameters.  With no path, a model
+ * with parameters is an error that says how to make a weights file. */
 int run_load_weights(const IrModule *m, const char *path, TensorMap *w);
 
 /* Fresh weights for every parameter of m, exactly as `rnnc init --seed

@@ -7,6 +7,7 @@
  * turns a checked value into fields. */
 #include "driver/train_config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,10 +85,19 @@ void train_settings_default(TrainSettings *ts)
     ts->opt = train_config_default();
 }
 
-static int set_path(char *dst, size_t n, const char *src, const char *where, char *err, size_t errlen)
+/* A relative file name in a train block is relative to the folder of the
+ * model file (dir, "" for the current directory), as a C #include's is
+ * to its file, so that `rnnc train` of a model works from any folder; one
+ * of --set is relative to the current directory, where it was typed. */
+static int set_path(char *dst, size_t n, const char *src, const char *dir, const char *where, char *err, size_t errlen)
 {
-    if (strlen(src) >= n) return ir_errf(err, errlen, "%s: file name too long", where);
-    snprintf(dst, n, "%s", src);
+    if (src[0] == '/') dir = "";
+    const char *sep = dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : ""; /* "/" is a folder too */
+    size_t a = strlen(dir), b = strlen(sep), c = strlen(src);
+    if (a + b + c >= n) return ir_errf(err, errlen, "%s: file name too long", where);
+    memcpy(dst, dir, a);
+    memcpy(dst + a, sep, b);
+    memcpy(dst + a + b, src, c + 1);
     return 0;
 }
 
@@ -97,26 +107,37 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-/* e is a checked data value: "f", text("f"), csv("f") or npy(NAME="f", ...). */
-static int apply_data(TrainSettings *ts, const Expr *e, const char *where, char *err, size_t errlen)
+/* e is a checked data value: "f", text("f"), csv("f") or npy(NAME="f", ...);
+ * file is the model file of a block, NULL for --set. */
+static int apply_data(TrainSettings *ts, const Expr *e, const char *file, const char *where, char *err, size_t errlen)
 {
+    char dir[512] = "";
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    if (slash && slash - file >= (ptrdiff_t)sizeof dir) return ir_errf(err, errlen, "%s: file name too long", where);
+    if (slash) snprintf(dir, sizeof dir, "%.*s", slash == file ? 1 : (int)(slash - file), file);
+    /* for the message of a file that cannot be opened (open_check, cmd_train.c) */
+    if (file)
+        snprintf(ts->data_note, sizeof ts->data_note,
+                 "%s: a train block's file name is relative to the model file's folder, %s", where, dir[0] ? dir : ".");
+    else
+        snprintf(ts->data_note, sizeof ts->data_note, "%s: relative to the current directory", where);
     ts->has_data = 1;
     ts->ndata = 0;
     if (e->kind == EX_STR) {
         /* A bare file name: csv by its extension, else text. */
         ts->data_kind = ends_with(e->str, ".csv") ? DATA_CSV : DATA_TEXT;
-        return set_path(ts->data_path, sizeof ts->data_path, e->str, where, err, errlen);
+        return set_path(ts->data_path, sizeof ts->data_path, e->str, dir, where, err, errlen);
     }
     if (strcmp(e->name, "npy")) {
         ts->data_kind = e->name[0] == 't' ? DATA_TEXT : DATA_CSV;
-        return set_path(ts->data_path, sizeof ts->data_path, e->args[0].value->str, where, err, errlen);
+        return set_path(ts->data_path, sizeof ts->data_path, e->args[0].value->str, dir, where, err, errlen);
     }
     ts->data_kind = DATA_NPY;
     for (int i = 0; i < e->nargs; i++) {
         const Arg *a = &e->args[i];
         if (strlen(a->name) >= sizeof ts->data_names[0]) return ir_errf(err, errlen, "%s: name too long", where);
         snprintf(ts->data_names[i], sizeof ts->data_names[i], "%s", a->name);
-        if (set_path(ts->data_paths[i], sizeof ts->data_paths[i], a->value->str, where, err, errlen)) return -1;
+        if (set_path(ts->data_paths[i], sizeof ts->data_paths[i], a->value->str, dir, where, err, errlen)) return -1;
     }
     ts->ndata = e->nargs;
     return 0;
@@ -185,7 +206,7 @@ static int apply(TrainSettings *ts, const Stmt *st, const char *file, char *err,
     switch (k->id) {
     case TK_STEPS: ts->epochs = 0; break; /* of steps and epochs, the last one given wins */
     case TK_EPOCHS: ts->steps = 0; break;
-    case TK_DATA: return apply_data(ts, e, where, err, errlen);
+    case TK_DATA: return apply_data(ts, e, file, where, err, errlen);
     case TK_OPTIMIZER: apply_optimizer(ts, e); break;
     case TK_CLIP: apply_clip(ts, e); break;
     default: break;

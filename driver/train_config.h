@@ -20,8 +20,9 @@ typedef struct TrainSettings {
     int ndata;           /* npy                */
     char data_names[DATA_MAX_ARRAYS][128];
     char data_paths[DATA_MAX_ARRAYS][512];
-    int64_t seq_len; /* 0: not set (npy: T)                     */
-    int64_t tbptt;   /* 0: not set (= seq_len)                  */
+    char data_note[1400]; /* where the file names came from, for messages */
+    int64_t seq_len;      /* 0: not set (npy: T)                     */
+    int64_t tbptt;        /* 0: not set (= seq_len)                  */
     int64_t batch;
     int64_t epochs, steps; /* steps > 0 wins; else epochs (default 1)  */
     int64_t seed;
@@ -37,11 +38,13 @@ typedef struct TrainSettings {
 void train_settings_default(TrainSettings *ts);
 
 /* Applies every setting of train block t (may be NULL).  `file` names the
- * .rnn file in messages.  Returns 0, or -1 with "file:line:col: message". */
+ * .rnn file in messages; a relative data file name is taken relative to
+ * its folder.  Returns 0, or -1 with "file:line:col: message". */
 int train_settings_block(TrainSettings *ts, const Decl *t, const char *file, char *err, size_t errlen);
 
 /* Applies one "key=value" override; the value is parsed as in the language
- * (a number, a string, a call such as adam(lr=0.01)). */
+ * (a number, a string, a call such as adam(lr=0.01)); a data file name is
+ * relative to the current directory. */
 int train_settings_set(TrainSettings *ts, const char *kv, char *err, size_t errlen);
 
 /* Final checks and defaults that depend on each other (lr into the

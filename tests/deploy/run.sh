@@ -20,7 +20,9 @@
 #  6. `rnnc compile --emit=obj` with the same header: the object linked with
 #     librnnrt.a gives the C file's results, statuses and messages, byte for
 #     byte (why exactly: the section's comment), with --embed-weights too;
-#     --emit=llvm through llvm-as-14, --emit=asm, --no-api.
+#     --emit=llvm through llvm-as-14, --emit=asm, --no-api;
+#  7. the demo's program, examples/demo/fortune.c, on its model compiled
+#     with a training checkpoint's weights embedded.
 #
 # Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the
 # compiled kernels and the interpreter do the same float32 operations, but
@@ -293,6 +295,34 @@ if [ -f "$RNNRT_LIB" ]; then
         nm '$o/k.o' | grep -q ' T forecast_kernel_forward\$' && ! nm '$o/k.o' | grep -q 'forecast_create\|rnnrt_model'"
 else
     echo "SKIP --emit=obj: no $RNNRT_LIB"
+fi
+
+# ---- 7. the demo's program (make demo, examples/demo.sh) ----------------------
+# The demo's model, briefly trained on tiny.txt cut into "%" lines (the
+# demo's text, fortunes-min, need not be installed here), its checkpoint
+# compiled with --embed-weights, and examples/demo/fortune.c built on it
+# with every compiler, warning-free: it prints the fortunes asked for,
+# in the text's characters, the same for the same seed.
+d=$tmp/demo
+mkdir -p "$d"
+cp examples/demo/fortunes.rnn examples/demo/fortune.c "$d/"
+awk '{ print } NR % 3 == 0 { print "%" }' examples/data/tiny.txt >"$d/fortunes.txt"
+if (cd "$d" && "$RNNC" train fortunes.rnn --set steps=20 --set batch=4 --set seq_len=32 -o ck.safetensors &&
+    "$RNNC" compile fortunes.rnn -w ck.safetensors --embed-weights -o fortunes.c --header fortunes.h) >"$tmp/log" 2>&1; then
+    for cc in $compilers; do
+        # shellcheck disable=SC2086
+        if "$cc" $FLAGS -O2 -I"$d" -o "$d/fortune_$cc" "$d/fortune.c" "$d/fortunes.c" -lm >"$tmp/log" 2>&1 &&
+           "$d/fortune_$cc" "$d/fortunes.txt" 3 7 >"$d/out_$cc" 2>"$tmp/log" &&
+           [ "$(grep -c '^%$' "$d/out_$cc")" -eq 2 ] &&
+           [ -z "$(tr -d "$(tr -d '\n' <"$d/fortunes.txt")\n" <"$d/out_$cc")" ] &&
+           "$d/fortune_$cc" "$d/fortunes.txt" 3 7 | cmp -s - "$d/out_$cc"; then
+            ok "demo: fortune.c builds with $cc on the compiled checkpoint, prints 3 fortunes"
+        else
+            bad "demo: fortune.c with $cc"
+        fi
+    done
+else
+    bad "demo: train and compile examples/demo/fortunes.rnn"
 fi
 
 echo "$pass passed, $fail failed"

@@ -155,7 +155,7 @@ one() {
     [ -n "$ENGINE_C" ] && [ $((seed % C_EVERY)) -eq 0 ] && use_c=1
     if ! "$GEN" "$seed" "$d" >"$d/gen.err" 2>&1; then
         fail "$seed" "$d" "generator failed: $GEN $seed $d" "$d/gen.err"
-    elif ! "$R" check "$m" >"$d/check.out" 2>&1 || grep -q 'warning\|error' "$d/check.out"; then
+    elif ! "$R" check "$m" >"$d/check.out" 2>&1 || grep -q ': warning: \|: error: ' "$d/check.out"; then
         fail "$seed" "$d" "generator self-check: rnnc check $m" "$d/check.out"
     elif [ -n "${DIFF_CHECK_ONLY:-}" ]; then
         : # generator self-check only

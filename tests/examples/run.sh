@@ -1,5 +1,5 @@
 #!/bin/sh
-# Every example model is checked, given fresh weights by `rnnc init`, and run
+# Every example model is checked (the count on success too), given fresh weights by `rnnc init`, and run
 # on the inputs its "# inputs:" comment names (small arrays shipped in
 # examples/data/).  The run must succeed and produce every output.  An
 # example with a train block must train on its own data as written (one
@@ -15,6 +15,10 @@ for f in examples/*.rnn; do
     inputs=$(sed -n 's/^# inputs: //p' "$f" | head -1)
     if ! out=$("$RNNC" check "$f" 2>&1); then
         fail=$((fail + 1)); echo "FAIL $name: check"; echo "$out"; continue
+    fi
+    # a success says so, with what it checked (docs/cli.md)
+    if ! echo "$out" | grep -qx "$f: 1 model.*: 0 errors, 0 warnings"; then
+        fail=$((fail + 1)); echo "FAIL $name: check printed no count"; echo "$out"; continue
     fi
     if ! out=$("$RNNC" init "$f" -o "$tmp/$name.safetensors" --seed 1 2>&1); then
         fail=$((fail + 1)); echo "FAIL $name: init"; echo "$out"; continue

@@ -130,7 +130,8 @@ fi
 #    steps 15, 30 and the last (40), not after the epoch; evaluating
 #    changes nothing, so the weights and losses equal those of a run
 #    without eval_every (--set eval_every=0 turns the block's off).
-sed -e 's/clip = norm(5.0)/clip = none/' -e 's/log_every = 10/log_every = 10  eval_every = 15/' $M > "$tmp/every.rnn"
+sed -e 's/clip = norm(5.0)/clip = none/' -e 's/log_every = 10/log_every = 10  eval_every = 15/' \
+    -e "s|\.\./\.\./examples|$PWD/examples|" $M > "$tmp/every.rnn"  # the copy's data, relative to $tmp
 if "$R" check "$tmp/every.rnn" 2>"$tmp/err" &&
    "$R" train "$tmp/every.rnn" -o "$tmp/e1.safetensors" 2>"$tmp/err" &&
    [ "$(grep -c '^step [0-9]*: eval loss' "$tmp/err")" -eq 3 ] &&
@@ -148,17 +149,23 @@ fi
 
 # 9. Every key works or is an error: a misspelt --set key is refused with
 #    the nearest key, a bad value with the key's name, eval_every without
-#    an eval part with what to set.
+#    an eval part with what to set; a setting given as an option points to
+#    --set, a misspelt option suggests the nearest.
 "$R" train $M --set epoch=2 2>"$tmp/err"; r1=$?
 grep -q "^rnnc: --set epoch: unknown train setting 'epoch'; did you mean 'epochs'?" "$tmp/err"; g1=$?
 "$R" train $M --set 'optimizer=sgd(lr=0.1, beta1=0.9)' 2>"$tmp/err"; r2=$?
 grep -q "^rnnc: --set optimizer: unknown argument 'beta1' of sgd(...) (lr, momentum, weight_decay)" "$tmp/err"; g2=$?
 "$R" train $M --set eval=0 --set eval_every=5 2>"$tmp/err"; r3=$?
 grep -q "eval_every = 5 needs a held-out part to evaluate on: set eval = FRACTION" "$tmp/err"; g3=$?
-if [ $r1 -eq 1 ] && [ $g1 -eq 0 ] && [ $r2 -eq 1 ] && [ $g2 -eq 0 ] && [ $r3 -eq 1 ] && [ $g3 -eq 0 ]; then
+"$R" train $M --epochs 3 2>"$tmp/err"; r4=$?
+grep -q "^rnnc train: unknown option '--epochs'; a train setting is given with --set: --set epochs=" "$tmp/err"; g4=$?
+"$R" train $M --reume x 2>"$tmp/err"; r5=$?
+grep -q "^rnnc train: unknown option '--reume'; did you mean '--resume'?" "$tmp/err"; g5=$?
+if [ $r1 -eq 1 ] && [ $g1 -eq 0 ] && [ $r2 -eq 1 ] && [ $g2 -eq 0 ] && [ $r3 -eq 1 ] && [ $g3 -eq 0 ] &&
+   [ $r4 -eq 2 ] && [ $g4 -eq 0 ] && [ $r5 -eq 2 ] && [ $g5 -eq 0 ]; then
     ok "bad --set keys and values are refused with the key's name"
 else
-    bad "--set errors ($r1 $g1 $r2 $g2 $r3 $g3)"
+    bad "--set errors ($r1 $g1 $r2 $g2 $r3 $g3 $r4 $g4 $r5 $g5)"
 fi
 
 # 10. Limits, found by fuzzing: epochs that make more than 10^15 steps (they
@@ -182,6 +189,43 @@ if [ $r1 -eq 1 ] && [ $g1 -eq 0 ] && [ $n1 -eq 0 ] && [ $r2 -eq 1 ] && [ $g2 -eq
     ok "limits: too many epochs, huge batch x seq_len, nan in a csv"
 else
     bad "limits ($r1 $g1 $n1 $r2 $g2 $r3 $g3)"
+fi
+
+# 11. The checkpoint of test 1 is a weights file for every command: run,
+#     grad and compile --embed-weights (C and object) skip its optimizer
+#     state and train:* entries, as NAME_load_weights does; the weights of
+#     another model are still refused.
+"$B/tools/randnpy" i64 6x2 "$tmp/x.npy" 1 32 && "$B/tools/randnpy" i64 6x2 "$tmp/y.npy" 2 32
+"$R" run $M -w "$tmp/w.safetensors" -i tokens="$tmp/x.npy" -o probs="$tmp/pw.npy" 2>"$tmp/err"
+if "$R" run $M -w "$tmp/a.safetensors" -i tokens="$tmp/x.npy" -o probs="$tmp/pa.npy" 2>"$tmp/err" &&
+   ! "$CMP" --rtol 0 --atol 0 "$tmp/pa.npy" "$tmp/pw.npy" >/dev/null 2>&1 &&
+   "$R" grad $M -w "$tmp/a.safetensors" -i tokens="$tmp/x.npy" -i next="$tmp/y.npy" >"$tmp/out" 2>"$tmp/err" &&
+   grep -q "^loss: " "$tmp/out" &&
+   "$R" compile $M -w "$tmp/a.safetensors" --embed-weights -o "$tmp/ck.c" 2>"$tmp/err" &&
+   "$R" compile $M -w "$tmp/a.safetensors" --embed-weights --emit=obj -o "$tmp/ck.o" 2>"$tmp/err" &&
+   ! "$R" run examples/many_to_one.rnn -w "$tmp/a.safetensors" -i tokens="$tmp/x.npy" 2>"$tmp/err" &&
+   grep -q "a.safetensors: parameter .e.weight. has shape \[40, 8\]" "$tmp/err"; then
+    ok "a training checkpoint is the weights of run, grad and compile --embed-weights"
+else
+    bad "checkpoint as weights"
+fi
+
+# 12. A train block's data file is relative to the model file's folder, so
+#     the model trains from any current directory; one that cannot be
+#     opened is named as tried, with why and what it was relative to.
+root=$PWD
+mkdir -p "$tmp/m"
+sed 's|data = text(.*)|data = text("nope.txt")|' $M >"$tmp/m/nope.rnn"
+if (cd "$tmp" && "$root/$R" train "$root/$M" --set steps=2 -o "$tmp/cwd.safetensors") 2>"$tmp/err" &&
+   (cd "$tmp" && ! "$root/$R" train m/nope.rnn 2>"$tmp/err") &&
+   grep -q "^rnnc: cannot open the data file m/nope.txt: No such file or directory" "$tmp/err" &&
+   grep -q "m/nope.rnn:14:3: a train block's file name is relative to the model file's folder, m)" "$tmp/err" &&
+   ! "$R" train $M --set 'data=text("nope.txt")' 2>"$tmp/err" &&
+   grep -q "^rnnc: cannot open the data file nope.txt: No such file or directory" "$tmp/err" &&
+   grep -q "(--set data: relative to the current directory)" "$tmp/err"; then
+    ok "data files: relative to the model file, from any folder; a missing one is named as tried"
+else
+    bad "data paths"
 fi
 
 echo "$pass passed, $fail failed"

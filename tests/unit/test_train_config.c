@@ -14,6 +14,7 @@
 #include "frontend/sema.h"
 
 static char err[1024];
+static const char *block_file = "t.rnn"; /* the model file's name from_block gives */
 
 /* The settings of the train block of `src` (parsed and checked by sema).
  * Returns the number of sema errors. */
@@ -31,7 +32,7 @@ static int from_block(const char *src, TrainSettings *ts)
         const Decl *t = NULL;
         for (int i = 0; i < p->ndecls; i++)
             if (p->decls[i]->kind == DECL_TRAIN) t = p->decls[i];
-        assert_int_equal(train_settings_block(ts, t, "t.rnn", err, sizeof err), 0);
+        assert_int_equal(train_settings_block(ts, t, block_file, err, sizeof err), 0);
     }
     if (m) ir_free(m);
     ast_free(p);
@@ -42,6 +43,41 @@ static int from_block(const char *src, TrainSettings *ts)
 #define MODEL                                                                                   \
     "model c {\n input x : seq<int>\n target y : seq<int>\n e = embedding(x, vocab=5, dim=2)\n" \
     " z = dense(e, 5)\n loss = cross_entropy(z, y)\n}\n"
+
+/* A block's relative data file names are relative to the model file's
+ * folder (rnnc train works from any folder); absolute ones stay, and so
+ * does an override's, which is relative to the current directory. */
+static void test_data_paths_relative_to_model(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *data, *want;
+    } cases[] = {
+        {"t.rnn", "text(\"a.txt\")", "a.txt"},
+        {"m/sub/t.rnn", "text(\"a.txt\")", "m/sub/a.txt"},
+        {"m/t.rnn", "csv(\"../d/a.csv\")", "m/../d/a.csv"},
+        {"m/t.rnn", "\"/abs/a.txt\"", "/abs/a.txt"},
+        {"/t.rnn", "text(\"a.txt\")", "/a.txt"},
+    };
+    TrainSettings ts;
+    char src[512];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        block_file = cases[i].file;
+        snprintf(src, sizeof src, MODEL "train c {\n data = %s\n}\n", cases[i].data);
+        assert_int_equal(from_block(src, &ts), 0);
+        assert_string_equal(ts.data_path, cases[i].want);
+    }
+    block_file = "m/sub/t.rnn";
+    assert_int_equal(from_block(MODEL "train c {\n data = npy(x=\"x.npy\", y=\"/y.npy\")\n}\n", &ts), 0);
+    assert_string_equal(ts.data_paths[0], "m/sub/x.npy");
+    assert_string_equal(ts.data_paths[1], "/y.npy");
+    assert_string_equal(ts.data_note, "m/sub/t.rnn:9:2: a train block's file name is relative to the model "
+                                      "file's folder, m/sub");
+    assert_int_equal(train_settings_set(&ts, "data=text(\"b.txt\")", err, sizeof err), 0);
+    assert_string_equal(ts.data_path, "b.txt");
+    assert_string_equal(ts.data_note, "--set data: relative to the current directory");
+    block_file = "t.rnn";
+}
 
 static void test_block_settings(void **state)
 {
@@ -280,7 +316,7 @@ int main(void)
         cmocka_unit_test(test_block_settings),     cmocka_unit_test(test_sema_checks_eval_fraction),
         cmocka_unit_test(test_set_overrides),      cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_defaults),           cmocka_unit_test(test_block_clip_none_and_eval_every),
-        cmocka_unit_test(test_sema_and_set_agree),
+        cmocka_unit_test(test_sema_and_set_agree), cmocka_unit_test(test_data_paths_relative_to_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
