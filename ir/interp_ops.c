@@ -286,6 +286,36 @@ static int k_stack(const Val *const *in, int nin, Val *out, char *err, size_t n)
     return 0;
 }
 
+/* ---- dropout ---------------------------------------------------------------------------- */
+
+/* splitmix64's output function: runtime/dropout.c's draw, line for line
+ * (ir/ may not include the runtime; test_dropout checks the bits agree). */
+static uint64_t dropout_mix(uint64_t x)
+{
+    uint64_t z = x + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The mask of key (seed, step) and the op's index: 0 or 1/(1-p) each
+ * element (docs/ir.md, "Dropout"); in F32 the caller rounds the scale to
+ * float, as rt_dropout_mask does. */
+static int k_dropout_mask(const IrOp *op, const Val *key, const Val *want, Val *out, char *err, size_t n)
+{
+    if (key->numel != 2)
+        return ir_errf(err, n, "dropout_mask: the key has %lld elements, not 2", (long long)key->numel);
+    if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
+    double p = op->attrs.p, scale = 1.0 / (1.0 - p);
+    uint64_t s = dropout_mix((uint64_t)(int64_t)key->data[0]);
+    s = dropout_mix(s ^ (uint64_t)(int64_t)key->data[1]);
+    s = dropout_mix(s ^ (uint64_t)op->attrs.index);
+    uint64_t thr = (uint64_t)(p * 16777216.0);
+    for (int64_t i = 0; i < out->numel; i++)
+        out->data[i] = dropout_mix(s + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull) >> 40 >= thr ? scale : 0.0;
+    return 0;
+}
+
 /* The same elements in the same order under the declared shape. */
 static int k_reshape(const Val *x, const Val *want, Val *out, char *err, size_t n)
 {
@@ -796,6 +826,8 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
     case IR_CLIP_SCALE: return k_clip_scale(op, in[0], out, err, errlen);
     case IR_CLAMP: return k_clamp(op, in[0], out, err, errlen);
     case IR_RESHAPE: return k_reshape(in[0], want, out, err, errlen);
+    case IR_DROPOUT: return val_copy(out, in[0], err, errlen); /* as in inference: dropout.h */
+    case IR_DROPOUT_MASK: return k_dropout_mask(op, in[0], want, out, err, errlen);
     case IR_SGD_UPDATE:
     case IR_ADAM_UPDATE: /* interp_kernel_update() */
     case IR_SCAN:

@@ -44,9 +44,10 @@ struct rnnrt_model {
     int64_t train_batch;
     float train_reset, step_number, loss, grad_norm;
     int64_t steps_done;
-    rt_st_tensor *want; /* the parameters, for load and save             */
-    int64_t *sym;       /* scratch of a call: the kernel's sizes ...     */
-    const void **arg;   /* ... and slots                                 */
+    int64_t dropout_key[2]; /* (seed, step) of the dropout masks: (0, steps_done) */
+    rt_st_tensor *want;     /* the parameters, for load and save             */
+    int64_t *sym;           /* scratch of a call: the kernel's sizes ...     */
+    const void **arg;       /* ... and slots                                 */
     void **res;
 };
 
@@ -365,6 +366,7 @@ static void *ma_slot(rnnrt_model *m, const int64_t *ki, int result, const ma_cal
     case RNNRT_SLOT_OPT_NEXT: return m->opt[1 - m->cur][i];
     case RNNRT_SLOT_RESET: return io->reset;
     case RNNRT_SLOT_STEP_NUMBER: return &m->step_number;
+    case RNNRT_SLOT_DROPOUT_KEY: return m->dropout_key;
     case RNNRT_SLOT_LOSS: return &m->loss;
     case RNNRT_SLOT_GRAD_NORM: return &m->grad_norm;
     default: return NULL;
@@ -451,6 +453,9 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
         }
     }
     m->step_number = (float)(m->steps_done + 1); /* Adam's bias correction counts from 1 */
+    /* `rnnc train --seed 0`'s key at this step: the same masks (passes/dropout.h) */
+    m->dropout_key[0] = 0;
+    m->dropout_key[1] = m->steps_done;
     ma_call_io io = {.in = in,
                      .tg = tg,
                      .state = {m->train_state[m->train_cur], m->train_state[1 - m->train_cur]},

@@ -51,7 +51,8 @@ enum {
     RNNRT_SLOT_RESET,       /* the kernel's "start afresh" flag (float, 1 or 0)          */
     RNNRT_SLOT_STEP_NUMBER, /* the update's number, from 1 (float)                       */
     RNNRT_SLOT_LOSS,        /* the loss (float)                                          */
-    RNNRT_SLOT_GRAD_NORM    /* the gradient norm (float)                                 */
+    RNNRT_SLOT_GRAD_NORM,   /* the gradient norm (float)                                 */
+    RNNRT_SLOT_DROPOUT_KEY  /* the dropout masks' key: int64_t (seed 0, steps done)      */
 };
 
 typedef int rnnrt_kernel_fn(const int64_t *sym, const void *const *arg, void *const *res, void *arena, char *err,
