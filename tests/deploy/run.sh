@@ -20,7 +20,11 @@
 #  6. `rnnc compile --emit=obj` with the same header: the object linked with
 #     librnnrt.a gives the C file's results, statuses and messages, byte for
 #     byte (why exactly: the section's comment), with --embed-weights too;
-#     --emit=llvm through llvm-as-14, --emit=asm, --no-api.
+#     --emit=llvm through llvm-as-14, --emit=asm, --no-api;
+#  7. dropout (tests/deploy/dropout.rnn, dropout_api.c): the compiled
+#     forward pass has none (it gives `rnnc run`'s output) and three
+#     compiled training steps give the weights of `rnnc train --seed 0`
+#     (the same masks), not those of --seed 1.
 #
 # Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the
 # compiled kernels and the interpreter do the same float32 operations, but
@@ -293,6 +297,30 @@ if [ -f "$RNNRT_LIB" ]; then
         nm '$o/k.o' | grep -q ' T forecast_kernel_forward\$' && ! nm '$o/k.o' | grep -q 'forecast_create\|rnnrt_model'"
 else
     echo "SKIP --emit=obj: no $RNNRT_LIB"
+fi
+
+# ---- 7. dropout: the compiled train step draws rnnc train's masks -------------------
+dd=$tmp/dropout
+mkdir -p "$dd"
+# shellcheck disable=SC2086
+if "$RNNC" compile tests/deploy/dropout.rnn --train -o "$dd/dropfc.c" --header "$dd/dropfc.h" >"$tmp/log" 2>&1 &&
+   "$cc1" $FLAGS -O2 -I"$dd" -o "$dd/p" tests/deploy/dropout_api.c "$dd/dropfc.c" -lm >>"$tmp/log" 2>&1 &&
+   "$RNNC" init tests/deploy/dropout.rnn --seed 2 -o "$dd/w.safetensors" >>"$tmp/log" 2>&1 &&
+   "$dd/p" "$dd/w.safetensors" "$dd" >>"$tmp/log" 2>&1; then
+    ok "dropout: the C program builds warning-free and trains"
+    check "dropout: compiled forward = rnnc run (no dropout)" sh -c \
+        "'$RNNC' run tests/deploy/dropout.rnn --engine=interp -w '$dd/w.safetensors' -i x='$dd/x.npy' -o yhat='$dd/ref.npy' &&
+         '$NPYCMP' --atol 1e-6 --rtol 1e-5 '$dd/yhat.npy' '$dd/ref.npy'"
+    for s in 0 1; do
+        "$RNNC" train tests/deploy/dropout.rnn --engine=c --seed $s -w "$dd/w.safetensors" \
+            --set "data=npy(x=\"$dd/x.npy\", y=\"$dd/y.npy\")" -o "$dd/ck$s.safetensors" >"$tmp/log" 2>&1 || bad "dropout: rnnc train --seed $s"
+    done
+    check "dropout: 3 compiled train steps = rnnc train --seed 0's" \
+        "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$dd/ck0.safetensors" "$dd/trained.safetensors"
+    check "dropout: ... and not --seed 1's (other masks)" sh -c \
+        "! '$NPYCMP' --atol 1e-6 --rtol 1e-5 '$dd/ck1.safetensors' '$dd/trained.safetensors'"
+else
+    bad "dropout: compile, build, init, run"
 fi
 
 echo "$pass passed, $fail failed"
