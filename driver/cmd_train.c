@@ -12,7 +12,9 @@
  * Position in the data is (epoch, batch, segment).  Each epoch draws one
  * permutation of the items from the RNG; the checkpoint stores the RNG
  * state from before that draw, so a resumed run redraws the same
- * permutation and continues bit for bit. */
+ * permutation and continues bit for bit.  Dropout's masks need no state:
+ * each step's key is (the run's seed, the updates done), both in the
+ * checkpoint (driver/dropout_key.h). */
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
