@@ -24,7 +24,8 @@
 #  7. dropout (tests/deploy/dropout.rnn, dropout_api.c): the compiled
 #     forward pass has none (it gives `rnnc run`'s output) and three
 #     compiled training steps give the weights of `rnnc train --seed 0`
-#     (the same masks), not those of --seed 1.
+#     (the same masks), not those of --seed 1; its object (--emit=obj)
+#     trains to the C file's bytes.
 #
 # Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the
 # compiled kernels and the interpreter do the same float32 operations, but
@@ -319,6 +320,15 @@ if "$RNNC" compile tests/deploy/dropout.rnn --train -o "$dd/dropfc.c" --header "
         "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$dd/ck0.safetensors" "$dd/trained.safetensors"
     check "dropout: ... and not --seed 1's (other masks)" sh -c \
         "! '$NPYCMP' --atol 1e-6 --rtol 1e-5 '$dd/ck1.safetensors' '$dd/trained.safetensors'"
+    # The object of --emit=obj draws the masks with librnnrt.a's rt_dropout_mask.
+    if [ -f "$RNNRT_LIB" ]; then
+        mkdir -p "$dd/o"
+        # shellcheck disable=SC2086
+        check "dropout: --emit=obj trains to the C file's bytes" sh -c \
+            "'$RNNC' compile tests/deploy/dropout.rnn --train --emit=obj -o '$dd/o/dropfc.o' --header '$dd/o/dropfc.h' &&
+             '$cc1' $FLAGS -O2 -I'$dd/o' -o '$dd/o/p' tests/deploy/dropout_api.c '$dd/o/dropfc.o' '$RNNRT_LIB' -lm -lpthread &&
+             '$dd/o/p' '$dd/w.safetensors' '$dd/o' && cmp '$dd/o/trained.safetensors' '$dd/trained.safetensors'"
+    fi
 else
     bad "dropout: compile, build, init, run"
 fi
