@@ -44,7 +44,8 @@ struct rnnrt_model {
     int64_t train_batch;
     float train_reset, step_number, loss, grad_norm;
     int64_t steps_done;
-    int64_t dropout_key[2]; /* (seed, step) of the dropout masks: (0, steps_done) */
+    int64_t dropout_seed;   /* rnnrt_model_set_seed's, 0 until then              */
+    int64_t dropout_key[2]; /* (seed, step) of the dropout masks: (dropout_seed, steps_done) */
     rt_st_tensor *want;     /* the parameters, for load and save             */
     int64_t *sym;           /* scratch of a call: the kernel's sizes ...     */
     const void **arg;       /* ... and slots                                 */
@@ -310,6 +311,10 @@ RNNRT_MODEL_API const float *rnnrt_model_param_data(const rnnrt_model *m, int i)
 RNNRT_MODEL_API float rnnrt_model_grad_norm(const rnnrt_model *m) { return m ? m->grad_norm : 0.0f; }
 
 RNNRT_MODEL_API int64_t rnnrt_model_steps_done(const rnnrt_model *m) { return m ? m->steps_done : 0; }
+RNNRT_MODEL_API void rnnrt_model_set_seed(rnnrt_model *m, int64_t seed)
+{
+    if (m) m->dropout_seed = seed;
+}
 
 /* ---- calls ---------------------------------------------------------------------- */
 
@@ -453,8 +458,8 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
         }
     }
     m->step_number = (float)(m->steps_done + 1); /* Adam's bias correction counts from 1 */
-    /* `rnnc train --seed 0`'s key at this step: the same masks (passes/dropout.h) */
-    m->dropout_key[0] = 0;
+    /* `rnnc train --seed S`'s key at this step: the same masks (passes/dropout.h) */
+    m->dropout_key[0] = m->dropout_seed;
     m->dropout_key[1] = m->steps_done;
     ma_call_io io = {.in = in,
                      .tg = tg,

@@ -6,7 +6,9 @@
  *
  * writes its one training sequence as OUTDIR/x.npy and y.npy, runs three
  * training steps on it and saves the weights as OUTDIR/trained.safetensors,
- * and the forward pass's output before training as OUTDIR/yhat.npy;
+ * the same after dropfc_set_seed(m, 1) as OUTDIR/trained1.safetensors (the
+ * masks of --seed 1), and the forward pass's output before training as
+ * OUTDIR/yhat.npy;
  * tests/deploy/run.sh compares them with `rnnc train` and `rnnc run`. */
 #include <math.h>
 #include <stdio.h>
@@ -59,12 +61,16 @@ int main(int argc, char **argv)
     dropfc_targets tg = {.y = &y[0][0][0]};
     float loss = 0;
     if (dropfc_load_weights(m, argv[1]) || dropfc_forward(m, &n, &in, &out)) goto done;
-    for (int s = 0; s < STEPS; s++) {
-        if (dropfc_train_step(m, &n, &in, &tg, &loss)) goto done;
-        printf("step %lld: loss %.6f\n", (long long)dropfc_steps_done(m), loss);
+    for (int seed = 0; seed < 2; seed++) {
+        /* loading the weights again starts the step count afresh; the seed stays */
+        if (seed && (dropfc_load_weights(m, argv[1]), dropfc_set_seed(m, seed), dropfc_steps_done(m) != 0)) goto done;
+        for (int s = 0; s < STEPS; s++) {
+            if (dropfc_train_step(m, &n, &in, &tg, &loss)) goto done;
+            printf("seed %d, step %lld: loss %.6f\n", seed, (long long)dropfc_steps_done(m), loss);
+        }
+        snprintf(path, sizeof path, "%s/trained%s.safetensors", argv[2], seed ? "1" : "");
+        if (dropfc_save_weights(m, path)) goto done;
     }
-    snprintf(path, sizeof path, "%s/trained.safetensors", argv[2]);
-    if (dropfc_save_weights(m, path)) goto done;
     if (write_npy(argv[2], "x.npy", &x[0][0][0], T, B, F) || write_npy(argv[2], "y.npy", &y[0][0][0], T, B, G) ||
         write_npy(argv[2], "yhat.npy", &yhat[0][0][0], T, B, G)) {
         fprintf(stderr, "cannot write into %s\n", argv[2]);

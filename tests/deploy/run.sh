@@ -24,8 +24,8 @@
 #  7. dropout (tests/deploy/dropout.rnn, dropout_api.c): the compiled
 #     forward pass has none (it gives `rnnc run`'s output) and three
 #     compiled training steps give the weights of `rnnc train --seed 0`
-#     (the same masks), not those of --seed 1; its object (--emit=obj)
-#     trains to the C file's bytes.
+#     (the same masks), not those of --seed 1, which NAME_set_seed(m, 1)
+#     gives; its object (--emit=obj) trains to the C file's bytes.
 #
 # Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the
 # compiled kernels and the interpreter do the same float32 operations, but
@@ -320,6 +320,8 @@ if "$RNNC" compile tests/deploy/dropout.rnn --train -o "$dd/dropfc.c" --header "
         "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$dd/ck0.safetensors" "$dd/trained.safetensors"
     check "dropout: ... and not --seed 1's (other masks)" sh -c \
         "! '$NPYCMP' --atol 1e-6 --rtol 1e-5 '$dd/ck1.safetensors' '$dd/trained.safetensors'"
+    check "dropout: after set_seed(1), rnnc train --seed 1's" \
+        "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$dd/ck1.safetensors" "$dd/trained1.safetensors"
     # The object of --emit=obj draws the masks with librnnrt.a's rt_dropout_mask.
     if [ -f "$RNNRT_LIB" ]; then
         mkdir -p "$dd/o"
@@ -327,7 +329,8 @@ if "$RNNC" compile tests/deploy/dropout.rnn --train -o "$dd/dropfc.c" --header "
         check "dropout: --emit=obj trains to the C file's bytes" sh -c \
             "'$RNNC' compile tests/deploy/dropout.rnn --train --emit=obj -o '$dd/o/dropfc.o' --header '$dd/o/dropfc.h' &&
              '$cc1' $FLAGS -O2 -I'$dd/o' -o '$dd/o/p' tests/deploy/dropout_api.c '$dd/o/dropfc.o' '$RNNRT_LIB' -lm -lpthread &&
-             '$dd/o/p' '$dd/w.safetensors' '$dd/o' && cmp '$dd/o/trained.safetensors' '$dd/trained.safetensors'"
+             '$dd/o/p' '$dd/w.safetensors' '$dd/o' && cmp '$dd/o/trained.safetensors' '$dd/trained.safetensors' &&
+             cmp '$dd/o/trained1.safetensors' '$dd/trained1.safetensors'"
     fi
 else
     bad "dropout: compile, build, init, run"
