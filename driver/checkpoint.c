@@ -72,7 +72,7 @@ int ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen)
     int bad = put_all(&m, &s->params) || put_all(&m, &s->opt) || put_all(&m, &s->carry) ||
               put_i64(&m, "train:step", &s->step, 1) || put_i64(&m, "train:epoch", &s->epoch, 1) ||
               put_i64(&m, "train:batch", &s->batch, 1) || put_i64(&m, "train:segment", &s->segment, 1) ||
-              put_i64(&m, "train:rng", rng, RT_RNG_STATE_WORDS);
+              put_i64(&m, "train:rng", rng, RT_RNG_STATE_WORDS) || put_i64(&m, "train:seed", &s->seed, 1);
     if (!bad && s->nvocab > 0) {
         Tensor v;
         int64_t n = s->nvocab;
@@ -103,6 +103,10 @@ static int read_meta(const char *path, const char *name, const Tensor *t, TrainS
     if (!strcmp(name, "train:epoch")) return get_counter(path, t, name, &s->epoch, err, errlen);
     if (!strcmp(name, "train:batch")) return get_counter(path, t, name, &s->batch, err, errlen);
     if (!strcmp(name, "train:segment")) return get_counter(path, t, name, &s->segment, err, errlen);
+    if (!strcmp(name, "train:seed")) {
+        s->has_seed = 1;
+        return get_counter(path, t, name, &s->seed, err, errlen);
+    }
     if (!strcmp(name, "train:rng")) {
         if (t->dtype != RT_I64 || rt_numel(t) != RT_RNG_STATE_WORDS)
             return ir_errf(err, errlen, "%s: 'train:rng' must be %d I64 words", path, RT_RNG_STATE_WORDS);

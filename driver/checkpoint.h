@@ -14,6 +14,8 @@
  *   train:segment        I64 [1]  the next TBPTT segment of that batch
  *   train:rng            I64 [4]  RNG state at the start of the epoch
  *                                 (xoshiro words bit-cast to int64)
+ *   train:seed           I64 [1]  the run's seed, the first word of the
+ *                                 dropout masks' key (driver/dropout_key.h)
  *   train:vocab          I32 [V]  text data: the byte of each token id
  * The file is written to a temporary name and renamed (rt_st_write). */
 #ifndef RNNC_CHECKPOINT_H
@@ -36,7 +38,9 @@ typedef struct TrainState {
     TensorMap opt;    /* "opt:<p>.<slot>"                         */
     TensorMap carry;  /* "carry:<k>"; empty at a sequence start    */
     unsigned char vocab[256];
-    int nvocab; /* 0: no vocabulary (not text data)         */
+    int nvocab;   /* 0: no vocabulary (not text data)         */
+    int64_t seed; /* the run's seed: dropout's key ...        */
+    int has_seed; /* ... read from the checkpoint (older ones have none) */
 } TrainState;
 
 void ckpt_init(TrainState *s);

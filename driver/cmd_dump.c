@@ -7,6 +7,7 @@
 #include "driver/cli.h"
 #include "driver/cli_hint.h"
 #include "passes/autodiff.h"
+#include "passes/dropout.h"
 #include "passes/pipeline.h"
 #include "passes/unroll.h"
 
@@ -50,7 +51,10 @@ static int run(const CliArgs *a)
     } else if (!strcmp(stage, "ir") || !strcmp(stage, "grad") || !strcmp(stage, "unroll") || !strcmp(stage, "opt")) {
         rc = source_load(&s, a->pos[0], cli_get(a, "model"));
         char err[512];
-        if (!rc && (grad || !strcmp(stage, "grad")) && autodiff(s.ir, err, sizeof err)) rc = cli_error("%s", err);
+        /* grad: dropout as the gradient recipe makes it (passes/dropout.h), then autodiff */
+        if (!rc && (grad || !strcmp(stage, "grad")) &&
+            (dropout_train(s.ir, err, sizeof err) < 0 || autodiff(s.ir, err, sizeof err)))
+            rc = cli_error("%s", err);
         /* opt: hoist, sink, fold, cse, dce (passes/pipeline.h) */
         if (!rc && !strcmp(stage, "opt") && optimize(s.ir, err, sizeof err)) rc = cli_error("%s", err);
         /* unroll: every scan as straight-line steps, sequences fixed to --unroll steps (default 4) */

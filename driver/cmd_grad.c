@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "driver/cli.h"
+#include "driver/dropout_key.h"
 #include "exec/engine.h"
 #include "driver/run_setup.h"
 #include "driver/step_norms.h"
@@ -50,6 +51,17 @@ static int run(const CliArgs *a)
         return cli_usage_error(&cmd_grad, "option '--per-step-svg' needs a file name");
     }
 
+    /* --seed: the dropout masks' (driver/dropout_key.h), at step 0 */
+    long long seed = 0;
+    if (cli_has(a, "seed") && cli_int(&cmd_grad, "seed", cli_get(a, "seed"), &seed)) {
+        engine_close(&eng);
+        return EXIT_USAGE;
+    }
+    if (seed < 0) {
+        engine_close(&eng);
+        return cli_usage_error(&cmd_grad, "--seed must be non-negative");
+    }
+
     Source s;
     TensorMap weights, inputs, outputs, grads;
     StepNorms norms = {0};
@@ -85,6 +97,10 @@ static int run(const CliArgs *a)
             goto done;
         }
 
+    if (dropout_key_put(m, &inputs, seed, 0)) {
+        cli_error("out of memory");
+        goto done;
+    }
     if (eng.run(&eng, m, &weights, &inputs, &outputs, err, sizeof err)) {
         cli_error("%s", err);
         goto done;
@@ -161,6 +177,7 @@ static const CliOpt opts[] = {
     {"loss-out", 0, 1, "L.npy          also write the loss, a 0-d array"},
     {"per-step", 0, 0, "               print the state gradient norm at every time step"},
     {"per-step-svg", 0, 1, "FILE.svg       and draw it (log scale); implies --per-step"},
+    {"seed", 0, 1, "N              the seed of the dropout masks (default 0)"},
     {"model", 'm', 1, "NAME           the model (default: the first)"},
     {"precision", 0, 1, "f32|f64        arithmetic of the interpreter (default f32)"},
     {"engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)"},
@@ -179,7 +196,8 @@ const Command cmd_grad = {
                "d loss / d parameter for every parameter, under the parameter's name, as\n"
                "safetensors (written to a temporary name and renamed); without -o prints\n"
                "each gradient's shape, norm and first values. The model must have a\n"
-               "loss. --loss-out writes the loss as a 0-d .npy as well.\n"
+               "loss. --loss-out writes the loss as a 0-d .npy as well. Dropout is on,\n"
+               "its masks those of step 0 of a train run with --seed N (default 0).\n"
                "\n"
                "--per-step prints, for every recurrent state of every layer (each\n"
                "scan's carried value: h, and c for an lstm; each direction of a\n"

@@ -12,7 +12,9 @@
  * Position in the data is (epoch, batch, segment).  Each epoch draws one
  * permutation of the items from the RNG; the checkpoint stores the RNG
  * state from before that draw, so a resumed run redraws the same
- * permutation and continues bit for bit. */
+ * permutation and continues bit for bit.  Dropout's masks need no state:
+ * each step's key is (the run's seed, the updates done), both in the
+ * checkpoint (driver/dropout_key.h). */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -23,6 +25,7 @@
 #include "driver/carry.h"
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
+#include "driver/dropout_key.h"
 #include "exec/engine.h"
 #include "driver/loss_log.h"
 #include "driver/progress.h"
@@ -253,6 +256,10 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
         for (int i = 0; i < m->ninputs; i++)
             if (m->inputs[i].role == IR_ROLE_CARRY && !rt_map_get(&st->carry, m->inputs[i].name))
                 return cli_error("%s: stopped mid-sequence but holds no carried state '%s'", resume, m->inputs[i].name);
+    /* dropout's key: the seed of the run that wrote the checkpoint, which
+     * holds it, so that a resume with another --seed still draws its masks */
+    if (!resume || !st->has_seed) st->seed = (int64_t)seed;
+    st->has_seed = 1;
     tr->good_step = resume ? st->step : -1;
     tr->good_path = resume;
     return 0;
@@ -286,6 +293,7 @@ static int segment_inputs(Trainer *tr, const IrModule *m, const DataSplit *sp, c
     }
     const IrInput *step = role_input(m, IR_ROLE_OPT_STEP);
     if (step && put_scalar(in, step->name, (float)(tr->st.step + 1))) return cli_error("out of memory");
+    if (dropout_key_put(m, in, tr->st.seed, tr->st.step)) return cli_error("out of memory");
     return 0;
 }
 

@@ -523,7 +523,7 @@ static void check_train(Sema *s, const Decl *t, int index)
 /* With the element-wise functions of ir/ops.def (ir_op_function). */
 static const char *const builtin_names[] = {"rnn",       "lstm",   "gru",           "dense", "embedding", "softmax",
                                             "layernorm", "concat", "split",         "slice", "last",      "mean",
-                                            "reverse",   "final",  "cross_entropy", "mse",   "generate"};
+                                            "reverse",   "final",  "cross_entropy", "mse",   "generate",  "dropout"};
 
 static void check_decls(Sema *s)
 {

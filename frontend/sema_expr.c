@@ -166,7 +166,7 @@ SVal sema_binop(Sema *s, int op, SVal a, SVal b, SrcLoc loc, const Expr *le, con
 static int is_function_name(const char *n)
 {
     static const char *const fns[] = {"softmax", "layernorm", "concat", "split",         "slice", "last",
-                                      "mean",    "reverse",   "final",  "cross_entropy", "mse"};
+                                      "mean",    "reverse",   "final",  "cross_entropy", "mse",   "dropout"};
     if (ir_op_function(n) != IR_NUM_OPS) return 1; /* sigmoid, tanh, ...: ir/ops.def */
     for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
         if (strcmp(n, fns[i]) == 0) return 1;
@@ -249,6 +249,62 @@ static SVal unary(Sema *s, const Expr *e, IrOpKind k)
     a.v = sema_mk(s, k, &a.v, 1, sema_ir_type(&a));
     if (k == IR_LAYERNORM && a.v && a.v->def) a.v->def->attrs.eps = 1e-5; /* F.layer_norm's default */
     return a;
+}
+
+/* ---- dropout ------------------------------------------------------------------- */
+
+int sema_dropout_p(Sema *s, const Expr *e, double *p)
+{
+    SVal v = sema_expr(s, e);
+    if (v.k == SV_ERR) return 0;
+    if (v.k != SV_NUM) { /* the mask's probability is fixed in the module */
+        sema_err(s, e->loc, "the dropout probability must be a number, found %s", sema_val_str(s, &v));
+        return 0;
+    }
+    if (!(v.num >= 0 && v.num < 1)) {
+        sema_err(s, e->loc, "the dropout probability must be in [0, 1), found %g", v.num);
+        return 0;
+    }
+    *p = v.num;
+    return 1;
+}
+
+IrValue *sema_dropout(Sema *s, IrValue *x, double p)
+{
+    if (p == 0) return x; /* PyTorch's p = 0: the identity, in training too */
+    IrValue *y = sema_mk(s, IR_DROPOUT, &x, 1, x->type);
+    y->def->attrs.p = p;
+    return y;
+}
+
+/* dropout(x, p) or dropout(x, p=P): an op the recipes rewrite (passes/dropout.h). */
+static SVal dropout(Sema *s, const Expr *e)
+{
+    const Expr *xe = NULL, *pe = NULL;
+    int bad = 0;
+    for (int i = 0; i < e->nargs && !bad; i++) {
+        const Arg *a = &e->args[i];
+        if (a->name && strcmp(a->name, "p") != 0) {
+            sema_err(s, a->loc, "unknown argument '%s' for 'dropout'", a->name);
+            bad = 1;
+        } else if (!a->name && !xe) {
+            xe = a->value;
+        } else if (!pe) {
+            pe = a->value;
+        } else {
+            bad = 1;
+        }
+    }
+    if (bad || !xe || !pe) {
+        if (!bad || e->nargs > 2) sema_err(s, e->loc, "'dropout' takes a value and a probability: dropout(x, p)");
+        return sema_err_val();
+    }
+    SVal x = sema_expr(s, xe);
+    double p = 0;
+    int ok = sema_dropout_p(s, pe, &p);
+    if (!want_float(s, &x, xe->loc, "dropout") || !ok) return sema_err_val();
+    x.v = sema_dropout(s, x.v, p);
+    return x;
 }
 
 static SVal concat(Sema *s, const Expr *e)
@@ -454,6 +510,7 @@ static SVal call(Sema *s, const Expr *e)
         if (strcmp(e->name, "final") == 0) return sema_final(s, e);
         if (strcmp(e->name, "cross_entropy") == 0) return loss(s, e, 1);
         if (strcmp(e->name, "mse") == 0) return loss(s, e, 0);
+        if (strcmp(e->name, "dropout") == 0) return dropout(s, e);
         if (sema_is_layer_call(s, e)) {
             sema_err(s, e->loc, "'%s' creates parameters named after its value: assign it to a name, as in y = %s(...)",
                      e->name, e->name);

@@ -140,6 +140,11 @@ SVal sema_expr(Sema *s, const Expr *e);
 /* The right-hand side of `name = e`: layer calls are allowed here. */
 SVal sema_rhs(Sema *s, const Expr *e, const char *name, SrcLoc name_loc, Layer **layer_out);
 IrValue *sema_mk(Sema *s, IrOpKind k, IrValue **ops, int n, IrType t);
+/* The probability of dropout(x, p) or dropout=p: a number in [0, 1), else
+ * an error at e and 0. */
+int sema_dropout_p(Sema *s, const Expr *e, double *p);
+/* x with dropout p: a `dropout` op (passes/dropout.h), or x itself for p = 0. */
+IrValue *sema_dropout(Sema *s, IrValue *x, double p);
 IrValue *sema_materialize(Sema *s, SVal num, const SVal *like); /* a number as a tensor like `like` */
 IrValue *sema_batched(Sema *s, const SVal *v);                  /* broadcast a parameter vector to [B, ...] */
 SVal sema_binop(Sema *s, int op, SVal a, SVal b, SrcLoc loc, const Expr *le, const Expr *re);

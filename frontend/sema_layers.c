@@ -351,8 +351,9 @@ static int builtin_sizes_ok(Sema *s, const Arg *ah, const char *name, int kind, 
 
 static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer **layer_out)
 {
-    static const char *const named_rnn[] = {"hidden", "act", "layers", "bidirectional", "merge", "init", NULL};
-    static const char *const named[] = {"hidden", "layers", "bidirectional", "merge", "init", NULL};
+    static const char *const named_rnn[] = {"hidden", "act",  "layers",  "bidirectional",
+                                            "merge",  "init", "dropout", NULL};
+    static const char *const named[] = {"hidden", "layers", "bidirectional", "merge", "init", "dropout", NULL};
     static const char *const flags[] = {"bidirectional", NULL};
     static const char *const acts[] = {"tanh", "relu", NULL};
     static const char *const merges[] = {"concat", "sum", NULL};
@@ -376,6 +377,12 @@ static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer 
         sema_err(s, al->value->loc, "at most 64 layers");
         ok = 0;
     }
+    /* dropout=: on each layer's output but the last's, as PyTorch */
+    const Arg *ad = sema_named_arg(e, "dropout");
+    double drop = 0;
+    if (ad && !sema_dropout_p(s, ad->value, &drop)) ok = 0;
+    if (ok && drop > 0 && L == 1)
+        sema_warn(s, ad->value->loc, "dropout=%g acts between stacked layers: with one layer it does nothing", drop);
     int bidi, relu = word_arg(s, e, "act", acts, 0), merge = word_arg(s, e, "merge", merges, 0);
     if (!flag_arg(s, e, "bidirectional", &bidi) || relu < 0 || merge < 0) ok = 0;
     InitSpec in = sema_parse_init(s, e);
@@ -425,6 +432,7 @@ static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer 
         } else {
             inp = outs[0];
         }
+        if (l + 1 < L) inp = sema_dropout(s, inp, drop);
     }
     s->origin = origin;
     SVal r = x;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/rnnrt.h"
+
 /* Like ir_errf (a mistake in the module: -1), for a mistake in the user's
  * data rather than in the module: -2. */
 static int user_fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -283,6 +285,28 @@ static int k_stack(const Val *const *in, int nin, Val *out, char *err, size_t n)
     if (val_alloc(out, a->rank + 1, shape, err, n)) return -1;
     for (int i = 0; i < nin; i++)
         if (a->numel) memcpy(out->data + i * a->numel, in[i]->data, (size_t)a->numel * sizeof(double));
+    return 0;
+}
+
+/* ---- dropout ---------------------------------------------------------------------------- */
+
+/* The mask of key (seed, step) and the op's index: 0 or 1/(1-p) each
+ * element (docs/ir.md, "Dropout").  Which elements are kept is the
+ * runtime's draw, rt_dropout_mask (the one every engine calls); the scale
+ * is exact here, and the caller rounds it to float in F32, as the
+ * runtime does. */
+static int k_dropout_mask(const IrOp *op, const Val *key, const Val *want, Val *out, char *err, size_t n)
+{
+    if (key->numel != 2)
+        return ir_errf(err, n, "dropout_mask: the key has %lld elements, not 2", (long long)key->numel);
+    if (val_alloc(out, want->rank, want->shape, err, n)) return -1;
+    double p = op->attrs.p, scale = 1.0 / (1.0 - p);
+    int64_t k[2] = {(int64_t)key->data[0], (int64_t)key->data[1]};
+    float *kept = malloc((size_t)(out->numel ? out->numel : 1) * sizeof *kept);
+    if (!kept) return ir_errf(err, n, "out of memory for a dropout mask of %lld elements", (long long)out->numel);
+    rt_dropout_mask(out->numel, 2, op->attrs.index, k, kept, p);
+    for (int64_t i = 0; i < out->numel; i++) out->data[i] = kept[i] != 0.0f ? scale : 0.0;
+    free(kept);
     return 0;
 }
 
@@ -796,6 +820,8 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
     case IR_CLIP_SCALE: return k_clip_scale(op, in[0], out, err, errlen);
     case IR_CLAMP: return k_clamp(op, in[0], out, err, errlen);
     case IR_RESHAPE: return k_reshape(in[0], want, out, err, errlen);
+    case IR_DROPOUT: return val_copy(out, in[0], err, errlen); /* as in inference: dropout.h */
+    case IR_DROPOUT_MASK: return k_dropout_mask(op, in[0], want, out, err, errlen);
     case IR_SGD_UPDATE:
     case IR_ADAM_UPDATE: /* interp_kernel_update() */
     case IR_SCAN:

@@ -573,6 +573,13 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no, const IrAt
         *out = ir_type(IR_F32, 2, d2);
         return 1;
     }
+    case IR_DROPOUT:
+        if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
+        if (!want_f32(o[0], "operand", err, n)) return 0;
+        if (!(attrs->p >= 0 && attrs->p < 1)) return fail(err, n, "dropout p=%g is not in [0, 1)", attrs->p);
+        *out = o[0]->type;
+        return 1;
+    case IR_DROPOUT_MASK: return fail(err, n, "dropout_mask takes its result type from the builder");
     case IR_REDUCE_TO: return fail(err, n, "reduce_to takes its result type from the builder");
     case IR_RESHAPE: return fail(err, n, "reshape takes its result type from the builder");
     case IR_RELU_GRAD:

@@ -86,6 +86,8 @@ typedef struct IrAttrs {
     double weight_decay; /* IR_SGD_UPDATE, IR_ADAM_UPDATE: g += wd * p   */
     double beta1, beta2; /* IR_ADAM_UPDATE                               */
     double eps;          /* IR_ADAM_UPDATE, IR_LAYERNORM(_GRAD)          */
+    double p;            /* IR_DROPOUT, IR_DROPOUT_MASK: drop probability; the
+                            mask's number in its module is `index`      */
 } IrAttrs;
 
 struct IrOp {
@@ -147,6 +149,7 @@ typedef enum IrRole {
     IR_ROLE_GRAD_NORM,     /* output "grad_norm": global norm before clipping */
     IR_ROLE_NEW_PARAM,     /* output "new:<p>": parameter p after the update */
     IR_ROLE_NEW_OPT_STATE, /* output "new:opt:<p>.<slot>": that input after the update */
+    IR_ROLE_DROPOUT_KEY,   /* input "dropout:key", i64[2]: (seed, step) the masks are drawn from (dropout.h) */
 } IrRole;
 
 typedef struct IrParam {

@@ -363,6 +363,11 @@ static void print_op(const IrModule *m, const Names *ns, const IrOp *op, int dep
         break;
     case IR_LAYERNORM:
     case IR_LAYERNORM_GRAD: put_hp(&l, "eps", op->attrs.eps); break;
+    case IR_DROPOUT: put_hp(&l, "p", op->attrs.p); break;
+    case IR_DROPOUT_MASK:
+        put_hp(&l, "p", op->attrs.p);
+        line_put(&l, " index=%lld", (long long)op->attrs.index);
+        break;
     case IR_ADAM_UPDATE:
         put_hp(&l, "lr", op->attrs.lr);
         put_hp(&l, "beta1", op->attrs.beta1);

@@ -225,6 +225,15 @@ static void check_plain_op(Verifier *vf, const IrOp *op, const char *od)
                    tstr(m, res->type, b3, sizeof b3));
         return;
     }
+    if (op->kind == IR_DROPOUT_MASK) { /* any f32 shape, from the key (dropout.h) */
+        IrType k = op->operands[0]->type;
+        if (k.dtype != IR_I64 || k.rank != 1 || k.dim[0] != 2)
+            report(vf, "%s: the key %s is %s, not i64[2]", od, vstr(op->operands[0], b1, sizeof b1),
+                   tstr(m, k, b2, sizeof b2));
+        if (res->type.dtype != IR_F32) report(vf, "%s: the mask is %s, not f32", od, tstr(m, res->type, b3, sizeof b3));
+        if (!(op->attrs.p >= 0 && op->attrs.p < 1)) report(vf, "%s: p=%g is not in [0, 1)", od, op->attrs.p);
+        return;
+    }
     if (op->kind == IR_REDUCE_TO) { /* the reverse of broadcast */
         if (!broadcast_fits(res->type, op->operands[0]->type))
             report(vf, "%s: %s %s does not reduce to %s", od, vstr(op->operands[0], b1, sizeof b1),

@@ -1,8 +1,8 @@
 /* lower_kernels.c - the graph-IR ops that become kernels: linear,
  * matmul_nn and linear_wgrad as KS_GEMM (with the operands' rows as the
  * GEMM's leading dimensions, copied first only when they are not evenly
- * strided), and softmax, layernorm, cross-entropy, embedding and the
- * optimizer updates as KS_CALL on contiguous operands (kir/calls.def's argument orders). */
+ * strided), and softmax, layernorm, cross-entropy, embedding, the
+ * dropout mask and the optimizer updates as KS_CALL on contiguous operands (kir/calls.def's argument orders). */
 #include "lower/lower_int.h"
 
 /* ---- GEMM ------------------------------------------------------------------------- */
@@ -164,6 +164,16 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         ptr(s, &o);
         return 0;
     }
+    case IR_DROPOUT_MASK: /* the key, a = operand 0, is x */
+        o = lw_out_contig(L, r, org);
+        s = call(L, KC_DROPOUT_MASK, org);
+        s->ints[0] = lw_numel(L, &r->type);
+        s->ints[1] = kexpr_const(L->f, 2);
+        s->ints[2] = kexpr_const(L->f, op->attrs.index);
+        ptr(s, &x);
+        ptr(s, &o);
+        s->hp[s->nhp++] = op->attrs.p;
+        return 0;
     case IR_SGD_UPDATE:
     case IR_ADAM_UPDATE: {
         Place in[5];

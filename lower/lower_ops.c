@@ -322,8 +322,11 @@ int lower_op(Lower *L, const IrOp *op)
     case IR_CROSS_ENTROPY_GRAD:
     case IR_EMBEDDING:
     case IR_EMBEDDING_GRAD:
+    case IR_DROPOUT_MASK:
     case IR_SGD_UPDATE:
     case IR_ADAM_UPDATE: return lower_call(L, op, org);
+    case IR_DROPOUT: /* passes/dropout.c rewrites it in every recipe */
+        return ir_errf(L->err, L->errlen, "lower: internal error: a dropout the recipe did not rewrite");
     case IR_SLICE:
     case IR_INDEX:
     case IR_SEQ_LAST:

@@ -13,7 +13,7 @@ static int same_attrs(const IrAttrs *a, const IrAttrs *b)
            a->n_carried == b->n_carried && a->n_seq_in == b->n_seq_in && a->n_seq_out == b->n_seq_out &&
            a->reverse == b->reverse && a->steps == b->steps && a->bound == b->bound && a->lr == b->lr &&
            a->momentum == b->momentum && a->weight_decay == b->weight_decay && a->beta1 == b->beta1 &&
-           a->beta2 == b->beta2 && a->eps == b->eps;
+           a->beta2 == b->beta2 && a->eps == b->eps && a->p == b->p;
 }
 
 static int same_op(const IrOp *a, const IrOp *b)

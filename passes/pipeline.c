@@ -13,6 +13,7 @@
 #include "passes/autodiff.h"
 #include "passes/cse.h"
 #include "passes/dce.h"
+#include "passes/dropout.h"
 #include "passes/fold.h"
 #include "passes/hoist.h"
 #include "passes/segment.h"
@@ -125,6 +126,7 @@ static int finish(IrModule *m, const char *stage, const PipeOpts *o, char *err, 
 
 int pipeline_forward(IrModule *m, int keep_loss, const PipeOpts *o, char *err, size_t errlen)
 {
+    if (dropout_off(m, err, errlen) < 0) return -1;
     if (!keep_loss && drop_loss(m, err, errlen)) return -1;
     if (o->carry && segment_carry(m, err, errlen) < 0) return -1;
     return finish(m, "forward", o, err, errlen);
@@ -163,6 +165,7 @@ int pipeline_step(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
 {
     const char *why;
     if (!pipeline_can_step(m, &why)) return ir_errf(err, errlen, "model '%s' has no streaming step: %s", m->name, why);
+    if (dropout_off(m, err, errlen) < 0) return -1;
     if (drop_loss(m, err, errlen)) return -1;
     if (segment_carry(m, err, errlen) < 0) return -1;
     if (unroll_specialize(m, 1, err, errlen)) return -1;
@@ -171,6 +174,7 @@ int pipeline_step(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
 
 int pipeline_grad(IrModule *m, int per_step, const PipeOpts *o, char *err, size_t errlen)
 {
+    if (dropout_train(m, err, errlen) < 0) return -1;
     if (o->carry && segment_carry(m, err, errlen) < 0) return -1;
     if ((per_step ? autodiff_with_state_grads : autodiff)(m, err, errlen)) return -1;
     return finish(m, "grad", o, err, errlen);
@@ -180,6 +184,7 @@ int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char 
 {
     if (!m->loss) return ir_errf(err, errlen, "model '%s' has no loss: there is nothing to train", m->name);
     if (!m->nparams) return ir_errf(err, errlen, "model '%s' has no parameters: there is nothing to train", m->name);
+    if (dropout_train(m, err, errlen) < 0) return -1;
     if (o->carry && segment_carry(m, err, errlen) < 0) return -1;
     if (autodiff(m, err, errlen)) return -1;
     if (train_step(m, cfg, err, errlen)) return -1;

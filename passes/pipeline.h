@@ -16,6 +16,10 @@
  *   pipeline_sample   a character model's logits, one segment a call:
  *                     `rnnc sample`
  *
+ * Each begins with passes/dropout.h: dropout_train() in the gradient and
+ * training recipes (the masks drawn from the input "dropout:key"),
+ * dropout_off() in the others (dropout is the identity in inference).
+ *
  * Each rewrites its module IN PLACE (clone it first, ir_clone(), to derive
  * two modules from one) and leaves it verified, and optimized with
  * o->optimize.  All return 0, or -1 with a message in err. */

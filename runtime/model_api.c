@@ -45,9 +45,11 @@ struct rnnrt_model {
     int64_t train_batch;
     float train_reset, step_number, loss, grad_norm;
     int64_t steps_done;
-    rt_st_tensor *want; /* the parameters, for load and save             */
-    int64_t *sym;       /* scratch of a call: the kernel's sizes ...     */
-    const void **arg;   /* ... and slots                                 */
+    int64_t dropout_seed;   /* rnnrt_model_set_seed's, 0 until then              */
+    int64_t dropout_key[2]; /* (seed, step) of the dropout masks: (dropout_seed, steps_done) */
+    rt_st_tensor *want;     /* the parameters, for load and save             */
+    int64_t *sym;           /* scratch of a call: the kernel's sizes ...     */
+    const void **arg;       /* ... and slots                                 */
     void **res;
 };
 
@@ -326,6 +328,10 @@ RNNRT_MODEL_API const float *rnnrt_model_param_data(const rnnrt_model *m, int i)
 RNNRT_MODEL_API float rnnrt_model_grad_norm(const rnnrt_model *m) { return m ? m->grad_norm : 0.0f; }
 
 RNNRT_MODEL_API int64_t rnnrt_model_steps_done(const rnnrt_model *m) { return m ? m->steps_done : 0; }
+RNNRT_MODEL_API void rnnrt_model_set_seed(rnnrt_model *m, int64_t seed)
+{
+    if (m) m->dropout_seed = seed;
+}
 
 /* ---- calls ---------------------------------------------------------------------- */
 
@@ -382,6 +388,7 @@ static void *ma_slot(rnnrt_model *m, const int64_t *ki, int result, const ma_cal
     case RNNRT_SLOT_OPT_NEXT: return m->opt[1 - m->cur][i];
     case RNNRT_SLOT_RESET: return io->reset;
     case RNNRT_SLOT_STEP_NUMBER: return &m->step_number;
+    case RNNRT_SLOT_DROPOUT_KEY: return m->dropout_key;
     case RNNRT_SLOT_LOSS: return &m->loss;
     case RNNRT_SLOT_GRAD_NORM: return &m->grad_norm;
     default: return NULL;
@@ -468,6 +475,9 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
         }
     }
     m->step_number = (float)(m->steps_done + 1); /* Adam's bias correction counts from 1 */
+    /* `rnnc train --seed S`'s key at this step: the same masks (passes/dropout.h) */
+    m->dropout_key[0] = m->dropout_seed;
+    m->dropout_key[1] = m->steps_done;
     ma_call_io io = {.in = in,
                      .tg = tg,
                      .state = {m->train_state[m->train_cur], m->train_state[1 - m->train_cur]},

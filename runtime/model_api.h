@@ -51,7 +51,8 @@ enum {
     RNNRT_SLOT_RESET,       /* the kernel's "start afresh" flag (float, 1 or 0)          */
     RNNRT_SLOT_STEP_NUMBER, /* the update's number, from 1 (float)                       */
     RNNRT_SLOT_LOSS,        /* the loss (float)                                          */
-    RNNRT_SLOT_GRAD_NORM    /* the gradient norm (float)                                 */
+    RNNRT_SLOT_GRAD_NORM,   /* the gradient norm (float)                                 */
+    RNNRT_SLOT_DROPOUT_KEY  /* the dropout masks' key: int64_t (seed, steps done)        */
 };
 
 typedef int rnnrt_kernel_fn(const int64_t *sym, const void *const *arg, void *const *res, void *arena, char *err,
@@ -116,6 +117,7 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
                                            const void *const *tg, float *loss);
 RNNRT_MODEL_API float rnnrt_model_grad_norm(const rnnrt_model *m);
 RNNRT_MODEL_API int64_t rnnrt_model_steps_done(const rnnrt_model *m);
+RNNRT_MODEL_API void rnnrt_model_set_seed(rnnrt_model *m, int64_t seed);
 RNNRT_MODEL_API int rnnrt_model_num_params(const rnnrt_model_desc *d);
 RNNRT_MODEL_API const char *rnnrt_model_param_name(const rnnrt_model_desc *d, int i);
 RNNRT_MODEL_API int rnnrt_model_param_rank(const rnnrt_model_desc *d, int i);

@@ -114,6 +114,9 @@ RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float
 RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v, const float *step,
                            float *out_p, float *out_m, float *out_v, double lr, double beta1, double beta2, double eps,
                            double weight_decay);
+/* out[i] = 0 or 1/(1-p): the dropout mask of (key[0..1], index) for
+ * i < n (runtime/dropout.c); nkey is 2. */
+RT_API void rt_dropout_mask(int64_t n, int64_t nkey, int64_t index, const int64_t *key, float *out, double p);
 
 /* The scalar activations: the same bits as rt_vexp / rt_vtanh /
  * rt_vsigmoid give for the same input.  Generated element-wise loops call

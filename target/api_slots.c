@@ -53,6 +53,7 @@ static ApiSlot arg_slot(const IrModule *base, const IrModule *m, const char *nam
         case IR_ROLE_DATA: return mk(RNNRT_SLOT_INPUT, named(base->inputs, base->ninputs, name));
         case IR_ROLE_RESET: return mk(RNNRT_SLOT_RESET, 0);
         case IR_ROLE_OPT_STEP: return mk(RNNRT_SLOT_STEP_NUMBER, 0);
+        case IR_ROLE_DROPOUT_KEY: return mk(RNNRT_SLOT_DROPOUT_KEY, 0);
         case IR_ROLE_CARRY: return mk(RNNRT_SLOT_CARRY, api_index(m, IR_ROLE_CARRY, name));
         case IR_ROLE_OPT_STATE: return mk(RNNRT_SLOT_OPT, api_index(m, IR_ROLE_OPT_STATE, name));
         default: return mk(0, 0);

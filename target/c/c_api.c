@@ -132,11 +132,13 @@ void cg_api_decls(const CGen *g, FILE *h)
                 "int %s_train_step(%s_model *m, const %s_sizes *n, const %s_inputs *in, const %s_targets *tg, float "
                 "*loss);\n"
                 "float %s_grad_norm(const %s_model *m);    /* the last step's gradient norm, before clipping */\n"
-                "int64_t %s_steps_done(const %s_model *m); /* updates since the weights were loaded */\n",
+                "int64_t %s_steps_done(const %s_model *m); /* updates since the weights were loaded */\n"
+                "/* The seed of the dropout masks (rnnc train --seed): 0 until set. */\n"
+                "void %s_set_seed(%s_model *m, int64_t seed);\n",
                 g->o->tbptt ? "\n * Truncated BPTT: the recurrent state carries over to the next call (its\n"
                               " * sequences continue this call's) until %s_reset or another batch size."
                             : "",
-                P, P, P, P, P, P, P, P, P);
+                P, P, P, P, P, P, P, P, P, P, P);
     fprintf(h,
             "\n/* The parameters, in state_dict order: i in [0, %s_num_params()). */\n"
             "int %s_num_params(void);\n"
@@ -324,8 +326,9 @@ static void functions(const CGen *g)
                "loss);\n}\n");
         out(g,
             "float %s_grad_norm(const %s_model *m) { return rnnrt_model_grad_norm((const rnnrt_model *)m); }\n"
-            "int64_t %s_steps_done(const %s_model *m) { return rnnrt_model_steps_done((const rnnrt_model *)m); }\n",
-            P, P, P, P);
+            "int64_t %s_steps_done(const %s_model *m) { return rnnrt_model_steps_done((const rnnrt_model *)m); }\n"
+            "void %s_set_seed(%s_model *m, int64_t seed) { rnnrt_model_set_seed((rnnrt_model *)m, seed); }\n",
+            P, P, P, P, P, P);
     }
     out(g,
         "\nint %s_num_params(void) { return rnnrt_model_num_params(&%s_desc); }\n"

@@ -264,6 +264,7 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
         wrapper(&a, "train_step", "rnnrt_model_train_step", "ippppp", NULL);
         wrapper(&a, "grad_norm", "rnnrt_model_grad_norm", "fp", NULL);
         wrapper(&a, "steps_done", "rnnrt_model_steps_done", "lp", NULL);
+        wrapper(&a, "set_seed", "rnnrt_model_set_seed", "vpl", NULL);
     }
     wrapper(&a, "num_params", "rnnrt_model_num_params", "i", dp);
     wrapper(&a, "param_name", "rnnrt_model_param_name", "pi", dp);

@@ -22,7 +22,12 @@
 #     byte (why exactly: the section's comment), with --embed-weights too;
 #     --emit=llvm through llvm-as-14, --emit=asm, --no-api;
 #  7. the demo's program, examples/demo/fortune.c, on its model compiled
-#     with a training checkpoint's weights embedded.
+#     with a training checkpoint's weights embedded;
+#  8. dropout (tests/deploy/dropout.rnn, dropout_api.c): the compiled
+#     forward pass has none (it gives `rnnc run`'s output) and three
+#     compiled training steps give the weights of `rnnc train --seed 0`
+#     (the same masks), not those of --seed 1, which NAME_set_seed(m, 1)
+#     gives; its object (--emit=obj) trains to the C file's bytes.
 #
 # Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the
 # compiled kernels and the interpreter do the same float32 operations, but
@@ -323,6 +328,42 @@ if (cd "$d" && "$RNNC" train fortunes.rnn --set steps=20 --set batch=4 --set seq
     done
 else
     bad "demo: train and compile examples/demo/fortunes.rnn"
+fi
+
+# ---- 8. dropout: the compiled train step draws rnnc train's masks -------------------
+dd=$tmp/dropout
+mkdir -p "$dd"
+# shellcheck disable=SC2086
+if "$RNNC" compile tests/deploy/dropout.rnn --train -o "$dd/dropfc.c" --header "$dd/dropfc.h" >"$tmp/log" 2>&1 &&
+   "$cc1" $FLAGS -O2 -I"$dd" -o "$dd/p" tests/deploy/dropout_api.c "$dd/dropfc.c" -lm >>"$tmp/log" 2>&1 &&
+   "$RNNC" init tests/deploy/dropout.rnn --seed 2 -o "$dd/w.safetensors" >>"$tmp/log" 2>&1 &&
+   "$dd/p" "$dd/w.safetensors" "$dd" >>"$tmp/log" 2>&1; then
+    ok "dropout: the C program builds warning-free and trains"
+    check "dropout: compiled forward = rnnc run (no dropout)" sh -c \
+        "'$RNNC' run tests/deploy/dropout.rnn --engine=interp -w '$dd/w.safetensors' -i x='$dd/x.npy' -o yhat='$dd/ref.npy' &&
+         '$NPYCMP' --atol 1e-6 --rtol 1e-5 '$dd/yhat.npy' '$dd/ref.npy'"
+    for s in 0 1; do
+        "$RNNC" train tests/deploy/dropout.rnn --engine=c --seed $s -w "$dd/w.safetensors" \
+            --set "data=npy(x=\"$dd/x.npy\", y=\"$dd/y.npy\")" -o "$dd/ck$s.safetensors" >"$tmp/log" 2>&1 || bad "dropout: rnnc train --seed $s"
+    done
+    check "dropout: 3 compiled train steps = rnnc train --seed 0's" \
+        "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$dd/ck0.safetensors" "$dd/trained.safetensors"
+    check "dropout: ... and not --seed 1's (other masks)" sh -c \
+        "! '$NPYCMP' --atol 1e-6 --rtol 1e-5 '$dd/ck1.safetensors' '$dd/trained.safetensors'"
+    check "dropout: after set_seed(1), rnnc train --seed 1's" \
+        "$NPYCMP" --atol 1e-6 --rtol 1e-5 "$dd/ck1.safetensors" "$dd/trained1.safetensors"
+    # The object of --emit=obj draws the masks with librnnrt.a's rt_dropout_mask.
+    if [ -f "$RNNRT_LIB" ]; then
+        mkdir -p "$dd/o"
+        # shellcheck disable=SC2086
+        check "dropout: --emit=obj trains to the C file's bytes" sh -c \
+            "'$RNNC' compile tests/deploy/dropout.rnn --train --emit=obj -o '$dd/o/dropfc.o' --header '$dd/o/dropfc.h' &&
+             '$cc1' $FLAGS -O2 -I'$dd/o' -o '$dd/o/p' tests/deploy/dropout_api.c '$dd/o/dropfc.o' '$RNNRT_LIB' -lm -lpthread &&
+             '$dd/o/p' '$dd/w.safetensors' '$dd/o' && cmp '$dd/o/trained.safetensors' '$dd/trained.safetensors' &&
+             cmp '$dd/o/trained1.safetensors' '$dd/trained1.safetensors'"
+    fi
+else
+    bad "dropout: compile, build, init, run"
 fi
 
 echo "$pass passed, $fail failed"

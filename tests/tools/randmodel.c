@@ -13,8 +13,8 @@
  * (activations, stacking, bidirectional with both merges, every init=),
  * user cells built from primitives with one or more states, and the
  * many-to-many, many-to-one, one-to-many, one-to-one and encoder-decoder
- * topologies with embeddings, dense layers, softmax, softplus, the two
- * losses and final().  (Not layernorm: of a vector whose elements are
+ * topologies with embeddings, dense layers, softmax, softplus, dropout=
+ * of stacked layers, the two losses and final().  (Not layernorm: of a vector whose elements are
  * nearly equal it divides their rounding differences by sqrt(1e-5), which
  * no tolerance between engines could state.)  Cells are written with symbolic sizes (I, H, K, M) and every
  * dimension is a sum of sizes and positive constants, so a cell is valid
@@ -608,6 +608,9 @@ static Val builtin_layer(Val src, const Layer *like, const Val *ctx)
     const char *opts = "";
     if (kind == 0 && chance(60)) opts = fmt(", act=%s", chance(50) ? "tanh" : "relu");
     if (L > 1 || chance(20)) opts = fmt("%s, layers=%d", opts, L);
+    /* dropout between the layers of half the stacks, chosen by what is
+     * drawn already, so that every seed's random stream stays as it was */
+    if (L > 1 && H % 2 == 0) opts = fmt("%s, dropout=0.25", opts);
     int width = H;
     if (D == 2) {
         opts = fmt("%s, %s", opts, chance(50) ? "bidirectional" : "bidirectional=true");

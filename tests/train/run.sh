@@ -228,5 +228,37 @@ else
     bad "data paths"
 fi
 
+# 13. Dropout (tests/train/droplm.rnn: dropout= between two LSTM layers and
+#     dropout(...) on the embedding): 20 steps straight == 11 + resume to 20
+#     byte for byte, the stop mid-sequence and the resumed run across an
+#     epoch, as in 2; the resume is given another --seed, which must not
+#     matter (the checkpoint's train:seed keys the masks).  `rnnc grad
+#     --seed` draws other masks for another seed (the loss of the same
+#     weights and data differs) and the same for the same one.  The C
+#     engine gives the JIT's losses bit for bit (the same runtime kernel
+#     draws every mask).
+D=tests/train/droplm.rnn
+S="--set batch=16 --set checkpoint_every=4"
+"$R" init $D --seed 1 -o "$tmp/dw.safetensors" >/dev/null 2>"$tmp/err"
+if "$R" train $D $S --set steps=20 -o "$tmp/ds.safetensors" 2>"$tmp/err" &&
+   "$R" train $D $S --set steps=11 -o "$tmp/dr.safetensors" 2>"$tmp/err" &&
+   "$R" train $D $S --set steps=20 --seed 7 --resume "$tmp/dr.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/ds.safetensors" "$tmp/dr.safetensors" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/ds.loss.csv" "$tmp/dr.loss.csv" >"$tmp/err" 2>&1 &&
+   "$B/tools/randnpy" i64 16x4 "$tmp/tok.npy" 1 40 && "$B/tools/randnpy" i64 16x4 "$tmp/nxt.npy" 2 40 &&
+   G="$D -w $tmp/dw.safetensors -i tokens=$tmp/tok.npy -i next=$tmp/nxt.npy" &&
+   l1=$("$R" grad $G --seed 1 -o "$tmp/g1.safetensors" 2>"$tmp/err") &&
+   l1b=$("$R" grad $G --seed 1 -o "$tmp/g1b.safetensors" 2>"$tmp/err") &&
+   l2=$("$R" grad $G --seed 2 -o "$tmp/g2.safetensors" 2>"$tmp/err") &&
+   [ "$l1" = "$l1b" ] && [ "$l1" != "$l2" ] &&
+   "$R" train $D --set steps=6 --engine c -o "$tmp/dc.safetensors" 2>"$tmp/err" &&
+   "$R" train $D --set steps=6 --engine jit -o "$tmp/dj.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/dc.loss.csv" "$tmp/dj.loss.csv" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/dc.safetensors" "$tmp/dj.safetensors" >"$tmp/err" 2>&1; then
+    ok "dropout: resume is bit for bit, another seed other masks, C = JIT"
+else
+    bad "dropout training"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -46,6 +46,7 @@
 
 #include "kir/kir.h"
 #include "kir/kir_calls.h"
+#include "runtime/rnnrt.h"
 
 /* A 4-byte unit of the arena when checking a plan: the write it holds. */
 typedef struct KEvUnit {
@@ -392,6 +393,9 @@ static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, 
         }
         return 0;
     }
+    case KC_DROPOUT_MASK: /* the draw itself: test_dropout checks it against the interpreter's */
+        rt_dropout_mask(a, b, c, P[0], P[1], hp[0]);
+        return 0;
     default: snprintf(E->err, sizeof E->err, "%s: no model in kir_eval.h", sig.symbol); return -1;
     }
 }

@@ -391,6 +391,7 @@ static void test_checkpoint_round_trip(void **state)
     s.epoch = 4;
     s.batch = 5;
     s.segment = 1;
+    s.seed = 999999999999989; /* dropout's key: the run's seed, past 32 bits */
     /* Words with the top bit set must survive the bit cast to I64. */
     s.rng[0] = 0xffffffffffffffffull;
     s.rng[1] = 1;
@@ -409,6 +410,8 @@ static void test_checkpoint_round_trip(void **state)
     assert_int_equal(r.epoch, 4);
     assert_int_equal(r.batch, 5);
     assert_int_equal(r.segment, 1);
+    assert_int_equal(r.has_seed, 1);
+    assert_true(r.seed == 999999999999989);
     assert_memory_equal(r.rng, s.rng, sizeof s.rng);
     assert_int_equal(r.nvocab, 5);
     assert_memory_equal(r.vocab, "\n abz", 5);
@@ -442,6 +445,7 @@ static void test_checkpoint_round_trip(void **state)
     assert_int_equal(meta, 0);
     assert_int_equal(r.params.count, 1);
     assert_int_equal(r.nvocab, 0);
+    assert_int_equal(r.has_seed, 0);
     ckpt_free(&r);
 
     /* A malformed counter is refused with the file's name. */
