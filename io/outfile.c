@@ -163,18 +163,22 @@ static char *resolve_links(const char *path)
     return NULL;
 }
 
-/* Removes dir's temporary files of base whose process is gone. */
+/* Removes dir's temporary files of base whose process is gone: ours
+ * (.BASE.rnnc-tmp.PID), and those of rnnc before io/outfile.c, which named
+ * them BASE.tmp.PID and left them behind when killed. */
 static void remove_dead_leftovers(const char *dir, const char *base)
 {
-    char prefix[NAME_MAX_BYTES + 1];
+    char prefix[NAME_MAX_BYTES + 1], old[NAME_MAX_BYTES + 1];
     tmp_prefix(base, prefix, sizeof prefix);
-    size_t pl = strlen(prefix);
+    snprintf(old, sizeof old, "%s.tmp.", base);
+    size_t pl = strlen(prefix), ol = strlen(old);
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, pl)) continue;
-        const char *digits = e->d_name + pl;
+        size_t skip = !strncmp(e->d_name, prefix, pl) ? pl : !strncmp(e->d_name, old, ol) ? ol : 0;
+        if (!skip) continue;
+        const char *digits = e->d_name + skip;
         char *end;
         long pid = strtol(digits, &end, 10);
         if (end == digits || *end || *digits < '0' || *digits > '9' || pid <= 0 || pid == (long)getpid()) continue;

@@ -174,16 +174,19 @@ done
 if [ -n "$good" ]; then ok "SIGTERM during rnnc train leaves no temporary file"; else bad "SIGTERM during rnnc train"; fi
 
 # 8. A leftover of a dead process is removed by the next write of the
-#    same output; a live process's stays.
+#    same output, in today's naming and in the BASE.tmp.PID of rnnc before
+#    io/outfile.c; a live process's stays.
 dead=$(sh -c 'echo $$')
-touch "$tmp/.w.safetensors.rnnc-tmp.$dead" "$tmp/.w.safetensors.rnnc-tmp.$$"
+touch "$tmp/.w.safetensors.rnnc-tmp.$dead" "$tmp/.w.safetensors.rnnc-tmp.$$" "$tmp/w.safetensors.tmp.$dead" \
+    "$tmp/w.safetensors.tmp.$$"
 if "$R" init $S -o "$tmp/w.safetensors" >/dev/null 2>"$tmp/err" && [ ! -e "$tmp/.w.safetensors.rnnc-tmp.$dead" ] &&
-   [ -e "$tmp/.w.safetensors.rnnc-tmp.$$" ]; then
-    ok "a dead process's leftover temporary file is removed by the next write"
+   [ -e "$tmp/.w.safetensors.rnnc-tmp.$$" ] && [ ! -e "$tmp/w.safetensors.tmp.$dead" ] &&
+   [ -e "$tmp/w.safetensors.tmp.$$" ]; then
+    ok "a dead process's leftover temporary files (both namings) are removed by the next write"
 else
     bad "dead process's leftover"
 fi
-rm -f "$tmp/.w.safetensors.rnnc-tmp.$$"
+rm -f "$tmp/.w.safetensors.rnnc-tmp.$$" "$tmp/w.safetensors.tmp.$$"
 
 # 9. SIGKILL at KILLS random moments (FILES_KILLS, default 20) of a run
 #    that writes a checkpoint every step, resumed from its checkpoint each
