@@ -57,35 +57,90 @@ done
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
+# pin THREADS CMD...: runs CMD, on core 0 alone when THREADS is 1 (so a
+# one-thread row is not moved between cores mid-measurement), when
+# taskset is there (util-linux).
+pin() {
+    if [ "$1" = 1 ] && command -v taskset >/dev/null 2>&1; then shift && taskset -c 0 "$@"; else shift && "$@"; fi
+}
 run_rnnc() { # run_rnnc THREADS CELL I H B T: rnnc's own compiled models
     [ -x "$BUILD/bench/rnn_rnnc" ] || return 127
     nthr=$1 && shift
-    RNNC_THREADS=$nthr "$BUILD/bench/rnn_rnnc" --engine "${RNN_BENCH_ENGINE:-c}" "$@"
+    pin "$nthr" env RNNC_THREADS="$nthr" "$BUILD/bench/rnn_rnnc" --engine "${RNN_BENCH_ENGINE:-c}" "$@"
 }
 run_jit() { # run_jit THREADS CELL I H B T: the same models through the LLVM JIT
     [ -x "$BUILD/bench/rnn_rnnc" ] || return 127
     nthr=$1 && shift
-    RNNC_THREADS=$nthr "$BUILD/bench/rnn_rnnc" --engine jit --label jit "$@"
+    pin "$nthr" env RNNC_THREADS="$nthr" "$BUILD/bench/rnn_rnnc" --engine jit --label jit "$@"
 }
-# PyTorch and oneDNN run on OpenMP.  On more than one thread they get
-# OMP_WAIT_POLICY=passive unless it is set: with libgomp's default, workers
-# spin at every barrier, and on a shared machine (another process on a core)
-# a spinning worker holds the core the one it waits for needs.  Measured
-# here at load ~7 on 2 cores: a 256-wide LSTM at batch 32 took 2-3 s per
-# forward pass in PyTorch (65 ms passive) and 600 ms in oneDNN (107 ms).
-omp_wait() { # omp_wait THREADS: export the wait policy for that many threads
-    if [ "$1" -gt 1 ]; then export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"; fi
-    echo "# $2: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-libgomp default}"
+# PyTorch and oneDNN run on OpenMP, whose wait policy decides how workers
+# wait at a barrier: spinning (active) is fastest on a quiet machine
+# (oneDNN's LSTM 256 at B = 1 on 2 threads: 1.5 ms, against 5.7 ms
+# passive), sleeping (passive) on a shared one, where a spinning worker
+# holds the core the one it waits for needs (PyTorch at load ~7 on 2 cores:
+# 2-3 s a forward pass active, 65 ms passive).  A baseline runs at its
+# best: each configuration with both policies, the faster of the two kept
+# for the forward pass and for the training step each, and the policy
+# that gave it shown (unless OMP_WAIT_POLICY is set: then that alone).
+omp_best() { # omp_best IMPL CMD...: CMD's result lines, each metric at its best policy
+    impl=$1 && shift
+    if [ -n "${OMP_WAIT_POLICY:-}" ]; then
+        "$@" | sed "/^$impl /s/\$/ fwd_policy=$OMP_WAIT_POLICY train_policy=$OMP_WAIT_POLICY/"
+        return
+    fi
+    OMP_WAIT_POLICY=active "$@" >"$tmp/omp_active" || return
+    OMP_WAIT_POLICY=passive "$@" >"$tmp/omp_passive" || return
+    awk -v impl="$impl" '
+        function get(line, key,   n, f, k, kv) {
+            n = split(line, f, " ")
+            for (k = 1; k <= n; k++) { split(f[k], kv, "="); if (kv[1] == key) return kv[2] }
+            return ""
+        }
+        function field(line, key, val,   n, f, k, kv, out) {
+            n = split(line, f, " "); out = ""
+            for (k = 1; k <= n; k++) {
+                split(f[k], kv, "=")
+                out = out (k > 1 ? " " : "") (kv[1] == key ? key "=" val : f[k])
+            }
+            return out
+        }
+        FNR == 1 { file++ }
+        $1 != impl { if (file == 1) print; next }
+        file == 1 { a[FNR] = $0; next }
+        {   p = $0; line = a[FNR]; fp = "active"; tp = "active"
+            if (line == "") { print p " fwd_policy=passive train_policy=passive"; next }
+            if (get(p, "fwd_ms") != "" && get(p, "fwd_ms") + 0 < get(line, "fwd_ms") + 0) {
+                line = field(line, "fwd_ms", get(p, "fwd_ms")); line = field(line, "fwd_spread", get(p, "fwd_spread")); fp = "passive"
+            }
+            if (get(p, "train_ms") != "" && get(p, "train_ms") + 0 < get(line, "train_ms") + 0) {
+                line = field(line, "train_ms", get(p, "train_ms")); line = field(line, "train_spread", get(p, "train_spread")); tp = "passive"
+            }
+            print line " fwd_policy=" fp " train_policy=" tp
+        }' "$tmp/omp_active" "$tmp/omp_passive"
 }
 run_torch() { # PyTorch, Debian's python3-torch
     [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || return 127
     nthr=$1 && shift
-    (omp_wait "$nthr" torch && exec /usr/bin/python3 "$here/rnn_torch.py" --threads "$nthr" "$@")
+    omp_best torch pin "$nthr" /usr/bin/python3 "$here/rnn_torch.py" --threads "$nthr" "$@"
 }
 run_onednn() { # oneDNN's RNN primitives, built by make bench when libdnnl-dev is there
     [ -x "$BUILD/bench/rnn_onednn" ] || return 127
     nthr=$1 && shift
-    (export OMP_NUM_THREADS="$nthr" && omp_wait "$nthr" onednn && exec "$BUILD/bench/rnn_onednn" "$@")
+    omp_best onednn pin "$nthr" env OMP_NUM_THREADS="$nthr" "$BUILD/bench/rnn_onednn" "$@"
+}
+
+# busy: the share of this machine's CPU time (all cores, %) that other
+# processes used over the last 0.5 s, from /proc/stat: measured before each
+# row, which is marked when another process was busy (a row measured under
+# load compares only within itself).
+busy() {
+    s1=$(sed -n 's/^cpu  //p' /proc/stat 2>/dev/null) || { echo 0; return; }
+    sleep 0.5
+    s2=$(sed -n 's/^cpu  //p' /proc/stat 2>/dev/null)
+    echo "$s1
+$s2" | awk 'NR == 1 { for (i = 1; i <= NF; i++) a[i] = $i }
+           NR == 2 { for (i = 1; i <= NF; i++) { d = $i - a[i]; t += d; if (i == 4 || i == 5) idle += d }
+                     printf "%.0f", (t > 0 ? 100 * (t - idle) / t : 0) }'
 }
 
 # The load average: other processes on these cores slow every column, and
@@ -120,9 +175,12 @@ esac
 : >"$tmp/notes"
 : >"$tmp/secs"
 : >"$tmp/absent"
+: >"$tmp/busy"
 echo "$CONFIGS" | while read -r cell i h b steps; do
     for t in $THREADS; do
-        echo "# load average before $cell $i $b $steps, threads $t: $(loadavg)" >>"$tmp/notes"
+        b_pct=$(busy)
+        echo "$cell $i $h $b $steps $t $b_pct" >>"$tmp/busy"
+        echo "# load average before $cell $i $b $steps, threads $t: $(loadavg); busy $b_pct%" >>"$tmp/notes"
         for impl in $IMPLS; do
             grep -qx "$impl" "$tmp/absent" && continue
             start=$(date +%s)
@@ -168,6 +226,7 @@ function key(c, i, h, b, t, n) { return c " " i " " h " " b " " t " " n }
 FILENAME ~ /peak$/ && /^peak / {
     split($2, a, "="); split($3, g, "="); peak[a[2]] = g[2]; next
 }
+FILENAME ~ /busy$/ { busyp[key($1, $2, $3, $4, $5, $6)] = $7; next }
 FILENAME ~ /flops$/ {
     split($6, fa, "="); split($7, ta, "=")
     fwdf[$1 " " $2 " " $3 " " $4 " " $5] = fa[2]; trf[$1 " " $2 " " $3 " " $4 " " $5] = ta[2]
@@ -183,13 +242,15 @@ FILENAME ~ /results$/ && !/^#/ {
         else if (kv[1] == "fwd_spread") fs = kv[2]
         else if (kv[1] == "train_ms") tm = kv[2]
         else if (kv[1] == "train_spread") ts = kv[2]
+        else if (kv[1] == "fwd_policy") fpol[$1, key($2, $3, $4, $5, $6, nt)] = substr(kv[2], 1, 1)
+        else if (kv[1] == "train_policy") tpol[$1, key($2, $3, $4, $5, $6, nt)] = substr(kv[2], 1, 1)
     }
     k = key($2, $3, $4, $5, $6, nt)
     fwd[$1, k] = fm; fsp[$1, k] = fs; trn[$1, k] = tm; tsp[$1, k] = ts
     next
 }
-function ms(p, x, s) {
-    if (x != "") return sprintf("%.3f (%s)", x, s)
+function ms(p, x, s, pol) {
+    if (x != "") return sprintf("%.3f (%s)%s", x, s, pol == "" ? "  " : " " pol)
     return (p in absent) ? "not installed" : "n/a"
 }
 function gf(flops, x) { return x == "" ? "" : flops / (x * 1e-3) * 1e-9 }
@@ -203,7 +264,7 @@ function ratio(base, r) { return (base == "" || r == "") ? "" : sprintf("%.2f", 
 END {
     n_impl = split(impls, im, " "); n_thr = split(threads, th, " ")
     n_cfg = split(configs, cl, "\n")
-    printf "%-4s %4s %3s %3s %3s  %-6s | %15s %7s %7s | %15s %7s %7s | %-11s %-11s\n",
+    printf "%-4s %4s %3s %3s %4s  %-6s | %17s %7s %7s | %17s %7s %7s | %-11s %-11s\n",
         "cell", "I=H", "B", "T", "thr", "impl", "fwd ms (spread)", "GFLOP/s", "%peak",
         "train ms (spr.)", "GFLOP/s", "%peak", "rnnc x f/t", "jit x f/t"
     for (c = 1; c <= n_cfg; c++) {
@@ -221,9 +282,11 @@ END {
                 if (p != "rnnc" && p != "jit" && fwd["jit", k] != "" && f != "")
                     jx = ratio(f, fwd["jit", k]) "/" ratio(tt, trn["jit", k])
                 lead = (n == 1 && m == 1) ? sprintf("%-4s %4s %3s %3s", cf[1], cf[2], cf[4], cf[5]) : sprintf("%-4s %4s %3s %3s", "", "", "", "")
-                printf "%s %3s  %-6s | %15s %7s %7s | %15s %7s %7s | %-11s %-11s\n", lead,
-                    (m == 1 ? th[n] : ""), p, ms(p, f, fsp[p, k]), num(gff), pct(gff, peak[th[n]]),
-                    ms(p, tt, tsp[p, k]), num(gft), pct(gft, peak[th[n]]), rx, jx
+                loaded = (k in busyp) && busyp[k] > 10
+                if (loaded) any_loaded = 1
+                printf "%s %4s  %-6s | %17s %7s %7s | %17s %7s %7s | %-11s %-11s\n", lead,
+                    (m == 1 ? th[n] (loaded ? "*" : "") : ""), p, ms(p, f, fsp[p, k], fpol[p, k]), num(gff),
+                    pct(gff, peak[th[n]]), ms(p, tt, tsp[p, k], tpol[p, k]), num(gft), pct(gft, peak[th[n]]), rx, jx
             }
         }
     }
@@ -232,6 +295,8 @@ END {
     print "element-wise work not counted.  ms: best of 3 medians; spread: worst median vs best."
     print "%peak: of the FMA peak for that many threads, measured above.  rnnc x f/t: the row time /"
     print "the rnnc (C engine) row time, forward/training (> 1: rnnc faster); jit x f/t: the same against the"
-    print "jit (LLVM JIT) row.  n/a: not measured."
+    print "jit (LLVM JIT) row.  n/a: not measured.  a / p after a baseline time: the OpenMP wait policy"
+    print "(active, passive) that gave it, the faster of the two.  One-thread rows run pinned to core 0."
+    if (any_loaded) print "*: another process used more than 10% of the CPU just before this row: compare within the row only."
     if (over) print "!: above the measured peak: a bug in that benchmark, not a result."
-}' "$tmp/peak" "$tmp/flops" "$tmp/results"
+}' "$tmp/peak" "$tmp/busy" "$tmp/flops" "$tmp/results"
