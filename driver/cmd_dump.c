@@ -8,6 +8,7 @@
 #include "driver/cli_hint.h"
 #include "passes/autodiff.h"
 #include "passes/dropout.h"
+#include "passes/merge_linear.h"
 #include "passes/pipeline.h"
 #include "passes/unroll.h"
 
@@ -51,6 +52,9 @@ static int run(const CliArgs *a)
     } else if (!strcmp(stage, "ir") || !strcmp(stage, "grad") || !strcmp(stage, "unroll") || !strcmp(stage, "opt")) {
         rc = source_load(&s, a->pos[0], cli_get(a, "model"));
         char err[512];
+        /* opt: first the products that share an input as one (merge_linear.h),
+         * before autodiff as in the recipes */
+        if (!rc && !strcmp(stage, "opt") && merge_linear(s.ir, err, sizeof err) < 0) rc = cli_error("%s", err);
         /* grad: dropout as the gradient recipe makes it (passes/dropout.h), then autodiff */
         if (!rc && (grad || !strcmp(stage, "grad")) &&
             (dropout_train(s.ir, err, sizeof err) < 0 || autodiff(s.ir, err, sizeof err)))

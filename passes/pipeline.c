@@ -16,6 +16,7 @@
 #include "passes/dropout.h"
 #include "passes/fold.h"
 #include "passes/hoist.h"
+#include "passes/merge_linear.h"
 #include "passes/segment.h"
 #include "passes/sink.h"
 #include "passes/unroll.h"
@@ -124,9 +125,18 @@ static int finish(IrModule *m, const char *stage, const PipeOpts *o, char *err, 
 
 /* ---- the recipes ------------------------------------------------------------------ */
 
+/* The products of a scan body that share an input, as one GEMM: for the
+ * recipes of whole sequences, optimizing (merge_linear.h says why not the
+ * streaming ones).  Before autodiff, so the backward pass is merged too. */
+static int merged(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
+{
+    return o->optimize && merge_linear(m, err, errlen) < 0 ? -1 : 0;
+}
+
 int pipeline_forward(IrModule *m, int keep_loss, const PipeOpts *o, char *err, size_t errlen)
 {
     if (dropout_off(m, err, errlen) < 0) return -1;
+    if (!o->carry && merged(m, o, err, errlen)) return -1;
     if (!keep_loss && drop_loss(m, err, errlen)) return -1;
     if (o->carry && segment_carry(m, err, errlen) < 0) return -1;
     return finish(m, "forward", o, err, errlen);
@@ -174,7 +184,7 @@ int pipeline_step(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
 
 int pipeline_grad(IrModule *m, int per_step, const PipeOpts *o, char *err, size_t errlen)
 {
-    if (dropout_train(m, err, errlen) < 0) return -1;
+    if (dropout_train(m, err, errlen) < 0 || merged(m, o, err, errlen)) return -1;
     if (o->carry && segment_carry(m, err, errlen) < 0) return -1;
     if ((per_step ? autodiff_with_state_grads : autodiff)(m, err, errlen)) return -1;
     return finish(m, "grad", o, err, errlen);
@@ -184,7 +194,7 @@ int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char 
 {
     if (!m->loss) return ir_errf(err, errlen, "model '%s' has no loss: there is nothing to train", m->name);
     if (!m->nparams) return ir_errf(err, errlen, "model '%s' has no parameters: there is nothing to train", m->name);
-    if (dropout_train(m, err, errlen) < 0) return -1;
+    if (dropout_train(m, err, errlen) < 0 || merged(m, o, err, errlen)) return -1;
     if (o->carry && segment_carry(m, err, errlen) < 0) return -1;
     if (autodiff(m, err, errlen)) return -1;
     if (train_step(m, cfg, err, errlen)) return -1;

@@ -32,6 +32,7 @@
 #include "passes/cse.h"
 #include "passes/dce.h"
 #include "passes/hoist.h"
+#include "passes/merge_linear.h"
 #include "passes/pipeline.h"
 #include "io/tensor.h"
 #include "tests/unit/test_util.h"
@@ -402,6 +403,63 @@ static void test_fold_gate_gradients(void **state)
     tu_built_free(&b);
 }
 
+/* merge_linear (passes/merge_linear.h) on an LSTM written gate by gate:
+ * the four products of x and the four of h each become one in the loop,
+ * the joined weights are computed outside it, and the numbers stay.  In
+ * F64: the forward products are the same sums term for term, so the
+ * outputs and loss are equal exactly; the gradients of the merged module
+ * sum the four gates' contributions to dh inside one product instead of
+ * adding four, a reordering of K = 4H = 12 terms at 1.1e-16 each, so
+ * 1e-12 relative.  Then optimize keeps one product of h in the loop. */
+static const char *gates_src = "cell tl(x: [I]) -> [H] {\n"
+                               " param Wi: [H, I]  param Wf: [H, I]  param Wg: [H, I]  param Wo: [H, I]\n"
+                               " param Ui: [H, H]  param Uf: [H, H]  param Ug: [H, H]  param Uo: [H, H]\n"
+                               " param bi: [H] init normal(0.1)  param bf: [H] init normal(0.1)\n"
+                               " param bg: [H] init normal(0.1)  param bo: [H] init normal(0.1)\n"
+                               " state h: [H] = 0\n state c: [H] = 0\n"
+                               " i = sigmoid(Wi @ x + Ui @ h + bi)\n f = sigmoid(Wf @ x + Uf @ h + bf)\n"
+                               " g = tanh(Wg @ x + Ug @ h + bg)\n o = sigmoid(Wo @ x + Uo @ h + bo)\n"
+                               " c' = f * c + i * g\n h' = o * tanh(c')\n out h'\n}\n"
+                               "model a {\n input x : seq<[2]>\n target t : seq<[3]>\n"
+                               " h = tl(x, H=3)\n loss = mse(h, t)\n output h\n}\n";
+
+static void test_merge_linear(void **state)
+{
+    (void)state;
+    char err[256];
+    TuBuilt r = tu_build(gates_src), o = tu_build(gates_src);
+    const IrOp *scan = NULL;
+    for (int i = 0; i < o.m->body->nops; i++)
+        if (o.m->body->ops[i]->kind == IR_SCAN) scan = o.m->body->ops[i];
+    assert_non_null(scan);
+    assert_int_equal(count_kind(scan->body, IR_LINEAR), 8);
+    assert_int_equal(merge_linear(o.m, err, sizeof err), 6);
+    assert_int_equal(count_kind(scan->body, IR_LINEAR), 2);
+    assert_int_equal(count_kind(scan->body, IR_CONCAT), 0); /* the weights are joined outside the loop */
+
+    TensorMap params, inputs, a, b;
+    make_data(r.m, 5, 1, &params, &inputs);
+    run(r.m, &params, &inputs, IR_PREC_F64, &a);
+    run(o.m, &params, &inputs, IR_PREC_F64, &b);
+    compare(&a, &b, -1, "merged forward F64");
+    rt_map_free(&a);
+    rt_map_free(&b);
+    if (autodiff(r.m, err, sizeof err) || autodiff(o.m, err, sizeof err)) fail_msg("autodiff: %s", err);
+    run(r.m, &params, &inputs, IR_PREC_F64, &a);
+    run(o.m, &params, &inputs, IR_PREC_F64, &b);
+    compare(&a, &b, 1e-12, "merged gradients");
+    rt_map_free(&a);
+    rt_map_free(&b);
+    if (optimize(o.m, err, sizeof err)) fail_msg("optimize: %s", err);
+    for (int i = 0; i < o.m->body->nops; i++)
+        if (o.m->body->ops[i]->kind == IR_SCAN && !o.m->body->ops[i]->attrs.reverse)
+            assert_int_equal(count_kind(o.m->body->ops[i]->body, IR_LINEAR), 1);
+    rt_map_free(&params);
+    rt_map_free(&inputs);
+    tu_built_free(&r);
+    tu_built_free(&o);
+}
+
 /* A dead op (an unused tanh) is removed; outputs and the loss stay. */
 static void test_dce(void **state)
 {
@@ -481,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_fold_gate_gradients),
         cmocka_unit_test(test_dce),
         cmocka_unit_test(test_cse),
+        cmocka_unit_test(test_merge_linear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
