@@ -17,8 +17,10 @@
 typedef struct CVar {
     const IrModule *m; /* NULL: the file has no such variant      */
     KFunc *f;
-    char fn[160];    /* "charlm_kernel_forward"                  */
-    char arena[180]; /* "charlm_kernel_forward_arena"            */
+    char fn[160];      /* "charlm_kernel_forward"                  */
+    char arena[180];   /* "charlm_kernel_forward_arena"            */
+    KFunc *prep;       /* its prepare function (kprepare.h), or NULL */
+    char prep_fn[180]; /* "charlm_kernel_forward_prepare"        */
 } CVar;
 
 typedef struct CGen {
