@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ir/bind.h"
+#include "lower/kcompile.h"
 
 int api_index(const IrModule *m, IrRole role, const char *name)
 {
@@ -89,6 +90,15 @@ int api_size_field(const IrModule *base, const IrModule *m, int s)
     for (int b = 0; b < base->nsyms; b++)
         if (b != IR_SYM_BATCH && !strcmp(base->syms[b].name, m->syms[s].name)) return b;
     return -1;
+}
+
+/* ---- the kernels ------------------------------------------------------------------- */
+
+KFunc *api_kernel_compile(const IrModule *m, const char *kind, KFunc **prep, char *err, size_t errlen)
+{
+    *prep = NULL;
+    if (!strcmp(kind, "train")) return kcompile(m, kind, err, errlen);
+    return kcompile_prepared(m, kind, prep, err, errlen);
 }
 
 /* ---- the descriptor ---------------------------------------------------------------- */

@@ -74,6 +74,14 @@ typedef struct ApiDesc {
     float **embedded;        /* nparams arrays (--embed-weights), or NULL     */
 } ApiDesc;
 
+/* Compiles the kernel of variant `kind` ("forward", "step", "train") of
+ * the API (kcompile.h), for both writers alike.  The forward pass and the
+ * step read the same weights call after call: they keep their packs
+ * (kcompile_prepared; *prep is the prepare function, or NULL).  The
+ * training step gets new weights at every call and packs them itself
+ * (*prep NULL).  NULL with a message in err. */
+KFunc *api_kernel_compile(const IrModule *m, const char *kind, KFunc **prep, char *err, size_t errlen);
+
 /* Fills d for the kernels in k[0..2] (m, f, fn and arena set by the
  * caller, and prep and prep_fn when the kernel has a prepare function;
  * k[0] is the forward pass, whose module is the base).  A prepared

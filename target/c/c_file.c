@@ -13,7 +13,6 @@
 #include "target/api_slots.h"
 #include "target/c/c_gen.h"
 #include "target/c/emit_c.h"
-#include "lower/kcompile.h"
 #include "target/c/rt_source.h"
 #include "ir/bind.h"
 
@@ -60,9 +59,7 @@ static int lower_var(CVar *v, const IrModule *m, const char *P, const char *kind
     snprintf(v->arena, sizeof v->arena, "%s_arena", v->fn);
     snprintf(v->prep_fn, sizeof v->prep_fn, "%s_prepare", v->fn);
     char e[400];
-    /* The training step changes the weights at every call: it packs them
-     * itself.  The others keep their packs between calls (kprepare.h). */
-    v->f = strcmp(kind, "train") ? kcompile_prepared(m, kind, &v->prep, e, sizeof e) : kcompile(m, kind, e, sizeof e);
+    v->f = api_kernel_compile(m, kind, &v->prep, e, sizeof e);
     if (!v->f) return ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e);
     return 0;
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lower/kcompile.h"
 #include "target/llvm/llvm_api.h"
 #include "target/llvm/llvm_emit.h"
 #include "target/llvm/llvm_target.h"
@@ -30,11 +29,8 @@ static int add_variant(LLVMModuleRef mod, const IrModule *m, const char *prefix,
     memset(k, 0, sizeof *k);
     if (!m) return 0;
     char e[512];
-    /* The training step changes the weights at every call: it packs them
-     * itself.  The others keep their packs between calls (kprepare.h),
-     * as in the C file (c_file.c). */
     KFunc *prep = NULL;
-    KFunc *f = strcmp(kind, "train") ? kcompile_prepared(m, kind, &prep, e, sizeof e) : kcompile(m, kind, e, sizeof e);
+    KFunc *f = api_kernel_compile(m, kind, &prep, e, sizeof e);
     if (!f) return ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e);
     snprintf(fn, 256, "%s_kernel_%s", prefix, kind);
     snprintf(arena, 300, "%s_arena", fn);
