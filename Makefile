@@ -196,7 +196,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/librnnc.a
 # built only where libdnnl-dev is installed (scripts/bench_deps.sh).
 # bench/stream_bench.sh: the latency of a compiled model's step at batch 1.
 BENCH_ONEDNN := $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.hpp),$(BUILD)/bench/rnn_onednn)
-bench: $(BENCHES) $(BENCH_ONEDNN)
+bench: $(BENCHES) $(BENCH_ONEDNN) $(BUILD)/rnnc
 	@for b in $(filter-out $(BUILD)/bench/rnn_%,$(BENCHES)); do $$b || exit 1; done
 	@sh bench/rnn_bench.sh $(BUILD)
 	@sh bench/stream_bench.sh $(BUILD)
