@@ -196,10 +196,12 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/librnnc.a
 # never assert.  Always optimized, whatever OPT says.  bench/rnn_* are parts
 # of the RNN benchmark, which bench/rnn_bench.sh runs; the oneDNN baseline is
 # built only where libdnnl-dev is installed (scripts/bench_deps.sh).
+# bench/stream_bench.sh: the latency of a compiled model's step at batch 1.
 BENCH_ONEDNN := $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.hpp),$(BUILD)/bench/rnn_onednn)
-bench: $(BENCHES) $(BENCH_ONEDNN)
+bench: $(BENCHES) $(BENCH_ONEDNN) $(BUILD)/rnnc
 	@for b in $(filter-out $(BUILD)/bench/rnn_%,$(BENCHES)); do $$b || exit 1; done
 	@sh bench/rnn_bench.sh $(BUILD)
+	@sh bench/stream_bench.sh $(BUILD)
 
 $(BUILD)/bench/rnn_onednn: bench/rnn_onednn.cpp
 	@mkdir -p $(dir $@)

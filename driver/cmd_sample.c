@@ -160,6 +160,9 @@ static int run(const CliArgs *a)
     sp.input = m->inputs[0].name;
     sp.params = &st.params;
     sp.classes = lv->type.dim[2];
+    /* one character a run, on the same weights: a compiled engine packs
+     * them once (engine.h) */
+    engine_fix_params(&eng, &st.params);
 
     /* The prime's characters as ids; without one, start from a newline
      * (or the first character) and do not print it. */

@@ -30,13 +30,14 @@ extern char **environ;
 
 struct CEngine {
     const IrModule *m;
-    KFunc *kf;
+    KFunc *kf, *prep;
     char dir[512], src[600], so[600], log[600];
     void *dl;
     KFuncRunner run; /* the loaded function, its arena (kfunc_run.h) */
 };
 
-#define FN_NAME "rnnc_forward"
+#define FN_NAME      "rnnc_forward"
+#define PREP_FN_NAME "rnnc_forward_prepare"
 
 /* ---- building ------------------------------------------------------------------ */
 
@@ -53,6 +54,7 @@ static int write_source(CEngine *e, char *err, size_t errlen)
     fputs(vmath_inline_text(), f);
     fputc('\n', f);
     int bad = emit_c_func(f, e->kf, FN_NAME, 0, (1u << rt_cpu_path()) | EMIT_C_NO_FALLBACK);
+    if (e->prep) bad |= emit_c_func(f, e->prep, PREP_FN_NAME, 0, (1u << rt_cpu_path()) | EMIT_C_NO_FALLBACK);
     if (fclose(f) || bad)
         return ir_errf(err, errlen, "--engine=c: could not write the C code of model '%s' to %s%s", e->m->name, e->src,
                        bad ? " (the emitter met a statement it cannot write)" : "");
@@ -121,10 +123,15 @@ static int load(CEngine *e, char *err, size_t errlen)
     /* POSIX guarantees a data pointer from dlsym converts to a function
      * pointer; memcpy says so without ISO C's cast warning */
     memcpy(&e->run.fn, &f, sizeof e->run.fn);
+    if (e->prep) {
+        if (!(f = dlsym(e->dl, PREP_FN_NAME)))
+            return ir_errf(err, errlen, "--engine=c: %s lacks %s", e->so, PREP_FN_NAME);
+        memcpy(&e->run.prep_fn, &f, sizeof e->run.prep_fn);
+    }
     return 0;
 }
 
-CEngine *cengine_build(const IrModule *m, char *err, size_t errlen)
+static CEngine *build(const IrModule *m, int prepared, char *err, size_t errlen)
 {
     CEngine *e = calloc(1, sizeof *e);
     if (!e) {
@@ -132,8 +139,9 @@ CEngine *cengine_build(const IrModule *m, char *err, size_t errlen)
         return NULL;
     }
     e->m = m;
-    e->kf = kcompile(m, "forward", err, errlen);
+    e->kf = prepared ? kcompile_prepared(m, "forward", &e->prep, err, errlen) : kcompile(m, "forward", err, errlen);
     if (!e->kf) goto fail;
+    e->run.prep = e->prep;
     e->run.engine = "c";
     e->run.m = m;
     e->run.kf = e->kf;
@@ -162,6 +170,12 @@ fail:
     return NULL;
 }
 
+CEngine *cengine_build(const IrModule *m, char *err, size_t errlen) { return build(m, 0, err, errlen); }
+
+CEngine *cengine_build_prepared(const IrModule *m, char *err, size_t errlen) { return build(m, 1, err, errlen); }
+
+void cengine_keep_packs(CEngine *e, const TensorMap *params) { kfunc_runner_keep_packs(&e->run, params); }
+
 const char *cengine_source_path(const CEngine *e) { return e ? e->src : NULL; }
 
 void cengine_free(CEngine *e)
@@ -178,8 +192,9 @@ void cengine_free(CEngine *e)
             rmdir(e->dir);
         }
     }
-    kfunc_free(e->kf);
     kfunc_runner_release(&e->run);
+    kfunc_free(e->kf);
+    if (e->prep) kfunc_free(e->prep);
     free(e);
 }
 

@@ -41,6 +41,13 @@ typedef struct CEngine CEngine;
  * C compiler the message is "--engine=c needs a C compiler (cc): ...". */
 CEngine *cengine_build(const IrModule *m, char *err, size_t errlen);
 
+/* cengine_build with the weights' packs made by a prepare function
+ * (kcompile_prepared, lower/kprepare.h), written into the same C file,
+ * which every run calls first - unless cengine_keep_packs() named that
+ * run's parameter map, whose packs are then made once. */
+CEngine *cengine_build_prepared(const IrModule *m, char *err, size_t errlen);
+void cengine_keep_packs(CEngine *e, const TensorMap *params);
+
 /* Runs the module once, as interp_run does (ir/interp.h): params and
  * inputs are checked by ir/bind.h with the same messages (ids may be I32
  * or I64, floats F32 or F64: converted on the way in); outputs receives

@@ -30,31 +30,41 @@ const Engine engine_interp_f64 = {"interp", interp_engine_run, &prec_f64};
 typedef struct Backend {
     const char *name;
     const char *run_stage; /* its runs' row in the --time-passes table */
-    void *(*build)(const IrModule *m, char *err, size_t errlen);
+    /* prepared: the weights' packs made by a prepare function (kprepare.h) */
+    void *(*build)(const IrModule *m, int prepared, char *err, size_t errlen);
     int (*run)(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
                size_t errlen);
+    void (*keep)(void *eng, const TensorMap *params); /* runs with params reuse the packs */
     void (*free)(void *eng);
 } Backend;
 
-static void *c_build(const IrModule *m, char *err, size_t errlen) { return cengine_build(m, err, errlen); }
+static void *c_build(const IrModule *m, int prepared, char *err, size_t errlen)
+{
+    return prepared ? cengine_build_prepared(m, err, errlen) : cengine_build(m, err, errlen);
+}
 static int c_run(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
                  size_t errlen)
 {
     return cengine_run(eng, params, inputs, outputs, err, errlen);
 }
+static void c_keep(void *eng, const TensorMap *params) { cengine_keep_packs(eng, params); }
 static void c_free(void *eng) { cengine_free(eng); }
 
-static void *jit_build(const IrModule *m, char *err, size_t errlen) { return jitengine_build(m, NULL, err, errlen); }
+static void *jit_build(const IrModule *m, int prepared, char *err, size_t errlen)
+{
+    return prepared ? jitengine_build_prepared(m, NULL, err, errlen) : jitengine_build(m, NULL, err, errlen);
+}
 static int jit_run(void *eng, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
                    size_t errlen)
 {
     return jitengine_run(eng, params, inputs, outputs, err, errlen);
 }
+static void jit_keep(void *eng, const TensorMap *params) { jitengine_keep_packs(eng, params); }
 static void jit_free(void *eng) { jitengine_free(eng); }
 
 static const Backend backends[] = {
-    {"c", "run (c)", c_build, c_run, c_free},
-    {"jit", "run (jit)", jit_build, jit_run, jit_free},
+    {"c", "run (c)", c_build, c_run, c_keep, c_free},
+    {"jit", "run (jit)", jit_build, jit_run, jit_keep, jit_free},
 };
 
 /* A compiled engine's state: one compiled module per module it has run (a
@@ -63,7 +73,8 @@ static const Backend backends[] = {
  * that fell back to the interpreter has no compiled engine (NULL). */
 typedef struct CCache {
     const Backend *be;
-    int fallback; /* engine_allow_fallback() */
+    int fallback;           /* engine_allow_fallback() */
+    const TensorMap *fixed; /* engine_fix_params()     */
     const IrModule **mods;
     void **engs;
     int n;
@@ -98,8 +109,10 @@ static int compiled_engine_run(const Engine *e, const IrModule *m, const TensorM
         fprintf(stderr, "rnnc: note: the %s engine cannot compile model '%s' (%s): running it with the interpreter\n",
                 c->be->name, m->name ? m->name : "?", why);
     } else {
-        ce = c->be->build(m, err, errlen);
+        /* weights the caller keeps fixed: packed once, by a prepare function */
+        ce = c->be->build(m, c->fixed != NULL, err, errlen);
         if (!ce) return -1;
+        if (c->fixed) c->be->keep(ce, c->fixed);
     }
     c->mods[c->n] = m;
     c->engs[c->n++] = ce;
@@ -110,6 +123,15 @@ const char *engine_default_name(void)
 {
     const char *env = getenv("RNNC_ENGINE");
     return env && *env ? env : "jit";
+}
+
+void engine_fix_params(Engine *e, const TensorMap *params)
+{
+    if (!engine_is_compiled(e)) return;
+    CCache *c = e->ctx;
+    c->fixed = params;
+    for (int i = 0; i < c->n; i++)
+        if (c->engs[i]) c->be->keep(c->engs[i], params);
 }
 
 void engine_allow_fallback(Engine *e)

@@ -47,6 +47,16 @@ const char *engine_default_name(void);
  * keeps failing with the reason.  Nothing for the interpreter. */
 void engine_allow_fallback(Engine *e);
 
+/* The caller will pass `params`, unchanged, to the runs of e from now on
+ * (NULL: no such promise any more), as `rnnc sample` does with its
+ * checkpoint's weights: a compiled engine then compiles the modules it
+ * compiles after this call with the weights' packs made by a prepare
+ * function (lower/kprepare.h), and runs with this map make them once
+ * instead of at every run.  A run with another map packs its own weights
+ * (correct, not faster); modules compiled before pack at every run.
+ * Nothing for the interpreter. */
+void engine_fix_params(Engine *e, const TensorMap *params);
+
 /* Whether e runs its modules optimized: the recipes' PipeOpts.optimize
  * (passes/pipeline.h).  A compiled engine does; the interpreter, the
  * oracle that the compiled code is tested against, runs a module as the

@@ -11,8 +11,8 @@
 #include "ir/timing.h"
 
 struct JitEngine {
-    KFunc *kf;
-    LlvmJit *jit;
+    KFunc *kf, *prep;
+    LlvmJit *jit, *prep_jit;
     KFuncRunner run;
 };
 
@@ -23,7 +23,7 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t errlen)
+static JitEngine *build(const IrModule *m, int prepared, JitTimes *times, char *err, size_t errlen)
 {
     JitTimes t = {0};
     JitEngine *e = calloc(1, sizeof *e);
@@ -32,7 +32,7 @@ JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t
         return NULL;
     }
     double t0 = now();
-    e->kf = kcompile(m, "forward", err, errlen);
+    e->kf = prepared ? kcompile_prepared(m, "forward", &e->prep, err, errlen) : kcompile(m, "forward", err, errlen);
     if (!e->kf) goto fail;
     double t1 = now();
     t.lower = t1 - t0;
@@ -53,6 +53,9 @@ JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t
     if (!e->run.fn) goto fail;
     timing_stop(&tm, "LLVM codegen");
     t.codegen = now() - t3;
+    /* the prepare function: a few runtime calls, its own small module */
+    if (e->prep && !(e->prep_jit = llvm_jit_compile(e->prep, &e->run.prep_fn, err, errlen))) goto fail;
+    e->run.prep = e->prep;
     e->run.engine = "jit";
     e->run.m = m;
     e->run.kf = e->kf;
@@ -63,6 +66,18 @@ fail:
     return NULL;
 }
 
+JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t errlen)
+{
+    return build(m, 0, times, err, errlen);
+}
+
+JitEngine *jitengine_build_prepared(const IrModule *m, JitTimes *times, char *err, size_t errlen)
+{
+    return build(m, 1, times, err, errlen);
+}
+
+void jitengine_keep_packs(JitEngine *e, const TensorMap *params) { kfunc_runner_keep_packs(&e->run, params); }
+
 int jitengine_run(JitEngine *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
                   size_t errlen)
 {
@@ -72,8 +87,10 @@ int jitengine_run(JitEngine *e, const TensorMap *params, const TensorMap *inputs
 void jitengine_free(JitEngine *e)
 {
     if (!e) return;
-    llvm_jit_free(e->jit);
-    kfunc_free(e->kf);
     kfunc_runner_release(&e->run);
+    llvm_jit_free(e->jit);
+    llvm_jit_free(e->prep_jit);
+    kfunc_free(e->kf);
+    if (e->prep) kfunc_free(e->prep);
     free(e);
 }

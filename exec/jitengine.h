@@ -28,6 +28,13 @@ typedef struct JitTimes {
  * message in err. */
 JitEngine *jitengine_build(const IrModule *m, JitTimes *times, char *err, size_t errlen);
 
+/* jitengine_build with the weights' packs made by a prepare function
+ * (kcompile_prepared, lower/kprepare.h), which every run calls first -
+ * unless jitengine_keep_packs() named that run's parameter map, whose
+ * packs are then made once. */
+JitEngine *jitengine_build_prepared(const IrModule *m, JitTimes *times, char *err, size_t errlen);
+void jitengine_keep_packs(JitEngine *e, const TensorMap *params);
+
 /* As cengine_run. */
 int jitengine_run(JitEngine *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
                   size_t errlen);

@@ -161,6 +161,56 @@ static int grow_arena(KFuncRunner *e, size_t need, char *err, size_t errlen)
     return 0;
 }
 
+void kfunc_runner_keep_packs(KFuncRunner *r, const TensorMap *params)
+{
+    r->keep = params;
+    r->packs_ready = 0;
+}
+
+/* The packs of the prepared arguments for this run's params: made by the
+ * prepare function, unless they were made from the map the caller keeps
+ * and this is that map. */
+static int prepare(KFuncRunner *e, const TensorMap *params, const int64_t *sym, char *err, size_t errlen)
+{
+    const KFunc *p = e->prep;
+    if (e->keep && params == e->keep && e->packs_ready) return 0;
+    e->packs_ready = 0;
+    if (!e->packs && !(e->packs = calloc((size_t)p->nresults + 1, sizeof *e->packs)))
+        return ir_errf(err, errlen, "out of memory");
+    for (int i = 0; i < p->nresults; i++) {
+        size_t bytes = (size_t)kexpr_eval(p->results[i]->size, sym, NULL) * sizeof(float);
+        if (!e->packs[i] && posix_memalign(&e->packs[i], 64, bytes ? bytes : 64))
+            return ir_errf(err, errlen, "out of memory for the packed weights");
+    }
+    const void **args = calloc((size_t)p->nargs + 1, sizeof *args);
+    void **copies = calloc((size_t)p->nargs + 1, sizeof *copies);
+    int rc = -1;
+    char msg[512] = "";
+    if (!args || !copies) {
+        ir_errf(err, errlen, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < p->nargs; i++) {
+        const Tensor *t = rt_map_get(params, p->args[i]->ext_name);
+        if (!t || !(args[i] = arg_data(p->args[i], t, &copies[i]))) {
+            ir_errf(err, errlen, "--engine=%s: internal error: no weights '%s' to pack", e->engine,
+                    p->args[i]->ext_name);
+            goto done;
+        }
+    }
+    if (e->prep_fn(sym, args, e->packs, e->arena, msg, sizeof msg)) {
+        ir_errf(err, errlen, "%s", msg[0] ? msg : "the compiled model's prepare function failed");
+        goto done;
+    }
+    e->packs_ready = e->keep && params == e->keep;
+    rc = 0;
+done:
+    for (int i = 0; copies && i < p->nargs; i++) free(copies[i]);
+    free(args);
+    free(copies);
+    return rc;
+}
+
 int kfunc_run(KFuncRunner *e, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
               size_t errlen)
 {
@@ -187,9 +237,14 @@ int kfunc_run(KFuncRunner *e, const TensorMap *params, const TensorMap *inputs, 
     for (int k = 0; k < m->nsyms; k++)
         if (sym[k] < 0) sym[k] = 1;
 
+    if (e->prep && prepare(e, params, sym, err, errlen)) goto done;
     for (int i = 0; i < kf->nargs; i++) {
         const char *name;
         const KBuf *b = kf->args[i];
+        if (b->prepared) { /* after the module's arguments, in the prepare function's order */
+            args[b->index] = e->packs[b->index - (m->ninputs + m->ntargets + m->nparams)];
+            continue;
+        }
         const Tensor *t = arg_tensor(e, b->index, params, inputs, &name);
         if (!t) {
             ir_errf(err, errlen, "--engine=%s: internal error: no tensor for argument '%s'", e->engine, name);
@@ -242,6 +297,9 @@ done:
 
 void kfunc_runner_release(KFuncRunner *r)
 {
+    for (int i = 0; r->packs && r->prep && i < r->prep->nresults; i++) free(r->packs[i]);
+    free(r->packs);
+    r->packs = NULL;
     free(r->arena);
     r->arena = NULL;
     r->arena_cap = 0;

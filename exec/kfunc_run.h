@@ -25,6 +25,15 @@ typedef struct KFuncRunner {
     KFuncFn fn;         /* kf compiled */
     void *arena;        /* 64-byte aligned, arena_cap bytes */
     size_t arena_cap;
+    /* kf's prepare function (kcompile_prepared, lower/kprepare.h) and its
+     * compiled code, or NULL: it fills `packs` (one per prepared argument
+     * of kf) from the weights before a run, unless `keep` is that run's
+     * parameter map and the packs were made from it (packs_ready). */
+    const KFunc *prep;
+    KFuncFn prep_fn;
+    void **packs;
+    const TensorMap *keep;
+    int packs_ready;
 } KFuncRunner;
 
 /* Runs the function once, as interp_run does (ir/interp.h): outputs
@@ -34,7 +43,12 @@ typedef struct KFuncRunner {
 int kfunc_run(KFuncRunner *r, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs, char *err,
               size_t errlen);
 
-/* Frees the arena (the runner itself is the caller's). */
+/* The caller will pass `params` unchanged to every run from now on (NULL:
+ * no promise): runs with that map reuse the packs the prepare function
+ * made at the first of them; a run with another map packs again. */
+void kfunc_runner_keep_packs(KFuncRunner *r, const TensorMap *params);
+
+/* Frees the arena and the packs (the runner itself is the caller's). */
 void kfunc_runner_release(KFuncRunner *r);
 
 #endif

@@ -79,6 +79,11 @@ typedef struct KBuf {
     int index;            /* KB_ARG, KB_RESULT: position in arg[] / res[]  */
     const char *ext_name; /* KB_ARG, KB_RESULT: the module's name for it ("x", "h.weight_ih_l0", "loss") */
     const KExpr *offset;  /* KB_TEMP: byte offset in the arena (memplan)   */
+    /* KB_ARG: a pack of a weight in rt_sgemm_pack_b's layout, made by the
+     * function's prepare function (lower/kprepare.h) and kept by the
+     * caller between calls; only packed GEMMs read it.  Printed as
+     * `arg ... "EXT" prepared`. */
+    int prepared;
 } KBuf;
 
 /* A place in a buffer: element `off` of `buf`.  Strides (in elements) are

@@ -162,7 +162,7 @@ static IrDType dtype(KParser *P)
     kp_fail_at(P, at, "expected an element type (f32 or i64)");
 }
 
-/* "arg NAME : DT[SIZE]  arg[I] "EXT"", "result ... res[I] "EXT"",
+/* "arg NAME : DT[SIZE]  arg[I] "EXT" [prepared]", "result ... res[I] "EXT"",
  * "temp NAME : DT[SIZE] [@ OFFSET]"; the comment is what it holds. */
 static void buffer_line(KParser *P, KBufKind kind)
 {
@@ -198,6 +198,7 @@ static void buffer_line(KParser *P, KBufKind kind)
         memcpy(ext, P->cur, (size_t)(q - P->cur));
         b->ext_name = ext;
         P->cur = q + 1;
+        if (kind == KB_ARG && kp_accept(P, "prepared")) b->prepared = 1;
     }
     kp_end_of_line(P);
     b->what = kp_comment(P);

@@ -117,9 +117,10 @@ static void print_buf(const KFunc *f, const KBuf *b, FILE *out)
              dtype_name(b->dtype));
     put_expr(&l, f, b->size);
     line_put(&l, "]");
-    if (b->kind == KB_ARG || b->kind == KB_RESULT)
+    if (b->kind == KB_ARG || b->kind == KB_RESULT) {
         line_put(&l, "  %s[%d] \"%s\"", b->kind == KB_ARG ? "arg" : "res", b->index, b->ext_name ? b->ext_name : "");
-    else if (b->offset) {
+        if (b->kind == KB_ARG && b->prepared) line_put(&l, " prepared");
+    } else if (b->offset) {
         line_put(&l, " @ ");
         put_expr(&l, f, b->offset);
     }

@@ -105,6 +105,8 @@ static void check_range(Ctx *c, const KStmt *s, KView v, int64_t lo, int64_t hi,
     int64_t off, size;
     if (!eval(c, s, v.off, what, &off) || !eval(c, s, v.buf->size, "buffer size", &size)) return;
     if (hi < lo) return; /* touches nothing */
+    if (v.buf->kind == KB_TEMP && c->f->arena_bytes && !v.buf->offset)
+        problem(c, s, "%s: %s has no place in the arena", what, v.buf->name);
     if (off + lo < 0 || off + hi >= size)
         problem(c, s, "%s: elements %lld .. %lld of %s, which has %lld", what, (long long)(off + lo),
                 (long long)(off + hi), v.buf->name, (long long)size);
@@ -249,7 +251,10 @@ static void check_gemm(Ctx *c, const KStmt *s)
     int64_t M, N, K;
     if (!eval(c, s, s->M, "M", &M) || !eval(c, s, s->N, "N", &N) || !eval(c, s, s->K, "K", &K)) return;
     if (s->packed_b) {
-        if (buf_ok(c, s->B.buf) && !has_pack(c, &c->f->body, s->B.buf, N, K))
+        /* a prepared argument is packed by the prepare function, which
+         * the runtime's header check ties to N and K at run time */
+        if (buf_ok(c, s->B.buf) && !(s->B.buf->kind == KB_ARG && s->B.buf->prepared) &&
+            !has_pack(c, &c->f->body, s->B.buf, N, K))
             problem(c, s, "B=%s is packed, but no pack_b fills it for N=%lld K=%lld", s->B.buf->name, (long long)N,
                     (long long)K);
         if (M > 0 && N > 0 && K > 0 && s->alpha != 0) check_pack_range(c, s, s->B, N, K, 0, "B (packed)");
@@ -356,7 +361,7 @@ static void check_bufs(Ctx *c)
             if (b->index < 0 || b->index >= n || list[b->index] != b)
                 problem(c, NULL, "%s is %s %d but not in that place of the list", b->name,
                         b->kind == KB_ARG ? "argument" : "result", b->index);
-        } else if (b->kind == KB_TEMP && f->arena_bytes) {
+        } else if (b->kind == KB_TEMP && f->arena_bytes && b->offset) { /* none: nothing accesses it */
             int64_t off, arena;
             if (!eval(c, NULL, b->offset, b->name, &off) || !eval(c, NULL, f->arena_bytes, "the arena", &arena))
                 continue;

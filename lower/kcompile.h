@@ -15,6 +15,15 @@
  * message in err. */
 KFunc *kcompile(const IrModule *m, const char *name, char *err, size_t errlen);
 
+/* kcompile() for a caller that keeps the weights' packs between calls
+ * (lower/kprepare.h): after the fusion the packs of the weights move into
+ * *prep, the planned prepare function (NULL when there are none; its
+ * arena is 0 bytes), whose results the caller passes to the function as
+ * its prepared arguments.  Only for a function that does not change the
+ * weights it reads (the forward pass, the streaming step: not a training
+ * step, which gets new weights at every call and packs them in it). */
+KFunc *kcompile_prepared(const IrModule *m, const char *name, KFunc **prep, char *err, size_t errlen);
+
 /* Whether kcompile() refuses m for what it is, not for a fault: a scan
  * inside a scan (lower runs nested time loops only once unrolled) or more
  * size symbols than memplan() handles.  Returns 1 with the reason in why,

@@ -398,7 +398,7 @@ int memplan(KFunc *f, char *err, size_t errlen)
         c->lo = u->first;
         c->hi = u->last;
         if (u->first < 0) {
-            c->lo = 1, c->hi = 0; /* never accessed: meets nothing */
+            c->lo = 1, c->hi = 0; /* never accessed: no place (below) */
             continue;
         }
         for (int l = 0; l < nl; l++) {
@@ -421,6 +421,14 @@ int memplan(KFunc *f, char *err, size_t errlen)
     qsort(cand, (size_t)nc, sizeof *cand, by_size_desc);
     int nslots = 0;
     for (int i = 0; i < nc; i++) {
+        /* A temporary nothing accesses (the fusion left a map's result in
+         * its registers) gets no place: its size would still count in the
+         * slot it joined, and its max() term in every offset after it. */
+        if (cand[i].lo > cand[i].hi) {
+            cand[i].slot = -1;
+            cand[i].b->offset = NULL;
+            continue;
+        }
         int s = 0;
         for (; s < nslots; s++) {
             int free_slot = 1;

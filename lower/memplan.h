@@ -10,7 +10,9 @@
  * rounded up to 64 bytes); KFunc.arena_bytes is the total, including the
  * SGEMM workspace (ws_offset, ws_bytes) when the function has a KS_GEMM.
  * Every expression grows with the symbols, so an arena sized for the
- * largest B and T serves every smaller call.
+ * largest B and T serves every smaller call.  A temporary no statement
+ * accesses (the fusion computes some values in its loops' registers) gets
+ * no offset (NULL) and no memory.
  *
  * Returns 0, or -1 with a message. */
 #ifndef RNNC_MEMPLAN_H

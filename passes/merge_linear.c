@@ -64,8 +64,8 @@ static void merge(IrModule *m, IrBlock *body, IrBlock *pre, IrBlock *nb, IrOp **
         flat[k]->def->origin = g[k]->origin;
         N += Nk;
     }
-    IrValue *joined = ir_op(m, pre, IR_CONCAT, flat, n, &(IrType){.dtype = IR_F32, .rank = 1, .dim = {N * K}}, 1)
-                          ->results[0];
+    IrValue *joined =
+        ir_op(m, pre, IR_CONCAT, flat, n, &(IrType){.dtype = IR_F32, .rank = 1, .dim = {N * K}}, 1)->results[0];
     IrValue *w = reshape(m, pre, joined, 2, N, K);
     IrValue *ops[2] = {g[0]->operands[0], w};
     IrType yt = g[0]->results[0]->type;

@@ -6,7 +6,10 @@
  * One arena for every kernel sized at create, weights
  * (two sets with training, used in turn), the recurrent state of the step
  * and of truncated BPTT in two buffers each (read one, write the other,
- * swap after a good call), optimizer state the same way.  After create
+ * swap after a good call), optimizer state the same way, and the
+ * weights' packs of the kernels that have a prepare function (made at a
+ * kernel's first call with the current weights, so once after each
+ * change of the weights: loading, a training step).  After create
  * nothing allocates but loading and saving weights. */
 #include "runtime/model_api.h"
 
@@ -45,11 +48,14 @@ struct rnnrt_model {
     int64_t train_batch;
     float train_reset, step_number, loss, grad_norm;
     int64_t steps_done;
-    int64_t dropout_seed;   /* rnnrt_model_set_seed's, 0 until then              */
-    int64_t dropout_key[2]; /* (seed, step) of the dropout masks: (dropout_seed, steps_done) */
-    rt_st_tensor *want;     /* the parameters, for load and save             */
-    int64_t *sym;           /* scratch of a call: the kernel's sizes ...     */
-    const void **arg;       /* ... and slots                                 */
+    int64_t dropout_seed;     /* rnnrt_model_set_seed's, 0 until then              */
+    int64_t dropout_key[2];   /* (seed, step) of the dropout masks: (dropout_seed, steps_done) */
+    rt_st_tensor *want;       /* the parameters, for load and save             */
+    unsigned char **pack_mem; /* malloc'd; packs are them aligned to 64 bytes */
+    void **packs;             /* the weights packed (RNNRT_SLOT_PACK)         */
+    int prepared[3];          /* forward, step, train: packs made from m->w   */
+    int64_t *sym;             /* scratch of a call: the kernel's sizes ...     */
+    const void **arg;         /* ... and slots                                 */
     void **res;
 };
 
@@ -123,6 +129,9 @@ RNNRT_MODEL_API void rnnrt_model_free(rnnrt_model *m)
     free(m->max);
     free(m->n);
     free(m->want);
+    for (int64_t p = 0; m->pack_mem && p < d->npacks; p++) free(m->pack_mem[p]);
+    free(m->pack_mem);
+    free(m->packs);
     free(m->sym);
     free((void *)m->arg);
     free(m->res);
@@ -171,6 +180,8 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
         if (ks[k]->nsyms > slots) slots = ks[k]->nsyms;
         if (ks[k]->nargs > slots) slots = ks[k]->nargs;
         if (ks[k]->nresults > slots) slots = ks[k]->nresults;
+        if (ks[k]->nprep_args > slots) slots = ks[k]->nprep_args;
+        if (ks[k]->nprep_results > slots) slots = ks[k]->nprep_results;
     }
     if (!(m->sym = ma_zalloc(slots, sizeof(int64_t))) || !(m->arg = ma_zalloc(slots, sizeof(void *))) ||
         !(m->res = ma_zalloc(slots, sizeof(void *))))
@@ -201,6 +212,16 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
     m->arena_mem = malloc(bytes + 64);
     if (!m->arena_mem) goto nomem;
     m->arena = m->arena_mem + (64 - (size_t)((uintptr_t)m->arena_mem % 64)) % 64;
+    /* The packs: about the size of the weight matrices again, kept so
+     * that no call packs them (docs/c-api.md, "Memory"). */
+    if (!(m->pack_mem = ma_zalloc(d->npacks, sizeof *m->pack_mem)) ||
+        !(m->packs = ma_zalloc(d->npacks, sizeof(void *))))
+        goto nomem;
+    for (int64_t p = 0; p < d->npacks; p++) {
+        size_t pb = sizeof(float) * (size_t)d->pack_floats[p];
+        if (!(m->pack_mem[p] = malloc(pb + 64))) goto nomem;
+        m->packs[p] = m->pack_mem[p] + (64 - (size_t)((uintptr_t)m->pack_mem[p] % 64)) % 64;
+    }
     /* The weights: the model's own copies, unless they are embedded and
      * never change (no training): then read in place. */
     if (!(m->w = ma_zalloc(d->nparams, sizeof(float *))) || !(m->want = ma_zalloc(d->nparams, sizeof(rt_st_tensor))))
@@ -245,6 +266,10 @@ RNNRT_MODEL_API void rnnrt_model_reset(rnnrt_model *m)
     if (m->d->train.fn && m->d->train.has_reset) m->train_fresh = 1;
 }
 
+/* The weights changed: every kernel packs them again before its next
+ * call. */
+static void ma_unprepare(rnnrt_model *m) { m->prepared[0] = m->prepared[1] = m->prepared[2] = 0; }
+
 static void ma_want_params(rnnrt_model *m)
 {
     const rnnrt_model_desc *d = m->d;
@@ -267,6 +292,7 @@ RNNRT_MODEL_API int rnnrt_model_load_weights(rnnrt_model *m, const char *path)
         if (!m->own[0][i] && !(m->own[0][i] = ma_falloc((size_t)d->param_numel[i])))
             return ma_fail(m, RNNRT_ERR_NOMEM, "%s_load_weights: out of memory", d->prefix);
     ma_want_params(m);
+    ma_unprepare(m); /* even a failed load may have changed some weights */
     rc = st_load(path, m->want, m->own[m->cur], (int)d->nparams, &partial, m->err, sizeof m->err);
     if (rc) {
         if (partial) m->have_weights = 0; /* half read: unusable */
@@ -391,16 +417,27 @@ static void *ma_slot(rnnrt_model *m, const int64_t *ki, int result, const ma_cal
     case RNNRT_SLOT_DROPOUT_KEY: return m->dropout_key;
     case RNNRT_SLOT_LOSS: return &m->loss;
     case RNNRT_SLOT_GRAD_NORM: return &m->grad_norm;
+    case RNNRT_SLOT_PACK: return m->packs[i];
     default: return NULL;
     }
 }
 
-/* Binds the slots of kernel k and runs it; its only failure is bad data
- * (a token id out of range). */
-static int ma_call(rnnrt_model *m, const char *fn, const rnnrt_kernel_desc *k, const int64_t *n, const ma_call_io *io)
+/* Binds the slots of kernel k (number v: forward, step, train) and runs
+ * it, after its prepare function when the packs it reads are not made
+ * from the current weights yet; its only failure is bad data (a token id
+ * out of range). */
+static int ma_call(rnnrt_model *m, const char *fn, int v, const rnnrt_kernel_desc *k, const int64_t *n,
+                   const ma_call_io *io)
 {
     char kerr[256] = "";
     ma_kernel_sym(k, n, m->sym);
+    if (k->prepare && !m->prepared[v]) {
+        for (int64_t i = 0; i < k->nprep_args; i++) m->arg[i] = ma_slot(m, k->prep_args + 2 * i, 0, io);
+        for (int64_t i = 0; i < k->nprep_results; i++) m->res[i] = ma_slot(m, k->prep_results + 2 * i, 1, io);
+        if (k->prepare(m->sym, m->arg, m->res, m->arena, kerr, sizeof kerr))
+            return ma_fail(m, RNNRT_ERR_DATA, "%s: %s", fn, kerr);
+        m->prepared[v] = 1;
+    }
     for (int64_t i = 0; i < k->nargs; i++) m->arg[i] = ma_slot(m, k->args + 2 * i, 0, io);
     for (int64_t i = 0; i < k->nresults; i++) m->res[i] = ma_slot(m, k->results + 2 * i, 1, io);
     if (k->fn(m->sym, m->arg, m->res, m->arena, kerr, sizeof kerr))
@@ -420,7 +457,7 @@ RNNRT_MODEL_API int rnnrt_model_forward(rnnrt_model *m, const int64_t *n, const 
         (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names)))
         return rc;
     ma_call_io io = {.in = in, .out = out};
-    return ma_call(m, fn, &d->forward, n, &io);
+    return ma_call(m, fn, 0, &d->forward, n, &io);
 }
 
 RNNRT_MODEL_API int rnnrt_model_step(rnnrt_model *m, int64_t batch, const void *const *in, void *const *out)
@@ -447,7 +484,7 @@ RNNRT_MODEL_API int rnnrt_model_step(rnnrt_model *m, int64_t batch, const void *
                      .out = out,
                      .state = {m->step_state[m->step_cur], m->step_state[1 - m->step_cur]},
                      .reset = &m->step_reset};
-    if ((rc = ma_call(m, fn, &d->step, m->n, &io))) return rc;
+    if ((rc = ma_call(m, fn, 1, &d->step, m->n, &io))) return rc;
     m->step_cur ^= 1;
     m->step_fresh = 0;
     return RNNRT_OK;
@@ -482,13 +519,14 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
                      .tg = tg,
                      .state = {m->train_state[m->train_cur], m->train_state[1 - m->train_cur]},
                      .reset = &m->train_reset};
-    if ((rc = ma_call(m, fn, &d->train, n, &io))) return rc;
+    if ((rc = ma_call(m, fn, 2, &d->train, n, &io))) return rc;
     if (!isfinite(m->loss))
         return ma_fail(m, RNNRT_ERR_NAN, "%s: the loss is %s at step %lld: the weights stay as they were", fn,
                        isnan(m->loss) ? "NaN" : "infinite", (long long)m->steps_done + 1);
     /* The new weights and optimizer state were written to the other buffers. */
     m->cur ^= 1;
     for (int64_t i = 0; i < d->nparams; i++) m->w[i] = m->own[m->cur][i];
+    ma_unprepare(m);
     if (d->train.has_reset) {
         m->train_cur ^= 1;
         m->train_fresh = 0;

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RNNRT_MODEL_DESC_VERSION 2 /* 2: arena sizes as words (runtime/sizes.h) */
+#define RNNRT_MODEL_DESC_VERSION 3 /* 2: arena sizes as words (runtime/sizes.h); 3: prepare, packs */
 #define RNNRT_SHAPE_WORDS        5 /* rank, then 4 dims: >= 0 fixed, < 0 sizes field -d-1 */
 
 /* The status codes: NAME_OK, NAME_ERR_ARG, ... of the header. */
@@ -52,7 +52,8 @@ enum {
     RNNRT_SLOT_STEP_NUMBER, /* the update's number, from 1 (float)                       */
     RNNRT_SLOT_LOSS,        /* the loss (float)                                          */
     RNNRT_SLOT_GRAD_NORM,   /* the gradient norm (float)                                 */
-    RNNRT_SLOT_DROPOUT_KEY  /* the dropout masks' key: int64_t (seed, steps done)        */
+    RNNRT_SLOT_DROPOUT_KEY, /* the dropout masks' key: int64_t (seed, steps done)        */
+    RNNRT_SLOT_PACK         /* weight pack `index`, made by a prepare function           */
 };
 
 typedef int rnnrt_kernel_fn(const int64_t *sym, const void *const *arg, void *const *res, void *arena, char *err,
@@ -71,6 +72,15 @@ typedef struct rnnrt_kernel_desc {
     int64_t ncarry;         /* recurrent state buffers (RNNRT_SLOT_CARRY) ...           */
     const int64_t *carry;   /* ... their shapes, RNNRT_SHAPE_WORDS each                */
     int64_t has_reset;      /* an RNNRT_SLOT_RESET argument: state carries over calls */
+    /* The kernel's prepare function (lower/kprepare.h), or NULL: it packs
+     * the weights (its PARAM arguments) into the model's packs (its PACK
+     * results), which the kernel reads as PACK arguments.  Run before the
+     * kernel's first call with the current weights; it needs no arena. */
+    rnnrt_kernel_fn *prepare;
+    int64_t nprep_args;
+    const int64_t *prep_args;
+    int64_t nprep_results;
+    const int64_t *prep_results;
 } rnnrt_kernel_desc;
 
 typedef struct rnnrt_model_desc {
@@ -91,6 +101,8 @@ typedef struct rnnrt_model_desc {
     int64_t nopt;                 /* train: optimizer state buffers ...              */
     const int64_t *opt;           /* ... their shapes                                */
     const float *const *embedded; /* the weights in the program, or NULL             */
+    int64_t npacks;               /* packed weights the model keeps ...              */
+    const int64_t *pack_floats;   /* ... the floats of each                          */
     rnnrt_kernel_desc forward, step, train;
 } rnnrt_model_desc;
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ir/bind.h"
+#include "lower/kcompile.h"
 
 int api_index(const IrModule *m, IrRole role, const char *name)
 {
@@ -92,6 +93,15 @@ int api_size_field(const IrModule *base, const IrModule *m, int s)
     return -1;
 }
 
+/* ---- the kernels ------------------------------------------------------------------- */
+
+KFunc *api_kernel_compile(const IrModule *m, const char *kind, KFunc **prep, char *err, size_t errlen)
+{
+    *prep = NULL;
+    if (!strcmp(kind, "train")) return kcompile(m, kind, err, errlen);
+    return kcompile_prepared(m, kind, prep, err, errlen);
+}
+
 /* ---- the descriptor ---------------------------------------------------------------- */
 
 static void *zalloc(int n, size_t size) { return calloc(n > 0 ? (size_t)n : 1, size); }
@@ -117,14 +127,41 @@ static int64_t *state_shapes(const IrModule *base, const IrModule *m, IrRole rol
     return w;
 }
 
-static int slot_pairs(const IrModule *base, const ApiKernel *k, KBuf *const *bufs, int n, int result, int64_t *w,
-                      char *err, size_t errlen)
+/* The pack slot of key, added to d's list on first use; -1 when out of
+ * memory. */
+static int pack_slot(ApiDesc *d, const KBuf *b)
 {
+    for (int p = 0; p < d->npacks; p++)
+        if (!strcmp(d->pack_names[p], b->ext_name)) return p;
+    const char **n = realloc(d->pack_names, sizeof *n * (size_t)(d->npacks + 1));
+    if (n) d->pack_names = n;
+    int64_t *fl = realloc(d->pack_floats, sizeof *fl * (size_t)(d->npacks + 1));
+    if (fl) d->pack_floats = fl;
+    if (!n || !fl) return -1;
+    n[d->npacks] = b->ext_name;
+    fl[d->npacks] = kexpr_eval(b->size, NULL, NULL);
+    return d->npacks++;
+}
+
+/* Fills w with the (kind, index) pairs of bufs, f's arguments or results
+ * (result); packs: every result is a pack (f is a prepare function). */
+static int slot_pairs(ApiDesc *d, const IrModule *base, const ApiKernel *k, const KFunc *f, int result, int packs,
+                      int64_t *w, char *err, size_t errlen)
+{
+    KBuf *const *bufs = result ? f->results : f->args;
+    int n = result ? f->nresults : f->nargs;
     for (int i = 0; i < n; i++) {
-        ApiSlot s = api_slot(base, k->m, bufs[i]->ext_name, result);
+        ApiSlot s = {0, 0};
+        if (bufs[i]->prepared || (result && packs)) {
+            s.index = pack_slot(d, bufs[i]);
+            if (s.index < 0) return ir_errf(err, errlen, "out of memory");
+            s.kind = RNNRT_SLOT_PACK;
+        } else {
+            s = api_slot(base, k->m, bufs[i]->ext_name, result);
+        }
         if (!s.kind)
             return ir_errf(err, errlen, "internal error: the %s function has a buffer '%s' the API does not know",
-                           k->f->name, bufs[i]->ext_name);
+                           f->name, bufs[i]->ext_name);
         w[2 * i] = s.kind;
         w[2 * i + 1] = s.index;
     }
@@ -166,7 +203,7 @@ int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *e
     for (int v = 0; v < 3; v++) {
         ApiKernel *o = &d->k[v];
         *o = k[v];
-        o->sym = o->args = o->results = o->carry = o->arena = NULL;
+        o->sym = o->args = o->results = o->carry = o->arena = o->prep_args = o->prep_results = NULL;
         if (!o->m) continue;
         o->nsyms = o->m->nsyms;
         o->sym = zalloc(o->nsyms, sizeof(int64_t));
@@ -184,8 +221,15 @@ int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *e
             if ((o->sym[s] = api_size_field(b, o->m, s)) < 0)
                 return ir_errf(err, errlen, "internal error: the %s function's size '%s' is not the model's",
                                o->f->name, o->m->syms[s].name);
-        if (slot_pairs(b, o, o->f->args, o->f->nargs, 0, o->args, err, errlen) ||
-            slot_pairs(b, o, o->f->results, o->f->nresults, 1, o->results, err, errlen))
+        if (slot_pairs(d, b, o, o->f, 0, 0, o->args, err, errlen) ||
+            slot_pairs(d, b, o, o->f, 1, 0, o->results, err, errlen))
+            return -1;
+        if (!o->prep) continue;
+        o->prep_args = zalloc(2 * o->prep->nargs, sizeof(int64_t));
+        o->prep_results = zalloc(2 * o->prep->nresults, sizeof(int64_t));
+        if (!o->prep_args || !o->prep_results) return ir_errf(err, errlen, "out of memory");
+        if (slot_pairs(d, b, o, o->prep, 0, 0, o->prep_args, err, errlen) ||
+            slot_pairs(d, b, o, o->prep, 1, 1, o->prep_results, err, errlen))
             return -1;
     }
     return 0;
@@ -203,7 +247,11 @@ void api_desc_free(ApiDesc *d)
     free(d->opt);
     for (int i = 0; d->embedded && i < d->nparams; i++) free(d->embedded[i]);
     free(d->embedded);
+    free(d->pack_names);
+    free(d->pack_floats);
     for (int v = 0; v < 3; v++) {
+        free(d->k[v].prep_args);
+        free(d->k[v].prep_results);
         free(d->k[v].sym);
         free(d->k[v].args);
         free(d->k[v].results);

@@ -52,6 +52,9 @@ typedef struct ApiKernel {
     const KFunc *f;
     const char *fn;       /* its function's name                          */
     const char *arena_fn; /* --emit=obj: its arena function's, NULL in C   */
+    const KFunc *prep;    /* its prepare function (kprepare.h), or NULL    */
+    const char *prep_fn;
+    int64_t *prep_args, *prep_results; /* prep's (kind, index) pairs        */
     int nsyms;
     int64_t *sym;            /* the sizes field of each symbol                */
     int64_t *args, *results; /* f->nargs, f->nresults (kind, index) pairs */
@@ -67,12 +70,28 @@ typedef struct ApiDesc {
     int nsizes, ninputs, noutputs, ntargets, nparams, nopt;
     const char **size_names, **input_names, **output_names, **target_names, **param_names;
     int64_t *param_shapes, *param_numel, *opt;
-    ApiKernel k[3];   /* forward (the base module), step, train        */
-    float **embedded; /* nparams arrays (--embed-weights), or NULL     */
+    ApiKernel k[3];          /* forward (the base module), step, train        */
+    int npacks;              /* the weights' packs the model keeps, one per key */
+    const char **pack_names; /* their keys (kprepare.h)                  */
+    int64_t *pack_floats;    /* their sizes                                */
+    float **embedded;        /* nparams arrays (--embed-weights), or NULL     */
 } ApiDesc;
 
-/* Fills d for the kernels in k[0..2] (m, f and fn set by the
- * caller; k[0] is the forward pass, whose module is the base).  Returns
+/* Compiles the kernel of variant `kind` ("forward", "step", "train") of
+ * the API (kcompile.h), for both writers alike.  The forward pass and the
+ * step read the same weights call after call: they keep their packs
+ * (kcompile_prepared; *prep is the prepare function, or NULL).  The
+ * training step gets new weights at every call and packs them itself
+ * (*prep NULL).  NULL with a message in err. */
+KFunc *api_kernel_compile(const IrModule *m, const char *kind, KFunc **prep, char *err, size_t errlen);
+
+/* Fills d for the kernels in k[0..2] (m, f, fn and arena_fn set by the
+ * caller, and prep and prep_fn when the kernel has a prepare function;
+ * k[0] is the forward pass, whose module is the base).  A prepared
+ * argument of a kernel and a result of a prepare function is pack slot p
+ * (RNNRT_SLOT_PACK), p numbering the distinct keys of all kernels in
+ * order, so that the forward pass and the step share the packs of the
+ * same weights.  Returns
  * 0, or -1 with a message (a buffer the API does not know: a bug); then
  * and after use api_desc_free. */
 int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *err, size_t errlen);

@@ -190,24 +190,35 @@ static void kernel_tables(const CGen *g, const ApiKernel *k, const char *kind)
     i64_array(g, name, k->carry, k->ncarry * RNNRT_SHAPE_WORDS);
     snprintf(name, sizeof name, "%s_arena", kind);
     i64_array(g, name, k->arena, k->narena);
+    if (k->prep) {
+        snprintf(name, sizeof name, "%s_prep_args", kind);
+        i64_array(g, name, k->prep_args, 2 * k->prep->nargs);
+        snprintf(name, sizeof name, "%s_prep_results", kind);
+        i64_array(g, name, k->prep_results, 2 * k->prep->nresults);
+    }
 }
 
 static void kernel_init(const CGen *g, const ApiKernel *k, const char *kind)
 {
-    char n[5][64], b[5][200];
+    char n[7][64], b[7][200];
     if (!k->m) {
-        out(g, "    { NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0 },\n");
+        out(g, "    { NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL },\n");
         return;
     }
-    snprintf(n[4], sizeof n[4], "%s_arena", kind);
+    snprintf(n[6], sizeof n[6], "%s_arena", kind);
     snprintf(n[0], sizeof n[0], "%s_sym", kind);
     snprintf(n[1], sizeof n[1], "%s_args", kind);
     snprintf(n[2], sizeof n[2], "%s_results", kind);
     snprintf(n[3], sizeof n[3], "%s_carry", kind);
-    out(g, "    { %s, %s, %d, %s, %d, %s, %d, %s, %d, %s, %d }, /* %s */\n", k->fn,
-        ref(g, n[4], k->narena, b[4], sizeof b[4]), k->nsyms, ref(g, n[0], k->nsyms, b[0], sizeof b[0]), k->f->nargs,
-        ref(g, n[1], k->f->nargs, b[1], sizeof b[1]), k->f->nresults, ref(g, n[2], k->f->nresults, b[2], sizeof b[2]),
-        k->ncarry, ref(g, n[3], k->ncarry, b[3], sizeof b[3]), k->has_reset, kind);
+    snprintf(n[4], sizeof n[4], "%s_prep_args", kind);
+    snprintf(n[5], sizeof n[5], "%s_prep_results", kind);
+    int pa = k->prep ? k->prep->nargs : 0, pr = k->prep ? k->prep->nresults : 0;
+    out(g, "    { %s, %s, %d, %s, %d, %s, %d, %s, %d, %s, %d,\n", k->fn, ref(g, n[6], k->narena, b[6], sizeof b[6]),
+        k->nsyms, ref(g, n[0], k->nsyms, b[0], sizeof b[0]), k->f->nargs, ref(g, n[1], k->f->nargs, b[1], sizeof b[1]),
+        k->f->nresults, ref(g, n[2], k->f->nresults, b[2], sizeof b[2]), k->ncarry,
+        ref(g, n[3], k->ncarry, b[3], sizeof b[3]), k->has_reset);
+    out(g, "      %s, %d, %s, %d, %s }, /* %s */\n", k->prep ? k->prep_fn : "NULL", pa,
+        ref(g, n[4], pa, b[4], sizeof b[4]), pr, ref(g, n[5], pr, b[5], sizeof b[5]), kind);
 }
 
 /* The descriptor as static data: what runtime/model_api.c reads. */
@@ -215,7 +226,7 @@ static void descriptor(const CGen *g, const ApiDesc *d)
 {
     const char *P = g->P;
     static const char *const kinds[3] = {"forward", "step", "train"};
-    char b[9][200];
+    char b[10][200];
     out(g, "\n/* The model's descriptor (runtime/model_api.h): sizes, inputs, outputs,\n"
            " * targets, parameters; for each kernel its functions, the sizes it reads,\n"
            " * what fills each argument and result slot ((kind, index) pairs, RNNRT_SLOT_*)\n"
@@ -228,6 +239,16 @@ static void descriptor(const CGen *g, const ApiDesc *d)
     i64_array(g, "param_shapes", d->param_shapes, d->nparams * RNNRT_SHAPE_WORDS);
     i64_array(g, "param_numel", d->param_numel, d->nparams);
     i64_array(g, "opt_shapes", d->opt, d->nopt * RNNRT_SHAPE_WORDS);
+    if (d->npacks) {
+        int64_t bytes = 0;
+        out(g, "/* The weights packed for the products (runtime/sgemm.h), kept by the model:\n");
+        for (int p = 0; p < d->npacks; p++) {
+            out(g, " *   %s: %lld bytes\n", d->pack_names[p], (long long)(4 * d->pack_floats[p]));
+            bytes += 4 * d->pack_floats[p];
+        }
+        out(g, " * %lld bytes in all, allocated by %s_create. */\n", (long long)bytes, g->P);
+    }
+    i64_array(g, "pack_floats", d->pack_floats, d->npacks);
     if (g->embedded && d->nparams) {
         out(g, "static const float *const %s_desc_embedded_weights[%d] = {", P, d->nparams);
         for (int i = 0; i < d->nparams; i++) out(g, "%s%s_embedded_%d", i ? ", " : "", P, i);
@@ -243,6 +264,7 @@ static void descriptor(const CGen *g, const ApiDesc *d)
         ref(g, "param_shapes", d->nparams, b[5], sizeof b[5]), ref(g, "param_numel", d->nparams, b[6], sizeof b[6]),
         d->nopt, ref(g, "opt_shapes", d->nopt, b[7], sizeof b[7]),
         g->embedded ? ref(g, "embedded_weights", d->nparams, b[8], sizeof b[8]) : "NULL");
+    out(g, "    %d, %s,\n", d->npacks, ref(g, "pack_floats", d->npacks, b[9], sizeof b[9]));
     for (int v = 0; v < 3; v++) kernel_init(g, &d->k[v], kinds[v]);
     out(g, "};\n");
 }
@@ -351,6 +373,8 @@ int cg_api_defs(const CGen *g, char *err, size_t errlen)
         k[i].m = v[i]->m;
         k[i].f = v[i]->f;
         k[i].fn = v[i]->fn;
+        k[i].prep = v[i]->prep;
+        k[i].prep_fn = v[i]->prep_fn;
     }
     int rc = api_desc_build(&d, g->P, k, err, errlen);
     if (!rc) {

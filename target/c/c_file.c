@@ -13,7 +13,6 @@
 #include "target/api_slots.h"
 #include "target/c/c_gen.h"
 #include "target/c/emit_c.h"
-#include "lower/kcompile.h"
 #include "target/c/rt_source.h"
 #include "ir/bind.h"
 
@@ -57,8 +56,9 @@ static int lower_var(CVar *v, const IrModule *m, const char *P, const char *kind
     v->m = m;
     if (!m) return 0;
     snprintf(v->fn, sizeof v->fn, "%s_kernel_%s", P, kind);
+    snprintf(v->prep_fn, sizeof v->prep_fn, "%s_prepare", v->fn);
     char e[400];
-    v->f = kcompile(m, kind, e, sizeof e);
+    v->f = api_kernel_compile(m, kind, &v->prep, e, sizeof e);
     if (!v->f) return ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e);
     return 0;
 }
@@ -67,7 +67,13 @@ static int write_kernel(const CGen *g, const CVar *v, const char *what, char *er
 {
     if (!v->m) return 0;
     fprintf(g->c, "\n/* ==== kernel: %s ==== */\n\n", what);
-    int bad = emit_c_func(g->c, v->f, v->fn, 1, EMIT_C_ALL_PATHS);
+    int bad = 0;
+    if (v->prep) { /* only runtime calls: one copy serves every CPU */
+        fprintf(g->c, "/* The weights it reads packed, once after each change of the weights. */\n");
+        bad |= emit_c_func(g->c, v->prep, v->prep_fn, 1, 0);
+        fputc('\n', g->c);
+    }
+    bad |= emit_c_func(g->c, v->f, v->fn, 1, EMIT_C_ALL_PATHS);
     if (bad)
         return ir_errf(err, errlen, "the C emitter cannot write the %s function of model '%s'", v->f->name, v->m->name);
     return 0;
@@ -224,9 +230,11 @@ int c_file_write(FILE *c, FILE *h, const IrModule *fwd, const IrModule *step, co
     if (o->weights && write_weights(&g, o->weights, err, errlen)) goto done;
     if (cg_api_defs(&g, err, errlen)) goto done;
     rc = 0;
-done:
-    if (g.fwd.f) kfunc_free(g.fwd.f);
-    if (g.step.f) kfunc_free(g.step.f);
-    if (g.train.f) kfunc_free(g.train.f);
+done:;
+    CVar *vs[3] = {&g.fwd, &g.step, &g.train};
+    for (int i = 0; i < 3; i++) {
+        if (vs[i]->f) kfunc_free(vs[i]->f);
+        if (vs[i]->prep) kfunc_free(vs[i]->prep);
+    }
     return rc;
 }

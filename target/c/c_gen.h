@@ -17,7 +17,9 @@
 typedef struct CVar {
     const IrModule *m; /* NULL: the file has no such variant      */
     KFunc *f;
-    char fn[160]; /* "charlm_kernel_forward"                  */
+    char fn[160];      /* "charlm_kernel_forward"                  */
+    KFunc *prep;       /* its prepare function (kprepare.h), or NULL */
+    char prep_fn[180]; /* "charlm_kernel_forward_prepare"        */
 } CVar;
 
 typedef struct CGen {

@@ -122,14 +122,27 @@ static int kernel_desc(LA *a, LLVMTypeRef ty, const ApiKernel *k, LLVMValueRef *
     char words[320];
     snprintf(words, sizeof words, "%s_words", k->arena_fn ? k->arena_fn : "");
     LLVMValueRef fn = LLVMGetNamedFunction(a->mod, k->fn), arena = LLVMGetNamedGlobal(a->mod, words);
-    if (!fn || !arena) return ir_errf(a->err, a->errlen, "internal error: no function %s in the module", k->fn);
+    LLVMValueRef prep = k->prep ? LLVMGetNamedFunction(a->mod, k->prep_fn) : NULL;
+    if (!fn || !arena || (k->prep && !prep))
+        return ir_errf(a->err, a->errlen, "internal error: no function %s in the module", k->fn);
+    int pa = k->prep ? k->prep->nargs : 0, pr = k->prep ? k->prep->nresults : 0;
     LLVMValueRef f[] = {
-        LLVMConstBitCast(fn, a->p8), LLVMConstBitCast(arena, a->pi64),
-        ci64(a, k->nsyms),           i64_table(a, k->sym, k->nsyms, "sym"),
-        ci64(a, k->f->nargs),        i64_table(a, k->args, 2 * k->f->nargs, "arg"),
-        ci64(a, k->f->nresults),     i64_table(a, k->results, 2 * k->f->nresults, "res"),
-        ci64(a, k->ncarry),          i64_table(a, k->carry, k->ncarry * RNNRT_SHAPE_WORDS, "carry"),
+        LLVMConstBitCast(fn, a->p8),
+        LLVMConstBitCast(arena, a->pi64),
+        ci64(a, k->nsyms),
+        i64_table(a, k->sym, k->nsyms, "sym"),
+        ci64(a, k->f->nargs),
+        i64_table(a, k->args, 2 * k->f->nargs, "arg"),
+        ci64(a, k->f->nresults),
+        i64_table(a, k->results, 2 * k->f->nresults, "res"),
+        ci64(a, k->ncarry),
+        i64_table(a, k->carry, k->ncarry * RNNRT_SHAPE_WORDS, "carry"),
         ci64(a, k->has_reset),
+        prep ? LLVMConstBitCast(prep, a->p8) : LLVMConstNull(a->p8),
+        ci64(a, pa),
+        i64_table(a, k->prep_args, 2 * pa, "parg"),
+        ci64(a, pr),
+        i64_table(a, k->prep_results, 2 * pr, "pres"),
     };
     *out = LLVMConstNamedStruct(ty, f, sizeof f / sizeof f[0]);
     return 0;
@@ -196,15 +209,16 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
 
     /* rnnrt_kernel_desc and rnnrt_model_desc (model_api.h), field by field. */
     LLVMTypeRef kty = LLVMStructCreateNamed(a.ctx, "rnnrt_kernel_desc");
-    LLVMTypeRef kf[] = {a.p8, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64};
+    LLVMTypeRef kf[] = {a.p8,  a.pi64, a.i64, a.pi64, a.i64, a.pi64, a.i64, a.pi64,
+                        a.i64, a.pi64, a.i64, a.p8,   a.i64, a.pi64, a.i64, a.pi64};
     LLVMStructSetBody(kty, kf, sizeof kf / sizeof kf[0], 0);
     LLVMTypeRef mty = LLVMStructCreateNamed(a.ctx, "rnnrt_model_desc");
-    LLVMTypeRef mf[] = {a.i64, a.p8,  a.i64,  a.pp8,  a.i64, a.pp8,  a.i64, a.pp8, a.i64, a.pp8,
-                        a.i64, a.pp8, a.pi64, a.pi64, a.i64, a.pi64, a.pp8, kty,   kty,   kty};
+    LLVMTypeRef mf[] = {a.i64, a.p8,   a.i64,  a.pp8, a.i64,  a.pp8, a.i64, a.pp8,  a.i64, a.pp8, a.i64,
+                        a.pp8, a.pi64, a.pi64, a.i64, a.pi64, a.pp8, a.i64, a.pi64, kty,   kty,   kty};
     LLVMStructSetBody(mty, mf, sizeof mf / sizeof mf[0], 0);
 
     /* The tables, in a fixed order (their globals are numbered). */
-    LLVMValueRef ks[3] = {NULL, NULL, NULL}, tab[9];
+    LLVMValueRef ks[3] = {NULL, NULL, NULL}, tab[10];
     for (int v = 0; v < 3; v++)
         if (kernel_desc(&a, kty, &d->k[v], &ks[v])) return -1;
     tab[0] = cstr(&a, d->prefix);
@@ -216,6 +230,7 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
     tab[6] = i64_table(&a, d->param_shapes, d->nparams * RNNRT_SHAPE_WORDS, "pshape");
     tab[7] = i64_table(&a, d->param_numel, d->nparams, "pnumel");
     tab[8] = i64_table(&a, d->opt, d->nopt * RNNRT_SHAPE_WORDS, "opt");
+    tab[9] = i64_table(&a, d->pack_floats, d->npacks, "packs");
     LLVMValueRef emb = embedded_table(&a, d);
     if (!emb) {
         snprintf(err, errlen, "out of memory for the embedded weights");
@@ -239,6 +254,8 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
         ci64(&a, d->nopt),
         tab[8],
         emb,
+        ci64(&a, d->npacks),
+        tab[9],
         ks[0],
         ks[1],
         ks[2],

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lower/kcompile.h"
 #include "target/llvm/llvm_api.h"
 #include "target/llvm/llvm_emit.h"
 #include "target/llvm/llvm_target.h"
@@ -25,20 +24,25 @@ int llvm_file_kind(const char *name)
 /* Compiles a variant and adds its kernel and arena functions to mod; k
  * keeps what the API needs (k->f is freed by the caller). */
 static int add_variant(LLVMModuleRef mod, const IrModule *m, const char *prefix, const char *kind, ApiKernel *k,
-                       char *fn, char *arena, char *err, size_t errlen)
+                       char *fn, char *arena, char *prep_fn, char *err, size_t errlen)
 {
     memset(k, 0, sizeof *k);
     if (!m) return 0;
     char e[512];
-    KFunc *f = kcompile(m, kind, e, sizeof e);
+    KFunc *prep = NULL;
+    KFunc *f = api_kernel_compile(m, kind, &prep, e, sizeof e);
     if (!f) return ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e);
     snprintf(fn, 256, "%s_kernel_%s", prefix, kind);
     snprintf(arena, 300, "%s_arena", fn);
+    snprintf(prep_fn, 300, "%s_prepare", fn);
     k->m = m;
     k->f = f;
     k->fn = fn;
     k->arena_fn = arena;
-    int rc = llvm_emit_func(mod, f, fn, e, sizeof e) || llvm_emit_arena_func(mod, f, arena, e, sizeof e);
+    k->prep = prep;
+    k->prep_fn = prep ? prep_fn : NULL;
+    int rc = llvm_emit_func(mod, f, fn, e, sizeof e) || llvm_emit_arena_func(mod, f, arena, e, sizeof e) ||
+             (prep && llvm_emit_func(mod, prep, prep_fn, e, sizeof e));
     return rc ? ir_errf(err, errlen, "the %s function of model '%s': %s", kind, m->name, e) : 0;
 }
 
@@ -53,16 +57,16 @@ int llvm_file_write(FILE *out, const char *path, LlvmFileKind kind, const char *
     llvm_target_apply(mod, tm);
     int rc = -1;
     char *msg = NULL;
-    char fn[3][256], arena[3][300];
+    char fn[3][256], arena[3][300], prep_fn[3][300];
     ApiKernel k[3];
     ApiDesc desc;
     memset(k, 0, sizeof k);
     memset(&desc, 0, sizeof desc);
     /* the stages as the JIT's rows of -v (kcompile times its own) */
     TimingMark t = timing_start();
-    if (add_variant(mod, fwd, prefix, "forward", &k[0], fn[0], arena[0], err, errlen) ||
-        add_variant(mod, step, prefix, "step", &k[1], fn[1], arena[1], err, errlen) ||
-        add_variant(mod, train, prefix, "train", &k[2], fn[2], arena[2], err, errlen) ||
+    if (add_variant(mod, fwd, prefix, "forward", &k[0], fn[0], arena[0], prep_fn[0], err, errlen) ||
+        add_variant(mod, step, prefix, "step", &k[1], fn[1], arena[1], prep_fn[1], err, errlen) ||
+        add_variant(mod, train, prefix, "train", &k[2], fn[2], arena[2], prep_fn[2], err, errlen) ||
         (api && (api_desc_build(&desc, prefix, k, err, errlen) ||
                  (weights && api_desc_embed(&desc, weights, err, errlen)) || llvm_api_emit(mod, &desc, err, errlen))) ||
         llvm_emit_verify(mod, err, errlen))
@@ -102,8 +106,10 @@ int llvm_file_write(FILE *out, const char *path, LlvmFileKind kind, const char *
     rc = 0;
 done:
     api_desc_free(&desc);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         if (k[i].f) kfunc_free((KFunc *)k[i].f);
+        if (k[i].prep) kfunc_free((KFunc *)k[i].prep);
+    }
     LLVMDisposeMessage(msg);
     LLVMDisposeModule(mod);
     LLVMContextDispose(ctx);

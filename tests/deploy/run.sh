@@ -27,7 +27,10 @@
 #     forward pass has none (it gives `rnnc run`'s output) and three
 #     compiled training steps give the weights of `rnnc train --seed 0`
 #     (the same masks), not those of --seed 1, which NAME_set_seed(m, 1)
-#     gives; its object (--emit=obj) trains to the C file's bytes.
+#     gives; its object (--emit=obj) trains to the C file's bytes;
+#  9. the weights' packs made once follow the weights: the step equals the
+#     forward pass, new weights (loaded, trained) are used after the packs
+#     were made, the C file and the object agree (tests/deploy/stream.c).
 #
 # Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the
 # compiled kernels and the interpreter do the same float32 operations, but
@@ -364,6 +367,32 @@ if "$RNNC" compile tests/deploy/dropout.rnn --train -o "$dd/dropfc.c" --header "
     fi
 else
     bad "dropout: compile, build, init, run"
+fi
+
+# ---- 9. the weights' packs follow the weights (lower/kprepare.h) -----------------------
+# The forward pass and the step read the weights packed once, by their
+# prepare functions, at the first call after the weights change:
+# tests/deploy/stream.c checks the step against the forward pass, and that
+# weights loaded or trained after the packs were made are the ones used;
+# the C file and the object give the same bytes.
+s=$tmp/stream
+mkdir -p "$s/c" "$s/o"
+if "$RNNC" compile tests/deploy/stream.rnn --train --prefix sm -o "$s/c/sm.c" --header "$s/c/sm.h" >"$tmp/log" 2>&1 &&
+   "$RNNC" init tests/deploy/stream.rnn -o "$s/w1.safetensors" --seed 1 >>"$tmp/log" 2>&1 &&
+   "$RNNC" init tests/deploy/stream.rnn -o "$s/w2.safetensors" --seed 2 >>"$tmp/log" 2>&1; then
+    check "stream: C program builds" "$cc1" $FLAGS -O2 -I"$s/c" -o "$s/c/p" tests/deploy/stream.c "$s/c/sm.c" -lm
+    check "stream: packs follow the weights (C file)" "$s/c/p" "$s/w1.safetensors" "$s/w2.safetensors" "$s/c"
+    if [ -f "$RNNRT_LIB" ] &&
+       "$RNNC" compile tests/deploy/stream.rnn --train --prefix sm --emit=obj -o "$s/o/sm.o" --header "$s/o/sm.h" >"$tmp/log" 2>&1; then
+        # shellcheck disable=SC2086
+        check "stream: object program builds" "$cc1" $FLAGS -O2 -I"$s/o" -o "$s/o/p" tests/deploy/stream.c "$s/o/sm.o" $RNNRT_LIB -lm -lpthread
+        check "stream: packs follow the weights (object)" "$s/o/p" "$s/w1.safetensors" "$s/w2.safetensors" "$s/o"
+        check "stream: object = C file" cmp "$s/o/stream.bin" "$s/c/stream.bin"
+    else
+        echo "SKIP stream --emit=obj: no $RNNRT_LIB"
+    fi
+else
+    bad "stream: compile and init"
 fi
 
 echo "$pass passed, $fail failed"

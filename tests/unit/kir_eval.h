@@ -113,10 +113,11 @@ static inline void kev_shadow(KEval *E, const KBuf *b, int64_t i, int read, int 
     }
 }
 
-/* Element i of b as a double; NAN (and an error) out of bounds. */
+/* Element i of b as a double; NAN (and an error) out of bounds or in a
+ * temporary the plan gave no place. */
 static inline double kev_load(KEval *E, const KBuf *b, int64_t i)
 {
-    if (i < 0 || i >= E->size[b->id]) {
+    if (i < 0 || i >= E->size[b->id] || !E->mem[b->id]) {
         kev_fail(E, "load out of bounds", b, i);
         return NAN;
     }
@@ -126,7 +127,7 @@ static inline double kev_load(KEval *E, const KBuf *b, int64_t i)
 
 static inline void kev_store(KEval *E, const KBuf *b, int64_t i, double v, int acc)
 {
-    if (i < 0 || i >= E->size[b->id]) {
+    if (i < 0 || i >= E->size[b->id] || !E->mem[b->id]) {
         kev_fail(E, "store out of bounds", b, i);
         return;
     }
@@ -143,8 +144,8 @@ static inline void kev_store(KEval *E, const KBuf *b, int64_t i, double v, int a
 static inline void *kev_ptr(KEval *E, KView v, int64_t n)
 {
     int64_t off = kev_x(E, v.off);
-    if (off < 0 || n < 0 || off + n > E->size[v.buf->id]) {
-        kev_fail(E, "call argument out of bounds", v.buf, off + n - 1);
+    if (off < 0 || n < 0 || off + n > E->size[v.buf->id] || !E->mem[v.buf->id]) {
+        kev_fail(E, "call argument out of bounds (or a temporary without a place)", v.buf, off + n - 1);
         return NULL;
     }
     return v.buf->dtype == IR_I64 ? (void *)((int64_t *)E->mem[v.buf->id] + off)
@@ -509,7 +510,9 @@ static inline int kev_exec(const KFunc *f, const int64_t *sym, void *const *arg,
             E.mem[i] = arg[b->index];
         else if (b->kind == KB_RESULT)
             E.mem[i] = res[b->index];
-        else if (arena) {
+        else if (arena && !b->offset) {
+            E.mem[i] = NULL; /* no place: nothing may access it (kev_view, kev_elem) */
+        } else if (arena) {
             /* a plan puts every temporary inside the arena, clear of the workspace */
             int64_t off = b->offset ? kexpr_eval(b->offset, sym, NULL) : -1, end = off + E.size[i] * kev_bytes_of(b);
             if (!b->offset || off < 0 || end > arena_bytes || (end > off && off < ws_end && ws_off < end)) {

@@ -337,6 +337,33 @@ static void test_symbols_and_calls(void **state)
     ir_free(m);
 }
 
+/* A prepared argument (lower/kprepare.h): a pack of a weight the
+ * function's prepare function made, marked in the text, read back, and
+ * accepted by the verifier as a packed GEMM's B without a pack_b of the
+ * function's own; the same argument without the mark is not. */
+static void test_prepared_arg(void **state)
+{
+    (void)state;
+    static const char text[] = "kfunc forward (module p) {\n"
+                               "  sym B\n"
+                               "  arg    x : f32[4 * B]  arg[0] \"x\"\n"
+                               "  arg    w_pk : f32[160]  arg[1] \"pack w^T [0; ld 4] N=4 K=4\" prepared\n"
+                               "  result y : f32[4 * B]  res[0] \"y\"\n"
+                               "  arena not planned\n"
+                               "  gemm C=y[0; ld 4] A=x[0; ld 4] B=w_pk[0] packed (M=B, N=4, K=4) alpha=1 beta=0\n"
+                               "}\n";
+    IrModule *m = NULL;
+    KFunc *f = round_trip("prepared.kir", text, &m);
+    assert_true(f->args[1]->prepared);
+    assert_false(f->args[0]->prepared);
+    int64_t sym[1] = {3};
+    assert_int_equal(kfunc_verify(f, sym, stderr), 0);
+    f->args[1]->prepared = 0;
+    assert_int_equal(kfunc_verify(f, sym, NULL), 1);
+    kfunc_free(f);
+    ir_free(m);
+}
+
 /* Bad text: the first error, at its line and column. */
 static void test_errors(void **state)
 {
@@ -396,9 +423,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_written),
-        cmocka_unit_test(test_symbols_and_calls),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_hand_written), cmocka_unit_test(test_symbols_and_calls),
+        cmocka_unit_test(test_prepared_arg), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_examples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

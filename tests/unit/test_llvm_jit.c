@@ -743,6 +743,95 @@ static void test_softplus_model(void **state)
     assert_true(st.values > 0);
 }
 
+/* out's "y" as a new array (n floats). */
+static float *take_y(TensorMap *out, int64_t *n)
+{
+    const Tensor *t = rt_map_get(out, "y");
+    assert_non_null(t);
+    *n = rt_numel(t);
+    float *y = malloc((size_t)*n * sizeof *y);
+    memcpy(y, t->data, (size_t)*n * sizeof *y);
+    rt_map_free(out);
+    rt_map_init(out);
+    return y;
+}
+
+/* Engines built prepared (the weights packed by a prepare function,
+ * lower/kprepare.h) keep the packs only for the map the caller keeps
+ * fixed (engine_fix_params): runs with weights A kept, then B, then A
+ * again give what fresh engines give for A and for B, bit for bit, so a
+ * pack of A is never used for B nor one of B for A; the C engine gives
+ * the JIT's bits, and A's outputs are the interpreter's within the
+ * tolerance. */
+static void test_kept_packs(void **state)
+{
+    (void)state;
+    char err[1024] = "";
+    Diag d;
+    diag_init(&d, "softplus.rnn", SOFTPLUS_SRC, stderr);
+    Program *prog = parse_program("softplus.rnn", SOFTPLUS_SRC, &d);
+    IrModule *m = prog ? sema_build(prog, NULL, &d) : NULL;
+    assert_non_null(m);
+    if (optimize(m, err, sizeof err)) fail_msg("optimize: %s", err);
+    TensorMap pa, pb, in, out, want;
+    rt_map_init(&pa);
+    rt_map_init(&pb);
+    rt_map_init(&in);
+    rt_map_init(&out);
+    rt_map_init(&want);
+    for (int i = 0; i < m->nparams; i++) put_tensor(&pa, m, m->params[i].name, m->params[i].value, 2, 3);
+    for (int i = 0; i < m->nparams; i++) put_tensor(&pb, m, m->params[i].name, m->params[i].value, 2, 3);
+    for (int i = 0; i < m->ninputs; i++) put_tensor(&in, m, m->inputs[i].name, m->inputs[i].value, 2, 3);
+    for (int i = 0; i < m->ntargets; i++) put_tensor(&in, m, m->targets[i].name, m->targets[i].value, 2, 3);
+    int64_t n;
+    float *ref[2], *got[4];
+    for (int w = 0; w < 2; w++) { /* fresh engines, nothing kept */
+        JitEngine *f = jitengine_build_prepared(m, NULL, err, sizeof err);
+        if (!f || jitengine_run(f, w ? &pb : &pa, &in, &out, err, sizeof err)) fail_msg("fresh jit: %s", err);
+        ref[w] = take_y(&out, &n);
+        jitengine_free(f);
+    }
+    JitEngine *je = jitengine_build_prepared(m, NULL, err, sizeof err);
+    if (!je) fail_msg("jit: %s", err);
+    jitengine_keep_packs(je, &pa);
+    const TensorMap *seq[4] = {&pa, &pb, &pa, &pa};
+    for (int r = 0; r < 4; r++) {
+        if (jitengine_run(je, seq[r], &in, &out, err, sizeof err)) fail_msg("jit run %d: %s", r, err);
+        got[r] = take_y(&out, &n);
+        assert_memory_equal(got[r], ref[seq[r] == &pb], (size_t)n * sizeof(float));
+    }
+    assert_memory_not_equal(ref[0], ref[1], (size_t)n * sizeof(float));
+    if (interp_run(m, &pa, &in, &want, IR_PREC_F32, err, sizeof err)) fail_msg("interp: %s", err);
+    const Tensor *w = rt_map_get(&want, "y");
+    for (int64_t k = 0; k < n; k++) {
+        double a = ref[0][k], b = ((const float *)w->data)[k];
+        if (!(fabs(a - b) <= ATOL + RTOL * fabs(b))) fail_msg("y[%lld] = %.9g, interpreter %.9g", (long long)k, a, b);
+    }
+    if (have_cc()) {
+        CEngine *ce = cengine_build_prepared(m, err, sizeof err);
+        if (!ce) fail_msg("cengine: %s", err);
+        cengine_keep_packs(ce, &pa);
+        for (int r = 0; r < 3; r++) {
+            if (cengine_run(ce, seq[r], &in, &out, err, sizeof err)) fail_msg("c run %d: %s", r, err);
+            float *c = take_y(&out, &n);
+            assert_memory_equal(c, ref[seq[r] == &pb], (size_t)n * sizeof(float));
+            free(c);
+        }
+        cengine_free(ce);
+    }
+    for (int r = 0; r < 4; r++) free(got[r]);
+    free(ref[0]);
+    free(ref[1]);
+    jitengine_free(je);
+    rt_map_free(&pa);
+    rt_map_free(&pb);
+    rt_map_free(&in);
+    rt_map_free(&out);
+    rt_map_free(&want);
+    ir_free(m);
+    ast_free(prog);
+}
+
 /* The hyperparameters are exact in float: the JIT passes them to the
  * runtime as the doubles the kernel IR holds, the C emitter (today) as
  * float literals, so 0.1 would differ by an ulp of the update. */
@@ -856,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_train_steps),
         cmocka_unit_test(test_softplus_model),
+        cmocka_unit_test(test_kept_packs),
         cmocka_unit_test(test_layernorm_cell),
         cmocka_unit_test(test_compile_time),
     };

@@ -23,7 +23,9 @@
 
 #include "kir/kir.h"
 #include "lower/lower.h"
+#include "lower/kcompile.h"
 #include "lower/kfuse.h"
+#include "lower/kprepare.h"
 #include "lower/memplan.h"
 #include "frontend/ast.h"
 #include "frontend/sema.h"
@@ -674,6 +676,85 @@ static void test_packed_weights(void **state)
     }
 }
 
+/* kcompile_prepared (kprepare.h): the weights' packs move into the
+ * prepare function and nothing else does.  The prepare function reads
+ * only parameters and packs them into its results, one for each prepared
+ * argument of the function, in order, by the same name; no top-level
+ * statement that kprepare_once() accepts stays.  Then the prepare
+ * function run once and the function reading its packs give the bits of
+ * the unpacked lowering (exact, as in test_packed_weights), twice in a
+ * row on the same packs, in one NaN-filled arena at the planned offsets. */
+static void test_prepared_weights(void **state)
+{
+    (void)state;
+    static const char *const srcs[] = {LSTM_SRC, ODD_SRC, RNN_SRC};
+    char err[512];
+    for (size_t c = 0; c < sizeof srcs / sizeof *srcs; c++) {
+        Built b = build(srcs[c], "p.rnn", STAGE_FWD, NULL);
+        const IrModule *m = b.m;
+        KFunc *prep = NULL, *fp = kcompile_prepared(m, "fwd", &prep, err, sizeof err);
+        KFunc *fu = lower_unpacked(m, "plain", err, sizeof err);
+        if (!fp || !fu) fail_msg("kcompile: %s", err);
+        assert_non_null(prep);
+        assert_int_equal(kexpr_eval(prep->arena_bytes, NULL, NULL), 0);
+        for (int i = 0; i < prep->nargs; i++) assert_true(kprepare_is_weight(prep, prep->args[i]));
+        int base = m->ninputs + m->ntargets + m->nparams;
+        assert_int_equal(fp->nargs, base + prep->nresults);
+        for (int i = 0; i < prep->nresults; i++) {
+            assert_true(fp->args[base + i]->prepared);
+            assert_string_equal(fp->args[base + i]->ext_name, prep->results[i]->ext_name);
+        }
+        for (int i = 0; i < base; i++) assert_false(fp->args[i]->prepared);
+        for (int i = 0; i < fp->body.n; i++) assert_false(kprepare_once(fp, fp->body.stmts[i]));
+
+        TensorMap data;
+        rt_map_init(&data);
+        for (int i = 0; i < m->nparams; i++) put_tensor(&data, m, m->params[i].name, m->params[i].value, 3, 4);
+        for (int i = 0; i < m->ninputs; i++) put_tensor(&data, m, m->inputs[i].name, m->inputs[i].value, 3, 4);
+        for (int i = 0; i < m->ntargets; i++) put_tensor(&data, m, m->targets[i].name, m->targets[i].value, 3, 4);
+        int64_t sym[16];
+        for (int s = 0; s < m->nsyms; s++) sym[s] = sym_value(m, s, 3, 4);
+        float **ru = run_on(fu, m, &data, 3, 4, 0);
+        /* the packs: the prepare function's results, the function's arguments */
+        void **pargs = calloc((size_t)prep->nargs + 1, sizeof *pargs),
+             **packs = calloc((size_t)prep->nresults + 1, sizeof *packs);
+        for (int i = 0; i < prep->nargs; i++) pargs[i] = rt_map_get(&data, prep->args[i]->ext_name)->data;
+        for (int i = 0; i < prep->nresults; i++)
+            packs[i] = malloc((size_t)kexpr_eval(prep->results[i]->size, sym, NULL) * sizeof(float));
+        if (kev_run(prep, sym, pargs, packs, err, sizeof err)) fail_msg("prepare: %s", err);
+        void **args = calloc((size_t)fp->nargs + 1, sizeof *args);
+        for (int i = 0; i < base; i++) args[i] = rt_map_get(&data, fp->args[i]->ext_name)->data;
+        for (int i = 0; i < prep->nresults; i++) args[base + i] = packs[i];
+        int64_t bytes = kexpr_eval(fp->arena_bytes, sym, NULL);
+        float *arena = malloc((size_t)(bytes ? bytes : 4));
+        for (int round = 0; round < 2; round++) {
+            for (int64_t k = 0; k < bytes / 4; k++) arena[k] = NAN;
+            float **rp = calloc((size_t)fp->nresults + 1, sizeof *rp);
+            for (int i = 0; i < fp->nresults; i++)
+                rp[i] = malloc((size_t)kexpr_eval(fp->results[i]->size, sym, NULL) * sizeof(float) + 4);
+            if (kev_run_in(fp, sym, args, (void *const *)rp, arena, err, sizeof err)) fail_msg("%s: %s", m->name, err);
+            assert_int_equal(fp->nresults, fu->nresults);
+            for (int i = 0; i < fp->nresults; i++) {
+                assert_memory_equal(rp[i], ru[i], (size_t)kexpr_eval(fp->results[i]->size, sym, NULL) * sizeof(float));
+                free(rp[i]);
+            }
+            free(rp);
+        }
+        for (int i = 0; i < fu->nresults; i++) free(ru[i]);
+        for (int i = 0; i < prep->nresults; i++) free(packs[i]);
+        free(ru);
+        free(packs);
+        free(pargs);
+        free(args);
+        free(arena);
+        rt_map_free(&data);
+        kfunc_free(fp);
+        kfunc_free(fu);
+        kfunc_free(prep);
+        built_free(&b);
+    }
+}
+
 /* A scan inside a scan is refused with a message naming it. */
 static void test_nested_scan_refused(void **state)
 {
@@ -786,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_sizes_never_wrap),
         cmocka_unit_test(test_unrolled),
         cmocka_unit_test(test_examples_planned),
+        cmocka_unit_test(test_prepared_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
