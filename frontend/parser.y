@@ -163,7 +163,7 @@ static void recover(ParseCtx *c, int *yychar_p, int mode, int *errok);
 %token <numid> NUMIDENT  "number-name product"
 %token MODEL "model" CELL "cell" TRAIN "train" INPUT "input" TARGET "target"
        OUTPUT "output" LOSS "loss" PARAM "param" STATE "state" OUT "out"
-       INIT "init" SEQ "seq" INT "int" ARROW "->"
+       INIT "init" SEQ "seq" INT "int" LENGTHS "lengths" ARROW "->"
 
 %left '+' '-'
 %left '*' '/'
@@ -244,6 +244,13 @@ stmt
     : INPUT IDENT ':' type  {
                               $$ = mk_stmt(ctx, ST_INPUT, @1, $2, @2);
                               $$->type = $4;
+                              $$ = finish_stmt(ctx, $$);
+                            }
+    | INPUT IDENT ':' type LENGTHS {
+                              $$ = mk_stmt(ctx, ST_INPUT, @1, $2, @2);
+                              $$->type = $4;
+                              $$->lengths = 1;
+                              $$->lengths_loc = @5;
                               $$ = finish_stmt(ctx, $$);
                             }
     | TARGET IDENT ':' type {

@@ -147,6 +147,8 @@ typedef enum IrRole {
     IR_ROLE_GRAD_NORM,     /* output "grad_norm": global norm before clipping */
     IR_ROLE_NEW_PARAM,     /* output "new:<p>": parameter p after the update */
     IR_ROLE_NEW_OPT_STATE, /* output "new:opt:<p>.<slot>": that input after the update */
+    IR_ROLE_LENGTHS,       /* input "<x>.len": f32[T_x, B, 1], 1 at an example's real steps, 0 past
+                              its length; given as lengths [B] (ir/lengths.h) */
 } IrRole;
 
 typedef struct IrParam {
