@@ -328,7 +328,7 @@ static void model_assign(Sema *s, const Stmt *st, int is_output)
     name_value(s, v.v, n->name);
     if (is_output) {
         n->used = 1;
-        if (v.k != SV_ERR) ir_add_output(s->m, n->name, v.v);
+        if (v.k != SV_ERR) ir_add_output(s->m, n->name, sema_output_value(s, &v));
     }
 }
 
@@ -354,7 +354,7 @@ static void model_output(Sema *s, const Stmt *st, const char **outs, SrcLoc *out
     n->used = 1;
     if (n->pending) sema_materialize_target(s, n, 0, 0);
     if (n->val.k == SV_ERR) return;
-    ir_add_output(s->m, n->name, n->val.v);
+    ir_add_output(s->m, n->name, sema_output_value(s, &n->val));
 }
 
 /* ---- the limit of a tensor ------------------------------------------------- */

@@ -173,8 +173,11 @@ SVal sema_final(Sema *s, const Expr *e);
 /* In a scan body: each next state blended with its old value by the
  * step's mask m (kept past an example's end), and *out times m. */
 void sema_mask_step(Sema *s, IrValue *m, IrValue **states, IrValue **next, int nstates, IrValue **out);
-SVal sema_masked_last(Sema *s, SVal x, IrValue *mask);                    /* the value at each example's last step */
-SVal sema_masked_mean(Sema *s, SVal x, IrValue *mask);                    /* the mean over each example's steps */
+SVal sema_masked_last(Sema *s, SVal x, IrValue *mask); /* the value at each example's last step */
+SVal sema_masked_mean(Sema *s, SVal x, IrValue *mask); /* the mean over each example's steps */
+/* What an `output` of v gives: a sequence with lengths is 0 at the
+ * padded steps (a layer's outputs are already; dense(h) is not). */
+IrValue *sema_output_value(Sema *s, const SVal *v);
 IrValue *sema_masked_mse(Sema *s, IrValue *y, IrValue *t, IrValue *mask); /* over the real steps */
 
 /* sema_cell.c */

@@ -12,6 +12,7 @@
  *   last    the state of a scan c_t = m_t * y_t + (1 - m_t) * c_{t-1}
  *   mean    mean_t(m_t * y_t) / mean_t(m_t)
  *   mse     mse(m * y, m * t) / mse(m, 0)
+ *   output  m * y for a sequence output of the model
  *
  * The state is carried unchanged past an example's end, so a layer's
  * final state is its state at the example's last step; a reverse scan,
@@ -110,4 +111,11 @@ IrValue *sema_masked_mse(Sema *s, IrValue *y, IrValue *t, IrValue *mask)
     if (zero->def) zero->def->origin = s->origin;
     IrValue *frac = op2(s, IR_MSE, mask, zero, sc); /* real steps / (T B) */
     return op2(s, IR_DIV, sq, frac, sc);
+}
+
+IrValue *sema_output_value(Sema *s, const SVal *v)
+{
+    IrValue *mask = v->k == SV_SEQ ? sema_mask_of(s, v->t) : NULL;
+    if (!mask || (v->v->def && v->v->def->kind == IR_SCAN)) return v->v; /* a recurrence masks its outputs */
+    return op2(s, IR_MUL, mask_for(s, mask, v->v->type.rank), v->v, v->v->type);
 }
