@@ -438,13 +438,8 @@ static SVal loss(Sema *s, const Expr *e, int ce)
     SVal r = sema_err_val();
     r.k = SV_SCALAR;
     IrValue *mask = y.k == SV_SEQ ? sema_mask_of(s, y.t) : NULL;
-    if (mask && ce) {
-        sema_err(s, e->loc, "cross_entropy over a sequence with lengths (%s) is not supported yet",
-                 sema_len_str(s, y.t));
-        return sema_err_val();
-    }
     if (mask) {
-        r.v = sema_masked_mse(s, y.v, t.v, mask);
+        r.v = ce ? sema_masked_cross_entropy(s, y.v, t.v, mask) : sema_masked_mse(s, y.v, t.v, mask);
         return r;
     }
     IrValue *ops[2] = {y.v, t.v};

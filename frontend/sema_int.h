@@ -179,6 +179,7 @@ SVal sema_masked_mean(Sema *s, SVal x, IrValue *mask); /* the mean over each exa
  * padded steps (a layer's outputs are already; dense(h) is not). */
 IrValue *sema_output_value(Sema *s, const SVal *v);
 IrValue *sema_masked_mse(Sema *s, IrValue *y, IrValue *t, IrValue *mask); /* over the real steps */
+IrValue *sema_masked_cross_entropy(Sema *s, IrValue *logits, IrValue *ids, IrValue *mask);
 
 /* sema_cell.c */
 void sema_check_cell(Sema *s, CellCheck *cc); /* names, structure, warnings */

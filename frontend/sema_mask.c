@@ -12,6 +12,9 @@
  *   last    the state of a scan c_t = m_t * y_t + (1 - m_t) * c_{t-1}
  *   mean    mean_t(m_t * y_t) / mean_t(m_t)
  *   mse     mse(m * y, m * t) / mse(m, 0)
+ *   cross-entropy  cross_entropy(logits, ids, m) with the mask as the
+ *           rows' weights (ir/ops.def): the mean over the real steps,
+ *           PyTorch's ignore_index; a padded step's id is never read
  *   output  m * y for a sequence output of the model
  *
  * The state is carried unchanged past an example's end, so a layer's
@@ -118,4 +121,13 @@ IrValue *sema_output_value(Sema *s, const SVal *v)
     IrValue *mask = v->k == SV_SEQ ? sema_mask_of(s, v->t) : NULL;
     if (!mask || (v->v->def && v->v->def->kind == IR_SCAN)) return v->v; /* a recurrence masks its outputs */
     return op2(s, IR_MUL, mask_for(s, mask, v->v->type.rank), v->v, v->v->type);
+}
+
+IrValue *sema_masked_cross_entropy(Sema *s, IrValue *logits, IrValue *ids, IrValue *mask)
+{
+    IrType wt = ids->type; /* the mask [T, B, 1] as the ids' [T, B] */
+    wt.dtype = IR_F32;
+    IrValue *w = sema_mk(s, IR_RESHAPE, &mask, 1, wt);
+    IrValue *ops[3] = {logits, ids, w};
+    return sema_mk(s, IR_CROSS_ENTROPY, ops, 3, ir_type(IR_F32, 0, NULL));
 }

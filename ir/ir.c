@@ -533,6 +533,14 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no, const IrAt
     }
     case IR_CROSS_ENTROPY:
     case IR_MSE: {
+        if (k == IR_CROSS_ENTROPY && no == 3) { /* the weights of the rows (lengths): the ids' shape */
+            IrType w = o[2]->type;
+            w.dtype = IR_I64;
+            if (o[2]->type.dtype != IR_F32 || !ir_type_eq(w, o[1]->type))
+                return fail(err, n, "weights %s do not match ids %s", ir_type_str(m, o[2]->type, s1, sizeof s1),
+                            ir_type_str(m, o[1]->type, s2, sizeof s2));
+            no = 2;
+        }
         if (no != 2) return fail(err, n, "expects 2 operands, got %d", no);
         IrType a = o[0]->type, b = o[1]->type;
         if (!want_f32(o[0], "prediction", err, n)) return 0;

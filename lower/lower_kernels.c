@@ -136,13 +136,18 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
     }
     case IR_CROSS_ENTROPY:
     case IR_CROSS_ENTROPY_GRAD: {
-        Place ids = lw_contig_of(L, op->operands[1], org);
+        Place ids = lw_contig_of(L, op->operands[1], org), w = ids;
+        int masked = op->noperands > 2; /* the rows' weights: lengths */
+        if (masked) w = lw_contig_of(L, op->operands[2], org);
         o = lw_out_contig(L, r, org);
-        s = call(L, op->kind == IR_CROSS_ENTROPY ? KC_CROSS_ENTROPY : KC_CROSS_ENTROPY_GRAD, org);
+        KCallKind k = op->kind == IR_CROSS_ENTROPY ? (masked ? KC_CROSS_ENTROPY_MASKED : KC_CROSS_ENTROPY)
+                                                   : (masked ? KC_CROSS_ENTROPY_MASKED_GRAD : KC_CROSS_ENTROPY_GRAD);
+        s = call(L, k, org);
         s->ints[0] = lw_numel(L, &op->operands[1]->type);
         s->ints[1] = lw_last(L, &a->type);
         ptr(s, &x);
         ptr(s, &ids);
+        if (masked) ptr(s, &w);
         ptr(s, &o);
         return 0;
     }

@@ -228,7 +228,8 @@ static int tape_reads(const IrOp *op, IrValue **r)
     case IR_MSE:
         r[0] = op->operands[0];
         r[1] = op->operands[1];
-        return 2;
+        if (op->noperands > 2) r[2] = op->operands[2]; /* cross_entropy's weights */
+        return op->noperands;
     case IR_RELU:
     case IR_LOG:
     case IR_SOFTPLUS:
@@ -367,7 +368,11 @@ static void vjp(Sweep *S, const IrOp *op)
         acc(S, a, build(S, IR_LAYERNORM_GRAD, e, 2, &op->attrs));
         break;
     }
-    case IR_CROSS_ENTROPY: acc(S, a, op2(S, IR_MUL, op2(S, IR_CROSS_ENTROPY_GRAD, fv(S, a), fv(S, b)), g)); break;
+    case IR_CROSS_ENTROPY: { /* with the weights, if given (lengths) */
+        IrValue *e[3] = {fv(S, a), fv(S, b), op->noperands > 2 ? fv(S, op->operands[2]) : NULL};
+        acc(S, a, op2(S, IR_MUL, build(S, IR_CROSS_ENTROPY_GRAD, e, op->noperands, NULL), g));
+        break;
+    }
     case IR_MSE: {
         IrValue *d = op2(S, IR_MUL, op2(S, IR_MSE_GRAD, fv(S, a), fv(S, b)), g);
         acc(S, a, d);
@@ -465,7 +470,7 @@ static void scan_vjp(Sweep *S, IrOp *F)
         for (int k = 0; k < op->noperands; k++)
             if (!local[op->operands[k]->id] && varies(ad, op->operands[k])) add_unique(outer, &nouter, op->operands[k]);
         if (op->nresults != 1 || !varies(ad, op->results[0])) continue;
-        IrValue *r[2];
+        IrValue *r[3];
         for (int k = tape_reads(op, r) - 1; k >= 0; k--)
             if (fwd_id(ad, r[k]) && local[r[k]->id]) need[r[k]->id] = 1;
     }

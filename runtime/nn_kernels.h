@@ -29,6 +29,13 @@ int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t
 /* g[r] = (softmax(logits[r]) - onehot(ids[r])) / rows. */
 int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *g);
 
+/* The same over the rows with w[r] != 0, weighted by w[r] and divided by
+ * the sum of w (lengths); rows with w[r] == 0 are not read. */
+int rt_cross_entropy_masked(int64_t rows, int64_t C, const float *logits, const int64_t *ids, const float *w,
+                            float *out);
+int rt_cross_entropy_masked_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids, const float *w,
+                                 float *g);
+
 /* out[i] = table[ids[i]] (rows of D) for i < n; table has V rows. */
 int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids, float *out);
 

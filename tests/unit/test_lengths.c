@@ -78,6 +78,16 @@ static const Case CASES[] = {
      "  loss = mse(o + p, y)\n"
      "}\n",
      BY_EXAMPLES},
+    {"cross-entropy",
+     "model m {\n"
+     "  input  x : seq<[3]> lengths\n"
+     "  target y : seq<int>\n"
+     "  h = gru(x, hidden=4, layers=2)\n"
+     "  o = dense(h, 5)\n"
+     "  output o\n"
+     "  loss = cross_entropy(o, y)\n"
+     "}\n",
+     BY_STEPS},
     {"user cell",
      TU_MYGRU_SRC "model m {\n"
                   "  input  x : seq<[3]> lengths\n"
@@ -113,6 +123,15 @@ static void put_f32(TensorMap *m, const char *name, int rank, const int64_t *sha
     assert_int_equal(rt_map_put(m, name, &t), 0);
 }
 
+/* ids, stored as I64 */
+static void put_ids(TensorMap *m, const char *name, int rank, const int64_t *shape, const float *data)
+{
+    Tensor t;
+    assert_int_equal(rt_tensor_alloc(&t, RT_I64, rank, shape), 0);
+    for (int64_t k = 0; k < rt_numel(&t); k++) ((int64_t *)t.data)[k] = (int64_t)data[k];
+    assert_int_equal(rt_map_put(m, name, &t), 0);
+}
+
 static void put_lens(TensorMap *m, const char *name, int64_t n, const int64_t *lens)
 {
     Tensor t;
@@ -138,7 +157,8 @@ static void random_params(const IrModule *m, TensorMap *params)
 
 /* The padded batch x [T, B, F] and its targets: a sequence target
  * [T, B, dims] or a per-example one [B, dims], random, with NaN at the
- * padded steps, which must never be read. */
+ * padded steps, which must never be read; ids in [0, 5), 999 (out of
+ * range) at the padded steps. */
 static void batch_inputs(const IrModule *m, TensorMap *in, int with_len)
 {
     RtRng r;
@@ -161,11 +181,13 @@ static void batch_inputs(const IrModule *m, TensorMap *in, int with_len)
         }
         float *y = malloc((size_t)n * sizeof *y);
         int64_t row = n / (seq ? T * B : B);
+        int ids = ty->dtype == IR_I64;
         for (int64_t k = 0; k < n; k++) {
             int64_t t = seq ? k / row / B : 0, b = seq ? k / row % B : k / row;
-            y[k] = t < LENS[b] ? rt_rng_uniform_sym(&r, 1.0f) : NAN;
+            float v = ids ? (float)(rt_rng_u64(&r) % 5) : rt_rng_uniform_sym(&r, 1.0f);
+            y[k] = t < LENS[b] ? v : ids ? 999.0f : NAN;
         }
-        put_f32(in, m->targets[i].name, ty->rank, shape, y);
+        (ids ? put_ids : put_f32)(in, m->targets[i].name, ty->rank, shape, y);
         free(y);
     }
 }
@@ -196,7 +218,7 @@ static void example_inputs(const IrModule *m, const TensorMap *batch, int b, Ten
         float *data = malloc((size_t)(steps * row) * sizeof *data);
         for (int64_t s = 0; s < steps; s++)
             for (int64_t k = 0; k < row; k++) data[s * row + k] = (float)at(t, ((seq ? s * B : 0) + b) * row + k);
-        put_f32(in, name, t->rank, shape, data);
+        (t->dtype == RT_I64 ? put_ids : put_f32)(in, name, t->rank, shape, data);
         free(data);
     }
 }

@@ -249,6 +249,41 @@ static void test_cross_entropy_grad(void **state)
     assert_memory_equal(z, g, sizeof g);
 }
 
+/* Lengths: the rows of weight 0 (padded steps) are not read, so their
+ * ids may be anything; the others count with their weight, over the sum
+ * of the weights.  The weights are 0 and 1 (a mask), so the tolerances
+ * are the unweighted ones: one rounding of a double mean. */
+static void test_cross_entropy_masked(void **state)
+{
+    (void)state;
+    float x[ROWS * C], g[ROWS * C], w[ROWS] = {1, 0, 1, 1, 0, 1};
+    make_logits(x);
+    int64_t ids[ROWS] = {3, 999, 36, 7, -1, 0};
+    float out = -1.0f;
+    assert_int_equal(rt_cross_entropy_masked(ROWS, C, x, ids, w, &out), 0);
+    double want = 0.0;
+    for (int r = 0; r < ROWS; r++)
+        if (w[r] != 0) want += -log(ref_softmax(x + r * C, (int)ids[r], r == 5));
+    want /= 4;
+    check_near("cross_entropy_masked", 0, out, want, ULP1(want));
+
+    assert_int_equal(rt_cross_entropy_masked_grad(ROWS, C, x, ids, w, g), 0);
+    for (int r = 0; r < ROWS; r++)
+        for (int c = 0; c < C; c++) {
+            double p = w[r] != 0 ? (ref_softmax(x + r * C, c, r == 5) - (c == ids[r])) / 4 : 0.0;
+            check_near("cross_entropy_masked_grad", r * C + c, g[r * C + c], p, ULP1(p) + 1e-15);
+        }
+    float z[ROWS * C]; /* in place */
+    memcpy(z, x, sizeof z);
+    assert_int_equal(rt_cross_entropy_masked_grad(ROWS, C, z, ids, w, z), 0);
+    assert_memory_equal(z, g, sizeof g);
+
+    /* an id out of range on a row that counts is still an error */
+    w[1] = 1;
+    assert_int_equal(rt_cross_entropy_masked(ROWS, C, x, ids, w, &out), RT_ERR_ID_RANGE);
+    assert_int_equal(rt_cross_entropy_masked_grad(ROWS, C, x, ids, w, g), RT_ERR_ID_RANGE);
+}
+
 /* ---- embedding ----------------------------------------------------------- */
 
 enum { V = 7, D = 5, N = 9 };
@@ -473,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_layernorm_grad),
         cmocka_unit_test(test_cross_entropy),
         cmocka_unit_test(test_cross_entropy_grad),
+        cmocka_unit_test(test_cross_entropy_masked),
         cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_embedding_grad),
         cmocka_unit_test(test_ids_out_of_range),
