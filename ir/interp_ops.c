@@ -310,13 +310,28 @@ static int take(const char *what, const Val *x, int64_t index, Val *out, char *e
     return 0;
 }
 
-static int k_seq_reverse(const Val *x, Val *out, char *err, size_t n)
+/* With the mask m [T, B, 1] (lengths), example b's first len steps (len
+ * the ones in m[:, b]) reversed and 0 after them. */
+static int k_seq_reverse(const Val *x, const Val *m, Val *out, char *err, size_t n)
 {
     if (x->rank < 1) return ir_errf(err, n, "seq_reverse of a scalar");
+    if (m && (x->rank < 2 || m->numel != x->shape[0] * x->shape[1]))
+        return ir_errf(err, n, "seq_reverse: the mask does not fit the sequence");
     if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
     int64_t T = x->shape[0], step = prod(x, 1, x->rank);
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t k = 0; k < step; k++) out->data[t * step + k] = x->data[(T - 1 - t) * step + k];
+    if (!m) {
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t k = 0; k < step; k++) out->data[t * step + k] = x->data[(T - 1 - t) * step + k];
+        return 0;
+    }
+    int64_t B = x->shape[1], row = step / B;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t len = 0;
+        for (int64_t t = 0; t < T; t++) len += m->data[t * B + b] != 0;
+        for (int64_t t = 0; t < len; t++)
+            for (int64_t k = 0; k < row; k++)
+                out->data[(t * B + b) * row + k] = x->data[((len - 1 - t) * B + b) * row + k];
+    }
     return 0;
 }
 
@@ -793,7 +808,7 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
     case IR_STACK: return k_stack(in, op->noperands, out, err, errlen);
     case IR_INDEX: return take("index", in[0], op->attrs.index, out, err, errlen);
     case IR_SEQ_LAST: return take("seq_last", in[0], in[0]->rank ? in[0]->shape[0] - 1 : 0, out, err, errlen);
-    case IR_SEQ_REVERSE: return k_seq_reverse(in[0], out, err, errlen);
+    case IR_SEQ_REVERSE: return k_seq_reverse(in[0], op->noperands > 1 ? in[1] : NULL, out, err, errlen);
     case IR_SEQ_MEAN: return k_seq_mean(in[0], out, err, errlen);
     case IR_EMBEDDING: return k_embedding(op, in[0], in[1], out, err, errlen);
     case IR_SOFTMAX: return k_softmax(in[0], out, err, errlen);

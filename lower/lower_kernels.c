@@ -151,6 +151,19 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
         ptr(s, &o);
         return 0;
     }
+    case IR_SEQ_REVERSE: { /* with the mask of lengths */
+        Place m = lw_contig_of(L, op->operands[1], org);
+        o = lw_out_contig(L, r, org);
+        s = call(L, KC_SEQ_REVERSE_MASKED, org);
+        const KExpr *T = lw_dim(L, a->type.dim[0]);
+        s->ints[0] = T;
+        s->ints[1] = kexpr_bin(L->f, KE_DIV, lw_numel(L, &a->type), T);
+        s->ints[2] = lw_dim(L, a->type.dim[1]);
+        ptr(s, &x);
+        ptr(s, &m);
+        ptr(s, &o);
+        return 0;
+    }
     case IR_EMBEDDING:
     case IR_EMBEDDING_GRAD: {
         /* embedding (table, ids); embedding_grad (table, ids, g): the table

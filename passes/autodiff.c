@@ -230,6 +230,10 @@ static int tape_reads(const IrOp *op, IrValue **r)
         r[1] = op->operands[1];
         if (op->noperands > 2) r[2] = op->operands[2]; /* cross_entropy's weights */
         return op->noperands;
+    case IR_SEQ_REVERSE:
+        if (op->noperands < 2) return 0;
+        r[0] = op->operands[1]; /* the mask */
+        return 1;
     case IR_RELU:
     case IR_LOG:
     case IR_SOFTPLUS:
@@ -346,7 +350,11 @@ static void vjp(Sweep *S, const IrOp *op)
         break;
     }
     case IR_SEQ_LAST: acc(S, a, op2(S, IR_SEQ_LAST_GRAD, g, fv(S, a))); break;
-    case IR_SEQ_REVERSE: acc(S, a, op1(S, IR_SEQ_REVERSE, g)); break;
+    case IR_SEQ_REVERSE: { /* its own transpose, with the mask too (lengths) */
+        IrValue *e[2] = {g, op->noperands > 1 ? fv(S, op->operands[1]) : NULL};
+        acc(S, a, build(S, IR_SEQ_REVERSE, e, op->noperands, NULL));
+        break;
+    }
     case IR_SEQ_MEAN: acc(S, a, op2(S, IR_SEQ_MEAN_GRAD, g, fv(S, a))); break;
     case IR_EMBEDDING:
         if (varies(ad, a)) {

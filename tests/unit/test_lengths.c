@@ -78,6 +78,18 @@ static const Case CASES[] = {
      "  loss = mse(o + p, y)\n"
      "}\n",
      BY_EXAMPLES},
+    {"reverse within lengths",
+     "model m {\n"
+     "  input  x : seq<[3]> lengths\n"
+     "  target y : seq<[2]>\n"
+     "  h = gru(reverse(x), hidden=4)\n"
+     "  r = reverse(h)\n"
+     "  o = dense(r, 2)\n"
+     "  output r\n"
+     "  output o\n"
+     "  loss = mse(o, y)\n"
+     "}\n",
+     BY_STEPS},
     {"cross-entropy",
      "model m {\n"
      "  input  x : seq<[3]> lengths\n"

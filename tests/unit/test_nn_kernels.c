@@ -284,6 +284,30 @@ static void test_cross_entropy_masked(void **state)
     assert_int_equal(rt_cross_entropy_masked_grad(ROWS, C, x, ids, w, g), RT_ERR_ID_RANGE);
 }
 
+/* reverse() within lengths: T = 4 steps, B = 3 examples of lengths 4, 1
+ * and 3 (the ones of the mask), rows of 2; a copy, so exact, out of
+ * place and in place. */
+static void test_seq_reverse_masked(void **state)
+{
+    (void)state;
+    enum { RT = 4, RB = 3, RR = 2 };
+    const int64_t lens[RB] = {4, 1, 3};
+    float x[RT * RB * RR], m[RT * RB], out[RT * RB * RR], want[RT * RB * RR];
+    for (int i = 0; i < RT * RB * RR; i++) x[i] = (float)(i + 1);
+    for (int t = 0; t < RT; t++)
+        for (int b = 0; b < RB; b++) {
+            m[t * RB + b] = t < lens[b] ? 1.0f : 0.0f;
+            for (int k = 0; k < RR; k++)
+                want[(t * RB + b) * RR + k] = t < lens[b] ? x[((lens[b] - 1 - t) * RB + b) * RR + k] : 0.0f;
+        }
+    memset(out, 0x7f, sizeof out);
+    rt_seq_reverse_masked(RT, RB * RR, RB, x, m, out);
+    assert_memory_equal(out, want, sizeof want);
+    for (int i = 0; i < RT * RB * RR; i++) x[i] = i == 8 ? NAN : x[i]; /* step 1 of example 1: padding */
+    rt_seq_reverse_masked(RT, RB * RR, RB, x, m, x);
+    assert_memory_equal(x, want, sizeof want);
+}
+
 /* ---- embedding ----------------------------------------------------------- */
 
 enum { V = 7, D = 5, N = 9 };
@@ -509,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_cross_entropy),
         cmocka_unit_test(test_cross_entropy_grad),
         cmocka_unit_test(test_cross_entropy_masked),
+        cmocka_unit_test(test_seq_reverse_masked),
         cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_embedding_grad),
         cmocka_unit_test(test_ids_out_of_range),
