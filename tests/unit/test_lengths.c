@@ -27,12 +27,17 @@
 #include "ir/lengths.h"
 #include "passes/pipeline.h"
 
-enum { T = 5, B = 3, F = 3 };
-static const int64_t LENS[B] = {5, 2, 3}; /* one full, one short, one between */
+enum { B = 3 };
+/* The steps and lengths of each length symbol, in the order of the
+ * module's symbols: the first sequence input's (x: one full, one short,
+ * one between) and a second one's (an encoder-decoder's target side). */
+static const int64_t STEPS[2] = {5, 4};
+static const int64_t LENS[2][B] = {{5, 2, 3}, {3, 4, 1}};
 
 /* How the loss of the padded batch is made of the examples' losses: a
- * loss over the real steps weights each by its steps (len / sum of lens),
- * a loss over examples (many-to-one) weights each by 1 / B. */
+ * loss over the real steps weights each by its steps (len / sum of lens,
+ * the lengths of the first target's steps), a loss over examples
+ * (many-to-one) weights each by 1 / B. */
 enum { BY_STEPS, BY_EXAMPLES };
 
 typedef struct {
@@ -97,6 +102,21 @@ static const Case CASES[] = {
      "  h = gru(x, hidden=4, layers=2)\n"
      "  o = dense(h, 5)\n"
      "  output o\n"
+     "  loss = cross_entropy(o, y)\n"
+     "}\n",
+     BY_STEPS},
+    {"encoder-decoder, two lengths",
+     "model m {\n"
+     "  input  src : seq<int> lengths\n"
+     "  input  tgt : seq<[3]> lengths\n"
+     "  target y : seq<int>\n"
+     "  se = embedding(src, vocab=5, dim=3)\n"
+     "  enc = lstm(se, hidden=4, bidirectional)\n"
+     "  dec = lstm(tgt, hidden=4, bidirectional, init=enc)\n"
+     "  o = dense(dec, 5)\n"
+     "  output o\n"
+     "  output hn = final(dec)\n"
+     "  output cn = final(enc, c)\n"
      "  loss = cross_entropy(o, y)\n"
      "}\n",
      BY_STEPS},
@@ -167,41 +187,61 @@ static void random_params(const IrModule *m, TensorMap *params)
     }
 }
 
-/* The padded batch x [T, B, F] and its targets: a sequence target
- * [T, B, dims] or a per-example one [B, dims], random, with NaN at the
- * padded steps, which must never be read; ids in [0, 5), 999 (out of
- * range) at the padded steps. */
+/* Which length symbol a type's time dim is (an index of STEPS), or -1
+ * for a value of no sequence (a batch [B, ...], final states [L*D, B, H]). */
+static int seq_of(const IrType *t) { return t->rank >= 2 && t->dim[0] < IR_DIM_B ? (int)(-t->dim[0] - 2) : -1; }
+
+/* The type of the input or target called name, and whether it is a
+ * lengths input. */
+static const IrType *declared(const IrModule *m, const char *name, int *is_len)
+{
+    *is_len = 0;
+    for (int i = 0; i < m->ninputs; i++)
+        if (!strcmp(m->inputs[i].name, name)) {
+            *is_len = m->inputs[i].role == IR_ROLE_LENGTHS;
+            return &m->inputs[i].value->type;
+        }
+    for (int i = 0; i < m->ntargets; i++)
+        if (!strcmp(m->targets[i].name, name)) return &m->targets[i].value->type;
+    fail_msg("no input or target '%s'", name);
+    return NULL;
+}
+
+/* One padded tensor of type ty, random, with NaN at the padded steps,
+ * which must never be read; ids in [0, 5), 999 (out of range) there. */
+static void padded_tensor(TensorMap *in, const char *name, const IrType *ty, RtRng *r)
+{
+    int k = seq_of(ty), ids = ty->dtype == IR_I64;
+    int64_t shape[4], n = 1;
+    for (int d = 0; d < ty->rank; d++) {
+        shape[d] = ty->dim[d] == IR_DIM_B ? B : ty->dim[d] < 0 ? STEPS[k] : ty->dim[d];
+        n *= shape[d];
+    }
+    float *y = malloc((size_t)n * sizeof *y);
+    int64_t row = n / (k >= 0 ? STEPS[k] * B : B);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t t = k >= 0 ? i / row / B : 0, b = k >= 0 ? i / row % B : i / row;
+        float v = ids ? (float)(rt_rng_u64(r) % 5) : rt_rng_uniform_sym(r, 1.0f);
+        y[i] = k < 0 || t < LENS[k][b] ? v : ids ? 999.0f : NAN;
+    }
+    (ids ? put_ids : put_f32)(in, name, ty->rank, shape, y);
+    free(y);
+}
+
+/* The padded batch: every input and target, and the lengths if with_len. */
 static void batch_inputs(const IrModule *m, TensorMap *in, int with_len)
 {
     RtRng r;
     rt_rng_seed(&r, 7);
     rt_map_init(in);
-    float x[T * B * F];
-    for (int t = 0; t < T; t++)
-        for (int b = 0; b < B; b++)
-            for (int f = 0; f < F; f++) x[(t * B + b) * F + f] = t < LENS[b] ? rt_rng_uniform_sym(&r, 1.0f) : NAN;
-    int64_t xs[3] = {T, B, F};
-    put_f32(in, "x", 3, xs, x);
-    if (with_len) put_lens(in, "x.len", B, LENS);
-    for (int i = 0; i < m->ntargets; i++) {
-        const IrType *ty = &m->targets[i].value->type;
-        int seq = ty->dim[0] != IR_DIM_B;
-        int64_t shape[4], n = 1;
-        for (int d = 0; d < ty->rank; d++) {
-            shape[d] = ty->dim[d] == IR_DIM_B ? B : ty->dim[d] < 0 ? T : ty->dim[d];
-            n *= shape[d];
-        }
-        float *y = malloc((size_t)n * sizeof *y);
-        int64_t row = n / (seq ? T * B : B);
-        int ids = ty->dtype == IR_I64;
-        for (int64_t k = 0; k < n; k++) {
-            int64_t t = seq ? k / row / B : 0, b = seq ? k / row % B : k / row;
-            float v = ids ? (float)(rt_rng_u64(&r) % 5) : rt_rng_uniform_sym(&r, 1.0f);
-            y[k] = t < LENS[b] ? v : ids ? 999.0f : NAN;
-        }
-        (ids ? put_ids : put_f32)(in, m->targets[i].name, ty->rank, shape, y);
-        free(y);
+    for (int i = 0; i < m->ninputs; i++) {
+        const IrInput *x = &m->inputs[i];
+        if (x->role == IR_ROLE_LENGTHS) {
+            if (with_len) put_lens(in, x->name, B, LENS[seq_of(&x->value->type)]);
+        } else
+            padded_tensor(in, x->name, &x->value->type, &r);
     }
+    for (int i = 0; i < m->ntargets; i++) padded_tensor(in, m->targets[i].name, &m->targets[i].value->type, &r);
 }
 
 /* Example b of the padded batch alone: its first len steps, batch 1. */
@@ -211,25 +251,25 @@ static void example_inputs(const IrModule *m, const TensorMap *batch, int b, Ten
     for (int i = 0; i < batch->count; i++) {
         const Tensor *t = &batch->tensors[i];
         const char *name = batch->names[i];
-        if (!strcmp(name, "x.len")) {
-            put_lens(in, name, 1, &LENS[b]);
+        int is_len;
+        const IrType *ty = declared(m, name, &is_len);
+        int k = seq_of(ty);
+        if (is_len) {
+            put_lens(in, name, 1, &LENS[k][b]);
             continue;
         }
-        int seq = strcmp(name, "x") == 0;
-        for (int k = 0; k < m->ntargets; k++)
-            if (!strcmp(m->targets[k].name, name)) seq = m->targets[k].value->type.dim[0] != IR_DIM_B;
         int64_t shape[4], row = 1;
         for (int d = 0; d < t->rank; d++) shape[d] = t->shape[d];
-        for (int d = seq ? 2 : 1; d < t->rank; d++) row *= t->shape[d];
-        int64_t steps = seq ? LENS[b] : 1;
-        if (seq) {
-            shape[0] = LENS[b];
+        for (int d = k >= 0 ? 2 : 1; d < t->rank; d++) row *= t->shape[d];
+        int64_t steps = k >= 0 ? LENS[k][b] : 1;
+        if (k >= 0) {
+            shape[0] = steps;
             shape[1] = 1;
         } else
             shape[0] = 1;
         float *data = malloc((size_t)(steps * row) * sizeof *data);
         for (int64_t s = 0; s < steps; s++)
-            for (int64_t k = 0; k < row; k++) data[s * row + k] = (float)at(t, ((seq ? s * B : 0) + b) * row + k);
+            for (int64_t j = 0; j < row; j++) data[s * row + j] = (float)at(t, ((k >= 0 ? s * B : 0) + b) * row + j);
         (t->dtype == RT_I64 ? put_ids : put_f32)(in, name, t->rank, shape, data);
         free(data);
     }
@@ -245,32 +285,32 @@ static void near(double got, double want, double tol, const char *what, const ch
     fail_msg("%s: %s[%lld] = %.17g, want %.17g", what, name, (long long)i, got, want);
 }
 
-/* One output of the padded batch against example b's: a sequence [T, B,
- * ...] at the real steps (0 after them), final states [L*D, B, H], a
- * per-example value [B, ...].  States are compared exactly: the blend
- * m * new + (1 - m) * old is exact for m in {0, 1}, so an example's
- * arithmetic is the same op for op padded or alone.  mean() divides a
- * mean over T by the mean of the mask instead of by len: a few roundings
- * in float64, 1e-12 relative. */
-static void compare_output(const char *what, const char *name, const Tensor *pad, const Tensor *one, int b)
+/* One output (of type ty) of the padded batch against example b's: a
+ * sequence [T, B, ...] at the real steps (0 after them), final states
+ * [L*D, B, H], a per-example value [B, ...].  States are compared
+ * exactly: the blend m * new + (1 - m) * old is exact for m in {0, 1},
+ * so an example's arithmetic is the same op for op padded or alone.
+ * mean() divides a mean over T by the mean of the mask instead of by
+ * len: a few roundings in float64, 1e-12 relative. */
+static void compare_output(const char *what, const char *name, const IrType *ty, const Tensor *pad, const Tensor *one,
+                           int b)
 {
-    int seq = pad->rank >= 3 && pad->shape[0] == T && pad->shape[1] == B;
-    int states = !seq && pad->rank == 3 && pad->shape[1] == B;
+    int k = seq_of(ty), states = k < 0 && ty->dim[0] >= 0;
     double tol = strncmp(name, "mn", 2) == 0 ? 1e-12 : 0;
     int64_t row = 1;
-    for (int d = seq || states ? 2 : 1; d < pad->rank; d++) row *= pad->shape[d];
-    if (seq) {
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t k = 0; k < row; k++) {
-                int64_t i = (t * B + b) * row + k;
-                near(at(pad, i), t < LENS[b] ? at(one, t * row + k) : 0.0, tol, what, name, i);
+    for (int d = k >= 0 || states ? 2 : 1; d < pad->rank; d++) row *= pad->shape[d];
+    if (k >= 0) {
+        for (int64_t t = 0; t < STEPS[k]; t++)
+            for (int64_t j = 0; j < row; j++) {
+                int64_t i = (t * B + b) * row + j;
+                near(at(pad, i), t < LENS[k][b] ? at(one, t * row + j) : 0.0, tol, what, name, i);
             }
     } else if (states) {
         for (int64_t s = 0; s < pad->shape[0]; s++)
-            for (int64_t k = 0; k < row; k++)
-                near(at(pad, (s * B + b) * row + k), at(one, s * row + k), tol, what, name, (s * B + b) * row + k);
+            for (int64_t j = 0; j < row; j++)
+                near(at(pad, (s * B + b) * row + j), at(one, s * row + j), tol, what, name, (s * B + b) * row + j);
     } else {
-        for (int64_t k = 0; k < row; k++) near(at(pad, b * row + k), at(one, k), tol, what, name, b * row + k);
+        for (int64_t j = 0; j < row; j++) near(at(pad, b * row + j), at(one, j), tol, what, name, b * row + j);
     }
 }
 
@@ -302,8 +342,9 @@ static void check_against_examples(const Case *c)
     random_params(m, &params);
     batch_inputs(m, &in, 1);
     run(&engine_interp_f64, m, &params, &in, &out);
+    const int64_t *lens = LENS[m->ntargets ? seq_of(&m->targets[0].value->type) : 0];
     double total = 0;
-    for (int b = 0; b < B; b++) total += (double)LENS[b];
+    for (int b = 0; b < B; b++) total += (double)lens[b];
 
     double *loss = calloc(1, sizeof *loss);
     TensorMap gsum;
@@ -312,14 +353,14 @@ static void check_against_examples(const Case *c)
         TensorMap ein, eout;
         example_inputs(m, &in, b, &ein);
         run(&engine_interp_f64, m, &params, &ein, &eout);
-        double w = c->weighting == BY_STEPS ? (double)LENS[b] / total : 1.0 / B;
+        double w = c->weighting == BY_STEPS ? (double)lens[b] / total : 1.0 / B;
         for (int i = 0; i < m->noutputs; i++) {
             const char *name = m->outputs[i].name;
             const Tensor *one = rt_map_get(&eout, name), *pad = rt_map_get(&out, name);
             assert_non_null(one);
             assert_non_null(pad);
             if (m->outputs[i].role != IR_ROLE_GRAD) {
-                compare_output(c->name, name, pad, one, b);
+                compare_output(c->name, name, &m->outputs[i].value->type, pad, one, b);
                 continue;
             }
             Tensor *acc = rt_map_get(&gsum, name);
@@ -466,7 +507,7 @@ static void test_full_lengths(void **state)
         for (int64_t k = 0; k < rt_numel(&in.tensors[i]); k++)
             if (isnan(((float *)in.tensors[i].data)[k])) ((float *)in.tensors[i].data)[k] = 0.25f;
     run(&engine_interp, m2, &params, &in, &o2);
-    int64_t full[B] = {T, T, T};
+    int64_t full[B] = {STEPS[0], STEPS[0], STEPS[0]};
     put_lens(&in, "x.len", B, full);
     run(&engine_interp, m1, &params, &in, &o1);
     for (int i = 0; i < o2.count; i++) {
