@@ -65,6 +65,32 @@ static int read_lengths(const IrInput *len, const IrInput *xin, const Tensor *lt
     return 0;
 }
 
+/* A mask given as such ([T, B, 1] floats, what this file makes: a
+ * segment of TBPTT, where an example may have no step left): its lengths,
+ * each column ones then zeros. */
+static int read_mask(const IrInput *len, const IrInput *xin, const Tensor *mt, const Tensor *x, int64_t *out, char *err,
+                     size_t errlen)
+{
+    char ms[128], xs[128];
+    int64_t T = x->shape[0], B = x->shape[1];
+    if (mt->rank != 3 || mt->shape[0] != T || mt->shape[1] != B || mt->shape[2] != 1)
+        return ir_errf(err, errlen, "input '%s': a mask %s does not fit input '%s' %s; give one length an example",
+                       len->name, rt_shape_str(mt, ms, sizeof ms), xin->name, rt_shape_str(x, xs, sizeof xs));
+    for (int64_t b = 0; b < B; b++) {
+        out[b] = 0;
+        for (int64_t t = 0; t < T; t++) {
+            double v =
+                mt->dtype == RT_F32 ? ((const float *)mt->data)[t * B + b] : ((const double *)mt->data)[t * B + b];
+            if (v == 1 && out[b] == t)
+                out[b]++;
+            else if (v != 0)
+                return ir_errf(err, errlen, "input '%s': the mask of example %lld is not ones then zeros", len->name,
+                               (long long)b);
+        }
+    }
+    return 0;
+}
+
 /* Zeroes x[t, b, ...] for t >= len[b] if x is a sequence of `sym`. */
 static void zero_padding(const IrType *t, int64_t sym, Tensor *x, const int64_t *len, int64_t T, int64_t B)
 {
@@ -99,7 +125,8 @@ static int apply_one(const IrModule *m, const IrInput *len, const TensorMap *in,
     int64_t T = x->shape[0], B = x->shape[1];
     int64_t *lens = malloc((size_t)(B > 0 ? B : 1) * sizeof *lens);
     if (!lens) return ir_errf(err, errlen, "out of memory");
-    if (read_lengths(len, xin, lt, x, lens, err, errlen)) {
+    int is_mask = (lt->dtype == RT_F32 || lt->dtype == RT_F64) && lt->rank == 3;
+    if (is_mask ? read_mask(len, xin, lt, x, lens, err, errlen) : read_lengths(len, xin, lt, x, lens, err, errlen)) {
         free(lens);
         return -1;
     }

@@ -23,7 +23,10 @@ int ir_has_lengths(const IrModule *m);
  * 1..T_x, read off the tensor given for x) is the mask [T_x, B, 1], and
  * every sequence input and target of length T_x is zero at each
  * example's padded steps, which are never read (a NaN or an id out of
- * range there is no error).  A tensor that is missing or of the wrong
+ * range there is no error).  "x.len" may also be given as the mask itself
+ * (F32 or F64 [T_x, B, 1], each column ones then zeros, possibly all
+ * zeros: a TBPTT segment past an example's end), so that applying this
+ * to its own result changes nothing.  A tensor that is missing or of the wrong
  * shape is left to ir_bind_inputs() to report, except the lengths:
  *   "input 'x.len': 3 lengths for a batch of 2 (input 'x' is [5, 2, 4])"
  *   "input 'x.len': example 1 has length 7, more than the 5 steps of input 'x'"

@@ -26,6 +26,7 @@
 #include "exec/rng.h"
 #include "ir/lengths.h"
 #include "passes/pipeline.h"
+#include "passes/train_step.h"
 
 enum { B = 3 };
 /* The steps and lengths of each length symbol, in the order of the
@@ -450,6 +451,214 @@ static void test_c_engine(void **state)
     check_engine("c", &CASES[0]);
 }
 
+/* ---- TBPTT and the training step ------------------------------------------------------ */
+
+static const char *const TBPTT_SRC = "model m {\n"
+                                     "  input  x : seq<[3]> lengths\n"
+                                     "  target y : seq<[2]>\n"
+                                     "  h = lstm(x, hidden=4, layers=2)\n"
+                                     "  o = dense(h, 2)\n"
+                                     "  output o\n"
+                                     "  output l = last(h)\n"
+                                     "  loss = mse(o, y)\n"
+                                     "}\n";
+
+/* Steps [t0, t1) of a [T, B, ...] tensor, of every example (b < 0) or of
+ * example b alone (batch 1), as F32. */
+static void put_steps(TensorMap *in, const char *name, const Tensor *t, int64_t t0, int64_t t1, int b)
+{
+    int64_t shape[4], row = 1, nb = b < 0 ? t->shape[1] : 1;
+    for (int d = 0; d < t->rank; d++) shape[d] = t->shape[d];
+    for (int d = 2; d < t->rank; d++) row *= t->shape[d];
+    shape[0] = t1 - t0;
+    shape[1] = nb;
+    float *data = malloc((size_t)((t1 - t0) * nb * row) * sizeof *data);
+    for (int64_t s = t0; s < t1; s++)
+        for (int64_t e = 0; e < nb; e++)
+            for (int64_t j = 0; j < row; j++)
+                data[((s - t0) * nb + e) * row + j] = (float)at(t, (s * t->shape[1] + (b < 0 ? e : b)) * row + j);
+    put_f32(in, name, t->rank, shape, data);
+    free(data);
+}
+
+/* The segment's carry inputs: reset, and the carries of `prev` (zeros of
+ * `rows` rows for the first segment), in F64 as the interpreter made
+ * them (a carry rounded to float would differ from an unsegmented run). */
+static void put_carry(const IrModule *m, TensorMap *in, const TensorMap *prev, int64_t rows)
+{
+    float one = prev ? 0.0f : 1.0f;
+    put_f32(in, "carry:reset", 0, NULL, &one);
+    for (int i = 0; i < m->ninputs; i++) {
+        const IrInput *c = &m->inputs[i];
+        if (c->role != IR_ROLE_CARRY) continue;
+        const Tensor *p = prev ? rt_map_get(prev, c->name) : NULL;
+        int64_t shape[2] = {rows, c->value->type.dim[1]};
+        Tensor t;
+        assert_int_equal(rt_tensor_alloc(&t, RT_F64, 2, shape), 0);
+        for (int64_t k = 0; p && k < rows * shape[1]; k++) ((double *)t.data)[k] = at(p, k);
+        assert_int_equal(rt_map_put(in, c->name, &t), 0);
+    }
+}
+
+/* Truncated BPTT over a padded batch: segments [0, 3) and [3, 5), the
+ * second past the end of examples 1 and 2 (lengths 2 and 3: no step
+ * left), the first inside example 1's end.  The driver gives a segment
+ * its slice of the mask (ir_lengths_apply takes a mask as such, columns
+ * of zeros too).  Against each example alone cut at the same steps: each
+ * segment's loss and gradients are the examples' weighted by their real
+ * steps in the segment, and the state carried out of the last segment
+ * (and last(h), a carried scan too) is each example's after its own last
+ * step, exactly. */
+static void test_tbptt(void **state)
+{
+    (void)state;
+    enum { K = 3 };
+    char err[512];
+    Program *prog;
+    IrModule *m = tu_build_src(TBPTT_SRC, &prog);
+    PipeOpts o = {1, 0};
+    if (pipeline_grad(m, 0, &o, err, sizeof err)) fail_msg("pipeline_grad: %s", err);
+    TensorMap params, batch;
+    random_params(m, &params);
+    batch_inputs(m, &batch, 0);
+    const Tensor *x = rt_map_get(&batch, "x"), *y = rt_map_get(&batch, "y");
+    const int64_t T = STEPS[0], *lens = LENS[0];
+
+    TensorMap seg_out[2];
+    for (int j = 0; j < 2; j++) { /* the padded batch, segment j */
+        int64_t t0 = j * K, t1 = j ? T : K;
+        TensorMap in;
+        rt_map_init(&in);
+        put_steps(&in, "x", x, t0, t1, -1);
+        put_steps(&in, "y", y, t0, t1, -1);
+        float mask[T * B];
+        for (int64_t t = t0; t < t1; t++)
+            for (int b = 0; b < B; b++) mask[(t - t0) * B + b] = t < lens[b] ? 1.0f : 0.0f;
+        int64_t ms[3] = {t1 - t0, B, 1};
+        put_f32(&in, "x.len", 3, ms, mask);
+        put_carry(m, &in, j ? &seg_out[0] : NULL, B);
+        run(&engine_interp_f64, m, &params, &in, &seg_out[j]);
+        rt_map_free(&in);
+    }
+    for (int j = 0; j < 2; j++) {
+        int64_t t0 = j * K, t1 = j ? T : K, count = 0;
+        double loss = 0;
+        TensorMap gsum;
+        rt_map_init(&gsum);
+        for (int b = 0; b < B; b++) count += lens[b] > t0 ? (lens[b] < t1 ? lens[b] : t1) - t0 : 0;
+        for (int b = 0; b < B; b++) {
+            TensorMap eout[2];
+            int nseg = lens[b] > K ? 2 : 1;
+            for (int e = 0; e < nseg; e++) { /* example b alone, its segments */
+                int64_t s0 = e * K, s1 = lens[b] < (e ? T : K) ? lens[b] : (e ? T : K);
+                TensorMap in;
+                rt_map_init(&in);
+                put_steps(&in, "x", x, s0, s1, b);
+                put_steps(&in, "y", y, s0, s1, b);
+                int64_t n = s1 - s0;
+                put_lens(&in, "x.len", 1, &n);
+                put_carry(m, &in, e ? &eout[0] : NULL, 1);
+                run(&engine_interp_f64, m, &params, &in, &eout[e]);
+                rt_map_free(&in);
+            }
+            if (j == 1) /* the state out of the last segment: the example's own last step */
+                for (int i = 0; i < m->noutputs; i++) {
+                    const IrOutput *out = &m->outputs[i];
+                    if (out->role != IR_ROLE_CARRY) continue;
+                    const Tensor *pad = rt_map_get(&seg_out[1], out->name),
+                                 *one = rt_map_get(&eout[nseg - 1], out->name);
+                    int64_t H = pad->shape[1];
+                    for (int64_t k = 0; k < H; k++)
+                        near(at(pad, b * H + k), at(one, k), 0, "tbptt", out->name, b * H + k);
+                }
+            if (j < nseg) { /* the example has steps in segment j */
+                int64_t n = (lens[b] < t1 ? lens[b] : t1) - t0;
+                double w = (double)n / (double)count;
+                loss += w * at(rt_map_get(&eout[j], "loss"), 0);
+                for (int i = 0; i < m->noutputs; i++) {
+                    const IrOutput *out = &m->outputs[i];
+                    if (out->role != IR_ROLE_GRAD) continue;
+                    const Tensor *g = rt_map_get(&eout[j], out->name);
+                    Tensor *acc = rt_map_get(&gsum, out->name);
+                    if (!acc) {
+                        Tensor z;
+                        assert_int_equal(rt_tensor_alloc(&z, RT_F64, g->rank, g->shape), 0);
+                        assert_int_equal(rt_map_put(&gsum, out->name, &z), 0);
+                        acc = rt_map_get(&gsum, out->name);
+                    }
+                    for (int64_t k = 0; k < rt_numel(g); k++) ((double *)acc->data)[k] += w * at(g, k);
+                }
+            }
+            for (int e = 0; e < nseg; e++) rt_map_free(&eout[e]);
+        }
+        near(at(rt_map_get(&seg_out[j], "loss"), 0), loss, 1e-12, "tbptt", "loss", j);
+        for (int i = 0; i < gsum.count; i++) {
+            const Tensor *g = rt_map_get(&seg_out[j], gsum.names[i]);
+            for (int64_t k = 0; k < rt_numel(g); k++)
+                near(at(g, k), at(&gsum.tensors[i], k), 1e-12, "tbptt", gsum.names[i], k);
+        }
+        rt_map_free(&gsum);
+    }
+    rt_map_free(&seg_out[0]);
+    rt_map_free(&seg_out[1]);
+    rt_map_free(&batch);
+    rt_map_free(&params);
+    ir_free(m);
+    ast_free(prog);
+}
+
+/* One training step (SGD, gradient clipping by norm, tight enough to
+ * clip) on the padded batch: the gradient norm is the norm of the
+ * examples' weighted gradients, and each parameter moves by
+ * -lr * scale * that gradient (1e-12: float64 sums in another order). */
+static void test_train_step(void **state)
+{
+    (void)state;
+    char err[512];
+    Program *p1, *p2;
+    IrModule *g = grad_module(TBPTT_SRC, &p1), *m = tu_build_src(TBPTT_SRC, &p2);
+    TrainConfig cfg = train_config_default();
+    cfg.opt = OPT_SGD;
+    cfg.lr = 0.5;
+    cfg.clip = CLIP_NORM;
+    cfg.clip_value = 0.01;
+    PipeOpts o = {0, 0};
+    if (pipeline_train(m, &cfg, &o, err, sizeof err)) fail_msg("pipeline_train: %s", err);
+    TensorMap params, in, gout, tout;
+    random_params(g, &params);
+    batch_inputs(g, &in, 1);
+    run(&engine_interp_f64, g, &params, &in, &gout); /* the gradient, checked against the examples above */
+    run(&engine_interp_f64, m, &params, &in, &tout);
+    double sq = 0;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i].role == IR_ROLE_GRAD) {
+            const Tensor *gr = rt_map_get(&gout, g->outputs[i].name);
+            for (int64_t k = 0; k < rt_numel(gr); k++) sq += at(gr, k) * at(gr, k);
+        }
+    double norm = sqrt(sq), scale = fmin(1.0, cfg.clip_value / (norm + 1e-6));
+    assert_true(scale < 0.5); /* the clip is active */
+    near(at(rt_map_get(&tout, "grad_norm"), 0), norm, 1e-12, "train step", "grad_norm", 0);
+    for (int i = 0; i < g->noutputs; i++) {
+        const IrOutput *out = &g->outputs[i];
+        if (out->role != IR_ROLE_GRAD) continue;
+        const Tensor *gr = rt_map_get(&gout, out->name), *p = rt_map_get(&params, out->of);
+        char name[256];
+        snprintf(name, sizeof name, "new:%s", out->of);
+        const Tensor *np = rt_map_get(&tout, name);
+        assert_non_null(np);
+        for (int64_t k = 0; k < rt_numel(gr); k++)
+            near(at(np, k), at(p, k) - cfg.lr * scale * at(gr, k), 1e-12, "train step", name, k);
+    }
+    rt_map_free(&gout);
+    rt_map_free(&tout);
+    rt_map_free(&in);
+    rt_map_free(&params);
+    ir_free(g);
+    ir_free(m);
+    ast_free(p1);
+    ast_free(p2);
+}
+
 /* ---- errors ---------------------------------------------------------------------------------- */
 
 static void expect_error(const int64_t *lens, int64_t n, RtDType dt, const char *want)
@@ -486,6 +695,27 @@ static void test_bad_lengths(void **state)
     expect_error(above, B, RT_I32, "input 'x.len': example 1 has length 6, more than the 5 steps of input 'x'");
     expect_error(ok, B - 1, RT_I64, "input 'x.len': [2] lengths for a batch of 3");
     expect_error(ok, B, RT_F32, "input 'x.len': lengths must be integers (I32 or I64), got F32");
+
+    /* a mask given as such (TBPTT segments) must be ones then zeros */
+    char err[512] = "";
+    Program *prog;
+    IrModule *m = tu_build_src(CASES[1].src, &prog);
+    TensorMap params, in, out;
+    random_params(m, &params);
+    batch_inputs(m, &in, 0);
+    float mask[5 * B];
+    for (int i = 0; i < 5 * B; i++) mask[i] = 1.0f;
+    mask[1 * B + 1] = 0.0f; /* a hole at step 1 of example 1 */
+    int64_t ms[3] = {5, B, 1};
+    put_f32(&in, "x.len", 3, ms, mask);
+    rt_map_init(&out);
+    assert_int_equal(engine_interp.run(&engine_interp, m, &params, &in, &out, err, sizeof err), -1);
+    assert_string_equal(err, "input 'x.len': the mask of example 1 is not ones then zeros");
+    rt_map_free(&out);
+    rt_map_free(&in);
+    rt_map_free(&params);
+    ir_free(m);
+    ast_free(prog);
 }
 
 /* Lengths all equal to T give the model without lengths, bit for bit:
@@ -531,7 +761,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_examples_alone), cmocka_unit_test(test_full_lengths),
         cmocka_unit_test(test_bad_lengths),    cmocka_unit_test(test_jit),
-        cmocka_unit_test(test_c_engine),
+        cmocka_unit_test(test_c_engine),       cmocka_unit_test(test_tbptt),
+        cmocka_unit_test(test_train_step),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
