@@ -7,9 +7,9 @@
  * ordinary ops on it, so that every engine, autodiff (BPTT), the
  * optimization passes and TBPTT's segments need nothing of their own:
  *
- *   state   s_t = m_t * cell(s_{t-1}, x_t) + (1 - m_t) * s_{t-1}
+ *   state   s_t = m_t * cell(s_{t-1}, x_t) + (s_{t-1} - m_t * s_{t-1})
  *   output  y_t = m_t * out_t
- *   last    the state of a scan c_t = m_t * y_t + (1 - m_t) * c_{t-1}
+ *   last    the state of a scan c_t = m_t * y_t + (c_{t-1} - m_t * c_{t-1})
  *   mean    mean_t(m_t * y_t) / mean_t(m_t)
  *   mse     mse(m * y, m * t) / mse(m, 0)
  *   cross-entropy  cross_entropy(logits, ids, m) with the mask as the
@@ -21,7 +21,7 @@
  * final state is its state at the example's last step; a reverse scan,
  * run from T - 1 down, keeps its initial state until step len - 1 and
  * starts there: PyTorch's packed sequences.  The blend is exact where
- * m is 0 or 1 (1 * a + 0 * b is a for finite b), so a padded batch gives
+ * m is 0 or 1 (a + (b - b) is a for finite b), so a padded batch gives
  * the states of each example run alone, bit for bit in the interpreter
  * (tests/unit/test_lengths.c).  The inputs' padded steps are zeros
  * (ir/lengths.c), so the cell's values there are finite. */
@@ -45,26 +45,22 @@ static IrValue *mask_for(Sema *s, IrValue *m, int rank)
     return sema_mk(s, IR_RESHAPE, &m, 1, t);
 }
 
-static IrValue *one_minus(Sema *s, IrValue *m)
+/* m * a + (b - m * b): a where m is 1, b where m is 0, exactly (a + 0,
+ * 0 + b for finite a and b).  Every op has the state's shape, none the
+ * mask's [B, 1], so that the lowering fuses the blend into the cell's
+ * element-wise map (a [B, 1] map of 1 - m between them kept it apart). */
+static IrValue *blend(Sema *s, IrValue *m, IrValue *a, IrValue *b)
 {
-    IrValue *one = ir_const(s->m, s->blk, 1.0, m->type);
-    if (one->def) one->def->origin = s->origin;
-    return op2(s, IR_SUB, one, m, m->type);
-}
-
-/* m * a + keep * b, keep = 1 - m: a where m is 1, b where m is 0. */
-static IrValue *blend(Sema *s, IrValue *m, IrValue *keep, IrValue *a, IrValue *b)
-{
-    IrValue *mm = mask_for(s, m, a->type.rank), *kk = mask_for(s, keep, a->type.rank);
+    IrValue *mm = mask_for(s, m, a->type.rank);
     IrValue *fresh = op2(s, IR_MUL, mm, a, a->type);
-    IrValue *old = op2(s, IR_MUL, kk, b, b->type);
+    IrValue *gone = op2(s, IR_MUL, mm, b, b->type);
+    IrValue *old = op2(s, IR_SUB, b, gone, b->type);
     return op2(s, IR_ADD, fresh, old, a->type);
 }
 
 void sema_mask_step(Sema *s, IrValue *m, IrValue **states, IrValue **next, int nstates, IrValue **out)
 {
-    IrValue *keep = one_minus(s, m);
-    for (int i = 0; i < nstates; i++) next[i] = blend(s, m, keep, next[i], states[i]);
+    for (int i = 0; i < nstates; i++) next[i] = blend(s, m, next[i], states[i]);
     IrValue *mo = mask_for(s, m, (*out)->type.rank);
     *out = op2(s, IR_MUL, mo, *out, (*out)->type);
 }
@@ -82,8 +78,7 @@ SVal sema_masked_last(Sema *s, SVal x, IrValue *mask)
     scan->origin = s->origin;
     IrBlock *outer = s->blk;
     s->blk = scan->body;
-    IrValue *m = scan->body->args[2];
-    IrValue *next = blend(s, m, one_minus(s, m), scan->body->args[1], scan->body->args[0]);
+    IrValue *next = blend(s, scan->body->args[2], scan->body->args[1], scan->body->args[0]);
     s->blk = outer;
     ir_scan_finish(s->m, scan, &next, 1, 0);
     r.v = scan->results[0];
