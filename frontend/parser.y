@@ -258,6 +258,14 @@ stmt
                               $$->type = $4;
                               $$ = finish_stmt(ctx, $$);
                             }
+    | TARGET IDENT ':' type LENGTHS {
+                              /* a target's steps are those of what the loss compares it with */
+                              diag_error(ctx->diag, @5, "a target has the lengths of what the loss compares it "
+                                                        "with: 'lengths' is for inputs");
+                              $$ = mk_stmt(ctx, ST_TARGET, @1, $2, @2);
+                              $$->type = $4;
+                              $$ = finish_stmt(ctx, $$);
+                            }
     | OUTPUT IDENT '=' expr {
                               $$ = mk_stmt(ctx, ST_OUTPUT, @1, $2, @2);
                               $$->value = $4;
