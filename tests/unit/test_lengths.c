@@ -239,7 +239,7 @@ static void batch_inputs(const IrModule *m, TensorMap *in, int with_len)
         const IrInput *x = &m->inputs[i];
         if (x->role == IR_ROLE_LENGTHS) {
             if (with_len) put_lens(in, x->name, B, LENS[seq_of(&x->value->type)]);
-        } else
+        } else if (x->role == IR_ROLE_DATA) /* not the carries of TBPTT: put_carry */
             padded_tensor(in, x->name, &x->value->type, &r);
     }
     for (int i = 0; i < m->ntargets; i++) padded_tensor(in, m->targets[i].name, &m->targets[i].value->type, &r);
@@ -343,7 +343,8 @@ static void check_against_examples(const Case *c)
     random_params(m, &params);
     batch_inputs(m, &in, 1);
     run(&engine_interp_f64, m, &params, &in, &out);
-    const int64_t *lens = LENS[m->ntargets ? seq_of(&m->targets[0].value->type) : 0];
+    int k = m->ntargets ? seq_of(&m->targets[0].value->type) : -1; /* BY_STEPS: a sequence target */
+    const int64_t *lens = LENS[k >= 0 ? k : 0];
     double total = 0;
     for (int b = 0; b < B; b++) total += (double)lens[b];
 
