@@ -365,11 +365,6 @@ static SVal seq_fn(Sema *s, const Expr *e, IrOpKind k)
     IrValue *mask = sema_mask_of(s, x.t);
     if (mask && k == IR_SEQ_LAST) return sema_masked_last(s, x, mask);
     if (mask && k == IR_SEQ_MEAN) return sema_masked_mean(s, x, mask);
-    if (mask && x.k == SV_SEQ_INT) {
-        sema_err(s, e->loc, "reverse() of ids with lengths (%s) is not supported yet: reverse their embedding",
-                 sema_len_str(s, x.t));
-        return sema_err_val();
-    }
     if (mask) { /* each example within its length */
         IrValue *ops[2] = {x.v, mask};
         SVal r = x;

@@ -508,9 +508,9 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no, const IrAt
     case IR_SEQ_LAST:
     case IR_SEQ_MEAN:
     case IR_SEQ_REVERSE: {
-        if (k == IR_SEQ_REVERSE && no == 2) { /* the mask of lengths: [T, B, 1] of f32 [T, B, ...] */
+        if (k == IR_SEQ_REVERSE && no == 2) { /* the mask of lengths: [T, B, 1] of [T, B, ...] (floats or ids) */
             IrType s = o[0]->type, mk = o[1]->type;
-            if (!want_f32(o[0], "sequence", err, n) || !want_f32(o[1], "mask", err, n)) return 0;
+            if (!want_f32(o[1], "mask", err, n)) return 0;
             if (s.rank < 2 || mk.rank != 3 || mk.dim[0] != s.dim[0] || mk.dim[1] != s.dim[1] || mk.dim[2] != 1)
                 return fail(err, n, "mask %s does not fit %s", ir_type_str(m, mk, s1, sizeof s1),
                             ir_type_str(m, s, s2, sizeof s2));

@@ -154,7 +154,7 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
     case IR_SEQ_REVERSE: { /* with the mask of lengths */
         Place m = lw_contig_of(L, op->operands[1], org);
         o = lw_out_contig(L, r, org);
-        s = call(L, KC_SEQ_REVERSE_MASKED, org);
+        s = call(L, a->type.dtype == IR_I64 ? KC_SEQ_REVERSE_MASKED_IDS : KC_SEQ_REVERSE_MASKED, org);
         const KExpr *T = lw_dim(L, a->type.dim[0]);
         s->ints[0] = T;
         s->ints[1] = kexpr_bin(L->f, KE_DIV, lw_numel(L, &a->type), T);

@@ -127,28 +127,32 @@ RT_API int rt_cross_entropy_masked_grad(int64_t rows, int64_t C, const float *lo
     return 0;
 }
 
-/* Each example's first len steps in reverse order and zeros after them;
- * out may be x (the steps are swapped in pairs then). */
-RT_API void rt_seq_reverse_masked(int64_t T, int64_t n, int64_t B, const float *x, const float *m, float *out)
-{
-    if (B <= 0 || T <= 0) return;
-    int64_t row = n / B;
-    size_t bytes = (size_t)row * sizeof(float);
-    for (int64_t b = 0; b < B; b++) {
-        int64_t len = 0;
-        for (int64_t t = 0; t < T; t++) len += m[t * B + b] != 0.0f;
-        for (int64_t t = 0; t < len / 2 + len % 2; t++) {
-            float *lo = out + (t * B + b) * row, *hi = out + ((len - 1 - t) * B + b) * row;
-            const float *xlo = x + (t * B + b) * row, *xhi = x + ((len - 1 - t) * B + b) * row;
-            for (int64_t k = 0; k < row; k++) { /* both ends read before either is written */
-                float a = xlo[k], c = xhi[k];
-                lo[k] = c;
-                hi[k] = a;
-            }
-        }
-        for (int64_t t = len; t < T; t++) memset(out + (t * B + b) * row, 0, bytes);
+/* Each example's first len steps in reverse order and zeros after them,
+ * for floats (float) and ids (int64_t); out may be x (the steps are
+ * swapped in pairs then). */
+#define NN_SEQ_REVERSE_MASKED(NAME, TYPE)                                                                     \
+    RT_API void NAME(int64_t T, int64_t n, int64_t B, const TYPE *x, const float *m, TYPE *out)               \
+    {                                                                                                         \
+        if (B <= 0 || T <= 0) return;                                                                         \
+        int64_t row = n / B;                                                                                  \
+        for (int64_t b = 0; b < B; b++) {                                                                     \
+            int64_t len = 0;                                                                                  \
+            for (int64_t t = 0; t < T; t++) len += m[t * B + b] != 0.0f;                                      \
+            for (int64_t t = 0; t < len / 2 + len % 2; t++) {                                                 \
+                TYPE *lo = out + (t * B + b) * row, *hi = out + ((len - 1 - t) * B + b) * row;                \
+                const TYPE *xlo = x + (t * B + b) * row, *xhi = x + ((len - 1 - t) * B + b) * row;            \
+                for (int64_t k = 0; k < row; k++) { /* both ends read before either is written */             \
+                    TYPE a = xlo[k], c = xhi[k];                                                              \
+                    lo[k] = c;                                                                                \
+                    hi[k] = a;                                                                                \
+                }                                                                                             \
+            }                                                                                                 \
+            for (int64_t t = len; t < T; t++) memset(out + (t * B + b) * row, 0, (size_t)row * sizeof(TYPE)); \
+        }                                                                                                     \
     }
-}
+NN_SEQ_REVERSE_MASKED(rt_seq_reverse_masked, float)
+NN_SEQ_REVERSE_MASKED(rt_seq_reverse_masked_ids, int64_t)
+#undef NN_SEQ_REVERSE_MASKED
 
 RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids, float *out)
 {

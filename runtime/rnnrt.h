@@ -110,6 +110,7 @@ RT_API int rt_cross_entropy_masked(int64_t rows, int64_t C, const float *logits,
 RT_API int rt_cross_entropy_masked_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids,
                                         const float *w, float *g);
 RT_API void rt_seq_reverse_masked(int64_t T, int64_t n, int64_t B, const float *x, const float *m, float *out);
+RT_API void rt_seq_reverse_masked_ids(int64_t T, int64_t n, int64_t B, const int64_t *x, const float *m, int64_t *out);
 RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids, float *out);
 RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g, float *out);
 RT_API void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y, double eps);

@@ -369,6 +369,21 @@ static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, 
         free(tmp);
         return 0;
     }
+    case KC_SEQ_REVERSE_MASKED_IDS: { /* as above, for ids */
+        const int64_t *x = P[0];
+        const float *m = P[1];
+        int64_t *out = P[2], row = c ? b / c : 0, total = a * b;
+        int64_t *tmp = calloc((size_t)(total > 0 ? total : 1), sizeof *tmp);
+        for (int64_t bb = 0; bb < c; bb++) {
+            int64_t len = 0;
+            for (int64_t t = 0; t < a; t++) len += m[t * c + bb] != 0.0f;
+            for (int64_t t = 0; t < len; t++)
+                for (int64_t k = 0; k < row; k++) tmp[(t * c + bb) * row + k] = x[((len - 1 - t) * c + bb) * row + k];
+        }
+        memcpy(out, tmp, (size_t)total * sizeof *tmp);
+        free(tmp);
+        return 0;
+    }
     case KC_EMBEDDING:
     case KC_EMBEDDING_GRAD: {
         int grad = s->call == KC_EMBEDDING_GRAD;

@@ -96,6 +96,18 @@ static const Case CASES[] = {
      "  loss = mse(o, y)\n"
      "}\n",
      BY_STEPS},
+    {"reverse of ids",
+     "model m {\n"
+     "  input  x : seq<int> lengths\n"
+     "  target y : seq<int>\n"
+     "  e = embedding(reverse(x), vocab=5, dim=3)\n"
+     "  h = lstm(e, hidden=4)\n"
+     "  o = dense(reverse(h), 5)\n"
+     "  output o\n"
+     "  output r = reverse(x)\n"
+     "  loss = cross_entropy(o, y)\n"
+     "}\n",
+     BY_STEPS},
     {"cross-entropy",
      "model m {\n"
      "  input  x : seq<[3]> lengths\n"

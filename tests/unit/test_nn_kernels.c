@@ -306,6 +306,18 @@ static void test_seq_reverse_masked(void **state)
     for (int i = 0; i < RT * RB * RR; i++) x[i] = i == 8 ? NAN : x[i]; /* step 1 of example 1: padding */
     rt_seq_reverse_masked(RT, RB * RR, RB, x, m, x);
     assert_memory_equal(x, want, sizeof want);
+
+    /* ids: the same steps, rows of one id */
+    int64_t ids[RT * RB], idout[RT * RB], idwant[RT * RB];
+    for (int t = 0; t < RT; t++)
+        for (int b = 0; b < RB; b++) {
+            ids[t * RB + b] = t < lens[b] ? 10 * t + b : 999;
+            idwant[t * RB + b] = t < lens[b] ? 10 * (lens[b] - 1 - t) + b : 0;
+        }
+    rt_seq_reverse_masked_ids(RT, RB, RB, ids, m, idout);
+    assert_memory_equal(idout, idwant, sizeof idwant);
+    rt_seq_reverse_masked_ids(RT, RB, RB, ids, m, ids);
+    assert_memory_equal(ids, idwant, sizeof idwant);
 }
 
 /* ---- embedding ----------------------------------------------------------- */
