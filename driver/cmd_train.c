@@ -33,6 +33,7 @@
 #include "driver/train_config.h"
 #include "driver/train_data.h"
 #include "ir/bind.h"
+#include "ir/lengths.h"
 #include "passes/pipeline.h"
 
 /* Set by Ctrl-C; the loop checks it between steps. */
@@ -133,6 +134,10 @@ static int load_data(Trainer *tr)
 {
     TrainSettings *ts = &tr->ts;
     int rc;
+    /* No data format gives lengths yet (issue 14); the engines, autodiff
+     * and TBPTT do (tests/unit/test_lengths.c). */
+    if (ir_has_lengths(tr->m))
+        return cli_error("model '%s' has inputs with lengths, which training data cannot give yet", tr->m->name);
     for (int i = 0; i < (ts->data_kind == DATA_NPY ? ts->ndata : 1); i++)
         if (open_check(ts, ts->data_kind == DATA_NPY ? ts->data_paths[i] : ts->data_path)) return 1;
     if (ts->data_kind == DATA_NPY) {

@@ -11,15 +11,21 @@
 #include "exec/jitengine.h"
 #include "lower/kcompile.h"
 #include "ir/interp.h"
+#include "ir/lengths.h"
 #include "ir/timing.h"
 
 /* The interpreter's ctx is its precision (never written). */
 static IrPrecision prec_f32 = IR_PREC_F32, prec_f64 = IR_PREC_F64;
 
-static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *inputs,
+static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *given,
                              TensorMap *outputs, char *err, size_t errlen)
 {
-    return interp_run(m, params, inputs, outputs, *(const IrPrecision *)e->ctx, err, errlen);
+    TensorMap own;
+    const TensorMap *inputs;
+    if (ir_lengths_apply(m, given, &own, &inputs, err, errlen)) return -1;
+    int rc = interp_run(m, params, inputs, outputs, *(const IrPrecision *)e->ctx, err, errlen);
+    if (inputs == &own) rt_map_free(&own);
+    return rc;
 }
 
 const Engine engine_interp = {"interp", interp_engine_run, &prec_f32};
@@ -91,6 +97,21 @@ static int run_compiled(const Backend *be, void *ce, const IrModule *m, const Te
 }
 
 static int compiled_engine_run(const Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *inputs,
+                               TensorMap *outputs, char *err, size_t errlen);
+
+/* Every engine runs a model with lengths on their masks (ir/lengths.h). */
+static int compiled_engine_run_lengths(const Engine *e, const IrModule *m, const TensorMap *params,
+                                       const TensorMap *given, TensorMap *outputs, char *err, size_t errlen)
+{
+    TensorMap own;
+    const TensorMap *inputs;
+    if (ir_lengths_apply(m, given, &own, &inputs, err, errlen)) return -1;
+    int rc = compiled_engine_run(e, m, params, inputs, outputs, err, errlen);
+    if (inputs == &own) rt_map_free(&own);
+    return rc;
+}
+
+static int compiled_engine_run(const Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *inputs,
                                TensorMap *outputs, char *err, size_t errlen)
 {
     CCache *c = e->ctx;
@@ -153,12 +174,12 @@ int engine_open(const char *name, Engine *e, char *err, size_t errlen)
     if (!c) return ir_errf(err, errlen, "out of memory");
     c->be = be;
     e->name = be->name;
-    e->run = compiled_engine_run;
+    e->run = compiled_engine_run_lengths;
     e->ctx = c;
     return 0;
 }
 
-int engine_is_compiled(const Engine *e) { return e->run == compiled_engine_run; }
+int engine_is_compiled(const Engine *e) { return e->run == compiled_engine_run_lengths; }
 
 void engine_close(Engine *e)
 {

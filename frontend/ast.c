@@ -292,6 +292,7 @@ static void print_stmt(FILE *out, const Stmt *s, int depth)
         fputs(" : ", out);
         print_type(out, s->type);
     }
+    if (s->lengths) fputs(" lengths", out);
     print_loc(out, s->loc);
     if (s->init) print_expr(out, s->init, depth + 1, "init ");
     if (s->value) print_expr(out, s->value, depth + 1, "");

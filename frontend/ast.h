@@ -69,7 +69,7 @@ typedef struct TypeExpr {
 /* ---- statements ------------------------------------------------------- */
 
 typedef enum {
-    ST_INPUT,   /* input  NAME : TYPE                                     */
+    ST_INPUT,   /* input  NAME : TYPE [lengths]                           */
     ST_TARGET,  /* target NAME : TYPE                                     */
     ST_ASSIGN,  /* a, b' = EXPR     (names, primed, value)                 */
     ST_OUTPUT,  /* output NAME = EXPR   or   output NAME   (value NULL)    */
@@ -90,6 +90,8 @@ typedef struct Stmt {
     TypeExpr *type; /* ST_INPUT, ST_TARGET, ST_PARAM, ST_STATE       */
     Expr *value;    /* right-hand side, state init, out, setting     */
     Expr *init;     /* ST_PARAM: init xavier | uniform(0.1) | NULL   */
+    int lengths;    /* ST_INPUT: `lengths` written after the type    */
+    SrcLoc lengths_loc;
 } Stmt;
 
 /* ---- declarations ----------------------------------------------------- */

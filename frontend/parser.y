@@ -163,7 +163,7 @@ static void recover(ParseCtx *c, int *yychar_p, int mode, int *errok);
 %token <numid> NUMIDENT  "number-name product"
 %token MODEL "model" CELL "cell" TRAIN "train" INPUT "input" TARGET "target"
        OUTPUT "output" LOSS "loss" PARAM "param" STATE "state" OUT "out"
-       INIT "init" SEQ "seq" INT "int" ARROW "->"
+       INIT "init" SEQ "seq" INT "int" LENGTHS "lengths" ARROW "->"
 
 %left '+' '-'
 %left '*' '/'
@@ -246,7 +246,22 @@ stmt
                               $$->type = $4;
                               $$ = finish_stmt(ctx, $$);
                             }
+    | INPUT IDENT ':' type LENGTHS {
+                              $$ = mk_stmt(ctx, ST_INPUT, @1, $2, @2);
+                              $$->type = $4;
+                              $$->lengths = 1;
+                              $$->lengths_loc = @5;
+                              $$ = finish_stmt(ctx, $$);
+                            }
     | TARGET IDENT ':' type {
+                              $$ = mk_stmt(ctx, ST_TARGET, @1, $2, @2);
+                              $$->type = $4;
+                              $$ = finish_stmt(ctx, $$);
+                            }
+    | TARGET IDENT ':' type LENGTHS {
+                              /* a target's steps are those of what the loss compares it with */
+                              diag_error(ctx->diag, @5, "a target has the lengths of what the loss compares it "
+                                                        "with: 'lengths' is for inputs");
                               $$ = mk_stmt(ctx, ST_TARGET, @1, $2, @2);
                               $$->type = $4;
                               $$ = finish_stmt(ctx, $$);

@@ -223,6 +223,30 @@ static const char *stmt_keyword(StmtKind k)
     return "?";
 }
 
+/* `input x : seq<...> lengths`: the input "x.len", given as one length
+ * an example (ir/lengths.h) and run as the mask of x's steps, 1 where
+ * t < len[b], [T_x, B, 1] so that it broadcasts over a step's [B, H].
+ * Every value with x's length symbol gets it (sema_mask_of). */
+static void model_lengths(Sema *s, const Stmt *st, const SVal *x)
+{
+    if (x->k != SV_SEQ && x->k != SV_SEQ_INT) {
+        sema_err(s, st->lengths_loc, "'lengths' is for sequence inputs; '%s' is %s", st->names[0], sema_val_str(s, x));
+        return;
+    }
+    int64_t d[3] = {x->t, IR_DIM_B, 1};
+    ir_add_role_input(s->m, sema_fmt(s, "%s.len", st->names[0]), ir_type(IR_F32, 3, d), IR_ROLE_LENGTHS);
+}
+
+IrValue *sema_mask_of(Sema *s, int64_t t)
+{
+    if (t >= 0 || s->in_cell) return NULL;
+    for (int i = 0; i < s->m->ninputs; i++) {
+        const IrInput *in = &s->m->inputs[i];
+        if (in->role == IR_ROLE_LENGTHS && in->value->type.dim[0] == t) return in->value;
+    }
+    return NULL;
+}
+
 static void model_input(Sema *s, const Stmt *st)
 {
     Name *n = sema_define(s, st->names[0], st->name_locs[0], st->kind == ST_INPUT ? N_INPUT : N_TARGET);
@@ -258,6 +282,7 @@ static void model_input(Sema *s, const Stmt *st)
     }
     v.v = ir_add_input(s->m, n->name, sema_ir_type(&v));
     n->val = v;
+    if (st->lengths) model_lengths(s, st, &v);
 }
 
 /* Gives an IR value its source name (for dumps) unless it has one. */
@@ -303,7 +328,7 @@ static void model_assign(Sema *s, const Stmt *st, int is_output)
     name_value(s, v.v, n->name);
     if (is_output) {
         n->used = 1;
-        if (v.k != SV_ERR) ir_add_output(s->m, n->name, v.v);
+        if (v.k != SV_ERR) ir_add_output(s->m, n->name, sema_output_value(s, &v));
     }
 }
 
@@ -329,7 +354,7 @@ static void model_output(Sema *s, const Stmt *st, const char **outs, SrcLoc *out
     n->used = 1;
     if (n->pending) sema_materialize_target(s, n, 0, 0);
     if (n->val.k == SV_ERR) return;
-    ir_add_output(s->m, n->name, n->val.v);
+    ir_add_output(s->m, n->name, sema_output_value(s, &n->val));
 }
 
 /* ---- the limit of a tensor ------------------------------------------------- */

@@ -644,7 +644,7 @@ SVal sema_cell_call(Sema *s, const Decl *c, const Expr *e, const char *name, Lay
         *layer_out = sema_cell_layer(s, ci, next);
         return out;
     }
-    IrValue *seqs[32];
+    IrValue *seqs[33]; /* and the mask */
     int nseq = 0;
     for (int i = 0; i < n; i++) {
         if (in[i].k == SV_SEQ)
@@ -654,7 +654,9 @@ SVal sema_cell_call(Sema *s, const Decl *c, const Expr *e, const char *name, Lay
             step[i].batched = 1;
         }
     }
-    IrOp *scan = ir_scan_begin(s->m, s->blk, init, ci->nstates, seqs, nseq, 0, 0);
+    IrValue *mask = sema_mask_of(s, t);
+    if (mask) seqs[nseq] = mask;
+    IrOp *scan = ir_scan_begin(s->m, s->blk, init, ci->nstates, seqs, nseq + (mask != NULL), 0, 0);
     scan->origin = s->origin;
     for (int i = 0; i < ci->nstates; i++) /* dumps show %h, %c, not %17 */
         scan->body->args[i]->name = ir_strdup(s->m, ci->sst[i]->names[0]);
@@ -667,6 +669,15 @@ SVal sema_cell_call(Sema *s, const Decl *c, const Expr *e, const char *name, Lay
     s->origin = origin;
     if (!good) return sema_err_val();
     next[ci->nstates] = out.v;
+    if (mask) {
+        const char *o = s->origin;
+        s->origin = scan->origin;
+        s->blk = scan->body;
+        sema_mask_step(s, scan->body->args[ci->nstates + nseq], scan->body->args, next, ci->nstates,
+                       &next[ci->nstates]);
+        s->blk = outer;
+        s->origin = o;
+    }
     ir_scan_finish(s->m, scan, next, ci->nstates, 1);
     *layer_out = sema_cell_layer(s, ci, scan->results);
     r = ci->ret;

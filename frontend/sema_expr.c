@@ -418,6 +418,15 @@ static SVal seq_fn(Sema *s, const Expr *e, IrOpKind k)
         sema_shape_err(s, e->args[0].value->loc, "'%s' needs a sequence, found %s", e->name, sema_val_str(s, &x));
         return sema_err_val();
     }
+    IrValue *mask = sema_mask_of(s, x.t);
+    if (mask && k == IR_SEQ_LAST) return sema_masked_last(s, x, mask);
+    if (mask && k == IR_SEQ_MEAN) return sema_masked_mean(s, x, mask);
+    if (mask) { /* each example within its length */
+        IrValue *ops[2] = {x.v, mask};
+        SVal r = x;
+        r.v = sema_mk(s, IR_SEQ_REVERSE, ops, 2, sema_ir_type(&r));
+        return r;
+    }
     SVal r = x;
     if (k != IR_SEQ_REVERSE) {
         r.k = SV_VEC;
@@ -486,6 +495,11 @@ static SVal loss(Sema *s, const Expr *e, int ce)
     }
     SVal r = sema_err_val();
     r.k = SV_SCALAR;
+    IrValue *mask = y.k == SV_SEQ ? sema_mask_of(s, y.t) : NULL;
+    if (mask) {
+        r.v = ce ? sema_masked_cross_entropy(s, y.v, t.v, mask) : sema_masked_mse(s, y.v, t.v, mask);
+        return r;
+    }
     IrValue *ops[2] = {y.v, t.v};
     r.v = sema_mk(s, ce ? IR_CROSS_ENTROPY : IR_MSE, ops, 2, sema_ir_type(&r));
     return r;

@@ -110,6 +110,10 @@ Name *sema_define(Sema *s, const char *name, SrcLoc loc, NameKind k); /* NULL if
 const Decl *sema_find_cell(Sema *s, const char *name);
 CellCheck *sema_cell_check_of(Sema *s, const Decl *c);
 void sema_materialize_target(Sema *s, Name *n, int have_len, int64_t len);
+/* The mask of the sequences of length t ([t, B, 1]: 1 at an example's
+ * real steps, from `input x : ... lengths`), or NULL when they have no
+ * lengths.  docs/language.md, "Lengths". */
+IrValue *sema_mask_of(Sema *s, int64_t t);
 
 /* sema_shape.c */
 /* The limits of docs/language.md, "Limits": every size (a dimension, a
@@ -168,6 +172,19 @@ const char *sema_layer_desc(Sema *s, const Layer *l);
 int sema_pos_int_arg(Sema *s, const Arg *a, int64_t *out);
 SVal sema_layer_call(Sema *s, const Expr *e, const char *name, SrcLoc name_loc, Layer **layer_out);
 SVal sema_final(Sema *s, const Expr *e);
+
+/* sema_mask.c: sequences with lengths (docs/language.md, "Lengths"); m is
+ * sema_mask_of()'s mask, or one step of it ([B, 1]) inside a scan body. */
+/* In a scan body: each next state blended with its old value by the
+ * step's mask m (kept past an example's end), and *out times m. */
+void sema_mask_step(Sema *s, IrValue *m, IrValue **states, IrValue **next, int nstates, IrValue **out);
+SVal sema_masked_last(Sema *s, SVal x, IrValue *mask); /* the value at each example's last step */
+SVal sema_masked_mean(Sema *s, SVal x, IrValue *mask); /* the mean over each example's steps */
+/* What an `output` of v gives: a sequence with lengths is 0 at the
+ * padded steps (a layer's outputs are already; dense(h) is not). */
+IrValue *sema_output_value(Sema *s, const SVal *v);
+IrValue *sema_masked_mse(Sema *s, IrValue *y, IrValue *t, IrValue *mask); /* over the real steps */
+IrValue *sema_masked_cross_entropy(Sema *s, IrValue *logits, IrValue *ids, IrValue *mask);
 
 /* sema_cell.c */
 void sema_check_cell(Sema *s, CellCheck *cc); /* names, structure, warnings */

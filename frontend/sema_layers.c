@@ -403,14 +403,15 @@ static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer 
 
     Layer *ly = new_layer(s, name, kind, (int)L, D, H);
     const char *origin = s->origin;
-    IrValue *inp = x.v, *outs[2] = {NULL, NULL};
+    IrValue *inp = x.v, *outs[2] = {NULL, NULL}, *mask = sema_mask_of(s, x.t);
     int64_t sd[3] = {x.t, IR_DIM_B, H};
     for (int l = 0; l < L; l++) {
         for (int dir = 0; dir < D; dir++) {
             int idx = l * D + dir;
             const char *org =
                 ir_strdup(s->m, sema_fmt(s, "%s: %s l%d%s", name, rk_name(kind), l, dir ? " reverse" : ""));
-            IrOp *scan = ir_scan_begin(s->m, s->blk, &init[idx * ns], ns, &inp, 1, dir, 0);
+            IrValue *seqs[2] = {inp, mask};
+            IrOp *scan = ir_scan_begin(s->m, s->blk, &init[idx * ns], ns, seqs, mask ? 2 : 1, dir, 0);
             scan->origin = org;
             IrBlock *outer = s->blk;
             s->blk = scan->body;
@@ -418,6 +419,7 @@ static SVal recurrent(Sema *s, const Expr *e, int kind, const char *name, Layer 
             IrValue *next[3];
             builtin_step(s, kind, relu, &w[idx], H, scan->body->args[ns], scan->body->args, next);
             next[ns] = next[0];
+            if (mask) sema_mask_step(s, scan->body->args[ns + 1], scan->body->args, next, ns, &next[ns]);
             s->blk = outer;
             ir_scan_finish(s->m, scan, next, ns, 1);
             for (int st = 0; st < ns; st++) ly->final[idx * ns + st] = scan->results[st];

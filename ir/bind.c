@@ -245,6 +245,8 @@ static int bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_
     for (int i = 0; i < m->ninputs; i++) {
         const IrInput *in = &m->inputs[i];
         const Tensor *x = rt_map_get(inputs, in->name);
+        if (!x && in->role == IR_ROLE_LENGTHS)
+            return ir_errf(err, errlen, "missing input '%s' (the lengths of a sequence: integers [B])", in->name);
         if (!x)
             return ir_errf(err, errlen, "missing input '%s' (%s %s)", in->name,
                            in->value->type.dtype == IR_I64 ? "ids" : "floats",

@@ -334,13 +334,28 @@ static int take(const char *what, const Val *x, int64_t index, Val *out, char *e
     return 0;
 }
 
-static int k_seq_reverse(const Val *x, Val *out, char *err, size_t n)
+/* With the mask m [T, B, 1] (lengths), example b's first len steps (len
+ * the ones in m[:, b]) reversed and 0 after them. */
+static int k_seq_reverse(const Val *x, const Val *m, Val *out, char *err, size_t n)
 {
     if (x->rank < 1) return ir_errf(err, n, "seq_reverse of a scalar");
+    if (m && (x->rank < 2 || m->numel != x->shape[0] * x->shape[1]))
+        return ir_errf(err, n, "seq_reverse: the mask does not fit the sequence");
     if (val_alloc(out, x->rank, x->shape, err, n)) return -1;
     int64_t T = x->shape[0], step = prod(x, 1, x->rank);
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t k = 0; k < step; k++) out->data[t * step + k] = x->data[(T - 1 - t) * step + k];
+    if (!m) {
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t k = 0; k < step; k++) out->data[t * step + k] = x->data[(T - 1 - t) * step + k];
+        return 0;
+    }
+    int64_t B = x->shape[1], row = step / B;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t len = 0;
+        for (int64_t t = 0; t < T; t++) len += m->data[t * B + b] != 0;
+        for (int64_t t = 0; t < len; t++)
+            for (int64_t k = 0; k < row; k++)
+                out->data[(t * B + b) * row + k] = x->data[((len - 1 - t) * B + b) * row + k];
+    }
     return 0;
 }
 
@@ -451,9 +466,10 @@ static int k_layernorm_grad(const IrOp *op, const Val *g, const Val *x, Val *out
 
 /* mean over positions of -log softmax(logits)[t] = logsumexp(logits) - logits[t],
  * with the logsumexp taken around the row's maximum (see softmax). */
-/* Shared by cross_entropy and its gradient: logits [..., C] fit ids [...],
- * and every id is a class in [0, C). */
-static int check_class_ids(const IrOp *op, const Val *lg, const Val *ids, char *err, size_t n)
+/* Shared by cross_entropy and its gradient: logits [..., C] fit ids [...]
+ * (and the weights w, if given), and every id of a row with a weight
+ * other than 0 is a class in [0, C). */
+static int check_class_ids(const IrOp *op, const Val *lg, const Val *ids, const Val *w, char *err, size_t n)
 {
     char sl[64], si[64], lab[64], pos[64];
     int ok = lg->rank == ids->rank + 1;
@@ -461,29 +477,45 @@ static int check_class_ids(const IrOp *op, const Val *lg, const Val *ids, char *
     if (!ok)
         return ir_errf(err, n, "%s: logits %s do not fit ids %s", ir_op_name(op->kind),
                        val_shape_str(lg, sl, sizeof sl), val_shape_str(ids, si, sizeof si));
+    if (w && !val_same_shape(w, ids))
+        return ir_errf(err, n, "%s: weights %s do not fit ids %s", ir_op_name(op->kind),
+                       val_shape_str(w, sl, sizeof sl), val_shape_str(ids, si, sizeof si));
     int64_t C = lg->shape[lg->rank - 1];
     for (int64_t i = 0; i < ids->numel; i++)
-        if (!id_ok(ids->data[i], C))
+        if ((!w || w->data[i] != 0) && !id_ok(ids->data[i], C))
             return user_fail(err, n, "target id %.17g at %s out of range [0, %lld) in cross_entropy '%s'", ids->data[i],
                              pos_str(ids, i, pos, sizeof pos), (long long)C, ir_op_label(op, lab, sizeof lab));
     return 0;
 }
 
-static int k_cross_entropy(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err, size_t n)
+/* The sum of the rows' weights: their count without weights. */
+static double weight_sum(const Val *ids, const Val *w)
 {
-    int rc = check_class_ids(op, lg, ids, err, n);
+    if (!w) return (double)ids->numel;
+    double s = 0;
+    for (int64_t i = 0; i < w->numel; i++) s += w->data[i];
+    return s;
+}
+
+/* With weights w (lengths: the mask), the sum of w * loss over the rows
+ * over the sum of w; a row of weight 0 is not read. */
+static int k_cross_entropy(const IrOp *op, const Val *lg, const Val *ids, const Val *w, Val *out, char *err, size_t n)
+{
+    int rc = check_class_ids(op, lg, ids, w, err, n);
     if (rc) return rc;
     int64_t C = lg->shape[lg->rank - 1];
     if (val_alloc(out, 0, NULL, err, n)) return -1;
     double total = 0;
     for (int64_t i = 0; i < ids->numel; i++) {
+        if (w && w->data[i] == 0) continue;
         const double *row = lg->data + i * C;
         double mx = -INFINITY, s = 0;
         for (int64_t c = 0; c < C; c++) mx = row[c] > mx ? row[c] : mx;
         for (int64_t c = 0; c < C; c++) s += exp(row[c] - mx);
-        total += mx + log(s) - row[(int64_t)ids->data[i]];
+        double l = mx + log(s) - row[(int64_t)ids->data[i]];
+        total += w ? w->data[i] * l : l;
     }
-    out->data[0] = total / (double)ids->numel;
+    out->data[0] = total / weight_sum(ids, w);
     return 0;
 }
 
@@ -580,17 +612,18 @@ static int k_relu_grad(const Val *g, const Val *x, Val *out, char *err, size_t n
 /* (softmax(logits) - onehot(ids)) / numel(ids): the gradient of the mean
  * cross entropy; the ids were checked by the forward op, but a pass may
  * move things, so check again. */
-static int k_cross_entropy_grad(const IrOp *op, const Val *lg, const Val *ids, Val *out, char *err, size_t n)
+static int k_cross_entropy_grad(const IrOp *op, const Val *lg, const Val *ids, const Val *w, Val *out, char *err,
+                                size_t n)
 {
-    int rc = check_class_ids(op, lg, ids, err, n);
+    int rc = check_class_ids(op, lg, ids, w, err, n);
     if (rc) return rc;
     int64_t C = lg->shape[lg->rank - 1];
     if (k_softmax(lg, out, err, n)) return -1;
-    double scale = ids->numel ? 1.0 / (double)ids->numel : 0.0;
+    double total = weight_sum(ids, w), scale = total != 0 ? 1.0 / total : 0.0;
     for (int64_t i = 0; i < ids->numel; i++) {
-        double *row = out->data + i * C;
-        row[(int64_t)ids->data[i]] -= 1.0;
-        for (int64_t c = 0; c < C; c++) row[c] *= scale;
+        double *row = out->data + i * C, ws = w ? w->data[i] * scale : scale;
+        if (ws != 0) row[(int64_t)ids->data[i]] -= 1.0;
+        for (int64_t c = 0; c < C; c++) row[c] *= ws;
     }
     return 0;
 }
@@ -799,18 +832,19 @@ int interp_kernel(const IrModule *m, const IrOp *op, const Val *const *in, const
     case IR_STACK: return k_stack(in, op->noperands, out, err, errlen);
     case IR_INDEX: return take("index", in[0], op->attrs.index, out, err, errlen);
     case IR_SEQ_LAST: return take("seq_last", in[0], in[0]->rank ? in[0]->shape[0] - 1 : 0, out, err, errlen);
-    case IR_SEQ_REVERSE: return k_seq_reverse(in[0], out, err, errlen);
+    case IR_SEQ_REVERSE: return k_seq_reverse(in[0], op->noperands > 1 ? in[1] : NULL, out, err, errlen);
     case IR_SEQ_MEAN: return k_seq_mean(in[0], out, err, errlen);
     case IR_EMBEDDING: return k_embedding(op, in[0], in[1], out, err, errlen);
     case IR_SOFTMAX: return k_softmax(in[0], out, err, errlen);
     case IR_LAYERNORM: return k_layernorm(op, in[0], out, err, errlen);
-    case IR_CROSS_ENTROPY: return k_cross_entropy(op, in[0], in[1], out, err, errlen);
+    case IR_CROSS_ENTROPY: return k_cross_entropy(op, in[0], in[1], op->noperands > 2 ? in[2] : NULL, out, err, errlen);
     case IR_MSE: return k_mse(in[0], in[1], out, err, errlen);
     case IR_MATMUL_NN: return k_matmul_nn(in[0], in[1], out, err, errlen);
     case IR_LINEAR_WGRAD: return k_linear_wgrad(in[0], in[1], out, err, errlen);
     case IR_REDUCE_TO: return k_reduce_to(in[0], want, out, err, errlen);
     case IR_RELU_GRAD: return k_relu_grad(in[0], in[1], out, err, errlen);
-    case IR_CROSS_ENTROPY_GRAD: return k_cross_entropy_grad(op, in[0], in[1], out, err, errlen);
+    case IR_CROSS_ENTROPY_GRAD:
+        return k_cross_entropy_grad(op, in[0], in[1], op->noperands > 2 ? in[2] : NULL, out, err, errlen);
     case IR_MSE_GRAD: return k_mse_grad(in[0], in[1], out, err, errlen);
     case IR_EMBEDDING_GRAD: return k_embedding_grad(op, in[0], in[1], in[2], out, err, errlen);
     case IR_LAYERNORM_GRAD: return k_layernorm_grad(op, in[0], in[1], out, err, errlen);

@@ -508,6 +508,14 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no, const IrAt
     case IR_SEQ_LAST:
     case IR_SEQ_MEAN:
     case IR_SEQ_REVERSE: {
+        if (k == IR_SEQ_REVERSE && no == 2) { /* the mask of lengths: [T, B, 1] of [T, B, ...] (floats or ids) */
+            IrType s = o[0]->type, mk = o[1]->type;
+            if (!want_f32(o[1], "mask", err, n)) return 0;
+            if (s.rank < 2 || mk.rank != 3 || mk.dim[0] != s.dim[0] || mk.dim[1] != s.dim[1] || mk.dim[2] != 1)
+                return fail(err, n, "mask %s does not fit %s", ir_type_str(m, mk, s1, sizeof s1),
+                            ir_type_str(m, s, s2, sizeof s2));
+            no = 1;
+        }
         if (no != 1) return fail(err, n, "expects 1 operand, got %d", no);
         IrType t = o[0]->type;
         if (t.rank < 2) return fail(err, n, "expects a sequence, got %s", ir_type_str(m, t, s1, sizeof s1));
@@ -533,6 +541,14 @@ int ir_infer_type(const IrModule *m, IrOpKind k, IrValue **o, int no, const IrAt
     }
     case IR_CROSS_ENTROPY:
     case IR_MSE: {
+        if (k == IR_CROSS_ENTROPY && no == 3) { /* the weights of the rows (lengths): the ids' shape */
+            IrType w = o[2]->type;
+            w.dtype = IR_I64;
+            if (o[2]->type.dtype != IR_F32 || !ir_type_eq(w, o[1]->type))
+                return fail(err, n, "weights %s do not match ids %s", ir_type_str(m, o[2]->type, s1, sizeof s1),
+                            ir_type_str(m, o[1]->type, s2, sizeof s2));
+            no = 2;
+        }
         if (no != 2) return fail(err, n, "expects 2 operands, got %d", no);
         IrType a = o[0]->type, b = o[1]->type;
         if (!want_f32(o[0], "prediction", err, n)) return 0;

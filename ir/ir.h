@@ -150,6 +150,8 @@ typedef enum IrRole {
     IR_ROLE_NEW_PARAM,     /* output "new:<p>": parameter p after the update */
     IR_ROLE_NEW_OPT_STATE, /* output "new:opt:<p>.<slot>": that input after the update */
     IR_ROLE_DROPOUT_KEY,   /* input "dropout:key", i64[2]: (seed, step) the masks are drawn from (dropout.h) */
+    IR_ROLE_LENGTHS,       /* input "<x>.len": f32[T_x, B, 1], 1 at an example's real steps, 0 past
+                              its length; given as lengths [B] (ir/lengths.h) */
 } IrRole;
 
 typedef struct IrParam {

@@ -136,13 +136,31 @@ int lower_call(Lower *L, const IrOp *op, const char *org)
     }
     case IR_CROSS_ENTROPY:
     case IR_CROSS_ENTROPY_GRAD: {
-        Place ids = lw_contig_of(L, op->operands[1], org);
+        Place ids = lw_contig_of(L, op->operands[1], org), w = ids;
+        int masked = op->noperands > 2; /* the rows' weights: lengths */
+        if (masked) w = lw_contig_of(L, op->operands[2], org);
         o = lw_out_contig(L, r, org);
-        s = call(L, op->kind == IR_CROSS_ENTROPY ? KC_CROSS_ENTROPY : KC_CROSS_ENTROPY_GRAD, org);
+        KCallKind k = op->kind == IR_CROSS_ENTROPY ? (masked ? KC_CROSS_ENTROPY_MASKED : KC_CROSS_ENTROPY)
+                                                   : (masked ? KC_CROSS_ENTROPY_MASKED_GRAD : KC_CROSS_ENTROPY_GRAD);
+        s = call(L, k, org);
         s->ints[0] = lw_numel(L, &op->operands[1]->type);
         s->ints[1] = lw_last(L, &a->type);
         ptr(s, &x);
         ptr(s, &ids);
+        if (masked) ptr(s, &w);
+        ptr(s, &o);
+        return 0;
+    }
+    case IR_SEQ_REVERSE: { /* with the mask of lengths */
+        Place m = lw_contig_of(L, op->operands[1], org);
+        o = lw_out_contig(L, r, org);
+        s = call(L, a->type.dtype == IR_I64 ? KC_SEQ_REVERSE_MASKED_IDS : KC_SEQ_REVERSE_MASKED, org);
+        const KExpr *T = lw_dim(L, a->type.dim[0]);
+        s->ints[0] = T;
+        s->ints[1] = kexpr_bin(L->f, KE_DIV, lw_numel(L, &a->type), T);
+        s->ints[2] = lw_dim(L, a->type.dim[1]);
+        ptr(s, &x);
+        ptr(s, &m);
         ptr(s, &o);
         return 0;
     }

@@ -331,8 +331,10 @@ int lower_op(Lower *L, const IrOp *op)
     case IR_INDEX:
     case IR_SEQ_LAST:
     case IR_BROADCAST:
-    case IR_RESHAPE:
     case IR_SEQ_REVERSE:
+        if (op->noperands > 1) return lower_call(L, op, org); /* within lengths */
+        return lower_shape(L, op, org);
+    case IR_RESHAPE:
     case IR_CONCAT:
     case IR_STACK:
     case IR_SEQ_LAST_GRAD: return lower_shape(L, op, org);

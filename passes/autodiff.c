@@ -228,7 +228,12 @@ static int tape_reads(const IrOp *op, IrValue **r)
     case IR_MSE:
         r[0] = op->operands[0];
         r[1] = op->operands[1];
-        return 2;
+        if (op->noperands > 2) r[2] = op->operands[2]; /* cross_entropy's weights */
+        return op->noperands;
+    case IR_SEQ_REVERSE:
+        if (op->noperands < 2) return 0;
+        r[0] = op->operands[1]; /* the mask */
+        return 1;
     case IR_RELU:
     case IR_LOG:
     case IR_SOFTPLUS:
@@ -345,7 +350,11 @@ static void vjp(Sweep *S, const IrOp *op)
         break;
     }
     case IR_SEQ_LAST: acc(S, a, op2(S, IR_SEQ_LAST_GRAD, g, fv(S, a))); break;
-    case IR_SEQ_REVERSE: acc(S, a, op1(S, IR_SEQ_REVERSE, g)); break;
+    case IR_SEQ_REVERSE: { /* its own transpose, with the mask too (lengths) */
+        IrValue *e[2] = {g, op->noperands > 1 ? fv(S, op->operands[1]) : NULL};
+        acc(S, a, build(S, IR_SEQ_REVERSE, e, op->noperands, NULL));
+        break;
+    }
     case IR_SEQ_MEAN: acc(S, a, op2(S, IR_SEQ_MEAN_GRAD, g, fv(S, a))); break;
     case IR_EMBEDDING:
         if (varies(ad, a)) {
@@ -367,7 +376,11 @@ static void vjp(Sweep *S, const IrOp *op)
         acc(S, a, build(S, IR_LAYERNORM_GRAD, e, 2, &op->attrs));
         break;
     }
-    case IR_CROSS_ENTROPY: acc(S, a, op2(S, IR_MUL, op2(S, IR_CROSS_ENTROPY_GRAD, fv(S, a), fv(S, b)), g)); break;
+    case IR_CROSS_ENTROPY: { /* with the weights, if given (lengths) */
+        IrValue *e[3] = {fv(S, a), fv(S, b), op->noperands > 2 ? fv(S, op->operands[2]) : NULL};
+        acc(S, a, op2(S, IR_MUL, build(S, IR_CROSS_ENTROPY_GRAD, e, op->noperands, NULL), g));
+        break;
+    }
     case IR_MSE: {
         IrValue *d = op2(S, IR_MUL, op2(S, IR_MSE_GRAD, fv(S, a), fv(S, b)), g);
         acc(S, a, d);
@@ -465,7 +478,7 @@ static void scan_vjp(Sweep *S, IrOp *F)
         for (int k = 0; k < op->noperands; k++)
             if (!local[op->operands[k]->id] && varies(ad, op->operands[k])) add_unique(outer, &nouter, op->operands[k]);
         if (op->nresults != 1 || !varies(ad, op->results[0])) continue;
-        IrValue *r[2];
+        IrValue *r[3];
         for (int k = tape_reads(op, r) - 1; k >= 0; k--)
             if (fwd_id(ad, r[k]) && local[r[k]->id]) need[r[k]->id] = 1;
     }

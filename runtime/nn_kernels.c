@@ -89,6 +89,71 @@ RT_API int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits, c
     return 0;
 }
 
+/* rt_cross_entropy over the rows r with w[r] != 0, each loss times w[r],
+ * divided by the sum of w (lengths: w is the mask of the real steps); a
+ * row with w[r] == 0 is not read, so its id may be anything. */
+RT_API int rt_cross_entropy_masked(int64_t rows, int64_t C, const float *logits, const int64_t *ids, const float *w,
+                                   float *out)
+{
+    double total = 0.0, wsum = 0.0;
+    for (int64_t r = 0; r < rows; r++) {
+        if (w[r] == 0.0f) continue;
+        if (ids[r] < 0 || ids[r] >= C) return RT_ERR_ID_RANGE;
+        const float *row = logits + r * C;
+        double mx = nn_row_max(C, row);
+        total += (double)w[r] * (mx + log(nn_row_sumexp(C, row, mx)) - (double)row[ids[r]]);
+        wsum += (double)w[r];
+    }
+    *out = (float)(total / wsum);
+    return 0;
+}
+
+/* g[r] = w[r] (softmax(logits[r]) - onehot(ids[r])) / sum of w; zeros
+ * where w[r] == 0, whose id is not read. */
+RT_API int rt_cross_entropy_masked_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids,
+                                        const float *w, float *g)
+{
+    double wsum = 0.0;
+    for (int64_t r = 0; r < rows; r++) {
+        if (w[r] != 0.0f && (ids[r] < 0 || ids[r] >= C)) return RT_ERR_ID_RANGE;
+        wsum += (double)w[r];
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        if (w[r] == 0.0f)
+            memset(g + r * C, 0, (size_t)C * sizeof(float));
+        else
+            nn_row_softmax(C, logits + r * C, g + r * C, ids[r], (double)w[r] / wsum);
+    }
+    return 0;
+}
+
+/* Each example's first len steps in reverse order and zeros after them,
+ * for floats (float) and ids (int64_t); out may be x (the steps are
+ * swapped in pairs then). */
+#define NN_SEQ_REVERSE_MASKED(NAME, TYPE)                                                                     \
+    RT_API void NAME(int64_t T, int64_t n, int64_t B, const TYPE *x, const float *m, TYPE *out)               \
+    {                                                                                                         \
+        if (B <= 0 || T <= 0) return;                                                                         \
+        int64_t row = n / B;                                                                                  \
+        for (int64_t b = 0; b < B; b++) {                                                                     \
+            int64_t len = 0;                                                                                  \
+            for (int64_t t = 0; t < T; t++) len += m[t * B + b] != 0.0f;                                      \
+            for (int64_t t = 0; t < len / 2 + len % 2; t++) {                                                 \
+                TYPE *lo = out + (t * B + b) * row, *hi = out + ((len - 1 - t) * B + b) * row;                \
+                const TYPE *xlo = x + (t * B + b) * row, *xhi = x + ((len - 1 - t) * B + b) * row;            \
+                for (int64_t k = 0; k < row; k++) { /* both ends read before either is written */             \
+                    TYPE a = xlo[k], c = xhi[k];                                                              \
+                    lo[k] = c;                                                                                \
+                    hi[k] = a;                                                                                \
+                }                                                                                             \
+            }                                                                                                 \
+            for (int64_t t = len; t < T; t++) memset(out + (t * B + b) * row, 0, (size_t)row * sizeof(TYPE)); \
+        }                                                                                                     \
+    }
+NN_SEQ_REVERSE_MASKED(rt_seq_reverse_masked, float)
+NN_SEQ_REVERSE_MASKED(rt_seq_reverse_masked_ids, int64_t)
+#undef NN_SEQ_REVERSE_MASKED
+
 RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids, float *out)
 {
     if (nn_check_ids(n, ids, V)) return RT_ERR_ID_RANGE;

@@ -29,6 +29,19 @@ int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t
 /* g[r] = (softmax(logits[r]) - onehot(ids[r])) / rows. */
 int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *g);
 
+/* The same over the rows with w[r] != 0, weighted by w[r] and divided by
+ * the sum of w (lengths); rows with w[r] == 0 are not read. */
+int rt_cross_entropy_masked(int64_t rows, int64_t C, const float *logits, const int64_t *ids, const float *w,
+                            float *out);
+int rt_cross_entropy_masked_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids, const float *w,
+                                 float *g);
+
+/* x [T, B, ...] (n = B * row floats a step): example b's first len[b]
+ * steps reversed, zeros after them, len[b] the ones in m[:, b] (the mask
+ * of lengths, [T, B]); out may be x. */
+void rt_seq_reverse_masked(int64_t T, int64_t n, int64_t B, const float *x, const float *m, float *out);
+void rt_seq_reverse_masked_ids(int64_t T, int64_t n, int64_t B, const int64_t *x, const float *m, int64_t *out);
+
 /* out[i] = table[ids[i]] (rows of D) for i < n; table has V rows. */
 int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids, float *out);
 

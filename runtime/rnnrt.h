@@ -105,6 +105,12 @@ RT_API void rt_vsigmoid(float *y, const float *x, int64_t n);
 RT_API void rt_softmax_rows(int64_t rows, int64_t C, const float *x, float *y);
 RT_API int rt_cross_entropy(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *out);
 RT_API int rt_cross_entropy_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids, float *g);
+RT_API int rt_cross_entropy_masked(int64_t rows, int64_t C, const float *logits, const int64_t *ids, const float *w,
+                                   float *out);
+RT_API int rt_cross_entropy_masked_grad(int64_t rows, int64_t C, const float *logits, const int64_t *ids,
+                                        const float *w, float *g);
+RT_API void rt_seq_reverse_masked(int64_t T, int64_t n, int64_t B, const float *x, const float *m, float *out);
+RT_API void rt_seq_reverse_masked_ids(int64_t T, int64_t n, int64_t B, const int64_t *x, const float *m, int64_t *out);
 RT_API int rt_embedding(int64_t n, int64_t D, int64_t V, const float *table, const int64_t *ids, float *out);
 RT_API int rt_embedding_grad(int64_t n, int64_t D, int64_t V, const int64_t *ids, const float *g, float *out);
 RT_API void rt_layernorm_rows(int64_t rows, int64_t n, const float *x, float *y, double eps);

@@ -21,3 +21,4 @@ $R f32 10x2x3 series_10x2x3.npy 13
 $R f32 10x2x1 series_y_10x2x1.npy 14
 $R f32 6x2x8 x_6x2x8.npy 15
 $R f32 6x2x4 y_6x2x4.npy 16
+$R i64 2 lengths_2.npy 22 17 9

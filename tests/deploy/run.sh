@@ -68,6 +68,8 @@ for cc in gcc clang; do command -v "$cc" >/dev/null 2>&1 && compilers="$compiler
 mkdir -p "$tmp/ex"
 for f in examples/*.rnn; do
     n=$(basename "$f" .rnn)
+    # rnnc compile refuses lengths until the C API takes them (issue 14)
+    grep -q '^ *input .* lengths' "$f" && continue
     if ! "$RNNC" compile "$f" --train -o "$tmp/ex/$n.c" --header "$tmp/ex/$n.h" >"$tmp/log" 2>&1; then
         bad "compile $n"; continue
     fi

@@ -78,7 +78,7 @@ for f in examples/*.rnn; do
     # run with the inputs only (no target): the compiled module drops the loss
     only=""
     for tok in $inputs; do
-        case $tok in -i) ;; *) n=${tok%%=*}
+        case $tok in -i) ;; *) n=${tok%%=*}; n=${n%.len} # x.len: the lengths of input x
             if sed -n "s/^ *input  *$n *:.*/x/p" "$f" | grep -q x; then only="$only -i $tok"; fi ;;
         esac
     done

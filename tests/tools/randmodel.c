@@ -21,7 +21,15 @@
  * for every size it is used with.  Values are kept bounded (state updates
  * go through tanh/sigmoid/gates, exp only of a tanh, log only of a
  * positive value, division only by something >= 0.5) so two engines'
- * rounding differences stay small and comparable. */
+ * rounding differences stay small and comparable.
+ *
+ * About a third of the sequence inputs are declared with `lengths`
+ * (docs/language.md, "Lengths"), drawn from a second generator so that
+ * the models of the other draws stay as they were: their lengths
+ * (NAME.len, 1..T) are in the data, and their padded steps, and those of
+ * the targets of the same length, hold NaN or ids out of range, which
+ * rnnc must never read. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +41,7 @@
 /* ---------------------------------------------------------------- basics */
 
 static RtRng rng;
+static RtRng lrng; /* lengths: a stream of their own (see the top) */
 
 static int rnd(int n) { return (int)(rt_rng_u64(&rng) % (uint64_t)n); }
 static int range(int lo, int hi) { return lo + rnd(hi - lo + 1); }
@@ -452,7 +461,8 @@ typedef struct {
 typedef struct {
     const char *name;
     Ty ty;
-    int maxid; /* ids are in [0, maxid) */
+    int maxid;  /* ids are in [0, maxid) */
+    int target; /* a target, not an input */
 } Data;
 
 /* What a recurrent layer is, for final() and for init= of a decoder. */
@@ -465,6 +475,8 @@ typedef struct {
 
 static Buf model;
 static int B, steps[8], ngrp;
+static int has_lens[8];    /* the sequence input of group g has lengths */
+static int64_t lens[8][4]; /* and these, one an example (B <= 4) */
 static Data data[16];
 static int ndata;
 static const char *outputs[16];
@@ -506,8 +518,12 @@ static const char *declare(const char *kw, const char *prefix, Ty t, int maxid)
     case SEQ: type = bound ? fmt("seq<[%d], %d>", t.f, bound) : fmt("seq<[%d]>", t.f); break;
     default: type = bound ? fmt("seq<int, %d>", bound) : "seq<int>"; break;
     }
+    if (!strcmp(kw, "input") && (t.kind == SEQ || t.kind == SEQINT) && rt_rng_u64(&lrng) % 100 < 35) {
+        has_lens[t.grp] = 1;
+        type = fmt("%s lengths", type);
+    }
     put(&model, "  %s %s : %s\n", kw, name, type);
-    data[ndata++] = (Data){name, t, maxid};
+    data[ndata++] = (Data){name, t, maxid, !strcmp(kw, "target")};
     return name;
 }
 
@@ -935,6 +951,8 @@ static int write_data(const char *dir)
         shape[rank++] = B;
         if (d->ty.kind == SEQ || d->ty.kind == VEC) shape[rank++] = d->ty.f;
         int is_int = d->ty.kind == INT || d->ty.kind == SEQINT;
+        int seq = d->ty.kind == SEQ || d->ty.kind == SEQINT, padded = seq && has_lens[d->ty.grp];
+        int64_t row = is_int ? 1 : d->ty.f; /* elements of one example at one step */
         Tensor t;
         if (rt_tensor_alloc(&t, is_int ? RT_I64 : RT_F32, rank, shape)) {
             fprintf(stderr, "randmodel: out of memory\n");
@@ -945,6 +963,13 @@ static int write_data(const char *dir)
                 ((int64_t *)t.data)[i] = rnd(d->maxid);
             else
                 ((float *)t.data)[i] = rt_rng_uniform_sym(&rng, 1.0f);
+            int64_t step = i / row / B, b = i / row % B;
+            if (padded && step >= lens[d->ty.grp][b]) { /* never read */
+                if (is_int)
+                    ((int64_t *)t.data)[i] = d->maxid + 1000;
+                else
+                    ((float *)t.data)[i] = NAN;
+            }
         }
         snprintf(path, sizeof path, "%s/%s.npy", dir, d->name);
         int rc = rt_npy_write(path, &t, err, sizeof err);
@@ -955,6 +980,20 @@ static int write_data(const char *dir)
             return -1;
         }
         fprintf(args, "-i %s=%s\n", d->name, path);
+        if (padded && !d->target) { /* NAME.len: the lengths */
+            int64_t n = B;
+            if (rt_tensor_alloc(&t, RT_I64, 1, &n)) return -1;
+            memcpy(t.data, lens[d->ty.grp], (size_t)B * sizeof(int64_t));
+            snprintf(path, sizeof path, "%s/%s.len.npy", dir, d->name);
+            rc = rt_npy_write(path, &t, err, sizeof err);
+            rt_tensor_free(&t);
+            if (rc) {
+                fprintf(stderr, "randmodel: %s\n", err);
+                fclose(args);
+                return -1;
+            }
+            fprintf(args, "-i %s.len=%s\n", d->name, path);
+        }
     }
     fclose(args);
     return 0;
@@ -973,6 +1012,7 @@ int main(int argc, char **argv)
         return 2;
     }
     rt_rng_seed(&rng, seed);
+    rt_rng_seed(&lrng, seed ^ 0x6c656e67746873ull);
     const char *dir = argv[2];
 
     static Buf cellsrc;
@@ -988,6 +1028,8 @@ int main(int argc, char **argv)
     }
     fprintf(f, "# randmodel %llu: %s, batch %d\n\n%smodel m {\n%s}\n", seed, topos[topo], B, cellsrc.s, model.s);
     fclose(f);
+    for (int g = 0; g < ngrp; g++) /* each example's length, 1..T */
+        for (int b = 0; b < B; b++) lens[g][b] = 1 + (int64_t)(rt_rng_u64(&lrng) % (uint64_t)steps[g]);
     if (write_data(dir)) return 1;
     f = fopen(fmt("%s/outputs", dir), "w");
     if (!f) {

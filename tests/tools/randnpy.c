@@ -1,7 +1,9 @@
 /* randnpy.c - make a small random .npy array, for example inputs and tests.
  *
  *   randnpy f32 7x2x8 out.npy [SEED]        uniform in [-1, 1)
- *   randnpy i64 7x2 out.npy [SEED] [MAX]    ids uniform in [0, MAX), MAX default 10
+ *   randnpy i64 7x2 out.npy [SEED] [MAX] [MIN]
+ *                                           ids uniform in [MIN, MAX), MAX default 10,
+ *                                           MIN default 0 (lengths: 1)
  *
  * Deterministic for a seed, so committed data can be remade exactly. */
 #include <stdio.h>
@@ -22,7 +24,7 @@ static uint64_t next(uint64_t *s)
 int main(int argc, char **argv)
 {
     if (argc < 4 || (strcmp(argv[1], "f32") && strcmp(argv[1], "i64"))) {
-        fprintf(stderr, "usage: randnpy f32|i64 DxDx... out.npy [SEED] [MAX]\n");
+        fprintf(stderr, "usage: randnpy f32|i64 DxDx... out.npy [SEED] [MAX] [MIN]\n");
         return 2;
     }
     int64_t shape[RT_MAX_RANK];
@@ -42,7 +44,9 @@ int main(int argc, char **argv)
     }
     uint64_t seed = argc > 4 ? strtoull(argv[4], NULL, 10) : 1;
     long long max = argc > 5 ? atoll(argv[5]) : 10;
+    long long min = argc > 6 ? atoll(argv[6]) : 0;
     if (max < 1) max = 1;
+    if (min < 0 || min >= max) min = 0;
     int is_int = !strcmp(argv[1], "i64");
     Tensor t;
     if (rt_tensor_alloc(&t, is_int ? RT_I64 : RT_F32, rank, shape)) {
@@ -53,7 +57,7 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < n; i++) {
         uint64_t r = next(&seed);
         if (is_int)
-            ((int64_t *)t.data)[i] = (int64_t)(r % (uint64_t)max);
+            ((int64_t *)t.data)[i] = min + (int64_t)(r % (uint64_t)(max - min));
         else
             ((float *)t.data)[i] = (float)((double)(r >> 11) / 9007199254740992.0 * 2.0 - 1.0);
     }

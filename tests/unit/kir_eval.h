@@ -321,26 +321,69 @@ static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, 
         return 0;
     }
     case KC_CROSS_ENTROPY:
-    case KC_CROSS_ENTROPY_GRAD: {
-        const float *lg = P[0];
+    case KC_CROSS_ENTROPY_GRAD:
+    case KC_CROSS_ENTROPY_MASKED:
+    case KC_CROSS_ENTROPY_MASKED_GRAD: {
+        int masked = s->call == KC_CROSS_ENTROPY_MASKED || s->call == KC_CROSS_ENTROPY_MASKED_GRAD;
+        int grad = s->call == KC_CROSS_ENTROPY_GRAD || s->call == KC_CROSS_ENTROPY_MASKED_GRAD;
+        const float *lg = P[0], *w = masked ? P[2] : NULL;
         const int64_t *ids = P[1];
-        float *out = P[2];
-        double *row = malloc((size_t)(b ? b : 1) * sizeof *row), total = 0;
+        float *out = P[masked ? 3 : 2];
+        double *row = malloc((size_t)(b ? b : 1) * sizeof *row), total = 0, wsum = 0;
+        for (int64_t r = 0; r < a; r++) wsum += w ? (double)w[r] : 1.0;
         for (int64_t r = 0; r < a; r++) {
+            double wr = w ? (double)w[r] : 1.0;
+            if (wr == 0) {
+                if (grad)
+                    for (int64_t k = 0; k < b; k++) out[r * b + k] = 0.0f;
+                continue;
+            }
             if (ids[r] < 0 || ids[r] >= b) {
                 free(row);
                 snprintf(E->err, sizeof E->err, "id %lld out of range", (long long)ids[r]);
                 return 2;
             }
             kev_softmax_row(lg + r * b, row, b);
-            total += -log(row[ids[r]]);
-            if (s->call == KC_CROSS_ENTROPY_GRAD) {
+            total += -wr * log(row[ids[r]]);
+            if (grad) {
                 row[ids[r]] -= 1.0;
-                for (int64_t k = 0; k < b; k++) out[r * b + k] = (float)(row[k] / (double)a);
+                for (int64_t k = 0; k < b; k++) out[r * b + k] = (float)(wr * row[k] / wsum);
             }
         }
-        if (s->call == KC_CROSS_ENTROPY) *out = (float)(total / (double)a);
+        if (!grad) *out = (float)(total / wsum);
         free(row);
+        return 0;
+    }
+    case KC_SEQ_REVERSE_MASKED: { /* a = T, b = B * row, c = B */
+        const float *x = P[0], *m = P[1];
+        float *out = P[2];
+        int64_t row = c ? b / c : 0;
+        int64_t total = a * b;
+        float *tmp = malloc((size_t)(total > 0 ? total : 1) * sizeof *tmp);
+        for (int64_t k = 0; k < total; k++) tmp[k] = 0.0f;
+        for (int64_t bb = 0; bb < c; bb++) {
+            int64_t len = 0;
+            for (int64_t t = 0; t < a; t++) len += m[t * c + bb] != 0.0f;
+            for (int64_t t = 0; t < len; t++)
+                for (int64_t k = 0; k < row; k++) tmp[(t * c + bb) * row + k] = x[((len - 1 - t) * c + bb) * row + k];
+        }
+        memcpy(out, tmp, (size_t)total * sizeof *tmp);
+        free(tmp);
+        return 0;
+    }
+    case KC_SEQ_REVERSE_MASKED_IDS: { /* as above, for ids */
+        const int64_t *x = P[0];
+        const float *m = P[1];
+        int64_t *out = P[2], row = c ? b / c : 0, total = a * b;
+        int64_t *tmp = calloc((size_t)(total > 0 ? total : 1), sizeof *tmp);
+        for (int64_t bb = 0; bb < c; bb++) {
+            int64_t len = 0;
+            for (int64_t t = 0; t < a; t++) len += m[t * c + bb] != 0.0f;
+            for (int64_t t = 0; t < len; t++)
+                for (int64_t k = 0; k < row; k++) tmp[(t * c + bb) * row + k] = x[((len - 1 - t) * c + bb) * row + k];
+        }
+        memcpy(out, tmp, (size_t)total * sizeof *tmp);
+        free(tmp);
         return 0;
     }
     case KC_EMBEDDING:

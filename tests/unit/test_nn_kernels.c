@@ -249,6 +249,77 @@ static void test_cross_entropy_grad(void **state)
     assert_memory_equal(z, g, sizeof g);
 }
 
+/* Lengths: the rows of weight 0 (padded steps) are not read, so their
+ * ids may be anything; the others count with their weight, over the sum
+ * of the weights.  The weights are 0 and 1 (a mask), so the tolerances
+ * are the unweighted ones: one rounding of a double mean. */
+static void test_cross_entropy_masked(void **state)
+{
+    (void)state;
+    float x[ROWS * C], g[ROWS * C], w[ROWS] = {1, 0, 1, 1, 0, 1};
+    make_logits(x);
+    int64_t ids[ROWS] = {3, 999, 36, 7, -1, 0};
+    float out = -1.0f;
+    assert_int_equal(rt_cross_entropy_masked(ROWS, C, x, ids, w, &out), 0);
+    double want = 0.0;
+    for (int r = 0; r < ROWS; r++)
+        if (w[r] != 0) want += -log(ref_softmax(x + r * C, (int)ids[r], r == 5));
+    want /= 4;
+    check_near("cross_entropy_masked", 0, out, want, ULP1(want));
+
+    assert_int_equal(rt_cross_entropy_masked_grad(ROWS, C, x, ids, w, g), 0);
+    for (int r = 0; r < ROWS; r++)
+        for (int c = 0; c < C; c++) {
+            double p = w[r] != 0 ? (ref_softmax(x + r * C, c, r == 5) - (c == ids[r])) / 4 : 0.0;
+            check_near("cross_entropy_masked_grad", r * C + c, g[r * C + c], p, ULP1(p) + 1e-15);
+        }
+    float z[ROWS * C]; /* in place */
+    memcpy(z, x, sizeof z);
+    assert_int_equal(rt_cross_entropy_masked_grad(ROWS, C, z, ids, w, z), 0);
+    assert_memory_equal(z, g, sizeof g);
+
+    /* an id out of range on a row that counts is still an error */
+    w[1] = 1;
+    assert_int_equal(rt_cross_entropy_masked(ROWS, C, x, ids, w, &out), RT_ERR_ID_RANGE);
+    assert_int_equal(rt_cross_entropy_masked_grad(ROWS, C, x, ids, w, g), RT_ERR_ID_RANGE);
+}
+
+/* reverse() within lengths: T = 4 steps, B = 3 examples of lengths 4, 1
+ * and 3 (the ones of the mask), rows of 2; a copy, so exact, out of
+ * place and in place. */
+static void test_seq_reverse_masked(void **state)
+{
+    (void)state;
+    enum { RT = 4, RB = 3, RR = 2 };
+    const int64_t lens[RB] = {4, 1, 3};
+    float x[RT * RB * RR], m[RT * RB], out[RT * RB * RR], want[RT * RB * RR];
+    for (int i = 0; i < RT * RB * RR; i++) x[i] = (float)(i + 1);
+    for (int t = 0; t < RT; t++)
+        for (int b = 0; b < RB; b++) {
+            m[t * RB + b] = t < lens[b] ? 1.0f : 0.0f;
+            for (int k = 0; k < RR; k++)
+                want[(t * RB + b) * RR + k] = t < lens[b] ? x[((lens[b] - 1 - t) * RB + b) * RR + k] : 0.0f;
+        }
+    memset(out, 0x7f, sizeof out);
+    rt_seq_reverse_masked(RT, RB * RR, RB, x, m, out);
+    assert_memory_equal(out, want, sizeof want);
+    for (int i = 0; i < RT * RB * RR; i++) x[i] = i == 8 ? NAN : x[i]; /* step 1 of example 1: padding */
+    rt_seq_reverse_masked(RT, RB * RR, RB, x, m, x);
+    assert_memory_equal(x, want, sizeof want);
+
+    /* ids: the same steps, rows of one id */
+    int64_t ids[RT * RB], idout[RT * RB], idwant[RT * RB];
+    for (int t = 0; t < RT; t++)
+        for (int b = 0; b < RB; b++) {
+            ids[t * RB + b] = t < lens[b] ? 10 * t + b : 999;
+            idwant[t * RB + b] = t < lens[b] ? 10 * (lens[b] - 1 - t) + b : 0;
+        }
+    rt_seq_reverse_masked_ids(RT, RB, RB, ids, m, idout);
+    assert_memory_equal(idout, idwant, sizeof idwant);
+    rt_seq_reverse_masked_ids(RT, RB, RB, ids, m, ids);
+    assert_memory_equal(ids, idwant, sizeof idwant);
+}
+
 /* ---- embedding ----------------------------------------------------------- */
 
 enum { V = 7, D = 5, N = 9 };
@@ -473,6 +544,8 @@ int main(void)
         cmocka_unit_test(test_layernorm_grad),
         cmocka_unit_test(test_cross_entropy),
         cmocka_unit_test(test_cross_entropy_grad),
+        cmocka_unit_test(test_cross_entropy_masked),
+        cmocka_unit_test(test_seq_reverse_masked),
         cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_embedding_grad),
         cmocka_unit_test(test_ids_out_of_range),

@@ -1,0 +1,170 @@
+/* lengths.c - per-example lengths into masks before a run (lengths.h).
+ *
+ * The mask, not the lengths, is what the graph IR reads (frontend/
+ * sema_mask.c), so every engine runs a model with lengths as any other.
+ * Zeroing the padded steps of the inputs and targets is what makes
+ * "padded steps are never read" hold: the masked ops multiply them by 0,
+ * which a NaN or an infinity there would survive, and a cross-entropy or
+ * an embedding would index an id there. */
+#include "ir/lengths.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ir_has_lengths(const IrModule *m)
+{
+    for (int i = 0; i < m->ninputs; i++)
+        if (m->inputs[i].role == IR_ROLE_LENGTHS) return 1;
+    return 0;
+}
+
+static int copy_tensor(Tensor *dst, const Tensor *src)
+{
+    if (rt_tensor_alloc(dst, src->dtype, src->rank, src->shape)) return -1;
+    memcpy(dst->data, src->data, (size_t)rt_numel(src) * rt_dtype_size(src->dtype));
+    return 0;
+}
+
+/* The sequence whose steps a lengths input counts: the first data input
+ * of the mask's length symbol (x itself, declared before x.len). */
+static const IrInput *counted(const IrModule *m, const IrInput *len)
+{
+    for (int i = 0; i < m->ninputs; i++) {
+        const IrInput *in = &m->inputs[i];
+        if (in->role == IR_ROLE_DATA && in->value->type.rank >= 2 && in->value->type.dim[0] == len->value->type.dim[0])
+            return in;
+    }
+    return NULL;
+}
+
+/* len[b] of the lengths tensor given for `len`, checked against x's
+ * tensor: the count is its batch, each value in 1..T. */
+static int read_lengths(const IrInput *len, const IrInput *xin, const Tensor *lt, const Tensor *x, int64_t *out,
+                        char *err, size_t errlen)
+{
+    char ls[128], xs[128];
+    int64_t T = x->shape[0], B = x->shape[1];
+    if (lt->dtype != RT_I32 && lt->dtype != RT_I64)
+        return ir_errf(err, errlen, "input '%s': lengths must be integers (I32 or I64), got %s", len->name,
+                       rt_dtype_name(lt->dtype));
+    if (lt->rank != 1 || lt->shape[0] != B)
+        return ir_errf(err, errlen,
+                       "input '%s': %s lengths for a batch of %lld (input '%s' is %s); give one an example", len->name,
+                       rt_shape_str(lt, ls, sizeof ls), (long long)B, xin->name, rt_shape_str(x, xs, sizeof xs));
+    for (int64_t b = 0; b < B; b++) {
+        int64_t v = lt->dtype == RT_I32 ? ((const int32_t *)lt->data)[b] : ((const int64_t *)lt->data)[b];
+        if (v < 1)
+            return ir_errf(err, errlen, "input '%s': example %lld has length %lld; a length must be at least 1",
+                           len->name, (long long)b, (long long)v);
+        if (v > T)
+            return ir_errf(err, errlen,
+                           "input '%s': example %lld has length %lld, more than the %lld steps of input '%s'",
+                           len->name, (long long)b, (long long)v, (long long)T, xin->name);
+        out[b] = v;
+    }
+    return 0;
+}
+
+/* A mask given as such ([T, B, 1] floats, what this file makes: a
+ * segment of TBPTT, where an example may have no step left): its lengths,
+ * each column ones then zeros. */
+static int read_mask(const IrInput *len, const IrInput *xin, const Tensor *mt, const Tensor *x, int64_t *out, char *err,
+                     size_t errlen)
+{
+    char ms[128], xs[128];
+    int64_t T = x->shape[0], B = x->shape[1];
+    if (mt->rank != 3 || mt->shape[0] != T || mt->shape[1] != B || mt->shape[2] != 1)
+        return ir_errf(err, errlen, "input '%s': a mask %s does not fit input '%s' %s; give one length an example",
+                       len->name, rt_shape_str(mt, ms, sizeof ms), xin->name, rt_shape_str(x, xs, sizeof xs));
+    for (int64_t b = 0; b < B; b++) {
+        out[b] = 0;
+        for (int64_t t = 0; t < T; t++) {
+            double v =
+                mt->dtype == RT_F32 ? ((const float *)mt->data)[t * B + b] : ((const double *)mt->data)[t * B + b];
+            if (v == 1 && out[b] == t)
+                out[b]++;
+            else if (v != 0)
+                return ir_errf(err, errlen, "input '%s': the mask of example %lld is not ones then zeros", len->name,
+                               (long long)b);
+        }
+    }
+    return 0;
+}
+
+/* Zeroes x[t, b, ...] for t >= len[b] if x is a sequence of `sym`. */
+static void zero_padding(const IrType *t, int64_t sym, Tensor *x, const int64_t *len, int64_t T, int64_t B)
+{
+    if (t->rank < 2 || t->dim[0] != sym || t->dim[1] != IR_DIM_B || x->rank != t->rank || x->shape[0] != T ||
+        x->shape[1] != B)
+        return;
+    size_t row = rt_dtype_size(x->dtype);
+    for (int d = 2; d < x->rank; d++) row *= (size_t)x->shape[d];
+    for (int64_t s = 0; s < T; s++)
+        for (int64_t b = 0; b < B; b++)
+            if (s >= len[b]) memset((char *)x->data + (size_t)(s * B + b) * row, 0, row);
+}
+
+static const IrType *declared(const IrModule *m, const char *name)
+{
+    for (int i = 0; i < m->ninputs; i++)
+        if (!strcmp(m->inputs[i].name, name))
+            return m->inputs[i].role == IR_ROLE_DATA ? &m->inputs[i].value->type : NULL;
+    for (int i = 0; i < m->ntargets; i++)
+        if (!strcmp(m->targets[i].name, name)) return &m->targets[i].value->type;
+    return NULL;
+}
+
+/* One lengths input: its mask into own, and the padding of own's
+ * sequences of its length zeroed. */
+static int apply_one(const IrModule *m, const IrInput *len, const TensorMap *in, TensorMap *own, char *err,
+                     size_t errlen)
+{
+    const IrInput *xin = counted(m, len);
+    const Tensor *lt = rt_map_get(in, len->name), *x = xin ? rt_map_get(in, xin->name) : NULL;
+    if (!lt || !x || x->rank < 2) return 0; /* missing or misshapen: ir_bind_inputs says so */
+    int64_t T = x->shape[0], B = x->shape[1];
+    int64_t *lens = malloc((size_t)(B > 0 ? B : 1) * sizeof *lens);
+    if (!lens) return ir_errf(err, errlen, "out of memory");
+    int is_mask = (lt->dtype == RT_F32 || lt->dtype == RT_F64) && lt->rank == 3;
+    if (is_mask ? read_mask(len, xin, lt, x, lens, err, errlen) : read_lengths(len, xin, lt, x, lens, err, errlen)) {
+        free(lens);
+        return -1;
+    }
+    Tensor mask;
+    int64_t shape[3] = {T, B, 1};
+    if (rt_tensor_alloc(&mask, RT_F32, 3, shape)) {
+        free(lens);
+        return ir_errf(err, errlen, "out of memory");
+    }
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t b = 0; b < B; b++) ((float *)mask.data)[t * B + b] = t < lens[b] ? 1.0f : 0.0f;
+    rt_map_put(own, len->name, &mask);
+    for (int i = 0; i < own->count; i++) {
+        const IrType *ty = declared(m, own->names[i]);
+        if (ty) zero_padding(ty, len->value->type.dim[0], &own->tensors[i], lens, T, B);
+    }
+    free(lens);
+    return 0;
+}
+
+int ir_lengths_apply(const IrModule *m, const TensorMap *in, TensorMap *own, const TensorMap **use, char *err,
+                     size_t errlen)
+{
+    *use = in;
+    if (!ir_has_lengths(m)) return 0;
+    rt_map_init(own);
+    for (int i = 0; i < in->count; i++) {
+        Tensor t;
+        if (copy_tensor(&t, &in->tensors[i]) || rt_map_put(own, in->names[i], &t)) {
+            rt_map_free(own);
+            return ir_errf(err, errlen, "out of memory");
+        }
+    }
+    for (int i = 0; i < m->ninputs; i++)
+        if (m->inputs[i].role == IR_ROLE_LENGTHS && apply_one(m, &m->inputs[i], in, own, err, errlen)) {
+            rt_map_free(own);
+            return -1;
+        }
+    *use = own;
+    return 0;
+}
