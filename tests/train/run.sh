@@ -260,5 +260,28 @@ else
     bad "dropout training"
 fi
 
+# 14. export: the checkpoint of test 1 as plain weights.  Only the
+#     parameters remain (the file is smaller), the run gives the
+#     checkpoint's outputs bit for bit, the note says what was dropped, the
+#     model file checks the weights, and another model's are refused.
+if "$R" export "$tmp/a.safetensors" -o "$tmp/ex.safetensors" >"$tmp/out" 2>"$tmp/err" &&
+   grep -q "^wrote 7 parameters to $tmp/ex.safetensors" "$tmp/out" &&
+   grep -q "note: dropped the training state of $tmp/a.safetensors (14 optimizer state tensors" "$tmp/err" &&
+   grep -q "dropped its vocabulary" "$tmp/err" &&
+   [ "$(wc -c < "$tmp/ex.safetensors")" -lt "$(wc -c < "$tmp/a.safetensors")" ] &&
+   ! grep -q "opt:\|train:\|carry:" "$tmp/ex.safetensors" &&
+   "$R" run $M -w "$tmp/ex.safetensors" -i tokens="$tmp/x.npy" -o probs="$tmp/pe.npy" 2>"$tmp/err" &&
+   "$CMP" --rtol 0 --atol 0 "$tmp/pe.npy" "$tmp/pa.npy" >"$tmp/err" 2>&1 &&
+   "$R" export "$tmp/a.safetensors" -o "$tmp/ex2.safetensors" $M -m charlm >"$tmp/out" 2>"$tmp/err" &&
+   cmp "$tmp/ex.safetensors" "$tmp/ex2.safetensors" >"$tmp/err" 2>&1 &&
+   "$R" export "$tmp/ex.safetensors" -o "$tmp/ex3.safetensors" >"$tmp/out" 2>"$tmp/err" &&
+   ! grep -q note "$tmp/err" && cmp "$tmp/ex.safetensors" "$tmp/ex3.safetensors" >"$tmp/err" 2>&1 &&
+   ! "$R" export "$tmp/a.safetensors" -o "$tmp/ex4.safetensors" examples/many_to_one.rnn 2>"$tmp/err" &&
+   grep -q "a.safetensors: parameter .e.weight. has shape" "$tmp/err" && [ ! -e "$tmp/ex4.safetensors" ]; then
+    ok "export writes the weights alone, with a note on what it dropped"
+else
+    bad "export"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
