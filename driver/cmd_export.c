@@ -40,7 +40,8 @@ static void note_dropped(const char *ckpt, const char *out, const Dropped *d)
     if (!d->opt && !d->carry && !d->meta) return;
     char what[256] = "";
     size_t n = 0;
-    if (d->opt) n += (size_t)snprintf(what + n, sizeof what - n, "%d optimizer state tensor%s, ", d->opt,
+    if (d->opt)
+        n += (size_t)snprintf(what + n, sizeof what - n, "%d optimizer state tensor%s, ", d->opt,
                               d->opt == 1 ? "" : "s");
     if (d->carry && n < sizeof what)
         n += (size_t)snprintf(what + n, sizeof what - n, "%d carried state tensor%s, ", d->carry,

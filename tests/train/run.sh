@@ -283,5 +283,30 @@ else
     bad "export"
 fi
 
+# 15. Accuracy of a cross_entropy classifier: in the log lines, the epoch
+#     summary (train and eval) and a fourth CSV column, each value a
+#     fraction; none for an mse model (test 6's csv run).  Checked against
+#     `rnnc run`: the many-to-one model of test 6 sees both of its examples
+#     in its first step (batch = N = 2) with the weights of `rnnc init`
+#     (seed 0), so step 1's accuracy is that of run's probabilities.
+"$R" init examples/many_to_one.rnn -o "$tmp/m0.safetensors" >/dev/null 2>&1
+"$R" run examples/many_to_one.rnn -w "$tmp/m0.safetensors" -i tokens=examples/data/chars_16x2.npy \
+     -o probs="$tmp/mp.npy" 2>/dev/null
+hl=$(od -A n -t u2 -j 8 -N 2 "$tmp/mp.npy" | tr -d ' ')
+want=$(od -A n -t f4 -j $((10 + hl)) -v "$tmp/mp.npy" | tr -s ' \n' '  ' |
+       awk '{ n = 0; r = 0; for (i = 1; i + 1 <= NF; i += 2) { p = ($(i + 1) > $i) ? 1 : 0; r += (p == n); n++ } print r / n }')
+if "$R" train $M --set steps=20 --set log_every=10 -o "$tmp/ac.safetensors" 2>"$tmp/err" &&
+   grep -q "^step 10/20  loss [0-9.]*  accuracy [0-9.]*%  grad_norm" "$tmp/err" &&
+   grep -q "^epoch 1 (part): train loss [0-9.]*  accuracy [0-9.]*%  eval loss [0-9.]*  accuracy [0-9.]*%$" "$tmp/err" &&
+   [ "$(head -1 "$tmp/ac.loss.csv")" = "step,loss,grad_norm,accuracy" ] &&
+   awk -F, 'NR > 1 && (NF != 4 || $4 < 0 || $4 > 1) { exit 1 }' "$tmp/ac.loss.csv" &&
+   [ "$(head -1 "$tmp/c.loss.csv")" = "step,loss,grad_norm" ] &&
+   [ "$(head -1 "$tmp/m.loss.csv")" = "step,loss,grad_norm,accuracy" ] &&
+   [ -n "$want" ] && awk -F, -v w="$want" 'NR == 2 { exit !($4 == w) }' "$tmp/m.loss.csv"; then
+    ok "accuracy of a classifier in the log, the summary and the CSV (step 1: $want, as rnnc run)"
+else
+    bad "accuracy (want ${want:-?})"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
