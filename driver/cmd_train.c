@@ -207,6 +207,8 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
             rt_map_init(&st->carry);
             if (has_meta) ckpt_keep_params(st, m); /* a checkpoint of another optimizer's run */
             st->step = st->epoch = st->batch = st->segment = 0;
+            st->epoch_loss = 0;
+            st->epoch_steps = st->epoch_right = st->epoch_positions = 0;
             st->nvocab = 0;
         }
         /* An entry the training step takes neither as a parameter nor as
@@ -452,8 +454,8 @@ static int train_loop(Trainer *tr)
 {
     TrainState *st = &tr->st;
     const int64_t eval_every = tr->ts.eval_every;
-    double epoch_sum = 0;
-    int64_t epoch_n = 0, epoch_right = 0, epoch_pos = 0;
+    /* The epoch so far lives in st, so that a checkpoint holds it and a
+     * resumed run's summary covers the whole epoch, not its own steps. */
     int evaluated = 0;
     while (st->step < tr->total) {
         /* The epoch's permutation, drawn from the RNG state at its start
@@ -494,10 +496,10 @@ static int train_loop(Trainer *tr)
                 st->segment = 0;
                 st->batch++;
             }
-            epoch_sum += loss;
-            epoch_n++;
-            epoch_right += right;
-            epoch_pos += npos;
+            st->epoch_loss += loss;
+            st->epoch_steps++;
+            st->epoch_right += right;
+            st->epoch_positions += npos;
             loss_log_row(tr->csv, st->step, loss, gnorm, fraction(right, npos));
             progress_step(&tr->prog, st->step, loss, gnorm, fraction(right, npos));
             if (eval_every && (st->step % eval_every == 0 || st->step == tr->total) && eval_at_step(tr)) return 1;
@@ -505,9 +507,10 @@ static int train_loop(Trainer *tr)
                 /* Epoch done: the next one starts from the RNG as it is. */
                 double ev = NAN, eacc = NAN;
                 if (!eval_every && evaluate(tr, &ev, &eacc)) return 1;
-                epoch_summary(tr, "", epoch_sum / (double)epoch_n, fraction(epoch_right, epoch_pos), ev, eacc);
-                epoch_sum = 0;
-                epoch_n = epoch_right = epoch_pos = 0;
+                epoch_summary(tr, "", st->epoch_loss / (double)st->epoch_steps,
+                              fraction(st->epoch_right, st->epoch_positions), ev, eacc);
+                st->epoch_loss = 0;
+                st->epoch_steps = st->epoch_right = st->epoch_positions = 0;
                 evaluated = 1;
                 st->epoch++;
                 st->batch = 0;
@@ -519,10 +522,11 @@ static int train_loop(Trainer *tr)
             if (st->batch == 0 && st->segment == 0) break; /* a new epoch: draw its permutation */
         }
     }
-    if (!evaluated && epoch_n > 0) {
+    if (!evaluated && st->epoch_steps > 0) {
         double ev = NAN, eacc = NAN;
         if (!eval_every && evaluate(tr, &ev, &eacc)) return 1;
-        epoch_summary(tr, " (part)", epoch_sum / (double)epoch_n, fraction(epoch_right, epoch_pos), ev, eacc);
+        epoch_summary(tr, " (part)", st->epoch_loss / (double)st->epoch_steps,
+                      fraction(st->epoch_right, st->epoch_positions), ev, eacc);
     }
     return 0;
 }

@@ -308,5 +308,24 @@ else
     bad "accuracy (want ${want:-?})"
 fi
 
+# 16. The epoch summaries of a resumed run are those of the run that never
+#     stopped: the checkpoint holds the epoch's loss sum, steps and
+#     accuracy counts so far (train:epoch_*).  As in 2, the stop at 11 is
+#     mid-epoch (18 steps), so epoch 1's summary spans both runs; epoch 2's
+#     part is the resumed run's alone.
+S="--set batch=16 --set eval=0.1"
+if "$R" train $M $S --set steps=20 -o "$tmp/e1.safetensors" 2>"$tmp/e1.err" &&
+   "$R" train $M $S --set steps=11 -o "$tmp/e2.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $S --set steps=20 --resume "$tmp/e2.safetensors" 2>"$tmp/e2.err" &&
+   grep "^epoch" "$tmp/e1.err" > "$tmp/e1.sum" && grep "^epoch" "$tmp/e2.err" > "$tmp/e2.sum" &&
+   [ "$(wc -l < "$tmp/e1.sum")" -eq 2 ] && grep -q "^epoch 1: train loss .* accuracy" "$tmp/e1.sum" &&
+   cmp "$tmp/e1.sum" "$tmp/e2.sum" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/e1.safetensors" "$tmp/e2.safetensors" >"$tmp/err" 2>&1; then
+    ok "a resumed run's epoch summaries span the whole epoch"
+else
+    bad "epoch summary after resume"
+    diff "$tmp/e1.sum" "$tmp/e2.sum" | sed 's/^/    /'
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
