@@ -464,7 +464,9 @@ static int train_loop(Trainer *tr)
             rt_rng_get_state(&tr->rng, st->rng);
         else if (rt_rng_set_state(&tr->rng, st->rng))
             return cli_error("internal error: RNG state");
-        data_shuffle(tr->perm, tr->train.nitems, &tr->rng);
+        /* shuffle = false keeps the order and draws nothing, so the
+         * RNG state a checkpoint stores is the same either way. */
+        data_shuffle(tr->perm, tr->train.nitems, tr->ts.no_shuffle ? NULL : &tr->rng);
         evaluated = 0;
         while (st->batch < tr->train.nbatches && st->step < tr->total) {
             if (interrupted) {
