@@ -346,5 +346,18 @@ else
     bad "shuffle = false"
 fi
 
+# 18. sample --vocab: weights without a vocabulary (test 14's export, as
+#     a model trained on npy ids has) sample as the checkpoint does when
+#     given the training text; without --vocab the error says to give it.
+if "$R" sample $M -w "$tmp/ex.safetensors" --vocab examples/data/tiny.txt --prime "the " --steps 50 --seed 2 \
+       >"$tmp/vout" 2>"$tmp/err" &&
+   "$R" sample $M -w "$tmp/a.safetensors" --prime "the " --steps 50 --seed 2 | cmp - "$tmp/vout" >"$tmp/err" 2>&1 &&
+   ! "$R" sample $M -w "$tmp/ex.safetensors" 2>"$tmp/err" && grep -q "no vocabulary.*--vocab FILE" "$tmp/err" &&
+   ! "$R" sample $M -w "$tmp/ex.safetensors" --vocab "$tmp/none.txt" 2>"$tmp/err" && grep -q "none.txt" "$tmp/err"; then
+    ok "sample --vocab gives weights without a vocabulary the training text's"
+else
+    bad "sample --vocab"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
