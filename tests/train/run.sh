@@ -359,5 +359,24 @@ else
     bad "sample --vocab"
 fi
 
+# 19. A batch-first array of one sequence ([1, 200, 2]: rnnc reads T = 1,
+#     B = 200) runs, but with a warning naming the input and the layout
+#     rnnc expects, in run and grad (for the target too); a time-major
+#     array gets none.
+"$R" init tests/train/series.rnn -o "$tmp/sw.safetensors" >/dev/null 2>&1
+"$B/tools/randnpy" f32 1x200x2 "$tmp/x1.npy" 1 && "$B/tools/randnpy" f32 1x200x1 "$tmp/y1.npy" 2 &&
+"$B/tools/randnpy" f32 200x1x2 "$tmp/x2.npy" 1
+W="rnnc: warning: input 'x' has T = 1 and B = 200: is it batch-first? rnnc's sequences are time-major \[T, B, ...\]"
+if "$R" run tests/train/series.rnn -w "$tmp/sw.safetensors" -i x="$tmp/x1.npy" -o z="$tmp/z1.npy" 2>"$tmp/err" &&
+   grep -q "^$W$" "$tmp/err" &&
+   "$R" grad tests/train/series.rnn -w "$tmp/sw.safetensors" -i x="$tmp/x1.npy" -i y="$tmp/y1.npy" >/dev/null 2>"$tmp/err" &&
+   grep -q "^$W$" "$tmp/err" && grep -q "target 'y' has T = 1 and B = 200" "$tmp/err" &&
+   "$R" run tests/train/series.rnn -w "$tmp/sw.safetensors" -i x="$tmp/x2.npy" -o z="$tmp/z2.npy" 2>"$tmp/err" &&
+   ! grep -q warning "$tmp/err"; then
+    ok "a batch-first sequence (T = 1, B = 200) is warned about"
+else
+    bad "batch-first warning"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
