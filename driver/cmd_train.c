@@ -27,6 +27,7 @@
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
 #include "driver/dropout_key.h"
+#include "driver/input_layout.h"
 #include "exec/engine.h"
 #include "driver/loss_log.h"
 #include "driver/progress.h"
@@ -151,6 +152,7 @@ static int load_data(Trainer *tr)
         rc = data_load_text(&tr->data, ts->data_path, tr->err, sizeof tr->err);
     }
     if (rc || data_bind(&tr->data, tr->m, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+    input_layout_warn_data(&tr->data);
     if (!ts->seq_len) ts->seq_len = data_default_seq_len(&tr->data);
     if (!ts->seq_len) ts->seq_len = 50;
     if (ts->tbptt > ts->seq_len)

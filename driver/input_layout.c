@@ -3,19 +3,17 @@
 
 #include <stdio.h>
 
+#include "driver/train_data.h"
+
 /* A sequence value: [T_*, B, ...], its time axis a symbol of its own. */
-static int is_sequence(const IrType *t)
-{
-    return t->rank >= 2 && t->dim[0] < IR_DIM_B && t->dim[1] == IR_DIM_B;
-}
+static int is_sequence(const IrType *t) { return t->rank >= 2 && t->dim[0] < IR_DIM_B && t->dim[1] == IR_DIM_B; }
 
 static int warn_list(const IrInput *list, int n, const char *role, const TensorMap *inputs)
 {
     int warned = 0;
     for (int i = 0; i < n; i++) {
         const Tensor *x = rt_map_get(inputs, list[i].name);
-        if (!x || !is_sequence(&list[i].value->type) || x->rank < 2 || x->shape[0] != 1 || x->shape[1] <= 1)
-            continue;
+        if (!x || !is_sequence(&list[i].value->type) || x->rank < 2 || x->shape[0] != 1 || x->shape[1] <= 1) continue;
         fprintf(stderr,
                 "rnnc: warning: %s '%s' has T = 1 and B = %lld: is it batch-first? rnnc's sequences are "
                 "time-major [T, B, ...]\n",
@@ -23,6 +21,20 @@ static int warn_list(const IrInput *list, int n, const char *role, const TensorM
         warned++;
     }
     return warned;
+}
+
+int input_layout_warn_data(const Dataset *d)
+{
+    if (d->kind != DATA_NPY || d->seq_T != 1 || d->nexamples <= 1) return 0;
+    for (int k = 0; k < d->narrays; k++)
+        if (d->is_seq[k]) {
+            fprintf(stderr,
+                    "rnnc: warning: data '%s' (%s) has T = 1 and N = %lld examples: is it batch-first? rnnc's "
+                    "sequences are time-major [T, N, ...]\n",
+                    d->names[k], d->paths[k], (long long)d->nexamples);
+            return 1;
+        }
+    return 0;
 }
 
 int input_layout_warn(const IrModule *m, const TensorMap *inputs)

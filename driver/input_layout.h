@@ -16,4 +16,10 @@
  * batch-first? ..." to stderr.  Returns the number of warnings. */
 int input_layout_warn(const IrModule *m, const TensorMap *inputs);
 
+/* The same for `rnnc train`'s npy data, once data_bind() has checked it:
+ * sequence arrays with T = 1 and more than one example.  Returns 1 when
+ * it warned. */
+struct Dataset;
+int input_layout_warn_data(const struct Dataset *d);
+
 #endif

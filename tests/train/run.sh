@@ -361,8 +361,8 @@ fi
 
 # 19. A batch-first array of one sequence ([1, 200, 2]: rnnc reads T = 1,
 #     B = 200) runs, but with a warning naming the input and the layout
-#     rnnc expects, in run and grad (for the target too); a time-major
-#     array gets none.
+#     rnnc expects, in run and grad (for the target too) and as npy data
+#     of train; a time-major array gets none.
 "$R" init tests/train/series.rnn -o "$tmp/sw.safetensors" >/dev/null 2>&1
 "$B/tools/randnpy" f32 1x200x2 "$tmp/x1.npy" 1 && "$B/tools/randnpy" f32 1x200x1 "$tmp/y1.npy" 2 &&
 "$B/tools/randnpy" f32 200x1x2 "$tmp/x2.npy" 1
@@ -372,7 +372,10 @@ if "$R" run tests/train/series.rnn -w "$tmp/sw.safetensors" -i x="$tmp/x1.npy" -
    "$R" grad tests/train/series.rnn -w "$tmp/sw.safetensors" -i x="$tmp/x1.npy" -i y="$tmp/y1.npy" >/dev/null 2>"$tmp/err" &&
    grep -q "^$W$" "$tmp/err" && grep -q "target 'y' has T = 1 and B = 200" "$tmp/err" &&
    "$R" run tests/train/series.rnn -w "$tmp/sw.safetensors" -i x="$tmp/x2.npy" -o z="$tmp/z2.npy" 2>"$tmp/err" &&
-   ! grep -q warning "$tmp/err"; then
+   ! grep -q warning "$tmp/err" &&
+   "$R" train tests/train/series.rnn --set "data=npy(x=\"$tmp/x1.npy\", y=\"$tmp/y1.npy\")" --set seq_len=1 --set steps=1 \
+       -o "$tmp/bf.safetensors" 2>"$tmp/err" &&
+   grep -q "^rnnc: warning: data 'x' ($tmp/x1.npy) has T = 1 and N = 200 examples: is it batch-first?" "$tmp/err"; then
     ok "a batch-first sequence (T = 1, B = 200) is warned about"
 else
     bad "batch-first warning"
