@@ -55,6 +55,19 @@ static int put_i64(TensorMap *m, const char *name, const int64_t *v, int64_t n)
     return 0;
 }
 
+static int put_f64(TensorMap *m, const char *name, double v)
+{
+    Tensor t;
+    int64_t one = 1;
+    if (rt_tensor_alloc(&t, RT_F64, 1, &one)) return -1;
+    ((double *)t.data)[0] = v;
+    if (rt_map_put(m, name, &t)) {
+        rt_tensor_free(&t);
+        return -1;
+    }
+    return 0;
+}
+
 static int put_all(TensorMap *dst, const TensorMap *src)
 {
     for (int i = 0; i < src->count; i++)
@@ -72,7 +85,10 @@ int ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen)
     int bad = put_all(&m, &s->params) || put_all(&m, &s->opt) || put_all(&m, &s->carry) ||
               put_i64(&m, "train:step", &s->step, 1) || put_i64(&m, "train:epoch", &s->epoch, 1) ||
               put_i64(&m, "train:batch", &s->batch, 1) || put_i64(&m, "train:segment", &s->segment, 1) ||
-              put_i64(&m, "train:rng", rng, RT_RNG_STATE_WORDS) || put_i64(&m, "train:seed", &s->seed, 1);
+              put_i64(&m, "train:rng", rng, RT_RNG_STATE_WORDS) || put_i64(&m, "train:seed", &s->seed, 1) ||
+              put_f64(&m, "train:epoch_loss", s->epoch_loss) || put_i64(&m, "train:epoch_steps", &s->epoch_steps, 1) ||
+              put_i64(&m, "train:epoch_right", &s->epoch_right, 1) ||
+              put_i64(&m, "train:epoch_positions", &s->epoch_positions, 1);
     if (!bad && s->nvocab > 0) {
         Tensor v;
         int64_t n = s->nvocab;
@@ -103,6 +119,15 @@ static int read_meta(const char *path, const char *name, const Tensor *t, TrainS
     if (!strcmp(name, "train:epoch")) return get_counter(path, t, name, &s->epoch, err, errlen);
     if (!strcmp(name, "train:batch")) return get_counter(path, t, name, &s->batch, err, errlen);
     if (!strcmp(name, "train:segment")) return get_counter(path, t, name, &s->segment, err, errlen);
+    if (!strcmp(name, "train:epoch_steps")) return get_counter(path, t, name, &s->epoch_steps, err, errlen);
+    if (!strcmp(name, "train:epoch_right")) return get_counter(path, t, name, &s->epoch_right, err, errlen);
+    if (!strcmp(name, "train:epoch_positions")) return get_counter(path, t, name, &s->epoch_positions, err, errlen);
+    if (!strcmp(name, "train:epoch_loss")) {
+        if (t->dtype != RT_F64 || rt_numel(t) != 1)
+            return ir_errf(err, errlen, "%s: 'train:epoch_loss' must be one F64", path);
+        s->epoch_loss = ((const double *)t->data)[0];
+        return 0;
+    }
     if (!strcmp(name, "train:seed")) {
         s->has_seed = 1;
         return get_counter(path, t, name, &s->seed, err, errlen);

@@ -17,6 +17,11 @@
  *   train:seed           I64 [1]  the run's seed, the first word of the
  *                                 dropout masks' key (driver/dropout_key.h)
  *   train:vocab          I32 [V]  text data: the byte of each token id
+ *   train:epoch_loss     F64 [1]  the sum of the current epoch's step losses
+ *   train:epoch_steps    I64 [1]  ... and their number, so that a resumed
+ *                                 run's epoch summary is the whole epoch's
+ *   train:epoch_right    I64 [1]  a classifier's positions right in the
+ *   train:epoch_positions I64 [1] epoch so far, of so many (accuracy)
  * The file is written to a temporary name and renamed (rt_st_write). */
 #ifndef RNNC_CHECKPOINT_H
 #define RNNC_CHECKPOINT_H
@@ -41,6 +46,10 @@ typedef struct TrainState {
     int nvocab;   /* 0: no vocabulary (not text data)         */
     int64_t seed; /* the run's seed: dropout's key ...        */
     int has_seed; /* ... read from the checkpoint (older ones have none) */
+    /* the current epoch so far, for its summary: the sum of the steps'
+     * losses, the steps, and a classifier's positions right of counted */
+    double epoch_loss;
+    int64_t epoch_steps, epoch_right, epoch_positions;
 } TrainState;
 
 void ckpt_init(TrainState *s);

@@ -51,7 +51,7 @@ typedef struct Command {
 } Command;
 
 extern const Command cmd_check, cmd_dump, cmd_init, cmd_run, cmd_grad;
-extern const Command cmd_train, cmd_sample, cmd_compile;
+extern const Command cmd_train, cmd_sample, cmd_export, cmd_compile;
 
 /* Parses argv (after the subcommand's name).  On a usage error prints
  * "rnnc CMD: message" and the usage line to stderr and returns EXIT_USAGE. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "driver/cli.h"
+#include "driver/input_layout.h"
 #include "driver/dropout_key.h"
 #include "exec/engine.h"
 #include "driver/run_setup.h"
@@ -88,6 +89,7 @@ static int run(const CliArgs *a)
     if (run_load_weights(m, wpath, &weights)) goto done;
     rc = run_read_inputs(&cmd_grad, a, &inputs);
     if (rc) goto done;
+    input_layout_warn(m, &inputs);
     rc = 1;
     /* The loss needs every target; say which one is missing up front. */
     for (int i = 0; i < m->ntargets; i++)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "driver/cli.h"
+#include "driver/input_layout.h"
 #include "exec/engine.h"
 #include "driver/run_setup.h"
 #include "io/tensor.h"
@@ -103,6 +104,7 @@ static int run(const CliArgs *a)
     if (run_load_weights(s.ir, cli_get(a, "weights"), &weights)) goto done;
     rc = run_read_inputs(&cmd_run, a, &inputs);
     if (rc) goto done;
+    input_layout_warn(s.ir, &inputs);
     rc = 1;
 
     /* The loss when every target is given; else the module leaves it out

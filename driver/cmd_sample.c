@@ -7,7 +7,9 @@
  * then every sampled character is fed back as a segment of one step.  The
  * logits are those the loss reads (the first operand of the
  * cross_entropy), exposed as an extra output; ids are drawn from
- * softmax(logits / temperature) over the checkpoint's vocabulary. */
+ * softmax(logits / temperature) over the checkpoint's vocabulary, or over
+ * the one --vocab FILE defines (a model trained on npy token ids has
+ * none in its checkpoint). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -18,8 +20,31 @@
 #include "driver/cli.h"
 #include "exec/engine.h"
 #include "driver/run_setup.h"
+#include "driver/train_data.h"
 #include "ir/bind.h"
 #include "passes/pipeline.h"
+
+/* --vocab FILE: the vocabulary `rnnc train` builds from FILE as text data
+ * (the sorted set of its bytes: data_load_text), replacing the
+ * checkpoint's, which is only worth a warning when they differ. */
+static int vocab_from_file(const char *path, TrainState *st, const char *wpath)
+{
+    Dataset d;
+    char err[512];
+    if (data_load_text(&d, path, err, sizeof err)) {
+        data_free(&d);
+        return cli_error("--vocab %s", err);
+    }
+    if (st->nvocab && (st->nvocab != d.nvocab || memcmp(st->vocab, d.vocab, (size_t)d.nvocab)))
+        fprintf(stderr,
+                "rnnc: warning: the vocabulary of %s (%d characters) differs from the one of %s (%d): "
+                "using %s's\n",
+                path, d.nvocab, wpath, st->nvocab, path);
+    st->nvocab = d.nvocab;
+    memcpy(st->vocab, d.vocab, (size_t)d.nvocab);
+    data_free(&d);
+    return 0;
+}
 
 /* Draws an id from softmax(logits[0..n) / temp). */
 static int draw(const float *logits, int n, double temp, RtRng *rng)
@@ -126,9 +151,10 @@ static int run(const CliArgs *a)
         goto done;
     }
     ckpt_keep_params(&st, m);
+    if (cli_has(a, "vocab") && vocab_from_file(cli_get(a, "vocab"), &st, wpath)) goto done;
     if (st.nvocab == 0) {
-        cli_error("%s: no vocabulary ('" CKPT_VOCAB "'): rnnc sample needs a checkpoint of a model trained by "
-                  "rnnc train on text(...) data",
+        cli_error("%s: no vocabulary ('" CKPT_VOCAB "'): give the text whose characters are the ids with "
+                  "--vocab FILE, or a checkpoint of rnnc train on text(...) data, which holds it",
                   wpath);
         goto done;
     }
@@ -213,6 +239,7 @@ static const CliOpt opts[] = {
     {"steps", 'n', 1, "N              characters to generate (default 200)"},
     {"temperature", 't', 1, "T              divide the logits by T before the softmax (default 1)"},
     {"prime", 'p', 1, "TEXT           text to start from (printed first)"},
+    {"vocab", 0, 1, "FILE           the vocabulary: FILE's distinct bytes, sorted, as train builds it from text"},
     {"seed", 0, 1, "N              seed of the sampling (default 0)"},
     {"model", 'm', 1, "NAME           the model (default: the first)"},
     {"engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)"},
@@ -222,13 +249,14 @@ static const CliOpt opts[] = {
 
 const Command cmd_sample = {
     .name = "sample",
-    .synopsis = "FILE -w C.safetensors [--steps N] [--temperature T] [--prime TEXT] [--seed N]",
+    .synopsis = "FILE -w C.safetensors [--vocab FILE] [--steps N] [--temperature T] [--prime TEXT] [--seed N]",
     .summary = "generate text from a character model trained with rnnc train",
     .details = "Feeds the prime text to FILE's model with the weights of checkpoint C, then\n"
                "draws each next character from softmax(logits / T) and feeds it back,\n"
                "carrying the recurrent state from step to step. The checkpoint must hold\n"
-               "the vocabulary of the text the model was trained on. Prints the prime and\n"
-               "the generated characters to stdout.",
+               "the vocabulary of the text the model was trained on, or --vocab FILE give\n"
+               "it: FILE's distinct bytes in increasing order are ids 0, 1, ... (as train\n"
+               "numbers text data). Prints the prime and the generated characters to stdout.",
     .opts = opts,
     .min_pos = 1,
     .max_pos = 1,

@@ -22,10 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver/accuracy.h"
 #include "driver/carry.h"
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
 #include "driver/dropout_key.h"
+#include "driver/input_layout.h"
 #include "exec/engine.h"
 #include "driver/loss_log.h"
 #include "driver/progress.h"
@@ -54,6 +56,8 @@ typedef struct Trainer {
     int64_t seg_len; /* tbptt k                                   */
     int64_t nseg;    /* segments of one sequence                  */
     int64_t total;   /* steps of the whole run                    */
+    /* the target a cross_entropy loss reads, NULL: no accuracy (accuracy.h) */
+    const char *acc_target;
     TrainState st;
     RtRng rng;
     int64_t *perm;
@@ -153,6 +157,7 @@ static int load_data(Trainer *tr)
         rc = data_load_text(&tr->data, ts->data_path, tr->err, sizeof tr->err);
     }
     if (rc || data_bind(&tr->data, tr->m, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+    input_layout_warn_data(&tr->data);
     if (!ts->seq_len) ts->seq_len = data_default_seq_len(&tr->data);
     if (!ts->seq_len) ts->seq_len = 50;
     if (ts->tbptt > ts->seq_len)
@@ -180,7 +185,7 @@ static int build_modules(Trainer *tr)
 {
     char err[512];
     /* Carry state across segments when a sequence is cut into several. */
-    PipeOpts po = {.carry = tr->nseg > 1, .optimize = engine_optimizes(tr->engine)};
+    PipeOpts po = {.carry = tr->nseg > 1, .optimize = engine_optimizes(tr->engine), .ce_logits = !!tr->acc_target};
     if (tr->eval.nbatches > 0) {
         tr->fwd = ir_clone(tr->m);
         if (pipeline_forward(tr->fwd, 1, &po, err, sizeof err)) return cli_error("%s", err);
@@ -209,6 +214,8 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
             rt_map_init(&st->carry);
             if (has_meta) ckpt_keep_params(st, m); /* a checkpoint of another optimizer's run */
             st->step = st->epoch = st->batch = st->segment = 0;
+            st->epoch_loss = 0;
+            st->epoch_steps = st->epoch_right = st->epoch_positions = 0;
             st->nvocab = 0;
         }
         /* An entry the training step takes neither as a parameter nor as
@@ -302,10 +309,20 @@ static int segment_inputs(Trainer *tr, const IrModule *m, const DataSplit *sp, c
     return 0;
 }
 
-/* Runs one training step; *loss and *gnorm receive its values.  The new
- * parameters and state are moved into tr->st only if the loss is finite,
- * so that a NaN leaves the last good state in place. */
-static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, double *gnorm)
+/* A classifier's positions right and counted in one run: the logits it
+ * output against the target it was fed (accuracy.h). */
+static void count_right(const Trainer *tr, const TensorMap *in, const TensorMap *out, int64_t *right, int64_t *n)
+{
+    const Tensor *lg = tr->acc_target ? rt_map_get(out, PIPELINE_CE_LOGITS) : NULL;
+    const Tensor *t = lg ? rt_map_get(in, tr->acc_target) : NULL;
+    if (t) acc_count(lg, t, right, n);
+}
+
+/* Runs one training step; *loss and *gnorm receive its values, *right and
+ * *n the positions classified right and counted (0 and 0: no accuracy).
+ * The new parameters and state are moved into tr->st only if the loss is
+ * finite, so that a NaN leaves the last good state in place. */
+static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, double *gnorm, int64_t *right, int64_t *n)
 {
     TensorMap in, out;
     rt_map_init(&in);
@@ -325,6 +342,8 @@ static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doub
     }
     *loss = scalar(l);
     *gnorm = scalar(g);
+    *right = *n = 0;
+    count_right(tr, &in, &out, right, n);
     if (!isfinite(*loss)) {
         rc = 2;
         goto done;
@@ -351,10 +370,12 @@ done:
 }
 
 /* Mean loss over the eval part (weighted by positions, so it is the loss
- * of the whole part), or NAN if there is none. */
-static int evaluate(Trainer *tr, double *mean)
+ * of the whole part), or NAN if there is none; *acc the accuracy over it,
+ * NAN without one. */
+static int evaluate(Trainer *tr, double *mean, double *acc)
 {
-    *mean = NAN;
+    *mean = *acc = NAN;
+    int64_t right = 0, npos = 0;
     if (!tr->fwd || tr->eval.nbatches == 0) return 0;
     double sum = 0, weight = 0;
     TensorMap carry;
@@ -374,6 +395,7 @@ static int evaluate(Trainer *tr, double *mean)
                 double w = (double)seg_steps(tr, &tr->eval, seg) * (double)data_batch_size(&tr->eval, j);
                 sum += scalar(l) * w;
                 weight += w;
+                count_right(tr, &in, &out, &right, &npos);
                 rc = carry_take(tr->fwd, &out, &carry);
             }
             rt_map_free(&in);
@@ -382,6 +404,7 @@ static int evaluate(Trainer *tr, double *mean)
     }
     rt_map_free(&carry);
     if (!rc && weight > 0) *mean = sum / weight;
+    if (!rc && npos > 0) *acc = (double)right / (double)npos;
     return rc;
 }
 
@@ -399,30 +422,47 @@ static int write_checkpoint(Trainer *tr)
 
 /* ---- the loop ------------------------------------------------------------------ */
 
-/* "epoch 3: train loss 1.23  eval loss 1.10"; no eval part (or eval_every,
- * which evaluates on its own schedule), no eval loss. */
-static void epoch_summary(Trainer *tr, const char *part, double train_loss, double eval_loss)
+/* "  accuracy 45.12%", or "" without one (NaN). */
+static const char *acc_str(double acc, char *buf, size_t n)
 {
-    char ev[64] = "";
-    if (!isnan(eval_loss)) snprintf(ev, sizeof ev, "  eval loss %.6f", eval_loss);
-    progress_message(&tr->prog, "epoch %lld%s: train loss %.6f%s", (long long)tr->st.epoch + 1, part, train_loss, ev);
+    buf[0] = 0;
+    if (!isnan(acc)) snprintf(buf, n, "  accuracy %.2f%%", 100 * acc);
+    return buf;
+}
+
+/* "epoch 3: train loss 1.23  accuracy 61.20%  eval loss 1.10  accuracy
+ * 63.05%"; no eval part (or eval_every, which evaluates on its own
+ * schedule), no eval loss; no classifier, no accuracy. */
+static void epoch_summary(Trainer *tr, const char *part, double train_loss, double train_acc, double eval_loss,
+                          double eval_acc)
+{
+    char ev[96] = "", a1[40], a2[40];
+    if (!isnan(eval_loss)) snprintf(ev, sizeof ev, "  eval loss %.6f%s", eval_loss, acc_str(eval_acc, a2, sizeof a2));
+    progress_message(&tr->prog, "epoch %lld%s: train loss %.6f%s%s", (long long)tr->st.epoch + 1, part, train_loss,
+                     acc_str(train_acc, a1, sizeof a1), ev);
 }
 
 /* eval_every: "step 20: eval loss 1.10" after every eval_every-th step. */
 static int eval_at_step(Trainer *tr)
 {
-    double ev;
-    if (evaluate(tr, &ev)) return 1;
-    if (!isnan(ev)) progress_message(&tr->prog, "step %lld: eval loss %.6f", (long long)tr->st.step, ev);
+    double ev, acc;
+    char a[40];
+    if (evaluate(tr, &ev, &acc)) return 1;
+    if (!isnan(ev))
+        progress_message(&tr->prog, "step %lld: eval loss %.6f%s", (long long)tr->st.step, ev,
+                         acc_str(acc, a, sizeof a));
     return 0;
 }
+
+/* right / n, NaN for no positions. */
+static double fraction(int64_t right, int64_t n) { return n > 0 ? (double)right / (double)n : NAN; }
 
 static int train_loop(Trainer *tr)
 {
     TrainState *st = &tr->st;
     const int64_t eval_every = tr->ts.eval_every;
-    double epoch_sum = 0;
-    int64_t epoch_n = 0;
+    /* The epoch so far lives in st, so that a checkpoint holds it and a
+     * resumed run's summary covers the whole epoch, not its own steps. */
     int evaluated = 0;
     while (st->step < tr->total) {
         /* The epoch's permutation, drawn from the RNG state at its start
@@ -431,7 +471,9 @@ static int train_loop(Trainer *tr)
             rt_rng_get_state(&tr->rng, st->rng);
         else if (rt_rng_set_state(&tr->rng, st->rng))
             return cli_error("internal error: RNG state");
-        data_shuffle(tr->perm, tr->train.nitems, &tr->rng);
+        /* shuffle = false keeps the order and draws nothing, so the
+         * RNG state a checkpoint stores is the same either way. */
+        data_shuffle(tr->perm, tr->train.nitems, tr->ts.no_shuffle ? NULL : &tr->rng);
         evaluated = 0;
         while (st->batch < tr->train.nbatches && st->step < tr->total) {
             if (interrupted) {
@@ -442,7 +484,8 @@ static int train_loop(Trainer *tr)
                 return 130;
             }
             double loss, gnorm;
-            int rc = train_segment(tr, st->batch, st->segment, &loss, &gnorm);
+            int64_t right, npos;
+            int rc = train_segment(tr, st->batch, st->segment, &loss, &gnorm, &right, &npos);
             if (rc == 2) {
                 progress_end(&tr->prog);
                 /* "error:" as well: the tests and docs/training.md look for it. */
@@ -462,18 +505,21 @@ static int train_loop(Trainer *tr)
                 st->segment = 0;
                 st->batch++;
             }
-            epoch_sum += loss;
-            epoch_n++;
-            loss_log_row(tr->csv, st->step, loss, gnorm);
-            progress_step(&tr->prog, st->step, loss, gnorm);
+            st->epoch_loss += loss;
+            st->epoch_steps++;
+            st->epoch_right += right;
+            st->epoch_positions += npos;
+            loss_log_row(tr->csv, st->step, loss, gnorm, fraction(right, npos));
+            progress_step(&tr->prog, st->step, loss, gnorm, fraction(right, npos));
             if (eval_every && (st->step % eval_every == 0 || st->step == tr->total) && eval_at_step(tr)) return 1;
             if (st->batch == tr->train.nbatches) {
                 /* Epoch done: the next one starts from the RNG as it is. */
-                double ev = NAN;
-                if (!eval_every && evaluate(tr, &ev)) return 1;
-                epoch_summary(tr, "", epoch_sum / (double)epoch_n, ev);
-                epoch_sum = 0;
-                epoch_n = 0;
+                double ev = NAN, eacc = NAN;
+                if (!eval_every && evaluate(tr, &ev, &eacc)) return 1;
+                epoch_summary(tr, "", st->epoch_loss / (double)st->epoch_steps,
+                              fraction(st->epoch_right, st->epoch_positions), ev, eacc);
+                st->epoch_loss = 0;
+                st->epoch_steps = st->epoch_right = st->epoch_positions = 0;
                 evaluated = 1;
                 st->epoch++;
                 st->batch = 0;
@@ -485,10 +531,11 @@ static int train_loop(Trainer *tr)
             if (st->batch == 0 && st->segment == 0) break; /* a new epoch: draw its permutation */
         }
     }
-    if (!evaluated && epoch_n > 0) {
-        double ev = NAN;
-        if (!eval_every && evaluate(tr, &ev)) return 1;
-        epoch_summary(tr, " (part)", epoch_sum / (double)epoch_n, ev);
+    if (!evaluated && st->epoch_steps > 0) {
+        double ev = NAN, eacc = NAN;
+        if (!eval_every && evaluate(tr, &ev, &eacc)) return 1;
+        epoch_summary(tr, " (part)", st->epoch_loss / (double)st->epoch_steps,
+                      fraction(st->epoch_right, st->epoch_positions), ev, eacc);
     }
     return 0;
 }
@@ -547,6 +594,7 @@ static int run(const CliArgs *a)
         goto done;
     }
     if (load_data(&tr)) goto done;
+    tr.acc_target = acc_target_name(tr.m);
     if (build_modules(&tr)) goto done;
     if (init_state(&tr, resume, wpath, (uint64_t)tr.ts.seed)) goto done;
     tr.perm = malloc((size_t)tr.train.nitems * sizeof *tr.perm);
@@ -567,7 +615,7 @@ static int run(const CliArgs *a)
     loss_log_path(tr.ckpt, "loss.svg", tr.svg_path, sizeof tr.svg_path);
     char oldcsv[700];
     if (resume) loss_log_path(resume, "loss.csv", oldcsv, sizeof oldcsv);
-    tr.csv = loss_log_open(csvp, resume ? oldcsv : NULL, tr.st.step, tr.err, sizeof tr.err);
+    tr.csv = loss_log_open(csvp, resume ? oldcsv : NULL, tr.st.step, tr.acc_target != NULL, tr.err, sizeof tr.err);
     if (!tr.csv) {
         cli_error("%s", tr.err);
         goto done;

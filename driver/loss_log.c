@@ -2,12 +2,14 @@
 #include "driver/loss_log.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "driver/svg_plot.h"
 
-#define HEADER "step,loss,grad_norm\n"
+#define HEADER     "step,loss,grad_norm\n"
+#define HEADER_ACC "step,loss,grad_norm,accuracy\n"
 
 void loss_log_path(const char *ckpt, const char *suffix, char *buf, size_t n)
 {
@@ -52,7 +54,7 @@ static char *kept_rows(const char *path, int64_t keep_upto)
     return out;
 }
 
-FILE *loss_log_open(const char *path, const char *from, int64_t keep_upto, char *err, size_t errlen)
+FILE *loss_log_open(const char *path, const char *from, int64_t keep_upto, int acc, char *err, size_t errlen)
 {
     /* Read before fopen(path, "w") truncates it: from may be path. */
     char *keep = from ? kept_rows(from, keep_upto) : NULL;
@@ -66,18 +68,20 @@ FILE *loss_log_open(const char *path, const char *from, int64_t keep_upto, char 
         free(keep);
         return NULL;
     }
-    fputs(HEADER, f);
+    fputs(acc ? HEADER_ACC : HEADER, f);
     if (keep) fputs(keep, f);
     free(keep);
     fflush(f);
     return f;
 }
 
-void loss_log_row(FILE *f, int64_t step, double loss, double grad_norm)
+void loss_log_row(FILE *f, int64_t step, double loss, double grad_norm, double acc)
 {
     /* %.9g: enough digits to tell every float32 apart, so two runs'
      * logs are equal exactly when their losses are. */
-    fprintf(f, "%lld,%.9g,%.9g\n", (long long)step, loss, grad_norm);
+    fprintf(f, "%lld,%.9g,%.9g", (long long)step, loss, grad_norm);
+    if (!isnan(acc)) fprintf(f, ",%.9g", acc);
+    fputc('\n', f);
     fflush(f);
 }
 

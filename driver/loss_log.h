@@ -1,5 +1,6 @@
 /* loss_log.h - the per-step loss CSV of `rnnc train` ("step,loss,grad_norm",
- * one row an optimizer update), written next to the checkpoint, and its
+ * and ",accuracy" for a cross_entropy classifier; one row an optimizer
+ * update), written next to the checkpoint, and its
  * SVG chart.  A resumed run keeps the rows up to the step it resumes from
  * and appends, so a run stopped and resumed writes the same file as one
  * that never stopped. */
@@ -13,12 +14,13 @@
 /* "dir/ckpt.safetensors" -> "dir/ckpt.loss.csv" (suffix "loss.csv"). */
 void loss_log_path(const char *ckpt, const char *suffix, char *buf, size_t n);
 
-/* Opens the CSV `path` for writing.  With `from` (the log of the run being
- * resumed, possibly `path` itself) the rows of `from` with step <=
- * keep_upto come first; without, the file starts empty.  NULL with a
- * message. */
-FILE *loss_log_open(const char *path, const char *from, int64_t keep_upto, char *err, size_t errlen);
-void loss_log_row(FILE *f, int64_t step, double loss, double grad_norm);
+/* Opens the CSV `path` for writing, with the accuracy column if acc.
+ * With `from` (the log of the run being resumed, possibly `path` itself)
+ * the rows of `from` with step <= keep_upto come first; without, the file
+ * starts empty.  NULL with a message. */
+FILE *loss_log_open(const char *path, const char *from, int64_t keep_upto, int acc, char *err, size_t errlen);
+/* One row; the accuracy only if it is a number (not NaN). */
+void loss_log_row(FILE *f, int64_t step, double loss, double grad_norm, double acc);
 
 /* Draws the loss column of the CSV at csv_path as an SVG line chart
  * (driver/svg_plot.h) at svg_path; `title` names the model.  Returns 0, or

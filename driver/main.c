@@ -8,8 +8,8 @@
 
 #define RNNC_VERSION "0.1.0"
 
-static const Command *const commands[] = {&cmd_check, &cmd_dump,  &cmd_init,   &cmd_run,
-                                          &cmd_grad,  &cmd_train, &cmd_sample, &cmd_compile};
+static const Command *const commands[] = {&cmd_check, &cmd_dump,   &cmd_init,   &cmd_run,    &cmd_grad,
+                                          &cmd_train, &cmd_sample, &cmd_export, &cmd_compile};
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 static const Command *find(const char *name)

@@ -1,6 +1,7 @@
 /* progress.c - the progress display of `rnnc train` (progress.h). */
 #include "driver/progress.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -48,8 +49,10 @@ static void clear_bar(Progress *p)
     p->drawn = 0;
 }
 
-void progress_step(Progress *p, int64_t step, double loss, double grad_norm)
+void progress_step(Progress *p, int64_t step, double loss, double grad_norm, double acc)
 {
+    char ac[40] = "";
+    if (!isnan(acc)) snprintf(ac, sizeof ac, "  accuracy %.2f%%", 100 * acc);
     double now = progress_now(), el = now - p->t0;
     double rate = el > 0 ? (double)(step - p->first) / el : 0;
     char eta[32];
@@ -64,12 +67,12 @@ void progress_step(Progress *p, int64_t step, double loss, double grad_norm)
         char bar[WIDTH + 1];
         for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
         bar[WIDTH] = 0;
-        fprintf(p->out, "\r\033[K[%s] %lld/%lld  loss %.4f  %.1f steps/s  ETA %s", bar, (long long)step,
-                (long long)p->total, loss, rate, eta);
+        fprintf(p->out, "\r\033[K[%s] %lld/%lld  loss %.4f%s  %.1f steps/s  ETA %s", bar, (long long)step,
+                (long long)p->total, loss, ac, rate, eta);
         p->drawn = 1;
     } else if (step % p->log_every == 0 || step == p->total) {
-        fprintf(p->out, "step %lld/%lld  loss %.6f  grad_norm %.4g  %.1f steps/s  ETA %s\n", (long long)step,
-                (long long)p->total, loss, grad_norm, rate, eta);
+        fprintf(p->out, "step %lld/%lld  loss %.6f%s  grad_norm %.4g  %.1f steps/s  ETA %s\n", (long long)step,
+                (long long)p->total, loss, ac, grad_norm, rate, eta);
     }
     fflush(p->out);
 }

@@ -1,5 +1,5 @@
 /* progress.h - what `rnnc train` shows while it runs: on a terminal a
- * one-line bar redrawn with \r (step/total, loss, steps/s, ETA); otherwise
+ * one-line bar redrawn with \r (step/total, loss, accuracy, steps/s, ETA); otherwise
  * (a log file, a pipe) a plain line every log_every steps.  Messages
  * (epoch summaries, warnings) go through progress_message so they never
  * end up in the middle of the bar. */
@@ -22,8 +22,9 @@ typedef struct Progress {
 
 /* tty < 0: decide with isatty(fileno(out)). */
 void progress_start(Progress *p, FILE *out, int tty, int64_t first, int64_t total, int64_t log_every);
-/* After step `step` (1-based, counting updates) finished. */
-void progress_step(Progress *p, int64_t step, double loss, double grad_norm);
+/* After step `step` (1-based, counting updates) finished; acc is the
+ * step's accuracy (a fraction), NaN when the model has none. */
+void progress_step(Progress *p, int64_t step, double loss, double grad_norm, double acc);
 void progress_message(Progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void progress_end(Progress *p);
 

@@ -27,6 +27,7 @@ static int64_t *int_field(TrainSettings *ts, TrainKeyId id)
     case TK_SEED: return &ts->seed;
     case TK_LOG_EVERY: return &ts->log_every;
     case TK_CHECKPOINT_EVERY: return &ts->checkpoint_every;
+    case TK_SHUFFLE:
     case TK_DATA:
     case TK_OPTIMIZER:
     case TK_LR:
@@ -52,6 +53,7 @@ static double *number_field(TrainSettings *ts, TrainKeyId id)
     case TK_CLIP:
     case TK_EVAL_EVERY:
     case TK_SEED:
+    case TK_SHUFFLE:
     case TK_LOG_EVERY:
     case TK_CHECKPOINT_EVERY:
     case TK_COUNT: return NULL;
@@ -209,6 +211,7 @@ static int apply(TrainSettings *ts, const Stmt *st, const char *file, char *err,
     case TK_DATA: return apply_data(ts, e, file, where, err, errlen);
     case TK_OPTIMIZER: apply_optimizer(ts, e); break;
     case TK_CLIP: apply_clip(ts, e); break;
+    case TK_SHUFFLE: ts->no_shuffle = !strcmp(e->name, "false"); break;
     default: break;
     }
     return 0;

@@ -486,7 +486,7 @@ int data_split(const Dataset *d, double eval_frac, int64_t batch, int64_t seq_le
 void data_shuffle(int64_t *perm, int64_t n, RtRng *rng)
 {
     for (int64_t i = 0; i < n; i++) perm[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
+    for (int64_t i = n - 1; rng && i > 0; i--) {
         int64_t j = (int64_t)(rt_rng_u64(rng) % (uint64_t)(i + 1));
         int64_t t = perm[i];
         perm[i] = perm[j];

@@ -85,7 +85,8 @@ int64_t data_default_seq_len(const Dataset *d);
 int data_split(const Dataset *d, double eval_frac, int64_t batch, int64_t seq_len, DataSplit *train, DataSplit *eval,
                char *err, size_t errlen);
 
-/* perm[0..n) = a uniformly shuffled 0..n-1 (Fisher-Yates). */
+/* perm[0..n) = a uniformly shuffled 0..n-1 (Fisher-Yates), or 0..n-1 in
+ * order with rng NULL (shuffle = false). */
 void data_shuffle(int64_t *perm, int64_t n, RtRng *rng);
 
 /* The tensors of steps [t0, t0 + tlen) of batch j, with the items of the

@@ -41,6 +41,8 @@ const TrainKey train_keys[TK_COUNT] = {
      "(0: after every epoch); needs `eval`"},
     {TK_SEED, "seed", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,
      "seeds the initial weights (the same as `rnnc init --seed N`) and the data order; `--seed` overrides it"},
+    {TK_SHUFFLE, "shuffle", TV_BOOL, 0, 0, 0, 0, 0, "true", "`true` or `false`",
+     "draw a new order of the training batches every epoch (see Batching); `false` keeps the data's order"},
     {TK_LOG_EVERY, "log_every", TV_INT, 1, BIG, 0, 0, 10, NULL, NULL,
      "steps between log lines when stderr is not a terminal"},
     {TK_CHECKPOINT_EVERY, "checkpoint_every", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,
@@ -254,6 +256,12 @@ static int check_clip(const Expr *e, SrcLoc *at, char *msg, size_t n)
     return 0;
 }
 
+static int check_bool(const TrainKey *k, const Expr *e, SrcLoc *at, char *msg, size_t n)
+{
+    if (e->kind == EX_IDENT && (!strcmp(e->name, "true") || !strcmp(e->name, "false"))) return 0;
+    return fail(e->loc, at, msg, n, "'%s' must be true or false", k->name);
+}
+
 int train_key_check(const TrainKey *k, const Expr *e, SrcLoc *at, char *msg, size_t n)
 {
     switch (k->kind) {
@@ -262,6 +270,7 @@ int train_key_check(const TrainKey *k, const Expr *e, SrcLoc *at, char *msg, siz
     case TV_DATA: return check_data(e, at, msg, n);
     case TV_OPTIMIZER: return check_optimizer(e, at, msg, n);
     case TV_CLIP: return check_clip(e, at, msg, n);
+    case TV_BOOL: return check_bool(k, e, at, msg, n);
     }
     return fail(e->loc, at, msg, n, "internal error: setting '%s' has no kind", k->name);
 }

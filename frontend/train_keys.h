@@ -35,6 +35,7 @@ typedef enum TrainKeyId {
     TK_EVAL,
     TK_EVAL_EVERY,
     TK_SEED,
+    TK_SHUFFLE,
     TK_LOG_EVERY,
     TK_CHECKPOINT_EVERY,
     TK_COUNT
@@ -46,6 +47,7 @@ typedef enum TrainValueKind {
     TV_DATA,      /* text("f") | csv("f") | npy(NAME="f", ...) | "f"           */
     TV_OPTIMIZER, /* adam(...) | sgd(...), arguments as train_optimizers says  */
     TV_CLIP,      /* norm(N) | value(V) | N (a norm) | none                    */
+    TV_BOOL,      /* true | false                                             */
 } TrainValueKind;
 
 typedef struct TrainKey {
@@ -57,7 +59,7 @@ typedef struct TrainKey {
     double def;             /* TV_INT, TV_NUMBER: the value a run
                                          starts from (0 may mean "not set")   */
     const char *def_doc;    /* the default in words; NULL: `def`    */
-    const char *forms;      /* TV_DATA, TV_OPTIMIZER, TV_CLIP: the
+    const char *forms;      /* TV_DATA, TV_OPTIMIZER, TV_CLIP, TV_BOOL: the
                                          values (markdown); NULL for numbers  */
     const char *doc;        /* one line (markdown), as in the docs  */
 } TrainKey;

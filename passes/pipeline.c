@@ -83,16 +83,18 @@ static int drop_loss(IrModule *m, char *err, size_t errlen)
 }
 
 /* What the caller of a training step reads; the rest goes. */
-static int train_keeps(IrRole r)
+static int train_keeps(const IrOutput *o)
 {
-    return r == IR_ROLE_GRAD_NORM || r == IR_ROLE_NEW_PARAM || r == IR_ROLE_NEW_OPT_STATE || r == IR_ROLE_CARRY;
+    IrRole r = o->role;
+    return r == IR_ROLE_GRAD_NORM || r == IR_ROLE_NEW_PARAM || r == IR_ROLE_NEW_OPT_STATE || r == IR_ROLE_CARRY ||
+           !strcmp(o->name, PIPELINE_CE_LOGITS);
 }
 
 static int keep_train_outputs(IrModule *m, char *err, size_t errlen)
 {
     int n = 0;
     for (int i = 0; i < m->noutputs; i++)
-        if (train_keeps(m->outputs[i].role)) m->outputs[n++] = m->outputs[i];
+        if (train_keeps(&m->outputs[i])) m->outputs[n++] = m->outputs[i];
     m->noutputs = n;
     return dce(m, err, errlen) < 0 ? -1 : 0;
 }
@@ -133,8 +135,17 @@ static int merged(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
     return o->optimize && merge_linear(m, err, errlen) < 0 ? -1 : 0;
 }
 
+/* o->ce_logits: added first, so that every pass after keeps it current.
+ * Only a loss that is one cross_entropy has one set of logits to score. */
+static void add_ce_logits(IrModule *m, const PipeOpts *o)
+{
+    if (o->ce_logits && m->loss && m->loss->def && m->loss->def->kind == IR_CROSS_ENTROPY)
+        ir_add_output(m, PIPELINE_CE_LOGITS, m->loss->def->operands[0]);
+}
+
 int pipeline_forward(IrModule *m, int keep_loss, const PipeOpts *o, char *err, size_t errlen)
 {
+    if (keep_loss) add_ce_logits(m, o);
     if (dropout_off(m, err, errlen) < 0) return -1;
     if (!o->carry && merged(m, o, err, errlen)) return -1;
     if (!keep_loss && drop_loss(m, err, errlen)) return -1;
@@ -194,6 +205,7 @@ int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char 
 {
     if (!m->loss) return ir_errf(err, errlen, "model '%s' has no loss: there is nothing to train", m->name);
     if (!m->nparams) return ir_errf(err, errlen, "model '%s' has no parameters: there is nothing to train", m->name);
+    add_ce_logits(m, o);
     if (dropout_train(m, err, errlen) < 0 || merged(m, o, err, errlen)) return -1;
     if (o->carry && segment_carry(m, err, errlen) < 0) return -1;
     if (autodiff(m, err, errlen)) return -1;

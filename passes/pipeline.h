@@ -40,7 +40,15 @@ typedef struct PipeOpts {
      * interpreter, the oracle the others are tested against, runs the
      * module as the passes made it (exec/engine.h: engine_optimizes()). */
     int optimize;
+    /* pipeline_train and pipeline_forward with the loss: when the loss is
+     * a cross_entropy, its logits are also the output PIPELINE_CE_LOGITS,
+     * so that `rnnc train` counts the positions it classifies right (the
+     * accuracy).  Off, the module computes no more than the loss needs. */
+    int ce_logits;
 } PipeOpts;
+
+/* The output of o->ce_logits: the logits operand of the cross_entropy. */
+#define PIPELINE_CE_LOGITS "loss:logits"
 
 /* optimize() runs hoist (hoist.h), sink (sink.h), fold (fold.h), cse
  * (cse.h) and dce (dce.h) in that order, checking the module with

@@ -260,5 +260,126 @@ else
     bad "dropout training"
 fi
 
+# 14. export: the checkpoint of test 1 as plain weights.  Only the
+#     parameters remain (the file is smaller), the run gives the
+#     checkpoint's outputs bit for bit, the note says what was dropped, the
+#     model file checks the weights, and another model's are refused.
+if "$R" export "$tmp/a.safetensors" -o "$tmp/ex.safetensors" >"$tmp/out" 2>"$tmp/err" &&
+   grep -q "^wrote 7 parameters to $tmp/ex.safetensors" "$tmp/out" &&
+   grep -q "note: dropped the training state of $tmp/a.safetensors (14 optimizer state tensors" "$tmp/err" &&
+   grep -q "dropped its vocabulary" "$tmp/err" &&
+   [ "$(wc -c < "$tmp/ex.safetensors")" -lt "$(wc -c < "$tmp/a.safetensors")" ] &&
+   ! grep -q "opt:\|train:\|carry:" "$tmp/ex.safetensors" &&
+   "$R" run $M -w "$tmp/ex.safetensors" -i tokens="$tmp/x.npy" -o probs="$tmp/pe.npy" 2>"$tmp/err" &&
+   "$CMP" --rtol 0 --atol 0 "$tmp/pe.npy" "$tmp/pa.npy" >"$tmp/err" 2>&1 &&
+   "$R" export "$tmp/a.safetensors" -o "$tmp/ex2.safetensors" $M -m charlm >"$tmp/out" 2>"$tmp/err" &&
+   cmp "$tmp/ex.safetensors" "$tmp/ex2.safetensors" >"$tmp/err" 2>&1 &&
+   "$R" export "$tmp/ex.safetensors" -o "$tmp/ex3.safetensors" >"$tmp/out" 2>"$tmp/err" &&
+   ! grep -q note "$tmp/err" && cmp "$tmp/ex.safetensors" "$tmp/ex3.safetensors" >"$tmp/err" 2>&1 &&
+   ! "$R" export "$tmp/a.safetensors" -o "$tmp/ex4.safetensors" examples/many_to_one.rnn 2>"$tmp/err" &&
+   grep -q "a.safetensors: parameter .e.weight. has shape" "$tmp/err" && [ ! -e "$tmp/ex4.safetensors" ]; then
+    ok "export writes the weights alone, with a note on what it dropped"
+else
+    bad "export"
+fi
+
+# 15. Accuracy of a cross_entropy classifier: in the log lines, the epoch
+#     summary (train and eval) and a fourth CSV column, each value a
+#     fraction; none for an mse model (test 6's csv run).  Checked against
+#     `rnnc run`: the many-to-one model of test 6 sees both of its examples
+#     in its first step (batch = N = 2) with the weights of `rnnc init`
+#     (seed 0), so step 1's accuracy is that of run's probabilities.
+"$R" init examples/many_to_one.rnn -o "$tmp/m0.safetensors" >/dev/null 2>&1
+"$R" run examples/many_to_one.rnn -w "$tmp/m0.safetensors" -i tokens=examples/data/chars_16x2.npy \
+     -o probs="$tmp/mp.npy" 2>/dev/null
+hl=$(od -A n -t u2 -j 8 -N 2 "$tmp/mp.npy" | tr -d ' ')
+want=$(od -A n -t f4 -j $((10 + hl)) -v "$tmp/mp.npy" | tr -s ' \n' '  ' |
+       awk '{ n = 0; r = 0; for (i = 1; i + 1 <= NF; i += 2) { p = ($(i + 1) > $i) ? 1 : 0; r += (p == n); n++ } print r / n }')
+if "$R" train $M --set steps=20 --set log_every=10 -o "$tmp/ac.safetensors" 2>"$tmp/err" &&
+   grep -q "^step 10/20  loss [0-9.]*  accuracy [0-9.]*%  grad_norm" "$tmp/err" &&
+   grep -q "^epoch 1 (part): train loss [0-9.]*  accuracy [0-9.]*%  eval loss [0-9.]*  accuracy [0-9.]*%$" "$tmp/err" &&
+   [ "$(head -1 "$tmp/ac.loss.csv")" = "step,loss,grad_norm,accuracy" ] &&
+   awk -F, 'NR > 1 && (NF != 4 || $4 < 0 || $4 > 1) { exit 1 }' "$tmp/ac.loss.csv" &&
+   [ "$(head -1 "$tmp/c.loss.csv")" = "step,loss,grad_norm" ] &&
+   [ "$(head -1 "$tmp/m.loss.csv")" = "step,loss,grad_norm,accuracy" ] &&
+   [ -n "$want" ] && awk -F, -v w="$want" 'NR == 2 { exit !($4 == w) }' "$tmp/m.loss.csv"; then
+    ok "accuracy of a classifier in the log, the summary and the CSV (step 1: $want, as rnnc run)"
+else
+    bad "accuracy (want ${want:-?})"
+fi
+
+# 16. The epoch summaries of a resumed run are those of the run that never
+#     stopped: the checkpoint holds the epoch's loss sum, steps and
+#     accuracy counts so far (train:epoch_*).  As in 2, the stop at 11 is
+#     mid-epoch (18 steps), so epoch 1's summary spans both runs; epoch 2's
+#     part is the resumed run's alone.
+S="--set batch=16 --set eval=0.1"
+if "$R" train $M $S --set steps=20 -o "$tmp/e1.safetensors" 2>"$tmp/e1.err" &&
+   "$R" train $M $S --set steps=11 -o "$tmp/e2.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $S --set steps=20 --resume "$tmp/e2.safetensors" 2>"$tmp/e2.err" &&
+   grep "^epoch" "$tmp/e1.err" > "$tmp/e1.sum" && grep "^epoch" "$tmp/e2.err" > "$tmp/e2.sum" &&
+   [ "$(wc -l < "$tmp/e1.sum")" -eq 2 ] && grep -q "^epoch 1: train loss .* accuracy" "$tmp/e1.sum" &&
+   cmp "$tmp/e1.sum" "$tmp/e2.sum" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/e1.safetensors" "$tmp/e2.safetensors" >"$tmp/err" 2>&1; then
+    ok "a resumed run's epoch summaries span the whole epoch"
+else
+    bad "epoch summary after resume"
+    diff "$tmp/e1.sum" "$tmp/e2.sum" | sed 's/^/    /'
+fi
+
+# 17. shuffle = false keeps the data's order: from the same weights, runs
+#     with other seeds (the seed drives only the order here) see the same
+#     batches, so their losses are equal; with shuffling (the default)
+#     they differ.  A value that is no boolean is refused with the key.
+N="--set batch=4 --set steps=12 -w $tmp/w.safetensors"
+if "$R" train $M $N --set shuffle=false --seed 1 -o "$tmp/o1.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $N --set shuffle=false --seed 2 -o "$tmp/o2.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $N --seed 1 -o "$tmp/o3.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $N --seed 2 -o "$tmp/o4.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/o1.loss.csv" "$tmp/o2.loss.csv" >"$tmp/err" 2>&1 &&
+   ! cmp -s "$tmp/o3.loss.csv" "$tmp/o4.loss.csv" &&
+   ! "$R" train $M --set shuffle=no 2>"$tmp/err" && grep -q "'shuffle' must be true or false" "$tmp/err" &&
+   printf 'model m {\n  input x : seq<int>\n  target y : seq<int>\n  e = embedding(x, vocab=4, dim=2)\n  loss = cross_entropy(e, y)\n}\ntrain m {\n  data = "d.txt"\n  shuffle = 1\n}\n' > "$tmp/sh.rnn" &&
+   ! "$R" check "$tmp/sh.rnn" 2>"$tmp/err" && grep -q "sh.rnn:9:13: error: 'shuffle' must be true or false" "$tmp/err"; then
+    ok "shuffle = false keeps the data's order, whatever the seed"
+else
+    bad "shuffle = false"
+fi
+
+# 18. sample --vocab: weights without a vocabulary (test 14's export, as
+#     a model trained on npy ids has) sample as the checkpoint does when
+#     given the training text; without --vocab the error says to give it.
+if "$R" sample $M -w "$tmp/ex.safetensors" --vocab examples/data/tiny.txt --prime "the " --steps 50 --seed 2 \
+       >"$tmp/vout" 2>"$tmp/err" &&
+   "$R" sample $M -w "$tmp/a.safetensors" --prime "the " --steps 50 --seed 2 | cmp - "$tmp/vout" >"$tmp/err" 2>&1 &&
+   ! "$R" sample $M -w "$tmp/ex.safetensors" 2>"$tmp/err" && grep -q "no vocabulary.*--vocab FILE" "$tmp/err" &&
+   ! "$R" sample $M -w "$tmp/ex.safetensors" --vocab "$tmp/none.txt" 2>"$tmp/err" && grep -q "none.txt" "$tmp/err"; then
+    ok "sample --vocab gives weights without a vocabulary the training text's"
+else
+    bad "sample --vocab"
+fi
+
+# 19. A batch-first array of one sequence ([1, 200, 2]: rnnc reads T = 1,
+#     B = 200) runs, but with a warning naming the input and the layout
+#     rnnc expects, in run and grad (for the target too) and as npy data
+#     of train; a time-major array gets none.
+"$R" init tests/train/series.rnn -o "$tmp/sw.safetensors" >/dev/null 2>&1
+"$B/tools/randnpy" f32 1x200x2 "$tmp/x1.npy" 1 && "$B/tools/randnpy" f32 1x200x1 "$tmp/y1.npy" 2 &&
+"$B/tools/randnpy" f32 200x1x2 "$tmp/x2.npy" 1
+W="rnnc: warning: input 'x' has T = 1 and B = 200: is it batch-first? rnnc's sequences are time-major \[T, B, ...\]"
+if "$R" run tests/train/series.rnn -w "$tmp/sw.safetensors" -i x="$tmp/x1.npy" -o z="$tmp/z1.npy" 2>"$tmp/err" &&
+   grep -q "^$W$" "$tmp/err" &&
+   "$R" grad tests/train/series.rnn -w "$tmp/sw.safetensors" -i x="$tmp/x1.npy" -i y="$tmp/y1.npy" >/dev/null 2>"$tmp/err" &&
+   grep -q "^$W$" "$tmp/err" && grep -q "target 'y' has T = 1 and B = 200" "$tmp/err" &&
+   "$R" run tests/train/series.rnn -w "$tmp/sw.safetensors" -i x="$tmp/x2.npy" -o z="$tmp/z2.npy" 2>"$tmp/err" &&
+   ! grep -q warning "$tmp/err" &&
+   "$R" train tests/train/series.rnn --set "data=npy(x=\"$tmp/x1.npy\", y=\"$tmp/y1.npy\")" --set seq_len=1 --set steps=1 \
+       -o "$tmp/bf.safetensors" 2>"$tmp/err" &&
+   grep -q "^rnnc: warning: data 'x' ($tmp/x1.npy) has T = 1 and N = 200 examples: is it batch-first?" "$tmp/err"; then
+    ok "a batch-first sequence (T = 1, B = 200) is warned about"
+else
+    bad "batch-first warning"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -331,7 +331,7 @@ static IrModule *grad_module(const char *src, Program **prog)
 {
     char err[512] = "";
     IrModule *m = tu_build_src(src, prog);
-    PipeOpts o = {0, 0};
+    PipeOpts o = {0};
     if (pipeline_grad(m, 0, &o, err, sizeof err)) fail_msg("pipeline_grad: %s", err);
     return m;
 }
@@ -423,7 +423,7 @@ static void check_engine(const char *engine, const Case *c)
     Program *prog, *prog2;
     IrModule *ref = grad_module(c->src, &prog);
     IrModule *m = tu_build_src(c->src, &prog2);
-    PipeOpts o = {0, 1};
+    PipeOpts o = {.optimize = 1};
     if (pipeline_grad(m, 0, &o, err, sizeof err)) fail_msg("pipeline_grad: %s", err);
     Engine e;
     assert_int_equal(engine_open(engine, &e, err, sizeof err), 0);
@@ -529,7 +529,7 @@ static void test_tbptt(void **state)
     char err[512];
     Program *prog;
     IrModule *m = tu_build_src(TBPTT_SRC, &prog);
-    PipeOpts o = {1, 0};
+    PipeOpts o = {.carry = 1};
     if (pipeline_grad(m, 0, &o, err, sizeof err)) fail_msg("pipeline_grad: %s", err);
     TensorMap params, batch;
     random_params(m, &params);
@@ -635,7 +635,7 @@ static void test_train_step(void **state)
     cfg.lr = 0.5;
     cfg.clip = CLIP_NORM;
     cfg.clip_value = 0.01;
-    PipeOpts o = {0, 0};
+    PipeOpts o = {0};
     if (pipeline_train(m, &cfg, &o, err, sizeof err)) fail_msg("pipeline_train: %s", err);
     TensorMap params, in, gout, tout;
     random_params(g, &params);

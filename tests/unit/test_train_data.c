@@ -391,7 +391,11 @@ static void test_checkpoint_round_trip(void **state)
     s.epoch = 4;
     s.batch = 5;
     s.segment = 1;
-    s.seed = 999999999999989; /* dropout's key: the run's seed, past 32 bits */
+    s.seed = 999999999999989;          /* dropout's key: the run's seed, past 32 bits */
+    s.epoch_loss = 12.345678901234567; /* the epoch so far: a double, exactly */
+    s.epoch_steps = 5;
+    s.epoch_right = 77;
+    s.epoch_positions = 160;
     /* Words with the top bit set must survive the bit cast to I64. */
     s.rng[0] = 0xffffffffffffffffull;
     s.rng[1] = 1;
@@ -412,6 +416,10 @@ static void test_checkpoint_round_trip(void **state)
     assert_int_equal(r.segment, 1);
     assert_int_equal(r.has_seed, 1);
     assert_true(r.seed == 999999999999989);
+    assert_true(r.epoch_loss == 12.345678901234567);
+    assert_int_equal(r.epoch_steps, 5);
+    assert_int_equal(r.epoch_right, 77);
+    assert_int_equal(r.epoch_positions, 160);
     assert_memory_equal(r.rng, s.rng, sizeof s.rng);
     assert_int_equal(r.nvocab, 5);
     assert_memory_equal(r.vocab, "\n abz", 5);
