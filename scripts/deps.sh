@@ -4,7 +4,8 @@
 # Tools: a C compiler, make, flex, bison, cmocka, LLVM 14 (FileCheck for the
 # golden tests, llvm-config for the JIT), clang 14 (the JIT's math is C
 # compiled to LLVM 14 bitcode; `clang` is the clang build's compiler),
-# clang-format 14 (`make test` checks the format, scripts/format.sh).
+# clang-format 14 (`make test` checks the format, scripts/format.sh),
+# libFuzzer of clang 14 (the fuzzers, tests/fuzz: `make fuzz`).
 set -u
 missing=""
 need() { # need COMMAND-OR-FILE PACKAGE
@@ -23,6 +24,9 @@ need /usr/bin/llvm-config-14 llvm-14-dev
 need clang clang
 need clang-14 clang-14
 need clang-format-14 clang-format-14
+# (under clang's full version and the machine's name: any will do)
+ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 ||
+    missing="$missing libclang-rt-14-dev"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "deps: installing$missing"
