@@ -45,8 +45,16 @@ static void lower(IrModule *m, const char *name)
 {
     char err[512];
     KFunc *f = kcompile(m, name, err, sizeof err);
+    if (!f) fprintf(fz_sink(), "%s: %s\n", name, err);
     kfunc_free(f);
     ir_free(m);
+}
+
+/* A recipe's error, shown with FUZZ_VERBOSE=1. */
+static void refused(IrModule *c, const char *name, const char *err)
+{
+    fprintf(fz_sink(), "%s: %s\n", name, err);
+    ir_free(c);
 }
 
 /* Every recipe of m on a copy each, then lowered. */
@@ -58,13 +66,13 @@ static void recipes(const IrModule *m)
     if (!pipeline_forward(c, 1, &opt, err, sizeof err)) {
         lower(c, "forward");
     } else {
-        ir_free(c);
+        refused(c, "forward", err);
     }
     c = ir_clone(m);
     if (!pipeline_forward(c, 0, &carry, err, sizeof err)) {
         lower(c, "forward_carry");
     } else {
-        ir_free(c);
+        refused(c, "forward_carry", err);
     }
     const char *why;
     if (pipeline_can_step(m, &why)) {
@@ -72,14 +80,14 @@ static void recipes(const IrModule *m)
         if (!pipeline_step(c, &opt, err, sizeof err)) {
             lower(c, "step");
         } else {
-            ir_free(c);
+            refused(c, "step", err);
         }
     }
     c = ir_clone(m);
     if (!pipeline_grad(c, 0, &opt, err, sizeof err)) {
         lower(c, "gradient");
     } else {
-        ir_free(c);
+        refused(c, "gradient", err);
     }
     TrainConfig cfg = train_config_default();
     cfg.clip = CLIP_NORM;
@@ -88,13 +96,13 @@ static void recipes(const IrModule *m)
     if (!pipeline_train(c, &cfg, &carry, err, sizeof err)) {
         lower(c, "train_step");
     } else {
-        ir_free(c);
+        refused(c, "train_step", err);
     }
     c = ir_clone(m);
     if (!pipeline_sample(c, &opt, err, sizeof err)) {
         lower(c, "sample");
     } else {
-        ir_free(c);
+        refused(c, "sample", err);
     }
 }
 
