@@ -13,7 +13,8 @@
 #                 tests/fuzz/seeds/NAME), read only
 #   crashes/NAME  what a crash, leak or time-out left: reproduce one with
 #                 BUILD/fuzz/fuzz_NAME FILE; it becomes a regression file
-#                 in tests/bad/ (docs/testing.md, "Fuzzers")
+#                 in tests/bad/ (docs/testing.md, "Fuzzers"); after the
+#                 fix tests/fuzz/replay.sh BUILD replays them all
 #
 # FUZZ_JOBS=N runs N fuzzers side by side (default 1); FUZZ_FLAGS adds
 # libFuzzer flags (-jobs, -use_value_profile=1, ...).
