@@ -156,7 +156,16 @@ static int is_param(const IrModule *m, const char *name)
     return 0;
 }
 
-int ckpt_check_resume(const char *path, const IrModule *m, const TrainState *s, int has_meta, char *err, size_t errlen)
+/* Whether t is F32 of IR type ty, with B = batch. */
+static int fits(const Tensor *t, const IrType *ty, int64_t batch)
+{
+    int ok = t->rank == ty->rank && t->dtype == RT_F32;
+    for (int k = 0; ok && k < t->rank; k++) ok = t->shape[k] == (ty->dim[k] == IR_DIM_B ? batch : ty->dim[k]);
+    return ok;
+}
+
+int ckpt_check_resume(const char *path, const IrModule *m, const TrainState *s, int has_meta, int64_t batch, char *err,
+                      size_t errlen)
 {
     if (!has_meta)
         return ir_errf(err, errlen,
@@ -179,15 +188,23 @@ int ckpt_check_resume(const char *path, const IrModule *m, const TrainState *s, 
         if (!t)
             return ir_errf(err, errlen, "%s: no optimizer state '%s' (was it trained with another optimizer?)", path,
                            in->name);
-        int ok = t->rank == in->value->type.rank && t->dtype == RT_F32;
-        for (int k = 0; ok && k < t->rank; k++) ok = t->shape[k] == in->value->type.dim[k];
-        if (!ok) return ir_errf(err, errlen, "%s: optimizer state '%s' has the wrong shape or type", path, in->name);
+        if (!fits(t, &in->value->type, batch))
+            return ir_errf(err, errlen, "%s: optimizer state '%s' has the wrong shape or type", path, in->name);
     }
     if (s->segment > 0)
-        for (int i = 0; i < m->ninputs; i++)
-            if (m->inputs[i].role == IR_ROLE_CARRY && !rt_map_get(&s->carry, m->inputs[i].name))
-                return ir_errf(err, errlen, "%s: stopped mid-sequence but holds no carried state '%s'", path,
-                               m->inputs[i].name);
+        for (int i = 0; i < m->ninputs; i++) {
+            const IrInput *in = &m->inputs[i];
+            if (in->role != IR_ROLE_CARRY) continue;
+            const Tensor *t = rt_map_get(&s->carry, in->name);
+            if (!t)
+                return ir_errf(err, errlen, "%s: stopped mid-sequence but holds no carried state '%s'", path, in->name);
+            char got[128], want[128];
+            if (!fits(t, &in->value->type, batch))
+                return ir_errf(err, errlen,
+                               "%s: carried state '%s' is %s %s, the training step needs F32 %s with B = batch = %lld",
+                               path, in->name, rt_dtype_name(t->dtype), rt_shape_str(t, got, sizeof got),
+                               ir_dims_str(m, &in->value->type, want, sizeof want), (long long)batch);
+        }
     return 0;
 }
 

@@ -176,7 +176,7 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
             st->nvocab = 0;
         }
         /* --resume: the checks of checkpoint.c, which tests/fuzz/fuzz_checkpoint.c fuzzes */
-        if (resume ? ckpt_check_resume(resume, m, st, has_meta, tr->err, sizeof tr->err)
+        if (resume ? ckpt_check_resume(resume, m, st, has_meta, tr->ts.batch, tr->err, sizeof tr->err)
                    : ir_bind_params(m, &st->params, path, tr->err, sizeof tr->err))
             return cli_error("%s", tr->err);
     } else {

@@ -108,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         named(err, path);
         return 0;
     }
-    if (ckpt_check_resume(path, step, &s, has_meta, err, sizeof err)) named(err, path);
+    if (ckpt_check_resume(path, step, &s, has_meta, 1, err, sizeof err)) named(err, path);
     /* as -w: the weights alone */
     if (has_meta) ckpt_keep_params(&s, step);
     if (ir_bind_params(step, &s.params, path, err, sizeof err)) named(err, path);
