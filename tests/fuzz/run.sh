@@ -107,7 +107,9 @@ max_len() {
 # ---- the runs -------------------------------------------------------------
 one() { # one NAME: runs it, prints its line; rc 1 if it found something
     n=$1
-    log=$F/logs/$n.log
+    # one log a fuzzer and process: two runs of one fuzzer at once (the
+    # suite beside a long run) would write over each other's
+    log=$F/logs/$n.$$.log
     mkdir -p "$F/logs"
     dict=""
     [ "$n" = frontend ] && dict=-dict=$ROOT/tests/fuzz/rnn.dict
@@ -119,17 +121,18 @@ one() { # one NAME: runs it, prints its line; rc 1 if it found something
     rc=$?
     secs=$(($(date +%s) - start))
     # "#12345 DONE cov: 678 ft: 910 corp: 11/12Kb ..." and "stat::number_of_executed_units: N"
-    done_line=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -n 1)
+    done_line=$(grep -aE '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -n 1)
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(echo "$done_line" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
     ft=$(echo "$done_line" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
     corp=$(ls "$F/corpus/$n" | wc -l)
     if [ "$rc" -eq 0 ]; then
         echo "PASS  fuzz_$n: $secs s, ${runs:-?} runs, cov ${cov:-?}, ft ${ft:-?}, corpus $corp"
+        mv "$log" "$F/logs/$n.log" # the last good run's
         return 0
     fi
     echo "FAIL  fuzz_$n: $secs s, ${runs:-?} runs, cov ${cov:-?}, ft ${ft:-?}: exit $rc (log $log)"
-    grep -E 'ERROR: |SUMMARY: |runtime error|fuzz_[a-z]*: |Test unit written to' "$log" | head -n 8 | sed 's/^/      /'
+    grep -aE 'ERROR: |SUMMARY: |runtime error|fuzz_[a-z]*: |Test unit written to' "$log" | head -n 8 | sed 's/^/      /'
     return 1
 }
 
