@@ -56,6 +56,12 @@ ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS    += -fsanitize=address,undefined
 endif
+# The fuzzers' build (make fuzz, below): clang's coverage for libFuzzer in
+# every object, the fuzzer's own main only in the fuzz targets.
+ifeq ($(SAN),fuzz)
+  ALL_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS    += -fsanitize=address,undefined
+endif
 
 LIB_SRCS := $(wildcard frontend/*.c ir/*.c passes/*.c kir/*.c lower/*.c target/*.c target/c/*.c \
                       target/llvm/*.c exec/*.c io/*.c runtime/*.c)
@@ -73,7 +79,7 @@ TESTS    := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS    := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib tests demo test check install clean deps bench format diff-long
+.PHONY: all lib tests demo test check install clean deps bench format diff-long fuzz fuzzers
 all: $(BUILD)/rnnc $(BUILD)/librnnrt.a
 
 lib: $(BUILD)/librnnc.a
@@ -224,7 +230,9 @@ demo:
 	@sh examples/demo.sh $(BUILD)/rnnc $(BUILD)/demo
 
 # The tests run on the sanitizer build; the clang build proves the sources
-# are warning-free under both compilers.  Every build and the suites use
+# are warning-free under both compilers, and being instrumented for
+# libFuzzer (SAN=fuzz) it also gives the fuzz suite its fuzzers, without
+# a fourth build.  Every build and the suites use
 # all the cores (tests/run_all.sh runs the suites side by side).
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps
@@ -232,12 +240,12 @@ test: deps
 	@sh scripts/format.sh --check
 	@echo "== the gcc build"
 	@$(MAKE) -s -j$(NPROC) all tests
-	@echo "== the clang build (-Werror)"
-	@$(MAKE) -s -j$(NPROC) BUILD=build-clang CC=clang CFLAGS="-O1 -Werror" all tests
+	@echo "== the clang build (-Werror), with the fuzzers (ASan + UBSan + libFuzzer)"
+	@$(MAKE) -s -j$(NPROC) BUILD=build-clang CC=$(FUZZ_CC) SAN=fuzz CFLAGS="-O1 -Werror" all tests fuzzers
 	@echo "== the sanitizer build (ASan + UBSan)"
 	@$(MAKE) -s -j$(NPROC) BUILD=build-san SAN=1 OPT=-O1 tests
 	@echo "== the suites, on the sanitizer build"
-	RNNRT_LIB=$(CURDIR)/$(BUILD)/librnnrt.a sh tests/run_all.sh build-san
+	RNNRT_LIB=$(CURDIR)/$(BUILD)/librnnrt.a FUZZ_BUILD=build-clang sh tests/run_all.sh build-san
 
 # The random-model tests at scale (issue 16): 10,000 models through the
 # three engines, forward and gradients, and 10,000 mutated models through
@@ -246,6 +254,44 @@ DIFF_LONG_N ?= 10000
 diff-long: all tests
 	sh tests/diff/run.sh $(BUILD) $(DIFF_LONG_N)
 	sh tests/diff/mutate.sh $(BUILD) $(DIFF_LONG_N)
+
+# The fuzzers (issue 16; tests/fuzz/, docs/testing.md "Fuzzers"): libFuzzer
+# targets built by clang with ASan + UBSan in FUZZ_BUILD, then each run for
+# FUZZ_SECONDS on its corpus (tests/fuzz/run.sh; FUZZ_ONLY=name to run
+# some).  `make fuzzers` alone builds them in BUILD.
+FUZZ_CC      ?= clang-14
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@$(MAKE) -s -j$(NPROC) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) SAN=fuzz OPT=-O1 fuzzers
+	sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_ONLY)
+
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+# rnnc and randmodel make seeds (tests/fuzz/run.sh)
+fuzzers: $(FUZZERS) $(BUILD)/rnnc $(BUILD)/tools/randmodel
+
+# The driver's code a fuzzer calls (train data, checkpoints), as a library
+# the linker takes only what it needs from; main.o stays out.
+$(BUILD)/librnncdrv.a: $(filter-out %/main.o,$(DRV_OBJS))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h $(BUILD)/librnncdrv.a $(BUILD)/librnnc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< \
+	    $(BUILD)/librnncdrv.a $(BUILD)/librnnc.a $(LDLIBS)
+
+# The C API fuzzer loads weights into a model that `rnnc compile` wrote:
+# tests/fuzz/capi_model.rnn with its training step, prefix fz, compiled
+# with the fuzzer's flags.
+$(BUILD)/fuzz/capi/fz.c: $(BUILD)/rnnc tests/fuzz/capi_model.rnn
+	@mkdir -p $(dir $@)
+	$(BUILD)/rnnc compile tests/fuzz/capi_model.rnn --train --prefix fz -o $@ --header $(BUILD)/fuzz/capi/fz.h
+$(BUILD)/fuzz/capi/fz.h: $(BUILD)/fuzz/capi/fz.c
+$(BUILD)/fuzz/fuzz_capi: tests/fuzz/fuzz_capi.c tests/fuzz/fuzz_util.h $(BUILD)/fuzz/capi/fz.c $(BUILD)/fuzz/capi/fz.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -I$(BUILD)/fuzz/capi $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/capi/fz.c -lm -pthread
 
 # Formats every C file as .clang-format says (clang-format 14).
 format: deps

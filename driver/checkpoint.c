@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ir/bind.h"
 #include "ir/ir.h"
 
 void ckpt_init(TrainState *s)
@@ -175,6 +176,65 @@ void ckpt_keep_params(TrainState *s, const IrModule *m)
     }
     rt_map_free(&s->params);
     s->params = keep;
+}
+
+static int is_param(const IrModule *m, const char *name)
+{
+    for (int i = 0; i < m->nparams; i++)
+        if (!strcmp(m->params[i].name, name)) return 1;
+    return 0;
+}
+
+/* Whether t is F32 of IR type ty, with B = batch. */
+static int fits(const Tensor *t, const IrType *ty, int64_t batch)
+{
+    int ok = t->rank == ty->rank && t->dtype == RT_F32;
+    for (int k = 0; ok && k < t->rank; k++) ok = t->shape[k] == (ty->dim[k] == IR_DIM_B ? batch : ty->dim[k]);
+    return ok;
+}
+
+int ckpt_check_resume(const char *path, const IrModule *m, const TrainState *s, int has_meta, int64_t batch, char *err,
+                      size_t errlen)
+{
+    if (!has_meta)
+        return ir_errf(err, errlen,
+                       "%s: not a training checkpoint (no 'train:step'): give plain weights with -w instead", path);
+    /* An entry the training step takes neither as a parameter nor as
+     * state: the state of another optimizer, or of another model. */
+    for (int i = 0; i < s->params.count; i++)
+        if (!is_param(m, s->params.names[i]))
+            return ir_errf(err, errlen,
+                           "%s: '%s' is neither a parameter of model '%s' nor state of its training step "
+                           "(resume with the optimizer the checkpoint was trained with)",
+                           path, s->params.names[i], m->name);
+    if (ir_bind_params(m, &s->params, path, err, errlen)) return -1;
+    RtRng rng;
+    if (rt_rng_set_state(&rng, s->rng)) return ir_errf(err, errlen, "%s: invalid RNG state", path);
+    for (int i = 0; i < m->ninputs; i++) {
+        const IrInput *in = &m->inputs[i];
+        if (in->role != IR_ROLE_OPT_STATE) continue;
+        const Tensor *t = rt_map_get(&s->opt, in->name);
+        if (!t)
+            return ir_errf(err, errlen, "%s: no optimizer state '%s' (was it trained with another optimizer?)", path,
+                           in->name);
+        if (!fits(t, &in->value->type, batch))
+            return ir_errf(err, errlen, "%s: optimizer state '%s' has the wrong shape or type", path, in->name);
+    }
+    if (s->segment > 0)
+        for (int i = 0; i < m->ninputs; i++) {
+            const IrInput *in = &m->inputs[i];
+            if (in->role != IR_ROLE_CARRY) continue;
+            const Tensor *t = rt_map_get(&s->carry, in->name);
+            if (!t)
+                return ir_errf(err, errlen, "%s: stopped mid-sequence but holds no carried state '%s'", path, in->name);
+            char got[128], want[128];
+            if (!fits(t, &in->value->type, batch))
+                return ir_errf(err, errlen,
+                               "%s: carried state '%s' is %s %s, the training step needs F32 %s with B = batch = %lld",
+                               path, in->name, rt_dtype_name(t->dtype), rt_shape_str(t, got, sizeof got),
+                               ir_dims_str(m, &in->value->type, want, sizeof want), (long long)batch);
+        }
+    return 0;
 }
 
 int ckpt_read(const char *path, const IrModule *m, TrainState *s, int *has_meta, char *err, size_t errlen)

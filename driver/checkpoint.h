@@ -67,6 +67,20 @@ int ckpt_write(const char *path, const TrainState *s, char *err, size_t errlen);
  * a message naming the file. */
 int ckpt_read(const char *path, const IrModule *m, TrainState *s, int *has_meta, char *err, size_t errlen);
 
+/* The checks of a checkpoint given to `rnnc train --resume` that need
+ * only the training step m (ckpt_read has sorted the entries by m's
+ * roles) and the run's batch size: it is one (it has 'train:' entries,
+ * has_meta), every entry is a parameter of m or state of its training
+ * step, the parameters are all there with their shapes (ir_bind_params),
+ * the RNG state is one the generator can have, every optimizer state m
+ * takes is there, F32 of its shape, and a checkpoint that stopped
+ * mid-sequence has every carried state, F32 of its shape with B = batch
+ * (else the first step would refuse it, without naming the file).  What
+ * else depends on the data (the batch and segment, the vocabulary) is the
+ * caller's.  Returns 0, or -1 with a message naming the file. */
+int ckpt_check_resume(const char *path, const IrModule *m, const TrainState *s, int has_meta, int64_t batch, char *err,
+                      size_t errlen);
+
 /* Drops from s->params every entry that is not a parameter of m: for a
  * caller that wants only the weights of a training checkpoint, whose
  * optimizer or carried state m does not take. */

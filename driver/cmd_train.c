@@ -89,13 +89,6 @@ static int put_scalar(TensorMap *m, const char *name, float v)
     return 0;
 }
 
-static int is_param(const IrModule *m, const char *name)
-{
-    for (int i = 0; i < m->nparams; i++)
-        if (!strcmp(m->params[i].name, name)) return 1;
-    return 0;
-}
-
 /* The input with that role (the first), or NULL. */
 static const IrInput *role_input(const IrModule *m, IrRole role)
 {
@@ -204,9 +197,6 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
     if (resume || wpath) {
         const char *path = resume ? resume : wpath;
         if (ckpt_read(path, m, st, &has_meta, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
-        if (resume && !has_meta)
-            return cli_error("%s: not a training checkpoint (no 'train:step'): give plain weights with -w instead",
-                             path);
         if (!resume) { /* -w: only the weights count */
             rt_map_free(&st->opt);
             rt_map_init(&st->opt);
@@ -218,14 +208,10 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
             st->epoch_steps = st->epoch_right = st->epoch_positions = 0;
             st->nvocab = 0;
         }
-        /* An entry the training step takes neither as a parameter nor as
-         * state: the state of another optimizer, or of another model. */
-        for (int i = 0; resume && i < st->params.count; i++)
-            if (!is_param(m, st->params.names[i]))
-                return cli_error("%s: '%s' is neither a parameter of model '%s' nor state of its training step "
-                                 "(resume with the optimizer the checkpoint was trained with)",
-                                 resume, st->params.names[i], m->name);
-        if (ir_bind_params(m, &st->params, path, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
+        /* --resume: the checks of checkpoint.c, which tests/fuzz/fuzz_checkpoint.c fuzzes */
+        if (resume ? ckpt_check_resume(resume, m, st, has_meta, tr->ts.batch, tr->err, sizeof tr->err)
+                   : ir_bind_params(m, &st->params, path, tr->err, sizeof tr->err))
+            return cli_error("%s", tr->err);
     } else {
         ckpt_init(st);
         if (run_init_weights(m, seed, &st->params)) return 1;
@@ -237,7 +223,7 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
                 "(%lld batches of %lld segments) do not have: resume with the same data, batch, seq_len and tbptt",
                 resume, (long long)st->batch, (long long)st->segment, (long long)tr->train.nbatches,
                 (long long)tr->nseg);
-        if (rt_rng_set_state(&tr->rng, st->rng)) return cli_error("%s: invalid RNG state", resume);
+        rt_rng_set_state(&tr->rng, st->rng); /* checked by ckpt_check_resume */
         if (tr->data.kind == DATA_TEXT &&
             (st->nvocab != tr->data.nvocab || memcmp(st->vocab, tr->data.vocab, (size_t)st->nvocab)))
             return cli_error("%s: the checkpoint's vocabulary differs from the one of %s", resume, tr->data.path);
@@ -253,21 +239,9 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
     for (int i = 0; i < m->ninputs; i++) {
         const IrInput *in = &m->inputs[i];
         if (in->role != IR_ROLE_OPT_STATE) continue;
-        const Tensor *t = rt_map_get(&st->opt, in->name);
-        if (resume && !t)
-            return cli_error("%s: no optimizer state '%s' (was it trained with another optimizer?)", resume, in->name);
-        if (t) {
-            int ok = t->rank == in->value->type.rank && t->dtype == RT_F32;
-            for (int k = 0; ok && k < t->rank; k++) ok = t->shape[k] == in->value->type.dim[k];
-            if (!ok) return cli_error("%s: optimizer state '%s' has the wrong shape or type", resume, in->name);
-        } else if (carry_put_zeros(&st->opt, m, in->name, &in->value->type, 1)) {
-            return 1;
-        }
+        /* resumed: there, of its shape (ckpt_check_resume) */
+        if (!rt_map_get(&st->opt, in->name) && carry_put_zeros(&st->opt, m, in->name, &in->value->type, 1)) return 1;
     }
-    if (resume && st->segment > 0)
-        for (int i = 0; i < m->ninputs; i++)
-            if (m->inputs[i].role == IR_ROLE_CARRY && !rt_map_get(&st->carry, m->inputs[i].name))
-                return cli_error("%s: stopped mid-sequence but holds no carried state '%s'", resume, m->inputs[i].name);
     /* dropout's key: the seed of the run that wrote the checkpoint, which
      * holds it, so that a resume with another --seed still draws its masks */
     if (!resume || !st->has_seed) st->seed = (int64_t)seed;

@@ -388,6 +388,10 @@ static int bind_npy(Dataset *d, const IrModule *m, char *err, size_t errlen)
             return ir_errf(err, errlen, "%s: '%s' has %lld examples, the other arrays %lld", d->paths[k], io->name,
                            (long long)a->shape[bdim], (long long)d->nexamples);
         d->nexamples = a->shape[bdim];
+        /* T = 0 would pass the T check below and data_split's (both skip
+         * a T of 0), and batches would read steps the array lacks */
+        if (d->is_seq[k] && a->shape[0] < 1)
+            return ir_errf(err, errlen, "%s: '%s' has no time steps (T = 0 in %s)", d->paths[k], io->name, shape);
         if (d->is_seq[k]) {
             if (d->seq_T && a->shape[0] != d->seq_T)
                 return ir_errf(err, errlen,

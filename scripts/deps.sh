@@ -4,8 +4,9 @@
 # Tools: a C compiler, make, flex, bison, cmocka, LLVM 14 (FileCheck for the
 # golden tests, llvm-config for the JIT), clang 14 (the JIT's math is C
 # compiled to LLVM 14 bitcode; `clang` is the clang build's compiler),
-# clang-format 14 (`make test` checks the format, scripts/format.sh); with
-# the argument `demo`, the demo's text too.
+# clang-format 14 (`make test` checks the format, scripts/format.sh),
+# libFuzzer of clang 14 (the fuzzers, tests/fuzz: `make fuzz`); with the
+# argument `demo`, the demo's text too.
 set -u
 missing=""
 need() { # need COMMAND-OR-FILE PACKAGE
@@ -27,6 +28,9 @@ need clang-format-14 clang-format-14
 # `scripts/deps.sh demo` (make demo): also the demo's text, the quotations
 # of fortunes-min (examples/demo.sh)
 [ "${1:-}" = demo ] && need /usr/share/games/fortunes/literature fortunes-min
+# (under clang's full version and the machine's name: any will do)
+ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 ||
+    missing="$missing libclang-rt-14-dev"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "deps: installing$missing"

@@ -3,9 +3,11 @@
 # the cmocka unit tests, the golden dump tests (FileCheck), the bad-input
 # corpus, mutated random models (tests/diff/mutate.sh), the PyTorch
 # conformance suite, the examples, training, the end-to-end checks, the
-# files rnnc writes (tests/files), the deployed C files and the
+# files rnnc writes (tests/files), the deployed C files, the
 # differential tests (random models through three engines,
-# tests/diff/run.sh).
+# tests/diff/run.sh) and the fuzzers (tests/fuzz/run.sh: the clang
+# build's libFuzzer targets, FUZZ_BUILD, default build-clang, for
+# FUZZ_SUITE_SECONDS in all, default 180, 30 s each).
 #
 #   sh tests/run_all.sh [BUILD_DIR]
 #
@@ -41,8 +43,21 @@ if [ "${RUN_ALL_ONE:-}" ]; then
         deploy)          sh tests/deploy/run.sh "$B" ;;
         engine)          sh tests/engine/run.sh "$B" ;;
         engine-defaults) sh tests/engine/defaults.sh "$B" ;;
-        diff)            sh tests/diff/run.sh "$B" ;;
+        # 200 random models through the three engines on the plain build
+        # (the numbers; ASan doubles their time) and 40 others on B (the
+        # memory errors): tests/diff/run.sh.  Without a plain build, the
+        # 200 on B.
+        diff)            if [ "$B" != "${PLAIN_BUILD:-build}" ] && [ -x "${PLAIN_BUILD:-build}/tools/randmodel" ]; then
+                             sh tests/diff/run.sh "${PLAIN_BUILD:-build}" 200 1
+                         else
+                             sh tests/diff/run.sh "$B" 200 1
+                         fi ;;
+        diff-san)        sh tests/diff/run.sh "$B" 40 201 ;;
         mutate)          sh tests/diff/mutate.sh "$B" 100 ;;
+        # the libFuzzer targets of the clang build (tests/fuzz/run.sh),
+        # FUZZ_SUITE_SECONDS in all, shared between them
+        fuzz)            sh tests/fuzz/run.sh "${FUZZ_BUILD:-build-clang}" \
+                             $(( ${FUZZ_SUITE_SECONDS:-180} / $(ls tests/fuzz/fuzz_*.c | wc -l) )) ;;
         *)               echo "run_all: no suite $name"; false ;;
     esac >"$f.out" 2>&1
     rc=$?
@@ -68,7 +83,7 @@ trap 'rm -rf "$log"' EXIT
 # The longest suites first (seconds under the sanitizer build, 2 cores):
 # a long one started last would end the run alone on one core.
 {
-    for s in diff engine unit/test_llvm_jit deploy unit/test_sgemm e2e train unit/test_emit_c \
+    for s in fuzz diff engine diff-san unit/test_llvm_jit deploy unit/test_sgemm e2e train unit/test_emit_c \
              unit/test_rt_source examples conformance engine-defaults files mutate golden bad-input; do
         echo "$s"
     done

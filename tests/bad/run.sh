@@ -1,19 +1,26 @@
 #!/bin/sh
-# The bad-input corpus: every tests/bad/{syntax,sema}/*.rnn goes through
-# `rnnc check`, which must exit 1 (0 for files that only expect warnings),
-# never crash, and print every "# EXPECT: text" / "# EXPECT-WARNING: text"
-# line's text.  Run with the sanitizer build, this is also the proof that
-# bad input causes no memory error.  (Malformed tensor files are covered by
-# the unit test test_bad_tensors.)
+# The bad-input corpus: every tests/bad/{syntax,sema,data}/*.rnn goes
+# through `rnnc check`, which must exit 1 (0 for files that only expect
+# warnings), never crash, and print every "# EXPECT: text" /
+# "# EXPECT-WARNING: text" line's text.  Run with the sanitizer build, this
+# is also the proof that bad input causes no memory error.  A file with a
+# "# ARGS: subcommand args..." line runs `rnnc subcommand args... FILE`
+# instead (@TMP@ in it: a scratch folder), for input beyond the model
+# file: tests/bad/data holds bad training data and checkpoints beside the
+# models that read them (paths from the repository root).  (Malformed
+# tensor files are covered by the unit test test_bad_tensors.)
 set -u
 B=${1:-build}
 RNNC=$B/rnnc
 pass=0; fail=0
-for f in tests/bad/syntax/*.rnn tests/bad/sema/*.rnn; do
+scratch=$(mktemp -d); trap 'rm -rf "$scratch"' EXIT
+for f in tests/bad/syntax/*.rnn tests/bad/sema/*.rnn tests/bad/data/*.rnn; do
     [ -f "$f" ] || continue
     want=1
     grep -q '^# EXPECT:' "$f" || want=0
-    out=$("$RNNC" check "$f" 2>&1); rc=$?
+    args=$(sed -n 's/^# ARGS: //p' "$f" | head -n 1 | sed "s|@TMP@|$scratch|g")
+    # shellcheck disable=SC2086 # ARGS is words
+    out=$("$RNNC" ${args:-check} "$f" 2>&1); rc=$?
     ok=1; why=""
     if [ "$rc" -ne "$want" ]; then ok=0; why="exit status $rc, expected $want"; fi
     if echo "$out" | grep -qE 'AddressSanitizer|runtime error|LeakSanitizer'; then ok=0; why="sanitizer report"; fi
