@@ -259,6 +259,18 @@ IrValue *ir_slice(IrModule *m, IrBlock *b, IrValue *x, int64_t start, int64_t le
     return infer_and_build(m, b, IR_SLICE, &x, 1, &a);
 }
 
+void ir_replace_uses(IrBlock *b, const IrValue *from, IrValue *to)
+{
+    for (int i = 0; i < b->nops; i++) {
+        IrOp *op = b->ops[i];
+        for (int k = 0; k < op->noperands; k++)
+            if (op->operands[k] == from) op->operands[k] = to;
+        if (op->body) ir_replace_uses(op->body, from, to);
+    }
+    for (int i = 0; i < b->nyields; i++)
+        if (b->yields[i] == from) b->yields[i] = to;
+}
+
 /* ---- scans -------------------------------------------------------------- */
 
 IrOp *ir_scan_begin(IrModule *m, IrBlock *b, IrValue **carried, int n_carried, IrValue **seqs, int n_seq, int reverse,

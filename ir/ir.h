@@ -235,6 +235,9 @@ IrValue *ir_op1(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a);
 IrValue *ir_op2(IrModule *m, IrBlock *b, IrOpKind k, IrValue *a, IrValue *c);
 IrValue *ir_const(IrModule *m, IrBlock *b, double f, IrType t);
 IrValue *ir_slice(IrModule *m, IrBlock *b, IrValue *x, int64_t start, int64_t len);
+/* Every use of `from` in block b and the bodies in it (operands and
+ * yields) reads `to` instead. */
+void ir_replace_uses(IrBlock *b, const IrValue *from, IrValue *to);
 
 /* A scan: create it with its operands, then fill the body (whose args
  * exist already), then ir_scan_finish() with the yields, which makes the

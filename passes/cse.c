@@ -26,23 +26,11 @@ static int same_op(const IrOp *a, const IrOp *b)
     return same_attrs(&a->attrs, &b->attrs);
 }
 
-static void replace_in_block(IrBlock *b, const IrValue *old, IrValue *nv)
-{
-    for (int i = 0; i < b->nops; i++) {
-        IrOp *op = b->ops[i];
-        for (int k = 0; k < op->noperands; k++)
-            if (op->operands[k] == old) op->operands[k] = nv;
-        if (op->body) replace_in_block(op->body, old, nv);
-    }
-    for (int i = 0; i < b->nyields; i++)
-        if (b->yields[i] == old) b->yields[i] = nv;
-}
-
 /* Old is defined in block b, so its uses are in b (after it, nested bodies
  * included) or, for the top block, the outputs and the loss. */
 static void replace_uses(IrModule *m, IrBlock *b, const IrValue *old, IrValue *nv)
 {
-    replace_in_block(b, old, nv);
+    ir_replace_uses(b, old, nv);
     if (b != m->body) return;
     for (int i = 0; i < m->noutputs; i++)
         if (m->outputs[i].value == old) m->outputs[i].value = nv;

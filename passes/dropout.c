@@ -71,19 +71,6 @@ int dropout_train(IrModule *m, char *err, size_t errlen)
     return verified(m, "dropout", err, errlen) ? -1 : n;
 }
 
-/* Every use of `from` in block b (and the bodies in it) reads `to`. */
-static void replace_uses(IrBlock *b, const IrValue *from, IrValue *to)
-{
-    for (int i = 0; i < b->nops; i++) {
-        IrOp *op = b->ops[i];
-        for (int k = 0; k < op->noperands; k++)
-            if (op->operands[k] == from) op->operands[k] = to;
-        if (op->body) replace_uses(op->body, from, to);
-    }
-    for (int i = 0; i < b->nyields; i++)
-        if (b->yields[i] == from) b->yields[i] = to;
-}
-
 int dropout_off(IrModule *m, char *err, size_t errlen)
 {
     if (check(m, err, errlen)) return -1;
@@ -96,7 +83,7 @@ int dropout_off(IrModule *m, char *err, size_t errlen)
             continue;
         }
         IrValue *y = op->results[0], *x = op->operands[0];
-        replace_uses(top, y, x);
+        ir_replace_uses(top, y, x);
         for (int k = 0; k < m->noutputs; k++)
             if (m->outputs[k].value == y) m->outputs[k].value = x;
         if (m->loss == y) m->loss = x;

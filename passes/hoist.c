@@ -101,18 +101,6 @@ static IrValue *lift(Hoist *H, IrBlock *dst, const IrOp *op, int64_t T)
     return c->results[0];
 }
 
-static void replace_in_block(IrBlock *b, const IrValue *old, IrValue *nv)
-{
-    for (int i = 0; i < b->nops; i++) {
-        IrOp *op = b->ops[i];
-        for (int k = 0; k < op->noperands; k++)
-            if (op->operands[k] == old) op->operands[k] = nv;
-        if (op->body) replace_in_block(op->body, old, nv);
-    }
-    for (int i = 0; i < b->nyields; i++)
-        if (b->yields[i] == old) b->yields[i] = nv;
-}
-
 static int used_in_block(const IrBlock *b, const IrValue *v)
 {
     for (int i = 0; i < b->nops; i++) {
@@ -249,7 +237,7 @@ static int hoist_scan(Hoist *H, IrBlock *dst, IrOp *F)
         IrValue *v = lifted[i]->results[0];
         if (!used_in_block(body, v)) continue;
         IrValue *a = add_seq_operand(m, F, H->seq[v->id], v->name);
-        replace_in_block(body, v, a);
+        ir_replace_uses(body, v, a);
     }
     return moved;
 }

@@ -12,19 +12,6 @@ static int mergeable(const IrOp *op)
     return op->kind == IR_LINEAR && op->operands[1]->kind == IR_VAL_PARAM && op->operands[1]->type.rank == 2;
 }
 
-/* Every use of `from` in block b (and the bodies in it) reads `to`. */
-static void replace_uses(IrBlock *b, const IrValue *from, IrValue *to)
-{
-    for (int i = 0; i < b->nops; i++) {
-        IrOp *op = b->ops[i];
-        for (int k = 0; k < op->noperands; k++)
-            if (op->operands[k] == from) op->operands[k] = to;
-        if (op->body) replace_uses(op->body, from, to);
-    }
-    for (int i = 0; i < b->nyields; i++)
-        if (b->yields[i] == from) b->yields[i] = to;
-}
-
 /* The linears of b after the one at index first (included) that merge
  * with it: the same input, weights of the same K, each weight once. */
 static int group_of(const IrBlock *b, int first, IrOp **g)
@@ -78,7 +65,7 @@ static void merge(IrModule *m, IrBlock *body, IrBlock *pre, IrBlock *nb, IrOp **
         IrValue *s = ir_slice(m, nb, y, start, Nk);
         s->def->origin = g[k]->origin;
         s->name = g[k]->results[0]->name;
-        replace_uses(body, g[k]->results[0], s);
+        ir_replace_uses(body, g[k]->results[0], s);
         start += Nk;
     }
 }

@@ -17,18 +17,6 @@ static int uses_in_block(const IrBlock *b, const IrValue *v)
     return n;
 }
 
-static void replace_in_block(IrBlock *b, const IrValue *old, IrValue *nv)
-{
-    for (int i = 0; i < b->nops; i++) {
-        IrOp *op = b->ops[i];
-        for (int k = 0; k < op->noperands; k++)
-            if (op->operands[k] == old) op->operands[k] = nv;
-        if (op->body) replace_in_block(op->body, old, nv);
-    }
-    for (int i = 0; i < b->nyields; i++)
-        if (b->yields[i] == old) b->yields[i] = nv;
-}
-
 /* The op in `body` defining v, or NULL (an argument, an outside value). */
 static IrOp *body_def(const IrBlock *body, const IrValue *v)
 {
@@ -142,8 +130,8 @@ static int sinkable(const IrBlock *body, const IrValue *term)
  * module's outputs and loss) now reads nv. */
 static void replace_everywhere(IrModule *m, IrBlock *top, IrBlock *after, const IrValue *old, IrValue *nv)
 {
-    replace_in_block(top, old, nv);
-    replace_in_block(after, old, nv);
+    ir_replace_uses(top, old, nv);
+    ir_replace_uses(after, old, nv);
     for (int i = 0; i < m->noutputs; i++)
         if (m->outputs[i].value == old) m->outputs[i].value = nv;
     if (m->loss == old) m->loss = nv;

@@ -178,22 +178,10 @@ static IrValue *reshape_to(IrModule *m, IrBlock *dst, IrValue *x, IrType t)
 
 /* ---- using the copies ----------------------------------------------------------------- */
 
-static void replace_in_block(IrBlock *b, const IrValue *old, IrValue *nv)
-{
-    for (int i = 0; i < b->nops; i++) {
-        IrOp *op = b->ops[i];
-        for (int k = 0; k < op->noperands; k++)
-            if (op->operands[k] == old) op->operands[k] = nv;
-        if (op->body) replace_in_block(op->body, old, nv);
-    }
-    for (int i = 0; i < b->nyields; i++)
-        if (b->yields[i] == old) b->yields[i] = nv;
-}
-
 /* Every use of old in the module now reads nv. */
 static void replace_uses(IrModule *m, const IrValue *old, IrValue *nv)
 {
-    replace_in_block(m->body, old, nv);
+    ir_replace_uses(m->body, old, nv);
     for (int i = 0; i < m->noutputs; i++)
         if (m->outputs[i].value == old) m->outputs[i].value = nv;
     if (m->loss == old) m->loss = nv;
