@@ -44,7 +44,7 @@ if [ "${RUN_ALL_ONE:-}" ]; then
         engine)          sh tests/engine/run.sh "$B" ;;
         engine-defaults) sh tests/engine/defaults.sh "$B" ;;
         # 200 random models through the three engines on the plain build
-        # (the numbers; ASan doubles their time) and 40 others on B (the
+        # (the numbers; ASan doubles their time) and 24 others on B (the
         # memory errors): tests/diff/run.sh.  Without a plain build, the
         # 200 on B.
         diff)            if [ "$B" != "${PLAIN_BUILD:-build}" ] && [ -x "${PLAIN_BUILD:-build}/tools/randmodel" ]; then
@@ -52,8 +52,8 @@ if [ "${RUN_ALL_ONE:-}" ]; then
                          else
                              sh tests/diff/run.sh "$B" 200 1
                          fi ;;
-        diff-san)        sh tests/diff/run.sh "$B" 40 201 ;;
-        mutate)          sh tests/diff/mutate.sh "$B" 100 ;;
+        diff-san)        sh tests/diff/run.sh "$B" 24 201 ;;
+        mutate)          sh tests/diff/mutate.sh "$B" 60 ;;
         # the libFuzzer targets of the clang build (tests/fuzz/run.sh),
         # FUZZ_SUITE_SECONDS in all, shared between them
         fuzz)            sh tests/fuzz/run.sh "${FUZZ_BUILD:-build-clang}" \
