@@ -303,6 +303,24 @@ static inline void kev_softmax_row(const float *x, double *y, int64_t C)
 
 /* The kernel of call s written out naively, in double, on the bound
  * integers I and pointers P.  A kind without a model here fails the run. */
+/* Each example's first len steps reversed, the rest zero (len: its ones
+ * in the mask m [T, B]): rt_seq_reverse_masked(_ids), for elements of es
+ * bytes in rows of b / c (out may be x). */
+static void kev_reverse_masked(const void *x, const float *m, void *out, int64_t a, int64_t b, int64_t c, size_t es)
+{
+    int64_t row = c ? b / c : 0, total = a * b;
+    char *tmp = calloc((size_t)(total > 0 ? total : 1), es);
+    for (int64_t bb = 0; bb < c; bb++) {
+        int64_t len = 0;
+        for (int64_t t = 0; t < a; t++) len += m[t * c + bb] != 0.0f;
+        for (int64_t t = 0; t < len; t++)
+            memcpy(tmp + (size_t)((t * c + bb) * row) * es,
+                   (const char *)x + (size_t)(((len - 1 - t) * c + bb) * row) * es, (size_t)row * es);
+    }
+    memcpy(out, tmp, (size_t)total * es);
+    free(tmp);
+}
+
 static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, const int64_t *I, void *const *P)
 {
     KCallSig sig = *callsig;
@@ -354,38 +372,11 @@ static inline int kev_kernel(KEval *E, const KStmt *s, const KCallSig *callsig, 
         free(row);
         return 0;
     }
-    case KC_SEQ_REVERSE_MASKED: { /* a = T, b = B * row, c = B */
-        const float *x = P[0], *m = P[1];
-        float *out = P[2];
-        int64_t row = c ? b / c : 0;
-        int64_t total = a * b;
-        float *tmp = malloc((size_t)(total > 0 ? total : 1) * sizeof *tmp);
-        for (int64_t k = 0; k < total; k++) tmp[k] = 0.0f;
-        for (int64_t bb = 0; bb < c; bb++) {
-            int64_t len = 0;
-            for (int64_t t = 0; t < a; t++) len += m[t * c + bb] != 0.0f;
-            for (int64_t t = 0; t < len; t++)
-                for (int64_t k = 0; k < row; k++) tmp[(t * c + bb) * row + k] = x[((len - 1 - t) * c + bb) * row + k];
-        }
-        memcpy(out, tmp, (size_t)total * sizeof *tmp);
-        free(tmp);
+    case KC_SEQ_REVERSE_MASKED:     /* a = T, b = B * row, c = B */
+    case KC_SEQ_REVERSE_MASKED_IDS: /* as above, for ids */
+        kev_reverse_masked(P[0], P[1], P[2], a, b, c,
+                           s->call == KC_SEQ_REVERSE_MASKED ? sizeof(float) : sizeof(int64_t));
         return 0;
-    }
-    case KC_SEQ_REVERSE_MASKED_IDS: { /* as above, for ids */
-        const int64_t *x = P[0];
-        const float *m = P[1];
-        int64_t *out = P[2], row = c ? b / c : 0, total = a * b;
-        int64_t *tmp = calloc((size_t)(total > 0 ? total : 1), sizeof *tmp);
-        for (int64_t bb = 0; bb < c; bb++) {
-            int64_t len = 0;
-            for (int64_t t = 0; t < a; t++) len += m[t * c + bb] != 0.0f;
-            for (int64_t t = 0; t < len; t++)
-                for (int64_t k = 0; k < row; k++) tmp[(t * c + bb) * row + k] = x[((len - 1 - t) * c + bb) * row + k];
-        }
-        memcpy(out, tmp, (size_t)total * sizeof *tmp);
-        free(tmp);
-        return 0;
-    }
     case KC_EMBEDDING:
     case KC_EMBEDDING_GRAD: {
         int grad = s->call == KC_EMBEDDING_GRAD;
