@@ -123,7 +123,14 @@ void cg_api_decls(const CGen *g, FILE *h)
             "/* Forgets the recurrent state%s: the next call starts from the model's\n"
             " * initial state. */\nvoid %s_reset(%s_model *m);\n",
             g->step.m && g->train.m && g->o->tbptt ? " of %s_step and of %s_train_step" : "", P, P);
-    if (g->train.m)
+    if (g->train.m) {
+        /* the tbptt sentence names NAME_reset, so it is formatted first */
+        char tbptt_note[256] = "";
+        if (g->o->tbptt)
+            snprintf(tbptt_note, sizeof tbptt_note,
+                     "\n * Truncated BPTT: the recurrent state carries over to the next call (its\n"
+                     " * sequences continue this call's) until %s_reset or another batch size.",
+                     P);
         fprintf(h,
                 "\n/* One training step on a batch: the loss, its gradient by backpropagation\n"
                 " * through time, clipping and the optimizer update of the weights inside the\n"
@@ -135,10 +142,8 @@ void cg_api_decls(const CGen *g, FILE *h)
                 "int64_t %s_steps_done(const %s_model *m); /* updates since the weights were loaded */\n"
                 "/* The seed of the dropout masks (rnnc train --seed): 0 until set. */\n"
                 "void %s_set_seed(%s_model *m, int64_t seed);\n",
-                g->o->tbptt ? "\n * Truncated BPTT: the recurrent state carries over to the next call (its\n"
-                              " * sequences continue this call's) until %s_reset or another batch size."
-                            : "",
-                P, P, P, P, P, P, P, P, P, P, P);
+                tbptt_note, P, P, P, P, P, P, P, P, P, P, P);
+    }
     fprintf(h,
             "\n/* The parameters, in state_dict order: i in [0, %s_num_params()). */\n"
             "int %s_num_params(void);\n"

@@ -280,6 +280,7 @@ if [ -f "$RNNRT_LIB" ]; then
     if "$RNNC" compile $m --train -o "$o/c/charlm.c" --header "$o/c/charlm.h" >"$tmp/log" 2>&1 &&
        "$RNNC" compile $m --train --emit=obj -o "$o/charlm.o" --header "$o/charlm.h" >>"$tmp/log" 2>&1 &&
        "$RNNC" init $m -o "$o/charlm_w.safetensors" --seed 4 >>"$tmp/log" 2>&1; then
+        check "charlm (tbptt): the header names charlm_reset" grep -q "until charlm_reset or another" "$o/c/charlm.h"
         check "charlm (tbptt): C program builds" "$cc1" $FLAGS -O2 -I"$o/c" -o "$o/c/p" tests/deploy/charlm_api.c "$o/c/charlm.c" -lm
         # shellcheck disable=SC2086
         check "charlm (tbptt): object program builds" "$cc1" $FLAGS -O2 -I"$o" -o "$o/o/p" tests/deploy/charlm_api.c "$o/charlm.o" $RTLIBS
