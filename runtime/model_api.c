@@ -199,12 +199,18 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
         }
         if ((uint64_t)a > bytes) bytes = (size_t)a;
     }
+    /* What the check weighs is all the model will hold: the arena plus the
+     * packs and the weights (two sets when it trains), whose sizes are the
+     * model's own and were checked when it was compiled. */
+    uint64_t need = bytes;
+    for (int64_t p = 0; p < d->npacks; p++) need += sizeof(float) * (uint64_t)d->pack_floats[p];
+    for (int64_t i = 0; i < d->nparams; i++) need += sizeof(float) * (uint64_t)d->param_numel[i] * ma_nsets(d);
     char what[300];
     int len = snprintf(what, sizeof what, "%s_create: the model at the maxima", P);
     for (int64_t s = 0; s < d->nsizes && len > 0 && (size_t)len < sizeof what; s++)
         len += snprintf(what + len, sizeof what - (size_t)len, "%s%s=%lld", s ? ", " : " ", d->size_names[s],
                         (long long)max[s]);
-    if (rt_size_check((int64_t)bytes, 0, what, err, errlen)) {
+    if (rt_size_check(need > (uint64_t)RT_SIZE_HUGE ? RT_SIZE_HUGE : (int64_t)need, 0, what, err, errlen)) {
         rnnrt_model_free(m);
         return RNNRT_ERR_NOMEM;
     }

@@ -159,7 +159,7 @@ static int st_in_place(const char *path)
 static int st_save(const char *path, const rt_st_tensor *have, const float *const *data, int n, char *err,
                    size_t errlen)
 {
-    size_t hlen;
+    size_t hlen = 0; /* set by st_header; 0 keeps gcc -O1 from warning */
     char *h = NULL, *target = st_target(path), *tmp = NULL;
     int in_place = st_in_place(path), rc;
     long pid = 0;

@@ -196,6 +196,21 @@ else
     bad "two models: compile and init"
 fi
 
+# ---- 4b. weights too large for the machine: refused by their size, before allocating -----
+# (huge_weights.rnn: 1.2 TiB of weights and packs, a small arena at batch 1)
+mkdir -p "$tmp/hw"
+if "$RNNC" compile tests/deploy/huge_weights.rnn -o "$tmp/hw/hw.c" --header "$tmp/hw/hw.h" >"$tmp/log" 2>&1 &&
+   "$cc1" $FLAGS -O1 -I"$tmp/hw" -o "$tmp/hw/p" tests/deploy/huge_create.c "$tmp/hw/hw.c" -lm >"$tmp/log" 2>&1; then
+    "$tmp/hw/p" >"$tmp/log" 2>&1
+    if [ $? -eq 0 ] && grep -q "hw_create: the model at the maxima batch=1, T_x=1 needs .* TiB of memory, more than" "$tmp/log"; then
+        ok "create: weights and packs beyond the machine refused by size"
+    else
+        bad "create: weights and packs beyond the machine refused by size"
+    fi
+else
+    bad "create: huge_weights compiles"
+fi
+
 # ---- 5. the file does not grow with the sequence length ----------------------------------
 mkdir -p "$tmp/s10" "$tmp/s100000"
 for L in 10 100000; do
