@@ -157,8 +157,7 @@ int history_prefix(IrModule *m, char *err, size_t errlen)
     if (!op_need) {
         rc = ir_errf(err, errlen, "out of memory");
     } else if (!nscan) {
-        rc = ir_errf(err, errlen, "model '%s' carries no state from step to step: it has no history to keep",
-                     m->name);
+        rc = ir_errf(err, errlen, "model '%s' carries no state from step to step: it has no history to keep", m->name);
     } else {
         /* The copy first, then the original ops, whose carrying scans now
          * start where the copy's end. */
