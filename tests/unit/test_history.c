@@ -8,7 +8,8 @@
  *       (k2 covers the sequence): the updates' gradients, weighted by
  *       their steps, are the whole sequence's, and the new steps' loss and
  *       outputs are those of a carried run, for an lstm of two layers and
- *       an embedding + gru with cross-entropy;
+ *       an embedding + gru with cross-entropy, and a gru with lengths
+ *       where an example ends inside the history;
  *   (c) the module's contract: "hist:" inputs only for the sequences the
  *       recurrence reads (not the targets), lengths of their own, the
  *       copy's dropout masks numbered apart; and the errors: a model read
@@ -31,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/interp.h"
+#include "exec/engine.h"
 #include "ir/ir.h"
 #include "io/tensor.h"
 #include "passes/history.h"
@@ -74,11 +75,13 @@ static void close_to(double got, double want, double rel, const char *what)
         fail_msg("%s: %.17g, want %.17g", what, got, want);
 }
 
+/* The interpreter in float64, through its engine: lengths applied. */
 static void run(const IrModule *m, const TensorMap *params, const TensorMap *in, TensorMap *out)
 {
     char err[512] = "";
     rt_map_init(out);
-    if (interp_run(m, params, in, out, IR_PREC_F64, err, sizeof err)) fail_msg("interp %s: %s", m->name, err);
+    if (engine_interp_f64.run(&engine_interp_f64, m, params, in, out, err, sizeof err))
+        fail_msg("interp %s: %s", m->name, err);
 }
 
 /* The gradient module of src: plain, carried, or carried with a history. */
@@ -196,14 +199,30 @@ static void put_fresh_carry(const IrModule *m, TensorMap *in, int64_t B)
 /* T steps, B examples; the history is steps [0, A), the new steps [A, T). */
 enum { T = 7, A = 3, B = 2 };
 
+/* With lengths (model input "x.len"): example 0 ends inside the
+ * history, so the new steps have none of it (a mask column of zeros). */
+static const int64_t LENS[B] = {2, 6};
+
 static void check_full(const char *src, int ids)
 {
     TuBuilt full = grad_of(src, 0, 0), seg = grad_of(src, 1, 0), hist = grad_of(src, 1, 1);
     TensorMap p, all, in0, in1, gf, g0, g1;
     random_params(full.m, &p);
     rt_map_init(&all);
-    for (int i = 0; i < full.m->ninputs; i++) { /* x: [T, B, F] or ids [T, B] */
+    int64_t n0 = A * B, n1 = (T - A) * B; /* the real steps of each part */
+    for (int i = 0; i < full.m->ninputs; i++) { /* x: [T, B, F] or ids [T, B]; x.len: its mask */
         IrType t = full.m->inputs[i].value->type;
+        if (full.m->inputs[i].role == IR_ROLE_LENGTHS) {
+            double mask[T * B];
+            n0 = n1 = 0;
+            for (int k = 0; k < T * B; k++) {
+                mask[k] = k / B < LENS[k % B];
+                n0 += mask[k] && k / B < A;
+                n1 += mask[k] && k / B >= A;
+            }
+            put(&all, full.m->inputs[i].name, 0, 3, (int64_t[]){T, B, 1}, mask);
+            continue;
+        }
         int64_t shape[3] = {T, B, t.rank > 2 ? t.dim[2] : 0};
         put(&all, full.m->inputs[i].name, ids, t.rank, shape, NULL);
     }
@@ -233,8 +252,9 @@ static void check_full(const char *src, int ids)
     put_fresh_carry(hist.m, &in1, B);
     run(hist.m, &p, &in1, &g1);
 
-    /* the mean loss of T steps = A/T of the first A steps' + (T-A)/T of the rest's */
-    double wa = (double)A / T, wb = (double)(T - A) / T;
+    /* the mean loss over the real steps = each part's, weighted by its
+     * share of them (A/T and (T-A)/T without lengths) */
+    double wa = (double)n0 / (double)(n0 + n1), wb = (double)n1 / (double)(n0 + n1);
     close_to(wa * scalar_of(&g0, "loss") + wb * scalar_of(&g1, "loss"), scalar_of(&gf, "loss"), 1e-12, "loss");
     int ngrad = 0;
     for (int i = 0; i < full.m->noutputs; i++) {
@@ -283,6 +303,10 @@ static void test_full_bptt(void **state)
     check_full("model c {\n input tok : seq<int>\n target nxt : seq<int>\n e = embedding(tok, vocab=5, dim=3)\n"
                " h = gru(e, hidden=4)\n logits = dense(h, 5)\n loss = cross_entropy(logits, nxt)\n}\n",
                1);
+    /* lengths: example 0 ends in the history, its new steps all padding */
+    check_full("model l {\n input x : seq<[2]> lengths\n target t : seq<[2]>\n"
+               " h = gru(x, hidden=3, layers=2)\n y = dense(h, 2)\n output y\n loss = mse(y, t)\n}\n",
+               0);
 }
 
 /* ---- (c) the contract and the errors ----------------------------------------------- */
