@@ -352,7 +352,18 @@ static void count_right(const Trainer *tr, const TensorMap *in, const TensorMap 
 static int advance(Trainer *tr, int64_t j, int64_t seg)
 {
     int64_t s = window_start(tr, seg), s2 = window_start(tr, seg + 1);
-    if (s2 == s) return 0; /* both at the start: nothing carried yet */
+    if (s2 == 0) { /* the next window starts the sequence too: reset, and */
+        /* zeros for a checkpoint, which holds a state inside a sequence */
+        rt_map_free(&tr->st.carry);
+        rt_map_init(&tr->st.carry);
+        for (int i = 0; i < tr->adv->ninputs; i++) {
+            const IrInput *c = &tr->adv->inputs[i];
+            if (c->role == IR_ROLE_CARRY &&
+                carry_put_zeros(&tr->st.carry, tr->adv, c->name, &c->value->type, data_batch_size(&tr->train, j)))
+                return 1;
+        }
+        return 0;
+    }
     TensorMap in, out;
     rt_map_init(&in);
     rt_map_init(&out);

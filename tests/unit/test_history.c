@@ -71,8 +71,7 @@ static double scalar_of(const TensorMap *m, const char *name)
 
 static void close_to(double got, double want, double rel, const char *what)
 {
-    if (!(fabs(got - want) <= rel * fmax(1.0, fabs(want))))
-        fail_msg("%s: %.17g, want %.17g", what, got, want);
+    if (!(fabs(got - want) <= rel * fmax(1.0, fabs(want)))) fail_msg("%s: %.17g, want %.17g", what, got, want);
 }
 
 /* The interpreter in float64, through its engine: lengths applied. */
@@ -209,7 +208,7 @@ static void check_full(const char *src, int ids)
     TensorMap p, all, in0, in1, gf, g0, g1;
     random_params(full.m, &p);
     rt_map_init(&all);
-    int64_t n0 = A * B, n1 = (T - A) * B; /* the real steps of each part */
+    int64_t n0 = A * B, n1 = (T - A) * B;       /* the real steps of each part */
     for (int i = 0; i < full.m->ninputs; i++) { /* x: [T, B, F] or ids [T, B]; x.len: its mask */
         IrType t = full.m->inputs[i].value->type;
         if (full.m->inputs[i].role == IR_ROLE_LENGTHS) {
@@ -246,8 +245,9 @@ static void check_full(const char *src, int ids)
         snprintf(name, sizeof name, "%s%s", HISTORY_PREFIX, all.names[i]);
         int wanted = ir_input_index(hist.m, name) >= 0;
         assert_int_equal(wanted, ir_input_index(full.m, all.names[i]) >= 0);
-        if (wanted) put_steps(&in1, &(TensorMap){.count = 1, .names = &all.names[i], .tensors = &all.tensors[i]}, 0,
-                              A, HISTORY_PREFIX);
+        if (wanted)
+            put_steps(&in1, &(TensorMap){.count = 1, .names = &all.names[i], .tensors = &all.tensors[i]}, 0, A,
+                      HISTORY_PREFIX);
     }
     put_fresh_carry(hist.m, &in1, B);
     run(hist.m, &p, &in1, &g1);
