@@ -170,10 +170,7 @@ int history_prefix(IrModule *m, char *err, size_t errlen)
                 for (int k = 0; k < o->attrs.n_carried; k++) o->operands[k] = h.map[o->results[k]->id];
             ir_block_append(m, nb, o);
         }
-        top->ops = nb->ops;
-        top->nops = nb->nops;
-        top->capops = nb->capops;
-        for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
+        ir_block_take_ops(top, nb);
         if (ir_verify(m, "history", stderr))
             rc = ir_errf(err, errlen, "internal error: the module with its history does not verify (see above)");
     }
