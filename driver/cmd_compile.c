@@ -143,6 +143,14 @@ static int run(const CliArgs *a)
         /* tbptt shorter than the sequences: the state flows from one call
          * (one segment) to the next, as `rnnc train` carries it. */
         o.tbptt = ts.tbptt > 0 && (!ts.seq_len || ts.tbptt < ts.seq_len);
+        /* TBPTT(k1, k2) needs the steps before each call's (passes/history.h),
+         * which the C API has no argument for yet (docs/c-api.md). */
+        if (ts.tbptt_back > ts.tbptt && o.tbptt) {
+            cli_error("--train: the train block of '%s' sets tbptt_back = %lld > tbptt = %lld, which the compiled "
+                      "training step does not support yet (it back-propagates tbptt steps); train it with rnnc train",
+                      name, (long long)ts.tbptt_back, (long long)ts.tbptt);
+            goto done;
+        }
         trainm = ir_clone(fwd);
         PipeOpts to = {.carry = o.tbptt, .optimize = 1};
         if (pipeline_train(trainm, &o.cfg, &to, err, sizeof err)) {

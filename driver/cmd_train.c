@@ -36,6 +36,7 @@
 #include "driver/train_data.h"
 #include "ir/bind.h"
 #include "ir/lengths.h"
+#include "passes/history.h"
 #include "passes/pipeline.h"
 
 /* Set by Ctrl-C; the loop checks it between steps. */
@@ -50,10 +51,16 @@ typedef struct Trainer {
     const Engine *engine;
     IrModule *m;   /* the training step                        */
     IrModule *fwd; /* forward only (eval), same carries         */
+    /* tbptt_back > tbptt (TBPTT(k1, k2)): the training step with the
+     * "hist:" steps before the new ones (passes/history.h), for every
+     * segment but the first, and the forward step without the loss that
+     * moves the carried state to the next window's start. */
+    IrModule *hist, *adv;
     TrainSettings ts;
     Dataset data;
     DataSplit train, eval;
-    int64_t seg_len; /* tbptt k                                   */
+    int64_t seg_len; /* tbptt k (k1)                              */
+    int64_t back;    /* tbptt_back (k2 >= k1)                     */
     int64_t nseg;    /* segments of one sequence                  */
     int64_t total;   /* steps of the whole run                    */
     /* the target a cross_entropy loss reads, NULL: no accuracy (accuracy.h) */
@@ -155,9 +162,11 @@ static int load_data(Trainer *tr)
     if (!ts->seq_len) ts->seq_len = 50;
     if (ts->tbptt > ts->seq_len)
         return cli_error("tbptt = %lld is longer than seq_len = %lld", (long long)ts->tbptt, (long long)ts->seq_len);
+    if (train_settings_check_back(ts, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
     if (data_split(&tr->data, ts->eval, ts->batch, ts->seq_len, &tr->train, &tr->eval, tr->err, sizeof tr->err))
         return cli_error("%s", tr->err);
     tr->seg_len = ts->tbptt ? ts->tbptt : ts->seq_len;
+    tr->back = ts->tbptt_back > tr->seg_len ? ts->tbptt_back : tr->seg_len;
     tr->nseg = (ts->seq_len + tr->seg_len - 1) / tr->seg_len;
     /* epochs x batches x segments, checked: a run has at most
      * TRAIN_MAX_INT steps, as `steps` (docs/training.md, "Limits") */
@@ -182,6 +191,15 @@ static int build_modules(Trainer *tr)
     if (tr->eval.nbatches > 0) {
         tr->fwd = ir_clone(tr->m);
         if (pipeline_forward(tr->fwd, 1, &po, err, sizeof err)) return cli_error("%s", err);
+    }
+    if (tr->back > tr->seg_len) { /* then there are segments: nseg > 1 */
+        PipeOpts ph = po;
+        ph.history = 1;
+        tr->hist = ir_clone(tr->m);
+        tr->adv = ir_clone(tr->m);
+        if (pipeline_train(tr->hist, &tr->ts.opt, &ph, err, sizeof err) ||
+            pipeline_forward(tr->adv, 0, &po, err, sizeof err))
+            return cli_error("%s", err);
     }
     if (pipeline_train(tr->m, &tr->ts.opt, &po, err, sizeof err)) return cli_error("%s", err);
     return 0;
@@ -260,14 +278,48 @@ static int64_t seg_steps(const Trainer *tr, const DataSplit *sp, int64_t seg)
     return t0 + tr->seg_len > sp->seq_len ? sp->seq_len - t0 : tr->seg_len;
 }
 
-/* The inputs of segment `seg` of batch j: data, carried state (zeros and
+/* Where the window of segment `seg` starts, TBPTT(k1, k2): k2 - k1 steps
+ * before the segment, or at the sequence's start. */
+static int64_t window_start(const Trainer *tr, int64_t seg)
+{
+    int64_t t = seg * tr->seg_len - (tr->back - tr->seg_len);
+    return t > 0 ? t : 0;
+}
+
+/* The module that trains segment `seg`: with a history but at the start. */
+static IrModule *train_module(const Trainer *tr, int64_t seg) { return tr->hist && seg > 0 ? tr->hist : tr->m; }
+
+/* Steps [t0, t0 + n) of batch j, each tensor put into `in` as
+ * prefix + its name if m has an input or target of that name (the step
+ * without the loss reads no targets; the history only some inputs). */
+static int data_into(Trainer *tr, const IrModule *m, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0,
+                     int64_t n, const char *prefix, TensorMap *in)
+{
+    TensorMap all;
+    rt_map_init(&all);
+    int rc = data_batch(&tr->data, sp, perm, j, t0, n, &all, tr->err, sizeof tr->err) ? cli_error("%s", tr->err) : 0;
+    char name[300];
+    for (int i = 0; i < all.count && !rc; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, all.names[i]);
+        int has = ir_input_index(m, name) >= 0;
+        for (int k = 0; k < m->ntargets && !has; k++) has = !strcmp(m->targets[k].name, name);
+        if (has) rc = take(&all, all.names[i], in, name);
+    }
+    rt_map_free(&all);
+    return rc;
+}
+
+/* The inputs of segment `seg` of batch j: data (and with a history its
+ * steps from the window's start, "hist:<x>"), carried state (zeros and
  * reset = 1 at a sequence's start), optimizer state and step. */
 static int segment_inputs(Trainer *tr, const IrModule *m, const DataSplit *sp, const int64_t *perm, int64_t j,
                           int64_t seg, const TensorMap *carry, int train, TensorMap *in)
 {
-    if (data_batch(&tr->data, sp, perm, j, seg * tr->seg_len, seg_steps(tr, sp, seg), in, tr->err, sizeof tr->err))
+    int64_t t0 = seg * tr->seg_len, s = m == tr->hist ? window_start(tr, seg) : t0;
+    if (data_batch(&tr->data, sp, perm, j, t0, seg_steps(tr, sp, seg), in, tr->err, sizeof tr->err))
         return cli_error("%s", tr->err);
-    if (carry_inputs(m, seg > 0 ? carry : NULL, data_batch_size(sp, j), in)) return 1;
+    if (s < t0 && data_into(tr, m, sp, perm, j, s, t0 - s, HISTORY_PREFIX, in)) return 1;
+    if (carry_inputs(m, s > 0 ? carry : NULL, data_batch_size(sp, j), in)) return 1;
     if (!train) return 0;
     for (int i = 0; i < tr->st.opt.count; i++) {
         Tensor copy;
@@ -292,6 +344,39 @@ static void count_right(const Trainer *tr, const TensorMap *in, const TensorMap 
     if (t) acc_count(lg, t, right, n);
 }
 
+/* TBPTT(k1, k2): the carried state from the start of segment seg's
+ * window to the next one's, by the forward step without the loss over
+ * the steps between, with the weights of the update's forward (tr->st's,
+ * not yet replaced), so that it is the state that forward went through
+ * (but without dropout: the forward step has none). */
+static int advance(Trainer *tr, int64_t j, int64_t seg)
+{
+    int64_t s = window_start(tr, seg), s2 = window_start(tr, seg + 1);
+    if (s2 == 0) { /* the next window starts the sequence too: reset, and */
+        /* zeros for a checkpoint, which holds a state inside a sequence */
+        rt_map_free(&tr->st.carry);
+        rt_map_init(&tr->st.carry);
+        for (int i = 0; i < tr->adv->ninputs; i++) {
+            const IrInput *c = &tr->adv->inputs[i];
+            if (c->role == IR_ROLE_CARRY &&
+                carry_put_zeros(&tr->st.carry, tr->adv, c->name, &c->value->type, data_batch_size(&tr->train, j)))
+                return 1;
+        }
+        return 0;
+    }
+    TensorMap in, out;
+    rt_map_init(&in);
+    rt_map_init(&out);
+    int rc = data_into(tr, tr->adv, &tr->train, tr->perm, j, s, s2 - s, "", &in);
+    if (!rc) rc = carry_inputs(tr->adv, s > 0 ? &tr->st.carry : NULL, data_batch_size(&tr->train, j), &in);
+    if (!rc && tr->engine->run(tr->engine, tr->adv, &tr->st.params, &in, &out, tr->err, sizeof tr->err))
+        rc = cli_error("step %lld: the state to the next window: %s", (long long)tr->st.step + 1, tr->err);
+    if (!rc) rc = carry_take(tr->adv, &out, &tr->st.carry);
+    rt_map_free(&in);
+    rt_map_free(&out);
+    return rc;
+}
+
 /* Runs one training step; *loss and *gnorm receive its values, *right and
  * *n the positions classified right and counted (0 and 0: no accuracy).
  * The new parameters and state are moved into tr->st only if the loss is
@@ -302,14 +387,15 @@ static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doub
     rt_map_init(&in);
     rt_map_init(&out);
     int rc = 1;
-    if (segment_inputs(tr, tr->m, &tr->train, tr->perm, j, seg, &tr->st.carry, 1, &in)) goto done;
-    if (tr->engine->run(tr->engine, tr->m, &tr->st.params, &in, &out, tr->err, sizeof tr->err)) {
+    IrModule *m = train_module(tr, seg);
+    if (segment_inputs(tr, m, &tr->train, tr->perm, j, seg, &tr->st.carry, 1, &in)) goto done;
+    if (tr->engine->run(tr->engine, m, &tr->st.params, &in, &out, tr->err, sizeof tr->err)) {
         cli_error("step %lld: %s", (long long)tr->st.step + 1, tr->err);
         goto done;
     }
     const Tensor *l = rt_map_get(&out, "loss"), *g = NULL;
-    for (int i = 0; i < tr->m->noutputs; i++)
-        if (tr->m->outputs[i].role == IR_ROLE_GRAD_NORM) g = rt_map_get(&out, tr->m->outputs[i].name);
+    for (int i = 0; i < m->noutputs; i++)
+        if (m->outputs[i].role == IR_ROLE_GRAD_NORM) g = rt_map_get(&out, m->outputs[i].name);
     if (!l || !g) {
         cli_error("internal error: the training step computed no loss or grad_norm");
         goto done;
@@ -322,19 +408,20 @@ static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doub
         rc = 2;
         goto done;
     }
-    /* The new parameters and optimizer state, under the names of what
-     * they replace. */
-    for (int i = 0; i < tr->m->noutputs; i++) {
-        const IrOutput *o = &tr->m->outputs[i];
-        if (o->role == IR_ROLE_NEW_PARAM && take(&out, o->name, &tr->st.params, o->of)) goto done;
-        if (o->role == IR_ROLE_NEW_OPT_STATE && take(&out, o->name, &tr->st.opt, o->of)) goto done;
-    }
-    /* The carried state matters only inside a sequence. */
+    /* The carried state matters only inside a sequence; with a history
+     * it is moved on before the weights it was computed with go. */
     if (seg + 1 < tr->nseg) {
-        if (carry_take(tr->m, &out, &tr->st.carry)) goto done;
+        if (tr->hist ? advance(tr, j, seg) : carry_take(m, &out, &tr->st.carry)) goto done;
     } else {
         rt_map_free(&tr->st.carry);
         rt_map_init(&tr->st.carry);
+    }
+    /* The new parameters and optimizer state, under the names of what
+     * they replace. */
+    for (int i = 0; i < m->noutputs; i++) {
+        const IrOutput *o = &m->outputs[i];
+        if (o->role == IR_ROLE_NEW_PARAM && take(&out, o->name, &tr->st.params, o->of)) goto done;
+        if (o->role == IR_ROLE_NEW_OPT_STATE && take(&out, o->name, &tr->st.opt, o->of)) goto done;
     }
     rc = 0;
 done:
@@ -624,6 +711,8 @@ done:
     ckpt_free(&tr.st);
     engine_close(&eng); /* before the modules it compiled */
     if (tr.fwd) ir_free(tr.fwd);
+    if (tr.hist) ir_free(tr.hist);
+    if (tr.adv) ir_free(tr.adv);
     source_free(&s);
     return rc;
 }

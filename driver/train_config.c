@@ -20,6 +20,7 @@ static int64_t *int_field(TrainSettings *ts, TrainKeyId id)
     switch (id) {
     case TK_SEQ_LEN: return &ts->seq_len;
     case TK_TBPTT: return &ts->tbptt;
+    case TK_TBPTT_BACK: return &ts->tbptt_back;
     case TK_BATCH: return &ts->batch;
     case TK_EPOCHS: return &ts->epochs;
     case TK_STEPS: return &ts->steps;
@@ -46,6 +47,7 @@ static double *number_field(TrainSettings *ts, TrainKeyId id)
     case TK_DATA:
     case TK_SEQ_LEN:
     case TK_TBPTT:
+    case TK_TBPTT_BACK:
     case TK_BATCH:
     case TK_EPOCHS:
     case TK_STEPS:
@@ -268,6 +270,23 @@ int train_settings_finish(TrainSettings *ts, char *err, size_t errlen)
                        (long long)ts->eval_every);
     if (ts->seq_len && ts->tbptt > ts->seq_len)
         return ir_errf(err, errlen, "tbptt = %lld is longer than seq_len = %lld", (long long)ts->tbptt,
+                       (long long)ts->seq_len);
+    return train_settings_check_back(ts, err, errlen);
+}
+
+int train_settings_check_back(const TrainSettings *ts, char *err, size_t errlen)
+{
+    if (!ts->tbptt_back) return 0;
+    if (!ts->tbptt)
+        return ir_errf(err, errlen, "tbptt_back = %lld needs tbptt, the new steps of each update (tbptt <= tbptt_back)",
+                       (long long)ts->tbptt_back);
+    if (ts->tbptt_back < ts->tbptt)
+        return ir_errf(
+            err, errlen,
+            "tbptt_back = %lld is shorter than tbptt = %lld: an update back-propagates at least its new steps",
+            (long long)ts->tbptt_back, (long long)ts->tbptt);
+    if (ts->seq_len && ts->tbptt_back > ts->seq_len)
+        return ir_errf(err, errlen, "tbptt_back = %lld is longer than seq_len = %lld", (long long)ts->tbptt_back,
                        (long long)ts->seq_len);
     return 0;
 }

@@ -23,6 +23,7 @@ typedef struct TrainSettings {
     char data_note[1400]; /* where the file names came from, for messages */
     int64_t seq_len;      /* 0: not set (npy: T)                     */
     int64_t tbptt;        /* 0: not set (= seq_len)                  */
+    int64_t tbptt_back;   /* 0: not set (= tbptt)                    */
     int64_t batch;
     int64_t epochs, steps; /* steps > 0 wins; else epochs (default 1)  */
     int64_t seed;
@@ -49,7 +50,12 @@ int train_settings_block(TrainSettings *ts, const Decl *t, const char *file, cha
 int train_settings_set(TrainSettings *ts, const char *kv, char *err, size_t errlen);
 
 /* Final checks and defaults that depend on each other (lr into the
- * optimizer, tbptt <= seq_len, eval_every needs eval).  Returns 0 or -1. */
+ * optimizer, tbptt <= tbptt_back <= seq_len, eval_every needs eval).  Returns 0 or -1. */
 int train_settings_finish(TrainSettings *ts, char *err, size_t errlen);
+
+/* The checks of tbptt_back (part of train_settings_finish, and again
+ * once seq_len is known from the data): given only with tbptt, at least
+ * tbptt, at most seq_len (when set).  Returns 0 or -1. */
+int train_settings_check_back(const TrainSettings *ts, char *err, size_t errlen);
 
 #endif

@@ -505,6 +505,37 @@ static void check_setting(Sema *s, const char *key, SrcLoc kloc, const Expr *e)
     if (train_key_check(k, e, &at, msg, sizeof msg)) sema_err(s, at, "%s", msg);
 }
 
+/* The setting `key` of train block t with an integer value, or NULL. */
+static const Stmt *int_setting(const Decl *t, const char *key, double *v)
+{
+    for (int i = 0; i < t->nbody; i++) {
+        const Stmt *st = t->body[i];
+        if (st->kind == ST_SETTING && st->value && !strcmp(st->names[0], key) && train_value_number(st->value, v))
+            return st;
+    }
+    return NULL;
+}
+
+/* tbptt_back (k2) against tbptt (k1) and seq_len, at tbptt_back's value:
+ * the checks of train_settings_check_back() (driver/train_config.h) that
+ * a block alone can fail. */
+static void check_tbptt_back(Sema *s, const Decl *t)
+{
+    double k1 = 0, k2 = 0, len = 0;
+    const Stmt *back = int_setting(t, "tbptt_back", &k2);
+    if (!back || k2 < 1) return;
+    const Stmt *fwd = int_setting(t, "tbptt", &k1), *sl = int_setting(t, "seq_len", &len);
+    SrcLoc at = back->value->loc;
+    if (!fwd)
+        sema_err(s, back->name_locs[0], "tbptt_back needs tbptt, the new steps of each update (tbptt <= tbptt_back)");
+    else if (k1 >= 1 && k2 < k1)
+        sema_err(s, at,
+                 "tbptt_back = %.0f is shorter than tbptt = %.0f: an update back-propagates at least its new steps", k2,
+                 k1);
+    else if (sl && len >= 1 && k2 > len)
+        sema_err(s, at, "tbptt_back = %.0f is longer than seq_len = %.0f", k2, len);
+}
+
 static void check_train(Sema *s, const Decl *t, int index)
 {
     const Decl *model = NULL;
@@ -541,6 +572,7 @@ static void check_train(Sema *s, const Decl *t, int index)
         }
         if (!dup && st->value) check_setting(s, st->names[0], st->name_locs[0], st->value);
     }
+    check_tbptt_back(s, t);
 }
 
 /* ---- declarations ------------------------------------------------------------ */

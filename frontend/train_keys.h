@@ -26,6 +26,7 @@ typedef enum TrainKeyId {
     TK_DATA,
     TK_SEQ_LEN,
     TK_TBPTT,
+    TK_TBPTT_BACK,
     TK_BATCH,
     TK_EPOCHS,
     TK_STEPS,

@@ -197,6 +197,14 @@ void ir_block_append(IrModule *m, IrBlock *b, IrOp *op)
     op->parent = b;
 }
 
+void ir_block_take_ops(IrBlock *b, IrBlock *from)
+{
+    b->ops = from->ops;
+    b->nops = from->nops;
+    b->capops = from->capops;
+    for (int i = 0; i < b->nops; i++) b->ops[i]->parent = b;
+}
+
 static IrOp *new_op(IrModule *m, IrOpKind k, IrValue **operands, int noperands, const IrType *result_types,
                     int nresults)
 {

@@ -224,6 +224,9 @@ IrOp *ir_op(IrModule *m, IrBlock *b, IrOpKind k, IrValue **operands, int noperan
 /* Appends an op that already exists (made by ir_op, moved from another
  * block by a pass) to block b and makes b its parent. */
 void ir_block_append(IrModule *m, IrBlock *b, IrOp *op);
+/* Block b's ops become those of `from` (a block a pass built anew, in the
+ * same arena), each with b as its parent; `from` is then not used. */
+void ir_block_take_ops(IrBlock *b, IrBlock *from);
 /* One-result helpers; the result type is inferred with ir_infer_type(). */
 /* "[3, 1]": the multi-index of flat element i of a row-major tensor of
  * that shape, for messages. */

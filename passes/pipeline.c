@@ -15,6 +15,7 @@
 #include "passes/dce.h"
 #include "passes/dropout.h"
 #include "passes/fold.h"
+#include "passes/history.h"
 #include "passes/hoist.h"
 #include "passes/merge_linear.h"
 #include "passes/segment.h"
@@ -193,10 +194,23 @@ int pipeline_step(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
     return finish(m, "step", o, err, errlen);
 }
 
+/* The gradient recipes' state across calls: segment_carry() with
+ * o->carry, then with o->history the steps before (history_prefix()). */
+static int carried(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
+{
+    if (!o->carry) return 0;
+    if (segment_carry(m, err, errlen) < 0) return -1;
+    if (!o->history) return 0;
+    const char *why = NULL;
+    if (!pipeline_can_step(m, &why))
+        return ir_errf(err, errlen, "model '%s' cannot keep a history for tbptt_back: %s", m->name, why);
+    return history_prefix(m, err, errlen);
+}
+
 int pipeline_grad(IrModule *m, int per_step, const PipeOpts *o, char *err, size_t errlen)
 {
     if (dropout_train(m, err, errlen) < 0 || merged(m, o, err, errlen)) return -1;
-    if (o->carry && segment_carry(m, err, errlen) < 0) return -1;
+    if (carried(m, o, err, errlen)) return -1;
     if ((per_step ? autodiff_with_state_grads : autodiff)(m, err, errlen)) return -1;
     return finish(m, "grad", o, err, errlen);
 }
@@ -207,7 +221,7 @@ int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char 
     if (!m->nparams) return ir_errf(err, errlen, "model '%s' has no parameters: there is nothing to train", m->name);
     add_ce_logits(m, o);
     if (dropout_train(m, err, errlen) < 0 || merged(m, o, err, errlen)) return -1;
-    if (o->carry && segment_carry(m, err, errlen) < 0) return -1;
+    if (carried(m, o, err, errlen)) return -1;
     if (autodiff(m, err, errlen)) return -1;
     if (train_step(m, cfg, err, errlen)) return -1;
     if (keep_train_outputs(m, err, errlen)) return -1;

@@ -36,6 +36,9 @@ typedef struct PipeOpts {
     /* segment_carry() (passes/segment.h): the recurrent state is an input
      * and an output of each call, for TBPTT segments and sampling. */
     int carry;
+    /* pipeline_train and pipeline_grad with carry: history_prefix() (passes/history.h), the
+     * "hist:" steps before the new ones of TBPTT(k1, k2). */
+    int history;
     /* End with optimize().  Compiled code runs the optimized module; the
      * interpreter, the oracle the others are tested against, runs the
      * module as the passes made it (exec/engine.h: engine_optimizes()). */
@@ -83,7 +86,9 @@ int pipeline_step(IrModule *m, const PipeOpts *o, char *err, size_t errlen);
  * and every parameter's gradient. */
 int pipeline_grad(IrModule *m, int per_step, const PipeOpts *o, char *err, size_t errlen);
 
-/* The training step: (segment_carry() with o->carry), autodiff(),
+/* The training step: (segment_carry() with o->carry, then
+ * history_prefix() with o->history, which needs a model that
+ * pipeline_can_step()), autodiff(),
  * train_step() with cfg; then only the loss and the outputs a step's
  * caller reads are kept - the gradient norm, the updated parameters and
  * optimizer state, the carried state - so nothing computes the model's

@@ -67,10 +67,7 @@ int segment_carry(IrModule *m, char *err, size_t errlen)
         }
         ir_block_append(m, nb, F);
     }
-    top->ops = nb->ops;
-    top->nops = nb->nops;
-    top->capops = nb->capops;
-    for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
+    ir_block_take_ops(top, nb);
 
     if (ir_verify(m, "segment", stderr))
         return ir_errf(err, errlen, "internal error: the segmented module does not verify (see above)");

@@ -381,5 +381,50 @@ else
     bad "batch-first warning"
 fi
 
+# 20. Truncated BPTT(k1, k2), tbptt_back (docs/training.md, "TBPTT"; the
+#     numbers themselves: tests/unit/test_history.c).  tbptt_back = tbptt
+#     is plain tbptt bit for bit; with dropout between LSTM layers the
+#     interpreter and the JIT agree (float32 in another order, over 6 Adam
+#     steps: 1e-5 relative + 1e-6), and the history changes the run; a run
+#     stopped where the next window starts the sequence (step 6: no state
+#     yet) or inside it (step 7) resumes bit for bit (the interpreter: no
+#     compile time); tbptt_back < tbptt and `compile --train` are errors.
+#     With lr = 1e-30 (no weight moves in float32) every update's loss is
+#     plain tbptt's, to the digit, so the history's steps and the state
+#     moved on are the right ones; the gradient norm is the same at each
+#     sequence's first update (no history) and differs at the others.
+T20="--set steps=4 --set eval=0"
+H20="--set steps=6 --set eval=0 --set tbptt=5 --set tbptt_back=12"
+L20="--set steps=8 --set eval=0 --set tbptt=4 --set lr=1e-30 --engine interp"
+S20="--set steps=10 --set batch=16 --set tbptt=4 --set tbptt_back=12 --set checkpoint_every=3 --engine interp"
+cp $M "$tmp/k.rnn" && sed -i "s|../../examples|$PWD/examples|; s/tbptt = 8/tbptt = 8 tbptt_back = 12/" "$tmp/k.rnn"
+if "$R" train $M $T20 -o "$tmp/k1.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $T20 --set tbptt_back=8 -o "$tmp/k2.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/k1.safetensors" "$tmp/k2.safetensors" >"$tmp/err" 2>&1 &&
+   "$R" train tests/train/droplm.rnn $H20 --engine interp -o "$tmp/hi.safetensors" 2>"$tmp/err" &&
+   "$R" train tests/train/droplm.rnn $H20 -o "$tmp/hj.safetensors" 2>"$tmp/err" &&
+   "$CMP" --rtol 1e-5 --atol 1e-6 "$tmp/hj.safetensors" "$tmp/hi.safetensors" >"$tmp/err" 2>&1 &&
+   "$R" train tests/train/droplm.rnn $H20 --set tbptt_back=5 --engine interp -o "$tmp/h5.safetensors" 2>"$tmp/err" &&
+   ! cmp -s "$tmp/hi.loss.csv" "$tmp/h5.loss.csv" &&
+   "$R" train $M $L20 -o "$tmp/l1.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $L20 --set tbptt_back=12 -o "$tmp/l2.safetensors" 2>"$tmp/err" &&
+   paste -d, "$tmp/l1.loss.csv" "$tmp/l2.loss.csv" | awk -F, 'NR > 1 { n++; if ($2 != $6) bad = 1;
+       if ((NR - 2) % 4 == 0) { if ($3 != $7) bad = 1 } else if ($3 == $7) bad = 1 } END { exit bad || n != 8 }' &&
+   "$R" train $M $S20 -o "$tmp/ks.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $S20 --set steps=6 -o "$tmp/k6.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $S20 --resume "$tmp/k6.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $S20 --set steps=7 -o "$tmp/k7.safetensors" 2>"$tmp/err" &&
+   "$R" train $M $S20 --resume "$tmp/k7.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/ks.safetensors" "$tmp/k6.safetensors" >"$tmp/err" 2>&1 && cmp "$tmp/ks.loss.csv" "$tmp/k6.loss.csv" &&
+   cmp "$tmp/ks.safetensors" "$tmp/k7.safetensors" >"$tmp/err" 2>&1 && cmp "$tmp/ks.loss.csv" "$tmp/k7.loss.csv" &&
+   ! "$R" train $M --set tbptt_back=4 2>"$tmp/err" &&
+   grep -q "^rnnc: tbptt_back = 4 is shorter than tbptt = 8: an update back-propagates at least its new steps" "$tmp/err" &&
+   ! "$R" compile "$tmp/k.rnn" --train -o "$tmp/k.c" 2>"$tmp/err" &&
+   grep -q "tbptt_back = 12 > tbptt = 8, which the compiled training step does not support" "$tmp/err"; then
+    ok "tbptt_back: = tbptt is tbptt; interp = jit with dropout; resume bit for bit; errors"
+else
+    bad "tbptt_back"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

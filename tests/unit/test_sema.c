@@ -574,6 +574,23 @@ static void test_warnings(void **state)
     run_free(&r);
 }
 
+/* sema_check() of src ("t.rnn"): its error count, and its messages in
+ * *msgs (the caller frees them). */
+static int check_msgs(const char *src, char **msgs)
+{
+    size_t len = 0;
+    *msgs = NULL;
+    FILE *out = open_memstream(msgs, &len);
+    Diag d;
+    diag_init(&d, "t.rnn", src, out);
+    Program *p = parse_program("t.rnn", src, &d);
+    assert_non_null(p);
+    int n = sema_check(p, &d);
+    fclose(out);
+    ast_free(p);
+    return n;
+}
+
 static void test_check_counts_all_models(void **state)
 {
     (void)state;
@@ -581,29 +598,48 @@ static void test_check_counts_all_models(void **state)
                        "model b {\n input x : seq<[2]>\n output y = last(x) * x\n}\n"
                        "train c {\n epochs = 2\n}\n"
                        "train a {\n epochs = 0\n speed = 3\n}\n";
-    char *msgs = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&msgs, &len);
-    Diag d;
-    diag_init(&d, "t.rnn", src2, out);
-    Program *p = parse_program("t.rnn", src2, &d);
-    assert_non_null(p);
-    int n = sema_check(p, &d);
-    fclose(out);
-    assert_int_equal(n, 5);
+    char *msgs;
+    assert_int_equal(check_msgs(src2, &msgs), 5);
     assert_non_null(strstr(msgs, "t.rnn:4:15: error: shape mismatch in '+': [2] vs [3]"));
     assert_non_null(strstr(msgs, "t.rnn:8:21: error: cannot combine [2] and seq<[2]> with '*'"));
     assert_non_null(strstr(msgs, "t.rnn:10:7: error: train block names no model"));
     assert_non_null(strstr(msgs, "t.rnn:14:11: error: 'epochs' must be a positive integer"));
     assert_non_null(strstr(msgs, "t.rnn:15:2: error: unknown train setting 'speed'"));
-    ast_free(p);
     free(msgs);
+}
+
+/* tbptt_back against tbptt and seq_len, each error at the value (or at
+ * the key, when tbptt is missing); a tbptt_back = tbptt is no error. */
+static void test_tbptt_back_errors(void **state)
+{
+    (void)state;
+    const char *src = "model m {\n input x : seq<[2]>\n target t : seq<[2]>\n h = gru(x, hidden=2)\n"
+                      " y = dense(h, 2)\n loss = mse(y, t)\n}\n"
+                      "train m {\n seq_len = 10 tbptt = 4 tbptt_back = 3\n}\n";
+    const char *variants[][2] = {
+        {"seq_len = 10 tbptt = 4 tbptt_back = 3", "t.rnn:9:38: error: tbptt_back = 3 is shorter than tbptt = 4: an "
+                                                  "update back-propagates at least its new steps"},
+        {"seq_len = 10 tbptt_back = 3   ", "t.rnn:9:15: error: tbptt_back needs tbptt"},
+        {"seq_len = 10 tbptt = 4 tbptt_back = 11", "t.rnn:9:38: error: tbptt_back = 11 is longer than seq_len = 10"},
+        {"seq_len = 10 tbptt = 4 tbptt_back = 4", NULL},
+        {"seq_len = 10 tbptt = 4 tbptt_back = 10", NULL},
+    };
+    for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
+        char buf[512], *msgs;
+        const char *at = strstr(src, "seq_len");
+        snprintf(buf, sizeof buf, "%.*s%s\n}\n", (int)(at - src), src, variants[i][0]);
+        int n = check_msgs(buf, &msgs);
+        if (variants[i][1] ? n != 1 || !strstr(msgs, variants[i][1]) : n != 0)
+            fail_msg("%s: got %d errors:\n%s", variants[i][0], n, msgs);
+        free(msgs);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lstm_bidirectional_stacked_params),
+        cmocka_unit_test(test_tbptt_back_errors),
         cmocka_unit_test(test_gru_rnn_shapes),
         cmocka_unit_test(test_merge_sum_and_final),
         cmocka_unit_test(test_learned_init),

@@ -188,6 +188,27 @@ static void test_set_errors(void **state)
     assert_int_equal(train_settings_set(&ts, "tbptt=8", err, sizeof err), 0);
     assert_int_equal(train_settings_finish(&ts, err, sizeof err), -1);
     assert_non_null(strstr(err, "tbptt = 8 is longer than seq_len = 4"));
+    /* tbptt_back: at least tbptt, at most seq_len, only with tbptt */
+    assert_int_equal(train_settings_set(&ts, "tbptt=2", err, sizeof err), 0);
+    assert_int_equal(train_settings_set(&ts, "tbptt_back=1", err, sizeof err), 0);
+    assert_int_equal(train_settings_finish(&ts, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tbptt_back = 1 is shorter than tbptt = 2"));
+    assert_int_equal(train_settings_set(&ts, "tbptt_back=5", err, sizeof err), 0);
+    assert_int_equal(train_settings_finish(&ts, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tbptt_back = 5 is longer than seq_len = 4"));
+    assert_int_equal(train_settings_set(&ts, "tbptt_back=0", err, sizeof err), -1);
+    assert_non_null(strstr(err, "--set tbptt_back: 'tbptt_back' must be a positive integer"));
+    assert_int_equal(train_settings_set(&ts, "tbptt_back=4", err, sizeof err), 0);
+    assert_int_equal(train_settings_finish(&ts, err, sizeof err), 0);
+    assert_int_equal(ts.tbptt_back, 4);
+    {
+        TrainSettings t2;
+        train_settings_default(&t2);
+        assert_int_equal(train_settings_set(&t2, "data=text(\"a\")", err, sizeof err), 0);
+        assert_int_equal(train_settings_set(&t2, "tbptt_back=3", err, sizeof err), 0);
+        assert_int_equal(train_settings_finish(&t2, err, sizeof err), -1);
+        assert_non_null(strstr(err, "tbptt_back = 3 needs tbptt"));
+    }
     /* eval_every needs something to evaluate on; 0 turns it off again. */
     assert_int_equal(train_settings_set(&ts, "tbptt=4", err, sizeof err), 0);
     assert_int_equal(train_settings_set(&ts, "eval_every=5", err, sizeof err), 0);
