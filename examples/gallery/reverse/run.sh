@@ -1,0 +1,39 @@
+#!/bin/sh
+# Reversing words with an encoder-decoder (README.md): makes the data,
+# trains reverse.rnn, and scores exact-match accuracy on 1000 words never
+# trained on.
+#   sh examples/gallery/reverse/run.sh [--short] [BUILD_DIR]
+. "$(dirname "$0")/../lib.sh"
+# full: 8 letters, 20000 words, 10 epochs; short: 5 letters, 4000 words, 3 epochs
+if [ "$short" = 1 ]; then L=5 N=4000 epochs=3; else L=8 N=20000 epochs=10; fi
+cp "$here/reverse.rnn" "$work/"
+cd "$work"
+
+say "data: $N random words of $L letters (seed 1) to train on, 1000 others (seed 2) to test"
+sh "$here/make_data.sh" "$TOOLS/npy_text" "$L" "$N" 1 data
+sh "$here/make_data.sh" "$TOOLS/npy_text" "$L" 1000 2 test
+
+say "training (accuracy is per letter, with the true letters fed to the decoder)"
+"$RNNC" train reverse.rnn -o reverse.safetensors --set epochs=$epochs 2>&1 | grep -v '^step '
+
+say "exact match on the test words: every letter of the reversed word right"
+"$RNNC" run reverse.rnn -w reverse.safetensors -i src=test/src.npy -i tgt_in=test/tgt_in.npy \
+    -o probs=test/probs.npy
+"$TOOLS/npy_text" dump test/probs.npy >test/probs.txt
+"$TOOLS/npy_text" dump test/src.npy >test/src.txt
+"$TOOLS/npy_text" dump test/tgt_out.npy >test/tgt_out.txt
+# probs.txt is [L, B, 26] as L*B rows: row t*B + b is step t of word b
+awk -v L="$L" '
+FILENAME ~ /src/ { for (b = 1; b <= NF; b++) src[NR - 1, b - 1] = $b; B = NF; next }
+FILENAME ~ /tgt_out/ { for (b = 1; b <= NF; b++) want[FNR - 1, b - 1] = $b; next }
+{   best = 1; for (i = 2; i <= NF; i++) if ($i > $best) best = i
+    got[int((FNR - 1) / B), (FNR - 1) % B] = best - 1 }
+function word(a, b,   t, s) { s = ""; for (t = 0; t < L; t++) s = s sprintf("%c", 97 + a[t, b]); return s }
+END {
+    for (b = 0; b < B; b++) {
+        ok = 1; for (t = 0; t < L; t++) { if (got[t, b] == want[t, b]) letters++; else ok = 0 }
+        exact += ok
+        if (b < 5 || (!ok && shown++ < 3)) printf "  %s -> %s %s\n", word(src, b), word(got, b), ok ? "" : "(wrong)"
+    }
+    printf "exact match: %.1f%% of %d words (letters right: %.1f%%)\n", 100 * exact / B, B, 100 * letters / (B * L)
+}' test/src.txt test/tgt_out.txt test/probs.txt | tee score.txt
