@@ -1,0 +1,51 @@
+#!/bin/sh
+# Vanishing and exploding gradients (README.md), on the adding problem:
+#  1. per-step gradient norms ||dL/dh_t|| of a tanh RNN and an LSTM, fresh
+#     weights, the same batch (rnnc grad --per-step): per-step.svg;
+#  2. the tanh RNN trained by SGD with momentum without clipping (it
+#     explodes) and with clipping by norm: clipping.svg.
+#   sh examples/gallery/gradients/run.sh [--short] [BUILD_DIR]
+. "$(dirname "$0")/../lib.sh"
+# full: 300 steps with clipping; short: 100 (the run without clipping
+# ends when its loss overflows, at step 76 either way)
+if [ "$short" = 1 ]; then steps=100; else steps=300; fi
+cp "$here/rnn.rnn" "$here/lstm.rnn" "$work/"
+cd "$work"
+rm -f noclip.* clip.*
+
+say "data: the adding problem, 50 steps; 2000 sequences to train on, one batch of 32 for the gradients"
+"$TOOLS/make_adding" 50 2000 1 x.npy y.npy
+"$TOOLS/make_adding" 50 32 7 batch_x.npy batch_y.npy
+
+say "1. per-step gradient norms, fresh weights (rnnc init --seed 1)"
+# per_step NAME: NAME.per-step.txt (rnnc grad's table) and NAME.csv
+# (step, ||dL/dh_t||: the first state, h)
+per_step() {
+    "$RNNC" init "$1.rnn" -o "$1.init.safetensors" --seed 1 >/dev/null
+    "$RNNC" grad "$1.rnn" -w "$1.init.safetensors" -i x=batch_x.npy -i y=batch_y.npy --per-step >"$1.per-step.txt"
+    awk 'go { print $1 "," $2 } /^step / { go = 1; print "step,h" }' "$1.per-step.txt" >"$1.csv"
+}
+per_step rnn
+per_step lstm
+for m in rnn lstm; do
+    awk -F, -v m=$m 'FNR == 2 { first = $2 } { last = $2 }
+        END { printf "%-4s ||dL/dh_t|| at the last step %.3g, at the first %.3g: %.3g times smaller\n",
+              m, last, first, last / first }' $m.csv
+done | tee per-step.txt
+"$TOOLS/loss_plot" --xlabel "time step t" --ylabel "||dL/dh_t||" per-step.svg \
+    "gradient reaching h_t from the loss at step 49 (fresh weights, log scale)" \
+    "tanh RNN=rnn.csv" "LSTM=lstm.csv"
+
+say "2. the tanh RNN by SGD (lr 0.1, momentum 0.9): without clipping, then clipped at norm 1"
+# the run without clipping is expected to stop with "loss is Inf"
+"$RNNC" train rnn.rnn -o noclip.safetensors --set steps=$steps 2>&1 | grep -v '^step [0-9]*/' || true
+"$RNNC" train rnn.rnn -o clip.safetensors --set steps=$steps --set 'clip=norm(1.0)' 2>&1 | grep -v '^step [0-9]*/'
+for r in noclip clip; do
+    awk -F, -v r=$r 'NR > 1 { n++; if ($3 > g) g = $3; l = $2 }
+        END { printf "%-6s %d steps, largest gradient norm %g, last loss %g\n", r, n, g, l }' $r.loss.csv
+done | tee score.txt
+"$TOOLS/loss_plot" --ylabel "training loss (MSE)" clipping.svg \
+    "tanh RNN, SGD lr 0.1 momentum 0.9: training loss" "no clipping=noclip.loss.csv" "clip norm 1=clip.loss.csv"
+"$TOOLS/loss_plot" --ylabel "gradient norm before clipping" clipping-grad.svg \
+    "tanh RNN, SGD lr 0.1 momentum 0.9: gradient norm" "no clipping=noclip.loss.csv:2" "clip norm 1=clip.loss.csv:2"
+echo "wrote $work/per-step.svg, clipping.svg and clipping-grad.svg"
