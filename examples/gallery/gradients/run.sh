@@ -3,7 +3,10 @@
 #  1. per-step gradient norms ||dL/dh_t|| of a tanh RNN and an LSTM, fresh
 #     weights, the same batch (rnnc grad --per-step): per-step.svg;
 #  2. the tanh RNN trained by SGD with momentum without clipping (it
-#     explodes) and with clipping by norm: clipping.svg.
+#     explodes) and with clipping by norm: clipping.svg;
+#  3. (not in --short) both trained with Adam and clipping, which the LSTM
+#     learns the task with, and their per-step norms again:
+#     per-step-trained.svg.
 #   sh examples/gallery/gradients/run.sh [--short] [BUILD_DIR]
 . "$(dirname "$0")/../lib.sh"
 # full: 300 steps with clipping; short: 100 (the run without clipping
@@ -18,19 +21,18 @@ say "data: the adding problem, 50 steps; 2000 sequences to train on, one batch o
 "$TOOLS/make_adding" 50 32 7 batch_x.npy batch_y.npy
 
 say "1. per-step gradient norms, fresh weights (rnnc init --seed 1)"
-# per_step NAME: NAME.per-step.txt (rnnc grad's table) and NAME.csv
-# (step, ||dL/dh_t||: the first state, h)
+# per_step NAME WEIGHTS: NAME.per-step.txt (rnnc grad's table) and
+# NAME.csv (step, ||dL/dh_t||: the first state, h); prints the ratio
 per_step() {
-    "$RNNC" init "$1.rnn" -o "$1.init.safetensors" --seed 1 >/dev/null
-    "$RNNC" grad "$1.rnn" -w "$1.init.safetensors" -i x=batch_x.npy -i y=batch_y.npy --per-step >"$1.per-step.txt"
+    "$RNNC" grad "$1.rnn" -w "$2" -i x=batch_x.npy -i y=batch_y.npy --per-step >"$1.per-step.txt"
     awk 'go { print $1 "," $2 } /^step / { go = 1; print "step,h" }' "$1.per-step.txt" >"$1.csv"
-}
-per_step rnn
-per_step lstm
-for m in rnn lstm; do
-    awk -F, -v m=$m 'FNR == 2 { first = $2 } { last = $2 }
+    awk -F, -v m="$1" 'FNR == 2 { first = $2 } { last = $2 }
         END { printf "%-4s ||dL/dh_t|| at the last step %.3g, at the first %.3g: %.3g times smaller\n",
-              m, last, first, last / first }' $m.csv
+              m, last, first, last / first }' "$1.csv"
+}
+for m in rnn lstm; do
+    "$RNNC" init $m.rnn -o $m.init.safetensors --seed 1 >/dev/null
+    per_step $m $m.init.safetensors
 done | tee per-step.txt
 "$TOOLS/loss_plot" --xlabel "time step t" --ylabel "||dL/dh_t||" per-step.svg \
     "gradient reaching h_t from the loss at step 49 (fresh weights, log scale)" \
@@ -49,3 +51,14 @@ done | tee score.txt
 "$TOOLS/loss_plot" --ylabel "gradient norm before clipping" clipping-grad.svg \
     "tanh RNN, SGD lr 0.1 momentum 0.9: gradient norm" "no clipping=noclip.loss.csv:2" "clip norm 1=clip.loss.csv:2"
 echo "wrote $work/per-step.svg, clipping.svg and clipping-grad.svg"
+[ "$short" = 1 ] && exit 0
+
+say "3. both trained with Adam (lr 0.01), clipped at 1, 800 steps; then the per-step norms again"
+"$RNNC" train lstm.rnn -o lstm.trained.safetensors 2>&1 | grep -v '^step [0-9]*/' | tail -n 2
+"$RNNC" train rnn.rnn -o rnn.trained.safetensors --set 'optimizer=adam(lr=0.01)' --set 'clip=norm(1.0)' \
+    --set steps=800 2>&1 | grep -v '^step [0-9]*/' | tail -n 2
+for m in rnn lstm; do per_step $m $m.trained.safetensors; done | tee per-step-trained.txt
+"$TOOLS/loss_plot" --xlabel "time step t" --ylabel "||dL/dh_t||" per-step-trained.svg \
+    "gradient reaching h_t from the loss at step 49, after training (log scale)" \
+    "tanh RNN=rnn.csv" "LSTM=lstm.csv"
+echo "wrote $work/per-step-trained.svg"
