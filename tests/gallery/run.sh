@@ -24,6 +24,21 @@ num() { sed -n "s/.*$2 *\([-+0-9.e]*\).*/\1/p" "$1" | head -n 1; }
 # below X Y: 1 if X < Y (floats)
 below() { awk -v x="$1" -v y="$2" 'BEGIN { print (x != "" && x + 0 < y + 0) ? 1 : 0 }'; }
 
+# The tools the examples use.  npy_text: numbers to an array and back,
+# exactly (float32 values that print in 9 digits; int64 beyond 2^53 is
+# not needed), and a count that does not fit the shape is refused.
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+printf '1 -2.5, 3e-2\n0.1 5 6\n' | "$B/tools/npy_text" make "$tmp/a.npy" f32 2,3 &&
+    "$B/tools/npy_text" dump "$tmp/a.npy" >"$tmp/a.txt"
+check tools "$(printf '1 -2.5 0.0299999993\n0.100000001 5 6\n' | cmp -s - "$tmp/a.txt" && echo 1)" "npy_text f32 round trip"
+echo 7 8 9 | "$B/tools/npy_text" make "$tmp/i.npy" i64 3 && "$B/tools/npy_text" dump "$tmp/i.npy" >"$tmp/i.txt"
+check tools "$(echo 7 8 9 | cmp -s - "$tmp/i.txt" && echo 1)" "npy_text i64 round trip"
+check tools "$(echo 1 2 | "$B/tools/npy_text" make "$tmp/b.npy" f32 3 2>/dev/null || echo 1)" "npy_text refuses 2 numbers for shape 3"
+# loss_plot :COL draws that column: y = 10, 20 of column 2 reach the chart
+printf 'x,a,b\n100,1,10\n200,2,20\n' >"$tmp/c.csv"
+"$B/tools/loss_plot" --linear "$tmp/c.svg" t "b=$tmp/c.csv:2" 2>/dev/null
+check tools "$(grep -q '>20<' "$tmp/c.svg" && ! grep -q '>2<' "$tmp/c.svg" && echo 1)" "loss_plot --linear FILE:2 plots column 2"
+
 # Sunspots, 40 epochs: the test years' RMSE in sunspots.  The naive
 # forecast (last year's value) scores 32.7; the full form's model 21.9,
 # this one 22.3.  30 asks it to beat the naive one clearly.
