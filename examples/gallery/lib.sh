@@ -40,3 +40,13 @@ need() {
 
 # say TEXT: what the next step does, in a line
 say() { printf '\n== %s\n' "$*"; }
+
+# train ARGS...: rnnc train ARGS, its output kept in train.txt and shown
+# but for the lines that match $hide (default: the log lines of every
+# log_every steps); returns rnnc's exit status (a pipeline's would be
+# grep's)
+hide='^step [0-9]*/'
+train() {
+    { "$RNNC" train "$@" 2>&1; echo "$?" >"$work/.train-status"; } | tee "$work/train.txt" | grep -v "$hide" || true
+    return "$(cat "$work/.train-status")"
+}

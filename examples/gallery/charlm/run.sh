@@ -20,7 +20,7 @@ cat $fortunes/fortunes $fortunes/literature $fortunes/riddles >fortunes.txt
 echo "fortunes.txt: $(wc -c <fortunes.txt | tr -d ' ') characters"
 
 say "training (loss in nats a character; uniform guessing over 88 characters is ln 88 = 4.48 nats, 6.46 bits)"
-"$RNNC" train $model -o charlm.safetensors "$@" 2>&1 | grep -v '^step [0-9]*/' | tee train.txt
+train $model -o charlm.safetensors "$@"
 # the last eval loss, in bits: nats / ln 2
 awk -F'eval loss ' 'NF > 1 { split($2, f, " "); l = f[1] }
     END { printf "held-out text: %.3f nats = %.3f bits per character\n", l, l / log(2) }' train.txt | tee score.txt

@@ -40,11 +40,12 @@ done | tee per-step.txt
 
 say "2. the tanh RNN by SGD (lr 0.1, momentum 0.9): without clipping, then clipped at norm 1"
 # the run without clipping is expected to stop with "loss is Inf"
-"$RNNC" train rnn.rnn -o noclip.safetensors --set steps=$steps 2>&1 | grep -v '^step [0-9]*/' || true
-"$RNNC" train rnn.rnn -o clip.safetensors --set steps=$steps --set 'clip=norm(1.0)' 2>&1 | grep -v '^step [0-9]*/'
+train rnn.rnn -o noclip.safetensors --set steps=$steps || true
+train rnn.rnn -o clip.safetensors --set steps=$steps --set 'clip=norm(1.0)'
 for r in noclip clip; do
-    awk -F, -v r=$r 'NR > 1 { n++; if ($3 > g) g = $3; l = $2 }
-        END { printf "%-6s %d steps, largest gradient norm %g, last loss %g\n", r, n, g, l }' $r.loss.csv
+    awk -F, -v r=$r 'NR > 1 { n++; if ($3 > g) g = $3; l[n] = $2 }
+        END { for (i = n > 20 ? n - 19 : 1; i <= n; i++) { m += l[i]; k++ }
+              printf "%-6s %d steps, largest gradient norm %g, mean loss of the last 20 steps %g\n", r, n, g, m / k }' $r.loss.csv
 done | tee score.txt
 "$TOOLS/loss_plot" --ylabel "training loss (MSE)" clipping.svg \
     "tanh RNN, SGD lr 0.1 momentum 0.9: training loss" "no clipping=noclip.loss.csv" "clip norm 1=clip.loss.csv"
@@ -54,9 +55,11 @@ echo "wrote $work/per-step.svg, clipping.svg and clipping-grad.svg"
 [ "$short" = 1 ] && exit 0
 
 say "3. both trained with Adam (lr 0.01), clipped at 1, 800 steps; then the per-step norms again"
-"$RNNC" train lstm.rnn -o lstm.trained.safetensors 2>&1 | grep -v '^step [0-9]*/' | tail -n 2
-"$RNNC" train rnn.rnn -o rnn.trained.safetensors --set 'optimizer=adam(lr=0.01)' --set 'clip=norm(1.0)' \
-    --set steps=800 2>&1 | grep -v '^step [0-9]*/' | tail -n 2
+hide='^\(step\|epoch\)'
+train lstm.rnn -o lstm.trained.safetensors
+grep '^epoch' train.txt | tail -n 1
+train rnn.rnn -o rnn.trained.safetensors --set 'optimizer=adam(lr=0.01)' --set 'clip=norm(1.0)' --set steps=800
+grep '^epoch' train.txt | tail -n 1
 for m in rnn lstm; do per_step $m $m.trained.safetensors; done | tee per-step-trained.txt
 "$TOOLS/loss_plot" --xlabel "time step t" --ylabel "||dL/dh_t||" per-step-trained.svg \
     "gradient reaching h_t from the loss at step 49, after training (log scale)" \

@@ -18,7 +18,8 @@ test0=$((n - n / 5))
 echo "$n years from $first; training on the first $test0, testing on the last $((n - test0)) (from $((first + test0)))"
 
 say "training (MSE of the scaled series)"
-"$RNNC" train sunspots.rnn -o sunspots.safetensors --set epochs=$epochs 2>&1 | grep -v '^\(step [0-9]*/\|epoch\)'
+hide='^\(step [0-9]*/\|epoch\)'
+train sunspots.rnn -o sunspots.safetensors --set epochs=$epochs
 
 say "forecasts: the whole series as one sequence, each step's output the next year"
 head -n $((n - 1)) activity.csv | "$TOOLS/npy_text" make x.npy f32 $((n - 1)),1,1
