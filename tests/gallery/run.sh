@@ -33,7 +33,8 @@ printf '1 -2.5, 3e-2\n0.1 5 6\n' | "$B/tools/npy_text" make "$tmp/a.npy" f32 2,3
 check tools "$(printf '1 -2.5 0.0299999993\n0.100000001 5 6\n' | cmp -s - "$tmp/a.txt" && echo 1)" "npy_text f32 round trip"
 echo 7 8 9 | "$B/tools/npy_text" make "$tmp/i.npy" i64 3 && "$B/tools/npy_text" dump "$tmp/i.npy" >"$tmp/i.txt"
 check tools "$(echo 7 8 9 | cmp -s - "$tmp/i.txt" && echo 1)" "npy_text i64 round trip"
-check tools "$(echo 1 2 | "$B/tools/npy_text" make "$tmp/b.npy" f32 3 2>/dev/null || echo 1)" "npy_text refuses 2 numbers for shape 3"
+check tools "$(echo 1 2 | "$B/tools/npy_text" make "$tmp/b.npy" f32 3 2>&1 | grep -q 'has 2 numbers, the shape 3 needs 3' && echo 1)" \
+    "npy_text refuses 2 numbers for shape 3"
 # loss_plot :COL draws that column: y = 10, 20 of column 2 reach the chart
 printf 'x,a,b\n100,1,10\n200,2,20\n' >"$tmp/c.csv"
 "$B/tools/loss_plot" --linear "$tmp/c.svg" t "b=$tmp/c.csv:2" 2>/dev/null
@@ -75,15 +76,13 @@ if run gradients; then
     check gradients "$(grep -c '<polyline' "$g/per-step.svg" | awk '{ print ($1 == 2) }')" "per-step.svg has 2 lines"
 fi
 
-# Character LM, LSTM 64, 100 steps of 16 x 50 characters: held-out loss
+# Character LM, LSTM 64, 80 steps of 16 x 50 characters: held-out loss
 # below 3.0 nats a character (letter frequencies alone score 3.28; this
-# run 2.35), and
-# samples of 300 characters after the 2 of the prime.
+# run 2.40).  (Sampling is the full form's: tests/train checks it.)
 if run charlm; then
     c=$B/gallery/charlm
     n=$(num "$c/score.txt" "held-out text:")
     check charlm "$(below "$n" 3.0)" "held-out loss $n nats < 3.0"
-    check charlm "$(wc -c <"$c/sample-1.0.txt" | awk '{ print ($1 >= 303) }')" "a sample of 300 characters"
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
