@@ -4,7 +4,7 @@
 # bits per character on the held-out end of the text, and samples from it.
 #   sh examples/gallery/charlm/run.sh [--short] [BUILD_DIR]
 . "$(dirname "$0")/../lib.sh"
-# full: 1500 steps of LSTM 256; short: LSTM 64, 80 steps of 16 x 50
+# full: 750 steps of LSTM 256; short: LSTM 64, 80 steps of 16 x 50
 # characters, lr 0.01, no samples (what `make test` can afford under ASan)
 if [ "$short" = 1 ]; then
     set -- --set steps=80 --set batch=16 --set seq_len=50 --set 'optimizer=adam(lr=0.01)'
