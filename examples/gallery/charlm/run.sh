@@ -3,6 +3,7 @@
 # charlm.rnn on the quotations of Debian's fortunes-min package, reports
 # bits per character on the held-out end of the text, and samples from it.
 #   sh examples/gallery/charlm/run.sh [--short] [BUILD_DIR]
+# shellcheck source=examples/gallery/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # full: 750 steps of LSTM 256; short: LSTM 64, 80 steps of 16 x 50
 # characters, lr 0.01, no samples (what `make test` can afford under ASan)
@@ -20,7 +21,7 @@ if [ "$short" = 1 ]; then
 else
     cp "$here/charlm.rnn" "$work/"
 fi
-cd "$work"
+cd "$work" || exit 1
 
 say "data: fortunes-min's quotations (fortune-mod, BSD licence: /usr/share/doc/fortunes-min/copyright)"
 cat $fortunes/fortunes $fortunes/literature $fortunes/riddles >fortunes.txt

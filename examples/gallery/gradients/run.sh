@@ -8,6 +8,7 @@
 #     learns the task with, and their per-step norms again:
 #     per-step-trained.svg.
 #   sh examples/gallery/gradients/run.sh [--short] [BUILD_DIR]
+# shellcheck source=examples/gallery/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # full: 2000 sequences (10% held out), 300 steps with clipping; short: 100
 # steps and no eval part (what `make test` can afford under ASan), on the
@@ -23,7 +24,7 @@ else
     set -- --set steps=300
 fi
 cp "$here/rnn.rnn" "$here/lstm.rnn" "$work/"
-cd "$work"
+cd "$work" || exit 1
 rm -f noclip.* clip.*
 
 say "data: the adding problem, 50 steps; $N sequences to train on, one batch of 32 for the gradients"

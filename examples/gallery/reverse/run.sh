@@ -3,6 +3,7 @@
 # trains reverse.rnn, and scores exact-match accuracy on words never
 # trained on.
 #   sh examples/gallery/reverse/run.sh [--short] [BUILD_DIR]
+# shellcheck source=examples/gallery/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # full: 8 letters, 20000 words, 10 epochs, 1000 test words; short: LSTMs
 # of 64, 4 letters, 3000 words, 3 epochs at lr 0.01, no eval part, 500 test
@@ -16,7 +17,7 @@ else
     set -- --set epochs=10
     cp "$here/reverse.rnn" "$work/"
 fi
-cd "$work"
+cd "$work" || exit 1
 
 say "data: $N random words of $L letters (seed 1) to train on, $test others (seed 2) to test"
 sh "$here/make_data.sh" "$TOOLS/npy_text" "$L" "$N" 1 data

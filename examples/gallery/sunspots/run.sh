@@ -3,12 +3,13 @@
 # 1700-1946, forecasts every year one ahead, and compares its error on
 # 1947-2008 with two naive forecasts; draws forecast.svg.
 #   sh examples/gallery/sunspots/run.sh [--short] [BUILD_DIR]
+# shellcheck source=examples/gallery/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # full: 100 epochs (300 steps); short: 40
 if [ "$short" = 1 ]; then epochs=40; else epochs=100; fi
 set -- --set epochs=$epochs
 cp "$here/sunspots.rnn" "$work/"
-cd "$work"
+cd "$work" || exit 1
 
 say "data: the yearly sunspot numbers 1700-2008 (statsmodels' sunspots, public domain), / 100"
 awk -F, 'NR > 1 { printf "%.4f\n", $2 / 100 }' "$here/sunspots.csv" >activity.csv
