@@ -33,7 +33,7 @@ train $model -o charlm.safetensors "$@"
 awk -F'eval loss ' 'NF > 1 { split($2, f, " "); l = f[1] }
     END { printf "held-out text: %.3f nats = %.3f bits per character\n", l, l / log(2) }' train.txt | tee score.txt
 
-[ -n "$temperatures" ] && say "samples: 300 characters after \"A \", at temperature $temperatures"
+[ -n "$temperatures" ] && say "samples: 300 characters after \"A \", at each temperature of: $temperatures"
 for t in $temperatures; do
     echo "-- temperature $t:"
     "$RNNC" sample $model -w charlm.safetensors --prime "A " --steps 300 --temperature $t --seed 3 | tee sample-$t.txt
