@@ -1,7 +1,7 @@
 #!/bin/sh
 # Forecasting the yearly sunspot number (README.md): trains sunspots.rnn on
-# 1700-1946, forecasts every year one ahead, and compares its error on
-# 1947-2008 with two naive forecasts; draws forecast.svg.
+# 1700-1947, forecasts every year one ahead, and compares its error on
+# 1948-2008 with two naive forecasts; draws forecast.svg.
 #   sh examples/gallery/sunspots/run.sh [--short] [BUILD_DIR]
 # shellcheck source=examples/gallery/lib.sh
 . "$(dirname "$0")/../lib.sh"
