@@ -46,7 +46,7 @@ for m in rnn lstm; do
     per_step $m $m.init.safetensors
 done | tee per-step.txt
 "$TOOLS/loss_plot" --xlabel "time step t" --ylabel "||dL/dh_t||" per-step.svg \
-    "gradient reaching h_t from the loss at step 49 (fresh weights, log scale)" \
+    "gradient reaching h_t from the loss at step 49 (fresh weights)" \
     "tanh RNN=rnn.csv" "LSTM=lstm.csv"
 
 say "2. the tanh RNN by SGD (lr 0.1, momentum 0.9): without clipping, then clipped at norm 1"
@@ -73,6 +73,6 @@ train rnn.rnn -o rnn.trained.safetensors --set 'optimizer=adam(lr=0.01)' --set '
 grep '^epoch' train.txt | tail -n 1
 for m in rnn lstm; do per_step $m $m.trained.safetensors; done | tee per-step-trained.txt
 "$TOOLS/loss_plot" --xlabel "time step t" --ylabel "||dL/dh_t||" per-step-trained.svg \
-    "gradient reaching h_t from the loss at step 49, after training (log scale)" \
+    "gradient reaching h_t from the loss at step 49 (after training)" \
     "tanh RNN=rnn.csv" "LSTM=lstm.csv"
 echo "wrote $work/per-step-trained.svg"
