@@ -5,8 +5,9 @@
 # golden tests, llvm-config for the JIT), clang 14 (the JIT's math is C
 # compiled to LLVM 14 bitcode; `clang` is the clang build's compiler),
 # clang-format 14 (`make test` checks the format, scripts/format.sh),
-# libFuzzer of clang 14 (the fuzzers, tests/fuzz: `make fuzz`); with the
-# argument `demo`, the demo's text too.
+# libFuzzer of clang 14 (the fuzzers, tests/fuzz: `make fuzz`), and
+# fortunes-min, the text of the demo and of the gallery's character model
+# (the argument `demo`, which `make demo` gives, is accepted as before).
 set -u
 missing=""
 need() { # need COMMAND-OR-FILE PACKAGE
@@ -25,9 +26,10 @@ need /usr/bin/llvm-config-14 llvm-14-dev
 need clang clang
 need clang-14 clang-14
 need clang-format-14 clang-format-14
-# `scripts/deps.sh demo` (make demo): also the demo's text, the quotations
-# of fortunes-min (examples/demo.sh)
-[ "${1:-}" = demo ] && need /usr/share/games/fortunes/literature fortunes-min
+# the text of the demo (examples/demo.sh, make demo) and of the gallery's
+# character model, which `make test` runs (tests/gallery): the quotations
+# of fortunes-min
+need /usr/share/games/fortunes/literature fortunes-min
 # (under clang's full version and the machine's name: any will do)
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 ||
     missing="$missing libclang-rt-14-dev"

@@ -2,9 +2,9 @@
 # Runs every test suite against the binaries in BUILD_DIR (default build):
 # the cmocka unit tests, the golden dump tests (FileCheck), the bad-input
 # corpus, mutated random models (tests/diff/mutate.sh), the PyTorch
-# conformance suite, the examples, training, the end-to-end checks, the
-# files rnnc writes (tests/files), the deployed C files, the
-# differential tests (random models through three engines,
+# conformance suite, the examples, the examples gallery's short forms,
+# training, the end-to-end checks, the files rnnc writes (tests/files),
+# the deployed C files, the differential tests (random models through three engines,
 # tests/diff/run.sh) and the fuzzers (tests/fuzz/run.sh: the clang
 # build's libFuzzer targets, FUZZ_BUILD, default build-clang, for
 # FUZZ_SUITE_SECONDS in all, default 180, 30 s each).
@@ -37,6 +37,7 @@ if [ "${RUN_ALL_ONE:-}" ]; then
         bad-input)       sh tests/bad/run.sh "$B" ;;
         conformance)     sh tests/conformance/run.sh "$B" ;;
         examples)        sh tests/examples/run.sh "$B" ;;
+        gallery)         sh tests/gallery/run.sh "$B" ;;
         train)           sh tests/train/run.sh "$B" ;;
         e2e)             sh tests/e2e/run.sh "$B" ;;
         files)           sh tests/files/run.sh "$B" ;;
@@ -84,7 +85,7 @@ trap 'rm -rf "$log"' EXIT
 # a long one started last would end the run alone on one core.
 {
     for s in fuzz diff engine diff-san unit/test_llvm_jit deploy unit/test_sgemm e2e train unit/test_emit_c \
-             unit/test_rt_source examples conformance engine-defaults files mutate golden bad-input; do
+             unit/test_rt_source examples gallery conformance engine-defaults files mutate golden bad-input; do
         echo "$s"
     done
     for t in "$B"/tests/test_*; do
