@@ -22,7 +22,6 @@
 #include "driver/run_setup.h"
 #include "driver/train_config.h"
 #include "ir/bind.h"
-#include "ir/lengths.h"
 #include "ir/timing.h"
 #include "io/outfile.h"
 #include "io/tensor.h"
@@ -104,12 +103,6 @@ static int run(const CliArgs *a)
         cli_error("model name '%s' is a C keyword: give another prefix with --prefix", name);
         goto done;
     }
-    /* The API's slots know no lengths input yet (issue 14): its caller
-     * would have to pass the mask, which is ours to make. */
-    if (ir_has_lengths(fwd)) {
-        cli_error("model '%s' has inputs with lengths, which rnnc compile does not support yet", name);
-        goto done;
-    }
 
     CFileOptions o;
     memset(&o, 0, sizeof o);
@@ -126,7 +119,8 @@ static int run(const CliArgs *a)
     PipeOpts po = {.optimize = 1};
     if (pipeline_can_step(fwd, &why)) {
         step = ir_clone(fwd);
-        if (pipeline_step(step, &po, err, sizeof err)) {
+        PipeOpts so = {.optimize = 1, .reset_per_example = 1}; /* NAME_reset_example */
+        if (pipeline_step(step, &so, err, sizeof err)) {
             cli_error("%s", err);
             goto done;
         }
