@@ -103,8 +103,8 @@ static int write_grads(const char *dir, float *const *g)
         len += snprintf(hdr + len, sizeof hdr - (size_t)len, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", i ? "," : "",
                         ln_param_name(i));
         for (int r = 0; r < ln_param_rank(i); r++)
-            len += snprintf(hdr + len, sizeof hdr - (size_t)len, "%s%lld", r ? "," : "",
-                            (long long)ln_param_dims(i)[r]);
+            len +=
+                snprintf(hdr + len, sizeof hdr - (size_t)len, "%s%lld", r ? "," : "", (long long)ln_param_dims(i)[r]);
         int64_t bytes = 4 * ln_param_numel(i);
         len += snprintf(hdr + len, sizeof hdr - (size_t)len, "],\"data_offsets\":[%lld,%lld]}", (long long)off,
                         (long long)(off + bytes));
@@ -226,7 +226,8 @@ static void bad_lengths(ln_model *m)
     }
     int rc = ln_reset_example(m, B);
     printf("%d %s\n", rc, ln_errmsg(m));
-    check(rc == ln_ERR_ARG && strstr(ln_errmsg(m), "example 3 is outside [0, 3)"), "ln_reset_example outside the batch");
+    check(rc == ln_ERR_ARG && strstr(ln_errmsg(m), "example 3 is outside [0, 3)"),
+          "ln_reset_example outside the batch");
     rc = ln_reset_example(m, -1);
     check(rc == ln_ERR_ARG, "ln_reset_example(-1)");
 }
@@ -264,7 +265,8 @@ int main(int argc, char **argv)
     if (write_npy(argv[2], "x.npy", x, "<f4", 4, 3, T, B, F) || write_npy(argv[2], "y.npy", y, "<f4", 4, 3, T, B, O) ||
         write_npy(argv[2], "len.npy", lens, "<i8", 8, 1, B, 0, 0) ||
         write_npy(argv[2], "yhat.npy", yhat, "<f4", 4, 3, T, B, O) ||
-        write_npy(argv[2], "hn.npy", hn, "<f4", 4, 3, L, B, H) || write_npy(argv[2], "tail.npy", tail, "<f4", 4, 2, B, H, 0))
+        write_npy(argv[2], "hn.npy", hn, "<f4", 4, 3, L, B, H) ||
+        write_npy(argv[2], "tail.npy", tail, "<f4", 4, 2, B, H, 0))
         return die(NULL, "write");
 
     /* 2: one training step: SGD with lr 1 moves each weight by its gradient */
