@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "target/c/c_file.h"
+#include "target/c/c_gen.h"
 #include "target/llvm/llvm_file.h"
 #include "driver/cli.h"
 #include "driver/cli_hint.h"
@@ -50,6 +51,23 @@ static FILE *open_out(OutFile *o, const char *path)
         return NULL;
     }
     return o->f;
+}
+
+/* Two inputs that would be one field of NAME_inputs: the lengths "x.len"
+ * is the field x_len (c_gen.h, cg_field), which an input may be called. */
+static int field_clash(const IrModule *m)
+{
+    char f1[200], f2[200];
+    for (int i = 0; i < m->ninputs; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(cg_field(m->inputs[i].name, f1, sizeof f1), cg_field(m->inputs[j].name, f2, sizeof f2))) {
+                cli_error("inputs '%s' and '%s' of model '%s' would both be the field '%s' of the C API's inputs: "
+                          "rename '%s'",
+                          m->inputs[j].name, m->inputs[i].name, m->name, f1,
+                          strchr(m->inputs[i].name, '.') ? m->inputs[j].name : m->inputs[i].name);
+                return 1;
+            }
+    return 0;
 }
 
 static int run(const CliArgs *a)
@@ -103,6 +121,8 @@ static int run(const CliArgs *a)
         cli_error("model name '%s' is a C keyword: give another prefix with --prefix", name);
         goto done;
     }
+
+    if (field_clash(fwd)) goto done;
 
     CFileOptions o;
     memset(&o, 0, sizeof o);

@@ -78,10 +78,14 @@ void cg_api_decls(const CGen *g, FILE *h)
         }
         /* the caller's lengths, of which the API makes the mask the kernels read */
         snprintf(sym, sizeof sym, "%s", cg_sym_field(b, (int)(-b->inputs[i].value->type.dim[0] - 1)));
-        fprintf(h,
-                "    const int64_t *%s; /* [B] each example's length in 1..%s; in %s_step 1, or 0\n"
-                "                          for an example with no step now (NULL: 1 for all) */\n",
-                cg_field(b->inputs[i].name, f, sizeof f), sym, P);
+        fprintf(h, "    const int64_t *%s; /* [B] each example's length in 1..%s",
+                cg_field(b->inputs[i].name, f, sizeof f), sym);
+        if (g->step.m)
+            fprintf(h,
+                    "; in %s_step 1, or 0\n"
+                    "                          for an example with no step now (NULL: 1 for all)",
+                    P);
+        fprintf(h, " */\n");
     }
     if (!b->ninputs) fprintf(h, "    char none; /* the model has no input */\n");
     fprintf(h, "} %s_inputs;\n", P);
