@@ -16,13 +16,13 @@
 #include <string.h>
 
 #include "target/c/c_file.h"
+#include "target/c/c_gen.h"
 #include "target/llvm/llvm_file.h"
 #include "driver/cli.h"
 #include "driver/cli_hint.h"
 #include "driver/run_setup.h"
 #include "driver/train_config.h"
 #include "ir/bind.h"
-#include "ir/lengths.h"
 #include "ir/timing.h"
 #include "io/outfile.h"
 #include "io/tensor.h"
@@ -51,6 +51,23 @@ static FILE *open_out(OutFile *o, const char *path)
         return NULL;
     }
     return o->f;
+}
+
+/* Two inputs that would be one field of NAME_inputs: the lengths "x.len"
+ * is the field x_len (c_gen.h, cg_field), which an input may be called. */
+static int field_clash(const IrModule *m)
+{
+    char f1[200], f2[200];
+    for (int i = 0; i < m->ninputs; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(cg_field(m->inputs[i].name, f1, sizeof f1), cg_field(m->inputs[j].name, f2, sizeof f2))) {
+                cli_error("inputs '%s' and '%s' of model '%s' would both be the field '%s' of the C API's inputs: "
+                          "rename '%s'",
+                          m->inputs[j].name, m->inputs[i].name, m->name, f1,
+                          strchr(m->inputs[i].name, '.') ? m->inputs[j].name : m->inputs[i].name);
+                return 1;
+            }
+    return 0;
 }
 
 static int run(const CliArgs *a)
@@ -104,12 +121,8 @@ static int run(const CliArgs *a)
         cli_error("model name '%s' is a C keyword: give another prefix with --prefix", name);
         goto done;
     }
-    /* The API's slots know no lengths input yet (issue 14): its caller
-     * would have to pass the mask, which is ours to make. */
-    if (ir_has_lengths(fwd)) {
-        cli_error("model '%s' has inputs with lengths, which rnnc compile does not support yet", name);
-        goto done;
-    }
+
+    if (field_clash(fwd)) goto done;
 
     CFileOptions o;
     memset(&o, 0, sizeof o);
@@ -126,7 +139,8 @@ static int run(const CliArgs *a)
     PipeOpts po = {.optimize = 1};
     if (pipeline_can_step(fwd, &why)) {
         step = ir_clone(fwd);
-        if (pipeline_step(step, &po, err, sizeof err)) {
+        PipeOpts so = {.optimize = 1, .reset_per_example = 1}; /* NAME_reset_example */
+        if (pipeline_step(step, &so, err, sizeof err)) {
             cli_error("%s", err);
             goto done;
         }
@@ -243,10 +257,12 @@ const Command cmd_compile = {
                "NAME_load_weights (safetensors) or weights embedded with --embed-weights,\n"
                "NAME_forward over T steps, NAME_step one time step with the recurrent\n"
                "state kept in the model (for models that read their sequences forwards),\n"
-               "NAME_reset, NAME_save_weights and the weight getters, NAME_free; with\n"
+               "NAME_reset and NAME_reset_example (one example of the batch afresh),\n"
+               "NAME_save_weights and the weight getters, NAME_free; with\n"
                "--train also NAME_train_step (loss, BPTT, clipping, the optimizer of the\n"
                "model's train block; defaults: Adam, lr 1e-3). Every function returns a\n"
-               "status code, NAME_errmsg says what failed. No global state.\n"
+               "status code, NAME_errmsg says what failed. No global state. An input\n"
+               "declared with `lengths` takes them as a field x_len (one an example).\n"
                "docs/c-api.md describes it all; examples/deploy/ is a program using it.\n"
                "With --emit=obj (asm, llvm) the same API comes as an object file, built\n"
                "by LLVM without a C compiler: link it with librnnrt.a -lm -lpthread and\n"

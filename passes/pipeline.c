@@ -189,7 +189,7 @@ int pipeline_step(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
     if (!pipeline_can_step(m, &why)) return ir_errf(err, errlen, "model '%s' has no streaming step: %s", m->name, why);
     if (dropout_off(m, err, errlen) < 0) return -1;
     if (drop_loss(m, err, errlen)) return -1;
-    if (segment_carry(m, err, errlen) < 0) return -1;
+    if (segment_carry_ex(m, o->reset_per_example, err, errlen) < 0) return -1;
     if (unroll_specialize(m, 1, err, errlen)) return -1;
     return finish(m, "step", o, err, errlen);
 }

@@ -48,6 +48,9 @@ typedef struct PipeOpts {
      * so that `rnnc train` counts the positions it classifies right (the
      * accuracy).  Off, the module computes no more than the loss needs. */
     int ce_logits;
+    /* pipeline_step: the reset flag is one an example where the states
+     * allow it (segment_carry_ex), for NAME_reset_example of the C API. */
+    int reset_per_example;
 } PipeOpts;
 
 /* The output of o->ce_logits: the logits operand of the cross_entropy. */

@@ -26,7 +26,39 @@ static int has_role(const IrModule *m, IrRole role)
     return 0;
 }
 
-int segment_carry(IrModule *m, char *err, size_t errlen)
+/* Per example: every carried value leads with the batch (a scan's state
+ * [B, ...]), so that reset [B] reshaped to [B, 1, ...] broadcasts over it. */
+static int batch_leading(const IrModule *m)
+{
+    const IrBlock *top = m->body;
+    for (int i = 0; i < top->nops; i++) {
+        const IrOp *F = top->ops[i];
+        if (F->kind != IR_SCAN) continue;
+        for (int k = 0; k < F->attrs.n_carried; k++)
+            if (F->operands[k]->type.rank < 1 || F->operands[k]->type.dim[0] != IR_DIM_B) return 0;
+    }
+    return 1;
+}
+
+/* reset [B] as [B, 1, ...] of rank `rank`, and 1 - that: made once for
+ * each rank (r[rank], k[rank]), before the first scan that needs them. */
+static void reset_of_rank(IrModule *m, IrBlock *nb, IrValue *reset, int rank, IrValue **r, IrValue **k)
+{
+    if (r[rank]) return;
+    r[rank] = reset;
+    if (rank > reset->type.rank) {
+        IrType t = reset->type;
+        for (int d = t.rank; d < rank; d++) t.dim[d] = 1;
+        t.rank = rank;
+        r[rank] = ir_op(m, nb, IR_RESHAPE, &reset, 1, &t, 1)->results[0];
+    }
+    IrType scalar = {.dtype = IR_F32, .rank = 0};
+    k[rank] = ir_op2(m, nb, IR_SUB, ir_const(m, nb, 1.0, scalar), r[rank]);
+}
+
+int segment_carry(IrModule *m, char *err, size_t errlen) { return segment_carry_ex(m, 0, err, errlen); }
+
+int segment_carry_ex(IrModule *m, int per_example, char *err, size_t errlen)
 {
     IrBlock *top = m->body;
     if (has_role(m, IR_ROLE_RESET))
@@ -42,23 +74,26 @@ int segment_carry(IrModule *m, char *err, size_t errlen)
 
     /* The reset flag is an input even with no scan, so that a driver can
      * feed every model the same inputs. */
-    IrType scalar = {.dtype = IR_F32, .rank = 0};
-    IrValue *reset = ir_add_role_input(m, SEGMENT_RESET_INPUT, scalar, IR_ROLE_RESET);
+    int64_t bdim = IR_DIM_B;
+    IrType rtype = per_example && batch_leading(m) ? ir_type(IR_F32, 1, &bdim) : ir_type(IR_F32, 0, NULL);
+    IrValue *reset = ir_add_role_input(m, SEGMENT_RESET_INPUT, rtype, IR_ROLE_RESET);
     IrBlock *nb = ir_alloc(m, sizeof *nb);
-    IrValue *keep = NULL; /* 1 - reset, made before the first scan that needs it */
+    IrValue *rr[IR_MAX_RANK + 1] = {0}, *keep[IR_MAX_RANK + 1] = {0};
     int n = 0;
     char name[64];
     for (int i = 0; i < top->nops; i++) {
         IrOp *F = top->ops[i];
         if (F->kind == IR_SCAN && F->attrs.n_carried > 0) {
             int from = nb->nops;
-            if (!keep) keep = ir_op2(m, nb, IR_SUB, ir_const(m, nb, 1.0, scalar), reset);
             for (int k = 0; k < F->attrs.n_carried; k++, n++) {
                 IrValue *c0 = F->operands[k];
+                /* a scalar reset broadcasts over any state as it is */
+                int rank = rtype.rank ? c0->type.rank : 0;
+                reset_of_rank(m, nb, reset, rank, rr, keep);
                 snprintf(name, sizeof name, "%s%d", SEGMENT_CARRY_PREFIX, n);
                 IrValue *carry = ir_add_role_input(m, name, c0->type, IR_ROLE_CARRY);
-                IrValue *mixed =
-                    ir_op2(m, nb, IR_ADD, ir_op2(m, nb, IR_MUL, reset, c0), ir_op2(m, nb, IR_MUL, keep, carry));
+                IrValue *mixed = ir_op2(m, nb, IR_ADD, ir_op2(m, nb, IR_MUL, rr[rank], c0),
+                                        ir_op2(m, nb, IR_MUL, keep[rank], carry));
                 mixed->name = c0->name;
                 F->operands[k] = mixed;
                 ir_add_role_output(m, name, F->results[k], IR_ROLE_CARRY, name);

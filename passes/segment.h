@@ -30,4 +30,11 @@
 /* Returns the number of carried values (>= 0), or -1 with a message. */
 int segment_carry(IrModule *m, char *err, size_t errlen);
 
+/* The same; with per_example, when every carried value leads with the
+ * batch ([B, ...]), `reset` is f32[B], one flag an example (reshaped to
+ * [B, 1, ...] against each state), so that a caller can start one example
+ * of the batch afresh while the others continue: the streaming step of the
+ * C API (docs/c-api.md, NAME_reset_example).  Otherwise it is rank 0. */
+int segment_carry_ex(IrModule *m, int per_example, char *err, size_t errlen);
+
 #endif

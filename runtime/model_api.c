@@ -41,7 +41,8 @@ struct rnnrt_model {
     float **step_state[2];
     int step_cur, step_fresh;
     int64_t step_batch;
-    float step_reset;
+    float *step_reset;           /* max batch floats: one an example, or [0] for all */
+    unsigned char *reset_wanted; /* rnnrt_model_reset_example's, until the next step */
     float **opt[2];
     float **train_state[2];
     int train_cur, train_fresh;
@@ -57,6 +58,12 @@ struct rnnrt_model {
     int64_t *sym;             /* scratch of a call: the kernel's sizes ...     */
     const void **arg;         /* ... and slots                                 */
     void **res;
+    /* Lengths (RNNRT_IN_LENGTHS): the mask of each lengths input, copies
+     * of the sequences they govern with the padding zeroed, the arrays a
+     * call then reads (the caller's, or these); NULL without lengths. */
+    float **mask;
+    void **in_copy, **tg_copy;
+    const void **in_use, **tg_use;
 };
 
 #if defined(__GNUC__)
@@ -113,6 +120,58 @@ static int ma_alloc_sets(float **p[2], int64_t count, const int64_t *shapes, con
     return 0;
 }
 
+/* ---- lengths -------------------------------------------------------------------- */
+
+static int ma_has_lengths(const rnnrt_model_desc *d)
+{
+    for (int64_t i = 0; d->input_kinds && i < d->ninputs; i++)
+        if (d->input_kinds[i] == RNNRT_IN_LENGTHS) return 1;
+    return 0;
+}
+
+/* The lengths input whose mask governs a sequence of shape w ([T, B, ...]
+ * of the mask's T), or -1. */
+static int64_t ma_governed_by(const rnnrt_model_desc *d, const int64_t *w)
+{
+    if (w[0] < 2 || w[1] >= 0 || w[2] != -1) return -1;
+    for (int64_t i = 0; i < d->ninputs; i++)
+        if (d->input_kinds[i] == RNNRT_IN_LENGTHS && d->input_shapes[RNNRT_SHAPE_WORDS * i + 1] == w[1]) return i;
+    return -1;
+}
+
+static size_t ma_elsize(int64_t kind) { return kind == RNNRT_IN_I64 ? sizeof(int64_t) : sizeof(float); }
+
+/* A copy at the maxima of each of count arrays a lengths input governs. */
+static int ma_alloc_copies(rnnrt_model *m, void **copy, int64_t count, const int64_t *kinds, const int64_t *shapes)
+{
+    for (int64_t i = 0; i < count; i++) {
+        const int64_t *w = shapes + RNNRT_SHAPE_WORDS * i;
+        if (kinds[i] != RNNRT_IN_LENGTHS && ma_governed_by(m->d, w) >= 0 &&
+            !(copy[i] = ma_zalloc((int64_t)ma_numel(w, m->max), ma_elsize(kinds[i]))))
+            return -1;
+    }
+    return 0;
+}
+
+/* The masks and copies of a model with lengths inputs, at the maxima. */
+static int ma_alloc_lengths(rnnrt_model *m)
+{
+    const rnnrt_model_desc *d = m->d;
+    if (!ma_has_lengths(d)) return 0;
+    if (!(m->mask = ma_zalloc(d->ninputs, sizeof(float *))) || !(m->in_copy = ma_zalloc(d->ninputs, sizeof(void *))) ||
+        !(m->tg_copy = ma_zalloc(d->ntargets, sizeof(void *))) ||
+        !(m->in_use = ma_zalloc(d->ninputs, sizeof(void *))) || !(m->tg_use = ma_zalloc(d->ntargets, sizeof(void *))))
+        return -1;
+    for (int64_t i = 0; i < d->ninputs; i++)
+        if (d->input_kinds[i] == RNNRT_IN_LENGTHS &&
+            !(m->mask[i] = ma_falloc(ma_numel(d->input_shapes + RNNRT_SHAPE_WORDS * i, m->max))))
+            return -1;
+    if (ma_alloc_copies(m, m->in_copy, d->ninputs, d->input_kinds, d->input_shapes) ||
+        ma_alloc_copies(m, m->tg_copy, d->ntargets, d->target_kinds, d->target_shapes))
+        return -1;
+    return 0;
+}
+
 RNNRT_MODEL_API void rnnrt_model_free(rnnrt_model *m)
 {
     if (!m) return;
@@ -135,6 +194,16 @@ RNNRT_MODEL_API void rnnrt_model_free(rnnrt_model *m)
     free(m->sym);
     free((void *)m->arg);
     free(m->res);
+    for (int64_t i = 0; m->mask && i < d->ninputs; i++) free(m->mask[i]);
+    for (int64_t i = 0; m->in_copy && i < d->ninputs; i++) free(m->in_copy[i]);
+    for (int64_t i = 0; m->tg_copy && i < d->ntargets; i++) free(m->tg_copy[i]);
+    free(m->mask);
+    free(m->in_copy);
+    free(m->tg_copy);
+    free((void *)m->in_use);
+    free((void *)m->tg_use);
+    free(m->step_reset);
+    free(m->reset_wanted);
     free(m->arena_mem);
     free(m);
 }
@@ -246,9 +315,12 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
     /* The step's recurrent state for max->batch sequences, the optimizer
      * state (zeros before the first step) and the carried state. */
     if (d->step.fn) {
-        if (ma_alloc_sets(m->step_state, d->step.ncarry, d->step.carry, max)) goto nomem;
+        if (ma_alloc_sets(m->step_state, d->step.ncarry, d->step.carry, max) ||
+            !(m->step_reset = ma_falloc((size_t)max[0])) || !(m->reset_wanted = ma_zalloc(max[0], 1)))
+            goto nomem;
         m->step_fresh = 1;
     }
+    if (ma_alloc_lengths(m)) goto nomem;
     if (d->train.fn) {
         if (ma_alloc_sets(m->opt, d->nopt, d->opt, max) ||
             ma_alloc_sets(m->train_state, d->train.ncarry, d->train.carry, max))
@@ -270,6 +342,23 @@ RNNRT_MODEL_API void rnnrt_model_reset(rnnrt_model *m)
     if (!m) return;
     if (m->d->step.fn) m->step_fresh = 1;
     if (m->d->train.fn && m->d->train.has_reset) m->train_fresh = 1;
+}
+
+RNNRT_MODEL_API int rnnrt_model_reset_example(rnnrt_model *m, int64_t b)
+{
+    if (!m) return RNNRT_ERR_ARG;
+    const rnnrt_model_desc *d = m->d;
+    if (!d->step.fn) return ma_fail(m, RNNRT_ERR_STATE, "%s_reset_example: the model has no step", d->prefix);
+    if (d->step.has_reset != 2)
+        return ma_fail(m, RNNRT_ERR_STATE,
+                       "%s_reset_example: the model's recurrent state is not one an example: use %s_reset", d->prefix,
+                       d->prefix);
+    if (b < 0 || b >= m->max[0])
+        return ma_fail(m, RNNRT_ERR_ARG,
+                       "%s_reset_example: example %lld is outside [0, %lld), the maximum batch given to %s_create",
+                       d->prefix, (long long)b, (long long)m->max[0], d->prefix);
+    m->reset_wanted[b] = 1;
+    return RNNRT_OK;
 }
 
 /* The weights changed: every kernel packs them again before its next
@@ -381,14 +470,37 @@ static int ma_check(rnnrt_model *m, const char *fn, const int64_t *n)
     return RNNRT_OK;
 }
 
-/* Every field of the caller's struct p is set. */
+/* Every field of the caller's struct p is set (but lengths, of kinds:
+ * ma_lengths checks them). */
 static int ma_check_ptrs(rnnrt_model *m, const char *fn, const void *const *p, const char *what, int64_t count,
-                         const char *const *names)
+                         const char *const *names, const int64_t *kinds)
 {
     if (!p) return ma_fail(m, RNNRT_ERR_ARG, "%s: the %ss are NULL", fn, what);
     for (int64_t i = 0; i < count; i++)
-        if (!p[i]) return ma_fail(m, RNNRT_ERR_ARG, "%s: %s '%s' is NULL", fn, what, names[i]);
+        if (!p[i] && !(kinds && kinds[i] == RNNRT_IN_LENGTHS))
+            return ma_fail(m, RNNRT_ERR_ARG, "%s: %s '%s' is NULL", fn, what, names[i]);
     return RNNRT_OK;
+}
+
+/* Zeroes example b's part of the state a call reads ([cur]) when it
+ * starts afresh (rnnrt_model_reset_example): each state's batch dim
+ * (-1: the sizes' field 0) splits it into outer x B x inner. */
+static void ma_zero_example(float **state, const rnnrt_kernel_desc *k, const int64_t *n, int64_t b)
+{
+    for (int64_t i = 0; i < k->ncarry; i++) {
+        const int64_t *w = k->carry + RNNRT_SHAPE_WORDS * i;
+        size_t outer = 1, inner = 1;
+        int64_t p = 0;
+        while (p < w[0] && w[1 + p] != -1) p++;
+        if (p == w[0]) continue; /* no batch dim: nothing of b's */
+        for (int64_t q = 0; q < w[0]; q++) {
+            size_t v = (size_t)(w[1 + q] >= 0 ? w[1 + q] : n[-w[1 + q] - 1]);
+            if (q < p) outer *= v;
+            if (q > p) inner *= v;
+        }
+        for (size_t o = 0; o < outer; o++)
+            memset(state[i] + (o * (size_t)n[0] + (size_t)b) * inner, 0, sizeof(float) * inner);
+    }
 }
 
 /* Zeroes the state a call reads ([cur]) when it starts afresh: the reset
@@ -405,6 +517,95 @@ typedef struct ma_call_io {
     float **state[2]; /* the kernel's carries, [cur] then the other */
     float *reset;
 } ma_call_io;
+
+/* The name of the sequence lengths input i counts (docs/language.md:
+ * "more than the 5 steps of input 'x'"): the first input of its length. */
+static const char *ma_counted(const rnnrt_model_desc *d, int64_t i)
+{
+    int64_t sym = d->input_shapes[RNNRT_SHAPE_WORDS * i + 1];
+    for (int64_t j = 0; j < d->ninputs; j++)
+        if (d->input_kinds[j] != RNNRT_IN_LENGTHS && ma_governed_by(d, d->input_shapes + RNNRT_SHAPE_WORDS * j) == i)
+            return d->input_names[j];
+    return d->size_names[-sym - 1];
+}
+
+/* Checks the caller's lengths of input i (NULL in a step: every example
+ * has its step) and makes the mask of them: each length in [lo, T]; a
+ * step's T is 1, and a length of 0 there is an example with no step now. */
+static int ma_mask(rnnrt_model *m, const char *fn, int64_t i, const int64_t *len, int64_t T, int64_t B, int step,
+                   int64_t lo)
+{
+    const rnnrt_model_desc *d = m->d;
+    const char *name = d->input_names[i];
+    if (!len && !step)
+        return ma_fail(m, RNNRT_ERR_DATA, "%s: input '%s' is NULL: give one length an example", fn, name);
+    for (int64_t b = 0; b < B; b++) {
+        int64_t v = len ? len[b] : 1;
+        if (step && (v < 0 || v > 1))
+            return ma_fail(m, RNNRT_ERR_DATA,
+                           "%s: input '%s': example %lld has %lld steps in one step; give 1, or 0 when it has none", fn,
+                           name, (long long)b, (long long)v);
+        if (v < lo)
+            return ma_fail(m, RNNRT_ERR_DATA,
+                           "%s: input '%s': example %lld has length %lld; a length must be at least %lld", fn, name,
+                           (long long)b, (long long)v, (long long)lo);
+        if (v > T)
+            return ma_fail(m, RNNRT_ERR_DATA,
+                           "%s: input '%s': example %lld has length %lld, more than the %lld steps of input '%s'", fn,
+                           name, (long long)b, (long long)v, (long long)T, ma_counted(d, i));
+        for (int64_t t = 0; t < T; t++) m->mask[i][t * B + b] = t < v ? 1.0f : 0.0f;
+    }
+    return RNNRT_OK;
+}
+
+/* use[k] = p[k], or for a sequence a lengths input governs, a copy of it
+ * with the steps its mask has 0 for zeroed: never read, they may hold
+ * anything (a NaN would survive the masks' products, an id out of range
+ * would be an error). */
+static void ma_use(rnnrt_model *m, const void **use, void *const *copy, const void *const *p, int64_t count,
+                   const int64_t *kinds, const int64_t *shapes, const int64_t *n, int step)
+{
+    const rnnrt_model_desc *d = m->d;
+    for (int64_t k = 0; k < count; k++) {
+        use[k] = kinds[k] == RNNRT_IN_LENGTHS ? m->mask[k] : p[k];
+        if (!copy[k]) continue;
+        const int64_t *w = shapes + RNNRT_SHAPE_WORDS * k;
+        const float *mask = m->mask[ma_governed_by(d, w)];
+        int64_t T = step ? 1 : n[-w[1] - 1], B = n[0];
+        size_t row = ma_elsize(kinds[k]) * ma_numel(w, n) / (size_t)(n[-w[1] - 1] * B);
+        for (int64_t r = 0; r < T * B; r++) {
+            char *dst = (char *)copy[k] + (size_t)r * row;
+            if (mask[r] != 0)
+                memcpy(dst, (const char *)p[k] + (size_t)r * row, row);
+            else
+                memset(dst, 0, row);
+        }
+        use[k] = copy[k];
+    }
+}
+
+/* What the kernels of a call read for the caller's inputs (and targets):
+ * the same arrays, or with lengths the masks made of them and copies of
+ * the sequences they govern.  lo: the least length of a call over whole
+ * sequences (0 for a segment of truncated BPTT, past an example's end). */
+static int ma_lengths(rnnrt_model *m, const char *fn, const int64_t *n, int step, int64_t lo, ma_call_io *io)
+{
+    const rnnrt_model_desc *d = m->d;
+    int rc;
+    if (!m->mask) return RNNRT_OK;
+    for (int64_t i = 0; i < d->ninputs; i++) {
+        if (d->input_kinds[i] != RNNRT_IN_LENGTHS) continue;
+        int64_t T = step ? 1 : n[-d->input_shapes[RNNRT_SHAPE_WORDS * i + 1] - 1];
+        if ((rc = ma_mask(m, fn, i, io->in[i], T, n[0], step, lo))) return rc;
+    }
+    ma_use(m, m->in_use, m->in_copy, io->in, d->ninputs, d->input_kinds, d->input_shapes, n, step);
+    io->in = m->in_use;
+    if (io->tg) {
+        ma_use(m, m->tg_use, m->tg_copy, io->tg, d->ntargets, d->target_kinds, d->target_shapes, n, step);
+        io->tg = m->tg_use;
+    }
+    return RNNRT_OK;
+}
 
 static void *ma_slot(rnnrt_model *m, const int64_t *ki, int result, const ma_call_io *io)
 {
@@ -459,10 +660,12 @@ RNNRT_MODEL_API int rnnrt_model_forward(rnnrt_model *m, const int64_t *n, const 
     if (!m) return RNNRT_ERR_ARG;
     const rnnrt_model_desc *d = m->d;
     snprintf(fn, sizeof fn, "%s_forward", d->prefix);
-    if ((rc = ma_check(m, fn, n)) || (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names)) ||
-        (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names)))
+    if ((rc = ma_check(m, fn, n)) ||
+        (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names, d->input_kinds)) ||
+        (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names, NULL)))
         return rc;
     ma_call_io io = {.in = in, .out = out};
+    if ((rc = ma_lengths(m, fn, n, 0, 1, &io))) return rc;
     return ma_call(m, fn, 0, &d->forward, n, &io);
 }
 
@@ -476,21 +679,28 @@ RNNRT_MODEL_API int rnnrt_model_step(rnnrt_model *m, int64_t batch, const void *
     if (!d->step.fn) return ma_fail(m, RNNRT_ERR_STATE, "%s: the model has no step", fn);
     memcpy(m->n, m->max, sizeof(int64_t) * (size_t)d->nsizes);
     m->n[0] = batch;
-    if ((rc = ma_check(m, fn, m->n)) || (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names)) ||
-        (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names)))
+    if ((rc = ma_check(m, fn, m->n)) ||
+        (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names, d->input_kinds)) ||
+        (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names, NULL)))
         return rc;
-    if (m->step_fresh || batch != m->step_batch) {
-        ma_zero_state(m->step_state[m->step_cur], &d->step, m->n);
-        m->step_reset = 1.0f;
-        m->step_batch = batch;
-    } else {
-        m->step_reset = 0.0f;
-    }
     ma_call_io io = {.in = in,
                      .out = out,
                      .state = {m->step_state[m->step_cur], m->step_state[1 - m->step_cur]},
-                     .reset = &m->step_reset};
+                     .reset = m->step_reset};
+    if ((rc = ma_lengths(m, fn, m->n, 1, 0, &io))) return rc;
+    /* The reset flags: all 1 afresh, else 1 for the examples
+     * rnnrt_model_reset_example named (a kernel with one flag reads [0]). */
+    int fresh = m->step_fresh || batch != m->step_batch;
+    if (fresh) {
+        ma_zero_state(m->step_state[m->step_cur], &d->step, m->n);
+        m->step_batch = batch;
+    }
+    for (int64_t b = 0; b < m->max[0]; b++) {
+        m->step_reset[b] = fresh || m->reset_wanted[b] ? 1.0f : 0.0f;
+        if (!fresh && m->reset_wanted[b] && b < batch) ma_zero_example(m->step_state[m->step_cur], &d->step, m->n, b);
+    }
     if ((rc = ma_call(m, fn, 1, &d->step, m->n, &io))) return rc;
+    memset(m->reset_wanted, 0, (size_t)m->max[0]);
     m->step_cur ^= 1;
     m->step_fresh = 0;
     return RNNRT_OK;
@@ -505,8 +715,9 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
     const rnnrt_model_desc *d = m->d;
     snprintf(fn, sizeof fn, "%s_train_step", d->prefix);
     if (!d->train.fn) return ma_fail(m, RNNRT_ERR_STATE, "%s: the model has no training step", fn);
-    if ((rc = ma_check(m, fn, n)) || (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names)) ||
-        (rc = ma_check_ptrs(m, fn, tg, "target", d->ntargets, d->target_names)))
+    if ((rc = ma_check(m, fn, n)) ||
+        (rc = ma_check_ptrs(m, fn, in, "input", d->ninputs, d->input_names, d->input_kinds)) ||
+        (rc = ma_check_ptrs(m, fn, tg, "target", d->ntargets, d->target_names, NULL)))
         return rc;
     if (d->train.has_reset) { /* truncated BPTT: continue from the last call's state unless told otherwise */
         if (m->train_fresh || n[0] != m->train_batch) {
@@ -525,6 +736,8 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
                      .tg = tg,
                      .state = {m->train_state[m->train_cur], m->train_state[1 - m->train_cur]},
                      .reset = &m->train_reset};
+    /* a segment of truncated BPTT may be past an example's end */
+    if ((rc = ma_lengths(m, fn, n, 0, d->train.has_reset ? 0 : 1, &io))) return rc;
     if ((rc = ma_call(m, fn, 2, &d->train, n, &io))) return rc;
     if (!isfinite(m->loss))
         return ma_fail(m, RNNRT_ERR_NAN, "%s: the loss is %s at step %lld: the weights stay as they were", fn,

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RNNRT_MODEL_DESC_VERSION 3 /* 2: arena sizes as words (runtime/sizes.h); 3: prepare, packs */
+#define RNNRT_MODEL_DESC_VERSION 4 /* 3: prepare, packs; 4: inputs' kinds and shapes, per-example reset */
 #define RNNRT_SHAPE_WORDS        5 /* rank, then 4 dims: >= 0 fixed, < 0 sizes field -d-1 */
 
 /* The status codes: NAME_OK, NAME_ERR_ARG, ... of the header. */
@@ -36,6 +36,14 @@ enum {
     RNNRT_ERR_DATA = 6,
     RNNRT_ERR_NAN = 7,
     RNNRT_ERR_STATE = 8
+};
+
+/* What an input or a target is (rnnrt_model_desc's input_kinds). */
+enum {
+    RNNRT_IN_F32 = 0,    /* float data                                                     */
+    RNNRT_IN_I64 = 1,    /* token ids                                                      */
+    RNNRT_IN_LENGTHS = 2 /* "x.len": the caller gives int64_t lengths [B], the kernels read
+                            the mask [T_x, B, 1] made of them (docs/language.md, "Lengths") */
 };
 
 /* What fills a kernel's argument or result slot. */
@@ -71,7 +79,8 @@ typedef struct rnnrt_kernel_desc {
     const int64_t *results; /* nresults (kind, index) pairs                           */
     int64_t ncarry;         /* recurrent state buffers (RNNRT_SLOT_CARRY) ...           */
     const int64_t *carry;   /* ... their shapes, RNNRT_SHAPE_WORDS each                */
-    int64_t has_reset;      /* an RNNRT_SLOT_RESET argument: state carries over calls */
+    int64_t has_reset;      /* an RNNRT_SLOT_RESET argument: state carries over calls;
+                               1: a float, 2: one float an example [B] (reset_example) */
     /* The kernel's prepare function (lower/kprepare.h), or NULL: it packs
      * the weights (its PARAM arguments) into the model's packs (its PACK
      * results), which the kernel reads as PACK arguments.  Run before the
@@ -104,6 +113,12 @@ typedef struct rnnrt_model_desc {
     int64_t npacks;               /* packed weights the model keeps ...              */
     const int64_t *pack_floats;   /* ... the floats of each                          */
     rnnrt_kernel_desc forward, step, train;
+    /* RNNRT_IN_* and the shape (RNNRT_SHAPE_WORDS each) of each input and
+     * target; a lengths input has its mask's, [T_x, B, 1]: the sequences
+     * of its T_x are zeroed at each example's padded steps (copies of the
+     * caller's), which are never read, as rnnc's own ir/lengths.c does. */
+    const int64_t *input_kinds, *input_shapes;
+    const int64_t *target_kinds, *target_shapes;
 } rnnrt_model_desc;
 
 typedef struct rnnrt_model rnnrt_model;
@@ -125,6 +140,7 @@ RNNRT_MODEL_API int rnnrt_model_save_weights(rnnrt_model *m, const char *path);
 RNNRT_MODEL_API int rnnrt_model_forward(rnnrt_model *m, const int64_t *n, const void *const *in, void *const *out);
 RNNRT_MODEL_API int rnnrt_model_step(rnnrt_model *m, int64_t batch, const void *const *in, void *const *out);
 RNNRT_MODEL_API void rnnrt_model_reset(rnnrt_model *m);
+RNNRT_MODEL_API int rnnrt_model_reset_example(rnnrt_model *m, int64_t b);
 RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, const void *const *in,
                                            const void *const *tg, float *loss);
 RNNRT_MODEL_API float rnnrt_model_grad_norm(const rnnrt_model *m);

@@ -34,7 +34,12 @@ static int named(const IrInput *list, int n, const char *name)
     return -1;
 }
 
-int api_has_reset(const IrModule *m) { return api_count(m, IR_ROLE_RESET) > 0; }
+int api_has_reset(const IrModule *m)
+{
+    for (int i = 0; m && i < m->ninputs; i++)
+        if (m->inputs[i].role == IR_ROLE_RESET) return m->inputs[i].value->type.rank ? 2 : 1;
+    return 0;
+}
 
 static int param_index(const IrModule *m, const char *name)
 {
@@ -51,7 +56,9 @@ static ApiSlot arg_slot(const IrModule *base, const IrModule *m, const char *nam
     int k = ir_input_index(m, name);
     if (k >= 0) {
         switch (m->inputs[k].role) {
-        case IR_ROLE_DATA: return mk(RNNRT_SLOT_INPUT, named(base->inputs, base->ninputs, name));
+        case IR_ROLE_DATA:
+        case IR_ROLE_LENGTHS: /* the mask the API makes of the caller's lengths */
+            return mk(RNNRT_SLOT_INPUT, named(base->inputs, base->ninputs, name));
         case IR_ROLE_RESET: return mk(RNNRT_SLOT_RESET, 0);
         case IR_ROLE_OPT_STEP: return mk(RNNRT_SLOT_STEP_NUMBER, 0);
         case IR_ROLE_DROPOUT_KEY: return mk(RNNRT_SLOT_DROPOUT_KEY, 0);
@@ -127,6 +134,24 @@ static int64_t *state_shapes(const IrModule *base, const IrModule *m, IrRole rol
     return w;
 }
 
+/* The kinds (RNNRT_IN_*) and shapes of inputs or targets list[0..n) of
+ * module m. */
+static int io_tables(const IrModule *base, const IrModule *m, const IrInput *list, int n, int64_t **kinds,
+                     int64_t **shapes)
+{
+    *kinds = zalloc(n, sizeof(int64_t));
+    *shapes = zalloc(n * RNNRT_SHAPE_WORDS, sizeof(int64_t));
+    if (!*kinds || !*shapes) return -1;
+    for (int i = 0; i < n; i++) {
+        const IrType *t = &list[i].value->type;
+        (*kinds)[i] = list[i].role == IR_ROLE_LENGTHS ? RNNRT_IN_LENGTHS
+                      : t->dtype == IR_I64            ? RNNRT_IN_I64
+                                                      : RNNRT_IN_F32;
+        shape_words(base, m, t, *shapes + RNNRT_SHAPE_WORDS * i);
+    }
+    return 0;
+}
+
 /* The pack slot of key, added to d's list on first use; -1 when out of
  * memory. */
 static int pack_slot(ApiDesc *d, const KBuf *b)
@@ -186,6 +211,9 @@ int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *e
     d->param_shapes = zalloc(d->nparams * RNNRT_SHAPE_WORDS, sizeof(int64_t));
     d->param_numel = zalloc(d->nparams, sizeof(int64_t));
     d->opt = state_shapes(b, t, IR_ROLE_OPT_STATE, &d->nopt);
+    if (io_tables(b, b, b->inputs, d->ninputs, &d->input_kinds, &d->input_shapes) ||
+        io_tables(b, t ? t : b, t ? t->targets : NULL, d->ntargets, &d->target_kinds, &d->target_shapes))
+        return ir_errf(err, errlen, "out of memory");
     if (!d->size_names || !d->input_names || !d->output_names || !d->target_names || !d->param_names ||
         !d->param_shapes || !d->param_numel || !d->opt)
         return ir_errf(err, errlen, "out of memory");
@@ -245,6 +273,10 @@ void api_desc_free(ApiDesc *d)
     free(d->param_shapes);
     free(d->param_numel);
     free(d->opt);
+    free(d->input_kinds);
+    free(d->input_shapes);
+    free(d->target_kinds);
+    free(d->target_shapes);
     for (int i = 0; d->embedded && i < d->nparams; i++) free(d->embedded[i]);
     free(d->embedded);
     free(d->pack_names);

@@ -35,7 +35,8 @@ ApiSlot api_slot(const IrModule *base, const IrModule *m, const char *name, int 
 int api_index(const IrModule *m, IrRole role, const char *name);
 int api_count(const IrModule *m, IrRole role);
 
-/* Does m read the "start afresh" input (its state carries over calls)? */
+/* Does m read the "start afresh" input (its state carries over calls)?
+ * 0 no, 1 one flag, 2 one flag an example (segment_carry_ex). */
 int api_has_reset(const IrModule *m);
 
 /* The field of the sizes (0 = batch) holding m's symbol s: the base's
@@ -75,6 +76,8 @@ typedef struct ApiDesc {
     const char **pack_names; /* their keys (kprepare.h)                  */
     int64_t *pack_floats;    /* their sizes                                */
     float **embedded;        /* nparams arrays (--embed-weights), or NULL     */
+    /* RNNRT_IN_* and the shape words of each input and target */
+    int64_t *input_kinds, *input_shapes, *target_kinds, *target_shapes;
 } ApiDesc;
 
 /* Compiles the kernel of variant `kind` ("forward", "step", "train") of

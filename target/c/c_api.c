@@ -49,7 +49,7 @@ void cg_api_decls(const CGen *g, FILE *h)
             "    %s_ERR_IO = 3,      /* a file cannot be opened, read or written */\n"
             "    %s_ERR_FORMAT = 4,  /* a malformed safetensors file */\n"
             "    %s_ERR_WEIGHTS = 5, /* weights that do not fit: a missing tensor, another shape or dtype */\n"
-            "    %s_ERR_DATA = 6,    /* bad input data: a token id out of range */\n"
+            "    %s_ERR_DATA = 6,    /* bad input data: a token id out of range, a length */\n"
             "    %s_ERR_NAN = 7,     /* training: the loss is not finite (the weights stay as they were) */\n"
             "    %s_ERR_STATE = 8    /* no weights yet: call %s_load_weights first */\n"
             "};\n",
@@ -70,7 +70,23 @@ void cg_api_decls(const CGen *g, FILE *h)
 
     fprintf(h, "\n/* The inputs (%s_step: one time step, so T = 1 in every shape). */\ntypedef struct %s_inputs {\n", P,
             P);
-    for (int i = 0; i < b->ninputs; i++) field_decl(b, h, b->inputs[i].name, &b->inputs[i].value->type, 1);
+    for (int i = 0; i < b->ninputs; i++) {
+        char f[200], sym[64];
+        if (b->inputs[i].role != IR_ROLE_LENGTHS) {
+            field_decl(b, h, b->inputs[i].name, &b->inputs[i].value->type, 1);
+            continue;
+        }
+        /* the caller's lengths, of which the API makes the mask the kernels read */
+        snprintf(sym, sizeof sym, "%s", cg_sym_field(b, (int)(-b->inputs[i].value->type.dim[0] - 1)));
+        fprintf(h, "    const int64_t *%s; /* [B] each example's length in 1..%s",
+                cg_field(b->inputs[i].name, f, sizeof f), sym);
+        if (g->step.m)
+            fprintf(h,
+                    "; in %s_step 1, or 0\n"
+                    "                          for an example with no step now (NULL: 1 for all)",
+                    P);
+        fprintf(h, " */\n");
+    }
     if (!b->ninputs) fprintf(h, "    char none; /* the model has no input */\n");
     fprintf(h, "} %s_inputs;\n", P);
 
@@ -119,6 +135,13 @@ void cg_api_decls(const CGen *g, FILE *h)
                 " * gives over T steps.  A call with another batch size starts afresh. */\n"
                 "int %s_step(%s_model *m, int64_t batch, const %s_inputs *in, %s_outputs *out);\n",
                 P, P, P, P, P);
+    if (g->step.m && api_has_reset(g->step.m) == 2)
+        fprintf(h,
+                "/* Example b of the batch (0 <= b < max->batch) starts afresh at the next\n"
+                " * %s_step, from the model's initial state; the others continue.  A server\n"
+                " * starts a new stream in slot b with it. */\n"
+                "int %s_reset_example(%s_model *m, int64_t b);\n",
+                P, P, P);
     fprintf(h,
             "/* Forgets the recurrent state%s: the next call starts from the model's\n"
             " * initial state. */\nvoid %s_reset(%s_model *m);\n",
@@ -259,6 +282,10 @@ static void descriptor(const CGen *g, const ApiDesc *d)
         for (int i = 0; i < d->nparams; i++) out(g, "%s%s_embedded_%d", i ? ", " : "", P, i);
         out(g, "};\n");
     }
+    i64_array(g, "input_kinds", d->input_kinds, d->ninputs);
+    i64_array(g, "input_shapes", d->input_shapes, d->ninputs * RNNRT_SHAPE_WORDS);
+    i64_array(g, "target_kinds", d->target_kinds, d->ntargets);
+    i64_array(g, "target_shapes", d->target_shapes, d->ntargets * RNNRT_SHAPE_WORDS);
     for (int v = 0; v < 3; v++) kernel_tables(g, &d->k[v], kinds[v]);
     out(g, "static const rnnrt_model_desc %s_desc = {\n    RNNRT_MODEL_DESC_VERSION, \"%s\",\n", P, P);
     out(g, "    %d, %s, %d, %s, %d, %s, %d, %s,\n", d->nsizes, ref(g, "size_names", d->nsizes, b[0], sizeof b[0]),
@@ -271,7 +298,10 @@ static void descriptor(const CGen *g, const ApiDesc *d)
         g->embedded ? ref(g, "embedded_weights", d->nparams, b[8], sizeof b[8]) : "NULL");
     out(g, "    %d, %s,\n", d->npacks, ref(g, "pack_floats", d->npacks, b[9], sizeof b[9]));
     for (int v = 0; v < 3; v++) kernel_init(g, &d->k[v], kinds[v]);
-    out(g, "};\n");
+    char c[4][200];
+    out(g, "    %s, %s, %s, %s\n};\n", ref(g, "input_kinds", d->ninputs, c[0], sizeof c[0]),
+        ref(g, "input_shapes", d->ninputs, c[1], sizeof c[1]), ref(g, "target_kinds", d->ntargets, c[2], sizeof c[2]),
+        ref(g, "target_shapes", d->ntargets, c[3], sizeof c[3]));
 }
 
 /* "const int64_t ns[N] = {n ? n->batch : 0, ...};" */
@@ -339,6 +369,11 @@ static void functions(const CGen *g)
         ptr_array(g, "const void *const ", "ip", "in", b->inputs, b->ninputs);
         out_array(g);
         out(g, "    return rnnrt_model_step((rnnrt_model *)m, batch, in ? ip : NULL, out ? op : NULL);\n}\n");
+        if (api_has_reset(g->step.m) == 2)
+            out(g,
+                "int %s_reset_example(%s_model *m, int64_t b) { return rnnrt_model_reset_example((rnnrt_model *)m, "
+                "b); }\n",
+                P, P);
     }
     if (g->train.m) {
         const IrModule *t = g->train.m;

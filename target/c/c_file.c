@@ -42,6 +42,8 @@ const char *cg_field(const char *name, char *buf, size_t n)
     int kw = 0;
     for (size_t i = 0; i < sizeof c_keywords / sizeof c_keywords[0]; i++) kw |= !strcmp(name, c_keywords[i]);
     snprintf(buf, n, "%s%s", name, kw ? "_" : "");
+    for (char *c = buf; *c; c++)
+        if (*c == '.') *c = '_'; /* "x.len", a lengths input: x_len */
     return buf;
 }
 

@@ -35,7 +35,7 @@ typedef struct CGen {
 const char *cg_ctype(IrDType dt);
 
 /* name as a C identifier for a struct field: itself, or with a trailing
- * '_' when it is a C keyword. */
+ * '_' when it is a C keyword; '.' as '_' (a lengths input "x.len": x_len). */
 const char *cg_field(const char *name, char *buf, size_t n);
 
 /* The sizes field of symbol s of m: "batch" for B, else its name. */

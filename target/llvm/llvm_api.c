@@ -213,12 +213,13 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
                         a.i64, a.pi64, a.i64, a.p8,   a.i64, a.pi64, a.i64, a.pi64};
     LLVMStructSetBody(kty, kf, sizeof kf / sizeof kf[0], 0);
     LLVMTypeRef mty = LLVMStructCreateNamed(a.ctx, "rnnrt_model_desc");
-    LLVMTypeRef mf[] = {a.i64, a.p8,   a.i64,  a.pp8, a.i64,  a.pp8, a.i64, a.pp8,  a.i64, a.pp8, a.i64,
-                        a.pp8, a.pi64, a.pi64, a.i64, a.pi64, a.pp8, a.i64, a.pi64, kty,   kty,   kty};
+    LLVMTypeRef mf[] = {a.i64,  a.p8,  a.i64, a.pp8,  a.i64,  a.pp8,  a.i64,  a.pp8, a.i64,
+                        a.pp8,  a.i64, a.pp8, a.pi64, a.pi64, a.i64,  a.pi64, a.pp8, a.i64,
+                        a.pi64, kty,   kty,   kty,    a.pi64, a.pi64, a.pi64, a.pi64};
     LLVMStructSetBody(mty, mf, sizeof mf / sizeof mf[0], 0);
 
     /* The tables, in a fixed order (their globals are numbered). */
-    LLVMValueRef ks[3] = {NULL, NULL, NULL}, tab[10];
+    LLVMValueRef ks[3] = {NULL, NULL, NULL}, tab[14];
     for (int v = 0; v < 3; v++)
         if (kernel_desc(&a, kty, &d->k[v], &ks[v])) return -1;
     tab[0] = cstr(&a, d->prefix);
@@ -231,6 +232,10 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
     tab[7] = i64_table(&a, d->param_numel, d->nparams, "pnumel");
     tab[8] = i64_table(&a, d->opt, d->nopt * RNNRT_SHAPE_WORDS, "opt");
     tab[9] = i64_table(&a, d->pack_floats, d->npacks, "packs");
+    tab[10] = i64_table(&a, d->input_kinds, d->ninputs, "ikinds");
+    tab[11] = i64_table(&a, d->input_shapes, d->ninputs * RNNRT_SHAPE_WORDS, "ishapes");
+    tab[12] = i64_table(&a, d->target_kinds, d->ntargets, "tkinds");
+    tab[13] = i64_table(&a, d->target_shapes, d->ntargets * RNNRT_SHAPE_WORDS, "tshapes");
     LLVMValueRef emb = embedded_table(&a, d);
     if (!emb) {
         snprintf(err, errlen, "out of memory for the embedded weights");
@@ -259,6 +264,10 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
         ks[0],
         ks[1],
         ks[2],
+        tab[10],
+        tab[11],
+        tab[12],
+        tab[13],
     };
     char name[300];
     snprintf(name, sizeof name, "%s_desc", d->prefix);
@@ -276,6 +285,7 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
     wrapper(&a, "save_weights", "rnnrt_model_save_weights", "ipp", NULL);
     wrapper(&a, "forward", "rnnrt_model_forward", "ipppp", NULL);
     if (d->k[1].m) wrapper(&a, "step", "rnnrt_model_step", "iplpp", NULL);
+    if (d->k[1].m && d->k[1].has_reset == 2) wrapper(&a, "reset_example", "rnnrt_model_reset_example", "ipl", NULL);
     wrapper(&a, "reset", "rnnrt_model_reset", "vp", NULL);
     if (d->k[2].m) {
         wrapper(&a, "train_step", "rnnrt_model_train_step", "ippppp", NULL);

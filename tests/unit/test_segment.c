@@ -8,6 +8,9 @@
  *       (H = 1, T = 4, k = 2) against its closed-form truncated gradient,
  *       which differs from the untruncated one;
  *   (d) a learned initial state gets its gradient only with reset = 1;
+ *   (e) segment_carry_ex with one reset flag an example (the C API's
+ *       NAME_reset_example): example b of a batch with flags [1, 0] gets,
+ *       exactly, what the one-flag module gives it with reset b == 0;
  * and the contract's names and types, segmenting twice, a model with no
  * scan, and a mis-shaped reset flag.
  *
@@ -430,6 +433,72 @@ static void test_learned_init_only_through_reset(void **state)
     tu_built_free(&s);
 }
 
+/* ---- (e) one reset flag an example ------------------------------------------------------- */
+
+/* Element i of a tensor [..., B, rest] (batch dim `bdim`) belongs to example
+ * (i / rest) % B. */
+static int64_t example_of(const Tensor *t, int bdim, int64_t i)
+{
+    int64_t rest = 1;
+    for (int d = bdim + 1; d < t->rank; d++) rest *= t->shape[d];
+    return (i / rest) % t->shape[bdim];
+}
+
+static void test_reset_per_example(void **state)
+{
+    (void)state;
+    const char *src =
+        "model a {\n input x : seq<[2]>\n"
+        " h = lstm(x, hidden=3, layers=2, init=learned)\n output y = dense(h, 2)\n output hn = final(h)\n}\n";
+    TuBuilt one = tu_build(src), per = tu_build(src);
+    char err[512] = "";
+    assert_int_equal(segment_carry(one.m, err, sizeof err), 4);
+    assert_int_equal(segment_carry_ex(per.m, 1, err, sizeof err), 4);
+    assert_int_equal(ir_verify(per.m, "test_segment", stderr), 0);
+    const IrValue *reset = per.m->inputs[ir_input_index(per.m, SEGMENT_RESET_INPUT)].value;
+    assert_int_equal(reset->type.rank, 1);
+    assert_int_equal(reset->type.dim[0], IR_DIM_B);
+
+    /* the same data and carries (random: a state to continue from, and a
+     * learned initial state that is not zero) for the three runs */
+    TensorMap params, in, r1, r0, rp, a1, a0, ap;
+    make_data(one.m, 2, 4, &params, &in);
+    with_carry(one.m, &in, 1.0, 2, &r1);
+    for (int i = 0; i < r1.count; i++)
+        if (!strncmp(r1.names[i], "carry:", 6) && strcmp(r1.names[i], SEGMENT_RESET_INPUT))
+            for (int64_t k = 0; k < rt_numel(&r1.tensors[i]); k++) ((double *)r1.tensors[i].data)[k] = urand(-1, 1);
+    with_carry(one.m, &r1, 0.0, 2, &r0); /* the same carries, reset 0 */
+    with_carry(one.m, &r1, 0.0, 2, &rp);
+    for (int i = 0; i < rp.count; i++)
+        if (!strcmp(rp.names[i], SEGMENT_RESET_INPUT)) { /* [1, 0]: example 0 afresh, example 1 goes on */
+            Tensor t;
+            int64_t two = 2;
+            assert_int_equal(rt_tensor_alloc(&t, RT_F64, 1, &two), 0);
+            ((double *)t.data)[0] = 1, ((double *)t.data)[1] = 0;
+            assert_int_equal(rt_map_put(&rp, SEGMENT_RESET_INPUT, &t), 0);
+        }
+    run(one.m, &params, &r1, &a1);
+    run(one.m, &params, &r0, &a0);
+    run(per.m, &params, &rp, &ap);
+    int checked = 0, differ = 0;
+    for (int i = 0; i < ap.count; i++) {
+        const Tensor *t = &ap.tensors[i];
+        const double *g = t->data, *w1 = f64(&a1, ap.names[i]), *w0 = f64(&a0, ap.names[i]);
+        int bdim = !strcmp(ap.names[i], "y") || !strcmp(ap.names[i], "hn") ? 1 : 0; /* [T|L, B, ...], carries [B, H] */
+        for (int64_t k = 0; k < rt_numel(t); k++) {
+            double want = example_of(t, bdim, k) == 0 ? w1[k] : w0[k];
+            if (g[k] != want) fail_msg("%s[%lld]: %.17g, want %.17g", ap.names[i], (long long)k, g[k], want);
+            differ += w1[k] != w0[k];
+            checked++;
+        }
+    }
+    assert_true(checked > 0 && differ > 0); /* the flags mattered */
+    TensorMap *maps[] = {&params, &in, &r1, &r0, &rp, &a1, &a0, &ap};
+    for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) rt_map_free(maps[i]);
+    tu_built_free(&one);
+    tu_built_free(&per);
+}
+
 /* ---- the contract ---------------------------------------------------------------------- */
 
 static void test_names_and_types(void **state)
@@ -498,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_truncated_gradient_by_hand),
         cmocka_unit_test(test_learned_init_only_through_reset),
         cmocka_unit_test(test_names_and_types),
+        cmocka_unit_test(test_reset_per_example),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,304 @@
+/* lengths_api.c - per-example lengths through the C API (docs/c-api.md,
+ * "Lengths"): tests/deploy/lengths.rnn compiled with --train (prefix ln),
+ * as a C file and as an object.
+ *
+ *     lengths_api W.safetensors OUTDIR
+ *
+ * 1. ln_forward over a padded batch with lengths 5, 1, 3 whose padded
+ *    steps hold NaN (never read): writes OUTDIR/x.npy, y.npy, len.npy and
+ *    the outputs yhat.npy, hn.npy, tail.npy, which tests/deploy/run.sh
+ *    compares with `rnnc run` on the same arrays;
+ * 2. one ln_train_step (SGD, lr 1): its loss (loss.npy) and its gradient,
+ *    the weights before minus after (grad.safetensors), for `rnnc run`'s
+ *    loss and `rnnc grad`'s gradients; ln_grad_norm is that gradient's norm;
+ * 3. on the trained weights (a learned initial state that is not zero
+ *    now) a stream of ln_step calls in 3 slots: slot 0 one sequence of 7
+ *    steps; slot 1 a sequence of 3, one call with no step (x_len 0), then
+ *    ln_reset_example and a sequence of 3; slot 2 a sequence of 2, at once
+ *    ln_reset_example and a sequence of 5.  Each step's outputs equal
+ *    ln_forward's over that sequence alone; a slot with no step gives 0
+ *    and keeps its state (hn, tail) to the bit;
+ * 4. bad lengths: 0, above T, NULL in ln_forward, 2 in ln_step, and
+ *    ln_reset_example outside the batch give the statuses and messages
+ *    naming the input (printed, so the object's are compared too).
+ * Everything it writes but the messages is also in OUTDIR/lengths.bin,
+ * which run.sh compares between the C file and the object.  Exits 0 when
+ * every check passed. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ln.h"
+
+enum { T = 5, B = 3, F = 4, O = 2, H = 6, L = 2, S = 7 /* the longest stream */ };
+
+/* The step multiplies one step's inputs by W_ih, the forward pass all
+ * steps' at once: another GEMM shape, which may sum each dot product (4
+ * or 6 terms) in another order, a few ulp of values below 1, carried
+ * through 7 steps of two LSTM layers, which do not grow them: far below
+ * 1e-5 (stream.c's argument).  What a slot keeps with no step is exact. */
+#define STEP_TOL 1e-5
+
+static const int64_t lens[B] = {5, 1, 3};
+static float x[T][B][F], y[T][B][O];
+static int failed;
+static FILE *bin;
+
+static void check(int ok, const char *what)
+{
+    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+    if (!ok) failed = 1;
+}
+
+static int die(ln_model *m, const char *what)
+{
+    fprintf(stderr, "%s: %s\n", what, m ? ln_errmsg(m) : "?");
+    return 1;
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - (double)b[i]));
+    return d;
+}
+
+/* An array as .npy (version 1.0): descr '<f4' or '<i8', shape [n0, n1, n2]
+ * of rank r. */
+static int write_npy(const char *dir, const char *name, const void *p, const char *descr, size_t el, int r, int n0,
+                     int n1, int n2)
+{
+    char path[1024], hdr[160], shape[64];
+    int dims[3] = {n0, n1, n2}, len = 0;
+    size_t count = 1;
+    for (int i = 0; i < r; i++) {
+        len += snprintf(shape + len, sizeof shape - (size_t)len, "%d%s", dims[i], r == 1 ? "," : i + 1 < r ? ", " : "");
+        count *= (size_t)dims[i];
+    }
+    shape[len] = '\0';
+    int h = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape);
+    int pad = 64 - (10 + h + 1) % 64;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    unsigned short hl = (unsigned short)(h + pad + 1);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc(hl & 0xff, f);
+    fputc(hl >> 8, f);
+    fputs(hdr, f);
+    fprintf(f, "%*s\n", pad, "");
+    fwrite(p, el, count, f);
+    fwrite(p, el, count, bin);
+    return fclose(f);
+}
+
+/* The gradient g[i] of every parameter as a safetensors file of F32
+ * tensors under the parameters' names, as `rnnc grad -o` writes it. */
+static int write_grads(const char *dir, float *const *g)
+{
+    char path[1024], hdr[4096];
+    int n = ln_num_params(), len = snprintf(hdr, sizeof hdr, "{");
+    int64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        len += snprintf(hdr + len, sizeof hdr - (size_t)len, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", i ? "," : "",
+                        ln_param_name(i));
+        for (int r = 0; r < ln_param_rank(i); r++)
+            len +=
+                snprintf(hdr + len, sizeof hdr - (size_t)len, "%s%lld", r ? "," : "", (long long)ln_param_dims(i)[r]);
+        int64_t bytes = 4 * ln_param_numel(i);
+        len += snprintf(hdr + len, sizeof hdr - (size_t)len, "],\"data_offsets\":[%lld,%lld]}", (long long)off,
+                        (long long)(off + bytes));
+        off += bytes;
+    }
+    len += snprintf(hdr + len, sizeof hdr - (size_t)len, "}");
+    while (len % 8) hdr[len++] = ' ';
+    snprintf(path, sizeof path, "%s/grad.safetensors", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    for (int k = 0; k < 8; k++) fputc((int)(((uint64_t)len >> (8 * k)) & 0xff), f);
+    fwrite(hdr, 1, (size_t)len, f);
+    for (int i = 0; i < n; i++) {
+        fwrite(g[i], sizeof(float), (size_t)ln_param_numel(i), f);
+        fwrite(g[i], sizeof(float), (size_t)ln_param_numel(i), bin);
+    }
+    return fclose(f);
+}
+
+/* The step of input seq (of length len, [len][F]) at step t. */
+static float seqs[5][S][F];
+static const int seq_len[5] = {7, 3, 3, 2, 5};
+
+/* ln_forward over sequence q alone: its outputs at every step, its final
+ * states and last(h). */
+static int forward_alone(ln_model *m, int q, float *yhat, float *hn, float *tail)
+{
+    ln_sizes n = {.batch = 1, .T_x = seq_len[q]};
+    int64_t len = seq_len[q];
+    ln_inputs in = {.x = &seqs[q][0][0], .x_len = &len};
+    ln_outputs out = {.yhat = yhat, .hn = hn, .tail = tail};
+    return ln_forward(m, &n, &in, &out);
+}
+
+/* 3: the stream.  Slot b at call c runs sequence plan[c][b] at its step
+ * pos[c][b] (-1: no step). */
+static int stream(ln_model *m)
+{
+    static const int plan[S][B] = {{0, 1, 3}, {0, 1, 3}, {0, 1, 4}, {0, -1, 4}, {0, 2, 4}, {0, 2, 4}, {0, 2, 4}};
+    static const int pos[S][B] = {{0, 0, 0}, {1, 1, 1}, {2, 2, 0}, {3, -1, 1}, {4, 0, 2}, {5, 1, 3}, {6, 2, 4}};
+    static float ry[5][S][O], rh[5][L][H], rt[5][H];
+    float sx[B][F], sy[B][O], sh[L][B][H], st[B][H], prev_h[L][B][H], prev_t[B][H];
+    double worst = 0;
+    int idle_ok = 1, ends = 0;
+    for (int q = 0; q < 5; q++)
+        if (forward_alone(m, q, &ry[q][0][0], &rh[q][0][0], &rt[q][0])) return die(m, "forward alone");
+    ln_reset(m);
+    for (int c = 0; c < S; c++) {
+        int64_t has[B];
+        for (int b = 0; b < B; b++) {
+            int q = plan[c][b], t = pos[c][b];
+            has[b] = t >= 0;
+            for (int f = 0; f < F; f++) sx[b][f] = t >= 0 ? seqs[q][t][f] : NAN; /* never read */
+            if (t == 0 && c > 0 && ln_reset_example(m, b)) return die(m, "reset_example");
+        }
+        ln_inputs in = {.x = &sx[0][0], .x_len = has};
+        ln_outputs out = {.yhat = &sy[0][0], .hn = &sh[0][0][0], .tail = &st[0][0]};
+        if (ln_step(m, B, &in, &out)) return die(m, "step");
+        fwrite(sy, sizeof sy, 1, bin);
+        fwrite(sh, sizeof sh, 1, bin);
+        for (int b = 0; b < B; b++) {
+            int q = plan[c][b], t = pos[c][b];
+            if (t < 0) { /* no step: output 0, the state as it was */
+                idle_ok &= sy[b][0] == 0 && sy[b][1] == 0 && !memcmp(st[b], prev_t[b], sizeof st[b]);
+                for (int l = 0; l < L; l++) idle_ok &= !memcmp(sh[l][b], prev_h[l][b], sizeof sh[l][b]);
+                continue;
+            }
+            worst = fmax(worst, max_diff(sy[b], ry[q][t], O));
+            if (t == seq_len[q] - 1) { /* the sequence's end: its final states and last(h) */
+                ends++;
+                worst = fmax(worst, max_diff(st[b], rt[q], H));
+                for (int l = 0; l < L; l++) worst = fmax(worst, max_diff(sh[l][b], rh[q][l], H));
+            }
+        }
+        memcpy(prev_h, sh, sizeof sh);
+        memcpy(prev_t, st, sizeof st);
+    }
+    printf("stream: largest difference from the forward passes %.3g over %d sequence ends\n", worst, ends);
+    check(worst <= STEP_TOL && ends == 5, "steps with per-example resets = forward over each example's sequence");
+    check(idle_ok, "a slot with no step (x_len 0) outputs 0 and keeps its state to the bit");
+    /* the test can fail: without the reset, slot 2's second sequence goes on from the first */
+    float ny[O];
+    ln_reset(m);
+    for (int t = 0; t < 3; t++) {
+        int64_t one = 1;
+        float hn1[L][1][H], t1[1][H];
+        const float *xt = t < 2 ? seqs[3][t] : seqs[4][0];
+        ln_inputs in = {.x = xt, .x_len = &one};
+        ln_outputs out = {.yhat = ny, .hn = &hn1[0][0][0], .tail = &t1[0][0]};
+        if (ln_step(m, 1, &in, &out)) return die(m, "step without reset");
+    }
+    check(max_diff(ny, ry[4][0], O) > 1e-4, "... and without ln_reset_example the outputs differ");
+    return 0;
+}
+
+/* 4: what bad lengths give. */
+static void bad_lengths(ln_model *m)
+{
+    static float yhat[T][B][O], hn[L][B][H], tail[B][H];
+    ln_sizes n = {.batch = B, .T_x = T};
+    ln_outputs out = {.yhat = &yhat[0][0][0], .hn = &hn[0][0][0], .tail = &tail[0][0]};
+    const int64_t zero[B] = {5, 0, 3}, above[B] = {5, 6, 3}, two[B] = {1, 2, 1};
+    struct {
+        const char *what;
+        const int64_t *len;
+        int step, want;
+        const char *msg;
+    } cases[] = {
+        {"a length of 0", zero, 0, ln_ERR_DATA, "ln_forward: input 'x.len': example 1 has length 0"},
+        {"a length above T", above, 0, ln_ERR_DATA, "more than the 5 steps of input 'x'"},
+        {"no lengths (NULL)", NULL, 0, ln_ERR_DATA, "ln_forward: input 'x.len' is NULL"},
+        {"2 steps in one step", two, 1, ln_ERR_DATA, "ln_step: input 'x.len': example 1 has 2 steps"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ln_inputs in = {.x = &x[0][0][0], .x_len = cases[k].len};
+        int rc = cases[k].step ? ln_step(m, B, &in, &out) : ln_forward(m, &n, &in, &out);
+        printf("%d %s\n", rc, ln_errmsg(m));
+        check(rc == cases[k].want && strstr(ln_errmsg(m), cases[k].msg), cases[k].what);
+    }
+    int rc = ln_reset_example(m, B);
+    printf("%d %s\n", rc, ln_errmsg(m));
+    check(rc == ln_ERR_ARG && strstr(ln_errmsg(m), "example 3 is outside [0, 3)"),
+          "ln_reset_example outside the batch");
+    rc = ln_reset_example(m, -1);
+    check(rc == ln_ERR_ARG, "ln_reset_example(-1)");
+}
+
+int main(int argc, char **argv)
+{
+    static float yhat[T][B][O], hn[L][B][H], tail[B][H], w0[64][1024], gbuf[64][1024];
+    static float *g[64];
+    char path[1024], err[256];
+    if (argc != 3) return 2;
+    snprintf(path, sizeof path, "%s/lengths.bin", argv[2]);
+    if (!(bin = fopen(path, "wb"))) return die(NULL, path);
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            for (int f = 0; f < F; f++) x[t][b][f] = t < lens[b] ? (float)sin(0.3 * t + 0.7 * f + 1.1 * b) : NAN;
+            for (int o = 0; o < O; o++) y[t][b][o] = t < lens[b] ? (float)cos(0.2 * t + o - b) : NAN;
+        }
+    for (int q = 0; q < 5; q++)
+        for (int t = 0; t < seq_len[q]; t++)
+            for (int f = 0; f < F; f++) seqs[q][t][f] = (float)sin(0.5 * t - 0.4 * f + 1.3 * q);
+    ln_model *m;
+    ln_sizes max = {.batch = B, .T_x = S};
+    if (ln_create(&m, &max, err, sizeof err)) return die(NULL, err);
+    if (ln_load_weights(m, argv[1])) return die(m, argv[1]);
+
+    /* 1: the forward pass */
+    ln_sizes n = {.batch = B, .T_x = T};
+    ln_inputs in = {.x = &x[0][0][0], .x_len = lens};
+    ln_outputs out = {.yhat = &yhat[0][0][0], .hn = &hn[0][0][0], .tail = &tail[0][0]};
+    if (ln_forward(m, &n, &in, &out)) return die(m, "forward");
+    int ok = 1;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) ok &= t < lens[b] || (yhat[t][b][0] == 0 && yhat[t][b][1] == 0);
+    check(ok, "forward: the outputs at padded steps are 0");
+    if (write_npy(argv[2], "x.npy", x, "<f4", 4, 3, T, B, F) || write_npy(argv[2], "y.npy", y, "<f4", 4, 3, T, B, O) ||
+        write_npy(argv[2], "len.npy", lens, "<i8", 8, 1, B, 0, 0) ||
+        write_npy(argv[2], "yhat.npy", yhat, "<f4", 4, 3, T, B, O) ||
+        write_npy(argv[2], "hn.npy", hn, "<f4", 4, 3, L, B, H) ||
+        write_npy(argv[2], "tail.npy", tail, "<f4", 4, 2, B, H, 0))
+        return die(NULL, "write");
+
+    /* 2: one training step: SGD with lr 1 moves each weight by its gradient */
+    int np = ln_num_params();
+    if (np > 64) return die(NULL, "too many parameters");
+    for (int i = 0; i < np; i++) {
+        if (ln_param_numel(i) > 1024) return die(NULL, "a parameter too large");
+        memcpy(w0[i], ln_param_data(m, i), sizeof(float) * (size_t)ln_param_numel(i));
+    }
+    ln_targets tg = {.y = &y[0][0][0]};
+    float loss;
+    if (ln_train_step(m, &n, &in, &tg, &loss)) return die(m, "train_step");
+    double norm = 0;
+    int h0_moved = 0;
+    for (int i = 0; i < np; i++) {
+        g[i] = gbuf[i];
+        for (int64_t k = 0; k < ln_param_numel(i); k++) {
+            g[i][k] = (float)((double)w0[i][k] - (double)ln_param_data(m, i)[k]);
+            norm += (double)g[i][k] * g[i][k];
+            h0_moved |= strstr(ln_param_name(i), "h0") && g[i][k] != 0;
+        }
+    }
+    /* the norm of the gradient recovered from rounded weights: 1e-5 relative (the weights' rounding, 6e-8 each) */
+    check(fabs(sqrt(norm) - ln_grad_norm(m)) <= 1e-5 * ln_grad_norm(m), "ln_grad_norm = the norm of the step's change");
+    check(h0_moved, "the learned initial state is not zero after the step");
+    if (write_npy(argv[2], "loss.npy", &loss, "<f4", 4, 0, 0, 0, 0) || write_grads(argv[2], g))
+        return die(NULL, "write");
+
+    /* 3, 4 */
+    if (stream(m)) return 1;
+    bad_lengths(m);
+    if (fclose(bin)) return die(NULL, "lengths.bin");
+    ln_free(m);
+    return failed;
+}
