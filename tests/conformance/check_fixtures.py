@@ -11,7 +11,8 @@ with the expected .npy files.
 
 It understands only the statements the conformance models use (one
 statement a line): input/target declarations, rnn/lstm/gru/dense/
-embedding/last/mean/softmax calls, init=LAYER, output NAME =
+embedding/last/mean/reverse/softmax calls, the user cell mylstm
+(make_fixtures.py's MYLSTM), `a + b`, init=LAYER, output NAME =
 NAME|final(..)|last(..)|mean(..)|softmax(..), and loss =
 cross_entropy|mse; and lengths (an input NAME.len), evaluated from the
 "Lengths" rules: each example over its own steps only.
@@ -163,6 +164,13 @@ def evaluate(rnn_path, W, inputs):
             return y.mean(0) if n is None else y.sum(0) / n[:, None]
         if fn == "softmax":
             return softmax(value(args[0]))
+        if fn == "reverse":  # each example's real steps in reverse order, then 0
+            y, n = value(args[0]), lens_of(args[0])
+            n = np.full(y.shape[1], y.shape[0]) if n is None else n
+            r = np.zeros_like(y)
+            for b in range(y.shape[1]):
+                r[:n[b], b] = y[n[b] - 1::-1, b]
+            return r
         if fn == "final":
             hn, cn = finals[args[0]]
             return cn if len(args) > 1 and args[1] == "c" else hn
@@ -185,6 +193,14 @@ def evaluate(rnn_path, W, inputs):
             y, hn, cn = recurrent_layer(fn, W, name, value(args[0]), kw, lens_of(args[0]), init)
             finals[name] = (hn, cn if fn == "lstm" else None)
             return y
+        if fn == "mylstm":  # the user cell MYLSTM of make_fixtures.py: an lstm, one bias
+            b = W[name + ".b"]
+            torch_names = {name + ".weight_ih_l0": W[name + ".W"], name + ".weight_hh_l0": W[name + ".U"],
+                           name + ".bias_ih_l0": b, name + ".bias_hh_l0": np.zeros_like(b)}
+            y, hn, cn = recurrent_layer("lstm", torch_names, name, value(args[0]), {"hidden": kw["H"]},
+                                        lens_of(args[0]))
+            finals[name] = (hn[0], cn[0])  # a user cell's final(g) is [B, H]
+            return y
         if fn == "dense":
             return value(args[0]) @ W[name + ".weight"].T + W[name + ".bias"]
         if fn == "embedding":
@@ -206,11 +222,18 @@ def evaluate(rnn_path, W, inputs):
             if m is None:
                 return ((p - t) ** 2).mean()
             return ((p - t)[m] ** 2).mean()  # the real elements only
+        plus = re.fullmatch(r"(\w+)\s*\+\s*(\w+)", expr.strip())
+        if plus:
+            return env[plus.group(1)] + env[plus.group(2)]
         return value(expr)
 
+    in_cell = False
     for line in open(rnn_path):
         line = line.split("#", 1)[0].strip()
-        if not line or line.startswith(("model", "}", "input", "target")):
+        if line.startswith("cell "):  # a user cell: only mylstm, evaluated by layer()
+            in_cell = True
+        if in_cell or not line or line.startswith(("model", "}", "input", "target")):
+            in_cell = in_cell and line != "}"
             continue
         m = re.fullmatch(r"(output\s+)?(\w+)\s*=\s*(.+)", line)
         if not m:
@@ -218,8 +241,8 @@ def evaluate(rnn_path, W, inputs):
         name, expr = m.group(2), m.group(3)
         env[name] = layer(name, expr)
         fn, args, _ = parse_call(expr)
-        src = args[0] if args else None
-        if fn in (None, "rnn", "lstm", "gru", "dense", "embedding", "softmax") and src in lens:
+        src = re.split(r"\s*\+\s*", args[0].strip())[0] if args else None  # a + b: a's lengths
+        if fn in (None, "rnn", "lstm", "gru", "mylstm", "dense", "embedding", "softmax", "reverse") and src in lens:
             lens[name] = lens[src]  # computed step by step: the same lengths
         if m.group(1) or name == "loss":
             outputs[name] = env[name]

@@ -448,6 +448,70 @@ def packed_seq2seq(name, Ts, Tt, B, Vs, Vt, D, H, src_lens, tgt_lens):
     return text, weights, inputs, {"y": y, "loss": loss}, grads_of(weights, mods)
 
 
+# torch's LSTM equations as a user cell: W = weight_ih, U = weight_hh and
+# b = bias_ih + bias_hh (one bias: its gradient is either of torch's).
+MYLSTM = ["cell mylstm(x: [I]) -> [H] {",
+          "  param W: [4H, I]",
+          "  param U: [4H, H]",
+          "  param b: [4H]",
+          "  state h: [H] = 0",
+          "  state c: [H] = 0",
+          "  i, f, g, o = split(W @ x + U @ h + b, 4)",
+          "  c' = sigmoid(f) * c + sigmoid(i) * tanh(g)",
+          "  h' = sigmoid(o) * tanh(c')",
+          "  out h'",
+          "}"]
+
+
+def packed_user_cell(name, T, B, I, H, C, lens):
+    """Lengths through a user cell and reverse(): the two directions of a
+    bidirectional torch LSTM written as f = mylstm(x) and
+    b = mylstm(reverse(x)), whose reverse(b) is torch's reverse half (each
+    example reversed within its own length).  Outputs f, reverse(b), both
+    final states, last(b) (= the reverse direction's final state); the loss
+    mse(dense(f) + dense(reverse(b)), t) over the real elements, and its
+    gradients through both cells and reverse()."""
+    m = nn.LSTM(I, H, bidirectional=True)
+    df, db = nn.Linear(H, C), nn.Linear(H, C)
+    x = garbage_floats(torch.randn(T, B, I), lens)
+    clean = torch.randn(T, B, C)
+    real = real_mask(T, lens)
+    with torch.enable_grad():
+        y, (hn, _) = run_packed(m, x, lens)
+        p = df(y[..., :H]) + db(y[..., H:])
+        loss = (((p - clean) ** 2) * real[..., None]).sum() / (sum(lens) * C)
+        loss.backward()
+    sd, par = m.state_dict(), dict(m.named_parameters())
+    weights, grads = {}, {}
+    for cname, sfx in (("f", "_l0"), ("b", "_l0_reverse")):
+        weights[cname + ".W"], grads[cname + ".W"] = sd["weight_ih" + sfx], par["weight_ih" + sfx].grad
+        weights[cname + ".U"], grads[cname + ".U"] = sd["weight_hh" + sfx], par["weight_hh" + sfx].grad
+        weights[cname + ".b"], grads[cname + ".b"] = sd["bias_ih" + sfx] + sd["bias_hh" + sfx], par["bias_ih" + sfx].grad
+    for dname, dense in (("pf", df), ("pb", db)):
+        weights.update(prefixed(dname, dense))
+        grads.update({dname + "." + k: v.grad for k, v in dense.named_parameters()})
+    src = MYLSTM + ["model %s {" % name,
+                    "  input x : seq<[%d]> lengths" % I,
+                    "  target t : seq<[%d]>" % C,
+                    "  f = mylstm(x, H=%d)" % H,
+                    "  xr = reverse(x)",
+                    "  b = mylstm(xr, H=%d)" % H,
+                    "  rb = reverse(b)",
+                    "  pf = dense(f, %d)" % C,
+                    "  pb = dense(rb, %d)" % C,
+                    "  p = pf + pb",
+                    "  output yf = f",
+                    "  output yb = rb",
+                    "  output hf = final(f)",
+                    "  output hb = final(b)",
+                    "  output lb = last(b)",
+                    "  loss = mse(p, t)",
+                    "}"]
+    outputs = {"yf": y[..., :H], "yb": y[..., H:], "hf": hn[0], "hb": hn[1], "lb": hn[1], "loss": loss}
+    inputs = {"x": x, "x.len": torch.tensor(lens), "t": garbage_floats(clean, lens)}
+    return src, weights, inputs, outputs, grads
+
+
 # --------------------------------------------------------------------------
 # The cases. Sizes differ between I, H (and C) in every case so that a
 # transposed or mixed-up weight shows up as a shape error, not a silent pass.
@@ -498,6 +562,7 @@ CASES = [
     ("grad_packed_gru_stacked_mse", packed_grad, dict(cell="gru", T=6, B=4, I=4, H=5, C=2, lens=[2, 6, 3, 1], layers=2, head="mse")),
     ("grad_packed_lstm_bidir_last", packed_grad, dict(cell="lstm", T=6, B=4, I=4, H=6, C=3, lens=[5, 1, 3, 6], bidir=True, head="label")),
     ("grad_packed_gru_stacked_last", packed_grad, dict(cell="gru", T=7, B=4, I=3, H=7, C=4, lens=[1, 7, 4, 2], layers=2, head="label")),
+    ("grad_packed_user_cell_reverse", packed_user_cell, dict(T=6, B=4, I=3, H=5, C=2, lens=[3, 6, 1, 4])),
     ("grad_packed_seq2seq", packed_seq2seq, dict(Ts=6, Tt=5, B=4, Vs=9, Vt=7, D=4, H=6, src_lens=[6, 2, 1, 4], tgt_lens=[3, 5, 2, 1])),
 ]
 
