@@ -111,20 +111,27 @@ def recurrent(name, cell, T, B, I, H, layers=1, bidir=False, act="tanh", merge=N
     if cell == "lstm":
         y, (hn, cn) = m(x)
     else:
-        y, hn = m(x)
+        (y, hn), cn = m(x), None
     if merge == "sum":  # torch has no merge=sum: add the two directions' halves
         y = y[..., :H] + y[..., H:]
+    src, outputs = recurrent_model(name, cell, I, cell_call(cell, "x", H, layers, bidir, act, merge), "", y, hn, cn)
+    src.append("}")
+    return src, prefixed("h", m), {"x": x}, outputs
+
+
+def recurrent_model(name, cell, I, call, decl, y, hn, cn):
+    """The .rnn text of x -> h = CALL with outputs y = h and its final
+    states (without the closing brace), and the matching expected outputs."""
     src = ["model %s {" % name,
-           "  input x : seq<[%d]>" % I,
-           "  h = %s" % cell_call(cell, "x", H, layers, bidir, act, merge),
+           "  input x : seq<[%d]>%s" % (I, decl),
+           "  h = %s" % call,
            "  output y = h",
            "  output hn = final(h)"]
     outputs = {"y": y, "hn": hn}
     if cell == "lstm":
         src.append("  output cn = final(h, c)")
         outputs["cn"] = cn
-    src.append("}")
-    return src, prefixed("h", m), {"x": x}, outputs
+    return src, outputs
 
 
 def dense_softmax(name, T, B, I, H, C):
@@ -312,15 +319,7 @@ def packed_recurrent(name, cell, T, B, I, H, lens, layers=1, bidir=False, act="t
     x = garbage_floats(torch.randn(T, B, I), lens)
     y, st = run_packed(m, x, lens)
     hn, cn = st if cell == "lstm" else (st, None)
-    src = ["model %s {" % name,
-           "  input x : seq<[%d]> lengths" % I,
-           "  h = %s" % cell_call(cell, "x", H, layers, bidir, act),
-           "  output y = h",
-           "  output hn = final(h)"]
-    outputs = {"y": y, "hn": hn}
-    if cell == "lstm":
-        src.append("  output cn = final(h, c)")
-        outputs["cn"] = cn
+    src, outputs = recurrent_model(name, cell, I, cell_call(cell, "x", H, layers, bidir, act), " lengths", y, hn, cn)
     if pool == "last":
         src.append("  output pooled = last(h)")
         outputs["pooled"] = last_real(y, lens)

@@ -18,7 +18,9 @@
 # the JIT gives exactly the C engine's bits (the same C kernels, the same
 # float operations in the same order), and a C compile per run would add
 # ~0.5 CPU-s per run to `make test`.  CONFORMANCE_ENGINES="interp jit c"
-# runs all three.
+# runs all three.  CONFORMANCE_CASES (default "*"): the cases to run, as
+# shell patterns separated by spaces (tests/run_all.sh runs a few on the
+# sanitizer build and all of them on the plain one).
 #
 # A gradient case also has a line "grad NAME" in case.txt: then it runs
 #   BUILD_DIR/rnnc grad CASE.rnn -w weights.safetensors -i NAME=NAME.npy ... \
@@ -62,6 +64,7 @@ if [ $# -ne 1 ]; then
 fi
 build=$1
 ENGINES=${CONFORMANCE_ENGINES:-interp jit}
+CASES=${CONFORMANCE_CASES:-*}
 here=$(cd "$(dirname "$0")" && pwd)
 rnnc=$build/rnnc
 npycmp=$build/tools/npycmp
@@ -80,6 +83,14 @@ failed=0
 for dir in "$here"/fixtures/*/; do
     dir=${dir%/}
     cname=$(basename "$dir")
+    selected=0
+    set -f  # the patterns are for the case names, not for files here
+    for pat in $CASES; do
+        # shellcheck disable=SC2254
+        case $cname in $pat) selected=1 ;; esac
+    done
+    set +f
+    [ $selected = 1 ] || continue
     reason=""
     for eng in $ENGINES; do
         out=$outroot/$cname/$eng
@@ -142,4 +153,8 @@ for dir in "$here"/fixtures/*/; do
 done
 
 echo "$passed passed, $failed failed"
+if [ $((passed + failed)) -eq 0 ]; then
+    echo "run.sh: no case matches CONFORMANCE_CASES='$CASES'" >&2
+    exit 1
+fi
 [ $failed -eq 0 ]
