@@ -11,8 +11,11 @@ with the expected .npy files.
 
 It understands only the statements the conformance models use (one
 statement a line): input/target declarations, rnn/lstm/gru/dense/
-embedding/last/softmax calls, output NAME = NAME|final(..)|softmax(..),
-and loss = cross_entropy|mse.
+embedding/last/mean/reverse/softmax calls, the user cell mylstm
+(make_fixtures.py's MYLSTM), `a + b`, init=LAYER, output NAME =
+NAME|final(..)|last(..)|mean(..)|softmax(..), and loss =
+cross_entropy|mse; and lengths (an input NAME.len), evaluated from the
+"Lengths" rules: each example over its own steps only.
 
     /usr/bin/python3 tests/conformance/check_fixtures.py      # exit 1 on any mismatch
 """
@@ -73,27 +76,40 @@ def step(cell, act, x, h, c, Wih, Whh, bih, bhh):
     return (1 - z) * n + z * h, None
 
 
-def recurrent_layer(cell, W, name, x, kw):
-    """Runs a (stacked, bidirectional) built-in layer; returns y, h_n, c_n."""
+def recurrent_layer(cell, W, name, x, kw, lens=None, init=None):
+    """Runs a (stacked, bidirectional) built-in layer; returns y, h_n, c_n.
+    With lengths (docs/language.md, "Lengths") each example runs alone over
+    its own first lens[b] steps (the reverse direction from step lens[b]-1),
+    y is 0 at its padded steps and h_n, c_n are its states after its own
+    last step; nothing at a padded step of x is read.  init: (h0, c0) of
+    shape [L*D, B, H] (init=LAYER), zeros when None."""
     H = int(kw["hidden"])
     L = int(kw.get("layers", 1))
     D = 2 if "bidirectional" in kw else 1
     act = kw.get("act", "tanh")
     T, B = x.shape[:2]
+    lens = np.full(B, T) if lens is None else lens
     hns, cns, inp = [], [], x
     for l in range(L):
         outs = []
         for d in range(D):
+            kd = l * D + d  # the row of h_n (and of init) of this layer and direction
             sfx = "_l%d%s" % (l, "_reverse" if d else "")
             p = [W["%s.%s%s" % (name, k, sfx)] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            h, c = np.zeros((B, H)), np.zeros((B, H))
-            ys = [None] * T
-            for t in (range(T - 1, -1, -1) if d else range(T)):
-                h, c = step(cell, act, inp[t], h, c, *p)
-                ys[t] = h
-            outs.append(np.stack(ys))
-            hns.append(h)
-            cns.append(c)
+            ys = np.zeros((T, B, H))
+            hn, cn = np.zeros((B, H)), np.zeros((B, H))
+            for b in range(B):
+                h = np.zeros((1, H)) if init is None else init[0][kd][b][None]
+                c = np.zeros((1, H)) if init is None or init[1] is None else init[1][kd][b][None]
+                n = int(lens[b])
+                for t in (range(n - 1, -1, -1) if d else range(n)):
+                    h, c = step(cell, act, inp[t, b][None], h, c, *p)
+                    ys[t, b] = h[0]
+                hn[b] = h[0]
+                cn[b] = c[0] if c is not None else 0
+            outs.append(ys)
+            hns.append(hn)
+            cns.append(cn)
         inp = np.concatenate(outs, axis=-1)
     y = inp
     if D == 2 and kw.get("merge") == "sum":
@@ -129,49 +145,107 @@ def parse_call(text):
 
 
 def evaluate(rnn_path, W, inputs):
-    env, finals, outputs = dict(inputs), {}, {}
+    """Evaluates the model; `NAME.len` inputs give NAME its lengths, which go
+    with every value computed from it step by step (lens below)."""
+    env, finals, outputs, lens = dict(inputs), {}, {}, {}
+    for n in inputs:
+        if n.endswith(".len"):
+            lens[n[:-4]] = inputs[n]
 
     def value(expr):
         fn, args, kw = parse_call(expr)
         if fn is None:
             return env[args[0]]
         if fn == "last":
-            return value(args[0])[-1]
+            y, n = value(args[0]), lens_of(args[0])
+            return y[-1] if n is None else y[n - 1, np.arange(y.shape[1])]
+        if fn == "mean":
+            y, n = value(args[0]), lens_of(args[0])
+            return y.mean(0) if n is None else y.sum(0) / n[:, None]
         if fn == "softmax":
             return softmax(value(args[0]))
+        if fn == "reverse":  # each example's real steps in reverse order, then 0
+            y, n = value(args[0]), lens_of(args[0])
+            n = np.full(y.shape[1], y.shape[0]) if n is None else n
+            r = np.zeros_like(y)
+            for b in range(y.shape[1]):
+                r[:n[b], b] = y[n[b] - 1::-1, b]
+            return r
         if fn == "final":
             hn, cn = finals[args[0]]
             return cn if len(args) > 1 and args[1] == "c" else hn
         raise ValueError("unsupported expression " + expr)
 
+    def lens_of(expr):
+        """The lengths of a sequence value, None for a value without."""
+        fn, args, _ = parse_call(expr)
+        return lens.get(args[0]) if fn is None else None
+
+    def real(expr, T):
+        """[T, B] bool: the real steps of the sequence value expr."""
+        n = lens_of(expr)
+        return None if n is None else np.arange(T)[:, None] < n[None, :]
+
     def layer(name, expr):
         fn, args, kw = parse_call(expr)
         if fn in ("rnn", "lstm", "gru"):
-            y, hn, cn = recurrent_layer(fn, W, name, value(args[0]), kw)
-            finals[name] = (hn, cn)
+            init = finals.get(kw.get("init"))
+            y, hn, cn = recurrent_layer(fn, W, name, value(args[0]), kw, lens_of(args[0]), init)
+            finals[name] = (hn, cn if fn == "lstm" else None)
+            return y
+        if fn == "mylstm":  # the user cell MYLSTM of make_fixtures.py: an lstm, one bias
+            b = W[name + ".b"]
+            torch_names = {name + ".weight_ih_l0": W[name + ".W"], name + ".weight_hh_l0": W[name + ".U"],
+                           name + ".bias_ih_l0": b, name + ".bias_hh_l0": np.zeros_like(b)}
+            y, hn, cn = recurrent_layer("lstm", torch_names, name, value(args[0]), {"hidden": kw["H"]},
+                                        lens_of(args[0]))
+            finals[name] = (hn[0], cn[0])  # a user cell's final(g) is [B, H]
             return y
         if fn == "dense":
             return value(args[0]) @ W[name + ".weight"].T + W[name + ".bias"]
         if fn == "embedding":
-            return W[name + ".weight"][value(args[0])]
+            ids, m = value(args[0]), real(args[0], value(args[0]).shape[0])
+            if m is None:
+                return W[name + ".weight"][ids]
+            return np.where(m[..., None], W[name + ".weight"][np.where(m, ids, 0)], 0.0)
         if fn == "cross_entropy":
             logits, t = value(args[0]), value(args[1])
+            m = real(args[0], logits.shape[0]) if t.ndim == 2 else None
             lp = np.log(softmax(logits))
-            return -np.take_along_axis(lp, t[..., None], axis=-1).mean()
+            if m is None:
+                return -np.take_along_axis(lp, t[..., None], axis=-1).mean()
+            picked = np.take_along_axis(lp, np.where(m, t, 0)[..., None], axis=-1)[..., 0]
+            return -picked[m].mean()  # torch's ignore_index: the mean over the real steps
         if fn == "mse":
-            return ((value(args[0]) - value(args[1])) ** 2).mean()
+            p, t = value(args[0]), value(args[1])
+            m = real(args[0], p.shape[0])
+            if m is None:
+                return ((p - t) ** 2).mean()
+            return ((p - t)[m] ** 2).mean()  # the real elements only
+        plus = re.fullmatch(r"(\w+)\s*\+\s*(\w+)", expr.strip())
+        if plus:
+            return env[plus.group(1)] + env[plus.group(2)]
         return value(expr)
 
+    in_cell = False
     for line in open(rnn_path):
         line = line.split("#", 1)[0].strip()
-        if not line or line.startswith(("model", "}", "input", "target")):
+        if line.startswith("cell "):  # a user cell: only mylstm, evaluated by layer()
+            in_cell = True
+        if in_cell or not line or line.startswith(("model", "}", "input", "target")):
+            in_cell = in_cell and line != "}"
             continue
         m = re.fullmatch(r"(output\s+)?(\w+)\s*=\s*(.+)", line)
         if not m:
             raise ValueError("%s: cannot read: %s" % (rnn_path, line))
-        env[m.group(2)] = layer(m.group(2), m.group(3))
-        if m.group(1) or m.group(2) == "loss":
-            outputs[m.group(2)] = env[m.group(2)]
+        name, expr = m.group(2), m.group(3)
+        env[name] = layer(name, expr)
+        fn, args, _ = parse_call(expr)
+        src = re.split(r"\s*\+\s*", args[0].strip())[0] if args else None  # a + b: a's lengths
+        if fn in (None, "rnn", "lstm", "gru", "mylstm", "dense", "embedding", "softmax", "reverse") and src in lens:
+            lens[name] = lens[src]  # computed step by step: the same lengths
+        if m.group(1) or name == "loss":
+            outputs[name] = env[name]
     return outputs
 
 
