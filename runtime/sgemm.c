@@ -98,6 +98,17 @@ static size_t ws_floats(const RtSgemmKernel *k, int64_t M, int64_t N, int64_t K)
     return a_floats(k, M, K) + (size_t)(round_up(min64(k->nc, N), k->nr) * min64(k->kc, K));
 }
 
+/* The slice of K the blocked loops take at a time: at most the kernel's
+ * kc, in equal slices (K = 1024 with kc = 256: 4 x 256; K = 300: 2 x 150
+ * rather than 256 + 44).  Every slice ends with a pass over the C block,
+ * which a short last slice pays for with few FMAs.  A function of K alone,
+ * so that every strip of a split product sums in the same order. */
+static int64_t balanced_kc(const RtSgemmKernel *k, int64_t K)
+{
+    int64_t slices = (K + k->kc - 1) / k->kc;
+    return slices > 1 ? (K + slices - 1) / slices : K;
+}
+
 /* The loops of Goto's algorithm, outermost first: nc columns of C, kc of the
  * inner dimension (pack B), mc rows (pack A), then NR x MR tiles.  With Bpk
  * (pre-packed panels of all K rows, see sgemm_kernels.h) B is not packed:
@@ -108,10 +119,11 @@ static void blocked(const RtSgemmKernel *k, int transa, int transb, int64_t M, i
 {
     float *Ap = ws;
     float *Bp = ws + a_floats(k, M, K);
+    int64_t kcb = balanced_kc(k, K);
     for (int64_t jc = 0; jc < N; jc += k->nc) {
         int64_t nc = min64(k->nc, N - jc);
-        for (int64_t pc = 0; pc < K; pc += k->kc) {
-            int64_t kc = min64(k->kc, K - pc);
+        for (int64_t pc = 0; pc < K; pc += kcb) {
+            int64_t kc = min64(kcb, K - pc);
             /* After the first kc slice C holds a partial sum: accumulate. */
             float b = pc == 0 ? beta : 1.0f;
             /* Panel r of this block starts at bblk + r * pstride. */

@@ -10,8 +10,11 @@
  * while 12 chains still cover the FMA latency (4 cycles x 2 FMAs per cycle
  * = 8).
  *
- * Blocking: kc = 192 makes the 32-wide B panel 24 KiB of a 32-48 KiB L1;
- * mc = 144 makes A's block 108 KiB of L2; nc = 2048 makes B's block 1.5 MiB.
+ * Blocking (Zen 5: 48 KiB L1d, 1 MiB L2 a core): kc = 256 makes the
+ * 32-wide B panel 32 KiB of L1, in equal slices of K (sgemm.c); mc = 144
+ * makes A's block 144 KiB of L2; nc = 2048 makes B's block 2 MiB.  kc was
+ * 192 until 2026-12-07: each slice of K ends with a pass over C, and the
+ * longer slice gained 2-10% on large shapes (docs/performance.md).
  *
  * Small M (sgemm_kernels.h): the same rows and dots kernels as in
  * sgemm_avx2.c with ZMM registers and 32-wide panels; with 32 registers
@@ -50,6 +53,14 @@ static void ukr_avx512(int64_t kc, const float *Ap, const float *Bp, float *C, i
     __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
     __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
     __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+    /* The tile of C is read (beta != 0: every kc slice after the first)
+     * and written only after the loop, and a large C (1024 x 1024, 4 MiB)
+     * is not in L2: fetch it now, so the misses overlap the FMAs instead of
+     * stalling the stores (1024^3: 77 -> 82% of peak, docs/performance.md). */
+    for (int i = 0; i < m; i++) {
+        _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(C + i * ldc + 16), _MM_HINT_T0);
+    }
     for (int64_t p = 0; p < kc; p++) {
         __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
         __m512 a;
@@ -248,7 +259,7 @@ RT_API const RtSgemmKernel rt_sgemm_kernel_avx512 = {
     .mr = MR,
     .nr = NR,
     .mc = 144,
-    .kc = 192,
+    .kc = 256,
     .nc = 2048,
     .ukr = ukr_avx512,
     .rows = rows_avx512,

@@ -143,9 +143,10 @@ static void test_small_shapes(void **state)
     }
 }
 
-/* Bigger shapes that cross the cache blocks (mc = 128..144, kc = 192..256,
- * nc = 2048) and the 255/1000 sizes, small elsewhere to keep the naive
- * reference cheap. */
+/* Bigger shapes that cross the cache blocks (mc = 128..144, kc = 256,
+ * nc = 2048; K in equal slices: 300 = 2 x 150, 513 = 3 x 171 on AVX-512,
+ * 1000 = 4 x 250) and the 255/1000 sizes, small elsewhere to keep the
+ * naive reference cheap. */
 static void test_large_shapes(void **state)
 {
     (void)state;

@@ -1,7 +1,9 @@
 /* test_threadpool.c - rt_pool: RNNC_THREADS parsing, every index of a
  * parallel_for run exactly once for pool sizes 1..7 and loop lengths
  * around the pool size, the fixed chunking, many back-to-back loops (a
- * lost wake-up or a double run shows up here), and the context pointer. */
+ * lost wake-up or a double run shows up here), loops far enough apart
+ * that the workers and the caller stop spinning and sleep (the other half
+ * of the hand-off), and the context pointer. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/threadpool.h"
@@ -158,13 +161,59 @@ static void test_many_loops(void **state)
     rt_pool_free(p);
 }
 
+/* Busy for `us` microseconds (no sleeping call: the point is that the
+ * other side of the pool does not hear from this thread for that long). */
+static void busy_us(int64_t us)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+}
+
+/* Index i of [0, 2): out[i] += i + 1, the worker's chunk (i = 1) after
+ * `slow` us, so that the caller gives up spinning and sleeps on `done`. */
+typedef struct Slow {
+    int64_t out[2];
+    int64_t slow;
+} Slow;
+
+static void slow_second(void *ctx, int64_t begin, int64_t end)
+{
+    Slow *s = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        if (i == 1) busy_us(s->slow);
+        s->out[i] += i + 1;
+    }
+}
+
+/* The spins are bounded (SPIN_NS = 200 us in threadpool.c): a loop posted
+ * 1 ms after the last finds the worker asleep on `wake`, and a worker
+ * 1 ms slower than the caller finds the caller asleep on `done`; a lost
+ * wake-up either way hangs here.  Alternated with quick loops, which the
+ * still-spinning sides hand over without sleeping. */
+static void test_sleep_and_wake(void **state)
+{
+    (void)state;
+    RtPool *p = rt_pool_new(2);
+    Slow s = {{0, 0}, 0};
+    enum { ROUNDS = 6 };
+    for (int r = 0; r < ROUNDS; r++) {
+        s.slow = r % 2 ? 1000 : 0;     /* the caller sleeps in odd rounds */
+        if (r % 3 == 0) busy_us(1000); /* the worker sleeps before these */
+        rt_pool_parallel_for(p, 2, slow_second, &s);
+        rt_pool_parallel_for(p, 2, slow_second, &s); /* right after: spinning */
+    }
+    assert_int_equal(s.out[0], 2 * ROUNDS * 1);
+    assert_int_equal(s.out[1], 2 * ROUNDS * 2);
+    rt_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_threads_for),
-        cmocka_unit_test(test_every_index_once),
-        cmocka_unit_test(test_chunks),
-        cmocka_unit_test(test_many_loops),
+        cmocka_unit_test(test_threads_for), cmocka_unit_test(test_every_index_once), cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_many_loops),  cmocka_unit_test(test_sleep_and_wake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
