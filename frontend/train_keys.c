@@ -43,6 +43,9 @@ const TrainKey train_keys[TK_COUNT] = {
      "seeds the initial weights (the same as `rnnc init --seed N`) and the data order; `--seed` overrides it"},
     {TK_SHUFFLE, "shuffle", TV_BOOL, 0, 0, 0, 0, 0, "true", "`true` or `false`",
      "draw a new order of the training batches every epoch (see Batching); `false` keeps the data's order"},
+    {TK_BUCKET, "bucket", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,
+     "examples with lengths: sort them by length within pools of this many batches, so that a batch's examples "
+     "have similar lengths (see Examples of different lengths; 0: no bucketing)"},
     {TK_LOG_EVERY, "log_every", TV_INT, 1, BIG, 0, 0, 10, NULL, NULL,
      "steps between log lines when stderr is not a terminal"},
     {TK_CHECKPOINT_EVERY, "checkpoint_every", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,
