@@ -86,10 +86,11 @@ static int ex_model(Examples *e, const char *kind, char *err, size_t errlen)
         return ir_errf(err, errlen, "%s: %s data needs the input '%s' to be seq<int> or seq<[F]>", e->path, kind,
                        x->name);
     if (col_init(&e->y, y) || (e->y.seq && y->value->type.dim[0] != x->value->type.dim[0]))
-        return ir_errf(err, errlen,
-                       "%s: %s data needs the target '%s' to be one value an example (int or [G]) or one a step of '%s' "
-                       "(seq<int> or seq<[G]>)",
-                       e->path, kind, y->name, x->name);
+        return ir_errf(
+            err, errlen,
+            "%s: %s data needs the target '%s' to be one value an example (int or [G]) or one a step of '%s' "
+            "(seq<int> or seq<[G]>)",
+            e->path, kind, y->name, x->name);
     e->max = m->syms[-x->value->type.dim[0] - 1].max;
     return 0;
 }
@@ -156,16 +157,17 @@ static int check_ids(const Examples *e, char *err, size_t errlen)
 {
     const IrOp *emb = e->x.ids ? data_find_use(e->m, IR_EMBEDDING, e->x.io->value, 1) : NULL;
     if (emb && emb->operands[0]->type.dim[0] < e->x.nclasses)
-        return ir_errf(err, errlen, "%s: the tokens have %lld ids but the embedding of '%s' has vocab=%lld: set vocab >= %lld",
+        return ir_errf(err, errlen,
+                       "%s: the tokens have %lld ids but the embedding of '%s' has vocab=%lld: set vocab >= %lld",
                        e->path, (long long)e->x.nclasses, e->x.io->name, (long long)emb->operands[0]->type.dim[0],
                        (long long)e->x.nclasses);
     const IrOp *ce = e->y.ids ? data_find_use(e->m, IR_CROSS_ENTROPY, e->y.io->value, 1) : NULL;
     if (ce) {
         const IrType *lt = &ce->operands[0]->type;
         if (lt->dim[lt->rank - 1] < e->y.nclasses)
-            return ir_errf(err, errlen, "%s: the labels have %lld classes but the loss's logits have %lld: make them >= %lld",
-                           e->path, (long long)e->y.nclasses, (long long)lt->dim[lt->rank - 1],
-                           (long long)e->y.nclasses);
+            return ir_errf(
+                err, errlen, "%s: the labels have %lld classes but the loss's logits have %lld: make them >= %lld",
+                e->path, (long long)e->y.nclasses, (long long)lt->dim[lt->rank - 1], (long long)e->y.nclasses);
     }
     return 0;
 }
@@ -286,8 +288,10 @@ int data_load_text_examples(Dataset *d, const char *path, const IrModule *m, cha
     int rc = -1;
     if (ex_model(&e, "text", err, errlen)) goto out;
     if (!e.x.ids || !e.y.ids) {
-        ir_errf(err, errlen, "%s: text data needs the input '%s' to be seq<int> and the target '%s' int or seq<int> (use "
-                "csv for numbers)", path, e.x.io->name, e.y.io->name);
+        ir_errf(err, errlen,
+                "%s: text data needs the input '%s' to be seq<int> and the target '%s' int or seq<int> (use "
+                "csv for numbers)",
+                path, e.x.io->name, e.y.io->name);
         goto out;
     }
     if (!(buf = (char *)data_read_file(path, &n, err, errlen))) goto out;
@@ -418,8 +422,8 @@ static int field(Examples *e, Col *c, char *s, int64_t line, int64_t *steps, cha
         }
         if (k != c->width)
             return ir_errf(err, errlen, "%s:%lld: column '%s', step %lld: %lld number%s, '%s' takes %lld a step",
-                           e->path, (long long)line, c->io->name, (long long)*steps + 1, (long long)k, k == 1 ? "" : "s",
-                           c->io->name, (long long)c->width);
+                           e->path, (long long)line, c->io->name, (long long)*steps + 1, (long long)k,
+                           k == 1 ? "" : "s", c->io->name, (long long)c->width);
         p = semi ? semi + 1 : NULL;
     }
     return 0;
