@@ -381,5 +381,8 @@ else
     bad "batch-first warning"
 fi
 
+# Examples of different lengths: tests/train/lengths.sh.
+. tests/train/lengths.sh
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
