@@ -95,15 +95,22 @@ static int ex_model(Examples *e, const char *kind, char *err, size_t errlen)
     return 0;
 }
 
+/* Room in *p (elements of es bytes, *cap of them) for element n:
+ * doubles the array when it is full.  0, or -1 when out of memory. */
+static int room(void **p, int64_t *cap, int64_t n, size_t es)
+{
+    if (n < *cap) return 0;
+    int64_t c = *cap ? 2 * *cap : 1024;
+    void *np = realloc(*p, (size_t)c * es);
+    if (!np) return -1;
+    *p = np;
+    *cap = c;
+    return 0;
+}
+
 static int push(Col *c, double v)
 {
-    if (c->nv == c->cap) {
-        int64_t cap = c->cap ? 2 * c->cap : 1024;
-        double *nv = realloc(c->v, (size_t)cap * sizeof *nv);
-        if (!nv) return -1;
-        c->v = nv;
-        c->cap = cap;
-    }
+    if (room((void **)&c->v, &c->cap, c->nv, sizeof *c->v)) return -1;
     c->v[c->nv++] = v;
     if (c->ids && v + 1 > (double)c->nclasses) c->nclasses = (int64_t)v + 1;
     return 0;
@@ -111,13 +118,7 @@ static int push(Col *c, double v)
 
 static int push_len(Examples *e, int64_t len)
 {
-    if (e->n == e->cap) {
-        int64_t cap = e->cap ? 2 * e->cap : 256;
-        int64_t *nl = realloc(e->lens, (size_t)cap * sizeof *nl);
-        if (!nl) return -1;
-        e->lens = nl;
-        e->cap = cap;
-    }
+    if (room((void **)&e->lens, &e->cap, e->n, sizeof *e->lens)) return -1;
     e->lens[e->n++] = len;
     return 0;
 }
@@ -224,13 +225,7 @@ static int64_t words(char *s, char ***w, int64_t *cap, int64_t at)
 {
     int64_t n = 0;
     for (char *p = s + strspn(s, " \t"); *p; p += strspn(p, " \t")) {
-        if (at + n == *cap) {
-            int64_t c = *cap ? 2 * *cap : 1024;
-            char **nw = realloc(*w, (size_t)c * sizeof *nw);
-            if (!nw) return -1;
-            *w = nw;
-            *cap = c;
-        }
+        if (room((void **)w, cap, at + n, sizeof **w)) return -1;
         (*w)[at + n++] = p;
         p += strcspn(p, " \t");
         if (*p) *p++ = 0;

@@ -18,27 +18,6 @@
 
 static char err[1024];
 
-typedef struct Model {
-    Program *p;
-    IrModule *m;
-    Diag d;
-} Model;
-
-static void model_build(Model *md, const char *src)
-{
-    diag_init(&md->d, "t.rnn", src, stderr);
-    md->p = parse_program("t.rnn", src, &md->d);
-    assert_non_null(md->p);
-    md->m = sema_build(md->p, NULL, &md->d);
-    assert_non_null(md->m);
-}
-
-static void model_free(Model *md)
-{
-    ir_free(md->m);
-    ast_free(md->p);
-}
-
 static const char *classifier_src = "model c {\n input tokens : seq<int, 8> lengths\n target y : int\n"
                                     " e = embedding(tokens, vocab=4, dim=2)\n h = gru(e, hidden=2)\n"
                                     " z = dense(last(h), 2)\n loss = cross_entropy(z, y)\n}\n";
@@ -63,11 +42,11 @@ static void assert_i64(const Tensor *t, const int64_t *want, int64_t n)
 }
 
 /* Loads `text` as text examples for `src` and binds them. */
-static void load_text(Dataset *d, Model *md, const char *src, const char *text)
+static void load_text(Dataset *d, TuBuilt *md, const char *src, const char *text)
 {
     char path[512];
     write_file("ex.txt", text, path, sizeof path);
-    model_build(md, src);
+    *md = tu_build(src);
     assert_int_equal(data_load_text_examples(d, path, md->m, err, sizeof err), 0);
     assert_int_equal(data_bind(d, md->m, err, sizeof err), 0);
 }
@@ -79,7 +58,7 @@ static void test_text_classifier(void **state)
 {
     (void)state;
     Dataset d;
-    Model md;
+    TuBuilt md;
     load_text(&d, &md, classifier_src, "pos\ta b c\nneg\tb\r\nneg\t c  a \n");
     int64_t lens[3] = {3, 1, 2};
     assert_int_equal(d.nexamples, 3);
@@ -106,7 +85,7 @@ static void test_text_classifier(void **state)
     assert_true(data_loss_weight(&d, &tr, perm, 0, 3) == 2.0);
     rt_map_free(&out);
     data_free(&d);
-    model_free(&md);
+    tu_built_free(&md);
 }
 
 /* A tagger: one tag a token; the loss weight is the real steps.  Whole
@@ -115,7 +94,7 @@ static void test_text_tagger_and_number_ids(void **state)
 {
     (void)state;
     Dataset d;
-    Model md;
+    TuBuilt md;
     load_text(&d, &md, tagger_src, "1 0\t3 2\n1\t0\n");
     int64_t x[4] = {3, 0, 2, 0}, y[4] = {1, 1, 0, 0};
     assert_i64(&d.arrays[0], x, 4);
@@ -125,14 +104,14 @@ static void test_text_tagger_and_number_ids(void **state)
     assert_int_equal(data_split(&d, 0, 2, 2, &tr, &ev, err, sizeof err), 0);
     assert_true(data_loss_weight(&d, &tr, NULL, 0, 2) == 3.0);
     data_free(&d);
-    model_free(&md);
+    tu_built_free(&md);
     /* ids past the embedding's vocab=4 */
     char path[512];
     write_file("big.txt", "1 0\t7 2\n", path, sizeof path);
-    model_build(&md, tagger_src);
+    md = tu_build(tagger_src);
     assert_int_equal(data_load_text_examples(&d, path, md.m, err, sizeof err), -1);
     assert_non_null(strstr(err, "the tokens have 8 ids but the embedding of 'tokens' has vocab=4"));
-    model_free(&md);
+    tu_built_free(&md);
 }
 
 /* csv rows: steps separated by ';', numbers by spaces, columns by name. */
@@ -141,8 +120,8 @@ static void test_csv_examples(void **state)
     (void)state;
     char path[512];
     write_file("ex.csv", "id, y ,x\n\n7,1,1 2;3 4\n8,0, 5 6\n", path, sizeof path);
-    Model md;
-    model_build(&md, series_src);
+    TuBuilt md;
+    md = tu_build(series_src);
     Dataset d;
     assert_int_equal(data_load_csv_examples(&d, path, md.m, err, sizeof err), 0);
     assert_int_equal(data_bind(&d, md.m, err, sizeof err), 0);
@@ -163,15 +142,14 @@ static void test_csv_examples(void **state)
         {"y,x\n1;0,1 2\n", "ex.csv:2: column 'y' has 2 steps, the target takes 1"},
         {"y,x\n1,1 2,3\n", "ex.csv:2: 3 columns, the header has 2"},
         {"y,x\n-1,1 2\n", "ex.csv:2: column 'y', step 1: '-1' is not an id"},
-        {"y,x\n1,1 1;1 1;1 1;1 1;1 1;1 1;1 1;1 1;1 1\n",
-         "ex.csv:2: 9 steps, more than the 8 steps input 'x' may have"},
+        {"y,x\n1,1 1;1 1;1 1;1 1;1 1;1 1;1 1;1 1;1 1\n", "ex.csv:2: 9 steps, more than the 8 steps input 'x' may have"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file("ex.csv", bad[i].text, path, sizeof path);
         assert_int_equal(data_load_csv_examples(&d, path, md.m, err, sizeof err), -1);
         if (!strstr(err, bad[i].msg)) fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].msg);
     }
-    model_free(&md);
+    tu_built_free(&md);
 }
 
 /* npy: the lengths as NAME_len, checked against T and the type's limit. */
@@ -192,8 +170,8 @@ static void test_npy_lengths(void **state)
     assert_int_equal(rt_npy_write(px, &x, err, sizeof err), 0);
     assert_int_equal(rt_npy_write(pl, &l, err, sizeof err), 0);
     assert_int_equal(rt_npy_write(py, &y, err, sizeof err), 0);
-    Model md;
-    model_build(&md, classifier_src);
+    TuBuilt md;
+    md = tu_build(classifier_src);
     Dataset d;
     const char *names[3] = {"tokens", "tokens_len", "y"}, *paths[3] = {px, pl, py};
     assert_int_equal(data_load_npy(&d, names, paths, 3, err, sizeof err), 0);
@@ -217,7 +195,7 @@ static void test_npy_lengths(void **state)
     rt_tensor_free(&x);
     rt_tensor_free(&l);
     rt_tensor_free(&y);
-    model_free(&md);
+    tu_built_free(&md);
 }
 
 /* A data set of n examples whose lengths come from a small LCG, 1..20. */
@@ -271,7 +249,7 @@ static void test_bucketing(void **state)
     for (int j = 0; j < 50; j++)
         for (int k = 1; k < B; k++) assert_true(d.lengths[a[j * B + k - 1]] <= d.lengths[a[j * B + k]]);
     double p_plain = padding(&d, &sp, plain), p_bucket = padding(&d, &sp, a);
-    assert_true(p_plain > 0.3);       /* lengths uniform in 1..20: ~45% */
+    assert_true(p_plain > 0.3); /* lengths uniform in 1..20: ~45% */
     assert_true(p_bucket < p_plain / 3);
     /* shuffle = false: pools of the data's order, sorted, batches in order */
     int64_t o[N];
@@ -335,9 +313,12 @@ static void test_accuracy_over_real_steps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_classifier),  cmocka_unit_test(test_text_tagger_and_number_ids),
-        cmocka_unit_test(test_csv_examples),     cmocka_unit_test(test_npy_lengths),
-        cmocka_unit_test(test_bucketing),        cmocka_unit_test(test_padding_fraction),
+        cmocka_unit_test(test_text_classifier),
+        cmocka_unit_test(test_text_tagger_and_number_ids),
+        cmocka_unit_test(test_csv_examples),
+        cmocka_unit_test(test_npy_lengths),
+        cmocka_unit_test(test_bucketing),
+        cmocka_unit_test(test_padding_fraction),
         cmocka_unit_test(test_accuracy_over_real_steps),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
