@@ -620,9 +620,10 @@ static int run(const CliArgs *a)
 
     char tb[64] = "";
     if (tr.nseg > 1) snprintf(tb, sizeof tb, " in %lld segments of <= %lld", (long long)tr.nseg, (long long)tr.seg_len);
-    fprintf(stderr, "training model '%s' on %s: %lld steps, %lld batches an epoch of %lld x %lld steps%s, %s lr %g\n",
+    fprintf(stderr, "training model '%s' on %s: %lld steps, %lld batches an epoch of %lld x %s%lld steps%s, %s lr %g\n",
             tr.m->name, tr.data.path, (long long)tr.total, (long long)tr.train.nbatches, (long long)tr.ts.batch,
-            (long long)tr.ts.seq_len, tb, tr.ts.opt.opt == OPT_ADAM ? "adam" : "sgd", tr.ts.opt.lr);
+            tr.data.lengths ? "up to " : "", (long long)tr.ts.seq_len, tb, tr.ts.opt.opt == OPT_ADAM ? "adam" : "sgd",
+            tr.ts.opt.lr);
     if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)tr.st.step);
 
     struct sigaction sa, old;
