@@ -17,7 +17,7 @@ const TrainKey train_keys[TK_COUNT] = {
     {TK_DATA, "data", TV_DATA, 0, 0, 0, 0, 0, "required",
      "`text(\"f.txt\")`, `csv(\"f.csv\")`, `npy(NAME=\"f.npy\", ...)` or a file name",
      "the training data (see Data); a bare `\"f.csv\"` is csv, any other bare string text"},
-    {TK_SEQ_LEN, "seq_len", TV_INT, 1, BIG, 0, 0, 0, "npy: the arrays' T; else 50", NULL,
+    {TK_SEQ_LEN, "seq_len", TV_INT, 1, BIG, 0, 0, 0, "npy: the arrays' T; examples of different lengths: the longest; else 50", NULL,
      "steps of one training sequence"},
     {TK_TBPTT, "tbptt", TV_INT, 1, BIG, 0, 0, 0, "`seq_len` (no cutting)", NULL,
      "cut each sequence into segments of this many steps (truncated BPTT, k1 = k2)"},
