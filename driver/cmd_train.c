@@ -61,7 +61,8 @@ typedef struct Trainer {
     TrainState st;
     RtRng rng;
     int64_t *perm;
-    const char *ckpt; /* where checkpoints go                      */
+    int64_t *eval_perm; /* the eval part sorted by length (data_sort_items) */
+    const char *ckpt;   /* where checkpoints go                      */
     FILE *csv;
     char csv_path[700], svg_path[700];
     Progress prog;
@@ -370,13 +371,13 @@ static int evaluate(Trainer *tr, double *mean, double *acc)
             TensorMap in, out;
             rt_map_init(&in);
             rt_map_init(&out);
-            rc = segment_inputs(tr, tr->fwd, &tr->eval, NULL, j, seg, &carry, 0, &in);
+            rc = segment_inputs(tr, tr->fwd, &tr->eval, tr->eval_perm, j, seg, &carry, 0, &in);
             if (!rc && tr->engine->run(tr->engine, tr->fwd, &tr->st.params, &in, &out, tr->err, sizeof tr->err))
                 rc = cli_error("eval: %s", tr->err);
             const Tensor *l = rc ? NULL : rt_map_get(&out, "loss");
             if (!rc && !l) rc = cli_error("internal error: eval computed no loss");
             if (!rc) {
-                double w = data_loss_weight(&tr->data, &tr->eval, NULL, j, seg_steps(tr, &tr->eval, seg));
+                double w = data_loss_weight(&tr->data, &tr->eval, tr->eval_perm, j, seg_steps(tr, &tr->eval, seg));
                 sum += scalar(l) * w;
                 weight += w;
                 count_right(tr, &in, &out, &right, &npos);
@@ -595,7 +596,8 @@ static int run(const CliArgs *a)
     if (build_modules(&tr)) goto done;
     if (init_state(&tr, resume, wpath, (uint64_t)tr.ts.seed)) goto done;
     tr.perm = malloc((size_t)tr.train.nitems * sizeof *tr.perm);
-    if (!tr.perm) {
+    tr.eval_perm = malloc((size_t)(tr.eval.nitems ? tr.eval.nitems : 1) * sizeof *tr.eval_perm);
+    if (!tr.perm || !tr.eval_perm || data_sort_items(&tr.data, &tr.eval, tr.eval_perm)) {
         cli_error("out of memory");
         goto done;
     }
@@ -644,6 +646,7 @@ static int run(const CliArgs *a)
 done:
     if (tr.csv) fclose(tr.csv);
     free(tr.perm);
+    free(tr.eval_perm);
     data_free(&tr.data);
     ckpt_free(&tr.st);
     engine_close(&eng); /* before the modules it compiled */

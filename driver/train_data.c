@@ -711,6 +711,26 @@ static int by_length(const void *a, const void *b)
     return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
+/* perm[0..n) (examples sp->start + perm[i]) sorted by length, stably;
+ * key has room for n. */
+static void sort_by_length(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t n, BucketKey *key)
+{
+    for (int64_t i = 0; i < n; i++) key[i] = (BucketKey){d->lengths[sp->start + perm[i]], i, perm[i]};
+    qsort(key, (size_t)n, sizeof *key, by_length);
+    for (int64_t i = 0; i < n; i++) perm[i] = key[i].ex;
+}
+
+int data_sort_items(const Dataset *d, const DataSplit *sp, int64_t *perm)
+{
+    data_shuffle(perm, sp->nitems, NULL);
+    if (!d->lengths || sp->nitems < 1) return 0;
+    BucketKey *key = malloc((size_t)sp->nitems * sizeof *key);
+    if (!key) return -1;
+    sort_by_length(d, sp, perm, sp->nitems, key);
+    free(key);
+    return 0;
+}
+
 int data_bucket(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t bucket, RtRng *rng)
 {
     if (!d->lengths || bucket < 1 || sp->nbatches < 1) return 0;
@@ -724,12 +744,7 @@ int data_bucket(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t bu
         free(copy);
         return -1;
     }
-    for (int64_t p0 = 0; p0 < n; p0 += pool) {
-        int64_t m = n - p0 < pool ? n - p0 : pool;
-        for (int64_t i = 0; i < m; i++) key[i] = (BucketKey){d->lengths[sp->start + perm[p0 + i]], i, perm[p0 + i]};
-        qsort(key, (size_t)m, sizeof *key, by_length);
-        for (int64_t i = 0; i < m; i++) perm[p0 + i] = key[i].ex;
-    }
+    for (int64_t p0 = 0; p0 < n; p0 += pool) sort_by_length(d, sp, perm + p0, n - p0 < pool ? n - p0 : pool, key);
     /* whole batches in a new order, so that short and long ones mix */
     data_shuffle(order, nb, rng);
     memcpy(copy, perm, (size_t)n * sizeof *copy);

@@ -133,6 +133,12 @@ int64_t data_batch_size(const DataSplit *sp, int64_t j);
  * or -1 when out of memory (perm unchanged). */
 int data_bucket(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t bucket, RtRng *rng);
 
+/* perm[0..sp->nitems) = the part's items sorted by length (equal ones
+ * in order), for evaluation: the eval loss is a mean over every item, so
+ * their order is free, and sorted batches pad least.  Without lengths
+ * 0..n-1.  Returns 0, or -1 when out of memory (perm then 0..n-1). */
+int data_sort_items(const Dataset *d, const DataSplit *sp, int64_t *perm);
+
 /* The steps of batch j: its longest member's length (d->lengths), else
  * the split's seq_len. */
 int64_t data_batch_steps(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j);

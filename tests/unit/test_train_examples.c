@@ -256,6 +256,13 @@ static void test_bucketing(void **state)
     data_shuffle(o, N, NULL);
     assert_int_equal(data_bucket(&d, &sp, o, 1000, NULL), 0);
     for (int i = 1; i < 200; i++) assert_true(d.lengths[o[i - 1]] <= d.lengths[o[i]]);
+    /* the eval order: every item, sorted, equal lengths in order */
+    int64_t e[N];
+    sp.nitems = N;
+    assert_int_equal(data_sort_items(&d, &sp, e), 0);
+    for (int i = 1; i < N; i++)
+        assert_true(d.lengths[e[i - 1]] < d.lengths[e[i]] ||
+                    (d.lengths[e[i - 1]] == d.lengths[e[i]] && e[i - 1] < e[i]));
     data_free(&d);
 }
 
