@@ -111,6 +111,20 @@ static void test_text_tagger_and_number_ids(void **state)
     md = tu_build(tagger_src);
     assert_int_equal(data_load_text_examples(&d, path, md.m, err, sizeof err), -1);
     assert_non_null(strstr(err, "the tokens have 8 ids but the embedding of 'tokens' has vocab=4"));
+    /* each line's own errors, with its number */
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"A B\tx y\nA B\tx y z\n", "big.txt:2: 2 tags for 3 tokens; the target 'y' (seq<int>) takes one a token"},
+        {"A\tx\nx y z\n", "big.txt:2: no tab; a line is LABEL<TAB>TOKENS, the tokens separated by spaces"},
+        {"A\tx\n\tx\n", "big.txt:2: 0 tags for 1 tokens"},
+        {"A\tx\n \n", "big.txt:2: an empty line"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file("big.txt", bad[i].text, path, sizeof path);
+        assert_int_equal(data_load_text_examples(&d, path, md.m, err, sizeof err), -1);
+        if (!strstr(err, bad[i].msg)) fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].msg);
+    }
     tu_built_free(&md);
 }
 
@@ -142,6 +156,8 @@ static void test_csv_examples(void **state)
         {"y,x\n1;0,1 2\n", "ex.csv:2: column 'y' has 2 steps, the target takes 1"},
         {"y,x\n1,1 2,3\n", "ex.csv:2: 3 columns, the header has 2"},
         {"y,x\n-1,1 2\n", "ex.csv:2: column 'y', step 1: '-1' is not an id"},
+        {"id,x\n1,1 2\n", "ex.csv:1: the first line names no column 'y' (the target); csv data of examples starts "
+                          "with a header naming the columns, such as y,x"},
         {"y,x\n1,1 1;1 1;1 1;1 1;1 1;1 1;1 1;1 1;1 1\n", "ex.csv:2: 9 steps, more than the 8 steps input 'x' may have"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
