@@ -24,20 +24,30 @@ static int64_t id_at(const Tensor *t, int64_t i)
 
 int acc_count(const Tensor *logits, const Tensor *target, int64_t *correct, int64_t *n)
 {
+    return acc_count_lengths(logits, target, NULL, correct, n);
+}
+
+int acc_count_lengths(const Tensor *logits, const Tensor *target, const Tensor *len, int64_t *correct, int64_t *n)
+{
+    if (len && (len->dtype != RT_I64 || len->rank != 1 || target->rank != 2 || len->shape[0] != target->shape[1]))
+        return -1;
     if (logits->rank != target->rank + 1 || (logits->dtype != RT_F32 && logits->dtype != RT_F64) ||
         (target->dtype != RT_I32 && target->dtype != RT_I64))
         return -1;
     for (int k = 0; k < target->rank; k++)
         if (logits->shape[k] != target->shape[k]) return -1;
-    int64_t C = logits->shape[logits->rank - 1], rows = rt_numel(target), right = 0;
+    int64_t C = logits->shape[logits->rank - 1], rows = rt_numel(target), right = 0, counted = 0;
     if (C < 1) return -1;
     for (int64_t r = 0; r < rows; r++) {
+        /* row r of [T, B] is step r / B of example r % B */
+        if (len && r / target->shape[1] >= ((const int64_t *)len->data)[r % target->shape[1]]) continue;
+        counted++;
         int64_t best = 0;
         for (int64_t c = 1; c < C; c++)
             if (at(logits, r * C + c) > at(logits, r * C + best)) best = c;
         right += best == id_at(target, r);
     }
     *correct += right;
-    *n += rows;
+    *n += counted;
     return 0;
 }

@@ -24,4 +24,9 @@ const char *acc_target_name(const IrModule *m);
  * when the shapes do not fit (nothing is added). */
 int acc_count(const Tensor *logits, const Tensor *target, int64_t *correct, int64_t *n);
 
+/* The same over the real steps only of a sequence target [T, B] whose
+ * examples have lengths len [B] (I64): position (t, b) counts when
+ * t < len[b] (len NULL: every position, acc_count). */
+int acc_count_lengths(const Tensor *logits, const Tensor *target, const Tensor *len, int64_t *correct, int64_t *n);
+
 #endif

@@ -68,7 +68,8 @@ typedef struct Trainer {
     TrainState st;
     RtRng rng;
     int64_t *perm;
-    const char *ckpt; /* where checkpoints go                      */
+    int64_t *eval_perm; /* the eval part sorted by length (data_sort_items) */
+    const char *ckpt;   /* where checkpoints go                      */
     FILE *csv;
     char csv_path[700], svg_path[700];
     Progress prog;
@@ -138,10 +139,7 @@ static int load_data(Trainer *tr)
 {
     TrainSettings *ts = &tr->ts;
     int rc;
-    /* No data format gives lengths yet (issue 14); the engines, autodiff
-     * and TBPTT do (tests/unit/test_lengths.c). */
-    if (ir_has_lengths(tr->m))
-        return cli_error("model '%s' has inputs with lengths, which training data cannot give yet", tr->m->name);
+    int lengths = ir_has_lengths(tr->m);
     for (int i = 0; i < (ts->data_kind == DATA_NPY ? ts->ndata : 1); i++)
         if (open_check(ts, ts->data_kind == DATA_NPY ? ts->data_paths[i] : ts->data_path)) return 1;
     if (ts->data_kind == DATA_NPY) {
@@ -152,14 +150,25 @@ static int load_data(Trainer *tr)
         }
         rc = data_load_npy(&tr->data, names, paths, ts->ndata, tr->err, sizeof tr->err);
     } else if (ts->data_kind == DATA_CSV) {
-        rc = data_load_csv(&tr->data, ts->data_path, tr->err, sizeof tr->err);
+        /* a model with lengths takes examples, one a row; else a time series */
+        rc = lengths ? data_load_csv_examples(&tr->data, ts->data_path, tr->m, tr->err, sizeof tr->err)
+                     : data_load_csv(&tr->data, ts->data_path, tr->err, sizeof tr->err);
     } else {
-        rc = data_load_text(&tr->data, ts->data_path, tr->err, sizeof tr->err);
+        rc = lengths ? data_load_text_examples(&tr->data, ts->data_path, tr->m, tr->err, sizeof tr->err)
+                     : data_load_text(&tr->data, ts->data_path, tr->err, sizeof tr->err);
     }
     if (rc || data_bind(&tr->data, tr->m, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
     input_layout_warn_data(&tr->data);
+    if (ts->bucket && !tr->data.lengths)
+        return cli_error("bucket = %lld sorts examples by their lengths, and model '%s' has no input with lengths",
+                         (long long)ts->bucket, tr->m->name);
     if (!ts->seq_len) ts->seq_len = data_default_seq_len(&tr->data);
     if (!ts->seq_len) ts->seq_len = 50;
+    /* a batch of examples has its own steps, which one count of segments
+     * a run would not fit (docs/training.md) */
+    if (tr->data.lengths && ts->tbptt && ts->tbptt < ts->seq_len)
+        return cli_error("tbptt = %lld: truncated BPTT of examples with lengths is not supported yet",
+                         (long long)ts->tbptt);
     if (ts->tbptt > ts->seq_len)
         return cli_error("tbptt = %lld is longer than seq_len = %lld", (long long)ts->tbptt, (long long)ts->seq_len);
     if (train_settings_check_back(ts, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
@@ -341,7 +350,9 @@ static void count_right(const Trainer *tr, const TensorMap *in, const TensorMap 
 {
     const Tensor *lg = tr->acc_target ? rt_map_get(out, PIPELINE_CE_LOGITS) : NULL;
     const Tensor *t = lg ? rt_map_get(in, tr->acc_target) : NULL;
-    if (t) acc_count(lg, t, right, n);
+    /* a tagger's padded steps are no positions */
+    const Tensor *len = tr->data.cut_target && t && t->rank == 2 ? rt_map_get(in, tr->data.len_input) : NULL;
+    if (t) acc_count_lengths(lg, t, len, right, n);
 }
 
 /* TBPTT(k1, k2): the carried state from the start of segment seg's
@@ -447,13 +458,13 @@ static int evaluate(Trainer *tr, double *mean, double *acc)
             TensorMap in, out;
             rt_map_init(&in);
             rt_map_init(&out);
-            rc = segment_inputs(tr, tr->fwd, &tr->eval, NULL, j, seg, &carry, 0, &in);
+            rc = segment_inputs(tr, tr->fwd, &tr->eval, tr->eval_perm, j, seg, &carry, 0, &in);
             if (!rc && tr->engine->run(tr->engine, tr->fwd, &tr->st.params, &in, &out, tr->err, sizeof tr->err))
                 rc = cli_error("eval: %s", tr->err);
             const Tensor *l = rc ? NULL : rt_map_get(&out, "loss");
             if (!rc && !l) rc = cli_error("internal error: eval computed no loss");
             if (!rc) {
-                double w = (double)seg_steps(tr, &tr->eval, seg) * (double)data_batch_size(&tr->eval, j);
+                double w = data_loss_weight(&tr->data, &tr->eval, tr->eval_perm, j, seg_steps(tr, &tr->eval, seg));
                 sum += scalar(l) * w;
                 weight += w;
                 count_right(tr, &in, &out, &right, &npos);
@@ -497,10 +508,16 @@ static const char *acc_str(double acc, char *buf, size_t n)
 static void epoch_summary(Trainer *tr, const char *part, double train_loss, double train_acc, double eval_loss,
                           double eval_acc)
 {
-    char ev[96] = "", a1[40], a2[40];
+    char ev[96] = "", a1[40], a2[40], pad[40] = "";
     if (!isnan(eval_loss)) snprintf(ev, sizeof ev, "  eval loss %.6f%s", eval_loss, acc_str(eval_acc, a2, sizeof a2));
-    progress_message(&tr->prog, "epoch %lld%s: train loss %.6f%s%s", (long long)tr->st.epoch + 1, part, train_loss,
-                     acc_str(train_acc, a1, sizeof a1), ev);
+    if (tr->data.lengths) {
+        /* the epoch's batches so far, from its order (so a resumed run's is the whole epoch's) */
+        int64_t real = 0, all = 0, nb = tr->st.batch ? tr->st.batch : tr->train.nbatches;
+        for (int64_t j = 0; j < nb; j++) data_batch_padding(&tr->data, &tr->train, tr->perm, j, &real, &all);
+        snprintf(pad, sizeof pad, "  padding %.1f%%", 100 * (1 - (double)real / (double)all));
+    }
+    progress_message(&tr->prog, "epoch %lld%s: train loss %.6f%s%s%s", (long long)tr->st.epoch + 1, part, train_loss,
+                     acc_str(train_acc, a1, sizeof a1), pad, ev);
 }
 
 /* eval_every: "step 20: eval loss 1.10" after every eval_every-th step. */
@@ -535,6 +552,9 @@ static int train_loop(Trainer *tr)
         /* shuffle = false keeps the order and draws nothing, so the
          * RNG state a checkpoint stores is the same either way. */
         data_shuffle(tr->perm, tr->train.nitems, tr->ts.no_shuffle ? NULL : &tr->rng);
+        /* bucketing draws after the shuffle, from the same stream */
+        if (data_bucket(&tr->data, &tr->train, tr->perm, tr->ts.bucket, tr->ts.no_shuffle ? NULL : &tr->rng))
+            return cli_error("out of memory");
         evaluated = 0;
         while (st->batch < tr->train.nbatches && st->step < tr->total) {
             if (interrupted) {
@@ -545,7 +565,11 @@ static int train_loop(Trainer *tr)
                 return 130;
             }
             double loss, gnorm;
-            int64_t right, npos;
+            int64_t right, npos, real = 0, all = 0;
+            if (tr->data.lengths) {
+                data_batch_padding(&tr->data, &tr->train, tr->perm, st->batch, &real, &all);
+                progress_set_padding(&tr->prog, 1 - (double)real / (double)all);
+            }
             int rc = train_segment(tr, st->batch, st->segment, &loss, &gnorm, &right, &npos);
             if (rc == 2) {
                 progress_end(&tr->prog);
@@ -659,7 +683,8 @@ static int run(const CliArgs *a)
     if (build_modules(&tr)) goto done;
     if (init_state(&tr, resume, wpath, (uint64_t)tr.ts.seed)) goto done;
     tr.perm = malloc((size_t)tr.train.nitems * sizeof *tr.perm);
-    if (!tr.perm) {
+    tr.eval_perm = malloc((size_t)(tr.eval.nitems ? tr.eval.nitems : 1) * sizeof *tr.eval_perm);
+    if (!tr.perm || !tr.eval_perm || data_sort_items(&tr.data, &tr.eval, tr.eval_perm)) {
         cli_error("out of memory");
         goto done;
     }
@@ -684,9 +709,10 @@ static int run(const CliArgs *a)
 
     char tb[64] = "";
     if (tr.nseg > 1) snprintf(tb, sizeof tb, " in %lld segments of <= %lld", (long long)tr.nseg, (long long)tr.seg_len);
-    fprintf(stderr, "training model '%s' on %s: %lld steps, %lld batches an epoch of %lld x %lld steps%s, %s lr %g\n",
+    fprintf(stderr, "training model '%s' on %s: %lld steps, %lld batches an epoch of %lld x %s%lld steps%s, %s lr %g\n",
             tr.m->name, tr.data.path, (long long)tr.total, (long long)tr.train.nbatches, (long long)tr.ts.batch,
-            (long long)tr.ts.seq_len, tb, tr.ts.opt.opt == OPT_ADAM ? "adam" : "sgd", tr.ts.opt.lr);
+            tr.data.lengths ? "up to " : "", (long long)tr.ts.seq_len, tb, tr.ts.opt.opt == OPT_ADAM ? "adam" : "sgd",
+            tr.ts.opt.lr);
     if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)tr.st.step);
 
     struct sigaction sa, old;
@@ -707,6 +733,7 @@ static int run(const CliArgs *a)
 done:
     if (tr.csv) fclose(tr.csv);
     free(tr.perm);
+    free(tr.eval_perm);
     data_free(&tr.data);
     ckpt_free(&tr.st);
     engine_close(&eng); /* before the modules it compiled */

@@ -25,7 +25,8 @@ static int warn_list(const IrInput *list, int n, const char *role, const TensorM
 
 int input_layout_warn_data(const Dataset *d)
 {
-    if (d->kind != DATA_NPY || d->seq_T != 1 || d->nexamples <= 1) return 0;
+    /* examples with lengths, all of length 1, are what they say */
+    if (d->kind != DATA_NPY || d->seq_T != 1 || d->nexamples <= 1 || d->lengths) return 0;
     for (int k = 0; k < d->narrays; k++)
         if (d->is_seq[k]) {
             fprintf(stderr,

@@ -41,6 +41,7 @@ void progress_start(Progress *p, FILE *out, int tty, int64_t first, int64_t tota
     p->total = total;
     p->log_every = log_every > 0 ? log_every : 1;
     p->t0 = progress_now();
+    p->pad = NAN;
 }
 
 static void clear_bar(Progress *p)
@@ -49,10 +50,13 @@ static void clear_bar(Progress *p)
     p->drawn = 0;
 }
 
+void progress_set_padding(Progress *p, double pad) { p->pad = pad; }
+
 void progress_step(Progress *p, int64_t step, double loss, double grad_norm, double acc)
 {
-    char ac[40] = "";
+    char ac[80] = "";
     if (!isnan(acc)) snprintf(ac, sizeof ac, "  accuracy %.2f%%", 100 * acc);
+    if (!isnan(p->pad)) snprintf(ac + strlen(ac), sizeof ac - strlen(ac), "  padding %.1f%%", 100 * p->pad);
     double now = progress_now(), el = now - p->t0;
     double rate = el > 0 ? (double)(step - p->first) / el : 0;
     char eta[32];

@@ -18,6 +18,7 @@ typedef struct Progress {
     int64_t log_every;
     double t0; /* monotonic seconds at the start             */
     double last_draw;
+    double pad; /* the step's padding fraction (examples with lengths), NaN: none */
 } Progress;
 
 /* tty < 0: decide with isatty(fileno(out)). */
@@ -25,6 +26,8 @@ void progress_start(Progress *p, FILE *out, int tty, int64_t first, int64_t tota
 /* After step `step` (1-based, counting updates) finished; acc is the
  * step's accuracy (a fraction), NaN when the model has none. */
 void progress_step(Progress *p, int64_t step, double loss, double grad_norm, double acc);
+/* The padding fraction progress_step shows next (NaN: none). */
+void progress_set_padding(Progress *p, double pad);
 void progress_message(Progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void progress_end(Progress *p);
 

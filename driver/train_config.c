@@ -28,6 +28,7 @@ static int64_t *int_field(TrainSettings *ts, TrainKeyId id)
     case TK_SEED: return &ts->seed;
     case TK_LOG_EVERY: return &ts->log_every;
     case TK_CHECKPOINT_EVERY: return &ts->checkpoint_every;
+    case TK_BUCKET: return &ts->bucket;
     case TK_SHUFFLE:
     case TK_DATA:
     case TK_OPTIMIZER:
@@ -56,6 +57,7 @@ static double *number_field(TrainSettings *ts, TrainKeyId id)
     case TK_EVAL_EVERY:
     case TK_SEED:
     case TK_SHUFFLE:
+    case TK_BUCKET:
     case TK_LOG_EVERY:
     case TK_CHECKPOINT_EVERY:
     case TK_COUNT: return NULL;

@@ -4,6 +4,7 @@
  * view.  Self-contained (no driver helpers) so that the unit tests can
  * compile it on its own. */
 #include "driver/train_data.h"
+#include "driver/train_data_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads a whole file; *len receives its size.  NULL with a message on
- * failure. */
-static unsigned char *read_file(const char *path, int64_t *len, char *err, size_t errlen)
+unsigned char *data_read_file(const char *path, int64_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -56,7 +55,7 @@ int data_load_text(Dataset *d, const char *path, char *err, size_t errlen)
     d->kind = DATA_TEXT;
     set_path(d, path);
     int64_t n;
-    unsigned char *buf = read_file(path, &n, err, errlen);
+    unsigned char *buf = data_read_file(path, &n, err, errlen);
     if (!buf) return -1;
     if (n < 2) {
         free(buf);
@@ -120,10 +119,7 @@ static int is_decimal(const char *s)
     return *s == 0;
 }
 
-/* A field as a float: 1, or 0 when it is not a number (a header's word),
- * or -1 when strtod reads it but it is not a decimal number finite in
- * float32 (nan, inf, 0x10, 1e999), which *why says. */
-static int parse_number(const char *s, float *out, const char **why)
+int data_parse_number(const char *s, float *out, const char **why)
 {
     while (*s == ' ' || *s == '\t') s++;
     char *end;
@@ -153,7 +149,7 @@ int data_load_csv(Dataset *d, const char *path, char *err, size_t errlen)
     d->kind = DATA_CSV;
     set_path(d, path);
     int64_t n;
-    char *buf = (char *)read_file(path, &n, err, errlen);
+    char *buf = (char *)data_read_file(path, &n, err, errlen);
     if (!buf) return -1;
     if ((int64_t)strlen(buf) != n) {
         free(buf);
@@ -180,7 +176,7 @@ int data_load_csv(Dataset *d, const char *path, char *err, size_t errlen)
         int bad = -1;
         for (int i = 0; i < nf && bad < 0; i++) {
             const char *why = NULL;
-            int r = parse_number(fields[i], &row[i], &why);
+            int r = data_parse_number(fields[i], &row[i], &why);
             if (r < 0) {
                 const char *f = fields[i];
                 while (*f == ' ' || *f == '\t') f++;
@@ -260,6 +256,7 @@ void data_free(Dataset *d)
 {
     free(d->tokens);
     free(d->values);
+    free(d->lengths);
     for (int i = 0; i < d->narrays; i++) {
         free(d->names[i]);
         free(d->paths[i]);
@@ -273,8 +270,7 @@ void data_free(Dataset *d)
 /* A sequence value is [T, B, ...]: its first dim is a length symbol. */
 static int is_seq_type(const IrType *t) { return t->rank >= 2 && t->dim[0] < 0 && t->dim[0] != IR_DIM_B; }
 
-/* The op of m's top-level body of kind k reading v as operand `idx`. */
-static const IrOp *find_use(const IrModule *m, IrOpKind k, const IrValue *v, int idx)
+const IrOp *data_find_use(const IrModule *m, IrOpKind k, const IrValue *v, int idx)
 {
     for (int i = 0; i < m->body->nops; i++) {
         const IrOp *op = m->body->ops[i];
@@ -297,13 +293,13 @@ static int bind_text(Dataset *d, const IrModule *m, char *err, size_t errlen)
         return ir_errf(err, errlen, "%s: text data needs the input '%s' to be seq<int>", d->path, in->name);
     if (tt->dtype != IR_I64 || tt->rank != 2 || !is_seq_type(tt))
         return ir_errf(err, errlen, "%s: text data needs the target '%s' to be seq<int>", d->path, tg->name);
-    const IrOp *emb = find_use(m, IR_EMBEDDING, in->value, 1);
+    const IrOp *emb = data_find_use(m, IR_EMBEDDING, in->value, 1);
     if (emb && emb->operands[0]->type.dim[0] < d->nvocab)
         return ir_errf(
             err, errlen,
             "%s: the text has %d distinct characters but the embedding of '%s' has vocab=%lld: set vocab >= %d",
             d->path, d->nvocab, in->name, (long long)emb->operands[0]->type.dim[0], d->nvocab);
-    const IrOp *ce = find_use(m, IR_CROSS_ENTROPY, tg->value, 1);
+    const IrOp *ce = data_find_use(m, IR_CROSS_ENTROPY, tg->value, 1);
     if (ce) {
         const IrType *lt = &ce->operands[0]->type;
         if (lt->dim[lt->rank - 1] < d->nvocab)
@@ -350,21 +346,94 @@ static const IrInput *find_io(const IrModule *m, const char *name)
     return NULL;
 }
 
+/* Whether array name `name` gives lengths input `len` ("x.len"): by that
+ * name (text and csv examples) or as npy(x_len="len.npy"), since a name
+ * in npy(...) has no dot. */
+static int names_lengths(const char *name, const IrInput *len)
+{
+    size_t n = strlen(len->name) - 4; /* "x" of "x.len" */
+    return !strcmp(name, len->name) || (!strncmp(name, len->name, n) && !strcmp(name + n, "_len"));
+}
+
+/* The model's one lengths input, or NULL (none); more than one is an
+ * error (-1 in *bad). */
+static const IrInput *lengths_input(const Dataset *d, const IrModule *m, int *bad, char *err, size_t errlen)
+{
+    const IrInput *len = NULL;
+    *bad = 0;
+    for (int i = 0; i < m->ninputs; i++) {
+        if (m->inputs[i].role != IR_ROLE_LENGTHS) continue;
+        if (len) {
+            *bad = ir_errf(err, errlen,
+                           "%s: training data gives the lengths of one input; model '%s' has two with lengths "
+                           "('%s' and '%s')",
+                           d->path, m->name, len->name, m->inputs[i].name);
+            return NULL;
+        }
+        len = &m->inputs[i];
+    }
+    return len;
+}
+
+/* arrays[k] as the lengths of input `len`: [N] integers, each from 1 to
+ * the padded T and to the steps the input's type allows. */
+static int bind_lengths(Dataset *d, const IrModule *m, const IrInput *len, int k, char *err, size_t errlen)
+{
+    const Tensor *a = &d->arrays[k];
+    char shape[128];
+    rt_shape_str(a, shape, sizeof shape);
+    if (a->rank != 1 || (a->dtype != RT_I32 && a->dtype != RT_I64))
+        return ir_errf(err, errlen, "%s: the lengths '%s' must be integers [N], one an example; got %s %s", d->paths[k],
+                       d->names[k], rt_dtype_name(a->dtype), shape);
+    if (a->shape[0] != d->nexamples)
+        return ir_errf(err, errlen, "%s: %lld lengths for %lld examples", d->paths[k], (long long)a->shape[0],
+                       (long long)d->nexamples);
+    int64_t max = m->syms[-len->value->type.dim[0] - 1].max;
+    d->lengths = malloc((size_t)d->nexamples * sizeof *d->lengths);
+    if (!d->lengths) return ir_errf(err, errlen, "out of memory");
+    for (int64_t i = 0; i < d->nexamples; i++) {
+        int64_t v = a->dtype == RT_I32 ? ((const int32_t *)a->data)[i] : ((const int64_t *)a->data)[i];
+        if (v < 1 || v > d->len_T)
+            return ir_errf(err, errlen, "%s: example %lld has length %lld; a length is 1 to T = %lld, the padded steps",
+                           d->paths[k], (long long)i, (long long)v, (long long)d->len_T);
+        if (v > max)
+            return ir_errf(err, errlen, "%s: example %lld has length %lld, more than the %lld steps '%s' may have",
+                           d->paths[k], (long long)i, (long long)v, (long long)max, len->name);
+        d->lengths[i] = v;
+    }
+    return 0;
+}
+
 static int bind_npy(Dataset *d, const IrModule *m, char *err, size_t errlen)
 {
+    int bad;
+    const IrInput *len = lengths_input(d, m, &bad, err, errlen);
+    if (bad) return -1;
+    d->len_array = -1;
     for (int i = 0; i < m->ninputs + m->ntargets; i++) {
         const IrInput *io = i < m->ninputs ? &m->inputs[i] : &m->targets[i - m->ninputs];
         int found = 0;
-        for (int k = 0; k < d->narrays; k++) found |= !strcmp(d->names[k], io->name);
-        if (!found)
-            return ir_errf(err, errlen, "npy(...) gives no array for the model's %s '%s': add %s=\"file.npy\"",
-                           i < m->ninputs ? "input" : "target", io->name, io->name);
+        for (int k = 0; k < d->narrays; k++)
+            found |= io == len ? names_lengths(d->names[k], len) : !strcmp(d->names[k], io->name);
+        if (found || (io->role != IR_ROLE_DATA && io != len)) continue;
+        if (io == len)
+            return ir_errf(err, errlen,
+                           "npy(...) gives no lengths for the model's input with lengths: add %.*s_len=\"len.npy\"",
+                           (int)strlen(io->name) - 4, io->name);
+        return ir_errf(err, errlen, "npy(...) gives no array for the model's %s '%s': add %s=\"file.npy\"",
+                       i < m->ninputs ? "input" : "target", io->name, io->name);
     }
     d->nexamples = -1;
     d->seq_T = 0;
+    d->len_sym = len ? len->value->type.dim[0] : 0;
     for (int k = 0; k < d->narrays; k++) {
+        if (len && names_lengths(d->names[k], len)) {
+            d->len_array = k;
+            d->len_input = len->name;
+            continue;
+        }
         const IrInput *io = find_io(m, d->names[k]);
-        if (!io)
+        if (!io || io->role != IR_ROLE_DATA)
             return ir_errf(err, errlen, "%s: '%s' is not an input or target of model '%s'", d->paths[k], d->names[k],
                            m->name);
         const IrType *t = &io->value->type;
@@ -379,6 +448,8 @@ static int bind_npy(Dataset *d, const IrModule *m, char *err, size_t errlen)
             return ir_errf(err, errlen, "%s: '%s' needs %s values, the file holds %s", d->paths[k], io->name,
                            wants_int ? "integer" : "float", rt_dtype_name(a->dtype));
         d->is_seq[k] = is_seq_type(t);
+        d->cut[k] = len && d->is_seq[k] && t->dim[0] == d->len_sym;
+        d->cut_target |= d->cut[k] && io->value->kind == IR_VAL_TARGET;
         int bdim = d->is_seq[k] ? 1 : 0;
         for (int j = 0; j < t->rank; j++)
             if (t->dim[j] >= 0 && t->dim[j] != a->shape[j])
@@ -401,7 +472,8 @@ static int bind_npy(Dataset *d, const IrModule *m, char *err, size_t errlen)
         }
     }
     if (d->nexamples < 1) return ir_errf(err, errlen, "%s: no examples", d->path);
-    return 0;
+    d->len_T = d->seq_T;
+    return d->len_array >= 0 ? bind_lengths(d, m, len, d->len_array, err, errlen) : 0;
 }
 
 int data_bind(Dataset *d, const IrModule *m, char *err, size_t errlen)
@@ -548,18 +620,29 @@ static int stream_batch(const Dataset *d, const DataSplit *sp, int64_t item, int
     return put(out, d->tgt_name, &y, err, errlen);
 }
 
+/* The example of item b of batch j. */
+static int64_t example_of(const DataSplit *sp, const int64_t *perm, int64_t j, int64_t b)
+{
+    int64_t item = j * sp->batch + b;
+    return sp->start + (perm ? perm[item] : item);
+}
+
 static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen,
                      TensorMap *out, char *err, size_t errlen)
 {
     int64_t nb = data_batch_size(sp, j);
+    /* with lengths the arrays of x's steps have the longest member's */
+    int64_t cut_T = d->lengths ? data_batch_steps(d, sp, perm, j) : tlen;
     for (int k = 0; k < d->narrays; k++) {
+        if (k == d->len_array) continue;
         const Tensor *a = &d->arrays[k];
         int seq = d->is_seq[k];
+        int64_t T = d->cut[k] ? cut_T : tlen;
         Tensor t;
         int64_t shape[RT_MAX_RANK];
         memcpy(shape, a->shape, sizeof shape);
         if (seq) {
-            shape[0] = tlen;
+            shape[0] = T;
             shape[1] = nb;
         } else
             shape[0] = nb;
@@ -570,24 +653,112 @@ static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm,
         size_t row = (size_t)inner * es;
         int64_t N = seq ? a->shape[1] : a->shape[0];
         for (int64_t b = 0; b < nb; b++) {
-            int64_t item = j * sp->batch + b;
-            int64_t ex = sp->start + (perm ? perm[item] : item);
+            int64_t ex = example_of(sp, perm, j, b);
             if (!seq) {
                 memcpy((char *)t.data + b * row, (const char *)a->data + ex * row, row);
                 continue;
             }
-            for (int64_t s = 0; s < tlen; s++)
+            for (int64_t s = 0; s < T; s++)
                 memcpy((char *)t.data + (s * nb + b) * row, (const char *)a->data + ((t0 + s) * N + ex) * row, row);
         }
         if (put(out, d->names[k], &t, err, errlen)) return -1;
     }
+    if (!d->lengths) return 0;
+    Tensor l;
+    if (rt_tensor_alloc(&l, RT_I64, 1, &nb)) return ir_errf(err, errlen, "out of memory");
+    for (int64_t b = 0; b < nb; b++) ((int64_t *)l.data)[b] = d->lengths[example_of(sp, perm, j, b)];
+    return put(out, d->len_input, &l, err, errlen);
+}
+
+int64_t data_batch_steps(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j)
+{
+    if (!d->lengths) return sp->seq_len;
+    int64_t T = 0;
+    for (int64_t b = 0; b < data_batch_size(sp, j); b++) {
+        int64_t l = d->lengths[example_of(sp, perm, j, b)];
+        if (l > T) T = l;
+    }
+    return T;
+}
+
+void data_batch_padding(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t *real,
+                        int64_t *all)
+{
+    int64_t nb = data_batch_size(sp, j), T = data_batch_steps(d, sp, perm, j);
+    *all += nb * T;
+    for (int64_t b = 0; b < nb; b++) *real += d->lengths ? d->lengths[example_of(sp, perm, j, b)] : T;
+}
+
+double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t tlen)
+{
+    int64_t real = 0, all = 0;
+    if (!d->lengths) return (double)tlen * (double)data_batch_size(sp, j);
+    if (!d->cut_target) return (double)data_batch_size(sp, j);
+    data_batch_padding(d, sp, perm, j, &real, &all);
+    return (double)real;
+}
+
+/* A pool's examples by length; ties in the pool's order (qsort is not
+ * stable, so the position is part of the key). */
+typedef struct BucketKey {
+    int64_t len, pos, ex;
+} BucketKey;
+
+static int by_length(const void *a, const void *b)
+{
+    const BucketKey *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* perm[0..n) (examples sp->start + perm[i]) sorted by length, stably;
+ * key has room for n. */
+static void sort_by_length(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t n, BucketKey *key)
+{
+    for (int64_t i = 0; i < n; i++) key[i] = (BucketKey){d->lengths[sp->start + perm[i]], i, perm[i]};
+    qsort(key, (size_t)n, sizeof *key, by_length);
+    for (int64_t i = 0; i < n; i++) perm[i] = key[i].ex;
+}
+
+int data_sort_items(const Dataset *d, const DataSplit *sp, int64_t *perm)
+{
+    data_shuffle(perm, sp->nitems, NULL);
+    if (!d->lengths || sp->nitems < 1) return 0;
+    BucketKey *key = malloc((size_t)sp->nitems * sizeof *key);
+    if (!key) return -1;
+    sort_by_length(d, sp, perm, sp->nitems, key);
+    free(key);
+    return 0;
+}
+
+int data_bucket(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t bucket, RtRng *rng)
+{
+    if (!d->lengths || bucket < 1 || sp->nbatches < 1) return 0;
+    int64_t B = sp->batch, nb = sp->nbatches, n = nb * B;
+    int64_t pool = bucket < nb ? bucket * B : n;
+    BucketKey *key = malloc((size_t)pool * sizeof *key);
+    int64_t *order = malloc((size_t)nb * sizeof *order), *copy = malloc((size_t)n * sizeof *copy);
+    if (!key || !order || !copy) {
+        free(key);
+        free(order);
+        free(copy);
+        return -1;
+    }
+    for (int64_t p0 = 0; p0 < n; p0 += pool) sort_by_length(d, sp, perm + p0, n - p0 < pool ? n - p0 : pool, key);
+    /* whole batches in a new order, so that short and long ones mix */
+    data_shuffle(order, nb, rng);
+    memcpy(copy, perm, (size_t)n * sizeof *copy);
+    for (int64_t j = 0; j < nb; j++) memcpy(perm + j * B, copy + order[j] * B, (size_t)B * sizeof *perm);
+    free(key);
+    free(order);
+    free(copy);
     return 0;
 }
 
 int data_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen,
                TensorMap *out, char *err, size_t errlen)
 {
-    if (j < 0 || j >= sp->nbatches || t0 < 0 || tlen < 1 || t0 + tlen > sp->seq_len)
+    if (j < 0 || j >= sp->nbatches || t0 < 0 || tlen < 1 || t0 + tlen > sp->seq_len || (d->lengths && t0))
         return ir_errf(err, errlen, "internal error: batch %lld steps [%lld, %lld) out of range", (long long)j,
                        (long long)t0, (long long)(t0 + tlen));
     if (d->kind == DATA_NPY) return npy_batch(d, sp, perm, j, t0, tlen, out, err, errlen);

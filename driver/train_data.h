@@ -11,6 +11,11 @@
  *   - examples (npy): arrays [T, N, ...] (sequences, time-major) or [N, ...]
  *     (one value per example); an item is one example and a batch is B
  *     items.
+ *   - examples of lengths of their own (a model input `x : seq<..>
+ *     lengths`): the same arrays, padded to the longest example, with the
+ *     lengths [N] (npy's x_len array, or read by train_data_seqs.c from a
+ *     text file of one example a line or a csv file of one a row).  A
+ *     batch has the steps of its longest member only, and x.len.
  * The eval part is the end of the stream, or the last examples.
  * Every failure returns -1 with a message naming the file in err. */
 #ifndef RNNC_TRAIN_DATA_H
@@ -51,6 +56,15 @@ typedef struct Dataset {
     /* set by data_bind for streams: the model's input and target */
     const char *in_name, *tgt_name;
     int in_feat, tgt_feat; /* csv: F and G                      */
+    /* examples with lengths (data_bind): the arrays of len_sym's steps
+     * (cut[k]) are padded to len_T; a batch takes its longest member's */
+    int64_t *lengths;      /* [N], each in 1..len_T, or NULL       */
+    const char *len_input; /* the model's lengths input, "x.len"   */
+    int64_t len_sym;       /* the length symbol (IR dim) of x      */
+    int64_t len_T;         /* the padded arrays' T                 */
+    int len_array;         /* arrays[len_array] held the lengths   */
+    int cut[DATA_MAX_ARRAYS];
+    int cut_target; /* a target has the lengths (a tagger)  */
 } Dataset;
 
 /* One part of the data (train or eval) cut into items and batches. */
@@ -69,6 +83,15 @@ int data_load_csv(Dataset *d, const char *path, char *err, size_t errlen);
 /* names[i] is the model input or target that paths[i] is bound to. */
 int data_load_npy(Dataset *d, const char *const *names, const char *const *paths, int n, char *err, size_t errlen);
 void data_free(Dataset *d);
+
+/* Examples of lengths of their own for model m, which has one input with
+ * lengths (train_data_seqs.c, docs/training.md "Examples of different
+ * lengths"): a text file of one example a line, "LABEL<TAB>TOKENS", or a
+ * csv file of one a row, a header naming the columns.  They load as npy
+ * arrays (padded to the longest example) and their lengths, under the
+ * model's names, for data_bind. */
+int data_load_text_examples(Dataset *d, const char *path, const IrModule *m, char *err, size_t errlen);
+int data_load_csv_examples(Dataset *d, const char *path, const IrModule *m, char *err, size_t errlen);
 
 /* Checks that the data fits model m (which inputs and targets it needs,
  * their types, the vocabulary against the embedding table) and records
@@ -97,5 +120,39 @@ int data_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64
 
 /* The number of items of batch j (npy eval batches may be partial). */
 int64_t data_batch_size(const DataSplit *sp, int64_t j);
+
+/* ---- examples with lengths (d->lengths set) ---- */
+
+/* The order of an epoch with bucketing (bucket > 0): perm (a shuffle
+ * from data_shuffle, or 0..n-1 in order) keeps its first nbatches * batch
+ * examples; they are cut into pools of `bucket` batches, each pool sorted
+ * by length (stable: ties keep perm's order) and cut into batches, and the
+ * batches are shuffled as whole blocks with rng (NULL: kept in order).
+ * So a batch holds examples of similar lengths and every example of the
+ * epoch is still in it once.  No-op for data without lengths.  Returns 0,
+ * or -1 when out of memory (perm unchanged). */
+int data_bucket(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t bucket, RtRng *rng);
+
+/* perm[0..sp->nitems) = the part's items sorted by length (equal ones
+ * in order), for evaluation: the eval loss is a mean over every item, so
+ * their order is free, and sorted batches pad least.  Without lengths
+ * 0..n-1.  Returns 0, or -1 when out of memory (perm then 0..n-1). */
+int data_sort_items(const Dataset *d, const DataSplit *sp, int64_t *perm);
+
+/* The steps of batch j: its longest member's length (d->lengths), else
+ * the split's seq_len. */
+int64_t data_batch_steps(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j);
+
+/* Adds batch j's real steps (sum of its lengths) to *real and its
+ * computed steps (members x its steps) to *all; the padding fraction is
+ * 1 - real / all.  Without lengths both are members x seq_len. */
+void data_batch_padding(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t *real,
+                        int64_t *all);
+
+/* What batch j's loss is a mean over, to weigh it in the mean over many
+ * batches: its real steps when a target has the lengths (a tagger),
+ * else its members (times the steps of a segment of tlen steps without
+ * lengths). */
+double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t tlen);
 
 #endif

@@ -17,7 +17,7 @@ const TrainKey train_keys[TK_COUNT] = {
     {TK_DATA, "data", TV_DATA, 0, 0, 0, 0, 0, "required",
      "`text(\"f.txt\")`, `csv(\"f.csv\")`, `npy(NAME=\"f.npy\", ...)` or a file name",
      "the training data (see Data); a bare `\"f.csv\"` is csv, any other bare string text"},
-    {TK_SEQ_LEN, "seq_len", TV_INT, 1, BIG, 0, 0, 0, "npy: the arrays' T; else 50", NULL,
+    {TK_SEQ_LEN, "seq_len", TV_INT, 1, BIG, 0, 0, 0, "npy: the arrays' T; examples of different lengths: the longest; else 50", NULL,
      "steps of one training sequence"},
     {TK_TBPTT, "tbptt", TV_INT, 1, BIG, 0, 0, 0, "`seq_len` (no cutting)", NULL,
      "cut each sequence into segments of this many steps, one update each (truncated BPTT's k1)"},
@@ -45,6 +45,9 @@ const TrainKey train_keys[TK_COUNT] = {
      "seeds the initial weights (the same as `rnnc init --seed N`) and the data order; `--seed` overrides it"},
     {TK_SHUFFLE, "shuffle", TV_BOOL, 0, 0, 0, 0, 0, "true", "`true` or `false`",
      "draw a new order of the training batches every epoch (see Batching); `false` keeps the data's order"},
+    {TK_BUCKET, "bucket", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,
+     "examples with lengths: sort them by length within pools of this many batches, so that a batch's examples "
+     "have similar lengths (see Examples of different lengths; 0: no bucketing)"},
     {TK_LOG_EVERY, "log_every", TV_INT, 1, BIG, 0, 0, 10, NULL, NULL,
      "steps between log lines when stderr is not a terminal"},
     {TK_CHECKPOINT_EVERY, "checkpoint_every", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,

@@ -37,6 +37,7 @@ typedef enum TrainKeyId {
     TK_EVAL_EVERY,
     TK_SEED,
     TK_SHUFFLE,
+    TK_BUCKET,
     TK_LOG_EVERY,
     TK_CHECKPOINT_EVERY,
     TK_COUNT

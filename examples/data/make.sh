@@ -22,3 +22,6 @@ $R f32 10x2x1 series_y_10x2x1.npy 14
 $R f32 6x2x8 x_6x2x8.npy 15
 $R f32 6x2x4 y_6x2x4.npy 16
 $R i64 2 lengths_2.npy 22 17 9
+$R i64 12x2 ids32_12x2.npy 23 32
+$R i64 12x2 tags4_12x2.npy 24 4
+$R i64 2 lengths12_2.npy 25 12 5

@@ -3,7 +3,8 @@
 # on the inputs its "# inputs:" comment names (small arrays shipped in
 # examples/data/).  The run must succeed and produce every output.  An
 # example with a train block must train on its own data as written (one
-# epoch, in the example's settings otherwise).
+# epoch, in the example's settings otherwise), and one with a "# learns:
+# N" line must reach a held-out accuracy above N% in that epoch.
 set -u
 B=${1:-build}
 RNNC=$B/rnnc
@@ -36,6 +37,12 @@ for f in examples/*.rnn; do
     if grep -q '^train ' "$f" &&
         ! out=$("$RNNC" train "$f" -w "$tmp/$name.safetensors" --set epochs=1 -o "$tmp/$name.ckpt.safetensors" 2>&1); then
         fail=$((fail + 1)); echo "FAIL $name: train"; echo "$out"; continue
+    fi
+    # "# learns: N" - that epoch's held-out accuracy must be above N%
+    want=$(sed -n 's/^# learns: //p' "$f" | head -1)
+    got=$(echo "$out" | sed -n 's/^epoch 1: .*eval loss [0-9.]*  accuracy \([0-9.]*\)%.*/\1/p')
+    if [ -n "$want" ] && ! awk -v g="${got:-0}" -v w="$want" 'BEGIN { exit !(g > w) }'; then
+        fail=$((fail + 1)); echo "FAIL $name: held-out accuracy ${got:-?}% after one epoch, not above $want%"; echo "$out"; continue
     fi
     pass=$((pass + 1)); echo "PASS $name"
 done

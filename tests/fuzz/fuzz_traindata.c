@@ -2,13 +2,16 @@
  * as text, CSV or npy (driver/train_data.c), bound to a model, split into
  * train and eval parts and cut into batches as the training loop does.
  *
- * The input: byte 0 picks the kind (mod 3: text, csv, npy), byte 1 the
+ * The input: byte 0 picks the kind (mod 5: text, csv, npy, and text and
+ * csv examples of different lengths, train_data_seqs.c), byte 1 the
  * batch (1..8), byte 2 seq_len (0: the data's own, else 1..15), byte 3
  * the eval fraction (0, 1/4, 1/2, 3/4); the rest is the file.  For npy it
  * is two files, x and y, cut where the second "\x93NUMPY" begins.  Each
  * kind has its model (below): text a character model, csv and npy a
- * sequence regression (npy: one target per example).  Every batch's first
- * and last segment of an epoch is cut, shuffled as training does. */
+ * sequence regression (npy: one target per example), the examples a
+ * classifier with lengths.  Every batch's first and last segment of an
+ * epoch is cut (examples: the whole batch, padded to its longest member),
+ * shuffled (and examples bucketed) as training does. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +22,8 @@
 #include "frontend/sema.h"
 #include "fuzz_util.h"
 
-static const char *const sources[3] = {
+enum { KINDS = 5, TEXT_EXAMPLES = 3, CSV_EXAMPLES = 4 };
+static const char *const sources[KINDS] = {
     "model t {\n  input tokens : seq<int>\n  target next : seq<int>\n"
     "  e = embedding(tokens, vocab=256, dim=2)\n  h = rnn(e, hidden=2)\n"
     "  logits = dense(h, 256)\n  output logits\n  loss = cross_entropy(logits, next)\n}\n",
@@ -27,13 +31,17 @@ static const char *const sources[3] = {
     "  yhat = dense(h, 1)\n  output yhat\n  loss = mse(yhat, y)\n}\n",
     "model n {\n  input x : seq<[2]>\n  target y : [1]\n  h = rnn(x, hidden=2)\n"
     "  yhat = dense(last(h), 1)\n  output yhat\n  loss = mse(yhat, y)\n}\n",
+    "model e {\n  input x : seq<int, 64> lengths\n  target y : int\n  e = embedding(x, vocab=300, dim=2)\n"
+    "  h = rnn(e, hidden=2)\n  logits = dense(last(h), 8)\n  loss = cross_entropy(logits, y)\n}\n",
+    "model v {\n  input x : seq<[2], 64> lengths\n  target y : seq<int>\n  h = rnn(x, hidden=2)\n"
+    "  logits = dense(h, 8)\n  loss = cross_entropy(logits, y)\n}\n",
 };
-static IrModule *models[3];
+static IrModule *models[KINDS];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < KINDS; k++) {
         Diag d;
         diag_init(&d, "model.rnn", sources[k], stderr);
         Program *p = parse_program("model.rnn", sources[k], &d);
@@ -48,8 +56,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void cut(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j)
 {
     char err[512];
-    int64_t seg = sp->seq_len > 1 ? sp->seq_len / 2 : 1;
-    for (int k = 0; k < 2; k++) {
+    /* examples with lengths: the whole batch, its longest member's steps */
+    int64_t seg = d->lengths ? sp->seq_len : sp->seq_len > 1 ? sp->seq_len / 2 : 1;
+    for (int k = 0; k < (d->lengths ? 1 : 2); k++) {
         TensorMap out;
         rt_map_init(&out);
         if (data_batch(d, sp, perm, j, k ? sp->seq_len - seg : 0, seg, &out, err, sizeof err)) {
@@ -70,6 +79,7 @@ static void batches(const Dataset *d, const DataSplit *sp, int shuffle)
         perm = malloc((size_t)sp->nitems * sizeof *perm);
         if (!perm) return;
         data_shuffle(perm, sp->nitems, &rng);
+        if (data_bucket(d, sp, perm, 2, &rng)) abort();
     }
     cut(d, sp, perm, 0);
     cut(d, sp, perm, sp->nbatches - 1);
@@ -87,7 +97,7 @@ static const uint8_t *find_magic(const uint8_t *p, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4) return 0;
-    int kind = data[0] % 3;
+    int kind = data[0] % KINDS;
     int64_t batch = 1 + data[1] % 8, seq_len = data[2] % 16;
     double eval = (data[3] % 4) / 4.0;
     data += 4, size -= 4;
@@ -100,6 +110,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *names[2] = {"x", "y"};
         const char *paths[2] = {fz_write("x.npy", data, nx), fz_write("y.npy", y, y ? size - nx : 0)};
         rc = data_load_npy(&d, names, paths, 2, err, sizeof err);
+    } else if (kind == TEXT_EXAMPLES) {
+        rc = data_load_text_examples(&d, fz_write("ex.txt", data, size), models[kind], err, sizeof err);
+    } else if (kind == CSV_EXAMPLES) {
+        rc = data_load_csv_examples(&d, fz_write("ex.csv", data, size), models[kind], err, sizeof err);
     } else if (kind == DATA_CSV) {
         rc = data_load_csv(&d, fz_write("data.csv", data, size), err, sizeof err);
     } else {

@@ -81,7 +81,11 @@ mk_seeds() {
                 done ;;
             traindata)
                 prefixed traindata tiny_txt 0 3 10 1 examples/data/tiny.txt
-                prefixed traindata wave_csv 1 2 8 1 examples/data/wave.csv ;;
+                prefixed traindata wave_csv 1 2 8 1 examples/data/wave.csv
+                prefixed traindata reviews_txt 3 4 0 1 examples/data/reviews.txt
+                prefixed traindata tagged_txt 3 2 0 0 examples/data/tagged.txt
+                printf 'id,y,x\n0,1;2,0.5 1;2 3\n1,0,1 1\n2,3;3;4,1 2;0 0;-1e3 .5\n' >"$tmp/ex.csv"
+                prefixed traindata examples_csv 4 2 0 1 "$tmp/ex.csv" ;;
             checkpoint)
                 seed checkpoint tests/data/tensors/model.safetensors
                 FUZZ_WRITE_SEED=$F/seeds/checkpoint/valid.safetensors "$F/fuzz_checkpoint" >/dev/null 2>&1 ;;

@@ -426,5 +426,8 @@ else
     bad "tbptt_back"
 fi
 
+# Examples of different lengths: tests/train/lengths.sh.
+. tests/train/lengths.sh
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
