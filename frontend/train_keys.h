@@ -38,6 +38,7 @@ typedef enum TrainKeyId {
     TK_SHUFFLE,
     TK_LOG_EVERY,
     TK_CHECKPOINT_EVERY,
+    TK_PLOT_LOG,
     TK_COUNT
 } TrainKeyId;
 

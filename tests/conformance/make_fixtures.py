@@ -253,6 +253,38 @@ def grad_case(name, cell, T, B, I, H, C, layers=1, bidir=False, head="ce"):
     return src, weights, {"x": x, tname: tgt}, {"loss": loss}, grads
 
 
+def grad_final(name, T, B, I, H, C):
+    """Many-to-one from the final states, as PyTorch users write it:
+    x -> lstm(layers=2, bidirectional) -> dense(cat(h_n[-2], h_n[-1])) ->
+    cross_entropy against one class id per sequence [B].  In rnnc:
+    dense(final(h, layer=-1), C).  Also layer 0's c_n, both directions
+    (final(h, c, layer=0)), and every parameter's gradient."""
+    m = nn.LSTM(I, H, num_layers=2, bidirectional=True)
+    dense = nn.Linear(2 * H, C)
+    x = torch.randn(T, B, I)
+    tgt = torch.randint(0, C, (B,), dtype=torch.int64)
+    with torch.enable_grad():  # make_case runs the kinds under no_grad
+        _, (hn, cn) = m(x)
+        logits = dense(torch.cat([hn[-2], hn[-1]], dim=1))
+        loss = nn.CrossEntropyLoss()(logits, tgt)
+        loss.backward()
+    src = ["model %s {" % name,
+           "  input x : seq<[%d]>" % I,
+           "  target label : int",
+           "  h = lstm(x, hidden=%d, layers=2, bidirectional)" % H,
+           "  logits = dense(final(h, layer=-1), %d)" % C,
+           "  output y = logits",
+           "  output c0 = final(h, c, layer=0)",
+           "  loss = cross_entropy(logits, label)",
+           "}"]
+    weights = {**prefixed("h", m), **prefixed("logits", dense)}
+    params = {**{"h." + k: p for k, p in m.named_parameters()},
+              **{"logits." + k: p for k, p in dense.named_parameters()}}
+    grads = {k: params[k].grad for k in weights}
+    outputs = {"y": logits, "c0": torch.cat([cn[0], cn[1]], dim=1), "loss": loss}
+    return src, weights, {"x": x, "label": tgt}, outputs, grads
+
+
 # --------------------------------------------------------------------------
 # The cases. Sizes differ between I, H (and C) in every case so that a
 # transposed or mixed-up weight shows up as a shape error, not a silent pass.
@@ -285,6 +317,7 @@ CASES = [
     ("grad_lstm_stacked_bidir", grad_case,  dict(cell="lstm", T=6, B=3, I=4, H=6, C=5, layers=2, bidir=True)),
     ("grad_rnn_tanh_mse",   grad_case,      dict(cell="rnn", T=8, B=3, I=5, H=7, C=3, head="mse")),
     ("grad_gru_bidir_mse",  grad_case,      dict(cell="gru", T=6, B=3, I=4, H=6, C=2, bidir=True, head="mse")),
+    ("grad_final_bidir",    grad_final,     dict(T=7, B=3, I=5, H=6, C=4)),
 ]
 
 
