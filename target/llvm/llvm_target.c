@@ -103,7 +103,7 @@ void llvm_target_apply(LLVMModuleRef mod, LLVMTargetMachineRef tm)
  * wide (AVX-512) and mostly wait for memory.  No pass here may change a
  * float result (no fast-math flags are set), so the JIT stays bit-identical
  * to the C engine whatever the pipeline. */
-#define PIPELINE                                                                                                     \
+#define PIPELINE                                                                                                 \
     "default<O1>,function(loop-simplify,lcssa,loop-vectorize<interleave-forced-only;no-vectorize-forced-only;>," \
     "instcombine,simplifycfg,slp-vectorizer,instcombine)"
 
