@@ -11,7 +11,8 @@ with the expected .npy files.
 
 It understands only the statements the conformance models use (one
 statement a line): input/target declarations, rnn/lstm/gru/dense/
-embedding/last/softmax calls, output NAME = NAME|final(..)|softmax(..),
+embedding/last/softmax calls, output NAME = NAME|final(..)|softmax(..)
+(final with layer=N too),
 and loss = cross_entropy|mse.
 
     /usr/bin/python3 tests/conformance/check_fixtures.py      # exit 1 on any mismatch
@@ -118,9 +119,9 @@ def parse_call(text):
         cur += ch
     parts.append(cur)
     for a in (p.strip() for p in parts if p.strip()):
-        if "=" in a:
-            k, v = a.split("=", 1)
-            kw[k.strip()] = v.strip()
+        kv = re.fullmatch(r"(\w+)\s*=\s*(.+)", a)  # not final(h, layer=-1) as a whole
+        if kv:
+            kw[kv.group(1)] = kv.group(2).strip()
         elif re.fullmatch(r"[A-Za-z_]\w*", a) and a in ("bidirectional",):
             kw[a] = True
         else:
@@ -140,15 +141,22 @@ def evaluate(rnn_path, W, inputs):
         if fn == "softmax":
             return softmax(value(args[0]))
         if fn == "final":
-            hn, cn = finals[args[0]]
-            return cn if len(args) > 1 and args[1] == "c" else hn
+            hn, cn, D = finals[args[0]]
+            st = cn if len(args) > 1 and args[1] == "c" else hn
+            if "layer" not in kw:
+                return st
+            # final(h, layer=N): layer N's directions joined, forward first
+            L = st.shape[0] // D
+            n = int(kw["layer"])
+            n = n + L if n < 0 else n
+            return np.concatenate(list(st[n * D:(n + 1) * D]), axis=-1)
         raise ValueError("unsupported expression " + expr)
 
     def layer(name, expr):
         fn, args, kw = parse_call(expr)
         if fn in ("rnn", "lstm", "gru"):
             y, hn, cn = recurrent_layer(fn, W, name, value(args[0]), kw)
-            finals[name] = (hn, cn)
+            finals[name] = (hn, cn, 2 if "bidirectional" in kw else 1)
             return y
         if fn == "dense":
             return value(args[0]) @ W[name + ".weight"].T + W[name + ".bias"]
