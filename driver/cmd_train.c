@@ -68,10 +68,10 @@ typedef struct Trainer {
     TrainState st;
     RtRng rng;
     int64_t *perm;
-    int64_t *eval_perm; /* the eval part sorted by length (data_sort_items) */
-    const char *ckpt;   /* where checkpoints go                      */
-    FILE *csv;
-    char csv_path[700], svg_path[700];
+    int64_t *eval_perm;   /* the eval part sorted by length (data_sort_items) */
+    const char *ckpt;     /* where checkpoints go                      */
+    FILE *csv, *eval_csv; /* eval_csv: NULL without eval data         */
+    char csv_path[700], eval_path[700], svg_path[700];
     Progress prog;
     int64_t good_step; /* step of the last checkpoint written/read, -1: none */
     const char *good_path;
@@ -477,6 +477,7 @@ static int evaluate(Trainer *tr, double *mean, double *acc)
     rt_map_free(&carry);
     if (!rc && weight > 0) *mean = sum / weight;
     if (!rc && npos > 0) *acc = (double)right / (double)npos;
+    if (!rc && weight > 0 && tr->eval_csv) loss_log_eval_row(tr->eval_csv, tr->st.step, *mean, *acc);
     return rc;
 }
 
@@ -487,7 +488,8 @@ static int write_checkpoint(Trainer *tr)
     if (ckpt_write(tr->ckpt, &tr->st, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
     tr->good_step = tr->st.step;
     tr->good_path = tr->ckpt;
-    if (loss_log_svg(tr->csv_path, tr->svg_path, tr->m->name, tr->err, sizeof tr->err))
+    if (loss_log_svg(tr->csv_path, tr->eval_csv ? tr->eval_path : NULL, tr->svg_path, tr->m->name, tr->ts.plot_log,
+                     tr->err, sizeof tr->err))
         progress_message(&tr->prog, "rnnc: warning: %s", tr->err);
     return 0;
 }
@@ -706,6 +708,22 @@ static int run(const CliArgs *a)
         cli_error("%s", tr.err);
         goto done;
     }
+    if (tr.eval.nbatches > 0) { /* the eval curve of the chart, kept across a resume like the CSV */
+        /* The resumed run's rows up to its step, but the one at that step
+         * only if the schedule made it: the end of a run (mid-epoch, or
+         * between eval_every steps) evaluates too, and a run that never
+         * stopped has no such row. */
+        int64_t at = tr.st.step;
+        int sched = tr.ts.eval_every ? at % tr.ts.eval_every == 0 : tr.st.batch == 0 && tr.st.segment == 0;
+        loss_log_path(tr.ckpt, "eval.csv", tr.eval_path, sizeof tr.eval_path);
+        if (resume) loss_log_path(resume, "eval.csv", oldcsv, sizeof oldcsv);
+        tr.eval_csv = loss_log_open_eval(tr.eval_path, resume ? oldcsv : NULL, sched ? at : at - 1,
+                                         tr.acc_target != NULL, tr.err, sizeof tr.err);
+        if (!tr.eval_csv) {
+            cli_error("%s", tr.err);
+            goto done;
+        }
+    }
 
     char tb[64] = "";
     if (tr.nseg > 1) snprintf(tb, sizeof tb, " in %lld segments of <= %lld", (long long)tr.nseg, (long long)tr.seg_len);
@@ -732,6 +750,7 @@ static int run(const CliArgs *a)
     rc = 0;
 done:
     if (tr.csv) fclose(tr.csv);
+    if (tr.eval_csv) fclose(tr.eval_csv);
     free(tr.perm);
     free(tr.eval_perm);
     data_free(&tr.data);

@@ -30,6 +30,7 @@ static int64_t *int_field(TrainSettings *ts, TrainKeyId id)
     case TK_CHECKPOINT_EVERY: return &ts->checkpoint_every;
     case TK_BUCKET: return &ts->bucket;
     case TK_SHUFFLE:
+    case TK_PLOT_LOG:
     case TK_DATA:
     case TK_OPTIMIZER:
     case TK_LR:
@@ -60,6 +61,7 @@ static double *number_field(TrainSettings *ts, TrainKeyId id)
     case TK_BUCKET:
     case TK_LOG_EVERY:
     case TK_CHECKPOINT_EVERY:
+    case TK_PLOT_LOG:
     case TK_COUNT: return NULL;
     }
     return NULL;
@@ -216,6 +218,7 @@ static int apply(TrainSettings *ts, const Stmt *st, const char *file, char *err,
     case TK_OPTIMIZER: apply_optimizer(ts, e); break;
     case TK_CLIP: apply_clip(ts, e); break;
     case TK_SHUFFLE: ts->no_shuffle = !strcmp(e->name, "false"); break;
+    case TK_PLOT_LOG: ts->plot_log = !strcmp(e->name, "true"); break;
     default: break;
     }
     return 0;

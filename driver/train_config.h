@@ -29,6 +29,7 @@ typedef struct TrainSettings {
     int64_t seed;
     int no_shuffle; /* shuffle = false: every epoch in the data's order */
     int64_t bucket; /* examples with lengths: batches a pool sorted by length (0: none) */
+    int plot_log;   /* plot_log = true: the loss chart's y axis is log10 */
     int64_t log_every;
     int64_t checkpoint_every; /* 0: only at the end (and on Ctrl-C)      */
     int64_t eval_every;       /* 0: evaluate after every epoch           */

@@ -109,7 +109,9 @@ static int arith_kind_ok(Sema *s, const SVal *v, int op, SrcLoc loc)
         return 0;
     }
     if (v->k == SV_STATES) {
-        sema_shape_err(s, loc, "'%s' on %s: final(layer) of a built-in layer can only be an output or an init= value",
+        sema_shape_err(s, loc,
+                       "'%s' on %s: final(layer) of a built-in layer can only be an output or an init= value; "
+                       "final(layer, layer=-1) is the last layer's [B, D*H], usable anywhere",
                        opname(op), sema_val_str(s, v));
         return 0;
     }
@@ -224,7 +226,13 @@ static int want_float(Sema *s, const SVal *v, SrcLoc loc, const char *fn)
 {
     if (v->k == SV_ERR) return 0;
     if (v->k == SV_VEC || v->k == SV_SEQ) return 1;
-    sema_shape_err(s, loc, "'%s' needs a vector or a sequence of vectors, found %s", fn, sema_val_str(s, v));
+    if (v->k == SV_STATES) /* the PyTorch user's h_n[-1]: say how to write it */
+        sema_shape_err(s, loc,
+                       "'%s' needs a vector or a sequence of vectors, found %s; final(layer, layer=-1) is "
+                       "the last layer's [B, D*H], both directions joined",
+                       fn, sema_val_str(s, v));
+    else
+        sema_shape_err(s, loc, "'%s' needs a vector or a sequence of vectors, found %s", fn, sema_val_str(s, v));
     return 0;
 }
 

@@ -470,8 +470,9 @@ static SVal dense(Sema *s, const Expr *e, const char *name)
     SVal x = sema_expr(s, pos[0]->value);
     if (x.k == SV_ERR || !ok) return sema_err_val();
     if ((x.k != SV_VEC && x.k != SV_SEQ) || x.nd < 1) {
-        sema_shape_err(s, pos[0]->value->loc, "'dense' needs a vector or a sequence of vectors, found %s",
-                       sema_val_str(s, &x));
+        sema_shape_err(
+            s, pos[0]->value->loc, "'dense' needs a vector or a sequence of vectors, found %s%s", sema_val_str(s, &x),
+            x.k == SV_STATES ? "; final(layer, layer=-1) is the last layer's [B, D*H], both directions joined" : "");
         return sema_err_val();
     }
     int64_t F = x.d[x.nd - 1], wd[2] = {N, F};
@@ -721,21 +722,65 @@ SVal sema_layer_call(Sema *s, const Expr *e, const char *name, SrcLoc name_loc, 
     return sema_cell_call(s, sema_find_cell(s, e->name), e, name, layer_out);
 }
 
-/* ---- final(layer [, state]) ------------------------------------------------------------------------ */
+/* ---- final(layer [, state] [, layer=N]) ----------------------------------------------------------- */
+
+/* The number of `layer=N` in final(h, layer=N): N counts from 0 at the
+ * bottom, a negative N from the top (-1 the last layer), as Python indexes
+ * PyTorch's h_n.  -1 and an error (reported) give *out = -1 / 0. */
+static int final_layer_arg(Sema *s, const Expr *e, int L, int *out)
+{
+    SVal n = sema_expr(s, e);
+    if (n.k == SV_ERR) return 0;
+    if (n.k != SV_NUM || n.num != (double)(int64_t)n.num) {
+        sema_err(s, e->loc, "final: layer= needs a whole number, e.g. layer=-1 for the last layer");
+        return 0;
+    }
+    int64_t k = (int64_t)n.num;
+    if (k < -L || k >= L) {
+        sema_err(s, e->loc, "final: layer %lld is out of range: the layer has %d layer%s (0 to %d, or -%d to -1)",
+                 (long long)k, L, L == 1 ? "" : "s", L - 1, L);
+        return 0;
+    }
+    *out = (int)(k < 0 ? k + L : k);
+    return 1;
+}
+
+/* One layer's final state st as an ordinary value [B, D*H]: the directions
+ * joined, forward first, as PyTorch's cat(h_n[-2], h_n[-1]) for the last. */
+static SVal final_of_layer(Sema *s, const Layer *ly, int l, int st)
+{
+    int64_t dh = ly->D * ly->H;
+    SVal r = sema_vec(1, &dh, 1);
+    IrValue *dirs[2];
+    for (int d = 0; d < ly->D; d++) dirs[d] = ly->final[(l * ly->D + d) * ly->ns + st];
+    r.v = ly->D == 1 ? dirs[0] : sema_mk(s, IR_CONCAT, dirs, ly->D, sema_ir_type(&r));
+    return r;
+}
 
 SVal sema_final(Sema *s, const Expr *e)
 {
     int npos = 0;
+    const Expr *layer_e = NULL;
     for (int i = 0; i < e->nargs; i++) {
+        if (e->args[i].name && strcmp(e->args[i].name, "layer") == 0 && !layer_e) {
+            layer_e = e->args[i].value;
+            continue;
+        }
         if (e->args[i].name) {
-            sema_err(s, e->args[i].loc, "unknown argument '%s' for 'final'", e->args[i].name);
+            sema_err(s, e->args[i].loc, "unknown argument '%s' for 'final' (it takes layer=)", e->args[i].name);
+            return sema_err_val();
+        }
+        if (layer_e) {
+            sema_err(s, e->args[i].loc, "final: the layer name and state name come before layer=");
             return sema_err_val();
         }
         npos++;
     }
     if (npos < 1 || npos > 2 || e->args[0].value->kind != EX_IDENT ||
         (npos == 2 && e->args[1].value->kind != EX_IDENT)) {
-        sema_err(s, e->loc, "final takes a layer name and optionally a state name: final(h) or final(h, c)");
+        sema_err(s, e->loc,
+                 "final takes a layer name, optionally a state name and layer=N: final(h), final(h, c), "
+                 "final(h, layer=-1)");
         return sema_err_val();
     }
     Layer *ly = layer_named(s, e->args[0].value, "final()");
@@ -752,9 +797,19 @@ SVal sema_final(Sema *s, const Expr *e)
         }
     }
     if (ly->cell) {
+        if (layer_e) {
+            sema_err(s, layer_e->loc, "final: layer= is for the built-in rnn, lstm and gru; '%s' is a %s cell",
+                     ly->name, ly->kind);
+            return sema_err_val();
+        }
         SVal r = ly->state_vals[st];
         r.v = ly->final[st];
         return r;
+    }
+    if (layer_e) {
+        int l = 0;
+        if (!final_layer_arg(s, layer_e, ly->L, &l)) return sema_err_val();
+        return final_of_layer(s, ly, l, st);
     }
     int n = ly->L * ly->D;
     IrValue **vals = sema_alloc(s, sizeof(IrValue *) * (size_t)n);

@@ -52,6 +52,8 @@ const TrainKey train_keys[TK_COUNT] = {
      "steps between log lines when stderr is not a terminal"},
     {TK_CHECKPOINT_EVERY, "checkpoint_every", TV_INT, 0, BIG, 0, 0, 0, NULL, NULL,
      "steps between checkpoints (0: only at the end and on Ctrl-C)"},
+    {TK_PLOT_LOG, "plot_log", TV_BOOL, 0, 0, 0, 0, 0, "false", "`true` or `false`",
+     "draw the loss chart `NAME.loss.svg` with a base-10 log loss axis"},
 };
 
 /* PyTorch's ranges (torch.optim refuses the others); lr comes first. */

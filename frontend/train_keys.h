@@ -40,6 +40,7 @@ typedef enum TrainKeyId {
     TK_BUCKET,
     TK_LOG_EVERY,
     TK_CHECKPOINT_EVERY,
+    TK_PLOT_LOG,
     TK_COUNT
 } TrainKeyId;
 

@@ -13,9 +13,9 @@ It understands only the statements the conformance models use (one
 statement a line): input/target declarations, rnn/lstm/gru/dense/
 embedding/last/mean/reverse/softmax calls, the user cell mylstm
 (make_fixtures.py's MYLSTM), `a + b`, init=LAYER, output NAME =
-NAME|final(..)|last(..)|mean(..)|softmax(..), and loss =
-cross_entropy|mse; and lengths (an input NAME.len), evaluated from the
-"Lengths" rules: each example over its own steps only.
+NAME|final(..)|last(..)|mean(..)|softmax(..) (final with layer=N too),
+and loss = cross_entropy|mse; and lengths (an input NAME.len), evaluated
+from the "Lengths" rules: each example over its own steps only.
 
     /usr/bin/python3 tests/conformance/check_fixtures.py      # exit 1 on any mismatch
 """
@@ -134,9 +134,9 @@ def parse_call(text):
         cur += ch
     parts.append(cur)
     for a in (p.strip() for p in parts if p.strip()):
-        if "=" in a:
-            k, v = a.split("=", 1)
-            kw[k.strip()] = v.strip()
+        kv = re.fullmatch(r"(\w+)\s*=\s*(.+)", a)  # not final(h, layer=-1) as a whole
+        if kv:
+            kw[kv.group(1)] = kv.group(2).strip()
         elif re.fullmatch(r"[A-Za-z_]\w*", a) and a in ("bidirectional",):
             kw[a] = True
         else:
@@ -172,8 +172,15 @@ def evaluate(rnn_path, W, inputs):
                 r[:n[b], b] = y[n[b] - 1::-1, b]
             return r
         if fn == "final":
-            hn, cn = finals[args[0]]
-            return cn if len(args) > 1 and args[1] == "c" else hn
+            hn, cn, D = finals[args[0]]
+            st = cn if len(args) > 1 and args[1] == "c" else hn
+            if "layer" not in kw:
+                return st
+            # final(h, layer=N): layer N's directions joined, forward first
+            L = st.shape[0] // D
+            n = int(kw["layer"])
+            n = n + L if n < 0 else n
+            return np.concatenate(list(st[n * D:(n + 1) * D]), axis=-1)
         raise ValueError("unsupported expression " + expr)
 
     def lens_of(expr):
@@ -191,7 +198,7 @@ def evaluate(rnn_path, W, inputs):
         if fn in ("rnn", "lstm", "gru"):
             init = finals.get(kw.get("init"))
             y, hn, cn = recurrent_layer(fn, W, name, value(args[0]), kw, lens_of(args[0]), init)
-            finals[name] = (hn, cn if fn == "lstm" else None)
+            finals[name] = (hn, cn if fn == "lstm" else None, 2 if "bidirectional" in kw else 1)
             return y
         if fn == "mylstm":  # the user cell MYLSTM of make_fixtures.py: an lstm, one bias
             b = W[name + ".b"]
@@ -199,7 +206,7 @@ def evaluate(rnn_path, W, inputs):
                            name + ".bias_ih_l0": b, name + ".bias_hh_l0": np.zeros_like(b)}
             y, hn, cn = recurrent_layer("lstm", torch_names, name, value(args[0]), {"hidden": kw["H"]},
                                         lens_of(args[0]))
-            finals[name] = (hn[0], cn[0])  # a user cell's final(g) is [B, H]
+            finals[name] = (hn[0], cn[0], 1)  # a user cell's final(g) is [B, H]
             return y
         if fn == "dense":
             return value(args[0]) @ W[name + ".weight"].T + W[name + ".bias"]

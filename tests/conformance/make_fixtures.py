@@ -260,6 +260,38 @@ def grad_case(name, cell, T, B, I, H, C, layers=1, bidir=False, head="ce"):
     return src, weights, {"x": x, tname: tgt}, {"loss": loss}, grads
 
 
+def grad_final(name, T, B, I, H, C):
+    """Many-to-one from the final states, as PyTorch users write it:
+    x -> lstm(layers=2, bidirectional) -> dense(cat(h_n[-2], h_n[-1])) ->
+    cross_entropy against one class id per sequence [B].  In rnnc:
+    dense(final(h, layer=-1), C).  Also layer 0's c_n, both directions
+    (final(h, c, layer=0)), and every parameter's gradient."""
+    m = nn.LSTM(I, H, num_layers=2, bidirectional=True)
+    dense = nn.Linear(2 * H, C)
+    x = torch.randn(T, B, I)
+    tgt = torch.randint(0, C, (B,), dtype=torch.int64)
+    with torch.enable_grad():  # make_case runs the kinds under no_grad
+        _, (hn, cn) = m(x)
+        logits = dense(torch.cat([hn[-2], hn[-1]], dim=1))
+        loss = nn.CrossEntropyLoss()(logits, tgt)
+        loss.backward()
+    src = ["model %s {" % name,
+           "  input x : seq<[%d]>" % I,
+           "  target label : int",
+           "  h = lstm(x, hidden=%d, layers=2, bidirectional)" % H,
+           "  logits = dense(final(h, layer=-1), %d)" % C,
+           "  output y = logits",
+           "  output c0 = final(h, c, layer=0)",
+           "  loss = cross_entropy(logits, label)",
+           "}"]
+    weights = {**prefixed("h", m), **prefixed("logits", dense)}
+    params = {**{"h." + k: p for k, p in m.named_parameters()},
+              **{"logits." + k: p for k, p in dense.named_parameters()}}
+    grads = {k: params[k].grad for k in weights}
+    outputs = {"y": logits, "c0": torch.cat([cn[0], cn[1]], dim=1), "loss": loss}
+    return src, weights, {"x": x, "label": tgt}, outputs, grads
+
+
 # --------------------------------------------------------------------------
 # Packed sequences (docs/language.md, "Lengths"): a padded batch [T, B, ...]
 # with one length an example, which torch runs through
@@ -563,6 +595,7 @@ CASES = [
     ("grad_packed_gru_stacked_last", packed_grad, dict(cell="gru", T=7, B=4, I=3, H=7, C=4, lens=[1, 7, 4, 2], layers=2, head="label")),
     ("grad_packed_user_cell_reverse", packed_user_cell, dict(T=6, B=4, I=3, H=5, C=2, lens=[3, 6, 1, 4])),
     ("grad_packed_seq2seq", packed_seq2seq, dict(Ts=6, Tt=5, B=4, Vs=9, Vt=7, D=4, H=6, src_lens=[6, 2, 1, 4], tgt_lens=[3, 5, 2, 1])),
+    ("grad_final_bidir",    grad_final,     dict(T=7, B=3, I=5, H=6, C=4)),
 ]
 
 

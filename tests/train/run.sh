@@ -24,8 +24,10 @@ if "$R" train $M -o "$tmp/a.safetensors" 2>"$tmp/err" &&
    first=$(mean_loss "$tmp/a.loss.csv" 1 5) && last=$(mean_loss "$tmp/a.loss.csv" 36 40) &&
    [ "$(wc -l < "$tmp/a.loss.csv")" -eq 41 ] &&
    awk -v f="$first" -v l="$last" 'BEGIN { exit !(l < f - 0.5) }' &&
-   grep -q "eval loss" "$tmp/err" && grep -q "<polyline" "$tmp/a.loss.svg"; then
-    ok "loss falls ($first -> $last); eval loss reported; loss CSV and SVG written"
+   grep -q "eval loss" "$tmp/err" && [ "$(grep -c "<polyline" "$tmp/a.loss.svg")" -eq 2 ] &&
+   grep -q ">eval loss</text>" "$tmp/a.loss.svg" && head -n 1 "$tmp/a.eval.csv" | grep -qx "step,eval_loss,eval_accuracy" &&
+   [ "$(wc -l < "$tmp/a.eval.csv")" -ge 2 ]; then
+    ok "loss falls ($first -> $last); eval loss reported; loss CSV, eval CSV and SVG with both curves written"
 else
     bad "loss falls (${first:-?} -> ${last:-?})"
 fi
@@ -44,6 +46,7 @@ if "$R" train $M $S --set steps=20 -o "$tmp/s.safetensors" 2>"$tmp/err" &&
    cmp "$tmp/s.loss.csv" "$tmp/r.loss.csv" >"$tmp/err" 2>&1 &&
    cmp "$tmp/s.safetensors" "$tmp/r2.safetensors" >"$tmp/err" 2>&1 &&
    cmp "$tmp/s.loss.csv" "$tmp/r2.loss.csv" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/s.eval.csv" "$tmp/r2.eval.csv" >"$tmp/err" 2>&1 &&
    "$CMP" --rtol 0 --atol 0 "$tmp/r.safetensors" "$tmp/s.safetensors" >"$tmp/err" 2>&1; then
     ok "resume mid-sequence and across an epoch is bit for bit"
 else

@@ -84,6 +84,17 @@ static const Case CASES[] = {
      "  loss = mse(o + p, y)\n"
      "}\n",
      BY_EXAMPLES},
+    {"bidirectional many-to-one from final(h, layer=-1)",
+     "model m {\n"
+     "  input  x : seq<[3]> lengths\n"
+     "  target y : int\n"
+     "  h = lstm(x, hidden=4, layers=2, bidirectional)\n"
+     "  o = dense(final(h, layer=-1), 5)\n" /* ids are 0..4 */
+     "  output o\n"
+     "  output c0 = final(h, c, layer=0)\n"
+     "  loss = cross_entropy(o, y)\n"
+     "}\n",
+     BY_EXAMPLES},
     {"reverse within lengths",
      "model m {\n"
      "  input  x : seq<[3]> lengths\n"

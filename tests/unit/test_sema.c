@@ -191,6 +191,33 @@ static void test_merge_sum_and_final(void **state)
     run_free(&r);
 }
 
+/* final(h, layer=N): one layer's final states as an ordinary [B, D*H]
+ * value, the directions joined forward first (PyTorch's cat(h_n[-2],
+ * h_n[-1])); usable in dense like any vector. */
+static void test_final_layer_value(void **state)
+{
+    (void)state;
+    Run r;
+    build_ok(&r, "model m {\n input x : seq<[4]>\n h = lstm(x, hidden=6, layers=3, bidirectional)\n"
+                 " output top = final(h, layer=-1)\n output c1 = final(h, c, layer=1)\n"
+                 " output y = dense(final(h, layer=0), 2)\n}\n");
+    const IrValue *top = output(r.m, "top")->value, *c1 = output(r.m, "c1")->value;
+    assert_type(r.m, top->type, "f32[B, 12]");
+    assert_int_equal(top->def->kind, IR_CONCAT);
+    /* scans in PyTorch's order l0, l0_reverse, l1, ...: layer -1 is 4 and 5 */
+    assert_ptr_equal(top->def->operands[0], nth_op(r.m->body, IR_SCAN, 4)->results[0]);
+    assert_ptr_equal(top->def->operands[1], nth_op(r.m->body, IR_SCAN, 5)->results[0]);
+    assert_ptr_equal(c1->def->operands[0], nth_op(r.m->body, IR_SCAN, 2)->results[1]);
+    assert_ptr_equal(c1->def->operands[1], nth_op(r.m->body, IR_SCAN, 3)->results[1]);
+    assert_type(r.m, output(r.m, "y")->value->type, "f32[B, 2]");
+    run_free(&r);
+    /* one direction: the state itself, no concat */
+    build_ok(&r, "model m {\n input x : seq<[4]>\n h = gru(x, hidden=5, layers=2)\n"
+                 " output top = final(h, layer=1)\n}\n");
+    assert_ptr_equal(output(r.m, "top")->value, nth_op(r.m->body, IR_SCAN, 1)->results[0]);
+    run_free(&r);
+}
+
 static void test_learned_init(void **state)
 {
     (void)state;
@@ -642,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_tbptt_back_errors),
         cmocka_unit_test(test_gru_rnn_shapes),
         cmocka_unit_test(test_merge_sum_and_final),
+        cmocka_unit_test(test_final_layer_value),
         cmocka_unit_test(test_learned_init),
         cmocka_unit_test(test_charlm),
         cmocka_unit_test(test_many_to_one_and_one_to_one),
