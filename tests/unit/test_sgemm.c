@@ -429,9 +429,8 @@ static void test_small_m_blocks(void **state)
  * plain order, call after call: each column is the same sum over K.  On
  * every path, with whole and partial groups of panels, alpha and beta,
  * A transposed or not. */
-static void test_stream_same_bits(void **state)
+static void stream_same_bits_once(void)
 {
-    (void)state;
     static const int64_t shapes[][3] = {{1, 1024, 256}, {1, 1000, 77}, {1, 100, 5}, {2, 520, 64}, {4, 257, 33}};
     RtRng r;
     rt_rng_seed(&r, 11);
@@ -466,6 +465,19 @@ static void test_stream_same_bits(void **state)
         }
         free(A), free(B), free(C0), free(Cs), free(Cz);
     }
+}
+
+/* stream_same_bits_once on two threads (the caller and the spinning helper
+ * of sgemm_spin.c each take half of the columns, for W of >= 64 Ki
+ * floats: the first shape) and on one. */
+static void test_stream_same_bits(void **state)
+{
+    (void)state;
+    for (int threads = 2; threads >= 1; threads--) {
+        rt_sgemm_set_threads(threads);
+        stream_same_bits_once();
+    }
+    rt_sgemm_set_threads(0);
 }
 
 /* A pack is only used by the path, N and K it was made for; anything else
