@@ -46,6 +46,8 @@ static atomic_flag spin_busy = ATOMIC_FLAG_INIT; /* a caller holds the helper */
 static atomic_long spin_go, spin_done;
 static atomic_long spin_claim; /* the last go whose upper half someone took */
 static atomic_int spin_sleeping;
+static atomic_int spin_quit; /* set at unload: the helper returns */
+static pthread_t spin_thread;
 static const RtSgemmJob *spin_job; /* published before spin_go's increment */
 static int64_t spin_j0;            /* the helper's first column */
 
@@ -56,11 +58,12 @@ static void *spin_helper(void *arg)
     for (;;) {
         long polls = 0;
         while (atomic_load_explicit(&spin_go, memory_order_acquire) == seen) {
+            if (atomic_load_explicit(&spin_quit, memory_order_relaxed)) return NULL;
             SPIN_PAUSE();
             if (++polls > SPIN_IDLE_POLLS) { /* Dekker with the caller: seq_cst on go and sleeping */
                 pthread_mutex_lock(&spin_mu);
                 atomic_store(&spin_sleeping, 1);
-                while (atomic_load(&spin_go) == seen) pthread_cond_wait(&spin_cv, &spin_mu);
+                while (atomic_load(&spin_go) == seen && !atomic_load(&spin_quit)) pthread_cond_wait(&spin_cv, &spin_mu);
                 atomic_store(&spin_sleeping, 0);
                 pthread_mutex_unlock(&spin_mu);
                 polls = 0;
@@ -83,15 +86,25 @@ static int spin_start(void)
     if (st) return st > 0;
     pthread_mutex_lock(&spin_mu);
     if (!atomic_load(&spin_state)) {
-        pthread_t t;
-        pthread_attr_t a;
-        int ok = !pthread_attr_init(&a);
-        ok = ok && !pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        ok = ok && !pthread_create(&t, &a, spin_helper, NULL);
+        int ok = !pthread_create(&spin_thread, NULL, spin_helper, NULL);
         atomic_store_explicit(&spin_state, ok ? 1 : -1, memory_order_release);
     }
     pthread_mutex_unlock(&spin_mu);
     return atomic_load(&spin_state) > 0;
+}
+
+/* At exit, or when a shared object carrying the runtime is unloaded (its
+ * code must not run on): the helper stops and is joined, as the pool's
+ * workers are (sgemm_mt.c). */
+__attribute__((destructor)) static void spin_unload(void)
+{
+    if (atomic_load(&spin_state) <= 0) return;
+    pthread_mutex_lock(&spin_mu);
+    atomic_store(&spin_quit, 1);
+    pthread_cond_signal(&spin_cv);
+    pthread_mutex_unlock(&spin_mu);
+    pthread_join(spin_thread, NULL);
+    atomic_store(&spin_state, 0);
 }
 
 RT_API int rt_sgemm_spin2(const RtSgemmJob *j)
