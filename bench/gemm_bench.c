@@ -14,13 +14,14 @@
  * and blocked algorithms for M = 1..64, which is how the small_m_*
  * thresholds in sgemm_*.c were chosen.  `--threads N` runs rt_sgemm on N
  * threads (sgemm_mt.c; default 1, 0 = RNNC_THREADS or every core); the
- * peak stays one core's.  Prints; never asserts. */
+ * peak stays one core's.  `--matvec` times the batch-1 step's two orders
+ * of walking packed W against the L2 bandwidth (bench/bw.h).  Prints; never asserts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "bench/peak.h"
+#include "bench/bw.h"
 #include "runtime/cpu.h"
 #include "exec/rng.h"
 #include "runtime/sgemm.h"
@@ -216,16 +217,55 @@ static void sweep(RtRng *r, int tb)
         }
 }
 
+/* The batch-1 step h[1, H] W[4H, H]^T with W packed, plain order (SMALL)
+ * against L2-keeping order (STREAM, what AUTO runs), interleaved, 5
+ * rounds each, against the L2 read bandwidth measured in the same run:
+ * GB/s of W streamed and that as a fraction of L2's. */
+static void matvec_table(RtRng *r)
+{
+    RtCpuPath path = rt_cpu_path();
+    double l2 = bw_l2_gbs(path);
+    printf("\nbatch-1 step, W packed, us per call (best median of 5 rounds) and GB/s of W; L2 read: %.1f GB/s\n", l2);
+    printf("%-6s %8s | %9s %7s %6s | %9s %7s %6s\n", "H", "W KiB", "plain", "GB/s", "%L2", "stream", "GB/s", "%L2");
+    static const int64_t Hs[] = {128, 256, 384, 512};
+    for (size_t h = 0; h < sizeof Hs / sizeof Hs[0]; h++) {
+        Shape s = {"matvec", 0, 1, 1, 4 * Hs[h], Hs[h]};
+        float *A = random_matrix(r, s.K), *B = random_matrix(r, s.K * s.N), *C = random_matrix(r, s.N);
+        void *packed = alloc64(rt_sgemm_packed_b_bytes(s.N, s.K));
+        rt_sgemm_pack_b(1, s.N, s.K, B, s.K, packed);
+        Call c = {.s = &s, .A = A, .B = B, .C = C, .kind = PACKED_ALGO, .packed = packed};
+        double best[2] = {1e30, 1e30};
+        for (int round = 0; round < 5; round++)
+            for (int a = 0; a < 2; a++) {
+                c.algo = a ? RT_SGEMM_STREAM : RT_SGEMM_SMALL;
+                double t = time_call(&c);
+                if (t < best[a]) best[a] = t;
+            }
+        double bytes = (double)(s.N * s.K) * 4;
+        printf("%-6lld %8.0f", (long long)Hs[h], bytes / 1024);
+        for (int a = 0; a < 2; a++)
+            printf(" | %9.2f %7.1f %5.0f%%", best[a] * 1e6, bytes / best[a] * 1e-9,
+                   l2 > 0 ? 100 * bytes / best[a] * 1e-9 / l2 : 0.0);
+        printf("\n");
+        free(packed);
+        free(A);
+        free(B);
+        free(C);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    int do_sweep = 0, threads = 1;
+    int do_sweep = 0, do_matvec = 0, threads = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--sweep"))
             do_sweep = 1;
+        else if (!strcmp(argv[i], "--matvec"))
+            do_matvec = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: gemm_bench [--sweep] [--threads N]\n");
+            fprintf(stderr, "usage: gemm_bench [--sweep | --matvec] [--threads N]\n");
             return 2;
         }
     }
@@ -250,6 +290,10 @@ int main(int argc, char **argv)
     if (do_sweep) {
         sweep(&r, 1);
         sweep(&r, 0);
+        return 0;
+    }
+    if (do_matvec) {
+        matvec_table(&r);
         return 0;
     }
     double peak = peak_gflops();

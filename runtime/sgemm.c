@@ -206,11 +206,38 @@ static void small_unpacked(const RtSgemmKernel *k, int transa, int transb, int64
     }
 }
 
-/* Small M, B pre-packed: the rows kernel over whole panels. */
-static void small_packed(const RtSgemmKernel *k, int transa, int64_t M, int64_t N, int64_t K, float alpha,
+/* Which way the next one-group product walks its panels (see
+ * small_packed); per thread, so that threads never share it.  Any value
+ * gives the same bits. */
+static _Thread_local unsigned zigzag_flip;
+
+/* Small M, B pre-packed: the rows kernel over whole panels.
+ *
+ * With one group of rows (M <= RT_SGEMM_SMALL_ROWS: a recurrent step at
+ * batch 1-4) each call streams all of B once, and the next call (the next
+ * step) streams it again.  When B is about the size of L2 (1 MiB at
+ * LSTM 256, on a 1 MiB L2), walking it the same way every call evicts each
+ * panel just before it is needed again; walking it forwards one call and
+ * backwards the next starts each call on the panels read last, still in
+ * L2.  Panels go to the kernel in groups of 4 (the widest the kernels take
+ * at M = 1, so the tiles are the same); every column is still one sum over
+ * K in order, so the result is the same bits either way.  At M = 1 whole
+ * groups go to the batch-1 kernel (sgemm_matvec.c), the same bits again. */
+static void small_packed(const RtSgemmKernel *k, int zigzag, int transa, int64_t M, int64_t N, int64_t K, float alpha,
                          const float *A, int64_t lda, const float *Bpk, float beta, float *C, int64_t ldc)
 {
     int64_t ars = transa ? 1 : lda, acs = transa ? lda : 1;
+    if (zigzag && M <= RT_SGEMM_SMALL_ROWS) {
+        int64_t w = 4 * (int64_t)k->nr, ngroups = (N + w - 1) / w;
+        int back = (int)(zigzag_flip++ & 1);
+        RtSgemmRows mv = M == 1 ? rt_sgemm_matvec_for(k) : NULL;
+        for (int64_t g = 0; g < ngroups; g++) {
+            int64_t j = (back ? ngroups - 1 - g : g) * w;
+            RtSgemmRows f = mv && N - j >= w ? mv : k->rows;
+            f((int)M, min64(w, N - j), K, A, ars, acs, Bpk + j * K, k->nr, K * k->nr, C + j, ldc, alpha, beta);
+        }
+        return;
+    }
     for (int64_t i0 = 0; i0 < M; i0 += RT_SGEMM_SMALL_ROWS) {
         int m = (int)min64(RT_SGEMM_SMALL_ROWS, M - i0);
         k->rows(m, N, K, A + i0 * ars, ars, acs, Bpk, k->nr, K * k->nr, C + i0 * ldc, ldc, alpha, beta);
@@ -229,7 +256,9 @@ static void small_packed(const RtSgemmKernel *k, int transa, int64_t M, int64_t 
  * 185 vs 173.) */
 static int use_small(const RtSgemmKernel *k, RtSgemmAlgo algo, int64_t M, int64_t N, int64_t K, int packed, int transb)
 {
+    if (algo == RT_SGEMM_STREAM) return packed && M <= RT_SGEMM_SMALL_ROWS ? RT_SGEMM_JOB_STREAM : 1;
     if (algo != RT_SGEMM_AUTO) return algo == RT_SGEMM_SMALL;
+    if (packed && M <= RT_SGEMM_SMALL_ROWS) return RT_SGEMM_JOB_STREAM;
     if (packed && K >= 2 * k->kc && K >= N) return 1;
     return M <= (packed ? k->small_m_packed : transb ? k->small_m_nt : k->small_m_nn);
 }
@@ -322,7 +351,8 @@ RT_API void rt_sgemm_strip(const RtSgemmJob *j, int64_t i0, int64_t i1, int64_t 
     if (j->Bpk) {
         const float *Bpk = j->Bpk + j0 * j->K; /* j0 % nr == 0: panel j0 / nr */
         if (j->small)
-            small_packed(k, j->transa, M, N, j->K, j->alpha, A, j->lda, Bpk, j->beta, C, j->ldc);
+            small_packed(k, j->small == RT_SGEMM_JOB_STREAM, j->transa, M, N, j->K, j->alpha, A, j->lda, Bpk, j->beta,
+                         C, j->ldc);
         else
             blocked(k, j->transa, 0, M, N, j->K, j->alpha, A, j->lda, NULL, 0, Bpk, j->beta, C, j->ldc, ws);
         return;

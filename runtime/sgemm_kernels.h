@@ -78,6 +78,11 @@ typedef struct RtSgemmKernel {
 #define RT_UNROLL
 #endif
 
+/* The batch-1 kernel of k's path (sgemm_matvec.c), an RtSgemmRows for
+ * m = 1 and n a multiple of 4 * k->nr on pre-packed panels, or NULL (the
+ * rows kernel serves). */
+RT_API RtSgemmRows rt_sgemm_matvec_for(const RtSgemmKernel *k);
+
 RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_scalar;
 RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_avx2;
 RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_avx512;
@@ -93,7 +98,12 @@ RT_API void rt_sgemm_on(RtCpuPath path, int transa, int transb, int64_t M, int64
 
 /* Which algorithm: the kernel's own choice by M, or forced (tests cover
  * both on every shape; the benchmark finds the crossover). */
-typedef enum RtSgemmAlgo { RT_SGEMM_AUTO, RT_SGEMM_SMALL, RT_SGEMM_BLOCKED } RtSgemmAlgo;
+/* RT_SGEMM_STREAM: pre-packed B and at most RT_SGEMM_SMALL_ROWS rows (a
+ * batch-1 step), B streamed once per call in the order that keeps it in
+ * L2 from call to call (sgemm.c, small_packed); what AUTO picks there.
+ * RT_SGEMM_SMALL is then the same kernel in plain order, for comparison;
+ * other shapes take STREAM as SMALL. */
+typedef enum RtSgemmAlgo { RT_SGEMM_AUTO, RT_SGEMM_SMALL, RT_SGEMM_BLOCKED, RT_SGEMM_STREAM } RtSgemmAlgo;
 
 /* rt_sgemm_ws on a forced path and algorithm; ws NULL means allocate. */
 RT_API int rt_sgemm_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int transb, int64_t M, int64_t N, int64_t K,
@@ -114,9 +124,10 @@ RT_API int rt_sgemm_packed_run(RtCpuPath path, RtSgemmAlgo algo, int transa, int
 /* A checked product with its kernel and algorithm chosen: C = alpha op(A)
  * op(B) + beta C, B either plain (B, ldb, transb) or pre-packed (Bpk:
  * the panels, past the header). */
+#define RT_SGEMM_JOB_STREAM 2
 typedef struct RtSgemmJob {
     const RtSgemmKernel *k;
-    int small; /* the small-M algorithm, else the blocked loops */
+    int small; /* the small-M algorithm, else the blocked loops; RT_SGEMM_JOB_STREAM: RT_SGEMM_STREAM */
     int transa, transb;
     int64_t M, N, K;
     float alpha;
@@ -142,6 +153,13 @@ RT_API size_t rt_sgemm_job_ws_floats(const RtSgemmJob *j);
  * workspace, rt_sgemm_job_ws_floats(j) floats).  Bit-identical results
  * for any thread count (sgemm_mt.c). */
 RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws);
+
+/* A stream job (RT_SGEMM_JOB_STREAM: a batch-1..4 step, B pre-packed) on
+ * the caller and one spinning helper thread, columns split in two halves
+ * (sgemm_spin.c); the same bits as on one thread.  -1 (nothing done) if
+ * the helper is busy with another caller, cannot start, or N has fewer
+ * than two groups of 4 panels. */
+RT_API int rt_sgemm_spin2(const RtSgemmJob *j);
 
 /* The threads rt_sgemm uses: RNNC_THREADS (threadpool.h), read at the
  * first product big enough to split.  rt_sgemm_set_threads(n) changes it

@@ -144,8 +144,16 @@ static void run_strips(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+/* Stream jobs (batch-1 steps) split over two cores from this much of W
+ * (floats): 256 KiB, where half of W per core starts to pay for the
+ * spinning (sgemm_spin.c; docs/performance.md, "Batch 1"). */
+#define MT_SPIN_MIN_W (64 * 1024)
+
 RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws)
 {
+    if (j->small == RT_SGEMM_JOB_STREAM && j->N * j->K >= MT_SPIN_MIN_W && rt_sgemm_threads() > 1 &&
+        rt_sgemm_spin2(j) == 0)
+        return;
     double flops = 2.0 * (double)j->M * (double)j->N * (double)j->K;
     int threads = flops >= mt_min_flops ? rt_sgemm_threads() : 1;
     int64_t parts = (int64_t)(flops / mt_strip_flops);

@@ -346,12 +346,13 @@ static void *exact_aligned(size_t bytes)
     return p;
 }
 
-static const RtSgemmAlgo algos[] = {RT_SGEMM_AUTO, RT_SGEMM_SMALL, RT_SGEMM_BLOCKED};
-static const char *const algo_names[] = {"auto", "small", "blocked"};
+static const RtSgemmAlgo algos[] = {RT_SGEMM_AUTO, RT_SGEMM_SMALL, RT_SGEMM_BLOCKED, RT_SGEMM_STREAM};
+static const char *const algo_names[] = {"auto", "small", "blocked", "stream"};
+#define NALGOS 4
 
-/* The problem on one path: unpacked (three algorithms, caller workspace of
+/* The problem on one path: unpacked (every algorithm, caller workspace of
  * rt_sgemm_workspace_size), and packed (a pack of the path's exact size,
- * three algorithms). */
+ * every algorithm). */
 static void problem_run(const Problem *pb, RtCpuPath path)
 {
     const Case *c = &pb->c;
@@ -359,7 +360,7 @@ static void problem_run(const Problem *pb, RtCpuPath path)
     float *C = xmalloc(nc * sizeof(float));
     size_t ws_bytes = rt_sgemm_workspace_size(c->M, c->N, c->K);
     void *ws = exact_aligned(ws_bytes);
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < NALGOS; a++) {
         memcpy(C, pb->C0, nc * sizeof(float));
         assert_int_equal(rt_sgemm_run(path, algos[a], c->ta, c->tb, c->M, c->N, c->K, c->alpha, pb->A, pb->lda, pb->B,
                                       pb->ldb, c->beta, C, pb->ldc, ws, ws_bytes),
@@ -370,7 +371,7 @@ static void problem_run(const Problem *pb, RtCpuPath path)
     assert_true(pk_bytes <= rt_sgemm_packed_b_bytes(c->N, c->K));
     void *pk = xmalloc(pk_bytes);
     rt_sgemm_pack_b_on(path, c->tb, c->N, c->K, pb->B, pb->ldb, pk);
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < NALGOS; a++) {
         memcpy(C, pb->C0, nc * sizeof(float));
         assert_int_equal(rt_sgemm_packed_run(path, algos[a], c->ta, c->M, c->N, c->K, c->alpha, pb->A, pb->lda, pk,
                                              c->beta, C, pb->ldc, ws, ws_bytes),
@@ -421,6 +422,63 @@ static void test_small_m_blocks(void **state)
             FOR_EACH_PATH(path) problem_run(&pb, path);
             problem_free(&pb);
         }
+}
+
+/* The streaming order of a batch-1..4 step (RT_SGEMM_STREAM, AUTO's
+ * choice there: panels walked forwards and backwards on alternate calls,
+ * the batch-1 kernel at M = 1) gives the same bits as the rows kernel in
+ * plain order, call after call: each column is the same sum over K.  On
+ * every path, with whole and partial groups of panels, alpha and beta,
+ * A transposed or not. */
+static void stream_same_bits_once(void)
+{
+    static const int64_t shapes[][3] = {{1, 1024, 256}, {1, 1000, 77}, {1, 100, 5}, {2, 520, 64}, {4, 257, 33}};
+    RtRng r;
+    rt_rng_seed(&r, 11);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        int ta = (int)(s & 1);
+        float beta = s % 2 ? 0.5f : 0.0f, alpha = s % 3 ? 1.0f : -0.75f;
+        float *A = xmalloc((size_t)(M * K) * sizeof(float)), *B = xmalloc((size_t)(N * K) * sizeof(float));
+        float *C0 = xmalloc((size_t)(M * N) * sizeof(float)), *Cs = xmalloc((size_t)(M * N) * sizeof(float));
+        float *Cz = xmalloc((size_t)(M * N) * sizeof(float));
+        for (int64_t i = 0; i < M * K; i++) A[i] = rt_rng_uniform_sym(&r, 1.0f);
+        for (int64_t i = 0; i < N * K; i++) B[i] = rt_rng_uniform_sym(&r, 1.0f);
+        for (int64_t i = 0; i < M * N; i++) C0[i] = rt_rng_uniform_sym(&r, 1.0f);
+        FOR_EACH_PATH(path)
+        {
+            void *pk = xmalloc(rt_sgemm_packed_b_bytes_on(path, N, K));
+            rt_sgemm_pack_b_on(path, 1, N, K, B, K, pk);
+            memcpy(Cs, C0, (size_t)(M * N) * sizeof(float));
+            assert_int_equal(
+                rt_sgemm_packed_run(path, RT_SGEMM_SMALL, ta, M, N, K, alpha, A, ta ? M : K, pk, beta, Cs, N, NULL, 0),
+                0);
+            for (int call = 0; call < 3; call++) { /* both directions */
+                memcpy(Cz, C0, (size_t)(M * N) * sizeof(float));
+                assert_int_equal(rt_sgemm_packed_run(path, call ? RT_SGEMM_AUTO : RT_SGEMM_STREAM, ta, M, N, K, alpha,
+                                                     A, ta ? M : K, pk, beta, Cz, N, NULL, 0),
+                                 0);
+                if (memcmp(Cs, Cz, (size_t)(M * N) * sizeof(float)))
+                    fail_msg("%s M=%lld N=%lld K=%lld call %d: stream order differs from plain", rt_cpu_path_name(path),
+                             (long long)M, (long long)N, (long long)K, call);
+            }
+            free(pk);
+        }
+        free(A), free(B), free(C0), free(Cs), free(Cz);
+    }
+}
+
+/* stream_same_bits_once on two threads (the caller and the spinning helper
+ * of sgemm_spin.c each take half of the columns, for W of >= 64 Ki
+ * floats: the first shape) and on one. */
+static void test_stream_same_bits(void **state)
+{
+    (void)state;
+    for (int threads = 2; threads >= 1; threads--) {
+        rt_sgemm_set_threads(threads);
+        stream_same_bits_once();
+    }
+    rt_sgemm_set_threads(0);
 }
 
 /* A pack is only used by the path, N and K it was made for; anything else
@@ -639,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_workspace),
         cmocka_unit_test(test_packed_shapes),
+        cmocka_unit_test(test_stream_same_bits),
         cmocka_unit_test(test_small_m_blocks),
         cmocka_unit_test(test_packed_rejects),
     };
