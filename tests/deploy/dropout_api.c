@@ -13,28 +13,10 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "deploy_test.h"
 #include "dropfc.h"
 
 enum { T = 5, B = 1, F = 3, G = 2, STEPS = 3 };
-
-/* A float32 array as .npy (version 1.0), as examples/deploy/main.c. */
-static int write_npy(const char *dir, const char *name, const float *x, int n0, int n1, int n2)
-{
-    char path[1024], hdr[128];
-    int h = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d), }", n0, n1, n2);
-    int pad = 64 - (10 + h + 1) % 64;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    unsigned short hl = (unsigned short)(h + pad + 1);
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    fputc(hl & 0xff, f);
-    fputc(hl >> 8, f);
-    fputs(hdr, f);
-    fprintf(f, "%*s\n", pad, "");
-    fwrite(x, sizeof(float), (size_t)(n0 * n1 * n2), f);
-    return fclose(f);
-}
 
 int main(int argc, char **argv)
 {
@@ -71,8 +53,9 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/trained%s.safetensors", argv[2], seed ? "1" : "");
         if (dropfc_save_weights(m, path)) goto done;
     }
-    if (write_npy(argv[2], "x.npy", &x[0][0][0], T, B, F) || write_npy(argv[2], "y.npy", &y[0][0][0], T, B, G) ||
-        write_npy(argv[2], "yhat.npy", &yhat[0][0][0], T, B, G)) {
+    if (write_npy(NULL, argv[2], "x.npy", &x[0][0][0], "<f4", 4, 3, T, B, F) ||
+        write_npy(NULL, argv[2], "y.npy", &y[0][0][0], "<f4", 4, 3, T, B, G) ||
+        write_npy(NULL, argv[2], "yhat.npy", &yhat[0][0][0], "<f4", 4, 3, T, B, G)) {
         fprintf(stderr, "cannot write into %s\n", argv[2]);
         dropfc_free(m);
         return 1;

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "deploy_test.h"
 #include "ln.h"
 
 enum { T = 5, B = 3, F = 4, O = 2, H = 6, L = 2, S = 7 /* the longest stream */ };
@@ -41,55 +42,12 @@ enum { T = 5, B = 3, F = 4, O = 2, H = 6, L = 2, S = 7 /* the longest stream */ 
 
 static const int64_t lens[B] = {5, 1, 3};
 static float x[T][B][F], y[T][B][O];
-static int failed;
 static FILE *bin;
-
-static void check(int ok, const char *what)
-{
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (!ok) failed = 1;
-}
 
 static int die(ln_model *m, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, m ? ln_errmsg(m) : "?");
     return 1;
-}
-
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double d = 0;
-    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - (double)b[i]));
-    return d;
-}
-
-/* An array as .npy (version 1.0): descr '<f4' or '<i8', shape [n0, n1, n2]
- * of rank r. */
-static int write_npy(const char *dir, const char *name, const void *p, const char *descr, size_t el, int r, int n0,
-                     int n1, int n2)
-{
-    char path[1024], hdr[160], shape[64];
-    int dims[3] = {n0, n1, n2}, len = 0;
-    size_t count = 1;
-    for (int i = 0; i < r; i++) {
-        len += snprintf(shape + len, sizeof shape - (size_t)len, "%d%s", dims[i], r == 1 ? "," : i + 1 < r ? ", " : "");
-        count *= (size_t)dims[i];
-    }
-    shape[len] = '\0';
-    int h = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape);
-    int pad = 64 - (10 + h + 1) % 64;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    unsigned short hl = (unsigned short)(h + pad + 1);
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    fputc(hl & 0xff, f);
-    fputc(hl >> 8, f);
-    fputs(hdr, f);
-    fprintf(f, "%*s\n", pad, "");
-    fwrite(p, el, count, f);
-    fwrite(p, el, count, bin);
-    return fclose(f);
 }
 
 /* The gradient g[i] of every parameter as a safetensors file of F32
@@ -262,11 +220,12 @@ int main(int argc, char **argv)
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++) ok &= t < lens[b] || (yhat[t][b][0] == 0 && yhat[t][b][1] == 0);
     check(ok, "forward: the outputs at padded steps are 0");
-    if (write_npy(argv[2], "x.npy", x, "<f4", 4, 3, T, B, F) || write_npy(argv[2], "y.npy", y, "<f4", 4, 3, T, B, O) ||
-        write_npy(argv[2], "len.npy", lens, "<i8", 8, 1, B, 0, 0) ||
-        write_npy(argv[2], "yhat.npy", yhat, "<f4", 4, 3, T, B, O) ||
-        write_npy(argv[2], "hn.npy", hn, "<f4", 4, 3, L, B, H) ||
-        write_npy(argv[2], "tail.npy", tail, "<f4", 4, 2, B, H, 0))
+    if (write_npy(bin, argv[2], "x.npy", x, "<f4", 4, 3, T, B, F) ||
+        write_npy(bin, argv[2], "y.npy", y, "<f4", 4, 3, T, B, O) ||
+        write_npy(bin, argv[2], "len.npy", lens, "<i8", 8, 1, B, 0, 0) ||
+        write_npy(bin, argv[2], "yhat.npy", yhat, "<f4", 4, 3, T, B, O) ||
+        write_npy(bin, argv[2], "hn.npy", hn, "<f4", 4, 3, L, B, H) ||
+        write_npy(bin, argv[2], "tail.npy", tail, "<f4", 4, 2, B, H, 0))
         return die(NULL, "write");
 
     /* 2: one training step: SGD with lr 1 moves each weight by its gradient */
@@ -292,7 +251,7 @@ int main(int argc, char **argv)
     /* the norm of the gradient recovered from rounded weights: 1e-5 relative (the weights' rounding, 6e-8 each) */
     check(fabs(sqrt(norm) - ln_grad_norm(m)) <= 1e-5 * ln_grad_norm(m), "ln_grad_norm = the norm of the step's change");
     check(h0_moved, "the learned initial state is not zero after the step");
-    if (write_npy(argv[2], "loss.npy", &loss, "<f4", 4, 0, 0, 0, 0) || write_grads(argv[2], g))
+    if (write_npy(bin, argv[2], "loss.npy", &loss, "<f4", 4, 0, 0, 0, 0) || write_grads(argv[2], g))
         return die(NULL, "write");
 
     /* 3, 4 */

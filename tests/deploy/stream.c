@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "deploy_test.h"
 #include "sm.h"
 
 enum { T = 7, B = 2, F = 5, O = 3 };
@@ -31,25 +32,11 @@ enum { T = 7, B = 2, F = 5, O = 3 };
 #define STEP_TOL 1e-5
 
 static float x[T][B][F], y[T][B][O];
-static int failed;
-
-static void check(int ok, const char *what)
-{
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (!ok) failed = 1;
-}
 
 static int die(sm_model *m, const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, m ? sm_errmsg(m) : "?");
     return 1;
-}
-
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double d = 0;
-    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - (double)b[i]));
-    return d;
 }
 
 static int forward(sm_model *m, int64_t t, float *yhat)
