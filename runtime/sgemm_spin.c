@@ -29,107 +29,107 @@
 
 #if RT_X86
 #include <immintrin.h>
-#define SPIN_PAUSE() _mm_pause()
+#define PAIR_PAUSE() _mm_pause()
 #else
-#define SPIN_PAUSE() ((void)0)
+#define PAIR_PAUSE() ((void)0)
 #endif
 
 /* Polls of the helper between products before it sleeps: a pause is
  * 10-140 cycles (Zen 5 to Skylake), so 1-10 ms; a clock would need POSIX
  * feature macros that generated C files (-std=c11) do not set. */
-#define SPIN_IDLE_POLLS (1L << 17)
+#define PAIR_IDLE_POLLS (1L << 17)
 
-static pthread_mutex_t spin_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t spin_cv = PTHREAD_COND_INITIALIZER;
-static atomic_int spin_state;                    /* 0 not started, 1 running, -1 failed */
-static atomic_flag spin_busy = ATOMIC_FLAG_INIT; /* a caller holds the helper */
-static atomic_long spin_go, spin_done;
-static atomic_long spin_claim; /* the last go whose upper half someone took */
-static atomic_int spin_sleeping;
-static atomic_int spin_quit; /* set at unload: the helper returns */
-static pthread_t spin_thread;
-static const RtSgemmJob *spin_job; /* published before spin_go's increment */
-static int64_t spin_j0;            /* the helper's first column */
+static pthread_mutex_t pair_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pair_cv = PTHREAD_COND_INITIALIZER;
+static atomic_int pair_state;                    /* 0 not started, 1 running, -1 failed */
+static atomic_flag pair_busy = ATOMIC_FLAG_INIT; /* a caller holds the helper */
+static atomic_long pair_go, pair_done;
+static atomic_long pair_claim; /* the last go whose upper half someone took */
+static atomic_int pair_sleeping;
+static atomic_int pair_quit; /* set at unload: the helper returns */
+static pthread_t pair_thread;
+static const RtSgemmJob *pair_job; /* published before pair_go's increment */
+static int64_t pair_j0;            /* the helper's first column */
 
-static void *spin_helper(void *arg)
+static void *pair_helper(void *arg)
 {
     (void)arg;
     long seen = 0;
     for (;;) {
         long polls = 0;
-        while (atomic_load_explicit(&spin_go, memory_order_acquire) == seen) {
-            if (atomic_load_explicit(&spin_quit, memory_order_relaxed)) return NULL;
-            SPIN_PAUSE();
-            if (++polls > SPIN_IDLE_POLLS) { /* Dekker with the caller: seq_cst on go and sleeping */
-                pthread_mutex_lock(&spin_mu);
-                atomic_store(&spin_sleeping, 1);
-                while (atomic_load(&spin_go) == seen && !atomic_load(&spin_quit)) pthread_cond_wait(&spin_cv, &spin_mu);
-                atomic_store(&spin_sleeping, 0);
-                pthread_mutex_unlock(&spin_mu);
+        while (atomic_load_explicit(&pair_go, memory_order_acquire) == seen) {
+            if (atomic_load_explicit(&pair_quit, memory_order_relaxed)) return NULL;
+            PAIR_PAUSE();
+            if (++polls > PAIR_IDLE_POLLS) { /* Dekker with the caller: seq_cst on go and sleeping */
+                pthread_mutex_lock(&pair_mu);
+                atomic_store(&pair_sleeping, 1);
+                while (atomic_load(&pair_go) == seen && !atomic_load(&pair_quit)) pthread_cond_wait(&pair_cv, &pair_mu);
+                atomic_store(&pair_sleeping, 0);
+                pthread_mutex_unlock(&pair_mu);
                 polls = 0;
             }
         }
-        seen = atomic_load_explicit(&spin_go, memory_order_acquire);
+        seen = atomic_load_explicit(&pair_go, memory_order_acquire);
         long want = seen - 1;
-        if (!atomic_compare_exchange_strong(&spin_claim, &want, seen)) continue; /* the caller took it */
-        const RtSgemmJob *j = spin_job;
-        rt_sgemm_strip(j, 0, j->M, spin_j0, j->N, NULL); /* stream jobs need no workspace */
-        atomic_store_explicit(&spin_done, seen, memory_order_release);
+        if (!atomic_compare_exchange_strong(&pair_claim, &want, seen)) continue; /* the caller took it */
+        const RtSgemmJob *j = pair_job;
+        rt_sgemm_strip(j, 0, j->M, pair_j0, j->N, NULL); /* stream jobs need no workspace */
+        atomic_store_explicit(&pair_done, seen, memory_order_release);
     }
     return NULL;
 }
 
 /* Starts the helper once; 1 if it runs. */
-static int spin_start(void)
+static int pair_start(void)
 {
-    int st = atomic_load_explicit(&spin_state, memory_order_acquire);
+    int st = atomic_load_explicit(&pair_state, memory_order_acquire);
     if (st) return st > 0;
-    pthread_mutex_lock(&spin_mu);
-    if (!atomic_load(&spin_state)) {
-        int ok = !pthread_create(&spin_thread, NULL, spin_helper, NULL);
-        atomic_store_explicit(&spin_state, ok ? 1 : -1, memory_order_release);
+    pthread_mutex_lock(&pair_mu);
+    if (!atomic_load(&pair_state)) {
+        int ok = !pthread_create(&pair_thread, NULL, pair_helper, NULL);
+        atomic_store_explicit(&pair_state, ok ? 1 : -1, memory_order_release);
     }
-    pthread_mutex_unlock(&spin_mu);
-    return atomic_load(&spin_state) > 0;
+    pthread_mutex_unlock(&pair_mu);
+    return atomic_load(&pair_state) > 0;
 }
 
 /* At exit, or when a shared object carrying the runtime is unloaded (its
  * code must not run on): the helper stops and is joined, as the pool's
  * workers are (sgemm_mt.c). */
-__attribute__((destructor)) static void spin_unload(void)
+__attribute__((destructor)) static void pair_unload(void)
 {
-    if (atomic_load(&spin_state) <= 0) return;
-    pthread_mutex_lock(&spin_mu);
-    atomic_store(&spin_quit, 1);
-    pthread_cond_signal(&spin_cv);
-    pthread_mutex_unlock(&spin_mu);
-    pthread_join(spin_thread, NULL);
-    atomic_store(&spin_state, 0);
+    if (atomic_load(&pair_state) <= 0) return;
+    pthread_mutex_lock(&pair_mu);
+    atomic_store(&pair_quit, 1);
+    pthread_cond_signal(&pair_cv);
+    pthread_mutex_unlock(&pair_mu);
+    pthread_join(pair_thread, NULL);
+    atomic_store(&pair_state, 0);
 }
 
 RT_API int rt_sgemm_spin2(const RtSgemmJob *j)
 {
     int64_t w = 4 * (int64_t)j->k->nr, groups = (j->N + w - 1) / w;
-    if (groups < 2 || atomic_flag_test_and_set_explicit(&spin_busy, memory_order_acquire)) return -1;
-    if (!spin_start()) {
-        atomic_flag_clear_explicit(&spin_busy, memory_order_release);
+    if (groups < 2 || atomic_flag_test_and_set_explicit(&pair_busy, memory_order_acquire)) return -1;
+    if (!pair_start()) {
+        atomic_flag_clear_explicit(&pair_busy, memory_order_release);
         return -1;
     }
     int64_t j0 = (groups + 1) / 2 * w; /* the caller takes the odd group */
-    spin_job = j;
-    spin_j0 = j0;
-    long go = atomic_fetch_add(&spin_go, 1) + 1;
-    if (atomic_load(&spin_sleeping)) {
-        pthread_mutex_lock(&spin_mu);
-        pthread_cond_signal(&spin_cv);
-        pthread_mutex_unlock(&spin_mu);
+    pair_job = j;
+    pair_j0 = j0;
+    long go = atomic_fetch_add(&pair_go, 1) + 1;
+    if (atomic_load(&pair_sleeping)) {
+        pthread_mutex_lock(&pair_mu);
+        pthread_cond_signal(&pair_cv);
+        pthread_mutex_unlock(&pair_mu);
     }
     rt_sgemm_strip(j, 0, j->M, 0, j0, NULL);
     long want = go - 1;
-    if (atomic_compare_exchange_strong(&spin_claim, &want, go)) /* the helper is late: its half here */
+    if (atomic_compare_exchange_strong(&pair_claim, &want, go)) /* the helper is late: its half here */
         rt_sgemm_strip(j, 0, j->M, j0, j->N, NULL);
     else
-        while (atomic_load_explicit(&spin_done, memory_order_acquire) != go) SPIN_PAUSE();
-    atomic_flag_clear_explicit(&spin_busy, memory_order_release);
+        while (atomic_load_explicit(&pair_done, memory_order_acquire) != go) PAIR_PAUSE();
+    atomic_flag_clear_explicit(&pair_busy, memory_order_release);
     return 0;
 }
