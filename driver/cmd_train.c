@@ -142,6 +142,11 @@ static int load_data(Trainer *tr)
     int lengths = ir_has_lengths(tr->m);
     for (int i = 0; i < (ts->data_kind == DATA_NPY ? ts->ndata : 1); i++)
         if (open_check(ts, ts->data_kind == DATA_NPY ? ts->data_paths[i] : ts->data_path)) return 1;
+    if (ts->data_fell_back)
+        fprintf(stderr,
+                "rnnc: note: a data file of the train block is not in the model file's folder; read %s of the current "
+                "directory (docs/training.md)\n",
+                ts->data_kind == DATA_NPY ? "the files" : ts->data_path);
     if (ts->data_kind == DATA_NPY) {
         const char *names[DATA_MAX_ARRAYS], *paths[DATA_MAX_ARRAYS];
         for (int i = 0; i < ts->ndata; i++) {

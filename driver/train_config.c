@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The field of an integer or number setting; NULL for the others.  A
  * switch without default, so the compiler names a key added to the table
@@ -96,8 +97,12 @@ void train_settings_default(TrainSettings *ts)
 /* A relative file name in a train block is relative to the folder of the
  * model file (dir, "" for the current directory), as a C #include's is
  * to its file, so that `rnnc train` of a model works from any folder; one
- * of --set is relative to the current directory, where it was typed. */
-static int set_path(char *dst, size_t n, const char *src, const char *dir, const char *where, char *err, size_t errlen)
+ * of --set is relative to the current directory, where it was typed.
+ * Models written before this rule named files from the current
+ * directory: when the name is not found beside the model but is found
+ * there, that file is used and *fell_back is set (the caller says so). */
+static int set_path(char *dst, size_t n, const char *src, const char *dir, const char *where, int *fell_back, char *err,
+                    size_t errlen)
 {
     if (src[0] == '/') dir = "";
     const char *sep = dir[0] && dir[strlen(dir) - 1] != '/' ? "/" : ""; /* "/" is a folder too */
@@ -106,6 +111,10 @@ static int set_path(char *dst, size_t n, const char *src, const char *dir, const
     memcpy(dst, dir, a);
     memcpy(dst + a, sep, b);
     memcpy(dst + a + b, src, c + 1);
+    if (dir[0] && access(dst, F_OK) != 0 && access(src, F_OK) == 0) {
+        memcpy(dst, src, c + 1);
+        *fell_back = 1;
+    }
     return 0;
 }
 
@@ -126,26 +135,30 @@ static int apply_data(TrainSettings *ts, const Expr *e, const char *file, const 
     /* for the message of a file that cannot be opened (open_check, cmd_train.c) */
     if (file)
         snprintf(ts->data_note, sizeof ts->data_note,
-                 "%s: a train block's file name is relative to the model file's folder, %s", where, dir[0] ? dir : ".");
+                 "%s: a train block's file name is relative to the model file's folder, %s%s", where,
+                 dir[0] ? dir : ".", dir[0] ? ", or else to the current directory" : "");
     else
         snprintf(ts->data_note, sizeof ts->data_note, "%s: relative to the current directory", where);
     ts->has_data = 1;
     ts->ndata = 0;
+    ts->data_fell_back = 0;
+    int *fb = &ts->data_fell_back;
     if (e->kind == EX_STR) {
         /* A bare file name: csv by its extension, else text. */
         ts->data_kind = ends_with(e->str, ".csv") ? DATA_CSV : DATA_TEXT;
-        return set_path(ts->data_path, sizeof ts->data_path, e->str, dir, where, err, errlen);
+        return set_path(ts->data_path, sizeof ts->data_path, e->str, dir, where, fb, err, errlen);
     }
     if (strcmp(e->name, "npy")) {
         ts->data_kind = e->name[0] == 't' ? DATA_TEXT : DATA_CSV;
-        return set_path(ts->data_path, sizeof ts->data_path, e->args[0].value->str, dir, where, err, errlen);
+        return set_path(ts->data_path, sizeof ts->data_path, e->args[0].value->str, dir, where, fb, err, errlen);
     }
     ts->data_kind = DATA_NPY;
     for (int i = 0; i < e->nargs; i++) {
         const Arg *a = &e->args[i];
         if (strlen(a->name) >= sizeof ts->data_names[0]) return ir_errf(err, errlen, "%s: name too long", where);
         snprintf(ts->data_names[i], sizeof ts->data_names[i], "%s", a->name);
-        if (set_path(ts->data_paths[i], sizeof ts->data_paths[i], a->value->str, dir, where, err, errlen)) return -1;
+        if (set_path(ts->data_paths[i], sizeof ts->data_paths[i], a->value->str, dir, where, fb, err, errlen))
+            return -1;
     }
     ts->ndata = e->nargs;
     return 0;

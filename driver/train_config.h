@@ -21,6 +21,7 @@ typedef struct TrainSettings {
     char data_names[DATA_MAX_ARRAYS][128];
     char data_paths[DATA_MAX_ARRAYS][512];
     char data_note[1400]; /* where the file names came from, for messages */
+    int data_fell_back;   /* a file was found in the current directory, not beside the model */
     int64_t seq_len;      /* 0: not set (npy: T)                     */
     int64_t tbptt;        /* 0: not set (= seq_len)                  */
     int64_t tbptt_back;   /* 0: not set (= tbptt)                    */

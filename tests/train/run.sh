@@ -216,17 +216,22 @@ fi
 # 12. A train block's data file is relative to the model file's folder, so
 #     the model trains from any current directory; one that cannot be
 #     opened is named as tried, with why and what it was relative to.
+#     One found only in the current directory (the rule before) is read
+#     from there, with a note.
 root=$PWD
 mkdir -p "$tmp/m"
 sed 's|data = text(.*)|data = text("nope.txt")|' $M >"$tmp/m/nope.rnn"
 if (cd "$tmp" && "$root/$R" train "$root/$M" --set steps=2 -o "$tmp/cwd.safetensors") 2>"$tmp/err" &&
    (cd "$tmp" && ! "$root/$R" train m/nope.rnn 2>"$tmp/err") &&
    grep -q "^rnnc: cannot open the data file m/nope.txt: No such file or directory" "$tmp/err" &&
-   grep -q "m/nope.rnn:14:3: a train block's file name is relative to the model file's folder, m)" "$tmp/err" &&
+   grep -q "m/nope.rnn:14:3: a train block's file name is relative to the model file's folder, m, or else to the current directory)" "$tmp/err" &&
+   cp "$(dirname $M)/$(sed -n 's|.*data = text("\(.*\)").*|\1|p' $M)" "$tmp/nope.txt" &&
+   (cd "$tmp" && "$root/$R" train m/nope.rnn --set steps=2 -o "$tmp/fb.safetensors" 2>"$tmp/err") &&
+   grep -q "^rnnc: note: .*not in the model file's folder; read nope.txt of the current directory" "$tmp/err" &&
    ! "$R" train $M --set 'data=text("nope.txt")' 2>"$tmp/err" &&
    grep -q "^rnnc: cannot open the data file nope.txt: No such file or directory" "$tmp/err" &&
    grep -q "(--set data: relative to the current directory)" "$tmp/err"; then
-    ok "data files: relative to the model file, from any folder; a missing one is named as tried"
+    ok "data files: relative to the model file, from any folder, else the current directory with a note; a missing one is named as tried"
 else
     bad "data paths"
 fi
