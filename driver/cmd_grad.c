@@ -89,6 +89,10 @@ static int run(const CliArgs *a)
     if (run_load_weights(m, wpath, &weights)) goto done;
     rc = run_read_inputs(&cmd_grad, a, &inputs);
     if (rc) goto done;
+    if (run_check_input_names(m, &inputs)) {
+        rc = 1;
+        goto done;
+    }
     input_layout_warn(m, &inputs);
     rc = 1;
     /* The loss needs every target; say which one is missing up front. */

@@ -8,6 +8,7 @@
 #include "driver/input_layout.h"
 #include "exec/engine.h"
 #include "driver/run_setup.h"
+#include "frontend/suggest.h"
 #include "io/tensor.h"
 #include "passes/pipeline.h"
 
@@ -95,7 +96,13 @@ static int run(const CliArgs *a)
             goto done;
         }
         if (!is_output(s.ir, name)) {
-            cli_error("'%s' is not an output of model '%s'", name, s.ir->name);
+            Suggest sg;
+            suggest_init(&sg, name);
+            for (int j = 0; j < s.ir->noutputs; j++) suggest_add(&sg, s.ir->outputs[j].name);
+            if (s.ir->loss) suggest_add(&sg, "loss");
+            const char *near = suggest_best(&sg);
+            cli_error("'%s' is not an output of model '%s'%s%s%s", name, s.ir->name, near ? "; did you mean '" : "",
+                      near ? near : "", near ? "'?" : "");
             list_outputs(s.ir);
             goto done;
         }
@@ -104,6 +111,10 @@ static int run(const CliArgs *a)
     if (run_load_weights(s.ir, cli_get(a, "weights"), &weights)) goto done;
     rc = run_read_inputs(&cmd_run, a, &inputs);
     if (rc) goto done;
+    if (run_check_input_names(s.ir, &inputs)) {
+        rc = 1;
+        goto done;
+    }
     input_layout_warn(s.ir, &inputs);
     rc = 1;
 

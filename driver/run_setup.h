@@ -33,6 +33,11 @@ int run_binding(const Command *c, const char *opt, const char *v, char *name, si
 /* Reads every -i NAME=x.npy into `inputs`; a name given twice is an error. */
 int run_read_inputs(const Command *c, const CliArgs *a, TensorMap *inputs);
 
+/* Every name of inputs is an input or a target of m (the model as
+ * declared, before a pipeline drops the targets a run does not need);
+ * else an error naming the nearest one and listing them all. */
+int run_check_input_names(const IrModule *m, const TensorMap *inputs);
+
 /* Removes from w the training state of a checkpoint (opt:*, carry:*,
  * train:*), leaving the weights. */
 void run_drop_train_state(TensorMap *w);
