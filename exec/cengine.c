@@ -110,6 +110,17 @@ static int compile(CEngine *e, char *err, size_t errlen)
     log_tail(e->log, tail, sizeof tail);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
         return ir_errf(err, errlen, "--engine=c needs a C compiler (cc): '%s' could not be run: %s", argv[0], tail);
+    /* A compiler killed from outside (out of memory, a time limit, ^C) is
+     * not a bug in the generated C: say what stopped it. */
+    if (WIFSIGNALED(status))
+        return ir_errf(err, errlen, "--engine=c: '%s' was killed by signal %d (%s) while compiling %s%s%s", argv[0],
+                       WTERMSIG(status), strsignal(WTERMSIG(status)), e->src, tail[0] ? ": " : "", tail);
+    if (access(e->src, F_OK) != 0)
+        return ir_errf(err, errlen, "--engine=c: %s was removed while '%s' compiled it (by another process?)", e->src,
+                       argv[0]);
+    if (!tail[0])
+        return ir_errf(err, errlen, "--engine=c: '%s' exited with status %d on the generated %s and printed nothing",
+                       argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1, e->src);
     return ir_errf(err, errlen, "--engine=c: '%s' failed on the generated %s (a bug in rnnc): %s", argv[0], e->src,
                    tail);
 }

@@ -171,6 +171,22 @@ st=$?
 if [ $st -eq 1 ] && echo "$out" | grep -q "needs a C compiler"; then ok "no compiler: $out"
 else bad "no compiler (exit $st)" "$out"; fi
 
+# A compiler killed by a signal, or one failing silently, is named as
+# such (not "a bug in rnnc"), exit status 1.
+printf '#!/bin/sh\nkill -9 $$\n' >"$tmp/cc_killed"
+printf '#!/bin/sh\nexit 3\n' >"$tmp/cc_silent"
+chmod +x "$tmp/cc_killed" "$tmp/cc_silent"
+# shellcheck disable=SC2086
+out=$(RNNC_CC="$tmp/cc_killed" "$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=c 2>&1)
+st=$?
+if [ $st -eq 1 ] && echo "$out" | grep -q "cc_killed' was killed by signal 9"; then ok "killed compiler: $out"
+else bad "killed compiler (exit $st)" "$out"; fi
+# shellcheck disable=SC2086
+out=$(RNNC_CC="$tmp/cc_silent" "$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=c 2>&1)
+st=$?
+if [ $st -eq 1 ] && echo "$out" | grep -q "cc_silent' exited with status 3 .* and printed nothing"; then ok "silent compiler failure: $out"
+else bad "silent compiler failure (exit $st)" "$out"; fi
+
 # A compiled engine with --precision f64 is a usage error.
 for eng in $ENGINES; do
     # shellcheck disable=SC2086
