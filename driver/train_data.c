@@ -631,8 +631,10 @@ static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm,
                      TensorMap *out, char *err, size_t errlen)
 {
     int64_t nb = data_batch_size(sp, j);
-    /* with lengths the arrays of x's steps have the longest member's */
-    int64_t cut_T = d->lengths ? data_batch_steps(d, sp, perm, j) : tlen;
+    /* with lengths the arrays of x's steps have the longest member's,
+     * of which a TBPTT segment takes [t0, t0 + tlen) */
+    int64_t cut_T = tlen;
+    if (d->lengths && data_batch_steps(d, sp, perm, j) - t0 < tlen) cut_T = data_batch_steps(d, sp, perm, j) - t0;
     for (int k = 0; k < d->narrays; k++) {
         if (k == d->len_array) continue;
         const Tensor *a = &d->arrays[k];
@@ -665,8 +667,20 @@ static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm,
     }
     if (!d->lengths) return 0;
     Tensor l;
-    if (rt_tensor_alloc(&l, RT_I64, 1, &nb)) return ir_errf(err, errlen, "out of memory");
-    for (int64_t b = 0; b < nb; b++) ((int64_t *)l.data)[b] = d->lengths[example_of(sp, perm, j, b)];
+    if (t0 == 0 && cut_T == data_batch_steps(d, sp, perm, j)) { /* the whole batch: its lengths */
+        if (rt_tensor_alloc(&l, RT_I64, 1, &nb)) return ir_errf(err, errlen, "out of memory");
+        for (int64_t b = 0; b < nb; b++) ((int64_t *)l.data)[b] = d->lengths[example_of(sp, perm, j, b)];
+        return put(out, d->len_input, &l, err, errlen);
+    }
+    /* A TBPTT segment: each example's steps in it, clamp(len - t0, 0,
+     * cut_T), as the mask itself, since an example that ended before the
+     * segment has none (a length of 0, which lengths may not be: ir/lengths.h) */
+    int64_t ms[3] = {cut_T, nb, 1};
+    if (rt_tensor_alloc(&l, RT_F32, 3, ms)) return ir_errf(err, errlen, "out of memory");
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t len = d->lengths[example_of(sp, perm, j, b)];
+        for (int64_t s = 0; s < cut_T; s++) ((float *)l.data)[s * nb + b] = t0 + s < len ? 1.0f : 0.0f;
+    }
     return put(out, d->len_input, &l, err, errlen);
 }
 
@@ -689,12 +703,15 @@ void data_batch_padding(const Dataset *d, const DataSplit *sp, const int64_t *pe
     for (int64_t b = 0; b < nb; b++) *real += d->lengths ? d->lengths[example_of(sp, perm, j, b)] : T;
 }
 
-double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t tlen)
+double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen)
 {
-    int64_t real = 0, all = 0;
     if (!d->lengths) return (double)tlen * (double)data_batch_size(sp, j);
     if (!d->cut_target) return (double)data_batch_size(sp, j);
-    data_batch_padding(d, sp, perm, j, &real, &all);
+    int64_t real = 0; /* each example's steps in [t0, t0 + tlen) */
+    for (int64_t b = 0; b < data_batch_size(sp, j); b++) {
+        int64_t n = d->lengths[example_of(sp, perm, j, b)] - t0;
+        real += n < 0 ? 0 : n < tlen ? n : tlen;
+    }
     return (double)real;
 }
 
@@ -758,7 +775,8 @@ int data_bucket(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t bu
 int data_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen,
                TensorMap *out, char *err, size_t errlen)
 {
-    if (j < 0 || j >= sp->nbatches || t0 < 0 || tlen < 1 || t0 + tlen > sp->seq_len || (d->lengths && t0))
+    if (j < 0 || j >= sp->nbatches || t0 < 0 || tlen < 1 || t0 + tlen > sp->seq_len ||
+        (d->lengths && t0 >= data_batch_steps(d, sp, perm, j)))
         return ir_errf(err, errlen, "internal error: batch %lld steps [%lld, %lld) out of range", (long long)j,
                        (long long)t0, (long long)(t0 + tlen));
     if (d->kind == DATA_NPY) return npy_batch(d, sp, perm, j, t0, tlen, out, err, errlen);

@@ -114,7 +114,12 @@ void data_shuffle(int64_t *perm, int64_t n, RtRng *rng);
 
 /* The tensors of steps [t0, t0 + tlen) of batch j, with the items of the
  * batch taken from perm (NULL: in order), put into `out` under the model's
- * input and target names.  Returns 0 or -1. */
+ * input and target names.  With lengths the arrays of their steps end at
+ * the batch's longest member (data_batch_steps), t0 must be before it,
+ * and the lengths are x.len [B] for the whole batch (t0 = 0, tlen at
+ * least its steps), else (a TBPTT segment) the mask [n, B, 1] of each
+ * example's steps in it, all zeros for one that ended before t0
+ * (ir/lengths.h takes it).  Returns 0 or -1. */
 int data_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen,
                TensorMap *out, char *err, size_t errlen);
 
@@ -149,10 +154,11 @@ int64_t data_batch_steps(const Dataset *d, const DataSplit *sp, const int64_t *p
 void data_batch_padding(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t *real,
                         int64_t *all);
 
-/* What batch j's loss is a mean over, to weigh it in the mean over many
- * batches: its real steps when a target has the lengths (a tagger),
- * else its members (times the steps of a segment of tlen steps without
+/* What the loss of steps [t0, t0 + tlen) of batch j is a mean over, to
+ * weigh it in the mean over many: its real steps there when a target has
+ * the lengths (a tagger), else its members (times tlen without
  * lengths). */
-double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t tlen);
+double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0,
+                        int64_t tlen);
 
 #endif

@@ -10,7 +10,8 @@
  * kind has its model (below): text a character model, csv and npy a
  * sequence regression (npy: one target per example), the examples a
  * classifier with lengths.  Every batch's first and last segment of an
- * epoch is cut (examples: the whole batch, padded to its longest member),
+ * epoch is cut (examples: of the batch's own steps, its longest member's,
+ * the TBPTT segments the driver cuts, and the whole batch),
  * shuffled (and examples bucketed) as training does. */
 #include <stdint.h>
 #include <stdio.h>
@@ -52,16 +53,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* Cuts batch j's segments [0, seg) and [seq_len - seg, seq_len). */
+/* Cuts batch j's segments [0, seg) and [T - seg, T), T its steps (with
+ * lengths its longest member's, data_batch_steps), and with lengths the
+ * whole batch too. */
 static void cut(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j)
 {
     char err[512];
-    /* examples with lengths: the whole batch, its longest member's steps */
-    int64_t seg = d->lengths ? sp->seq_len : sp->seq_len > 1 ? sp->seq_len / 2 : 1;
-    for (int k = 0; k < (d->lengths ? 1 : 2); k++) {
+    int64_t T = data_batch_steps(d, sp, perm, j), seg = T > 1 ? T / 2 : 1;
+    for (int k = 0; k < (d->lengths ? 3 : 2); k++) {
         TensorMap out;
         rt_map_init(&out);
-        if (data_batch(d, sp, perm, j, k ? sp->seq_len - seg : 0, seg, &out, err, sizeof err)) {
+        int64_t t0 = k == 1 ? T - seg : 0, n = k == 2 ? sp->seq_len : seg;
+        if (data_batch(d, sp, perm, j, t0, n, &out, err, sizeof err)) {
             fprintf(stderr, "fuzz_traindata: batch %lld of a valid split: %s\n", (long long)j, err);
             abort();
         }

@@ -20,3 +20,42 @@ if "$R" train $L --set log_every=1 -o "$tmp/ls.safetensors" 2>"$tmp/err" &&
 else
     bad "resume of bucketed examples of different lengths"
 fi
+
+# L2. Truncated BPTT of examples with lengths (tests/train/tagger.rnn):
+#     a batch has the segments its longest member needs, ceil(max / 4):
+#     with shuffle = false the epoch's updates are the sum of those of
+#     the file's batches of 16 lines, counted here with awk.  Full BPTT:
+#     the first 16 lines have at most 17 words, the file 18, so with
+#     tbptt = 17 the first batch is one segment, which must update the
+#     weights as full BPTT (tbptt = 18, no cutting) does, though through
+#     the carrying module of segments (the same float operations and a
+#     reset: compared exactly).  A bucketed, shuffled run with tbptt_back
+#     stopped at step 13 and resumed to 30 equals an uninterrupted one
+#     byte for byte.
+G="tests/train/tagger.rnn --engine=interp"  # a small model: the interpreter costs least
+want=$(awk -F'\t' '{ n = split($2, w, " "); if (n > m) m = n }
+                   NR % 16 == 0 { s += int((m + 3) / 4); m = 0 } END { print s }' examples/data/tagged.txt)
+one="--set eval=0 --set shuffle=false --set bucket=0 --set steps=1"
+# shellcheck disable=SC2086
+if "$R" train $G --set eval=0 --set shuffle=false --set bucket=0 --set tbptt_back=4 --set epochs=1 \
+       -o "$tmp/g1.safetensors" 2>"$tmp/err" &&
+   grep -q "^training model 'tagger' on .*: $want steps, 30 batches an epoch of 16 x up to 18 steps in 5 segments" "$tmp/err" &&
+   grep -q "^step $want/$want " "$tmp/err" &&
+   "$R" train $G $one --set tbptt=17 --set tbptt_back=17 -o "$tmp/g2.safetensors" 2>"$tmp/err" &&
+   "$R" train $G $one --set tbptt=18 --set tbptt_back=18 -o "$tmp/g3.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/g2.safetensors" "$tmp/g3.safetensors" >"$tmp/err" 2>&1; then
+    ok "tbptt with lengths: a batch's segments are its longest member's; one segment is full BPTT"
+else
+    bad "tbptt with lengths: segments of a batch, full BPTT"
+fi
+# shellcheck disable=SC2086
+if "$R" train $G -o "$tmp/gs.safetensors" 2>"$tmp/err" &&
+   "$R" train $G --set steps=13 -o "$tmp/gr.safetensors" 2>"$tmp/err" &&
+   "$R" train $G --resume "$tmp/gr.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/gs.safetensors" "$tmp/gr.safetensors" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/gs.loss.csv" "$tmp/gr.loss.csv" >"$tmp/err" 2>&1 &&
+   cmp "$tmp/gs.eval.csv" "$tmp/gr.eval.csv" >"$tmp/err" 2>&1; then
+    ok "tbptt and tbptt_back with lengths: a bucketed run resumed mid-sequence is bit for bit an uninterrupted one"
+else
+    bad "tbptt with lengths: resume"
+fi

@@ -82,7 +82,7 @@ static void test_text_classifier(void **state)
     assert_i64(rt_map_get(&out, "y"), by, 2);
     assert_int_equal(data_batch_steps(&d, &tr, perm, 0), 2);
     /* a classifier's loss is a mean over its examples */
-    assert_true(data_loss_weight(&d, &tr, perm, 0, 3) == 2.0);
+    assert_true(data_loss_weight(&d, &tr, perm, 0, 0, 3) == 2.0);
     rt_map_free(&out);
     data_free(&d);
     tu_built_free(&md);
@@ -102,7 +102,7 @@ static void test_text_tagger_and_number_ids(void **state)
     assert_true(d.cut_target);
     DataSplit tr, ev;
     assert_int_equal(data_split(&d, 0, 2, 2, &tr, &ev, err, sizeof err), 0);
-    assert_true(data_loss_weight(&d, &tr, NULL, 0, 2) == 3.0);
+    assert_true(data_loss_weight(&d, &tr, NULL, 0, 0, 2) == 3.0);
     data_free(&d);
     tu_built_free(&md);
     /* ids past the embedding's vocab=4 */
@@ -333,16 +333,70 @@ static void test_accuracy_over_real_steps(void **state)
     rt_tensor_free(&len);
 }
 
+/* TBPTT segments of a tagger's batch (cmd_train.c cuts them): lengths 5,
+ * 2, 4 padded to the batch's 5 steps, segments [0, 2), [2, 4), [4, 5).
+ * The arrays take the segment's steps; x.len is the mask of each
+ * example's steps in it, clamp(len - t0, 0, n) ones then zeros, all zeros
+ * for example 1 past its end; the loss weight is the real steps there.
+ * A segment from the batch's end on is refused. */
+static void test_segments(void **state)
+{
+    (void)state;
+    Dataset d;
+    TuBuilt md;
+    load_text(&d, &md, tagger_src, "1 0 1 0 1\t1 2 3 1 2\n0 0\t3 3\n1 1 1 1\t2 2 2 2\n");
+    DataSplit tr, ev;
+    assert_int_equal(data_split(&d, 0, 3, 5, &tr, &ev, err, sizeof err), 0);
+    static const struct {
+        int64_t t0, n;
+        int64_t x[6], y[6];
+        float mask[6];
+        double weight;
+    } seg[] = {
+        {0, 2, {1, 3, 2, 2, 3, 2}, {1, 0, 1, 0, 0, 1}, {1, 1, 1, 1, 1, 1}, 6},
+        {2, 2, {3, 0, 2, 1, 0, 2}, {1, 0, 1, 0, 0, 1}, {1, 0, 1, 1, 0, 1}, 4},
+        {4, 1, {2, 0, 0}, {1, 0, 0}, {1, 0, 0}, 1},
+    };
+    for (int k = 0; k < 3; k++) {
+        TensorMap out;
+        rt_map_init(&out);
+        assert_int_equal(data_batch(&d, &tr, NULL, 0, seg[k].t0, seg[k].n, &out, err, sizeof err), 0);
+        assert_i64(rt_map_get(&out, "tokens"), seg[k].x, 3 * seg[k].n);
+        assert_i64(rt_map_get(&out, "y"), seg[k].y, 3 * seg[k].n);
+        const Tensor *m = rt_map_get(&out, "tokens.len");
+        assert_int_equal(m->dtype, RT_F32);
+        assert_int_equal(m->rank, 3);
+        assert_int_equal(m->shape[0], seg[k].n);
+        assert_memory_equal(m->data, seg[k].mask, (size_t)(3 * seg[k].n) * sizeof(float));
+        assert_true(data_loss_weight(&d, &tr, NULL, 0, seg[k].t0, seg[k].n) == seg[k].weight);
+        rt_map_free(&out);
+    }
+    /* the whole batch still gives the lengths */
+    TensorMap out;
+    rt_map_init(&out);
+    assert_int_equal(data_batch(&d, &tr, NULL, 0, 0, 5, &out, err, sizeof err), 0);
+    int64_t lens[3] = {5, 2, 4};
+    assert_i64(rt_map_get(&out, "tokens.len"), lens, 3);
+    rt_map_free(&out);
+    assert_int_equal(data_batch(&d, &tr, NULL, 0, 5, 0, &out, err, sizeof err), -1);
+    /* a batch of examples 1 and 2 (perm) has 4 steps: [4, 5) is past it */
+    int64_t perm[3] = {1, 2, 0};
+    DataSplit two = tr;
+    two.batch = 2;
+    two.nbatches = 1;
+    assert_int_equal(data_batch(&d, &two, perm, 0, 4, 1, &out, err, sizeof err), -1);
+    assert_non_null(strstr(err, "out of range"));
+    data_free(&d);
+    tu_built_free(&md);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_classifier),
-        cmocka_unit_test(test_text_tagger_and_number_ids),
-        cmocka_unit_test(test_csv_examples),
-        cmocka_unit_test(test_npy_lengths),
-        cmocka_unit_test(test_bucketing),
-        cmocka_unit_test(test_padding_fraction),
-        cmocka_unit_test(test_accuracy_over_real_steps),
+        cmocka_unit_test(test_text_classifier),  cmocka_unit_test(test_text_tagger_and_number_ids),
+        cmocka_unit_test(test_csv_examples),     cmocka_unit_test(test_npy_lengths),
+        cmocka_unit_test(test_segments),         cmocka_unit_test(test_bucketing),
+        cmocka_unit_test(test_padding_fraction), cmocka_unit_test(test_accuracy_over_real_steps),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
