@@ -167,6 +167,10 @@ static int load_data(Trainer *tr)
     /* examples with lengths cut into segments: a segment's loss is over
      * each example's steps in it, so the loss must be over the steps (a
      * tagger's); one label an example has no steps to cut */
+    if (tr->data.nmore && ts->tbptt && ts->tbptt < ts->seq_len)
+        return cli_error("tbptt = %lld: truncated BPTT of an encoder-decoder is not supported (model '%s' has inputs "
+                         "with lengths of their own, '%s' and '%s'; each side's steps would need cutting of their own)",
+                         (long long)ts->tbptt, tr->m->name, tr->data.len_input, tr->data.more[0].input);
     if (tr->data.lengths && ts->tbptt && ts->tbptt < ts->seq_len && !tr->data.cut_target)
         return cli_error("tbptt = %lld: truncated BPTT of examples with lengths needs a target at every step of "
                          "'%.*s' (a tagger's), whose loss each segment takes its part of; model '%s' has one target "
@@ -364,7 +368,8 @@ static void count_right(const Trainer *tr, const TensorMap *in, const TensorMap 
     const Tensor *lg = tr->acc_target ? rt_map_get(out, PIPELINE_CE_LOGITS) : NULL;
     const Tensor *t = lg ? rt_map_get(in, tr->acc_target) : NULL;
     /* a tagger's padded steps are no positions */
-    const Tensor *len = tr->data.cut_target && t && t->rank == 2 ? rt_map_get(in, tr->data.len_input) : NULL;
+    const Tensor *len =
+        tr->data.cut_target && t && t->rank == 2 ? rt_map_get(in, data_target_lengths(&tr->data)) : NULL;
     Tensor seg = {0};
     if (len && len->rank == 3) { /* a TBPTT segment's mask (data_batch): its ones, each column's */
         if (rt_tensor_alloc(&seg, RT_I64, 1, &len->shape[1])) return;

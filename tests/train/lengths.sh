@@ -59,3 +59,18 @@ if "$R" train $G -o "$tmp/gs.safetensors" 2>"$tmp/err" &&
 else
     bad "tbptt with lengths: resume"
 fi
+
+# L3. An encoder-decoder with lengths on both sides (tests/train/seq2seq.rnn,
+#     the arrays of the PyTorch fixture grad_packed_seq2seq: each side a T
+#     and lengths of its own, garbage at the padded steps): the first
+#     step's loss is PyTorch's, within 1e-5 relative (float32 sums in
+#     another order: ~1e-7 relative each).
+F=tests/conformance/fixtures/grad_packed_seq2seq
+if "$R" train tests/train/seq2seq.rnn --engine=interp -w $F/weights.safetensors -o "$tmp/s2s.safetensors" 2>"$tmp/err" &&
+   want=$("$B/tools/npy_text" dump $F/loss.npy) &&
+   awk -F, -v w="$want" 'NR == 2 { d = $2 - w; if (d < 0) d = -d; ok = d <= 1e-5 * w } END { exit !ok }' \
+       "$tmp/s2s.loss.csv"; then
+    ok "an encoder-decoder with lengths on both sides trains on npy data; its loss is PyTorch's"
+else
+    bad "encoder-decoder with lengths of both sides: npy data"
+fi

@@ -214,6 +214,81 @@ static void test_npy_lengths(void **state)
     tu_built_free(&md);
 }
 
+/* Writes an I64 array of `rank` dims `shape` holding v to a temporary
+ * file `name`; its path into path. */
+static void write_i64(const char *name, int rank, const int64_t *shape, const int64_t *v, char *path, size_t n)
+{
+    Tensor t;
+    assert_int_equal(rt_tensor_alloc(&t, RT_I64, rank, shape), 0);
+    memcpy(t.data, v, (size_t)rt_numel(&t) * sizeof *v);
+    tu_tmp_path(path, n, name);
+    assert_int_equal(rt_npy_write(path, &t, err, sizeof err), 0);
+    rt_tensor_free(&t);
+}
+
+/* An encoder-decoder with lengths on both sides (npy): the source [Ts = 3,
+ * N = 3] and the decoder's input and target [Tt = 4, N] have a T and
+ * lengths of their own.  A batch of examples 2 and 0 (perm) has the
+ * source steps of its longest source (3, example 0's) and the target
+ * steps of its longest target (3, example 2's: not Tt), both lengths
+ * under their inputs' names; the loss
+ * weight is the target's real steps, the padding counts both sides.  A
+ * target sequence of another T than its side's is named. */
+static void test_npy_two_lengths(void **state)
+{
+    (void)state;
+    static const char *src = "model s {\n input src : seq<int, 8> lengths\n input tin : seq<int, 8> lengths\n"
+                             " target tout : seq<int>\n e = embedding(src, vocab=9, dim=2)\n h = gru(e, hidden=2)\n"
+                             " f = embedding(tin, vocab=9, dim=2)\n g = gru(f, hidden=2, init=h)\n"
+                             " z = dense(g, 9)\n loss = cross_entropy(z, tout)\n}\n";
+    char p[5][512];
+    int64_t s3[2] = {3, 3}, t4[2] = {4, 3}, n3 = 3;
+    const int64_t sx[9] = {1, 2, 3, 4, 0, 5, 6, 0, 0}, sl[3] = {3, 1, 2};
+    const int64_t tx[12] = {8, 8, 8, 1, 2, 3, 0, 3, 4, 0, 4, 0}, tl[3] = {2, 4, 3};
+    const int64_t ty[12] = {1, 2, 3, 7, 3, 4, 0, 4, 7, 0, 7, 0};
+    write_i64("s.npy", 2, s3, sx, p[0], sizeof p[0]);
+    write_i64("sl.npy", 1, &n3, sl, p[1], sizeof p[1]);
+    write_i64("ti.npy", 2, t4, tx, p[2], sizeof p[2]);
+    write_i64("tl.npy", 1, &n3, tl, p[3], sizeof p[3]);
+    write_i64("to.npy", 2, t4, ty, p[4], sizeof p[4]);
+    TuBuilt md = tu_build(src);
+    Dataset d;
+    const char *names[5] = {"src", "src_len", "tin", "tin_len", "tout"}, *paths[5] = {p[0], p[1], p[2], p[3], p[4]};
+    assert_int_equal(data_load_npy(&d, names, paths, 5, err, sizeof err), 0);
+    if (data_bind(&d, md.m, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(d.nmore, 1);
+    assert_int_equal(d.cut_target, 2);
+    assert_string_equal(data_target_lengths(&d), "tin.len");
+    DataSplit tr, ev;
+    assert_int_equal(data_split(&d, 0, 2, 3, &tr, &ev, err, sizeof err), 0);
+    int64_t perm[3] = {2, 0, 1};
+    TensorMap out;
+    rt_map_init(&out);
+    assert_int_equal(data_batch(&d, &tr, perm, 0, 0, 3, &out, err, sizeof err), 0);
+    /* [3, 2] each: example 0's source (3) and example 2's target (3) are the longest */
+    const int64_t bs[6] = {3, 1, 5, 4, 0, 6}, bsl[2] = {2, 3};
+    const int64_t bt[6] = {8, 8, 3, 1, 4, 0}, btl[2] = {3, 2}, by[6] = {3, 1, 4, 7, 7, 0};
+    assert_i64(rt_map_get(&out, "src"), bs, 6);
+    assert_i64(rt_map_get(&out, "src.len"), bsl, 2);
+    assert_i64(rt_map_get(&out, "tin"), bt, 6);
+    assert_i64(rt_map_get(&out, "tin.len"), btl, 2);
+    assert_i64(rt_map_get(&out, "tout"), by, 6);
+    assert_true(data_loss_weight(&d, &tr, perm, 0, 0, 3) == 5.0);
+    int64_t real = 0, all = 0;
+    data_batch_padding(&d, &tr, perm, 0, &real, &all);
+    assert_int_equal(real, 2 + 3 + 3 + 2); /* sources 2 and 3, targets 3 and 2 */
+    assert_int_equal(all, 2 * 3 + 2 * 3);
+    rt_map_free(&out);
+    data_free(&d);
+    /* the target of the decoder's side with the source's T */
+    write_i64("to.npy", 2, s3, sx, p[4], sizeof p[4]);
+    assert_int_equal(data_load_npy(&d, names, paths, 5, err, sizeof err), 0);
+    assert_int_equal(data_bind(&d, md.m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "'tout' has 3 steps, the other sequences of the lengths 'tin.len' 4"));
+    data_free(&d);
+    tu_built_free(&md);
+}
+
 /* A data set of n examples whose lengths come from a small LCG, 1..20. */
 static void lcg_dataset(Dataset *d, DataSplit *sp, int64_t n, int64_t batch)
 {
@@ -393,10 +468,15 @@ static void test_segments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_classifier),  cmocka_unit_test(test_text_tagger_and_number_ids),
-        cmocka_unit_test(test_csv_examples),     cmocka_unit_test(test_npy_lengths),
-        cmocka_unit_test(test_segments),         cmocka_unit_test(test_bucketing),
-        cmocka_unit_test(test_padding_fraction), cmocka_unit_test(test_accuracy_over_real_steps),
+        cmocka_unit_test(test_text_classifier),
+        cmocka_unit_test(test_text_tagger_and_number_ids),
+        cmocka_unit_test(test_csv_examples),
+        cmocka_unit_test(test_npy_lengths),
+        cmocka_unit_test(test_segments),
+        cmocka_unit_test(test_npy_two_lengths),
+        cmocka_unit_test(test_bucketing),
+        cmocka_unit_test(test_padding_fraction),
+        cmocka_unit_test(test_accuracy_over_real_steps),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
