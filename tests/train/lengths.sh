@@ -74,3 +74,27 @@ if "$R" train tests/train/seq2seq.rnn --engine=interp -w $F/weights.safetensors 
 else
     bad "encoder-decoder with lengths of both sides: npy data"
 fi
+
+# L4. The same model on text data, SOURCE<TAB>TARGET: two lines, whose
+#     target ids are their own numbers (V = 5: EOS 5, BOS 6).  The first
+#     step's loss equals `rnnc run`'s loss on the arrays written here by
+#     hand as docs/training.md says the reader makes them (the decoder
+#     reads BOS and the target, is to predict the target and EOS), 1e-6
+#     relative (the same float32 operations in both modules).
+printf '1 2 3\t3 2 1\n4\t4 0\n' >"$tmp/s2s.txt"
+N="$B/tools/npy_text"
+if echo "1 4 2 0 3 0" | "$N" make "$tmp/src.npy" i64 3,2 && echo "3 1" | "$N" make "$tmp/sl.npy" i64 2 &&
+   echo "6 6 3 4 2 0 1 0" | "$N" make "$tmp/ti.npy" i64 4,2 && echo "4 3" | "$N" make "$tmp/tl.npy" i64 2 &&
+   echo "3 4 2 0 1 5 5 0" | "$N" make "$tmp/to.npy" i64 4,2 &&
+   "$R" train tests/train/seq2seq.rnn --engine=interp -w $F/weights.safetensors --set "data=text(\"$tmp/s2s.txt\")" \
+       --set batch=2 --set steps=1 -o "$tmp/s2t.safetensors" 2>"$tmp/err" &&
+   "$R" run tests/train/seq2seq.rnn --engine=interp -w $F/weights.safetensors -i src="$tmp/src.npy" \
+       -i src.len="$tmp/sl.npy" -i tgt_in="$tmp/ti.npy" -i tgt_in.len="$tmp/tl.npy" -i tgt_out="$tmp/to.npy" \
+       -o loss="$tmp/l.npy" >"$tmp/err" 2>&1 &&
+   want=$("$N" dump "$tmp/l.npy") &&
+   awk -F, -v w="$want" 'NR == 2 { d = $2 - w; if (d < 0) d = -d; ok = d <= 1e-6 * w } END { exit !ok }' \
+       "$tmp/s2t.loss.csv"; then
+    ok "an encoder-decoder trains on text lines SOURCE<TAB>TARGET, with BOS and EOS as documented"
+else
+    bad "encoder-decoder on text data"
+fi

@@ -289,6 +289,53 @@ static void test_npy_two_lengths(void **state)
     tu_built_free(&md);
 }
 
+/* An encoder-decoder's text, SOURCE<TAB>TARGET: the source's ids (a 0, b
+ * 1, c 2), the target's of their own (x 0, y 1: V = 2, EOS 2, BOS 3);
+ * the decoder's input is BOS and the target, the target the target and
+ * EOS, both one step longer than it; an empty target is EOS alone.
+ * Then each line's errors, and a decoder embedding without room for
+ * EOS and BOS. */
+static void test_text_seq2seq(void **state)
+{
+    (void)state;
+    static const char *src = "model s {\n input src : seq<int, 4> lengths\n input tin : seq<int, 3> lengths\n"
+                             " target tout : seq<int>\n e = embedding(src, vocab=3, dim=2)\n h = gru(e, hidden=2)\n"
+                             " f = embedding(tin, vocab=4, dim=2)\n g = gru(f, hidden=2, init=h)\n"
+                             " z = dense(g, 3)\n loss = cross_entropy(z, tout)\n}\n";
+    Dataset d;
+    TuBuilt md;
+    load_text(&d, &md, src, "a b c\tx y\nb\tx\nc\t\n");
+    const int64_t sx[9] = {0, 1, 2, 1, 0, 0, 2, 0, 0}, sl[3] = {3, 1, 1};
+    const int64_t ty[9] = {0, 0, 2, 1, 2, 0, 2, 0, 0}, tx[9] = {3, 3, 3, 0, 0, 0, 1, 0, 0}, tl[3] = {3, 2, 1};
+    assert_int_equal(d.nmore, 1);
+    assert_i64(&d.arrays[0], sx, 9);
+    assert_i64(&d.arrays[1], ty, 9);
+    assert_i64(&d.arrays[3], tx, 9);
+    assert_memory_equal(d.lengths, sl, sizeof sl);
+    assert_memory_equal(d.more[0].lengths, tl, sizeof tl);
+    assert_string_equal(data_target_lengths(&d), "tin.len");
+    data_free(&d);
+    tu_built_free(&md);
+    char path[512];
+    md = tu_build(src);
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"a\tx\nx y\n", "s2s.txt:2: no tab; a line is SOURCE<TAB>TARGET"},
+        {"a\tx\n\tx\n", "s2s.txt:2: no source tokens before the tab (length 0"},
+        {"a\tx y z\n", "s2s.txt:1: 3 target tokens, and the decoder's BOS, are more than the 3 steps input 'tin'"},
+        {"a b c d e\tx\n", "s2s.txt:1: 5 source tokens, more than the 4 steps input 'src' may have"},
+        {"a\tx\n\n", "s2s.txt:2: an empty line; every line is one example, SOURCE<TAB>TARGET"},
+        {"a\tx y\nb\tw\n", "the target's tokens, EOS and BOS are 5 ids but the embedding of 'tin' has vocab=4"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file("s2s.txt", bad[i].text, path, sizeof path);
+        int rc = data_load_text_examples(&d, path, md.m, err, sizeof err);
+        if (rc != -1 || !strstr(err, bad[i].msg)) fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].msg);
+    }
+    tu_built_free(&md);
+}
+
 /* A data set of n examples whose lengths come from a small LCG, 1..20. */
 static void lcg_dataset(Dataset *d, DataSplit *sp, int64_t n, int64_t batch)
 {
@@ -468,15 +515,11 @@ static void test_segments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_classifier),
-        cmocka_unit_test(test_text_tagger_and_number_ids),
-        cmocka_unit_test(test_csv_examples),
-        cmocka_unit_test(test_npy_lengths),
-        cmocka_unit_test(test_segments),
-        cmocka_unit_test(test_npy_two_lengths),
-        cmocka_unit_test(test_bucketing),
-        cmocka_unit_test(test_padding_fraction),
-        cmocka_unit_test(test_accuracy_over_real_steps),
+        cmocka_unit_test(test_text_classifier),  cmocka_unit_test(test_text_tagger_and_number_ids),
+        cmocka_unit_test(test_csv_examples),     cmocka_unit_test(test_npy_lengths),
+        cmocka_unit_test(test_segments),         cmocka_unit_test(test_npy_two_lengths),
+        cmocka_unit_test(test_text_seq2seq),     cmocka_unit_test(test_bucketing),
+        cmocka_unit_test(test_padding_fraction), cmocka_unit_test(test_accuracy_over_real_steps),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
