@@ -169,11 +169,18 @@ static int load_data(Trainer *tr)
                          (long long)ts->bucket, tr->m->name);
     if (!ts->seq_len) ts->seq_len = data_default_seq_len(&tr->data);
     if (!ts->seq_len) ts->seq_len = 50;
-    /* a batch of examples has its own steps, which one count of segments
-     * a run would not fit (docs/training.md) */
-    if (tr->data.lengths && ts->tbptt && ts->tbptt < ts->seq_len)
-        return cli_error("tbptt = %lld: truncated BPTT of examples with lengths is not supported yet",
-                         (long long)ts->tbptt);
+    /* examples with lengths cut into segments: a segment's loss is over
+     * each example's steps in it, so the loss must be over the steps (a
+     * tagger's); one label an example has no steps to cut */
+    if (tr->data.nmore && ts->tbptt && ts->tbptt < ts->seq_len)
+        return cli_error("tbptt = %lld: truncated BPTT of an encoder-decoder is not supported (model '%s' has inputs "
+                         "with lengths of their own, '%s' and '%s'; each side's steps would need cutting of their own)",
+                         (long long)ts->tbptt, tr->m->name, tr->data.len_input, tr->data.more[0].input);
+    if (tr->data.lengths && ts->tbptt && ts->tbptt < ts->seq_len && !tr->data.cut_target)
+        return cli_error("tbptt = %lld: truncated BPTT of examples with lengths needs a target at every step of "
+                         "'%.*s' (a tagger's), whose loss each segment takes its part of; model '%s' has one target "
+                         "value an example",
+                         (long long)ts->tbptt, (int)strlen(tr->data.len_input) - 4, tr->data.len_input, tr->m->name);
     if (ts->tbptt > ts->seq_len)
         return cli_error("tbptt = %lld is longer than seq_len = %lld", (long long)ts->tbptt, (long long)ts->seq_len);
     if (train_settings_check_back(ts, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
@@ -285,11 +292,21 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
 
 /* ---- one segment ------------------------------------------------------------- */
 
-/* Time steps of segment `seg` of part sp's sequences (the last may be short). */
-static int64_t seg_steps(const Trainer *tr, const DataSplit *sp, int64_t seg)
+/* Time steps of segment `seg` of batch j of part sp (the last may be
+ * short): cut from seq_len steps, or with lengths from the batch's own,
+ * its longest member's (data_batch_steps). */
+static int64_t seg_steps(const Trainer *tr, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t seg)
 {
-    int64_t t0 = seg * tr->seg_len;
-    return t0 + tr->seg_len > sp->seq_len ? sp->seq_len - t0 : tr->seg_len;
+    int64_t t0 = seg * tr->seg_len, T = tr->nseg > 1 ? data_batch_steps(&tr->data, sp, perm, j) : sp->seq_len;
+    return t0 + tr->seg_len > T ? T - t0 : tr->seg_len;
+}
+
+/* The segments of batch j: tr->nseg, or with lengths as many as its own
+ * steps need (an example that ends early has none in the last ones). */
+static int64_t batch_segments(const Trainer *tr, const DataSplit *sp, const int64_t *perm, int64_t j)
+{
+    if (tr->nseg == 1) return 1;
+    return (data_batch_steps(&tr->data, sp, perm, j) + tr->seg_len - 1) / tr->seg_len;
 }
 
 /* Where the window of segment `seg` starts, TBPTT(k1, k2): k2 - k1 steps
@@ -330,7 +347,7 @@ static int segment_inputs(Trainer *tr, const IrModule *m, const DataSplit *sp, c
                           int64_t seg, const TensorMap *carry, int train, TensorMap *in)
 {
     int64_t t0 = seg * tr->seg_len, s = m == tr->hist ? window_start(tr, seg) : t0;
-    if (data_batch(&tr->data, sp, perm, j, t0, seg_steps(tr, sp, seg), in, tr->err, sizeof tr->err))
+    if (data_batch(&tr->data, sp, perm, j, t0, seg_steps(tr, sp, perm, j, seg), in, tr->err, sizeof tr->err))
         return cli_error("%s", tr->err);
     if (s < t0 && data_into(tr, m, sp, perm, j, s, t0 - s, HISTORY_PREFIX, in)) return 1;
     if (carry_inputs(m, s > 0 ? carry : NULL, data_batch_size(sp, j), in)) return 1;
@@ -356,8 +373,18 @@ static void count_right(const Trainer *tr, const TensorMap *in, const TensorMap 
     const Tensor *lg = tr->acc_target ? rt_map_get(out, PIPELINE_CE_LOGITS) : NULL;
     const Tensor *t = lg ? rt_map_get(in, tr->acc_target) : NULL;
     /* a tagger's padded steps are no positions */
-    const Tensor *len = tr->data.cut_target && t && t->rank == 2 ? rt_map_get(in, tr->data.len_input) : NULL;
+    const Tensor *len =
+        tr->data.cut_target && t && t->rank == 2 ? rt_map_get(in, data_target_lengths(&tr->data)) : NULL;
+    Tensor seg = {0};
+    if (len && len->rank == 3) { /* a TBPTT segment's mask (data_batch): its ones, each column's */
+        if (rt_tensor_alloc(&seg, RT_I64, 1, &len->shape[1])) return;
+        for (int64_t b = 0; b < len->shape[1]; b++)
+            for (int64_t s = 0; s < len->shape[0]; s++)
+                ((int64_t *)seg.data)[b] += ((const float *)len->data)[s * len->shape[1] + b] != 0;
+        len = &seg;
+    }
     if (t) acc_count_lengths(lg, t, len, right, n);
+    rt_tensor_free(&seg);
 }
 
 /* TBPTT(k1, k2): the carried state from the start of segment seg's
@@ -426,7 +453,7 @@ static int train_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doub
     }
     /* The carried state matters only inside a sequence; with a history
      * it is moved on before the weights it was computed with go. */
-    if (seg + 1 < tr->nseg) {
+    if (seg + 1 < batch_segments(tr, &tr->train, tr->perm, j)) {
         if (tr->hist ? advance(tr, j, seg) : carry_take(m, &out, &tr->st.carry)) goto done;
     } else {
         rt_map_free(&tr->st.carry);
@@ -459,7 +486,7 @@ static int evaluate(Trainer *tr, double *mean, double *acc)
     rt_map_init(&carry);
     int rc = 0;
     for (int64_t j = 0; j < tr->eval.nbatches && !rc; j++) {
-        for (int64_t seg = 0; seg < tr->nseg && !rc; seg++) {
+        for (int64_t seg = 0; seg < batch_segments(tr, &tr->eval, tr->eval_perm, j) && !rc; seg++) {
             TensorMap in, out;
             rt_map_init(&in);
             rt_map_init(&out);
@@ -469,7 +496,8 @@ static int evaluate(Trainer *tr, double *mean, double *acc)
             const Tensor *l = rc ? NULL : rt_map_get(&out, "loss");
             if (!rc && !l) rc = cli_error("internal error: eval computed no loss");
             if (!rc) {
-                double w = data_loss_weight(&tr->data, &tr->eval, tr->eval_perm, j, seg_steps(tr, &tr->eval, seg));
+                double w = data_loss_weight(&tr->data, &tr->eval, tr->eval_perm, j, seg * tr->seg_len,
+                                            seg_steps(tr, &tr->eval, tr->eval_perm, j, seg));
                 sum += scalar(l) * w;
                 weight += w;
                 count_right(tr, &in, &out, &right, &npos);
@@ -539,6 +567,38 @@ static int eval_at_step(Trainer *tr)
     return 0;
 }
 
+/* The order of an epoch's items in perm, drawn from rng: the shuffle,
+ * then bucketing from the same stream (nothing drawn with shuffle = false). */
+static int epoch_order(const Trainer *tr, int64_t *perm, RtRng *rng)
+{
+    data_shuffle(perm, tr->train.nitems, tr->ts.no_shuffle ? NULL : rng);
+    return data_bucket(&tr->data, &tr->train, perm, tr->ts.bucket, tr->ts.no_shuffle ? NULL : rng);
+}
+
+/* The updates of a run of `epochs` over examples with lengths cut into
+ * TBPTT segments: a batch has the segments its longest member needs, so
+ * an epoch's count depends on its order.  The orders the loop will draw
+ * are drawn ahead from a copy of the generator (at the current epoch's
+ * start, tr->rng), from the position of a resumed run on: a pass over
+ * the items per epoch, which the loop makes again anyway. */
+static int lengths_total(Trainer *tr)
+{
+    const TrainState *st = &tr->st;
+    if (!tr->data.lengths || tr->nseg == 1 || tr->ts.steps) return 0;
+    RtRng rng = tr->rng;
+    int64_t *perm = malloc((size_t)tr->train.nitems * sizeof *perm), total = st->step;
+    int bad = !perm;
+    for (int64_t e = st->epoch; !bad && e < tr->ts.epochs; e++) {
+        bad = epoch_order(tr, perm, &rng);
+        for (int64_t j = e == st->epoch ? st->batch : 0; !bad && j < tr->train.nbatches; j++)
+            total += batch_segments(tr, &tr->train, perm, j) - (e == st->epoch && j == st->batch ? st->segment : 0);
+    }
+    free(perm);
+    if (bad) return cli_error("out of memory");
+    tr->total = total;
+    return 0;
+}
+
 /* right / n, NaN for no positions. */
 static double fraction(int64_t right, int64_t n) { return n > 0 ? (double)right / (double)n : NAN; }
 
@@ -558,10 +618,7 @@ static int train_loop(Trainer *tr)
             return cli_error("internal error: RNG state");
         /* shuffle = false keeps the order and draws nothing, so the
          * RNG state a checkpoint stores is the same either way. */
-        data_shuffle(tr->perm, tr->train.nitems, tr->ts.no_shuffle ? NULL : &tr->rng);
-        /* bucketing draws after the shuffle, from the same stream */
-        if (data_bucket(&tr->data, &tr->train, tr->perm, tr->ts.bucket, tr->ts.no_shuffle ? NULL : &tr->rng))
-            return cli_error("out of memory");
+        if (epoch_order(tr, tr->perm, &tr->rng)) return cli_error("out of memory");
         evaluated = 0;
         while (st->batch < tr->train.nbatches && st->step < tr->total) {
             if (interrupted) {
@@ -593,7 +650,7 @@ static int train_loop(Trainer *tr)
             }
             if (rc) return 1;
             st->step++;
-            if (++st->segment == tr->nseg) {
+            if (++st->segment == batch_segments(tr, &tr->train, tr->perm, st->batch)) {
                 st->segment = 0;
                 st->batch++;
             }
@@ -695,6 +752,7 @@ static int run(const CliArgs *a)
         cli_error("out of memory");
         goto done;
     }
+    if (lengths_total(&tr)) goto done;
 
     char def[600];
     char *csvp = tr.csv_path;

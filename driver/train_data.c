@@ -257,6 +257,7 @@ void data_free(Dataset *d)
     free(d->tokens);
     free(d->values);
     free(d->lengths);
+    for (int g = 0; g < d->nmore; g++) free(d->more[g].lengths);
     for (int i = 0; i < d->narrays; i++) {
         free(d->names[i]);
         free(d->paths[i]);
@@ -355,29 +356,35 @@ static int names_lengths(const char *name, const IrInput *len)
     return !strcmp(name, len->name) || (!strncmp(name, len->name, n) && !strcmp(name + n, "_len"));
 }
 
-/* The model's one lengths input, or NULL (none); more than one is an
- * error (-1 in *bad). */
-static const IrInput *lengths_input(const Dataset *d, const IrModule *m, int *bad, char *err, size_t errlen)
+/* The model's inputs with lengths into len[], in its order; their
+ * number (-1 with a message: more than DATA_MAX_LENGTHS). */
+static int lengths_inputs(const Dataset *d, const IrModule *m, const IrInput **len, char *err, size_t errlen)
 {
-    const IrInput *len = NULL;
-    *bad = 0;
+    int n = 0;
     for (int i = 0; i < m->ninputs; i++) {
         if (m->inputs[i].role != IR_ROLE_LENGTHS) continue;
-        if (len) {
-            *bad = ir_errf(err, errlen,
-                           "%s: training data gives the lengths of one input; model '%s' has two with lengths "
-                           "('%s' and '%s')",
-                           d->path, m->name, len->name, m->inputs[i].name);
-            return NULL;
-        }
-        len = &m->inputs[i];
+        if (n == DATA_MAX_LENGTHS)
+            return ir_errf(err, errlen,
+                           "%s: model '%s' has more than %d inputs with lengths, which training data may give", d->path,
+                           m->name, DATA_MAX_LENGTHS);
+        len[n++] = &m->inputs[i];
     }
-    return len;
+    return n;
 }
 
-/* arrays[k] as the lengths of input `len`: [N] integers, each from 1 to
- * the padded T and to the steps the input's type allows. */
-static int bind_lengths(Dataset *d, const IrModule *m, const IrInput *len, int k, char *err, size_t errlen)
+/* Which of len[0..n) array `name` gives the lengths of, or -1. */
+static int lengths_group(const char *name, const IrInput *const *len, int n)
+{
+    for (int g = 0; g < n; g++)
+        if (names_lengths(name, len[g])) return g;
+    return -1;
+}
+
+/* arrays[k] as the lengths of input `len` into *out: [N] integers, each
+ * from 1 to T, the padded steps of its arrays, and to the steps the
+ * input's type allows. */
+static int bind_lengths(Dataset *d, const IrModule *m, const IrInput *len, int k, int64_t T, int64_t **out, char *err,
+                        size_t errlen)
 {
     const Tensor *a = &d->arrays[k];
     char shape[128];
@@ -389,34 +396,37 @@ static int bind_lengths(Dataset *d, const IrModule *m, const IrInput *len, int k
         return ir_errf(err, errlen, "%s: %lld lengths for %lld examples", d->paths[k], (long long)a->shape[0],
                        (long long)d->nexamples);
     int64_t max = m->syms[-len->value->type.dim[0] - 1].max;
-    d->lengths = malloc((size_t)d->nexamples * sizeof *d->lengths);
-    if (!d->lengths) return ir_errf(err, errlen, "out of memory");
+    int64_t *lens = *out = malloc((size_t)d->nexamples * sizeof *lens);
+    if (!lens) return ir_errf(err, errlen, "out of memory");
     for (int64_t i = 0; i < d->nexamples; i++) {
         int64_t v = a->dtype == RT_I32 ? ((const int32_t *)a->data)[i] : ((const int64_t *)a->data)[i];
-        if (v < 1 || v > d->len_T)
+        if (v < 1 || v > T)
             return ir_errf(err, errlen, "%s: example %lld has length %lld; a length is 1 to T = %lld, the padded steps",
-                           d->paths[k], (long long)i, (long long)v, (long long)d->len_T);
+                           d->paths[k], (long long)i, (long long)v, (long long)T);
         if (v > max)
             return ir_errf(err, errlen, "%s: example %lld has length %lld, more than the %lld steps '%s' may have",
                            d->paths[k], (long long)i, (long long)v, (long long)max, len->name);
-        d->lengths[i] = v;
+        lens[i] = v;
     }
     return 0;
 }
 
 static int bind_npy(Dataset *d, const IrModule *m, char *err, size_t errlen)
 {
-    int bad;
-    const IrInput *len = lengths_input(d, m, &bad, err, errlen);
-    if (bad) return -1;
+    const IrInput *lens[DATA_MAX_LENGTHS];
+    int nlen = lengths_inputs(d, m, lens, err, errlen);
+    if (nlen < 0) return -1;
+    const IrInput *len = nlen ? lens[0] : NULL;
+    int larr[DATA_MAX_LENGTHS] = {-1, -1, -1, -1};
+    int64_t gT[DATA_MAX_LENGTHS] = {0}; /* the steps of each group's arrays (group 0's: seq_T) */
     d->len_array = -1;
     for (int i = 0; i < m->ninputs + m->ntargets; i++) {
         const IrInput *io = i < m->ninputs ? &m->inputs[i] : &m->targets[i - m->ninputs];
-        int found = 0;
+        int found = 0, is_len = io->role == IR_ROLE_LENGTHS;
         for (int k = 0; k < d->narrays; k++)
-            found |= io == len ? names_lengths(d->names[k], len) : !strcmp(d->names[k], io->name);
-        if (found || (io->role != IR_ROLE_DATA && io != len)) continue;
-        if (io == len)
+            found |= is_len ? names_lengths(d->names[k], io) : !strcmp(d->names[k], io->name);
+        if (found || (io->role != IR_ROLE_DATA && !is_len)) continue;
+        if (is_len)
             return ir_errf(err, errlen,
                            "npy(...) gives no lengths for the model's input with lengths: add %.*s_len=\"len.npy\"",
                            (int)strlen(io->name) - 4, io->name);
@@ -427,9 +437,9 @@ static int bind_npy(Dataset *d, const IrModule *m, char *err, size_t errlen)
     d->seq_T = 0;
     d->len_sym = len ? len->value->type.dim[0] : 0;
     for (int k = 0; k < d->narrays; k++) {
-        if (len && names_lengths(d->names[k], len)) {
-            d->len_array = k;
-            d->len_input = len->name;
+        int g = lengths_group(d->names[k], lens, nlen);
+        if (g >= 0) {
+            larr[g] = k;
             continue;
         }
         const IrInput *io = find_io(m, d->names[k]);
@@ -448,8 +458,9 @@ static int bind_npy(Dataset *d, const IrModule *m, char *err, size_t errlen)
             return ir_errf(err, errlen, "%s: '%s' needs %s values, the file holds %s", d->paths[k], io->name,
                            wants_int ? "integer" : "float", rt_dtype_name(a->dtype));
         d->is_seq[k] = is_seq_type(t);
-        d->cut[k] = len && d->is_seq[k] && t->dim[0] == d->len_sym;
-        d->cut_target |= d->cut[k] && io->value->kind == IR_VAL_TARGET;
+        for (int q = 0; q < nlen && d->is_seq[k]; q++)
+            if (t->dim[0] == lens[q]->value->type.dim[0]) d->cut[k] = q + 1;
+        if (d->cut[k] && io->value->kind == IR_VAL_TARGET && !d->cut_target) d->cut_target = d->cut[k];
         int bdim = d->is_seq[k] ? 1 : 0;
         for (int j = 0; j < t->rank; j++)
             if (t->dim[j] >= 0 && t->dim[j] != a->shape[j])
@@ -464,16 +475,36 @@ static int bind_npy(Dataset *d, const IrModule *m, char *err, size_t errlen)
         if (d->is_seq[k] && a->shape[0] < 1)
             return ir_errf(err, errlen, "%s: '%s' has no time steps (T = 0 in %s)", d->paths[k], io->name, shape);
         if (d->is_seq[k]) {
-            if (d->seq_T && a->shape[0] != d->seq_T)
+            /* a second input with lengths (an encoder-decoder's other
+             * side) and its sequences have a T of their own */
+            int64_t *T = d->cut[k] > 1 ? &gT[d->cut[k] - 1] : &d->seq_T;
+            if (*T && a->shape[0] != *T && d->cut[k] > 1)
+                return ir_errf(err, errlen,
+                               "%s: '%s' has %lld steps, the other sequences of the lengths '%s' %lld (they must have "
+                               "the same T)",
+                               d->paths[k], io->name, (long long)a->shape[0], lens[d->cut[k] - 1]->name, (long long)*T);
+            if (*T && a->shape[0] != *T)
                 return ir_errf(err, errlen,
                                "%s: '%s' has %lld steps, the other sequences %lld (all must have the same T)",
-                               d->paths[k], io->name, (long long)a->shape[0], (long long)d->seq_T);
-            d->seq_T = a->shape[0];
+                               d->paths[k], io->name, (long long)a->shape[0], (long long)*T);
+            *T = a->shape[0];
         }
     }
     if (d->nexamples < 1) return ir_errf(err, errlen, "%s: no examples", d->path);
-    d->len_T = d->seq_T;
-    return d->len_array >= 0 ? bind_lengths(d, m, len, d->len_array, err, errlen) : 0;
+    d->len_T = gT[0] = d->seq_T;
+    for (int g = 0; g < nlen; g++) {
+        DataLengths *dl = g ? &d->more[g - 1] : NULL;
+        if (dl)
+            *dl =
+                (DataLengths){.input = lens[g]->name, .sym = lens[g]->value->type.dim[0], .T = gT[g], .array = larr[g]};
+        else {
+            d->len_input = len->name;
+            d->len_array = larr[0];
+        }
+        d->nmore = g;
+        if (bind_lengths(d, m, lens[g], larr[g], gT[g], dl ? &dl->lengths : &d->lengths, err, errlen)) return -1;
+    }
+    return 0;
 }
 
 int data_bind(Dataset *d, const IrModule *m, char *err, size_t errlen)
@@ -627,17 +658,45 @@ static int64_t example_of(const DataSplit *sp, const int64_t *perm, int64_t j, i
     return sp->start + (perm ? perm[item] : item);
 }
 
+/* The lengths of group g (0: the first input with lengths, d->lengths). */
+static const int64_t *group_lengths(const Dataset *d, int g) { return g ? d->more[g - 1].lengths : d->lengths; }
+
+/* The steps of batch j of lengths `lens`: its longest member's. */
+static int64_t longest(const int64_t *lens, const DataSplit *sp, const int64_t *perm, int64_t j)
+{
+    int64_t T = 0;
+    for (int64_t b = 0; b < data_batch_size(sp, j); b++)
+        if (lens[example_of(sp, perm, j, b)] > T) T = lens[example_of(sp, perm, j, b)];
+    return T;
+}
+
+/* Batch j's lengths of group g > 0 (a second input with lengths: always
+ * the whole batch, which TBPTT does not cut) under its input's name. */
+static int more_lengths(const Dataset *d, int g, const DataSplit *sp, const int64_t *perm, int64_t j, TensorMap *out,
+                        char *err, size_t errlen)
+{
+    int64_t nb = data_batch_size(sp, j);
+    Tensor l;
+    if (rt_tensor_alloc(&l, RT_I64, 1, &nb)) return ir_errf(err, errlen, "out of memory");
+    for (int64_t b = 0; b < nb; b++) ((int64_t *)l.data)[b] = d->more[g - 1].lengths[example_of(sp, perm, j, b)];
+    return put(out, d->more[g - 1].input, &l, err, errlen);
+}
+
 static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen,
                      TensorMap *out, char *err, size_t errlen)
 {
     int64_t nb = data_batch_size(sp, j);
-    /* with lengths the arrays of x's steps have the longest member's */
-    int64_t cut_T = d->lengths ? data_batch_steps(d, sp, perm, j) : tlen;
+    /* with lengths the arrays of x's steps have the longest member's,
+     * of which a TBPTT segment takes [t0, t0 + tlen) */
+    int64_t cut_T = tlen;
+    if (d->lengths && data_batch_steps(d, sp, perm, j) - t0 < tlen) cut_T = data_batch_steps(d, sp, perm, j) - t0;
     for (int k = 0; k < d->narrays; k++) {
-        if (k == d->len_array) continue;
+        int other = 0; /* the lengths of a second input with lengths are put below */
+        for (int g = 0; g < d->nmore; g++) other |= k == d->more[g].array;
+        if (k == d->len_array || other) continue;
         const Tensor *a = &d->arrays[k];
         int seq = d->is_seq[k];
-        int64_t T = d->cut[k] ? cut_T : tlen;
+        int64_t T = d->cut[k] > 1 ? longest(group_lengths(d, d->cut[k] - 1), sp, perm, j) : d->cut[k] ? cut_T : tlen;
         Tensor t;
         int64_t shape[RT_MAX_RANK];
         memcpy(shape, a->shape, sizeof shape);
@@ -664,21 +723,34 @@ static int npy_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm,
         if (put(out, d->names[k], &t, err, errlen)) return -1;
     }
     if (!d->lengths) return 0;
+    for (int g = 1; g <= d->nmore; g++)
+        if (more_lengths(d, g, sp, perm, j, out, err, errlen)) return -1;
     Tensor l;
-    if (rt_tensor_alloc(&l, RT_I64, 1, &nb)) return ir_errf(err, errlen, "out of memory");
-    for (int64_t b = 0; b < nb; b++) ((int64_t *)l.data)[b] = d->lengths[example_of(sp, perm, j, b)];
+    if (t0 == 0 && cut_T == data_batch_steps(d, sp, perm, j)) { /* the whole batch: its lengths */
+        if (rt_tensor_alloc(&l, RT_I64, 1, &nb)) return ir_errf(err, errlen, "out of memory");
+        for (int64_t b = 0; b < nb; b++) ((int64_t *)l.data)[b] = d->lengths[example_of(sp, perm, j, b)];
+        return put(out, d->len_input, &l, err, errlen);
+    }
+    /* A TBPTT segment: each example's steps in it, clamp(len - t0, 0,
+     * cut_T), as the mask itself, since an example that ended before the
+     * segment has none (a length of 0, which lengths may not be: ir/lengths.h) */
+    int64_t ms[3] = {cut_T, nb, 1};
+    if (rt_tensor_alloc(&l, RT_F32, 3, ms)) return ir_errf(err, errlen, "out of memory");
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t len = d->lengths[example_of(sp, perm, j, b)];
+        for (int64_t s = 0; s < cut_T; s++) ((float *)l.data)[s * nb + b] = t0 + s < len ? 1.0f : 0.0f;
+    }
     return put(out, d->len_input, &l, err, errlen);
+}
+
+const char *data_target_lengths(const Dataset *d)
+{
+    return d->cut_target > 1 ? d->more[d->cut_target - 2].input : d->cut_target ? d->len_input : NULL;
 }
 
 int64_t data_batch_steps(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j)
 {
-    if (!d->lengths) return sp->seq_len;
-    int64_t T = 0;
-    for (int64_t b = 0; b < data_batch_size(sp, j); b++) {
-        int64_t l = d->lengths[example_of(sp, perm, j, b)];
-        if (l > T) T = l;
-    }
-    return T;
+    return d->lengths ? longest(d->lengths, sp, perm, j) : sp->seq_len;
 }
 
 void data_batch_padding(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t *real,
@@ -687,14 +759,23 @@ void data_batch_padding(const Dataset *d, const DataSplit *sp, const int64_t *pe
     int64_t nb = data_batch_size(sp, j), T = data_batch_steps(d, sp, perm, j);
     *all += nb * T;
     for (int64_t b = 0; b < nb; b++) *real += d->lengths ? d->lengths[example_of(sp, perm, j, b)] : T;
+    for (int g = 1; g <= d->nmore; g++) { /* and each further input's with lengths */
+        *all += nb * longest(group_lengths(d, g), sp, perm, j);
+        for (int64_t b = 0; b < nb; b++) *real += group_lengths(d, g)[example_of(sp, perm, j, b)];
+    }
 }
 
-double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t tlen)
+double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen)
 {
-    int64_t real = 0, all = 0;
     if (!d->lengths) return (double)tlen * (double)data_batch_size(sp, j);
     if (!d->cut_target) return (double)data_batch_size(sp, j);
-    data_batch_padding(d, sp, perm, j, &real, &all);
+    const int64_t *lens = group_lengths(d, d->cut_target - 1);
+    if (d->cut_target > 1) t0 = 0, tlen = INT64_MAX; /* a decoder's: never cut */
+    int64_t real = 0;                                /* each example's steps in [t0, t0 + tlen) */
+    for (int64_t b = 0; b < data_batch_size(sp, j); b++) {
+        int64_t n = lens[example_of(sp, perm, j, b)] - t0;
+        real += n < 0 ? 0 : n < tlen ? n : tlen;
+    }
     return (double)real;
 }
 
@@ -758,7 +839,8 @@ int data_bucket(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t bu
 int data_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen,
                TensorMap *out, char *err, size_t errlen)
 {
-    if (j < 0 || j >= sp->nbatches || t0 < 0 || tlen < 1 || t0 + tlen > sp->seq_len || (d->lengths && t0))
+    if (j < 0 || j >= sp->nbatches || t0 < 0 || tlen < 1 || t0 + tlen > sp->seq_len ||
+        (d->lengths && t0 >= data_batch_steps(d, sp, perm, j)) || (d->nmore && t0))
         return ir_errf(err, errlen, "internal error: batch %lld steps [%lld, %lld) out of range", (long long)j,
                        (long long)t0, (long long)(t0 + tlen));
     if (d->kind == DATA_NPY) return npy_batch(d, sp, perm, j, t0, tlen, out, err, errlen);

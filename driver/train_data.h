@@ -31,7 +31,17 @@
 
 typedef enum { DATA_TEXT, DATA_CSV, DATA_NPY } DataKind;
 
-#define DATA_MAX_ARRAYS TRAIN_DATA_MAX_ARRAYS /* what npy(...) may name */
+#define DATA_MAX_ARRAYS  TRAIN_DATA_MAX_ARRAYS /* what npy(...) may name */
+#define DATA_MAX_LENGTHS 4                     /* inputs with lengths of their own */
+
+/* The lengths of a second (third, ...) input with lengths, as the first's
+ * fields of Dataset below. */
+typedef struct DataLengths {
+    int64_t *lengths;
+    const char *input;
+    int64_t sym, T;
+    int array;
+} DataLengths;
 
 typedef struct Dataset {
     DataKind kind;
@@ -57,14 +67,18 @@ typedef struct Dataset {
     const char *in_name, *tgt_name;
     int in_feat, tgt_feat; /* csv: F and G                      */
     /* examples with lengths (data_bind): the arrays of len_sym's steps
-     * (cut[k]) are padded to len_T; a batch takes its longest member's */
+     * (cut[k]) are padded to len_T; a batch takes its longest member's.
+     * These are the first input with lengths (in the model's order);
+     * an encoder-decoder's second side is more[0] (npy data only). */
     int64_t *lengths;      /* [N], each in 1..len_T, or NULL       */
     const char *len_input; /* the model's lengths input, "x.len"   */
     int64_t len_sym;       /* the length symbol (IR dim) of x      */
     int64_t len_T;         /* the padded arrays' T                 */
     int len_array;         /* arrays[len_array] held the lengths   */
-    int cut[DATA_MAX_ARRAYS];
-    int cut_target; /* a target has the lengths (a tagger)  */
+    int nmore;             /* inputs with lengths after the first  */
+    DataLengths more[DATA_MAX_LENGTHS - 1];
+    int cut[DATA_MAX_ARRAYS]; /* 0, or 1 + the lengths' group (0: the first) */
+    int cut_target;           /* 0, or 1 + the group of a target with lengths (a tagger, a decoder) */
 } Dataset;
 
 /* One part of the data (train or eval) cut into items and batches. */
@@ -114,7 +128,12 @@ void data_shuffle(int64_t *perm, int64_t n, RtRng *rng);
 
 /* The tensors of steps [t0, t0 + tlen) of batch j, with the items of the
  * batch taken from perm (NULL: in order), put into `out` under the model's
- * input and target names.  Returns 0 or -1. */
+ * input and target names.  With lengths the arrays of their steps end at
+ * the batch's longest member (data_batch_steps), t0 must be before it,
+ * and the lengths are x.len [B] for the whole batch (t0 = 0, tlen at
+ * least its steps), else (a TBPTT segment) the mask [n, B, 1] of each
+ * example's steps in it, all zeros for one that ended before t0
+ * (ir/lengths.h takes it).  Returns 0 or -1. */
 int data_batch(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0, int64_t tlen,
                TensorMap *out, char *err, size_t errlen);
 
@@ -139,20 +158,26 @@ int data_bucket(const Dataset *d, const DataSplit *sp, int64_t *perm, int64_t bu
  * 0..n-1.  Returns 0, or -1 when out of memory (perm then 0..n-1). */
 int data_sort_items(const Dataset *d, const DataSplit *sp, int64_t *perm);
 
-/* The steps of batch j: its longest member's length (d->lengths), else
- * the split's seq_len. */
+/* The steps of batch j: its longest member's length (d->lengths, the
+ * first input with lengths), else the split's seq_len. */
 int64_t data_batch_steps(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j);
 
-/* Adds batch j's real steps (sum of its lengths) to *real and its
- * computed steps (members x its steps) to *all; the padding fraction is
- * 1 - real / all.  Without lengths both are members x seq_len. */
+/* The lengths input ("y.len") whose steps a target has (a tagger's, a
+ * decoder's), or NULL. */
+const char *data_target_lengths(const Dataset *d);
+
+/* Adds batch j's real steps (sum of its lengths, of every input with
+ * lengths) to *real and its computed steps (members x its steps, each
+ * input's) to *all; the padding fraction is 1 - real / all.  Without
+ * lengths both are members x seq_len. */
 void data_batch_padding(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t *real,
                         int64_t *all);
 
-/* What batch j's loss is a mean over, to weigh it in the mean over many
- * batches: its real steps when a target has the lengths (a tagger),
- * else its members (times the steps of a segment of tlen steps without
+/* What the loss of steps [t0, t0 + tlen) of batch j is a mean over, to
+ * weigh it in the mean over many: its real steps there when a target has
+ * the lengths (a tagger), else its members (times tlen without
  * lengths). */
-double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t tlen);
+double data_loss_weight(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j, int64_t t0,
+                        int64_t tlen);
 
 #endif

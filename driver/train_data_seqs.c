@@ -4,7 +4,10 @@
  *
  *   text: one example a line, LABEL<TAB>TOKENS, tokens separated by
  *         spaces; the label one token (target int) or one tag a token
- *         (target seq<int>, a tagger).
+ *         (target seq<int>, a tagger).  For an encoder-decoder (two
+ *         inputs with lengths) SOURCE<TAB>TARGET: the source tokens, the
+ *         target's; the decoder reads BOS and the target, and is to
+ *         predict the target and EOS.
  *   csv:  one example a row; the first line names the columns, among them
  *         the input's and the target's; a value is its steps separated by
  *         ';', each step its numbers separated by spaces.
@@ -40,6 +43,12 @@ typedef struct Examples {
     Col x, y;
     int64_t *lens; /* each example's steps                    */
     int64_t n, cap;
+    /* an encoder-decoder (text): the decoder's input x2 with its
+     * lengths len2, which the target y has too; lens2 its steps */
+    const IrInput *len2;
+    int64_t max2;
+    Col x2;
+    int64_t *lens2, cap2;
 } Examples;
 
 static int is_seq(const IrType *t) { return t->rank >= 2 && t->dim[0] < 0 && t->dim[0] != IR_DIM_B; }
@@ -58,6 +67,37 @@ static int col_init(Col *c, const IrInput *io)
     return 0;
 }
 
+/* The data input of m whose steps lengths input `len` counts. */
+static const IrInput *counted_by(const IrModule *m, const IrInput *len)
+{
+    for (int i = 0; i < m->ninputs; i++)
+        if (m->inputs[i].role == IR_ROLE_DATA && m->inputs[i].value->type.dim[0] == len->value->type.dim[0])
+            return &m->inputs[i];
+    return NULL;
+}
+
+/* An encoder-decoder (text, SOURCE<TAB>TARGET): the source x of the
+ * first input with lengths, the decoder's input x2 of the second and the
+ * one target of x2's steps, all ids. */
+static int ex_model_s2s(Examples *e, char *err, size_t errlen)
+{
+    const IrModule *m = e->m;
+    const IrInput *x = counted_by(m, e->len), *x2 = counted_by(m, e->len2);
+    const IrInput *y = m->ntargets == 1 ? &m->targets[0] : NULL;
+    int ndata = 0;
+    for (int i = 0; i < m->ninputs; i++) ndata += m->inputs[i].role == IR_ROLE_DATA;
+    if (!x || !x2 || !y || ndata != 2 || col_init(&e->x, x) || col_init(&e->x2, x2) || col_init(&e->y, y) ||
+        !e->x.ids || !e->x2.ids || !e->y.ids || !e->y.seq || y->value->type.dim[0] != x2->value->type.dim[0])
+        return ir_errf(err, errlen,
+                       "%s: text data of an encoder-decoder (SOURCE<TAB>TARGET) needs two seq<int> inputs with "
+                       "lengths (the source, then the decoder's) and one seq<int> target of the decoder's steps; "
+                       "model '%s' has %d input%s and %d target%s",
+                       e->path, m->name, ndata, ndata == 1 ? "" : "s", m->ntargets, m->ntargets == 1 ? "" : "s");
+    e->max = m->syms[-x->value->type.dim[0] - 1].max;
+    e->max2 = m->syms[-x2->value->type.dim[0] - 1].max;
+    return 0;
+}
+
 /* The model's input with lengths, the one data input it counts and the
  * one target: their columns. */
 static int ex_model(Examples *e, const char *kind, char *err, size_t errlen)
@@ -67,15 +107,17 @@ static int ex_model(Examples *e, const char *kind, char *err, size_t errlen)
     int ndata = 0;
     for (int i = 0; i < m->ninputs; i++) {
         if (m->inputs[i].role == IR_ROLE_LENGTHS) {
-            if (e->len)
-                return ir_errf(err, errlen, "%s: %s data gives the lengths of one input; model '%s' has two", e->path,
-                               kind, m->name);
-            e->len = &m->inputs[i];
+            if (e->len2 || (e->len && strcmp(kind, "text")))
+                return ir_errf(err, errlen, "%s: %s data gives the lengths of %s; model '%s' has %s", e->path, kind,
+                               e->len2 ? "two inputs (an encoder-decoder's)" : "one input", m->name,
+                               e->len2 ? "more" : "two (an encoder-decoder: text or npy data)");
+            *(e->len ? &e->len2 : &e->len) = &m->inputs[i];
         } else if (m->inputs[i].role == IR_ROLE_DATA) {
             x = &m->inputs[i];
             ndata++;
         }
     }
+    if (e->len2) return ex_model_s2s(e, err, errlen);
     if (!e->len || ndata != 1 || m->ntargets != 1 || x->value->type.dim[0] != e->len->value->type.dim[0])
         return ir_errf(err, errlen,
                        "%s: %s data of examples needs a model with one input with lengths and one target; model '%s' "
@@ -130,8 +172,9 @@ static int too_long(const Examples *e, int64_t line, int64_t steps, const char *
                    e->path, (long long)line, (long long)steps, what, (long long)e->max, e->x.io->name);
 }
 
-/* Column c as an array: [T, N(, F)] padded with zeros, or [N(, G)]. */
-static int col_array(const Examples *e, const Col *c, int64_t T, Tensor *out)
+/* Column c as an array: [T, N(, F)] padded with zeros, or [N(, G)];
+ * lens: each example's steps. */
+static int col_array(const Examples *e, const Col *c, const int64_t *lens, int64_t T, Tensor *out)
 {
     int64_t shape[3], r = 0;
     if (c->seq) shape[r++] = T;
@@ -140,7 +183,7 @@ static int col_array(const Examples *e, const Col *c, int64_t T, Tensor *out)
     if (rt_tensor_alloc(out, c->ids ? RT_I64 : RT_F32, (int)r, shape)) return -1;
     const double *v = c->v;
     for (int64_t i = 0; i < e->n; i++) {
-        int64_t steps = c->seq ? e->lens[i] : 1;
+        int64_t steps = c->seq ? lens[i] : 1;
         for (int64_t s = 0; s < steps; s++)
             for (int64_t f = 0; f < c->width; f++, v++) {
                 int64_t at = ((c->seq ? s * e->n : 0) + i) * c->width + f;
@@ -162,6 +205,13 @@ static int check_ids(const Examples *e, char *err, size_t errlen)
                        "%s: the tokens have %lld ids but the embedding of '%s' has vocab=%lld: set vocab >= %lld",
                        e->path, (long long)e->x.nclasses, e->x.io->name, (long long)emb->operands[0]->type.dim[0],
                        (long long)e->x.nclasses);
+    const IrOp *emb2 = e->len2 ? data_find_use(e->m, IR_EMBEDDING, e->x2.io->value, 1) : NULL;
+    if (emb2 && emb2->operands[0]->type.dim[0] < e->x2.nclasses)
+        return ir_errf(err, errlen,
+                       "%s: the target's tokens, EOS and BOS are %lld ids but the embedding of '%s' has vocab=%lld: "
+                       "set vocab >= %lld",
+                       e->path, (long long)e->x2.nclasses, e->x2.io->name, (long long)emb2->operands[0]->type.dim[0],
+                       (long long)e->x2.nclasses);
     const IrOp *ce = e->y.ids ? data_find_use(e->m, IR_CROSS_ENTROPY, e->y.io->value, 1) : NULL;
     if (ce) {
         const IrType *lt = &ce->operands[0]->type;
@@ -173,26 +223,45 @@ static int check_ids(const Examples *e, char *err, size_t errlen)
     return 0;
 }
 
-/* The examples read into d as npy data: x, the target and the lengths. */
+static int64_t max_len(const int64_t *lens, int64_t n)
+{
+    int64_t T = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (lens[i] > T) T = lens[i];
+    return T;
+}
+
+/* Lengths `lens` as the array arrays[k]. */
+static int lens_array(const Examples *e, const int64_t *lens, Tensor *out)
+{
+    if (rt_tensor_alloc(out, RT_I64, 1, &e->n)) return -1;
+    memcpy(out->data, lens, (size_t)e->n * sizeof *lens);
+    return 0;
+}
+
+/* The examples read into d as npy data: x, the target and the lengths
+ * (an encoder-decoder: and the decoder's input and its lengths, which
+ * the target has). */
 static int finish(Examples *e, Dataset *d, char *err, size_t errlen)
 {
     if (e->n < 1) return ir_errf(err, errlen, "%s: no examples", e->path);
     if (check_ids(e, err, errlen)) return -1;
-    int64_t T = 0;
-    for (int64_t i = 0; i < e->n; i++)
-        if (e->lens[i] > T) T = e->lens[i];
-    const char *names[3] = {e->x.io->name, e->y.io->name, e->len->name};
+    int s2s = e->len2 != NULL, n = s2s ? 5 : 3;
+    const int64_t *ylens = s2s ? e->lens2 : e->lens;
+    int64_t T = max_len(e->lens, e->n), Ty = max_len(ylens, e->n);
+    const char *names[5] = {e->x.io->name, e->y.io->name, e->len->name, s2s ? e->x2.io->name : NULL,
+                            s2s ? e->len2->name : NULL};
     d->kind = DATA_NPY;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < n; k++) {
         d->names[k] = strdup(names[k]);
         d->paths[k] = strdup(e->path);
         d->narrays = k + 1;
         if (!d->names[k] || !d->paths[k]) return ir_errf(err, errlen, "out of memory");
     }
-    if (col_array(e, &e->x, T, &d->arrays[0]) || col_array(e, &e->y, T, &d->arrays[1]) ||
-        rt_tensor_alloc(&d->arrays[2], RT_I64, 1, &e->n))
+    if (col_array(e, &e->x, e->lens, T, &d->arrays[0]) || col_array(e, &e->y, ylens, Ty, &d->arrays[1]) ||
+        lens_array(e, e->lens, &d->arrays[2]) ||
+        (s2s && (col_array(e, &e->x2, e->lens2, Ty, &d->arrays[3]) || lens_array(e, e->lens2, &d->arrays[4]))))
         return ir_errf(err, errlen, "%s: out of memory", e->path);
-    memcpy(d->arrays[2].data, e->lens, (size_t)e->n * sizeof *e->lens);
     return 0;
 }
 
@@ -201,6 +270,8 @@ static void ex_free(Examples *e)
     free(e->x.v);
     free(e->y.v);
     free(e->lens);
+    free(e->x2.v);
+    free(e->lens2);
 }
 
 /* The next line of *p (NUL-terminated, without "\r\n"), or NULL at the
@@ -272,6 +343,77 @@ static int word_ids(Col *c, char **w, int64_t n)
     return rc;
 }
 
+/* An encoder-decoder's lines, SOURCE<TAB>TARGET, into e and d: the
+ * source words are x's ids as a classifier's tokens are; the target's
+ * are numbered on their own the same way, V of them (a whole number its
+ * own id, else ranks), and the decoder reads BOS = V + 1 then the
+ * target, and is to predict the target then EOS = V: both of the
+ * target's length + 1 (an empty target is EOS alone). */
+static int s2s_lines(Examples *e, Dataset *d, char *buf, char *err, size_t errlen)
+{
+    char **xw = NULL, **yw = NULL, *p = buf, *line;
+    int64_t xn = 0, xcap = 0, yn = 0, ycap = 0;
+    Col tw = {.ids = 1, .width = 1}; /* the target's words' ids, every line's */
+    int rc = -1;
+    for (int64_t line_no = 1; (line = next_line(&p)); line_no++) {
+        if (blank(line)) {
+            ir_errf(err, errlen, "%s:%lld: an empty line; every line is one example, SOURCE<TAB>TARGET", e->path,
+                    (long long)line_no);
+            goto out;
+        }
+        char *tab = strchr(line, '\t');
+        if (!tab) {
+            ir_errf(err, errlen, "%s:%lld: no tab; a line is SOURCE<TAB>TARGET, the tokens separated by spaces",
+                    e->path, (long long)line_no);
+            goto out;
+        }
+        *tab = 0;
+        int64_t ns = words(line, &xw, &xcap, xn), nt = words(tab + 1, &yw, &ycap, yn);
+        if (ns < 0 || nt < 0 || push_len(e, ns) || room((void **)&e->lens2, &e->cap2, e->n - 1, sizeof *e->lens2)) {
+            ir_errf(err, errlen, "%s: out of memory", e->path);
+            goto out;
+        }
+        e->lens2[e->n - 1] = nt + 1;
+        if (ns == 0) {
+            ir_errf(err, errlen, "%s:%lld: no source tokens before the tab (length 0; a source needs at least 1 step)",
+                    e->path, (long long)line_no);
+            goto out;
+        }
+        if (ns > e->max) {
+            too_long(e, line_no, ns, "source tokens", err, errlen);
+            goto out;
+        }
+        if (nt + 1 > e->max2) {
+            ir_errf(err, errlen,
+                    "%s:%lld: %lld target tokens, and the decoder's BOS, are more than the %lld steps input '%s' may "
+                    "have (its type's limit)",
+                    e->path, (long long)line_no, (long long)nt, (long long)e->max2, e->x2.io->name);
+            goto out;
+        }
+        xn += ns;
+        yn += nt;
+    }
+    if (word_ids(&e->x, xw, xn) || word_ids(&tw, yw, yn)) {
+        ir_errf(err, errlen, "%s: out of memory", e->path);
+        goto out;
+    }
+    int64_t eos = tw.nclasses, at = 0;
+    for (int64_t i = 0; i < e->n; i++) {
+        int bad = push(&e->x2, (double)(eos + 1));
+        for (int64_t k = 0; k < e->lens2[i] - 1; k++, at++) bad |= push(&e->x2, tw.v[at]) || push(&e->y, tw.v[at]);
+        if (bad || push(&e->y, (double)eos)) {
+            ir_errf(err, errlen, "%s: out of memory", e->path);
+            goto out;
+        }
+    }
+    rc = finish(e, d, err, errlen);
+out:
+    free(xw);
+    free(yw);
+    free(tw.v);
+    return rc;
+}
+
 int data_load_text_examples(Dataset *d, const char *path, const IrModule *m, char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
@@ -282,7 +424,7 @@ int data_load_text_examples(Dataset *d, const char *path, const IrModule *m, cha
     char *buf = NULL;
     int rc = -1;
     if (ex_model(&e, "text", err, errlen)) goto out;
-    if (!e.x.ids || !e.y.ids) {
+    if (!e.len2 && (!e.x.ids || !e.y.ids)) {
         ir_errf(err, errlen,
                 "%s: text data needs the input '%s' to be seq<int> and the target '%s' int or seq<int> (use "
                 "csv for numbers)",
@@ -295,6 +437,10 @@ int data_load_text_examples(Dataset *d, const char *path, const IrModule *m, cha
         goto out;
     }
     char *p = buf, *line;
+    if (e.len2) {
+        rc = s2s_lines(&e, d, buf, err, errlen);
+        goto out;
+    }
     for (int64_t line_no = 1; (line = next_line(&p)); line_no++) {
         if (blank(line)) {
             ir_errf(err, errlen, "%s:%lld: an empty line; every line is one example, LABEL<TAB>TOKENS", path,

@@ -537,8 +537,8 @@ static int ma_mask(rnnrt_model *m, const char *fn, int64_t i, const int64_t *len
 {
     const rnnrt_model_desc *d = m->d;
     const char *name = d->input_names[i];
-    if (!len && !step)
-        return ma_fail(m, RNNRT_ERR_DATA, "%s: input '%s' is NULL: give one length an example", fn, name);
+    /* a NULL pointer is the caller's slip, as every other NULL: ERR_ARG */
+    if (!len && !step) return ma_fail(m, RNNRT_ERR_ARG, "%s: input '%s' is NULL: give one length an example", fn, name);
     for (int64_t b = 0; b < B; b++) {
         int64_t v = len ? len[b] : 1;
         if (step && (v < 0 || v > 1))

@@ -13,8 +13,16 @@ tagged.txt   one sentence a line, TAGS<TAB>WORDS, from a small grammar;
              'saw', 'run', 'watch' and 'fly' are nouns after a determiner
              or adjective and verbs after a noun, so a word's tag depends
              on the words before it.
+reverse_*.npy  an encoder-decoder's data, lengths on both sides
+             (examples/reverse_lengths.rnn): digit strings of 1 to 7
+             digits (src [7, N], src_len [N]) and the same reversed,
+             the decoder's input BOS (10) then the reversed digits
+             (tgt_in [8, N], tgt_in_len [N] = src_len + 1) and its
+             target the reversed digits then EOS (11) (tgt_out [8, N]);
+             int32, time-major, 0 at the padded steps.
 """
 import os
+import struct
 
 class Lcg:
     """Knuth's MMIX LCG, the top 31 bits: no dependence on Python's random."""
@@ -76,5 +84,27 @@ def write(name, lines):
     with open(os.path.join(HERE, name), "w") as f:
         f.write("\n".join(lines) + "\n")
 
+def write_npy(name, shape, values):
+    """An int32 .npy array (C order) of the row-major values."""
+    header = "{'descr': '<i4', 'fortran_order': False, 'shape': (%s), }" % (
+        "".join("%d, " % d for d in shape) if len(shape) == 1 else ", ".join("%d" % d for d in shape))
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"  # the data starts at a multiple of 64
+    with open(os.path.join(HERE, name), "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack("<%di" % len(values), *values))
+
+def reverse(r, n, tmax=7):
+    src = [[r.below(10) for _ in range(r.below(tmax) + 1)] for _ in range(n)]
+    tin = [[10] + s[::-1] for s in src]
+    tout = [s[::-1] + [11] for s in src]
+    def padded(seqs, T):  # [T, N], time-major
+        return [seqs[b][t] if t < len(seqs[b]) else 0 for t in range(T) for b in range(n)]
+    write_npy("reverse_src.npy", (tmax, n), padded(src, tmax))
+    write_npy("reverse_src_len.npy", (n,), [len(s) for s in src])
+    write_npy("reverse_tgt_in.npy", (tmax + 1, n), padded(tin, tmax + 1))
+    write_npy("reverse_tgt_in_len.npy", (n,), [len(s) for s in tin])
+    write_npy("reverse_tgt_out.npy", (tmax + 1, n), padded(tout, tmax + 1))
+
 write("reviews.txt", reviews(Lcg(1), 480))
 write("tagged.txt", tagged(Lcg(2), 480))
+reverse(Lcg(3), 600)

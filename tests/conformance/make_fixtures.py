@@ -236,7 +236,6 @@ def grad_case(name, cell, T, B, I, H, C, layers=1, bidir=False, head="ce"):
         tgt = torch.randint(0, C, (T, B), dtype=torch.int64)
     else:
         tgt = torch.randn(T, B, C)
-    hname = "logits" if head == "ce" else "p"
     with torch.enable_grad():  # make_case runs the kinds under no_grad
         y = m(x)[0]
         out = dense(y)
@@ -245,19 +244,26 @@ def grad_case(name, cell, T, B, I, H, C, layers=1, bidir=False, head="ce"):
         else:
             loss = F.mse_loss(out, tgt)
         loss.backward()
-    tname = "next" if head == "ce" else "t"
-    src = ["model %s {" % name,
-           "  input x : seq<[%d]>" % I,
-           ("  target next : seq<int>" if head == "ce" else "  target t : seq<[%d]>" % C),
-           "  h = %s" % cell_call(cell, "x", H, layers, bidir, "tanh"),
-           "  %s = dense(h, %d)" % (hname, C),
-           "  loss = %s(%s, %s)" % ("cross_entropy" if head == "ce" else "mse", hname, tname),
-           "}"]
+    src, hname, tname = head_model(name, cell, I, H, C, layers, bidir, head, "")
     weights = {**prefixed("h", m), **prefixed(hname, dense)}
-    params = {**{"h." + k: p for k, p in m.named_parameters()},
-              **{hname + "." + k: p for k, p in dense.named_parameters()}}
-    grads = {k: params[k].grad for k in weights}  # state_dict order, like rnnc grad
-    return src, weights, {"x": x, tname: tgt}, {"loss": loss}, grads
+    return src, weights, {"x": x, tname: tgt}, {"loss": loss}, grads_of(weights, {"h": m, hname: dense})
+
+
+def head_model(name, cell, I, H, C, layers, bidir, head, decl):
+    """The .rnn text of the gradient cases (grad_case, packed_grad): x (with
+    DECL after its type: "" or " lengths") -> a built-in recurrent layer ->
+    dense (at every step, or of last(h) for head="label") -> the loss of
+    HEAD; with the dense layer's and the target's names."""
+    hname, tname = {"ce": ("logits", "next"), "mse": ("p", "t"), "label": ("logits", "label")}[head]
+    tdecl = {"ce": "seq<int>", "mse": "seq<[%d]>" % C, "label": "int"}[head]
+    src = ["model %s {" % name,
+           "  input x : seq<[%d]>%s" % (I, decl),
+           "  target %s : %s" % (tname, tdecl),
+           "  h = %s" % cell_call(cell, "x", H, layers, bidir, "tanh"),
+           "  %s = dense(%s, %d)" % (hname, "last(h)" if head == "label" else "h", C),
+           "  loss = %s(%s, %s)" % ("mse" if head == "mse" else "cross_entropy", hname, tname),
+           "}"]
+    return src, hname, tname
 
 
 def grad_final(name, T, B, I, H, C):
@@ -426,15 +432,7 @@ def packed_grad(name, cell, T, B, I, H, C, lens, layers=1, bidir=False, head="ce
                 sq = ((out - clean) ** 2) * real[..., None]
                 loss = sq.sum() / (sum(lens) * C)
         loss.backward()
-    hname, tname = {"ce": ("logits", "next"), "mse": ("p", "t"), "label": ("logits", "label")}[head]
-    tdecl = {"ce": "seq<int>", "mse": "seq<[%d]>" % C, "label": "int"}[head]
-    src = ["model %s {" % name,
-           "  input x : seq<[%d]> lengths" % I,
-           "  target %s : %s" % (tname, tdecl),
-           "  h = %s" % cell_call(cell, "x", H, layers, bidir, "tanh"),
-           "  %s = dense(%s, %d)" % (hname, "last(h)" if head == "label" else "h", C),
-           "  loss = %s(%s, %s)" % ("mse" if head == "mse" else "cross_entropy", hname, tname),
-           "}"]
+    src, hname, tname = head_model(name, cell, I, H, C, layers, bidir, head, " lengths")
     weights = {**prefixed("h", m), **prefixed(hname, dense)}
     inputs = {"x": x, "x.len": torch.tensor(lens), tname: tgt}
     return src, weights, inputs, {"loss": loss}, grads_of(weights, {"h": m, hname: dense})

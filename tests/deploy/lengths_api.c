@@ -18,8 +18,9 @@
  *    ln_reset_example and a sequence of 5.  Each step's outputs equal
  *    ln_forward's over that sequence alone; a slot with no step gives 0
  *    and keeps its state (hn, tail) to the bit;
- * 4. bad lengths: 0, above T, NULL in ln_forward, 2 in ln_step, and
- *    ln_reset_example outside the batch give the statuses and messages
+ * 4. bad lengths: 0, above T, 2 in ln_step (ERR_DATA), NULL in ln_forward
+ *    (ERR_ARG, as every NULL), and ln_reset_example outside the batch
+ *    (ERR_ARG) give the statuses and messages
  *    naming the input (printed, so the object's are compared too).
  * Everything it writes but the messages is also in OUTDIR/lengths.bin,
  * which run.sh compares between the C file and the object.  Exits 0 when
@@ -173,7 +174,7 @@ static void bad_lengths(ln_model *m)
     } cases[] = {
         {"a length of 0", zero, 0, ln_ERR_DATA, "ln_forward: input 'x.len': example 1 has length 0"},
         {"a length above T", above, 0, ln_ERR_DATA, "more than the 5 steps of input 'x'"},
-        {"no lengths (NULL)", NULL, 0, ln_ERR_DATA, "ln_forward: input 'x.len' is NULL"},
+        {"no lengths (NULL)", NULL, 0, ln_ERR_ARG, "ln_forward: input 'x.len' is NULL"},
         {"2 steps in one step", two, 1, ln_ERR_DATA, "ln_step: input 'x.len': example 1 has 2 steps"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

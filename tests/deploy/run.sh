@@ -36,7 +36,8 @@
 #     (NaN at the padded steps) equal `rnnc run` and `rnnc grad` with the
 #     same lengths; a stream of steps with per-example resets equals the
 #     forward pass over each example's own sequence; bad lengths give
-#     NAME_ERR_DATA naming the input; the object gives the C file's bytes;
+#     NAME_ERR_DATA naming the input (NULL lengths NAME_ERR_ARG, as every
+#     NULL pointer); the object gives the C file's bytes;
 #     an input x_len beside x.len (both the field x_len) is refused.
 #
 # Tolerances (npycmp --atol A --rtol R: |got - want| <= A + R |want|): the

@@ -2,16 +2,18 @@
  * as text, CSV or npy (driver/train_data.c), bound to a model, split into
  * train and eval parts and cut into batches as the training loop does.
  *
- * The input: byte 0 picks the kind (mod 5: text, csv, npy, and text and
- * csv examples of different lengths, train_data_seqs.c), byte 1 the
+ * The input: byte 0 picks the kind (mod 6: text, csv, npy, and text and
+ * csv examples of different lengths, train_data_seqs.c, and an
+ * encoder-decoder's text, SOURCE<TAB>TARGET), byte 1 the
  * batch (1..8), byte 2 seq_len (0: the data's own, else 1..15), byte 3
  * the eval fraction (0, 1/4, 1/2, 3/4); the rest is the file.  For npy it
  * is two files, x and y, cut where the second "\x93NUMPY" begins.  Each
  * kind has its model (below): text a character model, csv and npy a
  * sequence regression (npy: one target per example), the examples a
- * classifier with lengths.  Every batch's first and last segment of an
- * epoch is cut (examples: the whole batch, padded to its longest member),
- * shuffled (and examples bucketed) as training does. */
+ * classifier with lengths (and an encoder-decoder's).  Every batch's
+ * first and last segment of an epoch is cut (examples: of the batch's own
+ * steps, its longest member's, the TBPTT segments the driver cuts, and the
+ * whole batch), shuffled (and examples bucketed) as training does. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,7 @@
 #include "frontend/sema.h"
 #include "fuzz_util.h"
 
-enum { KINDS = 5, TEXT_EXAMPLES = 3, CSV_EXAMPLES = 4 };
+enum { KINDS = 6, TEXT_EXAMPLES = 3, CSV_EXAMPLES = 4, TEXT_SEQ2SEQ = 5 };
 static const char *const sources[KINDS] = {
     "model t {\n  input tokens : seq<int>\n  target next : seq<int>\n"
     "  e = embedding(tokens, vocab=256, dim=2)\n  h = rnn(e, hidden=2)\n"
@@ -35,6 +37,9 @@ static const char *const sources[KINDS] = {
     "  h = rnn(e, hidden=2)\n  logits = dense(last(h), 8)\n  loss = cross_entropy(logits, y)\n}\n",
     "model v {\n  input x : seq<[2], 64> lengths\n  target y : seq<int>\n  h = rnn(x, hidden=2)\n"
     "  logits = dense(h, 8)\n  loss = cross_entropy(logits, y)\n}\n",
+    "model s {\n  input s : seq<int, 64> lengths\n  input ti : seq<int, 65> lengths\n  target to : seq<int>\n"
+    "  e = embedding(s, vocab=300, dim=2)\n  h = rnn(e, hidden=2)\n  f = embedding(ti, vocab=300, dim=2)\n"
+    "  g = rnn(f, hidden=2, init=h)\n  logits = dense(g, 300)\n  loss = cross_entropy(logits, to)\n}\n",
 };
 static IrModule *models[KINDS];
 
@@ -52,16 +57,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* Cuts batch j's segments [0, seg) and [seq_len - seg, seq_len). */
+/* Cuts batch j's segments [0, seg) and [T - seg, T), T its steps (with
+ * lengths its longest member's, data_batch_steps), and with lengths the
+ * whole batch too. */
 static void cut(const Dataset *d, const DataSplit *sp, const int64_t *perm, int64_t j)
 {
     char err[512];
-    /* examples with lengths: the whole batch, its longest member's steps */
-    int64_t seg = d->lengths ? sp->seq_len : sp->seq_len > 1 ? sp->seq_len / 2 : 1;
-    for (int k = 0; k < (d->lengths ? 1 : 2); k++) {
+    int64_t T = data_batch_steps(d, sp, perm, j), seg = T > 1 ? T / 2 : 1;
+    for (int k = 0; k < (d->lengths ? 3 : 2); k++) {
         TensorMap out;
         rt_map_init(&out);
-        if (data_batch(d, sp, perm, j, k ? sp->seq_len - seg : 0, seg, &out, err, sizeof err)) {
+        int64_t t0 = k == 1 ? T - seg : 0, n = k == 2 ? sp->seq_len : seg;
+        if (d->nmore && k < 2) continue; /* an encoder-decoder is never cut (cmd_train.c) */
+        if (data_batch(d, sp, perm, j, t0, n, &out, err, sizeof err)) {
             fprintf(stderr, "fuzz_traindata: batch %lld of a valid split: %s\n", (long long)j, err);
             abort();
         }
@@ -110,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *names[2] = {"x", "y"};
         const char *paths[2] = {fz_write("x.npy", data, nx), fz_write("y.npy", y, y ? size - nx : 0)};
         rc = data_load_npy(&d, names, paths, 2, err, sizeof err);
-    } else if (kind == TEXT_EXAMPLES) {
+    } else if (kind == TEXT_EXAMPLES || kind == TEXT_SEQ2SEQ) {
         rc = data_load_text_examples(&d, fz_write("ex.txt", data, size), models[kind], err, sizeof err);
     } else if (kind == CSV_EXAMPLES) {
         rc = data_load_csv_examples(&d, fz_write("ex.csv", data, size), models[kind], err, sizeof err);

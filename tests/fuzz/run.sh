@@ -85,7 +85,9 @@ mk_seeds() {
                 prefixed traindata reviews_txt 3 4 0 1 examples/data/reviews.txt
                 prefixed traindata tagged_txt 3 2 0 0 examples/data/tagged.txt
                 printf 'id,y,x\n0,1;2,0.5 1;2 3\n1,0,1 1\n2,3;3;4,1 2;0 0;-1e3 .5\n' >"$tmp/ex.csv"
-                prefixed traindata examples_csv 4 2 0 1 "$tmp/ex.csv" ;;
+                prefixed traindata examples_csv 4 2 0 1 "$tmp/ex.csv"
+                printf '1 2 3\t3 2 1\n4 5\t5 4\nthe cat\tle chat\n7\t\n' >"$tmp/s2s.txt"
+                prefixed traindata seq2seq_txt 5 2 0 1 "$tmp/s2s.txt" ;;
             checkpoint)
                 seed checkpoint tests/data/tensors/model.safetensors
                 FUZZ_WRITE_SEED=$F/seeds/checkpoint/valid.safetensors "$F/fuzz_checkpoint" >/dev/null 2>&1 ;;

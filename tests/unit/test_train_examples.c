@@ -82,7 +82,7 @@ static void test_text_classifier(void **state)
     assert_i64(rt_map_get(&out, "y"), by, 2);
     assert_int_equal(data_batch_steps(&d, &tr, perm, 0), 2);
     /* a classifier's loss is a mean over its examples */
-    assert_true(data_loss_weight(&d, &tr, perm, 0, 3) == 2.0);
+    assert_true(data_loss_weight(&d, &tr, perm, 0, 0, 3) == 2.0);
     rt_map_free(&out);
     data_free(&d);
     tu_built_free(&md);
@@ -102,7 +102,7 @@ static void test_text_tagger_and_number_ids(void **state)
     assert_true(d.cut_target);
     DataSplit tr, ev;
     assert_int_equal(data_split(&d, 0, 2, 2, &tr, &ev, err, sizeof err), 0);
-    assert_true(data_loss_weight(&d, &tr, NULL, 0, 2) == 3.0);
+    assert_true(data_loss_weight(&d, &tr, NULL, 0, 0, 2) == 3.0);
     data_free(&d);
     tu_built_free(&md);
     /* ids past the embedding's vocab=4 */
@@ -211,6 +211,128 @@ static void test_npy_lengths(void **state)
     rt_tensor_free(&x);
     rt_tensor_free(&l);
     rt_tensor_free(&y);
+    tu_built_free(&md);
+}
+
+/* Writes an I64 array of `rank` dims `shape` holding v to a temporary
+ * file `name`; its path into path. */
+static void write_i64(const char *name, int rank, const int64_t *shape, const int64_t *v, char *path, size_t n)
+{
+    Tensor t;
+    assert_int_equal(rt_tensor_alloc(&t, RT_I64, rank, shape), 0);
+    memcpy(t.data, v, (size_t)rt_numel(&t) * sizeof *v);
+    tu_tmp_path(path, n, name);
+    assert_int_equal(rt_npy_write(path, &t, err, sizeof err), 0);
+    rt_tensor_free(&t);
+}
+
+/* An encoder-decoder with lengths on both sides (npy): the source [Ts = 3,
+ * N = 3] and the decoder's input and target [Tt = 4, N] have a T and
+ * lengths of their own.  A batch of examples 2 and 0 (perm) has the
+ * source steps of its longest source (3, example 0's) and the target
+ * steps of its longest target (3, example 2's: not Tt), both lengths
+ * under their inputs' names; the loss
+ * weight is the target's real steps, the padding counts both sides.  A
+ * target sequence of another T than its side's is named. */
+static void test_npy_two_lengths(void **state)
+{
+    (void)state;
+    static const char *src = "model s {\n input src : seq<int, 8> lengths\n input tin : seq<int, 8> lengths\n"
+                             " target tout : seq<int>\n e = embedding(src, vocab=9, dim=2)\n h = gru(e, hidden=2)\n"
+                             " f = embedding(tin, vocab=9, dim=2)\n g = gru(f, hidden=2, init=h)\n"
+                             " z = dense(g, 9)\n loss = cross_entropy(z, tout)\n}\n";
+    char p[5][512];
+    int64_t s3[2] = {3, 3}, t4[2] = {4, 3}, n3 = 3;
+    const int64_t sx[9] = {1, 2, 3, 4, 0, 5, 6, 0, 0}, sl[3] = {3, 1, 2};
+    const int64_t tx[12] = {8, 8, 8, 1, 2, 3, 0, 3, 4, 0, 4, 0}, tl[3] = {2, 4, 3};
+    const int64_t ty[12] = {1, 2, 3, 7, 3, 4, 0, 4, 7, 0, 7, 0};
+    write_i64("s.npy", 2, s3, sx, p[0], sizeof p[0]);
+    write_i64("sl.npy", 1, &n3, sl, p[1], sizeof p[1]);
+    write_i64("ti.npy", 2, t4, tx, p[2], sizeof p[2]);
+    write_i64("tl.npy", 1, &n3, tl, p[3], sizeof p[3]);
+    write_i64("to.npy", 2, t4, ty, p[4], sizeof p[4]);
+    TuBuilt md = tu_build(src);
+    Dataset d;
+    const char *names[5] = {"src", "src_len", "tin", "tin_len", "tout"}, *paths[5] = {p[0], p[1], p[2], p[3], p[4]};
+    assert_int_equal(data_load_npy(&d, names, paths, 5, err, sizeof err), 0);
+    if (data_bind(&d, md.m, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(d.nmore, 1);
+    assert_int_equal(d.cut_target, 2);
+    assert_string_equal(data_target_lengths(&d), "tin.len");
+    DataSplit tr, ev;
+    assert_int_equal(data_split(&d, 0, 2, 3, &tr, &ev, err, sizeof err), 0);
+    int64_t perm[3] = {2, 0, 1};
+    TensorMap out;
+    rt_map_init(&out);
+    assert_int_equal(data_batch(&d, &tr, perm, 0, 0, 3, &out, err, sizeof err), 0);
+    /* [3, 2] each: example 0's source (3) and example 2's target (3) are the longest */
+    const int64_t bs[6] = {3, 1, 5, 4, 0, 6}, bsl[2] = {2, 3};
+    const int64_t bt[6] = {8, 8, 3, 1, 4, 0}, btl[2] = {3, 2}, by[6] = {3, 1, 4, 7, 7, 0};
+    assert_i64(rt_map_get(&out, "src"), bs, 6);
+    assert_i64(rt_map_get(&out, "src.len"), bsl, 2);
+    assert_i64(rt_map_get(&out, "tin"), bt, 6);
+    assert_i64(rt_map_get(&out, "tin.len"), btl, 2);
+    assert_i64(rt_map_get(&out, "tout"), by, 6);
+    assert_true(data_loss_weight(&d, &tr, perm, 0, 0, 3) == 5.0);
+    int64_t real = 0, all = 0;
+    data_batch_padding(&d, &tr, perm, 0, &real, &all);
+    assert_int_equal(real, 2 + 3 + 3 + 2); /* sources 2 and 3, targets 3 and 2 */
+    assert_int_equal(all, 2 * 3 + 2 * 3);
+    rt_map_free(&out);
+    data_free(&d);
+    /* the target of the decoder's side with the source's T */
+    write_i64("to.npy", 2, s3, sx, p[4], sizeof p[4]);
+    assert_int_equal(data_load_npy(&d, names, paths, 5, err, sizeof err), 0);
+    assert_int_equal(data_bind(&d, md.m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "'tout' has 3 steps, the other sequences of the lengths 'tin.len' 4"));
+    data_free(&d);
+    tu_built_free(&md);
+}
+
+/* An encoder-decoder's text, SOURCE<TAB>TARGET: the source's ids (a 0, b
+ * 1, c 2), the target's of their own (x 0, y 1: V = 2, EOS 2, BOS 3);
+ * the decoder's input is BOS and the target, the target the target and
+ * EOS, both one step longer than it; an empty target is EOS alone.
+ * Then each line's errors, and a decoder embedding without room for
+ * EOS and BOS. */
+static void test_text_seq2seq(void **state)
+{
+    (void)state;
+    static const char *src = "model s {\n input src : seq<int, 4> lengths\n input tin : seq<int, 3> lengths\n"
+                             " target tout : seq<int>\n e = embedding(src, vocab=3, dim=2)\n h = gru(e, hidden=2)\n"
+                             " f = embedding(tin, vocab=4, dim=2)\n g = gru(f, hidden=2, init=h)\n"
+                             " z = dense(g, 3)\n loss = cross_entropy(z, tout)\n}\n";
+    Dataset d;
+    TuBuilt md;
+    load_text(&d, &md, src, "a b c\tx y\nb\tx\nc\t\n");
+    const int64_t sx[9] = {0, 1, 2, 1, 0, 0, 2, 0, 0}, sl[3] = {3, 1, 1};
+    const int64_t ty[9] = {0, 0, 2, 1, 2, 0, 2, 0, 0}, tx[9] = {3, 3, 3, 0, 0, 0, 1, 0, 0}, tl[3] = {3, 2, 1};
+    assert_int_equal(d.nmore, 1);
+    assert_i64(&d.arrays[0], sx, 9);
+    assert_i64(&d.arrays[1], ty, 9);
+    assert_i64(&d.arrays[3], tx, 9);
+    assert_memory_equal(d.lengths, sl, sizeof sl);
+    assert_memory_equal(d.more[0].lengths, tl, sizeof tl);
+    assert_string_equal(data_target_lengths(&d), "tin.len");
+    data_free(&d);
+    tu_built_free(&md);
+    char path[512];
+    md = tu_build(src);
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"a\tx\nx y\n", "s2s.txt:2: no tab; a line is SOURCE<TAB>TARGET"},
+        {"a\tx\n\tx\n", "s2s.txt:2: no source tokens before the tab (length 0"},
+        {"a\tx y z\n", "s2s.txt:1: 3 target tokens, and the decoder's BOS, are more than the 3 steps input 'tin'"},
+        {"a b c d e\tx\n", "s2s.txt:1: 5 source tokens, more than the 4 steps input 'src' may have"},
+        {"a\tx\n\n", "s2s.txt:2: an empty line; every line is one example, SOURCE<TAB>TARGET"},
+        {"a\tx y\nb\tw\n", "the target's tokens, EOS and BOS are 5 ids but the embedding of 'tin' has vocab=4"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file("s2s.txt", bad[i].text, path, sizeof path);
+        int rc = data_load_text_examples(&d, path, md.m, err, sizeof err);
+        if (rc != -1 || !strstr(err, bad[i].msg)) fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].msg);
+    }
     tu_built_free(&md);
 }
 
@@ -333,16 +455,71 @@ static void test_accuracy_over_real_steps(void **state)
     rt_tensor_free(&len);
 }
 
+/* TBPTT segments of a tagger's batch (cmd_train.c cuts them): lengths 5,
+ * 2, 4 padded to the batch's 5 steps, segments [0, 2), [2, 4), [4, 5).
+ * The arrays take the segment's steps; x.len is the mask of each
+ * example's steps in it, clamp(len - t0, 0, n) ones then zeros, all zeros
+ * for example 1 past its end; the loss weight is the real steps there.
+ * A segment from the batch's end on is refused. */
+static void test_segments(void **state)
+{
+    (void)state;
+    Dataset d;
+    TuBuilt md;
+    load_text(&d, &md, tagger_src, "1 0 1 0 1\t1 2 3 1 2\n0 0\t3 3\n1 1 1 1\t2 2 2 2\n");
+    DataSplit tr, ev;
+    assert_int_equal(data_split(&d, 0, 3, 5, &tr, &ev, err, sizeof err), 0);
+    static const struct {
+        int64_t t0, n;
+        int64_t x[6], y[6];
+        float mask[6];
+        double weight;
+    } seg[] = {
+        {0, 2, {1, 3, 2, 2, 3, 2}, {1, 0, 1, 0, 0, 1}, {1, 1, 1, 1, 1, 1}, 6},
+        {2, 2, {3, 0, 2, 1, 0, 2}, {1, 0, 1, 0, 0, 1}, {1, 0, 1, 1, 0, 1}, 4},
+        {4, 1, {2, 0, 0}, {1, 0, 0}, {1, 0, 0}, 1},
+    };
+    for (int k = 0; k < 3; k++) {
+        TensorMap out;
+        rt_map_init(&out);
+        assert_int_equal(data_batch(&d, &tr, NULL, 0, seg[k].t0, seg[k].n, &out, err, sizeof err), 0);
+        assert_i64(rt_map_get(&out, "tokens"), seg[k].x, 3 * seg[k].n);
+        assert_i64(rt_map_get(&out, "y"), seg[k].y, 3 * seg[k].n);
+        const Tensor *m = rt_map_get(&out, "tokens.len");
+        assert_int_equal(m->dtype, RT_F32);
+        assert_int_equal(m->rank, 3);
+        assert_int_equal(m->shape[0], seg[k].n);
+        assert_memory_equal(m->data, seg[k].mask, (size_t)(3 * seg[k].n) * sizeof(float));
+        assert_true(data_loss_weight(&d, &tr, NULL, 0, seg[k].t0, seg[k].n) == seg[k].weight);
+        rt_map_free(&out);
+    }
+    /* the whole batch still gives the lengths */
+    TensorMap out;
+    rt_map_init(&out);
+    assert_int_equal(data_batch(&d, &tr, NULL, 0, 0, 5, &out, err, sizeof err), 0);
+    int64_t lens[3] = {5, 2, 4};
+    assert_i64(rt_map_get(&out, "tokens.len"), lens, 3);
+    rt_map_free(&out);
+    assert_int_equal(data_batch(&d, &tr, NULL, 0, 5, 0, &out, err, sizeof err), -1);
+    /* a batch of examples 1 and 2 (perm) has 4 steps: [4, 5) is past it */
+    int64_t perm[3] = {1, 2, 0};
+    DataSplit two = tr;
+    two.batch = 2;
+    two.nbatches = 1;
+    assert_int_equal(data_batch(&d, &two, perm, 0, 4, 1, &out, err, sizeof err), -1);
+    assert_non_null(strstr(err, "out of range"));
+    data_free(&d);
+    tu_built_free(&md);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_classifier),
-        cmocka_unit_test(test_text_tagger_and_number_ids),
-        cmocka_unit_test(test_csv_examples),
-        cmocka_unit_test(test_npy_lengths),
-        cmocka_unit_test(test_bucketing),
-        cmocka_unit_test(test_padding_fraction),
-        cmocka_unit_test(test_accuracy_over_real_steps),
+        cmocka_unit_test(test_text_classifier),  cmocka_unit_test(test_text_tagger_and_number_ids),
+        cmocka_unit_test(test_csv_examples),     cmocka_unit_test(test_npy_lengths),
+        cmocka_unit_test(test_segments),         cmocka_unit_test(test_npy_two_lengths),
+        cmocka_unit_test(test_text_seq2seq),     cmocka_unit_test(test_bucketing),
+        cmocka_unit_test(test_padding_fraction), cmocka_unit_test(test_accuracy_over_real_steps),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
