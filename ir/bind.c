@@ -212,15 +212,46 @@ static int check_ids_in(const IrModule *m, const IrBlock *b, const char *role, c
  * reads out of its range (named with its index, [step, batch] for a
  * sequence, as the interpreter names it; the compiled engines could only
  * say that some id was out of range). */
+#define FINITE_BLOCK 1024 /* floats a block of first_nonfinite's fast scan */
+
+/* Whether any of the FINITE_BLOCK floats at p has the exponent of an
+ * infinity or a NaN (all ones).  Written on the bits with an OR and a
+ * constant count so that gcc and clang vectorize it at -O2. */
+static int block_nonfinite(const float *p)
+{
+    uint32_t bad = 0;
+    for (int i = 0; i < FINITE_BLOCK; i++) {
+        uint32_t u;
+        memcpy(&u, &p[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad != 0;
+}
+
+/* The index of x's first element that is not a finite number, or -1.
+ * Every engine call checks every float input, and a scan through elem()
+ * (a switch and rt_numel's loop per element) cost 2 ms of a 24 ms LSTM
+ * forward at B = 32, T = 100: float data is scanned a block at a time,
+ * and only a block with a bad element element by element. */
+static int64_t first_nonfinite(const Tensor *x)
+{
+    int64_t n = rt_numel(x), i = 0;
+    if (x->dtype == RT_F32)
+        for (const float *p = x->data; i + FINITE_BLOCK <= n && !block_nonfinite(p + i);) i += FINITE_BLOCK;
+    for (; i < n; i++)
+        if (!isfinite(elem(x, i))) return i;
+    return -1;
+}
+
 static int check_values(const IrModule *m, const char *role, const char *name, const IrValue *v, const Tensor *x,
                         char *err, size_t errlen)
 {
     char at[128];
     if (x->dtype == RT_F32 || x->dtype == RT_F64) {
-        for (int64_t i = 0; i < rt_numel(x); i++)
-            if (!isfinite(elem(x, i)))
-                return ir_errf(err, errlen, "%s '%s': the element at %s is %s; inputs must be finite numbers", role,
-                               name, where_str(m, v, x, i, at, sizeof at), isnan(elem(x, i)) ? "NaN" : "infinite");
+        int64_t i = first_nonfinite(x);
+        if (i >= 0)
+            return ir_errf(err, errlen, "%s '%s': the element at %s is %s; inputs must be finite numbers", role, name,
+                           where_str(m, v, x, i, at, sizeof at), isnan(elem(x, i)) ? "NaN" : "infinite");
         return 0;
     }
     return m->body ? check_ids_in(m, m->body, role, name, v, x, err, errlen) : 0;

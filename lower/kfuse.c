@@ -6,9 +6,10 @@
 #include <string.h>
 
 #include "kir/kir_walk.h"
+#include "lower/kfuse_int.h"
 
 /* Same buffer, same element at every index of a rank-r space. */
-static int aligned(const KStrided *x, const KStrided *y, int rank)
+int kfuse_aligned(const KStrided *x, const KStrided *y, int rank)
 {
     if (x->v.buf != y->v.buf || !kexpr_equal(x->v.off, y->v.off)) return 0;
     for (int d = 0; d < rank; d++)
@@ -20,7 +21,7 @@ static int aligned(const KStrided *x, const KStrided *y, int rank)
  * broadcast (zero) stride on a dimension longer than 1.  Lowering's views
  * are row-major slices of row-major buffers, so non-zero strides do not
  * collide. */
-static int injective(const KStmt *s, const KStrided *x)
+int kfuse_injective(const KStmt *s, const KStrided *x)
 {
     for (int d = 0; d < s->rank; d++) {
         int one = s->dims[d]->kind == KE_CONST && s->dims[d]->value == 1;
@@ -47,7 +48,8 @@ static int can_merge(const KStmt *A, const KStmt *B, int *subst)
         for (int o = 0; o < A->nout; o++) {
             if (A->out[o].at.v.buf != B->in[i].v.buf) continue;
             /* a partial sum, or another element: B must see A's whole result */
-            if (A->out[o].accumulate || !aligned(&A->out[o].at, &B->in[i], A->rank) || !injective(A, &B->in[i]))
+            if (A->out[o].accumulate || !kfuse_aligned(&A->out[o].at, &B->in[i], A->rank) ||
+                !kfuse_injective(A, &B->in[i]))
                 return 0;
             subst[i] = A->out[o].node; /* the last store to it wins, as in sequence */
         }
@@ -55,10 +57,11 @@ static int can_merge(const KStmt *A, const KStmt *B, int *subst)
     for (int o = 0; o < B->nout; o++) {
         const KStrided *w = &B->out[o].at;
         for (int i = 0; i < A->nin; i++)
-            if (A->in[i].v.buf == w->v.buf && (!aligned(&A->in[i], w, A->rank) || !injective(A, w))) return 0;
+            if (A->in[i].v.buf == w->v.buf && (!kfuse_aligned(&A->in[i], w, A->rank) || !kfuse_injective(A, w)))
+                return 0;
         for (int k = 0; k < A->nout; k++)
             if (A->out[k].at.v.buf == w->v.buf && (A->out[k].accumulate || B->out[o].accumulate ||
-                                                   !aligned(&A->out[k].at, w, A->rank) || !injective(A, w)))
+                                                   !kfuse_aligned(&A->out[k].at, w, A->rank) || !kfuse_injective(A, w)))
                 return 0;
     }
     return 1;
@@ -80,7 +83,7 @@ static void merge(KFunc *f, KStmt *A, const KStmt *B, const int *subst)
         inmap[i] = -1;
         if (subst[i] >= 0) continue;
         for (int k = 0; k < nin && inmap[i] < 0; k++)
-            if (aligned(&in[k], &B->in[i], A->rank)) inmap[i] = k; /* the same load */
+            if (kfuse_aligned(&in[k], &B->in[i], A->rank)) inmap[i] = k; /* the same load */
         if (inmap[i] < 0) {
             in[nin] = B->in[i];
             inmap[i] = nin++;
@@ -184,12 +187,12 @@ static int fuse_block(KFunc *f, KBlock *b)
  * reads (kacc_reads alone) would also drop a map's store into a buffer
  * that only such a statement overwrites and nothing reads - a change of
  * the generated code, to make on its own. */
-static void count_reads(const KBlock *b, int *reads)
+void kfuse_count_reads(const KBlock *b, int *reads)
 {
     for (int i = 0; i < b->n; i++) {
         const KStmt *s = b->stmts[i];
         if (s->kind == KS_LOOP) {
-            count_reads(&s->body, reads);
+            kfuse_count_reads(&s->body, reads);
             continue;
         }
         KAccessIter it;
@@ -200,7 +203,7 @@ static void count_reads(const KBlock *b, int *reads)
 }
 
 /* Drops the nodes no output needs and the inputs no node loads. */
-static void prune_map(KStmt *s)
+void kfuse_prune_map(KStmt *s)
 {
     int n = s->nnodes;
     unsigned char *live = calloc((size_t)(n ? n : 1), 1);
@@ -260,7 +263,7 @@ static int drop_dead(KBlock *b, const int *reads)
             }
             s->nout = no;
             if (no == 0) continue; /* nothing left to do */
-            prune_map(s);
+            kfuse_prune_map(s);
         }
         b->stmts[k++] = s;
     }
@@ -271,11 +274,12 @@ static int drop_dead(KBlock *b, const int *reads)
 int kfuse(KFunc *f)
 {
     int merged = fuse_block(f, &f->body);
+    merged += kfuse_slices(f);
     int *reads = calloc((size_t)(f->nbufs ? f->nbufs : 1), sizeof *reads);
     if (!reads) return merged;
     for (;;) { /* a dropped store may leave its inputs unread in turn */
         memset(reads, 0, (size_t)f->nbufs * sizeof *reads);
-        count_reads(&f->body, reads);
+        kfuse_count_reads(&f->body, reads);
         if (!drop_dead(&f->body, reads)) break;
     }
     free(reads);

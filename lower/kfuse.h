@@ -18,6 +18,11 @@
  *     them (a step's b_ih add, ahead of the recurrent GEMM, joins the map
  *     that reads the GEMM's result);
  *   - identical loads are made once;
+ *   - a map whose results only the next map reads, in slices of the
+ *     last dimension (a step's [B, G*H] pre-activations, read by the
+ *     [B, H] gate map at G column offsets), is merged into that map: it
+ *     computes each slice's sums itself, and the [B, G*H] buffer is
+ *     neither stored nor loaded (kfuse_slice.c says when);
  *   - afterwards, a store into a temporary that no statement of the
  *     function reads is removed (the buffer then needs no memory), and a
  *     map left with no output is removed.

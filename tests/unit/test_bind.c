@@ -230,6 +230,40 @@ static void test_input_values(void **state)
     ir_free(m);
 }
 
+/* A long float input is scanned a block of 1024 floats at a time
+ * (bind.c's first_nonfinite): a bad element is found in any block, in
+ * the tail after the last whole block, and the first of two is named. */
+static void test_input_values_long(void **state)
+{
+    (void)state;
+    IrModule *m = ir_module_new("v");
+    int t = ir_add_sym(m, "T_x", 0);
+    ir_add_input(m, "x", TF(IR_DIM_SYM(t), IR_DIM_B, 2));
+    TensorMap in;
+    int64_t sym[2];
+    char err[256] = "";
+    rt_map_init(&in);
+    put(&in, "x", RT_F32, 3, DIMS(1100, 3, 2)); /* 6600 floats: 6 blocks and a tail of 456 */
+    float *x = rt_map_get(&in, "x")->data;
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), 0);
+    x[6599] = INFINITY; /* the tail's last element: step 1099, batch 2 */
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), -1);
+    assert_string_equal(err,
+                        "input 'x': the element at step 1099, batch 2 [1099, 2, 1] is infinite; inputs must be finite "
+                        "numbers");
+    x[3001] = NAN; /* in the third block, before the other: named first */
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), -1);
+    assert_string_equal(
+        err, "input 'x': the element at step 500, batch 0 [500, 0, 1] is NaN; inputs must be finite numbers");
+    x[3001] = x[6599] = 0;
+    x[1023] = -INFINITY; /* the first block's last element */
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), -1);
+    assert_string_equal(
+        err, "input 'x': the element at step 170, batch 1 [170, 1, 1] is infinite; inputs must be finite numbers");
+    rt_map_free(&in);
+    ir_free(m);
+}
+
 static void test_dims_str(void **state)
 {
     (void)state;
@@ -247,11 +281,9 @@ static void test_dims_str(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params_ok),
-        cmocka_unit_test(test_params_errors),
-        cmocka_unit_test(test_inputs_resolve_sizes),
-        cmocka_unit_test(test_inputs_errors),
-        cmocka_unit_test(test_input_values),
+        cmocka_unit_test(test_params_ok),     cmocka_unit_test(test_input_values_long),
+        cmocka_unit_test(test_params_errors), cmocka_unit_test(test_inputs_resolve_sizes),
+        cmocka_unit_test(test_inputs_errors), cmocka_unit_test(test_input_values),
         cmocka_unit_test(test_dims_str),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

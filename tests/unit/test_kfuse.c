@@ -204,7 +204,7 @@ static void test_misaligned_not_fused(void **state)
     t1 = temp(&p, "t1", N);
     map(&p, KM_TANH, view(&p, p.x, 0, C, 1), NULL, view(&p, t1, 0, C, 1), 0);
     KStmt *s = map(&p, KM_NEG, view(&p, t1, 0, C, 1), NULL, view(&p, p.y, 0, C, 1), 0);
-    s->dims[1] = kexpr_const(p.f, C - 1); /* [3, 4]: another space */
+    s->dims[0] = kexpr_const(p.f, R - 1); /* [2, 5]: another space, not a slice of it */
     assert_int_equal(kfuse(p.f), 0);
     kfunc_free(p.f);
 }
@@ -293,6 +293,75 @@ static void test_map_moves_past_gemm(void **state)
     assert_int_equal(fuse_around_gemm(writes_map_output), 3);
 }
 
+/* ---- slices (kfuse_slice.c) ------------------------------------------------- */
+
+enum { W = 2 }; /* the slice map's columns */
+
+/* t1 = tanh(x) over [R, C]; then over [R, W]: y[r, c] = t1[r, c + s0] +
+ * t1[r, c + s1], as a step's gate map reads its pre-activations.  With
+ * reread, a later map reads t1 too; with clobber, the slice map also
+ * stores into x, which the first reads. */
+static Prog slice_prog(int s0, int s1, int reread, int clobber)
+{
+    Prog p = prog_new();
+    KBuf *t1 = temp(&p, "t1", N);
+    map(&p, KM_TANH, view(&p, p.x, 0, C, 1), NULL, view(&p, t1, 0, C, 1), 0);
+    KStrided b = view(&p, t1, s1, C, 1);
+    KStmt *s = map(&p, KM_ADD, view(&p, t1, s0, C, 1), &b, view(&p, p.y, 0, C, 1), 0);
+    s->dims[1] = kexpr_const(p.f, W);
+    if (clobber) {
+        s->out = kfunc_alloc(p.f, 2 * sizeof *s->out);
+        s->out[0] = (KMapOut){.at = view(&p, p.y, 0, C, 1), .node = 2};
+        s->out[1] = (KMapOut){.at = view(&p, p.x, 0, C, 1), .node = 2};
+        s->nout = 2;
+    }
+    if (reread) map(&p, KM_NEG, view(&p, t1, 0, C, 1), NULL, view(&p, p.y, 0, C, 1), 1);
+    return p;
+}
+
+/* The slice map takes over the map before it: one map over [R, W] that
+ * loads x at both column shifts and never stores t1, with the same bits
+ * (the evaluator starts temporaries as NaN, so a load of t1 would show). */
+static void test_slices_fuse(void **state)
+{
+    (void)state;
+    Prog p = slice_prog(0, 3, 0, 0);
+    KBuf *t1 = p.f->bufs[2];
+    assert_string_equal(t1->name, "t1");
+    assert_int_equal(fuse_same_bits(&p), 1);
+    assert_int_equal(p.f->body.n, 1);
+    const KStmt *s = p.f->body.stmts[0];
+    assert_int_equal(kexpr_eval(s->dims[1], NULL, NULL), W);
+    assert_int_equal(s->nin, 2); /* x at columns 0.. and 3.. */
+    assert_ptr_equal(s->in[0].v.buf, p.x);
+    assert_ptr_equal(s->in[1].v.buf, p.x);
+    assert_int_equal(kexpr_eval(s->in[1].v.off, NULL, NULL), 3);
+    assert_int_equal(count_stores(p.f, t1), 0);
+    kfunc_free(p.f);
+    p = slice_prog(1, 1, 0, 0); /* one shift, loaded twice: computed once */
+    assert_int_equal(fuse_same_bits(&p), 1);
+    assert_int_equal(p.f->body.stmts[0]->nin, 1);
+    kfunc_free(p.f);
+}
+
+/* No slice merge when another statement reads the temporary, when a
+ * slice runs past the first map's columns, or when the slice map writes
+ * what the first reads; the programs keep their bits. */
+static void test_slices_not_fused(void **state)
+{
+    (void)state;
+    Prog p = slice_prog(0, 3, 1, 0);
+    assert_int_equal(fuse_same_bits(&p), 0);
+    assert_int_equal(p.f->body.n, 3);
+    kfunc_free(p.f);
+    p = slice_prog(0, C - W + 1, 0, 0); /* columns 4 and 5 of 0..4 */
+    assert_int_equal(kfuse(p.f), 0);
+    kfunc_free(p.f);
+    p = slice_prog(0, 3, 0, 1);
+    assert_int_equal(kfuse(p.f), 0);
+    kfunc_free(p.f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_misaligned_not_fused),
         cmocka_unit_test(test_write_after_read_not_fused),
         cmocka_unit_test(test_map_moves_past_gemm),
+        cmocka_unit_test(test_slices_fuse),
+        cmocka_unit_test(test_slices_not_fused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
