@@ -5,7 +5,9 @@
 # golden tests, llvm-config for the JIT), clang 14 (the JIT's math is C
 # compiled to LLVM 14 bitcode; `clang` is the clang build's compiler),
 # clang-format 14 (`make test` checks the format, scripts/format.sh),
-# libFuzzer of clang 14 (the fuzzers, tests/fuzz: `make fuzz`), and
+# libFuzzer of clang 14 (the fuzzers, tests/fuzz: `make fuzz`), Open MPI
+# (data-parallel `rnnc train` under mpirun, docs/distributed.md: the
+# Makefile builds it in when mpicc is there; tests/mpi runs mpirun), and
 # fortunes-min, the text of the demo and of the gallery's character model
 # (the argument `demo`, which `make demo` gives, is accepted as before).
 set -u
@@ -26,6 +28,8 @@ need /usr/bin/llvm-config-14 llvm-14-dev
 need clang clang
 need clang-14 clang-14
 need clang-format-14 clang-format-14
+need mpicc libopenmpi-dev
+need mpirun openmpi-bin
 # the text of the demo (examples/demo.sh, make demo) and of the gallery's
 # character model, which `make test` runs (tests/gallery): the quotations
 # of fortunes-min
