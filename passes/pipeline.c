@@ -222,14 +222,21 @@ int pipeline_grad(IrModule *m, int per_step, const PipeOpts *o, char *err, size_
     return finish(m, "grad", o, err, errlen);
 }
 
-int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char *err, size_t errlen)
+/* What both training recipes begin with: the loss's logits kept, dropout,
+ * merged products, the carried state, autodiff. */
+static int differentiated(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
 {
     if (!m->loss) return ir_errf(err, errlen, "model '%s' has no loss: there is nothing to train", m->name);
     if (!m->nparams) return ir_errf(err, errlen, "model '%s' has no parameters: there is nothing to train", m->name);
     add_ce_logits(m, o);
     if (dropout_train(m, err, errlen) < 0 || merged(m, o, err, errlen)) return -1;
     if (carried(m, o, err, errlen)) return -1;
-    if (autodiff(m, err, errlen)) return -1;
+    return autodiff(m, err, errlen) ? -1 : 0;
+}
+
+int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char *err, size_t errlen)
+{
+    if (differentiated(m, o, err, errlen)) return -1;
     if (train_step(m, cfg, err, errlen)) return -1;
     if (keep_outputs(m, train_keeps, err, errlen)) return -1;
     return finish(m, "train", o, err, errlen);
@@ -237,11 +244,7 @@ int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char 
 
 int pipeline_train_grad(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
 {
-    if (!m->loss) return ir_errf(err, errlen, "model '%s' has no loss: there is nothing to train", m->name);
-    add_ce_logits(m, o);
-    if (dropout_train(m, err, errlen) < 0 || merged(m, o, err, errlen)) return -1;
-    if (carried(m, o, err, errlen)) return -1;
-    if (autodiff(m, err, errlen)) return -1;
+    if (differentiated(m, o, err, errlen)) return -1;
     if (keep_outputs(m, train_grad_keeps, err, errlen)) return -1;
     return finish(m, "train grad", o, err, errlen);
 }
