@@ -896,7 +896,7 @@ static const CliOpt opts[] = {
     {"seed", 0, 1, "N              the seed (overrides the train block's)"},
     {"model", 'm', 1, "NAME           the model (default: the first)"},
     {"engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)"},
-    {"deterministic", 0, 0, "              sum the gradients of micro-batches in a fixed order (docs/distributed.md)"},
+    {"deterministic", 0, 0, "               sum the gradients of micro-batches in a fixed order (docs/distributed.md)"},
     {"micro-batch", 0, 1, "M              examples a gradient run (default: batch / processes)"},
     CLI_OPT_TIME_PASSES,
     {0},
@@ -904,7 +904,8 @@ static const CliOpt opts[] = {
 
 const Command cmd_train = {
     .name = "train",
-    .synopsis = "FILE [--set KEY=VALUE ...] [-o C.safetensors] [--resume C.safetensors] [-w W.safetensors] [--seed N]",
+    .synopsis = "FILE [--set KEY=VALUE ...] [-o C.safetensors] [--resume C.safetensors] [-w W.safetensors] [--seed N] "
+                "[--deterministic] [--micro-batch M]",
     .summary = "train a model as its train block says",
     .details = "Runs the train block of FILE's model: loads the data, and runs one step of\n"
                "training (forward, backpropagation through time, clipping, the optimizer)\n"
@@ -914,7 +915,9 @@ const Command cmd_train = {
                "loss of every step to C.loss.csv, and a checkpoint (the weights,\n"
                "optimizer state and position) every checkpoint_every steps, at\n"
                "the end and on Ctrl-C. --resume continues exactly where it stopped.\n"
-               "docs/training.md describes the settings and the data formats.",
+               "docs/training.md describes the settings and the data formats.\n"
+               "Under mpirun -np N the N processes train one model, each computing\n"
+               "batch / N examples of every batch (docs/distributed.md).",
     .opts = opts,
     .min_pos = 1,
     .max_pos = 1,
