@@ -4,7 +4,7 @@
 # a sequence, so the carried state crosses steps and checkpoints):
 # N processes against one, --deterministic's bits for N = 1, 2 and 4, the
 # refusal of a batch the processes do not divide, rank 0 alone writing
-# files, resume, the weights' check, and Ctrl-C of one process.
+# files, resume, the weights' check, Ctrl-C of one process, and one killed.
 #   sh tests/mpi/run.sh BUILD_DIR [SAN_BUILD_DIR]
 # With SAN_BUILD_DIR (make test's sanitizer build), its rnnc also runs
 # --deterministic on one process (its bits must be the plain build's) and 2
@@ -144,6 +144,30 @@ if [ -n "$n" ] && [ -f "$tmp/i.safetensors" ] &&
     ok "Ctrl-C of one process at step $n: all stop, the checkpoint resumes"
 else
     bad "Ctrl-C of one process (step ${n:-?}, $(wc -l < "$tmp/i.loss.csv") log lines)"
+fi
+
+# 6b. A process killed (SIGKILL) mid-run: mpirun ends the other rather
+#    than leave it waiting in the allreduce, and the run resumes from the
+#    last checkpoint (every 5 steps) that rank 0 wrote whole.
+timeout 100 mpirun --oversubscribe -np 2 "$R" train $M --set batch=8 --set steps=1000000 --set checkpoint_every=5 \
+    -o "$tmp/k.safetensors" 2>"$tmp/err" &
+tpid=$!
+i=0
+while [ "$(cat "$tmp/k.loss.csv" 2>/dev/null | wc -l)" -lt 12 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+mpid=$(pgrep -P $tpid)
+kid=$(pgrep -P "${mpid:-0}" | tail -n 1)
+[ -n "$kid" ] && kill -KILL "$kid"
+wait $tpid; rc=$?
+# the checkpoint's step: a resume to step 1 (past already) says it and trains nothing
+k=$("$R" train $M --set batch=8 --resume "$tmp/k.safetensors" --set steps=1 2>&1 |
+    sed -n 's/^resuming from .* at step \([0-9]*\)$/\1/p')
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "exited on signal 9" "$tmp/err" &&
+   [ -n "$k" ] && [ $((k % 5)) -eq 0 ] && [ "$k" -ge 10 ] &&
+   mp 2 "$R" train $M --set batch=8 --set checkpoint_every=5 --resume "$tmp/k.safetensors" --set steps=$((k + 2)) 2>"$tmp/err" &&
+   [ "$(wc -l < "$tmp/k.loss.csv")" -eq $((k + 3)) ]; then
+    ok "a process killed mid-run: mpirun ends the other (exit $rc); resuming from its checkpoint (step $k) works"
+else
+    bad "a process killed mid-run (exit $rc, checkpoint step ${k:-?})"
 fi
 
 # 7. The sanitizer build: one process with --deterministic, the plain
