@@ -87,7 +87,7 @@ typedef struct Trainer {
     /* data-parallel (dist_step.h): dist set, steps run by ds; stop: some
      * process was interrupted (all stop after the same step) */
     int dist, deterministic, rank, stop;
-    int agreed; /* dist_start has run: a failure now ends every process */
+    int agreed; /* dist_start has run: a failure now ends every process (MPI_Abort), but one all agree on */
     int64_t micro;
     DistStep ds;
     char err[1024];
@@ -655,6 +655,9 @@ static int train_loop(Trainer *tr)
                 (tr->dist ? dist_segment : train_segment)(tr, st->batch, st->segment, &loss, &gnorm, &right, &npos);
             if (rc == 2) {
                 progress_end(&tr->prog);
+                /* every process has the same loss: all stop here, rank 0 says why */
+                tr->agreed = 0;
+                if (tr->rank) return 1;
                 /* "error:" as well: the tests and docs/training.md look for it. */
                 if (tr->good_path)
                     cli_error("error: loss is %s at step %lld; the last good checkpoint is %s (step %lld)",

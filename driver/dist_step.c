@@ -13,8 +13,11 @@
 #include "driver/dropout_key.h"
 #include "passes/autodiff.h"
 
-/* The slots after the gradients (dist_step.h). */
-enum { S_WEIGHT, S_LOSS, S_RIGHT, S_POS, S_STOP, NSLOTS };
+/* The slots after the gradients (dist_step.h).  The accuracy's counts go
+ * as two floats each, count / 4096 and count % 4096, so that their sums
+ * are exact integers up to 2^36 positions a step, not 2^24. */
+enum { S_WEIGHT, S_LOSS, S_RIGHT_HI, S_RIGHT_LO, S_POS_HI, S_POS_LO, S_STOP, NSLOTS };
+#define COUNT_SPLIT 4096
 
 static int64_t type_numel(const IrType *t)
 {
@@ -151,7 +154,13 @@ static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_i
             for (size_t e = 0; e < n; e++) row[at + e] = fw * gv[e];
         at += n;
     }
-    float slots[NSLOTS] = {fw, fw * (float)loss, (float)right, (float)npos, 0};
+    float slots[NSLOTS] = {fw,
+                           fw * (float)loss,
+                           (float)(right / COUNT_SPLIT),
+                           (float)(right % COUNT_SPLIT),
+                           (float)(npos / COUNT_SPLIT),
+                           (float)(npos % COUNT_SPLIT),
+                           0};
     for (int s = 0; s < NSLOTS; s++) row[ds->ngrad + s] = add ? row[ds->ngrad + s] + slots[s] : slots[s];
     if (last) {
         rt_map_free(&ds->carry[k]);
@@ -278,8 +287,8 @@ int dist_step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, T
     }
     const float *s = sum + ds->ngrad;
     r->loss = (double)s[S_LOSS] / (double)s[S_WEIGHT];
-    r->right = (int64_t)s[S_RIGHT];
-    r->positions = (int64_t)s[S_POS];
+    r->right = (int64_t)s[S_RIGHT_HI] * COUNT_SPLIT + (int64_t)s[S_RIGHT_LO];
+    r->positions = (int64_t)s[S_POS_HI] * COUNT_SPLIT + (int64_t)s[S_POS_LO];
     r->stop = s[S_STOP] > 0;
     r->grad_norm = NAN;
     if (!isfinite(r->loss)) return 2;

@@ -11,6 +11,8 @@
  *
  *     [ w g (every parameter, in order) | w | w loss | right | positions | stop ]
  *
+ * (the counts each as two floats, dist_step.c)
+ *
  * and the buffers of all processes summed: by one MPI_Allreduce (the
  * default: MPI's order of the sum), or, deterministic, by gathering every
  * micro-batch's buffer (MPI_Allgather) and adding them in the order of q
