@@ -121,10 +121,16 @@ fi
 
 # 4. Resume with the same N: 9 steps (mid-sequence: the carried state of
 #    both processes is in the checkpoint) + resume to 16 == 16 straight.
+#    And on one process: the checkpoint holds the whole batch's state in
+#    batch order, so one process with micro-batches of 4 (the two shares,
+#    summed r0 + r1 as MPI sums two) continues it to the same bits.
 if mp 2 "$R" train $M $S --set steps=9 -o "$tmp/r.safetensors" 2>"$tmp/err" &&
+   cp "$tmp/r.safetensors" "$tmp/r1.safetensors" && cp "$tmp/r.loss.csv" "$tmp/r1.loss.csv" &&
    mp 2 "$R" train $M $S --resume "$tmp/r.safetensors" 2>"$tmp/err" &&
-   cmp "$tmp/r.safetensors" "$tmp/two.safetensors" >"$tmp/err" 2>&1 && cmp "$tmp/r.loss.csv" "$tmp/two.loss.csv" >"$tmp/err" 2>&1; then
-    ok "2 processes resumed mid-sequence equal an uninterrupted run bit for bit"
+   cmp "$tmp/r.safetensors" "$tmp/two.safetensors" >"$tmp/err" 2>&1 && cmp "$tmp/r.loss.csv" "$tmp/two.loss.csv" >"$tmp/err" 2>&1 &&
+   "$R" train $M $S --deterministic --micro-batch 4 --resume "$tmp/r1.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/r1.safetensors" "$tmp/two.safetensors" >"$tmp/err" 2>&1; then
+    ok "2 processes resumed mid-sequence equal an uninterrupted run bit for bit, and so does 1 process resuming"
 else
     bad "resume"
 fi
