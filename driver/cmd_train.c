@@ -870,6 +870,12 @@ start:
     rc = 1;
     if (write_checkpoint(&tr)) goto done;
     fprintf(shown, "wrote %s (step %lld), %s and %s\n", tr.ckpt, (long long)tr.st.step, csvp, tr.svg_path);
+    if (tr.dist && tr.ds.nsteps)
+        fprintf(shown,
+                "data-parallel: %.2f ms a step, %.2f ms of it in the sum of the %s (%.1f%%: waiting for every "
+                "process, and the communication)\n",
+                1e3 * tr.ds.t_step / (double)tr.ds.nsteps, 1e3 * tr.ds.t_sum / (double)tr.ds.nsteps,
+                tr.deterministic ? "gathered micro-batches" : "allreduce", 100 * tr.ds.t_sum / tr.ds.t_step);
     rc = 0;
 done:
     /* a failure before dist_start: the others learn of it there */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "driver/accuracy.h"
 #include "driver/carry.h"
@@ -262,8 +263,34 @@ done:
     return rc;
 }
 
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, TrainState *st, int stop,
+                    DistResult *r, char *err, size_t errlen);
+
 int dist_step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, TrainState *st, int stop, DistResult *r,
                   char *err, size_t errlen)
+{
+    /* not the first step of a run, which compiles the modules */
+    double t0 = now(), sum0 = ds->t_sum;
+    int rc = step_run(ds, data, carry_in, last, st, stop, r, err, errlen);
+    if (ds->first_done) {
+        ds->t_step += now() - t0;
+        ds->nsteps++;
+    } else {
+        ds->t_sum = sum0;
+    }
+    ds->first_done = 1;
+    return rc;
+}
+
+static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, TrainState *st, int stop,
+                    DistResult *r, char *err, size_t errlen)
 {
     size_t row = ds->ngrad + NSLOTS;
     for (int64_t k = 0; k < ds->local; k++) {
@@ -274,6 +301,7 @@ int dist_step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, T
         dst[ds->ngrad + S_STOP] = (float)!!stop;
     }
     float *sum = ds->buf;
+    double t0 = now();
     if (ds->deterministic) {
         if (dist_allgather(ds->buf, (size_t)ds->local * row, ds->all, err, errlen)) return -1;
         int64_t runs = ds->batch / ds->micro;
@@ -285,6 +313,7 @@ int dist_step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, T
     } else if (dist_allreduce_sum(ds->buf, row, err, errlen)) {
         return -1;
     }
+    ds->t_sum += now() - t0;
     const float *s = sum + ds->ngrad;
     r->loss = (double)s[S_LOSS] / (double)s[S_WEIGHT];
     r->right = (int64_t)s[S_RIGHT_HI] * COUNT_SPLIT + (int64_t)s[S_RIGHT_LO];

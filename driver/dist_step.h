@@ -45,6 +45,12 @@ typedef struct DistStep {
     TensorMap *carry;            /* [local]: each micro-batch's state        */
     size_t ngrad;                /* floats of the gradients                  */
     float *buf, *all;            /* local / gathered reduction buffers       */
+    /* seconds in dist_step_run, and in its sum (the collective: waiting for
+     * the slowest process, and the communication), and the steps, all
+     * but the run's first (it compiles the modules) */
+    double t_step, t_sum;
+    int64_t nsteps;
+    int first_done;
 } DistStep;
 
 /* What a step gives its caller. */
