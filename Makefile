@@ -52,6 +52,22 @@ ifeq ($(CLANG_BC),)
     $(error clang not found: the JIT's math (runtime/vmath_inline.h) is compiled to LLVM bitcode by clang $(LLVM_MAJOR) (make deps, or apt-get install clang-$(LLVM_MAJOR); or set CLANG_BC=/path/to/clang))
   endif
 endif
+# MPI (data-parallel `rnnc train` under mpirun, docs/distributed.md),
+# found like LLVM: mpicc's flags (Open MPI's --showme), else pkg-config
+# ompi-c.  Found, driver/dist_mpi.c is the driver's distributed layer and
+# rnnc links libmpi; not found (or MPI=0), driver/dist_serial.c, one
+# process, and rnnc builds as without it.  Its headers are system headers.
+MPI     ?= 1
+MPICC   ?= $(shell command -v mpicc)
+ifeq ($(MPI),1)
+  MPI_CFLAGS := $(if $(MPICC),$(shell $(MPICC) --showme:compile 2>/dev/null))
+  MPI_LIBS   := $(if $(MPI_CFLAGS),$(shell $(MPICC) --showme:link 2>/dev/null))
+  ifeq ($(MPI_LIBS),)
+    MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+    MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+  endif
+endif
+HAVE_MPI := $(if $(MPI_LIBS),1)
 ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS    += -fsanitize=address,undefined
@@ -68,10 +84,16 @@ LIB_SRCS := $(wildcard frontend/*.c ir/*.c passes/*.c kir/*.c lower/*.c target/*
 GEN_SRCS := $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/rt_source_text.c \
             $(BUILD)/gen/model_api_text.c $(BUILD)/gen/model_api_decls_text.c \
             $(BUILD)/gen/vmath_inline_text.c $(BUILD)/gen/rnnrt_h_text.c $(BUILD)/gen/jit_math_bc.c
-DRV_SRCS := $(wildcard driver/*.c)
+DRV_SRCS := $(filter-out driver/dist_$(if $(HAVE_MPI),serial,mpi).c,$(wildcard driver/*.c))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 BENCH_SRCS := $(wildcard bench/*.c)
+
+ifeq ($(HAVE_MPI),1)
+  $(BUILD)/obj/driver/dist_mpi.o: ALL_CFLAGS += -DRNNC_HAVE_MPI $(patsubst -I%,-isystem %,$(MPI_CFLAGS))
+  # only what links the driver: rnnc and the fuzzers (librnncdrv.a)
+  $(BUILD)/rnnc $(BUILD)/fuzz/%: LDLIBS += $(MPI_LIBS)
+endif
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(GEN_SRCS:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 DRV_OBJS := $(DRV_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -14,7 +14,13 @@
  * state from before that draw, so a resumed run redraws the same
  * permutation and continues bit for bit.  Dropout's masks need no state:
  * each step's key is (the run's seed, the updates done), both in the
- * checkpoint (driver/dropout_key.h). */
+ * checkpoint (driver/dropout_key.h).
+ *
+ * Under mpirun (driver/dist.h), or with --deterministic or --micro-batch,
+ * a step is driver/dist_step.h's instead: its two halves, the gradients of
+ * this process's share of the batch and, after they are summed over the
+ * processes, the update.  Then every process runs this loop in step, and
+ * rank 0 alone evaluates, logs and writes files (docs/distributed.md). */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -26,6 +32,9 @@
 #include "driver/carry.h"
 #include "driver/checkpoint.h"
 #include "driver/cli.h"
+#include "driver/dist.h"
+#include "driver/dist_msgs.h"
+#include "driver/dist_step.h"
 #include "driver/dropout_key.h"
 #include "driver/input_layout.h"
 #include "exec/engine.h"
@@ -75,6 +84,12 @@ typedef struct Trainer {
     Progress prog;
     int64_t good_step; /* step of the last checkpoint written/read, -1: none */
     const char *good_path;
+    /* data-parallel (dist_step.h): dist set, steps run by ds; stop: some
+     * process was interrupted (all stop after the same step) */
+    int dist, deterministic, rank, stop;
+    int agreed; /* dist_start has run: a failure now ends every process (MPI_Abort), but one all agree on */
+    int64_t micro;
+    DistStep ds;
     char err[1024];
 } Trainer;
 
@@ -209,6 +224,15 @@ static int build_modules(Trainer *tr)
     char err[512];
     /* Carry state across segments when a sequence is cut into several. */
     PipeOpts po = {.carry = tr->nseg > 1, .optimize = engine_optimizes(tr->engine), .ce_logits = !!tr->acc_target};
+    if (tr->dist) {
+        if (tr->back > tr->seg_len)
+            return cli_error("tbptt_back is not supported in data-parallel training yet (docs/distributed.md)");
+        if (dist_step_init(&tr->ds, tr->engine, tr->m, &tr->ts.opt, &po, tr->ts.batch, tr->micro, tr->deterministic,
+                           err, sizeof err))
+            return cli_error("%s", err);
+        tr->ds.acc_target = tr->acc_target;
+        tr->ds.len_input = tr->data.cut_target ? tr->data.len_input : NULL;
+    }
     if (tr->eval.nbatches > 0) {
         tr->fwd = ir_clone(tr->m);
         if (pipeline_forward(tr->fwd, 1, &po, err, sizeof err)) return cli_error("%s", err);
@@ -287,6 +311,30 @@ static int init_state(Trainer *tr, const char *resume, const char *wpath, uint64
     st->has_seed = 1;
     tr->good_step = resume ? st->step : -1;
     tr->good_path = resume;
+    return 0;
+}
+
+/* Data-parallel: the processes agree that every one of them is set up
+ * (failed: this one is not; one that failed has said why), so that a
+ * failure of one before training ends all of them normally, not in a
+ * collective the failed one never joins; then that they start from the
+ * same state, and each takes its rows of a resumed carried state.
+ * Returns 0, or 1 (every process then stops). */
+static int dist_start(Trainer *tr, int failed)
+{
+    /* [0] some process failed, [1] rank 0 did, and has said so */
+    int64_t f[2] = {failed, failed && !tr->rank};
+    int rc = dist_allmax(f, 2, tr->err, sizeof tr->err);
+    /* this process's messages, unless rank 0 has just said the same */
+    dist_msgs_release(failed && !f[1]);
+    if (rc) return cli_error("%s", tr->err);
+    if (f[0]) return failed ? 1 : tr->rank ? 1 : cli_error("another process could not start training (above)");
+    tr->agreed = 1;
+    TrainState *st = &tr->st;
+    uint64_t h = dist_hash_map(&st->params) * 0x100000001b3ull ^ dist_hash_map(&st->opt) ^ (uint64_t)st->step;
+    if (dist_same(h, "the starting weights (of --resume, -w or the seed)", tr->err, sizeof tr->err) ||
+        (st->carry.count && dist_step_scatter_carry(&tr->ds, &st->carry, tr->err, sizeof tr->err)))
+        return cli_error("%s", tr->err);
     return 0;
 }
 
@@ -473,6 +521,28 @@ done:
     return rc;
 }
 
+/* train_segment's data-parallel form (dist_step.h): the whole batch's data
+ * of the segment, of which dist_step_run runs this process's share. */
+static int dist_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, double *gnorm, int64_t *right, int64_t *n)
+{
+    TensorMap data;
+    rt_map_init(&data);
+    DistResult r;
+    int rc = data_batch(&tr->data, &tr->train, tr->perm, j, seg * tr->seg_len, seg_steps(tr, &tr->train, seg), &data,
+                        tr->err, sizeof tr->err)
+                 ? -1
+                 : dist_step_run(&tr->ds, &data, seg > 0, seg + 1 == tr->nseg, &tr->st, interrupted, &r, tr->err,
+                                 sizeof tr->err);
+    rt_map_free(&data);
+    if (rc < 0) return cli_error("step %lld: %s", (long long)tr->st.step + 1, tr->err);
+    *loss = r.loss;
+    *gnorm = r.grad_norm;
+    *right = r.right;
+    *n = r.positions;
+    tr->stop = r.stop;
+    return rc;
+}
+
 /* Mean loss over the eval part (weighted by positions, so it is the loss
  * of the whole part), or NAN if there is none; *acc the accuracy over it,
  * NAN without one. */
@@ -480,7 +550,7 @@ static int evaluate(Trainer *tr, double *mean, double *acc)
 {
     *mean = *acc = NAN;
     int64_t right = 0, npos = 0;
-    if (!tr->fwd || tr->eval.nbatches == 0) return 0;
+    if (!tr->fwd || tr->eval.nbatches == 0 || tr->rank) return 0; /* rank 0's alone */
     double sum = 0, weight = 0;
     TensorMap carry;
     rt_map_init(&carry);
@@ -518,6 +588,15 @@ static int evaluate(Trainer *tr, double *mean, double *acc)
  * that cannot be written is only a warning: training goes on). */
 static int write_checkpoint(Trainer *tr)
 {
+    if (tr->dist) { /* every process: the same weights? the whole batch's state; rank 0 writes */
+        uint64_t h = dist_hash_map(&tr->st.params) * 0x100000001b3ull ^ dist_hash_map(&tr->st.opt);
+        char what[80];
+        snprintf(what, sizeof what, "the weights after step %lld", (long long)tr->st.step);
+        if (dist_same(h, what, tr->err, sizeof tr->err) ||
+            dist_step_gather_carry(&tr->ds, &tr->st.carry, tr->err, sizeof tr->err))
+            return cli_error("error: %s", tr->err);
+        if (tr->rank) return 0;
+    }
     if (ckpt_write(tr->ckpt, &tr->st, tr->err, sizeof tr->err)) return cli_error("%s", tr->err);
     tr->good_step = tr->st.step;
     tr->good_path = tr->ckpt;
@@ -621,7 +700,7 @@ static int train_loop(Trainer *tr)
         if (epoch_order(tr, tr->perm, &tr->rng)) return cli_error("out of memory");
         evaluated = 0;
         while (st->batch < tr->train.nbatches && st->step < tr->total) {
-            if (interrupted) {
+            if (tr->dist ? tr->stop : interrupted) {
                 progress_message(&tr->prog, "interrupted at step %lld: writing the checkpoint %s", (long long)st->step,
                                  tr->ckpt);
                 if (write_checkpoint(tr)) return 1;
@@ -634,9 +713,13 @@ static int train_loop(Trainer *tr)
                 data_batch_padding(&tr->data, &tr->train, tr->perm, st->batch, &real, &all);
                 progress_set_padding(&tr->prog, 1 - (double)real / (double)all);
             }
-            int rc = train_segment(tr, st->batch, st->segment, &loss, &gnorm, &right, &npos);
+            int rc =
+                (tr->dist ? dist_segment : train_segment)(tr, st->batch, st->segment, &loss, &gnorm, &right, &npos);
             if (rc == 2) {
                 progress_end(&tr->prog);
+                /* every process has the same loss: all stop here, rank 0 says why */
+                tr->agreed = 0;
+                if (tr->rank) return 1;
                 /* "error:" as well: the tests and docs/training.md look for it. */
                 if (tr->good_path)
                     cli_error("error: loss is %s at step %lld; the last good checkpoint is %s (step %lld)",
@@ -658,7 +741,7 @@ static int train_loop(Trainer *tr)
             st->epoch_steps++;
             st->epoch_right += right;
             st->epoch_positions += npos;
-            loss_log_row(tr->csv, st->step, loss, gnorm, fraction(right, npos));
+            if (tr->csv) loss_log_row(tr->csv, st->step, loss, gnorm, fraction(right, npos));
             progress_step(&tr->prog, st->step, loss, gnorm, fraction(right, npos));
             if (eval_every && (st->step % eval_every == 0 || st->step == tr->total) && eval_at_step(tr)) return 1;
             if (st->batch == tr->train.nbatches) {
@@ -699,10 +782,28 @@ static const Decl *find_train_block(const Program *p, const char *model)
     return NULL;
 }
 
+/* run's body; a failure of one process under mpirun ends them all
+ * (run), so none waits for ever in a collective. */
+static int train(const CliArgs *a, int *agreed);
+
 static int run(const CliArgs *a)
+{
+    char err[1200];
+    if (dist_init(err, sizeof err)) return cli_error("%s", err);
+    /* the others' messages while they set up: the same as rank 0's */
+    if (dist_rank() > 0) dist_msgs_hold();
+    int agreed = 0, rc = train(a, &agreed);
+    dist_msgs_release(0);
+    if (rc == 1 && agreed && dist_size() > 1) dist_abort(1);
+    dist_finish();
+    return rc;
+}
+
+static int train(const CliArgs *a, int *agreed)
 {
     Trainer tr;
     memset(&tr, 0, sizeof tr);
+    FILE *shown = stderr; /* what the user sees: rank 0's alone */
     ckpt_init(&tr.st);
     train_settings_default(&tr.ts);
     Source s;
@@ -711,6 +812,14 @@ static int run(const CliArgs *a)
     long long seed_opt = -1;
     if (cli_has(a, "seed") && cli_int(&cmd_train, "seed", cli_get(a, "seed"), &seed_opt)) return EXIT_USAGE;
     if (cli_has(a, "seed") && seed_opt < 0) return cli_usage_error(&cmd_train, "--seed must be non-negative");
+    long long micro = 0;
+    if (cli_has(a, "micro-batch") && cli_int(&cmd_train, "micro-batch", cli_get(a, "micro-batch"), &micro))
+        return EXIT_USAGE;
+    if (cli_has(a, "micro-batch") && micro < 1) return cli_usage_error(&cmd_train, "--micro-batch must be positive");
+    tr.micro = micro;
+    tr.deterministic = cli_has(a, "deterministic");
+    tr.rank = dist_rank();
+    tr.dist = dist_size() > 1 || tr.deterministic || micro;
     Engine eng;
     if (run_engine(&cmd_train, a, IR_PREC_F32, &eng)) return EXIT_USAGE;
     tr.engine = &eng;
@@ -764,6 +873,14 @@ static int run(const CliArgs *a)
     }
     loss_log_path(tr.ckpt, "loss.csv", csvp, sizeof tr.csv_path);
     loss_log_path(tr.ckpt, "loss.svg", tr.svg_path, sizeof tr.svg_path);
+    if (tr.rank) {
+        shown = fopen("/dev/null", "w");
+        if (!shown) {
+            cli_error("cannot open /dev/null: %s", strerror(errno));
+            goto done;
+        }
+        goto start;
+    }
     char oldcsv[700];
     if (resume) loss_log_path(resume, "loss.csv", oldcsv, sizeof oldcsv);
     tr.csv = loss_log_open(csvp, resume ? oldcsv : NULL, tr.st.step, tr.acc_target != NULL, tr.err, sizeof tr.err);
@@ -788,6 +905,10 @@ static int run(const CliArgs *a)
         }
     }
 
+    if (tr.dist)
+        fprintf(stderr, "data-parallel: %d process%s, %lld examples of each batch a process, %lld a run%s\n",
+                dist_size(), dist_size() > 1 ? "es" : "", (long long)(tr.ts.batch / dist_size()),
+                (long long)tr.ds.micro, tr.deterministic ? ", summed in a fixed order (--deterministic)" : "");
     char tb[64] = "";
     if (tr.nseg > 1) snprintf(tb, sizeof tb, " in %lld segments of <= %lld", (long long)tr.nseg, (long long)tr.seg_len);
     fprintf(stderr, "training model '%s' on %s: %lld steps, %lld batches an epoch of %lld x %s%lld steps%s, %s lr %g\n",
@@ -796,26 +917,39 @@ static int run(const CliArgs *a)
             tr.ts.opt.lr);
     if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)tr.st.step);
 
+start:
+    if (tr.dist && dist_start(&tr, 0)) goto done;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     interrupted = 0;
     sigaction(SIGINT, &sa, &old);
-    progress_start(&tr.prog, stderr, -1, tr.st.step, tr.total, tr.ts.log_every);
+    progress_start(&tr.prog, shown, -1, tr.st.step, tr.total, tr.ts.log_every);
     rc = train_loop(&tr);
     progress_end(&tr.prog);
     sigaction(SIGINT, &old, NULL);
     if (rc) goto done;
     rc = 1;
     if (write_checkpoint(&tr)) goto done;
-    fprintf(stderr, "wrote %s (step %lld), %s and %s\n", tr.ckpt, (long long)tr.st.step, csvp, tr.svg_path);
+    fprintf(shown, "wrote %s (step %lld), %s and %s\n", tr.ckpt, (long long)tr.st.step, csvp, tr.svg_path);
+    if (tr.dist && tr.ds.nsteps)
+        fprintf(shown,
+                "data-parallel: %.2f ms a step, %.2f ms of it in the sum of the %s (%.1f%%: waiting for every "
+                "process, and the communication)\n",
+                1e3 * tr.ds.t_step / (double)tr.ds.nsteps, 1e3 * tr.ds.t_sum / (double)tr.ds.nsteps,
+                tr.deterministic ? "gathered micro-batches" : "allreduce", 100 * tr.ds.t_sum / tr.ds.t_step);
     rc = 0;
 done:
+    /* a failure before dist_start: the others learn of it there */
+    if (rc && tr.dist && !tr.agreed && dist_size() > 1) dist_start(&tr, 1);
+    *agreed = tr.agreed;
+    if (shown && shown != stderr) fclose(shown);
     if (tr.csv) fclose(tr.csv);
     if (tr.eval_csv) fclose(tr.eval_csv);
     free(tr.perm);
     free(tr.eval_perm);
+    dist_step_free(&tr.ds);
     data_free(&tr.data);
     ckpt_free(&tr.st);
     engine_close(&eng); /* before the modules it compiled */
@@ -834,13 +968,16 @@ static const CliOpt opts[] = {
     {"seed", 0, 1, "N              the seed (overrides the train block's)"},
     {"model", 'm', 1, "NAME           the model (default: the first)"},
     {"engine", 0, 1, "interp|c|jit   run with the interpreter, compiled C or the LLVM JIT (default jit)"},
+    {"deterministic", 0, 0, "               sum the gradients of micro-batches in a fixed order (docs/distributed.md)"},
+    {"micro-batch", 0, 1, "M              examples a gradient run (default: batch / processes)"},
     CLI_OPT_TIME_PASSES,
     {0},
 };
 
 const Command cmd_train = {
     .name = "train",
-    .synopsis = "FILE [--set KEY=VALUE ...] [-o C.safetensors] [--resume C.safetensors] [-w W.safetensors] [--seed N]",
+    .synopsis = "FILE [--set KEY=VALUE ...] [-o C.safetensors] [--resume C.safetensors] [-w W.safetensors] [--seed N] "
+                "[--deterministic] [--micro-batch M]",
     .summary = "train a model as its train block says",
     .details = "Runs the train block of FILE's model: loads the data, and runs one step of\n"
                "training (forward, backpropagation through time, clipping, the optimizer)\n"
@@ -850,7 +987,9 @@ const Command cmd_train = {
                "loss of every step to C.loss.csv, and a checkpoint (the weights,\n"
                "optimizer state and position) every checkpoint_every steps, at\n"
                "the end and on Ctrl-C. --resume continues exactly where it stopped.\n"
-               "docs/training.md describes the settings and the data formats.",
+               "docs/training.md describes the settings and the data formats.\n"
+               "Under mpirun -np N the N processes train one model, each computing\n"
+               "batch / N examples of every batch (docs/distributed.md).",
     .opts = opts,
     .min_pos = 1,
     .max_pos = 1,

@@ -91,11 +91,18 @@ static int train_keeps(const IrOutput *o)
            !strcmp(o->name, PIPELINE_CE_LOGITS);
 }
 
-static int keep_train_outputs(IrModule *m, char *err, size_t errlen)
+/* ... and of the gradient half of a data-parallel step: the gradients
+ * instead of what the update makes of them. */
+static int train_grad_keeps(const IrOutput *o)
+{
+    return o->role == IR_ROLE_GRAD || o->role == IR_ROLE_CARRY || !strcmp(o->name, PIPELINE_CE_LOGITS);
+}
+
+static int keep_outputs(IrModule *m, int (*keeps)(const IrOutput *), char *err, size_t errlen)
 {
     int n = 0;
     for (int i = 0; i < m->noutputs; i++)
-        if (train_keeps(&m->outputs[i])) m->outputs[n++] = m->outputs[i];
+        if (keeps(&m->outputs[i])) m->outputs[n++] = m->outputs[i];
     m->noutputs = n;
     return dce(m, err, errlen) < 0 ? -1 : 0;
 }
@@ -215,17 +222,55 @@ int pipeline_grad(IrModule *m, int per_step, const PipeOpts *o, char *err, size_
     return finish(m, "grad", o, err, errlen);
 }
 
-int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char *err, size_t errlen)
+/* What both training recipes begin with: the loss's logits kept, dropout,
+ * merged products, the carried state, autodiff. */
+static int differentiated(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
 {
     if (!m->loss) return ir_errf(err, errlen, "model '%s' has no loss: there is nothing to train", m->name);
     if (!m->nparams) return ir_errf(err, errlen, "model '%s' has no parameters: there is nothing to train", m->name);
     add_ce_logits(m, o);
     if (dropout_train(m, err, errlen) < 0 || merged(m, o, err, errlen)) return -1;
     if (carried(m, o, err, errlen)) return -1;
-    if (autodiff(m, err, errlen)) return -1;
+    return autodiff(m, err, errlen) ? -1 : 0;
+}
+
+int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char *err, size_t errlen)
+{
+    if (differentiated(m, o, err, errlen)) return -1;
     if (train_step(m, cfg, err, errlen)) return -1;
-    if (keep_train_outputs(m, err, errlen)) return -1;
+    if (keep_outputs(m, train_keeps, err, errlen)) return -1;
     return finish(m, "train", o, err, errlen);
+}
+
+int pipeline_train_grad(IrModule *m, const PipeOpts *o, char *err, size_t errlen)
+{
+    if (differentiated(m, o, err, errlen)) return -1;
+    if (keep_outputs(m, train_grad_keeps, err, errlen)) return -1;
+    return finish(m, "train grad", o, err, errlen);
+}
+
+IrModule *pipeline_update(const IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char *err, size_t errlen)
+{
+    if (!m->nparams) {
+        ir_errf(err, errlen, "model '%s' has no parameters: there is nothing to train", m->name);
+        return NULL;
+    }
+    IrModule *u = ir_module_new(m->name);
+    for (int i = 0; i < m->nparams; i++) {
+        const IrParam *p = &m->params[i];
+        IrValue *pv = ir_add_param(u, p->name, p->value->type, p->init);
+        char name[512];
+        snprintf(name, sizeof name, AUTODIFF_GRAD_PREFIX "%s", p->name);
+        /* the gradient is given: train_step() finds it as autodiff's output */
+        IrValue *g = ir_add_input(u, name, pv->type);
+        ir_add_role_output(u, name, g, IR_ROLE_GRAD, u->params[i].name);
+    }
+    if (train_step(u, cfg, err, errlen) || keep_outputs(u, train_keeps, err, errlen) ||
+        finish(u, "update", o, err, errlen)) {
+        ir_free(u);
+        return NULL;
+    }
+    return u;
 }
 
 /* The value whose softmax gives the next token's probabilities. */

@@ -13,6 +13,8 @@
  *   pipeline_grad     loss and every parameter's gradient: `rnnc grad`
  *   pipeline_train    one step of training: `rnnc train`, the compiled
  *                     train_step function
+ *   pipeline_train_grad, pipeline_update  the same step in two halves,
+ *                     the gradients and the update: `rnnc train` under MPI
  *   pipeline_sample   a character model's logits, one segment a call:
  *                     `rnnc sample`
  *
@@ -97,6 +99,22 @@ int pipeline_grad(IrModule *m, int per_step, const PipeOpts *o, char *err, size_
  * optimizer state, the carried state - so nothing computes the model's
  * own outputs or the gradients beyond what the update needs. */
 int pipeline_train(IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char *err, size_t errlen);
+
+/* A training step in two halves, for data-parallel training (every
+ * process computes the gradients of its share of the batch, the sums of
+ * all are the update's; driver/dist_step.h, docs/distributed.md):
+ *
+ * pipeline_train_grad: pipeline_train up to autodiff(): the loss, every
+ * "grad:<p>", the carried state and o->ce_logits's logits are its
+ * outputs, nothing of the update.
+ *
+ * pipeline_update: a new module (the caller frees it; m is only read)
+ * with m's parameters, an input "grad:<p>" of each one's type, and
+ * train_step() with cfg on those: outputs "grad_norm" (of the given
+ * gradients), "new:<p>" and the optimizer's state, as pipeline_train's.
+ * NULL with a message in err on failure. */
+int pipeline_train_grad(IrModule *m, const PipeOpts *o, char *err, size_t errlen);
+IrModule *pipeline_update(const IrModule *m, const TrainConfig *cfg, const PipeOpts *o, char *err, size_t errlen);
 
 /* The output of pipeline_sample() holding the logits. */
 #define PIPELINE_LOGITS "sample:logits"

@@ -5,7 +5,9 @@
 # golden tests, llvm-config for the JIT), clang 14 (the JIT's math is C
 # compiled to LLVM 14 bitcode; `clang` is the clang build's compiler),
 # clang-format 14 (`make test` checks the format, scripts/format.sh),
-# libFuzzer of clang 14 (the fuzzers, tests/fuzz: `make fuzz`), and
+# libFuzzer of clang 14 (the fuzzers, tests/fuzz: `make fuzz`), Open MPI
+# (data-parallel `rnnc train` under mpirun, docs/distributed.md: the
+# Makefile builds it in when mpicc is there; tests/mpi runs mpirun), and
 # fortunes-min, the text of the demo and of the gallery's character model
 # (the argument `demo`, which `make demo` gives, is accepted as before).
 set -u
@@ -33,6 +35,11 @@ need /usr/share/games/fortunes/literature fortunes-min
 # (under clang's full version and the machine's name: any will do)
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 ||
     missing="$missing libclang-rt-14-dev"
+# Open MPI is optional: installed as root like the rest, else only named
+# (rnnc builds without it, and tests/mpi says it skipped)
+required=$missing
+need mpicc libopenmpi-dev
+need mpirun openmpi-bin
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "deps: installing$missing"
@@ -41,8 +48,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
         { echo "deps: apt-get install$missing failed" >&2; exit 1; }
+elif [ -z "$required" ]; then
+    echo "deps: for data-parallel training (docs/distributed.md) install:$missing; rnnc builds without it" >&2
 else
-    echo "rnnc needs:$missing" >&2
+    echo "rnnc needs:$required" >&2
     echo "install them with: sudo apt-get install$missing" >&2
     exit 1
 fi

@@ -3,7 +3,8 @@
 # the cmocka unit tests, the golden dump tests (FileCheck), the bad-input
 # corpus, mutated random models (tests/diff/mutate.sh), the PyTorch
 # conformance suite, the examples, the examples gallery's short forms,
-# training, the end-to-end checks, the files rnnc writes (tests/files),
+# training, data-parallel training under mpirun (tests/mpi), the
+# end-to-end checks, the files rnnc writes (tests/files),
 # the deployed C files, the differential tests (random models through three engines,
 # tests/diff/run.sh) and the fuzzers (tests/fuzz/run.sh: the clang
 # build's libFuzzer targets, FUZZ_BUILD, default build-clang, for
@@ -53,6 +54,15 @@ if [ "${RUN_ALL_ONE:-}" ]; then
         train)           sh tests/train/run.sh "$B" ;;
         e2e)             sh tests/e2e/run.sh "$B" ;;
         files)           sh tests/files/run.sh "$B" ;;
+        # data-parallel training under mpirun (skipped without MPI) on the
+        # plain build, and two short runs of the sanitizer build B: one
+        # process, and two under mpirun with LeakSanitizer off (Open MPI's
+        # own allocations are never freed); tests/mpi/run.sh says why
+        mpi)             if [ -x "${PLAIN_BUILD:-build}/rnnc" ]; then
+                             sh tests/mpi/run.sh "${PLAIN_BUILD:-build}" "$B"
+                         else
+                             sh tests/mpi/run.sh "$B"
+                         fi ;;
         deploy)          sh tests/deploy/run.sh "$B" ;;
         engine)          sh tests/engine/run.sh "$B" ;;
         engine-defaults) sh tests/engine/defaults.sh "$B" ;;
@@ -97,7 +107,7 @@ trap 'rm -rf "$log"' EXIT
 # a long one started last would end the run alone on one core.
 {
     for s in fuzz diff engine diff-san unit/test_llvm_jit deploy unit/test_sgemm e2e train unit/test_emit_c \
-             unit/test_rt_source examples gallery conformance engine-defaults files mutate golden bad-input; do
+             unit/test_rt_source examples gallery conformance engine-defaults files mpi mutate golden bad-input; do
         echo "$s"
     done
     for t in "$B"/tests/test_*; do

@@ -1,0 +1,107 @@
+/* dist_mpi.c - dist.h on MPI (Open MPI, or any MPI 3): the world is
+ * MPI_COMM_WORLD, started only under a launcher (dist_launched_size), with
+ * MPI_ERRORS_RETURN so that a failed collective is a message, not MPI's
+ * own abort.  Only the thread that called dist_init calls MPI
+ * (MPI_THREAD_FUNNELED: the engines' thread pools never do). */
+#include <limits.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver/dist.h"
+
+static int started, world_rank, world_size = 1;
+
+int dist_available(void) { return 1; }
+
+/* -1 with MPI's words for rc in err. */
+static int fail(int rc, const char *what, char *err, size_t errlen)
+{
+    char s[MPI_MAX_ERROR_STRING];
+    int n = 0;
+    if (MPI_Error_string(rc, s, &n) != MPI_SUCCESS) snprintf(s, sizeof s, "MPI error %d", rc);
+    snprintf(err, errlen, "%s failed on rank %d of %d: %s", what, world_rank, world_size, s);
+    return -1;
+}
+
+int dist_init(char *err, size_t errlen)
+{
+    if (started || dist_launched_size(NULL) <= 1) return 0;
+    int provided;
+    int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    if (rc != MPI_SUCCESS) return fail(rc, "MPI_Init_thread", err, errlen);
+    started = 1;
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    return 0;
+}
+
+void dist_finish(void)
+{
+    if (started) MPI_Finalize();
+    started = 0;
+}
+
+int dist_rank(void) { return world_rank; }
+int dist_size(void) { return world_size; }
+
+/* MPI counts are ints: a larger buffer goes in pieces of CHUNK elements. */
+#define CHUNK ((size_t)1 << 28)
+
+int dist_allreduce_sum(float *buf, size_t n, char *err, size_t errlen)
+{
+    if (world_size == 1) return 0;
+    for (size_t at = 0; at < n; at += CHUNK) {
+        int k = (int)(n - at < CHUNK ? n - at : CHUNK);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + at, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return fail(rc, "MPI_Allreduce", err, errlen);
+    }
+    return 0;
+}
+
+int dist_allgather(const float *send, size_t n, float *recv, char *err, size_t errlen)
+{
+    if (world_size == 1) {
+        if (recv != send) memmove(recv, send, n * sizeof *send);
+        return 0;
+    }
+    if (n > INT_MAX) {
+        snprintf(err, errlen, "MPI_Allgather of %zu floats a process: more than MPI counts", n);
+        return -1;
+    }
+    int rc = MPI_Allgather(send, (int)n, MPI_FLOAT, recv, (int)n, MPI_FLOAT, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Allgather", err, errlen);
+}
+
+int dist_allmax(int64_t *v, int n, char *err, size_t errlen)
+{
+    if (world_size == 1) return 0;
+    int rc = MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Allreduce", err, errlen);
+}
+
+int dist_bcast(void *buf, size_t bytes, int root, char *err, size_t errlen)
+{
+    if (world_size == 1) return 0;
+    for (size_t at = 0; at < bytes; at += CHUNK) {
+        int k = (int)(bytes - at < CHUNK ? bytes - at : CHUNK);
+        int rc = MPI_Bcast((char *)buf + at, k, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return fail(rc, "MPI_Bcast", err, errlen);
+    }
+    return 0;
+}
+
+int dist_barrier(char *err, size_t errlen)
+{
+    if (world_size == 1) return 0;
+    int rc = MPI_Barrier(MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Barrier", err, errlen);
+}
+
+_Noreturn void dist_abort(int code)
+{
+    if (started) MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}

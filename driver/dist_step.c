@@ -1,0 +1,417 @@
+/* dist_step.c - one step of data-parallel training (dist_step.h). */
+#include "driver/dist_step.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "driver/accuracy.h"
+#include "driver/carry.h"
+#include "driver/dist.h"
+#include "driver/dist_shard.h"
+#include "driver/dropout_key.h"
+#include "passes/autodiff.h"
+
+/* The slots after the gradients (dist_step.h).  The accuracy's counts go
+ * as two floats each, count / 4096 and count % 4096, so that their sums
+ * are exact integers up to 2^36 positions a step, not 2^24. */
+enum { S_WEIGHT, S_LOSS, S_RIGHT_HI, S_RIGHT_LO, S_POS_HI, S_POS_LO, S_STOP, NSLOTS };
+#define COUNT_SPLIT 4096
+
+static int64_t type_numel(const IrType *t)
+{
+    int64_t n = 1;
+    for (int k = 0; k < t->rank; k++) n *= t->dim[k];
+    return n;
+}
+
+int dist_step_init(DistStep *ds, const Engine *e, const IrModule *m, const TrainConfig *cfg, const PipeOpts *po,
+                   int64_t batch, int64_t micro, int deterministic, char *err, size_t errlen)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->engine = e;
+    ds->rank = dist_rank();
+    ds->size = dist_size();
+    ds->deterministic = deterministic;
+    ds->batch = batch;
+    if (batch % ds->size) {
+        int64_t up = (batch / ds->size + 1) * ds->size;
+        snprintf(err, errlen,
+                 "batch = %lld cannot be shared equally by %d processes: every process computes the same number "
+                 "of examples of each batch; give a batch that %d divides (--set batch=%lld) or run %s processes",
+                 (long long)batch, ds->size, ds->size, (long long)up, "another number of");
+        return -1;
+    }
+    int64_t share = batch / ds->size;
+    ds->micro = micro ? micro : share;
+    if (ds->micro > share || share % ds->micro) {
+        snprintf(err, errlen,
+                 "--micro-batch %lld does not divide the share of each of %d processes of batch = %lld (%lld "
+                 "examples)",
+                 (long long)ds->micro, ds->size, (long long)batch, (long long)share);
+        return -1;
+    }
+    ds->local = share / ds->micro;
+    ds->grad = ir_clone(m);
+    if (pipeline_train_grad(ds->grad, po, err, errlen)) return -1;
+    if (!(ds->update = pipeline_update(m, cfg, po, err, errlen))) return -1;
+    for (int i = 0; i < m->nparams; i++) ds->ngrad += (size_t)type_numel(&m->params[i].value->type);
+    size_t row = ds->ngrad + NSLOTS, runs = (size_t)(batch / ds->micro);
+    ds->buf = malloc((size_t)ds->local * row * sizeof *ds->buf);
+    ds->all = deterministic ? malloc(runs * row * sizeof *ds->all) : NULL;
+    ds->carry = calloc((size_t)ds->local, sizeof *ds->carry);
+    if (!ds->buf || (deterministic && !ds->all) || !ds->carry) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int64_t k = 0; k < ds->local; k++) rt_map_init(&ds->carry[k]);
+    return 0;
+}
+
+void dist_step_free(DistStep *ds)
+{
+    if (ds->carry)
+        for (int64_t k = 0; k < ds->local; k++) rt_map_free(&ds->carry[k]);
+    free(ds->carry);
+    free(ds->buf);
+    free(ds->all);
+    if (ds->grad) ir_free(ds->grad);
+    if (ds->update) ir_free(ds->update);
+    memset(ds, 0, sizeof *ds);
+}
+
+static int oom(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+/* What micro-batch `in`'s loss is a mean over: a tagger's real steps (the
+ * sum of its lengths), else its examples (data_loss_weight's measure,
+ * less the steps of the segment, which every micro-batch shares). */
+static double loss_weight(const DistStep *ds, const TensorMap *in)
+{
+    const Tensor *len = ds->len_input ? rt_map_get(in, ds->len_input) : NULL;
+    if (!len) return (double)ds->micro;
+    double s = 0;
+    for (int64_t i = 0; i < rt_numel(len); i++)
+        s += len->dtype == RT_I64   ? (double)((const int64_t *)len->data)[i]
+             : len->dtype == RT_I32 ? (double)((const int32_t *)len->data)[i]
+                                    : (double)((const float *)len->data)[i];
+    return s;
+}
+
+/* Runs micro-batch k (global number q) of this process and writes its
+ * weighed gradients and slots into row (or adds them, add). */
+static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_in, int last, const TrainState *st,
+                     float *row, int add, char *err, size_t errlen)
+{
+    int64_t q = (int64_t)ds->rank * ds->local + k, lo = q * ds->micro;
+    TensorMap in, out;
+    rt_map_init(&in);
+    rt_map_init(&out);
+    int rc = -1;
+    /* each micro-batch draws dropout masks of its own; micro-batch 0 those
+     * of one process's whole batch */
+    int64_t key = q ? st->seed ^ (int64_t)((uint64_t)q * 0x9e3779b97f4a7c15ull) : st->seed;
+    if (shard_map(ds->grad, data, lo, lo + ds->micro, &in) || dropout_key_put(ds->grad, &in, key, st->step)) {
+        oom(err, errlen);
+        goto done;
+    }
+    if (carry_inputs(ds->grad, carry_in ? &ds->carry[k] : NULL, ds->micro, &in)) {
+        snprintf(err, errlen, "the carried state (see above)");
+        goto done;
+    }
+    if (ds->engine->run(ds->engine, ds->grad, &st->params, &in, &out, err, errlen)) goto done;
+    const Tensor *l = rt_map_get(&out, "loss");
+    if (!l) {
+        snprintf(err, errlen, "internal error: the gradient step computed no loss");
+        goto done;
+    }
+    double w = loss_weight(ds, &in), loss = l->dtype == RT_F64 ? *(const double *)l->data : *(const float *)l->data;
+    int64_t right = 0, npos = 0;
+    const Tensor *lg = ds->acc_target ? rt_map_get(&out, PIPELINE_CE_LOGITS) : NULL;
+    const Tensor *t = lg ? rt_map_get(&in, ds->acc_target) : NULL;
+    if (t)
+        acc_count_lengths(lg, t, ds->len_input && t->rank == 2 ? rt_map_get(&in, ds->len_input) : NULL, &right, &npos);
+    /* the gradients in the parameters' order, each times w */
+    float fw = (float)w;
+    size_t at = 0;
+    for (int i = 0; i < ds->grad->nparams; i++) {
+        char name[512];
+        snprintf(name, sizeof name, AUTODIFF_GRAD_PREFIX "%s", ds->grad->params[i].name);
+        const Tensor *g = rt_map_get(&out, name);
+        size_t n = (size_t)type_numel(&ds->grad->params[i].value->type);
+        if (!g || g->dtype != RT_F32 || (size_t)rt_numel(g) != n) {
+            snprintf(err, errlen, "internal error: the gradient step computed no f32 '%s'", name);
+            goto done;
+        }
+        const float *gv = g->data;
+        if (add)
+            for (size_t e = 0; e < n; e++) row[at + e] += fw * gv[e];
+        else
+            for (size_t e = 0; e < n; e++) row[at + e] = fw * gv[e];
+        at += n;
+    }
+    float slots[NSLOTS] = {fw,
+                           fw * (float)loss,
+                           (float)(right / COUNT_SPLIT),
+                           (float)(right % COUNT_SPLIT),
+                           (float)(npos / COUNT_SPLIT),
+                           (float)(npos % COUNT_SPLIT),
+                           0};
+    for (int s = 0; s < NSLOTS; s++) row[ds->ngrad + s] = add ? row[ds->ngrad + s] + slots[s] : slots[s];
+    if (last) {
+        rt_map_free(&ds->carry[k]);
+        rt_map_init(&ds->carry[k]);
+    } else if (carry_take(ds->grad, &out, &ds->carry[k])) {
+        snprintf(err, errlen, "the carried state (see above)");
+        goto done;
+    }
+    rc = 0;
+done:
+    rt_map_free(&in);
+    rt_map_free(&out);
+    return rc;
+}
+
+/* Moves output `name` of out into dst under `as`. */
+static int take(TensorMap *out, const char *name, TensorMap *dst, const char *as, char *err, size_t errlen)
+{
+    Tensor *t = rt_map_get(out, name);
+    if (!t) {
+        snprintf(err, errlen, "internal error: the update computed no '%s'", name);
+        return -1;
+    }
+    Tensor moved = *t;
+    memset(t, 0, sizeof *t);
+    if (rt_map_put(dst, as, &moved)) {
+        rt_tensor_free(&moved);
+        return oom(err, errlen);
+    }
+    return 0;
+}
+
+/* The update half on the summed buffer sum (its weight in slot S_WEIGHT):
+ * st's parameters and optimizer state replaced, *gnorm its grad_norm. */
+static int update(DistStep *ds, const float *sum, TrainState *st, double *gnorm, char *err, size_t errlen)
+{
+    const IrModule *u = ds->update;
+    TensorMap in, out;
+    rt_map_init(&in);
+    rt_map_init(&out);
+    int rc = -1;
+    float wsum = sum[ds->ngrad + S_WEIGHT];
+    size_t at = 0;
+    for (int i = 0; i < u->nparams; i++) {
+        const IrType *ty = &u->params[i].value->type;
+        int64_t shape[IR_MAX_RANK];
+        for (int k = 0; k < ty->rank; k++) shape[k] = ty->dim[k];
+        char name[512];
+        snprintf(name, sizeof name, AUTODIFF_GRAD_PREFIX "%s", u->params[i].name);
+        Tensor g;
+        if (rt_tensor_alloc(&g, RT_F32, ty->rank, shape)) goto fail_oom;
+        float *gv = g.data;
+        for (int64_t e = 0; e < rt_numel(&g); e++) gv[e] = sum[at + (size_t)e] / wsum;
+        at += (size_t)rt_numel(&g);
+        if (rt_map_put(&in, name, &g)) {
+            rt_tensor_free(&g);
+            goto fail_oom;
+        }
+    }
+    for (int i = 0; i < u->ninputs; i++) {
+        const IrInput *x = &u->inputs[i];
+        Tensor t;
+        if (x->role == IR_ROLE_OPT_STATE) {
+            const Tensor *s = rt_map_get(&st->opt, x->name);
+            if (!s) {
+                snprintf(err, errlen, "internal error: no optimizer state '%s'", x->name);
+                goto done;
+            }
+            if (tensor_copy(&t, s)) goto fail_oom;
+        } else if (x->role == IR_ROLE_OPT_STEP) {
+            if (rt_tensor_alloc(&t, RT_F32, 0, NULL)) goto fail_oom;
+            *(float *)t.data = (float)(st->step + 1);
+        } else {
+            continue;
+        }
+        if (rt_map_put(&in, x->name, &t)) {
+            rt_tensor_free(&t);
+            goto fail_oom;
+        }
+    }
+    if (ds->engine->run(ds->engine, u, &st->params, &in, &out, err, errlen)) goto done;
+    *gnorm = NAN;
+    for (int i = 0; i < u->noutputs; i++) {
+        const IrOutput *o = &u->outputs[i];
+        if (o->role == IR_ROLE_GRAD_NORM) {
+            const Tensor *g = rt_map_get(&out, o->name);
+            if (g) *gnorm = *(const float *)g->data;
+        }
+        if (o->role == IR_ROLE_NEW_PARAM && take(&out, o->name, &st->params, o->of, err, errlen)) goto done;
+        if (o->role == IR_ROLE_NEW_OPT_STATE && take(&out, o->name, &st->opt, o->of, err, errlen)) goto done;
+    }
+    rc = 0;
+    goto done;
+fail_oom:
+    oom(err, errlen);
+done:
+    rt_map_free(&in);
+    rt_map_free(&out);
+    return rc;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, TrainState *st, int stop,
+                    DistResult *r, char *err, size_t errlen);
+
+int dist_step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, TrainState *st, int stop, DistResult *r,
+                  char *err, size_t errlen)
+{
+    /* not the first step of a run, which compiles the modules */
+    double t0 = now(), sum0 = ds->t_sum;
+    int rc = step_run(ds, data, carry_in, last, st, stop, r, err, errlen);
+    if (ds->first_done) {
+        ds->t_step += now() - t0;
+        ds->nsteps++;
+    } else {
+        ds->t_sum = sum0;
+    }
+    ds->first_done = 1;
+    return rc;
+}
+
+static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, TrainState *st, int stop,
+                    DistResult *r, char *err, size_t errlen)
+{
+    size_t row = ds->ngrad + NSLOTS;
+    for (int64_t k = 0; k < ds->local; k++) {
+        /* deterministic: a row a micro-batch, summed below in q's order;
+         * else one row, this process's sum, summed by MPI */
+        float *dst = ds->deterministic ? ds->buf + (size_t)k * row : ds->buf;
+        if (run_micro(ds, k, data, carry_in, last, st, dst, !ds->deterministic && k > 0, err, errlen)) return -1;
+        dst[ds->ngrad + S_STOP] = (float)!!stop;
+    }
+    float *sum = ds->buf;
+    double t0 = now();
+    if (ds->deterministic) {
+        if (dist_allgather(ds->buf, (size_t)ds->local * row, ds->all, err, errlen)) return -1;
+        int64_t runs = ds->batch / ds->micro;
+        sum = ds->all;
+        for (int64_t q = 1; q < runs; q++) {
+            const float *x = ds->all + (size_t)q * row;
+            for (size_t i = 0; i < row; i++) sum[i] += x[i];
+        }
+    } else if (dist_allreduce_sum(ds->buf, row, err, errlen)) {
+        return -1;
+    }
+    ds->t_sum += now() - t0;
+    const float *s = sum + ds->ngrad;
+    r->loss = (double)s[S_LOSS] / (double)s[S_WEIGHT];
+    r->right = (int64_t)s[S_RIGHT_HI] * COUNT_SPLIT + (int64_t)s[S_RIGHT_LO];
+    r->positions = (int64_t)s[S_POS_HI] * COUNT_SPLIT + (int64_t)s[S_POS_LO];
+    r->stop = s[S_STOP] > 0;
+    r->grad_norm = NAN;
+    if (!isfinite(r->loss)) return 2;
+    return update(ds, sum, st, &r->grad_norm, err, errlen) ? -1 : 0;
+}
+
+/* ---- the carried state of the whole batch ------------------------------------ */
+
+int dist_step_gather_carry(DistStep *ds, TensorMap *full, char *err, size_t errlen)
+{
+    rt_map_free(full);
+    rt_map_init(full);
+    if (!ds->carry[0].count) return 0; /* at a sequence's start: none */
+    for (int c = 0; c < ds->carry[0].count; c++) {
+        const char *name = ds->carry[0].names[c];
+        const Tensor *t0 = &ds->carry[0].tensors[c];
+        int axis = shard_axis(ds->grad, name);
+        if (t0->dtype != RT_F32 || axis < 0) {
+            snprintf(err, errlen, "internal error: carried state '%s' is not f32 with a batch axis", name);
+            return -1;
+        }
+        size_t n = (size_t)rt_numel(t0);
+        float *mine = malloc((size_t)ds->local * n * sizeof *mine),
+              *every = malloc((size_t)(ds->batch / ds->micro) * n * sizeof *every);
+        Tensor whole;
+        int64_t shape[RT_MAX_RANK];
+        memcpy(shape, t0->shape, sizeof shape);
+        shape[axis] = ds->batch;
+        if (!mine || !every || rt_tensor_alloc(&whole, RT_F32, t0->rank, shape)) {
+            free(mine);
+            free(every);
+            return oom(err, errlen);
+        }
+        for (int64_t k = 0; k < ds->local; k++)
+            memcpy(mine + (size_t)k * n, rt_map_get(&ds->carry[k], name)->data, n * sizeof *mine);
+        int rc = dist_allgather(mine, (size_t)ds->local * n, every, err, errlen);
+        for (int64_t q = 0; !rc && q < ds->batch / ds->micro; q++) {
+            Tensor part = *t0;
+            part.data = every + (size_t)q * n;
+            shard_place(&whole, &part, axis, q * ds->micro);
+        }
+        free(mine);
+        free(every);
+        if (rc || rt_map_put(full, name, &whole)) {
+            rt_tensor_free(&whole);
+            return rc ? -1 : oom(err, errlen);
+        }
+    }
+    return 0;
+}
+
+int dist_step_scatter_carry(DistStep *ds, const TensorMap *full, char *err, size_t errlen)
+{
+    for (int64_t k = 0; k < ds->local; k++) {
+        int64_t lo = ((int64_t)ds->rank * ds->local + k) * ds->micro;
+        rt_map_free(&ds->carry[k]);
+        rt_map_init(&ds->carry[k]);
+        if (shard_map(ds->grad, full, lo, lo + ds->micro, &ds->carry[k])) return oom(err, errlen);
+    }
+    return 0;
+}
+
+/* ---- the same weights everywhere --------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t dist_hash_map(const TensorMap *m)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < m->count; i++) {
+        const Tensor *t = &m->tensors[i];
+        h = fnv(h, m->names[i], strlen(m->names[i]) + 1);
+        h = fnv(h, t->data, (size_t)rt_numel(t) * rt_dtype_size(t->dtype));
+    }
+    return h;
+}
+
+int dist_same(uint64_t h, const char *what, char *err, size_t errlen)
+{
+    /* the largest of each half of h and of ~h: all equal to this process's
+     * when every process has h, and some larger on each process when not
+     * (some other's half is larger, or its complement is) */
+    int64_t mine[4] = {(int64_t)(h >> 32), (int64_t)(h & 0xffffffffu), (int64_t)(~h >> 32),
+                       (int64_t)(~h & 0xffffffffu)};
+    int64_t v[4];
+    memcpy(v, mine, sizeof v);
+    if (dist_allmax(v, 4, err, errlen)) return -1;
+    if (!memcmp(v, mine, sizeof v)) return 0;
+    snprintf(err, errlen, "%s differ between the processes (rank %d has hash %016llx, not every rank's)", what,
+             dist_rank(), (unsigned long long)h);
+    return -1;
+}
