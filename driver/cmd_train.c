@@ -528,11 +528,11 @@ static int dist_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doubl
     TensorMap data;
     rt_map_init(&data);
     DistResult r;
-    int rc = data_batch(&tr->data, &tr->train, tr->perm, j, seg * tr->seg_len, seg_steps(tr, &tr->train, seg), &data,
-                        tr->err, sizeof tr->err)
+    int rc = data_batch(&tr->data, &tr->train, tr->perm, j, seg * tr->seg_len,
+                        seg_steps(tr, &tr->train, tr->perm, j, seg), &data, tr->err, sizeof tr->err)
                  ? -1
-                 : dist_step_run(&tr->ds, &data, seg > 0, seg + 1 == tr->nseg, &tr->st, interrupted, &r, tr->err,
-                                 sizeof tr->err);
+                 : dist_step_run(&tr->ds, &data, seg > 0, seg + 1 == batch_segments(tr, &tr->train, tr->perm, j),
+                                 &tr->st, interrupted, &r, tr->err, sizeof tr->err);
     rt_map_free(&data);
     if (rc < 0) return cli_error("step %lld: %s", (long long)tr->st.step + 1, tr->err);
     *loss = r.loss;
