@@ -27,10 +27,24 @@ int acc_count(const Tensor *logits, const Tensor *target, int64_t *correct, int6
     return acc_count_lengths(logits, target, NULL, correct, n);
 }
 
+/* Whether position r of a [T, B] target counts under len: lengths [B]
+ * (I64), or a TBPTT segment's mask [T, B, 1] (F32, 0 or 1 a step). */
+static int counts(const Tensor *len, int64_t r, int64_t B)
+{
+    if (!len) return 1;
+    if (len->rank == 3) return ((const float *)len->data)[r] != 0;
+    return r / B < ((const int64_t *)len->data)[r % B];
+}
+
 int acc_count_lengths(const Tensor *logits, const Tensor *target, const Tensor *len, int64_t *correct, int64_t *n)
 {
-    if (len && (len->dtype != RT_I64 || len->rank != 1 || target->rank != 2 || len->shape[0] != target->shape[1]))
+    if (len && target->rank != 2) return -1;
+    if (len && len->rank == 1 && (len->dtype != RT_I64 || len->shape[0] != target->shape[1])) return -1;
+    if (len && len->rank == 3 &&
+        (len->dtype != RT_F32 || len->shape[0] != target->shape[0] || len->shape[1] != target->shape[1] ||
+         len->shape[2] != 1))
         return -1;
+    if (len && len->rank != 1 && len->rank != 3) return -1;
     if (logits->rank != target->rank + 1 || (logits->dtype != RT_F32 && logits->dtype != RT_F64) ||
         (target->dtype != RT_I32 && target->dtype != RT_I64))
         return -1;
@@ -40,7 +54,7 @@ int acc_count_lengths(const Tensor *logits, const Tensor *target, const Tensor *
     if (C < 1) return -1;
     for (int64_t r = 0; r < rows; r++) {
         /* row r of [T, B] is step r / B of example r % B */
-        if (len && r / target->shape[1] >= ((const int64_t *)len->data)[r % target->shape[1]]) continue;
+        if (!counts(len, r, target->shape[1])) continue;
         counted++;
         int64_t best = 0;
         for (int64_t c = 1; c < C; c++)

@@ -26,7 +26,8 @@ int acc_count(const Tensor *logits, const Tensor *target, int64_t *correct, int6
 
 /* The same over the real steps only of a sequence target [T, B] whose
  * examples have lengths len [B] (I64): position (t, b) counts when
- * t < len[b] (len NULL: every position, acc_count). */
+ * t < len[b]; or len is a TBPTT segment's mask [T, B, 1] (F32): when
+ * its (t, b) is not 0 (len NULL: every position, acc_count). */
 int acc_count_lengths(const Tensor *logits, const Tensor *target, const Tensor *len, int64_t *correct, int64_t *n);
 
 #endif

@@ -423,16 +423,7 @@ static void count_right(const Trainer *tr, const TensorMap *in, const TensorMap 
     /* a tagger's padded steps are no positions */
     const Tensor *len =
         tr->data.cut_target && t && t->rank == 2 ? rt_map_get(in, data_target_lengths(&tr->data)) : NULL;
-    Tensor seg = {0};
-    if (len && len->rank == 3) { /* a TBPTT segment's mask (data_batch): its ones, each column's */
-        if (rt_tensor_alloc(&seg, RT_I64, 1, &len->shape[1])) return;
-        for (int64_t b = 0; b < len->shape[1]; b++)
-            for (int64_t s = 0; s < len->shape[0]; s++)
-                ((int64_t *)seg.data)[b] += ((const float *)len->data)[s * len->shape[1] + b] != 0;
-        len = &seg;
-    }
     if (t) acc_count_lengths(lg, t, len, right, n);
-    rt_tensor_free(&seg);
 }
 
 /* TBPTT(k1, k2): the carried state from the start of segment seg's

@@ -5,7 +5,9 @@
 
 #include "driver/checkpoint.h"
 
-int shard_axis(const IrModule *m, const char *name)
+int shard_axis(const IrModule *m, const char *name) { return shard_axis_of(m, name, 1); }
+
+int shard_axis_of(const IrModule *m, const char *name, int rank)
 {
     const IrInput *in = NULL;
     for (int i = 0; i < m->ninputs && !in; i++)
@@ -13,7 +15,9 @@ int shard_axis(const IrModule *m, const char *name)
     for (int i = 0; i < m->ntargets && !in; i++)
         if (!strcmp(m->targets[i].name, name)) in = &m->targets[i];
     if (!in) return -1;
-    if (in->role == IR_ROLE_LENGTHS) return 0; /* given as [B] (ir/lengths.h) */
+    /* lengths come as [B], or (a segment of truncated BPTT, whose lengths
+     * may be 0) as their mask [T, B, 1] (ir/lengths.h) */
+    if (in->role == IR_ROLE_LENGTHS) return rank == 3 ? 1 : 0;
     for (int k = 0; k < in->value->type.rank; k++)
         if (in->value->type.dim[k] == IR_DIM_B) return k;
     return -1;
@@ -55,7 +59,7 @@ int shard_map(const IrModule *m, const TensorMap *in, int64_t lo, int64_t hi, Te
 {
     for (int i = 0; i < in->count; i++) {
         const Tensor *t = &in->tensors[i];
-        int axis = shard_axis(m, in->names[i]);
+        int axis = shard_axis_of(m, in->names[i], t->rank);
         Tensor s;
         if (axis >= 0 && axis < t->rank ? shard_slice(&s, t, axis, lo, hi) : tensor_copy(&s, t)) return -1;
         if (rt_map_put(out, in->names[i], &s)) {

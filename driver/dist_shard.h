@@ -16,6 +16,10 @@
  * (m has no such input, or its type has no B: the same for every share). */
 int shard_axis(const IrModule *m, const char *name);
 
+/* The same for a tensor of that rank: a lengths input given as its mask
+ * [T, B, 1] (rank 3) has B on axis 1, given as [B] on axis 0. */
+int shard_axis_of(const IrModule *m, const char *name, int rank);
+
 /* dst = rows [lo, hi) of src's axis (0 <= lo < hi <= its extent).
  * Returns 0, or -1 out of memory. */
 int shard_slice(Tensor *dst, const Tensor *src, int axis, int64_t lo, int64_t hi);

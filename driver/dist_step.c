@@ -136,8 +136,13 @@ static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_i
     const Tensor *t = lg ? rt_map_get(&in, ds->acc_target) : NULL;
     if (t)
         acc_count_lengths(lg, t, ds->len_input && t->rank == 2 ? rt_map_get(&in, ds->len_input) : NULL, &right, &npos);
-    /* the gradients in the parameters' order, each times w */
+    /* the gradients in the parameters' order, each times w.  A share whose
+     * examples have all ended before this segment (truncated BPTT of
+     * examples with lengths) has no real step: its loss is a mean over
+     * nothing (NaN) and it contributes nothing, as in one process. */
+    int empty = w == 0;
     float fw = (float)w;
+    if (empty) loss = 0;
     size_t at = 0;
     for (int i = 0; i < ds->grad->nparams; i++) {
         char name[512];
@@ -149,10 +154,10 @@ static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_i
             goto done;
         }
         const float *gv = g->data;
-        if (add)
+        if (add && !empty)
             for (size_t e = 0; e < n; e++) row[at + e] += fw * gv[e];
-        else
-            for (size_t e = 0; e < n; e++) row[at + e] = fw * gv[e];
+        else if (!add)
+            for (size_t e = 0; e < n; e++) row[at + e] = empty ? 0.0f : fw * gv[e];
         at += n;
     }
     float slots[NSLOTS] = {fw,
