@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "runtime/cpu.h"
 #include "runtime/rnnrt.h" /* must agree with nn_kernels.h */
 
 /* 0 if every ids[i], i < n, is in [0, limit). */
@@ -227,13 +228,70 @@ RT_API void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, cons
     }
 }
 
-/* Each element reads all its inputs before writing, so outputs may alias
- * their inputs. */
-RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom,
-                          double lr, double momentum, double weight_decay)
+/* The SGD update of a vector of elements at once on the AVX paths: the
+ * scalar loop's double operations below, one instruction each in the same
+ * order (each element is converted to double exactly, and the result
+ * rounded to float once, as the (float) cast does), so the same bits on
+ * every path (test_nn_kernels' test_sgd_paths).  The scalar loop did one
+ * element at a time with a branch on mom inside: at batch 1 the update of
+ * an LSTM 256's 526 K parameters was 9% of its training step (perf,
+ * docs/performance.md).  No FMA: gcc could contract a mul and an add of
+ * vectors under -ffp-contract=fast (gnu modes), hence the pragma; each
+ * operation is its own statement for clang's FP_CONTRACT.  Returns how
+ * many leading elements it did. */
+#if RT_X86
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+#define NN_SGD_KERNEL(name, isa, VD, VF, X, XF, W)                                                                 \
+    RT_TARGET(isa)                                                                                                 \
+    static int64_t name(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom, \
+                        double lr, double mu, double wd)                                                           \
+    {                                                                                                              \
+        const VD vlr = X##_set1_pd(lr), vmu = X##_set1_pd(mu), vwd = X##_set1_pd(wd);                              \
+        int64_t i = 0;                                                                                             \
+        for (; i + W <= n; i += W) {                                                                               \
+            VD pi = X##_cvtps_pd(XF##_loadu_ps(p + i));                                                            \
+            VD gi = X##_cvtps_pd(XF##_loadu_ps(g + i));                                                            \
+            VD t = X##_mul_pd(vwd, pi);                                                                            \
+            VD d = X##_add_pd(gi, t);                                                                              \
+            if (mom) {                                                                                             \
+                VD m = X##_cvtps_pd(XF##_loadu_ps(mom + i));                                                       \
+                VD u = X##_mul_pd(vmu, m);                                                                         \
+                d = X##_add_pd(u, d);                                                                              \
+                XF##_storeu_ps(out_mom + i, X##_cvtpd_ps(d));                                                      \
+            }                                                                                                      \
+            VD s = X##_mul_pd(vlr, d);                                                                             \
+            VF r = X##_cvtpd_ps(X##_sub_pd(pi, s));                                                                \
+            XF##_storeu_ps(out_p + i, r);                                                                          \
+        }                                                                                                          \
+        return i;                                                                                                  \
+    }
+NN_SGD_KERNEL(nn_sgd_avx512, "avx512f", __m512d, __m256, _mm512, _mm256, 8)
+NN_SGD_KERNEL(nn_sgd_avx2, "avx2", __m256d, __m128, _mm256, _mm, 4)
+#undef NN_SGD_KERNEL
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+#endif
+
+/* Each element reads all its inputs before writing, so an output may be
+ * its input (the same array; not a shifted one). */
+RT_API void rt_sgd_update_on(RtCpuPath path, int64_t n, const float *p, const float *g, const float *mom, float *out_p,
+                             float *out_mom, double lr, double momentum, double weight_decay)
 {
     double lr_ = lr, mu = momentum, wd = weight_decay;
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+#if RT_X86
+    if (path == RT_CPU_AVX512)
+        i = nn_sgd_avx512(n, p, g, mom, out_p, out_mom, lr_, mu, wd);
+    else if (path == RT_CPU_AVX2)
+        i = nn_sgd_avx2(n, p, g, mom, out_p, out_mom, lr_, mu, wd);
+#endif
+    (void)path;
+    for (; i < n; i++) {
         double pi = p[i];
         double d = (double)g[i] + wd * pi;
         if (mom) {
@@ -242,6 +300,12 @@ RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float
         }
         out_p[i] = (float)(pi - lr_ * d);
     }
+}
+
+RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom,
+                          double lr, double momentum, double weight_decay)
+{
+    rt_sgd_update_on(rt_cpu_path(), n, p, g, mom, out_p, out_mom, lr, momentum, weight_decay);
 }
 
 RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v, const float *step,
