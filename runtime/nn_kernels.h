@@ -82,6 +82,10 @@ void rt_sgd_update_on(RtCpuPath path, int64_t n, const float *p, const float *g,
 void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v, const float *step,
                     float *out_p, float *out_m, float *out_v, double lr, double beta1, double beta2, double eps,
                     double weight_decay);
+/* The same on a forced CPU path (as rt_sgd_update_on). */
+void rt_adam_update_on(RtCpuPath path, int64_t n, const float *p, const float *g, const float *m, const float *v,
+                       const float *step, float *out_p, float *out_m, float *out_v, double lr, double beta1,
+                       double beta2, double eps, double weight_decay);
 
 /* The scalar activations that generated element-wise loops call: the same
  * float operations as vmath.h's portable path, so a compiled loop gives
