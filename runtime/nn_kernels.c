@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "runtime/cpu.h"
 #include "runtime/rnnrt.h" /* must agree with nn_kernels.h */
 
 /* 0 if every ids[i], i < n, is in [0, limit). */
@@ -227,13 +228,105 @@ RT_API void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, cons
     }
 }
 
-/* Each element reads all its inputs before writing, so outputs may alias
- * their inputs. */
-RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom,
-                          double lr, double momentum, double weight_decay)
+/* The SGD (and Adam) update of a vector of elements at once on the AVX paths: the
+ * scalar loop's double operations below, one instruction each in the same
+ * order (each element is converted to double exactly, and the result
+ * rounded to float once, as the (float) cast does), so the same bits on
+ * every path (test_nn_kernels' test_sgd_paths).  The scalar loop did one
+ * element at a time with a branch on mom inside: at batch 1 the update of
+ * an LSTM 256's 526 K parameters was 9% of its training step (perf,
+ * docs/performance.md).  No FMA: gcc could contract a mul and an add of
+ * vectors under -ffp-contract=fast (gnu modes), hence the pragma; each
+ * operation is its own statement for clang's FP_CONTRACT.  Returns how
+ * many leading elements it did. */
+#if RT_X86
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+#define NN_SGD_KERNEL(name, isa, VD, VF, X, XF, W)                                                                 \
+    RT_TARGET(isa)                                                                                                 \
+    static int64_t name(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom, \
+                        double lr, double mu, double wd)                                                           \
+    {                                                                                                              \
+        const VD vlr = X##_set1_pd(lr), vmu = X##_set1_pd(mu), vwd = X##_set1_pd(wd);                              \
+        int64_t i = 0;                                                                                             \
+        for (; i + W <= n; i += W) {                                                                               \
+            VD pi = X##_cvtps_pd(XF##_loadu_ps(p + i));                                                            \
+            VD gi = X##_cvtps_pd(XF##_loadu_ps(g + i));                                                            \
+            VD t = X##_mul_pd(vwd, pi);                                                                            \
+            VD d = X##_add_pd(gi, t);                                                                              \
+            if (mom) {                                                                                             \
+                VD m = X##_cvtps_pd(XF##_loadu_ps(mom + i));                                                       \
+                VD u = X##_mul_pd(vmu, m);                                                                         \
+                d = X##_add_pd(u, d);                                                                              \
+                XF##_storeu_ps(out_mom + i, X##_cvtpd_ps(d));                                                      \
+            }                                                                                                      \
+            VD s = X##_mul_pd(vlr, d);                                                                             \
+            VF r = X##_cvtpd_ps(X##_sub_pd(pi, s));                                                                \
+            XF##_storeu_ps(out_p + i, r);                                                                          \
+        }                                                                                                          \
+        return i;                                                                                                  \
+    }
+NN_SGD_KERNEL(nn_sgd_avx512, "avx512f", __m512d, __m256, _mm512, _mm256, 8)
+NN_SGD_KERNEL(nn_sgd_avx2, "avx2", __m256d, __m128, _mm256, _mm, 4)
+#undef NN_SGD_KERNEL
+/* Adam likewise: rt_adam_update_on's loop, operation by operation (sqrt
+ * and division are correctly rounded in vectors as in scalars). */
+#define NN_ADAM_KERNEL(name, isa, VD, X, XF, W)                                                                  \
+    RT_TARGET(isa)                                                                                               \
+    static int64_t name(int64_t n, const float *p, const float *g, const float *m, const float *v, float *out_p, \
+                        float *out_m, float *out_v, double b1, double b2, double e, double wd, double step_size, \
+                        double bc2_sqrt)                                                                         \
+    {                                                                                                            \
+        const VD vb1 = X##_set1_pd(b1), vb2 = X##_set1_pd(b2), ve = X##_set1_pd(e), vwd = X##_set1_pd(wd);       \
+        const VD c1 = X##_set1_pd(1.0 - b1), c2 = X##_set1_pd(1.0 - b2), vss = X##_set1_pd(step_size);           \
+        const VD vbc = X##_set1_pd(bc2_sqrt);                                                                    \
+        int64_t i = 0;                                                                                           \
+        for (; i + W <= n; i += W) {                                                                             \
+            VD pi = X##_cvtps_pd(XF##_loadu_ps(p + i));                                                          \
+            VD t = X##_mul_pd(vwd, pi);                                                                          \
+            VD d = X##_add_pd(X##_cvtps_pd(XF##_loadu_ps(g + i)), t);                                            \
+            VD a = X##_mul_pd(vb1, X##_cvtps_pd(XF##_loadu_ps(m + i)));                                          \
+            VD b = X##_mul_pd(c1, d);                                                                            \
+            VD mi = X##_add_pd(a, b);                                                                            \
+            VD a2 = X##_mul_pd(vb2, X##_cvtps_pd(XF##_loadu_ps(v + i)));                                         \
+            VD b2d = X##_mul_pd(c2, d);                                                                          \
+            VD b2dd = X##_mul_pd(b2d, d);                                                                        \
+            VD vi = X##_add_pd(a2, b2dd);                                                                        \
+            XF##_storeu_ps(out_m + i, X##_cvtpd_ps(mi));                                                         \
+            XF##_storeu_ps(out_v + i, X##_cvtpd_ps(vi));                                                         \
+            VD num = X##_mul_pd(vss, mi);                                                                        \
+            VD den = X##_add_pd(X##_div_pd(X##_sqrt_pd(vi), vbc), ve);                                           \
+            VD q = X##_div_pd(num, den);                                                                         \
+            XF##_storeu_ps(out_p + i, X##_cvtpd_ps(X##_sub_pd(pi, q)));                                          \
+        }                                                                                                        \
+        return i;                                                                                                \
+    }
+NN_ADAM_KERNEL(nn_adam_avx512, "avx512f", __m512d, _mm512, _mm256, 8)
+NN_ADAM_KERNEL(nn_adam_avx2, "avx2", __m256d, _mm256, _mm, 4)
+#undef NN_ADAM_KERNEL
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+#endif
+
+/* Each element reads all its inputs before writing, so an output may be
+ * its input (the same array; not a shifted one). */
+RT_API void rt_sgd_update_on(RtCpuPath path, int64_t n, const float *p, const float *g, const float *mom, float *out_p,
+                             float *out_mom, double lr, double momentum, double weight_decay)
 {
     double lr_ = lr, mu = momentum, wd = weight_decay;
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+#if RT_X86
+    if (path == RT_CPU_AVX512)
+        i = nn_sgd_avx512(n, p, g, mom, out_p, out_mom, lr_, mu, wd);
+    else if (path == RT_CPU_AVX2)
+        i = nn_sgd_avx2(n, p, g, mom, out_p, out_mom, lr_, mu, wd);
+#endif
+    (void)path;
+    for (; i < n; i++) {
         double pi = p[i];
         double d = (double)g[i] + wd * pi;
         if (mom) {
@@ -244,15 +337,29 @@ RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float
     }
 }
 
-RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v, const float *step,
-                           float *out_p, float *out_m, float *out_v, double lr, double beta1, double beta2, double eps,
-                           double weight_decay)
+RT_API void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom,
+                          double lr, double momentum, double weight_decay)
+{
+    rt_sgd_update_on(rt_cpu_path(), n, p, g, mom, out_p, out_mom, lr, momentum, weight_decay);
+}
+
+RT_API void rt_adam_update_on(RtCpuPath path, int64_t n, const float *p, const float *g, const float *m, const float *v,
+                              const float *step, float *out_p, float *out_m, float *out_v, double lr, double beta1,
+                              double beta2, double eps, double weight_decay)
 {
     double b1 = beta1, b2 = beta2, e = eps, wd = weight_decay;
     double t = *step;
     double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
     double step_size = (double)lr / bc1, bc2_sqrt = sqrt(bc2);
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+#if RT_X86
+    if (path == RT_CPU_AVX512)
+        i = nn_adam_avx512(n, p, g, m, v, out_p, out_m, out_v, b1, b2, e, wd, step_size, bc2_sqrt);
+    else if (path == RT_CPU_AVX2)
+        i = nn_adam_avx2(n, p, g, m, v, out_p, out_m, out_v, b1, b2, e, wd, step_size, bc2_sqrt);
+#endif
+    (void)path;
+    for (; i < n; i++) {
         double pi = p[i];
         double d = (double)g[i] + wd * pi;
         double mi = b1 * (double)m[i] + (1.0 - b1) * d;
@@ -261,4 +368,11 @@ RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const floa
         out_v[i] = (float)vi;
         out_p[i] = (float)(pi - step_size * mi / (sqrt(vi) / bc2_sqrt + e));
     }
+}
+
+RT_API void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v, const float *step,
+                           float *out_p, float *out_m, float *out_v, double lr, double beta1, double beta2, double eps,
+                           double weight_decay)
+{
+    rt_adam_update_on(rt_cpu_path(), n, p, g, m, v, step, out_p, out_m, out_v, lr, beta1, beta2, eps, weight_decay);
 }

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "runtime/cpu.h"
+
 #define RT_ERR_ID_RANGE 2
 
 /* y[r] = softmax(x[r]) for each of `rows` rows of C; y may equal x. */
@@ -66,6 +68,10 @@ void rt_layernorm_grad_rows(int64_t rows, int64_t n, const float *x, const float
  * out_p may equal p, out_mom may equal mom. */
 void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, float *out_p, float *out_mom, double lr,
                    double momentum, double weight_decay);
+/* The same on a forced CPU path (the AVX ones do 4 or 8 elements at a
+ * time, with the same bits; the tests compare every path). */
+void rt_sgd_update_on(RtCpuPath path, int64_t n, const float *p, const float *g, const float *mom, float *out_p,
+                      float *out_mom, double lr, double momentum, double weight_decay);
 
 /* torch.optim.Adam on n elements (amsgrad off), t = *step (1 for the
  * first; a whole number >= 1, which the caller guarantees), in PyTorch's
@@ -76,6 +82,10 @@ void rt_sgd_update(int64_t n, const float *p, const float *g, const float *mom, 
 void rt_adam_update(int64_t n, const float *p, const float *g, const float *m, const float *v, const float *step,
                     float *out_p, float *out_m, float *out_v, double lr, double beta1, double beta2, double eps,
                     double weight_decay);
+/* The same on a forced CPU path (as rt_sgd_update_on). */
+void rt_adam_update_on(RtCpuPath path, int64_t n, const float *p, const float *g, const float *m, const float *v,
+                       const float *step, float *out_p, float *out_m, float *out_v, double lr, double beta1,
+                       double beta2, double eps, double weight_decay);
 
 /* The scalar activations that generated element-wise loops call: the same
  * float operations as vmath.h's portable path, so a compiled loop gives

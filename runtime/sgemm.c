@@ -46,13 +46,17 @@ static void pack_a(int transa, const float *A, int64_t lda, int64_t i0, int64_t 
 
 /* op(B)[p0.., j0..] (kc x nc) into column panels of nr: panel r holds
  * columns r*nr.. as kc rows of nr floats; columns past nc are zero. */
-static void pack_b(int transb, const float *B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, int nr,
-                   float *Bp)
+static void pack_b(const RtSgemmKernel *k, int transb, const float *B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc,
+                   int64_t nc, float *Bp)
 {
+    int nr = k->nr;
+    RtSgemmPackT pack_t = transb ? rt_sgemm_pack_t_for(k) : NULL; /* 8 x 8 transposes (sgemm_pack.c) */
     for (int64_t jr = 0; jr < nc; jr += nr) {
         int n = (int)min64(nr, nc - jr);
         float *dst = Bp + jr * kc;
-        if (!transb) {
+        if (pack_t && n == nr) {
+            pack_t(B + (j0 + jr) * ldb + p0, ldb, kc, nr, dst);
+        } else if (!transb) {
             /* op(B)[p][j] = B[p*ldb + j]: a row of the panel is contiguous. */
             for (int64_t p = 0; p < kc; p++) {
                 memcpy(dst + p * nr, B + (p0 + p) * ldb + j0 + jr, (size_t)n * sizeof(float));
@@ -133,7 +137,7 @@ static void blocked(const RtSgemmKernel *k, int transa, int transb, int64_t M, i
                 bblk = Bpk + jc / k->nr * K * k->nr + pc * k->nr; /* nc % nr == 0 */
                 pstride = K * k->nr;
             } else {
-                pack_b(transb, B, ldb, pc, jc, kc, nc, k->nr, Bp);
+                pack_b(k, transb, B, ldb, pc, jc, kc, nc, Bp);
             }
             for (int64_t ic = 0; ic < M; ic += k->mc) {
                 int64_t mc = min64(k->mc, M - ic);
@@ -485,7 +489,7 @@ RT_API void rt_sgemm_pack_b_on(RtCpuPath path, int transb, int64_t N, int64_t K,
                 (long long)ldb);
     } else {
         h.magic = PACK_MAGIC;
-        if (N > 0 && K > 0) pack_b(transb, B, ldb, 0, 0, K, N, k->nr, (float *)((char *)packed + PACK_HDR));
+        if (N > 0 && K > 0) pack_b(k, transb, B, ldb, 0, 0, K, N, (float *)((char *)packed + PACK_HDR));
     }
     memcpy(packed, &h, sizeof h);
 }

@@ -83,6 +83,12 @@ typedef struct RtSgemmKernel {
  * rows kernel serves). */
 RT_API RtSgemmRows rt_sgemm_matvec_for(const RtSgemmKernel *k);
 
+/* Packs one whole panel of a transposed B: dst[p*nr + j] = B[j*ldb + p]
+ * for j < nr, p < kc (sgemm_pack.c). */
+typedef void (*RtSgemmPackT)(const float *B, int64_t ldb, int64_t kc, int nr, float *dst);
+/* The vector packer for k's panels, or NULL (pack_b's scalar loop serves). */
+RT_API RtSgemmPackT rt_sgemm_pack_t_for(const RtSgemmKernel *k);
+
 RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_scalar;
 RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_avx2;
 RT_EXTERN const RtSgemmKernel rt_sgemm_kernel_avx512;

@@ -440,6 +440,75 @@ static void test_adam_hand(void **state)
     check_near("adam p2", 0, p, 0.98651033015917, 2 * ULP1(0.98651033015917));
 }
 
+/* rt_sgd_update_on on every path the CPU has against the scalar path,
+ * bit for bit: with and without momentum, into new arrays and in place,
+ * for every n up to 40 (the vector loops' 4- and 8-element bodies and
+ * every tail) and n = 301.  A contracted FMA, or a rounding to float
+ * between the double operations, would change the last bit of some. */
+static void test_sgd_paths(void **state)
+{
+    (void)state;
+    enum { N = 301 };
+    static float p[N], g[N], mom[N], want_p[N], want_m[N], got_p[N], got_m[N];
+    RtRng r;
+    rt_rng_seed(&r, 9);
+    fill(&r, p, N, 2.0f);
+    fill(&r, g, N, 0.5f);
+    fill(&r, mom, N, 0.3f);
+    const double lr = 0.0031, mu = 0.83, wd = 0.017;
+    for (RtCpuPath path = RT_CPU_SCALAR; path < RT_CPU_NPATHS; path = (RtCpuPath)(path + 1)) {
+        if (!rt_cpu_path_supported(path)) continue;
+        for (int n = 1; n <= N; n = n < 40 ? n + 1 : N) {
+            for (int with_mom = 0; with_mom < 2; with_mom++) {
+                const float *mm = with_mom ? mom : NULL;
+                rt_sgd_update_on(RT_CPU_SCALAR, n, p, g, mm, want_p, want_m, lr, mu, wd);
+                rt_sgd_update_on(path, n, p, g, mm, got_p, got_m, lr, mu, wd);
+                assert_memory_equal(got_p, want_p, (size_t)n * sizeof(float));
+                if (with_mom) assert_memory_equal(got_m, want_m, (size_t)n * sizeof(float));
+                /* in place: the outputs are the inputs */
+                memcpy(got_p, p, sizeof p);
+                memcpy(got_m, mom, sizeof mom);
+                rt_sgd_update_on(path, n, got_p, g, with_mom ? got_m : NULL, got_p, got_m, lr, mu, wd);
+                assert_memory_equal(got_p, want_p, (size_t)n * sizeof(float));
+                if (with_mom) assert_memory_equal(got_m, want_m, (size_t)n * sizeof(float));
+            }
+            if (n == N) break;
+        }
+    }
+}
+
+/* rt_adam_update_on likewise (test_sgd_paths), at step 3, with weight
+ * decay, v >= 0 as Adam keeps it. */
+static void test_adam_paths(void **state)
+{
+    (void)state;
+    enum { N = 301 };
+    static float p[N], g[N], m[N], v[N], want[3][N], got[3][N];
+    RtRng r;
+    rt_rng_seed(&r, 10);
+    fill(&r, p, N, 2.0f);
+    fill(&r, g, N, 0.5f);
+    fill(&r, m, N, 0.1f);
+    for (int i = 0; i < N; i++) v[i] = fabsf(rt_rng_uniform_sym(&r, 0.01f));
+    const float step = 3.0f;
+    for (RtCpuPath path = RT_CPU_SCALAR; path < RT_CPU_NPATHS; path = (RtCpuPath)(path + 1)) {
+        if (!rt_cpu_path_supported(path)) continue;
+        for (int n = 1; n <= N; n = n < 40 ? n + 1 : N) {
+            rt_adam_update_on(RT_CPU_SCALAR, n, p, g, m, v, &step, want[0], want[1], want[2], 0.003, 0.87, 0.995, 1e-6,
+                              0.01);
+            rt_adam_update_on(path, n, p, g, m, v, &step, got[0], got[1], got[2], 0.003, 0.87, 0.995, 1e-6, 0.01);
+            for (int k = 0; k < 3; k++) assert_memory_equal(got[k], want[k], (size_t)n * sizeof(float));
+            memcpy(got[0], p, sizeof p); /* in place */
+            memcpy(got[1], m, sizeof m);
+            memcpy(got[2], v, sizeof v);
+            rt_adam_update_on(path, n, got[0], g, got[1], got[2], &step, got[0], got[1], got[2], 0.003, 0.87, 0.995,
+                              1e-6, 0.01);
+            for (int k = 0; k < 3; k++) assert_memory_equal(got[k], want[k], (size_t)n * sizeof(float));
+            if (n == N) break;
+        }
+    }
+}
+
 /* Random arrays against ir/interp_ops.c's equations in double on the same
  * float inputs and float hyperparameters: the same arithmetic, rounded
  * once, so within one ulp (a floor of 1e-30 for outputs that are ~0). */
@@ -550,6 +619,8 @@ int main(void)
         cmocka_unit_test(test_embedding_grad),
         cmocka_unit_test(test_ids_out_of_range),
         cmocka_unit_test(test_sgd_hand),
+        cmocka_unit_test(test_sgd_paths),
+        cmocka_unit_test(test_adam_paths),
         cmocka_unit_test(test_adam_hand),
         cmocka_unit_test(test_optimizers_vs_reference),
         cmocka_unit_test(test_scalar_activations_bitwise),

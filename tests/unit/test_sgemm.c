@@ -404,6 +404,57 @@ static void test_packed_shapes(void **state)
                 }
 }
 
+/* The pack of a transposed B (what every x W^T packs: W stored [N, K]) on
+ * every path, against the layout sgemm_kernels.h defines: panel r at
+ * r*K*nr, element (p, j) of op(B) = B[(r*nr + j)*ldb + p], zero past N,
+ * compared bit for bit (the AVX paths transpose 8 x 8 blocks,
+ * sgemm_pack.c).  N and K around the 8 x 8 blocks and the panel widths
+ * (16, 32), with row padding, and the blocked loops' own packing of op(B)
+ * in kc slices through a product that must equal the pre-packed one. */
+static void test_pack_transposed(void **state)
+{
+    (void)state;
+    static const int64_t Ns[] = {1, 8, 15, 32, 33, 100}, Ks[] = {1, 7, 8, 9, 64, 300};
+    RtRng r;
+    rt_rng_seed(&r, 11);
+    FOR_EACH_PATH(path)
+    for (int ni = 0; ni < 6; ni++)
+        for (int ki = 0; ki < 6; ki++) {
+            int64_t N = Ns[ni], K = Ks[ki], ldb = K + (ni + ki) % 3;
+            const RtSgemmKernel *k = rt_sgemm_kernel_for(path);
+            if (!k) continue;
+            float *B = make_matrix(&r, N, K, ldb, NAN);
+            size_t bytes = rt_sgemm_packed_b_bytes_on(path, N, K);
+            unsigned char *pk = malloc(bytes);
+            float *want = calloc((size_t)((N + k->nr) * K), sizeof(float));
+            assert_non_null(pk);
+            assert_non_null(want);
+            rt_sgemm_pack_b_on(path, 1, N, K, B, ldb, pk);
+            for (int64_t j = 0; j < N; j++)
+                for (int64_t p = 0; p < K; p++) want[j / k->nr * K * k->nr + p * k->nr + j % k->nr] = B[j * ldb + p];
+            size_t panel_bytes = (size_t)((N + k->nr - 1) / k->nr * k->nr * K) * sizeof(float);
+            assert_int_equal(bytes, 64 + panel_bytes);
+            if (memcmp(pk + 64, want, panel_bytes))
+                fail_msg("%s N=%lld K=%lld ldb=%lld: the pack differs from the layout", rt_cpu_path_name(path),
+                         (long long)N, (long long)K, (long long)ldb);
+            /* the blocked loops pack op(B) themselves, kc rows at a time */
+            float *A = make_matrix(&r, 7, K, K, NAN), *C1 = calloc((size_t)(7 * N), 4),
+                  *C2 = calloc((size_t)(7 * N), 4);
+            assert_true(A && C1 && C2);
+            assert_int_equal(
+                rt_sgemm_run(path, RT_SGEMM_BLOCKED, 0, 1, 7, N, K, 1.0f, A, K, B, ldb, 0.0f, C1, N, NULL, 0), 0);
+            assert_int_equal(
+                rt_sgemm_packed_run(path, RT_SGEMM_BLOCKED, 0, 7, N, K, 1.0f, A, K, pk, 0.0f, C2, N, NULL, 0), 0);
+            assert_memory_equal(C1, C2, (size_t)(7 * N) * sizeof(float));
+            free(A);
+            free(C1);
+            free(C2);
+            free(B);
+            free(pk);
+            free(want);
+        }
+}
+
 /* Small M with more rows than one group, over the cache blocks (kc) and the
  * K % 8 / K % 16 tails of the dot kernels. */
 static void test_small_m_blocks(void **state)
@@ -697,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_workspace),
         cmocka_unit_test(test_packed_shapes),
+        cmocka_unit_test(test_pack_transposed),
         cmocka_unit_test(test_stream_same_bits),
         cmocka_unit_test(test_small_m_blocks),
         cmocka_unit_test(test_packed_rejects),
