@@ -38,22 +38,6 @@ static IrValue *shared_with(IrModule *m, IrOp *F, int k, IrBlock *after)
     return NULL;
 }
 
-/* Removes stacked output k of F (its yield and its result; nothing reads
- * the result any more). */
-static void remove_output(IrOp *F, int k)
-{
-    IrBlock *body = F->body;
-    int y = F->attrs.n_carried + k;
-    for (int i = y; i + 1 < body->nyields; i++) body->yields[i] = body->yields[i + 1];
-    body->nyields--;
-    for (int i = y; i + 1 < F->nresults; i++) {
-        F->results[i] = F->results[i + 1];
-        F->results[i]->def_index = i;
-    }
-    F->nresults--;
-    F->attrs.n_seq_out--;
-}
-
 /* Shares the stacked outputs of scan F of block top; the slices go to
  * `after`.  Returns the outputs removed. */
 static int share_scan(IrModule *m, IrBlock *top, IrOp *F, IrBlock *after)
@@ -68,7 +52,7 @@ static int share_scan(IrModule *m, IrBlock *top, IrOp *F, IrBlock *after)
         for (int i = 0; i < m->noutputs; i++)
             if (m->outputs[i].value == old) m->outputs[i].value = nv;
         if (m->loss == old) m->loss = nv;
-        remove_output(F, k);
+        ir_scan_drop_output(F, k);
         removed++;
     }
     return removed;
