@@ -4,7 +4,9 @@
 # (256, 32, 100) and (512, 64, 100), the time of a forward pass and of a
 # training step, their GFLOP/s, and the fraction of this machine's FP32 peak
 # measured in the same run, for rnnc and for the baselines PyTorch and
-# oneDNN, on 1 thread and on all cores.  Reports; never asserts.
+# oneDNN, on 1 thread and on all cores; then two stacked LSTM layers and
+# an LSTM written as a user cell two ways (EXTRA_CONFIGS below), and the
+# memory each implementation holds.  Reports; never asserts.
 #
 #   sh bench/rnn_bench.sh [BUILD]      (BUILD defaults to build)
 #
@@ -21,7 +23,9 @@
 # Each implementation is a program printing one line per cell and shape
 # (all of the benchmark's, or the one given as CELL I H B T):
 #   IMPL CELL I H B T threads=N fwd_ms=X fwd_spread=P% train_ms=Y train_spread=Q%
-# (lines starting with '#' are shown as notes), timed as shared/
+# and optionally NAME_mb=X fields, the memory table's (fwd_base, fwd_peak,
+# fwd_arena, train_base, train_peak, train_arena, weights: bench/rnn_rnnc.c
+# says what each is) (lines starting with '#' are shown as notes), timed as shared/
 # BENCHMARKING.md says: warm-up, best of 3 medians of >= 20 runs or >= 2 s.
 # Its runner below, run_IMPL THREADS CELL I H B T, runs one configuration on
 # that many threads, or returns 127 when it is not installed.  To add one:
