@@ -113,12 +113,11 @@ static int find_joins(Split *sp)
         changed = 0;
         /* every access of a candidate but its weight maps' writes and the
          * B of a top-level packs_b() disqualifies it */
-        KStmt **todo[64];
-        int depth[64], pos[64], n = 0;
+        KStmt **todo[64]; /* the blocks being walked, outermost first */
+        int depth[64], pos[64], n = 1;
         todo[0] = f->body.stmts;
         depth[0] = f->body.n;
         pos[0] = 0;
-        n = 1;
         while (n > 0) {
             if (pos[n - 1] == depth[n - 1]) {
                 n--;
