@@ -4,7 +4,9 @@
 # (256, 32, 100) and (512, 64, 100), the time of a forward pass and of a
 # training step, their GFLOP/s, and the fraction of this machine's FP32 peak
 # measured in the same run, for rnnc and for the baselines PyTorch and
-# oneDNN, on 1 thread and on all cores.  Reports; never asserts.
+# oneDNN, on 1 thread and on all cores; then two stacked LSTM layers and
+# an LSTM written as a user cell two ways (EXTRA_CONFIGS below), and the
+# memory each implementation holds.  Reports; never asserts.
 #
 #   sh bench/rnn_bench.sh [BUILD]      (BUILD defaults to build)
 #
@@ -21,7 +23,9 @@
 # Each implementation is a program printing one line per cell and shape
 # (all of the benchmark's, or the one given as CELL I H B T):
 #   IMPL CELL I H B T threads=N fwd_ms=X fwd_spread=P% train_ms=Y train_spread=Q%
-# (lines starting with '#' are shown as notes), timed as shared/
+# and optionally NAME_mb=X fields, the memory table's (fwd_base, fwd_peak,
+# fwd_arena, train_base, train_peak, train_arena, weights: bench/rnn_rnnc.c
+# says what each is) (lines starting with '#' are shown as notes), timed as shared/
 # BENCHMARKING.md says: warm-up, best of 3 medians of >= 20 runs or >= 2 s.
 # Its runner below, run_IMPL THREADS CELL I H B T, runs one configuration on
 # that many threads, or returns 127 when it is not installed.  To add one:
@@ -39,6 +43,24 @@ here=$(dirname "$0")
 NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 IMPLS=${RNN_BENCH_IMPLS:-"rnnc jit torch onednn"}
 if [ "$NCPU" -gt 1 ]; then THREADS=${RNN_BENCH_THREADS:-"1 $NCPU"}; else THREADS=${RNN_BENCH_THREADS:-1}; fi
+# ---- rows beyond one built-in layer (issue 18 item 1) ----
+# lstm2: two stacked LSTM layers (rnnc lstm(..., layers=2), nn.LSTM
+# num_layers=2, oneDNN's primitive with L = 2).  ulstm, glstm: the same
+# LSTM as a user-written cell, with one stacked weight matrix per input
+# (examples/user_cell.rnn) and gate by gate (W_i @ x, ..., U_o @ h); rnnc
+# only (user_cell_impl), compared with the built-in lstm's row of the same
+# size after the table (user_cells).
+# About 4 minutes of a quiet make bench (lstm2 at B = 32 most of it).
+EXTRA_CONFIGS="lstm2 256 256 1 100
+lstm2 256 256 32 100
+ulstm 256 256 32 100
+glstm 256 256 32 100"
+# whether IMPL runs CELL: a user cell is rnnc's language alone
+user_cell_impl() { # user_cell_impl CELL IMPL
+    case "$1" in ulstm | glstm) [ "$2" = rnnc ] || [ "$2" = jit ] ;; *) true ;; esac
+}
+# ---- end of the rows beyond one built-in layer ----
+
 # The benchmark's configurations, in table order: CELL I H B T, one a line
 # (RNN_BENCH_CONFIGS replaces them, for a quick look at one shape).
 CONFIGS=${RNN_BENCH_CONFIGS:-"lstm 256 256 1 100
@@ -49,7 +71,8 @@ gru 256 256 32 100
 gru 512 512 64 100
 rnn 256 256 1 100
 rnn 256 256 32 100
-rnn 512 512 64 100"}
+rnn 512 512 64 100
+$EXTRA_CONFIGS"}
 
 for tool in rnn_peak rnn_flops; do
     [ -x "$BUILD/bench/$tool" ] || { echo "rnn_bench: no $BUILD/bench/$tool (make bench builds it)" >&2; exit 1; }
@@ -183,6 +206,7 @@ echo "$CONFIGS" | while read -r cell i h b steps; do
         echo "# load average before $cell $i $b $steps, threads $t: $(loadavg); busy $b_pct%" >>"$tmp/notes"
         for impl in $IMPLS; do
             grep -qx "$impl" "$tmp/absent" && continue
+            user_cell_impl "$cell" "$impl" || continue
             start=$(date +%s)
             "run_$impl" "$t" "$cell" "$i" "$h" "$b" "$steps" <"/dev/null" >"$tmp/out" 2>"$tmp/err"
             rc=$?
@@ -244,6 +268,7 @@ FILENAME ~ /results$/ && !/^#/ {
         else if (kv[1] == "train_spread") ts = kv[2]
         else if (kv[1] == "fwd_policy") fpol[$1, key($2, $3, $4, $5, $6, nt)] = substr(kv[2], 1, 1)
         else if (kv[1] == "train_policy") tpol[$1, key($2, $3, $4, $5, $6, nt)] = substr(kv[2], 1, 1)
+        else if (kv[1] ~ /_mb$/) memv[$1, key($2, $3, $4, $5, $6, nt), kv[1]] = kv[2]
     }
     k = key($2, $3, $4, $5, $6, nt)
     fwd[$1, k] = fm; fsp[$1, k] = fs; trn[$1, k] = tm; tsp[$1, k] = ts
@@ -264,7 +289,7 @@ function ratio(base, r) { return (base == "" || r == "") ? "" : sprintf("%.2f", 
 END {
     n_impl = split(impls, im, " "); n_thr = split(threads, th, " ")
     n_cfg = split(configs, cl, "\n")
-    printf "%-4s %4s %3s %3s %4s  %-6s | %17s %7s %7s | %17s %7s %7s | %-11s %-11s\n",
+    printf "%-5s %4s %3s %3s %4s  %-6s | %17s %7s %7s | %17s %7s %7s | %-11s %-11s\n",
         "cell", "I=H", "B", "T", "thr", "impl", "fwd ms (spread)", "GFLOP/s", "%peak",
         "train ms (spr.)", "GFLOP/s", "%peak", "rnnc x f/t", "jit x f/t"
     for (c = 1; c <= n_cfg; c++) {
@@ -274,6 +299,7 @@ END {
             k = key(cf[1], cf[2], cf[3], cf[4], cf[5], th[n])
             for (m = 1; m <= n_impl; m++) {
                 p = im[m]
+                if (cf[1] ~ /^[ug]lstm$/ && p != "rnnc" && p != "jit") continue  # a user cell: rnnc only
                 f = fwd[p, k]; tt = trn[p, k]
                 gff = gf(fwdf[ck], f); gft = gf(trf[ck], tt)
                 rx = ""; jx = ""
@@ -281,7 +307,7 @@ END {
                     rx = ratio(f, fwd["rnnc", k]) "/" ratio(tt, trn["rnnc", k])
                 if (p != "rnnc" && p != "jit" && fwd["jit", k] != "" && f != "")
                     jx = ratio(f, fwd["jit", k]) "/" ratio(tt, trn["jit", k])
-                lead = (n == 1 && m == 1) ? sprintf("%-4s %4s %3s %3s", cf[1], cf[2], cf[4], cf[5]) : sprintf("%-4s %4s %3s %3s", "", "", "", "")
+                lead = (n == 1 && m == 1) ? sprintf("%-5s %4s %3s %3s", cf[1], cf[2], cf[4], cf[5]) : sprintf("%-5s %4s %3s %3s", "", "", "", "")
                 loaded = (k in busyp) && busyp[k] > 10
                 if (loaded) any_loaded = 1
                 printf "%s %4s  %-6s | %17s %7s %7s | %17s %7s %7s | %-11s %-11s\n", lead,
@@ -292,6 +318,7 @@ END {
     }
     print ""
     print "FLOPs: forward 2*G*H*(I+H)*B*T (G = 4 LSTM, 3 GRU, 1 RNN), training 3x forward (bench/rnn_flops.h);"
+    print "lstm2 (two stacked layers) adds 2*G*H*2H*B*T for its second layer; ulstm, glstm: an LSTM as a user cell."
     print "element-wise work not counted.  ms: best of 3 medians; spread: worst median vs best."
     print "%peak: of the FMA peak for that many threads, measured above.  rnnc x f/t: the row time /"
     print "the rnnc (C engine) row time, forward/training (> 1: rnnc faster); jit x f/t: the same against the"
@@ -299,4 +326,48 @@ END {
     print "(active, passive) that gave it, the faster of the two.  One-thread rows run pinned to core 0."
     if (any_loaded) print "*: another process used more than 10% of the CPU just before this row: compare within the row only."
     if (over) print "!: above the measured peak: a bug in that benchmark, not a result."
+
+    # ---- the user cells against the built-in lstm, and memory (issue 18 items 1, 4) ----
+    head = 0
+    for (c = 1; c <= n_cfg; c++) {
+        split(cl[c], cf, " ")
+        if (cf[1] !~ /^[ug]lstm$/) continue
+        for (n = 1; n <= n_thr; n++) {
+            k = key(cf[1], cf[2], cf[3], cf[4], cf[5], th[n]); kb = key("lstm", cf[2], cf[3], cf[4], cf[5], th[n])
+            line = ""
+            for (m = 1; m <= n_impl; m++) {
+                p = im[m]
+                if ((p != "rnnc" && p != "jit") || fwd[p, k] == "" || fwd[p, kb] == "") continue
+                line = line sprintf("  %-4s %s/%s", p, ratio(fwd[p, k], fwd[p, kb]), ratio(trn[p, k], trn[p, kb]))
+            }
+            if (line == "") continue
+            if (!head++) {
+                print ""
+                print "User-written LSTM cells against the built-in lstm of the same size, same run: the user cell'"'"'s"
+                print "time / the built-in'"'"'s, forward/training (1.00: as fast; issue 18'"'"'s goal: at most 1.10)."
+            }
+            printf "%-5s %4s %3s %3s %4s %s\n", cf[1], cf[2], cf[4], cf[5], th[n], line
+        }
+    }
+    head = 0
+    for (c = 1; c <= n_cfg; c++) {
+        split(cl[c], cf, " ")
+        k = key(cf[1], cf[2], cf[3], cf[4], cf[5], th[1])
+        for (m = 1; m <= n_impl; m++) {
+            p = im[m]
+            if (memv[p, k, "fwd_peak_mb"] == "") continue
+            if (!head++) {
+                print ""
+                print "Memory, " th[1] " thread(s), MiB: base, the process'"'"'s resident memory before the timed calls (code,"
+                print "libraries, weights, inputs); peak, the most resident during them (VmHWM); arena, rnnc'"'"'s memory"
+                print "plan at these sizes; weights, the parameters (rnnc reads them in place)."
+                printf "%-5s %4s %3s %3s  %-6s | %8s %8s %8s | %8s %8s %8s | %8s\n", "cell", "I=H", "B", "T", "impl",
+                    "fwd base", "peak", "arena", "trn base", "peak", "arena", "weights"
+            }
+            printf "%-5s %4s %3s %3s  %-6s | %8s %8s %8s | %8s %8s %8s | %8s\n", cf[1], cf[2], cf[4], cf[5], p,
+                memv[p, k, "fwd_base_mb"], memv[p, k, "fwd_peak_mb"], memv[p, k, "fwd_arena_mb"],
+                memv[p, k, "train_base_mb"], memv[p, k, "train_peak_mb"], memv[p, k, "train_arena_mb"],
+                memv[p, k, "weights_mb"]
+        }
+    }
 }' "$tmp/peak" "$tmp/busy" "$tmp/flops" "$tmp/results"

@@ -5,7 +5,7 @@
  *
  *   rnn_flops CELL I H B T   ->   "fwd_flops=... train_flops=..."
  *
- * CELL is lstm, gru or rnn. */
+ * CELL is one of rnn_flops.h's names: lstm, gru, rnn, lstm2, ulstm, glstm. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,7 +14,7 @@
 int main(int argc, char **argv)
 {
     if (argc != 6 || !rnn_flops_gates(argv[1])) {
-        fprintf(stderr, "usage: rnn_flops lstm|gru|rnn I H B T\n");
+        fprintf(stderr, "usage: rnn_flops lstm|gru|rnn|lstm2|ulstm|glstm I H B T\n");
         return 2;
     }
     long v[4];

@@ -9,7 +9,9 @@
  *     fwd   = 2 * G * H * (I + H) * B * T
  *
  * i.e. per step the gate pre-activations [B, G*H] = x_t W_ih^T + h_{t-1}
- * W_hh^T, two GEMMs of 2*B*G*H*I and 2*B*G*H*H flops.  Element-wise work
+ * W_hh^T, two GEMMs of 2*B*G*H*I and 2*B*G*H*H flops.  L stacked layers
+ * add (L - 1) * 2 * G * H * (H + H) * B * T: the layers above the first
+ * read the H outputs of the one below.  Element-wise work
  * (biases, activations, the cell update) is O(B*G*H) per step, 1/(I+H) of the
  * GEMMs or less, and is not counted: it is not what the peak measures.
  *
@@ -27,19 +29,26 @@
 #include <string.h>
 
 /* Gate blocks of a cell named "lstm", "gru" or "rnn" (vanilla, tanh); 0 for
- * any other name. */
+ * any other name.  The benchmark's other rows are LSTMs: "lstm2", two
+ * stacked layers; "ulstm", a user-written cell with one stacked weight
+ * matrix per input (examples/user_cell.rnn); "glstm", a user cell written
+ * gate by gate (W_i @ x, ..., U_o @ h). */
 static inline int rnn_flops_gates(const char *cell)
 {
-    if (!strcmp(cell, "lstm")) return 4;
+    if (!strcmp(cell, "lstm") || !strcmp(cell, "lstm2") || !strcmp(cell, "ulstm") || !strcmp(cell, "glstm")) return 4;
     if (!strcmp(cell, "gru")) return 3;
     if (!strcmp(cell, "rnn")) return 1;
     return 0;
 }
 
+/* Stacked layers of a benchmark cell: 2 for "lstm2", else 1. */
+static inline int rnn_flops_layers(const char *cell) { return strcmp(cell, "lstm2") ? 1 : 2; }
+
 /* FLOPs of one forward pass over the whole sequence (0 for an unknown cell). */
 static inline double rnn_flops_forward(const char *cell, long i, long h, long b, long t)
 {
-    return 2.0 * rnn_flops_gates(cell) * (double)h * (double)(i + h) * (double)b * (double)t;
+    double g = rnn_flops_gates(cell), rows = (double)b * (double)t;
+    return 2.0 * g * (double)h * rows * ((double)(i + h) + (rnn_flops_layers(cell) - 1) * 2.0 * (double)h);
 }
 
 /* FLOPs of one training step: forward and backward. */

@@ -9,7 +9,9 @@
  *         r * (W_hn h + b_hn), which is PyTorch's GRU (oneDNN's gru_forward is
  *         the other form, r * h before the product)
  *   rnn   dnnl::vanilla_rnn_forward / backward with tanh
- * One layer, one direction, zero initial state, sequence-major input [T, B, I].
+ * One layer, one direction, zero initial state, sequence-major input [T, B, I];
+ * "lstm2" is two stacked LSTM layers, the primitive's L = 2 (it needs
+ * I = H, as the benchmark has).
  *
  * Forward: prop_kind::forward_inference, weights in the layout oneDNN picks
  * (format_tag::any; may be a packed format with a header), reordered into it
@@ -33,6 +35,9 @@
  *
  * Output, one line per cell and shape (bench/rnn_bench.sh parses it):
  *   onednn CELL I H B T threads=N fwd_ms=X fwd_spread=P% train_ms=Y train_spread=Q%
+ *          fwd_base_mb=.. fwd_peak_mb=.. train_base_mb=.. train_peak_mb=..
+ * the process's resident memory before each timing and its peak during it
+ * (VmHWM reset before it), in MiB, as bench/rnn_rnnc.c reports them.
  * threads is what OpenMP will use (OMP_NUM_THREADS; oneDNN is built on it).
  *
  *   rnn_onednn                  every cell and shape of the benchmark
@@ -50,6 +55,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <malloc.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -60,8 +66,10 @@ using dt = memory::data_type;
 namespace {
 
 struct Config {
-    std::string cell;
+    std::string cell; /* lstm, gru, rnn; "lstm2" is printed, cell is then "lstm" */
     long i, h, b, t;
+    long layers;
+    std::string label;
 };
 
 /* The benchmark's shapes: (I = H, B, T). */
@@ -98,6 +106,33 @@ Timing time_op(const std::function<void()> &op)
         worst = std::max(worst, med);
     }
     return {best * 1e3, 100.0 * (worst - best) / best};
+}
+
+/* Peak resident memory, as bench/rnn_rnnc.c measures it: a field of
+ * /proc/self/status in KiB ("VmRSS", "VmHWM"), -1 where there is none. */
+long status_kib(const char *key)
+{
+    FILE *f = std::fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long v = -1;
+    size_t n = std::strlen(key);
+    while (v < 0 && std::fgets(line, sizeof line, f))
+        if (!std::strncmp(line, key, n) && line[n] == ':') v = std::strtol(line + n + 1, nullptr, 10);
+    std::fclose(f);
+    return v;
+}
+
+/* Resets VmHWM to the current RSS (clear_refs, Linux 4.0 on) after giving
+ * the heap's free pages back; the RSS in KiB, or -1 when it cannot. */
+long peak_start()
+{
+    malloc_trim(0);
+    FILE *f = std::fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    bool bad = std::fputs("5", f) < 0;
+    bad |= std::fclose(f) != 0;
+    return bad ? -1 : status_kib("VmRSS");
 }
 
 /* Floats of a memory object; only for layouts that are plain arrays. */
@@ -138,9 +173,10 @@ Prims make_prims(const Config &c, const engine &eng)
     const memory::dim Gb = c.cell == "gru" ? 4 : G; /* lbr_gru: a 4th bias block */
     memory::desc src({c.t, c.b, c.i}, dt::f32, tag::tnc);
     memory::desc dst({c.t, c.b, c.h}, dt::f32, tag::tnc);
-    memory::desc wl({1, 1, c.i, G, c.h}, dt::f32, tag::any);
-    memory::desc wi({1, 1, c.h, G, c.h}, dt::f32, tag::any);
-    memory::desc bias({1, 1, Gb, c.h}, dt::f32, tag::any);
+    const memory::dim L = c.layers;
+    memory::desc wl({L, 1, c.i, G, c.h}, dt::f32, tag::any);
+    memory::desc wi({L, 1, c.h, G, c.h}, dt::f32, tag::any);
+    memory::desc bias({L, 1, Gb, c.h}, dt::f32, tag::any);
     memory::desc none; /* zero initial state, final state not wanted */
     memory::desc dsrc({c.t, c.b, c.i}, dt::f32, tag::any);
     const auto fwd = rnn_direction::unidirectional_left2right;
@@ -192,9 +228,10 @@ int bench(const Config &c, const engine &eng, stream &s)
 
     /* Plain parameters and data, the way a user holds them. */
     const float scale = 1.0f / std::sqrt((float)c.h); /* PyTorch's init range */
-    memory wl_plain({{1, 1, c.i, G, c.h}, dt::f32, tag::ldigo}, eng);
-    memory wi_plain({{1, 1, c.h, G, c.h}, dt::f32, tag::ldigo}, eng);
-    memory b_plain({{1, 1, Gb, c.h}, dt::f32, tag::ldgo}, eng);
+    const memory::dim L = c.layers;
+    memory wl_plain({{L, 1, c.i, G, c.h}, dt::f32, tag::ldigo}, eng);
+    memory wi_plain({{L, 1, c.h, G, c.h}, dt::f32, tag::ldigo}, eng);
+    memory b_plain({{L, 1, Gb, c.h}, dt::f32, tag::ldgo}, eng);
     memory x({{c.t, c.b, c.i}, dt::f32, tag::tnc}, eng);
     memory target({{c.t, c.b, c.h}, dt::f32, tag::tnc}, eng);
     fill_uniform(wl_plain, rng, scale);
@@ -214,6 +251,7 @@ int bench(const Config &c, const engine &eng, stream &s)
                                                 {DNNL_ARG_WEIGHTS_ITER, wi_inf},
                                                 {DNNL_ARG_BIAS, b_inf},
                                                 {DNNL_ARG_DST_LAYER, y_inf}};
+    long fwd_base = peak_start();
     Timing fwd = time_op([&] {
         inf.execute(s, inf_args);
         s.wait();
@@ -283,6 +321,7 @@ int bench(const Config &c, const engine &eng, stream &s)
     }
 
     const float lr = 1e-3f, gscale = 2.0f / (float)nfloats(y);
+    long fwd_peak = status_kib("VmHWM"), train_base = peak_start();
     Timing train = time_op([&] {
         tr.execute(s, tr_args);
         s.wait();
@@ -302,9 +341,14 @@ int bench(const Config &c, const engine &eng, stream &s)
     });
 
     std::printf("onednn %s %ld %ld %ld %ld threads=%d fwd_ms=%.4f fwd_spread=%.1f%% "
-                "train_ms=%.4f train_spread=%.1f%%\n",
-                c.cell.c_str(), c.i, c.h, c.b, c.t, omp_get_max_threads(), fwd.ms, fwd.spread_pct, train.ms,
+                "train_ms=%.4f train_spread=%.1f%%",
+                c.label.c_str(), c.i, c.h, c.b, c.t, omp_get_max_threads(), fwd.ms, fwd.spread_pct, train.ms,
                 train.spread_pct);
+    long train_peak = status_kib("VmHWM");
+    if (fwd_base >= 0 && train_base >= 0)
+        std::printf(" fwd_base_mb=%.1f fwd_peak_mb=%.1f train_base_mb=%.1f train_peak_mb=%.1f", fwd_base / 1024.0,
+                    fwd_peak / 1024.0, train_base / 1024.0, train_peak / 1024.0);
+    std::printf("\n");
     std::fflush(stdout);
     return 0;
 }
@@ -315,17 +359,26 @@ int main(int argc, char **argv)
 {
     std::vector<Config> configs;
     if (argc == 6) {
-        Config c{argv[1], std::atol(argv[2]), std::atol(argv[3]), std::atol(argv[4]), std::atol(argv[5])};
-        if ((c.cell != "lstm" && c.cell != "gru" && c.cell != "rnn") || c.i <= 0 || c.h <= 0 || c.b <= 0 || c.t <= 0) {
-            std::fprintf(stderr, "usage: rnn_onednn [lstm|gru|rnn I H B T]\n");
+        std::string cell = argv[1];
+        long layers = cell == "lstm2" ? 2 : 1;
+        Config c{layers == 2 ? "lstm" : cell,
+                 std::atol(argv[2]),
+                 std::atol(argv[3]),
+                 std::atol(argv[4]),
+                 std::atol(argv[5]),
+                 layers,
+                 cell};
+        if ((c.cell != "lstm" && c.cell != "gru" && c.cell != "rnn") || c.i <= 0 || c.h <= 0 || c.b <= 0 || c.t <= 0 ||
+            (layers > 1 && c.i != c.h)) {
+            std::fprintf(stderr, "usage: rnn_onednn [lstm|gru|rnn|lstm2 I H B T] (lstm2: I = H)\n");
             return 2;
         }
         configs.push_back(c);
     } else if (argc == 1) {
         for (const char *cell : kCells)
-            for (const auto &sh : kShapes) configs.push_back({cell, sh[0], sh[0], sh[1], sh[2]});
+            for (const auto &sh : kShapes) configs.push_back({cell, sh[0], sh[0], sh[1], sh[2], 1, cell});
     } else {
-        std::fprintf(stderr, "usage: rnn_onednn [lstm|gru|rnn I H B T]\n");
+        std::fprintf(stderr, "usage: rnn_onednn [lstm|gru|rnn|lstm2 I H B T] (lstm2: I = H)\n");
         return 2;
     }
     try {

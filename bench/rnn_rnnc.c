@@ -23,7 +23,13 @@
  *             O(1/H) of the layer's and is left in.  The step also computes
  *             what `rnnc train` gets from it: the gradients' global norm
  *             (O(parameters)).
- * CELL is lstm, gru (PyTorch's form, oneDNN's lbr_gru) or rnn (tanh).
+ * CELL is lstm, gru (PyTorch's form, oneDNN's lbr_gru) or rnn (tanh); or
+ * one of the LSTM rows: lstm2, two stacked layers (lstm(..., layers=2));
+ * ulstm and glstm, the same LSTM as a user-written cell, with one stacked
+ * weight matrix per input (as examples/user_cell.rnn) or gate by gate
+ * (ulstm_src, glstm_src below).  Only lstm2 has baselines (nn.LSTM with
+ * num_layers=2, oneDNN's primitive with 2 layers); the user cells are
+ * compared with the built-in lstm of the same size.
  *
  * Each timed call is engine->run() with the tensors already in memory: the
  * engine's checks and its allocation of the result tensors are in the
@@ -43,6 +49,15 @@
  *
  * Output, one line per cell and shape (bench/rnn_bench.sh parses it):
  *   LABEL CELL I H B T threads=N fwd_ms=X fwd_spread=P% train_ms=Y train_spread=Q%
+ *         fwd_base_mb=.. fwd_peak_mb=.. train_base_mb=.. train_peak_mb=..
+ *         fwd_arena_mb=.. train_arena_mb=.. weights_mb=..
+ * Memory (MiB; time_mem() below): base, the process's resident memory
+ * before the function's first run (code, libraries, weights, inputs);
+ * peak, the most resident during its timed runs (VmHWM, reset after one
+ * untimed run, so that compiling is not in it); arena, the memory plan's
+ * arena at these sizes (lower/memplan.h), and the weights, which the
+ * compiled code reads in place.  Peak and base are left out where
+ * /proc/self/clear_refs cannot reset the peak.
  * LABEL is --label's ("rnnc" by default; the script runs the C engine as
  * "rnnc" and the JIT as "jit"); threads = RNNC_THREADS (the runtime's own
  * default when unset).
@@ -54,11 +69,15 @@
  *
  *   rnn_rnnc [--engine NAME] [--label NAME] [--no-check] [--forward-only] [--cpu-clock] [CELL I H B T]
  *   rnn_rnnc --compile-time [CELL H LAYERS] */
+#define _DEFAULT_SOURCE /* glibc's malloc_trim */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "exec/jitengine.h"
 #include "bench/rnn_flops.h"
@@ -66,6 +85,8 @@
 #include "frontend/ast.h"
 #include "frontend/diag.h"
 #include "frontend/sema.h"
+#include "ir/bind.h"
+#include "lower/kcompile.h"
 #include "passes/pipeline.h"
 #include "exec/rng.h"
 #include "runtime/threadpool.h"
@@ -103,20 +124,48 @@ static void model_free(Model *md)
     memset(md, 0, sizeof *md);
 }
 
-/* The .rnn text of the forward or the training model (see the top). */
+/* The user-written LSTM cells of the rows "ulstm" and "glstm": PyTorch's
+ * LSTM equations (gate order i, f, g, o), one bias.  ulstm as
+ * examples/user_cell.rnn writes it, one stacked weight matrix per input;
+ * glstm gate by gate as the textbook does, eight products a step, which
+ * passes/merge_linear.c joins into the built-in's two. */
+static const char ulstm_src[] = "cell ulstm(x: [I]) -> [H] {\n"
+                                "  param W: [4H, I]  param U: [4H, H]  param b: [4H]\n"
+                                "  state h: [H] = 0\n  state c: [H] = 0\n"
+                                "  i, f, g, o = split(W @ x + U @ h + b, 4)\n"
+                                "  c' = sigmoid(f) * c + sigmoid(i) * tanh(g)\n"
+                                "  h' = sigmoid(o) * tanh(c')\n  out h'\n}\n";
+static const char glstm_src[] = "cell glstm(x: [I]) -> [H] {\n"
+                                "  param Wi: [H, I]  param Wf: [H, I]  param Wg: [H, I]  param Wo: [H, I]\n"
+                                "  param Ui: [H, H]  param Uf: [H, H]  param Ug: [H, H]  param Uo: [H, H]\n"
+                                "  param bi: [H]  param bf: [H]  param bg: [H]  param bo: [H]\n"
+                                "  state h: [H] = 0\n  state c: [H] = 0\n"
+                                "  i = sigmoid(Wi @ x + Ui @ h + bi)\n  f = sigmoid(Wf @ x + Uf @ h + bf)\n"
+                                "  g = tanh(Wg @ x + Ug @ h + bg)\n  o = sigmoid(Wo @ x + Uo @ h + bo)\n"
+                                "  c' = f * c + i * g\n  h' = o * tanh(c')\n  out h'\n}\n";
+
+/* The .rnn text of the forward or the training model (see the top): a
+ * built-in cell with c->layers layers ("lstm2": lstm, 2), or a user cell
+ * with its definition before the model. */
 static char *model_text(const Config *c, int train)
 {
-    char *s = malloc(512);
+    int user = !strcmp(c->cell, "ulstm") || !strcmp(c->cell, "glstm");
+    char layer[128];
+    if (user)
+        snprintf(layer, sizeof layer, "%s(x, H=%ld)", c->cell, c->h);
+    else
+        snprintf(layer, sizeof layer, "%.4s(x, hidden=%ld, layers=%d)", c->cell, c->h, c->layers); /* lstm2: lstm */
+    const char *cells = !user ? "" : !strcmp(c->cell, "ulstm") ? ulstm_src : glstm_src;
+    size_t n = strlen(cells) + 512;
+    char *s = malloc(n);
     if (!s) return NULL;
     if (train)
-        snprintf(s, 512,
-                 "model step {\n  input tok : seq<int>\n  target y : seq<[%ld]>\n"
-                 "  x = embedding(tok, vocab=%d, dim=%ld)\n  h = %s(x, hidden=%ld, layers=%d)\n"
-                 "  loss = mse(h, y)\n}\n",
-                 c->h, VOCAB, c->i, c->cell, c->h, c->layers);
+        snprintf(s, n,
+                 "%smodel step {\n  input tok : seq<int>\n  target y : seq<[%ld]>\n"
+                 "  x = embedding(tok, vocab=%d, dim=%ld)\n  h = %s\n  loss = mse(h, y)\n}\n",
+                 cells, c->h, VOCAB, c->i, layer);
     else
-        snprintf(s, 512, "model fwd {\n  input x : seq<[%ld]>\n  h = %s(x, hidden=%ld, layers=%d)\n  output h\n}\n",
-                 c->i, c->cell, c->h, c->layers);
+        snprintf(s, n, "%smodel fwd {\n  input x : seq<[%ld]>\n  h = %s\n  output h\n}\n", cells, c->i, layer);
     return s;
 }
 
@@ -272,13 +321,21 @@ typedef struct Timing {
 
 typedef int (*Op)(void *ctx);
 
-/* --cpu-clock: the process's CPU time instead of the wall clock, for
- * one-thread A/B comparisons on a loaded machine (it leaves out the time
- * other processes held the core; with two threads it sums both). */
+/* --cpu-clock (or RNN_BENCH_CLOCK=cpu): the process's CPU time instead
+ * of the wall clock, for one-thread A/B comparisons on a loaded machine
+ * (it leaves out the time other processes held the core; cache
+ * interference stays; with two threads it sums both).  make bench uses
+ * wall time. */
 static clockid_t bench_clock = CLOCK_MONOTONIC;
 
 static double now(void)
 {
+    static int env_read;
+    if (!env_read) {
+        const char *c = getenv("RNN_BENCH_CLOCK");
+        if (c && !strcmp(c, "cpu")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
+        env_read = 1;
+    }
     struct timespec ts;
     clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -348,6 +405,89 @@ static int run_call(void *ctx)
     return rc;
 }
 
+/* ---- memory --------------------------------------------------------------------- */
+
+/* A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), or -1 where
+ * there is none (not Linux). */
+static long status_kib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(key);
+    while (v < 0 && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':') v = strtol(line + n + 1, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* Starts a measurement of peak resident memory: gives the heap's free
+ * pages back (what the check and the compilers freed would otherwise
+ * count) and resets VmHWM to the current RSS (writing 5 to clear_refs,
+ * Linux 4.0 on).  Returns the RSS in KiB, or -1 when the peak cannot be
+ * reset (then no peak is reported). */
+static long peak_start(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    int bad = fputs("5", f) < 0;
+    bad |= fclose(f) != 0;
+    return bad ? -1 : status_kib("VmRSS");
+}
+
+/* The memory plan's arena, in bytes, of m as a compiled engine runs it on
+ * these inputs (exec/kfunc_run.c sizes it the same way: kcompile, the
+ * size symbols from the inputs, arena_bytes evaluated); -1 on an error. */
+static double arena_bytes(const IrModule *m, const TensorMap *inputs)
+{
+    char err[512];
+    KFunc *kf = kcompile(m, "bench", err, sizeof err);
+    int64_t *sym = malloc(sizeof *sym * (size_t)(m->nsyms ? m->nsyms : 1));
+    double v = -1;
+    if (kf && sym && !ir_bind_inputs(m, inputs, sym, m->loss != NULL, err, sizeof err)) {
+        for (int k = 0; k < m->nsyms; k++)
+            if (sym[k] < 0) sym[k] = 1;
+        v = (double)kexpr_eval(kf->arena_bytes, sym, NULL);
+    }
+    free(sym);
+    if (kf) kfunc_free(kf);
+    return v;
+}
+
+/* Bytes of the float tensors in map. */
+static double map_bytes(const TensorMap *map)
+{
+    double v = 0;
+    for (int k = 0; k < map->count; k++) v += 4.0 * (double)rt_numel(&map->tensors[k]);
+    return v;
+}
+
+/* The memory of one timed function: the RSS before its timing, the peak
+ * during it (KiB, -1: unknown) and its arena (bytes). */
+typedef struct Mem {
+    long base_kib, peak_kib;
+    double arena;
+} Mem;
+
+/* Times call with time_op, measuring its memory: the RSS before its
+ * first run (code, libraries, the weights and inputs), then one untimed
+ * run, so that compiling (the JIT compiles in this process) is not in
+ * the peak, which is reset after it; the peak then holds the arena, the
+ * results each call allocates and the compiled code. */
+static Timing time_mem(Call *call, Mem *mem)
+{
+    mem->base_kib = peak_start();
+    if (run_call(call)) exit(1);
+    long ok = peak_start();
+    Timing t = time_op(run_call, call);
+    mem->peak_kib = ok < 0 || mem->base_kib < 0 ? -1 : status_kib("VmHWM");
+    mem->arena = arena_bytes(call->m, call->inputs);
+    return t;
+}
 /* ---- one configuration -------------------------------------------------------------- */
 
 /* Builds, checks (unless !check) and times config c with the engine
@@ -391,11 +531,18 @@ static int bench(const char *engine, const char *label, const Config *c, int thr
                worst);
     }
     Call fwd = {e, fc.m, &fparams, &fin, 0}, train = {e, tc.m, &tparams, &tin, 1};
-    Timing tf = time_op(run_call, &fwd);
-    Timing tt = forward_only ? (Timing){0, 0} : time_op(run_call, &train);
+    Mem mf, mt = {0};
+    mt.peak_kib = -1;
+    Timing tf = time_mem(&fwd, &mf);
+    Timing tt = forward_only ? (Timing){0, 0} : time_mem(&train, &mt);
     printf("%s %s %ld %ld %ld %ld threads=%d fwd_ms=%.4f fwd_spread=%.1f%% train_ms=%.4f "
-           "train_spread=%.1f%%\n",
+           "train_spread=%.1f%%",
            label, c->cell, c->i, c->h, c->b, c->t, threads, tf.ms, tf.spread_pct, tt.ms, tt.spread_pct);
+    if (mf.peak_kib >= 0 && mt.peak_kib >= 0)
+        printf(" fwd_base_mb=%.1f fwd_peak_mb=%.1f train_base_mb=%.1f train_peak_mb=%.1f", mf.base_kib / 1024.0,
+               mf.peak_kib / 1024.0, mt.base_kib / 1024.0, mt.peak_kib / 1024.0);
+    printf(" fwd_arena_mb=%.2f train_arena_mb=%.2f weights_mb=%.2f\n", mf.arena / (1 << 20), mt.arena / (1 << 20),
+           map_bytes(&fparams) / (1 << 20));
     fflush(stdout);
     rc = 0;
 done:
@@ -492,7 +639,7 @@ static int compile_time(const Config *c)
 static int usage(void)
 {
     fprintf(stderr, "usage: rnn_rnnc [--engine NAME] [--label NAME] [--no-check] [--forward-only] [--cpu-clock]\n"
-                    "                [lstm|gru|rnn I H B T]\n"
+                    "                [CELL I H B T]   (CELL: lstm, gru, rnn, lstm2, ulstm or glstm)\n"
                     "       rnn_rnnc --compile-time [lstm|gru|rnn H LAYERS]\n");
     return 2;
 }
@@ -547,7 +694,7 @@ int main(int argc, char **argv)
     Config configs[sizeof cells / sizeof *cells * sizeof shapes / sizeof *shapes];
     int n = 0;
     if (argc - a == 5) {
-        Config c = {argv[a], 0, 0, 0, 0, 1};
+        Config c = {argv[a], 0, 0, 0, 0, rnn_flops_layers(argv[a])};
         if (read_sizes(argv + a + 1, 4, (long *const[]){&c.i, &c.h, &c.b, &c.t}) || !rnn_flops_gates(c.cell))
             return usage();
         configs[n++] = c;

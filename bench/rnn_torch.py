@@ -10,7 +10,8 @@ system BLAS: with the reference BLAS PyTorch's recurrent layers are ~40x
 slower and a comparison with them means nothing (shared/BENCHMARKING.md;
 scripts/bench_deps.sh installs and selects OpenBLAS).
 
-One layer, one direction, zero initial state, input [T, B, I].
+One layer, one direction, zero initial state, input [T, B, I]; "lstm2" is
+nn.LSTM(num_layers=2), two stacked layers.
   forward: under torch.inference_mode(), y, _ = layer(x)
   training step: zero_grad; y, _ = layer(x); MSE loss of y against a fixed
     target; backward; SGD step.  x requires grad, so the backward pass also
@@ -38,6 +39,10 @@ spread = (worst median - best median) / best.
 
 Output, one line per cell and shape:
   torch CELL I H B T threads=N fwd_ms=X fwd_spread=P% train_ms=Y train_spread=Q%
+        fwd_base_mb=.. fwd_peak_mb=.. train_base_mb=.. train_peak_mb=..
+the process's resident memory before each timing and its peak during it
+(VmHWM, reset before it through /proc/self/clear_refs), in MiB, as
+bench/rnn_rnnc.c reports them; left out where the peak cannot be reset.
 
   rnn_torch.py [--threads N] [--default-malloc] [CELL I H B T]
 """
@@ -47,7 +52,7 @@ import os
 import sys
 import time
 
-CELLS = ("lstm", "gru", "rnn")
+CELLS = ("lstm", "gru", "rnn", "lstm2")
 SHAPES = ((256, 1, 100), (256, 32, 100), (512, 64, 100))  # (I = H, B, T)
 MMAP_THRESHOLD = str(64 << 20)
 TRIM_THRESHOLD = str(256 << 20)
@@ -77,6 +82,28 @@ def time_op(op):
     return best * 1e3, 100.0 * (worst - best) / best
 
 
+def status_kib(key):
+    """A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), or None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def peak_start():
+    """Resets VmHWM to the current RSS; the RSS in KiB, or None."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return None
+    return status_kib("VmRSS")
+
+
 def blas_library():
     """The BLAS library file this process has loaded (from /proc/self/maps),
     so that the table says whether PyTorch ran on OpenBLAS."""
@@ -90,8 +117,9 @@ def blas_library():
 
 def bench(torch, cell, i, h, b, t, threads):
     torch.manual_seed(7)
-    make = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
-    layer = make(input_size=i, hidden_size=h, num_layers=1)  # nn.RNN: tanh by default
+    make = {"lstm": torch.nn.LSTM, "lstm2": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    layers = 2 if cell == "lstm2" else 1
+    layer = make(input_size=i, hidden_size=h, num_layers=layers)  # nn.RNN: tanh by default
     x = torch.rand(t, b, i) * 2 - 1
     target = torch.rand(t, b, h) * 2 - 1
 
@@ -99,7 +127,9 @@ def bench(torch, cell, i, h, b, t, threads):
         with torch.inference_mode():
             layer(x)
 
+    fwd_base = peak_start()
     fwd_ms, fwd_spread = time_op(forward)
+    fwd_peak = status_kib("VmHWM")
 
     xg = x.clone().requires_grad_(True)
     opt = torch.optim.SGD(layer.parameters(), lr=1e-3)
@@ -112,10 +142,16 @@ def bench(torch, cell, i, h, b, t, threads):
         loss_fn(y, target).backward()
         opt.step()
 
+    train_base = peak_start()
     train_ms, train_spread = time_op(train_step)
+    train_peak = status_kib("VmHWM")
+    mem = ""
+    if None not in (fwd_base, fwd_peak, train_base, train_peak):
+        mem = (f" fwd_base_mb={fwd_base / 1024:.1f} fwd_peak_mb={fwd_peak / 1024:.1f}"
+               f" train_base_mb={train_base / 1024:.1f} train_peak_mb={train_peak / 1024:.1f}")
     print(f"torch {cell} {i} {h} {b} {t} threads={threads} fwd_ms={fwd_ms:.4f} "
           f"fwd_spread={fwd_spread:.1f}% train_ms={train_ms:.4f} "
-          f"train_spread={train_spread:.1f}%", flush=True)
+          f"train_spread={train_spread:.1f}%{mem}", flush=True)
 
 
 def main():

@@ -341,6 +341,20 @@ void ir_scan_finish(IrModule *m, IrOp *scan, IrValue **yields, int n_carried, in
     }
 }
 
+void ir_scan_drop_output(IrOp *scan, int k)
+{
+    IrBlock *body = scan->body;
+    int y = scan->attrs.n_carried + k;
+    for (int i = y; i + 1 < body->nyields; i++) body->yields[i] = body->yields[i + 1];
+    body->nyields--;
+    for (int i = y; i + 1 < scan->nresults; i++) {
+        scan->results[i] = scan->results[i + 1];
+        scan->results[i]->def_index = i;
+    }
+    scan->nresults--;
+    scan->attrs.n_seq_out--;
+}
+
 /* ---- types -------------------------------------------------------------- */
 
 IrType ir_type(IrDType dt, int rank, const int64_t *dims)

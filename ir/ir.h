@@ -248,6 +248,10 @@ void ir_replace_uses(IrBlock *b, const IrValue *from, IrValue *to);
 IrOp *ir_scan_begin(IrModule *m, IrBlock *b, IrValue **carried, int n_carried, IrValue **seqs, int n_seq, int reverse,
                     int64_t steps);
 void ir_scan_finish(IrModule *m, IrOp *scan, IrValue **yields, int n_carried, int n_seq_out);
+/* Removes stacked output k (0-based among the stacked ones) of scan: its
+ * yield and its result, the later ones moving down.  Nothing may read the
+ * result any more. */
+void ir_scan_drop_output(IrOp *scan, int k);
 
 /* Result type of a non-scan op from its operands and attrs; returns 0 and
  * writes a message into err if the operands do not fit.  For the

@@ -13,9 +13,15 @@
  * The one rule of what is packed once (kprepare_once()): the B operand of
  * a top-level GEMM or pack that is a parameter of the module, read with a
  * fixed offset, leading dimension and sizes (no symbol, no loop
- * variable), so that the pack depends on the weights alone.  Packs of
- * anything else - a value computed in the call, a B whose view moves with
- * T or B - stay in the function.  Both targets (the C file, the LLVM
+ * variable), so that the pack depends on the weights alone.  Joined
+ * weights count as weights too: a temporary that only top-level maps of
+ * parameters write (passes/merge_linear.c's joined [W_i; W_f; W_g; W_o]
+ * of a cell written gate by gate) and that only such packs read; those
+ * maps move into the prepare function with the packs, the joined matrix
+ * becomes one of its results (and a prepared argument of the function,
+ * which nothing there reads), so the function neither copies nor packs
+ * it.  Packs of anything else - a value computed in the call, a B whose
+ * view moves with T or B - stay in the function.  Both targets (the C file, the LLVM
  * object) get the two functions from here, and nothing else decides.
  *
  * Only callers whose weights stay fixed between calls split: the training

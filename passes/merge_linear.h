@@ -18,7 +18,9 @@
  *
  * The recipes that call it (passes/pipeline.c) are those of whole
  * sequences; the streaming ones (step, sample), which run one step a call,
- * would join the weights at every call.  The forward products are the
+ * would join the weights at every call.  (A function compiled for fixed
+ * weights, the C API's forward pass, joins them once, in its prepare
+ * function: lower/kprepare.h.)  The forward products are the
  * same sums in the same order, so the outputs do not change; backward,
  * dh sums the gates' contributions inside one product instead of adding
  * one product per gate, a reordering within float tolerance.  Returns the

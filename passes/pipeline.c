@@ -20,13 +20,14 @@
 #include "passes/merge_linear.h"
 #include "passes/segment.h"
 #include "passes/sink.h"
+#include "passes/stack_share.h"
 #include "passes/unroll.h"
 
 static const struct {
     const char *name;
     int (*run)(IrModule *m, char *err, size_t errlen);
 } passes[] = {
-    {"hoist", hoist}, {"sink", sink}, {"fold", fold}, {"cse", cse}, {"dce", dce},
+    {"hoist", hoist}, {"sink", sink}, {"fold", fold}, {"cse", cse}, {"stack_share", stack_share}, {"dce", dce},
 };
 
 int optimize(IrModule *m, char *err, size_t errlen)

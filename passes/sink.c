@@ -193,20 +193,7 @@ static int sink_carried(Sink *S, int k, IrBlock *after, IrBlock *top)
 
 /* Removes stacked output k of S->F (its yield and its result; nothing may
  * read the result any more). */
-static void remove_stacked_output(Sink *S, int k)
-{
-    IrOp *F = S->F;
-    IrBlock *body = F->body;
-    int y = F->attrs.n_carried + k;
-    for (int i = y; i + 1 < body->nyields; i++) body->yields[i] = body->yields[i + 1];
-    body->nyields--;
-    for (int i = y; i + 1 < F->nresults; i++) {
-        F->results[i] = F->results[i + 1];
-        F->results[i]->def_index = i;
-    }
-    F->nresults--;
-    F->attrs.n_seq_out--;
-}
+static void remove_stacked_output(Sink *S, int k) { ir_scan_drop_output(S->F, k); }
 
 /* Rewrites stacked output k of S->F if its step value is a product of a
  * per-step value and a loop-invariant weight, read by nothing but the
