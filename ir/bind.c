@@ -194,7 +194,7 @@ static int check_ids_in(const IrModule *m, const IrBlock *b, const char *role, c
         const IrType *t = &op->operands[0]->type;
         int64_t range = op->kind == IR_EMBEDDING ? t->dim[0] : t->dim[t->rank - 1];
         if (range < 0) continue; /* a symbolic size: the engine checks */
-        for (int64_t i = 0; i < rt_numel(x); i++) {
+        for (int64_t i = 0, n = rt_numel(x); i < n; i++) {
             double id = elem(x, i);
             if (id >= 0 && id < (double)range) continue;
             char at[128], label[64];
@@ -204,6 +204,29 @@ static int check_ids_in(const IrModule *m, const IrBlock *b, const char *role, c
         }
     }
     return 0;
+}
+
+/* Whether the n floats at p are all finite: the exponent bits of none are
+ * all ones.  Every run of every engine checks each float input this way
+ * (check_values), so it is one branch-free pass the compiler vectorizes:
+ * the loop below, through elem() with rt_numel() called each time round,
+ * took 2 ms of a 70 ms training step of an LSTM 256 at B = 32, T = 100. */
+static int all_finite_f32(const void *p, int64_t n)
+{
+    const unsigned char *b = p;
+    uint32_t bad[16] = {0}, w[16]; /* the floats' bits: memcpy, not a float read as an integer */
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) { /* 16 lanes of constant count: vectorized at -O2 */
+        memcpy(w, b + 4 * i, sizeof w);
+        for (int k = 0; k < 16; k++) bad[k] |= (w[k] & 0x7f800000u) == 0x7f800000u ? 1u : 0u;
+    }
+    for (; i < n; i++) {
+        memcpy(w, b + 4 * i, sizeof w[0]);
+        bad[0] |= (w[0] & 0x7f800000u) == 0x7f800000u ? 1u : 0u;
+    }
+    uint32_t any = 0;
+    for (int k = 0; k < 16; k++) any |= bad[k];
+    return !any;
 }
 
 /* What no engine can compute with: a float that is not a finite number
@@ -216,8 +239,10 @@ static int check_values(const IrModule *m, const char *role, const char *name, c
                         char *err, size_t errlen)
 {
     char at[128];
+    int64_t n = rt_numel(x);
+    if (x->dtype == RT_F32 && all_finite_f32(x->data, n)) return 0;
     if (x->dtype == RT_F32 || x->dtype == RT_F64) {
-        for (int64_t i = 0; i < rt_numel(x); i++)
+        for (int64_t i = 0; i < n; i++)
             if (!isfinite(elem(x, i)))
                 return ir_errf(err, errlen, "%s '%s': the element at %s is %s; inputs must be finite numbers", role,
                                name, where_str(m, v, x, i, at, sizeof at), isnan(elem(x, i)) ? "NaN" : "infinite");
