@@ -194,7 +194,7 @@ static int check_ids_in(const IrModule *m, const IrBlock *b, const char *role, c
         const IrType *t = &op->operands[0]->type;
         int64_t range = op->kind == IR_EMBEDDING ? t->dim[0] : t->dim[t->rank - 1];
         if (range < 0) continue; /* a symbolic size: the engine checks */
-        for (int64_t i = 0; i < rt_numel(x); i++) {
+        for (int64_t i = 0, n = rt_numel(x); i < n; i++) {
             double id = elem(x, i);
             if (id >= 0 && id < (double)range) continue;
             char at[128], label[64];

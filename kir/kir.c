@@ -171,19 +171,23 @@ int kexpr_equal(const KExpr *a, const KExpr *b)
     }
 }
 
-int kexpr_same_value(const KExpr *a, const KExpr *b)
+int64_t kexpr_probe(const KExpr *e, int k)
 {
-    if (kexpr_equal(a, b)) return 1;
-    static const int64_t pts[3][8] = {
+    static const int64_t pts[KEXPR_PROBES][8] = {
         {7919, 104729, 1299709, 15485863, 179424673, 7727, 4721, 3371},
         {2741, 6133, 9973, 13499, 17393, 21011, 24749, 28657},
         {101, 211, 307, 401, 503, 601, 701, 809},
     };
     int64_t sym[64], vars[64];
-    for (int k = 0; k < 3; k++) {
-        for (int i = 0; i < 64; i++) sym[i] = vars[i] = pts[k][i % 8] + i;
-        if (kexpr_eval(a, sym, vars) != kexpr_eval(b, sym, vars)) return 0;
-    }
+    for (int i = 0; i < 64; i++) sym[i] = vars[i] = pts[k][i % 8] + i;
+    return kexpr_eval(e, sym, vars);
+}
+
+int kexpr_same_value(const KExpr *a, const KExpr *b)
+{
+    if (kexpr_equal(a, b)) return 1;
+    for (int k = 0; k < KEXPR_PROBES; k++)
+        if (kexpr_probe(a, k) != kexpr_probe(b, k)) return 0;
     return 1;
 }
 

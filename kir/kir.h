@@ -256,6 +256,12 @@ int kexpr_equal(const KExpr *a, const KExpr *b);
  * The lowering asks it of sizes and strides it built by different routes
  * ("2 * (4 * B)" and "8 * B"). */
 int kexpr_same_value(const KExpr *a, const KExpr *b);
+/* The value of e at test point k (0 <= k < KEXPR_PROBES) of those: every
+ * symbol and loop variable set to a large, unrelated number.  A property
+ * that holds at all of them holds for the program (as kexpr_same_value
+ * argues): kfuse asks whether two offsets differ by a constant. */
+#define KEXPR_PROBES 3
+int64_t kexpr_probe(const KExpr *e, int k);
 /* Writes e as an infix string ("(B * 64)", "t0 * B * 16") with symbol
  * names from f's module, for the printer and for comments. */
 const char *kexpr_str(const KFunc *f, const KExpr *e, char *buf, size_t n);

@@ -30,6 +30,46 @@ int kfuse_injective(const KStmt *s, const KStrided *x)
     return 1;
 }
 
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    a = a < 0 ? -a : a;
+    b = b < 0 ? -b : b;
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Whether x and y, two views of one buffer over s's space, never reach the
+ * same element: the gate gradients of a backward step are four maps over
+ * [B, H] writing the four column blocks of one [B, 4H] row, which may then
+ * run as one map.  Proved for the shape lowering makes: the same strides,
+ * the innermost 1 over a constant extent e, and y's offset x's plus a
+ * constant d (at every probe point, kir.h).  Every other stride is a
+ * multiple of S, the gcd of their values at the probes, so the elements
+ * of x lie at residues [0, e) past x's offset modulo S and y's at
+ * [d, d + e): apart when e <= d mod S <= S - e (or |d| >= e when there is
+ * no other dimension).  Anything else counts as overlapping. */
+static int disjoint(const KStmt *s, const KStrided *x, const KStrided *y)
+{
+    int r = s->rank;
+    if (x->v.buf != y->v.buf || r < 1) return 0;
+    for (int d = 0; d < r; d++)
+        if (!kexpr_equal(x->stride[d], y->stride[d])) return 0;
+    const KExpr *inner = x->stride[r - 1], *ext = s->dims[r - 1];
+    if (inner->kind != KE_CONST || inner->value != 1 || ext->kind != KE_CONST) return 0;
+    int64_t e = ext->value, d = kexpr_probe(y->v.off, 0) - kexpr_probe(x->v.off, 0), S = 0;
+    for (int k = 1; k < KEXPR_PROBES; k++)
+        if (kexpr_probe(y->v.off, k) - kexpr_probe(x->v.off, k) != d) return 0;
+    for (int dim = 0; dim < r - 1; dim++)
+        for (int k = 0; k < KEXPR_PROBES; k++) S = gcd64(S, kexpr_probe(x->stride[dim], k));
+    if (S == 0) return d >= e || d <= -e;
+    int64_t m = (d % S + S) % S;
+    return m >= e && m <= S - e;
+}
+
 static int same_space(const KStmt *a, const KStmt *b)
 {
     if (a->rank != b->rank) return 0;
@@ -46,7 +86,7 @@ static int can_merge(const KStmt *A, const KStmt *B, int *subst)
     for (int i = 0; i < B->nin; i++) {
         subst[i] = -1;
         for (int o = 0; o < A->nout; o++) {
-            if (A->out[o].at.v.buf != B->in[i].v.buf) continue;
+            if (A->out[o].at.v.buf != B->in[i].v.buf || disjoint(A, &A->out[o].at, &B->in[i])) continue;
             /* a partial sum, or another element: B must see A's whole result */
             if (A->out[o].accumulate || !kfuse_aligned(&A->out[o].at, &B->in[i], A->rank) ||
                 !kfuse_injective(A, &B->in[i]))
@@ -57,11 +97,13 @@ static int can_merge(const KStmt *A, const KStmt *B, int *subst)
     for (int o = 0; o < B->nout; o++) {
         const KStrided *w = &B->out[o].at;
         for (int i = 0; i < A->nin; i++)
-            if (A->in[i].v.buf == w->v.buf && (!kfuse_aligned(&A->in[i], w, A->rank) || !kfuse_injective(A, w)))
+            if (A->in[i].v.buf == w->v.buf && !disjoint(A, &A->in[i], w) &&
+                (!kfuse_aligned(&A->in[i], w, A->rank) || !kfuse_injective(A, w)))
                 return 0;
         for (int k = 0; k < A->nout; k++)
-            if (A->out[k].at.v.buf == w->v.buf && (A->out[k].accumulate || B->out[o].accumulate ||
-                                                   !kfuse_aligned(&A->out[k].at, w, A->rank) || !kfuse_injective(A, w)))
+            if (A->out[k].at.v.buf == w->v.buf && !disjoint(A, &A->out[k].at, w) &&
+                (A->out[k].accumulate || B->out[o].accumulate || !kfuse_aligned(&A->out[k].at, w, A->rank) ||
+                 !kfuse_injective(A, w)))
                 return 0;
     }
     return 1;

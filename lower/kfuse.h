@@ -13,6 +13,10 @@
  *     later map reads or writes what the earlier one writes at other
  *     elements, or what it accumulates into (a reduction is only complete
  *     after its whole loop), or writes what the earlier map reads;
+ *     views of one buffer that never reach the same element do not count
+ *     (the same strides, a constant apart, each row's block clear of the
+ *     other's: a backward step's four gate gradients, column blocks of one
+ *     [B, 4H] row, are one map since 2026-12-08, where they were four);
  *   - a map may first move down past GEMMs and packs that neither write
  *     what it reads nor touch what it writes, to merge with the map after
  *     them (a step's b_ih add, ahead of the recurrent GEMM, joins the map

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -264,6 +265,35 @@ static void test_input_values_long(void **state)
     ir_free(m);
 }
 
+/* A short input (one partial block of first_nonfinite): a bad float is
+ * found and named at every position, and the finite extremes (the
+ * largest float, a subnormal, -0) pass. */
+static void test_input_values_every_place(void **state)
+{
+    (void)state;
+    IrModule *m = ir_module_new("v");
+    ir_add_input(m, "x", TF(IR_DIM_B, 2));
+    TensorMap in;
+    int64_t sym[1];
+    char err[256] = "", want[128];
+    rt_map_init(&in);
+    put(&in, "x", RT_F32, 2, DIMS(19, 2)); /* 38 floats: 2 blocks of 16, 6 after */
+    float *x = rt_map_get(&in, "x")->data;
+    for (int i = 0; i < 38; i++) x[i] = i % 3 == 0 ? FLT_MAX : i % 3 == 1 ? FLT_MIN / 4 : -0.0f;
+    assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), 0);
+    for (int i = 0; i < 38; i++) {
+        float keep = x[i];
+        x[i] = i % 2 ? INFINITY : NAN;
+        assert_int_equal(ir_bind_inputs(m, &in, sym, 0, err, sizeof err), -1);
+        snprintf(want, sizeof want, "input 'x': the element at batch %d [%d, %d] is %s; inputs must be finite numbers",
+                 i / 2, i / 2, i % 2, i % 2 ? "infinite" : "NaN");
+        assert_string_equal(err, want);
+        x[i] = keep;
+    }
+    rt_map_free(&in);
+    ir_free(m);
+}
+
 static void test_dims_str(void **state)
 {
     (void)state;
@@ -281,9 +311,13 @@ static void test_dims_str(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params_ok),     cmocka_unit_test(test_input_values_long),
-        cmocka_unit_test(test_params_errors), cmocka_unit_test(test_inputs_resolve_sizes),
-        cmocka_unit_test(test_inputs_errors), cmocka_unit_test(test_input_values),
+        cmocka_unit_test(test_params_ok),
+        cmocka_unit_test(test_params_errors),
+        cmocka_unit_test(test_inputs_resolve_sizes),
+        cmocka_unit_test(test_inputs_errors),
+        cmocka_unit_test(test_input_values),
+        cmocka_unit_test(test_input_values_long),
+        cmocka_unit_test(test_input_values_every_place),
         cmocka_unit_test(test_dims_str),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

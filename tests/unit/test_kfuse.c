@@ -225,6 +225,37 @@ static void test_write_after_read_not_fused(void **state)
     kfunc_free(p.f);
 }
 
+/* g = [tanh x | -x] written block by block by two maps (a backward step's
+ * gate gradients are four such column blocks of one [B, 4H] row), then
+ * y = g[:, :C] + g[:, C:]; g's row stride rs, the second block at column
+ * off.  Returns how many statements kfuse leaves (the bits checked). */
+static int fuse_column_blocks(int64_t rs, int64_t off)
+{
+    Prog p = prog_new();
+    KBuf *g = temp(&p, "g", (R - 1) * rs + off + C);
+    KStrided x = view(&p, p.x, 0, C, 1), left = view(&p, g, 0, rs, 1), right = view(&p, g, off, rs, 1);
+    map(&p, KM_TANH, x, NULL, left, 0);
+    map(&p, KM_NEG, x, NULL, right, 0);
+    map(&p, KM_ADD, left, &right, view(&p, p.y, 0, C, 1), 0);
+    fuse_same_bits(&p);
+    int n = p.f->body.n;
+    kfunc_free(p.f);
+    return n;
+}
+
+/* Maps writing disjoint blocks of one buffer merge (and then g, read by
+ * nothing else, is not stored at all); blocks that share an element do
+ * not: one column into the other, or rows so short that a row's second
+ * block runs into the next row's first. */
+static void test_disjoint_blocks_fuse(void **state)
+{
+    (void)state;
+    assert_int_equal(fuse_column_blocks(2 * C, C), 1);     /* [R, 2C]: side by side */
+    assert_int_equal(fuse_column_blocks(3 * C, 2 * C), 1); /* a gap between them */
+    assert_int_equal(fuse_column_blocks(2 * C, C - 1), 3); /* one column shared */
+    assert_int_equal(fuse_column_blocks(2 * C - 2, C), 3); /* row r's right, row r + 1's left */
+}
+
 /* A GEMM C = A B^T between two maps, on [R, C]-sized buffers. */
 static KStmt *gemm(Prog *p, KBuf *A, KBuf *B, KBuf *Cm)
 {
@@ -369,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_store_kept_when_read_later),
         cmocka_unit_test(test_reduction_not_fused_with_reader),
         cmocka_unit_test(test_misaligned_not_fused),
+        cmocka_unit_test(test_disjoint_blocks_fuse),
         cmocka_unit_test(test_write_after_read_not_fused),
         cmocka_unit_test(test_map_moves_past_gemm),
         cmocka_unit_test(test_slices_fuse),
