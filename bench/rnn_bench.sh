@@ -17,6 +17,13 @@
 # CONFIGS) the shapes.  "rnnc x" ratios are against the "rnnc" column, the
 # deployment path (`rnnc compile`'s C); "jit x" against the JIT's.
 #
+# After the table, the lengths rows (rnn_rnnc --lengths): an LSTM 256 at
+# B = 32, T = 100 whose batch has lengths drawn uniform in [T/4, T] (and in
+# [T/4, T/2]) against all lengths T, forward and training, on one thread
+# pinned, for the rnnc and jit columns: both times, their ratio, and the
+# ideal ratio sum(len) / (B T) of work proportional to the real steps
+# (docs/performance.md, "Padding").
+#
 # Before the table, the JIT's compile time of a two-layer LSTM at H = 256
 # (forward and training step, stage by stage; rnn_rnnc --compile-time).
 #
@@ -371,3 +378,27 @@ END {
         }
     }
 }' "$tmp/peak" "$tmp/busy" "$tmp/flops" "$tmp/results"
+
+# The lengths rows: padding against the real steps (see the top).
+lthr=$(echo "$THREADS" | cut -d' ' -f1)
+: >"$tmp/lengths"
+for impl in rnnc jit; do
+    case " $IMPLS " in *" $impl "*) ;; *) continue ;; esac
+    [ -x "$BUILD/bench/rnn_rnnc" ] || continue
+    eng=${RNN_BENCH_ENGINE:-c}
+    [ "$impl" = jit ] && eng=jit
+    pin "$lthr" env RNNC_THREADS="$lthr" "$BUILD/bench/rnn_rnnc" --lengths --engine "$eng" --label "$impl" \
+        </dev/null 2>"$tmp/err" | grep "^$impl " >>"$tmp/lengths" ||
+        { echo "rnn_rnnc --lengths ($impl) failed:"; sed 's/^/    /' "$tmp/err"; }
+done
+if [ -s "$tmp/lengths" ]; then
+    echo
+    echo "Padding: an LSTM (I = H = 256, B = 32, T = 100, $lthr thread(s)), a batch padded to T whose lengths"
+    echo "are drawn as shown, against the same batch with every length T; ideal = sum(len) / (B T)."
+    awk 'function v(k,   i, kv) { for (i = 8; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] } return "" }
+        BEGIN { printf "%-5s %-17s %7s %6s | %10s %9s %6s | %12s %9s %6s\n", "impl", "lengths", "max len", "ideal",
+                       "fwd all ms", "fwd ms", "ratio", "train all ms", "train ms", "ratio" }
+        { printf "%-5s %-17s %7s %6s | %10s %9s %6s | %12s %9s %6s\n", $1, $7, v("max_len"), v("ideal"),
+                 v("fwd_all_ms"), v("fwd_ms"), v("fwd_ratio"), v("train_all_ms"), v("train_ms"), v("train_ratio") }' \
+        "$tmp/lengths"
+fi

@@ -67,8 +67,20 @@
  *   compile CELL I H layers=L forward|train total_ms=X spread=P% front=..
  * by default for the issue's case, a two-layer LSTM at H = 256.
  *
+ * --lengths instead times the same models with `lengths` on their sequence
+ * input (docs/language.md, "Lengths"), by default for an LSTM at I = H =
+ * 256, B = 32, T = 100: a batch whose lengths are all T against batches
+ * whose lengths are drawn uniform in [T/4, T] and in [T/4, T/2] (seeded),
+ * padded to T, and prints one line for each drawn batch:
+ *   LABEL CELL I H B T DRAW threads=N ideal=R max_len=M fwd_all_ms=X
+ *     fwd_ms=Y fwd_ratio=Y/X train_all_ms=.. train_ms=.. train_ratio=..
+ * ideal = sum(len) / (B T), the ratio of work proportional to the real
+ * steps (cuDNN's packed sequences); max_len / T is what leaving out the
+ * steps past the longest example gives (ir/lengths.h).
+ *
  *   rnn_rnnc [--engine NAME] [--label NAME] [--no-check] [--forward-only] [--cpu-clock] [CELL I H B T]
- *   rnn_rnnc --compile-time [CELL H LAYERS] */
+ *   rnn_rnnc --compile-time [CELL H LAYERS]
+ *   rnn_rnnc --lengths [--engine NAME] [CELL I H B T] */
 #define _DEFAULT_SOURCE /* glibc's malloc_trim */
 #include <math.h>
 #include <stdio.h>
@@ -99,7 +111,8 @@ static int forward_only; /* --forward-only: the training step is not timed */
 typedef struct Config {
     const char *cell;
     long i, h, b, t;
-    int layers; /* stacked layers: 1 in the table, 2 for --compile-time */
+    int layers;  /* stacked layers: 1 in the table, 2 for --compile-time */
+    int lengths; /* the sequence input declared with `lengths` (--lengths) */
 } Config;
 
 /* The benchmark's shapes (I = H, B, T), as in the baselines. */
@@ -156,16 +169,17 @@ static char *model_text(const Config *c, int train)
     else
         snprintf(layer, sizeof layer, "%.4s(x, hidden=%ld, layers=%d)", c->cell, c->h, c->layers); /* lstm2: lstm */
     const char *cells = !user ? "" : !strcmp(c->cell, "ulstm") ? ulstm_src : glstm_src;
+    const char *len = c->lengths ? " lengths" : "";
     size_t n = strlen(cells) + 512;
     char *s = malloc(n);
     if (!s) return NULL;
     if (train)
         snprintf(s, n,
-                 "%smodel step {\n  input tok : seq<int>\n  target y : seq<[%ld]>\n"
+                 "%smodel step {\n  input tok : seq<int>%s\n  target y : seq<[%ld]>\n"
                  "  x = embedding(tok, vocab=%d, dim=%ld)\n  h = %s\n  loss = mse(h, y)\n}\n",
-                 cells, c->h, VOCAB, c->i, layer);
+                 cells, len, c->h, VOCAB, c->i, layer);
     else
-        snprintf(s, n, "%smodel fwd {\n  input x : seq<[%ld]>\n  h = %s\n  output h\n}\n", cells, c->i, layer);
+        snprintf(s, n, "%smodel fwd {\n  input x : seq<[%ld]>%s\n  h = %s\n  output h\n}\n", cells, c->i, len, layer);
     return s;
 }
 
@@ -490,6 +504,22 @@ static Timing time_mem(Call *call, Mem *mem)
 }
 /* ---- one configuration -------------------------------------------------------------- */
 
+/* Opens the engine called name into *e: one per configuration, since the
+ * C engine caches its compiled code by module address, and a later module
+ * may get a freed one's address.  0, or -1 (message printed). */
+static int engine_for(const char *name, Engine *e)
+{
+    char err[512];
+    if (!engine_open(name, e, err, sizeof err)) return 0;
+    fprintf(stderr, "rnn_rnnc: %s\n", err);
+    return -1;
+}
+
+static void maps_init(TensorMap *const *maps, size_t n)
+{
+    for (size_t k = 0; k < n; k++) rt_map_init(maps[k]);
+}
+
 /* Builds, checks (unless !check) and times config c with the engine
  * named `engine`; prints its line.  Returns 0 or -1 (messages printed). */
 static int bench(const char *engine, const char *label, const Config *c, int threads, int check)
@@ -497,16 +527,10 @@ static int bench(const char *engine, const char *label, const Config *c, int thr
     Model fc = {0}, tc = {0}, fi = {0}, gc = {0}, gi = {0}; /* compiled and interpreted copies */
     TensorMap fparams, tparams, fin, tin, fin_chk, tin_chk;
     TensorMap *maps[] = {&fparams, &tparams, &fin, &tin, &fin_chk, &tin_chk};
-    for (size_t k = 0; k < sizeof maps / sizeof *maps; k++) rt_map_init(maps[k]);
-    char err[512];
+    maps_init(maps, sizeof maps / sizeof *maps);
     int rc = -1;
-    /* An engine per configuration: the C engine caches its compiled code by
-     * module address, and a later module may get a freed one's address. */
     Engine eng, *e = NULL;
-    if (engine_open(engine, &eng, err, sizeof err)) {
-        fprintf(stderr, "rnn_rnnc: %s\n", err);
-        goto done;
-    }
+    if (engine_for(engine, &eng)) goto done;
     e = &eng;
     /* The check compares the gradients (the training step's outputs are
      * the updated parameters, which hide them behind lr). */
@@ -550,6 +574,71 @@ done:
     for (size_t k = 0; k < sizeof maps / sizeof *maps; k++) rt_map_free(maps[k]);
     Model *models[] = {&fc, &tc, &fi, &gc, &gi};
     for (size_t k = 0; k < sizeof models / sizeof *models; k++) model_free(models[k]);
+    return rc;
+}
+
+/* ---- lengths (--lengths) ------------------------------------------------------------ */
+
+/* The lengths of a batch of B, put as "x.len" into fin and "tok.len" into
+ * tin: all T (lo = hi = T), or drawn uniform in [lo, hi], seeded; their
+ * sum and maximum. */
+static void put_lengths(const Config *c, long lo, long hi, TensorMap *fin, TensorMap *tin, long *sum, long *most)
+{
+    RtRng rng;
+    rt_rng_seed(&rng, 14);
+    Tensor a, b;
+    int64_t n = c->b;
+    if (rt_tensor_alloc(&a, RT_I64, 1, &n) || rt_tensor_alloc(&b, RT_I64, 1, &n)) die_oom();
+    *sum = *most = 0;
+    for (long k = 0; k < c->b; k++) {
+        long v = lo + (long)(rt_rng_u64(&rng) % (uint64_t)(hi - lo + 1));
+        ((int64_t *)a.data)[k] = ((int64_t *)b.data)[k] = v;
+        *sum += v;
+        *most = v > *most ? v : *most;
+    }
+    if (rt_map_put(fin, "x.len", &a) || rt_map_put(tin, "tok.len", &b)) die_oom();
+}
+
+/* Times config c's forward pass and training step (models with lengths)
+ * on a batch whose lengths are all T, then on each drawn batch; prints a
+ * line for each (see the top).  Returns 0 or -1 (messages printed). */
+static int bench_lengths(const char *engine, const char *label, const Config *c, int threads)
+{
+    static const char *const draws[] = {"uniform[T/4,T]", "uniform[T/4,T/2]"};
+    const long lo[] = {c->t / 4 > 0 ? c->t / 4 : 1, c->t / 4 > 0 ? c->t / 4 : 1};
+    const long hi[] = {c->t, c->t / 2 > lo[1] ? c->t / 2 : lo[1]};
+    Model fc = {0}, tc = {0};
+    TensorMap fparams, tparams, fin, tin;
+    TensorMap *maps[] = {&fparams, &tparams, &fin, &tin};
+    maps_init(maps, sizeof maps / sizeof *maps);
+    int rc = -1;
+    Engine eng, *e = NULL;
+    if (engine_for(engine, &eng)) goto done;
+    e = &eng;
+    if (model_build(&fc, c, FORWARD, engine_optimizes(e)) || model_build(&tc, c, TRAINING, engine_optimizes(e)))
+        goto done;
+    init_params(fc.m, c->h, &fparams);
+    init_params(tc.m, c->h, &tparams);
+    make_inputs(c, c->t, &fin, &tin);
+    long sum, most;
+    put_lengths(c, c->t, c->t, &fin, &tin, &sum, &most);
+    Call fwd = {e, fc.m, &fparams, &fin, 0}, train = {e, tc.m, &tparams, &tin, 1};
+    Timing full_f = time_op(run_call, &fwd), full_t = time_op(run_call, &train);
+    for (size_t d = 0; d < sizeof draws / sizeof *draws; d++) {
+        put_lengths(c, lo[d], hi[d], &fin, &tin, &sum, &most);
+        Timing tf = time_op(run_call, &fwd), tt = time_op(run_call, &train);
+        printf("%s %s %ld %ld %ld %ld %s threads=%d ideal=%.3f max_len=%ld fwd_all_ms=%.3f fwd_ms=%.3f "
+               "fwd_ratio=%.3f train_all_ms=%.3f train_ms=%.3f train_ratio=%.3f\n",
+               label, c->cell, c->i, c->h, c->b, c->t, draws[d], threads, (double)sum / (double)(c->b * c->t), most,
+               full_f.ms, tf.ms, tf.ms / full_f.ms, full_t.ms, tt.ms, tt.ms / full_t.ms);
+        fflush(stdout);
+    }
+    rc = 0;
+done:
+    if (e) engine_close(e);
+    for (size_t k = 0; k < sizeof maps / sizeof *maps; k++) rt_map_free(maps[k]);
+    model_free(&fc);
+    model_free(&tc);
     return rc;
 }
 
@@ -640,7 +729,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: rnn_rnnc [--engine NAME] [--label NAME] [--no-check] [--forward-only] [--cpu-clock]\n"
                     "                [CELL I H B T]   (CELL: lstm, gru, rnn, lstm2, ulstm or glstm)\n"
-                    "       rnn_rnnc --compile-time [lstm|gru|rnn H LAYERS]\n");
+                    "       rnn_rnnc --compile-time [lstm|gru|rnn H LAYERS]\n"
+                    "       rnn_rnnc --lengths [--engine NAME] [--label NAME] [lstm|gru|rnn I H B T]\n");
     return 2;
 }
 
@@ -658,7 +748,7 @@ static int read_sizes(char **argv, int n, long *const *v)
 int main(int argc, char **argv)
 {
     const char *engine = "c", *label = "rnnc";
-    int check = 1, compile = 0, a = 1;
+    int check = 1, compile = 0, lengths = 0, a = 1;
     for (; a < argc && argv[a][0] == '-'; a++) {
         if (!strcmp(argv[a], "--engine") && a + 1 < argc)
             engine = argv[++a];
@@ -674,11 +764,13 @@ int main(int argc, char **argv)
             forward_only = 1;
         else if (!strcmp(argv[a], "--compile-time"))
             compile = 1;
+        else if (!strcmp(argv[a], "--lengths"))
+            lengths = 1;
         else
             return usage();
     }
     if (compile) { /* by default the case: a two-layer LSTM, H = 256 */
-        Config c = {"lstm", 256, 256, 1, 1, 2};
+        Config c = {"lstm", 256, 256, 1, 1, 2, 0};
         long layers = 2;
         if (argc - a == 3) {
             c.cell = argv[a];
@@ -693,15 +785,17 @@ int main(int argc, char **argv)
     }
     Config configs[sizeof cells / sizeof *cells * sizeof shapes / sizeof *shapes];
     int n = 0;
-    if (argc - a == 5) {
-        Config c = {argv[a], 0, 0, 0, 0, rnn_flops_layers(argv[a])};
+    if (lengths && argc == a) /* the case */
+        configs[n++] = (Config){"lstm", 256, 256, 32, 100, 1, 1};
+    else if (argc - a == 5) {
+        Config c = {argv[a], 0, 0, 0, 0, rnn_flops_layers(argv[a]), lengths};
         if (read_sizes(argv + a + 1, 4, (long *const[]){&c.i, &c.h, &c.b, &c.t}) || !rnn_flops_gates(c.cell))
             return usage();
         configs[n++] = c;
     } else if (argc == a) {
         for (size_t ci = 0; ci < sizeof cells / sizeof *cells; ci++)
             for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-                configs[n++] = (Config){cells[ci], shapes[s][0], shapes[s][0], shapes[s][1], shapes[s][2], 1};
+                configs[n++] = (Config){cells[ci], shapes[s][0], shapes[s][0], shapes[s][1], shapes[s][2], 1, 0};
     } else {
         return usage();
     }
@@ -714,9 +808,13 @@ int main(int argc, char **argv)
     engine_close(&e);
     int threads = rt_pool_threads_for(getenv("RNNC_THREADS"));
     printf("# %s: rnnc engine %s; %s\n", label, engine,
-           check ? "each configuration checked against the interpreter first" : "not checked (--no-check)");
+           check && !lengths ? "each configuration checked against the interpreter first" : "not checked");
     fflush(stdout);
     int rc = 0;
-    for (int k = 0; k < n && !rc; k++) rc = bench(engine, label, &configs[k], threads, check) ? 1 : 0;
+    for (int k = 0; k < n && !rc; k++)
+        rc = (lengths ? bench_lengths(engine, label, &configs[k], threads)
+                      : bench(engine, label, &configs[k], threads, check))
+                 ? 1
+                 : 0;
     return rc;
 }

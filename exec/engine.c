@@ -24,7 +24,10 @@ static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap
     const TensorMap *inputs;
     if (ir_lengths_apply(m, given, &own, &inputs, err, errlen)) return -1;
     int rc = interp_run(m, params, inputs, outputs, *(const IrPrecision *)e->ctx, err, errlen);
-    if (inputs == &own) rt_map_free(&own);
+    if (inputs == &own) {
+        rt_map_free(&own);
+        if (!rc) rc = ir_lengths_pad_outputs(m, given, outputs, err, errlen);
+    }
     return rc;
 }
 
@@ -107,7 +110,10 @@ static int compiled_engine_run_lengths(const Engine *e, const IrModule *m, const
     const TensorMap *inputs;
     if (ir_lengths_apply(m, given, &own, &inputs, err, errlen)) return -1;
     int rc = compiled_engine_run(e, m, params, inputs, outputs, err, errlen);
-    if (inputs == &own) rt_map_free(&own);
+    if (inputs == &own) {
+        rt_map_free(&own);
+        if (!rc) rc = ir_lengths_pad_outputs(m, given, outputs, err, errlen);
+    }
     return rc;
 }
 

@@ -114,8 +114,59 @@ static const IrType *declared(const IrModule *m, const char *name)
     return NULL;
 }
 
-/* One lengths input: its mask into own, and the padding of own's
- * sequences of its length zeroed. */
+/* Whether type t has length symbol sym in a dim other than its first. */
+static int sym_inside(const IrType *t, int64_t sym)
+{
+    for (int d = 1; d < t->rank; d++)
+        if (t->dim[d] == sym) return 1;
+    return 0;
+}
+
+/* Whether the steps of length symbol sym past the longest example may be
+ * left out of a run: every value at such a step is 0 (an output), carried
+ * unchanged (a state) or weighted 0 (a loss), so a run over the first
+ * max(len) steps gives the same results, and the outputs are padded back
+ * with zeros (ir_lengths_pad_outputs).  Not when sym is a dim other than
+ * the time dim of an input, target or output (its rows would not be a
+ * prefix), nor with per-step state gradients (rnnc grad --per-step),
+ * whose padded steps hold the gradient flowing to the final state. */
+static int can_shrink(const IrModule *m, int64_t sym)
+{
+    for (int i = 0; i < m->ninputs; i++)
+        if (sym_inside(&m->inputs[i].value->type, sym)) return 0;
+    for (int i = 0; i < m->ntargets; i++)
+        if (sym_inside(&m->targets[i].value->type, sym)) return 0;
+    for (int i = 0; i < m->noutputs; i++) {
+        const IrType *t = &m->outputs[i].value->type;
+        if (sym_inside(t, sym) || (m->outputs[i].role == IR_ROLE_STATE_GRAD && t->rank && t->dim[0] == sym)) return 0;
+    }
+    return 1;
+}
+
+/* The steps a run of lengths lens[0..B) needs: the longest (at least 1, a
+ * TBPTT segment past every example's end has none), or T when the steps
+ * after it cannot be left out. */
+static int64_t run_steps(const IrModule *m, int64_t sym, const int64_t *lens, int64_t T, int64_t B)
+{
+    int64_t most = 1;
+    for (int64_t b = 0; b < B; b++)
+        if (lens[b] > most) most = lens[b];
+    return most < T && can_shrink(m, sym) ? most : T;
+}
+
+/* Keeps the first `steps` steps of own's sequences of length symbol sym
+ * ([T, B, ...] time-major: a prefix of the data, which stays allocated). */
+static void cut_steps(const IrModule *m, int64_t sym, TensorMap *own, int64_t T, int64_t steps)
+{
+    for (int i = 0; i < own->count; i++) {
+        const IrType *ty = declared(m, own->names[i]);
+        Tensor *x = &own->tensors[i];
+        if (ty && ty->rank >= 2 && ty->dim[0] == sym && x->rank == ty->rank && x->shape[0] == T) x->shape[0] = steps;
+    }
+}
+
+/* One lengths input: its mask into own, own's sequences of its length cut
+ * to the steps the run needs, and their padding zeroed. */
 static int apply_one(const IrModule *m, const IrInput *len, const TensorMap *in, TensorMap *own, char *err,
                      size_t errlen)
 {
@@ -130,18 +181,20 @@ static int apply_one(const IrModule *m, const IrInput *len, const TensorMap *in,
         free(lens);
         return -1;
     }
+    int64_t sym = len->value->type.dim[0], steps = run_steps(m, sym, lens, T, B);
     Tensor mask;
-    int64_t shape[3] = {T, B, 1};
+    int64_t shape[3] = {steps, B, 1};
     if (rt_tensor_alloc(&mask, RT_F32, 3, shape)) {
         free(lens);
         return ir_errf(err, errlen, "out of memory");
     }
-    for (int64_t t = 0; t < T; t++)
+    for (int64_t t = 0; t < steps; t++)
         for (int64_t b = 0; b < B; b++) ((float *)mask.data)[t * B + b] = t < lens[b] ? 1.0f : 0.0f;
     rt_map_put(own, len->name, &mask);
+    cut_steps(m, sym, own, T, steps);
     for (int i = 0; i < own->count; i++) {
         const IrType *ty = declared(m, own->names[i]);
-        if (ty) zero_padding(ty, len->value->type.dim[0], &own->tensors[i], lens, T, B);
+        if (ty) zero_padding(ty, sym, &own->tensors[i], lens, steps, B);
     }
     free(lens);
     return 0;
@@ -166,5 +219,29 @@ int ir_lengths_apply(const IrModule *m, const TensorMap *in, TensorMap *own, con
             return -1;
         }
     *use = own;
+    return 0;
+}
+
+int ir_lengths_pad_outputs(const IrModule *m, const TensorMap *given, TensorMap *out, char *err, size_t errlen)
+{
+    for (int i = 0; i < m->ninputs; i++) {
+        const IrInput *len = &m->inputs[i], *xin = len->role == IR_ROLE_LENGTHS ? counted(m, len) : NULL;
+        const Tensor *x = xin ? rt_map_get(given, xin->name) : NULL;
+        if (!x || x->rank < 2) continue;
+        for (int k = 0; k < m->noutputs; k++) {
+            const IrType *ty = &m->outputs[k].value->type;
+            Tensor *o = rt_map_get(out, m->outputs[k].name);
+            if (!o || !ty->rank || ty->dim[0] != len->value->type.dim[0] || !o->rank || o->shape[0] >= x->shape[0])
+                continue;
+            Tensor full;
+            int64_t shape[RT_MAX_RANK];
+            memcpy(shape, o->shape, sizeof shape);
+            shape[0] = x->shape[0];
+            if (rt_tensor_alloc(&full, o->dtype, o->rank, shape)) return ir_errf(err, errlen, "out of memory");
+            memcpy(full.data, o->data, (size_t)rt_numel(o) * rt_dtype_size(o->dtype)); /* the rest stays 0 */
+            rt_tensor_free(o);
+            *o = full;
+        }
+    }
     return 0;
 }

@@ -30,8 +30,22 @@ int ir_has_lengths(const IrModule *m);
  * shape is left to ir_bind_inputs() to report, except the lengths:
  *   "input 'x.len': 3 lengths for a batch of 2 (input 'x' is [5, 2, 4])"
  *   "input 'x.len': example 1 has length 7, more than the 5 steps of input 'x'"
- * Returns 0, or -1 with a message naming the input. */
+ * Returns 0, or -1 with a message naming the input.
+ *
+ * Padding costs nothing past the longest example: when every length of
+ * x.len is below T_x, the sequences of length T_x in *own (and the mask)
+ * keep only their first max(len) steps (at least 1), so the run computes
+ * no step after the batch's longest example; ir_lengths_pad_outputs()
+ * then gives the outputs their T_x steps back.  Not when T_x is another
+ * dim of an input, target or output, nor with per-step state gradients
+ * (lengths.c, can_shrink). */
 int ir_lengths_apply(const IrModule *m, const TensorMap *in, TensorMap *own, const TensorMap **use, char *err,
                      size_t errlen);
+
+/* After a run on what ir_lengths_apply() made of `given`: each output
+ * of a length T_x whose run had fewer steps than `given`'s T_x is padded
+ * to T_x with zeros (the value of every output at a padded step).
+ * Returns 0, or -1 (out of memory). */
+int ir_lengths_pad_outputs(const IrModule *m, const TensorMap *given, TensorMap *out, char *err, size_t errlen);
 
 #endif

@@ -31,6 +31,7 @@ struct rnnrt_model {
     const rnnrt_model_desc *d;
     int64_t *max;             /* the maxima given to create, one per size      */
     int64_t *n;               /* the sizes of a step call                      */
+    int64_t *run;             /* the sizes a call runs with (ma_lengths)       */
     char err[512];            /* the last error                                */
     unsigned char *arena_mem; /* malloc'd; arena is it aligned to 64 bytes     */
     void *arena;
@@ -187,6 +188,7 @@ RNNRT_MODEL_API void rnnrt_model_free(rnnrt_model *m)
     free((void *)m->w);
     free(m->max);
     free(m->n);
+    free(m->run);
     free(m->want);
     for (int64_t p = 0; m->pack_mem && p < d->npacks; p++) free(m->pack_mem[p]);
     free(m->pack_mem);
@@ -238,7 +240,8 @@ RNNRT_MODEL_API int rnnrt_model_create(const rnnrt_model_desc *d, rnnrt_model **
     m = calloc(1, sizeof *m);
     if (!m) goto nomem;
     m->d = d;
-    if (!(m->max = ma_zalloc(d->nsizes, sizeof(int64_t))) || !(m->n = ma_zalloc(d->nsizes, sizeof(int64_t))))
+    if (!(m->max = ma_zalloc(d->nsizes, sizeof(int64_t))) || !(m->n = ma_zalloc(d->nsizes, sizeof(int64_t))) ||
+        !(m->run = ma_zalloc(d->nsizes, sizeof(int64_t))))
         goto nomem;
     memcpy(m->max, max, sizeof(int64_t) * (size_t)d->nsizes);
     /* One arena for every kernel: the most any of them needs at the maxima;
@@ -584,24 +587,69 @@ static void ma_use(rnnrt_model *m, const void **use, void *const *copy, const vo
     }
 }
 
+/* Whether size word sym (a length, -(field + 1)) is a dim other than the
+ * first of one of count shapes. */
+static int ma_sym_inside(const int64_t *shapes, int64_t count, int64_t sym)
+{
+    for (int64_t i = 0; i < count; i++)
+        for (int64_t q = 2; q <= shapes[RNNRT_SHAPE_WORDS * i]; q++)
+            if (shapes[RNNRT_SHAPE_WORDS * i + q] == sym) return 1;
+    return 0;
+}
+
+/* The steps a call over whole sequences runs of the length lengths input
+ * i governs: the longest of len[0..B) (at least 1: a segment of
+ * truncated BPTT may be past every example's end), since every value at a
+ * later step is 0 (an output), carried unchanged (a state) or weighted 0
+ * (a loss); T when the length is another dim of an input, target or
+ * output, whose rows would not be a prefix. */
+static int64_t ma_run_steps(const rnnrt_model_desc *d, int64_t i, const int64_t *len, int64_t T, int64_t B)
+{
+    int64_t sym = d->input_shapes[RNNRT_SHAPE_WORDS * i + 1], most = 1;
+    for (int64_t b = 0; b < B; b++)
+        if (len[b] > most) most = len[b];
+    if (ma_sym_inside(d->input_shapes, d->ninputs, sym) || ma_sym_inside(d->target_shapes, d->ntargets, sym) ||
+        ma_sym_inside(d->output_shapes, d->noutputs, sym))
+        return T;
+    return most < T ? most : T;
+}
+
+/* After a call that ran fewer steps of a length than the caller's sizes
+ * n say (run): the outputs of that length are 0 at the steps not run. */
+static void ma_zero_unrun(const rnnrt_model_desc *d, void *const *out, const int64_t *n, const int64_t *run)
+{
+    for (int64_t k = 0; k < d->noutputs; k++) {
+        const int64_t *w = d->output_shapes + RNNRT_SHAPE_WORDS * k;
+        if (w[0] < 1 || w[1] >= -1 || run[-w[1] - 1] == n[-w[1] - 1]) continue; /* no length first: no steps */
+        size_t all = ma_elsize(d->output_kinds[k]) * ma_numel(w, n);
+        size_t done = all / (size_t)n[-w[1] - 1] * (size_t)run[-w[1] - 1];
+        memset((char *)out[k] + done, 0, all - done);
+    }
+}
+
 /* What the kernels of a call read for the caller's inputs (and targets):
  * the same arrays, or with lengths the masks made of them and copies of
- * the sequences they govern.  lo: the least length of a call over whole
- * sequences (0 for a segment of truncated BPTT, past an example's end). */
+ * the sequences they govern; and in m->run the sizes the call runs with:
+ * n, but over whole sequences each length with lengths cut to the
+ * longest example (ma_run_steps; time-major arrays, so the steps run are
+ * a prefix of each).  lo: the least length of a call over whole sequences
+ * (0 for a segment of truncated BPTT, past an example's end). */
 static int ma_lengths(rnnrt_model *m, const char *fn, const int64_t *n, int step, int64_t lo, ma_call_io *io)
 {
     const rnnrt_model_desc *d = m->d;
     int rc;
+    memcpy(m->run, n, sizeof(int64_t) * (size_t)d->nsizes);
     if (!m->mask) return RNNRT_OK;
     for (int64_t i = 0; i < d->ninputs; i++) {
         if (d->input_kinds[i] != RNNRT_IN_LENGTHS) continue;
-        int64_t T = step ? 1 : n[-d->input_shapes[RNNRT_SHAPE_WORDS * i + 1] - 1];
+        int64_t f = -d->input_shapes[RNNRT_SHAPE_WORDS * i + 1] - 1, T = step ? 1 : n[f];
         if ((rc = ma_mask(m, fn, i, io->in[i], T, n[0], step, lo))) return rc;
+        if (!step) m->run[f] = ma_run_steps(d, i, io->in[i], T, n[0]);
     }
-    ma_use(m, m->in_use, m->in_copy, io->in, d->ninputs, d->input_kinds, d->input_shapes, n, step);
+    ma_use(m, m->in_use, m->in_copy, io->in, d->ninputs, d->input_kinds, d->input_shapes, m->run, step);
     io->in = m->in_use;
     if (io->tg) {
-        ma_use(m, m->tg_use, m->tg_copy, io->tg, d->ntargets, d->target_kinds, d->target_shapes, n, step);
+        ma_use(m, m->tg_use, m->tg_copy, io->tg, d->ntargets, d->target_kinds, d->target_shapes, m->run, step);
         io->tg = m->tg_use;
     }
     return RNNRT_OK;
@@ -665,8 +713,9 @@ RNNRT_MODEL_API int rnnrt_model_forward(rnnrt_model *m, const int64_t *n, const 
         (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names, NULL)))
         return rc;
     ma_call_io io = {.in = in, .out = out};
-    if ((rc = ma_lengths(m, fn, n, 0, 1, &io))) return rc;
-    return ma_call(m, fn, 0, &d->forward, n, &io);
+    if ((rc = ma_lengths(m, fn, n, 0, 1, &io)) || (rc = ma_call(m, fn, 0, &d->forward, m->run, &io))) return rc;
+    ma_zero_unrun(d, out, n, m->run);
+    return RNNRT_OK;
 }
 
 RNNRT_MODEL_API int rnnrt_model_step(rnnrt_model *m, int64_t batch, const void *const *in, void *const *out)
@@ -738,7 +787,7 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
                      .reset = &m->train_reset};
     /* a segment of truncated BPTT may be past an example's end */
     if ((rc = ma_lengths(m, fn, n, 0, d->train.has_reset ? 0 : 1, &io))) return rc;
-    if ((rc = ma_call(m, fn, 2, &d->train, n, &io))) return rc;
+    if ((rc = ma_call(m, fn, 2, &d->train, m->run, &io))) return rc;
     if (!isfinite(m->loss))
         return ma_fail(m, RNNRT_ERR_NAN, "%s: the loss is %s at step %lld: the weights stay as they were", fn,
                        isnan(m->loss) ? "NaN" : "infinite", (long long)m->steps_done + 1);

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RNNRT_MODEL_DESC_VERSION 4 /* 3: prepare, packs; 4: inputs' kinds and shapes, per-example reset */
+#define RNNRT_MODEL_DESC_VERSION 5 /* 3: prepare, packs; 4: inputs' kinds and shapes, per-example reset; 5: outputs' */
 #define RNNRT_SHAPE_WORDS        5 /* rank, then 4 dims: >= 0 fixed, < 0 sizes field -d-1 */
 
 /* The status codes: NAME_OK, NAME_ERR_ARG, ... of the header. */
@@ -119,6 +119,10 @@ typedef struct rnnrt_model_desc {
      * caller's), which are never read, as rnnc's own ir/lengths.c does. */
     const int64_t *input_kinds, *input_shapes;
     const int64_t *target_kinds, *target_shapes;
+    /* The same of each output (RNNRT_IN_F32 or RNNRT_IN_I64): a call over
+     * whole sequences runs to the longest example and zeroes the rest of
+     * the outputs of its length (docs/c-api.md, "Lengths"). */
+    const int64_t *output_kinds, *output_shapes;
 } rnnrt_model_desc;
 
 typedef struct rnnrt_model rnnrt_model;

@@ -152,6 +152,20 @@ static int io_tables(const IrModule *base, const IrModule *m, const IrInput *lis
     return 0;
 }
 
+/* The kinds (RNNRT_IN_F32 or _I64) and shapes of base's outputs. */
+static int out_tables(const IrModule *base, int64_t **kinds, int64_t **shapes)
+{
+    *kinds = zalloc(base->noutputs, sizeof(int64_t));
+    *shapes = zalloc(base->noutputs * RNNRT_SHAPE_WORDS, sizeof(int64_t));
+    if (!*kinds || !*shapes) return -1;
+    for (int i = 0; i < base->noutputs; i++) {
+        const IrType *t = &base->outputs[i].value->type;
+        (*kinds)[i] = t->dtype == IR_I64 ? RNNRT_IN_I64 : RNNRT_IN_F32;
+        shape_words(base, base, t, *shapes + RNNRT_SHAPE_WORDS * i);
+    }
+    return 0;
+}
+
 /* The pack slot of key, added to d's list on first use; -1 when out of
  * memory. */
 static int pack_slot(ApiDesc *d, const KBuf *b)
@@ -212,7 +226,8 @@ int api_desc_build(ApiDesc *d, const char *prefix, const ApiKernel k[3], char *e
     d->param_numel = zalloc(d->nparams, sizeof(int64_t));
     d->opt = state_shapes(b, t, IR_ROLE_OPT_STATE, &d->nopt);
     if (io_tables(b, b, b->inputs, d->ninputs, &d->input_kinds, &d->input_shapes) ||
-        io_tables(b, t ? t : b, t ? t->targets : NULL, d->ntargets, &d->target_kinds, &d->target_shapes))
+        io_tables(b, t ? t : b, t ? t->targets : NULL, d->ntargets, &d->target_kinds, &d->target_shapes) ||
+        out_tables(b, &d->output_kinds, &d->output_shapes))
         return ir_errf(err, errlen, "out of memory");
     if (!d->size_names || !d->input_names || !d->output_names || !d->target_names || !d->param_names ||
         !d->param_shapes || !d->param_numel || !d->opt)
@@ -277,6 +292,8 @@ void api_desc_free(ApiDesc *d)
     free(d->input_shapes);
     free(d->target_kinds);
     free(d->target_shapes);
+    free(d->output_kinds);
+    free(d->output_shapes);
     for (int i = 0; d->embedded && i < d->nparams; i++) free(d->embedded[i]);
     free(d->embedded);
     free(d->pack_names);

@@ -76,8 +76,8 @@ typedef struct ApiDesc {
     const char **pack_names; /* their keys (kprepare.h)                  */
     int64_t *pack_floats;    /* their sizes                                */
     float **embedded;        /* nparams arrays (--embed-weights), or NULL     */
-    /* RNNRT_IN_* and the shape words of each input and target */
-    int64_t *input_kinds, *input_shapes, *target_kinds, *target_shapes;
+    /* RNNRT_IN_* and the shape words of each input, target and output */
+    int64_t *input_kinds, *input_shapes, *target_kinds, *target_shapes, *output_kinds, *output_shapes;
 } ApiDesc;
 
 /* Compiles the kernel of variant `kind` ("forward", "step", "train") of

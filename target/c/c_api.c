@@ -286,6 +286,8 @@ static void descriptor(const CGen *g, const ApiDesc *d)
     i64_array(g, "input_shapes", d->input_shapes, d->ninputs * RNNRT_SHAPE_WORDS);
     i64_array(g, "target_kinds", d->target_kinds, d->ntargets);
     i64_array(g, "target_shapes", d->target_shapes, d->ntargets * RNNRT_SHAPE_WORDS);
+    i64_array(g, "output_kinds", d->output_kinds, d->noutputs);
+    i64_array(g, "output_shapes", d->output_shapes, d->noutputs * RNNRT_SHAPE_WORDS);
     for (int v = 0; v < 3; v++) kernel_tables(g, &d->k[v], kinds[v]);
     out(g, "static const rnnrt_model_desc %s_desc = {\n    RNNRT_MODEL_DESC_VERSION, \"%s\",\n", P, P);
     out(g, "    %d, %s, %d, %s, %d, %s, %d, %s,\n", d->nsizes, ref(g, "size_names", d->nsizes, b[0], sizeof b[0]),
@@ -298,10 +300,12 @@ static void descriptor(const CGen *g, const ApiDesc *d)
         g->embedded ? ref(g, "embedded_weights", d->nparams, b[8], sizeof b[8]) : "NULL");
     out(g, "    %d, %s,\n", d->npacks, ref(g, "pack_floats", d->npacks, b[9], sizeof b[9]));
     for (int v = 0; v < 3; v++) kernel_init(g, &d->k[v], kinds[v]);
-    char c[4][200];
-    out(g, "    %s, %s, %s, %s\n};\n", ref(g, "input_kinds", d->ninputs, c[0], sizeof c[0]),
+    char c[6][200];
+    out(g, "    %s, %s, %s, %s,\n", ref(g, "input_kinds", d->ninputs, c[0], sizeof c[0]),
         ref(g, "input_shapes", d->ninputs, c[1], sizeof c[1]), ref(g, "target_kinds", d->ntargets, c[2], sizeof c[2]),
         ref(g, "target_shapes", d->ntargets, c[3], sizeof c[3]));
+    out(g, "    %s, %s\n};\n", ref(g, "output_kinds", d->noutputs, c[4], sizeof c[4]),
+        ref(g, "output_shapes", d->noutputs, c[5], sizeof c[5]));
 }
 
 /* "const int64_t ns[N] = {n ? n->batch : 0, ...};" */

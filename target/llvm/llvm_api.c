@@ -213,13 +213,13 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
                         a.i64, a.pi64, a.i64, a.p8,   a.i64, a.pi64, a.i64, a.pi64};
     LLVMStructSetBody(kty, kf, sizeof kf / sizeof kf[0], 0);
     LLVMTypeRef mty = LLVMStructCreateNamed(a.ctx, "rnnrt_model_desc");
-    LLVMTypeRef mf[] = {a.i64,  a.p8,  a.i64, a.pp8,  a.i64,  a.pp8,  a.i64,  a.pp8, a.i64,
-                        a.pp8,  a.i64, a.pp8, a.pi64, a.pi64, a.i64,  a.pi64, a.pp8, a.i64,
-                        a.pi64, kty,   kty,   kty,    a.pi64, a.pi64, a.pi64, a.pi64};
+    LLVMTypeRef mf[] = {a.i64, a.p8,  a.i64,  a.pp8,  a.i64,  a.pp8,  a.i64,  a.pp8, a.i64,  a.pp8,
+                        a.i64, a.pp8, a.pi64, a.pi64, a.i64,  a.pi64, a.pp8,  a.i64, a.pi64, kty,
+                        kty,   kty,   a.pi64, a.pi64, a.pi64, a.pi64, a.pi64, a.pi64};
     LLVMStructSetBody(mty, mf, sizeof mf / sizeof mf[0], 0);
 
     /* The tables, in a fixed order (their globals are numbered). */
-    LLVMValueRef ks[3] = {NULL, NULL, NULL}, tab[14];
+    LLVMValueRef ks[3] = {NULL, NULL, NULL}, tab[16];
     for (int v = 0; v < 3; v++)
         if (kernel_desc(&a, kty, &d->k[v], &ks[v])) return -1;
     tab[0] = cstr(&a, d->prefix);
@@ -236,6 +236,8 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
     tab[11] = i64_table(&a, d->input_shapes, d->ninputs * RNNRT_SHAPE_WORDS, "ishapes");
     tab[12] = i64_table(&a, d->target_kinds, d->ntargets, "tkinds");
     tab[13] = i64_table(&a, d->target_shapes, d->ntargets * RNNRT_SHAPE_WORDS, "tshapes");
+    tab[14] = i64_table(&a, d->output_kinds, d->noutputs, "okinds");
+    tab[15] = i64_table(&a, d->output_shapes, d->noutputs * RNNRT_SHAPE_WORDS, "oshapes");
     LLVMValueRef emb = embedded_table(&a, d);
     if (!emb) {
         snprintf(err, errlen, "out of memory for the embedded weights");
@@ -268,6 +270,8 @@ int llvm_api_emit(LLVMModuleRef mod, const ApiDesc *d, char *err, size_t errlen)
         tab[11],
         tab[12],
         tab[13],
+        tab[14],
+        tab[15],
     };
     char name[300];
     snprintf(name, sizeof name, "%s_desc", d->prefix);

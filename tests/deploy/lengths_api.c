@@ -8,6 +8,10 @@
  *    steps hold NaN (never read): writes OUTDIR/x.npy, y.npy, len.npy and
  *    the outputs yhat.npy, hn.npy, tail.npy, which tests/deploy/run.sh
  *    compares with `rnnc run` on the same arrays;
+ * 1b. the steps past the longest example are left out: lengths 4, 1, 3
+ *    padded to 5 steps give the outputs of the same call at T_x = 4 (the
+ *    arrays' first 4 steps) to the bit and 0 at step 4 (the buffer held
+ *    NaN before); a training step gives the same loss and weights;
  * 2. one ln_train_step (SGD, lr 1): its loss (loss.npy) and its gradient,
  *    the weights before minus after (grad.safetensors), for `rnnc run`'s
  *    loss and `rnnc grad`'s gradients; ln_grad_norm is that gradient's norm;
@@ -96,6 +100,38 @@ static int forward_alone(ln_model *m, int q, float *yhat, float *hn, float *tail
     ln_inputs in = {.x = &seqs[q][0][0], .x_len = &len};
     ln_outputs out = {.yhat = yhat, .hn = hn, .tail = tail};
     return ln_forward(m, &n, &in, &out);
+}
+
+/* 1b: lengths 4, 1, 3 in a batch padded to T = 5 against the same call at
+ * T_x = 4 (the first 4 steps of the same arrays: time-major): forward and
+ * one training step, from the weights in wpath (reloaded after). */
+static int past_longest(ln_model *m, const char *wpath)
+{
+    static const int64_t short_lens[B] = {4, 1, 3};
+    static float y5[T][B][O], y4[T][B][O], h5[L][B][H], h4[L][B][H], t5[B][H], t4[B][H], w5[64][1024];
+    ln_inputs in = {.x = &x[0][0][0], .x_len = short_lens};
+    ln_sizes n5 = {.batch = B, .T_x = T}, n4 = {.batch = B, .T_x = T - 1};
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++)
+            for (int o = 0; o < O; o++) y5[t][b][o] = NAN; /* step 4 must be written with 0 */
+    ln_outputs o5 = {.yhat = &y5[0][0][0], .hn = &h5[0][0][0], .tail = &t5[0][0]};
+    ln_outputs o4 = {.yhat = &y4[0][0][0], .hn = &h4[0][0][0], .tail = &t4[0][0]};
+    if (ln_forward(m, &n5, &in, &o5) || ln_forward(m, &n4, &in, &o4)) return die(m, "forward past the longest");
+    int zero = 1;
+    for (int b = 0; b < B; b++) zero &= y5[T - 1][b][0] == 0 && y5[T - 1][b][1] == 0;
+    check(zero && !memcmp(y5, y4, sizeof(float) * (T - 1) * B * O) && !memcmp(h5, h4, sizeof h5) &&
+              !memcmp(t5, t4, sizeof t5),
+          "forward past the longest example = the call at T_x = 4, 0 after");
+    ln_targets tg = {.y = &y[0][0][0]};
+    float loss5, loss4;
+    int np = ln_num_params(), same = 1;
+    if (ln_train_step(m, &n5, &in, &tg, &loss5)) return die(m, "train_step past the longest");
+    for (int i = 0; i < np; i++) memcpy(w5[i], ln_param_data(m, i), sizeof(float) * (size_t)ln_param_numel(i));
+    if (ln_load_weights(m, wpath) || ln_train_step(m, &n4, &in, &tg, &loss4)) return die(m, "train_step at T_x = 4");
+    for (int i = 0; i < np; i++) same &= !memcmp(w5[i], ln_param_data(m, i), sizeof(float) * (size_t)ln_param_numel(i));
+    check(loss5 == loss4 && same, "a training step past the longest example = the step at T_x = 4");
+    if (ln_load_weights(m, wpath)) return die(m, wpath);
+    return 0;
 }
 
 /* 3: the stream.  Slot b at call c runs sequence plan[c][b] at its step
@@ -228,6 +264,8 @@ int main(int argc, char **argv)
         write_npy(bin, argv[2], "hn.npy", hn, "<f4", 4, 3, L, B, H) ||
         write_npy(bin, argv[2], "tail.npy", tail, "<f4", 4, 2, B, H, 0))
         return die(NULL, "write");
+
+    if (past_longest(m, argv[1])) return 1;
 
     /* 2: one training step: SGD with lr 1 moves each weight by its gradient */
     int np = ln_num_params();

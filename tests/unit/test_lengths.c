@@ -32,7 +32,7 @@ enum { B = 3 };
 /* The steps and lengths of each length symbol, in the order of the
  * module's symbols: the first sequence input's (x: one full, one short,
  * one between) and a second one's (an encoder-decoder's target side). */
-static const int64_t STEPS[2] = {5, 4};
+static int64_t STEPS[2] = {5, 4}; /* test_past_longest pads beyond every length */
 static const int64_t LENS[2][B] = {{5, 2, 3}, {3, 4, 1}};
 
 /* How the loss of the padded batch is made of the examples' losses: a
@@ -475,6 +475,63 @@ static void test_c_engine(void **state)
     check_engine("c", &CASES[0]);
 }
 
+/* ---- past the longest example ------------------------------------------------------- */
+
+/* A batch padded beyond its longest example (T = 7 and 6 for lengths of
+ * at most 5 and 4): the run leaves out the steps after the longest
+ * (ir_lengths_apply cuts the sequences to them) and the outputs get their
+ * padded steps back as zeros.  The same checks as above, which do not
+ * know about the cut: each example alone, on the interpreter, and the
+ * compiled engines against it. */
+static void test_past_longest(void **state)
+{
+    (void)state;
+    const int64_t keep[2] = {STEPS[0], STEPS[1]};
+    STEPS[0] = 7;
+    STEPS[1] = 6;
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+        check_against_examples(&CASES[i]);
+        check_engine("jit", &CASES[i]);
+    }
+    if (system("cc --version >/dev/null 2>&1") == 0) check_engine("c", &CASES[0]);
+    STEPS[0] = keep[0];
+    STEPS[1] = keep[1];
+}
+
+/* The cut itself: x, y and the mask of a batch whose longest example has
+ * 5 of its 7 steps keep 5; a module with per-step state gradients (rnnc
+ * grad --per-step), whose padded steps are not 0, keeps all 7. */
+static void expect_steps(int per_step, int64_t want)
+{
+    char err[512] = "";
+    Program *prog;
+    IrModule *m = tu_build_src(CASES[1].src, &prog);
+    PipeOpts o = {0};
+    if (pipeline_grad(m, per_step, &o, err, sizeof err)) fail_msg("pipeline_grad: %s", err);
+    TensorMap in, own;
+    const TensorMap *use;
+    batch_inputs(m, &in, 1);
+    assert_int_equal(ir_lengths_apply(m, &in, &own, &use, err, sizeof err), 0);
+    assert_ptr_equal(use, &own);
+    assert_int_equal(rt_map_get(&own, "x")->shape[0], want);
+    assert_int_equal(rt_map_get(&own, "y")->shape[0], want);
+    assert_int_equal(rt_map_get(&own, "x.len")->shape[0], want);
+    rt_map_free(&own);
+    rt_map_free(&in);
+    ir_free(m);
+    ast_free(prog);
+}
+
+static void test_run_steps(void **state)
+{
+    (void)state;
+    const int64_t keep = STEPS[0];
+    STEPS[0] = 7;
+    expect_steps(0, 5);
+    expect_steps(1, 7);
+    STEPS[0] = keep;
+}
+
 /* ---- TBPTT and the training step ------------------------------------------------------ */
 
 static const char *const TBPTT_SRC = "model m {\n"
@@ -786,7 +843,8 @@ int main(void)
         cmocka_unit_test(test_examples_alone), cmocka_unit_test(test_full_lengths),
         cmocka_unit_test(test_bad_lengths),    cmocka_unit_test(test_jit),
         cmocka_unit_test(test_c_engine),       cmocka_unit_test(test_tbptt),
-        cmocka_unit_test(test_train_step),
+        cmocka_unit_test(test_train_step),     cmocka_unit_test(test_past_longest),
+        cmocka_unit_test(test_run_steps),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
