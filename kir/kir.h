@@ -293,6 +293,13 @@ void kir_map_live(const KStmt *s, unsigned char *live, unsigned char *in_live);
  * additions in the same order; else -1 (it adds into memory at every
  * index). */
 int kir_map_reduce_level(const KStmt *s, int oi, const unsigned char *in_live);
+/* Whether map s may run ranges of its outer dimension (i0) on different
+ * threads: every output writes elements no other i0 writes (a reduction
+ * only over inner dimensions), and no buffer an output writes is read or
+ * written at other elements by the map.  Then each i0 computes the same
+ * operations in the same order on whichever thread runs it: the same
+ * bits.  Both emitters ask it, so the C file and the JIT split alike. */
+int kir_map_rows_split(const KStmt *s);
 /* s as an identifier: letters, digits and '_', not starting with a digit
  * ("h.weight_ih_l0" -> "h_weight_ih_l0"), at most n - 1 characters. */
 void kir_ident(char *d, size_t n, const char *s);

@@ -61,3 +61,62 @@ int kir_map_reduce_level(const KStmt *s, int oi, const unsigned char *in_live)
     while (k > 0 && zero_stride(mo->at.stride[k - 1])) k--;
     return k < s->rank ? k : -1;
 }
+
+/* Whether views a and b are the same elements at every index. */
+static int same_view(const KStrided *a, const KStrided *b, int rank)
+{
+    if (a->v.buf != b->v.buf || !kexpr_same_value(a->v.off, b->v.off)) return 0;
+    for (int d = 0; d < rank; d++)
+        if (zero_stride(a->stride[d]) != zero_stride(b->stride[d]) ||
+            (!zero_stride(a->stride[d]) && !kexpr_same_value(a->stride[d], b->stride[d])))
+            return 0;
+    return 1;
+}
+
+static int64_t eval_or_zero(const KExpr *x, const int64_t *sym, const int64_t *vars)
+{
+    return x ? kexpr_eval(x, sym, vars) : 0;
+}
+
+/* Whether output view at writes disjoint elements for different i0, at
+ * symbol values sym: the inner dimensions it does not reduce walk a dense
+ * row-major block of `span` elements, and rows are at least that far
+ * apart. */
+static int rows_apart(const KStmt *s, const KStrided *at, const int64_t *sym, const int64_t *vars)
+{
+    int64_t span = 1;
+    for (int d = s->rank - 1; d >= 1; d--) {
+        if (zero_stride(at->stride[d])) continue;
+        if (eval_or_zero(at->stride[d], sym, vars) != span) return 0;
+        span *= eval_or_zero(s->dims[d], sym, vars);
+    }
+    return !zero_stride(at->stride[0]) && eval_or_zero(at->stride[0], sym, vars) >= span;
+}
+
+int kir_map_rows_split(const KStmt *s)
+{
+    if (!kir_map_ok(s) || s->rank < 1 || s->nout < 1) return 0;
+    unsigned char live[256], in_live[256];
+    if (s->nnodes > 256 || s->nin > 256) return 0;
+    kir_map_live(s, live, in_live);
+    /* every output: disjoint rows; one sharing its buffer with another
+     * output or a live input only at the very same elements (a row then
+     * reads and writes only its own) */
+    for (int o = 0; o < s->nout; o++) {
+        const KStrided *at = &s->out[o].at;
+        for (int p = 0; p < s->nout; p++)
+            if (p != o && s->out[p].at.v.buf == at->v.buf && !same_view(&s->out[p].at, at, s->rank)) return 0;
+        for (int i = 0; i < s->nin; i++)
+            if (in_live[i] && s->in[i].v.buf == at->v.buf && !same_view(&s->in[i], at, s->rank)) return 0;
+    }
+    /* the sizes are polynomials in the symbols with small coefficients:
+     * checked at three unrelated points, as kexpr_same_value checks */
+    static const int64_t pts[3] = {7919, 2741, 101};
+    int64_t sym[64], vars[64];
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 64; i++) sym[i] = vars[i] = pts[k] + 13 * i;
+        for (int o = 0; o < s->nout; o++)
+            if (!rows_apart(s, &s->out[o].at, sym, vars)) return 0;
+    }
+    return 1;
+}

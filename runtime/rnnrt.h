@@ -131,4 +131,16 @@ RT_API float rt_expf(float x);
 RT_API float rt_tanhf(float x);
 RT_API float rt_sigmoidf(float x);
 
+/* ---- element-wise maps over the threads (runtime/sgemm_mt.c) -------------
+ * fn(ctx, begin, end) runs rows [begin, end) of a generated map.
+ * rt_map_rows runs rows [0, rows) of it: split into one contiguous range
+ * per thread of rt_sgemm's pool when rows * row_work (the map's element
+ * count times its operations per element) is large enough to pay for the
+ * hand-off, else - one thread, a small map, or the pool busy with another
+ * caller - as one fn(ctx, 0, rows) on the calling thread.  A row is
+ * computed by the same code either way, so the bits do not depend on the
+ * split. */
+typedef void (*RtMapRowsFn)(void *ctx, int64_t begin, int64_t end);
+RT_API void rt_map_rows(int64_t rows, int64_t row_work, RtMapRowsFn fn, void *ctx);
+
 #endif

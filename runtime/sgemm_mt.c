@@ -144,6 +144,42 @@ static void run_strips(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+/* Split a map only from this much work (elements times operations per
+ * element): the hand-off to a spinning worker costs ~5 us, and a map of
+ * 2^17 operations takes ~10-20 us on one core (an LSTM 256 gate map, ~40
+ * live nodes an element, from B = 13; at B = 1 it stays whole).  And
+ * only while the pool spins: on an oversubscribed machine, where the
+ * worker is often off its core, splitting maps measured 3-8% slower
+ * (docs/performance.md). */
+#define MT_MAP_MIN_WORK (1 << 17)
+
+static atomic_llong mt_map_min = -1; /* -1: not read yet */
+
+/* MT_MAP_MIN_WORK, or RNNC_MAP_SPLIT_MIN=N (a whole number >= 1) for the
+ * tests, which split every map to check that the bits do not change -
+ * then also while the pool is passive, so that they split for sure. */
+static int64_t map_min_work(void)
+{
+    long long v = atomic_load_explicit(&mt_map_min, memory_order_relaxed);
+    if (v < 0) {
+        const char *s = getenv("RNNC_MAP_SPLIT_MIN");
+        char *end = NULL;
+        v = s && *s ? strtoll(s, &end, 10) : 0;
+        if (!s || !*s || *end || v < 1) v = MT_MAP_MIN_WORK;
+        atomic_store_explicit(&mt_map_min, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+RT_API void rt_map_rows(int64_t rows, int64_t row_work, RtMapRowsFn fn, void *ctx)
+{
+    if (rows > 1 && (double)rows * (double)row_work >= (double)map_min_work() && rt_sgemm_threads() > 1 && mt_pool &&
+        (map_min_work() != MT_MAP_MIN_WORK || rt_pool_spinning(mt_pool)) &&
+        rt_pool_try_parallel_for(mt_pool, rows, fn, ctx) == 0)
+        return;
+    fn(ctx, 0, rows);
+}
+
 /* Stream jobs (batch-1 steps) split over two cores from this much of W
  * (floats): 256 KiB, where half of W per core starts to pay for the
  * spinning (sgemm_spin.c; docs/performance.md, "Batch 1"). */

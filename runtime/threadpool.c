@@ -234,6 +234,8 @@ RT_API void rt_pool_free(RtPool *pool)
 
 RT_API int rt_pool_size(const RtPool *pool) { return pool->size; }
 
+RT_API int rt_pool_spinning(RtPool *pool) { return spin_start(pool).budget > 0; }
+
 /* Posts the loop to the workers, runs chunk 0, waits for the rest; the
  * caller holds pool->call.  The workers are all past the previous loop
  * (pending reached 0), so n, fn and ctx are free to overwrite. */

@@ -46,6 +46,12 @@ RT_API int rt_pool_size(const RtPool *pool);
  * done.  n <= 0 does nothing. */
 RT_API void rt_pool_parallel_for(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx);
 
+/* Whether the workers spin for the next loop now (0 while the pool is
+ * passive: a worker was found off its core, see threadpool.c).  A caller
+ * with a short job (an element-wise map, ~10 us) splits it only then: a
+ * sleeping or descheduled worker costs more than the job. */
+RT_API int rt_pool_spinning(RtPool *pool);
+
 /* The same, unless another caller's loop is running on the pool: then
  * nothing runs and -1 is returned at once (the caller does the work on
  * its own thread instead of queueing behind another model's).  0 when

@@ -55,6 +55,7 @@ typedef struct Emit {
     FILE *fn_out;               /* where the map functions go, before the body */
     const char *fname;          /* the function's name: maps are <fname>_map<k> */
     int nmaps;
+    int split;      /* the map being written runs rows rt_r0..rt_r1 (emit_map) */
     unsigned paths; /* emit_c_func's: which copies to write */
     int uses_err;   /* a fallible call or a gemm writes err */
     int uses_ws;    /* a gemm uses the arena's workspace */
@@ -274,7 +275,7 @@ static void use_access(Emit *e, const KAccess *a)
     if (e->buf_written && kacc_writes(a)) e->buf_written[a->buf->id] = 1;
     use_expr(e, a->off);
     for (int d = 0; d < a->rank; d++) {
-        use_expr(e, a->dim[d]);
+        if (d > 0 || !e->split) use_expr(e, a->dim[d]); /* see use_map */
         use_expr(e, a->stride[d]);
     }
 }
@@ -291,7 +292,8 @@ static void use_map(Emit *e, const KStmt *s)
         goto done;
     }
     kir_map_live(s, live, in_live);
-    for (int d = 0; d < s->rank; d++) use_expr(e, s->dims[d]);
+    /* a split map's function runs rows rt_r0..rt_r1: the caller reads dims[0] */
+    for (int d = e->split ? 1 : 0; d < s->rank; d++) use_expr(e, s->dims[d]);
     for (int k = 0; k < s->nnodes; k++)
         if (live[k] && s->nodes[k].op == KM_EXPR) use_expr(e, s->nodes[k].e);
     KAccessIter it;
@@ -791,8 +793,12 @@ static void emit_map_loops(Emit *e, const KStmt *s)
         }
         if (d == s->rank) break;
         indent(e);
-        fprintf(out, "for (int64_t i%d = 0; i%d < ", d, d);
-        put_expr_rec(e, s->dims[d], 0);
+        if (e->split && d == 0) {
+            fputs("for (int64_t i0 = rt_r0; i0 < rt_r1", out);
+        } else {
+            fprintf(out, "for (int64_t i%d = 0; i%d < ", d, d);
+            put_expr_rec(e, s->dims[d], 0);
+        }
         fprintf(out, "; i%d++) {\n", d);
         e->ind++;
     }
@@ -826,37 +832,90 @@ static void emit_map_loops(Emit *e, const KStmt *s)
     free(red);
 }
 
-/* Prints the parameters (decl) or the arguments of a map function: the
- * sizes, loop variables and buffers m (a map's own Emit) marked, in that
- * order.  Every buffer is a restrict pointer: within one statement two
- * buffers never overlap (arguments and results are the caller's separate
- * tensors; memplan keeps the temporaries one statement touches apart), so
- * the compiler need not check at run time before it vectorizes, and
- * without restrict it gives up on a fused LSTM cell's dozen of pointers. */
-static void put_map_params(const Emit *m, int decl)
+/* How put_map_params prints the map's sizes, loop variables and buffers. */
+typedef enum {
+    MP_ARGS,   /* the arguments of a call: "B, x, y"                         */
+    MP_DECL,   /* the parameters: "const int64_t B, const float *restrict x" */
+    MP_FIELDS, /* its context struct's members: "int64_t B; const float *x;" */
+    MP_FROM,   /* the arguments, from that struct: "rt_c->B, rt_c->x"              */
+} MapParams;
+
+/* Prints the parameters, arguments or context fields (MapParams) of a map
+ * function: the sizes, loop variables and buffers m (a map's own Emit)
+ * marked, in that order.  Every buffer is a restrict pointer: within one
+ * statement two buffers never overlap (arguments and results are the
+ * caller's separate tensors; memplan keeps the temporaries one statement
+ * touches apart), so the compiler need not check at run time before it
+ * vectorizes, and without restrict it gives up on a fused LSTM cell's
+ * dozen of pointers.  A map split over the threads (m->split) takes its
+ * range of rows last, as rt_r0 and rt_r1 (rt_ names are never a
+ * buffer's). */
+static void put_map_params(const Emit *m, MapParams how)
 {
     FILE *out = m->out;
-    const char *sep = "";
+    const char *sep = "", *next = how == MP_FIELDS ? " " : ", ";
+    const char *ints = how == MP_DECL ? "const int64_t " : how == MP_FIELDS ? "int64_t " : "";
+    const char *from = how == MP_FROM ? "rt_c->" : "", *end = how == MP_FIELDS ? ";" : "";
     for (int k = 0; k < m->f->nsyms; k++)
         if (m->sym_used[k]) {
-            fprintf(out, "%s%s%s", sep, decl ? "const int64_t " : "", m->sname[k]);
-            sep = ", ";
+            fprintf(out, "%s%s%s%s%s", sep, ints, from, m->sname[k], end);
+            sep = next;
         }
     for (int k = 0; k < m->f->nloops; k++)
         if (m->var_used[k]) {
-            fprintf(out, "%s%st%d", sep, decl ? "const int64_t " : "", k);
-            sep = ", ";
+            fprintf(out, "%s%s%st%d%s", sep, ints, from, k, end);
+            sep = next;
         }
     for (int i = 0; i < m->f->nbufs; i++) {
         if (!m->buf_used[i]) continue;
         const KBuf *b = m->f->bufs[i];
-        if (decl)
-            fprintf(out, "%s%s%s *restrict %s", sep, m->buf_written[i] ? "" : "const ", ctype(b->dtype), m->bname[i]);
+        const char *cq = m->buf_written[i] ? "" : "const ";
+        if (how == MP_DECL)
+            fprintf(out, "%s%s%s *restrict %s", sep, cq, ctype(b->dtype), m->bname[i]);
+        else if (how == MP_FIELDS)
+            fprintf(out, "%s%s%s *%s;", sep, cq, ctype(b->dtype), m->bname[i]);
         else
-            fprintf(out, "%s%s", sep, m->bname[i]);
-        sep = ", ";
+            fprintf(out, "%s%s%s", sep, from, m->bname[i]);
+        sep = next;
     }
-    if (!*sep && decl) fputs("void", out);
+    if (m->split && how == MP_DECL)
+        fprintf(out, "%sconst int64_t rt_r0, const int64_t rt_r1", sep);
+    else if (m->split && how == MP_ARGS)
+        fprintf(out, "%srt_r0, rt_r1", sep);
+    else if (!*sep && how == MP_DECL)
+        fputs("void", out);
+}
+
+/* The call of a map split over the threads, in the body: its arguments in
+ * a context struct, and rt_map_rows with the map's rows, its work per row
+ * (the inner dimensions' elements times its live nodes, which the runtime
+ * weighs against the hand-off) and the copy's row function. */
+static void emit_map_rows_call(Emit *e, Emit *m, const KStmt *s, int k, int nlive)
+{
+    FILE *out = e->out;
+    indent(e);
+    fputs("{\n", out);
+    e->ind++;
+    indent(e);
+    fprintf(out, "struct %s_map%d_ctx rt_c = {", e->fname, k);
+    m->out = out;
+    m->split = 0; /* the fields, without the rows */
+    put_map_params(m, MP_ARGS);
+    m->split = 1;
+    fputs("};\n", out);
+    indent(e);
+    fputs("rt_map_rows(", out);
+    put_expr(e, s->dims[0]);
+    fprintf(out, ", (int64_t)%d", nlive);
+    for (int d = 1; d < s->rank; d++) {
+        fputs(" * (", out);
+        put_expr(e, s->dims[d]);
+        fputc(')', out);
+    }
+    fprintf(out, ", %s_map%d%c_rows, &rt_c);\n", e->fname, k, COPY_MARK);
+    e->ind--;
+    indent(e);
+    fputs("}\n", out);
 }
 
 /* A map becomes a function of its own, written to e->fn_out before the
@@ -868,7 +927,13 @@ static void put_map_params(const Emit *m, int decl)
  * body holding every map, which takes it a third of the time (measured
  * on a 3-layer LSTM's training step, gcc 12 -O2: 1.7 s -> 0.6 s); the
  * float operations are the same.  The call is written with the byte
- * COPY_MARK where the wrapper's suffix goes. */
+ * COPY_MARK where the wrapper's suffix goes.
+ *
+ * A map whose rows may run on different threads (kir_map_rows_split)
+ * takes a range of rows [rt_r0, rt_r1), and each copy gets a row function
+ * (RtMapRowsFn) that unpacks a context struct into the wrapper's
+ * arguments; the body calls rt_map_rows, which splits the rows over the
+ * pool when the map is big enough, else runs them all in one call. */
 static void emit_map(Emit *e, const KStmt *s)
 {
     if (!kir_map_ok(s)) {
@@ -879,21 +944,31 @@ static void emit_map(Emit *e, const KStmt *s)
     m.out = e->fn_out;
     m.ind = 1;
     m.nslots = 0; /* a KE_MAX in an index is written out in full */
+    m.split = kir_map_rows_split(s);
     m.buf_used = calloc((size_t)e->f->nbufs + 1, 1);
     m.buf_written = calloc((size_t)e->f->nbufs + 1, 1);
     m.sym_used = calloc((size_t)e->f->nsyms + 1, 1);
     m.var_used = calloc((size_t)e->f->nloops + 1, 1);
-    if (!m.buf_used || !m.buf_written || !m.sym_used || !m.var_used) {
+    unsigned char *live = calloc((size_t)s->nnodes + 1, 1);
+    if (!m.buf_used || !m.buf_written || !m.sym_used || !m.var_used || !live) {
         e->bad = 1;
         goto done;
     }
     use_map(&m, s);
+    kir_map_live(s, live, NULL);
+    int nlive = 0;
+    for (int j = 0; j < s->nnodes; j++) nlive += live[j];
     int k = e->nmaps++;
     m.ind = 0;
     comment_line(&m, s->origin);
     m.ind = 1;
+    if (m.split) {
+        fprintf(m.out, "struct %s_map%d_ctx { ", e->fname, k);
+        put_map_params(&m, MP_FIELDS);
+        fputs(" };\n", m.out);
+    }
     fprintf(m.out, "RT_ALWAYS_INLINE void %s_map%d(", e->fname, k);
-    put_map_params(&m, 1);
+    put_map_params(&m, MP_DECL);
     fputs(")\n{\n", m.out);
     emit_map_loops(&m, s);
     fputs("}\n", m.out);
@@ -903,26 +978,38 @@ static void emit_map(Emit *e, const KStmt *s)
         if (copy_guarded(e->paths, c) != guarded) fputs((guarded = !guarded) ? "#if RT_X86\n" : "#endif\n", m.out);
         if (copies[c].target) fprintf(m.out, "RT_TARGET(\"%s\") ", copies[c].target);
         fprintf(m.out, "RT_NOINLINE static void %s_map%d%s(", e->fname, k, copies[c].suffix);
-        put_map_params(&m, 1);
+        put_map_params(&m, MP_DECL);
         fprintf(m.out, ") { %s_map%d(", e->fname, k);
-        put_map_params(&m, 0);
+        put_map_params(&m, MP_ARGS);
         fputs("); }\n", m.out);
+        if (!m.split) continue;
+        fprintf(m.out, "static void %s_map%d%s_rows(void *rt_ctx, int64_t rt_r0, int64_t rt_r1)\n{\n", e->fname, k,
+                copies[c].suffix);
+        fprintf(m.out, "    const struct %s_map%d_ctx *rt_c = rt_ctx;\n    %s_map%d%s(", e->fname, k, e->fname, k,
+                copies[c].suffix);
+        put_map_params(&m, MP_FROM);
+        fputs(", rt_r0, rt_r1);\n}\n", m.out); /* a map has outputs: a buffer precedes */
     }
     if (guarded) fputs("#endif\n", m.out);
     fputc('\n', m.out);
     e->bad |= m.bad;
 
     comment_line(e, s->origin);
+    if (m.split) {
+        emit_map_rows_call(e, &m, s, k, nlive);
+        goto done;
+    }
     indent(e);
     fprintf(e->out, "%s_map%d%c(", e->fname, k, COPY_MARK);
     m.out = e->out;
-    put_map_params(&m, 0);
+    put_map_params(&m, MP_ARGS);
     fputs(");\n", e->out);
 done:
     free(m.buf_used);
     free(m.buf_written);
     free(m.sym_used);
     free(m.var_used);
+    free(live);
 }
 
 static void emit_block(Emit *e, const KBlock *b)

@@ -24,6 +24,7 @@
 const char *const llvm_emit_externals[] = {
     "rt_sgemm_ws",     "rt_sgemm_ws_packed",
     "rt_sgemm_pack_b", "rt_size_eval",
+    "rt_map_rows",
 #define KCALL(NAME, symbol, returns, args) #symbol,
 #include "kir/calls.def"
     "snprintf",        "logf",
@@ -48,6 +49,7 @@ typedef struct LE {
     LLVMMetadataRef domain; /* alias scopes: one per buffer (see map_alias) */
     LLVMMetadataRef *scope; /* by buffer id, made on first use */
     unsigned md_scope, md_noalias;
+    int nmaps; /* row functions made so far (map_rows_fn) */
     char *err;
     size_t errlen;
     int bad;
@@ -524,7 +526,9 @@ static LLVMValueRef emit_node(LE *e, const KStmt *s, int k, LLVMValueRef *val, c
     }
 }
 
-static void emit_map(LE *e, const KStmt *s)
+/* Map s; with r0 set (a row function, map_rows_fn), its outer loop runs
+ * only rows r0 .. r1 - 1. */
+static void emit_map_range(LE *e, const KStmt *s, LLVMValueRef r0, LLVMValueRef r1)
 {
     if (!kir_map_ok(s)) {
         le_fail(e, "kernel IR: a malformed map in '%s'", s->origin);
@@ -562,7 +566,10 @@ static void emit_map(LE *e, const KStmt *s)
             LLVMBuildStore(e->b, tag(e, ma, at->v.buf, LLVMBuildLoad2(e->b, t, p, "")), acc[o]);
         }
         if (d == s->rank) break;
-        idx[d] = loop_begin(e, &L[d], expr(e, s->dims[d]), 0, iname[d]);
+        if (d == 0 && r0) /* i0 = r0 + (0 .. r1 - r0 - 1) */
+            idx[0] = LLVMBuildNSWAdd(e->b, loop_begin(e, &L[0], LLVMBuildNSWSub(e->b, r1, r0, ""), 0, "r"), r0, "i0");
+        else
+            idx[d] = loop_begin(e, &L[d], expr(e, s->dims[d]), 0, iname[d]);
     }
     for (int k = 0; k < s->nnodes; k++)
         if (live[k]) val[k] = emit_node(e, s, k, val, idx, ma);
@@ -595,6 +602,113 @@ done:
     free(acc);
     free(val);
     free(ma);
+}
+
+/* ---- maps over the threads ------------------------------------------------------- */
+/* A map kir_map_rows_split allows becomes, as in the C emitter, a row
+ * function void NAME.mapK(i8 *ctx, i64 r0, i64 r1) running its rows r0 ..
+ * r1 - 1, and a call of rt_map_rows, which splits the rows over the pool
+ * when the map is big enough (else one call of all of them).  The context
+ * is an array of i64 in the caller's frame: sym, arg, res and arena as
+ * integers, then the value of every loop variable.  The row function
+ * rebuilds the symbols and buffer pointers from them as the function's
+ * entry does; the map's float operations are emitted as they are inline,
+ * so a row gives the same bits on any thread. */
+
+enum { CTX_SYM, CTX_ARG, CTX_RES, CTX_ARENA, CTX_VARS };
+
+static LLVMValueRef entry_ctx_word(LE *e, LLVMValueRef ctx, int i)
+{
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(e->eb, e->i64, ctx, (LLVMValueRef[]){ci64(e, i)}, 1, "");
+    return LLVMBuildLoad2(e->eb, e->i64, p, "");
+}
+
+/* The row function of map s, or NULL (e->bad set). */
+static LLVMValueRef map_rows_fn(LE *e, const KStmt *s)
+{
+    LE saved = *e;
+    const KFunc *f = e->f;
+    size_t len = 0;
+    const char *fname = LLVMGetValueName2(e->fn, &len);
+    char name[320];
+    snprintf(name, sizeof name, "%.*s.map%d", (int)(len < 256 ? len : 256), fname, e->nmaps++);
+    LLVMTypeRef params[3] = {e->p8, e->i64, e->i64};
+    LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(e->vd, params, 3, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    add_attr(e, fn, "nounwind");
+    e->fn = fn;
+    e->syms = calloc((size_t)f->nsyms + 1, sizeof *e->syms);
+    e->bufs = calloc((size_t)f->nbufs + 1, sizeof *e->bufs);
+    e->vars = calloc((size_t)f->nloops + 1, sizeof *e->vars);
+    e->b = LLVMCreateBuilderInContext(e->ctx);
+    e->eb = LLVMCreateBuilderInContext(e->ctx);
+    if (e->syms && e->bufs && e->vars) {
+        LLVMBasicBlockRef entry = new_block(e, "entry"), body = new_block(e, "body");
+        LLVMPositionBuilderAtEnd(e->eb, entry);
+        LLVMPositionBuilderAtEnd(e->b, body);
+        LLVMValueRef ctx = LLVMBuildBitCast(e->eb, LLVMGetParam(fn, 0), e->pi64, "ctx");
+        LLVMTypeRef pp8 = LLVMPointerType(e->p8, 0);
+        e->p_sym = LLVMBuildIntToPtr(e->eb, entry_ctx_word(e, ctx, CTX_SYM), e->pi64, "sym");
+        e->p_arg = LLVMBuildIntToPtr(e->eb, entry_ctx_word(e, ctx, CTX_ARG), pp8, "arg");
+        e->p_res = LLVMBuildIntToPtr(e->eb, entry_ctx_word(e, ctx, CTX_RES), pp8, "res");
+        e->p_arena = LLVMBuildIntToPtr(e->eb, entry_ctx_word(e, ctx, CTX_ARENA), e->p8, "arena");
+        entry_values(e);
+        for (int k = 0; k < f->nloops; k++)
+            if (saved.vars[k]) e->vars[k] = entry_ctx_word(e, ctx, CTX_VARS + k);
+        emit_map_range(e, s, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
+        LLVMBuildRetVoid(e->b);
+        LLVMBuildBr(e->eb, body);
+    } else {
+        le_fail(e, "out of memory emitting '%s'", s->origin);
+    }
+    free(e->syms);
+    free(e->bufs);
+    free(e->vars);
+    LLVMDisposeBuilder(e->b);
+    LLVMDisposeBuilder(e->eb);
+    int bad = e->bad, nmaps = e->nmaps;
+    *e = saved;
+    e->bad = bad;
+    e->nmaps = nmaps;
+    return bad ? NULL : fn;
+}
+
+/* Map s: through rt_map_rows when its rows may split, else inline. */
+static void emit_map(LE *e, const KStmt *s)
+{
+    if (!kir_map_rows_split(s)) {
+        emit_map_range(e, s, NULL, NULL);
+        return;
+    }
+    LLVMValueRef fn = map_rows_fn(e, s);
+    if (!fn) return;
+    unsigned char *live = calloc((size_t)s->nnodes + 1, 1);
+    if (!live) {
+        le_fail(e, "out of memory emitting '%s'", s->origin);
+        return;
+    }
+    kir_map_live(s, live, NULL);
+    int nlive = 0;
+    for (int j = 0; j < s->nnodes; j++) nlive += live[j];
+    free(live);
+    /* the context: in the entry block, filled here with this step's values */
+    LLVMTypeRef aty = LLVMArrayType(e->i64, (unsigned)(CTX_VARS + e->f->nloops));
+    LLVMValueRef ctx = LLVMBuildBitCast(e->b, LLVMBuildAlloca(e->eb, aty, "mapctx"), e->pi64, "");
+    LLVMValueRef words[CTX_VARS] = {e->p_sym, e->p_arg, e->p_res, e->p_arena};
+    for (int i = 0; i < CTX_VARS + e->f->nloops; i++) {
+        LLVMValueRef v = i < CTX_VARS ? LLVMBuildPtrToInt(e->b, words[i], e->i64, "") : e->vars[i - CTX_VARS];
+        if (!v) continue; /* a loop not around this map */
+        LLVMBuildStore(e->b, v, LLVMBuildInBoundsGEP2(e->b, e->i64, ctx, (LLVMValueRef[]){ci64(e, i)}, 1, ""));
+    }
+    /* work per row: the inner dimensions' elements times the live nodes,
+     * as the C emitter passes it */
+    LLVMValueRef work = ci64(e, nlive);
+    for (int d = 1; d < s->rank; d++) work = LLVMBuildNSWMul(e->b, work, expr(e, s->dims[d]), "");
+    LLVMTypeRef rowfn = LLVMPointerType(LLVMGlobalGetValueType(fn), 0);
+    LLVMTypeRef ft, p[4] = {e->i64, e->i64, rowfn, e->p8};
+    LLVMValueRef rt = extern_fn(e, "rt_map_rows", e->vd, p, 4, 0, &ft);
+    LLVMValueRef args[4] = {expr(e, s->dims[0]), work, fn, LLVMBuildBitCast(e->b, ctx, e->p8, "")};
+    LLVMBuildCall2(e->b, ft, rt, args, 4, "");
 }
 
 /* ---- statements and functions ----------------------------------------------------- */

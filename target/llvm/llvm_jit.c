@@ -50,6 +50,7 @@ static size_t externals(Extern *x, size_t cap)
         {"rt_sgemm_ws_packed", (uintptr_t)&rt_sgemm_ws_packed},
         {"rt_sgemm_pack_b", (uintptr_t)&rt_sgemm_pack_b},
         {"rt_size_eval", (uintptr_t)&rt_size_eval},
+        {"rt_map_rows", (uintptr_t)&rt_map_rows},
 #define KCALL(NAME, symbol, returns, args) {#symbol, (uintptr_t)&symbol},
 #include "kir/calls.def"
         {"snprintf", (uintptr_t)&snprintf},

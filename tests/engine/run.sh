@@ -119,6 +119,26 @@ $c"
     else
         bad "$name: grad: jit and c differ" "$out ${out2:-}"
     fi
+
+    # Element-wise maps split over two threads (rt_map_rows; every map, by
+    # RNNC_MAP_SPLIT_MIN=1, where the measured threshold leaves these small
+    # ones whole): a row's operations do not depend on its thread, so
+    # both engines give the unsplit run's bits, forward and gradients.
+    # One model, a two-layer LSTM, keeps it to a few CPU-seconds.
+    [ "$name" = many_to_many ] || continue
+    for eng in $ENGINES; do
+        # shellcheck disable=SC2086
+        if ! out=$(RNNC_THREADS=2 RNNC_MAP_SPLIT_MIN=1 "$RNNC" grad "$f" -w "$w" $inputs --engine=$eng \
+                   -o "$tmp/$name.$eng.split.g.safetensors" --loss-out "$tmp/$name.$eng.split.loss.npy" 2>&1); then
+            bad "$name: grad --engine=$eng, maps split" "$out"; continue
+        fi
+        if out=$("$CLOSE" "$tmp/$name.$eng.split.g.safetensors" "$tmp/$name.c.g.safetensors" 0 0) &&
+           out2=$("$CLOSE" "$tmp/$name.$eng.split.loss.npy" "$tmp/$name.c.loss.npy" 0 0); then
+            ok "$name: grad --engine=$eng, maps split over 2 threads: c's unsplit bits"
+        else
+            bad "$name: grad --engine=$eng, maps split: bits differ" "$out ${out2:-}"
+        fi
+    done
 done
 
 # train and sample: 40 training steps of the tiny character model give the
