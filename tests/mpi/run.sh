@@ -72,12 +72,17 @@ cp "$tmp/w0/c.safetensors" "$tmp/two.safetensors"; cp "$tmp/w0/c.loss.csv" "$tmp
 #    share's gradient and loss weigh by its real steps, not its examples.
 #    Within 1e-4 as above (measured 9e-8); weighing by examples instead
 #    moves the first losses by 1.9e-3.
+#    same_curve ONE.csv TWO.csv N: N logged steps, losses within 1e-4,
+#    accuracies equal; the largest difference into $tmp/diff.
+same_curve() {
+    paste -d, "$1" "$2" |
+        awk -F, -v want="$3" 'NR > 1 { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; if ($4 != $8) a = 1; n++ }
+             END { print "max |loss difference| " m > "/dev/stderr"; exit !(n == want && m < 1e-4 && !a) }' 2>"$tmp/diff"
+}
 T=$PWD/examples/tag_lengths.rnn
 if "$R" train $T --set steps=8 -o "$tmp/t1.safetensors" 2>"$tmp/err" &&
    mp 2 "$R" train $T --set steps=8 -o "$tmp/t2.safetensors" 2>"$tmp/err" &&
-   paste -d, "$tmp/t1.loss.csv" "$tmp/t2.loss.csv" |
-       awk -F, 'NR > 1 { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; if ($4 != $8) a = 1; n++ }
-                END { print "max |loss difference| " m > "/dev/stderr"; exit !(n == 8 && m < 1e-4 && !a) }' 2>"$tmp/diff"; then
+   same_curve "$tmp/t1.loss.csv" "$tmp/t2.loss.csv" 8; then
     ok "a tagger of different lengths on 2 processes: one process's losses within 1e-4, its accuracy ($(cat "$tmp/diff"))"
 else
     bad "a tagger of different lengths on 2 processes"
@@ -92,9 +97,7 @@ fi
 G=$PWD/tests/train/tagger.rnn
 if "$R" train $G --set tbptt_back=4 --set steps=12 -o "$tmp/g1.safetensors" 2>"$tmp/err" &&
    mp 2 "$R" train $G --set tbptt_back=4 --set steps=12 -o "$tmp/g2.safetensors" 2>"$tmp/err" &&
-   paste -d, "$tmp/g1.loss.csv" "$tmp/g2.loss.csv" |
-       awk -F, 'NR > 1 { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; if ($4 != $8) a = 1; n++ }
-                END { print "max |loss difference| " m > "/dev/stderr"; exit !(n == 12 && m < 1e-4 && !a) }' 2>"$tmp/diff"; then
+   same_curve "$tmp/g1.loss.csv" "$tmp/g2.loss.csv" 12; then
     ok "a tagger of different lengths in TBPTT segments on 2 processes: one process's losses within 1e-4, its accuracy ($(cat "$tmp/diff"))"
 else
     bad "a tagger in TBPTT segments on 2 processes"
