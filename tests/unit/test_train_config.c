@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include "driver/train_config.c"
+
+#include <sys/stat.h>
 #include "frontend/sema.h"
 
 static char err[1024];
@@ -72,11 +74,43 @@ static void test_data_paths_relative_to_model(void **state)
     assert_string_equal(ts.data_paths[0], "m/sub/x.npy");
     assert_string_equal(ts.data_paths[1], "/y.npy");
     assert_string_equal(ts.data_note, "m/sub/t.rnn:9:2: a train block's file name is relative to the model "
-                                      "file's folder, m/sub");
+                                      "file's folder, m/sub, or else to the current directory");
+    assert_int_equal(ts.data_fell_back, 0);
     assert_int_equal(train_settings_set(&ts, "data=text(\"b.txt\")", err, sizeof err), 0);
     assert_string_equal(ts.data_path, "b.txt");
     assert_string_equal(ts.data_note, "--set data: relative to the current directory");
     block_file = "t.rnn";
+}
+
+/* A name not found beside the model but found in the current directory
+ * (where models written before the rule named their files from) is read
+ * from there, and data_fell_back says so; found beside the model, that
+ * one wins.  In a scratch folder made the current directory. */
+static void test_data_path_fallback(void **state)
+{
+    (void)state;
+    char old[4096], dir[] = "/tmp/rnnc_tc.XXXXXX";
+    assert_non_null(getcwd(old, sizeof old));
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(mkdir("m", 0700), 0);
+    FILE *f = fopen("a.txt", "w");
+    assert_non_null(f);
+    fclose(f);
+    TrainSettings ts;
+    block_file = "m/t.rnn";
+    assert_int_equal(from_block(MODEL "train c {\n data = text(\"a.txt\")\n}\n", &ts), 0);
+    assert_string_equal(ts.data_path, "a.txt");
+    assert_int_equal(ts.data_fell_back, 1);
+    assert_non_null(f = fopen("m/a.txt", "w"));
+    fclose(f);
+    assert_int_equal(from_block(MODEL "train c {\n data = text(\"a.txt\")\n}\n", &ts), 0);
+    assert_string_equal(ts.data_path, "m/a.txt");
+    assert_int_equal(ts.data_fell_back, 0);
+    block_file = "t.rnn";
+    assert_int_equal(remove("m/a.txt") | remove("a.txt") | rmdir("m"), 0);
+    assert_int_equal(chdir(old), 0);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_block_settings(void **state)
@@ -338,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_set_overrides),      cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_defaults),           cmocka_unit_test(test_block_clip_none_and_eval_every),
         cmocka_unit_test(test_sema_and_set_agree), cmocka_unit_test(test_data_paths_relative_to_model),
+        cmocka_unit_test(test_data_path_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
