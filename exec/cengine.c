@@ -85,7 +85,19 @@ static int compile(CEngine *e, char *err, size_t errlen)
     int argc = 0;
     for (char *tok = strtok(ccbuf, " \t"); tok && argc < 48; tok = strtok(NULL, " \t")) argv[argc++] = tok;
     if (argc == 0) return ir_errf(err, errlen, "--engine=c needs a C compiler (cc): RNNC_CC is empty");
-    static const char *const flags[] = {"-std=c11", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-o"};
+    /* RNNC_CC_OPT picks the optimization level (default -O2): the
+     * differential tests compile hundreds of small models at -O1, which
+     * costs a quarter less and gives the same bits (no level of gcc or
+     * clang reassociates float arithmetic without -ffast-math, and
+     * -ffp-contract=off keeps a*b+c two roundings at every level). */
+    const char *opt = getenv("RNNC_CC_OPT");
+    if (!opt || !*opt) opt = "-O2";
+    static const char *const levels[] = {"-O0", "-O1", "-O2", "-O3", "-Os", NULL};
+    int known = 0;
+    for (int i = 0; levels[i]; i++) known |= !strcmp(opt, levels[i]);
+    if (!known) return ir_errf(err, errlen, "RNNC_CC_OPT=%s is not one of -O0, -O1, -O2, -O3, -Os", opt);
+    static const char *const flags[] = {"-std=c11", "-fPIC", "-shared", "-ffp-contract=off", "-o"};
+    argv[argc++] = (char *)opt;
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) argv[argc++] = (char *)flags[i];
     argv[argc++] = e->so;
     argv[argc++] = e->src;

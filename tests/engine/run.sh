@@ -207,6 +207,12 @@ st=$?
 if [ $st -eq 1 ] && echo "$out" | grep -q "cc_silent' exited with status 3 .* and printed nothing"; then ok "silent compiler failure: $out"
 else bad "silent compiler failure (exit $st)" "$out"; fi
 
+# RNNC_CC_OPT: a level the C engine does not know is refused by name.
+# shellcheck disable=SC2086
+out=$(RNNC_CC_OPT=-O7 "$RNNC" run "$f" -w "$tmp/one_to_one.safetensors" $inputs --engine=c 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "RNNC_CC_OPT=-O7 is not one of -O0, -O1, -O2, -O3, -Os" &&
+    ok "RNNC_CC_OPT=-O7 refused" || bad "RNNC_CC_OPT=-O7" "$out"
+
 # A compiled engine with --precision f64 is a usage error.
 for eng in $ENGINES; do
     # shellcheck disable=SC2086
