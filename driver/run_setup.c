@@ -160,15 +160,6 @@ int run_init_weights(const IrModule *m, uint64_t seed, TensorMap *w)
     return 0;
 }
 
-/* names of list (n of them) joined by ", " into buf, "none" if n = 0 */
-static void join_names(const IrInput *list, int n, char *buf, size_t len)
-{
-    size_t k = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n && k < len; i++) k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? ", " : "", list[i].name);
-    if (n == 0) snprintf(buf, len, "none");
-}
-
 int run_check_input_names(const IrModule *m, const TensorMap *inputs)
 {
     for (int i = 0; i < inputs->count; i++) {
@@ -186,8 +177,8 @@ int run_check_input_names(const IrModule *m, const TensorMap *inputs)
         }
         if (known) continue;
         char ins[256], tgs[256], hint[128] = "";
-        join_names(m->inputs, m->ninputs, ins, sizeof ins);
-        join_names(m->targets, m->ntargets, tgs, sizeof tgs);
+        ir_list_names(m->inputs, m->ninputs, ins, sizeof ins);
+        ir_list_names(m->targets, m->ntargets, tgs, sizeof tgs);
         const char *near = suggest_best(&sg);
         if (near) snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
         return cli_error("unknown input '%s': model %s has inputs %s and targets %s%s", name, m->name, ins, tgs, hint);

@@ -134,7 +134,7 @@ static int find_named(const IrInput *list, int n, const char *name)
 }
 
 /* "x, y" for the message about an unknown name. */
-static void list_names(const IrInput *list, int n, char *buf, size_t len)
+void ir_list_names(const IrInput *list, int n, char *buf, size_t len)
 {
     size_t k = 0;
     buf[0] = '\0';
@@ -267,8 +267,8 @@ static int bind_inputs(const IrModule *m, const TensorMap *inputs, int64_t *sym_
         const char *name = inputs->names[i];
         if (find_named(m->inputs, m->ninputs, name) < 0 && find_named(m->targets, m->ntargets, name) < 0) {
             char ins[256], tgs[256];
-            list_names(m->inputs, m->ninputs, ins, sizeof ins);
-            list_names(m->targets, m->ntargets, tgs, sizeof tgs);
+            ir_list_names(m->inputs, m->ninputs, ins, sizeof ins);
+            ir_list_names(m->targets, m->ntargets, tgs, sizeof tgs);
             return ir_errf(err, errlen, "unknown input '%s': model %s has inputs %s and targets %s", name, m->name, ins,
                            tgs);
         }

@@ -47,4 +47,8 @@ int ir_check_memory(const IrModule *m, const int64_t *sym_values, int64_t bytes,
 /* Writes a type's dims with symbol names, "[T_x, B, 4]", into buf. */
 const char *ir_dims_str(const IrModule *m, const IrType *t, char *buf, size_t n);
 
+/* The names of list (n of them) joined by ", " into buf, "none" if n = 0:
+ * what an "unknown input" message lists. */
+void ir_list_names(const IrInput *list, int n, char *buf, size_t len);
+
 #endif
