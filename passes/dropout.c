@@ -64,10 +64,7 @@ int dropout_train(IrModule *m, char *err, size_t errlen)
         }
         ir_block_append(m, nb, op);
     }
-    top->ops = nb->ops;
-    top->nops = nb->nops;
-    top->capops = nb->capops;
-    for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
+    ir_block_take_ops(top, nb);
     return verified(m, "dropout", err, errlen) ? -1 : n;
 }
 

@@ -108,10 +108,7 @@ static int fold_block(IrModule *m, IrBlock *b)
         }
         ir_block_append(m, nb, op);
     }
-    b->ops = nb->ops;
-    b->nops = nb->nops;
-    b->capops = nb->capops;
-    for (int i = 0; i < b->nops; i++) b->ops[i]->parent = b;
+    ir_block_take_ops(b, nb);
     return count;
 }
 

@@ -261,10 +261,7 @@ int hoist(IrModule *m, char *err, size_t errlen)
     }
     free(H.state);
     free(H.seq);
-    top->ops = nb->ops;
-    top->nops = nb->nops;
-    top->capops = nb->capops;
-    for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
+    ir_block_take_ops(top, nb);
 
     if (ir_verify(m, "hoist", stderr))
         return ir_errf(err, errlen, "internal error: the hoisted module does not verify (see above)");

@@ -100,10 +100,7 @@ static int merge_block(IrModule *m, IrBlock *b, IrBlock *pre)
         merge(m, b, pre, nb, g, n);
         merged += n - 1;
     }
-    b->ops = nb->ops;
-    b->nops = nb->nops;
-    b->capops = nb->capops;
-    for (int i = 0; i < b->nops; i++) b->ops[i]->parent = b;
+    ir_block_take_ops(b, nb);
     return merged;
 }
 

@@ -244,10 +244,7 @@ int sink(IrModule *m, char *err, size_t errlen)
         for (int k = F->attrs.n_seq_out - 1; k >= 0; k--) count += sink_product(&S, k, after, top);
         for (int j = 0; j < after->nops; j++) ir_block_append(m, nb, after->ops[j]);
     }
-    top->ops = nb->ops;
-    top->nops = nb->nops;
-    top->capops = nb->capops;
-    for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
+    ir_block_take_ops(top, nb);
     if (ir_verify(m, "sink", stderr))
         return ir_errf(err, errlen, "internal error: the module after sink does not verify (see above)");
     return count;

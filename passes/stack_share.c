@@ -71,10 +71,7 @@ int stack_share(IrModule *m, char *err, size_t errlen)
         count += share_scan(m, top, F, after);
         for (int j = 0; j < after->nops; j++) ir_block_append(m, nb, after->ops[j]);
     }
-    top->ops = nb->ops;
-    top->nops = nb->nops;
-    top->capops = nb->capops;
-    for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
+    ir_block_take_ops(top, nb);
     if (count && ir_verify(m, "stack_share", stderr))
         return ir_errf(err, errlen, "internal error: the module after stack_share does not verify (see above)");
     return count;

@@ -344,10 +344,7 @@ static int rewrite(IrModule *m, int64_t factor, char *err, size_t errlen)
             unroll_scan_by(&U, nb, F, factor);
     }
     free(U.map);
-    top->ops = nb->ops;
-    top->nops = nb->nops;
-    top->capops = nb->capops;
-    for (int i = 0; i < top->nops; i++) top->ops[i]->parent = top;
+    ir_block_take_ops(top, nb);
 
     if (ir_verify(m, "unroll", stderr))
         return ir_errf(err, errlen, "internal error: the unrolled module does not verify (see above)");
