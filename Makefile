@@ -120,7 +120,7 @@ $(BUILD)/librnnc.a: $(LIB_OBJS)
 RT_SRCS  := runtime/cpu.c runtime/sgemm.c runtime/sgemm_scalar.c runtime/sgemm_avx2.c \
             runtime/sgemm_avx512.c runtime/vmath.c runtime/vmath_avx2.c runtime/nn_kernels.c \
             runtime/dropout.c runtime/threadpool.c runtime/sgemm_mt.c runtime/sgemm_matvec.c \
-            runtime/sgemm_spin.c runtime/sgemm_pack.c
+            runtime/sgemm_pack.c
 RT_AMALG := runtime/rnnrt.h runtime/cpu.h runtime/sgemm.h runtime/sgemm_kernels.h runtime/vmath_inline.h \
             runtime/vmath.h runtime/vmath_kernels.h runtime/threadpool.h $(RT_SRCS)
 

@@ -160,13 +160,6 @@ RT_API size_t rt_sgemm_job_ws_floats(const RtSgemmJob *j);
  * for any thread count (sgemm_mt.c). */
 RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws);
 
-/* A stream job (RT_SGEMM_JOB_STREAM: a batch-1..4 step, B pre-packed) on
- * the caller and one spinning helper thread, columns split in two halves
- * (sgemm_spin.c); the same bits as on one thread.  -1 (nothing done) if
- * the helper is busy with another caller, cannot start, or N has fewer
- * than two groups of 4 panels. */
-RT_API int rt_sgemm_spin2(const RtSgemmJob *j);
-
 /* The threads rt_sgemm uses: RNNC_THREADS (threadpool.h), read at the
  * first product big enough to split.  rt_sgemm_set_threads(n) changes it
  * (n <= 0: back to RNNC_THREADS) for tests and benchmarks; it must not

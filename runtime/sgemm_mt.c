@@ -180,16 +180,31 @@ RT_API void rt_map_rows(int64_t rows, int64_t row_work, RtMapRowsFn fn, void *ct
     fn(ctx, 0, rows);
 }
 
-/* Stream jobs (batch-1 steps) split over two cores from this much of W
- * (floats): 256 KiB, where half of W per core starts to pay for the
- * spinning (sgemm_spin.c; docs/performance.md, "Batch 1"). */
+/* Stream jobs (batch-1 steps) split over the cores from this much of W
+ * (floats): 256 KiB, where a part of W per core starts to pay for the
+ * hand-off (docs/performance.md, "Batch 1").  Split by columns at
+ * multiples of 4 panels (the stream kernel's group: each column computed
+ * as on one thread), chunk t always to worker t while it is on its core,
+ * so each core streams its own part of W from its own L2 step after step
+ * (the claims of threadpool.c: a worker off its core costs the caller its
+ * chunk, not a wait).  Only while the pool spins: a sleeping worker costs
+ * a system call per step, more than the product. */
 #define MT_SPIN_MIN_W (64 * 1024)
+
+/* A stream job split by columns over the pool; 0 if it ran. */
+static int stream_split(const RtSgemmJob *j, float *ws)
+{
+    if (j->N * j->K < MT_SPIN_MIN_W || rt_sgemm_threads() < 2 || !mt_pool || !rt_pool_spinning(mt_pool)) return -1;
+    int64_t w = 4 * (int64_t)j->k->nr, groups = (j->N + w - 1) / w;
+    int64_t parts = rt_pool_size(mt_pool) < groups ? rt_pool_size(mt_pool) : groups;
+    if (parts < 2) return -1;
+    Split s = {j, 0, w, groups, parts, ws};
+    return rt_pool_try_parallel_for(mt_pool, parts, run_strips, &s);
+}
 
 RT_API void rt_sgemm_mt(const RtSgemmJob *j, float *ws)
 {
-    if (j->small == RT_SGEMM_JOB_STREAM && j->N * j->K >= MT_SPIN_MIN_W && rt_sgemm_threads() > 1 &&
-        rt_sgemm_spin2(j) == 0)
-        return;
+    if (j->small == RT_SGEMM_JOB_STREAM && stream_split(j, ws) == 0) return;
     double flops = 2.0 * (double)j->M * (double)j->N * (double)j->K;
     int threads = flops >= mt_min_flops ? rt_sgemm_threads() : 1;
     int64_t parts = (int64_t)(flops / mt_strip_flops);

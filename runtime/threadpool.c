@@ -11,6 +11,19 @@
  *  - the caller, after its own chunk, watches the atomic `pending` count
  *    for SPIN_NS, then sleeps on `done` (flagged by `waiting`).
  *
+ * Every chunk is claimed before it runs (a compare-and-swap of its slot in
+ * `claim` from the previous generation to this one): its worker claims it,
+ * or the caller, done with chunk 0, claims and runs every chunk whose
+ * worker has not started it.  A worker off its core (asleep, or
+ * descheduled on a busy machine) then costs the caller nothing but its
+ * own time for that chunk, never a wait for a time slice; a worker that
+ * comes late finds its chunk taken and waits for the next loop.  This is
+ * what makes the pool fit a batch-1 step's product of a few microseconds
+ * (sgemm_mt.c): a worker on its core takes the same chunk, the same half
+ * of W, step after step, so each half stays in its own core's L2 (the
+ * persistent-RNN idea: Diamos et al. 2016; DeepCPU, ATC 2018).  Which
+ * thread runs a chunk never changes what it computes.
+ *
  * Both sleep protocols are Dekker-style on sequentially consistent atomics:
  * the sleeper publishes itself, then re-checks the condition; the waker
  * changes the condition, then looks for sleepers, and signals under the
@@ -54,6 +67,9 @@ typedef struct Worker {
     RtPool *pool;
     int id; /* chunk number, 1..size-1 (the caller runs chunk 0) */
     pthread_t thread;
+    /* the last generation whose chunk `id` someone claimed (see the top);
+     * a cache line of its own, as the worker and the caller both write it */
+    _Alignas(64) atomic_uint_fast64_t claim;
 } Worker;
 
 struct RtPool {
@@ -64,7 +80,7 @@ struct RtPool {
     pthread_cond_t wake, done;
     /* the posted loop: n, fn, ctx written before generation is bumped */
     atomic_uint_fast64_t generation;
-    atomic_int pending; /* workers that have not finished this generation */
+    atomic_int pending; /* chunks past 0 not finished in this generation */
     atomic_int stop;
     atomic_int sleepers;        /* workers asleep (or going to sleep) on wake */
     atomic_int waiting;         /* the caller asleep (or going to sleep) on done */
@@ -136,6 +152,20 @@ static void chunk(int64_t n, int t, int T, int64_t *begin, int64_t *end)
     *end = n / T * (t + 1) + n % T * (t + 1) / T;
 }
 
+/* Claims chunk w->id of generation gen and runs it; 0 if someone else had
+ * claimed it.  Every chunk of a generation is claimed before the caller
+ * returns, so the slot holds gen - 1 until then: the compare-and-swap
+ * succeeds for exactly one thread. */
+static int claim_and_run(RtPool *p, Worker *w, uint_fast64_t gen)
+{
+    uint_fast64_t want = gen - 1;
+    if (!atomic_compare_exchange_strong(&w->claim, &want, gen)) return 0;
+    int64_t b, e;
+    chunk(p->n, w->id, p->size, &b, &e);
+    if (b < e) p->fn(p->ctx, b, e);
+    return 1;
+}
+
 static void *worker_main(void *arg)
 {
     Worker *w = arg;
@@ -161,9 +191,7 @@ static void *worker_main(void *arg)
         }
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        int64_t b, e;
-        chunk(p->n, w->id, p->size, &b, &e);
-        if (b < e) p->fn(p->ctx, b, e);
+        if (!claim_and_run(p, w, seen)) continue; /* the caller ran it */
         if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->waiting)) {
             pthread_mutex_lock(&p->mu); /* the caller is in pthread_cond_wait, or about to re-check */
             pthread_cond_signal(&p->done);
@@ -194,7 +222,8 @@ RT_API RtPool *rt_pool_new(int nthreads)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
-    p->workers = calloc((size_t)nthreads, sizeof *p->workers);
+    p->workers = aligned_alloc(64, (size_t)nthreads * sizeof *p->workers);
+    if (p->workers) memset(p->workers, 0, (size_t)nthreads * sizeof *p->workers);
     if (!p->workers) {
         fprintf(stderr, "rnnc: out of memory for a thread pool\n");
         p->size = 1;
@@ -205,6 +234,7 @@ RT_API RtPool *rt_pool_new(int nthreads)
         Worker *w = &p->workers[t];
         w->pool = p;
         w->id = t;
+        atomic_init(&w->claim, 0);
         int err = pthread_create(&w->thread, NULL, worker_main, w);
         if (err) {
             fprintf(stderr, "rnnc: cannot start thread %d of %d: %s\n", t, nthreads, strerror(err));
@@ -236,9 +266,11 @@ RT_API int rt_pool_size(const RtPool *pool) { return pool->size; }
 
 RT_API int rt_pool_spinning(RtPool *pool) { return spin_start(pool).budget > 0; }
 
-/* Posts the loop to the workers, runs chunk 0, waits for the rest; the
- * caller holds pool->call.  The workers are all past the previous loop
- * (pending reached 0), so n, fn and ctx are free to overwrite. */
+/* Posts the loop to the workers, runs chunk 0 and every chunk no worker
+ * has claimed by then, waits for the rest; the caller holds pool->call.
+ * Every chunk of the previous loop is done (pending reached 0) and no
+ * worker reads n, fn and ctx without a claim of this generation, so they
+ * are free to overwrite. */
 static void run_posted(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx)
 {
     pool->n = n;
@@ -256,6 +288,9 @@ static void run_posted(RtPool *pool, int64_t n, RtPoolFn fn, void *ctx)
     int64_t b, e;
     chunk(n, 0, pool->size, &b, &e);
     if (b < e) fn(ctx, b, e);
+    uint_fast64_t gen = atomic_load_explicit(&pool->generation, memory_order_relaxed); /* only callers change it */
+    for (int t = 1; t < pool->size; t++)
+        if (claim_and_run(pool, &pool->workers[t], gen)) atomic_fetch_sub(&pool->pending, 1);
 
     Spin sp = spin_start(pool);
     while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)

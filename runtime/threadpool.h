@@ -5,8 +5,12 @@
  * models with two pools, or none.  rt_pool_parallel_for splits [0, n) into
  * one contiguous chunk per thread, always the same way for the same n and
  * pool size (chunk t is [t*n/T, (t+1)*n/T)); the calling thread runs chunk
- * 0 itself and waits for the others.  fn must write disjoint outputs per
- * index; then the results do not depend on the thread count.
+ * 0 itself, then every chunk whose worker has not started it (a worker
+ * off its core is not waited for), and waits for the others.  Chunk t
+ * runs on worker t whenever that worker is on its core, so a loop that
+ * streams its own part of some data keeps it in that core's cache.  fn
+ * must write disjoint outputs per index; then the results depend neither
+ * on the thread count nor on which thread ran a chunk.
  *
  * One parallel_for at a time per pool (concurrent callers are serialised,
  * or turned away by rt_pool_try_parallel_for); fn must not call

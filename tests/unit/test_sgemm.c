@@ -519,9 +519,9 @@ static void stream_same_bits_once(void)
     }
 }
 
-/* stream_same_bits_once on two threads (the caller and the spinning helper
- * of sgemm_spin.c each take half of the columns, for W of >= 64 Ki
- * floats: the first shape) and on one. */
+/* stream_same_bits_once on two threads (the caller and the pool's worker
+ * each take half of the columns, sgemm_mt.c, for W of >= 64 Ki floats:
+ * the first shape) and on one. */
 static void test_stream_same_bits(void **state)
 {
     (void)state;

@@ -11,6 +11,9 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -172,7 +175,9 @@ static void busy_us(int64_t us)
 }
 
 /* Index i of [0, 2): out[i] += i + 1, the worker's chunk (i = 1) after
- * `slow` us, so that the caller gives up spinning and sleeps on `done`. */
+ * `slow` us, so that the caller gives up spinning and sleeps on `done`;
+ * the caller's (i = 0) after slow / 10 us, so that the worker has claimed
+ * its chunk by then (else the caller would run it: see the next test). */
 typedef struct Slow {
     int64_t out[2];
     int64_t slow;
@@ -182,7 +187,7 @@ static void slow_second(void *ctx, int64_t begin, int64_t end)
 {
     Slow *s = ctx;
     for (int64_t i = begin; i < end; i++) {
-        if (i == 1) busy_us(s->slow);
+        busy_us(i == 1 ? s->slow : s->slow / 10);
         s->out[i] += i + 1;
     }
 }
@@ -209,11 +214,90 @@ static void test_sleep_and_wake(void **state)
     rt_pool_free(p);
 }
 
+/* Which thread ran each index of [0, 2). */
+typedef struct Who {
+    pthread_t by[2];
+    int runs[2];
+    int64_t us0; /* index 0 takes this long: time for the worker to come */
+} Who;
+
+static void record_thread(void *ctx, int64_t begin, int64_t end)
+{
+    Who *w = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        if (i == 0) busy_us(w->us0);
+        w->by[i] = pthread_self();
+        w->runs[i]++;
+    }
+}
+
+/* A worker held off its work: SIGUSR1 sent to it spins in this handler
+ * until `release` (or 2 s, so that a pool that waits for its workers
+ * fails the test instead of hanging it). */
+static volatile sig_atomic_t held, release;
+
+static void hold_worker(int sig)
+{
+    (void)sig;
+    held = 1;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while (!release && t.tv_sec - t0.tv_sec < 2);
+}
+
+/* A chunk that its worker has not claimed when the caller is done with
+ * its own is run by the caller (the claims of threadpool.c): with the
+ * worker held in a signal handler (as a worker off its core), a loop of 2
+ * indices returns with both run by the caller, at once; the worker, let
+ * go, does not run index 1 again, and the next loop is shared as before. */
+static void test_caller_takes_late_chunk(void **state)
+{
+    (void)state;
+    RtPool *p = rt_pool_new(2);
+    Who w;
+    pthread_t worker;
+    int tries = 0;
+    do { /* the worker's thread: the one that runs index 1 */
+        memset(&w, 0, sizeof w);
+        w.us0 = 100;
+        rt_pool_parallel_for(p, 2, record_thread, &w);
+        worker = w.by[1];
+        assert_true(++tries < 10000);
+    } while (pthread_equal(worker, pthread_self()));
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = hold_worker;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+    held = release = 0;
+    assert_int_equal(pthread_kill(worker, SIGUSR1), 0);
+    while (!held) sched_yield();
+
+    memset(&w, 0, sizeof w);
+    rt_pool_parallel_for(p, 2, record_thread, &w);
+    int caller_ran_1 = pthread_equal(w.by[1], pthread_self()) != 0;
+    release = 1;
+    assert_int_equal(w.runs[0], 1);
+    assert_int_equal(w.runs[1], 1);
+    assert_true(caller_ran_1);
+
+    memset(&w, 0, sizeof w);
+    rt_pool_parallel_for(p, 2, record_thread, &w); /* after the worker is back */
+    assert_int_equal(w.runs[0], 1);
+    assert_int_equal(w.runs[1], 1);
+    rt_pool_free(p);
+    signal(SIGUSR1, SIG_DFL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_threads_for), cmocka_unit_test(test_every_index_once), cmocka_unit_test(test_chunks),
-        cmocka_unit_test(test_many_loops),  cmocka_unit_test(test_sleep_and_wake),
+        cmocka_unit_test(test_threads_for),    cmocka_unit_test(test_every_index_once),
+        cmocka_unit_test(test_chunks),         cmocka_unit_test(test_many_loops),
+        cmocka_unit_test(test_sleep_and_wake), cmocka_unit_test(test_caller_takes_late_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
