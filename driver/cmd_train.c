@@ -930,6 +930,11 @@ start:
                 "process, and the communication)\n",
                 1e3 * tr.ds.t_step / (double)tr.ds.nsteps, 1e3 * tr.ds.t_sum / (double)tr.ds.nsteps,
                 tr.deterministic ? "gathered micro-batches" : "allreduce", 100 * tr.ds.t_sum / tr.ds.t_step);
+    if (tr.dist && tr.ds.nsteps && tr.ds.overlap)
+        fprintf(shown,
+                "data-parallel: overlapped: %.1f%% of the gradients' floats were being summed while the backward "
+                "pass ran; the time above is the wait after it\n",
+                100.0 * (double)tr.ds.early / (double)(tr.ds.early + tr.ds.late));
     rc = 0;
 done:
     /* a failure before dist_start: the others learn of it there */

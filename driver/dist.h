@@ -39,6 +39,15 @@ int dist_size(void);
 /* buf[0..n) = the element-wise sum of every process's buf (MPI_Allreduce:
  * its order of the sum is MPI's). */
 int dist_allreduce_sum(float *buf, size_t n, char *err, size_t errlen);
+/* The same sum without waiting for it (MPI_Iallreduce), for the overlap
+ * of the sum with the backward pass: buf must not be touched until
+ * dist_wait_all() has returned.  Every process starts the same sums in the
+ * same order.  dist_progress() lets the sums under way move (MPI moves a
+ * non-blocking collective only inside its own calls: MPI_Testall);
+ * dist_wait_all() waits for every one started.  No-ops in a world of one. */
+int dist_iallreduce_sum(float *buf, size_t n, char *err, size_t errlen);
+int dist_progress(char *err, size_t errlen);
+int dist_wait_all(char *err, size_t errlen);
 /* recv[r * n .. (r + 1) * n) = process r's send[0..n), on every process. */
 int dist_allgather(const float *send, size_t n, float *recv, char *err, size_t errlen);
 /* v = the largest of every process's v (agreeing on a failure, a stop). */

@@ -12,6 +12,9 @@
 #include "driver/dist.h"
 
 static int started, world_rank, world_size = 1;
+/* The non-blocking sums under way (dist_iallreduce_sum). */
+static MPI_Request *reqs;
+static int nreqs, capreqs;
 
 int dist_available(void) { return 1; }
 
@@ -40,6 +43,9 @@ int dist_init(char *err, size_t errlen)
 
 void dist_finish(void)
 {
+    free(reqs);
+    reqs = NULL;
+    nreqs = capreqs = 0;
     if (started) MPI_Finalize();
     started = 0;
 }
@@ -59,6 +65,44 @@ int dist_allreduce_sum(float *buf, size_t n, char *err, size_t errlen)
         if (rc != MPI_SUCCESS) return fail(rc, "MPI_Allreduce", err, errlen);
     }
     return 0;
+}
+
+int dist_iallreduce_sum(float *buf, size_t n, char *err, size_t errlen)
+{
+    if (world_size == 1) return 0;
+    for (size_t at = 0; at < n; at += CHUNK) {
+        if (nreqs == capreqs) {
+            int cap = capreqs ? 2 * capreqs : 16;
+            MPI_Request *r = realloc(reqs, (size_t)cap * sizeof *r);
+            if (!r) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            reqs = r;
+            capreqs = cap;
+        }
+        int k = (int)(n - at < CHUNK ? n - at : CHUNK);
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + at, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &reqs[nreqs]);
+        if (rc != MPI_SUCCESS) return fail(rc, "MPI_Iallreduce", err, errlen);
+        nreqs++;
+    }
+    return 0;
+}
+
+int dist_progress(char *err, size_t errlen)
+{
+    int done;
+    if (!nreqs) return 0;
+    int rc = MPI_Testall(nreqs, reqs, &done, MPI_STATUSES_IGNORE);
+    return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Testall", err, errlen);
+}
+
+int dist_wait_all(char *err, size_t errlen)
+{
+    if (!nreqs) return 0;
+    int rc = MPI_Waitall(nreqs, reqs, MPI_STATUSES_IGNORE);
+    nreqs = 0;
+    return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Waitall", err, errlen);
 }
 
 int dist_allgather(const float *send, size_t n, float *recv, char *err, size_t errlen)

@@ -27,6 +27,12 @@ static int64_t type_numel(const IrType *t)
     return n;
 }
 
+static int oom(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
 int dist_step_init(DistStep *ds, const Engine *e, const IrModule *m, const TrainConfig *cfg, const PipeOpts *po,
                    int64_t batch, int64_t micro, int deterministic, char *err, size_t errlen)
 {
@@ -57,7 +63,15 @@ int dist_step_init(DistStep *ds, const Engine *e, const IrModule *m, const Train
     ds->grad = ir_clone(m);
     if (pipeline_train_grad(ds->grad, po, err, errlen)) return -1;
     if (!(ds->update = pipeline_update(m, cfg, po, err, errlen))) return -1;
-    for (int i = 0; i < m->nparams; i++) ds->ngrad += (size_t)type_numel(&m->params[i].value->type);
+    const char *ov = getenv("RNNC_DIST_OVERLAP");
+    ds->overlap = !deterministic && ds->size > 1 && e->run_hooked && !(ov && !strcmp(ov, "0"));
+    ds->off = malloc((size_t)(m->nparams + 1) * sizeof *ds->off);
+    ds->started = calloc((size_t)(m->nparams + 1), 1);
+    if (!ds->off || !ds->started) return oom(err, errlen);
+    for (int i = 0; i < m->nparams; i++) {
+        ds->off[i] = ds->ngrad;
+        ds->ngrad += (size_t)type_numel(&m->params[i].value->type);
+    }
     size_t row = ds->ngrad + NSLOTS, runs = (size_t)(batch / ds->micro);
     ds->buf = malloc((size_t)ds->local * row * sizeof *ds->buf);
     ds->all = deterministic ? malloc(runs * row * sizeof *ds->all) : NULL;
@@ -77,15 +91,11 @@ void dist_step_free(DistStep *ds)
     free(ds->carry);
     free(ds->buf);
     free(ds->all);
+    free(ds->off);
+    free(ds->started);
     if (ds->grad) ir_free(ds->grad);
     if (ds->update) ir_free(ds->update);
     memset(ds, 0, sizeof *ds);
-}
-
-static int oom(char *err, size_t errlen)
-{
-    snprintf(err, errlen, "out of memory");
-    return -1;
 }
 
 /* What micro-batch `in`'s loss is a mean over: a tagger's real steps (the
@@ -103,10 +113,72 @@ static double loss_weight(const DistStep *ds, const TensorMap *in)
     return s;
 }
 
+/* Gradient g of parameter i, times fw, into its slice of row (added to
+ * it, add); an empty share (fw 0, no real step) writes zeros or adds
+ * nothing. */
+static int put_grad(const DistStep *ds, int i, const Tensor *g, float *row, float fw, int add, char *err, size_t errlen)
+{
+    size_t n = (size_t)type_numel(&ds->grad->params[i].value->type);
+    if (!g || g->dtype != RT_F32 || (size_t)rt_numel(g) != n) {
+        snprintf(err, errlen, "internal error: the gradient step computed no f32 '" AUTODIFF_GRAD_PREFIX "%s'",
+                 ds->grad->params[i].name);
+        return -1;
+    }
+    const float *gv = g->data;
+    float *dst = row + ds->off[i];
+    if (add && fw != 0)
+        for (size_t e = 0; e < n; e++) dst[e] += fw * gv[e];
+    else if (!add)
+        for (size_t e = 0; e < n; e++) dst[e] = fw == 0 ? 0.0f : fw * gv[e];
+    return 0;
+}
+
+/* The parameter whose gradient output is `name`, or -1. */
+static int grad_of(const DistStep *ds, const char *name)
+{
+    size_t k = strlen(AUTODIFF_GRAD_PREFIX);
+    if (strncmp(name, AUTODIFF_GRAD_PREFIX, k)) return -1;
+    for (int i = 0; i < ds->grad->nparams; i++)
+        if (!strcmp(name + k, ds->grad->params[i].name)) return i;
+    return -1;
+}
+
+/* The overlap's hook (ir/run_hook.h) on the last micro-batch's run: each
+ * gradient, as the backward pass finishes it, goes into its slice of the
+ * row and that slice's sum starts at once; between ops the sums under way
+ * are moved on. */
+typedef struct Overlap {
+    DistStep *ds;
+    float *row;
+    float fw;
+    int add;
+} Overlap;
+
+static int overlap_final(void *ctx, const char *name, const Tensor *t, char *err, size_t errlen)
+{
+    Overlap *o = ctx;
+    DistStep *ds = o->ds;
+    int i = grad_of(ds, name);
+    if (i < 0 || ds->started[i]) return 0;
+    if (put_grad(ds, i, t, o->row, o->fw, o->add, err, errlen)) return -1;
+    ds->started[i] = 1;
+    ds->early += rt_numel(t);
+    return dist_iallreduce_sum(o->row + ds->off[i], (size_t)rt_numel(t), err, errlen);
+}
+
+static void overlap_tick(void *ctx)
+{
+    char err[256];
+    (void)ctx;
+    /* a failure here shows again in dist_wait_all, which reports it */
+    (void)dist_progress(err, sizeof err);
+}
+
 /* Runs micro-batch k (global number q) of this process and writes its
- * weighed gradients and slots into row (or adds them, add). */
+ * weighed gradients and slots into row (or adds them, add); hooked: the
+ * overlap's run (Overlap). */
 static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_in, int last, const TrainState *st,
-                     float *row, int add, char *err, size_t errlen)
+                     float *row, int add, int hooked, char *err, size_t errlen)
 {
     int64_t q = (int64_t)ds->rank * ds->local + k, lo = q * ds->micro;
     TensorMap in, out;
@@ -124,41 +196,36 @@ static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_i
         snprintf(err, errlen, "the carried state (see above)");
         goto done;
     }
-    if (ds->engine->run(ds->engine, ds->grad, &st->params, &in, &out, err, errlen)) goto done;
+    /* what the loss is a mean over; a share whose examples have all ended
+     * before this segment (truncated BPTT of examples with lengths) has no
+     * real step: its loss is a mean over nothing (NaN) and it contributes
+     * nothing, as in one process */
+    double w = loss_weight(ds, &in);
+    float fw = (float)w;
+    Overlap ov = {ds, row, fw, add};
+    RunHook hook = {overlap_final, overlap_tick, &ov};
+    memset(ds->started, 0, (size_t)ds->grad->nparams);
+    if (hooked ? ds->engine->run_hooked(ds->engine, ds->grad, &st->params, &in, &out, &hook, err, errlen)
+               : ds->engine->run(ds->engine, ds->grad, &st->params, &in, &out, err, errlen))
+        goto done;
     const Tensor *l = rt_map_get(&out, "loss");
     if (!l) {
         snprintf(err, errlen, "internal error: the gradient step computed no loss");
         goto done;
     }
-    double w = loss_weight(ds, &in), loss = l->dtype == RT_F64 ? *(const double *)l->data : *(const float *)l->data;
+    double loss = l->dtype == RT_F64 ? *(const double *)l->data : *(const float *)l->data;
     int64_t right = 0, npos = 0;
     const Tensor *lg = ds->acc_target ? rt_map_get(&out, PIPELINE_CE_LOGITS) : NULL;
     const Tensor *t = lg ? rt_map_get(&in, ds->acc_target) : NULL;
     if (t)
         acc_count_lengths(lg, t, ds->len_input && t->rank == 2 ? rt_map_get(&in, ds->len_input) : NULL, &right, &npos);
-    /* the gradients in the parameters' order, each times w.  A share whose
-     * examples have all ended before this segment (truncated BPTT of
-     * examples with lengths) has no real step: its loss is a mean over
-     * nothing (NaN) and it contributes nothing, as in one process. */
-    int empty = w == 0;
-    float fw = (float)w;
-    if (empty) loss = 0;
-    size_t at = 0;
+    if (w == 0) loss = 0;
+    /* the gradients in the parameters' order, each times w: those whose
+     * sums the hook has not started (their slices are MPI's until then) */
     for (int i = 0; i < ds->grad->nparams; i++) {
         char name[512];
         snprintf(name, sizeof name, AUTODIFF_GRAD_PREFIX "%s", ds->grad->params[i].name);
-        const Tensor *g = rt_map_get(&out, name);
-        size_t n = (size_t)type_numel(&ds->grad->params[i].value->type);
-        if (!g || g->dtype != RT_F32 || (size_t)rt_numel(g) != n) {
-            snprintf(err, errlen, "internal error: the gradient step computed no f32 '%s'", name);
-            goto done;
-        }
-        const float *gv = g->data;
-        if (add && !empty)
-            for (size_t e = 0; e < n; e++) row[at + e] += fw * gv[e];
-        else if (!add)
-            for (size_t e = 0; e < n; e++) row[at + e] = empty ? 0.0f : fw * gv[e];
-        at += n;
+        if (!ds->started[i] && put_grad(ds, i, rt_map_get(&out, name), row, fw, add, err, errlen)) goto done;
     }
     float slots[NSLOTS] = {fw,
                            fw * (float)loss,
@@ -302,12 +369,24 @@ static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last,
         /* deterministic: a row a micro-batch, summed below in q's order;
          * else one row, this process's sum, summed by MPI */
         float *dst = ds->deterministic ? ds->buf + (size_t)k * row : ds->buf;
-        if (run_micro(ds, k, data, carry_in, last, st, dst, !ds->deterministic && k > 0, err, errlen)) return -1;
+        int hooked = ds->overlap && k == ds->local - 1;
+        if (run_micro(ds, k, data, carry_in, last, st, dst, !ds->deterministic && k > 0, hooked, err, errlen))
+            return -1;
         dst[ds->ngrad + S_STOP] = (float)!!stop;
     }
     float *sum = ds->buf;
     double t0 = now();
-    if (ds->deterministic) {
+    if (ds->overlap) {
+        /* the gradients the runs did not hand over early, in order, and the
+         * slots; then the wait for every sum, this step's exposed part */
+        for (int i = 0; i < ds->grad->nparams; i++) {
+            size_t n = (size_t)type_numel(&ds->grad->params[i].value->type);
+            if (ds->started[i]) continue;
+            ds->late += (int64_t)n;
+            if (dist_iallreduce_sum(ds->buf + ds->off[i], n, err, errlen)) return -1;
+        }
+        if (dist_iallreduce_sum(ds->buf + ds->ngrad, NSLOTS, err, errlen) || dist_wait_all(err, errlen)) return -1;
+    } else if (ds->deterministic) {
         if (dist_allgather(ds->buf, (size_t)ds->local * row, ds->all, err, errlen)) return -1;
         int64_t runs = ds->batch / ds->micro;
         sum = ds->all;

@@ -45,6 +45,15 @@ typedef struct DistStep {
     TensorMap *carry;            /* [local]: each micro-batch's state        */
     size_t ngrad;                /* floats of the gradients                  */
     float *buf, *all;            /* local / gathered reduction buffers       */
+    /* the overlap (docs/distributed.md): the sum of each gradient started
+     * as the backward pass of the process's last micro-batch finishes it
+     * (an engine with run_hooked, not --deterministic, more than one
+     * process, and RNNC_DIST_OVERLAP not 0); off[i]: parameter i's place
+     * in the buffer, started[i]: its sum is under way */
+    int overlap;
+    size_t *off;
+    unsigned char *started;
+    int64_t early, late; /* floats of gradients whose sums started in / after the runs */
     /* seconds in dist_step_run, and in its sum (the collective: waiting for
      * the slowest process, and the communication), and the steps, all
      * but the run's first (it compiles the modules) */

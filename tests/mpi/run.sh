@@ -4,7 +4,8 @@
 # a sequence, so the carried state crosses steps and checkpoints):
 # N processes against one, --deterministic's bits for N = 1, 2 and 4, the
 # refusal of a batch the processes do not divide, rank 0 alone writing
-# files, resume, the weights' check, Ctrl-C of one process, and one killed.
+# files, resume, the weights' check, the overlap of the sum with the backward
+# pass, Ctrl-C of one process, and one killed.
 #   sh tests/mpi/run.sh BUILD_DIR [SAN_BUILD_DIR]
 # With SAN_BUILD_DIR (make test's sanitizer build), its rnnc also runs
 # --deterministic on one process (its bits must be the plain build's) and 2
@@ -118,6 +119,24 @@ else
     bad "--deterministic bits"
 fi
 
+# 2b. The overlap (docs/distributed.md "Overlap"): on the interpreter,
+#    whose runs tell each gradient as soon as the backward pass has finished
+#    it, each gradient's sum starts then (MPI_Iallreduce on its slice of
+#    the buffer) instead of in one allreduce after the run.  Two processes
+#    sum r0 + r1 either way (float addition commutes): the same bits as
+#    RNNC_DIST_OVERLAP=0's one allreduce; and all of the gradients of this
+#    model (a GRU and its head: no parameter is read by the last op) are
+#    summed while the run still ran.
+S6="--set batch=8 --set steps=6 --set checkpoint_every=4 --engine interp"
+if mp 2 "$R" train $M $S6 -o "$tmp/ov.safetensors" 2>"$tmp/err" &&
+   grep -q "overlapped: 100.0% of the gradients' floats were being summed while the backward pass ran" "$tmp/err" &&
+   RNNC_DIST_OVERLAP=0 mp 2 -x RNNC_DIST_OVERLAP "$R" train $M $S6 -o "$tmp/ov0.safetensors" 2>"$tmp/err" &&
+   ! grep -q "overlapped" "$tmp/err" && cmp "$tmp/ov.safetensors" "$tmp/ov0.safetensors" >"$tmp/err" 2>&1; then
+    ok "the overlap: every gradient's sum started in the backward pass, the same bits as one allreduce after it"
+else
+    bad "the overlap"
+fi
+
 # 3. A batch 3 processes cannot share: refused, said once, every process ends.
 mp 3 "$R" train $M $S -o "$tmp/x.safetensors" >"$tmp/out" 2>"$tmp/err"; rc=$?
 if [ $rc -ne 0 ] && [ $rc -ne 124 ] &&
@@ -221,8 +240,10 @@ if [ -n "$SAN" ] && [ "$SAN" != "$B" ]; then
        "$RS" train $M $S8 --deterministic --micro-batch 2 -o "$tmp/s8.safetensors" 2>"$tmp/err" &&
        cmp "$tmp/p8.safetensors" "$tmp/s8.safetensors" >"$tmp/err" 2>&1 &&
        ASAN_OPTIONS=detect_leaks=0 mp 2 "$RS" train $M $S8 -o "$tmp/m8.safetensors" 2>"$tmp/err" &&
-       [ "$(wc -l < "$tmp/m8.loss.csv")" -eq 7 ]; then
-        ok "the sanitizer build: one process --deterministic equals the plain build; 2 processes run clean"
+       [ "$(wc -l < "$tmp/m8.loss.csv")" -eq 7 ] &&
+       ASAN_OPTIONS=detect_leaks=0 mp 2 "$RS" train $M $S8 --engine interp -o "$tmp/i8.safetensors" 2>"$tmp/err" &&
+       grep -q "overlapped: 100.0%" "$tmp/err"; then
+        ok "the sanitizer build: one process --deterministic equals the plain build; 2 processes run clean, overlapped too"
     else
         bad "the sanitizer build"
     fi
