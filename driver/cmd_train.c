@@ -225,10 +225,8 @@ static int build_modules(Trainer *tr)
     /* Carry state across segments when a sequence is cut into several. */
     PipeOpts po = {.carry = tr->nseg > 1, .optimize = engine_optimizes(tr->engine), .ce_logits = !!tr->acc_target};
     if (tr->dist) {
-        if (tr->back > tr->seg_len)
-            return cli_error("tbptt_back is not supported in data-parallel training yet (docs/distributed.md)");
         if (dist_step_init(&tr->ds, tr->engine, tr->m, &tr->ts.opt, &po, tr->ts.batch, tr->micro, tr->deterministic,
-                           err, sizeof err))
+                           tr->back > tr->seg_len, err, sizeof err))
             return cli_error("%s", err);
         tr->ds.acc_target = tr->acc_target;
         tr->ds.len_input = tr->data.cut_target ? tr->data.len_input : NULL;
@@ -237,7 +235,7 @@ static int build_modules(Trainer *tr)
         tr->fwd = ir_clone(tr->m);
         if (pipeline_forward(tr->fwd, 1, &po, err, sizeof err)) return cli_error("%s", err);
     }
-    if (tr->back > tr->seg_len) { /* then there are segments: nseg > 1 */
+    if (tr->back > tr->seg_len && !tr->dist) { /* then there are segments: nseg > 1 */
         PipeOpts ph = po;
         ph.history = 1;
         tr->hist = ir_clone(tr->m);
@@ -516,15 +514,30 @@ done:
  * of the segment, of which dist_step_run runs this process's share. */
 static int dist_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, double *gnorm, int64_t *right, int64_t *n)
 {
-    TensorMap data;
+    TensorMap data, adv;
     rt_map_init(&data);
+    rt_map_init(&adv);
     DistResult r;
-    int rc = data_batch(&tr->data, &tr->train, tr->perm, j, seg * tr->seg_len,
-                        seg_steps(tr, &tr->train, tr->perm, j, seg), &data, tr->err, sizeof tr->err)
+    /* TBPTT(k1, k2): the window's history steps with the segment's, and
+     * the steps to the next window's start (advance()'s, a micro-batch at
+     * a time in dist_step.c) */
+    int64_t t0 = seg * tr->seg_len, s = window_start(tr, seg), s2 = window_start(tr, seg + 1);
+    int last = seg + 1 == batch_segments(tr, &tr->train, tr->perm, j);
+    DistWindow win = {.history = s < t0, .adv = tr->ds.adv && !last ? &adv : NULL, .reset_next = s2 == 0};
+    int rc = data_batch(&tr->data, &tr->train, tr->perm, j, t0, seg_steps(tr, &tr->train, tr->perm, j, seg), &data,
+                        tr->err, sizeof tr->err)
                  ? -1
-                 : dist_step_run(&tr->ds, &data, seg > 0, seg + 1 == batch_segments(tr, &tr->train, tr->perm, j),
-                                 &tr->st, interrupted, &r, tr->err, sizeof tr->err);
+                 : 0;
+    if (!rc && win.history && data_into(tr, tr->ds.hist, &tr->train, tr->perm, j, s, t0 - s, HISTORY_PREFIX, &data))
+        rc = -2;
+    if (!rc && win.adv && !win.reset_next && data_into(tr, tr->ds.adv, &tr->train, tr->perm, j, s, s2 - s, "", &adv))
+        rc = -2;
+    if (!rc)
+        rc = dist_step_run(&tr->ds, &data, s > 0, last, tr->ds.hist ? &win : NULL, &tr->st, interrupted, &r, tr->err,
+                           sizeof tr->err);
     rt_map_free(&data);
+    rt_map_free(&adv);
+    if (rc == -2) return 1; /* data_into said it */
     if (rc < 0) return cli_error("step %lld: %s", (long long)tr->st.step + 1, tr->err);
     *loss = r.loss;
     *gnorm = r.grad_norm;
@@ -926,15 +939,18 @@ start:
     fprintf(shown, "wrote %s (step %lld), %s and %s\n", tr.ckpt, (long long)tr.st.step, csvp, tr.svg_path);
     if (tr.dist && tr.ds.nsteps)
         fprintf(shown,
-                "data-parallel: %.2f ms a step, %.2f ms of it in the sum of the %s (%.1f%%: waiting for every "
-                "process, and the communication)\n",
+                "data-parallel: %.2f ms a step, %.2f ms of it in the sum of the %s of %zu floats (%.1f%%: "
+                "waiting for every process, and the communication)\n",
                 1e3 * tr.ds.t_step / (double)tr.ds.nsteps, 1e3 * tr.ds.t_sum / (double)tr.ds.nsteps,
-                tr.deterministic ? "gathered micro-batches" : "allreduce", 100 * tr.ds.t_sum / tr.ds.t_step);
+                tr.deterministic ? "gathered micro-batches" : "allreduce", tr.ds.ngrad,
+                100 * tr.ds.t_sum / tr.ds.t_step);
     if (tr.dist && tr.ds.nsteps && tr.ds.overlap)
         fprintf(shown,
                 "data-parallel: overlapped: %.1f%% of the gradients' floats were being summed while the backward "
-                "pass ran; the time above is the wait after it\n",
-                100.0 * (double)tr.ds.early / (double)(tr.ds.early + tr.ds.late));
+                "pass ran, %.1f%% had arrived before it ended (the processes' mean); the sum's time above is the "
+                "wait after it\n",
+                100.0 * (double)tr.ds.early / (double)(tr.ds.early + tr.ds.late),
+                100.0 * (double)tr.ds.hidden / (double)(tr.ds.early + tr.ds.late));
     rc = 0;
 done:
     /* a failure before dist_start: the others learn of it there */

@@ -46,7 +46,8 @@ int dist_allreduce_sum(float *buf, size_t n, char *err, size_t errlen);
  * non-blocking collective only inside its own calls: MPI_Testall);
  * dist_wait_all() waits for every one started.  No-ops in a world of one. */
 int dist_iallreduce_sum(float *buf, size_t n, char *err, size_t errlen);
-int dist_progress(char *err, size_t errlen);
+int dist_progress(size_t *arrived, char *err,
+                  size_t errlen); /* *arrived: floats of the sums started that have arrived */
 int dist_wait_all(char *err, size_t errlen);
 /* recv[r * n .. (r + 1) * n) = process r's send[0..n), on every process. */
 int dist_allgather(const float *send, size_t n, float *recv, char *err, size_t errlen);

@@ -12,9 +12,12 @@
 #include "driver/dist.h"
 
 static int started, world_rank, world_size = 1;
-/* The non-blocking sums under way (dist_iallreduce_sum). */
+/* The non-blocking sums started since the last dist_wait_all
+ * (dist_iallreduce_sum), their floats, and the floats of those arrived. */
 static MPI_Request *reqs;
+static int *counts, *idx;
 static int nreqs, capreqs;
+static size_t arrived;
 
 int dist_available(void) { return 1; }
 
@@ -44,7 +47,10 @@ int dist_init(char *err, size_t errlen)
 void dist_finish(void)
 {
     free(reqs);
+    free(counts);
+    free(idx);
     reqs = NULL;
+    counts = idx = NULL;
     nreqs = capreqs = 0;
     if (started) MPI_Finalize();
     started = 0;
@@ -74,31 +80,38 @@ int dist_iallreduce_sum(float *buf, size_t n, char *err, size_t errlen)
         if (nreqs == capreqs) {
             int cap = capreqs ? 2 * capreqs : 16;
             MPI_Request *r = realloc(reqs, (size_t)cap * sizeof *r);
-            if (!r) {
+            if (r) reqs = r;
+            int *c = r ? realloc(counts, (size_t)cap * sizeof *c) : NULL;
+            if (c) counts = c;
+            int *x = c ? realloc(idx, (size_t)cap * sizeof *x) : NULL;
+            if (!x) {
                 snprintf(err, errlen, "out of memory");
                 return -1;
             }
-            reqs = r;
+            idx = x;
             capreqs = cap;
         }
         int k = (int)(n - at < CHUNK ? n - at : CHUNK);
         int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + at, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &reqs[nreqs]);
         if (rc != MPI_SUCCESS) return fail(rc, "MPI_Iallreduce", err, errlen);
-        nreqs++;
+        counts[nreqs++] = k;
     }
     return 0;
 }
 
-int dist_progress(char *err, size_t errlen)
+int dist_progress(size_t *done, char *err, size_t errlen)
 {
-    int done;
-    if (!nreqs) return 0;
-    int rc = MPI_Testall(nreqs, reqs, &done, MPI_STATUSES_IGNORE);
-    return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Testall", err, errlen);
+    int n = 0;
+    /* the arrived ones become MPI_REQUEST_NULL, which later calls skip */
+    int rc = nreqs ? MPI_Testsome(nreqs, reqs, &n, idx, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
+    for (int i = 0; rc == MPI_SUCCESS && n != MPI_UNDEFINED && i < n; i++) arrived += (size_t)counts[idx[i]];
+    *done = arrived;
+    return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Testsome", err, errlen);
 }
 
 int dist_wait_all(char *err, size_t errlen)
 {
+    arrived = 0;
     if (!nreqs) return 0;
     int rc = MPI_Waitall(nreqs, reqs, MPI_STATUSES_IGNORE);
     nreqs = 0;

@@ -40,9 +40,10 @@ int dist_iallreduce_sum(float *buf, size_t n, char *err, size_t errlen)
     return dist_allreduce_sum(buf, n, err, errlen);
 }
 
-int dist_progress(char *err, size_t errlen)
+int dist_progress(size_t *arrived, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
+    *arrived = 0; /* nothing is sent */
     return 0;
 }
 

@@ -17,7 +17,7 @@
 /* The slots after the gradients (dist_step.h).  The accuracy's counts go
  * as two floats each, count / 4096 and count % 4096, so that their sums
  * are exact integers up to 2^36 positions a step, not 2^24. */
-enum { S_WEIGHT, S_LOSS, S_RIGHT_HI, S_RIGHT_LO, S_POS_HI, S_POS_LO, S_STOP, NSLOTS };
+enum { S_WEIGHT, S_LOSS, S_RIGHT_HI, S_RIGHT_LO, S_POS_HI, S_POS_LO, S_STOP, S_ARRIVED, NSLOTS };
 #define COUNT_SPLIT 4096
 
 static int64_t type_numel(const IrType *t)
@@ -34,7 +34,7 @@ static int oom(char *err, size_t errlen)
 }
 
 int dist_step_init(DistStep *ds, const Engine *e, const IrModule *m, const TrainConfig *cfg, const PipeOpts *po,
-                   int64_t batch, int64_t micro, int deterministic, char *err, size_t errlen)
+                   int64_t batch, int64_t micro, int deterministic, int history, char *err, size_t errlen)
 {
     memset(ds, 0, sizeof *ds);
     ds->engine = e;
@@ -63,6 +63,13 @@ int dist_step_init(DistStep *ds, const Engine *e, const IrModule *m, const Train
     ds->grad = ir_clone(m);
     if (pipeline_train_grad(ds->grad, po, err, errlen)) return -1;
     if (!(ds->update = pipeline_update(m, cfg, po, err, errlen))) return -1;
+    if (history) {
+        PipeOpts ph = *po;
+        ph.history = 1;
+        ds->hist = ir_clone(m);
+        ds->adv = ir_clone(m);
+        if (pipeline_train_grad(ds->hist, &ph, err, errlen) || pipeline_forward(ds->adv, 0, po, err, errlen)) return -1;
+    }
     const char *ov = getenv("RNNC_DIST_OVERLAP");
     ds->overlap = !deterministic && ds->size > 1 && e->run_hooked && !(ov && !strcmp(ov, "0"));
     ds->off = malloc((size_t)(m->nparams + 1) * sizeof *ds->off);
@@ -95,6 +102,8 @@ void dist_step_free(DistStep *ds)
     free(ds->started);
     if (ds->grad) ir_free(ds->grad);
     if (ds->update) ir_free(ds->update);
+    if (ds->hist) ir_free(ds->hist);
+    if (ds->adv) ir_free(ds->adv);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -169,17 +178,58 @@ static int overlap_final(void *ctx, const char *name, const Tensor *t, char *err
 static void overlap_tick(void *ctx)
 {
     char err[256];
+    size_t done;
     (void)ctx;
     /* a failure here shows again in dist_wait_all, which reports it */
-    (void)dist_progress(err, sizeof err);
+    (void)dist_progress(&done, err, sizeof err);
 }
 
 /* Runs micro-batch k (global number q) of this process and writes its
  * weighed gradients and slots into row (or adds them, add); hooked: the
  * overlap's run (Overlap). */
-static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_in, int last, const TrainState *st,
-                     float *row, int add, int hooked, char *err, size_t errlen)
+/* TBPTT(k1, k2): micro-batch k's state moved to the next window's start
+ * by ds->adv over win->adv's rows lo.. (from the state at this window's
+ * start, carry_in), or zeros when that window starts the sequence. */
+static int advance(DistStep *ds, int64_t k, int64_t lo, const DistWindow *win, int carry_in, const TrainState *st,
+                   char *err, size_t errlen)
 {
+    TensorMap in, out;
+    rt_map_init(&in);
+    rt_map_init(&out);
+    int rc = -1;
+    if (win->reset_next) {
+        rt_map_free(&ds->carry[k]);
+        rt_map_init(&ds->carry[k]);
+        for (int i = 0; i < ds->adv->ninputs; i++) {
+            const IrInput *c = &ds->adv->inputs[i];
+            if (c->role == IR_ROLE_CARRY &&
+                carry_put_zeros(&ds->carry[k], ds->adv, c->name, &c->value->type, ds->micro))
+                goto carry_err;
+        }
+        rc = 0;
+        goto done;
+    }
+    if (shard_map(ds->adv, win->adv, lo, lo + ds->micro, &in)) {
+        oom(err, errlen);
+        goto done;
+    }
+    if (carry_inputs(ds->adv, carry_in ? &ds->carry[k] : NULL, ds->micro, &in)) goto carry_err;
+    if (ds->engine->run(ds->engine, ds->adv, &st->params, &in, &out, err, errlen)) goto done;
+    if (carry_take(ds->adv, &out, &ds->carry[k])) goto carry_err;
+    rc = 0;
+    goto done;
+carry_err:
+    snprintf(err, errlen, "the carried state (see above)");
+done:
+    rt_map_free(&in);
+    rt_map_free(&out);
+    return rc;
+}
+
+static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_in, int last, const DistWindow *win,
+                     const TrainState *st, float *row, int add, int hooked, char *err, size_t errlen)
+{
+    const IrModule *gm = win && win->history ? ds->hist : ds->grad;
     int64_t q = (int64_t)ds->rank * ds->local + k, lo = q * ds->micro;
     TensorMap in, out;
     rt_map_init(&in);
@@ -188,11 +238,11 @@ static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_i
     /* each micro-batch draws dropout masks of its own; micro-batch 0 those
      * of one process's whole batch */
     int64_t key = q ? st->seed ^ (int64_t)((uint64_t)q * 0x9e3779b97f4a7c15ull) : st->seed;
-    if (shard_map(ds->grad, data, lo, lo + ds->micro, &in) || dropout_key_put(ds->grad, &in, key, st->step)) {
+    if (shard_map(gm, data, lo, lo + ds->micro, &in) || dropout_key_put(gm, &in, key, st->step)) {
         oom(err, errlen);
         goto done;
     }
-    if (carry_inputs(ds->grad, carry_in ? &ds->carry[k] : NULL, ds->micro, &in)) {
+    if (carry_inputs(gm, carry_in ? &ds->carry[k] : NULL, ds->micro, &in)) {
         snprintf(err, errlen, "the carried state (see above)");
         goto done;
     }
@@ -205,8 +255,8 @@ static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_i
     Overlap ov = {ds, row, fw, add};
     RunHook hook = {overlap_final, overlap_tick, &ov};
     memset(ds->started, 0, (size_t)ds->grad->nparams);
-    if (hooked ? ds->engine->run_hooked(ds->engine, ds->grad, &st->params, &in, &out, &hook, err, errlen)
-               : ds->engine->run(ds->engine, ds->grad, &st->params, &in, &out, err, errlen))
+    if (hooked ? ds->engine->run_hooked(ds->engine, gm, &st->params, &in, &out, &hook, err, errlen)
+               : ds->engine->run(ds->engine, gm, &st->params, &in, &out, err, errlen))
         goto done;
     const Tensor *l = rt_map_get(&out, "loss");
     if (!l) {
@@ -233,12 +283,15 @@ static int run_micro(DistStep *ds, int64_t k, const TensorMap *data, int carry_i
                            (float)(right % COUNT_SPLIT),
                            (float)(npos / COUNT_SPLIT),
                            (float)(npos % COUNT_SPLIT),
+                           0,
                            0};
     for (int s = 0; s < NSLOTS; s++) row[ds->ngrad + s] = add ? row[ds->ngrad + s] + slots[s] : slots[s];
     if (last) {
         rt_map_free(&ds->carry[k]);
         rt_map_init(&ds->carry[k]);
-    } else if (carry_take(ds->grad, &out, &ds->carry[k])) {
+    } else if (win && win->adv) {
+        if (advance(ds, k, lo, win, carry_in, st, err, errlen)) goto done;
+    } else if (carry_take(gm, &out, &ds->carry[k])) {
         snprintf(err, errlen, "the carried state (see above)");
         goto done;
     }
@@ -342,27 +395,31 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, TrainState *st, int stop,
-                    DistResult *r, char *err, size_t errlen);
+static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, const DistWindow *win, TrainState *st,
+                    int stop, DistResult *r, char *err, size_t errlen);
 
-int dist_step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, TrainState *st, int stop, DistResult *r,
-                  char *err, size_t errlen)
+int dist_step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, const DistWindow *win, TrainState *st,
+                  int stop, DistResult *r, char *err, size_t errlen)
 {
     /* not the first step of a run, which compiles the modules */
     double t0 = now(), sum0 = ds->t_sum;
-    int rc = step_run(ds, data, carry_in, last, st, stop, r, err, errlen);
+    int64_t hidden0 = ds->hidden, early0 = ds->early, late0 = ds->late;
+    int rc = step_run(ds, data, carry_in, last, win, st, stop, r, err, errlen);
     if (ds->first_done) {
         ds->t_step += now() - t0;
         ds->nsteps++;
     } else {
         ds->t_sum = sum0;
+        ds->hidden = hidden0;
+        ds->early = early0;
+        ds->late = late0;
     }
     ds->first_done = 1;
     return rc;
 }
 
-static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, TrainState *st, int stop,
-                    DistResult *r, char *err, size_t errlen)
+static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last, const DistWindow *win, TrainState *st,
+                    int stop, DistResult *r, char *err, size_t errlen)
 {
     size_t row = ds->ngrad + NSLOTS;
     for (int64_t k = 0; k < ds->local; k++) {
@@ -370,13 +427,18 @@ static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last,
          * else one row, this process's sum, summed by MPI */
         float *dst = ds->deterministic ? ds->buf + (size_t)k * row : ds->buf;
         int hooked = ds->overlap && k == ds->local - 1;
-        if (run_micro(ds, k, data, carry_in, last, st, dst, !ds->deterministic && k > 0, hooked, err, errlen))
+        if (run_micro(ds, k, data, carry_in, last, win, st, dst, !ds->deterministic && k > 0, hooked, err, errlen))
             return -1;
         dst[ds->ngrad + S_STOP] = (float)!!stop;
     }
     float *sum = ds->buf;
     double t0 = now();
     if (ds->overlap) {
+        /* whether the sums started in the run have all arrived: their
+         * communication was hidden behind the backward pass */
+        size_t done = 0;
+        if (dist_progress(&done, err, errlen)) return -1;
+        ds->buf[ds->ngrad + S_ARRIVED] = (float)done;
         /* the gradients the runs did not hand over early, in order, and the
          * slots; then the wait for every sum, this step's exposed part */
         for (int i = 0; i < ds->grad->nparams; i++) {
@@ -403,6 +465,7 @@ static int step_run(DistStep *ds, const TensorMap *data, int carry_in, int last,
     r->right = (int64_t)s[S_RIGHT_HI] * COUNT_SPLIT + (int64_t)s[S_RIGHT_LO];
     r->positions = (int64_t)s[S_POS_HI] * COUNT_SPLIT + (int64_t)s[S_POS_LO];
     r->stop = s[S_STOP] > 0;
+    ds->hidden += (int64_t)(s[S_ARRIVED] / (float)ds->size); /* the processes' mean */
     r->grad_norm = NAN;
     if (!isfinite(r->loss)) return 2;
     return update(ds, sum, st, &r->grad_norm, err, errlen) ? -1 : 0;

@@ -334,6 +334,9 @@ static int run_scan(Interp *I, const IrOp *op)
             append_err(I, " (at step %lld of scan '%s')", (long long)t, lab);
             goto done;
         }
+        /* a backward scan is most of a gradient run: the hook's sums
+         * under way move on at each of its steps, not only after it */
+        if (I->hook && I->hook->tick) I->hook->tick(I->hook->ctx);
         for (int k = 0; k < no; k++) {
             const Val *y = get(I, body->yields[nc + k]);
             if (!y) goto done;

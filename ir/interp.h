@@ -32,7 +32,8 @@ int interp_run(const IrModule *m, const TensorMap *params, const TensorMap *inpu
 
 /* interp_run, telling hook (NULL: none) of each output as soon as the
  * top-level op that makes it has run (a parameter or input given as an
- * output: before the first op), and ticking it after every top-level op.
+ * output: before the first op), and ticking it after every top-level op
+ * and every step of a scan.
  * The outputs the module computes from targets that were not given are
  * not told of. */
 int interp_run_hooked(const IrModule *m, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
