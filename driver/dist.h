@@ -8,7 +8,11 @@
  * environment (dist_launched_size()); only then does dist_init() start
  * MPI, so a plain `rnnc train`, and every other command, never touches it.
  * Every collective must be called by every process in the same order;
- * each returns 0, or -1 with a message in err (MPI's error string). */
+ * each returns 0, or -1 with a message in err (MPI's error string).
+ * With RNNC_DIST_TIMEOUT=S (seconds, read by dist_init; 0 or unset: for
+ * ever) a collective that has not completed after S seconds fails
+ * instead of waiting on a process that died under a launcher that does
+ * not end the others (it then runs non-blocking, MPI_Test'ed). */
 #ifndef RNNC_DIST_H
 #define RNNC_DIST_H
 

@@ -5,7 +5,8 @@
 # N processes against one, --deterministic's bits for N = 1, 2 and 4, the
 # refusal of a batch the processes do not divide, rank 0 alone writing
 # files, resume, the weights' check, the overlap of the sum with the backward
-# pass, Ctrl-C of one process, and one killed.
+# pass, tbptt_back, Ctrl-C of one process, one killed, and one that stops
+# answering (RNNC_DIST_TIMEOUT).
 #   sh tests/mpi/run.sh BUILD_DIR [SAN_BUILD_DIR]
 # With SAN_BUILD_DIR (make test's sanitizer build), its rnnc also runs
 # --deterministic on one process (its bits must be the plain build's) and 2
@@ -252,6 +253,29 @@ if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "exited on signal 9" "$tmp/err" &
     ok "a process killed mid-run: mpirun ends the other (exit $rc); resuming from its checkpoint (step $k) works"
 else
     bad "a process killed mid-run (exit $rc, checkpoint step ${k:-?})"
+fi
+
+# 6c. A process that stops answering (SIGSTOP: as a dead one under a
+#    launcher that does not end the others) with RNNC_DIST_TIMEOUT=2: the
+#    other gives up within the timeout with a message naming it, rather
+#    than wait for ever (timeout's 124 would say it waited).
+RNNC_DIST_TIMEOUT=2 timeout 60 mpirun -x RNNC_DIST_TIMEOUT --oversubscribe -np 2 "$R" train $M --set batch=8 \
+    --set steps=1000000 --set checkpoint_every=5 -o "$tmp/h.safetensors" 2>"$tmp/err" &
+tpid=$!
+i=0
+while [ "$(cat "$tmp/h.loss.csv" 2>/dev/null | wc -l)" -lt 6 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+mpid=$(pgrep -P $tpid)
+kid=$(pgrep -P "${mpid:-0}" | tail -n 1)
+[ -n "$kid" ] && kill -STOP "$kid"
+wait $tpid; rc=$?
+[ -n "$kid" ] && kill -KILL "$kid" 2>/dev/null
+if [ -n "$kid" ] && [ $rc -ne 0 ] && [ $rc -ne 124 ] &&
+   grep -q "^rnnc: step [0-9]*: MPI_Allreduce on rank 0 of 2: no answer from every process in 2 s (RNNC_DIST_TIMEOUT): a process has died or hangs" "$tmp/err" &&
+   ! RNNC_DIST_TIMEOUT=soon mp 2 -x RNNC_DIST_TIMEOUT "$R" train $M $S -o "$tmp/h2.safetensors" 2>"$tmp/err" &&
+   grep -q "RNNC_DIST_TIMEOUT=soon: give the seconds a process waits for the others (0: for ever)" "$tmp/err"; then
+    ok "a process that stops answering: with RNNC_DIST_TIMEOUT=2 the other stops with a message (exit $rc); a bad value is an error"
+else
+    bad "RNNC_DIST_TIMEOUT (exit $rc)"
 fi
 
 # 7. The sanitizer build: one process with --deterministic, the plain
