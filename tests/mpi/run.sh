@@ -209,6 +209,17 @@ else
     bad "weights check (exit $rc)"
 fi
 
+# signal_second SIG CSV LINES: once rank 0's loss log CSV has LINES lines,
+# SIG to the second process that mpirun (the child of $tpid) started; its
+# pid into $kid.
+signal_second() {
+    i=0
+    while [ "$(cat "$2" 2>/dev/null | wc -l)" -lt "$3" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    mpid=$(pgrep -P $tpid)
+    kid=$(pgrep -P "${mpid:-0}" | tail -n 1)
+    [ -n "$kid" ] && kill -"$1" "$kid"
+}
+
 # 6. Ctrl-C of one process: every process stops after the same step, rank
 #    0 writes the checkpoint, and the run resumes from it.
 # (timeout: a hang fails, not waits)
@@ -216,11 +227,7 @@ timeout 100 mpirun --oversubscribe -np 2 "$R" train $M --set batch=8 --set steps
 tpid=$!
 # after a first step every process handles SIGINT (it installs its
 # handler before the step that rank 0 logs)
-i=0
-while [ "$(cat "$tmp/i.loss.csv" 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-mpid=$(pgrep -P $tpid)
-kid=$(pgrep -P "${mpid:-0}" | tail -n 1)   # the second process mpirun started
-[ -n "$kid" ] && kill -INT "$kid"
+signal_second INT "$tmp/i.loss.csv" 2
 wait $tpid
 n=$(sed -n 's/.*interrupted at step \([0-9]*\).*/\1/p' "$tmp/err")
 if [ -n "$n" ] && [ -f "$tmp/i.safetensors" ] &&
@@ -237,11 +244,7 @@ fi
 timeout 100 mpirun --oversubscribe -np 2 "$R" train $M --set batch=8 --set steps=1000000 --set checkpoint_every=5 \
     -o "$tmp/k.safetensors" 2>"$tmp/err" &
 tpid=$!
-i=0
-while [ "$(cat "$tmp/k.loss.csv" 2>/dev/null | wc -l)" -lt 12 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-mpid=$(pgrep -P $tpid)
-kid=$(pgrep -P "${mpid:-0}" | tail -n 1)
-[ -n "$kid" ] && kill -KILL "$kid"
+signal_second KILL "$tmp/k.loss.csv" 12
 wait $tpid; rc=$?
 # the checkpoint's step: a resume to step 1 (past already) says it and trains nothing
 k=$("$R" train $M --set batch=8 --resume "$tmp/k.safetensors" --set steps=1 2>&1 |
@@ -262,11 +265,7 @@ fi
 RNNC_DIST_TIMEOUT=2 timeout 60 mpirun -x RNNC_DIST_TIMEOUT --oversubscribe -np 2 "$R" train $M --set batch=8 \
     --set steps=1000000 --set checkpoint_every=5 -o "$tmp/h.safetensors" 2>"$tmp/err" &
 tpid=$!
-i=0
-while [ "$(cat "$tmp/h.loss.csv" 2>/dev/null | wc -l)" -lt 6 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-mpid=$(pgrep -P $tpid)
-kid=$(pgrep -P "${mpid:-0}" | tail -n 1)
-[ -n "$kid" ] && kill -STOP "$kid"
+signal_second STOP "$tmp/h.loss.csv" 6
 wait $tpid; rc=$?
 [ -n "$kid" ] && kill -KILL "$kid" 2>/dev/null
 if [ -n "$kid" ] && [ $rc -ne 0 ] && [ $rc -ne 124 ] &&
