@@ -547,45 +547,84 @@ static int dist_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doubl
     return rc;
 }
 
-/* Mean loss over the eval part (weighted by positions, so it is the loss
- * of the whole part), or NAN if there is none; *acc the accuracy over it,
- * NAN without one. */
-static int evaluate(Trainer *tr, double *mean, double *acc)
+/* An eval segment's loss and weight and its positions right and counted,
+ * kept apart per segment (evaluate()). */
+enum { EV_LOSS, EV_WEIGHT, EV_RIGHT, EV_POS, EV_FAILED, EV_N };
+
+/* Eval batch j's segments on this process: their values into v (EV_N a
+ * segment, tr->nseg a batch).  Returns 0 or 1 (said). */
+static int eval_batch(Trainer *tr, int64_t j, double *v)
 {
-    *mean = *acc = NAN;
-    int64_t right = 0, npos = 0;
-    if (!tr->fwd || tr->eval.nbatches == 0 || tr->rank) return 0; /* rank 0's alone */
-    double sum = 0, weight = 0;
     TensorMap carry;
     rt_map_init(&carry);
     int rc = 0;
-    for (int64_t j = 0; j < tr->eval.nbatches && !rc; j++) {
-        for (int64_t seg = 0; seg < batch_segments(tr, &tr->eval, tr->eval_perm, j) && !rc; seg++) {
-            TensorMap in, out;
-            rt_map_init(&in);
-            rt_map_init(&out);
-            rc = segment_inputs(tr, tr->fwd, &tr->eval, tr->eval_perm, j, seg, &carry, 0, &in);
-            if (!rc && tr->engine->run(tr->engine, tr->fwd, &tr->st.params, &in, &out, tr->err, sizeof tr->err))
-                rc = cli_error("eval: %s", tr->err);
-            const Tensor *l = rc ? NULL : rt_map_get(&out, "loss");
-            if (!rc && !l) rc = cli_error("internal error: eval computed no loss");
-            if (!rc) {
-                double w = data_loss_weight(&tr->data, &tr->eval, tr->eval_perm, j, seg * tr->seg_len,
+    for (int64_t seg = 0; seg < batch_segments(tr, &tr->eval, tr->eval_perm, j) && !rc; seg++) {
+        TensorMap in, out;
+        rt_map_init(&in);
+        rt_map_init(&out);
+        rc = segment_inputs(tr, tr->fwd, &tr->eval, tr->eval_perm, j, seg, &carry, 0, &in);
+        if (!rc && tr->engine->run(tr->engine, tr->fwd, &tr->st.params, &in, &out, tr->err, sizeof tr->err))
+            rc = cli_error("eval: %s", tr->err);
+        const Tensor *l = rc ? NULL : rt_map_get(&out, "loss");
+        if (!rc && !l) rc = cli_error("internal error: eval computed no loss");
+        if (!rc) {
+            double *x = v + (size_t)(j * tr->nseg + seg) * EV_N;
+            int64_t right = 0, npos = 0;
+            x[EV_LOSS] = scalar(l);
+            x[EV_WEIGHT] = data_loss_weight(&tr->data, &tr->eval, tr->eval_perm, j, seg * tr->seg_len,
                                             seg_steps(tr, &tr->eval, tr->eval_perm, j, seg));
-                sum += scalar(l) * w;
-                weight += w;
-                count_right(tr, &in, &out, &right, &npos);
-                rc = carry_take(tr->fwd, &out, &carry);
-            }
-            rt_map_free(&in);
-            rt_map_free(&out);
+            count_right(tr, &in, &out, &right, &npos);
+            x[EV_RIGHT] = (double)right;
+            x[EV_POS] = (double)npos;
+            rc = carry_take(tr->fwd, &out, &carry);
         }
+        rt_map_free(&in);
+        rt_map_free(&out);
     }
     rt_map_free(&carry);
-    if (!rc && weight > 0) *mean = sum / weight;
-    if (!rc && npos > 0) *acc = (double)right / (double)npos;
-    if (!rc && weight > 0 && tr->eval_csv) loss_log_eval_row(tr->eval_csv, tr->st.step, *mean, *acc);
     return rc;
+}
+
+/* Mean loss over the eval part (weighted by positions, so it is the loss
+ * of the whole part), or NAN if there is none; *acc the accuracy over it,
+ * NAN without one.  Data-parallel, process r evaluates the batches j with
+ * j mod N = r, and one sum gives every process every segment's values
+ * (each from one process, the others' zeros: exact), which all add up in
+ * one process's order: the same bits for every N. */
+static int evaluate(Trainer *tr, double *mean, double *acc)
+{
+    *mean = *acc = NAN;
+    if (!tr->fwd || tr->eval.nbatches == 0) return 0;
+    int n = tr->dist ? dist_size() : 1;
+    size_t len = (size_t)(tr->eval.nbatches * tr->nseg) * EV_N;
+    double *v = calloc(len, sizeof *v);
+    if (!v) return cli_error("out of memory");
+    int rc = 0;
+    for (int64_t j = tr->rank; j < tr->eval.nbatches && !rc; j += n) rc = eval_batch(tr, j, v);
+    v[EV_FAILED] += rc; /* so that all learn of a failure */
+    if (n > 1 && dist_allreduce_sum_f64(v, len, tr->err, sizeof tr->err)) {
+        free(v);
+        return cli_error("eval: %s", tr->err);
+    }
+    if (v[EV_FAILED] > 0) {
+        free(v);
+        return 1; /* the process that failed said why */
+    }
+    double sum = 0, weight = 0;
+    int64_t right = 0, npos = 0;
+    for (int64_t j = 0; j < tr->eval.nbatches; j++)
+        for (int64_t seg = 0; seg < batch_segments(tr, &tr->eval, tr->eval_perm, j); seg++) {
+            const double *x = v + (size_t)(j * tr->nseg + seg) * EV_N;
+            sum += x[EV_LOSS] * x[EV_WEIGHT];
+            weight += x[EV_WEIGHT];
+            right += (int64_t)x[EV_RIGHT];
+            npos += (int64_t)x[EV_POS];
+        }
+    free(v);
+    if (weight > 0) *mean = sum / weight;
+    if (npos > 0) *acc = (double)right / (double)npos;
+    if (weight > 0 && tr->eval_csv) loss_log_eval_row(tr->eval_csv, tr->st.step, *mean, *acc);
+    return 0;
 }
 
 /* The checkpoint, and the loss chart drawn from the CSV so far (a chart

@@ -43,6 +43,8 @@ int dist_size(void);
 /* buf[0..n) = the element-wise sum of every process's buf (MPI_Allreduce:
  * its order of the sum is MPI's). */
 int dist_allreduce_sum(float *buf, size_t n, char *err, size_t errlen);
+/* The same in doubles (the evaluation's per-segment values). */
+int dist_allreduce_sum_f64(double *buf, size_t n, char *err, size_t errlen);
 /* The same sum without waiting for it (MPI_Iallreduce), for the overlap
  * of the sum with the backward pass: buf must not be touched until
  * dist_wait_all() has returned.  Every process starts the same sums in the

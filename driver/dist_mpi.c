@@ -101,18 +101,31 @@ int dist_size(void) { return world_size; }
 /* MPI counts are ints: a larger buffer goes in pieces of CHUNK elements. */
 #define CHUNK ((size_t)1 << 28)
 
-int dist_allreduce_sum(float *buf, size_t n, char *err, size_t errlen)
+/* buf[0..n) (elements of `size` bytes, MPI type t) reduced by op on every
+ * process, in pieces of CHUNK elements. */
+static int allreduce(void *buf, size_t n, size_t size, MPI_Datatype t, MPI_Op op, char *err, size_t errlen)
 {
     if (world_size == 1) return 0;
     for (size_t at = 0; at < n; at += CHUNK) {
         int k = (int)(n - at < CHUNK ? n - at : CHUNK);
+        char *p = (char *)buf + at * size;
         MPI_Request q;
-        int rc = timeout_s > 0 ? MPI_Iallreduce(MPI_IN_PLACE, buf + at, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &q)
-                               : MPI_Allreduce(MPI_IN_PLACE, buf + at, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        int rc = timeout_s > 0 ? MPI_Iallreduce(MPI_IN_PLACE, p, k, t, op, MPI_COMM_WORLD, &q)
+                               : MPI_Allreduce(MPI_IN_PLACE, p, k, t, op, MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS) return fail(rc, "MPI_Allreduce", err, errlen);
         if (timeout_s > 0 && wait_reqs(1, &q, "MPI_Allreduce", err, errlen)) return -1;
     }
     return 0;
+}
+
+int dist_allreduce_sum(float *buf, size_t n, char *err, size_t errlen)
+{
+    return allreduce(buf, n, sizeof *buf, MPI_FLOAT, MPI_SUM, err, errlen);
+}
+
+int dist_allreduce_sum_f64(double *buf, size_t n, char *err, size_t errlen)
+{
+    return allreduce(buf, n, sizeof *buf, MPI_DOUBLE, MPI_SUM, err, errlen);
 }
 
 int dist_iallreduce_sum(float *buf, size_t n, char *err, size_t errlen)
@@ -179,12 +192,7 @@ int dist_allgather(const float *send, size_t n, float *recv, char *err, size_t e
 
 int dist_allmax(int64_t *v, int n, char *err, size_t errlen)
 {
-    if (world_size == 1) return 0;
-    MPI_Request q;
-    int rc = timeout_s > 0 ? MPI_Iallreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD, &q)
-                           : MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS) return fail(rc, "MPI_Allreduce", err, errlen);
-    return timeout_s > 0 ? wait_reqs(1, &q, "MPI_Allreduce", err, errlen) : 0;
+    return allreduce(v, (size_t)n, sizeof *v, MPI_INT64_T, MPI_MAX, err, errlen);
 }
 
 int dist_bcast(void *buf, size_t bytes, int root, char *err, size_t errlen)

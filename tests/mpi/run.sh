@@ -132,14 +132,18 @@ fi
 # 2. --deterministic: micro-batches of 2 summed in batch order on every
 #    process: 1, 2 and 4 processes (oversubscribed) give the same bits,
 #    10 steps; not those of one process without the flag (docs say why).
+#    The evaluation, its batches shared by the processes and every
+#    segment's values added in one process's order, too (the eval log).
 if "$R" train $M $S --set steps=10 --deterministic --micro-batch 2 -o "$tmp/d1.safetensors" 2>"$tmp/err" &&
    mp 2 "$R" train $M $S --set steps=10 --deterministic --micro-batch 2 -o "$tmp/d2.safetensors" 2>"$tmp/err" &&
    mp 4 "$R" train $M $S --set steps=10 --deterministic -o "$tmp/d4.safetensors" 2>"$tmp/err" &&
    cmp "$tmp/d1.loss.csv" "$tmp/d2.loss.csv" >"$tmp/err" 2>&1 && cmp "$tmp/d1.loss.csv" "$tmp/d4.loss.csv" >"$tmp/err" 2>&1 &&
    cmp "$tmp/d1.safetensors" "$tmp/d2.safetensors" >"$tmp/err" 2>&1 &&
    cmp "$tmp/d1.safetensors" "$tmp/d4.safetensors" >"$tmp/err" 2>&1 &&
+   [ "$(wc -l < "$tmp/d1.eval.csv")" -eq 2 ] &&
+   cmp "$tmp/d1.eval.csv" "$tmp/d2.eval.csv" >"$tmp/err" 2>&1 && cmp "$tmp/d1.eval.csv" "$tmp/d4.eval.csv" >"$tmp/err" 2>&1 &&
    ! head -n 11 "$tmp/one.loss.csv" | cmp -s - "$tmp/d1.loss.csv"; then
-    ok "--deterministic: 1, 2 and 4 processes write the same losses and checkpoint, bit for bit"
+    ok "--deterministic: 1, 2 and 4 processes write the same losses, evaluation and checkpoint, bit for bit"
 else
     bad "--deterministic bits"
 fi

@@ -76,6 +76,16 @@ static void test_serial_world(void **state)
     int64_t v[2] = {5, -7};
     assert_int_equal(dist_allmax(v, 2, err, sizeof err), 0);
     assert_true(v[0] == 5 && v[1] == -7);
+    /* the overlap's and the evaluation's sums: a world of one sends nothing */
+    double d[2] = {0.5, -3};
+    assert_int_equal(dist_allreduce_sum_f64(d, 2, err, sizeof err), 0);
+    assert_true(d[0] == 0.5 && d[1] == -3);
+    size_t arrived = 99;
+    assert_int_equal(dist_iallreduce_sum(a, 3, err, sizeof err), 0);
+    assert_int_equal(dist_progress(&arrived, err, sizeof err), 0);
+    assert_int_equal(arrived, 0);
+    assert_int_equal(dist_wait_all(err, sizeof err), 0);
+    assert_true(a[0] == 1 && a[1] == 2 && a[2] == 3);
     dist_finish();
 }
 
