@@ -155,13 +155,18 @@ fi
 #    sum r0 + r1 either way (float addition commutes): the same bits as
 #    RNNC_DIST_OVERLAP=0's one allreduce; and all of the gradients of this
 #    model (a GRU and its head: no parameter is read by the last op) are
-#    summed while the run still ran.
+#    summed while the run still ran.  With 2 micro-batches a process, the
+#    last one's run adds its gradients to the first's before each sum
+#    starts: the same bits as without the overlap too.
 S6="--set batch=8 --set steps=6 --set checkpoint_every=4 --engine interp"
 if mp 2 "$R" train $M $S6 -o "$tmp/ov.safetensors" 2>"$tmp/err" &&
    grep -q "overlapped: 100.0% of the gradients' floats were being summed while the backward pass ran" "$tmp/err" &&
    RNNC_DIST_OVERLAP=0 mp 2 -x RNNC_DIST_OVERLAP "$R" train $M $S6 -o "$tmp/ov0.safetensors" 2>"$tmp/err" &&
-   ! grep -q "overlapped" "$tmp/err" && cmp "$tmp/ov.safetensors" "$tmp/ov0.safetensors" >"$tmp/err" 2>&1; then
-    ok "the overlap: every gradient's sum started in the backward pass, the same bits as one allreduce after it"
+   ! grep -q "overlapped" "$tmp/err" && cmp "$tmp/ov.safetensors" "$tmp/ov0.safetensors" >"$tmp/err" 2>&1 &&
+   mp 2 "$R" train $M $S6 --micro-batch 2 -o "$tmp/om.safetensors" 2>"$tmp/err" &&
+   RNNC_DIST_OVERLAP=0 mp 2 -x RNNC_DIST_OVERLAP "$R" train $M $S6 --micro-batch 2 -o "$tmp/om0.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/om.safetensors" "$tmp/om0.safetensors" >"$tmp/err" 2>&1; then
+    ok "the overlap: every gradient's sum started in the backward pass, the same bits as one allreduce after it (and with 2 micro-batches a process)"
 else
     bad "the overlap"
 fi
