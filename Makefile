@@ -234,11 +234,19 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/librnnc.a
 # of the RNN benchmark, which bench/rnn_bench.sh runs; the oneDNN baseline is
 # built only where libdnnl-dev is installed (scripts/bench_deps.sh).
 # bench/stream_bench.sh: the latency of a compiled model's step at batch 1.
+# bench/mpi_bench.sh (with MPI only): data-parallel steps/s for 1 and 2
+# processes, and bench/mpi/allreduce_ab.c's alpha and beta of the allreduce.
 BENCH_ONEDNN := $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.hpp),$(BUILD)/bench/rnn_onednn)
-bench: $(BENCHES) $(BENCH_ONEDNN) $(BUILD)/rnnc
+BENCH_MPI := $(if $(HAVE_MPI),$(BUILD)/bench/mpi/allreduce_ab)
+bench: $(BENCHES) $(BENCH_ONEDNN) $(BENCH_MPI) $(BUILD)/rnnc
 	@for b in $(filter-out $(BUILD)/bench/rnn_%,$(BENCHES)); do $$b || exit 1; done
 	@sh bench/rnn_bench.sh $(BUILD)
 	@sh bench/stream_bench.sh $(BUILD)
+	@$(if $(BENCH_MPI),sh bench/mpi_bench.sh $(BUILD),echo "mpi bench: skipped, this build has no MPI")
+
+$(BUILD)/bench/mpi/allreduce_ab: bench/mpi/allreduce_ab.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra $(MPI_CFLAGS) -o $@ $< $(MPI_LIBS)
 
 $(BUILD)/bench/rnn_onednn: bench/rnn_onednn.cpp
 	@mkdir -p $(dir $@)

@@ -225,10 +225,8 @@ static int build_modules(Trainer *tr)
     /* Carry state across segments when a sequence is cut into several. */
     PipeOpts po = {.carry = tr->nseg > 1, .optimize = engine_optimizes(tr->engine), .ce_logits = !!tr->acc_target};
     if (tr->dist) {
-        if (tr->back > tr->seg_len)
-            return cli_error("tbptt_back is not supported in data-parallel training yet (docs/distributed.md)");
         if (dist_step_init(&tr->ds, tr->engine, tr->m, &tr->ts.opt, &po, tr->ts.batch, tr->micro, tr->deterministic,
-                           err, sizeof err))
+                           tr->back > tr->seg_len, err, sizeof err))
             return cli_error("%s", err);
         tr->ds.acc_target = tr->acc_target;
         tr->ds.len_input = tr->data.cut_target ? tr->data.len_input : NULL;
@@ -237,7 +235,7 @@ static int build_modules(Trainer *tr)
         tr->fwd = ir_clone(tr->m);
         if (pipeline_forward(tr->fwd, 1, &po, err, sizeof err)) return cli_error("%s", err);
     }
-    if (tr->back > tr->seg_len) { /* then there are segments: nseg > 1 */
+    if (tr->back > tr->seg_len && !tr->dist) { /* then there are segments: nseg > 1 */
         PipeOpts ph = po;
         ph.history = 1;
         tr->hist = ir_clone(tr->m);
@@ -516,15 +514,30 @@ done:
  * of the segment, of which dist_step_run runs this process's share. */
 static int dist_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, double *gnorm, int64_t *right, int64_t *n)
 {
-    TensorMap data;
+    TensorMap data, adv;
     rt_map_init(&data);
+    rt_map_init(&adv);
     DistResult r;
-    int rc = data_batch(&tr->data, &tr->train, tr->perm, j, seg * tr->seg_len,
-                        seg_steps(tr, &tr->train, tr->perm, j, seg), &data, tr->err, sizeof tr->err)
+    /* TBPTT(k1, k2): the window's history steps with the segment's, and
+     * the steps to the next window's start (advance()'s, a micro-batch at
+     * a time in dist_step.c) */
+    int64_t t0 = seg * tr->seg_len, s = window_start(tr, seg), s2 = window_start(tr, seg + 1);
+    int last = seg + 1 == batch_segments(tr, &tr->train, tr->perm, j);
+    DistWindow win = {.history = s < t0, .adv = tr->ds.adv && !last ? &adv : NULL, .reset_next = s2 == 0};
+    int rc = data_batch(&tr->data, &tr->train, tr->perm, j, t0, seg_steps(tr, &tr->train, tr->perm, j, seg), &data,
+                        tr->err, sizeof tr->err)
                  ? -1
-                 : dist_step_run(&tr->ds, &data, seg > 0, seg + 1 == batch_segments(tr, &tr->train, tr->perm, j),
-                                 &tr->st, interrupted, &r, tr->err, sizeof tr->err);
+                 : 0;
+    if (!rc && win.history && data_into(tr, tr->ds.hist, &tr->train, tr->perm, j, s, t0 - s, HISTORY_PREFIX, &data))
+        rc = -2;
+    if (!rc && win.adv && !win.reset_next && data_into(tr, tr->ds.adv, &tr->train, tr->perm, j, s, s2 - s, "", &adv))
+        rc = -2;
+    if (!rc)
+        rc = dist_step_run(&tr->ds, &data, s > 0, last, tr->ds.hist ? &win : NULL, &tr->st, interrupted, &r, tr->err,
+                           sizeof tr->err);
     rt_map_free(&data);
+    rt_map_free(&adv);
+    if (rc == -2) return 1; /* data_into said it */
     if (rc < 0) return cli_error("step %lld: %s", (long long)tr->st.step + 1, tr->err);
     *loss = r.loss;
     *gnorm = r.grad_norm;
@@ -534,45 +547,84 @@ static int dist_segment(Trainer *tr, int64_t j, int64_t seg, double *loss, doubl
     return rc;
 }
 
-/* Mean loss over the eval part (weighted by positions, so it is the loss
- * of the whole part), or NAN if there is none; *acc the accuracy over it,
- * NAN without one. */
-static int evaluate(Trainer *tr, double *mean, double *acc)
+/* An eval segment's loss and weight and its positions right and counted,
+ * kept apart per segment (evaluate()). */
+enum { EV_LOSS, EV_WEIGHT, EV_RIGHT, EV_POS, EV_FAILED, EV_N };
+
+/* Eval batch j's segments on this process: their values into v (EV_N a
+ * segment, tr->nseg a batch).  Returns 0 or 1 (said). */
+static int eval_batch(Trainer *tr, int64_t j, double *v)
 {
-    *mean = *acc = NAN;
-    int64_t right = 0, npos = 0;
-    if (!tr->fwd || tr->eval.nbatches == 0 || tr->rank) return 0; /* rank 0's alone */
-    double sum = 0, weight = 0;
     TensorMap carry;
     rt_map_init(&carry);
     int rc = 0;
-    for (int64_t j = 0; j < tr->eval.nbatches && !rc; j++) {
-        for (int64_t seg = 0; seg < batch_segments(tr, &tr->eval, tr->eval_perm, j) && !rc; seg++) {
-            TensorMap in, out;
-            rt_map_init(&in);
-            rt_map_init(&out);
-            rc = segment_inputs(tr, tr->fwd, &tr->eval, tr->eval_perm, j, seg, &carry, 0, &in);
-            if (!rc && tr->engine->run(tr->engine, tr->fwd, &tr->st.params, &in, &out, tr->err, sizeof tr->err))
-                rc = cli_error("eval: %s", tr->err);
-            const Tensor *l = rc ? NULL : rt_map_get(&out, "loss");
-            if (!rc && !l) rc = cli_error("internal error: eval computed no loss");
-            if (!rc) {
-                double w = data_loss_weight(&tr->data, &tr->eval, tr->eval_perm, j, seg * tr->seg_len,
+    for (int64_t seg = 0; seg < batch_segments(tr, &tr->eval, tr->eval_perm, j) && !rc; seg++) {
+        TensorMap in, out;
+        rt_map_init(&in);
+        rt_map_init(&out);
+        rc = segment_inputs(tr, tr->fwd, &tr->eval, tr->eval_perm, j, seg, &carry, 0, &in);
+        if (!rc && tr->engine->run(tr->engine, tr->fwd, &tr->st.params, &in, &out, tr->err, sizeof tr->err))
+            rc = cli_error("eval: %s", tr->err);
+        const Tensor *l = rc ? NULL : rt_map_get(&out, "loss");
+        if (!rc && !l) rc = cli_error("internal error: eval computed no loss");
+        if (!rc) {
+            double *x = v + (size_t)(j * tr->nseg + seg) * EV_N;
+            int64_t right = 0, npos = 0;
+            x[EV_LOSS] = scalar(l);
+            x[EV_WEIGHT] = data_loss_weight(&tr->data, &tr->eval, tr->eval_perm, j, seg * tr->seg_len,
                                             seg_steps(tr, &tr->eval, tr->eval_perm, j, seg));
-                sum += scalar(l) * w;
-                weight += w;
-                count_right(tr, &in, &out, &right, &npos);
-                rc = carry_take(tr->fwd, &out, &carry);
-            }
-            rt_map_free(&in);
-            rt_map_free(&out);
+            count_right(tr, &in, &out, &right, &npos);
+            x[EV_RIGHT] = (double)right;
+            x[EV_POS] = (double)npos;
+            rc = carry_take(tr->fwd, &out, &carry);
         }
+        rt_map_free(&in);
+        rt_map_free(&out);
     }
     rt_map_free(&carry);
-    if (!rc && weight > 0) *mean = sum / weight;
-    if (!rc && npos > 0) *acc = (double)right / (double)npos;
-    if (!rc && weight > 0 && tr->eval_csv) loss_log_eval_row(tr->eval_csv, tr->st.step, *mean, *acc);
     return rc;
+}
+
+/* Mean loss over the eval part (weighted by positions, so it is the loss
+ * of the whole part), or NAN if there is none; *acc the accuracy over it,
+ * NAN without one.  Data-parallel, process r evaluates the batches j with
+ * j mod N = r, and one sum gives every process every segment's values
+ * (each from one process, the others' zeros: exact), which all add up in
+ * one process's order: the same bits for every N. */
+static int evaluate(Trainer *tr, double *mean, double *acc)
+{
+    *mean = *acc = NAN;
+    if (!tr->fwd || tr->eval.nbatches == 0) return 0;
+    int n = tr->dist ? dist_size() : 1;
+    size_t len = (size_t)(tr->eval.nbatches * tr->nseg) * EV_N;
+    double *v = calloc(len, sizeof *v);
+    if (!v) return cli_error("out of memory");
+    int rc = 0;
+    for (int64_t j = tr->rank; j < tr->eval.nbatches && !rc; j += n) rc = eval_batch(tr, j, v);
+    v[EV_FAILED] += rc; /* so that all learn of a failure */
+    if (n > 1 && dist_allreduce_sum_f64(v, len, tr->err, sizeof tr->err)) {
+        free(v);
+        return cli_error("eval: %s", tr->err);
+    }
+    if (v[EV_FAILED] > 0) {
+        free(v);
+        return 1; /* the process that failed said why */
+    }
+    double sum = 0, weight = 0;
+    int64_t right = 0, npos = 0;
+    for (int64_t j = 0; j < tr->eval.nbatches; j++)
+        for (int64_t seg = 0; seg < batch_segments(tr, &tr->eval, tr->eval_perm, j); seg++) {
+            const double *x = v + (size_t)(j * tr->nseg + seg) * EV_N;
+            sum += x[EV_LOSS] * x[EV_WEIGHT];
+            weight += x[EV_WEIGHT];
+            right += (int64_t)x[EV_RIGHT];
+            npos += (int64_t)x[EV_POS];
+        }
+    free(v);
+    if (weight > 0) *mean = sum / weight;
+    if (npos > 0) *acc = (double)right / (double)npos;
+    if (weight > 0 && tr->eval_csv) loss_log_eval_row(tr->eval_csv, tr->st.step, *mean, *acc);
+    return 0;
 }
 
 /* The checkpoint, and the loss chart drawn from the CSV so far (a chart
@@ -926,10 +978,18 @@ start:
     fprintf(shown, "wrote %s (step %lld), %s and %s\n", tr.ckpt, (long long)tr.st.step, csvp, tr.svg_path);
     if (tr.dist && tr.ds.nsteps)
         fprintf(shown,
-                "data-parallel: %.2f ms a step, %.2f ms of it in the sum of the %s (%.1f%%: waiting for every "
-                "process, and the communication)\n",
+                "data-parallel: %.2f ms a step, %.2f ms of it in the sum of the %s of %zu floats (%.1f%%: "
+                "waiting for every process, and the communication)\n",
                 1e3 * tr.ds.t_step / (double)tr.ds.nsteps, 1e3 * tr.ds.t_sum / (double)tr.ds.nsteps,
-                tr.deterministic ? "gathered micro-batches" : "allreduce", 100 * tr.ds.t_sum / tr.ds.t_step);
+                tr.deterministic ? "gathered micro-batches" : "allreduce", tr.ds.ngrad,
+                100 * tr.ds.t_sum / tr.ds.t_step);
+    if (tr.dist && tr.ds.nsteps && tr.ds.overlap)
+        fprintf(shown,
+                "data-parallel: overlapped: %.1f%% of the gradients' floats were being summed while the backward "
+                "pass ran, %.1f%% had arrived before it ended (the processes' mean); the sum's time above is the "
+                "wait after it\n",
+                100.0 * (double)tr.ds.early / (double)(tr.ds.early + tr.ds.late),
+                100.0 * (double)tr.ds.hidden / (double)(tr.ds.early + tr.ds.late));
     rc = 0;
 done:
     /* a failure before dist_start: the others learn of it there */

@@ -35,6 +35,30 @@ int dist_allreduce_sum(float *buf, size_t n, char *err, size_t errlen)
     return 0;
 }
 
+int dist_allreduce_sum_f64(double *buf, size_t n, char *err, size_t errlen)
+{
+    (void)buf, (void)n, (void)err, (void)errlen;
+    return 0;
+}
+
+int dist_iallreduce_sum(float *buf, size_t n, char *err, size_t errlen)
+{
+    return dist_allreduce_sum(buf, n, err, errlen);
+}
+
+int dist_progress(size_t *arrived, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    *arrived = 0; /* nothing is sent */
+    return 0;
+}
+
+int dist_wait_all(char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    return 0;
+}
+
 int dist_allgather(const float *send, size_t n, float *recv, char *err, size_t errlen)
 {
     (void)err, (void)errlen;

@@ -17,13 +17,13 @@
 /* The interpreter's ctx is its precision (never written). */
 static IrPrecision prec_f32 = IR_PREC_F32, prec_f64 = IR_PREC_F64;
 
-static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *given,
-                             TensorMap *outputs, char *err, size_t errlen)
+static int interp_engine_run_hooked(const Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *given,
+                                    TensorMap *outputs, const RunHook *hook, char *err, size_t errlen)
 {
     TensorMap own;
     const TensorMap *inputs;
     if (ir_lengths_apply(m, given, &own, &inputs, err, errlen)) return -1;
-    int rc = interp_run(m, params, inputs, outputs, *(const IrPrecision *)e->ctx, err, errlen);
+    int rc = interp_run_hooked(m, params, inputs, outputs, *(const IrPrecision *)e->ctx, hook, err, errlen);
     if (inputs == &own) {
         rt_map_free(&own);
         if (!rc) rc = ir_lengths_pad_outputs(m, given, outputs, err, errlen);
@@ -31,8 +31,14 @@ static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap
     return rc;
 }
 
-const Engine engine_interp = {"interp", interp_engine_run, &prec_f32};
-const Engine engine_interp_f64 = {"interp", interp_engine_run, &prec_f64};
+static int interp_engine_run(const Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *given,
+                             TensorMap *outputs, char *err, size_t errlen)
+{
+    return interp_engine_run_hooked(e, m, params, given, outputs, NULL, err, errlen);
+}
+
+const Engine engine_interp = {"interp", interp_engine_run, &prec_f32, interp_engine_run_hooked};
+const Engine engine_interp_f64 = {"interp", interp_engine_run, &prec_f64, interp_engine_run_hooked};
 
 /* A compiled engine's backend: the C compiler (cengine.h) or the LLVM JIT
  * (jitengine.h), behind one interface. */
@@ -182,6 +188,7 @@ int engine_open(const char *name, Engine *e, char *err, size_t errlen)
     e->name = be->name;
     e->run = compiled_engine_run_lengths;
     e->ctx = c;
+    e->run_hooked = NULL;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "ir/ir.h"
+#include "ir/run_hook.h"
 #include "io/tensor.h"
 
 typedef struct Engine {
@@ -19,6 +20,12 @@ typedef struct Engine {
     int (*run)(const struct Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *inputs,
                TensorMap *outputs, char *err, size_t errlen);
     void *ctx; /* the engine's own state (compiled code), or NULL */
+    /* run, telling hook of each output as soon as it is final
+     * (ir/run_hook.h), for the overlap of data-parallel training; NULL for
+     * an engine whose run hands its outputs back only at its end (the
+     * compiled ones: one kernel call makes them all). */
+    int (*run_hooked)(const struct Engine *e, const IrModule *m, const TensorMap *params, const TensorMap *inputs,
+                      TensorMap *outputs, const RunHook *hook, char *err, size_t errlen);
 } Engine;
 
 /* The reference interpreter (ir/interp.h), in float32 and in float64

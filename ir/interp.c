@@ -24,6 +24,7 @@ typedef struct Interp {
     int64_t *sym; /* value of each size symbol, -1 if unknown */
     Val *vals;    /* by value id                               */
     int nvals;
+    const RunHook *hook; /* or NULL */
     char *err;
     size_t errlen;
 } Interp;
@@ -333,6 +334,9 @@ static int run_scan(Interp *I, const IrOp *op)
             append_err(I, " (at step %lld of scan '%s')", (long long)t, lab);
             goto done;
         }
+        /* a backward scan is most of a gradient run: the hook's sums
+         * under way move on at each of its steps, not only after it */
+        if (I->hook && I->hook->tick) I->hook->tick(I->hook->ctx);
         for (int k = 0; k < no; k++) {
             const Val *y = get(I, body->yields[nc + k]);
             if (!y) goto done;
@@ -471,6 +475,42 @@ static void block_bytes(const IrBlock *b, const int64_t *sym, double *sum)
     }
 }
 
+/* Tells the hook of every output that top-level op `at` made (at -1: the
+ * outputs no op makes, parameters and inputs). */
+static int tell_final(Interp *I, int at)
+{
+    const IrModule *m = I->m;
+    for (int i = 0; i < m->noutputs; i++) {
+        const IrValue *v = m->outputs[i].value;
+        const IrOp *def = v->def;
+        if (at < 0 ? def != NULL : (def != m->body->ops[at])) continue;
+        const Val *x = get(I, v);
+        if (!x) return -1;
+        if (x->state == VAL_ABSENT) continue;
+        Tensor t;
+        if (to_tensor(I, v, x, &t)) return -1;
+        int rc = I->hook->final(I->hook->ctx, m->outputs[i].name, &t, I->err, I->errlen);
+        rt_tensor_free(&t);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* run_block of the module's body, telling I->hook of each output as its
+ * op finishes (interp_run_hooked). */
+static int run_top_hooked(Interp *I)
+{
+    const IrBlock *b = I->m->body;
+    if (tell_final(I, -1)) return -1;
+    for (int i = 0; i < b->nops; i++) {
+        const IrOp *op = b->ops[i];
+        if (op->kind == IR_SCAN ? run_scan(I, op) : run_simple(I, op)) return -1;
+        if (tell_final(I, i)) return -1;
+        if (I->hook->tick) I->hook->tick(I->hook->ctx);
+    }
+    return 0;
+}
+
 static int run(Interp *I, const TensorMap *params, const TensorMap *inputs, TensorMap *res)
 {
     const IrModule *m = I->m;
@@ -501,7 +541,7 @@ static int run(Interp *I, const TensorMap *params, const TensorMap *inputs, Tens
         }
     }
 
-    if (run_block(I, m->body)) return -1;
+    if (I->hook ? run_top_hooked(I) : run_block(I, m->body)) return -1;
 
     for (int i = 0; i < m->noutputs; i++)
         if (put_result(I, res, m->outputs[i].name, m->outputs[i].value)) return -1;
@@ -512,7 +552,13 @@ static int run(Interp *I, const TensorMap *params, const TensorMap *inputs, Tens
 int interp_run(const IrModule *m, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
                IrPrecision prec, char *err, size_t errlen)
 {
-    Interp I = {.m = m, .prec = prec, .nvals = m->next_id, .err = err, .errlen = errlen};
+    return interp_run_hooked(m, params, inputs, outputs, prec, NULL, err, errlen);
+}
+
+int interp_run_hooked(const IrModule *m, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
+                      IrPrecision prec, const RunHook *hook, char *err, size_t errlen)
+{
+    Interp I = {.m = m, .prec = prec, .nvals = m->next_id, .hook = hook, .err = err, .errlen = errlen};
     TensorMap res;
     rt_map_init(&res);
     I.sym = calloc((size_t)(m->nsyms ? m->nsyms : 1), sizeof *I.sym);

@@ -11,6 +11,7 @@
 #define RNNC_INTERP_H
 
 #include "ir/ir.h"
+#include "ir/run_hook.h"
 #include "io/tensor.h"
 
 typedef enum { IR_PREC_F32, IR_PREC_F64 } IrPrecision;
@@ -28,5 +29,14 @@ typedef enum { IR_PREC_F32, IR_PREC_F64 } IrPrecision;
  * an id out of range, a length above its maximum). */
 int interp_run(const IrModule *m, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
                IrPrecision prec, char *err, size_t errlen);
+
+/* interp_run, telling hook (NULL: none) of each output as soon as the
+ * top-level op that makes it has run (a parameter or input given as an
+ * output: before the first op), and ticking it after every top-level op
+ * and every step of a scan.
+ * The outputs the module computes from targets that were not given are
+ * not told of. */
+int interp_run_hooked(const IrModule *m, const TensorMap *params, const TensorMap *inputs, TensorMap *outputs,
+                      IrPrecision prec, const RunHook *hook, char *err, size_t errlen);
 
 #endif

@@ -4,7 +4,9 @@
 # a sequence, so the carried state crosses steps and checkpoints):
 # N processes against one, --deterministic's bits for N = 1, 2 and 4, the
 # refusal of a batch the processes do not divide, rank 0 alone writing
-# files, resume, the weights' check, Ctrl-C of one process, and one killed.
+# files, resume, the weights' check, the overlap of the sum with the backward
+# pass, tbptt_back, Ctrl-C of one process, one killed, and one that stops
+# answering (RNNC_DIST_TIMEOUT).
 #   sh tests/mpi/run.sh BUILD_DIR [SAN_BUILD_DIR]
 # With SAN_BUILD_DIR (make test's sanitizer build), its rnnc also runs
 # --deterministic on one process (its bits must be the plain build's) and 2
@@ -89,8 +91,7 @@ else
 fi
 
 # 1c. The same with truncated BPTT (tests/train/tagger.rnn: segments of 4
-#    steps, tbptt_back set to tbptt, as tbptt_back > tbptt is refused
-#    here): a share whose examples have all ended before a segment adds
+#    steps, tbptt_back = tbptt): a share whose examples have all ended before a segment adds
 #    nothing (its loss, a mean over no step, was a NaN that stopped the
 #    run), and accuracy counts a segment's real steps from its mask.
 #    12 steps, within 1e-4 of one process as in 1, the accuracy equal.
@@ -103,19 +104,71 @@ else
     bad "a tagger in TBPTT segments on 2 processes"
 fi
 
+# 1d. TBPTT(k1, k2), tbptt_back = 12 > tbptt = 4: each micro-batch's state
+#    at its window's start is carried, the window's history steps cut into
+#    shares with the segment's, and the state moved on to the next window
+#    with the weights before the update, a micro-batch at a time.  Against
+#    one process within 1e-4 as in 1 (measured 2.4e-7); --deterministic:
+#    2 processes equal one with the same micro-batches bit for bit, and
+#    resuming inside a window (step 7: the state at the window's start,
+#    gathered) equals the uninterrupted run bit for bit.  On the
+#    interpreter: four modules a process, no compile time (the JIT's cost
+#    the suite 7 CPU seconds more).
+K="--set batch=8 --set steps=10 --set tbptt=4 --set tbptt_back=12 --set checkpoint_every=3 --engine interp"
+if "$R" train $M $K -o "$tmp/k1.safetensors" 2>"$tmp/err" &&
+   mp 2 "$R" train $M $K -o "$tmp/k2.safetensors" 2>"$tmp/err" &&
+   same_curve "$tmp/k1.loss.csv" "$tmp/k2.loss.csv" 10 && cp "$tmp/diff" "$tmp/kdiff" &&
+   "$R" train $M $K --deterministic --micro-batch 4 -o "$tmp/kd1.safetensors" 2>"$tmp/err" &&
+   mp 2 "$R" train $M $K --deterministic -o "$tmp/kd2.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/kd1.safetensors" "$tmp/kd2.safetensors" >"$tmp/err" 2>&1 && cmp "$tmp/kd1.loss.csv" "$tmp/kd2.loss.csv" &&
+   mp 2 "$R" train $M $K --deterministic --set steps=7 -o "$tmp/kr.safetensors" 2>"$tmp/err" &&
+   mp 2 "$R" train $M $K --deterministic --resume "$tmp/kr.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/kd1.safetensors" "$tmp/kr.safetensors" >"$tmp/err" 2>&1 && cmp "$tmp/kd1.loss.csv" "$tmp/kr.loss.csv"; then
+    ok "tbptt_back on 2 processes: one process's losses within 1e-4 ($(cat "$tmp/kdiff")); --deterministic and resuming in a window bit for bit"
+else
+    bad "tbptt_back on 2 processes"
+fi
+
 # 2. --deterministic: micro-batches of 2 summed in batch order on every
 #    process: 1, 2 and 4 processes (oversubscribed) give the same bits,
 #    10 steps; not those of one process without the flag (docs say why).
+#    The evaluation, its batches shared by the processes and every
+#    segment's values added in one process's order, too (the eval log).
 if "$R" train $M $S --set steps=10 --deterministic --micro-batch 2 -o "$tmp/d1.safetensors" 2>"$tmp/err" &&
    mp 2 "$R" train $M $S --set steps=10 --deterministic --micro-batch 2 -o "$tmp/d2.safetensors" 2>"$tmp/err" &&
    mp 4 "$R" train $M $S --set steps=10 --deterministic -o "$tmp/d4.safetensors" 2>"$tmp/err" &&
    cmp "$tmp/d1.loss.csv" "$tmp/d2.loss.csv" >"$tmp/err" 2>&1 && cmp "$tmp/d1.loss.csv" "$tmp/d4.loss.csv" >"$tmp/err" 2>&1 &&
    cmp "$tmp/d1.safetensors" "$tmp/d2.safetensors" >"$tmp/err" 2>&1 &&
    cmp "$tmp/d1.safetensors" "$tmp/d4.safetensors" >"$tmp/err" 2>&1 &&
+   [ "$(wc -l < "$tmp/d1.eval.csv")" -eq 2 ] &&
+   cmp "$tmp/d1.eval.csv" "$tmp/d2.eval.csv" >"$tmp/err" 2>&1 && cmp "$tmp/d1.eval.csv" "$tmp/d4.eval.csv" >"$tmp/err" 2>&1 &&
    ! head -n 11 "$tmp/one.loss.csv" | cmp -s - "$tmp/d1.loss.csv"; then
-    ok "--deterministic: 1, 2 and 4 processes write the same losses and checkpoint, bit for bit"
+    ok "--deterministic: 1, 2 and 4 processes write the same losses, evaluation and checkpoint, bit for bit"
 else
     bad "--deterministic bits"
+fi
+
+# 2b. The overlap (docs/distributed.md "Overlap"): on the interpreter,
+#    whose runs tell each gradient as soon as the backward pass has finished
+#    it, each gradient's sum starts then (MPI_Iallreduce on its slice of
+#    the buffer) instead of in one allreduce after the run.  Two processes
+#    sum r0 + r1 either way (float addition commutes): the same bits as
+#    RNNC_DIST_OVERLAP=0's one allreduce; and all of the gradients of this
+#    model (a GRU and its head: no parameter is read by the last op) are
+#    summed while the run still ran.  With 2 micro-batches a process, the
+#    last one's run adds its gradients to the first's before each sum
+#    starts: the same bits as without the overlap too.
+S6="--set batch=8 --set steps=6 --set checkpoint_every=4 --engine interp"
+if mp 2 "$R" train $M $S6 -o "$tmp/ov.safetensors" 2>"$tmp/err" &&
+   grep -q "overlapped: 100.0% of the gradients' floats were being summed while the backward pass ran" "$tmp/err" &&
+   RNNC_DIST_OVERLAP=0 mp 2 -x RNNC_DIST_OVERLAP "$R" train $M $S6 -o "$tmp/ov0.safetensors" 2>"$tmp/err" &&
+   ! grep -q "overlapped" "$tmp/err" && cmp "$tmp/ov.safetensors" "$tmp/ov0.safetensors" >"$tmp/err" 2>&1 &&
+   mp 2 "$R" train $M $S6 --micro-batch 2 -o "$tmp/om.safetensors" 2>"$tmp/err" &&
+   RNNC_DIST_OVERLAP=0 mp 2 -x RNNC_DIST_OVERLAP "$R" train $M $S6 --micro-batch 2 -o "$tmp/om0.safetensors" 2>"$tmp/err" &&
+   cmp "$tmp/om.safetensors" "$tmp/om0.safetensors" >"$tmp/err" 2>&1; then
+    ok "the overlap: every gradient's sum started in the backward pass, the same bits as one allreduce after it (and with 2 micro-batches a process)"
+else
+    bad "the overlap"
 fi
 
 # 3. A batch 3 processes cannot share: refused, said once, every process ends.
@@ -165,6 +218,17 @@ else
     bad "weights check (exit $rc)"
 fi
 
+# signal_second SIG CSV LINES: once rank 0's loss log CSV has LINES lines,
+# SIG to the second process that mpirun (the child of $tpid) started; its
+# pid into $kid.
+signal_second() {
+    i=0
+    while [ "$(cat "$2" 2>/dev/null | wc -l)" -lt "$3" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    mpid=$(pgrep -P $tpid)
+    kid=$(pgrep -P "${mpid:-0}" | tail -n 1)
+    [ -n "$kid" ] && kill -"$1" "$kid"
+}
+
 # 6. Ctrl-C of one process: every process stops after the same step, rank
 #    0 writes the checkpoint, and the run resumes from it.
 # (timeout: a hang fails, not waits)
@@ -172,11 +236,7 @@ timeout 100 mpirun --oversubscribe -np 2 "$R" train $M --set batch=8 --set steps
 tpid=$!
 # after a first step every process handles SIGINT (it installs its
 # handler before the step that rank 0 logs)
-i=0
-while [ "$(cat "$tmp/i.loss.csv" 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-mpid=$(pgrep -P $tpid)
-kid=$(pgrep -P "${mpid:-0}" | tail -n 1)   # the second process mpirun started
-[ -n "$kid" ] && kill -INT "$kid"
+signal_second INT "$tmp/i.loss.csv" 2
 wait $tpid
 n=$(sed -n 's/.*interrupted at step \([0-9]*\).*/\1/p' "$tmp/err")
 if [ -n "$n" ] && [ -f "$tmp/i.safetensors" ] &&
@@ -193,11 +253,7 @@ fi
 timeout 100 mpirun --oversubscribe -np 2 "$R" train $M --set batch=8 --set steps=1000000 --set checkpoint_every=5 \
     -o "$tmp/k.safetensors" 2>"$tmp/err" &
 tpid=$!
-i=0
-while [ "$(cat "$tmp/k.loss.csv" 2>/dev/null | wc -l)" -lt 12 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-mpid=$(pgrep -P $tpid)
-kid=$(pgrep -P "${mpid:-0}" | tail -n 1)
-[ -n "$kid" ] && kill -KILL "$kid"
+signal_second KILL "$tmp/k.loss.csv" 12
 wait $tpid; rc=$?
 # the checkpoint's step: a resume to step 1 (past already) says it and trains nothing
 k=$("$R" train $M --set batch=8 --resume "$tmp/k.safetensors" --set steps=1 2>&1 |
@@ -211,6 +267,28 @@ else
     bad "a process killed mid-run (exit $rc, checkpoint step ${k:-?})"
 fi
 
+# 6c. A process that stops answering (SIGSTOP: as a dead one under a
+#    launcher that does not end the others) with RNNC_DIST_TIMEOUT=2: the
+#    other gives up within the timeout with a message naming it, rather
+#    than wait for ever (timeout's 124 would say it waited).  On the
+#    interpreter: no compile time before the first steps.  The collective
+#    that times out is whichever rank 0 is in: the step's sum, or a
+#    checkpoint's check of the weights or gathering of the state.
+RNNC_DIST_TIMEOUT=2 timeout 60 mpirun -x RNNC_DIST_TIMEOUT --oversubscribe -np 2 "$R" train $M --set batch=8 \
+    --set steps=1000000 --set checkpoint_every=5 --engine interp -o "$tmp/h.safetensors" 2>"$tmp/err" &
+tpid=$!
+signal_second STOP "$tmp/h.loss.csv" 6
+wait $tpid; rc=$?
+[ -n "$kid" ] && kill -KILL "$kid" 2>/dev/null
+if [ -n "$kid" ] && [ $rc -ne 0 ] && [ $rc -ne 124 ] &&
+   grep -q "^rnnc: \(step [0-9]*: \)\{0,1\}\(error: \)\{0,1\}MPI_[A-Za-z]* on rank 0 of 2: no answer from every process in 2 s (RNNC_DIST_TIMEOUT): a process has died or hangs" "$tmp/err" &&
+   ! RNNC_DIST_TIMEOUT=soon mp 2 -x RNNC_DIST_TIMEOUT "$R" train $M $S -o "$tmp/h2.safetensors" 2>"$tmp/err" &&
+   grep -q "RNNC_DIST_TIMEOUT=soon: give the seconds a process waits for the others (0: for ever)" "$tmp/err"; then
+    ok "a process that stops answering: with RNNC_DIST_TIMEOUT=2 the other stops with a message (exit $rc); a bad value is an error"
+else
+    bad "RNNC_DIST_TIMEOUT (exit $rc)"
+fi
+
 # 7. The sanitizer build: one process with --deterministic, the plain
 #    build's bits (the same JIT code, and the driver's sums are plain float
 #    additions either way); two processes without LeakSanitizer.
@@ -221,8 +299,10 @@ if [ -n "$SAN" ] && [ "$SAN" != "$B" ]; then
        "$RS" train $M $S8 --deterministic --micro-batch 2 -o "$tmp/s8.safetensors" 2>"$tmp/err" &&
        cmp "$tmp/p8.safetensors" "$tmp/s8.safetensors" >"$tmp/err" 2>&1 &&
        ASAN_OPTIONS=detect_leaks=0 mp 2 "$RS" train $M $S8 -o "$tmp/m8.safetensors" 2>"$tmp/err" &&
-       [ "$(wc -l < "$tmp/m8.loss.csv")" -eq 7 ]; then
-        ok "the sanitizer build: one process --deterministic equals the plain build; 2 processes run clean"
+       [ "$(wc -l < "$tmp/m8.loss.csv")" -eq 7 ] &&
+       ASAN_OPTIONS=detect_leaks=0 mp 2 "$RS" train $M $S8 --engine interp -o "$tmp/i8.safetensors" 2>"$tmp/err" &&
+       grep -q "overlapped: 100.0%" "$tmp/err"; then
+        ok "the sanitizer build: one process --deterministic equals the plain build; 2 processes run clean, overlapped too"
     else
         bad "the sanitizer build"
     fi

@@ -10,7 +10,11 @@
  *     pipeline_update on its gradients) give the fused step's
  *     (pipeline_train) new parameters, optimizer state and gradient norm
  *     bit for bit on the interpreter: the same float ops in the same
- *     order, only cut in two. */
+ *     order, only cut in two;
+ *   - the interpreter's hooked run (ir/run_hook.h), which the overlap of
+ *     the sum with the backward pass rests on: every gradient told once,
+ *     with the bits the run hands back, and the later layers' before the
+ *     run ends. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +76,16 @@ static void test_serial_world(void **state)
     int64_t v[2] = {5, -7};
     assert_int_equal(dist_allmax(v, 2, err, sizeof err), 0);
     assert_true(v[0] == 5 && v[1] == -7);
+    /* the overlap's and the evaluation's sums: a world of one sends nothing */
+    double d[2] = {0.5, -3};
+    assert_int_equal(dist_allreduce_sum_f64(d, 2, err, sizeof err), 0);
+    assert_true(d[0] == 0.5 && d[1] == -3);
+    size_t arrived = 99;
+    assert_int_equal(dist_iallreduce_sum(a, 3, err, sizeof err), 0);
+    assert_int_equal(dist_progress(&arrived, err, sizeof err), 0);
+    assert_int_equal(arrived, 0);
+    assert_int_equal(dist_wait_all(err, sizeof err), 0);
+    assert_true(a[0] == 1 && a[1] == 2 && a[2] == 3);
     dist_finish();
 }
 
@@ -134,6 +148,19 @@ static void put_rand(TensorMap *m, const char *name, int rank, const int64_t *sh
     assert_int_equal(rt_map_put(m, name, &t), 0);
 }
 
+/* Random parameters of m (LSTM_SRC's) and inputs x, y of T 5, B 4. */
+static void put_lstm_run(const IrModule *m, TensorMap *params, TensorMap *in)
+{
+    rt_map_init(params), rt_map_init(in);
+    for (int i = 0; i < m->nparams; i++) {
+        const IrType *ty = &m->params[i].value->type;
+        put_rand(params, m->params[i].name, ty->rank, ty->dim, 0);
+    }
+    int64_t xs[3] = {5, 4, 3}, ys[3] = {5, 4, 1};
+    put_rand(in, "x", 3, xs, 0);
+    put_rand(in, "y", 3, ys, 0);
+}
+
 static void run_or_fail(const IrModule *m, const TensorMap *p, const TensorMap *in, TensorMap *out)
 {
     char err[512] = "";
@@ -155,14 +182,8 @@ static void test_split_step(void **state)
     assert_int_equal(pipeline_train(fused.m, &cfg, &po, err, sizeof err), 0);
 
     TensorMap params, in, opt;
-    rt_map_init(&params), rt_map_init(&in), rt_map_init(&opt);
-    for (int i = 0; i < fused.m->nparams; i++) {
-        const IrType *ty = &fused.m->params[i].value->type;
-        put_rand(&params, fused.m->params[i].name, ty->rank, ty->dim, 0);
-    }
-    int64_t xs[3] = {5, 4, 3}, ys[3] = {5, 4, 1};
-    put_rand(&in, "x", 3, xs, 0);
-    put_rand(&in, "y", 3, ys, 0);
+    rt_map_init(&opt);
+    put_lstm_run(fused.m, &params, &in);
     /* Adam's state after some steps (not zeros) and step 3 */
     for (int i = 0; i < fused.m->ninputs; i++) {
         const IrInput *x = &fused.m->inputs[i];
@@ -224,11 +245,80 @@ static void test_split_step(void **state)
     tu_built_free(&half);
 }
 
+/* ---- the hooked run ----------------------------------------------------------- */
+
+/* What a hooked run told: the outputs in order, a copy of each, and the
+ * ticks (top-level ops) run before each. */
+typedef struct Told {
+    int n, ticks, at[64];
+    char names[64][64];
+    TensorMap copies;
+} Told;
+
+static int told_final(void *ctx, const char *name, const Tensor *t, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    Told *w = ctx;
+    assert_true(w->n < 64);
+    snprintf(w->names[w->n], sizeof w->names[0], "%s", name);
+    w->at[w->n++] = w->ticks;
+    Tensor c;
+    assert_int_equal(tensor_copy(&c, t), 0);
+    assert_int_equal(rt_map_put(&w->copies, name, &c), 0);
+    return 0;
+}
+
+static void told_tick(void *ctx) { ((Told *)ctx)->ticks++; }
+
+static int told_index(const Told *w, const char *name)
+{
+    for (int i = 0; i < w->n; i++)
+        if (!strcmp(w->names[i], name)) return i;
+    return -1;
+}
+
+static void test_hooked_grads(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    PipeOpts po = {0};
+    TuBuilt b = tu_build(LSTM_SRC);
+    assert_int_equal(pipeline_train_grad(b.m, &po, err, sizeof err), 0);
+    TensorMap params, in, out;
+    rt_map_init(&out);
+    put_lstm_run(b.m, &params, &in);
+    Told w = {0};
+    rt_map_init(&w.copies);
+    RunHook hook = {told_final, told_tick, &w};
+    assert_non_null(engine_interp.run_hooked);
+    if (engine_interp.run_hooked(&engine_interp, b.m, &params, &in, &out, &hook, err, sizeof err)) fail_msg("%s", err);
+    /* every output told once, with the bits handed back at the end */
+    assert_int_equal(w.n, b.m->noutputs);
+    for (int i = 0; i < w.n; i++) {
+        const Tensor *got = rt_map_get(&w.copies, w.names[i]), *want = rt_map_get(&out, w.names[i]);
+        assert_non_null(want);
+        assert_int_equal(rt_numel(got), rt_numel(want));
+        assert_memory_equal(got->data, want->data, (size_t)rt_numel(want) * sizeof(float));
+        assert_int_equal(told_index(&w, w.names[i]), i);
+    }
+    /* final in the backward pass's order: the head's gradient before the
+     * top layer's backward scan, whose gradients are final before the
+     * bottom layer's scan runs: the gaps the overlap hides sums in */
+    int head = told_index(&w, "grad:yhat.weight"), l1 = told_index(&w, "grad:h.weight_ih_l1"),
+        l0 = told_index(&w, "grad:h.weight_ih_l0");
+    assert_true(head >= 0 && l1 >= 0 && l0 >= 0);
+    assert_true(w.at[head] < w.at[l1]);
+    assert_true(w.at[l1] < w.at[l0]);
+    assert_true(w.at[l0] <= w.ticks);
+    rt_map_free(&params), rt_map_free(&in), rt_map_free(&out), rt_map_free(&w.copies);
+    tu_built_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_launched_size), cmocka_unit_test(test_serial_world), cmocka_unit_test(test_slice_place),
-        cmocka_unit_test(test_axis),          cmocka_unit_test(test_split_step),
+        cmocka_unit_test(test_axis),          cmocka_unit_test(test_split_step),   cmocka_unit_test(test_hooked_grads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
