@@ -273,20 +273,28 @@ demo:
 # the clang build proves the sources warning-free under both compilers
 # (the tests' and tools' without linking them: `syntax`) and, instrumented
 # for libFuzzer (SAN=fuzz), gives the fuzz suite its fuzzers without a
-# fourth build.  Every build and the suites use all the cores
-# (tests/run_all.sh runs the suites side by side).
+# fourth build.  The three builds are sub-makes of one `make -j$(NPROC)`
+# (test-builds), sharing its job slots: where one waits on a link or an
+# archive, another compiles, so no core idles until all three are built.
+# The suites then use every core (tests/run_all.sh runs them side by side).
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	@echo "== the format (.clang-format; make format fixes it)"
 	@sh scripts/format.sh --check
-	@echo "== the gcc build"
-	@$(MAKE) -s -j$(NPROC) all tools
-	@echo "== the clang build (-Werror), with the fuzzers (ASan + UBSan + libFuzzer)"
-	@$(MAKE) -s -j$(NPROC) BUILD=build-clang CC=$(FUZZ_CC) SAN=fuzz CFLAGS="-O1 -Werror" all fuzzers syntax
-	@echo "== the sanitizer build (ASan + UBSan)"
-	@$(MAKE) -s -j$(NPROC) BUILD=build-san SAN=1 OPT=-O1 tests
+	@echo "== the builds, side by side: gcc; clang (-Werror), with the fuzzers (ASan + UBSan + libFuzzer); ASan + UBSan"
+	@$(MAKE) -s -j$(NPROC) test-builds
 	@echo "== the suites, on the sanitizer build"
 	RNNRT_LIB=$(CURDIR)/$(BUILD)/librnnrt.a FUZZ_BUILD=build-clang sh tests/run_all.sh build-san
+
+# (no -j in the sub-makes: they take their jobs from the make above)
+.PHONY: test-builds test-build-gcc test-build-clang test-build-san
+test-builds: test-build-gcc test-build-clang test-build-san
+test-build-gcc:
+	@$(MAKE) -s all tools
+test-build-clang:
+	@$(MAKE) -s BUILD=build-clang CC=$(FUZZ_CC) SAN=fuzz CFLAGS="-O1 -Werror" all fuzzers syntax
+test-build-san:
+	@$(MAKE) -s BUILD=build-san SAN=1 OPT=-O1 tests
 
 # The random-model tests at scale (issue 16): 10,000 models through the
 # three engines, forward and gradients, and 10,000 mutated models through

@@ -107,17 +107,34 @@ if [ -z "${ENGINE_C+x}" ]; then
     fi
 fi
 EXACT_TOL="--rtol 0 --atol 0"
-# The C engine compiles each model's code with cc; at -O1 instead of its
-# default -O2 that costs a quarter less CPU (0.59 against 0.80 s on a
-# generated model) and gives the same bits: no optimization level of gcc
-# or clang reassociates float arithmetic without -ffast-math, and the
-# engine passes -ffp-contract=off.  The exact comparison of engine C (the
-# JIT) with B would catch a level that changed a result.  DIFF_CC_OPT=-O2
-# runs the engine's default.
-RNNC_CC_OPT=${DIFF_CC_OPT:--O1}
-export RNNC_CC_OPT
+# The C engine compiles each model's code with a C compiler, most of the
+# suite's CPU time.  DIFF_CC and DIFF_CC_OPT pick it (RNNC_CC and
+# RNNC_CC_OPT, exec/cengine.c).  By default clang-14 at -O0 when there is
+# one, else cc (gcc) at -O1: the run and grad modules of seeds 1-12 took
+# 0.47 s a compile with clang -O0 against 0.72 with gcc -O1, 0.76 with
+# gcc -O0 (more code for the assembler) and 0.71 with clang -O1 (user +
+# sys, three repeats alternated on one pinned core; gcc -O2, the engine's
+# default, ~0.9), and give the same bits: no compiler or level reassociates
+# float arithmetic without -ffast-math, and the engine passes
+# -ffp-contract=off, so a*b+c stays two roundings.  The exact comparison of
+# engine C (the JIT) with B would catch a compiler or level that changed a
+# result.  tests/run_all.sh runs the sanitizer build's models (diff-san)
+# with DIFF_CC=cc DIFF_CC_OPT=-O1, so gcc compiles random models too;
+# tests/engine/run.sh runs the default, cc -O2, on every example.
+if [ -z "${DIFF_CC:-}" ]; then
+    DIFF_CC=cc
+    command -v clang-14 >/dev/null 2>&1 && DIFF_CC=clang-14
+fi
+if [ -z "${DIFF_CC_OPT:-}" ]; then
+    DIFF_CC_OPT=-O1
+    [ "$DIFF_CC" = clang-14 ] && DIFF_CC_OPT=-O0
+fi
+RNNC_CC=$DIFF_CC RNNC_CC_OPT=$DIFF_CC_OPT
+export RNNC_CC RNNC_CC_OPT
 C_EVERY=${DIFF_C_EVERY:-4}
-echo "diff: $N models from seed $S0, A: rnnc ${ENGINE_A:-(defaults)}, B: rnnc ${ENGINE_B:-(defaults)}${ENGINE_C:+, C: rnnc $ENGINE_C on seeds divisible by $C_EVERY}"
+ccnote=""
+[ "$ENGINE_B" = --engine=c ] && ccnote=" (its C by $DIFF_CC $DIFF_CC_OPT)"
+echo "diff: $N models from seed $S0, A: rnnc ${ENGINE_A:-(defaults)}, B: rnnc ${ENGINE_B:-(defaults)}$ccnote${ENGINE_C:+, C: rnnc $ENGINE_C on seeds divisible by $C_EVERY}"
 
 top=$B/diff
 mkdir -p "$top" || exit 2
@@ -129,7 +146,7 @@ fail() {
     if [ "$model_ok" -eq 1 ]; then
         echo "FAIL seed $1: $(sed -n '1s/^# randmodel [0-9]*: //p' "$2/model.rnn" 2>/dev/null)"
         echo "  model: $2/model.rnn"
-        echo "  reproduce: sh tests/diff/run.sh $B 1 $1"
+        echo "  reproduce: DIFF_CC=$DIFF_CC DIFF_CC_OPT=$DIFF_CC_OPT sh tests/diff/run.sh $B 1 $1"
     fi
     model_ok=0
     echo "  $3"
