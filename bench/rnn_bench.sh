@@ -188,7 +188,7 @@ fi
 sed -n 's/^peak threads=\([0-9]*\) gflops=\(.*\)/FP32 FMA peak, \1 thread(s): \2 GFLOP\/s/p' "$tmp/peak"
 
 # The JIT's compile time, from .rnn text to machine code (the JIT issue's
-# target: a two-layer LSTM training step at H = 256 in under 300 ms).
+# target, issue 18 item 5: a two-layer LSTM training step at H = 256 in under 100 ms).
 case " $IMPLS " in *" jit "*)
     if [ -x "$BUILD/bench/rnn_rnnc" ]; then
         echo "JIT compile time, 2-layer LSTM, I = H = 256, median of 7 compiles, ms (stages: front end,"

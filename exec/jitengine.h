@@ -16,12 +16,19 @@
 
 typedef struct JitEngine JitEngine;
 
-/* Seconds spent in each stage of building, for -v / --time-passes. */
-typedef struct JitTimes {
+/* Seconds spent in each stage of building, for -v / --time-passes:
+ * wall time, and the building thread's CPU time (the JIT compiles on the
+ * calling thread), which a loaded machine inflates far less. */
+typedef struct JitStages {
     double lower;    /* kcompile: lower, kfuse, memplan */
     double build;    /* the LLVM module */
-    double optimize; /* default<O2> */
+    double optimize; /* the pass pipeline (llvm_target.c) */
     double codegen;  /* machine code */
+} JitStages;
+
+typedef struct JitTimes {
+    double lower, build, optimize, codegen; /* wall, as JitStages */
+    JitStages cpu;
 } JitTimes;
 
 /* Returns the compiled engine (times filled when not NULL), or NULL with a

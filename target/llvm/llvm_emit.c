@@ -104,6 +104,24 @@ static LLVMValueRef extern_fn(LE *e, const char *name, LLVMTypeRef ret, LLVMType
 
 static int is_const(const KExpr *x, int64_t v) { return !x || (!kexpr_has_free(x) && kexpr_eval(x, NULL, NULL) == v); }
 
+/* Symbols and buffer pointers are made in the entry block on first use,
+ * not all of them up front: a row function (map_rows_fn) touches a few of
+ * the function's buffers, and each buffer's arena offset is a sum of
+ * max() terms that LLVM would otherwise build, optimize and delete for
+ * every buffer in every row function (the two-layer LSTM training step:
+ * 11 row functions of ~2000 instructions, 1900 of them such prologue;
+ * docs/jit.md, "Compile time"). */
+static LLVMValueRef sym_value(LE *e, int k)
+{
+    if (!e->syms[k]) {
+        const KFunc *f = e->f;
+        LLVMValueRef p = LLVMBuildGEP2(e->eb, e->i64, e->p_sym, (LLVMValueRef[]){ci64(e, k)}, 1, "");
+        const char *sn = f->module && k < f->module->nsyms ? f->module->syms[k].name : NULL;
+        e->syms[k] = LLVMBuildLoad2(e->eb, e->i64, p, sn ? sn : "sym");
+    }
+    return e->syms[k];
+}
+
 /* x as an i64 value in builder b (NULL: 0). */
 static LLVMValueRef expr_in(LE *e, LLVMBuilderRef b, const KExpr *x)
 {
@@ -114,7 +132,7 @@ static LLVMValueRef expr_in(LE *e, LLVMBuilderRef b, const KExpr *x)
             le_fail(e, "kernel IR: symbol out of range in %s", e->f->name);
             return ci64(e, 0);
         }
-        return e->syms[x->index];
+        return sym_value(e, x->index);
     case KE_VAR:
         if (x->index < 0 || x->index >= e->f->nloops || !e->vars[x->index]) {
             le_fail(e, "kernel IR: a loop variable used outside its loop in %s", e->f->name);
@@ -140,23 +158,13 @@ static LLVMValueRef expr(LE *e, const KExpr *x) { return expr_in(e, e->b, x); }
 
 static LLVMTypeRef elem_type(LE *e, const KBuf *b) { return b->dtype == IR_I64 ? e->i64 : e->f32; }
 
-/* In the entry block: sym[k] for every symbol, a typed pointer for every
- * buffer, the SGEMM workspace. */
-static void entry_values(LE *e)
+static LLVMValueRef buf_ptr(LE *e, const KBuf *b)
 {
-    const KFunc *f = e->f;
-    for (int k = 0; k < f->nsyms; k++) {
-        LLVMValueRef p = LLVMBuildGEP2(e->eb, e->i64, e->p_sym, (LLVMValueRef[]){ci64(e, k)}, 1, "");
-        char name[64];
-        const char *sn = f->module && k < f->module->nsyms ? f->module->syms[k].name : NULL;
-        snprintf(name, sizeof name, "%s", sn ? sn : "sym");
-        e->syms[k] = LLVMBuildLoad2(e->eb, e->i64, p, name);
-    }
-    for (int i = 0; i < f->nbufs; i++) {
-        const KBuf *b = f->bufs[i];
-        LLVMTypeRef pt = LLVMPointerType(elem_type(e, b), 0);
+    if (b && b->id >= 0 && b->id < e->f->nbufs && !e->bufs[b->id]) {
         LLVMValueRef raw = NULL;
-        if (b->kind == KB_ARG || b->kind == KB_RESULT) {
+        if (!e->p_arena) {
+            /* a row function: only the map's buffers are bound */
+        } else if (b->kind == KB_ARG || b->kind == KB_RESULT) {
             LLVMValueRef base = b->kind == KB_ARG ? e->p_arg : e->p_res;
             LLVMValueRef p = LLVMBuildGEP2(e->eb, e->p8, base, (LLVMValueRef[]){ci64(e, b->index)}, 1, "");
             raw = LLVMBuildLoad2(e->eb, e->p8, p, "");
@@ -164,22 +172,25 @@ static void entry_values(LE *e)
             raw =
                 LLVMBuildInBoundsGEP2(e->eb, e->i8, e->p_arena, (LLVMValueRef[]){expr_in(e, e->eb, b->offset)}, 1, "");
         }
-        e->bufs[i] = raw ? LLVMBuildBitCast(e->eb, raw, pt, b->name) : NULL;
+        if (raw) e->bufs[b->id] = LLVMBuildBitCast(e->eb, raw, LLVMPointerType(elem_type(e, b), 0), b->name);
     }
-    if (f->ws_offset && f->ws_bytes) {
-        e->ws =
-            LLVMBuildInBoundsGEP2(e->eb, e->i8, e->p_arena, (LLVMValueRef[]){expr_in(e, e->eb, f->ws_offset)}, 1, "ws");
-        e->ws_bytes = expr_in(e, e->eb, f->ws_bytes);
-    }
-}
-
-static LLVMValueRef buf_ptr(LE *e, const KBuf *b)
-{
     if (!b || b->id < 0 || b->id >= e->f->nbufs || !e->bufs[b->id]) {
         le_fail(e, "kernel IR: buffer '%s' has no memory (not planned by memplan?)", b ? b->name : NULL);
         return LLVMConstNull(e->pf32);
     }
     return e->bufs[b->id];
+}
+
+/* The SGEMM workspace, in the entry block of the kernel function (row
+ * functions run no GEMM). */
+static void entry_workspace(LE *e)
+{
+    const KFunc *f = e->f;
+    if (f->ws_offset && f->ws_bytes) {
+        e->ws =
+            LLVMBuildInBoundsGEP2(e->eb, e->i8, e->p_arena, (LLVMValueRef[]){expr_in(e, e->eb, f->ws_offset)}, 1, "ws");
+        e->ws_bytes = expr_in(e, e->eb, f->ws_bytes);
+    }
 }
 
 /* The address of element idx of b. */
@@ -404,9 +415,11 @@ static LLVMValueRef intrinsic_f32(LE *e, const char *name, LLVMValueRef x)
  * of pointers at run time before it vectorizes a loop, and gives up on a
  * fused LSTM cell's dozen of them. */
 
+#define MAP_BUFS (2 * 64)
+
 typedef struct MapAlias {
-    const KBuf *buf[2 * 64];
-    LLVMValueRef scope[2 * 64], noalias[2 * 64];
+    const KBuf *buf[MAP_BUFS];
+    LLVMValueRef scope[MAP_BUFS], noalias[MAP_BUFS];
     int n;
 } MapAlias;
 
@@ -421,21 +434,29 @@ static LLVMMetadataRef buf_scope(LE *e, const KBuf *b)
     return e->scope[b->id];
 }
 
-static void alias_add(MapAlias *ma, const KBuf *b)
+static void buf_add(const KBuf **buf, int *n, const KBuf *b)
 {
-    for (int i = 0; i < ma->n; i++)
-        if (ma->buf[i] == b) return;
-    if (ma->n < (int)(sizeof ma->buf / sizeof *ma->buf)) ma->buf[ma->n++] = b;
+    for (int i = 0; i < *n; i++)
+        if (buf[i] == b) return;
+    if (*n < MAP_BUFS) buf[(*n)++] = b;
+}
+
+/* Every buffer map s reads (live inputs) or writes, each once, in a fixed
+ * order (a row function's context lists them so); their number. */
+static int map_buffers(const KStmt *s, const unsigned char *live, const KBuf **buf)
+{
+    int n = 0;
+    for (int k = 0; k < s->nnodes; k++)
+        if (live[k] && s->nodes[k].op == KM_IN) buf_add(buf, &n, s->in[s->nodes[k].a].v.buf);
+    for (int o = 0; o < s->nout; o++) buf_add(buf, &n, s->out[o].at.v.buf);
+    return n;
 }
 
 /* The scope lists of every buffer map s reads (live inputs) or writes. */
 static void map_alias(LE *e, const KStmt *s, const unsigned char *live, MapAlias *ma)
 {
-    ma->n = 0;
-    for (int k = 0; k < s->nnodes; k++)
-        if (live[k] && s->nodes[k].op == KM_IN) alias_add(ma, s->in[s->nodes[k].a].v.buf);
-    for (int o = 0; o < s->nout; o++) alias_add(ma, s->out[o].at.v.buf);
-    LLVMMetadataRef others[2 * 64];
+    ma->n = map_buffers(s, live, ma->buf);
+    LLVMMetadataRef others[MAP_BUFS];
     for (int i = 0; i < ma->n; i++) {
         int n = 0;
         for (int j = 0; j < ma->n; j++)
@@ -609,13 +630,15 @@ done:
  * function void NAME.mapK(i8 *ctx, i64 r0, i64 r1) running its rows r0 ..
  * r1 - 1, and a call of rt_map_rows, which splits the rows over the pool
  * when the map is big enough (else one call of all of them).  The context
- * is an array of i64 in the caller's frame: sym, arg, res and arena as
- * integers, then the value of every loop variable.  The row function
- * rebuilds the symbols and buffer pointers from them as the function's
- * entry does; the map's float operations are emitted as they are inline,
- * so a row gives the same bits on any thread. */
+ * is an array of i64 in the caller's frame: sym, the value of every loop
+ * variable, then the pointer to each buffer the map touches (map_buffers'
+ * order), made once in the caller; the row function reads its symbols
+ * from sym and rebuilds no arena offset (which made each row function
+ * ~2000 instructions before LLVM deleted most of them; docs/jit.md,
+ * "Compile time").  The map's float operations are emitted as they are
+ * inline, so a row gives the same bits on any thread. */
 
-enum { CTX_SYM, CTX_ARG, CTX_RES, CTX_ARENA, CTX_VARS };
+enum { CTX_SYM, CTX_VARS };
 
 static LLVMValueRef entry_ctx_word(LE *e, LLVMValueRef ctx, int i)
 {
@@ -623,8 +646,9 @@ static LLVMValueRef entry_ctx_word(LE *e, LLVMValueRef ctx, int i)
     return LLVMBuildLoad2(e->eb, e->i64, p, "");
 }
 
-/* The row function of map s, or NULL (e->bad set). */
-static LLVMValueRef map_rows_fn(LE *e, const KStmt *s)
+/* The row function of map s touching buffers buf[0 .. nbuf - 1], or NULL
+ * (e->bad set). */
+static LLVMValueRef map_rows_fn(LE *e, const KStmt *s, const KBuf *const *buf, int nbuf)
 {
     LE saved = *e;
     const KFunc *f = e->f;
@@ -642,19 +666,20 @@ static LLVMValueRef map_rows_fn(LE *e, const KStmt *s)
     e->vars = calloc((size_t)f->nloops + 1, sizeof *e->vars);
     e->b = LLVMCreateBuilderInContext(e->ctx);
     e->eb = LLVMCreateBuilderInContext(e->ctx);
+    /* no arguments, results or arena here: buf_ptr finds every buffer
+     * the map touches already bound */
+    e->p_arg = e->p_res = e->p_arena = NULL;
     if (e->syms && e->bufs && e->vars) {
         LLVMBasicBlockRef entry = new_block(e, "entry"), body = new_block(e, "body");
         LLVMPositionBuilderAtEnd(e->eb, entry);
         LLVMPositionBuilderAtEnd(e->b, body);
         LLVMValueRef ctx = LLVMBuildBitCast(e->eb, LLVMGetParam(fn, 0), e->pi64, "ctx");
-        LLVMTypeRef pp8 = LLVMPointerType(e->p8, 0);
         e->p_sym = LLVMBuildIntToPtr(e->eb, entry_ctx_word(e, ctx, CTX_SYM), e->pi64, "sym");
-        e->p_arg = LLVMBuildIntToPtr(e->eb, entry_ctx_word(e, ctx, CTX_ARG), pp8, "arg");
-        e->p_res = LLVMBuildIntToPtr(e->eb, entry_ctx_word(e, ctx, CTX_RES), pp8, "res");
-        e->p_arena = LLVMBuildIntToPtr(e->eb, entry_ctx_word(e, ctx, CTX_ARENA), e->p8, "arena");
-        entry_values(e);
         for (int k = 0; k < f->nloops; k++)
             if (saved.vars[k]) e->vars[k] = entry_ctx_word(e, ctx, CTX_VARS + k);
+        for (int i = 0; i < nbuf; i++)
+            e->bufs[buf[i]->id] = LLVMBuildIntToPtr(e->eb, entry_ctx_word(e, ctx, CTX_VARS + f->nloops + i),
+                                                    LLVMPointerType(elem_type(e, buf[i]), 0), buf[i]->name);
         emit_map_range(e, s, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
         LLVMBuildRetVoid(e->b);
         LLVMBuildBr(e->eb, body);
@@ -680,8 +705,6 @@ static void emit_map(LE *e, const KStmt *s)
         emit_map_range(e, s, NULL, NULL);
         return;
     }
-    LLVMValueRef fn = map_rows_fn(e, s);
-    if (!fn) return;
     unsigned char *live = calloc((size_t)s->nnodes + 1, 1);
     if (!live) {
         le_fail(e, "out of memory emitting '%s'", s->origin);
@@ -690,13 +713,20 @@ static void emit_map(LE *e, const KStmt *s)
     kir_map_live(s, live, NULL);
     int nlive = 0;
     for (int j = 0; j < s->nnodes; j++) nlive += live[j];
+    const KBuf *buf[MAP_BUFS];
+    int nbuf = map_buffers(s, live, buf);
     free(live);
+    LLVMValueRef fn = map_rows_fn(e, s, buf, nbuf);
+    if (!fn) return;
     /* the context: in the entry block, filled here with this step's values */
-    LLVMTypeRef aty = LLVMArrayType(e->i64, (unsigned)(CTX_VARS + e->f->nloops));
-    LLVMValueRef ctx = LLVMBuildBitCast(e->b, LLVMBuildAlloca(e->eb, aty, "mapctx"), e->pi64, "");
-    LLVMValueRef words[CTX_VARS] = {e->p_sym, e->p_arg, e->p_res, e->p_arena};
-    for (int i = 0; i < CTX_VARS + e->f->nloops; i++) {
-        LLVMValueRef v = i < CTX_VARS ? LLVMBuildPtrToInt(e->b, words[i], e->i64, "") : e->vars[i - CTX_VARS];
+    int nloops = e->f->nloops, nwords = CTX_VARS + nloops + nbuf;
+    LLVMValueRef ctx =
+        LLVMBuildBitCast(e->b, LLVMBuildAlloca(e->eb, LLVMArrayType(e->i64, (unsigned)nwords), "mapctx"), e->pi64, "");
+    for (int i = 0; i < nwords; i++) {
+        LLVMValueRef v = i == CTX_SYM ? LLVMBuildPtrToInt(e->b, e->p_sym, e->i64, "")
+                         : i < CTX_VARS + nloops
+                             ? e->vars[i - CTX_VARS]
+                             : LLVMBuildPtrToInt(e->b, buf_ptr(e, buf[i - CTX_VARS - nloops]), e->i64, "");
         if (!v) continue; /* a loop not around this map */
         LLVMBuildStore(e->b, v, LLVMBuildInBoundsGEP2(e->b, e->i64, ctx, (LLVMValueRef[]){ci64(e, i)}, 1, ""));
     }
@@ -803,7 +833,7 @@ int llvm_emit_func(LLVMModuleRef mod, const KFunc *f, const char *name, char *er
     LLVMBasicBlockRef entry = new_block(&e, "entry"), body = new_block(&e, "body");
     LLVMPositionBuilderAtEnd(e.eb, entry);
     LLVMPositionBuilderAtEnd(e.b, body);
-    entry_values(&e);
+    entry_workspace(&e);
     emit_block(&e, &f->body);
     LLVMBuildRet(e.b, ci32(&e, 0));
     LLVMBuildBr(e.eb, body);

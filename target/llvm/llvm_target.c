@@ -12,15 +12,26 @@
 static pthread_once_t native_once = PTHREAD_ONCE_INIT, all_once = PTHREAD_ONCE_INIT;
 static int native_failed;
 
-/* -disable-lsr: LLVM's loop strength reduction takes most of the code
- * generation time of a training step (400 of 850 ms for a two-layer LSTM,
- * in the loops with many strided views); x86's addressing modes do
- * without it.  LLVM's options are process-wide: set once, before any
- * target machine exists. */
+/* LLVM's options, process-wide: set once, before any target machine
+ * exists (measured on the two-layer LSTM 256 training step, bench/rnn_rnnc
+ * --cpu-clock --compile-time; docs/jit.md, "Compile time"):
+ *  -disable-lsr: loop strength reduction took most of the code generation
+ *   time (400 of 850 ms, in the loops with many strided views); x86's
+ *   addressing modes do without it.
+ *  -enable-epilogue-vectorization=false: no second, narrower vector loop
+ *   for a loop's remainder (the inner sizes are mostly multiples of 16);
+ *   7-10% less code generation.
+ *  -fast-isel: instructions selected without SelectionDAG where FastISel
+ *   can (the scalar code around the loops; vector code falls back to
+ *   SelectionDAG), the register allocator and scheduler unchanged: codegen
+ *   15-20% cheaper, the run time the same within noise (docs/performance.md,
+ *   "JIT compile time").
+ * None changes a float result: instruction selection keeps each
+ * operation (no fast-math flags, no contraction). */
 static void init_native(void)
 {
-    const char *argv[] = {"rnnc", "-disable-lsr"};
-    LLVMParseCommandLineOptions(2, argv, NULL);
+    const char *argv[] = {"rnnc", "-disable-lsr", "-enable-epilogue-vectorization=false", "-fast-isel"};
+    LLVMParseCommandLineOptions(sizeof argv / sizeof *argv, argv, NULL);
     native_failed = LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter() || LLVMInitializeNativeAsmParser();
 }
 
@@ -87,25 +98,29 @@ void llvm_target_apply(LLVMModuleRef mod, LLVMTargetMachineRef tm)
     LLVMDisposeTargetData(dl);
 }
 
-/* The pipeline: LLVM's O1 function simplification, then the loop and SLP
- * vectorizers on their own.  Measured on the two-layer LSTM 256 training
- * step (bench/rnn_rnnc --compile-time; docs/jit.md, "Compile time"):
- * default<O2> spends 60% of the compile in the optimizer, most of it in
- * GVN, jump threading and the loop-access analyses over the one large
- * kernel function; O1 plus the vectorizers takes 0.6-0.85 of that time
- * and the code runs as fast (the runtime's GEMMs do the heavy work; the
- * JIT's own loops are element-wise maps, which the vectorizer handles
- * after either).  default<O1> alone is not enough: given through the C
- * API it leaves loops scalar (2.3x slower forward at B = 32), so the
- * vectorizers run as a second function pipeline, after loop-simplify and
- * lcssa (the form they need).  Interleaving and unrolling the vectorized
- * loops would double the compile time for little: the loops are 16 floats
- * wide (AVX-512) and mostly wait for memory.  No pass here may change a
- * float result (no fast-math flags are set), so the JIT stays bit-identical
- * to the C engine whatever the pipeline. */
-#define PIPELINE                                                                                                 \
-    "default<O1>,function(loop-simplify,lcssa,loop-vectorize<interleave-forced-only;no-vectorize-forced-only;>," \
-    "instcombine,simplifycfg,slp-vectorizer,instcombine)"
+/* The pipeline, measured on the two-layer LSTM 256 training step
+ * (bench/rnn_rnnc --compile-time; docs/jit.md, "Compile time"): the math
+ * functions inlined (they are alwaysinline, llvm_math.c), then one
+ * function pipeline of the passes that pay - sroa (the reductions' local
+ * sums), early-cse and instcombine (the index arithmetic), simplifycfg,
+ * the loop vectorizer (in loop-simplify and lcssa form) and SLP - and
+ * nothing else.  default<O2> spent 60% of the compile in the optimizer
+ * (GVN, jump threading, the loop-access analyses over one large kernel
+ * function); default<O1> followed by the vectorizers (until 2026-12-08)
+ * ran the inliner's function simplification, indvars, loop rotation,
+ * LICM and the rest, and took 2.5-3x this pipeline's time with the same
+ * run time: the runtime's GEMMs do the heavy work, the JIT's own loops
+ * are element-wise maps, already rotated and simple as emitted, and
+ * codegen's MachineLICM hoists their invariant addresses.  default<O1>
+ * alone is not enough: given through the C API it leaves loops scalar.
+ * Interleaving and unrolling the vectorized loops would double the
+ * compile time for little: the loops are 16 floats wide (AVX-512) and
+ * mostly wait for memory.  No pass here may change a float result (no
+ * fast-math flags are set), so the JIT stays bit-identical to the C
+ * engine whatever the pipeline. */
+#define PIPELINE                                                                         \
+    "always-inline,function(sroa,early-cse,instcombine,simplifycfg,loop-simplify,lcssa," \
+    "loop-vectorize<interleave-forced-only;no-vectorize-forced-only;>,instcombine,simplifycfg,slp-vectorizer)"
 
 int llvm_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, char *err, size_t errlen)
 {
