@@ -19,13 +19,6 @@ int ir_has_lengths(const IrModule *m)
     return 0;
 }
 
-static int copy_tensor(Tensor *dst, const Tensor *src)
-{
-    if (rt_tensor_alloc(dst, src->dtype, src->rank, src->shape)) return -1;
-    memcpy(dst->data, src->data, (size_t)rt_numel(src) * rt_dtype_size(src->dtype));
-    return 0;
-}
-
 /* The sequence whose steps a lengths input counts: the first data input
  * of the mask's length symbol (x itself, declared before x.len). */
 static const IrInput *counted(const IrModule *m, const IrInput *len)
@@ -217,20 +210,11 @@ int ir_lengths_apply(const IrModule *m, const TensorMap *in, TensorMap *own, con
 {
     *use = in;
     if (!ir_has_lengths(m)) return 0;
-    rt_map_init(own);
-    for (int i = 0; i < in->count; i++) {
-        Tensor t;
-        if (copy_tensor(&t, &in->tensors[i]) || rt_map_put(own, in->names[i], &t)) {
-            rt_map_free(own);
-            return ir_errf(err, errlen, "out of memory");
-        }
-    }
-    /* longest first (lengths_order.h): the examples still running at a
-     * step are the first rows */
+    /* a copy, longest first (lengths_order.h): the examples still running
+     * at a step are the first rows */
     int64_t *order, B = ir_lengths_order(m, in, &order);
-    if (B < 0 || (order && ir_lengths_gather(m, own, order, B))) {
+    if (B < 0 || ir_lengths_copy(m, in, own, order, B)) {
         free(order);
-        rt_map_free(own);
         return ir_errf(err, errlen, "out of memory");
     }
     for (int i = 0; i < m->ninputs; i++)

@@ -86,46 +86,60 @@ static int map_batch_dim(const IrModule *m, const char *name, const Tensor *t, i
     return -1;
 }
 
-/* Rows of t along dim d in a new order: row i of the result is row
- * order[i] of t (gather), or row order[i] of the result is row i of t. */
-static int permute(Tensor *t, int d, const int64_t *order, int64_t B, int gather)
+/* dst = src with its rows along dim d in a new order: row i of dst is
+ * row order[i] of src (gather), or row order[i] of dst is row i of src
+ * (scatter). */
+static void permute(char *dst, const Tensor *src, int d, const int64_t *order, int64_t B, int gather)
 {
-    size_t inner = rt_dtype_size(t->dtype), outer = 1;
-    for (int q = 0; q < t->rank; q++) {
-        if (q < d) outer *= (size_t)t->shape[q];
-        if (q > d) inner *= (size_t)t->shape[q];
+    size_t inner = rt_dtype_size(src->dtype), outer = 1;
+    for (int q = 0; q < src->rank; q++) {
+        if (q < d) outer *= (size_t)src->shape[q];
+        if (q > d) inner *= (size_t)src->shape[q];
     }
-    size_t all = outer * (size_t)B * inner;
-    char *was = malloc(all ? all : 1), *data = t->data;
-    if (!was) return -1;
-    memcpy(was, data, all);
+    const char *data = src->data;
     for (size_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < B; i++) {
             size_t at = (o * (size_t)B + (size_t)i) * inner, from = (o * (size_t)B + (size_t)order[i]) * inner;
             if (gather)
-                memcpy(data + at, was + from, inner);
+                memcpy(dst + at, data + from, inner);
             else
-                memcpy(data + from, was + at, inner);
+                memcpy(dst + from, data + at, inner);
         }
-    free(was);
-    return 0;
 }
 
-int ir_lengths_gather(const IrModule *m, TensorMap *map, const int64_t *order, int64_t B)
+int ir_lengths_copy(const IrModule *m, const TensorMap *in, TensorMap *own, const int64_t *order, int64_t B)
 {
-    for (int i = 0; i < map->count; i++) {
-        int d = map_batch_dim(m, map->names[i], &map->tensors[i], B);
-        if (d >= 0 && permute(&map->tensors[i], d, order, B, 1)) return -1;
+    rt_map_init(own);
+    for (int i = 0; i < in->count; i++) {
+        const Tensor *src = &in->tensors[i];
+        int d = order ? map_batch_dim(m, in->names[i], src, B) : -1;
+        Tensor t;
+        if (rt_tensor_alloc(&t, src->dtype, src->rank, src->shape)) goto nomem;
+        if (d >= 0)
+            permute(t.data, src, d, order, B, 1);
+        else
+            memcpy(t.data, src->data, (size_t)rt_numel(src) * rt_dtype_size(src->dtype));
+        if (rt_map_put(own, in->names[i], &t)) {
+            rt_tensor_free(&t);
+            goto nomem;
+        }
     }
     return 0;
+nomem:
+    rt_map_free(own);
+    return -1;
 }
 
 int ir_lengths_scatter(const IrModule *m, TensorMap *out, const int64_t *order, int64_t B)
 {
     for (int k = 0; k < m->noutputs; k++) {
-        Tensor *o = rt_map_get(out, m->outputs[k].name);
+        Tensor *o = rt_map_get(out, m->outputs[k].name), back;
         int d = o ? batch_dim(&m->outputs[k].value->type, o, B) : -1;
-        if (d >= 0 && permute(o, d, order, B, 0)) return -1;
+        if (d < 0) continue;
+        if (rt_tensor_alloc(&back, o->dtype, o->rank, o->shape)) return -1;
+        permute(back.data, o, d, order, B, 0);
+        rt_tensor_free(o);
+        *o = back;
     }
     return 0;
 }
