@@ -7,6 +7,7 @@
  * which a NaN or an infinity there would survive, and a cross-entropy or
  * an embedding would index an id there. */
 #include "ir/lengths.h"
+#include "ir/lengths_order.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,6 @@ int ir_has_lengths(const IrModule *m)
 {
     for (int i = 0; i < m->ninputs; i++)
         if (m->inputs[i].role == IR_ROLE_LENGTHS) return 1;
-    return 0;
-}
-
-static int copy_tensor(Tensor *dst, const Tensor *src)
-{
-    if (rt_tensor_alloc(dst, src->dtype, src->rank, src->shape)) return -1;
-    memcpy(dst->data, src->data, (size_t)rt_numel(src) * rt_dtype_size(src->dtype));
     return 0;
 }
 
@@ -166,21 +160,32 @@ static void cut_steps(const IrModule *m, int64_t sym, TensorMap *own, int64_t T,
 }
 
 /* One lengths input: its mask into own, own's sequences of its length cut
- * to the steps the run needs, and their padding zeroed. */
-static int apply_one(const IrModule *m, const IrInput *len, const TensorMap *in, TensorMap *own, char *err,
-                     size_t errlen)
+ * to the steps the run needs, and their padding zeroed.  The lengths are
+ * read and checked in `in` (an error names the caller's example); own
+ * holds the tensors in the run's order, row i the caller's order[i]
+ * (order NULL: the caller's order). */
+static int apply_one(const IrModule *m, const IrInput *len, const TensorMap *in, const int64_t *order, TensorMap *own,
+                     char *err, size_t errlen)
 {
     const IrInput *xin = counted(m, len);
     const Tensor *lt = rt_map_get(in, len->name), *x = xin ? rt_map_get(in, xin->name) : NULL;
     if (!lt || !x || x->rank < 2) return 0; /* missing or misshapen: ir_bind_inputs says so */
     int64_t T = x->shape[0], B = x->shape[1];
-    int64_t *lens = malloc((size_t)(B > 0 ? B : 1) * sizeof *lens);
-    if (!lens) return ir_errf(err, errlen, "out of memory");
+    int64_t *given = malloc((size_t)(B > 0 ? B : 1) * sizeof *given),
+            *lens = malloc((size_t)(B > 0 ? B : 1) * sizeof *lens);
+    if (!given || !lens) {
+        free(given);
+        free(lens);
+        return ir_errf(err, errlen, "out of memory");
+    }
     int is_mask = (lt->dtype == RT_F32 || lt->dtype == RT_F64) && lt->rank == 3;
-    if (is_mask ? read_mask(len, xin, lt, x, lens, err, errlen) : read_lengths(len, xin, lt, x, lens, err, errlen)) {
+    if (is_mask ? read_mask(len, xin, lt, x, given, err, errlen) : read_lengths(len, xin, lt, x, given, err, errlen)) {
+        free(given);
         free(lens);
         return -1;
     }
+    for (int64_t b = 0; b < B; b++) lens[b] = given[order ? order[b] : b];
+    free(given);
     int64_t sym = len->value->type.dim[0], steps = run_steps(m, sym, lens, T, B);
     Tensor mask;
     int64_t shape[3] = {steps, B, 1};
@@ -205,25 +210,30 @@ int ir_lengths_apply(const IrModule *m, const TensorMap *in, TensorMap *own, con
 {
     *use = in;
     if (!ir_has_lengths(m)) return 0;
-    rt_map_init(own);
-    for (int i = 0; i < in->count; i++) {
-        Tensor t;
-        if (copy_tensor(&t, &in->tensors[i]) || rt_map_put(own, in->names[i], &t)) {
-            rt_map_free(own);
-            return ir_errf(err, errlen, "out of memory");
-        }
+    /* a copy, longest first (lengths_order.h): the examples still running
+     * at a step are the first rows */
+    int64_t *order, B = ir_lengths_order(m, in, &order);
+    if (B < 0 || ir_lengths_copy(m, in, own, order, B)) {
+        free(order);
+        return ir_errf(err, errlen, "out of memory");
     }
     for (int i = 0; i < m->ninputs; i++)
-        if (m->inputs[i].role == IR_ROLE_LENGTHS && apply_one(m, &m->inputs[i], in, own, err, errlen)) {
+        if (m->inputs[i].role == IR_ROLE_LENGTHS && apply_one(m, &m->inputs[i], in, order, own, err, errlen)) {
+            free(order);
             rt_map_free(own);
             return -1;
         }
+    free(order);
     *use = own;
     return 0;
 }
 
 int ir_lengths_pad_outputs(const IrModule *m, const TensorMap *given, TensorMap *out, char *err, size_t errlen)
 {
+    int64_t *order, B = ir_lengths_order(m, given, &order); /* the order ir_lengths_apply ran in */
+    int bad = B < 0 || (order && ir_lengths_scatter(m, out, order, B));
+    free(order);
+    if (bad) return ir_errf(err, errlen, "out of memory");
     for (int i = 0; i < m->ninputs; i++) {
         const IrInput *len = &m->inputs[i], *xin = len->role == IR_ROLE_LENGTHS ? counted(m, len) : NULL;
         const Tensor *x = xin ? rt_map_get(given, xin->name) : NULL;

@@ -38,13 +38,18 @@ int ir_has_lengths(const IrModule *m);
  * no step after the batch's longest example; ir_lengths_pad_outputs()
  * then gives the outputs their T_x steps back.  Not when T_x is another
  * dim of an input, target or output, nor with per-step state gradients
- * (lengths.c, can_shrink). */
+ * (lengths.c, can_shrink).
+ *
+ * The examples run longest first (lengths_order.h): *own's tensors with
+ * a batch dim are in that order, and ir_lengths_pad_outputs() puts the
+ * outputs back in the caller's. */
 int ir_lengths_apply(const IrModule *m, const TensorMap *in, TensorMap *own, const TensorMap **use, char *err,
                      size_t errlen);
 
 /* After a run on what ir_lengths_apply() made of `given`: each output
- * of a length T_x whose run had fewer steps than `given`'s T_x is padded
- * to T_x with zeros (the value of every output at a padded step).
+ * with a batch dim back in `given`'s order of the examples, and each
+ * output of a length T_x whose run had fewer steps than `given`'s T_x is
+ * padded to T_x with zeros (the value of every output at a padded step).
  * Returns 0, or -1 (out of memory). */
 int ir_lengths_pad_outputs(const IrModule *m, const TensorMap *given, TensorMap *out, char *err, size_t errlen);
 

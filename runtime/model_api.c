@@ -63,8 +63,13 @@ struct rnnrt_model {
      * of the sequences they govern with the padding zeroed, the arrays a
      * call then reads (the caller's, or these); NULL without lengths. */
     float **mask;
-    void **in_copy, **tg_copy;
+    void **in_copy, **tg_copy, **out_copy;
     const void **in_use, **tg_use;
+    void **out_use;
+    /* The run's order of the examples (ma_order): row i is the caller's
+     * example order[i], or the caller's order when `sorted` is 0. */
+    int64_t *order, *sorted_len;
+    int sorted;
 };
 
 #if defined(__GNUC__)
@@ -142,12 +147,22 @@ static int64_t ma_governed_by(const rnnrt_model_desc *d, const int64_t *w)
 
 static size_t ma_elsize(int64_t kind) { return kind == RNNRT_IN_I64 ? sizeof(int64_t) : sizeof(float); }
 
-/* A copy at the maxima of each of count arrays a lengths input governs. */
+/* The batch dim of shape w (the sizes' field 0, word -1), or -1. */
+static int64_t ma_batch_dim(const int64_t *w)
+{
+    for (int64_t q = 0; q < w[0]; q++)
+        if (w[1 + q] == -1) return q;
+    return -1;
+}
+
+/* A copy at the maxima of each of count arrays with a batch dim: in the
+ * run's order, and with the padding zeroed for a sequence a lengths input
+ * governs. */
 static int ma_alloc_copies(rnnrt_model *m, void **copy, int64_t count, const int64_t *kinds, const int64_t *shapes)
 {
     for (int64_t i = 0; i < count; i++) {
         const int64_t *w = shapes + RNNRT_SHAPE_WORDS * i;
-        if (kinds[i] != RNNRT_IN_LENGTHS && ma_governed_by(m->d, w) >= 0 &&
+        if (kinds[i] != RNNRT_IN_LENGTHS && ma_batch_dim(w) >= 0 &&
             !(copy[i] = ma_zalloc((int64_t)ma_numel(w, m->max), ma_elsize(kinds[i]))))
             return -1;
     }
@@ -161,6 +176,9 @@ static int ma_alloc_lengths(rnnrt_model *m)
     if (!ma_has_lengths(d)) return 0;
     if (!(m->mask = ma_zalloc(d->ninputs, sizeof(float *))) || !(m->in_copy = ma_zalloc(d->ninputs, sizeof(void *))) ||
         !(m->tg_copy = ma_zalloc(d->ntargets, sizeof(void *))) ||
+        !(m->out_copy = ma_zalloc(d->noutputs, sizeof(void *))) ||
+        !(m->out_use = ma_zalloc(d->noutputs, sizeof(void *))) || !(m->order = ma_zalloc(m->max[0], sizeof(int64_t))) ||
+        !(m->sorted_len = ma_zalloc(m->max[0], sizeof(int64_t))) ||
         !(m->in_use = ma_zalloc(d->ninputs, sizeof(void *))) || !(m->tg_use = ma_zalloc(d->ntargets, sizeof(void *))))
         return -1;
     for (int64_t i = 0; i < d->ninputs; i++)
@@ -168,7 +186,8 @@ static int ma_alloc_lengths(rnnrt_model *m)
             !(m->mask[i] = ma_falloc(ma_numel(d->input_shapes + RNNRT_SHAPE_WORDS * i, m->max))))
             return -1;
     if (ma_alloc_copies(m, m->in_copy, d->ninputs, d->input_kinds, d->input_shapes) ||
-        ma_alloc_copies(m, m->tg_copy, d->ntargets, d->target_kinds, d->target_shapes))
+        ma_alloc_copies(m, m->tg_copy, d->ntargets, d->target_kinds, d->target_shapes) ||
+        ma_alloc_copies(m, m->out_copy, d->noutputs, d->output_kinds, d->output_shapes))
         return -1;
     return 0;
 }
@@ -199,9 +218,14 @@ RNNRT_MODEL_API void rnnrt_model_free(rnnrt_model *m)
     for (int64_t i = 0; m->mask && i < d->ninputs; i++) free(m->mask[i]);
     for (int64_t i = 0; m->in_copy && i < d->ninputs; i++) free(m->in_copy[i]);
     for (int64_t i = 0; m->tg_copy && i < d->ntargets; i++) free(m->tg_copy[i]);
+    for (int64_t i = 0; m->out_copy && i < d->noutputs; i++) free(m->out_copy[i]);
     free(m->mask);
     free(m->in_copy);
     free(m->tg_copy);
+    free(m->out_copy);
+    free(m->out_use);
+    free(m->order);
+    free(m->sorted_len);
     free((void *)m->in_use);
     free((void *)m->tg_use);
     free(m->step_reset);
@@ -561,29 +585,96 @@ static int ma_mask(rnnrt_model *m, const char *fn, int64_t i, const int64_t *len
     return RNNRT_OK;
 }
 
-/* use[k] = p[k], or for a sequence a lengths input governs, a copy of it
- * with the steps its mask has 0 for zeroed: never read, they may hold
- * anything (a NaN would survive the masks' products, an id out of range
- * would be an error). */
+/* The parts of an array of shape w (sizes n) around its batch dim: outer
+ * x B x inner bytes. */
+static void ma_split(const int64_t *w, const int64_t *n, size_t elsize, size_t *outer, size_t *inner)
+{
+    int64_t q = ma_batch_dim(w);
+    *outer = 1;
+    *inner = elsize;
+    for (int64_t d = 0; d < w[0]; d++) {
+        size_t v = (size_t)(w[1 + d] >= 0 ? w[1 + d] : n[-w[1 + d] - 1]);
+        if (d < q) *outer *= v;
+        if (d > q) *inner *= v;
+    }
+}
+
+/* use[k] = p[k], or a copy of it in the run's order (ma_order), and for
+ * a sequence a lengths input governs with the steps its mask has 0 for
+ * zeroed: never read, they may hold anything (a NaN would survive the
+ * masks' products, an id out of range would be an error). */
 static void ma_use(rnnrt_model *m, const void **use, void *const *copy, const void *const *p, int64_t count,
                    const int64_t *kinds, const int64_t *shapes, const int64_t *n, int step)
 {
     const rnnrt_model_desc *d = m->d;
     for (int64_t k = 0; k < count; k++) {
         use[k] = kinds[k] == RNNRT_IN_LENGTHS ? m->mask[k] : p[k];
-        if (!copy[k]) continue;
         const int64_t *w = shapes + RNNRT_SHAPE_WORDS * k;
-        const float *mask = m->mask[ma_governed_by(d, w)];
-        int64_t T = step ? 1 : n[-w[1] - 1], B = n[0];
-        size_t row = ma_elsize(kinds[k]) * ma_numel(w, n) / (size_t)(n[-w[1] - 1] * B);
-        for (int64_t r = 0; r < T * B; r++) {
-            char *dst = (char *)copy[k] + (size_t)r * row;
-            if (mask[r] != 0)
-                memcpy(dst, (const char *)p[k] + (size_t)r * row, row);
-            else
-                memset(dst, 0, row);
-        }
+        int64_t li = ma_governed_by(d, w), B = n[0];
+        if (!copy[k] || (li < 0 && !m->sorted)) continue;
+        size_t outer, inner;
+        ma_split(w, n, ma_elsize(kinds[k]), &outer, &inner);
+        if (step) outer = 1; /* a step's sequences are [1, B, ...] */
+        for (size_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < B; i++) {
+                size_t r = o * (size_t)B + (size_t)i, from = o * (size_t)B + (size_t)(m->sorted ? m->order[i] : i);
+                char *dst = (char *)copy[k] + r * inner;
+                if (li >= 0 && m->mask[li][r] == 0)
+                    memset(dst, 0, inner);
+                else
+                    memcpy(dst, (const char *)p[k] + from * inner, inner);
+            }
         use[k] = copy[k];
+    }
+}
+
+/* After a call in the run's order: each output with a batch dim back in
+ * the caller's (its array of sizes n: the run's, whose arrays are a
+ * prefix of the caller's, ma_run_steps). */
+static void ma_unsort(rnnrt_model *m, void *const *out, const int64_t *n)
+{
+    const rnnrt_model_desc *d = m->d;
+    for (int64_t k = 0; m->sorted && k < d->noutputs; k++) {
+        if (!m->out_copy[k]) continue;
+        size_t outer, inner;
+        ma_split(d->output_shapes + RNNRT_SHAPE_WORDS * k, n, ma_elsize(d->output_kinds[k]), &outer, &inner);
+        for (size_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < n[0]; i++)
+                memcpy((char *)out[k] + (o * (size_t)n[0] + (size_t)m->order[i]) * inner,
+                       (const char *)m->out_copy[k] + (o * (size_t)n[0] + (size_t)i) * inner, inner);
+    }
+}
+
+/* The run's order of a call over whole sequences (docs/architecture.md,
+ * "Lengths and the work of padding"): the examples by the lengths len of
+ * the first lengths input, longest first, ties in the caller's order (a
+ * merge sort: stable); m->sorted stays 0 when that is the caller's order.
+ * Every lengths input's mask is then made again in that order. */
+static void ma_order(rnnrt_model *m, const int64_t *len, const void *const *in, const int64_t *n)
+{
+    const rnnrt_model_desc *d = m->d;
+    int64_t B = n[0], *a = m->order, *tmp = m->sorted_len;
+    m->sorted = 0;
+    for (int64_t b = 1; b < B; b++) m->sorted |= len[b - 1] < len[b];
+    if (!m->sorted) return;
+    for (int64_t b = 0; b < B; b++) a[b] = b;
+    for (int64_t width = 1; width < B; width *= 2) {
+        for (int64_t lo = 0; lo < B; lo += 2 * width) {
+            int64_t mid = lo + width < B ? lo + width : B, hi = lo + 2 * width < B ? lo + 2 * width : B;
+            int64_t i = lo, j = mid, o = lo;
+            while (i < mid || j < hi) tmp[o++] = j >= hi || (i < mid && len[a[i]] >= len[a[j]]) ? a[i++] : a[j++];
+        }
+        int64_t *swap = a;
+        a = tmp;
+        tmp = swap;
+    }
+    if (a != m->order) memcpy(m->order, a, sizeof(int64_t) * (size_t)B);
+    for (int64_t i = 0; i < d->ninputs; i++) {
+        if (d->input_kinds[i] != RNNRT_IN_LENGTHS) continue;
+        const int64_t *li = in[i];
+        int64_t T = n[-d->input_shapes[RNNRT_SHAPE_WORDS * i + 1] - 1];
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t b = 0; b < B; b++) m->mask[i][t * B + b] = t < li[m->order[b]] ? 1.0f : 0.0f;
     }
 }
 
@@ -633,11 +724,16 @@ static void ma_zero_unrun(const rnnrt_model_desc *d, void *const *out, const int
  * n, but over whole sequences each length with lengths cut to the
  * longest example (ma_run_steps; time-major arrays, so the steps run are
  * a prefix of each).  lo: the least length of a call over whole sequences
- * (0 for a segment of truncated BPTT, past an example's end). */
-static int ma_lengths(rnnrt_model *m, const char *fn, const int64_t *n, int step, int64_t lo, ma_call_io *io)
+ * (0 for a segment of truncated BPTT, past an example's end).  sort: the
+ * call may run the examples in another order (ma_order; the outputs go
+ * back to the caller's order with ma_unsort): not a step, nor a call
+ * whose state carries over to the next (truncated BPTT) or that draws
+ * dropout masks, which are drawn by position in the batch. */
+static int ma_lengths(rnnrt_model *m, const char *fn, const int64_t *n, int step, int64_t lo, int sort, ma_call_io *io)
 {
     const rnnrt_model_desc *d = m->d;
     int rc;
+    const int64_t *first = NULL;
     memcpy(m->run, n, sizeof(int64_t) * (size_t)d->nsizes);
     if (!m->mask) return RNNRT_OK;
     for (int64_t i = 0; i < d->ninputs; i++) {
@@ -645,14 +741,30 @@ static int ma_lengths(rnnrt_model *m, const char *fn, const int64_t *n, int step
         int64_t f = -d->input_shapes[RNNRT_SHAPE_WORDS * i + 1] - 1, T = step ? 1 : n[f];
         if ((rc = ma_mask(m, fn, i, io->in[i], T, n[0], step, lo))) return rc;
         if (!step) m->run[f] = ma_run_steps(d, i, io->in[i], T, n[0]);
+        if (!first) first = io->in[i];
     }
+    m->sorted = 0;
+    if (sort) ma_order(m, first, io->in, n);
     ma_use(m, m->in_use, m->in_copy, io->in, d->ninputs, d->input_kinds, d->input_shapes, m->run, step);
     io->in = m->in_use;
     if (io->tg) {
         ma_use(m, m->tg_use, m->tg_copy, io->tg, d->ntargets, d->target_kinds, d->target_shapes, m->run, step);
         io->tg = m->tg_use;
     }
+    if (io->out && m->sorted) {
+        for (int64_t k = 0; k < d->noutputs; k++) m->out_use[k] = m->out_copy[k] ? m->out_copy[k] : io->out[k];
+        io->out = m->out_use;
+    }
     return RNNRT_OK;
+}
+
+/* Whether kernel k draws dropout masks (a function of the position in
+ * the batch: runtime/dropout.c). */
+static int ma_reads_key(const rnnrt_kernel_desc *k)
+{
+    for (int64_t i = 0; i < k->nargs; i++)
+        if (k->args[2 * i] == RNNRT_SLOT_DROPOUT_KEY) return 1;
+    return 0;
 }
 
 static void *ma_slot(rnnrt_model *m, const int64_t *ki, int result, const ma_call_io *io)
@@ -713,7 +825,8 @@ RNNRT_MODEL_API int rnnrt_model_forward(rnnrt_model *m, const int64_t *n, const 
         (rc = ma_check_ptrs(m, fn, (const void *const *)out, "output", d->noutputs, d->output_names, NULL)))
         return rc;
     ma_call_io io = {.in = in, .out = out};
-    if ((rc = ma_lengths(m, fn, n, 0, 1, &io)) || (rc = ma_call(m, fn, 0, &d->forward, m->run, &io))) return rc;
+    if ((rc = ma_lengths(m, fn, n, 0, 1, 1, &io)) || (rc = ma_call(m, fn, 0, &d->forward, m->run, &io))) return rc;
+    ma_unsort(m, out, m->run);
     ma_zero_unrun(d, out, n, m->run);
     return RNNRT_OK;
 }
@@ -736,7 +849,7 @@ RNNRT_MODEL_API int rnnrt_model_step(rnnrt_model *m, int64_t batch, const void *
                      .out = out,
                      .state = {m->step_state[m->step_cur], m->step_state[1 - m->step_cur]},
                      .reset = m->step_reset};
-    if ((rc = ma_lengths(m, fn, m->n, 1, 0, &io))) return rc;
+    if ((rc = ma_lengths(m, fn, m->n, 1, 0, 0, &io))) return rc;
     /* The reset flags: all 1 afresh, else 1 for the examples
      * rnnrt_model_reset_example named (a kernel with one flag reads [0]). */
     int fresh = m->step_fresh || batch != m->step_batch;
@@ -786,7 +899,9 @@ RNNRT_MODEL_API int rnnrt_model_train_step(rnnrt_model *m, const int64_t *n, con
                      .state = {m->train_state[m->train_cur], m->train_state[1 - m->train_cur]},
                      .reset = &m->train_reset};
     /* a segment of truncated BPTT may be past an example's end */
-    if ((rc = ma_lengths(m, fn, n, 0, d->train.has_reset ? 0 : 1, &io))) return rc;
+    if ((rc =
+             ma_lengths(m, fn, n, 0, d->train.has_reset ? 0 : 1, !d->train.has_reset && !ma_reads_key(&d->train), &io)))
+        return rc;
     if ((rc = ma_call(m, fn, 2, &d->train, m->run, &io))) return rc;
     if (!isfinite(m->loss))
         return ma_fail(m, RNNRT_ERR_NAN, "%s: the loss is %s at step %lld: the weights stay as they were", fn,

@@ -12,6 +12,10 @@
  *    padded to 5 steps give the outputs of the same call at T_x = 4 (the
  *    arrays' first 4 steps) to the bit and 0 at step 4 (the buffer held
  *    NaN before); a training step gives the same loss and weights;
+ * 1c. the order of the batch: the examples (lengths 5, 1, 3) given as
+ *    3, 5, 1 and as 1, 3, 3 (two equal) give each example's outputs to
+ *    the bit (a call runs its examples longest first, docs/c-api.md), and
+ *    a training step the same loss and weights within float rounding;
  * 2. one ln_train_step (SGD, lr 1): its loss (loss.npy) and its gradient,
  *    the weights before minus after (grad.safetensors), for `rnnc run`'s
  *    loss and `rnnc grad`'s gradients; ln_grad_norm is that gradient's norm;
@@ -132,6 +136,74 @@ static int past_longest(ln_model *m, const char *wpath)
     check(loss5 == loss4 && same, "a training step past the longest example = the step at T_x = 4");
     if (ln_load_weights(m, wpath)) return die(m, wpath);
     return 0;
+}
+
+/* What a batch gives, each example's in its own row: outputs, the loss
+ * and the weights after one training step. */
+typedef struct Result {
+    float yhat[T][B][O], hn[L][B][H], tail[B][H], loss, w[64][1024];
+} Result;
+
+/* ln_forward and one ln_train_step, from the weights in wpath, on the
+ * examples ex[0..B) of x and y as rows 0..B, with lengths len[0..B);
+ * the outputs put back in example order in *res. */
+static int run_order(ln_model *m, const char *wpath, const int *ex, const int64_t *len, Result *res)
+{
+    static float xp[T][B][F], yp[T][B][O], yh[T][B][O], hn[L][B][H], tl[B][H];
+    for (int t = 0; t < T; t++)
+        for (int r = 0; r < B; r++) {
+            memcpy(xp[t][r], x[t][ex[r]], sizeof xp[t][r]);
+            memcpy(yp[t][r], y[t][ex[r]], sizeof yp[t][r]);
+        }
+    ln_sizes n = {.batch = B, .T_x = T};
+    ln_inputs in = {.x = &xp[0][0][0], .x_len = len};
+    ln_outputs out = {.yhat = &yh[0][0][0], .hn = &hn[0][0][0], .tail = &tl[0][0]};
+    ln_targets tg = {.y = &yp[0][0][0]};
+    if (ln_load_weights(m, wpath) || ln_forward(m, &n, &in, &out) || ln_train_step(m, &n, &in, &tg, &res->loss))
+        return die(m, "a batch in another order");
+    for (int r = 0; r < B; r++) {
+        for (int t = 0; t < T; t++) memcpy(res->yhat[t][ex[r]], yh[t][r], sizeof yh[t][r]);
+        for (int l = 0; l < L; l++) memcpy(res->hn[l][ex[r]], hn[l][r], sizeof hn[l][r]);
+        memcpy(res->tail[ex[r]], tl[r], sizeof tl[r]);
+    }
+    for (int i = 0; i < ln_num_params(); i++)
+        memcpy(res->w[i], ln_param_data(m, i), sizeof(float) * (size_t)ln_param_numel(i));
+    return 0;
+}
+
+/* Whether two results agree: the outputs to the bit, the loss and the
+ * weights within tol * max(1, |w|). */
+static int same_result(const Result *a, const Result *b, double tol)
+{
+    int same = !memcmp(a->yhat, b->yhat, sizeof a->yhat) && !memcmp(a->hn, b->hn, sizeof a->hn) &&
+               !memcmp(a->tail, b->tail, sizeof a->tail) && fabs(a->loss - b->loss) <= tol * fmax(1, fabs(a->loss));
+    for (int i = 0; i < ln_num_params(); i++)
+        for (int64_t k = 0; k < ln_param_numel(i); k++)
+            same &= fabs(a->w[i][k] - b->w[i][k]) <= tol * fmax(1, fabs(a->w[i][k]));
+    return same;
+}
+
+/* 1c: the batch in other orders, from the weights in wpath (reloaded
+ * after).  A call runs its examples longest first (docs/c-api.md), and an
+ * example's outputs are the same operations on the same values in
+ * whatever row it runs: the bits.  The loss and the weights after a
+ * training step sum over the batch in another order: each sum (of 3
+ * examples' terms, a few dozen at most, below 1) differs by a few
+ * roundings of 6e-8 relative; 1e-5 of max(1, |w|) leaves a wide margin. */
+static int batch_order(ln_model *m, const char *wpath)
+{
+    static Result r[5];
+    /* lengths 5, 1, 3 given as 5 1 3 and 3 5 1; then examples 0 and 2 with
+     * 3 steps each, equal lengths: in the order 0 2 1, 2 0 1 and 1 0 2 */
+    static const int ex[5][B] = {{0, 1, 2}, {2, 0, 1}, {0, 2, 1}, {2, 0, 1}, {1, 0, 2}};
+    static const int64_t len[5][B] = {{5, 1, 3}, {3, 5, 1}, {3, 3, 1}, {3, 3, 1}, {1, 3, 3}};
+    for (int k = 0; k < 5; k++)
+        if (run_order(m, wpath, ex[k], len[k], &r[k])) return 1;
+    check(same_result(&r[0], &r[1], 1e-5), "a batch in another order: each example's outputs to the bit");
+    check(same_result(&r[2], &r[3], 1e-5) && same_result(&r[2], &r[4], 1e-5),
+          "... and with two equal lengths, in any order");
+    check(!same_result(&r[0], &r[2], 1e-5), "... (other lengths give other outputs)");
+    return ln_load_weights(m, wpath) ? die(m, wpath) : 0;
 }
 
 /* 3: the stream.  Slot b at call c runs sequence plan[c][b] at its step
@@ -265,7 +337,7 @@ int main(int argc, char **argv)
         write_npy(bin, argv[2], "tail.npy", tail, "<f4", 4, 2, B, H, 0))
         return die(NULL, "write");
 
-    if (past_longest(m, argv[1])) return 1;
+    if (past_longest(m, argv[1]) || batch_order(m, argv[1])) return 1;
 
     /* 2: one training step: SGD with lr 1 moves each weight by its gradient */
     int np = ln_num_params();
