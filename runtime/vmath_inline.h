@@ -50,8 +50,9 @@
 #define VM_LOG2E            1.44269504088896341f
 #define VM_LN2_HI           0.693359375f
 #define VM_LN2_LO           -2.12194440e-4f
-/* Adding and subtracting 1.5 * 2^23 rounds |t| < 2^22 to the nearest
- * integer (ties to even), the same on every path. */
+/* Adding 1.5 * 2^23 (in the fma that makes x log2(e)) and subtracting it
+ * rounds |t| < 2^22 to the nearest integer (ties to even), the same on
+ * every path. */
 #define VM_ROUND_MAGIC      12582912.0f
 #define VM_ROUND_MAGIC_BITS 0x4b400000u /* its bits */
 #define VM_EXP_P0           1.9875691500e-4f
@@ -61,13 +62,15 @@
 #define VM_EXP_P4           1.6666665459e-1f
 #define VM_EXP_P5           5.0000001201e-1f
 
-/* tanh on a = |x|, one path for every a: tanh(a) = -em / (2 + em) with
- * em = expm1(-2a), computed from exp's reduction and polynomial (exp(r) - 1
- * of the reduced argument, then 2^n (1 + q) - 1 as 2^n q + (2^n - 1),
- * exact in its last step up to one rounding).  No cancellation near 0:
- * there em ~ -2a to full relative accuracy and the divisor ~ 2.  Past
- * 9.0109 tanh rounds to 1, so a is clamped at VM_TANH_CLAMP, which keeps
- * 2^n normal.  The sign is put back last, so tanh(-0) = -0. */
+/* tanh on a = |x|, one path for every a (no polynomial-or-exp pair, both
+ * computed and one picked): with e = exp(-2a) = 2^n (1 + q), q = expm1(r)
+ * from exp's reduction and polynomial, tanh(a) = (1 - e) / (1 + e), each
+ * side one fma from the exact 2^n and q, (1 - 2^n) - 2^n q and
+ * (1 + 2^n) + 2^n q.  1 -+ 2^n are exact for n >= -23, so there is no
+ * cancellation near 0, where n = 0 and the numerator is -q ~ 2a to full
+ * relative accuracy.  Past 9.0109 tanh rounds to 1, so a is clamped at
+ * VM_TANH_CLAMP, which keeps 2^n normal.  The sign is put back last, so
+ * tanh(-0) = -0. */
 #define VM_TANH_CLAMP 10.0f
 
 /* sigmoid: e = exp(-|x|) is in [0, 1], so never overflows; then

@@ -25,7 +25,7 @@
  * sigmoid(x) ~ 1/2 there, so a relative bound is no looser), with the
  * denormal spacing 2^-149 as the ulp below FLT_MIN: an absolute floor of
  * 2^-149 * bound, the finest a float result can resolve anyway. */
-#define EXP_BOUND     1.0
+#define EXP_BOUND     1.1
 #define TANH_BOUND    2.0
 #define SIGMOID_BOUND 2.5
 
