@@ -74,7 +74,11 @@ typedef struct Emit {
  * runs the copy the runtime's CPU path (rt_cpu_path, RNNC_CPU) names, else
  * the portable one.  The copies differ only in how wide the compiler
  * vectorizes the maps: the same float operations, so the same bits on
- * every path (no "fma" in the targets: nothing is contracted).  With
+ * every path.  The ISA copies have FMA ("avx2,fma"; avx512f implies it) so
+ * that the activations' explicit fmaf (vmath_inline.h) is one instruction;
+ * nothing else is contracted (each map node is its own statement, and
+ * put_gcc_options turns gcc's contraction off), and the portable copy's
+ * fmaf, a libm call, rounds the same.  With
  * EMIT_C_NO_FALLBACK and one instruction set (the C engine, whose own
  * process chose the path, which never changes) that copy is the only one
  * and NAME calls it: the portable copy, which would never run, is not
@@ -88,7 +92,7 @@ enum { NCOPIES = 3, COPY_MARK = '\001' };
 
 static const Copy copies[NCOPIES] = {
     {RT_CPU_AVX512, "avx512f", "_avx512", "RT_CPU_AVX512"},
-    {RT_CPU_AVX2, "avx2", "_avx2", "RT_CPU_AVX2"},
+    {RT_CPU_AVX2, "avx2,fma", "_avx2", "RT_CPU_AVX2"},
     {RT_CPU_SCALAR, NULL, "_portable", NULL},
 };
 

@@ -888,7 +888,7 @@ static void test_activation_paths(void **state)
             setenv("RNNC_CPU", paths[p], 1);
             Built b;
             build(f, cc[c], tag, &b);
-            source_has(&b, "RT_TARGET(\"avx2\") static int model_fn_avx2(");
+            source_has(&b, "RT_TARGET(\"avx2,fma\") static int model_fn_avx2(");
             source_has(&b, "RT_TARGET(\"avx512f\") static int model_fn_avx512(");
             source_has(&b, "RT_ALWAYS_INLINE void model_fn_map0(const float *restrict x, float *restrict y)");
             const void *args[1] = {x};

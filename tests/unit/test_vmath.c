@@ -25,8 +25,8 @@
  * sigmoid(x) ~ 1/2 there, so a relative bound is no looser), with the
  * denormal spacing 2^-149 as the ulp below FLT_MIN: an absolute floor of
  * 2^-149 * bound, the finest a float result can resolve anyway. */
-#define EXP_BOUND     1.0
-#define TANH_BOUND    1.5
+#define EXP_BOUND     1.1
+#define TANH_BOUND    2.0
 #define SIGMOID_BOUND 2.5
 
 typedef void (*VFn)(RtCpuPath, float *, const float *, int64_t);
