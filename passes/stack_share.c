@@ -58,6 +58,33 @@ static int share_scan(IrModule *m, IrBlock *top, IrOp *F, IrBlock *after)
     return removed;
 }
 
+/* Appends the slices of `after` to nb, each after the slice it reads: an
+ * output k sliced from a concat output j that share_scan (last to first)
+ * then shares with a later concat output l reads, once the uses of j are
+ * replaced, a slice of l that was appended after its own (found by the
+ * random models, seed 3042 of tests/diff).  The slices form a chain
+ * without cycles (each reads a strictly wider value), so every pass emits
+ * one at least; the verifier would report a cycle. */
+static void append_in_order(IrModule *m, IrBlock *nb, IrBlock *after)
+{
+    for (int done = 0, progress = 1; done < after->nops && progress;) {
+        progress = 0;
+        for (int j = 0; j < after->nops; j++) {
+            IrOp *op = after->ops[j];
+            if (op->parent != after) continue; /* appended to nb already */
+            int ready = 1;
+            for (int i = 0; i < op->noperands; i++) {
+                const IrValue *o = op->operands[i];
+                ready &= !(o->kind == IR_VAL_OP && o->def && o->def->parent == after);
+            }
+            if (!ready) continue;
+            ir_block_append(m, nb, op);
+            done++;
+            progress = 1;
+        }
+    }
+}
+
 int stack_share(IrModule *m, char *err, size_t errlen)
 {
     IrBlock *top = m->body;
@@ -69,7 +96,7 @@ int stack_share(IrModule *m, char *err, size_t errlen)
         if (F->kind != IR_SCAN) continue;
         IrBlock *after = ir_alloc(m, sizeof *after);
         count += share_scan(m, top, F, after);
-        for (int j = 0; j < after->nops; j++) ir_block_append(m, nb, after->ops[j]);
+        append_in_order(m, nb, after);
     }
     ir_block_take_ops(top, nb);
     if (count && ir_verify(m, "stack_share", stderr))
